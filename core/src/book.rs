@@ -1,0 +1,414 @@
+//! [`Book`]: one instrument's L2 order book, exact integers, fixed capacity.
+//!
+//! Owned by the core thread. Each side is a sorted array of `(price, qty)` levels with the best
+//! level at the *end*, so the common updates (near the top of book) move few bytes and the best
+//! level is one load. Capacity is fixed at construction: a level beyond it is dropped (the book
+//! keeps the best `capacity` levels and counts what it dropped) — no allocation after start-up.
+//! The book applies levels; deciding whether a venue's stream is in sequence is the feed's job,
+//! which marks the book invalid on a gap. A book that is not valid must never be traded on.
+
+use crate::event::{EventKind, MarketEvent};
+use crate::ids::InstrumentId;
+use crate::money::{Price, Qty};
+use crate::order::Side;
+use crate::time::Nanos;
+
+/// One price level: the total quantity resting at a price.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Level {
+    /// Price.
+    pub price: Price,
+    /// Total quantity (always positive in a book).
+    pub qty: Qty,
+}
+
+/// A level the book refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BookError {
+    /// Price zero or negative.
+    #[error("non-positive price")]
+    NonPositivePrice,
+    /// Negative level quantity.
+    #[error("negative quantity")]
+    NegativeQty,
+    /// The event is for another instrument.
+    #[error("event for another instrument")]
+    WrongInstrument,
+}
+
+/// One side of the book: sorted so the best level is last.
+#[derive(Debug, Clone)]
+struct Ladder {
+    levels: Vec<Level>,
+    /// `true` for bids (ascending prices, best = highest = last).
+    ascending: bool,
+}
+
+impl Ladder {
+    fn with_capacity(capacity: usize, ascending: bool) -> Self {
+        Self { levels: Vec::with_capacity(capacity), ascending }
+    }
+
+    /// Index of `price`, or where it would be inserted, by binary search.
+    #[inline]
+    fn search(&self, price: Price) -> Result<usize, usize> {
+        if self.ascending {
+            self.levels.binary_search_by(|l| l.price.cmp(&price))
+        } else {
+            self.levels.binary_search_by(|l| price.cmp(&l.price))
+        }
+    }
+
+    /// Sets the level at `price` to `qty` (0 removes). Returns whether a level was dropped for
+    /// lack of capacity.
+    #[inline]
+    fn set(&mut self, price: Price, qty: Qty) -> bool {
+        match self.search(price) {
+            Ok(i) => {
+                if qty.is_zero() {
+                    self.levels.remove(i);
+                } else {
+                    self.levels[i].qty = qty;
+                }
+                false
+            }
+            Err(_) if qty.is_zero() => false,
+            Err(i) => {
+                if self.levels.len() < self.levels.capacity() {
+                    self.levels.insert(i, Level { price, qty });
+                    false
+                } else if i == 0 {
+                    // Worse than every level we keep: drop it.
+                    true
+                } else {
+                    // Full: drop the worst level (index 0) to make room for a better one.
+                    self.levels.remove(0);
+                    self.levels.insert(i - 1, Level { price, qty });
+                    true
+                }
+            }
+        }
+    }
+
+    #[inline]
+    fn best(&self) -> Option<Level> {
+        self.levels.last().copied()
+    }
+}
+
+/// One instrument's L2 book.
+#[derive(Debug, Clone)]
+pub struct Book {
+    instrument: InstrumentId,
+    bids: Ladder,
+    asks: Ladder,
+    valid: bool,
+    last_seq: u64,
+    last_exchange_ns: Nanos,
+    last_local_ns: Nanos,
+    dropped_levels: u64,
+}
+
+impl Book {
+    /// An empty, invalid book keeping at most `depth` levels per side (allocates once, here).
+    pub fn new(instrument: InstrumentId, depth: usize) -> Self {
+        let depth = depth.max(1);
+        Self {
+            instrument,
+            bids: Ladder::with_capacity(depth, true),
+            asks: Ladder::with_capacity(depth, false),
+            valid: false,
+            last_seq: 0,
+            last_exchange_ns: Nanos::ZERO,
+            last_local_ns: Nanos::ZERO,
+            dropped_levels: 0,
+        }
+    }
+
+    /// The instrument.
+    #[inline]
+    pub fn instrument(&self) -> InstrumentId {
+        self.instrument
+    }
+
+    /// Levels kept per side.
+    pub fn capacity(&self) -> usize {
+        self.bids.levels.capacity()
+    }
+
+    /// Applies one normalized record. Snapshot records replace the book (the first carries
+    /// `CLEAR`; the book turns valid at the snapshot's `BATCH_END`); deltas set one level; trades
+    /// and best-bid/offer records only update the timestamps.
+    #[inline]
+    pub fn apply(&mut self, ev: &MarketEvent) -> Result<(), BookError> {
+        if ev.instrument != self.instrument {
+            return Err(BookError::WrongInstrument);
+        }
+        match ev.kind {
+            EventKind::BookSnapshot => {
+                if ev.is_clear() {
+                    self.clear();
+                }
+                if !ev.qty.is_zero() {
+                    self.set_level(ev.side, ev.price, ev.qty)?;
+                }
+                if ev.is_batch_end() {
+                    self.valid = true;
+                }
+            }
+            EventKind::BookDelta => self.set_level(ev.side, ev.price, ev.qty)?,
+            EventKind::Trade | EventKind::BestBidOffer => {}
+        }
+        self.last_seq = ev.seq;
+        self.last_exchange_ns = ev.exchange_ns;
+        self.last_local_ns = ev.local_ns;
+        Ok(())
+    }
+
+    /// Sets the total at `price` on `side` (zero removes the level).
+    #[inline]
+    pub fn set_level(&mut self, side: Side, price: Price, qty: Qty) -> Result<(), BookError> {
+        if !price.is_positive() {
+            return Err(BookError::NonPositivePrice);
+        }
+        if qty.is_negative() {
+            return Err(BookError::NegativeQty);
+        }
+        let ladder = match side {
+            Side::Buy => &mut self.bids,
+            Side::Sell => &mut self.asks,
+        };
+        if ladder.set(price, qty) {
+            self.dropped_levels += 1;
+        }
+        Ok(())
+    }
+
+    /// Removes every level and marks the book invalid until the next full snapshot.
+    pub fn clear(&mut self) {
+        self.bids.levels.clear();
+        self.asks.levels.clear();
+        self.valid = false;
+    }
+
+    /// Whether the book reflects the venue (synced, no gap since). Never trade on an invalid book.
+    #[inline]
+    pub fn is_valid(&self) -> bool {
+        self.valid
+    }
+
+    /// Marks the book invalid (gap, checksum mismatch, disconnect); a resync makes it valid.
+    #[cold]
+    pub fn invalidate(&mut self) {
+        self.valid = false;
+    }
+
+    /// Marks the book valid once a feed's sync rules say it is in sequence.
+    pub fn mark_valid(&mut self) {
+        self.valid = true;
+    }
+
+    /// Best bid.
+    #[inline]
+    pub fn best_bid(&self) -> Option<Level> {
+        self.bids.best()
+    }
+
+    /// Best ask.
+    #[inline]
+    pub fn best_ask(&self) -> Option<Level> {
+        self.asks.best()
+    }
+
+    /// Best level on `side`.
+    #[inline]
+    pub fn best(&self, side: Side) -> Option<Level> {
+        match side {
+            Side::Buy => self.best_bid(),
+            Side::Sell => self.best_ask(),
+        }
+    }
+
+    /// Mid price, rounded down to a whole price unit; `None` unless both sides have a level.
+    #[inline]
+    pub fn mid(&self) -> Option<Price> {
+        let (b, a) = (self.best_bid()?, self.best_ask()?);
+        let sum = i128::from(b.price.units()) + i128::from(a.price.units());
+        Some(Price::from_units(sum.div_euclid(2) as i64))
+    }
+
+    /// Best ask minus best bid.
+    #[inline]
+    pub fn spread(&self) -> Option<Price> {
+        let (b, a) = (self.best_bid()?, self.best_ask()?);
+        a.price.checked_sub(b.price).ok()
+    }
+
+    /// Whether the best bid is at or above the best ask (a symptom of a missed update).
+    #[inline]
+    pub fn is_crossed(&self) -> bool {
+        matches!((self.best_bid(), self.best_ask()), (Some(b), Some(a)) if b.price >= a.price)
+    }
+
+    /// Levels on `side`, best first.
+    #[inline]
+    pub fn levels(&self, side: Side) -> impl ExactSizeIterator<Item = Level> + '_ {
+        let ladder = match side {
+            Side::Buy => &self.bids,
+            Side::Sell => &self.asks,
+        };
+        ladder.levels.iter().rev().copied()
+    }
+
+    /// Number of levels on `side`.
+    #[inline]
+    pub fn depth(&self, side: Side) -> usize {
+        match side {
+            Side::Buy => self.bids.levels.len(),
+            Side::Sell => self.asks.levels.len(),
+        }
+    }
+
+    /// Total quantity within the best `n` levels of `side`.
+    #[inline]
+    pub fn qty_within(&self, side: Side, n: usize) -> Qty {
+        let mut total = 0i64;
+        for level in self.levels(side).take(n) {
+            total = total.saturating_add(level.qty.units());
+        }
+        Qty::from_units(total)
+    }
+
+    /// The quantity at exactly `price` on `side` (zero if none).
+    pub fn qty_at(&self, side: Side, price: Price) -> Qty {
+        let ladder = match side {
+            Side::Buy => &self.bids,
+            Side::Sell => &self.asks,
+        };
+        match ladder.search(price) {
+            Ok(i) => ladder.levels[i].qty,
+            Err(_) => Qty::ZERO,
+        }
+    }
+
+    /// Sequence of the last applied record.
+    #[inline]
+    pub fn last_seq(&self) -> u64 {
+        self.last_seq
+    }
+
+    /// Venue time of the last applied record.
+    #[inline]
+    pub fn last_exchange_ns(&self) -> Nanos {
+        self.last_exchange_ns
+    }
+
+    /// Local (monotonic) receive time of the last applied record.
+    #[inline]
+    pub fn last_local_ns(&self) -> Nanos {
+        self.last_local_ns
+    }
+
+    /// Levels dropped because a side was full.
+    pub fn dropped_levels(&self) -> u64 {
+        self.dropped_levels
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    fn p(u: i64) -> Price {
+        Price::from_units(u)
+    }
+    fn q(u: i64) -> Qty {
+        Qty::from_units(u)
+    }
+
+    fn ev(kind: EventKind, side: Side, price: i64, qty: i64, flags: u16) -> MarketEvent {
+        let mut e = MarketEvent::new(InstrumentId(0), kind, side, p(price), q(qty));
+        e.flags = flags;
+        e
+    }
+
+    #[test]
+    fn snapshot_then_deltas() {
+        let mut b = Book::new(InstrumentId(0), 8);
+        assert!(!b.is_valid());
+        b.apply(&ev(EventKind::BookSnapshot, Side::Buy, 100, 5, MarketEvent::CLEAR)).unwrap();
+        b.apply(&ev(EventKind::BookSnapshot, Side::Buy, 99, 7, 0)).unwrap();
+        assert!(!b.is_valid(), "valid only at the end of the snapshot");
+        b.apply(&ev(EventKind::BookSnapshot, Side::Sell, 102, 3, MarketEvent::BATCH_END)).unwrap();
+        assert!(b.is_valid());
+        assert_eq!(b.best_bid(), Some(Level { price: p(100), qty: q(5) }));
+        assert_eq!(b.best_ask(), Some(Level { price: p(102), qty: q(3) }));
+        assert_eq!(b.mid(), Some(p(101)));
+        assert_eq!(b.spread(), Some(p(2)));
+        b.apply(&ev(EventKind::BookDelta, Side::Sell, 101, 4, 0)).unwrap();
+        b.apply(&ev(EventKind::BookDelta, Side::Buy, 100, 0, 0)).unwrap();
+        assert_eq!(b.best_ask().unwrap().price, p(101));
+        assert_eq!(b.best_bid().unwrap().price, p(99));
+        assert_eq!(b.levels(Side::Sell).map(|l| l.price.units()).collect::<Vec<_>>(), vec![101, 102]);
+        assert_eq!(b.qty_within(Side::Sell, 2), q(7));
+        assert_eq!(b.qty_at(Side::Sell, p(102)), q(3));
+        // Removing a level that is not there is harmless.
+        b.apply(&ev(EventKind::BookDelta, Side::Sell, 150, 0, 0)).unwrap();
+        assert_eq!(b.depth(Side::Sell), 2);
+    }
+
+    #[test]
+    fn refuses_bad_levels() {
+        let mut b = Book::new(InstrumentId(0), 4);
+        assert_eq!(b.set_level(Side::Buy, p(0), q(1)), Err(BookError::NonPositivePrice));
+        assert_eq!(b.set_level(Side::Buy, p(1), q(-1)), Err(BookError::NegativeQty));
+        let other = MarketEvent::new(InstrumentId(9), EventKind::BookDelta, Side::Buy, p(1), q(1));
+        assert_eq!(b.apply(&other), Err(BookError::WrongInstrument));
+    }
+
+    #[test]
+    fn full_side_keeps_the_best_levels() {
+        let mut b = Book::new(InstrumentId(0), 3);
+        for price in [100, 99, 98] {
+            b.set_level(Side::Buy, p(price), q(1)).unwrap();
+        }
+        b.set_level(Side::Buy, p(97), q(1)).unwrap(); // worse than all kept: dropped
+        b.set_level(Side::Buy, p(101), q(1)).unwrap(); // better: evicts 98
+        assert_eq!(b.levels(Side::Buy).map(|l| l.price.units()).collect::<Vec<_>>(), vec![101, 100, 99]);
+        assert_eq!(b.dropped_levels(), 2);
+        assert_eq!(b.bids.levels.capacity(), 3, "never grows");
+    }
+
+    proptest! {
+        /// Random snapshots and deltas: the book equals a `BTreeMap` reference after every record.
+        #[test]
+        fn matches_btreemap_reference(ops in proptest::collection::vec((0u8..10, any::<bool>(), 1i64..60, 0i64..5), 1..400)) {
+            let mut book = Book::new(InstrumentId(0), 64);
+            let mut bids: BTreeMap<i64, i64> = BTreeMap::new();
+            let mut asks: BTreeMap<i64, i64> = BTreeMap::new();
+            for (op, is_bid, price, qty) in ops {
+                let side = if is_bid { Side::Buy } else { Side::Sell };
+                let reference = if is_bid { &mut bids } else { &mut asks };
+                if op == 0 {
+                    // A fresh one-level snapshot.
+                    book.apply(&ev(EventKind::BookSnapshot, side, price, qty.max(1), MarketEvent::CLEAR | MarketEvent::BATCH_END)).unwrap();
+                    bids.clear();
+                    asks.clear();
+                    let reference = if is_bid { &mut bids } else { &mut asks };
+                    reference.insert(price, qty.max(1));
+                } else {
+                    book.apply(&ev(EventKind::BookDelta, side, price, qty, 0)).unwrap();
+                    if qty == 0 { reference.remove(&price); } else { reference.insert(price, qty); }
+                }
+                let got_bids: Vec<(i64, i64)> = book.levels(Side::Buy).map(|l| (l.price.units(), l.qty.units())).collect();
+                let want_bids: Vec<(i64, i64)> = bids.iter().rev().map(|(p, q)| (*p, *q)).collect();
+                let got_asks: Vec<(i64, i64)> = book.levels(Side::Sell).map(|l| (l.price.units(), l.qty.units())).collect();
+                let want_asks: Vec<(i64, i64)> = asks.iter().map(|(p, q)| (*p, *q)).collect();
+                prop_assert_eq!(got_bids, want_bids);
+                prop_assert_eq!(got_asks, want_asks);
+            }
+        }
+    }
+}

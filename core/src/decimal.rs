@@ -1,0 +1,468 @@
+//! Exact decimal text ⇄ scaled integer conversion: the only place a venue's decimal string
+//! becomes a number and a number becomes the string a venue expects.
+//!
+//! A value at scale `s` is the integer `units` meaning `units × 10^-s`. Parsing is one pass over
+//! the bytes with no intermediate `f64` or `String`; it accepts `26123.4`, `0.00001000`, `-1.5`,
+//! `+2`, `.5`, `3.`, and exponent forms such as `1e-5` or `2.5E+3`, and fails — never rounds —
+//! when the text has more significant decimals than the scale holds or does not fit in `i64`.
+//! Allocation-free, no syscalls, safe to call on the core thread; errors are `Copy` and carry a
+//! truncated copy of the offending text so they can name it without allocating.
+
+use std::fmt;
+
+/// The largest scale (digits after the point) any value in the system uses.
+pub const MAX_SCALE: u8 = 18;
+
+/// Why a decimal string was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DecimalErrorKind {
+    /// Empty text.
+    Empty,
+    /// A byte that is not part of a decimal number.
+    InvalidCharacter,
+    /// Has more significant decimals than the scale allows (it would have to be rounded).
+    TooPrecise,
+    /// Does not fit in the integer type at this scale.
+    Overflow,
+    /// A negative value where only non-negative ones are allowed.
+    Negative,
+    /// A scale above [`MAX_SCALE`].
+    BadScale,
+}
+
+/// A refused decimal string: the reason, the scale asked for, and (a prefix of) the text.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct DecimalError {
+    kind: DecimalErrorKind,
+    scale: u8,
+    len: u8,
+    text: [u8; Self::TEXT_CAP],
+}
+
+impl DecimalError {
+    const TEXT_CAP: usize = 40;
+
+    #[cold]
+    pub(crate) fn new(kind: DecimalErrorKind, text: &[u8], scale: u8) -> Self {
+        let len = text.len().min(Self::TEXT_CAP);
+        let mut buf = [0u8; Self::TEXT_CAP];
+        buf[..len].copy_from_slice(&text[..len]);
+        Self { kind, scale, len: len as u8, text: buf }
+    }
+
+    /// Why the text was refused.
+    pub fn kind(&self) -> DecimalErrorKind {
+        self.kind
+    }
+
+    /// The offending text (at most its first 40 bytes, lossily decoded).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.text[..self.len as usize]).into_owned()
+    }
+}
+
+impl fmt::Display for DecimalError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shown = String::from_utf8_lossy(&self.text[..self.len as usize]);
+        let ellipsis = if self.len as usize == Self::TEXT_CAP { "…" } else { "" };
+        let why = match self.kind {
+            DecimalErrorKind::Empty => "empty text is not a decimal number".to_string(),
+            DecimalErrorKind::InvalidCharacter => "not a decimal number".to_string(),
+            DecimalErrorKind::TooPrecise => {
+                format!("has more than {} significant decimals; refusing to round", self.scale)
+            }
+            DecimalErrorKind::Overflow => {
+                format!("is too large to hold at {} decimals", self.scale)
+            }
+            DecimalErrorKind::Negative => "must not be negative".to_string(),
+            DecimalErrorKind::BadScale => {
+                format!("scale {} is above the maximum {}", self.scale, MAX_SCALE)
+            }
+        };
+        write!(f, "decimal \"{shown}{ellipsis}\" {why}")
+    }
+}
+
+impl fmt::Debug for DecimalError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl std::error::Error for DecimalError {}
+
+/// `10^n` for `n` in `0..=38` (the range of `i128`).
+#[inline]
+pub(crate) const fn pow10_i128(n: u32) -> i128 {
+    let mut v: i128 = 1;
+    let mut i = 0;
+    while i < n {
+        v *= 10;
+        i += 1;
+    }
+    v
+}
+
+/// `10^n` as `i64` for `n` in `0..=18`.
+#[inline]
+pub const fn pow10(n: u8) -> i64 {
+    const TABLE: [i64; 19] = {
+        let mut t = [1i64; 19];
+        let mut i = 1;
+        while i < 19 {
+            t[i] = t[i - 1] * 10;
+            i += 1;
+        }
+        t
+    };
+    TABLE[n as usize]
+}
+
+/// Parses `text` into units of `10^-scale`, exactly.
+#[inline]
+pub fn parse_scaled(text: &str, scale: u8) -> Result<i64, DecimalError> {
+    parse_scaled_bytes(text.as_bytes(), scale)
+}
+
+/// [`parse_scaled`] over raw bytes (as they sit in a receive buffer).
+#[inline]
+pub fn parse_scaled_bytes(bytes: &[u8], scale: u8) -> Result<i64, DecimalError> {
+    let wide = parse_scaled_i128(bytes, scale)?;
+    i64::try_from(wide).map_err(|_| DecimalError::new(DecimalErrorKind::Overflow, bytes, scale))
+}
+
+/// [`parse_scaled`] into an `i128` (for notionals at 18 decimals).
+pub fn parse_scaled_i128(bytes: &[u8], scale: u8) -> Result<i128, DecimalError> {
+    let err = |kind| DecimalError::new(kind, bytes, scale);
+    if scale > MAX_SCALE {
+        return Err(err(DecimalErrorKind::BadScale));
+    }
+    if bytes.is_empty() {
+        return Err(err(DecimalErrorKind::Empty));
+    }
+    let mut i = 0;
+    let negative = match bytes[0] {
+        b'-' => {
+            i = 1;
+            true
+        }
+        b'+' => {
+            i = 1;
+            false
+        }
+        _ => false,
+    };
+    // value = mantissa × 10^(trailing_zeros + exponent − frac_digits); mantissa has no trailing
+    // zeros, so a negative final shift means decimals would be lost.
+    let mut mantissa: u128 = 0;
+    let mut pending_zeros: u32 = 0;
+    let mut frac_digits: i64 = 0;
+    let mut digits = 0usize;
+    let mut seen_point = false;
+    let mut overflow = false;
+    while i < bytes.len() {
+        let b = bytes[i];
+        match b {
+            b'0'..=b'9' => {
+                digits += 1;
+                if seen_point {
+                    frac_digits += 1;
+                }
+                if b == b'0' {
+                    pending_zeros += 1;
+                } else if !overflow {
+                    let scaled = if pending_zeros > 38 {
+                        None
+                    } else {
+                        mantissa.checked_mul(pow10_i128(pending_zeros + 1) as u128)
+                    };
+                    match scaled.and_then(|m| m.checked_add(u128::from(b - b'0'))) {
+                        Some(m) => mantissa = m,
+                        None => overflow = true,
+                    }
+                    pending_zeros = 0;
+                }
+            }
+            b'.' if !seen_point => seen_point = true,
+            b'e' | b'E' => break,
+            _ => return Err(err(DecimalErrorKind::InvalidCharacter)),
+        }
+        i += 1;
+    }
+    if digits == 0 {
+        return Err(err(DecimalErrorKind::InvalidCharacter));
+    }
+    let mut exponent: i64 = 0;
+    if i < bytes.len() {
+        // bytes[i] is 'e' or 'E'.
+        i += 1;
+        let mut exp_negative = false;
+        if i < bytes.len() && (bytes[i] == b'-' || bytes[i] == b'+') {
+            exp_negative = bytes[i] == b'-';
+            i += 1;
+        }
+        if i == bytes.len() {
+            return Err(err(DecimalErrorKind::InvalidCharacter));
+        }
+        while i < bytes.len() {
+            let b = bytes[i];
+            if !b.is_ascii_digit() {
+                return Err(err(DecimalErrorKind::InvalidCharacter));
+            }
+            exponent = (exponent * 10 + i64::from(b - b'0')).min(100_000);
+            i += 1;
+        }
+        if exp_negative {
+            exponent = -exponent;
+        }
+    }
+    if overflow {
+        return Err(err(DecimalErrorKind::Overflow));
+    }
+    if mantissa == 0 {
+        return Ok(0);
+    }
+    let shift = i64::from(pending_zeros) + exponent - frac_digits + i64::from(scale);
+    if shift < 0 {
+        return Err(err(DecimalErrorKind::TooPrecise));
+    }
+    if shift > 38 {
+        return Err(err(DecimalErrorKind::Overflow));
+    }
+    let magnitude = mantissa
+        .checked_mul(pow10_i128(shift as u32) as u128)
+        .ok_or_else(|| err(DecimalErrorKind::Overflow))?;
+    let limit = if negative { i128::MAX as u128 + 1 } else { i128::MAX as u128 };
+    if magnitude > limit {
+        return Err(err(DecimalErrorKind::Overflow));
+    }
+    Ok(if negative { (magnitude as i128).wrapping_neg() } else { magnitude as i128 })
+}
+
+/// How a scaled value is written back as text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DecimalStyle {
+    /// Exactly `scale` decimals: `26123.40` at scale 2. What most venues document.
+    Fixed,
+    /// Trailing zeros and a bare point removed: `26123.4`, `5`.
+    Trimmed,
+}
+
+/// A fixed-capacity buffer holding a formatted decimal; no allocation.
+#[derive(Clone, Copy)]
+pub struct DecimalText {
+    buf: [u8; 48],
+    len: u8,
+}
+
+impl DecimalText {
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        // Only ASCII digits, '-' and '.' are written by `format_scaled`.
+        std::str::from_utf8(&self.buf[..self.len as usize]).unwrap_or("")
+    }
+}
+
+impl fmt::Debug for DecimalText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Display for DecimalText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl AsRef<str> for DecimalText {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+/// Formats `units × 10^-scale` (`scale ≤ 18`, clamped) as exact decimal text.
+pub fn format_scaled(units: i128, scale: u8, style: DecimalStyle) -> DecimalText {
+    let scale = scale.min(MAX_SCALE) as usize;
+    // Digits are produced least significant first into `rev`, then copied in order.
+    let mut rev = [0u8; 48];
+    let mut n = 0;
+    let negative = units < 0;
+    let mut magnitude = units.unsigned_abs();
+    let mut written_frac = 0;
+    let mut trimming = style == DecimalStyle::Trimmed;
+    while written_frac < scale {
+        let d = (magnitude % 10) as u8;
+        magnitude /= 10;
+        written_frac += 1;
+        if trimming && d == 0 {
+            continue;
+        }
+        trimming = false;
+        rev[n] = b'0' + d;
+        n += 1;
+    }
+    if n > 0 {
+        rev[n] = b'.';
+        n += 1;
+    }
+    loop {
+        rev[n] = b'0' + (magnitude % 10) as u8;
+        n += 1;
+        magnitude /= 10;
+        if magnitude == 0 {
+            break;
+        }
+    }
+    if negative {
+        rev[n] = b'-';
+        n += 1;
+    }
+    let mut buf = [0u8; 48];
+    for (dst, src) in buf.iter_mut().zip(rev[..n].iter().rev()) {
+        *dst = *src;
+    }
+    DecimalText { buf, len: n as u8 }
+}
+
+/// Number of decimals a decimal string carries once trailing zeros are ignored
+/// (`"0.01000000"` → 2, `"1e-5"` → 5, `"10"` → 0). Used to derive an instrument's scale from its
+/// tick and lot sizes.
+pub fn significant_decimals(text: &str) -> Result<u8, DecimalError> {
+    for scale in 0..=MAX_SCALE {
+        match parse_scaled(text, scale) {
+            Ok(_) => return Ok(scale),
+            Err(e) if e.kind() == DecimalErrorKind::TooPrecise => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(DecimalError::new(DecimalErrorKind::TooPrecise, text.as_bytes(), MAX_SCALE))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn parses_venue_forms_exactly() {
+        assert_eq!(parse_scaled("26123.4", 2), Ok(2_612_340));
+        assert_eq!(parse_scaled("0.00001000", 8), Ok(1000));
+        assert_eq!(parse_scaled("0.00001000", 5), Ok(1));
+        assert_eq!(parse_scaled("1e-5", 8), Ok(1000));
+        assert_eq!(parse_scaled("1E-5", 5), Ok(1));
+        assert_eq!(parse_scaled("2.5E+3", 0), Ok(2500));
+        assert_eq!(parse_scaled("-1.5", 1), Ok(-15));
+        assert_eq!(parse_scaled("+2", 3), Ok(2000));
+        assert_eq!(parse_scaled(".5", 1), Ok(5));
+        assert_eq!(parse_scaled("3.", 0), Ok(3));
+        assert_eq!(parse_scaled("0", 18), Ok(0));
+        assert_eq!(parse_scaled("0.000000000000000000000", 0), Ok(0));
+        assert_eq!(parse_scaled("-0.0", 4), Ok(0));
+        assert_eq!(parse_scaled("100000000000000000000000e-20", 0), Ok(1000));
+    }
+
+    #[test]
+    fn refuses_rounding_and_names_the_text() {
+        let e = parse_scaled("26123.405", 2).unwrap_err();
+        assert_eq!(e.kind(), DecimalErrorKind::TooPrecise);
+        assert_eq!(e.text(), "26123.405");
+        assert!(e.to_string().contains("\"26123.405\""), "{e}");
+        assert_eq!(parse_scaled("1e-9", 8).unwrap_err().kind(), DecimalErrorKind::TooPrecise);
+    }
+
+    #[test]
+    fn refuses_garbage() {
+        for bad in ["", "-", "+", ".", "1.2.3", "12a", "1e", "1e+", "0x10", " 1", "1 ", "--1", "1e5.5", "NaN", "inf"] {
+            let r = parse_scaled(bad, 4);
+            assert!(r.is_err(), "{bad:?} parsed as {r:?}");
+        }
+    }
+
+    #[test]
+    fn overflow_is_an_error_not_a_wrap() {
+        assert_eq!(parse_scaled("9223372036854775807", 0), Ok(i64::MAX));
+        assert_eq!(parse_scaled("-9223372036854775808", 0), Ok(i64::MIN));
+        assert_eq!(parse_scaled("9223372036854775808", 0).unwrap_err().kind(), DecimalErrorKind::Overflow);
+        assert_eq!(parse_scaled("92233720368.54775808", 8).unwrap_err().kind(), DecimalErrorKind::Overflow);
+        assert_eq!(parse_scaled("1e400", 0).unwrap_err().kind(), DecimalErrorKind::Overflow);
+        assert_eq!(
+            parse_scaled("123456789012345678901234567890123456789012345", 0).unwrap_err().kind(),
+            DecimalErrorKind::Overflow
+        );
+        assert_eq!(parse_scaled("1", 19).unwrap_err().kind(), DecimalErrorKind::BadScale);
+    }
+
+    #[test]
+    fn formats_fixed_and_trimmed() {
+        assert_eq!(format_scaled(2_612_340, 2, DecimalStyle::Fixed).as_str(), "26123.40");
+        assert_eq!(format_scaled(2_612_340, 2, DecimalStyle::Trimmed).as_str(), "26123.4");
+        assert_eq!(format_scaled(1000, 8, DecimalStyle::Fixed).as_str(), "0.00001000");
+        assert_eq!(format_scaled(1000, 8, DecimalStyle::Trimmed).as_str(), "0.00001");
+        assert_eq!(format_scaled(-15, 1, DecimalStyle::Fixed).as_str(), "-1.5");
+        assert_eq!(format_scaled(500, 2, DecimalStyle::Trimmed).as_str(), "5");
+        assert_eq!(format_scaled(0, 3, DecimalStyle::Fixed).as_str(), "0.000");
+        assert_eq!(format_scaled(0, 3, DecimalStyle::Trimmed).as_str(), "0");
+        assert_eq!(format_scaled(i64::MIN as i128, 0, DecimalStyle::Fixed).as_str(), "-9223372036854775808");
+        assert_eq!(format_scaled(i128::MIN, 18, DecimalStyle::Trimmed).as_str(), "-170141183460469231731.687303715884105728");
+    }
+
+    #[test]
+    fn significant_decimals_of_tick_sizes() {
+        assert_eq!(significant_decimals("0.01000000"), Ok(2));
+        assert_eq!(significant_decimals("1e-5"), Ok(5));
+        assert_eq!(significant_decimals("10"), Ok(0));
+        assert_eq!(significant_decimals("0.5"), Ok(1));
+    }
+
+    proptest! {
+        #[test]
+        fn round_trip_value_text_value(units in any::<i64>(), scale in 0u8..=18) {
+            for style in [DecimalStyle::Fixed, DecimalStyle::Trimmed] {
+                let text = format_scaled(units as i128, scale, style);
+                prop_assert_eq!(parse_scaled(text.as_str(), scale), Ok(units), "{}", text);
+            }
+        }
+
+        #[test]
+        fn round_trip_text_value_text(int in "(0|[1-9][0-9]{0,8})", frac in "[0-9]{0,8}", neg in any::<bool>()) {
+            // A canonical fixed-style decimal with exactly `frac.len()` decimals survives text → value → text.
+            let text = if frac.is_empty() { int.clone() } else { format!("{int}.{frac}") };
+            let text = if neg && text.bytes().any(|b| b != b'0' && b != b'.') { format!("-{text}") } else { text };
+            let scale = frac.len() as u8;
+            let units = parse_scaled(&text, scale).unwrap();
+            let back = format_scaled(units as i128, scale, DecimalStyle::Fixed);
+            prop_assert_eq!(back.as_str(), text.as_str());
+        }
+
+        #[test]
+        fn exact_against_integer_reference(a in -10_000_000i64..10_000_000, scale in 0u8..=10, extra in 0u8..=8) {
+            // Text with `scale` decimals parses at any larger scale to the value times a power of ten,
+            // and at a smaller scale only when the dropped digits are zeros.
+            let text = format_scaled(a as i128, scale, DecimalStyle::Fixed);
+            let bigger = scale + extra;
+            prop_assert_eq!(parse_scaled(text.as_str(), bigger), Ok(a * pow10(extra)));
+            if scale > 0 {
+                let smaller = parse_scaled(text.as_str(), scale - 1);
+                if a % 10 == 0 {
+                    prop_assert_eq!(smaller, Ok(a / 10));
+                } else {
+                    prop_assert_eq!(smaller.unwrap_err().kind(), DecimalErrorKind::TooPrecise);
+                }
+            }
+        }
+
+        #[test]
+        fn exponent_form_equals_plain_form(m in 1i64..1_000_000, e in -6i32..6) {
+            let text = format!("{m}e{e}");
+            let plain = parse_scaled(&text, 6).unwrap();
+            let expect = (m as i128) * pow10_i128((6 + e) as u32);
+            prop_assert_eq!(plain as i128, expect);
+        }
+
+        #[test]
+        fn never_panics_on_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..64), scale in 0u8..=20) {
+            let _ = parse_scaled_bytes(&bytes, scale);
+        }
+    }
+}

@@ -1,0 +1,660 @@
+//! [`Engine`]: the pinned event loop of the core thread.
+//!
+//! One thread, pinned to a configured CPU (a warning, not a failure, if pinning is refused),
+//! runs [`Engine::do_work`] in a loop with a pluggable [`IdleStrategy`]. Each iteration polls, in
+//! this fixed order:
+//!
+//! 1. sockets — one `mio::Poll` with a zero timeout, only if a feed registered a socket;
+//! 2. feed sources — every record goes book → subscribed strategies → risk gate → order queue;
+//! 3. inbound queues — execution reports from each gateway, then local refusals, then control
+//!    commands (`try_recv` only);
+//! 4. timers — housekeeping gauges.
+//!
+//! Steady state allocates nothing, takes no lock and makes no blocking call: books, the order
+//! table, positions, histograms and action buffers are sized at construction; queues are
+//! preallocated SPSC rings whose full policy is in [`crate::queue`]. Busy iterations are timed
+//! into a histogram and slow ones counted as stalls.
+
+use crate::book::Book;
+use crate::counters::{self, SharedCounters};
+use crate::event::MarketEvent;
+use crate::feed_source::{FeedSource, FeedState};
+use crate::ids::{AccountId, InstrumentId, OrderId, VenueId};
+use crate::idle::{IdleStrategy, Idler};
+use crate::instrument::InstrumentRegistry;
+use crate::latency::{LatencyHistogram, LatencySummary};
+use crate::money::{Notional, Price};
+use crate::order::{ExecutionReport, OrderCommand, OrderRequest, RejectReason, ReportKind};
+use crate::orders::OrderTable;
+use crate::position::{Position, PositionBook};
+use crate::queue::{Consumer, Producer, PushError};
+use crate::risk_api::{PreTradeCheck, RiskDecision};
+use crate::strategy::{Actions, MarketView, Strategy, StrategyAction};
+use crate::sys::{self, Pinning};
+use crate::time::{Clock, Nanos};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// Static settings of the loop.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// CPU to pin the core thread to; `None` floats.
+    pub cpu: Option<usize>,
+    /// What to do when an iteration finds no work.
+    pub idle: IdleStrategy,
+    /// Levels kept per book side.
+    pub book_depth: usize,
+    /// Working orders the table holds.
+    pub max_open_orders: usize,
+    /// Number of accounts (positions are preallocated per account × instrument).
+    pub accounts: usize,
+    /// A busy iteration slower than this counts as a stall.
+    pub stall_threshold: Nanos,
+    /// Reports drained from one gateway per iteration, so feeds are never starved.
+    pub max_reports_per_poll: usize,
+    /// Interval of the housekeeping timer (monotonic).
+    pub housekeeping_interval: Nanos,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            cpu: None,
+            idle: IdleStrategy::BusySpin,
+            book_depth: 256,
+            max_open_orders: 4096,
+            accounts: 1,
+            stall_threshold: Nanos(100_000),
+            max_reports_per_poll: 1024,
+            housekeeping_interval: Nanos::MILLI,
+        }
+    }
+}
+
+/// The queues to and from one gateway thread.
+#[derive(Debug)]
+pub struct VenueLink {
+    /// Its id (index in the engine's venue table).
+    pub venue: VenueId,
+    /// Orders to the gateway.
+    pub orders: Producer<OrderCommand>,
+    /// Reports from the gateway.
+    pub reports: Consumer<ExecutionReport>,
+}
+
+/// Commands from other threads (control plane; `try_recv` only on the core).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ControlCommand {
+    /// Leave the loop at the end of this iteration.
+    Shutdown,
+    /// Cancel every working order of an account.
+    CancelAll(AccountId),
+}
+
+/// One account's position in one instrument at the end of a run.
+#[derive(Debug, Clone, Copy)]
+pub struct PositionReport {
+    /// Account.
+    pub account: AccountId,
+    /// Instrument.
+    pub instrument: InstrumentId,
+    /// The position.
+    pub position: Position,
+    /// Mark price (book mid), if the book had both sides.
+    pub mark: Option<Price>,
+    /// Unrealized PnL at the mark.
+    pub unrealized: Option<Notional>,
+}
+
+/// What a run did, for the summary.
+#[derive(Debug, Clone)]
+pub struct EngineReport {
+    /// Pinning outcome.
+    pub pinning: Pinning,
+    /// Wall time in the loop.
+    pub elapsed: Nanos,
+    /// Market records processed.
+    pub market_events: u64,
+    /// Venue messages processed.
+    pub market_batches: u64,
+    /// Order requests from strategies.
+    pub order_requests: u64,
+    /// Orders sent.
+    pub orders_sent: u64,
+    /// Fills.
+    pub fills: u64,
+    /// Working orders left at the end.
+    pub open_orders: usize,
+    /// Tick (receive of the triggering record) → order enqueued, ns.
+    pub tick_to_order: LatencySummary,
+    /// Duration of busy loop iterations, ns.
+    pub loop_time: LatencySummary,
+    /// FNV-1a digest of every fill in order: equal digests mean identical fills.
+    pub fills_digest: u64,
+    /// Positions with any activity.
+    pub positions: Vec<PositionReport>,
+}
+
+/// Everything the dispatch path touches, split from the feeds so a feed can be polled while
+/// its records are dispatched.
+struct Core<R> {
+    cfg: EngineConfig,
+    instruments: InstrumentRegistry,
+    books: Vec<Book>,
+    positions: PositionBook,
+    orders: OrderTable,
+    strategies: Vec<Box<dyn Strategy>>,
+    subscribers: Vec<Vec<usize>>,
+    risk: R,
+    venues: Vec<VenueLink>,
+    venue_of_instrument: Vec<Option<usize>>,
+    local_reports: VecDeque<(usize, ExecutionReport)>,
+    actions: Actions,
+    clock: Arc<dyn Clock>,
+    counters: SharedCounters,
+    tick_to_order: LatencyHistogram,
+    fills_digest: u64,
+    local_now: Nanos,
+}
+
+/// The core thread's event loop.
+pub struct Engine<R> {
+    core: Core<R>,
+    feeds: Vec<Box<dyn FeedSource>>,
+    control: Option<crossbeam_channel::Receiver<ControlCommand>>,
+    poll: Option<(mio::Poll, mio::Events, Vec<usize>)>,
+    stop: Arc<AtomicBool>,
+    loop_time: LatencyHistogram,
+    next_housekeeping: Nanos,
+}
+
+impl<R> std::fmt::Debug for Engine<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("instruments", &self.core.instruments.len())
+            .field("feeds", &self.feeds.len())
+            .field("strategies", &self.core.strategies.len())
+            .field("venues", &self.core.venues.len())
+            .finish()
+    }
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+#[inline]
+fn fnv(mut h: u64, v: u64) -> u64 {
+    for b in v.to_le_bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(FNV_PRIME);
+    }
+    h
+}
+
+impl<R: PreTradeCheck> Engine<R> {
+    /// An engine over `instruments` with the risk gate `risk` and domain clock `clock`.
+    /// Allocates every table here.
+    pub fn new(cfg: EngineConfig, instruments: InstrumentRegistry, risk: R, clock: Arc<dyn Clock>) -> Self {
+        let books = instruments.iter().map(|i| Book::new(i.id(), cfg.book_depth)).collect();
+        let n = instruments.len();
+        let core = Core {
+            positions: PositionBook::new(cfg.accounts.max(1), n),
+            orders: OrderTable::new(cfg.max_open_orders),
+            subscribers: vec![Vec::new(); n],
+            venue_of_instrument: vec![None; n],
+            local_reports: VecDeque::with_capacity(1024),
+            tick_to_order: LatencyHistogram::new(),
+            counters: counters::shared(),
+            actions: Actions::default(),
+            strategies: Vec::new(),
+            venues: Vec::new(),
+            fills_digest: FNV_OFFSET,
+            local_now: Nanos::ZERO,
+            books,
+            instruments,
+            risk,
+            clock,
+            cfg,
+        };
+        Self {
+            core,
+            feeds: Vec::new(),
+            control: None,
+            poll: None,
+            stop: Arc::new(AtomicBool::new(false)),
+            loop_time: LatencyHistogram::new(),
+            next_housekeeping: Nanos::ZERO,
+        }
+    }
+
+    /// Adds a market-data source (polled in the order added).
+    pub fn add_feed(&mut self, feed: Box<dyn FeedSource>) {
+        self.feeds.push(feed);
+    }
+
+    /// Adds a gateway link; orders for `instruments` go to it. Returns its id.
+    pub fn add_venue(&mut self, orders: Producer<OrderCommand>, reports: Consumer<ExecutionReport>, instruments: &[InstrumentId]) -> VenueId {
+        let idx = self.core.venues.len();
+        let venue = VenueId(idx as u16);
+        for i in instruments {
+            if let Some(slot) = self.core.venue_of_instrument.get_mut(i.index()) {
+                *slot = Some(idx);
+            }
+        }
+        self.core.venues.push(VenueLink { venue, orders, reports });
+        venue
+    }
+
+    /// Adds a strategy; it must have been built with `StrategyId(n)` where `n` is the number of
+    /// strategies added before it (its index here).
+    pub fn add_strategy(&mut self, strategy: Box<dyn Strategy>) {
+        let idx = self.core.strategies.len();
+        for i in strategy.instruments() {
+            if let Some(subs) = self.core.subscribers.get_mut(i.index()) {
+                subs.push(idx);
+            }
+        }
+        self.core.strategies.push(strategy);
+    }
+
+    /// Sets the control-plane receiver.
+    pub fn set_control(&mut self, rx: crossbeam_channel::Receiver<ControlCommand>) {
+        self.control = Some(rx);
+    }
+
+    /// The flag that stops the loop when set.
+    pub fn stop_flag(&self) -> Arc<AtomicBool> {
+        self.stop.clone()
+    }
+
+    /// The engine's counters (shared with readers on other threads).
+    pub fn counters(&self) -> SharedCounters {
+        self.core.counters.clone()
+    }
+
+    /// The risk gate.
+    pub fn risk(&self) -> &R {
+        &self.core.risk
+    }
+
+    /// A book.
+    pub fn book(&self, instrument: InstrumentId) -> Option<&Book> {
+        self.core.books.get(instrument.index())
+    }
+
+    /// A position.
+    pub fn position(&self, account: AccountId, instrument: InstrumentId) -> Position {
+        self.core.positions.get(account, instrument).copied().unwrap_or_default()
+    }
+
+    /// Registers socket-backed feeds with a `mio::Poll` (created only if one registers).
+    pub fn register_feeds(&mut self) -> std::io::Result<()> {
+        let poll = mio::Poll::new()?;
+        let mut owners = Vec::new();
+        let mut any = false;
+        for (idx, feed) in self.feeds.iter_mut().enumerate() {
+            let base = idx * 1024;
+            if feed.register(poll.registry(), base)? {
+                any = true;
+            }
+            owners.push(base);
+        }
+        if any {
+            self.poll = Some((poll, mio::Events::with_capacity(256), owners));
+        }
+        Ok(())
+    }
+
+    /// Whether every feed has finished (end of a simulation or replay).
+    pub fn feeds_finished(&self) -> bool {
+        !self.feeds.is_empty() && self.feeds.iter().all(|f| f.state() == FeedState::Finished)
+    }
+
+    /// One loop iteration; returns the amount of work done (0 = idle).
+    #[inline]
+    pub fn do_work(&mut self) -> usize {
+        let t0 = sys::mono_now();
+        let counters = &self.core.counters;
+        counters.loop_iterations.incr();
+        self.core.local_now = t0;
+        let mut work = 0;
+
+        if let Some((poll, events, _)) = &mut self.poll {
+            if poll.poll(events, Some(std::time::Duration::ZERO)).is_ok() {
+                for event in events.iter() {
+                    let token = event.token().0;
+                    if let Some(feed) = self.feeds.get_mut(token / 1024) {
+                        feed.on_ready(token);
+                    }
+                }
+            }
+        }
+
+        let core = &mut self.core;
+        for feed in &mut self.feeds {
+            work += feed.poll(t0, &mut |ev: &MarketEvent| core.on_market(ev));
+        }
+
+        work += self.core.drain_reports();
+        work += self.drain_control();
+
+        if t0 >= self.next_housekeeping {
+            self.next_housekeeping = t0.saturating_add(self.core.cfg.housekeeping_interval);
+            self.core.housekeeping();
+        }
+
+        if work > 0 {
+            let counters = &self.core.counters;
+            counters.busy_iterations.incr();
+            let dt = sys::mono_now().0 - t0.0;
+            self.loop_time.record(dt);
+            if dt > self.core.cfg.stall_threshold.0 {
+                counters.stalls.incr();
+            }
+        }
+        work
+    }
+
+    fn drain_control(&mut self) -> usize {
+        let Some(rx) = &self.control else { return 0 };
+        let mut work = 0;
+        while let Ok(cmd) = rx.try_recv() {
+            work += 1;
+            match cmd {
+                ControlCommand::Shutdown => self.stop.store(true, Ordering::Relaxed),
+                ControlCommand::CancelAll(account) => self.core.cancel_all(account, None),
+            }
+        }
+        work
+    }
+
+    /// Runs the loop on the calling thread until the stop flag is set or every feed has finished
+    /// and no work is left; pins first. Returns the run's report.
+    pub fn run(mut self) -> (EngineReport, Self) {
+        sys::init_clock();
+        let pinning = sys::pin_current_thread(self.core.cfg.cpu);
+        match pinning {
+            Pinning::Pinned(cpu) => log::info!("core thread pinned to cpu {cpu}"),
+            Pinning::NotRequested => log::info!("core thread not pinned (no cpu configured)"),
+            Pinning::Failed(cpu) => log::warn!(
+                "could not pin the core thread to cpu {cpu} ({} cpus available); running unpinned",
+                sys::available_cpus()
+            ),
+        }
+        let mut idler = Idler::new(self.core.cfg.idle);
+        let start = sys::mono_now();
+        let mut idle_after_finish = 0u32;
+        while !self.stop.load(Ordering::Relaxed) {
+            let work = self.do_work();
+            idler.idle(work);
+            if work == 0 && self.feeds_finished() {
+                // Let in-flight reports arrive before leaving.
+                idle_after_finish += 1;
+                if idle_after_finish > 1000 {
+                    break;
+                }
+            } else {
+                idle_after_finish = 0;
+            }
+        }
+        let elapsed = sys::mono_now().saturating_sub(start);
+        (self.report(pinning, elapsed), self)
+    }
+
+    /// The report of what has happened so far.
+    pub fn report(&self, pinning: Pinning, elapsed: Nanos) -> EngineReport {
+        let c = &self.core;
+        let mut positions = Vec::new();
+        for account in 0..c.positions.accounts() {
+            let account = AccountId(account as u16);
+            for inst in c.instruments.iter() {
+                let Some(p) = c.positions.get(account, inst.id()) else { continue };
+                if p.fills() == 0 {
+                    continue;
+                }
+                let mark = c.books[inst.id().index()].mid();
+                let unrealized = mark.and_then(|m| p.unrealized(inst, m).ok());
+                positions.push(PositionReport { account, instrument: inst.id(), position: *p, mark, unrealized });
+            }
+        }
+        EngineReport {
+            pinning,
+            elapsed,
+            market_events: c.counters.market_events.get(),
+            market_batches: c.counters.market_batches.get(),
+            order_requests: c.counters.order_requests.get(),
+            orders_sent: c.counters.orders_sent.get(),
+            fills: c.counters.fills.get(),
+            open_orders: c.orders.live(),
+            tick_to_order: c.tick_to_order.summary(),
+            loop_time: self.loop_time.summary(),
+            fills_digest: c.fills_digest,
+            positions,
+        }
+    }
+
+    /// The instrument registry.
+    pub fn instruments(&self) -> &InstrumentRegistry {
+        &self.core.instruments
+    }
+}
+
+/// A [`MarketView`] over the core's fields, borrowing them individually so the strategies, the
+/// risk gate and the action buffer stay mutably borrowable beside it.
+macro_rules! view {
+    ($core:expr) => {
+        MarketView {
+            instruments: &$core.instruments,
+            books: &$core.books,
+            positions: &$core.positions,
+            orders: &$core.orders,
+            now: $core.clock.now(),
+            local_now: $core.local_now,
+        }
+    };
+}
+
+impl<R: PreTradeCheck> Core<R> {
+    /// Book → strategies → risk → orders for one record.
+    #[inline]
+    fn on_market(&mut self, ev: &MarketEvent) {
+        self.counters.market_events.incr();
+        let Some(book) = self.books.get_mut(ev.instrument.index()) else {
+            self.counters.unknown_instrument_events.incr();
+            return;
+        };
+        if book.apply(ev).is_err() {
+            // The venue sent a level we cannot hold: the book no longer mirrors it.
+            self.counters.book_errors.incr();
+            book.invalidate();
+        }
+        if ev.is_batch_end() {
+            self.counters.market_batches.incr();
+        }
+        for k in 0..self.subscribers[ev.instrument.index()].len() {
+            let s = self.subscribers[ev.instrument.index()][k];
+            let view = view!(self);
+            self.strategies[s].on_market(&view, ev, &mut self.actions);
+            if !self.actions.is_empty() {
+                self.execute_actions(ev.local_ns);
+            }
+        }
+    }
+
+    /// Carries out the actions a strategy just emitted; `trigger_ns` is the monotonic receive
+    /// time of what triggered them.
+    #[inline]
+    fn execute_actions(&mut self, trigger_ns: Nanos) {
+        for i in 0..self.actions.len() {
+            match self.actions.take(i) {
+                Some(StrategyAction::Place(request)) => self.place(request, trigger_ns),
+                Some(StrategyAction::Cancel(id)) => self.cancel(id),
+                Some(StrategyAction::CancelAll(account, instrument)) => self.cancel_all(account, Some(instrument)),
+                None => {}
+            }
+        }
+        let overflowed = self.actions.clear();
+        if overflowed > 0 {
+            self.counters.signal_overflow.add(overflowed as u64);
+        }
+    }
+
+    #[inline]
+    fn place(&mut self, mut request: OrderRequest, trigger_ns: Nanos) {
+        self.counters.order_requests.incr();
+        let decision = {
+            let view = view!(self);
+            self.risk.check(&request, &view)
+        };
+        match decision {
+            RiskDecision::Allow => self.counters.risk_allow.incr(),
+            RiskDecision::ScaleDown(qty, reason) => {
+                self.counters.risk_scale_down.get(reason).incr();
+                request.qty = qty;
+            }
+            RiskDecision::Block(reason) => {
+                self.counters.risk_block.get(reason).incr();
+                self.local_reject(OrderId(0), &request, RejectReason::RiskBlocked);
+                return;
+            }
+        }
+        let Some(venue) = self.venue_of_instrument.get(request.instrument.index()).copied().flatten() else {
+            self.counters.unknown_instrument_events.incr();
+            self.local_reject(OrderId(0), &request, RejectReason::UnknownInstrument);
+            return;
+        };
+        let Some(order_id) = self.orders.insert(request, self.local_now) else {
+            self.counters.order_table_full.incr();
+            self.local_reject(OrderId(0), &request, RejectReason::TooManyOpenOrders);
+            return;
+        };
+        let sent = sys::mono_now();
+        let command = OrderCommand::New { order_id, request, sent_local_ns: sent };
+        match self.venues[venue].orders.push(command) {
+            Ok(()) => {
+                self.counters.orders_sent.incr();
+                self.tick_to_order.record(sent.0 - trigger_ns.0);
+            }
+            Err(PushError::Full(_)) => {
+                self.orders.forget(order_id);
+                self.counters.order_queue_full.incr();
+                self.local_reject(order_id, &request, RejectReason::QueueFull);
+            }
+        }
+    }
+
+    fn cancel(&mut self, order_id: OrderId) {
+        let Some(order) = self.orders.get(order_id).copied() else { return };
+        let Some(venue) = self.venue_of_instrument.get(order.request.instrument.index()).copied().flatten() else { return };
+        let command = OrderCommand::Cancel { order_id, account: order.request.account, instrument: order.request.instrument };
+        if self.venues[venue].orders.push(command).is_ok() {
+            self.orders.mark_pending_cancel(order_id);
+            self.counters.cancels_sent.incr();
+        } else {
+            self.counters.order_queue_full.incr();
+        }
+    }
+
+    fn cancel_all(&mut self, account: AccountId, instrument: Option<InstrumentId>) {
+        for v in 0..self.venues.len() {
+            let serves = self.venue_of_instrument.iter().any(|x| *x == Some(v));
+            if !serves {
+                continue;
+            }
+            if self.venues[v].orders.push(OrderCommand::CancelAll { account, instrument }).is_ok() {
+                self.counters.cancels_sent.incr();
+            } else {
+                self.counters.order_queue_full.incr();
+            }
+        }
+    }
+
+    #[cold]
+    fn local_reject(&mut self, order_id: OrderId, request: &OrderRequest, reason: RejectReason) {
+        let report = ExecutionReport::status(order_id, request, VenueId(u16::MAX), ReportKind::Rejected(reason), self.clock.now());
+        if self.local_reports.len() < self.local_reports.capacity() {
+            self.local_reports.push_back((request.strategy.index(), report));
+        } else {
+            self.counters.signal_overflow.incr();
+        }
+    }
+
+    /// Drains gateway reports, then local refusals.
+    #[inline]
+    fn drain_reports(&mut self) -> usize {
+        let mut work = 0;
+        for v in 0..self.venues.len() {
+            for _ in 0..self.cfg.max_reports_per_poll {
+                let Ok(report) = self.venues[v].reports.pop() else { break };
+                work += 1;
+                self.on_report(&report);
+            }
+        }
+        while let Some((strategy, report)) = self.local_reports.pop_front() {
+            work += 1;
+            self.notify_strategy(strategy, &report);
+        }
+        work
+    }
+
+    #[inline]
+    fn on_report(&mut self, report: &ExecutionReport) {
+        self.counters.reports.incr();
+        let Some(order) = self.orders.get(report.order_id).copied() else {
+            self.counters.unmatched_reports.incr();
+            return;
+        };
+        if self
+            .orders
+            .apply(report.order_id, report.kind, report.venue_order_id, report.last_qty, report.leaves_qty)
+            .is_err()
+        {
+            self.counters.unmatched_reports.incr();
+            return;
+        }
+        match report.kind {
+            ReportKind::Accepted => self.counters.accepted.incr(),
+            ReportKind::Rejected(_) => self.counters.venue_rejects.incr(),
+            ReportKind::Canceled => self.counters.cancels.incr(),
+            ReportKind::CancelRejected(_) => {}
+            ReportKind::Fill => {
+                self.counters.fills.incr();
+                let instrument = order.request.instrument;
+                let applied = match (self.instruments.get(instrument), self.positions.get_mut(order.request.account, instrument)) {
+                    (Some(inst), Some(pos)) => pos.apply_fill(inst, order.request.side, report.last_price, report.last_qty, report.fee).is_ok(),
+                    _ => false,
+                };
+                if !applied {
+                    self.counters.accounting_errors.incr();
+                }
+                let mut h = fnv(self.fills_digest, report.order_id.0);
+                h = fnv(h, order.request.side as u64);
+                h = fnv(h, report.last_price.units() as u64);
+                h = fnv(h, report.last_qty.units() as u64);
+                h = fnv(h, report.fee.units() as u64);
+                self.fills_digest = h;
+            }
+        }
+        self.notify_strategy(order.request.strategy.index(), report);
+        let view = view!(self);
+        self.risk.on_report(report, &view);
+    }
+
+    #[inline]
+    fn notify_strategy(&mut self, strategy: usize, report: &ExecutionReport) {
+        if strategy >= self.strategies.len() {
+            return;
+        }
+        let view = view!(self);
+        self.strategies[strategy].on_report(&view, report, &mut self.actions);
+        if !self.actions.is_empty() {
+            self.execute_actions(self.local_now);
+        }
+    }
+
+    /// Periodic gauges for the stats exporter.
+    fn housekeeping(&mut self) {
+        self.counters.open_orders.set(self.orders.live() as u64);
+    }
+}

@@ -1,0 +1,82 @@
+//! Bounded queues between threads, and what happens when one is full.
+//!
+//! Pinned threads talk through single-producer single-consumer rings (`rtrb`: preallocated,
+//! wait-free, `push` hands the value back when full). Every queue has a decided full policy:
+//!
+//! | queue | producer → consumer | when full |
+//! |---|---|---|
+//! | orders | core → gateway | the order is not sent: it is rejected locally (`QueueFull`), the strategy is told, counted |
+//! | reports | gateway → core | the gateway waits (it is not the core; fills are never dropped) |
+//! | market events | feed thread/sim → core | the producer waits (backpressure; market data is never dropped silently) |
+//! | journal | core → journal | the record is dropped and counted (the journal must never stall trading) |
+
+pub use rtrb::{Consumer, Producer, PushError};
+
+/// A bounded SPSC ring of `capacity` slots, allocated once here.
+pub fn spsc<T>(capacity: usize) -> (Producer<T>, Consumer<T>) {
+    rtrb::RingBuffer::new(capacity.max(1))
+}
+
+/// Pushes `value`, waiting (spin then yield) while the ring is full. For producers that must not
+/// drop (gateway reports, market events from a feed thread); never call it on the core thread.
+/// Returns the value if the consumer is gone.
+pub fn push_blocking<T>(producer: &mut Producer<T>, mut value: T) -> Result<(), T> {
+    let mut spins = 0u32;
+    loop {
+        match producer.push(value) {
+            Ok(()) => return Ok(()),
+            Err(PushError::Full(v)) => {
+                if producer.is_abandoned() {
+                    return Err(v);
+                }
+                value = v;
+                spins += 1;
+                if spins < 64 {
+                    std::hint::spin_loop();
+                } else {
+                    std::thread::yield_now();
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_ring_hands_the_value_back() {
+        let (mut tx, mut rx) = spsc::<u32>(2);
+        tx.push(1).unwrap();
+        tx.push(2).unwrap();
+        assert!(matches!(tx.push(3), Err(PushError::Full(3))));
+        assert_eq!(rx.pop(), Ok(1));
+        tx.push(3).unwrap();
+        assert_eq!(rx.pop(), Ok(2));
+        assert_eq!(rx.pop(), Ok(3));
+    }
+
+    #[test]
+    fn push_blocking_waits_for_space_and_fails_when_consumer_gone() {
+        let (mut tx, mut rx) = spsc::<u32>(1);
+        tx.push(0).unwrap();
+        let t = std::thread::spawn(move || {
+            for i in 1..1000 {
+                push_blocking(&mut tx, i).unwrap();
+            }
+            tx
+        });
+        let mut expect = 0;
+        while expect < 1000 {
+            if let Ok(v) = rx.pop() {
+                assert_eq!(v, expect);
+                expect += 1;
+            }
+        }
+        let mut tx = t.join().unwrap();
+        tx.push(5).unwrap();
+        drop(rx);
+        assert_eq!(push_blocking(&mut tx, 6), Err(6));
+    }
+}
