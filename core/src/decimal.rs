@@ -229,9 +229,8 @@ pub fn parse_scaled_i128(bytes: &[u8], scale: u8) -> Result<i128, DecimalError> 
     if shift > 38 {
         return Err(err(DecimalErrorKind::Overflow));
     }
-    let magnitude = mantissa
-        .checked_mul(pow10_i128(shift as u32) as u128)
-        .ok_or_else(|| err(DecimalErrorKind::Overflow))?;
+    let magnitude =
+        mantissa.checked_mul(pow10_i128(shift as u32) as u128).ok_or_else(|| err(DecimalErrorKind::Overflow))?;
     let limit = if negative { i128::MAX as u128 + 1 } else { i128::MAX as u128 };
     if magnitude > limit {
         return Err(err(DecimalErrorKind::Overflow));
@@ -404,7 +403,10 @@ mod tests {
         assert_eq!(format_scaled(0, 3, DecimalStyle::Fixed).as_str(), "0.000");
         assert_eq!(format_scaled(0, 3, DecimalStyle::Trimmed).as_str(), "0");
         assert_eq!(format_scaled(i64::MIN as i128, 0, DecimalStyle::Fixed).as_str(), "-9223372036854775808");
-        assert_eq!(format_scaled(i128::MIN, 18, DecimalStyle::Trimmed).as_str(), "-170141183460469231731.687303715884105728");
+        assert_eq!(
+            format_scaled(i128::MIN, 18, DecimalStyle::Trimmed).as_str(),
+            "-170141183460469231731.687303715884105728"
+        );
     }
 
     #[test]

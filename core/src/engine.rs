@@ -19,22 +19,22 @@ use crate::book::Book;
 use crate::counters::{self, SharedCounters};
 use crate::event::MarketEvent;
 use crate::feed_source::{FeedSource, FeedState};
-use crate::ids::{AccountId, InstrumentId, OrderId, VenueId};
 use crate::idle::{IdleStrategy, Idler};
+use crate::ids::{AccountId, InstrumentId, OrderId, VenueId};
 use crate::instrument::InstrumentRegistry;
 use crate::latency::{LatencyHistogram, LatencySummary};
 use crate::money::{Notional, Price};
 use crate::order::{ExecutionReport, OrderCommand, OrderRequest, RejectReason, ReportKind};
 use crate::orders::OrderTable;
 use crate::position::{Position, PositionBook};
-use crate::queue::{Consumer, Producer, PushError};
-use crate::risk_api::{PreTradeCheck, RiskDecision};
+use crate::queue::{Consumer, Producer, Progress, PushError};
+use crate::risk_api::{BlockReason, PreTradeCheck, RiskDecision};
 use crate::strategy::{Actions, MarketView, Strategy, StrategyAction};
 use crate::sys::{self, Pinning};
 use crate::time::{Clock, Nanos};
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Static settings of the loop.
 #[derive(Debug, Clone)]
@@ -81,6 +81,9 @@ pub struct VenueLink {
     pub orders: Producer<OrderCommand>,
     /// Reports from the gateway.
     pub reports: Consumer<ExecutionReport>,
+    /// Reports fully applied (positions, strategy, risk), published after each one.
+    pub reports_applied: Arc<Progress>,
+    applied: u64,
 }
 
 /// Commands from other threads (control plane; `try_recv` only on the core).
@@ -107,6 +110,29 @@ pub struct PositionReport {
     pub unrealized: Option<Notional>,
 }
 
+/// Risk decisions of a run, by decision and reason.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RiskTally {
+    /// Allowed as asked.
+    pub allow: u64,
+    /// Scaled down, by reason.
+    pub scale_down: Vec<(BlockReason, u64)>,
+    /// Blocked, by reason.
+    pub block: Vec<(BlockReason, u64)>,
+}
+
+impl RiskTally {
+    /// One line: `allow N  scale-down N (reason N, ...)  block N (reason N, ...)`.
+    pub fn render(&self) -> String {
+        let part = |v: &[(BlockReason, u64)]| {
+            let total: u64 = v.iter().map(|(_, n)| n).sum();
+            let reasons: Vec<String> = v.iter().map(|(r, n)| format!("{} {n}", r.name())).collect();
+            if reasons.is_empty() { format!("{total}") } else { format!("{total} ({})", reasons.join(", ")) }
+        };
+        format!("allow {}  scale-down {}  block {}", self.allow, part(&self.scale_down), part(&self.block))
+    }
+}
+
 /// What a run did, for the summary.
 #[derive(Debug, Clone)]
 pub struct EngineReport {
@@ -126,6 +152,10 @@ pub struct EngineReport {
     pub fills: u64,
     /// Working orders left at the end.
     pub open_orders: usize,
+    /// Risk decisions.
+    pub risk: RiskTally,
+    /// Busy iterations slower than the stall threshold.
+    pub stalls: u64,
     /// Tick (receive of the triggering record) → order enqueued, ns.
     pub tick_to_order: LatencySummary,
     /// Duration of busy loop iterations, ns.
@@ -233,8 +263,14 @@ impl<R: PreTradeCheck> Engine<R> {
         self.feeds.push(feed);
     }
 
-    /// Adds a gateway link; orders for `instruments` go to it. Returns its id.
-    pub fn add_venue(&mut self, orders: Producer<OrderCommand>, reports: Consumer<ExecutionReport>, instruments: &[InstrumentId]) -> VenueId {
+    /// Adds a gateway link; orders for `instruments` go to it. Returns its id and the count of
+    /// reports the engine has fully applied (for a gateway that runs in lockstep).
+    pub fn add_venue(
+        &mut self,
+        orders: Producer<OrderCommand>,
+        reports: Consumer<ExecutionReport>,
+        instruments: &[InstrumentId],
+    ) -> (VenueId, Arc<Progress>) {
         let idx = self.core.venues.len();
         let venue = VenueId(idx as u16);
         for i in instruments {
@@ -242,8 +278,15 @@ impl<R: PreTradeCheck> Engine<R> {
                 *slot = Some(idx);
             }
         }
-        self.core.venues.push(VenueLink { venue, orders, reports });
-        venue
+        let reports_applied = Progress::new();
+        self.core.venues.push(VenueLink {
+            venue,
+            orders,
+            reports,
+            reports_applied: reports_applied.clone(),
+            applied: 0,
+        });
+        (venue, reports_applied)
     }
 
     /// Adds a strategy; it must have been built with `StrategyId(n)` where `n` is the number of
@@ -261,6 +304,11 @@ impl<R: PreTradeCheck> Engine<R> {
     /// Sets the control-plane receiver.
     pub fn set_control(&mut self, rx: crossbeam_channel::Receiver<ControlCommand>) {
         self.control = Some(rx);
+    }
+
+    /// Uses `flag` (shared with a signal handler or a supervisor) as the stop flag.
+    pub fn set_stop_flag(&mut self, flag: Arc<AtomicBool>) {
+        self.stop = flag;
     }
 
     /// The flag that stops the loop when set.
@@ -320,13 +368,13 @@ impl<R: PreTradeCheck> Engine<R> {
         self.core.local_now = t0;
         let mut work = 0;
 
-        if let Some((poll, events, _)) = &mut self.poll {
-            if poll.poll(events, Some(std::time::Duration::ZERO)).is_ok() {
-                for event in events.iter() {
-                    let token = event.token().0;
-                    if let Some(feed) = self.feeds.get_mut(token / 1024) {
-                        feed.on_ready(token);
-                    }
+        if let Some((poll, events, _)) = &mut self.poll
+            && poll.poll(events, Some(std::time::Duration::ZERO)).is_ok()
+        {
+            for event in events.iter() {
+                let token = event.token().0;
+                if let Some(feed) = self.feeds.get_mut(token / 1024) {
+                    feed.on_ready(token);
                 }
             }
         }
@@ -427,6 +475,12 @@ impl<R: PreTradeCheck> Engine<R> {
             orders_sent: c.counters.orders_sent.get(),
             fills: c.counters.fills.get(),
             open_orders: c.orders.live(),
+            risk: RiskTally {
+                allow: c.counters.risk_allow.get(),
+                scale_down: c.counters.risk_scale_down.nonzero().collect(),
+                block: c.counters.risk_block.nonzero().collect(),
+            },
+            stalls: c.counters.stalls.get(),
             tick_to_order: c.tick_to_order.summary(),
             loop_time: self.loop_time.summary(),
             fills_digest: c.fills_digest,
@@ -546,8 +600,11 @@ impl<R: PreTradeCheck> Core<R> {
 
     fn cancel(&mut self, order_id: OrderId) {
         let Some(order) = self.orders.get(order_id).copied() else { return };
-        let Some(venue) = self.venue_of_instrument.get(order.request.instrument.index()).copied().flatten() else { return };
-        let command = OrderCommand::Cancel { order_id, account: order.request.account, instrument: order.request.instrument };
+        let Some(venue) = self.venue_of_instrument.get(order.request.instrument.index()).copied().flatten() else {
+            return;
+        };
+        let command =
+            OrderCommand::Cancel { order_id, account: order.request.account, instrument: order.request.instrument };
         if self.venues[venue].orders.push(command).is_ok() {
             self.orders.mark_pending_cancel(order_id);
             self.counters.cancels_sent.incr();
@@ -558,7 +615,7 @@ impl<R: PreTradeCheck> Core<R> {
 
     fn cancel_all(&mut self, account: AccountId, instrument: Option<InstrumentId>) {
         for v in 0..self.venues.len() {
-            let serves = self.venue_of_instrument.iter().any(|x| *x == Some(v));
+            let serves = self.venue_of_instrument.contains(&Some(v));
             if !serves {
                 continue;
             }
@@ -572,7 +629,13 @@ impl<R: PreTradeCheck> Core<R> {
 
     #[cold]
     fn local_reject(&mut self, order_id: OrderId, request: &OrderRequest, reason: RejectReason) {
-        let report = ExecutionReport::status(order_id, request, VenueId(u16::MAX), ReportKind::Rejected(reason), self.clock.now());
+        let report = ExecutionReport::status(
+            order_id,
+            request,
+            VenueId(u16::MAX),
+            ReportKind::Rejected(reason),
+            self.clock.now(),
+        );
         if self.local_reports.len() < self.local_reports.capacity() {
             self.local_reports.push_back((request.strategy.index(), report));
         } else {
@@ -589,6 +652,9 @@ impl<R: PreTradeCheck> Core<R> {
                 let Ok(report) = self.venues[v].reports.pop() else { break };
                 work += 1;
                 self.on_report(&report);
+                let link = &mut self.venues[v];
+                link.applied += 1;
+                link.reports_applied.publish(link.applied);
             }
         }
         while let Some((strategy, report)) = self.local_reports.pop_front() {
@@ -621,10 +687,14 @@ impl<R: PreTradeCheck> Core<R> {
             ReportKind::Fill => {
                 self.counters.fills.incr();
                 let instrument = order.request.instrument;
-                let applied = match (self.instruments.get(instrument), self.positions.get_mut(order.request.account, instrument)) {
-                    (Some(inst), Some(pos)) => pos.apply_fill(inst, order.request.side, report.last_price, report.last_qty, report.fee).is_ok(),
-                    _ => false,
-                };
+                let applied =
+                    match (self.instruments.get(instrument), self.positions.get_mut(order.request.account, instrument))
+                    {
+                        (Some(inst), Some(pos)) => pos
+                            .apply_fill(inst, order.request.side, report.last_price, report.last_qty, report.fee)
+                            .is_ok(),
+                        _ => false,
+                    };
                 if !applied {
                     self.counters.accounting_errors.incr();
                 }

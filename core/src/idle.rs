@@ -8,10 +8,11 @@ use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// How a polling loop waits when there is no work.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum IdleStrategy {
     /// Spin with a CPU pause hint; never gives up the core.
+    #[default]
     BusySpin,
     /// Spin `spins` empty iterations, then `yield` to the scheduler.
     SpinYield {
@@ -27,12 +28,6 @@ pub enum IdleStrategy {
         /// Longest sleep, microseconds.
         max_sleep_us: u64,
     },
-}
-
-impl Default for IdleStrategy {
-    fn default() -> Self {
-        IdleStrategy::BusySpin
-    }
 }
 
 impl IdleStrategy {

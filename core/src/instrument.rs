@@ -8,7 +8,7 @@
 
 use crate::decimal::{self, DecimalError, DecimalStyle, DecimalText};
 use crate::ids::InstrumentId;
-use crate::money::{div_round_i128, MoneyError, Notional, Price, Qty, Rounding, NOTIONAL_SCALE};
+use crate::money::{MoneyError, NOTIONAL_SCALE, Notional, Price, Qty, Rounding, div_round_i128};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fmt;
@@ -215,7 +215,10 @@ impl Instrument {
             Some(text) => {
                 let q = Qty::from_units(parse_pos("min_qty", text, qty_scale)?);
                 if !q.is_multiple_of(lot) {
-                    return Err(invalid("min_qty", format!("{text:?} is not a multiple of lot_size {:?}", spec.lot_size)));
+                    return Err(invalid(
+                        "min_qty",
+                        format!("{text:?} is not a multiple of lot_size {:?}", spec.lot_size),
+                    ));
                 }
                 q
             }
@@ -223,7 +226,8 @@ impl Instrument {
         };
         let min_notional = match &spec.min_notional {
             Some(text) => {
-                let n = Notional::parse(text).map_err(|source| InstrumentError::Decimal { field: "min_notional", source })?;
+                let n = Notional::parse(text)
+                    .map_err(|source| InstrumentError::Decimal { field: "min_notional", source })?;
                 if n.is_negative() {
                     return Err(invalid("min_notional", format!("{text:?} must not be negative")));
                 }
@@ -420,10 +424,11 @@ impl InstrumentRegistry {
         if self.by_symbol.contains_key(&key) {
             return Err(InstrumentError::Duplicate { venue: spec.venue, symbol: spec.symbol.clone() });
         }
-        let id = InstrumentId(u32::try_from(self.instruments.len()).map_err(|_| InstrumentError::Invalid {
-            field: "instruments",
-            message: "too many instruments".into(),
-        })?);
+        let id =
+            InstrumentId(u32::try_from(self.instruments.len()).map_err(|_| InstrumentError::Invalid {
+                field: "instruments",
+                message: "too many instruments".into(),
+            })?);
         self.instruments.push(Instrument::from_spec(id, spec)?);
         self.by_symbol.insert(key, id);
         Ok(id)
@@ -479,7 +484,8 @@ mod tests {
 
     #[test]
     fn grid_from_binance_filter_strings() {
-        let i = Instrument::from_spec(InstrumentId(0), &spec(InstrumentKind::Spot, "0.01000000", "0.00001000")).unwrap();
+        let i =
+            Instrument::from_spec(InstrumentId(0), &spec(InstrumentKind::Spot, "0.01000000", "0.00001000")).unwrap();
         assert_eq!(i.price_scale(), 2);
         assert_eq!(i.qty_scale(), 5);
         assert_eq!(i.tick(), Price::from_units(1));

@@ -218,10 +218,7 @@ impl Notional {
     #[inline]
     pub fn from_scaled(units: i128, scale: u8) -> Result<Self, MoneyError> {
         let scale = scale.min(NOTIONAL_SCALE);
-        units
-            .checked_mul(decimal::pow10_i128(u32::from(NOTIONAL_SCALE - scale)))
-            .map(Self)
-            .ok_or(MoneyError::Overflow)
+        units.checked_mul(decimal::pow10_i128(u32::from(NOTIONAL_SCALE - scale))).map(Self).ok_or(MoneyError::Overflow)
     }
 
     /// Parses currency text exactly (at most 18 decimals).

@@ -215,7 +215,13 @@ pub struct ExecutionReport {
 
 impl ExecutionReport {
     /// A report with no fill fields set.
-    pub fn status(order_id: OrderId, request: &OrderRequest, venue: VenueId, kind: ReportKind, exchange_ns: Nanos) -> Self {
+    pub fn status(
+        order_id: OrderId,
+        request: &OrderRequest,
+        venue: VenueId,
+        kind: ReportKind,
+        exchange_ns: Nanos,
+    ) -> Self {
         Self {
             order_id,
             venue_order_id: 0,

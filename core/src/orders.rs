@@ -144,7 +144,14 @@ impl OrderTable {
 
     /// Applies a venue report for `id`.
     #[inline]
-    pub fn apply(&mut self, id: OrderId, kind: ReportKind, venue_order_id: u64, last_qty: Qty, leaves_qty: Qty) -> Result<Transition, TableError> {
+    pub fn apply(
+        &mut self,
+        id: OrderId,
+        kind: ReportKind,
+        venue_order_id: u64,
+        last_qty: Qty,
+        leaves_qty: Qty,
+    ) -> Result<Transition, TableError> {
         let slot = self.slot_mut(id).ok_or(TableError::UnknownOrder)?;
         let Some(order) = slot.as_mut() else { return Err(TableError::UnknownOrder) };
         if venue_order_id != 0 {
@@ -171,7 +178,8 @@ impl OrderTable {
             ReportKind::Canceled | ReportKind::Rejected(_) => true,
             ReportKind::CancelRejected(_) => {
                 if order.status == OrderStatus::PendingCancel {
-                    order.status = if order.cum_qty.is_zero() { OrderStatus::Working } else { OrderStatus::PartiallyFilled };
+                    order.status =
+                        if order.cum_qty.is_zero() { OrderStatus::Working } else { OrderStatus::PartiallyFilled };
                 }
                 false
             }
@@ -234,7 +242,10 @@ mod tests {
         assert_eq!(t.apply(a, ReportKind::Fill, 0, Qty::from_units(1), Qty::ZERO), Err(TableError::UnknownOrder));
         let c = t.insert(req(5), Nanos(2)).unwrap();
         assert!(c.0 > b.0, "ids keep increasing");
-        assert_eq!(t.apply(b, ReportKind::Rejected(RejectReason::PriceFilter), 0, Qty::ZERO, Qty::ZERO), Ok(Transition::Done));
+        assert_eq!(
+            t.apply(b, ReportKind::Rejected(RejectReason::PriceFilter), 0, Qty::ZERO, Qty::ZERO),
+            Ok(Transition::Done)
+        );
         assert_eq!(t.live(), 1);
         t.forget(c);
         assert_eq!(t.live(), 0);

@@ -9,7 +9,7 @@
 
 use crate::ids::{AccountId, InstrumentId};
 use crate::instrument::{Instrument, InstrumentKind};
-use crate::money::{div_round_i128, MoneyError, Notional, Price, Qty, Rounding};
+use crate::money::{MoneyError, Notional, Price, Qty, Rounding, div_round_i128};
 use crate::order::Side;
 
 /// One account's position in one instrument.
@@ -67,7 +67,14 @@ impl Position {
     }
 
     /// Applies a fill of `qty` (positive) on `side` at `price`, paying `fee`.
-    pub fn apply_fill(&mut self, inst: &Instrument, side: Side, price: Price, qty: Qty, fee: Notional) -> Result<(), MoneyError> {
+    pub fn apply_fill(
+        &mut self,
+        inst: &Instrument,
+        side: Side,
+        price: Price,
+        qty: Qty,
+        fee: Notional,
+    ) -> Result<(), MoneyError> {
         let fill_sign = side.sign();
         let fill_notional = inst.notional(price, qty, Rounding::Nearest)?;
         self.traded_notional = self.traded_notional.checked_add(fill_notional.checked_abs()?)?;
@@ -254,7 +261,10 @@ mod tests {
         assert!(b.get(AccountId(2), InstrumentId(0)).is_none());
         assert!(b.get(AccountId(0), InstrumentId(3)).is_none());
         let i = inst(InstrumentKind::Spot, None);
-        b.get_mut(AccountId(1), InstrumentId(2)).unwrap().apply_fill(&i, Side::Buy, px(&i, "1"), qx(&i, "1"), Notional::ZERO).unwrap();
+        b.get_mut(AccountId(1), InstrumentId(2))
+            .unwrap()
+            .apply_fill(&i, Side::Buy, px(&i, "1"), qx(&i, "1"), Notional::ZERO)
+            .unwrap();
         assert!(b.get(AccountId(1), InstrumentId(2)).unwrap().is_open());
         assert!(!b.get(AccountId(0), InstrumentId(2)).unwrap().is_open());
     }

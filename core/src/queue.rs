@@ -12,6 +12,39 @@
 
 pub use rtrb::{Consumer, Producer, PushError};
 
+use crossbeam_utils::CachePadded;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// How many items a consumer has fully handled: written by the consumer only (`Release`), read
+/// by the producer (`Acquire`). Everything the consumer did while handling those items — orders
+/// it enqueued, state it changed — is visible to a producer that has read the count. A producer
+/// that waits for the count runs in lockstep with the consumer, which is what makes simulated
+/// runs reproducible across threads.
+#[derive(Debug, Default)]
+pub struct Progress {
+    handled: CachePadded<AtomicU64>,
+}
+
+impl Progress {
+    /// A shared count at zero.
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    /// Items fully handled so far.
+    #[inline]
+    pub fn handled(&self) -> u64 {
+        self.handled.load(Ordering::Acquire)
+    }
+
+    /// Publishes the count (consumer only).
+    #[inline]
+    pub fn publish(&self, n: u64) {
+        self.handled.store(n, Ordering::Release);
+    }
+}
+
 /// A bounded SPSC ring of `capacity` slots, allocated once here.
 pub fn spsc<T>(capacity: usize) -> (Producer<T>, Consumer<T>) {
     rtrb::RingBuffer::new(capacity.max(1))

@@ -2,8 +2,8 @@
 //! [`RiskDecision`]. The check runs inline on the core thread for every order request, so an
 //! implementation must not allocate, lock or block.
 
-use crate::order::{ExecutionReport, OrderRequest};
 use crate::money::Qty;
+use crate::order::{ExecutionReport, OrderRequest};
 use crate::strategy::MarketView;
 
 /// Why an order was blocked or scaled down. The order of variants is the order the full risk

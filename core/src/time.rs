@@ -6,8 +6,8 @@
 //! ([`crate::sys::mono_now`]). Reading either clock is a vDSO call or an atomic load: no
 //! syscall, no allocation.
 
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 /// Nanoseconds. Which origin (Unix epoch or the process's monotonic anchor) is fixed by the field
 /// that holds it: `exchange_ns`/`*_at` fields are Unix-epoch, `local_ns` fields are monotonic.

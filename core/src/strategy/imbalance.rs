@@ -97,18 +97,20 @@ impl Strategy for ImbalanceTaker {
         if !ev.is_batch_end() || ev.instrument != self.instrument[0] || self.in_flight {
             return;
         }
-        if let Some(last) = self.last_order_at {
-            if view.now.saturating_sub(last) < self.params.cooldown {
-                return;
-            }
+        if let Some(last) = self.last_order_at
+            && view.now.saturating_sub(last) < self.params.cooldown
+        {
+            return;
         }
         let Some(book) = view.book(ev.instrument) else { return };
         if !book.is_valid() {
             return;
         }
         let (Some(bid), Some(ask)) = (book.best_bid(), book.best_ask()) else { return };
-        let Some(imb) = Self::imbalance(book.qty_within(Side::Buy, self.params.levels), book.qty_within(Side::Sell, self.params.levels))
-        else {
+        let Some(imb) = Self::imbalance(
+            book.qty_within(Side::Buy, self.params.levels),
+            book.qty_within(Side::Sell, self.params.levels),
+        ) else {
             return;
         };
         let position = view.position(self.account, ev.instrument).qty();

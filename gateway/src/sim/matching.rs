@@ -17,10 +17,10 @@
 //!   [`DoneReason::SelfTradePrevented`]. Background (synthetic) orders may trade with each other.
 //! - Fees are exact: `notional × rate` rounded up onto the notional grid (a negative rate is a
 //!   rebate, rounded toward zero).
-//! - Allocation: the book's maps and each level's queue grow as the book grows; per-operation
-//!   scratch (touched levels, id lists) and emptied level queues are reused, so a steady-state
-//!   submit or cancel does not allocate. [`MatchingEngine::check_invariants`] allocates and is for
-//!   tests.
+//! - Allocation: per-operation scratch (touched levels, id lists) and emptied level queues are
+//!   reused, so a submit or cancel allocates only when the book's structure grows: a B-tree node
+//!   for a new price level, or a level queue or the order index outgrowing its capacity.
+//!   [`MatchingEngine::check_invariants`] allocates and is for tests.
 
 use qt_core::{
     AccountId, Instrument, Nanos, Notional, OrderId, OrderType, Price, Qty, Rate, RejectReason, Rounding, Side,
@@ -172,7 +172,7 @@ pub enum DoneReason {
     Filled,
     /// Cancelled on request.
     Canceled,
-    /// The unfilled remainder of an IOC, FOK-after-fill or market order.
+    /// The unfilled remainder of an IOC or market order.
     Expired,
     /// A resting order cancelled because an order of the same account would have traded with it.
     SelfTradePrevented,
@@ -313,12 +313,17 @@ impl MatchingEngine {
     ) -> Result<u64, RejectReason> {
         self.check_filters(&order)?;
         let bound = self.crossing_bound(&order);
-        let rests = order.order_type == OrderType::Limit && matches!(order.tif, TimeInForce::Gtc | TimeInForce::PostOnly);
+        let rests =
+            order.order_type == OrderType::Limit && matches!(order.tif, TimeInForce::Gtc | TimeInForce::PostOnly);
         self.check_ranges(&order, rests)?;
-        if order.tif == TimeInForce::PostOnly && (order.order_type == OrderType::Market || self.crosses_best(order.side, bound)) {
+        if order.tif == TimeInForce::PostOnly
+            && (order.order_type == OrderType::Market || self.crosses_best(order.side, bound))
+        {
             return Err(RejectReason::WouldTakeLiquidity);
         }
-        if order.tif == TimeInForce::Fok && self.fillable(order.side, bound, order.owner.account(), order.qty) < order.qty.units() {
+        if order.tif == TimeInForce::Fok
+            && self.fillable(order.side, bound, order.owner.account(), order.qty) < order.qty.units()
+        {
             return Err(RejectReason::FokUnfillable);
         }
 
@@ -358,8 +363,8 @@ impl MatchingEngine {
         removed.ok_or(RejectReason::UnknownOrder)
     }
 
-    /// Cancels every resting order of `account`, oldest price level first per side (bids, then
-    /// asks); returns how many were cancelled.
+    /// Cancels every resting order of `account` (bids best first, then asks best first, each
+    /// level in time priority); returns how many were cancelled.
     pub fn cancel_all_for<S: MatchSink + ?Sized>(&mut self, account: AccountId, now: Nanos, sink: &mut S) -> usize {
         let mut ids = std::mem::take(&mut self.scratch_ids);
         ids.clear();
@@ -508,7 +513,8 @@ impl MatchingEngine {
             OrderType::Limit => order.price.units().max(book_top.unwrap_or(0)),
             OrderType::Market => book_top.unwrap_or(0),
         };
-        let rate = Rate::from_units(self.fees.maker.units().saturating_abs().max(self.fees.taker.units().saturating_abs()));
+        let rate =
+            Rate::from_units(self.fees.maker.units().saturating_abs().max(self.fees.taker.units().saturating_abs()));
         for price in [self.instrument.tick().units(), top] {
             if price > 0 {
                 let ok = self
@@ -568,7 +574,13 @@ impl MatchingEngine {
     }
 
     /// Matches `taker` against the opposite side while it crosses `bound`.
-    fn match_incoming<S: MatchSink + ?Sized>(&mut self, taker: &mut RestingOrderInfo, bound: i64, now: Nanos, sink: &mut S) {
+    fn match_incoming<S: MatchSink + ?Sized>(
+        &mut self,
+        taker: &mut RestingOrderInfo,
+        bound: i64,
+        now: Nanos,
+        sink: &mut S,
+    ) {
         let Self { instrument, fees, bids, asks, index, next_trade_id, touched, spare, .. } = self;
         let maker_side = taker.side.opposite();
         let book = match taker.side {
@@ -593,7 +605,9 @@ impl MatchingEngine {
             touch(touched, maker_side, px);
             let level = entry.get_mut();
             while taker.leaves_qty.is_positive() {
-                let Some(maker) = level.orders.front_mut() else { break };
+                let Some(maker) = level.orders.front_mut() else {
+                    break;
+                };
                 if taker_account.is_some() && maker.owner.account() == taker_account {
                     let maker = *maker;
                     level.orders.pop_front();
@@ -726,8 +740,9 @@ fn done(order: &RestingOrderInfo, reason: DoneReason, ts: Nanos) -> OrderDone {
     }
 }
 
-/// Maker and taker fees of one trade: `notional × rate`, each rounded up onto the notional grid.
-/// `check_ranges` admitted only orders whose trades compute, so the fallback is never taken.
+/// Maker and taker fees of one trade: `notional × rate`, each rounded up onto the notional grid
+/// (for inverse contracts the notional itself is first rounded up). `check_ranges` admits only
+/// orders whose trades compute, so the fallback is never taken.
 fn trade_fees(instrument: &Instrument, fees: FeeSchedule, price: Price, qty: Qty) -> (Notional, Notional) {
     let fee = |rate: Rate| {
         instrument
@@ -850,32 +865,35 @@ mod tests {
         let mut r = Recorder::default();
         let first = e.submit(gtc(client(1, 1), Side::Sell, "100.00", "0.100"), T, &mut r).unwrap();
         let second = e.submit(gtc(client(2, 2), Side::Sell, "100.00", "0.100"), T, &mut r).unwrap();
-        let better = e.submit(gtc(Owner::Background, Side::Sell, "99.99", "0.050"), T, &mut r).unwrap();
-        assert_eq!(e.best_ask(), Some((p("99.99"), q("0.050"))));
+        let better = e.submit(gtc(Owner::Background, Side::Sell, "99.99", "0.060"), T, &mut r).unwrap();
+        assert_eq!(e.best_ask(), Some((p("99.99"), q("0.060"))));
         r.take();
         let taker = e.submit(gtc(client(3, 3), Side::Buy, "100.00", "0.200"), T, &mut r).unwrap();
         let fills = r.fills();
         let makers: Vec<_> = fills.iter().map(|f| (f.maker_venue_id, f.price, f.qty)).collect();
         assert_eq!(
             makers,
-            vec![(better, p("99.99"), q("0.050")), (first, p("100.00"), q("0.100")), (second, p("100.00"), q("0.050"))]
+            vec![(better, p("99.99"), q("0.060")), (first, p("100.00"), q("0.100")), (second, p("100.00"), q("0.040"))]
         );
         assert!(fills.iter().all(|f| f.taker_venue_id == taker && f.aggressor == Side::Buy));
-        assert_eq!(fills[2].maker_leaves_qty, q("0.050"));
-        assert_eq!(fills[2].maker_cum_qty, q("0.050"));
+        assert_eq!(fills[2].maker_leaves_qty, q("0.060"));
+        assert_eq!(fills[2].maker_cum_qty, q("0.040"));
         assert_eq!(fills[2].taker_leaves_qty, Qty::ZERO);
         assert_eq!(fills[2].taker_cum_qty, q("0.200"));
         assert_eq!(fills.iter().map(|f| f.trade_id).collect::<Vec<_>>(), vec![1, 2, 3]);
         // The partially filled maker keeps its place and quantity; the taker is done.
-        assert_eq!(e.order(second).unwrap().leaves_qty, q("0.050"));
-        assert_eq!(e.best_ask(), Some((p("100.00"), q("0.050"))));
+        assert_eq!(e.order(second).unwrap().leaves_qty, q("0.060"));
+        assert_eq!(e.best_ask(), Some((p("100.00"), q("0.060"))));
         assert!(e.order(taker).is_none());
         let done: Vec<_> = r.dones().iter().map(|d| (d.venue_id, d.reason)).collect();
         assert_eq!(done, vec![(better, DoneReason::Filled), (first, DoneReason::Filled), (taker, DoneReason::Filled)]);
         // One level event per changed level, after the trades, with final totals.
-        let levels: Vec<_> =
-            r.events.iter().filter_map(|e| if let Event::Level(s, p, q) = e { Some((*s, *p, *q)) } else { None }).collect();
-        assert_eq!(levels, vec![(Side::Sell, p("99.99"), Qty::ZERO), (Side::Sell, p("100.00"), q("0.050"))]);
+        let levels: Vec<_> = r
+            .events
+            .iter()
+            .filter_map(|e| if let Event::Level(s, p, q) = e { Some((*s, *p, *q)) } else { None })
+            .collect();
+        assert_eq!(levels, vec![(Side::Sell, p("99.99"), Qty::ZERO), (Side::Sell, p("100.00"), q("0.060"))]);
         assert!(matches!(r.events.last(), Some(Event::Level(..))));
         e.check_invariants().unwrap();
     }
@@ -943,7 +961,8 @@ mod tests {
         let id = e.submit(post("99.99"), T, &mut r).unwrap();
         assert_eq!(e.order(id).unwrap().leaves_qty, q("0.100"));
         assert!(r.fills().is_empty());
-        let market = NewOrder { tif: TimeInForce::PostOnly, ..NewOrder::market(client(1, 2), Side::Buy, q("0.1"), None) };
+        let market =
+            NewOrder { tif: TimeInForce::PostOnly, ..NewOrder::market(client(1, 2), Side::Buy, q("0.1"), None) };
         assert_eq!(e.submit(market, T, &mut r), Err(RejectReason::WouldTakeLiquidity));
     }
 
@@ -969,7 +988,7 @@ mod tests {
         assert_eq!(e.order_count(), 0);
         // Empty book: accepted, nothing trades, expires.
         r.take();
-        let id = e.submit(NewOrder::market(client(1, 3), Side::Sell, q("0.001"), None), T, &mut r);
+        let id = e.submit(NewOrder::market(client(1, 3), Side::Sell, q("0.002"), None), T, &mut r);
         assert_eq!(r.dones().last().map(|d| (d.venue_id, d.reason)), Some((id.unwrap(), DoneReason::Expired)));
     }
 
@@ -1020,7 +1039,10 @@ mod tests {
         r.take();
         let taker = e.submit(gtc(client(7, 3), Side::Buy, "100.00", "0.150"), T, &mut r).unwrap();
         let dones = r.dones();
-        assert_eq!((dones[0].venue_id, dones[0].reason, dones[0].leaves_qty), (own, DoneReason::SelfTradePrevented, q("0.100")));
+        assert_eq!(
+            (dones[0].venue_id, dones[0].reason, dones[0].leaves_qty),
+            (own, DoneReason::SelfTradePrevented, q("0.100"))
+        );
         let fills = r.fills();
         assert_eq!(fills.len(), 1);
         assert_eq!((fills[0].maker_venue_id, fills[0].qty), (other, q("0.100")));
@@ -1091,7 +1113,10 @@ mod tests {
         r.take();
         let info = e.cancel(a, T, &mut r).unwrap();
         assert_eq!((info.venue_id, info.leaves_qty), (a, q("0.100")));
-        assert_eq!(r.take(), vec![Event::Done(done(&info, DoneReason::Canceled, T)), Event::Level(Side::Buy, p("99.00"), q("0.100"))]);
+        assert_eq!(
+            r.take(),
+            vec![Event::Done(done(&info, DoneReason::Canceled, T)), Event::Level(Side::Buy, p("99.00"), q("0.100"))]
+        );
         assert_eq!(e.cancel(a, T, &mut r), Err(RejectReason::UnknownOrder));
         e.submit(gtc(client(1, 4), Side::Buy, "98.00", "0.100"), T, &mut r).unwrap();
         assert_eq!(e.open_orders_of(AccountId(1)).count(), 2);
@@ -1106,7 +1131,9 @@ mod tests {
     #[test]
     fn levels_iterate_best_first() {
         let mut e = engine();
-        for (side, price) in [(Side::Buy, "99"), (Side::Buy, "98"), (Side::Buy, "99.5"), (Side::Sell, "101"), (Side::Sell, "100.5")] {
+        for (side, price) in
+            [(Side::Buy, "99"), (Side::Buy, "98"), (Side::Buy, "99.5"), (Side::Sell, "101"), (Side::Sell, "100.5")]
+        {
             e.submit(gtc(Owner::Background, side, price, "0.1"), T, &mut NullSink).unwrap();
         }
         let bids: Vec<_> = e.levels(Side::Buy).map(|(p, _)| p).collect();
@@ -1219,5 +1246,4 @@ mod tests {
             }
         }
     }
-
 }

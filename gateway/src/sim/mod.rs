@@ -4,3 +4,4 @@
 pub mod exchange;
 pub mod flow;
 pub mod matching;
+pub mod venue;

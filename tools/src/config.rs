@@ -1,0 +1,626 @@
+//! `qt` configuration: the TOML schema, and its validation into a runnable [`Plan`].
+//!
+//! Parsing refuses unknown fields and wrong types with the field's path (via
+//! `serde_path_to_error`). Validation then checks everything that types cannot — decimals on
+//! the instrument's grid, references between sections, positive limits — and reports *all*
+//! problems at once, each as `path: message` naming the bad value. Runs once at start-up.
+
+use fixed::types::I32F32;
+use qt_core::idle::IdleStrategy;
+use qt_core::strategy::imbalance::ImbalanceParams;
+use qt_core::{
+    AccountId, EngineConfig, InstrumentId, InstrumentKind, InstrumentRegistry, InstrumentSpec, Nanos, Notional, Qty,
+    Rate, Venue,
+};
+use qt_gateway::sim::flow::FlowParams;
+use qt_gateway::sim::matching::FeeSchedule;
+use qt_risk::AccountLimits;
+use serde::Deserialize;
+use std::fmt;
+
+/// The built-in configuration `qt run` uses when given no `--config`.
+pub const EMBEDDED_DEFAULT: &str = include_str!("../../examples/sim.toml");
+
+/// The TOML document.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// `[engine]`.
+    #[serde(default)]
+    pub engine: RawEngine,
+    /// `[sim]`.
+    #[serde(default)]
+    pub sim: RawSim,
+    /// `[[instruments]]`.
+    #[serde(default)]
+    pub instruments: Vec<RawInstrument>,
+    /// `[[accounts]]`.
+    #[serde(default)]
+    pub accounts: Vec<RawAccount>,
+    /// `[[strategies]]`.
+    #[serde(default)]
+    pub strategies: Vec<RawStrategy>,
+}
+
+/// `[engine]`: the core thread.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawEngine {
+    /// CPU to pin the core thread to.
+    pub cpu: Option<usize>,
+    /// Idle strategy: `{ kind = "busy_spin" }`, `{ kind = "spin_yield", spins = N }`,
+    /// `{ kind = "backoff", spins = N, yields = N, max_sleep_us = N }`.
+    pub idle: IdleStrategy,
+    /// Levels kept per book side.
+    pub book_depth: usize,
+    /// Working orders the order table holds.
+    pub max_open_orders: usize,
+    /// Slots of each queue between threads.
+    pub queue_capacity: usize,
+    /// A busy loop iteration slower than this is a stall (e.g. "100us").
+    pub stall_threshold: String,
+}
+
+impl Default for RawEngine {
+    fn default() -> Self {
+        Self {
+            cpu: None,
+            idle: IdleStrategy::BusySpin,
+            book_depth: 256,
+            max_open_orders: 4096,
+            queue_capacity: 8192,
+            stall_threshold: "100us".into(),
+        }
+    }
+}
+
+/// How fast simulated time runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Pace {
+    /// Simulated time follows the wall clock.
+    Realtime,
+    /// As fast as the engine keeps up.
+    Max,
+}
+
+/// `[sim]`: the built-in simulated venue.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawSim {
+    /// Seed of every random process; the same seed gives the same fills.
+    pub seed: u64,
+    /// Simulated time to run, e.g. "30s".
+    pub duration: String,
+    /// `realtime` or `max`.
+    pub pace: Pace,
+    /// Maker fee rate, e.g. "0.0002" (negative = rebate).
+    pub maker_fee: String,
+    /// Taker fee rate.
+    pub taker_fee: String,
+    /// Simulated start time, Unix-epoch milliseconds.
+    pub start_unix_ms: i64,
+}
+
+impl Default for RawSim {
+    fn default() -> Self {
+        Self {
+            seed: 1,
+            duration: "30s".into(),
+            pace: Pace::Realtime,
+            maker_fee: "0.0002".into(),
+            taker_fee: "0.0005".into(),
+            start_unix_ms: 1_767_225_600_000,
+        }
+    }
+}
+
+/// `[[instruments]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawInstrument {
+    /// Venue (only `sim` trades in this build).
+    #[serde(default = "default_venue")]
+    pub venue: Venue,
+    /// Symbol.
+    pub symbol: String,
+    /// Base asset.
+    pub base: String,
+    /// Quote asset.
+    pub quote: String,
+    /// `spot`, `linear_perpetual` or `inverse_perpetual`.
+    pub kind: InstrumentKind,
+    /// Tick size, e.g. "0.01".
+    pub tick_size: String,
+    /// Lot size.
+    pub lot_size: String,
+    /// Minimum quantity.
+    pub min_qty: Option<String>,
+    /// Minimum notional.
+    pub min_notional: Option<String>,
+    /// Contract multiplier.
+    pub multiplier: Option<String>,
+    /// Simulated starting price, e.g. "65000.00".
+    pub start_price: Option<String>,
+    /// Simulated background flow (`[instruments.flow]`).
+    #[serde(default)]
+    pub flow: FlowParams,
+}
+
+fn default_venue() -> Venue {
+    Venue::Sim
+}
+
+/// `[[accounts]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAccount {
+    /// Unique name.
+    pub name: String,
+    /// Largest notional of one order, in settlement currency.
+    pub max_order_notional: String,
+    /// Largest absolute position notional per instrument.
+    pub max_position_notional: String,
+}
+
+/// `[[strategies]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStrategy {
+    /// Strategy kind: `imbalance`.
+    pub kind: String,
+    /// Account name.
+    pub account: String,
+    /// Instrument symbol.
+    pub instrument: String,
+    /// Order quantity.
+    pub qty: String,
+    /// Largest absolute position.
+    pub max_position: String,
+    /// Imbalance threshold in (0, 1).
+    pub threshold: String,
+    /// Levels per side in the imbalance.
+    #[serde(default = "default_levels")]
+    pub levels: usize,
+    /// Minimum time between orders, e.g. "20ms".
+    #[serde(default = "default_cooldown")]
+    pub cooldown: String,
+}
+
+fn default_levels() -> usize {
+    5
+}
+
+fn default_cooldown() -> String {
+    "20ms".into()
+}
+
+/// One configuration problem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Dotted path of the field, e.g. `strategies[0].qty`.
+    pub path: String,
+    /// What is wrong, naming the value.
+    pub message: String,
+}
+
+/// Every problem found in a configuration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigError {
+    /// Where the configuration came from.
+    pub source_name: String,
+    /// The problems, in document order.
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "invalid configuration {} ({} problem(s)):", self.source_name, self.problems.len())?;
+        for p in &self.problems {
+            writeln!(f, "  {}: {}", p.path, p.message)?;
+        }
+        Ok(())
+    }
+}
+
+/// An account as the run uses it.
+#[derive(Debug, Clone)]
+pub struct AccountPlan {
+    /// Name.
+    pub name: String,
+    /// Limits.
+    pub limits: AccountLimits,
+}
+
+/// A strategy instance as the run uses it.
+#[derive(Debug, Clone)]
+pub struct StrategyPlan {
+    /// Account.
+    pub account: AccountId,
+    /// Instrument.
+    pub instrument: InstrumentId,
+    /// Parameters.
+    pub params: ImbalanceParams,
+}
+
+/// The simulated venue as the run uses it.
+#[derive(Debug, Clone)]
+pub struct SimPlan {
+    /// Seed.
+    pub seed: u64,
+    /// Simulated time to run.
+    pub duration: Nanos,
+    /// Pace.
+    pub pace: Pace,
+    /// Fees.
+    pub fees: FeeSchedule,
+    /// Simulated start time.
+    pub start: Nanos,
+    /// Flow per instrument (same order as the registry).
+    pub flows: Vec<FlowParams>,
+}
+
+/// A validated, runnable configuration.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Instruments.
+    pub instruments: InstrumentRegistry,
+    /// Core loop settings.
+    pub engine: EngineConfig,
+    /// Slots per queue.
+    pub queue_capacity: usize,
+    /// Simulated venue.
+    pub sim: SimPlan,
+    /// Accounts, indexed by [`AccountId`].
+    pub accounts: Vec<AccountPlan>,
+    /// Strategies, indexed by strategy id.
+    pub strategies: Vec<StrategyPlan>,
+}
+
+/// Collects problems while validating.
+struct Problems(Vec<Problem>);
+
+impl Problems {
+    fn add(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.0.push(Problem { path: path.into(), message: message.into() });
+    }
+}
+
+fn parse_duration(text: &str) -> Result<Nanos, String> {
+    humantime::parse_duration(text)
+        .map(Nanos::from_duration)
+        .map_err(|e| format!("{text:?} is not a duration like \"30s\" or \"250ms\" ({e})"))
+}
+
+/// Parses and validates a configuration document; `source_name` names it in errors.
+pub fn load(text: &str, source_name: &str) -> Result<Plan, ConfigError> {
+    let de = toml::Deserializer::parse(text).map_err(|e| ConfigError {
+        source_name: source_name.into(),
+        problems: vec![Problem { path: "(document)".into(), message: e.to_string().trim().to_string() }],
+    })?;
+    let raw: RawConfig = serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        ConfigError {
+            source_name: source_name.into(),
+            problems: vec![Problem { path, message: e.into_inner().message().trim().to_string() }],
+        }
+    })?;
+    validate(raw).map_err(|problems| ConfigError { source_name: source_name.into(), problems })
+}
+
+/// Checks a parsed document and builds the plan, or returns every problem.
+pub fn validate(raw: RawConfig) -> Result<Plan, Vec<Problem>> {
+    let mut p = Problems(Vec::new());
+
+    // [engine]
+    let e = &raw.engine;
+    if e.book_depth == 0 || e.book_depth > 100_000 {
+        p.add("engine.book_depth", format!("{} must be in 1..=100000", e.book_depth));
+    }
+    if e.max_open_orders == 0 || e.max_open_orders > 1_000_000 {
+        p.add("engine.max_open_orders", format!("{} must be in 1..=1000000", e.max_open_orders));
+    }
+    if e.queue_capacity < 16 || e.queue_capacity > 1 << 24 {
+        p.add("engine.queue_capacity", format!("{} must be in 16..=16777216", e.queue_capacity));
+    }
+    let stall = parse_duration(&e.stall_threshold).unwrap_or_else(|m| {
+        p.add("engine.stall_threshold", m);
+        Nanos(100_000)
+    });
+    if let Some(cpu) = e.cpu
+        && cpu >= 4096
+    {
+        p.add("engine.cpu", format!("{cpu} is not a CPU number"));
+    }
+
+    // [sim]
+    let s = &raw.sim;
+    let duration = parse_duration(&s.duration).unwrap_or_else(|m| {
+        p.add("sim.duration", m);
+        Nanos::ZERO
+    });
+    let fee = |p: &mut Problems, field: &str, text: &str| {
+        Rate::parse(text).unwrap_or_else(|err| {
+            p.add(format!("sim.{field}"), err.to_string());
+            Rate::ZERO
+        })
+    };
+    let fees =
+        FeeSchedule { maker: fee(&mut p, "maker_fee", &s.maker_fee), taker: fee(&mut p, "taker_fee", &s.taker_fee) };
+    for (field, rate) in [("maker_fee", fees.maker), ("taker_fee", fees.taker)] {
+        if rate.units().abs() > Rate::ONE.units() / 10 {
+            p.add(format!("sim.{field}"), format!("{rate} is outside [-0.1, 0.1]"));
+        }
+    }
+
+    // [[instruments]]
+    let mut instruments = InstrumentRegistry::new();
+    let mut flows = Vec::new();
+    if raw.instruments.is_empty() {
+        p.add("instruments", "at least one instrument is required");
+    }
+    for (i, ri) in raw.instruments.iter().enumerate() {
+        let path = format!("instruments[{i}]");
+        if ri.venue != Venue::Sim {
+            p.add(format!("{path}.venue"), format!("{} has no gateway in this build; only \"sim\" trades", ri.venue));
+        }
+        let spec = InstrumentSpec {
+            venue: ri.venue,
+            symbol: ri.symbol.clone(),
+            base: ri.base.clone(),
+            quote: ri.quote.clone(),
+            kind: ri.kind,
+            tick_size: ri.tick_size.clone(),
+            lot_size: ri.lot_size.clone(),
+            min_qty: ri.min_qty.clone(),
+            min_notional: ri.min_notional.clone(),
+            multiplier: ri.multiplier.clone(),
+            price_scale: None,
+            qty_scale: None,
+        };
+        let id = match instruments.add(&spec) {
+            Ok(id) => id,
+            Err(err) => {
+                let msg = err.to_string();
+                match msg.split_once(": ") {
+                    Some((field, rest)) if !field.contains(' ') => p.add(format!("{path}.{field}"), rest),
+                    _ => p.add(path.clone(), msg),
+                }
+                continue;
+            }
+        };
+        let Some(inst) = instruments.get(id) else { continue };
+        let mut flow = ri.flow.clone();
+        if flow.start_mid.is_some() {
+            p.add(
+                format!("{path}.flow.start_mid"),
+                "set the starting price as instruments.start_price = \"65000.00\" instead",
+            );
+        }
+        flow.start_time_ns = s.start_unix_ms.saturating_mul(1_000_000);
+        if let Some(text) = &ri.start_price {
+            match inst.parse_price(text) {
+                Ok(price) if inst.is_on_tick(price) => flow.start_mid = Some(price),
+                Ok(_) => p.add(
+                    format!("{path}.start_price"),
+                    format!("{text:?} is not a positive multiple of tick_size {:?}", ri.tick_size),
+                ),
+                Err(err) => p.add(format!("{path}.start_price"), err.to_string()),
+            }
+        }
+        if let Err(msg) = flow.validate() {
+            p.add(
+                format!("{path}.flow.{}", msg.split(':').next().unwrap_or("")),
+                msg.split_once(": ").map_or(msg.clone(), |x| x.1.to_string()),
+            );
+        }
+        flows.push(flow);
+    }
+
+    // [[accounts]]
+    let mut accounts: Vec<AccountPlan> = Vec::new();
+    if raw.accounts.is_empty() {
+        p.add("accounts", "at least one account is required");
+    }
+    if raw.accounts.len() > usize::from(u16::MAX) {
+        p.add("accounts", "too many accounts");
+    }
+    for (i, ra) in raw.accounts.iter().enumerate() {
+        let path = format!("accounts[{i}]");
+        if ra.name.trim().is_empty() {
+            p.add(format!("{path}.name"), "must not be empty");
+        }
+        if accounts.iter().any(|a| a.name == ra.name) {
+            p.add(format!("{path}.name"), format!("{:?} is used by another account", ra.name));
+        }
+        let mut limit = |field: &str, text: &str| match Notional::parse(text) {
+            Ok(n) if n > Notional::ZERO => n,
+            Ok(_) => {
+                p.add(format!("{path}.{field}"), format!("{text:?} must be greater than zero"));
+                Notional::ZERO
+            }
+            Err(err) => {
+                p.add(format!("{path}.{field}"), err.to_string());
+                Notional::ZERO
+            }
+        };
+        let limits = AccountLimits {
+            max_order_notional: limit("max_order_notional", &ra.max_order_notional),
+            max_position_notional: limit("max_position_notional", &ra.max_position_notional),
+        };
+        accounts.push(AccountPlan { name: ra.name.clone(), limits });
+    }
+
+    // [[strategies]]
+    let mut strategies = Vec::new();
+    for (i, rs) in raw.strategies.iter().enumerate() {
+        let path = format!("strategies[{i}]");
+        if rs.kind != "imbalance" {
+            p.add(format!("{path}.kind"), format!("{:?} is not a known strategy (known: \"imbalance\")", rs.kind));
+            continue;
+        }
+        let account = accounts.iter().position(|a| a.name == rs.account);
+        if account.is_none() {
+            p.add(format!("{path}.account"), format!("{:?} is not a configured account", rs.account));
+        }
+        let Some(inst) = instruments.iter().find(|x| x.symbol() == rs.instrument) else {
+            p.add(format!("{path}.instrument"), format!("{:?} is not a configured instrument", rs.instrument));
+            continue;
+        };
+        if let Some(a) = account
+            && strategies.iter().any(|s: &StrategyPlan| s.account == AccountId(a as u16) && s.instrument == inst.id())
+        {
+            p.add(path.clone(), format!("account {:?} already runs a strategy on {:?}", rs.account, rs.instrument));
+        }
+        let mut qty = |field: &str, text: &str| match inst.parse_qty(text) {
+            Ok(q) if inst.is_on_lot(q) => q,
+            Ok(_) => {
+                p.add(format!("{path}.{field}"), format!("{text:?} is not a positive multiple of the lot size"));
+                Qty::ZERO
+            }
+            Err(err) => {
+                p.add(format!("{path}.{field}"), err.to_string());
+                Qty::ZERO
+            }
+        };
+        let order_qty = qty("qty", &rs.qty);
+        let max_position = qty("max_position", &rs.max_position);
+        if order_qty.is_positive() && order_qty < inst.min_qty() {
+            p.add(format!("{path}.qty"), format!("{:?} is below the instrument's minimum quantity", rs.qty));
+        }
+        if max_position.is_positive() && max_position < order_qty {
+            p.add(format!("{path}.max_position"), format!("{:?} is smaller than qty {:?}", rs.max_position, rs.qty));
+        }
+        let threshold = match I32F32::from_str(&rs.threshold) {
+            Ok(t) if t > I32F32::ZERO && t < I32F32::ONE => t,
+            _ => {
+                p.add(
+                    format!("{path}.threshold"),
+                    format!("{:?} must be a number strictly between 0 and 1", rs.threshold),
+                );
+                I32F32::ONE
+            }
+        };
+        if rs.levels == 0 || rs.levels > 1000 {
+            p.add(format!("{path}.levels"), format!("{} must be in 1..=1000", rs.levels));
+        }
+        let cooldown = parse_duration(&rs.cooldown).unwrap_or_else(|m| {
+            p.add(format!("{path}.cooldown"), m);
+            Nanos::ZERO
+        });
+        if let Some(a) = account {
+            strategies.push(StrategyPlan {
+                account: AccountId(a as u16),
+                instrument: inst.id(),
+                params: ImbalanceParams { qty: order_qty, max_position, threshold, levels: rs.levels, cooldown },
+            });
+        }
+    }
+
+    if !p.0.is_empty() {
+        return Err(p.0);
+    }
+    let engine = EngineConfig {
+        cpu: e.cpu,
+        idle: e.idle,
+        book_depth: e.book_depth,
+        max_open_orders: e.max_open_orders,
+        accounts: accounts.len(),
+        stall_threshold: stall,
+        ..EngineConfig::default()
+    };
+    Ok(Plan {
+        instruments,
+        engine,
+        queue_capacity: e.queue_capacity,
+        sim: SimPlan {
+            seed: s.seed,
+            duration,
+            pace: s.pace,
+            fees,
+            start: Nanos(s.start_unix_ms.saturating_mul(1_000_000)),
+            flows,
+        },
+        accounts,
+        strategies,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_default_is_valid() {
+        let plan = load(EMBEDDED_DEFAULT, "embedded").unwrap();
+        assert!(plan.instruments.len() >= 2);
+        assert!(!plan.strategies.is_empty());
+        assert_eq!(plan.sim.flows.len(), plan.instruments.len());
+    }
+
+    #[test]
+    fn wrong_type_names_the_field_path() {
+        let text = EMBEDDED_DEFAULT.replace("book_depth = 256", "book_depth = \"deep\"");
+        let err = load(&text, "t").unwrap_err();
+        assert_eq!(err.problems[0].path, "engine.book_depth", "{err}");
+    }
+
+    #[test]
+    fn unknown_field_is_refused() {
+        let text = format!("{EMBEDDED_DEFAULT}\n[extra]\nx = 1\n");
+        let err = load(&text, "t").unwrap_err();
+        assert!(err.to_string().contains("extra"), "{err}");
+    }
+
+    #[test]
+    fn every_semantic_problem_is_reported_with_its_path_and_value() {
+        let text = r#"
+[engine]
+book_depth = 0
+[sim]
+duration = "soon"
+maker_fee = "0.5"
+[[instruments]]
+symbol = "BTCUSDT"
+base = "BTC"
+quote = "USDT"
+kind = "spot"
+tick_size = "0.01"
+lot_size = "0.0001"
+start_price = "65000.005"
+[[accounts]]
+name = "a"
+max_order_notional = "-5"
+max_position_notional = "1e3"
+[[strategies]]
+kind = "imbalance"
+account = "nobody"
+instrument = "BTCUSDT"
+qty = "0.00015"
+max_position = "0.1"
+threshold = "1.5"
+"#;
+        let err = load(text, "t").unwrap_err();
+        let paths: Vec<&str> = err.problems.iter().map(|p| p.path.as_str()).collect();
+        for want in [
+            "engine.book_depth",
+            "sim.duration",
+            "sim.maker_fee",
+            "instruments[0].start_price",
+            "accounts[0].max_order_notional",
+            "strategies[0].account",
+            "strategies[0].qty",
+            "strategies[0].threshold",
+        ] {
+            assert!(paths.contains(&want), "missing {want} in {err}");
+        }
+        let text = err.to_string();
+        assert!(
+            text.contains("\"soon\"")
+                && text.contains("65000.005")
+                && text.contains("\"-5\"")
+                && text.contains("0.00015"),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,6 @@
+//! Quantum Trader tools: configuration, wiring of the threads, and the run summary behind the
+//! `qt` binary. Kept as a library so integration tests drive exactly what the binary does.
+
+pub mod config;
+pub mod run;
+pub mod summary;

@@ -1,0 +1,128 @@
+//! The one-screen summary printed at the end of `qt run`.
+
+use crate::run::RunOutcome;
+use qt_core::latency::LatencySummary;
+use qt_core::sys::Pinning;
+use qt_core::{DecimalStyle, Notional};
+use std::fmt::Write;
+
+fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, ch) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+fn latency_line(l: &LatencySummary) -> String {
+    if l.count == 0 {
+        return "no samples".into();
+    }
+    format!(
+        "p50 {}  p90 {}  p99 {}  p99.9 {}  max {}  (n={})",
+        thousands(l.p50),
+        thousands(l.p90),
+        thousands(l.p99),
+        thousands(l.p999),
+        thousands(l.max),
+        thousands(l.count)
+    )
+}
+
+fn money(n: Notional) -> String {
+    n.display_rounded(4).to_string()
+}
+
+/// Renders the summary of a finished run.
+pub fn render(outcome: &RunOutcome) -> String {
+    let e = &outcome.engine;
+    let v = &outcome.venue;
+    let plan = &outcome.plan;
+    let mut s = String::new();
+    let secs = e.elapsed.as_secs_f64().max(1e-9);
+    let pinning = match e.pinning {
+        Pinning::Pinned(cpu) => format!("pinned to cpu {cpu}"),
+        Pinning::NotRequested => "not pinned".into(),
+        Pinning::Failed(cpu) => format!("NOT pinned (cpu {cpu} refused)"),
+    };
+    let sim_secs = (v.sim_time.0 - plan.sim.start.0) as f64 / 1e9;
+    let _ = writeln!(
+        s,
+        "Quantum Trader — run summary (built-in simulated venue, seed {}, pace {:?}{})",
+        plan.sim.seed,
+        plan.sim.pace,
+        if v.stopped_early { ", stopped early" } else { "" }
+    );
+    let _ = writeln!(
+        s,
+        "  time      simulated {sim_secs:.3} s   wall {:.3} s   core thread {pinning}",
+        outcome.wall.as_secs_f64()
+    );
+    let _ = writeln!(
+        s,
+        "  market    events {}  messages {}  events/s {}  background orders {}  public trades {}",
+        thousands(e.market_events),
+        thousands(e.market_batches),
+        thousands((e.market_events as f64 / secs) as u64),
+        thousands(v.background_events),
+        thousands(v.trades)
+    );
+    let _ = writeln!(
+        s,
+        "  orders    requests {}  sent {}  fills {}  venue rejects {}  open at end {}",
+        thousands(e.order_requests),
+        thousands(e.orders_sent),
+        thousands(e.fills),
+        thousands(v.client_rejects),
+        e.open_orders
+    );
+    let _ = writeln!(s, "  risk      {}", e.risk.render());
+    let _ = writeln!(s, "  latency   tick→order ns  {}", latency_line(&e.tick_to_order));
+    let _ =
+        writeln!(s, "  loop      busy iteration ns  {}  stalls {}", latency_line(&e.loop_time), thousands(e.stalls));
+    let _ = writeln!(s, "  accounts  (PnL in quote currency; unrealized marked to mid)");
+    for (a, account) in plan.accounts.iter().enumerate() {
+        let mut net_total = Notional::ZERO;
+        let mut any = false;
+        for p in e.positions.iter().filter(|p| p.account.index() == a) {
+            any = true;
+            let Some(inst) = plan.instruments.get(p.instrument) else { continue };
+            let pos = &p.position;
+            let unrealized = p.unrealized.unwrap_or(Notional::ZERO);
+            let net = pos
+                .realized()
+                .checked_sub(pos.fees())
+                .and_then(|x| x.checked_add(unrealized))
+                .unwrap_or(Notional::ZERO);
+            net_total = net_total.checked_add(net).unwrap_or(net_total);
+            let avg = pos
+                .avg_entry(inst)
+                .map(|px| px.to_text(inst.price_scale(), DecimalStyle::Fixed).to_string())
+                .unwrap_or_else(|| "-".into());
+            let _ = writeln!(
+                s,
+                "    {:<8} {:<9} pos {:>12}  avg {:>12}  realized {:>12}  unrealized {:>12}  fees {:>10}  net {:>12}  fills {}",
+                account.name,
+                inst.symbol(),
+                pos.qty().to_text(inst.qty_scale(), DecimalStyle::Fixed).to_string(),
+                avg,
+                money(pos.realized()),
+                p.unrealized.map(money).unwrap_or_else(|| "n/a".into()),
+                money(pos.fees()),
+                money(net),
+                pos.fills()
+            );
+        }
+        if any {
+            let _ = writeln!(s, "    {:<8} total net PnL {}", account.name, money(net_total));
+        } else {
+            let _ = writeln!(s, "    {:<8} no fills", account.name);
+        }
+    }
+    let _ = writeln!(s, "  fills digest {:016x} (same seed and duration ⇒ same digest)", e.fills_digest);
+    s
+}
