@@ -33,11 +33,10 @@ pub struct RunOutcome {
     pub wall: Duration,
 }
 
-/// Runs `plan` on the built-in simulated venue until its simulated duration is over or `stop`
-/// is set. Blocks the calling thread.
-pub fn run(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<RunOutcome> {
+/// Builds the core engine and the simulated venue for `plan`, connected by their queues, without
+/// starting any thread. `stop`, if given, becomes the engine's stop flag.
+pub fn build(plan: &Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<(Engine<PreTradeGate>, SimVenue)> {
     sys::init_clock();
-    let wall_start = Instant::now();
     let cap = plan.queue_capacity;
     let (market_tx, market_rx) = spsc(cap);
     let (orders_tx, orders_rx) = spsc(cap);
@@ -58,7 +57,6 @@ pub fn run(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<RunOutco
     if let Some(flag) = stop {
         engine.set_stop_flag(flag);
     }
-
     let venue_cfg = SimVenueConfig {
         seed: plan.sim.seed,
         start: plan.sim.start,
@@ -77,7 +75,14 @@ pub fn run(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<RunOutco
         venue,
     };
     let sim = SimVenue::new(venue_cfg, links).map_err(|e| anyhow!("simulated venue: {e}"))?;
+    Ok((engine, sim))
+}
 
+/// Runs `plan` on the built-in simulated venue until its simulated duration is over or `stop`
+/// is set. Blocks the calling thread.
+pub fn run(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<RunOutcome> {
+    let wall_start = Instant::now();
+    let (engine, sim) = build(&plan, stop)?;
     let venue_thread = std::thread::Builder::new().name("qt-sim-venue".into()).spawn(move || sim.run())?;
     let core_thread = std::thread::Builder::new().name("qt-core".into()).spawn(move || engine.run())?;
     let (engine_report, engine) = core_thread.join().map_err(|_| anyhow!("the core thread panicked"))?;

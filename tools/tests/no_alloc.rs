@@ -1,0 +1,125 @@
+//! Allocation-freedom of the core thread in steady state.
+//!
+//! A counting global allocator counts allocations, reallocations and deallocations made by the
+//! thread that is being tracked. The test wires the real run (simulated venue thread → feed ring
+//! → book → imbalance strategies → risk gate → order ring → venue → report ring → positions),
+//! drives the core loop on the test thread, warms up, then tracks the core thread for at least
+//! 100,000 market records and asserts it allocated and freed nothing.
+
+// A global allocator is the one place a test must implement an unsafe trait.
+#![allow(unsafe_code)]
+
+use qt_tools::config;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::atomic::Ordering;
+
+struct CountingAllocator;
+
+thread_local! {
+    // Per thread, so tests running in parallel cannot see each other's allocations.
+    static TRACKED: Cell<bool> = const { Cell::new(false) };
+    static ALLOCS: Cell<u64> = const { Cell::new(0) };
+    static DEALLOCS: Cell<u64> = const { Cell::new(0) };
+}
+
+fn tracked() -> bool {
+    TRACKED.try_with(Cell::get).unwrap_or(false)
+}
+
+fn bump(counter: &'static std::thread::LocalKey<Cell<u64>>) {
+    let _ = counter.try_with(|c| c.set(c.get() + 1));
+}
+
+fn count(counter: &'static std::thread::LocalKey<Cell<u64>>) -> u64 {
+    counter.with(Cell::get)
+}
+
+// SAFETY: forwards every call unchanged to the system allocator; counting has no effect on the
+// memory handed out.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if tracked() {
+            bump(&ALLOCS);
+        }
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if tracked() {
+            bump(&DEALLOCS);
+        }
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if tracked() {
+            bump(&ALLOCS);
+        }
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAllocator = CountingAllocator;
+
+#[test]
+fn core_loop_does_not_allocate_in_steady_state() {
+    let mut plan = config::load(config::EMBEDDED_DEFAULT, "embedded").unwrap();
+    plan.sim.pace = config::Pace::Max;
+    plan.sim.duration = qt_core::Nanos(60 * 1_000_000_000);
+    plan.engine.idle = qt_core::IdleStrategy::SpinYield { spins: 100 };
+    let (mut engine, sim) = qt_tools::run::build(&plan, None).unwrap();
+    let counters = engine.counters();
+    let venue = std::thread::spawn(move || sim.run());
+
+    const WARM_UP: u64 = 20_000;
+    const MEASURED: u64 = 150_000;
+    while counters.market_events.get() < WARM_UP {
+        engine.do_work();
+    }
+    let (events0, orders0, fills0, reports0) =
+        (counters.market_events.get(), counters.orders_sent.get(), counters.fills.get(), counters.reports.get());
+
+    TRACKED.with(|t| t.set(true));
+    while counters.market_events.get() < events0 + MEASURED {
+        if engine.do_work() == 0 {
+            std::hint::spin_loop();
+        }
+    }
+    TRACKED.with(|t| t.set(false));
+
+    let allocs = count(&ALLOCS);
+    let deallocs = count(&DEALLOCS);
+    let events = counters.market_events.get() - events0;
+    let orders = counters.orders_sent.get() - orders0;
+    let fills = counters.fills.get() - fills0;
+    let reports = counters.reports.get() - reports0;
+    engine.stop_flag().store(true, Ordering::Relaxed);
+    drop(engine);
+    let _ = venue.join();
+
+    assert!(events >= MEASURED, "events {events}");
+    assert!(orders > 100, "the measured window must include orders enqueued, got {orders}");
+    assert!(fills > 100, "the measured window must include fills applied, got {fills}");
+    assert!(reports > orders, "reports {reports}");
+    assert_eq!(
+        (allocs, deallocs),
+        (0, 0),
+        "core thread allocated {allocs} / freed {deallocs} times over {events} events"
+    );
+}
+
+#[test]
+fn the_counter_sees_allocations_when_tracking() {
+    // The detector itself must work, or the test above proves nothing.
+    let before = count(&ALLOCS);
+    TRACKED.with(|t| t.set(true));
+    let v: Vec<u64> = Vec::with_capacity(16);
+    drop(std::hint::black_box(v));
+    TRACKED.with(|t| t.set(false));
+    assert!(count(&ALLOCS) > before);
+}
