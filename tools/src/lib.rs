@@ -4,3 +4,4 @@
 pub mod config;
 pub mod run;
 pub mod summary;
+pub mod venue_sim;

@@ -39,6 +39,24 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Run the venue simulator: a local TLS exchange speaking Binance spot and Bybit v5, until Ctrl-C.
+    VenueSim {
+        /// TOML configuration; without it the embedded default (examples/venue-sim.toml) is used.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Where to write the CA certificate clients must trust (overrides ca_file).
+        #[arg(long, value_name = "FILE")]
+        ca_file: Option<PathBuf>,
+        /// Binance listen address (overrides binance_listen), e.g. 127.0.0.1:0 for any free port.
+        #[arg(long)]
+        binance: Option<std::net::SocketAddr>,
+        /// Bybit listen address (overrides bybit_listen).
+        #[arg(long)]
+        bybit: Option<std::net::SocketAddr>,
+        /// Stop after this long (default: run until Ctrl-C).
+        #[arg(long, value_parser = humantime::parse_duration)]
+        duration: Option<std::time::Duration>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -47,18 +65,72 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     match cli.command {
-        Command::Run { config, duration, seed, pace, check } => match run(config, duration, seed, pace, check) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(err) => {
-                if let Some(cfg) = err.downcast_ref::<config::ConfigError>() {
-                    eprint!("{cfg}");
-                    return ExitCode::from(2);
-                }
-                eprintln!("error: {err:#}");
-                ExitCode::FAILURE
-            }
-        },
+        Command::Run { config, duration, seed, pace, check } => exit(run(config, duration, seed, pace, check)),
+        Command::VenueSim { config, ca_file, binance, bybit, duration } => {
+            exit(venue_sim(config, ca_file, binance, bybit, duration))
+        }
     }
+}
+
+fn exit(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            if let Some(cfg) = err.downcast_ref::<config::ConfigError>() {
+                eprint!("{cfg}");
+                return ExitCode::from(2);
+            }
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn read_config(path: &Option<PathBuf>, embedded: &str, embedded_name: &str) -> anyhow::Result<(String, String)> {
+    Ok(match path {
+        Some(p) => {
+            (std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?, p.display().to_string())
+        }
+        None => (embedded.to_string(), embedded_name.to_string()),
+    })
+}
+
+fn venue_sim(
+    path: Option<PathBuf>,
+    ca_file: Option<PathBuf>,
+    binance: Option<std::net::SocketAddr>,
+    bybit: Option<std::net::SocketAddr>,
+    duration: Option<std::time::Duration>,
+) -> anyhow::Result<()> {
+    let (text, name) =
+        read_config(&path, qt_tools::venue_sim::EMBEDDED_DEFAULT, "(embedded default: examples/venue-sim.toml)")?;
+    let mut plan = qt_tools::venue_sim::load(&text, &name)?;
+    if let Some(ca) = ca_file {
+        plan.ca_file = ca;
+    }
+    if let Some(a) = binance {
+        plan.binance_listen = a;
+    }
+    if let Some(a) = bybit {
+        plan.bybit_listen = a;
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let on_signal = stop.clone();
+    ctrlc::set_handler(move || on_signal.store(true, Ordering::Relaxed)).context("installing the Ctrl-C handler")?;
+    let mut server = qt_tools::venue_sim::start(&plan)?;
+    for (venue, addr) in &server.addrs {
+        println!("{venue:<8} https://{addr}  wss://{addr}");
+    }
+    println!("ca_file  {}", server.ca_file.display());
+    for a in &plan.market.accounts {
+        println!("account  api_key {}  secret {}", a.api_key, a.secret);
+    }
+    let started = std::time::Instant::now();
+    while !stop.load(Ordering::Relaxed) && duration.is_none_or(|d| started.elapsed() < d) {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    server.shutdown();
+    Ok(())
 }
 
 fn run(

@@ -477,8 +477,10 @@ impl MatchingEngine {
         }
     }
 
-    /// Venue filters, in venue order.
-    fn check_filters(&self, order: &NewOrder) -> Result<(), RejectReason> {
+    /// Venue filters, in venue order: price on tick, quantity on lot and above the minimum,
+    /// notional above the minimum. [`Self::submit`] applies them first; a venue front end calls
+    /// this to reject a bad order before its own checks (e.g. balance), as real venues do.
+    pub fn check_filters(&self, order: &NewOrder) -> Result<(), RejectReason> {
         let inst = &self.instrument;
         if order.order_type == OrderType::Limit && !inst.is_on_tick(order.price) {
             return Err(RejectReason::PriceFilter);

@@ -1,0 +1,236 @@
+//! `qt venue-sim`: configuration of the venue simulator and its start.
+//!
+//! The TOML (`examples/venue-sim.toml` is the embedded default) names the listen addresses, the
+//! CA file to write, symbols with their background flow, and the API accounts. Validation
+//! reports every problem with its field path, like `qt run`'s configuration.
+
+use crate::config::Problem;
+use qt_core::{InstrumentId, InstrumentKind, InstrumentRegistry, InstrumentSpec, Rate, Venue};
+use qt_gateway::sim::flow::FlowParams;
+use qt_gateway::sim::matching::FeeSchedule;
+use qt_venue_sim::market::{AccountConfig, MarketConfig, SymbolConfig};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// The configuration `qt venue-sim` uses when given no `--config`.
+pub const EMBEDDED_DEFAULT: &str = include_str!("../../examples/venue-sim.toml");
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawVenueSim {
+    #[serde(default = "default_seed")]
+    seed: u64,
+    ca_file: PathBuf,
+    binance_listen: String,
+    bybit_listen: String,
+    maker_fee: String,
+    taker_fee: String,
+    symbols: Vec<RawSymbol>,
+    accounts: Vec<RawAccount>,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSymbol {
+    symbol: String,
+    base: String,
+    quote: String,
+    kind: InstrumentKind,
+    tick_size: String,
+    lot_size: String,
+    min_qty: Option<String>,
+    min_notional: Option<String>,
+    start_price: String,
+    #[serde(default)]
+    flow: FlowParams,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAccount {
+    api_key: String,
+    secret: String,
+    balances: BTreeMap<String, String>,
+}
+
+/// A validated venue-simulator plan.
+#[derive(Debug, Clone)]
+pub struct VenueSimPlan {
+    /// Books, flow, accounts.
+    pub market: MarketConfig,
+    /// Where the Binance protocol listens.
+    pub binance_listen: SocketAddr,
+    /// Where the Bybit protocol listens.
+    pub bybit_listen: SocketAddr,
+    /// Where the CA certificate is written.
+    pub ca_file: PathBuf,
+}
+
+/// Parses and validates a venue-simulator configuration; every problem is returned.
+pub fn load(text: &str, source_name: &str) -> Result<VenueSimPlan, crate::config::ConfigError> {
+    let fail = |problems| crate::config::ConfigError { source_name: source_name.into(), problems };
+    let de = toml::Deserializer::parse(text)
+        .map_err(|e| fail(vec![Problem { path: "(document)".into(), message: e.to_string().trim().to_string() }]))?;
+    let raw: RawVenueSim = serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        fail(vec![Problem { path, message: e.into_inner().message().trim().to_string() }])
+    })?;
+    let mut problems = Vec::new();
+    let mut add = |path: String, message: String| problems.push(Problem { path, message });
+    let mut addr = |field: &str, text: &str| match text.parse::<SocketAddr>() {
+        Ok(a) if a.ip().is_loopback() => Some(a),
+        Ok(a) => {
+            add(field.into(), format!("{a} is not a loopback address; the simulator only listens on loopback"));
+            None
+        }
+        Err(e) => {
+            add(field.into(), format!("{text:?} is not an address like 127.0.0.1:9443 ({e})"));
+            None
+        }
+    };
+    let binance_listen = addr("binance_listen", &raw.binance_listen);
+    let bybit_listen = addr("bybit_listen", &raw.bybit_listen);
+    let mut rate = |field: &str, text: &str| match Rate::parse(text) {
+        Ok(r) => r,
+        Err(e) => {
+            problems.push(Problem { path: field.into(), message: e.to_string() });
+            Rate::ZERO
+        }
+    };
+    let fees = FeeSchedule { maker: rate("maker_fee", &raw.maker_fee), taker: rate("taker_fee", &raw.taker_fee) };
+    let mut registry = InstrumentRegistry::new();
+    let mut symbols = Vec::new();
+    for (i, s) in raw.symbols.iter().enumerate() {
+        let path = format!("symbols[{i}]");
+        let spec = InstrumentSpec {
+            venue: Venue::Binance,
+            symbol: s.symbol.clone(),
+            base: s.base.clone(),
+            quote: s.quote.clone(),
+            kind: s.kind,
+            tick_size: s.tick_size.clone(),
+            lot_size: s.lot_size.clone(),
+            min_qty: s.min_qty.clone(),
+            min_notional: s.min_notional.clone(),
+            multiplier: None,
+            price_scale: None,
+            qty_scale: None,
+        };
+        let id = match registry.add(&spec) {
+            Ok(id) => id,
+            Err(e) => {
+                let msg = e.to_string();
+                match msg.split_once(": ") {
+                    Some((field, rest)) if !field.contains(' ') => {
+                        problems.push(Problem { path: format!("{path}.{field}"), message: rest.into() })
+                    }
+                    _ => problems.push(Problem { path, message: msg }),
+                }
+                continue;
+            }
+        };
+        let Some(inst) = registry.get(id).cloned() else { continue };
+        let mut flow = s.flow.clone();
+        match inst.parse_price(&s.start_price) {
+            Ok(p) if inst.is_on_tick(p) => flow.start_mid = Some(p),
+            Ok(_) => problems.push(Problem {
+                path: format!("{path}.start_price"),
+                message: format!("{:?} is not a positive multiple of tick_size {:?}", s.start_price, s.tick_size),
+            }),
+            Err(e) => problems.push(Problem { path: format!("{path}.start_price"), message: e.to_string() }),
+        }
+        if let Err(msg) = flow.validate() {
+            problems.push(Problem { path: format!("{path}.flow"), message: msg });
+        }
+        debug_assert_eq!(inst.id(), InstrumentId(i as u32));
+        symbols.push(SymbolConfig { instrument: inst, flow });
+    }
+    if symbols.is_empty() && raw.symbols.is_empty() {
+        problems.push(Problem { path: "symbols".into(), message: "at least one symbol is required".into() });
+    }
+    let mut accounts = Vec::new();
+    for (i, a) in raw.accounts.iter().enumerate() {
+        let path = format!("accounts[{i}]");
+        if a.api_key.is_empty() || a.secret.is_empty() {
+            problems.push(Problem { path: path.clone(), message: "api_key and secret must not be empty".into() });
+        }
+        if raw.accounts[..i].iter().any(|b| b.api_key == a.api_key) {
+            problems
+                .push(Problem { path: format!("{path}.api_key"), message: format!("{:?} is used twice", a.api_key) });
+        }
+        for (asset, amount) in &a.balances {
+            if let Err(e) = qt_core::Notional::parse(amount) {
+                problems.push(Problem { path: format!("{path}.balances.{asset}"), message: e.to_string() });
+            }
+        }
+        accounts.push(AccountConfig {
+            api_key: a.api_key.clone(),
+            secret: a.secret.clone(),
+            balances: a.balances.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        });
+    }
+    match (binance_listen, bybit_listen) {
+        (Some(binance_listen), Some(bybit_listen)) if problems.is_empty() => Ok(VenueSimPlan {
+            market: MarketConfig { symbols, fees, accounts, seed: raw.seed },
+            binance_listen,
+            bybit_listen,
+            ca_file: raw.ca_file,
+        }),
+        _ => Err(fail(problems)),
+    }
+}
+
+/// Starts the simulator for `plan` (binds, writes the CA file, starts the flow) and returns the
+/// running server; it serves until shut down or dropped.
+pub fn start(plan: &VenueSimPlan) -> anyhow::Result<qt_venue_sim::server::RunningServer> {
+    use qt_venue_sim::binance::BinanceSpot;
+    use qt_venue_sim::bybit::BybitV5;
+    use qt_venue_sim::protocol::Protocol;
+    use std::sync::Arc;
+    let market = qt_venue_sim::market::Market::new(plan.market.clone()).map_err(|e| anyhow::anyhow!("market: {e}"))?;
+    let protocols: Vec<(Arc<dyn Protocol>, SocketAddr)> = vec![
+        (Arc::new(BinanceSpot::default()), plan.binance_listen),
+        (Arc::new(BybitV5::default()), plan.bybit_listen),
+    ];
+    let cfg = qt_venue_sim::server::ServerConfig {
+        market,
+        faults: qt_venue_sim::faults::Faults::new(),
+        protocols,
+        ca_file: plan.ca_file.clone(),
+    };
+    Ok(qt_venue_sim::server::VenueSimServer::start(cfg)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_default_is_valid() {
+        let plan = load(EMBEDDED_DEFAULT, "embedded").unwrap();
+        assert_eq!(plan.market.symbols.len(), 2);
+        assert!(plan.binance_listen.ip().is_loopback());
+    }
+
+    #[test]
+    fn problems_name_their_fields() {
+        let text = EMBEDDED_DEFAULT
+            .replace("127.0.0.1:9443", "10.0.0.1:9443")
+            .replace("start_price = \"65000.00\"", "start_price = \"65000.001\"")
+            .replace(
+                "USDT = \"1000000\", BTC = \"10\", ETH = \"100\" }\n\n[[accounts]]",
+                "USDT = \"lots\" }\n\n[[accounts]]",
+            );
+        let err = load(&text, "t").unwrap_err();
+        let paths: Vec<&str> = err.problems.iter().map(|p| p.path.as_str()).collect();
+        assert!(paths.contains(&"binance_listen"), "{err}");
+        assert!(paths.contains(&"symbols[0].start_price"), "{err}");
+        assert!(paths.contains(&"accounts[0].balances.USDT"), "{err}");
+    }
+}

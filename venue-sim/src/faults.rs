@@ -1,0 +1,157 @@
+//! [`Faults`]: failures injected on demand, from a test, from a stress scenario, or through the
+//! simulator's control endpoint. The server and the protocols consult it at their decision
+//! points; every setter takes effect for connections already open.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+fn now_ns() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i64)
+}
+
+/// Failures to inject.
+#[derive(Debug, Default)]
+pub struct Faults {
+    ws_generation: AtomicU64,
+    ws_stall_until_ns: AtomicI64,
+    skip_sequence: AtomicU32,
+    malformed_frames: AtomicU32,
+    truncated_frames: AtomicU32,
+    http_failures: AtomicU32,
+    http_failure_status: AtomicU32,
+    ack_latency_us: AtomicU64,
+    outage_until_ns: AtomicI64,
+    refuse_all: AtomicBool,
+}
+
+impl Faults {
+    /// No faults.
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    /// Every open WebSocket session drops (no close frame) at its next check.
+    pub fn drop_ws_connections(&self) {
+        self.ws_generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The current WebSocket generation; a session started in an older one must drop.
+    pub fn ws_generation(&self) -> u64 {
+        self.ws_generation.load(Ordering::SeqCst)
+    }
+
+    /// Sessions send nothing (but keep the connection) for `d`.
+    pub fn stall_ws_for(&self, d: Duration) {
+        self.ws_stall_until_ns.store(now_ns().saturating_add(d.as_nanos() as i64), Ordering::SeqCst);
+    }
+
+    /// Whether sessions are stalled now.
+    pub fn ws_stalled(&self) -> bool {
+        now_ns() < self.ws_stall_until_ns.load(Ordering::SeqCst)
+    }
+
+    /// The next `n` book diffs (across sessions) each skip a sequence number.
+    pub fn skip_sequence(&self, n: u32) {
+        self.skip_sequence.fetch_add(n, Ordering::SeqCst);
+    }
+
+    /// Takes one pending sequence skip.
+    pub fn take_skip_sequence(&self) -> bool {
+        take_one(&self.skip_sequence)
+    }
+
+    /// The next `n` stream messages are replaced by syntactically invalid JSON.
+    pub fn malformed_frames(&self, n: u32) {
+        self.malformed_frames.fetch_add(n, Ordering::SeqCst);
+    }
+
+    /// Takes one pending malformed frame.
+    pub fn take_malformed_frame(&self) -> bool {
+        take_one(&self.malformed_frames)
+    }
+
+    /// The next `n` stream messages are cut in half.
+    pub fn truncated_frames(&self, n: u32) {
+        self.truncated_frames.fetch_add(n, Ordering::SeqCst);
+    }
+
+    /// Takes one pending truncated frame.
+    pub fn take_truncated_frame(&self) -> bool {
+        take_one(&self.truncated_frames)
+    }
+
+    /// The next `n` REST requests are answered with `status` (e.g. 500, 503, 429) instead.
+    pub fn fail_http(&self, n: u32, status: u16) {
+        self.http_failure_status.store(u32::from(status), Ordering::SeqCst);
+        self.http_failures.fetch_add(n, Ordering::SeqCst);
+    }
+
+    /// Takes one pending REST failure, returning its status.
+    pub fn take_http_failure(&self) -> Option<u16> {
+        take_one(&self.http_failures).then(|| self.http_failure_status.load(Ordering::SeqCst) as u16)
+    }
+
+    /// Order acknowledgements (REST order endpoints) are delayed by `d`.
+    pub fn set_ack_latency(&self, d: Duration) {
+        self.ack_latency_us.store(d.as_micros() as u64, Ordering::SeqCst);
+    }
+
+    /// The injected acknowledgement delay.
+    pub fn ack_latency(&self) -> Duration {
+        Duration::from_micros(self.ack_latency_us.load(Ordering::SeqCst))
+    }
+
+    /// New connections are refused, and open ones dropped, for `d` (an outage).
+    pub fn outage_for(&self, d: Duration) {
+        self.outage_until_ns.store(now_ns().saturating_add(d.as_nanos() as i64), Ordering::SeqCst);
+        self.drop_ws_connections();
+    }
+
+    /// Whether the venue is in an outage now.
+    pub fn in_outage(&self) -> bool {
+        self.refuse_all.load(Ordering::SeqCst) || now_ns() < self.outage_until_ns.load(Ordering::SeqCst)
+    }
+
+    /// Clears every fault (clock skew lives on the market).
+    pub fn clear(&self) {
+        self.ws_stall_until_ns.store(0, Ordering::SeqCst);
+        self.skip_sequence.store(0, Ordering::SeqCst);
+        self.malformed_frames.store(0, Ordering::SeqCst);
+        self.truncated_frames.store(0, Ordering::SeqCst);
+        self.http_failures.store(0, Ordering::SeqCst);
+        self.ack_latency_us.store(0, Ordering::SeqCst);
+        self.outage_until_ns.store(0, Ordering::SeqCst);
+        self.refuse_all.store(false, Ordering::SeqCst);
+    }
+}
+
+fn take_one(counter: &AtomicU32) -> bool {
+    counter.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_shot_faults_are_taken_once_each() {
+        let f = Faults::new();
+        assert!(!f.take_skip_sequence());
+        f.skip_sequence(2);
+        assert!(f.take_skip_sequence());
+        assert!(f.take_skip_sequence());
+        assert!(!f.take_skip_sequence());
+        f.fail_http(1, 503);
+        assert_eq!(f.take_http_failure(), Some(503));
+        assert_eq!(f.take_http_failure(), None);
+        let g = f.ws_generation();
+        f.outage_for(Duration::from_secs(60));
+        assert!(f.in_outage());
+        assert_ne!(f.ws_generation(), g);
+        f.clear();
+        assert!(!f.in_outage());
+        f.stall_ws_for(Duration::from_secs(60));
+        assert!(f.ws_stalled());
+    }
+}

@@ -1,0 +1,380 @@
+//! Bybit v5 over real TLS sockets on loopback: the simulator's `BybitV5` protocol against the
+//! shared test client (`tests/util`). Each test starts its own simulator and stays well under
+//! ten seconds; every wait has a deadline.
+
+mod util;
+
+use qt_core::{Instrument, InstrumentId, InstrumentKind, InstrumentSpec, Qty, Rate, Venue};
+use qt_gateway::sim::flow::FlowParams;
+use qt_gateway::sim::matching::FeeSchedule;
+use qt_venue_sim::bybit::{BybitV5, string_to_sign};
+use qt_venue_sim::market::{AccountConfig, Market, MarketConfig, SymbolConfig};
+use qt_venue_sim::server::RunningServer;
+use qt_venue_sim::signing::hmac_sha256_hex;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use util::{API_KEY, API_SECRET, TestClient, WsClient};
+
+const WAIT: Duration = Duration::from_secs(5);
+const KEY_B: &str = "key-b";
+const SECRET_B: &str = "secret-b";
+
+/// BTCUSDT (tick 0.01, lot 0.00001) and ETHUSDT (tick 0.05, lot 0.0005, held at 2 and 4
+/// decimals so off-grid values reach the matching engine), background flow at
+/// `events_per_sec`, and two accounts.
+fn market(events_per_sec: f64) -> Arc<Market> {
+    let symbol = |i: u32, symbol: &str, base: &str, tick: &str, lot: &str, min_qty: &str, qty_scale, mid: &str| {
+        let spec = InstrumentSpec {
+            venue: Venue::Bybit,
+            symbol: symbol.into(),
+            base: base.into(),
+            quote: "USDT".into(),
+            kind: InstrumentKind::Spot,
+            tick_size: tick.into(),
+            lot_size: lot.into(),
+            min_qty: Some(min_qty.into()),
+            min_notional: Some("5".into()),
+            multiplier: None,
+            price_scale: None,
+            qty_scale,
+        };
+        let instrument = Instrument::from_spec(InstrumentId(i), &spec).expect("valid instrument");
+        let start_mid = instrument.parse_price(mid).expect("valid mid");
+        let flow = FlowParams {
+            events_per_sec,
+            start_mid: Some(start_mid),
+            size_median_lots: 200.0,
+            seed_levels: 80,
+            ..FlowParams::default()
+        };
+        SymbolConfig { instrument, flow }
+    };
+    let account = |key: &str, secret: &str| AccountConfig {
+        api_key: key.into(),
+        secret: secret.into(),
+        balances: vec![("USDT".into(), "1000000".into()), ("BTC".into(), "10".into()), ("ETH".into(), "100".into())],
+    };
+    Market::new(MarketConfig {
+        symbols: vec![
+            symbol(0, "BTCUSDT", "BTC", "0.01", "0.00001", "0.00001", None, "65000"),
+            symbol(1, "ETHUSDT", "ETH", "0.05", "0.0005", "0.001", Some(4), "3200"),
+        ],
+        fees: FeeSchedule { maker: Rate::from_bps(1), taker: Rate::from_bps(5) },
+        accounts: vec![account(API_KEY, API_SECRET), account(KEY_B, SECRET_B)],
+        seed: 5,
+    })
+    .expect("valid market")
+}
+
+fn start(events_per_sec: f64) -> RunningServer {
+    util::start_sim_with(market(events_per_sec), vec![Arc::new(BybitV5::new())])
+}
+
+fn json(body: &str) -> Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
+}
+
+/// A signed `POST` as the docs describe it (`X-BAPI-*` headers over `ts + key + 5000 + body`).
+fn signed_post(
+    client: &mut TestClient,
+    server: &RunningServer,
+    key: &str,
+    secret: &str,
+    path: &str,
+    body: &str,
+) -> Value {
+    let ts = server.market.now_ms().to_string();
+    let sign = hmac_sha256_hex(secret, string_to_sign(&ts, key, "5000", body).as_bytes());
+    let headers = [
+        ("X-BAPI-API-KEY", key),
+        ("X-BAPI-TIMESTAMP", ts.as_str()),
+        ("X-BAPI-RECV-WINDOW", "5000"),
+        ("X-BAPI-SIGN", sign.as_str()),
+        ("Content-Type", "application/json"),
+    ];
+    let (status, _, body) = client.post(path, &headers, body);
+    assert_eq!(status, 200, "{body}");
+    json(&body)
+}
+
+fn signed_get(client: &mut TestClient, server: &RunningServer, path: &str, query: &str) -> Value {
+    let ts = server.market.now_ms().to_string();
+    let sign = hmac_sha256_hex(API_SECRET, string_to_sign(&ts, API_KEY, "5000", query).as_bytes());
+    let headers = [
+        ("X-BAPI-API-KEY", API_KEY),
+        ("X-BAPI-TIMESTAMP", &ts),
+        ("X-BAPI-RECV-WINDOW", "5000"),
+        ("X-BAPI-SIGN", &sign),
+    ];
+    let (status, _, body) = client.get(&format!("{path}?{query}"), &headers);
+    assert_eq!(status, 200, "{body}");
+    json(&body)
+}
+
+fn ret_code(v: &Value) -> i64 {
+    v["retCode"].as_i64().unwrap_or(-1)
+}
+
+/// The next JSON message on `ws` for which `f` holds.
+fn recv_where(ws: &mut WsClient, f: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let v = ws.recv_json(left).expect("the awaited message before the deadline");
+        if f(&v) {
+            return v;
+        }
+    }
+}
+
+type Side = BTreeMap<i64, i64>;
+/// Bids and asks (price, size units), best first.
+type View = (Vec<(i64, i64)>, Vec<(i64, i64)>);
+
+fn apply(book: &mut (Side, Side), inst: &Instrument, m: &Value) {
+    if m["type"] == "snapshot" {
+        book.0.clear();
+        book.1.clear();
+    }
+    for (side, key) in [(&mut book.0, "b"), (&mut book.1, "a")] {
+        for l in m["data"][key].as_array().expect("levels") {
+            let p = inst.parse_price(l[0].as_str().unwrap()).unwrap().units();
+            let q = inst.parse_qty(l[1].as_str().unwrap()).unwrap().units();
+            if q == 0 {
+                side.remove(&p);
+            } else {
+                side.insert(p, q);
+            }
+        }
+    }
+}
+
+fn levels(inst: &Instrument, v: &Value) -> Vec<(i64, i64)> {
+    v.as_array()
+        .expect("levels")
+        .iter()
+        .map(|l| {
+            (
+                inst.parse_price(l[0].as_str().unwrap()).unwrap().units(),
+                inst.parse_qty(l[1].as_str().unwrap()).unwrap().units(),
+            )
+        })
+        .collect()
+}
+
+/// `orderbook.50.BTCUSDT` rebuilt from the snapshot and deltas equals the top 50 of
+/// `/_sim/book` at a matching point.
+///
+/// Alignment: every push carries `seq`, the market update id its view reflects, and
+/// `/_sim/book` answers with `updateId`. After each message the test records the rebuilt view
+/// under its `seq`; it then polls `/_sim/book` until an `updateId` equals a recorded `seq`
+/// (with flow at 50 events/s most pushes carry the latest id, so a match comes within a few
+/// polls) and compares that view with the polled levels.
+#[test]
+fn ws_orderbook_rebuilds_the_top_50_of_the_sim_book() {
+    let server = start(50.0);
+    let client = TestClient::of(&server, "bybit");
+    let mut http = TestClient::of(&server, "bybit");
+    let inst = server.market.instruments()[0].clone();
+    let mut ws = client.ws_connect("/v5/public/spot");
+    ws.send_text(r#"{"op":"subscribe","args":["orderbook.50.BTCUSDT"],"req_id":"r1"}"#).unwrap();
+    let ack = ws.recv_json(WAIT).expect("ack");
+    assert_eq!(
+        (ack["success"].as_bool(), ack["ret_msg"].as_str(), ack["req_id"].as_str()),
+        (Some(true), Some("subscribe"), Some("r1"))
+    );
+    let mut book = (Side::new(), Side::new());
+    let mut history: BTreeMap<u64, View> = BTreeMap::new();
+    let mut last_u = None;
+    let deadline = Instant::now() + Duration::from_secs(8);
+    let mut matched = false;
+    let mut polls = 0;
+    while !matched && Instant::now() < deadline {
+        // Take in what arrives for a moment, then poll the simulator's own book once.
+        let read_until = Instant::now() + Duration::from_millis(60);
+        while let Some(m) = ws.recv_json(read_until.saturating_duration_since(Instant::now())) {
+            assert_eq!(m["topic"], "orderbook.50.BTCUSDT");
+            let u = m["data"]["u"].as_u64().unwrap();
+            if let Some(prev) = last_u {
+                assert_eq!(u, prev + 1, "u grows by exactly one");
+            } else {
+                assert_eq!(m["type"], "snapshot");
+            }
+            last_u = Some(u);
+            apply(&mut book, &inst, &m);
+            let view =
+                (book.0.iter().rev().map(|(p, q)| (*p, *q)).collect(), book.1.iter().map(|(p, q)| (*p, *q)).collect());
+            history.insert(m["data"]["seq"].as_u64().unwrap(), view);
+        }
+        let (status, _, body) = http.get("/_sim/book?symbol=BTCUSDT&depth=50", &[]);
+        assert_eq!(status, 200, "{body}");
+        polls += 1;
+        let sim = json(&body);
+        let id = sim["updateId"].as_u64().expect("updateId");
+        // The push reflecting `id` may still be on its way.
+        let deadline_for_id = Instant::now() + Duration::from_millis(100);
+        while !history.contains_key(&id) && Instant::now() < deadline_for_id {
+            let Some(m) = ws.recv_json(Duration::from_millis(20)) else { continue };
+            let u = m["data"]["u"].as_u64().unwrap();
+            assert_eq!(Some(u), last_u.map(|p| p + 1));
+            last_u = Some(u);
+            apply(&mut book, &inst, &m);
+            let view =
+                (book.0.iter().rev().map(|(p, q)| (*p, *q)).collect(), book.1.iter().map(|(p, q)| (*p, *q)).collect());
+            history.insert(m["data"]["seq"].as_u64().unwrap(), view);
+        }
+        if let Some((bids, asks)) = history.get(&id) {
+            assert_eq!(*bids, levels(&inst, &sim["bids"]), "bids at update {id}");
+            assert_eq!(*asks, levels(&inst, &sim["asks"]), "asks at update {id}");
+            assert_eq!(bids.len(), 50);
+            matched = true;
+        }
+    }
+    assert!(matched, "no /_sim/book updateId matched a pushed seq in {polls} polls");
+}
+
+/// Signed create, listing and cancel over HTTPS; a wrong signature is 10004; an off-tick price
+/// (on the decimal grid, refused by the engine's price filter) is 170134.
+#[test]
+fn rest_orders_signatures_and_filters() {
+    let server = start(20.0);
+    let mut http = TestClient::of(&server, "bybit");
+    let bid = server.market.snapshot(0, 1).unwrap().bids[0].0;
+    let inst = server.market.instruments()[0].clone();
+    let price = inst.price_text(qt_core::Price::from_units(bid.units() - 10_000));
+    let body = format!(
+        r#"{{"category":"spot","symbol":"BTCUSDT","side":"Buy","orderType":"Limit","qty":"0.001","price":"{price}","orderLinkId":"it-1"}}"#
+    );
+    let r = signed_post(&mut http, &server, API_KEY, API_SECRET, "/v5/order/create", &body);
+    assert_eq!(ret_code(&r), 0, "{r}");
+    let order_id = r["result"]["orderId"].as_str().unwrap().to_owned();
+    assert_eq!(r["result"]["orderLinkId"], "it-1");
+    let open = signed_get(&mut http, &server, "/v5/order/realtime", "category=spot&symbol=BTCUSDT");
+    assert_eq!(open["result"]["list"][0]["orderId"], order_id.as_str());
+    assert_eq!(open["result"]["list"][0]["orderStatus"], "New");
+    let cancel = format!(r#"{{"category":"spot","symbol":"BTCUSDT","orderId":"{order_id}"}}"#);
+    let r = signed_post(&mut http, &server, API_KEY, API_SECRET, "/v5/order/cancel", &cancel);
+    assert_eq!(ret_code(&r), 0, "{r}");
+    assert_eq!(r["result"]["orderLinkId"], "it-1");
+    let r = signed_post(&mut http, &server, API_KEY, API_SECRET, "/v5/order/cancel", &cancel);
+    assert_eq!(ret_code(&r), 170213, "already cancelled: {r}");
+
+    // Signed with another secret.
+    let r = signed_post(&mut http, &server, API_KEY, "not-the-secret", "/v5/order/create", &body);
+    assert_eq!(ret_code(&r), 10004, "{r}");
+
+    // ETHUSDT ticks are 0.05: a price ending in .01 parses but is off the tick.
+    let eth_bid = server.market.snapshot(1, 1).unwrap().bids[0].0;
+    let whole = server.market.instruments()[1].price_text(eth_bid);
+    let off_tick = format!("{}.01", whole.as_str().split('.').next().unwrap());
+    let body = format!(
+        r#"{{"category":"spot","symbol":"ETHUSDT","side":"Buy","orderType":"Limit","qty":"0.01","price":"{off_tick}"}}"#
+    );
+    let r = signed_post(&mut http, &server, API_KEY, API_SECRET, "/v5/order/create", &body);
+    assert_eq!((ret_code(&r), r["retMsg"].as_str()), (170134, Some("Order price decimal too long.")), "{r}");
+}
+
+fn private_auth(ws: &mut WsClient, server: &RunningServer) {
+    let expires = server.market.now_ms() + 10_000;
+    let sign = hmac_sha256_hex(API_SECRET, format!("GET/realtime{expires}").as_bytes());
+    ws.send_text(&format!(r#"{{"op":"auth","args":["{API_KEY}",{expires},"{sign}"]}}"#)).unwrap();
+    let reply = ws.recv_json(WAIT).expect("auth reply");
+    assert_eq!((reply["success"].as_bool(), reply["op"].as_str()), (Some(true), Some("auth")), "{reply}");
+}
+
+/// Private stream: a buy that takes the best ask level and rests the remainder, which another
+/// account then fills. The stream shows New, then each execution before the order state it
+/// produced, PartiallyFilled on the way, Filled at the end. The background flow is nearly
+/// still (one event per 1000 s) so nothing else trades with the order.
+#[test]
+fn private_stream_orders_and_executions_in_sequence() {
+    let server = start(0.001);
+    let client = TestClient::of(&server, "bybit");
+    let mut http = TestClient::of(&server, "bybit");
+    let mut ws = client.ws_connect("/v5/private");
+    // A bad signature first.
+    let expires = server.market.now_ms() + 10_000;
+    ws.send_text(&format!(r#"{{"op":"auth","args":["{API_KEY}",{expires},"00"]}}"#)).unwrap();
+    assert_eq!(ws.recv_json(WAIT).expect("reply")["success"], false);
+    private_auth(&mut ws, &server);
+    ws.send_text(r#"{"op":"subscribe","args":["order","execution"]}"#).unwrap();
+    assert_eq!(ws.recv_json(WAIT).expect("ack")["success"], true);
+
+    let inst = server.market.instruments()[0].clone();
+    let (ask, ask_qty) = server.market.snapshot(0, 1).unwrap().asks[0];
+    let qty = Qty::from_units(ask_qty.units() + 500);
+    let body = format!(
+        r#"{{"category":"spot","symbol":"BTCUSDT","side":"Buy","orderType":"Limit","qty":"{}","price":"{}","orderLinkId":"pf-1"}}"#,
+        inst.qty_text(qty),
+        inst.price_text(ask)
+    );
+    assert_eq!(ret_code(&signed_post(&mut http, &server, API_KEY, API_SECRET, "/v5/order/create", &body)), 0);
+    let body = format!(
+        r#"{{"category":"spot","symbol":"BTCUSDT","side":"Sell","orderType":"Limit","qty":"{}","price":"{}","timeInForce":"IOC"}}"#,
+        inst.qty_text(Qty::from_units(500)),
+        inst.price_text(ask)
+    );
+    assert_eq!(ret_code(&signed_post(&mut http, &server, KEY_B, SECRET_B, "/v5/order/create", &body)), 0);
+
+    let mut seen = Vec::new();
+    let mut executed = 0;
+    loop {
+        let m = recv_where(&mut ws, |m| m.get("topic").is_some());
+        let d = &m["data"][0];
+        match m["topic"].as_str() {
+            Some("execution") => {
+                executed += inst.parse_qty(d["execQty"].as_str().unwrap()).unwrap().units();
+                seen.push("exec".to_owned());
+            }
+            Some("order") => {
+                assert_eq!(d["orderLinkId"], "pf-1");
+                assert_eq!(d["category"], "spot");
+                let status = d["orderStatus"].as_str().unwrap().to_owned();
+                seen.push(status.clone());
+                if status == "Filled" {
+                    assert_eq!(inst.parse_qty(d["cumExecQty"].as_str().unwrap()).unwrap(), qty);
+                    break;
+                }
+            }
+            other => panic!("unexpected topic {other:?}"),
+        }
+    }
+    assert_eq!(executed, qty.units());
+    assert_eq!(seen[0], "New", "{seen:?}");
+    assert!(seen.iter().any(|s| s == "PartiallyFilled"), "{seen:?}");
+    for (i, s) in seen.iter().enumerate().skip(1) {
+        if s != "exec" {
+            assert_eq!(seen[i - 1], "exec", "each state after New follows its execution: {seen:?}");
+        }
+    }
+}
+
+/// A `skip_sequence` fault set through `/_sim/faults` shows as a `u` gap of two.
+#[test]
+fn injected_skip_sequence_is_a_u_gap() {
+    let server = start(500.0);
+    let client = TestClient::of(&server, "bybit");
+    let mut http = TestClient::of(&server, "bybit");
+    let mut ws = client.ws_connect("/v5/public/spot");
+    ws.send_text(r#"{"op":"subscribe","args":["orderbook.50.BTCUSDT"]}"#).unwrap();
+    assert_eq!(ws.recv_json(WAIT).expect("ack")["success"], true);
+    let snap = recv_where(&mut ws, |m| m["type"] == "snapshot");
+    let mut u = snap["data"]["u"].as_u64().unwrap();
+    let delta = recv_where(&mut ws, |m| m["type"] == "delta");
+    assert_eq!(delta["data"]["u"].as_u64(), Some(u + 1));
+    u += 1;
+    let (status, _, body) =
+        http.post("/_sim/faults", &[("Content-Type", "application/json")], r#"{"skip_sequence":1}"#);
+    assert_eq!(status, 200, "{body}");
+    let mut steps = Vec::new();
+    while steps.len() < 5 {
+        let m = recv_where(&mut ws, |m| m["type"] == "delta");
+        let next = m["data"]["u"].as_u64().unwrap();
+        steps.push(next - u);
+        u = next;
+    }
+    assert_eq!(steps.iter().filter(|s| **s == 2).count(), 1, "exactly one gap: {steps:?}");
+    assert!(steps.iter().all(|s| *s == 1 || *s == 2), "{steps:?}");
+}
