@@ -40,6 +40,47 @@ pub struct RawConfig {
     /// `[[strategies]]`.
     #[serde(default)]
     pub strategies: Vec<RawStrategy>,
+    /// `[[venues]]`: connections to real venues (or the venue simulator).
+    #[serde(default)]
+    pub venues: Vec<RawVenue>,
+}
+
+/// `[[venues]]`: where a live venue is and how to trust it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawVenue {
+    /// Which venue (`binance`).
+    pub venue: Venue,
+    /// REST base URL, e.g. `https://api.binance.com` or the simulator's `https://127.0.0.1:9443`.
+    pub rest_url: String,
+    /// WebSocket base URL, e.g. `wss://stream.binance.com:9443`.
+    pub ws_url: String,
+    /// Trust only this CA certificate (the venue simulator's `venue-sim-ca.pem`); default: the
+    /// public web PKI roots.
+    pub ca_file: Option<std::path::PathBuf>,
+    /// TLS server name when the URL host is an IP (`localhost` for the simulator).
+    pub server_name: Option<String>,
+    /// `recvWindow` for signed requests, milliseconds.
+    #[serde(default = "default_recv_window")]
+    pub recv_window_ms: u64,
+}
+
+fn default_recv_window() -> u64 {
+    5000
+}
+
+/// API credentials of one account at one venue: inline, or named environment variables.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawKeys {
+    /// API key.
+    pub api_key: Option<String>,
+    /// Secret.
+    pub secret: Option<String>,
+    /// Environment variable holding the API key.
+    pub api_key_env: Option<String>,
+    /// Environment variable holding the secret.
+    pub secret_env: Option<String>,
 }
 
 /// `[engine]`: the core thread.
@@ -161,6 +202,9 @@ pub struct RawAccount {
     pub max_order_notional: String,
     /// Largest absolute position notional per instrument.
     pub max_position_notional: String,
+    /// API credentials per venue name (`[accounts.keys.binance]`).
+    #[serde(default)]
+    pub keys: std::collections::BTreeMap<String, RawKeys>,
 }
 
 /// `[[strategies]]`.
@@ -260,6 +304,27 @@ pub struct SimPlan {
     pub flows: Vec<FlowParams>,
 }
 
+/// A live venue as the run uses it.
+#[derive(Debug, Clone)]
+pub struct VenuePlan {
+    /// Which venue.
+    pub venue: Venue,
+    /// REST base URL.
+    pub rest_url: String,
+    /// WebSocket base URL.
+    pub ws_url: String,
+    /// CA file to trust instead of the web PKI.
+    pub ca_file: Option<std::path::PathBuf>,
+    /// TLS server name override.
+    pub server_name: Option<String>,
+    /// `recvWindow`, ms.
+    pub recv_window_ms: u64,
+    /// Credentials of each account trading there.
+    pub keys: Vec<(AccountId, String, String)>,
+    /// Instruments traded there.
+    pub instruments: Vec<InstrumentId>,
+}
+
 /// A validated, runnable configuration.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -275,6 +340,15 @@ pub struct Plan {
     pub accounts: Vec<AccountPlan>,
     /// Strategies, indexed by strategy id.
     pub strategies: Vec<StrategyPlan>,
+    /// Live venues (empty: the run uses the built-in simulated venue).
+    pub venues: Vec<VenuePlan>,
+}
+
+impl Plan {
+    /// Whether the run trades on live venues (else on the built-in simulated venue).
+    pub fn is_live(&self) -> bool {
+        !self.venues.is_empty()
+    }
 }
 
 /// Collects problems while validating.
@@ -361,8 +435,8 @@ pub fn validate(raw: RawConfig) -> Result<Plan, Vec<Problem>> {
     }
     for (i, ri) in raw.instruments.iter().enumerate() {
         let path = format!("instruments[{i}]");
-        if ri.venue != Venue::Sim {
-            p.add(format!("{path}.venue"), format!("{} has no gateway in this build; only \"sim\" trades", ri.venue));
+        if ri.venue != Venue::Sim && !raw.venues.iter().any(|v| v.venue == ri.venue) {
+            p.add(format!("{path}.venue"), format!("{} has no [[venues]] entry saying where it is", ri.venue));
         }
         let spec = InstrumentSpec {
             venue: ri.venue,
@@ -517,6 +591,78 @@ pub fn validate(raw: RawConfig) -> Result<Plan, Vec<Problem>> {
         }
     }
 
+    // [[venues]]
+    let mut venues = Vec::new();
+    for (i, rv) in raw.venues.iter().enumerate() {
+        let path = format!("venues[{i}]");
+        if rv.venue != Venue::Binance {
+            p.add(format!("{path}.venue"), format!("{} has no gateway in this build (live venues: binance)", rv.venue));
+            continue;
+        }
+        if raw.venues[..i].iter().any(|v| v.venue == rv.venue) {
+            p.add(format!("{path}.venue"), format!("{} is listed twice", rv.venue));
+        }
+        if !rv.rest_url.starts_with("https://") {
+            p.add(format!("{path}.rest_url"), format!("{:?} must start with https://", rv.rest_url));
+        }
+        if !rv.ws_url.starts_with("wss://") {
+            p.add(format!("{path}.ws_url"), format!("{:?} must start with wss://", rv.ws_url));
+        }
+        if let Some(ca) = &rv.ca_file
+            && !ca.is_file()
+        {
+            p.add(format!("{path}.ca_file"), format!("{} is not a readable file", ca.display()));
+        }
+        if rv.recv_window_ms == 0 || rv.recv_window_ms > 60_000 {
+            p.add(format!("{path}.recv_window_ms"), format!("{} must be in 1..=60000", rv.recv_window_ms));
+        }
+        let traded: Vec<InstrumentId> = instruments.iter().filter(|x| x.venue() == rv.venue).map(|x| x.id()).collect();
+        let mut keys = Vec::new();
+        for (a, ra) in raw.accounts.iter().enumerate() {
+            let trades_here =
+                strategies.iter().any(|s: &StrategyPlan| s.account.index() == a && traded.contains(&s.instrument));
+            let Some(k) = ra.keys.get(rv.venue.name()) else {
+                if trades_here {
+                    p.add(format!("accounts[{a}].keys.{}", rv.venue), "this account trades there but has no API key");
+                }
+                continue;
+            };
+            let kpath = format!("accounts[{a}].keys.{}", rv.venue);
+            let mut resolve = |inline: &Option<String>, env: &Option<String>, field: &str| match (inline, env) {
+                (Some(v), None) if !v.is_empty() => Some(v.clone()),
+                (None, Some(var)) => match std::env::var(var) {
+                    Ok(v) if !v.is_empty() => Some(v),
+                    _ => {
+                        p.add(format!("{kpath}.{field}_env"), format!("environment variable {var} is not set"));
+                        None
+                    }
+                },
+                _ => {
+                    p.add(format!("{kpath}.{field}"), format!("give exactly one of {field} and {field}_env"));
+                    None
+                }
+            };
+            let key = resolve(&k.api_key, &k.api_key_env, "api_key");
+            let secret = resolve(&k.secret, &k.secret_env, "secret");
+            if let (Some(key), Some(secret)) = (key, secret) {
+                keys.push((AccountId(a as u16), key, secret));
+            }
+        }
+        venues.push(VenuePlan {
+            venue: rv.venue,
+            rest_url: rv.rest_url.clone(),
+            ws_url: rv.ws_url.clone(),
+            ca_file: rv.ca_file.clone(),
+            server_name: rv.server_name.clone(),
+            recv_window_ms: rv.recv_window_ms,
+            keys,
+            instruments: traded,
+        });
+    }
+    if !venues.is_empty() && instruments.iter().any(|x| x.venue() == Venue::Sim) {
+        p.add("instruments", "a run trades either on the built-in simulated venue or on live venues, not both");
+    }
+
     if !p.0.is_empty() {
         return Err(p.0);
     }
@@ -543,6 +689,7 @@ pub fn validate(raw: RawConfig) -> Result<Plan, Vec<Problem>> {
         },
         accounts,
         strategies,
+        venues,
     })
 }
 
@@ -621,6 +768,33 @@ threshold = "1.5"
                 && text.contains("\"-5\"")
                 && text.contains("0.00015"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn live_venue_needs_a_venue_entry_https_and_keys() {
+        let text =
+            include_str!("../../examples/binance-venue-sim.toml").replace("ca_file = \"venue-sim-ca.pem\"\n", "");
+        let plan = load(&text, "t").unwrap();
+        assert!(plan.is_live());
+        assert_eq!(
+            plan.venues[0].keys,
+            vec![(AccountId(0), "qt-sim-key-1".to_string(), "qt-sim-secret-1".to_string())]
+        );
+        assert_eq!(plan.venues[0].instruments, vec![InstrumentId(0)]);
+
+        let no_entry = text.replace("[[venues]]\nvenue = \"binance\"", "[[venues]]\nvenue = \"bybit\"");
+        let err = load(&no_entry, "t").unwrap_err().to_string();
+        assert!(err.contains("venues[0].venue") && err.contains("instruments[0].venue"), "{err}");
+
+        let bad = text
+            .replace("https://127.0.0.1:9443", "http://127.0.0.1:9443")
+            .replace("api_key = \"qt-sim-key-1\"", "api_key_env = \"QT_TEST_SURELY_UNSET_VAR\"");
+        let err = load(&bad, "t").unwrap_err().to_string();
+        assert!(err.contains("venues[0].rest_url"), "{err}");
+        assert!(
+            err.contains("accounts[0].keys.binance.api_key_env") && err.contains("QT_TEST_SURELY_UNSET_VAR"),
+            "{err}"
         );
     }
 }

@@ -156,14 +156,22 @@ fn run(
     if let Some(p) = pace {
         plan.sim.pace = p;
     }
+    let target = if plan.is_live() {
+        let venues: Vec<String> = plan.venues.iter().map(|v| format!("{} at {}", v.venue, v.rest_url)).collect();
+        format!("live venues {} for {:.3} s", venues.join(", "), plan.sim.duration.as_secs_f64())
+    } else {
+        format!(
+            "simulated venue seed {} for {:.3} s ({:?})",
+            plan.sim.seed,
+            plan.sim.duration.as_secs_f64(),
+            plan.sim.pace
+        )
+    };
     log::info!(
-        "config {name}: {} instrument(s), {} account(s), {} strateg(ies); simulated venue seed {} for {:.3} s ({:?})",
+        "config {name}: {} instrument(s), {} account(s), {} strateg(ies); {target}",
         plan.instruments.len(),
         plan.accounts.len(),
         plan.strategies.len(),
-        plan.sim.seed,
-        plan.sim.duration.as_secs_f64(),
-        plan.sim.pace
     );
     if check {
         println!("configuration OK");
@@ -177,7 +185,8 @@ fn run(
         }
     })
     .context("installing the Ctrl-C handler")?;
-    let outcome = qt_tools::run::run(plan, Some(stop))?;
+    let outcome =
+        if plan.is_live() { qt_tools::run::run_live(plan, Some(stop))? } else { qt_tools::run::run(plan, Some(stop))? };
     print!("{}", qt_tools::summary::render(&outcome));
     Ok(())
 }

@@ -12,8 +12,9 @@ use crate::config::{Pace, Plan};
 use anyhow::{Context, anyhow};
 use qt_core::queue::{Progress, spsc};
 use qt_core::strategy::imbalance::ImbalanceTaker;
-use qt_core::{Engine, EngineReport, InstrumentId, SimClock, StrategyId, sys};
-use qt_feed::RingFeed;
+use qt_core::{Clock, Engine, EngineReport, InstrumentId, SimClock, StrategyId, Venue, WallClock, sys};
+use qt_feed::{BinanceFeed, BinanceFeedConfig, RingFeed};
+use qt_gateway::binance::{BinanceGatewayConfig, GatewayStats};
 use qt_gateway::sim::venue::{SimVenue, SimVenueConfig, SimVenueLinks, SimVenueStats};
 use qt_risk::PreTradeGate;
 use std::sync::Arc;
@@ -25,8 +26,10 @@ use std::time::{Duration, Instant};
 pub struct RunOutcome {
     /// The core's report.
     pub engine: EngineReport,
-    /// The simulated venue's report.
-    pub venue: SimVenueStats,
+    /// The simulated venue's report (simulated runs).
+    pub venue: Option<SimVenueStats>,
+    /// Each live gateway's report (live runs).
+    pub gateways: Vec<(Venue, GatewayStats)>,
     /// The plan that ran.
     pub plan: Plan,
     /// Wall time from start to both threads joined.
@@ -90,5 +93,98 @@ pub fn run(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<RunOutco
     engine.stop_flag().store(true, std::sync::atomic::Ordering::Relaxed);
     drop(engine);
     let venue_stats = venue_thread.join().map_err(|_| anyhow!("the simulated venue thread panicked"))?;
-    Ok(RunOutcome { engine: engine_report, venue: venue_stats, plan, wall: wall_start.elapsed() })
+    Ok(RunOutcome {
+        engine: engine_report,
+        venue: Some(venue_stats),
+        gateways: Vec::new(),
+        plan,
+        wall: wall_start.elapsed(),
+    })
+}
+
+/// A live run's engine and its gateway threads (already started).
+pub struct LiveRun {
+    /// The core engine, not yet running.
+    pub engine: Engine<PreTradeGate>,
+    /// Gateway threads, one per venue.
+    pub gateways: Vec<(Venue, std::thread::JoinHandle<GatewayStats>)>,
+    /// Stops the gateways (the engine has its own stop flag).
+    pub gateway_stop: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for LiveRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveRun").field("engine", &self.engine).field("gateways", &self.gateways.len()).finish()
+    }
+}
+
+/// Builds a live run: the engine on the wall clock, one feed and one gateway thread per venue.
+/// The gateways start here (they open their user data streams before orders can flow).
+pub fn build_live(plan: &Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<LiveRun> {
+    sys::init_clock();
+    let limits = plan.accounts.iter().map(|a| a.limits).collect();
+    let gate = PreTradeGate::new(limits).context("risk limits")?;
+    let mut engine = Engine::new(plan.engine.clone(), plan.instruments.clone(), gate, Arc::new(WallClock));
+    if let Some(flag) = stop {
+        engine.set_stop_flag(flag);
+    }
+    for (k, s) in plan.strategies.iter().enumerate() {
+        engine.add_strategy(Box::new(ImbalanceTaker::new(StrategyId(k as u16), s.account, s.instrument, s.params)));
+    }
+    // Client order ids must never repeat across restarts: the run id is the start second.
+    let run_id = (WallClock.now().0 / 1_000_000_000) as u32;
+    let gateway_stop = Arc::new(AtomicBool::new(false));
+    let mut gateways = Vec::new();
+    for v in &plan.venues {
+        let instruments: Vec<_> = v.instruments.iter().filter_map(|id| plan.instruments.get(*id).cloned()).collect();
+        let mut feed_cfg = BinanceFeedConfig::new(v.ws_url.clone(), v.rest_url.clone(), instruments.clone());
+        feed_cfg.ca_file = v.ca_file.clone();
+        feed_cfg.server_name = v.server_name.clone();
+        let feed = BinanceFeed::new(feed_cfg).with_context(|| format!("{} feed", v.venue))?;
+        engine.add_feed(Box::new(feed));
+        let (orders_tx, orders_rx) = spsc(plan.queue_capacity);
+        let (reports_tx, reports_rx) = spsc(plan.queue_capacity);
+        let (venue_id, _) = engine.add_venue(orders_tx, reports_rx, &v.instruments);
+        let cfg = BinanceGatewayConfig {
+            rest_url: v.rest_url.clone(),
+            ws_url: v.ws_url.clone(),
+            ca_file: v.ca_file.clone(),
+            server_name: v.server_name.clone(),
+            recv_window_ms: v.recv_window_ms,
+            venue: venue_id,
+            instruments,
+            accounts: v.keys.clone(),
+            run_id,
+            ..BinanceGatewayConfig::default()
+        };
+        let handle = qt_gateway::binance::spawn(cfg, orders_rx, reports_tx, gateway_stop.clone())
+            .with_context(|| format!("{} gateway", v.venue))?;
+        gateways.push((v.venue, handle));
+    }
+    engine.register_feeds().context("registering feed sockets")?;
+    Ok(LiveRun { engine, gateways, gateway_stop })
+}
+
+/// Runs `plan` against live venues for its duration (wall clock) or until `stop`.
+pub fn run_live(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<RunOutcome> {
+    let wall_start = Instant::now();
+    let LiveRun { engine, gateways, gateway_stop } = build_live(&plan, stop)?;
+    let engine_stop = engine.stop_flag();
+    let core_thread = std::thread::Builder::new().name("qt-core".into()).spawn(move || engine.run())?;
+    let deadline = wall_start + Duration::from_nanos(plan.sim.duration.0.max(0) as u64);
+    while Instant::now() < deadline
+        && !engine_stop.load(std::sync::atomic::Ordering::Relaxed)
+        && !core_thread.is_finished()
+    {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    engine_stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (engine_report, engine) = core_thread.join().map_err(|_| anyhow!("the core thread panicked"))?;
+    gateway_stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    drop(engine);
+    let mut stats = Vec::new();
+    for (venue, handle) in gateways {
+        stats.push((venue, handle.join().map_err(|_| anyhow!("the {venue} gateway thread panicked"))?));
+    }
+    Ok(RunOutcome { engine: engine_report, venue: None, gateways: stats, plan, wall: wall_start.elapsed() })
 }

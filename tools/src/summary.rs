@@ -40,7 +40,6 @@ fn money(n: Notional) -> String {
 /// Renders the summary of a finished run.
 pub fn render(outcome: &RunOutcome) -> String {
     let e = &outcome.engine;
-    let v = &outcome.venue;
     let plan = &outcome.plan;
     let mut s = String::new();
     let secs = e.elapsed.as_secs_f64().max(1e-9);
@@ -49,37 +48,70 @@ pub fn render(outcome: &RunOutcome) -> String {
         Pinning::NotRequested => "not pinned".into(),
         Pinning::Failed(cpu) => format!("NOT pinned (cpu {cpu} refused)"),
     };
-    let sim_secs = (v.sim_time.0 - plan.sim.start.0) as f64 / 1e9;
-    let _ = writeln!(
-        s,
-        "Quantum Trader — run summary (built-in simulated venue, seed {}, pace {:?}{})",
-        plan.sim.seed,
-        plan.sim.pace,
-        if v.stopped_early { ", stopped early" } else { "" }
-    );
-    let _ = writeln!(
-        s,
-        "  time      simulated {sim_secs:.3} s   wall {:.3} s   core thread {pinning}",
-        outcome.wall.as_secs_f64()
-    );
-    let _ = writeln!(
-        s,
-        "  market    events {}  messages {}  events/s {}  background orders {}  public trades {}",
-        thousands(e.market_events),
-        thousands(e.market_batches),
-        thousands((e.market_events as f64 / secs) as u64),
-        thousands(v.background_events),
-        thousands(v.trades)
-    );
-    let _ = writeln!(
-        s,
-        "  orders    requests {}  sent {}  fills {}  venue rejects {}  open at end {}",
-        thousands(e.order_requests),
-        thousands(e.orders_sent),
-        thousands(e.fills),
-        thousands(v.client_rejects),
-        e.open_orders
-    );
+    match &outcome.venue {
+        Some(v) => {
+            let sim_secs = (v.sim_time.0 - plan.sim.start.0) as f64 / 1e9;
+            let _ = writeln!(
+                s,
+                "Quantum Trader — run summary (built-in simulated venue, seed {}, pace {:?}{})",
+                plan.sim.seed,
+                plan.sim.pace,
+                if v.stopped_early { ", stopped early" } else { "" }
+            );
+            let _ = writeln!(
+                s,
+                "  time      simulated {sim_secs:.3} s   wall {:.3} s   core thread {pinning}",
+                outcome.wall.as_secs_f64()
+            );
+            let _ = writeln!(
+                s,
+                "  market    events {}  messages {}  events/s {}  background orders {}  public trades {}",
+                thousands(e.market_events),
+                thousands(e.market_batches),
+                thousands((e.market_events as f64 / secs) as u64),
+                thousands(v.background_events),
+                thousands(v.trades)
+            );
+            let _ = writeln!(
+                s,
+                "  orders    requests {}  sent {}  fills {}  venue rejects {}  open at end {}",
+                thousands(e.order_requests),
+                thousands(e.orders_sent),
+                thousands(e.fills),
+                thousands(v.client_rejects),
+                e.open_orders
+            );
+        }
+        None => {
+            let venues: Vec<String> = outcome.gateways.iter().map(|(v, _)| v.to_string()).collect();
+            let _ = writeln!(s, "Quantum Trader — run summary (live venues: {})", venues.join(", "));
+            let _ = writeln!(s, "  time      wall {:.3} s   core thread {pinning}", outcome.wall.as_secs_f64());
+            let _ = writeln!(
+                s,
+                "  market    events {}  messages {}  events/s {}",
+                thousands(e.market_events),
+                thousands(e.market_batches),
+                thousands((e.market_events as f64 / secs) as u64)
+            );
+            let rejects: u64 = outcome.gateways.iter().map(|(_, g)| g.rejected.total()).sum();
+            let _ = writeln!(
+                s,
+                "  orders    requests {}  sent {}  fills {}  venue rejects {}  open at end {}",
+                thousands(e.order_requests),
+                thousands(e.orders_sent),
+                thousands(e.fills),
+                thousands(rejects),
+                e.open_orders
+            );
+            for (venue, g) in &outcome.gateways {
+                let _ = writeln!(
+                    s,
+                    "  gateway   {venue}: sent {} accepted {} fills {} cancels {} transport errors {} reconnects {} max weight {}",
+                    g.orders_sent, g.accepted, g.fills, g.cancels, g.transport_errors, g.reconnects, g.max_used_weight
+                );
+            }
+        }
+    }
     let _ = writeln!(s, "  risk      {}", e.risk.render());
     let _ = writeln!(s, "  latency   tick→order ns  {}", latency_line(&e.tick_to_order));
     let _ =
@@ -123,6 +155,8 @@ pub fn render(outcome: &RunOutcome) -> String {
             let _ = writeln!(s, "    {:<8} no fills", account.name);
         }
     }
-    let _ = writeln!(s, "  fills digest {:016x} (same seed and duration ⇒ same digest)", e.fills_digest);
+    if outcome.venue.is_some() {
+        let _ = writeln!(s, "  fills digest {:016x} (same seed and duration ⇒ same digest)", e.fills_digest);
+    }
     s
 }

@@ -1,0 +1,703 @@
+//! Binance spot market-data parsing: combined-stream frames (`{"stream":..,"data":..}`) of
+//! `<sym>@depth@100ms`, `<sym>@bookTicker` and `<sym>@trade` into [`MarketEvent`]s, and the REST
+//! depth snapshot into a [`DepthSnapshot`].
+//!
+//! Frames are parsed on the core thread by [`FrameParser`]: the payload is copied into a reused,
+//! padded buffer and simd-json builds its tape in place with reused `Buffers` and a reused tape
+//! vector; the tape is walked once and every decimal string goes straight to an integer on the
+//! instrument's grid (`qt_core::decimal`), never through `f64` or `String`. After warm-up (buffers
+//! grown to the largest message seen) a frame allocates nothing and makes no syscall. Bad input
+//! of any kind is a [`ParseError`] (small, `Copy`): never a panic. Keys the parser does not use
+//! are ignored on purpose (Binance adds fields over time); a required key that is missing or of
+//! the wrong type is an error.
+//!
+//! [`parse_depth_snapshot`] runs on the snapshot thread and allocates freely.
+
+use qt_core::decimal::parse_scaled_bytes;
+use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Price, Qty, Side};
+use simd_json::{Buffers, Node, StaticNode, Tape};
+
+/// Which stream of a symbol a frame belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StreamKind {
+    /// `<sym>@depth@100ms`: diff depth.
+    Depth,
+    /// `<sym>@bookTicker`: best bid/offer.
+    BookTicker,
+    /// `<sym>@trade`: public trades.
+    Trade,
+}
+
+impl StreamKind {
+    /// Every kind, in subscription order.
+    pub const ALL: [StreamKind; 3] = [StreamKind::Depth, StreamKind::BookTicker, StreamKind::Trade];
+
+    /// The stream name suffix after `<sym>@`.
+    pub const fn suffix(self) -> &'static str {
+        match self {
+            StreamKind::Depth => "depth@100ms",
+            StreamKind::BookTicker => "bookTicker",
+            StreamKind::Trade => "trade",
+        }
+    }
+}
+
+/// Why a frame was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParseError {
+    /// Not valid JSON (includes truncated frames).
+    Json,
+    /// Valid JSON but not the expected shape (not an object, no `stream`/`data`).
+    Shape,
+    /// A `stream` we did not subscribe to.
+    UnknownStream,
+    /// A required key is absent.
+    MissingField(&'static str),
+    /// A key holds the wrong JSON type (or a level is not a `[price, qty]` pair of strings).
+    WrongType(&'static str),
+    /// A decimal string that is not a number on the instrument's grid.
+    BadDecimal(&'static str),
+    /// `s` names another symbol than the stream.
+    SymbolMismatch,
+}
+
+impl ParseError {
+    /// Number of distinct reasons (size of a per-reason counter array).
+    pub const REASONS: usize = 7;
+
+    /// Dense index of the reason, for counters.
+    pub const fn reason_index(self) -> usize {
+        match self {
+            ParseError::Json => 0,
+            ParseError::Shape => 1,
+            ParseError::UnknownStream => 2,
+            ParseError::MissingField(_) => 3,
+            ParseError::WrongType(_) => 4,
+            ParseError::BadDecimal(_) => 5,
+            ParseError::SymbolMismatch => 6,
+        }
+    }
+
+    /// Name of reason `index` (for reports).
+    pub const fn reason_name(index: usize) -> &'static str {
+        match index {
+            0 => "json",
+            1 => "shape",
+            2 => "unknown_stream",
+            3 => "missing_field",
+            4 => "wrong_type",
+            5 => "bad_decimal",
+            _ => "symbol_mismatch",
+        }
+    }
+}
+
+impl std::fmt::Display for ParseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ParseError::Json => f.write_str("not valid JSON (malformed or truncated)"),
+            ParseError::Shape => f.write_str("not a {\"stream\":..,\"data\":{..}} object"),
+            ParseError::UnknownStream => f.write_str("a stream we did not subscribe to"),
+            ParseError::MissingField(k) => write!(f, "required key {k:?} is missing"),
+            ParseError::WrongType(k) => write!(f, "key {k:?} has the wrong type"),
+            ParseError::BadDecimal(k) => write!(f, "key {k:?} is not a decimal on the instrument's grid"),
+            ParseError::SymbolMismatch => f.write_str("\"s\" does not match the stream's symbol"),
+        }
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// A refused frame, with the stream it belonged to when that could still be told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParseFailure {
+    /// Why.
+    pub error: ParseError,
+    /// `(symbol index, stream)` if known (also recovered from the start of a truncated frame).
+    pub stream: Option<(usize, StreamKind)>,
+}
+
+/// What a parsed frame holds; its records are in the parser's output vector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Parsed {
+    /// A diff: update ids `first..=last` (`U`, `u`); records carry `seq = u`, `prev_seq = U`.
+    Depth {
+        /// Symbol index.
+        symbol: usize,
+        /// `U`.
+        first: u64,
+        /// `u`.
+        last: u64,
+    },
+    /// Best bid/offer: two records (bid, offer), the offer flagged `BATCH_END`.
+    BookTicker {
+        /// Symbol index.
+        symbol: usize,
+    },
+    /// One trade record, flagged `BATCH_END`.
+    Trade {
+        /// Symbol index.
+        symbol: usize,
+    },
+    /// A control reply such as `{"result":null,"id":1}`: no records.
+    Control,
+}
+
+/// One subscribed symbol as the parser sees it.
+#[derive(Debug, Clone)]
+struct SymbolEntry {
+    id: InstrumentId,
+    symbol: String,
+    price_scale: u8,
+    qty_scale: u8,
+    /// Full stream names, indexed like [`StreamKind::ALL`].
+    streams: [String; 3],
+}
+
+/// Parses combined-stream frames; owns every buffer it reuses. Core thread.
+pub struct FrameParser {
+    symbols: Vec<SymbolEntry>,
+    buf: Vec<u8>,
+    buffers: Buffers,
+    tape: Tape<'static>,
+}
+
+impl std::fmt::Debug for FrameParser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FrameParser").field("symbols", &self.symbols.len()).finish()
+    }
+}
+
+/// Initial capacity of the reused buffers (grown on demand by the largest frame seen).
+const INITIAL_FRAME_CAPACITY: usize = 64 * 1024;
+
+/// Stream name of `kind` for `symbol` (lower-case, as Binance names streams).
+pub fn stream_name(symbol: &str, kind: StreamKind) -> String {
+    format!("{}@{}", symbol.to_ascii_lowercase(), kind.suffix())
+}
+
+impl FrameParser {
+    /// A parser for `symbols` (their index in this slice is the symbol index everywhere).
+    /// Allocates its buffers here.
+    pub fn new(symbols: &[Instrument]) -> Self {
+        let symbols = symbols
+            .iter()
+            .map(|i| SymbolEntry {
+                id: i.id(),
+                symbol: i.symbol().to_string(),
+                price_scale: i.price_scale(),
+                qty_scale: i.qty_scale(),
+                streams: StreamKind::ALL.map(|k| stream_name(i.symbol(), k)),
+            })
+            .collect();
+        let mut tape = Tape::null().reset();
+        tape.0.reserve(INITIAL_FRAME_CAPACITY / 4);
+        Self {
+            symbols,
+            buf: Vec::with_capacity(INITIAL_FRAME_CAPACITY + simd_json::INPUT_PADDING),
+            buffers: Buffers::new(INITIAL_FRAME_CAPACITY),
+            tape,
+        }
+    }
+
+    /// `(symbol index, kind)` of a stream name.
+    #[inline]
+    pub fn lookup_stream(&self, name: &[u8]) -> Option<(usize, StreamKind)> {
+        for (i, s) in self.symbols.iter().enumerate() {
+            for (k, kind) in StreamKind::ALL.iter().enumerate() {
+                if s.streams[k].as_bytes() == name {
+                    return Some((i, *kind));
+                }
+            }
+        }
+        None
+    }
+
+    /// Parses one combined-stream frame into `out` (cleared first), stamping `local_ns`.
+    pub fn parse_frame(
+        &mut self,
+        frame: &[u8],
+        local_ns: Nanos,
+        out: &mut Vec<MarketEvent>,
+    ) -> Result<Parsed, ParseFailure> {
+        out.clear();
+        let Self { symbols, buf, buffers, tape } = self;
+        let mut t = std::mem::replace(tape, Tape(Vec::new())).reset::<'_>();
+        buf.clear();
+        buf.extend_from_slice(frame);
+        buf.resize(frame.len() + simd_json::INPUT_PADDING, b' ');
+        let result = match simd_json::fill_tape_padded(buf.as_mut_slice(), frame.len(), buffers, &mut t) {
+            Ok(()) => walk_frame(symbols, &t.0, local_ns, out),
+            Err(_) => Err(ParseFailure { error: ParseError::Json, stream: None }),
+        };
+        *tape = t.reset();
+        match result {
+            Err(ParseFailure { error, stream: None }) => {
+                out.clear();
+                Err(ParseFailure { error, stream: recover_stream(symbols, frame) })
+            }
+            Err(e) => {
+                out.clear();
+                Err(e)
+            }
+            ok => ok,
+        }
+    }
+
+    /// Parses a bare payload (the `data` of a frame, as Binance's documentation shows it) of
+    /// `kind` for symbol index `symbol`.
+    pub fn parse_payload(
+        &mut self,
+        payload: &[u8],
+        symbol: usize,
+        kind: StreamKind,
+        local_ns: Nanos,
+        out: &mut Vec<MarketEvent>,
+    ) -> Result<Parsed, ParseFailure> {
+        out.clear();
+        let Self { symbols, buf, buffers, tape } = self;
+        let Some(entry) = symbols.get(symbol) else {
+            return Err(ParseFailure { error: ParseError::UnknownStream, stream: None });
+        };
+        let mut t = std::mem::replace(tape, Tape(Vec::new())).reset::<'_>();
+        buf.clear();
+        buf.extend_from_slice(payload);
+        buf.resize(payload.len() + simd_json::INPUT_PADDING, b' ');
+        let result = match simd_json::fill_tape_padded(buf.as_mut_slice(), payload.len(), buffers, &mut t) {
+            Ok(()) => walk_data(entry, symbol, kind, &t.0, 0, local_ns, out),
+            Err(_) => Err(ParseError::Json),
+        };
+        *tape = t.reset();
+        result.map_err(|error| {
+            out.clear();
+            ParseFailure { error, stream: Some((symbol, kind)) }
+        })
+    }
+}
+
+/// Nodes a value starting at `i` occupies.
+#[inline]
+fn span(nodes: &[Node<'_>], i: usize) -> usize {
+    match nodes.get(i) {
+        Some(Node::Object { count, .. } | Node::Array { count, .. }) => count + 1,
+        _ => 1,
+    }
+}
+
+/// Index of the first value of the object at `obj` whose key is `key`.
+#[inline]
+fn find_key(nodes: &[Node<'_>], obj: usize, key: &str) -> Option<usize> {
+    let Some(Node::Object { len, .. }) = nodes.get(obj) else { return None };
+    let mut i = obj + 1;
+    for _ in 0..*len {
+        let k = match nodes.get(i) {
+            Some(Node::String(k)) => *k,
+            _ => return None,
+        };
+        if k == key {
+            return Some(i + 1);
+        }
+        i += 1 + span(nodes, i + 1);
+    }
+    None
+}
+
+fn walk_frame(
+    symbols: &[SymbolEntry],
+    nodes: &[Node<'_>],
+    local_ns: Nanos,
+    out: &mut Vec<MarketEvent>,
+) -> Result<Parsed, ParseFailure> {
+    let fail = |error| ParseFailure { error, stream: None };
+    if !matches!(nodes.first(), Some(Node::Object { .. })) {
+        return Err(fail(ParseError::Shape));
+    }
+    let Some(stream_at) = find_key(nodes, 0, "stream") else {
+        // Replies to control requests carry `id` (and `result` or `error`).
+        return if find_key(nodes, 0, "id").is_some() { Ok(Parsed::Control) } else { Err(fail(ParseError::Shape)) };
+    };
+    let Some(Node::String(stream)) = nodes.get(stream_at) else { return Err(fail(ParseError::WrongType("stream"))) };
+    let mut found = None;
+    'outer: for (i, s) in symbols.iter().enumerate() {
+        for (k, kind) in StreamKind::ALL.iter().enumerate() {
+            if s.streams[k] == *stream {
+                found = Some((i, *kind));
+                break 'outer;
+            }
+        }
+    }
+    let Some((symbol, kind)) = found else { return Err(fail(ParseError::UnknownStream)) };
+    let Some(data_at) = find_key(nodes, 0, "data") else {
+        return Err(ParseFailure { error: ParseError::MissingField("data"), stream: found });
+    };
+    walk_data(&symbols[symbol], symbol, kind, nodes, data_at, local_ns, out)
+        .map_err(|error| ParseFailure { error, stream: found })
+}
+
+#[inline]
+fn get_u64(nodes: &[Node<'_>], obj: usize, key: &'static str) -> Result<u64, ParseError> {
+    match nodes.get(find_key(nodes, obj, key).ok_or(ParseError::MissingField(key))?) {
+        Some(Node::Static(StaticNode::U64(v))) => Ok(*v),
+        Some(Node::Static(StaticNode::I64(v))) if *v >= 0 => Ok(*v as u64),
+        _ => Err(ParseError::WrongType(key)),
+    }
+}
+
+#[inline]
+fn get_str<'a>(nodes: &[Node<'a>], obj: usize, key: &'static str) -> Result<&'a str, ParseError> {
+    match nodes.get(find_key(nodes, obj, key).ok_or(ParseError::MissingField(key))?) {
+        Some(Node::String(s)) => Ok(s),
+        _ => Err(ParseError::WrongType(key)),
+    }
+}
+
+#[inline]
+fn get_bool(nodes: &[Node<'_>], obj: usize, key: &'static str) -> Result<bool, ParseError> {
+    match nodes.get(find_key(nodes, obj, key).ok_or(ParseError::MissingField(key))?) {
+        Some(Node::Static(StaticNode::Bool(b))) => Ok(*b),
+        _ => Err(ParseError::WrongType(key)),
+    }
+}
+
+#[inline]
+fn price(text: &str, scale: u8, key: &'static str) -> Result<Price, ParseError> {
+    match parse_scaled_bytes(text.as_bytes(), scale) {
+        Ok(units) if units >= 0 => Ok(Price::from_units(units)),
+        _ => Err(ParseError::BadDecimal(key)),
+    }
+}
+
+#[inline]
+fn qty(text: &str, scale: u8, key: &'static str) -> Result<Qty, ParseError> {
+    match parse_scaled_bytes(text.as_bytes(), scale) {
+        Ok(units) if units >= 0 => Ok(Qty::from_units(units)),
+        _ => Err(ParseError::BadDecimal(key)),
+    }
+}
+
+/// Venue milliseconds → Unix nanoseconds (saturating).
+#[inline]
+fn ms_to_ns(ms: u64) -> Nanos {
+    Nanos(i64::try_from(ms).unwrap_or(i64::MAX).saturating_mul(1_000_000))
+}
+
+fn walk_data(
+    entry: &SymbolEntry,
+    symbol: usize,
+    kind: StreamKind,
+    nodes: &[Node<'_>],
+    obj: usize,
+    local_ns: Nanos,
+    out: &mut Vec<MarketEvent>,
+) -> Result<Parsed, ParseError> {
+    if !matches!(nodes.get(obj), Some(Node::Object { .. })) {
+        return Err(ParseError::WrongType("data"));
+    }
+    if get_str(nodes, obj, "s")? != entry.symbol {
+        return Err(ParseError::SymbolMismatch);
+    }
+    match kind {
+        StreamKind::Depth => {
+            let exchange_ns = ms_to_ns(get_u64(nodes, obj, "E")?);
+            let first = get_u64(nodes, obj, "U")?;
+            let last = get_u64(nodes, obj, "u")?;
+            if first > last {
+                return Err(ParseError::WrongType("U"));
+            }
+            for (key, side) in [("b", Side::Buy), ("a", Side::Sell)] {
+                let at = find_key(nodes, obj, key).ok_or(ParseError::MissingField(key))?;
+                levels(entry, nodes, at, key, side, |price, qty| {
+                    let mut ev = MarketEvent::new(entry.id, EventKind::BookDelta, side, price, qty);
+                    ev.exchange_ns = exchange_ns;
+                    ev.local_ns = local_ns;
+                    ev.seq = last;
+                    ev.prev_seq = first;
+                    out.push(ev);
+                })?;
+            }
+            Ok(Parsed::Depth { symbol, first, last })
+        }
+        StreamKind::BookTicker => {
+            let update = get_u64(nodes, obj, "u")?;
+            let bid = price(get_str(nodes, obj, "b")?, entry.price_scale, "b")?;
+            let bid_qty = qty(get_str(nodes, obj, "B")?, entry.qty_scale, "B")?;
+            let ask = price(get_str(nodes, obj, "a")?, entry.price_scale, "a")?;
+            let ask_qty = qty(get_str(nodes, obj, "A")?, entry.qty_scale, "A")?;
+            for (side, p, q) in [(Side::Buy, bid, bid_qty), (Side::Sell, ask, ask_qty)] {
+                let mut ev = MarketEvent::new(entry.id, EventKind::BestBidOffer, side, p, q);
+                // bookTicker carries no event time: exchange_ns stays 0.
+                ev.local_ns = local_ns;
+                ev.seq = update;
+                out.push(ev);
+            }
+            if let Some(last) = out.last_mut() {
+                last.flags = MarketEvent::BATCH_END;
+            }
+            Ok(Parsed::BookTicker { symbol })
+        }
+        StreamKind::Trade => {
+            let exchange_ns = ms_to_ns(get_u64(nodes, obj, "E")?);
+            let trade_id = get_u64(nodes, obj, "t")?;
+            let p = price(get_str(nodes, obj, "p")?, entry.price_scale, "p")?;
+            let q = qty(get_str(nodes, obj, "q")?, entry.qty_scale, "q")?;
+            // `m`: the buyer is the maker, so the aggressor sold.
+            let side = if get_bool(nodes, obj, "m")? { Side::Sell } else { Side::Buy };
+            let mut ev = MarketEvent::new(entry.id, EventKind::Trade, side, p, q);
+            ev.exchange_ns = exchange_ns;
+            ev.local_ns = local_ns;
+            ev.seq = trade_id;
+            ev.flags = MarketEvent::BATCH_END;
+            out.push(ev);
+            Ok(Parsed::Trade { symbol })
+        }
+    }
+}
+
+/// Walks an array of `[price, qty]` string pairs at `at`.
+#[inline]
+fn levels(
+    entry: &SymbolEntry,
+    nodes: &[Node<'_>],
+    at: usize,
+    key: &'static str,
+    _side: Side,
+    mut each: impl FnMut(Price, Qty),
+) -> Result<(), ParseError> {
+    let Some(Node::Array { len, .. }) = nodes.get(at) else { return Err(ParseError::WrongType(key)) };
+    let mut i = at + 1;
+    for _ in 0..*len {
+        match (nodes.get(i), nodes.get(i + 1), nodes.get(i + 2)) {
+            (Some(Node::Array { len: 2, .. }), Some(Node::String(p)), Some(Node::String(q))) => {
+                each(price(p, entry.price_scale, key)?, qty(q, entry.qty_scale, key)?);
+                i += 3;
+            }
+            _ => return Err(ParseError::WrongType(key)),
+        }
+    }
+    Ok(())
+}
+
+/// The stream named at the start of an unparsable frame (`{"stream":"<name>"`), if any.
+#[cold]
+fn recover_stream(symbols: &[SymbolEntry], frame: &[u8]) -> Option<(usize, StreamKind)> {
+    const PREFIX: &[u8] = b"{\"stream\":\"";
+    let rest = frame.strip_prefix(PREFIX)?;
+    let end = rest.iter().position(|&b| b == b'"')?;
+    let name = &rest[..end];
+    for (i, s) in symbols.iter().enumerate() {
+        for (k, kind) in StreamKind::ALL.iter().enumerate() {
+            if s.streams[k].as_bytes() == name {
+                return Some((i, *kind));
+            }
+        }
+    }
+    None
+}
+
+/// A REST depth snapshot on the instrument's grid, built on the snapshot thread.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DepthSnapshot {
+    /// `lastUpdateId`.
+    pub last_update_id: u64,
+    /// Bids, best first.
+    pub bids: Vec<(Price, Qty)>,
+    /// Asks, best first.
+    pub asks: Vec<(Price, Qty)>,
+}
+
+#[derive(serde::Deserialize)]
+struct RestDepth<'a> {
+    #[serde(rename = "lastUpdateId")]
+    last_update_id: u64,
+    #[serde(borrow)]
+    bids: Vec<(&'a str, &'a str)>,
+    #[serde(borrow)]
+    asks: Vec<(&'a str, &'a str)>,
+}
+
+/// Parses a `GET /api/v3/depth` body (parsed in place: `body` is modified). Allocates.
+pub fn parse_depth_snapshot(body: &mut [u8], instrument: &Instrument) -> Result<DepthSnapshot, ParseError> {
+    let raw: RestDepth<'_> = simd_json::serde::from_slice(body).map_err(|_| ParseError::Json)?;
+    let (ps, qs) = (instrument.price_scale(), instrument.qty_scale());
+    let side = |levels: &[(&str, &str)], key: &'static str| -> Result<Vec<(Price, Qty)>, ParseError> {
+        levels.iter().map(|(p, q)| Ok((price(p, ps, key)?, qty(q, qs, key)?))).collect()
+    };
+    Ok(DepthSnapshot {
+        last_update_id: raw.last_update_id,
+        bids: side(&raw.bids, "bids")?,
+        asks: side(&raw.asks, "asks")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use qt_core::{InstrumentKind, InstrumentSpec, Venue};
+
+    pub(crate) fn instrument(id: u32, symbol: &str, tick: &str, lot: &str) -> Instrument {
+        let spec = InstrumentSpec {
+            venue: Venue::Binance,
+            symbol: symbol.into(),
+            base: "B".into(),
+            quote: "Q".into(),
+            kind: InstrumentKind::Spot,
+            tick_size: tick.into(),
+            lot_size: lot.into(),
+            min_qty: None,
+            min_notional: None,
+            multiplier: None,
+            price_scale: None,
+            qty_scale: None,
+        };
+        Instrument::from_spec(InstrumentId(id), &spec).unwrap()
+    }
+
+    const DEPTH: &str = include_str!("../../../testdata/binance_spot/depth_update.json");
+    const TICKER: &str = include_str!("../../../testdata/binance_spot/book_ticker.json");
+    const TRADE: &str = include_str!("../../../testdata/binance_spot/trade.json");
+    const SNAPSHOT: &str = include_str!("../../../testdata/binance_spot/snapshot_rest.json");
+
+    fn p(units: i64) -> Price {
+        Price::from_units(units)
+    }
+    fn q(units: i64) -> Qty {
+        Qty::from_units(units)
+    }
+
+    #[test]
+    fn documented_depth_update_parses_exactly() {
+        let bnbbtc = instrument(3, "BNBBTC", "0.000001", "0.001");
+        let mut parser = FrameParser::new(&[bnbbtc]);
+        let mut out = Vec::new();
+        let parsed = parser.parse_payload(DEPTH.as_bytes(), 0, StreamKind::Depth, Nanos(77), &mut out).unwrap();
+        assert_eq!(parsed, Parsed::Depth { symbol: 0, first: 157, last: 160 });
+        assert_eq!(out.len(), 2);
+        let (b, a) = (out[0], out[1]);
+        assert_eq!((b.kind, b.side, b.price, b.qty), (EventKind::BookDelta, Side::Buy, p(2400), q(10_000)));
+        assert_eq!((a.kind, a.side, a.price, a.qty), (EventKind::BookDelta, Side::Sell, p(2600), q(100_000)));
+        for ev in &out {
+            assert_eq!((ev.seq, ev.prev_seq, ev.instrument), (160, 157, InstrumentId(3)));
+            assert_eq!((ev.exchange_ns, ev.local_ns), (Nanos(1_672_515_782_136_000_000), Nanos(77)));
+            assert_eq!(ev.flags, 0, "the sync layer sets BATCH_END");
+        }
+    }
+
+    #[test]
+    fn documented_book_ticker_parses_exactly() {
+        let bnbusdt = instrument(0, "BNBUSDT", "0.0001", "0.01");
+        let mut parser = FrameParser::new(&[bnbusdt]);
+        let mut out = Vec::new();
+        let parsed = parser.parse_payload(TICKER.as_bytes(), 0, StreamKind::BookTicker, Nanos(5), &mut out).unwrap();
+        assert_eq!(parsed, Parsed::BookTicker { symbol: 0 });
+        assert_eq!(out.len(), 2);
+        assert_eq!(
+            (out[0].kind, out[0].side, out[0].price, out[0].qty),
+            (EventKind::BestBidOffer, Side::Buy, p(253_519), q(3121))
+        );
+        assert_eq!((out[1].side, out[1].price, out[1].qty), (Side::Sell, p(253_652), q(4066)));
+        assert_eq!((out[0].seq, out[0].flags, out[1].flags), (400_900_217, 0, MarketEvent::BATCH_END));
+    }
+
+    #[test]
+    fn documented_trade_parses_exactly() {
+        let bnbbtc = instrument(0, "BNBBTC", "0.000001", "0.001");
+        let mut parser = FrameParser::new(&[bnbbtc]);
+        let mut out = Vec::new();
+        let parsed = parser.parse_payload(TRADE.as_bytes(), 0, StreamKind::Trade, Nanos(5), &mut out).unwrap();
+        assert_eq!(parsed, Parsed::Trade { symbol: 0 });
+        let t = out[0];
+        // m = true: the buyer was the maker, the aggressor sold.
+        assert_eq!((t.kind, t.side, t.price, t.qty, t.seq), (EventKind::Trade, Side::Sell, p(1000), q(100_000), 12345));
+        assert_eq!((t.exchange_ns, t.flags), (Nanos(1_672_515_782_136_000_000), MarketEvent::BATCH_END));
+    }
+
+    #[test]
+    fn documented_rest_snapshot_parses_exactly() {
+        let inst = instrument(0, "BNBBTC", "0.00000001", "0.00000001");
+        let mut body = SNAPSHOT.as_bytes().to_vec();
+        let snap = parse_depth_snapshot(&mut body, &inst).unwrap();
+        assert_eq!(snap.last_update_id, 1_027_024);
+        assert_eq!(snap.bids, vec![(p(400_000_000), q(43_100_000_000))]);
+        assert_eq!(snap.asks, vec![(p(400_000_200), q(1_200_000_000))]);
+        let mut bad = br#"{"lastUpdateId":1,"bids":[["x","1"]],"asks":[]}"#.to_vec();
+        assert_eq!(parse_depth_snapshot(&mut bad, &inst), Err(ParseError::BadDecimal("bids")));
+        let mut bad = br#"{"lastUpdateId":1,"bids":[]"#.to_vec();
+        assert_eq!(parse_depth_snapshot(&mut bad, &inst), Err(ParseError::Json));
+    }
+
+    fn btc() -> FrameParser {
+        FrameParser::new(&[instrument(0, "BTCUSDT", "0.01", "0.00001")])
+    }
+
+    #[test]
+    fn combined_frames_dispatch_on_the_stream_name() {
+        let mut parser = btc();
+        let mut out = Vec::new();
+        let frame = br#"{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":5,"u":7,"b":[["65000.00000000","0.50000000"]],"a":[["65000.01000000","0.00000000"]],"x":{"new":[1,2]}}}"#;
+        assert_eq!(parser.parse_frame(frame, Nanos(0), &mut out), Ok(Parsed::Depth { symbol: 0, first: 5, last: 7 }));
+        assert_eq!((out[0].price, out[0].qty, out[1].price, out[1].qty), (p(6_500_000), q(50_000), p(6_500_001), q(0)));
+        let frame =
+            br#"{"data":{"u":9,"s":"BTCUSDT","b":"1.00","B":"2","a":"1.01","A":"3"},"stream":"btcusdt@bookTicker"}"#;
+        assert_eq!(parser.parse_frame(frame, Nanos(0), &mut out), Ok(Parsed::BookTicker { symbol: 0 }));
+        assert_eq!(parser.parse_frame(br#"{"result":null,"id":1}"#, Nanos(0), &mut out), Ok(Parsed::Control));
+    }
+
+    #[test]
+    fn bad_frames_are_typed_errors() {
+        let mut parser = btc();
+        let mut out = Vec::new();
+        let depth = Some((0, StreamKind::Depth));
+        type Case<'a> = (&'a [u8], ParseError, Option<(usize, StreamKind)>);
+        let cases: Vec<Case<'_>> = vec![
+            (b"{\"e\":\"depthUpdate\",\"E\":,]", ParseError::Json, None),
+            (br#"{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"BTCU"#, ParseError::Json, depth),
+            (b"[1,2]", ParseError::Shape, None),
+            (br#"{"stream":"ethusdt@trade","data":{}}"#, ParseError::UnknownStream, None),
+            (br#"{"stream":"btcusdt@depth@100ms"}"#, ParseError::MissingField("data"), depth),
+            (br#"{"stream":"btcusdt@depth@100ms","data":{"s":"BTCUSDT","E":1,"U":1,"u":2,"b":[]}}"#, ParseError::MissingField("a"), depth),
+            (br#"{"stream":"btcusdt@depth@100ms","data":{"s":"BTCUSDT","E":"1","U":1,"u":2,"b":[],"a":[]}}"#, ParseError::WrongType("E"), depth),
+            (br#"{"stream":"btcusdt@depth@100ms","data":{"s":"BTCUSDT","E":1,"U":1,"u":2,"b":[["1"]],"a":[]}}"#, ParseError::WrongType("b"), depth),
+            (br#"{"stream":"btcusdt@depth@100ms","data":{"s":"BTCUSDT","E":1,"U":1,"u":2,"b":[[1,2]],"a":[]}}"#, ParseError::WrongType("b"), depth),
+            (br#"{"stream":"btcusdt@depth@100ms","data":{"s":"BTCUSDT","E":1,"U":1,"u":2,"b":[],"a":[["1.001","1"]]}}"#, ParseError::BadDecimal("a"), depth),
+            (br#"{"stream":"btcusdt@depth@100ms","data":{"s":"BTCUSDT","E":1,"U":1,"u":2,"b":[],"a":[["-1","1"]]}}"#, ParseError::BadDecimal("a"), depth),
+            (br#"{"stream":"btcusdt@depth@100ms","data":{"s":"ETHUSDT","E":1,"U":1,"u":2,"b":[],"a":[]}}"#, ParseError::SymbolMismatch, depth),
+            (br#"{"stream":"btcusdt@depth@100ms","data":{"s":"BTCUSDT","E":1,"U":3,"u":2,"b":[],"a":[]}}"#, ParseError::WrongType("U"), depth),
+            (br#"{"stream":"btcusdt@trade","data":{"s":"BTCUSDT","E":1,"t":1,"p":"1","q":"1","m":"yes"}}"#, ParseError::WrongType("m"), Some((0, StreamKind::Trade))),
+            (b"", ParseError::Json, None),
+        ];
+        for (frame, error, stream) in cases {
+            let got = parser.parse_frame(frame, Nanos(0), &mut out);
+            assert_eq!(got, Err(ParseFailure { error, stream }), "{}", String::from_utf8_lossy(frame));
+            assert!(out.is_empty());
+        }
+    }
+
+    #[test]
+    fn random_bytes_and_mutations_never_panic() {
+        let mut parser = btc();
+        let mut out = Vec::new();
+        let base = br#"{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":5,"u":7,"b":[["65000.00000000","0.50000000"]],"a":[]}}"#;
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        for round in 0..20_000 {
+            let frame: Vec<u8> = if round % 2 == 0 {
+                let len = (next() % 200) as usize;
+                (0..len).map(|_| b"{}[]\":,0123456789.eE-+ abstrumlnf\\"[(next() % 34) as usize]).collect()
+            } else {
+                let mut f = base.to_vec();
+                for _ in 0..(1 + next() % 4) {
+                    let i = (next() as usize) % f.len();
+                    f[i] = (next() & 0xff) as u8;
+                }
+                f.truncate(1 + (next() as usize) % f.len());
+                f
+            };
+            let _ = parser.parse_frame(&frame, Nanos(0), &mut out);
+        }
+    }
+}

@@ -1,0 +1,259 @@
+//! Allocation counts of the Binance feed's hot path, with a counting global allocator.
+//!
+//! 1. The parse → sync → emit path ([`Decoder`]) over a few thousand frames in Binance's exact
+//!    wire shapes (synthesized diff depth / bookTicker / trade frames as the simulator sends
+//!    them, plus the recorded NKNUSDT frames): zero allocations per frame after warm-up,
+//!    asserted.
+//! 2. The whole socket path (rustls + tungstenite + decoder) against the venue simulator:
+//!    allocations per received frame are measured and printed (not zero: rustls' buffered
+//!    reader and tungstenite's `Message` allocate per record/frame); the test only bounds them
+//!    so a regression shows.
+//!
+//! Counting is per thread (`thread_local`), so the simulator's threads do not disturb it.
+
+#![allow(unsafe_code, reason = "a counting GlobalAlloc needs unsafe impls; each is a thin forward to System")]
+
+use qt_core::{Instrument, InstrumentId, InstrumentKind, InstrumentSpec, MarketEvent, Nanos, Venue};
+use qt_feed::binance::Decoder;
+use qt_feed::binance::parse::parse_depth_snapshot;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+struct Counting;
+
+thread_local! {
+    static ALLOCS: Cell<u64> = const { Cell::new(0) };
+}
+
+fn count() {
+    let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+}
+
+fn allocs() -> u64 {
+    ALLOCS.with(|c| c.get())
+}
+
+// SAFETY: every method forwards to `System` with the caller's arguments unchanged, so System's
+// guarantees hold; the counter is a const-initialised thread-local `Cell` (no allocation, no
+// destructor), touched through `try_with` so it is safe during thread teardown.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count();
+        // SAFETY: forwarded unchanged; the caller upholds `alloc`'s contract.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count();
+        // SAFETY: forwarded unchanged; the caller upholds `alloc_zeroed`'s contract.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count();
+        // SAFETY: forwarded unchanged; `ptr` came from this allocator, i.e. from System.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded unchanged; `ptr` came from this allocator, i.e. from System.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn instrument(id: u32, symbol: &str, tick: &str, lot: &str) -> Instrument {
+    let spec = InstrumentSpec {
+        venue: Venue::Binance,
+        symbol: symbol.into(),
+        base: "B".into(),
+        quote: "USDT".into(),
+        kind: InstrumentKind::Spot,
+        tick_size: tick.into(),
+        lot_size: lot.into(),
+        min_qty: None,
+        min_notional: None,
+        multiplier: None,
+        price_scale: None,
+        qty_scale: None,
+    };
+    Instrument::from_spec(InstrumentId(id), &spec).expect("instrument")
+}
+
+const CAPTURED_DEPTH: &str = include_str!("../../testdata/binance_spot/depth.jsonl");
+const CAPTURED_TICKER: &str = include_str!("../../testdata/binance_spot/bookTicker.jsonl");
+const CAPTURED_SNAPSHOT: &str = include_str!("../../testdata/binance_spot/snapshot_NKNUSDT.json");
+
+/// Deterministic BTCUSDT frames shaped exactly like the simulator's (8-decimal strings):
+/// ~10-level diffs with consecutive ids, bookTickers and trades.
+fn synthesized_frames(n: usize, first_id: u64) -> Vec<String> {
+    let mut rng = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let mut id = first_id;
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let frame = match i % 4 {
+            0 | 1 => {
+                let first = id;
+                id += 1 + next() % 20;
+                let level = |next: &mut dyn FnMut() -> u64, base: u64| {
+                    let cents = base + next() % 5000;
+                    let qty = (next() % 300_000) * 1000; // on the 0.00001 lot
+                    format!(
+                        "[\"{}.{:02}000000\",\"{}.{:08}\"]",
+                        cents / 100,
+                        cents % 100,
+                        qty / 100_000_000,
+                        qty % 100_000_000
+                    )
+                };
+                let bids: Vec<String> = (0..5).map(|_| level(&mut next, 6_490_000)).collect();
+                let asks: Vec<String> = (0..5).map(|_| level(&mut next, 6_500_100)).collect();
+                format!(
+                    "{{\"stream\":\"btcusdt@depth@100ms\",\"data\":{{\"e\":\"depthUpdate\",\"E\":{},\"s\":\"BTCUSDT\",\"U\":{first},\"u\":{},\"b\":[{}],\"a\":[{}]}}}}",
+                    1_700_000_000_000u64 + i as u64,
+                    id - 1,
+                    bids.join(","),
+                    asks.join(",")
+                )
+            }
+            2 => format!(
+                "{{\"stream\":\"btcusdt@bookTicker\",\"data\":{{\"u\":{},\"s\":\"BTCUSDT\",\"b\":\"64999.99000000\",\"B\":\"0.{:05}000\",\"a\":\"65000.01000000\",\"A\":\"1.50000000\"}}}}",
+                id - 1,
+                next() % 100_000
+            ),
+            _ => format!(
+                "{{\"stream\":\"btcusdt@trade\",\"data\":{{\"e\":\"trade\",\"E\":{},\"s\":\"BTCUSDT\",\"t\":{i},\"p\":\"65000.00000000\",\"q\":\"0.{:05}000\",\"T\":{},\"m\":{},\"M\":true}}}}",
+                1_700_000_000_000u64 + i as u64,
+                1 + next() % 99_999,
+                1_700_000_000_000u64 + i as u64,
+                next() % 2 == 0
+            ),
+        };
+        out.push(frame);
+    }
+    out
+}
+
+#[test]
+fn decoder_allocates_nothing_per_frame_after_warm_up() {
+    let symbols = [instrument(0, "BTCUSDT", "0.01", "0.00001"), instrument(1, "NKNUSDT", "0.00000001", "0.00000001")];
+    let mut decoder = Decoder::new(&symbols);
+    let mut records = 0u64;
+    let mut sink = |_: &MarketEvent| records += 1;
+
+    // NKNUSDT: the recorded frames of that symbol (diffs and book tickers).
+    let nkn: Vec<&str> = CAPTURED_DEPTH
+        .lines()
+        .chain(CAPTURED_TICKER.lines())
+        .filter(|l| l.starts_with("{\"stream\":\"nknusdt@"))
+        .collect();
+    let btc = synthesized_frames(4000, 1_000);
+
+    // Sync both books (cold path: snapshots allocate and are applied here).
+    decoder.on_frame(nkn[0].as_bytes(), Nanos(1), &mut sink);
+    let generation = decoder.take_snapshot_request(1).expect("NKNUSDT asks for a snapshot");
+    let snap = parse_depth_snapshot(&mut CAPTURED_SNAPSHOT.as_bytes().to_vec(), &symbols[1]).unwrap();
+    decoder.on_snapshot(1, &snap, generation, Nanos(1), &mut sink);
+    decoder.on_frame(btc[0].as_bytes(), Nanos(1), &mut sink);
+    let generation = decoder.take_snapshot_request(0).expect("BTCUSDT asks for a snapshot");
+    let snap = qt_feed::binance::parse::DepthSnapshot { last_update_id: 999, bids: vec![], asks: vec![] };
+    decoder.on_snapshot(0, &snap, generation, Nanos(1), &mut sink);
+
+    // Warm-up: the first frames grow the reused buffers to the largest message.
+    let (warm, measured) = btc[1..].split_at(500);
+    for f in warm {
+        decoder.on_frame(f.as_bytes(), Nanos(2), &mut sink);
+    }
+    let before = allocs();
+    let mut frames = 0u64;
+    for f in measured.iter().map(String::as_str).chain(nkn[1..].iter().copied()) {
+        decoder.on_frame(f.as_bytes(), Nanos(3), &mut sink);
+        frames += 1;
+    }
+    let allocated = allocs() - before;
+    let c = decoder.counters();
+    eprintln!("decoder: {frames} frames, {records} records, {allocated} allocations after warm-up");
+    assert_eq!((c.gaps, c.parse_errors_total()), (0, 0), "{c:?}");
+    assert!(decoder.sync(0).unwrap().is_synced() && decoder.sync(1).unwrap().is_synced());
+    assert!(frames >= 3000);
+    assert_eq!(allocated, 0, "allocations on the parse → sync → emit path");
+}
+
+mod socket {
+    use super::*;
+    use qt_core::FeedSource;
+    use qt_core::{Rate, Side};
+    use qt_feed::binance::{BinanceFeed, BinanceFeedConfig};
+    use qt_gateway::sim::flow::FlowParams;
+    use qt_gateway::sim::matching::FeeSchedule;
+    use qt_venue_sim::market::{AccountConfig, Market, MarketConfig, SymbolConfig};
+    use qt_venue_sim::server::{ServerConfig, VenueSimServer};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn socket_path_allocations_per_frame_are_measured() {
+        let inst = instrument(0, "BTCUSDT", "0.01", "0.00001");
+        let flow = FlowParams {
+            events_per_sec: 5_000.0,
+            start_mid: Some(inst.parse_price("65000").unwrap()),
+            size_median_lots: 200.0,
+            ..FlowParams::default()
+        };
+        let market = Market::new(MarketConfig {
+            symbols: vec![SymbolConfig { instrument: inst.clone(), flow }],
+            fees: FeeSchedule { maker: Rate::from_bps(1), taker: Rate::from_bps(5) },
+            accounts: vec![AccountConfig { api_key: "k".into(), secret: "s".into(), balances: vec![] }],
+            seed: 7,
+        })
+        .unwrap();
+        let ca = std::env::temp_dir().join(format!("qt-feed-alloc-ca-{}.pem", std::process::id()));
+        let server = VenueSimServer::start(ServerConfig {
+            market,
+            faults: qt_venue_sim::faults::Faults::new(),
+            protocols: vec![(Arc::new(qt_venue_sim::binance::BinanceSpot::default()), "127.0.0.1:0".parse().unwrap())],
+            ca_file: ca.clone(),
+        })
+        .unwrap();
+        let addr = server.addr_of("binance").unwrap();
+        let mut cfg = BinanceFeedConfig::new(format!("wss://{addr}"), format!("https://{addr}"), vec![inst.clone()]);
+        cfg.ca_file = Some(ca);
+        cfg.server_name = Some("localhost".into());
+        let mut feed = BinanceFeed::new(cfg).unwrap();
+        let mut poll = mio::Poll::new().unwrap();
+        let mut events = mio::Events::with_capacity(64);
+        feed.register(poll.registry(), 0).unwrap();
+        let mut book = qt_core::Book::new(inst.id(), 100_000);
+        let start = Instant::now();
+        let mut run = |feed: &mut BinanceFeed, book: &mut qt_core::Book, until: Instant| {
+            while Instant::now() < until {
+                poll.poll(&mut events, Some(Duration::from_millis(1))).unwrap();
+                for ev in events.iter() {
+                    feed.on_ready(ev.token().0);
+                }
+                feed.poll(Nanos::from_duration(start.elapsed()), &mut |ev: &MarketEvent| book.apply(ev).unwrap());
+            }
+        };
+        let deadline = Instant::now() + Duration::from_secs(8);
+        while !(feed.is_synced(0) && book.is_valid()) {
+            assert!(Instant::now() < deadline, "no sync: {:?}", feed.counters());
+            run(&mut feed, &mut book, Instant::now() + Duration::from_millis(10));
+        }
+        run(&mut feed, &mut book, Instant::now() + Duration::from_millis(500));
+        let (m0, a0) = (feed.counters().messages, allocs());
+        run(&mut feed, &mut book, Instant::now() + Duration::from_secs(2));
+        let (frames, allocated) = (feed.counters().messages - m0, allocs() - a0);
+        let per_frame = allocated as f64 / frames.max(1) as f64;
+        eprintln!(
+            "socket path (rustls + tungstenite + decoder): {frames} frames, {allocated} allocations, {per_frame:.2} per frame"
+        );
+        assert!(frames > 50, "{:?}", feed.counters());
+        assert!(book.is_valid() && book.best(Side::Buy).is_some());
+        assert!(per_frame < 16.0, "allocations per frame regressed: {per_frame:.2}");
+    }
+}

@@ -1,0 +1,156 @@
+//! Errors of the Binance gateway: [`GatewayError`] at the crate boundary (start-up failures,
+//! each naming what failed: the URL, the HTTP status, Binance's `code` and `msg`), and the
+//! mapping of Binance's documented error codes onto [`RejectReason`].
+//!
+//! Owned by whichever thread calls [`crate::binance::spawn`] (start-up) and by the gateway
+//! thread (mapping). Pure functions; the mapping does not allocate.
+
+use qt_core::RejectReason;
+use std::path::PathBuf;
+
+/// Why the Binance gateway could not start (or a start-up request failed).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GatewayError {
+    /// The configuration is unusable; every problem found, each with its field path.
+    #[error("invalid Binance gateway configuration: {}", .problems.join("; "))]
+    Config {
+        /// One line per problem: `field: what is wrong, what was expected`.
+        problems: Vec<String>,
+    },
+    /// The CA file could not be read or holds no certificate.
+    #[error("CA file {path}: {reason}")]
+    CaFile {
+        /// The file.
+        path: PathBuf,
+        /// What was wrong (expected one or more PEM `CERTIFICATE` blocks).
+        reason: String,
+    },
+    /// rustls refused the client configuration.
+    #[error("TLS configuration: {0}")]
+    Tls(#[source] rustls::Error),
+    /// A connection (TCP, TLS or WebSocket upgrade) to `url` failed.
+    #[error("connecting to {url}: {reason}")]
+    Connect {
+        /// Where.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// The venue answered a start-up request with an error.
+    #[error("{method} {url}: HTTP {status}, code {code}, msg {msg:?}")]
+    Venue {
+        /// HTTP method.
+        method: &'static str,
+        /// Request URL (without the query string, which may hold a signature).
+        url: String,
+        /// HTTP status.
+        status: u16,
+        /// Binance's error code (0 when the body carried none).
+        code: i64,
+        /// Binance's message (or the body's start).
+        msg: String,
+    },
+    /// The venue's answer to a start-up request could not be understood.
+    #[error("{method} {url}: unexpected answer: {body}")]
+    BadAnswer {
+        /// HTTP method.
+        method: &'static str,
+        /// Request URL.
+        url: String,
+        /// The body's start.
+        body: String,
+    },
+    /// A thread could not be started.
+    #[error("starting thread {name}: {source}")]
+    Spawn {
+        /// Thread name.
+        name: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// `-1003` too much request weight.
+pub(crate) const CODE_TOO_MUCH_WEIGHT: i64 = -1003;
+/// `-1013` a symbol filter failed.
+pub(crate) const CODE_FILTER_FAILURE: i64 = -1013;
+/// `-1015` too many new orders.
+pub(crate) const CODE_TOO_MANY_ORDERS: i64 = -1015;
+/// `-1121` invalid symbol.
+pub(crate) const CODE_INVALID_SYMBOL: i64 = -1121;
+/// `-1125` the listen key does not exist.
+pub(crate) const CODE_INVALID_LISTEN_KEY: i64 = -1125;
+/// `-2010` the matching engine refused a new order.
+pub(crate) const CODE_NEW_ORDER_REJECTED: i64 = -2010;
+/// `-2011` the cancel was refused (usually: unknown order).
+pub(crate) const CODE_CANCEL_REJECTED: i64 = -2011;
+/// `-2013` order does not exist (query).
+pub(crate) const CODE_NO_SUCH_ORDER: i64 = -2013;
+
+/// The reason a new order was refused, from the HTTP status and Binance's `{"code","msg"}`
+/// (`errors.md`; filter names from `filters.md`).
+pub(crate) fn reject_reason(status: u16, code: i64, msg: &str) -> RejectReason {
+    if matches!(status, 418 | 429) || matches!(code, CODE_TOO_MUCH_WEIGHT | CODE_TOO_MANY_ORDERS) {
+        return RejectReason::RateLimited;
+    }
+    match code {
+        CODE_INVALID_SYMBOL => RejectReason::UnknownInstrument,
+        CODE_FILTER_FAILURE => {
+            // "Filter failure: PRICE_FILTER" / "LOT_SIZE" / "MARKET_LOT_SIZE" / "NOTIONAL" /
+            // "MIN_NOTIONAL".
+            if msg.contains("PRICE_FILTER") {
+                RejectReason::PriceFilter
+            } else if msg.contains("LOT_SIZE") {
+                RejectReason::LotSize
+            } else if msg.contains("NOTIONAL") {
+                RejectReason::MinNotional
+            } else {
+                RejectReason::Other
+            }
+        }
+        CODE_NEW_ORDER_REJECTED => {
+            if msg.eq_ignore_ascii_case("Order would immediately match and take.") {
+                RejectReason::WouldTakeLiquidity
+            } else if contains_ignore_case(msg, "insufficient balance") {
+                RejectReason::InsufficientBalance
+            } else {
+                RejectReason::Other
+            }
+        }
+        _ => RejectReason::Other,
+    }
+}
+
+fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
+    let (h, n) = (haystack.as_bytes(), needle.as_bytes());
+    n.is_empty() || h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documented_errors_map_to_reasons() {
+        let r = |status, code, msg| reject_reason(status, code, msg);
+        assert_eq!(r(400, -1013, "Filter failure: PRICE_FILTER"), RejectReason::PriceFilter);
+        assert_eq!(r(400, -1013, "Filter failure: LOT_SIZE"), RejectReason::LotSize);
+        assert_eq!(r(400, -1013, "Filter failure: MARKET_LOT_SIZE"), RejectReason::LotSize);
+        assert_eq!(r(400, -1013, "Filter failure: NOTIONAL"), RejectReason::MinNotional);
+        assert_eq!(r(400, -1013, "Filter failure: MIN_NOTIONAL"), RejectReason::MinNotional);
+        assert_eq!(r(400, -1013, "Filter failure: PERCENT_PRICE_BY_SIDE"), RejectReason::Other);
+        assert_eq!(
+            r(400, -2010, "Account has insufficient balance for requested action."),
+            RejectReason::InsufficientBalance
+        );
+        assert_eq!(r(400, -2010, "Order would immediately match and take."), RejectReason::WouldTakeLiquidity);
+        assert_eq!(r(400, -2010, "Duplicate order sent."), RejectReason::Other);
+        assert_eq!(r(429, -1003, "Too much request weight used"), RejectReason::RateLimited);
+        assert_eq!(r(400, -1015, "Too many new orders"), RejectReason::RateLimited);
+        assert_eq!(r(418, 0, ""), RejectReason::RateLimited);
+        assert_eq!(r(400, -1121, "Invalid symbol."), RejectReason::UnknownInstrument);
+        assert_eq!(r(400, -1022, "Signature for this request is not valid."), RejectReason::Other);
+    }
+}

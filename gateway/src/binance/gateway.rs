@@ -1,0 +1,1342 @@
+//! The Binance gateway thread `qt-gw-binance`: [`spawn`] and the loop that turns
+//! [`OrderCommand`]s into signed REST requests and user-data-stream `executionReport`s into
+//! [`ExecutionReport`]s.
+//!
+//! Contract: the thread is not the pinned core. It pops commands without blocking, drains the
+//! stream threads' channel, runs due reconciliations, and idles by spinning, yielding, then
+//! sleeping [`IDLE_SLEEP`]. Each REST request blocks the thread for at most the configured
+//! timeout (stream frames queue meanwhile, so an order's REST answer is always handled before
+//! its stream events). Reports are pushed with [`push_blocking`]: the gateway waits on a full
+//! report ring, never drops. Allocates per request and per frame (JSON, text). Never panics on
+//! venue input: every malformed answer or frame is logged at warn with its text, counted, and —
+//! when it could hide a fill — followed by a query of the orders it may concern.
+//!
+//! Order state kept per live order: the request, the venue id, whether `Accepted` was
+//! reported, the cumulative quantity and quote reported so far, and the trade ids seen. A fill is
+//! reported only for quantity beyond what was already reported (the stream's cumulative `z`, or
+//! a query's `executedQty`), so replays, duplicates and gap recovery never double count.
+
+use crate::binance::errors::{CODE_CANCEL_REJECTED, CODE_NO_SUCH_ORDER, GatewayError, reject_reason};
+use crate::binance::https::{Endpoint, HttpsClient, Response, TransportError, server_name, tls_config};
+use crate::binance::signer::{Signer, query_string};
+use crate::binance::user_stream::{self, StreamEvent, StreamMsg, UserStream, WsTarget, api_error, listen_key_request};
+use crate::binance::{BinanceGatewayConfig, GatewayStats};
+use crossbeam_channel::{Receiver, TryRecvError};
+use qt_core::money::{NOTIONAL_SCALE, div_round_i128};
+use qt_core::queue::{Consumer, Producer, push_blocking};
+use qt_core::{
+    AccountId, ClientOrderId, Clock as _, ExecutionReport, Instrument, InstrumentId, Liquidity, Nanos, Notional,
+    OrderCommand, OrderId, OrderRequest, OrderType, Price, Qty, RejectReason, ReportKind, Rounding, Side, TimeInForce,
+    VenueId, WallClock,
+};
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Sleep of an idle loop after spinning and yielding.
+pub const IDLE_SLEEP: Duration = Duration::from_micros(100);
+/// Binance's REQUEST_WEIGHT per minute.
+pub const WEIGHT_LIMIT: u32 = 6000;
+/// Above this used weight requests are paced ([`WEIGHT_PACE`] apart) and queries deferred.
+pub const WEIGHT_SLOWDOWN: u32 = WEIGHT_LIMIT * 9 / 10;
+/// Pause before each request while the used weight is above [`WEIGHT_SLOWDOWN`].
+pub const WEIGHT_PACE: Duration = Duration::from_millis(20);
+/// Delay of the query of a stream's live orders after it reconnects: the server subscribes the
+/// session to account events only after the upgrade answer, so an immediate query could miss
+/// a fill that happens in between.
+pub const RECONNECT_QUERY_DELAY: Duration = Duration::from_millis(250);
+/// Gap between the queries that may declare an order unknown to the venue.
+pub const NOT_FOUND_RETRY: Duration = Duration::from_millis(300);
+/// "Order does not exist" answers needed before an order of unknown fate is declared rejected.
+pub const NOT_FOUND_LIMIT: u32 = 2;
+/// Longest delay between retries of a failing query.
+pub const QUERY_BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// Default `Retry-After` when a 429/418 carries none.
+const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+const ORDER_PATH: &str = "/api/v3/order";
+const OPEN_ORDERS_PATH: &str = "/api/v3/openOrders";
+
+/// Starts the Binance gateway thread. Before it returns: validates `cfg` (all problems at
+/// once), creates each account's listen key and opens its user data stream, and starts one
+/// stream thread per account. The returned thread runs until `stop` is set, the order ring is
+/// abandoned (and drained) or the report ring's consumer is gone; it then closes the streams,
+/// deletes the listen keys and returns its [`GatewayStats`].
+pub fn spawn(
+    cfg: BinanceGatewayConfig,
+    orders: Consumer<OrderCommand>,
+    reports: Producer<ExecutionReport>,
+    stop: Arc<AtomicBool>,
+) -> Result<JoinHandle<GatewayStats>, GatewayError> {
+    let (rest, ws) = validate(&cfg)?;
+    let tls = tls_config(cfg.ca_file.as_deref())?;
+    let rest_name = server_name(&rest, cfg.server_name.as_deref())
+        .map_err(|m| GatewayError::Config { problems: vec![format!("server_name: {m}")] })?;
+    let ws_name = server_name(&ws, cfg.server_name.as_deref())
+        .map_err(|m| GatewayError::Config { problems: vec![format!("server_name: {m}")] })?;
+    let target = WsTarget { endpoint: ws, name: ws_name, tls: tls.clone(), timeout: cfg.request_timeout };
+    let new_rest = || HttpsClient::new(rest.clone(), rest_name.clone(), tls.clone(), cfg.request_timeout);
+
+    // Listen keys and streams first: nothing is traded before every stream is open.
+    let mut streams: Vec<UserStream> = Vec::with_capacity(cfg.accounts.len());
+    for (i, (account, api_key, _)) in cfg.accounts.iter().enumerate() {
+        let mut http = new_rest();
+        let url = format!("{}{}", rest.url, user_stream::USER_DATA_STREAM);
+        let opened = listen_key_request(&mut http, "POST", api_key, None)
+            .map_err(|e| e.into_gateway_error("POST", url.clone()))
+            .and_then(|key| key.ok_or_else(|| GatewayError::BadAnswer { method: "POST", url, body: String::new() }))
+            .and_then(|key| match user_stream::connect(&target, &key) {
+                Ok(ws) => Ok((key, ws)),
+                Err(reason) => Err(GatewayError::Connect { url: target.describe(&key), reason }),
+            });
+        match opened {
+            Ok((listen_key, ws)) => {
+                log::info!("binance gateway: account {account} user data stream open");
+                streams.push(UserStream {
+                    account: i,
+                    api_key: api_key.clone(),
+                    rest: http,
+                    target: target.clone(),
+                    listen_key,
+                    ws: Some(ws),
+                });
+            }
+            Err(e) => {
+                close_streams(streams);
+                return Err(e);
+            }
+        }
+    }
+
+    let stream_stop = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = crossbeam_channel::unbounded::<StreamMsg>();
+    let mut stream_threads = Vec::with_capacity(streams.len());
+    for s in streams {
+        let name = format!("qt-gw-binance-us{}", s.account);
+        let (stop2, tx2) = (stream_stop.clone(), tx.clone());
+        match std::thread::Builder::new().name(name.clone()).spawn(move || s.run(stop2, tx2)) {
+            Ok(h) => stream_threads.push(h),
+            Err(source) => {
+                stop_threads(&stream_stop, stream_threads);
+                return Err(GatewayError::Spawn { name, source });
+            }
+        }
+    }
+    drop(tx);
+
+    let gateway = Gateway::new(&cfg, new_rest(), orders, reports, rx);
+    let stop_for_streams = stream_stop.clone();
+    let spawned = std::thread::Builder::new().name("qt-gw-binance".into()).spawn(move || {
+        let mut gateway = gateway;
+        gateway.run(&stop);
+        gateway.finish();
+        stop_threads(&stop_for_streams, stream_threads);
+        log::info!("binance gateway: stopped; {:?}", gateway.stats);
+        gateway.stats
+    });
+    spawned.map_err(|source| GatewayError::Spawn { name: "qt-gw-binance".into(), source })
+}
+
+fn stop_threads(stop: &AtomicBool, threads: Vec<JoinHandle<()>>) {
+    stop.store(true, Ordering::SeqCst);
+    for t in threads {
+        if t.join().is_err() {
+            log::error!("binance gateway: a user stream thread panicked");
+        }
+    }
+}
+
+/// Closes streams opened by a failed start and deletes their listen keys.
+#[cold]
+fn close_streams(streams: Vec<UserStream>) {
+    let stop = Arc::new(AtomicBool::new(true));
+    let (tx, _rx) = crossbeam_channel::unbounded();
+    for s in streams {
+        s.run(stop.clone(), tx.clone());
+    }
+}
+
+/// Checks every field; returns the parsed REST and WebSocket endpoints.
+fn validate(cfg: &BinanceGatewayConfig) -> Result<(Endpoint, Endpoint), GatewayError> {
+    let mut problems = Vec::new();
+    let rest = Endpoint::parse(&cfg.rest_url, &["https"]).map_err(|m| problems.push(format!("rest_url: {m}"))).ok();
+    let ws = Endpoint::parse(&cfg.ws_url, &["wss"]).map_err(|m| problems.push(format!("ws_url: {m}"))).ok();
+    if !(1..=60_000).contains(&cfg.recv_window_ms) {
+        problems.push(format!("recv_window_ms: {} is outside Binance's 1..=60000", cfg.recv_window_ms));
+    }
+    if cfg.request_timeout.is_zero() {
+        problems.push("request_timeout: must be greater than zero".into());
+    }
+    if cfg.instruments.is_empty() {
+        problems.push("instruments: at least one instrument is needed".into());
+    }
+    for (i, inst) in cfg.instruments.iter().enumerate() {
+        let sym = inst.symbol();
+        if sym.is_empty()
+            || sym.len() > 20
+            || !sym.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b"-_.".contains(&b))
+        {
+            problems.push(format!("instruments[{i}].symbol: {sym:?} is not a Binance symbol (^[A-Z0-9-_.]{{1,20}}$)"));
+        }
+        if cfg.instruments[..i].iter().any(|o| o.symbol() == sym) {
+            problems.push(format!("instruments[{i}].symbol: {sym:?} appears twice"));
+        }
+        if cfg.instruments[..i].iter().any(|o| o.id() == inst.id()) {
+            problems.push(format!("instruments[{i}]: id {} appears twice", inst.id()));
+        }
+    }
+    if cfg.accounts.is_empty() {
+        problems.push("accounts: at least one account is needed".into());
+    }
+    for (i, (account, key, secret)) in cfg.accounts.iter().enumerate() {
+        if key.is_empty() || !key.bytes().all(|b| b.is_ascii_graphic()) {
+            problems.push(format!("accounts[{i}].api_key: must be non-empty printable ASCII"));
+        }
+        if secret.is_empty() {
+            problems.push(format!("accounts[{i}].secret: must not be empty"));
+        }
+        if cfg.accounts[..i].iter().any(|(a, _, _)| a == account) {
+            problems.push(format!("accounts[{i}]: account {account} appears twice"));
+        }
+    }
+    if let Some(name) = &cfg.server_name
+        && rustls_pki_types::ServerName::try_from(name.as_str()).is_err()
+    {
+        problems.push(format!("server_name: {name:?} is not a DNS name or IP address"));
+    }
+    match (rest, ws) {
+        (Some(rest), Some(ws)) if problems.is_empty() => Ok((rest, ws)),
+        _ => Err(GatewayError::Config { problems }),
+    }
+}
+
+/// One account of the gateway.
+struct Account {
+    id: AccountId,
+    api_key: String,
+    signer: Signer,
+}
+
+/// Why an order is queried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum QueryReason {
+    /// A new order got no usable answer: placed or not?
+    UnknownFate,
+    /// Events may have been missed (stream dropped, malformed frame).
+    Gap,
+    /// A cancel got no usable answer: cancelled or not?
+    CancelUnknown,
+}
+
+/// A pending order query.
+#[derive(Debug, Clone, Copy)]
+struct Reconcile {
+    order_id: OrderId,
+    due: Instant,
+    attempts: u32,
+    not_found: u32,
+    reason: QueryReason,
+}
+
+/// A live order.
+#[derive(Debug)]
+struct LiveOrder {
+    request: OrderRequest,
+    venue_order_id: u64,
+    accepted: bool,
+    cum_qty: Qty,
+    cum_quote: Notional,
+    trade_ids: Vec<i64>,
+}
+
+/// `POST /api/v3/order` ACK answer.
+#[derive(Debug, Deserialize)]
+struct AckAnswer {
+    #[serde(rename = "orderId")]
+    order_id: u64,
+    #[serde(rename = "transactTime", default)]
+    transact_time: Option<i64>,
+}
+
+/// `GET /api/v3/order` answer (the fields used).
+#[derive(Debug, Deserialize)]
+struct QueryAnswer {
+    #[serde(rename = "orderId")]
+    order_id: u64,
+    status: String,
+    #[serde(rename = "executedQty")]
+    executed_qty: String,
+    #[serde(rename = "cummulativeQuoteQty")]
+    cum_quote: String,
+    #[serde(rename = "updateTime", default)]
+    update_time: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+struct EventProbe {
+    e: String,
+}
+
+/// An `executionReport` (the fields used; names as Binance sends them).
+#[derive(Debug, Deserialize)]
+struct ExecReport {
+    #[serde(rename = "s")]
+    symbol: String,
+    #[serde(rename = "c")]
+    client_id: String,
+    #[serde(rename = "C", default)]
+    orig_client_id: Option<String>,
+    #[serde(rename = "x")]
+    exec_type: String,
+    #[serde(rename = "X")]
+    status: String,
+    #[serde(rename = "i")]
+    order_id: u64,
+    #[serde(rename = "l")]
+    last_qty: String,
+    #[serde(rename = "z")]
+    cum_qty: String,
+    #[serde(rename = "L")]
+    last_price: String,
+    #[serde(rename = "n", default)]
+    fee: Option<String>,
+    #[serde(rename = "N", default)]
+    fee_asset: Option<String>,
+    #[serde(rename = "T", default)]
+    time: Option<i64>,
+    #[serde(rename = "t", default)]
+    trade_id: Option<i64>,
+    #[serde(rename = "m", default)]
+    maker: bool,
+    #[serde(rename = "Z", default)]
+    cum_quote: Option<String>,
+}
+
+fn ms_to_nanos(ms: Option<i64>) -> Nanos {
+    ms.map_or_else(|| WallClock.now(), |m| Nanos(m.saturating_mul(1_000_000)))
+}
+
+fn now_ms() -> i64 {
+    WallClock.now().0 / 1_000_000
+}
+
+/// Why handling must stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ReportsClosed;
+
+/// The gateway thread's state.
+struct Gateway {
+    venue: VenueId,
+    run_id: u32,
+    recv_window: String,
+    instruments: Vec<Instrument>,
+    by_id: HashMap<InstrumentId, usize>,
+    by_symbol: HashMap<String, usize>,
+    accounts: Vec<Account>,
+    account_index: HashMap<AccountId, usize>,
+    http: HttpsClient,
+    orders_in: Consumer<OrderCommand>,
+    reports: Producer<ExecutionReport>,
+    stream_rx: Receiver<StreamMsg>,
+    orders: HashMap<OrderId, LiveOrder>,
+    reconciles: Vec<Reconcile>,
+    used_weight: u32,
+    backoff_until: Option<Instant>,
+    stats: GatewayStats,
+}
+
+impl Gateway {
+    fn new(
+        cfg: &BinanceGatewayConfig,
+        http: HttpsClient,
+        orders_in: Consumer<OrderCommand>,
+        reports: Producer<ExecutionReport>,
+        stream_rx: Receiver<StreamMsg>,
+    ) -> Self {
+        let instruments = cfg.instruments.clone();
+        let by_id = instruments.iter().enumerate().map(|(i, inst)| (inst.id(), i)).collect();
+        let by_symbol = instruments.iter().enumerate().map(|(i, inst)| (inst.symbol().to_string(), i)).collect();
+        let accounts: Vec<Account> = cfg
+            .accounts
+            .iter()
+            .map(|(id, key, secret)| Account { id: *id, api_key: key.clone(), signer: Signer::new(secret) })
+            .collect();
+        let account_index = accounts.iter().enumerate().map(|(i, a)| (a.id, i)).collect();
+        Self {
+            venue: cfg.venue,
+            run_id: cfg.run_id,
+            recv_window: cfg.recv_window_ms.to_string(),
+            instruments,
+            by_id,
+            by_symbol,
+            accounts,
+            account_index,
+            http,
+            orders_in,
+            reports,
+            stream_rx,
+            orders: HashMap::new(),
+            reconciles: Vec::new(),
+            used_weight: 0,
+            backoff_until: None,
+            stats: GatewayStats::default(),
+        }
+    }
+
+    /// The loop; returns when stopped, the order ring is abandoned, or the reports' consumer
+    /// is gone.
+    fn run(&mut self, stop: &AtomicBool) {
+        let mut idle = 0u32;
+        while !stop.load(Ordering::Relaxed) {
+            match self.do_work() {
+                Ok(0) => {
+                    if self.orders_in.is_abandoned() && self.orders_in.is_empty() {
+                        log::info!("binance gateway: order ring abandoned; stopping");
+                        return;
+                    }
+                    idle = idle.saturating_add(1);
+                    if idle < 64 {
+                        std::hint::spin_loop();
+                    } else if idle < 128 {
+                        std::thread::yield_now();
+                    } else {
+                        std::thread::sleep(IDLE_SLEEP);
+                    }
+                }
+                Ok(_) => idle = 0,
+                Err(ReportsClosed) => {
+                    log::warn!("binance gateway: the report ring's consumer is gone; stopping");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// One pass: commands, stream events, due queries. Returns how many things it handled.
+    fn do_work(&mut self) -> Result<usize, ReportsClosed> {
+        let mut n = 0;
+        while let Ok(cmd) = self.orders_in.pop() {
+            n += 1;
+            match cmd {
+                OrderCommand::New { order_id, request, .. } => self.on_new(order_id, request)?,
+                OrderCommand::Cancel { order_id, account, instrument } => {
+                    self.on_cancel(order_id, account, instrument)?
+                }
+                OrderCommand::CancelAll { account, instrument } => self.on_cancel_all(account, instrument),
+            }
+        }
+        loop {
+            match self.stream_rx.try_recv() {
+                Ok(msg) => {
+                    n += 1;
+                    self.on_stream(msg)?;
+                }
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => break,
+            }
+        }
+        n += self.run_due_reconciles()?;
+        Ok(n)
+    }
+
+    /// Logs orders whose fate is still unknown at exit.
+    fn finish(&mut self) {
+        for r in &self.reconciles {
+            log::error!(
+                "binance gateway: order {} left unreconciled at exit ({:?} after {} queries)",
+                r.order_id,
+                r.reason,
+                r.attempts
+            );
+        }
+    }
+
+    // ---- reports -------------------------------------------------------------------------
+
+    fn emit(&mut self, r: ExecutionReport) -> Result<(), ReportsClosed> {
+        match r.kind {
+            ReportKind::Accepted => self.stats.accepted += 1,
+            ReportKind::Rejected(reason) => self.stats.rejected.add(reason),
+            ReportKind::Fill => self.stats.fills += 1,
+            ReportKind::Canceled => self.stats.cancels += 1,
+            ReportKind::CancelRejected(_) => self.stats.cancel_rejects += 1,
+        }
+        push_blocking(&mut self.reports, r).map_err(|_| ReportsClosed)
+    }
+
+    fn blank(
+        &self,
+        order_id: OrderId,
+        account: AccountId,
+        instrument: InstrumentId,
+        side: Side,
+        kind: ReportKind,
+    ) -> ExecutionReport {
+        ExecutionReport {
+            order_id,
+            venue_order_id: 0,
+            venue: self.venue,
+            account,
+            instrument,
+            kind,
+            side,
+            last_price: Price::ZERO,
+            last_qty: Qty::ZERO,
+            leaves_qty: Qty::ZERO,
+            cum_qty: Qty::ZERO,
+            fee: Notional::ZERO,
+            liquidity: Liquidity::Taker,
+            exchange_ns: WallClock.now(),
+        }
+    }
+
+    /// A report about a live order, with its ids and quantities filled in.
+    fn order_report(&self, order_id: OrderId, kind: ReportKind) -> Option<ExecutionReport> {
+        let o = self.orders.get(&order_id)?;
+        let mut r = self.blank(order_id, o.request.account, o.request.instrument, o.request.side, kind);
+        r.venue_order_id = o.venue_order_id;
+        r.cum_qty = o.cum_qty;
+        r.leaves_qty = o.request.qty.checked_sub(o.cum_qty).unwrap_or(Qty::ZERO).max(Qty::ZERO);
+        Some(r)
+    }
+
+    /// Reports `Accepted` once, the first time the venue shows the order exists.
+    fn ensure_accepted(&mut self, order_id: OrderId, venue_order_id: u64, ts: Nanos) -> Result<(), ReportsClosed> {
+        let Some(o) = self.orders.get_mut(&order_id) else { return Ok(()) };
+        if venue_order_id != 0 {
+            o.venue_order_id = venue_order_id;
+        }
+        if o.accepted {
+            return Ok(());
+        }
+        o.accepted = true;
+        self.reconciles.retain(|r| !(r.order_id == order_id && r.reason == QueryReason::UnknownFate));
+        if let Some(mut r) = self.order_report(order_id, ReportKind::Accepted) {
+            r.exchange_ns = ts;
+            self.emit(r)?;
+        }
+        Ok(())
+    }
+
+    /// Ends an order with `kind` (Canceled or Rejected) and forgets it.
+    fn finish_order(&mut self, order_id: OrderId, kind: ReportKind, ts: Nanos) -> Result<(), ReportsClosed> {
+        let Some(mut r) = self.order_report(order_id, kind) else { return Ok(()) };
+        r.leaves_qty = Qty::ZERO;
+        r.exchange_ns = ts;
+        self.forget(order_id);
+        self.emit(r)
+    }
+
+    fn forget(&mut self, order_id: OrderId) {
+        self.orders.remove(&order_id);
+        self.reconciles.retain(|r| r.order_id != order_id);
+    }
+
+    /// Reports a fill of `qty` at `price`, advancing the order's cumulative quantity; forgets
+    /// the order when nothing is left.
+    #[allow(clippy::too_many_arguments, reason = "the fields of one fill")]
+    fn fill(
+        &mut self,
+        order_id: OrderId,
+        price: Price,
+        qty: Qty,
+        fee: Notional,
+        liquidity: Liquidity,
+        ts: Nanos,
+        quote: Notional,
+    ) -> Result<(), ReportsClosed> {
+        let Some(o) = self.orders.get_mut(&order_id) else { return Ok(()) };
+        let cum = o.cum_qty.checked_add(qty).unwrap_or(o.cum_qty);
+        o.cum_qty = cum;
+        o.cum_quote = o.cum_quote.checked_add(quote).unwrap_or(o.cum_quote);
+        let Some(mut r) = self.order_report(order_id, ReportKind::Fill) else { return Ok(()) };
+        r.last_price = price;
+        r.last_qty = qty;
+        r.fee = fee;
+        r.liquidity = liquidity;
+        r.exchange_ns = ts;
+        if !r.leaves_qty.is_positive() {
+            self.forget(order_id);
+        }
+        self.emit(r)
+    }
+
+    /// Reports what the venue filled beyond what was reported (`venue_cum`, with cumulative
+    /// quote `venue_quote`) as one fill at the average price of the missing part; its fee is
+    /// unknown (zero, counted).
+    #[cold]
+    fn catch_up(
+        &mut self,
+        order_id: OrderId,
+        venue_cum: Qty,
+        venue_quote: Option<Notional>,
+        ts: Nanos,
+    ) -> Result<(), ReportsClosed> {
+        let Some(o) = self.orders.get(&order_id) else { return Ok(()) };
+        let Some(&idx) = self.by_id.get(&o.request.instrument) else { return Ok(()) };
+        let missing = venue_cum.checked_sub(o.cum_qty).unwrap_or(Qty::ZERO);
+        if !missing.is_positive() {
+            return Ok(());
+        }
+        let inst = &self.instruments[idx];
+        let missing_quote = venue_quote.and_then(|q| q.checked_sub(o.cum_quote).ok());
+        // price = quote / qty, on the instrument's price grid.
+        let scale_gap =
+            u32::from(NOTIONAL_SCALE).saturating_sub(u32::from(inst.price_scale()) + u32::from(inst.qty_scale()));
+        let price = missing_quote
+            .and_then(|q| {
+                let den = i128::from(missing.units()).checked_mul(10i128.checked_pow(scale_gap)?)?;
+                div_round_i128(q.units(), den, Rounding::Nearest).ok()
+            })
+            .and_then(|p| i64::try_from(p).ok())
+            .map(Price::from_units)
+            .filter(|p| p.is_positive())
+            .unwrap_or(o.request.price);
+        log::warn!(
+            "binance gateway: order {order_id}: {} filled at the venue without a stream event; reporting it at {} without its fee",
+            inst.qty_text(missing),
+            inst.price_text(price)
+        );
+        self.stats.fills_without_fee += 1;
+        let quote = missing_quote.unwrap_or(Notional::ZERO);
+        self.fill(order_id, price, missing, Notional::ZERO, Liquidity::Taker, ts, quote)
+    }
+
+    // ---- requests ------------------------------------------------------------------------
+
+    /// Sends a signed request for account `acct` and notes the rate-limit headers.
+    fn signed(
+        &mut self,
+        acct: usize,
+        method: &'static str,
+        path: &str,
+        params: &[(&str, &str)],
+    ) -> Result<Response, TransportError> {
+        if self.used_weight >= WEIGHT_SLOWDOWN {
+            std::thread::sleep(WEIGHT_PACE);
+        }
+        let timestamp = now_ms().to_string();
+        let mut all: Vec<(&str, &str)> = Vec::with_capacity(params.len() + 2);
+        all.extend_from_slice(params);
+        all.push(("recvWindow", &self.recv_window));
+        all.push(("timestamp", &timestamp));
+        let mut query = query_string(&all);
+        let Some(account) = self.accounts.get(acct) else {
+            return Err(TransportError { sent: false, timed_out: false, reason: "no such account".into() });
+        };
+        let signature = account.signer.sign(query.as_bytes());
+        query.push_str("&signature=");
+        query.push_str(&signature);
+        let key = account.api_key.clone();
+        let result = self.http.request(method, path, &query, &[("X-MBX-APIKEY", &key)]);
+        match &result {
+            Ok(resp) => self.note_limits(resp),
+            Err(e) => {
+                self.stats.transport_errors += 1;
+                log::warn!("binance gateway: {method} {}{path}: {e}", self.http.endpoint().url);
+            }
+        }
+        result
+    }
+
+    fn note_limits(&mut self, resp: &Response) {
+        if let Some(w) = resp.header("x-mbx-used-weight-1m").and_then(|v| v.parse::<u32>().ok()) {
+            self.used_weight = w;
+            self.stats.max_used_weight = self.stats.max_used_weight.max(w);
+        }
+        if matches!(resp.status, 418 | 429) {
+            self.stats.rate_limited += 1;
+            let wait = resp
+                .header("retry-after")
+                .and_then(|v| v.parse::<u64>().ok())
+                .map_or(DEFAULT_RETRY_AFTER, Duration::from_secs);
+            log::warn!("binance gateway: HTTP {} from the venue; not sending for {wait:?}", resp.status);
+            self.backoff_until = Some(Instant::now() + wait);
+        } else if resp.status >= 500 {
+            self.stats.transport_errors += 1;
+            log::warn!("binance gateway: HTTP {} from the venue: {}", resp.status, resp.body_excerpt());
+        }
+    }
+
+    fn backing_off(&mut self) -> bool {
+        match self.backoff_until {
+            Some(t) if Instant::now() < t => true,
+            Some(_) => {
+                self.backoff_until = None;
+                false
+            }
+            None => false,
+        }
+    }
+
+    fn schedule(&mut self, order_id: OrderId, reason: QueryReason, delay: Duration) {
+        let due = Instant::now() + delay;
+        if let Some(r) = self.reconciles.iter_mut().find(|r| r.order_id == order_id) {
+            // UnknownFate and CancelUnknown carry more than a gap query; keep the stronger one.
+            if r.reason == QueryReason::Gap {
+                r.reason = reason;
+            }
+            r.due = r.due.min(due);
+            return;
+        }
+        self.reconciles.push(Reconcile { order_id, due, attempts: 0, not_found: 0, reason });
+    }
+
+    // ---- commands ------------------------------------------------------------------------
+
+    fn on_new(&mut self, order_id: OrderId, request: OrderRequest) -> Result<(), ReportsClosed> {
+        let account = self.account_index.get(&request.account).copied();
+        let inst = self.by_id.get(&request.instrument).copied();
+        let local_reject = match (account, inst) {
+            (_, None) => Some(RejectReason::UnknownInstrument),
+            (None, _) => Some(RejectReason::Other),
+            _ if self.backing_off() => Some(RejectReason::RateLimited),
+            _ => None,
+        };
+        let (Some(acct), Some(idx), None) = (account, inst, local_reject) else {
+            let reason = local_reject.unwrap_or(RejectReason::Other);
+            log::warn!("binance gateway: order {order_id} refused before sending: {reason:?}");
+            let r =
+                self.blank(order_id, request.account, request.instrument, request.side, ReportKind::Rejected(reason));
+            return self.emit(r);
+        };
+        let inst = &self.instruments[idx];
+        let symbol = inst.symbol().to_string();
+        let qty = inst.qty_text(request.qty);
+        let price = inst.price_text(request.price);
+        let client_id = ClientOrderId::new(self.run_id, order_id);
+        let side = match request.side {
+            Side::Buy => "BUY",
+            Side::Sell => "SELL",
+        };
+        let mut params: Vec<(&str, &str)> = vec![("symbol", &symbol), ("side", side)];
+        match (request.order_type, request.tif) {
+            (OrderType::Market, _) => params.push(("type", "MARKET")),
+            (OrderType::Limit, TimeInForce::PostOnly) => params.push(("type", "LIMIT_MAKER")),
+            (OrderType::Limit, tif) => {
+                params.push(("type", "LIMIT"));
+                params.push((
+                    "timeInForce",
+                    match tif {
+                        TimeInForce::Ioc => "IOC",
+                        TimeInForce::Fok => "FOK",
+                        _ => "GTC",
+                    },
+                ));
+            }
+        }
+        params.push(("quantity", qty.as_str()));
+        if request.order_type == OrderType::Limit {
+            params.push(("price", price.as_str()));
+        }
+        params.push(("newClientOrderId", client_id.as_str()));
+        params.push(("newOrderRespType", "ACK"));
+        self.orders.insert(
+            order_id,
+            LiveOrder {
+                request,
+                venue_order_id: 0,
+                accepted: false,
+                cum_qty: Qty::ZERO,
+                cum_quote: Notional::ZERO,
+                trade_ids: Vec::new(),
+            },
+        );
+        self.stats.orders_sent += 1;
+        let result = self.signed(acct, "POST", ORDER_PATH, &params);
+        match result {
+            Ok(resp) if resp.status == 200 => match serde_json::from_slice::<AckAnswer>(&resp.body) {
+                Ok(ack) => self.ensure_accepted(order_id, ack.order_id, ms_to_nanos(ack.transact_time)),
+                Err(e) => {
+                    self.stats.malformed += 1;
+                    log::warn!("binance gateway: order {order_id}: unreadable answer ({e}): {}", resp.body_excerpt());
+                    self.schedule(order_id, QueryReason::UnknownFate, Duration::ZERO);
+                    Ok(())
+                }
+            },
+            Ok(resp) if resp.status >= 500 => {
+                // "The execution status is UNKNOWN and could have been a success" (Binance).
+                self.schedule(order_id, QueryReason::UnknownFate, Duration::ZERO);
+                Ok(())
+            }
+            Ok(resp) => {
+                let (code, msg) = api_error(&resp.body);
+                let reason = reject_reason(resp.status, code, &msg);
+                log::info!("binance gateway: order {order_id} rejected: HTTP {}, code {code}, {msg:?}", resp.status);
+                self.finish_order(order_id, ReportKind::Rejected(reason), WallClock.now())
+            }
+            Err(e) if !e.sent => {
+                // Never reached the venue (no connection): certainly not placed.
+                self.finish_order(order_id, ReportKind::Rejected(RejectReason::Other), WallClock.now())
+            }
+            Err(_) => {
+                self.schedule(order_id, QueryReason::UnknownFate, Duration::ZERO);
+                Ok(())
+            }
+        }
+    }
+
+    fn on_cancel(
+        &mut self,
+        order_id: OrderId,
+        account: AccountId,
+        instrument: InstrumentId,
+    ) -> Result<(), ReportsClosed> {
+        let side = self.orders.get(&order_id).map_or(Side::Buy, |o| o.request.side);
+        let reject = |g: &mut Self, reason: RejectReason| {
+            let mut r = g.blank(order_id, account, instrument, side, ReportKind::CancelRejected(reason));
+            if let Some(o) = g.orders.get(&order_id) {
+                r.venue_order_id = o.venue_order_id;
+                r.cum_qty = o.cum_qty;
+                r.leaves_qty = o.request.qty.checked_sub(o.cum_qty).unwrap_or(Qty::ZERO);
+            }
+            g.emit(r)
+        };
+        let (Some(&acct), Some(&idx)) = (self.account_index.get(&account), self.by_id.get(&instrument)) else {
+            return reject(self, RejectReason::UnknownOrder);
+        };
+        if self.backing_off() {
+            return reject(self, RejectReason::RateLimited);
+        }
+        let symbol = self.instruments[idx].symbol().to_string();
+        let client_id = ClientOrderId::new(self.run_id, order_id);
+        self.stats.cancel_requests += 1;
+        let params = [("symbol", symbol.as_str()), ("origClientOrderId", client_id.as_str())];
+        match self.signed(acct, "DELETE", ORDER_PATH, &params) {
+            // The stream's CANCELED event reports it.
+            Ok(resp) if resp.status == 200 => Ok(()),
+            Ok(resp) if resp.status >= 500 => {
+                if self.orders.contains_key(&order_id) {
+                    self.schedule(order_id, QueryReason::CancelUnknown, Duration::ZERO);
+                    Ok(())
+                } else {
+                    reject(self, RejectReason::Other)
+                }
+            }
+            Ok(resp) => {
+                let (code, msg) = api_error(&resp.body);
+                log::info!("binance gateway: cancel of {order_id} refused: HTTP {}, code {code}, {msg:?}", resp.status);
+                let reason = if matches!(resp.status, 418 | 429) {
+                    RejectReason::RateLimited
+                } else if code == CODE_CANCEL_REJECTED {
+                    RejectReason::UnknownOrder
+                } else {
+                    reject_reason(resp.status, code, &msg)
+                };
+                reject(self, reason)
+            }
+            Err(e) if e.sent && self.orders.contains_key(&order_id) => {
+                self.schedule(order_id, QueryReason::CancelUnknown, Duration::ZERO);
+                Ok(())
+            }
+            Err(_) => reject(self, RejectReason::Other),
+        }
+    }
+
+    fn on_cancel_all(&mut self, account: AccountId, instrument: Option<InstrumentId>) {
+        let Some(&acct) = self.account_index.get(&account) else {
+            log::warn!("binance gateway: cancel-all for unknown account {account}");
+            return;
+        };
+        let symbols: Vec<String> = match instrument {
+            Some(id) => self.by_id.get(&id).map(|&i| self.instruments[i].symbol().to_string()).into_iter().collect(),
+            None => self.instruments.iter().map(|i| i.symbol().to_string()).collect(),
+        };
+        for symbol in symbols {
+            if self.backing_off() {
+                log::warn!("binance gateway: cancel-all of {symbol} skipped: rate limited");
+                continue;
+            }
+            self.stats.cancel_requests += 1;
+            match self.signed(acct, "DELETE", OPEN_ORDERS_PATH, &[("symbol", symbol.as_str())]) {
+                Ok(resp) if resp.status == 200 => {}
+                Ok(resp) => {
+                    let (code, msg) = api_error(&resp.body);
+                    if code != CODE_CANCEL_REJECTED {
+                        log::warn!(
+                            "binance gateway: cancel-all of {symbol}: HTTP {}, code {code}, {msg:?}",
+                            resp.status
+                        );
+                    }
+                }
+                Err(_) => {}
+            }
+        }
+    }
+
+    // ---- stream --------------------------------------------------------------------------
+
+    fn on_stream(&mut self, msg: StreamMsg) -> Result<(), ReportsClosed> {
+        match msg.event {
+            StreamEvent::Connected { reconnect: false } => Ok(()),
+            StreamEvent::Connected { reconnect: true } => {
+                self.stats.reconnects += 1;
+                self.query_account_orders(msg.account, RECONNECT_QUERY_DELAY);
+                Ok(())
+            }
+            StreamEvent::Disconnected { reason } => {
+                log::warn!("binance gateway: user stream of account #{} dropped: {reason}", msg.account);
+                Ok(())
+            }
+            StreamEvent::Frame(text) => self.on_frame(msg.account, &text),
+        }
+    }
+
+    /// Queries every live order of account `acct` after `delay` (a gap in its stream).
+    fn query_account_orders(&mut self, acct: usize, delay: Duration) {
+        let Some(id) = self.accounts.get(acct).map(|a| a.id) else { return };
+        let ids: Vec<OrderId> = self.orders.iter().filter(|(_, o)| o.request.account == id).map(|(k, _)| *k).collect();
+        for order_id in ids {
+            self.schedule(order_id, QueryReason::Gap, delay);
+        }
+    }
+
+    #[cold]
+    fn malformed(&mut self, acct: usize, what: &str, text: &str) {
+        self.stats.malformed += 1;
+        let end = text.char_indices().nth(500).map_or(text.len(), |(i, _)| i);
+        log::warn!("binance gateway: malformed user stream frame ({what}); querying live orders: {}", &text[..end]);
+        self.query_account_orders(acct, Duration::ZERO);
+    }
+
+    fn on_frame(&mut self, acct: usize, text: &str) -> Result<(), ReportsClosed> {
+        let probe = match serde_json::from_str::<EventProbe>(text) {
+            Ok(p) => p,
+            Err(e) => {
+                self.malformed(acct, &e.to_string(), text);
+                return Ok(());
+            }
+        };
+        if probe.e != "executionReport" {
+            // outboundAccountPosition, balanceUpdate, listStatus, ...: not ours to report.
+            return Ok(());
+        }
+        let ev = match serde_json::from_str::<ExecReport>(text) {
+            Ok(ev) => ev,
+            Err(e) => {
+                self.malformed(acct, &e.to_string(), text);
+                return Ok(());
+            }
+        };
+        // A cancel names itself in `c` and the order in `C`.
+        let client_id = match ev.orig_client_id.as_deref() {
+            Some(c) if !c.is_empty() => c,
+            _ => ev.client_id.as_str(),
+        };
+        let Some((run, order_id)) = ClientOrderId::parse(client_id) else {
+            log::debug!("binance gateway: event of foreign order {client_id:?} ignored");
+            return Ok(());
+        };
+        if run != self.run_id {
+            log::debug!("binance gateway: event of run {run:08x}'s order {order_id} ignored");
+            return Ok(());
+        }
+        let Some(order) = self.orders.get(&order_id) else {
+            self.stats.unknown_order_events += 1;
+            log::debug!("binance gateway: {} event for order {order_id}, which is no longer live", ev.exec_type);
+            return Ok(());
+        };
+        let Some(&idx) = self.by_id.get(&order.request.instrument) else { return Ok(()) };
+        let account_ok = self.accounts.get(acct).is_some_and(|a| a.id == order.request.account);
+        if !account_ok || self.by_symbol.get(&ev.symbol) != Some(&idx) {
+            self.malformed(acct, "symbol or account does not match the order", text);
+            return Ok(());
+        }
+        let ts = ms_to_nanos(ev.time);
+        match ev.exec_type.as_str() {
+            "NEW" => self.ensure_accepted(order_id, ev.order_id, ts),
+            "TRADE" => self.on_trade(acct, order_id, idx, &ev, ts, text),
+            "CANCELED" | "EXPIRED" | "EXPIRED_IN_MATCH" | "TRADE_PREVENTION" => {
+                self.ensure_accepted(order_id, ev.order_id, ts)?;
+                match self.instruments[idx].parse_qty(&ev.cum_qty) {
+                    Ok(z) => {
+                        let quote = ev.cum_quote.as_deref().and_then(|q| Notional::parse(q).ok());
+                        self.catch_up(order_id, z, quote, ts)?;
+                    }
+                    Err(e) => self.malformed(acct, &format!("z: {e}"), text),
+                }
+                if ev.exec_type == "TRADE_PREVENTION" && !matches!(ev.status.as_str(), "CANCELED" | "EXPIRED") {
+                    return Ok(());
+                }
+                if self.orders.contains_key(&order_id) {
+                    self.finish_order(order_id, ReportKind::Canceled, ts)?;
+                }
+                Ok(())
+            }
+            "REJECTED" => self.finish_order(order_id, ReportKind::Rejected(RejectReason::Other), ts),
+            other => {
+                log::debug!("binance gateway: execution type {other:?} of order {order_id} ignored");
+                Ok(())
+            }
+        }
+    }
+
+    fn on_trade(
+        &mut self,
+        acct: usize,
+        order_id: OrderId,
+        idx: usize,
+        ev: &ExecReport,
+        ts: Nanos,
+        text: &str,
+    ) -> Result<(), ReportsClosed> {
+        self.ensure_accepted(order_id, ev.order_id, ts)?;
+        let inst = &self.instruments[idx];
+        let parsed = (|| {
+            let l = inst.parse_qty(&ev.last_qty).map_err(|e| format!("l: {e}"))?;
+            let z = inst.parse_qty(&ev.cum_qty).map_err(|e| format!("z: {e}"))?;
+            let px = inst.parse_price(&ev.last_price).map_err(|e| format!("L: {e}"))?;
+            let fee = match (ev.fee.as_deref(), ev.fee_asset.as_deref()) {
+                (Some(n), Some(asset)) if asset == inst.quote() => {
+                    Some(Notional::parse(n).map_err(|e| format!("n: {e}"))?)
+                }
+                _ => None,
+            };
+            if !l.is_positive() || !px.is_positive() || z < l {
+                return Err(format!("l {} / z {} / L {} out of range", ev.last_qty, ev.cum_qty, ev.last_price));
+            }
+            Ok((l, z, px, fee))
+        })();
+        let (l, z, px, fee) = match parsed {
+            Ok(v) => v,
+            Err(what) => {
+                self.malformed(acct, &what, text);
+                return Ok(());
+            }
+        };
+        let quote = inst.notional(px, l, Rounding::Nearest).unwrap_or(Notional::ZERO);
+        let fee_in_other_asset =
+            fee.is_none() && ev.fee.as_deref().is_some_and(|n| Notional::parse(n).is_ok_and(|v| !v.is_zero()));
+        let Some(o) = self.orders.get_mut(&order_id) else { return Ok(()) };
+        if let Some(t) = ev.trade_id {
+            if o.trade_ids.contains(&t) {
+                self.stats.duplicate_fills += 1;
+                return Ok(());
+            }
+            o.trade_ids.push(t);
+        }
+        let before = z.checked_sub(l).unwrap_or(Qty::ZERO);
+        let cum = o.cum_qty;
+        if z <= cum {
+            // Already reported (a query found it first).
+            self.stats.duplicate_fills += 1;
+            return Ok(());
+        }
+        if before > cum {
+            // Fills before this one were missed: report them from the cumulative quote.
+            let before_quote =
+                ev.cum_quote.as_deref().and_then(|q| Notional::parse(q).ok()).and_then(|q| q.checked_sub(quote).ok());
+            self.catch_up(order_id, before, before_quote, ts)?;
+        }
+        let Some(o) = self.orders.get(&order_id) else { return Ok(()) };
+        let last = z.checked_sub(o.cum_qty).unwrap_or(l).min(l);
+        if fee_in_other_asset {
+            self.stats.fees_not_in_quote += 1;
+        }
+        let liquidity = if ev.maker { Liquidity::Maker } else { Liquidity::Taker };
+        let quote = if last == l { quote } else { inst_notional(&self.instruments[idx], px, last) };
+        self.fill(order_id, px, last, fee.unwrap_or(Notional::ZERO), liquidity, ts, quote)
+    }
+
+    // ---- reconciliation ------------------------------------------------------------------
+
+    fn run_due_reconciles(&mut self) -> Result<usize, ReportsClosed> {
+        if self.reconciles.is_empty() {
+            return Ok(0);
+        }
+        let now = Instant::now();
+        let due: Vec<Reconcile> = self.reconciles.iter().filter(|r| r.due <= now).copied().collect();
+        if due.is_empty() {
+            return Ok(0);
+        }
+        if self.backing_off() || self.used_weight >= WEIGHT_SLOWDOWN {
+            let until = self.backoff_until.unwrap_or(now + Duration::from_secs(1));
+            for r in &mut self.reconciles {
+                r.due = r.due.max(until);
+            }
+            return Ok(0);
+        }
+        for r in &due {
+            self.reconcile(*r)?;
+        }
+        Ok(due.len())
+    }
+
+    #[cold]
+    fn reconcile(&mut self, job: Reconcile) -> Result<(), ReportsClosed> {
+        let Some(o) = self.orders.get(&job.order_id) else {
+            self.reconciles.retain(|r| r.order_id != job.order_id);
+            return Ok(());
+        };
+        let (Some(&acct), Some(&idx)) =
+            (self.account_index.get(&o.request.account), self.by_id.get(&o.request.instrument))
+        else {
+            self.reconciles.retain(|r| r.order_id != job.order_id);
+            return Ok(());
+        };
+        let order_id = job.order_id;
+        let symbol = self.instruments[idx].symbol().to_string();
+        let client_id = ClientOrderId::new(self.run_id, order_id);
+        self.stats.reconciliations += 1;
+        let result =
+            self.signed(acct, "GET", ORDER_PATH, &[("symbol", &symbol), ("origClientOrderId", client_id.as_str())]);
+        let retry = |g: &mut Self, not_found: bool| {
+            if let Some(r) = g.reconciles.iter_mut().find(|r| r.order_id == order_id) {
+                r.attempts += 1;
+                if not_found {
+                    r.not_found += 1;
+                    r.due = Instant::now() + NOT_FOUND_RETRY;
+                } else {
+                    let exp = r.attempts.min(7);
+                    r.due = Instant::now() + (Duration::from_millis(50) * (1u32 << exp)).min(QUERY_BACKOFF_MAX);
+                }
+                r.not_found
+            } else {
+                0
+            }
+        };
+        let resp = match result {
+            Ok(resp) => resp,
+            Err(_) => {
+                retry(self, false);
+                return Ok(());
+            }
+        };
+        if resp.status != 200 {
+            let (code, msg) = api_error(&resp.body);
+            if code == CODE_NO_SUCH_ORDER {
+                let accepted = self.orders.get(&order_id).is_some_and(|o| o.accepted);
+                if accepted {
+                    log::warn!("binance gateway: order {order_id} is live here but unknown to the venue ({msg:?})");
+                    self.reconciles.retain(|r| r.order_id != order_id);
+                    return Ok(());
+                }
+                if retry(self, true) >= NOT_FOUND_LIMIT {
+                    log::warn!("binance gateway: order {order_id} never reached the venue; reporting it rejected");
+                    return self.finish_order(order_id, ReportKind::Rejected(RejectReason::Other), WallClock.now());
+                }
+            } else {
+                log::warn!("binance gateway: query of order {order_id}: HTTP {}, code {code}, {msg:?}", resp.status);
+                retry(self, false);
+            }
+            return Ok(());
+        }
+        let answer = match serde_json::from_slice::<QueryAnswer>(&resp.body) {
+            Ok(a) => a,
+            Err(e) => {
+                self.stats.malformed += 1;
+                log::warn!("binance gateway: query of order {order_id}: unreadable ({e}): {}", resp.body_excerpt());
+                retry(self, false);
+                return Ok(());
+            }
+        };
+        let inst = &self.instruments[idx];
+        let executed = match inst.parse_qty(&answer.executed_qty) {
+            Ok(q) => q,
+            Err(e) => {
+                self.stats.malformed += 1;
+                log::warn!("binance gateway: query of order {order_id}: executedQty: {e}");
+                retry(self, false);
+                return Ok(());
+            }
+        };
+        let quote = Notional::parse(&answer.cum_quote).ok();
+        let ts = ms_to_nanos(answer.update_time);
+        self.reconciles.retain(|r| r.order_id != order_id);
+        self.ensure_accepted(order_id, answer.order_id, ts)?;
+        self.catch_up(order_id, executed, quote, ts)?;
+        if !self.orders.contains_key(&order_id) {
+            return Ok(());
+        }
+        match answer.status.as_str() {
+            "CANCELED" | "EXPIRED" | "EXPIRED_IN_MATCH" | "PENDING_CANCEL" => {
+                self.finish_order(order_id, ReportKind::Canceled, ts)
+            }
+            "REJECTED" => self.finish_order(order_id, ReportKind::Rejected(RejectReason::Other), ts),
+            _ if job.reason == QueryReason::CancelUnknown => {
+                // Still working: the cancel did not happen.
+                let Some(r) = self.order_report(order_id, ReportKind::CancelRejected(RejectReason::Other)) else {
+                    return Ok(());
+                };
+                self.emit(r)
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+fn inst_notional(inst: &Instrument, price: Price, qty: Qty) -> Notional {
+    inst.notional(price, qty, Rounding::Nearest).unwrap_or(Notional::ZERO)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::binance::https::tls_config;
+    use qt_core::queue::spsc;
+    use qt_core::{InstrumentKind, InstrumentSpec, StrategyId, Venue};
+
+    const RUN: u32 = 7;
+
+    fn gateway() -> (Gateway, Producer<OrderCommand>, Consumer<ExecutionReport>) {
+        let spec = InstrumentSpec {
+            venue: Venue::Binance,
+            symbol: "BTCUSDT".into(),
+            base: "BTC".into(),
+            quote: "USDT".into(),
+            kind: InstrumentKind::Spot,
+            tick_size: "0.01".into(),
+            lot_size: "0.00001".into(),
+            min_qty: None,
+            min_notional: None,
+            multiplier: None,
+            price_scale: None,
+            qty_scale: None,
+        };
+        let cfg = BinanceGatewayConfig {
+            instruments: vec![Instrument::from_spec(InstrumentId(0), &spec).unwrap()],
+            accounts: vec![(AccountId(0), "k".into(), "s".into())],
+            run_id: RUN,
+            ..BinanceGatewayConfig::default()
+        };
+        // Never contacted: these tests feed frames only.
+        let endpoint = Endpoint::parse("https://127.0.0.1:1", &["https"]).unwrap();
+        let name = server_name(&endpoint, None).unwrap();
+        let http = HttpsClient::new(endpoint, name, tls_config(None).unwrap(), Duration::from_millis(10));
+        let (orders_tx, orders_rx) = spsc(8);
+        let (reports_tx, reports_rx) = spsc(64);
+        let (_tx, rx) = crossbeam_channel::unbounded();
+        (Gateway::new(&cfg, http, orders_rx, reports_tx, rx), orders_tx, reports_rx)
+    }
+
+    fn live(g: &mut Gateway, id: u64, qty: i64) {
+        let request = OrderRequest {
+            account: AccountId(0),
+            strategy: StrategyId(0),
+            instrument: InstrumentId(0),
+            side: Side::Sell,
+            order_type: OrderType::Limit,
+            tif: TimeInForce::Gtc,
+            price: Price::from_units(6_500_000),
+            qty: Qty::from_units(qty),
+            reduce_only: false,
+            stop_price: None,
+        };
+        g.orders.insert(
+            OrderId(id),
+            LiveOrder {
+                request,
+                venue_order_id: 0,
+                accepted: false,
+                cum_qty: Qty::ZERO,
+                cum_quote: Notional::ZERO,
+                trade_ids: Vec::new(),
+            },
+        );
+    }
+
+    #[allow(clippy::too_many_arguments, reason = "the fields of a test frame")]
+    fn frame(id: u64, x: &str, t: i64, l: &str, z: &str, px: &str, n: &str, asset: &str, cancel_c: &str) -> String {
+        let c = ClientOrderId::new(RUN, OrderId(id)).to_string();
+        let (c, big_c) = if cancel_c.is_empty() { (c, String::new()) } else { (cancel_c.to_string(), c) };
+        format!(
+            r#"{{"e":"executionReport","E":1,"s":"BTCUSDT","c":"{c}","S":"SELL","o":"LIMIT","f":"GTC","q":"0.00100000","p":"65000.00000000","C":"{big_c}","x":"{x}","X":"PARTIALLY_FILLED","i":99,"l":"{l}","z":"{z}","L":"{px}","n":"{n}","N":"{asset}","T":1700000000000,"t":{t},"m":true,"Z":"0"}}"#
+        )
+    }
+
+    fn drain(rx: &mut Consumer<ExecutionReport>) -> Vec<ExecutionReport> {
+        std::iter::from_fn(|| rx.pop().ok()).collect()
+    }
+
+    #[test]
+    fn stream_events_become_reports_once_each() {
+        let (mut g, _orders, mut rx) = gateway();
+        live(&mut g, 1, 100);
+        let fill = frame(1, "TRADE", 11, "0.00040000", "0.00040000", "65000.00000000", "0.00260000", "USDT", "");
+        g.on_frame(0, &fill).unwrap();
+        g.on_frame(0, &fill).unwrap();
+        let r = drain(&mut rx);
+        assert_eq!(r.len(), 2, "{r:?}");
+        assert_eq!((r[0].kind, r[0].venue_order_id, r[0].leaves_qty), (ReportKind::Accepted, 99, Qty::from_units(100)));
+        assert_eq!(r[1].kind, ReportKind::Fill);
+        assert_eq!(
+            (r[1].last_qty, r[1].cum_qty, r[1].leaves_qty),
+            (Qty::from_units(40), Qty::from_units(40), Qty::from_units(60))
+        );
+        assert_eq!((r[1].last_price, r[1].liquidity), (Price::from_units(6_500_000), Liquidity::Maker));
+        assert_eq!(r[1].fee, Notional::parse("0.0026").unwrap());
+        assert_eq!(r[1].exchange_ns, Nanos(1_700_000_000_000_000_000));
+        assert_eq!(g.stats.duplicate_fills, 1);
+        // A fee in another asset is recorded as zero and counted.
+        let bnb = frame(1, "TRADE", 12, "0.00010000", "0.00050000", "65000.00000000", "0.00001", "BNB", "");
+        g.on_frame(0, &bnb).unwrap();
+        let r = drain(&mut rx);
+        assert_eq!((r[0].fee, r[0].cum_qty), (Notional::ZERO, Qty::from_units(50)));
+        assert_eq!(g.stats.fees_not_in_quote, 1);
+        // A cancel names the order in C.
+        let cancel = frame(1, "CANCELED", -1, "0.00000000", "0.00050000", "0.00000000", "0", "", "web_cancel_1");
+        g.on_frame(0, &cancel).unwrap();
+        let r = drain(&mut rx);
+        assert_eq!((r[0].kind, r[0].cum_qty, r[0].leaves_qty), (ReportKind::Canceled, Qty::from_units(50), Qty::ZERO));
+        assert!(g.orders.is_empty());
+        // Events of finished, foreign and other runs' orders are ignored.
+        g.on_frame(0, &fill).unwrap();
+        let foreign = fill.replace(&ClientOrderId::new(RUN, OrderId(1)).to_string(), "web_abc");
+        g.on_frame(0, &foreign).unwrap();
+        let other_run = fill
+            .replace(&ClientOrderId::new(RUN, OrderId(1)).to_string(), &ClientOrderId::new(8, OrderId(1)).to_string());
+        g.on_frame(0, &other_run).unwrap();
+        g.on_frame(0, r#"{"e":"outboundAccountPosition","E":1,"u":1,"B":[]}"#).unwrap();
+        assert!(drain(&mut rx).is_empty());
+        assert_eq!(g.stats.unknown_order_events, 1);
+    }
+
+    #[test]
+    fn malformed_frames_are_counted_and_trigger_a_query_never_a_report() {
+        let (mut g, _orders, mut rx) = gateway();
+        live(&mut g, 1, 100);
+        for bad in [
+            "{\"e\":\"executionReport\",\"E\":,]".to_string(),
+            "{\"e\":\"execution".to_string(),
+            frame(1, "TRADE", 11, "0.0004x", "0.00040000", "65000.00000000", "0", "USDT", ""),
+            frame(1, "TRADE", 11, "0.00040000", "0.00040000", "65000.001", "0", "USDT", ""),
+            frame(1, "TRADE", 11, "0.00040000", "0.00030000", "65000.00", "0", "USDT", ""),
+            frame(1, "TRADE", 11, "0.00040000", "0.00040000", "65000.00", "1e999999", "USDT", ""),
+            r#"{"e":"executionReport","s":"BTCUSDT"}"#.to_string(),
+            "[]".to_string(),
+        ] {
+            g.on_frame(0, &bad).unwrap();
+        }
+        let reports = drain(&mut rx);
+        // Only the Accepted of the frames whose order could be identified before the bad field.
+        assert!(reports.iter().all(|r| r.kind == ReportKind::Accepted), "{reports:?}");
+        assert_eq!(g.stats.malformed, 8);
+        assert_eq!(g.stats.fills, 0);
+        assert_eq!(g.reconciles.len(), 1, "the live order is queried");
+        assert_eq!(g.reconciles[0].reason, QueryReason::Gap);
+    }
+
+    #[test]
+    fn a_trade_after_missed_trades_reports_the_gap_first() {
+        let (mut g, _orders, mut rx) = gateway();
+        live(&mut g, 1, 100);
+        // z says 70 filled, this trade is 30 of them: 40 were missed (Z = 0.7 × 65000 = 45.5).
+        let f = frame(1, "TRADE", 13, "0.00030000", "0.00070000", "65000.00000000", "0.001", "USDT", "")
+            .replace(r#""Z":"0""#, r#""Z":"45.50000000""#);
+        g.on_frame(0, &f).unwrap();
+        let r = drain(&mut rx);
+        assert_eq!(r.len(), 3, "{r:?}");
+        assert_eq!(
+            (r[1].kind, r[1].last_qty, r[1].last_price, r[1].fee),
+            (ReportKind::Fill, Qty::from_units(40), Price::from_units(6_500_000), Notional::ZERO)
+        );
+        assert_eq!(
+            (r[2].last_qty, r[2].cum_qty, r[2].fee),
+            (Qty::from_units(30), Qty::from_units(70), Notional::parse("0.001").unwrap())
+        );
+        assert_eq!(g.stats.fills_without_fee, 1);
+    }
+}

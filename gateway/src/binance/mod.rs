@@ -1,0 +1,176 @@
+//! The Binance spot order gateway: one thread (`qt-gw-binance`) between the core's order ring
+//! and report ring, speaking Binance's REST API for orders and its user data stream for fills.
+//!
+//! ```text
+//!  core ──OrderCommand ring──► qt-gw-binance ──HTTPS keep-alive──► POST/DELETE/GET /api/v3/order
+//!       ◄─ExecutionReport ring─┘      ▲                              DELETE /api/v3/openOrders
+//!                                     │ crossbeam channel (frames, connects, drops)
+//!                      qt-gw-binance-us<N> (one per account) ◄─WSS─ <ws_url>/ws/<listenKey>
+//!                        owns the listen key: POST at start and on reconnect, PUT every 30 min,
+//!                        DELETE on exit
+//! ```
+//!
+//! - [`spawn`] validates the configuration (every problem at once), creates each account's
+//!   listen key and opens its user data stream *before* it returns, so an order sent after
+//!   `spawn` returns cannot fill unseen; then it starts the threads.
+//! - New orders: `POST /api/v3/order` (signed, `newOrderRespType=ACK`, client order id
+//!   [`qt_core::ClientOrderId`]) → `Accepted` or `Rejected(reason)` from Binance's error code.
+//!   An order whose fate is unknown (HTTP 5xx, a timeout, a lost answer) is *reconciled*: queried
+//!   with `GET /api/v3/order?origClientOrderId=` until the venue says what it is; only "does
+//!   not exist" (twice, 300 ms apart) makes it `Rejected(Other)`.
+//! - Fills, cancels and expiries come from the user data stream's `executionReport`. Fills are
+//!   de-duplicated by trade id and by cumulative quantity (`z`), so a fill is never reported
+//!   twice, and a gap (a dropped stream, a malformed frame) is closed by querying the live orders
+//!   of the account: what the venue filled meanwhile is reported as a fill (its fee unknown:
+//!   zero, counted in [`GatewayStats::fills_without_fee`]).
+//! - Rate limits: `X-MBX-USED-WEIGHT-1M` is tracked (requests are paced near the limit), and a
+//!   429/418 stops sending for its `Retry-After` (orders meanwhile are rejected locally with
+//!   `RateLimited`, never queued).
+//!
+//! Files: [`gateway`] (the thread), [`user_stream`] (WebSocket threads), [`https`] (the HTTPS
+//! client and TLS), [`signer`] (HMAC), [`errors`] ([`GatewayError`], code mapping).
+
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod errors;
+pub mod gateway;
+pub(crate) mod https;
+pub(crate) mod signer;
+pub(crate) mod user_stream;
+
+pub use errors::GatewayError;
+pub use gateway::spawn;
+
+use qt_core::{AccountId, Instrument, RejectReason, VenueId};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything the Binance gateway needs. [`Default`] is production Binance (`api.binance.com`,
+/// `stream.binance.com:9443`, webpki roots, `recvWindow` 5000, 5 s request timeout) with no
+/// instruments or accounts.
+#[derive(Clone)]
+pub struct BinanceGatewayConfig {
+    /// REST base URL, e.g. `https://api.binance.com` or `https://127.0.0.1:PORT`.
+    pub rest_url: String,
+    /// WebSocket base URL, e.g. `wss://stream.binance.com:9443`.
+    pub ws_url: String,
+    /// Trust only this CA (PEM); `None` trusts the Mozilla roots of `webpki-roots`.
+    pub ca_file: Option<PathBuf>,
+    /// TLS server name to verify instead of the URL's host (e.g. `localhost` for the simulator).
+    pub server_name: Option<String>,
+    /// `recvWindow` of signed requests, milliseconds (1..=60000).
+    pub recv_window_ms: u64,
+    /// Our venue id in the core's table (goes into every report).
+    pub venue: VenueId,
+    /// The instruments this gateway trades: symbol ⇄ id and the exact price/qty text.
+    pub instruments: Vec<Instrument>,
+    /// `(account, api key, secret)` per account.
+    pub accounts: Vec<(AccountId, String, String)>,
+    /// Run id for [`qt_core::ClientOrderId`]; events of other runs' orders are ignored.
+    pub run_id: u32,
+    /// Bound on connecting and on each read/write of a request; a new order without an answer
+    /// in this time is reconciled.
+    pub request_timeout: Duration,
+}
+
+impl Default for BinanceGatewayConfig {
+    fn default() -> Self {
+        Self {
+            rest_url: "https://api.binance.com".into(),
+            ws_url: "wss://stream.binance.com:9443".into(),
+            ca_file: None,
+            server_name: None,
+            recv_window_ms: 5000,
+            venue: VenueId(0),
+            instruments: Vec::new(),
+            accounts: Vec::new(),
+            run_id: 0,
+            request_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl std::fmt::Debug for BinanceGatewayConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Keys and secrets stay out of logs.
+        let accounts: Vec<AccountId> = self.accounts.iter().map(|(a, _, _)| *a).collect();
+        f.debug_struct("BinanceGatewayConfig")
+            .field("rest_url", &self.rest_url)
+            .field("ws_url", &self.ws_url)
+            .field("ca_file", &self.ca_file)
+            .field("server_name", &self.server_name)
+            .field("recv_window_ms", &self.recv_window_ms)
+            .field("venue", &self.venue)
+            .field("instruments", &self.instruments)
+            .field("accounts", &accounts)
+            .field("run_id", &self.run_id)
+            .field("request_timeout", &self.request_timeout)
+            .finish()
+    }
+}
+
+/// Rejections counted per [`RejectReason`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RejectCounts([u64; 16]);
+
+impl RejectCounts {
+    fn slot(reason: RejectReason) -> usize {
+        reason as usize
+    }
+
+    /// How many orders were rejected for `reason`.
+    pub fn get(&self, reason: RejectReason) -> u64 {
+        self.0.get(Self::slot(reason)).copied().unwrap_or(0)
+    }
+
+    pub(crate) fn add(&mut self, reason: RejectReason) {
+        if let Some(n) = self.0.get_mut(Self::slot(reason)) {
+            *n += 1;
+        }
+    }
+
+    /// Total over every reason.
+    pub fn total(&self) -> u64 {
+        self.0.iter().sum()
+    }
+}
+
+/// What the gateway did, returned when its thread ends.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GatewayStats {
+    /// New orders sent to the venue (`POST /api/v3/order` attempted).
+    pub orders_sent: u64,
+    /// `Accepted` reports.
+    pub accepted: u64,
+    /// `Rejected` reports, by reason (local refusals included).
+    pub rejected: RejectCounts,
+    /// `Fill` reports.
+    pub fills: u64,
+    /// `Canceled` reports (cancels, IOC/FOK/market expiries).
+    pub cancels: u64,
+    /// Cancel requests sent (`DELETE /api/v3/order`, and one per symbol of a cancel-all).
+    pub cancel_requests: u64,
+    /// `CancelRejected` reports.
+    pub cancel_rejects: u64,
+    /// Requests without a usable answer: transport failures, timeouts and HTTP 5xx.
+    pub transport_errors: u64,
+    /// Answers of HTTP 429 or 418 (rate limit, IP ban).
+    pub rate_limited: u64,
+    /// User data stream reconnects (after a drop).
+    pub reconnects: u64,
+    /// Order queries made to settle an unknown fate or a gap.
+    pub reconciliations: u64,
+    /// Stream frames or REST answers that could not be understood (logged at warn).
+    pub malformed: u64,
+    /// Stream fills seen again (same trade id or already counted in `z`) and not re-reported.
+    pub duplicate_fills: u64,
+    /// Fills whose commission was in an asset other than the instrument's quote (fee
+    /// reported as zero).
+    pub fees_not_in_quote: u64,
+    /// Fills recovered by a query (price from the cumulative quote; fee unknown, reported zero).
+    pub fills_without_fee: u64,
+    /// Stream events of orders of this run the gateway no longer tracks.
+    pub unknown_order_events: u64,
+    /// Largest `X-MBX-USED-WEIGHT-1M` seen.
+    pub max_used_weight: u32,
+}
