@@ -8,6 +8,7 @@
 //! [`tls`], [`endpoint`], [`snapshot`] (the snapshot thread and its HTTPS client), [`error`].
 
 pub mod binance;
+pub mod decoder;
 pub mod endpoint;
 pub mod error;
 pub mod ring;
@@ -16,5 +17,6 @@ pub mod tls;
 pub mod ws;
 
 pub use binance::{BinanceFeed, BinanceFeedConfig};
+pub use decoder::{ChecksumVerdict, DecoderStats, VenueDecoder};
 pub use error::FeedError;
 pub use ring::RingFeed;

@@ -169,6 +169,7 @@ impl BinanceCounters {
 /// the exact parse → sync → emit path without a socket. Core thread; allocates only in
 /// [`Decoder::new`] and on cold paths (snapshots, resyncs).
 pub struct Decoder {
+    instruments: Vec<Instrument>,
     parser: FrameParser,
     syncs: Vec<DepthSync>,
     scratch: Vec<MarketEvent>,
@@ -185,6 +186,7 @@ impl Decoder {
     /// A decoder for `symbols` (index in the slice = symbol index).
     pub fn new(symbols: &[Instrument]) -> Self {
         Self {
+            instruments: symbols.to_vec(),
             parser: FrameParser::new(symbols),
             syncs: symbols
                 .iter()
@@ -282,6 +284,49 @@ impl Decoder {
         for sync in &mut self.syncs {
             sync.reset(now, emit);
             bump(&self.counters.resyncs);
+        }
+    }
+}
+
+impl crate::decoder::VenueDecoder for Decoder {
+    fn venue(&self) -> qt_core::Venue {
+        qt_core::Venue::Binance
+    }
+
+    fn on_frame(&mut self, frame: &[u8], now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
+        Decoder::on_frame(self, frame, now, emit);
+    }
+
+    #[cold]
+    fn on_snapshot_body(&mut self, index: usize, body: &[u8], now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) -> bool {
+        let Some(instrument) = self.instruments.get(index) else { return false };
+        let mut owned = body.to_vec();
+        let Ok(snap) = parse::parse_depth_snapshot(&mut owned, instrument) else {
+            bump(&self.counters.snapshot_failures);
+            return false;
+        };
+        let Some(generation) = self.take_snapshot_request(index) else { return false };
+        !matches!(self.on_snapshot(index, &snap, generation, now, emit), SnapshotOutcome::Ignored)
+    }
+
+    fn wants_snapshot(&self, index: usize) -> bool {
+        self.syncs.get(index).is_some_and(DepthSync::wants_snapshot)
+    }
+
+    fn on_disconnect(&mut self, now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
+        Decoder::on_disconnect(self, now, emit);
+    }
+
+    fn stats(&self) -> crate::decoder::DecoderStats {
+        let c = self.counters.snapshot();
+        crate::decoder::DecoderStats {
+            messages: c.messages,
+            records: c.records,
+            parse_errors: c.parse_errors.iter().sum(),
+            gaps: c.gaps,
+            checksum_ok: 0,
+            checksum_failed: 0,
+            resyncs: c.resyncs,
         }
     }
 }

@@ -136,6 +136,11 @@ impl DepthSync {
         Some(self.generation)
     }
 
+    /// Whether a snapshot is wanted (without taking the request).
+    pub fn wants_snapshot(&self) -> bool {
+        self.wants_snapshot
+    }
+
     /// A request could not be queued: ask again on the next poll.
     #[cold]
     pub fn retry_snapshot_request(&mut self) {
