@@ -63,6 +63,18 @@ impl Venue {
     }
 }
 
+impl std::str::FromStr for Venue {
+    type Err = String;
+
+    /// Parses the lower-case name used in config and metrics (`binance`, `bybit`, ...).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Venue::ALL.iter().copied().find(|v| v.name() == s).ok_or_else(|| {
+            let names: Vec<&str> = Venue::ALL.iter().map(|v| v.name()).collect();
+            format!("unknown venue {s:?} (known: {})", names.join(", "))
+        })
+    }
+}
+
 impl fmt::Display for Venue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())

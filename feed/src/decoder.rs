@@ -47,7 +47,13 @@ pub trait VenueDecoder: Send {
 
     /// A REST order-book snapshot body for symbol `index`, for venues whose sync needs one
     /// (Binance, KuCoin). Returns `false` if the body was refused or not needed.
-    fn on_snapshot_body(&mut self, _index: usize, _body: &[u8], _now: Nanos, _emit: &mut dyn FnMut(&MarketEvent)) -> bool {
+    fn on_snapshot_body(
+        &mut self,
+        _index: usize,
+        _body: &[u8],
+        _now: Nanos,
+        _emit: &mut dyn FnMut(&MarketEvent),
+    ) -> bool {
         false
     }
 

@@ -4,19 +4,30 @@
 //! replay) through a preallocated SPSC ring. Socket feeds for the real venues plug in beside it
 //! through the same [`qt_core::FeedSource`] trait: [`binance::BinanceFeed`] (Binance spot diff
 //! depth, book ticker and trades over one non-blocking WebSocket, with REST snapshots fetched
-//! on its snapshot thread). Shared pieces: [`ws`] (WebSocket over rustls on a mio socket),
+//! on its snapshot thread) and [`bybit::BybitFeed`] (Bybit v5 public order book and trades);
+//! [`binance_usdm::Decoder`] decodes Binance USD-M futures streams. Shared pieces: [`ws`] (WebSocket over rustls on a mio socket),
 //! [`tls`], [`endpoint`], [`snapshot`] (the snapshot thread and its HTTPS client), [`error`].
 
 pub mod binance;
+pub mod binance_usdm;
+pub mod bybit;
 pub mod decoder;
 pub mod endpoint;
 pub mod error;
+pub mod firi;
+pub mod kraken;
+pub mod kucoin;
+pub mod okx;
 pub mod ring;
 pub mod snapshot;
 pub mod tls;
 pub mod ws;
 
 pub use binance::{BinanceFeed, BinanceFeedConfig};
+pub use binance_usdm::Decoder as BinanceUsdmDecoder;
+pub use bybit::{BybitFeed, BybitFeedConfig, Decoder as BybitDecoder};
 pub use decoder::{ChecksumVerdict, DecoderStats, VenueDecoder};
 pub use error::FeedError;
+pub use firi::Decoder as FiriDecoder;
+pub use kucoin::Decoder as KucoinDecoder;
 pub use ring::RingFeed;

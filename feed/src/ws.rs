@@ -256,6 +256,28 @@ impl WsClient {
         self.backoff.reset();
     }
 
+    /// Queues one text frame (a subscription, an application-level ping) on the open connection
+    /// and sends what the socket takes now; the rest goes out with the next polls' flush.
+    /// `Ok(false)`: not open, nothing sent. On a write error the connection is dropped (as
+    /// [`Self::disconnect`]) and the reason returned. Allocates the frame: cold paths only.
+    #[cold]
+    pub fn send_text(&mut self, text: &str, now: Nanos) -> Result<bool, CloseReason> {
+        let ConnState::Open { ws, .. } = &mut self.state else { return Ok(false) };
+        let result = match ws.write(Message::text(text.to_owned())) {
+            Ok(()) => ws.flush(),
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(()) => Ok(true),
+            Err(tungstenite::Error::Io(e)) if is_would_block(&e) => Ok(true),
+            Err(e) => {
+                let reason = classify(e);
+                self.disconnect(now);
+                Err(reason)
+            }
+        }
+    }
+
     /// Drops the connection (if any) and schedules a reconnect after the backoff.
     #[cold]
     pub fn disconnect(&mut self, now: Nanos) {

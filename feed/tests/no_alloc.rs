@@ -1,4 +1,5 @@
 //! Allocation counts of the Binance feed's hot path, with a counting global allocator.
+//! (Also: the Bybit and Binance USD-M decoders over their recorded traffic, zero after warm-up.)
 //!
 //! 1. The parse → sync → emit path ([`Decoder`]) over a few thousand frames in Binance's exact
 //!    wire shapes (synthesized diff depth / bookTicker / trade frames as the simulator sends
@@ -256,4 +257,65 @@ mod socket {
         assert!(book.is_valid() && book.best(Side::Buy).is_some());
         assert!(per_frame < 16.0, "allocations per frame regressed: {per_frame:.2}");
     }
+}
+
+/// Bybit (`qt_feed::bybit::Decoder`) over its recorded spot book and trade traffic: warm up with
+/// one pass, then a second pass (each symbol's snapshot replaces its book again, then the same
+/// deltas, trades parsed again) allocates nothing.
+#[test]
+fn bybit_decoder_allocates_nothing_after_warm_up() {
+    let book = include_str!("../../testdata/bybit/orderbook_spot.jsonl");
+    let trades = include_str!("../../testdata/bybit/publicTrade_spot.jsonl");
+    let symbols = [instrument(0, "BTCUSDT", "0.1", "0.000001"), instrument(1, "ETHUSDT", "0.01", "0.00001")];
+    let mut d = qt_feed::bybit::Decoder::new(&symbols, 200);
+    let mut sink = 0u64;
+    let mut run = |d: &mut qt_feed::bybit::Decoder| {
+        for line in book.lines().chain(trades.lines()) {
+            d.on_frame(line.as_bytes(), Nanos(1), &mut |ev: &MarketEvent| sink += ev.qty.units() as u64);
+        }
+    };
+    run(&mut d);
+    let before = allocs();
+    run(&mut d);
+    let used = allocs() - before;
+    let c = d.counters();
+    assert_eq!((c.gaps, c.resets, c.parse_errors_total()), (0, 2, 0), "the second pass starts at a snapshot: {c:?}");
+    assert_eq!(used, 0, "{used} allocations over {} frames", c.messages / 2);
+}
+
+/// Binance USD-M (`qt_feed::binance_usdm::Decoder`) over its recorded depth, bookTicker and
+/// aggTrade traffic after a snapshot: the steady path allocates nothing.
+#[test]
+fn binance_usdm_decoder_allocates_nothing_after_warm_up() {
+    let depth = include_str!("../../testdata/binance_usdm/depth.jsonl");
+    let ticker = include_str!("../../testdata/binance_usdm/bookTicker.jsonl");
+    let symbols = [
+        instrument(0, "SUSHIUSDT", "0.0001", "1"),
+        instrument(1, "AKROUSDT", "0.00001", "1"),
+        instrument(2, "KEEPUSDT", "0.0001", "1"),
+        instrument(3, "CTKUSDT", "0.00001", "1"),
+    ];
+    let mut d = qt_feed::binance_usdm::Decoder::new(&symbols);
+    let lines: Vec<&str> = depth.lines().collect();
+    let mut sink = 0u64;
+    // Warm up: the first half, with SUSHIUSDT's recorded snapshot (a cold path).
+    let snapshot = include_str!("../../testdata/binance_usdm/snapshot_SUSHIUSDT.json");
+    for line in &lines[..lines.len() / 2] {
+        d.on_frame(line.as_bytes(), Nanos(1), &mut |ev: &MarketEvent| sink += ev.qty.units() as u64);
+        if qt_feed::VenueDecoder::wants_snapshot(&d, 0) {
+            qt_feed::VenueDecoder::on_snapshot_body(&mut d, 0, snapshot.as_bytes(), Nanos(1), &mut |_| {});
+        }
+    }
+    for line in ticker.lines() {
+        d.on_frame(line.as_bytes(), Nanos(1), &mut |ev: &MarketEvent| sink += ev.qty.units() as u64);
+    }
+    assert!(d.sync(0).is_some_and(|s| s.is_synced()));
+    let tickers: Vec<&str> = ticker.lines().collect();
+    let before = allocs();
+    for line in lines[lines.len() / 2..].iter().chain(tickers.iter()) {
+        d.on_frame(line.as_bytes(), Nanos(1), &mut |ev: &MarketEvent| sink += ev.qty.units() as u64);
+    }
+    let used = allocs() - before;
+    assert_eq!(d.counters().gaps, 0);
+    assert_eq!(used, 0, "{used} allocations on the steady path");
 }

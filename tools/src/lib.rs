@@ -2,6 +2,7 @@
 //! `qt` binary. Kept as a library so integration tests drive exactly what the binary does.
 
 pub mod config;
+pub mod feed_check;
 pub mod run;
 pub mod summary;
 pub mod venue_sim;

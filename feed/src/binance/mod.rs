@@ -294,7 +294,13 @@ impl crate::decoder::VenueDecoder for Decoder {
     }
 
     fn on_frame(&mut self, frame: &[u8], now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
-        Decoder::on_frame(self, frame, now, emit);
+        let mut records = 0u64;
+        Decoder::on_frame(self, frame, now, &mut |ev: &MarketEvent| {
+            records += 1;
+            emit(ev);
+        });
+        let c = &self.counters.records;
+        c.store(c.load(std::sync::atomic::Ordering::Relaxed) + records, std::sync::atomic::Ordering::Relaxed);
     }
 
     #[cold]

@@ -277,7 +277,7 @@ impl FrameParser {
 
 /// Nodes a value starting at `i` occupies.
 #[inline]
-fn span(nodes: &[Node<'_>], i: usize) -> usize {
+pub(crate) fn span(nodes: &[Node<'_>], i: usize) -> usize {
     match nodes.get(i) {
         Some(Node::Object { count, .. } | Node::Array { count, .. }) => count + 1,
         _ => 1,
@@ -286,7 +286,7 @@ fn span(nodes: &[Node<'_>], i: usize) -> usize {
 
 /// Index of the first value of the object at `obj` whose key is `key`.
 #[inline]
-fn find_key(nodes: &[Node<'_>], obj: usize, key: &str) -> Option<usize> {
+pub(crate) fn find_key(nodes: &[Node<'_>], obj: usize, key: &str) -> Option<usize> {
     let Some(Node::Object { len, .. }) = nodes.get(obj) else { return None };
     let mut i = obj + 1;
     for _ in 0..*len {
@@ -335,7 +335,7 @@ fn walk_frame(
 }
 
 #[inline]
-fn get_u64(nodes: &[Node<'_>], obj: usize, key: &'static str) -> Result<u64, ParseError> {
+pub(crate) fn get_u64(nodes: &[Node<'_>], obj: usize, key: &'static str) -> Result<u64, ParseError> {
     match nodes.get(find_key(nodes, obj, key).ok_or(ParseError::MissingField(key))?) {
         Some(Node::Static(StaticNode::U64(v))) => Ok(*v),
         Some(Node::Static(StaticNode::I64(v))) if *v >= 0 => Ok(*v as u64),
@@ -344,7 +344,7 @@ fn get_u64(nodes: &[Node<'_>], obj: usize, key: &'static str) -> Result<u64, Par
 }
 
 #[inline]
-fn get_str<'a>(nodes: &[Node<'a>], obj: usize, key: &'static str) -> Result<&'a str, ParseError> {
+pub(crate) fn get_str<'a>(nodes: &[Node<'a>], obj: usize, key: &'static str) -> Result<&'a str, ParseError> {
     match nodes.get(find_key(nodes, obj, key).ok_or(ParseError::MissingField(key))?) {
         Some(Node::String(s)) => Ok(s),
         _ => Err(ParseError::WrongType(key)),
@@ -352,7 +352,7 @@ fn get_str<'a>(nodes: &[Node<'a>], obj: usize, key: &'static str) -> Result<&'a 
 }
 
 #[inline]
-fn get_bool(nodes: &[Node<'_>], obj: usize, key: &'static str) -> Result<bool, ParseError> {
+pub(crate) fn get_bool(nodes: &[Node<'_>], obj: usize, key: &'static str) -> Result<bool, ParseError> {
     match nodes.get(find_key(nodes, obj, key).ok_or(ParseError::MissingField(key))?) {
         Some(Node::Static(StaticNode::Bool(b))) => Ok(*b),
         _ => Err(ParseError::WrongType(key)),
@@ -360,7 +360,7 @@ fn get_bool(nodes: &[Node<'_>], obj: usize, key: &'static str) -> Result<bool, P
 }
 
 #[inline]
-fn price(text: &str, scale: u8, key: &'static str) -> Result<Price, ParseError> {
+pub(crate) fn price(text: &str, scale: u8, key: &'static str) -> Result<Price, ParseError> {
     match parse_scaled_bytes(text.as_bytes(), scale) {
         Ok(units) if units >= 0 => Ok(Price::from_units(units)),
         _ => Err(ParseError::BadDecimal(key)),
@@ -368,7 +368,7 @@ fn price(text: &str, scale: u8, key: &'static str) -> Result<Price, ParseError> 
 }
 
 #[inline]
-fn qty(text: &str, scale: u8, key: &'static str) -> Result<Qty, ParseError> {
+pub(crate) fn qty(text: &str, scale: u8, key: &'static str) -> Result<Qty, ParseError> {
     match parse_scaled_bytes(text.as_bytes(), scale) {
         Ok(units) if units >= 0 => Ok(Qty::from_units(units)),
         _ => Err(ParseError::BadDecimal(key)),
@@ -377,7 +377,7 @@ fn qty(text: &str, scale: u8, key: &'static str) -> Result<Qty, ParseError> {
 
 /// Venue milliseconds → Unix nanoseconds (saturating).
 #[inline]
-fn ms_to_ns(ms: u64) -> Nanos {
+pub(crate) fn ms_to_ns(ms: u64) -> Nanos {
     Nanos(i64::try_from(ms).unwrap_or(i64::MAX).saturating_mul(1_000_000))
 }
 

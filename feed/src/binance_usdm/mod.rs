@@ -1,0 +1,234 @@
+//! Binance USD-M futures market data below the socket: [`Decoder`], the [`VenueDecoder`] of
+//! `<sym>@depth@100ms` diffs (synced against `GET /fapi/v1/depth` snapshots under the futures
+//! rule, [`sync::FuturesDepthSync`]), `<sym>@bookTicker` and `<sym>@aggTrade`.
+//!
+//! Differs from spot (`crate::binance`) only where the venue differs: depth events carry `pu`
+//! (the previous event's `u`) and continuity is `pu == previous u` — on USD-M `U` is never
+//! `previous u + 1`, so the spot sync cannot be reused; the bridge is `U <= lastUpdateId <= u`.
+//! The spot tape helpers, error type and snapshot parser are shared. No socket feed yet: the
+//! decoder is driven by replay (`qt feed-check`) and tests; a live feed would be `BinanceFeed`
+//! with this decoder and `fstream`/`fapi` URLs.
+//!
+//! Thread and contract: core thread; `on_frame` never blocks and allocates nothing after warm-up
+//! (parser buffers grown, sync buffers preallocated). Records: snapshot → `BookSnapshot` (first
+//! `CLEAR`, last `BATCH_END`, `seq = lastUpdateId`); diff → `BookDelta` per level (`seq = u`,
+//! `prev_seq = pu`, last `BATCH_END`, `exchange_ns` from `E`); bookTicker → two `BestBidOffer`
+//! (`seq = u`); aggTrade → one `Trade` (`seq` = aggregate id, side = aggressor). A gap, an
+//! unreadable depth frame or a disconnect emits one `BookSnapshot` record with `CLEAR` and no
+//! `BATCH_END`.
+
+pub mod parse;
+pub mod sync;
+
+use crate::decoder::{DecoderStats, VenueDecoder};
+use parse::{FrameParser, ParseError, ParseFailure, Parsed, StreamKind};
+use qt_core::{Instrument, MarketEvent, Nanos, Venue};
+use sync::{EventOutcome, FuturesDepthSync, SnapshotOutcome};
+
+/// Counters of a [`Decoder`] (plain values, core thread).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UsdmCounters {
+    /// Frames handed to the decoder.
+    pub messages: u64,
+    /// Records emitted.
+    pub records: u64,
+    /// Refused frames by reason ([`ParseError::reason_index`]).
+    pub parse_errors: [u64; ParseError::REASONS],
+    /// Sequence gaps (`pu != previous u`, or no bridging event after a snapshot).
+    pub gaps: u64,
+    /// Resyncs started (gaps, unreadable depth frames, disconnects: one per symbol).
+    pub resyncs: u64,
+    /// Snapshots applied.
+    pub snapshots_applied: u64,
+    /// Snapshots older than the buffered events (another is wanted).
+    pub stale_snapshots: u64,
+    /// Snapshot bodies refused.
+    pub snapshot_failures: u64,
+    /// Depth events older than the snapshot (dropped while bridging).
+    pub stale_events: u64,
+    /// Buffers that overflowed while waiting for a snapshot.
+    pub buffer_overflows: u64,
+}
+
+impl UsdmCounters {
+    /// Refused frames, all reasons.
+    pub fn parse_errors_total(&self) -> u64 {
+        self.parse_errors.iter().sum()
+    }
+}
+
+/// Parser, per-symbol futures sync and counters. Allocates only in [`Decoder::new`] and when a
+/// snapshot body is parsed (cold).
+pub struct Decoder {
+    instruments: Vec<Instrument>,
+    parser: FrameParser,
+    syncs: Vec<FuturesDepthSync>,
+    scratch: Vec<MarketEvent>,
+    counters: UsdmCounters,
+}
+
+impl std::fmt::Debug for Decoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Decoder").field("symbols", &self.syncs.len()).finish()
+    }
+}
+
+impl Decoder {
+    /// A decoder for `symbols` (index in the slice = symbol index).
+    pub fn new(symbols: &[Instrument]) -> Self {
+        Self {
+            instruments: symbols.to_vec(),
+            parser: FrameParser::new(symbols),
+            syncs: symbols
+                .iter()
+                .map(|s| FuturesDepthSync::new(s.id(), sync::DEFAULT_BUFFER_RECORDS, sync::DEFAULT_BUFFER_EVENTS))
+                .collect(),
+            scratch: Vec::with_capacity(16 * 1024),
+            counters: UsdmCounters::default(),
+        }
+    }
+
+    /// The counters now.
+    pub fn counters(&self) -> UsdmCounters {
+        self.counters
+    }
+
+    /// Symbol `index`'s sync.
+    pub fn sync(&self, index: usize) -> Option<&FuturesDepthSync> {
+        self.syncs.get(index)
+    }
+
+    /// One WebSocket text frame.
+    #[inline]
+    pub fn on_frame(&mut self, frame: &[u8], now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
+        let c = &mut self.counters;
+        c.messages += 1;
+        let mut emitted = 0u64;
+        let mut counted = |ev: &MarketEvent| {
+            emitted += 1;
+            emit(ev);
+        };
+        match self.parser.parse_frame(frame, now, &mut self.scratch) {
+            Ok(Parsed::Depth { symbol, first, last, prev }) => {
+                let Some(sync) = self.syncs.get_mut(symbol) else { return };
+                match sync.on_event(first, last, prev, &mut self.scratch, now, &mut counted) {
+                    EventOutcome::Applied | EventOutcome::Buffered => {}
+                    EventOutcome::Stale => c.stale_events += 1,
+                    EventOutcome::Gap => {
+                        c.gaps += 1;
+                        c.resyncs += 1;
+                    }
+                    EventOutcome::Overflow => c.buffer_overflows += 1,
+                }
+            }
+            Ok(Parsed::BookTicker { .. } | Parsed::AggTrade { .. }) => {
+                for ev in &self.scratch {
+                    counted(ev);
+                }
+            }
+            Ok(Parsed::Control) => {}
+            Err(failure) => Self::on_bad_frame(c, &mut self.syncs, failure, now, &mut counted),
+        }
+        self.counters.records += emitted;
+    }
+
+    #[cold]
+    fn on_bad_frame(
+        c: &mut UsdmCounters,
+        syncs: &mut [FuturesDepthSync],
+        failure: ParseFailure,
+        now: Nanos,
+        emit: &mut dyn FnMut(&MarketEvent),
+    ) {
+        c.parse_errors[failure.error.reason_index()] += 1;
+        log::warn!("binance_usdm: frame refused: {}", failure.error);
+        if let Some((symbol, StreamKind::Depth)) = failure.stream
+            && let Some(sync) = syncs.get_mut(symbol)
+        {
+            sync.reset(now, emit);
+            c.resyncs += 1;
+        }
+    }
+
+    /// Applies a parsed snapshot for symbol `index`.
+    #[cold]
+    pub fn on_snapshot(
+        &mut self,
+        index: usize,
+        snap: &parse::DepthSnapshot,
+        now: Nanos,
+        emit: &mut dyn FnMut(&MarketEvent),
+    ) -> SnapshotOutcome {
+        let Some(sync) = self.syncs.get_mut(index) else { return SnapshotOutcome::Ignored };
+        let mut emitted = 0u64;
+        let outcome = sync.on_snapshot(snap, now, &mut |ev| {
+            emitted += 1;
+            emit(ev);
+        });
+        let c = &mut self.counters;
+        c.records += emitted;
+        match outcome {
+            SnapshotOutcome::Synced { .. } => c.snapshots_applied += 1,
+            SnapshotOutcome::TooOld => c.stale_snapshots += 1,
+            SnapshotOutcome::Gap => {
+                c.snapshots_applied += 1;
+                c.gaps += 1;
+                c.resyncs += 1;
+            }
+            SnapshotOutcome::Ignored => {}
+        }
+        outcome
+    }
+
+    /// Connection lost: every book is invalid until resynced.
+    #[cold]
+    pub fn on_disconnect(&mut self, now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
+        for sync in &mut self.syncs {
+            sync.reset(now, emit);
+            self.counters.resyncs += 1;
+            self.counters.records += 1;
+        }
+    }
+}
+
+impl VenueDecoder for Decoder {
+    fn venue(&self) -> Venue {
+        Venue::BinanceUsdm
+    }
+
+    fn on_frame(&mut self, frame: &[u8], now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
+        Decoder::on_frame(self, frame, now, emit);
+    }
+
+    #[cold]
+    fn on_snapshot_body(&mut self, index: usize, body: &[u8], now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) -> bool {
+        let Some(instrument) = self.instruments.get(index) else { return false };
+        let mut owned = body.to_vec();
+        let Ok(snap) = parse::parse_depth_snapshot(&mut owned, instrument) else {
+            self.counters.snapshot_failures += 1;
+            return false;
+        };
+        !matches!(self.on_snapshot(index, &snap, now, emit), SnapshotOutcome::Ignored)
+    }
+
+    fn wants_snapshot(&self, index: usize) -> bool {
+        self.syncs.get(index).is_some_and(FuturesDepthSync::wants_snapshot)
+    }
+
+    fn on_disconnect(&mut self, now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
+        Decoder::on_disconnect(self, now, emit);
+    }
+
+    fn stats(&self) -> DecoderStats {
+        let c = &self.counters;
+        DecoderStats {
+            messages: c.messages,
+            records: c.records,
+            parse_errors: c.parse_errors_total(),
+            gaps: c.gaps,
+            checksum_ok: 0,
+            checksum_failed: 0,
+            resyncs: c.resyncs,
+        }
+    }
+}

@@ -1,0 +1,290 @@
+//! Binance USD-M futures market-data parsing: combined-stream frames
+//! (`{"stream":"<sym>@depth@100ms","data":{..}}`) and bare payloads (as the docs show them) of
+//! `depthUpdate` (`e,E,T,s,U,u,pu,b,a`), `bookTicker` (`e,u,s,b,B,a,A,T,E`) and `aggTrade`
+//! (`e,E,a,s,p,q,f,l,T,m`) into [`Parsed`] plus [`MarketEvent`]s.
+//!
+//! Core thread. Same technique as the spot parser (`crate::binance::parse`), whose tape helpers
+//! and error type it shares: the frame is copied into a reused padded buffer, simd-json fills a
+//! reused tape, decimals go straight to integers on the instrument's grid. After warm-up a frame
+//! allocates nothing. Bad input is a `Copy` [`ParseError`], never a panic. The REST snapshot
+//! (`GET /fapi/v1/depth`, `lastUpdateId,E,T,bids,asks`) is read by the spot
+//! [`crate::binance::parse::parse_depth_snapshot`] (unknown keys ignored).
+
+pub use crate::binance::parse::{DepthSnapshot, ParseError, parse_depth_snapshot};
+use crate::binance::parse::{find_key, get_bool, get_str, get_u64, ms_to_ns, price, qty};
+use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Price, Qty, Side};
+use simd_json::{Buffers, Node, Tape};
+
+/// Which stream of a symbol a frame belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StreamKind {
+    /// `<sym>@depth`, `<sym>@depth@100ms`, `<sym>@depth@500ms`: diff depth.
+    Depth,
+    /// `<sym>@bookTicker`.
+    BookTicker,
+    /// `<sym>@aggTrade`.
+    AggTrade,
+}
+
+/// A refused frame, with the stream it belonged to when that could still be told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParseFailure {
+    /// Why.
+    pub error: ParseError,
+    /// `(symbol index, stream)` if known (also recovered from the start of a truncated frame).
+    pub stream: Option<(usize, StreamKind)>,
+}
+
+/// What a parsed frame holds; its records are in the parser's output vector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Parsed {
+    /// A diff: `BookDelta` records (bids then asks, no flags, `seq = u`, `prev_seq = pu`,
+    /// `exchange_ns` from `E`).
+    Depth {
+        /// Symbol index.
+        symbol: usize,
+        /// `U`: first update id in the event.
+        first: u64,
+        /// `u`: final update id in the event.
+        last: u64,
+        /// `pu`: the previous event's `u`.
+        prev: u64,
+    },
+    /// Two `BestBidOffer` records (bid, offer), the offer flagged `BATCH_END`.
+    BookTicker {
+        /// Symbol index.
+        symbol: usize,
+    },
+    /// One `Trade` record (`seq` = aggregate trade id), flagged `BATCH_END`.
+    AggTrade {
+        /// Symbol index.
+        symbol: usize,
+    },
+    /// A control reply (`{"result":null,"id":1}`): no records.
+    Control,
+}
+
+#[derive(Debug, Clone)]
+struct SymbolEntry {
+    id: InstrumentId,
+    symbol: String,
+    /// `<lower-case symbol>@`.
+    prefix: String,
+    price_scale: u8,
+    qty_scale: u8,
+}
+
+const INITIAL_FRAME_CAPACITY: usize = 64 * 1024;
+
+/// Parses USD-M frames; owns every buffer it reuses. Core thread.
+pub struct FrameParser {
+    symbols: Vec<SymbolEntry>,
+    buf: Vec<u8>,
+    buffers: Buffers,
+    tape: Tape<'static>,
+}
+
+impl std::fmt::Debug for FrameParser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FrameParser").field("symbols", &self.symbols.len()).finish()
+    }
+}
+
+/// `(symbol, kind)` of a stream name such as `btcusdt@depth@100ms`.
+fn lookup_stream(symbols: &[SymbolEntry], name: &[u8]) -> Option<(usize, StreamKind)> {
+    for (i, s) in symbols.iter().enumerate() {
+        let Some(rest) = name.strip_prefix(s.prefix.as_bytes()) else { continue };
+        let kind = match rest {
+            b"depth" | b"depth@100ms" | b"depth@250ms" | b"depth@500ms" => StreamKind::Depth,
+            b"bookTicker" => StreamKind::BookTicker,
+            b"aggTrade" => StreamKind::AggTrade,
+            _ => return None,
+        };
+        return Some((i, kind));
+    }
+    None
+}
+
+impl FrameParser {
+    /// A parser for `symbols` (index in the slice = symbol index). Allocates its buffers here.
+    pub fn new(symbols: &[Instrument]) -> Self {
+        let symbols = symbols
+            .iter()
+            .map(|i| SymbolEntry {
+                id: i.id(),
+                symbol: i.symbol().to_string(),
+                prefix: format!("{}@", i.symbol().to_ascii_lowercase()),
+                price_scale: i.price_scale(),
+                qty_scale: i.qty_scale(),
+            })
+            .collect();
+        let mut tape = Tape::null().reset();
+        tape.0.reserve(INITIAL_FRAME_CAPACITY / 4);
+        Self {
+            symbols,
+            buf: Vec::with_capacity(INITIAL_FRAME_CAPACITY + simd_json::INPUT_PADDING),
+            buffers: Buffers::new(INITIAL_FRAME_CAPACITY),
+            tape,
+        }
+    }
+
+    /// Parses one frame (combined-stream or bare payload) into `out` (cleared first).
+    pub fn parse_frame(
+        &mut self,
+        frame: &[u8],
+        local_ns: Nanos,
+        out: &mut Vec<MarketEvent>,
+    ) -> Result<Parsed, ParseFailure> {
+        out.clear();
+        let Self { symbols, buf, buffers, tape } = self;
+        let mut t = std::mem::replace(tape, Tape(Vec::new())).reset::<'_>();
+        buf.clear();
+        buf.extend_from_slice(frame);
+        buf.resize(frame.len() + simd_json::INPUT_PADDING, b' ');
+        let result = match simd_json::fill_tape_padded(buf.as_mut_slice(), frame.len(), buffers, &mut t) {
+            Ok(()) => walk_frame(symbols, &t.0, local_ns, out),
+            Err(_) => Err(ParseFailure { error: ParseError::Json, stream: None }),
+        };
+        *tape = t.reset();
+        if result.is_err() {
+            out.clear();
+        }
+        match result {
+            Err(ParseFailure { error, stream: None }) => Err(ParseFailure { error, stream: recover(symbols, frame) }),
+            other => other,
+        }
+    }
+}
+
+fn walk_frame(
+    symbols: &[SymbolEntry],
+    nodes: &[Node<'_>],
+    local_ns: Nanos,
+    out: &mut Vec<MarketEvent>,
+) -> Result<Parsed, ParseFailure> {
+    let fail = |error| ParseFailure { error, stream: None };
+    if !matches!(nodes.first(), Some(Node::Object { .. })) {
+        return Err(fail(ParseError::Shape));
+    }
+    let (found, data) = match find_key(nodes, 0, "stream") {
+        Some(at) => {
+            let Some(Node::String(name)) = nodes.get(at) else { return Err(fail(ParseError::WrongType("stream"))) };
+            let found = lookup_stream(symbols, name.as_bytes()).ok_or(fail(ParseError::UnknownStream))?;
+            let data = find_key(nodes, 0, "data")
+                .ok_or(ParseFailure { error: ParseError::MissingField("data"), stream: Some(found) })?;
+            (found, data)
+        }
+        None if find_key(nodes, 0, "id").is_some() => return Ok(Parsed::Control),
+        None => {
+            // A bare payload: the event type and symbol say which stream.
+            let kind = match get_str(nodes, 0, "e").map_err(fail)? {
+                "depthUpdate" => StreamKind::Depth,
+                "bookTicker" => StreamKind::BookTicker,
+                "aggTrade" => StreamKind::AggTrade,
+                _ => return Err(fail(ParseError::UnknownStream)),
+            };
+            let s = get_str(nodes, 0, "s").map_err(fail)?;
+            let symbol = symbols.iter().position(|e| e.symbol == s).ok_or(fail(ParseError::UnknownStream))?;
+            ((symbol, kind), 0)
+        }
+    };
+    walk_data(&symbols[found.0], found, nodes, data, local_ns, out)
+        .map_err(|error| ParseFailure { error, stream: Some(found) })
+}
+
+fn walk_data(
+    entry: &SymbolEntry,
+    (symbol, kind): (usize, StreamKind),
+    nodes: &[Node<'_>],
+    obj: usize,
+    local_ns: Nanos,
+    out: &mut Vec<MarketEvent>,
+) -> Result<Parsed, ParseError> {
+    if !matches!(nodes.get(obj), Some(Node::Object { .. })) {
+        return Err(ParseError::WrongType("data"));
+    }
+    if get_str(nodes, obj, "s")? != entry.symbol {
+        return Err(ParseError::SymbolMismatch);
+    }
+    match kind {
+        StreamKind::Depth => {
+            let exchange_ns = ms_to_ns(get_u64(nodes, obj, "E")?);
+            let first = get_u64(nodes, obj, "U")?;
+            let last = get_u64(nodes, obj, "u")?;
+            let prev = get_u64(nodes, obj, "pu")?;
+            if first > last {
+                return Err(ParseError::WrongType("U"));
+            }
+            for (key, side) in [("b", Side::Buy), ("a", Side::Sell)] {
+                let at = find_key(nodes, obj, key).ok_or(ParseError::MissingField(key))?;
+                let Some(Node::Array { len, .. }) = nodes.get(at) else { return Err(ParseError::WrongType(key)) };
+                let mut i = at + 1;
+                for _ in 0..*len {
+                    let (Some(Node::Array { len: 2, .. }), Some(Node::String(p)), Some(Node::String(q))) =
+                        (nodes.get(i), nodes.get(i + 1), nodes.get(i + 2))
+                    else {
+                        return Err(ParseError::WrongType(key));
+                    };
+                    let mut ev = MarketEvent::new(
+                        entry.id,
+                        EventKind::BookDelta,
+                        side,
+                        price(p, entry.price_scale, key)?,
+                        qty(q, entry.qty_scale, key)?,
+                    );
+                    ev.exchange_ns = exchange_ns;
+                    ev.local_ns = local_ns;
+                    ev.seq = last;
+                    ev.prev_seq = prev;
+                    out.push(ev);
+                    i += 3;
+                }
+            }
+            Ok(Parsed::Depth { symbol, first, last, prev })
+        }
+        StreamKind::BookTicker => {
+            let update = get_u64(nodes, obj, "u")?;
+            let exchange_ns = ms_to_ns(get_u64(nodes, obj, "E")?);
+            let quote = |pk, qk| -> Result<(Price, Qty), ParseError> {
+                Ok((
+                    price(get_str(nodes, obj, pk)?, entry.price_scale, pk)?,
+                    qty(get_str(nodes, obj, qk)?, entry.qty_scale, qk)?,
+                ))
+            };
+            let (bid, bid_qty) = quote("b", "B")?;
+            let (ask, ask_qty) = quote("a", "A")?;
+            for (side, p, q) in [(Side::Buy, bid, bid_qty), (Side::Sell, ask, ask_qty)] {
+                let mut ev = MarketEvent::new(entry.id, EventKind::BestBidOffer, side, p, q);
+                ev.exchange_ns = exchange_ns;
+                ev.local_ns = local_ns;
+                ev.seq = update;
+                out.push(ev);
+            }
+            if let Some(last) = out.last_mut() {
+                last.flags = MarketEvent::BATCH_END;
+            }
+            Ok(Parsed::BookTicker { symbol })
+        }
+        StreamKind::AggTrade => {
+            let p = price(get_str(nodes, obj, "p")?, entry.price_scale, "p")?;
+            let q = qty(get_str(nodes, obj, "q")?, entry.qty_scale, "q")?;
+            // `m`: the buyer is the maker, so the aggressor sold.
+            let side = if get_bool(nodes, obj, "m")? { Side::Sell } else { Side::Buy };
+            let mut ev = MarketEvent::new(entry.id, EventKind::Trade, side, p, q);
+            ev.exchange_ns = ms_to_ns(get_u64(nodes, obj, "T")?);
+            ev.local_ns = local_ns;
+            ev.seq = get_u64(nodes, obj, "a")?;
+            ev.flags = MarketEvent::BATCH_END;
+            out.push(ev);
+            Ok(Parsed::AggTrade { symbol })
+        }
+    }
+}
+
+/// The stream named at the start of an unparsable frame (`{"stream":"<name>"`), if any.
+#[cold]
+fn recover(symbols: &[SymbolEntry], frame: &[u8]) -> Option<(usize, StreamKind)> {
+    let rest = frame.strip_prefix(b"{\"stream\":\"")?;
+    let end = rest.iter().position(|&b| b == b'"')?;
+    lookup_stream(symbols, &rest[..end])
+}

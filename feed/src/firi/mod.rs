@@ -1,0 +1,133 @@
+//! Firi (Norway) market data: [`Decoder`], the [`crate::decoder::VenueDecoder`] for one Firi
+//! market polled over REST.
+//!
+//! Firi documents no public WebSocket market data (NOTES.md §6, marked RECALL): the order book is
+//! polled with `GET /v2/markets/{market}/depth` at a configured rate, and each body handed to
+//! [`Decoder::on_frame`] becomes a full book image — `BookSnapshot` per level (bids, then asks),
+//! the first `CLEAR`, the last `BATCH_END`, `seq` = the poll's number (Firi's body carries no
+//! sequence or time, so `exchange_ns` is 0). A refused body is counted and emits nothing: the
+//! engine keeps the previous poll's book, which is as stale as a missed poll.
+//!
+//! Thread and contract: the core thread. `on_frame` never blocks; it allocates while parsing
+//! (a REST poll every few hundred milliseconds is not the hot path). The fetching itself is not
+//! here: [`poller::FiriPoller`] fetches on its own thread and hands the bodies over.
+
+pub mod parse;
+pub mod poller;
+
+pub use poller::{FiriPoller, Poll};
+
+use crate::decoder::DecoderStats;
+use qt_core::{Instrument, MarketEvent, Nanos, Venue};
+
+/// The decoder's counters (core thread only).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FiriCounters {
+    /// Bodies handed to [`Decoder::on_frame`].
+    pub messages: u64,
+    /// Records emitted.
+    pub records: u64,
+    /// Bodies refused, by reason ([`parse::ParseError::reason_index`]).
+    pub parse_errors: [u64; parse::ParseError::REASONS],
+    /// Book images emitted.
+    pub snapshots: u64,
+}
+
+/// Turns polled Firi depth bodies of one market into book images. Core thread.
+#[derive(Debug)]
+pub struct Decoder {
+    instrument: Instrument,
+    counters: FiriCounters,
+}
+
+impl Decoder {
+    /// A decoder for one market (`instrument.symbol()` is Firi's market name, e.g. `BTCNOK`).
+    pub fn new(instrument: Instrument) -> Self {
+        Self { instrument, counters: FiriCounters::default() }
+    }
+
+    /// The `GET` path this decoder's bodies come from.
+    pub fn depth_path(&self) -> String {
+        parse::depth_path(self.instrument.symbol())
+    }
+
+    /// The counters now.
+    pub fn counters(&self) -> FiriCounters {
+        self.counters
+    }
+
+    /// One depth body: emits the full book image, or counts the refusal and emits nothing.
+    pub fn on_frame(&mut self, body: &[u8], now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
+        self.counters.messages += 1;
+        match parse::parse_depth(body, &self.instrument) {
+            Ok(book) => {
+                self.counters.snapshots += 1;
+                let c = &mut self.counters;
+                let seq = c.snapshots;
+                let mut counted = |ev: &MarketEvent| {
+                    c.records += 1;
+                    emit(ev);
+                };
+                crate::kucoin::sync::emit_book_snapshot(
+                    self.instrument.id(),
+                    &book.bids,
+                    &book.asks,
+                    seq,
+                    Nanos(0),
+                    now,
+                    &mut counted,
+                );
+            }
+            Err(e) => {
+                self.counters.parse_errors[e.reason_index()] += 1;
+                log::warn!("firi: {} depth body refused: {e}", self.instrument.symbol());
+            }
+        }
+    }
+}
+
+impl Decoder {
+    /// Polling failed for longer than the caller tolerates: invalidate the book (one
+    /// `BookSnapshot` record with `CLEAR` and no `BATCH_END`) until the next body.
+    #[cold]
+    pub fn on_disconnect(&mut self, now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
+        let mut ev = MarketEvent::new(
+            self.instrument.id(),
+            qt_core::EventKind::BookSnapshot,
+            qt_core::Side::Buy,
+            qt_core::Price::ZERO,
+            qt_core::Qty::ZERO,
+        );
+        ev.local_ns = now;
+        ev.flags = MarketEvent::CLEAR;
+        self.counters.records += 1;
+        emit(&ev);
+    }
+}
+
+impl crate::decoder::VenueDecoder for Decoder {
+    fn venue(&self) -> Venue {
+        Venue::Firi
+    }
+
+    fn on_frame(&mut self, frame: &[u8], now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
+        Decoder::on_frame(self, frame, now, emit);
+    }
+
+    /// Polling failed for longer than the caller tolerates: invalidate the book (one
+    /// `BookSnapshot` record with `CLEAR` and no `BATCH_END`) until the next body.
+    #[cold]
+    fn on_disconnect(&mut self, now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
+        Decoder::on_disconnect(self, now, emit);
+    }
+
+    fn stats(&self) -> DecoderStats {
+        let c = &self.counters;
+        DecoderStats {
+            messages: c.messages,
+            records: c.records,
+            parse_errors: c.parse_errors.iter().sum(),
+            ..DecoderStats::default()
+        }
+    }
+}

@@ -1,0 +1,252 @@
+//! KuCoin spot level-2 market data: [`Decoder`], the [`crate::decoder::VenueDecoder`] for one
+//! KuCoin public WebSocket session (`/market/level2:{sym}` increments synced against REST
+//! snapshots, `/market/match:{sym}` trades, control frames).
+//!
+//! Pieces: [`parse`] (frames → records, REST snapshot body), [`sync`] (KuCoin's documented
+//! "Level2 calibration" procedure, one [`sync::Level2Sync`] per symbol), [`connect`] (the
+//! token-based connect flow: bullet answer, connect URL, subscribe and ping messages).
+//!
+//! Thread and contract: owned by the core thread. `on_frame` never blocks and makes no
+//! syscall; after warm-up (parser buffers grown to the largest frame) the parse → sync → emit
+//! path of a synced symbol allocates nothing. Snapshots, resyncs and disconnects are `#[cold]`;
+//! the snapshot body is parsed with allocation.
+//!
+//! Records: snapshot → `BookSnapshot` (first `CLEAR`, last `BATCH_END`, `seq = sequence`);
+//! increment → `BookDelta` per surviving change (`seq = sequenceEnd`, `prev_seq = sequenceStart`,
+//! last `BATCH_END`, `exchange_ns` from `time` when present); match → one `Trade` (`seq =
+//! sequence`, side = taker's, `exchange_ns` = `time`). A gap, an unreadable level-2 frame or a
+//! disconnect emits one `BookSnapshot` record with `CLEAR` and no `BATCH_END`: the engine's book
+//! is invalid until the resync's snapshot ends with `BATCH_END`.
+
+pub mod connect;
+pub mod parse;
+pub mod sync;
+
+use crate::decoder::DecoderStats;
+use parse::{ControlKind, FrameParser, ParseError, ParseFailure, Parsed, Topic};
+use qt_core::{Instrument, MarketEvent, Nanos, Venue};
+use sync::{IncrementOutcome, Level2Sync, SnapshotOutcome};
+
+/// The decoder's counters (core thread only).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KucoinCounters {
+    /// Frames handed to [`Decoder::on_frame`].
+    pub messages: u64,
+    /// Records emitted.
+    pub records: u64,
+    /// Refused frames by reason ([`ParseError::reason_index`]).
+    pub parse_errors: [u64; ParseError::REASONS],
+    /// `welcome`, `ack`, `pong` frames.
+    pub control: u64,
+    /// `error` frames from the venue.
+    pub venue_errors: u64,
+    /// Trades emitted.
+    pub trades: u64,
+    /// Increments already covered by the book (`sequenceEnd <= book`), ignored after a snapshot.
+    pub stale: u64,
+    /// Sequence gaps.
+    pub gaps: u64,
+    /// Resyncs started (gaps, unreadable level-2 frames, disconnects: one per symbol).
+    pub resyncs: u64,
+    /// Snapshots emitted.
+    pub snapshots_applied: u64,
+    /// Snapshots older than the buffered increments (fetched again).
+    pub stale_snapshots: u64,
+    /// Snapshot bodies refused.
+    pub snapshot_failures: u64,
+    /// Increment buffers that overflowed while waiting for a snapshot.
+    pub buffer_overflows: u64,
+}
+
+/// Everything below the KuCoin socket: parser, per-symbol sync, counters. Core thread;
+/// allocates only in [`Decoder::new`] and on cold paths.
+pub struct Decoder {
+    instruments: Vec<Instrument>,
+    parser: FrameParser,
+    syncs: Vec<Level2Sync>,
+    scratch: Vec<MarketEvent>,
+    counters: KucoinCounters,
+}
+
+impl std::fmt::Debug for Decoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("kucoin::Decoder").field("symbols", &self.syncs.len()).finish()
+    }
+}
+
+impl Decoder {
+    /// A decoder for `symbols` (index in the slice = symbol index).
+    pub fn new(symbols: &[Instrument]) -> Self {
+        Self {
+            instruments: symbols.to_vec(),
+            parser: FrameParser::new(symbols),
+            syncs: symbols
+                .iter()
+                .map(|s| Level2Sync::new(s.id(), sync::DEFAULT_BUFFER_RECORDS, sync::DEFAULT_BUFFER_MESSAGES))
+                .collect(),
+            scratch: Vec::with_capacity(16 * 1024),
+            counters: KucoinCounters::default(),
+        }
+    }
+
+    /// The counters now.
+    pub fn counters(&self) -> KucoinCounters {
+        self.counters
+    }
+
+    /// Symbol `index`'s sync state machine.
+    pub fn sync(&self, index: usize) -> Option<&Level2Sync> {
+        self.syncs.get(index)
+    }
+
+    /// Whether symbol `index`'s book is in sync.
+    pub fn is_synced(&self, index: usize) -> bool {
+        self.syncs.get(index).is_some_and(Level2Sync::is_synced)
+    }
+
+    /// If symbol `index` wants a snapshot, the generation to request it with.
+    pub fn take_snapshot_request(&mut self, index: usize) -> Option<u64> {
+        self.syncs.get_mut(index)?.take_snapshot_request()
+    }
+
+    /// Applies a parsed snapshot for symbol `index` answering request `generation`.
+    #[cold]
+    pub fn on_snapshot(
+        &mut self,
+        index: usize,
+        snap: &parse::Level2Snapshot,
+        generation: u64,
+        now: Nanos,
+        emit: &mut dyn FnMut(&MarketEvent),
+    ) -> SnapshotOutcome {
+        let Some(sync) = self.syncs.get_mut(index) else { return SnapshotOutcome::Ignored };
+        let c = &mut self.counters;
+        let mut counted = |ev: &MarketEvent| {
+            c.records += 1;
+            emit(ev);
+        };
+        let outcome = sync.on_snapshot(snap, generation, now, &mut counted);
+        match outcome {
+            SnapshotOutcome::Synced { .. } => c.snapshots_applied += 1,
+            SnapshotOutcome::TooOld => c.stale_snapshots += 1,
+            SnapshotOutcome::Gap => {
+                c.snapshots_applied += 1;
+                c.gaps += 1;
+                c.resyncs += 1;
+            }
+            SnapshotOutcome::Ignored => {}
+        }
+        outcome
+    }
+
+    /// One WebSocket text frame.
+    #[inline]
+    pub fn on_frame(&mut self, frame: &[u8], now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
+        self.counters.messages += 1;
+        let c = &mut self.counters;
+        let mut counted = |ev: &MarketEvent| {
+            c.records += 1;
+            emit(ev);
+        };
+        match self.parser.parse_frame(frame, now, &mut self.scratch) {
+            Ok(Parsed::Level2 { symbol, start, end }) => {
+                let Some(sync) = self.syncs.get_mut(symbol) else { return };
+                match sync.on_increment(start, end, &mut self.scratch, now, &mut counted) {
+                    IncrementOutcome::Applied | IncrementOutcome::Buffered => {}
+                    IncrementOutcome::Stale => c.stale += 1,
+                    IncrementOutcome::Gap => {
+                        c.gaps += 1;
+                        c.resyncs += 1;
+                    }
+                    IncrementOutcome::Overflow => c.buffer_overflows += 1,
+                }
+            }
+            Ok(Parsed::Trade { .. }) => {
+                for ev in &self.scratch {
+                    counted(ev);
+                }
+                c.trades += 1;
+            }
+            Ok(Parsed::Control(ControlKind::Error)) => c.venue_errors += 1,
+            Ok(Parsed::Control(_)) => c.control += 1,
+            Err(failure) => self.on_bad_frame(failure, now, emit),
+        }
+    }
+
+    #[cold]
+    fn on_bad_frame(&mut self, failure: ParseFailure, now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
+        let c = &mut self.counters;
+        c.parse_errors[failure.error.reason_index()] += 1;
+        log::warn!("kucoin: frame refused: {}", failure.error);
+        // A lost increment breaks the book: resync that symbol now rather than at its next one.
+        if let Some((symbol, Topic::Level2)) = failure.topic
+            && let Some(sync) = self.syncs.get_mut(symbol)
+        {
+            c.records += 1;
+            sync.reset(now, emit);
+            c.resyncs += 1;
+        }
+    }
+
+    /// Connection lost: every book is invalid until its resync.
+    #[cold]
+    pub fn on_disconnect(&mut self, now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
+        for sync in &mut self.syncs {
+            sync.reset(now, emit);
+            self.counters.records += 1;
+            self.counters.resyncs += 1;
+        }
+    }
+}
+
+impl crate::decoder::VenueDecoder for Decoder {
+    fn venue(&self) -> Venue {
+        Venue::Kucoin
+    }
+
+    fn on_frame(&mut self, frame: &[u8], now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
+        Decoder::on_frame(self, frame, now, emit);
+    }
+
+    /// A `GET /api/v3/market/orderbook/level2?symbol=` body (or `level2_20`/`level2_100`) for
+    /// symbol `index`; accepted only while that symbol `wants_snapshot`.
+    #[cold]
+    fn on_snapshot_body(&mut self, index: usize, body: &[u8], now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) -> bool {
+        let Some(instrument) = self.instruments.get(index) else { return false };
+        if !self.syncs.get(index).is_some_and(Level2Sync::wants_snapshot) {
+            return false;
+        }
+        let mut owned = body.to_vec();
+        let snap = match parse::parse_level2_snapshot(&mut owned, instrument) {
+            Ok(snap) => snap,
+            Err(e) => {
+                self.counters.snapshot_failures += 1;
+                log::warn!("kucoin: snapshot body for {} refused: {e}", instrument.symbol());
+                return false;
+            }
+        };
+        let Some(generation) = self.take_snapshot_request(index) else { return false };
+        !matches!(self.on_snapshot(index, &snap, generation, now, emit), SnapshotOutcome::Ignored)
+    }
+
+    fn wants_snapshot(&self, index: usize) -> bool {
+        self.syncs.get(index).is_some_and(Level2Sync::wants_snapshot)
+    }
+
+    fn on_disconnect(&mut self, now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
+        Decoder::on_disconnect(self, now, emit);
+    }
+
+    fn stats(&self) -> DecoderStats {
+        let c = &self.counters;
+        DecoderStats {
+            messages: c.messages,
+            records: c.records,
+            parse_errors: c.parse_errors.iter().sum(),
+            gaps: c.gaps,
+            checksum_ok: 0,
+            checksum_failed: 0,
+            resyncs: c.resyncs,
+        }
+    }
+}

@@ -1,0 +1,551 @@
+//! KuCoin spot market-data parsing: `/market/level2:{sym}` increments (`trade.l2update`),
+//! `/market/match:{sym}` trades (`trade.l3match`) and control frames (`welcome`, `ack`, `pong`,
+//! `error`) into [`MarketEvent`]s, and the REST level-2 snapshot into a [`Level2Snapshot`].
+//!
+//! Frames are parsed on the core thread by [`FrameParser`]: the frame is copied into a reused,
+//! padded buffer and simd-json builds its tape in place with reused `Buffers` and a reused tape;
+//! decimal strings go straight to integers on the instrument's grid (`qt_core::decimal`), never
+//! through `f64`. After warm-up a frame allocates nothing and makes no syscall. Bad input is a
+//! [`ParseError`] (small, `Copy`), never a panic. Unknown keys are ignored.
+//!
+//! Level-2 records leave the parser with `seq` = the change's own sequence (the third element
+//! of `[price, size, sequence]`) and `prev_seq = sequenceStart`: the sync layer
+//! ([`super::sync::Level2Sync`]) filters on the change sequence and rewrites `seq` to
+//! `sequenceEnd` before emitting. Changes with price `"0"` are sequence-only entries (KuCoin's
+//! "Level2 calibration" rules: ignore the change, the message still advances the sequence) and
+//! produce no record.
+//!
+//! [`parse_level2_snapshot`] is a cold path (snapshot body) and allocates freely.
+
+use qt_core::decimal::parse_scaled_bytes;
+use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Price, Qty, Side};
+use simd_json::{Buffers, Node, StaticNode, Tape};
+
+/// Topic prefix of the incremental level-2 stream.
+pub const LEVEL2_PREFIX: &str = "/market/level2:";
+/// Topic prefix of the public trade stream.
+pub const MATCH_PREFIX: &str = "/market/match:";
+
+/// Why a frame was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParseError {
+    /// Not valid JSON (includes truncated frames).
+    Json,
+    /// Valid JSON but not the expected shape (not an object, unknown `type`).
+    Shape,
+    /// A topic (or symbol) we did not subscribe to.
+    UnknownTopic,
+    /// A required key is absent.
+    MissingField(&'static str),
+    /// A key holds the wrong JSON type (or a change is not `[price, size, sequence]` strings).
+    WrongType(&'static str),
+    /// A decimal string that is not a number on the instrument's grid.
+    BadDecimal(&'static str),
+    /// `data.symbol` names another symbol than the topic.
+    SymbolMismatch,
+    /// A REST body whose `code` is not `"200000"`.
+    VenueCode,
+}
+
+impl ParseError {
+    /// Number of distinct reasons (size of a per-reason counter array).
+    pub const REASONS: usize = 8;
+
+    /// Dense index of the reason, for counters.
+    pub const fn reason_index(self) -> usize {
+        match self {
+            ParseError::Json => 0,
+            ParseError::Shape => 1,
+            ParseError::UnknownTopic => 2,
+            ParseError::MissingField(_) => 3,
+            ParseError::WrongType(_) => 4,
+            ParseError::BadDecimal(_) => 5,
+            ParseError::SymbolMismatch => 6,
+            ParseError::VenueCode => 7,
+        }
+    }
+}
+
+impl std::fmt::Display for ParseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ParseError::Json => f.write_str("not valid JSON (malformed or truncated)"),
+            ParseError::Shape => f.write_str("not a KuCoin {\"type\":..} frame"),
+            ParseError::UnknownTopic => f.write_str("a topic or symbol we did not subscribe to"),
+            ParseError::MissingField(k) => write!(f, "required key {k:?} is missing"),
+            ParseError::WrongType(k) => write!(f, "key {k:?} has the wrong type"),
+            ParseError::BadDecimal(k) => write!(f, "key {k:?} is not a decimal on the instrument's grid"),
+            ParseError::SymbolMismatch => f.write_str("\"data.symbol\" does not match the topic's symbol"),
+            ParseError::VenueCode => f.write_str("\"code\" is not \"200000\""),
+        }
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// Which stream of a symbol a frame belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Topic {
+    /// `/market/level2:{sym}`.
+    Level2,
+    /// `/market/match:{sym}`.
+    Match,
+}
+
+/// A refused frame, with the symbol's level-2 stream when that could still be told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParseFailure {
+    /// Why.
+    pub error: ParseError,
+    /// `(symbol index, topic)` if known (also recovered from the bytes of a truncated frame).
+    pub topic: Option<(usize, Topic)>,
+}
+
+/// A control frame's `type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ControlKind {
+    /// `welcome`: the session is open.
+    Welcome,
+    /// `ack`: a subscription was accepted.
+    Ack,
+    /// `pong`: answer to our ping.
+    Pong,
+    /// `error`: the venue refused something (e.g. a subscription).
+    Error,
+}
+
+/// What a parsed frame holds; its records are in the parser's output vector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Parsed {
+    /// A level-2 increment covering sequences `start..=end`; records (flags 0) carry the change
+    /// sequence in `seq` and `prev_seq = start`.
+    Level2 {
+        /// Symbol index.
+        symbol: usize,
+        /// `sequenceStart`.
+        start: u64,
+        /// `sequenceEnd`.
+        end: u64,
+    },
+    /// One trade record, flagged `BATCH_END`.
+    Trade {
+        /// Symbol index.
+        symbol: usize,
+    },
+    /// A control frame: no records.
+    Control(ControlKind),
+}
+
+#[derive(Debug, Clone)]
+struct SymbolEntry {
+    id: InstrumentId,
+    symbol: String,
+    price_scale: u8,
+    qty_scale: u8,
+}
+
+/// Parses KuCoin frames; owns every buffer it reuses. Core thread.
+pub struct FrameParser {
+    symbols: Vec<SymbolEntry>,
+    buf: Vec<u8>,
+    buffers: Buffers,
+    tape: Tape<'static>,
+}
+
+impl std::fmt::Debug for FrameParser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FrameParser").field("symbols", &self.symbols.len()).finish()
+    }
+}
+
+/// Initial capacity of the reused buffers (grown on demand by the largest frame seen).
+const INITIAL_FRAME_CAPACITY: usize = 64 * 1024;
+
+impl FrameParser {
+    /// A parser for `symbols` (their index in this slice is the symbol index everywhere).
+    pub fn new(symbols: &[Instrument]) -> Self {
+        let symbols = symbols
+            .iter()
+            .map(|i| SymbolEntry {
+                id: i.id(),
+                symbol: i.symbol().to_string(),
+                price_scale: i.price_scale(),
+                qty_scale: i.qty_scale(),
+            })
+            .collect();
+        let mut tape = Tape::null().reset();
+        tape.0.reserve(INITIAL_FRAME_CAPACITY / 4);
+        Self {
+            symbols,
+            buf: Vec::with_capacity(INITIAL_FRAME_CAPACITY + simd_json::INPUT_PADDING),
+            buffers: Buffers::new(INITIAL_FRAME_CAPACITY),
+            tape,
+        }
+    }
+
+    /// Parses one WebSocket text frame into `out` (cleared first), stamping `local_ns`.
+    pub fn parse_frame(
+        &mut self,
+        frame: &[u8],
+        local_ns: Nanos,
+        out: &mut Vec<MarketEvent>,
+    ) -> Result<Parsed, ParseFailure> {
+        out.clear();
+        let Self { symbols, buf, buffers, tape } = self;
+        let mut t = std::mem::replace(tape, Tape(Vec::new())).reset::<'_>();
+        buf.clear();
+        buf.extend_from_slice(frame);
+        buf.resize(frame.len() + simd_json::INPUT_PADDING, b' ');
+        let result = match simd_json::fill_tape_padded(buf.as_mut_slice(), frame.len(), buffers, &mut t) {
+            Ok(()) => walk_frame(symbols, &t.0, local_ns, out),
+            Err(_) => Err(ParseFailure { error: ParseError::Json, topic: None }),
+        };
+        *tape = t.reset();
+        match result {
+            Err(ParseFailure { error, topic: None }) => {
+                out.clear();
+                Err(ParseFailure { error, topic: recover_topic(symbols, frame) })
+            }
+            Err(e) => {
+                out.clear();
+                Err(e)
+            }
+            ok => ok,
+        }
+    }
+}
+
+#[inline]
+fn span(nodes: &[Node<'_>], i: usize) -> usize {
+    match nodes.get(i) {
+        Some(Node::Object { count, .. } | Node::Array { count, .. }) => count + 1,
+        _ => 1,
+    }
+}
+
+/// Index of the value of the object at `obj` whose key is `key`.
+#[inline]
+fn find_key(nodes: &[Node<'_>], obj: usize, key: &str) -> Option<usize> {
+    let Some(Node::Object { len, .. }) = nodes.get(obj) else { return None };
+    let mut i = obj + 1;
+    for _ in 0..*len {
+        let k = match nodes.get(i) {
+            Some(Node::String(k)) => *k,
+            _ => return None,
+        };
+        if k == key {
+            return Some(i + 1);
+        }
+        i += 1 + span(nodes, i + 1);
+    }
+    None
+}
+
+#[inline]
+fn get_str<'a>(nodes: &[Node<'a>], obj: usize, key: &'static str) -> Result<&'a str, ParseError> {
+    match nodes.get(find_key(nodes, obj, key).ok_or(ParseError::MissingField(key))?) {
+        Some(Node::String(s)) => Ok(s),
+        _ => Err(ParseError::WrongType(key)),
+    }
+}
+
+/// A non-negative integer sent as a JSON number or as a decimal-digit string (KuCoin does both).
+#[inline]
+fn get_u64(nodes: &[Node<'_>], obj: usize, key: &'static str) -> Result<u64, ParseError> {
+    match nodes.get(find_key(nodes, obj, key).ok_or(ParseError::MissingField(key))?) {
+        Some(Node::Static(StaticNode::U64(v))) => Ok(*v),
+        Some(Node::Static(StaticNode::I64(v))) if *v >= 0 => Ok(*v as u64),
+        Some(Node::String(s)) => digits_u64(s.as_bytes()).ok_or(ParseError::WrongType(key)),
+        _ => Err(ParseError::WrongType(key)),
+    }
+}
+
+/// `[0-9]+` without overflow, else `None`.
+#[inline]
+pub(crate) fn digits_u64(bytes: &[u8]) -> Option<u64> {
+    if bytes.is_empty() {
+        return None;
+    }
+    bytes.iter().try_fold(0u64, |acc, &b| {
+        if b.is_ascii_digit() { acc.checked_mul(10)?.checked_add(u64::from(b - b'0')) } else { None }
+    })
+}
+
+#[inline]
+fn price(text: &str, scale: u8, key: &'static str) -> Result<Price, ParseError> {
+    match parse_scaled_bytes(text.as_bytes(), scale) {
+        Ok(units) if units >= 0 => Ok(Price::from_units(units)),
+        _ => Err(ParseError::BadDecimal(key)),
+    }
+}
+
+#[inline]
+fn qty(text: &str, scale: u8, key: &'static str) -> Result<Qty, ParseError> {
+    match parse_scaled_bytes(text.as_bytes(), scale) {
+        Ok(units) if units >= 0 => Ok(Qty::from_units(units)),
+        _ => Err(ParseError::BadDecimal(key)),
+    }
+}
+
+/// `(symbol index, topic)` of a topic string.
+fn lookup_topic(symbols: &[SymbolEntry], topic: &str) -> Option<(usize, Topic)> {
+    let (kind, sym) = if let Some(sym) = topic.strip_prefix(LEVEL2_PREFIX) {
+        (Topic::Level2, sym)
+    } else {
+        (Topic::Match, topic.strip_prefix(MATCH_PREFIX)?)
+    };
+    symbols.iter().position(|s| s.symbol == sym).map(|i| (i, kind))
+}
+
+fn walk_frame(
+    symbols: &[SymbolEntry],
+    nodes: &[Node<'_>],
+    local_ns: Nanos,
+    out: &mut Vec<MarketEvent>,
+) -> Result<Parsed, ParseFailure> {
+    let fail = |error| ParseFailure { error, topic: None };
+    if !matches!(nodes.first(), Some(Node::Object { .. })) {
+        return Err(fail(ParseError::Shape));
+    }
+    match get_str(nodes, 0, "type").map_err(fail)? {
+        "message" => {}
+        "welcome" => return Ok(Parsed::Control(ControlKind::Welcome)),
+        "ack" => return Ok(Parsed::Control(ControlKind::Ack)),
+        "pong" => return Ok(Parsed::Control(ControlKind::Pong)),
+        "error" => return Ok(Parsed::Control(ControlKind::Error)),
+        _ => return Err(fail(ParseError::Shape)),
+    }
+    let topic = get_str(nodes, 0, "topic").map_err(fail)?;
+    let found = lookup_topic(symbols, topic).ok_or(fail(ParseError::UnknownTopic))?;
+    let (symbol, kind) = found;
+    let with_topic = |error| ParseFailure { error, topic: Some(found) };
+    let data = find_key(nodes, 0, "data").ok_or(with_topic(ParseError::MissingField("data")))?;
+    if !matches!(nodes.get(data), Some(Node::Object { .. })) {
+        return Err(with_topic(ParseError::WrongType("data")));
+    }
+    let entry = &symbols[symbol];
+    if get_str(nodes, data, "symbol").map_err(with_topic)? != entry.symbol {
+        return Err(with_topic(ParseError::SymbolMismatch));
+    }
+    match kind {
+        Topic::Level2 => walk_level2(entry, symbol, nodes, data, local_ns, out).map_err(with_topic),
+        Topic::Match => walk_match(entry, symbol, nodes, data, local_ns, out).map_err(with_topic),
+    }
+}
+
+fn walk_level2(
+    entry: &SymbolEntry,
+    symbol: usize,
+    nodes: &[Node<'_>],
+    data: usize,
+    local_ns: Nanos,
+    out: &mut Vec<MarketEvent>,
+) -> Result<Parsed, ParseError> {
+    let start = get_u64(nodes, data, "sequenceStart")?;
+    let end = get_u64(nodes, data, "sequenceEnd")?;
+    if start > end {
+        return Err(ParseError::WrongType("sequenceStart"));
+    }
+    // `time` (ms) is in the current spec's example but absent from older frames.
+    let exchange_ns = match find_key(nodes, data, "time") {
+        None => Nanos(0),
+        Some(_) => ms_to_ns(get_u64(nodes, data, "time")?),
+    };
+    let changes = find_key(nodes, data, "changes").ok_or(ParseError::MissingField("changes"))?;
+    if !matches!(nodes.get(changes), Some(Node::Object { .. })) {
+        return Err(ParseError::WrongType("changes"));
+    }
+    for (key, side) in [("bids", Side::Buy), ("asks", Side::Sell)] {
+        let at = find_key(nodes, changes, key).ok_or(ParseError::MissingField(key))?;
+        let Some(Node::Array { len, .. }) = nodes.get(at) else { return Err(ParseError::WrongType(key)) };
+        let mut i = at + 1;
+        for _ in 0..*len {
+            let (Some(Node::Array { len: 3, .. }), Some(Node::String(p)), Some(Node::String(q)), Some(Node::String(s))) =
+                (nodes.get(i), nodes.get(i + 1), nodes.get(i + 2), nodes.get(i + 3))
+            else {
+                return Err(ParseError::WrongType(key));
+            };
+            i += 4;
+            let change_seq = digits_u64(s.as_bytes()).ok_or(ParseError::WrongType(key))?;
+            let p = price(p, entry.price_scale, key)?;
+            let q = qty(q, entry.qty_scale, key)?;
+            if p == Price::ZERO {
+                // Sequence-only entry: no book change.
+                continue;
+            }
+            let mut ev = MarketEvent::new(entry.id, EventKind::BookDelta, side, p, q);
+            ev.exchange_ns = exchange_ns;
+            ev.local_ns = local_ns;
+            ev.seq = change_seq;
+            ev.prev_seq = start;
+            out.push(ev);
+        }
+    }
+    Ok(Parsed::Level2 { symbol, start, end })
+}
+
+fn walk_match(
+    entry: &SymbolEntry,
+    symbol: usize,
+    nodes: &[Node<'_>],
+    data: usize,
+    local_ns: Nanos,
+    out: &mut Vec<MarketEvent>,
+) -> Result<Parsed, ParseError> {
+    let p = price(get_str(nodes, data, "price")?, entry.price_scale, "price")?;
+    let q = qty(get_str(nodes, data, "size")?, entry.qty_scale, "size")?;
+    // `side` is the taker's (the aggressor's) side.
+    let side = match get_str(nodes, data, "side")? {
+        "buy" => Side::Buy,
+        "sell" => Side::Sell,
+        _ => return Err(ParseError::WrongType("side")),
+    };
+    // `sequence` is numeric in every sample; `tradeId` is hex in older frames, so not used.
+    let seq = get_u64(nodes, data, "sequence")?;
+    // `time`: nanoseconds as a digit string.
+    let time = get_u64(nodes, data, "time")?;
+    let mut ev = MarketEvent::new(entry.id, EventKind::Trade, side, p, q);
+    ev.exchange_ns = Nanos(i64::try_from(time).unwrap_or(i64::MAX));
+    ev.local_ns = local_ns;
+    ev.seq = seq;
+    ev.flags = MarketEvent::BATCH_END;
+    out.push(ev);
+    Ok(Parsed::Trade { symbol })
+}
+
+/// Venue milliseconds → Unix nanoseconds (saturating).
+#[inline]
+fn ms_to_ns(ms: u64) -> Nanos {
+    Nanos(i64::try_from(ms).unwrap_or(i64::MAX).saturating_mul(1_000_000))
+}
+
+/// The level-2 symbol of an unparsable frame, so a lost increment resyncs its symbol at once:
+/// the topic (`"/market/level2:<SYM>"`) if its bytes survived, else — for a frame that is
+/// recognisably an increment (`sequenceStart` or `trade.l2update` present; KuCoin sends `data`
+/// before `topic`) — the `"symbol":"<SYM>"` value. Match frames are not recovered (trades need
+/// no sync).
+#[cold]
+fn recover_topic(symbols: &[SymbolEntry], frame: &[u8]) -> Option<(usize, Topic)> {
+    let value_after = |needle: &[u8]| -> Option<usize> {
+        let at = find_bytes(frame, needle)? + needle.len();
+        let rest = &frame[at..];
+        let name = &rest[..rest.iter().position(|&b| b == b'"')?];
+        symbols.iter().position(|s| s.symbol.as_bytes() == name)
+    };
+    if let Some(i) = value_after(LEVEL2_PREFIX.as_bytes()) {
+        return Some((i, Topic::Level2));
+    }
+    let is_increment =
+        find_bytes(frame, b"\"sequenceStart\"").is_some() || find_bytes(frame, b"trade.l2update").is_some();
+    if is_increment { value_after(b"\"symbol\":\"").map(|i| (i, Topic::Level2)) } else { None }
+}
+
+fn find_bytes(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// A REST level-2 snapshot on the instrument's grid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Level2Snapshot {
+    /// `data.sequence`.
+    pub sequence: u64,
+    /// `data.time` in Unix nanoseconds (0 if absent).
+    pub exchange_ns: Nanos,
+    /// Bids, best first.
+    pub bids: Vec<(Price, Qty)>,
+    /// Asks, best first.
+    pub asks: Vec<(Price, Qty)>,
+}
+
+#[derive(serde::Deserialize)]
+struct RestBody<'a> {
+    #[serde(borrow)]
+    code: &'a str,
+    #[serde(borrow)]
+    data: Option<RestLevel2<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct RestLevel2<'a> {
+    #[serde(default)]
+    time: Option<u64>,
+    #[serde(borrow)]
+    sequence: &'a str,
+    #[serde(borrow)]
+    bids: Vec<(&'a str, &'a str)>,
+    #[serde(borrow)]
+    asks: Vec<(&'a str, &'a str)>,
+}
+
+/// Parses a `GET /api/v3/market/orderbook/level2?symbol=` (or `level2_20`/`level2_100`) body
+/// (parsed in place: `body` is modified). Cold path; allocates.
+pub fn parse_level2_snapshot(body: &mut [u8], instrument: &Instrument) -> Result<Level2Snapshot, ParseError> {
+    let raw: RestBody<'_> = simd_json::serde::from_slice(body).map_err(|_| ParseError::Json)?;
+    if raw.code != "200000" {
+        return Err(ParseError::VenueCode);
+    }
+    let data = raw.data.ok_or(ParseError::MissingField("data"))?;
+    let sequence = digits_u64(data.sequence.as_bytes()).ok_or(ParseError::WrongType("sequence"))?;
+    let (ps, qs) = (instrument.price_scale(), instrument.qty_scale());
+    let side = |levels: &[(&str, &str)], key: &'static str| -> Result<Vec<(Price, Qty)>, ParseError> {
+        levels.iter().map(|(p, q)| Ok((price(p, ps, key)?, qty(q, qs, key)?))).collect()
+    };
+    Ok(Level2Snapshot {
+        sequence,
+        exchange_ns: data.time.map_or(Nanos(0), ms_to_ns),
+        bids: side(&data.bids, "bids")?,
+        asks: side(&data.asks, "asks")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use qt_core::{InstrumentKind, InstrumentSpec, Venue};
+
+    fn btc() -> FrameParser {
+        let spec = InstrumentSpec {
+            venue: Venue::Kucoin,
+            symbol: "BTC-USDT".into(),
+            base: "BTC".into(),
+            quote: "USDT".into(),
+            kind: InstrumentKind::Spot,
+            tick_size: "0.1".into(),
+            lot_size: "0.00000001".into(),
+            min_qty: None,
+            min_notional: None,
+            multiplier: None,
+            price_scale: None,
+            qty_scale: None,
+        };
+        FrameParser::new(&[Instrument::from_spec(InstrumentId(0), &spec).unwrap()])
+    }
+
+    #[test]
+    fn digits() {
+        assert_eq!(digits_u64(b"14701689783"), Some(14_701_689_783));
+        assert_eq!(digits_u64(b"18446744073709551615"), Some(u64::MAX));
+        for bad in [&b""[..], b"18446744073709551616", b"1a", b"-1", b" 1"] {
+            assert_eq!(digits_u64(bad), None);
+        }
+    }
+
+    #[test]
+    fn sequence_only_changes_make_no_record_and_keys_may_come_in_any_order() {
+        let mut parser = btc();
+        let mut out = Vec::new();
+        let frame = br#"{"data":{"sequenceStart":"7","symbol":"BTC-USDT","changes":{"asks":[["0","0","7"]],"bids":[["1.5","2","8"]]},"sequenceEnd":8},"subject":"trade.l2update","topic":"/market/level2:BTC-USDT","type":"message"}"#;
+        assert_eq!(parser.parse_frame(frame, Nanos(0), &mut out), Ok(Parsed::Level2 { symbol: 0, start: 7, end: 8 }));
+        assert_eq!(out.len(), 1);
+        assert_eq!(
+            (out[0].side, out[0].price, out[0].qty, out[0].seq),
+            (Side::Buy, Price::from_units(15), Qty::from_units(200_000_000), 8)
+        );
+        assert_eq!(
+            parser.parse_frame(br#"{"id":"x","type":"welcome"}"#, Nanos(0), &mut out),
+            Ok(Parsed::Control(ControlKind::Welcome))
+        );
+        let unknown = parser.parse_frame(br#"{"type":"notice"}"#, Nanos(0), &mut out);
+        assert_eq!(unknown, Err(ParseFailure { error: ParseError::Shape, topic: None }));
+    }
+}

@@ -1,0 +1,445 @@
+//! OKX v5 public WebSocket frame parsing: `books` (snapshot/update), `bbo-tbt`, `trades`, and
+//! the control frames (`{"event":..}` acks and errors, the `pong` text reply).
+//!
+//! Core thread. The frame is copied into a reused padded buffer and simd-json builds its tape
+//! with reused `Buffers` and a reused tape vector; the tape is walked once, decimal strings go
+//! straight to integers on the instrument's grid (`qt_core::decimal`), never through `f64`.
+//! Book levels are staged (integers plus the wire text, for the checksum) in a reused vector so
+//! the decoder can check sequence and apply atomically; BBO and trade records go to a reused
+//! record vector. After warm-up nothing allocates; bad input is a `Copy` [`ParseError`], never
+//! a panic. Unknown keys are ignored (OKX adds fields); missing or mistyped required keys are
+//! errors.
+
+use super::book::{Level, Text};
+use qt_core::decimal::parse_scaled_bytes;
+use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Price, Qty, Side};
+use simd_json::{Buffers, Node, StaticNode, Tape};
+
+/// Why a frame was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParseError {
+    /// Not valid JSON (includes truncated frames).
+    Json,
+    /// Valid JSON, not an OKX push or event object.
+    Shape,
+    /// A channel we do not decode.
+    UnknownChannel,
+    /// An `instId` we did not subscribe.
+    UnknownSymbol,
+    /// A required key is absent.
+    MissingField(&'static str),
+    /// A key holds the wrong JSON type.
+    WrongType(&'static str),
+    /// A decimal that is not a number on the instrument's grid (or longer than we keep).
+    BadDecimal(&'static str),
+}
+
+impl std::fmt::Display for ParseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ParseError::Json => f.write_str("not valid JSON (malformed or truncated)"),
+            ParseError::Shape => f.write_str("not an OKX {\"arg\":..,\"data\":[..]} or {\"event\":..} object"),
+            ParseError::UnknownChannel => f.write_str("a channel this decoder does not handle"),
+            ParseError::UnknownSymbol => f.write_str("an instId that was not subscribed"),
+            ParseError::MissingField(k) => write!(f, "required key {k:?} is missing"),
+            ParseError::WrongType(k) => write!(f, "key {k:?} has the wrong type"),
+            ParseError::BadDecimal(k) => write!(f, "key {k:?} is not a decimal on the instrument's grid"),
+        }
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// A refused frame, with the `books` symbol it belonged to when that could be told (the
+/// decoder must then invalidate that book: an update may have been lost).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParseFailure {
+    /// Why.
+    pub error: ParseError,
+    /// Symbol index of a `books` frame.
+    pub book_symbol: Option<usize>,
+}
+
+/// What a parsed frame holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Parsed {
+    /// `pong`, a subscribe/unsubscribe ack, or another `event` that is not an error.
+    Control,
+    /// `{"event":"error",..}`.
+    ControlError,
+    /// A `books` message; its levels are in [`FrameParser::levels`].
+    Book {
+        /// Symbol index.
+        symbol: usize,
+        /// `action:"snapshot"`.
+        snapshot: bool,
+        /// `seqId`, if present (absent before OKX added it, as in the 2022 capture).
+        seq: Option<i64>,
+        /// `prevSeqId`, if present (-1 on a snapshot).
+        prev_seq: Option<i64>,
+        /// `checksum`, if present.
+        checksum: Option<i32>,
+        /// `ts`, Unix ns.
+        exchange_ns: Nanos,
+    },
+    /// `bbo-tbt`: two records (bid, offer) in the record vector.
+    Bbo {
+        /// Symbol index.
+        symbol: usize,
+    },
+    /// `trades`: one record per trade in the record vector.
+    Trades {
+        /// Symbol index.
+        symbol: usize,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Channel {
+    Books,
+    Bbo,
+    Trades,
+}
+
+#[derive(Debug, Clone)]
+struct SymbolEntry {
+    id: InstrumentId,
+    inst_id: String,
+    price_scale: u8,
+    qty_scale: u8,
+}
+
+/// Parses OKX frames; owns every buffer it reuses. Core thread.
+pub struct FrameParser {
+    symbols: Vec<SymbolEntry>,
+    buf: Vec<u8>,
+    buffers: Buffers,
+    tape: Tape<'static>,
+    levels: Vec<(Side, Level)>,
+}
+
+impl std::fmt::Debug for FrameParser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FrameParser").field("symbols", &self.symbols.len()).finish()
+    }
+}
+
+const INITIAL_FRAME_CAPACITY: usize = 64 * 1024;
+
+impl FrameParser {
+    /// A parser for `symbols` (index in the slice = symbol index). Allocates its buffers.
+    pub fn new(symbols: &[Instrument]) -> Self {
+        let symbols = symbols
+            .iter()
+            .map(|i| SymbolEntry {
+                id: i.id(),
+                inst_id: i.symbol().to_string(),
+                price_scale: i.price_scale(),
+                qty_scale: i.qty_scale(),
+            })
+            .collect();
+        let mut tape = Tape::null().reset();
+        tape.0.reserve(INITIAL_FRAME_CAPACITY / 4);
+        Self {
+            symbols,
+            buf: Vec::with_capacity(INITIAL_FRAME_CAPACITY + simd_json::INPUT_PADDING),
+            buffers: Buffers::new(INITIAL_FRAME_CAPACITY),
+            tape,
+            levels: Vec::with_capacity(2 * 400),
+        }
+    }
+
+    /// The staged levels of the last [`Parsed::Book`], in wire order (asks, then bids).
+    #[inline]
+    pub fn levels(&self) -> &[(Side, Level)] {
+        &self.levels
+    }
+
+    /// Parses one frame; BBO/trade records go to `out` (cleared first), stamped `local_ns`.
+    pub fn parse_frame(
+        &mut self,
+        frame: &[u8],
+        local_ns: Nanos,
+        out: &mut Vec<MarketEvent>,
+    ) -> Result<Parsed, ParseFailure> {
+        out.clear();
+        self.levels.clear();
+        if frame.trim_ascii() == b"pong" {
+            return Ok(Parsed::Control);
+        }
+        let Self { symbols, buf, buffers, tape, levels } = self;
+        let mut t = std::mem::replace(tape, Tape(Vec::new())).reset::<'_>();
+        buf.clear();
+        buf.extend_from_slice(frame);
+        buf.resize(frame.len() + simd_json::INPUT_PADDING, b' ');
+        let result = match simd_json::fill_tape_padded(buf.as_mut_slice(), frame.len(), buffers, &mut t) {
+            Ok(()) => walk(symbols, &t.0, local_ns, out, levels),
+            Err(_) => Err(ParseFailure { error: ParseError::Json, book_symbol: None }),
+        };
+        *tape = t.reset();
+        match result {
+            Err(mut e) => {
+                out.clear();
+                levels.clear();
+                if e.book_symbol.is_none() {
+                    e.book_symbol = recover_book_symbol(symbols, frame);
+                }
+                Err(e)
+            }
+            ok => ok,
+        }
+    }
+}
+
+/// For a frame that did not parse (e.g. truncated), the `books` symbol named near its start.
+#[cold]
+fn recover_book_symbol(symbols: &[SymbolEntry], frame: &[u8]) -> Option<usize> {
+    let head = &frame[..frame.len().min(160)];
+    if !contains(head, b"\"books\"") {
+        return None;
+    }
+    symbols.iter().position(|s| {
+        let name = s.inst_id.as_bytes();
+        head.windows(name.len() + 2).any(|w| w[0] == b'"' && w[name.len() + 1] == b'"' && &w[1..=name.len()] == name)
+    })
+}
+
+pub(crate) fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+#[inline]
+pub(crate) fn span(nodes: &[Node<'_>], i: usize) -> usize {
+    match nodes.get(i) {
+        Some(Node::Object { count, .. } | Node::Array { count, .. }) => count + 1,
+        _ => 1,
+    }
+}
+
+#[inline]
+pub(crate) fn find_key(nodes: &[Node<'_>], obj: usize, key: &str) -> Option<usize> {
+    let Some(Node::Object { len, .. }) = nodes.get(obj) else { return None };
+    let mut i = obj + 1;
+    for _ in 0..*len {
+        let k = match nodes.get(i) {
+            Some(Node::String(k)) => *k,
+            _ => return None,
+        };
+        if k == key {
+            return Some(i + 1);
+        }
+        i += 1 + span(nodes, i + 1);
+    }
+    None
+}
+
+#[inline]
+pub(crate) fn get_str<'a>(nodes: &[Node<'a>], obj: usize, key: &'static str) -> Result<&'a str, ParseError> {
+    match nodes.get(find_key(nodes, obj, key).ok_or(ParseError::MissingField(key))?) {
+        Some(Node::String(s)) => Ok(s),
+        _ => Err(ParseError::WrongType(key)),
+    }
+}
+
+/// An optional integer key (JSON number).
+#[inline]
+pub(crate) fn get_opt_i64(nodes: &[Node<'_>], obj: usize, key: &'static str) -> Result<Option<i64>, ParseError> {
+    let Some(at) = find_key(nodes, obj, key) else { return Ok(None) };
+    match nodes.get(at) {
+        Some(Node::Static(StaticNode::I64(v))) => Ok(Some(*v)),
+        Some(Node::Static(StaticNode::U64(v))) => i64::try_from(*v).map(Some).map_err(|_| ParseError::WrongType(key)),
+        _ => Err(ParseError::WrongType(key)),
+    }
+}
+
+/// A decimal-digit string (`ts`, `tradeId`) as `u64`.
+#[inline]
+pub(crate) fn digits_u64(text: &str, key: &'static str) -> Result<u64, ParseError> {
+    if text.is_empty() || text.len() > 19 {
+        return Err(ParseError::WrongType(key));
+    }
+    let mut v: u64 = 0;
+    for &b in text.as_bytes() {
+        if !b.is_ascii_digit() {
+            return Err(ParseError::WrongType(key));
+        }
+        v = v * 10 + u64::from(b - b'0');
+    }
+    Ok(v)
+}
+
+#[inline]
+fn ms_to_ns(ms: u64) -> Nanos {
+    Nanos(i64::try_from(ms).unwrap_or(i64::MAX).saturating_mul(1_000_000))
+}
+
+#[inline]
+pub(crate) fn scaled(text: &str, scale: u8, key: &'static str) -> Result<i64, ParseError> {
+    match parse_scaled_bytes(text.as_bytes(), scale) {
+        Ok(units) if units >= 0 => Ok(units),
+        _ => Err(ParseError::BadDecimal(key)),
+    }
+}
+
+fn walk(
+    symbols: &[SymbolEntry],
+    nodes: &[Node<'_>],
+    local_ns: Nanos,
+    out: &mut Vec<MarketEvent>,
+    levels: &mut Vec<(Side, Level)>,
+) -> Result<Parsed, ParseFailure> {
+    let fail = |error| ParseFailure { error, book_symbol: None };
+    if !matches!(nodes.first(), Some(Node::Object { .. })) {
+        return Err(fail(ParseError::Shape));
+    }
+    if let Some(at) = find_key(nodes, 0, "event") {
+        return match nodes.get(at) {
+            Some(Node::String("error")) => Ok(Parsed::ControlError),
+            Some(Node::String(_)) => Ok(Parsed::Control),
+            _ => Err(fail(ParseError::WrongType("event"))),
+        };
+    }
+    let arg = find_key(nodes, 0, "arg").ok_or(fail(ParseError::Shape))?;
+    if !matches!(nodes.get(arg), Some(Node::Object { .. })) {
+        return Err(fail(ParseError::WrongType("arg")));
+    }
+    let channel = match get_str(nodes, arg, "channel").map_err(fail)? {
+        "books" => Channel::Books,
+        "bbo-tbt" => Channel::Bbo,
+        "trades" => Channel::Trades,
+        _ => return Err(fail(ParseError::UnknownChannel)),
+    };
+    let inst_id = get_str(nodes, arg, "instId").map_err(fail)?;
+    let symbol = symbols.iter().position(|s| s.inst_id == inst_id).ok_or(fail(ParseError::UnknownSymbol))?;
+    let entry = &symbols[symbol];
+    let book_symbol = (channel == Channel::Books).then_some(symbol);
+    let fail = |error| ParseFailure { error, book_symbol };
+    let data = find_key(nodes, 0, "data").ok_or(fail(ParseError::MissingField("data")))?;
+    let Some(Node::Array { len: items, .. }) = nodes.get(data) else {
+        return Err(fail(ParseError::WrongType("data")));
+    };
+    let items = *items;
+    match channel {
+        Channel::Books => {
+            let snapshot = match get_str(nodes, 0, "action").map_err(fail)? {
+                "snapshot" => true,
+                "update" => false,
+                _ => return Err(fail(ParseError::WrongType("action"))),
+            };
+            // `books` pushes exactly one data item per message.
+            if items != 1 {
+                return Err(fail(ParseError::WrongType("data")));
+            }
+            let obj = data + 1;
+            if !matches!(nodes.get(obj), Some(Node::Object { .. })) {
+                return Err(fail(ParseError::WrongType("data")));
+            }
+            let exchange_ns = ms_to_ns(digits_u64(get_str(nodes, obj, "ts").map_err(fail)?, "ts").map_err(fail)?);
+            let seq = get_opt_i64(nodes, obj, "seqId").map_err(fail)?;
+            let prev_seq = get_opt_i64(nodes, obj, "prevSeqId").map_err(fail)?;
+            let checksum = match get_opt_i64(nodes, obj, "checksum").map_err(fail)? {
+                None => None,
+                Some(c) => Some(i32::try_from(c).map_err(|_| fail(ParseError::WrongType("checksum")))?),
+            };
+            for (key, side) in [("asks", Side::Sell), ("bids", Side::Buy)] {
+                let at = find_key(nodes, obj, key).ok_or(fail(ParseError::MissingField(key)))?;
+                book_levels(entry, nodes, at, key, side, levels).map_err(fail)?;
+            }
+            Ok(Parsed::Book { symbol, snapshot, seq, prev_seq, checksum, exchange_ns })
+        }
+        Channel::Bbo => {
+            if items == 0 {
+                return Err(fail(ParseError::WrongType("data")));
+            }
+            let obj = data + 1;
+            if !matches!(nodes.get(obj), Some(Node::Object { .. })) {
+                return Err(fail(ParseError::WrongType("data")));
+            }
+            let exchange_ns = ms_to_ns(digits_u64(get_str(nodes, obj, "ts").map_err(fail)?, "ts").map_err(fail)?);
+            let seq = get_opt_i64(nodes, obj, "seqId").map_err(fail)?.unwrap_or(0);
+            for (key, side) in [("bids", Side::Buy), ("asks", Side::Sell)] {
+                let at = find_key(nodes, obj, key).ok_or(fail(ParseError::MissingField(key)))?;
+                let start = levels.len();
+                book_levels(entry, nodes, at, key, side, levels).map_err(fail)?;
+                // An empty side (no bid or no offer) is a zero-quantity record.
+                let (price, qty) = levels.get(start).map_or((0, 0), |(_, l)| (l.price, l.qty));
+                let mut ev = MarketEvent::new(
+                    entry.id,
+                    EventKind::BestBidOffer,
+                    side,
+                    Price::from_units(price),
+                    Qty::from_units(qty),
+                );
+                ev.exchange_ns = exchange_ns;
+                ev.local_ns = local_ns;
+                ev.seq = seq as u64;
+                out.push(ev);
+            }
+            levels.clear();
+            if let Some(last) = out.last_mut() {
+                last.flags = MarketEvent::BATCH_END;
+            }
+            Ok(Parsed::Bbo { symbol })
+        }
+        Channel::Trades => {
+            let mut obj = data + 1;
+            for _ in 0..items {
+                if !matches!(nodes.get(obj), Some(Node::Object { .. })) {
+                    return Err(fail(ParseError::WrongType("data")));
+                }
+                let exchange_ns = ms_to_ns(digits_u64(get_str(nodes, obj, "ts").map_err(fail)?, "ts").map_err(fail)?);
+                let trade_id = digits_u64(get_str(nodes, obj, "tradeId").map_err(fail)?, "tradeId").map_err(fail)?;
+                let px = scaled(get_str(nodes, obj, "px").map_err(fail)?, entry.price_scale, "px").map_err(fail)?;
+                let sz = scaled(get_str(nodes, obj, "sz").map_err(fail)?, entry.qty_scale, "sz").map_err(fail)?;
+                // `side` is the taker's.
+                let side = match get_str(nodes, obj, "side").map_err(fail)? {
+                    "buy" => Side::Buy,
+                    "sell" => Side::Sell,
+                    _ => return Err(fail(ParseError::WrongType("side"))),
+                };
+                let mut ev =
+                    MarketEvent::new(entry.id, EventKind::Trade, side, Price::from_units(px), Qty::from_units(sz));
+                ev.exchange_ns = exchange_ns;
+                ev.local_ns = local_ns;
+                ev.seq = trade_id;
+                out.push(ev);
+                obj += span(nodes, obj);
+            }
+            match out.last_mut() {
+                Some(last) => last.flags = MarketEvent::BATCH_END,
+                None => return Err(fail(ParseError::WrongType("data"))),
+            }
+            Ok(Parsed::Trades { symbol })
+        }
+    }
+}
+
+/// Stages the `[px, sz, "0", orders]` levels of the array at `at`.
+#[inline]
+fn book_levels(
+    entry: &SymbolEntry,
+    nodes: &[Node<'_>],
+    at: usize,
+    key: &'static str,
+    side: Side,
+    levels: &mut Vec<(Side, Level)>,
+) -> Result<(), ParseError> {
+    let Some(Node::Array { len, .. }) = nodes.get(at) else { return Err(ParseError::WrongType(key)) };
+    let mut i = at + 1;
+    for _ in 0..*len {
+        let Some(Node::Array { len: fields, .. }) = nodes.get(i) else { return Err(ParseError::WrongType(key)) };
+        if *fields < 2 {
+            return Err(ParseError::WrongType(key));
+        }
+        let (Some(Node::String(px)), Some(Node::String(sz))) = (nodes.get(i + 1), nodes.get(i + 2)) else {
+            return Err(ParseError::WrongType(key));
+        };
+        let price = scaled(px, entry.price_scale, key)?;
+        let qty = scaled(sz, entry.qty_scale, key)?;
+        let px = Text::new(px.as_bytes()).ok_or(ParseError::BadDecimal(key))?;
+        let sz = Text::new(sz.as_bytes()).ok_or(ParseError::BadDecimal(key))?;
+        levels.push((side, Level { price, qty, px, sz }));
+        i += span(nodes, i);
+    }
+    Ok(())
+}

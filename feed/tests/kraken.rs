@@ -1,0 +1,450 @@
+//! Kraken WS v2 decoder: the recorded `book-1000` capture (WS v1 frames, rewritten into the v2
+//! message shape with every number's text kept), the doc checksum fragment, v2 trade and control
+//! frames, corruption, malformed input, random bytes and a zero-allocation check.
+#![allow(unsafe_code, reason = "a counting GlobalAlloc needs unsafe impls; each is a thin forward to System")]
+
+use qt_core::{EventKind, Instrument, InstrumentId, InstrumentKind, InstrumentSpec, MarketEvent, Nanos, Side, Venue};
+use qt_feed::decoder::{ChecksumVerdict, VenueDecoder};
+use qt_feed::kraken::{Decoder, Precision};
+use serde_json::Value;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+struct Counting;
+
+thread_local! {
+    static ALLOCS: Cell<u64> = const { Cell::new(0) };
+}
+
+fn allocs() -> u64 {
+    ALLOCS.with(|c| c.get())
+}
+
+// SAFETY: every method forwards to `System` with the caller's arguments unchanged, so System's
+// guarantees hold; the counter is a const-initialised thread-local `Cell` (no allocation, no
+// destructor), touched through `try_with` so it is safe during thread teardown.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+        // SAFETY: forwarded unchanged; the caller upholds `alloc`'s contract.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+        // SAFETY: forwarded unchanged; the caller upholds `alloc_zeroed`'s contract.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+        // SAFETY: forwarded unchanged; `ptr` came from this allocator, i.e. from System.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded unchanged; `ptr` came from this allocator, i.e. from System.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/kraken/");
+
+fn instrument(id: u32, symbol: &str, price_decimals: u8, qty_decimals: u8) -> Instrument {
+    let decimal = |d: u8| if d == 0 { "1".to_string() } else { format!("0.{}1", "0".repeat(usize::from(d) - 1)) };
+    let spec = InstrumentSpec {
+        venue: Venue::Kraken,
+        symbol: symbol.into(),
+        base: "B".into(),
+        quote: "Q".into(),
+        kind: InstrumentKind::Spot,
+        tick_size: decimal(price_decimals),
+        lot_size: decimal(qty_decimals),
+        min_qty: None,
+        min_notional: None,
+        multiplier: None,
+        price_scale: None,
+        qty_scale: None,
+    };
+    Instrument::from_spec(InstrumentId(id), &spec).expect("instrument")
+}
+
+/// The capture's pairs with the decimals their strings carry (= Kraken's precision then).
+const PAIRS: [(&str, u8, u8); 10] = [
+    ("XMR/USD", 8, 8),
+    ("SC/EUR", 6, 8),
+    ("WAVES/EUR", 6, 8),
+    ("OMG/USD", 6, 8),
+    ("ADA/XBT", 9, 8),
+    ("KSM/XBT", 8, 8),
+    ("ETH/CHF", 5, 8),
+    ("XBT/CHF", 5, 8),
+    ("OCEAN/XBT", 9, 8),
+    ("GRT/ETH", 9, 8),
+];
+
+fn capture_decoder(depth: usize) -> Decoder {
+    let symbols: Vec<Instrument> =
+        PAIRS.iter().enumerate().map(|(i, (s, p, q))| instrument(i as u32 + 1, s, *p, *q)).collect();
+    let precisions: Vec<Precision> = PAIRS.iter().map(|(_, p, q)| Precision { price: *p, qty: *q }).collect();
+    Decoder::with_depth(&symbols, &precisions, depth)
+}
+
+fn read(name: &str) -> String {
+    std::fs::read_to_string(format!("{DIR}{name}")).expect("testdata file")
+}
+
+fn levels_v2(levels: &[&Value]) -> String {
+    // The v1 strings go in as bare JSON numbers, text unchanged, as v2 sends them.
+    levels
+        .iter()
+        .flat_map(|l| l.as_array().unwrap())
+        .map(|l| format!("{{\"price\":{},\"qty\":{}}}", l[0].as_str().unwrap(), l[1].as_str().unwrap()))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// A v1 `book-1000` frame as the equivalent v2 `book` message.
+fn v1_book_to_v2(line: &str) -> String {
+    let v: Value = serde_json::from_str(line).unwrap();
+    let a = v.as_array().unwrap();
+    let pair = a[a.len() - 1].as_str().unwrap();
+    let objs: Vec<&serde_json::Map<String, Value>> = a[1..a.len() - 2].iter().map(|o| o.as_object().unwrap()).collect();
+    let get = |k: &str| objs.iter().filter_map(|o| o.get(k)).collect::<Vec<_>>();
+    let snapshot = !get("as").is_empty() || !get("bs").is_empty();
+    let (asks, bids) = if snapshot { (get("as"), get("bs")) } else { (get("a"), get("b")) };
+    let checksum = get("c").first().map(|c| format!(",\"checksum\":{}", c.as_str().unwrap())).unwrap_or_default();
+    format!(
+        "{{\"channel\":\"book\",\"type\":\"{}\",\"data\":[{{\"symbol\":\"{pair}\",\"asks\":[{}],\"bids\":[{}]{checksum},\"timestamp\":\"2021-04-17T16:48:53.626000Z\"}}]}}",
+        if snapshot { "snapshot" } else { "update" },
+        levels_v2(&asks),
+        levels_v2(&bids),
+    )
+}
+
+fn feed(dec: &mut Decoder, frame: &str) -> Vec<MarketEvent> {
+    let mut out = Vec::new();
+    dec.on_frame(frame.as_bytes(), Nanos(3), &mut |e| out.push(*e));
+    out
+}
+
+fn is_invalidation(e: &MarketEvent) -> bool {
+    e.kind == EventKind::BookSnapshot && e.is_clear() && !e.is_batch_end() && e.qty.units() == 0
+}
+
+#[test]
+fn capture_replays_with_every_checksum_matching() {
+    let mut dec = capture_decoder(1000);
+    let book = read("book.jsonl");
+    let mut records = 0u64;
+    for line in book.lines() {
+        let out = feed(&mut dec, &v1_book_to_v2(line));
+        assert!(out.last().is_some_and(MarketEvent::is_batch_end), "{line:.100}");
+        records += out.len() as u64;
+    }
+    let c = dec.counters();
+    // captures/README.md: 4279 messages, 4269 checksummed updates, 4269 verified, 0 mismatches
+    // (the other 10 are the snapshots, which carry no checksum in v1).
+    assert_eq!(c.stats.messages, 4279);
+    assert_eq!(c.stats.checksum_ok, 4269);
+    assert_eq!(c.stats.checksum_failed, 0);
+    assert_eq!(c.checksum_absent, 10);
+    assert_eq!(c.stats.parse_errors, 0);
+    assert_eq!(c.stats.records, records);
+    for (i, pair) in PAIRS.iter().enumerate() {
+        assert!(dec.is_live(i) && !dec.wants_resubscribe(i));
+        let (bids, asks) = dec.book_levels(i).unwrap();
+        assert!(bids.get(0).unwrap().price < asks.get(0).unwrap().price, "{} crossed", pair.0);
+    }
+}
+
+#[test]
+fn snapshot_levels_are_exact() {
+    let mut dec = capture_decoder(1000);
+    let first = read("book.jsonl").lines().next().unwrap().to_string();
+    // [1360,{"as":[["0.000022900","13355.87450757",..],..],"bs":[..]},"book-1000","<pair>"]
+    let out = feed(&mut dec, &v1_book_to_v2(&first));
+    assert!(out[0].is_clear() && out.last().unwrap().is_batch_end());
+    assert!(out.iter().all(|e| e.kind == EventKind::BookSnapshot));
+    assert_eq!(out[0].exchange_ns, Nanos(1_618_678_133_626_000_000));
+    let ask = out.iter().find(|e| e.side == Side::Sell).unwrap();
+    assert_eq!((ask.price.units(), ask.qty.units()), (22_900, 1_335_587_450_757));
+}
+
+#[test]
+fn depth_10_truncation_keeps_checksums_matching() {
+    // Subscribed at 10 the book keeps only 10 levels per side; the checksum covers exactly
+    // those, so the 1000-deep capture still verifies except where a level beyond 10 moves
+    // into the top 10 (which a depth-10 subscription would have been sent, but this capture
+    // cannot show).
+    let mut dec = capture_decoder(10);
+    for line in read("book.jsonl").lines().take(200) {
+        feed(&mut dec, &v1_book_to_v2(line));
+    }
+    for i in 0..PAIRS.len() {
+        let (bids, asks) = dec.book_levels(i).unwrap();
+        assert!(bids.len() <= 10 && asks.len() <= 10);
+    }
+    assert!(dec.stats().checksum_ok > 0);
+}
+
+#[test]
+fn corrupted_update_fails_the_checksum_and_invalidates() {
+    let book = read("book.jsonl");
+    let lines: Vec<&str> = book.lines().collect();
+    // An XMR/USD update whose first level (asks first in our v2 text) stays in the top 10 with
+    // a non-zero quantity, so that level is inside the checksum.
+    let mut probe = capture_decoder(1000);
+    let mut target = None;
+    for (i, l) in lines.iter().enumerate() {
+        let out = feed(&mut probe, &v1_book_to_v2(l));
+        if i > 20 && l.contains("XMR/USD") && out[0].kind == EventKind::BookDelta && out[0].qty.units() != 0 {
+            let (bids, asks) = probe.book_levels(0).unwrap();
+            let top = if out[0].side == Side::Buy { bids } else { asks };
+            if top.iter().take(10).any(|x| x.price == out[0].price.units()) {
+                target = Some(i);
+                break;
+            }
+        }
+    }
+    let at = target.expect("a top-10 update");
+    let mut v2 = v1_book_to_v2(lines[at]);
+    // Change the first quantity's last digit.
+    let q = v2.find("\"qty\":").unwrap() + 6;
+    let end = q + v2[q..].find('}').unwrap() - 1;
+    let digit = v2.as_bytes()[end];
+    v2.replace_range(end..=end, if digit == b'1' { "2" } else { "1" });
+
+    let mut dec = capture_decoder(1000);
+    for l in &lines[..at] {
+        feed(&mut dec, &v1_book_to_v2(l));
+    }
+    assert!(dec.is_live(0));
+    let out = feed(&mut dec, &v2);
+    assert_eq!(dec.last_checksum(), ChecksumVerdict::Mismatch);
+    assert_eq!(dec.stats().checksum_failed, 1);
+    assert!(out.len() == 1 && is_invalidation(&out[0]) && out[0].instrument == InstrumentId(1));
+    assert!(dec.wants_resubscribe(0) && dec.take_resubscribe(0) && !dec.wants_resubscribe(0));
+    let ignored = dec.counters().ignored_updates;
+    for l in &lines[at + 1..] {
+        feed(&mut dec, &v1_book_to_v2(l));
+    }
+    assert!(dec.counters().ignored_updates > ignored);
+    assert_eq!(dec.stats().checksum_failed, 1);
+    assert!(!dec.is_live(0) && dec.is_live(1));
+}
+
+#[test]
+fn doc_checksum_fragment_through_the_decoder() {
+    // Doc step: price 45285.2 / qty 0.00100000 → "452852100000"; one ask, no bids.
+    let mut crc = 0xFFFF_FFFFu32;
+    for &b in b"452852100000" {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 { 0xEDB8_8320 ^ (crc >> 1) } else { crc >> 1 };
+        }
+    }
+    let crc = !crc;
+    let mut dec = Decoder::new(&[instrument(7, "BTC/USD", 1, 8)], &[Precision { price: 1, qty: 8 }]);
+    let snap = format!(
+        "{{\"channel\":\"book\",\"type\":\"snapshot\",\"data\":[{{\"symbol\":\"BTC/USD\",\"bids\":[],\"asks\":[{{\"price\":45285.2,\"qty\":0.001}}],\"checksum\":{crc},\"timestamp\":\"2023-10-06T17:35:55.440295Z\"}}]}}"
+    );
+    let out = feed(&mut dec, &snap);
+    assert_eq!(dec.last_checksum(), ChecksumVerdict::Match);
+    assert_eq!(out.len(), 1);
+    assert_eq!((out[0].side, out[0].price.units(), out[0].qty.units()), (Side::Sell, 452_852, 100_000));
+    assert_eq!(out[0].exchange_ns, Nanos(1_696_613_755_440_295_000));
+    assert!(out[0].is_clear() && out[0].is_batch_end());
+}
+
+#[test]
+fn trades_and_control_frames() {
+    let mut dec = Decoder::new(&[instrument(7, "MATIC/USD", 4, 8)], &[]);
+    let out = feed(
+        &mut dec,
+        r#"{"channel":"trade","type":"update","data":[{"symbol":"MATIC/USD","side":"sell","price":0.5117,"qty":40.0,"ord_type":"market","trade_id":4665906,"timestamp":"2023-09-25T07:49:37.708706Z"},{"symbol":"MATIC/USD","side":"buy","price":0.5118,"qty":1.5,"ord_type":"limit","trade_id":4665907,"timestamp":"2023-09-25T07:49:37.708706Z"}]}"#,
+    );
+    assert_eq!(out.len(), 2);
+    assert_eq!(
+        (out[0].kind, out[0].side, out[0].price.units(), out[0].qty.units()),
+        (EventKind::Trade, Side::Sell, 5117, 4_000_000_000)
+    );
+    assert_eq!((out[0].seq, out[1].seq, out[1].side), (4_665_906, 4_665_907, Side::Buy));
+    assert!(!out[0].is_batch_end() && out[1].is_batch_end());
+    for control in [
+        r#"{"channel":"heartbeat"}"#,
+        r#"{"channel":"status","type":"update","data":[{"version":"2.0.0","system":"online","api_version":"v2","connection_id":1,"timestamp":"2023-10-06T17:35:55.440295Z"}]}"#,
+        r#"{"method":"subscribe","result":{"channel":"book","depth":10,"snapshot":true,"symbol":"MATIC/USD"},"success":true,"time_in":"2023-10-06T17:35:55.440295Z","time_out":"2023-10-06T17:35:55.440295Z"}"#,
+        r#"{"method":"pong","time_in":"2023-10-06T17:35:55.440295Z","time_out":"2023-10-06T17:35:55.440295Z"}"#,
+        r#"{"channel":"trade","type":"snapshot","data":[{"symbol":"MATIC/USD","side":"buy","price":0.5,"qty":1,"ord_type":"limit","trade_id":1,"timestamp":"2023-09-25T07:49:37.708706Z"}]}"#,
+    ] {
+        assert!(feed(&mut dec, control).is_empty(), "{control}");
+    }
+    assert!(
+        feed(&mut dec, r#"{"method":"subscribe","error":"Currency pair not supported","success":false}"#).is_empty()
+    );
+    let c = dec.counters();
+    assert_eq!((c.control, c.control_errors, c.stats.parse_errors), (5, 1, 0));
+    assert_eq!(dec.venue(), Venue::Kraken);
+}
+
+#[test]
+fn malformed_frames_are_counted_not_panicked_on() {
+    let mut dec = capture_decoder(1000);
+    let first = v1_book_to_v2(read("book.jsonl").lines().next().unwrap());
+    feed(&mut dec, &first);
+    let live: Vec<usize> = (0..PAIRS.len()).filter(|i| dec.is_live(*i)).collect();
+    assert_eq!(live.len(), 1);
+    let bad = [
+        "".to_string(),
+        "[1,2]".into(),
+        "{\"channel\":\"ohlc\",\"type\":\"update\",\"data\":[]}".into(),
+        "{\"channel\":\"book\",\"type\":\"update\",\"data\":[{\"symbol\":\"NOPE/USD\",\"bids\":[],\"asks\":[]}]}".into(),
+        "{\"channel\":\"book\",\"type\":\"update\",\"data\":[{\"symbol\":\"XMR/USD\",\"bids\":[{\"price\":\"x\",\"qty\":1}],\"asks\":[]}]}".into(),
+        "{\"channel\":\"trade\",\"type\":\"update\",\"data\":[{\"symbol\":\"XMR/USD\",\"side\":\"up\",\"price\":1,\"qty\":1}]}".into(),
+        "{\"channel\":\"book\",\"type\":\"update\",\"data\":[{\"symbol\":\"XMR/USD\",\"bids\":[],\"asks\":[],\"checksum\":-1}]}".into(),
+        first[..first.len() / 2].to_string(),
+    ];
+    for f in &bad {
+        assert!(feed(&mut dec, f).iter().all(is_invalidation), "{f:.80}");
+    }
+    assert_eq!(dec.stats().parse_errors, bad.len() as u64);
+    // The truncated copy of the live pair's snapshot invalidated it.
+    assert!(!dec.is_live(live[0]) && dec.wants_resubscribe(live[0]));
+}
+
+#[test]
+fn on_frame_allocates_nothing_after_warm_up() {
+    let mut dec = capture_decoder(1000);
+    let frames: Vec<String> = read("book.jsonl").lines().map(v1_book_to_v2).collect();
+    let mut sink = |_: &MarketEvent| {};
+    for f in &frames {
+        dec.on_frame(f.as_bytes(), Nanos(1), &mut sink);
+    }
+    let before = allocs();
+    for f in &frames {
+        dec.on_frame(f.as_bytes(), Nanos(2), &mut sink);
+    }
+    assert_eq!(allocs() - before, 0, "allocations over {} warm frames", frames.len());
+    assert_eq!(dec.stats().checksum_failed, 0);
+}
+
+#[test]
+fn random_and_mutated_bytes_never_panic() {
+    let mut dec = capture_decoder(100);
+    let lines: Vec<String> = read("book.jsonl").lines().take(300).map(v1_book_to_v2).collect();
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut buf = Vec::new();
+    for _ in 0..3000 {
+        let src = lines[(next() % lines.len() as u64) as usize].as_bytes();
+        buf.clear();
+        buf.extend_from_slice(&src[..src.len().min(800)]);
+        match next() % 4 {
+            0 => buf.truncate((next() % (buf.len() as u64 + 1)) as usize),
+            1 => {
+                for _ in 0..4 {
+                    let i = (next() % buf.len() as u64) as usize;
+                    buf[i] = next() as u8;
+                }
+            }
+            2 => {
+                buf.clear();
+                buf.extend((0..next() % 64).map(|_| next() as u8));
+            }
+            _ => {
+                let i = (next() % buf.len() as u64) as usize;
+                buf[i] = b"0123456789.-\":,[]{}e"[(next() % 20) as usize];
+            }
+        }
+        dec.on_frame(&buf, Nanos(0), &mut |_| {});
+    }
+    assert_eq!(dec.stats().messages, 3000);
+}
+
+/// `(price, qty, is_bid)` as generated.
+type RawLevel = (u32, u32, bool);
+
+fn v2_frame(kind: &str, levels: &[RawLevel]) -> String {
+    let side = |bid: bool| {
+        levels
+            .iter()
+            .filter(|l| l.2 == bid)
+            .map(|(p, q, _)| {
+                if *q == 0 {
+                    format!("{{\"price\":{p}.5,\"qty\":0}}")
+                } else {
+                    format!("{{\"price\":{p}.5,\"qty\":{q}.25}}")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    format!(
+        "{{\"channel\":\"book\",\"type\":\"{kind}\",\"data\":[{{\"symbol\":\"X/Y\",\"asks\":[{}],\"bids\":[{}],\"timestamp\":\"2023-10-06T17:35:55.440295Z\"}}]}}",
+        side(false),
+        side(true)
+    )
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 64, ..Default::default() })]
+
+    /// Random snapshot + updates at depth 10 equal a `BTreeMap` reference truncated to the
+    /// depth after every level (the worst level drops; a level worse than 10 others is not
+    /// kept; qty 0 deletes), after every message.
+    #[test]
+    fn depth_limited_book_matches_btreemap(
+        snapshot in proptest::collection::vec((1u32..60, 1u32..50, proptest::bool::ANY), 0..30),
+        // qty 0 deletes.
+        updates in proptest::collection::vec(proptest::collection::vec((1u32..60, 0u32..5, proptest::bool::ANY), 0..8), 1..30),
+    ) {
+        const DEPTH: usize = 10;
+        let mut dec = Decoder::with_depth(&[instrument(1, "X/Y", 1, 2)], &[], DEPTH);
+        let mut books: [std::collections::BTreeMap<i64, i64>; 2] = Default::default();
+        let apply = |books: &mut [std::collections::BTreeMap<i64, i64>; 2], levels: &[RawLevel]| {
+            // Wire order: asks then bids.
+            for bid in [false, true] {
+                let book = &mut books[usize::from(bid)];
+                for &(p, q, _) in levels.iter().filter(|l| l.2 == bid) {
+                    let p = i64::from(p) * 10 + 5;
+                    if q == 0 {
+                        book.remove(&p);
+                        continue;
+                    }
+                    let q = i64::from(q) * 100 + 25;
+                    let worst = |b: &std::collections::BTreeMap<i64, i64>| {
+                        if bid { b.keys().next().copied() } else { b.keys().next_back().copied() }
+                    };
+                    book.insert(p, q);
+                    if book.len() > DEPTH {
+                        let w = worst(book).unwrap();
+                        book.remove(&w);
+                    }
+                }
+            }
+        };
+        // A snapshot lists each price once per side.
+        let mut seen = std::collections::BTreeSet::new();
+        let snapshot: Vec<RawLevel> = snapshot.into_iter().filter(|l| seen.insert((l.0, l.2))).collect();
+        apply(&mut books, &snapshot);
+        feed(&mut dec, &v2_frame("snapshot", &snapshot));
+        for update in &updates {
+            apply(&mut books, update);
+            feed(&mut dec, &v2_frame("update", update));
+            let (sb, sa) = dec.book_levels(0).unwrap();
+            let got_b: Vec<(i64, i64)> = sb.iter().map(|l| (l.price, l.qty)).collect();
+            let got_a: Vec<(i64, i64)> = sa.iter().map(|l| (l.price, l.qty)).collect();
+            let want_b: Vec<(i64, i64)> = books[1].iter().rev().map(|(p, q)| (*p, *q)).collect();
+            let want_a: Vec<(i64, i64)> = books[0].iter().map(|(p, q)| (*p, *q)).collect();
+            proptest::prop_assert_eq!(got_b, want_b);
+            proptest::prop_assert_eq!(got_a, want_a);
+        }
+        proptest::prop_assert_eq!(dec.stats().parse_errors, 0);
+    }
+}
