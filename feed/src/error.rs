@@ -1,7 +1,7 @@
 //! [`FeedError`]: the one error type of `qt-feed`'s start-up and cold paths.
 //!
 //! Used by construction (config, TLS roots) and by the snapshot thread's HTTPS client; the
-//! per-message hot path uses small `Copy` enums instead (`binance::parse::ParseError`). Building
+//! per-message hot path uses the small `Copy` [`crate::parse_error::ParseError`] instead. Building
 //! one allocates (it names the bad input); never used on the core thread's steady state.
 
 use std::path::PathBuf;

@@ -6,7 +6,9 @@
 //! depth, book ticker and trades over one non-blocking WebSocket, with REST snapshots fetched
 //! on its snapshot thread) and [`bybit::BybitFeed`] (Bybit v5 public order book and trades);
 //! [`binance_usdm::Decoder`] decodes Binance USD-M futures streams. Shared pieces: [`ws`] (WebSocket over rustls on a mio socket),
-//! [`tls`], [`endpoint`], [`snapshot`] (the snapshot thread and its HTTPS client), [`error`].
+//! [`tls`], [`endpoint`], [`snapshot`] (the snapshot thread and its HTTPS client), [`error`],
+//! [`parse_error`] (the one `ParseError` every venue decoder returns) and `json` (simd-json tape
+//! helpers the decoders share).
 
 pub mod binance;
 pub mod binance_usdm;
@@ -15,9 +17,11 @@ pub mod decoder;
 pub mod endpoint;
 pub mod error;
 pub mod firi;
+pub(crate) mod json;
 pub mod kraken;
 pub mod kucoin;
 pub mod okx;
+pub mod parse_error;
 pub mod ring;
 pub mod snapshot;
 pub mod tls;

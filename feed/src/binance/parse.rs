@@ -13,9 +13,9 @@
 //!
 //! [`parse_depth_snapshot`] runs on the snapshot thread and allocates freely.
 
-use qt_core::decimal::parse_scaled_bytes;
+use crate::json::{find_key, get_bool, get_str, get_u64, ms_to_ns, price, qty};
 use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Price, Qty, Side};
-use simd_json::{Buffers, Node, StaticNode, Tape};
+use simd_json::{Buffers, Node, Tape};
 
 /// Which stream of a symbol a frame belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -42,71 +42,7 @@ impl StreamKind {
     }
 }
 
-/// Why a frame was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ParseError {
-    /// Not valid JSON (includes truncated frames).
-    Json,
-    /// Valid JSON but not the expected shape (not an object, no `stream`/`data`).
-    Shape,
-    /// A `stream` we did not subscribe to.
-    UnknownStream,
-    /// A required key is absent.
-    MissingField(&'static str),
-    /// A key holds the wrong JSON type (or a level is not a `[price, qty]` pair of strings).
-    WrongType(&'static str),
-    /// A decimal string that is not a number on the instrument's grid.
-    BadDecimal(&'static str),
-    /// `s` names another symbol than the stream.
-    SymbolMismatch,
-}
-
-impl ParseError {
-    /// Number of distinct reasons (size of a per-reason counter array).
-    pub const REASONS: usize = 7;
-
-    /// Dense index of the reason, for counters.
-    pub const fn reason_index(self) -> usize {
-        match self {
-            ParseError::Json => 0,
-            ParseError::Shape => 1,
-            ParseError::UnknownStream => 2,
-            ParseError::MissingField(_) => 3,
-            ParseError::WrongType(_) => 4,
-            ParseError::BadDecimal(_) => 5,
-            ParseError::SymbolMismatch => 6,
-        }
-    }
-
-    /// Name of reason `index` (for reports).
-    pub const fn reason_name(index: usize) -> &'static str {
-        match index {
-            0 => "json",
-            1 => "shape",
-            2 => "unknown_stream",
-            3 => "missing_field",
-            4 => "wrong_type",
-            5 => "bad_decimal",
-            _ => "symbol_mismatch",
-        }
-    }
-}
-
-impl std::fmt::Display for ParseError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ParseError::Json => f.write_str("not valid JSON (malformed or truncated)"),
-            ParseError::Shape => f.write_str("not a {\"stream\":..,\"data\":{..}} object"),
-            ParseError::UnknownStream => f.write_str("a stream we did not subscribe to"),
-            ParseError::MissingField(k) => write!(f, "required key {k:?} is missing"),
-            ParseError::WrongType(k) => write!(f, "key {k:?} has the wrong type"),
-            ParseError::BadDecimal(k) => write!(f, "key {k:?} is not a decimal on the instrument's grid"),
-            ParseError::SymbolMismatch => f.write_str("\"s\" does not match the stream's symbol"),
-        }
-    }
-}
-
-impl std::error::Error for ParseError {}
+pub use crate::parse_error::ParseError;
 
 /// A refused frame, with the stream it belonged to when that could still be told.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -275,33 +211,6 @@ impl FrameParser {
     }
 }
 
-/// Nodes a value starting at `i` occupies.
-#[inline]
-pub(crate) fn span(nodes: &[Node<'_>], i: usize) -> usize {
-    match nodes.get(i) {
-        Some(Node::Object { count, .. } | Node::Array { count, .. }) => count + 1,
-        _ => 1,
-    }
-}
-
-/// Index of the first value of the object at `obj` whose key is `key`.
-#[inline]
-pub(crate) fn find_key(nodes: &[Node<'_>], obj: usize, key: &str) -> Option<usize> {
-    let Some(Node::Object { len, .. }) = nodes.get(obj) else { return None };
-    let mut i = obj + 1;
-    for _ in 0..*len {
-        let k = match nodes.get(i) {
-            Some(Node::String(k)) => *k,
-            _ => return None,
-        };
-        if k == key {
-            return Some(i + 1);
-        }
-        i += 1 + span(nodes, i + 1);
-    }
-    None
-}
-
 fn walk_frame(
     symbols: &[SymbolEntry],
     nodes: &[Node<'_>],
@@ -332,53 +241,6 @@ fn walk_frame(
     };
     walk_data(&symbols[symbol], symbol, kind, nodes, data_at, local_ns, out)
         .map_err(|error| ParseFailure { error, stream: found })
-}
-
-#[inline]
-pub(crate) fn get_u64(nodes: &[Node<'_>], obj: usize, key: &'static str) -> Result<u64, ParseError> {
-    match nodes.get(find_key(nodes, obj, key).ok_or(ParseError::MissingField(key))?) {
-        Some(Node::Static(StaticNode::U64(v))) => Ok(*v),
-        Some(Node::Static(StaticNode::I64(v))) if *v >= 0 => Ok(*v as u64),
-        _ => Err(ParseError::WrongType(key)),
-    }
-}
-
-#[inline]
-pub(crate) fn get_str<'a>(nodes: &[Node<'a>], obj: usize, key: &'static str) -> Result<&'a str, ParseError> {
-    match nodes.get(find_key(nodes, obj, key).ok_or(ParseError::MissingField(key))?) {
-        Some(Node::String(s)) => Ok(s),
-        _ => Err(ParseError::WrongType(key)),
-    }
-}
-
-#[inline]
-pub(crate) fn get_bool(nodes: &[Node<'_>], obj: usize, key: &'static str) -> Result<bool, ParseError> {
-    match nodes.get(find_key(nodes, obj, key).ok_or(ParseError::MissingField(key))?) {
-        Some(Node::Static(StaticNode::Bool(b))) => Ok(*b),
-        _ => Err(ParseError::WrongType(key)),
-    }
-}
-
-#[inline]
-pub(crate) fn price(text: &str, scale: u8, key: &'static str) -> Result<Price, ParseError> {
-    match parse_scaled_bytes(text.as_bytes(), scale) {
-        Ok(units) if units >= 0 => Ok(Price::from_units(units)),
-        _ => Err(ParseError::BadDecimal(key)),
-    }
-}
-
-#[inline]
-pub(crate) fn qty(text: &str, scale: u8, key: &'static str) -> Result<Qty, ParseError> {
-    match parse_scaled_bytes(text.as_bytes(), scale) {
-        Ok(units) if units >= 0 => Ok(Qty::from_units(units)),
-        _ => Err(ParseError::BadDecimal(key)),
-    }
-}
-
-/// Venue milliseconds → Unix nanoseconds (saturating).
-#[inline]
-pub(crate) fn ms_to_ns(ms: u64) -> Nanos {
-    Nanos(i64::try_from(ms).unwrap_or(i64::MAX).saturating_mul(1_000_000))
 }
 
 fn walk_data(

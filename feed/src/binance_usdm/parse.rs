@@ -11,7 +11,7 @@
 //! [`crate::binance::parse::parse_depth_snapshot`] (unknown keys ignored).
 
 pub use crate::binance::parse::{DepthSnapshot, ParseError, parse_depth_snapshot};
-use crate::binance::parse::{find_key, get_bool, get_str, get_u64, ms_to_ns, price, qty};
+use crate::json::{find_key, get_bool, get_str, get_u64, ms_to_ns, price, qty};
 use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Price, Qty, Side};
 use simd_json::{Buffers, Node, Tape};
 

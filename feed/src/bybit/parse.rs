@@ -16,7 +16,7 @@
 //! [`ParseError`], never a panic. Unknown keys are ignored; a required key missing or of the wrong
 //! type is an error.
 
-use crate::binance::parse::{self as bp, find_key, get_str, get_u64};
+use crate::json::{self, find_key, get_str, get_u64};
 use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Price, Qty, Side};
 use simd_json::{Buffers, Node, StaticNode, Tape};
 
@@ -45,72 +45,7 @@ pub fn topic_name(symbol: &str, kind: TopicKind, depth: u16) -> String {
     }
 }
 
-/// Why a frame was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ParseError {
-    /// Not valid JSON (includes truncated frames).
-    Json,
-    /// Valid JSON but neither a push (`topic` + `data`) nor a reply (`op`).
-    Shape,
-    /// A `topic` we did not subscribe to.
-    UnknownTopic,
-    /// A required key is absent.
-    MissingField(&'static str),
-    /// A key holds the wrong JSON type (or a level is not a `[price, size]` pair of strings).
-    WrongType(&'static str),
-    /// A decimal string that is not a number on the instrument's grid.
-    BadDecimal(&'static str),
-    /// `data.s` names another symbol than the topic.
-    SymbolMismatch,
-}
-
-impl ParseError {
-    /// Number of distinct reasons (size of a per-reason counter array).
-    pub const REASONS: usize = 7;
-
-    /// Dense index of the reason, for counters.
-    pub const fn reason_index(self) -> usize {
-        match self {
-            ParseError::Json => 0,
-            ParseError::Shape => 1,
-            ParseError::UnknownTopic => 2,
-            ParseError::MissingField(_) => 3,
-            ParseError::WrongType(_) => 4,
-            ParseError::BadDecimal(_) => 5,
-            ParseError::SymbolMismatch => 6,
-        }
-    }
-}
-
-impl From<bp::ParseError> for ParseError {
-    fn from(e: bp::ParseError) -> Self {
-        match e {
-            bp::ParseError::Json => ParseError::Json,
-            bp::ParseError::Shape => ParseError::Shape,
-            bp::ParseError::UnknownStream => ParseError::UnknownTopic,
-            bp::ParseError::MissingField(k) => ParseError::MissingField(k),
-            bp::ParseError::WrongType(k) => ParseError::WrongType(k),
-            bp::ParseError::BadDecimal(k) => ParseError::BadDecimal(k),
-            bp::ParseError::SymbolMismatch => ParseError::SymbolMismatch,
-        }
-    }
-}
-
-impl std::fmt::Display for ParseError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ParseError::Json => f.write_str("not valid JSON (malformed or truncated)"),
-            ParseError::Shape => f.write_str("neither a {\"topic\",\"data\"} push nor an {\"op\"} reply"),
-            ParseError::UnknownTopic => f.write_str("a topic we did not subscribe to"),
-            ParseError::MissingField(k) => write!(f, "required key {k:?} is missing"),
-            ParseError::WrongType(k) => write!(f, "key {k:?} has the wrong type"),
-            ParseError::BadDecimal(k) => write!(f, "key {k:?} is not a decimal on the instrument's grid"),
-            ParseError::SymbolMismatch => f.write_str("\"data.s\" does not match the topic's symbol"),
-        }
-    }
-}
-
-impl std::error::Error for ParseError {}
+pub use crate::parse_error::ParseError;
 
 /// A refused frame, with the topic it belonged to when that could still be told.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,12 +103,12 @@ struct SymbolEntry {
 impl SymbolEntry {
     #[inline]
     fn price(&self, text: &str, key: &'static str) -> Result<Price, ParseError> {
-        Ok(bp::price(text, self.price_scale, key)?)
+        json::price(text, self.price_scale, key)
     }
 
     #[inline]
     fn qty(&self, text: &str, key: &'static str) -> Result<Qty, ParseError> {
-        Ok(bp::qty(text, self.qty_scale, key)?)
+        json::qty(text, self.qty_scale, key)
     }
 }
 
@@ -282,7 +217,7 @@ fn walk_frame(
     };
     let Some(Node::String(topic)) = nodes.get(topic_at) else { return Err(fail(ParseError::WrongType("topic"))) };
     let found = lookup(symbols, topic.as_bytes());
-    let Some((symbol, kind)) = found else { return Err(fail(ParseError::UnknownTopic)) };
+    let Some((symbol, kind)) = found else { return Err(fail(ParseError::UnknownStream)) };
     let entry = &symbols[symbol];
     walk_push(entry, symbol, kind, nodes, local_ns, out).map_err(|error| ParseFailure { error, topic: found })
 }
@@ -309,7 +244,7 @@ fn walk_push(
     local_ns: Nanos,
     out: &mut Vec<MarketEvent>,
 ) -> Result<Parsed, ParseError> {
-    let exchange_ns = bp::ms_to_ns(get_u64(nodes, 0, "ts")?);
+    let exchange_ns = json::ms_to_ns(get_u64(nodes, 0, "ts")?);
     let snapshot = match get_str(nodes, 0, "type")? {
         "snapshot" => true,
         "delta" => false,
@@ -357,18 +292,18 @@ fn walk_push(
                     _ => return Err(ParseError::WrongType("S")),
                 };
                 let mut ev = MarketEvent::new(entry.id, EventKind::Trade, side, p, q);
-                ev.exchange_ns = bp::ms_to_ns(get_u64(nodes, i, "T")?);
+                ev.exchange_ns = json::ms_to_ns(get_u64(nodes, i, "T")?);
                 ev.local_ns = local_ns;
                 // `seq` (cross sequence) is in the current docs and every recording; older
                 // samples may lack it.
                 ev.seq = match get_u64(nodes, i, "seq") {
                     Ok(s) => s,
-                    Err(bp::ParseError::MissingField(_)) => 0,
-                    Err(e) => return Err(e.into()),
+                    Err(ParseError::MissingField(_)) => 0,
+                    Err(e) => return Err(e),
                 };
                 ev.flags = MarketEvent::BATCH_END;
                 out.push(ev);
-                i += bp::span(nodes, i);
+                i += json::span(nodes, i);
             }
             Ok(Parsed::Trades { symbol })
         }

@@ -18,42 +18,7 @@ pub fn depth_path(market: &str) -> String {
     format!("/v2/markets/{market}/depth")
 }
 
-/// Why a body was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ParseError {
-    /// Not valid JSON (includes truncated bodies) or not the expected shape.
-    Json,
-    /// A decimal string that is not a non-negative number on the instrument's grid.
-    BadDecimal(&'static str),
-    /// A level with zero quantity (a snapshot lists resting quantity only).
-    ZeroQty(&'static str),
-}
-
-impl ParseError {
-    /// Number of distinct reasons.
-    pub const REASONS: usize = 3;
-
-    /// Dense index of the reason, for counters.
-    pub const fn reason_index(self) -> usize {
-        match self {
-            ParseError::Json => 0,
-            ParseError::BadDecimal(_) => 1,
-            ParseError::ZeroQty(_) => 2,
-        }
-    }
-}
-
-impl std::fmt::Display for ParseError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ParseError::Json => f.write_str("not {\"bids\":[[price,amount],..],\"asks\":[..]} JSON"),
-            ParseError::BadDecimal(k) => write!(f, "{k:?}: a level is not a decimal on the instrument's grid"),
-            ParseError::ZeroQty(k) => write!(f, "{k:?}: a level has zero amount"),
-        }
-    }
-}
-
-impl std::error::Error for ParseError {}
+pub use crate::parse_error::ParseError;
 
 /// One order-book body on the instrument's grid.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,59 +9,12 @@
 //! decoder applies a message only once all of it parsed. After warm-up nothing allocates; bad
 //! input is a `Copy` [`ParseError`], never a panic.
 
-use crate::okx::parse::{contains, digits_u64, find_key, get_str, scaled, span};
+use crate::json::{find_key, get_str, scaled, span};
+use crate::okx::parse::{contains, digits_u64};
 use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Price, Qty, Side};
 use simd_json::{Buffers, Node, StaticNode, Tape};
 
-/// Why a frame was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ParseError {
-    /// Not valid JSON (includes truncated frames).
-    Json,
-    /// Valid JSON, not a Kraken v2 channel message or method reply.
-    Shape,
-    /// A channel we do not decode.
-    UnknownChannel,
-    /// A `symbol` we did not subscribe.
-    UnknownSymbol,
-    /// A required key is absent.
-    MissingField(&'static str),
-    /// A key holds the wrong JSON type or an unexpected value.
-    WrongType(&'static str),
-    /// A number that is not a decimal on the instrument's grid.
-    BadDecimal(&'static str),
-}
-
-impl std::fmt::Display for ParseError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ParseError::Json => f.write_str("not valid JSON (malformed or truncated)"),
-            ParseError::Shape => f.write_str("not a Kraken v2 {\"channel\":..} or {\"method\":..} object"),
-            ParseError::UnknownChannel => f.write_str("a channel this decoder does not handle"),
-            ParseError::UnknownSymbol => f.write_str("a symbol that was not subscribed"),
-            ParseError::MissingField(k) => write!(f, "required key {k:?} is missing"),
-            ParseError::WrongType(k) => write!(f, "key {k:?} has the wrong type or value"),
-            ParseError::BadDecimal(k) => write!(f, "key {k:?} is not a decimal on the instrument's grid"),
-        }
-    }
-}
-
-impl std::error::Error for ParseError {}
-
-impl From<crate::okx::parse::ParseError> for ParseError {
-    fn from(e: crate::okx::parse::ParseError) -> Self {
-        use crate::okx::parse::ParseError as O;
-        match e {
-            O::Json => ParseError::Json,
-            O::Shape => ParseError::Shape,
-            O::UnknownChannel => ParseError::UnknownChannel,
-            O::UnknownSymbol => ParseError::UnknownSymbol,
-            O::MissingField(k) => ParseError::MissingField(k),
-            O::WrongType(k) => ParseError::WrongType(k),
-            O::BadDecimal(k) => ParseError::BadDecimal(k),
-        }
-    }
-}
+pub use crate::parse_error::ParseError;
 
 /// One symbol's part of a `book` message; its levels are `levels[start..end]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -305,7 +258,7 @@ fn walk(
         "book" => true,
         "trade" => false,
         "heartbeat" | "status" => return Ok(Parsed::Control),
-        _ => return Err(ParseError::UnknownChannel),
+        _ => return Err(ParseError::UnknownStream),
     };
     let snapshot = match get_str(nodes, 0, "type")? {
         "snapshot" => true,

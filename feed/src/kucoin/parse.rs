@@ -17,7 +17,7 @@
 //!
 //! [`parse_level2_snapshot`] is a cold path (snapshot body) and allocates freely.
 
-use qt_core::decimal::parse_scaled_bytes;
+use crate::json::{find_key, get_str, ms_to_ns, price, qty};
 use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Price, Qty, Side};
 use simd_json::{Buffers, Node, StaticNode, Tape};
 
@@ -26,62 +26,7 @@ pub const LEVEL2_PREFIX: &str = "/market/level2:";
 /// Topic prefix of the public trade stream.
 pub const MATCH_PREFIX: &str = "/market/match:";
 
-/// Why a frame was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ParseError {
-    /// Not valid JSON (includes truncated frames).
-    Json,
-    /// Valid JSON but not the expected shape (not an object, unknown `type`).
-    Shape,
-    /// A topic (or symbol) we did not subscribe to.
-    UnknownTopic,
-    /// A required key is absent.
-    MissingField(&'static str),
-    /// A key holds the wrong JSON type (or a change is not `[price, size, sequence]` strings).
-    WrongType(&'static str),
-    /// A decimal string that is not a number on the instrument's grid.
-    BadDecimal(&'static str),
-    /// `data.symbol` names another symbol than the topic.
-    SymbolMismatch,
-    /// A REST body whose `code` is not `"200000"`.
-    VenueCode,
-}
-
-impl ParseError {
-    /// Number of distinct reasons (size of a per-reason counter array).
-    pub const REASONS: usize = 8;
-
-    /// Dense index of the reason, for counters.
-    pub const fn reason_index(self) -> usize {
-        match self {
-            ParseError::Json => 0,
-            ParseError::Shape => 1,
-            ParseError::UnknownTopic => 2,
-            ParseError::MissingField(_) => 3,
-            ParseError::WrongType(_) => 4,
-            ParseError::BadDecimal(_) => 5,
-            ParseError::SymbolMismatch => 6,
-            ParseError::VenueCode => 7,
-        }
-    }
-}
-
-impl std::fmt::Display for ParseError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ParseError::Json => f.write_str("not valid JSON (malformed or truncated)"),
-            ParseError::Shape => f.write_str("not a KuCoin {\"type\":..} frame"),
-            ParseError::UnknownTopic => f.write_str("a topic or symbol we did not subscribe to"),
-            ParseError::MissingField(k) => write!(f, "required key {k:?} is missing"),
-            ParseError::WrongType(k) => write!(f, "key {k:?} has the wrong type"),
-            ParseError::BadDecimal(k) => write!(f, "key {k:?} is not a decimal on the instrument's grid"),
-            ParseError::SymbolMismatch => f.write_str("\"data.symbol\" does not match the topic's symbol"),
-            ParseError::VenueCode => f.write_str("\"code\" is not \"200000\""),
-        }
-    }
-}
-
-impl std::error::Error for ParseError {}
+pub use crate::parse_error::ParseError;
 
 /// Which stream of a symbol a frame belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -215,40 +160,6 @@ impl FrameParser {
     }
 }
 
-#[inline]
-fn span(nodes: &[Node<'_>], i: usize) -> usize {
-    match nodes.get(i) {
-        Some(Node::Object { count, .. } | Node::Array { count, .. }) => count + 1,
-        _ => 1,
-    }
-}
-
-/// Index of the value of the object at `obj` whose key is `key`.
-#[inline]
-fn find_key(nodes: &[Node<'_>], obj: usize, key: &str) -> Option<usize> {
-    let Some(Node::Object { len, .. }) = nodes.get(obj) else { return None };
-    let mut i = obj + 1;
-    for _ in 0..*len {
-        let k = match nodes.get(i) {
-            Some(Node::String(k)) => *k,
-            _ => return None,
-        };
-        if k == key {
-            return Some(i + 1);
-        }
-        i += 1 + span(nodes, i + 1);
-    }
-    None
-}
-
-#[inline]
-fn get_str<'a>(nodes: &[Node<'a>], obj: usize, key: &'static str) -> Result<&'a str, ParseError> {
-    match nodes.get(find_key(nodes, obj, key).ok_or(ParseError::MissingField(key))?) {
-        Some(Node::String(s)) => Ok(s),
-        _ => Err(ParseError::WrongType(key)),
-    }
-}
-
 /// A non-negative integer sent as a JSON number or as a decimal-digit string (KuCoin does both).
 #[inline]
 fn get_u64(nodes: &[Node<'_>], obj: usize, key: &'static str) -> Result<u64, ParseError> {
@@ -269,22 +180,6 @@ pub(crate) fn digits_u64(bytes: &[u8]) -> Option<u64> {
     bytes.iter().try_fold(0u64, |acc, &b| {
         if b.is_ascii_digit() { acc.checked_mul(10)?.checked_add(u64::from(b - b'0')) } else { None }
     })
-}
-
-#[inline]
-fn price(text: &str, scale: u8, key: &'static str) -> Result<Price, ParseError> {
-    match parse_scaled_bytes(text.as_bytes(), scale) {
-        Ok(units) if units >= 0 => Ok(Price::from_units(units)),
-        _ => Err(ParseError::BadDecimal(key)),
-    }
-}
-
-#[inline]
-fn qty(text: &str, scale: u8, key: &'static str) -> Result<Qty, ParseError> {
-    match parse_scaled_bytes(text.as_bytes(), scale) {
-        Ok(units) if units >= 0 => Ok(Qty::from_units(units)),
-        _ => Err(ParseError::BadDecimal(key)),
-    }
 }
 
 /// `(symbol index, topic)` of a topic string.
@@ -316,7 +211,7 @@ fn walk_frame(
         _ => return Err(fail(ParseError::Shape)),
     }
     let topic = get_str(nodes, 0, "topic").map_err(fail)?;
-    let found = lookup_topic(symbols, topic).ok_or(fail(ParseError::UnknownTopic))?;
+    let found = lookup_topic(symbols, topic).ok_or(fail(ParseError::UnknownStream))?;
     let (symbol, kind) = found;
     let with_topic = |error| ParseFailure { error, topic: Some(found) };
     let data = find_key(nodes, 0, "data").ok_or(with_topic(ParseError::MissingField("data")))?;
@@ -411,12 +306,6 @@ fn walk_match(
     ev.flags = MarketEvent::BATCH_END;
     out.push(ev);
     Ok(Parsed::Trade { symbol })
-}
-
-/// Venue milliseconds → Unix nanoseconds (saturating).
-#[inline]
-fn ms_to_ns(ms: u64) -> Nanos {
-    Nanos(i64::try_from(ms).unwrap_or(i64::MAX).saturating_mul(1_000_000))
 }
 
 /// The level-2 symbol of an unparsable frame, so a lost increment resyncs its symbol at once:

@@ -11,44 +11,11 @@
 //! errors.
 
 use super::book::{Level, Text};
-use qt_core::decimal::parse_scaled_bytes;
+use crate::json::{find_key, get_str, ms_to_ns, scaled, span};
 use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Price, Qty, Side};
 use simd_json::{Buffers, Node, StaticNode, Tape};
 
-/// Why a frame was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ParseError {
-    /// Not valid JSON (includes truncated frames).
-    Json,
-    /// Valid JSON, not an OKX push or event object.
-    Shape,
-    /// A channel we do not decode.
-    UnknownChannel,
-    /// An `instId` we did not subscribe.
-    UnknownSymbol,
-    /// A required key is absent.
-    MissingField(&'static str),
-    /// A key holds the wrong JSON type.
-    WrongType(&'static str),
-    /// A decimal that is not a number on the instrument's grid (or longer than we keep).
-    BadDecimal(&'static str),
-}
-
-impl std::fmt::Display for ParseError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ParseError::Json => f.write_str("not valid JSON (malformed or truncated)"),
-            ParseError::Shape => f.write_str("not an OKX {\"arg\":..,\"data\":[..]} or {\"event\":..} object"),
-            ParseError::UnknownChannel => f.write_str("a channel this decoder does not handle"),
-            ParseError::UnknownSymbol => f.write_str("an instId that was not subscribed"),
-            ParseError::MissingField(k) => write!(f, "required key {k:?} is missing"),
-            ParseError::WrongType(k) => write!(f, "key {k:?} has the wrong type"),
-            ParseError::BadDecimal(k) => write!(f, "key {k:?} is not a decimal on the instrument's grid"),
-        }
-    }
-}
-
-impl std::error::Error for ParseError {}
+pub use crate::parse_error::ParseError;
 
 /// A refused frame, with the `books` symbol it belonged to when that could be told (the
 /// decoder must then invalidate that book: an update may have been lost).
@@ -208,39 +175,6 @@ pub(crate) fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
 
-#[inline]
-pub(crate) fn span(nodes: &[Node<'_>], i: usize) -> usize {
-    match nodes.get(i) {
-        Some(Node::Object { count, .. } | Node::Array { count, .. }) => count + 1,
-        _ => 1,
-    }
-}
-
-#[inline]
-pub(crate) fn find_key(nodes: &[Node<'_>], obj: usize, key: &str) -> Option<usize> {
-    let Some(Node::Object { len, .. }) = nodes.get(obj) else { return None };
-    let mut i = obj + 1;
-    for _ in 0..*len {
-        let k = match nodes.get(i) {
-            Some(Node::String(k)) => *k,
-            _ => return None,
-        };
-        if k == key {
-            return Some(i + 1);
-        }
-        i += 1 + span(nodes, i + 1);
-    }
-    None
-}
-
-#[inline]
-pub(crate) fn get_str<'a>(nodes: &[Node<'a>], obj: usize, key: &'static str) -> Result<&'a str, ParseError> {
-    match nodes.get(find_key(nodes, obj, key).ok_or(ParseError::MissingField(key))?) {
-        Some(Node::String(s)) => Ok(s),
-        _ => Err(ParseError::WrongType(key)),
-    }
-}
-
 /// An optional integer key (JSON number).
 #[inline]
 pub(crate) fn get_opt_i64(nodes: &[Node<'_>], obj: usize, key: &'static str) -> Result<Option<i64>, ParseError> {
@@ -266,19 +200,6 @@ pub(crate) fn digits_u64(text: &str, key: &'static str) -> Result<u64, ParseErro
         v = v * 10 + u64::from(b - b'0');
     }
     Ok(v)
-}
-
-#[inline]
-fn ms_to_ns(ms: u64) -> Nanos {
-    Nanos(i64::try_from(ms).unwrap_or(i64::MAX).saturating_mul(1_000_000))
-}
-
-#[inline]
-pub(crate) fn scaled(text: &str, scale: u8, key: &'static str) -> Result<i64, ParseError> {
-    match parse_scaled_bytes(text.as_bytes(), scale) {
-        Ok(units) if units >= 0 => Ok(units),
-        _ => Err(ParseError::BadDecimal(key)),
-    }
 }
 
 fn walk(
@@ -307,7 +228,7 @@ fn walk(
         "books" => Channel::Books,
         "bbo-tbt" => Channel::Bbo,
         "trades" => Channel::Trades,
-        _ => return Err(fail(ParseError::UnknownChannel)),
+        _ => return Err(fail(ParseError::UnknownStream)),
     };
     let inst_id = get_str(nodes, arg, "instId").map_err(fail)?;
     let symbol = symbols.iter().position(|s| s.inst_id == inst_id).ok_or(fail(ParseError::UnknownSymbol))?;
