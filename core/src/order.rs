@@ -3,7 +3,7 @@
 //!
 //! All records here are small, `Copy` and fixed-size so they cross thread boundaries through
 //! preallocated rings without allocation. The order state machine lives in
-//! [`crate::order_book_keeping`].
+//! [`crate::orders`].
 
 use crate::ids::{AccountId, InstrumentId, OrderId, StrategyId, VenueId};
 use crate::money::{Notional, Price, Qty};

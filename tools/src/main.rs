@@ -86,7 +86,7 @@ enum Command {
         /// How long to record.
         #[arg(long, value_parser = humantime::parse_duration, default_value = "10s")]
         duration: std::time::Duration,
-        /// Output folder (frames.jsonl, snapshot_<SYMBOL>.json).
+        /// Output folder (frames.jsonl, `snapshot_<SYMBOL>.json`).
         #[arg(long)]
         out: PathBuf,
     },

@@ -15,7 +15,7 @@
 //!    new snapshot is requested.
 //!
 //! Pure logic, core thread: no I/O, no syscalls; allocation only at construction (the buffer
-//! never grows: on overflow it is emptied and a fresh snapshot requested, see [`Self::on_diff`]).
+//! never grows: on overflow it is emptied and a fresh snapshot requested, see [`DepthSync::on_diff`]).
 
 use crate::binance::parse::DepthSnapshot;
 use qt_core::{EventKind, InstrumentId, MarketEvent, Nanos, Price, Qty, Side};

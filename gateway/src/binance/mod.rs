@@ -27,8 +27,8 @@
 //!   429/418 stops sending for its `Retry-After` (orders meanwhile are rejected locally with
 //!   `RateLimited`, never queued).
 //!
-//! Files: [`gateway`] (the thread), [`user_stream`] (WebSocket threads), [`https`] (the HTTPS
-//! client and TLS), [`signer`] (HMAC), [`errors`] ([`GatewayError`], code mapping).
+//! Files: [`gateway`] (the thread), `user_stream` (WebSocket threads), `https` (the HTTPS
+//! client and TLS), `signer` (HMAC), [`errors`] ([`GatewayError`], code mapping).
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
