@@ -129,6 +129,33 @@ pub struct InstrumentSpec {
     pub qty_scale: Option<u8>,
 }
 
+impl InstrumentSpec {
+    /// A spot instrument with the given grid and no minimums beyond one lot (tests, tools and
+    /// simulators; venues' real filters come from their `exchangeInfo`).
+    pub fn spot(venue: Venue, symbol: &str, base: &str, quote: &str, tick_size: &str, lot_size: &str) -> Self {
+        Self {
+            venue,
+            symbol: symbol.into(),
+            base: base.into(),
+            quote: quote.into(),
+            kind: InstrumentKind::Spot,
+            tick_size: tick_size.into(),
+            lot_size: lot_size.into(),
+            min_qty: None,
+            min_notional: None,
+            multiplier: None,
+            price_scale: None,
+            qty_scale: None,
+        }
+    }
+
+    /// The same with a minimum order notional.
+    pub fn with_min_notional(mut self, min_notional: &str) -> Self {
+        self.min_notional = Some(min_notional.into());
+        self
+    }
+}
+
 /// An instrument specification that cannot be used, naming the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

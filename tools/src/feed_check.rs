@@ -8,9 +8,7 @@
 //! snapshot (Binance) take it from `--snapshot SYMBOL=FILE`.
 
 use anyhow::{Context, anyhow, bail};
-use qt_core::{
-    Book, DecimalStyle, Instrument, InstrumentId, InstrumentKind, InstrumentSpec, MarketEvent, Nanos, Venue, sys,
-};
+use qt_core::{Book, DecimalStyle, Instrument, InstrumentId, InstrumentSpec, MarketEvent, Nanos, Venue, sys};
 use qt_feed::{ChecksumVerdict, DecoderStats, VenueDecoder};
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -30,20 +28,7 @@ pub fn capture_instruments(
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            let spec = InstrumentSpec {
-                venue,
-                symbol: s.clone(),
-                base: String::new(),
-                quote: String::new(),
-                kind: InstrumentKind::Spot,
-                tick_size: unit(price_decimals),
-                lot_size: unit(qty_decimals),
-                min_qty: None,
-                min_notional: None,
-                multiplier: None,
-                price_scale: None,
-                qty_scale: None,
-            };
+            let spec = InstrumentSpec::spot(venue, s, "", "", &unit(price_decimals), &unit(qty_decimals));
             Instrument::from_spec(InstrumentId(i as u32), &spec).with_context(|| format!("symbol {s}"))
         })
         .collect()

@@ -2,7 +2,7 @@
 //! TLS WebSocket market data synced by Binance's procedure, signed REST orders, fills from the
 //! user data stream — and the engine's position reconciles with the venue's balance.
 
-use qt_core::{Instrument, InstrumentId, InstrumentKind, InstrumentSpec, Notional, Price, Rate, Venue};
+use qt_core::{Instrument, InstrumentId, InstrumentSpec, Notional, Price, Rate, Venue};
 use qt_gateway::sim::flow::FlowParams;
 use qt_gateway::sim::matching::FeeSchedule;
 use qt_venue_sim::binance::BinanceSpot;
@@ -17,20 +17,7 @@ fn trades_against_the_simulated_binance_and_reconciles() {
     let dir = std::env::temp_dir().join(format!("qt-live-binance-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let ca = dir.join("ca.pem");
-    let spec = InstrumentSpec {
-        venue: Venue::Binance,
-        symbol: "BTCUSDT".into(),
-        base: "BTC".into(),
-        quote: "USDT".into(),
-        kind: InstrumentKind::Spot,
-        tick_size: "0.01".into(),
-        lot_size: "0.00001".into(),
-        min_qty: Some("0.00001".into()),
-        min_notional: Some("5".into()),
-        multiplier: None,
-        price_scale: None,
-        qty_scale: None,
-    };
+    let spec = InstrumentSpec::spot(Venue::Binance, "BTCUSDT", "BTC", "USDT", "0.01", "0.00001").with_min_notional("5");
     let instrument = Instrument::from_spec(InstrumentId(0), &spec).unwrap();
     let flow = FlowParams {
         start_mid: Some(Price::from_units(6_500_000)),

@@ -56,7 +56,7 @@ fn starts_serves_https_with_its_ca_and_stops() {
 /// recording through the same decoder and book and finds it clean.
 #[test]
 fn capture_then_feed_check_is_clean() {
-    use qt_core::{Instrument, InstrumentId, InstrumentKind, InstrumentSpec, Price, Rate, Venue};
+    use qt_core::{Instrument, InstrumentId, InstrumentSpec, Price, Rate, Venue};
     use qt_gateway::sim::flow::FlowParams;
     use qt_gateway::sim::matching::FeeSchedule;
     use qt_venue_sim::market::{Market, MarketConfig, SymbolConfig};
@@ -65,20 +65,7 @@ fn capture_then_feed_check_is_clean() {
     let dir = std::env::temp_dir().join(format!("qt-capture-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let ca = dir.join("ca.pem");
-    let spec = InstrumentSpec {
-        venue: Venue::Binance,
-        symbol: "BTCUSDT".into(),
-        base: "BTC".into(),
-        quote: "USDT".into(),
-        kind: InstrumentKind::Spot,
-        tick_size: "0.01".into(),
-        lot_size: "0.00001".into(),
-        min_qty: None,
-        min_notional: None,
-        multiplier: None,
-        price_scale: None,
-        qty_scale: None,
-    };
+    let spec = InstrumentSpec::spot(Venue::Binance, "BTCUSDT", "BTC", "USDT", "0.01", "0.00001");
     let instrument = Instrument::from_spec(InstrumentId(0), &spec).unwrap();
     let flow =
         FlowParams { start_mid: Some(Price::from_units(6_500_000)), events_per_sec: 3000.0, ..FlowParams::default() };
