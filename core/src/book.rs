@@ -360,6 +360,17 @@ mod tests {
     }
 
     #[test]
+    fn invalidation_record_empties_the_book_and_leaves_it_invalid() {
+        let mut b = Book::new(InstrumentId(0), 4);
+        b.apply(&ev(EventKind::BookSnapshot, Side::Buy, 100, 5, MarketEvent::CLEAR | MarketEvent::BATCH_END)).unwrap();
+        assert!(b.is_valid());
+        b.apply(&MarketEvent::invalidation(InstrumentId(0), Nanos(7))).unwrap();
+        assert!(!b.is_valid());
+        assert_eq!(b.depth(Side::Buy), 0);
+        assert_eq!(b.last_local_ns(), Nanos(7));
+    }
+
+    #[test]
     fn refuses_bad_levels() {
         let mut b = Book::new(InstrumentId(0), 4);
         assert_eq!(b.set_level(Side::Buy, p(0), q(1)), Err(BookError::NonPositivePrice));

@@ -88,6 +88,17 @@ impl MarketEvent {
         }
     }
 
+    /// The record a feed sends when a book stops mirroring the venue (gap, checksum mismatch,
+    /// disconnect): a snapshot level with `CLEAR`, zero quantity and no `BATCH_END`, so
+    /// [`crate::Book::apply`] empties the book and leaves it invalid until the next full snapshot.
+    #[inline]
+    pub const fn invalidation(instrument: InstrumentId, local_ns: Nanos) -> Self {
+        let mut ev = Self::new(instrument, EventKind::BookSnapshot, Side::Buy, Price::ZERO, Qty::ZERO);
+        ev.local_ns = local_ns;
+        ev.flags = Self::CLEAR;
+        ev
+    }
+
     /// Whether this record ends a venue message.
     #[inline]
     pub const fn is_batch_end(&self) -> bool {

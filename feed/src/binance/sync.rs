@@ -293,10 +293,7 @@ impl DepthSync {
     /// One `BookSnapshot` record with `CLEAR` only: `Book::apply` empties the book and leaves
     /// it invalid until the next complete snapshot.
     fn invalidation(&self, local_ns: Nanos) -> MarketEvent {
-        let mut ev = MarketEvent::new(self.instrument, EventKind::BookSnapshot, Side::Buy, Price::ZERO, Qty::ZERO);
-        ev.local_ns = local_ns;
-        ev.flags = MarketEvent::CLEAR;
-        ev
+        MarketEvent::invalidation(self.instrument, local_ns)
     }
 
     fn emit_snapshot(&self, snap: &DepthSnapshot, local_ns: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {

@@ -17,7 +17,7 @@
 //! on overflow it is emptied and a fresh snapshot wanted).
 
 use crate::binance::parse::DepthSnapshot;
-use qt_core::{EventKind, InstrumentId, MarketEvent, Nanos, Price, Qty, Side};
+use qt_core::{EventKind, InstrumentId, MarketEvent, Nanos, Side};
 use std::collections::VecDeque;
 
 /// Default capacity of a symbol's buffer, in level records.
@@ -289,16 +289,14 @@ impl FuturesDepthSync {
     }
 
     fn invalidation(&self, local_ns: Nanos) -> MarketEvent {
-        let mut ev = MarketEvent::new(self.instrument, EventKind::BookSnapshot, Side::Buy, Price::ZERO, Qty::ZERO);
-        ev.local_ns = local_ns;
-        ev.flags = MarketEvent::CLEAR;
-        ev
+        MarketEvent::invalidation(self.instrument, local_ns)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use qt_core::{Price, Qty};
 
     fn lvl(p: i64, q: i64) -> MarketEvent {
         MarketEvent::new(InstrumentId(1), EventKind::BookDelta, Side::Buy, Price::from_units(p), Qty::from_units(q))

@@ -15,7 +15,7 @@
 //!
 //! Pure logic, core thread: no I/O, no allocation (records are rewritten in place).
 
-use qt_core::{EventKind, InstrumentId, MarketEvent, Nanos, Price, Qty, Side};
+use qt_core::{EventKind, InstrumentId, MarketEvent, Nanos};
 
 /// What happened to one book push.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,16 +186,14 @@ impl BookSync {
     }
 
     fn clear_record(&self, local_ns: Nanos) -> MarketEvent {
-        let mut ev = MarketEvent::new(self.instrument, EventKind::BookSnapshot, Side::Buy, Price::ZERO, Qty::ZERO);
-        ev.local_ns = local_ns;
-        ev.flags = MarketEvent::CLEAR;
-        ev
+        MarketEvent::invalidation(self.instrument, local_ns)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use qt_core::{Price, Qty, Side};
 
     fn level(side: Side, p: i64, q: i64) -> MarketEvent {
         MarketEvent::new(InstrumentId(3), EventKind::BookDelta, side, Price::from_units(p), Qty::from_units(q))

@@ -91,15 +91,7 @@ impl Decoder {
     /// `BookSnapshot` record with `CLEAR` and no `BATCH_END`) until the next body.
     #[cold]
     pub fn on_disconnect(&mut self, now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
-        let mut ev = MarketEvent::new(
-            self.instrument.id(),
-            qt_core::EventKind::BookSnapshot,
-            qt_core::Side::Buy,
-            qt_core::Price::ZERO,
-            qt_core::Qty::ZERO,
-        );
-        ev.local_ns = now;
-        ev.flags = MarketEvent::CLEAR;
+        let ev = MarketEvent::invalidation(self.instrument.id(), now);
         self.counters.records += 1;
         emit(&ev);
     }

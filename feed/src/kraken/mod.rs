@@ -272,9 +272,7 @@ impl Decoder {
             b.resubscribe = true;
             self.counters.stats.resyncs += 1;
         }
-        let mut ev = MarketEvent::new(b.id, EventKind::BookSnapshot, Side::Buy, Price::ZERO, Qty::ZERO);
-        ev.local_ns = now;
-        ev.flags = MarketEvent::CLEAR;
+        let ev = MarketEvent::invalidation(b.id, now);
         self.counters.stats.records += 1;
         emit(&ev);
     }

@@ -277,10 +277,7 @@ impl Level2Sync {
     /// One `BookSnapshot` record with `CLEAR` only: the engine's book empties and stays invalid
     /// until the next complete snapshot.
     fn invalidation(&self, local_ns: Nanos) -> MarketEvent {
-        let mut ev = MarketEvent::new(self.instrument, EventKind::BookSnapshot, Side::Buy, Price::ZERO, Qty::ZERO);
-        ev.local_ns = local_ns;
-        ev.flags = MarketEvent::CLEAR;
-        ev
+        MarketEvent::invalidation(self.instrument, local_ns)
     }
 
     fn emit_snapshot(&self, snap: &Level2Snapshot, local_ns: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
