@@ -498,12 +498,15 @@ impl<R: PreTradeCheck> Engine<R> {
 /// risk gate and the action buffer stay mutably borrowable beside it.
 macro_rules! view {
     ($core:expr) => {
+        view!($core, $core.clock.now())
+    };
+    ($core:expr, $now:expr) => {
         MarketView {
             instruments: &$core.instruments,
             books: &$core.books,
             positions: &$core.positions,
             orders: &$core.orders,
-            now: $core.clock.now(),
+            now: $now,
             local_now: $core.local_now,
         }
     };
@@ -526,9 +529,11 @@ impl<R: PreTradeCheck> Core<R> {
         if ev.is_batch_end() {
             self.counters.market_batches.incr();
         }
+        // One domain-time read per record, shared by every subscriber (not one per strategy).
+        let now = self.clock.now();
         for k in 0..self.subscribers[ev.instrument.index()].len() {
             let s = self.subscribers[ev.instrument.index()][k];
-            let view = view!(self);
+            let view = view!(self, now);
             self.strategies[s].on_market(&view, ev, &mut self.actions);
             if !self.actions.is_empty() {
                 self.execute_actions(ev.local_ns);
