@@ -89,3 +89,55 @@ pub(crate) fn qty(text: &str, scale: u8, key: &'static str) -> Result<Qty, Parse
 pub(crate) fn ms_to_ns(ms: u64) -> Nanos {
     Nanos(i64::try_from(ms).unwrap_or(i64::MAX).saturating_mul(1_000_000))
 }
+
+/// The reused buffers of one frame parser: the padded copy of the frame simd-json parses in place,
+/// simd-json's scratch buffers, and the tape. Allocated once; parsing reuses them.
+pub(crate) struct TapeBuffers {
+    /// The frame copy; a parser that rewrites the frame while copying (Kraken) fills it itself
+    /// and calls [`TapeBuffers::parse_in_place`].
+    pub(crate) buf: Vec<u8>,
+    buffers: simd_json::Buffers,
+    tape: simd_json::Tape<'static>,
+}
+
+impl std::fmt::Debug for TapeBuffers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TapeBuffers").field("capacity", &self.buf.capacity()).finish()
+    }
+}
+
+impl TapeBuffers {
+    /// Buffers sized for frames of about `capacity` bytes.
+    pub(crate) fn new(capacity: usize) -> Self {
+        let mut tape = simd_json::Tape::null().reset();
+        tape.0.reserve(capacity / 4);
+        Self {
+            buf: Vec::with_capacity(capacity + simd_json::INPUT_PADDING),
+            buffers: simd_json::Buffers::new(capacity),
+            tape,
+        }
+    }
+
+    /// Copies `frame`, parses it and hands the tape to `walk`; `None` if it is not valid JSON.
+    #[inline]
+    pub(crate) fn parse<T>(&mut self, frame: &[u8], walk: impl FnOnce(&[Node<'_>]) -> T) -> Option<T> {
+        self.buf.clear();
+        self.buf.extend_from_slice(frame);
+        self.parse_in_place(walk)
+    }
+
+    /// Parses what is in [`Self::buf`] (padding is added here) and hands the tape to `walk`;
+    /// `None` if it is not valid JSON.
+    #[inline]
+    pub(crate) fn parse_in_place<T>(&mut self, walk: impl FnOnce(&[Node<'_>]) -> T) -> Option<T> {
+        let len = self.buf.len();
+        self.buf.resize(len + simd_json::INPUT_PADDING, b' ');
+        let mut t = std::mem::replace(&mut self.tape, simd_json::Tape(Vec::new())).reset::<'_>();
+        let result = match simd_json::fill_tape_padded(self.buf.as_mut_slice(), len, &mut self.buffers, &mut t) {
+            Ok(()) => Some(walk(&t.0)),
+            Err(_) => None,
+        };
+        self.tape = t.reset();
+        result
+    }
+}

@@ -13,9 +13,9 @@
 //!
 //! [`parse_depth_snapshot`] runs on the snapshot thread and allocates freely.
 
-use crate::json::{find_key, get_bool, get_str, get_u64, ms_to_ns, price, qty};
+use crate::json::{TapeBuffers, find_key, get_bool, get_str, get_u64, ms_to_ns, price, qty};
 use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Price, Qty, Side};
-use simd_json::{Buffers, Node, Tape};
+use simd_json::Node;
 
 /// Which stream of a symbol a frame belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -93,9 +93,7 @@ struct SymbolEntry {
 /// Parses combined-stream frames; owns every buffer it reuses. Core thread.
 pub struct FrameParser {
     symbols: Vec<SymbolEntry>,
-    buf: Vec<u8>,
-    buffers: Buffers,
-    tape: Tape<'static>,
+    tape: TapeBuffers,
 }
 
 impl std::fmt::Debug for FrameParser {
@@ -126,14 +124,7 @@ impl FrameParser {
                 streams: StreamKind::ALL.map(|k| stream_name(i.symbol(), k)),
             })
             .collect();
-        let mut tape = Tape::null().reset();
-        tape.0.reserve(INITIAL_FRAME_CAPACITY / 4);
-        Self {
-            symbols,
-            buf: Vec::with_capacity(INITIAL_FRAME_CAPACITY + simd_json::INPUT_PADDING),
-            buffers: Buffers::new(INITIAL_FRAME_CAPACITY),
-            tape,
-        }
+        Self { symbols, tape: TapeBuffers::new(INITIAL_FRAME_CAPACITY) }
     }
 
     /// `(symbol index, kind)` of a stream name.
@@ -157,16 +148,10 @@ impl FrameParser {
         out: &mut Vec<MarketEvent>,
     ) -> Result<Parsed, ParseFailure> {
         out.clear();
-        let Self { symbols, buf, buffers, tape } = self;
-        let mut t = std::mem::replace(tape, Tape(Vec::new())).reset::<'_>();
-        buf.clear();
-        buf.extend_from_slice(frame);
-        buf.resize(frame.len() + simd_json::INPUT_PADDING, b' ');
-        let result = match simd_json::fill_tape_padded(buf.as_mut_slice(), frame.len(), buffers, &mut t) {
-            Ok(()) => walk_frame(symbols, &t.0, local_ns, out),
-            Err(_) => Err(ParseFailure { error: ParseError::Json, stream: None }),
-        };
-        *tape = t.reset();
+        let Self { symbols, tape } = self;
+        let result = tape
+            .parse(frame, |nodes| walk_frame(symbols, nodes, local_ns, out))
+            .unwrap_or(Err(ParseFailure { error: ParseError::Json, stream: None }));
         match result {
             Err(ParseFailure { error, stream: None }) => {
                 out.clear();
@@ -191,19 +176,13 @@ impl FrameParser {
         out: &mut Vec<MarketEvent>,
     ) -> Result<Parsed, ParseFailure> {
         out.clear();
-        let Self { symbols, buf, buffers, tape } = self;
+        let Self { symbols, tape } = self;
         let Some(entry) = symbols.get(symbol) else {
             return Err(ParseFailure { error: ParseError::UnknownStream, stream: None });
         };
-        let mut t = std::mem::replace(tape, Tape(Vec::new())).reset::<'_>();
-        buf.clear();
-        buf.extend_from_slice(payload);
-        buf.resize(payload.len() + simd_json::INPUT_PADDING, b' ');
-        let result = match simd_json::fill_tape_padded(buf.as_mut_slice(), payload.len(), buffers, &mut t) {
-            Ok(()) => walk_data(entry, symbol, kind, &t.0, 0, local_ns, out),
-            Err(_) => Err(ParseError::Json),
-        };
-        *tape = t.reset();
+        let result = tape
+            .parse(payload, |nodes| walk_data(entry, symbol, kind, nodes, 0, local_ns, out))
+            .unwrap_or(Err(ParseError::Json));
         result.map_err(|error| {
             out.clear();
             ParseFailure { error, stream: Some((symbol, kind)) }

@@ -11,9 +11,9 @@
 //! [`crate::binance::parse::parse_depth_snapshot`] (unknown keys ignored).
 
 pub use crate::binance::parse::{DepthSnapshot, ParseError, parse_depth_snapshot};
-use crate::json::{find_key, get_bool, get_str, get_u64, ms_to_ns, price, qty};
+use crate::json::{TapeBuffers, find_key, get_bool, get_str, get_u64, ms_to_ns, price, qty};
 use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Price, Qty, Side};
-use simd_json::{Buffers, Node, Tape};
+use simd_json::Node;
 
 /// Which stream of a symbol a frame belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -79,9 +79,7 @@ const INITIAL_FRAME_CAPACITY: usize = 64 * 1024;
 /// Parses USD-M frames; owns every buffer it reuses. Core thread.
 pub struct FrameParser {
     symbols: Vec<SymbolEntry>,
-    buf: Vec<u8>,
-    buffers: Buffers,
-    tape: Tape<'static>,
+    tape: TapeBuffers,
 }
 
 impl std::fmt::Debug for FrameParser {
@@ -118,14 +116,7 @@ impl FrameParser {
                 qty_scale: i.qty_scale(),
             })
             .collect();
-        let mut tape = Tape::null().reset();
-        tape.0.reserve(INITIAL_FRAME_CAPACITY / 4);
-        Self {
-            symbols,
-            buf: Vec::with_capacity(INITIAL_FRAME_CAPACITY + simd_json::INPUT_PADDING),
-            buffers: Buffers::new(INITIAL_FRAME_CAPACITY),
-            tape,
-        }
+        Self { symbols, tape: TapeBuffers::new(INITIAL_FRAME_CAPACITY) }
     }
 
     /// Parses one frame (combined-stream or bare payload) into `out` (cleared first).
@@ -136,16 +127,10 @@ impl FrameParser {
         out: &mut Vec<MarketEvent>,
     ) -> Result<Parsed, ParseFailure> {
         out.clear();
-        let Self { symbols, buf, buffers, tape } = self;
-        let mut t = std::mem::replace(tape, Tape(Vec::new())).reset::<'_>();
-        buf.clear();
-        buf.extend_from_slice(frame);
-        buf.resize(frame.len() + simd_json::INPUT_PADDING, b' ');
-        let result = match simd_json::fill_tape_padded(buf.as_mut_slice(), frame.len(), buffers, &mut t) {
-            Ok(()) => walk_frame(symbols, &t.0, local_ns, out),
-            Err(_) => Err(ParseFailure { error: ParseError::Json, stream: None }),
-        };
-        *tape = t.reset();
+        let Self { symbols, tape } = self;
+        let result = tape
+            .parse(frame, |nodes| walk_frame(symbols, nodes, local_ns, out))
+            .unwrap_or(Err(ParseFailure { error: ParseError::Json, stream: None }));
         if result.is_err() {
             out.clear();
         }

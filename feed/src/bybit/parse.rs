@@ -16,9 +16,9 @@
 //! [`ParseError`], never a panic. Unknown keys are ignored; a required key missing or of the wrong
 //! type is an error.
 
-use crate::json::{self, find_key, get_str, get_u64};
+use crate::json::{self, TapeBuffers, find_key, get_str, get_u64};
 use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Price, Qty, Side};
-use simd_json::{Buffers, Node, StaticNode, Tape};
+use simd_json::{Node, StaticNode};
 
 /// Which topic of a symbol a push belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -118,9 +118,7 @@ const INITIAL_FRAME_CAPACITY: usize = 64 * 1024;
 /// Parses Bybit public-stream frames; owns every buffer it reuses. Core thread.
 pub struct FrameParser {
     symbols: Vec<SymbolEntry>,
-    buf: Vec<u8>,
-    buffers: Buffers,
-    tape: Tape<'static>,
+    tape: TapeBuffers,
 }
 
 impl std::fmt::Debug for FrameParser {
@@ -143,14 +141,7 @@ impl FrameParser {
                 topics: TopicKind::ALL.map(|k| topic_name(i.symbol(), k, depth)),
             })
             .collect();
-        let mut tape = Tape::null().reset();
-        tape.0.reserve(INITIAL_FRAME_CAPACITY / 4);
-        Self {
-            symbols,
-            buf: Vec::with_capacity(INITIAL_FRAME_CAPACITY + simd_json::INPUT_PADDING),
-            buffers: Buffers::new(INITIAL_FRAME_CAPACITY),
-            tape,
-        }
+        Self { symbols, tape: TapeBuffers::new(INITIAL_FRAME_CAPACITY) }
     }
 
     /// `(symbol index, kind)` of a topic name.
@@ -166,16 +157,10 @@ impl FrameParser {
         out: &mut Vec<MarketEvent>,
     ) -> Result<Parsed, ParseFailure> {
         out.clear();
-        let Self { symbols, buf, buffers, tape } = self;
-        let mut t = std::mem::replace(tape, Tape(Vec::new())).reset::<'_>();
-        buf.clear();
-        buf.extend_from_slice(frame);
-        buf.resize(frame.len() + simd_json::INPUT_PADDING, b' ');
-        let result = match simd_json::fill_tape_padded(buf.as_mut_slice(), frame.len(), buffers, &mut t) {
-            Ok(()) => walk_frame(symbols, &t.0, local_ns, out),
-            Err(_) => Err(ParseFailure { error: ParseError::Json, topic: None }),
-        };
-        *tape = t.reset();
+        let Self { symbols, tape } = self;
+        let result = tape
+            .parse(frame, |nodes| walk_frame(symbols, nodes, local_ns, out))
+            .unwrap_or(Err(ParseFailure { error: ParseError::Json, topic: None }));
         match result {
             Err(ParseFailure { error, topic: None }) => {
                 out.clear();

@@ -9,10 +9,10 @@
 //! decoder applies a message only once all of it parsed. After warm-up nothing allocates; bad
 //! input is a `Copy` [`ParseError`], never a panic.
 
-use crate::json::{find_key, get_str, scaled, span};
+use crate::json::{TapeBuffers, find_key, get_str, scaled, span};
 use crate::okx::parse::{contains, digits_u64};
 use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Price, Qty, Side};
-use simd_json::{Buffers, Node, StaticNode, Tape};
+use simd_json::{Node, StaticNode};
 
 pub use crate::parse_error::ParseError;
 
@@ -61,9 +61,7 @@ struct SymbolEntry {
 /// Parses Kraken v2 frames; owns every buffer it reuses. Core thread.
 pub struct FrameParser {
     symbols: Vec<SymbolEntry>,
-    buf: Vec<u8>,
-    buffers: Buffers,
-    tape: Tape<'static>,
+    tape: TapeBuffers,
     items: Vec<BookItem>,
     levels: Vec<StagedLevel>,
 }
@@ -88,14 +86,10 @@ impl FrameParser {
                 qty_scale: i.qty_scale(),
             })
             .collect::<Vec<_>>();
-        let mut tape = Tape::null().reset();
-        tape.0.reserve(INITIAL_FRAME_CAPACITY / 4);
         Self {
             items: Vec::with_capacity(symbols.len().max(1)),
             symbols,
-            buf: Vec::with_capacity(INITIAL_FRAME_CAPACITY + simd_json::INPUT_PADDING),
-            buffers: Buffers::new(INITIAL_FRAME_CAPACITY),
-            tape,
+            tape: TapeBuffers::new(INITIAL_FRAME_CAPACITY),
             levels: Vec::with_capacity(2 * max_levels),
         }
     }
@@ -133,16 +127,11 @@ impl FrameParser {
         out.clear();
         self.items.clear();
         self.levels.clear();
-        let Self { symbols, buf, buffers, tape, items, levels } = self;
-        quote_numbers(frame, buf);
-        let len = buf.len();
-        buf.resize(len + simd_json::INPUT_PADDING, b' ');
-        let mut t = std::mem::replace(tape, Tape(Vec::new())).reset::<'_>();
-        let result = match simd_json::fill_tape_padded(buf.as_mut_slice(), len, buffers, &mut t) {
-            Ok(()) => walk(symbols, &t.0, local_ns, out, items, levels),
-            Err(_) => Err(ParseError::Json),
-        };
-        *tape = t.reset();
+        let Self { symbols, tape, items, levels } = self;
+        quote_numbers(frame, &mut tape.buf);
+        let result = tape
+            .parse_in_place(|nodes| walk(symbols, nodes, local_ns, out, items, levels))
+            .unwrap_or(Err(ParseError::Json));
         if result.is_err() {
             out.clear();
             items.clear();

@@ -11,9 +11,9 @@
 //! errors.
 
 use super::book::{Level, Text};
-use crate::json::{find_key, get_str, ms_to_ns, scaled, span};
+use crate::json::{TapeBuffers, find_key, get_str, ms_to_ns, scaled, span};
 use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Price, Qty, Side};
-use simd_json::{Buffers, Node, StaticNode, Tape};
+use simd_json::{Node, StaticNode};
 
 pub use crate::parse_error::ParseError;
 
@@ -79,9 +79,7 @@ struct SymbolEntry {
 /// Parses OKX frames; owns every buffer it reuses. Core thread.
 pub struct FrameParser {
     symbols: Vec<SymbolEntry>,
-    buf: Vec<u8>,
-    buffers: Buffers,
-    tape: Tape<'static>,
+    tape: TapeBuffers,
     levels: Vec<(Side, Level)>,
 }
 
@@ -105,15 +103,7 @@ impl FrameParser {
                 qty_scale: i.qty_scale(),
             })
             .collect();
-        let mut tape = Tape::null().reset();
-        tape.0.reserve(INITIAL_FRAME_CAPACITY / 4);
-        Self {
-            symbols,
-            buf: Vec::with_capacity(INITIAL_FRAME_CAPACITY + simd_json::INPUT_PADDING),
-            buffers: Buffers::new(INITIAL_FRAME_CAPACITY),
-            tape,
-            levels: Vec::with_capacity(2 * 400),
-        }
+        Self { symbols, tape: TapeBuffers::new(INITIAL_FRAME_CAPACITY), levels: Vec::with_capacity(2 * 400) }
     }
 
     /// The staged levels of the last [`Parsed::Book`], in wire order (asks, then bids).
@@ -134,16 +124,10 @@ impl FrameParser {
         if frame.trim_ascii() == b"pong" {
             return Ok(Parsed::Control);
         }
-        let Self { symbols, buf, buffers, tape, levels } = self;
-        let mut t = std::mem::replace(tape, Tape(Vec::new())).reset::<'_>();
-        buf.clear();
-        buf.extend_from_slice(frame);
-        buf.resize(frame.len() + simd_json::INPUT_PADDING, b' ');
-        let result = match simd_json::fill_tape_padded(buf.as_mut_slice(), frame.len(), buffers, &mut t) {
-            Ok(()) => walk(symbols, &t.0, local_ns, out, levels),
-            Err(_) => Err(ParseFailure { error: ParseError::Json, book_symbol: None }),
-        };
-        *tape = t.reset();
+        let Self { symbols, tape, levels } = self;
+        let result = tape
+            .parse(frame, |nodes| walk(symbols, nodes, local_ns, out, levels))
+            .unwrap_or(Err(ParseFailure { error: ParseError::Json, book_symbol: None }));
         match result {
             Err(mut e) => {
                 out.clear();
