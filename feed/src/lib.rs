@@ -24,6 +24,7 @@ pub mod okx;
 pub mod parse_error;
 pub mod ring;
 pub mod snapshot;
+pub mod snapshot_feed;
 pub mod tls;
 pub mod ws;
 

@@ -1,34 +1,24 @@
-//! The snapshot thread: fetches REST depth snapshots with blocking HTTPS GETs off the core
-//! thread, and [`https_get`], the small blocking HTTP/1.1-over-rustls client it uses.
+//! [`HttpsClient`]: the small blocking HTTP/1.1-over-rustls client of the threads that work
+//! beside the core thread (the snapshot thread of [`crate::snapshot_feed`], the Firi poller):
+//! `GET` for REST snapshots and polls, `POST` for token requests (KuCoin's bullet).
 //!
-//! [`SnapshotFetcher::spawn`] starts one named thread (`qt-feed-snapshot`). The core thread
-//! sends [`SnapshotRequest`]s with `try_send` on a bounded crossbeam channel and takes
-//! [`SnapshotReply`]s with `try_recv` on another: it never blocks on this thread. The thread
-//! blocks (connect, TLS, read with timeouts), allocates freely, and retries failed fetches with
-//! exponential backoff before reporting a failure. Requests queued for the same symbol are
-//! collapsed to the newest. It exits when the fetcher is dropped (stop flag + channel closed).
+//! Contract: blocks (connect, TLS, read and write, each bounded by [`HTTP_TIMEOUT`]) and
+//! allocates freely, so it never runs on the core thread. One request per connection
+//! (`Connection: close`); `Content-Length` and chunked bodies.
 
-use crate::binance::parse::{DepthSnapshot, parse_depth_snapshot};
 use crate::endpoint::Endpoint;
 use crate::error::FeedError;
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
-use qt_core::Instrument;
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
 use rustls_pki_types::ServerName;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// Timeout of connect, and of each read or write, of one HTTPS request.
 pub const HTTP_TIMEOUT: Duration = Duration::from_secs(5);
 /// Largest response body accepted.
 pub const MAX_BODY: usize = 16 * 1024 * 1024;
-/// Attempts per request before a failure is reported.
-const ATTEMPTS: u32 = 4;
-/// Capacity of each direction's channel.
-const CHANNEL_CAPACITY: usize = 256;
 
 /// A blocking HTTPS client for one host (the snapshot thread's; also handy in tests).
 #[derive(Debug, Clone)]
@@ -53,13 +43,27 @@ impl HttpsClient {
     /// `GET target` (path and query, appended to the endpoint's path prefix); returns the
     /// status and body. Blocks (bounded by [`HTTP_TIMEOUT`] per step).
     pub fn get(&self, target: &str) -> Result<(u16, Vec<u8>), FeedError> {
-        https_get(self, target)
+        https_request(self, "GET", target, None)
+    }
+
+    /// `POST target` with a JSON `body` (empty allowed); returns the status and body. Blocks.
+    pub fn post(&self, target: &str, body: &[u8]) -> Result<(u16, Vec<u8>), FeedError> {
+        https_request(self, "POST", target, Some(body))
     }
 }
 
-/// `GET target` on `client`'s host with `Connection: close`; handles `Content-Length` and
-/// chunked bodies. Blocking; allocates.
+/// `GET target` on `client`'s host (see [`HttpsClient::get`]). Blocking; allocates.
 pub fn https_get(client: &HttpsClient, target: &str) -> Result<(u16, Vec<u8>), FeedError> {
+    https_request(client, "GET", target, None)
+}
+
+/// One request with `Connection: close`; handles `Content-Length` and chunked bodies.
+fn https_request(
+    client: &HttpsClient,
+    method: &str,
+    target: &str,
+    body: Option<&[u8]>,
+) -> Result<(u16, Vec<u8>), FeedError> {
     let prefix = client.endpoint.target.trim_end_matches('/');
     let target = format!("{prefix}{target}");
     let url = client.endpoint.url_with_target(&target);
@@ -84,11 +88,18 @@ pub fn https_get(client: &HttpsClient, target: &str) -> Result<(u16, Vec<u8>), F
     let _ = tcp.set_nodelay(true);
     let conn = ClientConnection::new(client.tls.clone(), client.server_name.clone())?;
     let mut stream = StreamOwned::new(conn, tcp);
+    let content = match body {
+        Some(b) => format!("Content-Type: application/json\r\nContent-Length: {}\r\n", b.len()),
+        None => String::new(),
+    };
     let request = format!(
-        "GET {target} HTTP/1.1\r\nHost: {}\r\nUser-Agent: qt-feed\r\nAccept: application/json\r\nConnection: close\r\n\r\n",
+        "{method} {target} HTTP/1.1\r\nHost: {}\r\nUser-Agent: qt-feed\r\nAccept: application/json\r\n{content}Connection: close\r\n\r\n",
         client.endpoint.host_header()
     );
     stream.write_all(request.as_bytes()).map_err(|e| io("sending to", e))?;
+    if let Some(b) = body {
+        stream.write_all(b).map_err(|e| io("sending to", e))?;
+    }
     stream.flush().map_err(|e| io("sending to", e))?;
 
     let mut buf = Vec::with_capacity(64 * 1024);
@@ -178,131 +189,6 @@ fn dechunk(mut raw: &[u8]) -> Option<Vec<u8>> {
         out.extend_from_slice(&raw[..size]);
         raw = &raw[size + 2..];
     }
-}
-
-/// Ask for symbol `symbol`'s snapshot; the answer carries `generation` back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SnapshotRequest {
-    /// Symbol index.
-    pub symbol: usize,
-    /// The requester's generation tag.
-    pub generation: u64,
-}
-
-/// A fetched (or failed) snapshot.
-#[derive(Debug)]
-pub struct SnapshotReply {
-    /// Symbol index.
-    pub symbol: usize,
-    /// The request's generation.
-    pub generation: u64,
-    /// The snapshot, or why there is none.
-    pub result: Result<DepthSnapshot, String>,
-}
-
-/// The core thread's handle on the snapshot thread.
-#[derive(Debug)]
-pub struct SnapshotFetcher {
-    requests: Sender<SnapshotRequest>,
-    replies: Receiver<SnapshotReply>,
-    stop: Arc<AtomicBool>,
-}
-
-impl SnapshotFetcher {
-    /// Starts the thread fetching `GET /api/v3/depth?symbol=S&limit=depth_limit` for `symbols`
-    /// (indexed like requests).
-    pub fn spawn(client: HttpsClient, symbols: Vec<Instrument>, depth_limit: usize) -> Result<Self, FeedError> {
-        let (req_tx, req_rx) = crossbeam_channel::bounded::<SnapshotRequest>(CHANNEL_CAPACITY);
-        let (rep_tx, rep_rx) = crossbeam_channel::bounded::<SnapshotReply>(CHANNEL_CAPACITY);
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread_stop = stop.clone();
-        std::thread::Builder::new()
-            .name("qt-feed-snapshot".into())
-            .spawn(move || run(client, symbols, depth_limit, req_rx, rep_tx, thread_stop))
-            .map_err(|e| FeedError::io("starting the snapshot thread", e))?;
-        Ok(Self { requests: req_tx, replies: rep_rx, stop })
-    }
-
-    /// Queues a request without blocking; `false` if the queue is full (retry later).
-    #[inline]
-    pub fn try_request(&self, req: SnapshotRequest) -> bool {
-        match self.requests.try_send(req) {
-            Ok(()) => true,
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => false,
-        }
-    }
-
-    /// A finished fetch, if any (never blocks).
-    #[inline]
-    pub fn try_reply(&self) -> Option<SnapshotReply> {
-        self.replies.try_recv().ok()
-    }
-}
-
-impl Drop for SnapshotFetcher {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-    }
-}
-
-fn run(
-    client: HttpsClient,
-    symbols: Vec<Instrument>,
-    depth_limit: usize,
-    requests: Receiver<SnapshotRequest>,
-    replies: Sender<SnapshotReply>,
-    stop: Arc<AtomicBool>,
-) {
-    let mut pending: Vec<SnapshotRequest> = Vec::new();
-    while !stop.load(Ordering::Relaxed) {
-        match requests.recv_timeout(Duration::from_millis(100)) {
-            Ok(r) => pending.push(r),
-            Err(RecvTimeoutError::Timeout) => continue,
-            Err(RecvTimeoutError::Disconnected) => return,
-        }
-        pending.extend(requests.try_iter());
-        // Collapse to the newest request per symbol.
-        pending.sort_by_key(|r| (r.symbol, std::cmp::Reverse(r.generation)));
-        pending.dedup_by_key(|r| r.symbol);
-        for req in pending.drain(..) {
-            let Some(instrument) = symbols.get(req.symbol) else { continue };
-            let result = fetch_with_retries(&client, instrument, depth_limit, &stop);
-            if replies.send(SnapshotReply { symbol: req.symbol, generation: req.generation, result }).is_err() {
-                return;
-            }
-        }
-    }
-}
-
-fn fetch_with_retries(
-    client: &HttpsClient,
-    instrument: &Instrument,
-    depth_limit: usize,
-    stop: &AtomicBool,
-) -> Result<DepthSnapshot, String> {
-    let target = format!("/api/v3/depth?symbol={}&limit={depth_limit}", instrument.symbol());
-    let mut delay = Duration::from_millis(100);
-    let mut last = String::new();
-    for attempt in 1..=ATTEMPTS {
-        match client.get(&target) {
-            Ok((200, mut body)) => {
-                return parse_depth_snapshot(&mut body, instrument)
-                    .map_err(|e| format!("snapshot of {}: {e}", instrument.symbol()));
-            }
-            Ok((status, body)) => {
-                let text = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
-                last = format!("HTTP {status} for {target}: {text}");
-            }
-            Err(e) => last = e.to_string(),
-        }
-        log::warn!("snapshot attempt {attempt}/{ATTEMPTS} failed: {last}");
-        if stop.load(Ordering::Relaxed) {
-            break;
-        }
-        std::thread::sleep(delay);
-        delay = (delay * 2).min(Duration::from_secs(5));
-    }
-    Err(last)
 }
 
 #[cfg(test)]

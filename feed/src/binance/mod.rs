@@ -4,7 +4,8 @@
 //! One combined-stream WebSocket (`/stream?streams=<sym>@depth@100ms/<sym>@bookTicker/<sym>@trade
 //! /...`) over TLS on a non-blocking mio socket ([`crate::ws::WsClient`]); frames are parsed by
 //! [`parse::FrameParser`] and depth diffs go through one [`sync::DepthSync`] per symbol, whose
-//! REST snapshots come from the snapshot thread ([`crate::snapshot::SnapshotFetcher`]).
+//! REST snapshots come from the snapshot thread of [`crate::snapshot_feed::SnapshotFeed`], the
+//! live layer [`BinanceFeed`] is an instance of ([`BinanceSpot`] says what differs).
 //!
 //! Thread and contract: owned and polled by the core thread. `poll` never blocks: socket I/O
 //! only on readiness, `try_send`/`try_recv` on the snapshot channels. After warm-up the
@@ -24,58 +25,25 @@ pub mod sync;
 
 use crate::endpoint::Endpoint;
 use crate::error::FeedError;
-use crate::snapshot::{HttpsClient, SnapshotFetcher, SnapshotRequest};
-use crate::tls;
-use crate::ws::{Backoff, CloseReason, WsClient};
+use crate::snapshot::HttpsClient;
+use crate::snapshot_feed::{SessionPlan, SnapshotFeed, SnapshotSyncDecoder, SnapshotVenue, check_common};
 use parse::{FrameParser, ParseError, Parsed, StreamKind};
-use qt_core::feed_source::FeedState;
-use qt_core::{FeedSource, Instrument, MarketEvent, Nanos};
-use std::path::PathBuf;
+use qt_core::{Instrument, MarketEvent, Nanos};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use sync::{DepthSync, DiffOutcome, SnapshotOutcome};
 
 /// Default REST snapshot depth (`limit`).
 pub const DEFAULT_DEPTH_LIMIT: usize = 1000;
-/// First reconnect delay (before jitter).
-pub const RECONNECT_BASE: Nanos = Nanos(100_000_000);
-/// Largest reconnect delay (before jitter).
-pub const RECONNECT_CAP: Nanos = Nanos(5_000_000_000);
+pub use crate::snapshot_feed::{RECONNECT_BASE, RECONNECT_CAP};
 
-/// What a [`BinanceFeed`] connects to and subscribes.
-#[derive(Debug, Clone)]
-pub struct BinanceFeedConfig {
-    /// WebSocket base, e.g. `wss://stream.binance.com:9443` (the feed appends
-    /// `/stream?streams=...`).
-    pub ws_url: String,
-    /// REST base, e.g. `https://api.binance.com`.
-    pub rest_url: String,
-    /// PEM CA file to trust instead of the webpki roots (the simulator writes one).
-    pub ca_file: Option<PathBuf>,
-    /// TLS server name instead of the URL's host (`localhost` for the simulator).
-    pub server_name: Option<String>,
-    /// Symbols; each instrument's id goes into its records.
-    pub symbols: Vec<Instrument>,
-    /// REST snapshot `limit` (Binance: at most 5000).
-    pub depth_limit: usize,
-}
+/// What a [`BinanceFeed`] connects to and subscribes (`ws_url` e.g.
+/// `wss://stream.binance.com:9443`, the feed appends `/stream?streams=...`; `rest_url` e.g.
+/// `https://api.binance.com`; `depth_limit` at most 5000).
+pub type BinanceFeedConfig = crate::snapshot_feed::SnapshotFeedConfig;
 
-impl BinanceFeedConfig {
-    /// A config with the default depth limit, no CA file and no server-name override.
-    pub fn new(ws_url: impl Into<String>, rest_url: impl Into<String>, symbols: Vec<Instrument>) -> Self {
-        Self {
-            ws_url: ws_url.into(),
-            rest_url: rest_url.into(),
-            ca_file: None,
-            server_name: None,
-            symbols,
-            depth_limit: DEFAULT_DEPTH_LIMIT,
-        }
-    }
-}
-
-/// The feed's counters. Written only by the core thread (plain load + store, no locked
-/// instruction), readable from any thread through [`BinanceFeed::counters_handle`].
+/// The decoder's counters. Written only by the core thread (plain load + store, no locked
+/// instruction), so a handle could read them from another thread.
 #[derive(Debug, Default)]
 pub struct BinanceCounters {
     messages: AtomicU64,
@@ -87,10 +55,6 @@ pub struct BinanceCounters {
     stale_snapshots: AtomicU64,
     snapshot_failures: AtomicU64,
     buffer_overflows: AtomicU64,
-    connects: AtomicU64,
-    reconnects: AtomicU64,
-    disconnects: AtomicU64,
-    connect_failures: AtomicU64,
 }
 
 #[inline]
@@ -125,7 +89,7 @@ pub struct BinanceCountersSnapshot {
     pub snapshot_failures: u64,
     /// Diff buffers that overflowed while waiting for a snapshot.
     pub buffer_overflows: u64,
-    /// WebSocket sessions opened.
+    /// WebSocket sessions opened (connection level: filled by [`BinanceFeed::counters`]).
     pub connects: u64,
     /// Sessions opened after the first (reconnections).
     pub reconnects: u64,
@@ -156,10 +120,10 @@ impl BinanceCounters {
             stale_snapshots: r(&self.stale_snapshots),
             snapshot_failures: r(&self.snapshot_failures),
             buffer_overflows: r(&self.buffer_overflows),
-            connects: r(&self.connects),
-            reconnects: r(&self.reconnects),
-            disconnects: r(&self.disconnects),
-            connect_failures: r(&self.connect_failures),
+            connects: 0,
+            reconnects: 0,
+            disconnects: 0,
+            connect_failures: 0,
         }
     }
 }
@@ -337,198 +301,146 @@ impl crate::decoder::VenueDecoder for Decoder {
     }
 }
 
-/// The Binance spot market-data feed.
-pub struct BinanceFeed {
-    name: String,
-    ws: WsClient,
-    decoder: Decoder,
-    fetcher: SnapshotFetcher,
-    ever_connected: bool,
+/// A Binance venue at the connection level (spot with this module's [`Decoder`], USD-M with
+/// `crate::binance_usdm::Decoder`): one combined-stream URL naming every stream, REST snapshots
+/// from a fixed target per symbol; the server pings (tungstenite answers), so no application
+/// heartbeat and no subscription frames.
+pub struct CombinedStreams<D> {
+    label: &'static str,
+    url: String,
+    snapshot_targets: Vec<String>,
+    decoder: std::marker::PhantomData<fn() -> D>,
 }
 
-impl std::fmt::Debug for BinanceFeed {
+impl<D> std::fmt::Debug for CombinedStreams<D> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BinanceFeed").field("name", &self.name).field("ws", &self.ws).finish()
+        f.debug_struct("CombinedStreams").field("label", &self.label).field("url", &self.url).finish()
     }
 }
 
-impl BinanceFeed {
-    /// Validates `cfg` (every problem at once), resolves the hosts, builds TLS and starts the
-    /// snapshot thread. Blocking start-up work (DNS, CA file): call before the core loop.
-    pub fn new(cfg: BinanceFeedConfig) -> Result<Self, FeedError> {
-        let mut problems = Vec::new();
-        let ws = Endpoint::parse(&cfg.ws_url, "ws_url").map_err(|e| problems.push(e.to_string())).ok();
-        let rest = Endpoint::parse(&cfg.rest_url, "rest_url").map_err(|e| problems.push(e.to_string())).ok();
-        if cfg.symbols.is_empty() {
-            problems.push("symbols: empty (expected at least one instrument)".into());
-        }
-        if !(1..=5000).contains(&cfg.depth_limit) {
-            problems.push(format!("depth_limit: {} is outside 1..=5000", cfg.depth_limit));
-        }
-        for (i, s) in cfg.symbols.iter().enumerate() {
-            if cfg.symbols[..i].iter().any(|o| o.symbol() == s.symbol()) {
-                problems.push(format!("symbols[{i}]: {} is listed twice", s.symbol()));
-            }
-        }
-        let (Some(ws_ep), Some(rest_ep)) = (ws, rest) else {
-            return Err(FeedError::Config { field: "binance", problem: problems.join("; ") });
-        };
-        if !problems.is_empty() {
-            return Err(FeedError::Config { field: "binance", problem: problems.join("; ") });
-        }
-        let tls = tls::client_config(cfg.ca_file.as_deref())?;
-        let streams: Vec<String> =
-            cfg.symbols.iter().flat_map(|s| StreamKind::ALL.map(|k| parse::stream_name(s.symbol(), k))).collect();
-        let target = format!("{}/stream?streams={}", ws_ep.target.trim_end_matches('/'), streams.join("/"));
-        let ws_addrs = ws_ep.resolve()?;
-        let seed = ws_addrs.iter().fold(0x9e37_79b9_7f4a_7c15u64, |h, a| h.rotate_left(7) ^ u64::from(a.port()))
-            ^ std::process::id() as u64;
-        let ws = WsClient::new(
-            &ws_ep,
-            ws_addrs,
-            &target,
-            ws_ep.server_name(cfg.server_name.as_deref())?,
-            tls.clone(),
-            Backoff::new(RECONNECT_BASE, RECONNECT_CAP, seed),
-        );
-        let rest_addrs = rest_ep.resolve()?;
-        let rest_name = rest_ep.server_name(cfg.server_name.as_deref())?;
-        let client = HttpsClient::new(rest_ep, rest_addrs, rest_name, tls);
-        let fetcher = SnapshotFetcher::spawn(client, cfg.symbols.clone(), cfg.depth_limit)?;
-        let names: Vec<&str> = cfg.symbols.iter().map(|s| s.symbol()).collect();
-        Ok(Self {
-            name: format!("binance:{}", names.join(",")),
-            ws,
-            decoder: Decoder::new(&cfg.symbols),
-            fetcher,
-            ever_connected: false,
-        })
+impl<D> CombinedStreams<D> {
+    /// `<ws_url>/stream?streams=<s1>/<s2>/...` and `<snapshot_path>?symbol=<S>&limit=<depth_limit>`
+    /// per symbol of `cfg`.
+    pub(crate) fn new(
+        label: &'static str,
+        cfg: &BinanceFeedConfig,
+        streams: &[String],
+        snapshot_path: &str,
+    ) -> Result<Self, FeedError> {
+        let ep = Endpoint::parse(&cfg.ws_url, "ws_url")?;
+        let url =
+            ep.url_with_target(&format!("{}/stream?streams={}", ep.target.trim_end_matches('/'), streams.join("/")));
+        let snapshot_targets = cfg
+            .symbols
+            .iter()
+            .map(|s| format!("{snapshot_path}?symbol={}&limit={}", s.symbol(), cfg.depth_limit))
+            .collect();
+        Ok(Self { label, url, snapshot_targets, decoder: std::marker::PhantomData })
+    }
+}
+
+impl<D: SnapshotSyncDecoder + 'static> SnapshotVenue for CombinedStreams<D> {
+    type Decoder = D;
+
+    fn label(&self) -> &'static str {
+        self.label
     }
 
-    /// The counters now.
-    pub fn counters(&self) -> BinanceCountersSnapshot {
-        self.decoder.counters.snapshot()
+    fn open_session(&self, _rest: &HttpsClient) -> Result<SessionPlan, String> {
+        Ok(SessionPlan { url: self.url.clone(), heartbeat: None })
     }
 
-    /// A handle to read the counters from another thread.
-    pub fn counters_handle(&self) -> Arc<BinanceCounters> {
-        self.decoder.counters.clone()
+    fn subscribe_frames(&self) -> Vec<String> {
+        Vec::new()
     }
 
-    /// Whether symbol `index` is in sync.
-    pub fn is_synced(&self, index: usize) -> bool {
-        self.decoder.syncs.get(index).is_some_and(|s| s.is_synced())
+    fn snapshot_target(&self, index: usize) -> String {
+        self.snapshot_targets.get(index).cloned().unwrap_or_default()
+    }
+}
+
+/// Binance spot at the connection level.
+pub type BinanceSpot = CombinedStreams<Decoder>;
+
+impl SnapshotSyncDecoder for Decoder {
+    fn symbol_count(&self) -> usize {
+        self.syncs.len()
     }
 
-    /// Whether the WebSocket session is open.
-    pub fn is_connected(&self) -> bool {
-        self.ws.is_open()
+    fn is_synced(&self, index: usize) -> bool {
+        self.syncs.get(index).is_some_and(DepthSync::is_synced)
     }
 
-    #[cold]
-    fn on_ws_closed(&mut self, reason: CloseReason, was_open: bool, now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
-        let c = &self.decoder.counters;
-        if was_open {
-            bump(&c.disconnects);
-            log::warn!("{}: connection lost ({reason:?}); reconnecting", self.name);
-            self.decoder.on_disconnect(now, emit);
-        } else {
-            bump(&c.connect_failures);
-        }
+    fn take_snapshot_request(&mut self, index: usize) -> Option<u64> {
+        Decoder::take_snapshot_request(self, index)
     }
 
-    #[cold]
-    fn on_ws_opened(&mut self) {
-        let c = &self.decoder.counters;
-        bump(&c.connects);
-        if self.ever_connected {
-            bump(&c.reconnects);
-        }
-        self.ever_connected = true;
-    }
-
-    /// Snapshot answers in, requests out. No blocking: `try_recv` / `try_send`.
-    #[inline]
-    fn service_snapshots(&mut self, now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
-        while let Some(reply) = self.fetcher.try_reply() {
-            self.on_snapshot_reply(reply, now, emit);
-        }
-        for (symbol, sync) in self.decoder.syncs.iter_mut().enumerate() {
-            if let Some(generation) = sync.take_snapshot_request()
-                && !self.fetcher.try_request(SnapshotRequest { symbol, generation })
-            {
-                sync.retry_snapshot_request();
-            }
+    fn retry_snapshot_request(&mut self, index: usize, generation: u64) {
+        if let Some(sync) = self.syncs.get_mut(index)
+            && sync.generation() == generation
+        {
+            sync.retry_snapshot_request();
         }
     }
 
     #[cold]
     fn on_snapshot_reply(
         &mut self,
-        reply: crate::snapshot::SnapshotReply,
+        index: usize,
+        generation: u64,
+        body: &mut [u8],
         now: Nanos,
         emit: &mut dyn FnMut(&MarketEvent),
     ) {
-        match reply.result {
+        let Some(instrument) = self.instruments.get(index) else { return };
+        match parse::parse_depth_snapshot(body, instrument) {
             Ok(snap) => {
-                self.decoder.on_snapshot(reply.symbol, &snap, reply.generation, now, emit);
+                let mut records = 0u64;
+                self.on_snapshot(index, &snap, generation, now, &mut |ev: &MarketEvent| {
+                    records += 1;
+                    emit(ev);
+                });
+                add(&self.counters.records, records);
             }
-            Err(why) => {
-                bump(&self.decoder.counters.snapshot_failures);
-                log::warn!("{}: snapshot failed: {why}", self.name);
-                if let Some(sync) = self.decoder.syncs.get_mut(reply.symbol)
-                    && reply.generation == sync.generation()
-                {
-                    sync.retry_snapshot_request();
-                }
+            Err(e) => {
+                bump(&self.counters.snapshot_failures);
+                log::warn!("binance: snapshot of {} refused: {e}", instrument.symbol());
+                SnapshotSyncDecoder::retry_snapshot_request(self, index, generation);
             }
         }
     }
 }
 
-impl FeedSource for BinanceFeed {
-    fn name(&self) -> &str {
-        &self.name
+/// The Binance spot market-data feed: [`SnapshotFeed`] over [`BinanceSpot`].
+pub type BinanceFeed = SnapshotFeed<BinanceSpot>;
+
+impl SnapshotFeed<BinanceSpot> {
+    /// Validates `cfg` (every problem at once), resolves the REST host, builds TLS and starts
+    /// the snapshot thread. Blocking start-up work (DNS, CA file): call before the core loop.
+    pub fn new(cfg: BinanceFeedConfig) -> Result<Self, FeedError> {
+        let mut problems = Vec::new();
+        check_common(&cfg, true, &mut problems);
+        if !(1..=5000).contains(&cfg.depth_limit) {
+            problems.push(format!("depth_limit: {} is outside 1..=5000", cfg.depth_limit));
+        }
+        if !problems.is_empty() {
+            return Err(FeedError::Config { field: "binance", problem: problems.join("; ") });
+        }
+        let streams: Vec<String> =
+            cfg.symbols.iter().flat_map(|s| StreamKind::ALL.map(|k| parse::stream_name(s.symbol(), k))).collect();
+        let venue = BinanceSpot::new("binance", &cfg, &streams, "/api/v3/depth")?;
+        Self::with_venue(venue, Decoder::new(&cfg.symbols), &cfg)
     }
 
-    fn register(&mut self, registry: &mio::Registry, token_base: usize) -> std::io::Result<bool> {
-        self.ws.register(registry, token_base)?;
-        Ok(true)
-    }
-
-    #[inline]
-    fn on_ready(&mut self, _token: usize) {
-        self.ws.on_ready();
-    }
-
-    fn poll(&mut self, local_now: Nanos, sink: &mut dyn FnMut(&MarketEvent)) -> usize {
-        let mut emitted = 0usize;
-        let mut emit = |ev: &MarketEvent| {
-            emitted += 1;
-            sink(ev);
-        };
-        let was_open = self.ws.is_open();
-        let decoder = &mut self.decoder;
-        let progress = self.ws.poll(local_now, &mut |frame: &[u8]| decoder.on_frame(frame, local_now, &mut emit));
-        if progress.frames > 0 {
-            self.ws.reset_backoff();
-        }
-        if let Some(reason) = progress.closed {
-            self.on_ws_closed(reason, was_open || progress.opened, local_now, &mut emit);
-        }
-        if progress.opened {
-            self.on_ws_opened();
-        }
-        self.service_snapshots(local_now, &mut emit);
-        add(&self.decoder.counters.records, emitted as u64);
-        emitted
-    }
-
-    fn state(&self) -> FeedState {
-        if self.ws.is_open() && self.decoder.syncs.iter().all(DepthSync::is_synced) {
-            FeedState::Live
-        } else {
-            FeedState::Recovering
-        }
+    /// The counters now (decoder and connection).
+    pub fn counters(&self) -> BinanceCountersSnapshot {
+        let mut c = self.decoder().counters();
+        let link = self.link_counters();
+        c.connects = link.connects;
+        c.reconnects = link.reconnects;
+        c.disconnects = link.disconnects;
+        c.connect_failures = link.connect_failures;
+        c.snapshot_failures += link.snapshot_failures;
+        c
     }
 }

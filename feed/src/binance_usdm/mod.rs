@@ -5,9 +5,9 @@
 //! Differs from spot (`crate::binance`) only where the venue differs: depth events carry `pu`
 //! (the previous event's `u`) and continuity is `pu == previous u` — on USD-M `U` is never
 //! `previous u + 1`, so the spot sync cannot be reused; the bridge is `U <= lastUpdateId <= u`.
-//! The spot tape helpers, error type and snapshot parser are shared. No socket feed yet: the
-//! decoder is driven by replay (`qt feed-check`) and tests; a live feed would be `BinanceFeed`
-//! with this decoder and `fstream`/`fapi` URLs.
+//! The spot tape helpers, error type and snapshot parser are shared. The live feed is
+//! [`feed::BinanceUsdmFeed`] (the shared [`crate::snapshot_feed::SnapshotFeed`] layer); replay
+//! (`qt feed-check`) drives the same decoder.
 //!
 //! Thread and contract: core thread; `on_frame` never blocks and allocates nothing after warm-up
 //! (parser buffers grown, sync buffers preallocated). Records: snapshot → `BookSnapshot` (first
@@ -17,8 +17,11 @@
 //! unreadable depth frame or a disconnect emits one `BookSnapshot` record with `CLEAR` and no
 //! `BATCH_END`.
 
+pub mod feed;
 pub mod parse;
 pub mod sync;
+
+pub use feed::{BinanceUsdm, BinanceUsdmFeed};
 
 use crate::decoder::{DecoderStats, VenueDecoder};
 use parse::{FrameParser, ParseError, ParseFailure, Parsed, StreamKind};
@@ -65,6 +68,10 @@ pub struct Decoder {
     syncs: Vec<FuturesDepthSync>,
     scratch: Vec<MarketEvent>,
     counters: UsdmCounters,
+    /// Per symbol, the generation of the snapshot request in flight (live feeds only; the sync
+    /// itself accepts any snapshot while buffering and checks it by sequence).
+    in_flight: Vec<Option<u64>>,
+    generation: u64,
 }
 
 impl std::fmt::Debug for Decoder {
@@ -85,6 +92,8 @@ impl Decoder {
                 .collect(),
             scratch: Vec::with_capacity(16 * 1024),
             counters: UsdmCounters::default(),
+            in_flight: vec![None; symbols.len()],
+            generation: 0,
         }
     }
 
@@ -183,6 +192,8 @@ impl Decoder {
     /// Connection lost: every book is invalid until resynced.
     #[cold]
     pub fn on_disconnect(&mut self, now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
+        // Answers to requests made on the old session are not waited for.
+        self.in_flight.fill(None);
         for sync in &mut self.syncs {
             sync.reset(now, emit);
             self.counters.resyncs += 1;

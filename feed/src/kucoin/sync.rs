@@ -124,6 +124,11 @@ impl Level2Sync {
         self.gaps
     }
 
+    /// The generation a snapshot answer must carry to be accepted.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
     /// Whether a snapshot is wanted (without taking the request).
     pub fn wants_snapshot(&self) -> bool {
         self.wants_snapshot
