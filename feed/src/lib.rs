@@ -2,14 +2,15 @@
 //!
 //! [`ring::RingFeed`] takes normalized records from another thread (the simulated venue, a
 //! replay) through a preallocated SPSC ring. Socket feeds for the real venues plug in beside it
-//! through the same [`qt_core::FeedSource`] trait: [`binance::BinanceFeed`] (Binance spot diff
-//! depth, book ticker and trades over one non-blocking WebSocket, with REST snapshots fetched
-//! on its snapshot thread) and [`bybit::BybitFeed`] (Bybit v5 public order book and trades);
-//! [`binance_usdm::Decoder`] decodes Binance USD-M futures streams. Shared pieces: [`ws`] (WebSocket over rustls on a mio socket),
-//! [`tls`], [`endpoint`], [`snapshot`] (the snapshot thread and its HTTPS client), [`error`],
-//! [`parse_error`] (the one `ParseError` every venue decoder returns) and `json` (simd-json tape
-//! helpers the decoders share).
-
+//! through the same [`qt_core::FeedSource`] trait: [`snapshot_feed::SnapshotFeed`] is the one
+//! live layer of the venues whose books sync a WebSocket diff stream against REST snapshots —
+//! [`binance::BinanceFeed`] (spot), [`binance_usdm::BinanceUsdmFeed`] (USD-M futures) and
+//! [`kucoin::KucoinFeed`] (bullet-token connect flow, pings) — with the snapshot thread beside
+//! it; [`bybit::BybitFeed`] (Bybit v5 public order book and trades) and [`firi::FiriFeed`]
+//! (REST polling on its own thread) are the others. Shared pieces: [`ws`] (WebSocket over
+//! rustls on a mio socket), [`tls`], [`endpoint`], [`snapshot`] (the blocking HTTPS client),
+//! [`error`], [`parse_error`] (the one `ParseError` every venue decoder returns) and `json`
+//! (simd-json tape helpers the decoders share).
 pub mod binance;
 pub mod binance_usdm;
 pub mod bybit;

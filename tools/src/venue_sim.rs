@@ -25,6 +25,12 @@ struct RawVenueSim {
     ca_file: PathBuf,
     binance_listen: String,
     bybit_listen: String,
+    #[serde(default)]
+    binance_usdm_listen: Option<String>,
+    #[serde(default)]
+    kucoin_listen: Option<String>,
+    #[serde(default)]
+    firi_listen: Option<String>,
     maker_fee: String,
     taker_fee: String,
     symbols: Vec<RawSymbol>,
@@ -68,6 +74,8 @@ pub struct VenueSimPlan {
     pub binance_listen: SocketAddr,
     /// Where the Bybit protocol listens.
     pub bybit_listen: SocketAddr,
+    /// Where the Binance USD-M, KuCoin and Firi public-data protocols listen (each optional).
+    pub public_listens: Vec<(&'static str, SocketAddr)>,
     /// Where the CA certificate is written.
     pub ca_file: PathBuf,
 }
@@ -96,6 +104,13 @@ pub fn load(text: &str, source_name: &str) -> Result<VenueSimPlan, crate::config
     };
     let binance_listen = addr("binance_listen", &raw.binance_listen);
     let bybit_listen = addr("bybit_listen", &raw.bybit_listen);
+    let optional = [
+        ("binance_usdm", "binance_usdm_listen", &raw.binance_usdm_listen),
+        ("kucoin", "kucoin_listen", &raw.kucoin_listen),
+        ("firi", "firi_listen", &raw.firi_listen),
+    ];
+    let public_listens: Vec<(&'static str, SocketAddr)> =
+        optional.into_iter().filter_map(|(name, field, text)| Some((name, addr(field, text.as_deref()?)?))).collect();
     let mut rate = |field: &str, text: &str| match Rate::parse(text) {
         Ok(r) => r,
         Err(e) => {
@@ -180,6 +195,7 @@ pub fn load(text: &str, source_name: &str) -> Result<VenueSimPlan, crate::config
             market: MarketConfig { symbols, fees, accounts, seed: raw.seed },
             binance_listen,
             bybit_listen,
+            public_listens,
             ca_file: raw.ca_file,
         }),
         _ => Err(fail(problems)),
@@ -194,10 +210,18 @@ pub fn start(plan: &VenueSimPlan) -> anyhow::Result<qt_venue_sim::server::Runnin
     use qt_venue_sim::protocol::Protocol;
     use std::sync::Arc;
     let market = qt_venue_sim::market::Market::new(plan.market.clone()).map_err(|e| anyhow::anyhow!("market: {e}"))?;
-    let protocols: Vec<(Arc<dyn Protocol>, SocketAddr)> = vec![
+    let mut protocols: Vec<(Arc<dyn Protocol>, SocketAddr)> = vec![
         (Arc::new(BinanceSpot::default()), plan.binance_listen),
         (Arc::new(BybitV5::default()), plan.bybit_listen),
     ];
+    for &(name, addr) in &plan.public_listens {
+        let protocol: Arc<dyn Protocol> = match name {
+            "binance_usdm" => Arc::new(qt_venue_sim::binance_usdm::BinanceUsdm),
+            "kucoin" => Arc::new(qt_venue_sim::kucoin::KucoinSpot::default()),
+            _ => Arc::new(qt_venue_sim::firi::FiriPublic::default()),
+        };
+        protocols.push((protocol, addr));
+    }
     let cfg = qt_venue_sim::server::ServerConfig {
         market,
         faults: qt_venue_sim::faults::Faults::new(),

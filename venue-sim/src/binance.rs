@@ -357,7 +357,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// Unix milliseconds of a [`Nanos`] time.
-fn ms(ts: Nanos) -> i64 {
+pub(crate) fn ms(ts: Nanos) -> i64 {
     ts.0.div_euclid(1_000_000)
 }
 
@@ -371,11 +371,11 @@ fn wire_decimal(units: i128, scale: u8) -> String {
     decimal::format_scaled(units, scale, DecimalStyle::Fixed).to_string()
 }
 
-fn price_text(inst: &Instrument, p: Price) -> String {
+pub(crate) fn price_text(inst: &Instrument, p: Price) -> String {
     wire_decimal(i128::from(p.units()), inst.price_scale())
 }
 
-fn qty_text(inst: &Instrument, q: Qty) -> String {
+pub(crate) fn qty_text(inst: &Instrument, q: Qty) -> String {
     wire_decimal(i128::from(q.units()), inst.qty_scale())
 }
 
@@ -500,7 +500,7 @@ fn percent_decode(s: &[u8]) -> Option<String> {
 }
 
 /// Decodes `application/x-www-form-urlencoded` pairs; a name twice is -1101.
-fn parse_form(raw: &[u8]) -> Result<Vec<(String, String)>, BinanceError> {
+pub(crate) fn parse_form(raw: &[u8]) -> Result<Vec<(String, String)>, BinanceError> {
     let mut pairs: Vec<(String, String)> = Vec::new();
     for seg in raw.split(|b| *b == b'&').filter(|s| !s.is_empty()) {
         let (k, v) = match seg.iter().position(|b| *b == b'=') {
@@ -1419,7 +1419,7 @@ fn submit_error(e: OrderReject) -> BinanceError {
     }
 }
 
-fn levels_json(inst: &Instrument, levels: &[(Price, Qty)]) -> Value {
+pub(crate) fn levels_json(inst: &Instrument, levels: &[(Price, Qty)]) -> Value {
     Value::Array(levels.iter().map(|(p, q)| json!([price_text(inst, *p), qty_text(inst, *q)])).collect())
 }
 
@@ -1602,15 +1602,7 @@ impl Protocol for BinanceSpot {
     }
 
     fn run_ws(&self, ctx: &Ctx, path: &str, query: &str, ws: &mut dyn WsSession) {
-        let (combined, names) = if path == "/stream" || path == "/stream/" {
-            let streams = parse_form(query.as_bytes())
-                .ok()
-                .and_then(|pairs| pairs.into_iter().find(|(k, _)| k == "streams").map(|(_, v)| v))
-                .unwrap_or_default();
-            (true, streams)
-        } else {
-            (false, path.strip_prefix("/ws").unwrap_or("").trim_start_matches('/').to_string())
-        };
+        let (combined, names) = stream_names(path, query);
         let mut session = Session::new(self, ctx, combined);
         for name in names.split('/').filter(|n| !n.is_empty()) {
             if session.subscribe(name).is_err() {
@@ -2146,7 +2138,21 @@ impl<'a> Session<'a> {
     }
 }
 
-fn wrap_payload(combined: bool, stream: &str, payload: &str) -> String {
+/// Whether an upgrade path is the combined endpoint (`/stream?streams=a/b`), and the
+/// `/`-separated stream names it (or a raw `/ws/a/b` path) asks for.
+pub(crate) fn stream_names(path: &str, query: &str) -> (bool, String) {
+    if path == "/stream" || path == "/stream/" {
+        let streams = parse_form(query.as_bytes())
+            .ok()
+            .and_then(|pairs| pairs.into_iter().find(|(k, _)| k == "streams").map(|(_, v)| v))
+            .unwrap_or_default();
+        (true, streams)
+    } else {
+        (false, path.strip_prefix("/ws").unwrap_or("").trim_start_matches('/').to_string())
+    }
+}
+
+pub(crate) fn wrap_payload(combined: bool, stream: &str, payload: &str) -> String {
     if combined { format!("{{\"stream\":{},\"data\":{payload}}}", Value::from(stream)) } else { payload.to_string() }
 }
 

@@ -3,15 +3,20 @@
 //!
 //! - [`market`] — books, background flow, accounts and orders (the shared matching engine).
 //! - [`protocol`] — the seam a venue's wire protocol implements.
-//! - [`binance`], [`bybit`] — the protocols.
+//! - [`binance`], [`bybit`], [`binance_usdm`], [`kucoin`], [`firi`] — the protocols
+//!   ([`stream`]: pieces the public market-data sessions share).
 //! - [`server`], [`tls`], [`http`], [`faults`] — sockets, certificates, HTTP/WebSocket, faults.
 
 pub mod binance;
+pub mod binance_usdm;
 pub mod bybit;
 pub mod faults;
+pub mod firi;
 pub mod http;
+pub mod kucoin;
 pub mod market;
 pub mod protocol;
 pub mod server;
 pub mod signing;
+pub(crate) mod stream;
 pub mod tls;

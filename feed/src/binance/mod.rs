@@ -1,5 +1,5 @@
 //! [`BinanceFeed`]: Binance spot market data (diff depth, book ticker, trades) as a
-//! [`FeedSource`] polled by the core thread.
+//! [`qt_core::FeedSource`] polled by the core thread.
 //!
 //! One combined-stream WebSocket (`/stream?streams=<sym>@depth@100ms/<sym>@bookTicker/<sym>@trade
 //! /...`) over TLS on a non-blocking mio socket ([`crate::ws::WsClient`]); frames are parsed by

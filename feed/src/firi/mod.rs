@@ -5,16 +5,19 @@
 //! polled with `GET /v2/markets/{market}/depth` at a configured rate, and each body handed to
 //! [`Decoder::on_frame`] becomes a full book image — `BookSnapshot` per level (bids, then asks),
 //! the first `CLEAR`, the last `BATCH_END`, `seq` = the poll's number (Firi's body carries no
-//! sequence or time, so `exchange_ns` is 0). A refused body is counted and emits nothing: the
-//! engine keeps the previous poll's book, which is as stale as a missed poll.
+//! sequence or time, so `exchange_ns` is 0). A refused body is counted and emits nothing here;
+//! the live [`feed::FiriFeed`] then invalidates the book until the next good poll.
 //!
 //! Thread and contract: the core thread. `on_frame` never blocks; it allocates while parsing
 //! (a REST poll every few hundred milliseconds is not the hot path). The fetching itself is not
-//! here: [`poller::FiriPoller`] fetches on its own thread and hands the bodies over.
+//! here: [`poller::FiriPoller`] fetches on its own thread and hands the bodies over, and
+//! [`feed::FiriFeed`] is the [`qt_core::FeedSource`] joining the two.
 
+pub mod feed;
 pub mod parse;
 pub mod poller;
 
+pub use feed::{FiriFeed, FiriFeedConfig};
 pub use poller::{FiriPoller, Poll};
 
 use crate::decoder::DecoderStats;
