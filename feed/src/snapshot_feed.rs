@@ -342,6 +342,24 @@ enum Link {
     Connected(Box<Session>),
 }
 
+/// What a capture tap ([`SnapshotFeed::set_tap`]) is shown: every raw WebSocket data frame as
+/// received, and every REST snapshot body as fetched (before it is parsed in place).
+#[derive(Debug, Clone, Copy)]
+pub enum Tapped<'a> {
+    /// A WebSocket text (or binary) data frame.
+    Frame(&'a [u8]),
+    /// The REST snapshot body of symbol `symbol`.
+    Snapshot {
+        /// Symbol index.
+        symbol: usize,
+        /// The body.
+        body: &'a [u8],
+    },
+}
+
+/// A capture tap: `qt capture` records through it. Not for the trading path.
+pub type Tap = Box<dyn FnMut(Tapped<'_>) + Send>;
+
 /// A live snapshot-synced feed for venue `V`.
 pub struct SnapshotFeed<V: SnapshotVenue> {
     name: String,
@@ -355,6 +373,7 @@ pub struct SnapshotFeed<V: SnapshotVenue> {
     backoff: Backoff,
     counters: LinkCounters,
     pings: u64,
+    tap: Option<Tap>,
 }
 
 impl<V: SnapshotVenue> std::fmt::Debug for SnapshotFeed<V> {
@@ -389,7 +408,14 @@ impl<V: SnapshotVenue> SnapshotFeed<V> {
             backoff: Backoff::new(RECONNECT_BASE, RECONNECT_CAP, seed),
             counters: LinkCounters::default(),
             pings: 0,
+            tap: None,
         })
+    }
+
+    /// Shows every raw frame and snapshot body to `tap` (`qt capture`); costs one branch per
+    /// frame when unset.
+    pub fn set_tap(&mut self, tap: Tap) {
+        self.tap = Some(tap);
     }
 
     /// The decoder (its venue-specific counters and sync states).
@@ -422,6 +448,9 @@ impl<V: SnapshotVenue> SnapshotFeed<V> {
                 self.link = Link::Waiting { retry_at: now.saturating_add(self.backoff.next_delay()) };
             }
             Reply::Snapshot { symbol, generation, result: Ok(mut body) } => {
+                if let Some(tap) = &mut self.tap {
+                    tap(Tapped::Snapshot { symbol, body: &body });
+                }
                 self.decoder.on_snapshot_reply(symbol, generation, &mut body, now, emit);
             }
             Reply::Snapshot { symbol, generation, result: Err(why) } => {
@@ -562,13 +591,16 @@ impl<V: SnapshotVenue> FeedSource for SnapshotFeed<V> {
             emitted += 1;
             sink(ev);
         };
-        let Self { link, decoder, venue, backoff, .. } = self;
+        let Self { link, decoder, venue, backoff, tap, .. } = self;
         if let Link::Connected(session) = link {
             let greets = !session.subscribed && venue.greets_first();
             let mut welcomed = false;
             let progress = session.ws.poll(local_now, &mut |frame: &[u8]| {
                 if greets && !welcomed {
                     welcomed = venue.is_welcome(frame);
+                }
+                if let Some(tap) = tap {
+                    tap(Tapped::Frame(frame));
                 }
                 decoder.on_frame(frame, local_now, &mut emit);
             });

@@ -65,14 +65,15 @@ enum Command {
     },
     /// Record raw messages (and REST snapshots) from a live connection into a capture folder.
     Capture {
-        /// Venue (binance).
+        /// Venue (binance, binance_usdm, kucoin, firi).
         #[arg(long)]
         venue: qt_core::Venue,
         /// Symbols (comma-separated).
         #[arg(long, value_delimiter = ',', required = true)]
         symbols: Vec<String>,
-        /// WebSocket base URL, e.g. wss://127.0.0.1:9443 (the venue simulator).
-        #[arg(long)]
+        /// WebSocket base URL, e.g. wss://127.0.0.1:9443 (the venue simulator); unused by kucoin
+        /// (its bullet answer names the endpoint) and firi (REST only).
+        #[arg(long, default_value = "")]
         ws_url: String,
         /// REST base URL, e.g. https://127.0.0.1:9443.
         #[arg(long)]
@@ -86,6 +87,9 @@ enum Command {
         /// How long to record.
         #[arg(long, value_parser = humantime::parse_duration, default_value = "10s")]
         duration: std::time::Duration,
+        /// Firi: time between depth polls.
+        #[arg(long, value_parser = humantime::parse_duration, default_value = "500ms")]
+        poll_interval: std::time::Duration,
         /// Output folder (frames.jsonl, `snapshot_<SYMBOL>.json`).
         #[arg(long)]
         out: PathBuf,
@@ -123,8 +127,8 @@ fn main() -> ExitCode {
         Command::FeedCheck { venue, symbols, price_decimals, qty_decimals, snapshot, quiet, file } => {
             exit(feed_check(venue, symbols, price_decimals, qty_decimals, snapshot, quiet, file))
         }
-        Command::Capture { venue, symbols, ws_url, rest_url, ca_file, server_name, duration, out } => {
-            exit(capture(venue, &symbols, &ws_url, &rest_url, ca_file, server_name, duration, &out))
+        Command::Capture { venue, symbols, ws_url, rest_url, ca_file, server_name, duration, poll_interval, out } => {
+            exit(capture(venue, &symbols, &ws_url, &rest_url, ca_file, server_name, duration, poll_interval, &out))
         }
     }
 }
@@ -201,20 +205,29 @@ fn capture(
     ca_file: Option<PathBuf>,
     server_name: Option<String>,
     duration: std::time::Duration,
+    poll_interval: std::time::Duration,
     out: &std::path::Path,
 ) -> anyhow::Result<()> {
-    if venue != qt_core::Venue::Binance {
-        anyhow::bail!("capture supports binance in this build, not {venue}");
-    }
-    let (n, path) = qt_tools::feed_check::capture_binance(
-        ws_url,
-        rest_url,
-        ca_file.as_deref(),
-        server_name.as_deref(),
-        symbols,
-        duration,
-        out,
-    )?;
+    use qt_core::Venue;
+    use qt_tools::capture::{CaptureTarget, capture_firi, capture_snapshot_feed};
+    let target = CaptureTarget { ws_url, rest_url, ca_file: ca_file.as_deref(), server_name: server_name.as_deref() };
+    let (n, path) = match venue {
+        Venue::Binance => qt_tools::feed_check::capture_binance(
+            ws_url,
+            rest_url,
+            ca_file.as_deref(),
+            server_name.as_deref(),
+            symbols,
+            duration,
+            out,
+        )?,
+        Venue::BinanceUsdm | Venue::Kucoin => capture_snapshot_feed(venue, &target, symbols, duration, out)?,
+        Venue::Firi => match symbols {
+            [market] => capture_firi(&target, market, poll_interval, duration, out)?,
+            _ => anyhow::bail!("a Firi capture records one market: give exactly one --symbols"),
+        },
+        other => anyhow::bail!("capture supports binance, binance_usdm, kucoin and firi in this build, not {other}"),
+    };
     println!("recorded {n} messages to {}", path.display());
     Ok(())
 }
