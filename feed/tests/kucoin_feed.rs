@@ -86,6 +86,25 @@ fn malformed_and_truncated_frames_are_counted_without_a_panic() {
     scenarios::bad_frames(&server, &mut d, &mut reference);
 }
 
+#[test]
+fn a_silent_session_is_dropped_by_the_heartbeat_and_resynced() {
+    let (server, mut d, mut reference) = setup(2_000.0);
+    scenarios::sync(&mut d);
+    // Nothing (not even pongs) for longer than pingInterval + pingTimeout (1.8 s).
+    server.faults.stall_ws_for(Duration::from_millis(2_500));
+    let info = |f: &KucoinFeed| format!("{:?}", f.link_counters());
+    d.run_until(Duration::from_secs(10), "the heartbeat timeout", info, |d| {
+        d.feed.link_counters().heartbeat_timeouts >= 1
+    });
+    assert!(d.books.iter().all(|b| !b.is_valid()), "books invalid after the silent session");
+    d.run_until(Duration::from_secs(15), "resync", info, |d| {
+        (0..2).all(|i| d.feed.is_synced(i) && d.books[i].is_valid())
+    });
+    assert!(d.track(&mut reference, FAST, Duration::from_secs(2)) >= 3);
+    let link = d.feed.link_counters();
+    assert!(link.disconnects >= 1 && link.reconnects >= 1, "{link:?}");
+}
+
 /// Trades are never placed here: the engine only keeps books.
 struct NoOrders;
 

@@ -331,13 +331,14 @@ impl Session {
                 log::debug!("venue-sim kucoin: no ping for {:?}; closing", self.silent_limit);
                 return ws.close(true);
             }
+            if ctx.faults.ws_stalled() {
+                // Nothing goes out, pongs included; replies wait.
+                continue;
+            }
             for text in replies.drain(..) {
                 if ws.send_text(&text).is_err() {
                     return;
                 }
-            }
-            if ctx.faults.ws_stalled() {
-                continue;
             }
             for feed in &mut self.feeds {
                 seen.clear();
