@@ -319,3 +319,53 @@ fn binance_usdm_decoder_allocates_nothing_after_warm_up() {
     assert_eq!(d.counters().gaps, 0);
     assert_eq!(used, 0, "{used} allocations on the steady path");
 }
+
+/// KuCoin (`qt_feed::kucoin::Decoder`, the decoder under `KucoinFeed`): level-2 increments and
+/// matches in the simulator's wire shape after a REST snapshot; once the parser's buffers have
+/// grown, the parse → calibrate → emit path allocates nothing.
+#[test]
+fn kucoin_decoder_allocates_nothing_after_warm_up() {
+    use qt_feed::VenueDecoder;
+    let spec = InstrumentSpec { venue: Venue::Kucoin, ..instrument_spec("BTC-USDT", "0.1", "0.00000001") };
+    let inst = Instrument::from_spec(InstrumentId(0), &spec).expect("instrument");
+    let mut d = qt_feed::kucoin::Decoder::new(&[inst]);
+    let increment = |n: u64| {
+        let (side, price) = if n.is_multiple_of(2) { ("bids", 600_000 - n % 50) } else { ("asks", 600_100 + n % 50) };
+        let other = if side == "bids" { "asks" } else { "bids" };
+        format!(
+            r#"{{"topic":"/market/level2:BTC-USDT","type":"message","subject":"trade.l2update","data":{{"changes":{{"{side}":[["{}.{}","0.{:08}","{n}"]],"{other}":[]}},"sequenceEnd":{n},"sequenceStart":{n},"symbol":"BTC-USDT","time":1700000000000}}}}"#,
+            price / 10,
+            price % 10,
+            n % 7
+        )
+    };
+    let matched = |n: u64| {
+        format!(
+            r#"{{"topic":"/market/match:BTC-USDT","type":"message","subject":"trade.l3match","data":{{"price":"60000.1","sequence":"{n}","side":"buy","size":"0.001","symbol":"BTC-USDT","time":"1700000000000000000","tradeId":"{n}","type":"match"}}}}"#
+        )
+    };
+    let frames: Vec<String> = (101..6_000u64).flat_map(|n| [increment(n), matched(n)]).collect();
+    let snapshot = br#"{"code":"200000","data":{"time":1700000000000,"sequence":"100","bids":[["59999.0","1"]],"asks":[["60011.0","1"]]}}"#;
+    let mut sink = 0u64;
+    let (warm, steady) = frames.split_at(2_000);
+    for f in warm {
+        d.on_frame(f.as_bytes(), Nanos(1), &mut |ev: &MarketEvent| sink += ev.qty.units() as u64);
+        if d.wants_snapshot(0) {
+            d.on_snapshot_body(0, snapshot, Nanos(1), &mut |_| {});
+        }
+    }
+    assert!(d.is_synced(0), "{:?}", d.counters());
+    let before = allocs();
+    for f in steady {
+        d.on_frame(f.as_bytes(), Nanos(1), &mut |ev: &MarketEvent| sink += ev.qty.units() as u64);
+    }
+    let used = allocs() - before;
+    let c = d.counters();
+    assert_eq!((c.gaps, c.parse_errors.iter().sum::<u64>()), (0, 0), "{c:?}");
+    assert!(c.trades >= 5_000 && sink > 0);
+    assert_eq!(used, 0, "{used} allocations over {} frames", steady.len());
+}
+
+fn instrument_spec(symbol: &str, tick: &str, lot: &str) -> InstrumentSpec {
+    InstrumentSpec::spot(Venue::Binance, symbol, "B", "USDT", tick, lot)
+}
