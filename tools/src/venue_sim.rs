@@ -243,6 +243,19 @@ mod tests {
     }
 
     #[test]
+    fn public_data_listeners_are_optional() {
+        assert!(load(EMBEDDED_DEFAULT, "embedded").unwrap().public_listens.is_empty());
+        let text = EMBEDDED_DEFAULT
+            .replace("# binance_usdm_listen", "binance_usdm_listen")
+            .replace("# firi_listen", "firi_listen");
+        let names: Vec<&str> = load(&text, "t").unwrap().public_listens.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, ["binance_usdm", "firi"]);
+        let err = load(&text.replace("# kucoin_listen = \"127.0.0.1:9446\"", "kucoin_listen = \"10.0.0.1:1\""), "t")
+            .unwrap_err();
+        assert!(err.problems.iter().any(|p| p.path == "kucoin_listen"), "{err}");
+    }
+
+    #[test]
     fn problems_name_their_fields() {
         let text = EMBEDDED_DEFAULT
             .replace("127.0.0.1:9443", "10.0.0.1:9443")
