@@ -15,6 +15,7 @@ pub mod binance;
 pub mod binance_usdm;
 pub mod bybit;
 pub mod decoder;
+pub(crate) mod diff_buffer;
 pub mod endpoint;
 pub mod error;
 pub mod firi;

@@ -17,8 +17,8 @@
 //! on overflow it is emptied and a fresh snapshot wanted).
 
 use crate::binance::parse::DepthSnapshot;
+use crate::diff_buffer::DiffBuffer;
 use qt_core::{EventKind, InstrumentId, MarketEvent, Nanos, Side};
-use std::collections::VecDeque;
 
 /// Default capacity of a symbol's buffer, in level records.
 pub const DEFAULT_BUFFER_RECORDS: usize = 64 * 1024;
@@ -73,13 +73,12 @@ pub enum SnapshotOutcome {
     Ignored,
 }
 
+/// A held event's `U`, `u` and `pu`.
 #[derive(Debug, Clone, Copy)]
-struct Buffered {
+struct Ids {
     first: u64,
     last: u64,
     prev: u64,
-    start: usize,
-    len: usize,
 }
 
 /// One symbol's futures book sync.
@@ -87,25 +86,14 @@ struct Buffered {
 pub struct FuturesDepthSync {
     instrument: InstrumentId,
     state: SyncState,
-    records: Vec<MarketEvent>,
-    events: VecDeque<Buffered>,
-    max_records: usize,
-    max_events: usize,
+    buffer: DiffBuffer<Ids>,
     gaps: u64,
 }
 
 impl FuturesDepthSync {
     /// A symbol buffering up to `max_records` level records in `max_events` events.
     pub fn new(instrument: InstrumentId, max_records: usize, max_events: usize) -> Self {
-        Self {
-            instrument,
-            state: SyncState::Buffering,
-            records: Vec::with_capacity(max_records),
-            events: VecDeque::with_capacity(max_events),
-            max_records,
-            max_events,
-            gaps: 0,
-        }
+        Self { instrument, state: SyncState::Buffering, buffer: DiffBuffer::new(max_records, max_events), gaps: 0 }
     }
 
     /// Where it stands.
@@ -125,7 +113,7 @@ impl FuturesDepthSync {
 
     /// Whether a REST snapshot is wanted now (buffering with at least one event held).
     pub fn wants_snapshot(&self) -> bool {
-        self.state == SyncState::Buffering && !self.events.is_empty()
+        self.state == SyncState::Buffering && !self.buffer.is_empty()
     }
 
     /// One parsed event `U..=u` with `pu`, its level `records` (from the parser).
@@ -173,15 +161,11 @@ impl FuturesDepthSync {
     }
 
     fn buffer(&mut self, first: u64, last: u64, prev: u64, records: &[MarketEvent]) -> EventOutcome {
-        if self.events.len() >= self.max_events || self.records.len() + records.len() > self.max_records {
-            self.records.clear();
-            self.events.clear();
-            return EventOutcome::Overflow;
+        if self.buffer.push(Ids { first, last, prev }, records) {
+            EventOutcome::Buffered
+        } else {
+            EventOutcome::Overflow
         }
-        let start = self.records.len();
-        self.records.extend_from_slice(records);
-        self.events.push_back(Buffered { first, last, prev, start, len: records.len() });
-        EventOutcome::Buffered
     }
 
     #[cold]
@@ -212,17 +196,15 @@ impl FuturesDepthSync {
             return SnapshotOutcome::Ignored;
         }
         let l = snap.last_update_id;
-        while self.events.front().is_some_and(|e| e.last < l) {
-            self.events.pop_front();
-        }
-        if self.events.front().is_some_and(|e| e.first > l) {
+        self.buffer.drop_front_while(|e| e.last < l);
+        if self.buffer.front().is_some_and(|e| e.first > l) {
             return SnapshotOutcome::TooOld;
         }
         self.emit_snapshot(snap, local_ns, emit);
         self.state = SyncState::Bridging { snapshot: l };
         let mut applied = 0;
         let mut i = 0;
-        while let Some(&e) = self.events.get(i) {
+        while let Some((e, records)) = self.buffer.get_mut(i) {
             let in_sequence = match self.state {
                 SyncState::Bridging { snapshot } if e.last < snapshot => {
                     i += 1;
@@ -235,22 +217,17 @@ impl FuturesDepthSync {
             if !in_sequence {
                 // Keep this event and the ones after it buffered for the next snapshot.
                 self.gaps += 1;
-                emit(&self.invalidation(local_ns));
+                emit(&MarketEvent::invalidation(self.instrument, local_ns));
                 self.state = SyncState::Buffering;
-                self.records.drain(..e.start);
-                self.events.drain(..i);
-                for later in self.events.iter_mut() {
-                    later.start -= e.start;
-                }
+                self.buffer.keep_from(i);
                 return SnapshotOutcome::Gap;
             }
-            Self::emit_event(&mut self.records[e.start..e.start + e.len], emit);
+            Self::emit_event(records, emit);
             self.state = SyncState::Synced { last: e.last };
             applied += 1;
             i += 1;
         }
-        self.records.clear();
-        self.events.clear();
+        self.buffer.clear();
         SnapshotOutcome::Synced { applied }
     }
 
@@ -283,8 +260,7 @@ impl FuturesDepthSync {
     #[cold]
     pub fn reset(&mut self, local_ns: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
         emit(&self.invalidation(local_ns));
-        self.records.clear();
-        self.events.clear();
+        self.buffer.clear();
         self.state = SyncState::Buffering;
     }
 

@@ -20,9 +20,9 @@
 //! Pure logic, core thread: no I/O, no syscalls; allocation only at construction (the buffer
 //! never grows: on overflow it is emptied and a fresh snapshot requested).
 
+use crate::diff_buffer::DiffBuffer;
 use crate::kucoin::parse::Level2Snapshot;
 use qt_core::{EventKind, InstrumentId, MarketEvent, Nanos, Price, Qty, Side};
-use std::collections::VecDeque;
 
 /// Default capacity of a symbol's increment buffer, in level records.
 pub const DEFAULT_BUFFER_RECORDS: usize = 64 * 1024;
@@ -72,12 +72,11 @@ pub enum SnapshotOutcome {
     Ignored,
 }
 
+/// A held increment's `sequenceStart..=sequenceEnd`.
 #[derive(Debug, Clone, Copy)]
-struct Buffered {
+struct Span {
     start: u64,
     end: u64,
-    first: usize,
-    len: usize,
 }
 
 /// One symbol's sync state machine.
@@ -85,8 +84,7 @@ struct Buffered {
 pub struct Level2Sync {
     instrument: InstrumentId,
     state: SyncState,
-    records: Vec<MarketEvent>,
-    messages: VecDeque<Buffered>,
+    buffer: DiffBuffer<Span>,
     wants_snapshot: bool,
     generation: u64,
     gaps: u64,
@@ -99,8 +97,7 @@ impl Level2Sync {
         Self {
             instrument,
             state: SyncState::Buffering,
-            records: Vec::with_capacity(max_records.max(1)),
-            messages: VecDeque::with_capacity(max_messages.max(1)),
+            buffer: DiffBuffer::new(max_records, max_messages),
             wants_snapshot: false,
             generation: 0,
             gaps: 0,
@@ -180,15 +177,10 @@ impl Level2Sync {
     }
 
     fn buffer(&mut self, start: u64, end: u64, records: &[MarketEvent]) -> IncrementOutcome {
-        if self.records.len() + records.len() > self.records.capacity()
-            || self.messages.len() == self.messages.capacity()
-        {
+        if !self.buffer.push(Span { start, end }, records) {
             return self.overflow();
         }
-        let first = self.records.len();
-        self.records.extend_from_slice(records);
-        self.messages.push_back(Buffered { start, end, first, len: records.len() });
-        if self.messages.len() == 1 {
+        if self.buffer.len() == 1 {
             self.request_fresh_snapshot();
         }
         IncrementOutcome::Buffered
@@ -196,8 +188,6 @@ impl Level2Sync {
 
     #[cold]
     fn overflow(&mut self) -> IncrementOutcome {
-        self.records.clear();
-        self.messages.clear();
         self.request_fresh_snapshot();
         IncrementOutcome::Overflow
     }
@@ -221,10 +211,8 @@ impl Level2Sync {
             return SnapshotOutcome::Ignored;
         }
         let s = snap.sequence;
-        while self.messages.front().is_some_and(|m| m.end <= s) {
-            self.messages.pop_front();
-        }
-        if let Some(m) = self.messages.front()
+        self.buffer.drop_front_while(|m| m.end <= s);
+        if let Some(m) = self.buffer.front()
             && m.start > s.saturating_add(1)
         {
             self.request_fresh_snapshot();
@@ -234,9 +222,8 @@ impl Level2Sync {
         self.state = SyncState::Synced { last: s };
         let mut applied = 0;
         let mut gap = false;
-        while let Some(m) = self.messages.pop_front() {
-            let SyncState::Synced { last } = self.state else { break };
-            let slice = &mut self.records[m.first..m.first + m.len];
+        for i in 0..self.buffer.len() {
+            let (SyncState::Synced { last }, Some((m, slice))) = (self.state, self.buffer.get_mut(i)) else { break };
             match apply(last, m.start, m.end, slice, emit) {
                 Some((state, outcome)) => {
                     self.state = state;
@@ -248,8 +235,7 @@ impl Level2Sync {
                 }
             }
         }
-        self.records.clear();
-        self.messages.clear();
+        self.buffer.clear();
         if gap {
             self.gap(local_ns, emit);
             self.request_fresh_snapshot();
@@ -263,8 +249,7 @@ impl Level2Sync {
     #[cold]
     pub fn reset(&mut self, local_ns: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
         emit(&self.invalidation(local_ns));
-        self.records.clear();
-        self.messages.clear();
+        self.buffer.clear();
         self.state = SyncState::Buffering;
         self.wants_snapshot = false;
         self.generation += 1;
@@ -274,8 +259,7 @@ impl Level2Sync {
     fn gap(&mut self, local_ns: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
         self.gaps += 1;
         emit(&self.invalidation(local_ns));
-        self.records.clear();
-        self.messages.clear();
+        self.buffer.clear();
         self.state = SyncState::Buffering;
     }
 
