@@ -114,9 +114,13 @@ pub trait SnapshotVenue: Send + Sync + std::fmt::Debug + 'static {
     /// (KuCoin POSTs for a token with `rest`).
     fn open_session(&self, rest: &HttpsClient) -> Result<SessionPlan, String>;
 
-    /// Text frames to send once the session is ready (subscriptions); empty when the URL
-    /// already names the streams. Cold path.
-    fn subscribe_frames(&self) -> Vec<String>;
+    /// Text frames to send once the session is ready, given which symbols are subscribed
+    /// (`active[i]`): subscriptions, or — when the URL already names every stream — the
+    /// unsubscriptions of the inactive ones. Cold path.
+    fn subscribe_frames(&self, active: &[bool]) -> Vec<String>;
+
+    /// Text frames that (un)subscribe symbol `index` on an open session. Cold path.
+    fn change_frames(&self, index: usize, subscribe: bool) -> Vec<String>;
 
     /// Whether the venue greets first and subscriptions must wait for [`Self::is_welcome`].
     fn greets_first(&self) -> bool {
@@ -153,6 +157,11 @@ pub trait SnapshotSyncDecoder: VenueDecoder {
 
     /// The request `generation` could not be sent or failed: want it again (if still current).
     fn retry_snapshot_request(&mut self, index: usize, generation: u64);
+
+    /// Symbol `index` is (un)subscribed: when it stops, its book is invalidated (one `CLEAR`
+    /// record), frames of it still in flight are dropped and no snapshot is wanted for it; when
+    /// it starts again it resyncs from its next diff. Cold path.
+    fn set_active(&mut self, index: usize, active: bool, now: Nanos, emit: &mut dyn FnMut(&MarketEvent));
 
     /// A snapshot body answering request `generation` (parsed in place; refused bodies are
     /// counted and the snapshot wanted again). Cold path.
@@ -374,6 +383,8 @@ pub struct SnapshotFeed<V: SnapshotVenue> {
     counters: LinkCounters,
     pings: u64,
     tap: Option<Tap>,
+    /// Per symbol: subscribed.
+    active: Vec<bool>,
 }
 
 impl<V: SnapshotVenue> std::fmt::Debug for SnapshotFeed<V> {
@@ -409,6 +420,7 @@ impl<V: SnapshotVenue> SnapshotFeed<V> {
             counters: LinkCounters::default(),
             pings: 0,
             tap: None,
+            active: vec![true; cfg.symbols.len()],
         })
     }
 
@@ -431,6 +443,43 @@ impl<V: SnapshotVenue> SnapshotFeed<V> {
     /// Whether symbol `index` is in sync.
     pub fn is_synced(&self, index: usize) -> bool {
         self.decoder.is_synced(index)
+    }
+
+    /// Whether symbol `index` is subscribed.
+    pub fn is_subscribed(&self, index: usize) -> bool {
+        self.active.get(index).copied().unwrap_or(false)
+    }
+
+    /// Subscribes (`on`) or unsubscribes symbol `index`: on an open session the venue's frames
+    /// go out now, and every later session honours it. Unsubscribing invalidates the symbol's
+    /// book (through `emit`) and the feed is live without it. Returns whether anything changed.
+    /// Cold path (allocates the frames).
+    #[cold]
+    pub fn set_subscribed(&mut self, index: usize, on: bool, now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) -> bool {
+        match self.active.get_mut(index) {
+            Some(flag) if *flag != on => *flag = on,
+            _ => return false,
+        }
+        self.decoder.set_active(index, on, now, emit);
+        let Link::Connected(session) = &mut self.link else { return true };
+        if !session.subscribed {
+            return true; // the greeting has not come yet: the subscriptions will honour it
+        }
+        let mut failed = None;
+        for frame in self.venue.change_frames(index, on) {
+            match session.ws.send_text(&frame, now) {
+                Ok(_) => self.counters.subscriptions_sent += 1,
+                Err(reason) => {
+                    failed = Some(reason);
+                    break;
+                }
+            }
+        }
+        if let Some(reason) = failed {
+            let was_open = session.was_open;
+            self.on_closed(reason, was_open, now, emit);
+        }
+        true
     }
 
     /// Whether the WebSocket session is open.
@@ -517,7 +566,7 @@ impl<V: SnapshotVenue> SnapshotFeed<V> {
     fn subscribe(&mut self, now: Nanos) -> Result<(), CloseReason> {
         let Link::Connected(session) = &mut self.link else { return Ok(()) };
         session.subscribed = true;
-        for frame in self.venue.subscribe_frames() {
+        for frame in self.venue.subscribe_frames(&self.active) {
             session.ws.send_text(&frame, now)?;
             self.counters.subscriptions_sent += 1;
         }
@@ -638,9 +687,15 @@ impl<V: SnapshotVenue> FeedSource for SnapshotFeed<V> {
     }
 
     fn state(&self) -> FeedState {
-        let synced = (0..self.decoder.symbol_count()).all(|i| self.decoder.is_synced(i));
+        let synced = (0..self.decoder.symbol_count()).all(|i| !self.is_subscribed(i) || self.decoder.is_synced(i));
         if self.is_connected() && synced { FeedState::Live } else { FeedState::Recovering }
     }
+}
+
+/// For [`SnapshotSyncDecoder::set_active`]: sets `active[index]` to `on` and says whether that
+/// turned the symbol off (the decoder then invalidates its book).
+pub(crate) fn deactivates(active: &mut [bool], index: usize, on: bool) -> bool {
+    active.get_mut(index).is_some_and(|flag| std::mem::replace(flag, on) && !on)
 }
 
 /// Start-up checks every snapshot-synced venue shares: URLs, symbols present and distinct.

@@ -48,6 +48,12 @@ fn a_dropped_connection_reconnects_and_resyncs() {
 }
 
 #[test]
+fn a_symbol_unsubscribed_stays_out_across_a_reconnect_and_comes_back() {
+    let (server, mut d, mut reference) = setup(2_000.0);
+    scenarios::unsubscribe_and_back(&server, &mut d, &mut reference, &symbols()[SLOW]);
+}
+
+#[test]
 fn an_injected_sequence_skip_is_detected_counted_and_resynced() {
     let (server, mut d, mut reference) = setup(2_000.0);
     scenarios::sequence_skip(&server, &mut d, &mut reference);

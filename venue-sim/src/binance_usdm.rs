@@ -10,7 +10,7 @@
 //!   `<sym>@depth[@100ms|@250ms|@500ms]` → `depthUpdate` with `E`, `T`, `U`, `u` and
 //!   `pu` = the previous message's `u`; `<sym>@bookTicker` → `bookTicker` (`u`, `E`, `T`, best
 //!   bid/ask); `<sym>@aggTrade` → `aggTrade` (one per trade: `a`, `p`, `q`, `f`, `l`, `T`, `m`).
-//!   The server pings every 20 s.
+//!   Live `SUBSCRIBE` / `UNSUBSCRIBE` (`{"result":null,"id":..}`). The server pings every 20 s.
 //!
 //! Diff contract: a message covers the market's operations `U..=u`; `pu` chains messages. An
 //! injected sequence skip loses the window's first operation as if a one-operation message had
@@ -166,45 +166,86 @@ struct Session {
 
 impl Session {
     fn open(ctx: &Ctx, combined: bool, names: &str) -> Option<Self> {
-        let mut streams = Vec::new();
-        let mut feeds: Vec<Feed> = Vec::new();
-        for name in names.split('/').filter(|n| !n.is_empty()) {
-            let (sym, kind) = name.split_once('@')?;
-            if sym.bytes().any(|b| b.is_ascii_uppercase()) {
-                return None;
-            }
-            let symbol = symbol_of(ctx, sym)?;
-            let (kind, every) = match kind {
-                "depth" | "depth@250ms" => (Kind::Depth, Duration::from_millis(250)),
-                "depth@100ms" => (Kind::Depth, Duration::from_millis(100)),
-                "depth@500ms" => (Kind::Depth, Duration::from_millis(500)),
-                "bookTicker" => (Kind::BookTicker, Duration::from_millis(100)),
-                "aggTrade" => (Kind::AggTrade, Duration::from_millis(100)),
-                _ => return None,
-            };
-            let feed = match feeds.iter_mut().position(|f| f.window.symbol == symbol) {
-                Some(i) => &mut feeds[i],
-                None => {
-                    let window = DiffWindow::subscribe(&ctx.market, symbol, every)?;
-                    let last_u = window.start_id;
-                    feeds.push(Feed { window, last_u, depth_stream: None });
-                    feeds.last_mut()?
-                }
-            };
-            if kind == Kind::Depth {
-                // The window's period is the depth stream's; a depth stream named after a
-                // ticker or trade stream of the same symbol keeps the feed's first period.
-                feed.depth_stream = Some(name.to_string());
-            }
-            streams.push(Stream { name: name.to_string(), symbol, kind });
-        }
-        (!streams.is_empty()).then(|| Self {
+        let mut session = Self {
             combined,
-            streams,
-            feeds,
+            streams: Vec::new(),
+            feeds: Vec::new(),
             next_ping: Instant::now() + PING_EVERY,
             agg_id: 0,
-        })
+        };
+        for name in names.split('/').filter(|n| !n.is_empty()) {
+            session.add(ctx, name)?;
+        }
+        (!session.streams.is_empty()).then_some(session)
+    }
+
+    /// Adds stream `name` (`None`: not a stream of a listed symbol).
+    fn add(&mut self, ctx: &Ctx, name: &str) -> Option<()> {
+        if self.streams.iter().any(|s| s.name == name) {
+            return Some(());
+        }
+        let (sym, kind) = name.split_once('@')?;
+        if sym.bytes().any(|b| b.is_ascii_uppercase()) {
+            return None;
+        }
+        let symbol = symbol_of(ctx, sym)?;
+        let (kind, every) = match kind {
+            "depth" | "depth@250ms" => (Kind::Depth, Duration::from_millis(250)),
+            "depth@100ms" => (Kind::Depth, Duration::from_millis(100)),
+            "depth@500ms" => (Kind::Depth, Duration::from_millis(500)),
+            "bookTicker" => (Kind::BookTicker, Duration::from_millis(100)),
+            "aggTrade" => (Kind::AggTrade, Duration::from_millis(100)),
+            _ => return None,
+        };
+        let feed = match self.feeds.iter().position(|f| f.window.symbol == symbol) {
+            Some(i) => &mut self.feeds[i],
+            None => {
+                let window = DiffWindow::subscribe(&ctx.market, symbol, every)?;
+                let last_u = window.start_id;
+                self.feeds.push(Feed { window, last_u, depth_stream: None });
+                self.feeds.last_mut()?
+            }
+        };
+        if kind == Kind::Depth {
+            // The window's period is the depth stream's; a depth stream named after a ticker or
+            // trade stream of the same symbol keeps the feed's first period.
+            feed.depth_stream = Some(name.to_string());
+        }
+        self.streams.push(Stream { name: name.to_string(), symbol, kind });
+        Some(())
+    }
+
+    fn remove(&mut self, name: &str) {
+        self.streams.retain(|s| s.name != name);
+        for feed in &mut self.feeds {
+            if feed.depth_stream.as_deref() == Some(name) {
+                feed.depth_stream = None;
+            }
+        }
+    }
+
+    /// A live `SUBSCRIBE` / `UNSUBSCRIBE` (`{"method":..,"params":[..],"id":..}`); the reply.
+    fn on_control(&mut self, ctx: &Ctx, text: &str) -> String {
+        let Ok(req) = serde_json::from_str::<Value>(text) else {
+            return json!({ "code": 3, "msg": "Invalid JSON" }).to_string();
+        };
+        let id = req.get("id").cloned().unwrap_or(Value::Null);
+        let names: Vec<&str> = req
+            .get("params")
+            .and_then(Value::as_array)
+            .map(|p| p.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        match req.get("method").and_then(Value::as_str) {
+            Some("SUBSCRIBE") => {
+                if let Some(bad) = names.iter().find(|n| self.add(ctx, n).is_none()) {
+                    return json!({ "code": 2, "msg": format!("Invalid request: unknown stream `{bad}`"), "id": id })
+                        .to_string();
+                }
+            }
+            Some("UNSUBSCRIBE") => names.iter().for_each(|n| self.remove(n)),
+            _ => return json!({ "code": 2, "msg": "Invalid request: unknown method", "id": id }).to_string(),
+        }
+        json!({ "result": null, "id": id }).to_string()
     }
 
     fn stream_of(&self, symbol: usize, kind: Kind) -> Option<&str> {
@@ -251,6 +292,12 @@ impl Session {
             }
             match ws.recv(WS_POLL) {
                 Ok(Some(WsIncoming::Closed)) | Err(_) => return,
+                Ok(Some(WsIncoming::Text(text))) => {
+                    let reply = self.on_control(ctx, &text);
+                    if ws.send_text(&reply).is_err() {
+                        return;
+                    }
+                }
                 Ok(_) => {}
             }
             if ctx.faults.ws_stalled() {
@@ -268,11 +315,12 @@ impl Session {
             let now = Instant::now();
             for feed in &mut self.feeds {
                 let Some(window) = feed.window.take_due(now, &ctx.faults) else { continue };
-                let Some(name) = &feed.depth_stream else { continue };
-                let Some(inst) = ctx.market.instruments().get(feed.window.symbol) else { continue };
                 let (first, last) = window.ids();
+                // `pu` chains what the venue published, whether this session shows it or not.
                 let pu = window.lost.unwrap_or(feed.last_u);
                 feed.last_u = last;
+                let Some(name) = &feed.depth_stream else { continue };
+                let Some(inst) = ctx.market.instruments().get(feed.window.symbol) else { continue };
                 let (bids, asks) = merged_levels(&window.ops);
                 let side = |levels: &[crate::stream::MergedLevel]| -> Value {
                     levels.iter().map(|l| json!([price_text(inst, l.price), qty_text(inst, l.qty)])).collect()

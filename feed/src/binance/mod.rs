@@ -26,7 +26,7 @@ pub mod sync;
 use crate::endpoint::Endpoint;
 use crate::error::FeedError;
 use crate::snapshot::HttpsClient;
-use crate::snapshot_feed::{SessionPlan, SnapshotFeed, SnapshotSyncDecoder, SnapshotVenue, check_common};
+use crate::snapshot_feed::{SessionPlan, SnapshotFeed, SnapshotSyncDecoder, SnapshotVenue, check_common, deactivates};
 use parse::{FrameParser, ParseError, Parsed, StreamKind};
 use qt_core::{Instrument, MarketEvent, Nanos};
 use std::sync::Arc;
@@ -138,6 +138,8 @@ pub struct Decoder {
     syncs: Vec<DepthSync>,
     scratch: Vec<MarketEvent>,
     counters: Arc<BinanceCounters>,
+    /// Per symbol: subscribed (frames of an unsubscribed symbol still in flight are dropped).
+    active: Vec<bool>,
 }
 
 impl std::fmt::Debug for Decoder {
@@ -158,6 +160,7 @@ impl Decoder {
                 .collect(),
             scratch: Vec::with_capacity(16 * 1024),
             counters: Arc::new(BinanceCounters::default()),
+            active: vec![true; symbols.len()],
         }
     }
 
@@ -207,7 +210,7 @@ impl Decoder {
     pub fn on_frame(&mut self, frame: &[u8], now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
         bump(&self.counters.messages);
         match self.parser.parse_frame(frame, now, &mut self.scratch) {
-            Ok(Parsed::Depth { symbol, first, last }) => {
+            Ok(Parsed::Depth { symbol, first, last }) if self.active[symbol] => {
                 let Some(sync) = self.syncs.get_mut(symbol) else { return };
                 match sync.on_diff(first, last, &mut self.scratch, now, emit) {
                     DiffOutcome::Applied | DiffOutcome::Buffered | DiffOutcome::Stale => {}
@@ -218,12 +221,13 @@ impl Decoder {
                     DiffOutcome::Overflow => bump(&self.counters.buffer_overflows),
                 }
             }
-            Ok(Parsed::BookTicker { .. } | Parsed::Trade { .. }) => {
+            Ok(Parsed::BookTicker { symbol } | Parsed::Trade { symbol }) if self.active[symbol] => {
                 for ev in &self.scratch {
                     emit(ev);
                 }
             }
-            Ok(Parsed::Control) => {}
+            // Control replies, and frames of a symbol just unsubscribed.
+            Ok(_) => {}
             Err(failure) => self.on_bad_frame(failure, now, emit),
         }
     }
@@ -235,6 +239,7 @@ impl Decoder {
         // A lost diff breaks the book: resync that symbol now rather than at its next diff.
         // (An unreadable frame whose stream cannot be told is caught by the next diff's `U`.)
         if let Some((symbol, StreamKind::Depth)) = failure.stream
+            && self.active[symbol]
             && let Some(sync) = self.syncs.get_mut(symbol)
         {
             sync.reset(now, emit);
@@ -308,7 +313,11 @@ impl crate::decoder::VenueDecoder for Decoder {
 pub struct CombinedStreams<D> {
     label: &'static str,
     url: String,
+    /// Each symbol's stream names.
+    streams: Vec<Vec<String>>,
     snapshot_targets: Vec<String>,
+    /// Ids of live `SUBSCRIBE` / `UNSUBSCRIBE` requests.
+    request_ids: std::sync::atomic::AtomicU64,
     decoder: std::marker::PhantomData<fn() -> D>,
 }
 
@@ -319,23 +328,32 @@ impl<D> std::fmt::Debug for CombinedStreams<D> {
 }
 
 impl<D> CombinedStreams<D> {
-    /// `<ws_url>/stream?streams=<s1>/<s2>/...` and `<snapshot_path>?symbol=<S>&limit=<depth_limit>`
-    /// per symbol of `cfg`.
+    /// `<ws_url>/stream?streams=<s1>/<s2>/...` naming `streams` (per symbol of `cfg`), and
+    /// `<snapshot_path>?symbol=<S>&limit=<depth_limit>` per symbol.
     pub(crate) fn new(
         label: &'static str,
         cfg: &BinanceFeedConfig,
-        streams: &[String],
+        streams: Vec<Vec<String>>,
         snapshot_path: &str,
     ) -> Result<Self, FeedError> {
         let ep = Endpoint::parse(&cfg.ws_url, "ws_url")?;
-        let url =
-            ep.url_with_target(&format!("{}/stream?streams={}", ep.target.trim_end_matches('/'), streams.join("/")));
+        let all = streams.concat().join("/");
+        let url = ep.url_with_target(&format!("{}/stream?streams={all}", ep.target.trim_end_matches('/')));
         let snapshot_targets = cfg
             .symbols
             .iter()
             .map(|s| format!("{snapshot_path}?symbol={}&limit={}", s.symbol(), cfg.depth_limit))
             .collect();
-        Ok(Self { label, url, snapshot_targets, decoder: std::marker::PhantomData })
+        let request_ids = std::sync::atomic::AtomicU64::new(0);
+        Ok(Self { label, url, streams, snapshot_targets, request_ids, decoder: std::marker::PhantomData })
+    }
+
+    /// `{"method":"SUBSCRIBE"|"UNSUBSCRIBE","params":[..],"id":n}` (stream names are
+    /// lower-case ASCII with `@`: nothing to escape).
+    fn request(&self, method: &str, streams: &[&String]) -> String {
+        let id = self.request_ids.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        let params: Vec<String> = streams.iter().map(|s| format!("\"{s}\"")).collect();
+        format!(r#"{{"method":"{method}","params":[{}],"id":{id}}}"#, params.join(","))
     }
 }
 
@@ -350,8 +368,17 @@ impl<D: SnapshotSyncDecoder + 'static> SnapshotVenue for CombinedStreams<D> {
         Ok(SessionPlan { url: self.url.clone(), heartbeat: None })
     }
 
-    fn subscribe_frames(&self) -> Vec<String> {
-        Vec::new()
+    /// The URL names every stream: unsubscribe the inactive symbols' ones.
+    fn subscribe_frames(&self, active: &[bool]) -> Vec<String> {
+        let off: Vec<&String> =
+            self.streams.iter().zip(active).filter(|(_, on)| !**on).flat_map(|(s, _)| s.iter()).collect();
+        if off.is_empty() { Vec::new() } else { vec![self.request("UNSUBSCRIBE", &off)] }
+    }
+
+    fn change_frames(&self, index: usize, subscribe: bool) -> Vec<String> {
+        let Some(streams) = self.streams.get(index) else { return Vec::new() };
+        let names: Vec<&String> = streams.iter().collect();
+        vec![self.request(if subscribe { "SUBSCRIBE" } else { "UNSUBSCRIBE" }, &names)]
     }
 
     fn snapshot_target(&self, index: usize) -> String {
@@ -372,7 +399,20 @@ impl SnapshotSyncDecoder for Decoder {
     }
 
     fn take_snapshot_request(&mut self, index: usize) -> Option<u64> {
+        if !self.active.get(index).copied().unwrap_or(false) {
+            return None;
+        }
         Decoder::take_snapshot_request(self, index)
+    }
+
+    #[cold]
+    fn set_active(&mut self, index: usize, active: bool, now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
+        if deactivates(&mut self.active, index, active)
+            && let Some(sync) = self.syncs.get_mut(index)
+        {
+            sync.reset(now, emit);
+            add(&self.counters.records, 1);
+        }
     }
 
     fn retry_snapshot_request(&mut self, index: usize, generation: u64) {
@@ -426,9 +466,9 @@ impl SnapshotFeed<BinanceSpot> {
         if !problems.is_empty() {
             return Err(FeedError::Config { field: "binance", problem: problems.join("; ") });
         }
-        let streams: Vec<String> =
-            cfg.symbols.iter().flat_map(|s| StreamKind::ALL.map(|k| parse::stream_name(s.symbol(), k))).collect();
-        let venue = BinanceSpot::new("binance", &cfg, &streams, "/api/v3/depth")?;
+        let streams =
+            cfg.symbols.iter().map(|s| StreamKind::ALL.map(|k| parse::stream_name(s.symbol(), k)).to_vec()).collect();
+        let venue = BinanceSpot::new("binance", &cfg, streams, "/api/v3/depth")?;
         Self::with_venue(venue, Decoder::new(&cfg.symbols), &cfg)
     }
 

@@ -12,7 +12,7 @@
 use super::{Decoder, parse};
 use crate::binance::CombinedStreams;
 use crate::error::FeedError;
-use crate::snapshot_feed::{SnapshotFeed, SnapshotFeedConfig, SnapshotSyncDecoder, check_common};
+use crate::snapshot_feed::{SnapshotFeed, SnapshotFeedConfig, SnapshotSyncDecoder, check_common, deactivates};
 use qt_core::{MarketEvent, Nanos};
 
 /// `limit` values `GET /fapi/v1/depth` accepts (NOTES.md §1b).
@@ -31,7 +31,7 @@ impl SnapshotSyncDecoder for Decoder {
     }
 
     fn take_snapshot_request(&mut self, index: usize) -> Option<u64> {
-        let wants = self.syncs.get(index)?.wants_snapshot();
+        let wants = self.syncs.get(index)?.wants_snapshot() && self.active[index];
         let slot = self.in_flight.get_mut(index)?;
         if !wants || slot.is_some() {
             return None;
@@ -39,6 +39,17 @@ impl SnapshotSyncDecoder for Decoder {
         self.generation += 1;
         *slot = Some(self.generation);
         *slot
+    }
+
+    #[cold]
+    fn set_active(&mut self, index: usize, active: bool, now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
+        if deactivates(&mut self.active, index, active)
+            && let Some(sync) = self.syncs.get_mut(index)
+        {
+            sync.reset(now, emit);
+            self.counters.records += 1;
+            self.in_flight[index] = None;
+        }
     }
 
     fn retry_snapshot_request(&mut self, index: usize, generation: u64) {
@@ -90,15 +101,15 @@ impl SnapshotFeed<BinanceUsdm> {
         if !problems.is_empty() {
             return Err(FeedError::Config { field: "binance_usdm", problem: problems.join("; ") });
         }
-        let streams: Vec<String> = cfg
+        let streams = cfg
             .symbols
             .iter()
-            .flat_map(|s| {
+            .map(|s| {
                 let lower = s.symbol().to_ascii_lowercase();
-                [format!("{lower}@depth@100ms"), format!("{lower}@bookTicker"), format!("{lower}@aggTrade")]
+                vec![format!("{lower}@depth@100ms"), format!("{lower}@bookTicker"), format!("{lower}@aggTrade")]
             })
             .collect();
-        let venue = BinanceUsdm::new("binance_usdm", &cfg, &streams, "/fapi/v1/depth")?;
+        let venue = BinanceUsdm::new("binance_usdm", &cfg, streams, "/fapi/v1/depth")?;
         Self::with_venue(venue, Decoder::new(&cfg.symbols), &cfg)
     }
 }

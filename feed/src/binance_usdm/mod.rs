@@ -72,6 +72,8 @@ pub struct Decoder {
     /// itself accepts any snapshot while buffering and checks it by sequence).
     in_flight: Vec<Option<u64>>,
     generation: u64,
+    /// Per symbol: subscribed (frames of an unsubscribed symbol still in flight are dropped).
+    active: Vec<bool>,
 }
 
 impl std::fmt::Debug for Decoder {
@@ -94,6 +96,7 @@ impl Decoder {
             counters: UsdmCounters::default(),
             in_flight: vec![None; symbols.len()],
             generation: 0,
+            active: vec![true; symbols.len()],
         }
     }
 
@@ -118,7 +121,7 @@ impl Decoder {
             emit(ev);
         };
         match self.parser.parse_frame(frame, now, &mut self.scratch) {
-            Ok(Parsed::Depth { symbol, first, last, prev }) => {
+            Ok(Parsed::Depth { symbol, first, last, prev }) if self.active[symbol] => {
                 let Some(sync) = self.syncs.get_mut(symbol) else { return };
                 match sync.on_event(first, last, prev, &mut self.scratch, now, &mut counted) {
                     EventOutcome::Applied | EventOutcome::Buffered => {}
@@ -130,13 +133,14 @@ impl Decoder {
                     EventOutcome::Overflow => c.buffer_overflows += 1,
                 }
             }
-            Ok(Parsed::BookTicker { .. } | Parsed::AggTrade { .. }) => {
+            Ok(Parsed::BookTicker { symbol } | Parsed::AggTrade { symbol }) if self.active[symbol] => {
                 for ev in &self.scratch {
                     counted(ev);
                 }
             }
-            Ok(Parsed::Control) => {}
-            Err(failure) => Self::on_bad_frame(c, &mut self.syncs, failure, now, &mut counted),
+            // Control replies, and frames of a symbol just unsubscribed.
+            Ok(_) => {}
+            Err(failure) => Self::on_bad_frame(c, &mut self.syncs, &self.active, failure, now, &mut counted),
         }
         self.counters.records += emitted;
     }
@@ -145,6 +149,7 @@ impl Decoder {
     fn on_bad_frame(
         c: &mut UsdmCounters,
         syncs: &mut [FuturesDepthSync],
+        active: &[bool],
         failure: ParseFailure,
         now: Nanos,
         emit: &mut dyn FnMut(&MarketEvent),
@@ -152,6 +157,7 @@ impl Decoder {
         c.parse_errors[failure.error.reason_index()] += 1;
         log::warn!("binance_usdm: frame refused: {}", failure.error);
         if let Some((symbol, StreamKind::Depth)) = failure.stream
+            && active.get(symbol).copied().unwrap_or(false)
             && let Some(sync) = syncs.get_mut(symbol)
         {
             sync.reset(now, emit);

@@ -186,7 +186,13 @@ pub fn match_topic(symbols: &[&str]) -> Result<String, ConnectError> {
 /// documented example's shape). `topic` comes from [`level2_topic`]/[`match_topic`]: symbols
 /// never need JSON escaping.
 pub fn subscribe_message(id: u64, topic: &str, response: bool) -> String {
-    format!(r#"{{"id":{id},"type":"subscribe","topic":"{topic}","response":{response}}}"#)
+    topic_message("subscribe", id, topic, response)
+}
+
+/// `{"id":<id>,"type":"<kind>","topic":"<topic>","response":<response>}` for `kind`
+/// `subscribe` or `unsubscribe` (the documented shapes of both).
+pub fn topic_message(kind: &str, id: u64, topic: &str, response: bool) -> String {
+    format!(r#"{{"id":{id},"type":"{kind}","topic":"{topic}","response":{response}}}"#)
 }
 
 /// `{"id":"<id>","type":"ping"}`: send every `pingInterval`; the venue answers `pong`.

@@ -20,7 +20,7 @@ use super::{Decoder, connect, parse};
 use crate::error::FeedError;
 use crate::snapshot::HttpsClient;
 use crate::snapshot_feed::{Heartbeat, SessionPlan, SnapshotFeed, SnapshotFeedConfig, SnapshotSyncDecoder};
-use crate::snapshot_feed::{SnapshotVenue, check_common};
+use crate::snapshot_feed::{SnapshotVenue, check_common, deactivates};
 use qt_core::{MarketEvent, Nanos};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -30,8 +30,10 @@ pub const FULL_BOOK: usize = 0;
 /// KuCoin at the connection level.
 #[derive(Debug)]
 pub struct Kucoin {
-    subscriptions: Vec<String>,
+    symbols: Vec<String>,
     snapshot_targets: Vec<String>,
+    /// Ids of subscribe / unsubscribe messages.
+    request_ids: AtomicU64,
     connect_ids: AtomicU64,
 }
 
@@ -61,8 +63,15 @@ impl SnapshotVenue for Kucoin {
         })
     }
 
-    fn subscribe_frames(&self) -> Vec<String> {
-        self.subscriptions.clone()
+    /// One `subscribe` per topic (level-2, match) per 100 active symbols.
+    fn subscribe_frames(&self, active: &[bool]) -> Vec<String> {
+        let on: Vec<&str> = self.symbols.iter().zip(active).filter(|(_, a)| **a).map(|(s, _)| s.as_str()).collect();
+        on.chunks(connect::MAX_SYMBOLS_PER_TOPIC).flat_map(|chunk| self.messages("subscribe", chunk)).collect()
+    }
+
+    fn change_frames(&self, index: usize, subscribe: bool) -> Vec<String> {
+        let Some(symbol) = self.symbols.get(index) else { return Vec::new() };
+        self.messages(if subscribe { "subscribe" } else { "unsubscribe" }, &[symbol.as_str()])
     }
 
     fn greets_first(&self) -> bool {
@@ -82,6 +91,21 @@ impl SnapshotVenue for Kucoin {
     }
 }
 
+impl Kucoin {
+    /// `kind` (`subscribe`/`unsubscribe`) messages for the level-2 and match topics of `symbols`
+    /// (1..=100 of them, as configured and checked at start-up).
+    fn messages(&self, kind: &str, symbols: &[&str]) -> Vec<String> {
+        [connect::level2_topic(symbols), connect::match_topic(symbols)]
+            .into_iter()
+            .flatten()
+            .map(|topic| {
+                let id = self.request_ids.fetch_add(1, Ordering::Relaxed) + 1;
+                connect::topic_message(kind, id, &topic, true)
+            })
+            .collect()
+    }
+}
+
 impl SnapshotSyncDecoder for Decoder {
     fn symbol_count(&self) -> usize {
         self.syncs.len()
@@ -92,7 +116,20 @@ impl SnapshotSyncDecoder for Decoder {
     }
 
     fn take_snapshot_request(&mut self, index: usize) -> Option<u64> {
+        if !self.active.get(index).copied().unwrap_or(false) {
+            return None;
+        }
         Decoder::take_snapshot_request(self, index)
+    }
+
+    #[cold]
+    fn set_active(&mut self, index: usize, active: bool, now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
+        if deactivates(&mut self.active, index, active)
+            && let Some(sync) = self.syncs.get_mut(index)
+        {
+            sync.reset(now, emit);
+            self.counters.records += 1;
+        }
     }
 
     fn retry_snapshot_request(&mut self, index: usize, generation: u64) {
@@ -140,14 +177,8 @@ impl SnapshotFeed<Kucoin> {
             problems.push(format!("depth_limit: {} is not 20, 100 or 0 (full book)", cfg.depth_limit));
         }
         let names: Vec<&str> = cfg.symbols.iter().map(|s| s.symbol()).collect();
-        let mut subscriptions = Vec::new();
-        for (i, chunk) in names.chunks(connect::MAX_SYMBOLS_PER_TOPIC).enumerate() {
-            for (j, topic) in [connect::level2_topic(chunk), connect::match_topic(chunk)].into_iter().enumerate() {
-                match topic {
-                    Ok(t) => subscriptions.push(connect::subscribe_message((2 * i + j + 1) as u64, &t, true)),
-                    Err(e) => problems.push(format!("symbols: {e}")),
-                }
-            }
+        if names.iter().any(|n| n.is_empty() || n.contains(',')) {
+            problems.push("symbols: a KuCoin symbol is non-empty and holds no ','".into());
         }
         if !problems.is_empty() {
             return Err(FeedError::Config { field: "kucoin", problem: problems.join("; ") });
@@ -159,7 +190,12 @@ impl SnapshotFeed<Kucoin> {
                 None => connect::full_snapshot_path(s),
             })
             .collect();
-        let venue = Kucoin { subscriptions, snapshot_targets, connect_ids: AtomicU64::new(0) };
+        let venue = Kucoin {
+            symbols: names.iter().map(|s| s.to_string()).collect(),
+            snapshot_targets,
+            request_ids: AtomicU64::new(0),
+            connect_ids: AtomicU64::new(0),
+        };
         Self::with_venue(venue, Decoder::new(&cfg.symbols), &cfg)
     }
 }

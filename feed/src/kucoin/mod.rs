@@ -70,6 +70,8 @@ pub struct Decoder {
     syncs: Vec<Level2Sync>,
     scratch: Vec<MarketEvent>,
     counters: KucoinCounters,
+    /// Per symbol: subscribed (frames of an unsubscribed symbol still in flight are dropped).
+    active: Vec<bool>,
 }
 
 impl std::fmt::Debug for Decoder {
@@ -90,6 +92,7 @@ impl Decoder {
                 .collect(),
             scratch: Vec::with_capacity(16 * 1024),
             counters: KucoinCounters::default(),
+            active: vec![true; symbols.len()],
         }
     }
 
@@ -153,7 +156,7 @@ impl Decoder {
             emit(ev);
         };
         match self.parser.parse_frame(frame, now, &mut self.scratch) {
-            Ok(Parsed::Level2 { symbol, start, end }) => {
+            Ok(Parsed::Level2 { symbol, start, end }) if self.active[symbol] => {
                 let Some(sync) = self.syncs.get_mut(symbol) else { return };
                 match sync.on_increment(start, end, &mut self.scratch, now, &mut counted) {
                     IncrementOutcome::Applied | IncrementOutcome::Buffered => {}
@@ -165,7 +168,7 @@ impl Decoder {
                     IncrementOutcome::Overflow => c.buffer_overflows += 1,
                 }
             }
-            Ok(Parsed::Trade { .. }) => {
+            Ok(Parsed::Trade { symbol }) if self.active[symbol] => {
                 for ev in &self.scratch {
                     counted(ev);
                 }
@@ -173,6 +176,8 @@ impl Decoder {
             }
             Ok(Parsed::Control(ControlKind::Error)) => c.venue_errors += 1,
             Ok(Parsed::Control(_)) => c.control += 1,
+            // Frames of a symbol just unsubscribed.
+            Ok(Parsed::Level2 { .. } | Parsed::Trade { .. }) => {}
             Err(failure) => self.on_bad_frame(failure, now, emit),
         }
     }
@@ -184,6 +189,7 @@ impl Decoder {
         log::warn!("kucoin: frame refused: {}", failure.error);
         // A lost increment breaks the book: resync that symbol now rather than at its next one.
         if let Some((symbol, Topic::Level2)) = failure.topic
+            && self.active[symbol]
             && let Some(sync) = self.syncs.get_mut(symbol)
         {
             c.records += 1;

@@ -189,6 +189,15 @@ pub(crate) struct Driver<F: FeedSource> {
     start: Instant,
 }
 
+impl<V: SnapshotVenue> Driver<SnapshotFeed<V>> {
+    /// (Un)subscribes `symbol` now, applying what that emits; whether anything changed.
+    pub(crate) fn set_subscribed(&mut self, symbol: usize, on: bool) -> bool {
+        let now = Nanos::from_duration(self.start.elapsed());
+        let Self { feed, books, tally, .. } = self;
+        feed.set_subscribed(symbol, on, now, &mut |ev: &MarketEvent| Driver::<SnapshotFeed<V>>::apply(books, tally, ev))
+    }
+}
+
 impl<F: FeedSource> Driver<F> {
     pub(crate) fn new(mut feed: F, symbols: &[Instrument]) -> Self {
         let poll = mio::Poll::new().expect("poll");
@@ -215,30 +224,33 @@ impl<F: FeedSource> Driver<F> {
         }
         let now = Nanos::from_duration(self.start.elapsed());
         let Self { feed, books, tally, .. } = self;
-        feed.poll(now, &mut |ev: &MarketEvent| {
-            let i = ev.instrument.index();
-            books[i].apply(ev).expect("valid record");
-            match ev.kind {
-                EventKind::BookDelta => {
-                    tally.deltas += 1;
-                    if ev.is_batch_end() {
-                        tally.delta_batches += 1;
-                        tally.depth_seq[i] = ev.seq;
-                    }
+        feed.poll(now, &mut |ev: &MarketEvent| Self::apply(books, tally, ev));
+    }
+
+    /// Applies a record as the core loop would.
+    fn apply(books: &mut [Book], tally: &mut Tally, ev: &MarketEvent) {
+        let i = ev.instrument.index();
+        books[i].apply(ev).expect("valid record");
+        match ev.kind {
+            EventKind::BookDelta => {
+                tally.deltas += 1;
+                if ev.is_batch_end() {
+                    tally.delta_batches += 1;
+                    tally.depth_seq[i] = ev.seq;
                 }
-                EventKind::BookSnapshot => {
-                    if ev.is_clear() && !ev.is_batch_end() && ev.qty.is_zero() {
-                        tally.invalidations[i] += 1;
-                    }
-                    if ev.is_batch_end() {
-                        tally.snapshots += 1;
-                        tally.depth_seq[i] = ev.seq;
-                    }
-                }
-                EventKind::BestBidOffer => tally.bbo += 1,
-                EventKind::Trade => tally.trades += 1,
             }
-        });
+            EventKind::BookSnapshot => {
+                if ev.is_clear() && !ev.is_batch_end() && ev.qty.is_zero() {
+                    tally.invalidations[i] += 1;
+                }
+                if ev.is_batch_end() {
+                    tally.snapshots += 1;
+                    tally.depth_seq[i] = ev.seq;
+                }
+            }
+            EventKind::BestBidOffer => tally.bbo += 1,
+            EventKind::Trade => tally.trades += 1,
+        }
     }
 
     /// Steps until `done` (asserting it happens within `limit`; `info` describes the feed).
@@ -355,6 +367,34 @@ pub(crate) mod scenarios {
         d.match_sim_book(&rest_client(server), slow, SLOW, 2, Duration::from_secs(15));
         let (c, link) = (d.feed.decoder().stats(), d.feed.link_counters());
         assert_eq!((c.gaps, c.parse_errors, link.reconnects), (0, 0, 0), "{c:?} {link:?}");
+    }
+
+    /// Unsubscribes the slow symbol (its book invalid, the feed live without it, nothing of it
+    /// applied), keeps it unsubscribed across a reconnect, subscribes it again and matches it
+    /// with `/_sim/book`.
+    pub(crate) fn unsubscribe_and_back<V: SnapshotVenue>(
+        server: &RunningServer,
+        d: &mut Driver<SnapshotFeed<V>>,
+        reference: &mut Reference,
+        slow: &Instrument,
+    ) {
+        sync(d);
+        let sent = d.feed.link_counters().subscriptions_sent;
+        assert!(d.set_subscribed(SLOW, false) && !d.set_subscribed(SLOW, false), "a change once");
+        assert!(!d.books[SLOW].is_valid() && !d.feed.is_subscribed(SLOW));
+        assert!(d.feed.link_counters().subscriptions_sent > sent, "the venue is told");
+        assert_eq!(d.feed.state(), FeedState::Live, "live without the unsubscribed symbol");
+        let seq = d.tally.depth_seq[SLOW];
+        assert!(d.track(reference, FAST, Duration::from_secs(1)) >= 3);
+        assert!(!d.books[SLOW].is_valid() && d.tally.depth_seq[SLOW] == seq, "nothing of it applied");
+        server.faults.drop_ws_connections();
+        d.run_until(Duration::from_secs(10), "the drop", info, |d| d.feed.link_counters().disconnects >= 1);
+        d.run_until(Duration::from_secs(15), "the fast symbol again", info, |d| d.feed.state() == FeedState::Live);
+        assert!(d.track(reference, FAST, Duration::from_secs(1)) >= 3);
+        assert!(!d.books[SLOW].is_valid() && d.tally.depth_seq[SLOW] == seq, "still unsubscribed after the reconnect");
+        assert!(d.set_subscribed(SLOW, true));
+        d.run_until(Duration::from_secs(15), "the slow symbol again", info, synced);
+        d.match_sim_book(&rest_client(server), slow, SLOW, 1, Duration::from_secs(15));
     }
 
     /// Every session dropped: seen, books invalid, reconnect, resync, equal again.
