@@ -86,3 +86,20 @@ fn malformed_and_truncated_bodies_are_counted_and_invalidate_the_book() {
     let c = d.feed.counters();
     assert!(c.invalidations >= 2 && c.books >= 3, "{}", info(&d.feed));
 }
+
+#[test]
+fn a_core_that_falls_behind_drops_polls_instead_of_queueing_them() {
+    let (_server, mut d) = setup(Duration::from_millis(10));
+    d.run_until(Duration::from_secs(15), "the first book", info, valid);
+    // The core stops draining: the two-slot channel fills and the poller drops, never blocks.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while d.feed.dropped_polls() < 3 {
+        assert!(Instant::now() < deadline, "no poll dropped: {}", info(&d.feed));
+        std::thread::yield_now();
+    }
+    let books = d.feed.counters().books;
+    d.step();
+    let drained = d.feed.counters().books - books;
+    assert!((1..=2).contains(&drained), "at most the channel's two polls queued, got {drained}");
+    assert!(valid(&mut d));
+}
