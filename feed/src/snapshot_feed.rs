@@ -716,3 +716,28 @@ pub fn check_common(cfg: &SnapshotFeedConfig, needs_ws_url: bool, problems: &mut
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_configs_are_refused_naming_every_field() {
+        let mut cfg = SnapshotFeedConfig::new("ws://insecure", "https://127.0.0.1:1", Vec::new());
+        cfg.depth_limit = 7;
+        let usdm = crate::binance_usdm::BinanceUsdmFeed::new(cfg.clone()).map(|_| ());
+        let kucoin = crate::kucoin::KucoinFeed::new(cfg.clone()).map(|_| ());
+        let spot = crate::binance::BinanceFeed::new(SnapshotFeedConfig { depth_limit: 0, ..cfg }).map(|_| ());
+        for (result, venue, fields) in [
+            (usdm, "binance_usdm", &["ws_url", "symbols", "depth_limit"][..]),
+            (kucoin, "kucoin", &["symbols", "depth_limit"][..]),
+            (spot, "binance", &["ws_url", "symbols", "depth_limit"][..]),
+        ] {
+            let Err(FeedError::Config { field, problem }) = result else { panic!("{venue}: accepted") };
+            assert_eq!(field, venue);
+            for named in fields {
+                assert!(problem.contains(named), "{venue}: {problem}");
+            }
+        }
+    }
+}

@@ -199,19 +199,3 @@ impl SnapshotFeed<Kucoin> {
         Self::with_venue(venue, Decoder::new(&cfg.symbols), &cfg)
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bad_config_is_refused_naming_every_field() {
-        let mut cfg = SnapshotFeedConfig::new("ws://insecure", "https://127.0.0.1:1", Vec::new());
-        cfg.depth_limit = 7;
-        let Err(FeedError::Config { field, problem }) = KucoinFeed::new(cfg) else { panic!("accepted") };
-        assert_eq!(field, "kucoin");
-        for named in ["symbols", "depth_limit"] {
-            assert!(problem.contains(named), "{problem}");
-        }
-    }
-}
