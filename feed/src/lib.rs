@@ -26,6 +26,7 @@ pub mod ring;
 pub mod snapshot;
 pub mod tls;
 pub mod ws;
+pub mod ws_feed;
 
 pub use binance::{BinanceFeed, BinanceFeedConfig};
 pub use binance_usdm::Decoder as BinanceUsdmDecoder;

@@ -3,7 +3,8 @@
 //!
 //! - [`market`] — books, background flow, accounts and orders (the shared matching engine).
 //! - [`protocol`] — the seam a venue's wire protocol implements.
-//! - [`binance`], [`bybit`] — the protocols.
+//! - [`binance`], [`bybit`], [`okx`] — the protocols; [`stream`] — pieces the OKX and Kraken
+//!   market-data sessions share.
 //! - [`server`], [`tls`], [`http`], [`faults`] — sockets, certificates, HTTP/WebSocket, faults.
 
 pub mod binance;
@@ -11,7 +12,9 @@ pub mod bybit;
 pub mod faults;
 pub mod http;
 pub mod market;
+pub mod okx;
 pub mod protocol;
 pub mod server;
 pub mod signing;
+pub mod stream;
 pub mod tls;

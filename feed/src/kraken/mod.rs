@@ -30,6 +30,7 @@
 //! input. Error paths are `#[cold]`.
 
 pub mod book;
+pub mod live;
 pub mod parse;
 
 use crate::decoder::{ChecksumVerdict, DecoderStats, VenueDecoder};
