@@ -36,9 +36,10 @@
 use crate::market::{BookUpdate, Market, TradeView};
 use crate::protocol::{Ctx, HttpRequest, HttpResponse, Protocol, WsSession};
 use crate::stream::{
-    BestLevels, ClientTurn, Levels, MirrorBook, Outbox, PublishedView, next_client_text, session_over, symbol_by_pair,
+    BestLevels, ClientTurn, Levels, MirrorBook, Outbox, PublishedView, drain_updates, next_client_text, session_over,
+    subscribe_symbol, symbol_by_pair,
 };
-use crossbeam_channel::{Receiver, TryRecvError};
+use crossbeam_channel::Receiver;
 use qt_core::decimal::format_scaled;
 use qt_core::{DecimalStyle, Instrument, InstrumentKind, Side};
 use serde_json::{Value, json};
@@ -432,14 +433,13 @@ impl Session<'_> {
         if let Some(pos) = self.symbols.iter().position(|f| f.symbol == idx) {
             return self.symbols.get_mut(pos);
         }
-        let inst = self.ctx.market.instruments().get(idx)?.clone();
-        let (snap, rx) = self.ctx.market.subscribe_book(idx, usize::MAX)?;
+        let (inst, rx, book) = subscribe_symbol(&self.ctx.market, idx)?;
         self.symbols.push(SymbolFeed {
             symbol: idx,
             inst_id: inst_id(&inst),
             inst,
             rx,
-            book: MirrorBook::from_snapshot(&snap),
+            book,
             books: None,
             trades: false,
             bbo: None,
@@ -476,20 +476,13 @@ impl Session<'_> {
     /// Takes in every market update; `false` if the market dropped a subscription.
     fn pump(&mut self) -> bool {
         for feed in &mut self.symbols {
-            loop {
-                match feed.rx.try_recv() {
-                    Ok(update) => {
-                        if feed.book.apply(&update)
-                            && let Some(b) = &mut feed.books
-                        {
-                            b.dirty = true;
-                        }
-                        if feed.trades && !update.trades.is_empty() {
-                            self.out.data(feed.trades_message(&update.trades));
-                        }
-                    }
-                    Err(TryRecvError::Empty) => break,
-                    Err(TryRecvError::Disconnected) => return false,
+            let Some(updates) = drain_updates(&feed.rx, &mut feed.book) else { return false };
+            for (update, changed) in updates {
+                if changed && let Some(b) = &mut feed.books {
+                    b.dirty = true;
+                }
+                if feed.trades && !update.trades.is_empty() {
+                    self.out.data(feed.trades_message(&update.trades));
                 }
             }
         }

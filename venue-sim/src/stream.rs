@@ -10,8 +10,10 @@
 use crate::faults::Faults;
 use crate::market::{BookSnapshot, BookUpdate, Market};
 use crate::protocol::{Ctx, WsIncoming, WsSession};
-use qt_core::Side;
+use crossbeam_channel::{Receiver, TryRecvError};
+use qt_core::{Instrument, Side};
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -77,6 +79,30 @@ impl MirrorBook {
     /// Best bid and best ask.
     pub fn best(&self) -> BestLevels {
         (self.bids.iter().next_back().map(|(p, q)| (*p, *q)), self.asks.iter().next().map(|(p, q)| (*p, *q)))
+    }
+}
+
+/// A session's new subscription to symbol `idx`'s full book: the instrument, the update channel
+/// and the book mirrored from the snapshot taken under the same lock.
+pub fn subscribe_symbol(market: &Market, idx: usize) -> Option<(Instrument, Receiver<Arc<BookUpdate>>, MirrorBook)> {
+    let inst = market.instruments().get(idx)?.clone();
+    let (snap, rx) = market.subscribe_book(idx, usize::MAX)?;
+    Some((inst, rx, MirrorBook::from_snapshot(&snap)))
+}
+
+/// Applies every update waiting on `rx` to `book` and returns them with whether each changed a
+/// level; `None` if the market dropped the subscription (the session fell a backlog behind).
+pub fn drain_updates(rx: &Receiver<Arc<BookUpdate>>, book: &mut MirrorBook) -> Option<Vec<(Arc<BookUpdate>, bool)>> {
+    let mut out = Vec::new();
+    loop {
+        match rx.try_recv() {
+            Ok(update) => {
+                let changed = book.apply(&update);
+                out.push((update, changed));
+            }
+            Err(TryRecvError::Empty) => return Some(out),
+            Err(TryRecvError::Disconnected) => return None,
+        }
     }
 }
 
@@ -208,5 +234,27 @@ pub fn next_client_text(ws: &mut dyn WsSession, tick: Duration) -> ClientTurn {
         Ok(Some(WsIncoming::Text(t))) => ClientTurn::Text(t),
         Ok(Some(WsIncoming::Binary(_)) | None) => ClientTurn::Nothing,
         Ok(Some(WsIncoming::Closed)) | Err(_) => ClientTurn::Gone,
+    }
+}
+
+/// Unix nanoseconds as RFC 3339 UTC with microseconds (`2023-10-06T17:35:55.440295Z`), the
+/// timestamp shape of Kraken's v2 messages.
+pub fn rfc3339_micros(ns: i64) -> String {
+    let secs = ns.div_euclid(1_000_000_000);
+    let micros = ns.rem_euclid(1_000_000_000) / 1000;
+    let (y, m, d) = crate::http::civil_from_days(secs.div_euclid(86_400));
+    let rem = secs.rem_euclid(86_400);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_of_a_known_instant() {
+        // 2023-10-06T17:35:55.440295Z = 1696613755 s + 440295 µs.
+        assert_eq!(rfc3339_micros(1_696_613_755_440_295_000), "2023-10-06T17:35:55.440295Z");
+        assert_eq!(rfc3339_micros(0), "1970-01-01T00:00:00.000000Z");
     }
 }
