@@ -42,7 +42,9 @@ enum Command {
     /// Replay a capture (one raw venue message per line) through the venue's decoder and book;
     /// print the top of book per message, checksum verdicts, and counts of gaps and errors.
     FeedCheck {
-        /// Venue whose messages the file holds (binance, binance_usdm, bybit, kucoin, firi).
+        /// Venue whose messages the file holds (binance, binance_usdm, bybit, kucoin, firi, okx,
+        /// kraken). For kraken give the pair's precisions as --price-decimals/--qty-decimals
+        /// (its checksum formats numbers at them).
         #[arg(long)]
         venue: qt_core::Venue,
         /// Symbols (comma-separated); default: those found in the file.
@@ -65,7 +67,7 @@ enum Command {
     },
     /// Record raw messages (and REST snapshots) from a live connection into a capture folder.
     Capture {
-        /// Venue (binance).
+        /// Venue (binance, okx, kraken).
         #[arg(long)]
         venue: qt_core::Venue,
         /// Symbols (comma-separated).
@@ -74,9 +76,9 @@ enum Command {
         /// WebSocket base URL, e.g. wss://127.0.0.1:9443 (the venue simulator).
         #[arg(long)]
         ws_url: String,
-        /// REST base URL, e.g. https://127.0.0.1:9443.
+        /// REST base URL, e.g. https://127.0.0.1:9443 (binance: its snapshots).
         #[arg(long)]
-        rest_url: String,
+        rest_url: Option<String>,
         /// Trust only this CA (the simulator's venue-sim-ca.pem).
         #[arg(long)]
         ca_file: Option<PathBuf>,
@@ -86,11 +88,12 @@ enum Command {
         /// How long to record.
         #[arg(long, value_parser = humantime::parse_duration, default_value = "10s")]
         duration: std::time::Duration,
-        /// Output folder (frames.jsonl, `snapshot_<SYMBOL>.json`).
+        /// Output folder (frames.jsonl; binance also `snapshot_<SYMBOL>.json`).
         #[arg(long)]
         out: PathBuf,
     },
-    /// Run the venue simulator: a local TLS exchange speaking Binance spot and Bybit v5, until Ctrl-C.
+    /// Run the venue simulator: a local TLS exchange speaking Binance spot and Bybit v5 (and OKX v5
+    /// and Kraken WS v2 market data when given a listen address), until Ctrl-C.
     VenueSim {
         /// TOML configuration; without it the embedded default (examples/venue-sim.toml) is used.
         #[arg(long, value_name = "FILE")]
@@ -104,6 +107,12 @@ enum Command {
         /// Bybit listen address (overrides bybit_listen).
         #[arg(long)]
         bybit: Option<std::net::SocketAddr>,
+        /// OKX listen address (overrides okx_listen; serves OKX v5 public market data).
+        #[arg(long)]
+        okx: Option<std::net::SocketAddr>,
+        /// Kraken listen address (overrides kraken_listen; serves Kraken WS v2 market data).
+        #[arg(long)]
+        kraken: Option<std::net::SocketAddr>,
         /// Stop after this long (default: run until Ctrl-C).
         #[arg(long, value_parser = humantime::parse_duration)]
         duration: Option<std::time::Duration>,
@@ -117,14 +126,14 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Run { config, duration, seed, pace, check } => exit(run(config, duration, seed, pace, check)),
-        Command::VenueSim { config, ca_file, binance, bybit, duration } => {
-            exit(venue_sim(config, ca_file, binance, bybit, duration))
+        Command::VenueSim { config, ca_file, binance, bybit, okx, kraken, duration } => {
+            exit(venue_sim(config, ca_file, [binance, bybit, okx, kraken], duration))
         }
         Command::FeedCheck { venue, symbols, price_decimals, qty_decimals, snapshot, quiet, file } => {
             exit(feed_check(venue, symbols, price_decimals, qty_decimals, snapshot, quiet, file))
         }
         Command::Capture { venue, symbols, ws_url, rest_url, ca_file, server_name, duration, out } => {
-            exit(capture(venue, &symbols, &ws_url, &rest_url, ca_file, server_name, duration, &out))
+            exit(capture(venue, &symbols, &ws_url, rest_url.as_deref(), ca_file, server_name, duration, &out))
         }
     }
 }
@@ -197,24 +206,40 @@ fn capture(
     venue: qt_core::Venue,
     symbols: &[String],
     ws_url: &str,
-    rest_url: &str,
+    rest_url: Option<&str>,
     ca_file: Option<PathBuf>,
     server_name: Option<String>,
     duration: std::time::Duration,
     out: &std::path::Path,
 ) -> anyhow::Result<()> {
-    if venue != qt_core::Venue::Binance {
-        anyhow::bail!("capture supports binance in this build, not {venue}");
-    }
-    let (n, path) = qt_tools::feed_check::capture_binance(
-        ws_url,
-        rest_url,
-        ca_file.as_deref(),
-        server_name.as_deref(),
-        symbols,
-        duration,
-        out,
-    )?;
+    use qt_core::Venue;
+    use qt_feed::ws_feed::WsFeedConfig;
+    use qt_tools::feed_check as fc;
+    let common = || -> anyhow::Result<WsFeedConfig> {
+        Ok(WsFeedConfig {
+            ws_url: ws_url.to_owned(),
+            ca_file: ca_file.clone(),
+            server_name: server_name.clone(),
+            symbols: fc::capture_instruments(venue, symbols, 8, 8)?,
+        })
+    };
+    let (ca, name) = (ca_file.as_deref(), server_name.as_deref());
+    let (n, path) = match venue {
+        Venue::Binance => {
+            let rest_url = rest_url.context("--rest-url is required for binance (its REST snapshots)")?;
+            fc::capture_binance(ws_url, rest_url, ca, name, symbols, duration, out)?
+        }
+        Venue::Okx => {
+            let venue = qt_feed::okx::live::OkxLive::new(&qt_feed::okx::live::OkxFeedConfig::new(common()?));
+            fc::capture_stream(&venue, ws_url, ca, name, duration, out)?
+        }
+        Venue::Kraken => {
+            let venue =
+                qt_feed::kraken::live::KrakenLive::new(&qt_feed::kraken::live::KrakenFeedConfig::new(common()?));
+            fc::capture_stream(&venue, ws_url, ca, name, duration, out)?
+        }
+        other => anyhow::bail!("capture supports binance, okx and kraken in this build, not {other}"),
+    };
     println!("recorded {n} messages to {}", path.display());
     Ok(())
 }
@@ -222,8 +247,7 @@ fn capture(
 fn venue_sim(
     path: Option<PathBuf>,
     ca_file: Option<PathBuf>,
-    binance: Option<std::net::SocketAddr>,
-    bybit: Option<std::net::SocketAddr>,
+    [binance, bybit, okx, kraken]: [Option<std::net::SocketAddr>; 4],
     duration: Option<std::time::Duration>,
 ) -> anyhow::Result<()> {
     let (text, name) =
@@ -238,6 +262,8 @@ fn venue_sim(
     if let Some(a) = bybit {
         plan.bybit_listen = a;
     }
+    plan.okx_listen = okx.or(plan.okx_listen);
+    plan.kraken_listen = kraken.or(plan.kraken_listen);
     let stop = Arc::new(AtomicBool::new(false));
     let on_signal = stop.clone();
     ctrlc::set_handler(move || on_signal.store(true, Ordering::Relaxed)).context("installing the Ctrl-C handler")?;

@@ -25,6 +25,8 @@ struct RawVenueSim {
     ca_file: PathBuf,
     binance_listen: String,
     bybit_listen: String,
+    okx_listen: Option<String>,
+    kraken_listen: Option<String>,
     maker_fee: String,
     taker_fee: String,
     symbols: Vec<RawSymbol>,
@@ -68,6 +70,10 @@ pub struct VenueSimPlan {
     pub binance_listen: SocketAddr,
     /// Where the Bybit protocol listens.
     pub bybit_listen: SocketAddr,
+    /// Where the OKX protocol listens, if it is served.
+    pub okx_listen: Option<SocketAddr>,
+    /// Where the Kraken protocol listens, if it is served.
+    pub kraken_listen: Option<SocketAddr>,
     /// Where the CA certificate is written.
     pub ca_file: PathBuf,
 }
@@ -96,6 +102,8 @@ pub fn load(text: &str, source_name: &str) -> Result<VenueSimPlan, crate::config
     };
     let binance_listen = addr("binance_listen", &raw.binance_listen);
     let bybit_listen = addr("bybit_listen", &raw.bybit_listen);
+    let okx_listen = raw.okx_listen.as_deref().map(|a| addr("okx_listen", a));
+    let kraken_listen = raw.kraken_listen.as_deref().map(|a| addr("kraken_listen", a));
     let mut rate = |field: &str, text: &str| match Rate::parse(text) {
         Ok(r) => r,
         Err(e) => {
@@ -180,6 +188,8 @@ pub fn load(text: &str, source_name: &str) -> Result<VenueSimPlan, crate::config
             market: MarketConfig { symbols, fees, accounts, seed: raw.seed },
             binance_listen,
             bybit_listen,
+            okx_listen: okx_listen.flatten(),
+            kraken_listen: kraken_listen.flatten(),
             ca_file: raw.ca_file,
         }),
         _ => Err(fail(problems)),
@@ -194,10 +204,16 @@ pub fn start(plan: &VenueSimPlan) -> anyhow::Result<qt_venue_sim::server::Runnin
     use qt_venue_sim::protocol::Protocol;
     use std::sync::Arc;
     let market = qt_venue_sim::market::Market::new(plan.market.clone()).map_err(|e| anyhow::anyhow!("market: {e}"))?;
-    let protocols: Vec<(Arc<dyn Protocol>, SocketAddr)> = vec![
+    let mut protocols: Vec<(Arc<dyn Protocol>, SocketAddr)> = vec![
         (Arc::new(BinanceSpot::default()), plan.binance_listen),
         (Arc::new(BybitV5::default()), plan.bybit_listen),
     ];
+    if let Some(a) = plan.okx_listen {
+        protocols.push((Arc::new(qt_venue_sim::okx::OkxV5::default()), a));
+    }
+    if let Some(a) = plan.kraken_listen {
+        protocols.push((Arc::new(qt_venue_sim::kraken::KrakenV2::default()), a));
+    }
     let cfg = qt_venue_sim::server::ServerConfig {
         market,
         faults: qt_venue_sim::faults::Faults::new(),

@@ -119,15 +119,20 @@ impl KrakenLive {
         if !problems.is_empty() {
             return Err(FeedError::Config { field: "kraken", problem: problems.join("; ") });
         }
-        let venue = Self {
+        let decoder = Decoder::with_depth(&cfg.common.symbols, &cfg.precisions, cfg.depth);
+        WsFeed::new(&cfg.common, Self::new(&cfg), decoder)
+    }
+
+    /// The venue part alone (its requests and rules), e.g. for a raw capture; unvalidated:
+    /// [`Self::feed`] validates.
+    pub fn new(cfg: &KrakenFeedConfig) -> Self {
+        Self {
             symbols: cfg.common.symbols.iter().map(|s| s.symbol().to_owned()).collect(),
             depth: cfg.depth,
             trades: cfg.trades,
             ping_interval: cfg.ping_interval,
             silence_timeout: cfg.silence_timeout,
-        };
-        let decoder = Decoder::with_depth(&cfg.common.symbols, &cfg.precisions, cfg.depth);
-        WsFeed::new(&cfg.common, venue, decoder)
+        }
     }
 }
 

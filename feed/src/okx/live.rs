@@ -147,14 +147,19 @@ impl OkxLive {
         if !problems.is_empty() {
             return Err(FeedError::Config { field: "okx", problem: problems.join("; ") });
         }
-        let venue = Self {
+        let decoder = Decoder::new(&cfg.common.symbols);
+        WsFeed::new(&cfg.common, Self::new(&cfg), decoder)
+    }
+
+    /// The venue part alone (its requests and rules), e.g. for a raw capture; unvalidated:
+    /// [`Self::feed`] validates.
+    pub fn new(cfg: &OkxFeedConfig) -> Self {
+        Self {
             inst_ids: cfg.common.symbols.iter().map(|s| s.symbol().to_owned()).collect(),
             trades: cfg.trades,
             bbo: cfg.bbo,
             ping_after: cfg.ping_after,
             silence_timeout: cfg.silence_timeout,
-        };
-        let decoder = Decoder::new(&cfg.common.symbols);
-        WsFeed::new(&cfg.common, venue, decoder)
+        }
     }
 }
