@@ -4,7 +4,10 @@
 //! replay) through a preallocated SPSC ring. Socket feeds for the real venues plug in beside it
 //! through the same [`qt_core::FeedSource`] trait: [`binance::BinanceFeed`] (Binance spot diff
 //! depth, book ticker and trades over one non-blocking WebSocket, with REST snapshots fetched
-//! on its snapshot thread) and [`bybit::BybitFeed`] (Bybit v5 public order book and trades);
+//! on its snapshot thread); venues whose snapshot arrives in the stream run on
+//! [`ws_feed::WsFeed`]: [`bybit::BybitFeed`] (Bybit v5 public order book and trades),
+//! [`okx::live::OkxFeed`] (OKX v5 `books`, `trades`, `bbo-tbt`) and
+//! [`kraken::live::KrakenFeed`] (Kraken WS v2 `book`, `trade`);
 //! [`binance_usdm::Decoder`] decodes Binance USD-M futures streams. Shared pieces: [`ws`] (WebSocket over rustls on a mio socket),
 //! [`tls`], [`endpoint`], [`snapshot`] (the snapshot thread and its HTTPS client), [`error`],
 //! [`parse_error`] (the one `ParseError` every venue decoder returns) and `json` (simd-json tape
