@@ -289,6 +289,15 @@ fn trades_and_control_frames() {
 }
 
 #[test]
+fn doc_v2_subscribe_ack_is_control() {
+    // docs.kraken.com websocket-v2/book "Example: Subscribe Ack" (testdata/kraken/README.md).
+    let mut dec = Decoder::new(&[instrument(0, "ALGO/USD", 5, 8)], &[]);
+    assert!(feed(&mut dec, read("v2_doc_subscribe_ack.json").trim()).is_empty());
+    let c = dec.counters();
+    assert_eq!((c.control, c.control_errors, c.stats.parse_errors), (1, 0, 0), "{c:?}");
+}
+
+#[test]
 fn malformed_frames_are_counted_not_panicked_on() {
     let mut dec = capture_decoder(1000);
     let first = v1_book_to_v2(read("book.jsonl").lines().next().unwrap());

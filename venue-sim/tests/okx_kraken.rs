@@ -151,9 +151,15 @@ fn kraken_ws_status_acks_errors_ping_and_checksummed_book() {
     recv_where(&mut ws, "a depth refusal", |v| v["success"] == false && v["error"] == "Invalid depth");
     ws.send_text(r#"{"method":"subscribe","params":{"channel":"book","symbol":["BTC/USDT","ETH/USDT"],"depth":10}}"#)
         .unwrap();
+    let doc: Value = json_of(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/kraken/v2_doc_subscribe_ack.json"))
+            .unwrap(),
+    );
+    let keys = |v: &Value| -> Vec<String> { v.as_object().unwrap().keys().cloned().collect() };
     for symbol in ["BTC/USDT", "ETH/USDT"] {
         let ack = recv_where(&mut ws, "an ack", |v| v["success"] == true && v["result"]["symbol"] == symbol);
         assert_eq!(ack["result"]["depth"], 10);
+        assert_eq!((keys(&ack), keys(&ack["result"])), (keys(&doc), keys(&doc["result"])), "shaped as the doc's ack");
     }
     let snap = recv_where(&mut ws, "a snapshot", |v| v["channel"] == "book" && v["type"] == "snapshot");
     let item = &snap["data"][0];
