@@ -72,6 +72,10 @@ fn okx_rest_instruments_and_books() {
         assert_eq!(levels.len(), 5, "{body}");
         assert!(levels.iter().all(|l| l.as_array().is_some_and(|l| l.len() == 4)), "[px, sz, \"0\", count]: {body}");
     }
+    // The corrupt-level fault is reachable through the control endpoint too.
+    let (status, _, body) = c.post("/_sim/faults", &[], r#"{"corrupt_levels":1}"#);
+    assert_eq!(status, 200, "{body}");
+    assert!(server.faults.take_corrupt_level() && !server.faults.take_corrupt_level());
     let (status, _, body) = c.get("/api/v5/market/books?instId=ETH-USDT&sz=401", &[]);
     assert_eq!((status, json_of(&body)["code"].as_str()), (400, Some("51000")), "{body}");
 }
