@@ -3,7 +3,7 @@
 //! the `book` snapshot, verify every checksum while applying many updates, equal the
 //! simulator's own top 10, reconnect and resubscribe after a dropped connection, resync after a
 //! corrupted level (checksum mismatch), count malformed frames, and drop a connection that has
-//! gone silent (no data, no heartbeat). Kraken has no sequence numbers, so the comparison with
+//! gone silent (no data, no heartbeat), and run inside `qt_core::Engine`. Kraken has no sequence numbers, so the comparison with
 //! the simulator happens when its book stood still while the feed caught up. Every wait is
 //! bounded.
 
@@ -21,12 +21,18 @@ const BTC: usize = 0;
 const ETH: usize = 1;
 const DEPTH: usize = 10;
 
-fn harness_with(rate: f64, tune: impl FnOnce(&mut KrakenFeedConfig)) -> Harness<KrakenLive> {
+const LOTS: [&str; 2] = ["0.00001", "0.0001"];
+
+fn kraken_sim(rate: f64) -> qt_venue_sim::server::RunningServer {
     let symbols = vec![
-        (instrument(Venue::Kraken, 0, "BTC/USD", "BTC", "USD", "0.00001"), "65000"),
-        (instrument(Venue::Kraken, 1, "ETH/USD", "ETH", "USD", "0.0001"), "3200"),
+        (instrument(Venue::Kraken, 0, "BTC/USD", "BTC", "USD", LOTS[0]), "65000"),
+        (instrument(Venue::Kraken, 1, "ETH/USD", "ETH", "USD", LOTS[1]), "3200"),
     ];
-    let server = start_sim(market(symbols, rate), Arc::new(KrakenV2::new()));
+    start_sim(market(symbols, rate), Arc::new(KrakenV2::new()))
+}
+
+fn harness_with(rate: f64, tune: impl FnOnce(&mut KrakenFeedConfig)) -> Harness<KrakenLive> {
+    let server = kraken_sim(rate);
     let mut cfg = KrakenFeedConfig::new(feed_config(&server, "kraken"));
     tune(&mut cfg);
     let feed = KrakenLive::feed(cfg).expect("feed config");
@@ -130,4 +136,11 @@ fn heartbeats_and_pings_keep_it_alive_and_silence_reconnects() {
     h.run_until(Duration::from_secs(15), "resync after reconnect", |h| {
         h.feed.counters().reconnects >= 1 && h.all_synced()
     });
+}
+
+#[test]
+fn inside_the_engine_the_book_is_valid_and_equals_the_simulators_top_10() {
+    let server = kraken_sim(5.0);
+    let feed = KrakenLive::feed(KrakenFeedConfig::new(feed_config(&server, "kraken"))).expect("feed");
+    util::engine_tracks_the_simulator(&server, Box::new(feed), &LOTS, DEPTH);
 }

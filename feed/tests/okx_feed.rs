@@ -9,13 +9,13 @@ mod util;
 
 use qt_core::FeedSource;
 use qt_core::feed_source::FeedState;
-use qt_core::{Engine, EngineConfig, IdleStrategy, InstrumentRegistry, InstrumentSpec, Nanos, Side, Venue};
+use qt_core::{Nanos, Side, Venue};
 use qt_feed::okx::live::{OkxFeed, OkxFeedConfig, OkxLive};
 use qt_venue_sim::okx::OkxV5;
 use qt_venue_sim::server::RunningServer;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use util::{Harness, book_levels, feed_config, instrument, market, start_sim};
+use util::{Harness, feed_config, instrument, market, start_sim};
 
 const BTC: usize = 0;
 const ETH: usize = 1;
@@ -179,64 +179,9 @@ fn the_simulator_closes_an_idle_connection() {
     h.run_until(Duration::from_secs(15), "resync after reconnect", |h| h.all_synced());
 }
 
-struct AllowAll;
-
-impl qt_core::PreTradeCheck for AllowAll {
-    fn check(&mut self, _: &qt_core::OrderRequest, _: &qt_core::MarketView<'_>) -> qt_core::RiskDecision {
-        qt_core::RiskDecision::Allow
-    }
-}
-
 #[test]
 fn inside_the_engine_the_book_is_valid_and_equals_the_simulators() {
     let server = okx_sim(5.0, OkxV5::new());
-    let mut rest = util::rest_client(&server, "okx");
-    let mut registry = InstrumentRegistry::new();
-    for (inst, lot) in server.market.instruments().iter().zip(LOTS) {
-        let spec = InstrumentSpec::spot(Venue::Okx, inst.symbol(), inst.base(), inst.quote(), "0.01", lot);
-        registry.add(&spec).expect("instrument");
-    }
     let feed: OkxFeed = OkxLive::feed(OkxFeedConfig::new(feed_config(&server, "okx"))).expect("feed");
-    let cfg = EngineConfig { idle: IdleStrategy::GENTLE, book_depth: 1000, ..EngineConfig::default() };
-    let mut engine = Engine::new(cfg, registry, AllowAll, Arc::new(qt_core::time::WallClock));
-    engine.add_feed(Box::new(feed));
-    engine.register_feeds().expect("register");
-    let ids: Vec<_> = server.market.instruments().iter().map(|i| i.id()).collect();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut compared = [false; 2];
-    while !compared.iter().all(|c| *c) {
-        assert!(Instant::now() < deadline, "engine books never equal the simulator's: {compared:?}");
-        for s in [BTC, ETH] {
-            if compared[s] || !engine.book(ids[s]).is_some_and(|b| b.is_valid()) {
-                continue;
-            }
-            // The flow is slow: when the simulator's book stood still while the engine worked,
-            // the engine's book must equal it.
-            let (before, ..) = util::sim_book(&mut rest, &server.market, s, DEPTH);
-            let until = Instant::now() + Duration::from_millis(300);
-            while Instant::now() < until {
-                engine.do_work();
-            }
-            let (after, bids, asks) = util::sim_book(&mut rest, &server.market, s, DEPTH);
-            let Some(book) = engine.book(ids[s]).filter(|b| b.is_valid()) else { continue };
-            if before == after {
-                assert_eq!(book_levels(book, Side::Buy), bids, "engine bids of symbol {s} at {after}");
-                assert_eq!(book_levels(book, Side::Sell), asks, "engine asks of symbol {s} at {after}");
-                compared[s] = true;
-            }
-        }
-        engine.do_work();
-    }
-    // A dropped connection invalidates the engine's books until the resync.
-    server.faults.drop_ws_connections();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while ids.iter().all(|id| engine.book(*id).is_some_and(|b| b.is_valid())) {
-        assert!(Instant::now() < deadline, "the engine never saw the drop");
-        engine.do_work();
-    }
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !ids.iter().all(|id| engine.book(*id).is_some_and(|b| b.is_valid())) {
-        assert!(Instant::now() < deadline, "the engine's books never became valid again");
-        engine.do_work();
-    }
+    util::engine_tracks_the_simulator(&server, Box::new(feed), &LOTS, DEPTH);
 }

@@ -245,3 +245,70 @@ impl<V: StreamVenue> Harness<V> {
         true
     }
 }
+
+struct AllowAll;
+
+impl qt_core::PreTradeCheck for AllowAll {
+    fn check(&mut self, _: &qt_core::OrderRequest, _: &qt_core::MarketView<'_>) -> qt_core::RiskDecision {
+        qt_core::RiskDecision::Allow
+    }
+}
+
+/// Runs `feed` inside a `qt_core::Engine` (`register_feeds` + `do_work`) over the simulator's
+/// spot instruments (tick 0.01, `lots[i]`): every engine book becomes valid and equals the
+/// simulator's top `depth` (compared when the simulator's book stood still while the engine
+/// worked — use a slow flow); a dropped connection invalidates the engine's books until the
+/// resync makes them valid again.
+pub(crate) fn engine_tracks_the_simulator(
+    server: &RunningServer,
+    feed: Box<dyn FeedSource>,
+    lots: &[&str],
+    depth: usize,
+) {
+    use qt_core::{Engine, EngineConfig, IdleStrategy, InstrumentRegistry};
+    let mut rest = rest_client(server, server.addrs.first().map_or("", |(name, _)| *name));
+    let mut registry = InstrumentRegistry::new();
+    for (inst, lot) in server.market.instruments().iter().zip(lots) {
+        let spec = InstrumentSpec::spot(inst.venue(), inst.symbol(), inst.base(), inst.quote(), "0.01", lot);
+        registry.add(&spec).expect("instrument");
+    }
+    let cfg = EngineConfig { idle: IdleStrategy::GENTLE, book_depth: 1000, ..EngineConfig::default() };
+    let mut engine = Engine::new(cfg, registry, AllowAll, Arc::new(qt_core::time::WallClock));
+    engine.add_feed(feed);
+    engine.register_feeds().expect("register");
+    let ids: Vec<_> = server.market.instruments().iter().map(|i| i.id()).collect();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut compared = vec![false; ids.len()];
+    while !compared.iter().all(|c| *c) {
+        assert!(Instant::now() < deadline, "engine books never equal the simulator's: {compared:?}");
+        for s in 0..ids.len() {
+            if compared[s] || !engine.book(ids[s]).is_some_and(|b| b.is_valid()) {
+                continue;
+            }
+            let (before, ..) = sim_book(&mut rest, &server.market, s, depth);
+            let until = Instant::now() + Duration::from_millis(300);
+            while Instant::now() < until {
+                engine.do_work();
+            }
+            let (after, bids, asks) = sim_book(&mut rest, &server.market, s, depth);
+            let Some(book) = engine.book(ids[s]).filter(|b| b.is_valid()) else { continue };
+            if before == after {
+                assert_eq!(book_levels(book, Side::Buy), bids, "engine bids of symbol {s} at {after}");
+                assert_eq!(book_levels(book, Side::Sell), asks, "engine asks of symbol {s} at {after}");
+                compared[s] = true;
+            }
+        }
+        engine.do_work();
+    }
+    server.faults.drop_ws_connections();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while ids.iter().all(|id| engine.book(*id).is_some_and(|b| b.is_valid())) {
+        assert!(Instant::now() < deadline, "the engine never saw the drop");
+        engine.do_work();
+    }
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !ids.iter().all(|id| engine.book(*id).is_some_and(|b| b.is_valid())) {
+        assert!(Instant::now() < deadline, "the engine's books never became valid again");
+        engine.do_work();
+    }
+}
