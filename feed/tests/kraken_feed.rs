@@ -7,7 +7,7 @@
 //! the simulator happens when its book stood still while the feed caught up. Every wait is
 //! bounded.
 
-mod util;
+mod stream_util;
 
 use qt_core::feed_source::FeedState;
 use qt_core::{FeedSource, Nanos, Side, Venue};
@@ -15,7 +15,7 @@ use qt_feed::kraken::live::{KrakenFeedConfig, KrakenLive};
 use qt_venue_sim::kraken::KrakenV2;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use util::{Harness, feed_config, instrument, market, start_sim};
+use stream_util::{Harness, feed_config, instrument, market, start_sim};
 
 const BTC: usize = 0;
 const ETH: usize = 1;
@@ -142,5 +142,5 @@ fn heartbeats_and_pings_keep_it_alive_and_silence_reconnects() {
 fn inside_the_engine_the_book_is_valid_and_equals_the_simulators_top_10() {
     let server = kraken_sim(5.0);
     let feed = KrakenLive::feed(KrakenFeedConfig::new(feed_config(&server, "kraken"))).expect("feed");
-    util::engine_tracks_the_simulator(&server, Box::new(feed), &LOTS, DEPTH);
+    stream_util::engine_tracks_the_simulator(&server, Box::new(feed), &LOTS, DEPTH);
 }

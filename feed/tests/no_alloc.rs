@@ -15,7 +15,7 @@
 
 #![allow(unsafe_code, reason = "a counting GlobalAlloc needs unsafe impls; each is a thin forward to System")]
 
-mod util;
+mod stream_util;
 
 use qt_core::{Instrument, InstrumentId, InstrumentKind, InstrumentSpec, MarketEvent, Nanos, Venue};
 use qt_feed::binance::Decoder;
@@ -330,20 +330,23 @@ fn binance_usdm_decoder_allocates_nothing_after_warm_up() {
 #[test]
 fn ws_feed_socket_path_allocations_per_frame_are_measured() {
     use std::time::{Duration, Instant};
-    let symbols = vec![(util::instrument(Venue::Okx, 0, "BTC-USDT", "BTC", "USDT", "0.00001"), "65000")];
-    let server = util::start_sim(util::market(symbols, 2_000.0), std::sync::Arc::new(qt_venue_sim::okx::OkxV5::new()));
-    let mut cfg = qt_feed::okx::live::OkxFeedConfig::new(util::feed_config(&server, "okx"));
+    let symbols = vec![(stream_util::instrument(Venue::Okx, 0, "BTC-USDT", "BTC", "USDT", "0.00001"), "65000")];
+    let server = stream_util::start_sim(
+        stream_util::market(symbols, 2_000.0),
+        std::sync::Arc::new(qt_venue_sim::okx::OkxV5::new()),
+    );
+    let mut cfg = qt_feed::okx::live::OkxFeedConfig::new(stream_util::feed_config(&server, "okx"));
     cfg.bbo = true;
-    let mut h = util::Harness::new(server, qt_feed::okx::live::OkxLive::feed(cfg).unwrap(), "okx");
+    let mut h = stream_util::Harness::new(server, qt_feed::okx::live::OkxLive::feed(cfg).unwrap(), "okx");
     h.run_until(Duration::from_secs(10), "sync", |h| h.all_synced());
-    let run = |h: &mut util::Harness<qt_feed::okx::live::OkxLive>, d: Duration| {
+    let run = |h: &mut stream_util::Harness<qt_feed::okx::live::OkxLive>, d: Duration| {
         let until = Instant::now() + d;
         while Instant::now() < until {
             h.step();
         }
     };
     run(&mut h, Duration::from_millis(500));
-    let messages = |h: &util::Harness<qt_feed::okx::live::OkxLive>| h.feed.decoder().counters().stats.messages;
+    let messages = |h: &stream_util::Harness<qt_feed::okx::live::OkxLive>| h.feed.decoder().counters().stats.messages;
     let (m0, a0) = (messages(&h), allocs());
     run(&mut h, Duration::from_secs(2));
     let (frames, allocated) = (messages(&h) - m0, allocs() - a0);

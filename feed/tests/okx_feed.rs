@@ -5,7 +5,7 @@
 //! resync an injected sequence gap and a corrupted level (checksum mismatch), count malformed
 //! frames, ping on silence, and run inside `qt_core::Engine`. Every wait is bounded.
 
-mod util;
+mod stream_util;
 
 use qt_core::FeedSource;
 use qt_core::feed_source::FeedState;
@@ -15,7 +15,7 @@ use qt_venue_sim::okx::OkxV5;
 use qt_venue_sim::server::RunningServer;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use util::{Harness, feed_config, instrument, market, start_sim};
+use stream_util::{Harness, feed_config, instrument, market, start_sim};
 
 const BTC: usize = 0;
 const ETH: usize = 1;
@@ -183,5 +183,5 @@ fn the_simulator_closes_an_idle_connection() {
 fn inside_the_engine_the_book_is_valid_and_equals_the_simulators() {
     let server = okx_sim(5.0, OkxV5::new());
     let feed: OkxFeed = OkxLive::feed(OkxFeedConfig::new(feed_config(&server, "okx"))).expect("feed");
-    util::engine_tracks_the_simulator(&server, Box::new(feed), &LOTS, DEPTH);
+    stream_util::engine_tracks_the_simulator(&server, Box::new(feed), &LOTS, DEPTH);
 }

@@ -262,8 +262,12 @@ fn venue_sim(
     if let Some(a) = bybit {
         plan.bybit_listen = a;
     }
-    plan.okx_listen = okx.or(plan.okx_listen);
-    plan.kraken_listen = kraken.or(plan.kraken_listen);
+    for (name, addr) in [("okx", okx), ("kraken", kraken)] {
+        if let Some(a) = addr {
+            plan.public_listens.retain(|(n, _)| *n != name);
+            plan.public_listens.push((name, a));
+        }
+    }
     let stop = Arc::new(AtomicBool::new(false));
     let on_signal = stop.clone();
     ctrlc::set_handler(move || on_signal.store(true, Ordering::Relaxed)).context("installing the Ctrl-C handler")?;

@@ -25,7 +25,9 @@ struct RawVenueSim {
     ca_file: PathBuf,
     binance_listen: String,
     bybit_listen: String,
+    #[serde(default)]
     okx_listen: Option<String>,
+    #[serde(default)]
     kraken_listen: Option<String>,
     maker_fee: String,
     taker_fee: String,
@@ -70,10 +72,8 @@ pub struct VenueSimPlan {
     pub binance_listen: SocketAddr,
     /// Where the Bybit protocol listens.
     pub bybit_listen: SocketAddr,
-    /// Where the OKX protocol listens, if it is served.
-    pub okx_listen: Option<SocketAddr>,
-    /// Where the Kraken protocol listens, if it is served.
-    pub kraken_listen: Option<SocketAddr>,
+    /// Where the OKX and Kraken public-data protocols listen (each optional), by protocol name.
+    pub public_listens: Vec<(&'static str, SocketAddr)>,
     /// Where the CA certificate is written.
     pub ca_file: PathBuf,
 }
@@ -102,8 +102,9 @@ pub fn load(text: &str, source_name: &str) -> Result<VenueSimPlan, crate::config
     };
     let binance_listen = addr("binance_listen", &raw.binance_listen);
     let bybit_listen = addr("bybit_listen", &raw.bybit_listen);
-    let okx_listen = raw.okx_listen.as_deref().map(|a| addr("okx_listen", a));
-    let kraken_listen = raw.kraken_listen.as_deref().map(|a| addr("kraken_listen", a));
+    let optional = [("okx", "okx_listen", &raw.okx_listen), ("kraken", "kraken_listen", &raw.kraken_listen)];
+    let public_listens: Vec<(&'static str, SocketAddr)> =
+        optional.into_iter().filter_map(|(name, field, text)| Some((name, addr(field, text.as_deref()?)?))).collect();
     let mut rate = |field: &str, text: &str| match Rate::parse(text) {
         Ok(r) => r,
         Err(e) => {
@@ -188,8 +189,7 @@ pub fn load(text: &str, source_name: &str) -> Result<VenueSimPlan, crate::config
             market: MarketConfig { symbols, fees, accounts, seed: raw.seed },
             binance_listen,
             bybit_listen,
-            okx_listen: okx_listen.flatten(),
-            kraken_listen: kraken_listen.flatten(),
+            public_listens,
             ca_file: raw.ca_file,
         }),
         _ => Err(fail(problems)),
@@ -208,11 +208,12 @@ pub fn start(plan: &VenueSimPlan) -> anyhow::Result<qt_venue_sim::server::Runnin
         (Arc::new(BinanceSpot::default()), plan.binance_listen),
         (Arc::new(BybitV5::default()), plan.bybit_listen),
     ];
-    if let Some(a) = plan.okx_listen {
-        protocols.push((Arc::new(qt_venue_sim::okx::OkxV5::default()), a));
-    }
-    if let Some(a) = plan.kraken_listen {
-        protocols.push((Arc::new(qt_venue_sim::kraken::KrakenV2::default()), a));
+    for &(name, addr) in &plan.public_listens {
+        let protocol: Arc<dyn Protocol> = match name {
+            "okx" => Arc::new(qt_venue_sim::okx::OkxV5::default()),
+            _ => Arc::new(qt_venue_sim::kraken::KrakenV2::default()),
+        };
+        protocols.push((protocol, addr));
     }
     let cfg = qt_venue_sim::server::ServerConfig {
         market,
@@ -232,6 +233,17 @@ mod tests {
         let plan = load(EMBEDDED_DEFAULT, "embedded").unwrap();
         assert_eq!(plan.market.symbols.len(), 2);
         assert!(plan.binance_listen.ip().is_loopback());
+    }
+
+    #[test]
+    fn okx_and_kraken_listeners_are_optional() {
+        assert!(load(EMBEDDED_DEFAULT, "embedded").unwrap().public_listens.is_empty());
+        let text = EMBEDDED_DEFAULT.replace("# okx_listen", "okx_listen").replace("# kraken_listen", "kraken_listen");
+        let names: Vec<&str> = load(&text, "t").unwrap().public_listens.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, ["okx", "kraken"]);
+        let err =
+            load(&text.replace("okx_listen = \"127.0.0.1:9448\"", "okx_listen = \"10.0.0.1:1\""), "t").unwrap_err();
+        assert!(err.problems.iter().any(|p| p.path == "okx_listen"), "{err}");
     }
 
     #[test]

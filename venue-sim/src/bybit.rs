@@ -40,8 +40,8 @@ use crate::market::{
     OrderStatus, OrderView,
 };
 use crate::protocol::{Ctx, HttpRequest, HttpResponse, Protocol, WsIncoming, WsSession};
+use crate::public_stream::session_over;
 use crate::signing;
-use crate::stream::session_over;
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use qt_core::decimal::format_scaled;
 use qt_core::{

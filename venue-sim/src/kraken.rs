@@ -33,7 +33,7 @@
 
 use crate::market::{BookUpdate, TradeView};
 use crate::protocol::{Ctx, HttpRequest, HttpResponse, Protocol, WsSession};
-use crate::stream::{
+use crate::public_stream::{
     ClientTurn, MirrorBook, Outbox, PublishedView, drain_updates, next_client_text, rfc3339_micros, session_over,
     subscribe_symbol, symbol_by_pair,
 };

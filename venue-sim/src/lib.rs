@@ -3,7 +3,7 @@
 //!
 //! - [`market`] — books, background flow, accounts and orders (the shared matching engine).
 //! - [`protocol`] — the seam a venue's wire protocol implements.
-//! - [`binance`], [`bybit`], [`okx`], [`kraken`] — the protocols; [`stream`] — pieces the OKX and Kraken
+//! - [`binance`], [`bybit`], [`okx`], [`kraken`] — the protocols; [`public_stream`] — pieces the OKX and Kraken
 //!   market-data sessions share.
 //! - [`server`], [`tls`], [`http`], [`faults`] — sockets, certificates, HTTP/WebSocket, faults.
 
@@ -15,7 +15,7 @@ pub mod kraken;
 pub mod market;
 pub mod okx;
 pub mod protocol;
+pub mod public_stream;
 pub mod server;
 pub mod signing;
-pub mod stream;
 pub mod tls;

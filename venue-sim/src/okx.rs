@@ -35,7 +35,7 @@
 
 use crate::market::{BookUpdate, Market, TradeView};
 use crate::protocol::{Ctx, HttpRequest, HttpResponse, Protocol, WsSession};
-use crate::stream::{
+use crate::public_stream::{
     BestLevels, ClientTurn, Levels, MirrorBook, Outbox, PublishedView, drain_updates, next_client_text, session_over,
     subscribe_symbol, symbol_by_pair,
 };
