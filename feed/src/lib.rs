@@ -2,15 +2,18 @@
 //!
 //! [`ring::RingFeed`] takes normalized records from another thread (the simulated venue, a
 //! replay) through a preallocated SPSC ring. Socket feeds for the real venues plug in beside it
-//! through the same [`qt_core::FeedSource`] trait: [`snapshot_feed::SnapshotFeed`] is the one
-//! live layer of the venues whose books sync a WebSocket diff stream against REST snapshots —
-//! [`binance::BinanceFeed`] (spot), [`binance_usdm::BinanceUsdmFeed`] (USD-M futures) and
-//! [`kucoin::KucoinFeed`] (bullet-token connect flow, pings) — with the snapshot thread beside
-//! it; [`bybit::BybitFeed`] (Bybit v5 public order book and trades) and [`firi::FiriFeed`]
-//! (REST polling on its own thread) are the others. Shared pieces: [`ws`] (WebSocket over
-//! rustls on a mio socket), [`tls`], [`endpoint`], [`snapshot`] (the blocking HTTPS client),
-//! [`error`], [`parse_error`] (the one `ParseError` every venue decoder returns) and `json`
-//! (simd-json tape helpers the decoders share).
+//! through the same [`qt_core::FeedSource`] trait, on one of two live layers:
+//! [`snapshot_feed::SnapshotFeed`] for venues whose books sync a WebSocket diff stream against REST
+//! snapshots — [`binance::BinanceFeed`] (spot), [`binance_usdm::BinanceUsdmFeed`] (USD-M futures) and
+//! [`kucoin::KucoinFeed`] (bullet-token connect flow, pings) — with the snapshot thread beside it;
+//! and [`ws_feed::WsFeed`] for venues whose snapshot arrives in the stream — [`bybit::BybitFeed`]
+//! (Bybit v5 public order book and trades), [`okx::live::OkxFeed`] (OKX v5 `books`, `trades`,
+//! `bbo-tbt`) and [`kraken::live::KrakenFeed`] (Kraken WS v2 `book`, `trade`). [`firi::FiriFeed`]
+//! polls REST on its own thread. Shared pieces: [`ws`] (WebSocket over rustls on a mio socket),
+//! [`tls`], [`endpoint`], [`snapshot`] (the blocking HTTPS client), [`error`], [`parse_error`]
+//! (the one `ParseError` every venue decoder returns) and `json` (simd-json tape helpers the
+//! decoders share).
+
 pub mod binance;
 pub mod binance_usdm;
 pub mod bybit;
@@ -29,6 +32,7 @@ pub mod snapshot;
 pub mod snapshot_feed;
 pub mod tls;
 pub mod ws;
+pub mod ws_feed;
 
 pub use binance::{BinanceFeed, BinanceFeedConfig};
 pub use binance_usdm::Decoder as BinanceUsdmDecoder;

@@ -7,20 +7,20 @@
 //! the simulator's `updateId` equals the `seq` of the last book push the feed applied. Every wait
 //! is bounded.
 
+mod stream_util;
+
 use qt_core::feed_source::FeedState;
 use qt_core::{Book, EventKind, FeedSource, Instrument, InstrumentId, InstrumentKind, InstrumentSpec, MarketEvent};
 use qt_core::{Nanos, Rate, Side, Venue};
 use qt_feed::bybit::{BybitFeed, BybitFeedConfig, Category};
-use qt_feed::endpoint::Endpoint;
 use qt_feed::snapshot::HttpsClient;
 use qt_gateway::sim::flow::FlowParams;
 use qt_gateway::sim::matching::FeeSchedule;
 use qt_venue_sim::market::{AccountConfig, Market, MarketConfig, SymbolConfig};
-use qt_venue_sim::server::{RunningServer, ServerConfig, VenueSimServer};
-use std::path::PathBuf;
+use qt_venue_sim::server::RunningServer;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+use stream_util::book_levels;
 
 const BTC: usize = 0;
 const ETH: usize = 1;
@@ -69,27 +69,8 @@ fn market(rate: f64, kind: InstrumentKind) -> Arc<Market> {
     .expect("valid test market")
 }
 
-fn fresh_ca_path() -> PathBuf {
-    static N: AtomicU64 = AtomicU64::new(0);
-    let dir = std::env::temp_dir().join("qt-feed-tests");
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir.join(format!("bybit-ca-{}-{}.pem", std::process::id(), N.fetch_add(1, Ordering::Relaxed)))
-}
-
 fn start_sim(market: Arc<Market>) -> RunningServer {
-    VenueSimServer::start(ServerConfig {
-        market,
-        faults: qt_venue_sim::faults::Faults::new(),
-        protocols: vec![(Arc::new(qt_venue_sim::bybit::BybitV5::default()), "127.0.0.1:0".parse().unwrap())],
-        ca_file: fresh_ca_path(),
-    })
-    .expect("simulator starts")
-}
-
-type Levels = Vec<(i64, i64)>;
-
-fn book_levels(book: &Book, side: Side) -> Levels {
-    book.levels(side).map(|l| (l.price.units(), l.qty.units())).collect()
+    stream_util::start_sim(market, Arc::new(qt_venue_sim::bybit::BybitV5::default()))
 }
 
 struct Harness {
@@ -118,10 +99,7 @@ impl Harness {
         let mut feed = BybitFeed::new(cfg).expect("feed config");
         let poll = mio::Poll::new().expect("poll");
         assert!(feed.register(poll.registry(), 0).expect("register"));
-        let endpoint = Endpoint::parse(&format!("https://{addr}"), "rest_url").unwrap();
-        let tls = qt_feed::tls::client_config(Some(&server.ca_file)).unwrap();
-        let rest =
-            HttpsClient::new(endpoint.clone(), vec![addr], endpoint.server_name(Some("localhost")).unwrap(), tls);
+        let rest = stream_util::rest_client(&server, "bybit");
         Self {
             server,
             feed,
@@ -171,30 +149,13 @@ impl Harness {
     /// of our last applied push; returns whether a comparison happened.
     fn compare_with_sim_book(&mut self, symbol: usize) -> bool {
         let Some(seq) = self.feed.book_seq(symbol).filter(|_| self.synced(symbol)) else { return false };
-        let name = self.server.market.instruments()[symbol].symbol().to_string();
-        let (status, mut body) = self.rest.get(&format!("/_sim/book?symbol={name}&depth=50")).expect("GET /_sim/book");
-        assert_eq!(status, 200);
-        let v: simd_json::OwnedValue = simd_json::to_owned_value(&mut body).expect("json");
-        use simd_json::prelude::*;
-        let update_id = v["updateId"].as_u64().expect("updateId");
+        let (update_id, bids, asks) = stream_util::sim_book(&mut self.rest, &self.server.market, symbol, 50);
         if update_id != seq {
             return false;
         }
-        let inst = &self.server.market.instruments()[symbol];
-        let side = |key: &str| -> Levels {
-            v[key]
-                .as_array()
-                .expect("levels")
-                .iter()
-                .map(|l| {
-                    let p = inst.parse_price(l[0].as_str().unwrap()).unwrap().units();
-                    let q = inst.parse_qty(l[1].as_str().unwrap()).unwrap().units();
-                    (p, q)
-                })
-                .collect()
-        };
-        assert_eq!(book_levels(&self.books[symbol], Side::Buy), side("bids"), "{name} bids at {update_id}");
-        assert_eq!(book_levels(&self.books[symbol], Side::Sell), side("asks"), "{name} asks at {update_id}");
+        let name = self.server.market.instruments()[symbol].symbol().to_string();
+        assert_eq!(book_levels(&self.books[symbol], Side::Buy), bids, "{name} bids at {update_id}");
+        assert_eq!(book_levels(&self.books[symbol], Side::Sell), asks, "{name} asks at {update_id}");
         true
     }
 

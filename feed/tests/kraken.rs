@@ -289,6 +289,15 @@ fn trades_and_control_frames() {
 }
 
 #[test]
+fn doc_v2_subscribe_ack_is_control() {
+    // docs.kraken.com websocket-v2/book "Example: Subscribe Ack" (testdata/kraken/README.md).
+    let mut dec = Decoder::new(&[instrument(0, "ALGO/USD", 5, 8)], &[]);
+    assert!(feed(&mut dec, read("v2_doc_subscribe_ack.json").trim()).is_empty());
+    let c = dec.counters();
+    assert_eq!((c.control, c.control_errors, c.stats.parse_errors), (1, 0, 0), "{c:?}");
+}
+
+#[test]
 fn malformed_frames_are_counted_not_panicked_on() {
     let mut dec = capture_decoder(1000);
     let first = v1_book_to_v2(read("book.jsonl").lines().next().unwrap());
@@ -397,7 +406,8 @@ proptest::proptest! {
 
     /// Random snapshot + updates at depth 10 equal a `BTreeMap` reference truncated to the
     /// depth after every level (the worst level drops; a level worse than 10 others is not
-    /// kept; qty 0 deletes), after every message.
+    /// kept; qty 0 deletes), after every message — the decoder's shadow book and an engine
+    /// `Book` built from its records alike.
     #[test]
     fn depth_limited_book_matches_btreemap(
         snapshot in proptest::collection::vec((1u32..60, 1u32..50, proptest::bool::ANY), 0..30),
@@ -433,15 +443,29 @@ proptest::proptest! {
         let mut seen = std::collections::BTreeSet::new();
         let snapshot: Vec<RawLevel> = snapshot.into_iter().filter(|l| seen.insert((l.0, l.2))).collect();
         apply(&mut books, &snapshot);
-        feed(&mut dec, &v2_frame("snapshot", &snapshot));
+        // The engine's book (no depth limit) fed by the decoder's records must stay equal too:
+        // levels an update pushes out of the depth arrive as explicit deletes.
+        let mut engine = qt_core::Book::new(InstrumentId(1), 1000);
+        let to_engine = |engine: &mut qt_core::Book, records: Vec<MarketEvent>| {
+            for r in &records {
+                engine.apply(r).unwrap();
+            }
+        };
+        to_engine(&mut engine, feed(&mut dec, &v2_frame("snapshot", &snapshot)));
         for update in &updates {
             apply(&mut books, update);
-            feed(&mut dec, &v2_frame("update", update));
+            to_engine(&mut engine, feed(&mut dec, &v2_frame("update", update)));
+            let levels = |side| -> Vec<(i64, i64)> {
+                engine.levels(side).map(|l| (l.price.units(), l.qty.units())).collect()
+            };
+            let (engine_b, engine_a) = (levels(Side::Buy), levels(Side::Sell));
             let (sb, sa) = dec.book_levels(0).unwrap();
             let got_b: Vec<(i64, i64)> = sb.iter().map(|l| (l.price, l.qty)).collect();
             let got_a: Vec<(i64, i64)> = sa.iter().map(|l| (l.price, l.qty)).collect();
             let want_b: Vec<(i64, i64)> = books[1].iter().rev().map(|(p, q)| (*p, *q)).collect();
             let want_a: Vec<(i64, i64)> = books[0].iter().map(|(p, q)| (*p, *q)).collect();
+            proptest::prop_assert_eq!(&engine_b, &want_b);
+            proptest::prop_assert_eq!(&engine_a, &want_a);
             proptest::prop_assert_eq!(got_b, want_b);
             proptest::prop_assert_eq!(got_a, want_a);
         }

@@ -1,5 +1,6 @@
 //! Allocation counts of the Binance feed's hot path, with a counting global allocator.
-//! (Also: the Bybit and Binance USD-M decoders over their recorded traffic, zero after warm-up.)
+//! (Also: the Bybit and Binance USD-M decoders over their recorded traffic, zero after warm-up,
+//! and the shared `WsFeed` layer's socket path with OKX, measured like 2.)
 //!
 //! 1. The parse → sync → emit path ([`Decoder`]) over a few thousand frames in Binance's exact
 //!    wire shapes (synthesized diff depth / bookTicker / trade frames as the simulator sends
@@ -13,6 +14,8 @@
 //! Counting is per thread (`thread_local`), so the simulator's threads do not disturb it.
 
 #![allow(unsafe_code, reason = "a counting GlobalAlloc needs unsafe impls; each is a thin forward to System")]
+
+mod stream_util;
 
 use qt_core::{Instrument, InstrumentId, InstrumentKind, InstrumentSpec, MarketEvent, Nanos, Venue};
 use qt_feed::binance::Decoder;
@@ -368,4 +371,37 @@ fn kucoin_decoder_allocates_nothing_after_warm_up() {
 
 fn instrument_spec(symbol: &str, tick: &str, lot: &str) -> InstrumentSpec {
     InstrumentSpec::spot(Venue::Binance, symbol, "B", "USDT", tick, lot)
+}
+
+/// The shared live layer (`WsFeed`, here with OKX: `books` + `trades` + `bbo-tbt`) over the
+/// whole socket path against the simulator's OKX protocol: allocations per received frame are
+/// measured and printed — rustls and tungstenite allocate per record/frame; `WsFeed` and the
+/// OKX decoder add none in steady state — and bounded so a regression shows.
+#[test]
+fn ws_feed_socket_path_allocations_per_frame_are_measured() {
+    use std::time::{Duration, Instant};
+    let symbols = vec![(stream_util::instrument(Venue::Okx, 0, "BTC-USDT", "BTC", "USDT", "0.00001"), "65000")];
+    let server = stream_util::start_sim(
+        stream_util::market(symbols, 2_000.0),
+        std::sync::Arc::new(qt_venue_sim::okx::OkxV5::new()),
+    );
+    let mut cfg = qt_feed::okx::live::OkxFeedConfig::new(stream_util::feed_config(&server, "okx"));
+    cfg.bbo = true;
+    let mut h = stream_util::Harness::new(server, qt_feed::okx::live::OkxLive::feed(cfg).unwrap(), "okx");
+    h.run_until(Duration::from_secs(10), "sync", |h| h.all_synced());
+    let run = |h: &mut stream_util::Harness<qt_feed::okx::live::OkxLive>, d: Duration| {
+        let until = Instant::now() + d;
+        while Instant::now() < until {
+            h.step();
+        }
+    };
+    run(&mut h, Duration::from_millis(500));
+    let messages = |h: &stream_util::Harness<qt_feed::okx::live::OkxLive>| h.feed.decoder().counters().stats.messages;
+    let (m0, a0) = (messages(&h), allocs());
+    run(&mut h, Duration::from_secs(2));
+    let (frames, allocated) = (messages(&h) - m0, allocs() - a0);
+    let per_frame = allocated as f64 / frames.max(1) as f64;
+    eprintln!("WsFeed<OkxLive> socket path: {frames} frames, {allocated} allocations, {per_frame:.2} per frame");
+    assert!(frames > 50 && h.all_synced(), "{:?}", h.feed.decoder().counters());
+    assert!(per_frame < 16.0, "allocations per frame regressed: {per_frame:.2}");
 }

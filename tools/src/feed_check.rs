@@ -46,7 +46,16 @@ pub fn decoder_for(venue: Venue, instruments: &[Instrument], depth: u16) -> anyh
             [one] => Box::new(qt_feed::firi::Decoder::new(one.clone())),
             _ => bail!("a Firi capture holds one market's depth bodies; give exactly one --symbols"),
         },
-        other => bail!("no decoder for {other} in this build (available: binance, binance_usdm, bybit, kucoin, firi)"),
+        Venue::Okx => Box::new(qt_feed::okx::Decoder::new(instruments)),
+        // Kraken's checksum formats at the pair's precision: the capture's decimals must be it.
+        Venue::Kraken => Box::new(qt_feed::kraken::Decoder::with_depth(
+            instruments,
+            &[],
+            if depth == 0 { qt_feed::kraken::DEPTHS[0] } else { usize::from(depth) },
+        )),
+        other => bail!(
+            "no decoder for {other} in this build (available: binance, binance_usdm, bybit, kucoin, firi, okx, kraken)"
+        ),
     })
 }
 
@@ -202,6 +211,10 @@ pub fn symbols_in(path: &Path, venue: Venue) -> anyhow::Result<Vec<String>> {
             Venue::Kucoin => {
                 topic(&line).and_then(|t| t.rsplit(':').next()).filter(|s| !s.contains(',')).map(str::to_string)
             }
+            // "instId":"BTC-USDT" (in "arg" and in trade items)
+            Venue::Okx => quoted_after(&line, "\"instId\":\""),
+            // "symbol":"BTC/USD" inside data items
+            Venue::Kraken => quoted_after(&line, "\"symbol\":\""),
             _ => None,
         };
         if let Some(s) = sym
@@ -216,6 +229,108 @@ pub fn symbols_in(path: &Path, venue: Venue) -> anyhow::Result<Vec<String>> {
     Ok(seen)
 }
 
+/// The text between `key` and the next `"` in `line`.
+fn quoted_after(line: &str, key: &str) -> Option<String> {
+    line.split(key).nth(1).and_then(|r| r.split('"').next()).map(str::to_string)
+}
+
+/// A capture's WebSocket client for `ws_url` with the request target `target(configured)`.
+fn capture_client(
+    ws_url: &str,
+    target: impl FnOnce(&str) -> String,
+    ca_file: Option<&Path>,
+    server_name: Option<&str>,
+) -> anyhow::Result<qt_feed::ws::WsClient> {
+    let tls = qt_feed::tls::client_config(ca_file)?;
+    let ws = qt_feed::endpoint::Endpoint::parse(ws_url, "ws_url")?;
+    let client = qt_feed::ws::WsClient::new(
+        &ws,
+        ws.resolve()?,
+        &target(&ws.target),
+        ws.server_name(server_name)?,
+        tls,
+        qt_feed::ws::Backoff::new(Nanos(100 * Nanos::MILLI.0), Nanos::SECOND, 1),
+    );
+    Ok(client)
+}
+
+/// Drives `client` for `duration`, writing every received frame as one line of
+/// `out_dir/frames.jsonl`; `each_turn(client, progress, frames so far, now)` runs after every
+/// poll (subscriptions, heartbeats, snapshots). Returns the frame count and the file.
+fn record_frames(
+    mut client: qt_feed::ws::WsClient,
+    duration: std::time::Duration,
+    out_dir: &Path,
+    mut each_turn: impl FnMut(&mut qt_feed::ws::WsClient, qt_feed::ws::WsProgress, u64, Nanos) -> anyhow::Result<()>,
+) -> anyhow::Result<(u64, PathBuf)> {
+    std::fs::create_dir_all(out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    let mut poll = mio::Poll::new()?;
+    client.register(poll.registry(), 0)?;
+    let mut events = mio::Events::with_capacity(64);
+    let frames_path = out_dir.join("frames.jsonl");
+    let mut frames = std::io::BufWriter::new(std::fs::File::create(&frames_path)?);
+    let started = std::time::Instant::now();
+    let mut count = 0u64;
+    let mut write_error = None;
+    while started.elapsed() < duration {
+        poll.poll(&mut events, Some(std::time::Duration::from_millis(10)))?;
+        if !events.is_empty() {
+            client.on_ready();
+        }
+        let now = sys::mono_now();
+        let progress = client.poll(now, &mut |frame: &[u8]| {
+            count += 1;
+            if let Err(e) = frames.write_all(frame).and_then(|_| frames.write_all(b"\n")) {
+                write_error = Some(e);
+            }
+        });
+        if let Some(e) = write_error.take() {
+            return Err(e).context("writing frames");
+        }
+        each_turn(&mut client, progress, count, now)?;
+    }
+    frames.flush()?;
+    Ok((count, frames_path))
+}
+
+/// `qt capture` for a venue whose book snapshot arrives in the stream (OKX, Kraken): opens the
+/// venue's stream, sends its subscribe requests (again after a reconnect) and its heartbeat
+/// text at its interval, and records every received text frame, one per line, into
+/// `out_dir/frames.jsonl`.
+pub fn capture_stream<V: qt_feed::ws_feed::StreamVenue>(
+    venue: &V,
+    ws_url: &str,
+    ca_file: Option<&Path>,
+    server_name: Option<&str>,
+    duration: std::time::Duration,
+    out_dir: &Path,
+) -> anyhow::Result<(u64, PathBuf)> {
+    use qt_feed::ws_feed::Heartbeat;
+    let client = capture_client(ws_url, |t| venue.ws_target(t), ca_file, server_name)?;
+    let heartbeat = match venue.heartbeat() {
+        Heartbeat::None => None,
+        Heartbeat::Every { text, interval } | Heartbeat::WhenSilent { text, interval } => Some((text, interval)),
+    };
+    let requests = venue.subscribe_requests();
+    let mut last_beat = sys::mono_now();
+    record_frames(client, duration, out_dir, |client, progress, _, now| {
+        if progress.opened {
+            for request in &requests {
+                let _ = client.send_text(request, now);
+            }
+            last_beat = now;
+        }
+        if let Some((text, interval)) = &heartbeat
+            && client.is_open()
+            && now.saturating_sub(last_beat) >= *interval
+        {
+            last_beat = now;
+            let _ = client.send_text(text, now);
+        }
+        Ok(())
+    })
+}
+
 /// `qt capture`: records raw frames of Binance combined streams (diff depth, bookTicker, trade)
 /// and the REST snapshots of `symbols` into `out_dir` (`frames.jsonl`, `snapshot_<SYM>.json`).
 pub fn capture_binance(
@@ -228,9 +343,6 @@ pub fn capture_binance(
     out_dir: &Path,
 ) -> anyhow::Result<(u64, PathBuf)> {
     use qt_feed::endpoint::Endpoint;
-    std::fs::create_dir_all(out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
-    let tls = qt_feed::tls::client_config(ca_file)?;
-    let ws = Endpoint::parse(ws_url, "ws_url")?;
     let rest = Endpoint::parse(rest_url, "rest_url")?;
     let streams: Vec<String> = symbols
         .iter()
@@ -240,38 +352,12 @@ pub fn capture_binance(
         })
         .collect();
     let target = format!("/stream?streams={}", streams.join("/"));
-    let mut client = qt_feed::ws::WsClient::new(
-        &ws,
-        ws.resolve()?,
-        &target,
-        ws.server_name(server_name)?,
-        tls.clone(),
-        qt_feed::ws::Backoff::new(Nanos(100 * Nanos::MILLI.0), Nanos::SECOND, 1),
-    );
-    let mut poll = mio::Poll::new()?;
-    client.register(poll.registry(), 0)?;
-    let mut events = mio::Events::with_capacity(64);
-    let frames_path = out_dir.join("frames.jsonl");
-    let mut frames = std::io::BufWriter::new(std::fs::File::create(&frames_path)?);
+    let client = capture_client(ws_url, |_| target, ca_file, server_name)?;
+    let tls = qt_feed::tls::client_config(ca_file)?;
     let https = qt_feed::snapshot::HttpsClient::new(rest.clone(), rest.resolve()?, rest.server_name(server_name)?, tls);
     let started = std::time::Instant::now();
-    let mut count = 0u64;
     let mut snapshots_taken = false;
-    let mut write_error = None;
-    while started.elapsed() < duration {
-        poll.poll(&mut events, Some(std::time::Duration::from_millis(10)))?;
-        if !events.is_empty() {
-            client.on_ready();
-        }
-        client.poll(sys::mono_now(), &mut |frame: &[u8]| {
-            count += 1;
-            if let Err(e) = frames.write_all(frame).and_then(|_| frames.write_all(b"\n")) {
-                write_error = Some(e);
-            }
-        });
-        if let Some(e) = write_error.take() {
-            return Err(e).context("writing frames");
-        }
+    record_frames(client, duration, out_dir, |_, _, count, _| {
         // Snapshots once the stream runs, so the capture holds diffs from before them.
         if !snapshots_taken && count > 0 && started.elapsed() > std::time::Duration::from_millis(300) {
             snapshots_taken = true;
@@ -283,9 +369,8 @@ pub fn capture_binance(
                 std::fs::write(out_dir.join(format!("snapshot_{s}.json")), body)?;
             }
         }
-    }
-    frames.flush()?;
-    Ok((count, frames_path))
+        Ok(())
+    })
 }
 
 #[cfg(test)]

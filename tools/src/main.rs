@@ -42,7 +42,9 @@ enum Command {
     /// Replay a capture (one raw venue message per line) through the venue's decoder and book;
     /// print the top of book per message, checksum verdicts, and counts of gaps and errors.
     FeedCheck {
-        /// Venue whose messages the file holds (binance, binance_usdm, bybit, kucoin, firi).
+        /// Venue whose messages the file holds (binance, binance_usdm, bybit, kucoin, firi, okx,
+        /// kraken). For kraken give the pair's precisions as --price-decimals/--qty-decimals
+        /// (its checksum formats numbers at them).
         #[arg(long)]
         venue: qt_core::Venue,
         /// Symbols (comma-separated); default: those found in the file.
@@ -65,7 +67,7 @@ enum Command {
     },
     /// Record raw messages (and REST snapshots) from a live connection into a capture folder.
     Capture {
-        /// Venue (binance, binance_usdm, kucoin, firi).
+        /// Venue (binance, binance_usdm, kucoin, firi, okx, kraken).
         #[arg(long)]
         venue: qt_core::Venue,
         /// Symbols (comma-separated).
@@ -75,9 +77,9 @@ enum Command {
         /// (its bullet answer names the endpoint) and firi (REST only).
         #[arg(long, default_value = "")]
         ws_url: String,
-        /// REST base URL, e.g. https://127.0.0.1:9443.
+        /// REST base URL, e.g. https://127.0.0.1:9443 (binance: its snapshots).
         #[arg(long)]
-        rest_url: String,
+        rest_url: Option<String>,
         /// Trust only this CA (the simulator's venue-sim-ca.pem).
         #[arg(long)]
         ca_file: Option<PathBuf>,
@@ -90,11 +92,12 @@ enum Command {
         /// Firi: time between depth polls.
         #[arg(long, value_parser = humantime::parse_duration, default_value = "500ms")]
         poll_interval: std::time::Duration,
-        /// Output folder (frames.jsonl, `snapshot_<SYMBOL>.json`).
+        /// Output folder (frames.jsonl; snapshot-synced venues also `snapshot_<SYMBOL>.json`).
         #[arg(long)]
         out: PathBuf,
     },
-    /// Run the venue simulator: a local TLS exchange speaking Binance spot and Bybit v5, until Ctrl-C.
+    /// Run the venue simulator: a local TLS exchange speaking Binance spot and Bybit v5 (and OKX v5
+    /// and Kraken WS v2 market data when given a listen address), until Ctrl-C.
     VenueSim {
         /// TOML configuration; without it the embedded default (examples/venue-sim.toml) is used.
         #[arg(long, value_name = "FILE")]
@@ -108,6 +111,12 @@ enum Command {
         /// Bybit listen address (overrides bybit_listen).
         #[arg(long)]
         bybit: Option<std::net::SocketAddr>,
+        /// OKX listen address (overrides okx_listen; serves OKX v5 public market data).
+        #[arg(long)]
+        okx: Option<std::net::SocketAddr>,
+        /// Kraken listen address (overrides kraken_listen; serves Kraken WS v2 market data).
+        #[arg(long)]
+        kraken: Option<std::net::SocketAddr>,
         /// Stop after this long (default: run until Ctrl-C).
         #[arg(long, value_parser = humantime::parse_duration)]
         duration: Option<std::time::Duration>,
@@ -121,14 +130,24 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Run { config, duration, seed, pace, check } => exit(run(config, duration, seed, pace, check)),
-        Command::VenueSim { config, ca_file, binance, bybit, duration } => {
-            exit(venue_sim(config, ca_file, binance, bybit, duration))
+        Command::VenueSim { config, ca_file, binance, bybit, okx, kraken, duration } => {
+            exit(venue_sim(config, ca_file, [binance, bybit, okx, kraken], duration))
         }
         Command::FeedCheck { venue, symbols, price_decimals, qty_decimals, snapshot, quiet, file } => {
             exit(feed_check(venue, symbols, price_decimals, qty_decimals, snapshot, quiet, file))
         }
         Command::Capture { venue, symbols, ws_url, rest_url, ca_file, server_name, duration, poll_interval, out } => {
-            exit(capture(venue, &symbols, &ws_url, &rest_url, ca_file, server_name, duration, poll_interval, &out))
+            exit(capture(
+                venue,
+                &symbols,
+                &ws_url,
+                rest_url.as_deref(),
+                ca_file,
+                server_name,
+                duration,
+                poll_interval,
+                &out,
+            ))
         }
     }
 }
@@ -201,7 +220,7 @@ fn capture(
     venue: qt_core::Venue,
     symbols: &[String],
     ws_url: &str,
-    rest_url: &str,
+    rest_url: Option<&str>,
     ca_file: Option<PathBuf>,
     server_name: Option<String>,
     duration: std::time::Duration,
@@ -209,24 +228,44 @@ fn capture(
     out: &std::path::Path,
 ) -> anyhow::Result<()> {
     use qt_core::Venue;
+    use qt_feed::ws_feed::WsFeedConfig;
     use qt_tools::capture::{CaptureTarget, capture_firi, capture_snapshot_feed};
-    let target = CaptureTarget { ws_url, rest_url, ca_file: ca_file.as_deref(), server_name: server_name.as_deref() };
+    use qt_tools::feed_check as fc;
+    let (ca, name) = (ca_file.as_deref(), server_name.as_deref());
+    let rest = |why: &str| rest_url.with_context(|| format!("--rest-url is required for {venue} ({why})"));
+    let common = || -> anyhow::Result<WsFeedConfig> {
+        Ok(WsFeedConfig {
+            ws_url: ws_url.to_owned(),
+            ca_file: ca_file.clone(),
+            server_name: server_name.clone(),
+            symbols: fc::capture_instruments(venue, symbols, 8, 8)?,
+        })
+    };
     let (n, path) = match venue {
-        Venue::Binance => qt_tools::feed_check::capture_binance(
-            ws_url,
-            rest_url,
-            ca_file.as_deref(),
-            server_name.as_deref(),
-            symbols,
-            duration,
-            out,
-        )?,
-        Venue::BinanceUsdm | Venue::Kucoin => capture_snapshot_feed(venue, &target, symbols, duration, out)?,
-        Venue::Firi => match symbols {
-            [market] => capture_firi(&target, market, poll_interval, duration, out)?,
-            _ => anyhow::bail!("a Firi capture records one market: give exactly one --symbols"),
-        },
-        other => anyhow::bail!("capture supports binance, binance_usdm, kucoin and firi in this build, not {other}"),
+        Venue::Binance => fc::capture_binance(ws_url, rest("its REST snapshots")?, ca, name, symbols, duration, out)?,
+        Venue::BinanceUsdm | Venue::Kucoin => {
+            let target =
+                CaptureTarget { ws_url, rest_url: rest("its REST snapshots")?, ca_file: ca, server_name: name };
+            capture_snapshot_feed(venue, &target, symbols, duration, out)?
+        }
+        Venue::Firi => {
+            let target =
+                CaptureTarget { ws_url, rest_url: rest("it is polled over REST")?, ca_file: ca, server_name: name };
+            match symbols {
+                [market] => capture_firi(&target, market, poll_interval, duration, out)?,
+                _ => anyhow::bail!("a Firi capture records one market: give exactly one --symbols"),
+            }
+        }
+        Venue::Okx => {
+            let venue = qt_feed::okx::live::OkxLive::new(&qt_feed::okx::live::OkxFeedConfig::new(common()?));
+            fc::capture_stream(&venue, ws_url, ca, name, duration, out)?
+        }
+        Venue::Kraken => {
+            let venue =
+                qt_feed::kraken::live::KrakenLive::new(&qt_feed::kraken::live::KrakenFeedConfig::new(common()?));
+            fc::capture_stream(&venue, ws_url, ca, name, duration, out)?
+        }
+        other => anyhow::bail!("capture supports binance, binance_usdm, kucoin, firi, okx and kraken, not {other}"),
     };
     println!("recorded {n} messages to {}", path.display());
     Ok(())
@@ -235,8 +274,7 @@ fn capture(
 fn venue_sim(
     path: Option<PathBuf>,
     ca_file: Option<PathBuf>,
-    binance: Option<std::net::SocketAddr>,
-    bybit: Option<std::net::SocketAddr>,
+    [binance, bybit, okx, kraken]: [Option<std::net::SocketAddr>; 4],
     duration: Option<std::time::Duration>,
 ) -> anyhow::Result<()> {
     let (text, name) =
@@ -250,6 +288,12 @@ fn venue_sim(
     }
     if let Some(a) = bybit {
         plan.bybit_listen = a;
+    }
+    for (name, addr) in [("okx", okx), ("kraken", kraken)] {
+        if let Some(a) = addr {
+            plan.public_listens.retain(|(n, _)| *n != name);
+            plan.public_listens.push((name, a));
+        }
     }
     let stop = Arc::new(AtomicBool::new(false));
     let on_signal = stop.clone();

@@ -31,6 +31,10 @@ struct RawVenueSim {
     kucoin_listen: Option<String>,
     #[serde(default)]
     firi_listen: Option<String>,
+    #[serde(default)]
+    okx_listen: Option<String>,
+    #[serde(default)]
+    kraken_listen: Option<String>,
     maker_fee: String,
     taker_fee: String,
     symbols: Vec<RawSymbol>,
@@ -74,7 +78,7 @@ pub struct VenueSimPlan {
     pub binance_listen: SocketAddr,
     /// Where the Bybit protocol listens.
     pub bybit_listen: SocketAddr,
-    /// Where the Binance USD-M, KuCoin and Firi public-data protocols listen (each optional).
+    /// Where the optional public-data protocols listen (Binance USD-M, KuCoin, Firi, OKX, Kraken), by protocol name.
     pub public_listens: Vec<(&'static str, SocketAddr)>,
     /// Where the CA certificate is written.
     pub ca_file: PathBuf,
@@ -108,6 +112,8 @@ pub fn load(text: &str, source_name: &str) -> Result<VenueSimPlan, crate::config
         ("binance_usdm", "binance_usdm_listen", &raw.binance_usdm_listen),
         ("kucoin", "kucoin_listen", &raw.kucoin_listen),
         ("firi", "firi_listen", &raw.firi_listen),
+        ("okx", "okx_listen", &raw.okx_listen),
+        ("kraken", "kraken_listen", &raw.kraken_listen),
     ];
     let public_listens: Vec<(&'static str, SocketAddr)> =
         optional.into_iter().filter_map(|(name, field, text)| Some((name, addr(field, text.as_deref()?)?))).collect();
@@ -218,7 +224,9 @@ pub fn start(plan: &VenueSimPlan) -> anyhow::Result<qt_venue_sim::server::Runnin
         let protocol: Arc<dyn Protocol> = match name {
             "binance_usdm" => Arc::new(qt_venue_sim::binance_usdm::BinanceUsdm),
             "kucoin" => Arc::new(qt_venue_sim::kucoin::KucoinSpot::default()),
-            _ => Arc::new(qt_venue_sim::firi::FiriPublic::default()),
+            "firi" => Arc::new(qt_venue_sim::firi::FiriPublic::default()),
+            "okx" => Arc::new(qt_venue_sim::okx::OkxV5::default()),
+            _ => Arc::new(qt_venue_sim::kraken::KrakenV2::default()),
         };
         protocols.push((protocol, addr));
     }
@@ -253,6 +261,17 @@ mod tests {
         let err = load(&text.replace("# kucoin_listen = \"127.0.0.1:9446\"", "kucoin_listen = \"10.0.0.1:1\""), "t")
             .unwrap_err();
         assert!(err.problems.iter().any(|p| p.path == "kucoin_listen"), "{err}");
+    }
+
+    #[test]
+    fn okx_and_kraken_listeners_are_optional() {
+        assert!(load(EMBEDDED_DEFAULT, "embedded").unwrap().public_listens.is_empty());
+        let text = EMBEDDED_DEFAULT.replace("# okx_listen", "okx_listen").replace("# kraken_listen", "kraken_listen");
+        let names: Vec<&str> = load(&text, "t").unwrap().public_listens.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, ["okx", "kraken"]);
+        let err =
+            load(&text.replace("okx_listen = \"127.0.0.1:9448\"", "okx_listen = \"10.0.0.1:1\""), "t").unwrap_err();
+        assert!(err.problems.iter().any(|p| p.path == "okx_listen"), "{err}");
     }
 
     #[test]

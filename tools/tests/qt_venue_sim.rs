@@ -1,9 +1,60 @@
-//! `qt venue-sim` as a user starts it: binds loopback ports, writes the CA file, serves, stops.
+//! `qt venue-sim` as a user starts it: binds loopback ports, writes the CA file, serves, stops;
+//! and `qt capture` (binance, okx, kraken) against the simulator, checked by `qt feed-check`.
 
+use qt_core::{Instrument, InstrumentId, InstrumentSpec, Price, Rate, Venue};
+use qt_gateway::sim::flow::FlowParams;
+use qt_gateway::sim::matching::FeeSchedule;
+use qt_venue_sim::market::{Market, MarketConfig, SymbolConfig};
+use qt_venue_sim::protocol::Protocol;
+use qt_venue_sim::server::{RunningServer, ServerConfig, VenueSimServer};
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
+
+/// A simulator serving `protocol` for one symbol (BTCUSDT, tick 0.01, lot 0.00001) with flow at
+/// `rate` events/s: its temp folder, CA file and the running server.
+fn capture_sim(tag: &str, protocol: Arc<dyn Protocol>, rate: f64) -> (PathBuf, PathBuf, RunningServer) {
+    let dir = std::env::temp_dir().join(format!("qt-capture-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = dir.join("ca.pem");
+    let spec = InstrumentSpec::spot(Venue::Binance, "BTCUSDT", "BTC", "USDT", "0.01", "0.00001");
+    let instrument = Instrument::from_spec(InstrumentId(0), &spec).unwrap();
+    let flow =
+        FlowParams { start_mid: Some(Price::from_units(6_500_000)), events_per_sec: rate, ..FlowParams::default() };
+    let market = Market::new(MarketConfig {
+        symbols: vec![SymbolConfig { instrument, flow }],
+        fees: FeeSchedule { maker: Rate::ZERO, taker: Rate::ZERO },
+        accounts: vec![],
+        seed: 3,
+    })
+    .unwrap();
+    let server = VenueSimServer::start(ServerConfig {
+        market,
+        faults: qt_venue_sim::faults::Faults::new(),
+        protocols: vec![(protocol, "127.0.0.1:0".parse().unwrap())],
+        ca_file: ca.clone(),
+    })
+    .unwrap();
+    (dir, ca, server)
+}
+
+/// `qt capture --venue venue --symbols symbol` for 3 s against the simulator at `addr`.
+fn run_capture(venue: &str, symbol: &str, addr: std::net::SocketAddr, ca: &Path, out: &Path, extra: &[&str]) {
+    let status = Command::new(env!("CARGO_BIN_EXE_qt"))
+        .args(["capture", "--venue", venue, "--symbols", symbol, "--duration", "3s", "--server-name", "localhost"])
+        .args(["--ws-url", &format!("wss://{addr}"), "--ca-file"])
+        .arg(ca)
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .env("RUST_LOG", "warn")
+        .status()
+        .unwrap();
+    assert!(status.success(), "qt capture --venue {venue}");
+}
 
 #[test]
 fn starts_serves_https_with_its_ca_and_stops() {
@@ -11,7 +62,8 @@ fn starts_serves_https_with_its_ca_and_stops() {
     std::fs::create_dir_all(&dir).unwrap();
     let ca = dir.join("ca.pem");
     let mut child = Command::new(env!("CARGO_BIN_EXE_qt"))
-        .args(["venue-sim", "--binance", "127.0.0.1:0", "--bybit", "127.0.0.1:0", "--duration", "20s", "--ca-file"])
+        .args(["venue-sim", "--binance", "127.0.0.1:0", "--bybit", "127.0.0.1:0", "--okx", "127.0.0.1:0"])
+        .args(["--kraken", "127.0.0.1:0", "--duration", "20s", "--ca-file"])
         .arg(&ca)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
@@ -24,6 +76,9 @@ fn starts_serves_https_with_its_ca_and_stops() {
         let n = out.read(&mut buf).unwrap();
         assert!(n > 0, "exited early: {text}");
         text.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    for venue in ["binance", "bybit", "okx", "kraken"] {
+        assert!(text.lines().any(|l| l.starts_with(venue) && l.contains("wss://127.0.0.1:")), "{venue}: {text}");
     }
     let addr: std::net::SocketAddr = text
         .lines()
@@ -56,58 +111,10 @@ fn starts_serves_https_with_its_ca_and_stops() {
 /// recording through the same decoder and book and finds it clean.
 #[test]
 fn capture_then_feed_check_is_clean() {
-    use qt_core::{Instrument, InstrumentId, InstrumentSpec, Price, Rate, Venue};
-    use qt_gateway::sim::flow::FlowParams;
-    use qt_gateway::sim::matching::FeeSchedule;
-    use qt_venue_sim::market::{Market, MarketConfig, SymbolConfig};
-    use qt_venue_sim::server::{ServerConfig, VenueSimServer};
-
-    let dir = std::env::temp_dir().join(format!("qt-capture-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let ca = dir.join("ca.pem");
-    let spec = InstrumentSpec::spot(Venue::Binance, "BTCUSDT", "BTC", "USDT", "0.01", "0.00001");
-    let instrument = Instrument::from_spec(InstrumentId(0), &spec).unwrap();
-    let flow =
-        FlowParams { start_mid: Some(Price::from_units(6_500_000)), events_per_sec: 3000.0, ..FlowParams::default() };
-    let market = Market::new(MarketConfig {
-        symbols: vec![SymbolConfig { instrument, flow }],
-        fees: FeeSchedule { maker: Rate::ZERO, taker: Rate::ZERO },
-        accounts: vec![],
-        seed: 3,
-    })
-    .unwrap();
-    let mut server = VenueSimServer::start(ServerConfig {
-        market,
-        faults: qt_venue_sim::faults::Faults::new(),
-        protocols: vec![(
-            std::sync::Arc::new(qt_venue_sim::binance::BinanceSpot::default()),
-            "127.0.0.1:0".parse().unwrap(),
-        )],
-        ca_file: ca.clone(),
-    })
-    .unwrap();
+    let (dir, ca, mut server) = capture_sim("binance", Arc::new(qt_venue_sim::binance::BinanceSpot::default()), 3000.0);
     let addr = server.addr_of("binance").unwrap();
     let out_dir = dir.join("cap");
-    let status = Command::new(env!("CARGO_BIN_EXE_qt"))
-        .args([
-            "capture",
-            "--venue",
-            "binance",
-            "--symbols",
-            "BTCUSDT",
-            "--duration",
-            "3s",
-            "--server-name",
-            "localhost",
-        ])
-        .args(["--ws-url", &format!("wss://{addr}"), "--rest-url", &format!("https://{addr}"), "--ca-file"])
-        .arg(&ca)
-        .arg("--out")
-        .arg(&out_dir)
-        .env("RUST_LOG", "warn")
-        .status()
-        .unwrap();
-    assert!(status.success());
+    run_capture("binance", "BTCUSDT", addr, &ca, &out_dir, &["--rest-url", &format!("https://{addr}")]);
     server.shutdown();
     let out = Command::new(env!("CARGO_BIN_EXE_qt"))
         .args([
@@ -130,4 +137,45 @@ fn capture_then_feed_check_is_clean() {
     assert!(text.contains("gaps 0") && text.contains("parse errors 0") && text.contains("valid books 1/1"), "{text}");
     let messages: u64 = text.split_whitespace().nth(1).unwrap().parse().unwrap();
     assert!(messages > 20, "{text}");
+}
+
+/// Captures `symbol` from a simulator serving `protocol` for 3 s, then feed-checks the file with
+/// `decimals` (price, qty); returns feed-check's summary line.
+fn capture_and_check(protocol: Arc<dyn Protocol>, venue: &str, symbol: &str, decimals: (&str, &str)) -> String {
+    let name = protocol.name();
+    let (dir, ca, mut server) = capture_sim(venue, protocol, 300.0);
+    let addr = server.addr_of(name).unwrap();
+    let out_dir = dir.join("cap");
+    run_capture(venue, symbol, addr, &ca, &out_dir, &[]);
+    server.shutdown();
+    let frames = out_dir.join("frames.jsonl");
+    let text = std::fs::read_to_string(&frames).unwrap();
+    assert!(text.lines().all(|l| !l.is_empty() && !l.contains('\n')), "one message per line");
+    let out = Command::new(env!("CARGO_BIN_EXE_qt"))
+        .args(["feed-check", "--venue", venue, "--quiet", "--price-decimals", decimals.0, "--qty-decimals", decimals.1])
+        .arg(&frames)
+        .output()
+        .unwrap();
+    let summary = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{summary}{}", String::from_utf8_lossy(&out.stderr));
+    let field = |name: &str| -> u64 {
+        let at = summary.find(name).unwrap_or_else(|| panic!("no {name:?} in {summary}"));
+        summary[at + name.len()..].split_whitespace().next().unwrap().parse().unwrap()
+    };
+    assert!(field("messages ") > 20, "{summary}");
+    assert!(field("checksum ok ") > 10, "{summary}");
+    assert_eq!((field("gaps "), field("checksum failures "), field("parse errors ")), (0, 0, 0), "{summary}");
+    assert!(summary.contains("valid books 1/1"), "{summary}");
+    summary
+}
+
+#[test]
+fn okx_capture_then_feed_check_is_clean() {
+    capture_and_check(Arc::new(qt_venue_sim::okx::OkxV5::new()), "okx", "BTC-USDT", ("8", "8"));
+}
+
+#[test]
+fn kraken_capture_then_feed_check_is_clean() {
+    // Kraken's checksum formats at the pair's precision, here the instrument's 2 and 5 decimals.
+    capture_and_check(Arc::new(qt_venue_sim::kraken::KrakenV2::new()), "kraken", "BTC/USDT", ("2", "5"));
 }

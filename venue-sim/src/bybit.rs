@@ -40,6 +40,7 @@ use crate::market::{
     OrderStatus, OrderView,
 };
 use crate::protocol::{Ctx, HttpRequest, HttpResponse, Protocol, WsIncoming, WsSession};
+use crate::public_stream::session_over;
 use crate::signing;
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use qt_core::decimal::format_scaled;
@@ -1956,20 +1957,6 @@ impl Outbox {
         }
         Ok(())
     }
-}
-
-/// What every session checks each turn: a dropped generation or an outage drops the socket
-/// without a close frame; shutdown closes it properly.
-fn session_over(ctx: &Ctx, generation: u64, ws: &mut dyn WsSession) -> bool {
-    if ctx.faults.ws_generation() != generation || ctx.faults.in_outage() {
-        ws.close(false);
-        return true;
-    }
-    if ctx.stop.load(Ordering::Relaxed) {
-        ws.close(true);
-        return true;
-    }
-    false
 }
 
 /// One turn's client frame: `Ok(Some(text))`, `Ok(None)` (nothing, or a binary frame), or

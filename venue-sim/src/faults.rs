@@ -18,6 +18,7 @@ pub struct Faults {
     skip_sequence: AtomicU32,
     malformed_frames: AtomicU32,
     truncated_frames: AtomicU32,
+    corrupt_levels: AtomicU32,
     http_failures: AtomicU32,
     http_failure_status: AtomicU32,
     ack_latency_us: AtomicU64,
@@ -81,6 +82,17 @@ impl Faults {
         take_one(&self.truncated_frames)
     }
 
+    /// The next `n` checksummed book messages (OKX, Kraken) each send one level with a wrong
+    /// size while their checksum covers the true book: the client's checksum must fail.
+    pub fn corrupt_levels(&self, n: u32) {
+        self.corrupt_levels.fetch_add(n, Ordering::SeqCst);
+    }
+
+    /// Takes one pending corrupted level.
+    pub fn take_corrupt_level(&self) -> bool {
+        take_one(&self.corrupt_levels)
+    }
+
     /// The next `n` REST requests are answered with `status` (e.g. 500, 503, 429) instead.
     pub fn fail_http(&self, n: u32, status: u16) {
         self.http_failure_status.store(u32::from(status), Ordering::SeqCst);
@@ -119,6 +131,7 @@ impl Faults {
         self.skip_sequence.store(0, Ordering::SeqCst);
         self.malformed_frames.store(0, Ordering::SeqCst);
         self.truncated_frames.store(0, Ordering::SeqCst);
+        self.corrupt_levels.store(0, Ordering::SeqCst);
         self.http_failures.store(0, Ordering::SeqCst);
         self.ack_latency_us.store(0, Ordering::SeqCst);
         self.outage_until_ns.store(0, Ordering::SeqCst);

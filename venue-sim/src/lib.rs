@@ -3,8 +3,9 @@
 //!
 //! - [`market`] — books, background flow, accounts and orders (the shared matching engine).
 //! - [`protocol`] — the seam a venue's wire protocol implements.
-//! - [`binance`], [`bybit`], [`binance_usdm`], [`kucoin`], [`firi`] — the protocols
-//!   ([`stream`]: pieces the public market-data sessions share).
+//! - [`binance`], [`bybit`], [`binance_usdm`], [`kucoin`], [`firi`], [`okx`], [`kraken`] — the protocols
+//!   ([`stream`]: pieces the Binance USD-M, KuCoin and Firi sessions share; [`public_stream`]: pieces the
+//!   OKX and Kraken sessions share).
 //! - [`server`], [`tls`], [`http`], [`faults`] — sockets, certificates, HTTP/WebSocket, faults.
 
 pub mod binance;
@@ -13,9 +14,12 @@ pub mod bybit;
 pub mod faults;
 pub mod firi;
 pub mod http;
+pub mod kraken;
 pub mod kucoin;
 pub mod market;
+pub mod okx;
 pub mod protocol;
+pub mod public_stream;
 pub mod server;
 pub mod signing;
 pub(crate) mod stream;

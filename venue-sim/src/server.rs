@@ -20,7 +20,7 @@
 //!
 //! Control endpoints, on every listener, never subject to injected REST failures:
 //! - `POST /_sim/faults` with a JSON object of any of `drop_ws` (bool), `stall_ws_ms`,
-//!   `skip_sequence`, `malformed_frames`, `truncated_frames`, `fail_http`
+//!   `skip_sequence`, `malformed_frames`, `truncated_frames`, `corrupt_levels`, `fail_http`
 //!   (`{"count":n,"status":s}`), `ack_latency_ms`, `outage_ms`, `clock_skew_ms` (signed),
 //!   `clear` (bool, applied first). All fields are checked before any is applied.
 //! - `GET /_sim/book?symbol=BTCUSDT&depth=N` → `{"symbol","updateId","bids":[["price","qty"],..],
@@ -463,6 +463,7 @@ enum FaultSetting {
     SkipSequence(u32),
     MalformedFrames(u32),
     TruncatedFrames(u32),
+    CorruptLevels(u32),
     FailHttp { count: u32, status: u16 },
     AckLatency(Duration),
     Outage(Duration),
@@ -497,6 +498,7 @@ fn apply_faults(body: &[u8], ctx: &Ctx) -> Result<Vec<String>, Vec<String>> {
             "skip_sequence" => u32_of(k, v).map(|n| Some(FaultSetting::SkipSequence(n))),
             "malformed_frames" => u32_of(k, v).map(|n| Some(FaultSetting::MalformedFrames(n))),
             "truncated_frames" => u32_of(k, v).map(|n| Some(FaultSetting::TruncatedFrames(n))),
+            "corrupt_levels" => u32_of(k, v).map(|n| Some(FaultSetting::CorruptLevels(n))),
             "ack_latency_ms" => ms_of(k, v).map(|d| Some(FaultSetting::AckLatency(d))),
             "outage_ms" => ms_of(k, v).map(|d| Some(FaultSetting::Outage(d))),
             "clock_skew_ms" => v
@@ -506,7 +508,7 @@ fn apply_faults(body: &[u8], ctx: &Ctx) -> Result<Vec<String>, Vec<String>> {
             "fail_http" => fail_http_of(v).map(|(count, status)| Some(FaultSetting::FailHttp { count, status })),
             other => Err(format!(
                 "unknown field {other:?} (expected clear, drop_ws, stall_ws_ms, skip_sequence, malformed_frames, \
-                 truncated_frames, fail_http, ack_latency_ms, outage_ms, clock_skew_ms)"
+                 truncated_frames, corrupt_levels, fail_http, ack_latency_ms, outage_ms, clock_skew_ms)"
             )),
         };
         match setting {
@@ -531,6 +533,7 @@ fn apply_faults(body: &[u8], ctx: &Ctx) -> Result<Vec<String>, Vec<String>> {
             FaultSetting::SkipSequence(n) => f.skip_sequence(n),
             FaultSetting::MalformedFrames(n) => f.malformed_frames(n),
             FaultSetting::TruncatedFrames(n) => f.truncated_frames(n),
+            FaultSetting::CorruptLevels(n) => f.corrupt_levels(n),
             FaultSetting::FailHttp { count, status } => f.fail_http(count, status),
             FaultSetting::AckLatency(d) => f.set_ack_latency(d),
             FaultSetting::Outage(d) => f.outage_for(d),

@@ -1,7 +1,8 @@
 //! Bybit v5 public market data: [`Decoder`] (the [`VenueDecoder`] of
 //! `orderbook.{depth}.{symbol}`, `publicTrade.{symbol}` and `tickers.{symbol}` pushes) and
 //! [`BybitFeed`], the [`FeedSource`] over one non-blocking TLS WebSocket to
-//! `<ws_url>/v5/public/{spot|linear}`.
+//! `<ws_url>/v5/public/{spot|linear}` — the shared [`WsFeed`] layer with [`BybitLive`] saying
+//! what is Bybit's (topics, requests, heartbeat).
 //!
 //! Protocol (`bybit-exchange/docs` v5: the public orderbook, trade and ticker pages and the
 //! Connect page; facts in `venues/NOTES.md` §2): after the socket opens the feed sends
@@ -29,10 +30,8 @@ pub mod parse;
 pub mod sync;
 
 use crate::decoder::{DecoderStats, VenueDecoder};
-use crate::endpoint::Endpoint;
 use crate::error::FeedError;
-use crate::tls;
-use crate::ws::{Backoff, CloseReason, WsClient};
+use crate::ws_feed::{Heartbeat, StreamDecoder, StreamVenue, WsFeed, WsFeedConfig};
 use parse::{FrameParser, ParseError, ParseFailure, Parsed, TopicKind};
 use qt_core::feed_source::FeedState;
 use qt_core::{FeedSource, Instrument, MarketEvent, Nanos, Venue};
@@ -51,6 +50,8 @@ pub const MAX_ARGS_PER_REQUEST: usize = 10;
 /// A book topic still without a snapshot this long after its (re)subscription is subscribed
 /// again (a refused or lost request, a snapshot that never came).
 pub const SNAPSHOT_TIMEOUT: Nanos = Nanos(5_000_000_000);
+/// The shortest silence after which a connection is given up, however short the ping interval.
+pub const SILENCE_FLOOR: Nanos = Nanos(30_000_000_000);
 /// Default book depth (`orderbook.50`, pushed every 20 ms on spot).
 pub const DEFAULT_DEPTH: u16 = 50;
 
@@ -312,14 +313,15 @@ impl BybitFeedConfig {
     }
 }
 
-/// Prebuilt request texts (built at start-up; sending one is a cold path).
-#[derive(Debug)]
-struct Requests {
-    /// Subscribe requests covering every topic, at most [`MAX_ARGS_PER_REQUEST`] each.
-    subscribe_all: Vec<String>,
-    /// Per symbol: unsubscribe and subscribe of its book topic.
-    resubscribe: Vec<(String, String)>,
-    ping: String,
+/// Bybit's part of a [`WsFeed`]: topic names, requests and heartbeat rule.
+#[derive(Debug, Clone)]
+pub struct BybitLive {
+    category: Category,
+    /// Per symbol: its book topic.
+    books: Vec<String>,
+    /// Every topic (book and trades), in subscription order.
+    topics: Vec<String>,
+    ping_interval: Nanos,
 }
 
 fn request(op: &str, topics: &[String]) -> String {
@@ -327,22 +329,72 @@ fn request(op: &str, topics: &[String]) -> String {
     format!("{{\"op\":\"{op}\",\"args\":[{}]}}", args.join(","))
 }
 
-/// The Bybit v5 public market-data feed.
+impl StreamVenue for BybitLive {
+    type Decoder = Decoder;
+
+    fn name(&self) -> &'static str {
+        "bybit"
+    }
+
+    fn ws_target(&self, configured: &str) -> String {
+        format!("{}{}", configured.trim_end_matches('/'), self.category.path())
+    }
+
+    fn subscribe_requests(&self) -> Vec<String> {
+        self.topics.chunks(MAX_ARGS_PER_REQUEST).map(|c| request("subscribe", c)).collect()
+    }
+
+    fn resubscribe_requests(&self, index: usize) -> Vec<String> {
+        let Some(book) = self.books.get(index) else { return Vec::new() };
+        let one = std::slice::from_ref(book);
+        vec![request("unsubscribe", one), request("subscribe", one)]
+    }
+
+    fn heartbeat(&self) -> Heartbeat {
+        Heartbeat::Every { text: "{\"op\":\"ping\"}".into(), interval: self.ping_interval }
+    }
+
+    /// Every ping is answered, so three silent ping intervals (at least [`SILENCE_FLOOR`]) mean
+    /// a dead connection (Bybit itself cuts one after 10 minutes without traffic).
+    fn silence_timeout(&self) -> Nanos {
+        Nanos(self.ping_interval.0.saturating_mul(3).max(SILENCE_FLOOR.0))
+    }
+
+    fn reconnect_policy(&self) -> (Nanos, Nanos) {
+        (RECONNECT_BASE, RECONNECT_CAP)
+    }
+
+    fn snapshot_timeout(&self) -> Nanos {
+        SNAPSHOT_TIMEOUT
+    }
+}
+
+impl StreamDecoder for Decoder {
+    fn symbols(&self) -> usize {
+        self.syncs.len()
+    }
+
+    fn is_live(&self, index: usize) -> bool {
+        self.syncs.get(index).is_some_and(BookSync::is_synced)
+    }
+
+    fn take_resubscribe(&mut self, index: usize) -> bool {
+        Decoder::take_resubscribe(self, index)
+    }
+
+    fn wants_resubscribe(&self, index: usize) -> bool {
+        self.syncs.get(index).is_some_and(BookSync::resubscribe_pending)
+    }
+}
+
+/// The Bybit v5 public market-data feed: a [`WsFeed`] over [`BybitLive`] and [`Decoder`].
 pub struct BybitFeed {
-    name: String,
-    ws: WsClient,
-    decoder: Decoder,
-    requests: Requests,
-    last_ping: Nanos,
-    ping_interval: Nanos,
-    /// Per symbol: when its book topic was last (re)subscribed.
-    subscribed_at: Vec<Nanos>,
-    ever_connected: bool,
+    inner: WsFeed<BybitLive>,
 }
 
 impl std::fmt::Debug for BybitFeed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BybitFeed").field("name", &self.name).field("ws", &self.ws).finish()
+        f.debug_struct("BybitFeed").field("inner", &self.inner).finish()
     }
 }
 
@@ -351,240 +403,94 @@ impl BybitFeed {
     /// start-up work (DNS, CA file): call before the core loop.
     pub fn new(cfg: BybitFeedConfig) -> Result<Self, FeedError> {
         let mut problems = Vec::new();
-        let ws = Endpoint::parse(&cfg.ws_url, "ws_url").map_err(|e| problems.push(e.to_string())).ok();
-        if cfg.symbols.is_empty() {
-            problems.push("symbols: empty (expected at least one instrument)".into());
-        }
         if !cfg.category.depths().contains(&cfg.depth) {
             problems.push(format!("depth: {} is not one of {:?}", cfg.depth, cfg.category.depths()));
         }
-        for (i, s) in cfg.symbols.iter().enumerate() {
-            if cfg.symbols[..i].iter().any(|o| o.symbol() == s.symbol()) {
-                problems.push(format!("symbols[{i}]: {} is listed twice", s.symbol()));
-            }
-        }
-        let Some(ws_ep) = ws else { return Err(FeedError::Config { field: "bybit", problem: problems.join("; ") }) };
         if cfg.ping_interval <= Nanos::ZERO {
             problems.push(format!("ping_interval: {} ns is not positive", cfg.ping_interval.0));
         }
         if !problems.is_empty() {
             return Err(FeedError::Config { field: "bybit", problem: problems.join("; ") });
         }
-        let tls = tls::client_config(cfg.ca_file.as_deref())?;
-        let target = format!("{}{}", ws_ep.target.trim_end_matches('/'), cfg.category.path());
-        let addrs = ws_ep.resolve()?;
-        let seed = addrs.iter().fold(0x2545_f491_4f6c_dd1du64, |h, a| h.rotate_left(7) ^ u64::from(a.port()))
-            ^ u64::from(std::process::id());
-        let ws = WsClient::new(
-            &ws_ep,
-            addrs,
-            &target,
-            ws_ep.server_name(cfg.server_name.as_deref())?,
-            tls,
-            Backoff::new(RECONNECT_BASE, RECONNECT_CAP, seed),
-        );
+        let mut books = Vec::new();
         let mut topics = Vec::new();
-        let mut resubscribe = Vec::new();
         for s in &cfg.symbols {
             let book = parse::topic_name(s.symbol(), TopicKind::Book, cfg.depth);
-            resubscribe.push((
-                request("unsubscribe", std::slice::from_ref(&book)),
-                request("subscribe", std::slice::from_ref(&book)),
-            ));
+            books.push(book.clone());
             topics.push(book);
             if cfg.trades {
                 topics.push(parse::topic_name(s.symbol(), TopicKind::Trade, cfg.depth));
             }
         }
-        let subscribe_all = topics.chunks(MAX_ARGS_PER_REQUEST).map(|c| request("subscribe", c)).collect();
-        let names: Vec<&str> = cfg.symbols.iter().map(|s| s.symbol()).collect();
-        Ok(Self {
-            name: format!("bybit:{}", names.join(",")),
-            ws,
-            decoder: Decoder::new(&cfg.symbols, cfg.depth),
-            requests: Requests { subscribe_all, resubscribe, ping: "{\"op\":\"ping\"}".into() },
-            last_ping: Nanos::ZERO,
-            ping_interval: cfg.ping_interval,
-            subscribed_at: vec![Nanos::ZERO; cfg.symbols.len()],
-            ever_connected: false,
-        })
+        let venue = BybitLive { category: cfg.category, books, topics, ping_interval: cfg.ping_interval };
+        let common = WsFeedConfig {
+            ws_url: cfg.ws_url,
+            ca_file: cfg.ca_file,
+            server_name: cfg.server_name,
+            symbols: cfg.symbols,
+        };
+        let decoder = Decoder::new(&common.symbols, cfg.depth);
+        Ok(Self { inner: WsFeed::new(&common, venue, decoder)? })
     }
 
-    /// The counters now.
+    /// The counters now: the decoder's, with the connection's (sessions, pings,
+    /// resubscriptions) merged in.
     pub fn counters(&self) -> BybitCounters {
-        self.decoder.counters
+        let ws = self.inner.counters();
+        BybitCounters {
+            pings: ws.heartbeats,
+            resubscribes: ws.resubscribes,
+            snapshot_timeouts: ws.snapshot_timeouts,
+            connects: ws.connects,
+            reconnects: ws.reconnects,
+            disconnects: ws.disconnects,
+            connect_failures: ws.connect_failures,
+            ..self.inner.decoder().counters
+        }
     }
 
     /// The decoder (sync state per symbol).
     pub fn decoder(&self) -> &Decoder {
-        &self.decoder
+        self.inner.decoder()
     }
 
     /// Whether symbol `index`'s book is valid.
     pub fn is_synced(&self, index: usize) -> bool {
-        self.decoder.syncs.get(index).is_some_and(BookSync::is_synced)
+        self.inner.is_synced(index)
     }
 
     /// Bybit's `seq` of the last book push applied for symbol `index` (the state the records
     /// emitted so far describe), if in sync.
     pub fn book_seq(&self, index: usize) -> Option<u64> {
-        self.decoder.syncs.get(index).and_then(BookSync::book_seq)
+        self.inner.decoder().syncs.get(index).and_then(BookSync::book_seq)
     }
 
     /// Whether the WebSocket session is open.
     pub fn is_connected(&self) -> bool {
-        self.ws.is_open()
-    }
-
-    #[cold]
-    fn on_ws_closed(&mut self, reason: CloseReason, was_open: bool, now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
-        if was_open {
-            self.decoder.counters.disconnects += 1;
-            log::warn!("{}: connection lost ({reason:?}); reconnecting", self.name);
-            self.decoder.on_disconnect(now, emit);
-        } else {
-            self.decoder.counters.connect_failures += 1;
-        }
-    }
-
-    #[cold]
-    fn on_ws_opened(&mut self, now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
-        let c = &mut self.decoder.counters;
-        c.connects += 1;
-        c.reconnects += u64::from(self.ever_connected);
-        self.ever_connected = true;
-        self.last_ping = now;
-        self.subscribed_at.fill(now);
-        for i in 0..self.requests.subscribe_all.len() {
-            if !self.send(i, None, now, emit) {
-                return;
-            }
-        }
-        // Gaps seen before the reconnect are answered by the new subscription's snapshots.
-        for sync in &mut self.decoder.syncs {
-            sync.take_resubscribe();
-        }
-    }
-
-    /// Sends `subscribe_all[all]` or, with `symbol`, that symbol's resubscription. False if the
-    /// connection dropped doing so.
-    #[cold]
-    fn send(&mut self, all: usize, symbol: Option<usize>, now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) -> bool {
-        let texts: [Option<&str>; 2] = match symbol {
-            None => [self.requests.subscribe_all.get(all).map(String::as_str), None],
-            Some(s) => match self.requests.resubscribe.get(s) {
-                Some((u, s)) => [Some(u.as_str()), Some(s.as_str())],
-                None => [None, None],
-            },
-        };
-        let mut failed = None;
-        for text in texts.into_iter().flatten() {
-            if let Err(reason) = self.ws.send_text(text, now) {
-                failed = Some(reason);
-                break;
-            }
-        }
-        match failed {
-            Some(reason) => {
-                self.on_ws_closed(reason, true, now, emit);
-                false
-            }
-            None => true,
-        }
-    }
-
-    /// Whether symbol `index` has waited longer than [`SNAPSHOT_TIMEOUT`] for its snapshot.
-    #[inline]
-    fn snapshot_overdue(&self, index: usize, now: Nanos) -> bool {
-        !self.decoder.syncs.get(index).is_none_or(BookSync::is_synced)
-            && self.subscribed_at.get(index).is_some_and(|at| now.saturating_sub(*at) >= SNAPSHOT_TIMEOUT)
-    }
-
-    /// Whether a request is due: a ping, a resubscription, an overdue snapshot.
-    #[inline]
-    fn request_due(&self, now: Nanos) -> bool {
-        now.saturating_sub(self.last_ping) >= self.ping_interval
-            || self
-                .decoder
-                .syncs
-                .iter()
-                .enumerate()
-                .any(|(i, s)| s.resubscribe_pending() || self.snapshot_overdue(i, now))
-    }
-
-    #[cold]
-    fn service_requests(&mut self, now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
-        for symbol in 0..self.decoder.syncs.len() {
-            let timed_out = self.snapshot_overdue(symbol, now);
-            if self.decoder.take_resubscribe(symbol) || timed_out {
-                self.decoder.counters.resubscribes += 1;
-                self.decoder.counters.snapshot_timeouts += u64::from(timed_out);
-                if let Some(at) = self.subscribed_at.get_mut(symbol) {
-                    *at = now;
-                }
-                log::info!("{}: resubscribing the book of symbol {symbol}", self.name);
-                if !self.send(0, Some(symbol), now, emit) {
-                    return;
-                }
-            }
-        }
-        if now.saturating_sub(self.last_ping) >= self.ping_interval {
-            self.last_ping = now;
-            self.decoder.counters.pings += 1;
-            let ping = std::mem::take(&mut self.requests.ping);
-            let result = self.ws.send_text(&ping, now);
-            self.requests.ping = ping;
-            if let Err(reason) = result {
-                self.on_ws_closed(reason, true, now, emit);
-            }
-        }
+        self.inner.is_connected()
     }
 }
 
 impl FeedSource for BybitFeed {
     fn name(&self) -> &str {
-        &self.name
+        self.inner.name()
     }
 
     fn register(&mut self, registry: &mio::Registry, token_base: usize) -> std::io::Result<bool> {
-        self.ws.register(registry, token_base)?;
-        Ok(true)
+        self.inner.register(registry, token_base)
     }
 
     #[inline]
-    fn on_ready(&mut self, _token: usize) {
-        self.ws.on_ready();
+    fn on_ready(&mut self, token: usize) {
+        self.inner.on_ready(token);
     }
 
+    #[inline]
     fn poll(&mut self, local_now: Nanos, sink: &mut dyn FnMut(&MarketEvent)) -> usize {
-        let mut emitted = 0usize;
-        let mut emit = |ev: &MarketEvent| {
-            emitted += 1;
-            sink(ev);
-        };
-        let was_open = self.ws.is_open();
-        let decoder = &mut self.decoder;
-        let progress = self.ws.poll(local_now, &mut |frame: &[u8]| decoder.on_frame(frame, local_now, &mut emit));
-        if progress.frames > 0 {
-            self.ws.reset_backoff();
-        }
-        if let Some(reason) = progress.closed {
-            self.on_ws_closed(reason, was_open || progress.opened, local_now, &mut emit);
-        }
-        if progress.opened {
-            self.on_ws_opened(local_now, &mut emit);
-        }
-        if self.ws.is_open() && self.request_due(local_now) {
-            self.service_requests(local_now, &mut emit);
-        }
-        emitted
+        self.inner.poll(local_now, sink)
     }
 
     fn state(&self) -> FeedState {
-        if self.ws.is_open() && self.decoder.syncs.iter().all(BookSync::is_synced) {
-            FeedState::Live
-        } else {
-            FeedState::Recovering
-        }
+        self.inner.state()
     }
 }

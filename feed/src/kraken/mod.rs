@@ -20,7 +20,9 @@
 //! resubscription's snapshot makes the book valid again.
 //!
 //! Records: snapshot → `BookSnapshot` per level of the shadow book (bids then asks, first
-//! `CLEAR`, last `BATCH_END`); update → `BookDelta` per level as sent (last `BATCH_END`);
+//! `CLEAR`, last `BATCH_END`); update → `BookDelta` per level as sent, each followed by a
+//! zero-quantity `BookDelta` for a level it pushed out of the subscribed depth (so a consumer's
+//! unlimited book stays equal to the shadow book; last `BATCH_END`);
 //! `exchange_ns` from `timestamp`, `seq`/`prev_seq` 0 (Kraken has none). `trade` updates → one
 //! `Trade` per item (`seq = trade_id`, side = taker's); the trade snapshot (recent history on
 //! subscribe) is not emitted.
@@ -30,6 +32,7 @@
 //! input. Error paths are `#[cold]`.
 
 pub mod book;
+pub mod live;
 pub mod parse;
 
 use crate::decoder::{ChecksumVerdict, DecoderStats, VenueDecoder};
@@ -75,6 +78,9 @@ pub struct Decoder {
     books: Vec<SymbolBook>,
     depth: usize,
     out: Vec<MarketEvent>,
+    /// Levels the last update truncated out of the subscribed depth: (index of the sent level
+    /// that pushed it out, side, price). Preallocated; see [`Decoder::on_book_item`].
+    truncated: Vec<(usize, Side, i64)>,
     counters: KrakenCounters,
     last_checksum: ChecksumVerdict,
 }
@@ -112,6 +118,7 @@ impl Decoder {
             books,
             depth,
             out: Vec::with_capacity(2 * depth + 2),
+            truncated: Vec::with_capacity(2 * depth + 2),
             counters: KrakenCounters::default(),
             last_checksum: ChecksumVerdict::None,
         }
@@ -191,11 +198,27 @@ impl Decoder {
             self.counters.ignored_updates += 1;
             return;
         }
-        for &(side, price, qty) in levels {
+        self.truncated.clear();
+        for (k, &(side, price, qty)) in levels.iter().enumerate() {
             let level = Level { price, qty, px: Text::EMPTY, sz: Text::EMPTY };
-            match side {
-                Side::Buy => b.bids.apply(level),
-                Side::Sell => b.asks.apply(level),
+            let book = match side {
+                Side::Buy => &mut b.bids,
+                Side::Sell => &mut b.asks,
+            };
+            let full = book.len() >= self.depth;
+            let worst = book.iter().next_back().map(|l| l.price);
+            book.apply(level);
+            // Kraken sends no delete for a level pushed out of the subscribed depth; the
+            // engine's book has no depth limit, so such a level is deleted explicitly in the
+            // records (an insert that pushed the worst level out, or an insert worse than all).
+            if let (true, Some(worst), false) = (full, worst, snapshot || qty == 0) {
+                let last = book.iter().next_back().map(|l| l.price);
+                let beyond = if side == Side::Buy { price < worst } else { price > worst };
+                if last != Some(worst) && self.truncated.len() < self.truncated.capacity() {
+                    self.truncated.push((k, side, worst));
+                } else if beyond && self.truncated.len() < self.truncated.capacity() {
+                    self.truncated.push((k, side, price));
+                }
             }
         }
         match item.checksum {
@@ -245,10 +268,15 @@ impl Decoder {
             }
             out[0].flags |= MarketEvent::CLEAR;
         } else {
-            for &(side, price, qty) in levels {
+            let mut truncated = self.truncated.iter().peekable();
+            for (k, &(side, price, qty)) in levels.iter().enumerate() {
                 let ev =
                     MarketEvent::new(b.id, EventKind::BookDelta, side, Price::from_units(price), Qty::from_units(qty));
                 out.push(stamp(ev));
+                while let Some(&(_, side, price)) = truncated.next_if(|t| t.0 == k) {
+                    let ev = MarketEvent::new(b.id, EventKind::BookDelta, side, Price::from_units(price), Qty::ZERO);
+                    out.push(stamp(ev));
+                }
             }
         }
         if let Some(last) = out.last_mut() {

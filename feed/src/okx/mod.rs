@@ -28,6 +28,7 @@
 //! never panics on bad input. Error paths are `#[cold]`.
 
 pub mod book;
+pub mod live;
 pub mod parse;
 
 use crate::decoder::{ChecksumVerdict, DecoderStats, VenueDecoder};
