@@ -7,194 +7,75 @@
 //! the simulator's `updateId` equals the `seq` of the last book push the feed applied. Every wait
 //! is bounded.
 
+mod util;
+
 use qt_core::feed_source::FeedState;
-use qt_core::{Book, EventKind, FeedSource, Instrument, InstrumentId, InstrumentKind, InstrumentSpec, MarketEvent};
-use qt_core::{Nanos, Rate, Side, Venue};
-use qt_feed::bybit::{BybitFeed, BybitFeedConfig, Category};
-use qt_feed::endpoint::Endpoint;
+use qt_core::{EventKind, FeedSource, InstrumentKind, MarketEvent, Nanos, Side, Venue};
+use qt_feed::bybit::{BybitFeed, Category};
 use qt_feed::snapshot::HttpsClient;
-use qt_gateway::sim::flow::FlowParams;
-use qt_gateway::sim::matching::FeeSchedule;
-use qt_venue_sim::market::{AccountConfig, Market, MarketConfig, SymbolConfig};
-use qt_venue_sim::server::{RunningServer, ServerConfig, VenueSimServer};
-use std::path::PathBuf;
+use qt_venue_sim::market::Market;
+use qt_venue_sim::server::RunningServer;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-
-const BTC: usize = 0;
-const ETH: usize = 1;
-
-fn instrument(id: u32, symbol: &str, base: &str, lot: &str, kind: InstrumentKind) -> Instrument {
-    let spec = InstrumentSpec {
-        venue: Venue::Bybit,
-        symbol: symbol.into(),
-        base: base.into(),
-        quote: "USDT".into(),
-        kind,
-        tick_size: "0.01".into(),
-        lot_size: lot.into(),
-        min_qty: Some(lot.into()),
-        min_notional: Some("5".into()),
-        multiplier: None,
-        price_scale: None,
-        qty_scale: None,
-    };
-    Instrument::from_spec(InstrumentId(id), &spec).expect("valid test instrument")
-}
+use util::{BTC, ETH, FeedLoop, SimBook};
 
 fn market(rate: f64, kind: InstrumentKind) -> Arc<Market> {
-    let symbol = |inst: Instrument, mid: &str| {
-        let flow = FlowParams {
-            events_per_sec: rate,
-            start_mid: Some(inst.parse_price(mid).expect("price")),
-            size_median_lots: 200.0,
-            ..FlowParams::default()
-        };
-        SymbolConfig { instrument: inst, flow }
-    };
-    Market::new(MarketConfig {
-        symbols: vec![
-            symbol(instrument(0, "BTCUSDT", "BTC", "0.00001", kind), "65000"),
-            symbol(instrument(1, "ETHUSDT", "ETH", "0.0001", kind), "3200"),
-        ],
-        fees: FeeSchedule { maker: Rate::from_bps(1), taker: Rate::from_bps(5) },
-        accounts: vec![AccountConfig {
-            api_key: "test-key".into(),
-            secret: "test-secret".into(),
-            balances: vec![("USDT".into(), "1000000".into())],
-        }],
-        seed: 42,
-    })
-    .expect("valid test market")
-}
-
-fn fresh_ca_path() -> PathBuf {
-    static N: AtomicU64 = AtomicU64::new(0);
-    let dir = std::env::temp_dir().join("qt-feed-tests");
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir.join(format!("bybit-ca-{}-{}.pem", std::process::id(), N.fetch_add(1, Ordering::Relaxed)))
+    util::market(Venue::Bybit, kind, rate, rate)
 }
 
 fn start_sim(market: Arc<Market>) -> RunningServer {
-    VenueSimServer::start(ServerConfig {
-        market,
-        faults: qt_venue_sim::faults::Faults::new(),
-        protocols: vec![(Arc::new(qt_venue_sim::bybit::BybitV5::default()), "127.0.0.1:0".parse().unwrap())],
-        ca_file: fresh_ca_path(),
-    })
-    .expect("simulator starts")
-}
-
-type Levels = Vec<(i64, i64)>;
-
-fn book_levels(book: &Book, side: Side) -> Levels {
-    book.levels(side).map(|l| (l.price.units(), l.qty.units())).collect()
+    util::start_sim(market, Arc::new(qt_venue_sim::bybit::BybitV5::default()))
 }
 
 struct Harness {
     server: RunningServer,
-    feed: BybitFeed,
-    poll: mio::Poll,
-    events: mio::Events,
-    books: Vec<Book>,
-    invalidations: Vec<u64>,
+    lp: FeedLoop<BybitFeed>,
+    invalidations: [u64; 2],
     trades: u64,
-    start: Instant,
     rest: HttpsClient,
 }
 
 impl Harness {
     fn new(server: RunningServer, ping_interval: Option<Nanos>, category: Category) -> Self {
-        let addr = server.addr_of("bybit").expect("bybit listener");
         let symbols = server.market.instruments().to_vec();
-        let mut cfg = BybitFeedConfig::new(format!("wss://{addr}"), symbols.clone());
-        cfg.ca_file = Some(server.ca_file.clone());
-        cfg.server_name = Some("localhost".into());
-        cfg.category = category;
-        if let Some(p) = ping_interval {
-            cfg.ping_interval = p;
-        }
-        let mut feed = BybitFeed::new(cfg).expect("feed config");
-        let poll = mio::Poll::new().expect("poll");
-        assert!(feed.register(poll.registry(), 0).expect("register"));
-        let endpoint = Endpoint::parse(&format!("https://{addr}"), "rest_url").unwrap();
-        let tls = qt_feed::tls::client_config(Some(&server.ca_file)).unwrap();
-        let rest =
-            HttpsClient::new(endpoint.clone(), vec![addr], endpoint.server_name(Some("localhost")).unwrap(), tls);
-        Self {
-            server,
-            feed,
-            poll,
-            events: mio::Events::with_capacity(64),
-            books: symbols.iter().map(|i| Book::new(i.id(), 10_000)).collect(),
-            invalidations: vec![0; symbols.len()],
-            trades: 0,
-            start: Instant::now(),
-            rest,
-        }
+        let lp = FeedLoop::new(util::bybit_feed(&server, category, ping_interval), &symbols, 10_000);
+        let rest = util::rest_client(&server, "bybit");
+        Self { server, lp, invalidations: [0; 2], trades: 0, rest }
     }
 
     fn step(&mut self) {
-        self.poll.poll(&mut self.events, Some(Duration::from_millis(1))).expect("mio poll");
-        for ev in self.events.iter() {
-            self.feed.on_ready(ev.token().0);
-        }
-        let now = Nanos::from_duration(self.start.elapsed());
-        let Self { feed, books, invalidations, trades, .. } = self;
-        feed.poll(now, &mut |ev: &MarketEvent| {
-            let i = ev.instrument.index();
-            books[i].apply(ev).expect("valid record");
-            match ev.kind {
-                EventKind::BookSnapshot if ev.is_clear() && !ev.is_batch_end() && ev.qty.is_zero() => {
-                    invalidations[i] += 1;
-                }
-                EventKind::Trade => *trades += 1,
-                _ => {}
+        let Self { lp, invalidations, trades, .. } = self;
+        lp.step(&mut |_, ev: &MarketEvent| match ev.kind {
+            EventKind::BookSnapshot if ev.is_clear() && !ev.is_batch_end() && ev.qty.is_zero() => {
+                invalidations[ev.instrument.index()] += 1;
             }
+            EventKind::Trade => *trades += 1,
+            _ => {}
         });
     }
 
     fn run_until(&mut self, limit: Duration, what: &str, mut done: impl FnMut(&mut Self) -> bool) {
         let deadline = Instant::now() + limit;
         while !done(self) {
-            assert!(Instant::now() < deadline, "timed out waiting for {what}; counters {:?}", self.feed.counters());
+            assert!(Instant::now() < deadline, "timed out waiting for {what}; counters {:?}", self.lp.feed.counters());
             self.step();
         }
     }
 
     fn synced(&self, symbol: usize) -> bool {
-        self.feed.is_synced(symbol) && self.books[symbol].is_valid()
+        self.lp.feed.is_synced(symbol) && self.lp.books[symbol].is_valid()
     }
 
     /// Compares symbol's book with the simulator's top 50 when the simulator sits at the `seq`
     /// of our last applied push; returns whether a comparison happened.
     fn compare_with_sim_book(&mut self, symbol: usize) -> bool {
-        let Some(seq) = self.feed.book_seq(symbol).filter(|_| self.synced(symbol)) else { return false };
-        let name = self.server.market.instruments()[symbol].symbol().to_string();
-        let (status, mut body) = self.rest.get(&format!("/_sim/book?symbol={name}&depth=50")).expect("GET /_sim/book");
-        assert_eq!(status, 200);
-        let v: simd_json::OwnedValue = simd_json::to_owned_value(&mut body).expect("json");
-        use simd_json::prelude::*;
-        let update_id = v["updateId"].as_u64().expect("updateId");
-        if update_id != seq {
+        let Some(seq) = self.lp.feed.book_seq(symbol).filter(|_| self.synced(symbol)) else { return false };
+        let inst = self.server.market.instruments()[symbol].clone();
+        let image = SimBook::fetch(&mut self.rest, &inst, 50);
+        if image.update_id != seq {
             return false;
         }
-        let inst = &self.server.market.instruments()[symbol];
-        let side = |key: &str| -> Levels {
-            v[key]
-                .as_array()
-                .expect("levels")
-                .iter()
-                .map(|l| {
-                    let p = inst.parse_price(l[0].as_str().unwrap()).unwrap().units();
-                    let q = inst.parse_qty(l[1].as_str().unwrap()).unwrap().units();
-                    (p, q)
-                })
-                .collect()
-        };
-        assert_eq!(book_levels(&self.books[symbol], Side::Buy), side("bids"), "{name} bids at {update_id}");
-        assert_eq!(book_levels(&self.books[symbol], Side::Sell), side("asks"), "{name} asks at {update_id}");
+        image.assert_equals(&self.lp.books[symbol], inst.symbol());
         true
     }
 
@@ -204,10 +85,10 @@ impl Harness {
         let mut last = [None; 2];
         let deadline = Instant::now() + limit;
         while !done.iter().all(|d| *d) {
-            assert!(Instant::now() < deadline, "never caught at a push boundary: {:?}", self.feed.counters());
+            assert!(Instant::now() < deadline, "never caught at a push boundary: {:?}", self.lp.feed.counters());
             self.step();
             for s in [BTC, ETH] {
-                let seq = self.feed.book_seq(s);
+                let seq = self.lp.feed.book_seq(s);
                 if !done[s] && seq.is_some() && seq != last[s] {
                     last[s] = seq;
                     done[s] = self.compare_with_sim_book(s);
@@ -221,13 +102,13 @@ impl Harness {
 fn subscribes_syncs_and_equals_the_simulators_top_50() {
     let mut h = Harness::new(start_sim(market(20.0, InstrumentKind::Spot)), Some(Nanos(200_000_000)), Category::Spot);
     h.run_until(Duration::from_secs(8), "both symbols in sync", |h| h.synced(BTC) && h.synced(ETH));
-    assert_eq!(h.feed.state(), FeedState::Live);
+    assert_eq!(h.lp.feed.state(), FeedState::Live);
     h.compare_both(Duration::from_secs(10));
-    h.run_until(Duration::from_secs(5), "a pong", |h| h.feed.counters().pongs >= 1);
-    let c = h.feed.counters();
+    h.run_until(Duration::from_secs(5), "a pong", |h| h.lp.feed.counters().pongs >= 1);
+    let c = h.lp.feed.counters();
     assert_eq!((c.gaps, c.parse_errors_total(), c.reconnects, c.control_failures), (0, 0, 0, 0), "{c:?}");
     assert!(c.snapshots >= 2 && c.pings >= 1 && c.control >= 2, "{c:?}");
-    assert!(h.books.iter().all(|b| b.depth(Side::Buy) <= 50 && b.depth(Side::Sell) <= 50));
+    assert!(h.lp.books.iter().all(|b| b.depth(Side::Buy) <= 50 && b.depth(Side::Sell) <= 50));
 }
 
 #[test]
@@ -236,15 +117,15 @@ fn dropped_connections_reconnect_resubscribe_and_equal_again() {
     h.run_until(Duration::from_secs(8), "initial sync", |h| h.synced(BTC) && h.synced(ETH));
     h.compare_both(Duration::from_secs(10));
     h.server.faults.drop_ws_connections();
-    h.run_until(Duration::from_secs(5), "the drop to be seen", |h| h.feed.counters().disconnects >= 1);
-    assert!(!h.books[BTC].is_valid() && !h.books[ETH].is_valid(), "books invalid while reconnecting");
-    assert_eq!(h.feed.state(), FeedState::Recovering);
+    h.run_until(Duration::from_secs(5), "the drop to be seen", |h| h.lp.feed.counters().disconnects >= 1);
+    assert!(!h.lp.books[BTC].is_valid() && !h.lp.books[ETH].is_valid(), "books invalid while reconnecting");
+    assert_eq!(h.lp.feed.state(), FeedState::Recovering);
     assert!(h.invalidations[BTC] >= 1 && h.invalidations[ETH] >= 1);
     h.run_until(Duration::from_secs(10), "resync after reconnect", |h| h.synced(BTC) && h.synced(ETH));
     h.compare_both(Duration::from_secs(10));
-    let c = h.feed.counters();
+    let c = h.lp.feed.counters();
     assert!(c.reconnects >= 1 && c.snapshots >= 4, "{c:?}");
-    assert_eq!(h.feed.state(), FeedState::Live);
+    assert_eq!(h.lp.feed.state(), FeedState::Live);
 }
 
 #[test]
@@ -253,11 +134,11 @@ fn a_sequence_skip_is_detected_resubscribed_and_equal_again() {
     h.run_until(Duration::from_secs(8), "initial sync", |h| h.synced(BTC) && h.synced(ETH));
     h.compare_both(Duration::from_secs(10));
     h.server.faults.skip_sequence(1);
-    h.run_until(Duration::from_secs(5), "the gap", |h| h.feed.counters().gaps >= 1);
+    h.run_until(Duration::from_secs(5), "the gap", |h| h.lp.feed.counters().gaps >= 1);
     assert!(h.invalidations.iter().sum::<u64>() >= 1);
     h.run_until(Duration::from_secs(8), "resync", |h| h.synced(BTC) && h.synced(ETH));
     h.compare_both(Duration::from_secs(10));
-    let c = h.feed.counters();
+    let c = h.lp.feed.counters();
     assert!(c.gaps >= 1 && c.resubscribes >= 1 && c.reconnects == 0, "{c:?}");
     assert_eq!(c.control_failures, 0, "unsubscribe + subscribe accepted: {c:?}");
     assert!(h.trades > 0 || c.messages > 0);
@@ -268,7 +149,7 @@ fn linear_category_syncs_and_equals_the_simulators_top_50() {
     let mut h = Harness::new(start_sim(market(20.0, InstrumentKind::LinearPerpetual)), None, Category::Linear);
     h.run_until(Duration::from_secs(8), "both symbols in sync", |h| h.synced(BTC) && h.synced(ETH));
     h.compare_both(Duration::from_secs(10));
-    let c = h.feed.counters();
+    let c = h.lp.feed.counters();
     assert_eq!((c.gaps, c.parse_errors_total(), c.control_failures), (0, 0, 0), "{c:?}");
 }
 
@@ -278,10 +159,10 @@ fn malformed_and_truncated_frames_are_counted_and_recovered() {
     h.run_until(Duration::from_secs(8), "initial sync", |h| h.synced(BTC) && h.synced(ETH));
     h.server.faults.malformed_frames(1);
     h.server.faults.truncated_frames(1);
-    h.run_until(Duration::from_secs(5), "both bad frames", |h| h.feed.counters().parse_errors_total() >= 2);
+    h.run_until(Duration::from_secs(5), "both bad frames", |h| h.lp.feed.counters().parse_errors_total() >= 2);
     h.run_until(Duration::from_secs(8), "resync", |h| h.synced(BTC) && h.synced(ETH));
     h.compare_both(Duration::from_secs(10));
-    let c = h.feed.counters();
+    let c = h.lp.feed.counters();
     assert_eq!(c.parse_errors[0], 2, "both refused as invalid JSON: {c:?}");
     assert_eq!(c.reconnects, 0, "{c:?}");
 }
