@@ -17,7 +17,7 @@ use qt_venue_sim::market::Market;
 use qt_venue_sim::server::RunningServer;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use util::{BTC, ETH, FeedLoop, SimBook};
+use util::{BTC, ETH, FeedLoop, SimBook, WAIT};
 
 fn market(rate: f64, kind: InstrumentKind) -> Arc<Market> {
     util::market(Venue::Bybit, kind, rate, rate)
@@ -101,10 +101,10 @@ impl Harness {
 #[test]
 fn subscribes_syncs_and_equals_the_simulators_top_50() {
     let mut h = Harness::new(start_sim(market(20.0, InstrumentKind::Spot)), Some(Nanos(200_000_000)), Category::Spot);
-    h.run_until(Duration::from_secs(8), "both symbols in sync", |h| h.synced(BTC) && h.synced(ETH));
+    h.run_until(WAIT, "both symbols in sync", |h| h.synced(BTC) && h.synced(ETH));
     assert_eq!(h.lp.feed.state(), FeedState::Live);
-    h.compare_both(Duration::from_secs(10));
-    h.run_until(Duration::from_secs(5), "a pong", |h| h.lp.feed.counters().pongs >= 1);
+    h.compare_both(WAIT);
+    h.run_until(WAIT, "a pong", |h| h.lp.feed.counters().pongs >= 1);
     let c = h.lp.feed.counters();
     assert_eq!((c.gaps, c.parse_errors_total(), c.reconnects, c.control_failures), (0, 0, 0, 0), "{c:?}");
     assert!(c.snapshots >= 2 && c.pings >= 1 && c.control >= 2, "{c:?}");
@@ -114,15 +114,15 @@ fn subscribes_syncs_and_equals_the_simulators_top_50() {
 #[test]
 fn dropped_connections_reconnect_resubscribe_and_equal_again() {
     let mut h = Harness::new(start_sim(market(20.0, InstrumentKind::Spot)), None, Category::Spot);
-    h.run_until(Duration::from_secs(8), "initial sync", |h| h.synced(BTC) && h.synced(ETH));
-    h.compare_both(Duration::from_secs(10));
+    h.run_until(WAIT, "initial sync", |h| h.synced(BTC) && h.synced(ETH));
+    h.compare_both(WAIT);
     h.server.faults.drop_ws_connections();
-    h.run_until(Duration::from_secs(5), "the drop to be seen", |h| h.lp.feed.counters().disconnects >= 1);
+    h.run_until(WAIT, "the drop to be seen", |h| h.lp.feed.counters().disconnects >= 1);
     assert!(!h.lp.books[BTC].is_valid() && !h.lp.books[ETH].is_valid(), "books invalid while reconnecting");
     assert_eq!(h.lp.feed.state(), FeedState::Recovering);
     assert!(h.invalidations[BTC] >= 1 && h.invalidations[ETH] >= 1);
-    h.run_until(Duration::from_secs(10), "resync after reconnect", |h| h.synced(BTC) && h.synced(ETH));
-    h.compare_both(Duration::from_secs(10));
+    h.run_until(WAIT, "resync after reconnect", |h| h.synced(BTC) && h.synced(ETH));
+    h.compare_both(WAIT);
     let c = h.lp.feed.counters();
     assert!(c.reconnects >= 1 && c.snapshots >= 4, "{c:?}");
     assert_eq!(h.lp.feed.state(), FeedState::Live);
@@ -131,13 +131,13 @@ fn dropped_connections_reconnect_resubscribe_and_equal_again() {
 #[test]
 fn a_sequence_skip_is_detected_resubscribed_and_equal_again() {
     let mut h = Harness::new(start_sim(market(20.0, InstrumentKind::Spot)), None, Category::Spot);
-    h.run_until(Duration::from_secs(8), "initial sync", |h| h.synced(BTC) && h.synced(ETH));
-    h.compare_both(Duration::from_secs(10));
+    h.run_until(WAIT, "initial sync", |h| h.synced(BTC) && h.synced(ETH));
+    h.compare_both(WAIT);
     h.server.faults.skip_sequence(1);
-    h.run_until(Duration::from_secs(5), "the gap", |h| h.lp.feed.counters().gaps >= 1);
+    h.run_until(WAIT, "the gap", |h| h.lp.feed.counters().gaps >= 1);
     assert!(h.invalidations.iter().sum::<u64>() >= 1);
-    h.run_until(Duration::from_secs(8), "resync", |h| h.synced(BTC) && h.synced(ETH));
-    h.compare_both(Duration::from_secs(10));
+    h.run_until(WAIT, "resync", |h| h.synced(BTC) && h.synced(ETH));
+    h.compare_both(WAIT);
     let c = h.lp.feed.counters();
     assert!(c.gaps >= 1 && c.resubscribes >= 1 && c.reconnects == 0, "{c:?}");
     assert_eq!(c.control_failures, 0, "unsubscribe + subscribe accepted: {c:?}");
@@ -147,8 +147,8 @@ fn a_sequence_skip_is_detected_resubscribed_and_equal_again() {
 #[test]
 fn linear_category_syncs_and_equals_the_simulators_top_50() {
     let mut h = Harness::new(start_sim(market(20.0, InstrumentKind::LinearPerpetual)), None, Category::Linear);
-    h.run_until(Duration::from_secs(8), "both symbols in sync", |h| h.synced(BTC) && h.synced(ETH));
-    h.compare_both(Duration::from_secs(10));
+    h.run_until(WAIT, "both symbols in sync", |h| h.synced(BTC) && h.synced(ETH));
+    h.compare_both(WAIT);
     let c = h.lp.feed.counters();
     assert_eq!((c.gaps, c.parse_errors_total(), c.control_failures), (0, 0, 0), "{c:?}");
 }
@@ -156,12 +156,12 @@ fn linear_category_syncs_and_equals_the_simulators_top_50() {
 #[test]
 fn malformed_and_truncated_frames_are_counted_and_recovered() {
     let mut h = Harness::new(start_sim(market(20.0, InstrumentKind::Spot)), None, Category::Spot);
-    h.run_until(Duration::from_secs(8), "initial sync", |h| h.synced(BTC) && h.synced(ETH));
+    h.run_until(WAIT, "initial sync", |h| h.synced(BTC) && h.synced(ETH));
     h.server.faults.malformed_frames(1);
     h.server.faults.truncated_frames(1);
-    h.run_until(Duration::from_secs(5), "both bad frames", |h| h.lp.feed.counters().parse_errors_total() >= 2);
-    h.run_until(Duration::from_secs(8), "resync", |h| h.synced(BTC) && h.synced(ETH));
-    h.compare_both(Duration::from_secs(10));
+    h.run_until(WAIT, "both bad frames", |h| h.lp.feed.counters().parse_errors_total() >= 2);
+    h.run_until(WAIT, "resync", |h| h.synced(BTC) && h.synced(ETH));
+    h.compare_both(WAIT);
     let c = h.lp.feed.counters();
     assert_eq!(c.parse_errors[0], 2, "both refused as invalid JSON: {c:?}");
     assert_eq!(c.reconnects, 0, "{c:?}");
