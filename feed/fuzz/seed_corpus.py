@@ -1,0 +1,59 @@
+#!/usr/bin/env python3
+"""Writes corpus/<target>/ seeds for every fuzz target from ../../testdata/<venue>/.
+
+JSON files are minified to one line (the frame targets split their input on newlines);
+captures (.jsonl) are cut into runs of 8 consecutive lines; the frame targets of venues that
+sync from a REST snapshot also get "@<snapshot body>" followed by the capture's first lines.
+Idempotent; the corpus folders are not checked in (libFuzzer grows them).
+"""
+import glob, json, os, sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DATA = os.path.join(HERE, "..", "..", "testdata")
+
+def one_line(path):
+    text = open(path, encoding="utf-8").read()
+    try:
+        return json.dumps(json.loads(text), separators=(",", ":")).encode()
+    except ValueError:
+        return text.encode()
+
+def runs(path, n=8, most=40):
+    lines = open(path, "rb").read().splitlines()
+    return [b"\n".join(lines[i:i + n]) for i in range(0, len(lines), n)][:most]
+
+def frames(venue, json_files, snapshot=None, capture=None):
+    seeds = []
+    for f in sorted(glob.glob(os.path.join(DATA, venue, "*.jsonl"))):
+        seeds += runs(f)
+    for name in json_files:
+        seeds.append(one_line(os.path.join(DATA, venue, name)))
+    if snapshot:
+        head = open(os.path.join(DATA, venue, capture), "rb").read().splitlines()[:16]
+        seeds.append(b"\n".join([b"@" + one_line(os.path.join(DATA, venue, snapshot))] + head))
+    return seeds
+
+def snapshots(venue):
+    return [one_line(f) for f in sorted(glob.glob(os.path.join(DATA, venue, "snapshot_*.json")))]
+
+TARGETS = {
+    "binance_spot_frame": frames("binance_spot", ["depth_update.json", "book_ticker.json", "trade.json", "partial_depth.json"], "snapshot_NKNUSDT.json", "depth.jsonl"),
+    "binance_spot_snapshot": snapshots("binance_spot"),
+    "binance_usdm_frame": frames("binance_usdm", ["depth_update.json"], "snapshot_SUSHIUSDT.json", "depth.jsonl"),
+    "binance_usdm_snapshot": snapshots("binance_usdm"),
+    "bybit_frame": frames("bybit", ["depth_update.json", "trade.json", "ticker_linear.json", "snapshot_ws_orderbook50.json.txt"]),
+    "okx_frame": frames("okx", ["bbo_tbt.json", "depth_update.json", "snapshot_ws_books.json", "trade.json"]),
+    "kucoin_frame": frames("kucoin", ["bbo_level1.json", "depth_update.json", "trade.json"], "snapshot_BCHSV-USDT.json", "level2.jsonl"),
+    "kucoin_snapshot": snapshots("kucoin"),
+    "kraken_frame": frames("kraken", []),
+    "firi_body": [one_line(os.path.join(DATA, "firi", "depth_BTCNOK.json"))],
+}
+
+for target, seeds in TARGETS.items():
+    if len(sys.argv) > 1 and target not in sys.argv[1:]:
+        continue
+    out = os.path.join(HERE, "corpus", target)
+    os.makedirs(out, exist_ok=True)
+    for i, s in enumerate(seeds):
+        open(os.path.join(out, f"seed-{i:03}"), "wb").write(s)
+    print(f"{target}: {len(seeds)} seeds")
