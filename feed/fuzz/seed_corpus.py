@@ -30,7 +30,8 @@ def frames(venue, json_files, snapshot=None, capture=None):
         seeds.append(one_line(os.path.join(DATA, venue, name)))
     if snapshot:
         head = open(os.path.join(DATA, venue, capture), "rb").read().splitlines()[:16]
-        seeds.append(b"\n".join([b"@" + one_line(os.path.join(DATA, venue, snapshot))] + head))
+        # The first diff makes the symbol want a snapshot; the body answers it; the rest apply.
+        seeds.append(b"\n".join(head[:1] + [b"@" + one_line(os.path.join(DATA, venue, snapshot))] + head[1:]))
     return seeds
 
 def snapshots(venue):

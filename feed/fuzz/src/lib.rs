@@ -12,7 +12,7 @@
 //! emits is one the book accepts.
 
 use qt_core::{Book, Instrument, InstrumentId, InstrumentSpec, MarketEvent, Nanos, Venue};
-use qt_feed::decoder::VenueDecoder;
+use qt_feed::decoder::{DecoderStats, VenueDecoder};
 
 /// A venue decoder under test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,7 +80,8 @@ pub fn decoder(p: Parser) -> Box<dyn VenueDecoder> {
     match p {
         Parser::BinanceSpot => Box::new(qt_feed::binance::Decoder::new(&inst)),
         Parser::BinanceUsdm => Box::new(qt_feed::binance_usdm::Decoder::new(&inst)),
-        Parser::Bybit => Box::new(qt_feed::bybit::Decoder::new(&inst, 50)),
+        // Depth 200: the topic of the recorded spot stream (`orderbook_spot.jsonl`).
+        Parser::Bybit => Box::new(qt_feed::bybit::Decoder::new(&inst, 200)),
         Parser::Okx => Box::new(qt_feed::okx::Decoder::new(&inst)),
         Parser::Kucoin => Box::new(qt_feed::kucoin::Decoder::new(&inst)),
         Parser::Kraken => {
@@ -125,8 +126,9 @@ impl Sink {
     }
 }
 
-/// Every line of `data` is one frame (`@` + body: a snapshot body for symbol 0).
-pub fn run_frames(p: Parser, data: &[u8]) {
+/// Every line of `data` is one frame (`@` + body: a snapshot body for symbol 0); the
+/// decoder's counters before the final disconnect.
+pub fn run_frames(p: Parser, data: &[u8]) -> DecoderStats {
     let mut dec = decoder(p);
     let mut sink = Sink::new(p);
     let mut emit = sink.emit();
@@ -139,13 +141,14 @@ pub fn run_frames(p: Parser, data: &[u8]) {
             None => dec.on_frame(line, now, &mut emit),
         }
     }
+    let stats = dec.stats();
     dec.on_disconnect(Nanos(i64::MAX / 2), &mut emit);
-    let _ = dec.stats();
+    stats
 }
 
 /// `data` is symbol 0's REST snapshot body, offered after a recorded frame (and followed by it
-/// again: stale or bridging, depending on the body's ids).
-pub fn run_snapshot(p: Parser, data: &[u8]) {
+/// again: stale or bridging, depending on the body's ids); the decoder's counters.
+pub fn run_snapshot(p: Parser, data: &[u8]) -> DecoderStats {
     let mut dec = decoder(p);
     let mut sink = Sink::new(p);
     let mut emit = sink.emit();
@@ -157,5 +160,5 @@ pub fn run_snapshot(p: Parser, data: &[u8]) {
     if let Some(f) = frame {
         dec.on_frame(f, Nanos(3), &mut emit);
     }
-    let _ = dec.stats();
+    dec.stats()
 }
