@@ -152,7 +152,7 @@ fn firi_bodies_survive_mutations() {
     fuzz(Parser::Firi, "firi", false);
 }
 
-/// Found by `cargo fuzz run binance_usdm_snapshot`: a REST snapshot level priced `"0"` was
+/// Found by `cargo fuzz run binance_usdm_snapshot` (and `firi_body`): a level priced `"0"` was
 /// emitted as a book level the book refuses; it is now refused as a bad decimal.
 #[test]
 fn a_snapshot_level_priced_zero_is_refused() {
@@ -167,6 +167,9 @@ fn a_snapshot_level_priced_zero_is_refused() {
     let diff = br#"{"stream":"nknusdt@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"NKNUSDT","U":499869750,"u":499869752,"b":[["0","0"]],"a":[]}}"#;
     let first = br#"{"stream":"nknusdt@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"NKNUSDT","U":499869748,"u":499869749,"b":[],"a":[]}}"#;
     run_frames(Parser::BinanceSpot, &[&first[..], b"\n", snapshot, b"\n", diff].concat());
+    // Found by `cargo fuzz run firi_body`: the same in a Firi depth body.
+    let stats = run_frames(Parser::Firi, br#"{"bids":[["0","1.501"]],"asks":[]}"#);
+    assert_eq!(stats.parse_errors, 1, "{stats:?}");
 }
 
 /// The frame drivers reach the synced paths: a recorded diff, its REST snapshot (`@` line) and
