@@ -283,3 +283,33 @@ pub fn bybit_feed(
     }
     qt_feed::bybit::BybitFeed::new(cfg).expect("feed config")
 }
+
+fn levels_v2(levels: &[&serde_json::Value]) -> String {
+    // The v1 strings go in as bare JSON numbers, text unchanged, as v2 sends them.
+    levels
+        .iter()
+        .flat_map(|l| l.as_array().unwrap())
+        .map(|l| format!("{{\"price\":{},\"qty\":{}}}", l[0].as_str().unwrap(), l[1].as_str().unwrap()))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// A Kraken WS v1 `book-1000` frame (`testdata/kraken/book.jsonl`) as the equivalent v2 `book`
+/// message (the decoder speaks v2; the README there explains the rewrite).
+pub fn v1_book_to_v2(line: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(line).unwrap();
+    let a = v.as_array().unwrap();
+    let pair = a[a.len() - 1].as_str().unwrap();
+    let objs: Vec<&serde_json::Map<String, serde_json::Value>> =
+        a[1..a.len() - 2].iter().map(|o| o.as_object().unwrap()).collect();
+    let get = |k: &str| objs.iter().filter_map(|o| o.get(k)).collect::<Vec<_>>();
+    let snapshot = !get("as").is_empty() || !get("bs").is_empty();
+    let (asks, bids) = if snapshot { (get("as"), get("bs")) } else { (get("a"), get("b")) };
+    let checksum = get("c").first().map(|c| format!(",\"checksum\":{}", c.as_str().unwrap())).unwrap_or_default();
+    format!(
+        "{{\"channel\":\"book\",\"type\":\"{}\",\"data\":[{{\"symbol\":\"{pair}\",\"asks\":[{}],\"bids\":[{}]{checksum},\"timestamp\":\"2021-04-17T16:48:53.626000Z\"}}]}}",
+        if snapshot { "snapshot" } else { "update" },
+        levels_v2(&asks),
+        levels_v2(&bids),
+    )
+}
