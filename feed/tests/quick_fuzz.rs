@@ -195,4 +195,7 @@ fn the_drivers_reach_the_synced_paths() {
     let v2: Vec<String> = kraken.lines().take(400).map(util::v1_book_to_v2).collect();
     let stats = run_frames(Parser::Kraken, v2.join("\n").as_bytes());
     assert!(stats.records > 0 && stats.checksum_ok > 0, "{stats:?}");
+    let okx = std::fs::read_to_string(format!("{DATA}okx/books.jsonl")).expect("capture");
+    let stats = run_frames(Parser::Okx, okx.lines().take(60).collect::<Vec<_>>().join("\n").as_bytes());
+    assert!(stats.records > 0 && stats.checksum_ok > 0, "{stats:?}");
 }
