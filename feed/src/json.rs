@@ -78,6 +78,16 @@ pub(crate) fn price(text: &str, scale: u8, key: &'static str) -> Result<Price, P
     scaled(text, scale, key).map(Price::from_units)
 }
 
+/// A book level's price: a positive decimal string at `scale`. A level priced 0 is no level
+/// (the book refuses it), so such a frame is refused here as a bad decimal.
+#[inline]
+pub(crate) fn level_price(text: &str, scale: u8, key: &'static str) -> Result<Price, ParseError> {
+    match scaled(text, scale, key)? {
+        0 => Err(ParseError::BadDecimal(key)),
+        units => Ok(Price::from_units(units)),
+    }
+}
+
 /// A non-negative decimal string as a [`Qty`] at `scale`.
 #[inline]
 pub(crate) fn qty(text: &str, scale: u8, key: &'static str) -> Result<Qty, ParseError> {
@@ -139,5 +149,20 @@ impl TapeBuffers {
         };
         self.tape = t.reset();
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_level_price_must_be_positive() {
+        assert_eq!(level_price("7.5", 2, "b"), Ok(Price::from_units(750)));
+        assert_eq!(level_price("0", 2, "b"), Err(ParseError::BadDecimal("b")));
+        assert_eq!(level_price("0.000", 2, "b"), Err(ParseError::BadDecimal("b")));
+        assert_eq!(level_price("-1", 2, "b"), Err(ParseError::BadDecimal("b")));
+        // A plain price (a trade, a sequence-only KuCoin change) may still be zero.
+        assert_eq!(price("0", 2, "p"), Ok(Price::ZERO));
     }
 }

@@ -3,7 +3,8 @@
 //! market's own update stream, the slow one against `/_sim/book`), a dropped connection, an
 //! injected sequence skip, and malformed/truncated frames.
 
-mod util;
+mod snapshot_util;
+use snapshot_util as util;
 
 use qt_core::{Instrument, Venue};
 use qt_feed::binance_usdm::BinanceUsdmFeed;

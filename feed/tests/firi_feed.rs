@@ -3,7 +3,8 @@
 //! simulator's book, the configured rate respected, and an HTTP 503 or a bad body counted with
 //! the book invalid until the next good poll.
 
-mod util;
+mod snapshot_util;
+use snapshot_util as util;
 
 use qt_core::feed_source::FeedState;
 use qt_core::{FeedSource, Instrument, Side, Venue};

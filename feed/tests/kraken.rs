@@ -3,12 +3,14 @@
 //! frames, corruption, malformed input, random bytes and a zero-allocation check.
 #![allow(unsafe_code, reason = "a counting GlobalAlloc needs unsafe impls; each is a thin forward to System")]
 
+mod util;
+
 use qt_core::{EventKind, Instrument, InstrumentId, InstrumentKind, InstrumentSpec, MarketEvent, Nanos, Side, Venue};
 use qt_feed::decoder::{ChecksumVerdict, VenueDecoder};
 use qt_feed::kraken::{Decoder, Precision};
-use serde_json::Value;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
+use util::v1_book_to_v2;
 
 struct Counting;
 
@@ -92,34 +94,6 @@ fn capture_decoder(depth: usize) -> Decoder {
 
 fn read(name: &str) -> String {
     std::fs::read_to_string(format!("{DIR}{name}")).expect("testdata file")
-}
-
-fn levels_v2(levels: &[&Value]) -> String {
-    // The v1 strings go in as bare JSON numbers, text unchanged, as v2 sends them.
-    levels
-        .iter()
-        .flat_map(|l| l.as_array().unwrap())
-        .map(|l| format!("{{\"price\":{},\"qty\":{}}}", l[0].as_str().unwrap(), l[1].as_str().unwrap()))
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-/// A v1 `book-1000` frame as the equivalent v2 `book` message.
-fn v1_book_to_v2(line: &str) -> String {
-    let v: Value = serde_json::from_str(line).unwrap();
-    let a = v.as_array().unwrap();
-    let pair = a[a.len() - 1].as_str().unwrap();
-    let objs: Vec<&serde_json::Map<String, Value>> = a[1..a.len() - 2].iter().map(|o| o.as_object().unwrap()).collect();
-    let get = |k: &str| objs.iter().filter_map(|o| o.get(k)).collect::<Vec<_>>();
-    let snapshot = !get("as").is_empty() || !get("bs").is_empty();
-    let (asks, bids) = if snapshot { (get("as"), get("bs")) } else { (get("a"), get("b")) };
-    let checksum = get("c").first().map(|c| format!(",\"checksum\":{}", c.as_str().unwrap())).unwrap_or_default();
-    format!(
-        "{{\"channel\":\"book\",\"type\":\"{}\",\"data\":[{{\"symbol\":\"{pair}\",\"asks\":[{}],\"bids\":[{}]{checksum},\"timestamp\":\"2021-04-17T16:48:53.626000Z\"}}]}}",
-        if snapshot { "snapshot" } else { "update" },
-        levels_v2(&asks),
-        levels_v2(&bids),
-    )
 }
 
 fn feed(dec: &mut Decoder, frame: &str) -> Vec<MarketEvent> {

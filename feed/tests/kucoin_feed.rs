@@ -4,7 +4,8 @@
 //! flow, a dropped connection (a fresh token, resubscribe, resync), an injected sequence skip,
 //! malformed/truncated frames, and the feed running inside `qt_core::Engine`.
 
-mod util;
+mod snapshot_util;
+use snapshot_util as util;
 
 use qt_core::{Engine, EngineConfig, IdleStrategy, Instrument, InstrumentId};
 use qt_core::{InstrumentRegistry, InstrumentSpec, MarketView, OrderRequest, PreTradeCheck, RiskDecision, Side};

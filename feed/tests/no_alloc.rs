@@ -243,7 +243,7 @@ mod socket {
                 feed.poll(Nanos::from_duration(start.elapsed()), &mut |ev: &MarketEvent| book.apply(ev).unwrap());
             }
         };
-        let deadline = Instant::now() + Duration::from_secs(8);
+        let deadline = Instant::now() + Duration::from_secs(45);
         while !(feed.is_synced(0) && book.is_valid()) {
             assert!(Instant::now() < deadline, "no sync: {:?}", feed.counters());
             run(&mut feed, &mut book, Instant::now() + Duration::from_millis(10));

@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 const GW: AccountId = AccountId(0);
 const TAKER: AccountId = AccountId(1);
 const RUN_ID: u32 = 0x5eed_0001;
-const WAIT: Duration = Duration::from_secs(5);
+const WAIT: Duration = Duration::from_secs(30);
 const TAKER_FEE_BPS: i64 = 5;
 const MAKER_FEE_BPS: i64 = 1;
 
@@ -119,7 +119,7 @@ impl Harness {
             instruments: vec![inst.clone()],
             accounts: vec![(GW, "gw-key".into(), "gw-secret".into())],
             run_id: RUN_ID,
-            request_timeout: Duration::from_secs(2),
+            request_timeout: Duration::from_secs(10),
         };
         tweak(&mut cfg);
         let (orders, orders_rx) = spsc(64);

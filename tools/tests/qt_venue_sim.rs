@@ -94,7 +94,7 @@ fn starts_serves_https_with_its_ca_and_stops() {
     let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
     let conn = rustls::ClientConnection::new(config, name).unwrap();
     let sock = TcpStream::connect(addr).unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let mut tls = rustls::StreamOwned::new(conn, sock);
     tls.write_all(b"GET /api/v3/time HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
     let mut response = Vec::new();

@@ -29,6 +29,8 @@
 //! sequence skip ([`Faults::take_skip_sequence`]) loses the first operation of the next diff —
 //! its id *and* its level changes — so the message starts at `previous u + 2` and a client
 //! following Binance's procedure detects the gap and resynchronises.
+//! The test-speed knob [`BinanceLimits::diff_interval`] replaces the windows (zero: one message
+//! per operation, `U == u`); by default every stream keeps the window its name asks for.
 //!
 //! Threads: `handle_http` runs on the server's connection threads and `run_ws` owns one
 //! connection thread for the session's life, polling the socket every few milliseconds. Shared
@@ -101,6 +103,11 @@ pub struct BinanceLimits {
     pub ws_ping_interval: Duration,
     /// How long a listen key lives without a keepalive (Binance: 60 minutes).
     pub listen_key_validity: Duration,
+    /// Test-speed knob, not a Binance value: the window of every diff depth stream instead of
+    /// the one its name asks for (`@depth` 1000 ms, `@depth@100ms` 100 ms). `Some(ZERO)` sends
+    /// each book operation as its own `depthUpdate` (`U == u ==` previous `u + 1`), so a test
+    /// can drive 100k real diffs through a client in seconds. Default `None`: the real windows.
+    pub diff_interval: Option<Duration>,
 }
 
 impl Default for BinanceLimits {
@@ -111,6 +118,7 @@ impl Default for BinanceLimits {
             orders_per_day: 160_000,
             ws_ping_interval: Duration::from_secs(20),
             listen_key_validity: Duration::from_secs(60 * 60),
+            diff_interval: None,
         }
     }
 }
@@ -1766,8 +1774,10 @@ impl<'a> Session<'a> {
         let second = Duration::from_millis(1000);
         let fast = Duration::from_millis(100);
         let stream = match kind {
-            "depth" | "depth@1000ms" => Stream::Diff { symbol, every: second },
-            "depth@100ms" => Stream::Diff { symbol, every: fast },
+            "depth" | "depth@1000ms" => {
+                Stream::Diff { symbol, every: self.venue.limits.diff_interval.unwrap_or(second) }
+            }
+            "depth@100ms" => Stream::Diff { symbol, every: self.venue.limits.diff_interval.unwrap_or(fast) },
             "bookTicker" => Stream::BookTicker { symbol },
             "trade" => Stream::Trade { symbol },
             other => {
@@ -2021,8 +2031,12 @@ impl<'a> Session<'a> {
                         // The first operation of this diff is lost, ids and levels alike.
                         pending.remove(0);
                     }
-                    if let Some(payload) = diff_json(&market, *symbol, pending) {
-                        out.push(wrap_payload(self.combined, &sub.name, &payload.to_string()));
+                    // A zero window (the test-speed knob) sends every operation on its own.
+                    let per_diff = if every.is_zero() { 1 } else { pending.len().max(1) };
+                    for ops in pending.chunks(per_diff) {
+                        if let Some(payload) = diff_json(&market, *symbol, ops) {
+                            out.push(wrap_payload(self.combined, &sub.name, &payload.to_string()));
+                        }
                     }
                     pending.clear();
                 }

@@ -21,7 +21,8 @@
 //!   per price wins, a level leaving the view is sent with size `"0"`). `u` grows by exactly one
 //!   per message of a topic; `seq` is the market's update id the view reflects (the same number
 //!   the REST snapshot carries as `u`/`seq` and `/_sim/book` as `updateId`), so a client can
-//!   align the two.
+//!   align the two. [`BybitV5::with_book_push_interval`] is a test-speed knob replacing the
+//!   documented intervals (zero: a push after every market operation that changes the view).
 //! - **Private stream** events come from [`Market::subscribe_account`]; post-only and
 //!   fill-or-kill orders that the engine refuses are acknowledged (`retCode` 0, as Bybit does:
 //!   "the ack … indicates that the request is successfully accepted") and then reported as a
@@ -111,6 +112,7 @@ fn push_interval(depth: usize) -> Option<Duration> {
 pub struct BybitV5 {
     idle_timeout: Duration,
     rate_limits: bool,
+    book_push_interval: Option<Duration>,
     state: Mutex<VenueState>,
     next_id: AtomicU64,
 }
@@ -127,6 +129,7 @@ impl BybitV5 {
         Self {
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             rate_limits: true,
+            book_push_interval: None,
             state: Mutex::new(VenueState::default()),
             next_id: AtomicU64::new(1),
         }
@@ -136,6 +139,15 @@ impl BybitV5 {
     /// `max_active_time` query parameter still overrides it per session).
     pub fn with_idle_timeout(mut self, d: Duration) -> Self {
         self.idle_timeout = d;
+        self
+    }
+
+    /// Test-speed knob, not a Bybit value: every `orderbook.{depth}` topic pushes at `d` instead
+    /// of its documented interval ([`push_interval`]). `Duration::ZERO` pushes after every market
+    /// operation that changes the topic's view (still `u + 1` per message), so a test can drive
+    /// 100k real deltas through a client in seconds. Without it: the documented intervals.
+    pub fn with_book_push_interval(mut self, d: Duration) -> Self {
+        self.book_push_interval = Some(d);
         self
     }
 
@@ -2520,10 +2532,11 @@ impl<'a> PublicSession<'a> {
         let cat = self.cat;
         let ts = self.ctx.market.now_ms();
         let now = Instant::now();
+        let knob = self.venue.book_push_interval;
         let Some(feed) = self.feed(idx) else { return };
         let message = match kind {
             PublicTopic::Book(depth) => {
-                let Some(interval) = push_interval(depth) else { return };
+                let Some(interval) = push_interval(depth).map(|i| knob.unwrap_or(i)) else { return };
                 let (bids, asks) = feed.top(depth);
                 let t = BookTopic {
                     depth,
@@ -2566,6 +2579,12 @@ impl<'a> PublicSession<'a> {
                         if let Some(m) = feed.apply(cat, &update, ts) {
                             self.out.data(m);
                         }
+                        // Zero push interval (the test-speed knob): push this operation's view now.
+                        if feed.books.iter().any(|t| t.interval.is_zero()) {
+                            for m in feed.produce(cat, ts, &self.ctx.faults, Instant::now()) {
+                                self.out.data(m);
+                            }
+                        }
                         // Spot tickers are snapshots pushed in real time.
                         if cat == Category::Spot && !update.trades.is_empty() && feed.ticker.is_some() {
                             let fields = feed.ticker_fields(cat, ts);
@@ -2588,75 +2607,82 @@ impl<'a> PublicSession<'a> {
     fn produce(&mut self, now: Instant) {
         let cat = self.cat;
         let ts = self.ctx.market.now_ms();
-        let faults = &self.ctx.faults;
         for feed in &mut self.feeds {
-            let mut pending = Vec::new();
-            for i in 0..feed.books.len() {
-                let (depth, due, dirty) = {
-                    let t = &feed.books[i];
-                    (t.depth, t.next_due, t.dirty)
-                };
-                if now < due {
-                    continue;
-                }
-                let (bids, asks) = feed.top(depth);
-                let t = &mut feed.books[i];
-                if depth == 1 {
-                    // Level 1 is snapshot only; unchanged for 3 s it is sent again with the same u.
-                    let changed = dirty
-                        && (bids != t.bids.iter().map(|(p, q)| (*p, *q)).collect::<Vec<_>>()
-                            || asks != t.asks.iter().map(|(p, q)| (*p, *q)).collect::<Vec<_>>());
-                    t.dirty = false;
-                    if changed {
-                        t.u += 1;
-                        t.bids = bids.iter().copied().collect();
-                        t.asks = asks.iter().copied().collect();
-                    }
-                    if changed || now.duration_since(t.last_sent) >= LEVEL1_RESEND {
-                        pending.push(book_message(
-                            cat,
-                            t,
-                            "snapshot",
-                            &feed.inst,
-                            &bids,
-                            &asks,
-                            feed.update_id,
-                            feed.cts,
-                            ts,
-                        ));
-                        t.last_sent = now;
-                        t.next_due = now + t.interval;
-                    }
-                } else if dirty {
-                    t.dirty = false;
-                    let b = diff_side(&mut t.bids, &bids, true);
-                    let a = diff_side(&mut t.asks, &asks, false);
-                    if b.is_empty() && a.is_empty() {
-                        continue;
-                    }
-                    t.u += if faults.take_skip_sequence() { 2 } else { 1 };
-                    pending.push(book_message(cat, t, "delta", &feed.inst, &b, &a, feed.update_id, feed.cts, ts));
-                    t.last_sent = now;
-                    t.next_due = now + t.interval;
-                }
-            }
-            if cat == Category::Linear && feed.ticker.as_ref().is_some_and(|t| t.changed && now >= t.next_due) {
-                let fields = feed.ticker_fields(cat, ts);
-                if let Some(t) = &mut feed.ticker {
-                    let mut delta: Vec<(&'static str, String)> = vec![("symbol", feed.inst.symbol().to_owned())];
-                    delta.extend(fields.iter().filter(|f| f.0 != "symbol" && !t.sent.contains(f)).cloned());
-                    if delta.len() > 1 {
-                        pending.push(ticker_message(cat, &t.topic, "delta", &delta, feed.update_id, ts));
-                    }
-                    t.sent = fields;
-                    t.changed = false;
-                    t.next_due = now + LINEAR_TICKER_INTERVAL;
-                }
-            }
-            for m in pending {
+            for m in feed.produce(cat, ts, &self.ctx.faults, now) {
                 self.out.data(m);
             }
         }
+    }
+}
+
+impl SymbolFeed {
+    /// This symbol's pushes that are due at `now`.
+    fn produce(&mut self, cat: Category, ts: i64, faults: &crate::faults::Faults, now: Instant) -> Vec<String> {
+        let feed = self;
+        let mut pending = Vec::new();
+        for i in 0..feed.books.len() {
+            let (depth, due, dirty) = {
+                let t = &feed.books[i];
+                (t.depth, t.next_due, t.dirty)
+            };
+            if now < due {
+                continue;
+            }
+            let (bids, asks) = feed.top(depth);
+            let t = &mut feed.books[i];
+            if depth == 1 {
+                // Level 1 is snapshot only; unchanged for 3 s it is sent again with the same u.
+                let changed = dirty
+                    && (bids != t.bids.iter().map(|(p, q)| (*p, *q)).collect::<Vec<_>>()
+                        || asks != t.asks.iter().map(|(p, q)| (*p, *q)).collect::<Vec<_>>());
+                t.dirty = false;
+                if changed {
+                    t.u += 1;
+                    t.bids = bids.iter().copied().collect();
+                    t.asks = asks.iter().copied().collect();
+                }
+                if changed || now.duration_since(t.last_sent) >= LEVEL1_RESEND {
+                    pending.push(book_message(
+                        cat,
+                        t,
+                        "snapshot",
+                        &feed.inst,
+                        &bids,
+                        &asks,
+                        feed.update_id,
+                        feed.cts,
+                        ts,
+                    ));
+                    t.last_sent = now;
+                    t.next_due = now + t.interval;
+                }
+            } else if dirty {
+                t.dirty = false;
+                let b = diff_side(&mut t.bids, &bids, true);
+                let a = diff_side(&mut t.asks, &asks, false);
+                if b.is_empty() && a.is_empty() {
+                    continue;
+                }
+                t.u += if faults.take_skip_sequence() { 2 } else { 1 };
+                pending.push(book_message(cat, t, "delta", &feed.inst, &b, &a, feed.update_id, feed.cts, ts));
+                t.last_sent = now;
+                t.next_due = now + t.interval;
+            }
+        }
+        if cat == Category::Linear && feed.ticker.as_ref().is_some_and(|t| t.changed && now >= t.next_due) {
+            let fields = feed.ticker_fields(cat, ts);
+            if let Some(t) = &mut feed.ticker {
+                let mut delta: Vec<(&'static str, String)> = vec![("symbol", feed.inst.symbol().to_owned())];
+                delta.extend(fields.iter().filter(|f| f.0 != "symbol" && !t.sent.contains(f)).cloned());
+                if delta.len() > 1 {
+                    pending.push(ticker_message(cat, &t.topic, "delta", &delta, feed.update_id, ts));
+                }
+                t.sent = fields;
+                t.changed = false;
+                t.next_due = now + LINEAR_TICKER_INTERVAL;
+            }
+        }
+        pending
     }
 }
 

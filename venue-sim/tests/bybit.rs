@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use util::{API_KEY, API_SECRET, TestClient, WsClient};
 
-const WAIT: Duration = Duration::from_secs(5);
+const WAIT: Duration = Duration::from_secs(30);
 const KEY_B: &str = "key-b";
 const SECRET_B: &str = "secret-b";
 
@@ -188,7 +188,7 @@ fn ws_orderbook_rebuilds_the_top_50_of_the_sim_book() {
     let mut book = (Side::new(), Side::new());
     let mut history: BTreeMap<u64, View> = BTreeMap::new();
     let mut last_u = None;
-    let deadline = Instant::now() + Duration::from_secs(8);
+    let deadline = Instant::now() + Duration::from_secs(30);
     let mut matched = false;
     let mut polls = 0;
     while !matched && Instant::now() < deadline {

@@ -49,6 +49,7 @@ pub struct BinanceCounters {
     messages: AtomicU64,
     records: AtomicU64,
     parse_errors: [AtomicU64; ParseError::REASONS],
+    diffs_applied: AtomicU64,
     gaps: AtomicU64,
     resyncs: AtomicU64,
     snapshots_applied: AtomicU64,
@@ -77,6 +78,8 @@ pub struct BinanceCountersSnapshot {
     /// Refused frames by reason (index: [`ParseError::reason_index`], name:
     /// [`ParseError::reason_name`]).
     pub parse_errors: [u64; ParseError::REASONS],
+    /// Depth diffs applied to an in-sync book (buffered ones count when the snapshot lands).
+    pub diffs_applied: u64,
     /// Sequence gaps (`U != previous u + 1`, or a snapshot followed by a non-bridging diff).
     pub gaps: u64,
     /// Resyncs started (gaps, unreadable depth frames, reconnects: one per symbol).
@@ -114,6 +117,7 @@ impl BinanceCounters {
             messages: r(&self.messages),
             records: r(&self.records),
             parse_errors: std::array::from_fn(|i| r(&self.parse_errors[i])),
+            diffs_applied: r(&self.diffs_applied),
             gaps: r(&self.gaps),
             resyncs: r(&self.resyncs),
             snapshots_applied: r(&self.snapshots_applied),
@@ -193,7 +197,10 @@ impl Decoder {
         let Some(sync) = self.syncs.get_mut(index) else { return SnapshotOutcome::Ignored };
         let outcome = sync.on_snapshot(snap, generation, now, emit);
         match outcome {
-            SnapshotOutcome::Synced { .. } => bump(&c.snapshots_applied),
+            SnapshotOutcome::Synced { applied } => {
+                bump(&c.snapshots_applied);
+                add(&c.diffs_applied, applied as u64);
+            }
             SnapshotOutcome::TooOld => bump(&c.stale_snapshots),
             SnapshotOutcome::Gap => {
                 bump(&c.snapshots_applied);
@@ -213,7 +220,8 @@ impl Decoder {
             Ok(Parsed::Depth { symbol, first, last }) if self.active[symbol] => {
                 let Some(sync) = self.syncs.get_mut(symbol) else { return };
                 match sync.on_diff(first, last, &mut self.scratch, now, emit) {
-                    DiffOutcome::Applied | DiffOutcome::Buffered | DiffOutcome::Stale => {}
+                    DiffOutcome::Applied => bump(&self.counters.diffs_applied),
+                    DiffOutcome::Buffered | DiffOutcome::Stale => {}
                     DiffOutcome::Gap => {
                         bump(&self.counters.gaps);
                         bump(&self.counters.resyncs);

@@ -13,7 +13,7 @@
 //!
 //! [`parse_depth_snapshot`] runs on the snapshot thread and allocates freely.
 
-use crate::json::{TapeBuffers, find_key, get_bool, get_str, get_u64, ms_to_ns, price, qty};
+use crate::json::{TapeBuffers, find_key, get_bool, get_str, get_u64, level_price, ms_to_ns, price, qty};
 use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Price, Qty, Side};
 use simd_json::Node;
 
@@ -309,7 +309,7 @@ fn levels(
     for _ in 0..*len {
         match (nodes.get(i), nodes.get(i + 1), nodes.get(i + 2)) {
             (Some(Node::Array { len: 2, .. }), Some(Node::String(p)), Some(Node::String(q))) => {
-                each(price(p, entry.price_scale, key)?, qty(q, entry.qty_scale, key)?);
+                each(level_price(p, entry.price_scale, key)?, qty(q, entry.qty_scale, key)?);
                 i += 3;
             }
             _ => return Err(ParseError::WrongType(key)),
@@ -361,7 +361,7 @@ pub fn parse_depth_snapshot(body: &mut [u8], instrument: &Instrument) -> Result<
     let raw: RestDepth<'_> = simd_json::serde::from_slice(body).map_err(|_| ParseError::Json)?;
     let (ps, qs) = (instrument.price_scale(), instrument.qty_scale());
     let side = |levels: &[(&str, &str)], key: &'static str| -> Result<Vec<(Price, Qty)>, ParseError> {
-        levels.iter().map(|(p, q)| Ok((price(p, ps, key)?, qty(q, qs, key)?))).collect()
+        levels.iter().map(|(p, q)| Ok((level_price(p, ps, key)?, qty(q, qs, key)?))).collect()
     };
     Ok(DepthSnapshot {
         last_update_id: raw.last_update_id,

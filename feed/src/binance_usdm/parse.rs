@@ -11,7 +11,7 @@
 //! [`crate::binance::parse::parse_depth_snapshot`] (unknown keys ignored).
 
 pub use crate::binance::parse::{DepthSnapshot, ParseError, parse_depth_snapshot};
-use crate::json::{TapeBuffers, find_key, get_bool, get_str, get_u64, ms_to_ns, price, qty};
+use crate::json::{TapeBuffers, find_key, get_bool, get_str, get_u64, level_price, ms_to_ns, price, qty};
 use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Price, Qty, Side};
 use simd_json::Node;
 
@@ -214,7 +214,7 @@ fn walk_data(
                         entry.id,
                         EventKind::BookDelta,
                         side,
-                        price(p, entry.price_scale, key)?,
+                        level_price(p, entry.price_scale, key)?,
                         qty(q, entry.qty_scale, key)?,
                     );
                     ev.exchange_ns = exchange_ns;

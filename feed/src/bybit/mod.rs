@@ -92,6 +92,8 @@ pub struct BybitCounters {
     pub records: u64,
     /// Refused frames by reason ([`ParseError::reason_index`]).
     pub parse_errors: [u64; ParseError::REASONS],
+    /// Book deltas applied to an in-sync book.
+    pub deltas_applied: u64,
     /// Book `u` gaps.
     pub gaps: u64,
     /// Resyncs started (gaps, unreadable book pushes, disconnects: one per symbol).
@@ -191,7 +193,10 @@ impl Decoder {
                         c.resets += u64::from(reset);
                         c.records += n.max(1);
                     }
-                    BookOutcome::Applied => c.records += n,
+                    BookOutcome::Applied => {
+                        c.records += n;
+                        c.deltas_applied += 1;
+                    }
                     BookOutcome::Stale | BookOutcome::Waiting => c.ignored_deltas += 1,
                     BookOutcome::Gap => {
                         c.gaps += 1;

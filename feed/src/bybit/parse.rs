@@ -318,7 +318,7 @@ fn levels(
     for _ in 0..*len {
         match (nodes.get(i), nodes.get(i + 1), nodes.get(i + 2)) {
             (Some(Node::Array { len: 2, .. }), Some(Node::String(p)), Some(Node::String(q))) => {
-                each(entry.price(p, key)?, entry.qty(q, key)?);
+                each(json::level_price(p, entry.price_scale, key)?, entry.qty(q, key)?);
                 i += 3;
             }
             _ => return Err(ParseError::WrongType(key)),

@@ -56,7 +56,8 @@ pub fn parse_depth(body: &[u8], instrument: &Instrument) -> Result<DepthBody, Pa
                 };
                 let p = parse_scaled_bytes(p.as_bytes(), ps).map_err(|_| ParseError::BadDecimal(key))?;
                 let q = parse_scaled_bytes(q.as_bytes(), qs).map_err(|_| ParseError::BadDecimal(key))?;
-                if p < 0 || q < 0 {
+                // A level priced 0 is no level (the book refuses it).
+                if p <= 0 || q < 0 {
                     return Err(ParseError::BadDecimal(key));
                 }
                 if q == 0 {

@@ -17,7 +17,7 @@
 //!
 //! [`parse_level2_snapshot`] is a cold path (snapshot body) and allocates freely.
 
-use crate::json::{TapeBuffers, find_key, get_str, ms_to_ns, price, qty};
+use crate::json::{TapeBuffers, find_key, get_str, level_price, ms_to_ns, price, qty};
 use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Price, Qty, Side};
 use simd_json::{Node, StaticNode};
 
@@ -362,7 +362,7 @@ pub fn parse_level2_snapshot(body: &mut [u8], instrument: &Instrument) -> Result
     let sequence = digits_u64(data.sequence.as_bytes()).ok_or(ParseError::WrongType("sequence"))?;
     let (ps, qs) = (instrument.price_scale(), instrument.qty_scale());
     let side = |levels: &[(&str, &str)], key: &'static str| -> Result<Vec<(Price, Qty)>, ParseError> {
-        levels.iter().map(|(p, q)| Ok((price(p, ps, key)?, qty(q, qs, key)?))).collect()
+        levels.iter().map(|(p, q)| Ok((level_price(p, ps, key)?, qty(q, qs, key)?))).collect()
     };
     Ok(Level2Snapshot {
         sequence,

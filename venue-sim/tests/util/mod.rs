@@ -42,7 +42,7 @@ pub const API_KEY: &str = "test-key";
 pub const API_SECRET: &str = "test-secret";
 
 /// Default time a request or handshake may take before the helper gives up.
-pub const IO_TIMEOUT: Duration = Duration::from_secs(5);
+pub const IO_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A TLS connection to the simulator.
 pub type TlsStream = StreamOwned<ClientConnection, TcpStream>;

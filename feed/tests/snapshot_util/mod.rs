@@ -1,0 +1,451 @@
+//! What the live-feed tests against the venue simulator share: a market of a fast and a slow
+//! symbol, the simulator started in-process with one protocol over TLS, a core-loop stand-in
+//! ([`Driver`]: one zero-wait `mio::Poll`, then `FeedSource::poll`, records applied to one
+//! `qt_core::Book` per symbol), the simulator's own book through `GET /_sim/book`, and a
+//! reference book rebuilt from the market's update stream (a fast book rarely sits still at a
+//! diff boundary long enough for an HTTP round trip). Every wait is bounded.
+#![allow(dead_code, reason = "each test binary uses a different part")]
+
+use crossbeam_channel::Receiver;
+use qt_core::feed_source::FeedState;
+use qt_core::{Book, EventKind, FeedSource, Instrument, InstrumentId, InstrumentSpec, MarketEvent};
+use qt_core::{Nanos, Price, Qty, Rate, Side, Venue};
+use qt_feed::decoder::VenueDecoder;
+use qt_feed::endpoint::Endpoint;
+use qt_feed::snapshot::HttpsClient;
+use qt_feed::snapshot_feed::{SnapshotFeed, SnapshotVenue};
+use qt_gateway::sim::flow::FlowParams;
+use qt_gateway::sim::matching::FeeSchedule;
+use qt_venue_sim::market::{AccountConfig, BookUpdate, Market, MarketConfig, SymbolConfig};
+use qt_venue_sim::protocol::Protocol;
+use qt_venue_sim::server::{RunningServer, ServerConfig, VenueSimServer};
+use std::collections::{BTreeMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Symbol index of the fast symbol.
+pub(crate) const FAST: usize = 0;
+/// Symbol index of the slow symbol.
+pub(crate) const SLOW: usize = 1;
+
+/// Levels as exact integers, best first.
+pub(crate) type Levels = Vec<(i64, i64)>;
+
+pub(crate) fn instrument(
+    id: u32,
+    venue: Venue,
+    symbol: &str,
+    base: &str,
+    quote: &str,
+    tick: &str,
+    lot: &str,
+) -> Instrument {
+    let spec = InstrumentSpec::spot(venue, symbol, base, quote, tick, lot);
+    Instrument::from_spec(InstrumentId(id), &spec).expect("valid test instrument")
+}
+
+/// A market of `(instrument, mid, background events/s)`.
+pub(crate) fn market(symbols: Vec<(Instrument, &str, f64)>) -> Arc<Market> {
+    let symbols = symbols
+        .into_iter()
+        .map(|(inst, mid, rate)| {
+            let flow = FlowParams {
+                events_per_sec: rate,
+                start_mid: Some(inst.parse_price(mid).expect("mid")),
+                size_median_lots: 200.0,
+                ..FlowParams::default()
+            };
+            SymbolConfig { instrument: inst, flow }
+        })
+        .collect();
+    Market::new(MarketConfig {
+        symbols,
+        fees: FeeSchedule { maker: Rate::from_bps(1), taker: Rate::from_bps(5) },
+        accounts: vec![AccountConfig { api_key: "k".into(), secret: "s".into(), balances: vec![] }],
+        seed: 42,
+    })
+    .expect("valid test market")
+}
+
+fn fresh_ca_path() -> PathBuf {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let dir = std::env::temp_dir().join("qt-feed-live-tests");
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir.join(format!("ca-{}-{}.pem", std::process::id(), N.fetch_add(1, Ordering::Relaxed)))
+}
+
+/// The simulator with `protocol` on a loopback port.
+pub(crate) fn start_sim(market: Arc<Market>, protocol: Arc<dyn Protocol>) -> RunningServer {
+    VenueSimServer::start(ServerConfig {
+        market,
+        faults: qt_venue_sim::faults::Faults::new(),
+        protocols: vec![(protocol, "127.0.0.1:0".parse().expect("addr"))],
+        ca_file: fresh_ca_path(),
+    })
+    .expect("simulator starts")
+}
+
+/// `https://<addr>` and `wss://<addr>` of the server's only listener.
+pub(crate) fn urls(server: &RunningServer) -> (String, String) {
+    let addr = server.addrs[0].1;
+    (format!("https://{addr}"), format!("wss://{addr}"))
+}
+
+/// A blocking client for the simulator's REST side (control endpoints, `/_sim/book`).
+pub(crate) fn rest_client(server: &RunningServer) -> HttpsClient {
+    let addr = server.addrs[0].1;
+    let endpoint = Endpoint::parse(&format!("https://{addr}"), "rest_url").expect("url");
+    let tls = qt_feed::tls::client_config(Some(&server.ca_file)).expect("tls");
+    HttpsClient::new(endpoint.clone(), vec![addr], endpoint.server_name(Some("localhost")).expect("name"), tls)
+}
+
+pub(crate) fn book_levels(book: &Book, side: Side) -> Levels {
+    book.levels(side).map(|l| (l.price.units(), l.qty.units())).collect()
+}
+
+/// `(updateId, bids, asks)` of the simulator's own book of `symbol`, on `inst`'s grid.
+pub(crate) fn sim_book(rest: &HttpsClient, inst: &Instrument) -> (u64, Levels, Levels) {
+    let (status, mut body) =
+        rest.get(&format!("/_sim/book?symbol={}&depth=100000", inst.symbol())).expect("GET /_sim/book");
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let v: simd_json::OwnedValue = simd_json::to_owned_value(&mut body).expect("json");
+    use simd_json::prelude::*;
+    let side = |key: &str| -> Levels {
+        v[key]
+            .as_array()
+            .expect("levels")
+            .iter()
+            .map(|l| {
+                let p = inst.parse_price(l[0].as_str().expect("price")).expect("price on grid");
+                let q = inst.parse_qty(l[1].as_str().expect("qty")).expect("qty on grid");
+                (p.units(), q.units())
+            })
+            .collect()
+    };
+    (v["updateId"].as_u64().expect("updateId"), side("bids"), side("asks"))
+}
+
+/// The market's book rebuilt from its own update stream.
+pub(crate) struct Reference {
+    rx: Receiver<Arc<BookUpdate>>,
+    backlog: VecDeque<Arc<BookUpdate>>,
+    at: u64,
+    sides: [BTreeMap<i64, i64>; 2],
+}
+
+impl Reference {
+    pub(crate) fn new(market: &Market, symbol: usize) -> Self {
+        let (snap, rx) = market.subscribe_book(symbol, usize::MAX).expect("symbol");
+        let collect = |v: &[(Price, Qty)]| v.iter().map(|(p, q)| (p.units(), q.units())).collect();
+        Self { rx, backlog: VecDeque::new(), at: snap.update_id, sides: [collect(&snap.bids), collect(&snap.asks)] }
+    }
+
+    /// `(bids, asks)` when the stream reaches exactly `id`; `None` if it has not got there
+    /// yet or is already past it.
+    pub(crate) fn at(&mut self, id: u64) -> Option<(Levels, Levels)> {
+        self.backlog.extend(self.rx.try_iter());
+        while self.at < id {
+            let u = self.backlog.pop_front()?;
+            for (side, price, qty) in &u.levels {
+                let book = &mut self.sides[usize::from(*side == Side::Sell)];
+                if qty.is_zero() {
+                    book.remove(&price.units());
+                } else {
+                    book.insert(price.units(), qty.units());
+                }
+            }
+            self.at = u.update_id;
+        }
+        (self.at == id).then(|| {
+            let [bids, asks] = &self.sides;
+            (bids.iter().rev().map(|(p, q)| (*p, *q)).collect(), asks.iter().map(|(p, q)| (*p, *q)).collect())
+        })
+    }
+}
+
+/// What the records did to the books, per symbol.
+#[derive(Debug, Default)]
+pub(crate) struct Tally {
+    /// `seq` of the last book batch (snapshot or delta) ending with `BATCH_END`.
+    pub(crate) depth_seq: Vec<u64>,
+    /// `CLEAR`-only records (invalidations).
+    pub(crate) invalidations: Vec<u64>,
+    pub(crate) snapshots: u64,
+    pub(crate) delta_batches: u64,
+    pub(crate) deltas: u64,
+    pub(crate) bbo: u64,
+    pub(crate) trades: u64,
+}
+
+/// The feed plus what the core loop would own.
+pub(crate) struct Driver<F: FeedSource> {
+    pub(crate) feed: F,
+    poll: mio::Poll,
+    events: mio::Events,
+    pub(crate) books: Vec<Book>,
+    pub(crate) tally: Tally,
+    start: Instant,
+}
+
+impl<V: SnapshotVenue> Driver<SnapshotFeed<V>> {
+    /// (Un)subscribes `symbol` now, applying what that emits; whether anything changed.
+    pub(crate) fn set_subscribed(&mut self, symbol: usize, on: bool) -> bool {
+        let now = Nanos::from_duration(self.start.elapsed());
+        let Self { feed, books, tally, .. } = self;
+        feed.set_subscribed(symbol, on, now, &mut |ev: &MarketEvent| Driver::<SnapshotFeed<V>>::apply(books, tally, ev))
+    }
+}
+
+impl<F: FeedSource> Driver<F> {
+    pub(crate) fn new(mut feed: F, symbols: &[Instrument]) -> Self {
+        let poll = mio::Poll::new().expect("poll");
+        feed.register(poll.registry(), 0).expect("register");
+        Self {
+            feed,
+            poll,
+            events: mio::Events::with_capacity(64),
+            books: symbols.iter().map(|i| Book::new(i.id(), 100_000)).collect(),
+            tally: Tally {
+                depth_seq: vec![0; symbols.len()],
+                invalidations: vec![0; symbols.len()],
+                ..Tally::default()
+            },
+            start: Instant::now(),
+        }
+    }
+
+    /// One loop iteration (a 1 ms wait so an idle test does not spin).
+    pub(crate) fn step(&mut self) {
+        self.poll.poll(&mut self.events, Some(Duration::from_millis(1))).expect("mio poll");
+        for ev in self.events.iter() {
+            self.feed.on_ready(ev.token().0);
+        }
+        let now = Nanos::from_duration(self.start.elapsed());
+        let Self { feed, books, tally, .. } = self;
+        feed.poll(now, &mut |ev: &MarketEvent| Self::apply(books, tally, ev));
+    }
+
+    /// Applies a record as the core loop would.
+    fn apply(books: &mut [Book], tally: &mut Tally, ev: &MarketEvent) {
+        let i = ev.instrument.index();
+        books[i].apply(ev).expect("valid record");
+        match ev.kind {
+            EventKind::BookDelta => {
+                tally.deltas += 1;
+                if ev.is_batch_end() {
+                    tally.delta_batches += 1;
+                    tally.depth_seq[i] = ev.seq;
+                }
+            }
+            EventKind::BookSnapshot => {
+                if ev.is_clear() && !ev.is_batch_end() && ev.qty.is_zero() {
+                    tally.invalidations[i] += 1;
+                }
+                if ev.is_batch_end() {
+                    tally.snapshots += 1;
+                    tally.depth_seq[i] = ev.seq;
+                }
+            }
+            EventKind::BestBidOffer => tally.bbo += 1,
+            EventKind::Trade => tally.trades += 1,
+        }
+    }
+
+    /// Steps until `done` (asserting it happens within `limit`; `info` describes the feed).
+    pub(crate) fn run_until(
+        &mut self,
+        limit: Duration,
+        what: &str,
+        info: impl Fn(&F) -> String,
+        mut done: impl FnMut(&mut Self) -> bool,
+    ) {
+        let deadline = Instant::now() + limit;
+        while !done(self) {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}; {}", info(&self.feed));
+            self.step();
+        }
+    }
+
+    /// Whether our book of `symbol` equals `levels` exactly (both sides, every level).
+    pub(crate) fn book_is(&self, symbol: usize, levels: &(Levels, Levels)) -> bool {
+        let b = &self.books[symbol];
+        b.is_valid() && book_levels(b, Side::Buy) == levels.0 && book_levels(b, Side::Sell) == levels.1
+    }
+
+    /// Steps until our book of `symbol` equals the simulator's `/_sim/book` at the same update
+    /// id (the slow symbol sits still between diffs), `times` times over different ids.
+    pub(crate) fn match_sim_book(
+        &mut self,
+        rest: &HttpsClient,
+        inst: &Instrument,
+        symbol: usize,
+        times: usize,
+        limit: Duration,
+    ) {
+        let deadline = Instant::now() + limit;
+        let mut matched = Vec::new();
+        while matched.len() < times {
+            assert!(Instant::now() < deadline, "only {} matches with /_sim/book of {}", matched.len(), inst.symbol());
+            self.step();
+            let seq = self.tally.depth_seq[symbol];
+            if !self.books[symbol].is_valid() || matched.contains(&seq) {
+                continue;
+            }
+            let (id, bids, asks) = sim_book(rest, inst);
+            if id != self.tally.depth_seq[symbol] {
+                continue;
+            }
+            let b = &self.books[symbol];
+            assert_eq!(book_levels(b, Side::Buy), bids, "bids of {} at {id}", inst.symbol());
+            assert_eq!(book_levels(b, Side::Sell), asks, "asks of {} at {id}", inst.symbol());
+            matched.push(id);
+        }
+    }
+
+    /// Steps for `span` comparing the fast symbol with `reference` at every new batch; returns
+    /// how many comparisons were exact (any mismatch panics).
+    pub(crate) fn track(&mut self, reference: &mut Reference, symbol: usize, span: Duration) -> usize {
+        let until = Instant::now() + span;
+        let (mut compared, mut last) = (0, 0);
+        while Instant::now() < until {
+            self.step();
+            let seq = self.tally.depth_seq[symbol];
+            if seq == last || !self.books[symbol].is_valid() {
+                continue;
+            }
+            last = seq;
+            if let Some(levels) = reference.at(seq) {
+                assert!(self.book_is(symbol, &levels), "book of symbol {symbol} differs from the market's at {seq}");
+                compared += 1;
+            }
+        }
+        compared
+    }
+}
+
+/// The fault scenarios every snapshot-synced feed ([`SnapshotFeed`]) must survive, against the
+/// simulator's protocol for its venue. `FAST` is tracked against `reference`, `SLOW` against
+/// `/_sim/book`.
+pub(crate) mod scenarios {
+    use super::*;
+
+    fn info<V: SnapshotVenue>(f: &SnapshotFeed<V>) -> String {
+        format!("{:?} {:?}", f.link_counters(), f.decoder().stats())
+    }
+
+    fn synced<V: SnapshotVenue>(d: &mut Driver<SnapshotFeed<V>>) -> bool {
+        (0..d.books.len()).all(|i| d.feed.is_synced(i) && d.books[i].is_valid())
+    }
+
+    /// Initial sync (bounded), then the feed is live.
+    pub(crate) fn sync<V: SnapshotVenue>(d: &mut Driver<SnapshotFeed<V>>) {
+        d.run_until(Duration::from_secs(15), "every symbol in sync", info, synced);
+        assert_eq!(d.feed.state(), FeedState::Live);
+    }
+
+    /// Syncs, tracks the fast symbol for 3 s (at least 10 exact comparisons over 5000+ update
+    /// ids), matches the slow one with `/_sim/book` twice; no gap, no bad frame, no reconnect.
+    pub(crate) fn track<V: SnapshotVenue>(
+        server: &RunningServer,
+        d: &mut Driver<SnapshotFeed<V>>,
+        reference: &mut Reference,
+        slow: &Instrument,
+    ) {
+        sync(d);
+        let first = d.tally.depth_seq[FAST];
+        let compared = d.track(reference, FAST, Duration::from_secs(3));
+        let spanned = d.tally.depth_seq[FAST] - first;
+        eprintln!(
+            "{}: {spanned} update ids in {} batches, {compared} exact comparisons",
+            d.feed.name(),
+            d.tally.delta_batches
+        );
+        assert!(compared >= 10 && spanned >= 5_000, "compared {compared}, spanned {spanned}");
+        assert!(d.tally.trades > 0, "trades flow: {:?}", d.tally);
+        d.match_sim_book(&rest_client(server), slow, SLOW, 2, Duration::from_secs(15));
+        let (c, link) = (d.feed.decoder().stats(), d.feed.link_counters());
+        assert_eq!((c.gaps, c.parse_errors, link.reconnects), (0, 0, 0), "{c:?} {link:?}");
+    }
+
+    /// Unsubscribes the slow symbol (its book invalid, the feed live without it, nothing of it
+    /// applied), keeps it unsubscribed across a reconnect, subscribes it again and matches it
+    /// with `/_sim/book`.
+    pub(crate) fn unsubscribe_and_back<V: SnapshotVenue>(
+        server: &RunningServer,
+        d: &mut Driver<SnapshotFeed<V>>,
+        reference: &mut Reference,
+        slow: &Instrument,
+    ) {
+        sync(d);
+        let sent = d.feed.link_counters().subscriptions_sent;
+        assert!(d.set_subscribed(SLOW, false) && !d.set_subscribed(SLOW, false), "a change once");
+        assert!(!d.books[SLOW].is_valid() && !d.feed.is_subscribed(SLOW));
+        assert!(d.feed.link_counters().subscriptions_sent > sent, "the venue is told");
+        assert_eq!(d.feed.state(), FeedState::Live, "live without the unsubscribed symbol");
+        let seq = d.tally.depth_seq[SLOW];
+        assert!(d.track(reference, FAST, Duration::from_secs(1)) >= 3);
+        assert!(!d.books[SLOW].is_valid() && d.tally.depth_seq[SLOW] == seq, "nothing of it applied");
+        server.faults.drop_ws_connections();
+        d.run_until(Duration::from_secs(10), "the drop", info, |d| d.feed.link_counters().disconnects >= 1);
+        d.run_until(Duration::from_secs(15), "the fast symbol again", info, |d| d.feed.state() == FeedState::Live);
+        assert!(d.track(reference, FAST, Duration::from_secs(1)) >= 3);
+        assert!(!d.books[SLOW].is_valid() && d.tally.depth_seq[SLOW] == seq, "still unsubscribed after the reconnect");
+        assert!(d.set_subscribed(SLOW, true));
+        d.run_until(Duration::from_secs(15), "the slow symbol again", info, synced);
+        d.match_sim_book(&rest_client(server), slow, SLOW, 1, Duration::from_secs(15));
+    }
+
+    /// Every session dropped: seen, books invalid, reconnect, resync, equal again.
+    pub(crate) fn dropped_connection<V: SnapshotVenue>(
+        server: &RunningServer,
+        d: &mut Driver<SnapshotFeed<V>>,
+        reference: &mut Reference,
+        slow: &Instrument,
+    ) {
+        sync(d);
+        server.faults.drop_ws_connections();
+        d.run_until(Duration::from_secs(10), "the drop", info, |d| d.feed.link_counters().disconnects >= 1);
+        assert!(d.books.iter().all(|b| !b.is_valid()), "books invalid while resyncing");
+        assert_eq!(d.feed.state(), FeedState::Recovering);
+        d.run_until(Duration::from_secs(15), "resync after reconnect", info, synced);
+        assert!(d.track(reference, FAST, Duration::from_secs(2)) >= 3, "tracks again after the resync");
+        d.match_sim_book(&rest_client(server), slow, SLOW, 1, Duration::from_secs(15));
+        assert!(d.feed.link_counters().reconnects >= 1, "{}", info(&d.feed));
+    }
+
+    /// A skipped sequence in the steady stream: detected, counted, the strategy told (a
+    /// `CLEAR`-only record), resynced without a reconnect.
+    pub(crate) fn sequence_skip<V: SnapshotVenue>(
+        server: &RunningServer,
+        d: &mut Driver<SnapshotFeed<V>>,
+        reference: &mut Reference,
+    ) {
+        sync(d);
+        let batches = d.tally.delta_batches;
+        d.run_until(Duration::from_secs(10), "steady diffs", info, |d| d.tally.delta_batches >= batches + 6);
+        server.faults.skip_sequence(1);
+        d.run_until(Duration::from_secs(10), "the gap", info, |d| d.feed.decoder().stats().gaps >= 1);
+        assert!(d.tally.invalidations.iter().sum::<u64>() >= 1, "the strategy is told: {:?}", d.tally);
+        d.run_until(Duration::from_secs(15), "resync", info, synced);
+        assert!(d.track(reference, FAST, Duration::from_secs(2)) >= 3);
+        let c = d.feed.decoder().stats();
+        assert!(c.gaps >= 1 && c.resyncs >= 1 && d.feed.link_counters().reconnects == 0, "{}", info(&d.feed));
+    }
+
+    /// One malformed and one truncated frame: counted, no panic, resynced, no reconnect.
+    pub(crate) fn bad_frames<V: SnapshotVenue>(
+        server: &RunningServer,
+        d: &mut Driver<SnapshotFeed<V>>,
+        reference: &mut Reference,
+    ) {
+        sync(d);
+        server.faults.malformed_frames(1);
+        server.faults.truncated_frames(1);
+        d.run_until(Duration::from_secs(10), "both bad frames", info, |d| d.feed.decoder().stats().parse_errors >= 2);
+        d.run_until(Duration::from_secs(15), "resync", info, synced);
+        assert!(d.track(reference, FAST, Duration::from_secs(2)) >= 3);
+        assert_eq!(d.feed.link_counters().reconnects, 0, "{}", info(&d.feed));
+    }
+}
