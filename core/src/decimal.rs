@@ -154,134 +154,21 @@ const POW10_U64: [u64; 20] = {
     t
 };
 
-/// Eight ASCII `'0'`s as one little-endian word.
-const ZEROS: u64 = 0x3030_3030_3030_3030;
-
-/// Index (0..=8) of the first byte of `chunk` (first text byte lowest) that is not an ASCII
-/// digit; 8 if all are.
-#[inline]
-fn first_non_digit(chunk: u64) -> usize {
-    let x = chunk ^ ZEROS;
-    // A byte is a digit iff x < 10: adding 0x76 sets its top bit when x >= 10 (no carry out of a
-    // byte below 0x80), and x's own top bit flags x >= 0x80. Only bytes after the first flagged
-    // one can be disturbed by a carry, and they do not matter.
-    let flagged = (x.wrapping_add(0x7676_7676_7676_7676) | x) & 0x8080_8080_8080_8080;
-    (flagged.trailing_zeros() / 8) as usize
-}
-
-/// The value of eight ASCII digits (first text byte lowest = most significant digit): three
-/// multiplies instead of eight dependent multiply-adds.
-#[inline]
-fn eight_digits(chunk: u64) -> u64 {
-    let v = chunk.wrapping_sub(ZEROS);
-    let v = v.wrapping_mul(10).wrapping_add(v >> 8);
-    let v = (v & 0x0000_00FF_0000_00FF)
-        .wrapping_mul(100 + (1_000_000 << 32))
-        .wrapping_add(((v >> 16) & 0x0000_00FF_0000_00FF).wrapping_mul(1 + (10_000 << 32)));
-    v >> 32
-}
-
-/// `bytes[start..start + k]` (`k` in `1..=8`) as one word with `'0'` filling the 8 − k most
-/// significant digit positions, loaded as 8 bytes inside `bytes` (forwards or ending at the
-/// run's end); `None` if `bytes` is shorter than 8.
-#[inline]
-fn digit_word(bytes: &[u8], start: usize, k: usize) -> Option<u64> {
-    let fill = 8 * (8 - k as u32);
-    if let Some(raw) = bytes.get(start..start + 8) {
-        let raw = u64::from_le_bytes(raw.try_into().ok()?);
-        // Move the k bytes up to the top; the low bytes become '0'.
-        Some(raw.checked_shl(fill).unwrap_or(0) | ZEROS.checked_shr(8 * k as u32).unwrap_or(0))
-    } else {
-        let end = start + k;
-        let raw = u64::from_le_bytes(bytes.get(end.checked_sub(8)?..end)?.try_into().ok()?);
-        // The low 8 − k bytes precede the run: replace them with '0'.
-        let low = u64::MAX.checked_shr(8 * k as u32).unwrap_or(0);
-        Some((raw & !low) | (ZEROS & low))
-    }
-}
-
-/// The value of the `n` digits at `bytes[start..]` (`n <= 16`), or `None` if one is not a digit
-/// or `bytes` is too short to load words from.
-#[inline]
-fn digits_value(bytes: &[u8], start: usize, n: usize) -> Option<u64> {
-    let word = |at: usize, k: usize| -> Option<u64> {
-        let w = digit_word(bytes, at, k)?;
-        (first_non_digit(w) == 8).then(|| eight_digits(w))
-    };
-    match n {
-        0 => Some(0),
-        1..=8 => word(start, n),
-        9..=16 => Some(word(start, n - 8)? * 100_000_000 + word(start + n - 8, 8)?),
-        _ => None,
-    }
-}
-
-/// [`parse_plain`] for texts of 8 bytes or more, eight digits at a time (SWAR): the integer
-/// digits, the decimals kept at `scale`, and the check that the rest are `'0'` are each one or
-/// two word operations. `None`: not handled here (the caller tries the next path).
-///
-/// Measured with `benches/feed_parse.rs` (callgrind, per Binance message of ~16 decimal
-/// strings): the byte-at-a-time fast path took 2 840 instructions per message in
-/// `json::scaled`, this one — see BENCHMARKS.md `feed_parse`.
-#[inline]
-fn parse_plain_swar(bytes: &[u8], scale: u8) -> Option<i64> {
-    let negative = bytes.first() == Some(&b'-');
-    let o = usize::from(matches!(bytes.first(), Some(b'-' | b'+')));
-    let head = u64::from_le_bytes(bytes.get(o..o + 8)?.try_into().ok()?);
-    let int_len = first_non_digit(head);
-    let len = bytes.len();
-    // 8 or more integer digits: leave it to the byte loop.
-    if int_len == 8 {
-        return None;
-    }
-    let (frac_start, frac_len) = match bytes.get(o + int_len) {
-        None => (len, 0),
-        Some(b'.') => (o + int_len + 1, len - (o + int_len + 1)),
-        Some(_) => return None,
-    };
-    let kept = frac_len.min(usize::from(scale));
-    if int_len + frac_len == 0 || int_len + usize::from(scale) > 19 || kept > 8 {
-        return None;
-    }
-    let rest = frac_len - kept;
-    if rest > 0 {
-        // Decimals beyond the scale must all be '0' (else the general parser decides).
-        let zeros = match rest {
-            1..=8 => digit_word(bytes, frac_start + kept, rest)? == ZEROS,
-            9..=16 => {
-                digit_word(bytes, frac_start + kept, rest - 8)? == ZEROS && digit_word(bytes, len - 8, 8)? == ZEROS
-            }
-            _ => return None,
-        };
-        if !zeros {
-            return None;
-        }
-    }
-    let int = digits_value(bytes, o, int_len)?;
-    let frac = digits_value(bytes, frac_start, kept)?;
-    // int < 10^int_len and int_len + scale <= 19: below 10^19 < 2^64, no overflow.
-    let units = (int * POW10_U64[kept] + frac) * POW10_U64[usize::from(scale) - kept];
-    if units > i64::MAX as u64 {
-        return None;
-    }
-    Some(if negative { -(units as i64) } else { units as i64 })
-}
-
 /// The fast path of [`parse_scaled_bytes`]: `[+-]digits[.digits]` with at most 19 digits once
 /// scaled, no exponent, no significant decimal beyond `scale`. Accumulates in `u64` with plain
 /// (wrapping) arithmetic and checks the digit count once at the end instead of a checked 128-bit
 /// multiply per digit; decimals beyond `scale` are only compared with `'0'`. `None` means "not
 /// this form": the caller reruns the general parser, which also produces every error.
 ///
-/// Measured (`benches/decimal.rs`, same run, loaded 2-vCPU VM): `"26123.40000000"` at 2 dp
-/// 32.2 → see BENCHMARKS.md `decimal` for the current figures.
+/// Measured on `benches/feed_parse.rs`'s Binance stream (callgrind, 16 decimal strings per
+/// message): 177 instructions per string here against 496 in the `i128` parser it fronts (see
+/// BENCHMARKS.md `feed_parse`). An eight-digits-at-a-time (SWAR) variant was tried and dropped:
+/// 208 instructions per string, and no faster (best of 12 interleaved runs of
+/// `examples/feed_profile.rs`: 924 ns per message against 751 for this loop).
 #[inline]
 fn parse_plain(bytes: &[u8], scale: u8) -> Option<i64> {
     if scale > MAX_SCALE {
         return None;
-    }
-    if let Some(units) = parse_plain_swar(bytes, scale) {
-        return Some(units);
     }
     let (negative, digits) = match bytes.first()? {
         b'-' => (true, &bytes[1..]),
@@ -579,7 +466,7 @@ mod tests {
     }
 
     #[test]
-    fn eight_at_a_time_path_on_venue_forms() {
+    fn fast_path_on_venue_forms() {
         // (text, scale, units): Binance's 8-decimal padding, OKX's short forms, signs, long runs.
         let cases: [(&str, u8, i64); 10] = [
             ("64999.99000000", 2, 6_499_999),
@@ -686,6 +573,15 @@ mod tests {
         }
 
         #[test]
+        fn never_panics_on_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..64), scale in 0u8..=20) {
+            let _ = parse_scaled_bytes(&bytes, scale);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4096))]
+
+        #[test]
         fn fast_path_equals_general_parser(text in "[+-]?[0-9]{0,21}(\\.[0-9]{0,21})?([eE][+-]?[0-9]{1,2})?", scale in 0u8..=19) {
             let general = parse_scaled_i128(text.as_bytes(), scale)
                 .and_then(|v| i64::try_from(v).map_err(|_| DecimalError::new(DecimalErrorKind::Overflow, text.as_bytes(), scale)));
@@ -693,14 +589,6 @@ mod tests {
             if let Some(fast) = parse_plain(text.as_bytes(), scale) {
                 prop_assert_eq!(Ok(fast), general, "{}", text);
             }
-            if scale <= MAX_SCALE && let Some(swar) = parse_plain_swar(text.as_bytes(), scale) {
-                prop_assert_eq!(Ok(swar), general, "{}", text);
-            }
-        }
-
-        #[test]
-        fn never_panics_on_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..64), scale in 0u8..=20) {
-            let _ = parse_scaled_bytes(&bytes, scale);
         }
     }
 }
