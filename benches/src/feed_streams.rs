@@ -3,9 +3,9 @@
 //!
 //! The streams follow `/work/shared/PERFORMANCE.md`'s description: 100 000 messages in the
 //! venues' exact wire formats, ~8–10 levels per message, Binance diff depth of ~345 bytes a
-//! message (the documented `depthUpdate` payload; our feed also receives the 36-byte
-//! combined-stream envelope around it, which the frames here carry), OKX `books` updates of
-//! ~494 bytes with real CRC32 checksums.
+//! message (the documented `depthUpdate` payload; our feed also receives the 40-byte
+//! combined-stream envelope around it, which the frames here carry: 389 bytes a frame, 349 a payload), OKX `books` updates of
+//! ~494 bytes (490 here) with real CRC32 checksums.
 //!
 //! Both are generated from one model of a venue's book around a fixed mid (bids at `mid − k`
 //! ticks, asks at `mid + k`, so it never crosses): each level of a message picks a side and a
