@@ -11,6 +11,8 @@
 //!
 //! Everything here runs at set-up time and may allocate; only what a bench times is hot.
 
+pub mod feed_streams;
+
 use fixed::types::I32F32;
 use qt_core::engine::EngineConfig;
 use qt_core::feed_source::{FeedSource, FeedState};

@@ -36,6 +36,9 @@ pub enum BookError {
     WrongInstrument,
 }
 
+/// Levels [`Ladder::search`] scans one by one from the best before it binary-searches.
+const TOUCH_SCAN: usize = 16;
+
 /// One side of the book: sorted so the best level is last.
 #[derive(Debug, Clone)]
 struct Ladder {
@@ -49,13 +52,36 @@ impl Ladder {
         Self { levels: Vec::with_capacity(capacity), ascending }
     }
 
-    /// Index of `price`, or where it would be inserted, by binary search.
+    /// Index of `price`, or where it would be inserted: a scan down from the best level over the
+    /// top [`TOUCH_SCAN`] levels, then a binary search of the rest.
+    ///
+    /// Venue updates are top-heavy (87 % within the best ten levels on `book_apply/top_heavy`),
+    /// and the 8-step binary search over 256 levels was a dependent compare chain costing the
+    /// same at the touch as deep in the book. Measured with `benches/book.rs`, old and new
+    /// binaries interleaved on a loaded 2-vCPU VM (best of 4–5 runs): `top_heavy` 52.9 → 22.2 ns
+    /// per record; `sim_tape`, where most deltas are 20–255 levels deep and pay the 16 wasted
+    /// compares, 34.5 → 42.1 ns. Callgrind, Binance stream of `benches/feed_parse.rs`, 20 000
+    /// messages: `Ladder::set` 21.4 M → 17.0 M instructions (with one compare per scanned level;
+    /// a first version with two took 21.3 M, no fewer than the binary search).
     #[inline]
     fn search(&self, price: Price) -> Result<usize, usize> {
-        if self.ascending {
-            self.levels.binary_search_by(|l| l.price.cmp(&price))
+        let levels = &self.levels;
+        let floor = levels.len().saturating_sub(TOUCH_SCAN);
+        let top = &levels[floor..];
+        // One compare per level: walk down from the best while the level is better than `price`.
+        let stop = if self.ascending {
+            // Bids: ascending, best (highest) last.
+            top.iter().rposition(|l| l.price <= price)
         } else {
-            self.levels.binary_search_by(|l| price.cmp(&l.price))
+            // Asks: descending, best (lowest) last.
+            top.iter().rposition(|l| l.price >= price)
+        };
+        match stop {
+            Some(j) if top[j].price == price => Ok(floor + j),
+            Some(j) => Err(floor + j + 1),
+            // Worse than all of the top: in the rest (or at its end, `floor`).
+            None if self.ascending => levels[..floor].binary_search_by(|l| l.price.cmp(&price)),
+            None => levels[..floor].binary_search_by(|l| price.cmp(&l.price)),
         }
     }
 

@@ -35,23 +35,54 @@ pub(crate) fn find_key(nodes: &[Node<'_>], obj: usize, key: &str) -> Option<usiz
     None
 }
 
-/// A required non-negative JSON integer.
+/// One pass over the object at `obj`: for each of `keys`, the index of its first value (as
+/// [`find_key`] would return it), instead of one scan of the object per key.
 #[inline]
-pub(crate) fn get_u64(nodes: &[Node<'_>], obj: usize, key: &'static str) -> Result<u64, ParseError> {
-    match nodes.get(find_key(nodes, obj, key).ok_or(ParseError::MissingField(key))?) {
+pub(crate) fn fields<const N: usize>(nodes: &[Node<'_>], obj: usize, keys: [&str; N]) -> [Option<usize>; N] {
+    let mut found = [None; N];
+    let Some(Node::Object { len, .. }) = nodes.get(obj) else { return found };
+    let mut i = obj + 1;
+    for _ in 0..*len {
+        let Some(Node::String(k)) = nodes.get(i) else { break };
+        for (slot, key) in found.iter_mut().zip(keys) {
+            if slot.is_none() && *k == key {
+                *slot = Some(i + 1);
+            }
+        }
+        i += 1 + span(nodes, i + 1);
+    }
+    found
+}
+
+/// The required non-negative JSON integer at `at` (a [`fields`] slot) for `key`.
+#[inline]
+pub(crate) fn u64_at(nodes: &[Node<'_>], at: Option<usize>, key: &'static str) -> Result<u64, ParseError> {
+    match nodes.get(at.ok_or(ParseError::MissingField(key))?) {
         Some(Node::Static(StaticNode::U64(v))) => Ok(*v),
         Some(Node::Static(StaticNode::I64(v))) if *v >= 0 => Ok(*v as u64),
         _ => Err(ParseError::WrongType(key)),
     }
 }
 
-/// A required JSON string.
+/// The required JSON string at `at` (a [`fields`] slot) for `key`.
 #[inline]
-pub(crate) fn get_str<'a>(nodes: &[Node<'a>], obj: usize, key: &'static str) -> Result<&'a str, ParseError> {
-    match nodes.get(find_key(nodes, obj, key).ok_or(ParseError::MissingField(key))?) {
+pub(crate) fn str_at<'a>(nodes: &[Node<'a>], at: Option<usize>, key: &'static str) -> Result<&'a str, ParseError> {
+    match nodes.get(at.ok_or(ParseError::MissingField(key))?) {
         Some(Node::String(s)) => Ok(s),
         _ => Err(ParseError::WrongType(key)),
     }
+}
+
+/// A required non-negative JSON integer.
+#[inline]
+pub(crate) fn get_u64(nodes: &[Node<'_>], obj: usize, key: &'static str) -> Result<u64, ParseError> {
+    u64_at(nodes, find_key(nodes, obj, key), key)
+}
+
+/// A required JSON string.
+#[inline]
+pub(crate) fn get_str<'a>(nodes: &[Node<'a>], obj: usize, key: &'static str) -> Result<&'a str, ParseError> {
+    str_at(nodes, find_key(nodes, obj, key), key)
 }
 
 /// A required JSON boolean.

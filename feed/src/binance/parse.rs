@@ -13,7 +13,9 @@
 //!
 //! [`parse_depth_snapshot`] runs on the snapshot thread and allocates freely.
 
-use crate::json::{TapeBuffers, find_key, get_bool, get_str, get_u64, level_price, ms_to_ns, price, qty};
+use crate::json::{
+    TapeBuffers, fields, find_key, get_bool, get_str, get_u64, level_price, ms_to_ns, price, qty, str_at, u64_at,
+};
 use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Price, Qty, Side};
 use simd_json::Node;
 
@@ -234,30 +236,12 @@ fn walk_data(
     if !matches!(nodes.get(obj), Some(Node::Object { .. })) {
         return Err(ParseError::WrongType("data"));
     }
-    if get_str(nodes, obj, "s")? != entry.symbol {
+    // `walk_depth` checks the symbol in its single pass over the keys.
+    if kind != StreamKind::Depth && get_str(nodes, obj, "s")? != entry.symbol {
         return Err(ParseError::SymbolMismatch);
     }
     match kind {
-        StreamKind::Depth => {
-            let exchange_ns = ms_to_ns(get_u64(nodes, obj, "E")?);
-            let first = get_u64(nodes, obj, "U")?;
-            let last = get_u64(nodes, obj, "u")?;
-            if first > last {
-                return Err(ParseError::WrongType("U"));
-            }
-            for (key, side) in [("b", Side::Buy), ("a", Side::Sell)] {
-                let at = find_key(nodes, obj, key).ok_or(ParseError::MissingField(key))?;
-                levels(entry, nodes, at, key, side, |price, qty| {
-                    let mut ev = MarketEvent::new(entry.id, EventKind::BookDelta, side, price, qty);
-                    ev.exchange_ns = exchange_ns;
-                    ev.local_ns = local_ns;
-                    ev.seq = last;
-                    ev.prev_seq = first;
-                    out.push(ev);
-                })?;
-            }
-            Ok(Parsed::Depth { symbol, first, last })
-        }
+        StreamKind::Depth => walk_depth(entry, symbol, nodes, obj, local_ns, out),
         StreamKind::BookTicker => {
             let update = get_u64(nodes, obj, "u")?;
             let bid = price(get_str(nodes, obj, "b")?, entry.price_scale, "b")?;
@@ -294,23 +278,64 @@ fn walk_data(
     }
 }
 
-/// Walks an array of `[price, qty]` string pairs at `at`.
+/// A `depthUpdate` payload: its keys are found in one pass over the object ([`fields`]) rather
+/// than one scan per key, then checked in the order the errors are documented by the tests
+/// (symbol, `E`, `U`, `u`, `b`, `a`).
+#[inline]
+fn walk_depth(
+    entry: &SymbolEntry,
+    symbol: usize,
+    nodes: &[Node<'_>],
+    obj: usize,
+    local_ns: Nanos,
+    out: &mut Vec<MarketEvent>,
+) -> Result<Parsed, ParseError> {
+    let [s, e, u_first, u_last, b, a] = fields(nodes, obj, ["s", "E", "U", "u", "b", "a"]);
+    if str_at(nodes, s, "s")? != entry.symbol {
+        return Err(ParseError::SymbolMismatch);
+    }
+    let exchange_ns = ms_to_ns(u64_at(nodes, e, "E")?);
+    let first = u64_at(nodes, u_first, "U")?;
+    let last = u64_at(nodes, u_last, "u")?;
+    if first > last {
+        return Err(ParseError::WrongType("U"));
+    }
+    let mut template = MarketEvent::new(entry.id, EventKind::BookDelta, Side::Buy, Price::ZERO, Qty::ZERO);
+    template.exchange_ns = exchange_ns;
+    template.local_ns = local_ns;
+    template.seq = last;
+    template.prev_seq = first;
+    for (at, key, side) in [(b, "b", Side::Buy), (a, "a", Side::Sell)] {
+        let at = at.ok_or(ParseError::MissingField(key))?;
+        template.side = side;
+        levels(entry, nodes, at, key, &template, out)?;
+    }
+    Ok(Parsed::Depth { symbol, first, last })
+}
+
+/// Walks an array of `[price, qty]` string pairs at `at`, pushing one `template` record per level.
 #[inline]
 fn levels(
     entry: &SymbolEntry,
     nodes: &[Node<'_>],
     at: usize,
     key: &'static str,
-    _side: Side,
-    mut each: impl FnMut(Price, Qty),
+    template: &MarketEvent,
+    out: &mut Vec<MarketEvent>,
 ) -> Result<(), ParseError> {
-    let Some(Node::Array { len, .. }) = nodes.get(at) else { return Err(ParseError::WrongType(key)) };
-    let mut i = at + 1;
-    for _ in 0..*len {
-        match (nodes.get(i), nodes.get(i + 1), nodes.get(i + 2)) {
-            (Some(Node::Array { len: 2, .. }), Some(Node::String(p)), Some(Node::String(q))) => {
-                each(level_price(p, entry.price_scale, key)?, qty(q, entry.qty_scale, key)?);
-                i += 3;
+    let Some(Node::Array { len, count }) = nodes.get(at) else { return Err(ParseError::WrongType(key)) };
+    // Every level is exactly three nodes (`[`, price, qty); the slice is bounds-checked once here.
+    let Some(level_nodes) = nodes.get(at + 1..at + 1 + *count) else { return Err(ParseError::WrongType(key)) };
+    if *count != 3 * *len {
+        return Err(ParseError::WrongType(key));
+    }
+    for level in level_nodes.chunks_exact(3) {
+        match level {
+            [Node::Array { len: 2, .. }, Node::String(p), Node::String(q)] => {
+                let mut ev = *template;
+                ev.price = level_price(p, entry.price_scale, key)?;
+                ev.qty = qty(q, entry.qty_scale, key)?;
+                out.push(ev);
             }
             _ => return Err(ParseError::WrongType(key)),
         }

@@ -11,7 +11,7 @@
 //! errors.
 
 use super::book::{Level, Text};
-use crate::json::{TapeBuffers, find_key, get_str, ms_to_ns, scaled, span};
+use crate::json::{TapeBuffers, fields, find_key, get_str, ms_to_ns, scaled, span, str_at};
 use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Price, Qty, Side};
 use simd_json::{Node, StaticNode};
 
@@ -162,7 +162,13 @@ pub(crate) fn contains(hay: &[u8], needle: &[u8]) -> bool {
 /// An optional integer key (JSON number).
 #[inline]
 pub(crate) fn get_opt_i64(nodes: &[Node<'_>], obj: usize, key: &'static str) -> Result<Option<i64>, ParseError> {
-    let Some(at) = find_key(nodes, obj, key) else { return Ok(None) };
+    opt_i64_at(nodes, find_key(nodes, obj, key), key)
+}
+
+/// An optional integer at `at` (a [`fields`] slot).
+#[inline]
+fn opt_i64_at(nodes: &[Node<'_>], at: Option<usize>, key: &'static str) -> Result<Option<i64>, ParseError> {
+    let Some(at) = at else { return Ok(None) };
     match nodes.get(at) {
         Some(Node::Static(StaticNode::I64(v))) => Ok(Some(*v)),
         Some(Node::Static(StaticNode::U64(v))) => i64::try_from(*v).map(Some).map_err(|_| ParseError::WrongType(key)),
@@ -197,14 +203,16 @@ fn walk(
     if !matches!(nodes.first(), Some(Node::Object { .. })) {
         return Err(fail(ParseError::Shape));
     }
-    if let Some(at) = find_key(nodes, 0, "event") {
+    // One pass over the top-level keys (they are checked in the same order as before).
+    let [event, arg, data, action] = fields(nodes, 0, ["event", "arg", "data", "action"]);
+    if let Some(at) = event {
         return match nodes.get(at) {
             Some(Node::String("error")) => Ok(Parsed::ControlError),
             Some(Node::String(_)) => Ok(Parsed::Control),
             _ => Err(fail(ParseError::WrongType("event"))),
         };
     }
-    let arg = find_key(nodes, 0, "arg").ok_or(fail(ParseError::Shape))?;
+    let arg = arg.ok_or(fail(ParseError::Shape))?;
     if !matches!(nodes.get(arg), Some(Node::Object { .. })) {
         return Err(fail(ParseError::WrongType("arg")));
     }
@@ -219,14 +227,14 @@ fn walk(
     let entry = &symbols[symbol];
     let book_symbol = (channel == Channel::Books).then_some(symbol);
     let fail = |error| ParseFailure { error, book_symbol };
-    let data = find_key(nodes, 0, "data").ok_or(fail(ParseError::MissingField("data")))?;
+    let data = data.ok_or(fail(ParseError::MissingField("data")))?;
     let Some(Node::Array { len: items, .. }) = nodes.get(data) else {
         return Err(fail(ParseError::WrongType("data")));
     };
     let items = *items;
     match channel {
         Channel::Books => {
-            let snapshot = match get_str(nodes, 0, "action").map_err(fail)? {
+            let snapshot = match str_at(nodes, action, "action").map_err(fail)? {
                 "snapshot" => true,
                 "update" => false,
                 _ => return Err(fail(ParseError::WrongType("action"))),
@@ -239,15 +247,17 @@ fn walk(
             if !matches!(nodes.get(obj), Some(Node::Object { .. })) {
                 return Err(fail(ParseError::WrongType("data")));
             }
-            let exchange_ns = ms_to_ns(digits_u64(get_str(nodes, obj, "ts").map_err(fail)?, "ts").map_err(fail)?);
-            let seq = get_opt_i64(nodes, obj, "seqId").map_err(fail)?;
-            let prev_seq = get_opt_i64(nodes, obj, "prevSeqId").map_err(fail)?;
-            let checksum = match get_opt_i64(nodes, obj, "checksum").map_err(fail)? {
+            let [ts, seq, prev_seq, checksum, asks, bids] =
+                fields(nodes, obj, ["ts", "seqId", "prevSeqId", "checksum", "asks", "bids"]);
+            let exchange_ns = ms_to_ns(digits_u64(str_at(nodes, ts, "ts").map_err(fail)?, "ts").map_err(fail)?);
+            let seq = opt_i64_at(nodes, seq, "seqId").map_err(fail)?;
+            let prev_seq = opt_i64_at(nodes, prev_seq, "prevSeqId").map_err(fail)?;
+            let checksum = match opt_i64_at(nodes, checksum, "checksum").map_err(fail)? {
                 None => None,
                 Some(c) => Some(i32::try_from(c).map_err(|_| fail(ParseError::WrongType("checksum")))?),
             };
-            for (key, side) in [("asks", Side::Sell), ("bids", Side::Buy)] {
-                let at = find_key(nodes, obj, key).ok_or(fail(ParseError::MissingField(key)))?;
+            for (at, key, side) in [(asks, "asks", Side::Sell), (bids, "bids", Side::Buy)] {
+                let at = at.ok_or(fail(ParseError::MissingField(key)))?;
                 book_levels(entry, nodes, at, key, side, levels).map_err(fail)?;
             }
             Ok(Parsed::Book { symbol, snapshot, seq, prev_seq, checksum, exchange_ns })
