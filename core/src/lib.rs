@@ -38,6 +38,6 @@ pub use money::{MoneyError, Notional, Price, Qty, Rate, Rounding};
 pub use order::{
     ExecutionReport, Liquidity, OrderCommand, OrderRequest, OrderType, RejectReason, ReportKind, Side, TimeInForce,
 };
-pub use risk_api::{BlockReason, PreTradeCheck, RiskDecision};
+pub use risk_api::{BlockReason, DecisionInputs, PreTradeCheck, RiskDecision};
 pub use strategy::{MarketView, Strategy};
 pub use time::{Clock, Nanos, SimClock, WallClock};

@@ -2,7 +2,7 @@
 //! [`RiskDecision`]. The check runs inline on the core thread for every order request, so an
 //! implementation must not allocate, lock or block.
 
-use crate::money::Qty;
+use crate::money::{Notional, Price, Qty};
 use crate::order::{ExecutionReport, OrderRequest};
 use crate::strategy::MarketView;
 
@@ -107,10 +107,32 @@ pub enum RiskDecision {
     ScaleDown(Qty, BlockReason),
 }
 
+/// What the gate saw when it decided, for the journal: the account's equity and gross exposure
+/// (both marked to mid), the instrument's mid, the position before the order and the global
+/// risk level (0 INFO, 1 WARNING, 2 CRITICAL). Fields the gate did not reach are zero.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DecisionInputs {
+    /// Account equity (starting capital + realized − fees + unrealized).
+    pub equity: Notional,
+    /// Σ |position notional| of the account at mid.
+    pub gross: Notional,
+    /// Mid of the order's instrument.
+    pub mid: Price,
+    /// Signed position in the order's instrument before the order.
+    pub position: Qty,
+    /// Global risk level.
+    pub level: u8,
+}
+
 /// A pre-trade check run inline on the core thread.
 pub trait PreTradeCheck: Send {
     /// Decides on `request` given the current state of the world.
     fn check(&mut self, request: &OrderRequest, view: &MarketView<'_>) -> RiskDecision;
+
+    /// The inputs of the last [`PreTradeCheck::check`] (journaled with the decision).
+    fn decision_inputs(&self) -> DecisionInputs {
+        DecisionInputs::default()
+    }
 
     /// Sees every execution report after the engine has applied it (positions are updated).
     fn on_report(&mut self, _report: &ExecutionReport, _view: &MarketView<'_>) {}

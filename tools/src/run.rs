@@ -2,7 +2,7 @@
 //!
 //! ```text
 //!  qt-sim-venue thread                         qt-core thread (pinned)
-//!  SimVenue ── market ring (MarketEvent) ──►  RingFeed → Book → Strategy → PreTradeGate
+//!  SimVenue ── market ring (MarketEvent) ──►  RingFeed → Book → Strategy → RiskGate
 //!     ▲  ◄──── order ring (OrderCommand) ───────────────────────────────────┘
 //!     └──────── report ring (ExecutionReport) ──►  positions, strategy, risk
 //! ```
@@ -16,7 +16,9 @@ use qt_core::{Clock, Engine, EngineReport, InstrumentId, SimClock, StrategyId, V
 use qt_feed::{BinanceFeed, BinanceFeedConfig, RingFeed};
 use qt_gateway::binance::{BinanceGatewayConfig, GatewayStats};
 use qt_gateway::sim::venue::{SimVenue, SimVenueConfig, SimVenueLinks, SimVenueStats};
-use qt_risk::PreTradeGate;
+use qt_risk::RiskGate;
+use qt_risk::ess::EmergencyStop;
+use qt_risk::global_level::GlobalRisk;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
@@ -36,9 +38,37 @@ pub struct RunOutcome {
     pub wall: Duration,
 }
 
+/// The risk gate of `plan`: its accounts, settings, emergency stop and global risk level.
+pub fn build_gate(plan: &Plan) -> anyhow::Result<RiskGate> {
+    let secret = match &plan.ess.secret {
+        Some(s) => s.clone(),
+        None => {
+            log::warn!(
+                "no ess.reset_secret_file / ess.reset_secret_env configured: a latched emergency stop \
+                 cannot be reset in this run (restart with a secret to allow authenticated resets)"
+            );
+            random_secret()?
+        }
+    };
+    let ess = EmergencyStop::new(&secret, plan.ess.reset_window).context("ess")?;
+    let global = GlobalRisk::new(plan.global_risk.clone()).context("global_risk")?;
+    let accounts = plan.accounts.iter().map(|a| a.spec.clone()).collect();
+    RiskGate::new(accounts, plan.risk, ess, global).context("risk gate")
+}
+
+/// 32 bytes from the OS's random source, for a key nobody knows.
+fn random_secret() -> anyhow::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut key = vec![0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut key))
+        .context("reading /dev/urandom for the emergency stop's key")?;
+    Ok(key)
+}
+
 /// Builds the core engine and the simulated venue for `plan`, connected by their queues, without
 /// starting any thread. `stop`, if given, becomes the engine's stop flag.
-pub fn build(plan: &Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<(Engine<PreTradeGate>, SimVenue)> {
+pub fn build(plan: &Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<(Engine<RiskGate>, SimVenue)> {
     sys::init_clock();
     let cap = plan.queue_capacity;
     let (market_tx, market_rx) = spsc(cap);
@@ -46,8 +76,7 @@ pub fn build(plan: &Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<(Engi
     let (reports_tx, reports_rx) = spsc(cap);
     let clock = SimClock::new(plan.sim.start);
 
-    let limits = plan.accounts.iter().map(|a| a.limits).collect();
-    let gate = PreTradeGate::new(limits).context("risk limits")?;
+    let gate = build_gate(plan)?;
     let mut engine = Engine::new(plan.engine.clone(), plan.instruments.clone(), gate, Arc::new(clock.clone()));
     let market_handled = Progress::new();
     engine.add_feed(Box::new(RingFeed::new("sim", market_rx, market_handled.clone(), Some(clock))));
@@ -105,7 +134,7 @@ pub fn run(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<RunOutco
 /// A live run's engine and its gateway threads (already started).
 pub struct LiveRun {
     /// The core engine, not yet running.
-    pub engine: Engine<PreTradeGate>,
+    pub engine: Engine<RiskGate>,
     /// Gateway threads, one per venue.
     pub gateways: Vec<(Venue, std::thread::JoinHandle<GatewayStats>)>,
     /// Stops the gateways (the engine has its own stop flag).
@@ -122,8 +151,7 @@ impl std::fmt::Debug for LiveRun {
 /// The gateways start here (they open their user data streams before orders can flow).
 pub fn build_live(plan: &Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<LiveRun> {
     sys::init_clock();
-    let limits = plan.accounts.iter().map(|a| a.limits).collect();
-    let gate = PreTradeGate::new(limits).context("risk limits")?;
+    let gate = build_gate(plan)?;
     let mut engine = Engine::new(plan.engine.clone(), plan.instruments.clone(), gate, Arc::new(WallClock));
     if let Some(flag) = stop {
         engine.set_stop_flag(flag);

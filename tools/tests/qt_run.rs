@@ -76,7 +76,7 @@ fn bad_config_is_refused_naming_every_field() {
     let (code, out, err) = qt(&["run", "--config", path.to_str().unwrap()]);
     assert_eq!(code, 2, "stdout: {out}\nstderr: {err}");
     assert!(err.contains("instruments[0].tick_size") && err.contains("0.1x"), "{err}");
-    assert!(err.contains("accounts[1].max_order_notional") && err.contains("-1000"), "{err}");
+    assert!(err.contains("accounts[1].overrides.max_order_notional") && err.contains("-1000"), "{err}");
     let (code, _, err) = qt(&["run", "--config", "/nonexistent/qt.toml"]);
     assert_eq!(code, 1);
     assert!(err.contains("/nonexistent/qt.toml"), "{err}");
