@@ -36,6 +36,7 @@
 //! level, so checks 1 and 2 are two loads.
 
 use crate::account::{AccountRisk, AccountSpec, Exposure, mark};
+use crate::counters::RiskCounters;
 use crate::ess::EmergencyStop;
 use crate::global_level::GlobalRisk;
 use crate::loss_window::LossStatus;
@@ -56,16 +57,26 @@ pub struct GateSettings {
     pub default_stop_distance: Rate,
     /// How long every venue of an account's chain must be unhealthy before the outage trigger.
     pub outage_after: Nanos,
+    /// Flatten orders are priced at most this fraction through the touch; in [0, 1).
+    pub flatten_slippage: Rate,
+    /// While the stop is halted and positions remain, flatten orders are re-sent this often.
+    pub flatten_retry: Nanos,
+    /// Drawdown from peak equity (all accounts) that trips the emergency stop; in (0, 1).
+    pub max_drawdown: Rate,
 }
 
 impl Default for GateSettings {
-    /// 5 % price band, 5 s mark age, 1 % default stop distance, 30 s outage.
+    /// 5 % price band, 5 s mark age, 1 % default stop distance, 30 s outage, 0.5 % flatten
+    /// slippage re-sent every second, 15 % drawdown trigger.
     fn default() -> Self {
         Self {
             price_band: Rate::from_bps(500),
             max_mark_age: Nanos(5 * Nanos::SECOND.0),
             default_stop_distance: Rate::from_bps(100),
             outage_after: Nanos(30 * Nanos::SECOND.0),
+            flatten_slippage: Rate::from_bps(50),
+            flatten_retry: Nanos::SECOND,
+            max_drawdown: Rate::from_bps(1_500),
         }
     }
 }
@@ -103,6 +114,13 @@ pub struct RiskGate {
     pub(crate) ess: EmergencyStop,
     pub(crate) global: GlobalRisk,
     last: DecisionInputs,
+    pub(crate) counters: std::sync::Arc<RiskCounters>,
+    /// Portfolio snapshot for the global level, sized on the first timer tick and reused.
+    pub(crate) scratch: Vec<(qt_core::InstrumentId, Notional)>,
+    /// Domain time of the last flatten round.
+    pub(crate) last_flatten: Nanos,
+    /// Whether the drawdown was at or above the trigger at the last tick (edge detection).
+    pub(crate) drawdown_breached: bool,
 }
 
 impl RiskGate {
@@ -116,12 +134,17 @@ impl RiskGate {
         if accounts.is_empty() {
             return Err(GateError::NoAccounts);
         }
-        for (field, value) in
-            [("price_band", settings.price_band), ("default_stop_distance", settings.default_stop_distance)]
-        {
+        for (field, value) in [
+            ("risk.price_band", settings.price_band),
+            ("risk.default_stop_distance", settings.default_stop_distance),
+            ("ess.max_drawdown", settings.max_drawdown),
+        ] {
             if value <= Rate::ZERO || value >= Rate::ONE {
                 return Err(GateError::NotFraction { field, value });
             }
+        }
+        if settings.flatten_slippage < Rate::ZERO || settings.flatten_slippage >= Rate::ONE {
+            return Err(GateError::NotFraction { field: "ess.flatten_slippage", value: settings.flatten_slippage });
         }
         if settings.max_mark_age <= Nanos::ZERO {
             return Err(GateError::NotPositive {
@@ -138,7 +161,17 @@ impl RiskGate {
             }
         }
         let accounts = accounts.into_iter().map(|a| AccountRisk::new(a, settings.outage_after)).collect();
-        Ok(Self { settings, accounts, ess, global, last: DecisionInputs::default() })
+        Ok(Self {
+            settings,
+            accounts,
+            ess,
+            global,
+            last: DecisionInputs::default(),
+            counters: std::sync::Arc::new(RiskCounters::default()),
+            scratch: Vec::new(),
+            last_flatten: Nanos(i64::MIN),
+            drawdown_breached: false,
+        })
     }
 
     /// The settings.
@@ -164,6 +197,11 @@ impl RiskGate {
     /// The global risk level.
     pub fn global(&self) -> &GlobalRisk {
         &self.global
+    }
+
+    /// Counters of the emergency stop and the global level, readable from any thread.
+    pub fn counters(&self) -> std::sync::Arc<RiskCounters> {
+        self.counters.clone()
     }
 
     /// The body of [`PreTradeCheck::check`]; `Err` is the decision when a check stops early.
@@ -411,6 +449,19 @@ impl PreTradeCheck for RiskGate {
     #[inline]
     fn decision_inputs(&self) -> DecisionInputs {
         self.last
+    }
+
+    fn on_timer(&mut self, view: &MarketView<'_>, venue_healthy: &[bool], out: &mut qt_core::RiskActions) {
+        self.tick(view, venue_healthy, out);
+    }
+
+    fn on_command(
+        &mut self,
+        command: &qt_core::RiskCommand,
+        view: &MarketView<'_>,
+        out: &mut qt_core::RiskActions,
+    ) -> qt_core::RiskReply {
+        self.command(command, view, out)
     }
 }
 

@@ -14,12 +14,15 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod account;
+pub mod counters;
 pub mod ess;
 pub mod gate;
 pub mod global_level;
+mod hooks;
 pub mod loss_window;
 pub mod order_rate;
 pub mod profile;
 
 pub use account::{AccountRisk, AccountSpec, Exposure};
+pub use counters::RiskCounters;
 pub use gate::{GateError, GateSettings, RiskGate};

@@ -407,12 +407,6 @@ pub struct EssPlan {
     pub secret: Option<Vec<u8>>,
     /// Token acceptance window.
     pub reset_window: Nanos,
-    /// Flatten slippage cap.
-    pub flatten_slippage: Rate,
-    /// Flatten re-send interval.
-    pub flatten_retry: Nanos,
-    /// Drawdown that trips the stop.
-    pub max_drawdown: Rate,
     /// Control socket path.
     pub control_socket: Option<std::path::PathBuf>,
 }
@@ -423,8 +417,6 @@ impl fmt::Debug for EssPlan {
         f.debug_struct("EssPlan")
             .field("secret", &self.secret.as_ref().map(|_| "<set>"))
             .field("reset_window", &self.reset_window)
-            .field("flatten_slippage", &self.flatten_slippage)
-            .field("max_drawdown", &self.max_drawdown)
             .field("control_socket", &self.control_socket)
             .finish()
     }
@@ -975,6 +967,7 @@ fn risk_sections(
 ) -> (GateSettings, EssPlan, GlobalRiskConfig) {
     let d = GateSettings::default();
     let r = &raw.risk;
+    let e = &raw.ess;
     let risk = GateSettings {
         price_band: fraction(p, "risk.price_band", &r.price_band, Rate::ONE, d.price_band),
         max_mark_age: duration_field(p, "risk.max_mark_age", &r.max_mark_age, d.max_mark_age),
@@ -986,9 +979,11 @@ fn risk_sections(
             d.default_stop_distance,
         ),
         outage_after: duration_field(p, "risk.outage_after", &r.outage_after, d.outage_after),
+        flatten_slippage: fraction(p, "ess.flatten_slippage", &e.flatten_slippage, Rate::ONE, d.flatten_slippage),
+        flatten_retry: duration_field(p, "ess.flatten_retry", &e.flatten_retry, d.flatten_retry),
+        max_drawdown: fraction(p, "ess.max_drawdown", &e.max_drawdown, Rate::ONE, d.max_drawdown),
     };
 
-    let e = &raw.ess;
     let secret = match (&e.reset_secret_file, &e.reset_secret_env) {
         (Some(_), Some(_)) => {
             p.add("ess.reset_secret_file", "give at most one of reset_secret_file and reset_secret_env");
@@ -1019,9 +1014,6 @@ fn risk_sections(
     let ess = EssPlan {
         secret,
         reset_window: duration_field(p, "ess.reset_window", &e.reset_window, Nanos(60 * Nanos::SECOND.0)),
-        flatten_slippage: fraction(p, "ess.flatten_slippage", &e.flatten_slippage, Rate::ONE, Rate::from_bps(50)),
-        flatten_retry: duration_field(p, "ess.flatten_retry", &e.flatten_retry, Nanos::SECOND),
-        max_drawdown: fraction(p, "ess.max_drawdown", &e.max_drawdown, Rate::ONE, Rate::from_bps(1500)),
         control_socket: e.control_socket.clone(),
     };
 
