@@ -2,7 +2,9 @@
 //! `qt` binary. Kept as a library so integration tests drive exactly what the binary does.
 
 pub mod config;
+pub mod control;
 pub mod feed_check;
+pub mod journal;
 pub mod run;
 pub mod summary;
 pub mod venue_sim;

@@ -6,9 +6,14 @@
 //!     ▲  ◄──── order ring (OrderCommand) ───────────────────────────────────┘
 //!     └──────── report ring (ExecutionReport) ──►  positions, strategy, risk
 //! ```
-//! The main thread only starts the two threads, forwards Ctrl-C to the stop flag, and joins.
+//! Beside them: `qt-journal` drains the core → journal ring of risk decisions
+//! ([`crate::journal`]) and, if `ess.control_socket` is set, `qt-control` serves `qt ess ...`
+//! ([`crate::control`]). The main thread only starts the threads, forwards Ctrl-C to the stop
+//! flag, and joins.
 
 use crate::config::{Pace, Plan};
+use crate::control::ControlServer;
+use crate::journal::JournalStats;
 use anyhow::{Context, anyhow};
 use qt_core::queue::{Progress, spsc};
 use qt_core::strategy::imbalance::ImbalanceTaker;
@@ -23,6 +28,84 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
+/// The risk component's state at the end of a run.
+#[derive(Debug, Clone)]
+pub struct RiskEnd {
+    /// `armed`, `triggered (source)` or `latched (source)`.
+    pub ess_state: String,
+    /// Triggers per source name.
+    pub triggers: Vec<(&'static str, u64)>,
+    /// Accepted resets, oldest first: who, when (Unix ms), which source they cleared.
+    pub resets: Vec<String>,
+    /// Resets refused.
+    pub resets_refused: u64,
+    /// Global risk level at the end.
+    pub level: &'static str,
+    /// `risk.updated` events.
+    pub level_changes: u64,
+}
+
+impl RiskEnd {
+    /// Reads the state off the gate.
+    pub fn of(gate: &RiskGate) -> Self {
+        use qt_risk::ess::{EssState, TriggerSource};
+        let ess = gate.ess();
+        let ess_state = match ess.state() {
+            EssState::Armed => "armed".to_string(),
+            EssState::Triggered { source, .. } => format!("triggered ({})", source.name()),
+            EssState::Latched { source, .. } => format!("latched ({})", source.name()),
+        };
+        let c = gate.counters();
+        Self {
+            ess_state,
+            triggers: TriggerSource::ALL.iter().map(|s| (s.name(), c.triggers(*s).get())).collect(),
+            resets: ess
+                .history()
+                .map(|r| format!("{} at {} ms (cleared {})", r.operator, r.at.0 / 1_000_000, r.source.name()))
+                .collect(),
+            resets_refused: c.ess_resets_refused.get(),
+            level: gate.global().level().name(),
+            level_changes: c.level_changes.get(),
+        }
+    }
+}
+
+/// Threads beside the core: the journal consumer and the control channel.
+#[derive(Debug)]
+struct SideThreads {
+    journal: std::thread::JoinHandle<JournalStats>,
+    journal_stop: Arc<AtomicBool>,
+    control: Option<ControlServer>,
+}
+
+impl SideThreads {
+    /// Connects the journal ring and, if configured, the control socket to `engine`.
+    fn attach(engine: &mut Engine<RiskGate>, plan: &Plan) -> anyhow::Result<Self> {
+        let (journal_tx, journal_rx) = spsc(plan.queue_capacity);
+        engine.set_journal(journal_tx);
+        let journal_stop = Arc::new(AtomicBool::new(false));
+        let journal = crate::journal::spawn(journal_rx, journal_stop.clone())?;
+        let control = match &plan.ess.control_socket {
+            Some(path) => {
+                let (cmd_tx, cmd_rx) = crossbeam_channel::bounded(16);
+                let (reply_tx, reply_rx) = crossbeam_channel::bounded(16);
+                engine.set_control(cmd_rx);
+                engine.set_control_replies(reply_tx);
+                Some(crate::control::serve(path, cmd_tx, reply_rx)?)
+            }
+            None => None,
+        };
+        Ok(Self { journal, journal_stop, control })
+    }
+
+    /// Stops and joins them (after the core has ended).
+    fn finish(self) -> anyhow::Result<JournalStats> {
+        drop(self.control);
+        self.journal_stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.journal.join().map_err(|_| anyhow!("the journal thread panicked"))
+    }
+}
+
 /// What a run produced.
 #[derive(Debug)]
 pub struct RunOutcome {
@@ -34,6 +117,10 @@ pub struct RunOutcome {
     pub gateways: Vec<(Venue, GatewayStats)>,
     /// The plan that ran.
     pub plan: Plan,
+    /// What the journal consumer counted.
+    pub journal: JournalStats,
+    /// The risk component at the end.
+    pub risk: RiskEnd,
     /// Wall time from start to both threads joined.
     pub wall: Duration,
 }
@@ -114,19 +201,24 @@ pub fn build(plan: &Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<(Engi
 /// is set. Blocks the calling thread.
 pub fn run(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<RunOutcome> {
     let wall_start = Instant::now();
-    let (engine, sim) = build(&plan, stop)?;
+    let (mut engine, sim) = build(&plan, stop)?;
+    let side = SideThreads::attach(&mut engine, &plan)?;
     let venue_thread = std::thread::Builder::new().name("qt-sim-venue".into()).spawn(move || sim.run())?;
     let core_thread = std::thread::Builder::new().name("qt-core".into()).spawn(move || engine.run())?;
     let (engine_report, engine) = core_thread.join().map_err(|_| anyhow!("the core thread panicked"))?;
     // The venue may be waiting on the core: make sure it sees the end.
     engine.stop_flag().store(true, std::sync::atomic::Ordering::Relaxed);
+    let risk = RiskEnd::of(engine.risk());
     drop(engine);
+    let journal = side.finish()?;
     let venue_stats = venue_thread.join().map_err(|_| anyhow!("the simulated venue thread panicked"))?;
     Ok(RunOutcome {
         engine: engine_report,
         venue: Some(venue_stats),
         gateways: Vec::new(),
         plan,
+        journal,
+        risk,
         wall: wall_start.elapsed(),
     })
 }
@@ -169,10 +261,11 @@ pub fn build_live(plan: &Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<
         feed_cfg.ca_file = v.ca_file.clone();
         feed_cfg.server_name = v.server_name.clone();
         let feed = BinanceFeed::new(feed_cfg).with_context(|| format!("{} feed", v.venue))?;
-        engine.add_feed(Box::new(feed));
         let (orders_tx, orders_rx) = spsc(plan.queue_capacity);
         let (reports_tx, reports_rx) = spsc(plan.queue_capacity);
         let (venue_id, _) = engine.add_venue(orders_tx, reports_rx, &v.instruments);
+        // A recovering feed marks its venue unhealthy for the outage watch.
+        engine.add_venue_feed(Box::new(feed), venue_id);
         let cfg = BinanceGatewayConfig {
             rest_url: v.rest_url.clone(),
             ws_url: v.ws_url.clone(),
@@ -196,7 +289,8 @@ pub fn build_live(plan: &Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<
 /// Runs `plan` against live venues for its duration (wall clock) or until `stop`.
 pub fn run_live(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<RunOutcome> {
     let wall_start = Instant::now();
-    let LiveRun { engine, gateways, gateway_stop } = build_live(&plan, stop)?;
+    let LiveRun { mut engine, gateways, gateway_stop } = build_live(&plan, stop)?;
+    let side = SideThreads::attach(&mut engine, &plan)?;
     let engine_stop = engine.stop_flag();
     let core_thread = std::thread::Builder::new().name("qt-core".into()).spawn(move || engine.run())?;
     let deadline = wall_start + Duration::from_nanos(plan.sim.duration.0.max(0) as u64);
@@ -209,10 +303,20 @@ pub fn run_live(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<Run
     engine_stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let (engine_report, engine) = core_thread.join().map_err(|_| anyhow!("the core thread panicked"))?;
     gateway_stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let risk = RiskEnd::of(engine.risk());
     drop(engine);
+    let journal = side.finish()?;
     let mut stats = Vec::new();
     for (venue, handle) in gateways {
         stats.push((venue, handle.join().map_err(|_| anyhow!("the {venue} gateway thread panicked"))?));
     }
-    Ok(RunOutcome { engine: engine_report, venue: None, gateways: stats, plan, wall: wall_start.elapsed() })
+    Ok(RunOutcome {
+        engine: engine_report,
+        venue: None,
+        gateways: stats,
+        plan,
+        journal,
+        risk,
+        wall: wall_start.elapsed(),
+    })
 }

@@ -113,6 +113,32 @@ pub fn render(outcome: &RunOutcome) -> String {
         }
     }
     let _ = writeln!(s, "  risk      {}", e.risk.render());
+    let j = &outcome.journal;
+    let _ = writeln!(
+        s,
+        "  journal   decisions {} (allow {} scale-down {} block {})  dropped (ring full) {}",
+        thousands(j.records),
+        thousands(j.allow),
+        thousands(j.scale_downs()),
+        thousands(j.blocks()),
+        thousands(e.journal.1)
+    );
+    let r = &outcome.risk;
+    let triggers: Vec<String> = r.triggers.iter().map(|(name, n)| format!("{name} {n}")).collect();
+    let _ = writeln!(
+        s,
+        "  ess       {}  triggers: {}  resets {} (refused {})  flatten orders sent {} refused {}",
+        r.ess_state,
+        triggers.join(", "),
+        r.resets.len(),
+        r.resets_refused,
+        e.risk_orders.0,
+        e.risk_orders.1
+    );
+    for reset in &r.resets {
+        let _ = writeln!(s, "            reset by {reset}");
+    }
+    let _ = writeln!(s, "  level     global risk {} at end, risk.updated events {}", r.level, r.level_changes);
     let _ = writeln!(s, "  latency   tick→order ns  {}", latency_line(&e.tick_to_order));
     let _ =
         writeln!(s, "  loop      busy iteration ns  {}  stalls {}", latency_line(&e.loop_time), thousands(e.stalls));
