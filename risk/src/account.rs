@@ -116,7 +116,13 @@ impl AccountRisk {
             }
             let mid = mark(view, inst.id(), max_mark_age)?;
             let value = inst.notional(mid, p.qty(), Rounding::Nearest).map_err(|_| BlockReason::Leverage)?;
-            let pnl = p.unrealized(inst, mid).map_err(|_| BlockReason::Leverage)?;
+            // Spot and linear: unrealized = value at mid − entry notional, reusing the value
+            // (one notional computation fewer per position per check).
+            let pnl = if inst.kind() == qt_core::InstrumentKind::InversePerpetual {
+                p.unrealized(inst, mid).map_err(|_| BlockReason::Leverage)?
+            } else {
+                Notional::from_units(value.units().saturating_sub(p.entry_notional().units()))
+            };
             equity = equity.saturating_add(pnl.units());
             gross = gross.saturating_add(value.units().saturating_abs());
             open += 1;

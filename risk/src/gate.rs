@@ -251,7 +251,7 @@ impl RiskGate {
         {
             return Err(Block(BlockReason::OffGrid));
         }
-        check_minimum(inst, request.price, request.qty)?;
+        let requested_notional = check_minimum(inst, request.price, request.qty)?;
         // 6.
         let band = i128::from(self.settings.price_band.units()) * i128::from(mid.units());
         let diff = (i128::from(request.price.units()) - i128::from(mid.units())).abs();
@@ -263,28 +263,32 @@ impl RiskGate {
         let mut reason = None;
         if !reduces {
             // 7.
-            let cap = cap_of(exposure.equity, limits.max_leverage);
             let held = value_abs(inst, mid, position)?;
             let others = exposure.gross.units() - held.units();
             let after = value_abs(inst, mid, after_fill(position, request, qty))?;
-            if after > held && others + after.units() > cap.units() {
+            if after > held && exceeds(others + after.units(), exposure.equity, limits.max_leverage) {
+                let cap = cap_of(exposure.equity, limits.max_leverage);
                 qty = fit_position(inst, position, request, qty, mid, cap.units() - others, BlockReason::Leverage)?;
                 reason = Some(BlockReason::Leverage);
             }
             // 8.
-            let allowed = cap_of(exposure.equity, limits.max_single_trade_risk);
             let stop = Self::stop_for(self.settings.default_stop_distance, inst, request);
             let per_lot = lot_risk(inst, request.price, stop)?;
             let lots = qty.units() / inst.lot().units();
-            if per_lot.saturating_mul(i128::from(lots)) > allowed.units() {
+            if exceeds(per_lot.saturating_mul(i128::from(lots)), exposure.equity, limits.max_single_trade_risk) {
+                let allowed = cap_of(exposure.equity, limits.max_single_trade_risk);
                 let fit = allowed.units() / per_lot;
                 qty = settle(inst, request.price, lots_qty(inst, fit), BlockReason::SingleTradeRisk)?;
                 reason = Some(BlockReason::SingleTradeRisk);
             }
         }
         // 9.
-        let notional =
-            inst.notional(request.price, qty, Rounding::Up).map_err(|_| Block(BlockReason::MaxOrderNotional))?;
+        // Spot and linear notionals are exact, so the one computed for the minimum serves.
+        let notional = if qty == request.qty && inst.kind() != qt_core::InstrumentKind::InversePerpetual {
+            requested_notional
+        } else {
+            inst.notional(request.price, qty, Rounding::Up).map_err(|_| Block(BlockReason::MaxOrderNotional))?
+        };
         if notional > limits.max_order_notional {
             let fit = inst
                 .qty_for_notional(request.price, limits.max_order_notional)
@@ -326,11 +330,18 @@ impl RiskGate {
         let tick = i128::from(inst.tick().units()).max(1);
         let distance = match request.stop_price {
             Some(stop) => (p - i128::from(stop.units())).abs(),
-            None => {
-                let d = p * i128::from(default_stop_distance.units());
-                let one = i128::from(Rate::ONE.units());
-                (d + one - 1) / one
-            }
+            // i64 first: a division by a constant compiles to a multiply (an i128 division is a
+            // library call, ~40 ns); i128 only if the product does not fit.
+            None => match request.price.units().checked_mul(default_stop_distance.units()) {
+                Some(d) if d <= i64::MAX - Rate::ONE.units() => {
+                    i128::from((d + Rate::ONE.units() - 1) / Rate::ONE.units())
+                }
+                _ => {
+                    let d = p * i128::from(default_stop_distance.units());
+                    let one = i128::from(Rate::ONE.units());
+                    (d + one - 1) / one
+                }
+            },
         }
         .max(tick);
         let stop = p - distance * i128::from(request.side.sign());
@@ -373,6 +384,16 @@ fn cap_of(equity: Notional, rate: Rate) -> Notional {
     equity.checked_mul_rate(rate, Rounding::Down).unwrap_or(Notional::ZERO)
 }
 
+/// Whether `value` (notional units) is above `equity × rate`, compared by multiplication (no
+/// i128 division on the common path); falls back to [`cap_of`] if the products overflow.
+#[inline]
+fn exceeds(value: i128, equity: Notional, rate: Rate) -> bool {
+    match (value.checked_mul(i128::from(Rate::ONE.units())), equity.units().checked_mul(i128::from(rate.units()))) {
+        (Some(v), Some(cap)) => v > cap.max(0),
+        _ => value > cap_of(equity, rate).units(),
+    }
+}
+
 /// `lots` lots as a quantity (saturating).
 #[inline]
 fn lots_qty(inst: &Instrument, lots: i128) -> Qty {
@@ -383,6 +404,11 @@ fn lots_qty(inst: &Instrument, lots: i128) -> Qty {
 #[inline]
 fn lot_risk(inst: &Instrument, price: Price, stop: Price) -> Result<i128, RiskDecision> {
     let block = |_| RiskDecision::Block(BlockReason::SingleTradeRisk);
+    if inst.kind() != qt_core::InstrumentKind::InversePerpetual {
+        // Linear in price: the loss per lot is the notional of the distance, exactly.
+        let distance = Price::from_units(price.units().abs_diff(stop.units()).min(i64::MAX as u64) as i64);
+        return Ok(inst.notional(distance, inst.lot(), Rounding::Up).map_err(block)?.units().max(1));
+    }
     let a = inst.notional(price, inst.lot(), Rounding::Up).map_err(block)?;
     let b = inst.notional(stop, inst.lot(), Rounding::Down).map_err(block)?;
     Ok((a.units() - b.units()).abs().max(1))
@@ -391,12 +417,12 @@ fn lot_risk(inst: &Instrument, price: Price, stop: Price) -> Result<i128, RiskDe
 /// Blocks with `BelowMinimum` if `qty` at `price` is under the venue's minimum quantity or
 /// notional.
 #[inline]
-fn check_minimum(inst: &Instrument, price: Price, qty: Qty) -> Result<(), RiskDecision> {
+fn check_minimum(inst: &Instrument, price: Price, qty: Qty) -> Result<Notional, RiskDecision> {
     let notional = inst.notional(price, qty, Rounding::Down).map_err(|_| RiskDecision::Block(BlockReason::OffGrid))?;
     if qty < inst.min_qty() || notional < inst.min_notional() {
         return Err(RiskDecision::Block(BlockReason::BelowMinimum));
     }
-    Ok(())
+    Ok(notional)
 }
 
 /// A scaled quantity rounded down to the lot: no room blocks with `reason`, room below the

@@ -9,7 +9,7 @@
 //! [`order_rate`] (sliding-window order rate), [`ess`] (the emergency stop: triggers, latch,
 //! HMAC-authenticated reset, slippage-capped flatten orders, outage watch) and [`global_level`]
 //! (INFO/WARNING/CRITICAL from drawdown, leverage, EWMA volatility and concentration, with
-//! hysteresis). Limits are exact; a check is integer arithmetic, no allocation, no lock.
+//! hysteresis) and [`reconcile`] (our positions against the venue's). Limits are exact; a check is integer arithmetic, no allocation, no lock.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
@@ -22,6 +22,7 @@ mod hooks;
 pub mod loss_window;
 pub mod order_rate;
 pub mod profile;
+pub mod reconcile;
 
 pub use account::{AccountRisk, AccountSpec, Exposure};
 pub use counters::RiskCounters;

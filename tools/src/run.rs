@@ -121,6 +121,9 @@ pub struct RunOutcome {
     pub journal: JournalStats,
     /// The risk component at the end.
     pub risk: RiskEnd,
+    /// Our positions against the venue's ledger (simulated runs; live gateways have no
+    /// position query in this build).
+    pub reconciliation: Option<qt_risk::reconcile::Reconciliation>,
     /// Wall time from start to both threads joined.
     pub wall: Duration,
 }
@@ -212,6 +215,17 @@ pub fn run(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<RunOutco
     drop(engine);
     let journal = side.finish()?;
     let venue_stats = venue_thread.join().map_err(|_| anyhow!("the simulated venue thread panicked"))?;
+    let ours: Vec<_> = engine_report.positions.iter().map(|p| (p.account, p.instrument, p.position.qty())).collect();
+    let reconciliation = qt_risk::reconcile::positions(&ours, &venue_stats.positions);
+    for d in &reconciliation.differences {
+        log::warn!(
+            "reconcile: account {} instrument {} ours {} venue {} (units)",
+            d.account.0,
+            d.instrument.0,
+            d.ours.units(),
+            d.venue.units()
+        );
+    }
     Ok(RunOutcome {
         engine: engine_report,
         venue: Some(venue_stats),
@@ -219,6 +233,7 @@ pub fn run(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<RunOutco
         plan,
         journal,
         risk,
+        reconciliation: Some(reconciliation),
         wall: wall_start.elapsed(),
     })
 }
@@ -317,6 +332,7 @@ pub fn run_live(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<Run
         plan,
         journal,
         risk,
+        reconciliation: None,
         wall: wall_start.elapsed(),
     })
 }

@@ -139,6 +139,26 @@ pub fn render(outcome: &RunOutcome) -> String {
         let _ = writeln!(s, "            reset by {reset}");
     }
     let _ = writeln!(s, "  level     global risk {} at end, risk.updated events {}", r.level, r.level_changes);
+    match &outcome.reconciliation {
+        Some(rec) => {
+            let _ = writeln!(
+                s,
+                "  reconcile positions vs venue ledger: {} compared, {} differences",
+                rec.compared,
+                rec.differences.len()
+            );
+            for d in &rec.differences {
+                let name = plan.instruments.get(d.instrument).map_or("?", |i| i.symbol());
+                let account = plan.accounts.get(d.account.index()).map_or("?", |a| a.name.as_str());
+                let _ =
+                    writeln!(s, "    {account} {name}: ours {} units, venue {} units", d.ours.units(), d.venue.units());
+            }
+        }
+        None => {
+            let _ =
+                writeln!(s, "  reconcile not available: the live gateway has no position/balance query in this build");
+        }
+    }
     let _ = writeln!(s, "  latency   tick→order ns  {}", latency_line(&e.tick_to_order));
     let _ =
         writeln!(s, "  loop      busy iteration ns  {}  stalls {}", latency_line(&e.loop_time), thousands(e.stalls));
