@@ -19,6 +19,7 @@ use crate::ess::OutageWatch;
 use crate::loss_window::{LossStatus, LossWindows};
 use crate::order_rate::OrderRateWindow;
 use crate::profile::{CapitalProfile, ProfileLimits};
+use crate::unit_notional::UnitNotionals;
 use qt_core::{AccountId, BlockReason, MarketView, Nanos, Notional, Rounding, StrategyId, VenueId};
 
 /// One account's configuration, validated at start-up.
@@ -102,6 +103,18 @@ impl AccountRisk {
         view: &MarketView<'_>,
         max_mark_age: Nanos,
     ) -> Result<Exposure, BlockReason> {
+        self.exposure_with(&UnitNotionals::EMPTY, account, view, max_mark_age)
+    }
+
+    /// [`AccountRisk::exposure`] valuing positions through the gate's unit-notional cache.
+    #[inline]
+    pub(crate) fn exposure_with(
+        &self,
+        units: &UnitNotionals,
+        account: AccountId,
+        view: &MarketView<'_>,
+        max_mark_age: Nanos,
+    ) -> Result<Exposure, BlockReason> {
         let mut equity = self.spec.starting_equity.units();
         let mut gross: i128 = 0;
         let mut open = 0u32;
@@ -115,7 +128,7 @@ impl AccountRisk {
                 continue;
             }
             let mid = mark(view, inst.id(), max_mark_age)?;
-            let value = inst.notional(mid, p.qty(), Rounding::Nearest).map_err(|_| BlockReason::Leverage)?;
+            let value = units.notional(inst, mid, p.qty(), Rounding::Nearest).map_err(|_| BlockReason::Leverage)?;
             // Spot and linear: unrealized = value at mid − entry notional, reusing the value
             // (one notional computation fewer per position per check).
             let pnl = if inst.kind() == qt_core::InstrumentKind::InversePerpetual {

@@ -40,6 +40,7 @@ use crate::counters::RiskCounters;
 use crate::ess::EmergencyStop;
 use crate::global_level::GlobalRisk;
 use crate::loss_window::LossStatus;
+use crate::unit_notional::UnitNotionals;
 use qt_core::{
     BlockReason, DecisionInputs, Instrument, MarketView, Nanos, Notional, OrderRequest, PreTradeCheck, Price, Qty,
     Rate, RiskDecision, Rounding,
@@ -121,6 +122,7 @@ pub struct RiskGate {
     pub(crate) last_flatten: Nanos,
     /// Whether the drawdown was at or above the trigger at the last tick (edge detection).
     pub(crate) drawdown_breached: bool,
+    pub(crate) units: UnitNotionals,
 }
 
 impl RiskGate {
@@ -171,6 +173,7 @@ impl RiskGate {
             scratch: Vec::new(),
             last_flatten: Nanos(i64::MIN),
             drawdown_breached: false,
+            units: UnitNotionals::default(),
         })
     }
 
@@ -222,7 +225,11 @@ impl RiskGate {
             return Err(Block(BlockReason::StrategyNotAllowed));
         };
         // 3.
-        let exposure = account.exposure(request.account, view, max_age).map_err(Block)?;
+        if let Some(inst) = view.instrument(request.instrument) {
+            self.units.learn(inst);
+        }
+        let u = &self.units;
+        let exposure = account.exposure_with(u, request.account, view, max_age).map_err(Block)?;
         let position = view.position(request.account, request.instrument).qty();
         self.last.equity = exposure.equity;
         self.last.gross = exposure.gross;
@@ -251,7 +258,7 @@ impl RiskGate {
         {
             return Err(Block(BlockReason::OffGrid));
         }
-        let requested_notional = check_minimum(inst, request.price, request.qty)?;
+        let requested_notional = check_minimum(u, inst, request.price, request.qty)?;
         // 6.
         let band = i128::from(self.settings.price_band.units()) * i128::from(mid.units());
         let diff = (i128::from(request.price.units()) - i128::from(mid.units())).abs();
@@ -263,9 +270,9 @@ impl RiskGate {
         let mut reason = None;
         if !reduces {
             // 7.
-            let held = value_abs(inst, mid, position)?;
+            let held = value_abs(u, inst, mid, position)?;
             let others = exposure.gross.units() - held.units();
-            let after = value_abs(inst, mid, after_fill(position, request, qty))?;
+            let after = value_abs(u, inst, mid, after_fill(position, request, qty))?;
             if after > held && exceeds(others + after.units(), exposure.equity, limits.max_leverage) {
                 let cap = cap_of(exposure.equity, limits.max_leverage);
                 qty = fit_position(inst, position, request, qty, mid, cap.units() - others, BlockReason::Leverage)?;
@@ -273,8 +280,12 @@ impl RiskGate {
             }
             // 8.
             let stop = Self::stop_for(self.settings.default_stop_distance, inst, request);
-            let per_lot = lot_risk(inst, request.price, stop)?;
-            let lots = qty.units() / inst.lot().units();
+            let per_lot = lot_risk(u, inst, request.price, stop)?;
+            // Lots as a multiplication check (qty is on the lot grid): no division on this path.
+            let lots = match inst.lot().units() {
+                1 => qty.units(),
+                lot => qty.units() / lot,
+            };
             if exceeds(per_lot.saturating_mul(i128::from(lots)), exposure.equity, limits.max_single_trade_risk) {
                 let allowed = cap_of(exposure.equity, limits.max_single_trade_risk);
                 let fit = allowed.units() / per_lot;
@@ -287,7 +298,7 @@ impl RiskGate {
         let notional = if qty == request.qty && inst.kind() != qt_core::InstrumentKind::InversePerpetual {
             requested_notional
         } else {
-            inst.notional(request.price, qty, Rounding::Up).map_err(|_| Block(BlockReason::MaxOrderNotional))?
+            u.notional(inst, request.price, qty, Rounding::Up).map_err(|_| Block(BlockReason::MaxOrderNotional))?
         };
         if notional > limits.max_order_notional {
             let fit = inst
@@ -298,7 +309,7 @@ impl RiskGate {
         }
         if !reduces {
             if let Some(cap) = account.spec().max_position_notional {
-                let after = value_abs(inst, mid, after_fill(position, request, qty))?;
+                let after = value_abs(u, inst, mid, after_fill(position, request, qty))?;
                 if after > cap {
                     let before = qty;
                     qty = fit_position(inst, position, request, qty, mid, cap.units(), BlockReason::MaxPosition)?;
@@ -369,8 +380,8 @@ fn after_fill(position: Qty, request: &OrderRequest, qty: Qty) -> Qty {
 
 /// `|notional of qty at price|`, a block on overflow.
 #[inline]
-fn value_abs(inst: &Instrument, price: Price, qty: Qty) -> Result<Notional, RiskDecision> {
-    inst.notional(price, qty, Rounding::Up)
+fn value_abs(u: &UnitNotionals, inst: &Instrument, price: Price, qty: Qty) -> Result<Notional, RiskDecision> {
+    u.notional(inst, price, qty, Rounding::Up)
         .and_then(|n| n.checked_abs())
         .map_err(|_| RiskDecision::Block(BlockReason::Leverage))
 }
@@ -402,12 +413,12 @@ fn lots_qty(inst: &Instrument, lots: i128) -> Qty {
 
 /// Loss per lot if the order fills at `price` and is stopped at `stop`, rounded up.
 #[inline]
-fn lot_risk(inst: &Instrument, price: Price, stop: Price) -> Result<i128, RiskDecision> {
+fn lot_risk(u: &UnitNotionals, inst: &Instrument, price: Price, stop: Price) -> Result<i128, RiskDecision> {
     let block = |_| RiskDecision::Block(BlockReason::SingleTradeRisk);
     if inst.kind() != qt_core::InstrumentKind::InversePerpetual {
         // Linear in price: the loss per lot is the notional of the distance, exactly.
         let distance = Price::from_units(price.units().abs_diff(stop.units()).min(i64::MAX as u64) as i64);
-        return Ok(inst.notional(distance, inst.lot(), Rounding::Up).map_err(block)?.units().max(1));
+        return Ok(u.notional(inst, distance, inst.lot(), Rounding::Up).map_err(block)?.units().max(1));
     }
     let a = inst.notional(price, inst.lot(), Rounding::Up).map_err(block)?;
     let b = inst.notional(stop, inst.lot(), Rounding::Down).map_err(block)?;
@@ -417,8 +428,9 @@ fn lot_risk(inst: &Instrument, price: Price, stop: Price) -> Result<i128, RiskDe
 /// Blocks with `BelowMinimum` if `qty` at `price` is under the venue's minimum quantity or
 /// notional.
 #[inline]
-fn check_minimum(inst: &Instrument, price: Price, qty: Qty) -> Result<Notional, RiskDecision> {
-    let notional = inst.notional(price, qty, Rounding::Down).map_err(|_| RiskDecision::Block(BlockReason::OffGrid))?;
+fn check_minimum(u: &UnitNotionals, inst: &Instrument, price: Price, qty: Qty) -> Result<Notional, RiskDecision> {
+    let notional =
+        u.notional(inst, price, qty, Rounding::Down).map_err(|_| RiskDecision::Block(BlockReason::OffGrid))?;
     if qty < inst.min_qty() || notional < inst.min_notional() {
         return Err(RiskDecision::Block(BlockReason::BelowMinimum));
     }
@@ -429,11 +441,12 @@ fn check_minimum(inst: &Instrument, price: Price, qty: Qty) -> Result<Notional, 
 /// venue minimum blocks with `BelowMinimum`.
 #[inline]
 fn settle(inst: &Instrument, price: Price, qty: Qty, reason: BlockReason) -> Result<Qty, RiskDecision> {
+    let u = &UnitNotionals::EMPTY;
     let qty = inst.round_qty(qty, Rounding::Down).map_err(|_| RiskDecision::Block(reason))?;
     if !qty.is_positive() {
         return Err(RiskDecision::Block(reason));
     }
-    check_minimum(inst, price, qty)?;
+    check_minimum(u, inst, price, qty)?;
     Ok(qty)
 }
 

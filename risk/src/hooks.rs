@@ -40,6 +40,9 @@ impl RiskGate {
             self.scratch.reserve(n);
         }
         self.scratch.clear();
+        for inst in view.instruments.iter() {
+            self.units.learn(inst);
+        }
         let mut total = Notional::ZERO;
         let mut known = true;
         let mut outage = None;
@@ -49,7 +52,7 @@ impl RiskGate {
             if account.observe_venues(venue_healthy, now) {
                 outage = Some(i);
             }
-            match account.exposure(id, view, self.settings.max_mark_age) {
+            match account.exposure_with(&self.units, id, view, self.settings.max_mark_age) {
                 Ok(e) => {
                     account.observe_equity(now, e.equity);
                     total = Notional::from_units(total.units().saturating_add(e.equity.units()));

@@ -23,6 +23,7 @@ pub mod loss_window;
 pub mod order_rate;
 pub mod profile;
 pub mod reconcile;
+pub mod unit_notional;
 
 pub use account::{AccountRisk, AccountSpec, Exposure};
 pub use counters::RiskCounters;

@@ -808,6 +808,27 @@ pub fn validate(raw: RawConfig) -> Result<Plan, Vec<Problem>> {
         }
     }
 
+    // Equity sums the account's notionals: every instrument it trades must settle in one currency.
+    for (i, ra) in raw.accounts.iter().enumerate() {
+        let mut quotes: Vec<&str> = strategies
+            .iter()
+            .filter(|s| s.account.index() == i)
+            .filter_map(|s| instruments.get(s.instrument).map(|x| x.quote()))
+            .collect();
+        quotes.sort_unstable();
+        quotes.dedup();
+        if quotes.len() > 1 {
+            p.add(
+                format!("accounts[{i}]"),
+                format!(
+                    "account {:?} trades instruments settled in {}; its equity needs one settlement currency",
+                    ra.name,
+                    quotes.join(" and ")
+                ),
+            );
+        }
+    }
+
     let (risk, ess, global_risk) = risk_sections(&mut p, &raw, &instruments);
 
     // [[venues]]
@@ -1231,6 +1252,12 @@ threshold = "1.5"
                 "accounts[0].overrides",
             ),
             ("global band", "band = \"0.5\"", "band = \"5\"", "global_risk.leverage.band"),
+            (
+                "two settlement currencies",
+                "quote = \"USDT\"\nkind = \"spot\"\ntick_size = \"0.01\"",
+                "quote = \"USDC\"\nkind = \"spot\"\ntick_size = \"0.01\"",
+                "accounts[0]",
+            ),
         ];
         for (name, from, to, field) in cases {
             assert!(EMBEDDED_DEFAULT.contains(from), "{name}: {from}");
