@@ -20,13 +20,13 @@ use qt_core::queue::{Consumer, Producer, spsc};
 use qt_core::strategy::imbalance::{ImbalanceParams, ImbalanceTaker};
 use qt_core::{
     AccountId, Book, Clock, Engine, EventKind, ExecutionReport, Instrument, InstrumentId, InstrumentKind,
-    InstrumentRegistry, InstrumentSpec, Liquidity, MarketEvent, Nanos, Notional, OrderCommand, Price, Qty, Rate,
-    ReportKind, Side, SimClock, StrategyId, Venue, VenueId,
+    InstrumentRegistry, InstrumentSpec, Liquidity, MarketEvent, Nanos, OrderCommand, Price, Qty, Rate, ReportKind,
+    Side, SimClock, StrategyId, Venue, VenueId,
 };
 use qt_gateway::sim::exchange::SimExchange;
 use qt_gateway::sim::flow::FlowParams;
 use qt_gateway::sim::matching::{FeeSchedule, Fill, MatchSink, NullSink};
-use qt_risk::{AccountLimits, PreTradeGate};
+use qt_risk::RiskGate;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeSet;
@@ -406,17 +406,10 @@ pub fn order_heavy_params() -> ImbalanceParams {
     ImbalanceParams { threshold: I32F32::from_num(0.1), cooldown: Nanos::ZERO, ..imbalance_params() }
 }
 
-/// `examples/sim.toml`'s account "alpha": 2 500 USDT per order, 10 000 USDT position.
-pub fn account_limits() -> AccountLimits {
-    AccountLimits {
-        max_order_notional: Notional::parse("2500").expect("decimal literal"),
-        max_position_notional: Notional::parse("10000").expect("decimal literal"),
-    }
-}
-
-/// The pre-trade gate for one account with [`account_limits`].
-pub fn gate() -> PreTradeGate {
-    PreTradeGate::new(vec![account_limits()]).expect("positive limits")
+/// The full risk gate with `examples/sim.toml`'s account "alpha" (medium profile, 100 000
+/// USDT, 2 500 USDT per order, 10 000 USDT per instrument).
+pub fn gate() -> RiskGate {
+    qt_risk::gate::sim_alpha_gate()
 }
 
 /// How the rig's stand-in venue answers an order.
@@ -430,14 +423,14 @@ pub enum VenueReplies {
 }
 
 /// The whole core path on one thread: an [`Engine`] with a [`ReplayFeed`], the imbalance taker,
-/// the [`PreTradeGate`] and a venue link whose rings the rig itself serves — after every loop
+/// the [`RiskGate`] and a venue link whose rings the rig itself serves — after every loop
 /// iteration it takes each order off the order ring and answers at once (see [`VenueReplies`]),
 /// so orders are really enqueued, reports really flow back, and the strategy (one order in
 /// flight at a time) is free to send its next order on the next iteration.
 #[derive(Debug)]
 pub struct EngineRig {
     /// The engine under test.
-    pub engine: Engine<PreTradeGate>,
+    pub engine: Engine<RiskGate>,
     budget: Arc<FeedBudget>,
     orders: Consumer<OrderCommand>,
     reports: Producer<ExecutionReport>,

@@ -86,6 +86,21 @@ pub struct EngineCounters {
     pub busy_iterations: Counter,
     /// Busy iterations slower than the stall threshold.
     pub stalls: Counter,
+    /// Decision records pushed to the journal ring.
+    pub journal_records: Counter,
+    /// Decision records dropped because the journal ring was full (the core never waits).
+    pub journal_dropped: Counter,
+    /// Risk-originated orders (emergency-stop flatten) sent.
+    pub risk_orders_sent: Counter,
+    /// Risk-originated orders refused by the engine's sanity check (not reduce-only, off grid,
+    /// not reducing the open position) or by a full table/queue.
+    pub risk_orders_refused: Counter,
+    /// Risk actions dropped because the action buffer was full.
+    pub risk_action_overflow: Counter,
+    /// Funding payments applied to positions.
+    pub funding_payments: Counter,
+    /// Control commands for the risk component whose reply could not be sent.
+    pub control_replies_dropped: Counter,
     /// Risk decisions: allowed.
     pub risk_allow: Counter,
     /// Risk decisions: scaled down, by reason.

@@ -28,7 +28,10 @@ use crate::order::{ExecutionReport, OrderCommand, OrderRequest, RejectReason, Re
 use crate::orders::OrderTable;
 use crate::position::{Position, PositionBook};
 use crate::queue::{Consumer, Producer, Progress, PushError};
-use crate::risk_api::{BlockReason, PreTradeCheck, RiskDecision};
+use crate::risk_api::{
+    BlockReason, DecisionRecord, PreTradeCheck, RiskAction, RiskActions, RiskCommand, RiskDecision, RiskReply,
+    is_sane_reduce_only,
+};
 use crate::strategy::{Actions, MarketView, Strategy, StrategyAction};
 use crate::sys::{self, Pinning};
 use crate::time::{Clock, Nanos};
@@ -88,11 +91,36 @@ pub struct VenueLink {
 
 /// Commands from other threads (control plane; `try_recv` only on the core).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)] // copied through a bounded channel: boxing would make the core thread free memory
 pub enum ControlCommand {
     /// Leave the loop at the end of this iteration.
     Shutdown,
     /// Cancel every working order of an account.
     CancelAll(AccountId),
+    /// A command for the risk component; its [`RiskReply`] goes back tagged with `id` on the
+    /// reply channel ([`Engine::set_control_replies`]).
+    Risk {
+        /// Correlates the reply.
+        id: u64,
+        /// The command.
+        command: RiskCommand,
+    },
+    /// A gateway's (or supervisor's) view of a venue's health, combined with the feeds' state.
+    VenueHealth {
+        /// The venue.
+        venue: VenueId,
+        /// Whether it is usable.
+        healthy: bool,
+    },
+    /// A funding payment on a perpetual, booked to the position's realized PnL.
+    Funding {
+        /// Account.
+        account: AccountId,
+        /// Instrument.
+        instrument: InstrumentId,
+        /// Received (positive) or paid (negative), settlement currency.
+        amount: Notional,
+    },
 }
 
 /// One account's position in one instrument at the end of a run.
@@ -140,6 +168,10 @@ pub struct EngineReport {
     pub pinning: Pinning,
     /// Wall time in the loop.
     pub elapsed: Nanos,
+    /// Decision records journaled / dropped (journal ring full).
+    pub journal: (u64, u64),
+    /// Risk-originated (flatten) orders sent / refused.
+    pub risk_orders: (u64, u64),
     /// Market records processed.
     pub market_events: u64,
     /// Venue messages processed.
@@ -186,12 +218,20 @@ struct Core<R> {
     tick_to_order: LatencyHistogram,
     fills_digest: u64,
     local_now: Nanos,
+    journal: Option<Producer<DecisionRecord>>,
+    risk_actions: RiskActions,
+    /// Health each venue last reported (`ControlCommand::VenueHealth`), by venue index.
+    venue_reported: Vec<bool>,
+    /// Reported health and the venue's feeds' state, recomputed on the timer.
+    venue_healthy: Vec<bool>,
+    replies: Option<crossbeam_channel::Sender<(u64, RiskReply)>>,
 }
 
 /// The core thread's event loop.
 pub struct Engine<R> {
     core: Core<R>,
     feeds: Vec<Box<dyn FeedSource>>,
+    feed_venue: Vec<Option<usize>>,
     control: Option<crossbeam_channel::Receiver<ControlCommand>>,
     poll: Option<(mio::Poll, mio::Events, Vec<usize>)>,
     stop: Arc<AtomicBool>,
@@ -241,6 +281,11 @@ impl<R: PreTradeCheck> Engine<R> {
             venues: Vec::new(),
             fills_digest: FNV_OFFSET,
             local_now: Nanos::ZERO,
+            journal: None,
+            risk_actions: RiskActions::with_capacity(256),
+            venue_reported: Vec::new(),
+            venue_healthy: Vec::new(),
+            replies: None,
             books,
             instruments,
             risk,
@@ -250,6 +295,7 @@ impl<R: PreTradeCheck> Engine<R> {
         Self {
             core,
             feeds: Vec::new(),
+            feed_venue: Vec::new(),
             control: None,
             poll: None,
             stop: Arc::new(AtomicBool::new(false)),
@@ -261,6 +307,24 @@ impl<R: PreTradeCheck> Engine<R> {
     /// Adds a market-data source (polled in the order added).
     pub fn add_feed(&mut self, feed: Box<dyn FeedSource>) {
         self.feeds.push(feed);
+        self.feed_venue.push(None);
+    }
+
+    /// Adds a market-data source serving `venue`: while it is `Recovering` the venue counts as
+    /// unhealthy for the risk component (outage watch).
+    pub fn add_venue_feed(&mut self, feed: Box<dyn FeedSource>, venue: VenueId) {
+        self.feeds.push(feed);
+        self.feed_venue.push(Some(venue.index()));
+    }
+
+    /// Sends every risk decision, with its inputs, to `journal` (full ring: dropped, counted).
+    pub fn set_journal(&mut self, journal: Producer<DecisionRecord>) {
+        self.core.journal = Some(journal);
+    }
+
+    /// Where replies to [`ControlCommand::Risk`] go (`try_send`; a full channel drops, counted).
+    pub fn set_control_replies(&mut self, replies: crossbeam_channel::Sender<(u64, RiskReply)>) {
+        self.core.replies = Some(replies);
     }
 
     /// Adds a gateway link; orders for `instruments` go to it. Returns its id and the count of
@@ -286,6 +350,8 @@ impl<R: PreTradeCheck> Engine<R> {
             reports_applied: reports_applied.clone(),
             applied: 0,
         });
+        self.core.venue_reported.push(true);
+        self.core.venue_healthy.push(true);
         (venue, reports_applied)
     }
 
@@ -389,6 +455,18 @@ impl<R: PreTradeCheck> Engine<R> {
 
         if t0 >= self.next_housekeeping {
             self.next_housekeeping = t0.saturating_add(self.core.cfg.housekeeping_interval);
+            // A venue is healthy when it says so and none of its feeds is recovering.
+            for (v, healthy) in self.core.venue_healthy.iter_mut().enumerate() {
+                *healthy = self.core.venue_reported[v];
+            }
+            for (feed, venue) in self.feeds.iter().zip(&self.feed_venue) {
+                if let Some(v) = venue
+                    && feed.state() == FeedState::Recovering
+                    && let Some(h) = self.core.venue_healthy.get_mut(*v)
+                {
+                    *h = false;
+                }
+            }
             self.core.housekeeping();
         }
 
@@ -412,6 +490,18 @@ impl<R: PreTradeCheck> Engine<R> {
             match cmd {
                 ControlCommand::Shutdown => self.stop.store(true, Ordering::Relaxed),
                 ControlCommand::CancelAll(account) => self.core.cancel_all(account, None),
+                ControlCommand::Risk { id, command } => self.core.risk_command(id, &command),
+                ControlCommand::VenueHealth { venue, healthy } => {
+                    if let Some(h) = self.core.venue_reported.get_mut(venue.index()) {
+                        *h = healthy;
+                    }
+                }
+                ControlCommand::Funding { account, instrument, amount } => {
+                    match self.core.positions.get_mut(account, instrument).map(|p| p.apply_funding(amount)) {
+                        Some(Ok(())) => self.core.counters.funding_payments.incr(),
+                        _ => self.core.counters.accounting_errors.incr(),
+                    }
+                }
             }
         }
         work
@@ -469,6 +559,8 @@ impl<R: PreTradeCheck> Engine<R> {
         EngineReport {
             pinning,
             elapsed,
+            journal: (c.counters.journal_records.get(), c.counters.journal_dropped.get()),
+            risk_orders: (c.counters.risk_orders_sent.get(), c.counters.risk_orders_refused.get()),
             market_events: c.counters.market_events.get(),
             market_batches: c.counters.market_batches.get(),
             order_requests: c.counters.order_requests.get(),
@@ -562,10 +654,16 @@ impl<R: PreTradeCheck> Core<R> {
     #[inline]
     fn place(&mut self, mut request: OrderRequest, trigger_ns: Nanos) {
         self.counters.order_requests.incr();
-        let decision = {
-            let view = view!(self);
-            self.risk.check(&request, &view)
-        };
+        let view = view!(self);
+        let decision = self.risk.check(&request, &view);
+        if let Some(journal) = &mut self.journal {
+            let record =
+                DecisionRecord::new(&request, decision, &self.risk.decision_inputs(), view.now, self.local_now);
+            match journal.push(record) {
+                Ok(()) => self.counters.journal_records.incr(),
+                Err(PushError::Full(_)) => self.counters.journal_dropped.incr(),
+            }
+        }
         match decision {
             RiskDecision::Allow => self.counters.risk_allow.incr(),
             RiskDecision::ScaleDown(qty, reason) => {
@@ -728,9 +826,71 @@ impl<R: PreTradeCheck> Core<R> {
         }
     }
 
-    /// Periodic gauges for the stats exporter.
+    /// Periodic gauges for the stats exporter, then the risk component's timer.
     fn housekeeping(&mut self) {
         self.counters.open_orders.set(self.orders.live() as u64);
+        let view = view!(self);
+        self.risk.on_timer(&view, &self.venue_healthy, &mut self.risk_actions);
+        self.execute_risk_actions();
+    }
+
+    /// A control command for the risk component; the reply goes back tagged with `id`.
+    #[cold]
+    fn risk_command(&mut self, id: u64, command: &RiskCommand) {
+        let view = view!(self);
+        let reply = self.risk.on_command(command, &view, &mut self.risk_actions);
+        self.execute_risk_actions();
+        let sent = self.replies.as_ref().is_some_and(|tx| tx.try_send((id, reply)).is_ok());
+        if !sent {
+            self.counters.control_replies_dropped.incr();
+        }
+    }
+
+    /// Carries out the risk component's actions, in order, and empties the buffer.
+    fn execute_risk_actions(&mut self) {
+        if self.risk_actions.is_empty() {
+            return;
+        }
+        for i in 0..self.risk_actions.as_slice().len() {
+            match self.risk_actions.as_slice()[i] {
+                RiskAction::CancelAll(account) => self.cancel_all(account, None),
+                RiskAction::Flatten(order) => self.place_risk_order(order),
+            }
+        }
+        let overflowed = self.risk_actions.clear();
+        self.counters.risk_action_overflow.add(overflowed);
+    }
+
+    /// Sends a risk-originated reduce-only order past the gate, if it is sane.
+    fn place_risk_order(&mut self, request: OrderRequest) {
+        let position = self.positions.get(request.account, request.instrument).map(|p| p.qty());
+        let on_grid = self
+            .instruments
+            .get(request.instrument)
+            .is_some_and(|i| i.is_on_tick(request.price) && i.is_on_lot(request.qty));
+        let venue = self.venue_of_instrument.get(request.instrument.index()).copied().flatten();
+        let (Some(position), true, Some(venue)) = (position, on_grid, venue) else {
+            self.counters.risk_orders_refused.incr();
+            return;
+        };
+        if !is_sane_reduce_only(&request, position) {
+            self.counters.risk_orders_refused.incr();
+            return;
+        }
+        let Some(order_id) = self.orders.insert(request, self.local_now) else {
+            self.counters.order_table_full.incr();
+            self.counters.risk_orders_refused.incr();
+            return;
+        };
+        let command = OrderCommand::New { order_id, request, sent_local_ns: sys::mono_now() };
+        match self.venues[venue].orders.push(command) {
+            Ok(()) => self.counters.risk_orders_sent.incr(),
+            Err(PushError::Full(_)) => {
+                self.orders.forget(order_id);
+                self.counters.order_queue_full.incr();
+                self.counters.risk_orders_refused.incr();
+            }
+        }
     }
 }
 

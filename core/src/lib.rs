@@ -38,6 +38,9 @@ pub use money::{MoneyError, Notional, Price, Qty, Rate, Rounding};
 pub use order::{
     ExecutionReport, Liquidity, OrderCommand, OrderRequest, OrderType, RejectReason, ReportKind, Side, TimeInForce,
 };
-pub use risk_api::{BlockReason, PreTradeCheck, RiskDecision};
+pub use risk_api::{
+    BlockReason, DecisionInputs, DecisionRecord, InlineText, PreTradeCheck, RISK_STRATEGY, RiskAction, RiskActions,
+    RiskCommand, RiskDecision, RiskReply,
+};
 pub use strategy::{MarketView, Strategy};
 pub use time::{Clock, Nanos, SimClock, WallClock};

@@ -20,6 +20,7 @@ pub struct Position {
     realized: Notional,
     fees: Notional,
     traded_notional: Notional,
+    funding: Notional,
     fills: u64,
 }
 
@@ -46,6 +47,21 @@ impl Position {
     #[inline]
     pub fn fees(&self) -> Notional {
         self.fees
+    }
+
+    /// Funding received (positive) or paid (negative) on a perpetual, included in
+    /// [`Position::realized`].
+    #[inline]
+    pub fn funding(&self) -> Notional {
+        self.funding
+    }
+
+    /// Books a funding payment: `amount` received (positive) or paid (negative) in settlement
+    /// currency, as the venue settles it on a perpetual. It is realized PnL at once.
+    pub fn apply_funding(&mut self, amount: Notional) -> Result<(), MoneyError> {
+        self.realized = self.realized.checked_add(amount)?;
+        self.funding = self.funding.checked_add(amount)?;
+        Ok(())
     }
 
     /// Absolute notional traded.
@@ -251,6 +267,19 @@ mod tests {
         assert_eq!(p.unrealized(&i, px(&i, "25000")).unwrap(), n("0.001"));
         p.apply_fill(&i, Side::Sell, px(&i, "25000"), qx(&i, "1"), Notional::ZERO).unwrap();
         assert_eq!(p.realized(), n("0.001"));
+    }
+
+    #[test]
+    fn funding_is_realized_pnl() {
+        let i = inst(InstrumentKind::LinearPerpetual, Some("1"));
+        let mut p = Position::default();
+        p.apply_fill(&i, Side::Buy, px(&i, "100"), qx(&i, "1"), Notional::ZERO).unwrap();
+        p.apply_funding(n("-0.25")).unwrap();
+        p.apply_funding(n("0.05")).unwrap();
+        assert_eq!(p.funding(), n("-0.2"));
+        assert_eq!(p.realized(), n("-0.2"));
+        p.apply_fill(&i, Side::Sell, px(&i, "101"), qx(&i, "1"), Notional::ZERO).unwrap();
+        assert_eq!(p.realized(), n("0.8"));
     }
 
     #[test]

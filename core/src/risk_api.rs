@@ -1,10 +1,26 @@
 //! The seam between the core loop and the risk engine: [`PreTradeCheck`] and its
-//! [`RiskDecision`]. The check runs inline on the core thread for every order request, so an
-//! implementation must not allocate, lock or block.
+//! [`RiskDecision`], plus the hooks through which the risk component acts on its own.
+//!
+//! - [`PreTradeCheck::check`] runs inline for every strategy order request;
+//!   [`PreTradeCheck::decision_inputs`] tells the engine what the check saw, for the journal
+//!   ([`DecisionRecord`], one per decision, on the core → journal ring).
+//! - [`PreTradeCheck::on_report`] sees every execution report after positions were updated.
+//! - [`PreTradeCheck::on_timer`] runs on the engine's housekeeping timer with each venue's health
+//!   (index = [`crate::VenueId`]); [`PreTradeCheck::on_command`] receives a [`RiskCommand`] from the local
+//!   control channel and answers with a [`RiskReply`]. Both may emit [`RiskAction`]s: cancel every
+//!   order of an account, or a risk-originated reduce-only order (the emergency stop's flatten),
+//!   which bypasses `check` but is still held to the grid and to reduce-only sanity by the engine
+//!   (opposite side of the open position, at most its quantity). The engine carries out every
+//!   action in the buffer, in order, before it calls the risk component again.
+//!
+//! Everything here runs on the core thread: implementations must not allocate, lock or block.
+//! Records and commands are `Copy` and fixed-size; [`RiskReply`] formats into an inline buffer.
 
-use crate::money::Qty;
-use crate::order::{ExecutionReport, OrderRequest};
+use crate::ids::{AccountId, StrategyId};
+use crate::money::{Notional, Price, Qty};
+use crate::order::{ExecutionReport, OrderRequest, Side};
 use crate::strategy::MarketView;
+use crate::time::Nanos;
 
 /// Why an order was blocked or scaled down. The order of variants is the order the full risk
 /// gate evaluates them in.
@@ -107,13 +123,319 @@ pub enum RiskDecision {
     ScaleDown(Qty, BlockReason),
 }
 
+/// What the gate saw when it decided, for the journal: the account's equity and gross exposure
+/// (both marked to mid), the instrument's mid, the position before the order and the global
+/// risk level (0 INFO, 1 WARNING, 2 CRITICAL). Fields the gate did not reach are zero.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DecisionInputs {
+    /// Account equity (starting capital + realized − fees + unrealized).
+    pub equity: Notional,
+    /// Σ |position notional| of the account at mid.
+    pub gross: Notional,
+    /// Mid of the order's instrument.
+    pub mid: Price,
+    /// Signed position in the order's instrument before the order.
+    pub position: Qty,
+    /// Global risk level.
+    pub level: u8,
+}
+
+/// One risk decision with its inputs, as journaled: a fixed 128-byte `#[repr(C)]` record that
+/// crosses the core → journal ring by copy.
+///
+/// ```text
+///  0 equity  i128 (Notional units, 10^-18)      16 gross i128
+/// 32 ts_ns   i64 (domain)   40 local_ns i64     48 price i64   56 qty i64 (requested)
+/// 64 final_qty i64          72 mid i64          80 position i64
+/// 88 account u16  90 strategy u16  92 instrument u32  96 side u8  97 decision u8
+/// 98 reason u8    99 level u8      100 reduce_only u8 101..128 reserved (zero)
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C)]
+pub struct DecisionRecord {
+    /// Account equity the gate saw.
+    pub equity: i128,
+    /// Account gross exposure the gate saw.
+    pub gross: i128,
+    /// Domain time of the decision (Unix ns).
+    pub ts_ns: i64,
+    /// Monotonic time of the decision.
+    pub local_ns: i64,
+    /// Limit price (units).
+    pub price: i64,
+    /// Requested quantity (units).
+    pub qty: i64,
+    /// Quantity allowed (requested, scaled, or 0 when blocked).
+    pub final_qty: i64,
+    /// Mid of the instrument (units; 0 if not reached).
+    pub mid: i64,
+    /// Position before the order (units).
+    pub position: i64,
+    /// Account id.
+    pub account: u16,
+    /// Strategy id.
+    pub strategy: u16,
+    /// Instrument id.
+    pub instrument: u32,
+    /// 0 buy, 1 sell.
+    pub side: u8,
+    /// [`DecisionRecord::ALLOW`], [`DecisionRecord::SCALE_DOWN`] or [`DecisionRecord::BLOCK`].
+    pub decision: u8,
+    /// [`BlockReason`] discriminant (`u8::MAX` for an allow).
+    pub reason: u8,
+    /// Global risk level.
+    pub level: u8,
+    /// Whether the order was reduce-only.
+    pub reduce_only: u8,
+    /// Zero; room for later fields without changing the size.
+    pub reserved: [u8; 27],
+}
+
+const _: () = assert!(std::mem::size_of::<DecisionRecord>() == 128);
+
+impl DecisionRecord {
+    /// `decision` of an allow.
+    pub const ALLOW: u8 = 0;
+    /// `decision` of a scale-down.
+    pub const SCALE_DOWN: u8 = 1;
+    /// `decision` of a block.
+    pub const BLOCK: u8 = 2;
+
+    /// The record of `decision` on `request` with `inputs`.
+    #[inline]
+    pub fn new(
+        request: &OrderRequest,
+        decision: RiskDecision,
+        inputs: &DecisionInputs,
+        ts: Nanos,
+        local: Nanos,
+    ) -> Self {
+        let (code, reason, final_qty) = match decision {
+            RiskDecision::Allow => (Self::ALLOW, u8::MAX, request.qty),
+            RiskDecision::ScaleDown(q, r) => (Self::SCALE_DOWN, r as u8, q),
+            RiskDecision::Block(r) => (Self::BLOCK, r as u8, Qty::ZERO),
+        };
+        Self {
+            equity: inputs.equity.units(),
+            gross: inputs.gross.units(),
+            ts_ns: ts.0,
+            local_ns: local.0,
+            price: request.price.units(),
+            qty: request.qty.units(),
+            final_qty: final_qty.units(),
+            mid: inputs.mid.units(),
+            position: inputs.position.units(),
+            account: request.account.0,
+            strategy: request.strategy.0,
+            instrument: request.instrument.0,
+            side: request.side as u8,
+            decision: code,
+            reason,
+            level: inputs.level,
+            reduce_only: u8::from(request.reduce_only),
+            reserved: [0; 27],
+        }
+    }
+
+    /// The reason, for a scale-down or block.
+    pub fn block_reason(&self) -> Option<BlockReason> {
+        BlockReason::ALL.get(usize::from(self.reason)).copied()
+    }
+}
+
+/// What the risk component asks the engine to do outside the strategy path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RiskAction {
+    /// Cancel every open order of the account, on every instrument and venue.
+    CancelAll(AccountId),
+    /// Send this reduce-only order (e.g. the emergency stop's flatten). It does not pass
+    /// [`PreTradeCheck::check`]; the engine refuses it (counted) unless it is reduce-only, on the
+    /// grid, on the opposite side of the open position and at most its quantity.
+    Flatten(OrderRequest),
+}
+
+/// A fixed-capacity buffer of [`RiskAction`]s; no allocation after construction.
+#[derive(Debug, Clone)]
+pub struct RiskActions {
+    buf: Vec<RiskAction>,
+    overflowed: u64,
+}
+
+impl RiskActions {
+    /// A buffer for `capacity` actions (allocated here, once).
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self { buf: Vec::with_capacity(capacity.max(1)), overflowed: 0 }
+    }
+
+    /// Adds an action; `false` (and counted) if the buffer is full — a flatten retried later
+    /// picks up what did not fit.
+    #[inline]
+    pub fn push(&mut self, action: RiskAction) -> bool {
+        if self.buf.len() == self.buf.capacity() {
+            self.overflowed += 1;
+            return false;
+        }
+        self.buf.push(action);
+        true
+    }
+
+    /// The actions so far.
+    #[inline]
+    pub fn as_slice(&self) -> &[RiskAction] {
+        &self.buf
+    }
+
+    /// Whether there are none.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    /// Empties the buffer (keeps its capacity); returns the overflow count since the last clear.
+    #[inline]
+    pub fn clear(&mut self) -> u64 {
+        self.buf.clear();
+        std::mem::take(&mut self.overflowed)
+    }
+}
+
+/// Longest text a [`RiskCommand`] or [`RiskReply`] carries inline.
+pub const RISK_TEXT_LEN: usize = 200;
+
+/// Short text held inline (no allocation), truncated at [`RISK_TEXT_LEN`] bytes on a char
+/// boundary.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct InlineText {
+    bytes: [u8; RISK_TEXT_LEN],
+    len: u8,
+}
+
+impl InlineText {
+    /// Empty text.
+    pub const EMPTY: Self = Self { bytes: [0; RISK_TEXT_LEN], len: 0 };
+
+    /// `text`, truncated to fit.
+    pub fn new(text: &str) -> Self {
+        let mut t = Self::EMPTY;
+        let _ = std::fmt::Write::write_str(&mut t, text);
+        t
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or("")
+    }
+}
+
+impl std::fmt::Write for InlineText {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let room = RISK_TEXT_LEN - usize::from(self.len);
+        let mut n = s.len().min(room);
+        while !s.is_char_boundary(n) {
+            n -= 1;
+        }
+        let at = usize::from(self.len);
+        self.bytes[at..at + n].copy_from_slice(&s.as_bytes()[..n]);
+        // at + n ≤ RISK_TEXT_LEN = 200 < 256.
+        self.len = (at + n) as u8;
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for InlineText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.as_str())
+    }
+}
+
+impl std::fmt::Display for InlineText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A command for the risk component from the local control channel (`qt ess ...`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RiskCommand {
+    /// Trip the emergency stop by hand.
+    EssTrigger {
+        /// Why, as the operator gave it.
+        reason: InlineText,
+    },
+    /// Reset a latched emergency stop with an authenticated token.
+    EssReset {
+        /// The operator's name, as signed.
+        operator: InlineText,
+        /// The token's signing time, Unix ms.
+        timestamp_ms: i64,
+        /// HMAC-SHA256 of the token.
+        mac: [u8; 32],
+        /// Wall-clock time the control thread received the command, Unix ms (the token's age
+        /// is judged against it, also in simulated runs whose domain clock is not the wall).
+        received_unix_ms: i64,
+    },
+    /// Report the emergency stop's state and counters.
+    Status,
+}
+
+/// The risk component's answer to a [`RiskCommand`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RiskReply {
+    /// Whether the command was carried out.
+    pub ok: bool,
+    /// What happened, or why it was refused.
+    pub text: InlineText,
+}
+
+impl RiskReply {
+    /// A reply formatted into the inline buffer (no allocation).
+    pub fn new(ok: bool, args: std::fmt::Arguments<'_>) -> Self {
+        let mut text = InlineText::EMPTY;
+        let _ = std::fmt::Write::write_fmt(&mut text, args);
+        Self { ok, text }
+    }
+}
+
+/// Checks that `order` is a sane risk-originated reduce-only order for `position`: reduce-only,
+/// opposite side, positive and at most the open quantity. The engine applies it to every
+/// [`RiskAction::Flatten`].
+#[inline]
+pub fn is_sane_reduce_only(order: &OrderRequest, position: Qty) -> bool {
+    let opposite = match order.side {
+        Side::Buy => position.is_negative(),
+        Side::Sell => position.is_positive(),
+    };
+    order.reduce_only
+        && opposite
+        && order.qty.is_positive()
+        && order.qty.units() <= position.units().saturating_abs()
+        && order.price.is_positive()
+}
+
+/// Strategy id stamped on risk-originated orders; reports on them reach no strategy.
+pub const RISK_STRATEGY: StrategyId = StrategyId(u16::MAX);
+
 /// A pre-trade check run inline on the core thread.
 pub trait PreTradeCheck: Send {
     /// Decides on `request` given the current state of the world.
     fn check(&mut self, request: &OrderRequest, view: &MarketView<'_>) -> RiskDecision;
 
+    /// The inputs of the last [`PreTradeCheck::check`] (journaled with the decision).
+    fn decision_inputs(&self) -> DecisionInputs {
+        DecisionInputs::default()
+    }
+
     /// Sees every execution report after the engine has applied it (positions are updated).
     fn on_report(&mut self, _report: &ExecutionReport, _view: &MarketView<'_>) {}
+
+    /// The housekeeping timer: `venue_healthy[v]` says whether venue `v` (a [`crate::VenueId`] index)
+    /// is healthy. May emit actions.
+    fn on_timer(&mut self, _view: &MarketView<'_>, _venue_healthy: &[bool], _out: &mut RiskActions) {}
+
+    /// A control command; may emit actions. The default refuses every command.
+    fn on_command(&mut self, _command: &RiskCommand, _view: &MarketView<'_>, _out: &mut RiskActions) -> RiskReply {
+        RiskReply::new(false, format_args!("this engine has no risk component that takes commands"))
+    }
 }
 
 #[cfg(test)]

@@ -29,8 +29,9 @@ use std::fmt;
 
 type HmacSha256 = Hmac<Sha256>;
 
-/// Strategy id stamped on the flatten orders the emergency stop places itself.
-pub const ESS_STRATEGY: StrategyId = StrategyId(u16::MAX);
+/// Strategy id stamped on the flatten orders the emergency stop places itself (the core's id
+/// for risk-originated orders).
+pub const ESS_STRATEGY: StrategyId = qt_core::RISK_STRATEGY;
 
 /// Resets kept in [`EmergencyStop::history`]; older records are overwritten.
 pub const RESET_HISTORY: usize = 16;
@@ -516,21 +517,34 @@ pub fn flatten_orders(
             skip(&mut report.out_full, &mut report.first_skipped);
             continue;
         };
-        *slot = Some(OrderRequest {
-            account,
-            strategy: ESS_STRATEGY,
-            instrument,
-            side,
-            order_type: OrderType::Limit,
-            tif: TimeInForce::Ioc,
-            price,
-            qty,
-            reduce_only: true,
-            stop_price: None,
-        });
+        *slot = Some(flatten_request(account, instrument, side, price, qty));
         report.orders += 1;
     }
     Ok(report)
+}
+
+/// The flatten order for closing `qty` on `side` at the capped `price`: reduce-only IOC limit,
+/// stamped [`ESS_STRATEGY`].
+#[inline]
+pub fn flatten_request(
+    account: AccountId,
+    instrument: InstrumentId,
+    side: Side,
+    price: Price,
+    qty: Qty,
+) -> OrderRequest {
+    OrderRequest {
+        account,
+        strategy: ESS_STRATEGY,
+        instrument,
+        side,
+        order_type: OrderType::Limit,
+        tif: TimeInForce::Ioc,
+        price,
+        qty,
+        reduce_only: true,
+        stop_price: None,
+    }
 }
 
 /// Watches one account's venue chain and fires once when every venue has been unhealthy for the

@@ -119,6 +119,30 @@ pub struct GlobalRiskConfig {
     pub buckets: Vec<u8>,
 }
 
+impl Default for GlobalRiskConfig {
+    /// Drawdown 5 % / 10 % (band 1 %), gross leverage 3× / 8× (band 0.5), per-second return
+    /// volatility 1 % / 5 % (band 0.2 %), concentration 90 % / 100 % (band 5 %) above a gross of
+    /// 50 000; dwell 5 s; RiskMetrics' λ = 0.94; one return per second; no buckets.
+    fn default() -> Self {
+        let t = |w: i64, c: i64, b: i64| Thresholds {
+            warning: Rate::from_bps(w),
+            critical: Rate::from_bps(c),
+            band: Rate::from_bps(b),
+        };
+        Self {
+            drawdown: t(500, 1_000, 100),
+            leverage: t(30_000, 80_000, 5_000),
+            volatility: t(100, 500, 20),
+            concentration: t(9_000, 10_000, 500),
+            min_dwell: Nanos(5 * Nanos::SECOND.0),
+            ewma_lambda: Rate::from_bps(9_400),
+            return_interval: Nanos::SECOND,
+            concentration_min_gross: Notional::from_units(50_000 * 1_000_000_000_000_000_000),
+            buckets: Vec::new(),
+        }
+    }
+}
+
 /// One problem in a [`GlobalRiskConfig`], with its field path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConfigProblem {

@@ -12,9 +12,13 @@ use qt_core::{
     AccountId, EngineConfig, InstrumentId, InstrumentKind, InstrumentRegistry, InstrumentSpec, Nanos, Notional, Qty,
     Rate, Venue,
 };
+use qt_core::{StrategyId, VenueId};
 use qt_gateway::sim::flow::FlowParams;
 use qt_gateway::sim::matching::FeeSchedule;
-use qt_risk::AccountLimits;
+use qt_risk::AccountSpec;
+use qt_risk::GateSettings;
+use qt_risk::global_level::{GlobalRiskConfig, Thresholds};
+use qt_risk::profile::{CapitalProfile, ProfileLimits, ProfileOverrides};
 use serde::Deserialize;
 use std::fmt;
 
@@ -43,6 +47,110 @@ pub struct RawConfig {
     /// `[[venues]]`: connections to real venues (or the venue simulator).
     #[serde(default)]
     pub venues: Vec<RawVenue>,
+    /// `[risk]`: gate-wide settings.
+    #[serde(default)]
+    pub risk: RawRisk,
+    /// `[ess]`: the emergency stop and its control channel.
+    #[serde(default)]
+    pub ess: RawEss,
+    /// `[global_risk]`: the global risk level's thresholds.
+    #[serde(default)]
+    pub global_risk: RawGlobalRisk,
+}
+
+/// `[risk]`: settings of the pre-trade gate shared by every account.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawRisk {
+    /// Largest |limit − mid| / mid, e.g. "0.05".
+    pub price_band: String,
+    /// A mark (book) older than this is stale, e.g. "5s".
+    pub max_mark_age: String,
+    /// Stop distance assumed for orders without a stop price, fraction of the price.
+    pub default_stop_distance: String,
+    /// Every venue of an account's chain unhealthy this long trips the emergency stop.
+    pub outage_after: String,
+}
+
+impl Default for RawRisk {
+    fn default() -> Self {
+        Self {
+            price_band: "0.05".into(),
+            max_mark_age: "5s".into(),
+            default_stop_distance: "0.01".into(),
+            outage_after: "30s".into(),
+        }
+    }
+}
+
+/// `[ess]`: the emergency stop.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawEss {
+    /// File holding the reset secret (at least 16 bytes; trailing newline ignored).
+    pub reset_secret_file: Option<std::path::PathBuf>,
+    /// Environment variable holding the reset secret.
+    pub reset_secret_env: Option<String>,
+    /// A reset token older (or further in the future) than this is refused, e.g. "60s".
+    pub reset_window: String,
+    /// Worst price a flatten order accepts, as a fraction beyond the touch, e.g. "0.005".
+    pub flatten_slippage: String,
+    /// Flatten orders are re-sent this often while a latched account still holds positions.
+    pub flatten_retry: String,
+    /// Drawdown from peak equity (all accounts) that trips the stop, e.g. "0.15".
+    pub max_drawdown: String,
+    /// Unix socket of the local control channel (`qt ess ...`); none: no control channel.
+    pub control_socket: Option<std::path::PathBuf>,
+}
+
+impl Default for RawEss {
+    fn default() -> Self {
+        Self {
+            reset_secret_file: None,
+            reset_secret_env: None,
+            reset_window: "60s".into(),
+            flatten_slippage: "0.005".into(),
+            flatten_retry: "1s".into(),
+            max_drawdown: "0.15".into(),
+            control_socket: None,
+        }
+    }
+}
+
+/// Thresholds of one global risk signal.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawThresholds {
+    /// At or above: WARNING.
+    pub warning: String,
+    /// At or above: CRITICAL.
+    pub critical: String,
+    /// Hysteresis band.
+    pub band: String,
+}
+
+/// `[global_risk]`; absent fields keep [`GlobalRiskConfig::default`].
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawGlobalRisk {
+    /// Drawdown from peak equity, fraction.
+    pub drawdown: Option<RawThresholds>,
+    /// Gross notional / equity.
+    pub leverage: Option<RawThresholds>,
+    /// Standard deviation of per-interval equity returns.
+    pub volatility: Option<RawThresholds>,
+    /// Largest correlation bucket's share of gross notional.
+    pub concentration: Option<RawThresholds>,
+    /// Minimum time at a level before it may fall, e.g. "5s".
+    pub min_dwell: Option<String>,
+    /// EWMA decay in (0, 1), e.g. "0.94".
+    pub ewma_lambda: Option<String>,
+    /// One return per interval, e.g. "1s".
+    pub return_interval: Option<String>,
+    /// Below this gross notional concentration reads zero.
+    pub concentration_min_gross: Option<String>,
+    /// Correlation bucket (0..=30) per instrument symbol.
+    pub buckets: std::collections::BTreeMap<String, u8>,
 }
 
 /// `[[venues]]`: where a live venue is and how to trust it.
@@ -192,16 +300,30 @@ fn default_venue() -> Venue {
     Venue::Sim
 }
 
+fn default_profile() -> CapitalProfile {
+    CapitalProfile::Micro
+}
+
 /// `[[accounts]]`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawAccount {
     /// Unique name.
     pub name: String,
-    /// Largest notional of one order, in settlement currency.
-    pub max_order_notional: String,
-    /// Largest absolute position notional per instrument.
-    pub max_position_notional: String,
+    /// Capital profile: micro, low, medium, high, aggressive (default micro, the safest).
+    #[serde(default = "default_profile")]
+    pub profile: CapitalProfile,
+    /// Capital at start, settlement currency (e.g. "100000").
+    pub starting_equity: String,
+    /// Overrides of the profile's limits (`[accounts.overrides]`).
+    #[serde(default)]
+    pub overrides: ProfileOverrides,
+    /// Venues the account may use, in order of preference; default: every venue of the run.
+    pub venues: Option<Vec<Venue>>,
+    /// Names of the strategies allowed to trade for it; default: every strategy configured for it.
+    pub strategies: Option<Vec<String>>,
+    /// Optional cap on one instrument's absolute position notional (at mid).
+    pub max_position_notional: Option<String>,
     /// API credentials per venue name (`[accounts.keys.binance]`).
     #[serde(default)]
     pub keys: std::collections::BTreeMap<String, RawKeys>,
@@ -211,6 +333,8 @@ pub struct RawAccount {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawStrategy {
+    /// Name, unique per account, used by the account's whitelist; default `<kind>-<instrument>`.
+    pub name: Option<String>,
     /// Strategy kind: `imbalance`.
     pub kind: String,
     /// Account name.
@@ -272,13 +396,37 @@ impl fmt::Display for ConfigError {
 pub struct AccountPlan {
     /// Name.
     pub name: String,
-    /// Limits.
-    pub limits: AccountLimits,
+    /// Profile, resolved limits, chain, whitelist and starting capital.
+    pub spec: AccountSpec,
+}
+
+/// The emergency stop as the run uses it.
+#[derive(Clone)]
+pub struct EssPlan {
+    /// Reset secret; `None`: none configured, resets are impossible (a random key is used).
+    pub secret: Option<Vec<u8>>,
+    /// Token acceptance window.
+    pub reset_window: Nanos,
+    /// Control socket path.
+    pub control_socket: Option<std::path::PathBuf>,
+}
+
+impl fmt::Debug for EssPlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The secret is a credential: never print it.
+        f.debug_struct("EssPlan")
+            .field("secret", &self.secret.as_ref().map(|_| "<set>"))
+            .field("reset_window", &self.reset_window)
+            .field("control_socket", &self.control_socket)
+            .finish()
+    }
 }
 
 /// A strategy instance as the run uses it.
 #[derive(Debug, Clone)]
 pub struct StrategyPlan {
+    /// Name (unique per account).
+    pub name: String,
     /// Account.
     pub account: AccountId,
     /// Instrument.
@@ -342,6 +490,12 @@ pub struct Plan {
     pub strategies: Vec<StrategyPlan>,
     /// Live venues (empty: the run uses the built-in simulated venue).
     pub venues: Vec<VenuePlan>,
+    /// Gate-wide risk settings.
+    pub risk: GateSettings,
+    /// The emergency stop.
+    pub ess: EssPlan,
+    /// The global risk level.
+    pub global_risk: GlobalRiskConfig,
 }
 
 impl Plan {
@@ -492,6 +646,9 @@ pub fn validate(raw: RawConfig) -> Result<Plan, Vec<Problem>> {
     }
 
     // [[accounts]]
+    // The run's venues, in venue-id order: the simulated venue alone, or each [[venues]] entry.
+    let run_venues: Vec<Venue> =
+        if raw.venues.is_empty() { vec![Venue::Sim] } else { raw.venues.iter().map(|v| v.venue).collect() };
     let mut accounts: Vec<AccountPlan> = Vec::new();
     if raw.accounts.is_empty() {
         p.add("accounts", "at least one account is required");
@@ -507,22 +664,53 @@ pub fn validate(raw: RawConfig) -> Result<Plan, Vec<Problem>> {
         if accounts.iter().any(|a| a.name == ra.name) {
             p.add(format!("{path}.name"), format!("{:?} is used by another account", ra.name));
         }
-        let mut limit = |field: &str, text: &str| match Notional::parse(text) {
-            Ok(n) if n > Notional::ZERO => n,
-            Ok(_) => {
-                p.add(format!("{path}.{field}"), format!("{text:?} must be greater than zero"));
-                Notional::ZERO
-            }
-            Err(err) => {
-                p.add(format!("{path}.{field}"), err.to_string());
-                Notional::ZERO
+        let starting_equity = positive_money(&mut p, &format!("{path}.starting_equity"), &ra.starting_equity);
+        let max_position_notional = ra
+            .max_position_notional
+            .as_deref()
+            .map(|t| positive_money(&mut p, &format!("{path}.max_position_notional"), t));
+        let limits = match ProfileLimits::resolve(ra.profile, &ra.overrides) {
+            Ok(l) => l,
+            Err(problems) => {
+                for problem in problems {
+                    let problem = problem.under(&format!("{path}.overrides"));
+                    p.add(problem.field, problem.message);
+                }
+                ProfileLimits::defaults(ra.profile)
             }
         };
-        let limits = AccountLimits {
-            max_order_notional: limit("max_order_notional", &ra.max_order_notional),
-            max_position_notional: limit("max_position_notional", &ra.max_position_notional),
-        };
-        accounts.push(AccountPlan { name: ra.name.clone(), limits });
+        if limits.max_order_rate.orders > 100_000 {
+            p.add(
+                format!("{path}.overrides.max_order_rate.orders"),
+                format!("{} must be at most 100000", limits.max_order_rate.orders),
+            );
+        }
+        let chain = ra.venues.clone().unwrap_or_else(|| run_venues.clone());
+        if chain.is_empty() {
+            p.add(format!("{path}.venues"), "must list at least one venue");
+        }
+        let mut venues = Vec::new();
+        for (k, v) in chain.iter().enumerate() {
+            if chain[..k].contains(v) {
+                p.add(format!("{path}.venues[{k}]"), format!("{v} is listed twice"));
+            }
+            match run_venues.iter().position(|x| x == v) {
+                Some(id) => venues.push(VenueId(id as u16)),
+                None => p.add(format!("{path}.venues[{k}]"), format!("{v} is not a venue of this run")),
+            }
+        }
+        accounts.push(AccountPlan {
+            name: ra.name.clone(),
+            spec: AccountSpec {
+                name: ra.name.clone(),
+                profile: ra.profile,
+                limits,
+                starting_equity,
+                venues,
+                strategies: Vec::new(),
+                max_position_notional,
+            },
+        });
     }
 
     // [[strategies]]
@@ -582,14 +770,66 @@ pub fn validate(raw: RawConfig) -> Result<Plan, Vec<Problem>> {
             p.add(format!("{path}.cooldown"), m);
             Nanos::ZERO
         });
+        let name = rs.name.clone().unwrap_or_else(|| format!("{}-{}", rs.kind, rs.instrument));
+        if let Some(a) = account
+            && strategies.iter().any(|s: &StrategyPlan| s.account == AccountId(a as u16) && s.name == name)
+        {
+            p.add(format!("{path}.name"), format!("{name:?} is used by another strategy of account {:?}", rs.account));
+        }
         if let Some(a) = account {
             strategies.push(StrategyPlan {
+                name,
                 account: AccountId(a as u16),
                 instrument: inst.id(),
                 params: ImbalanceParams { qty: order_qty, max_position, threshold, levels: rs.levels, cooldown },
             });
         }
     }
+
+    // Whitelists: names of this account's strategies; absent, every strategy configured for it.
+    for (i, ra) in raw.accounts.iter().enumerate() {
+        let Some(account) = accounts.get_mut(i) else { continue };
+        let own = |k: &usize| strategies[*k].account.index() == i;
+        match &ra.strategies {
+            None => {
+                account.spec.strategies = (0..strategies.len()).filter(own).map(|k| StrategyId(k as u16)).collect();
+            }
+            Some(names) => {
+                for (j, name) in names.iter().enumerate() {
+                    match (0..strategies.len()).filter(own).find(|k| strategies[*k].name == *name) {
+                        Some(k) => account.spec.strategies.push(StrategyId(k as u16)),
+                        None => p.add(
+                            format!("accounts[{i}].strategies[{j}]"),
+                            format!("{name:?} is not a strategy of account {:?}", ra.name),
+                        ),
+                    }
+                }
+            }
+        }
+    }
+
+    // Equity sums the account's notionals: every instrument it trades must settle in one currency.
+    for (i, ra) in raw.accounts.iter().enumerate() {
+        let mut quotes: Vec<&str> = strategies
+            .iter()
+            .filter(|s| s.account.index() == i)
+            .filter_map(|s| instruments.get(s.instrument).map(|x| x.quote()))
+            .collect();
+        quotes.sort_unstable();
+        quotes.dedup();
+        if quotes.len() > 1 {
+            p.add(
+                format!("accounts[{i}]"),
+                format!(
+                    "account {:?} trades instruments settled in {}; its equity needs one settlement currency",
+                    ra.name,
+                    quotes.join(" and ")
+                ),
+            );
+        }
+    }
+
+    let (risk, ess, global_risk) = risk_sections(&mut p, &raw, &instruments);
 
     // [[venues]]
     let mut venues = Vec::new();
@@ -690,7 +930,182 @@ pub fn validate(raw: RawConfig) -> Result<Plan, Vec<Problem>> {
         accounts,
         strategies,
         venues,
+        risk,
+        ess,
+        global_risk,
     })
+}
+
+/// A decimal amount that must be greater than zero; zero (with the problem recorded) if not.
+fn positive_money(p: &mut Problems, path: &str, text: &str) -> Notional {
+    match Notional::parse(text) {
+        Ok(n) if n > Notional::ZERO => n,
+        Ok(_) => {
+            p.add(path, format!("{text:?} must be greater than zero"));
+            Notional::ZERO
+        }
+        Err(err) => {
+            p.add(path, err.to_string());
+            Notional::ZERO
+        }
+    }
+}
+
+/// A fraction in (0, `max`); `default` (with the problem recorded) if not.
+fn fraction(p: &mut Problems, path: &str, text: &str, max: Rate, default: Rate) -> Rate {
+    match Rate::parse(text) {
+        Ok(r) if r > Rate::ZERO && r < max => r,
+        Ok(r) => {
+            p.add(path, format!("{r} must be greater than 0 and below {max}"));
+            default
+        }
+        Err(err) => {
+            p.add(path, err.to_string());
+            default
+        }
+    }
+}
+
+fn duration_field(p: &mut Problems, path: &str, text: &str, default: Nanos) -> Nanos {
+    match parse_duration(text) {
+        Ok(d) if d > Nanos::ZERO => d,
+        Ok(_) => {
+            p.add(path, format!("{text:?} must be longer than zero"));
+            default
+        }
+        Err(m) => {
+            p.add(path, m);
+            default
+        }
+    }
+}
+
+/// `[risk]`, `[ess]` and `[global_risk]`.
+fn risk_sections(
+    p: &mut Problems,
+    raw: &RawConfig,
+    instruments: &InstrumentRegistry,
+) -> (GateSettings, EssPlan, GlobalRiskConfig) {
+    let d = GateSettings::default();
+    let r = &raw.risk;
+    let e = &raw.ess;
+    let risk = GateSettings {
+        price_band: fraction(p, "risk.price_band", &r.price_band, Rate::ONE, d.price_band),
+        max_mark_age: duration_field(p, "risk.max_mark_age", &r.max_mark_age, d.max_mark_age),
+        default_stop_distance: fraction(
+            p,
+            "risk.default_stop_distance",
+            &r.default_stop_distance,
+            Rate::ONE,
+            d.default_stop_distance,
+        ),
+        outage_after: duration_field(p, "risk.outage_after", &r.outage_after, d.outage_after),
+        flatten_slippage: fraction(p, "ess.flatten_slippage", &e.flatten_slippage, Rate::ONE, d.flatten_slippage),
+        flatten_retry: duration_field(p, "ess.flatten_retry", &e.flatten_retry, d.flatten_retry),
+        max_drawdown: fraction(p, "ess.max_drawdown", &e.max_drawdown, Rate::ONE, d.max_drawdown),
+    };
+
+    let secret = match (&e.reset_secret_file, &e.reset_secret_env) {
+        (Some(_), Some(_)) => {
+            p.add("ess.reset_secret_file", "give at most one of reset_secret_file and reset_secret_env");
+            None
+        }
+        (Some(path), None) => match std::fs::read(path) {
+            Ok(bytes) => Some(trim_secret(bytes)),
+            Err(err) => {
+                p.add("ess.reset_secret_file", format!("cannot read {}: {err}", path.display()));
+                None
+            }
+        },
+        (None, Some(var)) => match std::env::var(var) {
+            Ok(v) => Some(trim_secret(v.into_bytes())),
+            Err(_) => {
+                p.add("ess.reset_secret_env", format!("environment variable {var} is not set"));
+                None
+            }
+        },
+        (None, None) => None,
+    };
+    if let Some(s) = &secret
+        && s.len() < 16
+    {
+        let field = if e.reset_secret_file.is_some() { "ess.reset_secret_file" } else { "ess.reset_secret_env" };
+        p.add(field, format!("the secret must be at least 16 bytes, got {}", s.len()));
+    }
+    let ess = EssPlan {
+        secret,
+        reset_window: duration_field(p, "ess.reset_window", &e.reset_window, Nanos(60 * Nanos::SECOND.0)),
+        control_socket: e.control_socket.clone(),
+    };
+
+    let g = &raw.global_risk;
+    let mut global = GlobalRiskConfig::default();
+    for (name, raw_t, slot) in [
+        ("drawdown", &g.drawdown, &mut global.drawdown),
+        ("leverage", &g.leverage, &mut global.leverage),
+        ("volatility", &g.volatility, &mut global.volatility),
+        ("concentration", &g.concentration, &mut global.concentration),
+    ] {
+        let Some(t) = raw_t else { continue };
+        let mut parse = |field: &str, text: &str| {
+            Rate::parse(text).unwrap_or_else(|err| {
+                p.add(format!("global_risk.{name}.{field}"), err.to_string());
+                Rate::ZERO
+            })
+        };
+        *slot = Thresholds {
+            warning: parse("warning", &t.warning),
+            critical: parse("critical", &t.critical),
+            band: parse("band", &t.band),
+        };
+    }
+    if let Some(t) = &g.min_dwell {
+        match parse_duration(t) {
+            Ok(d) => global.min_dwell = d,
+            Err(m) => p.add("global_risk.min_dwell", m),
+        }
+    }
+    if let Some(t) = &g.ewma_lambda {
+        global.ewma_lambda = fraction(p, "global_risk.ewma_lambda", t, Rate::ONE, global.ewma_lambda);
+    }
+    if let Some(t) = &g.return_interval {
+        global.return_interval = duration_field(p, "global_risk.return_interval", t, global.return_interval);
+    }
+    if let Some(t) = &g.concentration_min_gross {
+        global.concentration_min_gross = match Notional::parse(t) {
+            Ok(n) if n >= Notional::ZERO => n,
+            _ => {
+                p.add("global_risk.concentration_min_gross", format!("{t:?} must be a decimal amount of zero or more"));
+                global.concentration_min_gross
+            }
+        };
+    }
+    global.buckets = vec![qt_risk::global_level::UNMAPPED_BUCKET; instruments.len()];
+    for (symbol, bucket) in &g.buckets {
+        let path = format!("global_risk.buckets.{symbol}");
+        if *bucket >= qt_risk::global_level::UNMAPPED_BUCKET {
+            p.add(&path, format!("{bucket} must be below {}", qt_risk::global_level::UNMAPPED_BUCKET));
+        }
+        match instruments.iter().find(|i| i.symbol() == symbol) {
+            Some(i) => global.buckets[i.id().index()] = *bucket,
+            None => p.add(&path, format!("{symbol:?} is not a configured instrument")),
+        }
+    }
+    // The tracker's own validation names its fields (global_risk.leverage.band, ...).
+    if let Err(err) = qt_risk::global_level::GlobalRisk::new(global.clone()) {
+        for problem in err.problems {
+            p.add(problem.field, format!("expected {}", problem.expected));
+        }
+    }
+    (risk, ess, global)
+}
+
+/// A secret read from a file or the environment, without a trailing newline.
+fn trim_secret(mut bytes: Vec<u8>) -> Vec<u8> {
+    while bytes.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+        bytes.pop();
+    }
+    bytes
 }
 
 #[cfg(test)]
@@ -737,7 +1152,7 @@ lot_size = "0.0001"
 start_price = "65000.005"
 [[accounts]]
 name = "a"
-max_order_notional = "-5"
+starting_equity = "-5"
 max_position_notional = "1e3"
 [[strategies]]
 kind = "imbalance"
@@ -754,7 +1169,7 @@ threshold = "1.5"
             "sim.duration",
             "sim.maker_fee",
             "instruments[0].start_price",
-            "accounts[0].max_order_notional",
+            "accounts[0].starting_equity",
             "strategies[0].account",
             "strategies[0].qty",
             "strategies[0].threshold",
@@ -769,6 +1184,87 @@ threshold = "1.5"
                 && text.contains("0.00015"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn embedded_default_resolves_profiles_whitelists_and_chains() {
+        let plan = load(EMBEDDED_DEFAULT, "embedded").unwrap();
+        let alpha = &plan.accounts[0].spec;
+        assert_eq!(alpha.profile, CapitalProfile::Medium);
+        assert_eq!(alpha.limits.max_order_notional, Notional::from_whole(2500));
+        assert_eq!(alpha.limits.max_leverage, ProfileLimits::defaults(CapitalProfile::Medium).max_leverage);
+        assert_eq!(alpha.venues, vec![VenueId(0)]);
+        // alpha runs strategies 0 (BTC) and 2 (ETH); beta's whitelist defaults to its own one.
+        assert_eq!(alpha.strategies, vec![StrategyId(0), StrategyId(2)]);
+        assert_eq!(plan.accounts[1].spec.strategies, vec![StrategyId(1)]);
+        assert_eq!(plan.global_risk.buckets, vec![0, 0]);
+    }
+
+    #[test]
+    fn self_contradicting_accounts_are_refused_naming_the_field() {
+        let cases = [
+            (
+                "daily above weekly",
+                "max_order_notional = \"2500\"",
+                "max_order_notional = \"2500\"\ndaily_loss_limit = \"0.2\"\nweekly_loss_limit = \"0.1\"",
+                "accounts[0].overrides.daily_loss_limit",
+            ),
+            (
+                "leverage zero",
+                "max_order_notional = \"2500\"",
+                "max_order_notional = \"2500\"\nmax_leverage = \"0\"",
+                "accounts[0].overrides.max_leverage",
+            ),
+            (
+                "leverage negative",
+                "max_order_notional = \"2500\"",
+                "max_order_notional = \"2500\"\nmax_leverage = \"-2\"",
+                "accounts[0].overrides.max_leverage",
+            ),
+            (
+                "unknown strategy in a whitelist",
+                "\"btc-imbalance\", \"eth-imbalance\"",
+                "\"btc-imbalance\", \"gamma\"",
+                "accounts[0].strategies[1]",
+            ),
+            (
+                "another account's strategy",
+                "\"btc-imbalance\", \"eth-imbalance\"",
+                "\"btc-imbalance\", \"imbalance-ETHUSDT\"",
+                "accounts[0].strategies[1]",
+            ),
+            (
+                "unknown venue in a chain",
+                "venues = [\"sim\"]                 # ordered",
+                "venues = [\"sim\", \"binance\"]   # ordered",
+                "accounts[0].venues[1]",
+            ),
+            (
+                "zero starting equity",
+                "starting_equity = \"100000\"",
+                "starting_equity = \"0\"",
+                "accounts[0].starting_equity",
+            ),
+            (
+                "misspelt override",
+                "max_order_notional = \"2500\"",
+                "max_order_notionl = \"2500\"",
+                "accounts[0].overrides",
+            ),
+            ("global band", "band = \"0.5\"", "band = \"5\"", "global_risk.leverage.band"),
+            (
+                "two settlement currencies",
+                "quote = \"USDT\"\nkind = \"spot\"\ntick_size = \"0.01\"",
+                "quote = \"USDC\"\nkind = \"spot\"\ntick_size = \"0.01\"",
+                "accounts[0]",
+            ),
+        ];
+        for (name, from, to, field) in cases {
+            assert!(EMBEDDED_DEFAULT.contains(from), "{name}: {from}");
+            let text = EMBEDDED_DEFAULT.replacen(from, to, 1);
+            let err = load(&text, "t").unwrap_err();
+            assert!(err.problems.iter().any(|p| p.path.starts_with(field)), "{name}: want {field} in {err}");
+        }
     }
 
     #[test]

@@ -3,7 +3,9 @@
 
 pub mod capture;
 pub mod config;
+pub mod control;
 pub mod feed_check;
+pub mod journal;
 pub mod run;
 pub mod summary;
 pub mod venue_sim;

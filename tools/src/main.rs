@@ -96,6 +96,17 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Talk to the running engine's emergency stop through its control socket (ess.control_socket).
+    Ess {
+        #[command(subcommand)]
+        action: EssAction,
+        /// The engine's configuration (for the socket path and the reset secret); default: embedded.
+        #[arg(long, value_name = "FILE", global = true)]
+        config: Option<PathBuf>,
+        /// Control socket (overrides ess.control_socket).
+        #[arg(long, value_name = "PATH", global = true)]
+        socket: Option<PathBuf>,
+    },
     /// Run the venue simulator: a local TLS exchange speaking Binance spot and Bybit v5 (and OKX v5
     /// and Kraken WS v2 market data when given a listen address), until Ctrl-C.
     VenueSim {
@@ -123,6 +134,24 @@ enum Command {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum EssAction {
+    /// Trip the emergency stop: halt, cancel all, flatten, latch.
+    Trigger {
+        /// Why (logged and counted as a manual trigger).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Reset a latched stop with a token signed by the configured secret (logged with who/when).
+    Reset {
+        /// Who is resetting.
+        #[arg(long)]
+        operator: String,
+    },
+    /// Print the stop's state, trigger counts and the global risk level.
+    Status,
+}
+
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
         .format_timestamp_micros()
@@ -130,6 +159,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Run { config, duration, seed, pace, check } => exit(run(config, duration, seed, pace, check)),
+        Command::Ess { action, config, socket } => exit(ess(action, config, socket)),
         Command::VenueSim { config, ca_file, binance, bybit, okx, kraken, duration } => {
             exit(venue_sim(config, ca_file, [binance, bybit, okx, kraken], duration))
         }
@@ -269,6 +299,31 @@ fn capture(
     };
     println!("recorded {n} messages to {}", path.display());
     Ok(())
+}
+
+fn ess(action: EssAction, path: Option<PathBuf>, socket: Option<PathBuf>) -> anyhow::Result<()> {
+    let (text, name) = read_config(&path, config::EMBEDDED_DEFAULT, "(embedded default: examples/sim.toml)")?;
+    let plan = config::load(&text, &name)?;
+    let socket = socket
+        .or(plan.ess.control_socket.clone())
+        .context("no control socket: set ess.control_socket in the config or pass --socket")?;
+    let line = match action {
+        EssAction::Trigger { reason } => format!("trigger {}", reason.replace(['\n', '\r'], " ")),
+        EssAction::Reset { operator } => {
+            let secret = plan.ess.secret.as_deref().context(
+                "no reset secret: set ess.reset_secret_file or ess.reset_secret_env in the config the engine runs with",
+            )?;
+            qt_tools::control::reset_line(secret, &operator)?
+        }
+        EssAction::Status => "status".to_string(),
+    };
+    let (ok, text) = qt_tools::control::request(&socket, &line)?;
+    if ok {
+        println!("{text}");
+        Ok(())
+    } else {
+        anyhow::bail!("{text}")
+    }
 }
 
 fn venue_sim(

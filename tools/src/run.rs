@@ -2,13 +2,18 @@
 //!
 //! ```text
 //!  qt-sim-venue thread                         qt-core thread (pinned)
-//!  SimVenue ── market ring (MarketEvent) ──►  RingFeed → Book → Strategy → PreTradeGate
+//!  SimVenue ── market ring (MarketEvent) ──►  RingFeed → Book → Strategy → RiskGate
 //!     ▲  ◄──── order ring (OrderCommand) ───────────────────────────────────┘
 //!     └──────── report ring (ExecutionReport) ──►  positions, strategy, risk
 //! ```
-//! The main thread only starts the two threads, forwards Ctrl-C to the stop flag, and joins.
+//! Beside them: `qt-journal` drains the core → journal ring of risk decisions
+//! ([`crate::journal`]) and, if `ess.control_socket` is set, `qt-control` serves `qt ess ...`
+//! ([`crate::control`]). The main thread only starts the threads, forwards Ctrl-C to the stop
+//! flag, and joins.
 
 use crate::config::{Pace, Plan};
+use crate::control::ControlServer;
+use crate::journal::JournalStats;
 use anyhow::{Context, anyhow};
 use qt_core::queue::{Progress, spsc};
 use qt_core::strategy::imbalance::ImbalanceTaker;
@@ -16,10 +21,90 @@ use qt_core::{Clock, Engine, EngineReport, InstrumentId, SimClock, StrategyId, V
 use qt_feed::{BinanceFeed, BinanceFeedConfig, RingFeed};
 use qt_gateway::binance::{BinanceGatewayConfig, GatewayStats};
 use qt_gateway::sim::venue::{SimVenue, SimVenueConfig, SimVenueLinks, SimVenueStats};
-use qt_risk::PreTradeGate;
+use qt_risk::RiskGate;
+use qt_risk::ess::EmergencyStop;
+use qt_risk::global_level::GlobalRisk;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
+
+/// The risk component's state at the end of a run.
+#[derive(Debug, Clone)]
+pub struct RiskEnd {
+    /// `armed`, `triggered (source)` or `latched (source)`.
+    pub ess_state: String,
+    /// Triggers per source name.
+    pub triggers: Vec<(&'static str, u64)>,
+    /// Accepted resets, oldest first: who, when (Unix ms), which source they cleared.
+    pub resets: Vec<String>,
+    /// Resets refused.
+    pub resets_refused: u64,
+    /// Global risk level at the end.
+    pub level: &'static str,
+    /// `risk.updated` events.
+    pub level_changes: u64,
+}
+
+impl RiskEnd {
+    /// Reads the state off the gate.
+    pub fn of(gate: &RiskGate) -> Self {
+        use qt_risk::ess::{EssState, TriggerSource};
+        let ess = gate.ess();
+        let ess_state = match ess.state() {
+            EssState::Armed => "armed".to_string(),
+            EssState::Triggered { source, .. } => format!("triggered ({})", source.name()),
+            EssState::Latched { source, .. } => format!("latched ({})", source.name()),
+        };
+        let c = gate.counters();
+        Self {
+            ess_state,
+            triggers: TriggerSource::ALL.iter().map(|s| (s.name(), c.triggers(*s).get())).collect(),
+            resets: ess
+                .history()
+                .map(|r| format!("{} at {} ms (cleared {})", r.operator, r.at.0 / 1_000_000, r.source.name()))
+                .collect(),
+            resets_refused: c.ess_resets_refused.get(),
+            level: gate.global().level().name(),
+            level_changes: c.level_changes.get(),
+        }
+    }
+}
+
+/// Threads beside the core: the journal consumer and the control channel.
+#[derive(Debug)]
+struct SideThreads {
+    journal: std::thread::JoinHandle<JournalStats>,
+    journal_stop: Arc<AtomicBool>,
+    control: Option<ControlServer>,
+}
+
+impl SideThreads {
+    /// Connects the journal ring and, if configured, the control socket to `engine`.
+    fn attach(engine: &mut Engine<RiskGate>, plan: &Plan) -> anyhow::Result<Self> {
+        let (journal_tx, journal_rx) = spsc(plan.queue_capacity);
+        engine.set_journal(journal_tx);
+        let journal_stop = Arc::new(AtomicBool::new(false));
+        let journal = crate::journal::spawn(journal_rx, journal_stop.clone())?;
+        let control = match &plan.ess.control_socket {
+            Some(path) => {
+                let (cmd_tx, cmd_rx) = crossbeam_channel::bounded(16);
+                let (reply_tx, reply_rx) = crossbeam_channel::bounded(16);
+                engine.set_control(cmd_rx);
+                engine.set_control_replies(reply_tx);
+                Some(crate::control::serve(path, cmd_tx, reply_rx)?)
+            }
+            None => None,
+        };
+        Ok(Self { journal, journal_stop, control })
+    }
+
+    /// Stops and joins them (after the core has ended).
+    fn finish(self) -> anyhow::Result<JournalStats> {
+        drop(self.control);
+        self.journal_stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.journal.join().map_err(|_| anyhow!("the journal thread panicked"))
+    }
+}
 
 /// What a run produced.
 #[derive(Debug)]
@@ -32,13 +117,48 @@ pub struct RunOutcome {
     pub gateways: Vec<(Venue, GatewayStats)>,
     /// The plan that ran.
     pub plan: Plan,
+    /// What the journal consumer counted.
+    pub journal: JournalStats,
+    /// The risk component at the end.
+    pub risk: RiskEnd,
+    /// Our positions against the venue's ledger (simulated runs; live gateways have no
+    /// position query in this build).
+    pub reconciliation: Option<qt_risk::reconcile::Reconciliation>,
     /// Wall time from start to both threads joined.
     pub wall: Duration,
 }
 
+/// The risk gate of `plan`: its accounts, settings, emergency stop and global risk level.
+pub fn build_gate(plan: &Plan) -> anyhow::Result<RiskGate> {
+    let secret = match &plan.ess.secret {
+        Some(s) => s.clone(),
+        None => {
+            log::warn!(
+                "no ess.reset_secret_file / ess.reset_secret_env configured: a latched emergency stop \
+                 cannot be reset in this run (restart with a secret to allow authenticated resets)"
+            );
+            random_secret()?
+        }
+    };
+    let ess = EmergencyStop::new(&secret, plan.ess.reset_window).context("ess")?;
+    let global = GlobalRisk::new(plan.global_risk.clone()).context("global_risk")?;
+    let accounts = plan.accounts.iter().map(|a| a.spec.clone()).collect();
+    RiskGate::new(accounts, plan.risk, ess, global).context("risk gate")
+}
+
+/// 32 bytes from the OS's random source, for a key nobody knows.
+fn random_secret() -> anyhow::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut key = vec![0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut key))
+        .context("reading /dev/urandom for the emergency stop's key")?;
+    Ok(key)
+}
+
 /// Builds the core engine and the simulated venue for `plan`, connected by their queues, without
 /// starting any thread. `stop`, if given, becomes the engine's stop flag.
-pub fn build(plan: &Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<(Engine<PreTradeGate>, SimVenue)> {
+pub fn build(plan: &Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<(Engine<RiskGate>, SimVenue)> {
     sys::init_clock();
     let cap = plan.queue_capacity;
     let (market_tx, market_rx) = spsc(cap);
@@ -46,8 +166,7 @@ pub fn build(plan: &Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<(Engi
     let (reports_tx, reports_rx) = spsc(cap);
     let clock = SimClock::new(plan.sim.start);
 
-    let limits = plan.accounts.iter().map(|a| a.limits).collect();
-    let gate = PreTradeGate::new(limits).context("risk limits")?;
+    let gate = build_gate(plan)?;
     let mut engine = Engine::new(plan.engine.clone(), plan.instruments.clone(), gate, Arc::new(clock.clone()));
     let market_handled = Progress::new();
     engine.add_feed(Box::new(RingFeed::new("sim", market_rx, market_handled.clone(), Some(clock))));
@@ -85,19 +204,36 @@ pub fn build(plan: &Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<(Engi
 /// is set. Blocks the calling thread.
 pub fn run(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<RunOutcome> {
     let wall_start = Instant::now();
-    let (engine, sim) = build(&plan, stop)?;
+    let (mut engine, sim) = build(&plan, stop)?;
+    let side = SideThreads::attach(&mut engine, &plan)?;
     let venue_thread = std::thread::Builder::new().name("qt-sim-venue".into()).spawn(move || sim.run())?;
     let core_thread = std::thread::Builder::new().name("qt-core".into()).spawn(move || engine.run())?;
     let (engine_report, engine) = core_thread.join().map_err(|_| anyhow!("the core thread panicked"))?;
     // The venue may be waiting on the core: make sure it sees the end.
     engine.stop_flag().store(true, std::sync::atomic::Ordering::Relaxed);
+    let risk = RiskEnd::of(engine.risk());
     drop(engine);
+    let journal = side.finish()?;
     let venue_stats = venue_thread.join().map_err(|_| anyhow!("the simulated venue thread panicked"))?;
+    let ours: Vec<_> = engine_report.positions.iter().map(|p| (p.account, p.instrument, p.position.qty())).collect();
+    let reconciliation = qt_risk::reconcile::positions(&ours, &venue_stats.positions);
+    for d in &reconciliation.differences {
+        log::warn!(
+            "reconcile: account {} instrument {} ours {} venue {} (units)",
+            d.account.0,
+            d.instrument.0,
+            d.ours.units(),
+            d.venue.units()
+        );
+    }
     Ok(RunOutcome {
         engine: engine_report,
         venue: Some(venue_stats),
         gateways: Vec::new(),
         plan,
+        journal,
+        risk,
+        reconciliation: Some(reconciliation),
         wall: wall_start.elapsed(),
     })
 }
@@ -105,7 +241,7 @@ pub fn run(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<RunOutco
 /// A live run's engine and its gateway threads (already started).
 pub struct LiveRun {
     /// The core engine, not yet running.
-    pub engine: Engine<PreTradeGate>,
+    pub engine: Engine<RiskGate>,
     /// Gateway threads, one per venue.
     pub gateways: Vec<(Venue, std::thread::JoinHandle<GatewayStats>)>,
     /// Stops the gateways (the engine has its own stop flag).
@@ -122,8 +258,7 @@ impl std::fmt::Debug for LiveRun {
 /// The gateways start here (they open their user data streams before orders can flow).
 pub fn build_live(plan: &Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<LiveRun> {
     sys::init_clock();
-    let limits = plan.accounts.iter().map(|a| a.limits).collect();
-    let gate = PreTradeGate::new(limits).context("risk limits")?;
+    let gate = build_gate(plan)?;
     let mut engine = Engine::new(plan.engine.clone(), plan.instruments.clone(), gate, Arc::new(WallClock));
     if let Some(flag) = stop {
         engine.set_stop_flag(flag);
@@ -141,10 +276,11 @@ pub fn build_live(plan: &Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<
         feed_cfg.ca_file = v.ca_file.clone();
         feed_cfg.server_name = v.server_name.clone();
         let feed = BinanceFeed::new(feed_cfg).with_context(|| format!("{} feed", v.venue))?;
-        engine.add_feed(Box::new(feed));
         let (orders_tx, orders_rx) = spsc(plan.queue_capacity);
         let (reports_tx, reports_rx) = spsc(plan.queue_capacity);
         let (venue_id, _) = engine.add_venue(orders_tx, reports_rx, &v.instruments);
+        // A recovering feed marks its venue unhealthy for the outage watch.
+        engine.add_venue_feed(Box::new(feed), venue_id);
         let cfg = BinanceGatewayConfig {
             rest_url: v.rest_url.clone(),
             ws_url: v.ws_url.clone(),
@@ -168,7 +304,8 @@ pub fn build_live(plan: &Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<
 /// Runs `plan` against live venues for its duration (wall clock) or until `stop`.
 pub fn run_live(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<RunOutcome> {
     let wall_start = Instant::now();
-    let LiveRun { engine, gateways, gateway_stop } = build_live(&plan, stop)?;
+    let LiveRun { mut engine, gateways, gateway_stop } = build_live(&plan, stop)?;
+    let side = SideThreads::attach(&mut engine, &plan)?;
     let engine_stop = engine.stop_flag();
     let core_thread = std::thread::Builder::new().name("qt-core".into()).spawn(move || engine.run())?;
     let deadline = wall_start + Duration::from_nanos(plan.sim.duration.0.max(0) as u64);
@@ -181,10 +318,21 @@ pub fn run_live(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<Run
     engine_stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let (engine_report, engine) = core_thread.join().map_err(|_| anyhow!("the core thread panicked"))?;
     gateway_stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let risk = RiskEnd::of(engine.risk());
     drop(engine);
+    let journal = side.finish()?;
     let mut stats = Vec::new();
     for (venue, handle) in gateways {
         stats.push((venue, handle.join().map_err(|_| anyhow!("the {venue} gateway thread panicked"))?));
     }
-    Ok(RunOutcome { engine: engine_report, venue: None, gateways: stats, plan, wall: wall_start.elapsed() })
+    Ok(RunOutcome {
+        engine: engine_report,
+        venue: None,
+        gateways: stats,
+        plan,
+        journal,
+        risk,
+        reconciliation: None,
+        wall: wall_start.elapsed(),
+    })
 }

@@ -113,6 +113,52 @@ pub fn render(outcome: &RunOutcome) -> String {
         }
     }
     let _ = writeln!(s, "  risk      {}", e.risk.render());
+    let j = &outcome.journal;
+    let _ = writeln!(
+        s,
+        "  journal   decisions {} (allow {} scale-down {} block {})  dropped (ring full) {}",
+        thousands(j.records),
+        thousands(j.allow),
+        thousands(j.scale_downs()),
+        thousands(j.blocks()),
+        thousands(e.journal.1)
+    );
+    let r = &outcome.risk;
+    let triggers: Vec<String> = r.triggers.iter().map(|(name, n)| format!("{name} {n}")).collect();
+    let _ = writeln!(
+        s,
+        "  ess       {}  triggers: {}  resets {} (refused {})  flatten orders sent {} refused {}",
+        r.ess_state,
+        triggers.join(", "),
+        r.resets.len(),
+        r.resets_refused,
+        e.risk_orders.0,
+        e.risk_orders.1
+    );
+    for reset in &r.resets {
+        let _ = writeln!(s, "            reset by {reset}");
+    }
+    let _ = writeln!(s, "  level     global risk {} at end, risk.updated events {}", r.level, r.level_changes);
+    match &outcome.reconciliation {
+        Some(rec) => {
+            let _ = writeln!(
+                s,
+                "  reconcile positions vs venue ledger: {} compared, {} differences",
+                rec.compared,
+                rec.differences.len()
+            );
+            for d in &rec.differences {
+                let name = plan.instruments.get(d.instrument).map_or("?", |i| i.symbol());
+                let account = plan.accounts.get(d.account.index()).map_or("?", |a| a.name.as_str());
+                let _ =
+                    writeln!(s, "    {account} {name}: ours {} units, venue {} units", d.ours.units(), d.venue.units());
+            }
+        }
+        None => {
+            let _ =
+                writeln!(s, "  reconcile not available: the live gateway has no position/balance query in this build");
+        }
+    }
     let _ = writeln!(s, "  latency   tick→order ns  {}", latency_line(&e.tick_to_order));
     let _ =
         writeln!(s, "  loop      busy iteration ns  {}  stalls {}", latency_line(&e.loop_time), thousands(e.stalls));

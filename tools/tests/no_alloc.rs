@@ -2,7 +2,9 @@
 //!
 //! A counting global allocator counts allocations, reallocations and deallocations made by the
 //! thread that is being tracked. The test wires the real run (simulated venue thread → feed ring
-//! → book → imbalance strategies → risk gate → order ring → venue → report ring → positions),
+//! → book → imbalance strategies → the full risk gate (every check, equity and exposure per
+//! order, decision records onto the journal ring) → order ring → venue → report ring →
+//! positions; the risk timer recomputing equity, loss windows and the global level),
 //! drives the core loop on the test thread, warms up, then tracks the core thread for at least
 //! 100,000 market records and asserts it allocated and freed nothing.
 
@@ -73,6 +75,10 @@ fn core_loop_does_not_allocate_in_steady_state() {
     plan.sim.duration = qt_core::Nanos(60 * 1_000_000_000);
     plan.engine.idle = qt_core::IdleStrategy::SpinYield { spins: 100 };
     let (mut engine, sim) = qt_tools::run::build(&plan, None).unwrap();
+    let (journal_tx, journal_rx) = qt_core::queue::spsc(plan.queue_capacity);
+    engine.set_journal(journal_tx);
+    let journal_stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let journal = qt_tools::journal::spawn(journal_rx, journal_stop.clone()).unwrap();
     let counters = engine.counters();
     let venue = std::thread::spawn(move || sim.run());
 
@@ -83,6 +89,10 @@ fn core_loop_does_not_allocate_in_steady_state() {
     }
     let (events0, orders0, fills0, reports0) =
         (counters.market_events.get(), counters.orders_sent.get(), counters.fills.get(), counters.reports.get());
+    let (journaled0, decisions0) = (
+        counters.journal_records.get() + counters.journal_dropped.get(),
+        counters.risk_allow.get() + counters.risk_block.total() + counters.risk_scale_down.total(),
+    );
 
     TRACKED.with(|t| t.set(true));
     while counters.market_events.get() < events0 + MEASURED {
@@ -98,14 +108,22 @@ fn core_loop_does_not_allocate_in_steady_state() {
     let orders = counters.orders_sent.get() - orders0;
     let fills = counters.fills.get() - fills0;
     let reports = counters.reports.get() - reports0;
+    let journaled = counters.journal_records.get() + counters.journal_dropped.get() - journaled0;
+    let decisions =
+        counters.risk_allow.get() + counters.risk_block.total() + counters.risk_scale_down.total() - decisions0;
     engine.stop_flag().store(true, Ordering::Relaxed);
     drop(engine);
     let _ = venue.join();
+    journal_stop.store(true, Ordering::Relaxed);
+    let journal = journal.join().unwrap();
 
     assert!(events >= MEASURED, "events {events}");
     assert!(orders > 100, "the measured window must include orders enqueued, got {orders}");
     assert!(fills > 100, "the measured window must include fills applied, got {fills}");
     assert!(reports > orders, "reports {reports}");
+    assert!(decisions >= orders, "the gate decided on every order: {decisions} decisions, {orders} orders");
+    assert_eq!(journaled, decisions, "every decision went to the journal ring");
+    assert!(journal.records > 0, "the journal thread drained records");
     assert_eq!(
         (allocs, deallocs),
         (0, 0),

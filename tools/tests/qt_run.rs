@@ -38,6 +38,11 @@ fn default_run_trades_on_the_simulated_venue_in_real_time() {
     assert_eq!(code, 0, "stderr: {err}");
     assert!(figure(&out, "market", "events") > 10_000, "{out}");
     assert!(figure(&out, "orders", "sent") > 0, "{out}");
+    // Risk decisions by reason, the journal's count of them, and a clean reconciliation.
+    let decisions = figure(&out, "journal", "decisions");
+    assert!(decisions >= figure(&out, "orders", "sent"), "{out}");
+    assert!(out.contains("ess       armed"), "{out}");
+    assert!(out.contains(" 0 differences") && figure(&out, "reconcile", "ledger:") > 0, "{out}");
     assert!(figure(&out, "orders", "fills") > 0, "{out}");
     assert!(out.contains("tick→order ns  p50"), "{out}");
     for account in ["alpha", "beta"] {
@@ -76,7 +81,7 @@ fn bad_config_is_refused_naming_every_field() {
     let (code, out, err) = qt(&["run", "--config", path.to_str().unwrap()]);
     assert_eq!(code, 2, "stdout: {out}\nstderr: {err}");
     assert!(err.contains("instruments[0].tick_size") && err.contains("0.1x"), "{err}");
-    assert!(err.contains("accounts[1].max_order_notional") && err.contains("-1000"), "{err}");
+    assert!(err.contains("accounts[1].overrides.max_order_notional") && err.contains("-1000"), "{err}");
     let (code, _, err) = qt(&["run", "--config", "/nonexistent/qt.toml"]);
     assert_eq!(code, 1);
     assert!(err.contains("/nonexistent/qt.toml"), "{err}");

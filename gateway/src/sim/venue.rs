@@ -64,8 +64,11 @@ pub struct SimVenueLinks {
 }
 
 /// What the venue did, reported when its thread ends.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SimVenueStats {
+    /// The venue's own ledger of client positions: net filled quantity per (account,
+    /// instrument), from the fills it reported — what a reconciliation compares ours with.
+    pub positions: Vec<(AccountId, InstrumentId, Qty)>,
     /// Background events applied.
     pub background_events: u64,
     /// Market records published.
@@ -204,6 +207,7 @@ pub struct SimVenue {
     published_reports: u64,
     now: Nanos,
     stats: SimVenueStats,
+    ledger: std::collections::BTreeMap<(AccountId, InstrumentId), i64>,
     wall_start: Instant,
 }
 
@@ -246,6 +250,7 @@ impl SimVenue {
             published_records: 0,
             published_reports: 0,
             stats: SimVenueStats::default(),
+            ledger: std::collections::BTreeMap::new(),
             wall_start: Instant::now(),
         })
     }
@@ -299,6 +304,10 @@ impl SimVenue {
                 return Wait::Stopped;
             }
             for r in c.reports.drain(..) {
+                if r.kind == ReportKind::Fill {
+                    let held = self.ledger.entry((r.account, r.instrument)).or_insert(0);
+                    *held += r.side.sign() * r.last_qty.units();
+                }
                 if push_blocking(&mut self.links.reports, r).is_err() {
                     return Wait::Stopped;
                 }
@@ -479,6 +488,7 @@ impl SimVenue {
         }
         self.stats.sim_time = self.now;
         self.stats.stopped_early = stopped_early;
+        self.stats.positions = self.ledger.iter().map(|(&(a, i), &q)| (a, i, Qty::from_units(q))).collect();
         self.stats
     }
 }
