@@ -14,6 +14,7 @@ use qt_core::{
     OrderCommand, OrderId, OrderRequest, OrderType, Price, Qty, Rate, RejectReason, ReportKind, Rounding, Side,
     StrategyId, TimeInForce, Venue, VenueId,
 };
+use qt_gateway::binance::account::query_balances;
 use qt_gateway::binance::{BinanceGatewayConfig, GatewayStats, spawn};
 use qt_gateway::sim::flow::FlowParams;
 use qt_gateway::sim::matching::FeeSchedule;
@@ -476,6 +477,45 @@ fn bad_configuration_names_every_problem() {
     for field in ["rest_url", "ws_url", "recv_window_ms", "instruments", "accounts"] {
         assert!(err.contains(field), "{field} missing from {err}");
     }
+}
+
+#[test]
+fn account_query_returns_exact_balances_and_follows_a_trade() {
+    let mut h = Harness::start();
+    let cfg = BinanceGatewayConfig {
+        rest_url: format!("https://{}", h.server.addr_of("binance").unwrap()),
+        ca_file: Some(h.server.ca_file.clone()),
+        server_name: Some("localhost".into()),
+        instruments: vec![h.inst.clone()],
+        accounts: vec![(GW, "gw-key".into(), "gw-secret".into())],
+        ..BinanceGatewayConfig::default()
+    };
+    let total = |asset: &str| {
+        let snap = query_balances(&cfg).unwrap();
+        assert_eq!(snap.len(), 1);
+        assert_eq!(snap[0].account, GW);
+        snap[0].balances.iter().find(|b| b.asset == asset).unwrap().total()
+    };
+    let btc_before = total("BTC");
+    assert_eq!(btc_before, Notional::parse("1000").unwrap());
+    // A marketable IOC buy of 0.01 BTC through the gateway moves the BTC balance by exactly that.
+    let ((_, _), (ask, _)) = h.best();
+    let qty = h.inst.parse_qty("0.01").unwrap();
+    let price = h.gw_price(ask.checked_add(h.venue_inst().tick().checked_mul_int(50).unwrap()).unwrap());
+    h.send_new(Side::Buy, OrderType::Limit, TimeInForce::Ioc, price, qty);
+    let deadline = Instant::now() + WAIT;
+    let mut filled = Notional::ZERO;
+    while filled != Notional::parse("0.01").unwrap() && Instant::now() < deadline {
+        filled = total("BTC").checked_sub(btc_before).unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let venue_btc: Vec<_> = h.market().balances(GW).into_iter().filter(|b| b.asset == "BTC").collect();
+    assert_eq!(total("BTC"), venue_btc[0].free.checked_add(venue_btc[0].locked).unwrap());
+    assert_eq!(filled, Notional::parse("0.01").unwrap());
+    // A wrong key is a typed venue error naming the endpoint, never a panic.
+    let bad = BinanceGatewayConfig { accounts: vec![(GW, "no-such-key".into(), "x".into())], ..cfg.clone() };
+    let err = query_balances(&bad).unwrap_err().to_string();
+    assert!(err.contains("/api/v3/account") && err.contains("-2015"), "{err}");
 }
 
 #[test]

@@ -17,13 +17,14 @@ use crate::journal::JournalStats;
 use anyhow::{Context, anyhow};
 use qt_core::queue::{Progress, spsc};
 use qt_core::strategy::imbalance::ImbalanceTaker;
-use qt_core::{Clock, Engine, EngineReport, InstrumentId, SimClock, StrategyId, Venue, WallClock, sys};
+use qt_core::{Clock, DecimalStyle, Engine, EngineReport, InstrumentId, SimClock, StrategyId, Venue, WallClock, sys};
 use qt_feed::{BinanceFeed, BinanceFeedConfig, RingFeed};
 use qt_gateway::binance::{BinanceGatewayConfig, GatewayStats};
 use qt_gateway::sim::venue::{SimVenue, SimVenueConfig, SimVenueLinks, SimVenueStats};
 use qt_risk::RiskGate;
 use qt_risk::ess::EmergencyStop;
 use qt_risk::global_level::GlobalRisk;
+use qt_risk::reconcile::{self, AssetAmount, BalanceReconciliation};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
@@ -121,11 +122,68 @@ pub struct RunOutcome {
     pub journal: JournalStats,
     /// The risk component at the end.
     pub risk: RiskEnd,
-    /// Our positions against the venue's ledger (simulated runs; live gateways have no
-    /// position query in this build).
+    /// Our positions against the venue's ledger (simulated runs).
     pub reconciliation: Option<qt_risk::reconcile::Reconciliation>,
+    /// Live runs: our position and balance changes against the venues' account snapshots
+    /// taken at start and at stop; `Err(why)` if a snapshot could not be taken.
+    pub live_reconciliation: Option<Result<LiveReconciliation, String>>,
     /// Wall time from start to both threads joined.
     pub wall: Duration,
+}
+
+/// Our changes against the venues' balance changes over a live run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveReconciliation {
+    /// Each spot position against its base asset's balance change.
+    pub positions: BalanceReconciliation,
+    /// Every asset: base by position, quote by −buys + sells − fees, against the venue.
+    pub balances: BalanceReconciliation,
+}
+
+/// Every account's balances (free + locked) on every live venue, queried on the calling thread.
+fn venue_snapshot(queries: &[BinanceGatewayConfig]) -> Result<Vec<AssetAmount>, String> {
+    let mut out = Vec::new();
+    for cfg in queries {
+        for acct in qt_gateway::binance::account::query_balances(cfg).map_err(|e| e.to_string())? {
+            out.extend(acct.balances.iter().map(|b| (acct.account, b.asset.clone(), b.total())));
+        }
+    }
+    Ok(out)
+}
+
+/// Compares the engine's spot positions with the venue's balance change from `start` to `end`,
+/// logging each difference at warn.
+fn reconcile_live(
+    plan: &Plan,
+    engine: &EngineReport,
+    start: Result<Vec<AssetAmount>, String>,
+    end: Result<Vec<AssetAmount>, String>,
+) -> Result<LiveReconciliation, String> {
+    let venue = reconcile::balance_changes(&start?, &end?).map_err(|e| e.to_string())?;
+    let ours: Vec<_> = engine
+        .positions
+        .iter()
+        .filter_map(|p| plan.instruments.get(p.instrument).map(|i| (p.account, i, p.position)))
+        .collect();
+    let base_ours = reconcile::spot_changes(&ours, true).map_err(|e| e.to_string())?;
+    let base_venue: Vec<_> =
+        venue.iter().filter(|(a, asset, _)| base_ours.iter().any(|(b, x, _)| b == a && x == asset)).cloned().collect();
+    let all_ours = reconcile::spot_changes(&ours, false).map_err(|e| e.to_string())?;
+    let positions = reconcile::balances(&base_ours, &base_venue).map_err(|e| e.to_string())?;
+    let balances = reconcile::balances(&all_ours, &venue).map_err(|e| e.to_string())?;
+    for (what, rec) in [("position", &positions), ("balance", &balances)] {
+        for d in &rec.differences {
+            log::warn!(
+                "reconcile {what}: account {} asset {} ours {} venue {} delta {}",
+                d.account.0,
+                d.asset,
+                d.ours.to_text(DecimalStyle::Trimmed),
+                d.venue.to_text(DecimalStyle::Trimmed),
+                d.delta.to_text(DecimalStyle::Trimmed)
+            );
+        }
+    }
+    Ok(LiveReconciliation { positions, balances })
 }
 
 /// The risk gate of `plan`: its accounts, settings, emergency stop and global risk level.
@@ -234,6 +292,7 @@ pub fn run(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<RunOutco
         journal,
         risk,
         reconciliation: Some(reconciliation),
+        live_reconciliation: None,
         wall: wall_start.elapsed(),
     })
 }
@@ -246,6 +305,8 @@ pub struct LiveRun {
     pub gateways: Vec<(Venue, std::thread::JoinHandle<GatewayStats>)>,
     /// Stops the gateways (the engine has its own stop flag).
     pub gateway_stop: Arc<AtomicBool>,
+    /// Each gateway's configuration, for account snapshots ([`qt_gateway::binance::account`]).
+    pub account_queries: Vec<BinanceGatewayConfig>,
 }
 
 impl std::fmt::Debug for LiveRun {
@@ -270,6 +331,7 @@ pub fn build_live(plan: &Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<
     let run_id = (WallClock.now().0 / 1_000_000_000) as u32;
     let gateway_stop = Arc::new(AtomicBool::new(false));
     let mut gateways = Vec::new();
+    let mut account_queries = Vec::new();
     for v in &plan.venues {
         let instruments: Vec<_> = v.instruments.iter().filter_map(|id| plan.instruments.get(*id).cloned()).collect();
         let mut feed_cfg = BinanceFeedConfig::new(v.ws_url.clone(), v.rest_url.clone(), instruments.clone());
@@ -293,19 +355,25 @@ pub fn build_live(plan: &Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<
             run_id,
             ..BinanceGatewayConfig::default()
         };
+        account_queries.push(cfg.clone());
         let handle = qt_gateway::binance::spawn(cfg, orders_rx, reports_tx, gateway_stop.clone())
             .with_context(|| format!("{} gateway", v.venue))?;
         gateways.push((v.venue, handle));
     }
     engine.register_feeds().context("registering feed sockets")?;
-    Ok(LiveRun { engine, gateways, gateway_stop })
+    Ok(LiveRun { engine, gateways, gateway_stop, account_queries })
 }
 
 /// Runs `plan` against live venues for its duration (wall clock) or until `stop`.
 pub fn run_live(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<RunOutcome> {
     let wall_start = Instant::now();
-    let LiveRun { mut engine, gateways, gateway_stop } = build_live(&plan, stop)?;
+    let LiveRun { mut engine, gateways, gateway_stop, account_queries } = build_live(&plan, stop)?;
     let side = SideThreads::attach(&mut engine, &plan)?;
+    // Baseline balances before the core can send an order (this thread, not the core's).
+    let baseline = venue_snapshot(&account_queries);
+    if let Err(e) = &baseline {
+        log::warn!("reconcile: start balances unavailable: {e}");
+    }
     let engine_stop = engine.stop_flag();
     let core_thread = std::thread::Builder::new().name("qt-core".into()).spawn(move || engine.run())?;
     let deadline = wall_start + Duration::from_nanos(plan.sim.duration.0.max(0) as u64);
@@ -325,6 +393,11 @@ pub fn run_live(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<Run
     for (venue, handle) in gateways {
         stats.push((venue, handle.join().map_err(|_| anyhow!("the {venue} gateway thread panicked"))?));
     }
+    let end = if baseline.is_ok() { venue_snapshot(&account_queries) } else { Err("no start balances".into()) };
+    let live = reconcile_live(&plan, &engine_report, baseline, end);
+    if let Err(e) = &live {
+        log::warn!("reconcile: not available: {e}");
+    }
     Ok(RunOutcome {
         engine: engine_report,
         venue: None,
@@ -333,6 +406,7 @@ pub fn run_live(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<Run
         journal,
         risk,
         reconciliation: None,
+        live_reconciliation: Some(live),
         wall: wall_start.elapsed(),
     })
 }

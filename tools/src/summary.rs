@@ -154,10 +154,38 @@ pub fn render(outcome: &RunOutcome) -> String {
                     writeln!(s, "    {account} {name}: ours {} units, venue {} units", d.ours.units(), d.venue.units());
             }
         }
-        None => {
-            let _ =
-                writeln!(s, "  reconcile not available: the live gateway has no position/balance query in this build");
-        }
+        None => match &outcome.live_reconciliation {
+            Some(Ok(live)) => {
+                for (what, rec) in [
+                    ("positions vs venue base-asset balances", &live.positions),
+                    ("balances vs venue (GET /api/v3/account)", &live.balances),
+                ] {
+                    let _ = writeln!(
+                        s,
+                        "  reconcile {what}: {} compared, {} differences",
+                        rec.compared,
+                        rec.differences.len()
+                    );
+                    for d in &rec.differences {
+                        let account = plan.accounts.get(d.account.index()).map_or("?", |a| a.name.as_str());
+                        let _ = writeln!(
+                            s,
+                            "    {account} {}: ours {}, venue {}, delta {}",
+                            d.asset,
+                            d.ours.to_text(DecimalStyle::Trimmed),
+                            d.venue.to_text(DecimalStyle::Trimmed),
+                            d.delta.to_text(DecimalStyle::Trimmed)
+                        );
+                    }
+                }
+            }
+            Some(Err(why)) => {
+                let _ = writeln!(s, "  reconcile not available: {why}");
+            }
+            None => {
+                let _ = writeln!(s, "  reconcile not available");
+            }
+        },
     }
     let _ = writeln!(s, "  latency   tick→order ns  {}", latency_line(&e.tick_to_order));
     let _ =

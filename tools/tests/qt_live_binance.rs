@@ -1,20 +1,26 @@
 //! `qt run` trading over real sockets against the venue simulator's Binance spot protocol:
 //! TLS WebSocket market data synced by Binance's procedure, signed REST orders, fills from the
-//! user data stream — and the engine's position reconciles with the venue's balance.
+//! user data stream — and the product's reconciliation (`GET /api/v3/account` at start and stop)
+//! finds no difference, while a trade made on the account behind the engine's back is reported.
 
-use qt_core::{Instrument, InstrumentId, InstrumentSpec, Notional, Price, Rate, Venue};
+use qt_core::{
+    AccountId, Instrument, InstrumentId, InstrumentSpec, Notional, OrderType, Price, Rate, Side, TimeInForce, Venue,
+};
 use qt_gateway::sim::flow::FlowParams;
 use qt_gateway::sim::matching::FeeSchedule;
 use qt_venue_sim::binance::BinanceSpot;
 use qt_venue_sim::faults::Faults;
-use qt_venue_sim::market::{AccountConfig, Market, MarketConfig, SymbolConfig};
-use qt_venue_sim::server::{ServerConfig, VenueSimServer};
-use std::process::Command;
+use qt_venue_sim::market::{AccountConfig, ClientOrderRequest, Market, MarketConfig, SymbolConfig};
+use qt_venue_sim::server::{RunningServer, ServerConfig, VenueSimServer};
+use std::path::PathBuf;
+use std::process::{Command, Output};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-#[test]
-fn trades_against_the_simulated_binance_and_reconciles() {
-    let dir = std::env::temp_dir().join(format!("qt-live-binance-{}", std::process::id()));
+/// Starts the simulated Binance (one account: 1 000 000 USDT, 10 BTC) and writes a `qt run`
+/// config pointing at it.
+fn venue(tag: &str) -> (RunningServer, Arc<Market>, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("qt-live-binance-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let ca = dir.join("ca.pem");
     let spec = InstrumentSpec::spot(Venue::Binance, "BTCUSDT", "BTC", "USDT", "0.01", "0.00001").with_min_notional("5");
@@ -37,7 +43,7 @@ fn trades_against_the_simulated_binance_and_reconciles() {
         seed: 11,
     })
     .unwrap();
-    let mut server = VenueSimServer::start(ServerConfig {
+    let server = VenueSimServer::start(ServerConfig {
         market: market.clone(),
         faults: Faults::new(),
         protocols: vec![(Arc::new(BinanceSpot::default()), "127.0.0.1:0".parse().unwrap())],
@@ -55,22 +61,38 @@ fn trades_against_the_simulated_binance_and_reconciles() {
         .replace("cooldown = \"200ms\"", "cooldown = \"50ms\"");
     let path = dir.join("live.toml");
     std::fs::write(&path, config).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_qt"))
-        .args(["run", "--duration", "6s", "--config"])
-        .arg(&path)
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap();
+    (server, market, path)
+}
+
+fn qt_run(path: &PathBuf) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_qt"));
+    cmd.args(["run", "--duration", "6s", "--config"]).arg(path).env("RUST_LOG", "warn");
+    cmd
+}
+
+/// The summary's `reconcile <what>: N compared, M differences` figures.
+fn reconcile_line(stdout: &str, what: &str) -> (u64, u64) {
+    let l = stdout.lines().find(|l| l.trim_start().starts_with(&format!("reconcile {what}"))).unwrap();
+    let rest = l.rsplit_once(": ").unwrap().1;
+    let mut w = rest.split_whitespace();
+    let compared = w.next().unwrap().parse().unwrap();
+    let differences = w.nth(1).unwrap().parse().unwrap();
+    (compared, differences)
+}
+
+const POSITIONS: &str = "positions vs venue base-asset balances";
+const BALANCES: &str = "balances vs venue";
+
+#[test]
+fn trades_against_the_simulated_binance_and_reconciles() {
+    let (mut server, market, path) = venue("clean");
+    let out = qt_run(&path).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(stdout.contains("live venues: binance"), "{stdout}");
 
-    let figure = |line: &str, label: &str| -> u64 {
-        let l = stdout.lines().find(|l| l.trim_start().starts_with(line)).unwrap();
-        let rest = l.split_once(&format!(" {label} ")).unwrap().1;
-        rest.split_whitespace().next().unwrap().replace(',', "").parse().unwrap()
-    };
+    let figure = |line: &str, label: &str| figure_of(&stdout, line, label);
     assert!(figure("market", "events") > 1000, "{stdout}");
     assert!(figure("orders", "sent") > 0, "{stdout}");
     assert!(figure("orders", "fills") > 0, "{stdout}");
@@ -83,9 +105,53 @@ fn trades_against_the_simulated_binance_and_reconciles() {
         .and_then(|l| l.split_once(" pos ").map(|x| x.1.split_whitespace().next().unwrap().to_string()))
         .unwrap();
     let position = Notional::parse(&pos_text).unwrap();
-    let balances = market.balances(qt_core::AccountId(0));
+    let balances = market.balances(AccountId(0));
     let btc = balances.iter().find(|b| b.asset == "BTC").unwrap();
     let venue_change = btc.free.checked_add(btc.locked).unwrap().checked_sub(Notional::parse("10").unwrap()).unwrap();
     assert_eq!(position, venue_change, "engine position {pos_text} vs venue balance change\n{stdout}");
+    // ... and the product itself says so, for the position and for both assets' balances.
+    assert_eq!(reconcile_line(&stdout, POSITIONS), (1, 0), "{stdout}");
+    let (compared, differences) = reconcile_line(&stdout, BALANCES);
+    assert!(compared >= 2 && differences == 0, "{stdout}");
     server.shutdown();
+}
+
+#[test]
+fn a_trade_behind_the_engines_back_is_reported_as_a_difference() {
+    let (mut server, market, path) = venue("moved");
+    let child =
+        qt_run(&path).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    // Once the engine has traded, its start snapshot is taken: sell 0.001 BTC on the same
+    // account outside the engine (the gateway ignores other clients' order events).
+    let start_btc = Notional::parse("10").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let btc = || market.balances(AccountId(0)).into_iter().find(|b| b.asset == "BTC").unwrap();
+    while btc().free.checked_add(btc().locked).unwrap() == start_btc && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let req = ClientOrderRequest {
+        client_order_id: Some("outside-the-engine-1".into()),
+        side: Side::Sell,
+        order_type: OrderType::Market,
+        tif: TimeInForce::Ioc,
+        price: None,
+        qty: qt_core::Qty::from_units(100),
+    };
+    market.submit(AccountId(0), 0, req).unwrap();
+    let out: Output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(figure_of(&stdout, "orders", "fills") > 0, "{stdout}");
+    assert_eq!(reconcile_line(&stdout, POSITIONS), (1, 1), "{stdout}");
+    let (_, differences) = reconcile_line(&stdout, BALANCES);
+    assert_eq!(differences, 2, "BTC and USDT both moved: {stdout}");
+    let btc_line = stdout.lines().find(|l| l.contains(" BTC: ours ")).unwrap();
+    assert!(btc_line.trim_end().ends_with("delta -0.001"), "{btc_line}");
+    server.shutdown();
+}
+
+fn figure_of(stdout: &str, line: &str, label: &str) -> u64 {
+    let l = stdout.lines().find(|l| l.trim_start().starts_with(line)).unwrap();
+    let rest = l.split_once(&format!(" {label} ")).unwrap().1;
+    rest.split_whitespace().next().unwrap().replace(',', "").parse().unwrap()
 }

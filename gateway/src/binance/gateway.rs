@@ -18,7 +18,7 @@
 
 use crate::binance::errors::{CODE_CANCEL_REJECTED, CODE_NO_SUCH_ORDER, GatewayError, reject_reason};
 use crate::binance::https::{Endpoint, HttpsClient, Response, TransportError, server_name, tls_config};
-use crate::binance::signer::{Signer, query_string};
+use crate::binance::signer::{Signer, signed_query};
 use crate::binance::user_stream::{self, StreamEvent, StreamMsg, UserStream, WsTarget, api_error, listen_key_request};
 use crate::binance::{BinanceGatewayConfig, GatewayStats};
 use crossbeam_channel::{Receiver, TryRecvError};
@@ -160,7 +160,7 @@ fn close_streams(streams: Vec<UserStream>) {
 }
 
 /// Checks every field; returns the parsed REST and WebSocket endpoints.
-fn validate(cfg: &BinanceGatewayConfig) -> Result<(Endpoint, Endpoint), GatewayError> {
+pub(crate) fn validate(cfg: &BinanceGatewayConfig) -> Result<(Endpoint, Endpoint), GatewayError> {
     let mut problems = Vec::new();
     let rest = Endpoint::parse(&cfg.rest_url, &["https"]).map_err(|m| problems.push(format!("rest_url: {m}"))).ok();
     let ws = Endpoint::parse(&cfg.ws_url, &["wss"]).map_err(|m| problems.push(format!("ws_url: {m}"))).ok();
@@ -319,7 +319,7 @@ fn ms_to_nanos(ms: Option<i64>) -> Nanos {
     ms.map_or_else(|| WallClock.now(), |m| Nanos(m.saturating_mul(1_000_000)))
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     WallClock.now().0 / 1_000_000
 }
 
@@ -618,18 +618,10 @@ impl Gateway {
         if self.used_weight >= WEIGHT_SLOWDOWN {
             std::thread::sleep(WEIGHT_PACE);
         }
-        let timestamp = now_ms().to_string();
-        let mut all: Vec<(&str, &str)> = Vec::with_capacity(params.len() + 2);
-        all.extend_from_slice(params);
-        all.push(("recvWindow", &self.recv_window));
-        all.push(("timestamp", &timestamp));
-        let mut query = query_string(&all);
         let Some(account) = self.accounts.get(acct) else {
             return Err(TransportError { sent: false, timed_out: false, reason: "no such account".into() });
         };
-        let signature = account.signer.sign(query.as_bytes());
-        query.push_str("&signature=");
-        query.push_str(&signature);
+        let query = signed_query(&account.signer, params, &self.recv_window, now_ms());
         let key = account.api_key.clone();
         let result = self.http.request(method, path, &query, &[("X-MBX-APIKEY", &key)]);
         match &result {

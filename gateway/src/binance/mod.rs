@@ -27,11 +27,15 @@
 //!   429/418 stops sending for its `Retry-After` (orders meanwhile are rejected locally with
 //!   `RateLimited`, never queued).
 //!
-//! Files: [`gateway`] (the thread), `user_stream` (WebSocket threads), `https` (the HTTPS
+//! - Account snapshots: [`account::query_balances`] (`GET /api/v3/account`, signed) is a cold
+//!   helper for reconciliation, called off the core thread on its own connection.
+//!
+//! Files: [`gateway`] (the thread), [`account`] (balances), `user_stream` (WebSocket threads), `https` (the HTTPS
 //! client and TLS), `signer` (HMAC), [`errors`] ([`GatewayError`], code mapping).
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod account;
 pub mod errors;
 pub mod gateway;
 pub(crate) mod https;

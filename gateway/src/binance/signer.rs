@@ -70,6 +70,21 @@ pub(crate) fn query_string(params: &[(&str, &str)]) -> String {
     out
 }
 
+/// The query string of a SIGNED request: `params`, then `recvWindow` and `timestamp`, then
+/// `signature` over all of it.
+pub(crate) fn signed_query(signer: &Signer, params: &[(&str, &str)], recv_window: &str, timestamp_ms: i64) -> String {
+    let timestamp = timestamp_ms.to_string();
+    let mut all: Vec<(&str, &str)> = Vec::with_capacity(params.len() + 2);
+    all.extend_from_slice(params);
+    all.push(("recvWindow", recv_window));
+    all.push(("timestamp", &timestamp));
+    let mut query = query_string(&all);
+    let signature = signer.sign(query.as_bytes());
+    query.push_str("&signature=");
+    query.push_str(&signature);
+    query
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
