@@ -412,6 +412,7 @@ mod tests {
         assert_eq!(Notional::parse("-0.5").unwrap(), Notional::from_scaled(-5, 1).unwrap());
         assert!(Notional::parse("1.-5").is_err());
         assert_eq!(Notional::parse("1e-3").unwrap(), Notional::from_scaled(1, 3).unwrap());
+        assert_eq!(Notional::parse("1e3").unwrap(), Notional::parse("1000").unwrap());
         // 10 bps taker fee on 12345.678 = 12.345678
         let fee = n.checked_mul_rate(Rate::from_bps(10), Rounding::Up).unwrap();
         assert_eq!(fee.to_text(DecimalStyle::Trimmed).as_str(), "12.345678");
