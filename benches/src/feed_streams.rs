@@ -1,7 +1,8 @@
 //! Seeded synthetic venue streams for `benches/feed_parse.rs` and `examples/feed_profile.rs`, and
 //! the `serde_json` baselines they are measured against.
 //!
-//! The streams follow `/work/shared/PERFORMANCE.md`'s description: 100 000 messages in the
+//! The streams follow the performance brief's description (the public peers were measured on
+//! the same kind of streams): 100 000 messages in the
 //! venues' exact wire formats, ~8–10 levels per message, Binance diff depth of ~345 bytes a
 //! message (the documented `depthUpdate` payload; our feed also receives the 40-byte
 //! combined-stream envelope around it, which the frames here carry: 389 bytes a frame, 349 a payload), OKX `books` updates of
