@@ -207,7 +207,7 @@ impl Decoder {
             };
             let full = book.len() >= self.depth;
             let worst = book.iter().next_back().map(|l| l.price);
-            book.apply(level);
+            book.apply(&level);
             // Kraken sends no delete for a level pushed out of the subscribed depth; the
             // engine's book has no depth limit, so such a level is deleted explicitly in the
             // records (an insert that pushed the worst level out, or an insert worse than all).

@@ -182,8 +182,8 @@ impl Decoder {
         }
         for (side, level) in self.parser.levels() {
             match side {
-                Side::Buy => b.bids.apply(*level),
-                Side::Sell => b.asks.apply(*level),
+                Side::Buy => b.bids.apply(level),
+                Side::Sell => b.asks.apply(level),
             }
         }
         match checksum {
