@@ -233,28 +233,40 @@ pub fn okx_checksum<'a>(bids: impl IntoIterator<Item = &'a Level>, asks: impl In
         if b.is_none() && a.is_none() {
             break;
         }
-        // One place writes a level (a closure called for bids and asks was not inlined: 48
-        // instructions a call on the OKX stream).
-        for l in [b, a].into_iter().flatten() {
-            if n >= CRC_CHUNK {
-                crc.update(&text[..n]);
-                n = 0;
-            }
-            // n < CRC_CHUNK here, so both fixed-size copies stay inside CHECKSUM_BUFFER.
-            text[n..n + MAX_TEXT].copy_from_slice(&l.px.bytes);
-            n += usize::from(l.px.len);
-            text[n] = b':';
-            n += 1;
-            text[n..n + MAX_TEXT].copy_from_slice(&l.sz.bytes);
-            n += usize::from(l.sz.len);
-            text[n] = b':';
-            n += 1;
+        if let Some(l) = b {
+            n = put_level(&mut text, n, l, &mut crc);
+        }
+        if let Some(l) = a {
+            n = put_level(&mut text, n, l, &mut crc);
         }
     }
     // Every level ended with ':'; the string has none at its end (and the last level is always
     // still in the buffer: it is flushed only before the next level is written).
     crc.update(&text[..n.saturating_sub(1)]);
     crc.finish() as i32
+}
+
+/// Writes `px:sz:` of `l` at `n` in `text` (first feeding the CRC if `n` reached [`CRC_CHUNK`]),
+/// returning the new write position. Always inlined, and the lengths clamped to [`MAX_TEXT`] so the
+/// compiler sees every copy inside the buffer. Callgrind on the OKX stream of
+/// `benches/feed_parse.rs` (20 000 messages): 444.2 M → 437.7 M instructions in the decoder
+/// (22 211 → 21 887 a message; `okx_checksum`, 48.3 M out of line before, is now inlined into the
+/// decoder and its part there ~41.8 M; CRC and `memcpy` unchanged).
+#[inline(always)]
+fn put_level(text: &mut [u8; CHECKSUM_BUFFER], mut n: usize, l: &Level, crc: &mut Crc32) -> usize {
+    if n >= CRC_CHUNK {
+        crc.update(&text[..n]);
+        n = 0;
+    }
+    // n < CRC_CHUNK here, so both fixed-size copies stay inside CHECKSUM_BUFFER.
+    text[n..n + MAX_TEXT].copy_from_slice(&l.px.bytes);
+    n += usize::from(l.px.len).min(MAX_TEXT);
+    text[n] = b':';
+    n += 1;
+    text[n..n + MAX_TEXT].copy_from_slice(&l.sz.bytes);
+    n += usize::from(l.sz.len).min(MAX_TEXT);
+    text[n] = b':';
+    n + 1
 }
 
 /// Bytes gathered before they are fed to the CRC.
