@@ -159,7 +159,7 @@ impl DepthSync {
         last: u64,
         records: &mut [MarketEvent],
         local_ns: Nanos,
-        emit: &mut dyn FnMut(&MarketEvent),
+        emit: &mut (impl FnMut(&MarketEvent) + ?Sized),
     ) -> DiffOutcome {
         match self.state {
             SyncState::Buffering => self.buffer(first, last, records),
@@ -182,7 +182,7 @@ impl DepthSync {
         first: u64,
         last: u64,
         records: &mut [MarketEvent],
-        emit: &mut dyn FnMut(&MarketEvent),
+        emit: &mut (impl FnMut(&MarketEvent) + ?Sized),
     ) -> Option<DiffOutcome> {
         let (state, outcome) = apply_to(self.state, first, last, records, emit);
         self.state = state;
@@ -282,7 +282,7 @@ impl DepthSync {
     }
 
     #[cold]
-    fn gap(&mut self, local_ns: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
+    fn gap(&mut self, local_ns: Nanos, emit: &mut (impl FnMut(&MarketEvent) + ?Sized)) {
         self.gaps += 1;
         emit(&self.invalidation(local_ns));
         self.records.clear();
@@ -330,7 +330,7 @@ fn apply_to(
     first: u64,
     last: u64,
     records: &mut [MarketEvent],
-    emit: &mut dyn FnMut(&MarketEvent),
+    emit: &mut (impl FnMut(&MarketEvent) + ?Sized),
 ) -> (SyncState, Option<DiffOutcome>) {
     let SyncState::Synced { last: book, bridged } = state else { return (state, None) };
     if last <= book {
@@ -346,7 +346,7 @@ fn apply_to(
 
 /// Emits a diff's records, the last flagged `BATCH_END` (nothing for a diff without levels).
 #[inline]
-fn emit_diff(records: &mut [MarketEvent], emit: &mut dyn FnMut(&MarketEvent)) {
+fn emit_diff(records: &mut [MarketEvent], emit: &mut (impl FnMut(&MarketEvent) + ?Sized)) {
     if let Some(last) = records.last_mut() {
         last.flags |= MarketEvent::BATCH_END;
     }
