@@ -6,6 +6,9 @@
 //! diff boundary long enough for an HTTP round trip). Every wait is bounded.
 #![allow(dead_code, reason = "each test binary uses a different part")]
 
+#[path = "../common/sim_book.rs"]
+mod sim_book_http;
+
 use crossbeam_channel::Receiver;
 use qt_core::feed_source::FeedState;
 use qt_core::{Book, EventKind, FeedSource, Instrument, InstrumentId, InstrumentSpec, MarketEvent};
@@ -107,24 +110,7 @@ pub(crate) fn book_levels(book: &Book, side: Side) -> Levels {
 
 /// `(updateId, bids, asks)` of the simulator's own book of `symbol`, on `inst`'s grid.
 pub(crate) fn sim_book(rest: &HttpsClient, inst: &Instrument) -> (u64, Levels, Levels) {
-    let (status, mut body) =
-        rest.get(&format!("/_sim/book?symbol={}&depth=100000", inst.symbol())).expect("GET /_sim/book");
-    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
-    let v: simd_json::OwnedValue = simd_json::to_owned_value(&mut body).expect("json");
-    use simd_json::prelude::*;
-    let side = |key: &str| -> Levels {
-        v[key]
-            .as_array()
-            .expect("levels")
-            .iter()
-            .map(|l| {
-                let p = inst.parse_price(l[0].as_str().expect("price")).expect("price on grid");
-                let q = inst.parse_qty(l[1].as_str().expect("qty")).expect("qty on grid");
-                (p.units(), q.units())
-            })
-            .collect()
-    };
-    (v["updateId"].as_u64().expect("updateId"), side("bids"), side("asks"))
+    sim_book_http::fetch(rest, inst, 100_000)
 }
 
 /// The market's book rebuilt from its own update stream.

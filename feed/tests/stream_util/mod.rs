@@ -5,6 +5,9 @@
 
 #![allow(dead_code, reason = "each test file uses a different part of the harness")]
 
+#[path = "../common/sim_book.rs"]
+mod sim_book_http;
+
 use qt_core::{Book, EventKind, FeedSource, Instrument, InstrumentId, InstrumentKind, InstrumentSpec, MarketEvent};
 use qt_core::{Nanos, Rate, Side, Venue};
 use qt_feed::endpoint::Endpoint;
@@ -110,24 +113,7 @@ pub(crate) fn book_levels(book: &Book, side: Side) -> Levels {
 /// The simulator's own top `depth` of `symbol`: `(updateId, bids, asks)`.
 pub(crate) fn sim_book(rest: &mut HttpsClient, market: &Market, symbol: usize, depth: usize) -> (u64, Levels, Levels) {
     let inst = &market.instruments()[symbol];
-    let (status, mut body) =
-        rest.get(&format!("/_sim/book?symbol={}&depth={depth}", inst.symbol())).expect("GET /_sim/book");
-    assert_eq!(status, 200);
-    let v: simd_json::OwnedValue = simd_json::to_owned_value(&mut body).expect("json");
-    use simd_json::prelude::*;
-    let side = |key: &str| -> Levels {
-        v[key]
-            .as_array()
-            .expect("levels")
-            .iter()
-            .map(|l| {
-                let p = inst.parse_price(l[0].as_str().unwrap()).unwrap().units();
-                let q = inst.parse_qty(l[1].as_str().unwrap()).unwrap().units();
-                (p, q)
-            })
-            .collect()
-    };
-    (v["updateId"].as_u64().expect("updateId"), side("bids"), side("asks"))
+    sim_book_http::fetch(rest, inst, depth)
 }
 
 /// A [`WsFeed`] driven like the core loop drives it, with one book per symbol.

@@ -13,6 +13,9 @@
     reason = "each integration-test binary uses a different part of this shared module"
 )]
 
+#[path = "../common/sim_book.rs"]
+mod sim_book_http;
+
 use crossbeam_channel::Receiver;
 use qt_core::{Book, Instrument, InstrumentId, InstrumentKind, InstrumentSpec, Rate, Side, Venue};
 use qt_feed::endpoint::Endpoint;
@@ -132,24 +135,8 @@ pub struct SimBook {
 impl SimBook {
     /// `GET /_sim/book?symbol=..&depth=..` for `inst`.
     pub fn fetch(rest: &mut HttpsClient, inst: &Instrument, depth: usize) -> Self {
-        let (status, mut body) =
-            rest.get(&format!("/_sim/book?symbol={}&depth={depth}", inst.symbol())).expect("GET /_sim/book");
-        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
-        let v: simd_json::OwnedValue = simd_json::to_owned_value(&mut body).expect("json");
-        use simd_json::prelude::*;
-        let side = |key: &str| -> Levels {
-            v[key]
-                .as_array()
-                .expect("levels")
-                .iter()
-                .map(|l| {
-                    let p = inst.parse_price(l[0].as_str().unwrap()).unwrap().units();
-                    let q = inst.parse_qty(l[1].as_str().unwrap()).unwrap().units();
-                    (p, q)
-                })
-                .collect()
-        };
-        Self { update_id: v["updateId"].as_u64().expect("updateId"), bids: side("bids"), asks: side("asks") }
+        let (update_id, bids, asks) = sim_book_http::fetch(rest, inst, depth);
+        Self { update_id, bids, asks }
     }
 
     /// Asserts `book` holds exactly these levels.
