@@ -5,7 +5,7 @@
 use proptest::prelude::*;
 use qt_core::{EventKind, Instrument, InstrumentId, InstrumentKind, InstrumentSpec, MarketEvent, Nanos, Side, Venue};
 use qt_feed::decoder::{ChecksumVerdict, VenueDecoder};
-use qt_feed::okx::book::{Level, Text, okx_checksum};
+use qt_feed::okx::book::{Level, okx_checksum};
 use qt_feed::okx::{BOOK_DEPTH, Decoder};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -89,7 +89,7 @@ fn feed(dec: &mut Decoder, frame: &str) -> Vec<MarketEvent> {
 }
 
 fn lvl(px: &str, sz: &str) -> Level {
-    Level { price: 0, qty: 0, px: Text::new(px.as_bytes()).unwrap(), sz: Text::new(sz.as_bytes()).unwrap() }
+    Level::new(0, 0, px.as_bytes(), sz.as_bytes()).unwrap()
 }
 
 fn is_invalidation(e: &MarketEvent) -> bool {

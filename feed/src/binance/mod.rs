@@ -222,7 +222,15 @@ impl Decoder {
     #[inline]
     pub fn on_frame(&mut self, frame: &[u8], now: Nanos, emit: &mut (impl FnMut(&MarketEvent) + ?Sized)) {
         bump(&self.counters.messages);
-        match self.parser.parse_frame(frame, now, &mut self.scratch) {
+        // A diff that applies now goes straight from the parser to `emit` (no staging).
+        let mut sink = DirectDiffs { syncs: &self.syncs, active: &self.active, emit };
+        match self.parser.parse_frame_into(frame, now, &mut self.scratch, &mut sink) {
+            Ok(Parsed::DepthEmitted { symbol, last, .. }) => {
+                if let Some(sync) = self.syncs.get_mut(symbol) {
+                    sync.applied_directly(last);
+                }
+                bump(&self.counters.diffs_applied);
+            }
             Ok(Parsed::Depth { symbol, first, last }) if self.active[symbol] => {
                 let Some(sync) = self.syncs.get_mut(symbol) else { return };
                 match sync.on_diff(first, last, &mut self.scratch, now, emit) {
@@ -268,6 +276,27 @@ impl Decoder {
             sync.reset(now, emit);
             bump(&self.counters.resyncs);
         }
+    }
+}
+
+/// The decoder's [`parse::DiffSink`]: a diff of an active symbol whose sync would apply it now
+/// is emitted while it is parsed.
+struct DirectDiffs<'a, E: FnMut(&MarketEvent) + ?Sized> {
+    syncs: &'a [DepthSync],
+    active: &'a [bool],
+    emit: &'a mut E,
+}
+
+impl<E: FnMut(&MarketEvent) + ?Sized> parse::DiffSink for DirectDiffs<'_, E> {
+    #[inline]
+    fn direct(&mut self, symbol: usize, first: u64, last: u64) -> bool {
+        self.active.get(symbol).copied().unwrap_or(false)
+            && self.syncs.get(symbol).is_some_and(|s| s.applies_directly(first, last))
+    }
+
+    #[inline]
+    fn emit(&mut self, ev: &MarketEvent) {
+        (self.emit)(ev);
     }
 }
 
@@ -496,5 +525,84 @@ impl SnapshotFeed<BinanceSpot> {
         c.connect_failures = link.connect_failures;
         c.snapshot_failures += link.snapshot_failures;
         c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decoder::VenueDecoder;
+    use qt_core::{Book, EventKind, InstrumentRegistry, InstrumentSpec, Venue};
+
+    fn btcusdt() -> Instrument {
+        let spec = InstrumentSpec::spot(Venue::Binance, "BTCUSDT", "BTC", "USDT", "0.01", "0.00001");
+        let mut registry = InstrumentRegistry::new();
+        registry.add(&spec).unwrap();
+        registry.get(qt_core::InstrumentId(0)).unwrap().clone()
+    }
+
+    fn diff(first: u64, last: u64, bids: &str, asks: &str) -> Vec<u8> {
+        format!(
+            r#"{{"stream":"btcusdt@depth@100ms","data":{{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":{first},"u":{last},"b":[{bids}],"a":[{asks}]}}}}"#
+        )
+        .into_bytes()
+    }
+
+    /// A decoder synced on a snapshot at update id 10 (bid 100.00, ask 101.00), its records in `book`.
+    fn synced() -> (Decoder, Book) {
+        let inst = btcusdt();
+        let mut d = Decoder::new(std::slice::from_ref(&inst));
+        let mut book = Book::new(inst.id(), 16);
+        let mut apply = |ev: &MarketEvent| book.apply(ev).unwrap();
+        VenueDecoder::on_frame(&mut d, &diff(9, 11, r#"["100.00","2"]"#, ""), Nanos(0), &mut apply);
+        let snapshot = br#"{"lastUpdateId":10,"bids":[["100.00","1"]],"asks":[["101.00","1"]]}"#;
+        assert!(VenueDecoder::on_snapshot_body(&mut d, 0, snapshot, Nanos(0), &mut apply));
+        assert!(book.is_valid());
+        (d, book)
+    }
+
+    #[test]
+    fn an_in_sequence_diff_goes_straight_to_the_sink_with_batch_end_on_its_last_record() {
+        let (mut d, mut book) = synced();
+        let mut records = Vec::new();
+        let frame = diff(12, 13, r#"["100.00","3"],["99.99","1"]"#, r#"["101.00","0"]"#);
+        VenueDecoder::on_frame(&mut d, &frame, Nanos(5), &mut |ev| {
+            records.push(*ev);
+            book.apply(ev).unwrap();
+        });
+        let flags: Vec<u16> = records.iter().map(|e| e.flags).collect();
+        assert_eq!(flags, [0, 0, MarketEvent::BATCH_END]);
+        assert!(records.iter().all(|e| e.kind == EventKind::BookDelta && e.seq == 13 && e.prev_seq == 12));
+        assert_eq!(book.best_bid().map(|l| (l.price.units(), l.qty.units())), Some((10_000, 300_000)));
+        assert_eq!(book.best_ask(), None);
+        assert_eq!(d.stats().records, 3, "records of this frame (the snapshot's went out through on_snapshot_body)");
+        // The next diff must follow 13.
+        let mut gap = Vec::new();
+        VenueDecoder::on_frame(&mut d, &diff(15, 16, r#"["100.00","1"]"#, ""), Nanos(6), &mut |ev| gap.push(*ev));
+        assert_eq!(d.stats().gaps, 1);
+        assert!(gap.iter().all(|e| e.is_clear()), "a gap emits only the invalidation: {gap:?}");
+    }
+
+    #[test]
+    fn a_diff_refused_half_way_leaves_the_book_invalid_and_asks_for_a_snapshot() {
+        let (mut d, mut book) = synced();
+        let mut records = Vec::new();
+        // The second level's price is not a number: the first level has already gone out.
+        let frame = diff(12, 13, r#"["100.00","3"],["x","1"]"#, "");
+        VenueDecoder::on_frame(&mut d, &frame, Nanos(5), &mut |ev| {
+            records.push(*ev);
+            book.apply(ev).unwrap();
+        });
+        assert_eq!(d.stats().parse_errors, 1);
+        assert!(records.iter().all(|e| !e.is_batch_end()), "no record ends a batch: {records:?}");
+        let last = records.last().expect("the invalidation");
+        assert!(last.is_clear() && last.kind == EventKind::BookSnapshot);
+        assert!(!book.is_valid(), "the engine's book is invalid after the refused diff");
+        assert_eq!(d.stats().resyncs, 1);
+        // Resync: the next diff is buffered and asks for a fresh snapshot; nothing reaches the book.
+        let mut after = Vec::new();
+        VenueDecoder::on_frame(&mut d, &diff(14, 15, r#"["100.00","1"]"#, ""), Nanos(6), &mut |ev| after.push(*ev));
+        assert!(after.is_empty(), "{after:?}");
+        assert!(VenueDecoder::wants_snapshot(&d, 0), "the symbol resyncs");
     }
 }

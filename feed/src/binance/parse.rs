@@ -13,9 +13,7 @@
 //!
 //! [`parse_depth_snapshot`] runs on the snapshot thread and allocates freely.
 
-use crate::json::{
-    TapeBuffers, fields, find_key, get_bool, get_str, get_u64, level_price, ms_to_ns, price, qty, str_at, u64_at,
-};
+use crate::json::{TapeBuffers, fields, get_bool, get_str, get_u64, level_price, ms_to_ns, price, qty, str_at, u64_at};
 use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Price, Qty, Side};
 use simd_json::Node;
 
@@ -60,6 +58,16 @@ pub struct ParseFailure {
 pub enum Parsed {
     /// A diff: update ids `first..=last` (`U`, `u`); records carry `seq = u`, `prev_seq = U`.
     Depth {
+        /// Symbol index.
+        symbol: usize,
+        /// `U`.
+        first: u64,
+        /// `u`.
+        last: u64,
+    },
+    /// A diff whose records went straight to the [`DiffSink`] (which accepted it after its
+    /// update ids were read): none are in the output vector.
+    DepthEmitted {
         /// Symbol index.
         symbol: usize,
         /// `U`.
@@ -149,10 +157,25 @@ impl FrameParser {
         local_ns: Nanos,
         out: &mut Vec<MarketEvent>,
     ) -> Result<Parsed, ParseFailure> {
+        self.parse_frame_into(frame, local_ns, out, &mut StageEverything)
+    }
+
+    /// [`Self::parse_frame`], but a diff that `sink` accepts once its update ids are read
+    /// ([`DiffSink::direct`]) has its records emitted straight to the sink as its levels are
+    /// parsed ([`Parsed::DepthEmitted`]) instead of staged in `out`. If a later level of such a
+    /// frame is bad, the records before it have already gone out and the frame is still
+    /// refused: the caller must then invalidate the book (as it does for any refused diff).
+    pub fn parse_frame_into(
+        &mut self,
+        frame: &[u8],
+        local_ns: Nanos,
+        out: &mut Vec<MarketEvent>,
+        sink: &mut impl DiffSink,
+    ) -> Result<Parsed, ParseFailure> {
         out.clear();
         let Self { symbols, tape } = self;
         let result = tape
-            .parse(frame, |nodes| walk_frame(symbols, nodes, local_ns, out))
+            .parse(frame, |nodes| walk_frame(symbols, nodes, local_ns, out, sink))
             .unwrap_or(Err(ParseFailure { error: ParseError::Json, stream: None }));
         match result {
             Err(ParseFailure { error, stream: None }) => {
@@ -183,7 +206,7 @@ impl FrameParser {
             return Err(ParseFailure { error: ParseError::UnknownStream, stream: None });
         };
         let result = tape
-            .parse(payload, |nodes| walk_data(entry, symbol, kind, nodes, 0, local_ns, out))
+            .parse(payload, |nodes| walk_data(entry, symbol, kind, nodes, 0, local_ns, out, &mut StageEverything))
             .unwrap_or(Err(ParseError::Json));
         result.map_err(|error| {
             out.clear();
@@ -197,14 +220,17 @@ fn walk_frame(
     nodes: &[Node<'_>],
     local_ns: Nanos,
     out: &mut Vec<MarketEvent>,
+    sink: &mut impl DiffSink,
 ) -> Result<Parsed, ParseFailure> {
     let fail = |error| ParseFailure { error, stream: None };
     if !matches!(nodes.first(), Some(Node::Object { .. })) {
         return Err(fail(ParseError::Shape));
     }
-    let Some(stream_at) = find_key(nodes, 0, "stream") else {
+    // One pass over the envelope's keys.
+    let [stream_at, data_at, id_at] = fields(nodes, 0, ["stream", "data", "id"]);
+    let Some(stream_at) = stream_at else {
         // Replies to control requests carry `id` (and `result` or `error`).
-        return if find_key(nodes, 0, "id").is_some() { Ok(Parsed::Control) } else { Err(fail(ParseError::Shape)) };
+        return if id_at.is_some() { Ok(Parsed::Control) } else { Err(fail(ParseError::Shape)) };
     };
     let Some(Node::String(stream)) = nodes.get(stream_at) else { return Err(fail(ParseError::WrongType("stream"))) };
     let mut found = None;
@@ -217,13 +243,14 @@ fn walk_frame(
         }
     }
     let Some((symbol, kind)) = found else { return Err(fail(ParseError::UnknownStream)) };
-    let Some(data_at) = find_key(nodes, 0, "data") else {
+    let Some(data_at) = data_at else {
         return Err(ParseFailure { error: ParseError::MissingField("data"), stream: found });
     };
-    walk_data(&symbols[symbol], symbol, kind, nodes, data_at, local_ns, out)
+    walk_data(&symbols[symbol], symbol, kind, nodes, data_at, local_ns, out, sink)
         .map_err(|error| ParseFailure { error, stream: found })
 }
 
+#[allow(clippy::too_many_arguments)] // reason: the walk's context, passed down one level
 fn walk_data(
     entry: &SymbolEntry,
     symbol: usize,
@@ -232,6 +259,7 @@ fn walk_data(
     obj: usize,
     local_ns: Nanos,
     out: &mut Vec<MarketEvent>,
+    sink: &mut impl DiffSink,
 ) -> Result<Parsed, ParseError> {
     if !matches!(nodes.get(obj), Some(Node::Object { .. })) {
         return Err(ParseError::WrongType("data"));
@@ -241,7 +269,7 @@ fn walk_data(
         return Err(ParseError::SymbolMismatch);
     }
     match kind {
-        StreamKind::Depth => walk_depth(entry, symbol, nodes, obj, local_ns, out),
+        StreamKind::Depth => walk_depth(entry, symbol, nodes, obj, local_ns, out, sink),
         StreamKind::BookTicker => {
             let update = get_u64(nodes, obj, "u")?;
             let bid = price(get_str(nodes, obj, "b")?, entry.price_scale, "b")?;
@@ -289,6 +317,7 @@ fn walk_depth(
     obj: usize,
     local_ns: Nanos,
     out: &mut Vec<MarketEvent>,
+    sink: &mut impl DiffSink,
 ) -> Result<Parsed, ParseError> {
     let [s, e, u_first, u_last, b, a] = fields(nodes, obj, ["s", "E", "U", "u", "b", "a"]);
     if str_at(nodes, s, "s")? != entry.symbol {
@@ -305,23 +334,70 @@ fn walk_depth(
     template.local_ns = local_ns;
     template.seq = last;
     template.prev_seq = first;
-    for (at, key, side) in [(b, "b", Side::Buy), (a, "a", Side::Sell)] {
-        let at = at.ok_or(ParseError::MissingField(key))?;
-        template.side = side;
-        levels(entry, nodes, at, key, &template, out)?;
+    let (b, a) = (b.ok_or(ParseError::MissingField("b"))?, a.ok_or(ParseError::MissingField("a"))?);
+    if sink.direct(symbol, first, last) {
+        // Straight to the sink; the last record of the diff carries `BATCH_END`.
+        let count = |at| match nodes.get(at) {
+            Some(Node::Array { len, .. }) => *len,
+            _ => 0,
+        };
+        let total = count(b) + count(a);
+        let mut emitted = 0;
+        let mut push = |mut ev: MarketEvent| {
+            emitted += 1;
+            if emitted == total {
+                ev.flags |= MarketEvent::BATCH_END;
+            }
+            sink.emit(&ev);
+        };
+        template.side = Side::Buy;
+        levels(entry, nodes, b, "b", &template, &mut push)?;
+        template.side = Side::Sell;
+        levels(entry, nodes, a, "a", &template, &mut push)?;
+        return Ok(Parsed::DepthEmitted { symbol, first, last });
     }
+    let mut push = |ev| out.push(ev);
+    template.side = Side::Buy;
+    levels(entry, nodes, b, "b", &template, &mut push)?;
+    template.side = Side::Sell;
+    levels(entry, nodes, a, "a", &template, &mut push)?;
     Ok(Parsed::Depth { symbol, first, last })
 }
 
+/// Where a diff's level records go when the caller can apply it on the spot (see
+/// [`FrameParser::parse_frame_into`]).
+pub trait DiffSink {
+    /// Whether diff `first..=last` (`U`, `u`) of symbol index `symbol` goes straight to
+    /// [`Self::emit`]; `false` stages its records in the output vector.
+    fn direct(&mut self, symbol: usize, first: u64, last: u64) -> bool;
+    /// One record of an accepted diff.
+    fn emit(&mut self, ev: &MarketEvent);
+}
+
+/// The [`DiffSink`] of [`FrameParser::parse_frame`]: every diff is staged.
+struct StageEverything;
+
+impl DiffSink for StageEverything {
+    #[inline]
+    fn direct(&mut self, _: usize, _: u64, _: u64) -> bool {
+        false
+    }
+
+    #[inline]
+    fn emit(&mut self, _: &MarketEvent) {}
+}
+
 /// Walks an array of `[price, qty]` string pairs at `at`, pushing one `template` record per level.
-#[inline]
+/// Always inlined: out of line (it has two callers per diff) it cost ~100 instructions a message
+/// more in calls and spills (callgrind, `benches/feed_parse.rs`).
+#[inline(always)]
 fn levels(
     entry: &SymbolEntry,
     nodes: &[Node<'_>],
     at: usize,
     key: &'static str,
     template: &MarketEvent,
-    out: &mut Vec<MarketEvent>,
+    push: &mut impl FnMut(MarketEvent),
 ) -> Result<(), ParseError> {
     let Some(Node::Array { len, count }) = nodes.get(at) else { return Err(ParseError::WrongType(key)) };
     // Every level is exactly three nodes (`[`, price, qty); the slice is bounds-checked once here.
@@ -335,7 +411,7 @@ fn levels(
                 let mut ev = *template;
                 ev.price = level_price(p, entry.price_scale, key)?;
                 ev.qty = qty(q, entry.qty_scale, key)?;
-                out.push(ev);
+                push(ev);
             }
             _ => return Err(ParseError::WrongType(key)),
         }

@@ -175,6 +175,19 @@ impl DepthSync {
         }
     }
 
+    /// Whether diff `first..=last` would be applied now (synced, not stale, in sequence), so
+    /// its records may be emitted while it is parsed; [`Self::applied_directly`] must follow.
+    #[inline]
+    pub fn applies_directly(&self, first: u64, last: u64) -> bool {
+        matches!(in_sequence(self.state, first, last), Some(true))
+    }
+
+    /// Records that a diff accepted by [`Self::applies_directly`] went out whole.
+    #[inline]
+    pub fn applied_directly(&mut self, last: u64) {
+        self.state = SyncState::Synced { last, bridged: true };
+    }
+
     /// Applies a diff in the synced state; `None` on a gap (nothing emitted).
     #[inline]
     fn apply(
@@ -332,16 +345,25 @@ fn apply_to(
     records: &mut [MarketEvent],
     emit: &mut (impl FnMut(&MarketEvent) + ?Sized),
 ) -> (SyncState, Option<DiffOutcome>) {
-    let SyncState::Synced { last: book, bridged } = state else { return (state, None) };
+    match in_sequence(state, first, last) {
+        None => (state, Some(DiffOutcome::Stale)),
+        Some(false) => (state, None),
+        Some(true) => {
+            emit_diff(records, emit);
+            (SyncState::Synced { last, bridged: true }, Some(DiffOutcome::Applied))
+        }
+    }
+}
+
+/// The sequence rule alone: `Some(true)` if diff `first..=last` applies in `state`, `Some(false)`
+/// if it shows a gap (or the state is not synced), `None` if it is stale.
+#[inline]
+fn in_sequence(state: SyncState, first: u64, last: u64) -> Option<bool> {
+    let SyncState::Synced { last: book, bridged } = state else { return Some(false) };
     if last <= book {
-        return (state, Some(DiffOutcome::Stale));
+        return None;
     }
-    let in_sequence = if bridged { first == book + 1 } else { first <= book + 1 };
-    if !in_sequence {
-        return (state, None);
-    }
-    emit_diff(records, emit);
-    (SyncState::Synced { last, bridged: true }, Some(DiffOutcome::Applied))
+    Some(if bridged { first == book + 1 } else { first <= book + 1 })
 }
 
 /// Emits a diff's records, the last flagged `BATCH_END` (nothing for a diff without levels).

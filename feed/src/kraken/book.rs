@@ -77,17 +77,16 @@ pub fn kraken_checksum<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::okx::book::Text;
 
     #[test]
     fn doc_fragment_45285_2() {
         // Doc step: price "45285.2", qty "0.00100000" -> "452852100000".
-        let l = Level { price: 452_852, qty: 100_000, px: Text::EMPTY, sz: Text::EMPTY };
+        let l = Level::without_text(452_852, 100_000);
         let p = Precision { price: 1, qty: 8 };
         let want = crc32fast::hash(b"452852100000");
         assert_eq!(kraken_checksum(&[], &[l], p, p), want);
         // Held at finer scales, formatted at Kraken's precision: same string.
-        let fine = Level { price: 45_285_200, qty: 1_000_000, px: Text::EMPTY, sz: Text::EMPTY };
+        let fine = Level::without_text(45_285_200, 1_000_000);
         assert_eq!(kraken_checksum(&[], &[fine], Precision { price: 3, qty: 9 }, p), want);
     }
 }

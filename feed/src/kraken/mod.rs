@@ -36,7 +36,7 @@ pub mod live;
 pub mod parse;
 
 use crate::decoder::{ChecksumVerdict, DecoderStats, VenueDecoder};
-use crate::okx::book::{Level, SideBook, Text};
+use crate::okx::book::{Level, SideBook};
 pub use book::Precision;
 use book::kraken_checksum;
 use parse::{FrameParser, Parsed};
@@ -200,7 +200,7 @@ impl Decoder {
         }
         self.truncated.clear();
         for (k, &(side, price, qty)) in levels.iter().enumerate() {
-            let level = Level { price, qty, px: Text::EMPTY, sz: Text::EMPTY };
+            let level = Level::without_text(price, qty);
             let book = match side {
                 Side::Buy => &mut b.bids,
                 Side::Sell => &mut b.asks,

@@ -8,142 +8,206 @@
 //! Thread and contract: owned by the core thread through its decoder. Capacity is allocated in
 //! [`SideBook::with_capacity`]; applying levels never allocates, never blocks, never panics.
 
-use std::collections::VecDeque;
+use qt_core::book::better_suffix_start;
 
 /// Longest price or size text kept inline; longer text is refused by the parser.
 pub const MAX_TEXT: usize = 24;
 
-/// Decimal text as sent by the venue, inline (no heap).
+/// Capacity of a level's checksum text `px:sz:`.
+const LEVEL_TEXT: usize = 2 * MAX_TEXT + 2;
+
+/// One book level: exact integers on the instrument's grid plus the wire text, kept pre-joined
+/// as the level's piece of OKX's checksum input, `px:sz:`.
+///
+/// Pre-joined because the checksum reads the top 25 levels per side on every message while a
+/// message changes ~10: the checksum copies one fixed block a level instead of two texts and two
+/// colons. Callgrind on `benches/feed_parse.rs`'s OKX stream: see BENCHMARKS.md `feed_parse`,
+/// round 4.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub struct Text {
-    len: u8,
-    bytes: [u8; MAX_TEXT],
-}
-
-impl std::fmt::Debug for Text {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(std::str::from_utf8(self.as_bytes()).unwrap_or("?"))
-    }
-}
-
-impl Text {
-    /// Empty text.
-    pub const EMPTY: Text = Text { len: 0, bytes: [0; MAX_TEXT] };
-
-    /// A copy of `s`, or `None` if it is longer than [`MAX_TEXT`].
-    #[inline]
-    pub fn new(s: &[u8]) -> Option<Self> {
-        if s.len() > MAX_TEXT {
-            return None;
-        }
-        let mut t = Self::EMPTY;
-        t.bytes[..s.len()].copy_from_slice(s);
-        t.len = s.len() as u8;
-        Some(t)
-    }
-
-    /// The bytes.
-    #[inline]
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.bytes[..usize::from(self.len)]
-    }
-}
-
-/// One book level: exact integers on the instrument's grid plus the wire text.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Level {
     /// Price in instrument units.
     pub price: i64,
     /// Size in instrument units; zero in an update deletes the level.
     pub qty: i64,
-    /// Price text as sent.
-    pub px: Text,
-    /// Size text as sent.
-    pub sz: Text,
+    /// `px:sz:` as sent; the rest of the block is zero.
+    text: [u8; LEVEL_TEXT],
+    /// Bytes of `text` in use (0 for a level without text).
+    text_len: u8,
+    /// Bytes of the price text.
+    px_len: u8,
 }
 
-/// Levels [`SideBook`] scans one by one from the best before it binary-searches.
-const TOUCH_SCAN: usize = 16;
+impl std::fmt::Debug for Level {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Level")
+            .field("price", &self.price)
+            .field("qty", &self.qty)
+            .field("px", &String::from_utf8_lossy(self.px()))
+            .field("sz", &String::from_utf8_lossy(self.sz()))
+            .finish()
+    }
+}
 
-/// One side of a book, best first (bids descending, asks ascending), at most `cap` levels.
+impl Level {
+    /// A level with its wire text (`px`, `sz` exactly as the venue sent them), or `None` if
+    /// either is longer than [`MAX_TEXT`].
+    #[inline(always)]
+    pub fn new(price: i64, qty: i64, px: &[u8], sz: &[u8]) -> Option<Self> {
+        if px.len() > MAX_TEXT || sz.len() > MAX_TEXT {
+            return None;
+        }
+        let mut text = [0u8; LEVEL_TEXT];
+        copy_short(&mut text, 0, px);
+        text[px.len()] = b':';
+        copy_short(&mut text, px.len() + 1, sz);
+        let len = px.len() + 1 + sz.len();
+        text[len] = b':';
+        Some(Self { price, qty, text, text_len: (len + 1) as u8, px_len: px.len() as u8 })
+    }
+
+    /// A level without wire text (a venue whose checksum is computed from the integers).
+    #[inline]
+    pub const fn without_text(price: i64, qty: i64) -> Self {
+        Self { price, qty, text: [0; LEVEL_TEXT], text_len: 0, px_len: 0 }
+    }
+
+    /// The price text as sent.
+    #[inline]
+    pub fn px(&self) -> &[u8] {
+        &self.text[..usize::from(self.px_len)]
+    }
+
+    /// The size text as sent.
+    #[inline]
+    pub fn sz(&self) -> &[u8] {
+        let end = usize::from(self.text_len).saturating_sub(1);
+        self.text.get(usize::from(self.px_len) + 1..end).unwrap_or(&[])
+    }
+}
+
+/// Copies `src` (at most [`MAX_TEXT`] bytes) to `dst[at..]` with two overlapping fixed-size
+/// moves (the way a `memcpy` handles short lengths), inline instead of a `memcpy` call per text.
+/// The caller guarantees `at + MAX_TEXT <= N`; the indexing still checks it.
+#[inline(always)]
+fn copy_short<const N: usize>(dst: &mut [u8; N], at: usize, src: &[u8]) {
+    let n = src.len();
+    if n >= 16 {
+        dst[at..at + 16].copy_from_slice(&src[..16]);
+        dst[at + n - 16..at + n].copy_from_slice(&src[n - 16..]);
+    } else if n >= 8 {
+        dst[at..at + 8].copy_from_slice(&src[..8]);
+        dst[at + n - 8..at + n].copy_from_slice(&src[n - 8..]);
+    } else if n >= 4 {
+        dst[at..at + 4].copy_from_slice(&src[..4]);
+        dst[at + n - 4..at + n].copy_from_slice(&src[n - 4..]);
+    } else if n > 0 {
+        dst[at] = src[0];
+        dst[at + n / 2] = src[n / 2];
+        dst[at + n - 1] = src[n - 1];
+    }
+}
+
+/// Levels [`SideBook`] scans from the best (four a step, [`better_suffix_start`]) before it
+/// binary-searches. 32 rather than the engine book's 16: on the OKX stream of
+/// `benches/feed_parse.rs` it saved ~60 instructions a message (callgrind), on the Binance one
+/// the engine book's 16 → 32 cost ~10 more.
+const TOUCH_SCAN: usize = 32;
+
+/// One side of a book, at most `cap` levels, iterated best first.
 ///
-/// A `VecDeque`: an insert or delete shifts the shorter half, so changes near the top of a
-/// 400-level side (the common case) move a few levels, not the whole side, and dropping the
-/// worst level is O(1). Measured on the OKX capture (24 levels per update, non-LTO release,
-/// loaded 2-vCPU VM): decode + apply + checksum 6.6 µs per update with a `Vec`, 5.7 µs with
-/// this deque (5.1 µs after the slicing-by-8 CRC).
+/// Stored in one preallocated array of `2 × cap` slots with the live levels in `lo..hi`, the
+/// best at `hi - 1` (bids ascending, asks descending in memory): an insert or delete near the
+/// top — where venue updates land — shifts only the few levels above it, and dropping the worst
+/// level when the side is full is `lo += 1`, no move at all. When an insert finds no free slot
+/// above `hi`, the live range is first moved down to slot 0 (at most once per `cap` drops).
+///
+/// Replaced a `VecDeque` (best at the front, shifting the shorter half): its `insert`/`remove`
+/// went through `wrap_copy` and a `memcpy` call, ~200 instructions a shift. Callgrind on
+/// `benches/feed_parse.rs`'s OKX stream: see BENCHMARKS.md `feed_parse`, round 4.
 #[derive(Debug, Clone)]
 pub struct SideBook {
-    levels: VecDeque<Level>,
+    slots: Vec<Level>,
+    lo: usize,
+    hi: usize,
     cap: usize,
     bids: bool,
 }
 
+/// Levels best first: the live slots in reverse.
+pub type Levels<'a> = std::iter::Rev<std::slice::Iter<'a, Level>>;
+
 impl SideBook {
     /// An empty side holding at most `cap` levels (allocated here, once).
     pub fn with_capacity(cap: usize, bids: bool) -> Self {
-        Self { levels: VecDeque::with_capacity(cap + 1), cap, bids }
+        let cap = cap.max(1);
+        Self { slots: vec![Level::without_text(0, 0); 2 * cap], lo: 0, hi: 0, cap, bids }
     }
 
     /// Removes every level (keeps the allocation).
     #[inline]
     pub fn clear(&mut self) {
-        self.levels.clear();
+        self.lo = 0;
+        self.hi = 0;
+    }
+
+    #[inline]
+    fn live(&self) -> &[Level] {
+        &self.slots[self.lo..self.hi]
     }
 
     /// Levels, best first.
     #[inline]
-    pub fn iter(&self) -> std::collections::vec_deque::Iter<'_, Level> {
-        self.levels.iter()
+    pub fn iter(&self) -> Levels<'_> {
+        self.live().iter().rev()
     }
 
     /// The `i`-th best level.
     #[inline]
     pub fn get(&self, i: usize) -> Option<&Level> {
-        self.levels.get(i)
+        let live = self.live();
+        live.len().checked_sub(i + 1).map(|j| &live[j])
     }
 
     /// Number of levels.
     #[inline]
     pub fn len(&self) -> usize {
-        self.levels.len()
+        self.hi - self.lo
     }
 
     /// Whether the side is empty.
     #[inline]
     pub fn is_empty(&self) -> bool {
-        self.levels.is_empty()
+        self.hi == self.lo
     }
 
-    /// Index of `price` or where it goes: a scan from the best level over the top
-    /// [`TOUCH_SCAN`] levels (where venue updates land), then a binary search of the whole side.
-    /// The binary search over 400 levels was a 9-step dependent chain even for a change at the
-    /// touch. Callgrind on the OKX stream of `benches/feed_parse.rs` (20 000 messages): search +
-    /// apply 33.0 M → 28.3 M instructions; the wall-time effect is the one measured on
-    /// `qt_core::Book`'s identical scan (`benches/book.rs` `top_heavy`: 52.9 → 22.2 ns a record).
+    /// Slot of `price` (`Ok`) or the slot it would be inserted at, pushing the levels from there
+    /// up (`Err`, in `lo..=hi`): a scan down from the best over the top [`TOUCH_SCAN`] levels
+    /// (where venue updates land), then a binary search of the rest. The binary search over 400
+    /// levels was a 9-step dependent chain even for a change at the touch.
     #[inline]
     fn search(&self, price: i64) -> Result<usize, usize> {
-        // One compare per level: walk from the best while the level is better than `price`, over
-        // the deque's contiguous slices (through the deque's iterator with `take`, `apply` took
-        // 46.9 M instructions on 20 000 OKX messages; over the slices 25.8 M).
-        let (front, back) = self.levels.as_slices();
-        let head = &front[..front.len().min(TOUCH_SCAN)];
-        let tail = &back[..back.len().min(TOUCH_SCAN - head.len())];
-        let first_not_better = |levels: &[Level]| {
-            if self.bids {
-                levels.iter().position(|l| l.price <= price)
-            } else {
-                levels.iter().position(|l| l.price >= price)
-            }
+        let floor = self.hi.saturating_sub(TOUCH_SCAN).max(self.lo);
+        let top = &self.slots[floor..self.hi];
+        // Walk down from the best while the level is better than `price`.
+        let better = if self.bids {
+            better_suffix_start(top, |l| l.price > price)
+        } else {
+            better_suffix_start(top, |l| l.price < price)
         };
-        let stop = first_not_better(head).or_else(|| first_not_better(tail).map(|j| head.len() + j));
+        let stop = better.checked_sub(1);
         match stop {
-            Some(i) if self.levels.get(i).is_some_and(|l| l.price == price) => Ok(i),
-            Some(i) => Err(i),
-            // Worse than every level of a short side.
-            None if head.len() + tail.len() == self.levels.len() => Err(self.levels.len()),
-            None if self.bids => self.levels.binary_search_by(|l| price.cmp(&l.price)),
-            None => self.levels.binary_search_by(|l| l.price.cmp(&price)),
+            Some(j) if top[j].price == price => Ok(floor + j),
+            Some(j) => Err(floor + j + 1),
+            // Worse than all of the top: in the rest (or at its end, `floor`).
+            None => {
+                let rest = &self.slots[self.lo..floor];
+                let found = if self.bids {
+                    rest.binary_search_by(|l| l.price.cmp(&price))
+                } else {
+                    rest.binary_search_by(|l| price.cmp(&l.price))
+                };
+                found.map(|j| self.lo + j).map_err(|j| self.lo + j)
+            }
         }
     }
 
@@ -153,22 +217,36 @@ impl SideBook {
     /// of its depth).
     ///
     /// By reference: the 72-byte level is copied once, into the side, not first onto the stack
-    /// as an argument. Callgrind on the OKX stream of `benches/feed_parse.rs` (20 000 messages):
-    /// 449.8 M → 444.2 M instructions in the decoder (22 491 → 22 211 a message; `apply`, 25.6 M
-    /// out of line before, is now inlined into the decoder's loop).
+    /// as an argument.
     #[inline]
     pub fn apply(&mut self, level: &Level) {
         match self.search(level.price) {
             Ok(i) if level.qty == 0 => {
-                self.levels.remove(i);
+                self.slots.copy_within(i + 1..self.hi, i);
+                self.hi -= 1;
             }
-            Ok(i) => self.levels[i] = *level,
+            Ok(i) => self.slots[i] = *level,
             Err(_) if level.qty == 0 => {}
-            Err(i) if i >= self.cap => {}
             Err(i) => {
-                self.levels.insert(i, *level);
-                if self.levels.len() > self.cap {
-                    self.levels.pop_back();
+                let full = self.len() >= self.cap;
+                if full && i == self.lo {
+                    // Worse than `cap` levels: not kept.
+                    return;
+                }
+                let mut i = i;
+                if self.hi == self.slots.len() {
+                    // No free slot above: move the live range down to slot 0.
+                    let shift = self.lo;
+                    self.slots.copy_within(self.lo..self.hi, 0);
+                    self.lo = 0;
+                    self.hi -= shift;
+                    i -= shift;
+                }
+                self.slots.copy_within(i..self.hi, i + 1);
+                self.slots[i] = *level;
+                self.hi += 1;
+                if full {
+                    self.lo += 1;
                 }
             }
         }
@@ -213,9 +291,9 @@ pub const CHECKSUM_DEPTH: usize = 25;
 /// [`CHECKSUM_DEPTH`] levels per side (a side that runs out is skipped, the other continues),
 /// using the strings as sent, as a signed 32-bit integer.
 ///
-/// No string is built: the pieces are copied into a small stack buffer with fixed-size copies of
-/// the whole inline [`Text`] (two vector moves, then the write position advances by the text's
-/// length) and the buffer is fed to the CRC whenever it holds [`CRC_CHUNK`] bytes or more, so the
+/// No string is built: the pieces are copied into a small stack buffer with one fixed-size copy of
+/// each level's pre-joined `px:sz:` block (vector moves, then the write position advances by the
+/// text's length) and the buffer is fed to the CRC whenever it holds [`CRC_CHUNK`] bytes or more, so the
 /// CRC runs on its carry-less-multiply path over long runs rather than its table path over
 /// 5-byte pieces. Callgrind on the OKX stream of `benches/feed_parse.rs` (20 000 messages, 50
 /// levels a checksum): the old version (a zeroed 2.5 kB stack string, four variable-length
@@ -258,30 +336,23 @@ fn put_level(text: &mut [u8; CHECKSUM_BUFFER], mut n: usize, l: &Level, crc: &mu
         crc.update(&text[..n]);
         n = 0;
     }
-    // n < CRC_CHUNK here, so both fixed-size copies stay inside CHECKSUM_BUFFER.
-    text[n..n + MAX_TEXT].copy_from_slice(&l.px.bytes);
-    n += usize::from(l.px.len).min(MAX_TEXT);
-    text[n] = b':';
-    n += 1;
-    text[n..n + MAX_TEXT].copy_from_slice(&l.sz.bytes);
-    n += usize::from(l.sz.len).min(MAX_TEXT);
-    text[n] = b':';
-    n + 1
+    // n < CRC_CHUNK here, so the fixed-size copy stays inside CHECKSUM_BUFFER.
+    text[n..n + LEVEL_TEXT].copy_from_slice(&l.text);
+    n + usize::from(l.text_len).min(LEVEL_TEXT)
 }
 
 /// Bytes gathered before they are fed to the CRC.
 const CRC_CHUNK: usize = 256;
 
-/// The checksum's stack buffer: a flush threshold plus one level (`px:sz:`, each text copied as
-/// a whole [`MAX_TEXT`] block).
-const CHECKSUM_BUFFER: usize = CRC_CHUNK + 2 * MAX_TEXT + 2;
+/// The checksum's stack buffer: a flush threshold plus one level's whole `px:sz:` block.
+const CHECKSUM_BUFFER: usize = CRC_CHUNK + LEVEL_TEXT;
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn lvl(px: &str, sz: &str) -> Level {
-        Level { price: 0, qty: 1, px: Text::new(px.as_bytes()).unwrap(), sz: Text::new(sz.as_bytes()).unwrap() }
+        Level::new(0, 1, px.as_bytes(), sz.as_bytes()).unwrap()
     }
 
     #[test]
@@ -330,7 +401,7 @@ mod tests {
         for i in 0..CHECKSUM_DEPTH {
             for side in [&bids, &asks] {
                 if let Some(l) = side.get(i) {
-                    parts.push(format!("{:?}:{:?}", l.px, l.sz));
+                    parts.push(format!("{}:{}", String::from_utf8_lossy(l.px()), String::from_utf8_lossy(l.sz())));
                 }
             }
         }
@@ -339,7 +410,10 @@ mod tests {
         assert_eq!(okx_checksum(&bids, &asks), crc32fast::hash(joined.as_bytes()) as i32);
         assert_eq!(
             okx_checksum(&bids[..1], &asks[..0]),
-            crc32fast::hash(format!("{:?}:{:?}", bids[0].px, bids[0].sz).as_bytes()) as i32
+            crc32fast::hash(
+                format!("{}:{}", String::from_utf8_lossy(bids[0].px()), String::from_utf8_lossy(bids[0].sz()))
+                    .as_bytes()
+            ) as i32
         );
         assert_eq!(okx_checksum(&bids[..0], &asks[..0]), crc32fast::hash(b"") as i32);
     }
@@ -348,11 +422,11 @@ mod tests {
     fn side_keeps_order_and_capacity() {
         let mut s = SideBook::with_capacity(3, true);
         for p in [5, 9, 7, 1, 8] {
-            s.apply(&Level { price: p, qty: 1, px: Text::EMPTY, sz: Text::EMPTY });
+            s.apply(&Level::without_text(p, 1));
         }
         let prices: Vec<i64> = s.iter().map(|l| l.price).collect();
         assert_eq!(prices, [9, 8, 7]);
-        s.apply(&Level { price: 8, qty: 0, px: Text::EMPTY, sz: Text::EMPTY });
+        s.apply(&Level::without_text(8, 0));
         assert_eq!(s.len(), 2);
     }
 }

@@ -235,16 +235,24 @@ impl Decoder {
             }
             out[0].flags |= MarketEvent::CLEAR;
         } else {
-            for (side, l) in self.parser.levels() {
-                let ev = MarketEvent::new(
+            // An update's records go out straight from the staged levels (no second staging).
+            let levels = self.parser.levels();
+            let last = levels.len().wrapping_sub(1);
+            for (k, (side, l)) in levels.iter().enumerate() {
+                let mut ev = stamp(MarketEvent::new(
                     b.id,
                     EventKind::BookDelta,
                     *side,
                     Price::from_units(l.price),
                     Qty::from_units(l.qty),
-                );
-                out.push(stamp(ev));
+                ));
+                if k == last {
+                    ev.flags |= MarketEvent::BATCH_END;
+                }
+                emit(&ev);
             }
+            self.counters.stats.records += levels.len() as u64;
+            return;
         }
         if let Some(last) = out.last_mut() {
             last.flags |= MarketEvent::BATCH_END;

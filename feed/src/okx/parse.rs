@@ -10,7 +10,7 @@
 //! a panic. Unknown keys are ignored (OKX adds fields); missing or mistyped required keys are
 //! errors.
 
-use super::book::{Level, Text};
+use super::book::Level;
 use crate::json::{TapeBuffers, fields, find_key, get_str, ms_to_ns, scaled, span, str_at};
 use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Price, Qty, Side};
 use simd_json::{Node, StaticNode};
@@ -216,14 +216,16 @@ fn walk(
     if !matches!(nodes.get(arg), Some(Node::Object { .. })) {
         return Err(fail(ParseError::WrongType("arg")));
     }
-    let channel = match get_str(nodes, arg, "channel").map_err(fail)? {
+    let [channel, inst_id] = fields(nodes, arg, ["channel", "instId"]);
+    let channel = match str_at(nodes, channel, "channel").map_err(fail)? {
         "books" => Channel::Books,
         "bbo-tbt" => Channel::Bbo,
         "trades" => Channel::Trades,
         _ => return Err(fail(ParseError::UnknownStream)),
     };
-    let inst_id = get_str(nodes, arg, "instId").map_err(fail)?;
-    let symbol = symbols.iter().position(|s| s.inst_id == inst_id).ok_or(fail(ParseError::UnknownSymbol))?;
+    let inst_id = str_at(nodes, inst_id, "instId").map_err(fail)?;
+    let symbol = symbols.iter().position(|s| s.inst_id.len() == inst_id.len() && s.inst_id == inst_id);
+    let symbol = symbol.ok_or(fail(ParseError::UnknownSymbol))?;
     let entry = &symbols[symbol];
     let book_symbol = (channel == Channel::Books).then_some(symbol);
     let fail = |error| ParseFailure { error, book_symbol };
@@ -351,9 +353,8 @@ fn book_levels(
         };
         let price = scaled(px, entry.price_scale, key)?;
         let qty = scaled(sz, entry.qty_scale, key)?;
-        let px = Text::new(px.as_bytes()).ok_or(ParseError::BadDecimal(key))?;
-        let sz = Text::new(sz.as_bytes()).ok_or(ParseError::BadDecimal(key))?;
-        levels.push((side, Level { price, qty, px, sz }));
+        let level = Level::new(price, qty, px.as_bytes(), sz.as_bytes()).ok_or(ParseError::BadDecimal(key))?;
+        levels.push((side, level));
         i += span(nodes, i);
     }
     Ok(())
