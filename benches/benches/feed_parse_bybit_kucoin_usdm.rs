@@ -6,6 +6,11 @@
 //! Streams (seeded, 100 000 measured messages each, 6–14 levels a message):
 //! - Bybit v5 `orderbook.200.BTCUSDT` deltas after the 200-level snapshot
 //!   (`qt_benches::feed_streams_bybit`); `u` grows by one per message.
+//! - Binance USD-M futures `btcusdt@depth@100ms` combined-stream diffs after the 1 000-level
+//!   REST snapshot (`qt_benches::feed_streams_usdm`); `pu` = previous `u`, `U` jumps ahead.
+//! - KuCoin `/market/level2:BTC-USDT` `trade.l2update` increments after the 1 000-level REST
+//!   snapshot (`qt_benches::feed_streams_kucoin`); per-change sequences, `sequenceStart` =
+//!   previous `sequenceEnd` + 1.
 //!
 //! The baseline parses each frame into an owned `serde_json::Value`, checks topic/symbol and
 //! sequence as the venue's rules require, converts the decimal strings exactly (same
@@ -18,6 +23,12 @@ use qt_benches::SEED;
 use qt_benches::feed_streams::{STREAM_MESSAGES, VenueStream, decode_into_book};
 use qt_benches::feed_streams_bybit::{
     assert_same_bybit_outcome, bybit_orderbook_stream, bybit_serde_synced, bybit_synced, serde_bybit,
+};
+use qt_benches::feed_streams_kucoin::{
+    assert_same_kucoin_outcome, kucoin_level2_stream, kucoin_serde_synced, kucoin_synced, serde_kucoin,
+};
+use qt_benches::feed_streams_usdm::{
+    assert_same_usdm_outcome, serde_usdm, usdm_depth_stream, usdm_serde_synced, usdm_synced,
 };
 use std::hint::black_box;
 use std::time::Duration;
@@ -64,5 +75,59 @@ fn bybit(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bybit);
+fn usdm(c: &mut Criterion) {
+    let stream = usdm_depth_stream(STREAM_MESSAGES, SEED);
+    assert_same_usdm_outcome(&stream);
+    let mut g = group(c, "binance_usdm_depth_parse_apply", &stream);
+    g.bench_function("qt_decoder_into_book", |b| {
+        b.iter_batched(
+            || usdm_synced(&stream),
+            |(mut decoder, mut book)| {
+                decode_into_book(&mut decoder, &mut book, stream.measured());
+                black_box(book.best_bid())
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g.bench_function("serde_json_value_into_btreemap", |b| {
+        b.iter_batched(
+            || usdm_serde_synced(&stream),
+            |mut baseline| {
+                serde_usdm(&mut baseline, &stream.instrument, stream.measured());
+                black_box(baseline.last)
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g.finish();
+}
+
+fn kucoin(c: &mut Criterion) {
+    let stream = kucoin_level2_stream(STREAM_MESSAGES, SEED);
+    assert_same_kucoin_outcome(&stream);
+    let mut g = group(c, "kucoin_level2_parse_apply", &stream);
+    g.bench_function("qt_decoder_into_book", |b| {
+        b.iter_batched(
+            || kucoin_synced(&stream),
+            |(mut decoder, mut book)| {
+                decode_into_book(&mut decoder, &mut book, stream.measured());
+                black_box(book.best_bid())
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g.bench_function("serde_json_value_into_btreemap", |b| {
+        b.iter_batched(
+            || kucoin_serde_synced(&stream),
+            |mut baseline| {
+                serde_kucoin(&mut baseline, &stream.instrument, stream.measured());
+                black_box(baseline.last)
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bybit, usdm, kucoin);
 criterion_main!(benches);

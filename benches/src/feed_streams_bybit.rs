@@ -81,7 +81,6 @@ pub fn bybit_orderbook_stream(messages: usize, seed: u64) -> VenueStream {
 /// The baseline synced on the Bybit snapshot frame.
 pub fn bybit_serde_synced(stream: &VenueStream) -> SerdeBaseline {
     let mut b = SerdeBaseline::default();
-    b.last = -1;
     on_bybit_frame(&mut b, &stream.snapshot, &stream.instrument);
     assert_eq!(b.refused, 0, "the baseline accepts the snapshot");
     b

@@ -13,6 +13,8 @@
 
 pub mod feed_streams;
 pub mod feed_streams_bybit;
+pub mod feed_streams_kucoin;
+pub mod feed_streams_usdm;
 
 use fixed::types::I32F32;
 use qt_core::engine::EngineConfig;
