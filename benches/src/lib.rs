@@ -12,6 +12,9 @@
 //! Everything here runs at set-up time and may allocate; only what a bench times is hot.
 
 pub mod feed_streams;
+pub mod feed_streams_bybit;
+pub mod feed_streams_kucoin;
+pub mod feed_streams_usdm;
 
 use fixed::types::I32F32;
 use qt_core::engine::EngineConfig;
