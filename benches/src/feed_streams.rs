@@ -79,22 +79,22 @@ pub fn okx_btc_usdt() -> Instrument {
 
 /// One level change the model drew: side (`true` = bid), ticks from the mid, new size in lots
 /// (0 deletes).
-struct Change {
-    bid: bool,
-    k: usize,
-    lots: u64,
+pub(crate) struct Change {
+    pub(crate) bid: bool,
+    pub(crate) k: usize,
+    pub(crate) lots: u64,
 }
 
 /// The generator's view of a venue's book: size in lots per side per distance from the mid.
-struct ModelBook {
+pub(crate) struct ModelBook {
     /// `[bids, asks]`, indexed by `k` (0 unused); 0 = empty.
-    sides: [Vec<u64>; 2],
-    rng: ChaCha8Rng,
+    pub(crate) sides: [Vec<u64>; 2],
+    pub(crate) rng: ChaCha8Rng,
     max_lots: u64,
 }
 
 impl ModelBook {
-    fn new(seed: u64, depth: usize, max_lots: u64) -> Self {
+    pub(crate) fn new(seed: u64, depth: usize, max_lots: u64) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut sides = [vec![0u64; depth + 1], vec![0u64; depth + 1]];
         for side in &mut sides {
@@ -105,12 +105,12 @@ impl ModelBook {
         Self { sides, rng, max_lots }
     }
 
-    fn depth(&self) -> usize {
+    pub(crate) fn depth(&self) -> usize {
         self.sides[0].len() - 1
     }
 
     /// `n` changes at distinct levels, applied to the model; bids best first, then asks best first.
-    fn message(&mut self, n: usize) -> (Vec<Change>, Vec<Change>) {
+    pub(crate) fn message(&mut self, n: usize) -> (Vec<Change>, Vec<Change>) {
         let mut picked: Vec<(bool, usize)> = Vec::with_capacity(n);
         while picked.len() < n {
             let bid = self.rng.random_bool(0.5);
