@@ -9,11 +9,20 @@
 //! `serde_json::Value`, checks channel, type and symbol, converts each number's text exactly (the
 //! same `parse_scaled`), applies it to depth-truncated `BTreeMap` books and verifies the checksum
 //! (`String` + `crc32fast`). Before timing, both paths are run once and must end with the same
-//! books and no refusal or checksum failure. Figures are per message (criterion throughput =
-//! measured frames).
+//! books and no refusal or checksum failure.
+//!
+//! Firi (`qt_benches::feed_streams_firi`, seeded): 10 000 polled `GET /v2/markets/BTCNOK/depth`
+//! bodies, 50 `[price, amount]` string levels a side, each applied as a full book image; the
+//! baseline parses each into a `serde_json::Value`, converts the strings with `parse_scaled` and
+//! rebuilds its `BTreeMap` books. Both must end with the same books, nothing refused.
+//!
+//! Figures are per message / body (criterion throughput = measured frames).
 
 use criterion::{BatchSize, Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use qt_benches::feed_streams::{VenueStream, decode_into_book};
+use qt_benches::feed_streams_firi::{
+    FiriSerdeBaseline, assert_same_firi_outcome, firi_standard_stream, firi_synced, serde_firi,
+};
 use qt_benches::feed_streams_kraken::{
     KrakenSerdeBaseline, assert_same_kraken_outcome, kraken_standard_stream, kraken_synced, serde_kraken,
 };
@@ -62,5 +71,32 @@ fn kraken(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, kraken);
+fn firi(c: &mut Criterion) {
+    let firi = firi_standard_stream();
+    assert_same_firi_outcome(&firi);
+    let mut g = group(c, "firi_depth_parse_apply", &firi);
+    g.bench_function("qt_decoder_into_book", |b| {
+        b.iter_batched(
+            || firi_synced(&firi),
+            |(mut decoder, mut book)| {
+                decode_into_book(&mut decoder, &mut book, firi.measured());
+                black_box(book.best_bid())
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g.bench_function("serde_json_value_into_btreemap", |b| {
+        b.iter_batched(
+            || FiriSerdeBaseline::synced(&firi),
+            |mut baseline| {
+                serde_firi(&mut baseline, &firi.instrument, firi.measured());
+                black_box(baseline.books)
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(benches, kraken, firi);
 criterion_main!(benches);

@@ -225,7 +225,11 @@ impl KrakenSerdeBaseline {
             }
             book.insert(pu, qu);
             if book.len() > KRAKEN_DEPTH {
-                if bid { book.pop_first() } else { book.pop_last() };
+                if bid {
+                    book.pop_first()
+                } else {
+                    book.pop_last()
+                };
             }
         }
         true

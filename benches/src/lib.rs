@@ -12,6 +12,7 @@
 //! Everything here runs at set-up time and may allocate; only what a bench times is hot.
 
 pub mod feed_streams;
+pub mod feed_streams_firi;
 pub mod feed_streams_kraken;
 
 use fixed::types::I32F32;
