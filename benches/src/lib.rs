@@ -13,6 +13,8 @@
 
 pub mod feed_streams;
 pub mod feed_streams_bybit;
+pub mod feed_streams_firi;
+pub mod feed_streams_kraken;
 pub mod feed_streams_kucoin;
 pub mod feed_streams_usdm;
 

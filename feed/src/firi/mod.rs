@@ -8,8 +8,8 @@
 //! sequence or time, so `exchange_ns` is 0). A refused body is counted and emits nothing here;
 //! the live [`feed::FiriFeed`] then invalidates the book until the next good poll.
 //!
-//! Thread and contract: the core thread. `on_frame` never blocks; it allocates while parsing
-//! (a REST poll every few hundred milliseconds is not the hot path). The fetching itself is not
+//! Thread and contract: the core thread. `on_frame` never blocks; it parses into reused buffers
+//! (a simd-json tape and the level vectors), so after warm-up it allocates nothing. The fetching itself is not
 //! here: [`poller::FiriPoller`] fetches on its own thread and hands the bodies over, and
 //! [`feed::FiriFeed`] is the [`qt_core::FeedSource`] joining the two.
 
@@ -21,6 +21,8 @@ pub use feed::{FiriFeed, FiriFeedConfig};
 pub use poller::{FiriPoller, Poll};
 
 use crate::decoder::DecoderStats;
+use crate::json::TapeBuffers;
+use parse::DepthBody;
 use qt_core::{Instrument, MarketEvent, Nanos, Venue};
 
 /// The decoder's counters (core thread only).
@@ -36,17 +38,29 @@ pub struct FiriCounters {
     pub snapshots: u64,
 }
 
+/// Bodies the parse buffers are first sized for (bytes; they grow to the largest body seen).
+const INITIAL_BODY_CAPACITY: usize = 16 * 1024;
+
 /// Turns polled Firi depth bodies of one market into book images. Core thread.
 #[derive(Debug)]
 pub struct Decoder {
     instrument: Instrument,
     counters: FiriCounters,
+    /// The reused parse buffers.
+    tape: TapeBuffers,
+    /// The last body's levels (reused).
+    book: DepthBody,
 }
 
 impl Decoder {
     /// A decoder for one market (`instrument.symbol()` is Firi's market name, e.g. `BTCNOK`).
     pub fn new(instrument: Instrument) -> Self {
-        Self { instrument, counters: FiriCounters::default() }
+        Self {
+            instrument,
+            counters: FiriCounters::default(),
+            tape: TapeBuffers::new(INITIAL_BODY_CAPACITY),
+            book: DepthBody { bids: Vec::new(), asks: Vec::new() },
+        }
     }
 
     /// The `GET` path this decoder's bodies come from.
@@ -62,8 +76,9 @@ impl Decoder {
     /// One depth body: emits the full book image, or counts the refusal and emits nothing.
     pub fn on_frame(&mut self, body: &[u8], now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
         self.counters.messages += 1;
-        match parse::parse_depth(body, &self.instrument) {
-            Ok(book) => {
+        match parse::parse_depth_into(&mut self.tape, body, &self.instrument, &mut self.book) {
+            Ok(()) => {
+                let book = &self.book;
                 self.counters.snapshots += 1;
                 let c = &mut self.counters;
                 let seq = c.snapshots;

@@ -7,11 +7,16 @@
 //! `{"price":..,"amount":..}` and decimals as JSON strings only (never numbers: a JSON number
 //! would have to pass through `f64` somewhere). Anything else is a [`ParseError`].
 //!
-//! Thread and contract: the core thread (one body per poll, a cold path); allocates, never
-//! panics on input.
+//! [`parse_depth`] deserialises through serde (allocating); [`parse_depth_into`], what the
+//! decoder runs, walks a reused simd-json tape into reused vectors and accepts and refuses exactly
+//! the same bodies (tested against `parse_depth`).
+//!
+//! Thread and contract: the core thread (one body per poll); never panics on input.
 
+use crate::json::{TapeBuffers, scaled, span};
 use qt_core::decimal::parse_scaled_bytes;
 use qt_core::{Instrument, Price, Qty};
+use simd_json::Node;
 
 /// `GET` path of a market's order book.
 pub fn depth_path(market: &str) -> String {
@@ -70,6 +75,127 @@ pub fn parse_depth(body: &[u8], instrument: &Instrument) -> Result<DepthBody, Pa
     Ok(DepthBody { bids: side(&raw.bids, "bids")?, asks: side(&raw.asks, "asks")? })
 }
 
+/// Parses one depth body into `out` (its vectors cleared and reused) through the reused `tape`
+/// buffers: the hot path of [`super::Decoder`]. Accepts and refuses exactly what
+/// [`parse_depth`] does (the test `tape_parser_agrees_with_serde` compares the two): an object
+/// with `bids` and `asks` (first of each; a repeated one is refused; other keys ignored) or a
+/// two-element array `[bids, asks]` (serde's struct-from-sequence), each a list of levels that
+/// are `[price, amount]` string pairs or `{"price","amount"}` string objects; any shape error
+/// is [`ParseError::Json`] even after a bad decimal, the first bad decimal otherwise. After
+/// warm-up nothing allocates.
+pub(crate) fn parse_depth_into(
+    tape: &mut TapeBuffers,
+    body: &[u8],
+    instrument: &Instrument,
+    out: &mut DepthBody,
+) -> Result<(), ParseError> {
+    out.bids.clear();
+    out.asks.clear();
+    let scales = (instrument.price_scale(), instrument.qty_scale());
+    let result = tape.parse(body, |nodes| walk_depth(nodes, scales, out)).unwrap_or(Err(ParseError::Json));
+    if result.is_err() {
+        out.bids.clear();
+        out.asks.clear();
+    }
+    result
+}
+
+/// The tape of one depth body into `out`; see [`parse_depth_into`].
+fn walk_depth(nodes: &[Node<'_>], scales: (u8, u8), out: &mut DepthBody) -> Result<(), ParseError> {
+    let (bids, asks) = match nodes.first() {
+        Some(Node::Object { len, .. }) => {
+            let (mut bids, mut asks) = (None, None);
+            let mut i = 1;
+            for _ in 0..*len {
+                let Some(Node::String(key)) = nodes.get(i) else { return Err(ParseError::Json) };
+                let slot = match *key {
+                    "bids" => &mut bids,
+                    "asks" => &mut asks,
+                    _ => {
+                        i += 1 + span(nodes, i + 1);
+                        continue;
+                    }
+                };
+                if slot.replace(i + 1).is_some() {
+                    return Err(ParseError::Json);
+                }
+                i += 1 + span(nodes, i + 1);
+            }
+            (bids.ok_or(ParseError::Json)?, asks.ok_or(ParseError::Json)?)
+        }
+        Some(Node::Array { len: 2, .. }) => (1, 1 + span(nodes, 1)),
+        _ => return Err(ParseError::Json),
+    };
+    let mut first_bad = None;
+    walk_side(nodes, bids, scales, "bids", &mut out.bids, &mut first_bad)?;
+    walk_side(nodes, asks, scales, "asks", &mut out.asks, &mut first_bad)?;
+    first_bad.map_or(Ok(()), Err)
+}
+
+/// One side's level list at `at` into `levels`. A shape error returns [`ParseError::Json`];
+/// a decimal error is kept in `first_bad` (the first one wins) and the walk goes on checking
+/// the shape, as serde's whole-body deserialisation precedes [`parse_depth`]'s decimals.
+#[inline]
+fn walk_side(
+    nodes: &[Node<'_>],
+    at: usize,
+    (ps, qs): (u8, u8),
+    key: &'static str,
+    levels: &mut Vec<(Price, Qty)>,
+    first_bad: &mut Option<ParseError>,
+) -> Result<(), ParseError> {
+    let Some(Node::Array { len, .. }) = nodes.get(at) else { return Err(ParseError::Json) };
+    let mut l = at + 1;
+    for _ in 0..*len {
+        let (p, q) = level_texts(nodes, l)?;
+        l += span(nodes, l);
+        if first_bad.is_some() {
+            continue;
+        }
+        match (scaled(p, ps, key), scaled(q, qs, key)) {
+            (Ok(0), Ok(_)) => *first_bad = Some(ParseError::BadDecimal(key)),
+            (Ok(_), Ok(0)) => *first_bad = Some(ParseError::ZeroQty(key)),
+            (Ok(p), Ok(q)) => levels.push((Price::from_units(p), Qty::from_units(q))),
+            (Err(e), _) | (_, Err(e)) => *first_bad = Some(e),
+        }
+    }
+    Ok(())
+}
+
+/// The price and amount text of the level at `at`: a `[price, amount]` pair of strings, or an
+/// object whose `price` and `amount` (each once) are strings.
+#[inline]
+fn level_texts<'a>(nodes: &[Node<'a>], at: usize) -> Result<(&'a str, &'a str), ParseError> {
+    match nodes.get(at) {
+        Some(Node::Array { len: 2, .. }) => match (nodes.get(at + 1), nodes.get(at + 2)) {
+            (Some(Node::String(p)), Some(Node::String(q))) => Ok((p, q)),
+            _ => Err(ParseError::Json),
+        },
+        Some(Node::Object { len, .. }) => {
+            let (mut price, mut amount) = (None, None);
+            let mut i = at + 1;
+            for _ in 0..*len {
+                let Some(Node::String(key)) = nodes.get(i) else { return Err(ParseError::Json) };
+                let slot = match *key {
+                    "price" => &mut price,
+                    "amount" => &mut amount,
+                    _ => {
+                        i += 1 + span(nodes, i + 1);
+                        continue;
+                    }
+                };
+                let Some(Node::String(text)) = nodes.get(i + 1) else { return Err(ParseError::Json) };
+                if slot.replace(*text).is_some() {
+                    return Err(ParseError::Json);
+                }
+                i += 2;
+            }
+            Ok((price.ok_or(ParseError::Json)?, amount.ok_or(ParseError::Json)?))
+        }
+        _ => Err(ParseError::Json),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,5 +231,45 @@ mod tests {
         );
         assert_eq!(parse_depth(br#"{"bids":[],"asks":[["1","0"]]}"#, &ethnok()), Err(ParseError::ZeroQty("asks")));
         assert_eq!(depth_path("ETHNOK"), "/v2/markets/ETHNOK/depth");
+    }
+
+    #[test]
+    fn tape_parser_agrees_with_serde() {
+        let inst = ethnok();
+        let mut tape = TapeBuffers::new(256);
+        let mut out = DepthBody { bids: Vec::new(), asks: Vec::new() };
+        let bodies: &[&[u8]] = &[
+            br#"{"bids":[["30000.5","0.25"],["29999","1"]],"asks":[{"price":"30001","amount":"1","n":[1,{"a":2}]}],"x":{"y":[]}}"#,
+            br#"{"bids":[],"asks":[]}"#,
+            br#"[[["1","1"]],[["2","0.5"]]]"#,
+            br#"[[["1","1"]]]"#,
+            br#"[[],[],[]]"#,
+            br#"{"bids":[["1","1"]]}"#,
+            br#"{"bids":[["1","1"]],"asks":[],"bids":[]}"#,
+            br#"{"bids":[["1","1","2"]],"asks":[]}"#,
+            br#"{"bids":[["1"]],"asks":[]}"#,
+            br#"{"bids":[[1,"1"]],"asks":[]}"#,
+            br#"{"bids":[{"price":"1"}],"asks":[]}"#,
+            br#"{"bids":[{"price":"1","amount":"2","price":"3"}],"asks":[]}"#,
+            br#"{"bids":[{"price":"1","amount":2}],"asks":[]}"#,
+            br#"{"bids":[["x","1"]],"asks":[["1",{}]]}"#,
+            br#"{"bids":[["x","1"]],"asks":[["1","0"]]}"#,
+            br#"{"bids":[["1","0"]],"asks":[["0","1"]]}"#,
+            br#"{"bids":[["0","0"]],"asks":[]}"#,
+            br#"{"bids":[["-1","1"]],"asks":[]}"#,
+            br#"{"bids":[["1","-0"]],"asks":[]}"#,
+            br#"{"bids":[["1.001","1"]],"asks":[]}"#,
+            br#"{"bids":[["1","1e-2"]],"asks":[]}"#,
+            br#"{"bi\u0064s":[["1","1"]],"asks":[]}"#,
+            br#"{"bids":null,"asks":[]}"#,
+            br#"{"bids":[["1","1"]],"asks":[]"#,
+            br#""bids""#,
+            b"",
+        ];
+        for body in bodies {
+            let want = parse_depth(body, &inst);
+            let got = parse_depth_into(&mut tape, body, &inst, &mut out).map(|()| out.clone());
+            assert_eq!(got, want, "{}", String::from_utf8_lossy(body));
+        }
     }
 }

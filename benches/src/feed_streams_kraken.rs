@@ -1,0 +1,323 @@
+//! A seeded Kraken WS v2 `book` stream for `benches/feed_parse_kraken_firi.rs` and
+//! `examples/feed_profile_kraken_firi.rs`, and the `serde_json` baseline it is measured against.
+//!
+//! The stream: BTC/USD (tick 0.1, lot 0.00000001, Kraken's `price_precision` 1 and
+//! `qty_precision` 8) at subscribed depth [`KRAKEN_DEPTH`]: one `snapshot` of the top 25 levels
+//! per side, then `update`s, in the message shape the v2 `book` page documents and the venue
+//! simulator sends — `{"channel":"book","type":..,"data":[{"symbol":"BTC/USD","bids":[{"price":
+//! 64999.9,"qty":0.12345678}],"asks":[..],"checksum":..,"timestamp":"..Z"}]}` — prices and
+//! quantities as bare JSON **numbers** printed at the pair's precision (as the checksum guide's
+//! `0.00100000` shows), no sequence numbers.
+//!
+//! The venue's full book is [`crate::feed_streams`]'s top-heavy `ModelBook` (400 ticks a side,
+//! 6–14 changes a message at `1 + ⌊Exp(mean 8)⌋` ticks from the mid). Each update carries what
+//! Kraken's subscribed view shows of those changes: a level of the top 25 deleted from the book
+//! (qty 0), a level whose size changed or which entered the top 25 (an insert, or the level that
+//! moves up when one above it is deleted); a level pushed out of the top 25 is **not** deleted
+//! (the client truncates, as the docs say) and a change below the view is not sent. Each side
+//! lists its deletes first (so a client applying the levels in order and truncating after each
+//! one ends with exactly the venue's top 25), then the rest, best first.
+//!
+//! The generator keeps its own book of the wire strings (per level the price and qty text as
+//! sent) and computes the checksum from them the way Kraken defines it — top 10 asks low → high,
+//! then top 10 bids high → low, each price and qty with the `.` removed and leading zeros
+//! stripped, concatenated, CRC32 — independently of the decoder's integer formatting.
+//!
+//! Everything here is set-up or baseline code: it allocates freely.
+
+use crate::feed_streams::{ModelBook, STREAM_MESSAGES, VenueStream};
+use qt_core::decimal::{DecimalStyle, format_scaled, parse_scaled};
+use qt_core::{Book, Instrument, InstrumentId, InstrumentRegistry, InstrumentSpec, MarketEvent, Nanos, Side, Venue};
+use qt_feed::VenueDecoder;
+use qt_feed::kraken::{Decoder, Precision};
+use rand::Rng;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// The subscribed `book` depth (one of Kraken's 10/25/100/500/1000).
+pub const KRAKEN_DEPTH: usize = 25;
+
+/// Levels per side in Kraken's checksum.
+const CHECKSUM_LEVELS: usize = 10;
+
+/// Ticks per side of the venue's full book behind the subscribed view.
+const MODEL_LEVELS: usize = 400;
+
+/// The mid, in ticks of 0.1.
+const MID_TENTHS: i64 = 650_000;
+
+/// Largest level size, lots of 0.00000001 (2 BTC).
+const MAX_LOTS: u64 = 200_000_000;
+
+/// Hour (UTC) of 2026-12-02 at which the stream's timestamps start.
+const STREAM_DAY_START_HOUR: u64 = 10;
+
+/// BTC/USD as Kraken lists it: tick 0.1, lot 0.00000001.
+pub fn kraken_btc_usd() -> Instrument {
+    let spec = InstrumentSpec::spot(Venue::Kraken, "BTC/USD", "BTC", "USD", "0.1", "0.00000001");
+    let mut registry = InstrumentRegistry::new();
+    registry.add(&spec).expect("the Kraken BTC/USD fixture is a valid instrument");
+    registry.get(InstrumentId(0)).expect("instrument 0 was just added").clone()
+}
+
+/// Kraken's `price_precision` / `qty_precision` of BTC/USD.
+pub fn kraken_btc_usd_precision() -> Precision {
+    Precision { price: 1, qty: 8 }
+}
+
+/// The generator's book of wire strings: per side, per distance from the mid, the price and
+/// qty text as the venue prints them (qty empty when the level is empty).
+struct WireBook {
+    /// `[bids, asks]`, indexed by `k` like the model (0 unused).
+    sides: [Vec<(String, String)>; 2],
+}
+
+impl WireBook {
+    fn of(model: &ModelBook) -> Self {
+        let side = |s: usize| {
+            (0..=model.depth())
+                .map(|k| {
+                    let tenths = if s == 0 { MID_TENTHS - k as i64 } else { MID_TENTHS + k as i64 };
+                    let price = format_scaled(i128::from(tenths), 1, DecimalStyle::Fixed).as_str().to_string();
+                    (price, qty_text(model.sides[s][k]))
+                })
+                .collect()
+        };
+        Self { sides: [side(0), side(1)] }
+    }
+
+    /// Level `k` of side `s` (0 bids, 1 asks) as a JSON level object.
+    fn level_json(&self, out: &mut String, s: usize, k: usize) {
+        let (price, qty) = &self.sides[s][k];
+        let qty = if qty.is_empty() { "0.00000000" } else { qty };
+        let _ = write!(out, "{{\"price\":{price},\"qty\":{qty}}}");
+    }
+
+    /// Kraken's checksum of the top of the book, from the wire strings.
+    fn checksum(&self) -> u32 {
+        let mut text = String::new();
+        for s in [1, 0] {
+            let occupied = self.sides[s].iter().skip(1).filter(|(_, qty)| !qty.is_empty());
+            for (price, qty) in occupied.take(CHECKSUM_LEVELS) {
+                for number in [price, qty] {
+                    let digits: String = number.chars().filter(|&c| c != '.').collect();
+                    text.push_str(digits.trim_start_matches('0'));
+                }
+            }
+        }
+        crc32fast::hash(text.as_bytes())
+    }
+}
+
+/// A size as Kraken prints it (8 decimals); empty for 0 (no level).
+fn qty_text(lots: u64) -> String {
+    if lots == 0 { String::new() } else { format_scaled(i128::from(lots), 8, DecimalStyle::Fixed).as_str().to_string() }
+}
+
+/// The subscribed view of side `s`: `(k, lots)` of its best [`KRAKEN_DEPTH`] levels, best first.
+fn view(model: &ModelBook, s: usize) -> Vec<(usize, u64)> {
+    (1..=model.depth()).filter(|&k| model.sides[s][k] != 0).map(|k| (k, model.sides[s][k])).take(KRAKEN_DEPTH).collect()
+}
+
+/// The levels an update sends for side `s`, given the view before the model changed: deletes
+/// first, then size changes and levels entering the view, each best first.
+fn view_changes(model: &ModelBook, s: usize, before: &[(usize, u64)]) -> Vec<usize> {
+    let after = view(model, s);
+    let deleted = before.iter().filter(|&&(k, _)| model.sides[s][k] == 0).map(|&(k, _)| k);
+    let changed = after.iter().filter(|&&level| before.binary_search(&level).is_err()).map(|&(k, _)| k);
+    deleted.chain(changed).collect()
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.ffffffZ` of `micros` after 2026-12-02T10:00:00Z.
+fn timestamp(micros: u64) -> String {
+    let secs = micros / 1_000_000 + STREAM_DAY_START_HOUR * 3600;
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    format!("2026-12-02T{h:02}:{m:02}:{s:02}.{:06}Z", micros % 1_000_000)
+}
+
+/// Kraken v2 `book` for BTC/USD ([`kraken_btc_usd`]) at depth [`KRAKEN_DEPTH`]: the snapshot,
+/// then `messages` updates (see the module doc), each with the checksum of the book after it.
+pub fn kraken_book_stream(messages: usize, seed: u64) -> VenueStream {
+    let mut model = ModelBook::new(seed, MODEL_LEVELS, MAX_LOTS);
+    let mut wire = WireBook::of(&model);
+    let frame_of = |wire: &WireBook, kind: &str, sides: [&[usize]; 2], at: Option<u64>| {
+        let mut f = format!("{{\"channel\":\"book\",\"type\":\"{kind}\",\"data\":[{{\"symbol\":\"BTC/USD\",\"bids\":[");
+        for (s, tail) in [(0, "],\"asks\":["), (1, "]")] {
+            for (j, &k) in sides[s].iter().enumerate() {
+                if j > 0 {
+                    f.push(',');
+                }
+                wire.level_json(&mut f, s, k);
+            }
+            f.push_str(tail);
+        }
+        let _ = write!(f, ",\"checksum\":{}", wire.checksum());
+        if let Some(micros) = at {
+            let _ = write!(f, ",\"timestamp\":\"{}\"", timestamp(micros));
+        }
+        f.push_str("}]}");
+        f.into_bytes()
+    };
+    let keys = |levels: Vec<(usize, u64)>| levels.into_iter().map(|(k, _)| k).collect::<Vec<_>>();
+    let snapshot = frame_of(&wire, "snapshot", [&keys(view(&model, 0)), &keys(view(&model, 1))], None);
+    let mut frames = Vec::with_capacity(messages);
+    let mut micros = 0u64;
+    while frames.len() < messages {
+        let before = [view(&model, 0), view(&model, 1)];
+        let n = model.rng.random_range(6..=14);
+        let (bids, asks) = model.message(n);
+        for c in bids.iter().chain(&asks) {
+            wire.sides[usize::from(!c.bid)][c.k].1 = qty_text(c.lots);
+        }
+        micros += model.rng.random_range(1_000..=200_000);
+        let sent = [view_changes(&model, 0, &before[0]), view_changes(&model, 1, &before[1])];
+        // Every change below the view: Kraken sends nothing.
+        if sent[0].is_empty() && sent[1].is_empty() {
+            continue;
+        }
+        frames.push(frame_of(&wire, "update", [&sent[0], &sent[1]], Some(micros)));
+    }
+    VenueStream { instrument: kraken_btc_usd(), snapshot, frames, first_measured: 0 }
+}
+
+/// The standard Kraken stream: [`STREAM_MESSAGES`] updates with [`crate::SEED`].
+pub fn kraken_standard_stream() -> VenueStream {
+    kraken_book_stream(STREAM_MESSAGES, crate::SEED)
+}
+
+/// The straightforward serde stack on Kraken frames: `serde_json::Value` per frame, each number's
+/// text (`Number`'s `Display`) through the same exact `parse_scaled`, `BTreeMap` books truncated
+/// to the subscribed depth after every level, and the checksum as a `String` of the top levels'
+/// digits (units at the pair's precision, which the instrument's scales equal here) hashed with
+/// `crc32fast`. The channel, type and symbol are checked; Kraken has no sequence numbers.
+#[derive(Debug, Clone, Default)]
+pub struct KrakenSerdeBaseline {
+    /// Bids: price units → qty units.
+    pub bids: BTreeMap<i64, i64>,
+    /// Asks, likewise.
+    pub asks: BTreeMap<i64, i64>,
+    /// Frames refused, checksum mismatches included (must stay 0 on the generated stream).
+    pub refused: u64,
+    /// Checksums that matched.
+    pub checksums_ok: u64,
+}
+
+impl KrakenSerdeBaseline {
+    /// Synced on the stream's snapshot.
+    pub fn synced(stream: &VenueStream) -> Self {
+        let mut b = Self::default();
+        b.on_frame(&stream.snapshot, &stream.instrument);
+        b
+    }
+
+    /// Applies one side's levels in order; `false` if one is unreadable.
+    fn apply(&mut self, levels: &serde_json::Value, bid: bool, ps: u8, qs: u8) -> bool {
+        let Some(levels) = levels.as_array() else { return false };
+        let book = if bid { &mut self.bids } else { &mut self.asks };
+        for l in levels {
+            let (Some(p), Some(q)) = (l["price"].as_number(), l["qty"].as_number()) else { return false };
+            let (Ok(pu), Ok(qu)) = (parse_scaled(&p.to_string(), ps), parse_scaled(&q.to_string(), qs)) else {
+                return false;
+            };
+            if qu == 0 {
+                book.remove(&pu);
+                continue;
+            }
+            book.insert(pu, qu);
+            if book.len() > KRAKEN_DEPTH {
+                if bid {
+                    book.pop_first()
+                } else {
+                    book.pop_last()
+                };
+            }
+        }
+        true
+    }
+
+    /// One `book` frame (snapshot or update): apply, then verify the checksum.
+    pub fn on_frame(&mut self, frame: &[u8], instrument: &Instrument) {
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(frame) else {
+            self.refused += 1;
+            return;
+        };
+        let snapshot = match v["type"].as_str() {
+            Some("snapshot") => true,
+            Some("update") => false,
+            _ => {
+                self.refused += 1;
+                return;
+            }
+        };
+        let item = &v["data"][0];
+        if v["channel"].as_str() != Some("book") || item["symbol"].as_str() != Some(instrument.symbol()) {
+            self.refused += 1;
+            return;
+        }
+        if snapshot {
+            self.bids.clear();
+            self.asks.clear();
+        }
+        let (ps, qs) = (instrument.price_scale(), instrument.qty_scale());
+        if !self.apply(&item["asks"], false, ps, qs) || !self.apply(&item["bids"], true, ps, qs) {
+            self.refused += 1;
+            return;
+        }
+        let mut text = String::new();
+        let asks = self.asks.iter().take(CHECKSUM_LEVELS);
+        for (p, q) in asks.chain(self.bids.iter().rev().take(CHECKSUM_LEVELS)) {
+            let _ = write!(text, "{p}{q}");
+        }
+        if item["checksum"].as_u64() == Some(u64::from(crc32fast::hash(text.as_bytes()))) {
+            self.checksums_ok += 1;
+        } else {
+            self.refused += 1;
+        }
+    }
+}
+
+/// A Kraken decoder (depth [`KRAKEN_DEPTH`]) that has applied the stream's snapshot (checksum
+/// verified), and an engine book holding what it emitted.
+pub fn kraken_synced(stream: &VenueStream) -> (Decoder, Book) {
+    let inst = &stream.instrument;
+    let mut decoder = Decoder::with_depth(std::slice::from_ref(inst), &[kraken_btc_usd_precision()], KRAKEN_DEPTH);
+    let mut book = Book::new(inst.id(), crate::BOOK_DEPTH);
+    let mut apply = |ev: &MarketEvent| {
+        let _ = book.apply(ev);
+    };
+    VenueDecoder::on_frame(&mut decoder, &stream.snapshot, Nanos(0), &mut apply);
+    assert_eq!(decoder.stats().checksum_ok, 1, "the snapshot's checksum verifies");
+    assert!(book.is_valid());
+    (decoder, book)
+}
+
+/// The baseline's measured path over Kraken frames. Not inlined (for callgrind).
+#[inline(never)]
+pub fn serde_kraken(baseline: &mut KrakenSerdeBaseline, instrument: &Instrument, frames: &[Vec<u8>]) {
+    for frame in frames {
+        baseline.on_frame(frame, instrument);
+    }
+}
+
+/// Checks that both paths decoded the whole stream with every checksum verified and nothing
+/// refused, and ended with the same books (the whole subscribed depth, both sides).
+pub fn assert_same_kraken_outcome(stream: &VenueStream) {
+    let frames = stream.measured();
+    let (mut decoder, mut book) = kraken_synced(stream);
+    crate::feed_streams::decode_into_book(&mut decoder, &mut book, frames);
+    let c = decoder.counters();
+    assert_eq!(c.stats.checksum_ok, frames.len() as u64 + 1, "every checksum verified");
+    assert_eq!((c.stats.parse_errors, c.stats.checksum_failed, c.stats.resyncs, c.ignored_updates), (0, 0, 0, 0));
+    assert!(book.is_valid() && !book.is_crossed());
+    let mut baseline = KrakenSerdeBaseline::synced(stream);
+    serde_kraken(&mut baseline, &stream.instrument, frames);
+    assert_eq!((baseline.refused, baseline.checksums_ok), (0, frames.len() as u64 + 1));
+    let ours = |side| book.levels(side).map(|l| (l.price.units(), l.qty.units())).collect::<Vec<_>>();
+    let theirs = |m: &BTreeMap<i64, i64>, rev: bool| {
+        let level = |(p, q): (&i64, &i64)| (*p, *q);
+        if rev { m.iter().rev().map(level).collect::<Vec<_>>() } else { m.iter().map(level).collect() }
+    };
+    assert_eq!(ours(Side::Buy), theirs(&baseline.bids, true));
+    assert_eq!(ours(Side::Sell), theirs(&baseline.asks, false));
+    assert_eq!(ours(Side::Buy).len(), KRAKEN_DEPTH, "the view stays full");
+}
