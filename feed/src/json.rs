@@ -187,6 +187,12 @@ impl TapeBuffers {
             self.buf.resize(padded, b' ');
         }
         self.buf[..len].copy_from_slice(frame);
+        self.fill_and_walk(padded, len, walk)
+    }
+
+    /// Builds the tape of `buf[..len]` (`buf[len..padded]` is padding) and hands it to `walk`.
+    #[inline]
+    fn fill_and_walk<T>(&mut self, padded: usize, len: usize, walk: impl FnOnce(&[Node<'_>]) -> T) -> Option<T> {
         let mut t = std::mem::replace(&mut self.tape, simd_json::Tape(Vec::new())).reset::<'_>();
         let result = match simd_json::fill_tape_padded(&mut self.buf[..padded], len, &mut self.buffers, &mut t) {
             Ok(()) => Some(walk(&t.0)),
@@ -202,13 +208,7 @@ impl TapeBuffers {
     pub(crate) fn parse_in_place<T>(&mut self, walk: impl FnOnce(&[Node<'_>]) -> T) -> Option<T> {
         let len = self.buf.len();
         self.buf.resize(len + simd_json::INPUT_PADDING, b' ');
-        let mut t = std::mem::replace(&mut self.tape, simd_json::Tape(Vec::new())).reset::<'_>();
-        let result = match simd_json::fill_tape_padded(self.buf.as_mut_slice(), len, &mut self.buffers, &mut t) {
-            Ok(()) => Some(walk(&t.0)),
-            Err(_) => None,
-        };
-        self.tape = t.reset();
-        result
+        self.fill_and_walk(self.buf.len(), len, walk)
     }
 }
 
