@@ -149,7 +149,7 @@ pub(crate) fn ms_to_ns(ms: u64) -> Nanos {
 /// simd-json's scratch buffers, and the tape. Allocated once; parsing reuses them.
 pub(crate) struct TapeBuffers {
     /// The frame copy; a parser that rewrites the frame while copying (Kraken) fills it itself
-    /// and calls [`TapeBuffers::parse_in_place`].
+    /// and calls [`TapeBuffers::parse_prefix`].
     pub(crate) buf: Vec<u8>,
     buffers: simd_json::Buffers,
     tape: simd_json::Tape<'static>,
@@ -202,13 +202,16 @@ impl TapeBuffers {
         result
     }
 
-    /// Parses what is in [`Self::buf`] (padding is added here) and hands the tape to `walk`;
-    /// `None` if it is not valid JSON.
+    /// Parses `buf[..len]`, a document the caller wrote there, having sized `buf` to at least
+    /// `len +` [`simd_json::INPUT_PADDING`] (the padding may hold anything), and hands the tape
+    /// to `walk`; `None` if it is not valid JSON or `buf` is too short.
     #[inline]
-    pub(crate) fn parse_in_place<T>(&mut self, walk: impl FnOnce(&[Node<'_>]) -> T) -> Option<T> {
-        let len = self.buf.len();
-        self.buf.resize(len + simd_json::INPUT_PADDING, b' ');
-        self.fill_and_walk(self.buf.len(), len, walk)
+    pub(crate) fn parse_prefix<T>(&mut self, len: usize, walk: impl FnOnce(&[Node<'_>]) -> T) -> Option<T> {
+        let padded = len.checked_add(simd_json::INPUT_PADDING)?;
+        if self.buf.len() < padded {
+            return None;
+        }
+        self.fill_and_walk(padded, len, walk)
     }
 }
 

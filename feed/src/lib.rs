@@ -17,6 +17,7 @@
 pub mod binance;
 pub mod binance_usdm;
 pub mod bybit;
+pub(crate) mod bytes;
 pub mod decoder;
 pub(crate) mod diff_buffer;
 pub mod endpoint;

@@ -2,8 +2,9 @@
 //!
 //! The shadow book itself is [`crate::okx::book::SideBook`] (sorted, preallocated, capacity =
 //! the subscribed depth, so "truncate to the subscribed depth after each update" is what its
-//! `apply` does); Kraken levels carry no wire text, because Kraken's checksum formats every
-//! price and quantity with the pair's fixed precision, which integers reproduce exactly.
+//! `apply` does). Each level carries its piece of the checksum input ([`level`]), built once when
+//! the level arrives: the checksum reads the top 10 levels a side on every message while a
+//! message changes ~10 levels, so formatting 40 numbers a message was most of its cost.
 //!
 //! Checksum (docs.kraken.com "book checksum v2"): the top 10 asks (low → high) then the top 10
 //! bids (high → low); for each level the price then the quantity, each formatted with the pair's
@@ -12,7 +13,8 @@
 //!
 //! Thread and contract: core thread; no allocation, no blocking, no panics.
 
-use crate::okx::book::{Crc32, Level};
+use crate::bytes::copy_short;
+use crate::okx::book::{Level, PIECE_CAPACITY, PieceCrc};
 
 /// Levels per side in Kraken's checksum.
 pub const CHECKSUM_DEPTH: usize = 10;
@@ -26,126 +28,197 @@ pub struct Precision {
     pub qty: u8,
 }
 
-/// Appends to `text` at `n` the decimal digits of `units` (held at `scale` decimals)
-/// re-expressed at `precision` decimals, without leading zeros. A value finer than `precision`
-/// is truncated; the checksum then fails, which is the right outcome.
+/// Most checksum digits of one number; a longer one is refused (no Kraken pair comes near it).
+pub const MAX_NUMBER_DIGITS: usize = 24;
+
+/// A book level of `price`/`qty` units (held at `scales`) whose wire texts were `price_text` /
+/// `qty_text`, with its checksum piece: the checksum digits at `precision` of the price, then of
+/// the quantity. `None` if a number has more than [`MAX_NUMBER_DIGITS`] digits.
 #[inline(always)]
-fn put_digits(text: &mut [u8; CHECKSUM_TEXT], n: &mut usize, units: i64, scale: u8, precision: u8) {
-    if precision == scale {
-        // The usual case (the instrument's grid is Kraken's precision): no rescaling.
-        put_u64(text, n, units.unsigned_abs());
-        return;
+pub fn level(
+    price: i64,
+    qty: i64,
+    price_text: &[u8],
+    qty_text: &[u8],
+    scales: Precision,
+    precision: Precision,
+) -> Option<Level> {
+    let mut piece = [0u8; PIECE_CAPACITY];
+    let mut n = 0;
+    if !put_number(&mut piece, &mut n, price_text, price, scales.price, precision.price)
+        || !put_number(&mut piece, &mut n, qty_text, qty, scales.qty, precision.qty)
+    {
+        return None;
     }
+    Some(Level::from_piece(price, qty, piece, n))
+}
+
+/// Appends the checksum digits of one number to `piece` at `n` (which is at most
+/// [`MAX_NUMBER_DIGITS`]): the number's wire `text`, whose value is `units` at `scale` decimals,
+/// expressed at `precision` decimals without the `.` and leading zeros.
+///
+/// The usual case — `text` is a plain decimal printed with exactly `precision` decimals, as Kraken
+/// prints them — copies the text's digits; anything else (another number of decimals, an
+/// exponent, precision 0) formats `units`. Both give the same digits for the same value.
+#[inline(always)]
+fn put_number(
+    piece: &mut [u8; PIECE_CAPACITY],
+    n: &mut usize,
+    text: &[u8],
+    units: i64,
+    scale: u8,
+    precision: u8,
+) -> bool {
+    let p = usize::from(precision);
+    if let Some(dot) = text.len().checked_sub(p + 1) {
+        let (int, frac) = (&text[..dot], &text[dot + 1..]);
+        if p > 0 && text[dot] == b'.' && text.len() <= MAX_NUMBER_DIGITS && all_digits(int) && all_digits(frac) {
+            match int.iter().position(|&b| b != b'0') {
+                Some(z) => {
+                    copy_short(piece, *n, &int[z..]);
+                    *n += int.len() - z;
+                    copy_short(piece, *n, frac);
+                    *n += frac.len();
+                }
+                None => {
+                    let z = frac.iter().position(|&b| b != b'0').unwrap_or(frac.len());
+                    copy_short(piece, *n, &frac[z..]);
+                    *n += frac.len() - z;
+                }
+            }
+            return true;
+        }
+    }
+    put_digits(piece, n, units, scale, precision)
+}
+
+/// Whether every byte of `text` is an ASCII digit: one accumulated test a byte, no early exit
+/// (the texts are a few bytes; an iterator chain over both halves cost ~75 instructions a level).
+#[inline(always)]
+fn all_digits(text: &[u8]) -> bool {
+    text.iter().fold(true, |ok, &b| ok & b.is_ascii_digit())
+}
+
+/// Appends to `piece` at `n` the decimal digits of `units` (held at `scale` decimals)
+/// re-expressed at `precision` decimals, without leading zeros; `false` if they are more than
+/// [`MAX_NUMBER_DIGITS`]. A value finer than `precision` is truncated; the checksum then fails,
+/// which is the right outcome.
+fn put_digits(piece: &mut [u8; PIECE_CAPACITY], n: &mut usize, units: i64, scale: u8, precision: u8) -> bool {
     let mut v = i128::from(units).unsigned_abs();
     if precision >= scale {
         v = v.saturating_mul(10u128.saturating_pow(u32::from(precision - scale)));
     } else {
         v /= 10u128.saturating_pow(u32::from(scale - precision));
     }
-    if let Ok(w) = u64::try_from(v) {
-        put_u64(text, n, w);
-        return;
-    }
-    let mut digits = [0u8; MAX_DIGITS];
-    let mut d = MAX_DIGITS;
+    let mut digits = [0u8; 39];
+    let mut d = digits.len();
     while v > 0 {
         d -= 1;
         digits[d] = b'0' + (v % 10) as u8;
         v /= 10;
     }
-    let len = MAX_DIGITS - d;
-    text[*n..*n + len].copy_from_slice(&digits[d..]);
+    let len = digits.len() - d;
+    if len > MAX_NUMBER_DIGITS {
+        return false;
+    }
+    copy_short(piece, *n, &digits[d..]);
     *n += len;
+    true
 }
 
-/// `"00" "01" … "99"`: two digits per table read.
-const DIGIT_PAIRS: [u8; 200] = {
-    let mut t = [0u8; 200];
-    let mut i = 0;
-    while i < 100 {
-        t[2 * i] = b'0' + (i / 10) as u8;
-        t[2 * i + 1] = b'0' + (i % 10) as u8;
-        i += 1;
-    }
-    t
-};
-
-/// Appends the decimal digits of `v` (none for 0) to `text` at `n`, written in place from the
-/// last digit, two at a time. Callgrind, 20 000 messages of `benches/feed_parse_kraken_firi.rs`
-/// (40 numbers a message): the old loop in `u128` (a library call per `% 10`) into a side buffer
-/// then copied was 254.4 M instructions, the same loop in `u64` 136.3 M.
-#[inline(always)]
-fn put_u64(text: &mut [u8; CHECKSUM_TEXT], n: &mut usize, mut v: u64) {
-    let Some(last) = v.checked_ilog10() else { return };
-    let len = last as usize + 1;
-    let out = &mut text[*n..*n + len];
-    let mut i = len;
-    while v >= 100 {
-        let r = 2 * (v % 100) as usize;
-        v /= 100;
-        i -= 2;
-        out[i..i + 2].copy_from_slice(&DIGIT_PAIRS[r..r + 2]);
-    }
-    if v >= 10 {
-        let r = 2 * v as usize;
-        out[..2].copy_from_slice(&DIGIT_PAIRS[r..r + 2]);
-    } else {
-        out[0] = b'0' + v as u8;
-    }
-    *n += len;
-}
-
-/// Digits of the largest `u128`.
-const MAX_DIGITS: usize = 39;
-/// Longest checksum string: 2 × 10 levels of two numbers.
-const CHECKSUM_TEXT: usize = 2 * CHECKSUM_DEPTH * 2 * MAX_DIGITS;
-
-/// The Kraken v2 checksum of a book whose prices/quantities are held at `scales`
-/// (`price`, `qty` decimals) and which Kraken formats at `precision`. The string is assembled
-/// on the stack and CRC'd in one pass.
+/// The Kraken v2 checksum of a book whose levels carry their checksum pieces ([`level`]).
+#[inline]
 pub fn kraken_checksum<'a>(
     bids: impl IntoIterator<Item = &'a Level>,
     asks: impl IntoIterator<Item = &'a Level>,
-    scales: Precision,
-    precision: Precision,
 ) -> u32 {
-    let mut text = [0u8; CHECKSUM_TEXT];
-    let mut n = 0;
+    let mut crc = PieceCrc::new();
     for l in asks.into_iter().take(CHECKSUM_DEPTH).chain(bids.into_iter().take(CHECKSUM_DEPTH)) {
-        put_digits(&mut text, &mut n, l.price, scales.price, precision.price);
-        put_digits(&mut text, &mut n, l.qty, scales.qty, precision.qty);
+        crc.push(l);
     }
-    let mut crc = Crc32::new();
-    crc.update(&text[..n]);
-    crc.finish()
+    crc.finish(0)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn doc_fragment_45285_2() {
-        // Doc step: price "45285.2", qty "0.00100000" -> "452852100000".
-        let l = Level::without_text(452_852, 100_000);
-        let p = Precision { price: 1, qty: 8 };
-        let want = crc32fast::hash(b"452852100000");
-        assert_eq!(kraken_checksum(&[], &[l], p, p), want);
-        // Held at finer scales, formatted at Kraken's precision: same string.
-        let fine = Level::without_text(45_285_200, 1_000_000);
-        assert_eq!(kraken_checksum(&[], &[fine], Precision { price: 3, qty: 9 }, p), want);
+    const BTC_USD: Precision = Precision { price: 1, qty: 8 };
+
+    fn digits(text: &str, units: i64, scale: u8, precision: u8) -> String {
+        let mut piece = [0u8; PIECE_CAPACITY];
+        let mut n = 0;
+        assert!(put_number(&mut piece, &mut n, text.as_bytes(), units, scale, precision), "{text}");
+        String::from_utf8(piece[..n].to_vec()).unwrap()
     }
 
     #[test]
-    fn digits_match_the_decimal_text() {
-        let mut values = vec![0, 1, 9, 10, 99, 100, 101, 999, 1000, 650_001, u64::MAX, u64::MAX / 7];
-        values.extend((0..19).map(|e| 10u64.pow(e)).flat_map(|p| [p - 1, p, p + 1]));
-        for v in values {
-            let mut text = [0u8; CHECKSUM_TEXT];
-            let mut n = 3;
-            put_u64(&mut text, &mut n, v);
-            let want = if v == 0 { String::new() } else { v.to_string() };
-            assert_eq!(&text[3..n], want.as_bytes(), "{v}");
+    fn doc_fragment_45285_2() {
+        // Doc step: price "45285.2", qty "0.00100000" -> "452852100000".
+        let want = crc32fast::hash(b"452852100000");
+        let l = level(452_852, 100_000, b"45285.2", b"0.00100000", BTC_USD, BTC_USD).unwrap();
+        assert_eq!(l.piece(), b"452852100000");
+        assert_eq!(kraken_checksum(&[], &[l]), want);
+        // Held at finer scales, formatted at Kraken's precision: same string.
+        let fine = Precision { price: 3, qty: 9 };
+        let l = level(45_285_200, 1_000_000, b"45285.200", b"0.001000000", fine, BTC_USD).unwrap();
+        assert_eq!(kraken_checksum(&[], &[l]), want);
+        // A trimmed wire text ("0.001") gives the digits at Kraken's precision all the same.
+        let l = level(452_852, 100_000, b"45285.2", b"0.001", BTC_USD, BTC_USD).unwrap();
+        assert_eq!(kraken_checksum(&[], &[l]), want);
+        // One tick off fails.
+        let l = level(452_853, 100_000, b"45285.3", b"0.00100000", BTC_USD, BTC_USD).unwrap();
+        assert_ne!(kraken_checksum(&[], &[l]), want);
+    }
+
+    #[test]
+    fn text_and_integer_routes_give_the_same_digits() {
+        // (text, units at `scale`, scale, precision)
+        let cases: &[(&str, i64, u8, u8)] = &[
+            ("0.00100000", 100_000, 8, 8),
+            ("0.001", 100_000, 8, 8),
+            ("0.00000000", 0, 8, 8),
+            ("65000.1", 650_001, 1, 1),
+            ("65000.10", 650_001, 1, 1),
+            ("0065000.1", 650_001, 1, 1),
+            ("65000", 650_000, 1, 1),
+            ("1.5e3", 15_000, 1, 1),
+            ("12.30", 1_230, 2, 2),
+            ("7", 7, 0, 0),
+            ("0.5", 5, 1, 1),
+            ("10.0", 1_000, 2, 1),
+        ];
+        for &(text, units, scale, precision) in cases {
+            let mut want = [0u8; PIECE_CAPACITY];
+            let mut n = 0;
+            assert!(put_digits(&mut want, &mut n, units, scale, precision));
+            let want = String::from_utf8(want[..n].to_vec()).unwrap();
+            assert_eq!(digits(text, units, scale, precision), want, "{text}");
+            let plain = want.trim_start_matches('0');
+            assert_eq!(want, plain, "{text}: no leading zeros");
         }
+        assert_eq!(digits("0.00100000", 100_000, 8, 8), "100000");
+        assert_eq!(digits("65000.1", 650_001, 1, 1), "650001");
+        assert_eq!(digits("0.00000000", 0, 8, 8), "");
+    }
+
+    #[test]
+    fn integer_route_matches_the_decimal_text() {
+        let mut values = vec![0, 1, 9, 10, 99, 100, 101, 999, 1000, 650_001, i64::MAX, i64::MAX / 7];
+        values.extend((0..18).map(|e| 10i64.pow(e)).flat_map(|p| [p - 1, p, p + 1]));
+        for v in values {
+            let mut piece = [0u8; PIECE_CAPACITY];
+            let mut n = 3;
+            assert!(put_digits(&mut piece, &mut n, v, 2, 2));
+            let want = if v == 0 { String::new() } else { v.to_string() };
+            assert_eq!(&piece[3..n], want.as_bytes(), "{v}");
+        }
+        // Too many digits at the requested precision: refused, not truncated.
+        let mut piece = [0u8; PIECE_CAPACITY];
+        let mut n = 0;
+        assert!(!put_digits(&mut piece, &mut n, i64::MAX, 0, 8));
+        assert!(
+            level(i64::MAX, 1, b"x", b"1", Precision { price: 0, qty: 0 }, Precision { price: 8, qty: 0 }).is_none()
+        );
     }
 }

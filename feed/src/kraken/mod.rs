@@ -36,7 +36,7 @@ pub mod live;
 pub mod parse;
 
 use crate::decoder::{ChecksumVerdict, DecoderStats, VenueDecoder};
-use crate::okx::book::{Level, SideBook};
+use crate::okx::book::SideBook;
 pub use book::Precision;
 use book::kraken_checksum;
 use parse::{FrameParser, Parsed};
@@ -63,8 +63,6 @@ pub struct KrakenCounters {
 #[derive(Debug, Clone)]
 struct SymbolBook {
     id: InstrumentId,
-    scales: Precision,
-    precision: Precision,
     bids: SideBook,
     asks: SideBook,
     live: bool,
@@ -99,22 +97,16 @@ impl Decoder {
         let depth = depth.max(1);
         let books = symbols
             .iter()
-            .enumerate()
-            .map(|(i, s)| {
-                let scales = Precision { price: s.price_scale(), qty: s.qty_scale() };
-                SymbolBook {
-                    id: s.id(),
-                    scales,
-                    precision: precisions.get(i).copied().unwrap_or(scales),
-                    bids: SideBook::with_capacity(depth, true),
-                    asks: SideBook::with_capacity(depth, false),
-                    live: false,
-                    resubscribe: false,
-                }
+            .map(|s| SymbolBook {
+                id: s.id(),
+                bids: SideBook::with_capacity(depth, true),
+                asks: SideBook::with_capacity(depth, false),
+                live: false,
+                resubscribe: false,
             })
             .collect();
         Self {
-            parser: FrameParser::new(symbols, depth),
+            parser: FrameParser::new(symbols, precisions, depth),
             books,
             depth,
             out: Vec::with_capacity(2 * depth + 2),
@@ -199,15 +191,15 @@ impl Decoder {
             return;
         }
         self.truncated.clear();
-        for (k, &(side, price, qty)) in levels.iter().enumerate() {
-            let level = Level::without_text(price, qty);
+        for (k, &(side, ref level)) in levels.iter().enumerate() {
+            let (price, qty) = (level.price, level.qty);
             let book = match side {
                 Side::Buy => &mut b.bids,
                 Side::Sell => &mut b.asks,
             };
             let full = book.len() >= self.depth;
             let worst = book.iter().next_back().map(|l| l.price);
-            book.apply(&level);
+            book.apply(level);
             // Kraken sends no delete for a level pushed out of the subscribed depth; the
             // engine's book has no depth limit, so such a level is deleted explicitly in the
             // records (an insert that pushed the worst level out, or an insert worse than all).
@@ -223,7 +215,7 @@ impl Decoder {
         }
         match item.checksum {
             Some(expected) => {
-                if kraken_checksum(b.bids.iter(), b.asks.iter(), b.scales, b.precision) == expected {
+                if kraken_checksum(b.bids.iter(), b.asks.iter()) == expected {
                     self.counters.stats.checksum_ok += 1;
                     if self.last_checksum != ChecksumVerdict::Mismatch {
                         self.last_checksum = ChecksumVerdict::Match;
@@ -269,9 +261,9 @@ impl Decoder {
             out[0].flags |= MarketEvent::CLEAR;
         } else {
             let mut truncated = self.truncated.iter().peekable();
-            for (k, &(side, price, qty)) in levels.iter().enumerate() {
-                let ev =
-                    MarketEvent::new(b.id, EventKind::BookDelta, side, Price::from_units(price), Qty::from_units(qty));
+            for (k, &(side, ref level)) in levels.iter().enumerate() {
+                let (price, qty) = (Price::from_units(level.price), Qty::from_units(level.qty));
+                let ev = MarketEvent::new(b.id, EventKind::BookDelta, side, price, qty);
                 out.push(stamp(ev));
                 while let Some(&(_, side, price)) = truncated.next_if(|t| t.0 == k) {
                     let ev = MarketEvent::new(b.id, EventKind::BookDelta, side, Price::from_units(price), Qty::ZERO);

@@ -5,11 +5,14 @@
 //! them into `f64`. So the frame is copied into the reused padded buffer with the number after
 //! every `"price":` and `"qty":` key wrapped in quotes, and that text goes straight to an
 //! integer on the instrument's grid (`qt_core::decimal`) — exact, never through `f64`. The tape
-//! is built with reused `Buffers`/tape vector; book levels are staged in reused vectors so the
-//! decoder applies a message only once all of it parsed. After warm-up nothing allocates; bad
+//! is built with reused `Buffers`/tape vector; book levels are staged in reused vectors, each
+//! with its checksum piece ([`book::level`]), so the decoder applies a message only once all of
+//! it parsed. After warm-up nothing allocates; bad
 //! input is a `Copy` [`ParseError`], never a panic.
 
+use super::book::{self, Precision};
 use crate::json::{TapeBuffers, fields, find_key, get_str, scaled, span, str_at};
+use crate::okx::book::Level;
 use crate::okx::parse::{contains, digits_u64};
 use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Price, Qty, Side};
 use simd_json::{Node, StaticNode};
@@ -31,8 +34,9 @@ pub struct BookItem {
     pub exchange_ns: Nanos,
 }
 
-/// One staged book level: side, price units, quantity units.
-pub type StagedLevel = (Side, i64, i64);
+/// One staged book level: its side and the level (units and checksum piece; a deletion has no
+/// piece).
+pub type StagedLevel = (Side, Level);
 
 /// What a parsed frame holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,8 +58,10 @@ pub enum Parsed {
 struct SymbolEntry {
     id: InstrumentId,
     symbol: String,
-    price_scale: u8,
-    qty_scale: u8,
+    /// The instrument's price/qty decimals.
+    scales: Precision,
+    /// Kraken's price/qty precision (the checksum's formatting).
+    precision: Precision,
 }
 
 /// Parses Kraken v2 frames; owns every buffer it reuses. Core thread.
@@ -75,15 +81,21 @@ impl std::fmt::Debug for FrameParser {
 const INITIAL_FRAME_CAPACITY: usize = 64 * 1024;
 
 impl FrameParser {
-    /// A parser for `symbols` (`symbol` = [`Instrument::symbol`], e.g. `BTC/USD`).
-    pub fn new(symbols: &[Instrument], max_levels: usize) -> Self {
+    /// A parser for `symbols` (`symbol` = [`Instrument::symbol`], e.g. `BTC/USD`) whose Kraken
+    /// precisions are `precisions` (a missing entry: the instrument's scales), staging at most
+    /// `max_levels` levels a side without allocating.
+    pub fn new(symbols: &[Instrument], precisions: &[Precision], max_levels: usize) -> Self {
         let symbols = symbols
             .iter()
-            .map(|i| SymbolEntry {
-                id: i.id(),
-                symbol: i.symbol().to_string(),
-                price_scale: i.price_scale(),
-                qty_scale: i.qty_scale(),
+            .enumerate()
+            .map(|(k, i)| {
+                let scales = Precision { price: i.price_scale(), qty: i.qty_scale() };
+                SymbolEntry {
+                    id: i.id(),
+                    symbol: i.symbol().to_string(),
+                    scales,
+                    precision: precisions.get(k).copied().unwrap_or(scales),
+                }
             })
             .collect::<Vec<_>>();
         Self {
@@ -128,9 +140,9 @@ impl FrameParser {
         self.items.clear();
         self.levels.clear();
         let Self { symbols, tape, items, levels } = self;
-        quote_numbers(frame, &mut tape.buf);
+        let len = quote_numbers(frame, &mut tape.buf);
         let result = tape
-            .parse_in_place(|nodes| walk(symbols, nodes, local_ns, out, items, levels))
+            .parse_prefix(len, |nodes| walk(symbols, nodes, local_ns, out, items, levels))
             .unwrap_or(Err(ParseError::Json));
         if result.is_err() {
             out.clear();
@@ -141,41 +153,146 @@ impl FrameParser {
     }
 }
 
-/// Copies `frame` into `buf`, wrapping the bare number after each `"price":` / `"qty":` key in
-/// quotes so the tape keeps its exact text.
-///
-/// Jumps from `:` to `:` and copies the text between the numbers it quotes in whole slices
-/// (a byte-by-byte copy with a key check per `:` was 8 500 instructions a message on
-/// `benches/feed_parse_kraken_firi.rs`). The key is matched in `frame` rather than in the copy:
-/// the two differ only right after a quoted number, and a number followed by the rest of a key
-/// is not JSON either way.
-#[inline]
-fn quote_numbers(frame: &[u8], buf: &mut Vec<u8>) {
-    buf.clear();
-    let mut copied = 0;
+/// The bytes between a level's price number and its quantity number, as Kraken prints them.
+const PRICE_TO_QTY: [u8; 7] = *b",\"qty\":";
+/// The bytes between a level's quantity number and the next level's price number.
+const QTY_TO_PRICE: [u8; 11] = *b"},{\"price\":";
+
+/// Bytes that may belong to a JSON number.
+const NUMBER_BYTE: [bool; 256] = {
+    let mut t = [false; 256];
     let mut i = 0;
+    while i < 256 {
+        t[i] = matches!(i as u8, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E');
+        i += 1;
+    }
+    t
+};
+
+/// Which key the layout of a level list puts after the last number quoted.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Next {
+    /// Unknown: find the next key by scanning.
+    Scan,
+    /// `,"qty":` right after a price.
+    Qty,
+    /// `},{"price":` right after a quantity.
+    Price,
+}
+
+/// Copies `frame` to the start of `buf`, wrapping the bare number after each `"price":` /
+/// `"qty":` key in quotes so the tape keeps its exact text; returns the copy's length. `buf` is
+/// kept at least that long plus [`simd_json::INPUT_PADDING`] (it only grows; the bytes after the
+/// copy are left as they are, which simd-json's padded parse allows).
+///
+/// Between the numbers of a level list Kraken prints fixed bytes ([`PRICE_TO_QTY`],
+/// [`QTY_TO_PRICE`]): after each number the next key is first looked for exactly there, and only
+/// otherwise (the envelope, the end of a list, any other layout) found by a `:` scan that checks
+/// the key before each colon. A number's end is found eight bytes at a time
+/// ([`plain_number_len`]). The key is matched in `frame` rather than in the copy: the two
+/// differ only right after a quoted number, and a number followed by the rest of a key is not
+/// JSON either way. Callgrind, 20 000 messages of `benches/feed_parse_kraken_firi.rs`: see
+/// BENCHMARKS.md `feed_parse`, round 5.
+#[inline]
+fn quote_numbers(frame: &[u8], buf: &mut Vec<u8>) -> usize {
+    // Each quoted number follows a key of at least 6 bytes plus a digit and gains 2 bytes.
+    let bound = frame.len() + frame.len() / 3 + 2 + simd_json::INPUT_PADDING;
+    if buf.len() < bound {
+        buf.resize(bound, b' ');
+    }
+    let out = buf.as_mut_slice();
+    let (mut w, mut copied, mut i) = (0, 0, 0);
+    let mut next = Next::Scan;
+    loop {
+        let (key_end, is_price) = match next {
+            Next::Qty if frame[i..].starts_with(&PRICE_TO_QTY) => (i + PRICE_TO_QTY.len(), false),
+            Next::Price if frame[i..].starts_with(&QTY_TO_PRICE) => (i + QTY_TO_PRICE.len(), true),
+            _ => match next_number_key(frame, i) {
+                Some(key) => key,
+                None => break,
+            },
+        };
+        let mut start = key_end;
+        while start < frame.len() && frame[start].is_ascii_whitespace() {
+            start += 1;
+        }
+        let end = number_end(frame, start);
+        i = end;
+        if end == start {
+            // Not a bare number (a string, say): left as it is.
+            next = Next::Scan;
+            continue;
+        }
+        next = if is_price { Next::Qty } else { Next::Price };
+        crate::bytes::copy_short(out, w, &frame[copied..start]);
+        w += start - copied;
+        out[w] = b'"';
+        crate::bytes::copy_short(out, w + 1, &frame[start..end]);
+        w += end - start + 1;
+        out[w] = b'"';
+        w += 1;
+        copied = end;
+    }
+    crate::bytes::copy_short(out, w, &frame[copied..]);
+    w + (frame.len() - copied)
+}
+
+/// From `from`, the end (just past the `:`) of the next `"price":` or `"qty":` key in `frame`,
+/// and whether it is `"price"`.
+#[inline]
+fn next_number_key(frame: &[u8], from: usize) -> Option<(usize, bool)> {
+    let mut i = from;
     while let Some(colon) = frame[i..].iter().position(|&b| b == b':') {
         i += colon + 1;
         let head = &frame[..i];
-        if !(head.ends_with(b"\"price\":") || head.ends_with(b"\"qty\":")) {
-            continue;
+        if head.ends_with(b"\"price\":") {
+            return Some((i, true));
         }
-        while i < frame.len() && frame[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        let start = i;
-        while i < frame.len() && matches!(frame[i], b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E') {
-            i += 1;
-        }
-        if i > start {
-            buf.extend_from_slice(&frame[copied..start]);
-            buf.push(b'"');
-            buf.extend_from_slice(&frame[start..i]);
-            buf.push(b'"');
-            copied = i;
+        if head.ends_with(b"\"qty\":") {
+            return Some((i, false));
         }
     }
-    buf.extend_from_slice(&frame[copied..]);
+    None
+}
+
+/// The end of the run of [`NUMBER_BYTE`]s starting at `start`: up to 16 bytes of digits and `.`
+/// at once ([`plain_number_len`]); a byte-by-byte scan for anything else (an exponent, a sign,
+/// a longer number, the end of the frame).
+#[inline(always)]
+fn number_end(frame: &[u8], start: usize) -> usize {
+    if let Some(words) = frame.get(start..).and_then(|rest| rest.first_chunk::<16>()) {
+        let (lo, hi) = words.split_at(8);
+        let lo = u64::from_le_bytes(lo.try_into().unwrap_or([0; 8]));
+        let hi = u64::from_le_bytes(hi.try_into().unwrap_or([0; 8]));
+        let mut n = plain_number_len(lo);
+        if n == 8 {
+            n += plain_number_len(hi);
+        }
+        if n < 16 && !NUMBER_BYTE[usize::from(words[n])] {
+            return start + n;
+        }
+    }
+    let mut end = start;
+    while end < frame.len() && NUMBER_BYTE[usize::from(frame[end])] {
+        end += 1;
+    }
+    end
+}
+
+/// How many of the eight bytes of `x` (little-endian, first byte lowest) from the first are
+/// ASCII digits or `.`, by bit arithmetic on all eight at once: per byte, with the top bit
+/// cleared first so no sum carries into the next byte, `y + 0x50` has its top bit set iff
+/// `y >= '0'`, `y + 0x46` iff `y > '9'`, and `(y ^ '.') + 0x7f` iff `y != '.'`.
+#[inline(always)]
+fn plain_number_len(x: u64) -> usize {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let y = x & LOW7;
+    let at_least_0 = y.wrapping_add(0x5050_5050_5050_5050);
+    let above_9 = y.wrapping_add(0x4646_4646_4646_4646);
+    let not_dot = (y ^ 0x2e2e_2e2e_2e2e_2e2e).wrapping_add(LOW7);
+    let plain = ((at_least_0 & !above_9) | !not_dot) & !x & HIGH;
+    ((!plain & HIGH).trailing_zeros() / 8) as usize
 }
 
 /// `YYYY-MM-DDTHH:MM:SS[.fraction]Z` → Unix nanoseconds.
@@ -299,16 +416,25 @@ fn walk(
                         return Err(ParseError::WrongType(key));
                     }
                     let [price_at, qty_at] = fields(nodes, l, ["price", "qty"]);
-                    let price = scaled(str_at(nodes, price_at, "price")?, entry.price_scale, "price")?;
-                    let qty = scaled(str_at(nodes, qty_at, "qty")?, entry.qty_scale, "qty")?;
-                    levels.push((side, price, qty));
+                    let price_text = str_at(nodes, price_at, "price")?;
+                    let qty_text = str_at(nodes, qty_at, "qty")?;
+                    let price = scaled(price_text, entry.scales.price, "price")?;
+                    let qty = scaled(qty_text, entry.scales.qty, "qty")?;
+                    let level = if qty == 0 {
+                        Level::without_text(price, 0)
+                    } else {
+                        let (pt, qt) = (price_text.as_bytes(), qty_text.as_bytes());
+                        book::level(price, qty, pt, qt, entry.scales, entry.precision)
+                            .ok_or(ParseError::BadDecimal("price"))?
+                    };
+                    levels.push((side, level));
                     l += span(nodes, l);
                 }
             }
             items.push(BookItem { symbol, start, end: levels.len(), checksum, exchange_ns });
         } else {
-            let price = scaled(get_str(nodes, obj, "price")?, entry.price_scale, "price")?;
-            let qty = scaled(get_str(nodes, obj, "qty")?, entry.qty_scale, "qty")?;
+            let price = scaled(get_str(nodes, obj, "price")?, entry.scales.price, "price")?;
+            let qty = scaled(get_str(nodes, obj, "qty")?, entry.scales.qty, "qty")?;
             // `side` is the taker's.
             let side = match get_str(nodes, obj, "side")? {
                 "buy" => Side::Buy,
@@ -349,11 +475,83 @@ fn walk(
 mod tests {
     use super::*;
 
+    /// The definition: every bare number right after a `"price":` / `"qty":` key (spaces
+    /// allowed before it) quoted, nothing else changed.
+    fn reference_quote(frame: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < frame.len() {
+            out.push(frame[i]);
+            i += 1;
+            if frame[i - 1] == b':' && (frame[..i].ends_with(b"\"price\":") || frame[..i].ends_with(b"\"qty\":")) {
+                while i < frame.len() && frame[i].is_ascii_whitespace() {
+                    out.push(frame[i]);
+                    i += 1;
+                }
+                let start = i;
+                while i < frame.len() && NUMBER_BYTE[usize::from(frame[i])] {
+                    i += 1;
+                }
+                if i > start {
+                    out.push(b'"');
+                    out.extend_from_slice(&frame[start..i]);
+                    out.push(b'"');
+                }
+            }
+        }
+        out
+    }
+
+    fn quoted(frame: &[u8], buf: &mut Vec<u8>) -> Vec<u8> {
+        let len = quote_numbers(frame, buf);
+        assert!(buf.len() >= len + simd_json::INPUT_PADDING);
+        buf[..len].to_vec()
+    }
+
     #[test]
     fn numbers_after_price_and_qty_are_quoted() {
         let mut buf = Vec::new();
-        quote_numbers(br#"{"price":45285.2,"qty": 0.00100000,"checksum":12}"#, &mut buf);
-        assert_eq!(buf, br#"{"price":"45285.2","qty": "0.00100000","checksum":12}"#);
+        let got = quoted(br#"{"price":45285.2,"qty": 0.00100000,"checksum":12}"#, &mut buf);
+        assert_eq!(got, br#"{"price":"45285.2","qty": "0.00100000","checksum":12}"#);
+        let frame = br#"{"bids":[{"price":1.5,"qty":2},{"price":1.4,"qty":3}],"asks":[{"qty":0.1,"price":9},{"price":"x","qty":1e-3}]}"#;
+        assert_eq!(quoted(frame, &mut buf), reference_quote(frame));
+        assert_eq!(
+            quoted(frame, &mut buf),
+            br#"{"bids":[{"price":"1.5","qty":"2"},{"price":"1.4","qty":"3"}],"asks":[{"qty":"0.1","price":"9"},{"price":"x","qty":"1e-3"}]}"#
+        );
+    }
+
+    #[test]
+    fn plain_number_len_counts_leading_digits_and_dots() {
+        for bytes in [&b"65000.1,\"qty\""[..], b"0.123456", b"12345678", b"", b"1e5", b".-", b"9:", b"/0", b"\xb0123"] {
+            let mut word = [b','; 8];
+            word[..bytes.len().min(8)].copy_from_slice(&bytes[..bytes.len().min(8)]);
+            let want = word.iter().take_while(|&&b| b.is_ascii_digit() || b == b'.').count();
+            assert_eq!(plain_number_len(u64::from_le_bytes(word)), want, "{:?}", String::from_utf8_lossy(&word));
+        }
+        for b in 0..=255u8 {
+            let want = usize::from(b.is_ascii_digit() || b == b'.');
+            assert_eq!(plain_number_len(u64::from(b) | (u64::from(b',') << 8)), want, "byte {b}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Frames stitched from level-list fragments (the fast path's layout, broken layouts,
+        /// keys without numbers, truncations) quote exactly as the definition says, whatever
+        /// the buffer held before.
+        #[test]
+        fn quoting_matches_the_definition(parts in proptest::collection::vec(0usize..16, 0..40), cut in 0usize..400) {
+            const PIECES: [&str; 16] = [
+                r#"{"price":"#, "65000.1", r#","qty":"#, "0.12345678", r#"},{"price":"#, r#"}],"asks":[{"price":"#,
+                r#", "qty": "#, "1e-5", r#""price":"#, r#"qty":"#, ":", "\"", " ", r#"},{"qty":"#,
+                "12345678901234567.5", "-1",
+            ];
+            let mut frame: Vec<u8> = parts.iter().flat_map(|&k| PIECES[k].bytes()).collect();
+            frame.truncate(cut.min(frame.len()));
+            let mut buf = vec![b'x'; 7];
+            proptest::prop_assert_eq!(quoted(&frame, &mut buf), reference_quote(&frame));
+            proptest::prop_assert_eq!(quoted(&frame, &mut buf), reference_quote(&frame));
+        }
     }
 
     #[test]

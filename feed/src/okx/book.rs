@@ -8,6 +8,7 @@
 //! Thread and contract: owned by the core thread through its decoder. Capacity is allocated in
 //! [`SideBook::with_capacity`]; applying levels never allocates, never blocks, never panics.
 
+use crate::bytes::copy_short;
 use qt_core::book::better_suffix_start;
 
 /// Longest price or size text kept inline; longer text is refused by the parser.
@@ -15,6 +16,9 @@ pub const MAX_TEXT: usize = 24;
 
 /// Capacity of a level's checksum text `px:sz:`.
 const LEVEL_TEXT: usize = 2 * MAX_TEXT + 2;
+
+/// Capacity of a level's checksum piece ([`Level::from_piece`]).
+pub const PIECE_CAPACITY: usize = LEVEL_TEXT;
 
 /// One book level: exact integers on the instrument's grid plus the wire text, kept pre-joined
 /// as the level's piece of OKX's checksum input, `px:sz:`.
@@ -44,6 +48,7 @@ impl std::fmt::Debug for Level {
             .field("qty", &self.qty)
             .field("px", &String::from_utf8_lossy(self.px()))
             .field("sz", &String::from_utf8_lossy(self.sz()))
+            .field("piece", &String::from_utf8_lossy(self.piece()))
             .finish()
     }
 }
@@ -65,6 +70,20 @@ impl Level {
         Some(Self { price, qty, text, text_len: (len + 1) as u8, px_len: px.len() as u8 })
     }
 
+    /// A level whose checksum piece is `piece[..len]` (`len` is clamped to the capacity), a
+    /// venue-specific text rather than OKX's `px:sz:` (Kraken: the price's then the quantity's
+    /// checksum digits); [`Self::px`] and [`Self::sz`] are empty for it.
+    #[inline(always)]
+    pub fn from_piece(price: i64, qty: i64, piece: [u8; PIECE_CAPACITY], len: usize) -> Self {
+        Self { price, qty, text: piece, text_len: len.min(PIECE_CAPACITY) as u8, px_len: 0 }
+    }
+
+    /// The level's piece of its venue's checksum input (`px:sz:` for OKX).
+    #[inline]
+    pub fn piece(&self) -> &[u8] {
+        &self.text[..usize::from(self.text_len)]
+    }
+
     /// A level without wire text (a venue whose checksum is computed from the integers).
     #[inline]
     pub const fn without_text(price: i64, qty: i64) -> Self {
@@ -80,30 +99,12 @@ impl Level {
     /// The size text as sent.
     #[inline]
     pub fn sz(&self) -> &[u8] {
+        if self.px_len == 0 {
+            // No wire text (an OKX price is never empty), or a venue piece.
+            return &[];
+        }
         let end = usize::from(self.text_len).saturating_sub(1);
         self.text.get(usize::from(self.px_len) + 1..end).unwrap_or(&[])
-    }
-}
-
-/// Copies `src` (at most [`MAX_TEXT`] bytes) to `dst[at..]` with two overlapping fixed-size
-/// moves (the way a `memcpy` handles short lengths), inline instead of a `memcpy` call per text.
-/// The caller guarantees `at + MAX_TEXT <= N`; the indexing still checks it.
-#[inline(always)]
-fn copy_short<const N: usize>(dst: &mut [u8; N], at: usize, src: &[u8]) {
-    let n = src.len();
-    if n >= 16 {
-        dst[at..at + 16].copy_from_slice(&src[..16]);
-        dst[at + n - 16..at + n].copy_from_slice(&src[n - 16..]);
-    } else if n >= 8 {
-        dst[at..at + 8].copy_from_slice(&src[..8]);
-        dst[at + n - 8..at + n].copy_from_slice(&src[n - 8..]);
-    } else if n >= 4 {
-        dst[at..at + 4].copy_from_slice(&src[..4]);
-        dst[at + n - 4..at + n].copy_from_slice(&src[n - 4..]);
-    } else if n > 0 {
-        dst[at] = src[0];
-        dst[at + n / 2] = src[n / 2];
-        dst[at + n - 1] = src[n - 1];
     }
 }
 
@@ -301,9 +302,7 @@ pub const CHECKSUM_DEPTH: usize = 25;
 /// `memset`, a share of 40 M in `memcpy` and 10.0 M in the CRC; this one 48.3 M, no `memset`,
 /// 14.2 M in the CRC (`memcpy` for the whole decoder down to 14.0 M).
 pub fn okx_checksum<'a>(bids: impl IntoIterator<Item = &'a Level>, asks: impl IntoIterator<Item = &'a Level>) -> i32 {
-    let mut text = [0u8; CHECKSUM_BUFFER];
-    let mut n = 0;
-    let mut crc = Crc32::new();
+    let mut crc = PieceCrc::new();
     let mut bids = bids.into_iter().take(CHECKSUM_DEPTH);
     let mut asks = asks.into_iter().take(CHECKSUM_DEPTH);
     loop {
@@ -312,33 +311,63 @@ pub fn okx_checksum<'a>(bids: impl IntoIterator<Item = &'a Level>, asks: impl In
             break;
         }
         if let Some(l) = b {
-            n = put_level(&mut text, n, l, &mut crc);
+            crc.push(l);
         }
         if let Some(l) = a {
-            n = put_level(&mut text, n, l, &mut crc);
+            crc.push(l);
         }
     }
-    // Every level ended with ':'; the string has none at its end (and the last level is always
-    // still in the buffer: it is flushed only before the next level is written).
-    crc.update(&text[..n.saturating_sub(1)]);
-    crc.finish() as i32
+    // Every level ended with ':'; the string has none at its end.
+    crc.finish(1) as i32
 }
 
-/// Writes `px:sz:` of `l` at `n` in `text` (first feeding the CRC if `n` reached [`CRC_CHUNK`]),
-/// returning the new write position. Always inlined, and the lengths clamped to [`MAX_TEXT`] so the
-/// compiler sees every copy inside the buffer. Callgrind on the OKX stream of
-/// `benches/feed_parse.rs` (20 000 messages): 444.2 M → 437.7 M instructions in the decoder
-/// (22 211 → 21 887 a message; `okx_checksum`, 48.3 M out of line before, is now inlined into the
-/// decoder and its part there ~41.8 M; CRC and `memcpy` unchanged).
-#[inline(always)]
-fn put_level(text: &mut [u8; CHECKSUM_BUFFER], mut n: usize, l: &Level, crc: &mut Crc32) -> usize {
-    if n >= CRC_CHUNK {
-        crc.update(&text[..n]);
-        n = 0;
+/// The CRC32 of the levels' checksum pieces ([`Level::piece`]) joined in the order pushed,
+/// gathered in a small stack buffer that is fed to the CRC whenever it holds [`CRC_CHUNK`] bytes
+/// or more (one fixed-size copy of each level's whole piece block, then the write position
+/// advances by the piece's length). Shared by the OKX and Kraken checksums.
+#[derive(Debug, Clone)]
+pub struct PieceCrc {
+    text: [u8; CHECKSUM_BUFFER],
+    n: usize,
+    crc: Crc32,
+}
+
+impl Default for PieceCrc {
+    fn default() -> Self {
+        Self::new()
     }
-    // n < CRC_CHUNK here, so the fixed-size copy stays inside CHECKSUM_BUFFER.
-    text[n..n + LEVEL_TEXT].copy_from_slice(&l.text);
-    n + usize::from(l.text_len).min(LEVEL_TEXT)
+}
+
+impl PieceCrc {
+    /// Nothing pushed yet.
+    #[inline(always)]
+    pub fn new() -> Self {
+        Self { text: [0; CHECKSUM_BUFFER], n: 0, crc: Crc32::new() }
+    }
+
+    /// Appends `l`'s piece (first feeding the CRC if the buffer reached [`CRC_CHUNK`]). Always
+    /// inlined, and the length clamped to the block size so the compiler sees every copy inside
+    /// the buffer. Callgrind on the OKX stream of `benches/feed_parse.rs` (20 000 messages):
+    /// 444.2 M → 437.7 M instructions in the decoder against an out-of-line checksum.
+    #[inline(always)]
+    pub fn push(&mut self, l: &Level) {
+        if self.n >= CRC_CHUNK {
+            self.crc.update(&self.text[..self.n]);
+            self.n = 0;
+        }
+        // n < CRC_CHUNK here, so the fixed-size copy stays inside CHECKSUM_BUFFER.
+        let n = self.n;
+        self.text[n..n + LEVEL_TEXT].copy_from_slice(&l.text);
+        self.n = n + usize::from(l.text_len).min(LEVEL_TEXT);
+    }
+
+    /// The CRC of everything pushed, without its last `trim` bytes (OKX's trailing `:`). The
+    /// last piece is always still in the buffer: it is flushed only before the next one.
+    #[inline(always)]
+    pub fn finish(mut self, trim: usize) -> u32 {
+        self.crc.update(&self.text[..self.n.saturating_sub(trim)]);
+        self.crc.finish()
+    }
 }
 
 /// Bytes gathered before they are fed to the CRC.
