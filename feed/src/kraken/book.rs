@@ -99,6 +99,9 @@ fn all_digits(text: &[u8]) -> bool {
     text.iter().fold(true, |ok, &b| ok & b.is_ascii_digit())
 }
 
+/// Digits of the largest `u128`.
+const U128_DIGITS: usize = 39;
+
 /// Appends to `piece` at `n` the decimal digits of `units` (held at `scale` decimals)
 /// re-expressed at `precision` decimals, without leading zeros; `false` if they are more than
 /// [`MAX_NUMBER_DIGITS`]. A value finer than `precision` is truncated; the checksum then fails,
@@ -110,7 +113,7 @@ fn put_digits(piece: &mut [u8; PIECE_CAPACITY], n: &mut usize, units: i64, scale
     } else {
         v /= 10u128.saturating_pow(u32::from(scale - precision));
     }
-    let mut digits = [0u8; 39];
+    let mut digits = [0u8; U128_DIGITS];
     let mut d = digits.len();
     while v > 0 {
         d -= 1;

@@ -7,8 +7,8 @@
 //! integer on the instrument's grid (`qt_core::decimal`) — exact, never through `f64`. The tape
 //! is built with reused `Buffers`/tape vector; book levels are staged in reused vectors, each
 //! with its checksum piece ([`book::level`]), so the decoder applies a message only once all of
-//! it parsed. After warm-up nothing allocates; bad
-//! input is a `Copy` [`ParseError`], never a panic.
+//! it parsed. After warm-up nothing allocates; bad input is a `Copy` [`ParseError`], never a
+//! panic.
 
 use super::book::{self, Precision};
 use crate::json::{TapeBuffers, fields, find_key, get_str, scaled, span, str_at};
