@@ -2,9 +2,11 @@
 //!
 //! The shadow book itself is [`crate::okx::book::SideBook`] (sorted, preallocated, capacity =
 //! the subscribed depth, so "truncate to the subscribed depth after each update" is what its
-//! `apply` does). Each level carries its piece of the checksum input ([`level`]), built once when
-//! the level arrives: the checksum reads the top 10 levels a side on every message while a
-//! message changes ~10 levels, so formatting 40 numbers a message was most of its cost.
+//! `apply` does). Each level carries its piece of the checksum input, built once when the level
+//! arrives — together with its units from the wire texts ([`wire_level`]), or from the units
+//! ([`level`]) when the texts are not printed Kraken's way: the checksum reads the top 10 levels
+//! a side on every message while a message changes ~10 levels, so formatting 40 numbers a
+//! message was most of its cost.
 //!
 //! Checksum (docs.kraken.com "book checksum v2"): the top 10 asks (low → high) then the top 10
 //! bids (high → low); for each level the price then the quantity, each formatted with the pair's
@@ -15,6 +17,7 @@
 
 use crate::bytes::copy_short;
 use crate::okx::book::{Level, PIECE_CAPACITY, PieceCrc};
+use qt_core::decimal::{POW10_U64, eight_digits};
 
 /// Levels per side in Kraken's checksum.
 pub const CHECKSUM_DEPTH: usize = 10;
@@ -51,6 +54,115 @@ pub fn level(
         return None;
     }
     Some(Level::from_piece(price, qty, piece, n))
+}
+
+/// The level of the wire texts `price_text` / `qty_text` in one pass over their bytes, when both
+/// are printed the way Kraken prints them — plain digits with exactly `precision` decimals, at
+/// most [`PLAIN_DIGITS`] digits — and the instrument's `scales` are at least that fine: the units
+/// and the checksum piece together, as `scaled` followed by [`level`] would give them (a zero
+/// quantity: a deletion, without piece). `None` for anything else: the caller then takes that
+/// general route, which also names what is wrong.
+///
+/// Replaced `parse_scaled` of each text followed by [`level`]'s second pass over the same bytes
+/// (digit checks, leading-zero search, two copies a number). Callgrind, 20 000 messages of
+/// `benches/feed_parse_kraken_firi.rs`: see BENCHMARKS.md `feed_parse`, round 6.
+#[inline(always)]
+pub fn wire_level(price_text: &[u8], qty_text: &[u8], scales: Precision, precision: Precision) -> Option<Level> {
+    let mut piece = [0u8; PIECE_CAPACITY];
+    let mut n = 0;
+    let price = plain_number(&mut piece, &mut n, price_text, scales.price, precision.price)?;
+    let qty = plain_number(&mut piece, &mut n, qty_text, scales.qty, precision.qty)?;
+    if qty == 0 {
+        return Some(Level::without_text(price, 0));
+    }
+    Some(Level::from_piece(price, qty, piece, n))
+}
+
+/// Most digits [`wire_level`] takes in one number: any 19 digits fit a `u64`.
+pub const PLAIN_DIGITS: usize = 19;
+
+/// One number of [`wire_level`]: `text` must be digits, a `.`, then exactly `precision` digits
+/// (no `.` for precision 0), at most [`PLAIN_DIGITS`] digits, the integer part without leading
+/// zeros (a lone `0` allowed), with `scale >= precision`. Returns its units at `scale` and
+/// appends its checksum digits (all of them without the `.`, leading zeros dropped) to `piece`
+/// at `n` (at most [`PLAIN_DIGITS`] on entry).
+///
+/// The digits are accumulated ([`accumulate`]) flagging rather than branching on a non-digit;
+/// the kept digits are then copied as blocks (only a `0.…` number has leading zeros to drop, in
+/// its fraction).
+#[inline(always)]
+fn plain_number(piece: &mut [u8; PIECE_CAPACITY], n: &mut usize, text: &[u8], scale: u8, precision: u8) -> Option<i64> {
+    let p = usize::from(precision);
+    if text.len() > PLAIN_DIGITS + usize::from(p > 0) || scale < precision {
+        return None;
+    }
+    let (int, frac): (&[u8], &[u8]) = if p == 0 {
+        (text, &[])
+    } else {
+        let (int, dot_frac) = text.split_at_checked(text.len().checked_sub(p + 1)?)?;
+        match dot_frac.split_first() {
+            Some((b'.', frac)) => (int, frac),
+            _ => return None,
+        }
+    };
+    let &first = int.first()?;
+    let mut bad = false;
+    let acc = accumulate(accumulate(0, int, &mut bad), frac, &mut bad);
+    if bad {
+        return None;
+    }
+    let units = i64::try_from(acc.checked_mul(*POW10_U64.get(usize::from(scale - precision))?)?).ok()?;
+    // At most PLAIN_DIGITS on entry (the caller's contract), made visible to the bounds checks.
+    let at = (*n).min(PLAIN_DIGITS);
+    let kept = if first != b'0' {
+        copy_short(piece, at, int);
+        copy_short(piece, at + int.len(), frac);
+        int.len() + frac.len()
+    } else if int.len() == 1 {
+        // `0.000123`: the integer `0` and the fraction's leading zeros are dropped.
+        let zeros = frac.iter().position(|&b| b != b'0').unwrap_or(frac.len());
+        copy_short(piece, at, &frac[zeros..]);
+        frac.len() - zeros
+    } else {
+        // Leading zeros in the integer part: not how Kraken prints.
+        return None;
+    };
+    *n = at + kept;
+    Some(units)
+}
+
+/// `acc` followed by the decimal digits `digits` (wrapping; the caller bounds their count). Four
+/// to eight digits are placed at the end of a word of `'0'`s and converted at once
+/// ([`eight_digits`]), longer runs eight at a time, three or fewer one at a time. A non-digit
+/// sets `bad`.
+#[inline(always)]
+fn accumulate(acc: u64, digits: &[u8], bad: &mut bool) -> u64 {
+    let len = digits.len();
+    if (4..=8).contains(&len) {
+        let mut word = [b'0'; 8];
+        copy_short(&mut word, 8 - len, digits);
+        return match eight_digits(&word) {
+            Some(v) => acc.wrapping_mul(POW10_U64[len]).wrapping_add(v),
+            None => {
+                *bad = true;
+                0
+            }
+        };
+    }
+    let (eights, rest) = digits.as_chunks::<8>();
+    let mut acc = acc;
+    for eight in eights {
+        match eight_digits(eight) {
+            Some(v) => acc = acc.wrapping_mul(100_000_000).wrapping_add(v),
+            None => *bad = true,
+        }
+    }
+    for &b in rest {
+        let d = b.wrapping_sub(b'0');
+        *bad |= d > 9;
+        acc = acc.wrapping_mul(10).wrapping_add(u64::from(d));
+    }
+    acc
 }
 
 /// Appends the checksum digits of one number to `piece` at `n` (which is at most
@@ -135,7 +247,18 @@ pub fn kraken_checksum<'a>(
     bids: impl IntoIterator<Item = &'a Level>,
     asks: impl IntoIterator<Item = &'a Level>,
 ) -> u32 {
-    let mut crc = PieceCrc::new();
+    kraken_checksum_with(&mut PieceCrc::new(), bids, asks)
+}
+
+/// [`kraken_checksum`] gathered in the caller's reused `crc` (reset first): the decoder keeps
+/// one rather than zeroing a fresh buffer for every message.
+#[inline]
+pub fn kraken_checksum_with<'a>(
+    crc: &mut PieceCrc,
+    bids: impl IntoIterator<Item = &'a Level>,
+    asks: impl IntoIterator<Item = &'a Level>,
+) -> u32 {
+    crc.reset();
     for l in asks.into_iter().take(CHECKSUM_DEPTH).chain(bids.into_iter().take(CHECKSUM_DEPTH)) {
         crc.push(l);
     }
@@ -172,6 +295,77 @@ mod tests {
         // One tick off fails.
         let l = level(452_853, 100_000, b"45285.3", b"0.00100000", BTC_USD, BTC_USD).unwrap();
         assert_ne!(kraken_checksum(&[], &[l]), want);
+    }
+
+    /// The general route of a level: each text through `parse_scaled`, then [`level`].
+    fn general(pt: &str, qt: &str, scales: Precision, precision: Precision) -> Option<Level> {
+        let price = qt_core::decimal::parse_scaled(pt, scales.price).ok().filter(|&v| v >= 0)?;
+        let qty = qt_core::decimal::parse_scaled(qt, scales.qty).ok().filter(|&v| v >= 0)?;
+        if qty == 0 {
+            return Some(Level::without_text(price, 0));
+        }
+        level(price, qty, pt.as_bytes(), qt.as_bytes(), scales, precision)
+    }
+
+    #[test]
+    fn wire_level_reads_kraken_texts_like_the_general_route() {
+        let fine = Precision { price: 3, qty: 9 };
+        for (pt, qt, scales) in [
+            ("45285.2", "0.00100000", BTC_USD),
+            ("45285.2", "0.00100000", fine),
+            ("0.1", "12.00000000", BTC_USD),
+            ("65000.0", "0.00000001", BTC_USD),
+            ("65000.0", "0.00000000", BTC_USD),
+            ("1234567.8", "123456789.12345678", BTC_USD),
+        ] {
+            let got = wire_level(pt.as_bytes(), qt.as_bytes(), scales, BTC_USD);
+            assert!(got.is_some(), "{pt} {qt}: Kraken's own layout takes the fast route");
+            assert_eq!(got, general(pt, qt, scales, BTC_USD), "{pt} {qt}");
+        }
+        assert_eq!(wire_level(b"45285.2", b"0.001", BTC_USD, BTC_USD).map(|l| l.qty), None, "other decimals");
+        assert_eq!(wire_level(b"045285.2", b"0.00100000", BTC_USD, BTC_USD), None, "a leading zero");
+        assert_eq!(wire_level(b"-45285.2", b"0.00100000", BTC_USD, BTC_USD), None, "a sign");
+        assert_eq!(wire_level(b"4528x.2", b"0.00100000", BTC_USD, BTC_USD), None, "a letter");
+        assert_eq!(wire_level(b"45285.2", b"0.0010000x", BTC_USD, BTC_USD), None, "a letter in eight");
+        assert_eq!(wire_level(b"45285.2", b"1e-3", BTC_USD, BTC_USD), None, "an exponent");
+        assert_eq!(wire_level(b"12345678901234567890.1", b"1.00000000", BTC_USD, BTC_USD), None, "20 digits");
+        let coarse = Precision { price: 0, qty: 8 };
+        assert_eq!(wire_level(b"45285.2", b"0.00100000", coarse, BTC_USD), None, "scale below precision");
+        let integers = Precision { price: 0, qty: 0 };
+        let l = wire_level(b"45285", b"7", integers, integers).unwrap();
+        assert_eq!((l.price, l.qty, l.piece()), (45_285, 7, &b"452857"[..]));
+    }
+
+    proptest::proptest! {
+        /// Whenever the fast route takes a pair of texts it gives exactly the general route's
+        /// level (units and checksum piece); and it takes every pair printed with the precision
+        /// that the general route takes.
+        #[test]
+        fn wire_level_agrees_with_the_general_route(
+            pt in "[0-9.e-]{0,21}",
+            qt in "[0-9.]{0,21}",
+            price in 0u64..10_000_000_000,
+            qty in 0u64..100_000_000_000_000_000,
+            precision in (0u8..4, 0u8..10),
+            finer in (0u8..3, 0u8..3),
+        ) {
+            let precision = Precision { price: precision.0, qty: precision.1 };
+            let scales = Precision { price: precision.price + finer.0, qty: precision.qty + finer.1 };
+            if let Some(got) = wire_level(pt.as_bytes(), qt.as_bytes(), scales, precision) {
+                proptest::prop_assert_eq!(Some(got), general(&pt, &qt, scales, precision), "{} {}", pt, qt);
+            }
+            let print = |v: u64, p: u8| {
+                let p = usize::from(p);
+                let digits = format!("{v:0>width$}", width = p + 1);
+                let (int, frac) = digits.split_at(digits.len() - p);
+                if p == 0 { int.to_string() } else { format!("{int}.{frac}") }
+            };
+            let (pt, qt) = (print(price, precision.price), print(qty, precision.qty));
+            // Equal also when the general route takes them: the fast route then does too
+            // (both refuse units beyond `i64`).
+            let got = wire_level(pt.as_bytes(), qt.as_bytes(), scales, precision);
+            proptest::prop_assert_eq!(got, general(&pt, &qt, scales, precision), "{} {}", pt, qt);
+        }
     }
 
     #[test]

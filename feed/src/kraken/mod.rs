@@ -36,9 +36,9 @@ pub mod live;
 pub mod parse;
 
 use crate::decoder::{ChecksumVerdict, DecoderStats, VenueDecoder};
-use crate::okx::book::SideBook;
+use crate::okx::book::{PieceCrc, SideBook};
 pub use book::Precision;
-use book::kraken_checksum;
+use book::kraken_checksum_with;
 use parse::{FrameParser, Parsed};
 use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Price, Qty, Side, Venue};
 
@@ -79,6 +79,8 @@ pub struct Decoder {
     /// Levels the last update truncated out of the subscribed depth: (index of the sent level
     /// that pushed it out, side, price). Preallocated; see [`Decoder::on_book_item`].
     truncated: Vec<(usize, Side, i64)>,
+    /// The checksum's reused buffer.
+    crc: PieceCrc,
     counters: KrakenCounters,
     last_checksum: ChecksumVerdict,
 }
@@ -111,6 +113,7 @@ impl Decoder {
             depth,
             out: Vec::with_capacity(2 * depth + 2),
             truncated: Vec::with_capacity(2 * depth + 2),
+            crc: PieceCrc::new(),
             counters: KrakenCounters::default(),
             last_checksum: ChecksumVerdict::None,
         }
@@ -215,7 +218,7 @@ impl Decoder {
         }
         match item.checksum {
             Some(expected) => {
-                if kraken_checksum(b.bids.iter(), b.asks.iter()) == expected {
+                if kraken_checksum_with(&mut self.crc, b.bids.iter(), b.asks.iter()) == expected {
                     self.counters.stats.checksum_ok += 1;
                     if self.last_checksum != ChecksumVerdict::Mismatch {
                         self.last_checksum = ChecksumVerdict::Match;

@@ -4,10 +4,11 @@
 //! Core thread. Kraken v2 sends prices and quantities as JSON *numbers*; simd-json would turn
 //! them into `f64`. So the frame is copied into the reused padded buffer with the number after
 //! every `"price":` and `"qty":` key wrapped in quotes, and that text goes straight to an
-//! integer on the instrument's grid (`qt_core::decimal`) — exact, never through `f64`. The tape
-//! is built with reused `Buffers`/tape vector; book levels are staged in reused vectors, each
-//! with its checksum piece ([`book::level`]), so the decoder applies a message only once all of
-//! it parsed. After warm-up nothing allocates; bad input is a `Copy` [`ParseError`], never a
+//! integer on the instrument's grid — exact, never through `f64`. The tape is built with reused
+//! `Buffers`/tape vector; book levels are staged in reused vectors, each with its checksum piece
+//! (in one pass over the two texts, [`book::wire_level`]; other layouts through
+//! `qt_core::decimal` and [`book::level`]), so the decoder applies a message only once all of it
+//! parsed. After warm-up nothing allocates; bad input is a `Copy` [`ParseError`], never a
 //! panic.
 
 use super::book::{self, Precision};
@@ -187,16 +188,19 @@ enum Next {
 ///
 /// Between the numbers of a level list Kraken prints fixed bytes ([`PRICE_TO_QTY`],
 /// [`QTY_TO_PRICE`]): after each number the next key is first looked for exactly there, and only
-/// otherwise (the envelope, the end of a list, any other layout) found by a `:` scan that checks
-/// the key before each colon. A number's end is found eight bytes at a time
-/// ([`plain_number_len`]). The key is matched in `frame` rather than in the copy: the two
-/// differ only right after a quoted number, and a number followed by the rest of a key is not
-/// JSON either way. Callgrind, 20 000 messages of `benches/feed_parse_kraken_firi.rs`: see
-/// BENCHMARKS.md `feed_parse`, round 5.
+/// otherwise (the envelope, the end of a list, any other layout) found by a `:` scan
+/// ([`find_colon`]) that checks the key before each colon. Where the separator is found it is
+/// written as a constant together with the next opening quote, not copied. A number's end is
+/// found eight bytes at a time ([`plain_number_len`]) and the number copied as one 16-byte block
+/// where the frame holds that many bytes from it. The key is matched in `frame` rather than in
+/// the copy: the two differ only right after a quoted number, and a number followed by the rest
+/// of a key is not JSON either way. Callgrind, 20 000 messages of
+/// `benches/feed_parse_kraken_firi.rs`: see BENCHMARKS.md `feed_parse`, rounds 5 and 6.
 #[inline]
 fn quote_numbers(frame: &[u8], buf: &mut Vec<u8>) -> usize {
-    // Each quoted number follows a key of at least 6 bytes plus a digit and gains 2 bytes.
-    let bound = frame.len() + frame.len() / 3 + 2 + simd_json::INPUT_PADDING;
+    // Each quoted number follows a key of at least 6 bytes plus a digit and gains 2 bytes; a
+    // number is copied as one 16-byte block, which may run up to 15 bytes past the copy's end.
+    let bound = frame.len() + frame.len() / 3 + 2 + NUMBER_BLOCK + simd_json::INPUT_PADDING;
     if buf.len() < bound {
         buf.resize(bound, b' ');
     }
@@ -204,11 +208,11 @@ fn quote_numbers(frame: &[u8], buf: &mut Vec<u8>) -> usize {
     let (mut w, mut copied, mut i) = (0, 0, 0);
     let mut next = Next::Scan;
     loop {
-        let (key_end, is_price) = match next {
-            Next::Qty if frame[i..].starts_with(&PRICE_TO_QTY) => (i + PRICE_TO_QTY.len(), false),
-            Next::Price if frame[i..].starts_with(&QTY_TO_PRICE) => (i + QTY_TO_PRICE.len(), true),
+        let (key_end, is_price, fixed) = match next {
+            Next::Qty if frame[i..].starts_with(&PRICE_TO_QTY) => (i + PRICE_TO_QTY.len(), false, true),
+            Next::Price if frame[i..].starts_with(&QTY_TO_PRICE) => (i + QTY_TO_PRICE.len(), true, true),
             _ => match next_number_key(frame, i) {
-                Some(key) => key,
+                Some((key_end, is_price)) => (key_end, is_price, false),
                 None => break,
             },
         };
@@ -224,11 +228,29 @@ fn quote_numbers(frame: &[u8], buf: &mut Vec<u8>) -> usize {
             continue;
         }
         next = if is_price { Next::Qty } else { Next::Price };
-        crate::bytes::copy_short(out, w, &frame[copied..start]);
-        w += start - copied;
-        out[w] = b'"';
-        crate::bytes::copy_short(out, w + 1, &frame[start..end]);
-        w += end - start + 1;
+        if fixed && start == key_end {
+            // The bytes since the last number are the separator: written as a constant with
+            // the opening quote, not copied.
+            if is_price {
+                out[w..w + QUOTED_QTY_TO_PRICE.len()].copy_from_slice(&QUOTED_QTY_TO_PRICE);
+                w += QUOTED_QTY_TO_PRICE.len();
+            } else {
+                out[w..w + QUOTED_PRICE_TO_QTY.len()].copy_from_slice(&QUOTED_PRICE_TO_QTY);
+                w += QUOTED_PRICE_TO_QTY.len();
+            }
+        } else {
+            crate::bytes::copy_short(out, w, &frame[copied..start]);
+            w += start - copied;
+            out[w] = b'"';
+            w += 1;
+        }
+        match frame.get(start..start + NUMBER_BLOCK) {
+            // One fixed block: the bytes past the number are overwritten by what follows it
+            // (or are padding past the end of the copy).
+            Some(block) if end - start <= NUMBER_BLOCK => out[w..w + NUMBER_BLOCK].copy_from_slice(block),
+            _ => crate::bytes::copy_short(out, w, &frame[start..end]),
+        }
+        w += end - start;
         out[w] = b'"';
         w += 1;
         copied = end;
@@ -237,13 +259,20 @@ fn quote_numbers(frame: &[u8], buf: &mut Vec<u8>) -> usize {
     w + (frame.len() - copied)
 }
 
+/// Bytes a number is copied in by [`quote_numbers`] when the frame holds that many from it.
+const NUMBER_BLOCK: usize = 16;
+/// [`PRICE_TO_QTY`] followed by the quantity's opening quote.
+const QUOTED_PRICE_TO_QTY: [u8; 8] = *b",\"qty\":\"";
+/// [`QTY_TO_PRICE`] followed by the price's opening quote.
+const QUOTED_QTY_TO_PRICE: [u8; 12] = *b"},{\"price\":\"";
+
 /// From `from`, the end (just past the `:`) of the next `"price":` or `"qty":` key in `frame`,
 /// and whether it is `"price"`.
 #[inline]
 fn next_number_key(frame: &[u8], from: usize) -> Option<(usize, bool)> {
     let mut i = from;
-    while let Some(colon) = frame[i..].iter().position(|&b| b == b':') {
-        i += colon + 1;
+    while let Some(colon) = find_colon(frame, i) {
+        i = colon + 1;
         let head = &frame[..i];
         if head.ends_with(b"\"price\":") {
             return Some((i, true));
@@ -253,6 +282,28 @@ fn next_number_key(frame: &[u8], from: usize) -> Option<(usize, bool)> {
         }
     }
     None
+}
+
+/// The index of the first `:` in `frame` at or after `from`, eight bytes at a time: a byte of
+/// `x = word ^ "::::::::"` is zero exactly where the word has a `:`, and the lowest byte whose
+/// top bit `(x - 0x01…) & !x & 0x80…` sets is the first zero byte (a borrow only runs upwards,
+/// so it can only mark bytes above a real zero). The gaps between the envelope's colons are
+/// ~15 bytes: a `memchr` call cost ~50 instructions a colon, this ~20.
+#[inline(always)]
+fn find_colon(frame: &[u8], from: usize) -> Option<usize> {
+    const COLONS: u64 = u64::from_ne_bytes([b':'; 8]);
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut i = from;
+    while let Some(word) = frame.get(i..).and_then(|rest| rest.first_chunk::<8>()) {
+        let x = u64::from_le_bytes(*word) ^ COLONS;
+        let zero = x.wrapping_sub(ONES) & !x & HIGH;
+        if zero != 0 {
+            return Some(i + (zero.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    frame.get(i..)?.iter().position(|&b| b == b':').map(|k| i + k)
 }
 
 /// The end of the run of [`NUMBER_BYTE`]s starting at `start`: up to 16 bytes of digits and `.`
@@ -295,39 +346,43 @@ fn plain_number_len(x: u64) -> usize {
     ((!plain & HIGH).trailing_zeros() / 8) as usize
 }
 
-/// `YYYY-MM-DDTHH:MM:SS[.fraction]Z` → Unix nanoseconds.
+/// `YYYY-MM-DDTHH:MM:SS[.fraction]Z` → Unix nanoseconds (a fraction's digits past the 9th are
+/// checked but do not count). The fixed-position fields are read without loops and the digit
+/// checks accumulated into one flag: the loop-per-field version was ~330 instructions a message.
 fn rfc3339_ns(text: &str) -> Option<Nanos> {
     let b = text.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+    let head: &[u8; 19] = b.first_chunk()?;
+    let (&zone, rest) = b[19..].split_last()?;
+    if head[4] != b'-' || head[7] != b'-' || head[10] != b'T' || head[13] != b':' || head[16] != b':' || zone != b'Z' {
         return None;
     }
-    let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        let mut v = 0i64;
-        for &c in b.get(r)? {
-            if !c.is_ascii_digit() {
-                return None;
-            }
-            v = v * 10 + i64::from(c - b'0');
-        }
-        Some(v)
+    let mut bad = false;
+    let mut digit = |c: u8| {
+        let d = c.wrapping_sub(b'0');
+        bad |= d > 9;
+        i64::from(d)
     };
-    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
-        return None;
-    }
+    let y = digit(head[0]) * 1000 + digit(head[1]) * 100 + digit(head[2]) * 10 + digit(head[3]);
+    let m = digit(head[5]) * 10 + digit(head[6]);
+    let d = digit(head[8]) * 10 + digit(head[9]);
+    let hh = digit(head[11]) * 10 + digit(head[12]);
+    let mm = digit(head[14]) * 10 + digit(head[15]);
+    let ss = digit(head[17]) * 10 + digit(head[18]);
     let mut frac_ns = 0i64;
-    let mut i = 19;
-    if b[i] == b'.' {
-        i += 1;
-        let mut scale = 100_000_000i64;
-        while i < b.len() && b[i].is_ascii_digit() {
-            frac_ns += i64::from(b[i] - b'0') * scale;
-            scale /= 10;
-            i += 1;
+    if let Some((&dot, frac)) = rest.split_first() {
+        if dot != b'.' || frac.is_empty() {
+            return None;
         }
+        let kept = frac.len().min(9);
+        for &c in &frac[..kept] {
+            frac_ns = frac_ns * 10 + digit(c);
+        }
+        for &c in &frac[kept..] {
+            digit(c);
+        }
+        frac_ns *= 10i64.pow((9 - kept) as u32);
     }
-    if i + 1 != b.len() || b[i] != b'Z' {
+    if bad || !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
         return None;
     }
     // Days from the civil date (proleptic Gregorian).
@@ -341,14 +396,30 @@ fn rfc3339_ns(text: &str) -> Option<Nanos> {
     secs.checked_mul(1_000_000_000)?.checked_add(frac_ns).map(Nanos)
 }
 
-fn timestamp(nodes: &[Node<'_>], obj: usize) -> Result<Nanos, ParseError> {
-    match find_key(nodes, obj, "timestamp") {
+/// The optional `timestamp` at `at` (a [`fields`] slot).
+fn timestamp(nodes: &[Node<'_>], at: Option<usize>) -> Result<Nanos, ParseError> {
+    match at {
         None => Ok(Nanos(0)),
         Some(at) => match nodes.get(at) {
             Some(Node::String(s)) => rfc3339_ns(s).ok_or(ParseError::WrongType("timestamp")),
             _ => Err(ParseError::WrongType("timestamp")),
         },
     }
+}
+
+/// A book level whose texts are not as Kraken prints them ([`book::wire_level`] refused them):
+/// each text through the general decimal parser, the checksum piece from the units where the
+/// text does not give it.
+#[cold]
+#[inline(never)]
+fn general_level(price_text: &str, qty_text: &str, entry: &SymbolEntry) -> Result<Level, ParseError> {
+    let price = scaled(price_text, entry.scales.price, "price")?;
+    let qty = scaled(qty_text, entry.scales.qty, "qty")?;
+    if qty == 0 {
+        return Ok(Level::without_text(price, 0));
+    }
+    let (pt, qt) = (price_text.as_bytes(), qty_text.as_bytes());
+    book::level(price, qty, pt, qt, entry.scales, entry.precision).ok_or(ParseError::BadDecimal("price"))
 }
 
 fn walk(
@@ -362,20 +433,21 @@ fn walk(
     if !matches!(nodes.first(), Some(Node::Object { .. })) {
         return Err(ParseError::Shape);
     }
-    if find_key(nodes, 0, "method").is_some() {
+    let [method_at, channel_at, type_at, data_at] = fields(nodes, 0, ["method", "channel", "type", "data"]);
+    if method_at.is_some() {
         return match find_key(nodes, 0, "success").and_then(|at| nodes.get(at)) {
             Some(Node::Static(StaticNode::Bool(false))) => Ok(Parsed::ControlError),
             _ => Ok(Parsed::Control),
         };
     }
-    let channel = get_str(nodes, 0, "channel").map_err(|_| ParseError::Shape)?;
+    let channel = str_at(nodes, channel_at, "channel").map_err(|_| ParseError::Shape)?;
     let is_book = match channel {
         "book" => true,
         "trade" => false,
         "heartbeat" | "status" => return Ok(Parsed::Control),
         _ => return Err(ParseError::UnknownStream),
     };
-    let snapshot = match get_str(nodes, 0, "type")? {
+    let snapshot = match str_at(nodes, type_at, "type")? {
         "snapshot" => true,
         "update" => false,
         _ => return Err(ParseError::WrongType("type")),
@@ -384,19 +456,21 @@ fn walk(
         // The last trades before subscribing: history, not live prints.
         return Ok(Parsed::Control);
     }
-    let data = find_key(nodes, 0, "data").ok_or(ParseError::MissingField("data"))?;
+    let data = data_at.ok_or(ParseError::MissingField("data"))?;
     let Some(Node::Array { len: n, .. }) = nodes.get(data) else { return Err(ParseError::WrongType("data")) };
     let mut obj = data + 1;
     for _ in 0..*n {
         if !matches!(nodes.get(obj), Some(Node::Object { .. })) {
             return Err(ParseError::WrongType("data"));
         }
-        let name = get_str(nodes, obj, "symbol")?;
+        let [symbol_at, timestamp_at, checksum_at, asks_at, bids_at] =
+            fields(nodes, obj, ["symbol", "timestamp", "checksum", "asks", "bids"]);
+        let name = str_at(nodes, symbol_at, "symbol")?;
         let symbol = symbols.iter().position(|s| s.symbol == name).ok_or(ParseError::UnknownSymbol)?;
         let entry = &symbols[symbol];
-        let exchange_ns = timestamp(nodes, obj)?;
+        let exchange_ns = timestamp(nodes, timestamp_at)?;
         if is_book {
-            let checksum = match find_key(nodes, obj, "checksum").map(|at| nodes.get(at)) {
+            let checksum = match checksum_at.map(|at| nodes.get(at)) {
                 None => None,
                 Some(Some(Node::Static(StaticNode::U64(v)))) => {
                     Some(u32::try_from(*v).map_err(|_| ParseError::WrongType("checksum"))?)
@@ -407,25 +481,34 @@ fn walk(
                 Some(_) => return Err(ParseError::WrongType("checksum")),
             };
             let start = levels.len();
-            for (key, side) in [("asks", Side::Sell), ("bids", Side::Buy)] {
-                let at = find_key(nodes, obj, key).ok_or(ParseError::MissingField(key))?;
+            for (key, side, at) in [("asks", Side::Sell, asks_at), ("bids", Side::Buy, bids_at)] {
+                let at = at.ok_or(ParseError::MissingField(key))?;
                 let Some(Node::Array { len, .. }) = nodes.get(at) else { return Err(ParseError::WrongType(key)) };
                 let mut l = at + 1;
                 for _ in 0..*len {
-                    if !matches!(nodes.get(l), Some(Node::Object { .. })) {
-                        return Err(ParseError::WrongType(key));
-                    }
-                    let [price_at, qty_at] = fields(nodes, l, ["price", "qty"]);
-                    let price_text = str_at(nodes, price_at, "price")?;
-                    let qty_text = str_at(nodes, qty_at, "qty")?;
-                    let price = scaled(price_text, entry.scales.price, "price")?;
-                    let qty = scaled(qty_text, entry.scales.qty, "qty")?;
-                    let level = if qty == 0 {
-                        Level::without_text(price, 0)
-                    } else {
-                        let (pt, qt) = (price_text.as_bytes(), qty_text.as_bytes());
-                        book::level(price, qty, pt, qt, entry.scales, entry.precision)
-                            .ok_or(ParseError::BadDecimal("price"))?
+                    let (price_text, qty_text) = match nodes.get(l..l + 5) {
+                        // `{"price":…,"qty":…}` as Kraken prints it: read in place.
+                        Some(
+                            &[
+                                Node::Object { len: 2, .. },
+                                Node::String("price"),
+                                Node::String(price_text),
+                                Node::String("qty"),
+                                Node::String(qty_text),
+                            ],
+                        ) => (price_text, qty_text),
+                        _ => {
+                            if !matches!(nodes.get(l), Some(Node::Object { .. })) {
+                                return Err(ParseError::WrongType(key));
+                            }
+                            let [price_at, qty_at] = fields(nodes, l, ["price", "qty"]);
+                            (str_at(nodes, price_at, "price")?, str_at(nodes, qty_at, "qty")?)
+                        }
+                    };
+                    let (pt, qt) = (price_text.as_bytes(), qty_text.as_bytes());
+                    let level = match book::wire_level(pt, qt, entry.scales, entry.precision) {
+                        Some(level) => level,
+                        None => general_level(price_text, qty_text, entry)?,
                     };
                     levels.push((side, level));
                     l += span(nodes, l);
@@ -536,6 +619,14 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// The word-at-a-time colon search finds what a byte scan finds, from any start, with
+        /// colons (and bytes that differ from `:` in one bit) anywhere, including a word's edges.
+        #[test]
+        fn find_colon_matches_a_byte_scan(bytes in proptest::collection::vec(proptest::sample::select(vec![b':', b';', b'8', b'z', 0xba, 0, b'"']), 0..40), from in 0usize..44) {
+            let want = bytes.get(from..).and_then(|rest| rest.iter().position(|&b| b == b':')).map(|k| from + k);
+            proptest::prop_assert_eq!(find_colon(&bytes, from), want);
+        }
+
         /// Frames stitched from level-list fragments (the fast path's layout, broken layouts,
         /// keys without numbers, truncations) quote exactly as the definition says, whatever
         /// the buffer held before.
@@ -559,5 +650,19 @@ mod tests {
         assert_eq!(rfc3339_ns("1970-01-01T00:00:00Z"), Some(Nanos(0)));
         assert_eq!(rfc3339_ns("2023-10-06T17:35:55.440295Z"), Some(Nanos(1_696_613_755_440_295_000)));
         assert_eq!(rfc3339_ns("2023-10-06T17:35:55"), None);
+        assert_eq!(rfc3339_ns("2023-10-06T17:35:55.4Z"), Some(Nanos(1_696_613_755_400_000_000)));
+        assert_eq!(rfc3339_ns("2023-10-06T17:35:55.1234567891Z"), Some(Nanos(1_696_613_755_123_456_789)));
+        for bad in [
+            "2023-10-06T17:35:55.Z",
+            "2023-10-06T17:35:55,4Z",
+            "2023-10-06T17:35:5x.4Z",
+            "2023-10-06T17:35:55.4xZ",
+            "2023-10-06T17:35:55.1234567891xZ",
+            "2023-13-06T17:35:55Z",
+            "2023-10-06 17:35:55Z",
+            "2023-10-06T17:35:55.4",
+        ] {
+            assert_eq!(rfc3339_ns(bad), None, "{bad}");
+        }
     }
 }
