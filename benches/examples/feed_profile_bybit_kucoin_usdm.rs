@@ -1,12 +1,18 @@
-//! Runs one measured path of `benches/feed_parse_bybit_kucoin_usdm.rs` once, for profilers:
-//! instruction counts under `valgrind --tool=callgrind --toggle-collect='*decode_into_book*'`
-//! (or `*serde_bybit*`, `*serde_usdm*`, `*serde_kucoin*`) are deterministic even on a busy machine, unlike wall time.
+//! Runs one measured path of `benches/feed_parse_bybit_kucoin_usdm.rs` once, for profilers: instruction
+//! counts under `valgrind --tool=callgrind` with
+//! `--toggle-collect='qt_benches::feed_streams::decode_into_book'` (or
+//! `*serde_bybit*`, `*serde_usdm*`, `*serde_kucoin*`) are deterministic even on a busy machine, unlike wall time.
 //!
 //! ```sh
 //! cargo build --profile bench -p qt-benches --example feed_profile_bybit_kucoin_usdm
-//! valgrind --tool=callgrind --toggle-collect='*decode_into_book*' \
+//! valgrind --tool=callgrind --toggle-collect='qt_benches::feed_streams::decode_into_book' \
 //!     $CARGO_TARGET_DIR/release/examples/feed_profile_bybit_kucoin_usdm bybit ours 20000
 //! ```
+//!
+//! The exact name, not `'*decode_into_book*'`: that pattern also matches the emit closure
+//! `decode_into_book::{{closure}}`, and callgrind toggles collection *off* on entering it, so
+//! the engine book's `apply` was left out of every figure taken that way (BENCHMARKS.md
+//! `feed_parse`, round 6).
 //!
 //! Arguments: `bybit|kucoin|usdm`, `ours|serde`, messages (a seeded prefix of the benchmark's stream: the
 //! generator is sequential, so the first N messages are the benchmark's first N).

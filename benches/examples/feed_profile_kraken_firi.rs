@@ -1,12 +1,18 @@
 //! Runs one measured path of `benches/feed_parse_kraken_firi.rs` once, for profilers: instruction
-//! counts under `valgrind --tool=callgrind --toggle-collect='*decode_into_book*'` (or
+//! counts under `valgrind --tool=callgrind` with
+//! `--toggle-collect='qt_benches::feed_streams::decode_into_book'` (or
 //! `*serde_kraken*`, `*serde_firi*`) are deterministic even on a busy machine, unlike wall time.
 //!
 //! ```sh
 //! cargo build --profile bench -p qt-benches --example feed_profile_kraken_firi
-//! valgrind --tool=callgrind --toggle-collect='*decode_into_book*' \
+//! valgrind --tool=callgrind --toggle-collect='qt_benches::feed_streams::decode_into_book' \
 //!     $CARGO_TARGET_DIR/release/examples/feed_profile_kraken_firi kraken ours 20000
 //! ```
+//!
+//! The exact name, not `'*decode_into_book*'`: that pattern also matches the emit closure
+//! `decode_into_book::{{closure}}`, and callgrind toggles collection *off* on entering it, so
+//! the engine book's `apply` was left out of every figure taken that way (BENCHMARKS.md
+//! `feed_parse`, round 6).
 //!
 //! Arguments: `kraken|firi`, `ours|serde`, messages (a seeded prefix of the benchmark's stream: the
 //! generator is sequential, so the first N messages are the benchmark's first N).

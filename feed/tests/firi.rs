@@ -46,11 +46,12 @@ fn depth_body_becomes_an_exact_book_image() {
     assert_eq!(
         got,
         vec![
-            (s, b, 101_234_567, 1_430_993, MarketEvent::CLEAR),
+            // Each side worst first (see `emit_book_snapshot`).
+            (s, b, 101_199_950, 1, MarketEvent::CLEAR),
             (s, b, 101_200_000, 150_000_000, 0),
-            (s, b, 101_199_950, 1, 0),
-            (s, a, 101_240_012, 25_000_000, 0),
-            (s, a, 101_300_000, 200_000_000, MarketEvent::BATCH_END),
+            (s, b, 101_234_567, 1_430_993, 0),
+            (s, a, 101_300_000, 200_000_000, 0),
+            (s, a, 101_240_012, 25_000_000, MarketEvent::BATCH_END),
         ]
     );
     assert!(out.iter().all(|e| e.instrument == InstrumentId(4) && e.seq == 1 && e.local_ns == Nanos(11)));

@@ -276,6 +276,12 @@ impl Level2Sync {
 
 /// Emits a full book image: `BookSnapshot` per level (bids then asks), the first `CLEAR`, the last
 /// `BATCH_END` (one `CLEAR | BATCH_END` record for an empty book). Shared with Firi.
+///
+/// `bids` and `asks` come best first, as the venues send them; each side is emitted worst first,
+/// so every level lands at the best end of the engine's ladder (`qt_core::Book` keeps the best
+/// last): an append after a short scan, where best first made each level the worst so far — a
+/// search down the whole side and a shift of all of it. Callgrind, Firi's 100-level bodies of
+/// `benches/feed_parse_kraken_firi.rs`: see BENCHMARKS.md `feed_parse`, round 6.
 pub(crate) fn emit_book_snapshot(
     instrument: InstrumentId,
     bids: &[(Price, Qty)],
@@ -295,7 +301,7 @@ pub(crate) fn emit_book_snapshot(
         emit(&ev);
         return;
     }
-    let levels = bids.iter().map(|l| (Side::Buy, l)).chain(asks.iter().map(|l| (Side::Sell, l)));
+    let levels = bids.iter().rev().map(|l| (Side::Buy, l)).chain(asks.iter().rev().map(|l| (Side::Sell, l)));
     for (i, (side, &(price, qty))) in levels.enumerate() {
         ev.side = side;
         ev.price = price;
