@@ -297,6 +297,43 @@ pub fn eight_digits(bytes: &[u8; 8]) -> Option<u64> {
     all_digits_word(word).then(|| eight_digits_value(word))
 }
 
+/// `[0-9]+` as a `u64` (sequence numbers, ids, timestamps sent as digit strings), or `None` if
+/// empty, not all digits, or above `u64::MAX`. Up to 19 digits cannot overflow: they are read
+/// eight at a time ([`eight_digits`]) and the rest one by one; a 20-digit text takes the checked
+/// byte loop. KuCoin sends a 13-digit sequence with every level change: the checked loop cost
+/// ~84 instructions a change there (callgrind, `benches/feed_parse_bybit_kucoin_usdm.rs`; see
+/// BENCHMARKS.md `feed_parse`, round 7).
+#[inline]
+pub fn parse_digits_u64(bytes: &[u8]) -> Option<u64> {
+    if bytes.is_empty() {
+        return None;
+    }
+    if bytes.len() > 19 {
+        return parse_digits_u64_checked(bytes);
+    }
+    let mut chunks = bytes.chunks_exact(8);
+    let mut acc: u64 = 0;
+    for chunk in &mut chunks {
+        let eight: &[u8; 8] = chunk.try_into().ok()?;
+        acc = acc * 100_000_000 + eight_digits(eight)?;
+    }
+    for &b in chunks.remainder() {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        acc = acc * 10 + u64::from(d);
+    }
+    Some(acc)
+}
+
+#[cold]
+fn parse_digits_u64_checked(bytes: &[u8]) -> Option<u64> {
+    bytes.iter().try_fold(0u64, |acc, &b| {
+        if b.is_ascii_digit() { acc.checked_mul(10)?.checked_add(u64::from(b - b'0')) } else { None }
+    })
+}
+
 /// The value of eight ASCII digits loaded little-endian (first digit most significant).
 #[inline(always)]
 fn eight_digits_value(word: u64) -> u64 {
@@ -516,6 +553,32 @@ pub fn significant_decimals(text: &str) -> Result<u8, DecimalError> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn digit_strings_to_u64() {
+        assert_eq!(parse_digits_u64(b"0"), Some(0));
+        assert_eq!(parse_digits_u64(b"14701689783"), Some(14_701_689_783));
+        assert_eq!(parse_digits_u64(b"12345678"), Some(12_345_678));
+        assert_eq!(parse_digits_u64(b"9999999999999999999"), Some(9_999_999_999_999_999_999));
+        assert_eq!(parse_digits_u64(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(parse_digits_u64(b"000000000000000000001"), Some(1));
+        for bad in [&b""[..], b"18446744073709551616", b"1a", b"-1", b" 1", b"1234567a", b"12345678/", b"1.0"] {
+            assert_eq!(parse_digits_u64(bad), None, "{:?}", std::str::from_utf8(bad));
+        }
+    }
+
+    proptest! {
+        /// Any byte string: the same answer as `str::parse` restricted to ASCII digits.
+        #[test]
+        fn digit_strings_agree_with_std(bytes in proptest::collection::vec(prop_oneof![8 => b'0'..=b'9', 1 => any::<u8>()], 0..24)) {
+            let expected = if !bytes.is_empty() && bytes.iter().all(u8::is_ascii_digit) {
+                std::str::from_utf8(&bytes).unwrap().parse::<u64>().ok()
+            } else {
+                None
+            };
+            prop_assert_eq!(parse_digits_u64(&bytes), expected);
+        }
+    }
 
     #[test]
     fn eight_digits_reads_exactly_eight_ascii_digits() {

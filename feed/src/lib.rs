@@ -20,6 +20,7 @@ pub mod bybit;
 pub(crate) mod bytes;
 pub mod decoder;
 pub(crate) mod diff_buffer;
+pub mod direct;
 pub mod endpoint;
 pub mod error;
 pub mod firi;

@@ -8,6 +8,7 @@ use qt_core::{Price, Qty, Venue};
 use qt_feed::VenueDecoder;
 use qt_feed::binance_usdm::Decoder;
 use qt_feed::binance_usdm::parse::{FrameParser, Parsed};
+use qt_feed::binance_usdm::sync::SyncState;
 
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/binance_usdm/");
 const SYMBOLS: [(&str, &str); 4] =
@@ -46,6 +47,8 @@ struct Replay {
     /// Depth events applied (BookDelta batches) per symbol.
     applied: [u64; 4],
     invalidations: u64,
+    /// Every record emitted, in order.
+    records: Vec<MarketEvent>,
 }
 
 impl Replay {
@@ -57,10 +60,12 @@ impl Replay {
             snapshots: SYMBOLS.iter().map(|(s, _)| read(&format!("snapshot_{s}.json"))).collect(),
             applied: [0; 4],
             invalidations: 0,
+            records: Vec::new(),
         }
     }
 
     fn apply(&mut self, ev: &MarketEvent) {
+        self.records.push(*ev);
         let i = ev.instrument.index();
         self.books[i].apply(ev).expect("record applies");
         if ev.kind == EventKind::BookDelta && ev.is_batch_end() {
@@ -220,4 +225,58 @@ fn bad_frames_are_counted_and_resync_the_book() {
         frame.extend((0..len).map(|k| (rng.rotate_left(k as u32) ^ k as u64) as u8));
         r.decoder.on_frame(&frame, Nanos(9), &mut |_| {});
     }
+}
+
+/// The capture replayed with in-sequence events emitted while parsed (the default) and with
+/// every event staged: the same records, the same books.
+#[test]
+fn direct_and_staged_paths_emit_the_same_records() {
+    let text = read("depth.jsonl");
+    let run = |direct: bool| {
+        let mut r = Replay::new();
+        r.decoder.set_direct(direct);
+        r.run(text.lines());
+        r
+    };
+    let (direct, staged) = (run(true), run(false));
+    assert!(direct.records.len() > 10_000, "{}", direct.records.len());
+    assert_eq!(direct.records, staged.records);
+    assert_eq!(direct.applied, staged.applied);
+    for (a, b) in direct.books.iter().zip(&staged.books) {
+        assert!(
+            a.is_valid()
+                && a.levels(Side::Buy).eq(b.levels(Side::Buy))
+                && a.levels(Side::Sell).eq(b.levels(Side::Sell))
+        );
+    }
+}
+
+/// An in-sequence event whose third level does not parse: the direct path has emitted the two
+/// before it (no `BATCH_END`), then the invalidation; staged, only the invalidation. Either way
+/// the book is invalid and a snapshot is wanted.
+#[test]
+fn an_event_refused_half_way_invalidates_the_book_on_both_paths() {
+    let text = read("depth.jsonl");
+    let mut emitted = Vec::new();
+    for direct in [true, false] {
+        let mut r = Replay::new();
+        r.decoder.set_direct(direct);
+        r.run(text.lines());
+        let SyncState::Synced { last } = r.decoder.sync(0).expect("sushi").state() else { panic!("sushi not synced") };
+        let frame = format!(
+            r#"{{"stream":"sushiusdt@depth@100ms","data":{{"e":"depthUpdate","E":1,"T":1,"s":"SUSHIUSDT","U":{},"u":{},"pu":{last},"b":[["1.0000","3"],["1.0001","4"],["1.00x","1"]],"a":[]}}}}"#,
+            last + 1,
+            last + 5
+        );
+        r.records.clear();
+        r.run(std::iter::once(frame.as_str()));
+        assert_eq!(r.decoder.counters().parse_errors_total(), 1, "direct {direct}");
+        assert!(r.records.iter().all(|e| !e.is_batch_end()), "direct {direct}: {:?}", r.records);
+        let last = r.records.last().expect("the invalidation");
+        assert!(last.is_clear() && last.kind == EventKind::BookSnapshot);
+        assert!(!r.books[0].is_valid() && r.books[1..].iter().all(Book::is_valid), "direct {direct}");
+        assert!(!r.decoder.sync(0).expect("sushi").is_synced());
+        emitted.push(r.records.len());
+    }
+    assert_eq!(emitted, [3, 1]);
 }

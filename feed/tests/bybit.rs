@@ -293,3 +293,59 @@ fn random_bytes_never_panic() {
     assert_eq!(d.counters().messages, 3000);
     assert!(d.counters().parse_errors_total() > 1500);
 }
+
+/// The capture replayed with in-sequence deltas emitted while parsed (the default) and with
+/// every delta staged: the same records, the same books.
+#[test]
+fn direct_and_staged_paths_emit_the_same_records() {
+    let symbols = spot_symbols();
+    let text = read("orderbook_spot.jsonl");
+    let run = |direct: bool| {
+        let mut d = Decoder::new(&symbols, 200);
+        d.set_direct(direct);
+        let mut books: Vec<Book> = symbols.iter().map(|i| Book::new(i.id(), 10_000)).collect();
+        let all = replay(&mut d, &mut books, text.lines());
+        assert_eq!(d.counters().records, all.len() as u64);
+        (all, books)
+    };
+    let ((direct, direct_books), (staged, staged_books)) = (run(true), run(false));
+    assert!(direct.len() > 2000, "{}", direct.len());
+    assert_eq!(direct, staged);
+    for (a, b) in direct_books.iter().zip(&staged_books) {
+        assert!(
+            a.is_valid()
+                && a.levels(Side::Buy).eq(b.levels(Side::Buy))
+                && a.levels(Side::Sell).eq(b.levels(Side::Sell))
+        );
+    }
+}
+
+/// An in-sequence delta whose third level does not parse: the direct path has emitted the two
+/// before it (no `BATCH_END`), then the invalidation; staged, only the invalidation. Either way
+/// the book is invalid and a resubscription is asked for.
+#[test]
+fn a_delta_refused_half_way_invalidates_the_book_on_both_paths() {
+    let symbols = spot_symbols();
+    let text = read("orderbook_spot.jsonl");
+    let mut emitted = Vec::new();
+    for direct in [true, false] {
+        let mut d = Decoder::new(&symbols, 200);
+        d.set_direct(direct);
+        let mut books: Vec<Book> = symbols.iter().map(|i| Book::new(i.id(), 10_000)).collect();
+        replay(&mut d, &mut books, text.lines());
+        let u = d.sync(0).and_then(|s| s.update_id()).expect("btc synced");
+        let frame = format!(
+            r#"{{"topic":"orderbook.200.BTCUSDT","ts":1786310826618,"type":"delta","data":{{"s":"BTCUSDT","b":[["65140.4","1"],["65140.3","2"],["6514x","1"]],"a":[],"u":{},"seq":1}},"cts":1}}"#,
+            u + 1
+        );
+        let out = replay(&mut d, &mut books, std::iter::once(frame.as_str()));
+        assert_eq!(d.counters().parse_errors_total(), 1, "direct {direct}");
+        assert!(out.iter().all(|e| !e.is_batch_end()), "direct {direct}: {out:?}");
+        let last = out.last().expect("the invalidation");
+        assert!(last.is_clear() && last.kind == EventKind::BookSnapshot);
+        assert!(!books[0].is_valid() && books[1].is_valid(), "direct {direct}");
+        assert!(!d.sync(0).expect("btc").is_synced() && d.take_resubscribe(0));
+        emitted.push(out.len());
+    }
+    assert_eq!(emitted, [3, 1]);
+}

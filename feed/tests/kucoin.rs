@@ -12,6 +12,7 @@ use qt_feed::VenueDecoder;
 use qt_feed::kucoin::Decoder;
 use qt_feed::kucoin::connect::{self, ConnectError};
 use qt_feed::kucoin::parse::{self, FrameParser, Parsed};
+use qt_feed::kucoin::sync::SyncState;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -166,6 +167,8 @@ struct Replay {
     snapshots: Vec<Vec<u8>>,
     delivered: Vec<bool>,
     invalidations: Vec<u64>,
+    /// Every record emitted, in order.
+    records: Vec<MarketEvent>,
 }
 
 impl Replay {
@@ -177,12 +180,14 @@ impl Replay {
             snapshots: SYMBOLS.iter().map(|s| read(&format!("snapshot_{s}.json"))).collect(),
             delivered: vec![false; SYMBOLS.len()],
             invalidations: vec![0; SYMBOLS.len()],
+            records: Vec::new(),
         }
     }
 
     fn frame(&mut self, frame: &[u8]) {
-        let Self { dec, books, invalidations, .. } = self;
+        let Self { dec, books, invalidations, records, .. } = self;
         let mut apply = |ev: &MarketEvent| {
+            records.push(*ev);
             let i = ev.instrument.0 as usize;
             if ev.kind == EventKind::BookSnapshot && ev.is_clear() && !ev.is_batch_end() && ev.qty == Qty::ZERO {
                 invalidations[i] += 1;
@@ -194,8 +199,11 @@ impl Replay {
         for i in 0..SYMBOLS.len() {
             if dec.wants_snapshot(i) && !self.delivered[i] {
                 self.delivered[i] = true;
-                let books = &mut self.books;
-                assert!(dec.on_snapshot_body(i, &self.snapshots[i], Nanos(2), &mut |ev| books[i].apply(ev).unwrap()));
+                let (books, records) = (&mut self.books, &mut self.records);
+                assert!(dec.on_snapshot_body(i, &self.snapshots[i], Nanos(2), &mut |ev| {
+                    records.push(*ev);
+                    books[i].apply(ev).unwrap();
+                }));
             }
         }
     }
@@ -412,4 +420,85 @@ fn on_frame_allocates_nothing_after_warm_up() {
     let spent = allocs() - before;
     assert_eq!(spent, 0, "{spent} allocations over {frames} frames / {records} records");
     assert!(records > 1000 && r.dec.counters().gaps == 0);
+}
+
+/// The capture replayed with in-sequence increments emitted while parsed (the default) and with
+/// every increment staged: the same records, the same books.
+#[test]
+fn direct_and_staged_paths_emit_the_same_records() {
+    let lines = level2_lines();
+    let run = |direct: bool| {
+        let mut r = Replay::new();
+        r.dec.set_direct(direct);
+        for line in &lines {
+            r.frame(line);
+        }
+        r
+    };
+    let (direct, staged) = (run(true), run(false));
+    assert!(direct.records.len() > 5000, "{}", direct.records.len());
+    assert_eq!(direct.records, staged.records);
+    for (a, b) in direct.books.iter().zip(&staged.books) {
+        assert!(a.is_valid() && b.is_valid());
+        assert!(a.levels(Side::Buy).eq(b.levels(Side::Buy)) && a.levels(Side::Sell).eq(b.levels(Side::Sell)));
+    }
+}
+
+/// The book's sequence of a synced symbol.
+fn book_sequence(dec: &Decoder, index: usize) -> u64 {
+    match dec.sync(index).expect("symbol").state() {
+        SyncState::Synced { last } => last,
+        SyncState::Buffering => panic!("symbol {index} not synced"),
+    }
+}
+
+fn bchsv_increment(start: u64, end: u64, bids: &str, asks: &str) -> Vec<u8> {
+    format!(
+        r#"{{"data":{{"sequenceStart":{start},"symbol":"BCHSV-USDT","changes":{{"asks":[{asks}],"bids":[{bids}]}},"sequenceEnd":{end}}},"subject":"trade.l2update","topic":"/market/level2:BCHSV-USDT","type":"message"}}"#
+    )
+    .into_bytes()
+}
+
+/// A constructed increment right after the book's sequence: a change at the book's own sequence
+/// (already in the book) and a sequence-only change make no record on either path, the last kept
+/// record ends the batch. Then a change that does not parse, after two good ones: the direct
+/// path has already emitted the first, both paths end with the invalidation and an invalid book.
+#[test]
+fn the_direct_path_filters_like_the_sync_and_a_bad_change_half_way_invalidates() {
+    let lines = level2_lines();
+    let mut outputs = Vec::new();
+    for direct in [true, false] {
+        let mut r = Replay::new();
+        r.dec.set_direct(direct);
+        for line in &lines {
+            r.frame(line);
+        }
+        let s = book_sequence(&r.dec, 0);
+        let bids = format!(r#"["244.1","1","{s}"],["0","0","{}"],["244.2","2","{}"]"#, s + 2, s + 3);
+        let asks = format!(r#"["245.5","1.5","{}"]"#, s + 1);
+        r.records.clear();
+        r.frame(&bchsv_increment(s + 1, s + 3, &bids, &asks));
+        let kept: Vec<_> = r.records.iter().map(|e| (e.side, e.price, e.qty, e.seq, e.prev_seq, e.flags)).collect();
+        assert_eq!(
+            kept,
+            [
+                (Side::Buy, p(244_200), q(200_000_000_000), s + 3, s + 1, 0),
+                (Side::Sell, p(245_500), q(150_000_000_000), s + 3, s + 1, MarketEvent::BATCH_END),
+            ],
+            "direct {direct}"
+        );
+        assert_eq!(book_sequence(&r.dec, 0), s + 3);
+        r.records.clear();
+        let bad = format!(r#"["244.3","1","{}"],["244.4","1","{}"],["x","1","{}"]"#, s + 4, s + 5, s + 6);
+        r.frame(&bchsv_increment(s + 4, s + 6, &bad, ""));
+        assert!(!r.books[0].is_valid(), "direct {direct}");
+        assert!(!r.dec.is_synced(0) && r.dec.counters().resyncs == 1, "direct {direct}");
+        let last = r.records.last().expect("the invalidation");
+        assert!(last.is_clear() && !last.is_batch_end());
+        assert!(r.records.iter().all(|e| !e.is_batch_end()));
+        outputs.push(r.records.len());
+    }
+    // Direct: the first change (each record waits for the next, so the second was held when the
+    // third failed) and the invalidation; staged: the invalidation only.
+    assert_eq!(outputs, [2, 1]);
 }

@@ -23,6 +23,7 @@
 pub mod parse;
 pub mod sync;
 
+use crate::direct::DiffSink;
 use crate::endpoint::Endpoint;
 use crate::error::FeedError;
 use crate::snapshot::HttpsClient;
@@ -144,6 +145,9 @@ pub struct Decoder {
     counters: Arc<BinanceCounters>,
     /// Per symbol: subscribed (frames of an unsubscribed symbol still in flight are dropped).
     active: Vec<bool>,
+    /// Whether an in-sequence diff is emitted while it is parsed ([`crate::direct`]); `false`
+    /// stages every diff (see [`Decoder::set_direct`]).
+    direct: bool,
 }
 
 impl std::fmt::Debug for Decoder {
@@ -165,7 +169,17 @@ impl Decoder {
             scratch: Vec::with_capacity(16 * 1024),
             counters: Arc::new(BinanceCounters::default()),
             active: vec![true; symbols.len()],
+            direct: true,
         }
+    }
+
+    /// Emit an in-sequence diff while it is parsed (`true`, the default) or stage every diff
+    /// first (`false`). Both paths emit the same records for every frame the venue sends
+    /// correctly (the tests replay captures both ways); they differ only for a diff refused half
+    /// way, whose first records the direct path has already emitted before the invalidation.
+    /// For tests and for comparing the two paths' cost.
+    pub fn set_direct(&mut self, on: bool) {
+        self.direct = on;
     }
 
     /// The counters now.
@@ -223,7 +237,7 @@ impl Decoder {
     pub fn on_frame(&mut self, frame: &[u8], now: Nanos, emit: &mut (impl FnMut(&MarketEvent) + ?Sized)) {
         bump(&self.counters.messages);
         // A diff that applies now goes straight from the parser to `emit` (no staging).
-        let mut sink = DirectDiffs { syncs: &self.syncs, active: &self.active, emit };
+        let mut sink = DirectDiffs { direct: self.direct, syncs: &self.syncs, active: &self.active, emit };
         match self.parser.parse_frame_into(frame, now, &mut self.scratch, &mut sink) {
             Ok(Parsed::DepthEmitted { symbol, last, .. }) => {
                 if let Some(sync) = self.syncs.get_mut(symbol) {
@@ -279,18 +293,20 @@ impl Decoder {
     }
 }
 
-/// The decoder's [`parse::DiffSink`]: a diff of an active symbol whose sync would apply it now
+/// The decoder's [`DiffSink`]: a diff of an active symbol whose sync would apply it now
 /// is emitted while it is parsed.
 struct DirectDiffs<'a, E: FnMut(&MarketEvent) + ?Sized> {
+    direct: bool,
     syncs: &'a [DepthSync],
     active: &'a [bool],
     emit: &'a mut E,
 }
 
-impl<E: FnMut(&MarketEvent) + ?Sized> parse::DiffSink for DirectDiffs<'_, E> {
+impl<E: FnMut(&MarketEvent) + ?Sized> DiffSink<(u64, u64)> for DirectDiffs<'_, E> {
     #[inline]
-    fn direct(&mut self, symbol: usize, first: u64, last: u64) -> bool {
-        self.active.get(symbol).copied().unwrap_or(false)
+    fn direct(&mut self, symbol: usize, (first, last): (u64, u64)) -> bool {
+        self.direct
+            && self.active.get(symbol).copied().unwrap_or(false)
             && self.syncs.get(symbol).is_some_and(|s| s.applies_directly(first, last))
     }
 
@@ -604,5 +620,35 @@ mod tests {
         VenueDecoder::on_frame(&mut d, &diff(14, 15, r#"["100.00","1"]"#, ""), Nanos(6), &mut |ev| after.push(*ev));
         assert!(after.is_empty(), "{after:?}");
         assert!(VenueDecoder::wants_snapshot(&d, 0), "the symbol resyncs");
+    }
+
+    #[test]
+    fn direct_and_staged_paths_emit_the_same_records() {
+        // In sequence, an empty diff, a stale one, and a gap.
+        let frames = [
+            diff(12, 13, r#"["100.00","3"],["99.50","1"]"#, r#"["101.00","0"]"#),
+            diff(14, 14, "", r#"["101.50","2"]"#),
+            diff(15, 15, "", ""),
+            diff(16, 18, r#"["99.50","0"]"#, r#"["101.25","1"],["102.00","4"]"#),
+            diff(13, 14, r#"["98.00","1"]"#, ""),
+            diff(19, 19, r#"["100.25","1"]"#, ""),
+            diff(21, 22, r#"["98.00","1"]"#, ""),
+        ];
+        let run = |direct: bool| {
+            let (mut d, mut book) = synced();
+            d.set_direct(direct);
+            let mut records = Vec::new();
+            for (n, frame) in frames.iter().enumerate() {
+                VenueDecoder::on_frame(&mut d, frame, Nanos(n as i64), &mut |ev| {
+                    records.push(*ev);
+                    book.apply(ev).unwrap();
+                });
+            }
+            (records, d.stats())
+        };
+        let (direct, staged) = (run(true), run(false));
+        assert!(direct.0.len() >= 8, "{:?}", direct.0);
+        assert_eq!(direct, staged);
+        assert_eq!(direct.1.gaps, 1);
     }
 }

@@ -13,6 +13,7 @@
 //!
 //! [`parse_depth_snapshot`] runs on the snapshot thread and allocates freely.
 
+use crate::direct::{DiffSink, Scales, StageEverything, string_pair_diff};
 use crate::json::{TapeBuffers, fields, get_bool, get_str, get_u64, level_price, ms_to_ns, price, qty, str_at, u64_at};
 use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Price, Qty, Side};
 use simd_json::Node;
@@ -170,7 +171,7 @@ impl FrameParser {
         frame: &[u8],
         local_ns: Nanos,
         out: &mut Vec<MarketEvent>,
-        sink: &mut impl DiffSink,
+        sink: &mut impl DiffSink<(u64, u64)>,
     ) -> Result<Parsed, ParseFailure> {
         out.clear();
         let Self { symbols, tape } = self;
@@ -220,7 +221,7 @@ fn walk_frame(
     nodes: &[Node<'_>],
     local_ns: Nanos,
     out: &mut Vec<MarketEvent>,
-    sink: &mut impl DiffSink,
+    sink: &mut impl DiffSink<(u64, u64)>,
 ) -> Result<Parsed, ParseFailure> {
     let fail = |error| ParseFailure { error, stream: None };
     if !matches!(nodes.first(), Some(Node::Object { .. })) {
@@ -259,7 +260,7 @@ fn walk_data(
     obj: usize,
     local_ns: Nanos,
     out: &mut Vec<MarketEvent>,
-    sink: &mut impl DiffSink,
+    sink: &mut impl DiffSink<(u64, u64)>,
 ) -> Result<Parsed, ParseError> {
     if !matches!(nodes.get(obj), Some(Node::Object { .. })) {
         return Err(ParseError::WrongType("data"));
@@ -317,7 +318,7 @@ fn walk_depth(
     obj: usize,
     local_ns: Nanos,
     out: &mut Vec<MarketEvent>,
-    sink: &mut impl DiffSink,
+    sink: &mut impl DiffSink<(u64, u64)>,
 ) -> Result<Parsed, ParseError> {
     let [s, e, u_first, u_last, b, a] = fields(nodes, obj, ["s", "E", "U", "u", "b", "a"]);
     if str_at(nodes, s, "s")? != entry.symbol {
@@ -335,88 +336,12 @@ fn walk_depth(
     template.seq = last;
     template.prev_seq = first;
     let (b, a) = (b.ok_or(ParseError::MissingField("b"))?, a.ok_or(ParseError::MissingField("a"))?);
-    if sink.direct(symbol, first, last) {
-        // Straight to the sink; the last record of the diff carries `BATCH_END`.
-        let count = |at| match nodes.get(at) {
-            Some(Node::Array { len, .. }) => *len,
-            _ => 0,
-        };
-        let total = count(b) + count(a);
-        let mut emitted = 0;
-        let mut push = |mut ev: MarketEvent| {
-            emitted += 1;
-            if emitted == total {
-                ev.flags |= MarketEvent::BATCH_END;
-            }
-            sink.emit(&ev);
-        };
-        template.side = Side::Buy;
-        levels(entry, nodes, b, "b", &template, &mut push)?;
-        template.side = Side::Sell;
-        levels(entry, nodes, a, "a", &template, &mut push)?;
+    let direct = sink.direct(symbol, (first, last));
+    let scales = Scales { price: entry.price_scale, qty: entry.qty_scale };
+    if string_pair_diff(nodes, [(b, "b"), (a, "a")], scales, &mut template, direct, out, sink)? {
         return Ok(Parsed::DepthEmitted { symbol, first, last });
     }
-    let mut push = |ev| out.push(ev);
-    template.side = Side::Buy;
-    levels(entry, nodes, b, "b", &template, &mut push)?;
-    template.side = Side::Sell;
-    levels(entry, nodes, a, "a", &template, &mut push)?;
     Ok(Parsed::Depth { symbol, first, last })
-}
-
-/// Where a diff's level records go when the caller can apply it on the spot (see
-/// [`FrameParser::parse_frame_into`]).
-pub trait DiffSink {
-    /// Whether diff `first..=last` (`U`, `u`) of symbol index `symbol` goes straight to
-    /// [`Self::emit`]; `false` stages its records in the output vector.
-    fn direct(&mut self, symbol: usize, first: u64, last: u64) -> bool;
-    /// One record of an accepted diff.
-    fn emit(&mut self, ev: &MarketEvent);
-}
-
-/// The [`DiffSink`] of [`FrameParser::parse_frame`]: every diff is staged.
-struct StageEverything;
-
-impl DiffSink for StageEverything {
-    #[inline]
-    fn direct(&mut self, _: usize, _: u64, _: u64) -> bool {
-        false
-    }
-
-    #[inline]
-    fn emit(&mut self, _: &MarketEvent) {}
-}
-
-/// Walks an array of `[price, qty]` string pairs at `at`, pushing one `template` record per level.
-/// Always inlined: out of line (it has two callers per diff) it cost ~100 instructions a message
-/// more in calls and spills (callgrind, `benches/feed_parse.rs`).
-#[inline(always)]
-fn levels(
-    entry: &SymbolEntry,
-    nodes: &[Node<'_>],
-    at: usize,
-    key: &'static str,
-    template: &MarketEvent,
-    push: &mut impl FnMut(MarketEvent),
-) -> Result<(), ParseError> {
-    let Some(Node::Array { len, count }) = nodes.get(at) else { return Err(ParseError::WrongType(key)) };
-    // Every level is exactly three nodes (`[`, price, qty); the slice is bounds-checked once here.
-    let Some(level_nodes) = nodes.get(at + 1..at + 1 + *count) else { return Err(ParseError::WrongType(key)) };
-    if *count != 3 * *len {
-        return Err(ParseError::WrongType(key));
-    }
-    for level in level_nodes.chunks_exact(3) {
-        match level {
-            [Node::Array { len: 2, .. }, Node::String(p), Node::String(q)] => {
-                let mut ev = *template;
-                ev.price = level_price(p, entry.price_scale, key)?;
-                ev.qty = qty(q, entry.qty_scale, key)?;
-                push(ev);
-            }
-            _ => return Err(ParseError::WrongType(key)),
-        }
-    }
-    Ok(())
 }
 
 /// The stream named at the start of an unparsable frame (`{"stream":"<name>"`), if any.

@@ -24,6 +24,7 @@ pub mod sync;
 pub use feed::{BinanceUsdm, BinanceUsdmFeed};
 
 use crate::decoder::{DecoderStats, VenueDecoder};
+use crate::direct::DiffSink;
 use parse::{FrameParser, ParseError, ParseFailure, Parsed, StreamKind};
 use qt_core::{Instrument, MarketEvent, Nanos, Venue};
 use sync::{EventOutcome, FuturesDepthSync, SnapshotOutcome};
@@ -74,6 +75,9 @@ pub struct Decoder {
     generation: u64,
     /// Per symbol: subscribed (frames of an unsubscribed symbol still in flight are dropped).
     active: Vec<bool>,
+    /// Whether an in-sequence diff is emitted while it is parsed ([`crate::direct`]); `false`
+    /// stages every diff (see [`Decoder::set_direct`]).
+    direct: bool,
 }
 
 impl std::fmt::Debug for Decoder {
@@ -97,7 +101,17 @@ impl Decoder {
             in_flight: vec![None; symbols.len()],
             generation: 0,
             active: vec![true; symbols.len()],
+            direct: true,
         }
+    }
+
+    /// Emit an in-sequence diff while it is parsed (`true`, the default) or stage every diff
+    /// first (`false`). Both paths emit the same records for every frame the venue sends
+    /// correctly (the tests replay captures both ways); they differ only for a diff refused half
+    /// way, whose first records the direct path has already emitted before the invalidation.
+    /// For tests and for comparing the two paths' cost.
+    pub fn set_direct(&mut self, on: bool) {
+        self.direct = on;
     }
 
     /// The counters now.
@@ -120,7 +134,15 @@ impl Decoder {
             emitted += 1;
             emit(ev);
         };
-        match self.parser.parse_frame(frame, now, &mut self.scratch) {
+        // An event that applies now goes straight from the parser to `emit` (no staging).
+        let mut sink =
+            DirectEvents { direct: self.direct, syncs: &self.syncs, active: &self.active, emit: &mut counted };
+        match self.parser.parse_frame_into(frame, now, &mut self.scratch, &mut sink) {
+            Ok(Parsed::DepthEmitted { symbol, last }) => {
+                if let Some(sync) = self.syncs.get_mut(symbol) {
+                    sync.applied_directly(last);
+                }
+            }
             Ok(Parsed::Depth { symbol, first, last, prev }) if self.active[symbol] => {
                 let Some(sync) = self.syncs.get_mut(symbol) else { return };
                 match sync.on_event(first, last, prev, &mut self.scratch, now, &mut counted) {
@@ -205,6 +227,29 @@ impl Decoder {
             self.counters.resyncs += 1;
             self.counters.records += 1;
         }
+    }
+}
+
+/// The decoder's [`DiffSink`]: an event of an active symbol whose sync would apply it now is
+/// emitted while it is parsed.
+struct DirectEvents<'a, E: FnMut(&MarketEvent) + ?Sized> {
+    direct: bool,
+    syncs: &'a [FuturesDepthSync],
+    active: &'a [bool],
+    emit: &'a mut E,
+}
+
+impl<E: FnMut(&MarketEvent) + ?Sized> DiffSink<(u64, u64, u64)> for DirectEvents<'_, E> {
+    #[inline]
+    fn direct(&mut self, symbol: usize, (_, _, prev): (u64, u64, u64)) -> bool {
+        self.direct
+            && self.active.get(symbol).copied().unwrap_or(false)
+            && self.syncs.get(symbol).is_some_and(|s| s.applies_directly(prev))
+    }
+
+    #[inline]
+    fn emit(&mut self, ev: &MarketEvent) {
+        (self.emit)(ev);
     }
 }
 

@@ -11,7 +11,8 @@
 //! [`crate::binance::parse::parse_depth_snapshot`] (unknown keys ignored).
 
 pub use crate::binance::parse::{DepthSnapshot, ParseError, parse_depth_snapshot};
-use crate::json::{TapeBuffers, find_key, get_bool, get_str, get_u64, level_price, ms_to_ns, price, qty};
+use crate::direct::{DiffSink, Scales, StageEverything, string_pair_diff};
+use crate::json::{TapeBuffers, fields, get_bool, get_str, get_u64, ms_to_ns, price, qty, str_at, u64_at};
 use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Price, Qty, Side};
 use simd_json::Node;
 
@@ -49,6 +50,14 @@ pub enum Parsed {
         last: u64,
         /// `pu`: the previous event's `u`.
         prev: u64,
+    },
+    /// A diff whose records went straight to the [`DiffSink`] (which accepted it after its
+    /// update ids were read), the last flagged `BATCH_END`; nothing is in the output vector.
+    DepthEmitted {
+        /// Symbol index.
+        symbol: usize,
+        /// `u`: final update id in the event.
+        last: u64,
     },
     /// Two `BestBidOffer` records (bid, offer), the offer flagged `BATCH_END`.
     BookTicker {
@@ -126,10 +135,23 @@ impl FrameParser {
         local_ns: Nanos,
         out: &mut Vec<MarketEvent>,
     ) -> Result<Parsed, ParseFailure> {
+        self.parse_frame_into(frame, local_ns, out, &mut StageEverything)
+    }
+
+    /// [`Self::parse_frame`], but a diff that `sink` accepts once its ids `(U, u, pu)` are read
+    /// has its records emitted straight to the sink ([`Parsed::DepthEmitted`]); see
+    /// [`crate::direct`] for what a bad level half way means.
+    pub fn parse_frame_into(
+        &mut self,
+        frame: &[u8],
+        local_ns: Nanos,
+        out: &mut Vec<MarketEvent>,
+        sink: &mut impl DiffSink<(u64, u64, u64)>,
+    ) -> Result<Parsed, ParseFailure> {
         out.clear();
         let Self { symbols, tape } = self;
         let result = tape
-            .parse(frame, |nodes| walk_frame(symbols, nodes, local_ns, out))
+            .parse(frame, |nodes| walk_frame(symbols, nodes, local_ns, out, sink))
             .unwrap_or(Err(ParseFailure { error: ParseError::Json, stream: None }));
         if result.is_err() {
             out.clear();
@@ -146,20 +168,22 @@ fn walk_frame(
     nodes: &[Node<'_>],
     local_ns: Nanos,
     out: &mut Vec<MarketEvent>,
+    sink: &mut impl DiffSink<(u64, u64, u64)>,
 ) -> Result<Parsed, ParseFailure> {
     let fail = |error| ParseFailure { error, stream: None };
     if !matches!(nodes.first(), Some(Node::Object { .. })) {
         return Err(fail(ParseError::Shape));
     }
-    let (found, data) = match find_key(nodes, 0, "stream") {
+    // One pass over the envelope's keys.
+    let [stream_at, data_at, id_at] = fields(nodes, 0, ["stream", "data", "id"]);
+    let (found, data) = match stream_at {
         Some(at) => {
             let Some(Node::String(name)) = nodes.get(at) else { return Err(fail(ParseError::WrongType("stream"))) };
             let found = lookup_stream(symbols, name.as_bytes()).ok_or(fail(ParseError::UnknownStream))?;
-            let data = find_key(nodes, 0, "data")
-                .ok_or(ParseFailure { error: ParseError::MissingField("data"), stream: Some(found) })?;
+            let data = data_at.ok_or(ParseFailure { error: ParseError::MissingField("data"), stream: Some(found) })?;
             (found, data)
         }
-        None if find_key(nodes, 0, "id").is_some() => return Ok(Parsed::Control),
+        None if id_at.is_some() => return Ok(Parsed::Control),
         None => {
             // A bare payload: the event type and symbol say which stream.
             let kind = match get_str(nodes, 0, "e").map_err(fail)? {
@@ -173,7 +197,7 @@ fn walk_frame(
             ((symbol, kind), 0)
         }
     };
-    walk_data(&symbols[found.0], found, nodes, data, local_ns, out)
+    walk_data(&symbols[found.0], found, nodes, data, local_ns, out, sink)
         .map_err(|error| ParseFailure { error, stream: Some(found) })
 }
 
@@ -184,49 +208,17 @@ fn walk_data(
     obj: usize,
     local_ns: Nanos,
     out: &mut Vec<MarketEvent>,
+    sink: &mut impl DiffSink<(u64, u64, u64)>,
 ) -> Result<Parsed, ParseError> {
     if !matches!(nodes.get(obj), Some(Node::Object { .. })) {
         return Err(ParseError::WrongType("data"));
     }
-    if get_str(nodes, obj, "s")? != entry.symbol {
+    // `walk_depth` checks the symbol in its single pass over the keys.
+    if kind != StreamKind::Depth && get_str(nodes, obj, "s")? != entry.symbol {
         return Err(ParseError::SymbolMismatch);
     }
     match kind {
-        StreamKind::Depth => {
-            let exchange_ns = ms_to_ns(get_u64(nodes, obj, "E")?);
-            let first = get_u64(nodes, obj, "U")?;
-            let last = get_u64(nodes, obj, "u")?;
-            let prev = get_u64(nodes, obj, "pu")?;
-            if first > last {
-                return Err(ParseError::WrongType("U"));
-            }
-            for (key, side) in [("b", Side::Buy), ("a", Side::Sell)] {
-                let at = find_key(nodes, obj, key).ok_or(ParseError::MissingField(key))?;
-                let Some(Node::Array { len, .. }) = nodes.get(at) else { return Err(ParseError::WrongType(key)) };
-                let mut i = at + 1;
-                for _ in 0..*len {
-                    let (Some(Node::Array { len: 2, .. }), Some(Node::String(p)), Some(Node::String(q))) =
-                        (nodes.get(i), nodes.get(i + 1), nodes.get(i + 2))
-                    else {
-                        return Err(ParseError::WrongType(key));
-                    };
-                    let mut ev = MarketEvent::new(
-                        entry.id,
-                        EventKind::BookDelta,
-                        side,
-                        level_price(p, entry.price_scale, key)?,
-                        qty(q, entry.qty_scale, key)?,
-                    );
-                    ev.exchange_ns = exchange_ns;
-                    ev.local_ns = local_ns;
-                    ev.seq = last;
-                    ev.prev_seq = prev;
-                    out.push(ev);
-                    i += 3;
-                }
-            }
-            Ok(Parsed::Depth { symbol, first, last, prev })
-        }
+        StreamKind::Depth => walk_depth(entry, symbol, nodes, obj, local_ns, out, sink),
         StreamKind::BookTicker => {
             let update = get_u64(nodes, obj, "u")?;
             let exchange_ns = ms_to_ns(get_u64(nodes, obj, "E")?);
@@ -264,6 +256,43 @@ fn walk_data(
             Ok(Parsed::AggTrade { symbol })
         }
     }
+}
+
+/// A `depthUpdate` payload: its keys found in one pass over the object, then checked in the
+/// order the errors are documented by the tests (symbol, `E`, `U`, `u`, `pu`, `b`, `a`).
+#[inline]
+fn walk_depth(
+    entry: &SymbolEntry,
+    symbol: usize,
+    nodes: &[Node<'_>],
+    obj: usize,
+    local_ns: Nanos,
+    out: &mut Vec<MarketEvent>,
+    sink: &mut impl DiffSink<(u64, u64, u64)>,
+) -> Result<Parsed, ParseError> {
+    let [s, e, u_first, u_last, pu, b, a] = fields(nodes, obj, ["s", "E", "U", "u", "pu", "b", "a"]);
+    if str_at(nodes, s, "s")? != entry.symbol {
+        return Err(ParseError::SymbolMismatch);
+    }
+    let exchange_ns = ms_to_ns(u64_at(nodes, e, "E")?);
+    let first = u64_at(nodes, u_first, "U")?;
+    let last = u64_at(nodes, u_last, "u")?;
+    let prev = u64_at(nodes, pu, "pu")?;
+    if first > last {
+        return Err(ParseError::WrongType("U"));
+    }
+    let (b, a) = (b.ok_or(ParseError::MissingField("b"))?, a.ok_or(ParseError::MissingField("a"))?);
+    let mut template = MarketEvent::new(entry.id, EventKind::BookDelta, Side::Buy, Price::ZERO, Qty::ZERO);
+    template.exchange_ns = exchange_ns;
+    template.local_ns = local_ns;
+    template.seq = last;
+    template.prev_seq = prev;
+    let direct = sink.direct(symbol, (first, last, prev));
+    let scales = Scales { price: entry.price_scale, qty: entry.qty_scale };
+    if string_pair_diff(nodes, [(b, "b"), (a, "a")], scales, &mut template, direct, out, sink)? {
+        return Ok(Parsed::DepthEmitted { symbol, last });
+    }
+    Ok(Parsed::Depth { symbol, first, last, prev })
 }
 
 /// The stream named at the start of an unparsable frame (`{"stream":"<name>"`), if any.

@@ -151,6 +151,20 @@ impl FuturesDepthSync {
         }
     }
 
+    /// Whether the event `U..=u` with `pu` would be applied now (synced, `pu` = the previous
+    /// `u`), so its records may be emitted while it is parsed; [`Self::applied_directly`] must
+    /// follow.
+    #[inline]
+    pub fn applies_directly(&self, prev: u64) -> bool {
+        matches!(self.state, SyncState::Synced { last } if last == prev)
+    }
+
+    /// Records that an event accepted by [`Self::applies_directly`] went out whole.
+    #[inline]
+    pub fn applied_directly(&mut self, last: u64) {
+        self.state = SyncState::Synced { last };
+    }
+
     fn emit_event(records: &mut [MarketEvent], emit: &mut dyn FnMut(&MarketEvent)) {
         if let Some(l) = records.last_mut() {
             l.flags |= MarketEvent::BATCH_END;

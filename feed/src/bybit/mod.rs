@@ -30,6 +30,7 @@ pub mod parse;
 pub mod sync;
 
 use crate::decoder::{DecoderStats, VenueDecoder};
+use crate::direct::DiffSink;
 use crate::error::FeedError;
 use crate::ws_feed::{Heartbeat, StreamDecoder, StreamVenue, WsFeed, WsFeedConfig};
 use parse::{FrameParser, ParseError, ParseFailure, Parsed, TopicKind};
@@ -143,6 +144,9 @@ pub struct Decoder {
     syncs: Vec<BookSync>,
     scratch: Vec<MarketEvent>,
     counters: BybitCounters,
+    /// Whether an in-sequence diff is emitted while it is parsed ([`crate::direct`]); `false`
+    /// stages every diff (see [`Decoder::set_direct`]).
+    direct: bool,
 }
 
 impl std::fmt::Debug for Decoder {
@@ -160,7 +164,17 @@ impl Decoder {
             syncs: symbols.iter().map(|s| BookSync::new(s.id())).collect(),
             scratch: Vec::with_capacity(4 * 1024),
             counters: BybitCounters::default(),
+            direct: true,
         }
+    }
+
+    /// Emit an in-sequence diff while it is parsed (`true`, the default) or stage every diff
+    /// first (`false`). Both paths emit the same records for every frame the venue sends
+    /// correctly (the tests replay captures both ways); they differ only for a diff refused half
+    /// way, whose first records the direct path has already emitted before the invalidation.
+    /// For tests and for comparing the two paths' cost.
+    pub fn set_direct(&mut self, on: bool) {
+        self.direct = on;
     }
 
     /// The counters now.
@@ -183,7 +197,18 @@ impl Decoder {
     pub fn on_frame(&mut self, frame: &[u8], now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
         let c = &mut self.counters;
         c.messages += 1;
-        match self.parser.parse_frame(frame, now, &mut self.scratch) {
+        // A delta that applies now goes straight from the parser to `emit` (no staging).
+        let mut sink = DirectDeltas { direct: self.direct, syncs: &self.syncs, emit, emitted: 0 };
+        let parsed = self.parser.parse_frame_into(frame, now, &mut self.scratch, &mut sink);
+        let emitted = sink.emitted;
+        match parsed {
+            Ok(Parsed::BookEmitted { symbol, update, seq }) => {
+                if let Some(sync) = self.syncs.get_mut(symbol) {
+                    sync.applied_directly(update, seq);
+                }
+                c.records += emitted;
+                c.deltas_applied += 1;
+            }
             Ok(Parsed::Book { symbol, snapshot, update, seq }) => {
                 let Some(sync) = self.syncs.get_mut(symbol) else { return };
                 let n = self.scratch.len() as u64;
@@ -220,7 +245,11 @@ impl Decoder {
                     refused(frame);
                 }
             }
-            Err(failure) => self.on_bad_frame(failure, now, emit),
+            Err(failure) => {
+                // Records of a delta refused half way went out: count them.
+                c.records += emitted;
+                self.on_bad_frame(failure, now, emit);
+            }
         }
     }
 
@@ -252,6 +281,28 @@ impl Decoder {
 #[cold]
 fn refused(frame: &[u8]) {
     log::warn!("bybit: request refused: {}", String::from_utf8_lossy(frame));
+}
+
+/// The decoder's [`DiffSink`]: a delta whose sync would apply it now is emitted while it is
+/// parsed (and its records counted).
+struct DirectDeltas<'a> {
+    direct: bool,
+    syncs: &'a [BookSync],
+    emit: &'a mut dyn FnMut(&MarketEvent),
+    emitted: u64,
+}
+
+impl DiffSink<(bool, u64)> for DirectDeltas<'_> {
+    #[inline]
+    fn direct(&mut self, symbol: usize, (snapshot, update): (bool, u64)) -> bool {
+        self.direct && self.syncs.get(symbol).is_some_and(|s| s.applies_directly(snapshot, update))
+    }
+
+    #[inline]
+    fn emit(&mut self, ev: &MarketEvent) {
+        self.emitted += 1;
+        (self.emit)(ev);
+    }
 }
 
 impl VenueDecoder for Decoder {

@@ -16,7 +16,8 @@
 //! [`ParseError`], never a panic. Unknown keys are ignored; a required key missing or of the wrong
 //! type is an error.
 
-use crate::json::{self, TapeBuffers, find_key, get_str, get_u64};
+use crate::direct::{DiffSink, Scales, StageEverything, string_pair_diff};
+use crate::json::{self, TapeBuffers, fields, find_key, get_str, get_u64, str_at, u64_at};
 use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Price, Qty, Side};
 use simd_json::{Node, StaticNode};
 
@@ -69,6 +70,17 @@ pub enum Parsed {
         /// `data.u`: the topic's update id.
         update: u64,
         /// `data.seq`: the venue's cross sequence (the REST snapshot's `seq`).
+        seq: u64,
+    },
+    /// A `delta` push whose records went straight to the [`DiffSink`] (which accepted it after
+    /// its ids were read): `prev_seq = u - 1`, the last flagged `BATCH_END`; nothing is in the
+    /// output vector.
+    BookEmitted {
+        /// Symbol index.
+        symbol: usize,
+        /// `data.u`.
+        update: u64,
+        /// `data.seq`.
         seq: u64,
     },
     /// Trades: one `Trade` record each, each flagged `BATCH_END`.
@@ -156,10 +168,23 @@ impl FrameParser {
         local_ns: Nanos,
         out: &mut Vec<MarketEvent>,
     ) -> Result<Parsed, ParseFailure> {
+        self.parse_frame_into(frame, local_ns, out, &mut StageEverything)
+    }
+
+    /// [`Self::parse_frame`], but a book push that `sink` accepts once its `(snapshot, u)` are
+    /// read has its records emitted straight to the sink ([`Parsed::BookEmitted`]); see
+    /// [`crate::direct`] for what a bad level half way means.
+    pub fn parse_frame_into(
+        &mut self,
+        frame: &[u8],
+        local_ns: Nanos,
+        out: &mut Vec<MarketEvent>,
+        sink: &mut impl DiffSink<(bool, u64)>,
+    ) -> Result<Parsed, ParseFailure> {
         out.clear();
         let Self { symbols, tape } = self;
         let result = tape
-            .parse(frame, |nodes| walk_frame(symbols, nodes, local_ns, out))
+            .parse(frame, |nodes| walk_frame(symbols, nodes, local_ns, out, sink))
             .unwrap_or(Err(ParseFailure { error: ParseError::Json, topic: None }));
         match result {
             Err(ParseFailure { error, topic: None }) => {
@@ -192,19 +217,32 @@ fn walk_frame(
     nodes: &[Node<'_>],
     local_ns: Nanos,
     out: &mut Vec<MarketEvent>,
+    sink: &mut impl DiffSink<(bool, u64)>,
 ) -> Result<Parsed, ParseFailure> {
     let fail = |error| ParseFailure { error, topic: None };
     if !matches!(nodes.first(), Some(Node::Object { .. })) {
         return Err(fail(ParseError::Shape));
     }
-    let Some(topic_at) = find_key(nodes, 0, "topic") else {
+    // One pass over the push's keys.
+    let [topic_at, ts, kind_at, data] = fields(nodes, 0, ["topic", "ts", "type", "data"]);
+    let Some(topic_at) = topic_at else {
         return control(nodes).map_err(fail);
     };
     let Some(Node::String(topic)) = nodes.get(topic_at) else { return Err(fail(ParseError::WrongType("topic"))) };
     let found = lookup(symbols, topic.as_bytes());
     let Some((symbol, kind)) = found else { return Err(fail(ParseError::UnknownStream)) };
     let entry = &symbols[symbol];
-    walk_push(entry, symbol, kind, nodes, local_ns, out).map_err(|error| ParseFailure { error, topic: found })
+    let push = Push { ts, kind: kind_at, data };
+    walk_push(entry, symbol, kind, nodes, push, local_ns, out, sink)
+        .map_err(|error| ParseFailure { error, topic: found })
+}
+
+/// Where a push's `ts`, `type` and `data` values are on the tape ([`fields`] slots).
+#[derive(Clone, Copy)]
+struct Push {
+    ts: Option<usize>,
+    kind: Option<usize>,
+    data: Option<usize>,
 }
 
 /// A reply to one of our requests.
@@ -221,40 +259,49 @@ fn control(nodes: &[Node<'_>]) -> Result<Parsed, ParseError> {
     Ok(Parsed::Control { success, pong })
 }
 
+#[allow(clippy::too_many_arguments)] // reason: the walk's context, passed down one level
 fn walk_push(
     entry: &SymbolEntry,
     symbol: usize,
     kind: TopicKind,
     nodes: &[Node<'_>],
+    push: Push,
     local_ns: Nanos,
     out: &mut Vec<MarketEvent>,
+    sink: &mut impl DiffSink<(bool, u64)>,
 ) -> Result<Parsed, ParseError> {
-    let exchange_ns = json::ms_to_ns(get_u64(nodes, 0, "ts")?);
-    let snapshot = match get_str(nodes, 0, "type")? {
+    let exchange_ns = json::ms_to_ns(u64_at(nodes, push.ts, "ts")?);
+    let snapshot = match str_at(nodes, push.kind, "type")? {
         "snapshot" => true,
         "delta" => false,
         _ => return Err(ParseError::WrongType("type")),
     };
-    let data = find_key(nodes, 0, "data").ok_or(ParseError::MissingField("data"))?;
+    let data = push.data.ok_or(ParseError::MissingField("data"))?;
     match kind {
         TopicKind::Book => {
             if !matches!(nodes.get(data), Some(Node::Object { .. })) {
                 return Err(ParseError::WrongType("data"));
             }
-            if get_str(nodes, data, "s")? != entry.symbol {
+            // One pass over the book's keys, checked in the order the tests document.
+            let [s, b, a, u, seq] = fields(nodes, data, ["s", "b", "a", "u", "seq"]);
+            if str_at(nodes, s, "s")? != entry.symbol {
                 return Err(ParseError::SymbolMismatch);
             }
-            let update = get_u64(nodes, data, "u")?;
-            let seq = get_u64(nodes, data, "seq")?;
-            for (key, side) in [("b", Side::Buy), ("a", Side::Sell)] {
-                let at = find_key(nodes, data, key).ok_or(ParseError::MissingField(key))?;
-                levels(entry, nodes, at, key, |price, qty| {
-                    let mut ev = MarketEvent::new(entry.id, EventKind::BookDelta, side, price, qty);
-                    ev.exchange_ns = exchange_ns;
-                    ev.local_ns = local_ns;
-                    ev.seq = update;
-                    out.push(ev);
-                })?;
+            let update = u64_at(nodes, u, "u")?;
+            let seq = u64_at(nodes, seq, "seq")?;
+            let (b, a) = (b.ok_or(ParseError::MissingField("b"))?, a.ok_or(ParseError::MissingField("a"))?);
+            let mut template = MarketEvent::new(entry.id, EventKind::BookDelta, Side::Buy, Price::ZERO, Qty::ZERO);
+            template.exchange_ns = exchange_ns;
+            template.local_ns = local_ns;
+            template.seq = update;
+            let direct = sink.direct(symbol, (snapshot, update));
+            if direct {
+                // Accepted only as the successor of `u - 1` (the staged path's sync sets it).
+                template.prev_seq = update - 1;
+            }
+            let scales = Scales { price: entry.price_scale, qty: entry.qty_scale };
+            if string_pair_diff(nodes, [(b, "b"), (a, "a")], scales, &mut template, direct, out, sink)? {
+                return Ok(Parsed::BookEmitted { symbol, update, seq });
             }
             Ok(Parsed::Book { symbol, snapshot, update, seq })
         }
@@ -302,29 +349,6 @@ fn walk_push(
             Ok(Parsed::Ticker { symbol })
         }
     }
-}
-
-/// Walks an array of `[price, size]` string pairs at `at`.
-#[inline]
-fn levels(
-    entry: &SymbolEntry,
-    nodes: &[Node<'_>],
-    at: usize,
-    key: &'static str,
-    mut each: impl FnMut(Price, Qty),
-) -> Result<(), ParseError> {
-    let Some(Node::Array { len, .. }) = nodes.get(at) else { return Err(ParseError::WrongType(key)) };
-    let mut i = at + 1;
-    for _ in 0..*len {
-        match (nodes.get(i), nodes.get(i + 1), nodes.get(i + 2)) {
-            (Some(Node::Array { len: 2, .. }), Some(Node::String(p)), Some(Node::String(q))) => {
-                each(json::level_price(p, entry.price_scale, key)?, entry.qty(q, key)?);
-                i += 3;
-            }
-            _ => return Err(ParseError::WrongType(key)),
-        }
-    }
-    Ok(())
 }
 
 /// The topic named at the start of an unparsable frame (`{"topic":"<name>"`), if any.

@@ -85,6 +85,21 @@ impl BookSync {
         std::mem::take(&mut self.resubscribe)
     }
 
+    /// Whether a `delta` push with update id `update` would be applied now (in sync, `update` =
+    /// the last `u` + 1), so its records may be emitted while it is parsed, with `prev_seq` =
+    /// `update - 1`; [`Self::applied_directly`] must follow.
+    #[inline]
+    pub fn applies_directly(&self, snapshot: bool, update: u64) -> bool {
+        !snapshot && update != 1 && self.update.is_some_and(|last| update == last.wrapping_add(1))
+    }
+
+    /// Records that a push accepted by [`Self::applies_directly`] went out whole.
+    #[inline]
+    pub fn applied_directly(&mut self, update: u64, seq: u64) {
+        self.update = Some(update);
+        self.seq = seq;
+    }
+
     /// One parsed push with its level `records` (from the parser; rewritten here).
     pub fn on_push(
         &mut self,

@@ -27,6 +27,7 @@ pub mod sync;
 pub use feed::{Kucoin, KucoinFeed};
 
 use crate::decoder::DecoderStats;
+use crate::direct::DiffSink;
 use parse::{ControlKind, FrameParser, ParseError, ParseFailure, Parsed, Topic};
 use qt_core::{Instrument, MarketEvent, Nanos, Venue};
 use sync::{IncrementOutcome, Level2Sync, SnapshotOutcome};
@@ -72,6 +73,9 @@ pub struct Decoder {
     counters: KucoinCounters,
     /// Per symbol: subscribed (frames of an unsubscribed symbol still in flight are dropped).
     active: Vec<bool>,
+    /// Whether an in-sequence diff is emitted while it is parsed ([`crate::direct`]); `false`
+    /// stages every diff (see [`Decoder::set_direct`]).
+    direct: bool,
 }
 
 impl std::fmt::Debug for Decoder {
@@ -93,7 +97,17 @@ impl Decoder {
             scratch: Vec::with_capacity(16 * 1024),
             counters: KucoinCounters::default(),
             active: vec![true; symbols.len()],
+            direct: true,
         }
+    }
+
+    /// Emit an in-sequence diff while it is parsed (`true`, the default) or stage every diff
+    /// first (`false`). Both paths emit the same records for every frame the venue sends
+    /// correctly (the tests replay captures both ways); they differ only for a diff refused half
+    /// way, whose first records the direct path has already emitted before the invalidation.
+    /// For tests and for comparing the two paths' cost.
+    pub fn set_direct(&mut self, on: bool) {
+        self.direct = on;
     }
 
     /// The counters now.
@@ -155,7 +169,15 @@ impl Decoder {
             c.records += 1;
             emit(ev);
         };
-        match self.parser.parse_frame(frame, now, &mut self.scratch) {
+        // An increment that applies now goes straight from the parser to `emit` (no staging).
+        let mut sink =
+            DirectIncrements { direct: self.direct, syncs: &self.syncs, active: &self.active, emit: &mut counted };
+        match self.parser.parse_frame_into(frame, now, &mut self.scratch, &mut sink) {
+            Ok(Parsed::Level2Emitted { symbol, end }) => {
+                if let Some(sync) = self.syncs.get_mut(symbol) {
+                    sync.applied_directly(end);
+                }
+            }
             Ok(Parsed::Level2 { symbol, start, end }) if self.active[symbol] => {
                 let Some(sync) = self.syncs.get_mut(symbol) else { return };
                 match sync.on_increment(start, end, &mut self.scratch, now, &mut counted) {
@@ -206,6 +228,29 @@ impl Decoder {
             self.counters.records += 1;
             self.counters.resyncs += 1;
         }
+    }
+}
+
+/// The decoder's [`DiffSink`]: an increment of an active symbol whose sync would apply it whole
+/// now is emitted while it is parsed.
+struct DirectIncrements<'a, E: FnMut(&MarketEvent) + ?Sized> {
+    direct: bool,
+    syncs: &'a [Level2Sync],
+    active: &'a [bool],
+    emit: &'a mut E,
+}
+
+impl<E: FnMut(&MarketEvent) + ?Sized> DiffSink<(u64, u64)> for DirectIncrements<'_, E> {
+    #[inline]
+    fn direct(&mut self, symbol: usize, (start, _): (u64, u64)) -> bool {
+        self.direct
+            && self.active.get(symbol).copied().unwrap_or(false)
+            && self.syncs.get(symbol).is_some_and(|s| s.applies_directly(start))
+    }
+
+    #[inline]
+    fn emit(&mut self, ev: &MarketEvent) {
+        (self.emit)(ev);
     }
 }
 

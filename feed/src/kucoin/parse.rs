@@ -17,7 +17,9 @@
 //!
 //! [`parse_level2_snapshot`] is a cold path (snapshot body) and allocates freely.
 
-use crate::json::{TapeBuffers, find_key, get_str, level_price, ms_to_ns, price, qty};
+use crate::direct::{DiffSink, StageEverything};
+use crate::json::{TapeBuffers, fields, find_key, get_str, level_price, ms_to_ns, price, qty, str_at};
+use qt_core::decimal::parse_digits_u64;
 use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Price, Qty, Side};
 use simd_json::{Node, StaticNode};
 
@@ -69,6 +71,16 @@ pub enum Parsed {
         symbol: usize,
         /// `sequenceStart`.
         start: u64,
+        /// `sequenceEnd`.
+        end: u64,
+    },
+    /// An increment whose records went straight to the [`DiffSink`] (which accepted it as the
+    /// successor of the book's sequence once `start..=end` were read): changes before `start`
+    /// dropped, `seq = end`, `prev_seq = start`, the last flagged `BATCH_END`; nothing is in the
+    /// output vector.
+    Level2Emitted {
+        /// Symbol index.
+        symbol: usize,
         /// `sequenceEnd`.
         end: u64,
     },
@@ -126,10 +138,23 @@ impl FrameParser {
         local_ns: Nanos,
         out: &mut Vec<MarketEvent>,
     ) -> Result<Parsed, ParseFailure> {
+        self.parse_frame_into(frame, local_ns, out, &mut StageEverything)
+    }
+
+    /// [`Self::parse_frame`], but an increment that `sink` accepts once its
+    /// `(sequenceStart, sequenceEnd)` are read has its records emitted straight to the sink
+    /// ([`Parsed::Level2Emitted`]); see [`crate::direct`] for what a bad level half way means.
+    pub fn parse_frame_into(
+        &mut self,
+        frame: &[u8],
+        local_ns: Nanos,
+        out: &mut Vec<MarketEvent>,
+        sink: &mut impl DiffSink<(u64, u64)>,
+    ) -> Result<Parsed, ParseFailure> {
         out.clear();
         let Self { symbols, tape } = self;
         let result = tape
-            .parse(frame, |nodes| walk_frame(symbols, nodes, local_ns, out))
+            .parse(frame, |nodes| walk_frame(symbols, nodes, local_ns, out, sink))
             .unwrap_or(Err(ParseFailure { error: ParseError::Json, topic: None }));
         match result {
             Err(ParseFailure { error, topic: None }) => {
@@ -148,23 +173,18 @@ impl FrameParser {
 /// A non-negative integer sent as a JSON number or as a decimal-digit string (KuCoin does both).
 #[inline]
 fn get_u64(nodes: &[Node<'_>], obj: usize, key: &'static str) -> Result<u64, ParseError> {
-    match nodes.get(find_key(nodes, obj, key).ok_or(ParseError::MissingField(key))?) {
-        Some(Node::Static(StaticNode::U64(v))) => Ok(*v),
-        Some(Node::Static(StaticNode::I64(v))) if *v >= 0 => Ok(*v as u64),
-        Some(Node::String(s)) => digits_u64(s.as_bytes()).ok_or(ParseError::WrongType(key)),
-        _ => Err(ParseError::WrongType(key)),
-    }
+    u64_at(nodes, find_key(nodes, obj, key), key)
 }
 
-/// `[0-9]+` without overflow, else `None`.
+/// [`get_u64`] of a value already found (a [`fields`] slot).
 #[inline]
-pub(crate) fn digits_u64(bytes: &[u8]) -> Option<u64> {
-    if bytes.is_empty() {
-        return None;
+fn u64_at(nodes: &[Node<'_>], at: Option<usize>, key: &'static str) -> Result<u64, ParseError> {
+    match nodes.get(at.ok_or(ParseError::MissingField(key))?) {
+        Some(Node::Static(StaticNode::U64(v))) => Ok(*v),
+        Some(Node::Static(StaticNode::I64(v))) if *v >= 0 => Ok(*v as u64),
+        Some(Node::String(s)) => parse_digits_u64(s.as_bytes()).ok_or(ParseError::WrongType(key)),
+        _ => Err(ParseError::WrongType(key)),
     }
-    bytes.iter().try_fold(0u64, |acc, &b| {
-        if b.is_ascii_digit() { acc.checked_mul(10)?.checked_add(u64::from(b - b'0')) } else { None }
-    })
 }
 
 /// `(symbol index, topic)` of a topic string.
@@ -182,12 +202,15 @@ fn walk_frame(
     nodes: &[Node<'_>],
     local_ns: Nanos,
     out: &mut Vec<MarketEvent>,
+    sink: &mut impl DiffSink<(u64, u64)>,
 ) -> Result<Parsed, ParseFailure> {
     let fail = |error| ParseFailure { error, topic: None };
     if !matches!(nodes.first(), Some(Node::Object { .. })) {
         return Err(fail(ParseError::Shape));
     }
-    match get_str(nodes, 0, "type").map_err(fail)? {
+    // One pass over the envelope's keys.
+    let [kind_at, topic_at, data] = fields(nodes, 0, ["type", "topic", "data"]);
+    match str_at(nodes, kind_at, "type").map_err(fail)? {
         "message" => {}
         "welcome" => return Ok(Parsed::Control(ControlKind::Welcome)),
         "ack" => return Ok(Parsed::Control(ControlKind::Ack)),
@@ -195,24 +218,29 @@ fn walk_frame(
         "error" => return Ok(Parsed::Control(ControlKind::Error)),
         _ => return Err(fail(ParseError::Shape)),
     }
-    let topic = get_str(nodes, 0, "topic").map_err(fail)?;
+    let topic = str_at(nodes, topic_at, "topic").map_err(fail)?;
     let found = lookup_topic(symbols, topic).ok_or(fail(ParseError::UnknownStream))?;
     let (symbol, kind) = found;
     let with_topic = |error| ParseFailure { error, topic: Some(found) };
-    let data = find_key(nodes, 0, "data").ok_or(with_topic(ParseError::MissingField("data")))?;
+    let data = data.ok_or(with_topic(ParseError::MissingField("data")))?;
     if !matches!(nodes.get(data), Some(Node::Object { .. })) {
         return Err(with_topic(ParseError::WrongType("data")));
     }
     let entry = &symbols[symbol];
-    if get_str(nodes, data, "symbol").map_err(with_topic)? != entry.symbol {
-        return Err(with_topic(ParseError::SymbolMismatch));
-    }
     match kind {
-        Topic::Level2 => walk_level2(entry, symbol, nodes, data, local_ns, out).map_err(with_topic),
-        Topic::Match => walk_match(entry, symbol, nodes, data, local_ns, out).map_err(with_topic),
+        Topic::Level2 => walk_level2(entry, symbol, nodes, data, local_ns, out, sink).map_err(with_topic),
+        Topic::Match => {
+            if get_str(nodes, data, "symbol").map_err(with_topic)? != entry.symbol {
+                return Err(with_topic(ParseError::SymbolMismatch));
+            }
+            walk_match(entry, symbol, nodes, data, local_ns, out).map_err(with_topic)
+        }
     }
 }
 
+/// A `trade.l2update` payload: its keys found in one pass over the object, then checked in the
+/// order the tests document (`symbol`, `sequenceStart`, `sequenceEnd`, `time`, `changes`).
+#[inline]
 fn walk_level2(
     entry: &SymbolEntry,
     symbol: usize,
@@ -220,48 +248,101 @@ fn walk_level2(
     data: usize,
     local_ns: Nanos,
     out: &mut Vec<MarketEvent>,
+    sink: &mut impl DiffSink<(u64, u64)>,
 ) -> Result<Parsed, ParseError> {
-    let start = get_u64(nodes, data, "sequenceStart")?;
-    let end = get_u64(nodes, data, "sequenceEnd")?;
+    let [sym, start, end, time, changes] =
+        fields(nodes, data, ["symbol", "sequenceStart", "sequenceEnd", "time", "changes"]);
+    if str_at(nodes, sym, "symbol")? != entry.symbol {
+        return Err(ParseError::SymbolMismatch);
+    }
+    let start = u64_at(nodes, start, "sequenceStart")?;
+    let end = u64_at(nodes, end, "sequenceEnd")?;
     if start > end {
         return Err(ParseError::WrongType("sequenceStart"));
     }
     // `time` (ms) is in the current spec's example but absent from older frames.
-    let exchange_ns = match find_key(nodes, data, "time") {
+    let exchange_ns = match time {
         None => Nanos(0),
-        Some(_) => ms_to_ns(get_u64(nodes, data, "time")?),
+        Some(_) => ms_to_ns(u64_at(nodes, time, "time")?),
     };
-    let changes = find_key(nodes, data, "changes").ok_or(ParseError::MissingField("changes"))?;
+    let changes = changes.ok_or(ParseError::MissingField("changes"))?;
     if !matches!(nodes.get(changes), Some(Node::Object { .. })) {
         return Err(ParseError::WrongType("changes"));
     }
-    for (key, side) in [("bids", Side::Buy), ("asks", Side::Sell)] {
-        let at = find_key(nodes, changes, key).ok_or(ParseError::MissingField(key))?;
-        let Some(Node::Array { len, .. }) = nodes.get(at) else { return Err(ParseError::WrongType(key)) };
-        let mut i = at + 1;
-        for _ in 0..*len {
-            let (Some(Node::Array { len: 3, .. }), Some(Node::String(p)), Some(Node::String(q)), Some(Node::String(s))) =
-                (nodes.get(i), nodes.get(i + 1), nodes.get(i + 2), nodes.get(i + 3))
-            else {
-                return Err(ParseError::WrongType(key));
-            };
-            i += 4;
-            let change_seq = digits_u64(s.as_bytes()).ok_or(ParseError::WrongType(key))?;
-            let p = price(p, entry.price_scale, key)?;
-            let q = qty(q, entry.qty_scale, key)?;
-            if p == Price::ZERO {
-                // Sequence-only entry: no book change.
-                continue;
+    let [bids, asks] = fields(nodes, changes, ["bids", "asks"]);
+    let bids = bids.ok_or(ParseError::MissingField("bids"))?;
+    let asks = asks.ok_or(ParseError::MissingField("asks"))?;
+    let mut template = MarketEvent::new(entry.id, EventKind::BookDelta, Side::Buy, Price::ZERO, Qty::ZERO);
+    template.exchange_ns = exchange_ns;
+    template.local_ns = local_ns;
+    template.prev_seq = start;
+    if sink.direct(symbol, (start, end)) {
+        // The book is at `start - 1`: a change below `start` is already in it (the sync's rule).
+        // Each kept record goes out once the next is known, so the last one ends the batch.
+        let mut pending: Option<MarketEvent> = None;
+        let mut push = |mut ev: MarketEvent| {
+            if ev.seq < start {
+                return;
             }
-            let mut ev = MarketEvent::new(entry.id, EventKind::BookDelta, side, p, q);
-            ev.exchange_ns = exchange_ns;
-            ev.local_ns = local_ns;
-            ev.seq = change_seq;
-            ev.prev_seq = start;
-            out.push(ev);
+            ev.seq = end;
+            if let Some(previous) = pending.replace(ev) {
+                sink.emit(&previous);
+            }
+        };
+        template.side = Side::Buy;
+        changes_of(entry, nodes, bids, "bids", &template, &mut push)?;
+        template.side = Side::Sell;
+        changes_of(entry, nodes, asks, "asks", &template, &mut push)?;
+        if let Some(mut last) = pending {
+            last.flags |= MarketEvent::BATCH_END;
+            sink.emit(&last);
         }
+        return Ok(Parsed::Level2Emitted { symbol, end });
     }
+    let mut push = |ev| out.push(ev);
+    template.side = Side::Buy;
+    changes_of(entry, nodes, bids, "bids", &template, &mut push)?;
+    template.side = Side::Sell;
+    changes_of(entry, nodes, asks, "asks", &template, &mut push)?;
     Ok(Parsed::Level2 { symbol, start, end })
+}
+
+/// Walks an array of `[price, size, sequence]` string triples at `at`, pushing one `template`
+/// record per change with its price, size and `seq` = the change's sequence; a change priced
+/// `"0"` (sequence only) pushes nothing.
+#[inline(always)]
+fn changes_of(
+    entry: &SymbolEntry,
+    nodes: &[Node<'_>],
+    at: usize,
+    key: &'static str,
+    template: &MarketEvent,
+    push: &mut impl FnMut(MarketEvent),
+) -> Result<(), ParseError> {
+    let Some(Node::Array { len, count }) = nodes.get(at) else { return Err(ParseError::WrongType(key)) };
+    // Every change is exactly four nodes (`[`, price, size, sequence).
+    let Some(change_nodes) = nodes.get(at + 1..at + 1 + *count) else { return Err(ParseError::WrongType(key)) };
+    if *count != 4 * *len {
+        return Err(ParseError::WrongType(key));
+    }
+    for change in change_nodes.chunks_exact(4) {
+        let [Node::Array { len: 3, .. }, Node::String(p), Node::String(q), Node::String(s)] = change else {
+            return Err(ParseError::WrongType(key));
+        };
+        let change_seq = parse_digits_u64(s.as_bytes()).ok_or(ParseError::WrongType(key))?;
+        let p = price(p, entry.price_scale, key)?;
+        let q = qty(q, entry.qty_scale, key)?;
+        if p == Price::ZERO {
+            // Sequence-only entry: no book change.
+            continue;
+        }
+        let mut ev = *template;
+        ev.price = p;
+        ev.qty = q;
+        ev.seq = change_seq;
+        push(ev);
+    }
+    Ok(())
 }
 
 fn walk_match(
@@ -359,7 +440,7 @@ pub fn parse_level2_snapshot(body: &mut [u8], instrument: &Instrument) -> Result
         return Err(ParseError::VenueCode);
     }
     let data = raw.data.ok_or(ParseError::MissingField("data"))?;
-    let sequence = digits_u64(data.sequence.as_bytes()).ok_or(ParseError::WrongType("sequence"))?;
+    let sequence = parse_digits_u64(data.sequence.as_bytes()).ok_or(ParseError::WrongType("sequence"))?;
     let (ps, qs) = (instrument.price_scale(), instrument.qty_scale());
     let side = |levels: &[(&str, &str)], key: &'static str| -> Result<Vec<(Price, Qty)>, ParseError> {
         levels.iter().map(|(p, q)| Ok((level_price(p, ps, key)?, qty(q, qs, key)?))).collect()
@@ -393,15 +474,6 @@ mod tests {
             qty_scale: None,
         };
         FrameParser::new(&[Instrument::from_spec(InstrumentId(0), &spec).unwrap()])
-    }
-
-    #[test]
-    fn digits() {
-        assert_eq!(digits_u64(b"14701689783"), Some(14_701_689_783));
-        assert_eq!(digits_u64(b"18446744073709551615"), Some(u64::MAX));
-        for bad in [&b""[..], b"18446744073709551616", b"1a", b"-1", b" 1"] {
-            assert_eq!(digits_u64(bad), None);
-        }
     }
 
     #[test]

@@ -150,6 +150,20 @@ impl Level2Sync {
         }
     }
 
+    /// Whether increment `start..=end` (`start <= end`) would be applied whole now (synced and
+    /// `start` = the book's sequence + 1), so its records may be emitted while it is parsed;
+    /// [`Self::applied_directly`] must follow.
+    #[inline]
+    pub fn applies_directly(&self, start: u64) -> bool {
+        matches!(self.state, SyncState::Synced { last } if last.checked_add(1) == Some(start))
+    }
+
+    /// Records that an increment accepted by [`Self::applies_directly`] went out whole.
+    #[inline]
+    pub fn applied_directly(&mut self, end: u64) {
+        self.state = SyncState::Synced { last: end };
+    }
+
     /// One increment (`sequenceStart = start`, `sequenceEnd = end`) whose level records (flags 0,
     /// `seq` = change sequence) are `records`.
     pub fn on_increment(

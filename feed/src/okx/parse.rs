@@ -179,17 +179,7 @@ fn opt_i64_at(nodes: &[Node<'_>], at: Option<usize>, key: &'static str) -> Resul
 /// A decimal-digit string (`ts`, `tradeId`) as `u64`.
 #[inline]
 pub(crate) fn digits_u64(text: &str, key: &'static str) -> Result<u64, ParseError> {
-    if text.is_empty() || text.len() > 19 {
-        return Err(ParseError::WrongType(key));
-    }
-    let mut v: u64 = 0;
-    for &b in text.as_bytes() {
-        if !b.is_ascii_digit() {
-            return Err(ParseError::WrongType(key));
-        }
-        v = v * 10 + u64::from(b - b'0');
-    }
-    Ok(v)
+    qt_core::decimal::parse_digits_u64(text.as_bytes()).ok_or(ParseError::WrongType(key))
 }
 
 fn walk(

@@ -1,0 +1,125 @@
+//! Applying a book diff while it is parsed: [`DiffSink`], the parser's question "does this diff
+//! go straight to the book?", and the level walks shared by the venues whose levels are
+//! `[price, qty]` string pairs (Binance spot and USD-M, Bybit).
+//!
+//! A parser reads a diff's update ids first and asks its sink. If the sink's sync would apply
+//! the diff now (synced, in sequence), each level record goes to the sink as it is parsed;
+//! otherwise the records are staged in the parser's output vector for the sync to buffer, drop
+//! or refuse. Emitting directly saves one copy of every record into the vector and one loop
+//! over it (BENCHMARKS.md `feed_parse`, round 7). If a later level of such a diff is bad, the
+//! records before it have already gone out and the frame is still refused: the caller then
+//! invalidates the book, as it does for any refused diff.
+
+use crate::json::{level_price, qty};
+use crate::parse_error::ParseError;
+use qt_core::MarketEvent;
+use simd_json::Node;
+
+/// Where a diff's level records go when the caller can apply it on the spot. `Ids` are the
+/// venue's update ids of one diff (what its sync checks).
+pub trait DiffSink<Ids> {
+    /// Whether the diff with `ids` of symbol index `symbol` goes straight to [`Self::emit`];
+    /// `false` stages its records in the parser's output vector.
+    fn direct(&mut self, symbol: usize, ids: Ids) -> bool;
+    /// One record of an accepted diff.
+    fn emit(&mut self, ev: &MarketEvent);
+}
+
+/// The sink that stages every diff (a parser's plain `parse_frame`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StageEverything;
+
+impl<Ids> DiffSink<Ids> for StageEverything {
+    #[inline]
+    fn direct(&mut self, _: usize, _: Ids) -> bool {
+        false
+    }
+
+    #[inline]
+    fn emit(&mut self, _: &MarketEvent) {}
+}
+
+/// The exact grids of one instrument's prices and quantities.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Scales {
+    /// Decimals of a price.
+    pub(crate) price: u8,
+    /// Decimals of a quantity.
+    pub(crate) qty: u8,
+}
+
+/// Walks an array of `[price, qty]` string pairs at `at`, pushing one `template` record per
+/// level with its price and quantity. Always inlined: out of line (it has two callers per diff)
+/// it cost ~100 instructions a message more in calls and spills (callgrind,
+/// `benches/feed_parse.rs`).
+#[inline(always)]
+pub(crate) fn string_pairs(
+    nodes: &[Node<'_>],
+    at: usize,
+    key: &'static str,
+    scales: Scales,
+    template: &MarketEvent,
+    push: &mut impl FnMut(MarketEvent),
+) -> Result<(), ParseError> {
+    let Some(Node::Array { len, count }) = nodes.get(at) else { return Err(ParseError::WrongType(key)) };
+    // Every level is exactly three nodes (`[`, price, qty); the slice is bounds-checked once here.
+    let Some(level_nodes) = nodes.get(at + 1..at + 1 + *count) else { return Err(ParseError::WrongType(key)) };
+    if *count != 3 * *len {
+        return Err(ParseError::WrongType(key));
+    }
+    for level in level_nodes.chunks_exact(3) {
+        match level {
+            [Node::Array { len: 2, .. }, Node::String(p), Node::String(q)] => {
+                let mut ev = *template;
+                ev.price = level_price(p, scales.price, key)?;
+                ev.qty = qty(q, scales.qty, key)?;
+                push(ev);
+            }
+            _ => return Err(ParseError::WrongType(key)),
+        }
+    }
+    Ok(())
+}
+
+/// A diff's bid and ask arrays (`sides`: array index and key, bids first) as `template`
+/// records, pushed to `out` or — if `direct` — emitted to `sink` with `BATCH_END` on the last
+/// record. Returns whether they were emitted.
+#[allow(clippy::too_many_arguments)] // reason: one diff's context, passed down one level
+#[inline(always)]
+pub(crate) fn string_pair_diff<Ids>(
+    nodes: &[Node<'_>],
+    sides: [(usize, &'static str); 2],
+    scales: Scales,
+    template: &mut MarketEvent,
+    direct: bool,
+    out: &mut Vec<MarketEvent>,
+    sink: &mut impl DiffSink<Ids>,
+) -> Result<bool, ParseError> {
+    let [(bids, bids_key), (asks, asks_key)] = sides;
+    if direct {
+        let count = |at| match nodes.get(at) {
+            Some(Node::Array { len, .. }) => *len,
+            _ => 0,
+        };
+        let total = count(bids) + count(asks);
+        let mut emitted = 0;
+        let mut push = |mut ev: MarketEvent| {
+            emitted += 1;
+            if emitted == total {
+                ev.flags |= MarketEvent::BATCH_END;
+            }
+            sink.emit(&ev);
+        };
+        template.side = qt_core::Side::Buy;
+        string_pairs(nodes, bids, bids_key, scales, template, &mut push)?;
+        template.side = qt_core::Side::Sell;
+        string_pairs(nodes, asks, asks_key, scales, template, &mut push)?;
+        return Ok(true);
+    }
+    let mut push = |ev| out.push(ev);
+    template.side = qt_core::Side::Buy;
+    string_pairs(nodes, bids, bids_key, scales, template, &mut push)?;
+    template.side = qt_core::Side::Sell;
+    string_pairs(nodes, asks, asks_key, scales, template, &mut push)?;
+    Ok(false)
+}
