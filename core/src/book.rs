@@ -36,8 +36,10 @@ pub enum BookError {
     WrongInstrument,
 }
 
-/// Levels [`Ladder::search`] scans one by one from the best before it binary-searches.
+/// Levels at the touch [`search_by`] halves without a branch before it binary-searches the
+/// rest ([`branchless_suffix_start`]'s steps are for exactly 16).
 const TOUCH_SCAN: usize = 16;
+const _: () = assert!(TOUCH_SCAN == 16);
 
 /// One side of the book: sorted so the best level is last.
 #[derive(Debug, Clone)]
@@ -52,37 +54,15 @@ impl Ladder {
         Self { levels: Vec::with_capacity(capacity), ascending }
     }
 
-    /// Index of `price`, or where it would be inserted: a scan down from the best level over the
-    /// top [`TOUCH_SCAN`] levels, then a binary search of the rest.
-    ///
-    /// Venue updates are top-heavy (87 % within the best ten levels on `book_apply/top_heavy`),
-    /// and the 8-step binary search over 256 levels was a dependent compare chain costing the
-    /// same at the touch as deep in the book. Measured with `benches/book.rs`, old and new
-    /// binaries interleaved on a loaded 2-vCPU VM (best of 4–5 runs): `top_heavy` 52.9 → 22.2 ns
-    /// per record; `sim_tape`, where most deltas are 20–255 levels deep and pay the 16 wasted
-    /// compares, 34.5 → 42.1 ns. Callgrind, Binance stream of `benches/feed_parse.rs`, 20 000
-    /// messages: `Ladder::set` 21.4 M → 17.0 M instructions (with one compare per scanned level;
-    /// a first version with two took 21.3 M, no fewer than the binary search).
+    /// Index of `price`, or where it would be inserted ([`search_by`]).
     #[inline]
     fn search(&self, price: Price) -> Result<usize, usize> {
-        let levels = &self.levels;
-        let floor = levels.len().saturating_sub(TOUCH_SCAN);
-        let top = &levels[floor..];
-        // Walk down from the best while the level is better than `price`.
-        let better = if self.ascending {
+        if self.ascending {
             // Bids: ascending, best (highest) last.
-            better_suffix_start(top, |l| l.price > price)
+            search_by(&self.levels, price, |l| l.price > price)
         } else {
             // Asks: descending, best (lowest) last.
-            better_suffix_start(top, |l| l.price < price)
-        };
-        let stop = better.checked_sub(1);
-        match stop {
-            Some(j) if top[j].price == price => Ok(floor + j),
-            Some(j) => Err(floor + j + 1),
-            // Worse than all of the top: in the rest (or at its end, `floor`).
-            None if self.ascending => levels[..floor].binary_search_by(|l| l.price.cmp(&price)),
-            None => levels[..floor].binary_search_by(|l| price.cmp(&l.price)),
+            search_by(&self.levels, price, |l| l.price < price)
         }
     }
 
@@ -147,6 +127,59 @@ pub fn better_suffix_start<T>(levels: &[T], better: impl Fn(&T) -> bool) -> usiz
         j -= 1;
     }
     j
+}
+
+/// Index of `price` in `levels` (sorted worst first; `better(l)`: level `l` is better than
+/// `price`), or where it would be inserted.
+///
+/// First the best level alone (an update at the touch, a new best, a full image built worst
+/// first: one compare), then the top [`TOUCH_SCAN`] levels by halving without a branch
+/// ([`branchless_suffix_start`]), then a binary search of the rest.
+///
+/// Venue updates are top-heavy (87 % within the best ten levels on `book_apply/top_heavy`).
+/// The 8-step binary search over 256 levels this replaced was a dependent compare chain costing
+/// the same at the touch as deep in the book; the scan down from the best that followed it
+/// (four levels a step, [`better_suffix_start`]) retired few instructions but its exits were a
+/// data-dependent branch per step, mispredicted on most records. `benches/book.rs` on this
+/// 2-vCPU VM: `top_heavy` 52.9 → 22.2 ns a record (binary search → scan, 2026-12-01) and
+/// 28.2 → 21.9 ns (scan → halving, 2026-12-03, same run); `sim_tape` (deltas 20–255 levels
+/// deep) unchanged within noise. Callgrind over the feed streams: see BENCHMARKS.md
+/// `feed_parse`, round 7.
+#[inline(always)]
+fn search_by(levels: &[Level], price: Price, better: impl Fn(&Level) -> bool) -> Result<usize, usize> {
+    let len = levels.len();
+    match levels.last() {
+        None => return Err(0),
+        Some(best) if !better(best) => return if best.price == price { Ok(len - 1) } else { Err(len) },
+        Some(_) => {}
+    }
+    let floor = len.saturating_sub(TOUCH_SCAN);
+    let top = &levels[floor..];
+    let start = match <&[Level; TOUCH_SCAN]>::try_from(top) {
+        Ok(window) => floor + branchless_suffix_start(window, &better),
+        Err(_) => floor + better_suffix_start(top, &better),
+    };
+    // Better than `price` from `start` on; worse than all of the top: in the rest.
+    let start = if start == floor { levels[..floor].partition_point(|l| !better(l)) } else { start };
+    match start.checked_sub(1) {
+        Some(j) if levels[j].price == price => Ok(j),
+        _ => Err(start),
+    }
+}
+
+/// Where the better levels of a full touch window start (as [`better_suffix_start`] finds it),
+/// given that its last level (the best) is better: the answer is in `0..16`, found by three
+/// halving steps and a last compare, each one load and one compare whose outcome moves the base
+/// by an arithmetic select rather than a branch, so a record costs the same ~16 instructions
+/// wherever it lands and nothing is mispredicted.
+#[inline(always)]
+fn branchless_suffix_start(window: &[Level; TOUCH_SCAN], better: impl Fn(&Level) -> bool) -> usize {
+    debug_assert!(better(&window[TOUCH_SCAN - 1]));
+    let mut base = 0;
+    for half in [8, 4, 2] {
+        base += half * usize::from(!better(&window[base + half - 1]));
+    }
+    base + usize::from(!better(&window[base]))
 }
 
 /// One instrument's L2 book.
@@ -473,6 +506,35 @@ mod tests {
                 prop_assert_eq!(got_bids, want_bids);
                 prop_assert_eq!(got_asks, want_asks);
             }
+        }
+
+        /// Deltas only, prices over 150 ticks (books well past the 16-level touch window) and
+        /// landing near the touch as often as deep: after every record the side equals a
+        /// `BTreeMap`.
+        #[test]
+        fn deep_books_match_btreemap_reference(ops in proptest::collection::vec((any::<bool>(), 0i64..150, any::<bool>(), 0i64..4), 1..1500)) {
+            let mut book = Book::new(InstrumentId(0), 256);
+            let mut bids: BTreeMap<i64, i64> = BTreeMap::new();
+            let mut asks: BTreeMap<i64, i64> = BTreeMap::new();
+            for (is_bid, offset, near, qty) in ops {
+                // Bids below 1000, asks above: near the touch (within 8 ticks) or anywhere.
+                let distance = if near { offset % 8 } else { offset };
+                let (side, price, reference) = if is_bid {
+                    (Side::Buy, 1000 - distance, &mut bids)
+                } else {
+                    (Side::Sell, 1001 + distance, &mut asks)
+                };
+                book.apply(&ev(EventKind::BookDelta, side, price, qty, 0)).unwrap();
+                if qty == 0 { reference.remove(&price); } else { reference.insert(price, qty); }
+                let got: Vec<(i64, i64)> = book.levels(side).map(|l| (l.price.units(), l.qty.units())).collect();
+                let want: Vec<(i64, i64)> = if is_bid {
+                    bids.iter().rev().map(|(p, q)| (*p, *q)).collect()
+                } else {
+                    asks.iter().map(|(p, q)| (*p, *q)).collect()
+                };
+                prop_assert_eq!(got, want);
+            }
+            prop_assert_eq!(book.dropped_levels(), 0);
         }
     }
 }
