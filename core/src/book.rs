@@ -36,7 +36,7 @@ pub enum BookError {
     WrongInstrument,
 }
 
-/// Levels at the touch [`search_by`] halves without a branch before it binary-searches the
+/// Levels at the touch [`touch_search`] halves without a branch before it binary-searches the
 /// rest ([`branchless_suffix_start`]'s steps are for exactly 16).
 const TOUCH_SCAN: usize = 16;
 const _: () = assert!(TOUCH_SCAN == 16);
@@ -54,15 +54,15 @@ impl Ladder {
         Self { levels: Vec::with_capacity(capacity), ascending }
     }
 
-    /// Index of `price`, or where it would be inserted ([`search_by`]).
+    /// Index of `price`, or where it would be inserted ([`touch_search`]).
     #[inline]
     fn search(&self, price: Price) -> Result<usize, usize> {
         if self.ascending {
             // Bids: ascending, best (highest) last.
-            search_by(&self.levels, price, |l| l.price > price)
+            touch_search(&self.levels, price, |l| l.price, |l| l.price > price)
         } else {
             // Asks: descending, best (lowest) last.
-            search_by(&self.levels, price, |l| l.price < price)
+            touch_search(&self.levels, price, |l| l.price, |l| l.price < price)
         }
     }
 
@@ -129,8 +129,9 @@ pub fn better_suffix_start<T>(levels: &[T], better: impl Fn(&T) -> bool) -> usiz
     j
 }
 
-/// Index of `price` in `levels` (sorted worst first; `better(l)`: level `l` is better than
-/// `price`), or where it would be inserted.
+/// Index of the level priced `price` in `levels` (one side sorted worst first, best last;
+/// `price_of` reads a level's price, `better(l)`: level `l` is better than `price`), or where it
+/// would be inserted. Used by the engine's ladders and the feeds' shadow books.
 ///
 /// First the best level alone (an update at the touch, a new best, a full image built worst
 /// first: one compare), then the top [`TOUCH_SCAN`] levels by halving without a branch
@@ -146,23 +147,28 @@ pub fn better_suffix_start<T>(levels: &[T], better: impl Fn(&T) -> bool) -> usiz
 /// deep) unchanged within noise. Callgrind over the feed streams: see BENCHMARKS.md
 /// `feed_parse`, round 7.
 #[inline(always)]
-fn search_by(levels: &[Level], price: Price, better: impl Fn(&Level) -> bool) -> Result<usize, usize> {
+pub fn touch_search<T, P: PartialEq>(
+    levels: &[T],
+    price: P,
+    price_of: impl Fn(&T) -> P,
+    better: impl Fn(&T) -> bool,
+) -> Result<usize, usize> {
     let len = levels.len();
     match levels.last() {
         None => return Err(0),
-        Some(best) if !better(best) => return if best.price == price { Ok(len - 1) } else { Err(len) },
+        Some(best) if !better(best) => return if price_of(best) == price { Ok(len - 1) } else { Err(len) },
         Some(_) => {}
     }
     let floor = len.saturating_sub(TOUCH_SCAN);
     let top = &levels[floor..];
-    let start = match <&[Level; TOUCH_SCAN]>::try_from(top) {
+    let start = match <&[T; TOUCH_SCAN]>::try_from(top) {
         Ok(window) => floor + branchless_suffix_start(window, &better),
         Err(_) => floor + better_suffix_start(top, &better),
     };
     // Better than `price` from `start` on; worse than all of the top: in the rest.
     let start = if start == floor { levels[..floor].partition_point(|l| !better(l)) } else { start };
     match start.checked_sub(1) {
-        Some(j) if levels[j].price == price => Ok(j),
+        Some(j) if price_of(&levels[j]) == price => Ok(j),
         _ => Err(start),
     }
 }
@@ -173,7 +179,7 @@ fn search_by(levels: &[Level], price: Price, better: impl Fn(&Level) -> bool) ->
 /// by an arithmetic select rather than a branch, so a record costs the same ~16 instructions
 /// wherever it lands and nothing is mispredicted.
 #[inline(always)]
-fn branchless_suffix_start(window: &[Level; TOUCH_SCAN], better: impl Fn(&Level) -> bool) -> usize {
+fn branchless_suffix_start<T>(window: &[T; TOUCH_SCAN], better: impl Fn(&T) -> bool) -> usize {
     debug_assert!(better(&window[TOUCH_SCAN - 1]));
     let mut base = 0;
     for half in [8, 4, 2] {

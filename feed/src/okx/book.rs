@@ -9,7 +9,7 @@
 //! [`SideBook::with_capacity`]; applying levels never allocates, never blocks, never panics.
 
 use crate::bytes::copy_short;
-use qt_core::book::better_suffix_start;
+use qt_core::book::touch_search;
 
 /// Longest price or size text kept inline; longer text is refused by the parser.
 pub const MAX_TEXT: usize = 24;
@@ -108,12 +108,6 @@ impl Level {
     }
 }
 
-/// Levels [`SideBook`] scans from the best (four a step, [`better_suffix_start`]) before it
-/// binary-searches. 32 rather than the engine book's 16: on the OKX stream of
-/// `benches/feed_parse.rs` it saved ~60 instructions a message (callgrind), on the Binance one
-/// the engine book's 16 → 32 cost ~10 more.
-const TOUCH_SCAN: usize = 32;
-
 /// One side of a book, at most `cap` levels, iterated best first.
 ///
 /// Stored in one preallocated array of `2 × cap` slots with the live levels in `lo..hi`, the
@@ -182,34 +176,19 @@ impl SideBook {
     }
 
     /// Slot of `price` (`Ok`) or the slot it would be inserted at, pushing the levels from there
-    /// up (`Err`, in `lo..=hi`): a scan down from the best over the top [`TOUCH_SCAN`] levels
-    /// (where venue updates land), then a binary search of the rest. The binary search over 400
-    /// levels was a 9-step dependent chain even for a change at the touch.
+    /// up (`Err`, in `lo..=hi`): the engine book's search ([`touch_search`]: the best level, the
+    /// 16 at the touch without a branch, then a binary search of the rest). Callgrind and wall
+    /// time against the step-down scan over 32 levels it replaced: BENCHMARKS.md `feed_parse`,
+    /// round 7.
     #[inline]
     fn search(&self, price: i64) -> Result<usize, usize> {
-        let floor = self.hi.saturating_sub(TOUCH_SCAN).max(self.lo);
-        let top = &self.slots[floor..self.hi];
-        // Walk down from the best while the level is better than `price`.
-        let better = if self.bids {
-            better_suffix_start(top, |l| l.price > price)
+        let live = &self.slots[self.lo..self.hi];
+        let found = if self.bids {
+            touch_search(live, price, |l| l.price, |l| l.price > price)
         } else {
-            better_suffix_start(top, |l| l.price < price)
+            touch_search(live, price, |l| l.price, |l| l.price < price)
         };
-        let stop = better.checked_sub(1);
-        match stop {
-            Some(j) if top[j].price == price => Ok(floor + j),
-            Some(j) => Err(floor + j + 1),
-            // Worse than all of the top: in the rest (or at its end, `floor`).
-            None => {
-                let rest = &self.slots[self.lo..floor];
-                let found = if self.bids {
-                    rest.binary_search_by(|l| l.price.cmp(&price))
-                } else {
-                    rest.binary_search_by(|l| price.cmp(&l.price))
-                };
-                found.map(|j| self.lo + j).map_err(|j| self.lo + j)
-            }
-        }
+        found.map(|j| self.lo + j).map_err(|j| self.lo + j)
     }
 
     /// Sets the level at `level.price` (size zero deletes it; an unknown price with size zero
