@@ -111,11 +111,11 @@ impl Ladder {
 ///
 /// Walks down from the best four levels a step, then two, then one: one compare per step
 /// instead of one per level, since a level better than the price means every level above it
-/// is too. Used by the engine's ladders and the feeds' shadow books, where updates land a few
-/// levels from the touch. Callgrind on `benches/feed_parse.rs` (20 000 messages): see
-/// BENCHMARKS.md `feed_parse`, round 4.
+/// is too. [`touch_search`] uses it for a side shorter than its 16-level window (a full window
+/// is halved without branches instead). Callgrind on `benches/feed_parse.rs` (20 000
+/// messages): see BENCHMARKS.md `feed_parse`, round 4.
 #[inline(always)]
-pub fn better_suffix_start<T>(levels: &[T], better: impl Fn(&T) -> bool) -> usize {
+fn better_suffix_start<T>(levels: &[T], better: impl Fn(&T) -> bool) -> usize {
     let mut j = levels.len();
     while j >= 4 && better(&levels[j - 4]) {
         j -= 4;

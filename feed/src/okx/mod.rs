@@ -32,7 +32,7 @@ pub mod live;
 pub mod parse;
 
 use crate::decoder::{ChecksumVerdict, DecoderStats, VenueDecoder};
-use book::{SideBook, okx_checksum};
+use book::{PieceCrc, SideBook, okx_checksum_with};
 use parse::{FrameParser, Parsed};
 use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Price, Qty, Side, Venue};
 
@@ -74,6 +74,8 @@ pub struct Decoder {
     out: Vec<MarketEvent>,
     counters: OkxCounters,
     last_checksum: ChecksumVerdict,
+    /// The checksum's gathering buffer, reused.
+    crc: PieceCrc,
 }
 
 impl Decoder {
@@ -97,6 +99,7 @@ impl Decoder {
             out: Vec::with_capacity(2 * BOOK_DEPTH + 2),
             counters: OkxCounters::default(),
             last_checksum: ChecksumVerdict::None,
+            crc: PieceCrc::new(),
         }
     }
 
@@ -188,7 +191,7 @@ impl Decoder {
         }
         match checksum {
             Some(expected) if expected != 0 => {
-                if okx_checksum(b.bids.iter(), b.asks.iter()) == expected {
+                if okx_checksum_with(&mut self.crc, b.bids.iter(), b.asks.iter()) == expected {
                     self.counters.stats.checksum_ok += 1;
                     self.last_checksum = ChecksumVerdict::Match;
                 } else {
