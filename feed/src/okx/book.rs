@@ -257,6 +257,12 @@ impl Crc32 {
         self.0.update(bytes);
     }
 
+    /// Back to a fresh CRC (keeping the CPU feature detection `new` does).
+    #[inline]
+    pub fn reset(&mut self) {
+        self.0.reset();
+    }
+
     /// The CRC of everything fed.
     #[inline]
     pub fn finish(self) -> u32 {
@@ -339,7 +345,7 @@ impl PieceCrc {
     #[inline(always)]
     pub fn reset(&mut self) {
         self.n = 0;
-        self.crc = Crc32::new();
+        self.crc.reset();
     }
 
     /// Appends `l`'s piece (first feeding the CRC if the buffer reached [`CRC_CHUNK`]). Always
