@@ -39,6 +39,42 @@ impl<Ids> DiffSink<Ids> for StageEverything {
     fn emit(&mut self, _: &MarketEvent) {}
 }
 
+/// A venue's per-symbol book sync, as a [`SyncedSink`] asks it: whether the diff with `ids`
+/// would be applied now, whole.
+pub(crate) trait DirectSync<Ids> {
+    /// `true` if the sync is in sequence for this diff (the decoder then records it as applied
+    /// once the parser reports it emitted).
+    fn applies_directly(&self, ids: Ids) -> bool;
+}
+
+/// The [`DiffSink`] of the decoders with subscribed/unsubscribed symbols (Binance spot and
+/// USD-M, KuCoin): a diff of an active symbol whose sync would apply it now goes to `emit`
+/// while it is parsed, unless the decoder stages everything (`direct` off).
+pub(crate) struct SyncedSink<'a, S, E: FnMut(&MarketEvent) + ?Sized> {
+    /// The decoder's `set_direct` switch.
+    pub(crate) direct: bool,
+    /// Per-symbol syncs.
+    pub(crate) syncs: &'a [S],
+    /// Per symbol: subscribed.
+    pub(crate) active: &'a [bool],
+    /// Where records go.
+    pub(crate) emit: &'a mut E,
+}
+
+impl<Ids, S: DirectSync<Ids>, E: FnMut(&MarketEvent) + ?Sized> DiffSink<Ids> for SyncedSink<'_, S, E> {
+    #[inline]
+    fn direct(&mut self, symbol: usize, ids: Ids) -> bool {
+        self.direct
+            && self.active.get(symbol).copied().unwrap_or(false)
+            && self.syncs.get(symbol).is_some_and(|s| s.applies_directly(ids))
+    }
+
+    #[inline]
+    fn emit(&mut self, ev: &MarketEvent) {
+        (self.emit)(ev);
+    }
+}
+
 /// The exact grids of one instrument's prices and quantities.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Scales {

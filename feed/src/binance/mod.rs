@@ -23,7 +23,7 @@
 pub mod parse;
 pub mod sync;
 
-use crate::direct::DiffSink;
+use crate::direct::{DirectSync, SyncedSink};
 use crate::endpoint::Endpoint;
 use crate::error::FeedError;
 use crate::snapshot::HttpsClient;
@@ -237,7 +237,7 @@ impl Decoder {
     pub fn on_frame(&mut self, frame: &[u8], now: Nanos, emit: &mut (impl FnMut(&MarketEvent) + ?Sized)) {
         bump(&self.counters.messages);
         // A diff that applies now goes straight from the parser to `emit` (no staging).
-        let mut sink = DirectDiffs { direct: self.direct, syncs: &self.syncs, active: &self.active, emit };
+        let mut sink = SyncedSink { direct: self.direct, syncs: &self.syncs, active: &self.active, emit };
         match self.parser.parse_frame_into(frame, now, &mut self.scratch, &mut sink) {
             Ok(Parsed::DepthEmitted { symbol, last, .. }) => {
                 if let Some(sync) = self.syncs.get_mut(symbol) {
@@ -293,26 +293,11 @@ impl Decoder {
     }
 }
 
-/// The decoder's [`DiffSink`]: a diff of an active symbol whose sync would apply it now
-/// is emitted while it is parsed.
-struct DirectDiffs<'a, E: FnMut(&MarketEvent) + ?Sized> {
-    direct: bool,
-    syncs: &'a [DepthSync],
-    active: &'a [bool],
-    emit: &'a mut E,
-}
-
-impl<E: FnMut(&MarketEvent) + ?Sized> DiffSink<(u64, u64)> for DirectDiffs<'_, E> {
+/// How the decoder's [`SyncedSink`] asks a symbol's sync whether a diff goes straight out.
+impl DirectSync<(u64, u64)> for DepthSync {
     #[inline]
-    fn direct(&mut self, symbol: usize, (first, last): (u64, u64)) -> bool {
-        self.direct
-            && self.active.get(symbol).copied().unwrap_or(false)
-            && self.syncs.get(symbol).is_some_and(|s| s.applies_directly(first, last))
-    }
-
-    #[inline]
-    fn emit(&mut self, ev: &MarketEvent) {
-        (self.emit)(ev);
+    fn applies_directly(&self, (first, last): (u64, u64)) -> bool {
+        DepthSync::applies_directly(self, first, last)
     }
 }
 

@@ -24,7 +24,7 @@ pub mod sync;
 pub use feed::{BinanceUsdm, BinanceUsdmFeed};
 
 use crate::decoder::{DecoderStats, VenueDecoder};
-use crate::direct::DiffSink;
+use crate::direct::{DirectSync, SyncedSink};
 use parse::{FrameParser, ParseError, ParseFailure, Parsed, StreamKind};
 use qt_core::{Instrument, MarketEvent, Nanos, Venue};
 use sync::{EventOutcome, FuturesDepthSync, SnapshotOutcome};
@@ -135,8 +135,7 @@ impl Decoder {
             emit(ev);
         };
         // An event that applies now goes straight from the parser to `emit` (no staging).
-        let mut sink =
-            DirectEvents { direct: self.direct, syncs: &self.syncs, active: &self.active, emit: &mut counted };
+        let mut sink = SyncedSink { direct: self.direct, syncs: &self.syncs, active: &self.active, emit: &mut counted };
         match self.parser.parse_frame_into(frame, now, &mut self.scratch, &mut sink) {
             Ok(Parsed::DepthEmitted { symbol, last }) => {
                 if let Some(sync) = self.syncs.get_mut(symbol) {
@@ -230,26 +229,11 @@ impl Decoder {
     }
 }
 
-/// The decoder's [`DiffSink`]: an event of an active symbol whose sync would apply it now is
-/// emitted while it is parsed.
-struct DirectEvents<'a, E: FnMut(&MarketEvent) + ?Sized> {
-    direct: bool,
-    syncs: &'a [FuturesDepthSync],
-    active: &'a [bool],
-    emit: &'a mut E,
-}
-
-impl<E: FnMut(&MarketEvent) + ?Sized> DiffSink<(u64, u64, u64)> for DirectEvents<'_, E> {
+/// How the decoder's [`SyncedSink`] asks a symbol's sync whether a diff goes straight out.
+impl DirectSync<(u64, u64, u64)> for FuturesDepthSync {
     #[inline]
-    fn direct(&mut self, symbol: usize, (_, _, prev): (u64, u64, u64)) -> bool {
-        self.direct
-            && self.active.get(symbol).copied().unwrap_or(false)
-            && self.syncs.get(symbol).is_some_and(|s| s.applies_directly(prev))
-    }
-
-    #[inline]
-    fn emit(&mut self, ev: &MarketEvent) {
-        (self.emit)(ev);
+    fn applies_directly(&self, (_, _, prev): (u64, u64, u64)) -> bool {
+        FuturesDepthSync::applies_directly(self, prev)
     }
 }
 

@@ -27,7 +27,7 @@ pub mod sync;
 pub use feed::{Kucoin, KucoinFeed};
 
 use crate::decoder::DecoderStats;
-use crate::direct::DiffSink;
+use crate::direct::{DirectSync, SyncedSink};
 use parse::{ControlKind, FrameParser, ParseError, ParseFailure, Parsed, Topic};
 use qt_core::{Instrument, MarketEvent, Nanos, Venue};
 use sync::{IncrementOutcome, Level2Sync, SnapshotOutcome};
@@ -170,8 +170,7 @@ impl Decoder {
             emit(ev);
         };
         // An increment that applies now goes straight from the parser to `emit` (no staging).
-        let mut sink =
-            DirectIncrements { direct: self.direct, syncs: &self.syncs, active: &self.active, emit: &mut counted };
+        let mut sink = SyncedSink { direct: self.direct, syncs: &self.syncs, active: &self.active, emit: &mut counted };
         match self.parser.parse_frame_into(frame, now, &mut self.scratch, &mut sink) {
             Ok(Parsed::Level2Emitted { symbol, end }) => {
                 if let Some(sync) = self.syncs.get_mut(symbol) {
@@ -231,26 +230,11 @@ impl Decoder {
     }
 }
 
-/// The decoder's [`DiffSink`]: an increment of an active symbol whose sync would apply it whole
-/// now is emitted while it is parsed.
-struct DirectIncrements<'a, E: FnMut(&MarketEvent) + ?Sized> {
-    direct: bool,
-    syncs: &'a [Level2Sync],
-    active: &'a [bool],
-    emit: &'a mut E,
-}
-
-impl<E: FnMut(&MarketEvent) + ?Sized> DiffSink<(u64, u64)> for DirectIncrements<'_, E> {
+/// How the decoder's [`SyncedSink`] asks a symbol's sync whether a diff goes straight out.
+impl DirectSync<(u64, u64)> for Level2Sync {
     #[inline]
-    fn direct(&mut self, symbol: usize, (start, _): (u64, u64)) -> bool {
-        self.direct
-            && self.active.get(symbol).copied().unwrap_or(false)
-            && self.syncs.get(symbol).is_some_and(|s| s.applies_directly(start))
-    }
-
-    #[inline]
-    fn emit(&mut self, ev: &MarketEvent) {
-        (self.emit)(ev);
+    fn applies_directly(&self, (start, _): (u64, u64)) -> bool {
+        Level2Sync::applies_directly(self, start)
     }
 }
 
