@@ -143,7 +143,7 @@ fn better_suffix_start<T>(levels: &[T], better: impl Fn(&T) -> bool) -> usize {
 /// (four levels a step, [`better_suffix_start`]) retired few instructions but its exits were a
 /// data-dependent branch per step, mispredicted on most records. `benches/book.rs` on this
 /// 2-vCPU VM: `top_heavy` 52.9 → 22.2 ns a record (binary search → scan, 2026-12-01) and
-/// 28.2 → 21.9 ns (scan → halving, 2026-12-03, same run); `sim_tape` (deltas 20–255 levels
+/// 28.2 → 21.1 ns (scan → halving, 2026-12-03, same run); `sim_tape` (deltas 20–255 levels
 /// deep) unchanged within noise. Callgrind over the feed streams: see BENCHMARKS.md
 /// `feed_parse`, round 7.
 #[inline(always)]
