@@ -179,6 +179,9 @@ fn parse_plain(bytes: &[u8], scale: u8) -> Option<i64> {
         b'+' => (false, &bytes[1..]),
         _ => (false, bytes),
     };
+    if let Some(units) = short_plain(digits, scale) {
+        return Some(if negative { -(units as i64) } else { units as i64 });
+    }
     let mut acc: u64 = 0;
     let mut i = 0;
     while i < digits.len() {
@@ -220,6 +223,61 @@ fn parse_plain(bytes: &[u8], scale: u8) -> Option<i64> {
         frac_digits = frac.len();
     }
     finish_plain(negative, acc, int_digits, frac_digits, kept, scale)
+}
+
+/// [`parse_plain`] of a text of at most eight bytes (after the sign) in one word: the `.` found
+/// and squeezed out by bit arithmetic, the digits checked and converted at once
+/// ([`eight_digits_value`]), decimals beyond `scale` checked to be '0's and shifted out. `None`
+/// for anything else (the byte loop then decides), so the result is always the loop's.
+#[inline(always)]
+fn short_plain(digits: &[u8], scale: u8) -> Option<u64> {
+    const DOTS: u64 = 0x2e2e_2e2e_2e2e_2e2e;
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let n = digits.len();
+    if n == 0 || n > 8 {
+        return None;
+    }
+    // The n bytes, little-endian, zero above: two overlapping loads for 4..=8 bytes.
+    let word = if n >= 4 {
+        let lo = u32::from_le_bytes(digits[..4].try_into().ok()?);
+        let hi = u32::from_le_bytes(digits[n - 4..].try_into().ok()?);
+        u64::from(lo) | (u64::from(hi) << (8 * (n - 4)))
+    } else {
+        digits.iter().rev().fold(0u64, |w, &b| (w << 8) | u64::from(b))
+    };
+    // The first `.` (a zero byte of `word ^ DOTS`; the padding is 0, never a dot).
+    let x = word ^ DOTS;
+    let dots = x.wrapping_sub(ONES) & !x & HIGH;
+    let (squeezed, int_digits, count) = if dots == 0 {
+        (word, n, n)
+    } else {
+        let p = (dots.trailing_zeros() / 8) as usize;
+        // Bytes below the dot stay, those above move down one.
+        let low = (1u64 << (8 * p)) - 1;
+        ((word & low) | ((word >> 8) & !low), p, n - 1)
+    };
+    let (frac_digits, scale) = (count - int_digits, usize::from(scale));
+    if count == 0 || int_digits + scale > 19 {
+        return None;
+    }
+    // The `count` digits at the end of eight, led by '0's.
+    let mut aligned = if count == 8 { squeezed } else { (squeezed << (8 * (8 - count))) | (ZEROS >> (8 * count)) };
+    if !all_digits_word(aligned) {
+        return None;
+    }
+    let kept = frac_digits.min(scale);
+    if kept < frac_digits {
+        // Decimals beyond the scale (the last digits: the word's high bytes) must be '0's;
+        // dropped by shifting them out and leading with '0's again.
+        let extra = 8 * (frac_digits - kept);
+        if aligned >> (64 - extra) != ZEROS >> (64 - extra) {
+            return None;
+        }
+        aligned = (aligned << extra) | (ZEROS >> (64 - extra));
+    }
+    let units = eight_digits_value(aligned) * POW10_U64[scale - kept];
+    (units <= i64::MAX as u64).then_some(units)
 }
 
 /// The end of [`parse_plain`]: the digit-count check, the scaling and the sign.
@@ -765,6 +823,13 @@ mod tests {
 
         #[test]
         fn fast_path_equals_general_parser(text in "[+-]?[0-9]{0,21}(\\.[0-9]{0,21})?([eE][+-]?[0-9]{1,2})?", scale in 0u8..=19) {
+            fast_equals_general(&text, scale)?;
+        }
+
+        /// Texts of up to nine bytes (the one-word path takes eight after a sign): digits,
+        /// dots anywhere, bytes next to the digits in ASCII, signs.
+        #[test]
+        fn short_texts_equal_general_parser(text in "[+-]?[0-9./:]{0,8}", scale in 0u8..=19) {
             fast_equals_general(&text, scale)?;
         }
     }
