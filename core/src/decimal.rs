@@ -168,7 +168,9 @@ pub const POW10_U64: [u64; 20] = {
 /// message): 177 instructions per string here against 496 in the `i128` parser it fronts (see
 /// BENCHMARKS.md `feed_parse`). An eight-digits-at-a-time (SWAR) variant was tried and dropped:
 /// 208 instructions per string, and no faster (best of 12 interleaved runs of
-/// `examples/feed_profile.rs`: 924 ns per message against 751 for this loop).
+/// `examples/feed_profile.rs`: 924 ns per message against 751 for this loop). Texts of at most
+/// eight bytes after the sign now take one word first ([`short_plain`], BENCHMARKS.md
+/// `feed_parse`, round 7); the loop is for the longer ones.
 #[inline(always)]
 fn parse_plain(bytes: &[u8], scale: u8) -> Option<i64> {
     if scale > MAX_SCALE {
