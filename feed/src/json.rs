@@ -5,7 +5,7 @@
 
 use crate::parse_error::ParseError;
 use qt_core::decimal::parse_scaled_bytes;
-use qt_core::{Nanos, Price, Qty};
+use qt_core::{MarketEvent, Nanos, Price, Qty};
 use simd_json::{Node, StaticNode};
 
 /// Nodes a value starting at `i` occupies.
@@ -143,6 +143,27 @@ pub(crate) fn qty(text: &str, scale: u8, key: &'static str) -> Result<Qty, Parse
 #[inline]
 pub(crate) fn ms_to_ns(ms: u64) -> Nanos {
     Nanos(i64::try_from(ms).unwrap_or(i64::MAX).saturating_mul(1_000_000))
+}
+
+/// The frame step of the stream parsers: `out` cleared, `frame` copied into `tape` and walked (a
+/// frame simd-json refuses is `json`); on any refusal `out` is cleared again, so no half frame
+/// stays staged, and the refusal goes through `refused`, which names the stream from the raw
+/// bytes where the walk could not.
+#[inline(always)]
+pub(crate) fn parse_frame_with<P, F>(
+    tape: &mut TapeBuffers,
+    frame: &[u8],
+    out: &mut Vec<MarketEvent>,
+    json: F,
+    walk: impl FnOnce(&[Node<'_>], &mut Vec<MarketEvent>) -> Result<P, F>,
+    refused: impl FnOnce(F) -> F,
+) -> Result<P, F> {
+    out.clear();
+    let result = tape.parse(frame, |nodes| walk(nodes, out)).unwrap_or(Err(json));
+    result.map_err(|failure| {
+        out.clear();
+        refused(failure)
+    })
 }
 
 /// The reused buffers of one frame parser: the padded copy of the frame simd-json parses in place,

@@ -14,7 +14,10 @@
 //! [`parse_depth_snapshot`] runs on the snapshot thread and allocates freely.
 
 use crate::direct::{DiffSink, Scales, StageEverything, string_pair_diff};
-use crate::json::{TapeBuffers, fields, get_bool, get_str, get_u64, level_price, ms_to_ns, price, qty, str_at, u64_at};
+use crate::json::{
+    TapeBuffers, fields, get_bool, get_str, get_u64, level_price, ms_to_ns, parse_frame_with, price, qty, str_at,
+    u64_at,
+};
 use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Price, Qty, Side};
 use simd_json::Node;
 
@@ -173,22 +176,19 @@ impl FrameParser {
         out: &mut Vec<MarketEvent>,
         sink: &mut impl DiffSink<(u64, u64)>,
     ) -> Result<Parsed, ParseFailure> {
-        out.clear();
         let Self { symbols, tape } = self;
-        let result = tape
-            .parse(frame, |nodes| walk_frame(symbols, nodes, local_ns, out, sink))
-            .unwrap_or(Err(ParseFailure { error: ParseError::Json, stream: None }));
-        match result {
-            Err(ParseFailure { error, stream: None }) => {
-                out.clear();
-                Err(ParseFailure { error, stream: recover_stream(symbols, frame) })
-            }
-            Err(e) => {
-                out.clear();
-                Err(e)
-            }
-            ok => ok,
-        }
+        let json = ParseFailure { error: ParseError::Json, stream: None };
+        parse_frame_with(
+            tape,
+            frame,
+            out,
+            json,
+            |nodes, out| walk_frame(symbols, nodes, local_ns, out, sink),
+            |failure| match failure {
+                ParseFailure { error, stream: None } => ParseFailure { error, stream: recover_stream(symbols, frame) },
+                named => named,
+            },
+        )
     }
 
     /// Parses a bare payload (the `data` of a frame, as Binance's documentation shows it) of
@@ -201,18 +201,23 @@ impl FrameParser {
         local_ns: Nanos,
         out: &mut Vec<MarketEvent>,
     ) -> Result<Parsed, ParseFailure> {
-        out.clear();
         let Self { symbols, tape } = self;
         let Some(entry) = symbols.get(symbol) else {
+            out.clear();
             return Err(ParseFailure { error: ParseError::UnknownStream, stream: None });
         };
-        let result = tape
-            .parse(payload, |nodes| walk_data(entry, symbol, kind, nodes, 0, local_ns, out, &mut StageEverything))
-            .unwrap_or(Err(ParseError::Json));
-        result.map_err(|error| {
-            out.clear();
-            ParseFailure { error, stream: Some((symbol, kind)) }
-        })
+        let stream = Some((symbol, kind));
+        parse_frame_with(
+            tape,
+            payload,
+            out,
+            ParseFailure { error: ParseError::Json, stream },
+            |nodes, out| {
+                walk_data(entry, symbol, kind, nodes, 0, local_ns, out, &mut StageEverything)
+                    .map_err(|error| ParseFailure { error, stream })
+            },
+            |failure| failure,
+        )
     }
 }
 

@@ -12,7 +12,9 @@
 
 pub use crate::binance::parse::{DepthSnapshot, ParseError, parse_depth_snapshot};
 use crate::direct::{DiffSink, Scales, StageEverything, string_pair_diff};
-use crate::json::{TapeBuffers, fields, get_bool, get_str, get_u64, ms_to_ns, price, qty, str_at, u64_at};
+use crate::json::{
+    TapeBuffers, fields, get_bool, get_str, get_u64, ms_to_ns, parse_frame_with, price, qty, str_at, u64_at,
+};
 use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Price, Qty, Side};
 use simd_json::Node;
 
@@ -148,18 +150,19 @@ impl FrameParser {
         out: &mut Vec<MarketEvent>,
         sink: &mut impl DiffSink<(u64, u64, u64)>,
     ) -> Result<Parsed, ParseFailure> {
-        out.clear();
         let Self { symbols, tape } = self;
-        let result = tape
-            .parse(frame, |nodes| walk_frame(symbols, nodes, local_ns, out, sink))
-            .unwrap_or(Err(ParseFailure { error: ParseError::Json, stream: None }));
-        if result.is_err() {
-            out.clear();
-        }
-        match result {
-            Err(ParseFailure { error, stream: None }) => Err(ParseFailure { error, stream: recover(symbols, frame) }),
-            other => other,
-        }
+        let json = ParseFailure { error: ParseError::Json, stream: None };
+        parse_frame_with(
+            tape,
+            frame,
+            out,
+            json,
+            |nodes, out| walk_frame(symbols, nodes, local_ns, out, sink),
+            |failure| match failure {
+                ParseFailure { error, stream: None } => ParseFailure { error, stream: recover(symbols, frame) },
+                named => named,
+            },
+        )
     }
 }
 

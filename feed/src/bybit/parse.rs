@@ -17,7 +17,7 @@
 //! type is an error.
 
 use crate::direct::{DiffSink, Scales, StageEverything, string_pair_diff};
-use crate::json::{self, TapeBuffers, fields, find_key, get_str, get_u64, str_at, u64_at};
+use crate::json::{self, TapeBuffers, fields, find_key, get_str, get_u64, parse_frame_with, str_at, u64_at};
 use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Price, Qty, Side};
 use simd_json::{Node, StaticNode};
 
@@ -181,22 +181,19 @@ impl FrameParser {
         out: &mut Vec<MarketEvent>,
         sink: &mut impl DiffSink<(bool, u64)>,
     ) -> Result<Parsed, ParseFailure> {
-        out.clear();
         let Self { symbols, tape } = self;
-        let result = tape
-            .parse(frame, |nodes| walk_frame(symbols, nodes, local_ns, out, sink))
-            .unwrap_or(Err(ParseFailure { error: ParseError::Json, topic: None }));
-        match result {
-            Err(ParseFailure { error, topic: None }) => {
-                out.clear();
-                Err(ParseFailure { error, topic: recover_topic(symbols, frame) })
-            }
-            Err(e) => {
-                out.clear();
-                Err(e)
-            }
-            ok => ok,
-        }
+        let json = ParseFailure { error: ParseError::Json, topic: None };
+        parse_frame_with(
+            tape,
+            frame,
+            out,
+            json,
+            |nodes, out| walk_frame(symbols, nodes, local_ns, out, sink),
+            |failure| match failure {
+                ParseFailure { error, topic: None } => ParseFailure { error, topic: recover_topic(symbols, frame) },
+                named => named,
+            },
+        )
     }
 }
 

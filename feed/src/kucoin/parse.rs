@@ -18,7 +18,9 @@
 //! [`parse_level2_snapshot`] is a cold path (snapshot body) and allocates freely.
 
 use crate::direct::{DiffSink, StageEverything};
-use crate::json::{TapeBuffers, fields, find_key, get_str, level_price, ms_to_ns, price, qty, str_at};
+use crate::json::{
+    TapeBuffers, fields, find_key, get_str, level_price, ms_to_ns, parse_frame_with, price, qty, str_at,
+};
 use qt_core::decimal::parse_digits_u64;
 use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Price, Qty, Side};
 use simd_json::{Node, StaticNode};
@@ -151,22 +153,19 @@ impl FrameParser {
         out: &mut Vec<MarketEvent>,
         sink: &mut impl DiffSink<(u64, u64)>,
     ) -> Result<Parsed, ParseFailure> {
-        out.clear();
         let Self { symbols, tape } = self;
-        let result = tape
-            .parse(frame, |nodes| walk_frame(symbols, nodes, local_ns, out, sink))
-            .unwrap_or(Err(ParseFailure { error: ParseError::Json, topic: None }));
-        match result {
-            Err(ParseFailure { error, topic: None }) => {
-                out.clear();
-                Err(ParseFailure { error, topic: recover_topic(symbols, frame) })
-            }
-            Err(e) => {
-                out.clear();
-                Err(e)
-            }
-            ok => ok,
-        }
+        let json = ParseFailure { error: ParseError::Json, topic: None };
+        parse_frame_with(
+            tape,
+            frame,
+            out,
+            json,
+            |nodes, out| walk_frame(symbols, nodes, local_ns, out, sink),
+            |failure| match failure {
+                ParseFailure { error, topic: None } => ParseFailure { error, topic: recover_topic(symbols, frame) },
+                named => named,
+            },
+        )
     }
 }
 
