@@ -2,16 +2,19 @@
 //! (`heartbeat`, `status`, method replies such as subscribe acks and `pong`).
 //!
 //! Core thread. Kraken v2 sends prices and quantities as JSON *numbers*; simd-json would turn
-//! them into `f64`. So the frame is copied into the reused padded buffer with the number after
-//! every `"price":` and `"qty":` key wrapped in quotes, and that text goes straight to an
-//! integer on the instrument's grid — exact, never through `f64`. The tape is built with reused
-//! `Buffers`/tape vector; book levels are staged in reused vectors, each with its checksum piece
-//! (in one pass over the two texts, [`book::wire_level`]; other layouts through
-//! `qt_core::decimal` and [`book::level`]), so the decoder applies a message only once all of it
-//! parsed. After warm-up nothing allocates; bad input is a `Copy` [`ParseError`], never a
-//! panic.
+//! them into `f64`. So a `book` frame is copied into the reused padded buffer with each level
+//! list Kraken printed its way lifted out — its levels' number texts noted where they are in the
+//! frame, the list replaced by a marker string ([`lift_book_levels`]) — and any other frame with
+//! the number after every `"price":` and `"qty":` key wrapped in quotes ([`quote_numbers`]).
+//! Either way the text goes straight to an integer on the instrument's grid — exact, never
+//! through `f64`. The tape is built with reused `Buffers`/tape vector; book levels are staged in
+//! reused vectors, each with its checksum piece (in one pass over the two texts,
+//! [`book::wire_level`]; other layouts through `qt_core::decimal` and [`book::level`]), so the
+//! decoder applies a message only once all of it parsed. After warm-up nothing allocates; bad
+//! input is a `Copy` [`ParseError`], never a panic.
 
 use super::book::{self, Precision};
+use crate::bytes::copy_short;
 use crate::json::{TapeBuffers, fields, find_key, get_str, scaled, span, str_at};
 use crate::okx::book::Level;
 use crate::okx::parse::{contains, digits_u64};
@@ -71,6 +74,10 @@ pub struct FrameParser {
     tape: TapeBuffers,
     items: Vec<BookItem>,
     levels: Vec<StagedLevel>,
+    /// Where the lifted levels' texts are ([`lift_book_levels`]).
+    spans: Vec<LevelSpan>,
+    /// The lifted lists, as ranges of `spans`.
+    lists: Vec<(u32, u32)>,
 }
 
 impl std::fmt::Debug for FrameParser {
@@ -104,6 +111,8 @@ impl FrameParser {
             symbols,
             tape: TapeBuffers::new(INITIAL_FRAME_CAPACITY),
             levels: Vec::with_capacity(2 * max_levels),
+            spans: Vec::with_capacity(2 * max_levels),
+            lists: Vec::with_capacity(MAX_LIFTED_LISTS),
         }
     }
 
@@ -140,13 +149,13 @@ impl FrameParser {
         out.clear();
         self.items.clear();
         self.levels.clear();
-        let Self { symbols, tape, items, levels } = self;
-        let (len, compact) = match compact_book_levels(frame, &mut tape.buf) {
-            Some((len, rewritten)) => (len, Some(rewritten)),
+        let Self { symbols, tape, items, levels, spans, lists } = self;
+        let (len, lifted) = match lift_book_levels(frame, &mut tape.buf, spans, lists) {
+            Some(len) => (len, Some(Lifted { frame, spans, lists })),
             None => (quote_numbers(frame, &mut tape.buf), None),
         };
         let result = tape
-            .parse_prefix(len, |nodes| walk(symbols, nodes, local_ns, out, items, levels, compact))
+            .parse_prefix(len, |nodes| walk(symbols, nodes, local_ns, out, items, levels, lifted))
             .unwrap_or(Err(ParseError::Json));
         if result.is_err() {
             out.clear();
@@ -242,7 +251,7 @@ fn quote_numbers(frame: &[u8], buf: &mut Vec<u8>) -> usize {
                 w += QUOTED_PRICE_TO_QTY.len();
             }
         } else {
-            crate::bytes::copy_short(out, w, &frame[copied..start]);
+            copy_short(out, w, &frame[copied..start]);
             w += start - copied;
             out[w] = b'"';
             w += 1;
@@ -252,7 +261,7 @@ fn quote_numbers(frame: &[u8], buf: &mut Vec<u8>) -> usize {
         w += 1;
         copied = end;
     }
-    crate::bytes::copy_short(out, w, &frame[copied..]);
+    copy_short(out, w, &frame[copied..]);
     w + (frame.len() - copied)
 }
 
@@ -265,78 +274,158 @@ const QUOTED_QTY_TO_PRICE: [u8; 12] = *b"},{\"price\":\"";
 
 /// What opens a book level as Kraken prints it.
 const LEVEL_OPEN: [u8; 9] = *b"{\"price\":";
+/// What opens a bid level list, up to its `[`.
+const BIDS_OPEN: [u8; 8] = *b"\"bids\":[";
+/// What opens an ask level list, up to its `[`.
+const ASKS_OPEN: [u8; 8] = *b"\"asks\":[";
+/// First byte of the string a lifted level list is replaced with ([`lift_book_levels`]). A frame
+/// holding it (or a `\`, which could escape to it) anywhere is not lifted, so such a string in
+/// the tape is always one the pre-pass wrote, never one the venue sent.
+const LIFTED_MARK: u8 = b'~';
+/// Most level lists lifted from one frame: the walk marks each one it reads in a `u64`.
+const MAX_LIFTED_LISTS: usize = 64;
 
-/// How a book frame's level objects are rewritten by [`compact_book_levels`].
-const COMPACT_OPEN: [u8; 2] = *b"[\"";
-/// Between a compact level's price and quantity.
-const COMPACT_PRICE_TO_QTY: [u8; 3] = *b"\",\"";
-/// Between a compact level's quantity and the next level's price.
-const COMPACT_QTY_TO_PRICE: [u8; 5] = *b"\"],[\"";
-/// After a list's last compact level.
-const COMPACT_CLOSE: [u8; 2] = *b"\"]";
+/// Where one lifted level's texts lie in the frame: byte ranges `[start, end)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct LevelSpan {
+    price: [u32; 2],
+    qty: [u32; 2],
+}
 
-/// Copies a `book` frame to the start of `buf` with every level object `{"price":P,"qty":Q}`
-/// written as the array `["P","Q"]`: the tape keeps both texts exactly, with 5 structural
-/// characters and 2 strings a level instead of 9 and 4, which is where simd-json spends its
-/// time. Returns the copy's length and the levels rewritten, or `None` if the frame is not a
-/// `book` frame or any `"price":` key is not the start of a level exactly so printed (the caller
-/// then quotes the numbers in place, [`quote_numbers`]). The walk reads a level list's arrays
-/// only from such a copy, and refuses the frame unless it read exactly as many as were
-/// rewritten, so an array the venue sent is never taken for a level. Callgrind, 20 000
-/// messages of `benches/feed_parse_kraken_firi.rs`: see BENCHMARKS.md `feed_parse`, round 7.
+/// The level lists [`lift_book_levels`] took out of a frame: each list is `spans[a..b]` of
+/// `lists[k] = (a, b)`, the list replaced in the parsed copy by the string `"~k"`.
+#[derive(Clone, Copy)]
+struct Lifted<'a> {
+    frame: &'a [u8],
+    spans: &'a [LevelSpan],
+    lists: &'a [(u32, u32)],
+}
+
+impl<'a> Lifted<'a> {
+    /// The frame's bytes in `range` (empty if out of it, which the pre-pass rules out).
+    #[inline(always)]
+    fn text(&self, [start, end]: [u32; 2]) -> &'a [u8] {
+        self.frame.get(start as usize..end as usize).unwrap_or(&[])
+    }
+
+    /// The lifted list a marker string names: `"~k"` with `k` below the lists' count.
+    #[inline(always)]
+    fn list_of(&self, mark: &str) -> Option<usize> {
+        let k = match *mark.as_bytes() {
+            [LIFTED_MARK, d] => usize::from(d.wrapping_sub(b'0')),
+            [LIFTED_MARK, t, d] if t != b'0' => {
+                usize::from(t.wrapping_sub(b'0')) * 10 + usize::from(d.wrapping_sub(b'0'))
+            }
+            _ => return None,
+        };
+        (k < self.lists.len() && mark.bytes().skip(1).all(|b| b.is_ascii_digit())).then_some(k)
+    }
+
+    /// The marks of every lifted list, as the walk sets them reading each once.
+    #[inline(always)]
+    fn all_read(&self) -> u64 {
+        match self.lists.len() {
+            MAX_LIFTED_LISTS => u64::MAX,
+            n => (1u64 << n) - 1,
+        }
+    }
+}
+
+/// Copies a `book` frame to the start of `buf` with every level list Kraken printed its way —
+/// `"bids":[{"price":P,"qty":Q},…]` (or `"asks"`), numbers bare, no spaces — replaced by a short
+/// marker string (`"bids":"~0"`), noting where each level's two number texts are in `frame`
+/// (`spans`, by list in `lists`). simd-json then builds the tape of the envelope only: the
+/// levels, nine structural characters and four strings each as Kraken prints them, were most of
+/// its work, and the number texts still had to be read again by the walk. The level bytes are
+/// checked exactly here (the fixed separators, a run of number bytes each side) and the texts
+/// go through the same [`level_of`] as any other level, so what is accepted and refused is what
+/// the quoted route accepts and refuses.
+///
+/// Returns the copy's length, or `None` — the caller then quotes the numbers in place
+/// ([`quote_numbers`]) — if the frame is not a `book` frame, holds [`LIFTED_MARK`] or a `\`, has
+/// more than [`MAX_LIFTED_LISTS`] lists, or any `"price":`/`"qty":` key is not inside a list so
+/// printed. The walk reads each marker once and refuses the frame unless it read every one, so a
+/// list lifted from anywhere but a data item's `bids`/`asks` is never taken for one. Callgrind
+/// and wall time against the array rewrite it replaced: BENCHMARKS.md `feed_parse`, round 8.
 #[inline]
-fn compact_book_levels(frame: &[u8], buf: &mut Vec<u8>) -> Option<(usize, usize)> {
-    if !frame.starts_with(b"{\"channel\":\"book\"") {
+fn lift_book_levels(
+    frame: &[u8],
+    buf: &mut Vec<u8>,
+    spans: &mut Vec<LevelSpan>,
+    lists: &mut Vec<(u32, u32)>,
+) -> Option<usize> {
+    spans.clear();
+    lists.clear();
+    if !frame.starts_with(b"{\"channel\":\"book\"")
+        || u32::try_from(frame.len()).is_err()
+        || memchr::memchr2(LIFTED_MARK, b'\\', frame).is_some()
+    {
         return None;
     }
-    let bound = frame.len() + NUMBER_BLOCK + simd_json::INPUT_PADDING;
+    // A lifted list is at least `[{"price":0,"qty":0}]`, 21 bytes, and its marker at most 5: the
+    // copy is never longer than the frame.
+    let bound = frame.len() + simd_json::INPUT_PADDING;
     if buf.len() < bound {
         buf.resize(bound, b' ');
     }
     let out = buf.as_mut_slice();
-    let (mut w, mut copied, mut levels) = (0, 0, 0);
-    // Each pass: the envelope up to a list's first level, then the list's levels.
+    let (mut w, mut copied) = (0, 0);
+    // Each pass: the envelope up to a list's `[`, then the list's levels.
     while let Some((key_end, is_price)) = next_number_key(frame, copied) {
         let open = key_end.checked_sub(LEVEL_OPEN.len())?;
-        if !is_price || frame[open..key_end] != LEVEL_OPEN {
+        let key = open.checked_sub(BIDS_OPEN.len())?;
+        let list_key = &frame[key..open];
+        if !is_price
+            || frame[open..key_end] != LEVEL_OPEN
+            || (list_key != BIDS_OPEN && list_key != ASKS_OPEN)
+            || lists.len() == MAX_LIFTED_LISTS
+        {
             return None;
         }
-        crate::bytes::copy_short(out, w, &frame[copied..open]);
-        w += open - copied;
-        out[w..w + COMPACT_OPEN.len()].copy_from_slice(&COMPACT_OPEN);
-        w += COMPACT_OPEN.len();
+        let bracket = open - 1;
+        copy_short(out, w, &frame[copied..bracket]);
+        w += bracket - copied;
+        let k = lists.len();
+        out[w] = b'"';
+        out[w + 1] = LIFTED_MARK;
+        w += 2;
+        if k >= 10 {
+            out[w] = b'0' + (k / 10) as u8;
+            w += 1;
+        }
+        out[w] = b'0' + (k % 10) as u8;
+        out[w + 1] = b'"';
+        w += 2;
+        let first = spans.len();
         let mut price_start = key_end;
         loop {
             let price_end = number_end(frame, price_start);
             if price_end == price_start || !frame[price_end..].starts_with(&PRICE_TO_QTY) {
                 return None;
             }
-            w = copy_number(out, w, frame, price_start, price_end);
-            out[w..w + COMPACT_PRICE_TO_QTY.len()].copy_from_slice(&COMPACT_PRICE_TO_QTY);
-            w += COMPACT_PRICE_TO_QTY.len();
             let qty_start = price_end + PRICE_TO_QTY.len();
             let qty_end = number_end(frame, qty_start);
             if qty_end == qty_start {
                 return None;
             }
-            w = copy_number(out, w, frame, qty_start, qty_end);
-            levels += 1;
+            // Below `u32::MAX`: the frame's length was checked.
+            spans.push(LevelSpan {
+                price: [price_start as u32, price_end as u32],
+                qty: [qty_start as u32, qty_end as u32],
+            });
             if frame[qty_end..].starts_with(&QTY_TO_PRICE) {
-                out[w..w + COMPACT_QTY_TO_PRICE.len()].copy_from_slice(&COMPACT_QTY_TO_PRICE);
-                w += COMPACT_QTY_TO_PRICE.len();
                 price_start = qty_end + QTY_TO_PRICE.len();
-            } else if frame.get(qty_end) == Some(&b'}') {
-                out[w..w + COMPACT_CLOSE.len()].copy_from_slice(&COMPACT_CLOSE);
-                w += COMPACT_CLOSE.len();
-                copied = qty_end + 1;
+            } else if frame[qty_end..].starts_with(b"}]") {
+                copied = qty_end + 2;
                 break;
             } else {
                 return None;
             }
         }
+        lists.push((first as u32, spans.len() as u32));
     }
-    crate::bytes::copy_short(out, w, &frame[copied..]);
-    Some((w + (frame.len() - copied), levels))
+    copy_short(out, w, &frame[copied..]);
+    Some(w + (frame.len() - copied))
 }
 
 /// Copies the number `frame[start..end]` to `out[w..]` (one 16-byte block where the frame holds
@@ -346,7 +435,7 @@ fn compact_book_levels(frame: &[u8], buf: &mut Vec<u8>) -> Option<(usize, usize)
 fn copy_number(out: &mut [u8], w: usize, frame: &[u8], start: usize, end: usize) -> usize {
     match frame.get(start..start + NUMBER_BLOCK) {
         Some(block) if end - start <= NUMBER_BLOCK => out[w..w + NUMBER_BLOCK].copy_from_slice(block),
-        _ => crate::bytes::copy_short(out, w, &frame[start..end]),
+        _ => copy_short(out, w, &frame[start..end]),
     }
     w + (end - start)
 }
@@ -497,20 +586,20 @@ fn timestamp(nodes: &[Node<'_>], at: Option<usize>) -> Result<Nanos, ParseError>
 /// text does not give it.
 #[cold]
 #[inline(never)]
-fn general_level(price_text: &str, qty_text: &str, entry: &SymbolEntry) -> Result<Level, ParseError> {
-    let price = scaled(price_text, entry.scales.price, "price")?;
-    let qty = scaled(qty_text, entry.scales.qty, "qty")?;
+fn general_level(price_text: &[u8], qty_text: &[u8], entry: &SymbolEntry) -> Result<Level, ParseError> {
+    let text = |t, field| std::str::from_utf8(t).map_err(|_| ParseError::BadDecimal(field));
+    let price = scaled(text(price_text, "price")?, entry.scales.price, "price")?;
+    let qty = scaled(text(qty_text, "qty")?, entry.scales.qty, "qty")?;
     if qty == 0 {
         return Ok(Level::without_text(price, 0));
     }
-    let (pt, qt) = (price_text.as_bytes(), qty_text.as_bytes());
-    book::level(price, qty, pt, qt, entry.scales, entry.precision).ok_or(ParseError::BadDecimal("price"))
+    book::level(price, qty, price_text, qty_text, entry.scales, entry.precision).ok_or(ParseError::BadDecimal("price"))
 }
 
 /// A book level from its price and quantity texts, with its checksum piece.
 #[inline(always)]
-fn level_of(price_text: &str, qty_text: &str, entry: &SymbolEntry) -> Result<Level, ParseError> {
-    match book::wire_level(price_text.as_bytes(), qty_text.as_bytes(), entry.scales, entry.precision) {
+fn level_of(price_text: &[u8], qty_text: &[u8], entry: &SymbolEntry) -> Result<Level, ParseError> {
+    match book::wire_level(price_text, qty_text, entry.scales, entry.precision) {
         Some(level) => Ok(level),
         None => general_level(price_text, qty_text, entry),
     }
@@ -524,7 +613,7 @@ fn walk(
     out: &mut Vec<MarketEvent>,
     items: &mut Vec<BookItem>,
     levels: &mut Vec<StagedLevel>,
-    compact: Option<usize>,
+    lifted: Option<Lifted<'_>>,
 ) -> Result<Parsed, ParseError> {
     if !matches!(nodes.first(), Some(Node::Object { .. })) {
         return Err(ParseError::Shape);
@@ -555,7 +644,8 @@ fn walk(
     let data = data_at.ok_or(ParseError::MissingField("data"))?;
     let Some(Node::Array { len: n, .. }) = nodes.get(data) else { return Err(ParseError::WrongType("data")) };
     let mut obj = data + 1;
-    let mut compact_read = 0;
+    // The lifted lists read, one bit each.
+    let mut lifted_read = 0u64;
     for _ in 0..*n {
         if !matches!(nodes.get(obj), Some(Node::Object { .. })) {
             return Err(ParseError::WrongType("data"));
@@ -580,19 +670,25 @@ fn walk(
             let start = levels.len();
             for (key, side, at) in [("asks", Side::Sell, asks_at), ("bids", Side::Buy, bids_at)] {
                 let at = at.ok_or(ParseError::MissingField(key))?;
-                let Some(Node::Array { len, .. }) = nodes.get(at) else { return Err(ParseError::WrongType(key)) };
-                let mut l = at + 1;
-                for _ in 0..*len {
-                    // A level [`compact_book_levels`] rewrote: `["P","Q"]`.
-                    if compact.is_some()
-                        && let Some(&[Node::Array { len: 2, .. }, Node::String(price_text), Node::String(qty_text)]) =
-                            nodes.get(l..l + 3)
-                    {
-                        compact_read += 1;
-                        levels.push((side, level_of(price_text, qty_text, entry)?));
-                        l += 3;
+                let len = match (nodes.get(at), lifted) {
+                    (Some(Node::Array { len, .. }), _) => *len,
+                    // A list [`lift_book_levels`] took out: its levels' texts are in the frame.
+                    (Some(Node::String(mark)), Some(lifted)) => {
+                        let k = lifted.list_of(mark).ok_or(ParseError::WrongType(key))?;
+                        if lifted_read & (1 << k) != 0 {
+                            return Err(ParseError::Shape);
+                        }
+                        lifted_read |= 1 << k;
+                        let (first, end) = lifted.lists[k];
+                        for span in lifted.spans.get(first as usize..end as usize).unwrap_or(&[]) {
+                            levels.push((side, level_of(lifted.text(span.price), lifted.text(span.qty), entry)?));
+                        }
                         continue;
                     }
+                    _ => return Err(ParseError::WrongType(key)),
+                };
+                let mut l = at + 1;
+                for _ in 0..len {
                     let (price_text, qty_text) = match nodes.get(l..l + 5) {
                         // `{"price":…,"qty":…}` as Kraken prints it: read in place.
                         Some(
@@ -612,7 +708,7 @@ fn walk(
                             (str_at(nodes, price_at, "price")?, str_at(nodes, qty_at, "qty")?)
                         }
                     };
-                    levels.push((side, level_of(price_text, qty_text, entry)?));
+                    levels.push((side, level_of(price_text.as_bytes(), qty_text.as_bytes(), entry)?));
                     l += span(nodes, l);
                 }
             }
@@ -642,8 +738,8 @@ fn walk(
         }
         obj += span(nodes, obj);
     }
-    if compact.is_some_and(|rewritten| rewritten != compact_read) {
-        // A rewritten level outside a level list, or an array the venue sent read as a level.
+    if lifted.is_some_and(|lifted| lifted_read != lifted.all_read()) {
+        // A list lifted from somewhere other than a data item's `bids` / `asks`.
         return Err(ParseError::Shape);
     }
     if is_book {
@@ -791,70 +887,119 @@ mod tests {
         FrameParser::new(&[inst], &[Precision { price: 1, qty: 8 }], 64)
     }
 
-    /// What [`FrameParser::parse_frame`] did before [`compact_book_levels`]: numbers quoted in
+    /// What [`FrameParser::parse_frame`] does with a frame it does not lift: numbers quoted in
     /// place, levels read as objects. The staged levels and items, or the refusal.
     fn parse_quoted(parser: &mut FrameParser, frame: &[u8]) -> Result<(Vec<StagedLevel>, Vec<BookItem>), ParseError> {
         let mut out = Vec::new();
         parser.items.clear();
         parser.levels.clear();
-        let FrameParser { symbols, tape, items, levels } = parser;
+        let FrameParser { symbols, tape, items, levels, .. } = parser;
         let len = quote_numbers(frame, &mut tape.buf);
         tape.parse_prefix(len, |nodes| walk(symbols, nodes, Nanos(0), &mut out, items, levels, None))
             .unwrap_or(Err(ParseError::Json))?;
         Ok((parser.levels.clone(), parser.items.clone()))
     }
 
-    fn parse_compact(parser: &mut FrameParser, frame: &[u8]) -> Result<(Vec<StagedLevel>, Vec<BookItem>), ParseError> {
+    /// [`FrameParser::parse_frame`]: lifted where the frame allows it.
+    fn parse_lifted(parser: &mut FrameParser, frame: &[u8]) -> Result<(Vec<StagedLevel>, Vec<BookItem>), ParseError> {
         parser.parse_frame(frame, Nanos(0), &mut Vec::new())?;
         Ok((parser.levels.clone(), parser.items.clone()))
     }
 
-    #[test]
-    fn book_levels_are_rewritten_as_arrays_only_when_printed_exactly_so() {
-        let mut buf = Vec::new();
-        let frame = br#"{"channel":"book","type":"update","data":[{"symbol":"BTC/USD","bids":[{"price":65000.1,"qty":0.5},{"price":64999.9,"qty":0}],"asks":[],"checksum":7}]}"#;
-        let (len, levels) = compact_book_levels(frame, &mut buf).expect("Kraken's layout");
-        assert_eq!(levels, 2);
-        assert_eq!(
-            &buf[..len],
-            br#"{"channel":"book","type":"update","data":[{"symbol":"BTC/USD","bids":[["65000.1","0.5"],["64999.9","0"]],"asks":[],"checksum":7}]}"#
-        );
+    /// Each lifted list's levels as their price and quantity texts.
+    type LiftedTexts = Vec<Vec<(String, String)>>;
+
+    /// [`lift_book_levels`]'s copy and the texts of each lifted list's levels.
+    fn lift(frame: &[u8]) -> Option<(String, LiftedTexts)> {
+        let (mut buf, mut spans, mut lists) = (Vec::new(), Vec::new(), Vec::new());
+        let len = lift_book_levels(frame, &mut buf, &mut spans, &mut lists)?;
         assert!(buf.len() >= len + simd_json::INPUT_PADDING);
+        let lifted = Lifted { frame, spans: &spans, lists: &lists };
+        let text = |range| String::from_utf8(lifted.text(range).to_vec()).unwrap();
+        let levels = lists
+            .iter()
+            .map(|&(a, b)| spans[a as usize..b as usize].iter().map(|l| (text(l.price), text(l.qty))).collect())
+            .collect();
+        Some((String::from_utf8(buf[..len].to_vec()).unwrap(), levels))
+    }
+
+    #[test]
+    fn level_lists_are_lifted_only_when_printed_exactly_so() {
+        let frame = br#"{"channel":"book","type":"update","data":[{"symbol":"BTC/USD","bids":[{"price":65000.1,"qty":0.5},{"price":64999.9,"qty":0}],"asks":[],"checksum":7}]}"#;
+        let (copy, levels) = lift(frame).expect("Kraken's layout");
+        assert_eq!(
+            copy,
+            r#"{"channel":"book","type":"update","data":[{"symbol":"BTC/USD","bids":"~0","asks":[],"checksum":7}]}"#
+        );
+        let pair = |p: &str, q: &str| (p.to_string(), q.to_string());
+        assert_eq!(levels, [vec![pair("65000.1", "0.5"), pair("64999.9", "0")]]);
+        // Eleven lists: the eleventh's marker has two digits.
+        let many = (0..11).map(|k| format!(r#""asks":[{{"price":{k}.5,"qty":1}}]"#)).collect::<Vec<_>>().join(",");
+        let frame = format!(r#"{{"channel":"book","data":[{{{many}}}]}}"#);
+        let (copy, levels) = lift(frame.as_bytes()).expect("Kraken's layout");
+        assert!(copy.ends_with(r#""asks":"~9","asks":"~10"}]}"#), "{copy}");
+        assert_eq!(levels[10], [pair("10.5", "1")]);
         for other in [
             &br#"{"channel":"trade","type":"update","data":[{"symbol":"BTC/USD","price":1.5,"qty":2}]}"#[..],
             br#"{"channel":"book","type":"update","data":[{"symbol":"BTC/USD","bids":[{"qty":2,"price":1.5}],"asks":[]}]}"#,
             br#"{"channel":"book","type":"update","data":[{"symbol":"BTC/USD","bids":[{"price": 1.5,"qty":2}],"asks":[]}]}"#,
             br#"{"channel":"book","type":"update","data":[{"symbol":"BTC/USD","bids":[{"price":1.5,"qty":2,"x":1}],"asks":[]}]}"#,
             br#"{"channel":"book","type":"update","data":[{"symbol":"BTC/USD","bids":[{"price":"1.5","qty":2}],"asks":[]}]}"#,
+            br#"{"channel":"book","type":"update","data":[{"symbol":"BTC/USD","bids":[{"price":1.5,"qty":2} ],"asks":[]}]}"#,
+            br#"{"channel":"book","type":"update","data":[{"symbol":"BTC/USD","bids": [{"price":1.5,"qty":2}],"asks":[]}]}"#,
+            br#"{"channel":"book","type":"update","data":[{"symbol":"BTC/USD","x":[{"price":1.5,"qty":2}],"asks":[]}]}"#,
+            br#"{"channel":"book","type":"update","data":[{"symbol":"BTC~USD","bids":[{"price":1.5,"qty":2}],"asks":[]}]}"#,
+            br#"{"channel":"book","type":"update","data":[{"symbol":"BTC\/USD","bids":[{"price":1.5,"qty":2}],"asks":[]}]}"#,
             br#"{"type":"update","channel":"book","data":[{"symbol":"BTC/USD","bids":[{"price":1.5,"qty":2}],"asks":[]}]}"#,
         ] {
-            assert_eq!(compact_book_levels(other, &mut buf), None, "{}", String::from_utf8_lossy(other));
+            assert_eq!(lift(other), None, "{}", String::from_utf8_lossy(other));
         }
+        // More lists than the walk can mark: not lifted.
+        let many = (0..=MAX_LIFTED_LISTS).map(|_| r#""asks":[{"price":1.5,"qty":1}]"#).collect::<Vec<_>>().join(",");
+        assert_eq!(lift(format!(r#"{{"channel":"book","data":[{{{many}}}]}}"#).as_bytes()), None);
     }
 
     #[test]
-    fn an_array_the_venue_sent_is_not_read_as_a_level() {
+    fn only_a_data_items_lifted_lists_are_read_as_levels() {
         let mut parser = btc_usd_parser();
+        // A list lifted from a nested object: its marker is never read, the frame is refused.
+        let frame = br#"{"channel":"book","type":"update","data":[{"symbol":"BTC/USD","x":{"bids":[{"price":1.5,"qty":2}]},"bids":[{"price":65000.1,"qty":0.5}],"asks":[],"checksum":7}]}"#;
+        assert!(lift(frame).is_some());
+        assert_eq!(parse_lifted(&mut parser, frame), Err(ParseError::Shape));
+        assert!(parse_quoted(&mut parser, frame).is_ok(), "the quoted route ignores the unknown key");
+        // A marker-like string the venue sent: the frame holds the mark, so it is not lifted,
+        // and the string is no level list.
+        let frame = br#"{"channel":"book","type":"update","data":[{"symbol":"BTC/USD","bids":"~0","asks":[{"price":65000.2,"qty":1}],"checksum":7}]}"#;
+        assert_eq!(lift(frame), None);
+        assert_eq!(parse_lifted(&mut parser, frame), Err(ParseError::WrongType("bids")));
+        // An array the venue sent where the lifted route would leave an array: read as before.
         let frame = br#"{"channel":"book","type":"update","data":[{"symbol":"BTC/USD","bids":[["65000.1","0.5"]],"asks":[{"price":65000.2,"qty":1}],"checksum":7}]}"#;
-        assert_eq!(parse_compact(&mut parser, frame), Err(ParseError::Shape));
+        assert!(lift(frame).is_some());
+        assert_eq!(parse_lifted(&mut parser, frame), Err(ParseError::WrongType("bids")));
         assert_eq!(parse_quoted(&mut parser, frame), Err(ParseError::WrongType("bids")));
-        // A level-shaped object outside a level list is rewritten but never read: refused too.
-        let frame = br#"{"channel":"book","type":"update","data":[{"symbol":"BTC/USD","x":{"price":1,"qty":2},"bids":[{"price":65000.1,"qty":0.5}],"asks":[],"checksum":7}]}"#;
-        assert_eq!(parse_compact(&mut parser, frame), Err(ParseError::Shape));
-        assert!(parse_quoted(&mut parser, frame).is_ok());
+        // Both sides lifted, asks printed first: staged asks then bids, as the quoted route does.
+        let frame = br#"{"channel":"book","type":"update","data":[{"symbol":"BTC/USD","asks":[{"price":65000.2,"qty":1.00000000}],"bids":[{"price":65000.1,"qty":0.50000000},{"price":64000.0,"qty":0.00000000}],"checksum":7}]}"#;
+        let lifted = parse_lifted(&mut parser, frame).expect("lifted");
+        assert_eq!(lifted, parse_quoted(&mut parser, frame).expect("quoted"));
+        let sides: Vec<(Side, i64, i64)> = lifted.0.iter().map(|(s, l)| (*s, l.price, l.qty)).collect();
+        assert_eq!(
+            sides,
+            [(Side::Sell, 650_002, 100_000_000), (Side::Buy, 650_001, 50_000_000), (Side::Buy, 640_000, 0)]
+        );
     }
 
     proptest::proptest! {
         /// Book frames stitched from Kraken's level layout and from layouts it never prints:
-        /// whatever the rewritten copy accepts, the quoted-in-place copy accepts with the same
+        /// whatever the lifted route accepts, the quoted-in-place copy accepts with the same
         /// levels and items, and the other way round.
         #[test]
-        fn compact_levels_parse_as_the_quoted_objects_do(
-            bids in proptest::collection::vec(0usize..12, 0..8),
-            asks in proptest::collection::vec(0usize..12, 0..8),
+        fn lifted_levels_parse_as_the_quoted_objects_do(
+            bids in proptest::collection::vec(0usize..13, 0..8),
+            asks in proptest::collection::vec(0usize..13, 0..8),
+            asks_first: bool,
             cut in 0usize..500,
         ) {
-            const LEVELS: [&str; 12] = [
+            const LEVELS: [&str; 13] = [
                 r#"{"price":65000.1,"qty":0.5}"#,
                 r#"{"price":65000.2,"qty":0.00000001}"#,
                 r#"{"price":64999.9,"qty":0}"#,
@@ -867,26 +1012,26 @@ mod tests {
                 r#"["65001.4","2"]"#,
                 r#"{}"#,
                 r#"{"price":"65001.5","qty":"2"}"#,
+                r#""~0""#,
             ];
             let list = |picks: &[usize]| picks.iter().map(|&k| LEVELS[k]).collect::<Vec<_>>().join(",");
+            let (bids, asks) = (format!(r#""bids":[{}]"#, list(&bids)), format!(r#""asks":[{}]"#, list(&asks)));
+            let sides = if asks_first { format!("{asks},{bids}") } else { format!("{bids},{asks}") };
             let mut frame = format!(
-                r#"{{"channel":"book","type":"update","data":[{{"symbol":"BTC/USD","bids":[{}],"asks":[{}],"checksum":7,"timestamp":"2023-10-06T17:35:55.440295Z"}}]}}"#,
-                list(&bids),
-                list(&asks)
+                r#"{{"channel":"book","type":"update","data":[{{"symbol":"BTC/USD",{sides},"checksum":7,"timestamp":"2023-10-06T17:35:55.440295Z"}}]}}"#
             )
             .into_bytes();
             if cut < frame.len() {
                 frame.truncate(cut);
             }
             let mut parser = btc_usd_parser();
-            let compact = parse_compact(&mut parser, &frame);
+            let lifted = parse_lifted(&mut parser, &frame);
             let quoted = parse_quoted(&mut parser, &frame);
-            match (&compact, &quoted) {
+            match (&lifted, &quoted) {
                 (Ok(a), Ok(b)) => proptest::prop_assert_eq!(a, b),
-                // Refused by both (the reasons may differ: an array the venue sent is `Shape`
-                // to one, `WrongType` to the other).
+                // Refused by both (the reasons may differ).
                 (Err(_), Err(_)) => {}
-                _ => proptest::prop_assert!(false, "compact {:?} quoted {:?}", compact, quoted),
+                _ => proptest::prop_assert!(false, "lifted {:?} quoted {:?}", lifted, quoted),
             }
         }
     }
