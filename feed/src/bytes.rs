@@ -27,6 +27,29 @@ pub(crate) fn copy_short(dst: &mut [u8], at: usize, src: &[u8]) {
     }
 }
 
+/// The index of the first `byte` in `hay` at or after `from`, eight bytes at a time: a byte of
+/// `x = word ^ [byte; 8]` is zero exactly where the word holds `byte`, and the lowest byte whose
+/// top bit `(x - 0x01…) & !x & 0x80…` sets is the first zero byte (a borrow only runs upwards,
+/// so it can only mark bytes above a real zero). Made for the short gaps of a venue frame (the
+/// ~15 bytes between an envelope's colons, a level's 5–15-byte strings): a `memchr` call cost
+/// ~50 instructions a colon in the Kraken quoting pass, this ~20.
+#[inline(always)]
+pub(crate) fn find_byte(hay: &[u8], from: usize, byte: u8) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let wanted = u64::from_ne_bytes([byte; 8]);
+    let mut i = from;
+    while let Some(word) = hay.get(i..).and_then(|rest| rest.first_chunk::<8>()) {
+        let x = u64::from_le_bytes(*word) ^ wanted;
+        let zero = x.wrapping_sub(ONES) & !x & HIGH;
+        if zero != 0 {
+            return Some(i + (zero.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    hay.get(i..)?.iter().position(|&b| b == byte).map(|k| i + k)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -41,6 +64,20 @@ mod tests {
                 assert_eq!(&dst[at..at + len], &src[..len], "len {len} at {at}");
                 assert!(dst[..at].iter().chain(&dst[at + len..]).all(|&b| b == 0), "len {len} at {at}: outside");
             }
+        }
+    }
+
+    proptest::proptest! {
+        /// The word-at-a-time search finds what a byte scan finds, from any start, with the byte
+        /// (and bytes that differ from it in one bit) anywhere, including a word's edges.
+        #[test]
+        fn find_byte_matches_a_byte_scan(
+            bytes in proptest::collection::vec(proptest::sample::select(vec![b':', b';', b'8', b'z', 0xba, 0, b'"', b'#']), 0..40),
+            from in 0usize..44,
+            byte in proptest::sample::select(vec![b':', b'"']),
+        ) {
+            let want = bytes.get(from..).and_then(|rest| rest.iter().position(|&b| b == byte)).map(|k| from + k);
+            proptest::prop_assert_eq!(find_byte(&bytes, from, byte), want);
         }
     }
 }

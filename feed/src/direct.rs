@@ -10,7 +10,8 @@
 //! records before it have already gone out and the frame is still refused: the caller then
 //! invalidates the book, as it does for any refused diff.
 
-use crate::json::{level_price, qty};
+use crate::json::{level_price, level_price_bytes, qty, qty_bytes};
+use crate::lift::{LiftSpec, Lifted};
 use crate::parse_error::ParseError;
 use qt_core::MarketEvent;
 use simd_json::Node;
@@ -84,20 +85,43 @@ pub(crate) struct Scales {
     pub(crate) qty: u8,
 }
 
-/// Walks an array of `[price, qty]` string pairs at `at`, pushing one `template` record per
-/// level with its price and quantity. Always inlined: out of line (it has two callers per diff)
+/// The level lists of the `[price, qty]` string-pair venues, `"b"` (bids) and `"a"` (asks),
+/// lifted out of their frames before simd-json ([`crate::lift`]).
+pub(crate) const PAIR_LISTS: LiftSpec = LiftSpec { keys: &[b"\"b\":", b"\"a\":"], arity: 2 };
+
+/// Levels a string-pair parser's lifted lists have room for before they grow (a Bybit
+/// `orderbook.200` snapshot: 400).
+pub(crate) const LIFTED_LEVELS: usize = 512;
+
+/// Walks an array of `[price, qty]` string pairs at `at` — or the lifted list whose marker is
+/// there — pushing one `template` record per level with its price and quantity. Always inlined: out of line (it has two callers per diff)
 /// it cost ~100 instructions a message more in calls and spills (callgrind,
 /// `benches/feed_parse.rs`).
 #[inline(always)]
 pub(crate) fn string_pairs(
     nodes: &[Node<'_>],
+    lifted: &Lifted<'_>,
     at: usize,
     key: &'static str,
     scales: Scales,
     template: &MarketEvent,
     push: &mut impl FnMut(MarketEvent),
 ) -> Result<(), ParseError> {
-    let Some(Node::Array { len, count }) = nodes.get(at) else { return Err(ParseError::WrongType(key)) };
+    let (len, count) = match nodes.get(at) {
+        Some(Node::Array { len, count }) => (len, count),
+        Some(Node::String(mark)) => {
+            let texts = lifted.take(mark).ok_or(ParseError::WrongType(key))?;
+            for level in texts.chunks_exact(lifted.arity()) {
+                let &[price, qty, ..] = level else { return Err(ParseError::WrongType(key)) };
+                let mut ev = *template;
+                ev.price = level_price_bytes(lifted.text(price), scales.price, key)?;
+                ev.qty = qty_bytes(lifted.text(qty), scales.qty, key)?;
+                push(ev);
+            }
+            return Ok(());
+        }
+        _ => return Err(ParseError::WrongType(key)),
+    };
     // Every level is exactly three nodes (`[`, price, qty); the slice is bounds-checked once here.
     let Some(level_nodes) = nodes.get(at + 1..at + 1 + *count) else { return Err(ParseError::WrongType(key)) };
     if *count != 3 * *len {
@@ -117,13 +141,14 @@ pub(crate) fn string_pairs(
     Ok(())
 }
 
-/// A diff's bid and ask arrays (`sides`: array index and key, bids first) as `template`
+/// A diff's bid and ask arrays or lifted lists (`sides`: tape index and key, bids first) as `template`
 /// records, pushed to `out` or — if `direct` — emitted to `sink` with `BATCH_END` on the last
 /// record. Returns whether they were emitted.
 #[allow(clippy::too_many_arguments)] // reason: one diff's context, passed down one level
 #[inline(always)]
 pub(crate) fn string_pair_diff<Ids>(
     nodes: &[Node<'_>],
+    lifted: &Lifted<'_>,
     sides: [(usize, &'static str); 2],
     scales: Scales,
     template: &mut MarketEvent,
@@ -135,6 +160,7 @@ pub(crate) fn string_pair_diff<Ids>(
     if direct {
         let count = |at| match nodes.get(at) {
             Some(Node::Array { len, .. }) => *len,
+            Some(Node::String(mark)) => lifted.levels(mark),
             _ => 0,
         };
         let total = count(bids) + count(asks);
@@ -147,15 +173,15 @@ pub(crate) fn string_pair_diff<Ids>(
             sink.emit(&ev);
         };
         template.side = qt_core::Side::Buy;
-        string_pairs(nodes, bids, bids_key, scales, template, &mut push)?;
+        string_pairs(nodes, lifted, bids, bids_key, scales, template, &mut push)?;
         template.side = qt_core::Side::Sell;
-        string_pairs(nodes, asks, asks_key, scales, template, &mut push)?;
+        string_pairs(nodes, lifted, asks, asks_key, scales, template, &mut push)?;
         return Ok(true);
     }
     let mut push = |ev| out.push(ev);
     template.side = qt_core::Side::Buy;
-    string_pairs(nodes, bids, bids_key, scales, template, &mut push)?;
+    string_pairs(nodes, lifted, bids, bids_key, scales, template, &mut push)?;
     template.side = qt_core::Side::Sell;
-    string_pairs(nodes, asks, asks_key, scales, template, &mut push)?;
+    string_pairs(nodes, lifted, asks, asks_key, scales, template, &mut push)?;
     Ok(false)
 }

@@ -3,6 +3,7 @@
 //! All of them walk a borrowed tape (`&[Node]`) and allocate nothing: they are on the per-frame
 //! hot path. Errors are the shared [`ParseError`].
 
+use crate::lift::{LiftSpec, Lifted, LiftedLists, lift_string_lists};
 use crate::parse_error::ParseError;
 use qt_core::decimal::parse_scaled_bytes;
 use qt_core::{MarketEvent, Nanos, Price, Qty};
@@ -111,7 +112,13 @@ pub(crate) fn get_bool(nodes: &[Node<'_>], obj: usize, key: &'static str) -> Res
 /// loops (see `qt_core::decimal::parse_scaled_bytes` for the measured effect).
 #[inline(always)]
 pub(crate) fn scaled(text: &str, scale: u8, key: &'static str) -> Result<i64, ParseError> {
-    match parse_scaled_bytes(text.as_bytes(), scale) {
+    scaled_bytes(text.as_bytes(), scale, key)
+}
+
+/// [`scaled`] of a text's bytes (a level text lifted out of the frame, [`crate::lift`]).
+#[inline(always)]
+pub(crate) fn scaled_bytes(text: &[u8], scale: u8, key: &'static str) -> Result<i64, ParseError> {
+    match parse_scaled_bytes(text, scale) {
         Ok(units) if units >= 0 => Ok(units),
         _ => Err(ParseError::BadDecimal(key)),
     }
@@ -127,7 +134,13 @@ pub(crate) fn price(text: &str, scale: u8, key: &'static str) -> Result<Price, P
 /// (the book refuses it), so such a frame is refused here as a bad decimal.
 #[inline]
 pub(crate) fn level_price(text: &str, scale: u8, key: &'static str) -> Result<Price, ParseError> {
-    match scaled(text, scale, key)? {
+    level_price_bytes(text.as_bytes(), scale, key)
+}
+
+/// [`level_price`] of a text's bytes.
+#[inline(always)]
+pub(crate) fn level_price_bytes(text: &[u8], scale: u8, key: &'static str) -> Result<Price, ParseError> {
+    match scaled_bytes(text, scale, key)? {
         0 => Err(ParseError::BadDecimal(key)),
         units => Ok(Price::from_units(units)),
     }
@@ -139,27 +152,39 @@ pub(crate) fn qty(text: &str, scale: u8, key: &'static str) -> Result<Qty, Parse
     scaled(text, scale, key).map(Qty::from_units)
 }
 
+/// [`qty`] of a text's bytes.
+#[inline(always)]
+pub(crate) fn qty_bytes(text: &[u8], scale: u8, key: &'static str) -> Result<Qty, ParseError> {
+    scaled_bytes(text, scale, key).map(Qty::from_units)
+}
+
 /// Venue milliseconds → Unix nanoseconds (saturating).
 #[inline]
 pub(crate) fn ms_to_ns(ms: u64) -> Nanos {
     Nanos(i64::try_from(ms).unwrap_or(i64::MAX).saturating_mul(1_000_000))
 }
 
-/// The frame step of the stream parsers: `out` cleared, `frame` copied into `tape` and walked (a
-/// frame simd-json refuses is `json`); on any refusal `out` is cleared again, so no half frame
-/// stays staged, and the refusal goes through `refused`, which names the stream from the raw
-/// bytes where the walk could not.
+/// The frame step of the stream parsers: `out` cleared, `frame` copied into `tape` (its level
+/// lists lifted out where the tape was made [`TapeBuffers::lifting`]) and walked; a frame
+/// simd-json refuses is `fail(Json)`, one whose walk left a lifted list untaken
+/// `fail(Shape)`. On any refusal `out` is cleared again, so no half frame stays staged, and the
+/// refusal goes through `refused`, which names the stream from the raw bytes where the walk could
+/// not.
 #[inline(always)]
 pub(crate) fn parse_frame_with<P, F>(
     tape: &mut TapeBuffers,
     frame: &[u8],
     out: &mut Vec<MarketEvent>,
-    json: F,
-    walk: impl FnOnce(&[Node<'_>], &mut Vec<MarketEvent>) -> Result<P, F>,
+    fail: impl Fn(ParseError) -> F,
+    walk: impl FnOnce(&[Node<'_>], &Lifted<'_>, &mut Vec<MarketEvent>) -> Result<P, F>,
     refused: impl FnOnce(F) -> F,
 ) -> Result<P, F> {
     out.clear();
-    let result = tape.parse(frame, |nodes| walk(nodes, out)).unwrap_or(Err(json));
+    let result = match tape.parse_lifting(frame, |nodes, lifted| walk(nodes, lifted, out)) {
+        None => Err(fail(ParseError::Json)),
+        Some((Ok(_), false)) => Err(fail(ParseError::Shape)),
+        Some((result, _)) => result,
+    };
     result.map_err(|failure| {
         out.clear();
         refused(failure)
@@ -174,6 +199,9 @@ pub(crate) struct TapeBuffers {
     pub(crate) buf: Vec<u8>,
     buffers: simd_json::Buffers,
     tape: simd_json::Tape<'static>,
+    /// The level lists [`Self::parse_lifting`] lifts, if any.
+    lift: Option<LiftSpec>,
+    lifted: LiftedLists,
 }
 
 impl std::fmt::Debug for TapeBuffers {
@@ -191,7 +219,61 @@ impl TapeBuffers {
             buf: Vec::with_capacity(capacity + simd_json::INPUT_PADDING),
             buffers: simd_json::Buffers::new(capacity),
             tape,
+            lift: None,
+            lifted: LiftedLists::with_capacity(0),
         }
+    }
+
+    /// [`Self::new`], lifting the level lists `spec` names out of each frame before simd-json
+    /// parses it ([`crate::lift`]); room for frames of about `levels` levels.
+    pub(crate) fn lifting(capacity: usize, spec: LiftSpec, levels: usize) -> Self {
+        Self { lift: Some(spec), lifted: LiftedLists::with_capacity(levels), ..Self::new(capacity) }
+    }
+
+    /// Stops lifting (the tests compare the two routes).
+    #[cfg(test)]
+    pub(crate) fn without_lifting(&mut self) {
+        self.lift = None;
+    }
+
+    /// Copies `frame` — with the level lists of the tape's [`LiftSpec`] lifted out, where the
+    /// frame allows it — parses it and hands the tape and the lifted lists to `walk`; `None` if
+    /// it is not valid JSON, else the walk's result and whether it took every lifted list.
+    #[inline]
+    pub(crate) fn parse_lifting<T>(
+        &mut self,
+        frame: &[u8],
+        walk: impl FnOnce(&[Node<'_>], &Lifted<'_>) -> T,
+    ) -> Option<(T, bool)> {
+        let lifted = match &self.lift {
+            Some(spec) => lift_string_lists(frame, &mut self.buf, spec, &mut self.lifted),
+            None => None,
+        };
+        let len = match lifted {
+            Some(len) => len,
+            None => {
+                self.lifted.clear();
+                self.copy_in(frame)
+            }
+        };
+        let arity = self.lift.map_or(1, |spec| spec.arity);
+        self.fill_and_walk(len + simd_json::INPUT_PADDING, len, |nodes, lists| {
+            let lifted = lists.of(frame, arity);
+            let result = walk(nodes, &lifted);
+            (result, lifted.all_taken())
+        })
+    }
+
+    /// Copies `frame` over the start of the buffer (see [`Self::parse`]); returns its length.
+    #[inline]
+    fn copy_in(&mut self, frame: &[u8]) -> usize {
+        let len = frame.len();
+        let padded = len + simd_json::INPUT_PADDING;
+        if self.buf.len() < padded {
+            self.buf.resize(padded, b' ');
+        }
+        self.buf[..len].copy_from_slice(frame);
+        len
     }
 
     /// Copies `frame`, parses it and hands the tape to `walk`; `None` if it is not valid JSON.
@@ -202,21 +284,22 @@ impl TapeBuffers {
     /// so it is not rewritten on every frame.
     #[inline]
     pub(crate) fn parse<T>(&mut self, frame: &[u8], walk: impl FnOnce(&[Node<'_>]) -> T) -> Option<T> {
-        let len = frame.len();
-        let padded = len + simd_json::INPUT_PADDING;
-        if self.buf.len() < padded {
-            self.buf.resize(padded, b' ');
-        }
-        self.buf[..len].copy_from_slice(frame);
-        self.fill_and_walk(padded, len, walk)
+        let len = self.copy_in(frame);
+        self.fill_and_walk(len + simd_json::INPUT_PADDING, len, |nodes, _| walk(nodes))
     }
 
-    /// Builds the tape of `buf[..len]` (`buf[len..padded]` is padding) and hands it to `walk`.
+    /// Builds the tape of `buf[..len]` (`buf[len..padded]` is padding) and hands it, with the
+    /// lifted lists, to `walk`.
     #[inline]
-    fn fill_and_walk<T>(&mut self, padded: usize, len: usize, walk: impl FnOnce(&[Node<'_>]) -> T) -> Option<T> {
+    fn fill_and_walk<T>(
+        &mut self,
+        padded: usize,
+        len: usize,
+        walk: impl FnOnce(&[Node<'_>], &LiftedLists) -> T,
+    ) -> Option<T> {
         let mut t = std::mem::replace(&mut self.tape, simd_json::Tape(Vec::new())).reset::<'_>();
         let result = match simd_json::fill_tape_padded(&mut self.buf[..padded], len, &mut self.buffers, &mut t) {
-            Ok(()) => Some(walk(&t.0)),
+            Ok(()) => Some(walk(&t.0, &self.lifted)),
             Err(_) => None,
         };
         self.tape = t.reset();
@@ -232,7 +315,7 @@ impl TapeBuffers {
         if self.buf.len() < padded {
             return None;
         }
-        self.fill_and_walk(padded, len, walk)
+        self.fill_and_walk(padded, len, |nodes, _| walk(nodes))
     }
 }
 

@@ -13,11 +13,12 @@
 //!
 //! [`parse_depth_snapshot`] runs on the snapshot thread and allocates freely.
 
-use crate::direct::{DiffSink, Scales, StageEverything, string_pair_diff};
+use crate::direct::{DiffSink, LIFTED_LEVELS, PAIR_LISTS, Scales, StageEverything, string_pair_diff};
 use crate::json::{
     TapeBuffers, fields, get_bool, get_str, get_u64, level_price, ms_to_ns, parse_frame_with, price, qty, str_at,
     u64_at,
 };
+use crate::lift::Lifted;
 use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Price, Qty, Side};
 use simd_json::Node;
 
@@ -138,7 +139,7 @@ impl FrameParser {
                 streams: StreamKind::ALL.map(|k| stream_name(i.symbol(), k)),
             })
             .collect();
-        Self { symbols, tape: TapeBuffers::new(INITIAL_FRAME_CAPACITY) }
+        Self { symbols, tape: TapeBuffers::lifting(INITIAL_FRAME_CAPACITY, PAIR_LISTS, LIFTED_LEVELS) }
     }
 
     /// `(symbol index, kind)` of a stream name.
@@ -177,13 +178,12 @@ impl FrameParser {
         sink: &mut impl DiffSink<(u64, u64)>,
     ) -> Result<Parsed, ParseFailure> {
         let Self { symbols, tape } = self;
-        let json = ParseFailure { error: ParseError::Json, stream: None };
         parse_frame_with(
             tape,
             frame,
             out,
-            json,
-            |nodes, out| walk_frame(symbols, nodes, local_ns, out, sink),
+            |error| ParseFailure { error, stream: None },
+            |nodes, lifted, out| walk_frame(symbols, nodes, lifted, local_ns, out, sink),
             |failure| match failure {
                 ParseFailure { error, stream: None } => ParseFailure { error, stream: recover_stream(symbols, frame) },
                 named => named,
@@ -211,9 +211,9 @@ impl FrameParser {
             tape,
             payload,
             out,
-            ParseFailure { error: ParseError::Json, stream },
-            |nodes, out| {
-                walk_data(entry, symbol, kind, nodes, 0, local_ns, out, &mut StageEverything)
+            |error| ParseFailure { error, stream },
+            |nodes, lifted, out| {
+                walk_data(entry, symbol, kind, nodes, lifted, 0, local_ns, out, &mut StageEverything)
                     .map_err(|error| ParseFailure { error, stream })
             },
             |failure| failure,
@@ -224,6 +224,7 @@ impl FrameParser {
 fn walk_frame(
     symbols: &[SymbolEntry],
     nodes: &[Node<'_>],
+    lifted: &Lifted<'_>,
     local_ns: Nanos,
     out: &mut Vec<MarketEvent>,
     sink: &mut impl DiffSink<(u64, u64)>,
@@ -252,7 +253,7 @@ fn walk_frame(
     let Some(data_at) = data_at else {
         return Err(ParseFailure { error: ParseError::MissingField("data"), stream: found });
     };
-    walk_data(&symbols[symbol], symbol, kind, nodes, data_at, local_ns, out, sink)
+    walk_data(&symbols[symbol], symbol, kind, nodes, lifted, data_at, local_ns, out, sink)
         .map_err(|error| ParseFailure { error, stream: found })
 }
 
@@ -262,6 +263,7 @@ fn walk_data(
     symbol: usize,
     kind: StreamKind,
     nodes: &[Node<'_>],
+    lifted: &Lifted<'_>,
     obj: usize,
     local_ns: Nanos,
     out: &mut Vec<MarketEvent>,
@@ -275,7 +277,7 @@ fn walk_data(
         return Err(ParseError::SymbolMismatch);
     }
     match kind {
-        StreamKind::Depth => walk_depth(entry, symbol, nodes, obj, local_ns, out, sink),
+        StreamKind::Depth => walk_depth(entry, symbol, nodes, lifted, obj, local_ns, out, sink),
         StreamKind::BookTicker => {
             let update = get_u64(nodes, obj, "u")?;
             let bid = price(get_str(nodes, obj, "b")?, entry.price_scale, "b")?;
@@ -316,10 +318,12 @@ fn walk_data(
 /// than one scan per key, then checked in the order the errors are documented by the tests
 /// (symbol, `E`, `U`, `u`, `b`, `a`).
 #[inline]
+#[allow(clippy::too_many_arguments)] // reason: the walk's context and the lifted lists, passed down one level
 fn walk_depth(
     entry: &SymbolEntry,
     symbol: usize,
     nodes: &[Node<'_>],
+    lifted: &Lifted<'_>,
     obj: usize,
     local_ns: Nanos,
     out: &mut Vec<MarketEvent>,
@@ -343,7 +347,7 @@ fn walk_depth(
     let (b, a) = (b.ok_or(ParseError::MissingField("b"))?, a.ok_or(ParseError::MissingField("a"))?);
     let direct = sink.direct(symbol, (first, last));
     let scales = Scales { price: entry.price_scale, qty: entry.qty_scale };
-    if string_pair_diff(nodes, [(b, "b"), (a, "a")], scales, &mut template, direct, out, sink)? {
+    if string_pair_diff(nodes, lifted, [(b, "b"), (a, "a")], scales, &mut template, direct, out, sink)? {
         return Ok(Parsed::DepthEmitted { symbol, first, last });
     }
     Ok(Parsed::Depth { symbol, first, last })
@@ -404,24 +408,10 @@ pub fn parse_depth_snapshot(body: &mut [u8], instrument: &Instrument) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use qt_core::{InstrumentKind, InstrumentSpec, Venue};
+    use qt_core::Venue;
 
     pub(crate) fn instrument(id: u32, symbol: &str, tick: &str, lot: &str) -> Instrument {
-        let spec = InstrumentSpec {
-            venue: Venue::Binance,
-            symbol: symbol.into(),
-            base: "B".into(),
-            quote: "Q".into(),
-            kind: InstrumentKind::Spot,
-            tick_size: tick.into(),
-            lot_size: lot.into(),
-            min_qty: None,
-            min_notional: None,
-            multiplier: None,
-            price_scale: None,
-            qty_scale: None,
-        };
-        Instrument::from_spec(InstrumentId(id), &spec).unwrap()
+        crate::lift::testing::instrument(Venue::Binance, id, symbol, tick, lot)
     }
 
     const DEPTH: &str = include_str!("../../../testdata/binance_spot/depth_update.json");
@@ -571,5 +561,32 @@ mod tests {
             };
             let _ = parser.parse_frame(&frame, Nanos(0), &mut out);
         }
+    }
+}
+
+#[cfg(test)]
+mod lift_tests {
+    use super::*;
+    use crate::lift::testing::{assert_routes_agree, instrument};
+    use qt_core::Venue;
+
+    /// The capture, whole and altered, reads the same through the lifted and the plain copy.
+    #[test]
+    fn lifted_and_plain_routes_read_the_capture_alike() {
+        let symbols: Vec<Instrument> = ["NKNUSDT", "BLZETH", "LRCBTC", "RUNEEUR"]
+            .iter()
+            .enumerate()
+            .map(|(i, s)| instrument(Venue::Binance, i as u32, s, "0.00000001", "0.00000001"))
+            .collect();
+        let capture =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/binance_spot/depth.jsonl"))
+                .expect("capture");
+        let mut parsers = [FrameParser::new(&symbols), FrameParser::new(&symbols)];
+        parsers[1].tape.without_lifting();
+        assert_routes_agree(&capture, 177, 177, |lifted, frame| {
+            let parser = &mut parsers[usize::from(!lifted)];
+            let mut out = Vec::new();
+            parser.parse_frame(frame, Nanos(1), &mut out).ok().map(|parsed| (parsed, out))
+        });
     }
 }

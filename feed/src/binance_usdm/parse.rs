@@ -11,10 +11,11 @@
 //! [`crate::binance::parse::parse_depth_snapshot`] (unknown keys ignored).
 
 pub use crate::binance::parse::{DepthSnapshot, ParseError, parse_depth_snapshot};
-use crate::direct::{DiffSink, Scales, StageEverything, string_pair_diff};
+use crate::direct::{DiffSink, LIFTED_LEVELS, PAIR_LISTS, Scales, StageEverything, string_pair_diff};
 use crate::json::{
     TapeBuffers, fields, get_bool, get_str, get_u64, ms_to_ns, parse_frame_with, price, qty, str_at, u64_at,
 };
+use crate::lift::Lifted;
 use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Price, Qty, Side};
 use simd_json::Node;
 
@@ -127,7 +128,7 @@ impl FrameParser {
                 qty_scale: i.qty_scale(),
             })
             .collect();
-        Self { symbols, tape: TapeBuffers::new(INITIAL_FRAME_CAPACITY) }
+        Self { symbols, tape: TapeBuffers::lifting(INITIAL_FRAME_CAPACITY, PAIR_LISTS, LIFTED_LEVELS) }
     }
 
     /// Parses one frame (combined-stream or bare payload) into `out` (cleared first).
@@ -151,13 +152,12 @@ impl FrameParser {
         sink: &mut impl DiffSink<(u64, u64, u64)>,
     ) -> Result<Parsed, ParseFailure> {
         let Self { symbols, tape } = self;
-        let json = ParseFailure { error: ParseError::Json, stream: None };
         parse_frame_with(
             tape,
             frame,
             out,
-            json,
-            |nodes, out| walk_frame(symbols, nodes, local_ns, out, sink),
+            |error| ParseFailure { error, stream: None },
+            |nodes, lifted, out| walk_frame(symbols, nodes, lifted, local_ns, out, sink),
             |failure| match failure {
                 ParseFailure { error, stream: None } => ParseFailure { error, stream: recover(symbols, frame) },
                 named => named,
@@ -169,6 +169,7 @@ impl FrameParser {
 fn walk_frame(
     symbols: &[SymbolEntry],
     nodes: &[Node<'_>],
+    lifted: &Lifted<'_>,
     local_ns: Nanos,
     out: &mut Vec<MarketEvent>,
     sink: &mut impl DiffSink<(u64, u64, u64)>,
@@ -200,14 +201,16 @@ fn walk_frame(
             ((symbol, kind), 0)
         }
     };
-    walk_data(&symbols[found.0], found, nodes, data, local_ns, out, sink)
+    walk_data(&symbols[found.0], found, nodes, lifted, data, local_ns, out, sink)
         .map_err(|error| ParseFailure { error, stream: Some(found) })
 }
 
+#[allow(clippy::too_many_arguments)] // reason: the walk's context and the lifted lists, passed down one level
 fn walk_data(
     entry: &SymbolEntry,
     (symbol, kind): (usize, StreamKind),
     nodes: &[Node<'_>],
+    lifted: &Lifted<'_>,
     obj: usize,
     local_ns: Nanos,
     out: &mut Vec<MarketEvent>,
@@ -221,7 +224,7 @@ fn walk_data(
         return Err(ParseError::SymbolMismatch);
     }
     match kind {
-        StreamKind::Depth => walk_depth(entry, symbol, nodes, obj, local_ns, out, sink),
+        StreamKind::Depth => walk_depth(entry, symbol, nodes, lifted, obj, local_ns, out, sink),
         StreamKind::BookTicker => {
             let update = get_u64(nodes, obj, "u")?;
             let exchange_ns = ms_to_ns(get_u64(nodes, obj, "E")?);
@@ -264,10 +267,12 @@ fn walk_data(
 /// A `depthUpdate` payload: its keys found in one pass over the object, then checked in the
 /// order the errors are documented by the tests (symbol, `E`, `U`, `u`, `pu`, `b`, `a`).
 #[inline]
+#[allow(clippy::too_many_arguments)] // reason: the walk's context and the lifted lists, passed down one level
 fn walk_depth(
     entry: &SymbolEntry,
     symbol: usize,
     nodes: &[Node<'_>],
+    lifted: &Lifted<'_>,
     obj: usize,
     local_ns: Nanos,
     out: &mut Vec<MarketEvent>,
@@ -292,7 +297,7 @@ fn walk_depth(
     template.prev_seq = prev;
     let direct = sink.direct(symbol, (first, last, prev));
     let scales = Scales { price: entry.price_scale, qty: entry.qty_scale };
-    if string_pair_diff(nodes, [(b, "b"), (a, "a")], scales, &mut template, direct, out, sink)? {
+    if string_pair_diff(nodes, lifted, [(b, "b"), (a, "a")], scales, &mut template, direct, out, sink)? {
         return Ok(Parsed::DepthEmitted { symbol, last });
     }
     Ok(Parsed::Depth { symbol, first, last, prev })
@@ -304,4 +309,31 @@ fn recover(symbols: &[SymbolEntry], frame: &[u8]) -> Option<(usize, StreamKind)>
     let rest = frame.strip_prefix(b"{\"stream\":\"")?;
     let end = rest.iter().position(|&b| b == b'"')?;
     lookup_stream(symbols, &rest[..end])
+}
+
+#[cfg(test)]
+mod lift_tests {
+    use super::*;
+    use crate::lift::testing::{assert_routes_agree, instrument};
+    use qt_core::Venue;
+
+    /// The capture, whole and altered, reads the same through the lifted and the plain copy.
+    #[test]
+    fn lifted_and_plain_routes_read_the_capture_alike() {
+        let symbols: Vec<Instrument> = ["SUSHIUSDT", "AKROUSDT", "KEEPUSDT", "CTKUSDT"]
+            .iter()
+            .enumerate()
+            .map(|(i, s)| instrument(Venue::BinanceUsdm, i as u32, s, "0.00000001", "0.00000001"))
+            .collect();
+        let capture =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/binance_usdm/depth.jsonl"))
+                .expect("capture");
+        let mut parsers = [FrameParser::new(&symbols), FrameParser::new(&symbols)];
+        parsers[1].tape.without_lifting();
+        assert_routes_agree(&capture, 300, 300, |lifted, frame| {
+            let parser = &mut parsers[usize::from(!lifted)];
+            let mut out = Vec::new();
+            parser.parse_frame(frame, Nanos(1), &mut out).ok().map(|parsed| (parsed, out))
+        });
+    }
 }

@@ -16,8 +16,9 @@
 //! [`ParseError`], never a panic. Unknown keys are ignored; a required key missing or of the wrong
 //! type is an error.
 
-use crate::direct::{DiffSink, Scales, StageEverything, string_pair_diff};
+use crate::direct::{DiffSink, LIFTED_LEVELS, PAIR_LISTS, Scales, StageEverything, string_pair_diff};
 use crate::json::{self, TapeBuffers, fields, find_key, get_str, get_u64, parse_frame_with, str_at, u64_at};
+use crate::lift::Lifted;
 use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Price, Qty, Side};
 use simd_json::{Node, StaticNode};
 
@@ -153,7 +154,7 @@ impl FrameParser {
                 topics: TopicKind::ALL.map(|k| topic_name(i.symbol(), k, depth)),
             })
             .collect();
-        Self { symbols, tape: TapeBuffers::new(INITIAL_FRAME_CAPACITY) }
+        Self { symbols, tape: TapeBuffers::lifting(INITIAL_FRAME_CAPACITY, PAIR_LISTS, LIFTED_LEVELS) }
     }
 
     /// `(symbol index, kind)` of a topic name.
@@ -182,13 +183,12 @@ impl FrameParser {
         sink: &mut impl DiffSink<(bool, u64)>,
     ) -> Result<Parsed, ParseFailure> {
         let Self { symbols, tape } = self;
-        let json = ParseFailure { error: ParseError::Json, topic: None };
         parse_frame_with(
             tape,
             frame,
             out,
-            json,
-            |nodes, out| walk_frame(symbols, nodes, local_ns, out, sink),
+            |error| ParseFailure { error, topic: None },
+            |nodes, lifted, out| walk_frame(symbols, nodes, lifted, local_ns, out, sink),
             |failure| match failure {
                 ParseFailure { error, topic: None } => ParseFailure { error, topic: recover_topic(symbols, frame) },
                 named => named,
@@ -212,6 +212,7 @@ fn lookup(symbols: &[SymbolEntry], name: &[u8]) -> Option<(usize, TopicKind)> {
 fn walk_frame(
     symbols: &[SymbolEntry],
     nodes: &[Node<'_>],
+    lifted: &Lifted<'_>,
     local_ns: Nanos,
     out: &mut Vec<MarketEvent>,
     sink: &mut impl DiffSink<(bool, u64)>,
@@ -230,7 +231,7 @@ fn walk_frame(
     let Some((symbol, kind)) = found else { return Err(fail(ParseError::UnknownStream)) };
     let entry = &symbols[symbol];
     let push = Push { ts, kind: kind_at, data };
-    walk_push(entry, symbol, kind, nodes, push, local_ns, out, sink)
+    walk_push(entry, symbol, kind, nodes, lifted, push, local_ns, out, sink)
         .map_err(|error| ParseFailure { error, topic: found })
 }
 
@@ -262,6 +263,7 @@ fn walk_push(
     symbol: usize,
     kind: TopicKind,
     nodes: &[Node<'_>],
+    lifted: &Lifted<'_>,
     push: Push,
     local_ns: Nanos,
     out: &mut Vec<MarketEvent>,
@@ -297,7 +299,7 @@ fn walk_push(
                 template.prev_seq = update - 1;
             }
             let scales = Scales { price: entry.price_scale, qty: entry.qty_scale };
-            if string_pair_diff(nodes, [(b, "b"), (a, "a")], scales, &mut template, direct, out, sink)? {
+            if string_pair_diff(nodes, lifted, [(b, "b"), (a, "a")], scales, &mut template, direct, out, sink)? {
                 return Ok(Parsed::BookEmitted { symbol, update, seq });
             }
             Ok(Parsed::Book { symbol, snapshot, update, seq })
@@ -355,4 +357,31 @@ fn recover_topic(symbols: &[SymbolEntry], frame: &[u8]) -> Option<(usize, TopicK
     let rest = frame.strip_prefix(PREFIX)?;
     let end = rest.iter().position(|&b| b == b'"')?;
     lookup(symbols, &rest[..end])
+}
+
+#[cfg(test)]
+mod lift_tests {
+    use super::*;
+    use crate::lift::testing::{assert_routes_agree, instrument};
+    use qt_core::Venue;
+
+    /// The capture, whole and altered, reads the same through the lifted and the plain copy.
+    #[test]
+    fn lifted_and_plain_routes_read_the_capture_alike() {
+        let symbols: Vec<Instrument> = ["BTCUSDT", "ETHUSDT"]
+            .iter()
+            .enumerate()
+            .map(|(i, s)| instrument(Venue::Bybit, i as u32, s, "0.00000001", "0.00000001"))
+            .collect();
+        let capture =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/bybit/orderbook_spot.jsonl"))
+                .expect("capture");
+        let mut parsers = [FrameParser::new(&symbols, 200), FrameParser::new(&symbols, 200)];
+        parsers[1].tape.without_lifting();
+        assert_routes_agree(&capture, 300, 300, |lifted, frame| {
+            let parser = &mut parsers[usize::from(!lifted)];
+            let mut out = Vec::new();
+            parser.parse_frame(frame, Nanos(1), &mut out).ok().map(|parsed| (parsed, out))
+        });
+    }
 }

@@ -14,8 +14,9 @@
 //! input is a `Copy` [`ParseError`], never a panic.
 
 use super::book::{self, Precision};
-use crate::bytes::copy_short;
+use crate::bytes::{copy_short, find_byte};
 use crate::json::{TapeBuffers, fields, find_key, get_str, scaled, span, str_at};
+use crate::lift;
 use crate::okx::book::Level;
 use crate::okx::parse::{contains, digits_u64};
 use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Price, Qty, Side};
@@ -112,7 +113,7 @@ impl FrameParser {
             tape: TapeBuffers::new(INITIAL_FRAME_CAPACITY),
             levels: Vec::with_capacity(2 * max_levels),
             spans: Vec::with_capacity(2 * max_levels),
-            lists: Vec::with_capacity(MAX_LIFTED_LISTS),
+            lists: Vec::with_capacity(lift::MAX_LISTS),
         }
     }
 
@@ -201,7 +202,7 @@ enum Next {
 /// Between the numbers of a level list Kraken prints fixed bytes ([`PRICE_TO_QTY`],
 /// [`QTY_TO_PRICE`]): after each number the next key is first looked for exactly there, and only
 /// otherwise (the envelope, the end of a list, any other layout) found by a `:` scan
-/// ([`find_colon`]) that checks the key before each colon. Where the separator is found it is
+/// ([`find_byte`]) that checks the key before each colon. Where the separator is found it is
 /// written as a constant together with the next opening quote, not copied. A number's end is
 /// found eight bytes at a time ([`plain_number_len`]) and the number copied as one 16-byte block
 /// where the frame holds that many bytes from it. The key is matched in `frame` rather than in
@@ -278,13 +279,6 @@ const LEVEL_OPEN: [u8; 9] = *b"{\"price\":";
 const BIDS_OPEN: [u8; 8] = *b"\"bids\":[";
 /// What opens an ask level list, up to its `[`.
 const ASKS_OPEN: [u8; 8] = *b"\"asks\":[";
-/// First byte of the string a lifted level list is replaced with ([`lift_book_levels`]). A frame
-/// holding it (or a `\`, which could escape to it) anywhere is not lifted, so such a string in
-/// the tape is always one the pre-pass wrote, never one the venue sent.
-const LIFTED_MARK: u8 = b'~';
-/// Most level lists lifted from one frame: the walk marks each one it reads in a `u64`.
-const MAX_LIFTED_LISTS: usize = 64;
-
 /// Where one lifted level's texts lie in the frame: byte ranges `[start, end)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct LevelSpan {
@@ -308,26 +302,16 @@ impl<'a> Lifted<'a> {
         self.frame.get(start as usize..end as usize).unwrap_or(&[])
     }
 
-    /// The lifted list a marker string names: `"~k"` with `k` below the lists' count.
+    /// The lifted list a marker string names.
     #[inline(always)]
     fn list_of(&self, mark: &str) -> Option<usize> {
-        let k = match *mark.as_bytes() {
-            [LIFTED_MARK, d] => usize::from(d.wrapping_sub(b'0')),
-            [LIFTED_MARK, t, d] if t != b'0' => {
-                usize::from(t.wrapping_sub(b'0')) * 10 + usize::from(d.wrapping_sub(b'0'))
-            }
-            _ => return None,
-        };
-        (k < self.lists.len() && mark.bytes().skip(1).all(|b| b.is_ascii_digit())).then_some(k)
+        lift::marker_index(mark, self.lists.len())
     }
 
     /// The marks of every lifted list, as the walk sets them reading each once.
     #[inline(always)]
     fn all_read(&self) -> u64 {
-        match self.lists.len() {
-            MAX_LIFTED_LISTS => u64::MAX,
-            n => (1u64 << n) - 1,
-        }
+        lift::all_bits(self.lists.len())
     }
 }
 
@@ -342,8 +326,8 @@ impl<'a> Lifted<'a> {
 /// the quoted route accepts and refuses.
 ///
 /// Returns the copy's length, or `None` — the caller then quotes the numbers in place
-/// ([`quote_numbers`]) — if the frame is not a `book` frame, holds [`LIFTED_MARK`] or a `\`, has
-/// more than [`MAX_LIFTED_LISTS`] lists, or any `"price":`/`"qty":` key is not inside a list so
+/// ([`quote_numbers`]) — if the frame is not a `book` frame, holds [`lift::MARK`] or a `\`, has
+/// more than [`lift::MAX_LISTS`] lists, or any `"price":`/`"qty":` key is not inside a list so
 /// printed. The walk reads each marker once and refuses the frame unless it read every one, so a
 /// list lifted from anywhere but a data item's `bids`/`asks` is never taken for one. Callgrind
 /// and wall time against the array rewrite it replaced: BENCHMARKS.md `feed_parse`, round 8.
@@ -358,7 +342,7 @@ fn lift_book_levels(
     lists.clear();
     if !frame.starts_with(b"{\"channel\":\"book\"")
         || u32::try_from(frame.len()).is_err()
-        || memchr::memchr2(LIFTED_MARK, b'\\', frame).is_some()
+        || memchr::memchr2(lift::MARK, b'\\', frame).is_some()
     {
         return None;
     }
@@ -378,24 +362,14 @@ fn lift_book_levels(
         if !is_price
             || frame[open..key_end] != LEVEL_OPEN
             || (list_key != BIDS_OPEN && list_key != ASKS_OPEN)
-            || lists.len() == MAX_LIFTED_LISTS
+            || lists.len() == lift::MAX_LISTS
         {
             return None;
         }
         let bracket = open - 1;
         copy_short(out, w, &frame[copied..bracket]);
         w += bracket - copied;
-        let k = lists.len();
-        out[w] = b'"';
-        out[w + 1] = LIFTED_MARK;
-        w += 2;
-        if k >= 10 {
-            out[w] = b'0' + (k / 10) as u8;
-            w += 1;
-        }
-        out[w] = b'0' + (k % 10) as u8;
-        out[w + 1] = b'"';
-        w += 2;
+        w = lift::write_marker(out, w, lists.len());
         let first = spans.len();
         let mut price_start = key_end;
         loop {
@@ -445,7 +419,7 @@ fn copy_number(out: &mut [u8], w: usize, frame: &[u8], start: usize, end: usize)
 #[inline]
 fn next_number_key(frame: &[u8], from: usize) -> Option<(usize, bool)> {
     let mut i = from;
-    while let Some(colon) = find_colon(frame, i) {
+    while let Some(colon) = find_byte(frame, i, b':') {
         i = colon + 1;
         let head = &frame[..i];
         if head.ends_with(b"\"price\":") {
@@ -456,28 +430,6 @@ fn next_number_key(frame: &[u8], from: usize) -> Option<(usize, bool)> {
         }
     }
     None
-}
-
-/// The index of the first `:` in `frame` at or after `from`, eight bytes at a time: a byte of
-/// `x = word ^ "::::::::"` is zero exactly where the word has a `:`, and the lowest byte whose
-/// top bit `(x - 0x01…) & !x & 0x80…` sets is the first zero byte (a borrow only runs upwards,
-/// so it can only mark bytes above a real zero). The gaps between the envelope's colons are
-/// ~15 bytes: a `memchr` call cost ~50 instructions a colon, this ~20.
-#[inline(always)]
-fn find_colon(frame: &[u8], from: usize) -> Option<usize> {
-    const COLONS: u64 = u64::from_ne_bytes([b':'; 8]);
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let mut i = from;
-    while let Some(word) = frame.get(i..).and_then(|rest| rest.first_chunk::<8>()) {
-        let x = u64::from_le_bytes(*word) ^ COLONS;
-        let zero = x.wrapping_sub(ONES) & !x & HIGH;
-        if zero != 0 {
-            return Some(i + (zero.trailing_zeros() / 8) as usize);
-        }
-        i += 8;
-    }
-    frame.get(i..)?.iter().position(|&b| b == b':').map(|k| i + k)
 }
 
 /// The end of the run of [`NUMBER_BYTE`]s starting at `start`: up to 16 bytes of digits and `.`
@@ -821,14 +773,6 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// The word-at-a-time colon search finds what a byte scan finds, from any start, with
-        /// colons (and bytes that differ from `:` in one bit) anywhere, including a word's edges.
-        #[test]
-        fn find_colon_matches_a_byte_scan(bytes in proptest::collection::vec(proptest::sample::select(vec![b':', b';', b'8', b'z', 0xba, 0, b'"']), 0..40), from in 0usize..44) {
-            let want = bytes.get(from..).and_then(|rest| rest.iter().position(|&b| b == b':')).map(|k| from + k);
-            proptest::prop_assert_eq!(find_colon(&bytes, from), want);
-        }
-
         /// Frames stitched from level-list fragments (the fast path's layout, broken layouts,
         /// keys without numbers, truncations) quote exactly as the definition says, whatever
         /// the buffer held before.
@@ -955,7 +899,7 @@ mod tests {
             assert_eq!(lift(other), None, "{}", String::from_utf8_lossy(other));
         }
         // More lists than the walk can mark: not lifted.
-        let many = (0..=MAX_LIFTED_LISTS).map(|_| r#""asks":[{"price":1.5,"qty":1}]"#).collect::<Vec<_>>().join(",");
+        let many = (0..=lift::MAX_LISTS).map(|_| r#""asks":[{"price":1.5,"qty":1}]"#).collect::<Vec<_>>().join(",");
         assert_eq!(lift(format!(r#"{{"channel":"book","data":[{{{many}}}]}}"#).as_bytes()), None);
     }
 

@@ -19,8 +19,10 @@
 
 use crate::direct::{DiffSink, StageEverything};
 use crate::json::{
-    TapeBuffers, fields, find_key, get_str, level_price, ms_to_ns, parse_frame_with, price, qty, str_at,
+    TapeBuffers, fields, find_key, get_str, level_price, ms_to_ns, parse_frame_with, price, qty, qty_bytes,
+    scaled_bytes, str_at,
 };
+use crate::lift::{LiftSpec, Lifted};
 use qt_core::decimal::parse_digits_u64;
 use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Price, Qty, Side};
 use simd_json::{Node, StaticNode};
@@ -130,7 +132,7 @@ impl FrameParser {
                 qty_scale: i.qty_scale(),
             })
             .collect();
-        Self { symbols, tape: TapeBuffers::new(INITIAL_FRAME_CAPACITY) }
+        Self { symbols, tape: TapeBuffers::lifting(INITIAL_FRAME_CAPACITY, CHANGE_LISTS, LIFTED_CHANGES) }
     }
 
     /// Parses one WebSocket text frame into `out` (cleared first), stamping `local_ns`.
@@ -154,13 +156,12 @@ impl FrameParser {
         sink: &mut impl DiffSink<(u64, u64)>,
     ) -> Result<Parsed, ParseFailure> {
         let Self { symbols, tape } = self;
-        let json = ParseFailure { error: ParseError::Json, topic: None };
         parse_frame_with(
             tape,
             frame,
             out,
-            json,
-            |nodes, out| walk_frame(symbols, nodes, local_ns, out, sink),
+            |error| ParseFailure { error, topic: None },
+            |nodes, lifted, out| walk_frame(symbols, nodes, lifted, local_ns, out, sink),
             |failure| match failure {
                 ParseFailure { error, topic: None } => ParseFailure { error, topic: recover_topic(symbols, frame) },
                 named => named,
@@ -199,6 +200,7 @@ fn lookup_topic(symbols: &[SymbolEntry], topic: &str) -> Option<(usize, Topic)> 
 fn walk_frame(
     symbols: &[SymbolEntry],
     nodes: &[Node<'_>],
+    lifted: &Lifted<'_>,
     local_ns: Nanos,
     out: &mut Vec<MarketEvent>,
     sink: &mut impl DiffSink<(u64, u64)>,
@@ -227,7 +229,7 @@ fn walk_frame(
     }
     let entry = &symbols[symbol];
     match kind {
-        Topic::Level2 => walk_level2(entry, symbol, nodes, data, local_ns, out, sink).map_err(with_topic),
+        Topic::Level2 => walk_level2(entry, symbol, nodes, lifted, data, local_ns, out, sink).map_err(with_topic),
         Topic::Match => {
             if get_str(nodes, data, "symbol").map_err(with_topic)? != entry.symbol {
                 return Err(with_topic(ParseError::SymbolMismatch));
@@ -240,10 +242,12 @@ fn walk_frame(
 /// A `trade.l2update` payload: its keys found in one pass over the object, then checked in the
 /// order the tests document (`symbol`, `sequenceStart`, `sequenceEnd`, `time`, `changes`).
 #[inline]
+#[allow(clippy::too_many_arguments)] // reason: the walk's context and the lifted lists, passed down one level
 fn walk_level2(
     entry: &SymbolEntry,
     symbol: usize,
     nodes: &[Node<'_>],
+    lifted: &Lifted<'_>,
     data: usize,
     local_ns: Nanos,
     out: &mut Vec<MarketEvent>,
@@ -289,9 +293,9 @@ fn walk_level2(
             }
         };
         template.side = Side::Buy;
-        changes_of(entry, nodes, bids, "bids", &template, &mut push)?;
+        changes_of(entry, nodes, lifted, bids, "bids", &template, &mut push)?;
         template.side = Side::Sell;
-        changes_of(entry, nodes, asks, "asks", &template, &mut push)?;
+        changes_of(entry, nodes, lifted, asks, "asks", &template, &mut push)?;
         if let Some(mut last) = pending {
             last.flags |= MarketEvent::BATCH_END;
             sink.emit(&last);
@@ -300,25 +304,43 @@ fn walk_level2(
     }
     let mut push = |ev| out.push(ev);
     template.side = Side::Buy;
-    changes_of(entry, nodes, bids, "bids", &template, &mut push)?;
+    changes_of(entry, nodes, lifted, bids, "bids", &template, &mut push)?;
     template.side = Side::Sell;
-    changes_of(entry, nodes, asks, "asks", &template, &mut push)?;
+    changes_of(entry, nodes, lifted, asks, "asks", &template, &mut push)?;
     Ok(Parsed::Level2 { symbol, start, end })
 }
 
-/// Walks an array of `[price, size, sequence]` string triples at `at`, pushing one `template`
-/// record per change with its price, size and `seq` = the change's sequence; a change priced
-/// `"0"` (sequence only) pushes nothing.
+/// The level lists of `trade.l2update`, `changes.asks` and `changes.bids` (`[price, size,
+/// sequence]` string triples), lifted out of the frame before simd-json ([`crate::lift`]).
+const CHANGE_LISTS: LiftSpec = LiftSpec { keys: &[b"\"asks\":", b"\"bids\":"], arity: 3 };
+
+/// Changes the lifted lists have room for before they grow.
+const LIFTED_CHANGES: usize = 256;
+
+/// Walks an array of `[price, size, sequence]` string triples at `at` — or the lifted list whose
+/// marker is there — pushing one `template` record per change ([`change_of`]).
 #[inline(always)]
 fn changes_of(
     entry: &SymbolEntry,
     nodes: &[Node<'_>],
+    lifted: &Lifted<'_>,
     at: usize,
     key: &'static str,
     template: &MarketEvent,
     push: &mut impl FnMut(MarketEvent),
 ) -> Result<(), ParseError> {
-    let Some(Node::Array { len, count }) = nodes.get(at) else { return Err(ParseError::WrongType(key)) };
+    let (len, count) = match nodes.get(at) {
+        Some(Node::Array { len, count }) => (len, count),
+        Some(Node::String(mark)) => {
+            let texts = lifted.take(mark).ok_or(ParseError::WrongType(key))?;
+            for change in texts.chunks_exact(lifted.arity()) {
+                let &[p, q, s, ..] = change else { return Err(ParseError::WrongType(key)) };
+                change_of(entry, [lifted.text(p), lifted.text(q), lifted.text(s)], key, template, push)?;
+            }
+            return Ok(());
+        }
+        _ => return Err(ParseError::WrongType(key)),
+    };
     // Every change is exactly four nodes (`[`, price, size, sequence).
     let Some(change_nodes) = nodes.get(at + 1..at + 1 + *count) else { return Err(ParseError::WrongType(key)) };
     if *count != 4 * *len {
@@ -328,19 +350,33 @@ fn changes_of(
         let [Node::Array { len: 3, .. }, Node::String(p), Node::String(q), Node::String(s)] = change else {
             return Err(ParseError::WrongType(key));
         };
-        let change_seq = parse_digits_u64(s.as_bytes()).ok_or(ParseError::WrongType(key))?;
-        let p = price(p, entry.price_scale, key)?;
-        let q = qty(q, entry.qty_scale, key)?;
-        if p == Price::ZERO {
-            // Sequence-only entry: no book change.
-            continue;
-        }
-        let mut ev = *template;
-        ev.price = p;
-        ev.qty = q;
-        ev.seq = change_seq;
-        push(ev);
+        change_of(entry, [p.as_bytes(), q.as_bytes(), s.as_bytes()], key, template, push)?;
     }
+    Ok(())
+}
+
+/// One change's `[price, size, sequence]` texts: a `template` record with its price, size and
+/// `seq` = the change's sequence pushed; a change priced `"0"` (sequence only) pushes nothing.
+#[inline(always)]
+fn change_of(
+    entry: &SymbolEntry,
+    [p, q, s]: [&[u8]; 3],
+    key: &'static str,
+    template: &MarketEvent,
+    push: &mut impl FnMut(MarketEvent),
+) -> Result<(), ParseError> {
+    let change_seq = parse_digits_u64(s).ok_or(ParseError::WrongType(key))?;
+    let p = scaled_bytes(p, entry.price_scale, key)?;
+    let q = qty_bytes(q, entry.qty_scale, key)?;
+    if p == 0 {
+        // Sequence-only entry: no book change.
+        return Ok(());
+    }
+    let mut ev = *template;
+    ev.price = Price::from_units(p);
+    ev.qty = q;
+    ev.seq = change_seq;
+    push(ev);
     Ok(())
 }
 
@@ -492,5 +528,36 @@ mod tests {
         );
         let unknown = parser.parse_frame(br#"{"type":"notice"}"#, Nanos(0), &mut out);
         assert_eq!(unknown, Err(ParseFailure { error: ParseError::Shape, topic: None }));
+    }
+}
+
+#[cfg(test)]
+mod lift_tests {
+    use super::*;
+    use crate::lift::testing::{assert_routes_agree, instrument};
+    use qt_core::Venue;
+
+    /// The capture, whole and altered, reads the same through the lifted and the plain copy.
+    #[test]
+    fn lifted_and_plain_routes_read_the_capture_alike() {
+        // The integration tests' grids: BCHSV's sizes have 11 decimals.
+        let symbols: Vec<Instrument> =
+            ["BCHSV-USDT", "ANKR-BTC", "CAPP-BTC", "COV-BTC", "DAPPT-BTC", "EQZ-BTC", "FET-BTC", "NRG-BTC", "SNX-BTC"]
+                .iter()
+                .enumerate()
+                .map(|(i, s)| match i {
+                    0 => instrument(Venue::Kucoin, 0, s, "0.001", "0.00000000001"),
+                    _ => instrument(Venue::Kucoin, i as u32, s, "0.0000000001", "0.00000001"),
+                })
+                .collect();
+        let capture = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/kucoin/level2.jsonl"))
+            .expect("capture");
+        let mut parsers = [FrameParser::new(&symbols), FrameParser::new(&symbols)];
+        parsers[1].tape.without_lifting();
+        assert_routes_agree(&capture, 400, 400, |lifted, frame| {
+            let parser = &mut parsers[usize::from(!lifted)];
+            let mut out = Vec::new();
+            parser.parse_frame(frame, Nanos(1), &mut out).ok().map(|parsed| (parsed, out))
+        });
     }
 }

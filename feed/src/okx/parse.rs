@@ -11,7 +11,8 @@
 //! errors.
 
 use super::book::Level;
-use crate::json::{TapeBuffers, fields, find_key, get_str, ms_to_ns, scaled, span, str_at};
+use crate::json::{TapeBuffers, fields, find_key, get_str, ms_to_ns, scaled, scaled_bytes, span, str_at};
+use crate::lift::{LiftSpec, Lifted};
 use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Price, Qty, Side};
 use simd_json::{Node, StaticNode};
 
@@ -103,7 +104,11 @@ impl FrameParser {
                 qty_scale: i.qty_scale(),
             })
             .collect();
-        Self { symbols, tape: TapeBuffers::new(INITIAL_FRAME_CAPACITY), levels: Vec::with_capacity(2 * 400) }
+        Self {
+            symbols,
+            tape: TapeBuffers::lifting(INITIAL_FRAME_CAPACITY, BOOK_LISTS, 2 * 400),
+            levels: Vec::with_capacity(2 * 400),
+        }
     }
 
     /// The staged levels of the last [`Parsed::Book`], in wire order (asks, then bids).
@@ -125,9 +130,14 @@ impl FrameParser {
             return Ok(Parsed::Control);
         }
         let Self { symbols, tape, levels } = self;
-        let result = tape
-            .parse(frame, |nodes| walk(symbols, nodes, local_ns, out, levels))
-            .unwrap_or(Err(ParseFailure { error: ParseError::Json, book_symbol: None }));
+        let fail = |error| ParseFailure { error, book_symbol: None };
+        let result =
+            match tape.parse_lifting(frame, |nodes, lifted| walk(symbols, nodes, lifted, local_ns, out, levels)) {
+                None => Err(fail(ParseError::Json)),
+                // A list lifted from anywhere but a book side ([`crate::lift`]).
+                Some((Ok(_), false)) => Err(fail(ParseError::Shape)),
+                Some((result, _)) => result,
+            };
         match result {
             Err(mut e) => {
                 out.clear();
@@ -185,6 +195,7 @@ pub(crate) fn digits_u64(text: &str, key: &'static str) -> Result<u64, ParseErro
 fn walk(
     symbols: &[SymbolEntry],
     nodes: &[Node<'_>],
+    lifted: &Lifted<'_>,
     local_ns: Nanos,
     out: &mut Vec<MarketEvent>,
     levels: &mut Vec<(Side, Level)>,
@@ -250,7 +261,7 @@ fn walk(
             };
             for (at, key, side) in [(asks, "asks", Side::Sell), (bids, "bids", Side::Buy)] {
                 let at = at.ok_or(fail(ParseError::MissingField(key)))?;
-                book_levels(entry, nodes, at, key, side, levels).map_err(fail)?;
+                book_levels(entry, nodes, lifted, at, key, side, levels).map_err(fail)?;
             }
             Ok(Parsed::Book { symbol, snapshot, seq, prev_seq, checksum, exchange_ns })
         }
@@ -267,7 +278,7 @@ fn walk(
             for (key, side) in [("bids", Side::Buy), ("asks", Side::Sell)] {
                 let at = find_key(nodes, obj, key).ok_or(fail(ParseError::MissingField(key)))?;
                 let start = levels.len();
-                book_levels(entry, nodes, at, key, side, levels).map_err(fail)?;
+                book_levels(entry, nodes, lifted, at, key, side, levels).map_err(fail)?;
                 // An empty side (no bid or no offer) is a zero-quantity record.
                 let (price, qty) = levels.get(start).map_or((0, 0), |(_, l)| (l.price, l.qty));
                 let mut ev = MarketEvent::new(
@@ -321,19 +332,36 @@ fn walk(
     }
 }
 
-/// Stages the `[px, sz, "0", orders]` levels of the array at `at`.
+/// The level lists of `books` and `bbo-tbt`, `asks` and `bids` (`[px, sz, "0", orders]`
+/// string quadruples), lifted out of the frame before simd-json ([`crate::lift`]).
+const BOOK_LISTS: LiftSpec = LiftSpec { keys: &[b"\"asks\":", b"\"bids\":"], arity: 4 };
+
+/// Stages the `[px, sz, "0", orders]` levels of the array at `at` — or of the lifted list whose
+/// marker is there.
 #[inline]
 fn book_levels(
     entry: &SymbolEntry,
     nodes: &[Node<'_>],
+    lifted: &Lifted<'_>,
     at: usize,
     key: &'static str,
     side: Side,
     levels: &mut Vec<(Side, Level)>,
 ) -> Result<(), ParseError> {
-    let Some(Node::Array { len, .. }) = nodes.get(at) else { return Err(ParseError::WrongType(key)) };
+    let len = match nodes.get(at) {
+        Some(Node::Array { len, .. }) => *len,
+        Some(Node::String(mark)) => {
+            let texts = lifted.take(mark).ok_or(ParseError::WrongType(key))?;
+            for level in texts.chunks_exact(lifted.arity()) {
+                let &[px, sz, ..] = level else { return Err(ParseError::WrongType(key)) };
+                levels.push((side, book_level(entry, lifted.text(px), lifted.text(sz), key)?));
+            }
+            return Ok(());
+        }
+        _ => return Err(ParseError::WrongType(key)),
+    };
     let mut i = at + 1;
-    for _ in 0..*len {
+    for _ in 0..len {
         let Some(Node::Array { len: fields, .. }) = nodes.get(i) else { return Err(ParseError::WrongType(key)) };
         if *fields < 2 {
             return Err(ParseError::WrongType(key));
@@ -341,11 +369,42 @@ fn book_levels(
         let (Some(Node::String(px)), Some(Node::String(sz))) = (nodes.get(i + 1), nodes.get(i + 2)) else {
             return Err(ParseError::WrongType(key));
         };
-        let price = scaled(px, entry.price_scale, key)?;
-        let qty = scaled(sz, entry.qty_scale, key)?;
-        let level = Level::new(price, qty, px.as_bytes(), sz.as_bytes()).ok_or(ParseError::BadDecimal(key))?;
-        levels.push((side, level));
+        levels.push((side, book_level(entry, px.as_bytes(), sz.as_bytes(), key)?));
         i += span(nodes, i);
     }
     Ok(())
+}
+
+/// One level from its price and size texts, which it keeps for the checksum.
+#[inline(always)]
+fn book_level(entry: &SymbolEntry, px: &[u8], sz: &[u8], key: &'static str) -> Result<Level, ParseError> {
+    let price = scaled_bytes(px, entry.price_scale, key)?;
+    let qty = scaled_bytes(sz, entry.qty_scale, key)?;
+    Level::new(price, qty, px, sz).ok_or(ParseError::BadDecimal(key))
+}
+
+#[cfg(test)]
+mod lift_tests {
+    use super::*;
+    use crate::lift::testing::{assert_routes_agree, instrument};
+    use qt_core::Venue;
+
+    /// The capture, whole and altered, reads the same through the lifted and the plain copy.
+    #[test]
+    fn lifted_and_plain_routes_read_the_capture_alike() {
+        let symbols: Vec<Instrument> = ["BTC-USD-220527", "BTC-USDT", "UNI-USD-SWAP"]
+            .iter()
+            .enumerate()
+            .map(|(i, s)| instrument(Venue::Okx, i as u32, s, "0.0001", "0.00000001"))
+            .collect();
+        let capture = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/okx/books.jsonl"))
+            .expect("capture");
+        let mut parsers = [FrameParser::new(&symbols), FrameParser::new(&symbols)];
+        parsers[1].tape.without_lifting();
+        assert_routes_agree(&capture, 290, 290, |lifted, frame| {
+            let parser = &mut parsers[usize::from(!lifted)];
+            let mut out = Vec::new();
+            parser.parse_frame(frame, Nanos(1), &mut out).ok().map(|parsed| (parsed, out, parser.levels().to_vec()))
+        });
+    }
 }
