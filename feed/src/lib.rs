@@ -27,7 +27,7 @@ pub mod firi;
 pub(crate) mod json;
 pub mod kraken;
 pub mod kucoin;
-pub(crate) mod lift;
+pub mod lift;
 pub mod okx;
 pub mod parse_error;
 pub mod ring;

@@ -6,18 +6,18 @@
 //! frame into the parse buffer with each such list — under one of the venue's list keys, laid out
 //! exactly so — replaced by a short marker string (`"b":"~0"`), noting where each level's texts
 //! are in the frame. simd-json then builds the tape of the envelope only, and the walk reads the
-//! levels of a marker from the frame ([`Lifted::take`]).
+//! levels of a marker from the frame (`Lifted::take`).
 //!
 //! What is accepted is what the plain route accepts:
 //! - A list is lifted only if it is `[` level (`,` level)* `]` with each level `[` then
 //!   `arity` non-empty strings separated by `,` then `]`, no spaces; the texts then go through
 //!   the same decimal parsers. Any other layout is left in place for simd-json (a list that
 //!   starts like one but breaks the layout leaves the whole frame to the plain copy).
-//! - A frame holding [`MARK`] or a `\` anywhere is not lifted: without a backslash no string
+//! - A frame holding `MARK` (`~`) or a `\` anywhere is not lifted: without a backslash no string
 //!   holds a quote, so a list's bytes are never inside a string, and a marker string on the tape
 //!   is always one written here, never one the venue sent.
 //! - The walk takes each marker once, and the frame is refused unless every lifted list was taken
-//!   ([`Lifted::all_taken`]): a list lifted from anywhere but where the walk reads levels is never
+//!   (`Lifted::all_taken`): a list lifted from anywhere but where the walk reads levels is never
 //!   taken for a book side.
 //!
 //! Core thread: the vectors are allocated once and reused; nothing here panics on any input.

@@ -3,7 +3,7 @@
 //! depth snapshot into a [`DepthSnapshot`].
 //!
 //! Frames are parsed on the core thread by [`FrameParser`]: the payload is copied into a reused,
-//! padded buffer and simd-json builds its tape in place with reused `Buffers` and a reused tape
+//! padded buffer (its `b`/`a` level lists lifted out, [`crate::lift`]) and simd-json builds its tape in place with reused `Buffers` and a reused tape
 //! vector; the tape is walked once and every decimal string goes straight to an integer on the
 //! instrument's grid (`qt_core::decimal`), never through `f64` or `String`. After warm-up (buffers
 //! grown to the largest message seen) a frame allocates nothing and makes no syscall. Bad input

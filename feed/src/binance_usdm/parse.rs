@@ -4,7 +4,8 @@
 //! (`e,E,a,s,p,q,f,l,T,m`) into [`Parsed`] plus [`MarketEvent`]s.
 //!
 //! Core thread. Same technique as the spot parser (`crate::binance::parse`), whose tape helpers
-//! and error type it shares: the frame is copied into a reused padded buffer, simd-json fills a
+//! and error type it shares: the frame is copied into a reused padded buffer (level lists lifted out,
+//! [`crate::lift`]), simd-json fills a
 //! reused tape, decimals go straight to integers on the instrument's grid. After warm-up a frame
 //! allocates nothing. Bad input is a `Copy` [`ParseError`], never a panic. The REST snapshot
 //! (`GET /fapi/v1/depth`, `lastUpdateId,E,T,bids,asks`) is read by the spot

@@ -9,7 +9,8 @@
 //! a trade push's `data` is an array of `{"T","s","S","v","p","seq"?,..}`; a reply to a request is
 //! `{"success","ret_msg","op",..}` with no `topic`.
 //!
-//! Core thread. [`FrameParser`] copies the frame into a reused padded buffer and lets simd-json
+//! Core thread. [`FrameParser`] copies the frame into a reused padded buffer (its `b`/`a` level
+//! lists lifted out, [`crate::lift`]) and lets simd-json
 //! build its tape with reused buffers (the Binance spot parser's technique, whose tape helpers
 //! it shares); every decimal string goes straight to an integer on the instrument's grid. After
 //! warm-up a frame allocates nothing and makes no syscall. Bad input is a small `Copy`

@@ -7,7 +7,7 @@
 //! `{"price":..,"amount":..}` and decimals as JSON strings only (never numbers: a JSON number
 //! would have to pass through `f64` somewhere). Anything else is a [`ParseError`].
 //!
-//! [`parse_depth`] deserialises through serde (allocating); [`parse_depth_into`], what the
+//! [`parse_depth`] deserialises through serde (allocating); `parse_depth_into`, what the
 //! decoder runs, walks a reused simd-json tape into reused vectors and accepts and refuses exactly
 //! the same bodies (tested against `parse_depth`).
 //!

@@ -4,8 +4,8 @@
 //! Core thread. Kraken v2 sends prices and quantities as JSON *numbers*; simd-json would turn
 //! them into `f64`. So a `book` frame is copied into the reused padded buffer with each level
 //! list Kraken printed its way lifted out — its levels' number texts noted where they are in the
-//! frame, the list replaced by a marker string ([`lift_book_levels`]) — and any other frame with
-//! the number after every `"price":` and `"qty":` key wrapped in quotes ([`quote_numbers`]).
+//! frame, the list replaced by a marker string (`lift_book_levels`) — and any other frame with
+//! the number after every `"price":` and `"qty":` key wrapped in quotes (`quote_numbers`).
 //! Either way the text goes straight to an integer on the instrument's grid — exact, never
 //! through `f64`. The tape is built with reused `Buffers`/tape vector; book levels are staged in
 //! reused vectors, each with its checksum piece (in one pass over the two texts,

@@ -3,7 +3,7 @@
 //! `error`) into [`MarketEvent`]s, and the REST level-2 snapshot into a [`Level2Snapshot`].
 //!
 //! Frames are parsed on the core thread by [`FrameParser`]: the frame is copied into a reused,
-//! padded buffer and simd-json builds its tape in place with reused `Buffers` and a reused tape;
+//! padded buffer (its `changes` lists lifted out, [`crate::lift`]) and simd-json builds its tape in place with reused `Buffers` and a reused tape;
 //! decimal strings go straight to integers on the instrument's grid (`qt_core::decimal`), never
 //! through `f64`. After warm-up a frame allocates nothing and makes no syscall. Bad input is a
 //! [`ParseError`] (small, `Copy`), never a panic. Unknown keys are ignored.

@@ -279,7 +279,7 @@ pub const CHECKSUM_DEPTH: usize = 25;
 ///
 /// No string is built: the pieces are copied into a small stack buffer with one fixed-size copy of
 /// each level's pre-joined `px:sz:` block (vector moves, then the write position advances by the
-/// text's length) and the buffer is fed to the CRC whenever it holds [`CRC_CHUNK`] bytes or more, so the
+/// text's length) and the buffer is fed to the CRC whenever it holds `CRC_CHUNK` (1 KiB) bytes or more, so the
 /// CRC runs on its carry-less-multiply path over long runs rather than its table path over
 /// 5-byte pieces. Callgrind on the OKX stream of `benches/feed_parse.rs` (20 000 messages, 50
 /// levels a checksum): the old version (a zeroed 2.5 kB stack string, four variable-length
@@ -318,7 +318,7 @@ pub fn okx_checksum_with<'a>(
 }
 
 /// The CRC32 of the levels' checksum pieces ([`Level::piece`]) joined in the order pushed,
-/// gathered in a small stack buffer that is fed to the CRC whenever it holds [`CRC_CHUNK`] bytes
+/// gathered in a small stack buffer that is fed to the CRC whenever it holds `CRC_CHUNK` bytes
 /// or more (one fixed-size copy of each level's whole piece block, then the write position
 /// advances by the piece's length). Shared by the OKX and Kraken checksums.
 #[derive(Debug, Clone)]
@@ -348,7 +348,7 @@ impl PieceCrc {
         self.crc.reset();
     }
 
-    /// Appends `l`'s piece (first feeding the CRC if the buffer reached [`CRC_CHUNK`]). Always
+    /// Appends `l`'s piece (first feeding the CRC if the buffer reached `CRC_CHUNK`). Always
     /// inlined, and the length clamped to the block size so the compiler sees every copy inside
     /// the buffer. Callgrind on the OKX stream of `benches/feed_parse.rs` (20 000 messages):
     /// 444.2 M → 437.7 M instructions in the decoder against an out-of-line checksum.

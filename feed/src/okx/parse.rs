@@ -1,7 +1,8 @@
 //! OKX v5 public WebSocket frame parsing: `books` (snapshot/update), `bbo-tbt`, `trades`, and
 //! the control frames (`{"event":..}` acks and errors, the `pong` text reply).
 //!
-//! Core thread. The frame is copied into a reused padded buffer and simd-json builds its tape
+//! Core thread. The frame is copied into a reused padded buffer (its `asks`/`bids` lists
+//! lifted out, [`crate::lift`]) and simd-json builds its tape
 //! with reused `Buffers` and a reused tape vector; the tape is walked once, decimal strings go
 //! straight to integers on the instrument's grid (`qt_core::decimal`), never through `f64`.
 //! Book levels are staged (integers plus the wire text, for the checksum) in a reused vector so
