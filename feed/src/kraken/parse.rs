@@ -813,21 +813,7 @@ mod tests {
     }
 
     fn btc_usd_parser() -> FrameParser {
-        let spec = qt_core::InstrumentSpec {
-            venue: qt_core::Venue::Kraken,
-            symbol: "BTC/USD".into(),
-            base: "BTC".into(),
-            quote: "USD".into(),
-            kind: qt_core::InstrumentKind::Spot,
-            tick_size: "0.1".into(),
-            lot_size: "0.00000001".into(),
-            min_qty: None,
-            min_notional: None,
-            multiplier: None,
-            price_scale: None,
-            qty_scale: None,
-        };
-        let inst = Instrument::from_spec(InstrumentId(0), &spec).expect("instrument");
+        let inst = crate::lift::testing::instrument(qt_core::Venue::Kraken, 0, "BTC/USD", "0.1", "0.00000001");
         FrameParser::new(&[inst], &[Precision { price: 1, qty: 8 }], 64)
     }
 

@@ -491,24 +491,10 @@ pub fn parse_level2_snapshot(body: &mut [u8], instrument: &Instrument) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
-    use qt_core::{InstrumentKind, InstrumentSpec, Venue};
+    use qt_core::Venue;
 
     fn btc() -> FrameParser {
-        let spec = InstrumentSpec {
-            venue: Venue::Kucoin,
-            symbol: "BTC-USDT".into(),
-            base: "BTC".into(),
-            quote: "USDT".into(),
-            kind: InstrumentKind::Spot,
-            tick_size: "0.1".into(),
-            lot_size: "0.00000001".into(),
-            min_qty: None,
-            min_notional: None,
-            multiplier: None,
-            price_scale: None,
-            qty_scale: None,
-        };
-        FrameParser::new(&[Instrument::from_spec(InstrumentId(0), &spec).unwrap()])
+        FrameParser::new(&[crate::lift::testing::instrument(Venue::Kucoin, 0, "BTC-USDT", "0.1", "0.00000001")])
     }
 
     #[test]
