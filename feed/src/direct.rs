@@ -10,8 +10,8 @@
 //! records before it have already gone out and the frame is still refused: the caller then
 //! invalidates the book, as it does for any refused diff.
 
-use crate::json::{level_price, level_price_bytes, qty, qty_bytes};
-use crate::lift::{LiftSpec, Lifted};
+use crate::json::{level_price_bytes, qty_bytes};
+use crate::lift::{LiftSpec, Lifted, string_levels};
 use crate::parse_error::ParseError;
 use qt_core::MarketEvent;
 use simd_json::Node;
@@ -94,9 +94,9 @@ pub(crate) const PAIR_LISTS: LiftSpec = LiftSpec { keys: &[b"\"b\":", b"\"a\":"]
 pub(crate) const LIFTED_LEVELS: usize = 512;
 
 /// Walks an array of `[price, qty]` string pairs at `at` — or the lifted list whose marker is
-/// there — pushing one `template` record per level with its price and quantity. Always inlined: out of line (it has two callers per diff)
-/// it cost ~100 instructions a message more in calls and spills (callgrind,
-/// `benches/feed_parse.rs`).
+/// there ([`string_levels`]) — pushing one `template` record per level with its price and
+/// quantity. Always inlined: out of line (it has two callers per diff) it cost ~100 instructions
+/// a message more in calls and spills (callgrind, `benches/feed_parse.rs`).
 #[inline(always)]
 pub(crate) fn string_pairs(
     nodes: &[Node<'_>],
@@ -107,36 +107,12 @@ pub(crate) fn string_pairs(
     template: &MarketEvent,
     push: &mut impl FnMut(MarketEvent),
 ) -> Result<(), ParseError> {
-    let (len, count) = match nodes.get(at) {
-        Some(Node::Array { len, count }) => (len, count),
-        Some(Node::String(mark)) => {
-            let texts = lifted.take(mark).ok_or(ParseError::WrongType(key))?;
-            for level in texts.chunks_exact(lifted.arity()) {
-                let &[price, qty, ..] = level else { return Err(ParseError::WrongType(key)) };
-                let mut ev = *template;
-                ev.price = level_price_bytes(lifted.text(price), scales.price, key)?;
-                ev.qty = qty_bytes(lifted.text(qty), scales.qty, key)?;
-                push(ev);
-            }
-            return Ok(());
-        }
-        _ => return Err(ParseError::WrongType(key)),
-    };
-    // Every level is exactly three nodes (`[`, price, qty); the slice is bounds-checked once here.
-    let Some(level_nodes) = nodes.get(at + 1..at + 1 + *count) else { return Err(ParseError::WrongType(key)) };
-    if *count != 3 * *len {
-        return Err(ParseError::WrongType(key));
-    }
-    for level in level_nodes.chunks_exact(3) {
-        match level {
-            [Node::Array { len: 2, .. }, Node::String(p), Node::String(q)] => {
-                let mut ev = *template;
-                ev.price = level_price(p, scales.price, key)?;
-                ev.qty = qty(q, scales.qty, key)?;
-                push(ev);
-            }
-            _ => return Err(ParseError::WrongType(key)),
-        }
+    for level in string_levels(nodes, lifted, at, key)? {
+        let [price, qty] = level.ok_or(ParseError::WrongType(key))?;
+        let mut ev = *template;
+        ev.price = level_price_bytes(price, scales.price, key)?;
+        ev.qty = qty_bytes(qty, scales.qty, key)?;
+        push(ev);
     }
     Ok(())
 }

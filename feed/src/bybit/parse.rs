@@ -363,26 +363,26 @@ fn recover_topic(symbols: &[SymbolEntry], frame: &[u8]) -> Option<(usize, TopicK
 #[cfg(test)]
 mod lift_tests {
     use super::*;
-    use crate::lift::testing::{assert_routes_agree, instrument};
+    use crate::lift::testing::{assert_routes_agree, instruments};
     use qt_core::Venue;
+
+    /// A grid fine enough for every text of the capture.
+    const FINE: &str = "0.00000001";
 
     /// The capture, whole and altered, reads the same through the lifted and the plain copy.
     #[test]
     fn lifted_and_plain_routes_read_the_capture_alike() {
-        let symbols: Vec<Instrument> = ["BTCUSDT", "ETHUSDT"]
-            .iter()
-            .enumerate()
-            .map(|(i, s)| instrument(Venue::Bybit, i as u32, s, "0.00000001", "0.00000001"))
-            .collect();
-        let capture =
-            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/bybit/orderbook_spot.jsonl"))
-                .expect("capture");
-        let mut parsers = [FrameParser::new(&symbols, 200), FrameParser::new(&symbols, 200)];
-        parsers[1].tape.without_lifting();
-        assert_routes_agree(&capture, 300, 300, |lifted, frame| {
-            let parser = &mut parsers[usize::from(!lifted)];
-            let mut out = Vec::new();
-            parser.parse_frame(frame, Nanos(1), &mut out).ok().map(|parsed| (parsed, out))
-        });
+        let symbols = instruments(Venue::Bybit, &[("BTCUSDT", FINE, FINE), ("ETHUSDT", FINE, FINE)]);
+        let mut plain = FrameParser::new(&symbols, 200);
+        plain.tape.without_lifting();
+        assert_routes_agree(
+            "bybit/orderbook_spot.jsonl",
+            300,
+            [FrameParser::new(&symbols, 200), plain],
+            |parser, frame| {
+                let mut out = Vec::new();
+                parser.parse_frame(frame, Nanos(1), &mut out).ok().map(|parsed| (parsed, out))
+            },
+        );
     }
 }

@@ -22,7 +22,7 @@ use crate::json::{
     TapeBuffers, fields, find_key, get_str, level_price, ms_to_ns, parse_frame_with, price, qty, qty_bytes,
     scaled_bytes, str_at,
 };
-use crate::lift::{LiftSpec, Lifted};
+use crate::lift::{LiftSpec, Lifted, string_levels};
 use qt_core::decimal::parse_digits_u64;
 use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Price, Qty, Side};
 use simd_json::{Node, StaticNode};
@@ -318,7 +318,8 @@ const CHANGE_LISTS: LiftSpec = LiftSpec { keys: &[b"\"asks\":", b"\"bids\":"], a
 const LIFTED_CHANGES: usize = 256;
 
 /// Walks an array of `[price, size, sequence]` string triples at `at` — or the lifted list whose
-/// marker is there — pushing one `template` record per change ([`change_of`]).
+/// marker is there ([`string_levels`]) — pushing one `template` record per change
+/// ([`change_of`]).
 #[inline(always)]
 fn changes_of(
     entry: &SymbolEntry,
@@ -329,28 +330,8 @@ fn changes_of(
     template: &MarketEvent,
     push: &mut impl FnMut(MarketEvent),
 ) -> Result<(), ParseError> {
-    let (len, count) = match nodes.get(at) {
-        Some(Node::Array { len, count }) => (len, count),
-        Some(Node::String(mark)) => {
-            let texts = lifted.take(mark).ok_or(ParseError::WrongType(key))?;
-            for change in texts.chunks_exact(lifted.arity()) {
-                let &[p, q, s, ..] = change else { return Err(ParseError::WrongType(key)) };
-                change_of(entry, [lifted.text(p), lifted.text(q), lifted.text(s)], key, template, push)?;
-            }
-            return Ok(());
-        }
-        _ => return Err(ParseError::WrongType(key)),
-    };
-    // Every change is exactly four nodes (`[`, price, size, sequence).
-    let Some(change_nodes) = nodes.get(at + 1..at + 1 + *count) else { return Err(ParseError::WrongType(key)) };
-    if *count != 4 * *len {
-        return Err(ParseError::WrongType(key));
-    }
-    for change in change_nodes.chunks_exact(4) {
-        let [Node::Array { len: 3, .. }, Node::String(p), Node::String(q), Node::String(s)] = change else {
-            return Err(ParseError::WrongType(key));
-        };
-        change_of(entry, [p.as_bytes(), q.as_bytes(), s.as_bytes()], key, template, push)?;
+    for change in string_levels(nodes, lifted, at, key)? {
+        change_of(entry, change.ok_or(ParseError::WrongType(key))?, key, template, push)?;
     }
     Ok(())
 }
@@ -520,28 +501,23 @@ mod tests {
 #[cfg(test)]
 mod lift_tests {
     use super::*;
-    use crate::lift::testing::{assert_routes_agree, instrument};
+    use crate::lift::testing::{assert_routes_agree, instruments};
     use qt_core::Venue;
 
     /// The capture, whole and altered, reads the same through the lifted and the plain copy.
     #[test]
     fn lifted_and_plain_routes_read_the_capture_alike() {
         // The integration tests' grids: BCHSV's sizes have 11 decimals.
-        let symbols: Vec<Instrument> =
-            ["BCHSV-USDT", "ANKR-BTC", "CAPP-BTC", "COV-BTC", "DAPPT-BTC", "EQZ-BTC", "FET-BTC", "NRG-BTC", "SNX-BTC"]
-                .iter()
-                .enumerate()
-                .map(|(i, s)| match i {
-                    0 => instrument(Venue::Kucoin, 0, s, "0.001", "0.00000000001"),
-                    _ => instrument(Venue::Kucoin, i as u32, s, "0.0000000001", "0.00000001"),
-                })
-                .collect();
-        let capture = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/kucoin/level2.jsonl"))
-            .expect("capture");
-        let mut parsers = [FrameParser::new(&symbols), FrameParser::new(&symbols)];
-        parsers[1].tape.without_lifting();
-        assert_routes_agree(&capture, 400, 400, |lifted, frame| {
-            let parser = &mut parsers[usize::from(!lifted)];
+        let (btc_tick, btc_lot) = ("0.0000000001", "0.00000001");
+        let mut grids = vec![("BCHSV-USDT", "0.001", "0.00000000001")];
+        grids.extend(
+            ["ANKR-BTC", "CAPP-BTC", "COV-BTC", "DAPPT-BTC", "EQZ-BTC", "FET-BTC", "NRG-BTC", "SNX-BTC"]
+                .map(|symbol| (symbol, btc_tick, btc_lot)),
+        );
+        let symbols = instruments(Venue::Kucoin, &grids);
+        let mut plain = FrameParser::new(&symbols);
+        plain.tape.without_lifting();
+        assert_routes_agree("kucoin/level2.jsonl", 400, [FrameParser::new(&symbols), plain], |parser, frame| {
             let mut out = Vec::new();
             parser.parse_frame(frame, Nanos(1), &mut out).ok().map(|parsed| (parsed, out))
         });

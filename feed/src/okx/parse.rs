@@ -352,10 +352,9 @@ fn book_levels(
     let len = match nodes.get(at) {
         Some(Node::Array { len, .. }) => *len,
         Some(Node::String(mark)) => {
-            let texts = lifted.take(mark).ok_or(ParseError::WrongType(key))?;
-            for level in texts.chunks_exact(lifted.arity()) {
-                let &[px, sz, ..] = level else { return Err(ParseError::WrongType(key)) };
-                levels.push((side, book_level(entry, lifted.text(px), lifted.text(sz), key)?));
+            for level in lifted.take_levels(mark, key)? {
+                let [px, sz] = level.ok_or(ParseError::WrongType(key))?;
+                levels.push((side, book_level(entry, px, sz, key)?));
             }
             return Ok(());
         }
@@ -387,23 +386,22 @@ fn book_level(entry: &SymbolEntry, px: &[u8], sz: &[u8], key: &'static str) -> R
 #[cfg(test)]
 mod lift_tests {
     use super::*;
-    use crate::lift::testing::{assert_routes_agree, instrument};
+    use crate::lift::testing::{assert_routes_agree, instruments};
     use qt_core::Venue;
+
+    /// A grid fine enough for every text of the capture.
+    const FINE: &str = "0.00000001";
 
     /// The capture, whole and altered, reads the same through the lifted and the plain copy.
     #[test]
     fn lifted_and_plain_routes_read_the_capture_alike() {
-        let symbols: Vec<Instrument> = ["BTC-USD-220527", "BTC-USDT", "UNI-USD-SWAP"]
-            .iter()
-            .enumerate()
-            .map(|(i, s)| instrument(Venue::Okx, i as u32, s, "0.0001", "0.00000001"))
-            .collect();
-        let capture = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/okx/books.jsonl"))
-            .expect("capture");
-        let mut parsers = [FrameParser::new(&symbols), FrameParser::new(&symbols)];
-        parsers[1].tape.without_lifting();
-        assert_routes_agree(&capture, 290, 290, |lifted, frame| {
-            let parser = &mut parsers[usize::from(!lifted)];
+        let symbols = instruments(
+            Venue::Okx,
+            &[("BTC-USD-220527", "0.0001", FINE), ("BTC-USDT", "0.0001", FINE), ("UNI-USD-SWAP", "0.0001", FINE)],
+        );
+        let mut plain = FrameParser::new(&symbols);
+        plain.tape.without_lifting();
+        assert_routes_agree("okx/books.jsonl", 290, [FrameParser::new(&symbols), plain], |parser, frame| {
             let mut out = Vec::new();
             parser.parse_frame(frame, Nanos(1), &mut out).ok().map(|parsed| (parsed, out, parser.levels().to_vec()))
         });
