@@ -198,9 +198,7 @@ fn exit(result: anyhow::Result<()>) -> ExitCode {
 
 fn read_config(path: &Option<PathBuf>, embedded: &str, embedded_name: &str) -> anyhow::Result<(String, String)> {
     Ok(match path {
-        Some(p) => {
-            (std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?, p.display().to_string())
-        }
+        Some(p) => (config::read_file(p)?, p.display().to_string()),
         None => (embedded.to_string(), embedded_name.to_string()),
     })
 }
@@ -376,12 +374,7 @@ fn run(
     pace: Option<Pace>,
     check: bool,
 ) -> anyhow::Result<()> {
-    let (text, name) = match &path {
-        Some(p) => {
-            (std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?, p.display().to_string())
-        }
-        None => (config::EMBEDDED_DEFAULT.to_string(), "(embedded default: examples/sim.toml)".to_string()),
-    };
+    let (text, name) = read_config(&path, config::EMBEDDED_DEFAULT, "(embedded default: examples/sim.toml)")?;
     let mut plan = config::load(&text, &name)?;
     if let Some(d) = duration {
         plan.sim.duration = Nanos::from_duration(d);

@@ -87,12 +87,7 @@ pub struct VenueSimPlan {
 /// Parses and validates a venue-simulator configuration; every problem is returned.
 pub fn load(text: &str, source_name: &str) -> Result<VenueSimPlan, crate::config::ConfigError> {
     let fail = |problems| crate::config::ConfigError { source_name: source_name.into(), problems };
-    let de = toml::Deserializer::parse(text)
-        .map_err(|e| fail(vec![Problem { path: "(document)".into(), message: e.to_string().trim().to_string() }]))?;
-    let raw: RawVenueSim = serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        fail(vec![Problem { path, message: e.into_inner().message().trim().to_string() }])
-    })?;
+    let raw: RawVenueSim = crate::config::parse_document(text, source_name)?;
     let mut problems = Vec::new();
     let mut add = |path: String, message: String| problems.push(Problem { path, message });
     let mut addr = |field: &str, text: &str| match text.parse::<SocketAddr>() {

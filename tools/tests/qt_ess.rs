@@ -17,6 +17,9 @@ fn qt(args: &[&str]) -> (i32, String, String) {
 fn config(dir: &Path, secret: &str) -> PathBuf {
     let secret_file = dir.join(format!("secret-{}", secret.len()));
     std::fs::write(&secret_file, format!("{secret}\n")).unwrap();
+    // A secret file must be its owner's alone, or the engine refuses it.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&secret_file, std::fs::Permissions::from_mode(0o600)).unwrap();
     let socket = dir.join("qt.sock");
     let text = qt_tools::config::EMBEDDED_DEFAULT
         .replace(

@@ -6,11 +6,9 @@
 //! problems at once, each as `path: message` naming the bad value. Runs once at start-up.
 
 use fixed::types::I32F32;
-use qt_core::idle::IdleStrategy;
 use qt_core::strategy::imbalance::ImbalanceParams;
 use qt_core::{
-    AccountId, EngineConfig, InstrumentId, InstrumentKind, InstrumentRegistry, InstrumentSpec, Nanos, Notional, Qty,
-    Rate, Venue,
+    AccountId, EngineConfig, InstrumentId, InstrumentRegistry, InstrumentSpec, Nanos, Notional, Qty, Rate, Venue,
 };
 use qt_core::{StrategyId, VenueId};
 use qt_gateway::sim::flow::FlowParams;
@@ -18,350 +16,17 @@ use qt_gateway::sim::matching::FeeSchedule;
 use qt_risk::AccountSpec;
 use qt_risk::GateSettings;
 use qt_risk::global_level::{GlobalRiskConfig, Thresholds};
-use qt_risk::profile::{CapitalProfile, ProfileLimits, ProfileOverrides};
-use serde::Deserialize;
+use qt_risk::profile::ProfileLimits;
 use std::fmt;
 
 /// The built-in configuration `qt run` uses when given no `--config`.
-pub const EMBEDDED_DEFAULT: &str = include_str!("../../examples/sim.toml");
+pub const EMBEDDED_DEFAULT: &str = include_str!("../../../examples/sim.toml");
 
-/// The TOML document.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawConfig {
-    /// `[engine]`.
-    #[serde(default)]
-    pub engine: RawEngine,
-    /// `[sim]`.
-    #[serde(default)]
-    pub sim: RawSim,
-    /// `[[instruments]]`.
-    #[serde(default)]
-    pub instruments: Vec<RawInstrument>,
-    /// `[[accounts]]`.
-    #[serde(default)]
-    pub accounts: Vec<RawAccount>,
-    /// `[[strategies]]`.
-    #[serde(default)]
-    pub strategies: Vec<RawStrategy>,
-    /// `[[venues]]`: connections to real venues (or the venue simulator).
-    #[serde(default)]
-    pub venues: Vec<RawVenue>,
-    /// `[risk]`: gate-wide settings.
-    #[serde(default)]
-    pub risk: RawRisk,
-    /// `[ess]`: the emergency stop and its control channel.
-    #[serde(default)]
-    pub ess: RawEss,
-    /// `[global_risk]`: the global risk level's thresholds.
-    #[serde(default)]
-    pub global_risk: RawGlobalRisk,
-}
-
-/// `[risk]`: settings of the pre-trade gate shared by every account.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RawRisk {
-    /// Largest |limit − mid| / mid, e.g. "0.05".
-    pub price_band: String,
-    /// A mark (book) older than this is stale, e.g. "5s".
-    pub max_mark_age: String,
-    /// Stop distance assumed for orders without a stop price, fraction of the price.
-    pub default_stop_distance: String,
-    /// Every venue of an account's chain unhealthy this long trips the emergency stop.
-    pub outage_after: String,
-}
-
-impl Default for RawRisk {
-    fn default() -> Self {
-        Self {
-            price_band: "0.05".into(),
-            max_mark_age: "5s".into(),
-            default_stop_distance: "0.01".into(),
-            outage_after: "30s".into(),
-        }
-    }
-}
-
-/// `[ess]`: the emergency stop.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RawEss {
-    /// File holding the reset secret (at least 16 bytes; trailing newline ignored).
-    pub reset_secret_file: Option<std::path::PathBuf>,
-    /// Environment variable holding the reset secret.
-    pub reset_secret_env: Option<String>,
-    /// A reset token older (or further in the future) than this is refused, e.g. "60s".
-    pub reset_window: String,
-    /// Worst price a flatten order accepts, as a fraction beyond the touch, e.g. "0.005".
-    pub flatten_slippage: String,
-    /// Flatten orders are re-sent this often while a latched account still holds positions.
-    pub flatten_retry: String,
-    /// Drawdown from peak equity (all accounts) that trips the stop, e.g. "0.15".
-    pub max_drawdown: String,
-    /// Unix socket of the local control channel (`qt ess ...`); none: no control channel.
-    pub control_socket: Option<std::path::PathBuf>,
-}
-
-impl Default for RawEss {
-    fn default() -> Self {
-        Self {
-            reset_secret_file: None,
-            reset_secret_env: None,
-            reset_window: "60s".into(),
-            flatten_slippage: "0.005".into(),
-            flatten_retry: "1s".into(),
-            max_drawdown: "0.15".into(),
-            control_socket: None,
-        }
-    }
-}
-
-/// Thresholds of one global risk signal.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawThresholds {
-    /// At or above: WARNING.
-    pub warning: String,
-    /// At or above: CRITICAL.
-    pub critical: String,
-    /// Hysteresis band.
-    pub band: String,
-}
-
-/// `[global_risk]`; absent fields keep [`GlobalRiskConfig::default`].
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RawGlobalRisk {
-    /// Drawdown from peak equity, fraction.
-    pub drawdown: Option<RawThresholds>,
-    /// Gross notional / equity.
-    pub leverage: Option<RawThresholds>,
-    /// Standard deviation of per-interval equity returns.
-    pub volatility: Option<RawThresholds>,
-    /// Largest correlation bucket's share of gross notional.
-    pub concentration: Option<RawThresholds>,
-    /// Minimum time at a level before it may fall, e.g. "5s".
-    pub min_dwell: Option<String>,
-    /// EWMA decay in (0, 1), e.g. "0.94".
-    pub ewma_lambda: Option<String>,
-    /// One return per interval, e.g. "1s".
-    pub return_interval: Option<String>,
-    /// Below this gross notional concentration reads zero.
-    pub concentration_min_gross: Option<String>,
-    /// Correlation bucket (0..=30) per instrument symbol.
-    pub buckets: std::collections::BTreeMap<String, u8>,
-}
-
-/// `[[venues]]`: where a live venue is and how to trust it.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawVenue {
-    /// Which venue (`binance`).
-    pub venue: Venue,
-    /// REST base URL, e.g. `https://api.binance.com` or the simulator's `https://127.0.0.1:9443`.
-    pub rest_url: String,
-    /// WebSocket base URL, e.g. `wss://stream.binance.com:9443`.
-    pub ws_url: String,
-    /// Trust only this CA certificate (the venue simulator's `venue-sim-ca.pem`); default: the
-    /// public web PKI roots.
-    pub ca_file: Option<std::path::PathBuf>,
-    /// TLS server name when the URL host is an IP (`localhost` for the simulator).
-    pub server_name: Option<String>,
-    /// `recvWindow` for signed requests, milliseconds.
-    #[serde(default = "default_recv_window")]
-    pub recv_window_ms: u64,
-}
-
-fn default_recv_window() -> u64 {
-    5000
-}
-
-/// API credentials of one account at one venue: inline, or named environment variables.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawKeys {
-    /// API key.
-    pub api_key: Option<String>,
-    /// Secret.
-    pub secret: Option<String>,
-    /// Environment variable holding the API key.
-    pub api_key_env: Option<String>,
-    /// Environment variable holding the secret.
-    pub secret_env: Option<String>,
-}
-
-/// `[engine]`: the core thread.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RawEngine {
-    /// CPU to pin the core thread to.
-    pub cpu: Option<usize>,
-    /// Idle strategy: `{ kind = "busy_spin" }`, `{ kind = "spin_yield", spins = N }`,
-    /// `{ kind = "backoff", spins = N, yields = N, max_sleep_us = N }`.
-    pub idle: IdleStrategy,
-    /// Levels kept per book side.
-    pub book_depth: usize,
-    /// Working orders the order table holds.
-    pub max_open_orders: usize,
-    /// Slots of each queue between threads.
-    pub queue_capacity: usize,
-    /// A busy loop iteration slower than this is a stall (e.g. "100us").
-    pub stall_threshold: String,
-}
-
-impl Default for RawEngine {
-    fn default() -> Self {
-        Self {
-            cpu: None,
-            idle: IdleStrategy::BusySpin,
-            book_depth: 256,
-            max_open_orders: 4096,
-            queue_capacity: 8192,
-            stall_threshold: "100us".into(),
-        }
-    }
-}
-
-/// How fast simulated time runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "snake_case")]
-pub enum Pace {
-    /// Simulated time follows the wall clock.
-    Realtime,
-    /// As fast as the engine keeps up.
-    Max,
-}
-
-/// `[sim]`: the built-in simulated venue.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RawSim {
-    /// Seed of every random process; the same seed gives the same fills.
-    pub seed: u64,
-    /// Simulated time to run, e.g. "30s".
-    pub duration: String,
-    /// `realtime` or `max`.
-    pub pace: Pace,
-    /// Maker fee rate, e.g. "0.0002" (negative = rebate).
-    pub maker_fee: String,
-    /// Taker fee rate.
-    pub taker_fee: String,
-    /// Simulated start time, Unix-epoch milliseconds.
-    pub start_unix_ms: i64,
-}
-
-impl Default for RawSim {
-    fn default() -> Self {
-        Self {
-            seed: 1,
-            duration: "30s".into(),
-            pace: Pace::Realtime,
-            maker_fee: "0.0002".into(),
-            taker_fee: "0.0005".into(),
-            start_unix_ms: 1_767_225_600_000,
-        }
-    }
-}
-
-/// `[[instruments]]`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawInstrument {
-    /// Venue (only `sim` trades in this build).
-    #[serde(default = "default_venue")]
-    pub venue: Venue,
-    /// Symbol.
-    pub symbol: String,
-    /// Base asset.
-    pub base: String,
-    /// Quote asset.
-    pub quote: String,
-    /// `spot`, `linear_perpetual` or `inverse_perpetual`.
-    pub kind: InstrumentKind,
-    /// Tick size, e.g. "0.01".
-    pub tick_size: String,
-    /// Lot size.
-    pub lot_size: String,
-    /// Minimum quantity.
-    pub min_qty: Option<String>,
-    /// Minimum notional.
-    pub min_notional: Option<String>,
-    /// Contract multiplier.
-    pub multiplier: Option<String>,
-    /// Simulated starting price, e.g. "65000.00".
-    pub start_price: Option<String>,
-    /// Simulated background flow (`[instruments.flow]`).
-    #[serde(default)]
-    pub flow: FlowParams,
-}
-
-fn default_venue() -> Venue {
-    Venue::Sim
-}
-
-fn default_profile() -> CapitalProfile {
-    CapitalProfile::Micro
-}
-
-/// `[[accounts]]`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawAccount {
-    /// Unique name.
-    pub name: String,
-    /// Capital profile: micro, low, medium, high, aggressive (default micro, the safest).
-    #[serde(default = "default_profile")]
-    pub profile: CapitalProfile,
-    /// Capital at start, settlement currency (e.g. "100000").
-    pub starting_equity: String,
-    /// Overrides of the profile's limits (`[accounts.overrides]`).
-    #[serde(default)]
-    pub overrides: ProfileOverrides,
-    /// Venues the account may use, in order of preference; default: every venue of the run.
-    pub venues: Option<Vec<Venue>>,
-    /// Names of the strategies allowed to trade for it; default: every strategy configured for it.
-    pub strategies: Option<Vec<String>>,
-    /// Optional cap on one instrument's absolute position notional (at mid).
-    pub max_position_notional: Option<String>,
-    /// API credentials per venue name (`[accounts.keys.binance]`).
-    #[serde(default)]
-    pub keys: std::collections::BTreeMap<String, RawKeys>,
-}
-
-/// `[[strategies]]`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawStrategy {
-    /// Name, unique per account, used by the account's whitelist; default `<kind>-<instrument>`.
-    pub name: Option<String>,
-    /// Strategy kind: `imbalance`.
-    pub kind: String,
-    /// Account name.
-    pub account: String,
-    /// Instrument symbol.
-    pub instrument: String,
-    /// Order quantity.
-    pub qty: String,
-    /// Largest absolute position.
-    pub max_position: String,
-    /// Imbalance threshold in (0, 1).
-    pub threshold: String,
-    /// Levels per side in the imbalance.
-    #[serde(default = "default_levels")]
-    pub levels: usize,
-    /// Minimum time between orders, e.g. "20ms".
-    #[serde(default = "default_cooldown")]
-    pub cooldown: String,
-}
-
-fn default_levels() -> usize {
-    5
-}
-
-fn default_cooldown() -> String {
-    "20ms".into()
-}
+mod files;
+mod raw;
+mod source;
+pub use raw::*;
+pub use source::{MAX_CONFIG_BYTES, parse_document, read_file};
 
 /// One configuration problem.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -522,17 +187,7 @@ fn parse_duration(text: &str) -> Result<Nanos, String> {
 
 /// Parses and validates a configuration document; `source_name` names it in errors.
 pub fn load(text: &str, source_name: &str) -> Result<Plan, ConfigError> {
-    let de = toml::Deserializer::parse(text).map_err(|e| ConfigError {
-        source_name: source_name.into(),
-        problems: vec![Problem { path: "(document)".into(), message: e.to_string().trim().to_string() }],
-    })?;
-    let raw: RawConfig = serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        ConfigError {
-            source_name: source_name.into(),
-            problems: vec![Problem { path, message: e.into_inner().message().trim().to_string() }],
-        }
-    })?;
+    let raw: RawConfig = source::parse_document(text, source_name)?;
     validate(raw).map_err(|problems| ConfigError { source_name: source_name.into(), problems })
 }
 
@@ -1010,10 +665,10 @@ fn risk_sections(
             p.add("ess.reset_secret_file", "give at most one of reset_secret_file and reset_secret_env");
             None
         }
-        (Some(path), None) => match std::fs::read(path) {
+        (Some(path), None) => match files::read_secret_file(path) {
             Ok(bytes) => Some(trim_secret(bytes)),
-            Err(err) => {
-                p.add("ess.reset_secret_file", format!("cannot read {}: {err}", path.display()));
+            Err(message) => {
+                p.add("ess.reset_secret_file", message);
                 None
             }
         },
@@ -1031,6 +686,18 @@ fn risk_sections(
     {
         let field = if e.reset_secret_file.is_some() { "ess.reset_secret_file" } else { "ess.reset_secret_env" };
         p.add(field, format!("the secret must be at least 16 bytes, got {}", s.len()));
+    }
+    if let Some(socket) = &e.control_socket {
+        let mut others: Vec<(String, &std::path::Path)> = Vec::new();
+        if let Some(f) = &e.reset_secret_file {
+            others.push(("ess.reset_secret_file".into(), f));
+        }
+        for (i, v) in raw.venues.iter().enumerate() {
+            if let Some(ca) = &v.ca_file {
+                others.push((format!("venues[{i}].ca_file"), ca));
+            }
+        }
+        files::check_control_socket(p, socket, &others);
     }
     let ess = EssPlan {
         secret,
@@ -1109,188 +776,4 @@ fn trim_secret(mut bytes: Vec<u8>) -> Vec<u8> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn embedded_default_is_valid() {
-        let plan = load(EMBEDDED_DEFAULT, "embedded").unwrap();
-        assert!(plan.instruments.len() >= 2);
-        assert!(!plan.strategies.is_empty());
-        assert_eq!(plan.sim.flows.len(), plan.instruments.len());
-    }
-
-    #[test]
-    fn wrong_type_names_the_field_path() {
-        let text = EMBEDDED_DEFAULT.replace("book_depth = 256", "book_depth = \"deep\"");
-        let err = load(&text, "t").unwrap_err();
-        assert_eq!(err.problems[0].path, "engine.book_depth", "{err}");
-    }
-
-    #[test]
-    fn unknown_field_is_refused() {
-        let text = format!("{EMBEDDED_DEFAULT}\n[extra]\nx = 1\n");
-        let err = load(&text, "t").unwrap_err();
-        assert!(err.to_string().contains("extra"), "{err}");
-    }
-
-    #[test]
-    fn every_semantic_problem_is_reported_with_its_path_and_value() {
-        let text = r#"
-[engine]
-book_depth = 0
-[sim]
-duration = "soon"
-maker_fee = "0.5"
-[[instruments]]
-symbol = "BTCUSDT"
-base = "BTC"
-quote = "USDT"
-kind = "spot"
-tick_size = "0.01"
-lot_size = "0.0001"
-start_price = "65000.005"
-[[accounts]]
-name = "a"
-starting_equity = "-5"
-max_position_notional = "1e3"
-[[strategies]]
-kind = "imbalance"
-account = "nobody"
-instrument = "BTCUSDT"
-qty = "0.00015"
-max_position = "0.1"
-threshold = "1.5"
-"#;
-        let err = load(text, "t").unwrap_err();
-        let paths: Vec<&str> = err.problems.iter().map(|p| p.path.as_str()).collect();
-        for want in [
-            "engine.book_depth",
-            "sim.duration",
-            "sim.maker_fee",
-            "instruments[0].start_price",
-            "accounts[0].starting_equity",
-            "strategies[0].account",
-            "strategies[0].qty",
-            "strategies[0].threshold",
-        ] {
-            assert!(paths.contains(&want), "missing {want} in {err}");
-        }
-        let text = err.to_string();
-        assert!(
-            text.contains("\"soon\"")
-                && text.contains("65000.005")
-                && text.contains("\"-5\"")
-                && text.contains("0.00015"),
-            "{text}"
-        );
-    }
-
-    #[test]
-    fn embedded_default_resolves_profiles_whitelists_and_chains() {
-        let plan = load(EMBEDDED_DEFAULT, "embedded").unwrap();
-        let alpha = &plan.accounts[0].spec;
-        assert_eq!(alpha.profile, CapitalProfile::Medium);
-        assert_eq!(alpha.limits.max_order_notional, Notional::from_whole(2500));
-        assert_eq!(alpha.limits.max_leverage, ProfileLimits::defaults(CapitalProfile::Medium).max_leverage);
-        assert_eq!(alpha.venues, vec![VenueId(0)]);
-        // alpha runs strategies 0 (BTC) and 2 (ETH); beta's whitelist defaults to its own one.
-        assert_eq!(alpha.strategies, vec![StrategyId(0), StrategyId(2)]);
-        assert_eq!(plan.accounts[1].spec.strategies, vec![StrategyId(1)]);
-        assert_eq!(plan.global_risk.buckets, vec![0, 0]);
-    }
-
-    #[test]
-    fn self_contradicting_accounts_are_refused_naming_the_field() {
-        let cases = [
-            (
-                "daily above weekly",
-                "max_order_notional = \"2500\"",
-                "max_order_notional = \"2500\"\ndaily_loss_limit = \"0.2\"\nweekly_loss_limit = \"0.1\"",
-                "accounts[0].overrides.daily_loss_limit",
-            ),
-            (
-                "leverage zero",
-                "max_order_notional = \"2500\"",
-                "max_order_notional = \"2500\"\nmax_leverage = \"0\"",
-                "accounts[0].overrides.max_leverage",
-            ),
-            (
-                "leverage negative",
-                "max_order_notional = \"2500\"",
-                "max_order_notional = \"2500\"\nmax_leverage = \"-2\"",
-                "accounts[0].overrides.max_leverage",
-            ),
-            (
-                "unknown strategy in a whitelist",
-                "\"btc-imbalance\", \"eth-imbalance\"",
-                "\"btc-imbalance\", \"gamma\"",
-                "accounts[0].strategies[1]",
-            ),
-            (
-                "another account's strategy",
-                "\"btc-imbalance\", \"eth-imbalance\"",
-                "\"btc-imbalance\", \"imbalance-ETHUSDT\"",
-                "accounts[0].strategies[1]",
-            ),
-            (
-                "unknown venue in a chain",
-                "venues = [\"sim\"]                 # ordered",
-                "venues = [\"sim\", \"binance\"]   # ordered",
-                "accounts[0].venues[1]",
-            ),
-            (
-                "zero starting equity",
-                "starting_equity = \"100000\"",
-                "starting_equity = \"0\"",
-                "accounts[0].starting_equity",
-            ),
-            (
-                "misspelt override",
-                "max_order_notional = \"2500\"",
-                "max_order_notionl = \"2500\"",
-                "accounts[0].overrides",
-            ),
-            ("global band", "band = \"0.5\"", "band = \"5\"", "global_risk.leverage.band"),
-            (
-                "two settlement currencies",
-                "quote = \"USDT\"\nkind = \"spot\"\ntick_size = \"0.01\"",
-                "quote = \"USDC\"\nkind = \"spot\"\ntick_size = \"0.01\"",
-                "accounts[0]",
-            ),
-        ];
-        for (name, from, to, field) in cases {
-            assert!(EMBEDDED_DEFAULT.contains(from), "{name}: {from}");
-            let text = EMBEDDED_DEFAULT.replacen(from, to, 1);
-            let err = load(&text, "t").unwrap_err();
-            assert!(err.problems.iter().any(|p| p.path.starts_with(field)), "{name}: want {field} in {err}");
-        }
-    }
-
-    #[test]
-    fn live_venue_needs_a_venue_entry_https_and_keys() {
-        let text =
-            include_str!("../../examples/binance-venue-sim.toml").replace("ca_file = \"venue-sim-ca.pem\"\n", "");
-        let plan = load(&text, "t").unwrap();
-        assert!(plan.is_live());
-        assert_eq!(
-            plan.venues[0].keys,
-            vec![(AccountId(0), "qt-sim-key-1".to_string(), "qt-sim-secret-1".to_string())]
-        );
-        assert_eq!(plan.venues[0].instruments, vec![InstrumentId(0)]);
-
-        let no_entry = text.replace("[[venues]]\nvenue = \"binance\"", "[[venues]]\nvenue = \"bybit\"");
-        let err = load(&no_entry, "t").unwrap_err().to_string();
-        assert!(err.contains("venues[0].venue") && err.contains("instruments[0].venue"), "{err}");
-
-        let bad = text
-            .replace("https://127.0.0.1:9443", "http://127.0.0.1:9443")
-            .replace("api_key = \"qt-sim-key-1\"", "api_key_env = \"QT_TEST_SURELY_UNSET_VAR\"");
-        let err = load(&bad, "t").unwrap_err().to_string();
-        assert!(err.contains("venues[0].rest_url"), "{err}");
-        assert!(
-            err.contains("accounts[0].keys.binance.api_key_env") && err.contains("QT_TEST_SURELY_UNSET_VAR"),
-            "{err}"
-        );
-    }
-}
+mod tests;

@@ -1,0 +1,170 @@
+//! Tests of configuration parsing and validation.
+use super::*;
+use qt_risk::profile::CapitalProfile;
+
+#[test]
+fn embedded_default_is_valid() {
+    let plan = load(EMBEDDED_DEFAULT, "embedded").unwrap();
+    assert!(plan.instruments.len() >= 2);
+    assert!(!plan.strategies.is_empty());
+    assert_eq!(plan.sim.flows.len(), plan.instruments.len());
+}
+
+#[test]
+fn wrong_type_names_the_field_path() {
+    let text = EMBEDDED_DEFAULT.replace("book_depth = 256", "book_depth = \"deep\"");
+    let err = load(&text, "t").unwrap_err();
+    assert_eq!(err.problems[0].path, "engine.book_depth", "{err}");
+}
+
+#[test]
+fn unknown_field_is_refused() {
+    let text = format!("{EMBEDDED_DEFAULT}\n[extra]\nx = 1\n");
+    let err = load(&text, "t").unwrap_err();
+    assert!(err.to_string().contains("extra"), "{err}");
+}
+
+#[test]
+fn every_semantic_problem_is_reported_with_its_path_and_value() {
+    let text = r#"
+[engine]
+book_depth = 0
+[sim]
+duration = "soon"
+maker_fee = "0.5"
+[[instruments]]
+symbol = "BTCUSDT"
+base = "BTC"
+quote = "USDT"
+kind = "spot"
+tick_size = "0.01"
+lot_size = "0.0001"
+start_price = "65000.005"
+[[accounts]]
+name = "a"
+starting_equity = "-5"
+max_position_notional = "1e3"
+[[strategies]]
+kind = "imbalance"
+account = "nobody"
+instrument = "BTCUSDT"
+qty = "0.00015"
+max_position = "0.1"
+threshold = "1.5"
+"#;
+    let err = load(text, "t").unwrap_err();
+    let paths: Vec<&str> = err.problems.iter().map(|p| p.path.as_str()).collect();
+    for want in [
+        "engine.book_depth",
+        "sim.duration",
+        "sim.maker_fee",
+        "instruments[0].start_price",
+        "accounts[0].starting_equity",
+        "strategies[0].account",
+        "strategies[0].qty",
+        "strategies[0].threshold",
+    ] {
+        assert!(paths.contains(&want), "missing {want} in {err}");
+    }
+    let text = err.to_string();
+    assert!(
+        text.contains("\"soon\"") && text.contains("65000.005") && text.contains("\"-5\"") && text.contains("0.00015"),
+        "{text}"
+    );
+}
+
+#[test]
+fn embedded_default_resolves_profiles_whitelists_and_chains() {
+    let plan = load(EMBEDDED_DEFAULT, "embedded").unwrap();
+    let alpha = &plan.accounts[0].spec;
+    assert_eq!(alpha.profile, CapitalProfile::Medium);
+    assert_eq!(alpha.limits.max_order_notional, Notional::from_whole(2500));
+    assert_eq!(alpha.limits.max_leverage, ProfileLimits::defaults(CapitalProfile::Medium).max_leverage);
+    assert_eq!(alpha.venues, vec![VenueId(0)]);
+    // alpha runs strategies 0 (BTC) and 2 (ETH); beta's whitelist defaults to its own one.
+    assert_eq!(alpha.strategies, vec![StrategyId(0), StrategyId(2)]);
+    assert_eq!(plan.accounts[1].spec.strategies, vec![StrategyId(1)]);
+    assert_eq!(plan.global_risk.buckets, vec![0, 0]);
+}
+
+#[test]
+fn self_contradicting_accounts_are_refused_naming_the_field() {
+    let cases = [
+        (
+            "daily above weekly",
+            "max_order_notional = \"2500\"",
+            "max_order_notional = \"2500\"\ndaily_loss_limit = \"0.2\"\nweekly_loss_limit = \"0.1\"",
+            "accounts[0].overrides.daily_loss_limit",
+        ),
+        (
+            "leverage zero",
+            "max_order_notional = \"2500\"",
+            "max_order_notional = \"2500\"\nmax_leverage = \"0\"",
+            "accounts[0].overrides.max_leverage",
+        ),
+        (
+            "leverage negative",
+            "max_order_notional = \"2500\"",
+            "max_order_notional = \"2500\"\nmax_leverage = \"-2\"",
+            "accounts[0].overrides.max_leverage",
+        ),
+        (
+            "unknown strategy in a whitelist",
+            "\"btc-imbalance\", \"eth-imbalance\"",
+            "\"btc-imbalance\", \"gamma\"",
+            "accounts[0].strategies[1]",
+        ),
+        (
+            "another account's strategy",
+            "\"btc-imbalance\", \"eth-imbalance\"",
+            "\"btc-imbalance\", \"imbalance-ETHUSDT\"",
+            "accounts[0].strategies[1]",
+        ),
+        (
+            "unknown venue in a chain",
+            "venues = [\"sim\"]                 # ordered",
+            "venues = [\"sim\", \"binance\"]   # ordered",
+            "accounts[0].venues[1]",
+        ),
+        (
+            "zero starting equity",
+            "starting_equity = \"100000\"",
+            "starting_equity = \"0\"",
+            "accounts[0].starting_equity",
+        ),
+        ("misspelt override", "max_order_notional = \"2500\"", "max_order_notionl = \"2500\"", "accounts[0].overrides"),
+        ("global band", "band = \"0.5\"", "band = \"5\"", "global_risk.leverage.band"),
+        (
+            "two settlement currencies",
+            "quote = \"USDT\"\nkind = \"spot\"\ntick_size = \"0.01\"",
+            "quote = \"USDC\"\nkind = \"spot\"\ntick_size = \"0.01\"",
+            "accounts[0]",
+        ),
+    ];
+    for (name, from, to, field) in cases {
+        assert!(EMBEDDED_DEFAULT.contains(from), "{name}: {from}");
+        let text = EMBEDDED_DEFAULT.replacen(from, to, 1);
+        let err = load(&text, "t").unwrap_err();
+        assert!(err.problems.iter().any(|p| p.path.starts_with(field)), "{name}: want {field} in {err}");
+    }
+}
+
+#[test]
+fn live_venue_needs_a_venue_entry_https_and_keys() {
+    let text = include_str!("../../../examples/binance-venue-sim.toml").replace("ca_file = \"venue-sim-ca.pem\"\n", "");
+    let plan = load(&text, "t").unwrap();
+    assert!(plan.is_live());
+    assert_eq!(plan.venues[0].keys, vec![(AccountId(0), "qt-sim-key-1".to_string(), "qt-sim-secret-1".to_string())]);
+    assert_eq!(plan.venues[0].instruments, vec![InstrumentId(0)]);
+
+    let no_entry = text.replace("[[venues]]\nvenue = \"binance\"", "[[venues]]\nvenue = \"bybit\"");
+    let err = load(&no_entry, "t").unwrap_err().to_string();
+    assert!(err.contains("venues[0].venue") && err.contains("instruments[0].venue"), "{err}");
+
+    let bad = text
+        .replace("https://127.0.0.1:9443", "http://127.0.0.1:9443")
+        .replace("api_key = \"qt-sim-key-1\"", "api_key_env = \"QT_TEST_SURELY_UNSET_VAR\"");
+    let err = load(&bad, "t").unwrap_err().to_string();
+    assert!(err.contains("venues[0].rest_url"), "{err}");
+    assert!(err.contains("accounts[0].keys.binance.api_key_env") && err.contains("QT_TEST_SURELY_UNSET_VAR"), "{err}");
+}
