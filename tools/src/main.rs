@@ -9,8 +9,7 @@ use qt_core::Nanos;
 use qt_tools::config::{self, Pace};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 
 #[derive(Debug, Parser)]
 #[command(name = "qt", version, about = "Quantum Trader: a low-latency multi-account crypto trading engine")]
@@ -22,6 +21,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the engine (default: the built-in simulated venue) and print a summary at the end.
+    /// SIGINT (Ctrl-C), SIGTERM or SIGHUP stop it cleanly (summary, exit 0); a second one exits at once.
     Run {
         /// TOML configuration; without it the embedded default (examples/sim.toml) is used.
         #[arg(long, value_name = "FILE")]
@@ -108,7 +108,7 @@ enum Command {
         socket: Option<PathBuf>,
     },
     /// Run the venue simulator: a local TLS exchange speaking Binance spot and Bybit v5 (and OKX v5
-    /// and Kraken WS v2 market data when given a listen address), until Ctrl-C.
+    /// and Kraken WS v2 market data when given a listen address), until Ctrl-C or SIGTERM.
     VenueSim {
         /// TOML configuration; without it the embedded default (examples/venue-sim.toml) is used.
         #[arg(long, value_name = "FILE")]
@@ -350,9 +350,7 @@ fn venue_sim(
             plan.public_listens.push((name, a));
         }
     }
-    let stop = Arc::new(AtomicBool::new(false));
-    let on_signal = stop.clone();
-    ctrlc::set_handler(move || on_signal.store(true, Ordering::Relaxed)).context("installing the Ctrl-C handler")?;
+    let stop = qt_tools::signals::stop_on_signal("the venue simulator")?;
     let mut server = qt_tools::venue_sim::start(&plan)?;
     for (venue, addr) in &server.addrs {
         println!("{venue:<8} https://{addr}  wss://{addr}");
@@ -413,14 +411,8 @@ fn run(
         println!("configuration OK");
         return Ok(());
     }
-    let stop = Arc::new(AtomicBool::new(false));
-    let on_signal = stop.clone();
-    ctrlc::set_handler(move || {
-        if on_signal.swap(true, Ordering::Relaxed) {
-            std::process::exit(130);
-        }
-    })
-    .context("installing the Ctrl-C handler")?;
+    // SIGINT, SIGTERM and SIGHUP stop the run cleanly (summary, exit 0); a second one exits now.
+    let stop = qt_tools::signals::stop_on_signal("the run")?;
     let outcome =
         if plan.is_live() { qt_tools::run::run_live(plan, Some(stop))? } else { qt_tools::run::run(plan, Some(stop))? };
     print!("{}", qt_tools::summary::render(&outcome));
