@@ -7,6 +7,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use qt_core::Nanos;
 use qt_tools::config::{self, Pace};
+use qt_tools::control::{FateUnknown, Outcome};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
@@ -190,6 +191,10 @@ fn exit(result: anyhow::Result<()>) -> ExitCode {
                 eprint!("{cfg}");
                 return ExitCode::from(2);
             }
+            if err.downcast_ref::<FateUnknown>().is_some() {
+                // Already explained, with the current status.
+                return ExitCode::from(qt_tools::control::client::EXIT_FATE_UNKNOWN);
+            }
             eprintln!("error: {err:#}");
             ExitCode::FAILURE
         }
@@ -317,12 +322,24 @@ fn ess(action: EssAction, path: Option<PathBuf>, socket: Option<PathBuf>) -> any
         }
         EssAction::Status => "status".to_string(),
     };
-    let (ok, text) = qt_tools::control::request(&socket, &line)?;
-    if ok {
-        println!("{text}");
-        Ok(())
-    } else {
-        anyhow::bail!("{text}")
+    let verb = line.split(' ').next().unwrap_or_default().to_string();
+    match qt_tools::control::request(&socket, &line)? {
+        Outcome::Done(text) => {
+            println!("{text}");
+            Ok(())
+        }
+        Outcome::Refused(text) => anyhow::bail!("{text}"),
+        // Never "failed" for what may have been applied: say so and show where things stand.
+        Outcome::Unknown(why) => {
+            let unknown = FateUnknown { verb, why };
+            eprintln!("{unknown}");
+            match qt_tools::control::request(&socket, "status") {
+                Ok(Outcome::Done(status)) => eprintln!("status now: {status}"),
+                Ok(Outcome::Refused(why) | Outcome::Unknown(why)) => eprintln!("status not available: {why}"),
+                Err(e) => eprintln!("status not available: {e:#}"),
+            }
+            Err(unknown.into())
+        }
     }
 }
 
