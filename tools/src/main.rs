@@ -98,6 +98,8 @@ enum Command {
         out: PathBuf,
     },
     /// Talk to the running engine's emergency stop through its control socket (ess.control_socket).
+    /// Exit status: 0 carried out; 1 refused or not delivered; 3 delivered but not confirmed (its
+    /// fate is unknown: the current status is printed).
     Ess {
         #[command(subcommand)]
         action: EssAction,
