@@ -225,6 +225,8 @@ struct Core<R> {
     /// Reported health and the venue's feeds' state, recomputed on the timer.
     venue_healthy: Vec<bool>,
     replies: Option<crossbeam_channel::Sender<(u64, RiskReply)>>,
+    /// Set when the loop has stopped: strategies' actions are dropped from then on.
+    halted: bool,
 }
 
 /// The core thread's event loop.
@@ -237,6 +239,8 @@ pub struct Engine<R> {
     stop: Arc<AtomicBool>,
     loop_time: LatencyHistogram,
     next_housekeeping: Nanos,
+    /// On stop, cancel every working order and wait this long for the venues to confirm.
+    cancel_on_stop: Option<std::time::Duration>,
 }
 
 impl<R> std::fmt::Debug for Engine<R> {
@@ -286,6 +290,7 @@ impl<R: PreTradeCheck> Engine<R> {
             venue_reported: Vec::new(),
             venue_healthy: Vec::new(),
             replies: None,
+            halted: false,
             books,
             instruments,
             risk,
@@ -301,6 +306,7 @@ impl<R: PreTradeCheck> Engine<R> {
             stop: Arc::new(AtomicBool::new(false)),
             loop_time: LatencyHistogram::new(),
             next_housekeeping: Nanos::ZERO,
+            cancel_on_stop: None,
         }
     }
 
@@ -375,6 +381,14 @@ impl<R: PreTradeCheck> Engine<R> {
     /// Uses `flag` (shared with a signal handler or a supervisor) as the stop flag.
     pub fn set_stop_flag(&mut self, flag: Arc<AtomicBool>) {
         self.stop = flag;
+    }
+
+    /// On a stop (the stop flag, not the feeds finishing), before [`Engine::run`] returns:
+    /// stop the strategies, send a cancel-all for every account with working orders and keep
+    /// applying reports (and control commands) until none is left or `grace` has passed. Off by
+    /// default: a simulated venue stops with the engine, a live one keeps what it was sent.
+    pub fn set_cancel_on_stop(&mut self, grace: Option<std::time::Duration>) {
+        self.cancel_on_stop = grace;
     }
 
     /// The flag that stops the loop when set.
@@ -536,8 +550,44 @@ impl<R: PreTradeCheck> Engine<R> {
                 idle_after_finish = 0;
             }
         }
+        if let Some(grace) = self.cancel_on_stop
+            && self.stop.load(Ordering::Relaxed)
+        {
+            self.cancel_working_orders(grace);
+        }
         let elapsed = sys::mono_now().saturating_sub(start);
         (self.report(pinning, elapsed), self)
+    }
+
+    /// The stop's wind-down ([`Engine::set_cancel_on_stop`]): cancel-all per account with
+    /// working orders, then reports until the table is empty or `grace` is over.
+    #[cold]
+    fn cancel_working_orders(&mut self, grace: std::time::Duration) {
+        let mut accounts: Vec<AccountId> = self.core.orders.iter().map(|o| o.request.account).collect();
+        accounts.sort_unstable();
+        accounts.dedup();
+        if accounts.is_empty() {
+            return;
+        }
+        self.core.halted = true;
+        let working = self.core.orders.live();
+        for account in &accounts {
+            self.core.cancel_all(*account, None);
+        }
+        let deadline = std::time::Instant::now() + grace;
+        while self.core.orders.live() > 0 && std::time::Instant::now() < deadline {
+            if self.core.drain_reports() + self.drain_control() == 0 {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        }
+        match self.core.orders.live() {
+            0 => log::info!("stop: {working} working order(s) on {} account(s) closed", accounts.len()),
+            left => log::warn!(
+                "stop: {left} of {working} working order(s) still open {:.1} s after the cancel-all; \
+                 check the venue",
+                grace.as_secs_f64()
+            ),
+        }
     }
 
     /// The report of what has happened so far.
@@ -637,6 +687,11 @@ impl<R: PreTradeCheck> Core<R> {
     /// time of what triggered them.
     #[inline]
     fn execute_actions(&mut self, trigger_ns: Nanos) {
+        if self.halted {
+            // Stopped: a strategy reacting to the wind-down's reports opens nothing new.
+            self.actions.clear();
+            return;
+        }
         for i in 0..self.actions.len() {
             match self.actions.take(i) {
                 Some(StrategyAction::Place(request)) => self.place(request, trigger_ns),
@@ -1088,6 +1143,80 @@ mod tests {
         assert_eq!(c.order_queue_full.get(), 1);
         assert_eq!(reports.lock().unwrap().last(), Some(&ReportKind::Rejected(RejectReason::QueueFull)));
         assert_eq!(engine.core.orders.live(), 2, "the refused order left the table; the two sent stay");
+    }
+
+    fn resting_buy(engine: &mut Engine<PriceCap>) -> (OrderId, OrderRequest) {
+        let request = OrderRequest {
+            account: AccountId(0),
+            strategy: StrategyId(0),
+            instrument: InstrumentId(0),
+            side: Side::Buy,
+            order_type: OrderType::Limit,
+            tif: TimeInForce::Gtc,
+            price: Price::from_units(990),
+            qty: Qty::from_units(1),
+            reduce_only: false,
+            stop_price: None,
+        };
+        (engine.core.orders.insert(request, Nanos(0)).unwrap(), request)
+    }
+
+    #[test]
+    fn a_stop_cancels_working_orders_and_waits_for_the_venue() {
+        let cfg = EngineConfig { idle: IdleStrategy::GENTLE, ..EngineConfig::default() };
+        let mut engine = Engine::new(cfg, registry(), PriceCap(Price::MAX), Arc::new(SimClock::new(Nanos(0))));
+        let (orders_tx, mut orders_rx) = spsc(8);
+        let (mut reports_tx, reports_rx) = spsc(8);
+        let (venue, _) = engine.add_venue(orders_tx, reports_rx, &[InstrumentId(0)]);
+        let (order_id, request) = resting_buy(&mut engine);
+        engine.set_cancel_on_stop(Some(std::time::Duration::from_secs(30)));
+        engine.stop_flag().store(true, Ordering::Relaxed);
+        // The venue answers a cancel-all with the order's cancel, a little later.
+        let venue_thread = std::thread::spawn(move || {
+            loop {
+                match orders_rx.pop() {
+                    Ok(OrderCommand::CancelAll { account, instrument: None }) => {
+                        assert_eq!(account, AccountId(0));
+                        std::thread::sleep(std::time::Duration::from_millis(50));
+                        let report = ExecutionReport::status(order_id, &request, venue, ReportKind::Canceled, Nanos(1));
+                        reports_tx.push(report).unwrap();
+                        return;
+                    }
+                    Ok(other) => panic!("unexpected {other:?}"),
+                    Err(_) => std::thread::sleep(std::time::Duration::from_millis(1)),
+                }
+            }
+        });
+        let (report, _) = engine.run();
+        venue_thread.join().unwrap();
+        assert_eq!(report.open_orders, 0, "the cancel was applied before the report");
+    }
+
+    #[test]
+    fn a_stop_gives_up_on_a_silent_venue_after_the_grace_and_is_off_by_default() {
+        let build = || {
+            let mut engine = Engine::new(
+                EngineConfig::default(),
+                registry(),
+                PriceCap(Price::MAX),
+                Arc::new(SimClock::new(Nanos(0))),
+            );
+            let (orders_tx, orders_rx) = spsc(8);
+            let (_reports_tx, reports_rx) = spsc::<ExecutionReport>(8);
+            engine.add_venue(orders_tx, reports_rx, &[InstrumentId(0)]);
+            resting_buy(&mut engine);
+            engine.stop_flag().store(true, Ordering::Relaxed);
+            (engine, orders_rx, _reports_tx)
+        };
+        let (mut engine, mut orders_rx, _keep) = build();
+        engine.set_cancel_on_stop(Some(std::time::Duration::from_millis(50)));
+        let (report, _) = engine.run();
+        assert!(matches!(orders_rx.pop(), Ok(OrderCommand::CancelAll { account: AccountId(0), instrument: None })));
+        assert_eq!(report.open_orders, 1, "still open: the venue never confirmed");
+        let (engine, mut orders_rx, _keep) = build();
+        let (report, _) = engine.run();
+        assert!(orders_rx.pop().is_err(), "no cancel without set_cancel_on_stop");
+        assert_eq!(report.open_orders, 1);
     }
 
     #[test]

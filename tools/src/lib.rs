@@ -7,5 +7,6 @@ pub mod control;
 pub mod feed_check;
 pub mod journal;
 pub mod run;
+pub mod signals;
 pub mod summary;
 pub mod venue_sim;

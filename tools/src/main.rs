@@ -7,10 +7,10 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use qt_core::Nanos;
 use qt_tools::config::{self, Pace};
+use qt_tools::control::{FateUnknown, Outcome};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 
 #[derive(Debug, Parser)]
 #[command(name = "qt", version, about = "Quantum Trader: a low-latency multi-account crypto trading engine")]
@@ -22,6 +22,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the engine (default: the built-in simulated venue) and print a summary at the end.
+    /// SIGINT (Ctrl-C), SIGTERM or SIGHUP stop it cleanly (summary, exit 0); a second one exits at once.
     Run {
         /// TOML configuration; without it the embedded default (examples/sim.toml) is used.
         #[arg(long, value_name = "FILE")]
@@ -97,6 +98,8 @@ enum Command {
         out: PathBuf,
     },
     /// Talk to the running engine's emergency stop through its control socket (ess.control_socket).
+    /// Exit status: 0 carried out; 1 refused or not delivered; 3 delivered but not confirmed (its
+    /// fate is unknown: the current status is printed).
     Ess {
         #[command(subcommand)]
         action: EssAction,
@@ -108,7 +111,7 @@ enum Command {
         socket: Option<PathBuf>,
     },
     /// Run the venue simulator: a local TLS exchange speaking Binance spot and Bybit v5 (and OKX v5
-    /// and Kraken WS v2 market data when given a listen address), until Ctrl-C.
+    /// and Kraken WS v2 market data when given a listen address), until Ctrl-C or SIGTERM.
     VenueSim {
         /// TOML configuration; without it the embedded default (examples/venue-sim.toml) is used.
         #[arg(long, value_name = "FILE")]
@@ -189,6 +192,10 @@ fn exit(result: anyhow::Result<()>) -> ExitCode {
             if let Some(cfg) = err.downcast_ref::<config::ConfigError>() {
                 eprint!("{cfg}");
                 return ExitCode::from(2);
+            }
+            if err.downcast_ref::<FateUnknown>().is_some() {
+                // Already explained, with the current status.
+                return ExitCode::from(qt_tools::control::client::EXIT_FATE_UNKNOWN);
             }
             eprintln!("error: {err:#}");
             ExitCode::FAILURE
@@ -315,12 +322,24 @@ fn ess(action: EssAction, path: Option<PathBuf>, socket: Option<PathBuf>) -> any
         }
         EssAction::Status => "status".to_string(),
     };
-    let (ok, text) = qt_tools::control::request(&socket, &line)?;
-    if ok {
-        println!("{text}");
-        Ok(())
-    } else {
-        anyhow::bail!("{text}")
+    let verb = line.split(' ').next().unwrap_or_default().to_string();
+    match qt_tools::control::request(&socket, &line)? {
+        Outcome::Done(text) => {
+            println!("{text}");
+            Ok(())
+        }
+        Outcome::Refused(text) => anyhow::bail!("{text}"),
+        // Never "failed" for what may have been applied: say so and show where things stand.
+        Outcome::Unknown(why) => {
+            let unknown = FateUnknown { verb, why };
+            eprintln!("{unknown}");
+            match qt_tools::control::request(&socket, "status") {
+                Ok(Outcome::Done(status)) => eprintln!("status now: {status}"),
+                Ok(Outcome::Refused(why) | Outcome::Unknown(why)) => eprintln!("status not available: {why}"),
+                Err(e) => eprintln!("status not available: {e:#}"),
+            }
+            Err(unknown.into())
+        }
     }
 }
 
@@ -348,9 +367,7 @@ fn venue_sim(
             plan.public_listens.push((name, a));
         }
     }
-    let stop = Arc::new(AtomicBool::new(false));
-    let on_signal = stop.clone();
-    ctrlc::set_handler(move || on_signal.store(true, Ordering::Relaxed)).context("installing the Ctrl-C handler")?;
+    let stop = qt_tools::signals::stop_on_signal("the venue simulator")?;
     let mut server = qt_tools::venue_sim::start(&plan)?;
     for (venue, addr) in &server.addrs {
         println!("{venue:<8} https://{addr}  wss://{addr}");
@@ -406,14 +423,8 @@ fn run(
         println!("configuration OK");
         return Ok(());
     }
-    let stop = Arc::new(AtomicBool::new(false));
-    let on_signal = stop.clone();
-    ctrlc::set_handler(move || {
-        if on_signal.swap(true, Ordering::Relaxed) {
-            std::process::exit(130);
-        }
-    })
-    .context("installing the Ctrl-C handler")?;
+    // SIGINT, SIGTERM and SIGHUP stop the run cleanly (summary, exit 0); a second one exits now.
+    let stop = qt_tools::signals::stop_on_signal("the run")?;
     let outcome =
         if plan.is_live() { qt_tools::run::run_live(plan, Some(stop))? } else { qt_tools::run::run(plan, Some(stop))? };
     print!("{}", qt_tools::summary::render(&outcome));

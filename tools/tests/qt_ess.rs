@@ -43,18 +43,7 @@ fn trigger_then_refused_and_accepted_resets_reach_the_running_engine() {
     let wrong = config(&dir, "a-wrong-secret-for-this-test-xyz");
     let socket = dir.join("qt.sock");
     let _ = std::fs::remove_file(&socket);
-    let child = Command::new(env!("CARGO_BIN_EXE_qt"))
-        .args(["run", "--config", good.to_str().unwrap(), "--duration", "120s"])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !socket.exists() {
-        assert!(Instant::now() < deadline, "the engine never opened its control socket");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let child = start_engine(&good, &socket);
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777, 0o600);
     let g = good.to_str().unwrap();
@@ -82,4 +71,107 @@ fn trigger_then_refused_and_accepted_resets_reach_the_running_engine() {
     assert!(!socket.exists(), "the socket is removed at the end");
     let (code, _, err) = qt(&["ess", "status", "--config", g]);
     assert!(code != 0 && err.contains("control socket"), "{err}");
+}
+
+/// Starts `qt run` with `config` and waits for its control socket.
+fn start_engine(config: &Path, socket: &Path) -> std::process::Child {
+    let child = Command::new(env!("CARGO_BIN_EXE_qt"))
+        .args(["run", "--config", config.to_str().unwrap(), "--duration", "120s"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !socket.exists() {
+        assert!(Instant::now() < deadline, "the engine never opened its control socket");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child
+}
+
+#[test]
+fn a_trigger_gets_through_within_a_second_while_a_slow_client_is_connected() {
+    use std::io::Write;
+    let dir = std::env::temp_dir().join(format!("qt-ess-slow-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = config(&dir, "the-secret-of-the-slow-client-test");
+    let socket = dir.join("qt.sock");
+    let _ = std::fs::remove_file(&socket);
+    let child = start_engine(&cfg, &socket);
+    // A client that sends a byte every 300 ms and never a newline.
+    let mut slow = std::os::unix::net::UnixStream::connect(&socket).unwrap();
+    let trickle = std::thread::spawn(move || {
+        for _ in 0..20 {
+            if slow.write_all(b"s").is_err() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    });
+    std::thread::sleep(Duration::from_millis(700));
+    let asked = Instant::now();
+    let (code, out, err) =
+        qt(&["ess", "trigger", "--reason", "beside a slow client", "--config", cfg.to_str().unwrap()]);
+    let took = asked.elapsed();
+    trickle.join().unwrap();
+    // Stop the engine before asserting, so a failure leaves no process behind.
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let run = child.wait_with_output().unwrap();
+    assert!(code == 0 && out.contains("TRIGGERED"), "{out}{err}");
+    assert!(took < Duration::from_secs(1), "the trigger took {took:?} while a slow client was connected");
+    let out = run;
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{summary}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(summary.contains("manual 1"), "{summary}");
+}
+
+#[test]
+fn a_regular_file_at_the_socket_path_survives_and_start_up_is_refused() {
+    let dir = std::env::temp_dir().join(format!("qt-ess-file-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = config(&dir, "the-secret-of-the-regular-file-test");
+    let socket = dir.join("qt.sock");
+    std::fs::write(&socket, "not a socket\n").unwrap();
+    let (code, out, err) = qt(&["run", "--config", cfg.to_str().unwrap(), "--duration", "5s"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains(&socket.display().to_string()) && err.contains("a regular file"), "{err}");
+    assert_eq!(std::fs::read_to_string(&socket).unwrap(), "not a socket\n");
+}
+
+#[test]
+fn an_unconfirmed_trigger_is_reported_unknown_with_the_status_not_as_failed() {
+    use std::io::{BufRead, BufReader, Write};
+    let dir = std::env::temp_dir().join(format!("qt-ess-unknown-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let socket = dir.join("fake.sock");
+    let _ = std::fs::remove_file(&socket);
+    // A stand-in engine: takes the trigger and drops the connection without a reply, then
+    // answers the status request.
+    let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let server = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while seen.len() < 2 && Instant::now() < deadline {
+            let Ok((mut stream, _)) = listener.accept() else {
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            };
+            stream.set_nonblocking(false).unwrap();
+            let mut line = String::new();
+            BufReader::new(&stream).read_line(&mut line).unwrap();
+            if line == "status\n" {
+                writeln!(stream, "ok ess latched (source manual)").unwrap();
+            }
+            seen.push(line);
+        }
+        seen
+    });
+    let (code, out, err) = qt(&["ess", "trigger", "--reason", "lost reply", "--socket", socket.to_str().unwrap()]);
+    assert_eq!(server.join().unwrap(), ["trigger lost reply\n", "status\n"]);
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(err.contains("may or may not have taken effect") && !err.contains("error:"), "{err}");
+    assert!(err.contains("status now: ess latched (source manual)"), "{err}");
 }

@@ -93,3 +93,69 @@ fn check_only_validates() {
     assert_eq!(code, 0);
     assert!(out.contains("configuration OK"));
 }
+
+/// `qt run` (simulated, real time, long) with stderr read on a thread; returns once the core
+/// thread has started (its pinning line), so the signal handler is in place.
+fn started_run() -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_qt"))
+        .args(["run", "--duration", "600s", "--pace", "realtime"])
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("qt runs");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) if line.contains("core thread") => return (child, rx),
+            Ok(_) => {}
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("the core thread never started");
+            }
+        }
+    }
+}
+
+fn signal(child: &std::process::Child, sig: &str) {
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args([sig, &pid]).status().unwrap().success(), "kill {sig} {pid}");
+}
+
+#[test]
+fn sigterm_stops_cleanly_with_the_summary_and_exit_0() {
+    let (child, stderr) = started_run();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    signal(&child, "-TERM");
+    let out = child.wait_with_output().unwrap();
+    let summary = String::from_utf8_lossy(&out.stdout);
+    let log: Vec<String> = stderr.try_iter().collect();
+    assert_eq!(out.status.code(), Some(0), "{summary}\n{}", log.join("\n"));
+    assert!(figure(&summary, "market", "events") > 0, "{summary}");
+    assert!(summary.contains("reconcile"), "{summary}");
+    assert!(log.iter().any(|l| l.contains("stop requested")), "{}", log.join("\n"));
+}
+
+#[test]
+fn a_second_signal_exits_at_once_without_the_summary() {
+    let (child, _stderr) = started_run();
+    // Stopped, the process holds both signals pending (SIGINT and SIGTERM are distinct, so
+    // they do not merge) and receives them back to back when continued: the second arrives
+    // while the clean stop is under way.
+    signal(&child, "-STOP");
+    signal(&child, "-INT");
+    signal(&child, "-TERM");
+    signal(&child, "-CONT");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(qt_tools::signals::EXIT_SECOND_SIGNAL), "{out:?}");
+}
