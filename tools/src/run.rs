@@ -297,9 +297,6 @@ pub fn run(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<RunOutco
     })
 }
 
-/// How long a stopping live run waits for the venues to confirm its cancel-all.
-const STOP_CANCEL_GRACE: Duration = Duration::from_secs(5);
-
 /// A live run's engine and its gateway threads (already started).
 pub struct LiveRun {
     /// The core engine, not yet running.
@@ -327,9 +324,9 @@ pub fn build_live(plan: &Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<
     if let Some(flag) = stop {
         engine.set_stop_flag(flag);
     }
-    // A stopped live run leaves nothing working at the venue (the gateways run until the core
-    // has wound down).
-    engine.set_cancel_on_stop(Some(STOP_CANCEL_GRACE));
+    // A stopped live run leaves nothing working at the venue unless configured otherwise
+    // (`engine.cancel_on_stop`); the gateways run until the core has wound down.
+    engine.set_cancel_on_stop(plan.cancel_on_stop);
     for (k, s) in plan.strategies.iter().enumerate() {
         engine.add_strategy(Box::new(ImbalanceTaker::new(StrategyId(k as u16), s.account, s.instrument, s.params)));
     }

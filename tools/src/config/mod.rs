@@ -147,6 +147,8 @@ pub struct Plan {
     pub engine: EngineConfig,
     /// Slots per queue.
     pub queue_capacity: usize,
+    /// Live runs: cancel working orders on a stop and wait this long for the venues (`None`: leave them).
+    pub cancel_on_stop: Option<std::time::Duration>,
     /// Simulated venue.
     pub sim: SimPlan,
     /// Accounts, indexed by [`AccountId`].
@@ -210,6 +212,13 @@ pub fn validate(raw: RawConfig) -> Result<Plan, Vec<Problem>> {
         p.add("engine.stall_threshold", m);
         Nanos(100_000)
     });
+    let stop_grace = parse_duration(&e.stop_grace).unwrap_or_else(|m| {
+        p.add("engine.stop_grace", m);
+        Nanos::ZERO
+    });
+    if stop_grace > Nanos(300 * Nanos::SECOND.0) {
+        p.add("engine.stop_grace", format!("{:?} is longer than the 300 s a stop may wait", e.stop_grace));
+    }
     if let Some(cpu) = e.cpu
         && cpu >= 4096
     {
@@ -574,6 +583,7 @@ pub fn validate(raw: RawConfig) -> Result<Plan, Vec<Problem>> {
         instruments,
         engine,
         queue_capacity: e.queue_capacity,
+        cancel_on_stop: e.cancel_on_stop.then(|| std::time::Duration::from_nanos(stop_grace.0.max(0) as u64)),
         sim: SimPlan {
             seed: s.seed,
             duration,

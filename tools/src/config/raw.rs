@@ -192,6 +192,11 @@ pub struct RawEngine {
     pub queue_capacity: usize,
     /// A busy loop iteration slower than this is a stall (e.g. "100us").
     pub stall_threshold: String,
+    /// Live runs: on a stop (signal, duration, control), cancel every working order and wait
+    /// for the venues to confirm.
+    pub cancel_on_stop: bool,
+    /// How long a stopping live run waits for those cancels (e.g. "5s").
+    pub stop_grace: String,
 }
 
 impl Default for RawEngine {
@@ -203,6 +208,8 @@ impl Default for RawEngine {
             max_open_orders: 4096,
             queue_capacity: 8192,
             stall_threshold: "100us".into(),
+            cancel_on_stop: true,
+            stop_grace: "5s".into(),
         }
     }
 }

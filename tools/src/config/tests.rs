@@ -168,3 +168,14 @@ fn live_venue_needs_a_venue_entry_https_and_keys() {
     assert!(err.contains("venues[0].rest_url"), "{err}");
     assert!(err.contains("accounts[0].keys.binance.api_key_env") && err.contains("QT_TEST_SURELY_UNSET_VAR"), "{err}");
 }
+
+#[test]
+fn a_stop_cancels_working_orders_unless_configured_not_to() {
+    let plan = load(EMBEDDED_DEFAULT, "t").unwrap();
+    assert_eq!(plan.cancel_on_stop, Some(std::time::Duration::from_secs(5)));
+    let off = EMBEDDED_DEFAULT.replace("cancel_on_stop = true", "cancel_on_stop = false");
+    assert_eq!(load(&off, "t").unwrap().cancel_on_stop, None);
+    let bad = EMBEDDED_DEFAULT.replace("stop_grace = \"5s\"", "stop_grace = \"forever\"");
+    let err = load(&bad, "t").unwrap_err();
+    assert_eq!(err.problems[0].path, "engine.stop_grace", "{err}");
+}
