@@ -3,40 +3,18 @@
 //! read, and a control socket path that would delete another file.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 const SECRET: &str = "secret-value-that-must-never-be-printed";
 
+/// `qt run --check --config FILE`: exit code, and stdout and stderr together.
 fn qt_check(config: &Path) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_qt"))
-        .args(["run", "--check", "--config", config.to_str().unwrap()])
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("qt runs");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    (out.status.code().unwrap_or(-1), text)
+    let (code, out, err) = util::qt(&["run", "--check", "--config", config.to_str().unwrap()]);
+    (code, out + &err)
 }
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("qt-config-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// The embedded default with a reset secret file and a control socket at the given paths.
-fn with_ess(secret_file: &Path, socket: &Path) -> String {
-    qt_tools::config::EMBEDDED_DEFAULT
-        .replace(
-            "# reset_secret_file = \"/etc/qt/ess.secret\"",
-            &format!("reset_secret_file = {:?}", secret_file.display().to_string()),
-        )
-        .replace(
-            "# control_socket = \"/tmp/qt-control.sock\"",
-            &format!("control_socket = {:?}", socket.display().to_string()),
-        )
-}
+mod util;
+use util::{temp_dir, with_ess, write_secret};
 
 #[test]
 fn an_oversized_configuration_is_refused_up_front() {
@@ -87,31 +65,16 @@ fn a_secret_file_others_can_read_is_refused() {
 }
 
 #[test]
-fn a_control_socket_path_on_another_file_is_refused_and_the_file_survives() {
+fn a_control_socket_path_that_is_the_secret_file_is_refused_and_the_secret_survives() {
     let dir = temp_dir("socket");
     let secret = dir.join("ess.secret");
-    std::fs::write(&secret, format!("{SECRET}\n")).unwrap();
-    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    write_secret(&secret, SECRET);
     // The socket path is the reset secret itself.
     let path = dir.join("same.toml");
     std::fs::write(&path, with_ess(&secret, &secret)).unwrap();
     let (code, out) = qt_check(&path);
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("ess.control_socket") && out.contains("is also ess.reset_secret_file"), "{out}");
-    // The socket path is a regular file the user keeps there.
-    let precious = dir.join("notes.txt");
-    std::fs::write(&precious, "keep me").unwrap();
-    let path = dir.join("file.toml");
-    std::fs::write(&path, with_ess(&secret, &precious)).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_qt"))
-        .args(["run", "--config", path.to_str().unwrap(), "--duration", "1s"])
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{text}");
-    assert!(text.contains("is a regular file"), "{text}");
-    assert_eq!(std::fs::read_to_string(&precious).unwrap(), "keep me");
     assert_eq!(std::fs::read_to_string(&secret).unwrap(), format!("{SECRET}\n"));
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -5,33 +5,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn qt(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_qt")).args(args).env("RUST_LOG", "warn").output().expect("qt runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+mod util;
+use util::qt;
 
+/// A config in `dir` whose reset secret is `secret` and whose control socket is `dir/qt.sock`.
 fn config(dir: &Path, secret: &str) -> PathBuf {
     let secret_file = dir.join(format!("secret-{}", secret.len()));
-    std::fs::write(&secret_file, format!("{secret}\n")).unwrap();
-    // A secret file must be its owner's alone, or the engine refuses it.
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&secret_file, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let socket = dir.join("qt.sock");
-    let text = qt_tools::config::EMBEDDED_DEFAULT
-        .replace(
-            "# reset_secret_file = \"/etc/qt/ess.secret\"",
-            &format!("reset_secret_file = {:?}", secret_file.display().to_string()),
-        )
-        .replace(
-            "# control_socket = \"/tmp/qt-control.sock\"",
-            &format!("control_socket = {:?}", socket.display().to_string()),
-        );
+    util::write_secret(&secret_file, secret);
     let path = dir.join(format!("qt-{}.toml", secret.len()));
-    std::fs::write(&path, text).unwrap();
+    std::fs::write(&path, util::with_ess(&secret_file, &dir.join("qt.sock"))).unwrap();
     path
 }
 
@@ -135,7 +117,7 @@ fn a_regular_file_at_the_socket_path_survives_and_start_up_is_refused() {
     let socket = dir.join("qt.sock");
     std::fs::write(&socket, "not a socket\n").unwrap();
     let (code, out, err) = qt(&["run", "--config", cfg.to_str().unwrap(), "--duration", "5s"]);
-    assert_eq!(code, 1, "{out}{err}");
+    assert_eq!(code, 2, "refused as a configuration problem: {out}{err}");
     assert!(err.contains(&socket.display().to_string()) && err.contains("a regular file"), "{err}");
     assert_eq!(std::fs::read_to_string(&socket).unwrap(), "not a socket\n");
 }

@@ -2,14 +2,8 @@
 
 use std::process::Command;
 
-fn qt(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_qt")).args(args).env("RUST_LOG", "warn").output().expect("qt runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+mod util;
+use util::qt;
 
 /// The number after `label` on the summary line starting with `line` (thousands separators removed).
 fn figure(summary: &str, line: &str, label: &str) -> u64 {
@@ -83,7 +77,7 @@ fn bad_config_is_refused_naming_every_field() {
     assert!(err.contains("instruments[0].tick_size") && err.contains("0.1x"), "{err}");
     assert!(err.contains("accounts[1].overrides.max_order_notional") && err.contains("-1000"), "{err}");
     let (code, _, err) = qt(&["run", "--config", "/nonexistent/qt.toml"]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 2, "an unreadable configuration is a configuration problem");
     assert!(err.contains("/nonexistent/qt.toml"), "{err}");
 }
 

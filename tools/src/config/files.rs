@@ -4,7 +4,7 @@
 //! socket; a path that named the reset secret or any other file would let it delete that file.
 
 use super::Problems;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 /// Permission bits that must be clear on a secret file: any access by group or others.
@@ -59,19 +59,8 @@ pub(super) fn check_control_socket(p: &mut Problems, socket: &Path, others: &[(S
         }
     }
     let Ok(meta) = std::fs::symlink_metadata(socket) else { return };
-    let kind = meta.file_type();
-    if kind.is_socket() {
-        return; // stale or served: decided when the control thread binds
-    }
-    let what = if kind.is_file() {
-        "a regular file"
-    } else if kind.is_dir() {
-        "a directory"
-    } else if kind.is_symlink() {
-        "a symbolic link"
-    } else {
-        "not a socket"
-    };
+    // A socket, stale or served, is the control thread's to judge when it binds.
+    let Some(what) = crate::control::server::not_a_socket(meta.file_type()) else { return };
     p.add(
         FIELD,
         format!(

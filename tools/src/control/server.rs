@@ -103,6 +103,18 @@ impl Drop for ControlServer {
     }
 }
 
+/// What sits at a control socket path when it is not a socket ("a regular file", ...), for
+/// messages; `None` for a socket. Shared with the configuration check.
+pub(crate) fn not_a_socket(kind: std::fs::FileType) -> Option<&'static str> {
+    match () {
+        _ if kind.is_socket() => None,
+        _ if kind.is_file() => Some("a regular file"),
+        _ if kind.is_dir() => Some("a directory"),
+        _ if kind.is_symlink() => Some("a symbolic link"),
+        _ => Some("a special file"),
+    }
+}
+
 /// Makes `path` free for a new socket: nothing there, or a stale socket nobody answers on
 /// (removed). Refuses a live socket and anything that is not a socket.
 fn claim_path(path: &Path) -> anyhow::Result<()> {
@@ -111,17 +123,7 @@ fn claim_path(path: &Path) -> anyhow::Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(e).with_context(|| format!("inspecting the control socket path {}", path.display())),
     };
-    let kind = meta.file_type();
-    if !kind.is_socket() {
-        let what = if kind.is_file() {
-            "a regular file"
-        } else if kind.is_dir() {
-            "a directory"
-        } else if kind.is_symlink() {
-            "a symbolic link"
-        } else {
-            "a special file"
-        };
+    if let Some(what) = not_a_socket(meta.file_type()) {
         bail!(
             "control socket path {} holds {what}, not a socket: refusing to start (it is left untouched; \
              set ess.control_socket to a path of its own)",

@@ -1,0 +1,44 @@
+//! What the `qt` binary's integration tests share: running `qt`, a scratch folder, and the
+//! embedded default configuration with an emergency-stop secret file and control socket.
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Runs `qt args…` to completion: exit code (-1 if killed), stdout, stderr.
+pub(crate) fn qt(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_qt")).args(args).env("RUST_LOG", "warn").output().expect("qt runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A fresh, empty folder for one test, named after it and this process.
+pub(crate) fn temp_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("qt-test-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Writes `secret` (and a newline) to `path`, readable by its owner only, as the engine requires.
+pub(crate) fn write_secret(path: &Path, secret: &str) {
+    std::fs::write(path, format!("{secret}\n")).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+/// The embedded default configuration with `ess.reset_secret_file` and `ess.control_socket` set.
+pub(crate) fn with_ess(secret_file: &Path, socket: &Path) -> String {
+    qt_tools::config::EMBEDDED_DEFAULT
+        .replace(
+            "# reset_secret_file = \"/etc/qt/ess.secret\"",
+            &format!("reset_secret_file = {:?}", secret_file.display().to_string()),
+        )
+        .replace(
+            "# control_socket = \"/tmp/qt-control.sock\"",
+            &format!("control_socket = {:?}", socket.display().to_string()),
+        )
+}
