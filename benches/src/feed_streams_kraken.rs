@@ -14,9 +14,10 @@
 //! Kraken's subscribed view shows of those changes: a level of the top 25 deleted from the book
 //! (qty 0), a level whose size changed or which entered the top 25 (an insert, or the level that
 //! moves up when one above it is deleted); a level pushed out of the top 25 is **not** deleted
-//! (the client truncates, as the docs say) and a change below the view is not sent. Each side
-//! lists its deletes first (so a client applying the levels in order and truncating after each
-//! one ends with exactly the venue's top 25), then the rest, best first.
+//! (the client applies the whole message, then truncates, as the docs say) and a change below
+//! the view is not sent. Each side lists its deletes first, then the rest, best first (so even a
+//! client that wrongly truncated after each level would end on the venue's top 25 here: the
+//! stream does not exercise issue #14's insert-then-delete order, `feed/tests/kraken.rs` does).
 //!
 //! The generator keeps its own book of the wire strings (per level the price and qty text as
 //! sent) and computes the checksum from them the way Kraken defines it — top 10 asks low → high,
@@ -187,7 +188,7 @@ pub fn kraken_standard_stream() -> VenueStream {
 
 /// The straightforward serde stack on Kraken frames: `serde_json::Value` per frame, each number's
 /// text (`Number`'s `Display`) through the same exact `parse_scaled`, `BTreeMap` books truncated
-/// to the subscribed depth after every level, and the checksum as a `String` of the top levels'
+/// to the subscribed depth once all of a message's levels are applied, and the checksum as a `String` of the top levels'
 /// digits (units at the pair's precision, which the instrument's scales equal here) hashed with
 /// `crc32fast`. The channel, type and symbol are checked; Kraken has no sequence numbers.
 #[derive(Debug, Clone, Default)]
@@ -221,16 +222,18 @@ impl KrakenSerdeBaseline {
             };
             if qu == 0 {
                 book.remove(&pu);
-                continue;
+            } else {
+                book.insert(pu, qu);
             }
-            book.insert(pu, qu);
-            if book.len() > KRAKEN_DEPTH {
-                if bid {
-                    book.pop_first()
-                } else {
-                    book.pop_last()
-                };
-            }
+        }
+        // The side's whole list, then the subscribed depth (Kraken's rule; the two sides are
+        // independent, so per side is per message).
+        while book.len() > KRAKEN_DEPTH {
+            if bid {
+                book.pop_first()
+            } else {
+                book.pop_last()
+            };
         }
         true
     }

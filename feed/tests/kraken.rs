@@ -10,6 +10,7 @@ use qt_feed::decoder::{ChecksumVerdict, VenueDecoder};
 use qt_feed::kraken::{Decoder, Precision};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
+use std::collections::BTreeMap;
 use util::v1_book_to_v2;
 
 struct Counting;
@@ -350,10 +351,63 @@ fn random_and_mutated_bytes_never_panic() {
     assert_eq!(dec.stats().messages, 3000);
 }
 
-/// `(price, qty, is_bid)` as generated.
+/// `(price, qty, is_bid)` as generated: sent as `{price}.5` / `{qty}.25` (qty 0: `0`, a delete).
 type RawLevel = (u32, u32, bool);
 
-fn v2_frame(kind: &str, levels: &[RawLevel]) -> String {
+/// One side of [`RefBook`]: price units → (qty units, price text, qty text as sent).
+type RefSide = BTreeMap<i64, (i64, String, String)>;
+
+/// A reference Kraken book kept the way Kraken's docs say: every level of a message applied,
+/// then each side truncated to the subscribed depth; its checksum computed from the wire texts
+/// by the documented algorithm, independently of the decoder.
+#[derive(Debug, Clone, Default)]
+struct RefBook {
+    asks: RefSide,
+    bids: RefSide,
+}
+
+impl RefBook {
+    fn apply_message(&mut self, levels: &[RawLevel], depth: usize) {
+        for &(p, q, bid) in levels {
+            let side = if bid { &mut self.bids } else { &mut self.asks };
+            let price = i64::from(p) * 10 + 5;
+            if q == 0 {
+                side.remove(&price);
+            } else {
+                side.insert(price, (i64::from(q) * 100 + 25, format!("{p}.5"), format!("{q}.25")));
+            }
+        }
+        // The whole message first, then the subscribed depth.
+        while self.bids.len() > depth {
+            self.bids.pop_first();
+        }
+        while self.asks.len() > depth {
+            self.asks.pop_last();
+        }
+    }
+
+    /// Best first.
+    fn levels(&self, bid: bool) -> Vec<(i64, i64)> {
+        let units = |(p, (q, _, _)): (&i64, &(i64, String, String))| (*p, *q);
+        if bid { self.bids.iter().rev().map(units).collect() } else { self.asks.iter().map(units).collect() }
+    }
+
+    /// docs.kraken.com "book checksum v2": the top 10 asks low → high, then the top 10 bids
+    /// high → low; per level the price then the qty text with the `.` removed and leading zeros
+    /// stripped, concatenated; CRC32.
+    fn checksum(&self) -> u32 {
+        let digits = |t: &str| t.replace('.', "").trim_start_matches('0').to_string();
+        let mut text = String::new();
+        for (_, (_, pt, qt)) in self.asks.iter().take(10).chain(self.bids.iter().rev().take(10)) {
+            text.push_str(&digits(pt));
+            text.push_str(&digits(qt));
+        }
+        crc32fast::hash(text.as_bytes())
+    }
+}
+
+/// A v2 `book` frame of `levels` (asks then bids, each in the order given) with `checksum`.
+fn v2_frame(kind: &str, levels: &[RawLevel], checksum: u32) -> String {
     let side = |bid: bool| {
         levels
             .iter()
@@ -369,54 +423,147 @@ fn v2_frame(kind: &str, levels: &[RawLevel]) -> String {
             .join(",")
     };
     format!(
-        "{{\"channel\":\"book\",\"type\":\"{kind}\",\"data\":[{{\"symbol\":\"X/Y\",\"asks\":[{}],\"bids\":[{}],\"timestamp\":\"2023-10-06T17:35:55.440295Z\"}}]}}",
+        "{{\"channel\":\"book\",\"type\":\"{kind}\",\"data\":[{{\"symbol\":\"X/Y\",\"asks\":[{}],\"bids\":[{}],\"checksum\":{checksum},\"timestamp\":\"2023-10-06T17:35:55.440295Z\"}}]}}",
         side(false),
         side(true)
     )
 }
 
+/// `(bids, asks)` as (price, qty) units, best first.
+type Sides = (Vec<(i64, i64)>, Vec<(i64, i64)>);
+
+/// The decoder's shadow book of symbol 0.
+fn shadow(dec: &Decoder) -> Sides {
+    let (b, a) = dec.book_levels(0).unwrap();
+    (b.iter().map(|l| (l.price, l.qty)).collect(), a.iter().map(|l| (l.price, l.qty)).collect())
+}
+
+/// An engine book's levels (no depth limit; fed the decoder's records).
+fn engine_levels(engine: &qt_core::Book) -> Sides {
+    let side = |s| engine.levels(s).map(|l| (l.price.units(), l.qty.units())).collect();
+    (side(Side::Buy), side(Side::Sell))
+}
+
+/// Issue #14: the same final book sent as "insert, then delete" and as "delete, then insert"
+/// verifies both ways. Truncating after each level, the insert pushed the worst level out and
+/// the delete then left the side a level short: the first ordering failed its checksum.
+#[test]
+fn insert_then_delete_and_delete_then_insert_both_verify() {
+    const DEPTH: usize = 10;
+    let snapshot: Vec<RawLevel> = (1..=10).map(|p| (p, 1, true)).chain((21..=30).map(|p| (p, 1, false))).collect();
+    // (insert, delete): a better bid; a better ask; a bid worse than all with a delete above it;
+    // an ask worse than all with a delete above it.
+    let cases: [(RawLevel, RawLevel); 4] = [
+        ((11, 2, true), (5, 0, true)),
+        ((20, 2, false), (25, 0, false)),
+        ((0, 2, true), (7, 0, true)),
+        ((31, 2, false), (22, 0, false)),
+    ];
+    for (insert, delete) in cases {
+        let mut finals = Vec::new();
+        for update in [[insert, delete], [delete, insert]] {
+            let mut reference = RefBook::default();
+            reference.apply_message(&snapshot, DEPTH);
+            let mut dec = Decoder::with_depth(&[instrument(1, "X/Y", 1, 2)], &[], DEPTH);
+            let mut engine = qt_core::Book::new(InstrumentId(1), 1000);
+            for r in feed(&mut dec, &v2_frame("snapshot", &snapshot, reference.checksum())) {
+                engine.apply(&r).unwrap();
+            }
+            reference.apply_message(&update, DEPTH);
+            for r in feed(&mut dec, &v2_frame("update", &update, reference.checksum())) {
+                engine.apply(&r).unwrap();
+            }
+            let what = format!("{update:?}");
+            assert_eq!(dec.last_checksum(), ChecksumVerdict::Match, "{what}");
+            assert_eq!((dec.stats().checksum_ok, dec.stats().checksum_failed), (2, 0), "{what}");
+            assert!(dec.is_live(0), "{what}");
+            let want = (reference.levels(true), reference.levels(false));
+            assert_eq!((want.0.len(), want.1.len()), (DEPTH, DEPTH), "{what}: the venue's book stays full");
+            assert_eq!(shadow(&dec), want, "{what}");
+            assert_eq!(engine_levels(&engine), want, "{what}");
+            finals.push(want);
+        }
+        assert_eq!(finals[0], finals[1], "the same final book either way");
+    }
+}
+
+/// Issue #14: updates from the venue simulator's own Kraken encoder (`book_update`: each side
+/// best first, no delete for a level that only fell below the depth, the checksum of the
+/// simulator's new top) all verify, and the shadow book equals the simulator's top `depth`.
+/// Truncating per level failed here whenever one step put a level in near the top and took one
+/// out further down (a capture recorded from the simulator failed at message 48).
+#[test]
+fn the_simulators_kraken_updates_all_verify() {
+    use qt_venue_sim::kraken::{book_message, book_update, checksum};
+    use qt_venue_sim::public_stream::{MirrorBook, PublishedView};
+    let inst = instrument(1, "X/Y", 1, 2);
+    // A small deterministic generator (xorshift); seeds and depths chosen to cover both sides.
+    for (seed, depth) in [(1u64, 10usize), (2, 10), (3, 25), (4, 25)] {
+        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        let mut next = move |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let mut market = MirrorBook::default();
+        for k in 0..60 {
+            market.bids.insert(10_000 - k, 100 + k);
+            market.asks.insert(10_001 + k, 100 + k);
+        }
+        let (mut view, bids, asks) = PublishedView::snapshot(&market, depth);
+        let mut dec = Decoder::with_depth(std::slice::from_ref(&inst), &[], depth);
+        feed(&mut dec, &book_message(&inst, "snapshot", &bids, &asks, checksum(&view), 0));
+        let mut updates = 0;
+        for step in 0..400 {
+            // A few changes a step within twice the depth: inserts, size changes and deletes.
+            for _ in 0..1 + next(4) {
+                let (k, qty, bid) = (next(2 * depth as u64) as i64, next(4) as i64 * 37, next(2) == 0);
+                let (side, price) = if bid { (&mut market.bids, 10_000 - k) } else { (&mut market.asks, 10_001 + k) };
+                if qty == 0 {
+                    side.remove(&price);
+                } else {
+                    side.insert(price, qty);
+                }
+            }
+            let Some((bids, asks, sum)) = book_update(&mut view, &market) else { continue };
+            updates += 1;
+            feed(&mut dec, &book_message(&inst, "update", &bids, &asks, sum, 0));
+            let what = format!("seed {seed} depth {depth} step {step}: {bids:?} {asks:?}");
+            assert_eq!(dec.last_checksum(), ChecksumVerdict::Match, "{what}");
+            assert!(dec.is_live(0), "{what}");
+            assert_eq!(shadow(&dec), market.top(depth), "{what}");
+        }
+        assert!(updates > 150, "{updates}");
+        assert_eq!(dec.stats().checksum_failed, 0);
+        assert_eq!(dec.stats().parse_errors, 0);
+    }
+}
+
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig { cases: 64, ..Default::default() })]
 
-    /// Random snapshot + updates at depth 10 equal a `BTreeMap` reference truncated to the
-    /// depth after every level (the worst level drops; a level worse than 10 others is not
-    /// kept; qty 0 deletes), after every message — the decoder's shadow book and an engine
-    /// `Book` built from its records alike.
+    /// Random snapshot + Kraken-style updates (several levels a message, inserts, size changes
+    /// and deletes on both sides, in any order) equal a `BTreeMap` reference that applies each
+    /// whole message and then truncates to the subscribed depth — the decoder's shadow book and
+    /// an engine `Book` built from its records alike — and every message's checksum (computed
+    /// from the reference by Kraken's algorithm) verifies.
     #[test]
-    fn depth_limited_book_matches_btreemap(
-        snapshot in proptest::collection::vec((1u32..60, 1u32..50, proptest::bool::ANY), 0..30),
+    fn message_wise_book_matches_btreemap_and_every_checksum_verifies(
+        depth in proptest::sample::select(vec![10usize, 25]),
+        snapshot in proptest::collection::vec((1u32..80, 1u32..50, proptest::bool::ANY), 0..70),
         // qty 0 deletes.
-        updates in proptest::collection::vec(proptest::collection::vec((1u32..60, 0u32..5, proptest::bool::ANY), 0..8), 1..30),
+        updates in proptest::collection::vec(
+            proptest::collection::vec((0u32..80, 0u32..5, proptest::bool::ANY), 0..16),
+            1..30,
+        ),
     ) {
-        const DEPTH: usize = 10;
-        let mut dec = Decoder::with_depth(&[instrument(1, "X/Y", 1, 2)], &[], DEPTH);
-        let mut books: [std::collections::BTreeMap<i64, i64>; 2] = Default::default();
-        let apply = |books: &mut [std::collections::BTreeMap<i64, i64>; 2], levels: &[RawLevel]| {
-            // Wire order: asks then bids.
-            for bid in [false, true] {
-                let book = &mut books[usize::from(bid)];
-                for &(p, q, _) in levels.iter().filter(|l| l.2 == bid) {
-                    let p = i64::from(p) * 10 + 5;
-                    if q == 0 {
-                        book.remove(&p);
-                        continue;
-                    }
-                    let q = i64::from(q) * 100 + 25;
-                    let worst = |b: &std::collections::BTreeMap<i64, i64>| {
-                        if bid { b.keys().next().copied() } else { b.keys().next_back().copied() }
-                    };
-                    book.insert(p, q);
-                    if book.len() > DEPTH {
-                        let w = worst(book).unwrap();
-                        book.remove(&w);
-                    }
-                }
-            }
-        };
+        let mut dec = Decoder::with_depth(&[instrument(1, "X/Y", 1, 2)], &[], depth);
+        let mut reference = RefBook::default();
         // A snapshot lists each price once per side.
         let mut seen = std::collections::BTreeSet::new();
         let snapshot: Vec<RawLevel> = snapshot.into_iter().filter(|l| seen.insert((l.0, l.2))).collect();
-        apply(&mut books, &snapshot);
+        reference.apply_message(&snapshot, depth);
         // The engine's book (no depth limit) fed by the decoder's records must stay equal too:
         // levels an update pushes out of the depth arrive as explicit deletes.
         let mut engine = qt_core::Book::new(InstrumentId(1), 1000);
@@ -425,24 +572,18 @@ proptest::proptest! {
                 engine.apply(r).unwrap();
             }
         };
-        to_engine(&mut engine, feed(&mut dec, &v2_frame("snapshot", &snapshot)));
+        to_engine(&mut engine, feed(&mut dec, &v2_frame("snapshot", &snapshot, reference.checksum())));
+        proptest::prop_assert_eq!(dec.last_checksum(), ChecksumVerdict::Match);
         for update in &updates {
-            apply(&mut books, update);
-            to_engine(&mut engine, feed(&mut dec, &v2_frame("update", update)));
-            let levels = |side| -> Vec<(i64, i64)> {
-                engine.levels(side).map(|l| (l.price.units(), l.qty.units())).collect()
-            };
-            let (engine_b, engine_a) = (levels(Side::Buy), levels(Side::Sell));
-            let (sb, sa) = dec.book_levels(0).unwrap();
-            let got_b: Vec<(i64, i64)> = sb.iter().map(|l| (l.price, l.qty)).collect();
-            let got_a: Vec<(i64, i64)> = sa.iter().map(|l| (l.price, l.qty)).collect();
-            let want_b: Vec<(i64, i64)> = books[1].iter().rev().map(|(p, q)| (*p, *q)).collect();
-            let want_a: Vec<(i64, i64)> = books[0].iter().map(|(p, q)| (*p, *q)).collect();
-            proptest::prop_assert_eq!(&engine_b, &want_b);
-            proptest::prop_assert_eq!(&engine_a, &want_a);
-            proptest::prop_assert_eq!(got_b, want_b);
-            proptest::prop_assert_eq!(got_a, want_a);
+            reference.apply_message(update, depth);
+            to_engine(&mut engine, feed(&mut dec, &v2_frame("update", update, reference.checksum())));
+            proptest::prop_assert_eq!(dec.last_checksum(), ChecksumVerdict::Match, "{:?}", update);
+            let want = (reference.levels(true), reference.levels(false));
+            proptest::prop_assert_eq!(&engine_levels(&engine), &want);
+            proptest::prop_assert_eq!(&shadow(&dec), &want);
         }
+        proptest::prop_assert_eq!(dec.stats().checksum_ok, updates.len() as u64 + 1);
+        proptest::prop_assert_eq!(dec.stats().checksum_failed, 0);
         proptest::prop_assert_eq!(dec.stats().parse_errors, 0);
     }
 }

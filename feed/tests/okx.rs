@@ -286,6 +286,38 @@ fn sequence_rules_heartbeat_reset_and_gap() {
     assert_eq!(dec.stats().resyncs, 1);
 }
 
+/// Issue #14 (the OKX side of it): with a side holding `BOOK_DEPTH` levels, an update that
+/// inserts a better level and then deletes one further down keeps every other level, as the
+/// other order does. Trimmed after each level, the insert dropped the worst level and the
+/// delete left the side one short for good (invisible to the top-25 checksum until the book
+/// drained that far).
+#[test]
+fn a_full_side_keeps_its_worst_level_through_an_insert_then_a_delete() {
+    let depth = BOOK_DEPTH as u32;
+    let bids: Vec<(u32, u32)> = (1..=depth).rev().map(|p| (p, 1)).collect();
+    let asks: Vec<(u32, u32)> = (depth + 10..2 * depth + 10).map(|p| (p, 1)).collect();
+    for (bid_update, ask_update) in [
+        ([(depth + 1, 2), (200, 0)], [(depth + 9, 2), (depth + 200, 0)]),
+        ([(200, 0), (depth + 1, 2)], [(depth + 200, 0), (depth + 9, 2)]),
+    ] {
+        let mut dec = Decoder::new(&[instrument(1, "X-Y", "1", "1")]);
+        feed(&mut dec, &frame("snapshot", -1, 1, &bids, &asks));
+        feed(&mut dec, &frame("update", 1, 2, &bid_update, &ask_update));
+        assert!(dec.is_live(0));
+        let (b, a) = dec.book_levels(0).unwrap();
+        let what = format!("{bid_update:?} {ask_update:?}");
+        assert_eq!((b.len(), a.len()), (BOOK_DEPTH, BOOK_DEPTH), "{what}");
+        assert_eq!(b.iter().next_back().map(|l| l.price), Some(1), "{what}: the worst bid stays");
+        assert_eq!(
+            a.iter().next_back().map(|l| l.price),
+            Some(i64::from(2 * depth + 9)),
+            "{what}: the worst ask stays"
+        );
+        assert_eq!(b.get(0).map(|l| (l.price, l.qty)), Some((i64::from(depth + 1), 2)), "{what}");
+        assert!(b.iter().all(|l| l.price != 200) && a.iter().all(|l| l.price != i64::from(depth + 200)), "{what}");
+    }
+}
+
 #[test]
 fn malformed_frames_are_counted_not_panicked_on() {
     let mut dec = Decoder::new(&capture_symbols());
@@ -389,7 +421,7 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
     /// Random snapshot + updates through the decoder equal a `BTreeMap` reference after every
-    /// message (depth-limited like the venue: beyond `BOOK_DEPTH` the worst level drops).
+    /// message (bounded at `BOOK_DEPTH`: after each whole message the worst levels beyond it drop).
     #[test]
     fn shadow_book_matches_btreemap(
         snapshot in prop::collection::vec((1u32..600, 1u32..50, any::<bool>()), 0..60),
@@ -414,10 +446,11 @@ proptest! {
             for (book, levels, best_high) in [(&mut bids, &b, true), (&mut asks, &a, false)] {
                 for &(p, q) in levels {
                     if q == 0 { book.remove(&p); } else { book.insert(p, q); }
-                    while book.len() > BOOK_DEPTH {
-                        let worst = if best_high { *book.keys().next().unwrap() } else { *book.keys().next_back().unwrap() };
-                        book.remove(&worst);
-                    }
+                }
+                // The whole message, then the bound.
+                while book.len() > BOOK_DEPTH {
+                    let worst = if best_high { *book.keys().next().unwrap() } else { *book.keys().next_back().unwrap() };
+                    book.remove(&worst);
                 }
             }
             let seq = n as i64 + 1;

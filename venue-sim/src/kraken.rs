@@ -16,8 +16,9 @@
 //!   then an `update` whenever the top `depth` changes (checked every session turn). Prices and
 //!   quantities are bare JSON numbers at the pair's precision (the instrument's scales). Levels
 //!   that leave the top because others entered are *not* deleted ("you won't receive qty 0 for
-//!   price levels that fall out of scope": the client truncates); levels removed from the book are
-//!   sent with `qty` 0. Every message carries `checksum`: CRC32 of the top 10 asks (low → high)
+//!   price levels that fall out of scope": the client applies the whole message, then truncates
+//!   to the depth, then verifies); levels removed from the book are sent with `qty` 0; each side
+//!   is sent best first ([`book_update`]). Every message carries `checksum`: CRC32 of the top 10 asks (low → high)
 //!   then the top 10 bids (high → low), each level's price then quantity with the `.` removed and
 //!   leading zeros stripped, as an unsigned 32-bit integer. Updates carry `timestamp` (RFC 3339).
 //! - **`trade`**: one `update` per market trade batch; a requested trade snapshot is sent empty
@@ -34,8 +35,8 @@
 use crate::market::{BookUpdate, TradeView};
 use crate::protocol::{Ctx, HttpRequest, HttpResponse, Protocol, WsSession};
 use crate::public_stream::{
-    ClientTurn, MirrorBook, Outbox, PublishedView, drain_updates, next_client_text, rfc3339_micros, session_over,
-    subscribe_symbol, symbol_by_pair,
+    ClientTurn, Levels, MirrorBook, Outbox, PublishedView, drain_updates, next_client_text, rfc3339_micros,
+    session_over, subscribe_symbol, symbol_by_pair,
 };
 use crossbeam_channel::Receiver;
 use qt_core::decimal::format_scaled;
@@ -96,6 +97,47 @@ fn levels_json(inst: &Instrument, levels: &[(i64, i64)]) -> String {
 
 fn quoted(s: &str) -> String {
     Value::String(s.to_owned()).to_string()
+}
+
+/// A `book` message of `kind` (`snapshot` / `update`) for `inst` (named by [`ws_symbol`]) with
+/// the given levels and `checksum`, exactly as a session sends it (updates carry `timestamp`,
+/// from `ts_ns`).
+pub fn book_message(
+    inst: &Instrument,
+    kind: &str,
+    bids: &[(i64, i64)],
+    asks: &[(i64, i64)],
+    sum: u32,
+    ts_ns: i64,
+) -> String {
+    let timestamp =
+        if kind == "update" { format!(",\"timestamp\":{}", quoted(&rfc3339_micros(ts_ns))) } else { String::new() };
+    format!(
+        "{{\"channel\":\"book\",\"type\":\"{kind}\",\"data\":[{{\"symbol\":{},\"bids\":{},\"asks\":{},\"checksum\":{sum}{timestamp}}}]}}",
+        quoted(&ws_symbol(inst)),
+        levels_json(inst, bids),
+        levels_json(inst, asks),
+    )
+}
+
+/// The `book` update a subscription whose last published view is `view` sends for `book`'s
+/// current top: `(bids, asks, checksum)`, each side best first — the levels of the top `depth`
+/// whose quantity changed or which entered it, and with `qty` 0 the levels removed from the
+/// book — and the checksum of the new view; `None` when nothing in the view changed. The view
+/// becomes `book`'s top.
+///
+/// A level that only fell below the subscribed depth is not sent: Kraken's client applies the
+/// whole message, then truncates to the depth, then verifies ("you won't receive qty 0 for price
+/// levels that fall out of scope"). Sent best first, an insert near the top comes before a
+/// delete further down, so a client that truncated after each level would lose a level here.
+pub fn book_update(view: &mut PublishedView, book: &MirrorBook) -> Option<(Levels, Levels, u32)> {
+    let (mut bids, mut asks) = view.diff(book);
+    bids.retain(|(p, q)| *q != 0 || !book.bids.contains_key(p));
+    asks.retain(|(p, q)| *q != 0 || !book.asks.contains_key(p));
+    if bids.is_empty() && asks.is_empty() {
+        return None;
+    }
+    Some((bids, asks, checksum(view)))
 }
 
 /// Kraken's v2 checksum of a published view whose units are at the pair's precision: each
@@ -160,14 +202,7 @@ struct SymbolFeed {
 
 impl SymbolFeed {
     fn book_message(&self, kind: &str, bids: &[(i64, i64)], asks: &[(i64, i64)], sum: u32, ts_ns: i64) -> String {
-        let timestamp =
-            if kind == "update" { format!(",\"timestamp\":{}", quoted(&rfc3339_micros(ts_ns))) } else { String::new() };
-        format!(
-            "{{\"channel\":\"book\",\"type\":\"{kind}\",\"data\":[{{\"symbol\":{},\"bids\":{},\"asks\":{},\"checksum\":{sum}{timestamp}}}]}}",
-            quoted(&self.name),
-            levels_json(&self.inst, bids),
-            levels_json(&self.inst, asks),
-        )
+        book_message(&self.inst, kind, bids, asks, sum, ts_ns)
     }
 
     fn trade_message(&self, trades: &[TradeView]) -> String {
@@ -385,14 +420,7 @@ impl Session<'_> {
                 continue;
             }
             c.dirty = false;
-            let (mut bids, mut asks) = c.view.diff(&feed.book);
-            // A level that only fell below the subscribed depth is truncated by the client.
-            bids.retain(|(p, q)| *q != 0 || !feed.book.bids.contains_key(p));
-            asks.retain(|(p, q)| *q != 0 || !feed.book.asks.contains_key(p));
-            if bids.is_empty() && asks.is_empty() {
-                continue;
-            }
-            let sum = checksum(&c.view);
+            let Some((mut bids, mut asks, sum)) = book_update(&mut c.view, &feed.book) else { continue };
             if faults.take_corrupt_level() {
                 let lot = feed.inst.lot().units();
                 if let Some(level) = bids.first_mut().or(asks.first_mut()) {

@@ -1,8 +1,13 @@
 //! The Kraken WS v2 book checksum over the decoder's shadow book.
 //!
-//! The shadow book itself is [`crate::okx::book::SideBook`] (sorted, preallocated, capacity =
-//! the subscribed depth, so "truncate to the subscribed depth after each update" is what its
-//! `apply` does). Each level carries its piece of the checksum input, built once when the level
+//! The shadow book itself is [`crate::okx::book::SideBook`] (sorted, preallocated, depth = the
+//! subscribed depth). **Kraken's rule is applied per message**: every level of the message is
+//! applied (`SideBook::apply`, which never drops a level), *then* the side is truncated to the
+//! subscribed depth (`SideBook::trim`), *then* the checksum below is verified. Truncating after
+//! each level instead would lose the level an insert pushes out when a later delete in the same
+//! message brings it back into the depth, and the next checksum would fail (issue #14).
+//!
+//! Each level carries its piece of the checksum input, built once when the level
 //! arrives — together with its units from the wire texts ([`wire_level`]), or from the units
 //! ([`level`]) when the texts are not printed Kraken's way: the checksum reads the top 10 levels
 //! a side on every message while a message changes ~10 levels, so formatting 40 numbers a

@@ -3,10 +3,12 @@
 //!
 //! Sync (docs.kraken.com, book channel and "book checksum v2"): a `book` subscription starts
 //! with a `snapshot`, then `update`s; there are **no sequence numbers**, the per-message CRC32
-//! ([`book::kraken_checksum`]) is the only loss detector. Every level of a message is applied
-//! (qty 0 deletes), the book is truncated to the subscribed depth (Kraken sends no delete for
-//! levels falling out of scope), then the checksum is verified. A message without `checksum`
-//! is counted as "not provided" and applied unverified.
+//! ([`book::kraken_checksum`]) is the only loss detector. **Every level of a message is applied
+//! first** (qty 0 deletes), **then** the book is truncated to the subscribed depth (Kraken sends
+//! no delete for levels falling out of scope), then the checksum is verified — truncated once
+//! per message, never after each level: an update that inserts a level and then deletes another
+//! keeps the level the insert pushed past the depth ([`SideBook`]). A message without
+//! `checksum` is counted as "not provided" and applied unverified.
 //!
 //! Precision: the checksum formats prices and quantities at the pair's *Kraken* precision
 //! (`price_precision` / `qty_precision` of the v2 `instrument` channel), which the caller passes
@@ -20,15 +22,15 @@
 //! resubscription's snapshot makes the book valid again.
 //!
 //! Records: snapshot → `BookSnapshot` per level of the shadow book (bids then asks, first
-//! `CLEAR`, last `BATCH_END`); update → `BookDelta` per level as sent, each followed by a
-//! zero-quantity `BookDelta` for a level it pushed out of the subscribed depth (so a consumer's
-//! unlimited book stays equal to the shadow book; last `BATCH_END`);
+//! `CLEAR`, last `BATCH_END`); update → `BookDelta` per level as sent, then a zero-quantity
+//! `BookDelta` for each level the message's truncation dropped (so a consumer's unlimited book
+//! stays equal to the shadow book; last `BATCH_END`);
 //! `exchange_ns` from `timestamp`, `seq`/`prev_seq` 0 (Kraken has none). `trade` updates → one
 //! `Trade` per item (`seq = trade_id`, side = taker's); the trade snapshot (recent history on
 //! subscribe) is not emitted.
 //!
 //! Thread and contract: core thread. `on_frame` never blocks, allocates nothing after warm-up
-//! (reused parse buffers, books preallocated at the subscribed depth), never panics on bad
+//! (reused parse buffers, books preallocated for the subscribed depth plus what a message adds), never panics on bad
 //! input. Error paths are `#[cold]`.
 
 pub mod book;
@@ -36,7 +38,7 @@ pub mod live;
 pub mod parse;
 
 use crate::decoder::{ChecksumVerdict, DecoderStats, VenueDecoder};
-use crate::okx::book::{PieceCrc, SideBook};
+use crate::okx::book::{PieceCrc, SLOTS_PER_LEVEL, SideBook};
 pub use book::Precision;
 use book::kraken_checksum_with;
 use parse::{FrameParser, Parsed};
@@ -76,9 +78,9 @@ pub struct Decoder {
     books: Vec<SymbolBook>,
     depth: usize,
     out: Vec<MarketEvent>,
-    /// Levels the last update truncated out of the subscribed depth: (index of the sent level
-    /// that pushed it out, side, price). Preallocated; see [`Decoder::on_book_item`].
-    truncated: Vec<(usize, Side, i64)>,
+    /// Levels the last update truncated out of the subscribed depth: (side, price).
+    /// Preallocated for the most a trim can drop; see [`Decoder::on_book_item`].
+    truncated: Vec<(Side, i64)>,
     /// The checksum's reused buffer.
     crc: PieceCrc,
     counters: KrakenCounters,
@@ -101,8 +103,8 @@ impl Decoder {
             .iter()
             .map(|s| SymbolBook {
                 id: s.id(),
-                bids: SideBook::with_capacity(depth, true),
-                asks: SideBook::with_capacity(depth, false),
+                bids: SideBook::with_depth(depth, true),
+                asks: SideBook::with_depth(depth, false),
                 live: false,
                 resubscribe: false,
             })
@@ -111,8 +113,11 @@ impl Decoder {
             parser: FrameParser::new(symbols, precisions, depth),
             books,
             depth,
-            out: Vec::with_capacity(2 * depth + 2),
-            truncated: Vec::with_capacity(2 * depth + 2),
+            // The staged levels and as many truncation records.
+            out: Vec::with_capacity(4 * depth + 2),
+            // A trim drops at most the `(SLOTS_PER_LEVEL - 1) × depth` levels a side holds
+            // beyond its depth.
+            truncated: Vec::with_capacity(2 * (SLOTS_PER_LEVEL - 1) * depth),
             crc: PieceCrc::new(),
             counters: KrakenCounters::default(),
             last_checksum: ChecksumVerdict::None,
@@ -193,27 +198,21 @@ impl Decoder {
             self.counters.ignored_updates += 1;
             return;
         }
+        for &(side, ref level) in levels {
+            match side {
+                Side::Buy => b.bids.apply(level),
+                Side::Sell => b.asks.apply(level),
+            }
+        }
+        // Kraken's rule: the whole message, then the subscribed depth, then the checksum —
+        // never the depth after each level (an insert followed by a delete would lose the
+        // level the insert pushed out and the delete brought back). Kraken sends no delete for
+        // a level that falls out of the depth; the engine's book has no depth limit, so each
+        // is deleted explicitly in the records.
         self.truncated.clear();
-        for (k, &(side, ref level)) in levels.iter().enumerate() {
-            let (price, qty) = (level.price, level.qty);
-            let book = match side {
-                Side::Buy => &mut b.bids,
-                Side::Sell => &mut b.asks,
-            };
-            let full = book.len() >= self.depth;
-            let worst = book.iter().next_back().map(|l| l.price);
-            book.apply(level);
-            // Kraken sends no delete for a level pushed out of the subscribed depth; the
-            // engine's book has no depth limit, so such a level is deleted explicitly in the
-            // records (an insert that pushed the worst level out, or an insert worse than all).
-            if let (true, Some(worst), false) = (full, worst, snapshot || qty == 0) {
-                let last = book.iter().next_back().map(|l| l.price);
-                let beyond = if side == Side::Buy { price < worst } else { price > worst };
-                if last != Some(worst) && self.truncated.len() < self.truncated.capacity() {
-                    self.truncated.push((k, side, worst));
-                } else if beyond && self.truncated.len() < self.truncated.capacity() {
-                    self.truncated.push((k, side, price));
-                }
+        for (side, book) in [(Side::Buy, &mut b.bids), (Side::Sell, &mut b.asks)] {
+            for l in book.trim() {
+                self.truncated.push((side, l.price));
             }
         }
         match item.checksum {
@@ -263,15 +262,14 @@ impl Decoder {
             }
             out[0].flags |= MarketEvent::CLEAR;
         } else {
-            let mut truncated = self.truncated.iter().peekable();
-            for (k, &(side, ref level)) in levels.iter().enumerate() {
+            for &(side, ref level) in levels {
                 let (price, qty) = (Price::from_units(level.price), Qty::from_units(level.qty));
                 let ev = MarketEvent::new(b.id, EventKind::BookDelta, side, price, qty);
                 out.push(stamp(ev));
-                while let Some(&(_, side, price)) = truncated.next_if(|t| t.0 == k) {
-                    let ev = MarketEvent::new(b.id, EventKind::BookDelta, side, Price::from_units(price), Qty::ZERO);
-                    out.push(stamp(ev));
-                }
+            }
+            for &(side, price) in &self.truncated {
+                let ev = MarketEvent::new(b.id, EventKind::BookDelta, side, Price::from_units(price), Qty::ZERO);
+                out.push(stamp(ev));
             }
         }
         if let Some(last) = out.last_mut() {

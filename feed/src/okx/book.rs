@@ -5,8 +5,11 @@
 //!
 //! Also [`Crc32`], the IEEE/zlib CRC32 used by both the OKX and Kraken checksums.
 //!
-//! Thread and contract: owned by the core thread through its decoder. Capacity is allocated in
-//! [`SideBook::with_capacity`]; applying levels never allocates, never blocks, never panics.
+//! A message is applied whole and then trimmed to the depth ([`SideBook::apply`] per level,
+//! [`SideBook::trim`] at its end), never trimmed per level: see [`SideBook`].
+//!
+//! Thread and contract: owned by the core thread through its decoder. Storage is allocated in
+//! [`SideBook::with_depth`]; applying and trimming never allocate, never block, never panic.
 
 use crate::bytes::copy_short;
 use qt_core::book::touch_search;
@@ -108,13 +111,26 @@ impl Level {
     }
 }
 
-/// One side of a book, at most `cap` levels, iterated best first.
+/// One side of a book of `depth` levels, iterated best first.
 ///
-/// Stored in one preallocated array of `2 × cap` slots with the live levels in `lo..hi`, the
-/// best at `hi - 1` (bids ascending, asks descending in memory): an insert or delete near the
-/// top — where venue updates land — shifts only the few levels above it, and dropping the worst
-/// level when the side is full is `lo += 1`, no move at all. When an insert finds no free slot
-/// above `hi`, the live range is first moved down to slot 0 (at most once per `cap` drops).
+/// **A message is applied whole, then trimmed** ([`Self::apply`] for each of its levels, then
+/// [`Self::trim`] once): `apply` never drops a level, so the side may hold more than `depth`
+/// levels in between, and `trim` then drops the worst beyond `depth`. Trimming after each level
+/// instead loses levels: an update that inserts one level and then deletes another (legal, and
+/// how Kraken sends it) would drop the worst level at the insert, and the delete would leave the
+/// side a level short of the venue's — Kraken's rule is "apply the whole message, truncate to
+/// the subscribed depth, then verify the checksum" (docs.kraken.com "book checksum v2"), and OKX
+/// (no subscribed depth; `depth` is our bound on the shadow book) is served the same way.
+///
+/// Stored in one preallocated array of [`SLOTS_PER_LEVEL`]` × depth` slots with the live levels
+/// in `lo..hi`, the best at `hi - 1` (bids ascending, asks descending in memory): an insert or
+/// delete near the top — where venue updates land — shifts only the few levels above it, and
+/// trimming is `lo += excess`, no move at all. When an insert finds no free slot above `hi`,
+/// the live range is first moved down to slot 0 (at most once per `2 × depth` inserts). So a
+/// message that adds up to `2 × depth` levels to a side — far more than a venue update does —
+/// is applied exactly without allocating; only if one message brings more while every slot is
+/// taken is the worst level dropped at once (which still ends right unless the same message
+/// then deletes more than `2 × depth` levels above it).
 ///
 /// Replaced a `VecDeque` (best at the front, shifting the shorter half): its `insert`/`remove`
 /// went through `wrap_copy` and a `memcpy` call, ~200 instructions a shift. Callgrind on
@@ -124,18 +140,29 @@ pub struct SideBook {
     slots: Vec<Level>,
     lo: usize,
     hi: usize,
-    cap: usize,
+    depth: usize,
     bids: bool,
 }
+
+/// Slots a [`SideBook`] preallocates per level of its depth: `depth` kept after a message, room
+/// for `2 × depth` more that one message may add before it is trimmed.
+pub const SLOTS_PER_LEVEL: usize = 3;
 
 /// Levels best first: the live slots in reverse.
 pub type Levels<'a> = std::iter::Rev<std::slice::Iter<'a, Level>>;
 
 impl SideBook {
-    /// An empty side holding at most `cap` levels (allocated here, once).
-    pub fn with_capacity(cap: usize, bids: bool) -> Self {
-        let cap = cap.max(1);
-        Self { slots: vec![Level::without_text(0, 0); 2 * cap], lo: 0, hi: 0, cap, bids }
+    /// An empty side keeping `depth` levels after each message (its storage allocated here,
+    /// once).
+    pub fn with_depth(depth: usize, bids: bool) -> Self {
+        let depth = depth.max(1);
+        Self { slots: vec![Level::without_text(0, 0); SLOTS_PER_LEVEL * depth], lo: 0, hi: 0, depth, bids }
+    }
+
+    /// The levels kept after [`Self::trim`].
+    #[inline]
+    pub fn depth(&self) -> usize {
+        self.depth
     }
 
     /// Removes every level (keeps the allocation).
@@ -163,7 +190,8 @@ impl SideBook {
         live.len().checked_sub(i + 1).map(|j| &live[j])
     }
 
-    /// Number of levels.
+    /// Number of levels (more than the depth only between a message's levels and its
+    /// [`Self::trim`]).
     #[inline]
     pub fn len(&self) -> usize {
         self.hi - self.lo
@@ -192,9 +220,8 @@ impl SideBook {
     }
 
     /// Sets the level at `level.price` (size zero deletes it; an unknown price with size zero
-    /// is a no-op). A new level worse than `cap` others is dropped; a new level that pushes the
-    /// side past `cap` drops the worst one (the venue sends no delete for levels falling out
-    /// of its depth).
+    /// is a no-op). Nothing is dropped for depth here: the message's last level is followed by
+    /// [`Self::trim`] (see the type's doc).
     ///
     /// By reference: the 72-byte level is copied once, into the side, not first onto the stack
     /// as an argument.
@@ -208,28 +235,49 @@ impl SideBook {
             Ok(i) => self.slots[i] = *level,
             Err(_) if level.qty == 0 => {}
             Err(i) => {
-                let full = self.len() >= self.cap;
-                if full && i == self.lo {
-                    // Worse than `cap` levels: not kept.
-                    return;
-                }
                 let mut i = i;
                 if self.hi == self.slots.len() {
-                    // No free slot above: move the live range down to slot 0.
-                    let shift = self.lo;
-                    self.slots.copy_within(self.lo..self.hi, 0);
-                    self.lo = 0;
-                    self.hi -= shift;
-                    i -= shift;
+                    match self.make_room(i) {
+                        Some(moved) => i = moved,
+                        None => return,
+                    }
                 }
                 self.slots.copy_within(i..self.hi, i + 1);
                 self.slots[i] = *level;
                 self.hi += 1;
-                if full {
-                    self.lo += 1;
-                }
             }
         }
+    }
+
+    /// Frees the slot above `hi` for an insert at `i`: moves the live range down to slot 0 and
+    /// returns where `i` went; if every slot holds a level (one message added more than
+    /// `2 × depth`), drops the worst first, or returns `None` when the new level at `i` would
+    /// itself be the worst.
+    #[cold]
+    #[inline(never)]
+    fn make_room(&mut self, i: usize) -> Option<usize> {
+        if self.lo == 0 {
+            if i == 0 {
+                return None;
+            }
+            self.lo = 1;
+        }
+        let shift = self.lo;
+        self.slots.copy_within(self.lo..self.hi, 0);
+        self.lo = 0;
+        self.hi -= shift;
+        Some(i - shift)
+    }
+
+    /// Ends a message: drops the levels beyond the depth (the venue sends no delete for levels
+    /// falling out of it) and returns them, worst first. O(1): the range's start moves up; the
+    /// returned levels stay readable in their slots until the side next changes.
+    #[inline]
+    pub fn trim(&mut self) -> &[Level] {
+        let excess = self.len().saturating_sub(self.depth);
+        let from = self.lo;
+        self.lo += excess;
+        &self.slots[from..self.lo]
     }
 }
 
@@ -458,15 +506,68 @@ mod tests {
         assert_eq!(okx_checksum(&bids[..0], &asks[..0]), crc32fast::hash(b"") as i32);
     }
 
+    fn prices(s: &SideBook) -> Vec<i64> {
+        s.iter().map(|l| l.price).collect()
+    }
+
     #[test]
-    fn side_keeps_order_and_capacity() {
-        let mut s = SideBook::with_capacity(3, true);
+    fn side_keeps_order_and_is_trimmed_to_its_depth_per_message() {
+        let mut s = SideBook::with_depth(3, true);
         for p in [5, 9, 7, 1, 8] {
             s.apply(&Level::without_text(p, 1));
         }
-        let prices: Vec<i64> = s.iter().map(|l| l.price).collect();
-        assert_eq!(prices, [9, 8, 7]);
+        // Within the message nothing is dropped.
+        assert_eq!(prices(&s), [9, 8, 7, 5, 1]);
+        let dropped: Vec<i64> = s.trim().iter().map(|l| l.price).collect();
+        assert_eq!(dropped, [1, 5], "worst first");
+        assert_eq!(prices(&s), [9, 8, 7]);
+        assert!(s.trim().is_empty());
         s.apply(&Level::without_text(8, 0));
         assert_eq!(s.len(), 2);
+    }
+
+    #[test]
+    fn insert_then_delete_keeps_the_level_the_insert_pushed_past_the_depth() {
+        for bids in [true, false] {
+            let side = |p: i64| if bids { p } else { -p };
+            let mut s = SideBook::with_depth(3, bids);
+            for p in [9, 8, 7] {
+                s.apply(&Level::without_text(side(p), 1));
+            }
+            s.trim();
+            // Insert a better level, then delete the middle one: 7 stays (as in delete-first).
+            s.apply(&Level::without_text(side(10), 1));
+            s.apply(&Level::without_text(side(8), 0));
+            assert!(s.trim().is_empty());
+            assert_eq!(prices(&s), [10, 9, 7].map(side));
+            // A level worse than all, then a delete above it: it stays too.
+            s.apply(&Level::without_text(side(6), 1));
+            s.apply(&Level::without_text(side(9), 0));
+            assert!(s.trim().is_empty());
+            assert_eq!(prices(&s), [10, 7, 6].map(side));
+        }
+    }
+
+    #[test]
+    fn a_message_adding_twice_the_depth_fits_and_beyond_drops_the_worst() {
+        let mut s = SideBook::with_depth(2, false);
+        // Fill the slots from the top so the live range reaches the end, then trim (lo moves up).
+        for p in 1..=6 {
+            s.apply(&Level::without_text(p, 1));
+        }
+        assert_eq!(s.len(), 6, "2 + 2 × 2 levels without a drop");
+        assert_eq!(s.trim().len(), 4);
+        // The range is moved down for the next inserts: 4 more fit.
+        for p in [0, -1, 7, 8] {
+            s.apply(&Level::without_text(p, 1));
+        }
+        assert_eq!(prices(&s), [-1, 0, 1, 2, 7, 8]);
+        // Every slot taken: a level worse than all is not kept, a better one drops the worst.
+        s.apply(&Level::without_text(9, 1));
+        s.apply(&Level::without_text(-2, 1));
+        assert_eq!(prices(&s), [-2, -1, 0, 1, 2, 7]);
+        let dropped: Vec<i64> = s.trim().iter().map(|l| l.price).collect();
+        assert_eq!(dropped, [7, 2, 1, 0]);
+        assert_eq!(prices(&s), [-2, -1]);
     }
 }

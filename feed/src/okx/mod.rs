@@ -12,6 +12,12 @@
 //! only check. Frames recorded before OKX added `seqId` (the 2022 capture) have no sequence
 //! fields; the checksum alone is checked.
 //!
+//! Shadow book: every level of a message is applied, then each side is trimmed to
+//! [`BOOK_DEPTH`] — once per message, never per level ([`book::SideBook`]). OKX's `books` names
+//! no truncation (400 levels in the snapshot; the checksum reads the top 25), so the bound is
+//! ours; trimming after each level dropped a level for good whenever an update inserted one and
+//! deleted another while the side held 400.
+//!
 //! On a gap, a checksum mismatch or an unreadable `books` frame the symbol's book is
 //! invalidated (one `BookSnapshot` record with `CLEAR`, qty 0, no `BATCH_END`), further updates
 //! are ignored, and [`Decoder::wants_resubscribe`] turns true until the connection layer takes
@@ -86,8 +92,8 @@ impl Decoder {
             .iter()
             .map(|i| SymbolBook {
                 id: i.id(),
-                bids: SideBook::with_capacity(BOOK_DEPTH, true),
-                asks: SideBook::with_capacity(BOOK_DEPTH, false),
+                bids: SideBook::with_depth(BOOK_DEPTH, true),
+                asks: SideBook::with_depth(BOOK_DEPTH, false),
                 live: false,
                 last_seq: None,
                 resubscribe: false,
@@ -189,6 +195,9 @@ impl Decoder {
                 Side::Sell => b.asks.apply(level),
             }
         }
+        // The whole message, then the bound: never per level (see `SideBook`).
+        b.bids.trim();
+        b.asks.trim();
         match checksum {
             Some(expected) if expected != 0 => {
                 if okx_checksum_with(&mut self.crc, b.bids.iter(), b.asks.iter()) == expected {
