@@ -6,11 +6,14 @@
 //! - [`binance`], [`bybit`], [`binance_usdm`], [`kucoin`], [`firi`], [`okx`], [`kraken`] — the protocols
 //!   ([`stream`]: pieces the Binance USD-M, KuCoin and Firi sessions share; [`public_stream`]: pieces the
 //!   OKX and Kraken sessions share).
-//! - [`server`], [`tls`], [`http`], [`faults`] — sockets, certificates, HTTP/WebSocket, faults.
+//! - [`server`], [`tls`], [`http`], [`control`], [`faults`] — sockets and connection limits,
+//!   certificates, HTTP/WebSocket, the `/_sim/` endpoints, faults.
 
 pub mod binance;
 pub mod binance_usdm;
 pub mod bybit;
+pub(crate) mod conn;
+pub mod control;
 pub mod faults;
 pub mod firi;
 pub mod http;
@@ -24,3 +27,4 @@ pub mod server;
 pub mod signing;
 pub(crate) mod stream;
 pub mod tls;
+pub(crate) mod ws_session;
