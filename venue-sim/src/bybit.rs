@@ -15,7 +15,7 @@
 //! - **Signing** (`docs/v5/guide.mdx`): `X-BAPI-SIGN = hex(HMAC-SHA256(secret, timestamp +
 //!   api_key + recv_window + (query string as sent | raw JSON body)))`, timestamp window
 //!   `server_time - recv_window <= timestamp < server_time + 1000`.
-//! - **Order book streams** ([`books`]). Each `orderbook.{depth}.{symbol}` topic is published
+//! - **Order book streams** (`books`). Each `orderbook.{depth}.{symbol}` topic is published
 //!   once for the venue: at the documented push interval it sends the difference of the new
 //!   depth-limited view against the last one (a level leaving the view is sent with size
 //!   `"0"`), and every session on the topic replays the same messages. `u` grows by exactly one

@@ -1,8 +1,8 @@
 //! [`VenueSimServer`]: the simulator's sockets and threads. One TLS listener per protocol on
-//! loopback; each accepted connection gets its own thread ([`crate::conn`]), which does the TLS
+//! loopback; each accepted connection gets its own thread (`conn`), which does the TLS
 //! handshake, reads HTTP/1.1 requests and either serves them (the protocol's REST handler, or
 //! the simulator's own `/_sim/` control endpoints, [`crate::control`]) or upgrades the
-//! connection to a WebSocket session that the protocol runs ([`crate::ws_session`]).
+//! connection to a WebSocket session that the protocol runs (`ws_session`).
 //!
 //! Threads: `vsim-<protocol>-accept` per listener (non-blocking accept polled every
 //! [`ACCEPT_POLL`]; it never touches a client's bytes, so no client can hold it up),
@@ -19,7 +19,7 @@
 //! of holding them.
 //!
 //! Faults applied by the server rather than the protocols: an outage drops requests and open
-//! connections ([`crate::conn`]; `/_sim/` stays reachable); a pending REST failure answers the
+//! connections (`conn`; `/_sim/` stays reachable); a pending REST failure answers the
 //! next REST request with its status; a WebSocket session ends without a close frame when the
 //! fault generation changes ([`Faults::drop_ws_connections`]).
 
