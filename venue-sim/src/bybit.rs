@@ -15,14 +15,16 @@
 //! - **Signing** (`docs/v5/guide.mdx`): `X-BAPI-SIGN = hex(HMAC-SHA256(secret, timestamp +
 //!   api_key + recv_window + (query string as sent | raw JSON body)))`, timestamp window
 //!   `server_time - recv_window <= timestamp < server_time + 1000`.
-//! - **Order book streams.** One market subscription per symbol per session keeps a full local
-//!   book; each `orderbook.{depth}` topic keeps the depth-limited view it last published and, at
-//!   the documented push interval, sends the difference of the new view against it (last value
-//!   per price wins, a level leaving the view is sent with size `"0"`). `u` grows by exactly one
-//!   per message of a topic; `seq` is the market's update id the view reflects (the same number
-//!   the REST snapshot carries as `u`/`seq` and `/_sim/book` as `updateId`), so a client can
-//!   align the two. [`BybitV5::with_book_push_interval`] is a test-speed knob replacing the
-//!   documented intervals (zero: a push after every market operation that changes the view).
+//! - **Order book streams** (`books`). Each `orderbook.{depth}.{symbol}` topic is published
+//!   once for the venue: at the documented push interval it sends the difference of the new
+//!   depth-limited view against the last one (a level leaving the view is sent with size
+//!   `"0"`), and every session on the topic replays the same messages. `u` grows by exactly one
+//!   per view of a topic and is the same for every subscriber; `seq` is the market's update id
+//!   the view reflects (as `/_sim/book`'s `updateId`). The spot REST book is the 200-level
+//!   topic's last view with its `u` and `seq` (`market/orderbook.mdx`: "corresponding to `u` in
+//!   the wss 200-level orderbook"), so a client can align REST and stream the documented way.
+//!   [`BybitV5::with_book_push_interval`] is a test-speed knob replacing the documented
+//!   intervals (zero: a push after every market operation that changes the view).
 //! - **Private stream** events come from [`Market::subscribe_account`]; post-only and
 //!   fill-or-kill orders that the engine refuses are acknowledged (`retCode` 0, as Bybit does:
 //!   "the ack … indicates that the request is successfully accepted") and then reported as a
@@ -33,8 +35,11 @@
 //! a fault drops it, or `ctx.stop`. Shared venue state (ledgers, rate-limit windows, listeners of
 //! synthetic order events) sits behind one mutex held only for short bookkeeping; it may call
 //! into the market while held (a subscription), never the other way round, so the two locks
-//! cannot deadlock. Allocates freely; blocks only in the
+//! cannot deadlock; each symbol's book topics sit behind a mutex of their own with the same
+//! rule. Allocates freely; blocks only in the
 //! WebSocket `recv` tick and the injected acknowledgement delay; never panics on client input.
+
+mod books;
 
 use crate::market::{
     AccountEvent, BalanceView, BookUpdate, ClientOrderRequest, ExecKind, FillView, Market, OrderRef, OrderReject,
@@ -43,6 +48,7 @@ use crate::market::{
 use crate::protocol::{Ctx, HttpRequest, HttpResponse, Protocol, WsIncoming, WsSession};
 use crate::public_stream::session_over;
 use crate::signing;
+use books::{BookBoard, BookCursor, Due, SPOT_REST_DEPTH, book_message, push_interval};
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use qt_core::decimal::format_scaled;
 use qt_core::{
@@ -50,7 +56,7 @@ use qt_core::{
     RejectReason, Rounding, Side, TimeInForce,
 };
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -78,8 +84,6 @@ const CLOSED_ORDERS_KEPT: usize = 500;
 /// Venue order ids of acknowledged-then-refused orders (post-only, FOK) live above this, far
 /// from the engine's ids.
 const SYNTHETIC_ID_BASE: u64 = 1 << 60;
-/// Level-1 books re-send their snapshot after this long without a change, with the same `u`.
-const LEVEL1_RESEND: Duration = Duration::from_secs(3);
 /// Linear tickers push deltas at most this often ("Derivatives & Options - 100ms").
 const LINEAR_TICKER_INTERVAL: Duration = Duration::from_millis(100);
 /// How long a session waits for a client frame before doing its periodic work.
@@ -93,19 +97,6 @@ const SPOT_MAX_ARGS: usize = 10;
 const ORDER_UUID_SALT: u64 = 0x5f3c_7a1e_4b2d_4c9a;
 const EXEC_UUID_SALT: u64 = 0x20f4_3950_d8dd_5b31;
 
-/// The push interval of `orderbook.{depth}` (`websocket/public/orderbook.mdx`, current English
-/// page: level 1 10 ms, 50 20 ms, 200 100 ms, 1000 200 ms for both linear and spot). Older
-/// revisions and the zh-TW page give 200 ms for spot level 200; the current English page wins.
-fn push_interval(depth: usize) -> Option<Duration> {
-    match depth {
-        1 => Some(Duration::from_millis(10)),
-        50 => Some(Duration::from_millis(20)),
-        200 => Some(Duration::from_millis(100)),
-        1000 => Some(Duration::from_millis(200)),
-        _ => None,
-    }
-}
-
 /// Bybit v5. `new()` gives the documented defaults; tests shorten the idle limit with
 /// [`BybitV5::with_idle_timeout`].
 #[derive(Debug)]
@@ -113,6 +104,7 @@ pub struct BybitV5 {
     idle_timeout: Duration,
     rate_limits: bool,
     book_push_interval: Option<Duration>,
+    books: BookBoard,
     state: Mutex<VenueState>,
     next_id: AtomicU64,
 }
@@ -130,6 +122,7 @@ impl BybitV5 {
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             rate_limits: true,
             book_push_interval: None,
+            books: BookBoard::default(),
             state: Mutex::new(VenueState::default()),
             next_id: AtomicU64::new(1),
         }
@@ -165,6 +158,11 @@ impl BybitV5 {
     fn next_serial(&self) -> u64 {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }
+
+    /// The push interval of `orderbook.{depth}`: the test-speed knob, else the documented one.
+    fn book_interval(&self, depth: usize) -> Option<Duration> {
+        push_interval(depth).map(|i| self.book_push_interval.unwrap_or(i))
+    }
 }
 
 impl Protocol for BybitV5 {
@@ -181,7 +179,7 @@ impl Protocol for BybitV5 {
         let outcome = match (req.method.as_str(), req.path.as_str()) {
             ("GET", "/v5/market/time") => Ok(Reply::ok(server_time(now))),
             ("GET", "/v5/market/instruments-info") => instruments_info(ctx, &query_params(&req.query)),
-            ("GET", "/v5/market/orderbook") => orderbook(ctx, &query_params(&req.query)),
+            ("GET", "/v5/market/orderbook") => self.orderbook(ctx, &query_params(&req.query)),
             ("POST", "/v5/order/create") => self.signed(ctx, req, Route::Create, now),
             ("POST", "/v5/order/cancel") => self.signed(ctx, req, Route::Cancel, now),
             ("POST", "/v5/order/cancel-all") => self.signed(ctx, req, Route::CancelAll, now),
@@ -861,38 +859,55 @@ fn instruments_info(ctx: &Ctx, q: &[(String, String)]) -> Result<Reply, ApiError
     Ok(Reply::ok(result.raw("list", &json_array(list)).done()))
 }
 
-/// `GET /v5/market/orderbook` (`market/orderbook.mdx`): `limit` spot [1, 200] (default 1),
-/// linear [1, 500] (default 25). `u` and `seq` are the market's update id (see the module doc).
-fn orderbook(ctx: &Ctx, q: &[(String, String)]) -> Result<Reply, ApiError> {
-    let p = Params::Query(q.to_vec());
-    let cat = category_param(&p)?;
-    let symbol = p.get("symbol")?.ok_or_else(|| missing("symbol"))?;
-    let (idx, inst) = symbol_of(&ctx.market, cat, &symbol)?;
-    let (max, default) = match cat {
-        Category::Spot => (200, 1),
-        Category::Linear => (500, 25),
-    };
-    let limit = p.int("limit")?.unwrap_or(default);
-    if !(1..=max).contains(&limit) {
-        return Err(param_error("limit invalid"));
+impl BybitV5 {
+    /// `GET /v5/market/orderbook` (`market/orderbook.mdx`): `limit` spot [1, 200] (default 1),
+    /// linear [1, 500] (default 25). Spot serves the `orderbook.200` topic's last published view,
+    /// so `u` is that topic's `u` ("corresponding to `u` in the wss 200-level orderbook") and
+    /// `seq` the market update id it reflects, as on every depth's stream. Linear serves the
+    /// market's book now, `u` and `seq` its update id: the documented counterpart, a 500-level
+    /// stream, is not simulated.
+    fn orderbook(&self, ctx: &Ctx, q: &[(String, String)]) -> Result<Reply, ApiError> {
+        let p = Params::Query(q.to_vec());
+        let cat = category_param(&p)?;
+        let symbol = p.get("symbol")?.ok_or_else(|| missing("symbol"))?;
+        let (idx, inst) = symbol_of(&ctx.market, cat, &symbol)?;
+        let (max, default) = match cat {
+            Category::Spot => (200, 1),
+            Category::Linear => (500, 25),
+        };
+        let limit = p.int("limit")?.unwrap_or(default);
+        if !(1..=max).contains(&limit) {
+            return Err(param_error("limit invalid"));
+        }
+        let limit = limit as usize;
+        let (bids, asks, u, seq, cts) = match (cat, self.book_interval(SPOT_REST_DEPTH)) {
+            (Category::Spot, Some(interval)) => {
+                let books = self.books.of(idx);
+                let mut b = books::lock(&books);
+                b.advance(&ctx.market, &ctx.faults, Instant::now());
+                let mut view = b.view(SPOT_REST_DEPTH, interval, Instant::now());
+                b.release_if_unwatched();
+                view.bids.truncate(limit);
+                view.asks.truncate(limit);
+                (view.bids, view.asks, view.u, view.seq, view.cts)
+            }
+            _ => {
+                let snap = ctx.market.snapshot(idx, limit).ok_or_else(|| symbol_invalid(cat))?;
+                let units = |levels: &[(Price, Qty)]| levels.iter().map(|(p, q)| (p.units(), q.units())).collect();
+                (units(&snap.bids), units(&snap.asks), snap.update_id, snap.update_id, ms(snap.ts))
+            }
+        };
+        let result = Obj::new()
+            .s("s", inst.symbol())
+            .raw("a", &levels_json(&inst, cat, &asks))
+            .raw("b", &levels_json(&inst, cat, &bids))
+            .int("ts", cts)
+            .uint("u", u)
+            .uint("seq", seq)
+            .int("cts", cts)
+            .done();
+        Ok(Reply::ok(result))
     }
-    let snap = ctx.market.snapshot(idx, limit as usize).ok_or_else(|| symbol_invalid(cat))?;
-    let side = |levels: &[(Price, Qty)]| {
-        json_array(levels.iter().map(|(px, qy)| {
-            format!("[{},{}]", json_str(&price_text(&inst, cat, *px)), json_str(&qty_text(&inst, cat, *qy)))
-        }))
-    };
-    let ts = ms(snap.ts);
-    let result = Obj::new()
-        .s("s", inst.symbol())
-        .raw("a", &side(&snap.asks))
-        .raw("b", &side(&snap.bids))
-        .int("ts", ts)
-        .uint("u", snap.update_id)
-        .uint("seq", snap.update_id)
-        .int("cts", ts)
-        .done();
-    Ok(Reply::ok(result))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1986,20 +2001,6 @@ fn next_client_text(ws: &mut dyn WsSession) -> Result<Option<String>, ()> {
 // Public streams
 // ---------------------------------------------------------------------------------------------
 
-/// One subscribed `orderbook.{depth}.{symbol}` topic: the view it last published.
-#[derive(Debug)]
-struct BookTopic {
-    depth: usize,
-    interval: Duration,
-    topic: String,
-    bids: BTreeMap<i64, i64>,
-    asks: BTreeMap<i64, i64>,
-    u: u64,
-    dirty: bool,
-    next_due: Instant,
-    last_sent: Instant,
-}
-
 /// A subscribed `tickers.{symbol}` topic: the fields it last sent (linear sends differences).
 #[derive(Debug)]
 struct TickerTopic {
@@ -2022,40 +2023,29 @@ struct TradeStats {
     direction: &'static str,
 }
 
-/// Price and size units of book levels, best first.
-type Levels = Vec<(i64, i64)>;
-
-/// A session's view of one symbol: the full book from the market subscription and the topics
-/// built on it.
+/// A session's view of one symbol: the market subscription behind its trades and ticker, and
+/// its places in the venue-wide book topics.
 #[derive(Debug)]
 struct SymbolFeed {
     symbol: usize,
     inst: Instrument,
     rx: Receiver<Arc<BookUpdate>>,
-    bids: BTreeMap<i64, i64>,
-    asks: BTreeMap<i64, i64>,
+    best_bid: Option<(i64, i64)>,
+    best_ask: Option<(i64, i64)>,
     update_id: u64,
-    cts: i64,
-    books: Vec<BookTopic>,
+    books: Vec<BookCursor>,
     trades: Option<String>,
     ticker: Option<TickerTopic>,
     stats: TradeStats,
 }
 
 impl SymbolFeed {
-    fn top(&self, depth: usize) -> (Levels, Levels) {
-        (
-            self.bids.iter().rev().take(depth).map(|(p, q)| (*p, *q)).collect(),
-            self.asks.iter().take(depth).map(|(p, q)| (*p, *q)).collect(),
-        )
-    }
-
     fn best_bid(&self) -> Option<(i64, i64)> {
-        self.bids.iter().next_back().map(|(p, q)| (*p, *q))
+        self.best_bid
     }
 
     fn best_ask(&self) -> Option<(i64, i64)> {
-        self.asks.iter().next().map(|(p, q)| (*p, *q))
+        self.best_ask
     }
 
     fn last_price(&self) -> i64 {
@@ -2064,21 +2054,10 @@ impl SymbolFeed {
 
     /// Applies one market update; returns the `publicTrade` message when trades are watched.
     fn apply(&mut self, cat: Category, update: &BookUpdate, ts: i64) -> Option<String> {
-        for (side, p, q) in &update.levels {
-            let book = if *side == Side::Buy { &mut self.bids } else { &mut self.asks };
-            if q.is_zero() {
-                book.remove(&p.units());
-            } else {
-                book.insert(p.units(), q.units());
-            }
-        }
-        if !update.levels.is_empty() {
-            for t in &mut self.books {
-                t.dirty = true;
-            }
-        }
+        let units = |level: Option<(Price, Qty)>| level.map(|(p, q)| (p.units(), q.units()));
+        self.best_bid = units(update.best_bid);
+        self.best_ask = units(update.best_ask);
         self.update_id = update.update_id;
-        self.cts = ms(update.ts);
         if update.trades.is_empty() {
             if !update.levels.is_empty()
                 && let Some(t) = &mut self.ticker
@@ -2252,51 +2231,6 @@ fn ticker_message(
             Obj::new().s("topic", topic).s("type", kind).raw("data", &data).uint("cs", cs).int("ts", ts).done()
         }
     }
-}
-
-/// An `orderbook` push. Spot (all depths) and level 1 put `ts` before `type`; other futures
-/// depths after it (the orderbook page's "reminder", and the recordings).
-#[allow(clippy::too_many_arguments, reason = "one flat message; a struct would only rename the arguments")]
-fn book_message(
-    cat: Category,
-    t: &BookTopic,
-    kind: &str,
-    inst: &Instrument,
-    bids: &[(i64, i64)],
-    asks: &[(i64, i64)],
-    seq: u64,
-    cts: i64,
-    ts: i64,
-) -> String {
-    let data = Obj::new()
-        .s("s", inst.symbol())
-        .raw("b", &levels_json(inst, cat, bids))
-        .raw("a", &levels_json(inst, cat, asks))
-        .uint("u", t.u)
-        .uint("seq", seq)
-        .done();
-    let o = Obj::new().s("topic", &t.topic);
-    let o = if cat == Category::Spot || t.depth == 1 {
-        o.int("ts", ts).s("type", kind)
-    } else {
-        o.s("type", kind).int("ts", ts)
-    };
-    o.raw("data", &data).int("cts", cts).done()
-}
-
-/// Levels whose size changed between the published view and `top` (size 0 for levels that
-/// left it), best first; the published view becomes `top`.
-fn diff_side(published: &mut BTreeMap<i64, i64>, top: &[(i64, i64)], descending: bool) -> Vec<(i64, i64)> {
-    let fresh: BTreeMap<i64, i64> = top.iter().copied().collect();
-    let mut out: Vec<(i64, i64)> =
-        fresh.iter().filter(|(p, q)| published.get(p) != Some(q)).map(|(p, q)| (*p, *q)).collect();
-    out.extend(published.keys().filter(|p| !fresh.contains_key(p)).map(|p| (*p, 0)));
-    out.sort_unstable_by_key(|(p, _)| *p);
-    if descending {
-        out.reverse();
-    }
-    *published = fresh;
-    out
 }
 
 /// What a public topic names.
@@ -2508,18 +2442,17 @@ impl<'a> PublicSession<'a> {
             return self.feeds.get_mut(pos);
         }
         let inst = self.ctx.market.instruments().get(idx)?.clone();
-        let (snap, rx) = self.ctx.market.subscribe_book(idx, usize::MAX)?;
-        let bids: BTreeMap<i64, i64> = snap.bids.iter().map(|(p, q)| (p.units(), q.units())).collect();
-        let asks: BTreeMap<i64, i64> = snap.asks.iter().map(|(p, q)| (p.units(), q.units())).collect();
-        let prev = bids.iter().next_back().map(|(p, _)| *p);
+        let (snap, rx) = self.ctx.market.subscribe_book(idx, 1)?;
+        let units = |levels: &[(Price, Qty)]| levels.first().map(|(p, q)| (p.units(), q.units()));
+        let (best_bid, best_ask) = (units(&snap.bids), units(&snap.asks));
+        let prev = best_bid.map(|(p, _)| p);
         self.feeds.push(SymbolFeed {
             symbol: idx,
             inst,
             rx,
-            bids,
-            asks,
+            best_bid,
+            best_ask,
             update_id: snap.update_id,
-            cts: ms(snap.ts),
             books: Vec::new(),
             trades: None,
             ticker: None,
@@ -2532,25 +2465,15 @@ impl<'a> PublicSession<'a> {
         let cat = self.cat;
         let ts = self.ctx.market.now_ms();
         let now = Instant::now();
-        let knob = self.venue.book_push_interval;
+        let venue = self.venue;
+        let ctx = self.ctx;
         let Some(feed) = self.feed(idx) else { return };
         let message = match kind {
             PublicTopic::Book(depth) => {
-                let Some(interval) = push_interval(depth).map(|i| knob.unwrap_or(i)) else { return };
-                let (bids, asks) = feed.top(depth);
-                let t = BookTopic {
-                    depth,
-                    interval,
-                    topic,
-                    bids: bids.iter().copied().collect(),
-                    asks: asks.iter().copied().collect(),
-                    u: feed.update_id.max(1),
-                    dirty: false,
-                    next_due: now + interval,
-                    last_sent: now,
-                };
-                let m = book_message(cat, &t, "snapshot", &feed.inst, &bids, &asks, feed.update_id, feed.cts, ts);
-                feed.books.push(t);
+                let Some(interval) = venue.book_interval(depth) else { return };
+                let (cursor, v) = BookCursor::watch(venue.books.of(idx), depth, interval, topic, ctx, now);
+                let m = book_message(cat, (&cursor.topic, depth), "snapshot", &feed.inst, &v, ts);
+                feed.books.push(cursor);
                 m
             }
             PublicTopic::Trades => {
@@ -2579,12 +2502,6 @@ impl<'a> PublicSession<'a> {
                         if let Some(m) = feed.apply(cat, &update, ts) {
                             self.out.data(m);
                         }
-                        // Zero push interval (the test-speed knob): push this operation's view now.
-                        if feed.books.iter().any(|t| t.interval.is_zero()) {
-                            for m in feed.produce(cat, ts, &self.ctx.faults, Instant::now()) {
-                                self.out.data(m);
-                            }
-                        }
                         // Spot tickers are snapshots pushed in real time.
                         if cat == Category::Spot && !update.trades.is_empty() && feed.ticker.is_some() {
                             let fields = feed.ticker_fields(cat, ts);
@@ -2608,7 +2525,7 @@ impl<'a> PublicSession<'a> {
         let cat = self.cat;
         let ts = self.ctx.market.now_ms();
         for feed in &mut self.feeds {
-            for m in feed.produce(cat, ts, &self.ctx.faults, now) {
+            for m in feed.produce(cat, ts, self.ctx, now) {
                 self.out.data(m);
             }
         }
@@ -2616,57 +2533,24 @@ impl<'a> PublicSession<'a> {
 }
 
 impl SymbolFeed {
-    /// This symbol's pushes that are due at `now`.
-    fn produce(&mut self, cat: Category, ts: i64, faults: &crate::faults::Faults, now: Instant) -> Vec<String> {
+    /// This symbol's pushes that are due at `now`: its book topics' views (published
+    /// venue-wide, [`books`]), then a linear ticker delta.
+    fn produce(&mut self, cat: Category, ts: i64, ctx: &Ctx, now: Instant) -> Vec<String> {
         let feed = self;
         let mut pending = Vec::new();
-        for i in 0..feed.books.len() {
-            let (depth, due, dirty) = {
-                let t = &feed.books[i];
-                (t.depth, t.next_due, t.dirty)
-            };
-            if now < due {
-                continue;
-            }
-            let (bids, asks) = feed.top(depth);
-            let t = &mut feed.books[i];
-            if depth == 1 {
-                // Level 1 is snapshot only; unchanged for 3 s it is sent again with the same u.
-                let changed = dirty
-                    && (bids != t.bids.iter().map(|(p, q)| (*p, *q)).collect::<Vec<_>>()
-                        || asks != t.asks.iter().map(|(p, q)| (*p, *q)).collect::<Vec<_>>());
-                t.dirty = false;
-                if changed {
-                    t.u += 1;
-                    t.bids = bids.iter().copied().collect();
-                    t.asks = asks.iter().copied().collect();
+        for cursor in &mut feed.books {
+            let (depth, inst) = (cursor.depth, &feed.inst);
+            match cursor.due(ctx, now) {
+                Due::Nothing => {}
+                Due::Pushes(pushes) => {
+                    let kind = if depth == 1 { "snapshot" } else { "delta" };
+                    for p in pushes {
+                        pending.push(book_message(cat, (&cursor.topic, depth), kind, inst, &p.levels, ts));
+                    }
                 }
-                if changed || now.duration_since(t.last_sent) >= LEVEL1_RESEND {
-                    pending.push(book_message(
-                        cat,
-                        t,
-                        "snapshot",
-                        &feed.inst,
-                        &bids,
-                        &asks,
-                        feed.update_id,
-                        feed.cts,
-                        ts,
-                    ));
-                    t.last_sent = now;
-                    t.next_due = now + t.interval;
+                Due::Snapshot(v) => {
+                    pending.push(book_message(cat, (&cursor.topic, depth), "snapshot", inst, &v, ts));
                 }
-            } else if dirty {
-                t.dirty = false;
-                let b = diff_side(&mut t.bids, &bids, true);
-                let a = diff_side(&mut t.asks, &asks, false);
-                if b.is_empty() && a.is_empty() {
-                    continue;
-                }
-                t.u += if faults.take_skip_sequence() { 2 } else { 1 };
-                pending.push(book_message(cat, t, "delta", &feed.inst, &b, &a, feed.update_id, feed.cts, ts));
-                t.last_sent = now;
-                t.next_due = now + t.interval;
             }
         }
         if cat == Category::Linear && feed.ticker.as_ref().is_some_and(|t| t.changed && now >= t.next_due) {
@@ -2940,7 +2824,7 @@ mod tests {
     use qt_core::{InstrumentId, InstrumentSpec, Rate, Venue};
     use qt_gateway::sim::flow::FlowParams;
     use qt_gateway::sim::matching::FeeSchedule;
-    use std::collections::BTreeSet;
+    use std::collections::{BTreeMap, BTreeSet};
     use std::sync::atomic::AtomicBool;
 
     const KEY: &str = "key-a";
@@ -3377,9 +3261,9 @@ mod tests {
         assert_eq!(keys(&r), keys(&doc));
         assert_eq!(keys(&r["result"]), keys(&doc["result"]));
         assert_eq!(r["result"]["b"].as_array().unwrap().len(), 50);
-        assert_eq!(r["result"]["u"], r["result"]["seq"]);
         let snap = ctx.market.snapshot(0, 1).unwrap();
-        assert_eq!(r["result"]["u"].as_u64(), Some(snap.update_id));
+        assert_eq!(r["result"]["seq"].as_u64(), Some(snap.update_id), "seq: the market update id of the view");
+        assert!(r["result"]["u"].as_u64().is_some_and(|u| u >= 1), "u: the 200-level topic's");
         let bid = &r["result"]["b"][0];
         assert_eq!(ctx.market.instruments()[0].parse_price(bid[0].as_str().unwrap()).unwrap(), snap.bids[0].0);
         assert_eq!(
@@ -3966,7 +3850,5 @@ mod tests {
         assert_eq!(parse_active_time("29s"), None);
         assert_eq!(parse_active_time("x"), None);
         assert_eq!(json_str("a\"b\\\n"), r#""a\"b\\\n""#);
-        let mut published: BTreeMap<i64, i64> = [(1, 1), (2, 2), (3, 3)].into_iter().collect();
-        assert_eq!(diff_side(&mut published, &[(3, 3), (2, 5), (4, 1)], true), vec![(4, 1), (2, 5), (1, 0)]);
     }
 }

@@ -7,7 +7,18 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 fn now_ns() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i64)
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, nanos_of)
+}
+
+/// `d` in nanoseconds, saturating at `i64::MAX` (about 292 years) instead of wrapping.
+fn nanos_of(d: Duration) -> i64 {
+    i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
+}
+
+/// The instant `d` from now, in nanoseconds since the epoch, saturating: a duration too long to
+/// represent lasts until cleared, never wraps into the past.
+fn from_now(d: Duration) -> i64 {
+    now_ns().saturating_add(nanos_of(d))
 }
 
 /// Failures to inject.
@@ -44,7 +55,7 @@ impl Faults {
 
     /// Sessions send nothing (but keep the connection) for `d`.
     pub fn stall_ws_for(&self, d: Duration) {
-        self.ws_stall_until_ns.store(now_ns().saturating_add(d.as_nanos() as i64), Ordering::SeqCst);
+        self.ws_stall_until_ns.store(from_now(d), Ordering::SeqCst);
     }
 
     /// Whether sessions are stalled now.
@@ -106,7 +117,7 @@ impl Faults {
 
     /// Order acknowledgements (REST order endpoints) are delayed by `d`.
     pub fn set_ack_latency(&self, d: Duration) {
-        self.ack_latency_us.store(d.as_micros() as u64, Ordering::SeqCst);
+        self.ack_latency_us.store(u64::try_from(d.as_micros()).unwrap_or(u64::MAX), Ordering::SeqCst);
     }
 
     /// The injected acknowledgement delay.
@@ -114,9 +125,11 @@ impl Faults {
         Duration::from_micros(self.ack_latency_us.load(Ordering::SeqCst))
     }
 
-    /// New connections are refused, and open ones dropped, for `d` (an outage).
+    /// For `d` (an outage; a duration too long to represent lasts until [`Faults::clear`]):
+    /// requests are dropped unanswered and open connections dropped, except the simulator's
+    /// own `/_sim/` endpoints, which stay reachable so the outage can be ended.
     pub fn outage_for(&self, d: Duration) {
-        self.outage_until_ns.store(now_ns().saturating_add(d.as_nanos() as i64), Ordering::SeqCst);
+        self.outage_until_ns.store(from_now(d), Ordering::SeqCst);
         self.drop_ws_connections();
     }
 
@@ -166,5 +179,20 @@ mod tests {
         assert!(!f.in_outage());
         f.stall_ws_for(Duration::from_secs(60));
         assert!(f.ws_stalled());
+    }
+
+    /// `Duration::from_millis(u64::MAX)` once wrapped to a time in the past: an outage that
+    /// never happened. Now it saturates and lasts until cleared.
+    #[test]
+    fn huge_durations_saturate_instead_of_wrapping() {
+        let f = Faults::new();
+        f.outage_for(Duration::from_millis(u64::MAX));
+        assert!(f.in_outage());
+        f.stall_ws_for(Duration::MAX);
+        assert!(f.ws_stalled());
+        f.set_ack_latency(Duration::from_millis(u64::MAX));
+        assert_eq!(f.ack_latency(), Duration::from_micros(u64::MAX));
+        f.clear();
+        assert!(!f.in_outage() && !f.ws_stalled());
     }
 }

@@ -4,8 +4,11 @@
 //! what was wrong).
 //!
 //! Runs on a connection thread. Blocks on the stream, whose read timeout should be short: each
-//! timeout calls back into the caller (`keep_waiting`), which is how a connection thread notices
-//! shutdown, outages and idle limits while it waits. Never panics on bad bytes; allocates per
+//! timeout, and each read that leaves a request incomplete, calls back into the caller
+//! (`keep_waiting`, told whether the connection is [`Waiting::Idle`] or part-way through a
+//! request), which is how a connection thread notices shutdown, outages, idle limits and its
+//! whole-request deadline while it waits — a client trickling bytes faster than the read
+//! timeout is held to that deadline too. Never panics on bad bytes; allocates per
 //! request. Limits: a head of at most [`MAX_HEAD`] bytes with at most [`MAX_HEADERS`] headers,
 //! a body of at most [`MAX_BODY`] bytes; `Transfer-Encoding` (chunked) bodies are refused with
 //! 411, since neither venue's clients send them.
@@ -21,6 +24,15 @@ pub const MAX_HEAD: usize = 16 * 1024;
 pub const MAX_BODY: usize = 1024 * 1024;
 /// Most request headers.
 pub const MAX_HEADERS: usize = 64;
+
+/// What a connection is waiting for when it asks its caller whether to go on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Waiting {
+    /// Between requests: no byte of the next request has arrived yet.
+    Idle,
+    /// Part of a request (head or body) has arrived, the rest has not.
+    Request,
+}
 
 /// Why a request could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -223,8 +235,8 @@ impl<S: Read + Write> HttpConnection<S> {
 
     /// Reads more bytes; `Ok(0)` on EOF, `Err(None)` when the read timed out and
     /// `keep_waiting` said to stop, `Ok(n)` otherwise (timeouts are retried while
-    /// `keep_waiting` says so).
-    fn fill(&mut self, keep_waiting: &mut dyn FnMut() -> bool) -> Result<usize, Option<io::Error>> {
+    /// `keep_waiting` says so; it is told [`Waiting::Idle`] while the buffer is empty).
+    fn fill(&mut self, keep_waiting: &mut dyn FnMut(Waiting) -> bool) -> Result<usize, Option<io::Error>> {
         let mut chunk = [0u8; 8192];
         loop {
             match self.stream.read(&mut chunk) {
@@ -233,7 +245,8 @@ impl<S: Read + Write> HttpConnection<S> {
                     return Ok(n);
                 }
                 Err(e) if is_timeout(&e) => {
-                    if !keep_waiting() {
+                    let waiting = if self.buf.is_empty() { Waiting::Idle } else { Waiting::Request };
+                    if !keep_waiting(waiting) {
                         return Err(None);
                     }
                 }
@@ -246,8 +259,13 @@ impl<S: Read + Write> HttpConnection<S> {
 
     /// Reads the next request head. `Ok(None)`: the connection ended cleanly between requests
     /// (EOF, or `keep_waiting` returned false before any byte of a new request arrived).
-    pub fn read_head(&mut self, keep_waiting: &mut dyn FnMut() -> bool) -> Result<Option<RequestHead>, HttpError> {
+    /// `keep_waiting` is also asked after every read that leaves the head incomplete.
+    pub fn read_head(
+        &mut self,
+        keep_waiting: &mut dyn FnMut(Waiting) -> bool,
+    ) -> Result<Option<RequestHead>, HttpError> {
         let mut scanned = 0usize;
+        let mut read_some = false;
         loop {
             // Tolerate stray CRLFs between requests (RFC 9112 §2.2).
             let blank = self.buf.iter().take_while(|b| matches!(b, b'\r' | b'\n')).count();
@@ -269,6 +287,10 @@ impl<S: Read + Write> HttpConnection<S> {
             if self.buf.len() > MAX_HEAD {
                 return Err(HttpError::HeadTooLarge(format!("no end of head within {MAX_HEAD} bytes")));
             }
+            if read_some && !self.buf.is_empty() && !keep_waiting(Waiting::Request) {
+                return Err(HttpError::Abandoned { part: "head" });
+            }
+            read_some = true;
             match self.fill(keep_waiting) {
                 Ok(0) if self.buf.is_empty() => return Ok(None),
                 Ok(0) => return Err(HttpError::TruncatedRequest { part: "head", got: self.buf.len() }),
@@ -280,11 +302,12 @@ impl<S: Read + Write> HttpConnection<S> {
         }
     }
 
-    /// Reads the body `head` announced (answering `Expect: 100-continue` first).
+    /// Reads the body `head` announced (answering `Expect: 100-continue` first); `keep_waiting`
+    /// is asked on every timeout and after every read that leaves the body incomplete.
     pub fn read_body(
         &mut self,
         head: &RequestHead,
-        keep_waiting: &mut dyn FnMut() -> bool,
+        keep_waiting: &mut dyn FnMut(Waiting) -> bool,
     ) -> Result<Vec<u8>, HttpError> {
         let n = head.content_length;
         if n == 0 {
@@ -295,8 +318,11 @@ impl<S: Read + Write> HttpConnection<S> {
             self.stream.flush()?;
         }
         while self.buf.len() < n {
-            match self.fill(keep_waiting) {
+            match self.fill(&mut |_| keep_waiting(Waiting::Request)) {
                 Ok(0) => return Err(HttpError::TruncatedRequest { part: "body", got: self.buf.len() }),
+                Ok(_) if self.buf.len() < n && !keep_waiting(Waiting::Request) => {
+                    return Err(HttpError::Abandoned { part: "body" });
+                }
                 Ok(_) => {}
                 Err(None) => return Err(HttpError::Abandoned { part: "body" }),
                 Err(Some(e)) => return Err(HttpError::Io(e)),
@@ -464,7 +490,7 @@ mod tests {
                       \r\nGET /api/v3/time HTTP/1.1\r\nConnection: close\r\n\r\n";
         for chunk in [1, 7, 4096] {
             let mut c = conn(input, chunk);
-            let mut wait = || true;
+            let mut wait = |_: Waiting| true;
             let head = c.read_head(&mut wait).unwrap().unwrap();
             assert_eq!(head.method, "POST");
             assert_eq!(head.path, "/api/v3/order");
@@ -484,7 +510,7 @@ mod tests {
 
     #[test]
     fn bad_heads_are_typed_and_answered() {
-        let mut wait = || true;
+        let mut wait = |_: Waiting| true;
         let cases: [(&[u8], u16); 7] = [
             (b"GARBAGE\r\n\r\n", 400),
             (b"GET relative HTTP/1.1\r\n\r\n", 400),
@@ -521,7 +547,8 @@ mod tests {
         let mut c =
             HttpConnection::new(Script { input: Cursor::new(Vec::new()), chunk: 10, timeouts: 5, out: Vec::new() });
         let mut calls = 0;
-        let mut wait = || {
+        let mut wait = |w: Waiting| {
+            assert_eq!(w, Waiting::Idle);
             calls += 1;
             calls < 3
         };
@@ -533,8 +560,36 @@ mod tests {
             timeouts: 5,
             out: Vec::new(),
         });
-        let mut wait = || false;
+        let mut wait = |_: Waiting| false;
         assert!(matches!(c.read_head(&mut wait), Err(HttpError::Abandoned { part: "head" })));
+    }
+
+    /// A client trickling a request without ever letting a read time out is still asked about
+    /// after every read, so the caller's whole-request deadline holds for it too.
+    #[test]
+    fn a_trickled_request_consults_the_caller_after_every_read() {
+        let trickle = |input: &[u8]| {
+            HttpConnection::new(Script { input: Cursor::new(input.to_vec()), chunk: 1, timeouts: 0, out: Vec::new() })
+        };
+        let mut asked = Vec::new();
+        let mut wait = |w: Waiting| {
+            asked.push(w);
+            asked.len() < 5
+        };
+        let mut c = trickle(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert!(matches!(c.read_head(&mut wait), Err(HttpError::Abandoned { part: "head" })));
+        assert_eq!(asked, vec![Waiting::Request; 5]);
+
+        let mut c = trickle(b"POST / HTTP/1.1\r\nContent-Length: 20\r\n\r\n0123456789");
+        let head = c.read_head(&mut |_| true).unwrap().unwrap();
+        let mut asked = 0;
+        let mut wait = |w: Waiting| {
+            assert_eq!(w, Waiting::Request);
+            asked += 1;
+            asked < 3
+        };
+        assert!(matches!(c.read_body(&head, &mut wait), Err(HttpError::Abandoned { part: "body" })));
+        assert_eq!(asked, 3);
     }
 
     #[test]
@@ -552,7 +607,7 @@ mod tests {
     #[test]
     fn expect_continue_is_answered_before_the_body() {
         let mut c = conn(b"POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n", 1000);
-        let mut wait = || true;
+        let mut wait = |_: Waiting| true;
         let head = c.read_head(&mut wait).unwrap().unwrap();
         c.stream_mut().input.get_mut().extend_from_slice(b"ok");
         assert_eq!(c.read_body(&head, &mut wait).unwrap(), b"ok");

@@ -5,12 +5,16 @@
 //! - [`protocol`] — the seam a venue's wire protocol implements.
 //! - [`binance`], [`bybit`], [`binance_usdm`], [`kucoin`], [`firi`], [`okx`], [`kraken`] — the protocols
 //!   ([`stream`]: pieces the Binance USD-M, KuCoin and Firi sessions share; [`public_stream`]: pieces the
-//!   OKX and Kraken sessions share).
-//! - [`server`], [`tls`], [`http`], [`faults`] — sockets, certificates, HTTP/WebSocket, faults.
+//!   OKX and Kraken sessions and Bybit's book topics share).
+//! - [`server`] (with `conn`, one connection, and `ws_session`, the WebSocket side), [`tls`],
+//!   [`http`], [`control`], [`faults`] — sockets and connection limits, certificates,
+//!   HTTP/WebSocket, the `/_sim/` endpoints, faults.
 
 pub mod binance;
 pub mod binance_usdm;
 pub mod bybit;
+pub(crate) mod conn;
+pub mod control;
 pub mod faults;
 pub mod firi;
 pub mod http;
@@ -24,3 +28,4 @@ pub mod server;
 pub mod signing;
 pub(crate) mod stream;
 pub mod tls;
+pub(crate) mod ws_session;

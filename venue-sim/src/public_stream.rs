@@ -1,10 +1,12 @@
-//! Pieces the public market-data sessions of the OKX and Kraken protocols share: the
-//! session's mirror of a market book ([`MirrorBook`]), the depth-limited view a book channel
-//! last published and its difference against the book ([`PublishedView`]), the outgoing
+//! Pieces the public market-data sessions of the OKX and Kraken protocols share (and Bybit's
+//! venue-wide book topics, `bybit::books`): a mirror of a market book ([`MirrorBook`]), the
+//! depth-limited view a book channel last published and its difference against the book
+//! ([`PublishedView`]), the outgoing
 //! message queue that applies the frame faults ([`Outbox`]), the per-turn session checks, and
 //! venue symbol lookup ([`symbol_by_pair`]).
 //!
-//! Threads: used inside one WebSocket session's connection thread. Allocates freely; never
+//! Threads: used inside one WebSocket session's connection thread (Bybit's topics: under their
+//! symbol's mutex, from any connection thread). Allocates freely; never
 //! panics on client input.
 
 use crate::faults::Faults;

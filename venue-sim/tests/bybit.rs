@@ -378,3 +378,106 @@ fn injected_skip_sequence_is_a_u_gap() {
     assert_eq!(steps.iter().filter(|s| **s == 2).count(), 1, "exactly one gap: {steps:?}");
     assert!(steps.iter().all(|s| *s == 1 || *s == 2), "{steps:?}");
 }
+
+/// A book image keyed by price units: `(bids, asks)`, each price -> (price text, size text).
+type Image = (BTreeMap<i64, (String, String)>, BTreeMap<i64, (String, String)>);
+
+/// Applies a stream message's levels (`"snapshot"` resets first) to `book`.
+fn apply_levels(book: &mut Image, inst: &Instrument, m: &Value) {
+    if m["type"] == "snapshot" {
+        book.0.clear();
+        book.1.clear();
+    }
+    for (key, side) in [("b", &mut book.0), ("a", &mut book.1)] {
+        for level in m["data"][key].as_array().expect("levels") {
+            let text = level[0].as_str().expect("price");
+            let price = inst.parse_price(text).expect("price on the grid").units();
+            let size = level[1].as_str().expect("size");
+            if size.parse::<f64>().expect("size") == 0.0 {
+                side.remove(&price);
+            } else {
+                side.insert(price, (text.to_string(), size.to_string()));
+            }
+        }
+    }
+}
+
+/// `(price text, size text)` levels best first, as REST and the image list them.
+fn image_levels(side: &BTreeMap<i64, (String, String)>, descending: bool) -> Vec<(String, String)> {
+    if descending { side.values().rev().cloned().collect() } else { side.values().cloned().collect() }
+}
+
+/// The states a stream passed through: `u` -> (`seq`, bids, asks), levels best first.
+type States = BTreeMap<u64, (u64, Vec<(String, String)>, Vec<(String, String)>)>;
+
+fn rest_levels(v: &Value) -> Vec<(String, String)> {
+    v.as_array()
+        .expect("levels")
+        .iter()
+        .map(|l| (l[0].as_str().expect("price").to_string(), l[1].as_str().expect("size").to_string()))
+        .collect()
+}
+
+/// Issue #14 item 13: `market/orderbook.mdx` says the spot REST book's `u` "is corresponding to
+/// `u` in the wss 200-level orderbook" and `seq` compares depths. The REST `u` used to be the
+/// market's update id, which no stream's `u` matched. Now a client aligning the documented way
+/// finds, for every REST book, the `orderbook.200` message with the same `u`, and the book it
+/// rebuilt from the stream at that `u` is the REST book, `seq` included; a session that joins
+/// later is on the same numbering.
+#[test]
+fn spot_rest_book_u_is_the_200_level_streams_u() {
+    let server = start(2000.0);
+    let inst = server.market.instruments()[0].clone();
+    let client = TestClient::of(&server, "bybit");
+    let mut http = TestClient::of(&server, "bybit");
+    let mut ws = client.ws_connect("/v5/public/spot");
+    ws.send_text(r#"{"op":"subscribe","args":["orderbook.200.BTCUSDT"]}"#).unwrap();
+    assert_eq!(ws.recv_json(WAIT).expect("ack")["success"], true);
+    let mut book: Image = (BTreeMap::new(), BTreeMap::new());
+    let mut states = States::new();
+    let read_one = |ws: &mut WsClient, book: &mut Image, states: &mut States| {
+        let m = recv_where(ws, |m| m["topic"] == "orderbook.200.BTCUSDT");
+        apply_levels(book, &inst, &m);
+        let u = m["data"]["u"].as_u64().expect("u");
+        let seq = m["data"]["seq"].as_u64().expect("seq");
+        states.insert(u, (seq, image_levels(&book.0, true), image_levels(&book.1, false)));
+    };
+    read_one(&mut ws, &mut book, &mut states);
+    let mut rest_us = Vec::new();
+    for _ in 0..4 {
+        let (status, _, body) = http.get("/v5/market/orderbook?category=spot&symbol=BTCUSDT&limit=200", &[]);
+        assert_eq!(status, 200, "{body}");
+        let r = json(&body)["result"].clone();
+        let u = r["u"].as_u64().expect("u");
+        let deadline = Instant::now() + WAIT;
+        while states.keys().next_back().is_none_or(|last| *last < u) {
+            assert!(Instant::now() < deadline, "the stream never reached the REST book's u {u}");
+            read_one(&mut ws, &mut book, &mut states);
+        }
+        let (seq, bids, asks) = states.get(&u).unwrap_or_else(|| panic!("no stream message with u {u}"));
+        assert_eq!(r["seq"].as_u64(), Some(*seq), "seq at u {u}");
+        assert_eq!(&rest_levels(&r["b"]), bids, "bids at u {u}");
+        assert_eq!(&rest_levels(&r["a"]), asks, "asks at u {u}");
+        rest_us.push(u);
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    assert!(rest_us.windows(2).any(|w| w[0] < w[1]), "the book moved between REST calls: {rest_us:?}");
+
+    // A second session's snapshot carries a u of the same numbering, with the same book.
+    let mut late = client.ws_connect("/v5/public/spot");
+    late.send_text(r#"{"op":"subscribe","args":["orderbook.200.BTCUSDT"]}"#).unwrap();
+    assert_eq!(late.recv_json(WAIT).expect("ack")["success"], true);
+    let snap = recv_where(&mut late, |m| m["type"] == "snapshot");
+    let mut late_book: Image = (BTreeMap::new(), BTreeMap::new());
+    apply_levels(&mut late_book, &inst, &snap);
+    let u = snap["data"]["u"].as_u64().expect("u");
+    let deadline = Instant::now() + WAIT;
+    while states.keys().next_back().is_none_or(|last| *last < u) {
+        assert!(Instant::now() < deadline, "the first session never reached u {u}");
+        read_one(&mut ws, &mut book, &mut states);
+    }
+    let (seq, bids, asks) = states.get(&u).unwrap_or_else(|| panic!("first session has no u {u}"));
+    assert_eq!(snap["data"]["seq"].as_u64(), Some(*seq));
+    assert_eq!(&image_levels(&late_book.0, true), bids);
+    assert_eq!(&image_levels(&late_book.1, false), asks);
+}

@@ -6,11 +6,14 @@
 mod util;
 
 use qt_venue_sim::protocol::{Ctx, HttpRequest, HttpResponse, Protocol, WsIncoming, WsSession};
+use qt_venue_sim::server::ConnectionLimits;
 use serde_json::{Value, json};
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
-use util::{TestClient, WsClient, WsEvent, header, start_sim};
+use util::{TestClient, WsClient, WsEvent, header, open_files_limit, start_sim, start_sim_limited, tls_connect};
 
 const T: Duration = Duration::from_secs(30);
 
@@ -254,6 +257,21 @@ fn bad_fault_bodies_name_every_problem_and_apply_nothing() {
         assert!(msg.contains(field), "{field} missing from {msg}");
     }
     assert!(!server.faults.in_outage());
+    // u64::MAX ms once wrapped into the past and was silently ignored; now it is refused, named.
+    for body in [
+        json!({ "outage_ms": u64::MAX }),
+        json!({ "stall_ws_ms": 86_400_001u64 }),
+        json!({ "ack_latency_ms": u64::MAX }),
+        json!({ "clock_skew_ms": i64::MIN }),
+    ] {
+        let (status, _, reply) = client.post("/_sim/faults", &[], &body.to_string());
+        assert_eq!(status, 400, "{body} -> {reply}");
+        let msg = json_of(&reply)["msg"].as_str().unwrap().to_string();
+        let field = body.as_object().unwrap().keys().next().unwrap().clone();
+        assert!(msg.contains(&field) && msg.contains("at most 86400000 ms"), "{msg}");
+    }
+    assert!(!server.faults.in_outage() && !server.faults.ws_stalled());
+    assert_eq!(server.faults.ack_latency(), Duration::ZERO);
     assert_eq!(client.post("/_sim/faults", &[], "not json").0, 400);
     assert_eq!(client.post("/_sim/faults", &[], "[1]").0, 400);
     assert_eq!(client.get("/_sim/faults", &[]).0, 405);
@@ -406,4 +424,200 @@ fn shutdown_closes_sessions_and_listeners() {
     );
     assert!(std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_err(), "listener closed");
     server.shutdown();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connection limits: deadlines, idle close, the cap, and the control endpoint under pressure
+// ---------------------------------------------------------------------------------------------
+
+fn echo_limited(limits: ConnectionLimits) -> (qt_venue_sim::server::RunningServer, TestClient) {
+    let server = start_sim_limited(vec![Arc::new(Echo)], limits);
+    let client = TestClient::of(&server, "echo");
+    (server, client)
+}
+
+/// A raw TCP client that has sent the first bytes of a TLS record announcing a 16 KiB
+/// handshake message, and sends the rest slowly (as many as the test likes): the server's
+/// connection thread sits in the TLS handshake for as long as the deadline allows.
+fn slow_hello(addr: std::net::SocketAddr) -> TcpStream {
+    let mut sock = TcpStream::connect_timeout(&addr, T).expect("slow client connects");
+    sock.write_all(&[0x16, 0x03, 0x01, 0x40, 0x00, 0x01]).expect("slow client writes");
+    sock
+}
+
+/// Whether the server still holds `sock` open (nothing to read yet, no EOF, no reset).
+fn still_open(mut sock: &TcpStream) -> bool {
+    sock.set_nonblocking(true).expect("non-blocking");
+    let mut b = [0u8; 64];
+    let open = matches!(sock.read(&mut b), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
+    sock.set_nonblocking(false).expect("blocking");
+    open
+}
+
+/// Issue #14 item 11: 1,024 slow clients once filled the per-listener cap (1,024) and every new
+/// client was dropped at accept for as long as they lasted. Now the cap is 4,096 and a normal
+/// request is answered while they are all still connected (checked after the answer).
+#[test]
+fn a_normal_request_is_answered_while_1024_slow_clients_are_connected() {
+    // Each slow client costs two descriptors here (both ends live in this process).
+    let slow = match open_files_limit() {
+        Some(limit) if limit < 2 * 1024 + 512 => {
+            let n = usize::try_from(limit.saturating_sub(512) / 2).unwrap_or(0);
+            eprintln!("open-files soft limit {limit}: testing with {n} slow clients instead of 1024");
+            n
+        }
+        _ => 1024,
+    };
+    // A long deadline, so none of the slow clients is cut off while the test runs.
+    let limits = ConnectionLimits { request_deadline: Duration::from_secs(120), ..ConnectionLimits::default() };
+    let (_server, mut client) = echo_limited(limits);
+    // In batches: a burst past the listen backlog (std's 128) costs SYN retransmits of a second
+    // each, not a failure, so pacing only keeps the test quick.
+    let mut clients: Vec<TcpStream> = Vec::with_capacity(slow);
+    while clients.len() < slow {
+        let batch = (slow - clients.len()).min(64);
+        clients.extend((0..batch).map(|_| slow_hello(client.addr())));
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    for c in &mut clients {
+        c.write_all(&[0x01]).expect("slow client trickles");
+    }
+    let started = Instant::now();
+    let reply = client.try_get("/normal", &[]);
+    let took = started.elapsed();
+    let (status, _, body) = reply.unwrap_or_else(|e| panic!("no answer with {slow} slow clients connected: {e}"));
+    assert_eq!(status, 200, "{body}");
+    assert!(took < Duration::from_secs(10), "answered, but only after {took:?}");
+    let open = clients.iter().filter(|c| still_open(c)).count();
+    assert_eq!(open, slow, "every slow client was still connected when the answer came");
+}
+
+/// A request head trickled faster than the read poll (so a read never times out) used to be
+/// checked only on read timeouts — never — and could hold its connection for as long as the
+/// head limit allowed. Now the whole request has a deadline: a 408, then the close.
+#[test]
+fn a_request_trickled_past_its_deadline_gets_408_and_is_closed() {
+    let limits = ConnectionLimits { request_deadline: Duration::from_secs(1), ..ConnectionLimits::default() };
+    let (_server, client) = echo_limited(limits);
+    let mut conn = tls_connect(client.addr(), client.tls_config(), T).expect("TLS connects");
+    conn.sock.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+    conn.write_all(b"GET /slow HTTP/1.1\r\nHost: x\r\n").unwrap();
+    let started = Instant::now();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let closed = loop {
+        assert!(started.elapsed() < Duration::from_secs(15), "still reading the trickled head after 15 s");
+        if conn.write_all(b"X-Slow: y\r\n").and_then(|()| conn.flush()).is_err() {
+            break true;
+        }
+        match conn.read(&mut buf) {
+            Ok(0) => break true,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(_) => break true,
+        }
+    };
+    assert!(closed);
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 408 "), "{text}");
+    assert!(text.contains("Connection: close"), "{text}");
+    assert!(started.elapsed() >= Duration::from_millis(900), "cut off early: {:?}", started.elapsed());
+}
+
+/// A TLS hello trickled a byte at a time faster than the read poll kept rustls' `complete_io`
+/// reading and the handshake deadline unchecked. Now the deadline is checked after every read.
+#[test]
+fn a_trickled_tls_hello_is_cut_off_at_the_deadline() {
+    let limits = ConnectionLimits { request_deadline: Duration::from_secs(1), ..ConnectionLimits::default() };
+    let (_server, client) = echo_limited(limits);
+    let mut sock = slow_hello(client.addr());
+    sock.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+    let started = Instant::now();
+    let mut buf = [0u8; 64];
+    loop {
+        assert!(started.elapsed() < Duration::from_secs(15), "handshake still open after 15 s of trickling");
+        if sock.write_all(&[0x00]).is_err() {
+            break;
+        }
+        match sock.read(&mut buf) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(_) => break,
+        }
+    }
+    assert!(started.elapsed() >= Duration::from_millis(900), "cut off early: {:?}", started.elapsed());
+}
+
+/// A keep-alive connection with no next request is closed after the idle limit.
+#[test]
+fn an_idle_keep_alive_connection_is_closed() {
+    let limits = ConnectionLimits { idle_timeout: Duration::from_millis(300), ..ConnectionLimits::default() };
+    let (_server, client) = echo_limited(limits);
+    let mut conn = tls_connect(client.addr(), client.tls_config(), T).expect("TLS connects");
+    conn.write_all(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    conn.flush().unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let started = Instant::now();
+    // Read until the server closes (close_notify or EOF); the socket timeout is the helper's 30 s.
+    loop {
+        match conn.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+            Err(e) => panic!("connection not closed by the server: {e} after {:?}", started.elapsed()),
+        }
+    }
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 200 ") && text.contains("Connection: keep-alive"), "{text}");
+    assert!(started.elapsed() < Duration::from_secs(10), "closed only after {:?}", started.elapsed());
+}
+
+/// Past the cap a client gets a fast 503 with `Connection: close` (once: a reset during its TLS
+/// handshake), and the simulator's own endpoints still answer; once the slow clients leave,
+/// requests are served again.
+#[test]
+fn over_the_cap_a_client_gets_a_fast_503_and_sim_endpoints_still_answer() {
+    let limits = ConnectionLimits {
+        max_connections: 4,
+        request_deadline: Duration::from_secs(120),
+        ..ConnectionLimits::default()
+    };
+    let (server, mut client) = echo_limited(limits);
+    let slow: Vec<TcpStream> = (0..4).map(|_| slow_hello(client.addr())).collect();
+    let started = Instant::now();
+    let (status, headers, body) = client.try_get("/a", &[]).expect("a refusal is an HTTP answer");
+    assert_eq!(status, 503, "{body}");
+    assert!(started.elapsed() < Duration::from_secs(5), "refused only after {:?}", started.elapsed());
+    assert_eq!(header(&headers, "connection"), Some("close"));
+    assert_eq!(header(&headers, "retry-after"), Some("1"));
+    assert!(json_of(&body)["msg"].as_str().is_some_and(|m| m.contains("4 connections")), "{body}");
+
+    set_faults(&mut client, json!({ "ack_latency_ms": 5 }));
+    assert_eq!(server.faults.ack_latency(), Duration::from_millis(5), "the control endpoint got through");
+    assert_eq!(client.get("/_sim/book?symbol=BTCUSDT&depth=1", &[]).0, 200);
+
+    drop(slow);
+    let deadline = Instant::now() + T;
+    while client.try_get("/a", &[]).map(|r| r.0).ok() != Some(200) {
+        assert!(Instant::now() < deadline, "still refused after the slow clients left");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// An outage used to drop every new connection at accept, `/_sim/faults` included, so nothing
+/// but the test's own handle could end it. Now the control endpoint stays reachable and
+/// `{"clear":true}` ends the outage; protocol requests are still dropped meanwhile.
+#[test]
+fn sim_faults_stays_reachable_during_an_outage_and_clear_ends_it() {
+    let (server, mut client) = sim();
+    set_faults(&mut client, json!({ "outage_ms": 600_000 }));
+    assert!(server.faults.in_outage());
+    assert!(client.try_get("/a", &[]).is_err(), "protocol requests are dropped in the outage");
+    let (status, _, body) = client.get("/_sim/book?symbol=BTCUSDT&depth=1", &[]);
+    assert_eq!(status, 200, "{body}");
+    set_faults(&mut client, json!({ "clear": true }));
+    assert!(!server.faults.in_outage());
+    assert_eq!(client.get("/a", &[]).0, 200);
 }

@@ -24,7 +24,7 @@ use qt_gateway::sim::matching::FeeSchedule;
 use qt_venue_sim::faults::Faults;
 use qt_venue_sim::market::{AccountConfig, Market, MarketConfig, SymbolConfig};
 use qt_venue_sim::protocol::Protocol;
-use qt_venue_sim::server::{RunningServer, ServerConfig, VenueSimServer};
+use qt_venue_sim::server::{ConnectionLimits, RunningServer, ServerConfig, VenueSimServer};
 use rustls::{ClientConnection, StreamOwned};
 use rustls_pki_types::ServerName;
 use std::io::{self, Read, Write};
@@ -138,14 +138,30 @@ pub fn start_sim(protocols: Vec<Arc<dyn Protocol>>) -> RunningServer {
 
 /// [`start_sim`] with a market of the test's own.
 pub fn start_sim_with(market: Arc<Market>, protocols: Vec<Arc<dyn Protocol>>) -> RunningServer {
+    VenueSimServer::start(sim_config(market, protocols)).expect("simulator starts")
+}
+
+/// [`start_sim`] with connection limits of the test's own.
+pub fn start_sim_limited(protocols: Vec<Arc<dyn Protocol>>, limits: ConnectionLimits) -> RunningServer {
+    VenueSimServer::start_with_limits(sim_config(test_market(), protocols), limits).expect("simulator starts")
+}
+
+fn sim_config(market: Arc<Market>, protocols: Vec<Arc<dyn Protocol>>) -> ServerConfig {
     let loopback: SocketAddr = "127.0.0.1:0".parse().expect("loopback address");
-    let cfg = ServerConfig {
+    ServerConfig {
         market,
         faults: Faults::new(),
         protocols: protocols.into_iter().map(|p| (p, loopback)).collect(),
         ca_file: fresh_ca_path(),
-    };
-    VenueSimServer::start(cfg).expect("simulator starts")
+    }
+}
+
+/// This process's soft limit on open files, from `/proc/self/limits` (`None` where that file
+/// does not exist or says "unlimited").
+pub fn open_files_limit() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = text.lines().find(|l| l.starts_with("Max open files"))?;
+    line.trim_start_matches("Max open files").split_whitespace().next()?.parse().ok()
 }
 
 /// Opens a TLS connection to `addr` (server name `localhost`) and completes the handshake.
