@@ -16,13 +16,14 @@
 //! reported only for quantity beyond what was already reported (the stream's cumulative `z`, or
 //! a query's `executedQty`), so replays, duplicates and gap recovery never double count.
 
-use crate::binance::errors::{CODE_CANCEL_REJECTED, CODE_NO_SUCH_ORDER, GatewayError, reject_reason};
+mod reconcile;
+
+use crate::binance::errors::{CODE_CANCEL_REJECTED, GatewayError, reject_reason};
 use crate::binance::https::{Endpoint, HttpsClient, Response, TransportError, server_name, tls_config};
 use crate::binance::signer::{Signer, signed_query};
 use crate::binance::user_stream::{self, StreamEvent, StreamMsg, UserStream, WsTarget, api_error, listen_key_request};
 use crate::binance::{BinanceGatewayConfig, GatewayStats};
 use crossbeam_channel::{Receiver, TryRecvError};
-use qt_core::money::{NOTIONAL_SCALE, div_round_i128};
 use qt_core::queue::{Consumer, Producer, push_blocking};
 use qt_core::{
     AccountId, ClientOrderId, Clock as _, ExecutionReport, Instrument, InstrumentId, Liquidity, Nanos, Notional,
@@ -86,7 +87,7 @@ pub fn spawn(
         let mut http = new_rest();
         let url = format!("{}{}", rest.url, user_stream::USER_DATA_STREAM);
         let opened = listen_key_request(&mut http, "POST", api_key, None)
-            .map_err(|e| e.into_gateway_error("POST", url.clone()))
+            .map_err(|e| e.into_gateway_error("POST", url.clone()).for_account(*account))
             .and_then(|key| key.ok_or_else(|| GatewayError::BadAnswer { method: "POST", url, body: String::new() }))
             .and_then(|key| match user_stream::connect(&target, &key) {
                 Ok(ws) => Ok((key, ws)),
@@ -564,47 +565,6 @@ impl Gateway {
         self.emit(r)
     }
 
-    /// Reports what the venue filled beyond what was reported (`venue_cum`, with cumulative
-    /// quote `venue_quote`) as one fill at the average price of the missing part; its fee is
-    /// unknown (zero, counted).
-    #[cold]
-    fn catch_up(
-        &mut self,
-        order_id: OrderId,
-        venue_cum: Qty,
-        venue_quote: Option<Notional>,
-        ts: Nanos,
-    ) -> Result<(), ReportsClosed> {
-        let Some(o) = self.orders.get(&order_id) else { return Ok(()) };
-        let Some(&idx) = self.by_id.get(&o.request.instrument) else { return Ok(()) };
-        let missing = venue_cum.checked_sub(o.cum_qty).unwrap_or(Qty::ZERO);
-        if !missing.is_positive() {
-            return Ok(());
-        }
-        let inst = &self.instruments[idx];
-        let missing_quote = venue_quote.and_then(|q| q.checked_sub(o.cum_quote).ok());
-        // price = quote / qty, on the instrument's price grid.
-        let scale_gap =
-            u32::from(NOTIONAL_SCALE).saturating_sub(u32::from(inst.price_scale()) + u32::from(inst.qty_scale()));
-        let price = missing_quote
-            .and_then(|q| {
-                let den = i128::from(missing.units()).checked_mul(10i128.checked_pow(scale_gap)?)?;
-                div_round_i128(q.units(), den, Rounding::Nearest).ok()
-            })
-            .and_then(|p| i64::try_from(p).ok())
-            .map(Price::from_units)
-            .filter(|p| p.is_positive())
-            .unwrap_or(o.request.price);
-        log::warn!(
-            "binance gateway: order {order_id}: {} filled at the venue without a stream event; reporting it at {} without its fee",
-            inst.qty_text(missing),
-            inst.price_text(price)
-        );
-        self.stats.fills_without_fee += 1;
-        let quote = missing_quote.unwrap_or(Notional::ZERO);
-        self.fill(order_id, price, missing, Notional::ZERO, Liquidity::Taker, ts, quote)
-    }
-
     // ---- requests ------------------------------------------------------------------------
 
     /// Sends a signed request for account `acct` and notes the rate-limit headers.
@@ -1031,132 +991,6 @@ impl Gateway {
         let liquidity = if ev.maker { Liquidity::Maker } else { Liquidity::Taker };
         let quote = if last == l { quote } else { inst_notional(&self.instruments[idx], px, last) };
         self.fill(order_id, px, last, fee.unwrap_or(Notional::ZERO), liquidity, ts, quote)
-    }
-
-    // ---- reconciliation ------------------------------------------------------------------
-
-    fn run_due_reconciles(&mut self) -> Result<usize, ReportsClosed> {
-        if self.reconciles.is_empty() {
-            return Ok(0);
-        }
-        let now = Instant::now();
-        let due: Vec<Reconcile> = self.reconciles.iter().filter(|r| r.due <= now).copied().collect();
-        if due.is_empty() {
-            return Ok(0);
-        }
-        if self.backing_off() || self.used_weight >= WEIGHT_SLOWDOWN {
-            let until = self.backoff_until.unwrap_or(now + Duration::from_secs(1));
-            for r in &mut self.reconciles {
-                r.due = r.due.max(until);
-            }
-            return Ok(0);
-        }
-        for r in &due {
-            self.reconcile(*r)?;
-        }
-        Ok(due.len())
-    }
-
-    #[cold]
-    fn reconcile(&mut self, job: Reconcile) -> Result<(), ReportsClosed> {
-        let Some(o) = self.orders.get(&job.order_id) else {
-            self.reconciles.retain(|r| r.order_id != job.order_id);
-            return Ok(());
-        };
-        let (Some(&acct), Some(&idx)) =
-            (self.account_index.get(&o.request.account), self.by_id.get(&o.request.instrument))
-        else {
-            self.reconciles.retain(|r| r.order_id != job.order_id);
-            return Ok(());
-        };
-        let order_id = job.order_id;
-        let symbol = self.instruments[idx].symbol().to_string();
-        let client_id = ClientOrderId::new(self.run_id, order_id);
-        self.stats.reconciliations += 1;
-        let result =
-            self.signed(acct, "GET", ORDER_PATH, &[("symbol", &symbol), ("origClientOrderId", client_id.as_str())]);
-        let retry = |g: &mut Self, not_found: bool| {
-            if let Some(r) = g.reconciles.iter_mut().find(|r| r.order_id == order_id) {
-                r.attempts += 1;
-                if not_found {
-                    r.not_found += 1;
-                    r.due = Instant::now() + NOT_FOUND_RETRY;
-                } else {
-                    let exp = r.attempts.min(7);
-                    r.due = Instant::now() + (Duration::from_millis(50) * (1u32 << exp)).min(QUERY_BACKOFF_MAX);
-                }
-                r.not_found
-            } else {
-                0
-            }
-        };
-        let resp = match result {
-            Ok(resp) => resp,
-            Err(_) => {
-                retry(self, false);
-                return Ok(());
-            }
-        };
-        if resp.status != 200 {
-            let (code, msg) = api_error(&resp.body);
-            if code == CODE_NO_SUCH_ORDER {
-                let accepted = self.orders.get(&order_id).is_some_and(|o| o.accepted);
-                if accepted {
-                    log::warn!("binance gateway: order {order_id} is live here but unknown to the venue ({msg:?})");
-                    self.reconciles.retain(|r| r.order_id != order_id);
-                    return Ok(());
-                }
-                if retry(self, true) >= NOT_FOUND_LIMIT {
-                    log::warn!("binance gateway: order {order_id} never reached the venue; reporting it rejected");
-                    return self.finish_order(order_id, ReportKind::Rejected(RejectReason::Other), WallClock.now());
-                }
-            } else {
-                log::warn!("binance gateway: query of order {order_id}: HTTP {}, code {code}, {msg:?}", resp.status);
-                retry(self, false);
-            }
-            return Ok(());
-        }
-        let answer = match serde_json::from_slice::<QueryAnswer>(&resp.body) {
-            Ok(a) => a,
-            Err(e) => {
-                self.stats.malformed += 1;
-                log::warn!("binance gateway: query of order {order_id}: unreadable ({e}): {}", resp.body_excerpt());
-                retry(self, false);
-                return Ok(());
-            }
-        };
-        let inst = &self.instruments[idx];
-        let executed = match inst.parse_qty(&answer.executed_qty) {
-            Ok(q) => q,
-            Err(e) => {
-                self.stats.malformed += 1;
-                log::warn!("binance gateway: query of order {order_id}: executedQty: {e}");
-                retry(self, false);
-                return Ok(());
-            }
-        };
-        let quote = Notional::parse(&answer.cum_quote).ok();
-        let ts = ms_to_nanos(answer.update_time);
-        self.reconciles.retain(|r| r.order_id != order_id);
-        self.ensure_accepted(order_id, answer.order_id, ts)?;
-        self.catch_up(order_id, executed, quote, ts)?;
-        if !self.orders.contains_key(&order_id) {
-            return Ok(());
-        }
-        match answer.status.as_str() {
-            "CANCELED" | "EXPIRED" | "EXPIRED_IN_MATCH" | "PENDING_CANCEL" => {
-                self.finish_order(order_id, ReportKind::Canceled, ts)
-            }
-            "REJECTED" => self.finish_order(order_id, ReportKind::Rejected(RejectReason::Other), ts),
-            _ if job.reason == QueryReason::CancelUnknown => {
-                // Still working: the cancel did not happen.
-                let Some(r) = self.order_report(order_id, ReportKind::CancelRejected(RejectReason::Other)) else {
-                    return Ok(());
-                };
-                self.emit(r)
-            }
-            _ => Ok(()),
-        }
     }
 }
 
