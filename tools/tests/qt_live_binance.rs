@@ -155,3 +155,31 @@ fn figure_of(stdout: &str, line: &str, label: &str) -> u64 {
     let rest = l.split_once(&format!(" {label} ")).unwrap().1;
     rest.split_whitespace().next().unwrap().replace(',', "").parse().unwrap()
 }
+
+#[test]
+fn a_wrong_api_secret_stops_the_run_before_the_first_order() {
+    let (mut server, market, path) = venue("bad-secret");
+    // The key is the account's, the secret is not: the listen key opens (it needs the key
+    // only), and the first signed request — the start-up account query — is refused (-1022).
+    let wrong = "not-the-live-test-secret-7f3a";
+    let config = std::fs::read_to_string(&path).unwrap().replace("\"live-test-secret\"", &format!("{wrong:?}"));
+    assert!(config.contains(wrong));
+    std::fs::write(&path, config).unwrap();
+    let started = Instant::now();
+    let out = qt_run(&path).output().unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(6), "stopped at start, not after the run's 6 s");
+    let error = stderr.lines().find(|l| l.starts_with("error: ")).unwrap_or_else(|| panic!("{stderr}"));
+    assert!(error.contains("binance") && error.contains("account \"alpha\""), "{error}");
+    assert!(error.contains("-1022") && error.contains("no order was sent"), "{error}");
+    assert!(!stdout.contains(wrong) && !stderr.contains(wrong), "the secret is never printed");
+    assert!(!stdout.contains("run summary"), "{stdout}");
+    // Nothing was traded on the account.
+    let total = |asset: &str| {
+        let b = market.balances(AccountId(0)).into_iter().find(|b| b.asset == asset).unwrap();
+        b.free.checked_add(b.locked).unwrap()
+    };
+    assert_eq!((total("BTC"), total("USDT")), (Notional::parse("10").unwrap(), Notional::parse("1000000").unwrap()));
+    server.shutdown();
+}
