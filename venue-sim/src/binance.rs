@@ -4,7 +4,7 @@
 //! prices and quantities are decimal strings with Binance's 8 decimals, ids are numbers):
 //! - REST: `GET /api/v3/ping`, `/time`, `/exchangeInfo`, `/depth`; signed `POST`/`DELETE`/`GET
 //!   /api/v3/order`, `DELETE`/`GET /api/v3/openOrders`, `GET /api/v3/account`, `GET
-//!   /api/v3/myTrades` (in [`my_trades`](self::my_trades)); and the listen key
+//!   /api/v3/myTrades` (in `binance/my_trades.rs`); and the listen key
 //!   endpoints `POST`/`PUT`/`DELETE /api/v3/userDataStream` (API key only). Binance deprecated
 //!   the listen key (2025-04-07) and announced its retirement on 2026-02-20 in favour of the
 //!   WebSocket API's `userDataStream.subscribe`; the simulator keeps it because we use it.

@@ -22,7 +22,7 @@
 //!   de-duplicated by trade id and by cumulative quantity (`z`), so a fill is never reported
 //!   twice, and a gap (a dropped stream, a malformed frame) is closed by querying the live orders
 //!   of the account: what the venue filled meanwhile is reported trade by trade with its real
-//!   commission from `GET /api/v3/myTrades` ([`trades`]); if the trade list cannot be had or
+//!   commission from `GET /api/v3/myTrades` (`trades`); if the trade list cannot be had or
 //!   does not add up, as one fill with its fee unknown (zero, logged, counted in
 //!   [`GatewayStats::fills_without_fee`] for the run summary).
 //! - Rate limits: `X-MBX-USED-WEIGHT-1M` is tracked (requests are paced near the limit), and a
