@@ -156,13 +156,13 @@ fn figure_of(stdout: &str, line: &str, label: &str) -> u64 {
     rest.split_whitespace().next().unwrap().replace(',', "").parse().unwrap()
 }
 
-#[test]
-fn a_wrong_api_secret_stops_the_run_before_the_first_order() {
-    let (mut server, market, path) = venue("bad-secret");
-    // The key is the account's, the secret is not: the listen key opens (it needs the key
-    // only), and the first signed request — the start-up account query — is refused (-1022).
-    let wrong = "not-the-live-test-secret-7f3a";
-    let config = std::fs::read_to_string(&path).unwrap().replace("\"live-test-secret\"", &format!("{wrong:?}"));
+/// Runs `qt run` with the config's `"live-test-<what>"` replaced by `wrong`: it must stop at
+/// start with an error naming the venue, the account and Binance's `code`, never printing
+/// `wrong`, and nothing may trade.
+fn refused_at_start(what: &str, wrong: &str, code: &str) {
+    let (mut server, market, path) = venue(&format!("bad-{what}"));
+    let config =
+        std::fs::read_to_string(&path).unwrap().replace(&format!("\"live-test-{what}\""), &format!("{wrong:?}"));
     assert!(config.contains(wrong));
     std::fs::write(&path, config).unwrap();
     let started = Instant::now();
@@ -172,8 +172,8 @@ fn a_wrong_api_secret_stops_the_run_before_the_first_order() {
     assert!(started.elapsed() < Duration::from_secs(6), "stopped at start, not after the run's 6 s");
     let error = stderr.lines().find(|l| l.starts_with("error: ")).unwrap_or_else(|| panic!("{stderr}"));
     assert!(error.contains("binance") && error.contains("account \"alpha\""), "{error}");
-    assert!(error.contains("-1022") && error.contains("no order was sent"), "{error}");
-    assert!(!stdout.contains(wrong) && !stderr.contains(wrong), "the secret is never printed");
+    assert!(error.contains(code) && error.contains("no order was sent"), "{error}");
+    assert!(!stdout.contains(wrong) && !stderr.contains(wrong), "the {what} is never printed");
     assert!(!stdout.contains("run summary"), "{stdout}");
     // Nothing was traded on the account.
     let total = |asset: &str| {
@@ -182,4 +182,17 @@ fn a_wrong_api_secret_stops_the_run_before_the_first_order() {
     };
     assert_eq!((total("BTC"), total("USDT")), (Notional::parse("10").unwrap(), Notional::parse("1000000").unwrap()));
     server.shutdown();
+}
+
+#[test]
+fn a_wrong_api_secret_stops_the_run_before_the_first_order() {
+    // The key is the account's, the secret is not: the listen key opens (it needs the key
+    // only), and the first signed request — the start-up account query — is refused.
+    refused_at_start("secret", "not-the-live-test-secret-7f3a", "-1022");
+}
+
+#[test]
+fn an_unknown_api_key_stops_the_run_at_start() {
+    // Refused already when the gateway creates the listen key.
+    refused_at_start("key", "not-the-live-test-key-7f3a", "-2015");
 }
