@@ -34,7 +34,8 @@
 //!   secret the venue refuses (-1022, -2014, -2015, HTTP 401) is [`GatewayError::AuthRejected`],
 //!   here and when [`spawn`] creates the listen keys.
 //!
-//! Files: [`gateway`] (the thread; its order queries and catch-up in `gateway/reconcile.rs`),
+//! Files: [`gateway`] (the thread; its stream events in `gateway/stream_events.rs`, its order
+//! queries and catch-up in `gateway/reconcile.rs`),
 //! `trades` (`myTrades`: a missing fill's real commission), [`account`] (balances),
 //! `user_stream` (WebSocket threads), `https` (the HTTPS client and TLS), `signer` (HMAC),
 //! [`errors`] ([`GatewayError`], code mapping).
