@@ -196,3 +196,24 @@ fn an_unknown_api_key_stops_the_run_at_start() {
     // Refused already when the gateway creates the listen key.
     refused_at_start("key", "not-the-live-test-key-7f3a", "-2015");
 }
+
+#[test]
+fn fills_whose_fee_cannot_be_known_are_counted_in_the_summary() {
+    let (mut server, _market, path) = venue("fee-unknown");
+    // Every user data stream message arrives unreadable, so each fill is found by querying the
+    // order, and the trade list that would give its commission fails.
+    server.faults.malformed_account_frames(u32::MAX / 2);
+    server.faults.fail_http_path("/api/v3/myTrades", u32::MAX / 2, 500);
+    let out = qt_run(&path).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{}", String::from_utf8_lossy(&out.stderr));
+    let fills = figure_of(&stdout, "gateway", "fills");
+    assert!(fills > 0, "{stdout}");
+    let fee_line = stdout.lines().find(|l| l.trim_start().starts_with("fees")).unwrap_or_else(|| panic!("{stdout}"));
+    assert!(fee_line.contains("binance: fills with unknown fee"), "{fee_line}");
+    assert_eq!(figure_of(&stdout, "fees", "fee"), fills, "every fill's fee is unknown: {stdout}");
+    // The fees the venue charged and we could not book show in the balance reconciliation.
+    assert_eq!(reconcile_line(&stdout, POSITIONS), (1, 0), "{stdout}");
+    assert!(reconcile_line(&stdout, BALANCES).1 >= 1, "{stdout}");
+    server.shutdown();
+}

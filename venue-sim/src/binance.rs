@@ -1703,6 +1703,8 @@ struct Subscription {
 enum Outgoing {
     /// A stream message (subject to frame faults).
     Data(String),
+    /// A user data stream message (subject to frame faults and to account frame faults).
+    Account(String),
     /// A reply to a control request.
     Control(String),
 }
@@ -2011,6 +2013,7 @@ impl<'a> Session<'a> {
                 }
             }
         }
+        let mut account_out = Vec::new();
         for sub in &self.subs {
             let StreamState::User { account, rx } = &sub.state else { continue };
             loop {
@@ -2028,10 +2031,11 @@ impl<'a> Session<'a> {
                     }
                     AccountEvent::Balances { ts, balances } => account_position_json(*ts, balances, now_ms),
                 };
-                out.push(wrap_payload(self.combined, &sub.name, &payload.to_string()));
+                account_out.push(wrap_payload(self.combined, &sub.name, &payload.to_string()));
             }
         }
         self.outbox.extend(out.into_iter().map(Outgoing::Data));
+        self.outbox.extend(account_out.into_iter().map(Outgoing::Account));
         Ok(())
     }
 
@@ -2088,7 +2092,10 @@ impl<'a> Session<'a> {
         while let Some(msg) = self.outbox.pop_front() {
             match msg {
                 Outgoing::Control(text) => ws.send_text(&text)?,
-                Outgoing::Data(text) => {
+                Outgoing::Account(_) if faults.take_malformed_account_frame() => {
+                    ws.send_raw_text(b"{\"e\":\"executionReport\",\"E\":,]")?;
+                }
+                Outgoing::Data(text) | Outgoing::Account(text) => {
                     if faults.take_malformed_frame() {
                         ws.send_raw_text(b"{\"e\":\"depthUpdate\",\"E\":,]")?;
                     } else if faults.take_truncated_frame() {

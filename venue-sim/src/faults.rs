@@ -17,6 +17,7 @@ pub struct Faults {
     ws_stall_until_ns: AtomicI64,
     skip_sequence: AtomicU32,
     malformed_frames: AtomicU32,
+    malformed_account_frames: AtomicU32,
     truncated_frames: AtomicU32,
     corrupt_levels: AtomicU32,
     http_failures: AtomicU32,
@@ -73,6 +74,18 @@ impl Faults {
     /// Takes one pending malformed frame.
     pub fn take_malformed_frame(&self) -> bool {
         take_one(&self.malformed_frames)
+    }
+
+    /// The next `n` user data stream messages (account events: `executionReport`,
+    /// `outboundAccountPosition`) are replaced by syntactically invalid JSON; market data is
+    /// untouched. Binance spot only.
+    pub fn malformed_account_frames(&self, n: u32) {
+        self.malformed_account_frames.fetch_add(n, Ordering::SeqCst);
+    }
+
+    /// Takes one pending malformed account frame.
+    pub fn take_malformed_account_frame(&self) -> bool {
+        take_one(&self.malformed_account_frames)
     }
 
     /// The next `n` stream messages are cut in half.
@@ -149,6 +162,7 @@ impl Faults {
         self.ws_stall_until_ns.store(0, Ordering::SeqCst);
         self.skip_sequence.store(0, Ordering::SeqCst);
         self.malformed_frames.store(0, Ordering::SeqCst);
+        self.malformed_account_frames.store(0, Ordering::SeqCst);
         self.truncated_frames.store(0, Ordering::SeqCst);
         self.corrupt_levels.store(0, Ordering::SeqCst);
         self.http_failures.store(0, Ordering::SeqCst);
@@ -178,6 +192,10 @@ mod tests {
         f.fail_http(1, 503);
         assert_eq!(f.take_http_failure(), Some(503));
         assert_eq!(f.take_http_failure(), None);
+        f.malformed_account_frames(1);
+        assert!(!f.take_malformed_frame());
+        assert!(f.take_malformed_account_frame());
+        assert!(!f.take_malformed_account_frame());
         f.fail_http_path("/api/v3/myTrades", 1, 500);
         assert_eq!(f.take_http_path_failure("/api/v3/order"), None);
         assert_eq!(f.take_http_path_failure("/api/v3/myTrades"), Some(500));
