@@ -543,29 +543,79 @@ fn wrong_api_key_fails_at_start_naming_the_venue_error() {
     assert!(err.contains("/api/v3/userDataStream") && err.contains("-2015"), "{err}");
 }
 
-#[test]
-fn malformed_stream_frame_is_skipped_and_the_fill_recovered_by_a_query() {
-    let mut h = Harness::start();
+/// A resting sell of 0.002 filled while its fill's `executionReport` is lost (sent as invalid
+/// JSON), so the gateway learns of the fill by querying the order. `lost_answer`: the order's own
+/// REST answer comes after the gateway gave up waiting, so the order's fate is unknown too.
+/// `trades_fail`: `GET /api/v3/myTrades` answers 500. Returns the instrument, the order size,
+/// the order's reports through its last fill (checked to add up to the order), and the stats.
+fn fill_found_by_query(lost_answer: bool, trades_fail: bool) -> (Instrument, Qty, Vec<ExecutionReport>, GatewayStats) {
+    let mut h = Harness::start_with(|cfg| cfg.request_timeout = Duration::from_millis(400));
+    if trades_fail {
+        h.faults().fail_http_path("/api/v3/myTrades", 100, 500);
+    }
     let qty = h.inst.parse_qty("0.002").unwrap();
-    let (id, price) = rest_sell(&mut h, qty);
+    let (_, ask) = h.best();
+    let price = Price::from_units(ask.0.units() + 5);
+    if lost_answer {
+        h.faults().set_ack_latency(Duration::from_millis(1200));
+    }
+    let id = h.send_new(Side::Sell, OrderType::Limit, TimeInForce::Gtc, h.gw_price(price), qty);
+    let deadline = Instant::now() + WAIT;
+    while h.market().order(GW, 0, &OrderRef::Client(client_id(id))).is_none() {
+        assert!(Instant::now() < deadline, "the order never reached the venue");
+        std::thread::sleep(Duration::from_millis(5));
+    }
     // Let the order's own stream messages (NEW, balances) go out first; then the next stream
     // message — our first fill's executionReport — arrives as invalid JSON.
     std::thread::sleep(Duration::from_millis(200));
     h.faults().malformed_frames(1);
     h.take_through(price, &client_id(id));
     let reports = h.reports_until(id, |r| r.kind == ReportKind::Fill && r.leaves_qty.is_zero());
+    h.faults().set_ack_latency(Duration::ZERO);
+    assert_eq!(reports[0].kind, ReportKind::Accepted, "{reports:?}");
     let mut cum = Qty::ZERO;
-    for r in &reports {
+    for r in &reports[1..] {
         assert_eq!((r.kind, r.last_price), (ReportKind::Fill, h.gw_price(price)), "{reports:?}");
         cum = cum.checked_add(r.last_qty).unwrap();
         assert_eq!(r.cum_qty, cum);
     }
     assert_eq!(cum, qty, "every lot reported exactly once: {reports:?}");
     assert!(h.next_report(Duration::from_millis(300)).is_none());
+    let inst = h.inst.clone();
     let stats = h.stop();
     assert_eq!(stats.malformed, 1, "{stats:?}");
-    assert!(stats.reconciliations >= 1, "{stats:?}");
-    assert!(stats.fills_without_fee >= 1, "the lost fill came from the query: {stats:?}");
+    assert!(stats.reconciliations >= 1 && stats.trade_queries >= 1, "{stats:?}");
+    (inst, qty, reports, stats)
+}
+
+#[test]
+fn malformed_stream_frame_is_skipped_and_the_fill_recovered_with_its_commission() {
+    let (inst, qty, reports, stats) = fill_found_by_query(false, false);
+    let fills: Vec<&ExecutionReport> = reports[1..].iter().collect();
+    assert_eq!(check_fills(&inst, qty, &fills, MAKER_FEE_BPS), qty);
+    assert!(fills.iter().all(|f| f.liquidity == Liquidity::Maker), "{fills:?}");
+    assert!(stats.fills_fee_from_trades >= 1, "the lost fill came from myTrades: {stats:?}");
+    assert_eq!(stats.fills_without_fee, 0, "{stats:?}");
+}
+
+#[test]
+fn order_with_a_lost_answer_filled_unseen_is_booked_with_the_real_commission() {
+    let (inst, qty, reports, stats) = fill_found_by_query(true, false);
+    // Every fill carries the venue's own commission (the maker fee of its trade), none zero.
+    let fills: Vec<&ExecutionReport> = reports[1..].iter().collect();
+    assert_eq!(check_fills(&inst, qty, &fills, MAKER_FEE_BPS), qty);
+    assert!(fills.iter().all(|f| f.fee > Notional::ZERO), "{fills:?}");
+    assert!(stats.transport_errors >= 1, "the order's answer was lost: {stats:?}");
+    assert!(stats.fills_fee_from_trades >= 1 && stats.fills_without_fee == 0, "{stats:?}");
+    assert_eq!((stats.accepted, stats.fills), (1, fills.len() as u64));
+}
+
+#[test]
+fn fill_found_by_query_without_a_trade_list_is_marked_fee_unknown() {
+    let (_, _, reports, stats) = fill_found_by_query(true, true);
+    assert!(reports[1..].iter().any(|f| f.fee.is_zero()), "{reports:?}");
+    assert!(stats.fills_without_fee >= 1, "the fill's fee is unknown and counted: {stats:?}");
+    assert_eq!(stats.fills_fee_from_trades, 0, "{stats:?}");
 }
 
 #[test]

@@ -19,7 +19,7 @@ use qt_core::queue::{Progress, spsc};
 use qt_core::strategy::imbalance::ImbalanceTaker;
 use qt_core::{Clock, DecimalStyle, Engine, EngineReport, InstrumentId, SimClock, StrategyId, Venue, WallClock, sys};
 use qt_feed::{BinanceFeed, BinanceFeedConfig, RingFeed};
-use qt_gateway::binance::{BinanceGatewayConfig, GatewayStats};
+use qt_gateway::binance::{BinanceGatewayConfig, GatewayError, GatewayStats};
 use qt_gateway::sim::venue::{SimVenue, SimVenueConfig, SimVenueLinks, SimVenueStats};
 use qt_risk::RiskGate;
 use qt_risk::ess::EmergencyStop;
@@ -140,11 +140,12 @@ pub struct LiveReconciliation {
     pub balances: BalanceReconciliation,
 }
 
-/// Every account's balances (free + locked) on every live venue, queried on the calling thread.
-fn venue_snapshot(queries: &[BinanceGatewayConfig]) -> Result<Vec<AssetAmount>, String> {
+/// Every account's balances (free + locked) on every live venue, queried on the calling thread;
+/// an error comes with the index in `queries` of the venue that failed.
+fn venue_snapshot(queries: &[BinanceGatewayConfig]) -> Result<Vec<AssetAmount>, (usize, GatewayError)> {
     let mut out = Vec::new();
-    for cfg in queries {
-        for acct in qt_gateway::binance::account::query_balances(cfg).map_err(|e| e.to_string())? {
+    for (v, cfg) in queries.iter().enumerate() {
+        for acct in qt_gateway::binance::account::query_balances(cfg).map_err(|e| (v, e))? {
             out.extend(acct.balances.iter().map(|b| (acct.account, b.asset.clone(), b.total())));
         }
     }
@@ -360,23 +361,50 @@ pub fn build_live(plan: &Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<
         };
         account_queries.push(cfg.clone());
         let handle = qt_gateway::binance::spawn(cfg, orders_rx, reports_tx, gateway_stop.clone())
-            .with_context(|| format!("{} gateway", v.venue))?;
+            .map_err(|e| start_error(plan, v.venue, e))?;
         gateways.push((v.venue, handle));
     }
     engine.register_feeds().context("registering feed sockets")?;
     Ok(LiveRun { engine, gateways, gateway_stop, account_queries })
 }
 
+/// A live venue's start-up failure; a refused key or secret names the account (never the
+/// secret) and says no order was sent.
+fn start_error(plan: &Plan, venue: Venue, e: GatewayError) -> anyhow::Error {
+    match &e {
+        GatewayError::AuthRejected { account, .. } => {
+            let name = plan.accounts.get(account.index()).map_or("?", |a| a.name.as_str());
+            anyhow!("{venue} refused the API credentials of account {name:?} at start; no order was sent: {e}")
+        }
+        _ => anyhow::Error::new(e).context(format!("{venue} gateway")),
+    }
+}
+
 /// Runs `plan` against live venues for its duration (wall clock) or until `stop`.
 pub fn run_live(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<RunOutcome> {
     let wall_start = Instant::now();
     let LiveRun { mut engine, gateways, gateway_stop, account_queries } = build_live(&plan, stop)?;
+    // Baseline balances before the core can send an order (this thread, not the core's). A key
+    // or secret the venue refuses ends the run here, before the core starts: every order would
+    // be refused. Any other failure only costs the reconciliation.
+    let baseline = match venue_snapshot(&account_queries) {
+        Ok(b) => Ok(b),
+        Err((v, e)) if e.is_auth_rejected() => {
+            gateway_stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            for (venue, handle) in gateways {
+                if handle.join().is_err() {
+                    log::error!("the {venue} gateway thread panicked");
+                }
+            }
+            let venue = plan.venues.get(v).map_or(Venue::Binance, |p| p.venue);
+            return Err(start_error(&plan, venue, e));
+        }
+        Err((_, e)) => {
+            log::warn!("reconcile: start balances unavailable: {e}");
+            Err(e.to_string())
+        }
+    };
     let side = SideThreads::attach(&mut engine, &plan)?;
-    // Baseline balances before the core can send an order (this thread, not the core's).
-    let baseline = venue_snapshot(&account_queries);
-    if let Err(e) = &baseline {
-        log::warn!("reconcile: start balances unavailable: {e}");
-    }
     let engine_stop = engine.stop_flag();
     let core_thread = std::thread::Builder::new().name("qt-core".into()).spawn(move || engine.run())?;
     let deadline = wall_start + Duration::from_nanos(plan.sim.duration.0.max(0) as u64);
@@ -396,7 +424,10 @@ pub fn run_live(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<Run
     for (venue, handle) in gateways {
         stats.push((venue, handle.join().map_err(|_| anyhow!("the {venue} gateway thread panicked"))?));
     }
-    let end = if baseline.is_ok() { venue_snapshot(&account_queries) } else { Err("no start balances".into()) };
+    let end = match baseline {
+        Ok(_) => venue_snapshot(&account_queries).map_err(|(_, e)| e.to_string()),
+        Err(_) => Err("no start balances".into()),
+    };
     let live = reconcile_live(&plan, &engine_report, baseline, end);
     if let Err(e) = &live {
         log::warn!("reconcile: not available: {e}");

@@ -109,6 +109,7 @@ pub fn render(outcome: &RunOutcome) -> String {
                     "  gateway   {venue}: sent {} accepted {} fills {} cancels {} transport errors {} reconnects {} max weight {}",
                     g.orders_sent, g.accepted, g.fills, g.cancels, g.transport_errors, g.reconnects, g.max_used_weight
                 );
+                let _ = writeln!(s, "{}", fee_line(*venue, g));
             }
         }
     }
@@ -233,4 +234,27 @@ pub fn render(outcome: &RunOutcome) -> String {
         let _ = writeln!(s, "  fills digest {:016x} (same seed and duration ⇒ same digest)", e.fills_digest);
     }
     s
+}
+
+/// A live gateway's fills by how their fee is known (issue #14 item 7): a fill found by a query
+/// whose trades could not be listed is booked with a zero fee, so PnL lacks it.
+fn fee_line(venue: qt_core::Venue, g: &qt_gateway::binance::GatewayStats) -> String {
+    format!(
+        "  fees      {venue}: fills with unknown fee {} (booked as zero; PnL lacks them)  fee in another asset {}  recovered from trade list {}",
+        g.fills_without_fee, g.fees_not_in_quote, g.fills_fee_from_trades
+    )
+}
+
+#[cfg(test)]
+mod fee_line_tests {
+    use super::*;
+
+    #[test]
+    fn fills_with_unknown_fees_are_counted_in_the_summary() {
+        let g =
+            qt_gateway::binance::GatewayStats { fills_without_fee: 2, fills_fee_from_trades: 3, ..Default::default() };
+        let line = fee_line(qt_core::Venue::Binance, &g);
+        assert!(line.contains("binance: fills with unknown fee 2 (booked as zero"), "{line}");
+        assert!(line.ends_with("recovered from trade list 3"), "{line}");
+    }
 }

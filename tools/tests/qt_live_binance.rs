@@ -155,3 +155,65 @@ fn figure_of(stdout: &str, line: &str, label: &str) -> u64 {
     let rest = l.split_once(&format!(" {label} ")).unwrap().1;
     rest.split_whitespace().next().unwrap().replace(',', "").parse().unwrap()
 }
+
+/// Runs `qt run` with the config's `"live-test-<what>"` replaced by `wrong`: it must stop at
+/// start with an error naming the venue, the account and Binance's `code`, never printing
+/// `wrong`, and nothing may trade.
+fn refused_at_start(what: &str, wrong: &str, code: &str) {
+    let (mut server, market, path) = venue(&format!("bad-{what}"));
+    let config =
+        std::fs::read_to_string(&path).unwrap().replace(&format!("\"live-test-{what}\""), &format!("{wrong:?}"));
+    assert!(config.contains(wrong));
+    std::fs::write(&path, config).unwrap();
+    let started = Instant::now();
+    let out = qt_run(&path).output().unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(6), "stopped at start, not after the run's 6 s");
+    let error = stderr.lines().find(|l| l.starts_with("error: ")).unwrap_or_else(|| panic!("{stderr}"));
+    assert!(error.contains("binance") && error.contains("account \"alpha\""), "{error}");
+    assert!(error.contains(code) && error.contains("no order was sent"), "{error}");
+    assert!(!stdout.contains(wrong) && !stderr.contains(wrong), "the {what} is never printed");
+    assert!(!stdout.contains("run summary"), "{stdout}");
+    // Nothing was traded on the account.
+    let total = |asset: &str| {
+        let b = market.balances(AccountId(0)).into_iter().find(|b| b.asset == asset).unwrap();
+        b.free.checked_add(b.locked).unwrap()
+    };
+    assert_eq!((total("BTC"), total("USDT")), (Notional::parse("10").unwrap(), Notional::parse("1000000").unwrap()));
+    server.shutdown();
+}
+
+#[test]
+fn a_wrong_api_secret_stops_the_run_before_the_first_order() {
+    // The key is the account's, the secret is not: the listen key opens (it needs the key
+    // only), and the first signed request — the start-up account query — is refused.
+    refused_at_start("secret", "not-the-live-test-secret-7f3a", "-1022");
+}
+
+#[test]
+fn an_unknown_api_key_stops_the_run_at_start() {
+    // Refused already when the gateway creates the listen key.
+    refused_at_start("key", "not-the-live-test-key-7f3a", "-2015");
+}
+
+#[test]
+fn fills_whose_fee_cannot_be_known_are_counted_in_the_summary() {
+    let (mut server, _market, path) = venue("fee-unknown");
+    // Every user data stream message arrives unreadable, so each fill is found by querying the
+    // order, and the trade list that would give its commission fails.
+    server.faults.malformed_account_frames(u32::MAX / 2);
+    server.faults.fail_http_path("/api/v3/myTrades", u32::MAX / 2, 500);
+    let out = qt_run(&path).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{}", String::from_utf8_lossy(&out.stderr));
+    let fills = figure_of(&stdout, "gateway", "fills");
+    assert!(fills > 0, "{stdout}");
+    let fee_line = stdout.lines().find(|l| l.trim_start().starts_with("fees")).unwrap_or_else(|| panic!("{stdout}"));
+    assert!(fee_line.contains("binance: fills with unknown fee"), "{fee_line}");
+    assert_eq!(figure_of(&stdout, "fees", "fee"), fills, "every fill's fee is unknown: {stdout}");
+    // The fees the venue charged and we could not book show in the balance reconciliation.
+    assert_eq!(reconcile_line(&stdout, POSITIONS), (1, 0), "{stdout}");
+    assert!(reconcile_line(&stdout, BALANCES).1 >= 1, "{stdout}");
+    server.shutdown();
+}

@@ -3,7 +3,8 @@
 //! What it serves (field names, types and error texts follow `binance/binance-spot-api-docs`;
 //! prices and quantities are decimal strings with Binance's 8 decimals, ids are numbers):
 //! - REST: `GET /api/v3/ping`, `/time`, `/exchangeInfo`, `/depth`; signed `POST`/`DELETE`/`GET
-//!   /api/v3/order`, `DELETE`/`GET /api/v3/openOrders`, `GET /api/v3/account`; and the listen key
+//!   /api/v3/order`, `DELETE`/`GET /api/v3/openOrders`, `GET /api/v3/account`, `GET
+//!   /api/v3/myTrades` (in `binance/my_trades.rs`); and the listen key
 //!   endpoints `POST`/`PUT`/`DELETE /api/v3/userDataStream` (API key only). Binance deprecated
 //!   the listen key (2025-04-07) and announced its retirement on 2026-02-20 in favour of the
 //!   WebSocket API's `userDataStream.subscribe`; the simulator keeps it because we use it.
@@ -39,6 +40,8 @@
 //! request gets Binance's `{"code":..,"msg":..}` with a 4xx status.
 //!
 //! [`Faults::take_skip_sequence`]: crate::faults::Faults::take_skip_sequence
+
+mod my_trades;
 
 use crate::market::{
     AccountEvent, BalanceView, BookUpdate, ClientOrderRequest, ExecKind, FillView, Market, OrderOutcome, OrderRef,
@@ -229,6 +232,9 @@ pub enum BinanceError {
     /// -1125.
     #[error("This listenKey does not exist.")]
     InvalidListenKey,
+    /// -1127: `endTime` before `startTime`, or more than 24 hours after it.
+    #[error("More than 24 hours between startTime and endTime.")]
+    TimeSpanTooLong,
     /// -1128.
     #[error("Combination of optional parameters invalid.")]
     BadParamCombination,
@@ -280,6 +286,7 @@ impl BinanceError {
             EmptyOrigClientOrderId => -1119,
             InvalidSymbol => -1121,
             InvalidListenKey => -1125,
+            TimeSpanTooLong => -1127,
             BadParamCombination => -1128,
             InvalidParamData(_) => -1130,
             FilterFailure(_) => -1013,
@@ -450,6 +457,7 @@ enum Endpoint {
     CancelOpenOrders,
     OpenOrders,
     Account,
+    MyTrades,
     ListenKeyStart,
     ListenKeyKeepalive,
     ListenKeyClose,
@@ -465,6 +473,7 @@ fn route(method: &str, path: &str) -> Result<Endpoint, BinanceError> {
         "/api/v3/order" => &[("POST", NewOrder), ("DELETE", CancelOrder), ("GET", QueryOrder)],
         "/api/v3/openOrders" => &[("DELETE", CancelOpenOrders), ("GET", OpenOrders)],
         "/api/v3/account" => &[("GET", Account)],
+        "/api/v3/myTrades" => &[("GET", MyTrades)],
         "/api/v3/userDataStream" => {
             &[("POST", ListenKeyStart), ("PUT", ListenKeyKeepalive), ("DELETE", ListenKeyClose)]
         }
@@ -789,6 +798,13 @@ impl BinanceSpot {
             }
             Endpoint::NewOrder | Endpoint::CancelOrder | Endpoint::CancelOpenOrders => 1,
             Endpoint::QueryOrder => 4,
+            Endpoint::MyTrades => {
+                if p.is_some_and(|p| p.get("orderId").is_some()) {
+                    5
+                } else {
+                    20
+                }
+            }
             Endpoint::OpenOrders => {
                 if p.is_some_and(|p| p.get("symbol").is_some()) {
                     6
@@ -818,6 +834,7 @@ impl BinanceSpot {
             Endpoint::CancelOpenOrders => self.cancel_open_orders(ctx, req, p).map(Reply::from),
             Endpoint::OpenOrders => self.open_orders(ctx, req, p).map(Reply::from),
             Endpoint::Account => self.account(ctx, req, p).map(Reply::from),
+            Endpoint::MyTrades => self.my_trades(ctx, req, p).map(Reply::from),
             Endpoint::ListenKeyStart => self.listen_key_start(ctx, req, p).map(Reply::from),
             Endpoint::ListenKeyKeepalive => self.listen_key_keepalive(ctx, req, p).map(Reply::from),
             Endpoint::ListenKeyClose => self.listen_key_close(ctx, req, p).map(Reply::from),
@@ -1587,6 +1604,9 @@ impl Protocol for BinanceSpot {
     }
 
     fn handle_http(&self, ctx: &Ctx, req: &HttpRequest) -> HttpResponse {
+        if let Some(status) = ctx.faults.take_http_path_failure(&req.path) {
+            return crate::http::error_response(status, &format!("simulated HTTP {status} (injected fault)"));
+        }
         let now_ms = ctx.market.now_ms();
         let endpoint = route(&req.method, &req.path);
         let params = Params::parse(req);
@@ -1683,6 +1703,8 @@ struct Subscription {
 enum Outgoing {
     /// A stream message (subject to frame faults).
     Data(String),
+    /// A user data stream message (subject to frame faults and to account frame faults).
+    Account(String),
     /// A reply to a control request.
     Control(String),
 }
@@ -1991,6 +2013,7 @@ impl<'a> Session<'a> {
                 }
             }
         }
+        let mut account_out = Vec::new();
         for sub in &self.subs {
             let StreamState::User { account, rx } = &sub.state else { continue };
             loop {
@@ -2008,10 +2031,11 @@ impl<'a> Session<'a> {
                     }
                     AccountEvent::Balances { ts, balances } => account_position_json(*ts, balances, now_ms),
                 };
-                out.push(wrap_payload(self.combined, &sub.name, &payload.to_string()));
+                account_out.push(wrap_payload(self.combined, &sub.name, &payload.to_string()));
             }
         }
         self.outbox.extend(out.into_iter().map(Outgoing::Data));
+        self.outbox.extend(account_out.into_iter().map(Outgoing::Account));
         Ok(())
     }
 
@@ -2068,7 +2092,10 @@ impl<'a> Session<'a> {
         while let Some(msg) = self.outbox.pop_front() {
             match msg {
                 Outgoing::Control(text) => ws.send_text(&text)?,
-                Outgoing::Data(text) => {
+                Outgoing::Account(_) if faults.take_malformed_account_frame() => {
+                    ws.send_raw_text(b"{\"e\":\"executionReport\",\"E\":,]")?;
+                }
+                Outgoing::Data(text) | Outgoing::Account(text) => {
                     if faults.take_malformed_frame() {
                         ws.send_raw_text(b"{\"e\":\"depthUpdate\",\"E\":,]")?;
                     } else if faults.take_truncated_frame() {

@@ -2,8 +2,8 @@
 //! simulator's control endpoint. The server and the protocols consult it at their decision
 //! points; every setter takes effect for connections already open.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 fn now_ns() -> i64 {
@@ -28,10 +28,14 @@ pub struct Faults {
     ws_stall_until_ns: AtomicI64,
     skip_sequence: AtomicU32,
     malformed_frames: AtomicU32,
+    malformed_account_frames: AtomicU32,
     truncated_frames: AtomicU32,
     corrupt_levels: AtomicU32,
     http_failures: AtomicU32,
     http_failure_status: AtomicU32,
+    /// `(path, count, status)`: REST failures of one endpoint (consulted by the Binance spot
+    /// protocol before it handles a request).
+    http_path_failures: Mutex<Vec<(String, u32, u16)>>,
     ack_latency_us: AtomicU64,
     outage_until_ns: AtomicI64,
     refuse_all: AtomicBool,
@@ -83,6 +87,18 @@ impl Faults {
         take_one(&self.malformed_frames)
     }
 
+    /// The next `n` user data stream messages (account events: `executionReport`,
+    /// `outboundAccountPosition`) are replaced by syntactically invalid JSON; market data is
+    /// untouched. Binance spot only.
+    pub fn malformed_account_frames(&self, n: u32) {
+        self.malformed_account_frames.fetch_add(n, Ordering::SeqCst);
+    }
+
+    /// Takes one pending malformed account frame.
+    pub fn take_malformed_account_frame(&self) -> bool {
+        take_one(&self.malformed_account_frames)
+    }
+
     /// The next `n` stream messages are cut in half.
     pub fn truncated_frames(&self, n: u32) {
         self.truncated_frames.fetch_add(n, Ordering::SeqCst);
@@ -115,6 +131,22 @@ impl Faults {
         take_one(&self.http_failures).then(|| self.http_failure_status.load(Ordering::SeqCst) as u16)
     }
 
+    /// The next `n` REST requests for `path` (e.g. `/api/v3/myTrades`) are answered with
+    /// `status` instead; other paths are untouched. Binance spot only.
+    pub fn fail_http_path(&self, path: &str, n: u32, status: u16) {
+        let mut f = self.http_path_failures.lock().unwrap_or_else(|e| e.into_inner());
+        f.retain(|(p, _, _)| p != path);
+        f.push((path.to_string(), n, status));
+    }
+
+    /// Takes one pending failure of `path`, returning its status.
+    pub fn take_http_path_failure(&self, path: &str) -> Option<u16> {
+        let mut f = self.http_path_failures.lock().unwrap_or_else(|e| e.into_inner());
+        let (_, n, status) = f.iter_mut().find(|(p, n, _)| p == path && *n > 0)?;
+        *n -= 1;
+        Some(*status)
+    }
+
     /// Order acknowledgements (REST order endpoints) are delayed by `d`.
     pub fn set_ack_latency(&self, d: Duration) {
         self.ack_latency_us.store(u64::try_from(d.as_micros()).unwrap_or(u64::MAX), Ordering::SeqCst);
@@ -143,9 +175,11 @@ impl Faults {
         self.ws_stall_until_ns.store(0, Ordering::SeqCst);
         self.skip_sequence.store(0, Ordering::SeqCst);
         self.malformed_frames.store(0, Ordering::SeqCst);
+        self.malformed_account_frames.store(0, Ordering::SeqCst);
         self.truncated_frames.store(0, Ordering::SeqCst);
         self.corrupt_levels.store(0, Ordering::SeqCst);
         self.http_failures.store(0, Ordering::SeqCst);
+        self.http_path_failures.lock().unwrap_or_else(|e| e.into_inner()).clear();
         self.ack_latency_us.store(0, Ordering::SeqCst);
         self.outage_until_ns.store(0, Ordering::SeqCst);
         self.refuse_all.store(false, Ordering::SeqCst);
@@ -171,6 +205,14 @@ mod tests {
         f.fail_http(1, 503);
         assert_eq!(f.take_http_failure(), Some(503));
         assert_eq!(f.take_http_failure(), None);
+        f.malformed_account_frames(1);
+        assert!(!f.take_malformed_frame());
+        assert!(f.take_malformed_account_frame());
+        assert!(!f.take_malformed_account_frame());
+        f.fail_http_path("/api/v3/myTrades", 1, 500);
+        assert_eq!(f.take_http_path_failure("/api/v3/order"), None);
+        assert_eq!(f.take_http_path_failure("/api/v3/myTrades"), Some(500));
+        assert_eq!(f.take_http_path_failure("/api/v3/myTrades"), None);
         let g = f.ws_generation();
         f.outage_for(Duration::from_secs(60));
         assert!(f.in_outage());

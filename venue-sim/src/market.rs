@@ -269,6 +269,19 @@ struct ClientOrder {
     view: OrderView,
     /// Amount locked for what is still working (quote for buys, base for sells).
     locked: Notional,
+    /// The order's trades, oldest first (the account trade list).
+    fills: Vec<FillView>,
+}
+
+/// One trade of a client order, as an account trade list shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccountTradeView {
+    /// The order's venue id.
+    pub venue_order_id: u64,
+    /// The order's side.
+    pub side: Side,
+    /// The trade (its fee in the quote asset).
+    pub fill: FillView,
 }
 
 #[derive(Debug)]
@@ -538,6 +551,26 @@ impl Market {
         a.orders.get(&id).map(|o| o.view.clone())
     }
 
+    /// The trades of an account's open and recently closed orders on `symbol`, oldest first.
+    pub fn account_trades(&self, account: AccountId, symbol: usize) -> Vec<AccountTradeView> {
+        let st = self.lock();
+        let Some(a) = st.accounts.get(account.index()) else { return Vec::new() };
+        let mut v: Vec<AccountTradeView> = a
+            .orders
+            .values()
+            .filter(|o| o.view.symbol == symbol)
+            .flat_map(|o| {
+                o.fills.iter().map(|f| AccountTradeView {
+                    venue_order_id: o.view.venue_order_id,
+                    side: o.view.side,
+                    fill: *f,
+                })
+            })
+            .collect();
+        v.sort_by_key(|t| t.fill.trade_id);
+        v
+    }
+
     fn find(a: &AccountState, symbol: usize, r: &OrderRef) -> Option<u64> {
         match r {
             OrderRef::Venue(v) => a.by_venue_id.get(&(symbol, *v)).copied(),
@@ -642,6 +675,7 @@ impl Market {
                     updated: now,
                 },
                 locked,
+                fills: Vec::new(),
             },
         );
         a.open_by_client_id.insert((symbol, client_order_id), internal);
@@ -741,6 +775,7 @@ impl Market {
                     if o.view.cum_qty >= o.view.qty { OrderStatus::Filled } else { OrderStatus::PartiallyFilled };
                 o.view.updated = f.ts;
                 let fill = FillView { trade_id: f.trade_id, price: f.price, qty: f.qty, fee, is_maker, ts: f.ts };
+                o.fills.push(fill);
                 if inst.kind() == InstrumentKind::Spot {
                     // The lock shrinks by what this fill used (at the locked price for buys).
                     let (spent_asset, spent, got_asset, got) = match side {

@@ -385,7 +385,7 @@ fn next_report(ws: &mut WsClient) -> Value {
 }
 
 #[test]
-fn a_partial_then_complete_fill_streams_new_trade_trade() {
+fn a_partial_then_complete_fill_streams_new_trade_trade_and_my_trades_lists_both() {
     let server = start_sim_with(quiet_market(1.0), binance());
     let mut rest = TestClient::of(&server, "binance");
     let mut ws = user_stream(&server, &mut rest, API_KEY);
@@ -434,6 +434,46 @@ fn a_partial_then_complete_fill_streams_new_trade_trade() {
     assert_eq!(fields(&filled), (s("TRADE"), s("FILLED"), "0.00060000".into(), "0.00100000".into(), px.into()));
     assert_eq!((partial["m"].as_bool(), filled["m"].as_bool()), (Some(true), Some(true)));
     assert!(filled["t"].as_i64() > partial["t"].as_i64());
+    my_trades_match_the_stream(&server, &mut rest, &placed, &[partial, filled]);
+}
+
+/// `GET /api/v3/myTrades` lists the order's trades as the stream reported them (same ids,
+/// quantities, commission), weight 5 with `orderId` and 20 without; bad combinations are -1128.
+fn my_trades_match_the_stream(server: &RunningServer, rest: &mut TestClient, placed: &Value, stream: &[Value]) {
+    let auth = [("X-MBX-APIKEY", API_KEY)];
+    let id = placed["orderId"].as_u64().expect("orderId");
+    let query = |rest: &mut TestClient, params: &str| {
+        let (status, headers, body) = rest.get(&format!("/api/v3/myTrades?{}", sign(params, API_SECRET)), &auth);
+        let weight: u32 = header(&headers, "x-mbx-used-weight-1m").and_then(|w| w.parse().ok()).unwrap_or(0);
+        (status, weight, json(&body))
+    };
+    let (status, w1, trades) = query(rest, &format!("symbol=BTCUSDT&orderId={id}"));
+    assert_eq!(status, 200, "{trades}");
+    let trades = trades.as_array().expect("a list").clone();
+    assert_eq!(trades.len(), stream.len(), "{trades:?}");
+    for (t, ev) in trades.iter().zip(stream) {
+        assert_eq!((&t["id"], &t["orderId"], &t["qty"], &t["price"]), (&ev["t"], &ev["i"], &ev["l"], &ev["L"]), "{t}");
+        assert_eq!((&t["commission"], &t["commissionAsset"]), (&ev["n"], &ev["N"]), "{t}");
+        assert_eq!(
+            (t["isMaker"].as_bool(), t["isBuyer"].as_bool(), t["time"].as_i64()),
+            (Some(true), Some(false), ev["T"].as_i64())
+        );
+        assert!(t["commission"].as_str().is_some_and(|c| c != "0.00000000"), "maker fee charged: {t}");
+    }
+    // All the account's trades on the symbol: weight 20 (5 above); fromId selects from an id.
+    let (status, w2, all) = query(rest, "symbol=BTCUSDT");
+    assert_eq!((status, all.as_array().map(Vec::len)), (200, Some(2)), "{all}");
+    assert!(w2 == w1 + 20 || w2 == 20, "weight {w1} then {w2} (a new minute may start between)");
+    let from = format!("symbol=BTCUSDT&fromId={}", stream[1]["t"]);
+    assert_eq!(query(rest, &from).2.as_array().map(Vec::len), Some(1));
+    let (status, _, bad) = query(rest, &format!("symbol=BTCUSDT&orderId={id}&startTime=1"));
+    assert_eq!((status, bad["code"].as_i64()), (400, Some(-1128)), "{bad}");
+    let (status, _, bad) = query(rest, "symbol=BTCUSDT&startTime=1&endTime=86400002");
+    assert_eq!((status, bad["code"].as_i64()), (400, Some(-1127)), "{bad}");
+    // An injected failure of this path only.
+    server.faults.fail_http_path("/api/v3/myTrades", 1, 503);
+    assert_eq!(query(rest, &format!("symbol=BTCUSDT&orderId={id}")).0, 503);
+    assert_eq!(query(rest, &format!("symbol=BTCUSDT&orderId={id}")).0, 200);
 }
 
 #[test]

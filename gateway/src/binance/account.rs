@@ -5,7 +5,8 @@
 //! of a live run) calls [`query_balances`] on its own connection; never the core thread, never
 //! the gateway's order loop. Blocks for up to the configured request timeout per account and
 //! allocates freely. Venue errors, transport failures and unparseable answers become a typed
-//! [`GatewayError`] naming the URL (the signed query string is never logged).
+//! [`GatewayError`] naming the URL (the signed query string is never logged); a refusal of the
+//! account's key or secret is [`GatewayError::AuthRejected`], naming the account.
 
 use crate::binance::BinanceGatewayConfig;
 use crate::binance::errors::GatewayError;
@@ -92,7 +93,10 @@ pub fn query_balances(cfg: &BinanceGatewayConfig) -> Result<Vec<AccountBalances>
             .map_err(|e| GatewayError::Connect { url: url.clone(), reason: e.to_string() })?;
         if resp.status != 200 {
             let (code, msg) = api_error(&resp.body);
-            return Err(GatewayError::Venue { method: "GET", url, status: resp.status, code, msg });
+            // A refused key or secret is told apart from a transient failure.
+            return Err(
+                GatewayError::Venue { method: "GET", url, status: resp.status, code, msg }.for_account(*account)
+            );
         }
         let (update_time_ms, balances) = parse_account(&resp.body).map_err(|reason| GatewayError::BadAnswer {
             method: "GET",

@@ -5,7 +5,7 @@
 //! Owned by whichever thread calls [`crate::binance::spawn`] (start-up) and by the gateway
 //! thread (mapping). Pure functions; the mapping does not allocate.
 
-use qt_core::RejectReason;
+use qt_core::{AccountId, RejectReason};
 use std::path::PathBuf;
 
 /// Why the Binance gateway could not start (or a start-up request failed).
@@ -51,6 +51,26 @@ pub enum GatewayError {
         /// Binance's message (or the body's start).
         msg: String,
     },
+    /// The venue refused an account's credentials: `-1022` (the signature does not verify: a
+    /// wrong secret), `-2015` (API key, IP or permissions refused), `-2014` (API key format) or
+    /// HTTP 401. Retrying cannot help; a live run must not start trading with them.
+    #[error(
+        "account {account}: the venue refused its API credentials ({method} {url}: HTTP {status}, code {code}, msg {msg:?}); check the account's API key, secret and IP whitelist"
+    )]
+    AuthRejected {
+        /// The account whose key or secret was refused.
+        account: AccountId,
+        /// HTTP method.
+        method: &'static str,
+        /// Request URL (without the query string, which holds the signature).
+        url: String,
+        /// HTTP status.
+        status: u16,
+        /// Binance's error code.
+        code: i64,
+        /// Binance's message.
+        msg: String,
+    },
     /// The venue's answer to a start-up request could not be understood.
     #[error("{method} {url}: unexpected answer: {body}")]
     BadAnswer {
@@ -72,6 +92,37 @@ pub enum GatewayError {
     },
 }
 
+impl GatewayError {
+    /// Whether this is the venue refusing an account's credentials ([`GatewayError::AuthRejected`]).
+    pub fn is_auth_rejected(&self) -> bool {
+        matches!(self, GatewayError::AuthRejected { .. })
+    }
+
+    /// A [`GatewayError::Venue`] answer to `account`'s request that refuses its credentials
+    /// ([`is_auth_refusal`]) becomes [`GatewayError::AuthRejected`]; anything else is unchanged.
+    pub(crate) fn for_account(self, account: AccountId) -> GatewayError {
+        match self {
+            GatewayError::Venue { method, url, status, code, msg } if is_auth_refusal(status, code) => {
+                GatewayError::AuthRejected { account, method, url, status, code, msg }
+            }
+            other => other,
+        }
+    }
+}
+
+/// Whether an answer refuses the credentials themselves (`errors.md`: -1022 "Signature for
+/// this request is not valid.", -2014 "API-key format invalid.", -2015 "Invalid API-key, IP, or
+/// permissions for action."; HTTP 401), as opposed to a transient failure.
+pub fn is_auth_refusal(status: u16, code: i64) -> bool {
+    status == 401 || matches!(code, CODE_INVALID_SIGNATURE | CODE_BAD_API_KEY_FORMAT | CODE_REJECTED_API_KEY)
+}
+
+/// `-1022` the signature does not verify.
+pub(crate) const CODE_INVALID_SIGNATURE: i64 = -1022;
+/// `-2014` the API key's format is invalid.
+pub(crate) const CODE_BAD_API_KEY_FORMAT: i64 = -2014;
+/// `-2015` the API key, IP or permissions were refused.
+pub(crate) const CODE_REJECTED_API_KEY: i64 = -2015;
 /// `-1003` too much request weight.
 pub(crate) const CODE_TOO_MUCH_WEIGHT: i64 = -1003;
 /// `-1013` a symbol filter failed.
@@ -152,5 +203,19 @@ mod tests {
         assert_eq!(r(418, 0, ""), RejectReason::RateLimited);
         assert_eq!(r(400, -1121, "Invalid symbol."), RejectReason::UnknownInstrument);
         assert_eq!(r(400, -1022, "Signature for this request is not valid."), RejectReason::Other);
+    }
+
+    #[test]
+    fn credential_refusals_are_told_from_transient_failures() {
+        for (status, code) in [(400, -1022), (401, -2015), (401, -2014), (400, -2015), (401, 0)] {
+            assert!(is_auth_refusal(status, code), "{status} {code}");
+        }
+        for (status, code) in [(400, -1021), (429, -1003), (503, 0), (500, -1000), (400, -1013)] {
+            assert!(!is_auth_refusal(status, code), "{status} {code}");
+        }
+        let venue = |code| GatewayError::Venue { method: "GET", url: "u".into(), status: 400, code, msg: "m".into() };
+        let e = venue(-1022).for_account(AccountId(3));
+        assert!(e.is_auth_rejected() && e.to_string().starts_with("account 3: the venue refused"), "{e}");
+        assert!(!venue(-1021).for_account(AccountId(3)).is_auth_rejected());
     }
 }

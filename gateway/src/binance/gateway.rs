@@ -15,14 +15,20 @@
 //! reported, the cumulative quantity and quote reported so far, and the trade ids seen. A fill is
 //! reported only for quantity beyond what was already reported (the stream's cumulative `z`, or
 //! a query's `executedQty`), so replays, duplicates and gap recovery never double count.
+//!
+//! Split by role: this file holds start-up, the loop, reports, requests and commands;
+//! `gateway/stream_events.rs` the user data stream's events; `gateway/reconcile.rs` the order
+//! queries and the catch-up of fills the stream did not show.
 
-use crate::binance::errors::{CODE_CANCEL_REJECTED, CODE_NO_SUCH_ORDER, GatewayError, reject_reason};
+mod reconcile;
+mod stream_events;
+
+use crate::binance::errors::{CODE_CANCEL_REJECTED, GatewayError, reject_reason};
 use crate::binance::https::{Endpoint, HttpsClient, Response, TransportError, server_name, tls_config};
 use crate::binance::signer::{Signer, signed_query};
-use crate::binance::user_stream::{self, StreamEvent, StreamMsg, UserStream, WsTarget, api_error, listen_key_request};
+use crate::binance::user_stream::{self, StreamMsg, UserStream, WsTarget, api_error, listen_key_request};
 use crate::binance::{BinanceGatewayConfig, GatewayStats};
 use crossbeam_channel::{Receiver, TryRecvError};
-use qt_core::money::{NOTIONAL_SCALE, div_round_i128};
 use qt_core::queue::{Consumer, Producer, push_blocking};
 use qt_core::{
     AccountId, ClientOrderId, Clock as _, ExecutionReport, Instrument, InstrumentId, Liquidity, Nanos, Notional,
@@ -86,7 +92,7 @@ pub fn spawn(
         let mut http = new_rest();
         let url = format!("{}{}", rest.url, user_stream::USER_DATA_STREAM);
         let opened = listen_key_request(&mut http, "POST", api_key, None)
-            .map_err(|e| e.into_gateway_error("POST", url.clone()))
+            .map_err(|e| e.into_gateway_error("POST", url.clone()).for_account(*account))
             .and_then(|key| key.ok_or_else(|| GatewayError::BadAnswer { method: "POST", url, body: String::new() }))
             .and_then(|key| match user_stream::connect(&target, &key) {
                 Ok(ws) => Ok((key, ws)),
@@ -273,46 +279,6 @@ struct QueryAnswer {
     cum_quote: String,
     #[serde(rename = "updateTime", default)]
     update_time: Option<i64>,
-}
-
-#[derive(Debug, Deserialize)]
-struct EventProbe {
-    e: String,
-}
-
-/// An `executionReport` (the fields used; names as Binance sends them).
-#[derive(Debug, Deserialize)]
-struct ExecReport {
-    #[serde(rename = "s")]
-    symbol: String,
-    #[serde(rename = "c")]
-    client_id: String,
-    #[serde(rename = "C", default)]
-    orig_client_id: Option<String>,
-    #[serde(rename = "x")]
-    exec_type: String,
-    #[serde(rename = "X")]
-    status: String,
-    #[serde(rename = "i")]
-    order_id: u64,
-    #[serde(rename = "l")]
-    last_qty: String,
-    #[serde(rename = "z")]
-    cum_qty: String,
-    #[serde(rename = "L")]
-    last_price: String,
-    #[serde(rename = "n", default)]
-    fee: Option<String>,
-    #[serde(rename = "N", default)]
-    fee_asset: Option<String>,
-    #[serde(rename = "T", default)]
-    time: Option<i64>,
-    #[serde(rename = "t", default)]
-    trade_id: Option<i64>,
-    #[serde(rename = "m", default)]
-    maker: bool,
-    #[serde(rename = "Z", default)]
-    cum_quote: Option<String>,
 }
 
 fn ms_to_nanos(ms: Option<i64>) -> Nanos {
@@ -562,47 +528,6 @@ impl Gateway {
             self.forget(order_id);
         }
         self.emit(r)
-    }
-
-    /// Reports what the venue filled beyond what was reported (`venue_cum`, with cumulative
-    /// quote `venue_quote`) as one fill at the average price of the missing part; its fee is
-    /// unknown (zero, counted).
-    #[cold]
-    fn catch_up(
-        &mut self,
-        order_id: OrderId,
-        venue_cum: Qty,
-        venue_quote: Option<Notional>,
-        ts: Nanos,
-    ) -> Result<(), ReportsClosed> {
-        let Some(o) = self.orders.get(&order_id) else { return Ok(()) };
-        let Some(&idx) = self.by_id.get(&o.request.instrument) else { return Ok(()) };
-        let missing = venue_cum.checked_sub(o.cum_qty).unwrap_or(Qty::ZERO);
-        if !missing.is_positive() {
-            return Ok(());
-        }
-        let inst = &self.instruments[idx];
-        let missing_quote = venue_quote.and_then(|q| q.checked_sub(o.cum_quote).ok());
-        // price = quote / qty, on the instrument's price grid.
-        let scale_gap =
-            u32::from(NOTIONAL_SCALE).saturating_sub(u32::from(inst.price_scale()) + u32::from(inst.qty_scale()));
-        let price = missing_quote
-            .and_then(|q| {
-                let den = i128::from(missing.units()).checked_mul(10i128.checked_pow(scale_gap)?)?;
-                div_round_i128(q.units(), den, Rounding::Nearest).ok()
-            })
-            .and_then(|p| i64::try_from(p).ok())
-            .map(Price::from_units)
-            .filter(|p| p.is_positive())
-            .unwrap_or(o.request.price);
-        log::warn!(
-            "binance gateway: order {order_id}: {} filled at the venue without a stream event; reporting it at {} without its fee",
-            inst.qty_text(missing),
-            inst.price_text(price)
-        );
-        self.stats.fills_without_fee += 1;
-        let quote = missing_quote.unwrap_or(Notional::ZERO);
-        self.fill(order_id, price, missing, Notional::ZERO, Liquidity::Taker, ts, quote)
     }
 
     // ---- requests ------------------------------------------------------------------------
@@ -856,306 +781,6 @@ impl Gateway {
                 }
                 Err(_) => {}
             }
-        }
-    }
-
-    // ---- stream --------------------------------------------------------------------------
-
-    fn on_stream(&mut self, msg: StreamMsg) -> Result<(), ReportsClosed> {
-        match msg.event {
-            StreamEvent::Connected { reconnect: false } => Ok(()),
-            StreamEvent::Connected { reconnect: true } => {
-                self.stats.reconnects += 1;
-                self.query_account_orders(msg.account, RECONNECT_QUERY_DELAY);
-                Ok(())
-            }
-            StreamEvent::Disconnected { reason } => {
-                log::warn!("binance gateway: user stream of account #{} dropped: {reason}", msg.account);
-                Ok(())
-            }
-            StreamEvent::Frame(text) => self.on_frame(msg.account, &text),
-        }
-    }
-
-    /// Queries every live order of account `acct` after `delay` (a gap in its stream).
-    fn query_account_orders(&mut self, acct: usize, delay: Duration) {
-        let Some(id) = self.accounts.get(acct).map(|a| a.id) else { return };
-        let ids: Vec<OrderId> = self.orders.iter().filter(|(_, o)| o.request.account == id).map(|(k, _)| *k).collect();
-        for order_id in ids {
-            self.schedule(order_id, QueryReason::Gap, delay);
-        }
-    }
-
-    #[cold]
-    fn malformed(&mut self, acct: usize, what: &str, text: &str) {
-        self.stats.malformed += 1;
-        let end = text.char_indices().nth(500).map_or(text.len(), |(i, _)| i);
-        log::warn!("binance gateway: malformed user stream frame ({what}); querying live orders: {}", &text[..end]);
-        self.query_account_orders(acct, Duration::ZERO);
-    }
-
-    fn on_frame(&mut self, acct: usize, text: &str) -> Result<(), ReportsClosed> {
-        let probe = match serde_json::from_str::<EventProbe>(text) {
-            Ok(p) => p,
-            Err(e) => {
-                self.malformed(acct, &e.to_string(), text);
-                return Ok(());
-            }
-        };
-        if probe.e != "executionReport" {
-            // outboundAccountPosition, balanceUpdate, listStatus, ...: not ours to report.
-            return Ok(());
-        }
-        let ev = match serde_json::from_str::<ExecReport>(text) {
-            Ok(ev) => ev,
-            Err(e) => {
-                self.malformed(acct, &e.to_string(), text);
-                return Ok(());
-            }
-        };
-        // A cancel names itself in `c` and the order in `C`.
-        let client_id = match ev.orig_client_id.as_deref() {
-            Some(c) if !c.is_empty() => c,
-            _ => ev.client_id.as_str(),
-        };
-        let Some((run, order_id)) = ClientOrderId::parse(client_id) else {
-            log::debug!("binance gateway: event of foreign order {client_id:?} ignored");
-            return Ok(());
-        };
-        if run != self.run_id {
-            log::debug!("binance gateway: event of run {run:08x}'s order {order_id} ignored");
-            return Ok(());
-        }
-        let Some(order) = self.orders.get(&order_id) else {
-            self.stats.unknown_order_events += 1;
-            log::debug!("binance gateway: {} event for order {order_id}, which is no longer live", ev.exec_type);
-            return Ok(());
-        };
-        let Some(&idx) = self.by_id.get(&order.request.instrument) else { return Ok(()) };
-        let account_ok = self.accounts.get(acct).is_some_and(|a| a.id == order.request.account);
-        if !account_ok || self.by_symbol.get(&ev.symbol) != Some(&idx) {
-            self.malformed(acct, "symbol or account does not match the order", text);
-            return Ok(());
-        }
-        let ts = ms_to_nanos(ev.time);
-        match ev.exec_type.as_str() {
-            "NEW" => self.ensure_accepted(order_id, ev.order_id, ts),
-            "TRADE" => self.on_trade(acct, order_id, idx, &ev, ts, text),
-            "CANCELED" | "EXPIRED" | "EXPIRED_IN_MATCH" | "TRADE_PREVENTION" => {
-                self.ensure_accepted(order_id, ev.order_id, ts)?;
-                match self.instruments[idx].parse_qty(&ev.cum_qty) {
-                    Ok(z) => {
-                        let quote = ev.cum_quote.as_deref().and_then(|q| Notional::parse(q).ok());
-                        self.catch_up(order_id, z, quote, ts)?;
-                    }
-                    Err(e) => self.malformed(acct, &format!("z: {e}"), text),
-                }
-                if ev.exec_type == "TRADE_PREVENTION" && !matches!(ev.status.as_str(), "CANCELED" | "EXPIRED") {
-                    return Ok(());
-                }
-                if self.orders.contains_key(&order_id) {
-                    self.finish_order(order_id, ReportKind::Canceled, ts)?;
-                }
-                Ok(())
-            }
-            "REJECTED" => self.finish_order(order_id, ReportKind::Rejected(RejectReason::Other), ts),
-            other => {
-                log::debug!("binance gateway: execution type {other:?} of order {order_id} ignored");
-                Ok(())
-            }
-        }
-    }
-
-    fn on_trade(
-        &mut self,
-        acct: usize,
-        order_id: OrderId,
-        idx: usize,
-        ev: &ExecReport,
-        ts: Nanos,
-        text: &str,
-    ) -> Result<(), ReportsClosed> {
-        self.ensure_accepted(order_id, ev.order_id, ts)?;
-        let inst = &self.instruments[idx];
-        let parsed = (|| {
-            let l = inst.parse_qty(&ev.last_qty).map_err(|e| format!("l: {e}"))?;
-            let z = inst.parse_qty(&ev.cum_qty).map_err(|e| format!("z: {e}"))?;
-            let px = inst.parse_price(&ev.last_price).map_err(|e| format!("L: {e}"))?;
-            let fee = match (ev.fee.as_deref(), ev.fee_asset.as_deref()) {
-                (Some(n), Some(asset)) if asset == inst.quote() => {
-                    Some(Notional::parse(n).map_err(|e| format!("n: {e}"))?)
-                }
-                _ => None,
-            };
-            if !l.is_positive() || !px.is_positive() || z < l {
-                return Err(format!("l {} / z {} / L {} out of range", ev.last_qty, ev.cum_qty, ev.last_price));
-            }
-            Ok((l, z, px, fee))
-        })();
-        let (l, z, px, fee) = match parsed {
-            Ok(v) => v,
-            Err(what) => {
-                self.malformed(acct, &what, text);
-                return Ok(());
-            }
-        };
-        let quote = inst.notional(px, l, Rounding::Nearest).unwrap_or(Notional::ZERO);
-        let fee_in_other_asset =
-            fee.is_none() && ev.fee.as_deref().is_some_and(|n| Notional::parse(n).is_ok_and(|v| !v.is_zero()));
-        let Some(o) = self.orders.get_mut(&order_id) else { return Ok(()) };
-        if let Some(t) = ev.trade_id {
-            if o.trade_ids.contains(&t) {
-                self.stats.duplicate_fills += 1;
-                return Ok(());
-            }
-            o.trade_ids.push(t);
-        }
-        let before = z.checked_sub(l).unwrap_or(Qty::ZERO);
-        let cum = o.cum_qty;
-        if z <= cum {
-            // Already reported (a query found it first).
-            self.stats.duplicate_fills += 1;
-            return Ok(());
-        }
-        if before > cum {
-            // Fills before this one were missed: report them from the cumulative quote.
-            let before_quote =
-                ev.cum_quote.as_deref().and_then(|q| Notional::parse(q).ok()).and_then(|q| q.checked_sub(quote).ok());
-            self.catch_up(order_id, before, before_quote, ts)?;
-        }
-        let Some(o) = self.orders.get(&order_id) else { return Ok(()) };
-        let last = z.checked_sub(o.cum_qty).unwrap_or(l).min(l);
-        if fee_in_other_asset {
-            self.stats.fees_not_in_quote += 1;
-        }
-        let liquidity = if ev.maker { Liquidity::Maker } else { Liquidity::Taker };
-        let quote = if last == l { quote } else { inst_notional(&self.instruments[idx], px, last) };
-        self.fill(order_id, px, last, fee.unwrap_or(Notional::ZERO), liquidity, ts, quote)
-    }
-
-    // ---- reconciliation ------------------------------------------------------------------
-
-    fn run_due_reconciles(&mut self) -> Result<usize, ReportsClosed> {
-        if self.reconciles.is_empty() {
-            return Ok(0);
-        }
-        let now = Instant::now();
-        let due: Vec<Reconcile> = self.reconciles.iter().filter(|r| r.due <= now).copied().collect();
-        if due.is_empty() {
-            return Ok(0);
-        }
-        if self.backing_off() || self.used_weight >= WEIGHT_SLOWDOWN {
-            let until = self.backoff_until.unwrap_or(now + Duration::from_secs(1));
-            for r in &mut self.reconciles {
-                r.due = r.due.max(until);
-            }
-            return Ok(0);
-        }
-        for r in &due {
-            self.reconcile(*r)?;
-        }
-        Ok(due.len())
-    }
-
-    #[cold]
-    fn reconcile(&mut self, job: Reconcile) -> Result<(), ReportsClosed> {
-        let Some(o) = self.orders.get(&job.order_id) else {
-            self.reconciles.retain(|r| r.order_id != job.order_id);
-            return Ok(());
-        };
-        let (Some(&acct), Some(&idx)) =
-            (self.account_index.get(&o.request.account), self.by_id.get(&o.request.instrument))
-        else {
-            self.reconciles.retain(|r| r.order_id != job.order_id);
-            return Ok(());
-        };
-        let order_id = job.order_id;
-        let symbol = self.instruments[idx].symbol().to_string();
-        let client_id = ClientOrderId::new(self.run_id, order_id);
-        self.stats.reconciliations += 1;
-        let result =
-            self.signed(acct, "GET", ORDER_PATH, &[("symbol", &symbol), ("origClientOrderId", client_id.as_str())]);
-        let retry = |g: &mut Self, not_found: bool| {
-            if let Some(r) = g.reconciles.iter_mut().find(|r| r.order_id == order_id) {
-                r.attempts += 1;
-                if not_found {
-                    r.not_found += 1;
-                    r.due = Instant::now() + NOT_FOUND_RETRY;
-                } else {
-                    let exp = r.attempts.min(7);
-                    r.due = Instant::now() + (Duration::from_millis(50) * (1u32 << exp)).min(QUERY_BACKOFF_MAX);
-                }
-                r.not_found
-            } else {
-                0
-            }
-        };
-        let resp = match result {
-            Ok(resp) => resp,
-            Err(_) => {
-                retry(self, false);
-                return Ok(());
-            }
-        };
-        if resp.status != 200 {
-            let (code, msg) = api_error(&resp.body);
-            if code == CODE_NO_SUCH_ORDER {
-                let accepted = self.orders.get(&order_id).is_some_and(|o| o.accepted);
-                if accepted {
-                    log::warn!("binance gateway: order {order_id} is live here but unknown to the venue ({msg:?})");
-                    self.reconciles.retain(|r| r.order_id != order_id);
-                    return Ok(());
-                }
-                if retry(self, true) >= NOT_FOUND_LIMIT {
-                    log::warn!("binance gateway: order {order_id} never reached the venue; reporting it rejected");
-                    return self.finish_order(order_id, ReportKind::Rejected(RejectReason::Other), WallClock.now());
-                }
-            } else {
-                log::warn!("binance gateway: query of order {order_id}: HTTP {}, code {code}, {msg:?}", resp.status);
-                retry(self, false);
-            }
-            return Ok(());
-        }
-        let answer = match serde_json::from_slice::<QueryAnswer>(&resp.body) {
-            Ok(a) => a,
-            Err(e) => {
-                self.stats.malformed += 1;
-                log::warn!("binance gateway: query of order {order_id}: unreadable ({e}): {}", resp.body_excerpt());
-                retry(self, false);
-                return Ok(());
-            }
-        };
-        let inst = &self.instruments[idx];
-        let executed = match inst.parse_qty(&answer.executed_qty) {
-            Ok(q) => q,
-            Err(e) => {
-                self.stats.malformed += 1;
-                log::warn!("binance gateway: query of order {order_id}: executedQty: {e}");
-                retry(self, false);
-                return Ok(());
-            }
-        };
-        let quote = Notional::parse(&answer.cum_quote).ok();
-        let ts = ms_to_nanos(answer.update_time);
-        self.reconciles.retain(|r| r.order_id != order_id);
-        self.ensure_accepted(order_id, answer.order_id, ts)?;
-        self.catch_up(order_id, executed, quote, ts)?;
-        if !self.orders.contains_key(&order_id) {
-            return Ok(());
-        }
-        match answer.status.as_str() {
-            "CANCELED" | "EXPIRED" | "EXPIRED_IN_MATCH" | "PENDING_CANCEL" => {
-                self.finish_order(order_id, ReportKind::Canceled, ts)
-            }
-            "REJECTED" => self.finish_order(order_id, ReportKind::Rejected(RejectReason::Other), ts),
-            _ if job.reason == QueryReason::CancelUnknown => {
-                // Still working: the cancel did not happen.
-                let Some(r) = self.order_report(order_id, ReportKind::CancelRejected(RejectReason::Other)) else {
-                    return Ok(());
-                };
-                self.emit(r)
-            }
-            _ => Ok(()),
         }
     }
 }

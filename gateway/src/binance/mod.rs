@@ -21,17 +21,24 @@
 //! - Fills, cancels and expiries come from the user data stream's `executionReport`. Fills are
 //!   de-duplicated by trade id and by cumulative quantity (`z`), so a fill is never reported
 //!   twice, and a gap (a dropped stream, a malformed frame) is closed by querying the live orders
-//!   of the account: what the venue filled meanwhile is reported as a fill (its fee unknown:
-//!   zero, counted in [`GatewayStats::fills_without_fee`]).
+//!   of the account: what the venue filled meanwhile is reported trade by trade with its real
+//!   commission from `GET /api/v3/myTrades` (`trades`); if the trade list cannot be had or
+//!   does not add up, as one fill with its fee unknown (zero, logged, counted in
+//!   [`GatewayStats::fills_without_fee`] for the run summary).
 //! - Rate limits: `X-MBX-USED-WEIGHT-1M` is tracked (requests are paced near the limit), and a
 //!   429/418 stops sending for its `Retry-After` (orders meanwhile are rejected locally with
 //!   `RateLimited`, never queued).
 //!
 //! - Account snapshots: [`account::query_balances`] (`GET /api/v3/account`, signed) is a cold
-//!   helper for reconciliation, called off the core thread on its own connection.
+//!   helper for reconciliation, called off the core thread on its own connection. A key or
+//!   secret the venue refuses (-1022, -2014, -2015, HTTP 401) is [`GatewayError::AuthRejected`],
+//!   here and when [`spawn`] creates the listen keys.
 //!
-//! Files: [`gateway`] (the thread), [`account`] (balances), `user_stream` (WebSocket threads), `https` (the HTTPS
-//! client and TLS), `signer` (HMAC), [`errors`] ([`GatewayError`], code mapping).
+//! Files: [`gateway`] (the thread; its stream events in `gateway/stream_events.rs`, its order
+//! queries and catch-up in `gateway/reconcile.rs`),
+//! `trades` (`myTrades`: a missing fill's real commission), [`account`] (balances),
+//! `user_stream` (WebSocket threads), `https` (the HTTPS client and TLS), `signer` (HMAC),
+//! [`errors`] ([`GatewayError`], code mapping).
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
@@ -40,6 +47,7 @@ pub mod errors;
 pub mod gateway;
 pub(crate) mod https;
 pub(crate) mod signer;
+pub(crate) mod trades;
 pub(crate) mod user_stream;
 
 pub use errors::GatewayError;
@@ -171,8 +179,15 @@ pub struct GatewayStats {
     /// Fills whose commission was in an asset other than the instrument's quote (fee
     /// reported as zero).
     pub fees_not_in_quote: u64,
-    /// Fills recovered by a query (price from the cumulative quote; fee unknown, reported zero).
+    /// Fills found by a query whose trades `GET /api/v3/myTrades` could not account for (the
+    /// request failed, or its list did not add up): reported at the average price with their
+    /// fee UNKNOWN (zero), each logged at warn. PnL lacks these fees.
     pub fills_without_fee: u64,
+    /// Fills found by a query and booked trade by trade from `GET /api/v3/myTrades`, with
+    /// their real commission.
+    pub fills_fee_from_trades: u64,
+    /// `GET /api/v3/myTrades` requests made.
+    pub trade_queries: u64,
     /// Stream events of orders of this run the gateway no longer tracks.
     pub unknown_order_events: u64,
     /// Largest `X-MBX-USED-WEIGHT-1M` seen.

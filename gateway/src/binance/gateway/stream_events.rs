@@ -1,0 +1,226 @@
+//! The user data stream's side of the gateway thread: connects, drops and frames from the
+//! stream threads' channel become reports — `executionReport` NEW / TRADE / CANCELED / EXPIRED /
+//! REJECTED of this run's orders — de-duplicated by trade id and cumulative quantity; a frame
+//! that cannot be read, or a reconnect, schedules a query of the account's live orders.
+//!
+//! Runs on the gateway thread; allocates per frame (JSON); never panics on a frame.
+
+use super::{Gateway, QueryReason, RECONNECT_QUERY_DELAY, ReportsClosed, inst_notional, ms_to_nanos};
+use crate::binance::user_stream::{StreamEvent, StreamMsg};
+use qt_core::{ClientOrderId, Liquidity, Nanos, Notional, OrderId, Qty, RejectReason, ReportKind, Rounding};
+use serde::Deserialize;
+use std::time::Duration;
+
+#[derive(Debug, Deserialize)]
+struct EventProbe {
+    e: String,
+}
+
+/// An `executionReport` (the fields used; names as Binance sends them).
+#[derive(Debug, Deserialize)]
+struct ExecReport {
+    #[serde(rename = "s")]
+    symbol: String,
+    #[serde(rename = "c")]
+    client_id: String,
+    #[serde(rename = "C", default)]
+    orig_client_id: Option<String>,
+    #[serde(rename = "x")]
+    exec_type: String,
+    #[serde(rename = "X")]
+    status: String,
+    #[serde(rename = "i")]
+    order_id: u64,
+    #[serde(rename = "l")]
+    last_qty: String,
+    #[serde(rename = "z")]
+    cum_qty: String,
+    #[serde(rename = "L")]
+    last_price: String,
+    #[serde(rename = "n", default)]
+    fee: Option<String>,
+    #[serde(rename = "N", default)]
+    fee_asset: Option<String>,
+    #[serde(rename = "T", default)]
+    time: Option<i64>,
+    #[serde(rename = "t", default)]
+    trade_id: Option<i64>,
+    #[serde(rename = "m", default)]
+    maker: bool,
+    #[serde(rename = "Z", default)]
+    cum_quote: Option<String>,
+}
+
+impl Gateway {
+    pub(super) fn on_stream(&mut self, msg: StreamMsg) -> Result<(), ReportsClosed> {
+        match msg.event {
+            StreamEvent::Connected { reconnect: false } => Ok(()),
+            StreamEvent::Connected { reconnect: true } => {
+                self.stats.reconnects += 1;
+                self.query_account_orders(msg.account, RECONNECT_QUERY_DELAY);
+                Ok(())
+            }
+            StreamEvent::Disconnected { reason } => {
+                log::warn!("binance gateway: user stream of account #{} dropped: {reason}", msg.account);
+                Ok(())
+            }
+            StreamEvent::Frame(text) => self.on_frame(msg.account, &text),
+        }
+    }
+
+    /// Queries every live order of account `acct` after `delay` (a gap in its stream).
+    fn query_account_orders(&mut self, acct: usize, delay: Duration) {
+        let Some(id) = self.accounts.get(acct).map(|a| a.id) else { return };
+        let ids: Vec<OrderId> = self.orders.iter().filter(|(_, o)| o.request.account == id).map(|(k, _)| *k).collect();
+        for order_id in ids {
+            self.schedule(order_id, QueryReason::Gap, delay);
+        }
+    }
+
+    #[cold]
+    fn malformed(&mut self, acct: usize, what: &str, text: &str) {
+        self.stats.malformed += 1;
+        let end = text.char_indices().nth(500).map_or(text.len(), |(i, _)| i);
+        log::warn!("binance gateway: malformed user stream frame ({what}); querying live orders: {}", &text[..end]);
+        self.query_account_orders(acct, Duration::ZERO);
+    }
+
+    pub(super) fn on_frame(&mut self, acct: usize, text: &str) -> Result<(), ReportsClosed> {
+        let probe = match serde_json::from_str::<EventProbe>(text) {
+            Ok(p) => p,
+            Err(e) => {
+                self.malformed(acct, &e.to_string(), text);
+                return Ok(());
+            }
+        };
+        if probe.e != "executionReport" {
+            // outboundAccountPosition, balanceUpdate, listStatus, ...: not ours to report.
+            return Ok(());
+        }
+        let ev = match serde_json::from_str::<ExecReport>(text) {
+            Ok(ev) => ev,
+            Err(e) => {
+                self.malformed(acct, &e.to_string(), text);
+                return Ok(());
+            }
+        };
+        // A cancel names itself in `c` and the order in `C`.
+        let client_id = match ev.orig_client_id.as_deref() {
+            Some(c) if !c.is_empty() => c,
+            _ => ev.client_id.as_str(),
+        };
+        let Some((run, order_id)) = ClientOrderId::parse(client_id) else {
+            log::debug!("binance gateway: event of foreign order {client_id:?} ignored");
+            return Ok(());
+        };
+        if run != self.run_id {
+            log::debug!("binance gateway: event of run {run:08x}'s order {order_id} ignored");
+            return Ok(());
+        }
+        let Some(order) = self.orders.get(&order_id) else {
+            self.stats.unknown_order_events += 1;
+            log::debug!("binance gateway: {} event for order {order_id}, which is no longer live", ev.exec_type);
+            return Ok(());
+        };
+        let Some(&idx) = self.by_id.get(&order.request.instrument) else { return Ok(()) };
+        let account_ok = self.accounts.get(acct).is_some_and(|a| a.id == order.request.account);
+        if !account_ok || self.by_symbol.get(&ev.symbol) != Some(&idx) {
+            self.malformed(acct, "symbol or account does not match the order", text);
+            return Ok(());
+        }
+        let ts = ms_to_nanos(ev.time);
+        match ev.exec_type.as_str() {
+            "NEW" => self.ensure_accepted(order_id, ev.order_id, ts),
+            "TRADE" => self.on_trade(acct, order_id, idx, &ev, ts, text),
+            "CANCELED" | "EXPIRED" | "EXPIRED_IN_MATCH" | "TRADE_PREVENTION" => {
+                self.ensure_accepted(order_id, ev.order_id, ts)?;
+                match self.instruments[idx].parse_qty(&ev.cum_qty) {
+                    Ok(z) => {
+                        let quote = ev.cum_quote.as_deref().and_then(|q| Notional::parse(q).ok());
+                        self.catch_up(order_id, z, quote, ts)?;
+                    }
+                    Err(e) => self.malformed(acct, &format!("z: {e}"), text),
+                }
+                if ev.exec_type == "TRADE_PREVENTION" && !matches!(ev.status.as_str(), "CANCELED" | "EXPIRED") {
+                    return Ok(());
+                }
+                if self.orders.contains_key(&order_id) {
+                    self.finish_order(order_id, ReportKind::Canceled, ts)?;
+                }
+                Ok(())
+            }
+            "REJECTED" => self.finish_order(order_id, ReportKind::Rejected(RejectReason::Other), ts),
+            other => {
+                log::debug!("binance gateway: execution type {other:?} of order {order_id} ignored");
+                Ok(())
+            }
+        }
+    }
+
+    fn on_trade(
+        &mut self,
+        acct: usize,
+        order_id: OrderId,
+        idx: usize,
+        ev: &ExecReport,
+        ts: Nanos,
+        text: &str,
+    ) -> Result<(), ReportsClosed> {
+        self.ensure_accepted(order_id, ev.order_id, ts)?;
+        let inst = &self.instruments[idx];
+        let parsed = (|| {
+            let l = inst.parse_qty(&ev.last_qty).map_err(|e| format!("l: {e}"))?;
+            let z = inst.parse_qty(&ev.cum_qty).map_err(|e| format!("z: {e}"))?;
+            let px = inst.parse_price(&ev.last_price).map_err(|e| format!("L: {e}"))?;
+            let fee = match (ev.fee.as_deref(), ev.fee_asset.as_deref()) {
+                (Some(n), Some(asset)) if asset == inst.quote() => {
+                    Some(Notional::parse(n).map_err(|e| format!("n: {e}"))?)
+                }
+                _ => None,
+            };
+            if !l.is_positive() || !px.is_positive() || z < l {
+                return Err(format!("l {} / z {} / L {} out of range", ev.last_qty, ev.cum_qty, ev.last_price));
+            }
+            Ok((l, z, px, fee))
+        })();
+        let (l, z, px, fee) = match parsed {
+            Ok(v) => v,
+            Err(what) => {
+                self.malformed(acct, &what, text);
+                return Ok(());
+            }
+        };
+        let quote = inst.notional(px, l, Rounding::Nearest).unwrap_or(Notional::ZERO);
+        let fee_in_other_asset =
+            fee.is_none() && ev.fee.as_deref().is_some_and(|n| Notional::parse(n).is_ok_and(|v| !v.is_zero()));
+        let Some(o) = self.orders.get_mut(&order_id) else { return Ok(()) };
+        if let Some(t) = ev.trade_id {
+            if o.trade_ids.contains(&t) {
+                self.stats.duplicate_fills += 1;
+                return Ok(());
+            }
+            o.trade_ids.push(t);
+        }
+        let before = z.checked_sub(l).unwrap_or(Qty::ZERO);
+        let cum = o.cum_qty;
+        if z <= cum {
+            // Already reported (a query found it first).
+            self.stats.duplicate_fills += 1;
+            return Ok(());
+        }
+        if before > cum {
+            // Fills before this one were missed: report them from the cumulative quote.
+            let before_quote =
+                ev.cum_quote.as_deref().and_then(|q| Notional::parse(q).ok()).and_then(|q| q.checked_sub(quote).ok());
+            self.catch_up(order_id, before, before_quote, ts)?;
+        }
+        let Some(o) = self.orders.get(&order_id) else { return Ok(()) };
+        let last = z.checked_sub(o.cum_qty).unwrap_or(l).min(l);
+        if fee_in_other_asset {
+            self.stats.fees_not_in_quote += 1;
+        }
+        let liquidity = if ev.maker { Liquidity::Maker } else { Liquidity::Taker };
+        let quote = if last == l { quote } else { inst_notional(&self.instruments[idx], px, last) };
+        self.fill(order_id, px, last, fee.unwrap_or(Notional::ZERO), liquidity, ts, quote)
+    }
+}
