@@ -3,8 +3,9 @@
 //! `{"clear":true}`):
 //!
 //! - `POST /_sim/faults` with a JSON object of any of `drop_ws` (bool), `stall_ws_ms`,
-//!   `skip_sequence`, `malformed_frames`, `truncated_frames`, `corrupt_levels`, `fail_http`
-//!   (`{"count":n,"status":s}`), `ack_latency_ms`, `outage_ms`, `clock_skew_ms` (signed),
+//!   `skip_sequence`, `malformed_frames`, `malformed_account_frames` (Binance user data stream
+//!   only), `truncated_frames`, `corrupt_levels`, `fail_http` (`{"count":n,"status":s}`, and
+//!   `"path":"/api/v3/myTrades"` to fail one Binance path only), `ack_latency_ms`, `outage_ms`, `clock_skew_ms` (signed),
 //!   `clear` (bool, applied first). Durations and the skew are at most [`MAX_FAULT_MS`] (one
 //!   day) either way; a larger value is refused with a 400 naming the field and the limit,
 //!   never wrapped or silently ignored. All fields are checked before any is applied.
@@ -52,9 +53,10 @@ enum FaultSetting {
     StallWs(Duration),
     SkipSequence(u32),
     MalformedFrames(u32),
+    MalformedAccountFrames(u32),
     TruncatedFrames(u32),
     CorruptLevels(u32),
-    FailHttp { count: u32, status: u16 },
+    FailHttp { count: u32, status: u16, path: Option<String> },
     AckLatency(Duration),
     Outage(Duration),
     ClockSkewMs(i64),
@@ -89,6 +91,7 @@ fn apply_faults(body: &[u8], ctx: &Ctx) -> Result<Vec<String>, Vec<String>> {
             "stall_ws_ms" => ms_of(k, v).map(|d| Some(FaultSetting::StallWs(d))),
             "skip_sequence" => u32_of(k, v).map(|n| Some(FaultSetting::SkipSequence(n))),
             "malformed_frames" => u32_of(k, v).map(|n| Some(FaultSetting::MalformedFrames(n))),
+            "malformed_account_frames" => u32_of(k, v).map(|n| Some(FaultSetting::MalformedAccountFrames(n))),
             "truncated_frames" => u32_of(k, v).map(|n| Some(FaultSetting::TruncatedFrames(n))),
             "corrupt_levels" => u32_of(k, v).map(|n| Some(FaultSetting::CorruptLevels(n))),
             "ack_latency_ms" => ms_of(k, v).map(|d| Some(FaultSetting::AckLatency(d))),
@@ -100,10 +103,12 @@ fn apply_faults(body: &[u8], ctx: &Ctx) -> Result<Vec<String>, Vec<String>> {
                     Ok(Some(FaultSetting::ClockSkewMs(ms)))
                 }
             }),
-            "fail_http" => fail_http_of(v).map(|(count, status)| Some(FaultSetting::FailHttp { count, status })),
+            "fail_http" => {
+                fail_http_of(v).map(|(count, status, path)| Some(FaultSetting::FailHttp { count, status, path }))
+            }
             other => Err(format!(
                 "unknown field {other:?} (expected clear, drop_ws, stall_ws_ms, skip_sequence, malformed_frames, \
-                 truncated_frames, corrupt_levels, fail_http, ack_latency_ms, outage_ms, clock_skew_ms)"
+                 malformed_account_frames, truncated_frames, corrupt_levels, fail_http, ack_latency_ms, outage_ms, clock_skew_ms)"
             )),
         };
         match setting {
@@ -118,27 +123,29 @@ fn apply_faults(body: &[u8], ctx: &Ctx) -> Result<Vec<String>, Vec<String>> {
     settings.sort_by_key(|(_, s)| !matches!(s, FaultSetting::Clear));
     let f = &ctx.faults;
     for (_, s) in &settings {
-        match *s {
+        match s {
             FaultSetting::Clear => {
                 f.clear();
                 ctx.market.set_clock_skew_ms(0);
             }
             FaultSetting::DropWs => f.drop_ws_connections(),
-            FaultSetting::StallWs(d) => f.stall_ws_for(d),
-            FaultSetting::SkipSequence(n) => f.skip_sequence(n),
-            FaultSetting::MalformedFrames(n) => f.malformed_frames(n),
-            FaultSetting::TruncatedFrames(n) => f.truncated_frames(n),
-            FaultSetting::CorruptLevels(n) => f.corrupt_levels(n),
-            FaultSetting::FailHttp { count, status } => f.fail_http(count, status),
-            FaultSetting::AckLatency(d) => f.set_ack_latency(d),
-            FaultSetting::Outage(d) => f.outage_for(d),
-            FaultSetting::ClockSkewMs(ms) => ctx.market.set_clock_skew_ms(ms),
+            FaultSetting::StallWs(d) => f.stall_ws_for(*d),
+            FaultSetting::SkipSequence(n) => f.skip_sequence(*n),
+            FaultSetting::MalformedFrames(n) => f.malformed_frames(*n),
+            FaultSetting::MalformedAccountFrames(n) => f.malformed_account_frames(*n),
+            FaultSetting::TruncatedFrames(n) => f.truncated_frames(*n),
+            FaultSetting::CorruptLevels(n) => f.corrupt_levels(*n),
+            FaultSetting::FailHttp { count, status, path: None } => f.fail_http(*count, *status),
+            FaultSetting::FailHttp { count, status, path: Some(path) } => f.fail_http_path(path, *count, *status),
+            FaultSetting::AckLatency(d) => f.set_ack_latency(*d),
+            FaultSetting::Outage(d) => f.outage_for(*d),
+            FaultSetting::ClockSkewMs(ms) => ctx.market.set_clock_skew_ms(*ms),
         }
     }
     Ok(settings.into_iter().map(|(k, _)| k).collect())
 }
 
-fn fail_http_of(v: &Value) -> Result<(u32, u16), String> {
+fn fail_http_of(v: &Value) -> Result<(u32, u16, Option<String>), String> {
     let count = v.get("count").and_then(Value::as_u64).and_then(|n| u32::try_from(n).ok()).ok_or_else(|| {
         format!("fail_http.count: expected a non-negative integer, got {}", v.get("count").unwrap_or(&Value::Null))
     })?;
@@ -150,7 +157,12 @@ fn fail_http_of(v: &Value) -> Result<(u32, u16), String> {
             .filter(|n| (400..=599).contains(n))
             .ok_or_else(|| format!("fail_http.status: expected an HTTP error status 400..=599, got {s}"))?,
     };
-    Ok((count, status))
+    let path = match v.get("path") {
+        None => None,
+        Some(Value::String(p)) if p.starts_with('/') => Some(p.clone()),
+        Some(p) => return Err(format!("fail_http.path: expected a request path like \"/api/v3/myTrades\", got {p}")),
+    };
+    Ok((count, status, path))
 }
 
 /// `GET /_sim/book`.

@@ -470,10 +470,17 @@ fn my_trades_match_the_stream(server: &RunningServer, rest: &mut TestClient, pla
     assert_eq!((status, bad["code"].as_i64()), (400, Some(-1128)), "{bad}");
     let (status, _, bad) = query(rest, "symbol=BTCUSDT&startTime=1&endTime=86400002");
     assert_eq!((status, bad["code"].as_i64()), (400, Some(-1127)), "{bad}");
-    // An injected failure of this path only.
+    // An injected failure of this path only, in process and through `/_sim/faults`.
     server.faults.fail_http_path("/api/v3/myTrades", 1, 503);
     assert_eq!(query(rest, &format!("symbol=BTCUSDT&orderId={id}")).0, 503);
     assert_eq!(query(rest, &format!("symbol=BTCUSDT&orderId={id}")).0, 200);
+    let body = r#"{"fail_http":{"count":1,"status":502,"path":"/api/v3/myTrades"}}"#;
+    assert_eq!(rest.post("/_sim/faults", &[], body).0, 200);
+    assert_eq!(rest.get("/api/v3/time", &[]).0, 200, "other paths are untouched");
+    assert_eq!(query(rest, &format!("symbol=BTCUSDT&orderId={id}")).0, 502);
+    assert_eq!(query(rest, &format!("symbol=BTCUSDT&orderId={id}")).0, 200);
+    let bad = r#"{"fail_http":{"count":1,"path":"api"}}"#;
+    assert_eq!(rest.post("/_sim/faults", &[], bad).0, 400, "a path must start with /");
 }
 
 #[test]

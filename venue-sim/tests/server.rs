@@ -284,6 +284,9 @@ fn bad_fault_bodies_name_every_problem_and_apply_nothing() {
     set_faults(&mut client, json!({ "clear": true, "ack_latency_ms": 50 }));
     assert!((server.market.now_ms() - wall).abs() < 1000, "clear resets the skew");
     assert_eq!(server.faults.ack_latency(), Duration::from_millis(50), "clear is applied before the other fields");
+    set_faults(&mut client, json!({ "malformed_account_frames": 2 }));
+    let taken = (0..3).filter(|_| server.faults.take_malformed_account_frame()).count();
+    assert_eq!(taken, 2, "two user data stream messages are spoilt, then none");
 }
 
 #[test]
