@@ -15,7 +15,7 @@
 //! preallocated SPSC rings whose full policy is in [`crate::queue`]. Busy iterations are timed
 //! into a histogram and slow ones counted as stalls.
 
-use crate::book::{Book, BookError};
+use crate::book::{Book, BookError, BookHealth};
 use crate::counters::{self, SharedCounters};
 use crate::event::MarketEvent;
 use crate::feed_source::{FeedSource, FeedState, FeedStats};
@@ -196,6 +196,24 @@ pub struct EngineReport {
     pub fills_digest: u64,
     /// Positions with any activity.
     pub positions: Vec<PositionReport>,
+    /// Each feed's name and decoder counters (`None`: a source without a decoder), in the
+    /// order added: the feed health of the run summary.
+    pub feeds: Vec<(String, Option<FeedStats>)>,
+    /// Each instrument's book health.
+    pub books: Vec<BookReport>,
+}
+
+/// One book's health at the end of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BookReport {
+    /// The instrument.
+    pub instrument: InstrumentId,
+    /// What the book counted (messages, invalidations = resyncs, crossings, time invalid).
+    pub health: BookHealth,
+    /// Sequence gaps of this book, where its feed tracks them per book.
+    pub gaps: Option<u64>,
+    /// Whether the book was valid at the end.
+    pub valid: bool,
 }
 
 /// Everything the dispatch path touches, split from the feeds so a feed can be polled while
@@ -585,6 +603,8 @@ impl<R: PreTradeCheck> Engine<R> {
             loop_time: self.loop_time.summary(),
             fills_digest: c.fills_digest,
             positions,
+            feeds: self.feed_stats(),
+            books: self.book_reports(),
         }
     }
 
@@ -597,6 +617,21 @@ impl<R: PreTradeCheck> Engine<R> {
     /// order added: the feed health of the run summary. Allocates; call after the loop.
     pub fn feed_stats(&self) -> Vec<(String, Option<FeedStats>)> {
         self.feeds.iter().map(|f| (f.name().to_string(), f.stats())).collect()
+    }
+
+    /// Every book's health now (time invalid up to the monotonic now). Allocates.
+    pub fn book_reports(&self) -> Vec<BookReport> {
+        let now = sys::mono_now();
+        self.core
+            .books
+            .iter()
+            .map(|b| BookReport {
+                instrument: b.instrument(),
+                health: b.health(now),
+                gaps: self.feeds.iter().find_map(|f| f.book_gaps(b.instrument())),
+                valid: b.is_valid(),
+            })
+            .collect()
     }
 }
 

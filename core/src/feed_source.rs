@@ -86,4 +86,9 @@ pub trait FeedSource: Send {
     fn stats(&self) -> Option<FeedStats> {
         None
     }
+
+    /// Sequence gaps of `instrument`'s book, if this source feeds it and counts them per book.
+    fn book_gaps(&self, _instrument: InstrumentId) -> Option<u64> {
+        None
+    }
 }

@@ -28,7 +28,7 @@ pub mod time;
 
 pub use book::{Book, BookError, BookHealth, Level};
 pub use decimal::{DecimalError, DecimalErrorKind, DecimalStyle, DecimalText};
-pub use engine::{Engine, EngineConfig, EngineReport};
+pub use engine::{BookReport, Engine, EngineConfig, EngineReport};
 pub use event::{EventKind, MarketEvent};
 pub use feed_source::{FeedSource, FeedStats};
 pub use idle::IdleStrategy;

@@ -63,6 +63,11 @@ pub trait VenueDecoder: Send {
 
     /// Counters so far.
     fn stats(&self) -> DecoderStats;
+
+    /// Sequence gaps of symbol `index`'s book, for venues whose sync counts them per book.
+    fn book_gaps(&self, _index: usize) -> Option<u64> {
+        None
+    }
 }
 
 /// For a live layer's [`qt_core::FeedSource::on_book_crossed`]: finds the symbol of
@@ -89,4 +94,10 @@ pub(crate) fn reset_crossed<S>(syncs: &mut [S], index: usize, counts: [&mut u64;
         counts.into_iter().for_each(|c| *c += 1);
         reset(sync);
     }
+}
+
+/// For a live layer's [`qt_core::FeedSource::book_gaps`]: `decoder`'s count for the symbol of
+/// `instrument` among `ids`.
+pub(crate) fn gaps_of(decoder: &dyn VenueDecoder, ids: &[InstrumentId], instrument: InstrumentId) -> Option<u64> {
+    decoder.book_gaps(ids.iter().position(|id| *id == instrument)?)
 }

@@ -700,6 +700,10 @@ impl<V: SnapshotVenue> FeedSource for SnapshotFeed<V> {
         Some(self.decoder.stats())
     }
 
+    fn book_gaps(&self, instrument: InstrumentId) -> Option<u64> {
+        crate::decoder::gaps_of(&self.decoder, &self.ids, instrument)
+    }
+
     fn state(&self) -> FeedState {
         let synced = (0..self.decoder.symbol_count()).all(|i| !self.is_subscribed(i) || self.decoder.is_synced(i));
         if self.is_connected() && synced { FeedState::Live } else { FeedState::Recovering }

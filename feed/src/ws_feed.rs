@@ -456,6 +456,10 @@ impl<V: StreamVenue> FeedSource for WsFeed<V> {
         Some(self.decoder.stats())
     }
 
+    fn book_gaps(&self, instrument: InstrumentId) -> Option<u64> {
+        crate::decoder::gaps_of(&self.decoder, &self.ids, instrument)
+    }
+
     fn state(&self) -> FeedState {
         if self.ws.is_open() && (0..self.subscribed_at.len()).all(|i| self.decoder.is_live(i)) {
             FeedState::Live

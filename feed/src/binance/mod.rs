@@ -355,6 +355,10 @@ impl crate::decoder::VenueDecoder for Decoder {
         sync.reset(now, emit);
     }
 
+    fn book_gaps(&self, index: usize) -> Option<u64> {
+        self.syncs.get(index).map(DepthSync::gaps)
+    }
+
     fn stats(&self) -> crate::decoder::DecoderStats {
         let c = self.counters.snapshot();
         crate::decoder::DecoderStats {

@@ -329,6 +329,10 @@ impl VenueDecoder for Decoder {
         crate::decoder::reset_crossed(&mut self.syncs, index, counts, |sync| sync.resync(now, emit));
     }
 
+    fn book_gaps(&self, index: usize) -> Option<u64> {
+        self.syncs.get(index).map(BookSync::gaps)
+    }
+
     fn stats(&self) -> DecoderStats {
         let c = &self.counters;
         DecoderStats {
@@ -565,6 +569,10 @@ impl FeedSource for BybitFeed {
 
     fn stats(&self) -> Option<qt_core::FeedStats> {
         self.inner.stats()
+    }
+
+    fn book_gaps(&self, instrument: InstrumentId) -> Option<u64> {
+        self.inner.book_gaps(instrument)
     }
 
     fn state(&self) -> FeedState {
