@@ -6,6 +6,8 @@
 //!
 //! 1. sockets — one `mio::Poll` with a zero timeout, only if a feed registered a socket;
 //! 2. feed sources — every record goes book → subscribed strategies → risk gate → order queue;
+//!    a book a source's message left crossed or locked (invalid, counted) is handed back to that
+//!    source after its poll ([`FeedSource::on_book_crossed`]) to be resynced;
 //! 3. inbound queues — execution reports from each gateway, then local refusals, then control
 //!    commands (`try_recv` only);
 //! 4. timers — housekeeping gauges.

@@ -4,8 +4,11 @@
 //! A capture is one raw message per line (a WebSocket text frame exactly as received, or a REST
 //! body for REST-polled venues). `feed-check` prints, per message, the top of each changed book,
 //! the checksum verdict where the venue has one and whether the book is valid, then the counts
-//! of messages, gaps, checksum failures and parse errors. Venues whose sync needs a REST
-//! snapshot (Binance) take it from `--snapshot SYMBOL=FILE`.
+//! of messages, gaps, checksum failures, parse errors, crossed books and resyncs. A book a
+//! message leaves crossed or locked is invalid and resynced by its decoder, as in a live run.
+//! The capture is read as bytes: a line that is not UTF-8 counts as a parse error and the replay
+//! goes on; a line naming only symbols not given with `--symbols` counts as `filtered`. Venues
+//! whose sync needs a REST snapshot (Binance) take it from `--snapshot SYMBOL=FILE`.
 
 use anyhow::{Context, anyhow, bail};
 use qt_core::{
