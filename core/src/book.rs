@@ -6,6 +6,12 @@
 //! keeps the best `capacity` levels and counts what it dropped) — no allocation after start-up.
 //! The book applies levels; deciding whether a venue's stream is in sequence is the feed's job,
 //! which marks the book invalid on a gap. A book that is not valid must never be traded on.
+//! The one check the book makes itself: after a complete venue message (a book record with
+//! `BATCH_END`) a valid book whose best bid is at or above its best ask — crossed or locked, a
+//! missed update — turns invalid and `apply` reports [`BookError::Crossed`], so every consumer
+//! (the engine, `qt feed-check`) sees it the same way and asks its feed to resync the book.
+//! One comparison of the two best prices per message. [`BookHealth`] counts messages,
+//! invalidations, crossings and the time the book spent invalid.
 
 use crate::event::{EventKind, MarketEvent};
 use crate::ids::InstrumentId;
@@ -34,6 +40,24 @@ pub enum BookError {
     /// The event is for another instrument.
     #[error("event for another instrument")]
     WrongInstrument,
+    /// The record was applied and ended a venue message, and the book is now crossed or locked
+    /// (best bid at or above best ask): it was marked invalid and must be resynced.
+    #[error("the book is crossed or locked after a complete message")]
+    Crossed,
+}
+
+/// What a [`Book`] has seen of its feed's health (all counts since construction).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BookHealth {
+    /// Venue messages applied (records with `BATCH_END`).
+    pub messages: u64,
+    /// Times the book went from valid to invalid (gap, checksum, bad frame, disconnect,
+    /// crossing): each is followed by a resync.
+    pub invalidations: u64,
+    /// Times the book was found crossed or locked after a complete message.
+    pub crossed: u64,
+    /// Local time spent invalid, from the first record on (the initial sync included).
+    pub invalid_ns: Nanos,
 }
 
 /// Levels at the touch [`touch_search`] halves without a branch before it binary-searches the
@@ -199,6 +223,9 @@ pub struct Book {
     last_exchange_ns: Nanos,
     last_local_ns: Nanos,
     dropped_levels: u64,
+    health: BookHealth,
+    /// Local time the book last turned invalid (or its first record); meaningful while invalid.
+    invalid_since: Option<Nanos>,
 }
 
 impl Book {
@@ -214,6 +241,8 @@ impl Book {
             last_exchange_ns: Nanos::ZERO,
             last_local_ns: Nanos::ZERO,
             dropped_levels: 0,
+            health: BookHealth::default(),
+            invalid_since: None,
         }
     }
 
@@ -231,30 +260,76 @@ impl Book {
     /// Applies one normalized record. Snapshot records replace the book (the first carries
     /// `CLEAR`; the book turns valid at the snapshot's `BATCH_END`); deltas set one level; trades
     /// and best-bid/offer records only update the timestamps.
+    ///
+    /// A book record with `BATCH_END` that leaves a valid book crossed or locked is applied, then
+    /// the book is marked invalid and [`BookError::Crossed`] returned: the caller asks the feed
+    /// to resync the book.
     #[inline]
     pub fn apply(&mut self, ev: &MarketEvent) -> Result<(), BookError> {
         if ev.instrument != self.instrument {
             return Err(BookError::WrongInstrument);
         }
-        match ev.kind {
+        if self.invalid_since.is_none() {
+            // The first record: the time to the first valid snapshot counts as invalid.
+            self.invalid_since = Some(ev.local_ns);
+        }
+        let book_record = match ev.kind {
             EventKind::BookSnapshot => {
                 if ev.is_clear() {
-                    self.clear();
+                    self.clear_at(ev.local_ns);
                 }
                 if !ev.qty.is_zero() {
                     self.set_level(ev.side, ev.price, ev.qty)?;
                 }
-                if ev.is_batch_end() {
-                    self.valid = true;
+                if ev.is_batch_end() && !self.valid {
+                    self.turn_valid(ev.local_ns);
                 }
+                true
             }
-            EventKind::BookDelta => self.set_level(ev.side, ev.price, ev.qty)?,
-            EventKind::Trade | EventKind::BestBidOffer => {}
-        }
+            EventKind::BookDelta => {
+                self.set_level(ev.side, ev.price, ev.qty)?;
+                true
+            }
+            EventKind::Trade | EventKind::BestBidOffer => false,
+        };
         self.last_seq = ev.seq;
         self.last_exchange_ns = ev.exchange_ns;
         self.last_local_ns = ev.local_ns;
+        if ev.is_batch_end() {
+            self.health.messages += 1;
+            if book_record && self.valid && self.is_crossed() {
+                self.health.crossed += 1;
+                self.turn_invalid(ev.local_ns);
+                return Err(BookError::Crossed);
+            }
+        }
         Ok(())
+    }
+
+    #[inline]
+    fn turn_valid(&mut self, now: Nanos) {
+        self.valid = true;
+        if let Some(since) = self.invalid_since {
+            self.health.invalid_ns = self.health.invalid_ns.saturating_add(now.saturating_sub(since));
+        }
+    }
+
+    #[cold]
+    fn turn_invalid(&mut self, now: Nanos) {
+        if self.valid {
+            self.valid = false;
+            self.health.invalidations += 1;
+            self.invalid_since = Some(now);
+        }
+    }
+
+    /// Counts so far; `now` (local time) closes the current invalid stretch, if any.
+    pub fn health(&self, now: Nanos) -> BookHealth {
+        let mut h = self.health;
+        if let (false, Some(since)) = (self.valid, self.invalid_since) {
+            h.invalid_ns = h.invalid_ns.saturating_add(now.saturating_sub(since));
+        }
+        h
     }
 
     /// Sets the total at `price` on `side` (zero removes the level).
@@ -278,9 +353,13 @@ impl Book {
 
     /// Removes every level and marks the book invalid until the next full snapshot.
     pub fn clear(&mut self) {
+        self.clear_at(self.last_local_ns);
+    }
+
+    fn clear_at(&mut self, now: Nanos) {
         self.bids.levels.clear();
         self.asks.levels.clear();
-        self.valid = false;
+        self.turn_invalid(now);
     }
 
     /// Whether the book reflects the venue (synced, no gap since). Never trade on an invalid book.
@@ -292,12 +371,14 @@ impl Book {
     /// Marks the book invalid (gap, checksum mismatch, disconnect); a resync makes it valid.
     #[cold]
     pub fn invalidate(&mut self) {
-        self.valid = false;
+        self.turn_invalid(self.last_local_ns);
     }
 
     /// Marks the book valid once a feed's sync rules say it is in sequence.
     pub fn mark_valid(&mut self) {
-        self.valid = true;
+        if !self.valid {
+            self.turn_valid(self.last_local_ns);
+        }
     }
 
     /// Best bid.
@@ -460,6 +541,50 @@ mod tests {
         assert!(!b.is_valid());
         assert_eq!(b.depth(Side::Buy), 0);
         assert_eq!(b.last_local_ns(), Nanos(7));
+    }
+
+    fn at(mut e: MarketEvent, local_ns: i64) -> MarketEvent {
+        e.local_ns = Nanos(local_ns);
+        e
+    }
+
+    #[test]
+    fn a_crossed_or_locked_book_after_a_complete_message_turns_invalid_and_is_reported() {
+        // A snapshot with its best bid (70 000) over its best ask (65 002).
+        let mut b = Book::new(InstrumentId(0), 8);
+        b.apply(&at(ev(EventKind::BookSnapshot, Side::Buy, 70_000, 1, MarketEvent::CLEAR), 10)).unwrap();
+        let end = at(ev(EventKind::BookSnapshot, Side::Sell, 65_002, 1, MarketEvent::BATCH_END), 10);
+        assert_eq!(b.apply(&end), Err(BookError::Crossed));
+        assert!(!b.is_valid(), "a crossed snapshot is not a valid book");
+
+        // A sane snapshot, then a delta message that locks it (bid == ask): invalid at its end,
+        // not in the middle of the message.
+        b.apply(&at(ev(EventKind::BookSnapshot, Side::Buy, 100, 1, MarketEvent::CLEAR), 20)).unwrap();
+        b.apply(&at(ev(EventKind::BookSnapshot, Side::Sell, 102, 1, MarketEvent::BATCH_END), 20)).unwrap();
+        assert!(b.is_valid());
+        b.apply(&at(ev(EventKind::BookDelta, Side::Buy, 102, 1, 0), 30)).unwrap();
+        assert!(b.is_valid(), "mid-message states are not checked");
+        let locked = at(ev(EventKind::BookDelta, Side::Buy, 101, 1, MarketEvent::BATCH_END), 30);
+        assert_eq!(b.apply(&locked), Err(BookError::Crossed));
+        assert!(!b.is_valid());
+        // Already invalid: not reported again.
+        assert_eq!(b.apply(&at(ev(EventKind::BookDelta, Side::Buy, 99, 1, MarketEvent::BATCH_END), 35)), Ok(()));
+
+        let h = b.health(Nanos(50));
+        assert_eq!((h.messages, h.crossed, h.invalidations), (4, 2, 2), "{h:?}");
+        // Invalid 10..20 (first record to the sane snapshot) and 30..50 (locked, still invalid).
+        assert_eq!(h.invalid_ns, Nanos(30));
+    }
+
+    #[test]
+    fn trades_and_quotes_are_not_checked_for_crossing() {
+        let mut b = Book::new(InstrumentId(0), 8);
+        b.apply(&ev(EventKind::BookSnapshot, Side::Buy, 100, 1, MarketEvent::CLEAR)).unwrap();
+        b.apply(&ev(EventKind::BookSnapshot, Side::Sell, 101, 1, MarketEvent::BATCH_END)).unwrap();
+        b.apply(&ev(EventKind::BookDelta, Side::Buy, 101, 1, 0)).unwrap();
+        // The message is still open; a trade flagged BATCH_END of another stream is not a book state.
+        assert_eq!(b.apply(&ev(EventKind::Trade, Side::Buy, 101, 1, MarketEvent::BATCH_END)), Ok(()));
+        assert!(b.is_valid());
     }
 
     #[test]

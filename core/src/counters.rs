@@ -50,6 +50,8 @@ pub struct EngineCounters {
     pub market_batches: Counter,
     /// Records the book refused (bad price/qty), skipped.
     pub book_errors: Counter,
+    /// Books found crossed or locked after a complete message (invalidated, their feed told).
+    pub books_crossed: Counter,
     /// Records for an instrument the engine does not know, skipped.
     pub unknown_instrument_events: Counter,
     /// Order requests from strategies.

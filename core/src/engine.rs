@@ -6,6 +6,8 @@
 //!
 //! 1. sockets — one `mio::Poll` with a zero timeout, only if a feed registered a socket;
 //! 2. feed sources — every record goes book → subscribed strategies → risk gate → order queue;
+//!    a book a source's message left crossed or locked (invalid, counted) is handed back to that
+//!    source after its poll ([`FeedSource::on_book_crossed`]) to be resynced;
 //! 3. inbound queues — execution reports from each gateway, then local refusals, then control
 //!    commands (`try_recv` only);
 //! 4. timers — housekeeping gauges.
@@ -15,10 +17,10 @@
 //! preallocated SPSC rings whose full policy is in [`crate::queue`]. Busy iterations are timed
 //! into a histogram and slow ones counted as stalls.
 
-use crate::book::Book;
+use crate::book::{Book, BookError, BookHealth};
 use crate::counters::{self, SharedCounters};
 use crate::event::MarketEvent;
-use crate::feed_source::{FeedSource, FeedState};
+use crate::feed_source::{FeedSource, FeedState, FeedStats};
 use crate::idle::{IdleStrategy, Idler};
 use crate::ids::{AccountId, InstrumentId, OrderId, VenueId};
 use crate::instrument::InstrumentRegistry;
@@ -196,6 +198,24 @@ pub struct EngineReport {
     pub fills_digest: u64,
     /// Positions with any activity.
     pub positions: Vec<PositionReport>,
+    /// Each feed's name and decoder counters (`None`: a source without a decoder), in the
+    /// order added: the feed health of the run summary.
+    pub feeds: Vec<(String, Option<FeedStats>)>,
+    /// Each instrument's book health.
+    pub books: Vec<BookReport>,
+}
+
+/// One book's health at the end of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BookReport {
+    /// The instrument.
+    pub instrument: InstrumentId,
+    /// What the book counted (messages, invalidations = resyncs, crossings, time invalid).
+    pub health: BookHealth,
+    /// Sequence gaps of this book, where its feed tracks them per book.
+    pub gaps: Option<u64>,
+    /// Whether the book was valid at the end.
+    pub valid: bool,
 }
 
 /// Everything the dispatch path touches, split from the feeds so a feed can be polled while
@@ -227,6 +247,9 @@ struct Core<R> {
     replies: Option<crossbeam_channel::Sender<(u64, RiskReply)>>,
     /// Set when the loop has stopped: strategies' actions are dropped from then on.
     halted: bool,
+    /// Instruments whose book was found crossed during the current feed poll, to be handed
+    /// back to that feed for a resync (capacity: one per instrument, allocated once).
+    crossed: Vec<InstrumentId>,
 }
 
 /// The core thread's event loop.
@@ -291,6 +314,7 @@ impl<R: PreTradeCheck> Engine<R> {
             venue_healthy: Vec::new(),
             replies: None,
             halted: false,
+            crossed: Vec::with_capacity(n),
             books,
             instruments,
             risk,
@@ -462,6 +486,10 @@ impl<R: PreTradeCheck> Engine<R> {
         let core = &mut self.core;
         for feed in &mut self.feeds {
             work += feed.poll(t0, &mut |ev: &MarketEvent| core.on_market(ev));
+            // Books this feed left crossed: it resyncs them (cold; empty almost always).
+            while let Some(instrument) = core.crossed.pop() {
+                feed.on_book_crossed(instrument, t0, &mut |ev: &MarketEvent| core.on_market(ev));
+            }
         }
 
         work += self.core.drain_reports();
@@ -627,12 +655,35 @@ impl<R: PreTradeCheck> Engine<R> {
             loop_time: self.loop_time.summary(),
             fills_digest: c.fills_digest,
             positions,
+            feeds: self.feed_stats(),
+            books: self.book_reports(),
         }
     }
 
     /// The instrument registry.
     pub fn instruments(&self) -> &InstrumentRegistry {
         &self.core.instruments
+    }
+
+    /// Each feed's name and decoder counters (`None` for a source without a decoder), in the
+    /// order added: the feed health of the run summary. Allocates; call after the loop.
+    pub fn feed_stats(&self) -> Vec<(String, Option<FeedStats>)> {
+        self.feeds.iter().map(|f| (f.name().to_string(), f.stats())).collect()
+    }
+
+    /// Every book's health now (time invalid up to the monotonic now). Allocates.
+    pub fn book_reports(&self) -> Vec<BookReport> {
+        let now = sys::mono_now();
+        self.core
+            .books
+            .iter()
+            .map(|b| BookReport {
+                instrument: b.instrument(),
+                health: b.health(now),
+                gaps: self.feeds.iter().find_map(|f| f.book_gaps(b.instrument())),
+                valid: b.is_valid(),
+            })
+            .collect()
     }
 }
 
@@ -663,10 +714,20 @@ impl<R: PreTradeCheck> Core<R> {
             self.counters.unknown_instrument_events.incr();
             return;
         };
-        if book.apply(ev).is_err() {
-            // The venue sent a level we cannot hold: the book no longer mirrors it.
-            self.counters.book_errors.incr();
-            book.invalidate();
+        match book.apply(ev) {
+            Ok(()) => {}
+            Err(BookError::Crossed) => {
+                // Invalid already; the feed that sent it is told after its poll.
+                self.counters.books_crossed.incr();
+                if !self.crossed.contains(&ev.instrument) && self.crossed.len() < self.crossed.capacity() {
+                    self.crossed.push(ev.instrument);
+                }
+            }
+            Err(_) => {
+                // The venue sent a level we cannot hold: the book no longer mirrors it.
+                self.counters.book_errors.incr();
+                book.invalidate();
+            }
         }
         if ev.is_batch_end() {
             self.counters.market_batches.incr();
@@ -1228,5 +1289,69 @@ mod tests {
         tx.send(ControlCommand::Shutdown).unwrap();
         let (report, _) = engine.run();
         assert_eq!(report.market_events, 0);
+    }
+
+    /// A feed that sends one scripted message per poll and records the resyncs it is asked for.
+    struct ScriptedFeed {
+        messages: Vec<Vec<MarketEvent>>,
+        crossed: Vec<InstrumentId>,
+    }
+
+    impl FeedSource for ScriptedFeed {
+        fn name(&self) -> &str {
+            "scripted"
+        }
+        fn poll(&mut self, local_now: Nanos, sink: &mut dyn FnMut(&MarketEvent)) -> usize {
+            if self.messages.is_empty() {
+                return 0;
+            }
+            let message = self.messages.remove(0);
+            for mut ev in message.iter().copied() {
+                ev.local_ns = local_now;
+                sink(&ev);
+            }
+            message.len()
+        }
+        fn on_book_crossed(&mut self, instrument: InstrumentId, local_now: Nanos, sink: &mut dyn FnMut(&MarketEvent)) {
+            self.crossed.push(instrument);
+            sink(&MarketEvent::invalidation(instrument, local_now));
+        }
+        fn state(&self) -> FeedState {
+            FeedState::Live
+        }
+    }
+
+    fn level(kind: EventKind, side: Side, price: i64, flags: u16) -> MarketEvent {
+        let mut ev = MarketEvent::new(InstrumentId(0), kind, side, Price::from_units(price), Qty::from_units(1));
+        ev.flags = flags;
+        ev
+    }
+
+    #[test]
+    fn a_crossed_book_is_invalidated_counted_and_handed_back_to_its_feed() {
+        sys::init_clock();
+        let mut engine =
+            Engine::new(EngineConfig::default(), registry(), PriceCap(Price::MAX), Arc::new(SimClock::new(Nanos(0))));
+        let snapshot = |bid, ask| {
+            vec![
+                level(EventKind::BookSnapshot, Side::Buy, bid, MarketEvent::CLEAR),
+                level(EventKind::BookSnapshot, Side::Sell, ask, MarketEvent::BATCH_END),
+            ]
+        };
+        let feed =
+            ScriptedFeed { messages: vec![snapshot(700_000, 650_020), snapshot(1_000, 1_010)], crossed: Vec::new() };
+        engine.add_feed(Box::new(feed));
+        engine.do_work();
+        let book = engine.book(InstrumentId(0)).unwrap();
+        assert!(!book.is_valid(), "a crossed snapshot leaves the book invalid");
+        assert_eq!(engine.core.counters.books_crossed.get(), 1);
+        assert_eq!(book.health(Nanos::ZERO).crossed, 1);
+        // The feed was asked to resync it; its invalidation emptied the book.
+        assert_eq!(book.depth(Side::Buy), 0);
+        engine.do_work();
+        assert!(engine.book(InstrumentId(0)).unwrap().is_valid(), "the resync's snapshot is sane");
+        assert_eq!(engine.core.counters.books_crossed.get(), 1);
+        let stats = engine.feed_stats();
+        assert_eq!(stats, vec![("scripted".to_string(), None)]);
     }
 }

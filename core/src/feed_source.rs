@@ -7,7 +7,42 @@
 //! (rings from another thread, replay) are simply polled.
 
 use crate::event::MarketEvent;
+use crate::ids::InstrumentId;
 use crate::time::Nanos;
+
+/// What a source's decoder has counted so far (the feed crate's `DecoderStats`): the feed
+/// health the run summary and `qt feed-check` print.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FeedStats {
+    /// Frames handed to the decoder.
+    pub messages: u64,
+    /// Normalized records emitted.
+    pub records: u64,
+    /// Frames refused (malformed JSON, wrong types, unknown symbol, truncated, bad decimals).
+    pub parse_errors: u64,
+    /// The same refusals by reason (index and names: the feed crate's
+    /// `ParseError::reason_index` / `reason_name`); zero where a venue does not tell reasons.
+    pub parse_error_reasons: [u64; FeedStats::PARSE_REASONS],
+    /// Sequence gaps detected.
+    pub gaps: u64,
+    /// Checksums verified and matching (venues with a checksum).
+    pub checksum_ok: u64,
+    /// Checksum mismatches.
+    pub checksum_failed: u64,
+    /// Books found crossed or locked after a complete message (each resynced).
+    pub crossed: u64,
+    /// Resyncs started (after a gap, a checksum failure, a bad frame, a crossed book or a
+    /// disconnect).
+    pub resyncs: u64,
+    /// Warnings about refused frames not logged because their venue and reason had already
+    /// logged their share ([`FeedStats::parse_errors`] still counts every frame).
+    pub warnings_suppressed: u64,
+}
+
+impl FeedStats {
+    /// Number of parse-error reasons counted in [`FeedStats::parse_error_reasons`].
+    pub const PARSE_REASONS: usize = 10;
+}
 
 /// What a source reports about itself after a poll.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,4 +75,20 @@ pub trait FeedSource: Send {
 
     /// Current state.
     fn state(&self) -> FeedState;
+
+    /// The engine found `instrument`'s book crossed or locked after a complete message and
+    /// marked it invalid ([`crate::BookError::Crossed`]): count it and resync the book as after
+    /// a gap, emitting any records (the invalidation) to `sink`. Cold; sources without a sync
+    /// (a ring from the simulator) leave the book invalid until their next snapshot.
+    fn on_book_crossed(&mut self, _instrument: InstrumentId, _local_now: Nanos, _sink: &mut dyn FnMut(&MarketEvent)) {}
+
+    /// The source's decoder counters, if it decodes a venue's frames.
+    fn stats(&self) -> Option<FeedStats> {
+        None
+    }
+
+    /// Sequence gaps of `instrument`'s book, if this source feeds it and counts them per book.
+    fn book_gaps(&self, _instrument: InstrumentId) -> Option<u64> {
+        None
+    }
 }

@@ -26,11 +26,11 @@ pub mod strategy;
 pub mod sys;
 pub mod time;
 
-pub use book::{Book, BookError, Level};
+pub use book::{Book, BookError, BookHealth, Level};
 pub use decimal::{DecimalError, DecimalErrorKind, DecimalStyle, DecimalText};
-pub use engine::{Engine, EngineConfig, EngineReport};
+pub use engine::{BookReport, Engine, EngineConfig, EngineReport};
 pub use event::{EventKind, MarketEvent};
-pub use feed_source::FeedSource;
+pub use feed_source::{FeedSource, FeedStats};
 pub use idle::IdleStrategy;
 pub use ids::{AccountId, ClientOrderId, InstrumentId, OrderId, StrategyId, VenueId};
 pub use instrument::{Instrument, InstrumentError, InstrumentKind, InstrumentRegistry, InstrumentSpec, Venue};

@@ -3,28 +3,14 @@
 //!
 //! One trait for every venue, so `qt feed-check` (replaying a capture file), replay and the live
 //! feeds drive the same code. Runs on the core thread: `on_frame` must not block, and should not
-//! allocate after warm-up; snapshot and disconnect handling are cold paths.
+//! allocate after warm-up; snapshot, crossed-book and disconnect handling are cold paths.
 
-use qt_core::{MarketEvent, Nanos, Venue};
+use qt_core::{InstrumentId, MarketEvent, Nanos, Venue};
 
-/// What a decoder has counted so far.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct DecoderStats {
-    /// Frames handed to the decoder.
-    pub messages: u64,
-    /// Normalized records emitted.
-    pub records: u64,
-    /// Frames refused (malformed JSON, wrong types, unknown symbol, truncated, bad decimals).
-    pub parse_errors: u64,
-    /// Sequence gaps detected.
-    pub gaps: u64,
-    /// Checksums verified and matching (venues with a checksum).
-    pub checksum_ok: u64,
-    /// Checksum mismatches.
-    pub checksum_failed: u64,
-    /// Resyncs started (after a gap, a checksum failure, a bad frame or a disconnect).
-    pub resyncs: u64,
-}
+/// What a decoder has counted so far (defined in the core, which prints it in the run summary).
+pub use qt_core::FeedStats as DecoderStats;
+
+const _: () = assert!(DecoderStats::PARSE_REASONS == crate::parse_error::ParseError::REASONS);
 
 /// The verdict on the last frame's checksum, for venues that send one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +56,48 @@ pub trait VenueDecoder: Send {
         ChecksumVerdict::None
     }
 
+    /// The consumer found symbol `index`'s book crossed or locked after a complete message
+    /// ([`qt_core::BookError::Crossed`], the one check, made by the book): count it (`crossed`),
+    /// invalidate the book and resync it the way the venue resyncs after a gap. Cold path.
+    fn on_crossed(&mut self, index: usize, now: Nanos, emit: &mut dyn FnMut(&MarketEvent));
+
     /// Counters so far.
     fn stats(&self) -> DecoderStats;
+
+    /// Sequence gaps of symbol `index`'s book, for venues whose sync counts them per book.
+    fn book_gaps(&self, _index: usize) -> Option<u64> {
+        None
+    }
+}
+
+/// For a live layer's [`qt_core::FeedSource::on_book_crossed`]: finds the symbol of
+/// `instrument` among `ids` (the layer's symbols in order) and has `decoder` resync it.
+#[cold]
+pub(crate) fn resync_crossed(
+    decoder: &mut dyn VenueDecoder,
+    ids: &[InstrumentId],
+    instrument: InstrumentId,
+    now: Nanos,
+    sink: &mut dyn FnMut(&MarketEvent),
+) {
+    if let Some(index) = ids.iter().position(|id| *id == instrument) {
+        decoder.on_crossed(index, now, sink);
+    }
+}
+
+/// A sync-machine decoder's [`VenueDecoder::on_crossed`]: if symbol `index` exists, adds one to
+/// each of `counts` (its crossed, resyncs and records counters: the reset emits one
+/// invalidation) and `reset`s its sync as after a gap.
+#[cold]
+pub(crate) fn reset_crossed<S>(syncs: &mut [S], index: usize, counts: [&mut u64; 3], reset: impl FnOnce(&mut S)) {
+    if let Some(sync) = syncs.get_mut(index) {
+        counts.into_iter().for_each(|c| *c += 1);
+        reset(sync);
+    }
+}
+
+/// For a live layer's [`qt_core::FeedSource::book_gaps`]: `decoder`'s count for the symbol of
+/// `instrument` among `ids`.
+pub(crate) fn gaps_of(decoder: &dyn VenueDecoder, ids: &[InstrumentId], instrument: InstrumentId) -> Option<u64> {
+    decoder.book_gaps(ids.iter().position(|id| *id == instrument)?)
 }

@@ -11,7 +11,8 @@
 //! `bbo-tbt`) and [`kraken::live::KrakenFeed`] (Kraken WS v2 `book`, `trade`). [`firi::FiriFeed`]
 //! polls REST on its own thread. Shared pieces: [`ws`] (WebSocket over rustls on a mio socket),
 //! [`tls`], [`endpoint`], [`snapshot`] (the blocking HTTPS client), [`error`], [`parse_error`]
-//! (the one `ParseError` every venue decoder returns) and `json` (simd-json tape helpers the
+//! (the one `ParseError` every venue decoder returns), [`warn_gate`] (the per-reason rate
+//! limit on their warnings) and `json` (simd-json tape helpers the
 //! decoders share).
 
 pub mod binance;
@@ -34,6 +35,7 @@ pub mod ring;
 pub mod snapshot;
 pub mod snapshot_feed;
 pub mod tls;
+pub mod warn_gate;
 pub mod ws;
 pub mod ws_feed;
 

@@ -32,7 +32,7 @@ use crate::tls;
 use crate::ws::{Backoff, CloseReason, WsClient};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 use qt_core::feed_source::FeedState;
-use qt_core::{FeedSource, Instrument, MarketEvent, Nanos};
+use qt_core::{FeedSource, FeedStats, Instrument, InstrumentId, MarketEvent, Nanos};
 use rustls::ClientConfig;
 use rustls_pki_types::ServerName;
 use std::net::SocketAddr;
@@ -385,6 +385,8 @@ pub struct SnapshotFeed<V: SnapshotVenue> {
     tap: Option<Tap>,
     /// Per symbol: subscribed.
     active: Vec<bool>,
+    /// Per symbol: its instrument (to find the symbol of a book the engine found crossed).
+    ids: Vec<InstrumentId>,
 }
 
 impl<V: SnapshotVenue> std::fmt::Debug for SnapshotFeed<V> {
@@ -421,6 +423,7 @@ impl<V: SnapshotVenue> SnapshotFeed<V> {
             pings: 0,
             tap: None,
             active: vec![true; cfg.symbols.len()],
+            ids: cfg.symbols.iter().map(Instrument::id).collect(),
         })
     }
 
@@ -684,6 +687,21 @@ impl<V: SnapshotVenue> FeedSource for SnapshotFeed<V> {
         }
         self.service_worker(local_now, &mut emit);
         emitted
+    }
+
+    /// Resyncs the book like a gap: the decoder invalidates it and wants a snapshot, which the
+    /// next [`Self::poll`] requests from the snapshot thread.
+    #[cold]
+    fn on_book_crossed(&mut self, instrument: InstrumentId, local_now: Nanos, sink: &mut dyn FnMut(&MarketEvent)) {
+        crate::decoder::resync_crossed(&mut self.decoder, &self.ids, instrument, local_now, sink);
+    }
+
+    fn stats(&self) -> Option<FeedStats> {
+        Some(self.decoder.stats())
+    }
+
+    fn book_gaps(&self, instrument: InstrumentId) -> Option<u64> {
+        crate::decoder::gaps_of(&self.decoder, &self.ids, instrument)
     }
 
     fn state(&self) -> FeedState {

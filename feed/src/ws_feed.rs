@@ -12,6 +12,8 @@
 //!   marks its book invalid and never trades on it) and asks for a resubscribe
 //!   ([`StreamDecoder::take_resubscribe`]); the feed sends
 //!   [`StreamVenue::resubscribe_requests`] (typically unsubscribe + subscribe of that book).
+//!   A book the engine found crossed or locked ([`FeedSource::on_book_crossed`]) takes the same
+//!   path through [`VenueDecoder::on_crossed`].
 //!   A book still without a snapshot [`StreamVenue::snapshot_timeout`] after its
 //!   (re)subscription is resubscribed again (a refused or lost request must not leave it
 //!   invalid forever).
@@ -34,7 +36,7 @@ use crate::error::FeedError;
 use crate::tls;
 use crate::ws::{Backoff, CloseReason, WsClient};
 use qt_core::feed_source::FeedState;
-use qt_core::{FeedSource, Instrument, MarketEvent, Nanos};
+use qt_core::{FeedSource, FeedStats, Instrument, InstrumentId, MarketEvent, Nanos};
 use std::path::PathBuf;
 
 /// A venue's application-level heartbeat rule.
@@ -192,6 +194,8 @@ pub struct WsFeed<V: StreamVenue> {
     subscribed_at: Vec<Nanos>,
     ever_connected: bool,
     counters: WsFeedCounters,
+    /// Per symbol: its instrument (to find the symbol of a book the engine found crossed).
+    ids: Vec<InstrumentId>,
 }
 
 impl<V: StreamVenue> std::fmt::Debug for WsFeed<V> {
@@ -265,6 +269,7 @@ impl<V: StreamVenue> WsFeed<V> {
             subscribed_at: vec![Nanos::ZERO; cfg.symbols.len()],
             ever_connected: false,
             counters: WsFeedCounters::default(),
+            ids: cfg.symbols.iter().map(Instrument::id).collect(),
         })
     }
 
@@ -438,6 +443,21 @@ impl<V: StreamVenue> FeedSource for WsFeed<V> {
             self.service(local_now, &mut emit);
         }
         emitted
+    }
+
+    /// Resyncs the book like a gap: the decoder invalidates it and asks for the resubscribe
+    /// the next [`Self::poll`] sends.
+    #[cold]
+    fn on_book_crossed(&mut self, instrument: InstrumentId, local_now: Nanos, sink: &mut dyn FnMut(&MarketEvent)) {
+        crate::decoder::resync_crossed(&mut self.decoder, &self.ids, instrument, local_now, sink);
+    }
+
+    fn stats(&self) -> Option<FeedStats> {
+        Some(self.decoder.stats())
+    }
+
+    fn book_gaps(&self, instrument: InstrumentId) -> Option<u64> {
+        crate::decoder::gaps_of(&self.decoder, &self.ids, instrument)
     }
 
     fn state(&self) -> FeedState {

@@ -474,7 +474,8 @@ fn the_direct_path_filters_like_the_sync_and_a_bad_change_half_way_invalidates()
             r.frame(line);
         }
         let s = book_sequence(&r.dec, 0);
-        let bids = format!(r#"["244.1","1","{s}"],["0","0","{}"],["244.2","2","{}"]"#, s + 2, s + 3);
+        // Bids below the capture's best ask (~243): the book stays uncrossed.
+        let bids = format!(r#"["241.1","1","{s}"],["0","0","{}"],["241.2","2","{}"]"#, s + 2, s + 3);
         let asks = format!(r#"["245.5","1.5","{}"]"#, s + 1);
         r.records.clear();
         r.frame(&bchsv_increment(s + 1, s + 3, &bids, &asks));
@@ -482,14 +483,14 @@ fn the_direct_path_filters_like_the_sync_and_a_bad_change_half_way_invalidates()
         assert_eq!(
             kept,
             [
-                (Side::Buy, p(244_200), q(200_000_000_000), s + 3, s + 1, 0),
+                (Side::Buy, p(241_200), q(200_000_000_000), s + 3, s + 1, 0),
                 (Side::Sell, p(245_500), q(150_000_000_000), s + 3, s + 1, MarketEvent::BATCH_END),
             ],
             "direct {direct}"
         );
         assert_eq!(book_sequence(&r.dec, 0), s + 3);
         r.records.clear();
-        let bad = format!(r#"["244.3","1","{}"],["244.4","1","{}"],["x","1","{}"]"#, s + 4, s + 5, s + 6);
+        let bad = format!(r#"["241.3","1","{}"],["241.4","1","{}"],["x","1","{}"]"#, s + 4, s + 5, s + 6);
         r.frame(&bchsv_increment(s + 4, s + 6, &bad, ""));
         assert!(!r.books[0].is_valid(), "direct {direct}");
         assert!(!r.dec.is_synced(0) && r.dec.counters().resyncs == 1, "direct {direct}");

@@ -220,7 +220,6 @@ fn feed_check(
     file: PathBuf,
 ) -> anyhow::Result<()> {
     use qt_tools::feed_check as fc;
-    use std::io::BufRead;
     let symbols = if symbols.is_empty() { fc::symbols_in(&file, venue)? } else { symbols };
     let instruments = fc::capture_instruments(venue, &symbols, price_decimals, qty_decimals)?;
     let snapshots = fc::read_snapshots(&snapshot)?;
@@ -231,21 +230,9 @@ fn feed_check(
     let mut sink = std::io::sink();
     let out: &mut dyn std::io::Write = if quiet { &mut sink } else { &mut lock };
     let depth = if venue == qt_core::Venue::Bybit { fc::bybit_depth_in(&file)?.unwrap_or(50) } else { 0 };
-    let summary = fc::check(venue, &instruments, reader.lines(), &snapshots, depth, out)?;
+    let summary = fc::check(venue, &instruments, reader, &snapshots, depth, out)?;
     if quiet {
-        let s = summary.stats;
-        println!(
-            "messages {}  records {}  gaps {}  checksum ok {}  checksum failures {}  parse errors {}  resyncs {}  valid books {}/{}",
-            s.messages,
-            s.records,
-            s.gaps,
-            s.checksum_ok,
-            s.checksum_failed,
-            s.parse_errors,
-            s.resyncs,
-            summary.valid_books,
-            instruments.len()
-        );
+        println!("{summary}");
     }
     Ok(())
 }

@@ -37,6 +37,62 @@ fn money(n: Notional) -> String {
     n.display_rounded(4).to_string()
 }
 
+/// `parse errors N (json a, bad_decimal b)`: the total and its non-zero reasons.
+fn parse_errors(f: &qt_core::FeedStats) -> String {
+    let reasons: Vec<String> = f
+        .parse_error_reasons
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| **n > 0)
+        .map(|(i, n)| format!("{} {}", qt_feed::parse_error::ParseError::reason_name(i), thousands(*n)))
+        .collect();
+    if reasons.is_empty() {
+        format!("parse errors {}", thousands(f.parse_errors))
+    } else {
+        format!("parse errors {} ({})", thousands(f.parse_errors), reasons.join(", "))
+    }
+}
+
+/// The live feeds' health: per feed (venue connection) its decoder's counters, per book what
+/// the engine's book saw.
+fn feed_health(s: &mut String, outcome: &RunOutcome) {
+    let e = &outcome.engine;
+    for (name, stats) in &e.feeds {
+        let Some(f) = stats else { continue };
+        let _ = writeln!(
+            s,
+            "  feed      {name}: messages {}  gaps {}  checksum failures {}  crossed {}  resyncs {}  {}{}",
+            thousands(f.messages),
+            thousands(f.gaps),
+            thousands(f.checksum_failed),
+            thousands(f.crossed),
+            thousands(f.resyncs),
+            parse_errors(f),
+            if f.warnings_suppressed > 0 {
+                format!("  warnings not logged {}", thousands(f.warnings_suppressed))
+            } else {
+                String::new()
+            }
+        );
+    }
+    for b in &e.books {
+        let Some(inst) = outcome.plan.instruments.get(b.instrument) else { continue };
+        let h = &b.health;
+        let _ = writeln!(
+            s,
+            "  book      {} {}: messages {}  gaps {}  resyncs {}  crossed {}  time invalid {:.3} s{}",
+            inst.venue(),
+            inst.symbol(),
+            thousands(h.messages),
+            b.gaps.map_or_else(|| "-".to_string(), thousands),
+            thousands(h.invalidations),
+            thousands(h.crossed),
+            h.invalid_ns.as_secs_f64(),
+            if b.valid { "" } else { "  INVALID at end" }
+        );
+    }
+}
+
 /// Renders the summary of a finished run.
 pub fn render(outcome: &RunOutcome) -> String {
     let e = &outcome.engine;
@@ -111,6 +167,7 @@ pub fn render(outcome: &RunOutcome) -> String {
                 );
                 let _ = writeln!(s, "{}", fee_line(*venue, g));
             }
+            feed_health(&mut s, outcome);
         }
     }
     let _ = writeln!(s, "  risk      {}", e.risk.render());

@@ -1,6 +1,7 @@
 //! `qt capture` for Binance USD-M, KuCoin and Firi against the venue simulator (in-process, TLS
 //! on loopback), then `qt feed-check` replays each recording through the same decoder and book
-//! and finds it clean: no gap, no parse error, every book valid at the end.
+//! and finds it clean: no gap, no parse error, every book valid at the end. A capture with a
+//! line that is not UTF-8 is replayed to the end with that line counted.
 
 use qt_core::{Instrument, InstrumentId, InstrumentSpec, Price, Rate, Venue};
 use qt_gateway::sim::flow::FlowParams;
@@ -98,4 +99,29 @@ fn kucoin_capture_through_the_bullet_flow_checks_clean() {
 fn firi_capture_of_polled_depth_checks_clean() {
     let text = capture_and_check("firi", "BTCNOK", Arc::new(qt_venue_sim::firi::FiriPublic::default()));
     assert_clean("firi", &text);
+}
+
+/// `qt feed-check` on a recorded capture with one invalid UTF-8 byte: the line is a parse error,
+/// the replay goes on and the counts are reported.
+#[test]
+fn feed_check_counts_a_line_that_is_not_utf8_and_goes_on() {
+    let capture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/bybit/orderbook_spot.jsonl");
+    let mut bytes = std::fs::read(&capture).unwrap();
+    let lines = bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count();
+    // Into the last line (a delta no later line depends on).
+    let last = bytes[..bytes.len() - 1].iter().rposition(|b| *b == b'\n').unwrap() + 1;
+    bytes.insert(last + 3, 0xff);
+    let path = std::env::temp_dir().join(format!("qt-feed-check-not-utf8-{}.jsonl", std::process::id()));
+    std::fs::write(&path, &bytes).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_qt"))
+        .args(["feed-check", "--venue", "bybit", "--quiet"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&path);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.starts_with(&format!("messages {} ", lines - 1)), "{text}");
+    assert!(text.contains("parse errors 1 ") && text.contains("(not UTF-8 1)"), "{text}");
+    assert!(text.contains("valid books 2/2"), "both books of the capture: {text}");
 }

@@ -20,6 +20,12 @@ use std::time::{Duration, Instant};
 /// Starts the simulated Binance (one account: 1 000 000 USDT, 10 BTC) and writes a `qt run`
 /// config pointing at it.
 fn venue(tag: &str) -> (RunningServer, Arc<Market>, PathBuf) {
+    let (server, market, path, _) = venue_with_faults(tag);
+    (server, market, path)
+}
+
+/// [`venue`], with the simulator's fault switches.
+fn venue_with_faults(tag: &str) -> (RunningServer, Arc<Market>, PathBuf, Arc<Faults>) {
     let dir = std::env::temp_dir().join(format!("qt-live-binance-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let ca = dir.join("ca.pem");
@@ -43,9 +49,10 @@ fn venue(tag: &str) -> (RunningServer, Arc<Market>, PathBuf) {
         seed: 11,
     })
     .unwrap();
+    let faults = Faults::new();
     let server = VenueSimServer::start(ServerConfig {
         market: market.clone(),
-        faults: Faults::new(),
+        faults: faults.clone(),
         protocols: vec![(Arc::new(BinanceSpot::default()), "127.0.0.1:0".parse().unwrap())],
         ca_file: ca.clone(),
     })
@@ -61,7 +68,7 @@ fn venue(tag: &str) -> (RunningServer, Arc<Market>, PathBuf) {
         .replace("cooldown = \"200ms\"", "cooldown = \"50ms\"");
     let path = dir.join("live.toml");
     std::fs::write(&path, config).unwrap();
-    (server, market, path)
+    (server, market, path, faults)
 }
 
 fn qt_run(path: &PathBuf) -> Command {
@@ -119,16 +126,9 @@ fn trades_against_the_simulated_binance_and_reconciles() {
 #[test]
 fn a_trade_behind_the_engines_back_is_reported_as_a_difference() {
     let (mut server, market, path) = venue("moved");
-    let child =
-        qt_run(&path).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
-    // Once the engine has traded, its start snapshot is taken: sell 0.001 BTC on the same
-    // account outside the engine (the gateway ignores other clients' order events).
-    let start_btc = Notional::parse("10").unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let btc = || market.balances(AccountId(0)).into_iter().find(|b| b.asset == "BTC").unwrap();
-    while btc().free.checked_add(btc().locked).unwrap() == start_btc && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let child = spawn_until_it_trades(&path, &market);
+    // Its start snapshot is taken: sell 0.001 BTC on the same account outside the engine (the
+    // gateway ignores other clients' order events).
     let req = ClientOrderRequest {
         client_order_id: Some("outside-the-engine-1".into()),
         side: Side::Sell,
@@ -148,6 +148,49 @@ fn a_trade_behind_the_engines_back_is_reported_as_a_difference() {
     let btc_line = stdout.lines().find(|l| l.contains(" BTC: ours ")).unwrap();
     assert!(btc_line.trim_end().ends_with("delta -0.001"), "{btc_line}");
     server.shutdown();
+}
+
+#[test]
+fn the_summary_shows_feed_health_a_sequence_skip_is_a_gap_and_a_resync_of_its_book() {
+    let (mut server, market, path, faults) = venue_with_faults("skip");
+    // Once the engine trades its book is synced: then one diff skips a sequence number and one
+    // frame arrives malformed.
+    let child = spawn_until_it_trades(&path, &market);
+    faults.skip_sequence(1);
+    std::thread::sleep(Duration::from_millis(500));
+    faults.malformed_frames(1);
+    let out: Output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{}", String::from_utf8_lossy(&out.stderr));
+    // Per venue connection: the decoder's counters, parse errors by reason.
+    let feed = stdout.lines().find(|l| l.trim_start().starts_with("feed ")).expect("a feed line");
+    assert!(feed.contains("binance:BTCUSDT"), "{stdout}");
+    assert!(figure_of(&stdout, "feed", "messages") > 100, "{stdout}");
+    assert!(figure_of(&stdout, "feed", "gaps") >= 1, "{stdout}");
+    assert!(figure_of(&stdout, "feed", "resyncs") >= 1, "{stdout}");
+    assert_eq!(figure_of(&stdout, "feed", "crossed"), 0, "{stdout}");
+    assert!(feed.contains("parse errors 1 (json 1)"), "{feed}");
+    // Per book: the same gap, the resync it caused, and the time the book was invalid.
+    let book = stdout.lines().find(|l| l.trim_start().starts_with("book ")).expect("a book line");
+    assert!(book.contains("binance BTCUSDT"), "{stdout}");
+    assert!(figure_of(&stdout, "book", "gaps") >= 1, "{stdout}");
+    assert!(figure_of(&stdout, "book", "resyncs") >= 1, "{stdout}");
+    assert!(figure_of(&stdout, "book", "messages") > 100, "{stdout}");
+    assert!(book.contains("time invalid"), "{book}");
+    server.shutdown();
+}
+
+/// Starts `qt run` on `path` (output piped) and waits (up to 30 s) until the engine has traded
+/// on the account (its BTC balance moved).
+fn spawn_until_it_trades(path: &PathBuf, market: &Market) -> std::process::Child {
+    let child = qt_run(path).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let start_btc = Notional::parse("10").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let btc = || market.balances(AccountId(0)).into_iter().find(|b| b.asset == "BTC").unwrap();
+    while btc().free.checked_add(btc().locked).unwrap() == start_btc && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
 }
 
 fn figure_of(stdout: &str, line: &str, label: &str) -> u64 {

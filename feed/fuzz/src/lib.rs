@@ -106,22 +106,34 @@ fn priming_frame(p: Parser) -> Option<&'static [u8]> {
     capture.lines().next().map(str::as_bytes)
 }
 
-/// Books fed every record; a record a book refuses is a decoder bug.
+/// Books fed every record; a record a book refuses is a decoder bug. A book left crossed (the
+/// data is mutated: prices may cross) is handed back to the decoder, as the engine does.
 struct Sink {
     books: Vec<Book>,
+    crossed: Vec<usize>,
 }
 
 impl Sink {
     fn new(p: Parser) -> Self {
-        Self { books: instruments(p).iter().map(|i| Book::new(i.id(), 4096)).collect() }
+        Self { books: instruments(p).iter().map(|i| Book::new(i.id(), 4096)).collect(), crossed: Vec::new() }
     }
 
     fn emit(&mut self) -> impl FnMut(&MarketEvent) + '_ {
         |ev: &MarketEvent| {
-            let book = self.books.get_mut(ev.instrument.index()).expect("record for a known instrument");
-            if let Err(e) = book.apply(ev) {
-                panic!("decoder emitted a record the book refuses ({e:?}): {ev:?}");
+            let i = ev.instrument.index();
+            let book = self.books.get_mut(i).expect("record for a known instrument");
+            match book.apply(ev) {
+                Ok(()) => {}
+                Err(qt_core::BookError::Crossed) => self.crossed.push(i),
+                Err(e) => panic!("decoder emitted a record the book refuses ({e:?}): {ev:?}"),
             }
+        }
+    }
+
+    /// Resyncs the books the last frame left crossed.
+    fn resync_crossed(&mut self, dec: &mut dyn VenueDecoder, now: Nanos) {
+        for i in std::mem::take(&mut self.crossed) {
+            dec.on_crossed(i, now, &mut self.emit());
         }
     }
 }
@@ -131,18 +143,18 @@ impl Sink {
 pub fn run_frames(p: Parser, data: &[u8]) -> DecoderStats {
     let mut dec = decoder(p);
     let mut sink = Sink::new(p);
-    let mut emit = sink.emit();
     for (n, line) in data.split(|b| *b == b'\n').enumerate() {
         let now = Nanos(n as i64 * 1_000_000);
         match line.strip_prefix(b"@") {
             Some(body) => {
-                dec.on_snapshot_body(0, body, now, &mut emit);
+                dec.on_snapshot_body(0, body, now, &mut sink.emit());
             }
-            None => dec.on_frame(line, now, &mut emit),
+            None => dec.on_frame(line, now, &mut sink.emit()),
         }
+        sink.resync_crossed(dec.as_mut(), now);
     }
     let stats = dec.stats();
-    dec.on_disconnect(Nanos(i64::MAX / 2), &mut emit);
+    dec.on_disconnect(Nanos(i64::MAX / 2), &mut sink.emit());
     stats
 }
 
@@ -151,14 +163,15 @@ pub fn run_frames(p: Parser, data: &[u8]) -> DecoderStats {
 pub fn run_snapshot(p: Parser, data: &[u8]) -> DecoderStats {
     let mut dec = decoder(p);
     let mut sink = Sink::new(p);
-    let mut emit = sink.emit();
     let frame = priming_frame(p);
     if let Some(f) = frame {
-        dec.on_frame(f, Nanos(1), &mut emit);
+        dec.on_frame(f, Nanos(1), &mut sink.emit());
     }
-    dec.on_snapshot_body(0, data, Nanos(2), &mut emit);
+    dec.on_snapshot_body(0, data, Nanos(2), &mut sink.emit());
+    sink.resync_crossed(dec.as_mut(), Nanos(2));
     if let Some(f) = frame {
-        dec.on_frame(f, Nanos(3), &mut emit);
+        dec.on_frame(f, Nanos(3), &mut sink.emit());
     }
+    sink.resync_crossed(dec.as_mut(), Nanos(3));
     dec.stats()
 }

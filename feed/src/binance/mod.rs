@@ -52,6 +52,7 @@ pub struct BinanceCounters {
     parse_errors: [AtomicU64; ParseError::REASONS],
     diffs_applied: AtomicU64,
     gaps: AtomicU64,
+    crossed: AtomicU64,
     resyncs: AtomicU64,
     snapshots_applied: AtomicU64,
     stale_snapshots: AtomicU64,
@@ -83,7 +84,9 @@ pub struct BinanceCountersSnapshot {
     pub diffs_applied: u64,
     /// Sequence gaps (`U != previous u + 1`, or a snapshot followed by a non-bridging diff).
     pub gaps: u64,
-    /// Resyncs started (gaps, unreadable depth frames, reconnects: one per symbol).
+    /// Books found crossed or locked after a complete message (each resynced).
+    pub crossed: u64,
+    /// Resyncs started (gaps, unreadable depth frames, crossed books, reconnects: one per symbol).
     pub resyncs: u64,
     /// Snapshots emitted.
     pub snapshots_applied: u64,
@@ -120,6 +123,7 @@ impl BinanceCounters {
             parse_errors: std::array::from_fn(|i| r(&self.parse_errors[i])),
             diffs_applied: r(&self.diffs_applied),
             gaps: r(&self.gaps),
+            crossed: r(&self.crossed),
             resyncs: r(&self.resyncs),
             snapshots_applied: r(&self.snapshots_applied),
             stale_snapshots: r(&self.stale_snapshots),
@@ -148,6 +152,7 @@ pub struct Decoder {
     /// Whether an in-sequence diff is emitted while it is parsed ([`crate::direct`]); `false`
     /// stages every diff (see [`Decoder::set_direct`]).
     direct: bool,
+    warns: crate::warn_gate::WarnGate,
 }
 
 impl std::fmt::Debug for Decoder {
@@ -170,6 +175,7 @@ impl Decoder {
             counters: Arc::new(BinanceCounters::default()),
             active: vec![true; symbols.len()],
             direct: true,
+            warns: crate::warn_gate::WarnGate::new(),
         }
     }
 
@@ -271,7 +277,7 @@ impl Decoder {
     #[cold]
     fn on_bad_frame(&mut self, failure: parse::ParseFailure, now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
         bump(&self.counters.parse_errors[failure.error.reason_index()]);
-        log::warn!("binance: frame refused: {}", failure.error);
+        self.warns.warn("binance", &"frame", &failure.error, now);
         // A lost diff breaks the book: resync that symbol now rather than at its next diff.
         // (An unreadable frame whose stream cannot be told is caught by the next diff's `U`.)
         if let Some((symbol, StreamKind::Depth)) = failure.stream
@@ -320,9 +326,13 @@ impl crate::decoder::VenueDecoder for Decoder {
     fn on_snapshot_body(&mut self, index: usize, body: &[u8], now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) -> bool {
         let Some(instrument) = self.instruments.get(index) else { return false };
         let mut owned = body.to_vec();
-        let Ok(snap) = parse::parse_depth_snapshot(&mut owned, instrument) else {
-            bump(&self.counters.snapshot_failures);
-            return false;
+        let snap = match parse::parse_depth_snapshot(&mut owned, instrument) {
+            Ok(snap) => snap,
+            Err(e) => {
+                bump(&self.counters.snapshot_failures);
+                self.warns.snapshot_refused("binance", instrument.symbol(), &e, now);
+                return false;
+            }
         };
         let Some(generation) = self.take_snapshot_request(index) else { return false };
         !matches!(self.on_snapshot(index, &snap, generation, now, emit), SnapshotOutcome::Ignored)
@@ -336,16 +346,31 @@ impl crate::decoder::VenueDecoder for Decoder {
         Decoder::on_disconnect(self, now, emit);
     }
 
+    #[cold]
+    fn on_crossed(&mut self, index: usize, now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
+        let Some(sync) = self.syncs.get_mut(index) else { return };
+        bump(&self.counters.crossed);
+        bump(&self.counters.resyncs);
+        add(&self.counters.records, 1);
+        sync.reset(now, emit);
+    }
+
+    fn book_gaps(&self, index: usize) -> Option<u64> {
+        self.syncs.get(index).map(DepthSync::gaps)
+    }
+
     fn stats(&self) -> crate::decoder::DecoderStats {
         let c = self.counters.snapshot();
         crate::decoder::DecoderStats {
             messages: c.messages,
             records: c.records,
             parse_errors: c.parse_errors.iter().sum(),
+            parse_error_reasons: c.parse_errors,
             gaps: c.gaps,
-            checksum_ok: 0,
-            checksum_failed: 0,
+            crossed: c.crossed,
             resyncs: c.resyncs,
+            warnings_suppressed: self.warns.suppressed(),
+            ..Default::default()
         }
     }
 }
@@ -488,7 +513,7 @@ impl SnapshotSyncDecoder for Decoder {
             }
             Err(e) => {
                 bump(&self.counters.snapshot_failures);
-                log::warn!("binance: snapshot of {} refused: {e}", instrument.symbol());
+                self.warns.snapshot_refused("binance", instrument.symbol(), &e, now);
                 SnapshotSyncDecoder::retry_snapshot_request(self, index, generation);
             }
         }

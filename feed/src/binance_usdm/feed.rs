@@ -80,7 +80,7 @@ impl SnapshotSyncDecoder for Decoder {
             }
             Err(e) => {
                 self.counters.snapshot_failures += 1;
-                log::warn!("binance_usdm: snapshot of {} refused: {e}", instrument.symbol());
+                self.warns.snapshot_refused("binance_usdm", instrument.symbol(), &e, now);
             }
         }
     }

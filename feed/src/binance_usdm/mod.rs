@@ -41,6 +41,8 @@ pub struct UsdmCounters {
     /// Sequence gaps (`pu != previous u`, or no bridging event after a snapshot).
     pub gaps: u64,
     /// Resyncs started (gaps, unreadable depth frames, disconnects: one per symbol).
+    /// Books found crossed or locked after a complete message (each resynced).
+    pub crossed: u64,
     pub resyncs: u64,
     /// Snapshots applied.
     pub snapshots_applied: u64,
@@ -78,6 +80,7 @@ pub struct Decoder {
     /// Whether an in-sequence diff is emitted while it is parsed ([`crate::direct`]); `false`
     /// stages every diff (see [`Decoder::set_direct`]).
     direct: bool,
+    warns: crate::warn_gate::WarnGate,
 }
 
 impl std::fmt::Debug for Decoder {
@@ -102,6 +105,7 @@ impl Decoder {
             generation: 0,
             active: vec![true; symbols.len()],
             direct: true,
+            warns: crate::warn_gate::WarnGate::new(),
         }
     }
 
@@ -161,7 +165,10 @@ impl Decoder {
             }
             // Control replies, and frames of a symbol just unsubscribed.
             Ok(_) => {}
-            Err(failure) => Self::on_bad_frame(c, &mut self.syncs, &self.active, failure, now, &mut counted),
+            Err(failure) => {
+                self.warns.warn("binance_usdm", &"frame", &failure.error, now);
+                Self::on_bad_frame(c, &mut self.syncs, &self.active, failure, now, &mut counted)
+            }
         }
         self.counters.records += emitted;
     }
@@ -176,7 +183,6 @@ impl Decoder {
         emit: &mut dyn FnMut(&MarketEvent),
     ) {
         c.parse_errors[failure.error.reason_index()] += 1;
-        log::warn!("binance_usdm: frame refused: {}", failure.error);
         if let Some((symbol, StreamKind::Depth)) = failure.stream
             && active.get(symbol).copied().unwrap_or(false)
             && let Some(sync) = syncs.get_mut(symbol)
@@ -250,9 +256,13 @@ impl VenueDecoder for Decoder {
     fn on_snapshot_body(&mut self, index: usize, body: &[u8], now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) -> bool {
         let Some(instrument) = self.instruments.get(index) else { return false };
         let mut owned = body.to_vec();
-        let Ok(snap) = parse::parse_depth_snapshot(&mut owned, instrument) else {
-            self.counters.snapshot_failures += 1;
-            return false;
+        let snap = match parse::parse_depth_snapshot(&mut owned, instrument) {
+            Ok(snap) => snap,
+            Err(e) => {
+                self.counters.snapshot_failures += 1;
+                self.warns.snapshot_refused("binance_usdm", instrument.symbol(), &e, now);
+                return false;
+            }
         };
         !matches!(self.on_snapshot(index, &snap, now, emit), SnapshotOutcome::Ignored)
     }
@@ -265,16 +275,29 @@ impl VenueDecoder for Decoder {
         Decoder::on_disconnect(self, now, emit);
     }
 
+    #[cold]
+    fn on_crossed(&mut self, index: usize, now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
+        let c = &mut self.counters;
+        let counts = [&mut c.crossed, &mut c.resyncs, &mut c.records];
+        crate::decoder::reset_crossed(&mut self.syncs, index, counts, |sync| sync.reset(now, emit));
+    }
+
+    fn book_gaps(&self, index: usize) -> Option<u64> {
+        self.syncs.get(index).map(FuturesDepthSync::gaps)
+    }
+
     fn stats(&self) -> DecoderStats {
         let c = &self.counters;
         DecoderStats {
             messages: c.messages,
             records: c.records,
             parse_errors: c.parse_errors_total(),
+            parse_error_reasons: c.parse_errors,
             gaps: c.gaps,
-            checksum_ok: 0,
-            checksum_failed: 0,
+            crossed: c.crossed,
             resyncs: c.resyncs,
+            warnings_suppressed: self.warns.suppressed(),
+            ..Default::default()
         }
     }
 }

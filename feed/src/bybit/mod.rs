@@ -35,7 +35,7 @@ use crate::error::FeedError;
 use crate::ws_feed::{Heartbeat, StreamDecoder, StreamVenue, WsFeed, WsFeedConfig};
 use parse::{FrameParser, ParseError, ParseFailure, Parsed, TopicKind};
 use qt_core::feed_source::FeedState;
-use qt_core::{FeedSource, Instrument, MarketEvent, Nanos, Venue};
+use qt_core::{FeedSource, Instrument, InstrumentId, MarketEvent, Nanos, Venue};
 use std::path::PathBuf;
 use sync::{BookOutcome, BookSync};
 
@@ -97,7 +97,9 @@ pub struct BybitCounters {
     pub deltas_applied: u64,
     /// Book `u` gaps.
     pub gaps: u64,
-    /// Resyncs started (gaps, unreadable book pushes, disconnects: one per symbol).
+    /// Books found crossed or locked after a complete message (each resynced).
+    pub crossed: u64,
+    /// Resyncs started (gaps, unreadable book pushes, crossed books, disconnects: one per symbol).
     pub resyncs: u64,
     /// Snapshots applied.
     pub snapshots: u64,
@@ -147,6 +149,7 @@ pub struct Decoder {
     /// Whether an in-sequence diff is emitted while it is parsed ([`crate::direct`]); `false`
     /// stages every diff (see [`Decoder::set_direct`]).
     direct: bool,
+    warns: crate::warn_gate::WarnGate,
 }
 
 impl std::fmt::Debug for Decoder {
@@ -165,6 +168,7 @@ impl Decoder {
             scratch: Vec::with_capacity(4 * 1024),
             counters: BybitCounters::default(),
             direct: true,
+            warns: crate::warn_gate::WarnGate::new(),
         }
     }
 
@@ -256,7 +260,7 @@ impl Decoder {
     #[cold]
     fn on_bad_frame(&mut self, failure: ParseFailure, now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
         self.counters.parse_errors[failure.error.reason_index()] += 1;
-        log::warn!("bybit: frame refused: {}", failure.error);
+        self.warns.warn("bybit", &"frame", &failure.error, now);
         // A lost book push breaks the book: resync that symbol now rather than at its next `u`.
         if let Some((symbol, TopicKind::Book)) = failure.topic
             && let Some(sync) = self.syncs.get_mut(symbol)
@@ -318,16 +322,29 @@ impl VenueDecoder for Decoder {
         Decoder::on_disconnect(self, now, emit);
     }
 
+    #[cold]
+    fn on_crossed(&mut self, index: usize, now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
+        let c = &mut self.counters;
+        let counts = [&mut c.crossed, &mut c.resyncs, &mut c.records];
+        crate::decoder::reset_crossed(&mut self.syncs, index, counts, |sync| sync.resync(now, emit));
+    }
+
+    fn book_gaps(&self, index: usize) -> Option<u64> {
+        self.syncs.get(index).map(BookSync::gaps)
+    }
+
     fn stats(&self) -> DecoderStats {
         let c = &self.counters;
         DecoderStats {
             messages: c.messages,
             records: c.records,
             parse_errors: c.parse_errors_total(),
+            parse_error_reasons: c.parse_errors,
             gaps: c.gaps,
-            checksum_ok: 0,
-            checksum_failed: 0,
+            crossed: c.crossed,
             resyncs: c.resyncs,
+            warnings_suppressed: self.warns.suppressed(),
+            ..Default::default()
         }
     }
 }
@@ -544,6 +561,18 @@ impl FeedSource for BybitFeed {
     #[inline]
     fn poll(&mut self, local_now: Nanos, sink: &mut dyn FnMut(&MarketEvent)) -> usize {
         self.inner.poll(local_now, sink)
+    }
+
+    fn on_book_crossed(&mut self, instrument: InstrumentId, local_now: Nanos, sink: &mut dyn FnMut(&MarketEvent)) {
+        self.inner.on_book_crossed(instrument, local_now, sink);
+    }
+
+    fn stats(&self) -> Option<qt_core::FeedStats> {
+        self.inner.stats()
+    }
+
+    fn book_gaps(&self, instrument: InstrumentId) -> Option<u64> {
+        self.inner.book_gaps(instrument)
     }
 
     fn state(&self) -> FeedState {

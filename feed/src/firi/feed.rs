@@ -14,12 +14,13 @@
 //! the per-message hot path); the polling thread blocks and allocates freely.
 
 use super::{Decoder, FiriPoller, Poll};
+use crate::decoder::VenueDecoder;
 use crate::endpoint::Endpoint;
 use crate::error::FeedError;
 use crate::snapshot::HttpsClient;
 use crate::tls;
 use qt_core::feed_source::FeedState;
-use qt_core::{FeedSource, Instrument, MarketEvent, Nanos};
+use qt_core::{FeedSource, Instrument, InstrumentId, MarketEvent, Nanos};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -176,6 +177,20 @@ impl FeedSource for FiriFeed {
             }
         }
         emitted
+    }
+
+    /// The image was crossed: invalid until the next polled body replaces it.
+    #[cold]
+    fn on_book_crossed(&mut self, instrument: InstrumentId, local_now: Nanos, sink: &mut dyn FnMut(&MarketEvent)) {
+        if instrument == self.decoder.instrument_id() {
+            self.valid = false;
+            self.counters.invalidations += 1;
+            VenueDecoder::on_crossed(&mut self.decoder, 0, local_now, sink);
+        }
+    }
+
+    fn stats(&self) -> Option<qt_core::FeedStats> {
+        Some(VenueDecoder::stats(&self.decoder))
     }
 
     fn state(&self) -> FeedState {

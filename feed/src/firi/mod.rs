@@ -36,6 +36,8 @@ pub struct FiriCounters {
     pub parse_errors: [u64; parse::ParseError::REASONS],
     /// Book images emitted.
     pub snapshots: u64,
+    /// Images found crossed or locked (invalidated until the next body).
+    pub crossed: u64,
 }
 
 /// Bodies the parse buffers are first sized for (bytes; they grow to the largest body seen).
@@ -50,6 +52,7 @@ pub struct Decoder {
     tape: TapeBuffers,
     /// The last body's levels (reused).
     book: DepthBody,
+    warns: crate::warn_gate::WarnGate,
 }
 
 impl Decoder {
@@ -58,9 +61,15 @@ impl Decoder {
         Self {
             instrument,
             counters: FiriCounters::default(),
+            warns: crate::warn_gate::WarnGate::new(),
             tape: TapeBuffers::new(INITIAL_BODY_CAPACITY),
             book: DepthBody { bids: Vec::new(), asks: Vec::new() },
         }
+    }
+
+    /// The market's instrument id.
+    pub fn instrument_id(&self) -> qt_core::InstrumentId {
+        self.instrument.id()
     }
 
     /// The `GET` path this decoder's bodies come from.
@@ -98,7 +107,7 @@ impl Decoder {
             }
             Err(e) => {
                 self.counters.parse_errors[e.reason_index()] += 1;
-                log::warn!("firi: {} depth body refused: {e}", self.instrument.symbol());
+                self.warns.warn("firi", &format_args!("{} depth body", self.instrument.symbol()), &e, now);
             }
         }
     }
@@ -131,12 +140,23 @@ impl crate::decoder::VenueDecoder for Decoder {
         Decoder::on_disconnect(self, now, emit);
     }
 
+    /// Counts the crossing and invalidates the book; the next polled body replaces it.
+    #[cold]
+    fn on_crossed(&mut self, _index: usize, now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
+        self.counters.crossed += 1;
+        Decoder::on_disconnect(self, now, emit);
+    }
+
     fn stats(&self) -> DecoderStats {
         let c = &self.counters;
         DecoderStats {
             messages: c.messages,
             records: c.records,
             parse_errors: c.parse_errors.iter().sum(),
+            parse_error_reasons: c.parse_errors,
+            crossed: c.crossed,
+            resyncs: c.crossed,
+            warnings_suppressed: self.warns.suppressed(),
             ..DecoderStats::default()
         }
     }

@@ -85,6 +85,7 @@ pub struct Decoder {
     crc: PieceCrc,
     counters: KrakenCounters,
     last_checksum: ChecksumVerdict,
+    warns: crate::warn_gate::WarnGate,
 }
 
 impl Decoder {
@@ -121,6 +122,7 @@ impl Decoder {
             crc: PieceCrc::new(),
             counters: KrakenCounters::default(),
             last_checksum: ChecksumVerdict::None,
+            warns: crate::warn_gate::WarnGate::new(),
         }
     }
 
@@ -173,13 +175,21 @@ impl Decoder {
                     self.on_book_item(k, snapshot, now, emit);
                 }
             }
-            Err(_) => self.on_parse_error(frame, now, emit),
+            Err(e) => self.on_parse_error(frame, e, now, emit),
         }
     }
 
     #[cold]
-    fn on_parse_error(&mut self, frame: &[u8], now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
+    fn on_parse_error(
+        &mut self,
+        frame: &[u8],
+        error: parse::ParseError,
+        now: Nanos,
+        emit: &mut dyn FnMut(&MarketEvent),
+    ) {
         self.counters.stats.parse_errors += 1;
+        self.counters.stats.parse_error_reasons[error.reason_index()] += 1;
+        self.warns.warn("kraken", &"frame", &error, now);
         for i in 0..self.books.len() {
             if self.books[i].live && self.parser.book_frame_names(frame, i) {
                 self.invalidate(i, now, emit);
@@ -324,7 +334,15 @@ impl VenueDecoder for Decoder {
         self.last_checksum
     }
 
+    #[cold]
+    fn on_crossed(&mut self, index: usize, now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
+        if index < self.books.len() {
+            self.counters.stats.crossed += 1;
+            self.invalidate(index, now, emit);
+        }
+    }
+
     fn stats(&self) -> DecoderStats {
-        self.counters.stats
+        DecoderStats { warnings_suppressed: self.warns.suppressed(), ..self.counters.stats }
     }
 }

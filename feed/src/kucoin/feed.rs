@@ -156,7 +156,7 @@ impl SnapshotSyncDecoder for Decoder {
             }
             Err(e) => {
                 self.counters.snapshot_failures += 1;
-                log::warn!("kucoin: snapshot of {} refused: {e}", instrument.symbol());
+                self.warns.snapshot_refused("kucoin", instrument.symbol(), &e, now);
                 SnapshotSyncDecoder::retry_snapshot_request(self, index, generation);
             }
         }

@@ -52,6 +52,8 @@ pub struct KucoinCounters {
     /// Sequence gaps.
     pub gaps: u64,
     /// Resyncs started (gaps, unreadable level-2 frames, disconnects: one per symbol).
+    /// Books found crossed or locked after a complete message (each resynced).
+    pub crossed: u64,
     pub resyncs: u64,
     /// Snapshots emitted.
     pub snapshots_applied: u64,
@@ -76,6 +78,7 @@ pub struct Decoder {
     /// Whether an in-sequence diff is emitted while it is parsed ([`crate::direct`]); `false`
     /// stages every diff (see [`Decoder::set_direct`]).
     direct: bool,
+    warns: crate::warn_gate::WarnGate,
 }
 
 impl std::fmt::Debug for Decoder {
@@ -98,6 +101,7 @@ impl Decoder {
             counters: KucoinCounters::default(),
             active: vec![true; symbols.len()],
             direct: true,
+            warns: crate::warn_gate::WarnGate::new(),
         }
     }
 
@@ -207,7 +211,7 @@ impl Decoder {
     fn on_bad_frame(&mut self, failure: ParseFailure, now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
         let c = &mut self.counters;
         c.parse_errors[failure.error.reason_index()] += 1;
-        log::warn!("kucoin: frame refused: {}", failure.error);
+        self.warns.warn("kucoin", &"frame", &failure.error, now);
         // A lost increment breaks the book: resync that symbol now rather than at its next one.
         if let Some((symbol, Topic::Level2)) = failure.topic
             && self.active[symbol]
@@ -260,7 +264,7 @@ impl crate::decoder::VenueDecoder for Decoder {
             Ok(snap) => snap,
             Err(e) => {
                 self.counters.snapshot_failures += 1;
-                log::warn!("kucoin: snapshot body for {} refused: {e}", instrument.symbol());
+                self.warns.snapshot_refused("kucoin", instrument.symbol(), &e, now);
                 return false;
             }
         };
@@ -276,16 +280,25 @@ impl crate::decoder::VenueDecoder for Decoder {
         Decoder::on_disconnect(self, now, emit);
     }
 
+    #[cold]
+    fn on_crossed(&mut self, index: usize, now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
+        let c = &mut self.counters;
+        let counts = [&mut c.crossed, &mut c.resyncs, &mut c.records];
+        crate::decoder::reset_crossed(&mut self.syncs, index, counts, |sync| sync.reset(now, emit));
+    }
+
     fn stats(&self) -> DecoderStats {
         let c = &self.counters;
         DecoderStats {
             messages: c.messages,
             records: c.records,
             parse_errors: c.parse_errors.iter().sum(),
+            parse_error_reasons: c.parse_errors,
             gaps: c.gaps,
-            checksum_ok: 0,
-            checksum_failed: 0,
+            crossed: c.crossed,
             resyncs: c.resyncs,
+            warnings_suppressed: self.warns.suppressed(),
+            ..Default::default()
         }
     }
 }

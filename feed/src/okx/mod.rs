@@ -82,6 +82,7 @@ pub struct Decoder {
     last_checksum: ChecksumVerdict,
     /// The checksum's gathering buffer, reused.
     crc: PieceCrc,
+    warns: crate::warn_gate::WarnGate,
 }
 
 impl Decoder {
@@ -106,6 +107,7 @@ impl Decoder {
             counters: OkxCounters::default(),
             last_checksum: ChecksumVerdict::None,
             crc: PieceCrc::new(),
+            warns: crate::warn_gate::WarnGate::new(),
         }
     }
 
@@ -158,6 +160,8 @@ impl Decoder {
     #[cold]
     fn on_parse_error(&mut self, failure: parse::ParseFailure, now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
         self.counters.stats.parse_errors += 1;
+        self.counters.stats.parse_error_reasons[failure.error.reason_index()] += 1;
+        self.warns.warn("okx", &"frame", &failure.error, now);
         if let Some(symbol) = failure.book_symbol {
             self.invalidate(symbol, now, emit);
         }
@@ -319,7 +323,15 @@ impl VenueDecoder for Decoder {
         self.last_checksum
     }
 
+    #[cold]
+    fn on_crossed(&mut self, index: usize, now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
+        if index < self.books.len() {
+            self.counters.stats.crossed += 1;
+            self.invalidate(index, now, emit);
+        }
+    }
+
     fn stats(&self) -> DecoderStats {
-        self.counters.stats
+        DecoderStats { warnings_suppressed: self.warns.suppressed(), ..self.counters.stats }
     }
 }
