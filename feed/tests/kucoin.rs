@@ -269,6 +269,9 @@ fn removing_one_increment_is_a_gap_that_invalidates_the_book() {
     let c = r.dec.counters();
     assert_eq!((c.gaps, c.resyncs), (1, 1));
     assert_eq!(r.invalidations[0], 1, "one CLEAR-only record for BCHSV-USDT");
+    // The live run summary's per-book line: the gap is BCHSV-USDT's alone.
+    assert_eq!(VenueDecoder::book_gaps(&r.dec, 0), Some(1));
+    assert!((1..9).all(|i| VenueDecoder::book_gaps(&r.dec, i) == Some(0)));
     assert!(!r.books[0].is_valid() && !r.dec.is_synced(0));
     assert!(r.dec.wants_snapshot(0), "a fresh snapshot is requested");
     // The old snapshot can no longer bridge: it is refused as too old.

@@ -281,6 +281,7 @@ fn sequence_rules_heartbeat_reset_and_gap() {
     // prevSeqId 5 != last seqId 4: a gap.
     let out = feed(&mut dec, &frame("update", 5, 6, &[(100, 3)], &[]));
     assert_eq!(dec.stats().gaps, 1);
+    assert_eq!(dec.book_gaps(0), Some(1), "counted on the book for the live run summary");
     assert!(out.len() == 1 && is_invalidation(&out[0]));
     assert!(dec.wants_resubscribe(0) && !dec.is_live(0));
     assert_eq!(dec.stats().resyncs, 1);

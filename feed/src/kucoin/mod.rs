@@ -287,6 +287,10 @@ impl crate::decoder::VenueDecoder for Decoder {
         crate::decoder::reset_crossed(&mut self.syncs, index, counts, |sync| sync.reset(now, emit));
     }
 
+    fn book_gaps(&self, index: usize) -> Option<u64> {
+        self.syncs.get(index).map(Level2Sync::gaps)
+    }
+
     fn stats(&self) -> DecoderStats {
         let c = &self.counters;
         DecoderStats {

@@ -70,6 +70,8 @@ struct SymbolBook {
     /// `seqId` of the last applied message, if the venue sent one.
     last_seq: Option<i64>,
     resubscribe: bool,
+    /// Sequence gaps found on this book (`prevSeqId` not the last `seqId`).
+    gaps: u64,
 }
 
 /// The OKX v5 decoder (see the module doc).
@@ -97,6 +99,7 @@ impl Decoder {
                 asks: SideBook::with_depth(BOOK_DEPTH, false),
                 live: false,
                 last_seq: None,
+                gaps: 0,
                 resubscribe: false,
             })
             .collect();
@@ -190,6 +193,7 @@ impl Decoder {
             && prev != last
         {
             self.counters.stats.gaps += 1;
+            b.gaps += 1;
             self.invalidate(symbol, now, emit);
             return;
         }
@@ -333,5 +337,9 @@ impl VenueDecoder for Decoder {
 
     fn stats(&self) -> DecoderStats {
         DecoderStats { warnings_suppressed: self.warns.suppressed(), ..self.counters.stats }
+    }
+
+    fn book_gaps(&self, index: usize) -> Option<u64> {
+        self.books.get(index).map(|b| b.gaps)
     }
 }
