@@ -56,7 +56,7 @@ pub struct BookHealth {
     pub invalidations: u64,
     /// Times the book was found crossed or locked after a complete message.
     pub crossed: u64,
-    /// Local time spent invalid, from the first record on (the initial sync included).
+    /// Local time spent invalid, from the first snapshot's clear on (the initial sync included).
     pub invalid_ns: Nanos,
 }
 
@@ -224,7 +224,7 @@ pub struct Book {
     last_local_ns: Nanos,
     dropped_levels: u64,
     health: BookHealth,
-    /// Local time the book last turned invalid (or its first record); meaningful while invalid.
+    /// Local time the book last turned invalid (or its first clear); meaningful while invalid.
     invalid_since: Option<Nanos>,
 }
 
@@ -269,10 +269,6 @@ impl Book {
         if ev.instrument != self.instrument {
             return Err(BookError::WrongInstrument);
         }
-        if self.invalid_since.is_none() {
-            // The first record: the time to the first valid snapshot counts as invalid.
-            self.invalid_since = Some(ev.local_ns);
-        }
         let book_record = match ev.kind {
             EventKind::BookSnapshot => {
                 if ev.is_clear() {
@@ -298,9 +294,7 @@ impl Book {
         if ev.is_batch_end() {
             self.health.messages += 1;
             if book_record && self.valid && self.is_crossed() {
-                self.health.crossed += 1;
-                self.turn_invalid(ev.local_ns);
-                return Err(BookError::Crossed);
+                return Err(self.found_crossed(ev.local_ns));
             }
         }
         Ok(())
@@ -314,11 +308,24 @@ impl Book {
         }
     }
 
+    /// The book ends a message crossed or locked: counted, and invalid until resynced.
+    #[cold]
+    fn found_crossed(&mut self, now: Nanos) -> BookError {
+        self.health.crossed += 1;
+        self.turn_invalid(now);
+        BookError::Crossed
+    }
+
+    /// Marks the book invalid from `now`. A book never valid yet starts its invalid time at its
+    /// first clear (the first snapshot's first record), so the initial sync counts as invalid
+    /// without a check on every record.
     #[cold]
     fn turn_invalid(&mut self, now: Nanos) {
         if self.valid {
             self.valid = false;
             self.health.invalidations += 1;
+            self.invalid_since = Some(now);
+        } else if self.invalid_since.is_none() {
             self.invalid_since = Some(now);
         }
     }
