@@ -108,7 +108,7 @@ proptest! {
             && util::read_bytes(dir.path(), last_seg, frames[survivors].1 as u64, cut - frames[survivors].1)
                 .iter()
                 .any(|&b| b != 0);
-        let w = JournalWriter::open(dir.path(), config(SMALL_SEGMENT)).unwrap();
+        let mut w = JournalWriter::open(dir.path(), config(SMALL_SEGMENT)).unwrap();
         let report = w.open_report();
         prop_assert_eq!(report.next_sequence, survivors as u64 + 1);
         match report.torn_tail {
@@ -119,10 +119,18 @@ proptest! {
             }
             None => prop_assert!(!torn_expected, "torn tail not reported"),
         }
+        let next = make(survivors as u64 + 1, 5, vec![3; 5]);
+        prop_assert_eq!(w.append(next.entry()).unwrap(), next.sequence);
+        w.commit().unwrap();
         drop(w);
         let (read, err) = read_all(dir.path());
         prop_assert!(err.is_none(), "{:?}", err);
-        prop_assert_eq!(&read[..], &recs[..survivors]);
+        prop_assert_eq!(&read[..survivors], &recs[..survivors]);
+        prop_assert_eq!(read.get(survivors), Some(&next));
+        // The torn bytes were zeroed: reopening again finds a clean tail.
+        let w = JournalWriter::open(dir.path(), config(SMALL_SEGMENT)).unwrap();
+        prop_assert_eq!(w.open_report().torn_tail, None);
+        prop_assert_eq!(w.next_sequence(), survivors as u64 + 2);
     }
 
     /// A flipped byte inside any frame stops the reader at that frame with its segment, offset
