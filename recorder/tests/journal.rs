@@ -71,53 +71,94 @@ proptest! {
         prop_assert_eq!(read.last(), Some(&extra));
     }
 
-    /// A process crash leaves any byte prefix of the last segment plus a committed position at
-    /// or below it. A reader returns exactly the committed records; a reopened writer keeps every
-    /// complete frame, reports a torn tail exactly when the cut fell inside a frame, and
-    /// continues with the next sequence.
+    /// Any byte prefix of a valid journal (cut in any segment; later segments gone) with either
+    /// a committed position at or below the cut (a process crash: the page cache was intact) or
+    /// the committed position as it was (a power loss that kept the header page). A reader
+    /// returns exactly the committed records and, if committed frames are missing, then an error
+    /// naming where, never a garbage record. A reopened writer keeps every complete frame,
+    /// reports a torn tail exactly when bytes of a cut frame remain, refuses damage below the
+    /// committed position unless told to drop it, and continues with the next sequence.
     #[test]
-    fn a_crash_at_any_byte_keeps_exactly_the_committed_records(
-        spec in stream(), cut_frac in 0.0f64..=1.0, committed_pick in any::<prop::sample::Index>(),
+    fn any_prefix_reads_exactly_the_committed_records_and_the_writer_continues_after_it(
+        spec in stream(), seg_pick in any::<prop::sample::Index>(), cut_frac in 0.0f64..=1.0,
+        committed_pick in any::<prop::sample::Index>(), header_kept in any::<bool>(),
     ) {
         let (dir, recs, lens, frames) = written_journal(&spec);
         let last_seg = frames.last().unwrap().0;
-        let in_last: Vec<usize> = (0..recs.len()).filter(|&i| frames[i].0 == last_seg).collect();
-        let first_in_last = in_last[0];
-        let end = frames[*in_last.last().unwrap()].1 + frames[*in_last.last().unwrap()].2;
-        let cut = header::LEN + ((end - header::LEN) as f64 * cut_frac) as usize;
-        // Zero from the cut to the end of the segment: the bytes never reached the page cache.
-        write_bytes(dir.path(), last_seg, cut as u64, &vec![0u8; SMALL_SEGMENT as usize - cut]);
-        // Records whose frames lie wholly before the cut survive; the committed position is any
-        // frame boundary at or below the last of them.
-        // (Alignment padding after a frame carries nothing: a frame is complete without it.)
-        let complete: Vec<usize> =
-            in_last.iter().copied().filter(|&i| frames[i].1 + 40 + lens[i] <= cut).collect();
-        let mut boundaries = vec![header::LEN];
-        boundaries.extend(complete.iter().map(|&i| frames[i].1 + frames[i].2));
-        let k = committed_pick.index(boundaries.len());
-        set_committed(dir.path(), last_seg, boundaries[k] as u64);
+        let seg = seg_pick.index(last_seg as usize + 1) as u64;
+        let in_seg: Vec<usize> = (0..recs.len()).filter(|&i| frames[i].0 == seg).collect();
+        let first_in_seg = in_seg[0];
+        let last = *in_seg.last().unwrap();
+        let records_end = frames[last].1 + frames[last].2;
+        // A sealed segment ends with a 40-byte end-of-segment frame.
+        let eos = (seg < last_seg).then_some(records_end);
+        let seg_end = eos.map_or(records_end, |e| e + 40);
+        let cut = header::LEN + ((seg_end - header::LEN) as f64 * cut_frac) as usize;
+        // A frame survives the cut if none of the bytes it lost were non-zero (zeroing a zero
+        // changes nothing; the CRC cannot tell and need not).
+        let original = util::read_bytes(dir.path(), seg, 0, SMALL_SEGMENT as usize);
+        let intact = |off: usize, len: usize| original[cut.max(off)..(off + len).max(cut)].iter().all(|&b| b == 0);
+        for later in seg + 1..=last_seg {
+            std::fs::remove_file(util::segment_file(dir.path(), later)).unwrap();
+        }
+        write_bytes(dir.path(), seg, cut as u64, &vec![0u8; SMALL_SEGMENT as usize - cut]);
+        let complete = in_seg.iter().filter(|&&i| intact(frames[i].1, 40 + lens[i])).count();
+        let survivors = first_in_seg + complete;
+        let sealed = eos.is_some_and(|e| complete == in_seg.len() && intact(e, 40));
+        // Where the first incomplete frame starts, if any, and whether any of its bytes remain.
+        let damage_at = if complete < in_seg.len() { Some(frames[survivors].1) } else if sealed { None } else { eos };
+        let torn_bytes_remain = damage_at.is_some_and(|d| {
+            d < cut && util::read_bytes(dir.path(), seg, d as u64, cut - d).iter().any(|&b| b != 0)
+        });
 
         let (read, err) = read_all(dir.path());
-        prop_assert!(err.is_none(), "{:?}", err);
-        prop_assert_eq!(&read[..], &recs[..first_in_last + k]);
+        if header_kept {
+            // The header still claims everything: the missing frames are damage, reported once.
+            prop_assert_eq!(&read[..], &recs[..survivors]);
+            match (damage_at, err) {
+                (None, None) => {}
+                (Some(d), Some(JournalError::Corrupt { segment, offset, sequence, .. })) => {
+                    prop_assert_eq!((segment, offset, sequence), (seg, d as u64, survivors as u64 + 1));
+                }
+                (d, e) => prop_assert!(false, "damage at {:?}, reader said {:?}; cut {} seg {}/{} seg_end {} complete {}/{} read {}", d, e, cut, seg, last_seg, seg_end, complete, in_seg.len(), read.len()),
+            }
+        } else {
+            let mut boundaries = vec![header::LEN];
+            boundaries.extend(in_seg[..complete].iter().map(|&i| frames[i].1 + frames[i].2));
+            if sealed { boundaries.push(seg_end); }
+            let k = committed_pick.index(boundaries.len());
+            set_committed(dir.path(), seg, boundaries[k] as u64);
+            let (read, err) = read_all(dir.path());
+            prop_assert!(err.is_none(), "{:?}", err);
+            prop_assert_eq!(&read[..], &recs[..first_in_seg + k.min(complete)]);
+        }
 
-        let survivors = first_in_last + complete.len();
-        // A torn frame is visible only if some of its bytes before the cut are non-zero.
-        let torn_expected = survivors < recs.len()
-            && frames[survivors].1 < cut
-            && util::read_bytes(dir.path(), last_seg, frames[survivors].1 as u64, cut - frames[survivors].1)
-                .iter()
-                .any(|&b| b != 0);
-        let mut w = JournalWriter::open(dir.path(), config(SMALL_SEGMENT)).unwrap();
+        let strict = JournalWriter::open(dir.path(), config(SMALL_SEGMENT));
+        let mut w = if header_kept && damage_at.is_some() {
+            match strict {
+                Err(JournalError::Corrupt { segment, offset, sequence, .. }) => {
+                    prop_assert_eq!((segment, offset, sequence), (seg, damage_at.unwrap() as u64, survivors as u64 + 1));
+                }
+                other => prop_assert!(false, "strict recovery accepted damage: {:?}", other.map(|w| w.open_report())),
+            }
+            let cfg = qt_recorder::JournalConfig { recovery: RecoveryMode::DropDamagedTail, ..config(SMALL_SEGMENT) };
+            JournalWriter::open(dir.path(), cfg).unwrap()
+        } else {
+            strict.unwrap()
+        };
         let report = w.open_report();
         prop_assert_eq!(report.next_sequence, survivors as u64 + 1);
+        prop_assert_eq!(report.segment, if sealed { seg + 1 } else { seg });
         match report.torn_tail {
             Some(t) => {
-                prop_assert!(torn_expected, "unexpected torn tail {:?}", t);
-                prop_assert_eq!((t.segment, t.offset, t.sequence), (last_seg, frames[survivors].1 as u64, survivors as u64 + 1));
-                prop_assert!(!t.committed_lost);
+                prop_assert!(torn_bytes_remain || header_kept, "unexpected torn tail {:?}", t);
+                prop_assert_eq!((t.segment, t.offset, t.sequence), (seg, damage_at.unwrap() as u64, survivors as u64 + 1));
+                prop_assert_eq!(t.committed_lost, header_kept);
             }
-            None => prop_assert!(!torn_expected, "torn tail not reported"),
+            None => {
+                let damage_expected = torn_bytes_remain || (header_kept && damage_at.is_some());
+                prop_assert!(!damage_expected, "torn tail not reported");
+            },
         }
         let next = make(survivors as u64 + 1, 5, vec![3; 5]);
         prop_assert_eq!(w.append(next.entry()).unwrap(), next.sequence);
