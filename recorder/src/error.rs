@@ -81,7 +81,7 @@ pub enum JournalError {
     /// A segment of a format version this build cannot read.
     #[error(
         "{path} has journal format version {found}; this build reads version {supported} only ({})",
-        if *found > *supported { "written by a newer engine: upgrade to read it" } else { "an older format: convert it with a tool of that release" }
+        if *found > *supported { "written by a newer engine: upgrade to read it" } else { "written by an older engine: this build has no reader for that format" }
     )]
     UnsupportedVersion {
         /// The file.

@@ -185,14 +185,7 @@ fn open_segment(dir: &Path, index: u64) -> Result<(ReadMap, SegmentHeader)> {
     let file = File::open(&path).map_err(|e| JournalError::io("open segment", &path, e))?;
     let len = file.metadata().map_err(|e| JournalError::io("stat segment", &path, e))?.len();
     if len < header::LEN as u64 {
-        let mut short = vec![0u8; len as usize];
-        let _ = std::io::Read::read_exact(&mut &file, &mut short);
-        return Err(segment::check_header(&path, index, len, &short).err().unwrap_or(JournalError::Corrupt {
-            segment: index,
-            offset: 0,
-            sequence: 0,
-            reason: Corruption::BadHeader("file shorter than a header"),
-        }));
+        return Err(segment::short_file(index));
     }
     let map = ReadMap::new(&file).map_err(|e| JournalError::io("map segment", &path, e))?;
     let mut bytes = [0u8; header::COMMITTED];

@@ -60,6 +60,16 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(|e| JournalError::io("sync directory", dir, e))
 }
 
+/// The error for a segment file too short to hold its header.
+pub(crate) fn short_file(index: u64) -> JournalError {
+    JournalError::Corrupt {
+        segment: index,
+        offset: 0,
+        sequence: 0,
+        reason: Corruption::BadHeader("file shorter than a header"),
+    }
+}
+
 /// Decode a header copied from `path`, mapping faults to the crate error.
 pub(crate) fn check_header(path: &Path, index: u64, file_len: u64, bytes: &[u8]) -> Result<SegmentHeader> {
     let corrupt =

@@ -151,12 +151,12 @@ impl JournalWriter {
                 segment_size: config.segment_size,
                 engine_version: format::pack_engine_version(config.engine_version),
             };
-            let map = map_segment(&segment::create_segment(&dir, &h, sync)?)?;
+            let map = map_segment(&segment::create_segment(&dir, &h, sync)?, 0)?;
             let report = OpenReport { continued: false, segment: 0, next_sequence: h.first_sequence, torn_tail: None };
             return Ok(Self::assemble(dir, config, &h, map, header::LEN, report, lock));
         };
         let path = segment::segment_path(&dir, last);
-        let mut map = map_segment(&path)?;
+        let mut map = map_segment(&path, last)?;
         let h = segment::check_header(&path, last, map.len() as u64, &map.bytes()[..header::COMMITTED])?;
         let scan = scan(&map, &h);
         let committed = map.load_committed();
@@ -344,7 +344,7 @@ impl JournalWriter {
             engine_version: format::pack_engine_version(self.config.engine_version),
         };
         let path = segment::create_segment(&self.dir, &h, self.config.persist != PersistMode::None)?;
-        self.map = map_segment(&path)?;
+        self.map = map_segment(&path, index)?;
         self.segment = index;
         self.position = header::LEN;
         self.flushed = header::LEN;
@@ -377,17 +377,12 @@ fn lock_dir(dir: &Path) -> Result<File> {
     Ok(file)
 }
 
-fn map_segment(path: &Path) -> Result<WriteMap> {
+fn map_segment(path: &Path, index: u64) -> Result<WriteMap> {
     let file =
         OpenOptions::new().read(true).write(true).open(path).map_err(|e| JournalError::io("open segment", path, e))?;
     let len = file.metadata().map_err(|e| JournalError::io("stat segment", path, e))?.len();
     if len < header::LEN as u64 {
-        return Err(JournalError::Corrupt {
-            segment: 0,
-            offset: 0,
-            sequence: 0,
-            reason: Corruption::BadHeader("file shorter than a header"),
-        });
+        return Err(segment::short_file(index));
     }
     WriteMap::new(&file).map_err(|e| JournalError::io("map segment", path, e))
 }

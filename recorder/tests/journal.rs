@@ -373,3 +373,19 @@ fn a_record_larger_than_a_segment_is_refused_not_split() {
     w.commit().unwrap();
     assert_eq!(read_all(dir.path()).0.len(), 2);
 }
+
+#[test]
+fn a_file_that_is_not_a_segment_is_named_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(util::segment_file(dir.path(), 0), vec![b'x'; SMALL_SEGMENT as usize]).unwrap();
+    let err = JournalReader::open(dir.path()).unwrap_err();
+    assert!(
+        matches!(&err, JournalError::NotAJournal { path } if path.ends_with(util::segment_file(dir.path(), 0))),
+        "{err}"
+    );
+    let err = JournalWriter::open(dir.path(), config(SMALL_SEGMENT)).unwrap_err();
+    assert!(matches!(err, JournalError::NotAJournal { .. }), "{err}");
+    std::fs::write(util::segment_file(dir.path(), 0), b"QTJ").unwrap();
+    let err = JournalReader::open(dir.path()).unwrap_err();
+    assert!(matches!(err, JournalError::Corrupt { segment: 0, reason: Corruption::BadHeader(_), .. }), "{err}");
+}
