@@ -1,7 +1,7 @@
 //! Quantum Trader journal (recorder): the memory-mapped, append-only record of everything the
 //! core decides, written by the journal thread and read by tail/replay in any process.
 //!
-//! What exists (issue #15, part 1): the on-disk format ([`format`], drawn in its doc and in
+//! What exists (issue #15, part 1): the on-disk format ([`format`](mod@format), drawn in its doc and in
 //! `docs/JOURNAL.md`), the single [`JournalWriter`] per directory (lock file, preallocated
 //! segments, rolls, torn-tail recovery, [`PersistMode`] flush policies, poisoning on a failed
 //! msync) and [`JournalReader`] (read-only maps, CRC and sequence checks, typed corruption

@@ -8,9 +8,9 @@
 //! An error is sticky: the reader stays at the bad frame. Reaching the committed end is
 //! `Ok(None)`; call again later to tail a live writer ([`JournalReader::poll`]). The reader moves
 //! to segment N+1 only after the end-of-segment frame of N, and checks that N+1 continues the
-//! journal id and sequence. Segment headers of another format version are refused by
-//! [`crate::segment`]'s header check, which dispatches on the version first so a decoder for an
-//! older version can be added there.
+//! journal id and sequence. Segment headers of another format version are refused (the header
+//! decoder, [`SegmentHeader::decode`], dispatches on the version first, so a decoder for an older
+//! version, and a frame decoder chosen by the segment's version, can be added later).
 //! Allocates only when a payload is larger than any before it, and when changing segment.
 
 use std::fs::File;
