@@ -30,13 +30,18 @@
 //!  |   committed position (u64): end offset of the last committed  |
 //!  |   frame; stored with Release AFTER the frames it covers       |
 //!  +---------------------------------------------------------------+ 72
-//!  |                     reserved, zero (56 bytes)                 |
+//!  |   durable position (u64): end offset up to which frames were  |
+//!  |   msync'd successfully (0 = none); stored after the msync     |
+//!  +---------------------------------------------------------------+ 80
+//!  |                     reserved, zero (48 bytes)                 |
 //!  +---------------------------------------------------------------+ 128 first frame
 //! ```
 //!
 //! Bytes 0..64 are written once, when the segment is created (in a temporary file that is
-//! renamed into place, so a reader never sees a half-written header). Only the committed
-//! position changes afterwards.
+//! renamed into place, so a reader never sees a half-written header). Only the committed and
+//! durable positions change afterwards. Frames below the committed position survive a process
+//! crash; frames below the durable position also survive a power loss, so damage found below it
+//! on reopening is damage on disk, not a lost write.
 //!
 //! Each record is a frame, 8-byte aligned (the next frame starts at `align8(length)`):
 //!
@@ -108,6 +113,8 @@ pub mod header {
     pub const HEADER_CRC: usize = 60;
     /// `u64` committed position (atomic, 8-aligned, on its own cache line).
     pub const COMMITTED: usize = 64;
+    /// `u64` durable position (atomic, 8-aligned; 0 until the first successful flush).
+    pub const DURABLE: usize = 72;
     /// Total header length; the first frame starts here.
     pub const LEN: usize = 128;
 }
@@ -134,7 +141,8 @@ pub mod frame {
     pub const ALIGN: usize = 8;
 }
 
-const _: () = assert!(header::COMMITTED.is_multiple_of(8) && header::COMMITTED + 8 <= header::LEN);
+const _: () = assert!(header::COMMITTED.is_multiple_of(8) && header::COMMITTED + 8 == header::DURABLE);
+const _: () = assert!(header::DURABLE.is_multiple_of(8) && header::DURABLE + 8 <= header::LEN);
 const _: () = assert!(header::ENGINE_VERSION + header::ENGINE_VERSION_LEN == header::HEADER_CRC);
 const _: () = assert!(header::LEN.is_multiple_of(frame::ALIGN));
 const _: () = assert!(frame::MONO_TS + 8 == frame::HEADER_LEN);

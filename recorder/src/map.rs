@@ -2,10 +2,11 @@
 //!
 //! [`WriteMap`] is the writer's shared, writable mapping (`MAP_SHARED`, so stores land in the
 //! page cache and survive the process); [`ReadMap`] is a reader's read-only raw mapping.
-//! The single shared-memory atomic is the header's committed position (`header::COMMITTED`,
-//! 8-aligned inside a page-aligned mapping): the writer stores it with `Release` after the frames
-//! it covers, a reader loads it `Relaxed` and then issues an `Acquire` fence (the form the
-//! standard library allows on read-only memory) before copying frames below it.
+//! The shared-memory atomics are the header's two position words ([`HeaderWord`]: committed and
+//! durable, 8-aligned inside a page-aligned mapping, only ever accessed atomically): the writer
+//! stores them with `Release` after the frames they cover, a reader loads them `Relaxed` and then
+//! issues an `Acquire` fence (the form the standard library allows on read-only memory) before
+//! copying frames below them.
 //!
 //! Invariants the callers keep (and the reason the raw copies are sound in practice):
 //! - only one writer per journal (the lock file), so nothing but [`WriteMap`] mutates frames;
@@ -13,7 +14,8 @@
 //!   (recovery only zeroes past the committed position, or below it only when told to after a
 //!   power loss, when no reader of that writer can be running);
 //! - readers copy bytes out (never hand out references into the mapping), and only bytes below
-//!   the committed position they loaded, plus the immutable header bytes `0..64`;
+//!   the committed position they loaded, plus the immutable header bytes `0..64`, and touch the
+//!   position words only through [`HeaderWord`];
 //! - segment files are never shrunk while mapped (truncating a mapped file raises SIGBUS).
 #![allow(unsafe_code, reason = "memory-maps segment files; each block states its invariant")]
 
@@ -23,6 +25,24 @@ use std::sync::atomic::{AtomicU64, Ordering, fence};
 use memmap2::{MmapMut, MmapOptions, MmapRaw};
 
 use crate::format::header;
+
+/// The atomic words of the segment header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HeaderWord {
+    /// End of the last committed frame.
+    Committed,
+    /// End of the last frame known msync'd.
+    Durable,
+}
+
+impl HeaderWord {
+    const fn offset(self) -> usize {
+        match self {
+            Self::Committed => header::COMMITTED,
+            Self::Durable => header::DURABLE,
+        }
+    }
+}
 
 /// The writer's mapping of one segment.
 #[derive(Debug)]
@@ -60,23 +80,24 @@ impl WriteMap {
         self.map[offset..end].fill(0);
     }
 
-    /// Publish the committed position (`Release`: frames written before are visible first).
+    /// Store a header position word (`Release`: frames written before are visible first).
     #[inline]
-    pub(crate) fn publish_committed(&mut self, position: u64) {
-        let ptr = self.map.as_mut_ptr().wrapping_add(header::COMMITTED).cast::<u64>();
+    pub(crate) fn store(&mut self, word: HeaderWord, position: u64) {
+        let ptr = self.map.as_mut_ptr().wrapping_add(word.offset()).cast::<u64>();
         // SAFETY: the mapping is page-aligned and at least `header::LEN` long (checked in `new`),
-        // so `ptr` is 8-aligned, in bounds and writable (derived from `&mut`) for this call; the
-        // word is only ever accessed atomically by this crate, writers and readers alike.
-        let word = unsafe { AtomicU64::from_ptr(ptr) };
-        word.store(position, Ordering::Release);
+        // and `word.offset()` is an 8-aligned offset below it, so `ptr` is aligned, in bounds and
+        // writable (derived from `&mut`) for this call; the word is only ever accessed atomically
+        // by this crate, writers and readers alike.
+        let atomic = unsafe { AtomicU64::from_ptr(ptr) };
+        atomic.store(position, Ordering::Release);
     }
 
-    /// The committed position found in the header.
-    pub(crate) fn load_committed(&self) -> u64 {
-        let ptr = self.map.as_ptr().wrapping_add(header::COMMITTED) as *mut u64;
-        // SAFETY: as in `publish_committed`; only loaded here, through a shared borrow of the map.
-        let word = unsafe { AtomicU64::from_ptr(ptr) };
-        word.load(Ordering::Acquire)
+    /// Load a header position word.
+    pub(crate) fn load(&self, word: HeaderWord) -> u64 {
+        let ptr = self.map.as_ptr().wrapping_add(word.offset()) as *mut u64;
+        // SAFETY: as in `store`; only loaded here, through a shared borrow of the map.
+        let atomic = unsafe { AtomicU64::from_ptr(ptr) };
+        atomic.load(Ordering::Acquire)
     }
 
     /// `msync(MS_SYNC)` of `offset..offset + len` (rounded out to pages by memmap2).
@@ -111,12 +132,12 @@ impl ReadMap {
         self.map.len()
     }
 
-    /// Load the committed position: `Relaxed` load then `Acquire` fence.
+    /// Load a header position word: `Relaxed` load then `Acquire` fence.
     #[inline]
-    pub(crate) fn load_committed(&self) -> u64 {
-        let ptr = self.map.as_ptr().wrapping_add(header::COMMITTED) as *mut u64;
-        // SAFETY: page-aligned mapping at least `header::LEN` long (checked in `new`), so the word
-        // is 8-aligned and in bounds while `self` lives; it is only accessed atomically, and a
+    pub(crate) fn load(&self, word: HeaderWord) -> u64 {
+        let ptr = self.map.as_ptr().wrapping_add(word.offset()) as *mut u64;
+        // SAFETY: page-aligned mapping at least `header::LEN` long (checked in `new`) and an
+        // 8-aligned offset below it, so the word is aligned and in bounds while `self` lives; it is only accessed atomically, and a
         // Relaxed 8-byte load is the atomic access permitted on read-only memory.
         let word = unsafe { AtomicU64::from_ptr(ptr) };
         let value = word.load(Ordering::Relaxed);

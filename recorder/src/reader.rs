@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Corruption, JournalError, Result};
 use crate::format::{self, Entry, Record, RecordType, SegmentHeader, TYPE_END_OF_SEGMENT, frame, header};
-use crate::map::ReadMap;
+use crate::map::{HeaderWord, ReadMap};
 use crate::segment;
 
 /// A reader over a journal directory.
@@ -135,7 +135,7 @@ impl JournalReader {
     }
 
     fn load_committed(&self) -> Result<usize> {
-        let c = self.map.load_committed();
+        let c = self.map.load(HeaderWord::Committed);
         if c < header::LEN as u64 || c > self.map.len() as u64 || !c.is_multiple_of(frame::ALIGN as u64) {
             return Err(self.corrupt(Corruption::BadCommittedPosition(c)));
         }

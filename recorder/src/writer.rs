@@ -26,7 +26,7 @@ use crate::error::{Corruption, JournalError, Result};
 use crate::format::{
     self, END_OF_SEGMENT_LEN, Entry, FORMAT_VERSION, SegmentHeader, TYPE_END_OF_SEGMENT, frame, header,
 };
-use crate::map::WriteMap;
+use crate::map::{HeaderWord, WriteMap};
 use crate::segment;
 
 /// Name of the lock file in a journal directory.
@@ -95,6 +95,9 @@ pub struct TornTail {
     /// True if the dropped region was below the committed position (only with
     /// [`RecoveryMode::DropDamagedTail`]): published records were lost.
     pub committed_lost: bool,
+    /// True if it was even below the durable position (msync'd before): the damage happened on
+    /// disk, not in a crash or power loss.
+    pub durable_lost: bool,
 }
 
 /// What `open` found.
@@ -159,7 +162,8 @@ impl JournalWriter {
         let mut map = map_segment(&path, last)?;
         let h = segment::check_header(&path, last, map.len() as u64, &map.bytes()[..header::COMMITTED])?;
         let scan = scan(&map, &h);
-        let committed = map.load_committed();
+        let committed = map.load(HeaderWord::Committed);
+        let durable = map.load(HeaderWord::Durable);
         let mut torn_tail = None;
         if let Some((offset, reason)) = scan.bad {
             let below_committed = (offset as u64) < committed;
@@ -178,11 +182,21 @@ impl JournalWriter {
                 sequence: scan.next_sequence,
                 reason,
                 committed_lost: below_committed,
+                durable_lost: (offset as u64) < durable,
             });
         }
-        map.publish_committed(scan.end as u64);
+        map.store(HeaderWord::Committed, scan.end as u64);
+        let durable = map.load(HeaderWord::Durable);
+        if durable > scan.end as u64 {
+            map.store(HeaderWord::Durable, scan.end as u64);
+        }
         if sync {
-            map.flush(0, map.len()).map_err(|e| JournalError::io("msync", &path, e))?;
+            // Frames first, then the durable position that claims them, then the header.
+            let flushed = map.flush(header::LEN, map.len() - header::LEN).and_then(|()| {
+                map.store(HeaderWord::Durable, scan.end as u64);
+                map.flush(0, header::LEN)
+            });
+            flushed.map_err(|e| JournalError::io("msync", &path, e))?;
         }
         let report = OpenReport { continued: true, segment: last, next_sequence: scan.next_sequence, torn_tail };
         let mut writer = Self::assemble(dir, config, &h, map, scan.end, report, lock);
@@ -275,7 +289,7 @@ impl JournalWriter {
     /// Publish everything appended so far to readers, then flush per the [`PersistMode`].
     pub fn commit(&mut self) -> Result<()> {
         self.check_poison()?;
-        self.map.publish_committed(self.position as u64);
+        self.map.store(HeaderWord::Committed, self.position as u64);
         match self.config.persist {
             PersistMode::None => Ok(()),
             PersistMode::Every => self.flush(),
@@ -289,13 +303,15 @@ impl JournalWriter {
         }
     }
 
-    /// msync the frames written since the last flush, then the header page (so the committed
-    /// position on disk never runs ahead of synced frames by this writer's doing). A failure
-    /// poisons the writer.
+    /// msync the frames written since the last flush, then store the durable position and msync
+    /// the header page, so the durable position on disk never claims frames that were not synced.
+    /// A failure poisons the writer.
     pub fn flush(&mut self) -> Result<()> {
         self.check_poison()?;
-        let result =
-            self.map.flush(self.flushed, self.position - self.flushed).and_then(|()| self.map.flush(0, header::LEN));
+        let result = self.map.flush(self.flushed, self.position - self.flushed).and_then(|()| {
+            self.map.store(HeaderWord::Durable, self.position as u64);
+            self.map.flush(0, header::LEN)
+        });
         self.last_flush = Instant::now();
         match result {
             Ok(()) => {
@@ -326,7 +342,7 @@ impl JournalWriter {
         let h = format::encode_frame_header(TYPE_END_OF_SEGMENT, 0, self.next_sequence, 0, 0, &[]);
         self.map.write(self.position, &h);
         self.position += END_OF_SEGMENT_LEN;
-        self.map.publish_committed(self.position as u64);
+        self.map.store(HeaderWord::Committed, self.position as u64);
         if self.config.persist != PersistMode::None {
             self.flush()?;
         }
@@ -405,7 +421,7 @@ struct Scan {
 
 fn scan(map: &WriteMap, h: &SegmentHeader) -> Scan {
     let bytes = map.bytes();
-    let committed = map.load_committed() as usize;
+    let committed = map.load(HeaderWord::Committed) as usize;
     let mut pos = header::LEN;
     let mut seq = h.first_sequence;
     loop {

@@ -154,6 +154,7 @@ proptest! {
                 prop_assert!(torn_bytes_remain || header_kept, "unexpected torn tail {:?}", t);
                 prop_assert_eq!((t.segment, t.offset, t.sequence), (seg, damage_at.unwrap() as u64, survivors as u64 + 1));
                 prop_assert_eq!(t.committed_lost, header_kept);
+                prop_assert!(!t.durable_lost, "nothing was flushed");
             }
             None => {
                 let damage_expected = torn_bytes_remain || (header_kept && damage_at.is_some());
@@ -213,7 +214,8 @@ proptest! {
 fn a_writer_refuses_to_truncate_a_damaged_committed_record_unless_told() {
     let dir = tempfile::tempdir().unwrap();
     let recs = records(&[(1, vec![1; 50]), (2, vec![2; 50]), (3, vec![3; 50])], 1);
-    let mut w = JournalWriter::open(dir.path(), config(SMALL_SEGMENT)).unwrap();
+    let every = qt_recorder::JournalConfig { persist: PersistMode::Every, ..config(SMALL_SEGMENT) };
+    let mut w = JournalWriter::open(dir.path(), every).unwrap();
     for r in &recs {
         w.append(r.entry()).unwrap();
     }
@@ -231,6 +233,7 @@ fn a_writer_refuses_to_truncate_a_damaged_committed_record_unless_told() {
     let w = JournalWriter::open(dir.path(), cfg).unwrap();
     let torn = w.open_report().torn_tail.expect("reported");
     assert!(torn.committed_lost && torn.sequence == 2 && torn.offset == frames[1].1 as u64);
+    assert!(torn.durable_lost, "the frame had been msync'd: the damage happened on disk");
     assert_eq!(w.next_sequence(), 2);
 }
 
@@ -352,6 +355,11 @@ fn flush_policies_sync_and_a_poisoned_writer_refuses_everything() {
             w.commit().unwrap();
         }
         w.flush().unwrap();
+        // After a flush the durable position equals the committed one; without any flush
+        // (PersistMode::None, before this explicit one) it stayed 0.
+        let word = |at: u64| u64::from_le_bytes(util::read_bytes(dir.path(), w.segment(), at, 8).try_into().unwrap());
+        assert_eq!(word(header::DURABLE as u64), word(header::COMMITTED as u64), "{persist:?}");
+        assert!(word(header::DURABLE as u64) > header::LEN as u64);
         w.poison_for_test();
         assert!(matches!(w.append(make(201, 4, vec![]).entry()), Err(JournalError::Poisoned { .. })));
         assert!(matches!(w.commit(), Err(JournalError::Poisoned { .. })));
