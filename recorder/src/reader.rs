@@ -146,6 +146,16 @@ impl JournalReader {
     fn enter_next_segment(&mut self) -> Result<bool> {
         let next = self.segment + 1;
         if !segment::segment_path(&self.dir, next).exists() {
+            // Normally the writer is about to create it. A later segment already there means it
+            // is gone for good (only listed in this short window, never per record).
+            if segment::list_segments(&self.dir)?.last().is_some_and(|&last| last > next) {
+                return Err(JournalError::Corrupt {
+                    segment: next,
+                    offset: 0,
+                    sequence: self.next_sequence,
+                    reason: Corruption::SegmentMismatch("segment missing while later ones exist"),
+                });
+            }
             return Ok(false);
         }
         let (map, h) = open_segment(&self.dir, next)?;

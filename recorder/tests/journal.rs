@@ -397,3 +397,25 @@ fn a_file_that_is_not_a_segment_is_named_not_read() {
     let err = JournalReader::open(dir.path()).unwrap_err();
     assert!(matches!(err, JournalError::Corrupt { segment: 0, reason: Corruption::BadHeader(_), .. }), "{err}");
 }
+
+#[test]
+fn a_missing_middle_segment_is_reported_not_waited_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = JournalWriter::open(dir.path(), config(SMALL_SEGMENT)).unwrap();
+    let mut seq = 0;
+    while w.segment() < 2 {
+        seq += 1;
+        w.append(make(seq, 1, vec![5; 200]).entry()).unwrap();
+    }
+    w.commit().unwrap();
+    drop(w);
+    std::fs::remove_file(util::segment_file(dir.path(), 1)).unwrap();
+    let (read, err) = read_all(dir.path());
+    let in_first = layout(SMALL_SEGMENT, &vec![200; seq as usize]).iter().filter(|f| f.0 == 0).count();
+    assert_eq!(read.len(), in_first);
+    assert!(
+        matches!(err, Some(JournalError::Corrupt { segment: 1, sequence, reason: Corruption::SegmentMismatch(_), .. })
+            if sequence == in_first as u64 + 1),
+        "{err:?}"
+    );
+}
