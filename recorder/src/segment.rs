@@ -41,7 +41,13 @@ pub(crate) fn create_segment(dir: &Path, h: &SegmentHeader, sync: bool) -> Resul
         .truncate(true)
         .open(&tmp)
         .map_err(|e| JournalError::io("create", &tmp, e))?;
-    fs4::FileExt::allocate(&file, h.segment_size).map_err(|e| JournalError::io("allocate", &tmp, e))?;
+    match fs4::FileExt::allocate(&file, h.segment_size) {
+        Ok(()) => {}
+        // A filesystem without fallocate gets a sparse file (set_len below): it works, but a full
+        // disk then shows up as SIGBUS on a page fault instead of an error here.
+        Err(e) if e.kind() == std::io::ErrorKind::Unsupported => {}
+        Err(e) => return Err(JournalError::io("allocate", &tmp, e)),
+    }
     file.set_len(h.segment_size).map_err(|e| JournalError::io("size", &tmp, e))?;
     file.write_all(&h.encode()).map_err(|e| JournalError::io("write header", &tmp, e))?;
     if sync {
