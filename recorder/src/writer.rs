@@ -39,7 +39,8 @@ pub enum PersistMode {
     /// Never msync: committed data is in the page cache (survives a process crash, not a power
     /// loss until the kernel writes it back).
     None,
-    /// msync at the first commit after this much time since the last flush.
+    /// msync at the first commit (or [`JournalWriter::flush_if_due`]) after this much time since
+    /// the last flush.
     Interval(Duration),
     /// msync at every commit (once per batch, not per record).
     Every,
@@ -293,14 +294,17 @@ impl JournalWriter {
         match self.config.persist {
             PersistMode::None => Ok(()),
             PersistMode::Every => self.flush(),
-            PersistMode::Interval(every) => {
-                if self.last_flush.elapsed() >= every {
-                    self.flush()
-                } else {
-                    Ok(())
-                }
-            }
+            PersistMode::Interval(_) => self.flush_if_due(),
         }
+    }
+
+    /// With [`PersistMode::Interval`], flush if the interval has passed and something was
+    /// written since the last flush; otherwise nothing. `commit` calls it; a journal thread
+    /// with nothing to commit calls it when idle so the last batch does not wait for the next.
+    pub fn flush_if_due(&mut self) -> Result<()> {
+        self.check_poison()?;
+        let PersistMode::Interval(every) = self.config.persist else { return Ok(()) };
+        if self.position > self.flushed && self.last_flush.elapsed() >= every { self.flush() } else { Ok(()) }
     }
 
     /// msync the frames written since the last flush, then store the durable position and msync

@@ -419,3 +419,29 @@ fn a_missing_middle_segment_is_reported_not_waited_for() {
         "{err:?}"
     );
 }
+
+#[test]
+fn the_durable_position_moves_exactly_when_the_policy_flushes() {
+    let durable = |dir: &std::path::Path| {
+        u64::from_le_bytes(util::read_bytes(dir, 0, header::DURABLE as u64, 8).try_into().unwrap())
+    };
+    let run = |persist: PersistMode| {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = qt_recorder::JournalConfig { persist, ..config(SMALL_SEGMENT) };
+        let mut w = JournalWriter::open(dir.path(), cfg).unwrap();
+        w.append(make(1, 0, vec![1; 30]).entry()).unwrap();
+        w.commit().unwrap();
+        let after_commit = durable(dir.path());
+        w.flush_if_due().unwrap();
+        (after_commit, durable(dir.path()))
+    };
+    let end = (header::LEN + qt_recorder::format::frame_span(30)) as u64;
+    let (after_commit, after_due) = run(PersistMode::None);
+    assert_eq!((after_commit, after_due), (0, 0));
+    let (after_commit, after_due) = run(PersistMode::Interval(Duration::from_secs(3600)));
+    assert_eq!((after_commit, after_due), (0, 0), "an hour has not passed");
+    let (after_commit, _) = run(PersistMode::Interval(Duration::ZERO));
+    assert_eq!(after_commit, end);
+    let (after_commit, _) = run(PersistMode::Every);
+    assert_eq!(after_commit, end);
+}
