@@ -162,35 +162,7 @@ impl JournalWriter {
         let path = segment::segment_path(&dir, last);
         let mut map = map_segment(&path, last)?;
         let h = segment::check_header(&path, last, map.len() as u64, &map.bytes()[..header::COMMITTED])?;
-        let scan = scan(&map, &h);
-        let committed = map.load(HeaderWord::Committed);
-        let durable = map.load(HeaderWord::Durable);
-        let mut torn_tail = None;
-        if let Some((offset, reason)) = scan.bad {
-            let below_committed = (offset as u64) < committed;
-            if below_committed && config.recovery == RecoveryMode::Strict {
-                return Err(JournalError::Corrupt {
-                    segment: last,
-                    offset: offset as u64,
-                    sequence: scan.next_sequence,
-                    reason,
-                });
-            }
-            zero_tail(&mut map, offset);
-            torn_tail = Some(TornTail {
-                segment: last,
-                offset: offset as u64,
-                sequence: scan.next_sequence,
-                reason,
-                committed_lost: below_committed,
-                durable_lost: (offset as u64) < durable,
-            });
-        }
-        map.store(HeaderWord::Committed, scan.end as u64);
-        let durable = map.load(HeaderWord::Durable);
-        if durable > scan.end as u64 {
-            map.store(HeaderWord::Durable, scan.end as u64);
-        }
+        let (scan, torn_tail) = recover(&mut map, &h, &config)?;
         if sync {
             // Frames first, then the durable position that claims them, then the header.
             let flushed = map.flush(header::LEN, map.len() - header::LEN).and_then(|()| {
@@ -410,6 +382,40 @@ fn map_segment(path: &Path, index: u64) -> Result<WriteMap> {
 fn new_journal_id() -> u64 {
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
     nanos ^ (u64::from(std::process::id()) << 32)
+}
+
+/// Scan the last segment, refuse or cut a bad tail, and publish the recovered end as committed
+/// (and durable, if the durable position claimed more).
+fn recover(map: &mut WriteMap, h: &SegmentHeader, config: &JournalConfig) -> Result<(Scan, Option<TornTail>)> {
+    let scan = scan(map, h);
+    let committed = map.load(HeaderWord::Committed);
+    let durable = map.load(HeaderWord::Durable);
+    let mut torn_tail = None;
+    if let Some((offset, reason)) = scan.bad {
+        let below_committed = (offset as u64) < committed;
+        if below_committed && config.recovery == RecoveryMode::Strict {
+            return Err(JournalError::Corrupt {
+                segment: h.segment_index,
+                offset: offset as u64,
+                sequence: scan.next_sequence,
+                reason,
+            });
+        }
+        zero_tail(map, offset);
+        torn_tail = Some(TornTail {
+            segment: h.segment_index,
+            offset: offset as u64,
+            sequence: scan.next_sequence,
+            reason,
+            committed_lost: below_committed,
+            durable_lost: (offset as u64) < durable,
+        });
+    }
+    map.store(HeaderWord::Committed, scan.end as u64);
+    if durable > scan.end as u64 {
+        map.store(HeaderWord::Durable, scan.end as u64);
+    }
+    Ok((scan, torn_tail))
 }
 
 /// Result of scanning a segment's frames.
