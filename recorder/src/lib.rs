@@ -1,6 +1,26 @@
-//! Quantum Trader journal (recorder): the fixed-layout, memory-mapped record of everything the
-//! core decides, written by the journal thread and read by replay.
+//! Quantum Trader journal (recorder): the memory-mapped, append-only record of everything the
+//! core decides, written by the journal thread and read by tail/replay in any process.
 //!
-//! Not built yet: the journal, its on-disk format and replay are their own issue. The crate
-//! exists so the workspace has its final shape and the dependency direction (recorder → core)
-//! is fixed from the start.
+//! What exists (issue #15, part 1): the on-disk format ([`format`](mod@format), drawn in its doc and in
+//! `docs/JOURNAL.md`), the single [`JournalWriter`] per directory (lock file, preallocated
+//! segments, rolls, torn-tail recovery, [`PersistMode`] flush policies, poisoning on a failed
+//! msync) and [`JournalReader`] (read-only maps, CRC and sequence checks, typed corruption
+//! errors, tailing a live writer through the committed position). Records are
+//! `(type, payload bytes)`: the payload encodings of each [`RecordType`] are not defined yet.
+//!
+//! Still to come: payload encodings, the core → SPSC ring → journal thread wiring, `qt journal
+//! tail/dump/stats`, replay and restart-from-journal.
+
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod error;
+pub mod format;
+mod map;
+pub mod reader;
+mod segment;
+pub mod writer;
+
+pub use error::{Corruption, JournalError, Result};
+pub use format::{Entry, Record, RecordType};
+pub use reader::JournalReader;
+pub use writer::{JournalConfig, JournalWriter, OpenReport, PersistMode, RecoveryMode, TornTail};

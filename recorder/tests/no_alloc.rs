@@ -1,0 +1,83 @@
+//! Allocation counts of the journal's steady state, with a counting global allocator:
+//! `append` + `commit` (with `PersistMode::None` and `Interval`) and a tailing reader's `next`
+//! allocate nothing once the writer is open and the reader has seen its largest payload.
+//! (No allocator is shared across the workspace's crates yet; this mirrors feed/tests/no_alloc.rs.)
+//! Counting is per thread, so the test harness's threads do not disturb it.
+
+#![allow(unsafe_code, reason = "a counting GlobalAlloc needs unsafe impls; each is a thin forward to System")]
+
+mod util;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::time::Duration;
+
+use qt_recorder::{Entry, JournalReader, JournalWriter, PersistMode, RecordType};
+
+struct Counting;
+
+thread_local! {
+    static ALLOCS: Cell<u64> = const { Cell::new(0) };
+}
+
+fn allocs() -> u64 {
+    ALLOCS.with(|c| c.get())
+}
+
+// SAFETY: each method forwards to `System` unchanged, so System's guarantees hold; the counter is
+// a const-initialised thread-local `Cell` touched through `try_with` (no allocation, no destructor).
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+        // SAFETY: forwarded unchanged; the caller upholds `alloc`'s contract.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+        // SAFETY: forwarded unchanged; `ptr` came from this allocator, i.e. from System.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded unchanged; `ptr` came from this allocator, i.e. from System.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+#[test]
+fn append_commit_and_read_allocate_nothing_in_steady_state() {
+    for persist in [PersistMode::None, PersistMode::Interval(Duration::from_secs(3600))] {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = qt_recorder::JournalConfig { persist, ..util::config(1 << 20) };
+        let mut w = JournalWriter::open(dir.path(), cfg).unwrap();
+        let mut reader = JournalReader::open(dir.path()).unwrap();
+        let payload = [0xA5u8; 56];
+        let entry = |p: &'static [u8]| Entry {
+            kind: RecordType::MarketEvent,
+            payload_version: 1,
+            domain_ts_ns: 1,
+            mono_ts_ns: 2,
+            payload: p,
+        };
+        // Warm-up: the reader's payload buffer grows to the largest payload once.
+        w.append(entry(&[0; 56])).unwrap();
+        w.commit().unwrap();
+        assert_eq!(reader.poll(|_| {}).unwrap(), 1);
+
+        let before = allocs();
+        let mut read = 0;
+        for batch in 0..100 {
+            for _ in 0..50 {
+                w.append(Entry { payload: &payload, ..entry(&[]) }).unwrap();
+            }
+            w.commit().unwrap();
+            read += reader.poll(|r| assert_eq!(r.entry.payload.len(), 56)).unwrap();
+            assert_eq!(w.segment(), 0, "batch {batch}: the test must stay inside one segment");
+        }
+        let during = allocs() - before;
+        assert_eq!(read, 5000);
+        assert_eq!(during, 0, "{persist:?}: {during} allocations in 5000 appends/commits/reads");
+    }
+}
