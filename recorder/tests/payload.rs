@@ -254,6 +254,38 @@ fn the_documented_layouts_are_what_is_written() {
     assert_eq!(dec, expected, "DecisionRecord");
 }
 
+/// The risk decision's reason byte is the core's `BlockReason` order: pinned here by name, so a
+/// reorder of the core enum (which would change the meaning of journaled decisions) fails.
+#[test]
+fn block_reason_codes_are_pinned_by_name() {
+    let names: Vec<&str> = qt_core::risk_api::BlockReason::ALL.iter().map(|r| r.name()).collect();
+    assert_eq!(
+        names,
+        [
+            "emergency_stop",
+            "global_risk_critical",
+            "daily_loss_limit",
+            "weekly_loss_limit",
+            "strategy_not_allowed",
+            "unknown_instrument",
+            "book_invalid",
+            "book_stale",
+            "price_band",
+            "leverage",
+            "single_trade_risk",
+            "max_order_notional",
+            "max_position",
+            "max_open_positions",
+            "order_rate",
+            "below_minimum",
+            "off_grid",
+        ]
+    );
+    for (code, reason) in qt_core::risk_api::BlockReason::ALL.iter().enumerate() {
+        assert_eq!(*reason as usize, code, "{reason:?}");
+    }
+}
+
 #[test]
 fn payloads_are_tied_to_their_record_types_and_fit_the_common_buffer() {
     assert_eq!((market::RECORD_TYPE.id(), market::VERSION, market::LEN), (2, 1, 64));

@@ -35,16 +35,27 @@ const NAME: &str = "MarketEvent";
 
 /// Field offsets.
 pub mod at {
+    /// `i64` venue time.
     pub const EXCHANGE_NS: usize = 0;
+    /// `i64` receive time.
     pub const LOCAL_NS: usize = 8;
+    /// `u64` venue sequence.
     pub const SEQ: usize = 16;
+    /// `u64` previous venue sequence.
     pub const PREV_SEQ: usize = 24;
+    /// `i64` price.
     pub const PRICE: usize = 32;
+    /// `i64` quantity.
     pub const QTY: usize = 40;
+    /// `u64` reserved.
     pub const RESERVED: usize = 48;
+    /// `u32` instrument.
     pub const INSTRUMENT: usize = 56;
+    /// `u8` event kind.
     pub const KIND: usize = 60;
+    /// `u8` side.
     pub const SIDE: usize = 61;
+    /// `u16` flags.
     pub const FLAGS: usize = 62;
 }
 const _: () = assert!(at::FLAGS + 2 == LEN);

@@ -25,6 +25,11 @@
 //! 104            end
 //! ```
 //!
+//! Unlike the other payloads, the side, decision and reason bytes are the core record's own `u8`
+//! codes, copied: the reason is the core's [`BlockReason`] order (`BlockReason::ALL`), which
+//! `tests/payload.rs` pins by name, so a reorder in core fails a test instead of silently
+//! changing what old journals mean.
+//!
 //! The offsets of bytes 0..101 match the core's `repr(C)` record, but every field is written
 //! explicitly. The core record's 27 reserved bytes (always zero) are not journaled; a decoded
 //! record has them zero.
