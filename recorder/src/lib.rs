@@ -9,8 +9,8 @@
 //! `(type, payload bytes)`; [`payload`] defines the fixed little-endian encodings of the market
 //! event, order command, execution report and risk decision records ([`Payload`]).
 //!
-//! Still to come: payload encodings of the other record types, the core → SPSC ring → journal thread wiring, `qt journal
-//! tail/dump/stats`, replay and restart-from-journal.
+//! Still to come: payload encodings of the other record types, the core → SPSC ring → journal
+//! thread wiring, `qt journal tail/dump/stats`, replay and restart-from-journal.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 

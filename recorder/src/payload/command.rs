@@ -1,6 +1,7 @@
 //! Payload of [`RecordType::OrderCommand`] (id 6): one [`OrderCommand`], version 1, 56 bytes
 //! for every variant. A tag selects the variant; the variants share offsets, and bytes a
-//! variant does not use are zero.
+//! variant does not use are written as zero and ignored on read (as is the stop price when
+//! `has_option` says there is none).
 //!
 //! ```text
 //!  offset  size  field           New                 Cancel        CancelAll

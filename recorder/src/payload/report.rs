@@ -16,7 +16,7 @@
 //!  78      2     account         u16
 //!  80      1     kind            u8: 0 accepted, 1 rejected, 2 fill, 3 canceled,
 //!                                    4 cancel rejected
-//!  81      1     reason          u8, rejected / cancel rejected only (else 0):
+//!  81      1     reason          u8, rejected / cancel rejected only (else 0, ignored):
 //!                                    0 price filter, 1 lot size, 2 min notional,
 //!                                    3 would take liquidity, 4 FOK unfillable,
 //!                                    5 insufficient balance, 6 unknown instrument,
