@@ -15,7 +15,8 @@
 //! refuses a payload of the wrong length, an unknown version, an unknown tag or an out-of-range
 //! enum value with an error naming the record and the field; it never panics on bad bytes.
 //! Enum codes are this format's own explicit numbers (listed per module), not Rust
-//! discriminants, so reordering a core enum cannot silently change the journal. The [`Payload`]
+//! discriminants, so reordering a core enum cannot silently change the journal (except in
+//! [`risk`], whose codes are the core `DecisionRecord`'s own, pinned by a test). The [`Payload`]
 //! trait gives the same per type generically; [`decode_record`] decodes a read-back
 //! [`Record`] after checking its type.
 //!
