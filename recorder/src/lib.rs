@@ -6,21 +6,24 @@
 //! segments, rolls, torn-tail recovery, [`PersistMode`] flush policies, poisoning on a failed
 //! msync) and [`JournalReader`] (read-only maps, CRC and sequence checks, typed corruption
 //! errors, tailing a live writer through the committed position). Records are
-//! `(type, payload bytes)`: the payload encodings of each [`RecordType`] are not defined yet.
+//! `(type, payload bytes)`; [`payload`] defines the fixed little-endian encodings of the market
+//! event, order command, execution report and risk decision records ([`Payload`]).
 //!
-//! Still to come: payload encodings, the core → SPSC ring → journal thread wiring, `qt journal
-//! tail/dump/stats`, replay and restart-from-journal.
+//! Still to come: payload encodings of the other record types, the core → SPSC ring → journal
+//! thread wiring, `qt journal tail/dump/stats`, replay and restart-from-journal.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod error;
 pub mod format;
 mod map;
+pub mod payload;
 pub mod reader;
 mod segment;
 pub mod writer;
 
 pub use error::{Corruption, JournalError, Result};
 pub use format::{Entry, Record, RecordType};
+pub use payload::{Payload, PayloadError, decode_record};
 pub use reader::JournalReader;
 pub use writer::{JournalConfig, JournalWriter, OpenReport, PersistMode, RecoveryMode, TornTail};

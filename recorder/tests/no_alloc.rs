@@ -1,6 +1,7 @@
 //! Allocation counts of the journal's steady state, with a counting global allocator:
 //! `append` + `commit` (with `PersistMode::None` and `Interval`) and a tailing reader's `next`
-//! allocate nothing once the writer is open and the reader has seen its largest payload.
+//! allocate nothing once the writer is open and the reader has seen its largest payload; the
+//! payload encoders (and decoders) allocate nothing at all.
 //! (No allocator is shared across the workspace's crates yet; this mirrors feed/tests/no_alloc.rs.)
 //! Counting is per thread, so the test harness's threads do not disturb it.
 
@@ -12,7 +13,11 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::time::Duration;
 
-use qt_recorder::{Entry, JournalReader, JournalWriter, PersistMode, RecordType};
+use qt_core::risk_api::DecisionRecord;
+use qt_core::{ExecutionReport, MarketEvent, OrderCommand};
+use qt_recorder::payload::{command, market, report, risk};
+use qt_recorder::{Entry, JournalReader, JournalWriter, Payload, PersistMode, RecordType};
+use util::payloads::{sample_command, sample_decision, sample_event, sample_report};
 
 struct Counting;
 
@@ -80,4 +85,26 @@ fn append_commit_and_read_allocate_nothing_in_steady_state() {
         assert_eq!(read, 5000);
         assert_eq!(during, 0, "{persist:?}: {during} allocations in 5000 appends/commits/reads");
     }
+}
+
+#[test]
+fn payload_encoding_and_decoding_allocate_nothing() {
+    let (ev, cmd, rep, dec) = (sample_event(), sample_command(), sample_report(), sample_decision());
+    let (mut b_ev, mut b_cmd, mut b_rep, mut b_dec) =
+        ([0u8; market::LEN], [0u8; command::LEN], [0u8; report::LEN], [0u8; risk::LEN]);
+    let before = allocs();
+    for _ in 0..1000 {
+        market::encode_into(&ev, &mut b_ev);
+        command::encode_into(&cmd, &mut b_cmd);
+        report::encode_into(&rep, &mut b_rep);
+        risk::encode_into(&dec, &mut b_dec);
+        assert_eq!(MarketEvent::decode(&b_ev, market::VERSION), Ok(ev));
+        assert_eq!(OrderCommand::decode(&b_cmd, command::VERSION), Ok(cmd));
+        assert_eq!(ExecutionReport::decode(&b_rep, report::VERSION), Ok(rep));
+        assert_eq!(DecisionRecord::decode(&b_dec, risk::VERSION), Ok(dec));
+        // Refusals allocate nothing either.
+        assert!(MarketEvent::decode(&b_ev[..10], market::VERSION).is_err());
+    }
+    let during = allocs() - before;
+    assert_eq!(during, 0, "{during} allocations in 4000 payload encodes/decodes");
 }

@@ -110,3 +110,5 @@ pub fn read_bytes(dir: &Path, index: u64, offset: u64, len: usize) -> Vec<u8> {
 pub fn set_committed(dir: &Path, index: u64, position: u64) {
     write_bytes(dir, index, header::COMMITTED as u64, &position.to_le_bytes());
 }
+
+pub mod payloads;
