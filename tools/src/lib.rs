@@ -6,6 +6,7 @@ pub mod config;
 pub mod control;
 pub mod feed_check;
 pub mod journal;
+pub mod journal_inspect;
 pub mod run;
 pub mod signals;
 pub mod summary;

@@ -110,6 +110,11 @@ enum Command {
         #[arg(long, value_name = "PATH", global = true)]
         socket: Option<PathBuf>,
     },
+    /// Read a journal directory (read-only; safe on a running engine's journal).
+    Journal {
+        #[command(subcommand)]
+        action: JournalAction,
+    },
     /// Run the venue simulator: a local TLS exchange speaking Binance spot and Bybit v5 (and OKX v5
     /// and Kraken WS v2 market data when given a listen address), until Ctrl-C or SIGTERM.
     VenueSim {
@@ -134,6 +139,32 @@ enum Command {
         /// Stop after this long (default: run until Ctrl-C).
         #[arg(long, value_parser = humantime::parse_duration)]
         duration: Option<std::time::Duration>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum JournalAction {
+    /// Records per type, sequence and time range, segments, and any damage found (where).
+    Stats {
+        /// The journal directory.
+        dir: PathBuf,
+    },
+    /// One line per record (frame fields and the decoded payload); --json: JSON lines.
+    Dump {
+        /// The journal directory.
+        dir: PathBuf,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+        /// Only records of this type (market_event, order_command, execution_report, risk_decision, ...).
+        #[arg(long = "type", value_name = "TYPE")]
+        kind: Option<String>,
+        /// Only sequences at or above.
+        #[arg(long)]
+        from: Option<u64>,
+        /// Only sequences at or below.
+        #[arg(long)]
+        to: Option<u64>,
     },
 }
 
@@ -163,6 +194,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Run { config, duration, seed, pace, check } => exit(run(config, duration, seed, pace, check)),
         Command::Ess { action, config, socket } => exit(ess(action, config, socket)),
+        Command::Journal { action } => exit(journal(action)),
         Command::VenueSim { config, ca_file, binance, bybit, okx, kraken, duration } => {
             exit(venue_sim(config, ca_file, [binance, bybit, okx, kraken], duration))
         }
@@ -326,6 +358,34 @@ fn ess(action: EssAction, path: Option<PathBuf>, socket: Option<PathBuf>) -> any
                 Err(e) => eprintln!("status not available: {e:#}"),
             }
             Err(unknown.into())
+        }
+    }
+}
+
+fn journal(action: JournalAction) -> anyhow::Result<()> {
+    use qt_tools::journal_inspect as ji;
+    match action {
+        JournalAction::Stats { dir } => {
+            let summary = ji::stats(&dir)?;
+            print!("{}", ji::render_stats(&dir, &summary));
+            if summary.damage.is_some() {
+                anyhow::bail!("the journal in {} is damaged (see DAMAGE above)", dir.display());
+            }
+            Ok(())
+        }
+        JournalAction::Dump { dir, json, kind, from, to } => {
+            let filter = ji::DumpFilter { kind: kind.as_deref().map(ji::parse_type).transpose()?, from, to };
+            let stdout = std::io::stdout();
+            match ji::dump(&dir, &filter, json, &mut stdout.lock()) {
+                // `qt journal dump DIR | head`: the reader went away, which is not an error.
+                Err(e)
+                    if e.downcast_ref::<std::io::Error>()
+                        .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) =>
+                {
+                    Ok(())
+                }
+                other => other.map(drop),
+            }
         }
     }
 }
