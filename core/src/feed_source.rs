@@ -10,7 +10,7 @@ use crate::event::MarketEvent;
 use crate::ids::InstrumentId;
 use crate::time::Nanos;
 
-/// What a source's decoder has counted so far (the feed crate's `DecoderStats`): the feed
+/// What a source's decoder has counted so far (every `qt_feed` decoder returns it): the feed
 /// health the run summary and `qt feed-check` print.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FeedStats {

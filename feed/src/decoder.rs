@@ -8,9 +8,9 @@
 use qt_core::{InstrumentId, MarketEvent, Nanos, Venue};
 
 /// What a decoder has counted so far (defined in the core, which prints it in the run summary).
-pub use qt_core::FeedStats as DecoderStats;
+pub use qt_core::FeedStats;
 
-const _: () = assert!(DecoderStats::PARSE_REASONS == crate::parse_error::ParseError::REASONS);
+const _: () = assert!(FeedStats::PARSE_REASONS == crate::parse_error::ParseError::REASONS);
 
 /// The verdict on the last frame's checksum, for venues that send one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,7 +62,7 @@ pub trait VenueDecoder: Send {
     fn on_crossed(&mut self, index: usize, now: Nanos, emit: &mut dyn FnMut(&MarketEvent));
 
     /// Counters so far.
-    fn stats(&self) -> DecoderStats;
+    fn stats(&self) -> FeedStats;
 
     /// Sequence gaps of symbol `index`'s book, for venues whose sync counts them per book.
     fn book_gaps(&self, _index: usize) -> Option<u64> {

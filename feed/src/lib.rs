@@ -42,7 +42,7 @@ pub mod ws_feed;
 pub use binance::{BinanceFeed, BinanceFeedConfig};
 pub use binance_usdm::Decoder as BinanceUsdmDecoder;
 pub use bybit::{BybitFeed, BybitFeedConfig, Decoder as BybitDecoder};
-pub use decoder::{ChecksumVerdict, DecoderStats, VenueDecoder};
+pub use decoder::{ChecksumVerdict, FeedStats, VenueDecoder};
 pub use error::FeedError;
 pub use firi::Decoder as FiriDecoder;
 pub use kucoin::Decoder as KucoinDecoder;

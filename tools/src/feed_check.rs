@@ -14,7 +14,7 @@ use anyhow::{Context, anyhow, bail};
 use qt_core::{
     Book, BookError, DecimalStyle, Instrument, InstrumentId, InstrumentSpec, MarketEvent, Nanos, Venue, sys,
 };
-use qt_feed::{ChecksumVerdict, DecoderStats, VenueDecoder};
+use qt_feed::{ChecksumVerdict, FeedStats, VenueDecoder};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::{BufRead, Write};
@@ -68,7 +68,7 @@ pub fn decoder_for(venue: Venue, instruments: &[Instrument], depth: u16) -> anyh
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CheckSummary {
     /// Decoder counters at the end.
-    pub stats: DecoderStats,
+    pub stats: FeedStats,
     /// Lines read (blank lines aside).
     pub lines: u64,
     /// Lines that are not UTF-8 (a venue's text frames always are): counted as parse errors,

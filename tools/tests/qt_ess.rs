@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod util;
-use util::qt;
+use util::{qt, temp_dir};
 
 /// A config in `dir` whose reset secret is `secret` and whose control socket is `dir/qt.sock`.
 fn config(dir: &Path, secret: &str) -> PathBuf {
@@ -19,12 +19,10 @@ fn config(dir: &Path, secret: &str) -> PathBuf {
 
 #[test]
 fn trigger_then_refused_and_accepted_resets_reach_the_running_engine() {
-    let dir = std::env::temp_dir().join(format!("qt-ess-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = temp_dir("ess");
     let good = config(&dir, "the-right-secret-for-this-test");
     let wrong = config(&dir, "a-wrong-secret-for-this-test-xyz");
     let socket = dir.join("qt.sock");
-    let _ = std::fs::remove_file(&socket);
     let child = start_engine(&good, &socket);
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777, 0o600);
@@ -75,11 +73,9 @@ fn start_engine(config: &Path, socket: &Path) -> std::process::Child {
 #[test]
 fn a_trigger_gets_through_within_a_second_while_a_slow_client_is_connected() {
     use std::io::Write;
-    let dir = std::env::temp_dir().join(format!("qt-ess-slow-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = temp_dir("ess-slow");
     let cfg = config(&dir, "the-secret-of-the-slow-client-test");
     let socket = dir.join("qt.sock");
-    let _ = std::fs::remove_file(&socket);
     let child = start_engine(&cfg, &socket);
     // A client that sends a byte every 300 ms and never a newline.
     let mut slow = std::os::unix::net::UnixStream::connect(&socket).unwrap();
@@ -111,8 +107,7 @@ fn a_trigger_gets_through_within_a_second_while_a_slow_client_is_connected() {
 
 #[test]
 fn a_regular_file_at_the_socket_path_survives_and_start_up_is_refused() {
-    let dir = std::env::temp_dir().join(format!("qt-ess-file-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = temp_dir("ess-file");
     let cfg = config(&dir, "the-secret-of-the-regular-file-test");
     let socket = dir.join("qt.sock");
     std::fs::write(&socket, "not a socket\n").unwrap();
@@ -125,10 +120,8 @@ fn a_regular_file_at_the_socket_path_survives_and_start_up_is_refused() {
 #[test]
 fn an_unconfirmed_trigger_is_reported_unknown_with_the_status_not_as_failed() {
     use std::io::{BufRead, BufReader, Write};
-    let dir = std::env::temp_dir().join(format!("qt-ess-unknown-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = temp_dir("ess-unknown");
     let socket = dir.join("fake.sock");
-    let _ = std::fs::remove_file(&socket);
     // A stand-in engine: takes the trigger and drops the connection without a reply, then
     // answers the status request.
     let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();

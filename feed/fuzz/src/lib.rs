@@ -12,7 +12,7 @@
 //! emits is one the book accepts.
 
 use qt_core::{Book, Instrument, InstrumentId, InstrumentSpec, MarketEvent, Nanos, Venue};
-use qt_feed::decoder::{DecoderStats, VenueDecoder};
+use qt_feed::decoder::{FeedStats, VenueDecoder};
 
 /// A venue decoder under test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,7 +140,7 @@ impl Sink {
 
 /// Every line of `data` is one frame (`@` + body: a snapshot body for symbol 0); the
 /// decoder's counters before the final disconnect.
-pub fn run_frames(p: Parser, data: &[u8]) -> DecoderStats {
+pub fn run_frames(p: Parser, data: &[u8]) -> FeedStats {
     let mut dec = decoder(p);
     let mut sink = Sink::new(p);
     for (n, line) in data.split(|b| *b == b'\n').enumerate() {
@@ -160,7 +160,7 @@ pub fn run_frames(p: Parser, data: &[u8]) -> DecoderStats {
 
 /// `data` is symbol 0's REST snapshot body, offered after a recorded frame (and followed by it
 /// again: stale or bridging, depending on the body's ids); the decoder's counters.
-pub fn run_snapshot(p: Parser, data: &[u8]) -> DecoderStats {
+pub fn run_snapshot(p: Parser, data: &[u8]) -> FeedStats {
     let mut dec = decoder(p);
     let mut sink = Sink::new(p);
     let frame = priming_frame(p);

@@ -359,9 +359,9 @@ impl crate::decoder::VenueDecoder for Decoder {
         self.syncs.get(index).map(DepthSync::gaps)
     }
 
-    fn stats(&self) -> crate::decoder::DecoderStats {
+    fn stats(&self) -> crate::decoder::FeedStats {
         let c = self.counters.snapshot();
-        crate::decoder::DecoderStats {
+        crate::decoder::FeedStats {
             messages: c.messages,
             records: c.records,
             parse_errors: c.parse_errors.iter().sum(),

@@ -23,7 +23,7 @@ pub mod sync;
 
 pub use feed::{BinanceUsdm, BinanceUsdmFeed};
 
-use crate::decoder::{DecoderStats, VenueDecoder};
+use crate::decoder::{FeedStats, VenueDecoder};
 use crate::direct::{DirectSync, SyncedSink};
 use parse::{FrameParser, ParseError, ParseFailure, Parsed, StreamKind};
 use qt_core::{Instrument, MarketEvent, Nanos, Venue};
@@ -286,9 +286,9 @@ impl VenueDecoder for Decoder {
         self.syncs.get(index).map(FuturesDepthSync::gaps)
     }
 
-    fn stats(&self) -> DecoderStats {
+    fn stats(&self) -> FeedStats {
         let c = &self.counters;
-        DecoderStats {
+        FeedStats {
             messages: c.messages,
             records: c.records,
             parse_errors: c.parse_errors_total(),

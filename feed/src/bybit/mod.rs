@@ -29,7 +29,7 @@
 pub mod parse;
 pub mod sync;
 
-use crate::decoder::{DecoderStats, VenueDecoder};
+use crate::decoder::{FeedStats, VenueDecoder};
 use crate::direct::DiffSink;
 use crate::error::FeedError;
 use crate::ws_feed::{Heartbeat, StreamDecoder, StreamVenue, WsFeed, WsFeedConfig};
@@ -333,9 +333,9 @@ impl VenueDecoder for Decoder {
         self.syncs.get(index).map(BookSync::gaps)
     }
 
-    fn stats(&self) -> DecoderStats {
+    fn stats(&self) -> FeedStats {
         let c = &self.counters;
-        DecoderStats {
+        FeedStats {
             messages: c.messages,
             records: c.records,
             parse_errors: c.parse_errors_total(),

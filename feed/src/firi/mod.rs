@@ -20,7 +20,7 @@ pub mod poller;
 pub use feed::{FiriFeed, FiriFeedConfig};
 pub use poller::{FiriPoller, Poll};
 
-use crate::decoder::DecoderStats;
+use crate::decoder::FeedStats;
 use crate::json::TapeBuffers;
 use parse::DepthBody;
 use qt_core::{Instrument, MarketEvent, Nanos, Venue};
@@ -147,9 +147,9 @@ impl crate::decoder::VenueDecoder for Decoder {
         Decoder::on_disconnect(self, now, emit);
     }
 
-    fn stats(&self) -> DecoderStats {
+    fn stats(&self) -> FeedStats {
         let c = &self.counters;
-        DecoderStats {
+        FeedStats {
             messages: c.messages,
             records: c.records,
             parse_errors: c.parse_errors.iter().sum(),
@@ -157,7 +157,7 @@ impl crate::decoder::VenueDecoder for Decoder {
             crossed: c.crossed,
             resyncs: c.crossed,
             warnings_suppressed: self.warns.suppressed(),
-            ..DecoderStats::default()
+            ..FeedStats::default()
         }
     }
 }

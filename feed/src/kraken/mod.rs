@@ -37,7 +37,7 @@ pub mod book;
 pub mod live;
 pub mod parse;
 
-use crate::decoder::{ChecksumVerdict, DecoderStats, VenueDecoder};
+use crate::decoder::{ChecksumVerdict, FeedStats, VenueDecoder};
 use crate::okx::book::{PieceCrc, SLOTS_PER_LEVEL, SideBook};
 pub use book::Precision;
 use book::kraken_checksum_with;
@@ -47,11 +47,11 @@ use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Price, Qt
 /// Depths Kraken's v2 `book` channel accepts.
 pub const DEPTHS: [usize; 5] = [10, 25, 100, 500, 1000];
 
-/// Counters beyond [`DecoderStats`].
+/// Counters beyond [`FeedStats`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct KrakenCounters {
     /// The common counters.
-    pub stats: DecoderStats,
+    pub stats: FeedStats,
     /// `book` items without a `checksum`.
     pub checksum_absent: u64,
     /// Heartbeats, status, method replies, trade snapshots.
@@ -342,7 +342,7 @@ impl VenueDecoder for Decoder {
         }
     }
 
-    fn stats(&self) -> DecoderStats {
-        DecoderStats { warnings_suppressed: self.warns.suppressed(), ..self.counters.stats }
+    fn stats(&self) -> FeedStats {
+        FeedStats { warnings_suppressed: self.warns.suppressed(), ..self.counters.stats }
     }
 }

@@ -26,7 +26,7 @@ pub mod sync;
 
 pub use feed::{Kucoin, KucoinFeed};
 
-use crate::decoder::DecoderStats;
+use crate::decoder::FeedStats;
 use crate::direct::{DirectSync, SyncedSink};
 use parse::{ControlKind, FrameParser, ParseError, ParseFailure, Parsed, Topic};
 use qt_core::{Instrument, MarketEvent, Nanos, Venue};
@@ -291,9 +291,9 @@ impl crate::decoder::VenueDecoder for Decoder {
         self.syncs.get(index).map(Level2Sync::gaps)
     }
 
-    fn stats(&self) -> DecoderStats {
+    fn stats(&self) -> FeedStats {
         let c = &self.counters;
-        DecoderStats {
+        FeedStats {
             messages: c.messages,
             records: c.records,
             parse_errors: c.parse_errors.iter().sum(),

@@ -37,7 +37,7 @@ pub mod book;
 pub mod live;
 pub mod parse;
 
-use crate::decoder::{ChecksumVerdict, DecoderStats, VenueDecoder};
+use crate::decoder::{ChecksumVerdict, FeedStats, VenueDecoder};
 use book::{PieceCrc, SideBook, okx_checksum_with};
 use parse::{FrameParser, Parsed};
 use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Price, Qty, Side, Venue};
@@ -45,11 +45,11 @@ use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Price, Qt
 /// Levels kept per side: the depth of OKX's `books` channel.
 pub const BOOK_DEPTH: usize = 400;
 
-/// Counters beyond [`DecoderStats`].
+/// Counters beyond [`FeedStats`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct OkxCounters {
     /// The common counters.
-    pub stats: DecoderStats,
+    pub stats: FeedStats,
     /// `books` messages whose `checksum` was 0 or absent (nothing to verify).
     pub checksum_absent: u64,
     /// `pong`, subscribe acks and other non-error events.
@@ -335,8 +335,8 @@ impl VenueDecoder for Decoder {
         }
     }
 
-    fn stats(&self) -> DecoderStats {
-        DecoderStats { warnings_suppressed: self.warns.suppressed(), ..self.counters.stats }
+    fn stats(&self) -> FeedStats {
+        FeedStats { warnings_suppressed: self.warns.suppressed(), ..self.counters.stats }
     }
 
     fn book_gaps(&self, index: usize) -> Option<u64> {
