@@ -6,10 +6,12 @@
 //! keeps the best `capacity` levels and counts what it dropped) — no allocation after start-up.
 //! The book applies levels; deciding whether a venue's stream is in sequence is the feed's job,
 //! which marks the book invalid on a gap. A book that is not valid must never be traded on.
-//! The one check the book makes itself: after a complete venue message (a book record with
-//! `BATCH_END`) a valid book whose best bid is at or above its best ask — crossed or locked, a
-//! missed update — turns invalid and `apply` reports [`BookError::Crossed`], so every consumer
-//! (the engine, `qt feed-check`) sees it the same way and asks its feed to resync the book.
+//! The checks the book makes itself, in [`Book::apply`]: after a complete venue message (a book
+//! record with `BATCH_END`) a valid book whose best bid is at or above its best ask — crossed or
+//! locked, a missed update — turns invalid and `apply` reports [`BookError::Crossed`]; a level it
+//! cannot hold (a non-positive price, a negative quantity) turns it invalid too, reported as
+//! that error. Every consumer (the engine, `qt feed-check`) sees them the same way and asks its
+//! feed to resync the book.
 //! One comparison of the two best prices per message. [`BookHealth`] counts messages,
 //! invalidations, crossings and the time the book spent invalid.
 
@@ -262,8 +264,10 @@ impl Book {
     /// and best-bid/offer records only update the timestamps.
     ///
     /// A book record with `BATCH_END` that leaves a valid book crossed or locked is applied, then
-    /// the book is marked invalid and [`BookError::Crossed`] returned: the caller asks the feed
-    /// to resync the book.
+    /// the book is marked invalid and [`BookError::Crossed`] returned; a level the book cannot
+    /// hold is not applied, the book is marked invalid and the level's error returned. Either
+    /// way the caller asks the feed to resync the book. ([`BookError::WrongInstrument`] leaves
+    /// the book as it was: the record is not this book's.)
     #[inline]
     pub fn apply(&mut self, ev: &MarketEvent) -> Result<(), BookError> {
         if ev.instrument != self.instrument {
@@ -274,8 +278,10 @@ impl Book {
                 if ev.is_clear() {
                     self.clear_at(ev.local_ns);
                 }
-                if !ev.qty.is_zero() {
-                    self.set_level(ev.side, ev.price, ev.qty)?;
+                if !ev.qty.is_zero()
+                    && let Err(e) = self.set_level(ev.side, ev.price, ev.qty)
+                {
+                    return Err(self.refused_level(e, ev.local_ns));
                 }
                 if ev.is_batch_end() && !self.valid {
                     self.turn_valid(ev.local_ns);
@@ -283,7 +289,9 @@ impl Book {
                 true
             }
             EventKind::BookDelta => {
-                self.set_level(ev.side, ev.price, ev.qty)?;
+                if let Err(e) = self.set_level(ev.side, ev.price, ev.qty) {
+                    return Err(self.refused_level(e, ev.local_ns));
+                }
                 true
             }
             EventKind::Trade | EventKind::BestBidOffer => false,
@@ -306,6 +314,13 @@ impl Book {
         if let Some(since) = self.invalid_since {
             self.health.invalid_ns = self.health.invalid_ns.saturating_add(now.saturating_sub(since));
         }
+    }
+
+    /// A level the book cannot hold: it no longer mirrors the venue, invalid until resynced.
+    #[cold]
+    fn refused_level(&mut self, e: BookError, now: Nanos) -> BookError {
+        self.turn_invalid(now);
+        e
     }
 
     /// The book ends a message crossed or locked: counted, and invalid until resynced.
@@ -601,6 +616,14 @@ mod tests {
         assert_eq!(b.set_level(Side::Buy, p(1), q(-1)), Err(BookError::NegativeQty));
         let other = MarketEvent::new(InstrumentId(9), EventKind::BookDelta, Side::Buy, p(1), q(1));
         assert_eq!(b.apply(&other), Err(BookError::WrongInstrument));
+        // Through `apply` a level the book cannot hold also turns a valid book invalid.
+        b.apply(&ev(EventKind::BookSnapshot, Side::Buy, 100, 1, MarketEvent::CLEAR | MarketEvent::BATCH_END)).unwrap();
+        assert!(b.is_valid());
+        assert_eq!(b.apply(&other), Err(BookError::WrongInstrument));
+        assert!(b.is_valid(), "another instrument's record leaves this book alone");
+        assert_eq!(b.apply(&ev(EventKind::BookDelta, Side::Sell, 0, 1, 0)), Err(BookError::NonPositivePrice));
+        assert!(!b.is_valid());
+        assert_eq!(b.health(Nanos::ZERO).invalidations, 1);
     }
 
     #[test]

@@ -76,11 +76,19 @@ pub trait FeedSource: Send {
     /// Current state.
     fn state(&self) -> FeedState;
 
-    /// The engine found `instrument`'s book crossed or locked after a complete message and
-    /// marked it invalid ([`crate::BookError::Crossed`]): count it and resync the book as after
-    /// a gap, emitting any records (the invalidation) to `sink`. Cold; sources without a sync
-    /// (a ring from the simulator) leave the book invalid until their next snapshot.
-    fn on_book_crossed(&mut self, _instrument: InstrumentId, _local_now: Nanos, _sink: &mut dyn FnMut(&MarketEvent)) {}
+    /// The engine's book of `instrument` refused what this source sent and marked itself
+    /// invalid: crossed or locked after a complete message ([`crate::BookError::Crossed`]), or a
+    /// level it cannot hold (a non-positive price, a negative quantity). Count it and resync the
+    /// book as after a gap, emitting any records (the invalidation) to `sink`. Cold; sources
+    /// without a sync (a ring from the simulator) leave the book invalid until their next snapshot.
+    fn on_book_refused(
+        &mut self,
+        _instrument: InstrumentId,
+        _reason: crate::BookError,
+        _local_now: Nanos,
+        _sink: &mut dyn FnMut(&MarketEvent),
+    ) {
+    }
 
     /// The source's decoder counters, if it decodes a venue's frames.
     fn stats(&self) -> Option<FeedStats> {

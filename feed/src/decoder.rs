@@ -5,7 +5,7 @@
 //! feeds drive the same code. Runs on the core thread: `on_frame` must not block, and should not
 //! allocate after warm-up; snapshot, crossed-book and disconnect handling are cold paths.
 
-use qt_core::{InstrumentId, MarketEvent, Nanos, Venue};
+use qt_core::{BookError, InstrumentId, MarketEvent, Nanos, Venue};
 
 /// What a decoder has counted so far (defined in the core, which prints it in the run summary).
 pub use qt_core::FeedStats;
@@ -56,10 +56,11 @@ pub trait VenueDecoder: Send {
         ChecksumVerdict::None
     }
 
-    /// The consumer found symbol `index`'s book crossed or locked after a complete message
-    /// ([`qt_core::BookError::Crossed`], the one check, made by the book): count it (`crossed`),
-    /// invalidate the book and resync it the way the venue resyncs after a gap. Cold path.
-    fn on_crossed(&mut self, index: usize, now: Nanos, emit: &mut dyn FnMut(&MarketEvent));
+    /// The consumer's book of symbol `index` refused a record and is invalid (the checks are the
+    /// book's own, [`qt_core::Book::apply`]): crossed or locked after a complete message
+    /// ([`qt_core::BookError::Crossed`], counted as `crossed`), or a level it cannot hold.
+    /// Invalidate the book and resync it the way the venue resyncs after a gap. Cold path.
+    fn on_book_refused(&mut self, index: usize, reason: BookError, now: Nanos, emit: &mut dyn FnMut(&MarketEvent));
 
     /// Counters so far.
     fn stats(&self) -> FeedStats;
@@ -70,28 +71,43 @@ pub trait VenueDecoder: Send {
     }
 }
 
-/// For a live layer's [`qt_core::FeedSource::on_book_crossed`]: finds the symbol of
+/// For a live layer's [`qt_core::FeedSource::on_book_refused`]: finds the symbol of
 /// `instrument` among `ids` (the layer's symbols in order) and has `decoder` resync it.
 #[cold]
-pub(crate) fn resync_crossed(
+pub(crate) fn resync_refused(
     decoder: &mut dyn VenueDecoder,
     ids: &[InstrumentId],
     instrument: InstrumentId,
+    reason: BookError,
     now: Nanos,
     sink: &mut dyn FnMut(&MarketEvent),
 ) {
     if let Some(index) = ids.iter().position(|id| *id == instrument) {
-        decoder.on_crossed(index, now, sink);
+        decoder.on_book_refused(index, reason, now, sink);
     }
 }
 
-/// A sync-machine decoder's [`VenueDecoder::on_crossed`]: if symbol `index` exists, adds one to
-/// each of `counts` (its crossed, resyncs and records counters: the reset emits one
-/// invalidation) and `reset`s its sync as after a gap.
+/// One for a crossed or locked book, zero for any other refusal: what `crossed` counts.
+#[inline]
+pub(crate) fn crossings(reason: BookError) -> u64 {
+    u64::from(reason == BookError::Crossed)
+}
+
+/// A sync-machine decoder's [`VenueDecoder::on_book_refused`]: if symbol `index` exists, counts
+/// it in `[crossed, resyncs, records]` (crossed only for a crossing; the reset emits one
+/// invalidation record) and `reset`s its sync as after a gap.
 #[cold]
-pub(crate) fn reset_crossed<S>(syncs: &mut [S], index: usize, counts: [&mut u64; 3], reset: impl FnOnce(&mut S)) {
+pub(crate) fn reset_refused<S>(
+    syncs: &mut [S],
+    index: usize,
+    reason: BookError,
+    [crossed, resyncs, records]: [&mut u64; 3],
+    reset: impl FnOnce(&mut S),
+) {
     if let Some(sync) = syncs.get_mut(index) {
-        counts.into_iter().for_each(|c| *c += 1);
+        *crossed += crossings(reason);
+        *resyncs += 1;
+        *records += 1;
         reset(sync);
     }
 }

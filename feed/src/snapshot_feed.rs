@@ -692,8 +692,14 @@ impl<V: SnapshotVenue> FeedSource for SnapshotFeed<V> {
     /// Resyncs the book like a gap: the decoder invalidates it and wants a snapshot, which the
     /// next [`Self::poll`] requests from the snapshot thread.
     #[cold]
-    fn on_book_crossed(&mut self, instrument: InstrumentId, local_now: Nanos, sink: &mut dyn FnMut(&MarketEvent)) {
-        crate::decoder::resync_crossed(&mut self.decoder, &self.ids, instrument, local_now, sink);
+    fn on_book_refused(
+        &mut self,
+        instrument: InstrumentId,
+        reason: qt_core::BookError,
+        local_now: Nanos,
+        sink: &mut dyn FnMut(&MarketEvent),
+    ) {
+        crate::decoder::resync_refused(&mut self.decoder, &self.ids, instrument, reason, local_now, sink);
     }
 
     fn stats(&self) -> Option<FeedStats> {

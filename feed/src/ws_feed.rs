@@ -12,8 +12,9 @@
 //!   marks its book invalid and never trades on it) and asks for a resubscribe
 //!   ([`StreamDecoder::take_resubscribe`]); the feed sends
 //!   [`StreamVenue::resubscribe_requests`] (typically unsubscribe + subscribe of that book).
-//!   A book the engine found crossed or locked ([`FeedSource::on_book_crossed`]) takes the same
-//!   path through [`VenueDecoder::on_crossed`].
+//!   A book the engine's book refused — crossed or locked, or a level it cannot hold
+//!   ([`FeedSource::on_book_refused`]) — takes the same path through
+//!   [`VenueDecoder::on_book_refused`].
 //!   A book still without a snapshot [`StreamVenue::snapshot_timeout`] after its
 //!   (re)subscription is resubscribed again (a refused or lost request must not leave it
 //!   invalid forever).
@@ -448,8 +449,14 @@ impl<V: StreamVenue> FeedSource for WsFeed<V> {
     /// Resyncs the book like a gap: the decoder invalidates it and asks for the resubscribe
     /// the next [`Self::poll`] sends.
     #[cold]
-    fn on_book_crossed(&mut self, instrument: InstrumentId, local_now: Nanos, sink: &mut dyn FnMut(&MarketEvent)) {
-        crate::decoder::resync_crossed(&mut self.decoder, &self.ids, instrument, local_now, sink);
+    fn on_book_refused(
+        &mut self,
+        instrument: InstrumentId,
+        reason: qt_core::BookError,
+        local_now: Nanos,
+        sink: &mut dyn FnMut(&MarketEvent),
+    ) {
+        crate::decoder::resync_refused(&mut self.decoder, &self.ids, instrument, reason, local_now, sink);
     }
 
     fn stats(&self) -> Option<FeedStats> {

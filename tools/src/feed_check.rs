@@ -148,7 +148,7 @@ pub fn check(
     let mut books: Vec<Book> = instruments.iter().map(|i| Book::new(i.id(), 10_000)).collect();
     let mut used_snapshot = vec![false; instruments.len()];
     let mut changed = vec![false; instruments.len()];
-    let mut crossed: Vec<usize> = Vec::new();
+    let mut refused: Vec<(usize, BookError)> = Vec::new();
     let mut summary = CheckSummary { books: books.len(), ..CheckSummary::default() };
     let mut line_text = String::new();
     for (n, line) in capture_lines(input).enumerate() {
@@ -169,7 +169,7 @@ pub fn check(
         let now = sys::mono_now();
         changed.iter_mut().for_each(|c| *c = false);
         let before = decoder.stats();
-        let mut apply = |ev: &MarketEvent| apply_record(&mut books, &mut changed, &mut crossed, ev);
+        let mut apply = |ev: &MarketEvent| apply_record(&mut books, &mut changed, &mut refused, ev);
         decoder.on_frame(&line, now, &mut apply);
         for i in 0..instruments.len() {
             if !used_snapshot[i]
@@ -180,9 +180,10 @@ pub fn check(
                 decoder.on_snapshot_body(i, body, now, &mut apply);
             }
         }
-        // Books the message left crossed: the decoder resyncs them, as in a live run.
-        for i in std::mem::take(&mut crossed) {
-            decoder.on_crossed(i, now, &mut |ev| apply_record(&mut books, &mut changed, &mut crossed, ev));
+        // Books that refused the message (crossed, or a level they cannot hold): the decoder
+        // resyncs them, as in a live run.
+        for (i, reason) in std::mem::take(&mut refused) {
+            decoder.on_book_refused(i, reason, now, &mut |ev| apply_record(&mut books, &mut changed, &mut refused, ev));
         }
         let after = decoder.stats();
         line_text.clear();
@@ -231,12 +232,14 @@ pub fn check(
     Ok(summary)
 }
 
-/// One record into its book; a book it leaves crossed joins `crossed`.
-fn apply_record(books: &mut [Book], changed: &mut [bool], crossed: &mut Vec<usize>, ev: &MarketEvent) {
+/// One record into its book; a book that refuses it (and is invalid) joins `refused`, once.
+fn apply_record(books: &mut [Book], changed: &mut [bool], refused: &mut Vec<(usize, BookError)>, ev: &MarketEvent) {
     let i = ev.instrument.index();
     if let Some(book) = books.get_mut(i) {
-        if book.apply(ev) == Err(BookError::Crossed) && !crossed.contains(&i) {
-            crossed.push(i);
+        if let Err(reason) = book.apply(ev)
+            && !refused.iter().any(|(j, _)| *j == i)
+        {
+            refused.push((i, reason));
         }
         changed[i] = true;
     }

@@ -6,8 +6,9 @@
 //!
 //! 1. sockets — one `mio::Poll` with a zero timeout, only if a feed registered a socket;
 //! 2. feed sources — every record goes book → subscribed strategies → risk gate → order queue;
-//!    a book a source's message left crossed or locked (invalid, counted) is handed back to that
-//!    source after its poll ([`FeedSource::on_book_crossed`]) to be resynced;
+//!    a book that refused a source's record (crossed or locked after a message, or a level it
+//!    cannot hold: invalid, counted) is handed back to that source after its poll
+//!    ([`FeedSource::on_book_refused`]) to be resynced;
 //! 3. inbound queues — execution reports from each gateway, then local refusals, then control
 //!    commands (`try_recv` only);
 //! 4. timers — housekeeping gauges.
@@ -247,9 +248,9 @@ struct Core<R> {
     replies: Option<crossbeam_channel::Sender<(u64, RiskReply)>>,
     /// Set when the loop has stopped: strategies' actions are dropped from then on.
     halted: bool,
-    /// Instruments whose book was found crossed during the current feed poll, to be handed
-    /// back to that feed for a resync (capacity: one per instrument, allocated once).
-    crossed: Vec<InstrumentId>,
+    /// Books that refused a record during the current feed poll, and why, to be handed back to
+    /// that feed for a resync (capacity: one per instrument, allocated once).
+    refused: Vec<(InstrumentId, BookError)>,
 }
 
 /// The core thread's event loop.
@@ -314,7 +315,7 @@ impl<R: PreTradeCheck> Engine<R> {
             venue_healthy: Vec::new(),
             replies: None,
             halted: false,
-            crossed: Vec::with_capacity(n),
+            refused: Vec::with_capacity(n),
             books,
             instruments,
             risk,
@@ -486,9 +487,9 @@ impl<R: PreTradeCheck> Engine<R> {
         let core = &mut self.core;
         for feed in &mut self.feeds {
             work += feed.poll(t0, &mut |ev: &MarketEvent| core.on_market(ev));
-            // Books this feed left crossed: it resyncs them (cold; empty almost always).
-            while let Some(instrument) = core.crossed.pop() {
-                feed.on_book_crossed(instrument, t0, &mut |ev: &MarketEvent| core.on_market(ev));
+            // Books that refused this feed's records: it resyncs them (cold; empty almost always).
+            while let Some((instrument, reason)) = core.refused.pop() {
+                feed.on_book_refused(instrument, reason, t0, &mut |ev: &MarketEvent| core.on_market(ev));
             }
         }
 
@@ -714,19 +715,16 @@ impl<R: PreTradeCheck> Core<R> {
             self.counters.unknown_instrument_events.incr();
             return;
         };
-        match book.apply(ev) {
-            Ok(()) => {}
-            Err(BookError::Crossed) => {
-                // Invalid already; the feed that sent it is told after its poll.
+        if let Err(reason) = book.apply(ev) {
+            // The book is invalid already (crossed, or a level it cannot hold); the feed that
+            // sent the record is told after its poll, once per book.
+            if reason == BookError::Crossed {
                 self.counters.books_crossed.incr();
-                if !self.crossed.contains(&ev.instrument) && self.crossed.len() < self.crossed.capacity() {
-                    self.crossed.push(ev.instrument);
-                }
-            }
-            Err(_) => {
-                // The venue sent a level we cannot hold: the book no longer mirrors it.
+            } else {
                 self.counters.book_errors.incr();
-                book.invalidate();
+            }
+            if !self.refused.iter().any(|(i, _)| *i == ev.instrument) && self.refused.len() < self.refused.capacity() {
+                self.refused.push((ev.instrument, reason));
             }
         }
         if ev.is_batch_end() {

@@ -1,5 +1,5 @@
 //! Tests of the core loop: market records through strategies and risk to the order ring,
-//! reports, control, the stop's wind-down and crossed books.
+//! reports, control, the stop's wind-down and books that refuse a record.
 use super::*;
 use crate::event::EventKind;
 use crate::ids::StrategyId;
@@ -276,7 +276,7 @@ fn control_shutdown_stops_the_loop() {
 /// A feed that sends one scripted message per poll and records the resyncs it is asked for.
 struct ScriptedFeed {
     messages: Vec<Vec<MarketEvent>>,
-    crossed: Vec<InstrumentId>,
+    refused: Arc<std::sync::Mutex<Vec<(InstrumentId, BookError)>>>,
 }
 
 impl FeedSource for ScriptedFeed {
@@ -294,8 +294,14 @@ impl FeedSource for ScriptedFeed {
         }
         message.len()
     }
-    fn on_book_crossed(&mut self, instrument: InstrumentId, local_now: Nanos, sink: &mut dyn FnMut(&MarketEvent)) {
-        self.crossed.push(instrument);
+    fn on_book_refused(
+        &mut self,
+        instrument: InstrumentId,
+        reason: BookError,
+        local_now: Nanos,
+        sink: &mut dyn FnMut(&MarketEvent),
+    ) {
+        self.refused.lock().unwrap().push((instrument, reason));
         sink(&MarketEvent::invalidation(instrument, local_now));
     }
     fn state(&self) -> FeedState {
@@ -320,13 +326,18 @@ fn a_crossed_book_is_invalidated_counted_and_handed_back_to_its_feed() {
             level(EventKind::BookSnapshot, Side::Sell, ask, MarketEvent::BATCH_END),
         ]
     };
-    let feed = ScriptedFeed { messages: vec![snapshot(700_000, 650_020), snapshot(1_000, 1_010)], crossed: Vec::new() };
+    let refused = Arc::default();
+    let feed = ScriptedFeed {
+        messages: vec![snapshot(700_000, 650_020), snapshot(1_000, 1_010)],
+        refused: Arc::clone(&refused),
+    };
     engine.add_feed(Box::new(feed));
     engine.do_work();
     let book = engine.book(InstrumentId(0)).unwrap();
     assert!(!book.is_valid(), "a crossed snapshot leaves the book invalid");
     assert_eq!(engine.core.counters.books_crossed.get(), 1);
     assert_eq!(book.health(Nanos::ZERO).crossed, 1);
+    assert_eq!(*refused.lock().unwrap(), [(InstrumentId(0), BookError::Crossed)]);
     // The feed was asked to resync it; its invalidation emptied the book.
     assert_eq!(book.depth(Side::Buy), 0);
     engine.do_work();
@@ -334,4 +345,29 @@ fn a_crossed_book_is_invalidated_counted_and_handed_back_to_its_feed() {
     assert_eq!(engine.core.counters.books_crossed.get(), 1);
     let stats = engine.feed_stats();
     assert_eq!(stats, vec![("scripted".to_string(), None)]);
+}
+
+#[test]
+fn a_level_the_book_cannot_hold_invalidates_it_and_is_handed_back_to_its_feed() {
+    sys::init_clock();
+    let mut engine =
+        Engine::new(EngineConfig::default(), registry(), PriceCap(Price::MAX), Arc::new(SimClock::new(Nanos(0))));
+    let sane = vec![
+        level(EventKind::BookSnapshot, Side::Buy, 1_000, MarketEvent::CLEAR),
+        level(EventKind::BookSnapshot, Side::Sell, 1_010, MarketEvent::BATCH_END),
+    ];
+    // A delta at price zero: not a level any book can hold.
+    let zero_price = vec![level(EventKind::BookDelta, Side::Buy, 0, MarketEvent::BATCH_END)];
+    let refused = Arc::default();
+    let feed = ScriptedFeed { messages: vec![sane.clone(), zero_price, sane], refused: Arc::clone(&refused) };
+    engine.add_feed(Box::new(feed));
+    engine.do_work();
+    assert!(engine.book(InstrumentId(0)).unwrap().is_valid());
+    engine.do_work();
+    assert!(!engine.book(InstrumentId(0)).unwrap().is_valid(), "the book no longer mirrors the venue");
+    assert_eq!(engine.core.counters.book_errors.get(), 1);
+    assert_eq!(engine.core.counters.books_crossed.get(), 0);
+    assert_eq!(*refused.lock().unwrap(), [(InstrumentId(0), BookError::NonPositivePrice)], "handed back for a resync");
+    engine.do_work();
+    assert!(engine.book(InstrumentId(0)).unwrap().is_valid(), "the resync's snapshot makes it valid again");
 }

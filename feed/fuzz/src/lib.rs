@@ -133,7 +133,7 @@ impl Sink {
     /// Resyncs the books the last frame left crossed.
     fn resync_crossed(&mut self, dec: &mut dyn VenueDecoder, now: Nanos) {
         for i in std::mem::take(&mut self.crossed) {
-            dec.on_crossed(i, now, &mut self.emit());
+            dec.on_book_refused(i, qt_core::BookError::Crossed, now, &mut self.emit());
         }
     }
 }

@@ -347,9 +347,15 @@ impl crate::decoder::VenueDecoder for Decoder {
     }
 
     #[cold]
-    fn on_crossed(&mut self, index: usize, now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
+    fn on_book_refused(
+        &mut self,
+        index: usize,
+        reason: qt_core::BookError,
+        now: Nanos,
+        emit: &mut dyn FnMut(&MarketEvent),
+    ) {
         let Some(sync) = self.syncs.get_mut(index) else { return };
-        bump(&self.counters.crossed);
+        add(&self.counters.crossed, crate::decoder::crossings(reason));
         bump(&self.counters.resyncs);
         add(&self.counters.records, 1);
         sync.reset(now, emit);

@@ -323,10 +323,16 @@ impl VenueDecoder for Decoder {
     }
 
     #[cold]
-    fn on_crossed(&mut self, index: usize, now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
+    fn on_book_refused(
+        &mut self,
+        index: usize,
+        reason: qt_core::BookError,
+        now: Nanos,
+        emit: &mut dyn FnMut(&MarketEvent),
+    ) {
         let c = &mut self.counters;
         let counts = [&mut c.crossed, &mut c.resyncs, &mut c.records];
-        crate::decoder::reset_crossed(&mut self.syncs, index, counts, |sync| sync.resync(now, emit));
+        crate::decoder::reset_refused(&mut self.syncs, index, reason, counts, |sync| sync.resync(now, emit));
     }
 
     fn book_gaps(&self, index: usize) -> Option<u64> {
@@ -563,8 +569,14 @@ impl FeedSource for BybitFeed {
         self.inner.poll(local_now, sink)
     }
 
-    fn on_book_crossed(&mut self, instrument: InstrumentId, local_now: Nanos, sink: &mut dyn FnMut(&MarketEvent)) {
-        self.inner.on_book_crossed(instrument, local_now, sink);
+    fn on_book_refused(
+        &mut self,
+        instrument: InstrumentId,
+        reason: qt_core::BookError,
+        local_now: Nanos,
+        sink: &mut dyn FnMut(&MarketEvent),
+    ) {
+        self.inner.on_book_refused(instrument, reason, local_now, sink);
     }
 
     fn stats(&self) -> Option<qt_core::FeedStats> {

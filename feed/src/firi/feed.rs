@@ -179,13 +179,20 @@ impl FeedSource for FiriFeed {
         emitted
     }
 
-    /// The image was crossed: invalid until the next polled body replaces it.
+    /// The image was refused (crossed, or a level the book cannot hold): invalid until the next
+    /// polled body replaces it.
     #[cold]
-    fn on_book_crossed(&mut self, instrument: InstrumentId, local_now: Nanos, sink: &mut dyn FnMut(&MarketEvent)) {
+    fn on_book_refused(
+        &mut self,
+        instrument: InstrumentId,
+        reason: qt_core::BookError,
+        local_now: Nanos,
+        sink: &mut dyn FnMut(&MarketEvent),
+    ) {
         if instrument == self.decoder.instrument_id() {
             self.valid = false;
             self.counters.invalidations += 1;
-            VenueDecoder::on_crossed(&mut self.decoder, 0, local_now, sink);
+            VenueDecoder::on_book_refused(&mut self.decoder, 0, reason, local_now, sink);
         }
     }
 

@@ -140,10 +140,16 @@ impl crate::decoder::VenueDecoder for Decoder {
         Decoder::on_disconnect(self, now, emit);
     }
 
-    /// Counts the crossing and invalidates the book; the next polled body replaces it.
+    /// Counts a crossing and invalidates the book; the next polled body replaces it.
     #[cold]
-    fn on_crossed(&mut self, _index: usize, now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
-        self.counters.crossed += 1;
+    fn on_book_refused(
+        &mut self,
+        _index: usize,
+        reason: qt_core::BookError,
+        now: Nanos,
+        emit: &mut dyn FnMut(&MarketEvent),
+    ) {
+        self.counters.crossed += crate::decoder::crossings(reason);
         Decoder::on_disconnect(self, now, emit);
     }
 

@@ -335,9 +335,15 @@ impl VenueDecoder for Decoder {
     }
 
     #[cold]
-    fn on_crossed(&mut self, index: usize, now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
+    fn on_book_refused(
+        &mut self,
+        index: usize,
+        reason: qt_core::BookError,
+        now: Nanos,
+        emit: &mut dyn FnMut(&MarketEvent),
+    ) {
         if index < self.books.len() {
-            self.counters.stats.crossed += 1;
+            self.counters.stats.crossed += crate::decoder::crossings(reason);
             self.invalidate(index, now, emit);
         }
     }

@@ -281,10 +281,16 @@ impl crate::decoder::VenueDecoder for Decoder {
     }
 
     #[cold]
-    fn on_crossed(&mut self, index: usize, now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
+    fn on_book_refused(
+        &mut self,
+        index: usize,
+        reason: qt_core::BookError,
+        now: Nanos,
+        emit: &mut dyn FnMut(&MarketEvent),
+    ) {
         let c = &mut self.counters;
         let counts = [&mut c.crossed, &mut c.resyncs, &mut c.records];
-        crate::decoder::reset_crossed(&mut self.syncs, index, counts, |sync| sync.reset(now, emit));
+        crate::decoder::reset_refused(&mut self.syncs, index, reason, counts, |sync| sync.reset(now, emit));
     }
 
     fn book_gaps(&self, index: usize) -> Option<u64> {
