@@ -88,10 +88,16 @@ pub struct EngineCounters {
     pub busy_iterations: Counter,
     /// Busy iterations slower than the stall threshold.
     pub stalls: Counter,
-    /// Decision records pushed to the journal ring.
+    /// Records pushed to the journal ring.
     pub journal_records: Counter,
-    /// Decision records dropped because the journal ring was full (the core never waits).
+    /// Records dropped: ring full under `DropAndCount`, or the journal thread gone.
     pub journal_dropped: Counter,
+    /// Pushes that found the ring full and waited for room (backpressure).
+    pub journal_waits: Counter,
+    /// Loop iterations that polled no feed because the journal ring was short of room.
+    pub journal_market_holds: Counter,
+    /// Strategy orders refused because the journal could not write.
+    pub journal_refused_orders: Counter,
     /// Risk-originated orders (emergency-stop flatten) sent.
     pub risk_orders_sent: Counter,
     /// Risk-originated orders refused by the engine's sanity check (not reduce-only, off grid,

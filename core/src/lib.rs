@@ -15,6 +15,7 @@ pub mod feed_source;
 pub mod idle;
 pub mod ids;
 pub mod instrument;
+pub mod journal;
 pub mod latency;
 pub mod money;
 pub mod order;
@@ -28,7 +29,7 @@ pub mod time;
 
 pub use book::{Book, BookError, BookHealth, Level};
 pub use decimal::{DecimalError, DecimalErrorKind, DecimalStyle, DecimalText};
-pub use engine::{BookReport, Engine, EngineConfig, EngineReport};
+pub use engine::{BookReport, Engine, EngineConfig, EngineReport, JournalTally};
 pub use event::{EventKind, MarketEvent};
 pub use feed_source::{FeedSource, FeedStats};
 pub use idle::IdleStrategy;

@@ -150,6 +150,8 @@ pub enum RejectReason {
     RiskBlocked,
     /// Our order table was full; never sent.
     TooManyOpenOrders,
+    /// The journal cannot write (disk full, failed flush): no audit, no new order; never sent.
+    JournalUnavailable,
     /// Any other venue error.
     Other,
 }

@@ -378,6 +378,29 @@ pub enum RiskCommand {
     Status,
 }
 
+/// The risk component's externally visible state: the emergency stop and the global level, as
+/// small codes (journaled when they change, and restored from the journal at a restart).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct RiskState {
+    /// Emergency stop: [`RiskState::ARMED`], [`RiskState::TRIGGERED`] or [`RiskState::LATCHED`].
+    pub ess: u8,
+    /// The trigger source's code (the risk component's own numbering; 0 when armed).
+    pub ess_source: u8,
+    /// The global risk level's code (the risk component's own numbering, 0 = lowest).
+    pub level: u8,
+    /// When the stop tripped (Unix ns; 0 when armed).
+    pub ess_since: Nanos,
+}
+
+impl RiskState {
+    /// Trading allowed.
+    pub const ARMED: u8 = 0;
+    /// Tripped; actions running.
+    pub const TRIGGERED: u8 = 1;
+    /// Halted until an authenticated reset.
+    pub const LATCHED: u8 = 2;
+}
+
 /// The risk component's answer to a [`RiskCommand`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RiskReply {
@@ -435,6 +458,12 @@ pub trait PreTradeCheck: Send {
     /// A control command; may emit actions. The default refuses every command.
     fn on_command(&mut self, _command: &RiskCommand, _view: &MarketView<'_>, _out: &mut RiskActions) -> RiskReply {
         RiskReply::new(false, format_args!("this engine has no risk component that takes commands"))
+    }
+
+    /// The emergency stop and global level now (cheap: called after every report, timer and
+    /// command to journal changes).
+    fn state(&self) -> RiskState {
+        RiskState::default()
     }
 }
 

@@ -190,11 +190,15 @@ pub enum RecordType {
     Reconciliation = 14,
     /// A raw venue frame (optional).
     RawFrame = 15,
+    /// The core's housekeeping timer fired (with the venues' health): an input replay re-drives.
+    Timer = 16,
+    /// The engine began its stop wind-down: strategies' actions are dropped from here on.
+    Halt = 17,
 }
 
 impl RecordType {
     /// Every record type, in id order.
-    pub const ALL: [RecordType; 15] = [
+    pub const ALL: [RecordType; 17] = [
         Self::Config,
         Self::MarketEvent,
         Self::BookInvalidation,
@@ -210,12 +214,37 @@ impl RecordType {
         Self::Funding,
         Self::Reconciliation,
         Self::RawFrame,
+        Self::Timer,
+        Self::Halt,
     ];
 
     /// The on-disk id.
     #[inline]
     pub fn id(self) -> u16 {
         self as u16
+    }
+
+    /// The snake_case name tools print and `--type` takes.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Config => "config",
+            Self::MarketEvent => "market_event",
+            Self::BookInvalidation => "book_invalidation",
+            Self::Intent => "intent",
+            Self::RiskDecision => "risk_decision",
+            Self::OrderCommand => "order_command",
+            Self::ExecutionReport => "execution_report",
+            Self::LocalRefusal => "local_refusal",
+            Self::ControlCommand => "control_command",
+            Self::ControlAnswer => "control_answer",
+            Self::Ess => "ess",
+            Self::GlobalRiskLevel => "global_risk_level",
+            Self::Funding => "funding",
+            Self::Reconciliation => "reconciliation",
+            Self::RawFrame => "raw_frame",
+            Self::Timer => "timer",
+            Self::Halt => "halt",
+        }
     }
 
     /// The type for an on-disk id, `None` if unknown.

@@ -127,7 +127,7 @@ fn every_undefined_tag_and_enum_byte_of_an_order_command_is_refused_by_name() {
 fn every_undefined_enum_byte_of_an_execution_report_is_refused_by_name() {
     let valid = encoded(&sample_report());
     sweep::<ExecutionReport>(&valid, report::at::KIND, "kind", &[0, 1, 2, 3, 4]);
-    sweep::<ExecutionReport>(&valid, report::at::REASON, "reason", &(0..13).collect::<Vec<u8>>());
+    sweep::<ExecutionReport>(&valid, report::at::REASON, "reason", &(0..14).collect::<Vec<u8>>());
     sweep::<ExecutionReport>(&valid, report::at::SIDE, "side", &[0, 1]);
     sweep::<ExecutionReport>(&valid, report::at::LIQUIDITY, "liquidity", &[0, 1]);
 }
@@ -292,7 +292,7 @@ fn payloads_are_tied_to_their_record_types_and_fit_the_common_buffer() {
     assert_eq!((risk::RECORD_TYPE.id(), risk::VERSION, risk::LEN), (5, 1, 104));
     assert_eq!((command::RECORD_TYPE.id(), command::VERSION, command::LEN), (6, 1, 56));
     assert_eq!((report::RECORD_TYPE.id(), report::VERSION, report::LEN), (7, 1, 88));
-    assert_eq!(MAX_LEN, 104);
+    assert_eq!(MAX_LEN, 288, "the control command payload is the longest");
     let mut small = [0u8; 63];
     assert_eq!(
         sample_event().encode(&mut small),

@@ -502,6 +502,21 @@ impl PreTradeCheck for RiskGate {
     ) -> qt_core::RiskReply {
         self.command(command, view, out)
     }
+
+    fn state(&self) -> qt_core::risk_api::RiskState {
+        use crate::ess::EssState;
+        use qt_core::risk_api::RiskState;
+        let level = self.global().level() as u8;
+        match self.ess().state() {
+            EssState::Armed => RiskState { level, ..RiskState::default() },
+            EssState::Triggered { source, at } => {
+                RiskState { ess: RiskState::TRIGGERED, ess_source: source as u8, level, ess_since: at }
+            }
+            EssState::Latched { source, at } => {
+                RiskState { ess: RiskState::LATCHED, ess_source: source as u8, level, ess_since: at }
+            }
+        }
+    }
 }
 
 /// A gate for benchmarks and tests: `examples/sim.toml`'s account "alpha" (medium profile,

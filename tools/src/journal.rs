@@ -1,41 +1,81 @@
-//! The journal thread's stand-in: drains the core → journal ring of [`DecisionRecord`]s and
-//! counts them by decision and reason. The durable journal writer is a later issue; until then
-//! this consumer keeps the ring moving (so the core's "drop and count when full" policy only
-//! triggers when this thread really falls behind) and its counts cross-check the core's.
+//! Thread `qt-journal`: drains the core's journal rings ([`qt_core::journal`]) into the
+//! memory-mapped journal ([`qt_recorder::JournalWriter`]).
 //!
-//! Thread `qt-journal`: owns the consumer end; waits by yielding and short sleeps (it is not a
-//! pinned thread). Ends when the stop flag is set and the ring is empty, or the core is gone.
+//! Per batch (up to [`BATCH`] records, or whatever is in the ring): encode each record into a
+//! reused buffer ([`CoreEncoder`], no allocation), append it, then `commit` once — publishing
+//! the committed position other processes follow — which flushes per the configured
+//! [`qt_recorder::PersistMode`]. Idle, it waits by yielding, then short sleeps, and flushes an
+//! interval that has come due.
+//!
+//! A write that fails (disk full at a segment roll, a failed msync, a record too large) is
+//! logged once with the reason, raises the core's [`qt_core::journal::JournalHealth`] flag —
+//! the core then refuses new strategy orders; cancels and the emergency stop keep working —
+//! and the thread keeps draining so the core never blocks, counting what it could not write.
+//! Ends when the stop flag is set and both rings are empty, or the core is gone; the writer is
+//! handed back so the main thread can append the run's last records (reconciliation) and close.
 
-use qt_core::queue::Consumer;
+use crate::config::Plan;
+use anyhow::Context;
+use qt_core::journal::{JournalEvent, JournalRings};
+use qt_core::risk_api::RiskState;
 use qt_core::{BlockReason, DecisionRecord};
+use qt_core::{Clock, WallClock};
+use qt_recorder::payload::MAX_LEN;
+use qt_recorder::payload::core_record::CoreEncoder;
+use qt_recorder::payload::text;
+use qt_recorder::{Entry, JournalConfig};
+use qt_recorder::{JournalWriter, RecordType};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-/// What the journal consumer saw.
+/// Records appended per commit at most.
+pub const BATCH: usize = 4096;
+
+/// What the journal thread did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct JournalStats {
-    /// Records drained.
+    /// Records written (committed).
     pub records: u64,
-    /// Allows.
+    /// Records written per record type id.
+    pub by_type: Vec<(RecordType, u64)>,
+    /// Risk decisions written: allows.
     pub allow: u64,
     /// Scale-downs, by reason.
     pub scale_down: [u64; BlockReason::COUNT],
     /// Blocks, by reason.
     pub block: [u64; BlockReason::COUNT],
-    /// Records whose decision or reason code is not known (a format mismatch).
-    pub malformed: u64,
+    /// Commits (batches).
+    pub commits: u64,
+    /// Records taken from the rings but not written because writing had failed.
+    pub not_written: u64,
+    /// The first write failure, if any.
+    pub failure: Option<String>,
+    /// Sequence the next record gets (the journal's length).
+    pub next_sequence: u64,
 }
 
 impl JournalStats {
-    fn count(&mut self, r: &DecisionRecord) {
+    fn count(&mut self, kind: RecordType, event: &JournalEvent) {
         self.records += 1;
-        match (r.decision, r.block_reason()) {
-            (DecisionRecord::ALLOW, _) => self.allow += 1,
-            (DecisionRecord::SCALE_DOWN, Some(reason)) => self.scale_down[reason as usize] += 1,
-            (DecisionRecord::BLOCK, Some(reason)) => self.block[reason as usize] += 1,
-            _ => self.malformed += 1,
+        match self.by_type.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, n)) => *n += 1,
+            None => self.by_type.push((kind, 1)),
         }
+        if let JournalEvent::Decision(r) = event {
+            match (r.decision, r.block_reason()) {
+                (DecisionRecord::ALLOW, _) => self.allow += 1,
+                (DecisionRecord::SCALE_DOWN, Some(reason)) => self.scale_down[reason as usize] += 1,
+                (DecisionRecord::BLOCK, Some(reason)) => self.block[reason as usize] += 1,
+                _ => {}
+            }
+        }
+    }
+
+    /// Records of `kind` written.
+    pub fn of_type(&self, kind: RecordType) -> u64 {
+        self.by_type.iter().find(|(k, _)| *k == kind).map_or(0, |(_, n)| *n)
     }
 
     /// Blocks of every reason.
@@ -49,51 +89,208 @@ impl JournalStats {
     }
 }
 
-/// Starts the consumer thread.
+/// The journal thread's state.
+struct Drain {
+    rings: JournalRings,
+    writer: Option<JournalWriter>,
+    encoder: CoreEncoder,
+    buf: Box<[u8; MAX_LEN]>,
+    stats: JournalStats,
+}
+
+impl Drain {
+    /// Takes up to [`BATCH`] records and commits them; the number taken.
+    fn batch(&mut self) -> usize {
+        let mut taken = 0;
+        let mut appended = false;
+        while taken < BATCH {
+            let Ok(record) = self.rings.records.pop() else { break };
+            taken += 1;
+            let attachment =
+                if record.event == JournalEvent::Attachment { self.rings.attachments.pop().ok() } else { None };
+            let Some(writer) = &mut self.writer else {
+                self.stats.not_written += 1;
+                continue;
+            };
+            let result =
+                self.encoder.encode(&record, attachment.as_ref(), &mut self.buf).map_err(|e| e.to_string()).and_then(
+                    |entry| {
+                        let kind = entry.kind;
+                        writer.append(entry).map(|_| kind).map_err(|e| e.to_string())
+                    },
+                );
+            match result {
+                Ok(kind) => {
+                    self.stats.count(kind, &record.event);
+                    appended = true;
+                }
+                Err(e) => {
+                    self.fail(e);
+                    self.stats.not_written += 1;
+                }
+            }
+        }
+        if appended && let Some(writer) = &mut self.writer {
+            match writer.commit() {
+                Ok(()) => self.stats.commits += 1,
+                Err(e) => self.fail(e.to_string()),
+            }
+        }
+        taken
+    }
+
+    /// Writing failed: say why once, stop trading through the core's flag, keep draining.
+    #[cold]
+    fn fail(&mut self, why: String) {
+        if self.stats.failure.is_none() {
+            log::error!(
+                "journal: cannot write ({why}); new orders are refused from now on (cancels and the \
+                 emergency stop keep working)"
+            );
+            self.stats.failure = Some(why);
+        }
+        self.rings.health.fail();
+        if let Some(w) = &self.writer {
+            self.stats.next_sequence = w.next_sequence();
+        }
+        self.writer = None;
+    }
+
+    fn idle_flush(&mut self) {
+        if let Some(writer) = &mut self.writer
+            && let Err(e) = writer.flush_if_due()
+        {
+            self.fail(e.to_string());
+        }
+    }
+
+    fn finish(mut self) -> (JournalStats, Option<JournalWriter>) {
+        if let Some(writer) = &mut self.writer {
+            if let Err(e) = writer.flush() {
+                self.fail(e.to_string());
+            } else {
+                self.stats.next_sequence = writer.next_sequence();
+            }
+        }
+        (self.stats, self.writer)
+    }
+}
+
+/// Starts the journal thread. `writer: None` (the journal could not be opened, or a test that
+/// only counts) drains and counts without writing. `initial` is the risk state the core's link
+/// was attached with.
 pub fn spawn(
-    mut ring: Consumer<DecisionRecord>,
+    rings: JournalRings,
+    writer: Option<JournalWriter>,
+    initial: RiskState,
     stop: Arc<AtomicBool>,
-) -> std::io::Result<std::thread::JoinHandle<JournalStats>> {
+) -> std::io::Result<std::thread::JoinHandle<(JournalStats, Option<JournalWriter>)>> {
     std::thread::Builder::new().name("qt-journal".into()).spawn(move || {
-        let mut stats = JournalStats::default();
+        let next_sequence = writer.as_ref().map_or(0, JournalWriter::next_sequence);
+        let mut drain = Drain {
+            rings,
+            writer,
+            encoder: CoreEncoder::new(initial),
+            buf: Box::new([0u8; MAX_LEN]),
+            stats: JournalStats { next_sequence, ..JournalStats::default() },
+        };
         let mut idle = 0u32;
         loop {
-            match ring.pop() {
-                Ok(r) => {
-                    stats.count(&r);
-                    idle = 0;
-                }
-                Err(_) if ring.is_abandoned() || stop.load(Ordering::Relaxed) => {
-                    // Drain what is left, then stop.
-                    while let Ok(r) = ring.pop() {
-                        stats.count(&r);
-                    }
-                    return stats;
-                }
-                Err(_) => {
-                    idle = idle.saturating_add(1);
-                    if idle < 100 {
-                        std::thread::yield_now();
-                    } else {
-                        std::thread::sleep(Duration::from_micros(200));
-                    }
-                }
+            if drain.batch() > 0 {
+                idle = 0;
+                continue;
+            }
+            if drain.rings.records.is_abandoned() || stop.load(Ordering::Acquire) {
+                while drain.batch() > 0 {}
+                return drain.finish();
+            }
+            idle = idle.saturating_add(1);
+            if idle < 64 {
+                std::hint::spin_loop();
+            } else if idle < 256 {
+                std::thread::yield_now();
+            } else {
+                drain.idle_flush();
+                std::thread::sleep(Duration::from_micros(100));
             }
         }
     })
 }
 
+/// A run's journal: where it is and its writer, opened (and the configuration journaled)
+/// before any thread starts, so an unwritable directory or a full disk stops the run at once.
+#[derive(Debug)]
+pub struct OpenJournal {
+    /// The journal directory of this run.
+    pub dir: PathBuf,
+    /// The writer, with the Config record appended and committed.
+    pub writer: JournalWriter,
+    /// What opening found (a continued journal, a torn tail removed).
+    pub report: qt_recorder::OpenReport,
+}
+
+/// Opens the journal of a run of `plan` (`None` if journaling is off). A simulated run gets a
+/// fresh folder of its own under the journal directory; a live run continues the journal in
+/// the directory itself. The configuration text and its hash are the first record.
+pub fn open_for_run(plan: &Plan) -> anyhow::Result<Option<OpenJournal>> {
+    let Some(j) = &plan.journal else { return Ok(None) };
+    let dir = if plan.is_live() { j.dir.clone() } else { j.dir.join(run_folder_name()) };
+    let config = JournalConfig { segment_size: j.segment_size, persist: j.persist, ..JournalConfig::default() };
+    let mut writer = JournalWriter::open(&dir, config).with_context(|| {
+        format!("journal: cannot open {} (set [journal] dir, or --no-journal for a throwaway run)", dir.display())
+    })?;
+    let report = writer.open_report();
+    if let Some(t) = &report.torn_tail {
+        log::warn!(
+            "journal {}: a torn tail was removed at segment {} offset {} (sequence {}): {}",
+            dir.display(),
+            t.segment,
+            t.offset,
+            t.sequence,
+            t.reason
+        );
+    }
+    let payload = text::encode(RecordType::Config, &plan.source_text);
+    // A simulated run's records carry simulated time; its Config record too.
+    let now = if plan.is_live() { WallClock.now().0 } else { plan.sim.start.0 };
+    writer
+        .append(Entry {
+            kind: RecordType::Config,
+            payload_version: text::VERSION,
+            domain_ts_ns: now,
+            mono_ts_ns: qt_core::sys::mono_now().0,
+            payload: &payload,
+        })
+        .and_then(|_| writer.commit())
+        .with_context(|| format!("journal: cannot write to {}", dir.display()))?;
+    log::info!(
+        "journal: {} {} (next sequence {})",
+        if report.continued { "continuing" } else { "writing" },
+        dir.display(),
+        writer.next_sequence()
+    );
+    Ok(Some(OpenJournal { dir, writer, report }))
+}
+
+/// `sim-<UTC time>-<pid>`: unique per run on one machine.
+fn run_folder_name() -> String {
+    let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string().replace(':', "");
+    format!("sim-{stamp}-{}", std::process::id())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use qt_core::queue::spsc;
+    use qt_core::journal::{JournalFullPolicy, JournalLink, JournalRecord};
     use qt_core::{AccountId, DecisionInputs, InstrumentId, Nanos, Qty, RiskDecision, Side};
 
     #[test]
-    fn counts_by_decision_and_reason_and_drains_after_the_producer_is_gone() {
-        let (mut tx, rx) = spsc(8);
+    fn writes_what_the_core_pushed_and_counts_decisions() {
+        let dir = tempfile::tempdir().unwrap();
+        let writer = JournalWriter::open(dir.path(), qt_recorder::JournalConfig::default()).unwrap();
+        let (mut link, rings) = JournalLink::new(64, JournalFullPolicy::Backpressure);
         let stop = Arc::new(AtomicBool::new(false));
-        let handle = spawn(rx, stop).unwrap();
+        let handle = spawn(rings, Some(writer), RiskState::default(), stop).unwrap();
         let req = qt_risk::ess::flatten_request(
             AccountId(0),
             InstrumentId(0),
@@ -105,15 +302,24 @@ mod tests {
         for d in [
             RiskDecision::Allow,
             RiskDecision::Block(BlockReason::OrderRate),
-            RiskDecision::Block(BlockReason::OrderRate),
             RiskDecision::ScaleDown(Qty::from_units(1), BlockReason::Leverage),
         ] {
-            qt_core::queue::push_blocking(&mut tx, DecisionRecord::new(&req, d, &inputs, Nanos(1), Nanos(2))).unwrap();
+            let event = JournalEvent::Decision(DecisionRecord::new(&req, d, &inputs, Nanos(1), Nanos(2)));
+            link.push(JournalRecord { domain_ns: Nanos(1), mono_ns: Nanos(2), event });
         }
-        drop(tx);
-        let s = handle.join().unwrap();
-        assert_eq!((s.records, s.allow, s.blocks(), s.scale_downs()), (4, 1, 2, 1));
-        assert_eq!(s.block[BlockReason::OrderRate as usize], 2);
-        assert_eq!(s.scale_down[BlockReason::Leverage as usize], 1);
+        link.push(JournalRecord { domain_ns: Nanos(3), mono_ns: Nanos(4), event: JournalEvent::Halt });
+        drop(link);
+        let (s, writer) = handle.join().unwrap();
+        assert_eq!((s.records, s.allow, s.blocks(), s.scale_downs()), (4, 1, 1, 1));
+        assert_eq!(s.of_type(RecordType::Halt), 1);
+        assert!(writer.is_some());
+        drop(writer);
+        let mut reader = qt_recorder::JournalReader::open(dir.path()).unwrap();
+        let mut kinds = Vec::new();
+        while let Some(r) = reader.next().unwrap() {
+            kinds.push(r.entry.kind);
+        }
+        assert_eq!(kinds.len(), 4);
+        assert_eq!(kinds[3], RecordType::Halt);
     }
 }

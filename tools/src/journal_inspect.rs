@@ -32,26 +32,9 @@ pub struct JournalSummary {
     pub damage: Option<String>,
 }
 
-/// The snake_case name of a record type, as `--type` takes it.
-pub fn type_name(kind: RecordType) -> &'static str {
-    match kind {
-        RecordType::Config => "config",
-        RecordType::MarketEvent => "market_event",
-        RecordType::BookInvalidation => "book_invalidation",
-        RecordType::Intent => "intent",
-        RecordType::RiskDecision => "risk_decision",
-        RecordType::OrderCommand => "order_command",
-        RecordType::ExecutionReport => "execution_report",
-        RecordType::LocalRefusal => "local_refusal",
-        RecordType::ControlCommand => "control_command",
-        RecordType::ControlAnswer => "control_answer",
-        RecordType::Ess => "ess",
-        RecordType::GlobalRiskLevel => "global_risk_level",
-        RecordType::Funding => "funding",
-        RecordType::Reconciliation => "reconciliation",
-        RecordType::RawFrame => "raw_frame",
-        _ => "unknown",
-    }
+/// The snake_case name of a record type (as `--type` takes it).
+pub fn type_name(t: RecordType) -> &'static str {
+    t.name()
 }
 
 /// The record type `--type NAME` names, or an error listing the names.

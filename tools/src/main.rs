@@ -39,6 +39,13 @@ enum Command {
         /// Only check the configuration and print what would run.
         #[arg(long)]
         check: bool,
+        /// Journal directory (overrides [journal] dir). A simulated run writes a fresh folder
+        /// of its own under it; a live run continues the journal there.
+        #[arg(long, value_name = "DIR", conflicts_with = "no_journal")]
+        journal: Option<PathBuf>,
+        /// Do not journal this run (nothing is recorded; for throwaway runs).
+        #[arg(long)]
+        no_journal: bool,
     },
     /// Replay a capture (one raw venue message per line) through the venue's decoder and book;
     /// print the top of book per message, checksum verdicts, and counts of gaps and errors.
@@ -192,7 +199,9 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     match cli.command {
-        Command::Run { config, duration, seed, pace, check } => exit(run(config, duration, seed, pace, check)),
+        Command::Run { config, duration, seed, pace, check, journal, no_journal } => {
+            exit(run(config, duration, seed, pace, check, JournalChoice { dir: journal, off: no_journal }))
+        }
         Command::Ess { action, config, socket } => exit(ess(action, config, socket)),
         Command::Journal { action } => exit(journal(action)),
         Command::VenueSim { config, ca_file, binance, bybit, okx, kraken, duration } => {
@@ -431,12 +440,22 @@ fn venue_sim(
     Ok(())
 }
 
+/// `qt run`'s journal flags.
+#[derive(Debug)]
+struct JournalChoice {
+    /// `--journal DIR`.
+    dir: Option<PathBuf>,
+    /// `--no-journal`.
+    off: bool,
+}
+
 fn run(
     path: Option<PathBuf>,
     duration: Option<std::time::Duration>,
     seed: Option<u64>,
     pace: Option<Pace>,
     check: bool,
+    journal: JournalChoice,
 ) -> anyhow::Result<()> {
     let (text, name) = read_config(&path, config::EMBEDDED_DEFAULT, "(embedded default: examples/sim.toml)")?;
     let mut plan = config::load(&text, &name)?;
@@ -448,6 +467,14 @@ fn run(
     }
     if let Some(p) = pace {
         plan.sim.pace = p;
+    }
+    if journal.off {
+        plan.journal = None;
+    } else if let Some(dir) = journal.dir {
+        match &mut plan.journal {
+            Some(j) => j.dir = dir,
+            None => anyhow::bail!("--journal {}: [journal] enabled = false in the configuration", dir.display()),
+        }
     }
     let target = if plan.is_live() {
         let venues: Vec<String> = plan.venues.iter().map(|v| format!("{} at {}", v.venue, v.rest_url)).collect();

@@ -6,15 +6,17 @@
 //!     ▲  ◄──── order ring (OrderCommand) ───────────────────────────────────┘
 //!     └──────── report ring (ExecutionReport) ──►  positions, strategy, risk
 //! ```
-//! Beside them: `qt-journal` drains the core → journal ring of risk decisions
+//! Beside them: `qt-journal` writes the core's journal ring into the run's journal
 //! ([`crate::journal`]) and, if `ess.control_socket` is set, `qt-control` serves `qt ess ...`
 //! ([`crate::control`]). The main thread only starts the threads, forwards Ctrl-C to the stop
 //! flag, and joins.
 
 use crate::config::{Pace, Plan};
 use crate::control::ControlServer;
-use crate::journal::JournalStats;
+use crate::journal::{JournalStats, OpenJournal};
 use anyhow::{Context, anyhow};
+use qt_core::PreTradeCheck;
+use qt_core::journal::JournalLink;
 use qt_core::queue::{Progress, spsc};
 use qt_core::strategy::imbalance::ImbalanceTaker;
 use qt_core::{Clock, DecimalStyle, Engine, EngineReport, InstrumentId, SimClock, StrategyId, Venue, WallClock, sys};
@@ -25,6 +27,7 @@ use qt_risk::RiskGate;
 use qt_risk::ess::EmergencyStop;
 use qt_risk::global_level::GlobalRisk;
 use qt_risk::reconcile::{self, AssetAmount, BalanceReconciliation};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
@@ -71,21 +74,30 @@ impl RiskEnd {
     }
 }
 
-/// Threads beside the core: the journal consumer and the control channel.
+/// Threads beside the core: the journal writer and the control channel.
 #[derive(Debug)]
 struct SideThreads {
-    journal: std::thread::JoinHandle<JournalStats>,
+    journal: Option<(PathBuf, JournalHandle)>,
     journal_stop: Arc<AtomicBool>,
     control: Option<ControlServer>,
 }
 
+type JournalHandle = std::thread::JoinHandle<(JournalStats, Option<qt_recorder::JournalWriter>)>;
+
 impl SideThreads {
-    /// Connects the journal ring and, if configured, the control socket to `engine`.
-    fn attach(engine: &mut Engine<RiskGate>, plan: &Plan) -> anyhow::Result<Self> {
-        let (journal_tx, journal_rx) = spsc(plan.queue_capacity);
-        engine.set_journal(journal_tx);
+    /// Connects the journal (if open) and, if configured, the control socket to `engine`.
+    fn attach(engine: &mut Engine<RiskGate>, plan: &Plan, journal: Option<OpenJournal>) -> anyhow::Result<Self> {
         let journal_stop = Arc::new(AtomicBool::new(false));
-        let journal = crate::journal::spawn(journal_rx, journal_stop.clone())?;
+        let journal = match (journal, &plan.journal) {
+            (Some(open), Some(j)) => {
+                let (link, rings) = JournalLink::new(j.ring_capacity, j.on_full);
+                engine.set_journal(link);
+                let initial = engine.risk().state();
+                let handle = crate::journal::spawn(rings, Some(open.writer), initial, journal_stop.clone())?;
+                Some((open.dir, handle))
+            }
+            _ => None,
+        };
         let control = match &plan.ess.control_socket {
             Some(path) => {
                 let (cmd_tx, cmd_rx) = crossbeam_channel::bounded(16);
@@ -100,11 +112,23 @@ impl SideThreads {
     }
 
     /// Stops and joins them (after the core has ended).
-    fn finish(self) -> anyhow::Result<JournalStats> {
+    fn finish(self) -> anyhow::Result<Option<JournalOutcome>> {
         drop(self.control);
-        self.journal_stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        self.journal.join().map_err(|_| anyhow!("the journal thread panicked"))
+        self.journal_stop.store(true, std::sync::atomic::Ordering::Release);
+        let Some((dir, handle)) = self.journal else { return Ok(None) };
+        let (stats, writer) = handle.join().map_err(|_| anyhow!("the journal thread panicked"))?;
+        drop(writer);
+        Ok(Some(JournalOutcome { dir, stats }))
     }
+}
+
+/// Where a run's journal is and what was written.
+#[derive(Debug, Clone)]
+pub struct JournalOutcome {
+    /// The run's journal directory.
+    pub dir: PathBuf,
+    /// What the journal thread wrote.
+    pub stats: JournalStats,
 }
 
 /// What a run produced.
@@ -118,8 +142,8 @@ pub struct RunOutcome {
     pub gateways: Vec<(Venue, GatewayStats)>,
     /// The plan that ran.
     pub plan: Plan,
-    /// What the journal consumer counted.
-    pub journal: JournalStats,
+    /// The journal written (`None`: journaling off).
+    pub journal: Option<JournalOutcome>,
     /// The risk component at the end.
     pub risk: RiskEnd,
     /// Our positions against the venue's ledger (simulated runs).
@@ -263,8 +287,9 @@ pub fn build(plan: &Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<(Engi
 /// is set. Blocks the calling thread.
 pub fn run(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<RunOutcome> {
     let wall_start = Instant::now();
+    let journal = crate::journal::open_for_run(&plan)?;
     let (mut engine, sim) = build(&plan, stop)?;
-    let side = SideThreads::attach(&mut engine, &plan)?;
+    let side = SideThreads::attach(&mut engine, &plan, journal)?;
     let venue_thread = std::thread::Builder::new().name("qt-sim-venue".into()).spawn(move || sim.run())?;
     let core_thread = std::thread::Builder::new().name("qt-core".into()).spawn(move || engine.run())?;
     let (engine_report, engine) = core_thread.join().map_err(|_| anyhow!("the core thread panicked"))?;
@@ -383,6 +408,9 @@ fn start_error(plan: &Plan, venue: Venue, e: GatewayError) -> anyhow::Error {
 /// Runs `plan` against live venues for its duration (wall clock) or until `stop`.
 pub fn run_live(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<RunOutcome> {
     let wall_start = Instant::now();
+    // The journal first: a directory another engine holds, or one that cannot be written,
+    // stops the run before any connection is made.
+    let journal = crate::journal::open_for_run(&plan)?;
     let LiveRun { mut engine, gateways, gateway_stop, account_queries } = build_live(&plan, stop)?;
     // Baseline balances before the core can send an order (this thread, not the core's). A key
     // or secret the venue refuses ends the run here, before the core starts: every order would
@@ -404,7 +432,7 @@ pub fn run_live(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<Run
             Err(e.to_string())
         }
     };
-    let side = SideThreads::attach(&mut engine, &plan)?;
+    let side = SideThreads::attach(&mut engine, &plan, journal)?;
     let engine_stop = engine.stop_flag();
     let core_thread = std::thread::Builder::new().name("qt-core".into()).spawn(move || engine.run())?;
     let deadline = wall_start + Duration::from_nanos(plan.sim.duration.0.max(0) as u64);

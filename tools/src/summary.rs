@@ -4,6 +4,7 @@ use crate::run::RunOutcome;
 use qt_core::latency::LatencySummary;
 use qt_core::sys::Pinning;
 use qt_core::{DecimalStyle, Notional};
+use qt_recorder::RecordType;
 use std::fmt::Write;
 
 fn thousands(n: u64) -> String {
@@ -171,16 +172,7 @@ pub fn render(outcome: &RunOutcome) -> String {
         }
     }
     let _ = writeln!(s, "  risk      {}", e.risk.render());
-    let j = &outcome.journal;
-    let _ = writeln!(
-        s,
-        "  journal   decisions {} (allow {} scale-down {} block {})  dropped (ring full) {}",
-        thousands(j.records),
-        thousands(j.allow),
-        thousands(j.scale_downs()),
-        thousands(j.blocks()),
-        thousands(e.journal.1)
-    );
+    journal_lines(&mut s, outcome);
     let r = &outcome.risk;
     let triggers: Vec<String> = r.triggers.iter().map(|(name, n)| format!("{name} {n}")).collect();
     let _ = writeln!(
@@ -300,6 +292,46 @@ fn fee_line(venue: qt_core::Venue, g: &qt_gateway::binance::GatewayStats) -> Str
         "  fees      {venue}: fills with unknown fee {} (booked as zero; PnL lacks them)  fee in another asset {}  recovered from trade list {}",
         g.fills_without_fee, g.fees_not_in_quote, g.fills_fee_from_trades
     )
+}
+
+/// The journal's lines: where it is, what was written, and the core's side (waits, holds,
+/// drops, refused orders); a write failure is said plainly.
+fn journal_lines(s: &mut String, outcome: &RunOutcome) {
+    let t = &outcome.engine.journal;
+    let Some(j) = &outcome.journal else {
+        let _ = writeln!(s, "  journal   off (--no-journal or [journal] enabled = false): nothing recorded");
+        return;
+    };
+    let st = &j.stats;
+    let _ = writeln!(
+        s,
+        "  journal   {}  records {}: market {}, decisions {} (allow {} scale-down {} block {}), orders {}, reports {}; commits {}",
+        j.dir.display(),
+        thousands(st.records),
+        thousands(st.of_type(RecordType::MarketEvent)),
+        thousands(st.of_type(RecordType::RiskDecision)),
+        thousands(st.allow),
+        thousands(st.scale_downs()),
+        thousands(st.blocks()),
+        thousands(st.of_type(RecordType::OrderCommand)),
+        thousands(st.of_type(RecordType::ExecutionReport)),
+        thousands(st.commits),
+    );
+    let _ = writeln!(
+        s,
+        "            core: waited for room {} times, held market input {} iterations, dropped {}",
+        thousands(t.waits),
+        thousands(t.market_holds),
+        thousands(t.dropped)
+    );
+    if let Some(why) = &st.failure {
+        let _ = writeln!(
+            s,
+            "            WRITE FAILED: {why}; {} records not written, {} new orders refused",
+            thousands(st.not_written),
+            thousands(t.refused_orders)
+        );
+    }
 }
 
 #[cfg(test)]

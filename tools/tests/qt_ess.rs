@@ -23,7 +23,7 @@ fn trigger_then_refused_and_accepted_resets_reach_the_running_engine() {
     let good = config(&dir, "the-right-secret-for-this-test");
     let wrong = config(&dir, "a-wrong-secret-for-this-test-xyz");
     let socket = dir.join("qt.sock");
-    let child = start_engine(&good, &socket);
+    let (child, _cwd) = start_engine(&good, &socket);
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777, 0o600);
     let g = good.to_str().unwrap();
@@ -54,10 +54,10 @@ fn trigger_then_refused_and_accepted_resets_reach_the_running_engine() {
 }
 
 /// Starts `qt run` with `config` and waits for its control socket.
-fn start_engine(config: &Path, socket: &Path) -> std::process::Child {
-    let child = Command::new(env!("CARGO_BIN_EXE_qt"))
+fn start_engine(config: &Path, socket: &Path) -> (std::process::Child, util::Scratch) {
+    let (mut cmd, cwd) = util::qt_command();
+    let child = cmd
         .args(["run", "--config", config.to_str().unwrap(), "--duration", "120s"])
-        .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -67,7 +67,7 @@ fn start_engine(config: &Path, socket: &Path) -> std::process::Child {
         assert!(Instant::now() < deadline, "the engine never opened its control socket");
         std::thread::sleep(Duration::from_millis(50));
     }
-    child
+    (child, cwd)
 }
 
 #[test]
@@ -76,7 +76,7 @@ fn a_trigger_gets_through_within_a_second_while_a_slow_client_is_connected() {
     let dir = temp_dir("ess-slow");
     let cfg = config(&dir, "the-secret-of-the-slow-client-test");
     let socket = dir.join("qt.sock");
-    let child = start_engine(&cfg, &socket);
+    let (child, _cwd) = start_engine(&cfg, &socket);
     // A client that sends a byte every 300 ms and never a newline.
     let mut slow = std::os::unix::net::UnixStream::connect(&socket).unwrap();
     let trickle = std::thread::spawn(move || {

@@ -3,6 +3,8 @@
 //! user data stream — and the product's reconciliation (`GET /api/v3/account` at start and stop)
 //! finds no difference, while a trade made on the account behind the engine's back is reported.
 
+mod util;
+
 use qt_core::{
     AccountId, Instrument, InstrumentId, InstrumentSpec, Notional, OrderType, Price, Rate, Side, TimeInForce, Venue,
 };
@@ -71,10 +73,12 @@ fn venue_with_faults(tag: &str) -> (RunningServer, Arc<Market>, PathBuf, Arc<Fau
     (server, market, path, faults)
 }
 
-fn qt_run(path: &PathBuf) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_qt"));
-    cmd.args(["run", "--duration", "6s", "--config"]).arg(path).env("RUST_LOG", "warn");
-    cmd
+/// `qt run` on `path` in a scratch working directory (its journal goes there; keep the
+/// [`util::Scratch`] until the run is over).
+fn qt_run(path: &PathBuf) -> (Command, util::Scratch) {
+    let (mut cmd, cwd) = util::qt_command();
+    cmd.args(["run", "--duration", "6s", "--config"]).arg(path);
+    (cmd, cwd)
 }
 
 /// The summary's `reconcile <what>: N compared, M differences` figures.
@@ -93,7 +97,8 @@ const BALANCES: &str = "balances vs venue";
 #[test]
 fn trades_against_the_simulated_binance_and_reconciles() {
     let (mut server, market, path) = venue("clean");
-    let out = qt_run(&path).output().unwrap();
+    let (mut cmd, _cwd) = qt_run(&path);
+    let out = cmd.output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
@@ -183,7 +188,8 @@ fn the_summary_shows_feed_health_a_sequence_skip_is_a_gap_and_a_resync_of_its_bo
 /// Starts `qt run` on `path` (output piped) and waits (up to 30 s) until the engine has traded
 /// on the account (its BTC balance moved).
 fn spawn_until_it_trades(path: &PathBuf, market: &Market) -> std::process::Child {
-    let child = qt_run(path).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let (mut cmd, _cwd) = qt_run(path);
+    let child = cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
     let start_btc = Notional::parse("10").unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     let btc = || market.balances(AccountId(0)).into_iter().find(|b| b.asset == "BTC").unwrap();
@@ -209,7 +215,8 @@ fn refused_at_start(what: &str, wrong: &str, code: &str) {
     assert!(config.contains(wrong));
     std::fs::write(&path, config).unwrap();
     let started = Instant::now();
-    let out = qt_run(&path).output().unwrap();
+    let (mut cmd, _cwd) = qt_run(&path);
+    let out = cmd.output().unwrap();
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(!out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(started.elapsed() < Duration::from_secs(6), "stopped at start, not after the run's 6 s");
@@ -247,7 +254,8 @@ fn fills_whose_fee_cannot_be_known_are_counted_in_the_summary() {
     // order, and the trade list that would give its commission fails.
     server.faults.malformed_account_frames(u32::MAX / 2);
     server.faults.fail_http_path("/api/v3/myTrades", u32::MAX / 2, 500);
-    let out = qt_run(&path).output().unwrap();
+    let (mut cmd, _cwd) = qt_run(&path);
+    let out = cmd.output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{}", String::from_utf8_lossy(&out.stderr));
     let fills = figure_of(&stdout, "gateway", "fills");

@@ -35,6 +35,12 @@ fn default_run_trades_on_the_simulated_venue_in_real_time() {
     // Risk decisions by reason, the journal's count of them, and a clean reconciliation.
     let decisions = figure(&out, "journal", "decisions");
     assert!(decisions >= figure(&out, "orders", "sent"), "{out}");
+    // The default journals every market record, decision, order and report.
+    let records = out.lines().find(|l| l.trim_start().starts_with("journal")).unwrap();
+    let records: u64 =
+        records.split_once(" records ").unwrap().1.split(':').next().unwrap().replace(',', "").parse().unwrap();
+    assert!(records > figure(&out, "market", "events") + decisions, "{out}");
+    assert!(out.contains("dropped 0"), "{out}");
     assert!(out.contains("ess       armed"), "{out}");
     assert!(out.contains(" 0 differences") && figure(&out, "reconcile", "ledger:") > 0, "{out}");
     assert!(figure(&out, "orders", "fills") > 0, "{out}");
@@ -90,9 +96,10 @@ fn check_only_validates() {
 
 /// `qt run` (simulated, real time, long) with stderr read on a thread; returns once the core
 /// thread has started (its pinning line), so the signal handler is in place.
-fn started_run() -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+fn started_run() -> (std::process::Child, std::sync::mpsc::Receiver<String>, util::Scratch) {
     use std::io::BufRead;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_qt"))
+    let (mut cmd, cwd) = util::qt_command();
+    let mut child = cmd
         .args(["run", "--duration", "600s", "--pace", "realtime"])
         .env("RUST_LOG", "info")
         .stdout(std::process::Stdio::piped())
@@ -110,7 +117,7 @@ fn started_run() -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
     loop {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         match rx.recv_timeout(left) {
-            Ok(line) if line.contains("core thread") => return (child, rx),
+            Ok(line) if line.contains("core thread") => return (child, rx, cwd),
             Ok(_) => {}
             Err(_) => {
                 let _ = child.kill();
@@ -128,7 +135,7 @@ fn signal(child: &std::process::Child, sig: &str) {
 
 #[test]
 fn sigterm_stops_cleanly_with_the_summary_and_exit_0() {
-    let (child, stderr) = started_run();
+    let (child, stderr, _cwd) = started_run();
     std::thread::sleep(std::time::Duration::from_millis(500));
     signal(&child, "-TERM");
     let out = child.wait_with_output().unwrap();
@@ -142,7 +149,7 @@ fn sigterm_stops_cleanly_with_the_summary_and_exit_0() {
 
 #[test]
 fn a_second_signal_exits_at_once_without_the_summary() {
-    let (child, _stderr) = started_run();
+    let (child, _stderr, _cwd) = started_run();
     // Stopped, the process holds both signals pending (SIGINT and SIGTERM are distinct, so
     // they do not merge) and receives them back to back when continued: the second arrives
     // while the clean stop is under way.

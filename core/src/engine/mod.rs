@@ -25,6 +25,7 @@ use crate::feed_source::{FeedSource, FeedState, FeedStats};
 use crate::idle::{IdleStrategy, Idler};
 use crate::ids::{AccountId, InstrumentId, OrderId, VenueId};
 use crate::instrument::InstrumentRegistry;
+use crate::journal::{JournalAttachment, JournalEvent, JournalLink, JournalRecord, Pushed};
 use crate::latency::{LatencyHistogram, LatencySummary};
 use crate::money::{Notional, Price};
 use crate::order::{ExecutionReport, OrderCommand, OrderRequest, RejectReason, ReportKind};
@@ -33,7 +34,7 @@ use crate::position::{Position, PositionBook};
 use crate::queue::{Consumer, Producer, Progress, PushError};
 use crate::risk_api::{
     BlockReason, DecisionRecord, PreTradeCheck, RiskAction, RiskActions, RiskCommand, RiskDecision, RiskReply,
-    is_sane_reduce_only,
+    RiskState, is_sane_reduce_only,
 };
 use crate::strategy::{Actions, MarketView, Strategy, StrategyAction};
 use crate::sys::{self, Pinning};
@@ -164,6 +165,21 @@ impl RiskTally {
     }
 }
 
+/// The core's side of journaling over a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct JournalTally {
+    /// Records pushed.
+    pub records: u64,
+    /// Records dropped (`DropAndCount` with a full ring, or the journal thread gone).
+    pub dropped: u64,
+    /// Pushes that waited for room (backpressure).
+    pub waits: u64,
+    /// Loop iterations that took no market input for lack of room (backpressure).
+    pub market_holds: u64,
+    /// Strategy orders refused because the journal could not write.
+    pub refused_orders: u64,
+}
+
 /// What a run did, for the summary.
 #[derive(Debug, Clone)]
 pub struct EngineReport {
@@ -171,8 +187,8 @@ pub struct EngineReport {
     pub pinning: Pinning,
     /// Wall time in the loop.
     pub elapsed: Nanos,
-    /// Decision records journaled / dropped (journal ring full).
-    pub journal: (u64, u64),
+    /// What the core handed the journal.
+    pub journal: JournalTally,
     /// Risk-originated (flatten) orders sent / refused.
     pub risk_orders: (u64, u64),
     /// Market records processed.
@@ -239,7 +255,12 @@ struct Core<R> {
     tick_to_order: LatencyHistogram,
     fills_digest: u64,
     local_now: Nanos,
-    journal: Option<Producer<DecisionRecord>>,
+    /// Domain time read once at the current input's entry; every view and record of that
+    /// input uses it.
+    domain_now: Nanos,
+    journal: Option<JournalLink>,
+    /// The risk component's state last journaled.
+    risk_state: RiskState,
     risk_actions: RiskActions,
     /// Health each venue last reported (`ControlCommand::VenueHealth`), by venue index.
     venue_reported: Vec<bool>,
@@ -309,7 +330,9 @@ impl<R: PreTradeCheck> Engine<R> {
             venues: Vec::new(),
             fills_digest: FNV_OFFSET,
             local_now: Nanos::ZERO,
+            domain_now: Nanos(0),
             journal: None,
+            risk_state: RiskState::default(),
             risk_actions: RiskActions::with_capacity(256),
             venue_reported: Vec::new(),
             venue_healthy: Vec::new(),
@@ -348,8 +371,11 @@ impl<R: PreTradeCheck> Engine<R> {
         self.feed_venue.push(Some(venue.index()));
     }
 
-    /// Sends every risk decision, with its inputs, to `journal` (full ring: dropped, counted).
-    pub fn set_journal(&mut self, journal: Producer<DecisionRecord>) {
+    /// Journals every input and decision through `journal` ([`crate::journal`]); its full
+    /// policy decides between backpressure and drop-and-count. The risk component's state at
+    /// this moment is the baseline later changes are journaled against.
+    pub fn set_journal(&mut self, journal: JournalLink) {
+        self.core.risk_state = self.core.risk.state();
         self.core.journal = Some(journal);
     }
 
@@ -485,7 +511,12 @@ impl<R: PreTradeCheck> Engine<R> {
         }
 
         let core = &mut self.core;
-        for feed in &mut self.feeds {
+        let hold_market = core.journal.as_ref().is_some_and(JournalLink::should_hold_market);
+        if hold_market {
+            // Backpressure: no new market input until the journal thread has made room.
+            core.counters.journal_market_holds.incr();
+        }
+        for feed in self.feeds.iter_mut().filter(|_| !hold_market) {
             work += feed.poll(t0, &mut |ev: &MarketEvent| core.on_market(ev));
             // Books that refused this feed's records: it resyncs them (cold; empty almost always).
             while let Some((instrument, reason)) = core.refused.pop() {
@@ -510,7 +541,7 @@ impl<R: PreTradeCheck> Engine<R> {
                     *h = false;
                 }
             }
-            self.core.housekeeping();
+            self.core.timer();
         }
 
         if work > 0 {
@@ -526,28 +557,35 @@ impl<R: PreTradeCheck> Engine<R> {
     }
 
     fn drain_control(&mut self) -> usize {
-        let Some(rx) = &self.control else { return 0 };
         let mut work = 0;
-        while let Ok(cmd) = rx.try_recv() {
+        while let Some(cmd) = self.control.as_ref().and_then(|rx| rx.try_recv().ok()) {
             work += 1;
-            match cmd {
-                ControlCommand::Shutdown => self.stop.store(true, Ordering::Relaxed),
-                ControlCommand::CancelAll(account) => self.core.cancel_all(account, None),
-                ControlCommand::Risk { id, command } => self.core.risk_command(id, &command),
-                ControlCommand::VenueHealth { venue, healthy } => {
-                    if let Some(h) = self.core.venue_reported.get_mut(venue.index()) {
-                        *h = healthy;
-                    }
+            self.apply_control(cmd);
+        }
+        work
+    }
+
+    /// Carries out one control command, journaling it first (who and what).
+    fn apply_control(&mut self, cmd: ControlCommand) {
+        let core = &mut self.core;
+        core.domain_now = core.clock.now();
+        core.journal_attachment(JournalAttachment::Control(cmd));
+        match cmd {
+            ControlCommand::Shutdown => self.stop.store(true, Ordering::Relaxed),
+            ControlCommand::CancelAll(account) => core.cancel_all(account, None),
+            ControlCommand::Risk { id, command } => core.risk_command(id, &command),
+            ControlCommand::VenueHealth { venue, healthy } => {
+                if let Some(h) = core.venue_reported.get_mut(venue.index()) {
+                    *h = healthy;
                 }
-                ControlCommand::Funding { account, instrument, amount } => {
-                    match self.core.positions.get_mut(account, instrument).map(|p| p.apply_funding(amount)) {
-                        Some(Ok(())) => self.core.counters.funding_payments.incr(),
-                        _ => self.core.counters.accounting_errors.incr(),
-                    }
+            }
+            ControlCommand::Funding { account, instrument, amount } => {
+                match core.positions.get_mut(account, instrument).map(|p| p.apply_funding(amount)) {
+                    Some(Ok(())) => core.counters.funding_payments.incr(),
+                    _ => core.counters.accounting_errors.incr(),
                 }
             }
         }
-        work
     }
 
     /// Runs the loop on the calling thread until the stop flag is set or every feed has finished
@@ -598,7 +636,7 @@ impl<R: PreTradeCheck> Engine<R> {
         if accounts.is_empty() {
             return;
         }
-        self.core.halted = true;
+        self.core.halt();
         let working = self.core.orders.live();
         for account in &accounts {
             self.core.cancel_all(*account, None);
@@ -638,7 +676,13 @@ impl<R: PreTradeCheck> Engine<R> {
         EngineReport {
             pinning,
             elapsed,
-            journal: (c.counters.journal_records.get(), c.counters.journal_dropped.get()),
+            journal: JournalTally {
+                records: c.counters.journal_records.get(),
+                dropped: c.counters.journal_dropped.get(),
+                waits: c.counters.journal_waits.get(),
+                market_holds: c.counters.journal_market_holds.get(),
+                refused_orders: c.counters.journal_refused_orders.get(),
+            },
             risk_orders: (c.counters.risk_orders_sent.get(), c.counters.risk_orders_refused.get()),
             market_events: c.counters.market_events.get(),
             market_batches: c.counters.market_batches.get(),
@@ -692,7 +736,7 @@ impl<R: PreTradeCheck> Engine<R> {
 /// risk gate and the action buffer stay mutably borrowable beside it.
 macro_rules! view {
     ($core:expr) => {
-        view!($core, $core.clock.now())
+        view!($core, $core.domain_now)
     };
     ($core:expr, $now:expr) => {
         MarketView {
@@ -706,307 +750,8 @@ macro_rules! view {
     };
 }
 
-impl<R: PreTradeCheck> Core<R> {
-    /// Book → strategies → risk → orders for one record.
-    #[inline]
-    fn on_market(&mut self, ev: &MarketEvent) {
-        self.counters.market_events.incr();
-        let Some(book) = self.books.get_mut(ev.instrument.index()) else {
-            self.counters.unknown_instrument_events.incr();
-            return;
-        };
-        if let Err(reason) = book.apply(ev) {
-            // The book is invalid already (crossed, or a level it cannot hold); the feed that
-            // sent the record is told after its poll, once per book.
-            if reason == BookError::Crossed {
-                self.counters.books_crossed.incr();
-            } else {
-                self.counters.book_errors.incr();
-            }
-            if !self.refused.iter().any(|(i, _)| *i == ev.instrument) && self.refused.len() < self.refused.capacity() {
-                self.refused.push((ev.instrument, reason));
-            }
-        }
-        if ev.is_batch_end() {
-            self.counters.market_batches.incr();
-        }
-        // One domain-time read per record, shared by every subscriber (not one per strategy).
-        let now = self.clock.now();
-        for k in 0..self.subscribers[ev.instrument.index()].len() {
-            let s = self.subscribers[ev.instrument.index()][k];
-            let view = view!(self, now);
-            self.strategies[s].on_market(&view, ev, &mut self.actions);
-            if !self.actions.is_empty() {
-                self.execute_actions(ev.local_ns);
-            }
-        }
-    }
-
-    /// Carries out the actions a strategy just emitted; `trigger_ns` is the monotonic receive
-    /// time of what triggered them.
-    #[inline]
-    fn execute_actions(&mut self, trigger_ns: Nanos) {
-        if self.halted {
-            // Stopped: a strategy reacting to the wind-down's reports opens nothing new.
-            self.actions.clear();
-            return;
-        }
-        for i in 0..self.actions.len() {
-            match self.actions.take(i) {
-                Some(StrategyAction::Place(request)) => self.place(request, trigger_ns),
-                Some(StrategyAction::Cancel(id)) => self.cancel(id),
-                Some(StrategyAction::CancelAll(account, instrument)) => self.cancel_all(account, Some(instrument)),
-                None => {}
-            }
-        }
-        let overflowed = self.actions.clear();
-        if overflowed > 0 {
-            self.counters.signal_overflow.add(overflowed as u64);
-        }
-    }
-
-    #[inline]
-    fn place(&mut self, mut request: OrderRequest, trigger_ns: Nanos) {
-        self.counters.order_requests.incr();
-        let view = view!(self);
-        let decision = self.risk.check(&request, &view);
-        if let Some(journal) = &mut self.journal {
-            let record =
-                DecisionRecord::new(&request, decision, &self.risk.decision_inputs(), view.now, self.local_now);
-            match journal.push(record) {
-                Ok(()) => self.counters.journal_records.incr(),
-                Err(PushError::Full(_)) => self.counters.journal_dropped.incr(),
-            }
-        }
-        match decision {
-            RiskDecision::Allow => self.counters.risk_allow.incr(),
-            RiskDecision::ScaleDown(qty, reason) => {
-                self.counters.risk_scale_down.get(reason).incr();
-                request.qty = qty;
-            }
-            RiskDecision::Block(reason) => {
-                self.counters.risk_block.get(reason).incr();
-                self.local_reject(OrderId(0), &request, RejectReason::RiskBlocked);
-                return;
-            }
-        }
-        let Some(venue) = self.venue_of_instrument.get(request.instrument.index()).copied().flatten() else {
-            self.counters.unknown_instrument_events.incr();
-            self.local_reject(OrderId(0), &request, RejectReason::UnknownInstrument);
-            return;
-        };
-        let Some(order_id) = self.orders.insert(request, self.local_now) else {
-            self.counters.order_table_full.incr();
-            self.local_reject(OrderId(0), &request, RejectReason::TooManyOpenOrders);
-            return;
-        };
-        let sent = sys::mono_now();
-        let command = OrderCommand::New { order_id, request, sent_local_ns: sent };
-        match self.venues[venue].orders.push(command) {
-            Ok(()) => {
-                self.counters.orders_sent.incr();
-                self.tick_to_order.record(sent.0 - trigger_ns.0);
-            }
-            Err(PushError::Full(_)) => {
-                self.orders.forget(order_id);
-                self.counters.order_queue_full.incr();
-                self.local_reject(order_id, &request, RejectReason::QueueFull);
-            }
-        }
-    }
-
-    fn cancel(&mut self, order_id: OrderId) {
-        let Some(order) = self.orders.get(order_id).copied() else { return };
-        let Some(venue) = self.venue_of_instrument.get(order.request.instrument.index()).copied().flatten() else {
-            return;
-        };
-        let command =
-            OrderCommand::Cancel { order_id, account: order.request.account, instrument: order.request.instrument };
-        if self.venues[venue].orders.push(command).is_ok() {
-            self.orders.mark_pending_cancel(order_id);
-            self.counters.cancels_sent.incr();
-        } else {
-            self.counters.order_queue_full.incr();
-        }
-    }
-
-    fn cancel_all(&mut self, account: AccountId, instrument: Option<InstrumentId>) {
-        for v in 0..self.venues.len() {
-            let serves = self.venue_of_instrument.contains(&Some(v));
-            if !serves {
-                continue;
-            }
-            if self.venues[v].orders.push(OrderCommand::CancelAll { account, instrument }).is_ok() {
-                self.counters.cancels_sent.incr();
-            } else {
-                self.counters.order_queue_full.incr();
-            }
-        }
-    }
-
-    #[cold]
-    fn local_reject(&mut self, order_id: OrderId, request: &OrderRequest, reason: RejectReason) {
-        let report = ExecutionReport::status(
-            order_id,
-            request,
-            VenueId(u16::MAX),
-            ReportKind::Rejected(reason),
-            self.clock.now(),
-        );
-        if self.local_reports.len() < self.local_reports.capacity() {
-            self.local_reports.push_back((request.strategy.index(), report));
-        } else {
-            self.counters.signal_overflow.incr();
-        }
-    }
-
-    /// Drains gateway reports, then local refusals.
-    #[inline]
-    fn drain_reports(&mut self) -> usize {
-        let mut work = 0;
-        for v in 0..self.venues.len() {
-            for _ in 0..self.cfg.max_reports_per_poll {
-                let Ok(report) = self.venues[v].reports.pop() else { break };
-                work += 1;
-                self.on_report(&report);
-                let link = &mut self.venues[v];
-                link.applied += 1;
-                link.reports_applied.publish(link.applied);
-            }
-        }
-        while let Some((strategy, report)) = self.local_reports.pop_front() {
-            work += 1;
-            self.notify_strategy(strategy, &report);
-        }
-        work
-    }
-
-    #[inline]
-    fn on_report(&mut self, report: &ExecutionReport) {
-        self.counters.reports.incr();
-        let Some(order) = self.orders.get(report.order_id).copied() else {
-            self.counters.unmatched_reports.incr();
-            return;
-        };
-        if self
-            .orders
-            .apply(report.order_id, report.kind, report.venue_order_id, report.last_qty, report.leaves_qty)
-            .is_err()
-        {
-            self.counters.unmatched_reports.incr();
-            return;
-        }
-        match report.kind {
-            ReportKind::Accepted => self.counters.accepted.incr(),
-            ReportKind::Rejected(_) => self.counters.venue_rejects.incr(),
-            ReportKind::Canceled => self.counters.cancels.incr(),
-            ReportKind::CancelRejected(_) => {}
-            ReportKind::Fill => {
-                self.counters.fills.incr();
-                let instrument = order.request.instrument;
-                let applied =
-                    match (self.instruments.get(instrument), self.positions.get_mut(order.request.account, instrument))
-                    {
-                        (Some(inst), Some(pos)) => pos
-                            .apply_fill(inst, order.request.side, report.last_price, report.last_qty, report.fee)
-                            .is_ok(),
-                        _ => false,
-                    };
-                if !applied {
-                    self.counters.accounting_errors.incr();
-                }
-                let mut h = fnv(self.fills_digest, report.order_id.0);
-                h = fnv(h, order.request.side as u64);
-                h = fnv(h, report.last_price.units() as u64);
-                h = fnv(h, report.last_qty.units() as u64);
-                h = fnv(h, report.fee.units() as u64);
-                self.fills_digest = h;
-            }
-        }
-        self.notify_strategy(order.request.strategy.index(), report);
-        let view = view!(self);
-        self.risk.on_report(report, &view);
-    }
-
-    #[inline]
-    fn notify_strategy(&mut self, strategy: usize, report: &ExecutionReport) {
-        if strategy >= self.strategies.len() {
-            return;
-        }
-        let view = view!(self);
-        self.strategies[strategy].on_report(&view, report, &mut self.actions);
-        if !self.actions.is_empty() {
-            self.execute_actions(self.local_now);
-        }
-    }
-
-    /// Periodic gauges for the stats exporter, then the risk component's timer.
-    fn housekeeping(&mut self) {
-        self.counters.open_orders.set(self.orders.live() as u64);
-        let view = view!(self);
-        self.risk.on_timer(&view, &self.venue_healthy, &mut self.risk_actions);
-        self.execute_risk_actions();
-    }
-
-    /// A control command for the risk component; the reply goes back tagged with `id`.
-    #[cold]
-    fn risk_command(&mut self, id: u64, command: &RiskCommand) {
-        let view = view!(self);
-        let reply = self.risk.on_command(command, &view, &mut self.risk_actions);
-        self.execute_risk_actions();
-        let sent = self.replies.as_ref().is_some_and(|tx| tx.try_send((id, reply)).is_ok());
-        if !sent {
-            self.counters.control_replies_dropped.incr();
-        }
-    }
-
-    /// Carries out the risk component's actions, in order, and empties the buffer.
-    fn execute_risk_actions(&mut self) {
-        if self.risk_actions.is_empty() {
-            return;
-        }
-        for i in 0..self.risk_actions.as_slice().len() {
-            match self.risk_actions.as_slice()[i] {
-                RiskAction::CancelAll(account) => self.cancel_all(account, None),
-                RiskAction::Flatten(order) => self.place_risk_order(order),
-            }
-        }
-        let overflowed = self.risk_actions.clear();
-        self.counters.risk_action_overflow.add(overflowed);
-    }
-
-    /// Sends a risk-originated reduce-only order past the gate, if it is sane.
-    fn place_risk_order(&mut self, request: OrderRequest) {
-        let position = self.positions.get(request.account, request.instrument).map(|p| p.qty());
-        let on_grid = self
-            .instruments
-            .get(request.instrument)
-            .is_some_and(|i| i.is_on_tick(request.price) && i.is_on_lot(request.qty));
-        let venue = self.venue_of_instrument.get(request.instrument.index()).copied().flatten();
-        let (Some(position), true, Some(venue)) = (position, on_grid, venue) else {
-            self.counters.risk_orders_refused.incr();
-            return;
-        };
-        if !is_sane_reduce_only(&request, position) {
-            self.counters.risk_orders_refused.incr();
-            return;
-        }
-        let Some(order_id) = self.orders.insert(request, self.local_now) else {
-            self.counters.order_table_full.incr();
-            self.counters.risk_orders_refused.incr();
-            return;
-        };
-        let command = OrderCommand::New { order_id, request, sent_local_ns: sys::mono_now() };
-        match self.venues[venue].orders.push(command) {
-            Ok(()) => self.counters.risk_orders_sent.incr(),
-            Err(PushError::Full(_)) => {
-                self.orders.forget(order_id);
-                self.counters.order_queue_full.incr();
-                self.counters.risk_orders_refused.incr();
-            }
-        }
-    }
-}
+mod handlers;
+mod replay;
 
 #[cfg(test)]
 mod tests;

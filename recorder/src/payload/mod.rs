@@ -47,9 +47,13 @@ macro_rules! impl_payload {
 use impl_payload;
 
 pub mod command;
+pub mod control;
+pub mod core_record;
 pub mod market;
 pub mod report;
 pub mod risk;
+pub mod state;
+pub mod text;
 
 use crate::format::{Record, RecordType};
 
@@ -125,7 +129,17 @@ pub trait Payload: Sized {
 
 /// The longest payload of any type here: a buffer this long fits every encoding.
 pub const MAX_LEN: usize = {
-    let lens = [market::LEN, command::LEN, report::LEN, risk::LEN];
+    let lens = [
+        market::LEN,
+        command::LEN,
+        report::LEN,
+        risk::LEN,
+        control::COMMAND_LEN,
+        control::ANSWER_LEN,
+        state::BOOK_LEN,
+        state::RISK_STATE_LEN,
+        state::TIMER_LEN,
+    ];
     let mut max = 0;
     let mut i = 0;
     while i < lens.len() {

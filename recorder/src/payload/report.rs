@@ -89,7 +89,7 @@ const KIND_CANCELED: u8 = 3;
 const KIND_CANCEL_REJECTED: u8 = 4;
 
 /// Every [`RejectReason`], index = its code.
-pub const REASONS: [RejectReason; 13] = [
+pub const REASONS: [RejectReason; 14] = [
     RejectReason::PriceFilter,
     RejectReason::LotSize,
     RejectReason::MinNotional,
@@ -103,6 +103,7 @@ pub const REASONS: [RejectReason; 13] = [
     RejectReason::RiskBlocked,
     RejectReason::TooManyOpenOrders,
     RejectReason::Other,
+    RejectReason::JournalUnavailable,
 ];
 
 const LIQUIDITIES: [Liquidity; 2] = [Liquidity::Maker, Liquidity::Taker];
@@ -122,6 +123,7 @@ fn reason_code(r: RejectReason) -> u8 {
         RejectReason::RiskBlocked => 10,
         RejectReason::TooManyOpenOrders => 11,
         RejectReason::Other => 12,
+        RejectReason::JournalUnavailable => 13,
     }
 }
 

@@ -23,8 +23,10 @@ use std::fmt;
 pub const EMBEDDED_DEFAULT: &str = include_str!("../../../examples/sim.toml");
 
 mod files;
+pub mod journal;
 mod raw;
 mod source;
+pub use journal::JournalPlan;
 pub use raw::*;
 pub use source::{MAX_CONFIG_BYTES, parse_document, read_file};
 
@@ -163,6 +165,10 @@ pub struct Plan {
     pub ess: EssPlan,
     /// The global risk level.
     pub global_risk: GlobalRiskConfig,
+    /// The journal (`None`: `[journal] enabled = false` or `--no-journal`).
+    pub journal: Option<JournalPlan>,
+    /// The configuration text the plan was made from (journaled at start, with its hash).
+    pub source_text: String,
 }
 
 impl Plan {
@@ -190,7 +196,9 @@ fn parse_duration(text: &str) -> Result<Nanos, String> {
 /// Parses and validates a configuration document; `source_name` names it in errors.
 pub fn load(text: &str, source_name: &str) -> Result<Plan, ConfigError> {
     let raw: RawConfig = source::parse_document(text, source_name)?;
-    validate(raw).map_err(|problems| ConfigError { source_name: source_name.into(), problems })
+    let mut plan = validate(raw).map_err(|problems| ConfigError { source_name: source_name.into(), problems })?;
+    plan.source_text = text.to_string();
+    Ok(plan)
 }
 
 /// Checks a parsed document and builds the plan, or returns every problem.
@@ -494,6 +502,7 @@ pub fn validate(raw: RawConfig) -> Result<Plan, Vec<Problem>> {
     }
 
     let (risk, ess, global_risk) = risk_sections(&mut p, &raw, &instruments);
+    let journal = journal::validate(&mut p, &raw.journal);
 
     // [[venues]]
     let mut venues = Vec::new();
@@ -598,6 +607,8 @@ pub fn validate(raw: RawConfig) -> Result<Plan, Vec<Problem>> {
         risk,
         ess,
         global_risk,
+        journal,
+        source_text: String::new(),
     })
 }
 

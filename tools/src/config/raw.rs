@@ -40,6 +40,9 @@ pub struct RawConfig {
     /// `[global_risk]`: the global risk level's thresholds.
     #[serde(default)]
     pub global_risk: RawGlobalRisk,
+    /// `[journal]`: where and how the run is journaled.
+    #[serde(default)]
+    pub journal: super::journal::RawJournal,
 }
 
 /// `[risk]`: settings of the pre-trade gate shared by every account.

@@ -6,14 +6,39 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Runs `qt args…` to completion: exit code (-1 if killed), stdout, stderr.
+/// Runs `qt args…` to completion in a scratch working directory of its own (removed after;
+/// a `qt run` writes its default `journal/` there): exit code (-1 if killed), stdout, stderr.
 pub(crate) fn qt(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_qt")).args(args).env("RUST_LOG", "warn").output().expect("qt runs");
+    let (mut cmd, _cwd) = qt_command();
+    let out = cmd.args(args).output().expect("qt runs");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// A scratch folder removed when dropped.
+#[derive(Debug)]
+pub(crate) struct Scratch(pub PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The `qt` binary with `RUST_LOG=warn`, run in a fresh scratch working directory (so runs in
+/// parallel tests never share a default journal); keep the [`Scratch`] until the child is done.
+pub(crate) fn qt_command() -> (Command, Scratch) {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("qt-cwd-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_qt"));
+    cmd.current_dir(&dir).env("RUST_LOG", "warn");
+    (cmd, Scratch(dir))
 }
 
 /// A fresh, empty folder for one test, named after it and this process.
