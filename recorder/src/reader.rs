@@ -134,6 +134,51 @@ impl JournalReader {
         Ok(n)
     }
 
+    /// Moves past the damaged frame the last error stopped at (replay's `--skip-corrupt`): over
+    /// that one frame if its length still lands inside the committed region (its CRC failed, not
+    /// its length), else to the next segment. Returns what was skipped, for the report; an error
+    /// if there is nothing after the damage to move to. Records skipped are lost to the caller.
+    pub fn skip_damaged(&mut self) -> Result<String> {
+        let committed = self.load_committed().unwrap_or(self.committed);
+        let mut fh = [0u8; frame::HEADER_LEN];
+        if self.position + frame::HEADER_LEN <= committed && self.map.copy_out(self.position, &mut fh) {
+            let len = format::frame_length(&fh);
+            if len != 0
+                && let Ok(payload_len) = format::check_frame_length(len, self.position, committed)
+            {
+                let at = self.position;
+                self.position += format::frame_span(payload_len);
+                self.next_sequence += 1;
+                return Ok(format!(
+                    "one record (sequence {}) at segment {} offset {at}",
+                    self.next_sequence - 1,
+                    self.segment
+                ));
+            }
+        }
+        let next = self.segment + 1;
+        if !segment::segment_path(&self.dir, next).exists() {
+            return Err(self.corrupt(Corruption::SegmentMismatch("no later segment to skip the damage to")));
+        }
+        let (map, h) = open_segment(&self.dir, next)?;
+        if h.journal_id != self.journal_id {
+            return Err(JournalError::Corrupt {
+                segment: next,
+                offset: 0,
+                sequence: self.next_sequence,
+                reason: Corruption::SegmentMismatch("journal id differs from the previous segment"),
+            });
+        }
+        let (from, segment) = (self.next_sequence, self.segment);
+        self.map = map;
+        self.segment = next;
+        self.position = header::LEN;
+        self.committed = header::LEN;
+        self.sealed = false;
+        self.next_sequence = h.first_sequence;
+        Ok(format!("the rest of segment {segment} (sequences {from}..{})", h.first_sequence.saturating_sub(1)))
+    }
+
     fn load_committed(&self) -> Result<usize> {
         let c = self.map.load(HeaderWord::Committed);
         if c < header::LEN as u64 || c > self.map.len() as u64 || !c.is_multiple_of(frame::ALIGN as u64) {

@@ -117,6 +117,26 @@ enum Command {
         #[arg(long, value_name = "PATH", global = true)]
         socket: Option<PathBuf>,
     },
+    /// Re-drive a journal through the same engine code and check every intent, risk decision
+    /// and order against the recorded ones (exit 1 at the first difference, shown side by side).
+    /// With --config, a backtest: the recorded market data through other settings.
+    Replay {
+        /// The journal directory (a simulated run's folder, or a live run's journal).
+        dir: PathBuf,
+        /// Backtest: run this configuration's strategies and risk over the recorded market data
+        /// through the in-process matching engine and print the run summary.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// max, realtime, or a factor like 10x (of recorded domain time).
+        #[arg(long, default_value = "max")]
+        speed: qt_tools::replay::Speed,
+        /// Stop after this journal sequence.
+        #[arg(long, value_name = "SEQ")]
+        until: Option<u64>,
+        /// Skip damaged records (reported) instead of stopping at the first.
+        #[arg(long)]
+        skip_corrupt: bool,
+    },
     /// Read a journal directory (read-only; safe on a running engine's journal).
     Journal {
         #[command(subcommand)]
@@ -204,6 +224,10 @@ fn main() -> ExitCode {
         }
         Command::Ess { action, config, socket } => exit(ess(action, config, socket)),
         Command::Journal { action } => exit(journal(action)),
+        Command::Replay { dir, config, speed, until, skip_corrupt } => {
+            let args = qt_tools::replay::ReplayArgs { dir, speed, until, skip_corrupt };
+            exit(replay(args, config))
+        }
         Command::VenueSim { config, ca_file, binance, bybit, okx, kraken, duration } => {
             exit(venue_sim(config, ca_file, [binance, bybit, okx, kraken], duration))
         }
@@ -369,6 +393,23 @@ fn ess(action: EssAction, path: Option<PathBuf>, socket: Option<PathBuf>) -> any
             Err(unknown.into())
         }
     }
+}
+
+fn replay(args: qt_tools::replay::ReplayArgs, config: Option<PathBuf>) -> anyhow::Result<()> {
+    use qt_tools::replay;
+    if let Some(path) = config {
+        let text = config::read_file(&path)?;
+        let plan = config::load(&text, &path.display().to_string())?;
+        let outcome = replay::backtest::run(&args, plan)?;
+        print!("{}", qt_tools::summary::render(&outcome));
+        return Ok(());
+    }
+    let outcome = replay::replay(&args)?;
+    print!("{}", replay::render(&outcome));
+    if outcome.divergence.is_some() {
+        anyhow::bail!("the replay of {} diverged from the journal", args.dir.display());
+    }
+    Ok(())
 }
 
 fn journal(action: JournalAction) -> anyhow::Result<()> {

@@ -131,7 +131,7 @@ fn trades_against_the_simulated_binance_and_reconciles() {
 #[test]
 fn a_trade_behind_the_engines_back_is_reported_as_a_difference() {
     let (mut server, market, path) = venue("moved");
-    let child = spawn_until_it_trades(&path, &market);
+    let (child, _cwd) = spawn_until_it_trades(&path, &market);
     // Its start snapshot is taken: sell 0.001 BTC on the same account outside the engine (the
     // gateway ignores other clients' order events).
     let req = ClientOrderRequest {
@@ -160,7 +160,7 @@ fn the_summary_shows_feed_health_a_sequence_skip_is_a_gap_and_a_resync_of_its_bo
     let (mut server, market, path, faults) = venue_with_faults("skip");
     // Once the engine trades its book is synced: then one diff skips a sequence number and one
     // frame arrives malformed.
-    let child = spawn_until_it_trades(&path, &market);
+    let (child, cwd) = spawn_until_it_trades(&path, &market);
     faults.skip_sequence(1);
     std::thread::sleep(Duration::from_millis(500));
     faults.malformed_frames(1);
@@ -183,12 +183,14 @@ fn the_summary_shows_feed_health_a_sequence_skip_is_a_gap_and_a_resync_of_its_bo
     assert!(figure_of(&stdout, "book", "messages") > 100, "{stdout}");
     assert!(book.contains("time invalid"), "{book}");
     server.shutdown();
+    // The live run's journal, with its gap, resync and malformed frame, replays identically.
+    util::assert_replays(&cwd.0.join("journal"));
 }
 
 /// Starts `qt run` on `path` (output piped) and waits (up to 30 s) until the engine has traded
 /// on the account (its BTC balance moved).
-fn spawn_until_it_trades(path: &PathBuf, market: &Market) -> std::process::Child {
-    let (mut cmd, _cwd) = qt_run(path);
+fn spawn_until_it_trades(path: &PathBuf, market: &Market) -> (std::process::Child, util::Scratch) {
+    let (mut cmd, cwd) = qt_run(path);
     let child = cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
     let start_btc = Notional::parse("10").unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -196,7 +198,7 @@ fn spawn_until_it_trades(path: &PathBuf, market: &Market) -> std::process::Child
     while btc().free.checked_add(btc().locked).unwrap() == start_btc && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
-    child
+    (child, cwd)
 }
 
 fn figure_of(stdout: &str, line: &str, label: &str) -> u64 {
@@ -254,7 +256,7 @@ fn fills_whose_fee_cannot_be_known_are_counted_in_the_summary() {
     // order, and the trade list that would give its commission fails.
     server.faults.malformed_account_frames(u32::MAX / 2);
     server.faults.fail_http_path("/api/v3/myTrades", u32::MAX / 2, 500);
-    let (mut cmd, _cwd) = qt_run(&path);
+    let (mut cmd, cwd) = qt_run(&path);
     let out = cmd.output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{}", String::from_utf8_lossy(&out.stderr));
@@ -267,4 +269,6 @@ fn fills_whose_fee_cannot_be_known_are_counted_in_the_summary() {
     assert_eq!(reconcile_line(&stdout, POSITIONS), (1, 0), "{stdout}");
     assert!(reconcile_line(&stdout, BALANCES).1 >= 1, "{stdout}");
     server.shutdown();
+    // Fills found by query with unknown fees: the replay takes them from the journal too.
+    util::assert_replays(&cwd.0.join("journal"));
 }

@@ -176,6 +176,30 @@ impl Plan {
     pub fn is_live(&self) -> bool {
         !self.venues.is_empty()
     }
+
+    /// The run's strategies, fresh, indexed by strategy id (what `qt run` and `qt replay` add to
+    /// their engines, in this order).
+    pub fn build_strategies(&self) -> Vec<Box<dyn qt_core::Strategy>> {
+        use qt_core::strategy::imbalance::ImbalanceTaker;
+        self.strategies
+            .iter()
+            .enumerate()
+            .map(|(k, s)| {
+                Box::new(ImbalanceTaker::new(StrategyId(k as u16), s.account, s.instrument, s.params))
+                    as Box<dyn qt_core::Strategy>
+            })
+            .collect()
+    }
+
+    /// The instruments each venue link serves, in venue id order: a live run's `[[venues]]`, or
+    /// the one simulated venue serving every instrument.
+    pub fn venue_instruments(&self) -> Vec<Vec<InstrumentId>> {
+        if self.is_live() {
+            self.venues.iter().map(|v| v.instruments.clone()).collect()
+        } else {
+            vec![self.instruments.iter().map(|i| i.id()).collect()]
+        }
+    }
 }
 
 /// Collects problems while validating.

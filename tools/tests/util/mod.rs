@@ -67,3 +67,10 @@ pub(crate) fn with_ess(secret_file: &Path, socket: &Path) -> String {
             &format!("control_socket = {:?}", socket.display().to_string()),
         )
 }
+
+/// `qt replay DIR` succeeds: every intent, decision and order of the journal comes out again.
+pub(crate) fn assert_replays(dir: &Path) {
+    let (code, out, err) = qt(&["replay", dir.to_str().unwrap()]);
+    assert_eq!(code, 0, "qt replay {}:\n{out}\n{err}", dir.display());
+    assert!(out.contains("every intent, risk decision and order matches the journal"), "{out}");
+}
