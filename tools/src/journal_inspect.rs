@@ -5,7 +5,9 @@
 //! prints one line per record — the frame's fields and the decoded payload for the types that
 //! have an encoding (market event, order command, execution report, risk decision; others as
 //! hex) — or, with `--json`, one JSON object per line. Filters: `--type`, `--from`/`--to`
-//! (sequence). Neither needs the writer: both map the segments read-only and stop at the
+//! (sequence), `--account` (order commands, execution reports and risk decisions of that
+//! account; records without an account are dropped). `tail` (`journal_tail.rs`) prints with the
+//! same [`print_record`] and [`DumpFilter`]. Neither needs the writer: both map the segments read-only and stop at the
 //! committed position, so they are safe on a running engine's journal.
 
 use qt_core::{DecisionRecord, ExecutionReport, MarketEvent, OrderCommand};
@@ -93,7 +95,7 @@ pub fn stats(dir: &Path) -> Result<JournalSummary, JournalError> {
     }
 }
 
-/// Which records `dump` prints.
+/// Which records `dump` and `tail` print.
 #[derive(Debug, Clone, Default)]
 pub struct DumpFilter {
     /// Only this type.
@@ -102,13 +104,32 @@ pub struct DumpFilter {
     pub from: Option<u64>,
     /// Only sequences at or below.
     pub to: Option<u64>,
+    /// Only records of this account (see [`record_account`]); records without one are dropped.
+    pub account: Option<u16>,
 }
 
 impl DumpFilter {
-    fn admits(&self, r: &Record<'_>) -> bool {
+    /// Whether `r` is printed.
+    pub fn admits(&self, r: &Record<'_>) -> bool {
         self.kind.is_none_or(|k| k == r.entry.kind)
             && self.from.is_none_or(|f| r.sequence >= f)
             && self.to.is_none_or(|t| r.sequence <= t)
+            && self.account.is_none_or(|a| record_account(r) == Some(a))
+    }
+}
+
+/// The account a record is about: the order command's (every variant names one), the execution
+/// report's and the risk decision's. `None` for the other types (market events, config, ...)
+/// and for a payload that does not decode.
+pub fn record_account(r: &Record<'_>) -> Option<u16> {
+    match r.entry.kind {
+        RecordType::OrderCommand => match decode_record::<OrderCommand>(r).ok()? {
+            OrderCommand::New { request, .. } => Some(request.account.0),
+            OrderCommand::Cancel { account, .. } | OrderCommand::CancelAll { account, .. } => Some(account.0),
+        },
+        RecordType::ExecutionReport => decode_record::<ExecutionReport>(r).ok().map(|v| v.account.0),
+        RecordType::RiskDecision => decode_record::<DecisionRecord>(r).ok().map(|v| v.account),
+        _ => None,
     }
 }
 
@@ -129,6 +150,40 @@ fn hex_of(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Prints one record as `dump` and `tail` do: one line, or with `json` one JSON object per line.
+pub fn print_record(r: &Record<'_>, json: bool, out: &mut dyn Write) -> std::io::Result<()> {
+    let e = &r.entry;
+    if json {
+        let line = json!({
+            "seq": r.sequence,
+            "type": type_name(e.kind),
+            "version": e.payload_version,
+            "domain_ns": e.domain_ts_ns,
+            "mono_ns": e.mono_ts_ns,
+            "len": e.payload.len(),
+            "payload": payload_text(r),
+        });
+        writeln!(out, "{line}")
+    } else {
+        writeln!(
+            out,
+            "{:>10}  {:<18} v{}  domain {}  mono {}  {}",
+            r.sequence,
+            type_name(e.kind),
+            e.payload_version,
+            e.domain_ts_ns,
+            e.mono_ts_ns,
+            payload_text(r)
+        )
+    }
+}
+
+/// Whether `e` (anywhere in its chain) is stdout's reader going away: `qt journal dump DIR |
+/// head` ends that way, which is not an error.
+pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
+}
+
 /// Prints the records `filter` admits to `out`, one per line (`json`: one JSON object per
 /// line); returns how many. Damage ends the dump with the error (after what was printed).
 pub fn dump(dir: &Path, filter: &DumpFilter, json: bool, out: &mut dyn Write) -> anyhow::Result<u64> {
@@ -141,30 +196,7 @@ pub fn dump(dir: &Path, filter: &DumpFilter, json: bool, out: &mut dyn Write) ->
         if !filter.admits(&r) {
             continue;
         }
-        let e = &r.entry;
-        if json {
-            let line = json!({
-                "seq": r.sequence,
-                "type": type_name(e.kind),
-                "version": e.payload_version,
-                "domain_ns": e.domain_ts_ns,
-                "mono_ns": e.mono_ts_ns,
-                "len": e.payload.len(),
-                "payload": payload_text(&r),
-            });
-            writeln!(out, "{line}")?;
-        } else {
-            writeln!(
-                out,
-                "{:>10}  {:<18} v{}  domain {}  mono {}  {}",
-                r.sequence,
-                type_name(e.kind),
-                e.payload_version,
-                e.domain_ts_ns,
-                e.mono_ts_ns,
-                payload_text(&r)
-            )?;
-        }
+        print_record(&r, json, out)?;
         printed += 1;
     }
     Ok(printed)
