@@ -44,6 +44,22 @@ impl JournalReader {
         let dir = dir.as_ref().to_path_buf();
         let segments = segment::list_segments(&dir)?;
         let Some(&first) = segments.first() else { return Err(JournalError::Empty { dir }) };
+        Self::open_segment_of(dir, first)
+    }
+
+    /// Open the journal in `dir` at the start of segment `index` (one of [`Self::segments`]), so
+    /// a tail or a seek need not read the segments before it. The chain is checked from there on
+    /// (journal id and sequence across later rolls), not before it.
+    pub fn open_at_segment(dir: impl AsRef<Path>, index: u64) -> Result<Self> {
+        Self::open_segment_of(dir.as_ref().to_path_buf(), index)
+    }
+
+    /// The segment indices present in `dir`, ascending.
+    pub fn segments(dir: impl AsRef<Path>) -> Result<Vec<u64>> {
+        segment::list_segments(dir.as_ref())
+    }
+
+    fn open_segment_of(dir: PathBuf, first: u64) -> Result<Self> {
         let (map, h) = open_segment(&dir, first)?;
         Ok(Self {
             dir,

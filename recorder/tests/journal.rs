@@ -10,6 +10,17 @@ use qt_recorder::format::header;
 use qt_recorder::{Corruption, JournalError, JournalReader, JournalWriter, PersistMode, RecordType, RecoveryMode};
 use util::{Owned, SMALL_SEGMENT, config, layout, make, read_all, set_committed, write_bytes};
 
+/// Appends records with `payload_len`-byte payloads until the writer is at `segment`; returns
+/// the last sequence appended (the one that made it roll there).
+fn fill_to_segment(w: &mut JournalWriter, segment: u64, payload_len: usize) -> u64 {
+    let mut seq = w.next_sequence() - 1;
+    while w.segment() < segment {
+        seq += 1;
+        w.append(make(seq, 1, vec![5; payload_len]).entry()).unwrap();
+    }
+    seq
+}
+
 fn records(spec: &[(usize, Vec<u8>)], first: u64) -> Vec<Owned> {
     spec.iter().enumerate().map(|(i, (k, p))| make(first + i as u64, *k, p.clone())).collect()
 }
@@ -208,6 +219,63 @@ proptest! {
         }
         prop_assert!(matches!(reader.next(), Err(JournalError::Corrupt { .. })), "error must be sticky");
     }
+
+    /// A live writer's view: the committed position of the last segment at any frame boundary,
+    /// and beyond it whatever a writer may have left there — complete frames appended but not
+    /// committed, a frame cut anywhere (being written), or garbage. A reader returns exactly the
+    /// records whose frames the committed position covers, then `Ok(None)` (no error: nothing
+    /// past it is read), and the same reader continues with exactly the rest once the writer
+    /// has finished and committed them.
+    #[test]
+    fn a_reader_over_a_live_prefix_returns_exactly_the_committed_records_then_the_rest(
+        spec in stream(), pick in any::<prop::sample::Index>(), beyond in 0u8..3,
+        cut_frac in 0.0f64..1.0, garbage_seed in any::<u64>(),
+    ) {
+        let (dir, recs, _, frames) = written_journal(&spec);
+        let last_seg = frames.last().unwrap().0;
+        let in_last: Vec<usize> = (0..recs.len()).filter(|&i| frames[i].0 == last_seg).collect();
+        // Committed: the first `k` frames of the last segment.
+        let k = pick.index(in_last.len() + 1);
+        let committed = if k == 0 { header::LEN } else { frames[in_last[k - 1]].1 + frames[in_last[k - 1]].2 };
+        let end = frames[recs.len() - 1].1 + frames[recs.len() - 1].2;
+        let original = util::read_bytes(dir.path(), last_seg, 0, SMALL_SEGMENT as usize);
+        match beyond {
+            0 => {} // appended, not committed
+            1 => {
+                // The next frame is being written: only its first bytes are there.
+                let cut = committed + ((end - committed) as f64 * cut_frac) as usize;
+                write_bytes(dir.path(), last_seg, cut as u64, &vec![0u8; end - cut]);
+            }
+            _ => {
+                let mut x = garbage_seed | 1;
+                let garbage: Vec<u8> = (committed..(end + 64).min(SMALL_SEGMENT as usize)).map(|_| { x ^= x << 13; x ^= x >> 7; x ^= x << 17; x as u8 }).collect();
+                write_bytes(dir.path(), last_seg, committed as u64, &garbage);
+            }
+        }
+        set_committed(dir.path(), last_seg, committed as u64);
+        let visible = in_last.first().copied().unwrap_or(recs.len()) + k;
+
+        let mut reader = JournalReader::open(dir.path()).unwrap();
+        let mut read = Vec::new();
+        for _ in 0..2 {
+            while let Some(r) = reader.next().unwrap() {
+                read.push((r.sequence, r.entry.kind, r.entry.payload.to_vec()));
+            }
+        }
+        let expect = |range: std::ops::Range<usize>| -> Vec<_> {
+            recs[range].iter().map(|r| (r.sequence, r.kind, r.payload.clone())).collect()
+        };
+        prop_assert_eq!(&read, &expect(0..visible));
+
+        // The writer finishes its frames and commits them.
+        write_bytes(dir.path(), last_seg, header::LEN as u64, &original[header::LEN..]);
+        set_committed(dir.path(), last_seg, end as u64);
+        let mut rest = Vec::new();
+        while let Some(r) = reader.next().unwrap() {
+            rest.push((r.sequence, r.entry.kind, r.entry.payload.to_vec()));
+        }
+        prop_assert_eq!(&rest, &expect(visible..recs.len()));
+    }
 }
 
 #[test]
@@ -402,11 +470,7 @@ fn a_file_that_is_not_a_segment_is_named_not_read() {
 fn a_missing_middle_segment_is_reported_not_waited_for() {
     let dir = tempfile::tempdir().unwrap();
     let mut w = JournalWriter::open(dir.path(), config(SMALL_SEGMENT)).unwrap();
-    let mut seq = 0;
-    while w.segment() < 2 {
-        seq += 1;
-        w.append(make(seq, 1, vec![5; 200]).entry()).unwrap();
-    }
+    let seq = fill_to_segment(&mut w, 2, 200);
     w.commit().unwrap();
     drop(w);
     std::fs::remove_file(util::segment_file(dir.path(), 1)).unwrap();
@@ -444,4 +508,54 @@ fn the_durable_position_moves_exactly_when_the_policy_flushes() {
     assert_eq!(after_commit, end);
     let (after_commit, _) = run(PersistMode::Every);
     assert_eq!(after_commit, end);
+}
+
+#[test]
+fn recovery_scans_only_the_last_segment_and_still_cuts_its_torn_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = JournalWriter::open(dir.path(), config(SMALL_SEGMENT)).unwrap();
+    let mut seq = fill_to_segment(&mut w, 2, 100);
+    seq += 1;
+    w.append(make(seq, 1, vec![6; 100]).entry()).unwrap();
+    w.commit().unwrap();
+    // Uncommitted and torn: a last frame whose payload was not all written when the process died.
+    seq += 1;
+    w.append(make(seq, 1, vec![7; 100]).entry()).unwrap();
+    drop(w);
+    let frames = layout(SMALL_SEGMENT, &vec![100; seq as usize]);
+    let torn = frames.last().unwrap();
+    assert_eq!(torn.0, 2);
+    write_bytes(dir.path(), 2, torn.1 as u64 + 60, &[0; 80]);
+    // Sealed segment 0 is damaged too. Recovery must not read it: the sealed segments are the
+    // readers' business (reading stops there with the place named), and reading them all would
+    // make a restart as slow as the journal is long.
+    write_bytes(dir.path(), 0, frames[3].1 as u64 + 50, &[0xAB]);
+
+    let w = JournalWriter::open(dir.path(), config(SMALL_SEGMENT)).unwrap();
+    let t = w.open_report().torn_tail.expect("the torn tail of the last segment is found");
+    assert_eq!((t.segment, t.offset, t.sequence), (2, torn.1 as u64, seq));
+    assert!(!t.committed_lost && matches!(t.reason, Corruption::CrcMismatch { .. }), "{t:?}");
+    assert_eq!((w.segment(), w.next_sequence()), (2, seq));
+    drop(w);
+    let (read, err) = read_all(dir.path());
+    assert_eq!(read.len(), 3);
+    assert!(matches!(err, Some(JournalError::Corrupt { segment: 0, sequence: 4, .. })), "{err:?}");
+}
+
+#[test]
+fn a_reader_opened_at_a_later_segment_starts_at_its_first_record_and_follows_rolls() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = JournalWriter::open(dir.path(), config(SMALL_SEGMENT)).unwrap();
+    let seq = fill_to_segment(&mut w, 3, 200);
+    w.commit().unwrap();
+    assert_eq!(JournalReader::segments(dir.path()).unwrap(), [0, 1, 2, 3]);
+    let frames = layout(SMALL_SEGMENT, &vec![200; seq as usize]);
+    let first_of_1 = frames.iter().position(|f| f.0 == 1).unwrap() as u64 + 1;
+    let mut reader = JournalReader::open_at_segment(dir.path(), 1).unwrap();
+    assert_eq!(reader.next_sequence(), first_of_1);
+    let mut seen = Vec::new();
+    reader.poll(|r| seen.push(r.sequence)).unwrap();
+    assert_eq!(seen, (first_of_1..=seq).collect::<Vec<_>>());
+    assert_eq!(reader.segment(), 3);
+    assert!(matches!(JournalReader::open_at_segment(dir.path(), 9), Err(JournalError::Io { .. })));
 }

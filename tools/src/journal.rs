@@ -250,7 +250,7 @@ pub fn open_for_run(plan: &Plan) -> anyhow::Result<Option<OpenJournal>> {
             t.reason
         );
     }
-    let payload = text::encode(RecordType::Config, &plan.source_text);
+    let payload = text::encode(RecordType::Config, &redacted_config(&plan.source_text));
     // A simulated run's records carry simulated time; its Config record too.
     let now = if plan.is_live() { WallClock.now().0 } else { plan.sim.start.0 };
     writer
@@ -272,6 +272,43 @@ pub fn open_for_run(plan: &Plan) -> anyhow::Result<Option<OpenJournal>> {
     Ok(Some(OpenJournal { dir, writer, report }))
 }
 
+/// Keys whose values are credentials: never journaled.
+const SECRET_KEYS: [&str; 2] = ["api_key", "secret"];
+
+/// The configuration as journaled: verbatim (comments and all) unless it holds a credential
+/// inline (`api_key`, `secret`), which is replaced by `"<redacted>"` (the document is then
+/// re-serialized). Replay needs no credential: it talks to no venue.
+pub fn redacted_config(text: &str) -> String {
+    fn redact(v: &mut toml::Value) -> bool {
+        let mut changed = false;
+        match v {
+            toml::Value::Table(t) => {
+                for (k, v) in t.iter_mut() {
+                    if SECRET_KEYS.contains(&k.as_str()) && v.is_str() {
+                        *v = toml::Value::String("<redacted>".into());
+                        changed = true;
+                    } else {
+                        changed |= redact(v);
+                    }
+                }
+            }
+            toml::Value::Array(a) => {
+                for v in a {
+                    changed |= redact(v);
+                }
+            }
+            _ => {}
+        }
+        changed
+    }
+    let Ok(table) = text.parse::<toml::Table>() else { return String::new() };
+    let mut doc = toml::Value::Table(table);
+    if !redact(&mut doc) {
+        return text.to_string();
+    }
+    toml::to_string(&doc).unwrap_or_default()
+}
+
 /// `sim-<UTC time>-<pid>`: unique per run on one machine.
 fn run_folder_name() -> String {
     let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string().replace(':', "");
@@ -283,6 +320,22 @@ mod tests {
     use super::*;
     use qt_core::journal::{JournalFullPolicy, JournalLink, JournalRecord};
     use qt_core::{AccountId, DecisionInputs, InstrumentId, Nanos, Qty, RiskDecision, Side};
+
+    #[test]
+    fn inline_credentials_never_reach_the_journal_and_the_rest_still_loads() {
+        let plain = crate::config::EMBEDDED_DEFAULT;
+        assert_eq!(redacted_config(plain), plain, "nothing to redact: verbatim, comments kept");
+        let with_keys = format!(
+            "{plain}\n[accounts.keys.binance]\napi_key = \"AKIA-very-secret-key\"\nsecret = \"s3cr3t-value\"\n"
+        );
+        let text = with_keys;
+        let journaled = redacted_config(&text);
+        assert!(!journaled.contains("AKIA-very-secret-key") && !journaled.contains("s3cr3t-value"), "{journaled}");
+        assert!(journaled.contains("<redacted>"));
+        let original: toml::Table = text.parse().unwrap();
+        let back: toml::Table = journaled.parse().unwrap();
+        assert_eq!(original.len(), back.len(), "every section is still there");
+    }
 
     #[test]
     fn writes_what_the_core_pushed_and_counts_decisions() {

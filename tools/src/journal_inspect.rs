@@ -2,14 +2,22 @@
 //!
 //! `stats` counts records per type, shows the sequence and time range and the segments, and
 //! reports where damage stops the read (segment, offset, sequence) instead of hiding it. `dump`
-//! prints one line per record — the frame's fields and the decoded payload for the types that
-//! have an encoding (market event, order command, execution report, risk decision; others as
-//! hex) — or, with `--json`, one JSON object per line. Filters: `--type`, `--from`/`--to`
-//! (sequence). Neither needs the writer: both map the segments read-only and stop at the
+//! prints one line per record — the frame's fields and the decoded payload of every type the
+//! engine writes (the configuration with its hash; an emergency-stop reset's token MAC is never
+//! shown; raw frames as hex) — or, with `--json`, one JSON object per line. Filters: `--type`,
+//! `--from`/`--to` (sequence), `--account` (order commands, intents, execution reports, local
+//! refusals, risk decisions and account control commands of that account; records without an
+//! account are dropped). `tail` (`journal_tail.rs`) prints with the same [`print_record`] and
+//! [`DumpFilter`]. Neither needs the writer: both map the segments read-only and stop at the
 //! committed position, so they are safe on a running engine's journal.
 
-use qt_core::{DecisionRecord, ExecutionReport, MarketEvent, OrderCommand};
-use qt_recorder::{JournalError, JournalReader, Record, RecordType, decode_record};
+use qt_core::engine::ControlCommand;
+use qt_core::journal::{JournalAttachment, JournalEvent};
+use qt_core::strategy::StrategyAction;
+use qt_core::{OrderCommand, RiskCommand};
+use qt_recorder::payload::core_record::{self, CoreEntry};
+use qt_recorder::payload::text;
+use qt_recorder::{JournalError, JournalReader, Record, RecordType};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -76,7 +84,7 @@ pub fn stats(dir: &Path) -> Result<JournalSummary, JournalError> {
     }
 }
 
-/// Which records `dump` prints.
+/// Which records `dump` and `tail` print.
 #[derive(Debug, Clone, Default)]
 pub struct DumpFilter {
     /// Only this type.
@@ -85,31 +93,115 @@ pub struct DumpFilter {
     pub from: Option<u64>,
     /// Only sequences at or below.
     pub to: Option<u64>,
+    /// Only records of this account (see [`record_account`]); records without one are dropped.
+    pub account: Option<u16>,
 }
 
 impl DumpFilter {
-    fn admits(&self, r: &Record<'_>) -> bool {
+    /// Whether `r` is printed.
+    pub fn admits(&self, r: &Record<'_>) -> bool {
         self.kind.is_none_or(|k| k == r.entry.kind)
             && self.from.is_none_or(|f| r.sequence >= f)
             && self.to.is_none_or(|t| r.sequence <= t)
+            && self.account.is_none_or(|a| record_account(r) == Some(a))
     }
 }
 
-/// The decoded payload as text, or why it could not be decoded; types without an encoding yet
-/// are shown as hex.
+/// The account a record is about: order commands (every variant names one), intents to place
+/// or cancel all, execution reports and local refusals, risk decisions, and account control
+/// commands (cancel-all, funding). `None` for the other types (market events, config, ...) and
+/// for a payload that does not decode.
+pub fn record_account(r: &Record<'_>) -> Option<u16> {
+    let entry = core_record::decode(r).ok()??;
+    match (entry.record.event, entry.attachment) {
+        (JournalEvent::Command(OrderCommand::New { request, .. }), _) => Some(request.account.0),
+        (JournalEvent::Command(OrderCommand::Cancel { account, .. } | OrderCommand::CancelAll { account, .. }), _) => {
+            Some(account.0)
+        }
+        (JournalEvent::Intent(StrategyAction::Place(request)), _) => Some(request.account.0),
+        (JournalEvent::Intent(StrategyAction::CancelAll(account, _)), _) => Some(account.0),
+        (JournalEvent::Report(report) | JournalEvent::LocalRefusal(report), _) => Some(report.account.0),
+        (JournalEvent::Decision(d), _) => Some(d.account),
+        (_, Some(JournalAttachment::Control(ControlCommand::CancelAll(account)))) => Some(account.0),
+        (_, Some(JournalAttachment::Control(ControlCommand::Funding { account, .. }))) => Some(account.0),
+        _ => None,
+    }
+}
+
+/// The decoded payload as text, or why it could not be decoded (then the bytes as hex). An
+/// emergency-stop reset's token MAC is never shown; the raw frame type is shown as hex.
 fn payload_text(r: &Record<'_>) -> String {
-    let decoded = match r.entry.kind {
-        RecordType::MarketEvent => decode_record::<MarketEvent>(r).map(|v| format!("{v:?}")),
-        RecordType::OrderCommand => decode_record::<OrderCommand>(r).map(|v| format!("{v:?}")),
-        RecordType::ExecutionReport => decode_record::<ExecutionReport>(r).map(|v| format!("{v:?}")),
-        RecordType::RiskDecision => decode_record::<DecisionRecord>(r).map(|v| format!("{v:?}")),
-        _ => return format!("hex {}", hex_of(r.entry.payload)),
+    let e = &r.entry;
+    let decoded = match e.kind {
+        RecordType::Config | RecordType::Reconciliation => {
+            text::decode(e.kind, e.payload, e.payload_version).map(|t| match e.kind {
+                RecordType::Config => format!("sha256 {} {:?}", hex_of(&t.hash), t.text),
+                _ => format!("{:?}", t.text),
+            })
+        }
+        _ => core_record::decode(r).map(|entry| match entry {
+            None => format!("hex {}", hex_of(e.payload)),
+            Some(CoreEntry { attachment: Some(JournalAttachment::Control(cmd)), .. }) => redacted_control(&cmd),
+            Some(CoreEntry { attachment: Some(a), .. }) => format!("{a:?}"),
+            Some(CoreEntry { record, .. }) => format!("{:?}", record.event),
+        }),
     };
-    decoded.unwrap_or_else(|e| format!("undecodable ({e}): hex {}", hex_of(r.entry.payload)))
+    decoded.unwrap_or_else(|err| format!("undecodable ({err}): hex {}", hex_of(e.payload)))
+}
+
+/// A control command for display: a reset's MAC replaced.
+fn redacted_control(cmd: &ControlCommand) -> String {
+    match cmd {
+        ControlCommand::Risk {
+            id,
+            command: RiskCommand::EssReset { operator, timestamp_ms, received_unix_ms, .. },
+        } => {
+            format!(
+                "Risk {{ id: {id}, command: EssReset {{ operator: {:?}, timestamp_ms: {timestamp_ms}, mac: <redacted>, \
+                 received_unix_ms: {received_unix_ms} }} }}",
+                operator.as_str()
+            )
+        }
+        other => format!("{other:?}"),
+    }
 }
 
 fn hex_of(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Prints one record as `dump` and `tail` do: one line, or with `json` one JSON object per line.
+pub fn print_record(r: &Record<'_>, json: bool, out: &mut dyn Write) -> std::io::Result<()> {
+    let e = &r.entry;
+    if json {
+        let line = json!({
+            "seq": r.sequence,
+            "type": type_name(e.kind),
+            "version": e.payload_version,
+            "domain_ns": e.domain_ts_ns,
+            "mono_ns": e.mono_ts_ns,
+            "len": e.payload.len(),
+            "payload": payload_text(r),
+        });
+        writeln!(out, "{line}")
+    } else {
+        writeln!(
+            out,
+            "{:>10}  {:<18} v{}  domain {}  mono {}  {}",
+            r.sequence,
+            type_name(e.kind),
+            e.payload_version,
+            e.domain_ts_ns,
+            e.mono_ts_ns,
+            payload_text(r)
+        )
+    }
+}
+
+/// Whether `e` (anywhere in its chain) is stdout's reader going away: `qt journal dump DIR |
+/// head` ends that way, which is not an error.
+pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
 }
 
 /// Prints the records `filter` admits to `out`, one per line (`json`: one JSON object per
@@ -124,30 +216,7 @@ pub fn dump(dir: &Path, filter: &DumpFilter, json: bool, out: &mut dyn Write) ->
         if !filter.admits(&r) {
             continue;
         }
-        let e = &r.entry;
-        if json {
-            let line = json!({
-                "seq": r.sequence,
-                "type": type_name(e.kind),
-                "version": e.payload_version,
-                "domain_ns": e.domain_ts_ns,
-                "mono_ns": e.mono_ts_ns,
-                "len": e.payload.len(),
-                "payload": payload_text(&r),
-            });
-            writeln!(out, "{line}")?;
-        } else {
-            writeln!(
-                out,
-                "{:>10}  {:<18} v{}  domain {}  mono {}  {}",
-                r.sequence,
-                type_name(e.kind),
-                e.payload_version,
-                e.domain_ts_ns,
-                e.mono_ts_ns,
-                payload_text(&r)
-            )?;
-        }
+        print_record(&r, json, out)?;
         printed += 1;
     }
     Ok(printed)

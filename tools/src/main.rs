@@ -192,6 +192,34 @@ enum JournalAction {
         /// Only sequences at or below.
         #[arg(long)]
         to: Option<u64>,
+        /// Only order commands, execution reports and risk decisions of this account (records
+        /// without an account are dropped).
+        #[arg(long, value_name = "ID")]
+        account: Option<u16>,
+    },
+    /// The last records (as dump prints them); --follow: then every record committed after them,
+    /// across segment rolls, waiting for a journal not created yet, until SIGINT/SIGTERM.
+    Tail {
+        /// The journal directory.
+        dir: PathBuf,
+        /// Keep printing records as the writer commits them.
+        #[arg(short, long)]
+        follow: bool,
+        /// Start with the last N records the filters admit.
+        #[arg(short = 'n', long = "lines", value_name = "N", default_value_t = 10)]
+        last: usize,
+        /// Start at this sequence instead of the last N records.
+        #[arg(long, value_name = "SEQ", conflicts_with = "last")]
+        from: Option<u64>,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+        /// Only records of this type (market_event, order_command, execution_report, risk_decision, ...).
+        #[arg(long = "type", value_name = "TYPE")]
+        kind: Option<String>,
+        /// Only order commands, execution reports and risk decisions of this account.
+        #[arg(long, value_name = "ID")]
+        account: Option<u16>,
     },
 }
 
@@ -423,20 +451,34 @@ fn journal(action: JournalAction) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        JournalAction::Dump { dir, json, kind, from, to } => {
-            let filter = ji::DumpFilter { kind: kind.as_deref().map(ji::parse_type).transpose()?, from, to };
+        JournalAction::Dump { dir, json, kind, from, to, account } => {
+            let filter = ji::DumpFilter { kind: kind.as_deref().map(ji::parse_type).transpose()?, from, to, account };
             let stdout = std::io::stdout();
-            match ji::dump(&dir, &filter, json, &mut stdout.lock()) {
-                // `qt journal dump DIR | head`: the reader went away, which is not an error.
-                Err(e)
-                    if e.downcast_ref::<std::io::Error>()
-                        .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) =>
-                {
-                    Ok(())
-                }
-                other => other.map(drop),
-            }
+            quiet_on_broken_pipe(ji::dump(&dir, &filter, json, &mut stdout.lock()).map(drop))
         }
+        JournalAction::Tail { dir, follow, last, from, json, kind, account } => {
+            let filter = ji::DumpFilter {
+                kind: kind.as_deref().map(ji::parse_type).transpose()?,
+                account,
+                ..Default::default()
+            };
+            let opts = qt_tools::journal_tail::TailOptions { last, from, follow, json, filter };
+            let stop = if follow {
+                qt_tools::signals::stop_on_signal("journal tail")?
+            } else {
+                std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false))
+            };
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            quiet_on_broken_pipe(qt_tools::journal_tail::tail(&dir, &opts, &stop, &mut out).map(drop))
+        }
+    }
+}
+
+/// `qt journal dump DIR | head`: the reader went away, which is not an error.
+fn quiet_on_broken_pipe(result: anyhow::Result<()>) -> anyhow::Result<()> {
+    match result {
+        Err(e) if qt_tools::journal_inspect::is_broken_pipe(&e) => Ok(()),
+        other => other,
     }
 }
 
