@@ -429,6 +429,12 @@ fn replay(args: qt_tools::replay::ReplayArgs, config: Option<PathBuf>) -> anyhow
         let text = config::read_file(&path)?;
         let plan = config::load(&text, &path.display().to_string())?;
         let outcome = replay::backtest::run(&args, plan)?;
+        println!(
+            "Backtest: the market data recorded in {} through {} (the recorded book does not react to \
+             our orders; queue position not modelled)",
+            args.dir.display(),
+            path.display()
+        );
         print!("{}", qt_tools::summary::render(&outcome));
         return Ok(());
     }

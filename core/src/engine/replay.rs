@@ -79,3 +79,15 @@ impl<R: PreTradeCheck> Engine<R> {
         }
     }
 }
+
+impl<R: PreTradeCheck> Engine<R> {
+    /// Backtests: tells the strategies of every local refusal queued so far (what the live loop
+    /// does after the gateways' reports); returns how many.
+    pub fn deliver_local_refusals(&mut self) -> usize {
+        let mut n = 0;
+        while self.core.deliver_local_refusal() {
+            n += 1;
+        }
+        n
+    }
+}

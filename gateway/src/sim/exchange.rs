@@ -24,6 +24,8 @@ pub struct SimExchange {
     clients: HashMap<(AccountId, OrderId), u64>,
     /// Scratch for the initial book.
     scratch: Vec<NewOrder>,
+    /// Scratch for order ids (backtest levels).
+    scratch_ids: Vec<u64>,
 }
 
 impl SimExchange {
@@ -32,7 +34,13 @@ impl SimExchange {
     /// flow parameters.
     pub fn new(instrument: Instrument, fees: FeeSchedule, flow_params: FlowParams, seed: u64) -> Result<Self, String> {
         let flow = SyntheticFlow::new(&instrument, flow_params, seed)?;
-        Ok(Self { engine: MatchingEngine::new(instrument, fees), flow, clients: HashMap::new(), scratch: Vec::new() })
+        Ok(Self {
+            engine: MatchingEngine::new(instrument, fees),
+            flow,
+            clients: HashMap::new(),
+            scratch: Vec::new(),
+            scratch_ids: Vec::new(),
+        })
     }
 
     /// The matching engine (book, orders, levels).
@@ -144,6 +152,67 @@ impl SimExchange {
     /// The venue id of an open client order.
     pub fn venue_order_id(&self, account: AccountId, order_id: OrderId) -> Option<u64> {
         self.clients.get(&(account, order_id)).copied()
+    }
+
+    /// Backtests: makes the background liquidity at `price` on `side` exactly `qty`, as a
+    /// recorded book says (zero removes it). Stale background levels of the other side that the
+    /// new level would cross are removed first (a recorded book is not crossed), so only client
+    /// orders can trade with it: a client order resting at or through `price` fills against it,
+    /// as a real order would when the market moves through it. The level's queue position is
+    /// not modelled (it is replaced by one order).
+    pub fn mirror_level<S: MatchSink + ?Sized>(
+        &mut self,
+        side: Side,
+        price: Price,
+        qty: Qty,
+        now: Nanos,
+        sink: &mut S,
+    ) {
+        let crossed = |p: Price| match side {
+            Side::Buy => p <= price,
+            Side::Sell => p >= price,
+        };
+        let mut stale = std::mem::take(&mut self.scratch_ids);
+        stale.clear();
+        let other: Vec<Price> =
+            self.engine.levels(side.opposite()).map(|(p, _)| p).take_while(|p| crossed(*p)).collect();
+        for p in other {
+            stale.extend(self.background_at(side.opposite(), p));
+        }
+        stale.extend(self.background_at(side, price));
+        let mut tap = Tap { inner: &mut *sink, flow: &mut self.flow, clients: &mut self.clients };
+        for venue_id in &stale {
+            let _ = self.engine.cancel(*venue_id, now, &mut tap);
+        }
+        self.scratch_ids = stale;
+        if qty > Qty::ZERO {
+            let order = NewOrder::limit(Owner::Background, side, qt_core::TimeInForce::Gtc, price, qty);
+            if let Err(e) = self.engine.submit(order, now, &mut tap) {
+                log::debug!("backtest level {side:?} {price:?} {qty:?} refused: {e:?}");
+            }
+        }
+    }
+
+    /// Backtests: removes every background order (a recorded snapshot replaces the book).
+    pub fn clear_background<S: MatchSink + ?Sized>(&mut self, now: Nanos, sink: &mut S) {
+        let mut ids = std::mem::take(&mut self.scratch_ids);
+        ids.clear();
+        for side in [Side::Buy, Side::Sell] {
+            let prices: Vec<Price> = self.engine.levels(side).map(|(p, _)| p).collect();
+            for p in prices {
+                ids.extend(self.background_at(side, p));
+            }
+        }
+        let mut tap = Tap { inner: sink, flow: &mut self.flow, clients: &mut self.clients };
+        for venue_id in &ids {
+            let _ = self.engine.cancel(*venue_id, now, &mut tap);
+        }
+        self.scratch_ids = ids;
+    }
+
+    /// Venue ids of the background orders at one level.
+    fn background_at(&self, side: Side, price: Price) -> impl Iterator<Item = u64> + '_ {
+        self.engine.queue(side, price).filter(|o| o.owner == Owner::Background).map(|o| o.venue_id)
     }
 }
 

@@ -15,13 +15,14 @@
 //! Runs on its own thread; allocates (it is the exchange, not the hot path) and waits by
 //! spinning, yielding and short sleeps.
 
+use crate::sim::desk::{self, Collector};
 use crate::sim::exchange::SimExchange;
 use crate::sim::flow::FlowParams;
-use crate::sim::matching::{DoneReason, FeeSchedule, Fill, MatchSink, NewOrder, OrderDone, Owner};
+use crate::sim::matching::FeeSchedule;
 use qt_core::queue::{Consumer, Producer, Progress, push_blocking};
 use qt_core::{
-    AccountId, EventKind, ExecutionReport, Instrument, InstrumentId, Liquidity, MarketEvent, Nanos, OrderCommand,
-    OrderId, Price, Qty, ReportKind, Side, VenueId,
+    AccountId, EventKind, ExecutionReport, Instrument, InstrumentId, MarketEvent, Nanos, OrderCommand, Price, Qty,
+    ReportKind, Side, VenueId,
 };
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -87,115 +88,6 @@ pub struct SimVenueStats {
     pub stopped_early: bool,
 }
 
-/// Collects one operation's callbacks as market records and client reports.
-struct Collector {
-    instrument: InstrumentId,
-    venue: VenueId,
-    ts: Nanos,
-    events: Vec<MarketEvent>,
-    reports: Vec<ExecutionReport>,
-    /// Client orders' remaining details, for reports the matching callbacks do not carry.
-    trades: u64,
-    client_fills: u64,
-}
-
-impl Collector {
-    fn report(
-        &self,
-        account: AccountId,
-        order_id: OrderId,
-        venue_order_id: u64,
-        side: Side,
-        kind: ReportKind,
-    ) -> ExecutionReport {
-        ExecutionReport {
-            order_id,
-            venue_order_id,
-            venue: self.venue,
-            account,
-            instrument: self.instrument,
-            kind,
-            side,
-            last_price: Price::ZERO,
-            last_qty: Qty::ZERO,
-            leaves_qty: Qty::ZERO,
-            cum_qty: Qty::ZERO,
-            fee: qt_core::Notional::ZERO,
-            liquidity: Liquidity::Taker,
-            exchange_ns: self.ts,
-        }
-    }
-
-    fn market(&mut self, kind: EventKind, side: Side, price: Price, qty: Qty) {
-        let mut ev = MarketEvent::new(self.instrument, kind, side, price, qty);
-        ev.exchange_ns = self.ts;
-        self.events.push(ev);
-    }
-}
-
-impl MatchSink for Collector {
-    fn on_accepted(&mut self, venue_id: u64, order: &NewOrder, _ts: Nanos) {
-        if let Owner::Client { account, order_id } = order.owner {
-            let mut r = self.report(account, order_id, venue_id, order.side, ReportKind::Accepted);
-            r.leaves_qty = order.qty;
-            self.reports.push(r);
-        }
-    }
-
-    fn on_fill(&mut self, fill: &Fill) {
-        self.trades += 1;
-        self.market(EventKind::Trade, fill.aggressor, fill.price, fill.qty);
-        let parties = [
-            (
-                fill.maker,
-                fill.maker_venue_id,
-                fill.aggressor.opposite(),
-                fill.maker_leaves_qty,
-                fill.maker_cum_qty,
-                fill.maker_fee,
-                Liquidity::Maker,
-            ),
-            (
-                fill.taker,
-                fill.taker_venue_id,
-                fill.aggressor,
-                fill.taker_leaves_qty,
-                fill.taker_cum_qty,
-                fill.taker_fee,
-                Liquidity::Taker,
-            ),
-        ];
-        for (owner, venue_id, side, leaves, cum, fee, liquidity) in parties {
-            if let Owner::Client { account, order_id } = owner {
-                self.client_fills += 1;
-                let mut r = self.report(account, order_id, venue_id, side, ReportKind::Fill);
-                r.last_price = fill.price;
-                r.last_qty = fill.qty;
-                r.leaves_qty = leaves;
-                r.cum_qty = cum;
-                r.fee = fee;
-                r.liquidity = liquidity;
-                r.exchange_ns = fill.ts;
-                self.reports.push(r);
-            }
-        }
-    }
-
-    fn on_done(&mut self, done: &OrderDone) {
-        if let Owner::Client { account, order_id } = done.owner
-            && done.reason != DoneReason::Filled
-        {
-            let mut r = self.report(account, order_id, done.venue_id, done.side, ReportKind::Canceled);
-            r.cum_qty = done.cum_qty;
-            self.reports.push(r);
-        }
-    }
-
-    fn on_level(&mut self, side: Side, price: Price, qty: Qty) {
-        self.market(EventKind::BookDelta, side, price, qty);
-    }
-}
-
 /// The simulated venue thread's state.
 #[derive(Debug)]
 pub struct SimVenue {
@@ -209,12 +101,8 @@ pub struct SimVenue {
     stats: SimVenueStats,
     ledger: std::collections::BTreeMap<(AccountId, InstrumentId), i64>,
     wall_start: Instant,
-}
-
-impl std::fmt::Debug for Collector {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Collector").field("events", &self.events.len()).field("reports", &self.reports.len()).finish()
-    }
+    /// Operations of the command being handled (reused).
+    ops: Vec<Collector>,
 }
 
 /// Why the venue stopped waiting.
@@ -252,19 +140,12 @@ impl SimVenue {
             stats: SimVenueStats::default(),
             ledger: std::collections::BTreeMap::new(),
             wall_start: Instant::now(),
+            ops: Vec::new(),
         })
     }
 
     fn collector(&self, instrument: InstrumentId) -> Collector {
-        Collector {
-            instrument,
-            venue: self.links.venue,
-            ts: self.now,
-            events: Vec::new(),
-            reports: Vec::new(),
-            trades: 0,
-            client_fills: 0,
-        }
+        Collector::new(instrument, self.links.venue, self.now)
     }
 
     fn stopping(&self) -> bool {
@@ -357,63 +238,17 @@ impl SimVenue {
     /// Matches every order the core has sent.
     fn handle_orders(&mut self) -> Wait {
         while let Ok(cmd) = self.links.orders.pop() {
-            let (instrument, c) = match cmd {
-                OrderCommand::New { order_id, request, .. } => {
-                    self.stats.client_orders += 1;
-                    let i = request.instrument;
-                    let mut c = self.collector(i);
-                    match self.exchanges.get_mut(i.index()) {
-                        Some(ex) => {
-                            if let Err(reason) = ex.submit_client(order_id, &request, self.now, &mut c) {
-                                self.stats.client_rejects += 1;
-                                let mut r =
-                                    c.report(request.account, order_id, 0, request.side, ReportKind::Rejected(reason));
-                                r.leaves_qty = Qty::ZERO;
-                                c.reports.push(r);
-                            }
-                        }
-                        None => {
-                            self.stats.client_rejects += 1;
-                            let r = c.report(
-                                request.account,
-                                order_id,
-                                0,
-                                request.side,
-                                ReportKind::Rejected(qt_core::RejectReason::UnknownInstrument),
-                            );
-                            c.reports.push(r);
-                        }
-                    }
-                    (i, c)
+            let mut ops = std::mem::take(&mut self.ops);
+            ops.clear();
+            let outcome = desk::execute(&mut self.exchanges, self.links.venue, self.now, &cmd, &mut ops);
+            self.stats.client_orders += outcome.orders;
+            self.stats.client_rejects += outcome.rejects;
+            for c in ops.drain(..) {
+                if self.publish(c) == Wait::Stopped {
+                    return Wait::Stopped;
                 }
-                OrderCommand::Cancel { order_id, account, instrument } => {
-                    let mut c = self.collector(instrument);
-                    if let Some(ex) = self.exchanges.get_mut(instrument.index())
-                        && let Err(reason) = ex.cancel_client(account, order_id, self.now, &mut c)
-                    {
-                        let r = c.report(account, order_id, 0, Side::Buy, ReportKind::CancelRejected(reason));
-                        c.reports.push(r);
-                    }
-                    (instrument, c)
-                }
-                OrderCommand::CancelAll { account, instrument } => {
-                    for i in 0..self.exchanges.len() {
-                        if instrument.is_some_and(|x| x.index() != i) {
-                            continue;
-                        }
-                        let mut c = self.collector(InstrumentId(i as u32));
-                        self.exchanges[i].cancel_all_client(account, self.now, &mut c);
-                        if self.publish(c) == Wait::Stopped {
-                            return Wait::Stopped;
-                        }
-                    }
-                    continue;
-                }
-            };
-            let _ = instrument;
-            if self.publish(c) == Wait::Stopped {
-                return Wait::Stopped;
             }
+            self.ops = ops;
         }
         Wait::Done
     }
