@@ -338,6 +338,30 @@ mod tests {
     }
 
     #[test]
+    fn a_write_failure_raises_the_cores_flag_and_the_thread_keeps_draining() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut writer = JournalWriter::open(dir.path(), qt_recorder::JournalConfig::default()).unwrap();
+        writer.poison_for_test();
+        let (mut link, rings) = JournalLink::new(64, JournalFullPolicy::Backpressure);
+        let stop = Arc::new(AtomicBool::new(false));
+        let handle = spawn(rings, Some(writer), RiskState::default(), stop).unwrap();
+        // More than the ring holds: the thread must keep taking records after the failure.
+        for n in 0..200 {
+            link.push(JournalRecord { domain_ns: Nanos(n), mono_ns: Nanos(n), event: JournalEvent::Halt });
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !link.failed() {
+            assert!(std::time::Instant::now() < deadline, "the core was never told");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        drop(link);
+        let (s, writer) = handle.join().unwrap();
+        assert!(writer.is_none());
+        assert_eq!((s.records, s.not_written), (0, 200), "nothing written, nothing stuck");
+        assert!(s.failure.as_deref().is_some_and(|f| f.contains("poisoned")), "{:?}", s.failure);
+    }
+
+    #[test]
     fn writes_what_the_core_pushed_and_counts_decisions() {
         let dir = tempfile::tempdir().unwrap();
         let writer = JournalWriter::open(dir.path(), qt_recorder::JournalConfig::default()).unwrap();

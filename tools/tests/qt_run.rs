@@ -160,3 +160,19 @@ fn a_second_signal_exits_at_once_without_the_summary() {
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(qt_tools::signals::EXIT_SECOND_SIGNAL), "{out:?}");
 }
+
+#[test]
+fn a_journal_directory_that_cannot_be_written_stops_the_run_at_start() {
+    let dir = util::temp_dir("journal-unwritable");
+    let file = dir.join("not-a-directory");
+    std::fs::write(&file, "x").unwrap();
+    let (code, out, err) = qt(&["run", "--duration", "1s", "--journal", file.to_str().unwrap()]);
+    assert_ne!(code, 0, "{out}");
+    assert!(err.contains("journal: cannot open") && err.contains("--no-journal"), "{err}");
+    assert!(!out.contains("run summary"), "nothing ran: {out}");
+    // --no-journal runs without one.
+    let (code, out, err) = qt(&["run", "--duration", "1s", "--pace", "max", "--no-journal"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("journal   off"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -754,4 +754,6 @@ mod handlers;
 mod replay;
 
 #[cfg(test)]
+mod journal_tests;
+#[cfg(test)]
 mod tests;

@@ -11,7 +11,7 @@ use crate::risk_api::BlockReason;
 use crate::time::SimClock;
 use std::io::{Read, Write};
 
-fn registry() -> InstrumentRegistry {
+pub(super) fn registry() -> InstrumentRegistry {
     let mut r = InstrumentRegistry::new();
     r.add(&InstrumentSpec {
         venue: Venue::Sim,
@@ -91,6 +91,11 @@ impl FeedSource for SocketFeed {
     }
 }
 
+/// The eager strategy, its reports unobserved.
+pub(super) fn eager() -> Box<dyn Strategy> {
+    Box::new(Eager { instruments: [InstrumentId(0)], reports: Default::default() })
+}
+
 /// Buys one lot at the best ask on every consistent update; remembers its reports.
 struct Eager {
     instruments: [InstrumentId; 1],
@@ -130,7 +135,7 @@ impl Strategy for Eager {
 }
 
 /// Allows orders at or below `max_price`, blocks the rest.
-struct PriceCap(Price);
+pub(super) struct PriceCap(pub(super) Price);
 
 impl PreTradeCheck for PriceCap {
     fn check(&mut self, request: &OrderRequest, _view: &MarketView<'_>) -> RiskDecision {
