@@ -15,7 +15,7 @@
 
 use super::{ReplayArgs, journal_plan};
 use crate::config::Plan;
-use crate::run::{RiskEnd, RunOutcome, build_gate};
+use crate::run::{RiskEnd, RunOutcome};
 use anyhow::{Context, anyhow};
 use qt_core::journal::{JournalEvent, JournalRecord};
 use qt_core::queue::spsc;
@@ -62,7 +62,7 @@ impl Backtest {
     fn build(plan: &Plan) -> anyhow::Result<Self> {
         qt_core::sys::init_clock();
         let clock = SimClock::new(plan.sim.start);
-        let gate = build_gate(plan)?;
+        let gate = super::replay_gate(plan)?;
         let mut engine = Engine::new(plan.engine.clone(), plan.instruments.clone(), gate, Arc::new(clock.clone()));
         for s in plan.build_strategies() {
             engine.add_strategy(s);

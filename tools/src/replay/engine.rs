@@ -4,7 +4,6 @@
 //! Nothing is sent anywhere: the order rings are drained and dropped.
 
 use crate::config::Plan;
-use crate::run::build_gate;
 use qt_core::journal::{JournalEvent, JournalFullPolicy, JournalLink, JournalRings};
 use qt_core::queue::{Consumer, Producer, spsc};
 use qt_core::{Engine, ExecutionReport, Nanos, OrderCommand, SimClock};
@@ -30,7 +29,7 @@ impl ReplayEngine {
     pub(crate) fn build(plan: &Plan) -> anyhow::Result<Self> {
         qt_core::sys::init_clock();
         let clock = SimClock::new(Nanos(0));
-        let gate = build_gate(plan)?;
+        let gate = super::replay_gate(plan)?;
         let mut engine = Engine::new(plan.engine.clone(), plan.instruments.clone(), gate, Arc::new(clock.clone()));
         for s in plan.build_strategies() {
             engine.add_strategy(s);

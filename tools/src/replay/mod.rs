@@ -141,6 +141,15 @@ pub fn journal_plan(dir: &Path) -> anyhow::Result<Plan> {
         .map_err(|e| anyhow!("{e}\n(replay needs the files the run's configuration names, e.g. the ESS secret)"))
 }
 
+/// The risk gate of a replayed or backtested `plan`. A run without an ESS secret used a random
+/// key nobody knows, so it refused every reset; a key no token was made with refuses them again
+/// (without the run's start-up warning about the missing secret).
+fn replay_gate(plan: &Plan) -> anyhow::Result<RiskGate> {
+    let mut plan = plan.clone();
+    plan.ess.secret.get_or_insert_with(|| b"qt replay: the run had no ESS reset secret".to_vec());
+    crate::run::build_gate(&plan)
+}
+
 /// Order commands are compared without their send time (monotonic latency bookkeeping).
 fn normalized(mut e: CoreEntry) -> CoreEntry {
     if let JournalEvent::Command(OrderCommand::New { sent_local_ns, .. }) = &mut e.record.event {
