@@ -367,3 +367,35 @@ fn tail_follow_waits_for_a_journal_not_created_yet_and_ends_quietly_on_a_closed_
     assert_eq!(status.code(), Some(0), "{status:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn tail_follow_sees_a_running_engines_records_as_they_are_committed() {
+    let dir = temp_dir("journal-follow-engine");
+    let (mut cmd, _cwd) = util::qt_command();
+    let mut engine = cmd
+        .args(["run", "--duration", "60s", "--pace", "realtime", "--journal", dir.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // The run's own folder appears under the journal directory.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let run = loop {
+        if let Some(e) = std::fs::read_dir(&dir).unwrap().next() {
+            break e.unwrap().path();
+        }
+        assert!(std::time::Instant::now() < deadline, "no run folder");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let tail = TailChild::spawn(&[run.to_str().unwrap(), "--follow", "--json", "--from", "1"]);
+    let first = tail.next_seqs(1);
+    assert_eq!(first, [1], "from the configuration record on");
+    // Records keep arriving while the engine runs (real time: they are being written now).
+    let seen = tail.next_seqs(2_000);
+    assert_eq!(seen, (2..2_002).collect::<Vec<_>>(), "in order, none missing");
+    assert!(engine.try_wait().unwrap().is_none(), "the engine is still running");
+    let _ = engine.kill();
+    let _ = engine.wait();
+    let _ = tail.terminate();
+    let _ = std::fs::remove_dir_all(&dir);
+}
