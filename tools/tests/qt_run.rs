@@ -56,12 +56,19 @@ fn default_run_trades_on_the_simulated_venue_in_real_time() {
 
 #[test]
 fn same_seed_same_fills_different_seed_different_fills() {
+    // All three journal into the same directory: each simulated run writes a folder of its own
+    // and never restores from an earlier one.
+    let journal = util::temp_dir("same-seed-journal");
     let run = |seed: &str| {
-        let (code, out, err) = qt(&["run", "--duration", "20s", "--pace", "max", "--seed", seed]);
+        let args =
+            ["run", "--duration", "20s", "--pace", "max", "--seed", seed, "--journal", journal.to_str().unwrap()];
+        let (code, out, err) = qt(&args);
         assert_eq!(code, 0, "stderr: {err}");
         out
     };
     let (a, b, c) = (run("42"), run("42"), run("43"));
+    assert_eq!(std::fs::read_dir(&journal).unwrap().count(), 3, "one journal folder per run");
+    let _ = std::fs::remove_dir_all(&journal);
     assert!(figure(&a, "orders", "fills") > 50, "{a}");
     assert_eq!(digest(&a), digest(&b), "same seed:\n{a}\n{b}");
     assert_eq!(figure(&a, "orders", "fills"), figure(&b, "orders", "fills"));
