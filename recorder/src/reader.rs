@@ -172,6 +172,24 @@ impl JournalReader {
                 ));
             }
         }
+        // The length cannot be trusted: look for the next intact frame of this segment (8-byte
+        // aligned, its length inside the committed region, its CRC right, a later sequence).
+        let mut at = self.position + frame::ALIGN;
+        while at + frame::HEADER_LEN <= committed {
+            if let Some((_, sequence)) = self.intact_frame_at(at, committed)
+                && sequence > self.next_sequence
+            {
+                let (from, damaged_at) = (self.next_sequence, self.position);
+                self.position = at;
+                self.next_sequence = sequence;
+                return Ok(format!(
+                    "records {from}..{} at segment {} offsets {damaged_at}..{at}",
+                    sequence - 1,
+                    self.segment
+                ));
+            }
+            at += frame::ALIGN;
+        }
         let next = self.segment + 1;
         if !segment::segment_path(&self.dir, next).exists() {
             return Err(self.corrupt(Corruption::SegmentMismatch("no later segment to skip the damage to")));
@@ -193,6 +211,25 @@ impl JournalReader {
         self.sealed = false;
         self.next_sequence = h.first_sequence;
         Ok(format!("the rest of segment {segment} (sequences {from}..{})", h.first_sequence.saturating_sub(1)))
+    }
+
+    /// `(payload length, sequence)` of an intact frame at `at` (below `committed`), if one is
+    /// there: a plausible length and a matching CRC.
+    fn intact_frame_at(&mut self, at: usize, committed: usize) -> Option<(usize, u64)> {
+        let mut fh = [0u8; frame::HEADER_LEN];
+        if !self.map.copy_out(at, &mut fh) {
+            return None;
+        }
+        let len = format::frame_length(&fh);
+        let payload_len = format::check_frame_length(len, at, committed).ok().filter(|_| len != 0)?;
+        if self.payload.len() < payload_len {
+            self.payload.resize(payload_len, 0);
+        }
+        if !self.map.copy_out(at + frame::HEADER_LEN, &mut self.payload[..payload_len]) {
+            return None;
+        }
+        let sequence = u64::from_le_bytes(fh[frame::SEQUENCE..frame::SEQUENCE + 8].try_into().ok()?);
+        format::validate_frame(&fh, &self.payload[..payload_len], sequence).ok().map(|_| (payload_len, sequence))
     }
 
     fn load_committed(&self) -> Result<usize> {

@@ -92,6 +92,17 @@ fn an_altered_decision_is_caught_at_its_record_and_shown_side_by_side() {
     std::fs::remove_dir_all(&parent).unwrap();
 }
 
+/// The offset of the first frame at or past the middle of the committed data of `bytes`.
+fn middle_frame(bytes: &[u8]) -> usize {
+    let committed = u64::from_le_bytes(bytes[64..72].try_into().unwrap()) as usize;
+    let mut at = 128;
+    while at < committed / 2 {
+        let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        at += len.div_ceil(8) * 8;
+    }
+    at
+}
+
 #[test]
 fn a_damaged_record_stops_the_replay_unless_skipping_is_asked_for() {
     let parent = util::temp_dir("replay-damaged");
@@ -101,28 +112,35 @@ fn a_damaged_record_stops_the_replay_unless_skipping_is_asked_for() {
         .map(|e| e.unwrap().path())
         .find(|p| p.extension().is_some_and(|x| x == "qtj"))
         .unwrap();
-    // Flip one payload byte of a record in the middle of the committed data.
     let mut reader = JournalReader::open(&run).unwrap();
     let mut count = 0u64;
     while reader.next().unwrap().is_some() {
         count += 1;
     }
-    let mut bytes = std::fs::read(&segment).unwrap();
-    let committed = u64::from_le_bytes(bytes[64..72].try_into().unwrap()) as usize;
-    let at = committed / 2;
-    bytes[at] ^= 0x40;
-    std::fs::write(&segment, &bytes).unwrap();
+    let original = std::fs::read(&segment).unwrap();
+    let frame = middle_frame(&original);
+    // A flipped payload byte (the CRC fails; the length still steps over the frame), then a
+    // flipped length byte (the reader must find the next intact frame by itself).
+    for (what, at, skipped) in [("payload", frame + 40, "one record"), ("length", frame + 2, "records ")] {
+        let mut bytes = original.clone();
+        bytes[at] ^= 0x40;
+        std::fs::write(&segment, &bytes).unwrap();
 
-    let (code, out, err) = qt(&["replay", run.to_str().unwrap()]);
-    assert_ne!(code, 0, "{out}\n{err}");
-    assert!(err.contains("damaged") && err.contains("segment 0"), "{err}");
-    assert!(err.contains("--skip-corrupt"), "says how to go on: {err}");
+        let (code, out, err) = qt(&["replay", run.to_str().unwrap()]);
+        assert_ne!(code, 0, "{what}: {out}\n{err}");
+        assert!(err.contains("damaged") && err.contains("segment 0"), "{what}: {err}");
+        assert!(err.contains("--skip-corrupt"), "says how to go on: {err}");
 
-    let (_, out, err) = qt(&["replay", run.to_str().unwrap(), "--skip-corrupt"]);
-    assert!(out.contains("SKIPPED damaged records") && out.contains("one record"), "{out}\n{err}");
-    // It read past the damaged record (what follows may then diverge: a record is missing).
-    let damaged: u64 = out.split_once("expected sequence ").unwrap().1.split(')').next().unwrap().parse().unwrap();
-    assert!(before(&out, " records,") > damaged && damaged < count, "it went on past the damage: {out}");
+        let (_, out, err) = qt(&["replay", run.to_str().unwrap(), "--skip-corrupt"]);
+        let line = out
+            .lines()
+            .find(|l| l.starts_with("SKIPPED damaged records"))
+            .unwrap_or_else(|| panic!("{what}: {out}\n{err}"));
+        assert!(line.contains(skipped), "{what}: {line}");
+        // It read past the damaged record (what follows may then diverge: a record is missing).
+        let damaged: u64 = line.split_once("expected sequence ").unwrap().1.split(')').next().unwrap().parse().unwrap();
+        assert!(before(&out, " records,") > damaged && damaged < count, "{what}: went on past the damage: {out}");
+    }
     std::fs::remove_dir_all(&parent).unwrap();
 }
 

@@ -14,9 +14,33 @@ impl<R: PreTradeCheck> Core<R> {
     #[inline]
     pub(super) fn journal(&mut self, event: JournalEvent) {
         let Some(link) = &mut self.journal else { return };
+        if let Some(input) = self.staged.take() {
+            let pushed = link.push(input);
+            self.count_pushed(pushed);
+        }
+        let Some(link) = &mut self.journal else { return };
         let record = JournalRecord { domain_ns: self.domain_now, mono_ns: self.local_now, event };
         let pushed = link.push(record);
         self.count_pushed(pushed);
+    }
+
+    /// Stages the current input's record: it is pushed with the input's first output, or when
+    /// the input is done ([`Self::flush_staged`]) — so an order a market record triggers leaves
+    /// before any journal push, and the journal still has the input first.
+    #[inline]
+    fn stage(&mut self, event: JournalEvent) {
+        if self.journal.is_some() {
+            self.staged = Some(JournalRecord { domain_ns: self.domain_now, mono_ns: self.local_now, event });
+        }
+    }
+
+    /// Pushes a staged input record that no output has pushed yet.
+    #[inline]
+    fn flush_staged(&mut self) {
+        if let (Some(input), Some(link)) = (self.staged.take(), &mut self.journal) {
+            let pushed = link.push(input);
+            self.count_pushed(pushed);
+        }
     }
 
     #[inline]
@@ -63,7 +87,13 @@ impl<R: PreTradeCheck> Core<R> {
         self.counters.market_events.incr();
         // One domain-time read per record, shared by every subscriber (not one per strategy).
         self.domain_now = self.clock.now();
-        self.journal(JournalEvent::Market(*ev));
+        self.stage(JournalEvent::Market(*ev));
+        self.market_record(ev);
+        self.flush_staged();
+    }
+
+    #[inline]
+    fn market_record(&mut self, ev: &MarketEvent) {
         let Some(book) = self.books.get_mut(ev.instrument.index()) else {
             self.counters.unknown_instrument_events.incr();
             return;
@@ -105,7 +135,10 @@ impl<R: PreTradeCheck> Core<R> {
         }
         for i in 0..self.actions.len() {
             let action = self.actions.take(i);
-            if let Some(action) = action {
+            // A placement's intent is journaled by `place`, after the order has left.
+            if let Some(action) = action
+                && !matches!(action, StrategyAction::Place(_))
+            {
                 self.journal(JournalEvent::Intent(action));
             }
             match action {
@@ -122,21 +155,22 @@ impl<R: PreTradeCheck> Core<R> {
     }
 
     #[inline]
+    /// A strategy's order through the gate to its venue. Journals the intent, the decision and
+    /// the command in that order — after the order has left (nothing is journaled before the
+    /// send on the tick-to-order path), or before the refusal when it does not leave.
     fn place(&mut self, mut request: OrderRequest, trigger_ns: Nanos) {
         self.counters.order_requests.incr();
+        let intent = request;
         if self.journal.as_ref().is_some_and(JournalLink::failed) {
             // No audit, no trading: the journal cannot write.
+            self.journal(JournalEvent::Intent(StrategyAction::Place(intent)));
             self.counters.journal_refused_orders.incr();
             self.local_reject(OrderId(0), &request, RejectReason::JournalUnavailable);
             return;
         }
         let view = view!(self);
         let decision = self.risk.check(&request, &view);
-        if self.journal.is_some() {
-            let record =
-                DecisionRecord::new(&request, decision, &self.risk.decision_inputs(), view.now, self.local_now);
-            self.journal(JournalEvent::Decision(record));
-        }
+        let decided_at = view.now;
         match decision {
             RiskDecision::Allow => self.counters.risk_allow.incr(),
             RiskDecision::ScaleDown(qty, reason) => {
@@ -145,17 +179,20 @@ impl<R: PreTradeCheck> Core<R> {
             }
             RiskDecision::Block(reason) => {
                 self.counters.risk_block.get(reason).incr();
+                self.journal_decision(&intent, decision, decided_at);
                 self.local_reject(OrderId(0), &request, RejectReason::RiskBlocked);
                 return;
             }
         }
         let Some(venue) = self.venue_of_instrument.get(request.instrument.index()).copied().flatten() else {
             self.counters.unknown_instrument_events.incr();
+            self.journal_decision(&intent, decision, decided_at);
             self.local_reject(OrderId(0), &request, RejectReason::UnknownInstrument);
             return;
         };
         let Some(order_id) = self.orders.insert(request, self.local_now) else {
             self.counters.order_table_full.incr();
+            self.journal_decision(&intent, decision, decided_at);
             self.local_reject(OrderId(0), &request, RejectReason::TooManyOpenOrders);
             return;
         };
@@ -163,16 +200,30 @@ impl<R: PreTradeCheck> Core<R> {
         let command = OrderCommand::New { order_id, request, sent_local_ns: sent };
         match self.venues[venue].orders.push(command) {
             Ok(()) => {
-                self.journal(JournalEvent::Command(command));
                 self.counters.orders_sent.incr();
                 self.tick_to_order.record(sent.0 - trigger_ns.0);
+                self.journal_decision(&intent, decision, decided_at);
+                self.journal(JournalEvent::Command(command));
             }
             Err(PushError::Full(_)) => {
                 self.orders.forget(order_id);
                 self.counters.order_queue_full.incr();
+                self.journal_decision(&intent, decision, decided_at);
                 self.local_reject(order_id, &request, RejectReason::QueueFull);
             }
         }
+    }
+
+    /// Journals a placement's intent and the gate's decision on it (with the inputs of that
+    /// decision: the gate's last check).
+    #[inline]
+    fn journal_decision(&mut self, intent: &OrderRequest, decision: RiskDecision, decided_at: Nanos) {
+        if self.journal.is_none() {
+            return;
+        }
+        self.journal(JournalEvent::Intent(StrategyAction::Place(*intent)));
+        let record = DecisionRecord::new(intent, decision, &self.risk.decision_inputs(), decided_at, self.local_now);
+        self.journal(JournalEvent::Decision(record));
     }
 
     fn cancel(&mut self, order_id: OrderId) {

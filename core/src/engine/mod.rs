@@ -259,6 +259,8 @@ struct Core<R> {
     /// input uses it.
     domain_now: Nanos,
     journal: Option<JournalLink>,
+    /// The current input's record, not yet pushed (see `Core::stage`).
+    staged: Option<JournalRecord>,
     /// The risk component's state last journaled.
     risk_state: RiskState,
     risk_actions: RiskActions,
@@ -332,6 +334,7 @@ impl<R: PreTradeCheck> Engine<R> {
             local_now: Nanos::ZERO,
             domain_now: Nanos(0),
             journal: None,
+            staged: None,
             risk_state: RiskState::default(),
             risk_actions: RiskActions::with_capacity(256),
             venue_reported: Vec::new(),
