@@ -7,6 +7,7 @@ pub mod control;
 pub mod feed_check;
 pub mod journal;
 pub mod journal_inspect;
+pub mod restore;
 pub mod run;
 pub mod signals;
 pub mod summary;

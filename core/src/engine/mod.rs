@@ -752,6 +752,9 @@ macro_rules! view {
 
 mod handlers;
 mod replay;
+mod restore;
+
+pub use restore::{RUN_ORDER_ID_BITS, run_order_id_base};
 
 #[cfg(test)]
 mod tests;

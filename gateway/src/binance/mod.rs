@@ -46,6 +46,7 @@ pub mod account;
 pub mod errors;
 pub mod gateway;
 pub(crate) mod https;
+pub mod settle;
 pub(crate) mod signer;
 pub(crate) mod trades;
 pub(crate) mod user_stream;

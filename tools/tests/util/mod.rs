@@ -3,6 +3,8 @@
 #![allow(dead_code)] // each test binary uses its own subset
 
 use std::os::unix::fs::PermissionsExt;
+pub(crate) mod binance;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -1,0 +1,165 @@
+//! A live restart that continues (issue #15 item 7), over real sockets against the venue
+//! simulator's Binance spot protocol: run 1 trades, its emergency stop is tripped with
+//! `qt ess trigger`, and it is killed with SIGKILL; run 2 on the same journal restores before
+//! it trades — the stop is still latched (no order leaves until `qt ess reset`), its position,
+//! average price, realized PnL and fees are what the venue says run 1 left, nothing differs
+//! when its open orders are reconciled — and its client order ids never repeat run 1's.
+
+mod util;
+
+use qt_core::{AccountId, ClientOrderId, Notional};
+use qt_venue_sim::market::{AccountEvent, ExecKind, Market};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use util::binance::{figure_of, reconcile_line, venue};
+
+/// Client order ids of the orders the venue accepted, in order (collected on a thread).
+fn watch_new_orders(market: &Market) -> Arc<Mutex<Vec<String>>> {
+    let rx = market.subscribe_account(AccountId(0)).unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let out = seen.clone();
+    std::thread::spawn(move || {
+        while let Ok(ev) = rx.recv() {
+            if let AccountEvent::Order { exec: ExecKind::New, order } = &*ev {
+                out.lock().unwrap().push(order.client_order_id.clone());
+            }
+        }
+    });
+    seen
+}
+
+/// `qt run` on `config` with its journal in `journal` (output piped), in a scratch cwd.
+fn start(config: &Path, journal: &Path) -> (Child, util::Scratch) {
+    let (mut cmd, cwd) = util::qt_command();
+    let child = cmd
+        .args(["run", "--duration", "120s", "--config"])
+        .arg(config)
+        .arg("--journal")
+        .arg(journal)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    (child, cwd)
+}
+
+/// `qt ess <args> --config config`, retried until the engine answers (up to 30 s).
+fn ess(config: &Path, args: &[&str]) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut all = vec!["ess"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--config", config.to_str().unwrap()]);
+        let (code, out, err) = util::qt(&all);
+        if code == 0 {
+            return out;
+        }
+        assert!(Instant::now() < deadline, "qt ess {args:?}: {out}{err}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn wait_until(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn total(market: &Market, asset: &str) -> Notional {
+    let b = market.balances(AccountId(0)).into_iter().find(|b| b.asset == asset).unwrap();
+    b.free.checked_add(b.locked).unwrap()
+}
+
+/// The value after `label ` in `line` (up to the next comma or space).
+fn field<'a>(line: &'a str, label: &str) -> &'a str {
+    let rest = line.split_once(&format!("{label} ")).unwrap_or_else(|| panic!("{label} in {line}")).1;
+    rest.split([',', ' ']).next().unwrap()
+}
+
+#[test]
+fn a_restart_after_sigkill_keeps_the_stop_latched_and_restores_positions() {
+    let (mut server, market, path) = venue("restart");
+    let dir = util::temp_dir("restart");
+    let secret = dir.join("ess.secret");
+    util::write_secret(&secret, "the-secret-of-the-restart-test");
+    let config = dir.join("live.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let text = format!(
+        "{text}\n[ess]\nreset_secret_file = {:?}\ncontrol_socket = {:?}\n",
+        secret.display().to_string(),
+        dir.join("qt.sock").display().to_string()
+    );
+    std::fs::write(&config, text).unwrap();
+    let journal = dir.join("journal");
+    let orders = watch_new_orders(&market);
+
+    // Run 1: trades, then the stop is tripped and latches; then SIGKILL.
+    let (mut run1, _cwd1) = start(&config, &journal);
+    let start_btc = Notional::parse("10").unwrap();
+    wait_until("run 1 to trade", 30, || total(&market, "BTC") != start_btc);
+    let out = ess(&config, &["trigger", "--reason", "restart test"]);
+    assert!(out.contains("TRIGGERED"), "{out}");
+    wait_until("the stop to latch", 10, || ess(&config, &["status"]).contains("ess latched"));
+    // Its flatten orders settle at the venue.
+    wait_until("no order open at the venue", 10, || market.open_orders(AccountId(0), None).is_empty());
+    std::thread::sleep(Duration::from_millis(300));
+    run1.kill().unwrap();
+    run1.wait().unwrap();
+    let run1_orders = orders.lock().unwrap().clone();
+    assert!(!run1_orders.is_empty());
+    let (btc, usdt) = (total(&market, "BTC"), total(&market, "USDT"));
+    let fees: Notional = market
+        .account_trades(AccountId(0), 0)
+        .iter()
+        .fold(Notional::ZERO, |acc, t| acc.checked_add(t.fill.fee).unwrap());
+
+    // Run 2 on the same journal: restored, still latched, nothing leaves.
+    let (run2, _cwd2) = start(&config, &journal);
+    let status = ess(&config, &["status"]);
+    assert!(status.contains("ess latched (source manual)"), "{status}");
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(orders.lock().unwrap().len(), run1_orders.len(), "an order left while the stop was latched");
+    let out = ess(&config, &["reset", "--operator", "alice"]);
+    assert!(out.contains("reset by alice"), "{out}");
+    // Once reset, it trades again — with client order ids run 1 never used.
+    wait_until("run 2 to send an order", 20, || orders.lock().unwrap().len() > run1_orders.len());
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(Command::new("kill").args(["-TERM", &run2.id().to_string()]).status().unwrap().success());
+    let out = run2.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{}", String::from_utf8_lossy(&out.stderr));
+
+    // Its counts are its own, not the replayed run's.
+    assert_eq!(figure_of(&stdout, "orders", "sent"), figure_of(&stdout, "gateway", "sent"), "{stdout}");
+    let all = orders.lock().unwrap().clone();
+    let run2_orders = &all[run1_orders.len()..];
+    for id in run2_orders {
+        assert!(!run1_orders.contains(id), "client order id {id} was used by run 1 too");
+        let (run, order) = ClientOrderId::parse(id).unwrap();
+        let (run1_run, _) = ClientOrderId::parse(&run1_orders[0]).unwrap();
+        assert_eq!(run, run1_run, "one run id per journal");
+        assert!(order.0 > 1 << 40, "run 2 numbers its orders in its own range: {id}");
+    }
+
+    // The summary's restore section: one earlier run, the stop latched, the position as the
+    // venue says run 1 left it, and nothing different at the venue.
+    let restore: Vec<&str> = stdout.lines().filter(|l| l.trim_start().starts_with("restore ")).collect();
+    assert!(restore.iter().any(|l| l.contains("restored 1 earlier run(s)") && l.contains("ess latched")), "{stdout}");
+    assert!(!stdout.contains("FORCED"), "the replay itself reached the latch: {stdout}");
+    let pos = restore.iter().find(|l| l.contains("restored position account 0")).unwrap_or_else(|| panic!("{stdout}"));
+    let qty: i64 = field(pos, "qty").parse().unwrap();
+    let venue_qty = btc.checked_sub(start_btc).unwrap();
+    assert_eq!(Notional::from_scaled(i128::from(qty), 5).unwrap(), venue_qty, "{pos}");
+    let usdt_change = usdt.checked_sub(Notional::parse("1000000").unwrap()).unwrap();
+    assert_eq!(Notional::parse(field(pos, "cash")).unwrap(), usdt_change, "{pos}");
+    assert_eq!(Notional::parse(field(pos, "fees")).unwrap(), fees, "{pos}");
+    assert!(restore.iter().any(|l| l.contains("reconcile orders: 0 open") && l.contains(" 0 differences")), "{stdout}");
+    // And this run's own trading reconciles with the venue from where the restore left off.
+    assert_eq!(reconcile_line(&stdout, "positions vs venue base-asset balances"), (1, 0), "{stdout}");
+    assert_eq!(reconcile_line(&stdout, "balances vs venue").1, 0, "{stdout}");
+    server.shutdown();
+}
