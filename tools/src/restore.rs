@@ -21,7 +21,6 @@
 //!
 //! Cold, on the `qt run` main thread before any other thread of the run starts; allocates.
 
-use crate::config::Plan;
 use anyhow::Context;
 use qt_core::engine::ControlCommand;
 use qt_core::journal::{JournalAttachment, JournalEvent};
@@ -30,8 +29,8 @@ use qt_core::position::Position;
 use qt_core::queue::Consumer;
 use qt_core::risk_api::RiskState;
 use qt_core::{
-    AccountId, ClientOrderId, Engine, ExecutionReport, InstrumentId, Liquidity, OrderCommand, PreTradeCheck, Qty,
-    RejectReason, ReplayableClock, ReportKind,
+    AccountId, ClientOrderId, Engine, ExecutionReport, InstrumentId, InstrumentRegistry, Liquidity, OrderCommand,
+    PreTradeCheck, Qty, RejectReason, ReplayableClock, ReportKind,
 };
 use qt_gateway::binance::BinanceGatewayConfig;
 use qt_gateway::binance::settle::{SettledOrder, Settler, unreported};
@@ -205,25 +204,30 @@ pub fn check_risk_state(engine: &mut Engine<RiskGate>, report: &mut RestoreRepor
     }
 }
 
-/// Settles every order open in the restored `engine` with its venue (`queries`: each live
-/// venue's gateway configuration; `run_id`: the journal's client-order-id run id). Returns the
-/// reports to apply once the journal is attached ([`Engine::apply_restored_report`]).
-pub fn settle_open_orders<R: PreTradeCheck>(
-    engine: &Engine<R>,
-    plan: &Plan,
+/// Settles every order `open` in the restored engine ([`Engine::open_orders`]) with its venue
+/// (`queries`: each live venue's gateway configuration; `run_id`: the journal's
+/// client-order-id run id). Returns the reports to apply once the journal is attached
+/// ([`Engine::apply_restored_report`]).
+///
+/// An order still working at the venue is cancelled, not adopted: the restarted strategies
+/// decide afresh from the restored position, and the gateway then never meets an order it did
+/// not send (its fills would otherwise need the old order registered in its order map).
+pub fn settle_open_orders(
+    open: &[LiveOrder],
+    instruments: &InstrumentRegistry,
     queries: &[BinanceGatewayConfig],
     run_id: u32,
     report: &mut RestoreReport,
 ) -> Vec<ExecutionReport> {
     let mut reports = Vec::new();
     let mut settlers: Vec<Option<Settler>> = queries.iter().map(|_| None).collect();
-    for order in engine.open_orders() {
+    for &order in open {
         let r = &order.request;
         let client_id = ClientOrderId::new(run_id, order.id);
         let venue = queries.iter().position(|q| {
             q.instruments.iter().any(|i| i.id() == r.instrument) && q.accounts.iter().any(|(a, _, _)| *a == r.account)
         });
-        let (Some(v), Some(inst)) = (venue, plan.instruments.get(r.instrument)) else {
+        let (Some(v), Some(inst)) = (venue, instruments.get(r.instrument)) else {
             report.differences += 1;
             report.left_open += 1;
             report.orders.push(format!("order {} ({client_id}): no live venue trades it here; left as is", order.id.0));
@@ -284,10 +288,12 @@ fn settle_reports(
         out.push(accepted);
     }
     let mut cum = order.cum_qty;
+    // One difference per order, however many ways it differs.
+    let mut differs = false;
     let mut notes = Vec::new();
     let missing = s.executed.checked_sub(order.cum_qty).unwrap_or(Qty::ZERO);
     if missing.is_positive() {
-        report.differences += 1;
+        differs = true;
         let fills: Vec<(qt_core::Price, Qty, qt_core::Notional, Liquidity, qt_core::Nanos)> =
             match s.trades.as_ref().map_err(String::clone).and_then(|t| unreported(t, order.cum_qty)) {
                 Ok(trades) => trades
@@ -326,13 +332,53 @@ fn settle_reports(
             report.cancelled += 1;
             notes.insert(0, "open at the venue: cancelled".into());
         } else {
-            report.differences += 1;
+            differs = true;
             notes.insert(0, format!("{} at the venue while we were down", s.status));
         }
     } else {
         report.left_open += 1;
-        report.differences += 1;
+        differs = true;
         notes.insert(0, format!("still {} at the venue, the cancel did not take: check the venue", s.status));
     }
+    if differs {
+        report.differences += 1;
+    }
     notes.join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use qt_core::{EngineConfig, Nanos, SimClock};
+
+    fn engine() -> Engine<RiskGate> {
+        let clock = std::sync::Arc::new(SimClock::new(Nanos(1)));
+        Engine::new(EngineConfig::default(), InstrumentRegistry::new(), qt_risk::gate::sim_alpha_gate(), clock)
+    }
+
+    #[test]
+    fn a_journaled_stop_the_replay_did_not_reach_is_forced_latched() {
+        let mut e = engine();
+        let latched = RiskState {
+            ess: RiskState::LATCHED,
+            ess_source: TriggerSource::Manual as u8,
+            level: 0,
+            ess_since: Nanos(5),
+        };
+        let mut report = RestoreReport { journaled_risk: Some(latched), ..RestoreReport::default() };
+        check_risk_state(&mut e, &mut report);
+        assert!(report.forced_latch);
+        assert_eq!(e.risk().state(), latched, "latched with the journaled source and time");
+        assert!(report.lines()[0].contains("FORCED"), "{:?}", report.lines());
+
+        // Agreeing states, or a journal that never recorded one: nothing is forced.
+        let mut e = engine();
+        let armed = e.risk().state();
+        for journaled in [Some(armed), None] {
+            let mut report = RestoreReport { journaled_risk: journaled, ..RestoreReport::default() };
+            check_risk_state(&mut e, &mut report);
+            assert!(!report.forced_latch);
+            assert_eq!(e.risk().state(), armed);
+        }
+    }
 }

@@ -516,7 +516,13 @@ pub fn run_live(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<Run
     let settle = match restore.as_mut() {
         Some(report) => {
             report.next_order_id = engine.next_order_id();
-            let reports = crate::restore::settle_open_orders(&engine, &plan, &account_queries, run_id, report);
+            let reports = crate::restore::settle_open_orders(
+                &engine.open_orders(),
+                &plan.instruments,
+                &account_queries,
+                run_id,
+                report,
+            );
             for line in report.lines() {
                 log::warn!("restore: {line}");
             }

@@ -163,3 +163,109 @@ fn a_restart_after_sigkill_keeps_the_stop_latched_and_restores_positions() {
     assert_eq!(reconcile_line(&stdout, "balances vs venue").1, 0, "{stdout}");
     server.shutdown();
 }
+
+/// A killed run's orders, settled with the venue at the restart: one still working is
+/// cancelled; one the venue filled while we were down gets its fills with the venue's own
+/// commissions; one that never reached the venue is rejected.
+#[test]
+fn orders_a_killed_run_left_open_are_settled_with_the_venue() {
+    use qt_core::orders::{LiveOrder, OrderStatus};
+    use qt_core::{
+        InstrumentId, InstrumentRegistry, OrderId, OrderRequest, OrderType, Price, Qty, RejectReason, ReportKind, Side,
+        StrategyId, TimeInForce,
+    };
+    use qt_gateway::binance::BinanceGatewayConfig;
+    use qt_venue_sim::market::{ClientOrderRequest, OrderRef, OrderStatus as VenueStatus};
+
+    let (mut server, market, path) = venue("settle");
+    let addr = server.addr_of("binance").unwrap();
+    let inst = market.instruments()[0].clone();
+    let cfg = BinanceGatewayConfig {
+        rest_url: format!("https://{addr}"),
+        ws_url: format!("wss://{addr}"),
+        ca_file: Some(path.parent().unwrap().join("ca.pem")),
+        server_name: Some("localhost".into()),
+        instruments: vec![inst.clone()],
+        accounts: vec![(AccountId(0), "live-test-key".into(), "live-test-secret".into())],
+        ..BinanceGatewayConfig::default()
+    };
+    const RUN: u32 = 0x5eed;
+    let id = |n| ClientOrderId::new(RUN, OrderId(n)).as_str().to_string();
+    let request = |side, order_type, tif, price: i64| OrderRequest {
+        account: AccountId(0),
+        strategy: StrategyId(0),
+        instrument: InstrumentId(0),
+        side,
+        order_type,
+        tif,
+        price: Price::from_units(price),
+        qty: Qty::from_units(100),
+        reduce_only: false,
+        stop_price: None,
+    };
+    // 1: a buy far below the market, still working; 2: a buy that filled at once.
+    let resting = request(Side::Buy, OrderType::Limit, TimeInForce::Gtc, 3_000_000);
+    let taker = request(Side::Buy, OrderType::Market, TimeInForce::Ioc, 9_000_000);
+    for (n, r) in [(1, &resting), (2, &taker)] {
+        let price = (r.order_type == OrderType::Limit).then_some(r.price);
+        let req = ClientOrderRequest {
+            client_order_id: Some(id(n)),
+            side: r.side,
+            order_type: r.order_type,
+            tif: r.tif,
+            price,
+            qty: r.qty,
+        };
+        market.submit(AccountId(0), 0, req).unwrap();
+    }
+    let filled = market.order(AccountId(0), 0, &OrderRef::Client(id(2))).unwrap();
+    assert_eq!(filled.status, VenueStatus::Filled);
+    let venue_fees = market
+        .account_trades(AccountId(0), 0)
+        .iter()
+        .filter(|t| t.venue_order_id == filled.venue_order_id)
+        .fold(Notional::ZERO, |a, t| a.checked_add(t.fill.fee).unwrap());
+    assert!(venue_fees > Notional::ZERO);
+
+    // What the killed run's table held: 1 acknowledged, 2 and 3 not yet (3 never left).
+    let live = |n, request, status| LiveOrder {
+        id: OrderId(n),
+        request,
+        status,
+        cum_qty: Qty::ZERO,
+        venue_order_id: 0,
+        sent_local_ns: qt_core::Nanos(0),
+    };
+    let open = [
+        live(1, resting, OrderStatus::Working),
+        live(2, taker, OrderStatus::PendingNew),
+        live(3, resting, OrderStatus::PendingNew),
+    ];
+    let mut registry = InstrumentRegistry::new();
+    registry
+        .add(&qt_core::InstrumentSpec::spot(qt_core::Venue::Binance, "BTCUSDT", "BTC", "USDT", "0.01", "0.00001"))
+        .unwrap();
+    let mut report = qt_tools::restore::RestoreReport::default();
+    let reports = qt_tools::restore::settle_open_orders(&open, &registry, &[cfg], RUN, &mut report);
+
+    let of = |n| reports.iter().filter(move |r| r.order_id == OrderId(n)).map(|r| r.kind).collect::<Vec<_>>();
+    assert_eq!(of(1), [ReportKind::Canceled], "{reports:?}");
+    let resting_now = market.order(AccountId(0), 0, &OrderRef::Client(id(1))).unwrap();
+    assert_eq!(resting_now.status, VenueStatus::Canceled, "cancelled at the venue");
+    let kinds = of(2);
+    assert_eq!(kinds[0], ReportKind::Accepted);
+    assert!(kinds[1..].iter().all(|k| *k == ReportKind::Fill) && kinds.len() >= 2, "{kinds:?}");
+    let fills: Vec<_> = reports.iter().filter(|r| r.order_id == OrderId(2) && r.kind == ReportKind::Fill).collect();
+    let qty = fills.iter().fold(Qty::ZERO, |a, f| a.checked_add(f.last_qty).unwrap());
+    let fees = fills.iter().fold(Notional::ZERO, |a, f| a.checked_add(f.fee).unwrap());
+    assert_eq!((qty, fees), (Qty::from_units(100), venue_fees), "the venue's own commissions");
+    assert_eq!(fills.last().unwrap().leaves_qty, Qty::ZERO);
+    assert_eq!(of(3), [ReportKind::Rejected(RejectReason::Other)]);
+    assert_eq!((report.cancelled, report.left_open, report.differences), (1, 0, 2), "{:?}", report.lines());
+    assert!(
+        report.lines().iter().any(|l| l.contains("FILLED at the venue while we were down")),
+        "{:?}",
+        report.lines()
+    );
+    server.shutdown();
+}
