@@ -35,7 +35,7 @@ use qt_core::{
 use qt_gateway::binance::BinanceGatewayConfig;
 use qt_gateway::binance::settle::{SettledOrder, Settler, unreported};
 use qt_recorder::JournalReader;
-use qt_recorder::payload::core_record;
+use qt_recorder::payload::{core_record, text};
 use qt_risk::RiskGate;
 use qt_risk::ess::TriggerSource;
 use std::path::Path;
@@ -51,6 +51,9 @@ pub struct RestoreReport {
     pub inputs: u64,
     /// Records that could not be decoded (skipped, logged).
     pub undecodable: u64,
+    /// The previous run's configuration text differs from this run's (its hash): the replay
+    /// ran this run's strategies and limits over the old inputs, so state may differ.
+    pub config_changed: bool,
     /// Positions after the replay (and before settling orders).
     pub positions: Vec<(AccountId, InstrumentId, Position)>,
     /// The replayed emergency stop / global level.
@@ -59,6 +62,8 @@ pub struct RestoreReport {
     pub journaled_risk: Option<RiskState>,
     /// The journaled stop was more restrictive than the replayed one and was forced.
     pub forced_latch: bool,
+    /// Each account's loss windows as restored: one line each.
+    pub loss_windows: Vec<String>,
     /// The first order id of this run.
     pub next_order_id: u64,
     /// One line per order that was open, saying what became of it.
@@ -109,6 +114,14 @@ impl RestoreReport {
                 p.fills()
             ));
         }
+        out.extend(self.loss_windows.iter().cloned());
+        if self.config_changed {
+            out.push(
+                "CONFIGURATION CHANGED since the previous run: the earlier runs were replayed with this \
+                 configuration; check the restored state"
+                    .into(),
+            );
+        }
         out.push(format!(
             "reconcile orders: {} open, {} cancelled, 0 adopted, {} left open, {} differences",
             self.orders.len(),
@@ -122,17 +135,20 @@ impl RestoreReport {
 }
 
 /// Replays the inputs of every record before sequence `before` of the journal in `dir` through
-/// `engine`, its clock set by `clock`; drains `order_rings` after each input. Returns the
-/// report (positions and risk state filled in; order settling is [`settle_open_orders`]).
+/// `engine`, its clock set by `clock`; drains `order_rings` after each input. `config_hash` is
+/// this run's configuration's SHA-256, compared with the previous run's. Returns the report
+/// (positions and risk state filled in; order settling is [`settle_open_orders`]).
 pub fn replay_previous<R: PreTradeCheck>(
     dir: &Path,
     before: u64,
+    config_hash: [u8; 32],
     engine: &mut Engine<R>,
     clock: &ReplayableClock,
     order_rings: &mut [&mut Consumer<OrderCommand>],
 ) -> anyhow::Result<RestoreReport> {
     let mut reader = JournalReader::open(dir).with_context(|| format!("restore: reading {}", dir.display()))?;
     let mut report = RestoreReport::default();
+    let mut last_hash = None;
     while let Some(record) = reader.next().with_context(|| format!("restore: reading {}", dir.display()))? {
         if record.sequence >= before {
             break;
@@ -141,6 +157,8 @@ pub fn replay_previous<R: PreTradeCheck>(
         if record.entry.kind == qt_recorder::RecordType::Config {
             engine.begin_run(report.runs);
             report.runs += 1;
+            let e = &record.entry;
+            last_hash = text::decode(e.kind, e.payload, e.payload_version).ok().map(|t| t.hash);
             continue;
         }
         let entry = match core_record::decode(&record) {
@@ -168,6 +186,7 @@ pub fn replay_previous<R: PreTradeCheck>(
             }
         }
     }
+    report.config_changed = last_hash.is_some_and(|h| h != config_hash);
     report.replayed_risk = engine.risk().state();
     report.positions = engine.positions();
     Ok(report)
@@ -177,6 +196,7 @@ pub fn replay_previous<R: PreTradeCheck>(
 /// the log, and a stop the journal recorded (triggered or latched) that the replay did not
 /// reach is forced latched — the more restrictive wins; only `qt ess reset` clears it.
 pub fn check_risk_state(engine: &mut Engine<RiskGate>, report: &mut RestoreReport) {
+    report.loss_windows = loss_windows(engine.risk());
     let Some(journaled) = report.journaled_risk else { return };
     let replayed = engine.risk().state();
     if journaled == replayed {
@@ -202,6 +222,27 @@ pub fn check_risk_state(engine: &mut Engine<RiskGate>, report: &mut RestoreRepor
         report.replayed_risk = engine.risk().state();
         log::error!("restore: the emergency stop is forced LATCHED ({}) as journaled", source.name());
     }
+}
+
+/// Each account's loss windows (reference equity and floor of the day and the week, and
+/// whether a limit is breached), one line each.
+fn loss_windows(gate: &RiskGate) -> Vec<String> {
+    let text = |n: qt_core::Notional| n.to_text(qt_core::DecimalStyle::Trimmed).to_string();
+    gate.accounts()
+        .iter()
+        .map(|a| match a.loss_windows() {
+            Some(w) => format!(
+                "restored loss windows account {}: day reference {} floor {}, week reference {} floor {}, {:?}",
+                a.spec().name,
+                text(w.daily_reference()),
+                text(w.daily_floor()),
+                text(w.weekly_reference()),
+                text(w.weekly_floor()),
+                w.status()
+            ),
+            None => format!("restored loss windows account {}: not opened yet", a.spec().name),
+        })
+        .collect()
 }
 
 /// Settles every order `open` in the restored engine ([`Engine::open_orders`]) with its venue

@@ -501,7 +501,8 @@ pub fn run_live(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<Run
     let mut restore = match journal.as_ref().filter(|j| j.config_sequence > 0) {
         Some(j) => {
             let mut rings: Vec<_> = pending.iter_mut().map(|g| &mut g.orders).collect();
-            let mut report = restore_engine(&mut engine, &clock, &j.dir, j.config_sequence, &mut rings)?;
+            let hash = qt_recorder::payload::text::sha256(&plan.source_text);
+            let mut report = restore_engine(&mut engine, &clock, &j.dir, j.config_sequence, hash, &mut rings)?;
             crate::restore::check_risk_state(&mut engine, &mut report);
             Some(report)
         }
@@ -603,10 +604,11 @@ fn restore_engine(
     clock: &ReplayableClock,
     dir: &std::path::Path,
     before: u64,
+    config_hash: [u8; 32],
     rings: &mut [&mut Consumer<OrderCommand>],
 ) -> anyhow::Result<crate::restore::RestoreReport> {
     let started = Instant::now();
-    let report = crate::restore::replay_previous(dir, before, engine, clock, rings)?;
+    let report = crate::restore::replay_previous(dir, before, config_hash, engine, clock, rings)?;
     log::info!("restore: {} records replayed in {:.1?}", report.records, started.elapsed());
     Ok(report)
 }

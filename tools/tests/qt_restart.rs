@@ -150,6 +150,11 @@ fn a_restart_after_sigkill_keeps_the_stop_latched_and_restores_positions() {
     let restore: Vec<&str> = stdout.lines().filter(|l| l.trim_start().starts_with("restore ")).collect();
     assert!(restore.iter().any(|l| l.contains("restored 1 earlier run(s)") && l.contains("ess latched")), "{stdout}");
     assert!(!stdout.contains("FORCED"), "the replay itself reached the latch: {stdout}");
+    assert!(!stdout.contains("CONFIGURATION CHANGED"), "{stdout}");
+    // The loss windows run 1 opened (at its starting capital, the example's 10000) are restored,
+    // not reopened at run 2's start.
+    let windows = restore.iter().find(|l| l.contains("restored loss windows account alpha")).unwrap();
+    assert!(windows.contains("day reference 10000 floor") && windows.ends_with("Ok"), "{windows}");
     let pos = restore.iter().find(|l| l.contains("restored position account 0")).unwrap_or_else(|| panic!("{stdout}"));
     let qty: i64 = field(pos, "qty").parse().unwrap();
     let venue_qty = btc.checked_sub(start_btc).unwrap();

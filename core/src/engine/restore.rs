@@ -28,12 +28,21 @@ pub const fn run_order_id_base(run: u64) -> u64 {
 }
 
 impl<R: PreTradeCheck> Engine<R> {
-    /// Run `run` of the journal begins (a Config record in replay, or this run after restore):
-    /// order ids continue from [`run_order_id_base`]`(run)` and a previous run's stop wind-down
-    /// ([`JournalEvent::Halt`]) no longer silences the strategies.
+    /// Run `run` of the journal begins (a Config record in replay, or this run after restore),
+    /// as a freshly started engine would: order ids continue from
+    /// [`run_order_id_base`]`(run)`, a previous run's stop wind-down ([`JournalEvent::Halt`])
+    /// no longer silences the strategies, every venue counts as reported healthy again, and the
+    /// books start empty and unsynced (an old run's last book must not be traded on; the feeds
+    /// resync them). Positions, orders, the risk component and the strategies carry over.
+    /// Allocates (new books).
     pub fn begin_run(&mut self, run: u64) {
         self.core.orders.skip_ids_to(run_order_id_base(run));
         self.core.halted = false;
+        self.core.venue_reported.fill(true);
+        let depth = self.core.cfg.book_depth;
+        for book in &mut self.core.books {
+            *book = Book::new(book.instrument(), depth);
+        }
     }
 
     /// Starts this run's counts afresh after a restore (the replayed runs' market records,
@@ -93,6 +102,43 @@ impl<R: PreTradeCheck> Engine<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::EventKind;
+    use crate::instrument::{InstrumentSpec, Venue};
+    use crate::money::Qty;
+    use crate::order::Side;
+    use crate::time::SimClock;
+
+    struct Pass;
+
+    impl PreTradeCheck for Pass {
+        fn check(&mut self, _request: &OrderRequest, _view: &MarketView<'_>) -> RiskDecision {
+            RiskDecision::Allow
+        }
+    }
+
+    #[test]
+    fn a_run_boundary_starts_books_and_venues_fresh_and_ids_in_the_runs_range() {
+        let mut reg = InstrumentRegistry::new();
+        let id = reg.add(&InstrumentSpec::spot(Venue::Binance, "BTCUSDT", "BTC", "USDT", "0.01", "0.001")).unwrap();
+        let clock = SimClock::new(Nanos(1));
+        let mut e = Engine::new(EngineConfig::default(), reg, Pass, Arc::new(clock.clone()));
+        let (orders, _orders_rx) = crate::queue::spsc(8);
+        let (_reports_tx, reports) = crate::queue::spsc(8);
+        e.add_venue(orders, reports, &[id]);
+        for (side, price) in [(Side::Buy, 100), (Side::Sell, 101)] {
+            let mut ev =
+                MarketEvent::new(id, EventKind::BookSnapshot, side, Price::from_units(price), Qty::from_units(1));
+            ev.flags = MarketEvent::BATCH_END;
+            let rec = JournalRecord { domain_ns: Nanos(2), mono_ns: Nanos(3), event: JournalEvent::Market(ev) };
+            assert!(e.replay_input(&clock, &rec, None));
+        }
+        assert!(e.book(id).unwrap().mid().is_some());
+        e.core.venue_reported[0] = false;
+        e.begin_run(3);
+        assert!(e.book(id).unwrap().mid().is_none() && !e.book(id).unwrap().is_valid());
+        assert!(e.core.venue_reported[0]);
+        assert_eq!(e.next_order_id(), run_order_id_base(3));
+    }
 
     #[test]
     fn runs_number_orders_in_disjoint_ranges() {
