@@ -66,12 +66,17 @@ pub struct RestoreReport {
     pub loss_windows: Vec<String>,
     /// The first order id of this run.
     pub next_order_id: u64,
+    /// Orders open in the restored table.
+    pub open: u64,
     /// One line per order that was open, saying what became of it.
     pub orders: Vec<String>,
     /// Orders open at the venue that this restart cancelled.
     pub cancelled: u64,
     /// Orders left open here and at the venue (a refused cancel): not adopted, check the venue.
     pub left_open: u64,
+    /// Orders of this journal working at the venue that the restored table does not hold (sent
+    /// by a run whose last records died with it): cancelled there.
+    pub orphans: u64,
     /// Differences between our state and the venue's: fills or closes we had not seen, orders
     /// the venue does not know, settlements that failed.
     pub differences: u64,
@@ -123,10 +128,11 @@ impl RestoreReport {
             );
         }
         out.push(format!(
-            "reconcile orders: {} open, {} cancelled, 0 adopted, {} left open, {} differences",
-            self.orders.len(),
+            "reconcile orders: {} open, {} cancelled, 0 adopted, {} left open, {} unknown here cancelled, {} differences",
+            self.open,
             self.cancelled,
             self.left_open,
+            self.orphans,
             self.differences
         ));
         out.extend(self.orders.iter().cloned());
@@ -262,6 +268,7 @@ pub fn settle_open_orders(
 ) -> Vec<ExecutionReport> {
     let mut reports = Vec::new();
     let mut settlers: Vec<Option<Settler>> = queries.iter().map(|_| None).collect();
+    report.open = open.len() as u64;
     for &order in open {
         let r = &order.request;
         let client_id = ClientOrderId::new(run_id, order.id);
@@ -305,7 +312,63 @@ pub fn settle_open_orders(
             }
         }
     }
+    sweep_orphans(open, queries, &mut settlers, run_id, report);
     reports
+}
+
+/// Cancels the orders of this journal (`run_id`) working at any venue that `open` does not
+/// hold: sent by a run whose last journal records died with it (still in the journal ring at
+/// a SIGKILL). Their fills cannot be booked here (no order to book them to): a difference.
+fn sweep_orphans(
+    open: &[LiveOrder],
+    queries: &[BinanceGatewayConfig],
+    settlers: &mut [Option<Settler>],
+    run_id: u32,
+    report: &mut RestoreReport,
+) {
+    for (v, q) in queries.iter().enumerate() {
+        let settler = match &mut settlers[v] {
+            Some(s) => s,
+            slot => match Settler::new(q) {
+                Ok(s) => slot.insert(s),
+                Err(e) => {
+                    report.orders.push(format!("{}: cannot look for unknown orders: {e}", q.rest_url));
+                    continue;
+                }
+            },
+        };
+        for (account, _, _) in &q.accounts {
+            for inst in &q.instruments {
+                let ids = match settler.open_client_ids(*account, inst) {
+                    Ok(ids) => ids,
+                    Err(e) => {
+                        report.orders.push(format!("{}: open orders unknown: {e}", inst.symbol()));
+                        continue;
+                    }
+                };
+                for id in ids {
+                    let ours = ClientOrderId::parse(&id).filter(|(run, _)| *run == run_id);
+                    let Some((_, order_id)) = ours else { continue };
+                    if open.iter().any(|o| o.id == order_id) {
+                        continue;
+                    }
+                    report.orphans += 1;
+                    report.differences += 1;
+                    let what = match settler.settle(*account, inst, &id) {
+                        Ok(Some(s)) if s.canceled_here => format!(
+                            "cancelled at the venue; {} units it filled are not booked here",
+                            s.executed.units()
+                        ),
+                        Ok(_) => "closed at the venue meanwhile".to_string(),
+                        Err(e) => format!("cancel failed: {e}; check the venue"),
+                    };
+                    report
+                        .orders
+                        .push(format!("order {} ({id}): working at the venue, not in the journal: {what}", order_id.0));
+                }
+            }
+        }
+    }
 }
 
 /// The reports that bring `order` to the venue's state `s`; a line saying what happened.

@@ -18,6 +18,7 @@ use qt_core::{AccountId, Instrument, Nanos, Qty};
 use serde::Deserialize;
 
 const ORDER_PATH: &str = "/api/v3/order";
+const OPEN_ORDERS_PATH: &str = "/api/v3/openOrders";
 
 /// What the venue says of an order, after any cancel this settling sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +65,12 @@ pub fn unreported(trades: &[VenueTrade], reported: Qty) -> Result<&[VenueTrade],
     } else {
         Err(format!("the trades add up to less than the {} units booked", reported.units()))
     }
+}
+
+#[derive(Debug, Deserialize)]
+struct OpenOrder {
+    #[serde(rename = "clientOrderId")]
+    client_order_id: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -181,6 +188,22 @@ impl Settler {
             trades,
             update_ns: Nanos(answer.update_time.unwrap_or_else(now_ms).saturating_mul(1_000_000)),
         }))
+    }
+
+    /// The client order ids of `account`'s orders working on `inst` (`GET /api/v3/openOrders`).
+    pub fn open_client_ids(&mut self, account: AccountId, inst: &Instrument) -> Result<Vec<String>, GatewayError> {
+        let resp = self.signed(account, "GET", OPEN_ORDERS_PATH, &[("symbol", inst.symbol())])?;
+        let url = format!("{}{OPEN_ORDERS_PATH}", self.url);
+        if resp.status != 200 {
+            let (code, msg) = api_error(&resp.body);
+            return Err(GatewayError::Venue { method: "GET", url, status: resp.status, code, msg }.for_account(account));
+        }
+        let list: Vec<OpenOrder> = serde_json::from_slice(&resp.body).map_err(|e| GatewayError::BadAnswer {
+            method: "GET",
+            url,
+            body: format!("{e}: {}", resp.body_excerpt()),
+        })?;
+        Ok(list.into_iter().map(|o| o.client_order_id).collect())
     }
 
     /// Every trade of venue order `order_id`, oldest first.
