@@ -9,7 +9,8 @@
 //! Beside them: `qt-journal` writes the core's journal ring into the run's journal
 //! ([`crate::journal`]) and, if `ess.control_socket` is set, `qt-control` serves `qt ess ...`
 //! ([`crate::control`]). The main thread only starts the threads, forwards Ctrl-C to the stop
-//! flag, and joins.
+//! flag, and joins. A live run on a journal holding earlier runs is first restored from it and
+//! its open orders settled with the venues ([`crate::restore`]), before any gateway starts.
 
 use crate::config::{Pace, Plan};
 use crate::control::ControlServer;
