@@ -111,11 +111,7 @@ fn a_restart_after_sigkill_keeps_the_stop_latched_and_restores_positions() {
     run1.wait().unwrap();
     let run1_orders = orders.lock().unwrap().clone();
     assert!(!run1_orders.is_empty());
-    let (btc, usdt) = (total(&market, "BTC"), total(&market, "USDT"));
-    let fees: Notional = market
-        .account_trades(AccountId(0), 0)
-        .iter()
-        .fold(Notional::ZERO, |acc, t| acc.checked_add(t.fill.fee).unwrap());
+    let after_run1 = venue_view(&market);
 
     // Run 2 on the same journal: restored, still latched, nothing leaves.
     let (run2, _cwd2) = start(&config, &journal);
@@ -147,26 +143,54 @@ fn a_restart_after_sigkill_keeps_the_stop_latched_and_restores_positions() {
 
     // The summary's restore section: one earlier run, the stop latched, the position as the
     // venue says run 1 left it, and nothing different at the venue.
+    check_restored(&stdout, 1, "ess latched", after_run1);
+    // And this run's own trading reconciles with the venue from where the restore left off.
+    assert_eq!(reconcile_line(&stdout, "positions vs venue base-asset balances"), (1, 0), "{stdout}");
+    assert_eq!(reconcile_line(&stdout, "balances vs venue").1, 0, "{stdout}");
+
+    // Run 3 restores both runs — run 2's reset and its orders in their own id range included —
+    // to what the venue says after run 2, with the stop armed.
+    let after_run2 = venue_view(&market);
+    let (run3, _cwd3) = start(&config, &journal);
+    let status = ess(&config, &["status"]);
+    assert!(status.contains("ess armed"), "{status}");
+    assert!(Command::new("kill").args(["-TERM", &run3.id().to_string()]).status().unwrap().success());
+    let out = run3.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{}", String::from_utf8_lossy(&out.stderr));
+    check_restored(&stdout, 2, "ess armed", after_run2);
+    assert!(stdout.contains(&format!("next order id {}", (2u64 << 40) + 1)), "{stdout}");
+    server.shutdown();
+}
+
+/// What the venue says the engine's trading left: (BTC change, USDT change, fees charged).
+fn venue_view(market: &Market) -> (Notional, Notional, Notional) {
+    let fees = market
+        .account_trades(AccountId(0), 0)
+        .iter()
+        .fold(Notional::ZERO, |acc, t| acc.checked_add(t.fill.fee).unwrap());
+    let btc = total(market, "BTC").checked_sub(Notional::parse("10").unwrap()).unwrap();
+    let usdt = total(market, "USDT").checked_sub(Notional::parse("1000000").unwrap()).unwrap();
+    (btc, usdt, fees)
+}
+
+/// The summary's restore lines: `runs` earlier runs replayed to the risk state `ess` without
+/// forcing it, the loss windows opened by run 1 (at the example's starting capital, 10000),
+/// the position exactly as `venue` says (quantity, cash moved, fees), no order difference.
+fn check_restored(stdout: &str, runs: u64, ess: &str, venue: (Notional, Notional, Notional)) {
     let restore: Vec<&str> = stdout.lines().filter(|l| l.trim_start().starts_with("restore ")).collect();
-    assert!(restore.iter().any(|l| l.contains("restored 1 earlier run(s)") && l.contains("ess latched")), "{stdout}");
-    assert!(!stdout.contains("FORCED"), "the replay itself reached the latch: {stdout}");
+    let head = format!("restored {runs} earlier run(s)");
+    assert!(restore.iter().any(|l| l.contains(&head) && l.contains(ess)), "{stdout}");
+    assert!(!stdout.contains("FORCED"), "the replay itself reached the stop's state: {stdout}");
     assert!(!stdout.contains("CONFIGURATION CHANGED"), "{stdout}");
-    // The loss windows run 1 opened (at its starting capital, the example's 10000) are restored,
-    // not reopened at run 2's start.
     let windows = restore.iter().find(|l| l.contains("restored loss windows account alpha")).unwrap();
     assert!(windows.contains("day reference 10000 floor") && windows.ends_with("Ok"), "{windows}");
     let pos = restore.iter().find(|l| l.contains("restored position account 0")).unwrap_or_else(|| panic!("{stdout}"));
     let qty: i64 = field(pos, "qty").parse().unwrap();
-    let venue_qty = btc.checked_sub(start_btc).unwrap();
-    assert_eq!(Notional::from_scaled(i128::from(qty), 5).unwrap(), venue_qty, "{pos}");
-    let usdt_change = usdt.checked_sub(Notional::parse("1000000").unwrap()).unwrap();
-    assert_eq!(Notional::parse(field(pos, "cash")).unwrap(), usdt_change, "{pos}");
-    assert_eq!(Notional::parse(field(pos, "fees")).unwrap(), fees, "{pos}");
+    assert_eq!(Notional::from_scaled(i128::from(qty), 5).unwrap(), venue.0, "{pos}");
+    assert_eq!(Notional::parse(field(pos, "cash")).unwrap(), venue.1, "{pos}");
+    assert_eq!(Notional::parse(field(pos, "fees")).unwrap(), venue.2, "{pos}");
     assert!(restore.iter().any(|l| l.contains("reconcile orders: 0 open") && l.contains(" 0 differences")), "{stdout}");
-    // And this run's own trading reconciles with the venue from where the restore left off.
-    assert_eq!(reconcile_line(&stdout, "positions vs venue base-asset balances"), (1, 0), "{stdout}");
-    assert_eq!(reconcile_line(&stdout, "balances vs venue").1, 0, "{stdout}");
-    server.shutdown();
 }
 
 /// A killed run's orders, settled with the venue at the restart: one still working is
