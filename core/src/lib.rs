@@ -44,4 +44,4 @@ pub use risk_api::{
     RiskCommand, RiskDecision, RiskReply,
 };
 pub use strategy::{MarketView, Strategy};
-pub use time::{Clock, Nanos, SimClock, WallClock};
+pub use time::{Clock, Nanos, ReplayableClock, SimClock, WallClock};

@@ -105,6 +105,17 @@ impl OrderTable {
         None
     }
 
+    /// The id the next order gets (ids are never reused).
+    pub fn next_id(&self) -> u64 {
+        self.next_id
+    }
+
+    /// Makes the next id at least `next` (never lowers it): a restarted engine continues in an
+    /// id range no earlier run used, so client order ids stay unique across restarts.
+    pub fn skip_ids_to(&mut self, next: u64) {
+        self.next_id = self.next_id.max(next);
+    }
+
     /// Removes an order that was never sent (its queue was full).
     #[inline]
     pub fn forget(&mut self, id: OrderId) {
@@ -249,6 +260,19 @@ mod tests {
         assert_eq!(t.live(), 1);
         t.forget(c);
         assert_eq!(t.live(), 0);
+    }
+
+    #[test]
+    fn ids_skip_forward_only_and_slots_still_map() {
+        let mut t = OrderTable::new(4);
+        let a = t.insert(req(1), Nanos(0)).unwrap();
+        t.skip_ids_to(1 << 40);
+        t.skip_ids_to(5);
+        let b = t.insert(req(1), Nanos(0)).unwrap();
+        assert_eq!(a, OrderId(1));
+        assert!(b.0 >= 1 << 40 && b.0 < (1 << 40) + 4, "{b:?}");
+        assert_eq!(t.next_id(), b.0 + 1);
+        assert!(t.get(a).is_some() && t.get(b).is_some());
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //!
 //! Domain time (order timestamps, rate limits, book freshness, the UTC day for loss limits) comes
 //! from a `Clock`: [`WallClock`] live, [`SimClock`] under the simulated venue and in replay, so
-//! the same code runs deterministically. Latency is measured separately on the monotonic clock
+//! the same code runs deterministically; [`ReplayableClock`] is a live engine's clock that a
+//! restart's restore sets record by record before it is released to the wall clock. Latency is measured separately on the monotonic clock
 //! ([`crate::sys::mono_now`]). Reading either clock is a vDSO call or an atomic load: no
 //! syscall, no allocation.
 
@@ -98,6 +99,44 @@ impl Clock for SimClock {
     }
 }
 
+/// A live engine's clock: fixed (set by replay, through [`ReplayableClock::replay`]) while a
+/// restart restores the engine from its journal, then, once [`ReplayableClock::release`]d, the
+/// wall clock for good. Cloning shares the same state. Reading it live is one extra atomic load.
+#[derive(Debug, Clone, Default)]
+pub struct ReplayableClock {
+    fixed: SimClock,
+    released: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl ReplayableClock {
+    /// A clock fixed at time zero until set or released.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The settable clock replay drives (`Engine::replay_input`) while not released.
+    pub fn replay(&self) -> &SimClock {
+        &self.fixed
+    }
+
+    /// Hands over to the wall clock (irreversible).
+    pub fn release(&self) {
+        self.released.store(true, Ordering::Release);
+    }
+
+    /// Whether it reads the wall clock now.
+    pub fn is_released(&self) -> bool {
+        self.released.load(Ordering::Acquire)
+    }
+}
+
+impl Clock for ReplayableClock {
+    #[inline]
+    fn now(&self) -> Nanos {
+        if self.released.load(Ordering::Relaxed) { WallClock.now() } else { self.fixed.now() }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,6 +149,20 @@ mod tests {
         assert_eq!(b.now(), Nanos(50));
         a.advance_to(Nanos(20));
         assert_eq!(b.now(), Nanos(50));
+    }
+
+    #[test]
+    fn a_replayable_clock_follows_replay_until_released_then_the_wall() {
+        let c = ReplayableClock::new();
+        let shared = c.clone();
+        c.replay().set(Nanos(42));
+        assert_eq!(shared.now(), Nanos(42));
+        c.replay().set(Nanos(7));
+        assert_eq!(shared.now(), Nanos(7), "replay may step back");
+        c.release();
+        assert!(shared.is_released());
+        c.replay().set(Nanos(8));
+        assert!(shared.now() > Nanos(1_577_836_800 * 1_000_000_000), "the wall clock after release");
     }
 
     #[test]

@@ -211,6 +211,12 @@ impl JournalWriter {
         self.report
     }
 
+    /// The journal's id (random at creation, in every segment header; the same for every run
+    /// that continues this journal).
+    pub fn journal_id(&self) -> u64 {
+        self.journal_id
+    }
+
     /// The journal directory.
     pub fn dir(&self) -> &Path {
         &self.dir

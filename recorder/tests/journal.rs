@@ -335,6 +335,21 @@ fn another_format_version_is_refused_by_reader_and_writer_with_a_clear_message()
 }
 
 #[test]
+fn a_continued_journal_keeps_its_id_and_a_new_one_gets_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = JournalWriter::open(dir.path(), config(SMALL_SEGMENT)).unwrap();
+    let id = w.journal_id();
+    w.append(make(1, 0, b"cfg".to_vec()).entry()).unwrap();
+    w.commit().unwrap();
+    drop(w);
+    let w = JournalWriter::open(dir.path(), config(SMALL_SEGMENT)).unwrap();
+    assert!(w.open_report().continued);
+    assert_eq!(w.journal_id(), id, "the id a restart derives its client order ids from");
+    let other = tempfile::tempdir().unwrap();
+    assert_ne!(JournalWriter::open(other.path(), config(SMALL_SEGMENT)).unwrap().journal_id(), id);
+}
+
+#[test]
 fn records_become_visible_at_commit_not_at_append() {
     let dir = tempfile::tempdir().unwrap();
     let mut w = JournalWriter::open(dir.path(), config(SMALL_SEGMENT)).unwrap();

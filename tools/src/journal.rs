@@ -227,6 +227,11 @@ pub struct OpenJournal {
     pub writer: JournalWriter,
     /// What opening found (a continued journal, a torn tail removed).
     pub report: qt_recorder::OpenReport,
+    /// This run's Config record: every earlier record belongs to earlier runs (what a live
+    /// restart restores from, [`crate::restore`]).
+    pub config_sequence: u64,
+    /// The journal's id ([`JournalWriter::journal_id`]), the same for every run continuing it.
+    pub journal_id: u64,
 }
 
 /// Opens the journal of a run of `plan` (`None` if journaling is off). A simulated run gets a
@@ -253,7 +258,7 @@ pub fn open_for_run(plan: &Plan) -> anyhow::Result<Option<OpenJournal>> {
     let payload = text::encode(RecordType::Config, &redacted_config(&plan.source_text));
     // A simulated run's records carry simulated time; its Config record too.
     let now = if plan.is_live() { WallClock.now().0 } else { plan.sim.start.0 };
-    writer
+    let config_sequence = writer
         .append(Entry {
             kind: RecordType::Config,
             payload_version: text::VERSION,
@@ -261,7 +266,7 @@ pub fn open_for_run(plan: &Plan) -> anyhow::Result<Option<OpenJournal>> {
             mono_ts_ns: qt_core::sys::mono_now().0,
             payload: &payload,
         })
-        .and_then(|_| writer.commit())
+        .and_then(|seq| writer.commit().map(|()| seq))
         .with_context(|| format!("journal: cannot write to {}", dir.display()))?;
     log::info!(
         "journal: {} {} (next sequence {})",
@@ -269,7 +274,8 @@ pub fn open_for_run(plan: &Plan) -> anyhow::Result<Option<OpenJournal>> {
         dir.display(),
         writer.next_sequence()
     );
-    Ok(Some(OpenJournal { dir, writer, report }))
+    let journal_id = writer.journal_id();
+    Ok(Some(OpenJournal { dir, writer, report, config_sequence, journal_id }))
 }
 
 /// Keys whose values are credentials: never journaled.

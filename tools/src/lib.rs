@@ -9,6 +9,7 @@ pub mod journal;
 pub mod journal_inspect;
 pub mod journal_tail;
 pub mod replay;
+pub mod restore;
 pub mod run;
 pub mod signals;
 pub mod summary;

@@ -9,7 +9,8 @@
 //! Beside them: `qt-journal` writes the core's journal ring into the run's journal
 //! ([`crate::journal`]) and, if `ess.control_socket` is set, `qt-control` serves `qt ess ...`
 //! ([`crate::control`]). The main thread only starts the threads, forwards Ctrl-C to the stop
-//! flag, and joins.
+//! flag, and joins. A live run on a journal holding earlier runs is first restored from it and
+//! its open orders settled with the venues ([`crate::restore`]), before any gateway starts.
 
 use crate::config::{Pace, Plan};
 use crate::control::ControlServer;
@@ -17,9 +18,12 @@ use crate::journal::{JournalStats, OpenJournal};
 use anyhow::{Context, anyhow};
 use qt_core::PreTradeCheck;
 use qt_core::journal::JournalLink;
-use qt_core::queue::{Progress, spsc};
+use qt_core::queue::{Consumer, Producer, Progress, spsc};
 use qt_core::strategy::imbalance::ImbalanceTaker;
-use qt_core::{Clock, DecimalStyle, Engine, EngineReport, InstrumentId, SimClock, StrategyId, Venue, WallClock, sys};
+use qt_core::{
+    Clock, DecimalStyle, Engine, EngineReport, ExecutionReport, InstrumentId, OrderCommand, ReplayableClock, SimClock,
+    StrategyId, Venue, WallClock, sys,
+};
 use qt_feed::{BinanceFeed, BinanceFeedConfig, RingFeed};
 use qt_gateway::binance::{BinanceGatewayConfig, GatewayError, GatewayStats};
 use qt_gateway::sim::venue::{SimVenue, SimVenueConfig, SimVenueLinks, SimVenueStats};
@@ -151,6 +155,9 @@ pub struct RunOutcome {
     /// Live runs: our position and balance changes against the venues' account snapshots
     /// taken at start and at stop; `Err(why)` if a snapshot could not be taken.
     pub live_reconciliation: Option<Result<LiveReconciliation, String>>,
+    /// Live runs continuing a journal: what was restored from it and how its open orders were
+    /// settled.
+    pub restore: Option<crate::restore::RestoreReport>,
     /// Wall time from start to both threads joined.
     pub wall: Duration,
 }
@@ -181,6 +188,7 @@ fn venue_snapshot(queries: &[BinanceGatewayConfig]) -> Result<Vec<AssetAmount>, 
 fn reconcile_live(
     plan: &Plan,
     engine: &EngineReport,
+    start_positions: &[(qt_core::AccountId, InstrumentId, qt_core::position::Position)],
     start: Result<Vec<AssetAmount>, String>,
     end: Result<Vec<AssetAmount>, String>,
 ) -> Result<LiveReconciliation, String> {
@@ -190,10 +198,19 @@ fn reconcile_live(
         .iter()
         .filter_map(|p| plan.instruments.get(p.instrument).map(|i| (p.account, i, p.position)))
         .collect();
-    let base_ours = reconcile::spot_changes(&ours, true).map_err(|e| e.to_string())?;
+    // Ours over this run: the positions at the end less those restored at its start.
+    let before: Vec<_> =
+        start_positions.iter().filter_map(|(a, i, p)| plan.instruments.get(*i).map(|inst| (*a, inst, *p))).collect();
+    let less_start = |mut end: Vec<AssetAmount>, base_only: bool| -> Result<Vec<AssetAmount>, String> {
+        for (a, asset, n) in reconcile::spot_changes(&before, base_only).map_err(|e| e.to_string())? {
+            end.push((a, asset, n.checked_neg().map_err(|e| e.to_string())?));
+        }
+        Ok(end)
+    };
+    let base_ours = less_start(reconcile::spot_changes(&ours, true).map_err(|e| e.to_string())?, true)?;
     let base_venue: Vec<_> =
         venue.iter().filter(|(a, asset, _)| base_ours.iter().any(|(b, x, _)| b == a && x == asset)).cloned().collect();
-    let all_ours = reconcile::spot_changes(&ours, false).map_err(|e| e.to_string())?;
+    let all_ours = less_start(reconcile::spot_changes(&ours, false).map_err(|e| e.to_string())?, false)?;
     let positions = reconcile::balances(&base_ours, &base_venue).map_err(|e| e.to_string())?;
     let balances = reconcile::balances(&all_ours, &venue).map_err(|e| e.to_string())?;
     for (what, rec) in [("position", &positions), ("balance", &balances)] {
@@ -319,34 +336,104 @@ pub fn run(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<RunOutco
         risk,
         reconciliation: Some(reconciliation),
         live_reconciliation: None,
+        restore: None,
         wall: wall_start.elapsed(),
     })
 }
 
-/// A live run's engine and its gateway threads (already started).
+/// A live run's engine and its gateways, built but not started: the engine can be restored and
+/// its order rings drained before any gateway can send what they hold.
 pub struct LiveRun {
     /// The core engine, not yet running.
     pub engine: Engine<RiskGate>,
-    /// Gateway threads, one per venue.
-    pub gateways: Vec<(Venue, std::thread::JoinHandle<GatewayStats>)>,
+    /// Its domain clock: fixed while a restore replays the journal, then the wall clock.
+    pub clock: ReplayableClock,
+    /// Gateways to start ([`LiveRun::start_gateways`]), one per venue.
+    pub pending: Vec<PendingGateway>,
     /// Stops the gateways (the engine has its own stop flag).
     pub gateway_stop: Arc<AtomicBool>,
     /// Each gateway's configuration, for account snapshots ([`qt_gateway::binance::account`]).
     pub account_queries: Vec<BinanceGatewayConfig>,
 }
 
+/// A gateway built but not started, holding its ends of the engine's rings.
+pub struct PendingGateway {
+    /// The venue.
+    pub venue: Venue,
+    /// Its configuration.
+    pub cfg: BinanceGatewayConfig,
+    /// Orders from the core.
+    pub orders: Consumer<OrderCommand>,
+    /// Reports to the core.
+    pub reports: Producer<ExecutionReport>,
+}
+
 impl std::fmt::Debug for LiveRun {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LiveRun").field("engine", &self.engine).field("gateways", &self.gateways.len()).finish()
+        f.debug_struct("LiveRun").field("engine", &self.engine).field("gateways", &self.pending.len()).finish()
     }
 }
 
-/// Builds a live run: the engine on the wall clock, one feed and one gateway thread per venue.
-/// The gateways start here (they open their user data streams before orders can flow).
-pub fn build_live(plan: &Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<LiveRun> {
+impl std::fmt::Debug for PendingGateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingGateway").field("venue", &self.venue).field("cfg", &self.cfg).finish()
+    }
+}
+
+/// Started gateway threads.
+type GatewayThreads = Vec<(Venue, std::thread::JoinHandle<GatewayStats>)>;
+
+impl LiveRun {
+    /// Starts every gateway (each opens its user data streams before it returns, so nothing it
+    /// is then sent can fill unseen). A failure stops those already started.
+    pub fn start_gateways(
+        pending: Vec<PendingGateway>,
+        plan: &Plan,
+        stop: &Arc<AtomicBool>,
+    ) -> anyhow::Result<GatewayThreads> {
+        let mut started: GatewayThreads = Vec::new();
+        for g in pending {
+            match qt_gateway::binance::spawn(g.cfg, g.orders, g.reports, stop.clone()) {
+                Ok(handle) => started.push((g.venue, handle)),
+                Err(e) => {
+                    stop_gateways(started, stop);
+                    return Err(start_error(plan, g.venue, e));
+                }
+            }
+        }
+        Ok(started)
+    }
+}
+
+/// Stops and joins gateway threads (a start-up failure).
+fn stop_gateways(started: GatewayThreads, stop: &Arc<AtomicBool>) {
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for (venue, handle) in started {
+        if handle.join().is_err() {
+            log::error!("the {venue} gateway thread panicked");
+        }
+    }
+}
+
+/// The client-order-id run id of a live run: derived from its journal's id, so it is the same
+/// for every run continuing that journal (order ids then keep ids unique:
+/// [`qt_core::engine::run_order_id_base`]) and a restart can name the orders of earlier runs;
+/// without a journal, the start second.
+pub fn client_run_id(journal_id: Option<u64>) -> u32 {
+    match journal_id {
+        // Folded, never 0 (0 is the gateway's default).
+        Some(id) => ((id >> 32) as u32 ^ id as u32).max(1),
+        None => (WallClock.now().0 / 1_000_000_000) as u32,
+    }
+}
+
+/// Builds a live run: the engine on a [`ReplayableClock`] (fixed until released), one feed and
+/// one gateway (not started) per venue, orders named with `run_id`.
+pub fn build_live(plan: &Plan, stop: Option<Arc<AtomicBool>>, run_id: u32) -> anyhow::Result<LiveRun> {
     sys::init_clock();
     let gate = build_gate(plan)?;
-    let mut engine = Engine::new(plan.engine.clone(), plan.instruments.clone(), gate, Arc::new(WallClock));
+    let clock = ReplayableClock::new();
+    let mut engine = Engine::new(plan.engine.clone(), plan.instruments.clone(), gate, Arc::new(clock.clone()));
     if let Some(flag) = stop {
         engine.set_stop_flag(flag);
     }
@@ -356,10 +443,8 @@ pub fn build_live(plan: &Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<
     for (k, s) in plan.strategies.iter().enumerate() {
         engine.add_strategy(Box::new(ImbalanceTaker::new(StrategyId(k as u16), s.account, s.instrument, s.params)));
     }
-    // Client order ids must never repeat across restarts: the run id is the start second.
-    let run_id = (WallClock.now().0 / 1_000_000_000) as u32;
     let gateway_stop = Arc::new(AtomicBool::new(false));
-    let mut gateways = Vec::new();
+    let mut pending = Vec::new();
     let mut account_queries = Vec::new();
     for v in &plan.venues {
         let instruments: Vec<_> = v.instruments.iter().filter_map(|id| plan.instruments.get(*id).cloned()).collect();
@@ -385,12 +470,10 @@ pub fn build_live(plan: &Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<
             ..BinanceGatewayConfig::default()
         };
         account_queries.push(cfg.clone());
-        let handle = qt_gateway::binance::spawn(cfg, orders_rx, reports_tx, gateway_stop.clone())
-            .map_err(|e| start_error(plan, v.venue, e))?;
-        gateways.push((v.venue, handle));
+        pending.push(PendingGateway { venue: v.venue, cfg, orders: orders_rx, reports: reports_tx });
     }
     engine.register_feeds().context("registering feed sockets")?;
-    Ok(LiveRun { engine, gateways, gateway_stop, account_queries })
+    Ok(LiveRun { engine, clock, pending, gateway_stop, account_queries })
 }
 
 /// A live venue's start-up failure; a refused key or secret names the account (never the
@@ -405,25 +488,61 @@ fn start_error(plan: &Plan, venue: Venue, e: GatewayError) -> anyhow::Error {
     }
 }
 
-/// Runs `plan` against live venues for its duration (wall clock) or until `stop`.
+/// Runs `plan` against live venues for its duration (wall clock) or until `stop`. On a journal
+/// that holds earlier runs, the engine is first restored from it and its open orders settled
+/// with the venues ([`crate::restore`]) before any gateway starts.
 pub fn run_live(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<RunOutcome> {
     let wall_start = Instant::now();
     // The journal first: a directory another engine holds, or one that cannot be written,
     // stops the run before any connection is made.
-    let journal = crate::journal::open_for_run(&plan)?;
-    let LiveRun { mut engine, gateways, gateway_stop, account_queries } = build_live(&plan, stop)?;
+    let mut journal = crate::journal::open_for_run(&plan)?;
+    let run_id = client_run_id(journal.as_ref().map(|j| j.journal_id));
+    let LiveRun { mut engine, clock, mut pending, gateway_stop, account_queries } = build_live(&plan, stop, run_id)?;
+    // Restore before anything can trade: the gateways are not started, the core does not run.
+    let mut restore = match journal.as_ref().filter(|j| j.config_sequence > 0) {
+        Some(j) => {
+            let mut rings: Vec<_> = pending.iter_mut().map(|g| &mut g.orders).collect();
+            let hash = qt_recorder::payload::text::sha256(&crate::journal::redacted_config(&plan.source_text));
+            let mut report = restore_engine(&mut engine, &clock, &j.dir, j.config_sequence, hash, &mut rings)?;
+            crate::restore::check_risk_state(&mut engine, &mut report);
+            Some(report)
+        }
+        None => None,
+    };
+    clock.release();
+    let runs = restore.as_ref().map_or(0, |r| r.runs);
+    engine.begin_run(runs);
+    if restore.is_some() {
+        engine.reset_counters();
+    }
+    let settle = match restore.as_mut() {
+        Some(report) => {
+            report.next_order_id = engine.next_order_id();
+            let reports = crate::restore::settle_open_orders(
+                &engine.open_orders(),
+                &plan.instruments,
+                &account_queries,
+                run_id,
+                report,
+            );
+            for line in report.lines() {
+                log::warn!("restore: {line}");
+            }
+            if let Some(j) = journal.as_mut() {
+                journal_reconciliation(j, &report.lines().join("\n"))?;
+            }
+            reports
+        }
+        None => Vec::new(),
+    };
+    let gateways = LiveRun::start_gateways(pending, &plan, &gateway_stop)?;
     // Baseline balances before the core can send an order (this thread, not the core's). A key
     // or secret the venue refuses ends the run here, before the core starts: every order would
     // be refused. Any other failure only costs the reconciliation.
     let baseline = match venue_snapshot(&account_queries) {
         Ok(b) => Ok(b),
         Err((v, e)) if e.is_auth_rejected() => {
-            gateway_stop.store(true, std::sync::atomic::Ordering::Relaxed);
-            for (venue, handle) in gateways {
-                if handle.join().is_err() {
-                    log::error!("the {venue} gateway thread panicked");
-                }
-            }
+            stop_gateways(gateways, &gateway_stop);
             let venue = plan.venues.get(v).map_or(Venue::Binance, |p| p.venue);
             return Err(start_error(&plan, venue, e));
         }
@@ -433,6 +552,12 @@ pub fn run_live(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<Run
         }
     };
     let side = SideThreads::attach(&mut engine, &plan, journal)?;
+    // Settled orders' reports go through the journal like a gateway's, so the next restore
+    // replays them too.
+    for r in &settle {
+        engine.apply_restored_report(r);
+    }
+    let start_positions = engine.positions();
     let engine_stop = engine.stop_flag();
     let core_thread = std::thread::Builder::new().name("qt-core".into()).spawn(move || engine.run())?;
     let deadline = wall_start + Duration::from_nanos(plan.sim.duration.0.max(0) as u64);
@@ -456,7 +581,7 @@ pub fn run_live(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<Run
         Ok(_) => venue_snapshot(&account_queries).map_err(|(_, e)| e.to_string()),
         Err(_) => Err("no start balances".into()),
     };
-    let live = reconcile_live(&plan, &engine_report, baseline, end);
+    let live = reconcile_live(&plan, &engine_report, &start_positions, baseline, end);
     if let Err(e) = &live {
         log::warn!("reconcile: not available: {e}");
     }
@@ -469,6 +594,38 @@ pub fn run_live(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<Run
         risk,
         reconciliation: None,
         live_reconciliation: Some(live),
+        restore,
         wall: wall_start.elapsed(),
     })
+}
+
+/// Replays the earlier runs of the journal in `dir` (records before `before`) into `engine`.
+fn restore_engine(
+    engine: &mut Engine<RiskGate>,
+    clock: &ReplayableClock,
+    dir: &std::path::Path,
+    before: u64,
+    config_hash: [u8; 32],
+    rings: &mut [&mut Consumer<OrderCommand>],
+) -> anyhow::Result<crate::restore::RestoreReport> {
+    let started = Instant::now();
+    let report = crate::restore::replay_previous(dir, before, config_hash, engine, clock, rings)?;
+    log::info!("restore: {} records replayed in {:.1?}", report.records, started.elapsed());
+    Ok(report)
+}
+
+/// Appends a Reconciliation record with `text` to the run's journal (before its thread starts).
+fn journal_reconciliation(j: &mut crate::journal::OpenJournal, text: &str) -> anyhow::Result<()> {
+    use qt_recorder::payload::text as payload;
+    let bytes = payload::encode(qt_recorder::RecordType::Reconciliation, text);
+    j.writer
+        .append(qt_recorder::Entry {
+            kind: qt_recorder::RecordType::Reconciliation,
+            payload_version: payload::VERSION,
+            domain_ts_ns: WallClock.now().0,
+            mono_ts_ns: sys::mono_now().0,
+            payload: &bytes,
+        })
+        .and_then(|_| j.writer.commit())
+        .with_context(|| format!("journal: cannot write to {}", j.dir.display()))
 }

@@ -169,6 +169,11 @@ pub fn render(outcome: &RunOutcome) -> String {
                 let _ = writeln!(s, "{}", fee_line(*venue, g));
             }
             feed_health(&mut s, outcome);
+            if let Some(r) = &outcome.restore {
+                for line in r.lines() {
+                    let _ = writeln!(s, "  restore   {line}");
+                }
+            }
         }
     }
     let _ = writeln!(s, "  risk      {}", e.risk.render());

@@ -755,6 +755,9 @@ macro_rules! view {
 
 mod handlers;
 mod replay;
+mod restore;
+
+pub use restore::{RUN_ORDER_ID_BITS, run_order_id_base};
 
 #[cfg(test)]
 mod journal_tests;

@@ -37,6 +37,7 @@
 //! Files: [`gateway`] (the thread; its stream events in `gateway/stream_events.rs`, its order
 //! queries and catch-up in `gateway/reconcile.rs`),
 //! `trades` (`myTrades`: a missing fill's real commission), [`account`] (balances),
+//! [`settle`] (a restart settling the orders an earlier run left open),
 //! `user_stream` (WebSocket threads), `https` (the HTTPS client and TLS), `signer` (HMAC),
 //! [`errors`] ([`GatewayError`], code mapping).
 
@@ -46,6 +47,7 @@ pub mod account;
 pub mod errors;
 pub mod gateway;
 pub(crate) mod https;
+pub mod settle;
 pub(crate) mod signer;
 pub(crate) mod trades;
 pub(crate) mod user_stream;

@@ -37,21 +37,47 @@ pub(crate) struct AccountTrade {
 
 /// A trade to report as a fill.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct TradeFill {
-    pub(crate) trade_id: i64,
-    pub(crate) price: Price,
-    pub(crate) qty: Qty,
+pub struct TradeFill {
+    /// The venue's trade id.
+    pub trade_id: i64,
+    /// Price.
+    pub price: Price,
+    /// Quantity.
+    pub qty: Qty,
     /// The commission in the quote asset (zero when [`Self::fee_in_other_asset`]).
-    pub(crate) fee: Notional,
+    pub fee: Notional,
     /// The commission was charged in another asset (BNB): recorded as zero, counted.
-    pub(crate) fee_in_other_asset: bool,
-    pub(crate) maker: bool,
-    pub(crate) ts: Nanos,
+    pub fee_in_other_asset: bool,
+    /// We were the maker.
+    pub maker: bool,
+    /// Trade time.
+    pub ts: Nanos,
 }
 
 /// Parses a `myTrades` answer.
 pub(crate) fn parse_trades(body: &[u8]) -> Result<Vec<AccountTrade>, String> {
     serde_json::from_slice(body).map_err(|e| format!("myTrades answer: {e}"))
+}
+
+/// One trade of the list on the instrument's grid, its commission booked like the stream's `n`/`N`.
+pub(crate) fn to_fill(inst: &Instrument, t: &AccountTrade) -> Result<TradeFill, String> {
+    let qty = inst.parse_qty(&t.qty).map_err(|e| format!("trade {} qty {:?}: {e}", t.id, t.qty))?;
+    let price = inst.parse_price(&t.price).map_err(|e| format!("trade {} price {:?}: {e}", t.id, t.price))?;
+    let commission =
+        Notional::parse(&t.commission).map_err(|e| format!("trade {} commission {:?}: {e}", t.id, t.commission))?;
+    if !qty.is_positive() || !price.is_positive() {
+        return Err(format!("trade {}: qty {} / price {} out of range", t.id, t.qty, t.price));
+    }
+    let in_quote = t.commission_asset == inst.quote();
+    Ok(TradeFill {
+        trade_id: t.id,
+        price,
+        qty,
+        fee: if in_quote { commission } else { Notional::ZERO },
+        fee_in_other_asset: !in_quote && !commission.is_zero(),
+        maker: t.is_maker,
+        ts: Nanos(t.time.saturating_mul(1_000_000)),
+    })
 }
 
 /// The trades of venue order `venue_order_id` not in `seen`, oldest first, that add up to
@@ -72,24 +98,9 @@ pub(crate) fn recovered_fills(
             // Later trades (after the query that found the gap) are the stream's to report.
             break;
         }
-        let qty = inst.parse_qty(&t.qty).map_err(|e| format!("trade {} qty {:?}: {e}", t.id, t.qty))?;
-        let price = inst.parse_price(&t.price).map_err(|e| format!("trade {} price {:?}: {e}", t.id, t.price))?;
-        let commission =
-            Notional::parse(&t.commission).map_err(|e| format!("trade {} commission {:?}: {e}", t.id, t.commission))?;
-        if !qty.is_positive() || !price.is_positive() {
-            return Err(format!("trade {}: qty {} / price {} out of range", t.id, t.qty, t.price));
-        }
-        let in_quote = t.commission_asset == inst.quote();
-        total = total.checked_add(qty).map_err(|e| format!("trade {}: {e}", t.id))?;
-        out.push(TradeFill {
-            trade_id: t.id,
-            price,
-            qty,
-            fee: if in_quote { commission } else { Notional::ZERO },
-            fee_in_other_asset: !in_quote && !commission.is_zero(),
-            maker: t.is_maker,
-            ts: Nanos(t.time.saturating_mul(1_000_000)),
-        });
+        let fill = to_fill(inst, t)?;
+        total = total.checked_add(fill.qty).map_err(|e| format!("trade {}: {e}", t.id))?;
+        out.push(fill);
     }
     if total != missing {
         return Err(format!(

@@ -206,6 +206,7 @@ pub fn run(args: &ReplayArgs, mut plan: Plan) -> anyhow::Result<RunOutcome> {
         journal: None,
         reconciliation: Some(reconciliation),
         live_reconciliation: None,
+        restore: None,
         wall: started.elapsed(),
     })
 }

@@ -67,6 +67,12 @@ impl ReplayEngine {
         }
     }
 
+    /// A Config record: run `run` of the journal begins, as the live engine began it
+    /// ([`Engine::begin_run`]).
+    pub(crate) fn begin_run(&mut self, run: u64) {
+        self.engine.begin_run(run);
+    }
+
     /// Records the engine had to drop (should be 0).
     pub(crate) fn dropped(&self) -> u64 {
         self.engine.counters().journal_dropped.get()

@@ -215,8 +215,26 @@ pub fn replay(args: &ReplayArgs) -> anyhow::Result<ReplayOutcome> {
     let mut out = ReplayOutcome { dir: args.dir.clone(), ..ReplayOutcome::default() };
     let mut cmp = Comparison { recorded: VecDeque::new(), produced: VecDeque::new(), last_input: 0, matched: 0 };
     let mut pace: Option<(Nanos, Instant)> = None;
+    let mut runs = 0u64;
     loop {
         let (sequence, entry) = match reader.next() {
+            Ok(Some(record)) if record.entry.kind == RecordType::Config => {
+                // A run boundary (a live journal continued by a restart): the earlier run's
+                // outputs must all have come out; then the engine begins the next run as the
+                // restarted engine did.
+                let sequence = record.sequence;
+                out.records += 1;
+                if let Some(d) =
+                    cmp.check(false).or_else(|| if cmp.recorded.is_empty() { None } else { cmp.check(true) })
+                {
+                    out.divergence = Some(d);
+                    break;
+                }
+                engine.begin_run(runs);
+                runs += 1;
+                cmp.last_input = sequence;
+                continue;
+            }
             Ok(Some(record)) => {
                 let sequence = record.sequence;
                 let decoded = core_record::decode(&record).map_err(|e| {

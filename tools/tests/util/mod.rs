@@ -1,8 +1,11 @@
-//! What the `qt` binary's integration tests share: running `qt`, a scratch folder, and the
-//! embedded default configuration with an emergency-stop secret file and control socket.
+//! What the `qt` binary's integration tests share: running `qt`, a scratch folder, the
+//! embedded default configuration with an emergency-stop secret file and control socket, and
+//! the simulated Binance venue with a live configuration for it ([`binance`]).
 #![allow(dead_code)] // each test binary uses its own subset
 
 use std::os::unix::fs::PermissionsExt;
+pub(crate) mod binance;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

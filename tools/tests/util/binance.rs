@@ -1,0 +1,106 @@
+//! The simulated Binance spot venue (in this process, over real TLS sockets) and a `qt run`
+//! configuration pointing at it, with the summary readers the live tests share.
+
+use qt_core::{AccountId, Instrument, InstrumentId, InstrumentSpec, Notional, Price, Rate, Venue};
+use qt_gateway::sim::flow::FlowParams;
+use qt_gateway::sim::matching::FeeSchedule;
+use qt_venue_sim::binance::BinanceSpot;
+use qt_venue_sim::faults::Faults;
+use qt_venue_sim::market::{AccountConfig, Market, MarketConfig, SymbolConfig};
+use qt_venue_sim::server::{RunningServer, ServerConfig, VenueSimServer};
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Starts the simulated Binance (one account: 1 000 000 USDT, 10 BTC) and writes a `qt run`
+/// config pointing at it.
+pub(crate) fn venue(tag: &str) -> (RunningServer, Arc<Market>, PathBuf) {
+    let (server, market, path, _) = venue_with_faults(tag);
+    (server, market, path)
+}
+
+/// [`venue`], with the simulator's fault switches.
+pub(crate) fn venue_with_faults(tag: &str) -> (RunningServer, Arc<Market>, PathBuf, Arc<Faults>) {
+    let dir = std::env::temp_dir().join(format!("qt-live-binance-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = dir.join("ca.pem");
+    let spec = InstrumentSpec::spot(Venue::Binance, "BTCUSDT", "BTC", "USDT", "0.01", "0.00001").with_min_notional("5");
+    let instrument = Instrument::from_spec(InstrumentId(0), &spec).unwrap();
+    let flow = FlowParams {
+        start_mid: Some(Price::from_units(6_500_000)),
+        events_per_sec: 2000.0,
+        fair_vol_ticks: 60.0,
+        size_median_lots: 2000.0,
+        ..FlowParams::default()
+    };
+    let market = Market::new(MarketConfig {
+        symbols: vec![SymbolConfig { instrument, flow }],
+        fees: FeeSchedule { maker: Rate::from_bps(2), taker: Rate::from_bps(5) },
+        accounts: vec![AccountConfig {
+            api_key: "live-test-key".into(),
+            secret: "live-test-secret".into(),
+            balances: vec![("USDT".into(), "1000000".into()), ("BTC".into(), "10".into())],
+        }],
+        seed: 11,
+    })
+    .unwrap();
+    let faults = Faults::new();
+    let server = VenueSimServer::start(ServerConfig {
+        market: market.clone(),
+        faults: faults.clone(),
+        protocols: vec![(Arc::new(BinanceSpot::default()), "127.0.0.1:0".parse().unwrap())],
+        ca_file: ca.clone(),
+    })
+    .unwrap();
+    let addr = server.addr_of("binance").unwrap();
+
+    let config = include_str!("../../../examples/binance-venue-sim.toml")
+        .replace("https://127.0.0.1:9443", &format!("https://{addr}"))
+        .replace("wss://127.0.0.1:9443", &format!("wss://{addr}"))
+        .replace("ca_file = \"venue-sim-ca.pem\"", &format!("ca_file = {:?}", ca.display().to_string()))
+        .replace("qt-sim-key-1", "live-test-key")
+        .replace("qt-sim-secret-1", "live-test-secret")
+        .replace("cooldown = \"200ms\"", "cooldown = \"50ms\"");
+    let path = dir.join("live.toml");
+    std::fs::write(&path, config).unwrap();
+    (server, market, path, faults)
+}
+
+/// `qt run` on `path` in a scratch working directory (its journal goes there; keep the
+/// [`super::Scratch`] until the run is over).
+pub(crate) fn qt_run(path: &PathBuf) -> (Command, super::Scratch) {
+    let (mut cmd, cwd) = super::qt_command();
+    cmd.args(["run", "--duration", "6s", "--config"]).arg(path);
+    (cmd, cwd)
+}
+
+/// The summary's `reconcile <what>: N compared, M differences` figures.
+pub(crate) fn reconcile_line(stdout: &str, what: &str) -> (u64, u64) {
+    let l = stdout.lines().find(|l| l.trim_start().starts_with(&format!("reconcile {what}"))).unwrap();
+    let rest = l.rsplit_once(": ").unwrap().1;
+    let mut w = rest.split_whitespace();
+    let compared = w.next().unwrap().parse().unwrap();
+    let differences = w.nth(1).unwrap().parse().unwrap();
+    (compared, differences)
+}
+
+/// Starts `qt run` on `path` (output piped) and waits (up to 30 s) until the engine has traded
+/// on the account (its BTC balance moved).
+pub(crate) fn spawn_until_it_trades(path: &PathBuf, market: &Market) -> (std::process::Child, super::Scratch) {
+    let (mut cmd, cwd) = qt_run(path);
+    let child = cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let start_btc = Notional::parse("10").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let btc = || market.balances(AccountId(0)).into_iter().find(|b| b.asset == "BTC").unwrap();
+    while btc().free.checked_add(btc().locked).unwrap() == start_btc && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (child, cwd)
+}
+
+pub(crate) fn figure_of(stdout: &str, line: &str, label: &str) -> u64 {
+    let l = stdout.lines().find(|l| l.trim_start().starts_with(line)).unwrap();
+    let rest = l.split_once(&format!(" {label} ")).unwrap().1;
+    rest.split_whitespace().next().unwrap().replace(',', "").parse().unwrap()
+}
