@@ -10,11 +10,16 @@
 //!   waits: counted and printed).
 //! - `journal_push/market/same_thread`: push then pop on one thread, no second core: the ring's
 //!   own instructions and the 160-byte copy in and out, without cache-line transfers.
+//! - To see where a push's time goes: `.../drained/ring_1024` and `.../same_thread/ring_64` (slots
+//!   that stay in the caches, against the 10 MiB of `qt run`'s 65 536 slots), and
+//!   `market_event_64b/drained` (the bare 64-byte `MarketEvent` through a plain ring: the cost of
+//!   the 160-byte slot).
 //! - `journal_engine_loop/per_message/{off,on}`: `engine_loop`'s `per_message/example_strategy`
 //!   (one venue message per `Engine::do_work`, the imbalance taker, the full risk gate, the
 //!   rig answering orders) with no journal, and with a `JournalLink` (backpressure, 65 536 slots,
 //!   as `qt run`) drained by the real journal thread writing a temporary directory. One
-//!   iteration is one market record.
+//!   iteration is one market record. `.../on_drained`: the same link, its ring popped by a
+//!   thread that writes nothing — the core's own share, whatever the writer's pace.
 //!
 //! After each journal-thread variant the records written, ring waits and market holds are
 //! printed to stderr, so a figure can be read against whether the writer kept up.
@@ -22,6 +27,7 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use qt_benches::{EngineRig, PollMode, Tape, VenueReplies, imbalance_params};
 use qt_core::journal::{JournalEvent, JournalFullPolicy, JournalLink, JournalRecord, JournalRings, Pushed};
+use qt_core::queue::{Consumer, spsc};
 use qt_core::sys::{self, Pinning};
 use qt_core::{EventKind, InstrumentId, MarketEvent, Nanos, Price, Qty, Side};
 use qt_recorder::{JournalConfig, JournalWriter};
@@ -93,38 +99,55 @@ fn timed_pushes(link: &mut JournalLink, tally: &mut PushTally, n: u64) -> Durati
     start.elapsed()
 }
 
+/// A thread popping `rx` as fast as it can until `stop`; joins to the count popped.
+fn drain<T: Send + 'static>(mut rx: Consumer<T>, stop: Arc<AtomicBool>) -> JoinHandle<u64> {
+    std::thread::spawn(move || {
+        let mut popped = 0u64;
+        while !stop.load(Ordering::Relaxed) {
+            while let Ok(r) = rx.pop() {
+                black_box(&r);
+                popped += 1;
+            }
+            std::hint::spin_loop();
+        }
+        popped
+    })
+}
+
 fn journal_push(c: &mut Criterion) {
     eprintln!("journal_push: size_of::<JournalRecord>() = {} bytes", std::mem::size_of::<JournalRecord>());
     let mut group = c.benchmark_group("journal_push");
     group.warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3)).sample_size(30);
     group.throughput(Throughput::Elements(1));
 
-    // A consumer that only pops.
-    let (mut link, mut rings) = JournalLink::new(RING, JournalFullPolicy::Backpressure);
+    // A consumer that only pops: the ring of `qt run` (65 536 slots, 10 MiB), and a small one
+    // whose slots stay in the caches.
+    for (name, slots) in [("market/drained", RING), ("market/drained/ring_1024", 1024)] {
+        let (mut link, rings) = JournalLink::new(slots, JournalFullPolicy::Backpressure);
+        let stop = Arc::new(AtomicBool::new(false));
+        let consumer = drain(rings.records, stop.clone());
+        let mut tally = PushTally::default();
+        group.bench_function(name, |b| b.iter_custom(|n| timed_pushes(&mut link, &mut tally, n)));
+        stop.store(true, Ordering::Relaxed);
+        let popped = consumer.join().expect("the consumer ran");
+        eprintln!("journal_push/{name}: {} pushes, {} waited for room, {popped} popped", tally.pushes, tally.waited);
+    }
+
+    // The same, with the bare 64-byte market record in a plain ring of as many slots: what the
+    // 160-byte slot costs.
+    let (mut tx, rx) = spsc::<MarketEvent>(RING);
     let stop = Arc::new(AtomicBool::new(false));
-    let consumer = {
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            let mut popped = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                while let Ok(r) = rings.records.pop() {
-                    black_box(&r);
-                    popped += 1;
-                }
+    let consumer = drain(rx, stop.clone());
+    let JournalEvent::Market(ev) = market_record().event else { unreachable!("a market record") };
+    group.bench_function("market_event_64b/drained", |b| {
+        b.iter(|| {
+            while tx.push(black_box(ev)).is_err() {
                 std::hint::spin_loop();
             }
-            popped
         })
-    };
-    let mut tally = PushTally::default();
-    group.bench_function("market/drained", |b| b.iter_custom(|n| timed_pushes(&mut link, &mut tally, n)));
+    });
     stop.store(true, Ordering::Relaxed);
-    let popped = consumer.join().expect("the consumer ran");
-    eprintln!(
-        "journal_push/market/drained: {} pushes, {} waited for room, {popped} popped",
-        tally.pushes, tally.waited
-    );
-    drop(link);
+    consumer.join().expect("the consumer ran");
 
     // The real journal thread.
     let (mut link, rings) = JournalLink::new(RING, JournalFullPolicy::Backpressure);
@@ -139,16 +162,39 @@ fn journal_push(c: &mut Criterion) {
         tally.pushes, tally.waited, stats.records, stats.commits, stats.failure
     );
 
-    // One thread: push, then pop.
-    let (mut link, mut rings) = JournalLink::new(RING, JournalFullPolicy::Backpressure);
-    let record = market_record();
-    group.bench_function("market/same_thread", |b| {
-        b.iter(|| {
-            black_box(link.push(black_box(record)));
-            black_box(rings.records.pop().ok())
-        })
-    });
+    // One thread: push, then pop (no second core), in the full-size ring and in the smallest.
+    for (name, slots) in [("market/same_thread", RING), ("market/same_thread/ring_64", 64)] {
+        let (mut link, mut rings) = JournalLink::new(slots, JournalFullPolicy::Backpressure);
+        let record = market_record();
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                black_box(link.push(black_box(record)));
+                black_box(rings.records.pop().ok())
+            })
+        });
+    }
     group.finish();
+}
+
+/// The journal behind the engine loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Variant {
+    /// No journal link.
+    Off,
+    /// A link whose ring a thread pops and throws away: the core's side alone.
+    Drained,
+    /// A link drained by the real journal thread writing a temporary journal.
+    On,
+}
+
+impl Variant {
+    fn name(self) -> &'static str {
+        match self {
+            Variant::Off => "per_message/off",
+            Variant::Drained => "per_message/on_drained",
+            Variant::On => "per_message/on",
+        }
+    }
 }
 
 fn journal_engine_loop(c: &mut Criterion) {
@@ -157,21 +203,32 @@ fn journal_engine_loop(c: &mut Criterion) {
     let mut group = c.benchmark_group("journal_engine_loop");
     group.warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3)).sample_size(30);
     group.throughput(Throughput::Elements(1));
-    for journal_on in [false, true] {
+    for variant in [Variant::Off, Variant::Drained, Variant::On] {
         let mut rig = EngineRig::new(&tape, imbalance_params(), PollMode::Message, VenueReplies::FillOddExpireEven);
-        let journal = journal_on.then(|| {
+        let mut journal = None;
+        let mut popper = None;
+        if variant != Variant::Off {
             let (link, rings) = JournalLink::new(RING, JournalFullPolicy::Backpressure);
             rig.engine.set_journal(link);
-            JournalThread::start(rings)
-        });
-        let name = if journal_on { "per_message/on" } else { "per_message/off" };
+            if variant == Variant::On {
+                journal = Some(JournalThread::start(rings));
+            } else {
+                let stop = Arc::new(AtomicBool::new(false));
+                popper = Some((drain(rings.records, stop.clone()), stop));
+            }
+        }
+        let name = variant.name();
         group.bench_function(name, |b| b.iter_custom(|records| rig.time_records(records)));
         let r = rig.engine.report(Pinning::NotRequested, Nanos::ZERO);
         drop(rig);
-        let written = journal.map(JournalThread::finish);
+        let written = journal.map(JournalThread::finish).map(|s| s.records);
+        if let Some((handle, stop)) = popper {
+            stop.store(true, Ordering::Relaxed);
+            handle.join().expect("the consumer ran");
+        }
         eprintln!(
             "journal_engine_loop/{name}: {} records, {} orders sent, tick-to-order p50 {} ns p99 {} ns; core pushed {} \
-             (waited {}, market held {} iterations, dropped {}); journal wrote {:?}",
+             (waited {}, market held {} iterations, dropped {}); journal wrote {written:?}",
             r.market_events,
             r.orders_sent,
             r.tick_to_order.p50,
@@ -180,7 +237,6 @@ fn journal_engine_loop(c: &mut Criterion) {
             r.journal.waits,
             r.journal.market_holds,
             r.journal.dropped,
-            written.map(|s| s.records),
         );
     }
     group.finish();
