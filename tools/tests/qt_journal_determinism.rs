@@ -12,6 +12,12 @@
 //!   their count being positive, and every other record by its place among the non-timer
 //!   records (its sequence minus the timers before it).
 //!
+//! The second is more than noise in the journal: the timer runs the risk component's tick, so
+//! when the tick acts (a level change, an automatic emergency stop, a flatten retry) it acts at a
+//! market record that differs from run to run, and same-seed runs then trade differently —
+//! `same_seed_runs_whose_risk_tick_trips_the_stop_give_the_same_fills` shows it and is ignored
+//! until the timer of a simulated run follows domain time.
+//!
 //! Everything else — record types and their order, domain times and every payload, the Config
 //! record's text and hash included — must be identical.
 
@@ -87,15 +93,11 @@ fn run() -> (String, PathBuf, util::Scratch) {
     (String::from_utf8_lossy(&out.stdout).into_owned(), dir, cwd)
 }
 
-fn digest(summary: &str) -> &str {
-    summary.lines().find_map(|l| l.trim().strip_prefix("fills digest ")).expect("a fills digest line")
-}
-
 #[test]
 fn same_seed_runs_journal_the_same_records_apart_from_monotonic_times_and_timer_ticks() {
     let (a_out, a_dir, _a) = run();
     let (b_out, b_dir, _b) = run();
-    assert_eq!(digest(&a_out), digest(&b_out), "same seed, same fills:\n{a_out}\n{b_out}");
+    assert_eq!(util::fills_digest(&a_out), util::fills_digest(&b_out), "same seed, same fills:\n{a_out}\n{b_out}");
     let (a, b) = (read(&a_dir), read(&b_dir));
     eprintln!(
         "non-timer records {} and {}; timer records {} and {}; records with a monotonic stamp {} and {}",
@@ -115,4 +117,32 @@ fn same_seed_runs_journal_the_same_records_apart_from_monotonic_times_and_timer_
         panic!("non-timer record {i} differs:\n  {:?}\n  {:?}", a.records[i], b.records[i]);
     }
     assert_eq!(a.records.len(), b.records.len());
+}
+
+/// Known to fail (see the module doc): when the risk tick acts during the run — here a global
+/// drawdown threshold low enough that the first fills' fees take the level to CRITICAL, which
+/// trips the emergency stop — the tick that acts falls at a different market record in every
+/// run, and so do the fills after it. Four same-seed 20 s runs gave four digests. Run it with
+/// `--ignored` once the timer of a simulated run follows domain time.
+#[test]
+#[ignore = "known: the housekeeping timer is paced by monotonic time, so a risk tick that acts makes same-seed runs differ"]
+fn same_seed_runs_whose_risk_tick_trips_the_stop_give_the_same_fills() {
+    let dir = util::temp_dir("determinism-tick");
+    let line = r#"drawdown = { warning = "0.05", critical = "0.10", band = "0.01" }"#;
+    assert!(qt_tools::config::EMBEDDED_DEFAULT.contains(line), "the embedded default changed: update this test");
+    let config = qt_tools::config::EMBEDDED_DEFAULT
+        .replace(line, r#"drawdown = { warning = "0.00002", critical = "0.00004", band = "0.00001" }"#);
+    let path = dir.join("tick.toml");
+    std::fs::write(&path, config).unwrap();
+    let path = path.to_str().unwrap();
+    let run = || {
+        let (code, out, err) =
+            util::qt(&["run", "--config", path, "--duration", "20s", "--pace", "max", "--seed", "42", "--no-journal"]);
+        assert_eq!(code, 0, "{err}");
+        assert!(out.contains("latched (global_risk_critical)"), "the tick must trip the stop:\n{out}");
+        util::fills_digest(&out).to_string()
+    };
+    let digests: Vec<String> = (0..3).map(|_| run()).collect();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(digests.iter().all(|d| *d == digests[0]), "same seed, different fills: {digests:?}");
 }
