@@ -26,7 +26,7 @@ use qt_benches::{EngineRig, PollMode, Tape, VenueReplies, imbalance_params, orde
 use qt_core::Nanos;
 use qt_core::strategy::imbalance::ImbalanceParams;
 use qt_core::sys::{self, Pinning};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn engine_loop(c: &mut Criterion) {
     sys::init_clock();
@@ -41,13 +41,7 @@ fn engine_loop(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1));
     for (name, params, mode, replies) in variants {
         let mut rig = EngineRig::new(&tape, params, mode, replies);
-        group.bench_function(name, |b| {
-            b.iter_custom(|records| {
-                let start = Instant::now();
-                rig.run_records(records);
-                start.elapsed()
-            })
-        });
+        group.bench_function(name, |b| b.iter_custom(|records| rig.time_records(records)));
         let r = rig.engine.report(Pinning::NotRequested, Nanos::ZERO);
         eprintln!(
             "engine_loop/{name}: {} records, {} messages, {} orders sent ({:.3} % of records), {} fills; risk: {}; \

@@ -475,6 +475,13 @@ impl EngineRig {
         }
     }
 
+    /// [`Self::run_records`], timed: criterion's `iter_custom` body, so one iteration is one record.
+    pub fn time_records(&mut self, records: u64) -> std::time::Duration {
+        let start = std::time::Instant::now();
+        self.run_records(records);
+        start.elapsed()
+    }
+
     /// Answers every order on the ring.
     #[inline]
     fn serve_venue(&mut self) {

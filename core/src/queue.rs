@@ -8,7 +8,7 @@
 //! | orders | core → gateway | the order is not sent: it is rejected locally (`QueueFull`), the strategy is told, counted |
 //! | reports | gateway → core | the gateway waits (it is not the core; fills are never dropped) |
 //! | market events | feed thread/sim → core | the producer waits (backpressure; market data is never dropped silently) |
-//! | journal | core → journal (`DecisionRecord`, one per risk decision) | the record is dropped and counted (`journal_dropped`; the journal must never stall trading) |
+//! | journal | core → journal (`journal::JournalRecord`, every input and decision) | backpressure by default: no market input while short of room, a full push waits (counted); `DropAndCount` drops, counted ([`crate::journal`]) |
 //! | control replies | core → control thread (crossbeam `try_send`) | the reply is dropped and counted; the client times out |
 
 pub use rtrb::{Consumer, Producer, PushError};

@@ -83,24 +83,9 @@ proptest! {
     }
 }
 
-/// Sets byte `at` of `valid` to every value: exactly `ok` values decode (each re-encoding to the
-/// same byte), every other is refused as `BadValue` naming `field` and the value.
+/// [`util::sweep`] through the [`Payload`] trait.
 fn sweep<T: Payload + std::fmt::Debug>(valid: &[u8], at: usize, field: &str, ok: &[u8]) {
-    let mut b = valid.to_vec();
-    for value in 0..=u8::MAX {
-        b[at] = value;
-        match T::decode(&b, T::VERSION) {
-            Ok(v) => {
-                assert!(ok.contains(&value), "{field} = {value} accepted as {v:?}");
-                assert_eq!(encoded(&v)[at], value, "{field} = {value} re-encodes differently");
-            }
-            Err(PayloadError::BadValue { field: f, value: got, .. }) => {
-                assert!(!ok.contains(&value), "{field} = {value} refused");
-                assert_eq!((f, got), (field, u64::from(value)));
-            }
-            Err(e) => panic!("{field} = {value}: {e:?}"),
-        }
-    }
+    util::sweep(valid, at, field, ok, |b| T::decode(b, T::VERSION), encoded::<T>);
 }
 
 #[test]

@@ -15,17 +15,6 @@ fn figure(summary: &str, line: &str, label: &str) -> u64 {
     rest.split_whitespace().next().unwrap().replace(',', "").parse().unwrap()
 }
 
-fn digest(summary: &str) -> String {
-    summary
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("fills digest "))
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_string()
-}
-
 #[test]
 fn default_run_trades_on_the_simulated_venue_in_real_time() {
     let (code, out, err) = qt(&["run", "--duration", "5s"]);
@@ -70,10 +59,10 @@ fn same_seed_same_fills_different_seed_different_fills() {
     assert_eq!(std::fs::read_dir(&journal).unwrap().count(), 3, "one journal folder per run");
     let _ = std::fs::remove_dir_all(&journal);
     assert!(figure(&a, "orders", "fills") > 50, "{a}");
-    assert_eq!(digest(&a), digest(&b), "same seed:\n{a}\n{b}");
+    assert_eq!(util::fills_digest(&a), util::fills_digest(&b), "same seed:\n{a}\n{b}");
     assert_eq!(figure(&a, "orders", "fills"), figure(&b, "orders", "fills"));
     assert_eq!(figure(&a, "market", "events"), figure(&b, "market", "events"));
-    assert_ne!(digest(&a), digest(&c), "different seeds gave the same fills");
+    assert_ne!(util::fills_digest(&a), util::fills_digest(&c), "different seeds gave the same fills");
 }
 
 #[test]

@@ -161,7 +161,15 @@ pub fn decode(record: &Record<'_>) -> Result<Option<CoreEntry>, PayloadError> {
         RecordType::ExecutionReport => JournalEvent::Report(report::decode(bytes, v)?),
         RecordType::LocalRefusal => JournalEvent::LocalRefusal(report::decode(bytes, v)?),
         RecordType::ControlCommand | RecordType::Funding => {
-            attachment = Some(JournalAttachment::Control(control::decode_command(bytes, v)?));
+            let cmd = control::decode_command(bytes, v)?;
+            // Each type holds only what the encoder writes under it: a funding payment is a
+            // Funding record and nothing else is (so `--type funding` finds exactly those).
+            let funding = e.kind == RecordType::Funding;
+            if control::is_funding(&cmd) != funding {
+                let record = if funding { "Funding" } else { "ControlCommand" };
+                return Err(PayloadError::BadValue { record, field: "tag", value: u64::from(bytes[0]) });
+            }
+            attachment = Some(JournalAttachment::Control(cmd));
             JournalEvent::Attachment
         }
         RecordType::ControlAnswer => {

@@ -112,4 +112,32 @@ pub fn set_committed(dir: &Path, index: u64, position: u64) {
     write_bytes(dir, index, header::COMMITTED as u64, &position.to_le_bytes());
 }
 
+/// Sets byte `at` of the valid payload `valid` to every value: exactly the `ok` values decode
+/// (each re-encoding to the same byte), every other is refused as `BadValue` naming `field` and
+/// the value.
+pub fn sweep<T: std::fmt::Debug>(
+    valid: &[u8],
+    at: usize,
+    field: &str,
+    ok: &[u8],
+    decode: impl Fn(&[u8]) -> Result<T, qt_recorder::PayloadError>,
+    encode: impl Fn(&T) -> Vec<u8>,
+) {
+    let mut b = valid.to_vec();
+    for value in 0..=u8::MAX {
+        b[at] = value;
+        match decode(&b) {
+            Ok(v) => {
+                assert!(ok.contains(&value), "{field} = {value} accepted as {v:?}");
+                assert_eq!(encode(&v)[at], value, "{field} = {value} re-encodes differently");
+            }
+            Err(qt_recorder::PayloadError::BadValue { field: f, value: got, .. }) => {
+                assert!(!ok.contains(&value), "{field} = {value} refused");
+                assert_eq!((f, got), (field, u64::from(value)));
+            }
+            Err(e) => panic!("{field} = {value}: {e:?}"),
+        }
+    }
+}
+
 pub mod payloads;

@@ -2,11 +2,16 @@
 //! build them through public fields and constructors), plus one fixed sample of each.
 
 use proptest::prelude::*;
-use qt_core::risk_api::{BlockReason, DecisionInputs, DecisionRecord, RiskDecision};
+use qt_core::engine::ControlCommand;
+use qt_core::journal::{JournalAttachment, JournalEvent, JournalRecord};
+use qt_core::risk_api::{BlockReason, DecisionInputs, DecisionRecord, RiskDecision, RiskState};
+use qt_core::strategy::StrategyAction;
 use qt_core::{
-    AccountId, EventKind, ExecutionReport, InstrumentId, Liquidity, MarketEvent, Nanos, Notional, OrderCommand,
-    OrderId, OrderRequest, OrderType, Price, Qty, RejectReason, ReportKind, Side, StrategyId, TimeInForce, VenueId,
+    AccountId, BookError, EventKind, ExecutionReport, InlineText, InstrumentId, Liquidity, MarketEvent, Nanos,
+    Notional, OrderCommand, OrderId, OrderRequest, OrderType, Price, Qty, RejectReason, ReportKind, RiskCommand,
+    RiskReply, Side, StrategyId, TimeInForce, VenueId,
 };
+use qt_recorder::payload::core_record::CoreEntry;
 
 pub fn side() -> impl Strategy<Value = Side> {
     prop::sample::select(vec![Side::Buy, Side::Sell])
@@ -190,5 +195,99 @@ pub fn sample_decision() -> DecisionRecord {
         &inputs,
         Nanos(5),
         Nanos(6),
+    )
+}
+
+/// Text as the core carries it: arbitrary UTF-8 (any scalar value but controls' categories
+/// mixed in), truncated by `InlineText::new` at a character boundary to at most 200 bytes —
+/// long inputs land on every length near the limit.
+pub fn inline_text() -> impl Strategy<Value = InlineText> {
+    prop_oneof!["\\PC{0,20}", "\\PC{40,220}", ".{190,210}", Just(String::new())].prop_map(|s| InlineText::new(&s))
+}
+
+pub fn risk_command() -> impl Strategy<Value = RiskCommand> {
+    prop_oneof![
+        inline_text().prop_map(|reason| RiskCommand::EssTrigger { reason }),
+        (inline_text(), any::<i64>(), any::<[u8; 32]>(), any::<i64>()).prop_map(
+            |(operator, timestamp_ms, mac, received_unix_ms)| RiskCommand::EssReset {
+                operator,
+                timestamp_ms,
+                mac,
+                received_unix_ms
+            }
+        ),
+        Just(RiskCommand::Status),
+    ]
+}
+
+pub fn control_command() -> impl Strategy<Value = ControlCommand> {
+    prop_oneof![
+        Just(ControlCommand::Shutdown),
+        any::<u16>().prop_map(|a| ControlCommand::CancelAll(AccountId(a))),
+        (any::<u64>(), risk_command()).prop_map(|(id, command)| ControlCommand::Risk { id, command }),
+        (any::<u16>(), any::<bool>())
+            .prop_map(|(v, healthy)| ControlCommand::VenueHealth { venue: VenueId(v), healthy }),
+        (any::<u16>(), any::<u32>(), any::<i128>()).prop_map(|(a, i, amount)| ControlCommand::Funding {
+            account: AccountId(a),
+            instrument: InstrumentId(i),
+            amount: Notional::from_units(amount),
+        }),
+    ]
+}
+
+pub fn risk_reply() -> impl Strategy<Value = RiskReply> {
+    (any::<bool>(), inline_text()).prop_map(|(ok, text)| RiskReply { ok, text })
+}
+
+/// A risk state the format can hold: the stop's code is one of its three, the rest any value.
+pub fn risk_state() -> impl Strategy<Value = RiskState> {
+    (0..=RiskState::LATCHED, any::<u8>(), any::<u8>(), any::<i64>())
+        .prop_map(|(ess, ess_source, level, since)| RiskState { ess, ess_source, level, ess_since: Nanos(since) })
+}
+
+pub fn book_error() -> impl Strategy<Value = BookError> {
+    prop::sample::select(vec![
+        BookError::NonPositivePrice,
+        BookError::NegativeQty,
+        BookError::WrongInstrument,
+        BookError::Crossed,
+    ])
+}
+
+pub fn strategy_action() -> impl Strategy<Value = StrategyAction> {
+    prop_oneof![
+        order_request().prop_map(StrategyAction::Place),
+        any::<u64>().prop_map(|id| StrategyAction::Cancel(OrderId(id))),
+        (any::<u16>(), any::<u32>()).prop_map(|(a, i)| StrategyAction::CancelAll(AccountId(a), InstrumentId(i))),
+    ]
+}
+
+/// One core journal record of any kind, with its attachment when it is a marker (a control
+/// command or a control answer), at arbitrary times.
+pub fn core_entry() -> impl Strategy<Value = CoreEntry> {
+    let plain = prop_oneof![
+        market_event().prop_map(JournalEvent::Market),
+        (any::<u32>(), book_error())
+            .prop_map(|(i, reason)| JournalEvent::BookRefused { instrument: InstrumentId(i), reason }),
+        strategy_action().prop_map(JournalEvent::Intent),
+        decision_record().prop_map(JournalEvent::Decision),
+        order_command().prop_map(JournalEvent::Command),
+        execution_report().prop_map(JournalEvent::Report),
+        execution_report().prop_map(JournalEvent::LocalRefusal),
+        any::<u64>().prop_map(|venue_healthy| JournalEvent::Timer { venue_healthy }),
+        risk_state().prop_map(JournalEvent::RiskState),
+        Just(JournalEvent::Halt),
+    ]
+    .prop_map(|event| (event, None));
+    let attached = prop_oneof![
+        control_command().prop_map(JournalAttachment::Control),
+        (any::<u64>(), risk_reply()).prop_map(|(id, reply)| JournalAttachment::ControlAnswer { id, reply }),
+    ]
+    .prop_map(|a| (JournalEvent::Attachment, Some(a)));
+    (prop_oneof![3 => plain, 1 => attached], any::<i64>(), any::<i64>()).prop_map(
+        |((event, attachment), domain, mono)| CoreEntry {
+            record: JournalRecord { domain_ns: Nanos(domain), mono_ns: Nanos(mono), event },
+            attachment,
+        },
     )
 }

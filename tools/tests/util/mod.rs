@@ -21,6 +21,12 @@ pub(crate) fn qt(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// The fills digest a `qt run` summary reports (its `fills digest <hex>` line).
+pub(crate) fn fills_digest(summary: &str) -> &str {
+    let line = summary.lines().find_map(|l| l.trim().strip_prefix("fills digest ")).expect("a fills digest line");
+    line.split_whitespace().next().unwrap_or(line)
+}
+
 /// A scratch folder removed when dropped.
 #[derive(Debug)]
 pub(crate) struct Scratch(pub PathBuf);
