@@ -29,7 +29,7 @@ pub mod time;
 
 pub use book::{Book, BookError, BookHealth, Level};
 pub use decimal::{DecimalError, DecimalErrorKind, DecimalStyle, DecimalText};
-pub use engine::{BookReport, Engine, EngineConfig, EngineReport, JournalTally};
+pub use engine::{BookReport, Engine, EngineConfig, EngineReport, JournalTally, TimerClock};
 pub use event::{EventKind, MarketEvent};
 pub use feed_source::{FeedSource, FeedStats};
 pub use idle::IdleStrategy;

@@ -21,8 +21,8 @@ use qt_core::journal::JournalLink;
 use qt_core::queue::{Consumer, Producer, Progress, spsc};
 use qt_core::strategy::imbalance::ImbalanceTaker;
 use qt_core::{
-    Clock, DecimalStyle, Engine, EngineReport, ExecutionReport, InstrumentId, OrderCommand, ReplayableClock, SimClock,
-    StrategyId, Venue, WallClock, sys,
+    Clock, DecimalStyle, Engine, EngineConfig, EngineReport, ExecutionReport, InstrumentId, OrderCommand,
+    ReplayableClock, SimClock, StrategyId, TimerClock, Venue, WallClock, sys,
 };
 use qt_feed::{BinanceFeed, BinanceFeedConfig, RingFeed};
 use qt_gateway::binance::{BinanceGatewayConfig, GatewayError, GatewayStats};
@@ -267,7 +267,10 @@ pub fn build(plan: &Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<(Engi
     let clock = SimClock::new(plan.sim.start);
 
     let gate = build_gate(plan)?;
-    let mut engine = Engine::new(plan.engine.clone(), plan.instruments.clone(), gate, Arc::new(clock.clone()));
+    // A simulated run's timer follows simulated time, so it falls among the inputs the same way
+    // in every run of a seed (the journal records it; replay re-drives those records).
+    let cfg = EngineConfig { timer_clock: TimerClock::Domain, ..plan.engine.clone() };
+    let mut engine = Engine::new(cfg, plan.instruments.clone(), gate, Arc::new(clock.clone()));
     let market_handled = Progress::new();
     engine.add_feed(Box::new(RingFeed::new("sim", market_rx, market_handled.clone(), Some(clock))));
     let all: Vec<InstrumentId> = plan.instruments.iter().map(|i| i.id()).collect();

@@ -1,25 +1,17 @@
 //! Two simulated runs with the same seed, journal on by default: the same fills, and the same
 //! journal record for record, apart from what a run cannot reproduce.
 //!
-//! What legitimately differs, and is cleared before comparing:
-//! - monotonic times: every frame's monotonic timestamp, a market record's `local_ns`, a
-//!   decision's `local_ns` and a new order's `sent_local_ns` (receive and send times of this
-//!   process);
-//! - the housekeeping timer: it fires every `engine.housekeeping_interval` of *monotonic* time
-//!   (1 ms by default), so at `--pace max` how many Timer records a run has, and between which
-//!   market records they fall, depends on how fast the machine ran that run (seen: 571 and 190
-//!   in two back-to-back 20 s runs). The Timer records are therefore compared by nothing but
-//!   their count being positive, and every other record by its place among the non-timer
-//!   records (its sequence minus the timers before it).
+//! What legitimately differs, and is cleared before comparing: monotonic times — every frame's
+//! monotonic timestamp, a market record's `local_ns`, a decision's `local_ns` and a new order's
+//! `sent_local_ns` (receive and send times of this process).
 //!
-//! The second is more than noise in the journal: the timer runs the risk component's tick, so
-//! when the tick acts (a level change, an automatic emergency stop, a flatten retry) it acts at a
-//! market record that differs from run to run, and same-seed runs then trade differently —
-//! `same_seed_runs_whose_risk_tick_trips_the_stop_give_the_same_fills` shows it and is ignored
-//! until the timer of a simulated run follows domain time.
-//!
-//! Everything else — record types and their order, domain times and every payload, the Config
-//! record's text and hash included — must be identical.
+//! Everything else — record types and their order, the housekeeping timer's records among them
+//! (a simulated run's timer follows simulated time, `TimerClock::Domain`), domain times and every
+//! payload, the Config record's text and hash included — must be identical. The timer runs the
+//! risk component's tick, so when the tick acts (a level change, an automatic emergency stop, a
+//! flatten retry) same-seed runs still trade identically
+//! (`same_seed_runs_whose_risk_tick_trips_the_stop_give_the_same_fills`; with the timer on
+//! monotonic time, four same-seed 20 s runs gave four digests).
 
 use qt_core::journal::JournalEvent;
 use qt_core::{Nanos, OrderCommand};
@@ -44,7 +36,7 @@ enum Content {
     Core(core_record::CoreEntry),
 }
 
-/// What a run journaled: the non-timer records normalized, the number of timer records, and
+/// What a run journaled: the records normalized, the number of timer records, and
 /// the number of records whose monotonic frame time was not zero.
 struct Journal {
     records: Vec<Normalized>,
@@ -58,10 +50,7 @@ fn read(dir: &Path) -> Journal {
     while let Some(r) = reader.next().unwrap() {
         let e = r.entry;
         j.mono_stamped += u64::from(e.mono_ts_ns != 0);
-        if e.kind == RecordType::Timer {
-            j.timers += 1;
-            continue;
-        }
+        j.timers += u64::from(e.kind == RecordType::Timer);
         let content = match core_record::decode(&r).unwrap() {
             None => Content::Text(text::decode(e.kind, e.payload, e.payload_version).unwrap()),
             Some(mut c) => {
@@ -94,13 +83,13 @@ fn run() -> (String, PathBuf, util::Scratch) {
 }
 
 #[test]
-fn same_seed_runs_journal_the_same_records_apart_from_monotonic_times_and_timer_ticks() {
+fn same_seed_runs_journal_the_same_records_apart_from_monotonic_times() {
     let (a_out, a_dir, _a) = run();
     let (b_out, b_dir, _b) = run();
     assert_eq!(util::fills_digest(&a_out), util::fills_digest(&b_out), "same seed, same fills:\n{a_out}\n{b_out}");
     let (a, b) = (read(&a_dir), read(&b_dir));
     eprintln!(
-        "non-timer records {} and {}; timer records {} and {}; records with a monotonic stamp {} and {}",
+        "records {} and {}; timer records {} and {}; records with a monotonic stamp {} and {}",
         a.records.len(),
         b.records.len(),
         a.timers,
@@ -109,23 +98,20 @@ fn same_seed_runs_journal_the_same_records_apart_from_monotonic_times_and_timer_
         b.mono_stamped
     );
     assert!(a.records.len() > 100_000, "{}", a.records.len());
-    assert!(a.timers > 0 && b.timers > 0, "the timer is journaled");
+    assert!(a.timers > 0 && a.timers == b.timers, "the timer is journaled, as often in both runs");
     assert_eq!(a.records[0].kind, RecordType::Config);
     let fills = a.records.iter().filter(|r| matches!(&r.content, Content::Core(c) if matches!(c.record.event, JournalEvent::Report(rep) if rep.kind == qt_core::ReportKind::Fill))).count();
     assert!(fills > 50, "the runs trade: {fills} fills");
     if let Some(i) = (0..a.records.len().min(b.records.len())).find(|&i| a.records[i] != b.records[i]) {
-        panic!("non-timer record {i} differs:\n  {:?}\n  {:?}", a.records[i], b.records[i]);
+        panic!("record {i} differs:\n  {:?}\n  {:?}", a.records[i], b.records[i]);
     }
     assert_eq!(a.records.len(), b.records.len());
 }
 
-/// Known to fail (see the module doc): when the risk tick acts during the run — here a global
-/// drawdown threshold low enough that the first fills' fees take the level to CRITICAL, which
-/// trips the emergency stop — the tick that acts falls at a different market record in every
-/// run, and so do the fills after it. Four same-seed 20 s runs gave four digests. Run it with
-/// `--ignored` once the timer of a simulated run follows domain time.
+/// When the risk tick acts during the run — here a global drawdown threshold low enough that
+/// the first fills' fees take the level to CRITICAL, which trips the emergency stop — same-seed
+/// runs still give the same fills: the tick falls at the same input in every run.
 #[test]
-#[ignore = "known: the housekeeping timer is paced by monotonic time, so a risk tick that acts makes same-seed runs differ"]
 fn same_seed_runs_whose_risk_tick_trips_the_stop_give_the_same_fills() {
     let dir = util::temp_dir("determinism-tick");
     let line = r#"drawdown = { warning = "0.05", critical = "0.10", band = "0.01" }"#;

@@ -164,6 +164,7 @@ fn a_restart_after_sigkill_keeps_the_stop_latched_and_restores_positions() {
     // The three runs' journal — a SIGKILL, a latched stop, a reset, settled orders, two
     // restarts — replays with every decision equal.
     util::assert_replays(&journal);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// What the venue says the engine's trading left: (BTC change, USDT change, fees charged).

@@ -87,6 +87,11 @@ impl<R: PreTradeCheck> Core<R> {
         self.counters.market_events.incr();
         // One domain-time read per record, shared by every subscriber (not one per strategy).
         self.domain_now = self.clock.now();
+        if self.cfg.timer_clock == TimerClock::Domain && self.domain_now >= self.next_domain_timer {
+            // Simulated runs: the timer is an input placed by domain time alone.
+            self.next_domain_timer = self.domain_now.saturating_add(self.cfg.housekeeping_interval);
+            self.timer();
+        }
         self.stage(JournalEvent::Market(*ev));
         self.market_record(ev);
         self.flush_staged();

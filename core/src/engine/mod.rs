@@ -60,8 +60,22 @@ pub struct EngineConfig {
     pub stall_threshold: Nanos,
     /// Reports drained from one gateway per iteration, so feeds are never starved.
     pub max_reports_per_poll: usize,
-    /// Interval of the housekeeping timer (monotonic).
+    /// Interval of the housekeeping timer.
     pub housekeeping_interval: Nanos,
+    /// Which time paces the housekeeping timer.
+    pub timer_clock: TimerClock,
+}
+
+/// Which time paces the housekeeping timer (and with it the risk component's tick).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TimerClock {
+    /// The loop's monotonic time, checked every iteration: live runs.
+    #[default]
+    Monotonic,
+    /// Domain time, checked as each market record arrives (before it is applied): simulated
+    /// runs, so where the timer falls among the inputs depends on the inputs only, not on the
+    /// machine's speed — the same seed gives the same fills even when a tick acts.
+    Domain,
 }
 
 impl Default for EngineConfig {
@@ -75,6 +89,7 @@ impl Default for EngineConfig {
             stall_threshold: Nanos(100_000),
             max_reports_per_poll: 1024,
             housekeeping_interval: Nanos::MILLI,
+            timer_clock: TimerClock::Monotonic,
         }
     }
 }
@@ -259,6 +274,8 @@ struct Core<R> {
     /// input uses it.
     domain_now: Nanos,
     journal: Option<JournalLink>,
+    /// When the domain-time housekeeping timer is next due ([`TimerClock::Domain`]).
+    next_domain_timer: Nanos,
     /// The current input's record, not yet pushed (see `Core::stage`).
     staged: Option<JournalRecord>,
     /// The risk component's state last journaled.
@@ -335,6 +352,7 @@ impl<R: PreTradeCheck> Engine<R> {
             domain_now: Nanos(0),
             journal: None,
             staged: None,
+            next_domain_timer: Nanos::ZERO,
             risk_state: RiskState::default(),
             risk_actions: RiskActions::with_capacity(256),
             venue_reported: Vec::new(),
@@ -530,7 +548,7 @@ impl<R: PreTradeCheck> Engine<R> {
         work += self.core.drain_reports();
         work += self.drain_control();
 
-        if t0 >= self.next_housekeeping {
+        if self.core.cfg.timer_clock == TimerClock::Monotonic && t0 >= self.next_housekeeping {
             self.next_housekeeping = t0.saturating_add(self.core.cfg.housekeeping_interval);
             // A venue is healthy when it says so and none of its feeds is recovering.
             for (v, healthy) in self.core.venue_healthy.iter_mut().enumerate() {
