@@ -116,13 +116,14 @@ impl SideThreads {
     }
 
     /// Stops and joins them (after the core has ended).
-    fn finish(self) -> anyhow::Result<Option<JournalOutcome>> {
+    /// Stops and joins them; the journal's writer comes back (if it can still write) for the
+    /// run's last record, its reconciliation ([`journal_run_end`]).
+    fn finish(self) -> anyhow::Result<(Option<JournalOutcome>, Option<qt_recorder::JournalWriter>)> {
         drop(self.control);
         self.journal_stop.store(true, std::sync::atomic::Ordering::Release);
-        let Some((dir, handle)) = self.journal else { return Ok(None) };
+        let Some((dir, handle)) = self.journal else { return Ok((None, None)) };
         let (stats, writer) = handle.join().map_err(|_| anyhow!("the journal thread panicked"))?;
-        drop(writer);
-        Ok(Some(JournalOutcome { dir, stats }))
+        Ok((Some(JournalOutcome { dir, stats }), writer))
     }
 }
 
@@ -317,7 +318,7 @@ pub fn run(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<RunOutco
     engine.stop_flag().store(true, std::sync::atomic::Ordering::Relaxed);
     let risk = RiskEnd::of(engine.risk());
     drop(engine);
-    let journal = side.finish()?;
+    let (journal, writer) = side.finish()?;
     let venue_stats = venue_thread.join().map_err(|_| anyhow!("the simulated venue thread panicked"))?;
     let ours: Vec<_> = engine_report.positions.iter().map(|p| (p.account, p.instrument, p.position.qty())).collect();
     let reconciliation = qt_risk::reconcile::positions(&ours, &venue_stats.positions);
@@ -330,7 +331,8 @@ pub fn run(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<RunOutco
             d.venue.units()
         );
     }
-    Ok(RunOutcome {
+    let sim_end = venue_stats.sim_time;
+    let outcome = RunOutcome {
         engine: engine_report,
         venue: Some(venue_stats),
         gateways: Vec::new(),
@@ -341,7 +343,9 @@ pub fn run(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<RunOutco
         live_reconciliation: None,
         restore: None,
         wall: wall_start.elapsed(),
-    })
+    };
+    journal_run_end(writer, &outcome, sim_end);
+    Ok(outcome)
 }
 
 /// A live run's engine and its gateways, built but not started: the engine can be restored and
@@ -575,7 +579,7 @@ pub fn run_live(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<Run
     gateway_stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let risk = RiskEnd::of(engine.risk());
     drop(engine);
-    let journal = side.finish()?;
+    let (journal, writer) = side.finish()?;
     let mut stats = Vec::new();
     for (venue, handle) in gateways {
         stats.push((venue, handle.join().map_err(|_| anyhow!("the {venue} gateway thread panicked"))?));
@@ -588,7 +592,7 @@ pub fn run_live(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<Run
     if let Err(e) = &live {
         log::warn!("reconcile: not available: {e}");
     }
-    Ok(RunOutcome {
+    let outcome = RunOutcome {
         engine: engine_report,
         venue: None,
         gateways: stats,
@@ -599,7 +603,9 @@ pub fn run_live(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<Run
         live_reconciliation: Some(live),
         restore,
         wall: wall_start.elapsed(),
-    })
+    };
+    journal_run_end(writer, &outcome, WallClock.now());
+    Ok(outcome)
 }
 
 /// Replays the earlier runs of the journal in `dir` (records before `before`) into `engine`.
@@ -619,16 +625,37 @@ fn restore_engine(
 
 /// Appends a Reconciliation record with `text` to the run's journal (before its thread starts).
 fn journal_reconciliation(j: &mut crate::journal::OpenJournal, text: &str) -> anyhow::Result<()> {
+    journal_text(&mut j.writer, &j.dir, WallClock.now(), text)
+}
+
+/// Appends a Reconciliation record holding `text` at domain time `at`, commits and flushes it.
+fn journal_text(
+    writer: &mut qt_recorder::JournalWriter,
+    dir: &std::path::Path,
+    at: qt_core::Nanos,
+    text: &str,
+) -> anyhow::Result<()> {
     use qt_recorder::payload::text as payload;
     let bytes = payload::encode(qt_recorder::RecordType::Reconciliation, text);
-    j.writer
+    writer
         .append(qt_recorder::Entry {
             kind: qt_recorder::RecordType::Reconciliation,
             payload_version: payload::VERSION,
-            domain_ts_ns: WallClock.now().0,
+            domain_ts_ns: at.0,
             mono_ts_ns: sys::mono_now().0,
             payload: &bytes,
         })
-        .and_then(|_| j.writer.commit())
-        .with_context(|| format!("journal: cannot write to {}", j.dir.display()))
+        .and_then(|_| writer.commit())
+        .and_then(|()| writer.flush())
+        .with_context(|| format!("journal: cannot write to {}", dir.display()))
+}
+
+/// The run's last journal record: its reconciliation, as the summary shows it. A failure is
+/// logged (the run itself is over; its summary still prints).
+fn journal_run_end(writer: Option<qt_recorder::JournalWriter>, outcome: &RunOutcome, at: qt_core::Nanos) {
+    let (Some(mut writer), Some(j)) = (writer, &outcome.journal) else { return };
+    let text = crate::summary::reconciliation_lines(outcome);
+    if let Err(e) = journal_text(&mut writer, &j.dir, at, text.trim_end()) {
+        log::error!("{e:#}");
+    }
 }

@@ -94,6 +94,61 @@ fn feed_health(s: &mut String, outcome: &RunOutcome) {
     }
 }
 
+/// The summary's reconciliation lines (also journaled as the run's Reconciliation record).
+pub fn reconciliation_lines(outcome: &RunOutcome) -> String {
+    let plan = &outcome.plan;
+    let mut s = String::new();
+    match &outcome.reconciliation {
+        Some(rec) => {
+            let _ = writeln!(
+                s,
+                "  reconcile positions vs venue ledger: {} compared, {} differences",
+                rec.compared,
+                rec.differences.len()
+            );
+            for d in &rec.differences {
+                let name = plan.instruments.get(d.instrument).map_or("?", |i| i.symbol());
+                let account = plan.accounts.get(d.account.index()).map_or("?", |a| a.name.as_str());
+                let _ =
+                    writeln!(s, "    {account} {name}: ours {} units, venue {} units", d.ours.units(), d.venue.units());
+            }
+        }
+        None => match &outcome.live_reconciliation {
+            Some(Ok(live)) => {
+                for (what, rec) in [
+                    ("positions vs venue base-asset balances", &live.positions),
+                    ("balances vs venue (GET /api/v3/account)", &live.balances),
+                ] {
+                    let _ = writeln!(
+                        s,
+                        "  reconcile {what}: {} compared, {} differences",
+                        rec.compared,
+                        rec.differences.len()
+                    );
+                    for d in &rec.differences {
+                        let account = plan.accounts.get(d.account.index()).map_or("?", |a| a.name.as_str());
+                        let _ = writeln!(
+                            s,
+                            "    {account} {}: ours {}, venue {}, delta {}",
+                            d.asset,
+                            d.ours.to_text(DecimalStyle::Trimmed),
+                            d.venue.to_text(DecimalStyle::Trimmed),
+                            d.delta.to_text(DecimalStyle::Trimmed)
+                        );
+                    }
+                }
+            }
+            Some(Err(why)) => {
+                let _ = writeln!(s, "  reconcile not available: {why}");
+            }
+            None => {
+                let _ = writeln!(s, "  reconcile not available");
+            }
+        },
+    }
+    s
+}
+
 /// Renders the summary of a finished run.
 pub fn render(outcome: &RunOutcome) -> String {
     let e = &outcome.engine;
@@ -194,54 +249,7 @@ pub fn render(outcome: &RunOutcome) -> String {
         let _ = writeln!(s, "            reset by {reset}");
     }
     let _ = writeln!(s, "  level     global risk {} at end, risk.updated events {}", r.level, r.level_changes);
-    match &outcome.reconciliation {
-        Some(rec) => {
-            let _ = writeln!(
-                s,
-                "  reconcile positions vs venue ledger: {} compared, {} differences",
-                rec.compared,
-                rec.differences.len()
-            );
-            for d in &rec.differences {
-                let name = plan.instruments.get(d.instrument).map_or("?", |i| i.symbol());
-                let account = plan.accounts.get(d.account.index()).map_or("?", |a| a.name.as_str());
-                let _ =
-                    writeln!(s, "    {account} {name}: ours {} units, venue {} units", d.ours.units(), d.venue.units());
-            }
-        }
-        None => match &outcome.live_reconciliation {
-            Some(Ok(live)) => {
-                for (what, rec) in [
-                    ("positions vs venue base-asset balances", &live.positions),
-                    ("balances vs venue (GET /api/v3/account)", &live.balances),
-                ] {
-                    let _ = writeln!(
-                        s,
-                        "  reconcile {what}: {} compared, {} differences",
-                        rec.compared,
-                        rec.differences.len()
-                    );
-                    for d in &rec.differences {
-                        let account = plan.accounts.get(d.account.index()).map_or("?", |a| a.name.as_str());
-                        let _ = writeln!(
-                            s,
-                            "    {account} {}: ours {}, venue {}, delta {}",
-                            d.asset,
-                            d.ours.to_text(DecimalStyle::Trimmed),
-                            d.venue.to_text(DecimalStyle::Trimmed),
-                            d.delta.to_text(DecimalStyle::Trimmed)
-                        );
-                    }
-                }
-            }
-            Some(Err(why)) => {
-                let _ = writeln!(s, "  reconcile not available: {why}");
-            }
-            None => {
-                let _ = writeln!(s, "  reconcile not available");
-            }
-        },
-    }
+    s.push_str(&reconciliation_lines(outcome));
     let _ = writeln!(s, "  latency   tick→order ns  {}", latency_line(&e.tick_to_order));
     let _ =
         writeln!(s, "  loop      busy iteration ns  {}  stalls {}", latency_line(&e.loop_time), thousands(e.stalls));

@@ -86,6 +86,11 @@ fn an_altered_decision_is_caught_at_its_record_and_shown_side_by_side() {
     assert!(marked.iter().any(|l| l.contains("final_qty")), "{out}");
     // Untouched, the same run replays cleanly; --until stops early and still matches.
     util::assert_replays(&run);
+    // The run's last record is its reconciliation, as the summary showed it.
+    let (code, out, _) = qt(&["journal", "dump", run.to_str().unwrap(), "--type", "reconciliation"]);
+    assert_eq!(code, 0);
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(out.contains("reconcile positions vs venue ledger:") && out.contains(" 0 differences"), "{out}");
     let (code, out, _) = qt(&["replay", altered_dir.to_str().unwrap(), "--until", &(sequence - 1).to_string()]);
     assert_eq!(code, 0, "before the altered record all matches: {out}");
     assert!(out.contains(&format!("stopped at --until {}", sequence - 1)), "{out}");
