@@ -13,11 +13,7 @@ impl<R: PreTradeCheck> Core<R> {
     /// branch). Never allocates; under backpressure may wait for room (counted).
     #[inline]
     pub(super) fn journal(&mut self, event: JournalEvent) {
-        let Some(link) = &mut self.journal else { return };
-        if let Some(input) = self.staged.take() {
-            let pushed = link.push(input);
-            self.count_pushed(pushed);
-        }
+        self.flush_staged();
         let Some(link) = &mut self.journal else { return };
         let record = JournalRecord { domain_ns: self.domain_now, mono_ns: self.local_now, event };
         let pushed = link.push(record);
@@ -59,6 +55,7 @@ impl<R: PreTradeCheck> Core<R> {
     /// Hands a large record to the journal (control commands and answers; cold).
     #[cold]
     pub(super) fn journal_attachment(&mut self, attachment: JournalAttachment) {
+        self.flush_staged();
         let Some(link) = &mut self.journal else { return };
         let pushed = link.push_attachment(self.domain_now, self.local_now, attachment);
         self.count_pushed(pushed);

@@ -224,9 +224,7 @@ pub fn replay(args: &ReplayArgs) -> anyhow::Result<ReplayOutcome> {
                 // restarted engine did.
                 let sequence = record.sequence;
                 out.records += 1;
-                if let Some(d) =
-                    cmp.check(false).or_else(|| if cmp.recorded.is_empty() { None } else { cmp.check(true) })
-                {
+                if let Some(d) = cmp.check(true) {
                     out.divergence = Some(d);
                     break;
                 }
@@ -268,13 +266,10 @@ pub fn replay(args: &ReplayArgs) -> anyhow::Result<ReplayOutcome> {
         }
         let Some(entry) = entry else { continue };
         if is_input(&entry) {
-            if let Some(d) = cmp.check(false) {
+            // Everything the previous input produced and everything the journal recorded for it
+            // must have matched one for one before the next input.
+            if let Some(d) = cmp.check(true) {
                 out.divergence = Some(d);
-                break;
-            }
-            if !cmp.recorded.is_empty() {
-                // Recorded outputs the replay has not produced by the next input.
-                out.divergence = cmp.check(true);
                 break;
             }
             if let Speed::Times(factor) = args.speed {
