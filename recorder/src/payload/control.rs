@@ -1,7 +1,7 @@
-//! Payloads of the control plane: [`RecordType::ControlCommand`] (id 9) and
-//! [`RecordType::Funding`] (id 13) both carry one [`ControlCommand`] (a funding payment is a
+//! Payloads of the control plane: [`crate::RecordType::ControlCommand`] (id 9) and
+//! [`crate::RecordType::Funding`] (id 13) both carry one [`ControlCommand`] (a funding payment is a
 //! control command with its own record type, so `--type funding` finds it), and
-//! [`RecordType::ControlAnswer`] (id 10) carries the risk component's [`RiskReply`] to a
+//! [`crate::RecordType::ControlAnswer`] (id 10) carries the risk component's [`RiskReply`] to a
 //! command. Version 1, fixed lengths.
 //!
 //! ```text

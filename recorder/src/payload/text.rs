@@ -1,7 +1,7 @@
 //! Variable-length text payloads written by the `qt run` main thread, not the core:
-//! [`RecordType::Config`] (id 1, once at start: the configuration text and its SHA-256, so a
+//! [`crate::RecordType::Config`] (id 1, once at start: the configuration text and its SHA-256, so a
 //! replay runs the same settings and can tell whether a given file is the same) and
-//! [`RecordType::Reconciliation`] (id 14: a reconciliation's result, as readable text). Version 1.
+//! [`crate::RecordType::Reconciliation`] (id 14: a reconciliation's result, as readable text). Version 1.
 //!
 //! ```text
 //!  offset  size  field
