@@ -55,6 +55,9 @@ fn a_live_runs_raw_frames_check_again_with_the_same_message_count() {
     assert_eq!(code, 0, "{stats}{err}");
     assert_eq!(figure_in(&stats, "raw_frame", "raw_frame"), written, "{stats}");
 
+    // RawFrame records are not engine inputs: the journal still replays equal.
+    util::assert_replays(&journal);
+
     let (code, _, err) = util::qt(&["feed-check", "--journal", dir_arg, "--feed", "1"]);
     assert_ne!(code, 0);
     assert!(err.contains("no feed 1") && err.contains("feed 0: binance"), "{err}");
