@@ -55,6 +55,13 @@ fn a_live_runs_raw_frames_check_again_with_the_same_message_count() {
     assert_eq!(code, 0, "{stats}{err}");
     assert_eq!(figure_in(&stats, "raw_frame", "raw_frame"), written, "{stats}");
 
+    let (code, dump, err) = util::qt(&["journal", "dump", dir_arg, "--type", "raw_frame"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(dump.lines().filter(|l| l.contains("raw_frame")).count() as u64, written, "{err}");
+    let snapshot = dump.lines().find(|l| l.contains("rest_snapshot feed 0 symbol 0 len ")).expect("a snapshot body");
+    assert!(snapshot.contains("lastUpdateId"), "{snapshot}");
+    assert!(dump.lines().any(|l| l.contains("ws_text feed 0 len ") && l.contains("depthUpdate")), "frames as text");
+
     // RawFrame records are not engine inputs: the journal still replays equal.
     util::assert_replays(&journal);
 
