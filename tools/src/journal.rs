@@ -432,6 +432,33 @@ mod tests {
     }
 
     #[test]
+    fn raw_frames_become_raw_frame_records_and_their_drops_are_counted() {
+        use qt_core::journal_raw::RawFrameKind;
+        let dir = tempfile::tempdir().unwrap();
+        let writer = JournalWriter::open(dir.path(), qt_recorder::JournalConfig::default()).unwrap();
+        let (link, rings) = JournalLink::new(64, JournalFullPolicy::Backpressure);
+        let clock: Arc<dyn qt_core::Clock> = Arc::new(qt_core::SimClock::new(Nanos(42)));
+        let (mut taps, raw_rings) = RawFrameRings::new(2, 1024, clock);
+        assert!(taps[1].tap(RawFrameKind::WsText, 0, Nanos(5), b"{\"e\":1}"));
+        assert!(taps[0].tap(RawFrameKind::RestSnapshot, 2, Nanos(6), b"snap"));
+        assert!(!taps[0].tap(RawFrameKind::WsText, 0, Nanos(7), &[b'x'; 2000]), "larger than the ring");
+        let stop = Arc::new(AtomicBool::new(true));
+        let handle = spawn(rings, Some(writer), RiskState::default(), stop, Some(raw_rings)).unwrap();
+        drop(link);
+        let (s, writer) = handle.join().unwrap();
+        assert_eq!(s.raw_frames, Some((2, 1)));
+        assert_eq!(s.of_type(RecordType::RawFrame), 2);
+        drop(writer);
+        let mut reader = qt_recorder::JournalReader::open(dir.path()).unwrap();
+        let mut got = Vec::new();
+        while let Some(r) = reader.next().unwrap() {
+            let f = raw::decode(r.entry.payload, r.entry.payload_version).unwrap();
+            got.push((f.feed, f.kind, f.symbol, f.bytes.to_vec(), r.entry.domain_ts_ns, r.entry.mono_ts_ns));
+        }
+        assert_eq!(got, vec![(0, 3, 2, b"snap".to_vec(), 42, 6), (1, 1, 0, b"{\"e\":1}".to_vec(), 42, 5)]);
+    }
+
+    #[test]
     fn writes_what_the_core_pushed_and_counts_decisions() {
         let dir = tempfile::tempdir().unwrap();
         let writer = JournalWriter::open(dir.path(), qt_recorder::JournalConfig::default()).unwrap();
