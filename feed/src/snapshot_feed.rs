@@ -22,7 +22,8 @@
 //! Contract: `poll` never blocks; the frame → decoder → emit path allocates nothing in this
 //! layer (the decoders' own contracts apply; rustls/tungstenite are measured in
 //! `tests/no_alloc.rs`). Connect, subscribe, ping, snapshot and reconnect paths allocate and are
-//! `#[cold]`.
+//! `#[cold]`. With the journal's raw-frame tap set ([`FeedSource::set_raw_tap`]) every frame and
+//! every snapshot body the decoder is given is copied to it first (a ring copy, never a wait).
 
 use crate::decoder::VenueDecoder;
 use crate::endpoint::Endpoint;

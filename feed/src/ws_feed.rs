@@ -29,7 +29,9 @@
 //! Thread and contract: owned and polled by the core thread; `poll` never blocks. The steady
 //! state (frames in → decoder → records out) adds no allocation here; the read path allocates
 //! only inside rustls/tungstenite (see `ws`). Sending a request (subscribe, ping, resubscribe)
-//! is a cold path and allocates one frame. Request texts are built once at start-up.
+//! is a cold path and allocates one frame. Request texts are built once at start-up. With the
+//! journal's raw-frame tap set ([`FeedSource::set_raw_tap`]) every frame the decoder is given is
+//! copied to it first (a ring copy, never a wait).
 
 use crate::decoder::VenueDecoder;
 use crate::endpoint::Endpoint;
