@@ -68,7 +68,7 @@ impl JournalThread {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let writer = JournalWriter::open(dir.path(), JournalConfig::default()).expect("a journal");
         let stop = Arc::new(AtomicBool::new(false));
-        let handle = qt_tools::journal::spawn(rings, Some(writer), Default::default(), stop.clone())
+        let handle = qt_tools::journal::spawn(rings, Some(writer), Default::default(), stop.clone(), None)
             .expect("the journal thread");
         Self { stop, handle, _dir: dir }
     }

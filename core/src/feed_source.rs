@@ -90,6 +90,11 @@ pub trait FeedSource: Send {
     ) {
     }
 
+    /// Shows every raw frame this source hands its decoder (and the REST bodies its sync
+    /// consumes) to `tap`, for the journal (`[journal] raw_frames`). Sources that decode no
+    /// venue bytes (a ring from the simulator, replay) ignore it.
+    fn set_raw_tap(&mut self, _tap: crate::journal_raw::RawFrameTap) {}
+
     /// The source's decoder counters, if it decodes a venue's frames.
     fn stats(&self) -> Option<FeedStats> {
         None

@@ -16,6 +16,7 @@ pub mod idle;
 pub mod ids;
 pub mod instrument;
 pub mod journal;
+pub mod journal_raw;
 pub mod latency;
 pub mod money;
 pub mod order;

@@ -22,7 +22,8 @@
 //! Contract: `poll` never blocks; the frame → decoder → emit path allocates nothing in this
 //! layer (the decoders' own contracts apply; rustls/tungstenite are measured in
 //! `tests/no_alloc.rs`). Connect, subscribe, ping, snapshot and reconnect paths allocate and are
-//! `#[cold]`.
+//! `#[cold]`. With the journal's raw-frame tap set ([`FeedSource::set_raw_tap`]) every frame and
+//! every snapshot body the decoder is given is copied to it first (a ring copy, never a wait).
 
 use crate::decoder::VenueDecoder;
 use crate::endpoint::Endpoint;
@@ -32,6 +33,7 @@ use crate::tls;
 use crate::ws::{Backoff, CloseReason, WsClient};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 use qt_core::feed_source::FeedState;
+use qt_core::journal_raw::{RawFrameKind, RawFrameTap};
 use qt_core::{FeedSource, FeedStats, Instrument, InstrumentId, MarketEvent, Nanos};
 use rustls::ClientConfig;
 use rustls_pki_types::ServerName;
@@ -383,6 +385,8 @@ pub struct SnapshotFeed<V: SnapshotVenue> {
     counters: LinkCounters,
     pings: u64,
     tap: Option<Tap>,
+    /// The journal's raw-frame tap (`[journal] raw_frames`).
+    raw: Option<RawFrameTap>,
     /// Per symbol: subscribed.
     active: Vec<bool>,
     /// Per symbol: its instrument (to find the symbol of a book the engine found crossed).
@@ -422,6 +426,7 @@ impl<V: SnapshotVenue> SnapshotFeed<V> {
             counters: LinkCounters::default(),
             pings: 0,
             tap: None,
+            raw: None,
             active: vec![true; cfg.symbols.len()],
             ids: cfg.symbols.iter().map(Instrument::id).collect(),
         })
@@ -502,6 +507,9 @@ impl<V: SnapshotVenue> SnapshotFeed<V> {
             Reply::Snapshot { symbol, generation, result: Ok(mut body) } => {
                 if let Some(tap) = &mut self.tap {
                     tap(Tapped::Snapshot { symbol, body: &body });
+                }
+                if let Some(raw) = &mut self.raw {
+                    raw.tap(RawFrameKind::RestSnapshot, symbol as u32, now, &body);
                 }
                 self.decoder.on_snapshot_reply(symbol, generation, &mut body, now, emit);
             }
@@ -643,7 +651,7 @@ impl<V: SnapshotVenue> FeedSource for SnapshotFeed<V> {
             emitted += 1;
             sink(ev);
         };
-        let Self { link, decoder, venue, backoff, tap, .. } = self;
+        let Self { link, decoder, venue, backoff, tap, raw, .. } = self;
         if let Link::Connected(session) = link {
             let greets = !session.subscribed && venue.greets_first();
             let mut welcomed = false;
@@ -653,6 +661,9 @@ impl<V: SnapshotVenue> FeedSource for SnapshotFeed<V> {
                 }
                 if let Some(tap) = tap {
                     tap(Tapped::Frame(frame));
+                }
+                if let Some(raw) = raw {
+                    raw.tap(RawFrameKind::WsText, 0, local_now, frame);
                 }
                 decoder.on_frame(frame, local_now, &mut emit);
             });
@@ -700,6 +711,10 @@ impl<V: SnapshotVenue> FeedSource for SnapshotFeed<V> {
         sink: &mut dyn FnMut(&MarketEvent),
     ) {
         crate::decoder::resync_refused(&mut self.decoder, &self.ids, instrument, reason, local_now, sink);
+    }
+
+    fn set_raw_tap(&mut self, tap: RawFrameTap) {
+        self.raw = Some(tap);
     }
 
     fn stats(&self) -> Option<FeedStats> {

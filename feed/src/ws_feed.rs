@@ -29,7 +29,9 @@
 //! Thread and contract: owned and polled by the core thread; `poll` never blocks. The steady
 //! state (frames in → decoder → records out) adds no allocation here; the read path allocates
 //! only inside rustls/tungstenite (see `ws`). Sending a request (subscribe, ping, resubscribe)
-//! is a cold path and allocates one frame. Request texts are built once at start-up.
+//! is a cold path and allocates one frame. Request texts are built once at start-up. With the
+//! journal's raw-frame tap set ([`FeedSource::set_raw_tap`]) every frame the decoder is given is
+//! copied to it first (a ring copy, never a wait).
 
 use crate::decoder::VenueDecoder;
 use crate::endpoint::Endpoint;
@@ -37,6 +39,7 @@ use crate::error::FeedError;
 use crate::tls;
 use crate::ws::{Backoff, CloseReason, WsClient};
 use qt_core::feed_source::FeedState;
+use qt_core::journal_raw::{RawFrameKind, RawFrameTap};
 use qt_core::{FeedSource, FeedStats, Instrument, InstrumentId, MarketEvent, Nanos};
 use std::path::PathBuf;
 
@@ -197,6 +200,8 @@ pub struct WsFeed<V: StreamVenue> {
     counters: WsFeedCounters,
     /// Per symbol: its instrument (to find the symbol of a book the engine found crossed).
     ids: Vec<InstrumentId>,
+    /// The journal's raw-frame tap (`[journal] raw_frames`).
+    raw: Option<RawFrameTap>,
 }
 
 impl<V: StreamVenue> std::fmt::Debug for WsFeed<V> {
@@ -271,6 +276,7 @@ impl<V: StreamVenue> WsFeed<V> {
             ever_connected: false,
             counters: WsFeedCounters::default(),
             ids: cfg.symbols.iter().map(Instrument::id).collect(),
+            raw: None,
         })
     }
 
@@ -429,7 +435,13 @@ impl<V: StreamVenue> FeedSource for WsFeed<V> {
         };
         let was_open = self.ws.is_open();
         let decoder = &mut self.decoder;
-        let progress = self.ws.poll(local_now, &mut |frame: &[u8]| decoder.on_frame(frame, local_now, &mut emit));
+        let raw = &mut self.raw;
+        let progress = self.ws.poll(local_now, &mut |frame: &[u8]| {
+            if let Some(raw) = raw {
+                raw.tap(RawFrameKind::WsText, 0, local_now, frame);
+            }
+            decoder.on_frame(frame, local_now, &mut emit);
+        });
         if progress.frames > 0 {
             self.last_frame = local_now;
             self.ws.reset_backoff();
@@ -457,6 +469,10 @@ impl<V: StreamVenue> FeedSource for WsFeed<V> {
         sink: &mut dyn FnMut(&MarketEvent),
     ) {
         crate::decoder::resync_refused(&mut self.decoder, &self.ids, instrument, reason, local_now, sink);
+    }
+
+    fn set_raw_tap(&mut self, tap: RawFrameTap) {
+        self.raw = Some(tap);
     }
 
     fn stats(&self) -> Option<FeedStats> {

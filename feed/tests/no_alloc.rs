@@ -188,6 +188,32 @@ fn decoder_allocates_nothing_per_frame_after_warm_up() {
     assert_eq!(allocated, 0, "allocations on the parse → sync → emit path");
 }
 
+#[test]
+fn the_raw_frame_tap_allocates_nothing_when_it_keeps_or_drops() {
+    use qt_core::journal_raw::{RawFrameKind, RawFrameRings};
+    let (mut taps, mut rings) = RawFrameRings::new(1, 64 << 10, std::sync::Arc::new(qt_core::SimClock::new(Nanos(1))));
+    let tap = &mut taps[0];
+    let frames = synthesized_frames(2000, 1);
+    let mut buf = Vec::with_capacity(4096);
+    let before = allocs();
+    let (mut kept, mut dropped) = (0u64, 0u64);
+    for (n, f) in frames.iter().enumerate() {
+        if tap.tap(RawFrameKind::WsText, 0, Nanos(n as i64), f.as_bytes()) {
+            kept += 1;
+        } else {
+            dropped += 1;
+        }
+        // The consumer (another thread in a run) drains only now and then: the ring fills.
+        if n % 500 == 499 {
+            while rings.pop(0, &mut buf).is_some() {}
+        }
+    }
+    let allocated = allocs() - before;
+    assert!(kept > 0 && dropped > 0, "kept {kept} dropped {dropped}");
+    assert_eq!(rings.dropped(), dropped);
+    assert_eq!(allocated, 0, "allocations tapping {kept} frames and dropping {dropped}");
+}
+
 mod socket {
     use super::*;
     use qt_core::FeedSource;

@@ -143,6 +143,36 @@ pub fn check(
     depth: u16,
     out: &mut dyn Write,
 ) -> anyhow::Result<CheckSummary> {
+    let frames = capture_lines(input).map(|line| line.map(CheckInput::Frame).context("reading the capture"));
+    check_inputs(venue, instruments, frames, snapshots, depth, out)
+}
+
+/// One input of a check, in the order the live feed took it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckInput {
+    /// A frame (or REST poll body) for the decoder.
+    Frame(Vec<u8>),
+    /// A REST snapshot body for symbol `symbol`'s sync (from a journal: where the live feed's
+    /// sync took it), applied if that symbol waits for one.
+    Snapshot {
+        /// Symbol index.
+        symbol: usize,
+        /// The body.
+        body: Vec<u8>,
+    },
+}
+
+/// [`check`] over `inputs` (a capture's lines, or a journal's raw frames): frames go through
+/// the decoder; a symbol waiting for a snapshot takes it from `snapshots` (by symbol, once)
+/// after a frame, or from a [`CheckInput::Snapshot`] where it comes.
+pub fn check_inputs(
+    venue: Venue,
+    instruments: &[Instrument],
+    inputs: impl Iterator<Item = anyhow::Result<CheckInput>>,
+    snapshots: &HashMap<String, Vec<u8>>,
+    depth: u16,
+    out: &mut dyn Write,
+) -> anyhow::Result<CheckSummary> {
     sys::init_clock();
     let mut decoder = decoder_for(venue, instruments, depth)?;
     let mut books: Vec<Book> = instruments.iter().map(|i| Book::new(i.id(), 10_000)).collect();
@@ -151,8 +181,23 @@ pub fn check(
     let mut refused: Vec<(usize, BookError)> = Vec::new();
     let mut summary = CheckSummary { books: books.len(), ..CheckSummary::default() };
     let mut line_text = String::new();
-    for (n, line) in capture_lines(input).enumerate() {
-        let line = line.context("reading the capture")?;
+    for (n, input) in inputs.enumerate() {
+        let line = match input? {
+            CheckInput::Frame(line) => line,
+            CheckInput::Snapshot { symbol, body } => {
+                if decoder.wants_snapshot(symbol) {
+                    changed.iter_mut().for_each(|c| *c = false);
+                    let mut apply = |ev: &MarketEvent| apply_record(&mut books, &mut changed, &mut refused, ev);
+                    let now = sys::mono_now();
+                    let taken = decoder.on_snapshot_body(symbol, &body, now, &mut apply);
+                    resync_refused(decoder.as_mut(), &mut books, &mut changed, &mut refused, now);
+                    writeln!(out, "{:>6}  snapshot of symbol {symbol}{}", n + 1, if taken { "" } else { " REFUSED" })?;
+                } else {
+                    writeln!(out, "{:>6}  snapshot of symbol {symbol} not waited for (ignored)", n + 1)?;
+                }
+                continue;
+            }
+        };
         if line.trim_ascii().is_empty() {
             continue;
         }
@@ -182,9 +227,7 @@ pub fn check(
         }
         // Books that refused the message (crossed, or a level they cannot hold): the decoder
         // resyncs them, as in a live run.
-        for (i, reason) in std::mem::take(&mut refused) {
-            decoder.on_book_refused(i, reason, now, &mut |ev| apply_record(&mut books, &mut changed, &mut refused, ev));
-        }
+        resync_refused(decoder.as_mut(), &mut books, &mut changed, &mut refused, now);
         let after = decoder.stats();
         line_text.clear();
         let _ = write!(line_text, "{:>6}", n + 1);
@@ -230,6 +273,20 @@ pub fn check(
     summary.valid_books = books.iter().filter(|b| b.is_valid()).count();
     writeln!(out, "{summary}")?;
     Ok(summary)
+}
+
+/// Books that refused a record (crossed, or a level they cannot hold): the decoder resyncs
+/// them, as in a live run.
+fn resync_refused(
+    decoder: &mut dyn VenueDecoder,
+    books: &mut [Book],
+    changed: &mut [bool],
+    refused: &mut Vec<(usize, BookError)>,
+    now: Nanos,
+) {
+    for (i, reason) in std::mem::take(refused) {
+        decoder.on_book_refused(i, reason, now, &mut |ev| apply_record(books, changed, refused, ev));
+    }
 }
 
 /// One record into its book; a book that refuses it (and is invalid) joins `refused`, once.

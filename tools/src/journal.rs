@@ -1,8 +1,9 @@
 //! Thread `qt-journal`: drains the core's journal rings ([`qt_core::journal`]) into the
 //! memory-mapped journal ([`qt_recorder::JournalWriter`]).
 //!
-//! Per batch (up to [`BATCH`] records, or whatever is in the ring): encode each record into a
-//! reused buffer ([`CoreEncoder`], no allocation), append it, then `commit` once — publishing
+//! Per batch (up to [`BATCH`] records, or whatever is in the ring, then as many raw venue
+//! frames from the feeds' byte rings when `[journal] raw_frames` is on): encode each record
+//! into a reused buffer ([`CoreEncoder`], no allocation), append it, then `commit` once — publishing
 //! the committed position other processes follow — which flushes per the configured
 //! [`qt_recorder::PersistMode`]. Idle, it waits by yielding, then short sleeps, and flushes an
 //! interval that has come due.
@@ -17,12 +18,13 @@
 use crate::config::Plan;
 use anyhow::Context;
 use qt_core::journal::{JournalEvent, JournalRings};
+use qt_core::journal_raw::RawFrameRings;
 use qt_core::risk_api::RiskState;
 use qt_core::{BlockReason, DecisionRecord};
 use qt_core::{Clock, WallClock};
 use qt_recorder::payload::MAX_LEN;
 use qt_recorder::payload::core_record::CoreEncoder;
-use qt_recorder::payload::text;
+use qt_recorder::payload::{raw, text};
 use qt_recorder::{Entry, JournalConfig};
 use qt_recorder::{JournalWriter, RecordType};
 use std::path::PathBuf;
@@ -54,15 +56,22 @@ pub struct JournalStats {
     pub failure: Option<String>,
     /// Sequence the next record gets (the journal's length).
     pub next_sequence: u64,
+    /// Raw venue frames (`[journal] raw_frames`): `None` when off, else (written, dropped by
+    /// the core because their ring had no room).
+    pub raw_frames: Option<(u64, u64)>,
 }
 
 impl JournalStats {
-    fn count(&mut self, kind: RecordType, event: &JournalEvent) {
+    fn count_type(&mut self, kind: RecordType) {
         self.records += 1;
         match self.by_type.iter_mut().find(|(k, _)| *k == kind) {
             Some((_, n)) => *n += 1,
             None => self.by_type.push((kind, 1)),
         }
+    }
+
+    fn count(&mut self, kind: RecordType, event: &JournalEvent) {
+        self.count_type(kind);
         if let JournalEvent::Decision(r) = event {
             match (r.decision, r.block_reason()) {
                 (DecisionRecord::ALLOW, _) => self.allow += 1,
@@ -96,6 +105,8 @@ struct Drain {
     encoder: CoreEncoder,
     buf: Box<[u8; MAX_LEN]>,
     stats: JournalStats,
+    /// Raw venue frames' rings, their bytes and the payload being built (journal thread only).
+    raw: Option<(RawFrameRings, Vec<u8>, Vec<u8>)>,
 }
 
 impl Drain {
@@ -130,6 +141,9 @@ impl Drain {
                 }
             }
         }
+        let (raw_taken, raw_appended) = self.raw_batch();
+        taken += raw_taken;
+        appended |= raw_appended;
         if appended && let Some(writer) = &mut self.writer {
             match writer.commit() {
                 Ok(()) => self.stats.commits += 1,
@@ -137,6 +151,49 @@ impl Drain {
             }
         }
         taken
+    }
+
+    /// Takes up to [`BATCH`] raw frames (round the feeds) and appends a RawFrame record each;
+    /// (taken, appended any).
+    fn raw_batch(&mut self) -> (usize, bool) {
+        let Some((rings, bytes, payload)) = &mut self.raw else { return (0, false) };
+        let (mut taken, mut appended, mut failure) = (0, false, None);
+        'feeds: for feed in 0..rings.feeds() {
+            while taken < BATCH {
+                let Some(h) = rings.pop(feed, bytes) else { continue 'feeds };
+                taken += 1;
+                let Some(writer) = &mut self.writer else {
+                    self.stats.not_written += 1;
+                    continue;
+                };
+                let frame = raw::RawFrame { feed: h.feed, kind: h.kind, symbol: h.symbol, bytes };
+                raw::encode(&frame, payload);
+                let entry = Entry {
+                    kind: RecordType::RawFrame,
+                    payload_version: raw::VERSION,
+                    domain_ts_ns: h.domain_ns.0,
+                    mono_ts_ns: h.mono_ns.0,
+                    payload,
+                };
+                match writer.append(entry) {
+                    Ok(_) => {
+                        self.stats.count_type(RecordType::RawFrame);
+                        let counts = self.stats.raw_frames.get_or_insert((0, 0));
+                        counts.0 += 1;
+                        appended = true;
+                    }
+                    Err(e) => {
+                        self.stats.not_written += 1;
+                        failure = Some(e.to_string());
+                        break 'feeds;
+                    }
+                }
+            }
+        }
+        if let Some(why) = failure {
+            self.fail(why);
+        }
+        (taken, appended)
     }
 
     /// Writing failed: say why once, stop trading through the core's flag, keep draining.
@@ -165,6 +222,10 @@ impl Drain {
     }
 
     fn finish(mut self) -> (JournalStats, Option<JournalWriter>) {
+        if let Some((rings, ..)) = &self.raw {
+            let counts = self.stats.raw_frames.get_or_insert((0, 0));
+            counts.1 = rings.dropped();
+        }
         if let Some(writer) = &mut self.writer {
             if let Err(e) = writer.flush() {
                 self.fail(e.to_string());
@@ -178,12 +239,14 @@ impl Drain {
 
 /// Starts the journal thread. `writer: None` (the journal could not be opened, or a test that
 /// only counts) drains and counts without writing. `initial` is the risk state the core's link
-/// was attached with.
+/// was attached with. `raw`: the live feeds' raw-frame rings (`[journal] raw_frames`), each
+/// frame appended as a RawFrame record.
 pub fn spawn(
     rings: JournalRings,
     writer: Option<JournalWriter>,
     initial: RiskState,
     stop: Arc<AtomicBool>,
+    raw: Option<RawFrameRings>,
 ) -> std::io::Result<std::thread::JoinHandle<(JournalStats, Option<JournalWriter>)>> {
     std::thread::Builder::new().name("qt-journal".into()).spawn(move || {
         let next_sequence = writer.as_ref().map_or(0, JournalWriter::next_sequence);
@@ -192,7 +255,8 @@ pub fn spawn(
             writer,
             encoder: CoreEncoder::new(initial),
             buf: Box::new([0u8; MAX_LEN]),
-            stats: JournalStats { next_sequence, ..JournalStats::default() },
+            stats: JournalStats { next_sequence, raw_frames: raw.as_ref().map(|_| (0, 0)), ..JournalStats::default() },
+            raw: raw.map(|r| (r, Vec::new(), Vec::new())),
         };
         let mut idle = 0u32;
         loop {
@@ -350,7 +414,7 @@ mod tests {
         writer.poison_for_test();
         let (mut link, rings) = JournalLink::new(64, JournalFullPolicy::Backpressure);
         let stop = Arc::new(AtomicBool::new(false));
-        let handle = spawn(rings, Some(writer), RiskState::default(), stop).unwrap();
+        let handle = spawn(rings, Some(writer), RiskState::default(), stop, None).unwrap();
         // More than the ring holds: the thread must keep taking records after the failure.
         for n in 0..200 {
             link.push(JournalRecord { domain_ns: Nanos(n), mono_ns: Nanos(n), event: JournalEvent::Halt });
@@ -368,12 +432,39 @@ mod tests {
     }
 
     #[test]
+    fn raw_frames_become_raw_frame_records_and_their_drops_are_counted() {
+        use qt_core::journal_raw::RawFrameKind;
+        let dir = tempfile::tempdir().unwrap();
+        let writer = JournalWriter::open(dir.path(), qt_recorder::JournalConfig::default()).unwrap();
+        let (link, rings) = JournalLink::new(64, JournalFullPolicy::Backpressure);
+        let clock: Arc<dyn qt_core::Clock> = Arc::new(qt_core::SimClock::new(Nanos(42)));
+        let (mut taps, raw_rings) = RawFrameRings::new(2, 1024, clock);
+        assert!(taps[1].tap(RawFrameKind::WsText, 0, Nanos(5), b"{\"e\":1}"));
+        assert!(taps[0].tap(RawFrameKind::RestSnapshot, 2, Nanos(6), b"snap"));
+        assert!(!taps[0].tap(RawFrameKind::WsText, 0, Nanos(7), &[b'x'; 2000]), "larger than the ring");
+        let stop = Arc::new(AtomicBool::new(true));
+        let handle = spawn(rings, Some(writer), RiskState::default(), stop, Some(raw_rings)).unwrap();
+        drop(link);
+        let (s, writer) = handle.join().unwrap();
+        assert_eq!(s.raw_frames, Some((2, 1)));
+        assert_eq!(s.of_type(RecordType::RawFrame), 2);
+        drop(writer);
+        let mut reader = qt_recorder::JournalReader::open(dir.path()).unwrap();
+        let mut got = Vec::new();
+        while let Some(r) = reader.next().unwrap() {
+            let f = raw::decode(r.entry.payload, r.entry.payload_version).unwrap();
+            got.push((f.feed, f.kind, f.symbol, f.bytes.to_vec(), r.entry.domain_ts_ns, r.entry.mono_ts_ns));
+        }
+        assert_eq!(got, vec![(0, 3, 2, b"snap".to_vec(), 42, 6), (1, 1, 0, b"{\"e\":1}".to_vec(), 42, 5)]);
+    }
+
+    #[test]
     fn writes_what_the_core_pushed_and_counts_decisions() {
         let dir = tempfile::tempdir().unwrap();
         let writer = JournalWriter::open(dir.path(), qt_recorder::JournalConfig::default()).unwrap();
         let (mut link, rings) = JournalLink::new(64, JournalFullPolicy::Backpressure);
         let stop = Arc::new(AtomicBool::new(false));
-        let handle = spawn(rings, Some(writer), RiskState::default(), stop).unwrap();
+        let handle = spawn(rings, Some(writer), RiskState::default(), stop, None).unwrap();
         let req = qt_risk::ess::flatten_request(
             AccountId(0),
             InstrumentId(0),

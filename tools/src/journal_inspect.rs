@@ -16,7 +16,7 @@ use qt_core::journal::{JournalAttachment, JournalEvent};
 use qt_core::strategy::StrategyAction;
 use qt_core::{OrderCommand, RiskCommand};
 use qt_recorder::payload::core_record::{self, CoreEntry};
-use qt_recorder::payload::text;
+use qt_recorder::payload::{raw, text};
 use qt_recorder::{JournalError, JournalReader, Record, RecordType};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -139,6 +139,7 @@ fn payload_text(r: &Record<'_>) -> String {
                 _ => format!("{:?}", t.text),
             })
         }
+        RecordType::RawFrame => raw::decode(e.payload, e.payload_version).map(|f| raw_frame_text(&f)),
         _ => core_record::decode(r).map(|entry| match entry {
             None => format!("hex {}", hex_of(e.payload)),
             Some(CoreEntry { attachment: Some(JournalAttachment::Control(cmd)), .. }) => redacted_control(&cmd),
@@ -147,6 +148,20 @@ fn payload_text(r: &Record<'_>) -> String {
         }),
     };
     decoded.unwrap_or_else(|err| format!("undecodable ({err}): hex {}", hex_of(e.payload)))
+}
+
+/// A raw venue frame for display: kind, feed, length (and symbol of a snapshot body), then the
+/// bytes as text if they are UTF-8, else hex.
+fn raw_frame_text(f: &raw::RawFrame<'_>) -> String {
+    use qt_core::journal_raw::RawFrameKind;
+    let kind = RawFrameKind::from_code(f.kind).map_or("?", RawFrameKind::name);
+    let symbol =
+        if f.kind == RawFrameKind::RestSnapshot.code() { format!(" symbol {}", f.symbol) } else { String::new() };
+    let body = match std::str::from_utf8(f.bytes) {
+        Ok(t) => format!("{t:?}"),
+        Err(_) => format!("hex {}", hex_of(f.bytes)),
+    };
+    format!("{kind} feed {}{symbol} len {} {body}", f.feed, f.bytes.len())
 }
 
 /// A control command for display: a reset's MAC replaced.

@@ -5,6 +5,7 @@ pub mod capture;
 pub mod config;
 pub mod control;
 pub mod feed_check;
+pub mod feed_check_journal;
 pub mod journal;
 pub mod journal_inspect;
 pub mod journal_tail;

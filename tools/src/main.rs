@@ -53,8 +53,8 @@ enum Command {
         /// Venue whose messages the file holds (binance, binance_usdm, bybit, kucoin, firi, okx,
         /// kraken). For kraken give the pair's precisions as --price-decimals/--qty-decimals
         /// (its checksum formats numbers at them).
-        #[arg(long)]
-        venue: qt_core::Venue,
+        #[arg(long, required_unless_present = "journal")]
+        venue: Option<qt_core::Venue>,
         /// Symbols (comma-separated); default: those found in the file.
         #[arg(long, value_delimiter = ',')]
         symbols: Vec<String>,
@@ -70,8 +70,17 @@ enum Command {
         /// Print only the final counts.
         #[arg(long)]
         quiet: bool,
+        /// Check the raw frames a live run journaled (`[journal] raw_frames = true`) instead of a
+        /// capture file: the journal directory (its last run; venue and symbols from its
+        /// configuration).
+        #[arg(long, value_name = "DIR", conflicts_with_all = ["venue", "symbols", "snapshot", "file"])]
+        journal: Option<PathBuf>,
+        /// With --journal: the feed index (the order of [[venues]]); without it the feeds are listed.
+        #[arg(long, requires = "journal")]
+        feed: Option<usize>,
         /// The capture.
-        file: PathBuf,
+        #[arg(required_unless_present = "journal")]
+        file: Option<PathBuf>,
     },
     /// Record raw messages (and REST snapshots) from a live connection into a capture folder.
     Capture {
@@ -259,8 +268,14 @@ fn main() -> ExitCode {
         Command::VenueSim { config, ca_file, binance, bybit, okx, kraken, duration } => {
             exit(venue_sim(config, ca_file, [binance, bybit, okx, kraken], duration))
         }
-        Command::FeedCheck { venue, symbols, price_decimals, qty_decimals, snapshot, quiet, file } => {
-            exit(feed_check(venue, symbols, price_decimals, qty_decimals, snapshot, quiet, file))
+        Command::FeedCheck { venue, symbols, price_decimals, qty_decimals, snapshot, quiet, journal, feed, file } => {
+            exit(match (journal, venue, file) {
+                (Some(dir), ..) => feed_check_journal(&dir, feed, price_decimals, qty_decimals, quiet),
+                (None, Some(venue), Some(file)) => {
+                    feed_check(venue, symbols, price_decimals, qty_decimals, snapshot, quiet, file)
+                }
+                _ => Err(anyhow::anyhow!("give --venue and a capture file, or --journal DIR")),
+            })
         }
         Command::Capture { venue, symbols, ws_url, rest_url, ca_file, server_name, duration, poll_interval, out } => {
             exit(capture(
@@ -324,6 +339,32 @@ fn feed_check(
     let out: &mut dyn std::io::Write = if quiet { &mut sink } else { &mut lock };
     let depth = if venue == qt_core::Venue::Bybit { fc::bybit_depth_in(&file)?.unwrap_or(50) } else { 0 };
     let summary = fc::check(venue, &instruments, reader, &snapshots, depth, out)?;
+    if quiet {
+        println!("{summary}");
+    }
+    Ok(())
+}
+
+/// `qt feed-check --journal DIR [--feed N]`.
+fn feed_check_journal(
+    dir: &std::path::Path,
+    feed: Option<usize>,
+    price_decimals: u8,
+    qty_decimals: u8,
+    quiet: bool,
+) -> anyhow::Result<()> {
+    use qt_tools::feed_check_journal as fj;
+    let Some(feed) = feed else {
+        let found = fj::read(dir)?;
+        let feeds = fj::feeds(&found, dir)?;
+        print!("feeds of the last run in {} (give one with --feed N):\n{}", dir.display(), fj::list(&feeds));
+        return Ok(());
+    };
+    let stdout = std::io::stdout();
+    let mut lock = stdout.lock();
+    let mut sink = std::io::sink();
+    let out: &mut dyn std::io::Write = if quiet { &mut sink } else { &mut lock };
+    let summary = fj::check(dir, feed, price_decimals, qty_decimals, out)?;
     if quiet {
         println!("{summary}");
     }

@@ -18,6 +18,7 @@ use crate::journal::{JournalStats, OpenJournal};
 use anyhow::{Context, anyhow};
 use qt_core::PreTradeCheck;
 use qt_core::journal::JournalLink;
+use qt_core::journal_raw::{DEFAULT_RING_BYTES, RawFrameRings};
 use qt_core::queue::{Consumer, Producer, Progress, spsc};
 use qt_core::strategy::imbalance::ImbalanceTaker;
 use qt_core::{
@@ -90,14 +91,20 @@ type JournalHandle = std::thread::JoinHandle<(JournalStats, Option<qt_recorder::
 
 impl SideThreads {
     /// Connects the journal (if open) and, if configured, the control socket to `engine`.
-    fn attach(engine: &mut Engine<RiskGate>, plan: &Plan, journal: Option<OpenJournal>) -> anyhow::Result<Self> {
+    fn attach(
+        engine: &mut Engine<RiskGate>,
+        plan: &Plan,
+        journal: Option<OpenJournal>,
+        raw_frames: Option<RawFrameRings>,
+    ) -> anyhow::Result<Self> {
         let journal_stop = Arc::new(AtomicBool::new(false));
         let journal = match (journal, &plan.journal) {
             (Some(open), Some(j)) => {
                 let (link, rings) = JournalLink::new(j.ring_capacity, j.on_full);
                 engine.set_journal(link);
                 let initial = engine.risk().state();
-                let handle = crate::journal::spawn(rings, Some(open.writer), initial, journal_stop.clone())?;
+                let handle =
+                    crate::journal::spawn(rings, Some(open.writer), initial, journal_stop.clone(), raw_frames)?;
                 Some((open.dir, handle))
             }
             _ => None,
@@ -310,7 +317,7 @@ pub fn run(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<RunOutco
     let wall_start = Instant::now();
     let journal = crate::journal::open_for_run(&plan)?;
     let (mut engine, sim) = build(&plan, stop)?;
-    let side = SideThreads::attach(&mut engine, &plan, journal)?;
+    let side = SideThreads::attach(&mut engine, &plan, journal, None)?;
     let venue_thread = std::thread::Builder::new().name("qt-sim-venue".into()).spawn(move || sim.run())?;
     let core_thread = std::thread::Builder::new().name("qt-core".into()).spawn(move || engine.run())?;
     let (engine_report, engine) = core_thread.join().map_err(|_| anyhow!("the core thread panicked"))?;
@@ -361,6 +368,8 @@ pub struct LiveRun {
     pub gateway_stop: Arc<AtomicBool>,
     /// Each gateway's configuration, for account snapshots ([`qt_gateway::binance::account`]).
     pub account_queries: Vec<BinanceGatewayConfig>,
+    /// The feeds' raw-frame rings for the journal thread (`[journal] raw_frames`).
+    pub raw_frames: Option<RawFrameRings>,
 }
 
 /// A gateway built but not started, holding its ends of the engine's rings.
@@ -453,12 +462,24 @@ pub fn build_live(plan: &Plan, stop: Option<Arc<AtomicBool>>, run_id: u32) -> an
     let gateway_stop = Arc::new(AtomicBool::new(false));
     let mut pending = Vec::new();
     let mut account_queries = Vec::new();
+    // Raw frames: one tap per feed, its index the feed's place in the engine (= the venue's).
+    let (mut taps, raw_frames) = match &plan.journal {
+        Some(j) if j.raw_frames => {
+            let (taps, rings) = RawFrameRings::new(plan.venues.len(), DEFAULT_RING_BYTES, Arc::new(clock.clone()));
+            (taps, Some(rings))
+        }
+        _ => (Vec::new(), None),
+    };
+    taps.reverse();
     for v in &plan.venues {
         let instruments: Vec<_> = v.instruments.iter().filter_map(|id| plan.instruments.get(*id).cloned()).collect();
         let mut feed_cfg = BinanceFeedConfig::new(v.ws_url.clone(), v.rest_url.clone(), instruments.clone());
         feed_cfg.ca_file = v.ca_file.clone();
         feed_cfg.server_name = v.server_name.clone();
-        let feed = BinanceFeed::new(feed_cfg).with_context(|| format!("{} feed", v.venue))?;
+        let mut feed = BinanceFeed::new(feed_cfg).with_context(|| format!("{} feed", v.venue))?;
+        if let Some(tap) = taps.pop() {
+            qt_core::FeedSource::set_raw_tap(&mut feed, tap);
+        }
         let (orders_tx, orders_rx) = spsc(plan.queue_capacity);
         let (reports_tx, reports_rx) = spsc(plan.queue_capacity);
         let (venue_id, _) = engine.add_venue(orders_tx, reports_rx, &v.instruments);
@@ -480,7 +501,7 @@ pub fn build_live(plan: &Plan, stop: Option<Arc<AtomicBool>>, run_id: u32) -> an
         pending.push(PendingGateway { venue: v.venue, cfg, orders: orders_rx, reports: reports_tx });
     }
     engine.register_feeds().context("registering feed sockets")?;
-    Ok(LiveRun { engine, clock, pending, gateway_stop, account_queries })
+    Ok(LiveRun { engine, clock, pending, gateway_stop, account_queries, raw_frames })
 }
 
 /// A live venue's start-up failure; a refused key or secret names the account (never the
@@ -504,7 +525,8 @@ pub fn run_live(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<Run
     // stops the run before any connection is made.
     let mut journal = crate::journal::open_for_run(&plan)?;
     let run_id = client_run_id(journal.as_ref().map(|j| j.journal_id));
-    let LiveRun { mut engine, clock, mut pending, gateway_stop, account_queries } = build_live(&plan, stop, run_id)?;
+    let LiveRun { mut engine, clock, mut pending, gateway_stop, account_queries, raw_frames } =
+        build_live(&plan, stop, run_id)?;
     // Restore before anything can trade: the gateways are not started, the core does not run.
     let mut restore = match journal.as_ref().filter(|j| j.config_sequence > 0) {
         Some(j) => {
@@ -558,7 +580,7 @@ pub fn run_live(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<Run
             Err(e.to_string())
         }
     };
-    let side = SideThreads::attach(&mut engine, &plan, journal)?;
+    let side = SideThreads::attach(&mut engine, &plan, journal, raw_frames)?;
     // Settled orders' reports go through the journal like a gateway's, so the next restore
     // replays them too.
     for r in &settle {

@@ -337,6 +337,14 @@ fn journal_lines(s: &mut String, outcome: &RunOutcome) {
         thousands(t.market_holds),
         thousands(t.dropped)
     );
+    if let Some((written, dropped)) = st.raw_frames {
+        let _ = writeln!(
+            s,
+            "            raw frames: written {}, dropped {} (their ring was full; the core never waits for them)",
+            thousands(written),
+            thousands(dropped)
+        );
+    }
     if let Some(why) = &st.failure {
         let _ = writeln!(
             s,

@@ -82,7 +82,8 @@ fn core_loop_does_not_allocate_in_steady_state() {
     let (link, rings) = qt_core::journal::JournalLink::new(1 << 16, qt_core::journal::JournalFullPolicy::Backpressure);
     engine.set_journal(link);
     let journal_stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let journal = qt_tools::journal::spawn(rings, Some(writer), Default::default(), journal_stop.clone()).unwrap();
+    let journal =
+        qt_tools::journal::spawn(rings, Some(writer), Default::default(), journal_stop.clone(), None).unwrap();
     let counters = engine.counters();
     let venue = std::thread::spawn(move || sim.run());
 

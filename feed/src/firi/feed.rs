@@ -20,6 +20,7 @@ use crate::error::FeedError;
 use crate::snapshot::HttpsClient;
 use crate::tls;
 use qt_core::feed_source::FeedState;
+use qt_core::journal_raw::{RawFrameKind, RawFrameTap};
 use qt_core::{FeedSource, Instrument, InstrumentId, MarketEvent, Nanos};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -79,6 +80,8 @@ pub struct FiriFeed {
     counters: FiriFeedCounters,
     /// The engine's book holds the last good poll.
     valid: bool,
+    /// The journal's raw-frame tap (`[journal] raw_frames`).
+    raw: Option<RawFrameTap>,
 }
 
 impl FiriFeed {
@@ -112,6 +115,7 @@ impl FiriFeed {
             poller,
             counters: FiriFeedCounters::default(),
             valid: false,
+            raw: None,
         })
     }
 
@@ -159,6 +163,9 @@ impl FeedSource for FiriFeed {
         while let Some(poll) = self.poller.try_recv() {
             match poll {
                 Poll::Body(body) => {
+                    if let Some(raw) = &mut self.raw {
+                        raw.tap(RawFrameKind::RestPoll, 0, local_now, &body);
+                    }
                     let refused = self.decoder.counters().parse_errors.iter().sum::<u64>();
                     self.decoder.on_frame(&body, local_now, &mut emit);
                     if self.decoder.counters().parse_errors.iter().sum::<u64>() > refused {
@@ -194,6 +201,10 @@ impl FeedSource for FiriFeed {
             self.counters.invalidations += 1;
             VenueDecoder::on_book_refused(&mut self.decoder, 0, reason, local_now, sink);
         }
+    }
+
+    fn set_raw_tap(&mut self, tap: RawFrameTap) {
+        self.raw = Some(tap);
     }
 
     fn stats(&self) -> Option<qt_core::FeedStats> {

@@ -50,6 +50,7 @@ pub mod command;
 pub mod control;
 pub mod core_record;
 pub mod market;
+pub mod raw;
 pub mod report;
 pub mod risk;
 pub mod state;

@@ -9,6 +9,8 @@
 //! flush_interval = "100ms"    # with flush = "interval"
 //! on_full = "backpressure"    # "backpressure" | "drop" (journal ring full)
 //! ring_capacity = 65536       # records between the core and the journal thread
+//! raw_frames = false          # live runs: also journal every raw venue frame (RawFrame records;
+//!                             # dropped and counted, never waited for, when the journal lags)
 //! ```
 //!
 //! A simulated run writes a fresh journal in a run-named folder under `dir`
@@ -39,6 +41,8 @@ pub struct RawJournal {
     pub on_full: String,
     /// Ring slots.
     pub ring_capacity: usize,
+    /// Journal raw venue frames (live runs).
+    pub raw_frames: bool,
 }
 
 impl Default for RawJournal {
@@ -51,6 +55,7 @@ impl Default for RawJournal {
             flush_interval: "100ms".into(),
             on_full: "backpressure".into(),
             ring_capacity: 65_536,
+            raw_frames: false,
         }
     }
 }
@@ -68,6 +73,8 @@ pub struct JournalPlan {
     pub on_full: JournalFullPolicy,
     /// Ring slots.
     pub ring_capacity: usize,
+    /// Journal raw venue frames (live runs; a simulated run's feed is an in-process ring).
+    pub raw_frames: bool,
 }
 
 /// Bytes of a size like "64MiB".
@@ -138,6 +145,7 @@ pub(super) fn validate(p: &mut Problems, j: &RawJournal) -> Option<JournalPlan> 
         persist,
         on_full,
         ring_capacity: j.ring_capacity.clamp(1024, 1 << 24),
+        raw_frames: j.raw_frames,
     })
 }
 
