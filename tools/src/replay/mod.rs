@@ -112,6 +112,10 @@ pub struct ReplayOutcome {
     pub wall: Duration,
     /// Stopped at `--until`.
     pub stopped_at: Option<u64>,
+    /// A run's records ended early: (records the replay produced that the journal does not
+    /// have, the last input before them). A run killed mid-input loses what was still in the
+    /// core's ring; everything the journal does have matched.
+    pub cut_short: Vec<(usize, u64)>,
 }
 
 /// The configuration a journal starts with: its text, checked against its hash.
@@ -156,6 +160,23 @@ fn normalized(mut e: CoreEntry) -> CoreEntry {
         *sent_local_ns = Nanos(0);
     }
     e
+}
+
+/// At a run's end (a Config record, or the journal's end): every recorded record must have
+/// matched; records the replay produced beyond the journal are a cut-short run (a crash loses
+/// what is still in the ring), noted in `out`, not a difference.
+fn check_run_end(cmp: &mut Comparison, out: &mut ReplayOutcome) -> Option<Divergence> {
+    if let Some(d) = cmp.check(false) {
+        return Some(d);
+    }
+    if !cmp.recorded.is_empty() {
+        return cmp.check(true);
+    }
+    if !cmp.produced.is_empty() {
+        out.cut_short.push((cmp.produced.len(), cmp.last_input));
+        cmp.produced.clear();
+    }
+    None
 }
 
 /// Whether a recorded record is an input the replay applies.
@@ -224,7 +245,7 @@ pub fn replay(args: &ReplayArgs) -> anyhow::Result<ReplayOutcome> {
                 // restarted engine did.
                 let sequence = record.sequence;
                 out.records += 1;
-                if let Some(d) = cmp.check(true) {
+                if let Some(d) = check_run_end(&mut cmp, &mut out) {
                     out.divergence = Some(d);
                     break;
                 }
@@ -290,7 +311,7 @@ pub fn replay(args: &ReplayArgs) -> anyhow::Result<ReplayOutcome> {
     if out.divergence.is_none() {
         engine.drain(&mut cmp.produced);
         // Stopped early: what the journal had not shown yet is not a difference.
-        out.divergence = if out.stopped_at.is_some() { cmp.check(false) } else { cmp.check(true) };
+        out.divergence = if out.stopped_at.is_some() { cmp.check(false) } else { check_run_end(&mut cmp, &mut out) };
     }
     out.matched = cmp.matched;
     out.wall = started.elapsed();
@@ -344,6 +365,13 @@ pub fn render(o: &ReplayOutcome) -> String {
     for k in &o.skipped {
         let _ = writeln!(s, "SKIPPED damaged records: {k}");
     }
+    for (n, after) in &o.cut_short {
+        let _ = writeln!(
+            s,
+            "note: a run's journal ends {n} record(s) short after the input at sequence {after} (the run \
+             ended before writing them: a crash loses what is still in the core's ring); all it has matches"
+        );
+    }
     match &o.divergence {
         None => {
             let _ = writeln!(s, "every intent, risk decision and order matches the journal");
@@ -373,6 +401,35 @@ pub fn render(o: &ReplayOutcome) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn entry(n: i64) -> CoreEntry {
+        let record =
+            qt_core::journal::JournalRecord { domain_ns: Nanos(n), mono_ns: Nanos(n), event: JournalEvent::Halt };
+        CoreEntry { record, attachment: None }
+    }
+
+    #[test]
+    fn a_run_cut_short_is_noted_but_a_missing_or_different_record_is_a_difference() {
+        let fresh = || Comparison { recorded: VecDeque::new(), produced: VecDeque::new(), last_input: 7, matched: 0 };
+        // The journal has what the replay produced first, then ends: a crash, noted.
+        let mut cmp = fresh();
+        let mut out = ReplayOutcome::default();
+        cmp.recorded.push_back((7, entry(1)));
+        cmp.produced.extend([entry(1), entry(2), entry(3)]);
+        assert!(check_run_end(&mut cmp, &mut out).is_none());
+        assert_eq!((cmp.matched, out.cut_short.as_slice()), (1, &[(2, 7)][..]));
+        // The journal has a record the replay did not produce: a difference.
+        let mut cmp = fresh();
+        cmp.recorded.extend([(7, entry(1)), (8, entry(2))]);
+        cmp.produced.push_back(entry(1));
+        let d = check_run_end(&mut cmp, &mut ReplayOutcome::default()).expect("a difference");
+        assert_eq!((d.sequence, d.replayed.is_none()), (8, true));
+        // A different record: a difference, whatever follows.
+        let mut cmp = fresh();
+        cmp.recorded.push_back((7, entry(1)));
+        cmp.produced.extend([entry(9), entry(2)]);
+        assert!(check_run_end(&mut cmp, &mut ReplayOutcome::default()).is_some());
+    }
 
     #[test]
     fn speeds_parse_and_refuse_nonsense() {
