@@ -9,7 +9,7 @@
 //!
 //! ```text
 //!  core thread                               journal thread
-//!  ┌──────────────────────┐  main ring (JournalRecord, 160 B)  ┌──────────────────────────┐
+//!  ┌──────────────────────┐  main ring (JournalRecord, 128 B)  ┌──────────────────────────┐
 //!  │ on_market, on_report │──────────────────────────────────►│ encode → JournalWriter    │
 //!  │ place, control, timer│  attachment ring (large, rare)     │ (mapped segment, commit,  │
 //!  │                      │──────────────────────────────────►│  flush policy)            │
@@ -72,8 +72,9 @@ pub enum JournalEvent {
     },
     /// Output: what a strategy asked for, before the risk gate.
     Intent(StrategyAction),
-    /// Output: a risk gate decision with its inputs.
-    Decision(DecisionRecord),
+    /// Output: a risk gate decision with its inputs (the gate's [`DecisionRecord`] less the two
+    /// times the record itself carries).
+    Decision(JournaledDecision),
     /// Output: a command sent to a gateway (`sent_local_ns` is latency bookkeeping, not part
     /// of the decision).
     Command(OrderCommand),
@@ -92,6 +93,99 @@ pub enum JournalEvent {
     Halt,
     /// The next record of the attachment ring belongs here.
     Attachment,
+}
+
+/// A risk decision as the core journals it: [`DecisionRecord`] without its `ts_ns`/`local_ns`
+/// (always the record's own domain and monotonic times) and reserved bytes, and with the two
+/// 128-bit amounts as halves, so a ring slot stays at 128 bytes. Exact both ways:
+/// [`Self::record`] gives the gate's record back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct JournaledDecision {
+    /// Account equity the gate saw (`i128` as low, high halves).
+    pub equity: [u64; 2],
+    /// Account gross exposure the gate saw (`i128` as low, high halves).
+    pub gross: [u64; 2],
+    /// Limit price (units).
+    pub price: i64,
+    /// Requested quantity (units).
+    pub qty: i64,
+    /// Quantity allowed.
+    pub final_qty: i64,
+    /// Mid of the instrument (units; 0 if not reached).
+    pub mid: i64,
+    /// Position before the order (units).
+    pub position: i64,
+    /// Account id.
+    pub account: u16,
+    /// Strategy id.
+    pub strategy: u16,
+    /// Instrument id.
+    pub instrument: u32,
+    /// 0 buy, 1 sell.
+    pub side: u8,
+    /// Decision code ([`DecisionRecord::ALLOW`], ...).
+    pub decision: u8,
+    /// [`crate::BlockReason`] code (`u8::MAX` for an allow).
+    pub reason: u8,
+    /// Global risk level.
+    pub level: u8,
+    /// Whether the order was reduce-only.
+    pub reduce_only: u8,
+}
+
+const fn halves(v: i128) -> [u64; 2] {
+    [v as u64, (v >> 64) as u64]
+}
+
+const fn whole(h: [u64; 2]) -> i128 {
+    ((h[1] as i128) << 64) | h[0] as i128
+}
+
+impl JournaledDecision {
+    /// The journaled form of the gate's record (its times are the journal record's).
+    pub fn of(r: &DecisionRecord) -> Self {
+        Self {
+            equity: halves(r.equity),
+            gross: halves(r.gross),
+            price: r.price,
+            qty: r.qty,
+            final_qty: r.final_qty,
+            mid: r.mid,
+            position: r.position,
+            account: r.account,
+            strategy: r.strategy,
+            instrument: r.instrument,
+            side: r.side,
+            decision: r.decision,
+            reason: r.reason,
+            level: r.level,
+            reduce_only: r.reduce_only,
+        }
+    }
+
+    /// The gate's record, with the journal record's domain (`ts`) and monotonic (`local`) times.
+    pub fn record(&self, ts: Nanos, local: Nanos) -> DecisionRecord {
+        DecisionRecord {
+            equity: whole(self.equity),
+            gross: whole(self.gross),
+            ts_ns: ts.0,
+            local_ns: local.0,
+            price: self.price,
+            qty: self.qty,
+            final_qty: self.final_qty,
+            mid: self.mid,
+            position: self.position,
+            account: self.account,
+            strategy: self.strategy,
+            instrument: self.instrument,
+            side: self.side,
+            decision: self.decision,
+            reason: self.reason,
+            level: self.level,
+            reduce_only: self.reduce_only,
+            reserved: [0; 27],
+        }
+    }
 }
 
 /// Records too large for a main ring slot, carried by the attachment ring.
@@ -290,7 +384,7 @@ mod tests {
 
     #[test]
     fn a_ring_slot_stays_small() {
-        assert!(std::mem::size_of::<JournalRecord>() <= 160, "{}", std::mem::size_of::<JournalRecord>());
+        assert!(std::mem::size_of::<JournalRecord>() <= 128, "{}", std::mem::size_of::<JournalRecord>());
     }
 
     #[test]
@@ -334,6 +428,35 @@ mod tests {
         assert_eq!(rings.records.pop().unwrap().event, JournalEvent::Attachment);
         assert_eq!(rings.attachments.pop().unwrap(), cmd);
         assert_eq!(rings.records.pop().unwrap().domain_ns, Nanos(3));
+    }
+
+    #[test]
+    fn a_journaled_decision_gives_the_gates_record_back_exactly() {
+        for (equity, gross) in [(0i128, 0i128), (-1, 1), (i128::MIN, i128::MAX), (-(1 << 70) - 3, (1 << 90) + 7)] {
+            let mut r = DecisionRecord {
+                equity,
+                gross,
+                ts_ns: 11,
+                local_ns: 12,
+                price: -5,
+                qty: 6,
+                final_qty: 3,
+                mid: 7,
+                position: -8,
+                account: 9,
+                strategy: 10,
+                instrument: 13,
+                side: 1,
+                decision: DecisionRecord::SCALE_DOWN,
+                reason: 2,
+                level: 1,
+                reduce_only: 1,
+                reserved: [0; 27],
+            };
+            assert_eq!(JournaledDecision::of(&r).record(Nanos(11), Nanos(12)), r, "{equity} {gross}");
+            r.ts_ns = 99;
+            assert_eq!(JournaledDecision::of(&r).record(Nanos(99), Nanos(12)).ts_ns, 99, "the times are the record's");
+        }
     }
 
     #[test]

@@ -171,7 +171,7 @@ fn every_event_is_written_as_its_documented_record_type() {
         plain(JournalEvent::Market(sample_event())),
         plain(JournalEvent::BookRefused { instrument: InstrumentId(1), reason: BookError::Crossed }),
         plain(JournalEvent::Intent(qt_core::strategy::StrategyAction::Place(sample_request()))),
-        plain(JournalEvent::Decision(sample_decision())),
+        plain(JournalEvent::Decision(qt_core::journal::JournaledDecision::of(&sample_decision()))),
         plain(JournalEvent::Command(sample_command())),
         plain(JournalEvent::Report(sample_report())),
         plain(JournalEvent::LocalRefusal(sample_report())),

@@ -72,7 +72,8 @@ impl JournalStats {
 
     fn count(&mut self, kind: RecordType, event: &JournalEvent) {
         self.count_type(kind);
-        if let JournalEvent::Decision(r) = event {
+        if let JournalEvent::Decision(d) = event {
+            let r = d.record(qt_core::Nanos(0), qt_core::Nanos(0));
             match (r.decision, r.block_reason()) {
                 (DecisionRecord::ALLOW, _) => self.allow += 1,
                 (DecisionRecord::SCALE_DOWN, Some(reason)) => self.scale_down[reason as usize] += 1,
@@ -478,7 +479,8 @@ mod tests {
             RiskDecision::Block(BlockReason::OrderRate),
             RiskDecision::ScaleDown(Qty::from_units(1), BlockReason::Leverage),
         ] {
-            let event = JournalEvent::Decision(DecisionRecord::new(&req, d, &inputs, Nanos(1), Nanos(2)));
+            let decision = DecisionRecord::new(&req, d, &inputs, Nanos(1), Nanos(2));
+            let event = JournalEvent::Decision(qt_core::journal::JournaledDecision::of(&decision));
             link.push(JournalRecord { domain_ns: Nanos(1), mono_ns: Nanos(2), event });
         }
         link.push(JournalRecord { domain_ns: Nanos(3), mono_ns: Nanos(4), event: JournalEvent::Halt });

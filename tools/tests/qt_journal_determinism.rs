@@ -57,7 +57,6 @@ fn read(dir: &Path) -> Journal {
                 c.record.mono_ns = Nanos(0);
                 match &mut c.record.event {
                     JournalEvent::Market(ev) => ev.local_ns = Nanos(0),
-                    JournalEvent::Decision(d) => d.local_ns = 0,
                     JournalEvent::Command(OrderCommand::New { sent_local_ns, .. }) => *sent_local_ns = Nanos(0),
                     _ => {}
                 }

@@ -225,7 +225,7 @@ impl<R: PreTradeCheck> Core<R> {
         }
         self.journal(JournalEvent::Intent(StrategyAction::Place(*intent)));
         let record = DecisionRecord::new(intent, decision, &self.risk.decision_inputs(), decided_at, self.local_now);
-        self.journal(JournalEvent::Decision(record));
+        self.journal(JournalEvent::Decision(JournaledDecision::of(&record)));
     }
 
     fn cancel(&mut self, order_id: OrderId) {

@@ -54,6 +54,7 @@ fn inputs_and_decisions_are_journaled_in_order_with_the_inputs_times() {
     assert_eq!(kinds, ["market", "market", "intent", "decision", "command"]);
     assert!(got.iter().all(|r| r.domain_ns == Nanos(2_000) && r.mono_ns == Nanos(7)), "{got:?}");
     let JournalEvent::Decision(d) = got[3].event else { unreachable!() };
+    let d = d.record(got[3].domain_ns, got[3].mono_ns);
     assert_eq!((d.ts_ns, d.local_ns, d.price), (2_000, 7, 1000));
     let sent = orders.pop().unwrap();
     let JournalEvent::Command(journaled) = got[4].event else { unreachable!() };

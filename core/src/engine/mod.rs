@@ -25,7 +25,7 @@ use crate::feed_source::{FeedSource, FeedState, FeedStats};
 use crate::idle::{IdleStrategy, Idler};
 use crate::ids::{AccountId, InstrumentId, OrderId, VenueId};
 use crate::instrument::InstrumentRegistry;
-use crate::journal::{JournalAttachment, JournalEvent, JournalLink, JournalRecord, Pushed};
+use crate::journal::{JournalAttachment, JournalEvent, JournalLink, JournalRecord, JournaledDecision, Pushed};
 use crate::latency::{LatencyHistogram, LatencySummary};
 use crate::money::{Notional, Price};
 use crate::order::{ExecutionReport, OrderCommand, OrderRequest, RejectReason, ReportKind};

@@ -6,7 +6,7 @@
 //! | `Market` | MarketEvent (2) | [`super::market`] |
 //! | `BookRefused` | BookInvalidation (3) | [`super::state`] |
 //! | `Intent` | Intent (4) | [`super::command`]'s layout: place = `New` with order id 0, cancel = `Cancel` (account, instrument 0), cancel-all = `CancelAll` |
-//! | `Decision` | RiskDecision (5) | [`super::risk`] |
+//! | `Decision` | RiskDecision (5) | [`super::risk`], its times the frame's |
 //! | `Command` | OrderCommand (6) | [`super::command`] |
 //! | `Report` | ExecutionReport (7) | [`super::report`] |
 //! | `LocalRefusal` | LocalRefusal (8) | [`super::report`] |
@@ -19,7 +19,7 @@
 //! Encoding is allocation-free into a caller's [`super::MAX_LEN`] buffer (the journal thread
 //! reuses one).
 
-use qt_core::journal::{JournalAttachment, JournalEvent, JournalRecord};
+use qt_core::journal::{JournalAttachment, JournalEvent, JournalRecord, JournaledDecision};
 use qt_core::risk_api::RiskState;
 use qt_core::strategy::StrategyAction;
 use qt_core::{AccountId, InstrumentId, Nanos, OrderCommand, OrderId};
@@ -92,7 +92,10 @@ impl CoreEncoder {
             JournalEvent::Intent(action) => {
                 (RecordType::Intent, command::VERSION, command::encode_into(&intent_command(action), front(buf)))
             }
-            JournalEvent::Decision(d) => (RecordType::RiskDecision, risk::VERSION, risk::encode_into(d, front(buf))),
+            JournalEvent::Decision(d) => {
+                let full = d.record(record.domain_ns, record.mono_ns);
+                (RecordType::RiskDecision, risk::VERSION, risk::encode_into(&full, front(buf)))
+            }
             JournalEvent::Command(c) => {
                 (RecordType::OrderCommand, command::VERSION, command::encode_into(c, front(buf)))
             }
@@ -156,7 +159,7 @@ pub fn decode(record: &Record<'_>) -> Result<Option<CoreEntry>, PayloadError> {
             JournalEvent::BookRefused { instrument, reason }
         }
         RecordType::Intent => JournalEvent::Intent(command_intent(command::decode(bytes, v)?)?),
-        RecordType::RiskDecision => JournalEvent::Decision(risk::decode(bytes, v)?),
+        RecordType::RiskDecision => JournalEvent::Decision(JournaledDecision::of(&risk::decode(bytes, v)?)),
         RecordType::OrderCommand => JournalEvent::Command(command::decode(bytes, v)?),
         RecordType::ExecutionReport => JournalEvent::Report(report::decode(bytes, v)?),
         RecordType::LocalRefusal => JournalEvent::LocalRefusal(report::decode(bytes, v)?),

@@ -270,7 +270,7 @@ pub fn core_entry() -> impl Strategy<Value = CoreEntry> {
         (any::<u32>(), book_error())
             .prop_map(|(i, reason)| JournalEvent::BookRefused { instrument: InstrumentId(i), reason }),
         strategy_action().prop_map(JournalEvent::Intent),
-        decision_record().prop_map(JournalEvent::Decision),
+        decision_record().prop_map(|d| JournalEvent::Decision(qt_core::journal::JournaledDecision::of(&d))),
         order_command().prop_map(JournalEvent::Command),
         execution_report().prop_map(JournalEvent::Report),
         execution_report().prop_map(JournalEvent::LocalRefusal),
