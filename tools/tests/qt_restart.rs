@@ -104,7 +104,10 @@ fn a_restart_after_sigkill_keeps_the_stop_latched_and_restores_positions() {
     let out = ess(&config, &["trigger", "--reason", "restart test"]);
     assert!(out.contains("TRIGGERED"), "{out}");
     wait_until("the stop to latch", 10, || ess(&config, &["status"]).contains("ess latched"));
-    // Its flatten orders settle at the venue.
+    // Its flatten orders settle at the venue: the position is flat again (otherwise the stop
+    // keeps flattening after the restart — reduce-only orders it must send, which would make
+    // "nothing leaves while latched" depend on when the kill fell).
+    wait_until("the flatten to fill", 20, || total(&market, "BTC") == start_btc);
     wait_until("no order open at the venue", 10, || market.open_orders(AccountId(0), None).is_empty());
     std::thread::sleep(Duration::from_millis(300));
     run1.kill().unwrap();
@@ -118,7 +121,12 @@ fn a_restart_after_sigkill_keeps_the_stop_latched_and_restores_positions() {
     let status = ess(&config, &["status"]);
     assert!(status.contains("ess latched (source manual)"), "{status}");
     std::thread::sleep(Duration::from_secs(2));
-    assert_eq!(orders.lock().unwrap().len(), run1_orders.len(), "an order left while the stop was latched");
+    let seen = orders.lock().unwrap().clone();
+    assert_eq!(
+        seen.len(),
+        run1_orders.len(),
+        "an order left while the stop was latched: {seen:?} after {run1_orders:?}"
+    );
     let out = ess(&config, &["reset", "--operator", "alice"]);
     assert!(out.contains("reset by alice"), "{out}");
     // Once reset, it trades again — with client order ids run 1 never used.
