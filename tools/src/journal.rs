@@ -320,19 +320,9 @@ pub fn open_for_run(plan: &Plan) -> anyhow::Result<Option<OpenJournal>> {
             t.reason
         );
     }
-    let payload = text::encode(RecordType::Config, &redacted_config(&plan.source_text));
     // A simulated run's records carry simulated time; its Config record too.
-    let now = if plan.is_live() { WallClock.now().0 } else { plan.sim.start.0 };
-    let config_sequence = writer
-        .append(Entry {
-            kind: RecordType::Config,
-            payload_version: text::VERSION,
-            domain_ts_ns: now,
-            mono_ts_ns: qt_core::sys::mono_now().0,
-            payload: &payload,
-        })
-        .and_then(|seq| writer.commit().map(|()| seq))
-        .with_context(|| format!("journal: cannot write to {}", dir.display()))?;
+    let now = if plan.is_live() { WallClock.now() } else { plan.sim.start };
+    let config_sequence = append_text(&mut writer, &dir, RecordType::Config, now, &redacted_config(&plan.source_text))?;
     log::info!(
         "journal: {} {} (next sequence {})",
         if report.continued { "continuing" } else { "writing" },
@@ -341,6 +331,28 @@ pub fn open_for_run(plan: &Plan) -> anyhow::Result<Option<OpenJournal>> {
     );
     let journal_id = writer.journal_id();
     Ok(Some(OpenJournal { dir, writer, report, config_sequence, journal_id }))
+}
+
+/// Appends a text record (Config or Reconciliation, [`text`]) holding `text` at domain time
+/// `at` and commits it; its sequence.
+pub fn append_text(
+    writer: &mut JournalWriter,
+    dir: &std::path::Path,
+    kind: RecordType,
+    at: qt_core::Nanos,
+    text: &str,
+) -> anyhow::Result<u64> {
+    let payload = text::encode(kind, text);
+    writer
+        .append(Entry {
+            kind,
+            payload_version: text::VERSION,
+            domain_ts_ns: at.0,
+            mono_ts_ns: qt_core::sys::mono_now().0,
+            payload: &payload,
+        })
+        .and_then(|seq| writer.commit().map(|()| seq))
+        .with_context(|| format!("journal: cannot write to {}", dir.display()))
 }
 
 /// Keys whose values are credentials: never journaled.

@@ -20,10 +20,9 @@ use qt_core::PreTradeCheck;
 use qt_core::journal::JournalLink;
 use qt_core::journal_raw::{DEFAULT_RING_BYTES, RawFrameRings};
 use qt_core::queue::{Consumer, Producer, Progress, spsc};
-use qt_core::strategy::imbalance::ImbalanceTaker;
 use qt_core::{
     Clock, DecimalStyle, Engine, EngineConfig, EngineReport, ExecutionReport, InstrumentId, OrderCommand,
-    ReplayableClock, SimClock, StrategyId, TimerClock, Venue, WallClock, sys,
+    ReplayableClock, SimClock, TimerClock, Venue, WallClock, sys,
 };
 use qt_feed::{BinanceFeed, BinanceFeedConfig, RingFeed};
 use qt_gateway::binance::{BinanceGatewayConfig, GatewayError, GatewayStats};
@@ -283,8 +282,8 @@ pub fn build(plan: &Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<(Engi
     engine.add_feed(Box::new(RingFeed::new("sim", market_rx, market_handled.clone(), Some(clock))));
     let all: Vec<InstrumentId> = plan.instruments.iter().map(|i| i.id()).collect();
     let (venue, reports_handled) = engine.add_venue(orders_tx, reports_rx, &all);
-    for (k, s) in plan.strategies.iter().enumerate() {
-        engine.add_strategy(Box::new(ImbalanceTaker::new(StrategyId(k as u16), s.account, s.instrument, s.params)));
+    for s in plan.build_strategies() {
+        engine.add_strategy(s);
     }
     engine.register_feeds().context("registering feed sockets")?;
     if let Some(flag) = stop {
@@ -456,8 +455,8 @@ pub fn build_live(plan: &Plan, stop: Option<Arc<AtomicBool>>, run_id: u32) -> an
     // A stopped live run leaves nothing working at the venue unless configured otherwise
     // (`engine.cancel_on_stop`); the gateways run until the core has wound down.
     engine.set_cancel_on_stop(plan.cancel_on_stop);
-    for (k, s) in plan.strategies.iter().enumerate() {
-        engine.add_strategy(Box::new(ImbalanceTaker::new(StrategyId(k as u16), s.account, s.instrument, s.params)));
+    for s in plan.build_strategies() {
+        engine.add_strategy(s);
     }
     let gateway_stop = Arc::new(AtomicBool::new(false));
     let mut pending = Vec::new();
@@ -657,19 +656,8 @@ fn journal_text(
     at: qt_core::Nanos,
     text: &str,
 ) -> anyhow::Result<()> {
-    use qt_recorder::payload::text as payload;
-    let bytes = payload::encode(qt_recorder::RecordType::Reconciliation, text);
-    writer
-        .append(qt_recorder::Entry {
-            kind: qt_recorder::RecordType::Reconciliation,
-            payload_version: payload::VERSION,
-            domain_ts_ns: at.0,
-            mono_ts_ns: sys::mono_now().0,
-            payload: &bytes,
-        })
-        .and_then(|_| writer.commit())
-        .and_then(|()| writer.flush())
-        .with_context(|| format!("journal: cannot write to {}", dir.display()))
+    crate::journal::append_text(writer, dir, qt_recorder::RecordType::Reconciliation, at, text)?;
+    writer.flush().with_context(|| format!("journal: cannot flush {}", dir.display()))
 }
 
 /// The run's last journal record: its reconciliation, as the summary shows it. A failure is

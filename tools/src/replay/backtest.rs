@@ -28,7 +28,6 @@ use qt_recorder::JournalReader;
 use qt_recorder::payload::core_record;
 use qt_risk::RiskGate;
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Instant;
 
 /// The simulated venue's id in the backtest engine.
@@ -60,13 +59,8 @@ struct Backtest {
 
 impl Backtest {
     fn build(plan: &Plan) -> anyhow::Result<Self> {
-        qt_core::sys::init_clock();
         let clock = SimClock::new(plan.sim.start);
-        let gate = super::replay_gate(plan)?;
-        let mut engine = Engine::new(plan.engine.clone(), plan.instruments.clone(), gate, Arc::new(clock.clone()));
-        for s in plan.build_strategies() {
-            engine.add_strategy(s);
-        }
+        let mut engine = super::replay_engine(plan, &clock)?;
         let (orders_tx, orders) = spsc(plan.queue_capacity);
         let (_reports_tx, reports_rx) = spsc::<ExecutionReport>(1);
         let all: Vec<_> = plan.instruments.iter().map(|i| i.id()).collect();

@@ -10,7 +10,6 @@ use qt_core::{Engine, ExecutionReport, Nanos, OrderCommand, SimClock};
 use qt_recorder::payload::core_record::CoreEntry;
 use qt_risk::RiskGate;
 use std::collections::VecDeque;
-use std::sync::Arc;
 
 /// Ring slots of the replay's own journal link (drained after every input).
 const RING: usize = 1 << 16;
@@ -27,13 +26,8 @@ pub(crate) struct ReplayEngine {
 impl ReplayEngine {
     /// The engine of `plan`, ready for its first input.
     pub(crate) fn build(plan: &Plan) -> anyhow::Result<Self> {
-        qt_core::sys::init_clock();
         let clock = SimClock::new(Nanos(0));
-        let gate = super::replay_gate(plan)?;
-        let mut engine = Engine::new(plan.engine.clone(), plan.instruments.clone(), gate, Arc::new(clock.clone()));
-        for s in plan.build_strategies() {
-            engine.add_strategy(s);
-        }
+        let mut engine = super::replay_engine(plan, &clock)?;
         let mut orders = Vec::new();
         let mut reports = Vec::new();
         for instruments in plan.venue_instruments() {

@@ -154,6 +154,19 @@ fn replay_gate(plan: &Plan) -> anyhow::Result<RiskGate> {
     crate::run::build_gate(&plan)
 }
 
+/// The engine a replay or backtest drives: `plan`'s engine settings, gate ([`replay_gate`]) and
+/// strategies, in order, on `clock`; no venue link yet.
+fn replay_engine(plan: &Plan, clock: &qt_core::SimClock) -> anyhow::Result<Engine<RiskGate>> {
+    qt_core::sys::init_clock();
+    let gate = replay_gate(plan)?;
+    let mut engine =
+        Engine::new(plan.engine.clone(), plan.instruments.clone(), gate, std::sync::Arc::new(clock.clone()));
+    for s in plan.build_strategies() {
+        engine.add_strategy(s);
+    }
+    Ok(engine)
+}
+
 /// Order commands are compared without their send time (monotonic latency bookkeeping).
 fn normalized(mut e: CoreEntry) -> CoreEntry {
     if let JournalEvent::Command(OrderCommand::New { sent_local_ns, .. }) = &mut e.record.event {
