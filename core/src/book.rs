@@ -138,8 +138,7 @@ impl Ladder {
 /// Walks down from the best four levels a step, then two, then one: one compare per step
 /// instead of one per level, since a level better than the price means every level above it
 /// is too. [`touch_search`] uses it for a side shorter than its 16-level window (a full window
-/// is halved without branches instead). Callgrind on `benches/feed_parse.rs` (20 000
-/// messages): see BENCHMARKS.md `feed_parse`, round 4.
+/// is halved without branches instead). See BENCHMARKS.md, `book`.
 #[inline(always)]
 fn better_suffix_start<T>(levels: &[T], better: impl Fn(&T) -> bool) -> usize {
     let mut j = levels.len();
@@ -167,11 +166,8 @@ fn better_suffix_start<T>(levels: &[T], better: impl Fn(&T) -> bool) -> usize {
 /// The 8-step binary search over 256 levels this replaced was a dependent compare chain costing
 /// the same at the touch as deep in the book; the scan down from the best that followed it
 /// (four levels a step, [`better_suffix_start`]) retired few instructions but its exits were a
-/// data-dependent branch per step, mispredicted on most records. `benches/book.rs` on this
-/// 2-vCPU VM: `top_heavy` 52.9 → 22.2 ns a record (binary search → scan, 2026-12-01) and
-/// 28.2 → 21.1 ns (scan → halving, 2026-12-03, same run); `sim_tape` (deltas 20–255 levels
-/// deep) unchanged within noise. Callgrind over the feed streams: see BENCHMARKS.md
-/// `feed_parse`, round 7.
+/// data-dependent branch per step, mispredicted on most records. Measured on `benches/book.rs`
+/// and the feed streams: BENCHMARKS.md, `book`.
 #[inline(always)]
 pub fn touch_search<T, P: PartialEq>(
     levels: &[T],
@@ -202,8 +198,8 @@ pub fn touch_search<T, P: PartialEq>(
 /// Where the better levels of a full touch window start (as [`better_suffix_start`] finds it),
 /// given that its last level (the best) is better: the answer is in `0..16`, found by three
 /// halving steps and a last compare, each one load and one compare whose outcome moves the base
-/// by an arithmetic select rather than a branch, so a record costs the same ~16 instructions
-/// wherever it lands and nothing is mispredicted.
+/// by an arithmetic select rather than a branch, so a record costs the same wherever it lands
+/// and nothing is mispredicted.
 #[inline(always)]
 fn branchless_suffix_start<T>(window: &[T; TOUCH_SCAN], better: impl Fn(&T) -> bool) -> usize {
     debug_assert!(better(&window[TOUCH_SCAN - 1]));

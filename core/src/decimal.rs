@@ -129,10 +129,9 @@ pub fn parse_scaled(text: &str, scale: u8) -> Result<i64, DecimalError> {
 /// Plain decimals that fit (what venues send on every level) take [`parse_plain`]; anything else
 /// (exponents, more than 19 digits, every error) goes through the general `i128` parser, so the
 /// result and the error are exactly those of [`parse_scaled_i128`].
-/// Always inlined (as are [`parse_plain`] and the feed's `json::scaled`): the call, its six
-/// saved registers and the `Result` returned through memory were ~30 of the ~170 instructions a
-/// Binance string cost. Callgrind, 5 000 messages of `benches/feed_parse.rs`: decode path
-/// 59.12 M → 56.37 M instructions on Binance, 115.45 M → 112.22 M on OKX.
+/// Always inlined (as are [`parse_plain`] and the feed's `json::scaled`): out of line, the call,
+/// its saved registers and the `Result` returned through memory were a sizeable share of a venue
+/// string's cost (BENCHMARKS.md, `decimal`).
 #[inline(always)]
 pub fn parse_scaled_bytes(bytes: &[u8], scale: u8) -> Result<i64, DecimalError> {
     match parse_plain(bytes, scale) {
@@ -164,13 +163,10 @@ pub const POW10_U64: [u64; 20] = {
 /// multiply per digit; decimals beyond `scale` are only compared with `'0'`. `None` means "not
 /// this form": the caller reruns the general parser, which also produces every error.
 ///
-/// Measured on `benches/feed_parse.rs`'s Binance stream (callgrind, 16 decimal strings per
-/// message): 177 instructions per string here against 496 in the `i128` parser it fronts (see
-/// BENCHMARKS.md `feed_parse`). An eight-digits-at-a-time (SWAR) variant was tried and dropped:
-/// 208 instructions per string, and no faster (best of 12 interleaved runs of
-/// `examples/feed_profile.rs`: 924 ns per message against 751 for this loop). Texts of at most
-/// eight bytes after the sign now take one word first ([`short_plain`], BENCHMARKS.md
-/// `feed_parse`, round 7); the loop is for the longer ones.
+/// This `u64` path costs a fraction of the `i128` parser's instructions per venue string
+/// (BENCHMARKS.md, `decimal`). An eight-digits-at-a-time (SWAR) variant of the whole loop
+/// was tried and dropped: more instructions, and no faster. Texts of at most eight bytes after
+/// the sign take one word first ([`short_plain`]); the loop is for the longer ones.
 #[inline(always)]
 fn parse_plain(bytes: &[u8], scale: u8) -> Option<i64> {
     if scale > MAX_SCALE {
@@ -313,10 +309,9 @@ const ZEROS: u64 = 0x3030_3030_3030_3030;
 /// byte is a digit iff its high nibble is 3 and adding 6 keeps it so; three multiply-shift steps
 /// fold 8 digits into 4, 2, 1 numbers).
 ///
-/// Measured on `benches/feed_parse.rs`'s Binance stream (callgrind, `examples/feed_profile.rs`,
-/// 5 000 messages of 16 zero-padded 8-decimal strings): 177 → 168 instructions a string (the
-/// per-digit loop and the trailing-zero loop were ~5 instructions a byte); whole decode path
-/// 59.88 M → 59.12 M. OKX's shortest-form strings rarely have 8 decimals and keep the loop.
+/// It replaces the per-digit and trailing-zero loops for Binance's zero-padded 8-decimal
+/// fractions (BENCHMARKS.md, `decimal`). OKX's shortest-form strings rarely have 8 decimals and
+/// keep the loop.
 #[inline(always)]
 fn eight_fraction_digits(frac: &[u8], scale: u8) -> Option<(u64, usize)> {
     let keep = usize::from(scale);
@@ -360,9 +355,8 @@ pub fn eight_digits(bytes: &[u8; 8]) -> Option<u64> {
 /// `[0-9]+` as a `u64` (sequence numbers, ids, timestamps sent as digit strings), or `None` if
 /// empty, not all digits, or above `u64::MAX`. Up to 19 digits cannot overflow: they are read
 /// eight at a time ([`eight_digits`]) and the rest one by one; a 20-digit text takes the checked
-/// byte loop. KuCoin sends a 13-digit sequence with every level change: the checked loop cost
-/// ~84 instructions a change there (callgrind, `benches/feed_parse_bybit_kucoin_usdm.rs`; see
-/// BENCHMARKS.md `feed_parse`, round 7).
+/// byte loop. KuCoin sends a 13-digit sequence with every level change, where the checked
+/// per-digit loop was a visible share of a message (BENCHMARKS.md, `decimal`).
 #[inline]
 pub fn parse_digits_u64(bytes: &[u8]) -> Option<u64> {
     if bytes.is_empty() {
