@@ -3,12 +3,13 @@
 //! futures rule (`U <= lastUpdateId <= u`, then `pu == previous u`) with no gaps and ends on the
 //! book an independent replay computed; removing one event is a gap; bad frames are counted.
 
-use qt_core::{Book, EventKind, Instrument, InstrumentId, InstrumentKind, InstrumentSpec, MarketEvent, Nanos, Side};
+use qt_core::{Book, EventKind, Instrument, InstrumentKind, MarketEvent, Nanos, Side};
 use qt_core::{Price, Qty, Venue};
 use qt_feed::VenueDecoder;
 use qt_feed::binance_usdm::Decoder;
 use qt_feed::binance_usdm::parse::{FrameParser, Parsed};
 use qt_feed::binance_usdm::sync::SyncState;
+use qt_test_support::TestInstrument;
 
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/binance_usdm/");
 const SYMBOLS: [(&str, &str); 4] =
@@ -19,21 +20,7 @@ fn read(name: &str) -> String {
 }
 
 fn instrument(id: u32, symbol: &str, tick: &str) -> Instrument {
-    let spec = InstrumentSpec {
-        venue: Venue::BinanceUsdm,
-        symbol: symbol.into(),
-        base: "B".into(),
-        quote: "USDT".into(),
-        kind: InstrumentKind::LinearPerpetual,
-        tick_size: tick.into(),
-        lot_size: "1".into(),
-        min_qty: None,
-        min_notional: None,
-        multiplier: None,
-        price_scale: None,
-        qty_scale: None,
-    };
-    Instrument::from_spec(InstrumentId(id), &spec).expect("valid test instrument")
+    TestInstrument::spot(Venue::BinanceUsdm, symbol).kind(InstrumentKind::LinearPerpetual).tick(tick).lot("1").build(id)
 }
 
 fn instruments() -> Vec<Instrument> {

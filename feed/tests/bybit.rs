@@ -2,28 +2,15 @@
 //! `testdata/bybit/` (sources in its README): exact values, replay with no gaps, an injected gap,
 //! malformed and truncated frames, and random bytes. No sockets; fast.
 
-use qt_core::{Book, EventKind, Instrument, InstrumentId, InstrumentKind, InstrumentSpec, MarketEvent, Nanos, Side};
+use qt_core::{Book, EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Side};
 use qt_core::{Price, Qty, Venue};
 use qt_feed::VenueDecoder;
 use qt_feed::bybit::Decoder;
 use qt_feed::bybit::parse::{FrameParser, ParseError, Parsed};
+use qt_test_support::TestInstrument;
 
 fn instrument(id: u32, symbol: &str, tick: &str, lot: &str) -> Instrument {
-    let spec = InstrumentSpec {
-        venue: Venue::Bybit,
-        symbol: symbol.into(),
-        base: "B".into(),
-        quote: "USDT".into(),
-        kind: InstrumentKind::Spot,
-        tick_size: tick.into(),
-        lot_size: lot.into(),
-        min_qty: None,
-        min_notional: None,
-        multiplier: None,
-        price_scale: None,
-        qty_scale: None,
-    };
-    Instrument::from_spec(InstrumentId(id), &spec).expect("valid test instrument")
+    TestInstrument::spot(Venue::Bybit, symbol).tick(tick).lot(lot).build(id)
 }
 
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/bybit/");

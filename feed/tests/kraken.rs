@@ -1,75 +1,23 @@
 //! Kraken WS v2 decoder: the recorded `book-1000` capture (WS v1 frames, rewritten into the v2
 //! message shape with every number's text kept), the doc checksum fragment, v2 trade and control
 //! frames, corruption, malformed input, random bytes and a zero-allocation check.
-#![allow(unsafe_code, reason = "a counting GlobalAlloc needs unsafe impls; each is a thin forward to System")]
 
 mod util;
 
-use qt_core::{EventKind, Instrument, InstrumentId, InstrumentKind, InstrumentSpec, MarketEvent, Nanos, Side, Venue};
+use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Side, Venue};
 use qt_feed::decoder::{ChecksumVerdict, VenueDecoder};
 use qt_feed::kraken::{Decoder, Precision};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+use qt_test_support::{CountingAllocator, TestInstrument, allocations};
 use std::collections::BTreeMap;
 use util::v1_book_to_v2;
 
-struct Counting;
-
-thread_local! {
-    static ALLOCS: Cell<u64> = const { Cell::new(0) };
-}
-
-fn allocs() -> u64 {
-    ALLOCS.with(|c| c.get())
-}
-
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged, so System's
-// guarantees hold; the counter is a const-initialised thread-local `Cell` (no allocation, no
-// destructor), touched through `try_with` so it is safe during thread teardown.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
-        // SAFETY: forwarded unchanged; the caller upholds `alloc`'s contract.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
-        // SAFETY: forwarded unchanged; the caller upholds `alloc_zeroed`'s contract.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
-        // SAFETY: forwarded unchanged; `ptr` came from this allocator, i.e. from System.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded unchanged; `ptr` came from this allocator, i.e. from System.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: CountingAllocator = CountingAllocator;
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/kraken/");
 
 fn instrument(id: u32, symbol: &str, price_decimals: u8, qty_decimals: u8) -> Instrument {
-    let decimal = |d: u8| if d == 0 { "1".to_string() } else { format!("0.{}1", "0".repeat(usize::from(d) - 1)) };
-    let spec = InstrumentSpec {
-        venue: Venue::Kraken,
-        symbol: symbol.into(),
-        base: "B".into(),
-        quote: "Q".into(),
-        kind: InstrumentKind::Spot,
-        tick_size: decimal(price_decimals),
-        lot_size: decimal(qty_decimals),
-        min_qty: None,
-        min_notional: None,
-        multiplier: None,
-        price_scale: None,
-        qty_scale: None,
-    };
-    Instrument::from_spec(InstrumentId(id), &spec).expect("instrument")
+    TestInstrument::spot(Venue::Kraken, symbol).decimals(price_decimals, qty_decimals).assets("B", "Q").build(id)
 }
 
 /// The capture's pairs with the decimals their strings carry (= Kraken's precision then).
@@ -305,11 +253,11 @@ fn on_frame_allocates_nothing_after_warm_up() {
     for f in &frames {
         dec.on_frame(f.as_bytes(), Nanos(1), &mut sink);
     }
-    let before = allocs();
+    let before = allocations();
     for f in &frames {
         dec.on_frame(f.as_bytes(), Nanos(2), &mut sink);
     }
-    assert_eq!(allocs() - before, 0, "allocations over {} warm frames", frames.len());
+    assert_eq!(allocations() - before, 0, "allocations over {} warm frames", frames.len());
     assert_eq!(dec.stats().checksum_failed, 0);
 }
 

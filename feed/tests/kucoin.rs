@@ -4,9 +4,7 @@
 //! increment detected as a gap, refused frames counted without panics, the connect flow, and
 //! zero allocations per frame after warm-up (a per-thread counting global allocator).
 
-#![allow(unsafe_code, reason = "a counting GlobalAlloc needs unsafe impls; each is a thin forward to System")]
-
-use qt_core::{Book, EventKind, Instrument, InstrumentId, InstrumentKind, InstrumentSpec, MarketEvent, Nanos};
+use qt_core::{Book, EventKind, Instrument, InstrumentId, MarketEvent, Nanos};
 use qt_core::{Price, Qty, Side, Venue};
 use qt_feed::VenueDecoder;
 use qt_feed::kucoin::Decoder;
@@ -14,50 +12,10 @@ use qt_feed::kucoin::connect::{self, ConnectError};
 use qt_feed::kucoin::parse::{self, FrameParser, Parsed};
 use qt_feed::kucoin::sync::SyncState;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
-struct Counting;
-
-thread_local! {
-    static ALLOCS: Cell<u64> = const { Cell::new(0) };
-}
-
-fn count() {
-    let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
-}
-
-fn allocs() -> u64 {
-    ALLOCS.with(|c| c.get())
-}
-
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged, so System's
-// guarantees hold; the counter is a const-initialised thread-local `Cell` (no allocation, no
-// destructor), touched through `try_with` so it is safe during thread teardown.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count();
-        // SAFETY: forwarded unchanged; the caller upholds `alloc`'s contract.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count();
-        // SAFETY: forwarded unchanged; the caller upholds `alloc_zeroed`'s contract.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count();
-        // SAFETY: forwarded unchanged; `ptr` came from this allocator, i.e. from System.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded unchanged; `ptr` came from this allocator, i.e. from System.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+use qt_test_support::{CountingAllocator, TestInstrument, allocations};
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: CountingAllocator = CountingAllocator;
 
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/kucoin/");
 
@@ -67,21 +25,7 @@ fn read(name: &str) -> Vec<u8> {
 
 fn instrument(id: u32, symbol: &str, tick: &str, lot: &str) -> Instrument {
     let (base, quote) = symbol.split_once('-').unwrap_or((symbol, "Q"));
-    let spec = InstrumentSpec {
-        venue: Venue::Kucoin,
-        symbol: symbol.into(),
-        base: base.into(),
-        quote: quote.into(),
-        kind: InstrumentKind::Spot,
-        tick_size: tick.into(),
-        lot_size: lot.into(),
-        min_qty: None,
-        min_notional: None,
-        multiplier: None,
-        price_scale: None,
-        qty_scale: None,
-    };
-    Instrument::from_spec(InstrumentId(id), &spec).unwrap()
+    TestInstrument::spot(Venue::Kucoin, symbol).tick(tick).lot(lot).assets(base, quote).build(id)
 }
 
 fn btc_usdt() -> Instrument {
@@ -407,7 +351,7 @@ fn on_frame_allocates_nothing_after_warm_up() {
     }
     assert!((0..9).all(|i| r.dec.is_synced(i)));
     let (mut frames, mut records) = (0u64, 0u64);
-    let before = allocs();
+    let before = allocations();
     for line in &lines[1000..] {
         let Replay { dec, books, .. } = &mut r;
         dec.on_frame(line, Nanos(1), &mut |ev| {
@@ -420,7 +364,7 @@ fn on_frame_allocates_nothing_after_warm_up() {
         r.dec.on_frame(m, Nanos(1), &mut |_| records += 1);
         frames += 1;
     }
-    let spent = allocs() - before;
+    let spent = allocations() - before;
     assert_eq!(spent, 0, "{spent} allocations over {frames} frames / {records} records");
     assert!(records > 1000 && r.dec.counters().gaps == 0);
 }

@@ -13,74 +13,18 @@
 //!
 //! Counting is per thread (`thread_local`), so the simulator's threads do not disturb it.
 
-#![allow(unsafe_code, reason = "a counting GlobalAlloc needs unsafe impls; each is a thin forward to System")]
-
 mod stream_util;
 
-use qt_core::{Instrument, InstrumentId, InstrumentKind, InstrumentSpec, MarketEvent, Nanos, Venue};
+use qt_core::{Instrument, InstrumentId, InstrumentSpec, MarketEvent, Nanos, Venue};
 use qt_feed::binance::Decoder;
 use qt_feed::binance::parse::parse_depth_snapshot;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
-struct Counting;
-
-thread_local! {
-    static ALLOCS: Cell<u64> = const { Cell::new(0) };
-}
-
-fn count() {
-    let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
-}
-
-fn allocs() -> u64 {
-    ALLOCS.with(|c| c.get())
-}
-
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged, so System's
-// guarantees hold; the counter is a const-initialised thread-local `Cell` (no allocation, no
-// destructor), touched through `try_with` so it is safe during thread teardown.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count();
-        // SAFETY: forwarded unchanged; the caller upholds `alloc`'s contract.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count();
-        // SAFETY: forwarded unchanged; the caller upholds `alloc_zeroed`'s contract.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count();
-        // SAFETY: forwarded unchanged; `ptr` came from this allocator, i.e. from System.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded unchanged; `ptr` came from this allocator, i.e. from System.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+use qt_test_support::{CountingAllocator, TestInstrument, allocations};
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: CountingAllocator = CountingAllocator;
 
 fn instrument(id: u32, symbol: &str, tick: &str, lot: &str) -> Instrument {
-    let spec = InstrumentSpec {
-        venue: Venue::Binance,
-        symbol: symbol.into(),
-        base: "B".into(),
-        quote: "USDT".into(),
-        kind: InstrumentKind::Spot,
-        tick_size: tick.into(),
-        lot_size: lot.into(),
-        min_qty: None,
-        min_notional: None,
-        multiplier: None,
-        price_scale: None,
-        qty_scale: None,
-    };
-    Instrument::from_spec(InstrumentId(id), &spec).expect("instrument")
+    TestInstrument::spot(Venue::Binance, symbol).tick(tick).lot(lot).build(id)
 }
 
 const CAPTURED_DEPTH: &str = include_str!("../../testdata/binance_spot/depth.jsonl");
@@ -173,13 +117,13 @@ fn decoder_allocates_nothing_per_frame_after_warm_up() {
     for f in warm {
         decoder.on_frame(f.as_bytes(), Nanos(2), &mut sink);
     }
-    let before = allocs();
+    let before = allocations();
     let mut frames = 0u64;
     for f in measured.iter().map(String::as_str).chain(nkn[1..].iter().copied()) {
         decoder.on_frame(f.as_bytes(), Nanos(3), &mut sink);
         frames += 1;
     }
-    let allocated = allocs() - before;
+    let allocated = allocations() - before;
     let c = decoder.counters();
     eprintln!("decoder: {frames} frames, {records} records, {allocated} allocations after warm-up");
     assert_eq!((c.gaps, c.parse_errors_total()), (0, 0), "{c:?}");
@@ -195,7 +139,7 @@ fn the_raw_frame_tap_allocates_nothing_when_it_keeps_or_drops() {
     let tap = &mut taps[0];
     let frames = synthesized_frames(2000, 1);
     let mut buf = Vec::with_capacity(4096);
-    let before = allocs();
+    let before = allocations();
     let (mut kept, mut dropped) = (0u64, 0u64);
     for (n, f) in frames.iter().enumerate() {
         if tap.tap(RawFrameKind::WsText, 0, Nanos(n as i64), f.as_bytes()) {
@@ -208,7 +152,7 @@ fn the_raw_frame_tap_allocates_nothing_when_it_keeps_or_drops() {
             while rings.pop(0, &mut buf).is_some() {}
         }
     }
-    let allocated = allocs() - before;
+    let allocated = allocations() - before;
     assert!(kept > 0 && dropped > 0, "kept {kept} dropped {dropped}");
     assert_eq!(rings.dropped(), dropped);
     assert_eq!(allocated, 0, "allocations tapping {kept} frames and dropping {dropped}");
@@ -275,9 +219,9 @@ mod socket {
             run(&mut feed, &mut book, Instant::now() + Duration::from_millis(10));
         }
         run(&mut feed, &mut book, Instant::now() + Duration::from_millis(500));
-        let (m0, a0) = (feed.counters().messages, allocs());
+        let (m0, a0) = (feed.counters().messages, allocations());
         run(&mut feed, &mut book, Instant::now() + Duration::from_secs(2));
-        let (frames, allocated) = (feed.counters().messages - m0, allocs() - a0);
+        let (frames, allocated) = (feed.counters().messages - m0, allocations() - a0);
         let per_frame = allocated as f64 / frames.max(1) as f64;
         eprintln!(
             "socket path (rustls + tungstenite + decoder): {frames} frames, {allocated} allocations, {per_frame:.2} per frame"
@@ -304,9 +248,9 @@ fn bybit_decoder_allocates_nothing_after_warm_up() {
         }
     };
     run(&mut d);
-    let before = allocs();
+    let before = allocations();
     run(&mut d);
-    let used = allocs() - before;
+    let used = allocations() - before;
     let c = d.counters();
     assert_eq!((c.gaps, c.resets, c.parse_errors_total()), (0, 2, 0), "the second pass starts at a snapshot: {c:?}");
     assert_eq!(used, 0, "{used} allocations over {} frames", c.messages / 2);
@@ -340,11 +284,11 @@ fn binance_usdm_decoder_allocates_nothing_after_warm_up() {
     }
     assert!(d.sync(0).is_some_and(|s| s.is_synced()));
     let tickers: Vec<&str> = ticker.lines().collect();
-    let before = allocs();
+    let before = allocations();
     for line in lines[lines.len() / 2..].iter().chain(tickers.iter()) {
         d.on_frame(line.as_bytes(), Nanos(1), &mut |ev: &MarketEvent| sink += ev.qty.units() as u64);
     }
-    let used = allocs() - before;
+    let used = allocations() - before;
     assert_eq!(d.counters().gaps, 0);
     assert_eq!(used, 0, "{used} allocations on the steady path");
 }
@@ -384,11 +328,11 @@ fn kucoin_decoder_allocates_nothing_after_warm_up() {
         }
     }
     assert!(d.is_synced(0), "{:?}", d.counters());
-    let before = allocs();
+    let before = allocations();
     for f in steady {
         d.on_frame(f.as_bytes(), Nanos(1), &mut |ev: &MarketEvent| sink += ev.qty.units() as u64);
     }
-    let used = allocs() - before;
+    let used = allocations() - before;
     let c = d.counters();
     assert_eq!((c.gaps, c.parse_errors.iter().sum::<u64>()), (0, 0), "{c:?}");
     assert!(c.trades >= 5_000 && sink > 0);
@@ -423,9 +367,9 @@ fn ws_feed_socket_path_allocations_per_frame_are_measured() {
     };
     run(&mut h, Duration::from_millis(500));
     let messages = |h: &stream_util::Harness<qt_feed::okx::live::OkxLive>| h.feed.decoder().counters().stats.messages;
-    let (m0, a0) = (messages(&h), allocs());
+    let (m0, a0) = (messages(&h), allocations());
     run(&mut h, Duration::from_secs(2));
-    let (frames, allocated) = (messages(&h) - m0, allocs() - a0);
+    let (frames, allocated) = (messages(&h) - m0, allocations() - a0);
     let per_frame = allocated as f64 / frames.max(1) as f64;
     eprintln!("WsFeed<OkxLive> socket path: {frames} frames, {allocated} allocations, {per_frame:.2} per frame");
     assert!(frames > 50 && h.all_synced(), "{:?}", h.feed.decoder().counters());

@@ -1,72 +1,21 @@
 //! OKX v5 decoder: official checksum vectors, the recorded `books`/`trades` capture, the doc
 //! samples, corruption, gaps, malformed input, a shadow-book property test and a zero-allocation check.
-#![allow(unsafe_code, reason = "a counting GlobalAlloc needs unsafe impls; each is a thin forward to System")]
 
 use proptest::prelude::*;
-use qt_core::{EventKind, Instrument, InstrumentId, InstrumentKind, InstrumentSpec, MarketEvent, Nanos, Side, Venue};
+use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Side, Venue};
 use qt_feed::decoder::{ChecksumVerdict, VenueDecoder};
 use qt_feed::okx::book::{Level, okx_checksum};
 use qt_feed::okx::{BOOK_DEPTH, Decoder};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+use qt_test_support::{CountingAllocator, TestInstrument, allocations};
 use std::collections::BTreeMap;
 
-struct Counting;
-
-thread_local! {
-    static ALLOCS: Cell<u64> = const { Cell::new(0) };
-}
-
-fn allocs() -> u64 {
-    ALLOCS.with(|c| c.get())
-}
-
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged, so System's
-// guarantees hold; the counter is a const-initialised thread-local `Cell` (no allocation, no
-// destructor), touched through `try_with` so it is safe during thread teardown.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
-        // SAFETY: forwarded unchanged; the caller upholds `alloc`'s contract.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
-        // SAFETY: forwarded unchanged; the caller upholds `alloc_zeroed`'s contract.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
-        // SAFETY: forwarded unchanged; `ptr` came from this allocator, i.e. from System.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded unchanged; `ptr` came from this allocator, i.e. from System.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: CountingAllocator = CountingAllocator;
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/okx/");
 
 fn instrument(id: u32, symbol: &str, tick: &str, lot: &str) -> Instrument {
-    let spec = InstrumentSpec {
-        venue: Venue::Okx,
-        symbol: symbol.into(),
-        base: "B".into(),
-        quote: "Q".into(),
-        kind: InstrumentKind::Spot,
-        tick_size: tick.into(),
-        lot_size: lot.into(),
-        min_qty: None,
-        min_notional: None,
-        multiplier: None,
-        price_scale: None,
-        qty_scale: None,
-    };
-    Instrument::from_spec(InstrumentId(id), &spec).expect("instrument")
+    TestInstrument::spot(Venue::Okx, symbol).tick(tick).lot(lot).assets("B", "Q").build(id)
 }
 
 /// The three instruments of the 2022 capture, at the decimals their strings use.
@@ -368,11 +317,11 @@ fn on_frame_allocates_nothing_after_warm_up() {
     for f in &frames {
         dec.on_frame(f.as_bytes(), Nanos(1), &mut sink);
     }
-    let before = allocs();
+    let before = allocations();
     for f in &frames {
         dec.on_frame(f.as_bytes(), Nanos(2), &mut sink);
     }
-    assert_eq!(allocs() - before, 0, "allocations over {} warm frames", frames.len());
+    assert_eq!(allocations() - before, 0, "allocations over {} warm frames", frames.len());
     assert_eq!(dec.stats().checksum_failed, 0);
 }
 

@@ -5,12 +5,9 @@
 //! (No allocator is shared across the workspace's crates yet; this mirrors feed/tests/no_alloc.rs.)
 //! Counting is per thread, so the test harness's threads do not disturb it.
 
-#![allow(unsafe_code, reason = "a counting GlobalAlloc needs unsafe impls; each is a thin forward to System")]
-
 mod util;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+use qt_test_support::{CountingAllocator, allocations};
 use std::time::Duration;
 
 use qt_core::risk_api::DecisionRecord;
@@ -19,37 +16,8 @@ use qt_recorder::payload::{command, market, report, risk};
 use qt_recorder::{Entry, JournalReader, JournalWriter, Payload, PersistMode, RecordType};
 use util::payloads::{sample_command, sample_decision, sample_event, sample_report};
 
-struct Counting;
-
-thread_local! {
-    static ALLOCS: Cell<u64> = const { Cell::new(0) };
-}
-
-fn allocs() -> u64 {
-    ALLOCS.with(|c| c.get())
-}
-
-// SAFETY: each method forwards to `System` unchanged, so System's guarantees hold; the counter is
-// a const-initialised thread-local `Cell` touched through `try_with` (no allocation, no destructor).
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
-        // SAFETY: forwarded unchanged; the caller upholds `alloc`'s contract.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
-        // SAFETY: forwarded unchanged; `ptr` came from this allocator, i.e. from System.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded unchanged; `ptr` came from this allocator, i.e. from System.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: CountingAllocator = CountingAllocator;
 
 #[test]
 fn append_commit_and_read_allocate_nothing_in_steady_state() {
@@ -71,7 +39,7 @@ fn append_commit_and_read_allocate_nothing_in_steady_state() {
         w.commit().unwrap();
         assert_eq!(reader.poll(|_| {}).unwrap(), 1);
 
-        let before = allocs();
+        let before = allocations();
         let mut read = 0;
         for batch in 0..100 {
             for _ in 0..50 {
@@ -81,7 +49,7 @@ fn append_commit_and_read_allocate_nothing_in_steady_state() {
             read += reader.poll(|r| assert_eq!(r.entry.payload.len(), 56)).unwrap();
             assert_eq!(w.segment(), 0, "batch {batch}: the test must stay inside one segment");
         }
-        let during = allocs() - before;
+        let during = allocations() - before;
         assert_eq!(read, 5000);
         assert_eq!(during, 0, "{persist:?}: {during} allocations in 5000 appends/commits/reads");
     }
@@ -92,7 +60,7 @@ fn payload_encoding_and_decoding_allocate_nothing() {
     let (ev, cmd, rep, dec) = (sample_event(), sample_command(), sample_report(), sample_decision());
     let (mut b_ev, mut b_cmd, mut b_rep, mut b_dec) =
         ([0u8; market::LEN], [0u8; command::LEN], [0u8; report::LEN], [0u8; risk::LEN]);
-    let before = allocs();
+    let before = allocations();
     for _ in 0..1000 {
         market::encode_into(&ev, &mut b_ev);
         command::encode_into(&cmd, &mut b_cmd);
@@ -105,6 +73,6 @@ fn payload_encoding_and_decoding_allocate_nothing() {
         // Refusals allocate nothing either.
         assert!(MarketEvent::decode(&b_ev[..10], market::VERSION).is_err());
     }
-    let during = allocs() - before;
+    let during = allocations() - before;
     assert_eq!(during, 0, "{during} allocations in 4000 payload encodes/decodes");
 }

@@ -1,69 +1,15 @@
 //! Allocation-freedom of the core thread in steady state.
 //!
-//! A counting global allocator counts allocations, reallocations and deallocations made by the
-//! thread that is being tracked. The test wires the real run (simulated venue thread → feed ring
-//! → book → imbalance strategies → the full risk gate (every check, equity and exposure per
-//! order, decision records onto the journal ring) → order ring → venue → report ring →
-//! positions; the risk timer recomputing equity, loss windows and the global level),
-//! drives the core loop on the test thread, warms up, then tracks the core thread for at least
-//! 100,000 market records and asserts it allocated and freed nothing.
-
-// A global allocator is the one place a test must implement an unsafe trait.
-#![allow(unsafe_code)]
-
+//! The counting global allocator (`qt_test_support::CountingAllocator`) counts allocations,
+//! reallocations and deallocations per thread. The test wires the real run (simulated venue
+//! thread → feed ring → book → imbalance strategies → the full risk gate (every check, equity and
+//! exposure per order, decision records onto the journal ring) → order ring → venue → report ring
+//! → positions; the risk timer recomputing equity, loss windows and the global level), drives the
+//! core loop on the test thread, warms up, then counts the core thread's allocations over at
+//! least 100,000 market records and asserts it allocated and freed nothing.
+use qt_test_support::{CountingAllocator, allocations, deallocations};
 use qt_tools::config;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::sync::atomic::Ordering;
-
-struct CountingAllocator;
-
-thread_local! {
-    // Per thread, so tests running in parallel cannot see each other's allocations.
-    static TRACKED: Cell<bool> = const { Cell::new(false) };
-    static ALLOCS: Cell<u64> = const { Cell::new(0) };
-    static DEALLOCS: Cell<u64> = const { Cell::new(0) };
-}
-
-fn tracked() -> bool {
-    TRACKED.try_with(Cell::get).unwrap_or(false)
-}
-
-fn bump(counter: &'static std::thread::LocalKey<Cell<u64>>) {
-    let _ = counter.try_with(|c| c.set(c.get() + 1));
-}
-
-fn count(counter: &'static std::thread::LocalKey<Cell<u64>>) -> u64 {
-    counter.with(Cell::get)
-}
-
-// SAFETY: forwards every call unchanged to the system allocator; counting has no effect on the
-// memory handed out.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if tracked() {
-            bump(&ALLOCS);
-        }
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if tracked() {
-            bump(&DEALLOCS);
-        }
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if tracked() {
-            bump(&ALLOCS);
-        }
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
 
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
@@ -99,16 +45,13 @@ fn core_loop_does_not_allocate_in_steady_state() {
         counters.risk_allow.get() + counters.risk_block.total() + counters.risk_scale_down.total(),
     );
 
-    TRACKED.with(|t| t.set(true));
+    let (allocs0, deallocs0) = (allocations(), deallocations());
     while counters.market_events.get() < events0 + MEASURED {
         if engine.do_work() == 0 {
             std::hint::spin_loop();
         }
     }
-    TRACKED.with(|t| t.set(false));
-
-    let allocs = count(&ALLOCS);
-    let deallocs = count(&DEALLOCS);
+    let (allocs, deallocs) = (allocations() - allocs0, deallocations() - deallocs0);
     let events = counters.market_events.get() - events0;
     let orders = counters.orders_sent.get() - orders0;
     let fills = counters.fills.get() - fills0;
@@ -145,10 +88,9 @@ fn core_loop_does_not_allocate_in_steady_state() {
 #[test]
 fn the_counter_sees_allocations_when_tracking() {
     // The detector itself must work, or the test above proves nothing.
-    let before = count(&ALLOCS);
-    TRACKED.with(|t| t.set(true));
+    let (before, freed_before) = (allocations(), deallocations());
     let v: Vec<u64> = Vec::with_capacity(16);
     drop(std::hint::black_box(v));
-    TRACKED.with(|t| t.set(false));
-    assert!(count(&ALLOCS) > before);
+    assert!(allocations() > before);
+    assert!(deallocations() > freed_before);
 }
