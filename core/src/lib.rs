@@ -6,6 +6,9 @@
 //! and the [`Engine`] that busy-polls feeds and queues on one pinned core. Other crates plug in
 //! through those traits and the bounded queues.
 
+#![deny(missing_docs)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
 pub mod book;
 pub mod counters;
 pub mod decimal;

@@ -11,7 +11,7 @@
 //! (INFO/WARNING/CRITICAL from drawdown, leverage, EWMA volatility and concentration, with
 //! hysteresis) and [`reconcile`] (our positions against the venue's). Limits are exact; a check is integer arithmetic, no allocation, no lock.
 
-#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod account;
 pub mod counters;
