@@ -54,15 +54,15 @@ impl std::fmt::Display for Corruption {
 #[non_exhaustive]
 pub enum JournalError {
     /// An OS call failed.
-    #[error("journal I/O: {op} {path}: {source}")]
+    #[error("journal I/O: {op} {path}: {error}")]
     Io {
         /// What was being done.
         op: &'static str,
         /// On which file or directory.
         path: PathBuf,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
+        /// The OS error. Written into the message and deliberately not a `source()`, so a
+        /// printed error chain names it once, not twice.
+        error: std::io::Error,
     },
     /// Another writer holds the journal's lock file.
     #[error(
@@ -132,7 +132,7 @@ pub enum JournalError {
 
 impl JournalError {
     pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Self::Io { op, path: path.into(), source }
+        Self::Io { op, path: path.into(), error: source }
     }
 }
 

@@ -574,3 +574,19 @@ fn a_reader_opened_at_a_later_segment_starts_at_its_first_record_and_follows_rol
     assert_eq!(reader.segment(), 3);
     assert!(matches!(JournalReader::open_at_segment(dir.path(), 9), Err(JournalError::Io { .. })));
 }
+
+#[test]
+fn an_io_error_names_the_os_error_once_in_a_printed_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = JournalReader::open_at_segment(dir.path(), 9).unwrap_err();
+    // What `anyhow` prints with `{:#}` or `{:?}`: the error, then each `source()` in turn.
+    let mut chain = err.to_string();
+    let mut next = std::error::Error::source(&err);
+    while let Some(e) = next {
+        chain.push_str(&format!(": {e}"));
+        next = e.source();
+    }
+    let os = std::io::Error::from_raw_os_error(2).to_string(); // ENOENT, as the OS words it
+    assert!(chain.contains("journal I/O"), "{chain}");
+    assert_eq!(chain.matches(os.as_str()).count(), 1, "the OS error once: {chain}");
+}

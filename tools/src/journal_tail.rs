@@ -147,7 +147,7 @@ fn open_start(
 
 /// The directory does not exist yet (a journal not yet created).
 fn not_there_yet(e: &JournalError) -> bool {
-    matches!(e, JournalError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
+    matches!(e, JournalError::Io { error, .. } if error.kind() == std::io::ErrorKind::NotFound)
 }
 
 /// The last segment whose first sequence is at or below `sequence` (the first segment if none).
