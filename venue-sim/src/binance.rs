@@ -2239,12 +2239,12 @@ fn diff_json(market: &Market, symbol: usize, ops: &[Arc<BookUpdate>]) -> Option<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exchange::flow::FlowParams;
+    use crate::exchange::matching::FeeSchedule;
     use crate::faults::Faults;
     use crate::market::{AccountConfig, MarketConfig, SymbolConfig};
     use crossbeam_channel::{Sender, unbounded};
     use qt_core::{InstrumentId, InstrumentSpec, Rate, Venue};
-    use qt_gateway::sim::flow::FlowParams;
-    use qt_gateway::sim::matching::FeeSchedule;
     use std::collections::BTreeSet;
     use std::net::SocketAddr;
     use std::sync::atomic::AtomicBool;

@@ -2819,11 +2819,11 @@ impl<'a> PrivateSession<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exchange::flow::FlowParams;
+    use crate::exchange::matching::FeeSchedule;
     use crate::faults::Faults;
     use crate::market::{AccountConfig, MarketConfig, SymbolConfig};
     use qt_core::{InstrumentId, InstrumentSpec, Rate, Venue};
-    use qt_gateway::sim::flow::FlowParams;
-    use qt_gateway::sim::matching::FeeSchedule;
     use std::collections::{BTreeMap, BTreeSet};
     use std::sync::atomic::AtomicBool;
 

@@ -1,6 +1,9 @@
-//! Quantum Trader venue simulator: a local exchange on loopback that speaks the real venues'
-//! wire protocols over TLS, with the shared matching engine behind it and faults on demand.
+//! Quantum Trader's simulated exchange, with two faces: in-process and in lockstep with the core
+//! for `qt run` ([`exchange::venue`]), and on loopback speaking the real venues' wire protocols
+//! over TLS for `qt venue-sim`, with faults on demand.
 //!
+//! - [`exchange`] — the matching engine, synthetic flow, one instrument's market, the client
+//!   desk and the in-process venue thread.
 //! - [`market`] — books, background flow, accounts and orders (the shared matching engine).
 //! - [`protocol`] — the seam a venue's wire protocol implements.
 //! - [`binance`], [`bybit`], [`binance_usdm`], [`kucoin`], [`firi`], [`okx`], [`kraken`] — the protocols
@@ -15,6 +18,7 @@ pub mod binance_usdm;
 pub mod bybit;
 pub(crate) mod conn;
 pub mod control;
+pub mod exchange;
 pub mod faults;
 pub mod firi;
 pub mod http;
