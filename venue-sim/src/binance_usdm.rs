@@ -1,7 +1,7 @@
 //! Binance USD-M futures public market data for the venue simulator: [`BinanceUsdm`].
 //!
 //! What it serves (field names and shapes follow the USD-M docs, NOTES.md §1b; decimals as the
-//! spot protocol writes them, whose helpers it reuses):
+//! spot protocol writes them, `crate::kit::decimal_text`):
 //! - REST: `GET /fapi/v1/ping`, `/fapi/v1/time`, `/fapi/v1/exchangeInfo` (every listed symbol as
 //!   a `PERPETUAL` with `PRICE_FILTER.tickSize` and `LOT_SIZE.stepSize` from its grid) and
 //!   `/fapi/v1/depth?symbol=&limit=` → `{"lastUpdateId","E","T","bids","asks"}` (limit one of
@@ -20,7 +20,9 @@
 //! Threads and contract: as every protocol (server connection threads; allocates freely; never
 //! panics on client input).
 
-use crate::binance::{levels_json, ms, parse_form, price_text, qty_text, stream_names, wrap_payload};
+use crate::kit::combined_streams::{stream_names, wrap_payload};
+use crate::kit::decimal_text::{levels_json, ms, price_text, qty_text};
+use crate::kit::form::parse_form;
 use crate::market::BookUpdate;
 use crate::protocol::{Ctx, HttpRequest, HttpResponse, Protocol, WsIncoming, WsSession};
 use crate::stream::{DiffWindow, SessionGuard, Verdict, merged_levels, send_data};

@@ -32,11 +32,11 @@
 //! Threads: each session runs on its own connection thread inside [`Protocol::run_ws`].
 //! Allocates freely; blocks only in the WebSocket `recv` tick; never panics on client input.
 
+use crate::kit::session::{LoopRules, QueuedSession, run_session};
 use crate::market::{BookUpdate, TradeView};
 use crate::protocol::{Ctx, HttpRequest, HttpResponse, Protocol, WsSession};
 use crate::public_stream::{
-    ClientTurn, Levels, MirrorBook, Outbox, PublishedView, drain_updates, next_client_text, rfc3339_micros,
-    session_over, subscribe_symbol, symbol_by_pair,
+    Levels, MirrorBook, Outbox, PublishedView, drain_updates, rfc3339_micros, subscribe_symbol, symbol_by_pair,
 };
 use crossbeam_channel::Receiver;
 use qt_core::decimal::format_scaled;
@@ -172,12 +172,20 @@ impl Protocol for KrakenV2 {
 
     fn run_ws(&self, ctx: &Ctx, _path: &str, _query: &str, ws: &mut dyn WsSession) {
         let conn_id = self.next_conn.fetch_add(1, Ordering::Relaxed).wrapping_mul(0x2545_f491_4f6c_dd1d) >> 1;
-        let mut session = Session { ctx, symbols: Vec::new(), out: Outbox::new(MALFORMED) };
+        let next_heartbeat = Instant::now() + HEARTBEAT_INTERVAL;
+        let mut session = Session { ctx, symbols: Vec::new(), out: Outbox::new(MALFORMED), next_heartbeat };
         let status = json!({"channel": "status", "type": "update", "data": [{
             "version": "2.0.0", "system": "online", "api_version": "v2", "connection_id": conn_id,
         }]});
         session.out.control(status.to_string());
-        session.run(ws);
+        let rules = LoopRules {
+            tick: SESSION_TICK,
+            outbox_limit: OUTBOX_LIMIT,
+            idle: None,
+            idle_counts_sends: false,
+            binary_as_empty_text: false,
+        };
+        run_session(&mut session, ctx, ws, &rules);
     }
 }
 
@@ -230,6 +238,8 @@ struct Session<'a> {
     ctx: &'a Ctx,
     symbols: Vec<SymbolFeed>,
     out: Outbox,
+    /// When the next `heartbeat` is due.
+    next_heartbeat: Instant,
 }
 
 fn now_ns() -> i64 {
@@ -237,42 +247,6 @@ fn now_ns() -> i64 {
 }
 
 impl Session<'_> {
-    fn run(mut self, ws: &mut dyn WsSession) {
-        let generation = self.ctx.faults.ws_generation();
-        let mut next_heartbeat = Instant::now() + HEARTBEAT_INTERVAL;
-        loop {
-            if session_over(self.ctx, generation, ws) {
-                return;
-            }
-            match next_client_text(ws, SESSION_TICK) {
-                ClientTurn::Gone => return,
-                ClientTurn::Text(text) => self.on_client(&text),
-                ClientTurn::Nothing => {}
-            }
-            if !self.pump() {
-                ws.close(false);
-                return;
-            }
-            if !self.ctx.faults.ws_stalled() {
-                let now = Instant::now();
-                if now >= next_heartbeat {
-                    next_heartbeat = now + HEARTBEAT_INTERVAL;
-                    if !self.symbols.is_empty() {
-                        self.out.control("{\"channel\":\"heartbeat\"}".into());
-                    }
-                }
-                self.produce();
-                if self.out.flush(ws, &self.ctx.faults).is_err() {
-                    return;
-                }
-            }
-            if self.out.len() > OUTBOX_LIMIT {
-                ws.close(false);
-                return;
-            }
-        }
-    }
-
     fn reply(&mut self, method: &str, req_id: Option<&Value>, body: Value) {
         let stamp = rfc3339_micros(now_ns());
         let mut v = body;
@@ -283,20 +257,6 @@ impl Session<'_> {
             v["req_id"] = id.clone();
         }
         self.out.control(v.to_string());
-    }
-
-    fn on_client(&mut self, text: &str) {
-        let Ok(v) = serde_json::from_str::<Value>(text) else {
-            self.reply("", None, json!({"error": "Malformed request", "success": false}));
-            return;
-        };
-        let method = v.get("method").and_then(Value::as_str).unwrap_or("").to_owned();
-        let req_id = v.get("req_id").cloned();
-        match method.as_str() {
-            "ping" => self.reply("pong", req_id.as_ref(), json!({})),
-            "subscribe" | "unsubscribe" => self.on_subscription(method == "subscribe", &v, req_id.as_ref()),
-            _ => self.reply(&method, req_id.as_ref(), json!({"error": "Method not found", "success": false})),
-        }
     }
 
     fn on_subscription(&mut self, subscribe: bool, v: &Value, req_id: Option<&Value>) {
@@ -395,24 +355,8 @@ impl Session<'_> {
         self.symbols.retain(|f| f.channel.is_some() || f.trades);
     }
 
-    /// Takes in every market update; `false` if the market dropped a subscription.
-    fn pump(&mut self) -> bool {
-        for feed in &mut self.symbols {
-            let Some(updates) = drain_updates(&feed.rx, &mut feed.book) else { return false };
-            for (update, changed) in updates {
-                if changed && let Some(c) = &mut feed.channel {
-                    c.dirty = true;
-                }
-                if feed.trades && !update.trades.is_empty() {
-                    self.out.data(feed.trade_message(&update.trades));
-                }
-            }
-        }
-        true
-    }
-
     /// Sends a `book` update for every view whose top changed.
-    fn produce(&mut self) {
+    fn produce_pushes(&mut self) {
         let faults = &self.ctx.faults;
         for feed in &mut self.symbols {
             let Some(c) = &mut feed.channel else { continue };
@@ -430,5 +374,53 @@ impl Session<'_> {
             let m = feed.book_message("update", &bids, &asks, sum, now_ns());
             self.out.data(m);
         }
+    }
+}
+
+impl QueuedSession for Session<'_> {
+    fn outbox(&mut self) -> &mut Outbox {
+        &mut self.out
+    }
+
+    /// The heartbeat when one is due (only once something is subscribed), then the book and
+    /// trade pushes.
+    fn produce(&mut self, now: Instant) {
+        if now >= self.next_heartbeat {
+            self.next_heartbeat = now + HEARTBEAT_INTERVAL;
+            if !self.symbols.is_empty() {
+                self.out.control("{\"channel\":\"heartbeat\"}".into());
+            }
+        }
+        self.produce_pushes();
+    }
+
+    fn on_client(&mut self, text: &str) {
+        let Ok(v) = serde_json::from_str::<Value>(text) else {
+            self.reply("", None, json!({"error": "Malformed request", "success": false}));
+            return;
+        };
+        let method = v.get("method").and_then(Value::as_str).unwrap_or("").to_owned();
+        let req_id = v.get("req_id").cloned();
+        match method.as_str() {
+            "ping" => self.reply("pong", req_id.as_ref(), json!({})),
+            "subscribe" | "unsubscribe" => self.on_subscription(method == "subscribe", &v, req_id.as_ref()),
+            _ => self.reply(&method, req_id.as_ref(), json!({"error": "Method not found", "success": false})),
+        }
+    }
+
+    /// Takes in every market update; `false` if the market dropped a subscription.
+    fn pump(&mut self) -> bool {
+        for feed in &mut self.symbols {
+            let Some(updates) = drain_updates(&feed.rx, &mut feed.book) else { return false };
+            for (update, changed) in updates {
+                if changed && let Some(c) = &mut feed.channel {
+                    c.dirty = true;
+                }
+                if feed.trades && !update.trades.is_empty() {
+                    self.out.data(feed.trade_message(&update.trades));
+                }
+            }
+        }
+        true
     }
 }

@@ -22,6 +22,7 @@ pub mod exchange;
 pub mod faults;
 pub mod firi;
 pub mod http;
+pub(crate) mod kit;
 pub mod kraken;
 pub mod kucoin;
 pub mod market;

@@ -33,11 +33,11 @@
 //! [`Protocol::run_ws`]; REST on the caller's connection thread. Allocates freely; blocks only
 //! in the WebSocket `recv` tick; never panics on client input.
 
+use crate::kit::session::{LoopRules, QueuedSession, run_session};
 use crate::market::{BookUpdate, Market, TradeView};
 use crate::protocol::{Ctx, HttpRequest, HttpResponse, Protocol, WsSession};
 use crate::public_stream::{
-    BestLevels, ClientTurn, Levels, MirrorBook, Outbox, PublishedView, drain_updates, next_client_text, session_over,
-    subscribe_symbol, symbol_by_pair,
+    BestLevels, Levels, MirrorBook, Outbox, PublishedView, drain_updates, subscribe_symbol, symbol_by_pair,
 };
 use crossbeam_channel::Receiver;
 use qt_core::decimal::format_scaled;
@@ -166,7 +166,15 @@ impl Protocol for OkxV5 {
 
     fn run_ws(&self, ctx: &Ctx, _path: &str, _query: &str, ws: &mut dyn WsSession) {
         let conn_id = format!("{:08x}", self.next_conn.fetch_add(1, Ordering::Relaxed).wrapping_mul(0x9e37_79b9));
-        Session { ctx, conn_id, symbols: Vec::new(), out: Outbox::new(MALFORMED) }.run(ws, self.idle_timeout);
+        let mut session = Session { ctx, conn_id, symbols: Vec::new(), out: Outbox::new(MALFORMED) };
+        let rules = LoopRules {
+            tick: SESSION_TICK,
+            outbox_limit: OUTBOX_LIMIT,
+            idle: Some(self.idle_timeout),
+            idle_counts_sends: true,
+            binary_as_empty_text: false,
+        };
+        run_session(&mut session, ctx, ws, &rules);
     }
 }
 
@@ -338,69 +346,9 @@ struct Session<'a> {
 }
 
 impl Session<'_> {
-    fn run(mut self, ws: &mut dyn WsSession, idle: Duration) {
-        let generation = self.ctx.faults.ws_generation();
-        let mut last_traffic = Instant::now();
-        loop {
-            if session_over(self.ctx, generation, ws) {
-                return;
-            }
-            match next_client_text(ws, SESSION_TICK) {
-                ClientTurn::Gone => return,
-                ClientTurn::Text(text) => {
-                    last_traffic = Instant::now();
-                    self.on_client(&text);
-                }
-                ClientTurn::Nothing => {}
-            }
-            if !self.pump() {
-                ws.close(false);
-                return;
-            }
-            if !self.ctx.faults.ws_stalled() {
-                self.produce(Instant::now());
-                match self.out.flush(ws, &self.ctx.faults) {
-                    Ok(true) => last_traffic = Instant::now(),
-                    Ok(false) => {}
-                    Err(_) => return,
-                }
-            }
-            if self.out.len() > OUTBOX_LIMIT {
-                ws.close(false);
-                return;
-            }
-            if last_traffic.elapsed() >= idle {
-                ws.close(true);
-                return;
-            }
-        }
-    }
-
     fn error(&mut self, code: &str, msg: &str) {
         let reply = json!({"event": "error", "code": code, "msg": msg, "connId": self.conn_id});
         self.out.control(reply.to_string());
-    }
-
-    fn on_client(&mut self, text: &str) {
-        if text == "ping" {
-            self.out.control("pong".into());
-            return;
-        }
-        let Ok(v) = serde_json::from_str::<Value>(text) else {
-            self.error("60012", &format!("Invalid request: {text}"));
-            return;
-        };
-        let op = v.get("op").and_then(Value::as_str).unwrap_or("");
-        let args = v.get("args").and_then(Value::as_array).filter(|a| !a.is_empty());
-        match (op, args) {
-            ("subscribe" | "unsubscribe", Some(args)) => {
-                let subscribe = op == "subscribe";
-                for a in args.clone() {
-                    self.on_arg(subscribe, &a);
-                }
-            }
-            _ => self.error("60012", &format!("Invalid request: {text}")),
-        }
     }
 
     fn on_arg(&mut self, subscribe: bool, arg: &Value) {
@@ -471,6 +419,34 @@ impl Session<'_> {
             }
         }
         self.symbols.retain(|f| f.books.is_some() || f.trades || f.bbo.is_some());
+    }
+}
+
+impl QueuedSession for Session<'_> {
+    fn outbox(&mut self) -> &mut Outbox {
+        &mut self.out
+    }
+
+    fn on_client(&mut self, text: &str) {
+        if text == "ping" {
+            self.out.control("pong".into());
+            return;
+        }
+        let Ok(v) = serde_json::from_str::<Value>(text) else {
+            self.error("60012", &format!("Invalid request: {text}"));
+            return;
+        };
+        let op = v.get("op").and_then(Value::as_str).unwrap_or("");
+        let args = v.get("args").and_then(Value::as_array).filter(|a| !a.is_empty());
+        match (op, args) {
+            ("subscribe" | "unsubscribe", Some(args)) => {
+                let subscribe = op == "subscribe";
+                for a in args.clone() {
+                    self.on_arg(subscribe, &a);
+                }
+            }
+            _ => self.error("60012", &format!("Invalid request: {text}")),
+        }
     }
 
     /// Takes in every market update; `false` if the market dropped a subscription.
