@@ -15,8 +15,8 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use qt_benches::{SEED, btcusdt, btcusdt_flow, fees, px, qty};
 use qt_core::{AccountId, Nanos, OrderId, Price, Qty, Side, TimeInForce};
-use qt_gateway::sim::exchange::SimExchange;
-use qt_gateway::sim::matching::{Fill, MatchSink, MatchingEngine, NewOrder, OrderDone, Owner};
+use qt_venue_sim::exchange::matching::{Fill, MatchSink, MatchingEngine, NewOrder, OrderDone, Owner};
+use qt_venue_sim::exchange::sim_exchange::SimExchange;
 use std::hint::black_box;
 use std::time::Duration;
 

@@ -28,10 +28,10 @@ use qt_core::{
     InstrumentRegistry, InstrumentSpec, Liquidity, MarketEvent, Nanos, OrderCommand, Price, Qty, Rate, ReportKind,
     Side, SimClock, StrategyId, Venue, VenueId,
 };
-use qt_gateway::sim::exchange::SimExchange;
-use qt_gateway::sim::flow::FlowParams;
-use qt_gateway::sim::matching::{FeeSchedule, Fill, MatchSink, NullSink};
 use qt_risk::RiskGate;
+use qt_venue_sim::exchange::flow::FlowParams;
+use qt_venue_sim::exchange::matching::{FeeSchedule, Fill, MatchSink, NullSink};
+use qt_venue_sim::exchange::sim_exchange::SimExchange;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeSet;

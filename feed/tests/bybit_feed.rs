@@ -14,8 +14,8 @@ use qt_core::{Book, EventKind, FeedSource, Instrument, InstrumentId, InstrumentK
 use qt_core::{Nanos, Rate, Side, Venue};
 use qt_feed::bybit::{BybitFeed, BybitFeedConfig, Category};
 use qt_feed::snapshot::HttpsClient;
-use qt_gateway::sim::flow::FlowParams;
-use qt_gateway::sim::matching::FeeSchedule;
+use qt_venue_sim::exchange::flow::FlowParams;
+use qt_venue_sim::exchange::matching::FeeSchedule;
 use qt_venue_sim::market::{AccountConfig, Market, MarketConfig, SymbolConfig};
 use qt_venue_sim::server::RunningServer;
 use std::sync::Arc;

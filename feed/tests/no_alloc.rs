@@ -163,8 +163,8 @@ mod socket {
     use qt_core::FeedSource;
     use qt_core::{Rate, Side};
     use qt_feed::binance::{BinanceFeed, BinanceFeedConfig};
-    use qt_gateway::sim::flow::FlowParams;
-    use qt_gateway::sim::matching::FeeSchedule;
+    use qt_venue_sim::exchange::flow::FlowParams;
+    use qt_venue_sim::exchange::matching::FeeSchedule;
     use qt_venue_sim::market::{AccountConfig, Market, MarketConfig, SymbolConfig};
     use qt_venue_sim::server::{ServerConfig, VenueSimServer};
     use std::sync::Arc;

@@ -16,9 +16,9 @@ use qt_core::{
 };
 use qt_gateway::binance::account::query_balances;
 use qt_gateway::binance::{BinanceGatewayConfig, GatewayStats, spawn};
-use qt_gateway::sim::flow::FlowParams;
-use qt_gateway::sim::matching::FeeSchedule;
 use qt_venue_sim::binance::BinanceSpot;
+use qt_venue_sim::exchange::flow::FlowParams;
+use qt_venue_sim::exchange::matching::FeeSchedule;
 use qt_venue_sim::faults::Faults;
 use qt_venue_sim::market::{AccountConfig, ClientOrderRequest, Market, MarketConfig, OrderRef, SymbolConfig};
 use qt_venue_sim::server::{RunningServer, ServerConfig, VenueSimServer};

@@ -26,11 +26,11 @@ use qt_core::{
 };
 use qt_feed::{BinanceFeed, BinanceFeedConfig, RingFeed};
 use qt_gateway::binance::{BinanceGatewayConfig, GatewayError, GatewayStats};
-use qt_gateway::sim::venue::{SimVenue, SimVenueConfig, SimVenueLinks, SimVenueStats};
 use qt_risk::RiskGate;
 use qt_risk::ess::EmergencyStop;
 use qt_risk::global_level::GlobalRisk;
 use qt_risk::reconcile::{self, AssetAmount, BalanceReconciliation};
+use qt_venue_sim::exchange::venue::{SimVenue, SimVenueConfig, SimVenueLinks, SimVenueStats};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;

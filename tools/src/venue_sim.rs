@@ -6,8 +6,8 @@
 
 use crate::config::Problem;
 use qt_core::{InstrumentId, InstrumentKind, InstrumentRegistry, InstrumentSpec, Rate, Venue};
-use qt_gateway::sim::flow::FlowParams;
-use qt_gateway::sim::matching::FeeSchedule;
+use qt_venue_sim::exchange::flow::FlowParams;
+use qt_venue_sim::exchange::matching::FeeSchedule;
 use qt_venue_sim::market::{AccountConfig, MarketConfig, SymbolConfig};
 use serde::Deserialize;
 use std::collections::BTreeMap;

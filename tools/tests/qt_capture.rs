@@ -4,8 +4,8 @@
 //! line that is not UTF-8 is replayed to the end with that line counted.
 
 use qt_core::{Instrument, InstrumentId, InstrumentSpec, Price, Rate, Venue};
-use qt_gateway::sim::flow::FlowParams;
-use qt_gateway::sim::matching::FeeSchedule;
+use qt_venue_sim::exchange::flow::FlowParams;
+use qt_venue_sim::exchange::matching::FeeSchedule;
 use qt_venue_sim::market::{Market, MarketConfig, SymbolConfig};
 use qt_venue_sim::protocol::Protocol;
 use qt_venue_sim::server::{ServerConfig, VenueSimServer};

@@ -2,8 +2,8 @@
 //! and `qt capture` (binance, okx, kraken) against the simulator, checked by `qt feed-check`.
 
 use qt_core::{Instrument, InstrumentId, InstrumentSpec, Price, Rate, Venue};
-use qt_gateway::sim::flow::FlowParams;
-use qt_gateway::sim::matching::FeeSchedule;
+use qt_venue_sim::exchange::flow::FlowParams;
+use qt_venue_sim::exchange::matching::FeeSchedule;
 use qt_venue_sim::market::{Market, MarketConfig, SymbolConfig};
 use qt_venue_sim::protocol::Protocol;
 use qt_venue_sim::server::{RunningServer, ServerConfig, VenueSimServer};

@@ -1,11 +1,19 @@
-//! Quantum Trader venue simulator: a local exchange on loopback that speaks the real venues'
-//! wire protocols over TLS, with the shared matching engine behind it and faults on demand.
+//! Quantum Trader's simulated exchange, with two faces: in-process and in lockstep with the core
+//! for `qt run` ([`exchange::venue`]), and on loopback speaking the real venues' wire protocols
+//! over TLS for `qt venue-sim`, with faults on demand.
 //!
-//! - [`market`] — books, background flow, accounts and orders (the shared matching engine).
+//! - [`exchange`] — the matching engine, synthetic flow, one instrument's market, the client
+//!   desk and the in-process venue thread.
+//! - [`market`] — books, background flow, accounts and orders behind the wire protocols (over
+//!   [`exchange`]'s matching engine).
 //! - [`protocol`] — the seam a venue's wire protocol implements.
-//! - [`binance`], [`bybit`], [`binance_usdm`], [`kucoin`], [`firi`], [`okx`], [`kraken`] — the protocols
-//!   ([`stream`]: pieces the Binance USD-M, KuCoin and Firi sessions share; [`public_stream`]: pieces the
-//!   OKX and Kraken sessions and Bybit's book topics share).
+//! - [`binance`], [`bybit`], [`binance_usdm`], [`kucoin`], [`firi`], [`okx`], [`kraken`] — the protocols,
+//!   one folder each with the same file names where they apply: `errors`, `params` (with the
+//!   signing check), `rest`, `orders`, `wire` (encoding), `session` (WebSocket streams).
+//! - `kit` — what protocols share instead of borrowing from each other: decimal text, form
+//!   decoding, stream paths and the one session loop of OKX, Kraken and Bybit;
+//!   [`public_stream`] (book mirrors, published views, the outbox) and `stream` (diff windows of
+//!   the snapshot+diff streams: Binance USD-M, KuCoin).
 //! - [`server`] (with `conn`, one connection, and `ws_session`, the WebSocket side), [`tls`],
 //!   [`http`], [`control`], [`faults`] — sockets and connection limits, certificates,
 //!   HTTP/WebSocket, the `/_sim/` endpoints, faults.
@@ -15,9 +23,11 @@ pub mod binance_usdm;
 pub mod bybit;
 pub(crate) mod conn;
 pub mod control;
+pub mod exchange;
 pub mod faults;
 pub mod firi;
 pub mod http;
+pub(crate) mod kit;
 pub mod kraken;
 pub mod kucoin;
 pub mod market;

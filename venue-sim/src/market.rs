@@ -10,15 +10,15 @@
 //! Balances are spot-style: an order locks what it may spend (quote at the limit price for a
 //! buy, base for a sell) and a fill moves it. Runs on simulator threads; allocates freely.
 
+use crate::exchange::flow::FlowParams;
+use crate::exchange::matching::{DoneReason, FeeSchedule, Fill, MatchSink, NewOrder, OrderDone, Owner};
+use crate::exchange::sim_exchange::SimExchange;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use qt_core::Clock as _;
 use qt_core::{
     AccountId, Instrument, InstrumentKind, Nanos, Notional, OrderId, OrderRequest, OrderType, Price, Qty, RejectReason,
     Rounding, Side, StrategyId, TimeInForce, WallClock,
 };
-use qt_gateway::sim::exchange::SimExchange;
-use qt_gateway::sim::flow::FlowParams;
-use qt_gateway::sim::matching::{DoneReason, FeeSchedule, Fill, MatchSink, NewOrder, OrderDone, Owner};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};

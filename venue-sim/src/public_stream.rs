@@ -2,8 +2,8 @@
 //! venue-wide book topics, `bybit::books`): a mirror of a market book ([`MirrorBook`]), the
 //! depth-limited view a book channel last published and its difference against the book
 //! ([`PublishedView`]), the outgoing
-//! message queue that applies the frame faults ([`Outbox`]), the per-turn session checks, and
-//! venue symbol lookup ([`symbol_by_pair`]).
+//! message queue that applies the frame faults ([`Outbox`], flushed by `crate::kit::session`'s
+//! loop), and venue symbol lookup ([`symbol_by_pair`]).
 //!
 //! Threads: used inside one WebSocket session's connection thread (Bybit's topics: under their
 //! symbol's mutex, from any connection thread). Allocates freely; never
@@ -11,13 +11,11 @@
 
 use crate::faults::Faults;
 use crate::market::{BookSnapshot, BookUpdate, Market};
-use crate::protocol::{Ctx, WsIncoming, WsSession};
+use crate::protocol::WsSession;
 use crossbeam_channel::{Receiver, TryRecvError};
 use qt_core::{Instrument, Side};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::time::Duration;
 
 /// Price and size units of book levels, best first.
 pub type Levels = Vec<(i64, i64)>;
@@ -202,40 +200,6 @@ impl Outbox {
             }
         }
         Ok(sent)
-    }
-}
-
-/// What every session checks each turn: a dropped generation or an outage drops the socket
-/// without a close frame; shutdown closes it properly.
-pub fn session_over(ctx: &Ctx, generation: u64, ws: &mut dyn WsSession) -> bool {
-    if ctx.faults.ws_generation() != generation || ctx.faults.in_outage() {
-        ws.close(false);
-        return true;
-    }
-    if ctx.stop.load(Ordering::Relaxed) {
-        ws.close(true);
-        return true;
-    }
-    false
-}
-
-/// What one session turn heard from the client.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ClientTurn {
-    /// A text frame.
-    Text(String),
-    /// Nothing within the tick (or a binary frame, which these venues ignore).
-    Nothing,
-    /// The client has gone.
-    Gone,
-}
-
-/// One turn's client frame, waiting up to `tick`.
-pub fn next_client_text(ws: &mut dyn WsSession, tick: Duration) -> ClientTurn {
-    match ws.recv(tick) {
-        Ok(Some(WsIncoming::Text(t))) => ClientTurn::Text(t),
-        Ok(Some(WsIncoming::Binary(_)) | None) => ClientTurn::Nothing,
-        Ok(Some(WsIncoming::Closed)) | Err(_) => ClientTurn::Gone,
     }
 }
 

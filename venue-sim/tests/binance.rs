@@ -9,9 +9,9 @@
 mod util;
 
 use qt_core::{InstrumentId, InstrumentKind, InstrumentSpec, Rate, Venue};
-use qt_gateway::sim::flow::FlowParams;
-use qt_gateway::sim::matching::FeeSchedule;
 use qt_venue_sim::binance::BinanceSpot;
+use qt_venue_sim::exchange::flow::FlowParams;
+use qt_venue_sim::exchange::matching::FeeSchedule;
 use qt_venue_sim::market::{AccountConfig, Market, MarketConfig, SymbolConfig};
 use qt_venue_sim::protocol::Protocol;
 use qt_venue_sim::server::RunningServer;

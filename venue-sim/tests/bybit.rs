@@ -5,9 +5,9 @@
 mod util;
 
 use qt_core::{Instrument, InstrumentId, InstrumentKind, InstrumentSpec, Qty, Rate, Venue};
-use qt_gateway::sim::flow::FlowParams;
-use qt_gateway::sim::matching::FeeSchedule;
 use qt_venue_sim::bybit::{BybitV5, string_to_sign};
+use qt_venue_sim::exchange::flow::FlowParams;
+use qt_venue_sim::exchange::matching::FeeSchedule;
 use qt_venue_sim::market::{AccountConfig, Market, MarketConfig, SymbolConfig};
 use qt_venue_sim::server::RunningServer;
 use qt_venue_sim::signing::hmac_sha256_hex;

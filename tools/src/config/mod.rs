@@ -11,12 +11,12 @@ use qt_core::{
     AccountId, EngineConfig, InstrumentId, InstrumentRegistry, InstrumentSpec, Nanos, Notional, Qty, Rate, Venue,
 };
 use qt_core::{StrategyId, VenueId};
-use qt_gateway::sim::flow::FlowParams;
-use qt_gateway::sim::matching::FeeSchedule;
 use qt_risk::AccountSpec;
 use qt_risk::GateSettings;
 use qt_risk::global_level::{GlobalRiskConfig, Thresholds};
 use qt_risk::profile::ProfileLimits;
+use qt_venue_sim::exchange::flow::FlowParams;
+use qt_venue_sim::exchange::matching::FeeSchedule;
 use std::fmt;
 
 /// The built-in configuration `qt run` uses when given no `--config`.

@@ -5,8 +5,8 @@
 
 use qt_core::idle::IdleStrategy;
 use qt_core::{InstrumentKind, Venue};
-use qt_gateway::sim::flow::FlowParams;
 use qt_risk::profile::{CapitalProfile, ProfileOverrides};
+use qt_venue_sim::exchange::flow::FlowParams;
 use serde::Deserialize;
 
 /// The TOML document.

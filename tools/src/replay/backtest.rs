@@ -21,12 +21,12 @@ use qt_core::journal::{JournalEvent, JournalRecord};
 use qt_core::queue::spsc;
 use qt_core::sys::Pinning;
 use qt_core::{Engine, EventKind, ExecutionReport, MarketEvent, Nanos, ReportKind, SimClock, VenueId};
-use qt_gateway::sim::desk::{self, Collector};
-use qt_gateway::sim::exchange::SimExchange;
-use qt_gateway::sim::venue::SimVenueStats;
 use qt_recorder::JournalReader;
 use qt_recorder::payload::core_record;
 use qt_risk::RiskGate;
+use qt_venue_sim::exchange::desk::{self, Collector};
+use qt_venue_sim::exchange::sim_exchange::SimExchange;
+use qt_venue_sim::exchange::venue::SimVenueStats;
 use std::collections::BTreeMap;
 use std::time::Instant;
 

@@ -2,9 +2,9 @@
 //! configuration pointing at it, with the summary readers the live tests share.
 
 use qt_core::{AccountId, Instrument, InstrumentId, InstrumentSpec, Notional, Price, Rate, Venue};
-use qt_gateway::sim::flow::FlowParams;
-use qt_gateway::sim::matching::FeeSchedule;
 use qt_venue_sim::binance::BinanceSpot;
+use qt_venue_sim::exchange::flow::FlowParams;
+use qt_venue_sim::exchange::matching::FeeSchedule;
 use qt_venue_sim::faults::Faults;
 use qt_venue_sim::market::{AccountConfig, Market, MarketConfig, SymbolConfig};
 use qt_venue_sim::server::{RunningServer, ServerConfig, VenueSimServer};

@@ -13,7 +13,11 @@
 //!
 //! Runs on the server's connection threads; allocates per request.
 
-use super::{BinanceError, BinanceSpot, Params, amount_text, integer_param, ms, price_text, qty_text, with_signed};
+use super::BinanceSpot;
+use super::errors::BinanceError;
+use super::params::{Params, integer_param, with_signed};
+use super::wire::amount_text;
+use crate::kit::decimal_text::{ms, price_text, qty_text};
 use crate::protocol::{Ctx, HttpRequest};
 use qt_core::{Rounding, Side};
 use serde_json::{Value, json};

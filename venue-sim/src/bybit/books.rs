@@ -20,7 +20,7 @@
 //! Runs on connection threads under one mutex per symbol, held for the drain and the diffs;
 //! allocates per published view; never panics on market data.
 
-use super::{Category, Obj, levels_json, ms};
+use super::wire::{Category, Obj, levels_json, ms};
 use crate::faults::Faults;
 use crate::market::{BookUpdate, Market};
 use crate::public_stream::{Levels, MirrorBook, PublishedView};

@@ -19,8 +19,8 @@
 )]
 
 use qt_core::{InstrumentId, InstrumentKind, InstrumentSpec, Rate, Venue};
-use qt_gateway::sim::flow::FlowParams;
-use qt_gateway::sim::matching::FeeSchedule;
+use qt_venue_sim::exchange::flow::FlowParams;
+use qt_venue_sim::exchange::matching::FeeSchedule;
 use qt_venue_sim::faults::Faults;
 use qt_venue_sim::market::{AccountConfig, Market, MarketConfig, SymbolConfig};
 use qt_venue_sim::protocol::Protocol;

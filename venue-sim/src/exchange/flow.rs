@@ -1,6 +1,6 @@
 //! Synthetic background order flow for one simulated instrument: the "rest of the market".
 //!
-//! Owned by the sim venue thread (inside [`crate::sim::exchange::SimExchange`]). Seeded and
+//! Owned by the sim venue thread (inside [`crate::exchange::sim_exchange::SimExchange`]). Seeded and
 //! reproducible: the same seed, parameters and book state produce the same actions. It never
 //! blocks and, once its list of live orders has grown to its working size, does not allocate.
 //!
@@ -19,7 +19,7 @@
 //! A slowly mean-reverting "liquidity regime" scales the half-spread and the depth profile so
 //! spread and depth vary over time. Floating point appears only inside these random processes.
 
-use crate::sim::matching::{MatchingEngine, NewOrder, Owner};
+use crate::exchange::matching::{MatchingEngine, NewOrder, Owner};
 use qt_core::{Instrument, Nanos, Price, Qty, Rounding, Side, TimeInForce};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -440,7 +440,7 @@ impl SyntheticFlow {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::matching::{FeeSchedule, NullSink};
+    use crate::exchange::matching::{FeeSchedule, NullSink};
     use qt_core::{InstrumentId, InstrumentKind, InstrumentSpec, OrderType, Venue};
 
     fn instrument(min_notional: &str) -> Instrument {

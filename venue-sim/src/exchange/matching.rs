@@ -1,7 +1,7 @@
 //! The simulated venue's matching engine: one [`MatchingEngine`] per instrument, price-time
 //! priority, exact integer money.
 //!
-//! Owned and driven by the sim venue thread (through [`crate::sim::exchange::SimExchange`]); not
+//! Owned and driven by the sim venue thread (through [`crate::exchange::sim_exchange::SimExchange`]); not
 //! shared, not `Sync`-dependent, never blocks. Every operation reports what happened through a
 //! [`MatchSink`], synchronously and in event order, so a venue layer can turn the callbacks into
 //! exchange-style execution reports (NEW, TRADE, CANCELED, EXPIRED) for client orders and into L2

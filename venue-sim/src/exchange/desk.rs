@@ -1,10 +1,10 @@
 //! The client side of a simulated exchange: carrying out one [`OrderCommand`] on a set of
 //! [`SimExchange`]s and collecting what each operation did — client execution reports and the
 //! market records it caused — in the order the matching engine reported it. Shared by the
-//! simulated venue thread ([`crate::sim::venue`]) and backtests (`qt replay --config`).
+//! simulated venue thread ([`crate::exchange::venue`]) and backtests (`qt replay --config`).
 
-use crate::sim::exchange::SimExchange;
-use crate::sim::matching::{DoneReason, Fill, MatchSink, NewOrder, OrderDone, Owner};
+use crate::exchange::matching::{DoneReason, Fill, MatchSink, NewOrder, OrderDone, Owner};
+use crate::exchange::sim_exchange::SimExchange;
 use qt_core::{
     AccountId, EventKind, ExecutionReport, InstrumentId, Liquidity, MarketEvent, Nanos, OrderCommand, OrderId, Price,
     Qty, ReportKind, Side, VenueId,

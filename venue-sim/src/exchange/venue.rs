@@ -15,10 +15,10 @@
 //! Runs on its own thread; allocates (it is the exchange, not the hot path) and waits by
 //! spinning, yielding and short sleeps.
 
-use crate::sim::desk::{self, Collector};
-use crate::sim::exchange::SimExchange;
-use crate::sim::flow::FlowParams;
-use crate::sim::matching::FeeSchedule;
+use crate::exchange::desk::{self, Collector};
+use crate::exchange::flow::FlowParams;
+use crate::exchange::matching::FeeSchedule;
+use crate::exchange::sim_exchange::SimExchange;
 use qt_core::queue::{Consumer, Producer, Progress, push_blocking};
 use qt_core::{
     AccountId, EventKind, ExecutionReport, Instrument, InstrumentId, MarketEvent, Nanos, OrderCommand, Price, Qty,

@@ -1,171 +1,49 @@
-//! Binance USD-M futures public market data for the venue simulator: [`BinanceUsdm`].
-//!
-//! What it serves (field names and shapes follow the USD-M docs, NOTES.md §1b; decimals as the
-//! spot protocol writes them, whose helpers it reuses):
-//! - REST: `GET /fapi/v1/ping`, `/fapi/v1/time`, `/fapi/v1/exchangeInfo` (every listed symbol as
-//!   a `PERPETUAL` with `PRICE_FILTER.tickSize` and `LOT_SIZE.stepSize` from its grid) and
-//!   `/fapi/v1/depth?symbol=&limit=` → `{"lastUpdateId","E","T","bids","asks"}` (limit one of
-//!   5, 10, 20, 50, 100, 500, 1000; default 500). Errors are `{"code":..,"msg":..}` with HTTP 400.
-//! - WebSocket `/stream?streams=a/b` (combined, `{"stream":..,"data":..}`) and `/ws/a/b` (raw):
-//!   `<sym>@depth[@100ms|@250ms|@500ms]` → `depthUpdate` with `E`, `T`, `U`, `u` and
-//!   `pu` = the previous message's `u`; `<sym>@bookTicker` → `bookTicker` (`u`, `E`, `T`, best
-//!   bid/ask); `<sym>@aggTrade` → `aggTrade` (one per trade: `a`, `p`, `q`, `f`, `l`, `T`, `m`).
-//!   Live `SUBSCRIBE` / `UNSUBSCRIBE` (`{"result":null,"id":..}`). The server pings every 20 s.
-//!
-//! Diff contract: a message covers the market's operations `U..=u`; `pu` chains messages. An
-//! injected sequence skip loses the window's first operation as if a one-operation message had
-//! been lost: the next message's `pu` is that operation's id, not the previous message's `u`, so
-//! a client following the futures rule (`pu == previous u`) sees the gap.
-//!
-//! Threads and contract: as every protocol (server connection threads; allocates freely; never
-//! panics on client input).
+//! One Binance USD-M WebSocket session: `depth` windows chained by `pu`, `bookTicker`, `aggTrade`,
+//! live `SUBSCRIBE`/`UNSUBSCRIBE` and pings.
 
-use crate::binance::{levels_json, ms, parse_form, price_text, qty_text, stream_names, wrap_payload};
+use super::rest::symbol_of;
+use super::{PING_EVERY, WS_POLL};
+use crate::kit::combined_streams::wrap_payload;
+use crate::kit::decimal_text::{ms, price_text, qty_text};
 use crate::market::BookUpdate;
-use crate::protocol::{Ctx, HttpRequest, HttpResponse, Protocol, WsIncoming, WsSession};
+use crate::protocol::{Ctx, WsIncoming, WsSession};
 use crate::stream::{DiffWindow, SessionGuard, Verdict, merged_levels, send_data};
-use qt_core::{Instrument, Side};
+use qt_core::Side;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
-/// `limit` values `/fapi/v1/depth` accepts.
-const DEPTH_LIMITS: [usize; 7] = [5, 10, 20, 50, 100, 500, 1000];
-/// How often a session looks at its socket and feeds.
-const WS_POLL: Duration = Duration::from_millis(5);
-/// Server ping interval.
-const PING_EVERY: Duration = Duration::from_secs(20);
-
-/// The Binance USD-M futures public-data protocol.
-#[derive(Debug, Default)]
-pub struct BinanceUsdm;
-
-fn error(code: i32, msg: &str) -> HttpResponse {
-    HttpResponse::json(400, &json!({ "code": code, "msg": msg }))
-}
-
-fn symbol_of(ctx: &Ctx, name: &str) -> Option<usize> {
-    ctx.market.instruments().iter().position(|i| i.symbol().eq_ignore_ascii_case(name))
-}
-
-fn symbol_info(inst: &Instrument) -> Value {
-    json!({
-        "symbol": inst.symbol(),
-        "pair": inst.symbol(),
-        "contractType": "PERPETUAL",
-        "status": "TRADING",
-        "baseAsset": inst.base(),
-        "quoteAsset": inst.quote(),
-        "marginAsset": inst.quote(),
-        "pricePrecision": inst.price_scale(),
-        "quantityPrecision": inst.qty_scale(),
-        "filters": [
-            { "filterType": "PRICE_FILTER", "tickSize": price_text(inst, inst.tick()) },
-            { "filterType": "LOT_SIZE", "stepSize": qty_text(inst, inst.lot()), "minQty": qty_text(inst, inst.min_qty()) },
-        ],
-    })
-}
-
-impl BinanceUsdm {
-    fn depth(ctx: &Ctx, query: &str) -> HttpResponse {
-        let Ok(params) = parse_form(query.as_bytes()) else {
-            return error(-1100, "Illegal characters found in a parameter.");
-        };
-        let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-        let Some(name) = get("symbol") else {
-            return error(-1102, "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed.");
-        };
-        let Some(index) = symbol_of(ctx, name) else { return error(-1121, "Invalid symbol.") };
-        let limit = match get("limit").map(str::parse::<usize>) {
-            None => 500,
-            Some(Ok(n)) if DEPTH_LIMITS.contains(&n) => n,
-            Some(_) => return error(-1130, "Data sent for parameter 'limit' is not valid."),
-        };
-        let (Some(snap), Some(inst)) = (ctx.market.snapshot(index, limit), ctx.market.instruments().get(index)) else {
-            return error(-1121, "Invalid symbol.");
-        };
-        let now = ctx.market.now_ms();
-        HttpResponse::json(
-            200,
-            &json!({
-                "lastUpdateId": snap.update_id,
-                "E": now,
-                "T": ms(snap.ts),
-                "bids": levels_json(inst, &snap.bids),
-                "asks": levels_json(inst, &snap.asks),
-            }),
-        )
-    }
-}
-
-impl Protocol for BinanceUsdm {
-    fn name(&self) -> &'static str {
-        "binance_usdm"
-    }
-
-    fn is_ws_path(&self, path: &str) -> bool {
-        path == "/stream" || path.starts_with("/ws/")
-    }
-
-    fn handle_http(&self, ctx: &Ctx, req: &HttpRequest) -> HttpResponse {
-        let now = ctx.market.now_ms();
-        match (req.method.as_str(), req.path.as_str()) {
-            ("GET", "/fapi/v1/ping") => HttpResponse::json(200, &json!({})),
-            ("GET", "/fapi/v1/time") => HttpResponse::json(200, &json!({ "serverTime": now })),
-            ("GET", "/fapi/v1/exchangeInfo") => {
-                let symbols: Vec<Value> = ctx.market.instruments().iter().map(symbol_info).collect();
-                HttpResponse::json(200, &json!({ "timezone": "UTC", "serverTime": now, "symbols": symbols }))
-            }
-            ("GET", "/fapi/v1/depth") => Self::depth(ctx, &req.query),
-            (_, path) if path.starts_with("/fapi/") => HttpResponse::json(
-                404,
-                &json!({ "code": -5000, "msg": format!("Path {path}, Method {} is invalid", req.method) }),
-            ),
-            _ => HttpResponse::json(404, &json!({ "code": -5000, "msg": "Not found" })),
-        }
-    }
-
-    fn run_ws(&self, ctx: &Ctx, path: &str, query: &str, ws: &mut dyn WsSession) {
-        let (combined, names) = stream_names(path, query);
-        let Some(mut session) = Session::open(ctx, combined, &names) else {
-            ws.close(true);
-            return;
-        };
-        session.run(ctx, ws);
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(super) enum Kind {
     Depth,
     BookTicker,
     AggTrade,
 }
 
 #[derive(Debug)]
-struct Stream {
-    name: String,
-    symbol: usize,
-    kind: Kind,
+pub(super) struct Stream {
+    pub(super) name: String,
+    pub(super) symbol: usize,
+    pub(super) kind: Kind,
 }
 
 /// Per symbol: its feed, and the chain of depth messages.
 #[derive(Debug)]
-struct Feed {
-    window: DiffWindow,
-    last_u: u64,
-    depth_stream: Option<String>,
+pub(super) struct Feed {
+    pub(super) window: DiffWindow,
+    pub(super) last_u: u64,
+    pub(super) depth_stream: Option<String>,
 }
 
-struct Session {
-    combined: bool,
-    streams: Vec<Stream>,
-    feeds: Vec<Feed>,
-    next_ping: Instant,
-    agg_id: u64,
+pub(super) struct Session {
+    pub(super) combined: bool,
+    pub(super) streams: Vec<Stream>,
+    pub(super) feeds: Vec<Feed>,
+    pub(super) next_ping: Instant,
+    pub(super) agg_id: u64,
 }
 
 impl Session {
-    fn open(ctx: &Ctx, combined: bool, names: &str) -> Option<Self> {
+    pub(super) fn open(ctx: &Ctx, combined: bool, names: &str) -> Option<Self> {
         let mut session = Self {
             combined,
             streams: Vec::new(),
@@ -180,7 +58,7 @@ impl Session {
     }
 
     /// Adds stream `name` (`None`: not a stream of a listed symbol).
-    fn add(&mut self, ctx: &Ctx, name: &str) -> Option<()> {
+    pub(super) fn add(&mut self, ctx: &Ctx, name: &str) -> Option<()> {
         if self.streams.iter().any(|s| s.name == name) {
             return Some(());
         }
@@ -215,7 +93,7 @@ impl Session {
         Some(())
     }
 
-    fn remove(&mut self, name: &str) {
+    pub(super) fn remove(&mut self, name: &str) {
         self.streams.retain(|s| s.name != name);
         for feed in &mut self.feeds {
             if feed.depth_stream.as_deref() == Some(name) {
@@ -225,7 +103,7 @@ impl Session {
     }
 
     /// A live `SUBSCRIBE` / `UNSUBSCRIBE` (`{"method":..,"params":[..],"id":..}`); the reply.
-    fn on_control(&mut self, ctx: &Ctx, text: &str) -> String {
+    pub(super) fn on_control(&mut self, ctx: &Ctx, text: &str) -> String {
         let Ok(req) = serde_json::from_str::<Value>(text) else {
             return json!({ "code": 3, "msg": "Invalid JSON" }).to_string();
         };
@@ -248,12 +126,12 @@ impl Session {
         json!({ "result": null, "id": id }).to_string()
     }
 
-    fn stream_of(&self, symbol: usize, kind: Kind) -> Option<&str> {
+    pub(super) fn stream_of(&self, symbol: usize, kind: Kind) -> Option<&str> {
         self.streams.iter().find(|s| s.symbol == symbol && s.kind == kind).map(|s| s.name.as_str())
     }
 
     /// Ticker and trade messages of `u`.
-    fn immediate(&mut self, ctx: &Ctx, u: &BookUpdate, out: &mut Vec<String>) {
+    pub(super) fn immediate(&mut self, ctx: &Ctx, u: &BookUpdate, out: &mut Vec<String>) {
         let Some(inst) = ctx.market.instruments().get(u.symbol) else { return };
         let now = ctx.market.now_ms();
         if let Some(name) = self.stream_of(u.symbol, Kind::BookTicker)
@@ -280,7 +158,7 @@ impl Session {
         }
     }
 
-    fn run(&mut self, ctx: &Ctx, ws: &mut dyn WsSession) {
+    pub(super) fn run(&mut self, ctx: &Ctx, ws: &mut dyn WsSession) {
         let guard = SessionGuard::new(ctx);
         let mut seen = Vec::new();
         let mut out = Vec::new();

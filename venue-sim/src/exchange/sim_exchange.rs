@@ -6,10 +6,10 @@
 //! time; all callbacks go synchronously to the caller's [`MatchSink`]. Deterministic: the same
 //! instrument, fees, parameters and seed with the same sequence of calls produce identical
 //! callbacks. Never blocks; allocates only as the book, the client-order map or the flow's
-//! live-order list grow (see [`crate::sim::matching`]).
+//! live-order list grow (see [`crate::exchange::matching`]).
 
-use crate::sim::flow::{FlowAction, FlowParams, SyntheticFlow};
-use crate::sim::matching::{
+use crate::exchange::flow::{FlowAction, FlowParams, SyntheticFlow};
+use crate::exchange::matching::{
     FeeSchedule, Fill, MatchSink, MatchingEngine, NewOrder, OrderDone, Owner, RestingOrderInfo,
 };
 use qt_core::{AccountId, Instrument, Nanos, OrderId, OrderRequest, Price, Qty, RejectReason, Side};

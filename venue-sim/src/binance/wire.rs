@@ -1,0 +1,243 @@
+//! Binance spot's JSON shapes: enum texts, `exchangeInfo` symbols, order, cancel and query
+//! answers, account positions and `depthUpdate` diffs.
+
+use super::rest::RespType;
+use super::{MAX_LOTS, MAX_TICKS, STP_MODE};
+use crate::kit::decimal_text::{WIRE_DECIMALS, ms, price_text, qty_text, wire_decimal};
+use crate::market::{BalanceView, BookUpdate, FillView, Market, OrderOutcome, OrderStatus, OrderView};
+use qt_core::TimeInForce;
+use qt_core::decimal::{self, DecimalStyle};
+use qt_core::money::NOTIONAL_SCALE;
+use qt_core::{Instrument, Nanos, Notional, OrderType, Price, Qty, Side};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+pub(super) fn amount_text(n: Notional) -> String {
+    let shift = 10i128.pow(u32::from(NOTIONAL_SCALE - WIRE_DECIMALS));
+    if n.units() % shift == 0 {
+        wire_decimal(n.units() / shift, WIRE_DECIMALS)
+    } else {
+        decimal::format_scaled(n.units(), NOTIONAL_SCALE, DecimalStyle::Trimmed).to_string()
+    }
+}
+
+pub(super) fn side_text(side: Side) -> &'static str {
+    match side {
+        Side::Buy => "BUY",
+        Side::Sell => "SELL",
+    }
+}
+
+pub(super) fn type_text(o: &OrderView) -> &'static str {
+    match (o.order_type, o.tif) {
+        (OrderType::Market, _) => "MARKET",
+        (OrderType::Limit, TimeInForce::PostOnly) => "LIMIT_MAKER",
+        (OrderType::Limit, _) => "LIMIT",
+    }
+}
+
+pub(super) fn tif_text(o: &OrderView) -> &'static str {
+    // Binance reports GTC for MARKET and LIMIT_MAKER orders.
+    match (o.order_type, o.tif) {
+        (OrderType::Limit, TimeInForce::Ioc) => "IOC",
+        (OrderType::Limit, TimeInForce::Fok) => "FOK",
+        _ => "GTC",
+    }
+}
+
+pub(super) fn status_text(s: OrderStatus) -> &'static str {
+    match s {
+        OrderStatus::New => "NEW",
+        OrderStatus::PartiallyFilled => "PARTIALLY_FILLED",
+        OrderStatus::Filled => "FILLED",
+        OrderStatus::Canceled => "CANCELED",
+        OrderStatus::Expired => "EXPIRED",
+        OrderStatus::Rejected => "REJECTED",
+    }
+}
+
+/// Whether the order rests on the book once placed (Binance's "working" orders with a
+/// `workingTime`/`W`): GTC limit and LIMIT_MAKER orders.
+pub(super) fn rests(o: &OrderView) -> bool {
+    o.order_type == OrderType::Limit && matches!(o.tif, TimeInForce::Gtc | TimeInForce::PostOnly)
+}
+
+/// One `exchangeInfo` symbol with filters from the instrument's exact grid.
+pub(super) fn symbol_info(inst: &Instrument) -> Value {
+    let tick = inst.tick();
+    let lot = inst.lot();
+    let max_price = Price::from_units(tick.units().saturating_mul(MAX_TICKS));
+    let max_qty = Qty::from_units(lot.units().saturating_mul(MAX_LOTS));
+    let max_notional = inst.notional(max_price, max_qty, qt_core::Rounding::Up).unwrap_or(Notional::MAX);
+    json!({
+        "symbol": inst.symbol(),
+        "status": "TRADING",
+        "baseAsset": inst.base(),
+        "baseAssetPrecision": WIRE_DECIMALS,
+        "quoteAsset": inst.quote(),
+        "quotePrecision": WIRE_DECIMALS,
+        "quoteAssetPrecision": WIRE_DECIMALS,
+        "baseCommissionPrecision": WIRE_DECIMALS,
+        "quoteCommissionPrecision": WIRE_DECIMALS,
+        "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET"],
+        "icebergAllowed": false,
+        "ocoAllowed": false,
+        "otoAllowed": false,
+        "quoteOrderQtyMarketAllowed": false,
+        "allowTrailingStop": false,
+        "cancelReplaceAllowed": false,
+        "amendAllowed": false,
+        "isSpotTradingAllowed": true,
+        "isMarginTradingAllowed": false,
+        "filters": [
+            { "filterType": "PRICE_FILTER", "minPrice": price_text(inst, tick), "maxPrice": price_text(inst, max_price),
+              "tickSize": price_text(inst, tick) },
+            { "filterType": "LOT_SIZE", "minQty": qty_text(inst, inst.min_qty()), "maxQty": qty_text(inst, max_qty),
+              "stepSize": qty_text(inst, lot) },
+            { "filterType": "NOTIONAL", "minNotional": amount_text(inst.min_notional()), "applyMinToMarket": true,
+              "maxNotional": amount_text(max_notional), "applyMaxToMarket": false, "avgPriceMins": 0 },
+        ],
+        "permissions": [],
+        "permissionSets": [["SPOT"]],
+        "defaultSelfTradePreventionMode": STP_MODE,
+        "allowedSelfTradePreventionModes": [STP_MODE],
+    })
+}
+
+/// The `POST /api/v3/order` answer in `resp_type`.
+pub(super) fn order_response(inst: &Instrument, outcome: &OrderOutcome, resp_type: RespType) -> Value {
+    let o = &outcome.order;
+    let mut v = json!({
+        "symbol": inst.symbol(),
+        "orderId": o.venue_order_id,
+        "orderListId": -1,
+        "clientOrderId": o.client_order_id,
+        "transactTime": ms(o.created),
+    });
+    if resp_type == RespType::Ack {
+        return v;
+    }
+    if let Some(obj) = v.as_object_mut() {
+        let more = json!({
+            "price": price_text(inst, o.price),
+            "origQty": qty_text(inst, o.qty),
+            "executedQty": qty_text(inst, o.cum_qty),
+            "origQuoteOrderQty": amount_text(Notional::ZERO),
+            "cummulativeQuoteQty": amount_text(o.cum_quote),
+            "status": status_text(o.status),
+            "timeInForce": tif_text(o),
+            "type": type_text(o),
+            "side": side_text(o.side),
+            "workingTime": ms(o.created),
+            "selfTradePreventionMode": STP_MODE,
+        });
+        if let Value::Object(m) = more {
+            obj.extend(m);
+        }
+        if resp_type == RespType::Full {
+            obj.insert("fills".into(), Value::Array(outcome.fills.iter().map(|f| fill_json(inst, f)).collect()));
+        }
+    }
+    v
+}
+
+pub(super) fn fill_json(inst: &Instrument, f: &FillView) -> Value {
+    json!({
+        "price": price_text(inst, f.price),
+        "qty": qty_text(inst, f.qty),
+        "commission": amount_text(f.fee),
+        "commissionAsset": inst.quote(),
+        "tradeId": f.trade_id,
+    })
+}
+
+/// The `DELETE /api/v3/order` answer (one element of `DELETE /api/v3/openOrders`).
+pub(super) fn cancel_json(inst: &Instrument, o: &OrderView, cancel_id: &str, now_ms: i64) -> Value {
+    json!({
+        "symbol": inst.symbol(),
+        "origClientOrderId": o.client_order_id,
+        "orderId": o.venue_order_id,
+        "orderListId": -1,
+        "clientOrderId": cancel_id,
+        "transactTime": now_ms,
+        "price": price_text(inst, o.price),
+        "origQty": qty_text(inst, o.qty),
+        "executedQty": qty_text(inst, o.cum_qty),
+        "origQuoteOrderQty": amount_text(Notional::ZERO),
+        "cummulativeQuoteQty": amount_text(o.cum_quote),
+        "status": status_text(o.status),
+        "timeInForce": tif_text(o),
+        "type": type_text(o),
+        "side": side_text(o.side),
+        "selfTradePreventionMode": STP_MODE,
+    })
+}
+
+/// The `GET /api/v3/order` answer (one element of `GET /api/v3/openOrders`).
+pub(super) fn query_json(inst: &Instrument, o: &OrderView) -> Value {
+    json!({
+        "symbol": inst.symbol(),
+        "orderId": o.venue_order_id,
+        "orderListId": -1,
+        "clientOrderId": o.client_order_id,
+        "price": price_text(inst, o.price),
+        "origQty": qty_text(inst, o.qty),
+        "executedQty": qty_text(inst, o.cum_qty),
+        "cummulativeQuoteQty": amount_text(o.cum_quote),
+        "status": status_text(o.status),
+        "timeInForce": tif_text(o),
+        "type": type_text(o),
+        "side": side_text(o.side),
+        "stopPrice": price_text(inst, Price::ZERO),
+        "icebergQty": qty_text(inst, Qty::ZERO),
+        "time": ms(o.created),
+        "updateTime": ms(o.updated),
+        "isWorking": true,
+        "workingTime": ms(o.created),
+        "origQuoteOrderQty": amount_text(Notional::ZERO),
+        "selfTradePreventionMode": STP_MODE,
+    })
+}
+
+pub(super) fn account_position_json(ts: Nanos, balances: &[BalanceView], now_ms: i64) -> Value {
+    json!({
+        "e": "outboundAccountPosition",
+        "E": now_ms,
+        "u": ms(ts),
+        "B": balances.iter().map(|b| json!({ "a": b.asset, "f": amount_text(b.free), "l": amount_text(b.locked) })).collect::<Vec<_>>(),
+    })
+}
+
+/// The `depthUpdate` covering `ops` (consecutive book operations): final quantity per touched
+/// price, bids best first, asks best first.
+pub(super) fn diff_json(market: &Market, symbol: usize, ops: &[Arc<BookUpdate>]) -> Option<Value> {
+    let inst = market.instruments().get(symbol)?;
+    let first = ops.first()?.update_id;
+    let last = ops.last()?.update_id;
+    let mut bids: BTreeMap<i64, Qty> = BTreeMap::new();
+    let mut asks: BTreeMap<i64, Qty> = BTreeMap::new();
+    for op in ops {
+        for (side, price, qty) in &op.levels {
+            let book = if *side == Side::Buy { &mut bids } else { &mut asks };
+            book.insert(price.units(), *qty);
+        }
+    }
+    let side_json = |levels: Vec<(&i64, &Qty)>| -> Value {
+        Value::Array(
+            levels
+                .into_iter()
+                .map(|(p, q)| json!([price_text(inst, Price::from_units(*p)), qty_text(inst, *q)]))
+                .collect(),
+        )
+    };
+    Some(json!({
+        "e": "depthUpdate",
+        "E": market.now_ms(),
+        "s": inst.symbol(),
+        "U": first,
+        "u": last,
+        "b": side_json(bids.iter().rev().collect()),
+        "a": side_json(asks.iter().collect()),
+    }))
+}

@@ -1,0 +1,79 @@
+//! Binance USD-M futures public market data for the venue simulator: [`BinanceUsdm`].
+//!
+//! What it serves (field names and shapes follow the USD-M docs, NOTES.md §1b; decimals as the
+//! spot protocol writes them, `crate::kit::decimal_text`):
+//! - REST: `GET /fapi/v1/ping`, `/fapi/v1/time`, `/fapi/v1/exchangeInfo` (every listed symbol as
+//!   a `PERPETUAL` with `PRICE_FILTER.tickSize` and `LOT_SIZE.stepSize` from its grid) and
+//!   `/fapi/v1/depth?symbol=&limit=` → `{"lastUpdateId","E","T","bids","asks"}` (limit one of
+//!   5, 10, 20, 50, 100, 500, 1000; default 500). Errors are `{"code":..,"msg":..}` with HTTP 400.
+//! - WebSocket `/stream?streams=a/b` (combined, `{"stream":..,"data":..}`) and `/ws/a/b` (raw):
+//!   `<sym>@depth[@100ms|@250ms|@500ms]` → `depthUpdate` with `E`, `T`, `U`, `u` and
+//!   `pu` = the previous message's `u`; `<sym>@bookTicker` → `bookTicker` (`u`, `E`, `T`, best
+//!   bid/ask); `<sym>@aggTrade` → `aggTrade` (one per trade: `a`, `p`, `q`, `f`, `l`, `T`, `m`).
+//!   Live `SUBSCRIBE` / `UNSUBSCRIBE` (`{"result":null,"id":..}`). The server pings every 20 s.
+//!
+//! Diff contract: a message covers the market's operations `U..=u`; `pu` chains messages. An
+//! injected sequence skip loses the window's first operation as if a one-operation message had
+//! been lost: the next message's `pu` is that operation's id, not the previous message's `u`, so
+//! a client following the futures rule (`pu == previous u`) sees the gap.
+//!
+//! Threads and contract: as every protocol (server connection threads; allocates freely; never
+//! panics on client input).
+
+use self::rest::symbol_info;
+use self::session::Session;
+use crate::kit::combined_streams::stream_names;
+use crate::protocol::{Ctx, HttpRequest, HttpResponse, Protocol, WsSession};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+mod rest;
+mod session;
+
+/// `limit` values `/fapi/v1/depth` accepts.
+const DEPTH_LIMITS: [usize; 7] = [5, 10, 20, 50, 100, 500, 1000];
+/// How often a session looks at its socket and feeds.
+const WS_POLL: Duration = Duration::from_millis(5);
+/// Server ping interval.
+const PING_EVERY: Duration = Duration::from_secs(20);
+
+/// The Binance USD-M futures public-data protocol.
+#[derive(Debug, Default)]
+pub struct BinanceUsdm;
+
+impl Protocol for BinanceUsdm {
+    fn name(&self) -> &'static str {
+        "binance_usdm"
+    }
+
+    fn is_ws_path(&self, path: &str) -> bool {
+        path == "/stream" || path.starts_with("/ws/")
+    }
+
+    fn handle_http(&self, ctx: &Ctx, req: &HttpRequest) -> HttpResponse {
+        let now = ctx.market.now_ms();
+        match (req.method.as_str(), req.path.as_str()) {
+            ("GET", "/fapi/v1/ping") => HttpResponse::json(200, &json!({})),
+            ("GET", "/fapi/v1/time") => HttpResponse::json(200, &json!({ "serverTime": now })),
+            ("GET", "/fapi/v1/exchangeInfo") => {
+                let symbols: Vec<Value> = ctx.market.instruments().iter().map(symbol_info).collect();
+                HttpResponse::json(200, &json!({ "timezone": "UTC", "serverTime": now, "symbols": symbols }))
+            }
+            ("GET", "/fapi/v1/depth") => Self::depth(ctx, &req.query),
+            (_, path) if path.starts_with("/fapi/") => HttpResponse::json(
+                404,
+                &json!({ "code": -5000, "msg": format!("Path {path}, Method {} is invalid", req.method) }),
+            ),
+            _ => HttpResponse::json(404, &json!({ "code": -5000, "msg": "Not found" })),
+        }
+    }
+
+    fn run_ws(&self, ctx: &Ctx, path: &str, query: &str, ws: &mut dyn WsSession) {
+        let (combined, names) = stream_names(path, query);
+        let Some(mut session) = Session::open(ctx, combined, &names) else {
+            ws.close(true);
+            return;
+        };
+        session.run(ctx, ws);
+    }
+}

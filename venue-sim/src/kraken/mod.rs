@@ -1,0 +1,109 @@
+//! [`KrakenV2`]: the simulator speaking Kraken's spot WebSocket v2 public market data at `/v2`
+//! — `book` (snapshot + updates with the v2 CRC32 checksum), `trade`, `heartbeat`, `status` and
+//! the `ping` method — with the shared [`crate::market::Market`] behind it.
+//!
+//! Facts follow docs.kraken.com (WebSocket v2 `book`, `trade`, `heartbeat`, `ping` pages and
+//! the "book checksum v2" guide) as quoted in `venues/NOTES.md` §5; choices where the docs are
+//! silent are written next to the code:
+//!
+//! - **Connect**: a `status` update (`system: "online"`, `api_version: "v2"`).
+//! - **Subscribe**: `{"method":"subscribe","params":{"channel":"book","symbol":[..],"depth":10}}`,
+//!   acknowledged once per symbol (`{"method":"subscribe","result":{"channel","depth",
+//!   "snapshot","symbol"},"success":true,"time_in","time_out"}`, plus `req_id` when sent); an
+//!   unknown symbol, channel or depth is answered with `"success":false` and an `error` text.
+//!   `unsubscribe` is acknowledged the same way.
+//! - **`book`** (depth 10/25/100/500/1000, default 10): a `snapshot` of the top `depth` levels,
+//!   then an `update` whenever the top `depth` changes (checked every session turn). Prices and
+//!   quantities are bare JSON numbers at the pair's precision (the instrument's scales). Levels
+//!   that leave the top because others entered are *not* deleted ("you won't receive qty 0 for
+//!   price levels that fall out of scope": the client applies the whole message, then truncates
+//!   to the depth, then verifies); levels removed from the book are sent with `qty` 0; each side
+//!   is sent best first ([`book_update`]). Every message carries `checksum`: CRC32 of the top 10 asks (low → high)
+//!   then the top 10 bids (high → low), each level's price then quantity with the `.` removed and
+//!   leading zeros stripped, as an unsigned 32-bit integer. Updates carry `timestamp` (RFC 3339).
+//! - **`trade`**: one `update` per market trade batch; a requested trade snapshot is sent empty
+//!   (the market keeps no trade history).
+//! - **Heartbeat**: `{"channel":"heartbeat"}` every second while anything is subscribed;
+//!   `{"method":"ping"}` is answered by `{"method":"pong",..}`.
+//! - **Faults**: dropped connections, stalls, malformed and truncated frames, `corrupt_levels`
+//!   (one level of an update is sent one lot off while the checksum covers the true book).
+//!   Kraken has no sequence numbers, so `skip_sequence` does not apply.
+//!
+//! Threads: each session runs on its own connection thread inside [`Protocol::run_ws`].
+//! Allocates freely; blocks only in the WebSocket `recv` tick; never panics on client input.
+
+use self::session::Session;
+use crate::kit::session::{LoopRules, run_session};
+use crate::protocol::{Ctx, HttpRequest, HttpResponse, Protocol, WsSession};
+use crate::public_stream::Outbox;
+use serde_json::json;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+mod session;
+mod wire;
+
+pub use wire::{book_message, book_update, checksum, ws_symbol};
+
+/// The v2 public stream's path.
+pub const WS_PATH: &str = "/v2";
+/// Depths the `book` channel accepts.
+pub const DEPTHS: [u64; 5] = [10, 25, 100, 500, 1000];
+/// Levels per side in the checksum.
+pub const CHECKSUM_DEPTH: usize = 10;
+/// Heartbeat interval ("approximately once every second").
+const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(1);
+/// How long a session waits for a client frame before doing its periodic work.
+const SESSION_TICK: Duration = Duration::from_millis(2);
+/// A session whose unsent messages exceed this (a long stall) is dropped.
+const OUTBOX_LIMIT: usize = 100_000;
+/// What a malformed-frame fault sends (cut inside a `book` update).
+const MALFORMED: &[u8] = b"{\"channel\":\"book\",\"type\":\"update\",\"data\":[{\"symbol\":";
+
+/// Kraken spot WebSocket v2 public market data.
+#[derive(Debug, Default)]
+pub struct KrakenV2 {
+    next_conn: AtomicU64,
+}
+
+impl KrakenV2 {
+    /// The venue.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl Protocol for KrakenV2 {
+    fn name(&self) -> &'static str {
+        "kraken"
+    }
+
+    fn is_ws_path(&self, path: &str) -> bool {
+        path == WS_PATH
+    }
+
+    fn handle_http(&self, _ctx: &Ctx, req: &HttpRequest) -> HttpResponse {
+        HttpResponse::json(
+            404,
+            &json!({"error": [format!("EGeneral:Unknown method {} {} (only the v2 WebSocket is simulated)", req.method, req.path)]}),
+        )
+    }
+
+    fn run_ws(&self, ctx: &Ctx, _path: &str, _query: &str, ws: &mut dyn WsSession) {
+        let conn_id = self.next_conn.fetch_add(1, Ordering::Relaxed).wrapping_mul(0x2545_f491_4f6c_dd1d) >> 1;
+        let next_heartbeat = Instant::now() + HEARTBEAT_INTERVAL;
+        let mut session = Session { ctx, symbols: Vec::new(), out: Outbox::new(MALFORMED), next_heartbeat };
+        let status = json!({"channel": "status", "type": "update", "data": [{
+            "version": "2.0.0", "system": "online", "api_version": "v2", "connection_id": conn_id,
+        }]});
+        session.out.control(status.to_string());
+        let rules = LoopRules {
+            tick: SESSION_TICK,
+            outbox_limit: OUTBOX_LIMIT,
+            idle: None,
+            idle_counts_sends: false,
+            binary_as_empty_text: false,
+        };
+        run_session(&mut session, ctx, ws, &rules);
+    }
+}
