@@ -37,7 +37,7 @@ impl ReadySession {
         Ok(Self { endpoint, addrs, server_name, heartbeat: plan.heartbeat, silence_timeout: plan.silence_timeout })
     }
 
-    /// The first resolved address's port (a jitter seed).
+    /// The resolved addresses (they seed the reconnect jitter).
     pub(crate) fn addrs(&self) -> &[SocketAddr] {
         &self.addrs
     }
