@@ -60,6 +60,17 @@ impl BybitFeedConfig {
     }
 }
 
+impl From<&LiveFeedConfig> for BybitFeedConfig {
+    /// The uniform live config with Bybit's defaults ([`BybitFeedConfig::new`]: spot).
+    fn from(c: &LiveFeedConfig) -> Self {
+        Self {
+            ca_file: c.ca_file.clone(),
+            server_name: c.server_name.clone(),
+            ..Self::new(&c.ws_url, c.symbols.clone())
+        }
+    }
+}
+
 /// Bybit's part of a [`LiveFeed`]: topic names, requests and heartbeat rule.
 #[derive(Debug, Clone)]
 pub struct BybitLive {

@@ -200,11 +200,10 @@ impl FeedSource for FiriFeed {
         local_now: Nanos,
         sink: &mut dyn FnMut(&MarketEvent),
     ) {
-        if self.outlets.ids().contains(&instrument) {
+        if self.outlets.book_refused(&mut self.decoder, instrument, reason, local_now, sink) {
             self.valid = false;
             self.counters.invalidations += 1;
         }
-        crate::decoder::resync_refused(&mut self.decoder, self.outlets.ids(), instrument, reason, local_now, sink);
     }
 
     fn set_raw_tap(&mut self, tap: RawFrameTap) {

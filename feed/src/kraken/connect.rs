@@ -21,7 +21,7 @@
 
 use super::{DEPTHS, Decoder, Precision};
 use crate::error::FeedError;
-use crate::kit::live::{DEFAULT_SNAPSHOT_TIMEOUT, Heartbeat, LiveFeed, LiveVenue, WsFeedConfig};
+use crate::kit::live::{DEFAULT_SNAPSHOT_TIMEOUT, Heartbeat, LiveFeed, LiveFeedConfig, LiveVenue, WsFeedConfig};
 use qt_core::Nanos;
 
 /// Application-level ping interval (our choice; the 1 s heartbeats already prove liveness).
@@ -63,6 +63,13 @@ impl KrakenFeedConfig {
             ping_interval: PING_INTERVAL,
             silence_timeout: SILENCE_TIMEOUT,
         }
+    }
+}
+
+impl From<&LiveFeedConfig> for KrakenFeedConfig {
+    /// The uniform live config with this venue's defaults ([`KrakenFeedConfig::new`]).
+    fn from(c: &LiveFeedConfig) -> Self {
+        Self::new(c.into())
     }
 }
 

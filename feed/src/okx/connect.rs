@@ -20,7 +20,7 @@
 
 use super::Decoder;
 use crate::error::FeedError;
-use crate::kit::live::{DEFAULT_SNAPSHOT_TIMEOUT, Heartbeat, LiveFeed, LiveVenue, WsFeedConfig};
+use crate::kit::live::{DEFAULT_SNAPSHOT_TIMEOUT, Heartbeat, LiveFeed, LiveFeedConfig, LiveVenue, WsFeedConfig};
 use qt_core::Nanos;
 
 /// Send `ping` after this long without a frame ("N < 30 s"; 20 s leaves time for the reply).
@@ -54,6 +54,13 @@ impl OkxFeedConfig {
     /// `books` + `trades`, no `bbo-tbt`, documented heartbeat timings.
     pub fn new(common: WsFeedConfig) -> Self {
         Self { common, trades: true, bbo: false, ping_after: PING_AFTER, silence_timeout: SILENCE_TIMEOUT }
+    }
+}
+
+impl From<&LiveFeedConfig> for OkxFeedConfig {
+    /// The uniform live config with this venue's defaults ([`OkxFeedConfig::new`]).
+    fn from(c: &LiveFeedConfig) -> Self {
+        Self::new(c.into())
     }
 }
 

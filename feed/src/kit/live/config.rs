@@ -67,6 +67,18 @@ impl From<WsFeedConfig> for LiveFeedConfig {
     }
 }
 
+impl From<&LiveFeedConfig> for WsFeedConfig {
+    /// The WebSocket part (`rest_url` and `depth_limit` dropped).
+    fn from(c: &LiveFeedConfig) -> Self {
+        Self {
+            ws_url: c.ws_url.clone(),
+            ca_file: c.ca_file.clone(),
+            server_name: c.server_name.clone(),
+            symbols: c.symbols.clone(),
+        }
+    }
+}
+
 /// Start-up checks every venue shares: the URLs it uses, symbols present and distinct. Pushes
 /// each problem (with its field path) onto `problems`.
 pub fn check_common(cfg: &LiveFeedConfig, needs_ws_url: bool, needs_rest_url: bool, problems: &mut Vec<String>) {

@@ -447,7 +447,7 @@ impl<V: LiveVenue> FeedSource for LiveFeed<V> {
         local_now: Nanos,
         sink: &mut dyn FnMut(&MarketEvent),
     ) {
-        crate::decoder::resync_refused(&mut self.decoder, self.outlets.ids(), instrument, reason, local_now, sink);
+        self.outlets.book_refused(&mut self.decoder, instrument, reason, local_now, sink);
     }
 
     fn set_raw_tap(&mut self, tap: RawFrameTap) {
@@ -459,7 +459,7 @@ impl<V: LiveVenue> FeedSource for LiveFeed<V> {
     }
 
     fn book_gaps(&self, instrument: InstrumentId) -> Option<u64> {
-        crate::decoder::gaps_of(&self.decoder, self.outlets.ids(), instrument)
+        self.outlets.book_gaps(&self.decoder, instrument)
     }
 
     fn state(&self) -> FeedState {
@@ -492,6 +492,20 @@ mod tests {
         assert!(!feed.set_subscribed(0, false, Nanos(1), &mut |_| records += 1));
         assert!(feed.is_subscribed(0) && records == 0, "nothing changed");
         assert_eq!(feed.state(), FeedState::Recovering, "not connected yet");
+    }
+
+    #[test]
+    fn every_stream_venue_builds_from_the_uniform_config() {
+        let cfg = |venue, symbol| {
+            let mut c = LiveFeedConfig::new("wss://127.0.0.1:1", "", vec![instrument(venue, symbol)]);
+            c.server_name = Some("localhost".into());
+            c
+        };
+        let okx = crate::okx::connect::OkxLive::feed((&cfg(Venue::Okx, "BTC-USDT")).into()).unwrap();
+        let kraken = crate::kraken::connect::KrakenLive::feed((&cfg(Venue::Kraken, "BTC/USD")).into()).unwrap();
+        let bybit = crate::bybit::BybitFeed::new((&cfg(Venue::Bybit, "BTCUSDT")).into()).unwrap();
+        let names = [FeedSource::name(&okx), FeedSource::name(&kraken), FeedSource::name(&bybit)];
+        assert_eq!(names, ["okx:BTC-USDT", "kraken:BTC/USD", "bybit:BTCUSDT"]);
     }
 
     #[test]

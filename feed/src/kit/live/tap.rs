@@ -1,13 +1,14 @@
 //! Where the live layer copies what it receives before decoding it: the capture tap
 //! ([`Tap`], `qt capture`) and the journal's raw-frame tap ([`RawFrameTap`], `[journal]
-//! raw_frames`), plus the symbol ↔ instrument table every per-symbol `FeedSource` call needs.
+//! raw_frames`), plus the symbol ↔ instrument table every per-symbol `FeedSource` call needs
+//! (a book the engine refused, a book's gaps).
 //!
 //! Core thread. Unset taps cost one branch per frame; the raw tap is a ring copy, never a wait;
 //! the capture tap is not for the trading path.
 
-use qt_core::InstrumentId;
-use qt_core::Nanos;
+use crate::decoder::VenueDecoder;
 use qt_core::journal_raw::{RawFrameKind, RawFrameTap};
+use qt_core::{BookError, InstrumentId, MarketEvent, Nanos};
 
 /// What a capture tap ([`super::LiveFeed::set_tap`]) is shown: every raw WebSocket data frame as
 /// received, and every REST snapshot body as fetched (before it is parsed in place).
@@ -46,11 +47,6 @@ impl Outlets {
         Self { ids, tap: None, raw: None }
     }
 
-    /// The symbols' instruments, by symbol index.
-    pub(crate) fn ids(&self) -> &[InstrumentId] {
-        &self.ids
-    }
-
     pub(crate) fn set_tap(&mut self, tap: Tap) {
         self.tap = Some(tap);
     }
@@ -79,5 +75,25 @@ impl Outlets {
         if let Some(raw) = &mut self.raw {
             raw.tap(kind, symbol as u32, now, body);
         }
+    }
+
+    /// The engine's book of `instrument` refused a record: `decoder` resyncs that symbol as
+    /// after a gap (emitting through `sink`). Whether `instrument` is one of this feed's.
+    #[cold]
+    pub(crate) fn book_refused(
+        &self,
+        decoder: &mut dyn VenueDecoder,
+        instrument: InstrumentId,
+        reason: BookError,
+        now: Nanos,
+        sink: &mut dyn FnMut(&MarketEvent),
+    ) -> bool {
+        crate::decoder::resync_refused(decoder, &self.ids, instrument, reason, now, sink);
+        self.ids.contains(&instrument)
+    }
+
+    /// `decoder`'s gap count of `instrument`'s book.
+    pub(crate) fn book_gaps(&self, decoder: &dyn VenueDecoder, instrument: InstrumentId) -> Option<u64> {
+        crate::decoder::gaps_of(decoder, &self.ids, instrument)
     }
 }
