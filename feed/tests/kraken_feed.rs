@@ -74,7 +74,7 @@ fn subscribes_syncs_verifies_every_checksum_and_equals_the_simulators_top_10() {
     assert_eq!((c.stats.parse_errors, c.stats.checksum_failed, c.control_errors), (0, 0, 0), "{c:?}");
     assert_eq!(c.checksum_absent, 0, "every book message is checksummed: {c:?}");
     assert!(c.control >= 5, "status, one ack per symbol and channel: {c:?}");
-    assert_eq!(h.feed.link_counters().reconnects, 0);
+    assert_eq!(h.feed.counters().reconnects, 0);
     assert!(h.books.iter().all(|b| b.depth(Side::Buy) == DEPTH && b.depth(Side::Sell) == DEPTH));
 }
 
@@ -83,12 +83,12 @@ fn a_dropped_connection_reconnects_resubscribes_and_equals_again() {
     let mut h = harness(15.0);
     initial_sync(&mut h);
     h.server.faults.drop_ws_connections();
-    h.run_until(Duration::from_secs(10), "the drop to be seen", |h| h.feed.link_counters().disconnects >= 1);
+    h.run_until(Duration::from_secs(10), "the drop to be seen", |h| h.feed.counters().disconnects >= 1);
     assert!(!h.books[BTC].is_valid() && !h.books[ETH].is_valid(), "books invalid while reconnecting");
     assert_eq!(h.feed.state(), FeedState::Recovering);
     h.run_until(Duration::from_secs(15), "resync after reconnect", |h| h.all_synced());
     compare_all(&mut h, Duration::from_secs(20));
-    assert!(h.feed.link_counters().reconnects >= 1);
+    assert!(h.feed.counters().reconnects >= 1);
     assert_eq!(h.feed.decoder().counters().stats.checksum_failed, 0);
 }
 
@@ -99,11 +99,11 @@ fn a_corrupted_level_fails_the_checksum_invalidates_and_resubscribes() {
     h.server.faults.corrupt_levels(1);
     h.run_until(Duration::from_secs(10), "the mismatch", |h| h.feed.decoder().counters().stats.checksum_failed >= 1);
     assert!(h.invalidations.iter().sum::<u64>() >= 1, "the engine was told");
-    h.run_until(Duration::from_secs(15), "resync", |h| h.feed.link_counters().resubscribes >= 1 && h.all_synced());
+    h.run_until(Duration::from_secs(15), "resync", |h| h.feed.counters().resubscribes >= 1 && h.all_synced());
     compare_all(&mut h, Duration::from_secs(20));
     let c = h.feed.decoder().counters();
     assert_eq!((c.stats.checksum_failed, c.control_errors), (1, 0), "unsubscribe + subscribe accepted: {c:?}");
-    assert_eq!(h.feed.link_counters().reconnects, 0);
+    assert_eq!(h.feed.counters().reconnects, 0);
 }
 
 #[test]
@@ -116,7 +116,7 @@ fn malformed_and_truncated_frames_are_counted_without_a_panic_and_recovered() {
     h.run_until(Duration::from_secs(15), "resync", |h| h.all_synced());
     compare_all(&mut h, Duration::from_secs(20));
     assert_eq!(h.feed.decoder().counters().stats.parse_errors, 2);
-    assert_eq!(h.feed.link_counters().reconnects, 0);
+    assert_eq!(h.feed.counters().reconnects, 0);
 }
 
 #[test]
@@ -128,13 +128,13 @@ fn heartbeats_and_pings_keep_it_alive_and_silence_reconnects() {
     initial_sync(&mut h);
     let control = h.feed.decoder().counters().control;
     h.run_until(Duration::from_secs(10), "heartbeats and pongs", |h| {
-        h.feed.link_counters().heartbeats >= 3 && h.feed.decoder().counters().control >= control + 5
+        h.feed.counters().heartbeats >= 3 && h.feed.decoder().counters().control >= control + 5
     });
-    assert_eq!(h.feed.link_counters().disconnects, 0);
+    assert_eq!(h.feed.counters().disconnects, 0);
     h.server.faults.stall_ws_for(Duration::from_secs(3));
-    h.run_until(Duration::from_secs(10), "the silence drop", |h| h.feed.link_counters().silence_drops >= 1);
+    h.run_until(Duration::from_secs(10), "the silence drop", |h| h.feed.counters().silence_drops >= 1);
     h.run_until(Duration::from_secs(15), "resync after reconnect", |h| {
-        h.feed.link_counters().reconnects >= 1 && h.all_synced()
+        h.feed.counters().reconnects >= 1 && h.all_synced()
     });
 }
 

@@ -82,7 +82,7 @@ fn subscribes_syncs_verifies_every_checksum_and_equals_the_simulators_book() {
     assert_eq!((c.stats.gaps, c.stats.parse_errors, c.stats.checksum_failed, c.control_errors), (0, 0, 0, 0), "{c:?}");
     assert_eq!(c.checksum_absent, 0, "the simulator checksums every books message: {c:?}");
     assert!(c.control >= 6, "one subscribe ack per arg: {c:?}");
-    assert_eq!(h.feed.link_counters().reconnects, 0);
+    assert_eq!(h.feed.counters().reconnects, 0);
     assert!(h.books.iter().all(|b| b.is_valid() && b.depth(Side::Buy) > 0 && b.depth(Side::Sell) > 0));
 }
 
@@ -92,12 +92,12 @@ fn a_dropped_connection_reconnects_resubscribes_and_equals_again() {
     initial_sync(&mut h);
     compare_all(&mut h, 1, Duration::from_secs(20));
     h.server.faults.drop_ws_connections();
-    h.run_until(Duration::from_secs(10), "the drop to be seen", |h| h.feed.link_counters().disconnects >= 1);
+    h.run_until(Duration::from_secs(10), "the drop to be seen", |h| h.feed.counters().disconnects >= 1);
     assert!(!h.books[BTC].is_valid() && !h.books[ETH].is_valid(), "books invalid while reconnecting");
     assert_eq!(h.feed.state(), FeedState::Recovering);
     h.run_until(Duration::from_secs(15), "resync after reconnect", |h| h.all_synced());
     compare_all(&mut h, 1, Duration::from_secs(20));
-    let c = h.feed.link_counters();
+    let c = h.feed.counters();
     assert!(c.reconnects >= 1 && c.connects >= 2, "{c:?}");
     assert!(h.invalidations.iter().all(|n| *n >= 1));
     assert_eq!(h.feed.decoder().counters().stats.checksum_failed, 0);
@@ -110,12 +110,12 @@ fn an_injected_sequence_gap_is_detected_counted_and_resynced() {
     h.server.faults.skip_sequence(1);
     h.run_until(Duration::from_secs(10), "the gap", |h| h.feed.decoder().counters().stats.gaps >= 1);
     assert!(h.invalidations.iter().sum::<u64>() >= 1, "the engine was told");
-    h.run_until(Duration::from_secs(10), "the resubscription", |h| h.feed.link_counters().resubscribes >= 1);
+    h.run_until(Duration::from_secs(10), "the resubscription", |h| h.feed.counters().resubscribes >= 1);
     h.run_until(Duration::from_secs(15), "resync", |h| h.all_synced());
     compare_all(&mut h, 1, Duration::from_secs(20));
     let c = h.feed.decoder().counters();
     assert!(c.stats.gaps == 1 && c.stats.resyncs >= 1 && c.control_errors == 0, "{c:?}");
-    assert_eq!(h.feed.link_counters().reconnects, 0, "resynced without reconnecting");
+    assert_eq!(h.feed.counters().reconnects, 0, "resynced without reconnecting");
 }
 
 #[test]
@@ -125,7 +125,7 @@ fn a_corrupted_level_fails_the_checksum_invalidates_and_resubscribes() {
     h.server.faults.corrupt_levels(1);
     h.run_until(Duration::from_secs(10), "the mismatch", |h| h.feed.decoder().counters().stats.checksum_failed >= 1);
     assert!(h.invalidations.iter().sum::<u64>() >= 1, "the engine was told");
-    h.run_until(Duration::from_secs(15), "resync", |h| h.feed.link_counters().resubscribes >= 1 && h.all_synced());
+    h.run_until(Duration::from_secs(15), "resync", |h| h.feed.counters().resubscribes >= 1 && h.all_synced());
     compare_all(&mut h, 1, Duration::from_secs(20));
     let c = h.feed.decoder().counters();
     assert_eq!((c.stats.checksum_failed, c.stats.gaps), (1, 0), "{c:?}");
@@ -141,7 +141,7 @@ fn malformed_and_truncated_frames_are_counted_without_a_panic_and_recovered() {
     h.run_until(Duration::from_secs(15), "resync", |h| h.all_synced());
     compare_all(&mut h, 1, Duration::from_secs(20));
     assert_eq!(h.feed.decoder().counters().stats.parse_errors, 2);
-    assert_eq!(h.feed.link_counters().reconnects, 0);
+    assert_eq!(h.feed.counters().reconnects, 0);
 }
 
 #[test]
@@ -153,14 +153,14 @@ fn pings_when_silent_and_reconnects_when_the_venue_stays_silent() {
     initial_sync(&mut h);
     // A stall shorter than the silence limit: the feed pings, the pong arrives after it.
     h.server.faults.stall_ws_for(Duration::from_millis(800));
-    h.run_until(Duration::from_secs(10), "a ping", |h| h.feed.link_counters().heartbeats >= 1);
+    h.run_until(Duration::from_secs(10), "a ping", |h| h.feed.counters().heartbeats >= 1);
     h.run_until(Duration::from_secs(10), "data again", |h| h.all_synced() && h.feed.decoder().counters().control >= 7);
-    assert_eq!(h.feed.link_counters().disconnects, 0, "{:?}", h.feed.link_counters());
+    assert_eq!(h.feed.counters().disconnects, 0, "{:?}", h.feed.counters());
     // A longer one: the feed gives the connection up and reconnects.
     h.server.faults.stall_ws_for(Duration::from_secs(3));
-    h.run_until(Duration::from_secs(10), "the silence drop", |h| h.feed.link_counters().silence_drops >= 1);
+    h.run_until(Duration::from_secs(10), "the silence drop", |h| h.feed.counters().silence_drops >= 1);
     h.run_until(Duration::from_secs(15), "resync after reconnect", |h| {
-        h.feed.link_counters().reconnects >= 1 && h.all_synced()
+        h.feed.counters().reconnects >= 1 && h.all_synced()
     });
 }
 
@@ -175,7 +175,7 @@ fn the_simulator_closes_an_idle_connection() {
     });
     initial_sync(&mut h);
     h.server.faults.stall_ws_for(Duration::from_secs(2));
-    h.run_until(Duration::from_secs(10), "the venue's idle close", |h| h.feed.link_counters().disconnects >= 1);
+    h.run_until(Duration::from_secs(10), "the venue's idle close", |h| h.feed.counters().disconnects >= 1);
     h.run_until(Duration::from_secs(15), "resync after reconnect", |h| h.all_synced());
 }
 

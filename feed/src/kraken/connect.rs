@@ -21,7 +21,9 @@
 
 use super::{DEPTHS, Decoder, Precision};
 use crate::error::FeedError;
-use crate::kit::live::{DEFAULT_SNAPSHOT_TIMEOUT, Heartbeat, LiveFeed, LiveFeedConfig, LiveVenue, WsFeedConfig};
+use crate::kit::live::{
+    DEFAULT_SNAPSHOT_TIMEOUT, Heartbeat, LiveCounters, LiveFeed, LiveFeedConfig, LiveVenue, WsFeedConfig,
+};
 use qt_core::Nanos;
 
 /// Application-level ping interval (our choice; the 1 s heartbeats already prove liveness).
@@ -33,6 +35,13 @@ pub const V2_PATH: &str = "/v2";
 
 /// The Kraken live feed.
 pub type KrakenFeed = LiveFeed<KrakenLive>;
+
+impl LiveFeed<KrakenLive> {
+    /// The connection counters ([`LiveFeed::link_counters`]; the name from before the kit).
+    pub fn counters(&self) -> LiveCounters {
+        self.link_counters()
+    }
+}
 
 /// What a [`KrakenFeed`] connects to and subscribes.
 #[derive(Debug, Clone)]

@@ -20,7 +20,9 @@
 
 use super::Decoder;
 use crate::error::FeedError;
-use crate::kit::live::{DEFAULT_SNAPSHOT_TIMEOUT, Heartbeat, LiveFeed, LiveFeedConfig, LiveVenue, WsFeedConfig};
+use crate::kit::live::{
+    DEFAULT_SNAPSHOT_TIMEOUT, Heartbeat, LiveCounters, LiveFeed, LiveFeedConfig, LiveVenue, WsFeedConfig,
+};
 use qt_core::Nanos;
 
 /// Send `ping` after this long without a frame ("N < 30 s"; 20 s leaves time for the reply).
@@ -34,6 +36,13 @@ pub const PUBLIC_PATH: &str = "/ws/v5/public";
 
 /// The OKX live feed.
 pub type OkxFeed = LiveFeed<OkxLive>;
+
+impl LiveFeed<OkxLive> {
+    /// The connection counters ([`LiveFeed::link_counters`]; the name from before the kit).
+    pub fn counters(&self) -> LiveCounters {
+        self.link_counters()
+    }
+}
 
 /// What an [`OkxFeed`] connects to and subscribes.
 #[derive(Debug, Clone)]
