@@ -1,5 +1,5 @@
 //! Heartbeat and silence of one live session: [`Heartbeat`], a venue's application-level rule
-//! (WebSocket pings are answered by tungstenite inside `ws`), and [`Liveness`], the session's
+//! (WebSocket pings are answered by tungstenite inside `ws`), and `Liveness`, the session's
 //! clock against it — when a heartbeat is due, and when the session has been silent long enough
 //! to be dropped.
 //!

@@ -3,7 +3,7 @@
 //! `connect.rs` (URLs, subscription frames, heartbeat rule, reconnect policy, session opening,
 //! snapshot targets) — and a decoder that is a [`LiveDecoder`]; this layer does the rest:
 //!
-//! - **Connect** ([`session`]): TLS WebSocket over a mio socket ([`crate::ws::WsClient`]),
+//! - **Connect** (`session.rs`): TLS WebSocket over a mio socket ([`crate::ws::WsClient`]),
 //!   advanced on readiness, never blocking. The session is the configured URL (resolved once at
 //!   start-up), or — for a venue that [`LiveVenue::opens_sessions`] — opened over REST on the
 //!   snapshot thread before every connect (KuCoin's bullet token).
@@ -13,13 +13,13 @@
 //! - **Heartbeat and silence** ([`heartbeat`]): the venue's application-level rule (every
 //!   interval, or after an interval of silence as OKX asks); a session silent for the silence
 //!   timeout is dropped.
-//! - **Reconnect** ([`reconnect`]) after an exponential backoff with jitter; the backoff resets
+//! - **Reconnect** (`reconnect.rs`) after an exponential backoff with jitter; the backoff resets
 //!   once frames flow again. A lost session invalidates every book (the decoder's
 //!   `on_disconnect`).
-//! - **Resync** ([`resync`]): every session subscribes everything again and the venue's fresh
+//! - **Resync** (`resync.rs`): every session subscribes everything again and the venue's fresh
 //!   snapshots resync the books; a book the decoder (or the engine's book, through
 //!   [`FeedSource::on_book_refused`]) finds broken is resubscribed, or — for venues that sync
-//!   against REST — re-snapshotted from the optional snapshot thread ([`snapshot_source`]).
+//!   against REST — re-snapshotted from the optional snapshot thread (`snapshot_source.rs`).
 //! - **Counters** ([`counters`]) of the connection; taps ([`tap`]) for `qt capture` and the
 //!   journal's raw frames.
 //!
