@@ -22,6 +22,7 @@ use super::{Decoder, FiriPoller, Poll};
 use crate::decoder::VenueDecoder;
 use crate::endpoint::Endpoint;
 use crate::error::FeedError;
+use crate::kit::live::LiveFeedConfig;
 use crate::kit::live::tap::Outlets;
 use crate::snapshot::HttpsClient;
 use crate::tls;
@@ -59,6 +60,23 @@ impl FiriFeedConfig {
             interval: Duration::from_millis(500),
             capacity: 2,
         }
+    }
+}
+
+impl TryFrom<&LiveFeedConfig> for FiriFeedConfig {
+    type Error = FeedError;
+
+    /// The uniform live config with Firi's defaults ([`FiriFeedConfig::new`]): its REST URL, TLS
+    /// and its one market (a Firi feed polls exactly one).
+    fn try_from(c: &LiveFeedConfig) -> Result<Self, FeedError> {
+        let [instrument] = c.symbols.as_slice() else {
+            let problem = format!("symbols: {} listed; a Firi feed polls exactly one market", c.symbols.len());
+            return Err(FeedError::Config { field: "firi", problem });
+        };
+        let mut cfg = Self::new(&c.rest_url, instrument.clone());
+        cfg.ca_file.clone_from(&c.ca_file);
+        cfg.server_name.clone_from(&c.server_name);
+        Ok(cfg)
     }
 }
 

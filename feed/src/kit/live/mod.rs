@@ -495,7 +495,7 @@ mod tests {
     }
 
     #[test]
-    fn every_stream_venue_builds_from_the_uniform_config() {
+    fn every_venue_with_its_own_config_builds_from_the_uniform_one() {
         let cfg = |venue, symbol| {
             let mut c = LiveFeedConfig::new("wss://127.0.0.1:1", "", vec![instrument(venue, symbol)]);
             c.server_name = Some("localhost".into());
@@ -506,6 +506,11 @@ mod tests {
         let bybit = crate::bybit::BybitFeed::new((&cfg(Venue::Bybit, "BTCUSDT")).into()).unwrap();
         let names = [FeedSource::name(&okx), FeedSource::name(&kraken), FeedSource::name(&bybit)];
         assert_eq!(names, ["okx:BTC-USDT", "kraken:BTC/USD", "bybit:BTCUSDT"]);
+        let mut firi = LiveFeedConfig::new("", "https://127.0.0.1:1", vec![instrument(Venue::Firi, "BTCNOK")]);
+        let one = crate::firi::FiriFeedConfig::try_from(&firi).unwrap();
+        assert_eq!((one.rest_url.as_str(), one.instrument.symbol()), ("https://127.0.0.1:1", "BTCNOK"));
+        firi.symbols.push(instrument(Venue::Firi, "ETHNOK"));
+        assert!(crate::firi::FiriFeedConfig::try_from(&firi).is_err(), "one market per Firi feed");
     }
 
     #[test]
