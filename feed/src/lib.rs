@@ -2,13 +2,14 @@
 //!
 //! [`ring::RingFeed`] takes normalized records from another thread (the simulated venue, a
 //! replay) through a preallocated SPSC ring. Socket feeds for the real venues plug in beside it
-//! through the same [`qt_core::FeedSource`] trait, on one of two live layers:
-//! [`snapshot_feed::SnapshotFeed`] for venues whose books sync a WebSocket diff stream against REST
-//! snapshots — [`binance::BinanceFeed`] (spot), [`binance_usdm::BinanceUsdmFeed`] (USD-M futures) and
-//! [`kucoin::KucoinFeed`] (bullet-token connect flow, pings) — with the snapshot thread beside it;
-//! and [`ws_feed::WsFeed`] for venues whose snapshot arrives in the stream — [`bybit::BybitFeed`]
-//! (Bybit v5 public order book and trades), [`okx::live::OkxFeed`] (OKX v5 `books`, `trades`,
-//! `bbo-tbt`) and [`kraken::live::KrakenFeed`] (Kraken WS v2 `book`, `trade`). [`firi::FiriFeed`]
+//! through the same [`qt_core::FeedSource`] trait, all on one live layer,
+//! [`kit::live::LiveFeed`] (connect, subscribe, heartbeat, silence drop, reconnect with backoff
+//! and jitter, resubscribe/resync, and an optional snapshot thread for REST snapshots and
+//! session opening). Each venue folder adds its connect step (`<venue>/connect.rs`):
+//! [`binance::BinanceFeed`] (spot) and [`binance_usdm::BinanceUsdmFeed`] (USD-M futures), which
+//! sync a diff stream against REST snapshots; [`kucoin::KucoinFeed`] (the same, with a
+//! bullet-token session opening and pings); [`bybit::BybitFeed`], [`okx::connect::OkxFeed`] and
+//! [`kraken::connect::KrakenFeed`], whose snapshots arrive in the stream. [`firi::FiriFeed`]
 //! polls REST on its own thread. Shared pieces: [`ws`] (WebSocket over rustls on a mio socket),
 //! [`tls`], [`endpoint`], [`snapshot`] (the blocking HTTPS client), [`error`], [`parse_error`]
 //! (the one `ParseError` every venue decoder returns), [`warn_gate`] (the per-reason rate
@@ -26,6 +27,7 @@ pub mod endpoint;
 pub mod error;
 pub mod firi;
 pub(crate) mod json;
+pub mod kit;
 pub mod kraken;
 pub mod kucoin;
 pub mod lift;
@@ -33,11 +35,9 @@ pub mod okx;
 pub mod parse_error;
 pub mod ring;
 pub mod snapshot;
-pub mod snapshot_feed;
 pub mod tls;
 pub mod warn_gate;
 pub mod ws;
-pub mod ws_feed;
 
 pub use binance::{BinanceFeed, BinanceFeedConfig};
 pub use binance_usdm::Decoder as BinanceUsdmDecoder;
@@ -47,3 +47,32 @@ pub use error::FeedError;
 pub use firi::Decoder as FiriDecoder;
 pub use kucoin::Decoder as KucoinDecoder;
 pub use ring::RingFeed;
+
+/// The snapshot-synced venues' live-layer names from before the venue kit, kept for old callers:
+/// the layer is [`kit::live::LiveFeed`] for every venue now.
+pub mod snapshot_feed {
+    pub use crate::kit::live::{
+        LiveCounters as LinkCounters, LiveFeed as SnapshotFeed, LiveFeedConfig as SnapshotFeedConfig,
+        LiveVenue as SnapshotVenue, RECONNECT_BASE, RECONNECT_CAP, SessionPlan, Tap, Tapped, check_common,
+    };
+}
+
+/// The stream venues' live-layer names from before the venue kit, kept for old callers: the
+/// layer is [`kit::live::LiveFeed`] for every venue now.
+pub mod ws_feed {
+    pub use crate::kit::live::{
+        Heartbeat, LiveCounters as WsFeedCounters, LiveFeed as WsFeed, LiveVenue, WsFeedConfig,
+    };
+
+    /// A [`LiveVenue`] seen as before: its subscriptions with every symbol subscribed.
+    pub trait StreamVenue: LiveVenue {
+        /// Requests sent after every (re)connect, covering every symbol.
+        fn subscribe_requests(&self) -> Vec<String>;
+    }
+
+    impl<V: LiveVenue> StreamVenue for V {
+        fn subscribe_requests(&self) -> Vec<String> {
+            self.subscriptions(&vec![true; self.symbol_count()])
+        }
+    }
+}

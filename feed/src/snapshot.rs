@@ -1,5 +1,5 @@
 //! [`HttpsClient`]: the small blocking HTTP/1.1-over-rustls client of the threads that work
-//! beside the core thread (the snapshot thread of [`crate::snapshot_feed`], the Firi poller):
+//! beside the core thread (the snapshot thread of [`crate::kit::live::LiveFeed`], the Firi poller):
 //! `GET` for REST snapshots and polls, `POST` for token requests (KuCoin's bullet).
 //!
 //! Contract: blocks (connect, TLS, read and write, each bounded by [`HTTP_TIMEOUT`]) and

@@ -4,8 +4,8 @@
 //! One combined-stream WebSocket (`/stream?streams=<sym>@depth@100ms/<sym>@bookTicker/<sym>@trade
 //! /...`) over TLS on a non-blocking mio socket ([`crate::ws::WsClient`]); frames are parsed by
 //! [`parse::FrameParser`] and depth diffs go through one [`sync::DepthSync`] per symbol, whose
-//! REST snapshots come from the snapshot thread of [`crate::snapshot_feed::SnapshotFeed`], the
-//! live layer [`BinanceFeed`] is an instance of ([`BinanceSpot`] says what differs).
+//! REST snapshots come from the snapshot thread of [`crate::kit::live::LiveFeed`], the
+//! live layer [`BinanceFeed`] is an instance of ([`connect`] says what differs).
 //!
 //! Thread and contract: owned and polled by the core thread. `poll` never blocks: socket I/O
 //! only on readiness, `try_send`/`try_recv` on the snapshot channels. After warm-up the
@@ -20,28 +20,20 @@
 //! `BookSnapshot` record with `CLEAR` and no `BATCH_END`: the engine's book empties and stays
 //! invalid until the resync's snapshot ends with `BATCH_END`.
 
+pub mod connect;
 pub mod parse;
 pub mod sync;
 
+pub use connect::{
+    BinanceFeed, BinanceFeedConfig, BinanceSpot, CombinedStreams, DEFAULT_DEPTH_LIMIT, RECONNECT_BASE, RECONNECT_CAP,
+};
+
 use crate::direct::{DirectSync, SyncedSink};
-use crate::endpoint::Endpoint;
-use crate::error::FeedError;
-use crate::snapshot::HttpsClient;
-use crate::snapshot_feed::{SessionPlan, SnapshotFeed, SnapshotSyncDecoder, SnapshotVenue, check_common, deactivates};
 use parse::{FrameParser, ParseError, Parsed, StreamKind};
 use qt_core::{Instrument, MarketEvent, Nanos};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use sync::{DepthSync, DiffOutcome, SnapshotOutcome};
-
-/// Default REST snapshot depth (`limit`).
-pub const DEFAULT_DEPTH_LIMIT: usize = 1000;
-pub use crate::snapshot_feed::{RECONNECT_BASE, RECONNECT_CAP};
-
-/// What a [`BinanceFeed`] connects to and subscribes (`ws_url` e.g.
-/// `wss://stream.binance.com:9443`, the feed appends `/stream?streams=...`; `rest_url` e.g.
-/// `https://api.binance.com`; `depth_limit` at most 5000).
-pub type BinanceFeedConfig = crate::snapshot_feed::SnapshotFeedConfig;
 
 /// The decoder's counters. Written only by the core thread (plain load + store, no locked
 /// instruction), so a handle could read them from another thread.
@@ -378,185 +370,6 @@ impl crate::decoder::VenueDecoder for Decoder {
             warnings_suppressed: self.warns.suppressed(),
             ..Default::default()
         }
-    }
-}
-
-/// A Binance venue at the connection level (spot with this module's [`Decoder`], USD-M with
-/// `crate::binance_usdm::Decoder`): one combined-stream URL naming every stream, REST snapshots
-/// from a fixed target per symbol; the server pings (tungstenite answers), so no application
-/// heartbeat and no subscription frames.
-pub struct CombinedStreams<D> {
-    label: &'static str,
-    url: String,
-    /// Each symbol's stream names.
-    streams: Vec<Vec<String>>,
-    snapshot_targets: Vec<String>,
-    /// Ids of live `SUBSCRIBE` / `UNSUBSCRIBE` requests.
-    request_ids: std::sync::atomic::AtomicU64,
-    decoder: std::marker::PhantomData<fn() -> D>,
-}
-
-impl<D> std::fmt::Debug for CombinedStreams<D> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CombinedStreams").field("label", &self.label).field("url", &self.url).finish()
-    }
-}
-
-impl<D> CombinedStreams<D> {
-    /// `<ws_url>/stream?streams=<s1>/<s2>/...` naming `streams` (per symbol of `cfg`), and
-    /// `<snapshot_path>?symbol=<S>&limit=<depth_limit>` per symbol.
-    pub(crate) fn new(
-        label: &'static str,
-        cfg: &BinanceFeedConfig,
-        streams: Vec<Vec<String>>,
-        snapshot_path: &str,
-    ) -> Result<Self, FeedError> {
-        let ep = Endpoint::parse(&cfg.ws_url, "ws_url")?;
-        let all = streams.concat().join("/");
-        let url = ep.url_with_target(&format!("{}/stream?streams={all}", ep.target.trim_end_matches('/')));
-        let snapshot_targets = cfg
-            .symbols
-            .iter()
-            .map(|s| format!("{snapshot_path}?symbol={}&limit={}", s.symbol(), cfg.depth_limit))
-            .collect();
-        let request_ids = std::sync::atomic::AtomicU64::new(0);
-        Ok(Self { label, url, streams, snapshot_targets, request_ids, decoder: std::marker::PhantomData })
-    }
-
-    /// `{"method":"SUBSCRIBE"|"UNSUBSCRIBE","params":[..],"id":n}` (stream names are
-    /// lower-case ASCII with `@`: nothing to escape).
-    fn request(&self, method: &str, streams: &[&String]) -> String {
-        let id = self.request_ids.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-        let params: Vec<String> = streams.iter().map(|s| format!("\"{s}\"")).collect();
-        format!(r#"{{"method":"{method}","params":[{}],"id":{id}}}"#, params.join(","))
-    }
-}
-
-impl<D: SnapshotSyncDecoder + 'static> SnapshotVenue for CombinedStreams<D> {
-    type Decoder = D;
-
-    fn label(&self) -> &'static str {
-        self.label
-    }
-
-    fn open_session(&self, _rest: &HttpsClient) -> Result<SessionPlan, String> {
-        Ok(SessionPlan { url: self.url.clone(), heartbeat: None })
-    }
-
-    /// The URL names every stream: unsubscribe the inactive symbols' ones.
-    fn subscribe_frames(&self, active: &[bool]) -> Vec<String> {
-        let off: Vec<&String> =
-            self.streams.iter().zip(active).filter(|(_, on)| !**on).flat_map(|(s, _)| s.iter()).collect();
-        if off.is_empty() { Vec::new() } else { vec![self.request("UNSUBSCRIBE", &off)] }
-    }
-
-    fn change_frames(&self, index: usize, subscribe: bool) -> Vec<String> {
-        let Some(streams) = self.streams.get(index) else { return Vec::new() };
-        let names: Vec<&String> = streams.iter().collect();
-        vec![self.request(if subscribe { "SUBSCRIBE" } else { "UNSUBSCRIBE" }, &names)]
-    }
-
-    fn snapshot_target(&self, index: usize) -> String {
-        self.snapshot_targets.get(index).cloned().unwrap_or_default()
-    }
-}
-
-/// Binance spot at the connection level.
-pub type BinanceSpot = CombinedStreams<Decoder>;
-
-impl SnapshotSyncDecoder for Decoder {
-    fn symbol_count(&self) -> usize {
-        self.syncs.len()
-    }
-
-    fn is_synced(&self, index: usize) -> bool {
-        self.syncs.get(index).is_some_and(DepthSync::is_synced)
-    }
-
-    fn take_snapshot_request(&mut self, index: usize) -> Option<u64> {
-        if !self.active.get(index).copied().unwrap_or(false) {
-            return None;
-        }
-        Decoder::take_snapshot_request(self, index)
-    }
-
-    #[cold]
-    fn set_active(&mut self, index: usize, active: bool, now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
-        if deactivates(&mut self.active, index, active)
-            && let Some(sync) = self.syncs.get_mut(index)
-        {
-            sync.reset(now, emit);
-            add(&self.counters.records, 1);
-        }
-    }
-
-    fn retry_snapshot_request(&mut self, index: usize, generation: u64) {
-        if let Some(sync) = self.syncs.get_mut(index)
-            && sync.generation() == generation
-        {
-            sync.retry_snapshot_request();
-        }
-    }
-
-    #[cold]
-    fn on_snapshot_reply(
-        &mut self,
-        index: usize,
-        generation: u64,
-        body: &mut [u8],
-        now: Nanos,
-        emit: &mut dyn FnMut(&MarketEvent),
-    ) {
-        let Some(instrument) = self.instruments.get(index) else { return };
-        match parse::parse_depth_snapshot(body, instrument) {
-            Ok(snap) => {
-                let mut records = 0u64;
-                self.on_snapshot(index, &snap, generation, now, &mut |ev: &MarketEvent| {
-                    records += 1;
-                    emit(ev);
-                });
-                add(&self.counters.records, records);
-            }
-            Err(e) => {
-                bump(&self.counters.snapshot_failures);
-                self.warns.snapshot_refused("binance", instrument.symbol(), &e, now);
-                SnapshotSyncDecoder::retry_snapshot_request(self, index, generation);
-            }
-        }
-    }
-}
-
-/// The Binance spot market-data feed: [`SnapshotFeed`] over [`BinanceSpot`].
-pub type BinanceFeed = SnapshotFeed<BinanceSpot>;
-
-impl SnapshotFeed<BinanceSpot> {
-    /// Validates `cfg` (every problem at once), resolves the REST host, builds TLS and starts
-    /// the snapshot thread. Blocking start-up work (DNS, CA file): call before the core loop.
-    pub fn new(cfg: BinanceFeedConfig) -> Result<Self, FeedError> {
-        let mut problems = Vec::new();
-        check_common(&cfg, true, &mut problems);
-        if !(1..=5000).contains(&cfg.depth_limit) {
-            problems.push(format!("depth_limit: {} is outside 1..=5000", cfg.depth_limit));
-        }
-        if !problems.is_empty() {
-            return Err(FeedError::Config { field: "binance", problem: problems.join("; ") });
-        }
-        let streams =
-            cfg.symbols.iter().map(|s| StreamKind::ALL.map(|k| parse::stream_name(s.symbol(), k)).to_vec()).collect();
-        let venue = BinanceSpot::new("binance", &cfg, streams, "/api/v3/depth")?;
-        Self::with_venue(venue, Decoder::new(&cfg.symbols), &cfg)
-    }
-
-    /// The counters now (decoder and connection).
-    pub fn counters(&self) -> BinanceCountersSnapshot {
-        let mut c = self.decoder().counters();
-        let link = self.link_counters();
-        c.connects = link.connects;
-        c.reconnects = link.reconnects;
-        c.disconnects = link.disconnects;
-        c.connect_failures = link.connect_failures;
-        c.snapshot_failures += link.snapshot_failures;
-        c
     }
 }
 

@@ -6,7 +6,7 @@
 //! (the previous event's `u`) and continuity is `pu == previous u` — on USD-M `U` is never
 //! `previous u + 1`, so the spot sync cannot be reused; the bridge is `U <= lastUpdateId <= u`.
 //! The spot tape helpers, error type and snapshot parser are shared. The live feed is
-//! [`feed::BinanceUsdmFeed`] (the shared [`crate::snapshot_feed::SnapshotFeed`] layer); replay
+//! [`connect::BinanceUsdmFeed`] (the shared [`crate::kit::live::LiveFeed`] layer); replay
 //! (`qt feed-check`) drives the same decoder.
 //!
 //! Thread and contract: core thread; `on_frame` never blocks and allocates nothing after warm-up
@@ -17,11 +17,11 @@
 //! unreadable depth frame or a disconnect emits one `BookSnapshot` record with `CLEAR` and no
 //! `BATCH_END`.
 
-pub mod feed;
+pub mod connect;
 pub mod parse;
 pub mod sync;
 
-pub use feed::{BinanceUsdm, BinanceUsdmFeed};
+pub use connect::{BinanceUsdm, BinanceUsdmFeed};
 
 use crate::decoder::{FeedStats, VenueDecoder};
 use crate::direct::{DirectSync, SyncedSink};

@@ -1,8 +1,8 @@
 //! Bybit v5 public market data: [`Decoder`] (the [`VenueDecoder`] of
 //! `orderbook.{depth}.{symbol}`, `publicTrade.{symbol}` and `tickers.{symbol}` pushes) and
-//! [`BybitFeed`], the [`FeedSource`] over one non-blocking TLS WebSocket to
-//! `<ws_url>/v5/public/{spot|linear}` — the shared [`WsFeed`] layer with [`BybitLive`] saying
-//! what is Bybit's (topics, requests, heartbeat).
+//! [`BybitFeed`], the [`qt_core::FeedSource`] over one non-blocking TLS WebSocket to
+//! `<ws_url>/v5/public/{spot|linear}` — the shared [`crate::kit::live::LiveFeed`] layer with
+//! [`BybitLive`] ([`connect`]) saying what is Bybit's (topics, requests, heartbeat).
 //!
 //! Protocol (`bybit-exchange/docs` v5: the public orderbook, trade and ticker pages and the
 //! Connect page; facts in `venues/NOTES.md` §2): after the socket opens the feed sends
@@ -26,17 +26,16 @@
 //! A gap, an unreadable book push or a disconnect emits one `BookSnapshot` record with `CLEAR`
 //! and no `BATCH_END`.
 
+pub mod connect;
 pub mod parse;
 pub mod sync;
 
+pub use connect::{BybitFeed, BybitFeedConfig, BybitLive};
+
 use crate::decoder::{FeedStats, VenueDecoder};
 use crate::direct::DiffSink;
-use crate::error::FeedError;
-use crate::ws_feed::{Heartbeat, StreamDecoder, StreamVenue, WsFeed, WsFeedConfig};
 use parse::{FrameParser, ParseError, ParseFailure, Parsed, TopicKind};
-use qt_core::feed_source::FeedState;
-use qt_core::{FeedSource, Instrument, InstrumentId, MarketEvent, Nanos, Venue};
-use std::path::PathBuf;
+use qt_core::{Instrument, MarketEvent, Nanos, Venue};
 use sync::{BookOutcome, BookSync};
 
 /// Application-level ping interval (`venues/NOTES.md` §2 "Heartbeat": send `{"op":"ping"}` every
@@ -352,242 +351,5 @@ impl VenueDecoder for Decoder {
             warnings_suppressed: self.warns.suppressed(),
             ..Default::default()
         }
-    }
-}
-
-/// What a [`BybitFeed`] connects to and subscribes.
-#[derive(Debug, Clone)]
-pub struct BybitFeedConfig {
-    /// WebSocket base, e.g. `wss://stream.bybit.com` (the feed appends the category's path).
-    pub ws_url: String,
-    /// Spot or linear.
-    pub category: Category,
-    /// PEM CA file to trust instead of the webpki roots (the simulator writes one).
-    pub ca_file: Option<PathBuf>,
-    /// TLS server name instead of the URL's host (`localhost` for the simulator).
-    pub server_name: Option<String>,
-    /// Symbols; each instrument's id goes into its records.
-    pub symbols: Vec<Instrument>,
-    /// Book depth (`orderbook.{depth}`), one of [`Category::depths`].
-    pub depth: u16,
-    /// Subscribe `publicTrade.{symbol}` too.
-    pub trades: bool,
-    /// Application-level ping interval ([`PING_INTERVAL`]; Bybit drops a silent connection).
-    pub ping_interval: Nanos,
-}
-
-impl BybitFeedConfig {
-    /// Spot, depth 50, trades on, no CA file, no server-name override.
-    pub fn new(ws_url: impl Into<String>, symbols: Vec<Instrument>) -> Self {
-        Self {
-            ws_url: ws_url.into(),
-            category: Category::Spot,
-            ca_file: None,
-            server_name: None,
-            symbols,
-            depth: DEFAULT_DEPTH,
-            trades: true,
-            ping_interval: PING_INTERVAL,
-        }
-    }
-}
-
-/// Bybit's part of a [`WsFeed`]: topic names, requests and heartbeat rule.
-#[derive(Debug, Clone)]
-pub struct BybitLive {
-    category: Category,
-    /// Per symbol: its book topic.
-    books: Vec<String>,
-    /// Every topic (book and trades), in subscription order.
-    topics: Vec<String>,
-    ping_interval: Nanos,
-}
-
-fn request(op: &str, topics: &[String]) -> String {
-    let args: Vec<String> = topics.iter().map(|t| format!("\"{t}\"")).collect();
-    format!("{{\"op\":\"{op}\",\"args\":[{}]}}", args.join(","))
-}
-
-impl StreamVenue for BybitLive {
-    type Decoder = Decoder;
-
-    fn name(&self) -> &'static str {
-        "bybit"
-    }
-
-    fn ws_target(&self, configured: &str) -> String {
-        format!("{}{}", configured.trim_end_matches('/'), self.category.path())
-    }
-
-    fn subscribe_requests(&self) -> Vec<String> {
-        self.topics.chunks(MAX_ARGS_PER_REQUEST).map(|c| request("subscribe", c)).collect()
-    }
-
-    fn resubscribe_requests(&self, index: usize) -> Vec<String> {
-        let Some(book) = self.books.get(index) else { return Vec::new() };
-        let one = std::slice::from_ref(book);
-        vec![request("unsubscribe", one), request("subscribe", one)]
-    }
-
-    fn heartbeat(&self) -> Heartbeat {
-        Heartbeat::Every { text: "{\"op\":\"ping\"}".into(), interval: self.ping_interval }
-    }
-
-    /// Every ping is answered, so three silent ping intervals (at least [`SILENCE_FLOOR`]) mean
-    /// a dead connection (Bybit itself cuts one after 10 minutes without traffic).
-    fn silence_timeout(&self) -> Nanos {
-        Nanos(self.ping_interval.0.saturating_mul(3).max(SILENCE_FLOOR.0))
-    }
-
-    fn reconnect_policy(&self) -> (Nanos, Nanos) {
-        (RECONNECT_BASE, RECONNECT_CAP)
-    }
-
-    fn snapshot_timeout(&self) -> Nanos {
-        SNAPSHOT_TIMEOUT
-    }
-}
-
-impl StreamDecoder for Decoder {
-    fn symbols(&self) -> usize {
-        self.syncs.len()
-    }
-
-    fn is_live(&self, index: usize) -> bool {
-        self.syncs.get(index).is_some_and(BookSync::is_synced)
-    }
-
-    fn take_resubscribe(&mut self, index: usize) -> bool {
-        Decoder::take_resubscribe(self, index)
-    }
-
-    fn wants_resubscribe(&self, index: usize) -> bool {
-        self.syncs.get(index).is_some_and(BookSync::resubscribe_pending)
-    }
-}
-
-/// The Bybit v5 public market-data feed: a [`WsFeed`] over [`BybitLive`] and [`Decoder`].
-pub struct BybitFeed {
-    inner: WsFeed<BybitLive>,
-}
-
-impl std::fmt::Debug for BybitFeed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BybitFeed").field("inner", &self.inner).finish()
-    }
-}
-
-impl BybitFeed {
-    /// Validates `cfg` (every problem at once), resolves the host and builds TLS. Blocking
-    /// start-up work (DNS, CA file): call before the core loop.
-    pub fn new(cfg: BybitFeedConfig) -> Result<Self, FeedError> {
-        let mut problems = Vec::new();
-        if !cfg.category.depths().contains(&cfg.depth) {
-            problems.push(format!("depth: {} is not one of {:?}", cfg.depth, cfg.category.depths()));
-        }
-        if cfg.ping_interval <= Nanos::ZERO {
-            problems.push(format!("ping_interval: {} ns is not positive", cfg.ping_interval.0));
-        }
-        if !problems.is_empty() {
-            return Err(FeedError::Config { field: "bybit", problem: problems.join("; ") });
-        }
-        let mut books = Vec::new();
-        let mut topics = Vec::new();
-        for s in &cfg.symbols {
-            let book = parse::topic_name(s.symbol(), TopicKind::Book, cfg.depth);
-            books.push(book.clone());
-            topics.push(book);
-            if cfg.trades {
-                topics.push(parse::topic_name(s.symbol(), TopicKind::Trade, cfg.depth));
-            }
-        }
-        let venue = BybitLive { category: cfg.category, books, topics, ping_interval: cfg.ping_interval };
-        let common = WsFeedConfig {
-            ws_url: cfg.ws_url,
-            ca_file: cfg.ca_file,
-            server_name: cfg.server_name,
-            symbols: cfg.symbols,
-        };
-        let decoder = Decoder::new(&common.symbols, cfg.depth);
-        Ok(Self { inner: WsFeed::new(&common, venue, decoder)? })
-    }
-
-    /// The counters now: the decoder's, with the connection's (sessions, pings,
-    /// resubscriptions) merged in.
-    pub fn counters(&self) -> BybitCounters {
-        let ws = self.inner.counters();
-        BybitCounters {
-            pings: ws.heartbeats,
-            resubscribes: ws.resubscribes,
-            snapshot_timeouts: ws.snapshot_timeouts,
-            connects: ws.connects,
-            reconnects: ws.reconnects,
-            disconnects: ws.disconnects,
-            connect_failures: ws.connect_failures,
-            ..self.inner.decoder().counters
-        }
-    }
-
-    /// The decoder (sync state per symbol).
-    pub fn decoder(&self) -> &Decoder {
-        self.inner.decoder()
-    }
-
-    /// Whether symbol `index`'s book is valid.
-    pub fn is_synced(&self, index: usize) -> bool {
-        self.inner.is_synced(index)
-    }
-
-    /// Bybit's `seq` of the last book push applied for symbol `index` (the state the records
-    /// emitted so far describe), if in sync.
-    pub fn book_seq(&self, index: usize) -> Option<u64> {
-        self.inner.decoder().syncs.get(index).and_then(BookSync::book_seq)
-    }
-
-    /// Whether the WebSocket session is open.
-    pub fn is_connected(&self) -> bool {
-        self.inner.is_connected()
-    }
-}
-
-impl FeedSource for BybitFeed {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-
-    fn register(&mut self, registry: &mio::Registry, token_base: usize) -> std::io::Result<bool> {
-        self.inner.register(registry, token_base)
-    }
-
-    #[inline]
-    fn on_ready(&mut self, token: usize) {
-        self.inner.on_ready(token);
-    }
-
-    #[inline]
-    fn poll(&mut self, local_now: Nanos, sink: &mut dyn FnMut(&MarketEvent)) -> usize {
-        self.inner.poll(local_now, sink)
-    }
-
-    fn on_book_refused(
-        &mut self,
-        instrument: InstrumentId,
-        reason: qt_core::BookError,
-        local_now: Nanos,
-        sink: &mut dyn FnMut(&MarketEvent),
-    ) {
-        self.inner.on_book_refused(instrument, reason, local_now, sink);
-    }
-
-    fn stats(&self) -> Option<qt_core::FeedStats> {
-        self.inner.stats()
-    }
-
-    fn book_gaps(&self, instrument: InstrumentId) -> Option<u64> {
-        self.inner.book_gaps(instrument)
-    }
-
-    fn state(&self) -> FeedState {
-        self.inner.state()
     }
 }

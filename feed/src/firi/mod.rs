@@ -6,18 +6,18 @@
 //! [`Decoder::on_frame`] becomes a full book image — `BookSnapshot` per level (bids, then asks),
 //! the first `CLEAR`, the last `BATCH_END`, `seq` = the poll's number (Firi's body carries no
 //! sequence or time, so `exchange_ns` is 0). A refused body is counted and emits nothing here;
-//! the live [`feed::FiriFeed`] then invalidates the book until the next good poll.
+//! the live [`connect::FiriFeed`] then invalidates the book until the next good poll.
 //!
 //! Thread and contract: the core thread. `on_frame` never blocks; it parses into reused buffers
 //! (a simd-json tape and the level vectors), so after warm-up it allocates nothing. The fetching itself is not
 //! here: [`poller::FiriPoller`] fetches on its own thread and hands the bodies over, and
-//! [`feed::FiriFeed`] is the [`qt_core::FeedSource`] joining the two.
+//! [`connect::FiriFeed`] is the [`qt_core::FeedSource`] joining the two.
 
-pub mod feed;
+pub mod connect;
 pub mod parse;
 pub mod poller;
 
-pub use feed::{FiriFeed, FiriFeedConfig};
+pub use connect::{FiriFeed, FiriFeedConfig};
 pub use poller::{FiriPoller, Poll};
 
 use crate::decoder::FeedStats;

@@ -34,8 +34,11 @@
 //! input. Error paths are `#[cold]`.
 
 pub mod book;
-pub mod live;
+pub mod connect;
 pub mod parse;
+
+/// The live feed's old path (now [`connect`]).
+pub use connect as live;
 
 use crate::decoder::{ChecksumVerdict, FeedStats, VenueDecoder};
 use crate::okx::book::{PieceCrc, SLOTS_PER_LEVEL, SideBook};

@@ -4,8 +4,8 @@
 //!
 //! Pieces: [`parse`] (frames → records, REST snapshot body), [`sync`] (KuCoin's documented
 //! "Level2 calibration" procedure, one [`sync::Level2Sync`] per symbol), [`connect`] (the
-//! token-based connect flow: bullet answer, connect URL, subscribe and ping messages), [`feed`]
-//! (the live feed: the shared snapshot-synced layer with KuCoin's connect flow and heartbeat).
+//! token-based connect flow: bullet answer, connect URL, subscribe and ping messages, and the live
+//! feed: the shared live layer with KuCoin's connect flow and heartbeat).
 //!
 //! Thread and contract: owned by the core thread. `on_frame` never blocks and makes no
 //! syscall; after warm-up (parser buffers grown to the largest frame) the parse → sync → emit
@@ -20,11 +20,12 @@
 //! is invalid until the resync's snapshot ends with `BATCH_END`.
 
 pub mod connect;
-pub mod feed;
 pub mod parse;
 pub mod sync;
 
-pub use feed::{Kucoin, KucoinFeed};
+/// The live feed's old path (now in [`connect`]).
+pub use connect as feed;
+pub use connect::{Kucoin, KucoinFeed};
 
 use crate::decoder::FeedStats;
 use crate::direct::{DirectSync, SyncedSink};

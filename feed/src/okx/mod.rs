@@ -34,8 +34,11 @@
 //! never panics on bad input. Error paths are `#[cold]`.
 
 pub mod book;
-pub mod live;
+pub mod connect;
 pub mod parse;
+
+/// The live feed's old path (now [`connect`]).
+pub use connect as live;
 
 use crate::decoder::{ChecksumVerdict, FeedStats, VenueDecoder};
 use book::{PieceCrc, SideBook, okx_checksum_with};

@@ -186,7 +186,7 @@ impl<V: StreamVenue> Harness<V> {
             assert!(
                 Instant::now() < deadline,
                 "timed out waiting for {what}; feed {:?}, decoder {:?}",
-                self.feed.counters(),
+                self.feed.link_counters(),
                 qt_feed::VenueDecoder::stats(self.feed.decoder())
             );
             self.step();

@@ -1,5 +1,5 @@
-//! [`FiriFeed`]: Firi's order book as a [`FeedSource`]. Firi has no public market-data stream, so
-//! the book is polled: [`super::FiriPoller`] fetches `GET /v2/markets/{market}/depth` on its own
+//! Firi's connect step: [`FiriFeed`], its order book as a [`FeedSource`]. Firi has no public
+//! market-data stream, so the book is polled: [`super::FiriPoller`] fetches `GET /v2/markets/{market}/depth` on its own
 //! thread every configured interval and hands each result over through a bounded channel; the
 //! core thread drains it without blocking and turns each good body into a full book image
 //! ([`super::Decoder`]).
@@ -9,6 +9,11 @@
 //! engine never trades on a book it could not refresh. When the core falls behind, the poller
 //! drops polls (counted there) rather than queueing stale books.
 //!
+//! Not on the WebSocket live layer ([`crate::kit::live`]): with no session there is nothing to
+//! connect, subscribe, heartbeat or resubscribe, and the poller's periodic newest-wins bodies are
+//! not the layer's on-demand snapshot requests. It shares the layer's taps and instrument table
+//! ([`crate::kit::live::tap`]).
+//!
 //! Thread and contract: owned and polled by the core thread; `poll` never blocks (`try_recv`).
 //! It allocates per good body while parsing (one REST poll every few hundred milliseconds is not
 //! the per-message hot path); the polling thread blocks and allocates freely.
@@ -17,6 +22,8 @@ use super::{Decoder, FiriPoller, Poll};
 use crate::decoder::VenueDecoder;
 use crate::endpoint::Endpoint;
 use crate::error::FeedError;
+use crate::kit::live::LiveFeedConfig;
+use crate::kit::live::tap::Outlets;
 use crate::snapshot::HttpsClient;
 use crate::tls;
 use qt_core::feed_source::FeedState;
@@ -56,6 +63,23 @@ impl FiriFeedConfig {
     }
 }
 
+impl TryFrom<&LiveFeedConfig> for FiriFeedConfig {
+    type Error = FeedError;
+
+    /// The uniform live config with Firi's defaults ([`FiriFeedConfig::new`]): its REST URL, TLS
+    /// and its one market (a Firi feed polls exactly one).
+    fn try_from(c: &LiveFeedConfig) -> Result<Self, FeedError> {
+        let [instrument] = c.symbols.as_slice() else {
+            let problem = format!("symbols: {} listed; a Firi feed polls exactly one market", c.symbols.len());
+            return Err(FeedError::Config { field: "firi", problem });
+        };
+        let mut cfg = Self::new(&c.rest_url, instrument.clone());
+        cfg.ca_file.clone_from(&c.ca_file);
+        cfg.server_name.clone_from(&c.server_name);
+        Ok(cfg)
+    }
+}
+
 /// Poll outcomes the core saw (core thread only).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FiriFeedCounters {
@@ -80,8 +104,8 @@ pub struct FiriFeed {
     counters: FiriFeedCounters,
     /// The engine's book holds the last good poll.
     valid: bool,
-    /// The journal's raw-frame tap (`[journal] raw_frames`).
-    raw: Option<RawFrameTap>,
+    /// The raw-frame tap and the market's instrument.
+    outlets: Outlets,
 }
 
 impl FiriFeed {
@@ -115,7 +139,7 @@ impl FiriFeed {
             poller,
             counters: FiriFeedCounters::default(),
             valid: false,
-            raw: None,
+            outlets: Outlets::new(vec![cfg.instrument.id()]),
         })
     }
 
@@ -163,9 +187,7 @@ impl FeedSource for FiriFeed {
         while let Some(poll) = self.poller.try_recv() {
             match poll {
                 Poll::Body(body) => {
-                    if let Some(raw) = &mut self.raw {
-                        raw.tap(RawFrameKind::RestPoll, 0, local_now, &body);
-                    }
+                    self.outlets.body(RawFrameKind::RestPoll, 0, &body, local_now);
                     let refused = self.decoder.counters().parse_errors.iter().sum::<u64>();
                     self.decoder.on_frame(&body, local_now, &mut emit);
                     if self.decoder.counters().parse_errors.iter().sum::<u64>() > refused {
@@ -196,15 +218,14 @@ impl FeedSource for FiriFeed {
         local_now: Nanos,
         sink: &mut dyn FnMut(&MarketEvent),
     ) {
-        if instrument == self.decoder.instrument_id() {
+        if self.outlets.book_refused(&mut self.decoder, instrument, reason, local_now, sink) {
             self.valid = false;
             self.counters.invalidations += 1;
-            VenueDecoder::on_book_refused(&mut self.decoder, 0, reason, local_now, sink);
         }
     }
 
     fn set_raw_tap(&mut self, tap: RawFrameTap) {
-        self.raw = Some(tap);
+        self.outlets.set_raw(tap);
     }
 
     fn stats(&self) -> Option<qt_core::FeedStats> {

@@ -1,4 +1,4 @@
-//! The OKX v5 live feed: [`OkxLive`], the [`StreamVenue`] that makes a [`WsFeed`] an OKX
+//! OKX's connect step: [`OkxLive`], the [`LiveVenue`] that makes a [`LiveFeed`] an OKX
 //! public market-data connection, and [`OkxFeed`] (that feed) over [`super::Decoder`].
 //!
 //! Protocol (OKX v5 "WebSocket" overview and "Order book channel"; `venues/NOTES.md` §3): the
@@ -15,12 +15,14 @@
 //! ([`PING_AFTER`]); no reply within [`SILENCE_TIMEOUT`] of the last frame drops and
 //! reconnects the connection.
 //!
-//! Thread and contract: as [`WsFeed`] (core thread, `poll` never blocks, request texts built at
+//! Thread and contract: as [`LiveFeed`] (core thread, `poll` never blocks, request texts built at
 //! start-up).
 
 use super::Decoder;
 use crate::error::FeedError;
-use crate::ws_feed::{Heartbeat, StreamVenue, WsFeed, WsFeedConfig};
+use crate::kit::live::{
+    DEFAULT_SNAPSHOT_TIMEOUT, Heartbeat, LiveCounters, LiveFeed, LiveFeedConfig, LiveVenue, WsFeedConfig,
+};
 use qt_core::Nanos;
 
 /// Send `ping` after this long without a frame ("N < 30 s"; 20 s leaves time for the reply).
@@ -33,7 +35,14 @@ pub const MAX_ARGS_PER_REQUEST: usize = 20;
 pub const PUBLIC_PATH: &str = "/ws/v5/public";
 
 /// The OKX live feed.
-pub type OkxFeed = WsFeed<OkxLive>;
+pub type OkxFeed = LiveFeed<OkxLive>;
+
+impl LiveFeed<OkxLive> {
+    /// The connection counters ([`LiveFeed::link_counters`]; the name from before the kit).
+    pub fn counters(&self) -> LiveCounters {
+        self.link_counters()
+    }
+}
 
 /// What an [`OkxFeed`] connects to and subscribes.
 #[derive(Debug, Clone)]
@@ -57,7 +66,14 @@ impl OkxFeedConfig {
     }
 }
 
-/// OKX's part of a [`WsFeed`] (see the module doc).
+impl From<&LiveFeedConfig> for OkxFeedConfig {
+    /// The uniform live config with this venue's defaults ([`OkxFeedConfig::new`]).
+    fn from(c: &LiveFeedConfig) -> Self {
+        Self::new(c.into())
+    }
+}
+
+/// OKX's part of a [`LiveFeed`] (see the module doc).
 #[derive(Debug, Clone)]
 pub struct OkxLive {
     inst_ids: Vec<String>,
@@ -75,18 +91,23 @@ fn request(op: &str, args: &[String]) -> String {
     format!("{{\"op\":\"{op}\",\"args\":[{}]}}", args.join(","))
 }
 
-impl StreamVenue for OkxLive {
+impl LiveVenue for OkxLive {
     type Decoder = Decoder;
 
     fn name(&self) -> &'static str {
         "okx"
     }
 
+    fn symbol_count(&self) -> usize {
+        self.inst_ids.len()
+    }
+
     fn ws_target(&self, configured: &str) -> String {
         format!("{}{PUBLIC_PATH}", configured.trim_end_matches('/'))
     }
 
-    fn subscribe_requests(&self) -> Vec<String> {
+    /// Every symbol, whatever `active` says (a symbol's subscription cannot change live).
+    fn subscriptions(&self, _active: &[bool]) -> Vec<String> {
         let mut args = Vec::new();
         for id in &self.inst_ids {
             args.push(arg("books", id));
@@ -110,12 +131,16 @@ impl StreamVenue for OkxLive {
         Heartbeat::WhenSilent { text: "ping".into(), interval: self.ping_after }
     }
 
-    fn silence_timeout(&self) -> Nanos {
-        self.silence_timeout
+    fn silence_timeout(&self) -> Option<Nanos> {
+        Some(self.silence_timeout)
+    }
+
+    fn snapshot_timeout(&self) -> Option<Nanos> {
+        Some(DEFAULT_SNAPSHOT_TIMEOUT)
     }
 }
 
-crate::ws_feed::stream_decoder_by_books!(Decoder);
+crate::kit::live::live_decoder_by_books!(Decoder);
 
 impl Decoder {
     /// OKX's `seqId` of the last `books` message applied to symbol `index`, while its book is
@@ -148,7 +173,7 @@ impl OkxLive {
             return Err(FeedError::Config { field: "okx", problem: problems.join("; ") });
         }
         let decoder = Decoder::new(&cfg.common.symbols);
-        WsFeed::new(&cfg.common, Self::new(&cfg), decoder)
+        LiveFeed::with_venue(Self::new(&cfg), decoder, &cfg.common.into())
     }
 
     /// The venue part alone (its requests and rules), e.g. for a raw capture; unvalidated:

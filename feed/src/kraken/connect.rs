@@ -1,4 +1,4 @@
-//! The Kraken spot WS v2 live feed: [`KrakenLive`], the [`StreamVenue`] that makes a [`WsFeed`]
+//! Kraken's connect step: [`KrakenLive`], the [`LiveVenue`] that makes a [`LiveFeed`]
 //! a Kraken public market-data connection, and [`KrakenFeed`] (that feed) over
 //! [`super::Decoder`].
 //!
@@ -16,12 +16,14 @@
 //! connection silent for [`SILENCE_TIMEOUT`] — no data, no heartbeat — is dropped and
 //! reconnected.
 //!
-//! Thread and contract: as [`WsFeed`] (core thread, `poll` never blocks, request texts built at
+//! Thread and contract: as [`LiveFeed`] (core thread, `poll` never blocks, request texts built at
 //! start-up).
 
 use super::{DEPTHS, Decoder, Precision};
 use crate::error::FeedError;
-use crate::ws_feed::{Heartbeat, StreamVenue, WsFeed, WsFeedConfig};
+use crate::kit::live::{
+    DEFAULT_SNAPSHOT_TIMEOUT, Heartbeat, LiveCounters, LiveFeed, LiveFeedConfig, LiveVenue, WsFeedConfig,
+};
 use qt_core::Nanos;
 
 /// Application-level ping interval (our choice; the 1 s heartbeats already prove liveness).
@@ -32,7 +34,14 @@ pub const SILENCE_TIMEOUT: Nanos = Nanos(10_000_000_000);
 pub const V2_PATH: &str = "/v2";
 
 /// The Kraken live feed.
-pub type KrakenFeed = WsFeed<KrakenLive>;
+pub type KrakenFeed = LiveFeed<KrakenLive>;
+
+impl LiveFeed<KrakenLive> {
+    /// The connection counters ([`LiveFeed::link_counters`]; the name from before the kit).
+    pub fn counters(&self) -> LiveCounters {
+        self.link_counters()
+    }
+}
 
 /// What a [`KrakenFeed`] connects to and subscribes.
 #[derive(Debug, Clone)]
@@ -66,7 +75,14 @@ impl KrakenFeedConfig {
     }
 }
 
-/// Kraken's part of a [`WsFeed`] (see the module doc).
+impl From<&LiveFeedConfig> for KrakenFeedConfig {
+    /// The uniform live config with this venue's defaults ([`KrakenFeedConfig::new`]).
+    fn from(c: &LiveFeedConfig) -> Self {
+        Self::new(c.into())
+    }
+}
+
+/// Kraken's part of a [`LiveFeed`] (see the module doc).
 #[derive(Debug, Clone)]
 pub struct KrakenLive {
     symbols: Vec<String>,
@@ -120,7 +136,7 @@ impl KrakenLive {
             return Err(FeedError::Config { field: "kraken", problem: problems.join("; ") });
         }
         let decoder = Decoder::with_depth(&cfg.common.symbols, &cfg.precisions, cfg.depth);
-        WsFeed::new(&cfg.common, Self::new(&cfg), decoder)
+        LiveFeed::with_venue(Self::new(&cfg), decoder, &cfg.common.into())
     }
 
     /// The venue part alone (its requests and rules), e.g. for a raw capture; unvalidated:
@@ -136,18 +152,23 @@ impl KrakenLive {
     }
 }
 
-impl StreamVenue for KrakenLive {
+impl LiveVenue for KrakenLive {
     type Decoder = Decoder;
 
     fn name(&self) -> &'static str {
         "kraken"
     }
 
+    fn symbol_count(&self) -> usize {
+        self.symbols.len()
+    }
+
     fn ws_target(&self, configured: &str) -> String {
         format!("{}{V2_PATH}", configured.trim_end_matches('/'))
     }
 
-    fn subscribe_requests(&self) -> Vec<String> {
+    /// Every symbol, whatever `active` says (a symbol's subscription cannot change live).
+    fn subscriptions(&self, _active: &[bool]) -> Vec<String> {
         let names: Vec<&str> = self.symbols.iter().map(String::as_str).collect();
         let mut out = vec![self.book_request("subscribe", &names)];
         if self.trades {
@@ -165,9 +186,13 @@ impl StreamVenue for KrakenLive {
         Heartbeat::Every { text: "{\"method\":\"ping\"}".into(), interval: self.ping_interval }
     }
 
-    fn silence_timeout(&self) -> Nanos {
-        self.silence_timeout
+    fn silence_timeout(&self) -> Option<Nanos> {
+        Some(self.silence_timeout)
+    }
+
+    fn snapshot_timeout(&self) -> Option<Nanos> {
+        Some(DEFAULT_SNAPSHOT_TIMEOUT)
     }
 }
 
-crate::ws_feed::stream_decoder_by_books!(Decoder);
+crate::kit::live::live_decoder_by_books!(Decoder);

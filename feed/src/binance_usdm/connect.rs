@@ -1,18 +1,19 @@
-//! [`BinanceUsdmFeed`]: Binance USD-M futures public market data as a live
-//! [`qt_core::FeedSource`] — the shared [`SnapshotFeed`] layer with what differs here: the
+//! Binance USD-M's connect step: [`BinanceUsdm`] (Binance's [`CombinedStreams`] with this
+//! venue's streams, snapshot path and decoder) and [`BinanceUsdmFeed`], its public market data as
+//! a live [`qt_core::FeedSource`] — the shared [`LiveFeed`] layer with what differs here: the
 //! combined stream of `<sym>@depth@100ms`, `<sym>@bookTicker` and `<sym>@aggTrade`
 //! (`wss://fstream.binance.com/stream?streams=...`), REST snapshots from
 //! `GET /fapi/v1/depth?symbol=S&limit=N` (`https://fapi.binance.com`), and the futures `pu`
 //! sync of [`super::Decoder`]. The server pings; tungstenite answers, so there is no
 //! application-level heartbeat.
 //!
-//! Thread and contract: as [`SnapshotFeed`] (core thread, never blocks; snapshot thread for
+//! Thread and contract: as [`LiveFeed`] (core thread, never blocks; snapshot thread for
 //! REST). Construction validates the config and may block on DNS.
 
 use super::{Decoder, parse};
 use crate::binance::CombinedStreams;
 use crate::error::FeedError;
-use crate::snapshot_feed::{SnapshotFeed, SnapshotFeedConfig, SnapshotSyncDecoder, check_common, deactivates};
+use crate::kit::live::{LiveDecoder, LiveFeed, LiveFeedConfig, check_common, deactivates};
 use qt_core::{MarketEvent, Nanos};
 
 /// `limit` values `GET /fapi/v1/depth` accepts (NOTES.md §1b).
@@ -21,7 +22,7 @@ pub const DEPTH_LIMITS: [usize; 7] = [5, 10, 20, 50, 100, 500, 1000];
 /// Binance USD-M at the connection level.
 pub type BinanceUsdm = CombinedStreams<Decoder>;
 
-impl SnapshotSyncDecoder for Decoder {
+impl LiveDecoder for Decoder {
     fn symbol_count(&self) -> usize {
         self.syncs.len()
     }
@@ -87,14 +88,14 @@ impl SnapshotSyncDecoder for Decoder {
 }
 
 /// The Binance USD-M futures market-data feed.
-pub type BinanceUsdmFeed = SnapshotFeed<BinanceUsdm>;
+pub type BinanceUsdmFeed = LiveFeed<BinanceUsdm>;
 
-impl SnapshotFeed<BinanceUsdm> {
+impl LiveFeed<BinanceUsdm> {
     /// Validates `cfg` (every problem at once; `depth_limit` one of [`DEPTH_LIMITS`]), builds
     /// TLS and starts the snapshot thread. Blocking start-up work: call before the core loop.
-    pub fn new(cfg: SnapshotFeedConfig) -> Result<Self, FeedError> {
+    pub fn new(cfg: LiveFeedConfig) -> Result<Self, FeedError> {
         let mut problems = Vec::new();
-        check_common(&cfg, true, &mut problems);
+        check_common(&cfg, true, true, &mut problems);
         if !DEPTH_LIMITS.contains(&cfg.depth_limit) {
             problems.push(format!("depth_limit: {} is not one of {DEPTH_LIMITS:?}", cfg.depth_limit));
         }
@@ -109,7 +110,7 @@ impl SnapshotFeed<BinanceUsdm> {
                 vec![format!("{lower}@depth@100ms"), format!("{lower}@bookTicker"), format!("{lower}@aggTrade")]
             })
             .collect();
-        let venue = BinanceUsdm::new("binance_usdm", &cfg, streams, "/fapi/v1/depth")?;
+        let venue = BinanceUsdm::new("binance_usdm", &cfg, streams, "/fapi/v1/depth");
         Self::with_venue(venue, Decoder::new(&cfg.symbols), &cfg)
     }
 }
