@@ -35,17 +35,6 @@ pub(super) struct SymbolFeed {
 }
 
 impl SymbolFeed {
-    pub(super) fn book_message(
-        &self,
-        kind: &str,
-        bids: &[(i64, i64)],
-        asks: &[(i64, i64)],
-        sum: u32,
-        ts_ns: i64,
-    ) -> String {
-        book_message(&self.inst, kind, bids, asks, sum, ts_ns)
-    }
-
     pub(super) fn trade_message(&self, trades: &[TradeView]) -> String {
         let items: Vec<String> = trades
             .iter()
@@ -162,7 +151,7 @@ impl Session<'_> {
         let Some(feed) = self.feed(idx) else { return };
         let (view, bids, asks) = PublishedView::snapshot(&feed.book, depth);
         let sum = checksum(&view);
-        let message = snapshot.then(|| feed.book_message("snapshot", &bids, &asks, sum, now_ns()));
+        let message = snapshot.then(|| book_message(&feed.inst, "snapshot", &bids, &asks, sum, now_ns()));
         feed.channel = Some(BookChannel { view, dirty: false });
         if let Some(m) = message {
             self.out.data(m);
@@ -204,7 +193,7 @@ impl Session<'_> {
                     level.1 += lot;
                 }
             }
-            let m = feed.book_message("update", &bids, &asks, sum, now_ns());
+            let m = book_message(&feed.inst, "update", &bids, &asks, sum, now_ns());
             self.out.data(m);
         }
     }
