@@ -7,7 +7,7 @@ use crate::kit::session::QueuedSession;
 use crate::market::{BookUpdate, TradeView};
 use crate::protocol::Ctx;
 use crate::public_stream::{
-    MirrorBook, Outbox, PublishedView, drain_updates, rfc3339_micros, subscribe_symbol, symbol_by_pair,
+    MirrorBook, Outbox, PublishedView, SymbolSubscription, pump_symbols, rfc3339_micros, symbol_by_pair, symbol_feed,
 };
 use crossbeam_channel::Receiver;
 use qt_core::{Instrument, Side};
@@ -32,6 +32,25 @@ pub(super) struct SymbolFeed {
     pub(super) book: MirrorBook,
     pub(super) channel: Option<BookChannel>,
     pub(super) trades: bool,
+}
+
+impl SymbolSubscription for SymbolFeed {
+    fn parts(&mut self) -> (usize, &Receiver<Arc<BookUpdate>>, &mut MirrorBook) {
+        (self.symbol, &self.rx, &mut self.book)
+    }
+
+    fn start(symbol: usize, inst: Instrument, rx: Receiver<Arc<BookUpdate>>, book: MirrorBook) -> Self {
+        Self { symbol, name: ws_symbol(&inst), inst, rx, book, channel: None, trades: false }
+    }
+
+    fn on_update(&mut self, update: &BookUpdate, changed: bool, out: &mut Outbox) {
+        if changed && let Some(c) = &mut self.channel {
+            c.dirty = true;
+        }
+        if self.trades && !update.trades.is_empty() {
+            out.data(self.trade_message(&update.trades));
+        }
+    }
 }
 
 impl SymbolFeed {
@@ -130,20 +149,7 @@ impl Session<'_> {
     }
 
     pub(super) fn feed(&mut self, idx: usize) -> Option<&mut SymbolFeed> {
-        if let Some(pos) = self.symbols.iter().position(|f| f.symbol == idx) {
-            return self.symbols.get_mut(pos);
-        }
-        let (inst, rx, book) = subscribe_symbol(&self.ctx.market, idx)?;
-        self.symbols.push(SymbolFeed {
-            symbol: idx,
-            name: ws_symbol(&inst),
-            inst,
-            rx,
-            book,
-            channel: None,
-            trades: false,
-        });
-        self.symbols.last_mut()
+        symbol_feed(&mut self.symbols, &self.ctx.market, idx)
     }
 
     /// (Re)subscribing `book` sends a fresh snapshot (how a client resyncs).
@@ -232,17 +238,6 @@ impl QueuedSession for Session<'_> {
 
     /// Takes in every market update; `false` if the market dropped a subscription.
     fn pump(&mut self) -> bool {
-        for feed in &mut self.symbols {
-            let Some(updates) = drain_updates(&feed.rx, &mut feed.book) else { return false };
-            for (update, changed) in updates {
-                if changed && let Some(c) = &mut feed.channel {
-                    c.dirty = true;
-                }
-                if feed.trades && !update.trades.is_empty() {
-                    self.out.data(feed.trade_message(&update.trades));
-                }
-            }
-        }
-        true
+        pump_symbols(&mut self.symbols, &mut self.out)
     }
 }
