@@ -3,7 +3,8 @@
 //! depth-limited view a book channel last published and its difference against the book
 //! ([`PublishedView`]), the outgoing
 //! message queue that applies the frame faults ([`Outbox`], flushed by `crate::kit::session`'s
-//! loop), and venue symbol lookup ([`symbol_by_pair`]).
+//! loop), a session's symbol subscriptions (`symbol_feed`, `pump_symbols`) and venue symbol
+//! lookup ([`symbol_by_pair`]).
 //!
 //! Threads: used inside one WebSocket session's connection thread (Bybit's topics: under their
 //! symbol's mutex, from any connection thread). Allocates freely; never
@@ -104,6 +105,44 @@ pub fn drain_updates(rx: &Receiver<Arc<BookUpdate>>, book: &mut MirrorBook) -> O
             Err(TryRecvError::Disconnected) => return None,
         }
     }
+}
+
+/// What a session keeps per subscribed symbol, for [`symbol_feed`] and [`pump_symbols`].
+pub(crate) trait SymbolSubscription: Sized {
+    /// The market's symbol index, the market subscription and the book it keeps current.
+    fn parts(&mut self) -> (usize, &Receiver<Arc<BookUpdate>>, &mut MirrorBook);
+    /// A new subscription to `symbol`, no channel on yet.
+    fn start(symbol: usize, inst: Instrument, rx: Receiver<Arc<BookUpdate>>, book: MirrorBook) -> Self;
+    /// Takes one market update (`changed`: it changed a level), queueing the pushes it causes.
+    fn on_update(&mut self, update: &BookUpdate, changed: bool, out: &mut Outbox);
+}
+
+/// The session's subscription to `symbol` among `feeds`, subscribing on first use; `None` for a
+/// symbol the market does not list.
+pub(crate) fn symbol_feed<'f, F: SymbolSubscription>(
+    feeds: &'f mut Vec<F>,
+    market: &Market,
+    symbol: usize,
+) -> Option<&'f mut F> {
+    if let Some(pos) = feeds.iter_mut().position(|f| f.parts().0 == symbol) {
+        return feeds.get_mut(pos);
+    }
+    let (inst, rx, book) = subscribe_symbol(market, symbol)?;
+    feeds.push(F::start(symbol, inst, rx, book));
+    feeds.last_mut()
+}
+
+/// Takes in every market update of every feed; `false` if the market dropped a subscription
+/// (the session fell a whole backlog behind).
+pub(crate) fn pump_symbols<F: SymbolSubscription>(feeds: &mut [F], out: &mut Outbox) -> bool {
+    for feed in feeds {
+        let (_, rx, book) = feed.parts();
+        let Some(updates) = drain_updates(rx, book) else { return false };
+        for (update, changed) in updates {
+            feed.on_update(&update, changed, out);
+        }
+    }
+    true
 }
 
 /// The depth-limited view a book channel last published.

@@ -40,6 +40,9 @@
 //! request gets Binance's `{"code":..,"msg":..}` with a 4xx status.
 //!
 //! [`Faults::take_skip_sequence`]: crate::faults::Faults::take_skip_sequence
+//! [`Market`]: crate::market::Market
+//! [`Market::now_ms`]: crate::market::Market::now_ms
+//! [`Market::subscribe_book`]: crate::market::Market::subscribe_book
 //!
 //! Files: [`errors`] (the refusals and their codes), [`params`] (parameters and the signing
 //! check), [`rest`] (routing, weights, market data), [`orders`] (order entry and queries),

@@ -9,7 +9,7 @@ use crate::kit::decimal_text::{ms, price_text, qty_text};
 use crate::market::{ExecKind, Market, OrderStatus, OrderView};
 use crate::protocol::{Ctx, HttpRequest};
 use crate::signing;
-use qt_core::{AccountId, Notional, Price, Qty};
+use qt_core::{AccountId, Nanos, Notional, Price, Qty};
 use qt_core::{Clock as _, WallClock};
 use serde_json::{Value, json};
 use std::sync::atomic::Ordering;
@@ -82,18 +82,22 @@ impl BinanceSpot {
         account: AccountId,
     ) -> Option<Value> {
         let inst = market.instruments().get(order.symbol)?;
-        let zero_qty = qty_text(inst, Qty::ZERO);
-        let (x, t, l, last_px, last_quote, fee, maker, tx_time) = match exec {
-            ExecKind::New => (
-                "NEW",
+        // New, canceled and expired reports carry no fill: trade id -1 and zero last quantities.
+        let no_fill = |x: &'static str, at: Nanos| {
+            let none: Option<Notional> = None;
+            (
+                x,
                 -1i64,
-                zero_qty.clone(),
+                qty_text(inst, Qty::ZERO),
                 price_text(inst, Price::ZERO),
                 amount_text(Notional::ZERO),
-                None,
+                none,
                 false,
-                order.created,
-            ),
+                at,
+            )
+        };
+        let (x, t, l, last_px, last_quote, fee, maker, tx_time) = match exec {
+            ExecKind::New => no_fill("NEW", order.created),
             ExecKind::Trade(f) => {
                 let quote = inst.notional(f.price, f.qty, qt_core::Rounding::Nearest).unwrap_or(Notional::ZERO);
                 let id = i64::try_from(f.trade_id).unwrap_or(i64::MAX);
@@ -108,26 +112,8 @@ impl BinanceSpot {
                     f.ts,
                 )
             }
-            ExecKind::Canceled => (
-                "CANCELED",
-                -1,
-                zero_qty.clone(),
-                price_text(inst, Price::ZERO),
-                amount_text(Notional::ZERO),
-                None,
-                false,
-                order.updated,
-            ),
-            ExecKind::Expired => (
-                "EXPIRED",
-                -1,
-                zero_qty.clone(),
-                price_text(inst, Price::ZERO),
-                amount_text(Notional::ZERO),
-                None,
-                false,
-                order.updated,
-            ),
+            ExecKind::Canceled => no_fill("CANCELED", order.updated),
+            ExecKind::Expired => no_fill("EXPIRED", order.updated),
         };
         let (c, orig_c) = match exec {
             ExecKind::Canceled => match self.cancel_id_of(account, order.symbol, order.venue_order_id) {

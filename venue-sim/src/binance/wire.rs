@@ -9,7 +9,7 @@ use qt_core::TimeInForce;
 use qt_core::decimal::{self, DecimalStyle};
 use qt_core::money::NOTIONAL_SCALE;
 use qt_core::{Instrument, Nanos, Notional, OrderType, Price, Qty, Side};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -119,22 +119,8 @@ pub(super) fn order_response(inst: &Instrument, outcome: &OrderOutcome, resp_typ
         return v;
     }
     if let Some(obj) = v.as_object_mut() {
-        let more = json!({
-            "price": price_text(inst, o.price),
-            "origQty": qty_text(inst, o.qty),
-            "executedQty": qty_text(inst, o.cum_qty),
-            "origQuoteOrderQty": amount_text(Notional::ZERO),
-            "cummulativeQuoteQty": amount_text(o.cum_quote),
-            "status": status_text(o.status),
-            "timeInForce": tif_text(o),
-            "type": type_text(o),
-            "side": side_text(o.side),
-            "workingTime": ms(o.created),
-            "selfTradePreventionMode": STP_MODE,
-        });
-        if let Value::Object(m) = more {
-            obj.extend(m);
-        }
+        obj.extend(order_fields(inst, o));
+        obj.insert("workingTime".into(), ms(o.created).into());
         if resp_type == RespType::Full {
             obj.insert("fills".into(), Value::Array(outcome.fills.iter().map(|f| fill_json(inst, f)).collect()));
         }
@@ -152,52 +138,63 @@ pub(super) fn fill_json(inst: &Instrument, f: &FillView) -> Value {
     })
 }
 
+/// The fields every order answer carries: price, quantities, status, type, time in force, side
+/// and self-trade prevention mode.
+fn order_fields(inst: &Instrument, o: &OrderView) -> Map<String, Value> {
+    let fields = json!({
+        "price": price_text(inst, o.price),
+        "origQty": qty_text(inst, o.qty),
+        "executedQty": qty_text(inst, o.cum_qty),
+        "origQuoteOrderQty": amount_text(Notional::ZERO),
+        "cummulativeQuoteQty": amount_text(o.cum_quote),
+        "status": status_text(o.status),
+        "timeInForce": tif_text(o),
+        "type": type_text(o),
+        "side": side_text(o.side),
+        "selfTradePreventionMode": STP_MODE,
+    });
+    match fields {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+/// `head` (an object) with [`order_fields`] added.
+fn with_order_fields(mut head: Value, inst: &Instrument, o: &OrderView) -> Value {
+    if let Value::Object(m) = &mut head {
+        m.extend(order_fields(inst, o));
+    }
+    head
+}
+
 /// The `DELETE /api/v3/order` answer (one element of `DELETE /api/v3/openOrders`).
 pub(super) fn cancel_json(inst: &Instrument, o: &OrderView, cancel_id: &str, now_ms: i64) -> Value {
-    json!({
+    let head = json!({
         "symbol": inst.symbol(),
         "origClientOrderId": o.client_order_id,
         "orderId": o.venue_order_id,
         "orderListId": -1,
         "clientOrderId": cancel_id,
         "transactTime": now_ms,
-        "price": price_text(inst, o.price),
-        "origQty": qty_text(inst, o.qty),
-        "executedQty": qty_text(inst, o.cum_qty),
-        "origQuoteOrderQty": amount_text(Notional::ZERO),
-        "cummulativeQuoteQty": amount_text(o.cum_quote),
-        "status": status_text(o.status),
-        "timeInForce": tif_text(o),
-        "type": type_text(o),
-        "side": side_text(o.side),
-        "selfTradePreventionMode": STP_MODE,
-    })
+    });
+    with_order_fields(head, inst, o)
 }
 
 /// The `GET /api/v3/order` answer (one element of `GET /api/v3/openOrders`).
 pub(super) fn query_json(inst: &Instrument, o: &OrderView) -> Value {
-    json!({
+    let head = json!({
         "symbol": inst.symbol(),
         "orderId": o.venue_order_id,
         "orderListId": -1,
         "clientOrderId": o.client_order_id,
-        "price": price_text(inst, o.price),
-        "origQty": qty_text(inst, o.qty),
-        "executedQty": qty_text(inst, o.cum_qty),
-        "cummulativeQuoteQty": amount_text(o.cum_quote),
-        "status": status_text(o.status),
-        "timeInForce": tif_text(o),
-        "type": type_text(o),
-        "side": side_text(o.side),
         "stopPrice": price_text(inst, Price::ZERO),
         "icebergQty": qty_text(inst, Qty::ZERO),
         "time": ms(o.created),
         "updateTime": ms(o.updated),
         "isWorking": true,
         "workingTime": ms(o.created),
-        "origQuoteOrderQty": amount_text(Notional::ZERO),
-        "selfTradePreventionMode": STP_MODE,
-    })
+    });
+    with_order_fields(head, inst, o)
 }
 
 pub(super) fn account_position_json(ts: Nanos, balances: &[BalanceView], now_ms: i64) -> Value {

@@ -44,6 +44,9 @@
 //! (envelope, routing, rate limits, market data), [`orders`] (order entry, queries, wallet),
 //! [`ledger`] (the venue's own order bookkeeping), [`books`] (venue-wide book topics),
 //! [`session`] and [`private_session`] (the public and private WebSocket sessions).
+//!
+//! [`Market`]: crate::market::Market
+//! [`Market::subscribe_account`]: crate::market::Market::subscribe_account
 
 use self::books::{BookBoard, push_interval};
 use self::errors::ApiError;

@@ -7,7 +7,7 @@ use crate::kit::session::QueuedSession;
 use crate::market::{BookUpdate, TradeView};
 use crate::protocol::Ctx;
 use crate::public_stream::{
-    MirrorBook, Outbox, PublishedView, drain_updates, rfc3339_micros, subscribe_symbol, symbol_by_pair,
+    MirrorBook, Outbox, PublishedView, SymbolSubscription, pump_symbols, rfc3339_micros, symbol_by_pair, symbol_feed,
 };
 use crossbeam_channel::Receiver;
 use qt_core::{Instrument, Side};
@@ -34,18 +34,26 @@ pub(super) struct SymbolFeed {
     pub(super) trades: bool,
 }
 
-impl SymbolFeed {
-    pub(super) fn book_message(
-        &self,
-        kind: &str,
-        bids: &[(i64, i64)],
-        asks: &[(i64, i64)],
-        sum: u32,
-        ts_ns: i64,
-    ) -> String {
-        book_message(&self.inst, kind, bids, asks, sum, ts_ns)
+impl SymbolSubscription for SymbolFeed {
+    fn parts(&mut self) -> (usize, &Receiver<Arc<BookUpdate>>, &mut MirrorBook) {
+        (self.symbol, &self.rx, &mut self.book)
     }
 
+    fn start(symbol: usize, inst: Instrument, rx: Receiver<Arc<BookUpdate>>, book: MirrorBook) -> Self {
+        Self { symbol, name: ws_symbol(&inst), inst, rx, book, channel: None, trades: false }
+    }
+
+    fn on_update(&mut self, update: &BookUpdate, changed: bool, out: &mut Outbox) {
+        if changed && let Some(c) = &mut self.channel {
+            c.dirty = true;
+        }
+        if self.trades && !update.trades.is_empty() {
+            out.data(self.trade_message(&update.trades));
+        }
+    }
+}
+
+impl SymbolFeed {
     pub(super) fn trade_message(&self, trades: &[TradeView]) -> String {
         let items: Vec<String> = trades
             .iter()
@@ -141,20 +149,7 @@ impl Session<'_> {
     }
 
     pub(super) fn feed(&mut self, idx: usize) -> Option<&mut SymbolFeed> {
-        if let Some(pos) = self.symbols.iter().position(|f| f.symbol == idx) {
-            return self.symbols.get_mut(pos);
-        }
-        let (inst, rx, book) = subscribe_symbol(&self.ctx.market, idx)?;
-        self.symbols.push(SymbolFeed {
-            symbol: idx,
-            name: ws_symbol(&inst),
-            inst,
-            rx,
-            book,
-            channel: None,
-            trades: false,
-        });
-        self.symbols.last_mut()
+        symbol_feed(&mut self.symbols, &self.ctx.market, idx)
     }
 
     /// (Re)subscribing `book` sends a fresh snapshot (how a client resyncs).
@@ -162,7 +157,7 @@ impl Session<'_> {
         let Some(feed) = self.feed(idx) else { return };
         let (view, bids, asks) = PublishedView::snapshot(&feed.book, depth);
         let sum = checksum(&view);
-        let message = snapshot.then(|| feed.book_message("snapshot", &bids, &asks, sum, now_ns()));
+        let message = snapshot.then(|| book_message(&feed.inst, "snapshot", &bids, &asks, sum, now_ns()));
         feed.channel = Some(BookChannel { view, dirty: false });
         if let Some(m) = message {
             self.out.data(m);
@@ -204,7 +199,7 @@ impl Session<'_> {
                     level.1 += lot;
                 }
             }
-            let m = feed.book_message("update", &bids, &asks, sum, now_ns());
+            let m = book_message(&feed.inst, "update", &bids, &asks, sum, now_ns());
             self.out.data(m);
         }
     }
@@ -243,17 +238,6 @@ impl QueuedSession for Session<'_> {
 
     /// Takes in every market update; `false` if the market dropped a subscription.
     fn pump(&mut self) -> bool {
-        for feed in &mut self.symbols {
-            let Some(updates) = drain_updates(&feed.rx, &mut feed.book) else { return false };
-            for (update, changed) in updates {
-                if changed && let Some(c) = &mut feed.channel {
-                    c.dirty = true;
-                }
-                if feed.trades && !update.trades.is_empty() {
-                    self.out.data(feed.trade_message(&update.trades));
-                }
-            }
-        }
-        true
+        pump_symbols(&mut self.symbols, &mut self.out)
     }
 }

@@ -32,6 +32,8 @@
 //! Threads: each WebSocket session runs on its own connection thread inside
 //! [`Protocol::run_ws`]; REST on the caller's connection thread. Allocates freely; blocks only
 //! in the WebSocket `recv` tick; never panics on client input.
+//!
+//! [`Market`]: crate::market::Market
 
 use self::rest::{error_body, instruments, rest_books};
 use self::session::Session;

@@ -7,7 +7,8 @@ use crate::kit::session::QueuedSession;
 use crate::market::{BookUpdate, TradeView};
 use crate::protocol::Ctx;
 use crate::public_stream::{
-    BestLevels, Levels, MirrorBook, Outbox, PublishedView, drain_updates, subscribe_symbol, symbol_by_pair,
+    BestLevels, Levels, MirrorBook, Outbox, PublishedView, SymbolSubscription, pump_symbols, symbol_by_pair,
+    symbol_feed,
 };
 use crossbeam_channel::Receiver;
 use qt_core::{Instrument, Side};
@@ -69,6 +70,25 @@ pub(super) struct SymbolFeed {
     pub(super) books: Option<BooksChannel>,
     pub(super) trades: bool,
     pub(super) bbo: Option<BboChannel>,
+}
+
+impl SymbolSubscription for SymbolFeed {
+    fn parts(&mut self) -> (usize, &Receiver<Arc<BookUpdate>>, &mut MirrorBook) {
+        (self.symbol, &self.rx, &mut self.book)
+    }
+
+    fn start(symbol: usize, inst: Instrument, rx: Receiver<Arc<BookUpdate>>, book: MirrorBook) -> Self {
+        Self { symbol, inst_id: inst_id(&inst), inst, rx, book, books: None, trades: false, bbo: None }
+    }
+
+    fn on_update(&mut self, update: &BookUpdate, changed: bool, out: &mut Outbox) {
+        if changed && let Some(b) = &mut self.books {
+            b.dirty = true;
+        }
+        if self.trades && !update.trades.is_empty() {
+            out.data(self.trades_message(&update.trades));
+        }
+    }
 }
 
 impl SymbolFeed {
@@ -168,21 +188,7 @@ impl Session<'_> {
     }
 
     pub(super) fn feed(&mut self, idx: usize) -> Option<&mut SymbolFeed> {
-        if let Some(pos) = self.symbols.iter().position(|f| f.symbol == idx) {
-            return self.symbols.get_mut(pos);
-        }
-        let (inst, rx, book) = subscribe_symbol(&self.ctx.market, idx)?;
-        self.symbols.push(SymbolFeed {
-            symbol: idx,
-            inst_id: inst_id(&inst),
-            inst,
-            rx,
-            book,
-            books: None,
-            trades: false,
-            bbo: None,
-        });
-        self.symbols.last_mut()
+        symbol_feed(&mut self.symbols, &self.ctx.market, idx)
     }
 
     /// Subscribing again to `books` sends a fresh snapshot (how a client resyncs).
@@ -241,18 +247,7 @@ impl QueuedSession for Session<'_> {
 
     /// Takes in every market update; `false` if the market dropped a subscription.
     fn pump(&mut self) -> bool {
-        for feed in &mut self.symbols {
-            let Some(updates) = drain_updates(&feed.rx, &mut feed.book) else { return false };
-            for (update, changed) in updates {
-                if changed && let Some(b) = &mut feed.books {
-                    b.dirty = true;
-                }
-                if feed.trades && !update.trades.is_empty() {
-                    self.out.data(feed.trades_message(&update.trades));
-                }
-            }
-        }
-        true
+        pump_symbols(&mut self.symbols, &mut self.out)
     }
 
     /// Pushes what is due: `books` updates at their interval (or heartbeats), `bbo-tbt`.
