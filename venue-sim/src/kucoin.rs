@@ -1,7 +1,8 @@
 //! KuCoin spot public market data for the venue simulator: [`KucoinSpot`].
 //!
 //! What it serves (shapes follow KuCoin's official OpenAPI/AsyncAPI specs as recorded in
-//! NOTES.md §4 and `testdata/kucoin/`; decimals are the instrument's exact text):
+//! NOTES.md §4 and `testdata/kucoin/`; decimals are the instrument's exact text; symbols are
+//! named `BASE-QUOTE` ([`symbol`]), whatever the market lists them as):
 //! - `POST /api/v1/bullet-public` → `{"code":"200000","data":{"token",
 //!   "instanceServers":[{"endpoint":"wss://<Host>/","encrypt":true,"protocol":"websocket",
 //!   "pingInterval","pingTimeout"}]}}` — the endpoint is this listener (from the `Host` header).
@@ -105,12 +106,23 @@ fn levels(inst: &Instrument, side: &[(Price, Qty)]) -> Value {
     side.iter().map(|(p, q)| json!([inst.price_text(*p).as_ref(), inst.qty_text(*q).as_ref()])).collect()
 }
 
+/// KuCoin's name of `inst`: its symbol if written `BASE-QUOTE`, else built so (a market listed
+/// as `BTCUSDT` for every protocol at once is `BTC-USDT` here).
+pub fn symbol(inst: &Instrument) -> String {
+    if inst.symbol().contains('-') { inst.symbol().to_owned() } else { format!("{}-{}", inst.base(), inst.quote()) }
+}
+
+/// The market's index of the symbol KuCoin calls `name`.
+fn symbol_index(market: &crate::market::Market, name: &str) -> Option<usize> {
+    market.instruments().iter().position(|i| symbol(i) == name)
+}
+
 fn symbol_info(inst: &Instrument) -> Value {
     let tick = inst.price_text(inst.tick());
     let lot = inst.qty_text(inst.lot());
     let min = inst.qty_text(inst.min_qty());
     json!({
-        "symbol": inst.symbol(), "name": inst.symbol(), "baseCurrency": inst.base(), "quoteCurrency": inst.quote(),
+        "symbol": symbol(inst), "name": symbol(inst), "baseCurrency": inst.base(), "quoteCurrency": inst.quote(),
         "feeCurrency": inst.quote(), "market": inst.quote(), "baseMinSize": min.as_ref(),
         "quoteMinSize": "0.1", "baseMaxSize": "10000000000", "quoteMaxSize": "99999999",
         "baseIncrement": lot.as_ref(), "quoteIncrement": tick.as_ref(), "priceIncrement": tick.as_ref(),
@@ -122,7 +134,7 @@ fn symbol_info(inst: &Instrument) -> Value {
 fn snapshot(ctx: &Ctx, query: &str, depth: usize) -> HttpResponse {
     let Some(name) = query_value(query, "symbol") else { return error(400, "400100", "symbol is required") };
     let market = &ctx.market;
-    let (Some(index), true) = (market.symbol_index(name), !name.is_empty()) else {
+    let (Some(index), true) = (symbol_index(market, name), !name.is_empty()) else {
         return error(400, "400100", "Unsupported trading pair.");
     };
     let (Some(snap), Some(inst)) = (market.snapshot(index, depth), market.instruments().get(index)) else {
@@ -236,7 +248,8 @@ impl Session {
         }
         let mut indices = Vec::new();
         for n in &names {
-            indices.push(ctx.market.symbol_index(n).ok_or_else(|| format!("topic {topic}: symbol {n} is not found"))?);
+            indices
+                .push(symbol_index(&ctx.market, n).ok_or_else(|| format!("topic {topic}: symbol {n} is not found"))?);
         }
         for symbol in indices {
             let at = match self.feeds.iter().position(|f| f.window.symbol == symbol) {
@@ -266,14 +279,14 @@ impl Session {
                 "sequence": u.update_id.to_string(),
                 "side": if t.aggressor == Side::Buy { "buy" } else { "sell" },
                 "size": inst.qty_text(t.qty).as_ref(),
-                "symbol": inst.symbol(),
+                "symbol": symbol(inst),
                 "takerOrderId": format!("{:024x}", t.trade_id.wrapping_mul(2) + 1),
                 "time": t.ts.0.max(0).to_string(),
                 "tradeId": t.trade_id.to_string(),
                 "type": "match",
             });
             out.push(
-                json!({ "topic": format!("/market/match:{}", inst.symbol()), "type": "message", "subject": "trade.l3match", "data": data })
+                json!({ "topic": format!("/market/match:{}", symbol(inst)), "type": "message", "subject": "trade.l3match", "data": data })
                     .to_string(),
             );
         }
@@ -291,14 +304,14 @@ impl Session {
         };
         let (bids, asks) = merged_levels(&window.ops);
         json!({
-            "topic": format!("/market/level2:{}", inst.symbol()),
+            "topic": format!("/market/level2:{}", symbol(inst)),
             "type": "message",
             "subject": "trade.l2update",
             "data": {
                 "changes": { "asks": side(&asks), "bids": side(&bids) },
                 "sequenceEnd": last,
                 "sequenceStart": first,
-                "symbol": inst.symbol(),
+                "symbol": symbol(inst),
                 "time": ctx.market.now_ms(),
             },
         })

@@ -587,6 +587,10 @@ impl FeedSource for BybitFeed {
         self.inner.book_gaps(instrument)
     }
 
+    fn set_raw_tap(&mut self, tap: qt_core::journal_raw::RawFrameTap) {
+        self.inner.set_raw_tap(tap);
+    }
+
     fn state(&self) -> FeedState {
         self.inner.state()
     }
