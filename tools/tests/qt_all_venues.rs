@@ -136,6 +136,8 @@ fn sim_book(client: &HttpsClient, inst: &Instrument) -> (u64, Levels, Levels) {
 fn run_config(sim: &Sim, dir: &Path) -> PathBuf {
     let mut text = include_str!("../../examples/all-venues-venue-sim.toml")
         .replace("ca_file = \"venue-sim-ca.pem\"", &format!("ca_file = {:?}", sim.ca.display().to_string()))
+        // Trades often: the strategy reads OKX's book and orders go to Binance.
+        .replace("threshold = \"0.6\"", "threshold = \"0.1\"")
         .replace(
             "idle = { kind = \"spin_yield\", spins = 10000 }",
             "idle = { kind = \"backoff\", spins = 100, yields = 10, max_sleep_us = 200 }",
@@ -238,6 +240,12 @@ fn every_venue_live_in_one_run_matches_the_simulator_and_faults_stay_on_their_ve
     let summary = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "stdout:\n{summary}\nstderr:\n{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(injected, faults.len(), "the run ended before the faults:\n{summary}");
+
+    // The strategy read OKX's book and traded on Binance (`signal_venue`).
+    let orders = summary.lines().find(|l| l.trim_start().starts_with("orders ")).expect("an orders line");
+    let sent: u64 = orders.split("sent ").nth(1).and_then(|r| r.split_whitespace().next()).unwrap().parse().unwrap();
+    assert!(sent > 0, "no order sent on OKX's signal:\n{summary}");
+    assert!(summary.contains("gateway   binance: sent"), "{summary}");
 
     // Every venue's books valid at the end; the faulted ones resynced; the others untouched.
     for (venue, _, _) in VENUES {
