@@ -642,7 +642,8 @@ fn run(
         }
     }
     let target = if plan.is_live() {
-        let venues: Vec<String> = plan.venues.iter().map(|v| format!("{} at {}", v.venue, v.rest_url)).collect();
+        let at = |v: &config::VenuePlan| if v.rest_url.is_empty() { v.ws_url.clone() } else { v.rest_url.clone() };
+        let venues: Vec<String> = plan.venues.iter().map(|v| format!("{} at {}", v.venue, at(v))).collect();
         format!("live venues {} for {:.3} s", venues.join(", "), plan.sim.duration.as_secs_f64())
     } else {
         format!(

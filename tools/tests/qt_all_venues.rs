@@ -284,6 +284,8 @@ fn every_venue_live_in_one_run_matches_the_simulator_and_faults_stay_on_their_ve
         ("firi", "BTCUSDT"),
     ];
     let journaled = journaled_books(&dir.join("journal"), instruments.len());
+    // The run, with its seven venues, faults, resyncs and cross-venue orders, replays identically.
+    util::assert_replays(&dir.join("journal"));
     for (i, (venue, market)) in instruments.iter().enumerate() {
         let images = &images[market];
         let same_state =

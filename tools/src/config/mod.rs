@@ -137,9 +137,9 @@ pub struct VenuePlan {
     pub server_name: Option<String>,
     /// `recvWindow`, ms.
     pub recv_window_ms: u64,
-    /// Credentials of each account trading there.
+    /// Credentials of each account trading there (empty where the venue has no gateway).
     pub keys: Vec<(AccountId, String, String)>,
-    /// Instruments traded there.
+    /// Instruments listed there (its feeds keep their books; orders only where it has a gateway).
     pub instruments: Vec<InstrumentId>,
 }
 

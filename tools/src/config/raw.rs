@@ -267,7 +267,7 @@ impl Default for RawSim {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawInstrument {
-    /// Venue (only `sim` trades in this build).
+    /// Venue: `sim` (the built-in simulated venue, the default) or a `[[venues]]` entry's.
     #[serde(default = "default_venue")]
     pub venue: Venue,
     /// Symbol.
