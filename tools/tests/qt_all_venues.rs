@@ -261,8 +261,10 @@ fn every_venue_live_in_one_run_matches_the_simulator_and_faults_stay_on_their_ve
             }
             "bybit" => {
                 assert!(venue_figure(&summary, venue, "gaps") >= 1, "bybit gap:\n{summary}");
+                // A truncated frame is counted; it resyncs a book only if it was that book's
+                // (it may have been a trade's).
                 assert!(venue_figure(&summary, venue, "errors") >= 1, "bybit truncated frame:\n{summary}");
-                assert!(venue_figure(&summary, venue, "resyncs") >= 2, "bybit: the gap and the frame:\n{summary}");
+                assert!(venue_figure(&summary, venue, "resyncs") >= 1, "bybit: the gap:\n{summary}");
             }
             _ => {
                 for figure in ["resyncs", "gaps", "failures", "errors"] {
