@@ -1,5 +1,6 @@
-//! `qt feed-check` and `qt capture`: verify a capture of raw venue messages through the same
-//! decoder and book the engine uses, and record such a capture from a live connection.
+//! `qt feed-check`: verify a capture of raw venue messages (recorded by `qt capture`,
+//! [`crate::capture`]) through the same decoder and book the engine uses, the venue's decoder
+//! and symbol keys taken from the registry ([`crate::venues`]).
 //!
 //! A capture is one raw message per line (a WebSocket text frame exactly as received, or a REST
 //! body for REST-polled venues). `feed-check` prints, per message, the top of each changed book,
@@ -18,7 +19,7 @@ use qt_feed::{ChecksumVerdict, FeedStats, VenueDecoder};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::{BufRead, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Instruments for a capture: every symbol on a grid of `10^-price_decimals` and
 /// `10^-qty_decimals` (exact for any message at or below those decimals).
@@ -39,29 +40,11 @@ pub fn capture_instruments(
         .collect()
 }
 
-/// The decoder for `venue` over `instruments`; `depth` is the subscribed book depth for venues
-/// whose topics name one (Bybit `orderbook.{depth}.{symbol}`).
+/// The decoder for `venue` over `instruments` (its registry entry's); `depth` is the
+/// subscribed book depth for venues whose wire names one (Bybit `orderbook.{depth}.{symbol}`,
+/// Kraken's checksum depth), 0 for the venue's default.
 pub fn decoder_for(venue: Venue, instruments: &[Instrument], depth: u16) -> anyhow::Result<Box<dyn VenueDecoder>> {
-    Ok(match venue {
-        Venue::Binance => Box::new(qt_feed::binance::Decoder::new(instruments)),
-        Venue::BinanceUsdm => Box::new(qt_feed::binance_usdm::Decoder::new(instruments)),
-        Venue::Bybit => Box::new(qt_feed::bybit::Decoder::new(instruments, depth)),
-        Venue::Kucoin => Box::new(qt_feed::kucoin::Decoder::new(instruments)),
-        Venue::Firi => match instruments {
-            [one] => Box::new(qt_feed::firi::Decoder::new(one.clone())),
-            _ => bail!("a Firi capture holds one market's depth bodies; give exactly one --symbols"),
-        },
-        Venue::Okx => Box::new(qt_feed::okx::Decoder::new(instruments)),
-        // Kraken's checksum formats at the pair's precision: the capture's decimals must be it.
-        Venue::Kraken => Box::new(qt_feed::kraken::Decoder::with_depth(
-            instruments,
-            &[],
-            if depth == 0 { qt_feed::kraken::DEPTHS[0] } else { usize::from(depth) },
-        )),
-        other => bail!(
-            "no decoder for {other} in this build (available: binance, binance_usdm, bybit, kucoin, firi, okx, kraken)"
-        ),
-    })
+    (crate::venues::require(venue)?.decoder)(instruments, depth)
 }
 
 /// What a feed check found.
@@ -354,164 +337,22 @@ pub fn symbols_in(path: &Path, venue: Venue) -> anyhow::Result<Vec<String>> {
     Ok(seen)
 }
 
-/// The symbols one capture line names, the venue's way.
+/// The symbols one capture line names, the venue's way ([`crate::venues::SymbolKey`]).
 fn symbols_named(line: &str, venue: Venue) -> impl Iterator<Item = &str> {
-    let key = match venue {
-        Venue::Binance | Venue::BinanceUsdm => Some("\"s\":\""),
-        // "instId":"BTC-USDT" (in "arg" and in trade items)
-        Venue::Okx => Some("\"instId\":\""),
-        // "symbol":"BTC/USD" inside data items
-        Venue::Kraken => Some("\"symbol\":\""),
+    use crate::venues::SymbolKey;
+    let key = crate::venues::entry(venue).map_or(SymbolKey::None, |e| e.symbol_key);
+    let topical = match key {
+        SymbolKey::TopicTail(sep) => {
+            topic(line).and_then(|t| t.rsplit(sep).next()).filter(|s| !s.contains(',') && !s.is_empty())
+        }
         _ => None,
     };
-    let topical = match venue {
-        // "topic":"orderbook.50.BTCUSDT" / "publicTrade.BTCUSDT"
-        Venue::Bybit => topic(line).and_then(|t| t.rsplit('.').next()),
-        // "topic":"/market/level2:BTC-USDT"
-        Venue::Kucoin => topic(line).and_then(|t| t.rsplit(':').next()).filter(|s| !s.contains(',')),
+    let field = match key {
+        SymbolKey::Field(k) => Some(k),
         _ => None,
     };
-    let keyed = key.into_iter().flat_map(move |k| line.split(k).skip(1).filter_map(|r| r.split('"').next()));
+    let keyed = field.into_iter().flat_map(move |k| line.split(k).skip(1).filter_map(|r| r.split('"').next()));
     topical.into_iter().chain(keyed)
-}
-
-/// A capture's WebSocket client for `ws_url` with the request target `target(configured)`.
-fn capture_client(
-    ws_url: &str,
-    target: impl FnOnce(&str) -> String,
-    ca_file: Option<&Path>,
-    server_name: Option<&str>,
-) -> anyhow::Result<qt_feed::ws::WsClient> {
-    let tls = qt_feed::tls::client_config(ca_file)?;
-    let ws = qt_feed::endpoint::Endpoint::parse(ws_url, "ws_url")?;
-    let client = qt_feed::ws::WsClient::new(
-        &ws,
-        ws.resolve()?,
-        &target(&ws.target),
-        ws.server_name(server_name)?,
-        tls,
-        qt_feed::ws::Backoff::new(Nanos(100 * Nanos::MILLI.0), Nanos::SECOND, 1),
-    );
-    Ok(client)
-}
-
-/// Drives `client` for `duration`, writing every received frame as one line of
-/// `out_dir/frames.jsonl`; `each_turn(client, progress, frames so far, now)` runs after every
-/// poll (subscriptions, heartbeats, snapshots). Returns the frame count and the file.
-fn record_frames(
-    mut client: qt_feed::ws::WsClient,
-    duration: std::time::Duration,
-    out_dir: &Path,
-    mut each_turn: impl FnMut(&mut qt_feed::ws::WsClient, qt_feed::ws::WsProgress, u64, Nanos) -> anyhow::Result<()>,
-) -> anyhow::Result<(u64, PathBuf)> {
-    std::fs::create_dir_all(out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
-    let mut poll = mio::Poll::new()?;
-    client.register(poll.registry(), 0)?;
-    let mut events = mio::Events::with_capacity(64);
-    let frames_path = out_dir.join("frames.jsonl");
-    let mut frames = std::io::BufWriter::new(std::fs::File::create(&frames_path)?);
-    let started = std::time::Instant::now();
-    let mut count = 0u64;
-    let mut write_error = None;
-    while started.elapsed() < duration {
-        poll.poll(&mut events, Some(std::time::Duration::from_millis(10)))?;
-        if !events.is_empty() {
-            client.on_ready();
-        }
-        let now = sys::mono_now();
-        let progress = client.poll(now, &mut |frame: &[u8]| {
-            count += 1;
-            if let Err(e) = frames.write_all(frame).and_then(|_| frames.write_all(b"\n")) {
-                write_error = Some(e);
-            }
-        });
-        if let Some(e) = write_error.take() {
-            return Err(e).context("writing frames");
-        }
-        each_turn(&mut client, progress, count, now)?;
-    }
-    frames.flush()?;
-    Ok((count, frames_path))
-}
-
-/// `qt capture` for a venue whose book snapshot arrives in the stream (OKX, Kraken): opens the
-/// venue's stream, sends its subscribe requests (again after a reconnect) and its heartbeat
-/// text at its interval, and records every received text frame, one per line, into
-/// `out_dir/frames.jsonl`.
-pub fn capture_stream<V: qt_feed::ws_feed::StreamVenue>(
-    venue: &V,
-    ws_url: &str,
-    ca_file: Option<&Path>,
-    server_name: Option<&str>,
-    duration: std::time::Duration,
-    out_dir: &Path,
-) -> anyhow::Result<(u64, PathBuf)> {
-    use qt_feed::ws_feed::Heartbeat;
-    let client = capture_client(ws_url, |t| venue.ws_target(t), ca_file, server_name)?;
-    let heartbeat = match venue.heartbeat() {
-        Heartbeat::None => None,
-        Heartbeat::Every { text, interval } | Heartbeat::WhenSilent { text, interval } => Some((text, interval)),
-    };
-    let requests = venue.subscribe_requests();
-    let mut last_beat = sys::mono_now();
-    record_frames(client, duration, out_dir, |client, progress, _, now| {
-        if progress.opened {
-            for request in &requests {
-                let _ = client.send_text(request, now);
-            }
-            last_beat = now;
-        }
-        if let Some((text, interval)) = &heartbeat
-            && client.is_open()
-            && now.saturating_sub(last_beat) >= *interval
-        {
-            last_beat = now;
-            let _ = client.send_text(text, now);
-        }
-        Ok(())
-    })
-}
-
-/// `qt capture`: records raw frames of Binance combined streams (diff depth, bookTicker, trade)
-/// and the REST snapshots of `symbols` into `out_dir` (`frames.jsonl`, `snapshot_<SYM>.json`).
-pub fn capture_binance(
-    ws_url: &str,
-    rest_url: &str,
-    ca_file: Option<&Path>,
-    server_name: Option<&str>,
-    symbols: &[String],
-    duration: std::time::Duration,
-    out_dir: &Path,
-) -> anyhow::Result<(u64, PathBuf)> {
-    use qt_feed::endpoint::Endpoint;
-    let rest = Endpoint::parse(rest_url, "rest_url")?;
-    let streams: Vec<String> = symbols
-        .iter()
-        .flat_map(|s| {
-            let l = s.to_lowercase();
-            [format!("{l}@depth@100ms"), format!("{l}@bookTicker"), format!("{l}@trade")]
-        })
-        .collect();
-    let target = format!("/stream?streams={}", streams.join("/"));
-    let client = capture_client(ws_url, |_| target, ca_file, server_name)?;
-    let tls = qt_feed::tls::client_config(ca_file)?;
-    let https = qt_feed::snapshot::HttpsClient::new(rest.clone(), rest.resolve()?, rest.server_name(server_name)?, tls);
-    let started = std::time::Instant::now();
-    let mut snapshots_taken = false;
-    record_frames(client, duration, out_dir, |_, _, count, _| {
-        // Snapshots once the stream runs, so the capture holds diffs from before them.
-        if !snapshots_taken && count > 0 && started.elapsed() > std::time::Duration::from_millis(300) {
-            snapshots_taken = true;
-            for s in symbols {
-                let (status, body) = https.get(&format!("/api/v3/depth?symbol={s}&limit=1000"))?;
-                if status != 200 {
-                    bail!("snapshot of {s}: HTTP {status}");
-                }
-                std::fs::write(out_dir.join(format!("snapshot_{s}.json")), body)?;
-            }
-        }
-        Ok(())
-    })
 }
 
 #[cfg(test)]

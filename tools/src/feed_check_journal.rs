@@ -5,7 +5,9 @@
 //! them (where a capture's `--snapshot` files would be used).
 //!
 //! Feed `N` is the engine's feed order, which in a live run is the order of `[[venues]]` in the
-//! run's configuration; the venue and symbols come from the journal's Config record. A journal
+//! run's configuration, each venue's instruments split into feeds as its registry entry groups
+//! them ([`crate::config::Plan::live_feeds`]: Bybit spot and linear, one Firi market each); the
+//! venue and symbols come from the journal's Config record. A journal
 //! continued across restarts holds several runs: the last run's frames are checked (an earlier
 //! run's session ended with a disconnect the frames alone do not show).
 
@@ -80,13 +82,12 @@ pub fn feeds(found: &JournaledFrames, dir: &Path) -> anyhow::Result<Vec<Journale
     let plan = crate::config::load(&found.config, &format!("the configuration journaled in {}", dir.display()))
         .map_err(|e| anyhow!("{e}"))?;
     Ok(plan
-        .venues
-        .iter()
+        .live_feeds()
+        .into_iter()
         .enumerate()
-        .map(|(i, v)| JournaledFeed {
-            venue: v.venue,
-            symbols: v
-                .instruments
+        .map(|(i, (venue, instruments))| JournaledFeed {
+            venue,
+            symbols: instruments
                 .iter()
                 .filter_map(|id| plan.instruments.get(*id).map(|inst| inst.symbol().to_string()))
                 .collect(),

@@ -15,3 +15,4 @@ pub mod run;
 pub mod signals;
 pub mod summary;
 pub mod venue_sim;
+pub mod venues;

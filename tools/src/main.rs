@@ -82,9 +82,10 @@ enum Command {
         #[arg(required_unless_present = "journal")]
         file: Option<PathBuf>,
     },
-    /// Record raw messages (and REST snapshots) from a live connection into a capture folder.
+    /// Record raw messages (and REST snapshots) from a live connection into a capture folder,
+    /// through the venue's live feed (its connect flow, subscriptions, heartbeat and resync).
     Capture {
-        /// Venue (binance, binance_usdm, kucoin, firi, okx, kraken).
+        /// Venue (binance, binance_usdm, bybit, okx, kucoin, kraken, firi).
         #[arg(long)]
         venue: qt_core::Venue,
         /// Symbols (comma-separated).
@@ -94,9 +95,10 @@ enum Command {
         /// (its bullet answer names the endpoint) and firi (REST only).
         #[arg(long, default_value = "")]
         ws_url: String,
-        /// REST base URL, e.g. https://127.0.0.1:9443 (binance: its snapshots).
-        #[arg(long)]
-        rest_url: Option<String>,
+        /// REST base URL, e.g. https://127.0.0.1:9443 (snapshots: binance, binance_usdm, kucoin;
+        /// polls: firi).
+        #[arg(long, default_value = "")]
+        rest_url: String,
         /// Trust only this CA (the simulator's venue-sim-ca.pem).
         #[arg(long)]
         ca_file: Option<PathBuf>,
@@ -109,6 +111,13 @@ enum Command {
         /// Firi: time between depth polls.
         #[arg(long, value_parser = humantime::parse_duration, default_value = "500ms")]
         poll_interval: std::time::Duration,
+        /// Decimals prices are held at while recording (kraken: the pair's price precision,
+        /// which its checksum formats numbers at; give feed-check the same).
+        #[arg(long, default_value_t = 8)]
+        price_decimals: u8,
+        /// Decimals quantities are held at while recording (kraken: the pair's qty precision).
+        #[arg(long, default_value_t = 8)]
+        qty_decimals: u8,
         /// Output folder (frames.jsonl; snapshot-synced venues also `snapshot_<SYMBOL>.json`).
         #[arg(long)]
         out: PathBuf,
@@ -151,8 +160,10 @@ enum Command {
         #[command(subcommand)]
         action: JournalAction,
     },
-    /// Run the venue simulator: a local TLS exchange speaking Binance spot and Bybit v5 (and OKX v5
-    /// and Kraken WS v2 market data when given a listen address), until Ctrl-C or SIGTERM.
+    /// Run the venue simulator: a local TLS exchange speaking Binance spot and Bybit v5 (orders and
+    /// market data) and the public market data of Binance USD-M, OKX v5, KuCoin, Kraken WS v2 and
+    /// Firi (each when given a listen address, or all with --all), until Ctrl-C or SIGTERM.
+    /// The CA file is written once every listener is bound; its absolute path is printed.
     VenueSim {
         /// TOML configuration; without it the embedded default (examples/venue-sim.toml) is used.
         #[arg(long, value_name = "FILE")]
@@ -172,6 +183,18 @@ enum Command {
         /// Kraken listen address (overrides kraken_listen; serves Kraken WS v2 market data).
         #[arg(long)]
         kraken: Option<std::net::SocketAddr>,
+        /// Binance USD-M listen address (overrides binance_usdm_listen).
+        #[arg(long)]
+        binance_usdm: Option<std::net::SocketAddr>,
+        /// KuCoin listen address (overrides kucoin_listen).
+        #[arg(long)]
+        kucoin: Option<std::net::SocketAddr>,
+        /// Firi listen address (overrides firi_listen).
+        #[arg(long)]
+        firi: Option<std::net::SocketAddr>,
+        /// Serve every venue's protocol: those without an address on any free loopback port.
+        #[arg(long)]
+        all: bool,
         /// Stop after this long (default: run until Ctrl-C).
         #[arg(long, value_parser = humantime::parse_duration)]
         duration: Option<std::time::Duration>,
@@ -265,8 +288,30 @@ fn main() -> ExitCode {
             let args = qt_tools::replay::ReplayArgs { dir, speed, until, skip_corrupt };
             exit(replay(args, config))
         }
-        Command::VenueSim { config, ca_file, binance, bybit, okx, kraken, duration } => {
-            exit(venue_sim(config, ca_file, [binance, bybit, okx, kraken], duration))
+        Command::VenueSim {
+            config,
+            ca_file,
+            binance,
+            bybit,
+            okx,
+            kraken,
+            binance_usdm,
+            kucoin,
+            firi,
+            all,
+            duration,
+        } => {
+            use qt_core::Venue;
+            let listens = [
+                (Venue::Binance, binance),
+                (Venue::Bybit, bybit),
+                (Venue::Okx, okx),
+                (Venue::Kraken, kraken),
+                (Venue::BinanceUsdm, binance_usdm),
+                (Venue::Kucoin, kucoin),
+                (Venue::Firi, firi),
+            ];
+            exit(venue_sim(config, ca_file, &listens, all, duration))
         }
         Command::FeedCheck { venue, symbols, price_decimals, qty_decimals, snapshot, quiet, journal, feed, file } => {
             exit(match (journal, venue, file) {
@@ -277,18 +322,27 @@ fn main() -> ExitCode {
                 _ => Err(anyhow::anyhow!("give --venue and a capture file, or --journal DIR")),
             })
         }
-        Command::Capture { venue, symbols, ws_url, rest_url, ca_file, server_name, duration, poll_interval, out } => {
-            exit(capture(
-                venue,
-                &symbols,
-                &ws_url,
-                rest_url.as_deref(),
+        Command::Capture {
+            venue,
+            symbols,
+            ws_url,
+            rest_url,
+            ca_file,
+            server_name,
+            duration,
+            poll_interval,
+            price_decimals,
+            qty_decimals,
+            out,
+        } => {
+            let target = qt_tools::venues::FeedTarget {
+                ws_url,
+                rest_url,
                 ca_file,
                 server_name,
-                duration,
-                poll_interval,
-                &out,
-            ))
+                poll_interval: Some(poll_interval),
+            };
+            exit(capture(venue, &target, &symbols, (price_decimals, qty_decimals), duration, &out))
         }
     }
 }
@@ -337,7 +391,8 @@ fn feed_check(
     let mut lock = stdout.lock();
     let mut sink = std::io::sink();
     let out: &mut dyn std::io::Write = if quiet { &mut sink } else { &mut lock };
-    let depth = if venue == qt_core::Venue::Bybit { fc::bybit_depth_in(&file)?.unwrap_or(50) } else { 0 };
+    // The book depth a capture's topics name (Bybit `orderbook.{depth}.…`); else the default.
+    let depth = fc::bybit_depth_in(&file)?.unwrap_or(0);
     let summary = fc::check(venue, &instruments, reader, &snapshots, depth, out)?;
     if quiet {
         println!("{summary}");
@@ -371,59 +426,42 @@ fn feed_check_journal(
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)] // one per command-line flag
+/// `qt capture`: the venue's live feed from the registry, recorded ([`qt_tools::capture`]).
 fn capture(
     venue: qt_core::Venue,
+    target: &qt_tools::venues::FeedTarget,
     symbols: &[String],
-    ws_url: &str,
-    rest_url: Option<&str>,
-    ca_file: Option<PathBuf>,
-    server_name: Option<String>,
+    decimals: (u8, u8),
     duration: std::time::Duration,
-    poll_interval: std::time::Duration,
     out: &std::path::Path,
 ) -> anyhow::Result<()> {
-    use qt_core::Venue;
-    use qt_feed::ws_feed::WsFeedConfig;
-    use qt_tools::capture::{CaptureTarget, capture_firi, capture_snapshot_feed};
-    use qt_tools::feed_check as fc;
-    let (ca, name) = (ca_file.as_deref(), server_name.as_deref());
-    let rest = |why: &str| rest_url.with_context(|| format!("--rest-url is required for {venue} ({why})"));
-    let common = || -> anyhow::Result<WsFeedConfig> {
-        Ok(WsFeedConfig {
-            ws_url: ws_url.to_owned(),
-            ca_file: ca_file.clone(),
-            server_name: server_name.clone(),
-            symbols: fc::capture_instruments(venue, symbols, 8, 8)?,
-        })
-    };
-    let (n, path) = match venue {
-        Venue::Binance => fc::capture_binance(ws_url, rest("its REST snapshots")?, ca, name, symbols, duration, out)?,
-        Venue::BinanceUsdm | Venue::Kucoin => {
-            let target =
-                CaptureTarget { ws_url, rest_url: rest("its REST snapshots")?, ca_file: ca, server_name: name };
-            capture_snapshot_feed(venue, &target, symbols, duration, out)?
+    let entry = qt_tools::venues::require(venue)?;
+    if !entry.capture {
+        anyhow::bail!("{venue} cannot be captured (capture: {})", qt_tools::venues::names(|e| e.capture));
+    }
+    for (needed, url, flag) in
+        [(entry.endpoints.ws, &target.ws_url, "--ws-url"), (entry.endpoints.rest, &target.rest_url, "--rest-url")]
+    {
+        if needed && url.is_empty() {
+            anyhow::bail!("{flag} is required for {venue}");
         }
-        Venue::Firi => {
-            let target =
-                CaptureTarget { ws_url, rest_url: rest("it is polled over REST")?, ca_file: ca, server_name: name };
-            match symbols {
-                [market] => capture_firi(&target, market, poll_interval, duration, out)?,
-                _ => anyhow::bail!("a Firi capture records one market: give exactly one --symbols"),
+    }
+    let c = qt_tools::capture::capture(entry, target, symbols, decimals, duration, out)?;
+    println!("recorded {} messages to {}", c.messages, c.frames.display());
+    if let Some(s) = c.stats.filter(|s| s.resyncs > 0) {
+        println!(
+            "the feed resynced {} times while recording (gaps {}, checksum failures {}, parse errors {}){}",
+            s.resyncs,
+            s.gaps,
+            s.checksum_failed,
+            s.parse_errors,
+            if s.checksum_failed > 0 {
+                ": a checksum venue needs the pair's --price-decimals/--qty-decimals"
+            } else {
+                ""
             }
-        }
-        Venue::Okx => {
-            let venue = qt_feed::okx::live::OkxLive::new(&qt_feed::okx::live::OkxFeedConfig::new(common()?));
-            fc::capture_stream(&venue, ws_url, ca, name, duration, out)?
-        }
-        Venue::Kraken => {
-            let venue =
-                qt_feed::kraken::live::KrakenLive::new(&qt_feed::kraken::live::KrakenFeedConfig::new(common()?));
-            fc::capture_stream(&venue, ws_url, ca, name, duration, out)?
-        }
-        other => anyhow::bail!("capture supports binance, binance_usdm, kucoin, firi, okx and kraken, not {other}"),
-    };
-    println!("recorded {n} messages to {}", path.display());
+        );
+    }
     Ok(())
 }
 
@@ -532,7 +570,8 @@ fn quiet_on_broken_pipe(result: anyhow::Result<()>) -> anyhow::Result<()> {
 fn venue_sim(
     path: Option<PathBuf>,
     ca_file: Option<PathBuf>,
-    [binance, bybit, okx, kraken]: [Option<std::net::SocketAddr>; 4],
+    listens: &[(qt_core::Venue, Option<std::net::SocketAddr>)],
+    all: bool,
     duration: Option<std::time::Duration>,
 ) -> anyhow::Result<()> {
     let (text, name) =
@@ -541,24 +580,20 @@ fn venue_sim(
     if let Some(ca) = ca_file {
         plan.ca_file = ca;
     }
-    if let Some(a) = binance {
-        plan.binance_listen = a;
-    }
-    if let Some(a) = bybit {
-        plan.bybit_listen = a;
-    }
-    for (name, addr) in [("okx", okx), ("kraken", kraken)] {
+    for (venue, addr) in listens {
         if let Some(a) = addr {
-            plan.public_listens.retain(|(n, _)| *n != name);
-            plan.public_listens.push((name, a));
+            plan.set_listen(*venue, *a);
         }
+    }
+    if all {
+        plan.serve_all();
     }
     let stop = qt_tools::signals::stop_on_signal("the venue simulator")?;
     let mut server = qt_tools::venue_sim::start(&plan)?;
     for (venue, addr) in &server.addrs {
-        println!("{venue:<8} https://{addr}  wss://{addr}");
+        println!("{venue:<12} https://{addr}  wss://{addr}");
     }
-    println!("ca_file  {}", server.ca_file.display());
+    println!("ca_file      {}", server.ca_file.display());
     for a in &plan.market.accounts {
         println!("account  api_key {}  secret {}", a.api_key, a.secret);
     }
@@ -607,7 +642,8 @@ fn run(
         }
     }
     let target = if plan.is_live() {
-        let venues: Vec<String> = plan.venues.iter().map(|v| format!("{} at {}", v.venue, v.rest_url)).collect();
+        let at = |v: &config::VenuePlan| if v.rest_url.is_empty() { v.ws_url.clone() } else { v.rest_url.clone() };
+        let venues: Vec<String> = plan.venues.iter().map(|v| format!("{} at {}", v.venue, at(v))).collect();
         format!("live venues {} for {:.3} s", venues.join(", "), plan.sim.duration.as_secs_f64())
     } else {
         format!(

@@ -24,7 +24,7 @@ use qt_core::{
     Clock, DecimalStyle, Engine, EngineConfig, EngineReport, ExecutionReport, InstrumentId, OrderCommand,
     ReplayableClock, SimClock, TimerClock, Venue, WallClock, sys,
 };
-use qt_feed::{BinanceFeed, BinanceFeedConfig, RingFeed};
+use qt_feed::RingFeed;
 use qt_gateway::binance::{BinanceGatewayConfig, GatewayError, GatewayStats};
 use qt_risk::RiskGate;
 use qt_risk::ess::EmergencyStop;
@@ -369,6 +369,9 @@ pub struct LiveRun {
     pub account_queries: Vec<BinanceGatewayConfig>,
     /// The feeds' raw-frame rings for the journal thread (`[journal] raw_frames`).
     pub raw_frames: Option<RawFrameRings>,
+    /// The gateway ends of the links of venues that serve market data only (no gateway): held
+    /// so the engine's rings stay connected; nothing is sent there (configuration refuses it).
+    pub market_only: Vec<(Consumer<OrderCommand>, Producer<ExecutionReport>)>,
 }
 
 /// A gateway built but not started, holding its ends of the engine's rings.
@@ -442,8 +445,9 @@ pub fn client_run_id(journal_id: Option<u64>) -> u32 {
     }
 }
 
-/// Builds a live run: the engine on a [`ReplayableClock`] (fixed until released), one feed and
-/// one gateway (not started) per venue, orders named with `run_id`.
+/// Builds a live run: the engine on a [`ReplayableClock`] (fixed until released), each venue's
+/// feeds as its registry entry builds them ([`crate::venues`]) and, where it has one, its
+/// gateway (not started), orders named with `run_id`.
 pub fn build_live(plan: &Plan, stop: Option<Arc<AtomicBool>>, run_id: u32) -> anyhow::Result<LiveRun> {
     sys::init_clock();
     let gate = build_gate(plan)?;
@@ -461,46 +465,61 @@ pub fn build_live(plan: &Plan, stop: Option<Arc<AtomicBool>>, run_id: u32) -> an
     let gateway_stop = Arc::new(AtomicBool::new(false));
     let mut pending = Vec::new();
     let mut account_queries = Vec::new();
-    // Raw frames: one tap per feed, its index the feed's place in the engine (= the venue's).
+    // Raw frames: one tap per feed, its index the feed's place in the engine
+    // ([`Plan::live_feeds`] order).
     let (mut taps, raw_frames) = match &plan.journal {
         Some(j) if j.raw_frames => {
-            let (taps, rings) = RawFrameRings::new(plan.venues.len(), DEFAULT_RING_BYTES, Arc::new(clock.clone()));
+            let feeds = plan.live_feeds().len();
+            let (taps, rings) = RawFrameRings::new(feeds, DEFAULT_RING_BYTES, Arc::new(clock.clone()));
             (taps, Some(rings))
         }
         _ => (Vec::new(), None),
     };
     taps.reverse();
+    let mut market_only = Vec::new();
     for v in &plan.venues {
+        let entry = crate::venues::require(v.venue)?;
         let instruments: Vec<_> = v.instruments.iter().filter_map(|id| plan.instruments.get(*id).cloned()).collect();
-        let mut feed_cfg = BinanceFeedConfig::new(v.ws_url.clone(), v.rest_url.clone(), instruments.clone());
-        feed_cfg.ca_file = v.ca_file.clone();
-        feed_cfg.server_name = v.server_name.clone();
-        let mut feed = BinanceFeed::new(feed_cfg).with_context(|| format!("{} feed", v.venue))?;
-        if let Some(tap) = taps.pop() {
-            qt_core::FeedSource::set_raw_tap(&mut feed, tap);
-        }
+        let target = crate::venues::FeedTarget {
+            ws_url: v.ws_url.clone(),
+            rest_url: v.rest_url.clone(),
+            ca_file: v.ca_file.clone(),
+            server_name: v.server_name.clone(),
+            poll_interval: None,
+        };
+        let feeds = entry.live_feeds(&target, &instruments).with_context(|| format!("{} feed", v.venue))?;
         let (orders_tx, orders_rx) = spsc(plan.queue_capacity);
         let (reports_tx, reports_rx) = spsc(plan.queue_capacity);
         let (venue_id, _) = engine.add_venue(orders_tx, reports_rx, &v.instruments);
-        // A recovering feed marks its venue unhealthy for the outage watch.
-        engine.add_venue_feed(Box::new(feed), venue_id);
-        let cfg = BinanceGatewayConfig {
-            rest_url: v.rest_url.clone(),
-            ws_url: v.ws_url.clone(),
-            ca_file: v.ca_file.clone(),
-            server_name: v.server_name.clone(),
-            recv_window_ms: v.recv_window_ms,
-            venue: venue_id,
-            instruments,
-            accounts: v.keys.clone(),
-            run_id,
-            ..BinanceGatewayConfig::default()
-        };
-        account_queries.push(cfg.clone());
-        pending.push(PendingGateway { venue: v.venue, cfg, orders: orders_rx, reports: reports_tx });
+        for mut feed in feeds {
+            if let Some(tap) = taps.pop() {
+                qt_core::FeedSource::set_raw_tap(feed.as_mut(), tap);
+            }
+            // A recovering feed marks its venue unhealthy for the outage watch.
+            engine.add_venue_feed(feed, venue_id);
+        }
+        match entry.gateway {
+            Some(crate::venues::Gateway::Binance) => {
+                let cfg = BinanceGatewayConfig {
+                    rest_url: v.rest_url.clone(),
+                    ws_url: v.ws_url.clone(),
+                    ca_file: v.ca_file.clone(),
+                    server_name: v.server_name.clone(),
+                    recv_window_ms: v.recv_window_ms,
+                    venue: venue_id,
+                    instruments,
+                    accounts: v.keys.clone(),
+                    run_id,
+                    ..BinanceGatewayConfig::default()
+                };
+                account_queries.push(cfg.clone());
+                pending.push(PendingGateway { venue: v.venue, cfg, orders: orders_rx, reports: reports_tx });
+            }
+            None => market_only.push((orders_rx, reports_tx)),
+        }
     }
     engine.register_feeds().context("registering feed sockets")?;
-    Ok(LiveRun { engine, clock, pending, gateway_stop, account_queries, raw_frames })
+    Ok(LiveRun { engine, clock, pending, gateway_stop, account_queries, raw_frames, market_only })
 }
 
 /// A live venue's start-up failure; a refused key or secret names the account (never the
@@ -524,12 +543,14 @@ pub fn run_live(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<Run
     // stops the run before any connection is made.
     let mut journal = crate::journal::open_for_run(&plan)?;
     let run_id = client_run_id(journal.as_ref().map(|j| j.journal_id));
-    let LiveRun { mut engine, clock, mut pending, gateway_stop, account_queries, raw_frames } =
+    let LiveRun { mut engine, clock, mut pending, gateway_stop, account_queries, raw_frames, mut market_only } =
         build_live(&plan, stop, run_id)?;
+    let gateway_venues: Vec<Venue> = pending.iter().map(|g| g.venue).collect();
     // Restore before anything can trade: the gateways are not started, the core does not run.
     let mut restore = match journal.as_ref().filter(|j| j.config_sequence > 0) {
         Some(j) => {
-            let mut rings: Vec<_> = pending.iter_mut().map(|g| &mut g.orders).collect();
+            let mut rings: Vec<_> =
+                pending.iter_mut().map(|g| &mut g.orders).chain(market_only.iter_mut().map(|(o, _)| o)).collect();
             let hash = qt_recorder::payload::text::sha256(&crate::journal::redacted_config(&plan.source_text));
             let mut report = restore_engine(&mut engine, &clock, &j.dir, j.config_sequence, hash, &mut rings)?;
             crate::restore::check_risk_state(&mut engine, &mut report);
@@ -571,7 +592,7 @@ pub fn run_live(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<Run
         Ok(b) => Ok(b),
         Err((v, e)) if e.is_auth_rejected() => {
             stop_gateways(gateways, &gateway_stop);
-            let venue = plan.venues.get(v).map_or(Venue::Binance, |p| p.venue);
+            let venue = gateway_venues.get(v).copied().unwrap_or(Venue::Binance);
             return Err(start_error(&plan, venue, e));
         }
         Err((_, e)) => {

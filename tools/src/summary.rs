@@ -54,9 +54,52 @@ fn parse_errors(f: &qt_core::FeedStats) -> String {
     }
 }
 
-/// The live feeds' health: per feed (venue connection) its decoder's counters, per book what
-/// the engine's book saw.
+/// A live run's health per venue: its feeds' counters summed, and its books valid at the end.
+fn venue_health(s: &mut String, outcome: &RunOutcome) {
+    let e = &outcome.engine;
+    let plan = &outcome.plan;
+    let feeds = plan.live_feeds();
+    for v in &plan.venues {
+        let mut sum = qt_core::FeedStats::default();
+        for ((venue, _), (_, stats)) in feeds.iter().zip(&e.feeds) {
+            let Some(f) = stats.filter(|_| *venue == v.venue) else { continue };
+            sum.messages += f.messages;
+            sum.gaps += f.gaps;
+            sum.checksum_failed += f.checksum_failed;
+            sum.crossed += f.crossed;
+            sum.resyncs += f.resyncs;
+            sum.parse_errors += f.parse_errors;
+            for (total, n) in sum.parse_error_reasons.iter_mut().zip(f.parse_error_reasons) {
+                *total += n;
+            }
+        }
+        let books: Vec<bool> = e
+            .books
+            .iter()
+            .filter(|b| plan.instruments.get(b.instrument).is_some_and(|i| i.venue() == v.venue))
+            .map(|b| b.valid)
+            .collect();
+        let valid = books.iter().filter(|b| **b).count();
+        let _ = writeln!(
+            s,
+            "  venue     {}: messages {}  books valid {}  invalid {}  resyncs {}  gaps {}  checksum failures {}  crossed {}  {}",
+            v.venue,
+            thousands(sum.messages),
+            valid,
+            books.len() - valid,
+            thousands(sum.resyncs),
+            thousands(sum.gaps),
+            thousands(sum.checksum_failed),
+            thousands(sum.crossed),
+            parse_errors(&sum),
+        );
+    }
+}
+
+/// The live feeds' health: per venue ([`venue_health`]), per feed (venue connection) its
+/// decoder's counters, per book what the engine's book saw.
 fn feed_health(s: &mut String, outcome: &RunOutcome) {
+    venue_health(s, outcome);
     let e = &outcome.engine;
     for (name, stats) in &e.feeds {
         let Some(f) = stats else { continue };

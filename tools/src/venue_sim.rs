@@ -1,8 +1,10 @@
 //! `qt venue-sim`: configuration of the venue simulator and its start.
 //!
-//! The TOML (`examples/venue-sim.toml` is the embedded default) names the listen addresses, the
-//! CA file to write, symbols with their background flow, and the API accounts. Validation
-//! reports every problem with its field path, like `qt run`'s configuration.
+//! The TOML (`examples/venue-sim.toml` is the embedded default; `examples/venue-sim-all.toml`
+//! serves every venue) names the listen address of each protocol (`<venue>_listen`, the
+//! venues of the registry, [`crate::venues`]), the CA file to write, symbols with their
+//! background flow, and the API accounts. Validation reports every problem with its field
+//! path, like `qt run`'s configuration.
 
 use crate::config::Problem;
 use qt_core::{InstrumentId, InstrumentKind, InstrumentRegistry, InstrumentSpec, Rate, Venue};
@@ -23,8 +25,10 @@ struct RawVenueSim {
     #[serde(default = "default_seed")]
     seed: u64,
     ca_file: PathBuf,
-    binance_listen: String,
-    bybit_listen: String,
+    #[serde(default)]
+    binance_listen: Option<String>,
+    #[serde(default)]
+    bybit_listen: Option<String>,
     #[serde(default)]
     binance_usdm_listen: Option<String>,
     #[serde(default)]
@@ -74,14 +78,38 @@ struct RawAccount {
 pub struct VenueSimPlan {
     /// Books, flow, accounts.
     pub market: MarketConfig,
-    /// Where the Binance protocol listens.
-    pub binance_listen: SocketAddr,
-    /// Where the Bybit protocol listens.
-    pub bybit_listen: SocketAddr,
-    /// Where the optional public-data protocols listen (Binance USD-M, KuCoin, Firi, OKX, Kraken), by protocol name.
-    pub public_listens: Vec<(&'static str, SocketAddr)>,
+    /// Each protocol served (by venue, registry order) and where it listens.
+    pub listens: Vec<(Venue, SocketAddr)>,
     /// Where the CA certificate is written.
     pub ca_file: PathBuf,
+}
+
+impl VenueSimPlan {
+    /// Where `venue`'s protocol listens, if it is served.
+    pub fn listen(&self, venue: Venue) -> Option<SocketAddr> {
+        self.listens.iter().find(|(v, _)| *v == venue).map(|(_, a)| *a)
+    }
+
+    /// Serves `venue`'s protocol at `addr` (replacing its address if it was served).
+    pub fn set_listen(&mut self, venue: Venue, addr: SocketAddr) {
+        match self.listens.iter_mut().find(|(v, _)| *v == venue) {
+            Some(slot) => slot.1 = addr,
+            None => {
+                self.listens.push((venue, addr));
+                let order = |v: &Venue| Venue::ALL.iter().position(|x| x == v);
+                self.listens.sort_by_key(|(v, _)| order(v));
+            }
+        }
+    }
+
+    /// Serves every venue of the registry: those without an address on any free loopback port.
+    pub fn serve_all(&mut self) {
+        for e in &crate::venues::VENUES {
+            if self.listen(e.venue).is_none() {
+                self.set_listen(e.venue, SocketAddr::from(([127, 0, 0, 1], 0)));
+            }
+        }
+    }
 }
 
 /// Parses and validates a venue-simulator configuration; every problem is returned.
@@ -101,17 +129,19 @@ pub fn load(text: &str, source_name: &str) -> Result<VenueSimPlan, crate::config
             None
         }
     };
-    let binance_listen = addr("binance_listen", &raw.binance_listen);
-    let bybit_listen = addr("bybit_listen", &raw.bybit_listen);
-    let optional = [
-        ("binance_usdm", "binance_usdm_listen", &raw.binance_usdm_listen),
-        ("kucoin", "kucoin_listen", &raw.kucoin_listen),
-        ("firi", "firi_listen", &raw.firi_listen),
-        ("okx", "okx_listen", &raw.okx_listen),
-        ("kraken", "kraken_listen", &raw.kraken_listen),
+    let configured = [
+        (Venue::Binance, &raw.binance_listen),
+        (Venue::BinanceUsdm, &raw.binance_usdm_listen),
+        (Venue::Bybit, &raw.bybit_listen),
+        (Venue::Okx, &raw.okx_listen),
+        (Venue::Kucoin, &raw.kucoin_listen),
+        (Venue::Kraken, &raw.kraken_listen),
+        (Venue::Firi, &raw.firi_listen),
     ];
-    let public_listens: Vec<(&'static str, SocketAddr)> =
-        optional.into_iter().filter_map(|(name, field, text)| Some((name, addr(field, text.as_deref()?)?))).collect();
+    let listens: Vec<(Venue, SocketAddr)> = configured
+        .into_iter()
+        .filter_map(|(venue, text)| Some((venue, addr(&format!("{venue}_listen"), text.as_deref()?)?)))
+        .collect();
     let mut rate = |field: &str, text: &str| match Rate::parse(text) {
         Ok(r) => r,
         Err(e) => {
@@ -191,46 +221,34 @@ pub fn load(text: &str, source_name: &str) -> Result<VenueSimPlan, crate::config
             balances: a.balances.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         });
     }
-    match (binance_listen, bybit_listen) {
-        (Some(binance_listen), Some(bybit_listen)) if problems.is_empty() => Ok(VenueSimPlan {
+    if problems.is_empty() {
+        Ok(VenueSimPlan {
             market: MarketConfig { symbols, fees, accounts, seed: raw.seed },
-            binance_listen,
-            bybit_listen,
-            public_listens,
+            listens,
             ca_file: raw.ca_file,
-        }),
-        _ => Err(fail(problems)),
+        })
+    } else {
+        Err(fail(problems))
     }
 }
 
-/// Starts the simulator for `plan` (binds, writes the CA file, starts the flow) and returns the
-/// running server; it serves until shut down or dropped.
+/// Starts the simulator for `plan` — each venue's protocol from the registry on its listen
+/// address; binds every listener, then writes the CA file (its path made absolute), then
+/// starts the flow — and returns the running server; it serves until shut down or dropped.
 pub fn start(plan: &VenueSimPlan) -> anyhow::Result<qt_venue_sim::server::RunningServer> {
-    use qt_venue_sim::binance::BinanceSpot;
-    use qt_venue_sim::bybit::BybitV5;
-    use qt_venue_sim::protocol::Protocol;
-    use std::sync::Arc;
-    let market = qt_venue_sim::market::Market::new(plan.market.clone()).map_err(|e| anyhow::anyhow!("market: {e}"))?;
-    let mut protocols: Vec<(Arc<dyn Protocol>, SocketAddr)> = vec![
-        (Arc::new(BinanceSpot::default()), plan.binance_listen),
-        (Arc::new(BybitV5::default()), plan.bybit_listen),
-    ];
-    for &(name, addr) in &plan.public_listens {
-        let protocol: Arc<dyn Protocol> = match name {
-            "binance_usdm" => Arc::new(qt_venue_sim::binance_usdm::BinanceUsdm),
-            "kucoin" => Arc::new(qt_venue_sim::kucoin::KucoinSpot::default()),
-            "firi" => Arc::new(qt_venue_sim::firi::FiriPublic::default()),
-            "okx" => Arc::new(qt_venue_sim::okx::OkxV5::default()),
-            _ => Arc::new(qt_venue_sim::kraken::KrakenV2::default()),
-        };
-        protocols.push((protocol, addr));
+    use anyhow::Context;
+    if plan.listens.is_empty() {
+        anyhow::bail!("no protocol to serve: set a <venue>_listen address, or pass --all");
     }
-    let cfg = qt_venue_sim::server::ServerConfig {
-        market,
-        faults: qt_venue_sim::faults::Faults::new(),
-        protocols,
-        ca_file: plan.ca_file.clone(),
-    };
+    let market = qt_venue_sim::market::Market::new(plan.market.clone()).map_err(|e| anyhow::anyhow!("market: {e}"))?;
+    let mut protocols = Vec::new();
+    for (venue, addr) in &plan.listens {
+        protocols.push(((crate::venues::require(*venue)?.sim_protocol)(), *addr));
+    }
+    let ca_file =
+        std::path::absolute(&plan.ca_file).with_context(|| format!("the CA file's path {}", plan.ca_file.display()))?;
+    let cfg =
+        qt_venue_sim::server::ServerConfig { market, faults: qt_venue_sim::faults::Faults::new(), protocols, ca_file };
     Ok(qt_venue_sim::server::VenueSimServer::start(cfg)?)
 }
 
@@ -242,17 +260,34 @@ mod tests {
     fn embedded_default_is_valid() {
         let plan = load(EMBEDDED_DEFAULT, "embedded").unwrap();
         assert_eq!(plan.market.symbols.len(), 2);
-        assert!(plan.binance_listen.ip().is_loopback());
+        assert!(plan.listen(Venue::Binance).unwrap().ip().is_loopback());
+        let served: Vec<Venue> = plan.listens.iter().map(|(v, _)| *v).collect();
+        assert_eq!(served, [Venue::Binance, Venue::Bybit]);
+    }
+
+    #[test]
+    fn the_all_venues_example_serves_every_venue_and_all_fills_in_the_rest() {
+        let all = load(include_str!("../../examples/venue-sim-all.toml"), "venue-sim-all").unwrap();
+        let served: Vec<Venue> = all.listens.iter().map(|(v, _)| *v).collect();
+        let registry: Vec<Venue> = crate::venues::VENUES.iter().map(|e| e.venue).collect();
+        assert_eq!(served, registry);
+        let mut plan = load(EMBEDDED_DEFAULT, "embedded").unwrap();
+        let binance = plan.listen(Venue::Binance);
+        plan.serve_all();
+        let served: Vec<Venue> = plan.listens.iter().map(|(v, _)| *v).collect();
+        assert_eq!(served, registry);
+        assert_eq!(plan.listen(Venue::Binance), binance, "a configured address is kept");
+        assert_eq!(plan.listen(Venue::Okx), Some(SocketAddr::from(([127, 0, 0, 1], 0))));
     }
 
     #[test]
     fn public_data_listeners_are_optional() {
-        assert!(load(EMBEDDED_DEFAULT, "embedded").unwrap().public_listens.is_empty());
+        assert!(load(EMBEDDED_DEFAULT, "embedded").unwrap().listens.len() == 2);
         let text = EMBEDDED_DEFAULT
             .replace("# binance_usdm_listen", "binance_usdm_listen")
             .replace("# firi_listen", "firi_listen");
-        let names: Vec<&str> = load(&text, "t").unwrap().public_listens.iter().map(|(n, _)| *n).collect();
-        assert_eq!(names, ["binance_usdm", "firi"]);
+        let names: Vec<&str> = load(&text, "t").unwrap().listens.iter().map(|(n, _)| n.name()).collect();
+        assert_eq!(names, ["binance", "binance_usdm", "bybit", "firi"]);
         let err = load(&text.replace("# kucoin_listen = \"127.0.0.1:9446\"", "kucoin_listen = \"10.0.0.1:1\""), "t")
             .unwrap_err();
         assert!(err.problems.iter().any(|p| p.path == "kucoin_listen"), "{err}");
@@ -260,10 +295,10 @@ mod tests {
 
     #[test]
     fn okx_and_kraken_listeners_are_optional() {
-        assert!(load(EMBEDDED_DEFAULT, "embedded").unwrap().public_listens.is_empty());
+        assert!(load(EMBEDDED_DEFAULT, "embedded").unwrap().listens.len() == 2);
         let text = EMBEDDED_DEFAULT.replace("# okx_listen", "okx_listen").replace("# kraken_listen", "kraken_listen");
-        let names: Vec<&str> = load(&text, "t").unwrap().public_listens.iter().map(|(n, _)| *n).collect();
-        assert_eq!(names, ["okx", "kraken"]);
+        let names: Vec<&str> = load(&text, "t").unwrap().listens.iter().map(|(n, _)| n.name()).collect();
+        assert_eq!(names, ["binance", "bybit", "okx", "kraken"]);
         let err =
             load(&text.replace("okx_listen = \"127.0.0.1:9448\"", "okx_listen = \"10.0.0.1:1\""), "t").unwrap_err();
         assert!(err.problems.iter().any(|p| p.path == "okx_listen"), "{err}");

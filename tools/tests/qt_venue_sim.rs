@@ -107,6 +107,63 @@ fn starts_serves_https_with_its_ca_and_stops() {
     let _ = child.wait();
 }
 
+/// A second `qt venue-sim` that cannot bind (the first holds its port) fails without touching
+/// the CA file the first one wrote and its clients trust; the path is printed absolute. Before,
+/// the CA file was written before binding, so the failed start replaced it with a certificate
+/// nothing served.
+#[test]
+fn a_start_that_cannot_bind_leaves_the_running_simulators_ca_file_alone() {
+    let dir = std::env::temp_dir().join(format!("qt-venue-sim-ca-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let start = |binance: &str, duration: &str| {
+        Command::new(env!("CARGO_BIN_EXE_qt"))
+            .args(["venue-sim", "--binance", binance, "--bybit", "127.0.0.1:0", "--duration", duration])
+            .args(["--ca-file", "ca.pem"])
+            .current_dir(&dir)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let mut first = start("127.0.0.1:0", "60s");
+    let mut out = first.stdout.take().unwrap();
+    let mut text = String::new();
+    let mut buf = [0u8; 1024];
+    while !text.lines().any(|l| l.starts_with("ca_file")) || !text.ends_with('\n') {
+        let n = out.read(&mut buf).unwrap();
+        assert!(n > 0, "exited early: {text}");
+        text.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    let printed = text.lines().find_map(|l| l.strip_prefix("ca_file")).unwrap().trim();
+    assert_eq!(Path::new(printed), dir.join("ca.pem"), "the CA file's absolute path: {text}");
+    let binance = text.lines().find(|l| l.starts_with("binance ")).and_then(|l| l.split_whitespace().nth(1)).unwrap();
+    let addr = binance.strip_prefix("https://").unwrap().to_string();
+    let written = std::fs::read(dir.join("ca.pem")).unwrap();
+
+    let second = start(&addr, "5s").wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success(), "the second start bound {addr}: {err}");
+    assert!(err.contains("binding the binance listener"), "{err}");
+    assert!(std::fs::read(dir.join("ca.pem")).unwrap() == written, "the running simulator's CA file was replaced");
+
+    // The first simulator still serves, trusted through the file it wrote.
+    let config = qt_venue_sim::tls::client_config_from_ca_file(&dir.join("ca.pem")).unwrap();
+    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+    let conn = rustls::ClientConnection::new(config, name).unwrap();
+    let sock = TcpStream::connect(&addr).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, sock);
+    tls.write_all(b"GET /api/v3/time HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
+    let mut response = Vec::new();
+    let _ = tls.read_to_end(&mut response);
+    assert!(String::from_utf8_lossy(&response).starts_with("HTTP/1.1 200"));
+    first.kill().unwrap();
+    let _ = first.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// `qt capture` records the simulator's Binance streams and snapshot; `qt feed-check` replays the
 /// recording through the same decoder and book and finds it clean.
 #[test]
@@ -146,7 +203,7 @@ fn capture_and_check(protocol: Arc<dyn Protocol>, venue: &str, symbol: &str, dec
     let (dir, ca, mut server) = capture_sim(venue, protocol, 300.0);
     let addr = server.addr_of(name).unwrap();
     let out_dir = dir.join("cap");
-    run_capture(venue, symbol, addr, &ca, &out_dir, &[]);
+    run_capture(venue, symbol, addr, &ca, &out_dir, &["--price-decimals", decimals.0, "--qty-decimals", decimals.1]);
     server.shutdown();
     let frames = out_dir.join("frames.jsonl");
     let text = std::fs::read_to_string(&frames).unwrap();

@@ -6,7 +6,9 @@
 //!   `skip_sequence`, `malformed_frames`, `malformed_account_frames` (Binance user data stream
 //!   only), `truncated_frames`, `corrupt_levels`, `fail_http` (`{"count":n,"status":s}`, and
 //!   `"path":"/api/v3/myTrades"` to fail one Binance path only), `ack_latency_ms`, `outage_ms`, `clock_skew_ms` (signed),
-//!   `clear` (bool, applied first). Durations and the skew are at most [`MAX_FAULT_MS`] (one
+//!   `clear` (bool, applied first), and `only_here` (bool): the faults reach only the protocol
+//!   of the listener the request came to (its scope, [`crate::faults::Faults::scoped`]), not
+//!   every protocol (the default; `clear` there clears every listener's too). Durations and the skew are at most [`MAX_FAULT_MS`] (one
 //!   day) either way; a larger value is refused with a 400 naming the field and the limit,
 //!   never wrapped or silently ignored. All fields are checked before any is applied.
 //! - `GET /_sim/book?symbol=BTCUSDT&depth=N` → `{"symbol","updateId","bids":[["price","qty"],..],
@@ -60,6 +62,7 @@ enum FaultSetting {
     AckLatency(Duration),
     Outage(Duration),
     ClockSkewMs(i64),
+    OnlyHere,
 }
 
 /// Checks every field of a `/_sim/faults` body, then applies them all (`clear` first); returns
@@ -88,6 +91,7 @@ fn apply_faults(body: &[u8], ctx: &Ctx) -> Result<Vec<String>, Vec<String>> {
         let setting = match k.as_str() {
             "clear" => flag_of(k, v).map(|on| on.then_some(FaultSetting::Clear)),
             "drop_ws" => flag_of(k, v).map(|on| on.then_some(FaultSetting::DropWs)),
+            "only_here" => flag_of(k, v).map(|on| on.then_some(FaultSetting::OnlyHere)),
             "stall_ws_ms" => ms_of(k, v).map(|d| Some(FaultSetting::StallWs(d))),
             "skip_sequence" => u32_of(k, v).map(|n| Some(FaultSetting::SkipSequence(n))),
             "malformed_frames" => u32_of(k, v).map(|n| Some(FaultSetting::MalformedFrames(n))),
@@ -107,7 +111,7 @@ fn apply_faults(body: &[u8], ctx: &Ctx) -> Result<Vec<String>, Vec<String>> {
                 fail_http_of(v).map(|(count, status, path)| Some(FaultSetting::FailHttp { count, status, path }))
             }
             other => Err(format!(
-                "unknown field {other:?} (expected clear, drop_ws, stall_ws_ms, skip_sequence, malformed_frames, \
+                "unknown field {other:?} (expected clear, only_here, drop_ws, stall_ws_ms, skip_sequence, malformed_frames, \
                  malformed_account_frames, truncated_frames, corrupt_levels, fail_http, ack_latency_ms, outage_ms, clock_skew_ms)"
             )),
         };
@@ -121,12 +125,15 @@ fn apply_faults(body: &[u8], ctx: &Ctx) -> Result<Vec<String>, Vec<String>> {
         return Err(problems);
     }
     settings.sort_by_key(|(_, s)| !matches!(s, FaultSetting::Clear));
-    let f = &ctx.faults;
+    let only_here = settings.iter().any(|(_, s)| matches!(s, FaultSetting::OnlyHere));
+    let f = if only_here { &ctx.faults } else { ctx.faults.shared() };
     for (_, s) in &settings {
         match s {
             FaultSetting::Clear => {
                 f.clear();
-                ctx.market.set_clock_skew_ms(0);
+                if !only_here {
+                    ctx.market.set_clock_skew_ms(0);
+                }
             }
             FaultSetting::DropWs => f.drop_ws_connections(),
             FaultSetting::StallWs(d) => f.stall_ws_for(*d),
@@ -140,6 +147,7 @@ fn apply_faults(body: &[u8], ctx: &Ctx) -> Result<Vec<String>, Vec<String>> {
             FaultSetting::AckLatency(d) => f.set_ack_latency(*d),
             FaultSetting::Outage(d) => f.outage_for(*d),
             FaultSetting::ClockSkewMs(ms) => ctx.market.set_clock_skew_ms(*ms),
+            FaultSetting::OnlyHere => {}
         }
     }
     Ok(settings.into_iter().map(|(k, _)| k).collect())

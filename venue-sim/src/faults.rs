@@ -1,9 +1,14 @@
 //! [`Faults`]: failures injected on demand, from a test, from a stress scenario, or through the
 //! simulator's control endpoint. The server and the protocols consult it at their decision
 //! points; every setter takes effect for connections already open.
+//!
+//! Scopes: the server gives each listener its own [`Faults::scoped`] child of the shared one.
+//! A protocol consults its listener's faults, and every query falls through to the shared
+//! parent, so a fault set on the parent reaches every protocol while one set on a child (the
+//! control endpoint's `"only_here": true`) reaches that listener's protocol alone.
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 fn now_ns() -> i64 {
@@ -39,12 +44,31 @@ pub struct Faults {
     ack_latency_us: AtomicU64,
     outage_until_ns: AtomicI64,
     refuse_all: AtomicBool,
+    /// The shared faults this listener's fall through to (`None`: these are the shared ones).
+    parent: Option<Arc<Faults>>,
+    /// The listeners' scopes (cleared with these).
+    children: Mutex<Vec<Weak<Faults>>>,
 }
 
 impl Faults {
     /// No faults.
     pub fn new() -> Arc<Self> {
         Arc::new(Self::default())
+    }
+
+    /// A scope of `parent` for one listener: its own faults, and every fault of `parent`
+    /// (queries consult both; setters set the scope's own). Clearing `parent` clears it too.
+    pub fn scoped(parent: &Arc<Faults>) -> Arc<Self> {
+        let child = Arc::new(Self { parent: Some(parent.clone()), ..Self::default() });
+        let mut children = parent.children.lock().unwrap_or_else(|e| e.into_inner());
+        children.retain(|c| c.strong_count() > 0);
+        children.push(Arc::downgrade(&child));
+        child
+    }
+
+    /// The shared faults: the parent of a scope, else these.
+    pub fn shared(self: &Arc<Self>) -> &Arc<Faults> {
+        self.parent.as_ref().unwrap_or(self)
     }
 
     /// Every open WebSocket session drops (no close frame) at its next check.
@@ -54,7 +78,8 @@ impl Faults {
 
     /// The current WebSocket generation; a session started in an older one must drop.
     pub fn ws_generation(&self) -> u64 {
-        self.ws_generation.load(Ordering::SeqCst)
+        let parent = self.parent.as_ref().map_or(0, |p| p.ws_generation());
+        self.ws_generation.load(Ordering::SeqCst).wrapping_add(parent)
     }
 
     /// Sessions send nothing (but keep the connection) for `d`.
@@ -64,7 +89,7 @@ impl Faults {
 
     /// Whether sessions are stalled now.
     pub fn ws_stalled(&self) -> bool {
-        now_ns() < self.ws_stall_until_ns.load(Ordering::SeqCst)
+        now_ns() < self.ws_stall_until_ns.load(Ordering::SeqCst) || self.parent.as_ref().is_some_and(|p| p.ws_stalled())
     }
 
     /// The next `n` book diffs (across sessions) each skip a sequence number.
@@ -74,7 +99,7 @@ impl Faults {
 
     /// Takes one pending sequence skip.
     pub fn take_skip_sequence(&self) -> bool {
-        take_one(&self.skip_sequence)
+        take_one(&self.skip_sequence) || self.parent.as_ref().is_some_and(|p| p.take_skip_sequence())
     }
 
     /// The next `n` stream messages are replaced by syntactically invalid JSON.
@@ -84,7 +109,7 @@ impl Faults {
 
     /// Takes one pending malformed frame.
     pub fn take_malformed_frame(&self) -> bool {
-        take_one(&self.malformed_frames)
+        take_one(&self.malformed_frames) || self.parent.as_ref().is_some_and(|p| p.take_malformed_frame())
     }
 
     /// The next `n` user data stream messages (account events: `executionReport`,
@@ -97,6 +122,7 @@ impl Faults {
     /// Takes one pending malformed account frame.
     pub fn take_malformed_account_frame(&self) -> bool {
         take_one(&self.malformed_account_frames)
+            || self.parent.as_ref().is_some_and(|p| p.take_malformed_account_frame())
     }
 
     /// The next `n` stream messages are cut in half.
@@ -106,7 +132,7 @@ impl Faults {
 
     /// Takes one pending truncated frame.
     pub fn take_truncated_frame(&self) -> bool {
-        take_one(&self.truncated_frames)
+        take_one(&self.truncated_frames) || self.parent.as_ref().is_some_and(|p| p.take_truncated_frame())
     }
 
     /// The next `n` checksummed book messages (OKX, Kraken) each send one level with a wrong
@@ -117,7 +143,7 @@ impl Faults {
 
     /// Takes one pending corrupted level.
     pub fn take_corrupt_level(&self) -> bool {
-        take_one(&self.corrupt_levels)
+        take_one(&self.corrupt_levels) || self.parent.as_ref().is_some_and(|p| p.take_corrupt_level())
     }
 
     /// The next `n` REST requests are answered with `status` (e.g. 500, 503, 429) instead.
@@ -128,7 +154,9 @@ impl Faults {
 
     /// Takes one pending REST failure, returning its status.
     pub fn take_http_failure(&self) -> Option<u16> {
-        take_one(&self.http_failures).then(|| self.http_failure_status.load(Ordering::SeqCst) as u16)
+        take_one(&self.http_failures)
+            .then(|| self.http_failure_status.load(Ordering::SeqCst) as u16)
+            .or_else(|| self.parent.as_ref().and_then(|p| p.take_http_failure()))
     }
 
     /// The next `n` REST requests for `path` (e.g. `/api/v3/myTrades`) are answered with
@@ -141,10 +169,14 @@ impl Faults {
 
     /// Takes one pending failure of `path`, returning its status.
     pub fn take_http_path_failure(&self, path: &str) -> Option<u16> {
-        let mut f = self.http_path_failures.lock().unwrap_or_else(|e| e.into_inner());
-        let (_, n, status) = f.iter_mut().find(|(p, n, _)| p == path && *n > 0)?;
-        *n -= 1;
-        Some(*status)
+        let own = {
+            let mut f = self.http_path_failures.lock().unwrap_or_else(|e| e.into_inner());
+            f.iter_mut().find(|(p, n, _)| p == path && *n > 0).map(|(_, n, status)| {
+                *n -= 1;
+                *status
+            })
+        };
+        own.or_else(|| self.parent.as_ref().and_then(|p| p.take_http_path_failure(path)))
     }
 
     /// Order acknowledgements (REST order endpoints) are delayed by `d`.
@@ -154,7 +186,8 @@ impl Faults {
 
     /// The injected acknowledgement delay.
     pub fn ack_latency(&self) -> Duration {
-        Duration::from_micros(self.ack_latency_us.load(Ordering::SeqCst))
+        let own = Duration::from_micros(self.ack_latency_us.load(Ordering::SeqCst));
+        self.parent.as_ref().map_or(own, |p| own.max(p.ack_latency()))
     }
 
     /// For `d` (an outage; a duration too long to represent lasts until [`Faults::clear`]):
@@ -167,11 +200,20 @@ impl Faults {
 
     /// Whether the venue is in an outage now.
     pub fn in_outage(&self) -> bool {
-        self.refuse_all.load(Ordering::SeqCst) || now_ns() < self.outage_until_ns.load(Ordering::SeqCst)
+        self.refuse_all.load(Ordering::SeqCst)
+            || now_ns() < self.outage_until_ns.load(Ordering::SeqCst)
+            || self.parent.as_ref().is_some_and(|p| p.in_outage())
     }
 
-    /// Clears every fault (clock skew lives on the market).
+    /// Clears every fault, its scopes' too (clock skew lives on the market).
     pub fn clear(&self) {
+        let children: Vec<Arc<Faults>> = {
+            let c = self.children.lock().unwrap_or_else(|e| e.into_inner());
+            c.iter().filter_map(Weak::upgrade).collect()
+        };
+        for child in children {
+            child.clear();
+        }
         self.ws_stall_until_ns.store(0, Ordering::SeqCst);
         self.skip_sequence.store(0, Ordering::SeqCst);
         self.malformed_frames.store(0, Ordering::SeqCst);
@@ -193,6 +235,31 @@ fn take_one(counter: &AtomicU32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_scope_sees_the_shared_faults_and_keeps_its_own() {
+        let shared = Faults::new();
+        let (okx, kraken) = (Faults::scoped(&shared), Faults::scoped(&shared));
+        assert!(Arc::ptr_eq(okx.shared(), &shared) && Arc::ptr_eq(shared.shared(), &shared));
+        // Set on one scope: that listener alone.
+        okx.skip_sequence(1);
+        assert!(!kraken.take_skip_sequence() && !shared.take_skip_sequence());
+        assert!(okx.take_skip_sequence() && !okx.take_skip_sequence());
+        let (g_okx, g_kraken) = (okx.ws_generation(), kraken.ws_generation());
+        okx.drop_ws_connections();
+        assert_ne!(okx.ws_generation(), g_okx);
+        assert_eq!(kraken.ws_generation(), g_kraken, "the other listener's sessions stay");
+        // Set on the shared faults: every scope sees it (a one-shot is taken once in all).
+        shared.drop_ws_connections();
+        assert_ne!(kraken.ws_generation(), g_kraken);
+        shared.corrupt_levels(1);
+        assert!(kraken.take_corrupt_level() && !okx.take_corrupt_level());
+        okx.outage_for(Duration::from_secs(600));
+        assert!(okx.in_outage() && !kraken.in_outage());
+        // Clearing the shared faults clears the scopes too.
+        shared.clear();
+        assert!(!okx.in_outage());
+    }
 
     #[test]
     fn one_shot_faults_are_taken_once_each() {

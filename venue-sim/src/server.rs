@@ -153,9 +153,10 @@ impl VenueSimServer {
         Self::start_with_limits(cfg, ConnectionLimits::default())
     }
 
-    /// Makes the certificates, writes the CA file, binds every listener, then starts the
-    /// market's flow thread and the accept loops, each listener held to `limits`. Nothing is
-    /// left running on an error.
+    /// Makes the certificates, binds every listener, writes the CA file (only once every
+    /// listener is bound), then starts the market's flow thread and the accept loops, each
+    /// listener held to `limits`. Nothing is left running (and no CA file written) on a bind
+    /// error.
     pub fn start_with_limits(cfg: ServerConfig, limits: ConnectionLimits) -> Result<RunningServer, SimError> {
         for (i, (p, _)) in cfg.protocols.iter().enumerate() {
             if cfg.protocols[..i].iter().any(|(q, _)| q.name() == p.name()) {
@@ -164,7 +165,6 @@ impl VenueSimServer {
         }
         let certs = SimCertificates::generate()?;
         let tls = certs.server_config()?;
-        certs.write_ca_pem(&cfg.ca_file)?;
 
         let mut listeners = Vec::new();
         for (protocol, addr) in &cfg.protocols {
@@ -174,6 +174,9 @@ impl VenueSimServer {
             let local = listener.local_addr().map_err(bind)?;
             listeners.push((protocol.clone(), listener, local));
         }
+        // Only now that every listener is ours: a start that cannot bind (another simulator
+        // holds the port) must leave that simulator's CA file, which its clients trust, alone.
+        certs.write_ca_pem(&cfg.ca_file)?;
 
         let stop = Arc::new(AtomicBool::new(false));
         let mut server = RunningServer {
@@ -181,6 +184,7 @@ impl VenueSimServer {
             ca_file: cfg.ca_file,
             market: cfg.market.clone(),
             faults: cfg.faults.clone(),
+            listener_faults: Vec::new(),
             stop: stop.clone(),
             accept_threads: Vec::new(),
             flow_thread: None,
@@ -194,7 +198,12 @@ impl VenueSimServer {
         for (protocol, listener, addr) in listeners {
             let venue = protocol.name();
             let name = format!("vsim-{venue}-accept");
-            let listener_ctx = ListenerCtx { protocol, ctx: ctx.clone(), tls: tls.clone(), limits };
+            // Each listener its own scope of the shared faults (`/_sim/faults` with
+            // `"only_here": true` sets them).
+            let faults = Faults::scoped(&ctx.faults);
+            server.listener_faults.push((venue, faults.clone()));
+            let ctx = Ctx { faults, ..ctx.clone() };
+            let listener_ctx = ListenerCtx { protocol, ctx, tls: tls.clone(), limits };
             // On error, `server` drops here, which stops and joins what already started.
             let handle = std::thread::Builder::new()
                 .name(name.clone())
@@ -216,8 +225,11 @@ pub struct RunningServer {
     pub ca_file: PathBuf,
     /// The exchange state.
     pub market: Arc<Market>,
-    /// Injected faults (a test may set them directly instead of through `/_sim/faults`).
+    /// Injected faults of every protocol (a test may set them directly instead of through
+    /// `/_sim/faults`).
     pub faults: Arc<Faults>,
+    /// Each protocol's own faults (a scope of [`RunningServer::faults`]), by protocol name.
+    pub listener_faults: Vec<(&'static str, Arc<Faults>)>,
     /// The stop flag every simulator thread watches.
     pub stop: Arc<AtomicBool>,
     accept_threads: Vec<JoinHandle<()>>,
@@ -228,6 +240,11 @@ impl RunningServer {
     /// The address of protocol `name`'s listener.
     pub fn addr_of(&self, name: &str) -> Option<SocketAddr> {
         self.addrs.iter().find(|(n, _)| *n == name).map(|(_, a)| *a)
+    }
+
+    /// Protocol `name`'s own faults (they reach its listener alone).
+    pub fn faults_of(&self, name: &str) -> Option<&Arc<Faults>> {
+        self.listener_faults.iter().find(|(n, _)| *n == name).map(|(_, f)| f)
     }
 
     /// Stops accepting, ends every session and joins the threads (connection threads that

@@ -5,7 +5,10 @@
 //! fixed-point (`I32F32`; the ratio is a signal, not money). Above `+threshold` it buys `qty` at
 //! the best ask, below `−threshold` it sells at the best bid, as IOC limit orders, keeping its
 //! position within `±max_position`, one order in flight at a time and at most one order per
-//! `cooldown`. Allocation-free; runs on the core thread.
+//! `cooldown`. With a signal instrument ([`ImbalanceTaker::with_signal`], `signal_venue` in
+//! configuration) it reads the imbalance from that book — another venue's book of the same
+//! pair — and trades its own instrument at its own book's touch, both books valid.
+//! Allocation-free; runs on the core thread.
 
 use super::{Actions, MarketView, Strategy, StrategyAction};
 use crate::event::MarketEvent;
@@ -36,7 +39,10 @@ pub struct ImbalanceTaker {
     id: StrategyId,
     name: &'static str,
     account: AccountId,
-    instrument: [InstrumentId; 1],
+    /// The traded instrument, then the signal instrument (the same one unless set apart).
+    instruments: [InstrumentId; 2],
+    /// How many of `instruments` it subscribes (1: no separate signal).
+    subscribed: usize,
     params: ImbalanceParams,
     in_flight: bool,
     last_order_at: Option<Nanos>,
@@ -48,7 +54,32 @@ impl ImbalanceTaker {
 
     /// A strategy instance.
     pub fn new(id: StrategyId, account: AccountId, instrument: InstrumentId, params: ImbalanceParams) -> Self {
-        Self { id, name: Self::NAME, account, instrument: [instrument], params, in_flight: false, last_order_at: None }
+        Self {
+            id,
+            name: Self::NAME,
+            account,
+            instruments: [instrument, instrument],
+            subscribed: 1,
+            params,
+            in_flight: false,
+            last_order_at: None,
+        }
+    }
+
+    /// Reads the imbalance from `signal`'s book (e.g. another venue's book of the same pair)
+    /// and still trades its own instrument.
+    pub fn with_signal(mut self, signal: InstrumentId) -> Self {
+        self.instruments[1] = signal;
+        self.subscribed = if signal == self.instruments[0] { 1 } else { 2 };
+        self
+    }
+
+    fn traded(&self) -> InstrumentId {
+        self.instruments[0]
+    }
+
+    fn signal(&self) -> InstrumentId {
+        self.instruments[1]
     }
 
     /// `(bid − ask) / (bid + ask)` in binary fixed-point; `None` when both are zero.
@@ -68,7 +99,7 @@ impl ImbalanceTaker {
         OrderRequest {
             account: self.account,
             strategy: self.id,
-            instrument: self.instrument[0],
+            instrument: self.traded(),
             side,
             order_type: OrderType::Limit,
             tif: TimeInForce::Ioc,
@@ -90,11 +121,11 @@ impl Strategy for ImbalanceTaker {
     }
 
     fn instruments(&self) -> &[InstrumentId] {
-        &self.instrument
+        &self.instruments[..self.subscribed]
     }
 
     fn on_market(&mut self, view: &MarketView<'_>, ev: &MarketEvent, out: &mut Actions) {
-        if !ev.is_batch_end() || ev.instrument != self.instrument[0] || self.in_flight {
+        if !ev.is_batch_end() || ev.instrument != self.signal() || self.in_flight {
             return;
         }
         if let Some(last) = self.last_order_at
@@ -102,18 +133,18 @@ impl Strategy for ImbalanceTaker {
         {
             return;
         }
-        let Some(book) = view.book(ev.instrument) else { return };
-        if !book.is_valid() {
+        let (Some(signal), Some(book)) = (view.book(self.signal()), view.book(self.traded())) else { return };
+        if !signal.is_valid() || !book.is_valid() {
             return;
         }
         let (Some(bid), Some(ask)) = (book.best_bid(), book.best_ask()) else { return };
         let Some(imb) = Self::imbalance(
-            book.qty_within(Side::Buy, self.params.levels),
-            book.qty_within(Side::Sell, self.params.levels),
+            signal.qty_within(Side::Buy, self.params.levels),
+            signal.qty_within(Side::Sell, self.params.levels),
         ) else {
             return;
         };
-        let position = view.position(self.account, ev.instrument).qty();
+        let position = view.position(self.account, self.traded()).qty();
         let side = if imb > self.params.threshold {
             Side::Buy
         } else if imb < -self.params.threshold {
@@ -156,5 +187,69 @@ mod tests {
         assert_eq!(ImbalanceTaker::imbalance(q(5), q(0)), Some(I32F32::ONE));
         assert_eq!(ImbalanceTaker::imbalance(q(0), q(0)), None);
         assert_eq!(ImbalanceTaker::imbalance(Qty::MAX, Qty::MAX), Some(I32F32::ZERO));
+    }
+
+    /// A book of `bid_qty` at 100 and `ask_qty` at 101 (units), valid.
+    fn book(id: InstrumentId, bid_qty: i64, ask_qty: i64) -> crate::book::Book {
+        use crate::event::EventKind;
+        let mut b = crate::book::Book::new(id, 16);
+        let mut bid =
+            MarketEvent::new(id, EventKind::BookSnapshot, Side::Buy, Price::from_units(100), Qty::from_units(bid_qty));
+        bid.flags = MarketEvent::CLEAR;
+        let mut ask =
+            MarketEvent::new(id, EventKind::BookSnapshot, Side::Sell, Price::from_units(101), Qty::from_units(ask_qty));
+        ask.flags = MarketEvent::BATCH_END;
+        b.apply(&bid).unwrap();
+        b.apply(&ask).unwrap();
+        b
+    }
+
+    #[test]
+    fn with_a_signal_it_reads_that_book_and_trades_its_own() {
+        use crate::instrument::{InstrumentRegistry, InstrumentSpec, Venue};
+        let mut registry = InstrumentRegistry::new();
+        let traded = registry.add(&InstrumentSpec::spot(Venue::Binance, "BTCUSDT", "BTC", "USDT", "1", "1")).unwrap();
+        let signal = registry.add(&InstrumentSpec::spot(Venue::Okx, "BTC-USDT", "BTC", "USDT", "1", "1")).unwrap();
+        // The traded book is balanced (no signal of its own); the signal book leans to the bid.
+        let books = [book(traded, 5, 5), book(signal, 9, 1)];
+        let positions = crate::position::PositionBook::new(1, 2);
+        let orders = crate::orders::OrderTable::new(4);
+        let view = MarketView {
+            instruments: &registry,
+            books: &books,
+            positions: &positions,
+            orders: &orders,
+            now: Nanos(1),
+            local_now: Nanos(1),
+        };
+        let params = ImbalanceParams {
+            qty: Qty::from_units(1),
+            max_position: Qty::from_units(10),
+            threshold: I32F32::from_num(0.5),
+            levels: 1,
+            cooldown: Nanos(0),
+        };
+        let batch_end = |id| {
+            let mut ev =
+                MarketEvent::new(id, crate::event::EventKind::BookDelta, Side::Buy, Price::from_units(100), Qty::ZERO);
+            ev.flags = MarketEvent::BATCH_END;
+            ev
+        };
+        let mut plain = ImbalanceTaker::new(StrategyId(0), AccountId(0), traded, params);
+        let mut out = Actions::default();
+        plain.on_market(&view, &batch_end(traded), &mut out);
+        assert!(out.is_empty(), "its own book is balanced");
+
+        let mut cross = ImbalanceTaker::new(StrategyId(0), AccountId(0), traded, params).with_signal(signal);
+        assert_eq!(cross.instruments(), [traded, signal]);
+        cross.on_market(&view, &batch_end(traded), &mut out);
+        assert!(out.is_empty(), "only the signal book's updates trigger it");
+        cross.on_market(&view, &batch_end(signal), &mut out);
+        match out.take(0) {
+            Some(StrategyAction::Place(o)) => {
+                assert_eq!((o.instrument, o.side, o.price), (traded, Side::Buy, Price::from_units(101)), "{o:?}");
+            }
+            other => panic!("expected a buy of the traded instrument at its ask, got {other:?}"),
+        }
     }
 }

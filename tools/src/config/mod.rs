@@ -26,6 +26,7 @@ mod files;
 pub mod journal;
 mod raw;
 mod source;
+mod venues;
 pub use journal::JournalPlan;
 pub use raw::*;
 pub use source::{MAX_CONFIG_BYTES, parse_document, read_file};
@@ -96,8 +97,10 @@ pub struct StrategyPlan {
     pub name: String,
     /// Account.
     pub account: AccountId,
-    /// Instrument.
+    /// Instrument (where its orders go).
     pub instrument: InstrumentId,
+    /// The instrument whose book it reads (`signal_venue`), if not its own.
+    pub signal: Option<InstrumentId>,
     /// Parameters.
     pub params: ImbalanceParams,
 }
@@ -134,9 +137,9 @@ pub struct VenuePlan {
     pub server_name: Option<String>,
     /// `recvWindow`, ms.
     pub recv_window_ms: u64,
-    /// Credentials of each account trading there.
+    /// Credentials of each account trading there (empty where the venue has no gateway).
     pub keys: Vec<(AccountId, String, String)>,
-    /// Instruments traded there.
+    /// Instruments listed there (its feeds keep their books; orders only where it has a gateway).
     pub instruments: Vec<InstrumentId>,
 }
 
@@ -185,10 +188,26 @@ impl Plan {
             .iter()
             .enumerate()
             .map(|(k, s)| {
-                Box::new(ImbalanceTaker::new(StrategyId(k as u16), s.account, s.instrument, s.params))
-                    as Box<dyn qt_core::Strategy>
+                let taker = ImbalanceTaker::new(StrategyId(k as u16), s.account, s.instrument, s.params);
+                Box::new(match s.signal {
+                    Some(signal) => taker.with_signal(signal),
+                    None => taker,
+                }) as Box<dyn qt_core::Strategy>
             })
             .collect()
+    }
+
+    /// A live run's feeds in the engine's order: each `[[venues]]` entry's instruments split
+    /// as its registry entry groups them ([`crate::venues::VenueEntry::feed_groups`]).
+    pub fn live_feeds(&self) -> Vec<(Venue, Vec<InstrumentId>)> {
+        let mut feeds = Vec::new();
+        for v in &self.venues {
+            let Some(entry) = crate::venues::entry(v.venue) else { continue };
+            let kind =
+                |id: &InstrumentId| self.instruments.get(*id).map_or(qt_core::InstrumentKind::Spot, |i| i.kind());
+            feeds.extend(entry.feed_groups(&v.instruments, kind).into_iter().map(|g| (v.venue, g)));
+        }
+        feeds
     }
 
     /// The instruments each venue link serves, in venue id order: a live run's `[[venues]]`, or
@@ -345,6 +364,8 @@ pub fn validate(raw: RawConfig) -> Result<Plan, Vec<Problem>> {
     // The run's venues, in venue-id order: the simulated venue alone, or each [[venues]] entry.
     let run_venues: Vec<Venue> =
         if raw.venues.is_empty() { vec![Venue::Sim] } else { raw.venues.iter().map(|v| v.venue).collect() };
+    // An account's default chain: every venue of the run it can trade on.
+    let trading_venues: Vec<Venue> = run_venues.iter().copied().filter(|v| venues::can_trade(*v)).collect();
     let mut accounts: Vec<AccountPlan> = Vec::new();
     if raw.accounts.is_empty() {
         p.add("accounts", "at least one account is required");
@@ -381,8 +402,8 @@ pub fn validate(raw: RawConfig) -> Result<Plan, Vec<Problem>> {
                 format!("{} must be at most 100000", limits.max_order_rate.orders),
             );
         }
-        let chain = ra.venues.clone().unwrap_or_else(|| run_venues.clone());
-        if chain.is_empty() {
+        let chain = ra.venues.clone().unwrap_or_else(|| trading_venues.clone());
+        if ra.venues.as_ref().is_some_and(Vec::is_empty) {
             p.add(format!("{path}.venues"), "must list at least one venue");
         }
         let mut venues = Vec::new();
@@ -391,6 +412,7 @@ pub fn validate(raw: RawConfig) -> Result<Plan, Vec<Problem>> {
                 p.add(format!("{path}.venues[{k}]"), format!("{v} is listed twice"));
             }
             match run_venues.iter().position(|x| x == v) {
+                Some(_) if !venues::can_trade(*v) => p.add(format!("{path}.venues[{k}]"), venues::no_gateway(*v)),
                 Some(id) => venues.push(VenueId(id as u16)),
                 None => p.add(format!("{path}.venues[{k}]"), format!("{v} is not a venue of this run")),
             }
@@ -421,10 +443,8 @@ pub fn validate(raw: RawConfig) -> Result<Plan, Vec<Problem>> {
         if account.is_none() {
             p.add(format!("{path}.account"), format!("{:?} is not a configured account", rs.account));
         }
-        let Some(inst) = instruments.iter().find(|x| x.symbol() == rs.instrument) else {
-            p.add(format!("{path}.instrument"), format!("{:?} is not a configured instrument", rs.instrument));
-            continue;
-        };
+        let Some(inst) = venues::strategy_instrument(&mut p, &path, rs, &instruments) else { continue };
+        let signal = venues::signal_instrument(&mut p, &path, rs, inst, &instruments);
         if let Some(a) = account
             && strategies.iter().any(|s: &StrategyPlan| s.account == AccountId(a as u16) && s.instrument == inst.id())
         {
@@ -477,6 +497,7 @@ pub fn validate(raw: RawConfig) -> Result<Plan, Vec<Problem>> {
                 name,
                 account: AccountId(a as u16),
                 instrument: inst.id(),
+                signal,
                 params: ImbalanceParams { qty: order_qty, max_position, threshold, levels: rs.levels, cooldown },
             });
         }
@@ -529,73 +550,7 @@ pub fn validate(raw: RawConfig) -> Result<Plan, Vec<Problem>> {
     let journal = journal::validate(&mut p, &raw.journal);
 
     // [[venues]]
-    let mut venues = Vec::new();
-    for (i, rv) in raw.venues.iter().enumerate() {
-        let path = format!("venues[{i}]");
-        if rv.venue != Venue::Binance {
-            p.add(format!("{path}.venue"), format!("{} has no gateway in this build (live venues: binance)", rv.venue));
-            continue;
-        }
-        if raw.venues[..i].iter().any(|v| v.venue == rv.venue) {
-            p.add(format!("{path}.venue"), format!("{} is listed twice", rv.venue));
-        }
-        if !rv.rest_url.starts_with("https://") {
-            p.add(format!("{path}.rest_url"), format!("{:?} must start with https://", rv.rest_url));
-        }
-        if !rv.ws_url.starts_with("wss://") {
-            p.add(format!("{path}.ws_url"), format!("{:?} must start with wss://", rv.ws_url));
-        }
-        if let Some(ca) = &rv.ca_file
-            && !ca.is_file()
-        {
-            p.add(format!("{path}.ca_file"), format!("{} is not a readable file", ca.display()));
-        }
-        if rv.recv_window_ms == 0 || rv.recv_window_ms > 60_000 {
-            p.add(format!("{path}.recv_window_ms"), format!("{} must be in 1..=60000", rv.recv_window_ms));
-        }
-        let traded: Vec<InstrumentId> = instruments.iter().filter(|x| x.venue() == rv.venue).map(|x| x.id()).collect();
-        let mut keys = Vec::new();
-        for (a, ra) in raw.accounts.iter().enumerate() {
-            let trades_here =
-                strategies.iter().any(|s: &StrategyPlan| s.account.index() == a && traded.contains(&s.instrument));
-            let Some(k) = ra.keys.get(rv.venue.name()) else {
-                if trades_here {
-                    p.add(format!("accounts[{a}].keys.{}", rv.venue), "this account trades there but has no API key");
-                }
-                continue;
-            };
-            let kpath = format!("accounts[{a}].keys.{}", rv.venue);
-            let mut resolve = |inline: &Option<String>, env: &Option<String>, field: &str| match (inline, env) {
-                (Some(v), None) if !v.is_empty() => Some(v.clone()),
-                (None, Some(var)) => match std::env::var(var) {
-                    Ok(v) if !v.is_empty() => Some(v),
-                    _ => {
-                        p.add(format!("{kpath}.{field}_env"), format!("environment variable {var} is not set"));
-                        None
-                    }
-                },
-                _ => {
-                    p.add(format!("{kpath}.{field}"), format!("give exactly one of {field} and {field}_env"));
-                    None
-                }
-            };
-            let key = resolve(&k.api_key, &k.api_key_env, "api_key");
-            let secret = resolve(&k.secret, &k.secret_env, "secret");
-            if let (Some(key), Some(secret)) = (key, secret) {
-                keys.push((AccountId(a as u16), key, secret));
-            }
-        }
-        venues.push(VenuePlan {
-            venue: rv.venue,
-            rest_url: rv.rest_url.clone(),
-            ws_url: rv.ws_url.clone(),
-            ca_file: rv.ca_file.clone(),
-            server_name: rv.server_name.clone(),
-            recv_window_ms: rv.recv_window_ms,
-            keys,
-            instruments: traded,
-        });
-    }
+    let venues = venues::validate(&mut p, &raw, &instruments, &strategies);
     if !venues.is_empty() && instruments.iter().any(|x| x.venue() == Venue::Sim) {
         p.add("instruments", "a run trades either on the built-in simulated venue or on live venues, not both");
     }

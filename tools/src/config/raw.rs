@@ -144,11 +144,16 @@ pub struct RawGlobalRisk {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawVenue {
-    /// Which venue (`binance`).
+    /// Which venue (`binance`, `binance_usdm`, `bybit`, `okx`, `kucoin`, `kraken`, `firi`:
+    /// [`crate::venues::VENUES`]); market data everywhere, orders where it has a gateway.
     pub venue: Venue,
-    /// REST base URL, e.g. `https://api.binance.com` or the simulator's `https://127.0.0.1:9443`.
+    /// REST base URL, e.g. `https://api.binance.com` or the simulator's `https://127.0.0.1:9443`
+    /// (required where the venue's feed or gateway uses REST).
+    #[serde(default)]
     pub rest_url: String,
-    /// WebSocket base URL, e.g. `wss://stream.binance.com:9443`.
+    /// WebSocket base URL, e.g. `wss://stream.binance.com:9443` (required where the venue's
+    /// feed streams; KuCoin's comes from its bullet answer, Firi is polled).
+    #[serde(default)]
     pub ws_url: String,
     /// Trust only this CA certificate (the venue simulator's `venue-sim-ca.pem`); default: the
     /// public web PKI roots.
@@ -262,7 +267,7 @@ impl Default for RawSim {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawInstrument {
-    /// Venue (only `sim` trades in this build).
+    /// Venue: `sim` (the built-in simulated venue, the default) or a `[[venues]]` entry's.
     #[serde(default = "default_venue")]
     pub venue: Venue,
     /// Symbol.
@@ -335,6 +340,11 @@ pub struct RawStrategy {
     pub account: String,
     /// Instrument symbol.
     pub instrument: String,
+    /// The instrument's venue, where the symbol is listed on several.
+    pub venue: Option<Venue>,
+    /// Read the imbalance from this venue's book of the same pair (base and quote) instead of
+    /// the traded instrument's own book; orders still go to the instrument's venue.
+    pub signal_venue: Option<Venue>,
     /// Order quantity.
     pub qty: String,
     /// Largest absolute position.

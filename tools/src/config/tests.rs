@@ -157,9 +157,11 @@ fn live_venue_needs_a_venue_entry_https_and_keys() {
     assert_eq!(plan.venues[0].keys, vec![(AccountId(0), "qt-sim-key-1".to_string(), "qt-sim-secret-1".to_string())]);
     assert_eq!(plan.venues[0].instruments, vec![InstrumentId(0)]);
 
+    // Bybit serves market data now (no longer refused): the instrument on binance still needs
+    // a [[venues]] entry saying where binance is.
     let no_entry = text.replace("[[venues]]\nvenue = \"binance\"", "[[venues]]\nvenue = \"bybit\"");
     let err = load(&no_entry, "t").unwrap_err().to_string();
-    assert!(err.contains("venues[0].venue") && err.contains("instruments[0].venue"), "{err}");
+    assert!(err.contains("instruments[0].venue"), "{err}");
 
     let bad = text
         .replace("https://127.0.0.1:9443", "http://127.0.0.1:9443")
@@ -178,4 +180,75 @@ fn a_stop_cancels_working_orders_unless_configured_not_to() {
     let bad = EMBEDDED_DEFAULT.replace("stop_grace = \"5s\"", "stop_grace = \"forever\"");
     let err = load(&bad, "t").unwrap_err();
     assert_eq!(err.problems[0].path, "engine.stop_grace", "{err}");
+}
+
+/// The all-venues example without its CA file (not written outside a simulator run).
+fn all_venues() -> String {
+    include_str!("../../../examples/all-venues-venue-sim.toml").replace("ca_file = \"venue-sim-ca.pem\"\n", "")
+}
+
+#[test]
+fn every_venue_serves_market_data_and_orders_go_to_binance_only() {
+    let plan = load(&all_venues(), "all").unwrap();
+    let venues: Vec<Venue> = plan.venues.iter().map(|v| v.venue).collect();
+    let registry: Vec<Venue> = crate::venues::VENUES.iter().map(|e| e.venue).collect();
+    assert_eq!(venues, registry);
+    // Bybit's spot and linear instruments are two feeds; every other venue one.
+    let feeds: Vec<Venue> = plan.live_feeds().iter().map(|(v, _)| *v).collect();
+    assert_eq!(feeds.len(), 8, "{feeds:?}");
+    assert_eq!(feeds.iter().filter(|v| **v == Venue::Bybit).count(), 2);
+    // Keys and the account's default chain: binance only.
+    assert!(plan.venues.iter().all(|v| v.keys.is_empty() == (v.venue != Venue::Binance)));
+    assert_eq!(plan.accounts[0].spec.venues, vec![VenueId(0)]);
+    // The strategy trades Binance's BTCUSDT and reads OKX's BTC-USDT.
+    let s = &plan.strategies[0];
+    let name = |id: InstrumentId| plan.instruments.get(id).map(|i| (i.venue(), i.symbol().to_string()));
+    assert_eq!(name(s.instrument), Some((Venue::Binance, "BTCUSDT".into())));
+    assert_eq!(s.signal.and_then(name), Some((Venue::Okx, "BTC-USDT".into())));
+}
+
+#[test]
+fn asking_to_trade_where_there_is_no_gateway_is_refused_naming_the_field() {
+    let text = all_venues();
+    let on_binance = "venue = \"binance\"                 #";
+    // (case, from, to, the field named, whether the message is the missing gateway)
+    let cases = [
+        (
+            "a strategy on okx",
+            "instrument = \"BTCUSDT\"\nvenue = \"binance\"",
+            "instrument = \"BTC-USDT\"\nvenue = \"okx\"",
+            "strategies[0].venue",
+            true,
+        ),
+        (
+            "a strategy's instrument on kraken",
+            "instrument = \"BTCUSDT\"\nvenue = \"binance\"",
+            "instrument = \"BTC/USDT\"\n#",
+            "strategies[0].instrument",
+            true,
+        ),
+        ("keys at okx", "[accounts.keys.binance]", "[accounts.keys.okx]", "accounts[0].keys.okx", true),
+        (
+            "a chain naming kraken",
+            "starting_equity = \"10000\"",
+            "starting_equity = \"10000\"\nvenues = [\"binance\", \"kraken\"]",
+            "accounts[0].venues[1]",
+            true,
+        ),
+        (
+            "no pair on the signal venue",
+            "signal_venue = \"okx\"",
+            "signal_venue = \"sim\"",
+            "strategies[0].signal_venue",
+            false,
+        ),
+        ("an ambiguous symbol", on_binance, "#", "strategies[0].venue", false),
+    ];
+    for (name, from, to, field, gateway) in cases {
+        assert!(text.contains(from), "{name}: {from}");
+        let err = load(&text.replacen(from, to, 1), "t").unwrap_err();
+        let problem = err.problems.iter().find(|p| p.path == field);
+        assert!(problem.is_some(), "{name}: want {field} in {err}");
+        assert_eq!(problem.unwrap().message.contains("no order gateway"), gateway, "{name}: {err}");
+    }
 }

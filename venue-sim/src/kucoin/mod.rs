@@ -1,7 +1,8 @@
 //! KuCoin spot public market data for the venue simulator: [`KucoinSpot`].
 //!
 //! What it serves (shapes follow KuCoin's official OpenAPI/AsyncAPI specs as recorded in
-//! NOTES.md §4 and `testdata/kucoin/`; decimals are the instrument's exact text):
+//! NOTES.md §4 and `testdata/kucoin/`; decimals are the instrument's exact text; symbols are
+//! named `BASE-QUOTE` ([`symbol`]), whatever the market lists them as):
 //! - `POST /api/v1/bullet-public` → `{"code":"200000","data":{"token",
 //!   "instanceServers":[{"endpoint":"wss://<Host>/","encrypt":true,"protocol":"websocket",
 //!   "pingInterval","pingTimeout"}]}}` — the endpoint is this listener (from the `Host` header).
@@ -29,6 +30,7 @@
 use self::rest::{error, ok, query_value, snapshot, symbol_info};
 use self::session::Session;
 use crate::protocol::{Ctx, HttpRequest, HttpResponse, Protocol, WsSession};
+use qt_core::Instrument;
 use serde_json::json;
 use std::collections::HashSet;
 use std::sync::Mutex;
@@ -127,4 +129,15 @@ impl Protocol for KucoinSpot {
         let mut session = Session { feeds: Vec::new(), silent_limit: self.ping_interval + self.ping_timeout };
         session.run(ctx, ws);
     }
+}
+
+/// KuCoin's name of `inst`: its symbol if written `BASE-QUOTE`, else built so (a market listed
+/// as `BTCUSDT` for every protocol at once is `BTC-USDT` here).
+pub fn symbol(inst: &Instrument) -> String {
+    if inst.symbol().contains('-') { inst.symbol().to_owned() } else { format!("{}-{}", inst.base(), inst.quote()) }
+}
+
+/// The market's index of the symbol KuCoin calls `name`.
+fn symbol_index(market: &crate::market::Market, name: &str) -> Option<usize> {
+    market.instruments().iter().position(|i| symbol(i) == name)
 }

@@ -1,6 +1,7 @@
 //! KuCoin's REST answers: the `{"code","data"}` envelope, symbols and the level-2 order book
 //! snapshots.
 
+use super::{symbol, symbol_index};
 use crate::protocol::{Ctx, HttpResponse};
 use qt_core::{Instrument, Price, Qty};
 use serde_json::{Value, json};
@@ -26,7 +27,7 @@ pub(super) fn symbol_info(inst: &Instrument) -> Value {
     let lot = inst.qty_text(inst.lot());
     let min = inst.qty_text(inst.min_qty());
     json!({
-        "symbol": inst.symbol(), "name": inst.symbol(), "baseCurrency": inst.base(), "quoteCurrency": inst.quote(),
+        "symbol": symbol(inst), "name": symbol(inst), "baseCurrency": inst.base(), "quoteCurrency": inst.quote(),
         "feeCurrency": inst.quote(), "market": inst.quote(), "baseMinSize": min.as_ref(),
         "quoteMinSize": "0.1", "baseMaxSize": "10000000000", "quoteMaxSize": "99999999",
         "baseIncrement": lot.as_ref(), "quoteIncrement": tick.as_ref(), "priceIncrement": tick.as_ref(),
@@ -38,7 +39,7 @@ pub(super) fn symbol_info(inst: &Instrument) -> Value {
 pub(super) fn snapshot(ctx: &Ctx, query: &str, depth: usize) -> HttpResponse {
     let Some(name) = query_value(query, "symbol") else { return error(400, "400100", "symbol is required") };
     let market = &ctx.market;
-    let (Some(index), true) = (market.symbol_index(name), !name.is_empty()) else {
+    let (Some(index), true) = (symbol_index(market, name), !name.is_empty()) else {
         return error(400, "400100", "Unsupported trading pair.");
     };
     let (Some(snap), Some(inst)) = (market.snapshot(index, depth), market.instruments().get(index)) else {

@@ -1,7 +1,7 @@
 //! One KuCoin WebSocket session: `/market/level2` increments in windows, tickers and matches,
 //! welcome, pings and acks.
 
-use super::{LEVEL2_EVERY, MAX_TOPIC_SYMBOLS, WS_POLL};
+use super::{LEVEL2_EVERY, MAX_TOPIC_SYMBOLS, WS_POLL, symbol, symbol_index};
 use crate::market::BookUpdate;
 use crate::protocol::{Ctx, WsIncoming, WsSession};
 use crate::stream::{DiffWindow, MergedLevel, SessionGuard, Verdict, merged_levels, send_data};
@@ -71,7 +71,8 @@ impl Session {
         }
         let mut indices = Vec::new();
         for n in &names {
-            indices.push(ctx.market.symbol_index(n).ok_or_else(|| format!("topic {topic}: symbol {n} is not found"))?);
+            indices
+                .push(symbol_index(&ctx.market, n).ok_or_else(|| format!("topic {topic}: symbol {n} is not found"))?);
         }
         for symbol in indices {
             let at = match self.feeds.iter().position(|f| f.window.symbol == symbol) {
@@ -101,14 +102,14 @@ impl Session {
                 "sequence": u.update_id.to_string(),
                 "side": if t.aggressor == Side::Buy { "buy" } else { "sell" },
                 "size": inst.qty_text(t.qty).as_ref(),
-                "symbol": inst.symbol(),
+                "symbol": symbol(inst),
                 "takerOrderId": format!("{:024x}", t.trade_id.wrapping_mul(2) + 1),
                 "time": t.ts.0.max(0).to_string(),
                 "tradeId": t.trade_id.to_string(),
                 "type": "match",
             });
             out.push(
-                json!({ "topic": format!("/market/match:{}", inst.symbol()), "type": "message", "subject": "trade.l3match", "data": data })
+                json!({ "topic": format!("/market/match:{}", symbol(inst)), "type": "message", "subject": "trade.l3match", "data": data })
                     .to_string(),
             );
         }
@@ -126,14 +127,14 @@ impl Session {
         };
         let (bids, asks) = merged_levels(&window.ops);
         json!({
-            "topic": format!("/market/level2:{}", inst.symbol()),
+            "topic": format!("/market/level2:{}", symbol(inst)),
             "type": "message",
             "subject": "trade.l2update",
             "data": {
                 "changes": { "asks": side(&asks), "bids": side(&bids) },
                 "sequenceEnd": last,
                 "sequenceStart": first,
-                "symbol": inst.symbol(),
+                "symbol": symbol(inst),
                 "time": ctx.market.now_ms(),
             },
         })
