@@ -192,6 +192,12 @@ pub(crate) fn parse_frame_with<P, F>(
 }
 
 /// The reused buffers of one frame parser: the padded copy of the frame simd-json parses in place,
+/// A decimal-digit string (`ts`, `tradeId`) as `u64`.
+#[inline]
+pub(crate) fn digits_u64(text: &str, key: &'static str) -> Result<u64, ParseError> {
+    qt_core::decimal::parse_digits_u64(text.as_bytes()).ok_or(ParseError::WrongType(key))
+}
+
 /// simd-json's scratch buffers, and the tape. Allocated once; parsing reuses them.
 pub(crate) struct TapeBuffers {
     /// The frame copy; a parser that rewrites the frame while copying (Kraken) fills it itself

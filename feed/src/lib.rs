@@ -18,14 +18,13 @@
 pub mod binance;
 pub mod binance_usdm;
 pub mod bybit;
-pub(crate) mod bytes;
 pub mod decoder;
-pub(crate) mod diff_buffer;
 pub mod direct;
 pub mod endpoint;
 pub mod error;
 pub mod firi;
 pub(crate) mod json;
+pub mod kit;
 pub mod kraken;
 pub mod kucoin;
 pub mod lift;

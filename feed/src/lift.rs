@@ -22,7 +22,7 @@
 //!
 //! Core thread: the vectors are allocated once and reused; nothing here panics on any input.
 
-use crate::bytes::{copy_short, find_byte};
+use crate::kit::bytes::{copy_short, find_byte};
 use crate::parse_error::ParseError;
 use simd_json::Node;
 use std::cell::Cell;

@@ -262,7 +262,9 @@ fn an_event_refused_half_way_invalidates_the_book_on_both_paths() {
         let mut r = Replay::new();
         r.decoder.set_direct(direct);
         r.run(text.lines());
-        let SyncState::Synced { last } = r.decoder.sync(0).expect("sushi").state() else { panic!("sushi not synced") };
+        let SyncState::Synced { last, .. } = r.decoder.sync(0).expect("sushi").state() else {
+            panic!("sushi not synced")
+        };
         let frame = format!(
             r#"{{"stream":"sushiusdt@depth@100ms","data":{{"e":"depthUpdate","E":1,"T":1,"s":"SUSHIUSDT","U":{},"u":{},"pu":{last},"b":[["1.0000","3"],["1.0001","4"],["1.00x","1"]],"a":[]}}}}"#,
             last + 1,

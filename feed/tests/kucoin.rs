@@ -450,7 +450,7 @@ fn direct_and_staged_paths_emit_the_same_records() {
 /// The book's sequence of a synced symbol.
 fn book_sequence(dec: &Decoder, index: usize) -> u64 {
     match dec.sync(index).expect("symbol").state() {
-        SyncState::Synced { last } => last,
+        SyncState::Synced { last, .. } => last,
         SyncState::Buffering => panic!("symbol {index} not synced"),
     }
 }

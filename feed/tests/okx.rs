@@ -5,7 +5,8 @@
 use proptest::prelude::*;
 use qt_core::{EventKind, Instrument, InstrumentId, InstrumentKind, InstrumentSpec, MarketEvent, Nanos, Side, Venue};
 use qt_feed::decoder::{ChecksumVerdict, VenueDecoder};
-use qt_feed::okx::book::{Level, okx_checksum};
+use qt_feed::kit::checksum_book::Level;
+use qt_feed::okx::rules::okx_checksum;
 use qt_feed::okx::{BOOK_DEPTH, Decoder};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;

@@ -3,7 +3,7 @@
 //!
 //! One combined-stream WebSocket (`/stream?streams=<sym>@depth@100ms/<sym>@bookTicker/<sym>@trade
 //! /...`) over TLS on a non-blocking mio socket ([`crate::ws::WsClient`]); frames are parsed by
-//! [`parse::FrameParser`] and depth diffs go through one [`sync::DepthSync`] per symbol, whose
+//! [`parse::FrameParser`] and depth diffs go through one [`rules::DepthSync`] per symbol, whose
 //! REST snapshots come from the snapshot thread of [`crate::snapshot_feed::SnapshotFeed`], the
 //! live layer [`BinanceFeed`] is an instance of ([`BinanceSpot`] says what differs).
 //!
@@ -21,18 +21,21 @@
 //! invalid until the resync's snapshot ends with `BATCH_END`.
 
 pub mod parse;
-pub mod sync;
+pub mod rules;
 
-use crate::direct::{DirectSync, SyncedSink};
+/// The sync under its name before the venue kit (`rules`).
+pub use rules as sync;
+
+use crate::direct::SyncedSink;
 use crate::endpoint::Endpoint;
 use crate::error::FeedError;
 use crate::snapshot::HttpsClient;
 use crate::snapshot_feed::{SessionPlan, SnapshotFeed, SnapshotSyncDecoder, SnapshotVenue, check_common, deactivates};
 use parse::{FrameParser, ParseError, Parsed, StreamKind};
 use qt_core::{Instrument, MarketEvent, Nanos};
+use rules::{DepthSync, DiffOutcome, SnapshotOutcome};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use sync::{DepthSync, DiffOutcome, SnapshotOutcome};
 
 /// Default REST snapshot depth (`limit`).
 pub const DEFAULT_DEPTH_LIMIT: usize = 1000;
@@ -169,7 +172,7 @@ impl Decoder {
             parser: FrameParser::new(symbols),
             syncs: symbols
                 .iter()
-                .map(|s| DepthSync::new(s.id(), sync::DEFAULT_BUFFER_RECORDS, sync::DEFAULT_BUFFER_DIFFS))
+                .map(|s| DepthSync::new(s.id(), rules::DEFAULT_BUFFER_RECORDS, rules::DEFAULT_BUFFER_DIFFS))
                 .collect(),
             scratch: Vec::with_capacity(16 * 1024),
             counters: Arc::new(BinanceCounters::default()),
@@ -253,7 +256,7 @@ impl Decoder {
             }
             Ok(Parsed::Depth { symbol, first, last }) if self.active[symbol] => {
                 let Some(sync) = self.syncs.get_mut(symbol) else { return };
-                match sync.on_diff(first, last, &mut self.scratch, now, emit) {
+                match sync.on_message((first, last), &mut self.scratch, now, emit) {
                     DiffOutcome::Applied => bump(&self.counters.diffs_applied),
                     DiffOutcome::Buffered | DiffOutcome::Stale => {}
                     DiffOutcome::Gap => {
@@ -296,14 +299,6 @@ impl Decoder {
             sync.reset(now, emit);
             bump(&self.counters.resyncs);
         }
-    }
-}
-
-/// How the decoder's [`SyncedSink`] asks a symbol's sync whether a diff goes straight out.
-impl DirectSync<(u64, u64)> for DepthSync {
-    #[inline]
-    fn applies_directly(&self, (first, last): (u64, u64)) -> bool {
-        DepthSync::applies_directly(self, first, last)
     }
 }
 

@@ -1,11 +1,11 @@
 //! Binance USD-M futures market data below the socket: [`Decoder`], the [`VenueDecoder`] of
 //! `<sym>@depth@100ms` diffs (synced against `GET /fapi/v1/depth` snapshots under the futures
-//! rule, [`sync::FuturesDepthSync`]), `<sym>@bookTicker` and `<sym>@aggTrade`.
+//! rule, [`rules::FuturesDepthSync`]), `<sym>@bookTicker` and `<sym>@aggTrade`.
 //!
 //! Differs from spot (`crate::binance`) only where the venue differs: depth events carry `pu`
 //! (the previous event's `u`) and continuity is `pu == previous u` — on USD-M `U` is never
 //! `previous u + 1`, so the spot sync cannot be reused; the bridge is `U <= lastUpdateId <= u`.
-//! The spot tape helpers, error type and snapshot parser are shared. The live feed is
+//! The kit's tape helpers, error type, snapshot parser and sync are shared with spot. The live feed is
 //! [`feed::BinanceUsdmFeed`] (the shared [`crate::snapshot_feed::SnapshotFeed`] layer); replay
 //! (`qt feed-check`) drives the same decoder.
 //!
@@ -19,15 +19,18 @@
 
 pub mod feed;
 pub mod parse;
-pub mod sync;
+pub mod rules;
+
+/// The sync under its name before the venue kit (`rules`).
+pub use rules as sync;
 
 pub use feed::{BinanceUsdm, BinanceUsdmFeed};
 
 use crate::decoder::{FeedStats, VenueDecoder};
-use crate::direct::{DirectSync, SyncedSink};
+use crate::direct::SyncedSink;
 use parse::{FrameParser, ParseError, ParseFailure, Parsed, StreamKind};
 use qt_core::{Instrument, MarketEvent, Nanos, Venue};
-use sync::{EventOutcome, FuturesDepthSync, SnapshotOutcome};
+use rules::{EventOutcome, FuturesDepthSync, SnapshotOutcome};
 
 /// Counters of a [`Decoder`] (plain values, core thread).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -97,7 +100,7 @@ impl Decoder {
             parser: FrameParser::new(symbols),
             syncs: symbols
                 .iter()
-                .map(|s| FuturesDepthSync::new(s.id(), sync::DEFAULT_BUFFER_RECORDS, sync::DEFAULT_BUFFER_EVENTS))
+                .map(|s| FuturesDepthSync::new(s.id(), rules::DEFAULT_BUFFER_RECORDS, rules::DEFAULT_BUFFER_EVENTS))
                 .collect(),
             scratch: Vec::with_capacity(16 * 1024),
             counters: UsdmCounters::default(),
@@ -148,7 +151,7 @@ impl Decoder {
             }
             Ok(Parsed::Depth { symbol, first, last, prev }) if self.active[symbol] => {
                 let Some(sync) = self.syncs.get_mut(symbol) else { return };
-                match sync.on_event(first, last, prev, &mut self.scratch, now, &mut counted) {
+                match sync.on_message((first, last, prev), &mut self.scratch, now, &mut counted) {
                     EventOutcome::Applied | EventOutcome::Buffered => {}
                     EventOutcome::Stale => c.stale_events += 1,
                     EventOutcome::Gap => {
@@ -203,7 +206,8 @@ impl Decoder {
     ) -> SnapshotOutcome {
         let Some(sync) = self.syncs.get_mut(index) else { return SnapshotOutcome::Ignored };
         let mut emitted = 0u64;
-        let outcome = sync.on_snapshot(snap, now, &mut |ev| {
+        // The generation is not checked under USD-M's rule (the decoder tracks its requests).
+        let outcome = sync.on_snapshot(snap, 0, now, &mut |ev| {
             emitted += 1;
             emit(ev);
         });
@@ -232,14 +236,6 @@ impl Decoder {
             self.counters.resyncs += 1;
             self.counters.records += 1;
         }
-    }
-}
-
-/// How the decoder's [`SyncedSink`] asks a symbol's sync whether a diff goes straight out.
-impl DirectSync<(u64, u64, u64)> for FuturesDepthSync {
-    #[inline]
-    fn applies_directly(&self, (_, _, prev): (u64, u64, u64)) -> bool {
-        FuturesDepthSync::applies_directly(self, prev)
     }
 }
 

@@ -95,13 +95,15 @@ impl Decoder {
                     c.records += 1;
                     emit(ev);
                 };
-                crate::kucoin::sync::emit_book_snapshot(
+                // Each side worst first (see `emit_book_image`).
+                crate::kit::depth_sync::emit_book_image(
                     self.instrument.id(),
                     &book.bids,
                     &book.asks,
                     seq,
                     Nanos(0),
                     now,
+                    true,
                     &mut counted,
                 );
             }

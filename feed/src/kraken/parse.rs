@@ -9,16 +9,18 @@
 //! Either way the text goes straight to an integer on the instrument's grid — exact, never
 //! through `f64`. The tape is built with reused `Buffers`/tape vector; book levels are staged in
 //! reused vectors, each with its checksum piece (in one pass over the two texts,
-//! [`book::wire_level`]; other layouts through `qt_core::decimal` and [`book::level`]), so the
+//! [`rules::wire_level`]; other layouts through `qt_core::decimal` and [`rules::level`]), so the
 //! decoder applies a message only once all of it parsed. After warm-up nothing allocates; bad
 //! input is a `Copy` [`ParseError`], never a panic.
 
-use super::book::{self, Precision};
-use crate::bytes::{copy_short, find_byte};
+use super::rules::{self, Precision};
+use crate::json::digits_u64;
 use crate::json::{TapeBuffers, fields, find_key, get_str, scaled, span, str_at};
+use crate::kit::bytes::{contains, copy_short, find_byte, number_end};
+use crate::kit::checksum_book::Level;
+use crate::kit::checksum_decoder::{Broken, ChecksumWire, WireError, WireFrame};
+use crate::kit::checksum_sync::BookMessage;
 use crate::lift;
-use crate::okx::book::Level;
-use crate::okx::parse::{contains, digits_u64};
 use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Price, Qty, Side};
 use simd_json::{Node, StaticNode};
 
@@ -79,6 +81,60 @@ pub struct FrameParser {
     spans: Vec<LevelSpan>,
     /// The lifted lists, as ranges of `spans`.
     lists: Vec<(u32, u32)>,
+    /// Whether the last `book` frame was a snapshot.
+    snapshot: bool,
+}
+
+/// Kraken's frames as the checksum decoder shell reads them: a `book` frame holds one message per
+/// symbol it names; an unreadable frame breaks every valid book it names.
+impl ChecksumWire for FrameParser {
+    type Rule = super::rules::KrakenRule;
+    const VENUE: qt_core::Venue = qt_core::Venue::Kraken;
+    const LABEL: &'static str = "kraken";
+    const SEQUENCED: bool = false;
+
+    #[inline]
+    fn parse(&mut self, frame: &[u8], local_ns: Nanos, out: &mut Vec<MarketEvent>) -> Result<WireFrame, WireError> {
+        match self.parse_frame(frame, local_ns, out) {
+            Ok(Parsed::Control) => Ok(WireFrame::Control),
+            Ok(Parsed::ControlError) => Ok(WireFrame::ControlError),
+            Ok(Parsed::Trades) => Ok(WireFrame::Records),
+            Ok(Parsed::Book { snapshot }) => {
+                self.snapshot = snapshot;
+                Ok(WireFrame::Books)
+            }
+            Err(error) => Err(WireError { error, broken: Broken::Named }),
+        }
+    }
+
+    #[inline]
+    fn levels(&self) -> &[StagedLevel] {
+        &self.levels
+    }
+
+    #[inline]
+    fn book_count(&self) -> usize {
+        self.items.len()
+    }
+
+    #[inline]
+    fn book(&self, k: usize) -> Option<(BookMessage, &[StagedLevel])> {
+        let item = self.items.get(k)?;
+        let msg = BookMessage {
+            symbol: item.symbol,
+            snapshot: self.snapshot,
+            seq: None,
+            prev_seq: None,
+            checksum: item.checksum,
+            exchange_ns: item.exchange_ns,
+        };
+        Some((msg, self.levels.get(item.start..item.end).unwrap_or(&[])))
+    }
+
+    #[cold]
+    fn names(&self, frame: &[u8], index: usize) -> bool {
+        self.book_frame_names(frame, index)
+    }
 }
 
 impl std::fmt::Debug for FrameParser {
@@ -114,6 +170,7 @@ impl FrameParser {
             levels: Vec::with_capacity(2 * max_levels),
             spans: Vec::with_capacity(2 * max_levels),
             lists: Vec::with_capacity(lift::MAX_LISTS),
+            snapshot: false,
         }
     }
 
@@ -150,7 +207,7 @@ impl FrameParser {
         out.clear();
         self.items.clear();
         self.levels.clear();
-        let Self { symbols, tape, items, levels, spans, lists } = self;
+        let Self { symbols, tape, items, levels, spans, lists, .. } = self;
         let (len, lifted) = match lift_book_levels(frame, &mut tape.buf, spans, lists) {
             Some(len) => (len, Some(Lifted { frame, spans, lists })),
             None => (quote_numbers(frame, &mut tape.buf), None),
@@ -171,17 +228,6 @@ impl FrameParser {
 const PRICE_TO_QTY: [u8; 7] = *b",\"qty\":";
 /// The bytes between a level's quantity number and the next level's price number.
 const QTY_TO_PRICE: [u8; 11] = *b"},{\"price\":";
-
-/// Bytes that may belong to a JSON number.
-const NUMBER_BYTE: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut i = 0;
-    while i < 256 {
-        t[i] = matches!(i as u8, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E');
-        i += 1;
-    }
-    t
-};
 
 /// Which key the layout of a level list puts after the last number quoted.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -432,46 +478,6 @@ fn next_number_key(frame: &[u8], from: usize) -> Option<(usize, bool)> {
     None
 }
 
-/// The end of the run of [`NUMBER_BYTE`]s starting at `start`: up to 16 bytes of digits and `.`
-/// at once ([`plain_number_len`]); a byte-by-byte scan for anything else (an exponent, a sign,
-/// a longer number, the end of the frame).
-#[inline(always)]
-fn number_end(frame: &[u8], start: usize) -> usize {
-    if let Some(words) = frame.get(start..).and_then(|rest| rest.first_chunk::<16>()) {
-        let (lo, hi) = words.split_at(8);
-        let lo = u64::from_le_bytes(lo.try_into().unwrap_or([0; 8]));
-        let hi = u64::from_le_bytes(hi.try_into().unwrap_or([0; 8]));
-        let mut n = plain_number_len(lo);
-        if n == 8 {
-            n += plain_number_len(hi);
-        }
-        if n < 16 && !NUMBER_BYTE[usize::from(words[n])] {
-            return start + n;
-        }
-    }
-    let mut end = start;
-    while end < frame.len() && NUMBER_BYTE[usize::from(frame[end])] {
-        end += 1;
-    }
-    end
-}
-
-/// How many of the eight bytes of `x` (little-endian, first byte lowest) from the first are
-/// ASCII digits or `.`, by bit arithmetic on all eight at once: per byte, with the top bit
-/// cleared first so no sum carries into the next byte, `y + 0x50` has its top bit set iff
-/// `y >= '0'`, `y + 0x46` iff `y > '9'`, and `(y ^ '.') + 0x7f` iff `y != '.'`.
-#[inline(always)]
-fn plain_number_len(x: u64) -> usize {
-    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let y = x & LOW7;
-    let at_least_0 = y.wrapping_add(0x5050_5050_5050_5050);
-    let above_9 = y.wrapping_add(0x4646_4646_4646_4646);
-    let not_dot = (y ^ 0x2e2e_2e2e_2e2e_2e2e).wrapping_add(LOW7);
-    let plain = ((at_least_0 & !above_9) | !not_dot) & !x & HIGH;
-    ((!plain & HIGH).trailing_zeros() / 8) as usize
-}
-
 /// `YYYY-MM-DDTHH:MM:SS[.fraction]Z` → Unix nanoseconds (a fraction's digits past the 9th are
 /// checked but do not count). The fixed-position fields are read without loops and the digit
 /// checks accumulated into one flag: the loop-per-field version was ~330 instructions a message.
@@ -533,7 +539,7 @@ fn timestamp(nodes: &[Node<'_>], at: Option<usize>) -> Result<Nanos, ParseError>
     }
 }
 
-/// A book level whose texts are not as Kraken prints them ([`book::wire_level`] refused them):
+/// A book level whose texts are not as Kraken prints them ([`rules::wire_level`] refused them):
 /// each text through the general decimal parser, the checksum piece from the units where the
 /// text does not give it.
 #[cold]
@@ -545,13 +551,13 @@ fn general_level(price_text: &[u8], qty_text: &[u8], entry: &SymbolEntry) -> Res
     if qty == 0 {
         return Ok(Level::without_text(price, 0));
     }
-    book::level(price, qty, price_text, qty_text, entry.scales, entry.precision).ok_or(ParseError::BadDecimal("price"))
+    rules::level(price, qty, price_text, qty_text, entry.scales, entry.precision).ok_or(ParseError::BadDecimal("price"))
 }
 
 /// A book level from its price and quantity texts, with its checksum piece.
 #[inline(always)]
 fn level_of(price_text: &[u8], qty_text: &[u8], entry: &SymbolEntry) -> Result<Level, ParseError> {
-    match book::wire_level(price_text, qty_text, entry.scales, entry.precision) {
+    match rules::wire_level(price_text, qty_text, entry.scales, entry.precision) {
         Some(level) => Ok(level),
         None => general_level(price_text, qty_text, entry),
     }
@@ -711,6 +717,7 @@ fn walk(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kit::bytes::NUMBER_BYTE;
 
     /// The definition: every bare number right after a `"price":` / `"qty":` key (spaces
     /// allowed before it) quoted, nothing else changed.
@@ -756,20 +763,6 @@ mod tests {
             quoted(frame, &mut buf),
             br#"{"bids":[{"price":"1.5","qty":"2"},{"price":"1.4","qty":"3"}],"asks":[{"qty":"0.1","price":"9"},{"price":"x","qty":"1e-3"}]}"#
         );
-    }
-
-    #[test]
-    fn plain_number_len_counts_leading_digits_and_dots() {
-        for bytes in [&b"65000.1,\"qty\""[..], b"0.123456", b"12345678", b"", b"1e5", b".-", b"9:", b"/0", b"\xb0123"] {
-            let mut word = [b','; 8];
-            word[..bytes.len().min(8)].copy_from_slice(&bytes[..bytes.len().min(8)]);
-            let want = word.iter().take_while(|&&b| b.is_ascii_digit() || b == b'.').count();
-            assert_eq!(plain_number_len(u64::from_le_bytes(word)), want, "{:?}", String::from_utf8_lossy(&word));
-        }
-        for b in 0..=255u8 {
-            let want = usize::from(b.is_ascii_digit() || b == b'.');
-            assert_eq!(plain_number_len(u64::from(b) | (u64::from(b',') << 8)), want, "byte {b}");
-        }
     }
 
     proptest::proptest! {

@@ -2,8 +2,8 @@
 //! KuCoin public WebSocket session (`/market/level2:{sym}` increments synced against REST
 //! snapshots, `/market/match:{sym}` trades, control frames).
 //!
-//! Pieces: [`parse`] (frames → records, REST snapshot body), [`sync`] (KuCoin's documented
-//! "Level2 calibration" procedure, one [`sync::Level2Sync`] per symbol), [`connect`] (the
+//! Pieces: [`parse`] (frames → records, REST snapshot body), [`rules`] (KuCoin's documented
+//! "Level2 calibration" rule for the kit's snapshot+diff sync, one [`rules::Level2Sync`] per symbol), [`connect`] (the
 //! token-based connect flow: bullet answer, connect URL, subscribe and ping messages), [`feed`]
 //! (the live feed: the shared snapshot-synced layer with KuCoin's connect flow and heartbeat).
 //!
@@ -22,15 +22,18 @@
 pub mod connect;
 pub mod feed;
 pub mod parse;
-pub mod sync;
+pub mod rules;
+
+/// The sync under its name before the venue kit (`rules`).
+pub use rules as sync;
 
 pub use feed::{Kucoin, KucoinFeed};
 
 use crate::decoder::FeedStats;
-use crate::direct::{DirectSync, SyncedSink};
+use crate::direct::SyncedSink;
 use parse::{ControlKind, FrameParser, ParseError, ParseFailure, Parsed, Topic};
 use qt_core::{Instrument, MarketEvent, Nanos, Venue};
-use sync::{IncrementOutcome, Level2Sync, SnapshotOutcome};
+use rules::{IncrementOutcome, Level2Sync, SnapshotOutcome};
 
 /// The decoder's counters (core thread only).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -95,7 +98,7 @@ impl Decoder {
             parser: FrameParser::new(symbols),
             syncs: symbols
                 .iter()
-                .map(|s| Level2Sync::new(s.id(), sync::DEFAULT_BUFFER_RECORDS, sync::DEFAULT_BUFFER_MESSAGES))
+                .map(|s| Level2Sync::new(s.id(), rules::DEFAULT_BUFFER_RECORDS, rules::DEFAULT_BUFFER_MESSAGES))
                 .collect(),
             scratch: Vec::with_capacity(16 * 1024),
             counters: KucoinCounters::default(),
@@ -183,7 +186,7 @@ impl Decoder {
             }
             Ok(Parsed::Level2 { symbol, start, end }) if self.active[symbol] => {
                 let Some(sync) = self.syncs.get_mut(symbol) else { return };
-                match sync.on_increment(start, end, &mut self.scratch, now, &mut counted) {
+                match sync.on_message((start, end), &mut self.scratch, now, &mut counted) {
                     IncrementOutcome::Applied | IncrementOutcome::Buffered => {}
                     IncrementOutcome::Stale => c.stale += 1,
                     IncrementOutcome::Gap => {
@@ -231,14 +234,6 @@ impl Decoder {
             self.counters.records += 1;
             self.counters.resyncs += 1;
         }
-    }
-}
-
-/// How the decoder's [`SyncedSink`] asks a symbol's sync whether a diff goes straight out.
-impl DirectSync<(u64, u64)> for Level2Sync {
-    #[inline]
-    fn applies_directly(&self, (start, _): (u64, u64)) -> bool {
-        Level2Sync::applies_directly(self, start)
     }
 }
 

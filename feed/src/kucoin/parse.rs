@@ -10,7 +10,7 @@
 //!
 //! Level-2 records leave the parser with `seq` = the change's own sequence (the third element
 //! of `[price, size, sequence]`) and `prev_seq = sequenceStart`: the sync layer
-//! ([`super::sync::Level2Sync`]) filters on the change sequence and rewrites `seq` to
+//! ([`super::rules::Level2Sync`]) filters on the change sequence and rewrites `seq` to
 //! `sequenceEnd` before emitting. Changes with price `"0"` are sequence-only entries (KuCoin's
 //! "Level2 calibration" rules: ignore the change, the message still advances the sequence) and
 //! produce no record.

@@ -11,8 +11,11 @@
 //! a panic. Unknown keys are ignored (OKX adds fields); missing or mistyped required keys are
 //! errors.
 
-use super::book::Level;
-use crate::json::{TapeBuffers, fields, find_key, get_str, ms_to_ns, scaled, scaled_bytes, span, str_at};
+use crate::json::{TapeBuffers, digits_u64, fields, find_key, get_str, ms_to_ns, scaled, scaled_bytes, span, str_at};
+use crate::kit::bytes::contains;
+use crate::kit::checksum_book::Level;
+use crate::kit::checksum_decoder::{Broken, ChecksumWire, WireError, WireFrame};
+use crate::kit::checksum_sync::BookMessage;
 use crate::lift::{LiftSpec, Lifted};
 use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Price, Qty, Side};
 use simd_json::{Node, StaticNode};
@@ -76,6 +79,37 @@ struct SymbolEntry {
     inst_id: String,
     price_scale: u8,
     qty_scale: u8,
+}
+
+/// OKX's frames as the checksum decoder shell reads them.
+impl ChecksumWire for FrameParser {
+    type Rule = super::rules::OkxRule;
+    const VENUE: qt_core::Venue = qt_core::Venue::Okx;
+    const LABEL: &'static str = "okx";
+    const SEQUENCED: bool = true;
+
+    #[inline]
+    fn parse(&mut self, frame: &[u8], local_ns: Nanos, out: &mut Vec<MarketEvent>) -> Result<WireFrame, WireError> {
+        match self.parse_frame(frame, local_ns, out) {
+            Ok(Parsed::Control) => Ok(WireFrame::Control),
+            Ok(Parsed::ControlError) => Ok(WireFrame::ControlError),
+            Ok(Parsed::Bbo { .. } | Parsed::Trades { .. }) => Ok(WireFrame::Records),
+            Ok(Parsed::Book { symbol, snapshot, seq, prev_seq, checksum, exchange_ns }) => {
+                // OKX's checksum is a signed 32-bit integer: the same bits.
+                let checksum = checksum.map(|c| c as u32);
+                Ok(WireFrame::Book(BookMessage { symbol, snapshot, seq, prev_seq, checksum, exchange_ns }))
+            }
+            Err(failure) => Err(WireError {
+                error: failure.error,
+                broken: failure.book_symbol.map_or(Broken::None, Broken::Symbol),
+            }),
+        }
+    }
+
+    #[inline]
+    fn levels(&self) -> &[(Side, Level)] {
+        &self.levels
+    }
 }
 
 /// Parses OKX frames; owns every buffer it reuses. Core thread.
@@ -166,10 +200,6 @@ fn recover_book_symbol(symbols: &[SymbolEntry], frame: &[u8]) -> Option<usize> {
     })
 }
 
-pub(crate) fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
-}
-
 /// An optional integer key (JSON number).
 #[inline]
 pub(crate) fn get_opt_i64(nodes: &[Node<'_>], obj: usize, key: &'static str) -> Result<Option<i64>, ParseError> {
@@ -185,12 +215,6 @@ fn opt_i64_at(nodes: &[Node<'_>], at: Option<usize>, key: &'static str) -> Resul
         Some(Node::Static(StaticNode::U64(v))) => i64::try_from(*v).map(Some).map_err(|_| ParseError::WrongType(key)),
         _ => Err(ParseError::WrongType(key)),
     }
-}
-
-/// A decimal-digit string (`ts`, `tradeId`) as `u64`.
-#[inline]
-pub(crate) fn digits_u64(text: &str, key: &'static str) -> Result<u64, ParseError> {
-    qt_core::decimal::parse_digits_u64(text.as_bytes()).ok_or(ParseError::WrongType(key))
 }
 
 fn walk(

@@ -1,0 +1,19 @@
+//! The venue kit: what every venue's decoding shares, so that a venue folder
+//! (`crate::<venue>`) holds only what differs — the walk of its JSON and its sequence or
+//! checksum rule.
+//!
+//! - [`bytes`]: the word-at-a-time byte helpers of the per-frame text handling.
+//! - [`checksum_book`]: the shadow book of the checksum venues (OKX, Kraken) and its CRC32.
+//! - [`checksum_sync`]: their book sync, parameterized by the venue's checksum rule.
+//! - [`checksum_decoder`]: their decoder shell, given the venue's wire walk.
+//! - [`depth_sync`]: the snapshot+diff book sync (Binance spot and USD-M, KuCoin), parameterized
+//!   by the venue's sequence rule, with its bounded [`diff_buffer`].
+//! - [`rest_depth`]: the REST depth snapshot body Binance spot and USD-M share.
+
+pub(crate) mod bytes;
+pub mod checksum_book;
+pub mod checksum_decoder;
+pub mod checksum_sync;
+pub mod depth_sync;
+pub(crate) mod diff_buffer;
+pub mod rest_depth;
