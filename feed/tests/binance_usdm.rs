@@ -7,8 +7,8 @@ use qt_core::{Book, EventKind, Instrument, InstrumentId, InstrumentKind, Instrum
 use qt_core::{Price, Qty, Venue};
 use qt_feed::VenueDecoder;
 use qt_feed::binance_usdm::Decoder;
-use qt_feed::binance_usdm::parse::{FrameParser, Parsed};
-use qt_feed::binance_usdm::sync::SyncState;
+use qt_feed::binance_usdm::rules::SyncState;
+use qt_feed::binance_usdm::wire::{FrameParser, Parsed};
 
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/binance_usdm/");
 const SYMBOLS: [(&str, &str); 4] =

@@ -11,8 +11,8 @@ use qt_core::{Price, Qty, Side, Venue};
 use qt_feed::VenueDecoder;
 use qt_feed::kucoin::Decoder;
 use qt_feed::kucoin::connect::{self, ConnectError};
-use qt_feed::kucoin::parse::{self, FrameParser, Parsed};
-use qt_feed::kucoin::sync::SyncState;
+use qt_feed::kucoin::rules::SyncState;
+use qt_feed::kucoin::wire::{self as parse, FrameParser, Parsed};
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;

@@ -3,7 +3,7 @@
 //!
 //! One combined-stream WebSocket (`/stream?streams=<sym>@depth@100ms/<sym>@bookTicker/<sym>@trade
 //! /...`) over TLS on a non-blocking mio socket ([`crate::ws::WsClient`]); frames are parsed by
-//! [`parse::FrameParser`] and depth diffs go through one [`rules::DepthSync`] per symbol, whose
+//! [`wire::FrameParser`] and depth diffs go through one [`rules::DepthSync`] per symbol, whose
 //! REST snapshots come from the snapshot thread of [`crate::snapshot_feed::SnapshotFeed`], the
 //! live layer [`BinanceFeed`] is an instance of ([`BinanceSpot`] says what differs).
 //!
@@ -20,7 +20,10 @@
 //! `BookSnapshot` record with `CLEAR` and no `BATCH_END`: the engine's book empties and stays
 //! invalid until the resync's snapshot ends with `BATCH_END`.
 
-pub mod parse;
+pub mod wire;
+
+/// The wire walk under its name before the venue kit (`wire`).
+pub use wire as parse;
 pub mod rules;
 
 /// The sync under its name before the venue kit (`rules`).
@@ -31,11 +34,11 @@ use crate::endpoint::Endpoint;
 use crate::error::FeedError;
 use crate::snapshot::HttpsClient;
 use crate::snapshot_feed::{SessionPlan, SnapshotFeed, SnapshotSyncDecoder, SnapshotVenue, check_common, deactivates};
-use parse::{FrameParser, ParseError, Parsed, StreamKind};
 use qt_core::{Instrument, MarketEvent, Nanos};
 use rules::{DepthSync, DiffOutcome, SnapshotOutcome};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use wire::{FrameParser, ParseError, Parsed, StreamKind};
 
 /// Default REST snapshot depth (`limit`).
 pub const DEFAULT_DEPTH_LIMIT: usize = 1000;
@@ -211,7 +214,7 @@ impl Decoder {
     pub fn on_snapshot(
         &mut self,
         index: usize,
-        snap: &parse::DepthSnapshot,
+        snap: &wire::DepthSnapshot,
         generation: u64,
         now: Nanos,
         emit: &mut dyn FnMut(&MarketEvent),
@@ -278,7 +281,7 @@ impl Decoder {
     }
 
     #[cold]
-    fn on_bad_frame(&mut self, failure: parse::ParseFailure, now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
+    fn on_bad_frame(&mut self, failure: wire::ParseFailure, now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
         bump(&self.counters.parse_errors[failure.error.reason_index()]);
         self.warns.warn("binance", &"frame", &failure.error, now);
         // A lost diff breaks the book: resync that symbol now rather than at its next diff.
@@ -321,7 +324,7 @@ impl crate::decoder::VenueDecoder for Decoder {
     fn on_snapshot_body(&mut self, index: usize, body: &[u8], now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) -> bool {
         let Some(instrument) = self.instruments.get(index) else { return false };
         let mut owned = body.to_vec();
-        let snap = match parse::parse_depth_snapshot(&mut owned, instrument) {
+        let snap = match wire::parse_depth_snapshot(&mut owned, instrument) {
             Ok(snap) => snap,
             Err(e) => {
                 bump(&self.counters.snapshot_failures);

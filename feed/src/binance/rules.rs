@@ -62,7 +62,7 @@ impl SequenceRule for SpotRule {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::binance::parse::{FrameParser, Parsed, parse_depth_snapshot};
+    use crate::binance::wire::{FrameParser, Parsed, parse_depth_snapshot};
     use qt_core::{Book, InstrumentKind, InstrumentSpec, Venue};
     use qt_core::{EventKind, InstrumentId, MarketEvent, Nanos, Price, Qty, Side};
 
@@ -97,7 +97,7 @@ mod tests {
             match parser.parse_frame(line.as_bytes(), Nanos(1), &mut out) {
                 Ok(Parsed::Depth { first, last, .. }) => diffs.push((first, last, out.clone())),
                 Ok(other) => panic!("unexpected {other:?}"),
-                Err(e) => assert_eq!(e.error, crate::binance::parse::ParseError::UnknownStream, "{line}"),
+                Err(e) => assert_eq!(e.error, crate::binance::wire::ParseError::UnknownStream, "{line}"),
             }
         }
         assert_eq!(diffs.len(), 150, "README: 150 NKNUSDT diffs");

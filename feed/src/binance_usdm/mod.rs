@@ -18,7 +18,10 @@
 //! `BATCH_END`.
 
 pub mod feed;
-pub mod parse;
+pub mod wire;
+
+/// The wire walk under its name before the venue kit (`wire`).
+pub use wire as parse;
 pub mod rules;
 
 /// The sync under its name before the venue kit (`rules`).
@@ -28,9 +31,9 @@ pub use feed::{BinanceUsdm, BinanceUsdmFeed};
 
 use crate::decoder::{FeedStats, VenueDecoder};
 use crate::direct::SyncedSink;
-use parse::{FrameParser, ParseError, ParseFailure, Parsed, StreamKind};
 use qt_core::{Instrument, MarketEvent, Nanos, Venue};
 use rules::{EventOutcome, FuturesDepthSync, SnapshotOutcome};
+use wire::{FrameParser, ParseError, ParseFailure, Parsed, StreamKind};
 
 /// Counters of a [`Decoder`] (plain values, core thread).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -200,7 +203,7 @@ impl Decoder {
     pub fn on_snapshot(
         &mut self,
         index: usize,
-        snap: &parse::DepthSnapshot,
+        snap: &wire::DepthSnapshot,
         now: Nanos,
         emit: &mut dyn FnMut(&MarketEvent),
     ) -> SnapshotOutcome {
@@ -252,7 +255,7 @@ impl VenueDecoder for Decoder {
     fn on_snapshot_body(&mut self, index: usize, body: &[u8], now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) -> bool {
         let Some(instrument) = self.instruments.get(index) else { return false };
         let mut owned = body.to_vec();
-        let snap = match parse::parse_depth_snapshot(&mut owned, instrument) {
+        let snap = match wire::parse_depth_snapshot(&mut owned, instrument) {
             Ok(snap) => snap,
             Err(e) => {
                 self.counters.snapshot_failures += 1;

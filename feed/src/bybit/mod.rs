@@ -8,7 +8,7 @@
 //! Connect page; facts in `venues/NOTES.md` §2): after the socket opens the feed sends
 //! `{"op":"subscribe","args":[..]}` (at most 10 topics per request, the spot limit); the book
 //! topic starts with a `snapshot` and continues with `delta`s whose `u` grows by exactly one
-//! ([`sync::BookSync`]; the notes mark the `+1` rule as recalled, not documented — it holds over
+//! ([`rules::BookSync`]; the notes mark the `+1` rule as recalled, not documented — it holds over
 //! the whole recorded spot capture and is what our simulator implements). A gap or an
 //! unreadable book push invalidates that symbol's book and the feed sends `unsubscribe` +
 //! `subscribe` for its book topic, which makes Bybit send a fresh snapshot. Bybit drops a
@@ -26,18 +26,24 @@
 //! A gap, an unreadable book push or a disconnect emits one `BookSnapshot` record with `CLEAR`
 //! and no `BATCH_END`.
 
-pub mod parse;
-pub mod sync;
+pub mod wire;
+
+/// The wire walk under its name before the venue kit (`wire`).
+pub use wire as parse;
+pub mod rules;
+
+/// The sync under its name before the venue kit (`rules`).
+pub use rules as sync;
 
 use crate::decoder::{FeedStats, VenueDecoder};
 use crate::direct::DiffSink;
 use crate::error::FeedError;
 use crate::ws_feed::{Heartbeat, StreamDecoder, StreamVenue, WsFeed, WsFeedConfig};
-use parse::{FrameParser, ParseError, ParseFailure, Parsed, TopicKind};
 use qt_core::feed_source::FeedState;
 use qt_core::{FeedSource, Instrument, InstrumentId, MarketEvent, Nanos, Venue};
+use rules::{BookOutcome, BookSync};
 use std::path::PathBuf;
-use sync::{BookOutcome, BookSync};
+use wire::{FrameParser, ParseError, ParseFailure, Parsed, TopicKind};
 
 /// Application-level ping interval (`venues/NOTES.md` §2 "Heartbeat": send `{"op":"ping"}` every
 /// 20 s; the Connect page cuts a connection with no ping-pong and no data after 10 minutes).

@@ -35,7 +35,10 @@
 //! input. Error paths are `#[cold]`.
 
 pub mod live;
-pub mod parse;
+pub mod wire;
+
+/// The wire walk under its name before the venue kit (`wire`).
+pub use wire as parse;
 pub mod rules;
 
 /// Kraken's checksum rule, where it was before the venue kit (`rules`).
@@ -44,9 +47,9 @@ pub mod book {
 }
 
 use crate::kit::checksum_decoder::ChecksumDecoder;
-use parse::FrameParser;
 use qt_core::Instrument;
 pub use rules::Precision;
+use wire::FrameParser;
 
 /// Depths Kraken's v2 `book` channel accepts.
 pub const DEPTHS: [usize; 5] = [10, 25, 100, 500, 1000];

@@ -2,7 +2,7 @@
 //! KuCoin public WebSocket session (`/market/level2:{sym}` increments synced against REST
 //! snapshots, `/market/match:{sym}` trades, control frames).
 //!
-//! Pieces: [`parse`] (frames → records, REST snapshot body), [`rules`] (KuCoin's documented
+//! Pieces: [`wire`] (frames → records, REST snapshot body), [`rules`] (KuCoin's documented
 //! "Level2 calibration" rule for the kit's snapshot+diff sync, one [`rules::Level2Sync`] per symbol), [`connect`] (the
 //! token-based connect flow: bullet answer, connect URL, subscribe and ping messages), [`feed`]
 //! (the live feed: the shared snapshot-synced layer with KuCoin's connect flow and heartbeat).
@@ -21,7 +21,10 @@
 
 pub mod connect;
 pub mod feed;
-pub mod parse;
+pub mod wire;
+
+/// The wire walk under its name before the venue kit (`wire`).
+pub use wire as parse;
 pub mod rules;
 
 /// The sync under its name before the venue kit (`rules`).
@@ -31,9 +34,9 @@ pub use feed::{Kucoin, KucoinFeed};
 
 use crate::decoder::FeedStats;
 use crate::direct::SyncedSink;
-use parse::{ControlKind, FrameParser, ParseError, ParseFailure, Parsed, Topic};
 use qt_core::{Instrument, MarketEvent, Nanos, Venue};
 use rules::{IncrementOutcome, Level2Sync, SnapshotOutcome};
+use wire::{ControlKind, FrameParser, ParseError, ParseFailure, Parsed, Topic};
 
 /// The decoder's counters (core thread only).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -142,7 +145,7 @@ impl Decoder {
     pub fn on_snapshot(
         &mut self,
         index: usize,
-        snap: &parse::Level2Snapshot,
+        snap: &wire::Level2Snapshot,
         generation: u64,
         now: Nanos,
         emit: &mut dyn FnMut(&MarketEvent),
@@ -255,7 +258,7 @@ impl crate::decoder::VenueDecoder for Decoder {
             return false;
         }
         let mut owned = body.to_vec();
-        let snap = match parse::parse_level2_snapshot(&mut owned, instrument) {
+        let snap = match wire::parse_level2_snapshot(&mut owned, instrument) {
             Ok(snap) => snap,
             Err(e) => {
                 self.counters.snapshot_failures += 1;

@@ -14,7 +14,7 @@
 //! Pure logic, core thread: no I/O, no allocation.
 
 use crate::kit::depth_sync::{BookImage, SequenceRule, Verdict, emit_book_image};
-use crate::kucoin::parse::Level2Snapshot;
+use crate::kucoin::wire::Level2Snapshot;
 use qt_core::{InstrumentId, MarketEvent, Nanos};
 
 pub use crate::kit::depth_sync::{DEFAULT_BUFFER_RECORDS, DiffOutcome as IncrementOutcome, SnapshotOutcome, SyncState};

@@ -34,7 +34,10 @@
 //! never panics on bad input. Error paths are `#[cold]`.
 
 pub mod live;
-pub mod parse;
+pub mod wire;
+
+/// The wire walk under its name before the venue kit (`wire`).
+pub use wire as parse;
 pub mod rules;
 
 /// The shadow book's pieces, where they were before the venue kit (`crate::kit::checksum_book`)
@@ -45,8 +48,8 @@ pub mod book {
 }
 
 use crate::kit::checksum_decoder::ChecksumDecoder;
-use parse::FrameParser;
 use qt_core::Instrument;
+use wire::FrameParser;
 
 /// Levels kept per side: the depth of OKX's `books` channel.
 pub const BOOK_DEPTH: usize = 400;
