@@ -77,10 +77,9 @@ pub struct FrameParser {
     tape: TapeBuffers,
     items: Vec<BookItem>,
     levels: Vec<StagedLevel>,
-    /// Where the lifted levels' texts are ([`lift_book_levels`]).
-    spans: Vec<LevelSpan>,
-    /// The lifted lists, as ranges of `spans`.
-    lists: Vec<(u32, u32)>,
+    /// The lifted lists and where their levels' texts are ([`lift_book_levels`]): the shared
+    /// lifting's, two texts (price, quantity) a level.
+    lifted: lift::LiftedLists,
     /// Whether the last `book` frame was a snapshot.
     snapshot: bool,
 }
@@ -168,8 +167,7 @@ impl FrameParser {
             symbols,
             tape: TapeBuffers::new(INITIAL_FRAME_CAPACITY),
             levels: Vec::with_capacity(2 * max_levels),
-            spans: Vec::with_capacity(2 * max_levels),
-            lists: Vec::with_capacity(lift::MAX_LISTS),
+            lifted: lift::LiftedLists::with_capacity(max_levels),
             snapshot: false,
         }
     }
@@ -207,9 +205,9 @@ impl FrameParser {
         out.clear();
         self.items.clear();
         self.levels.clear();
-        let Self { symbols, tape, items, levels, spans, lists, .. } = self;
-        let (len, lifted) = match lift_book_levels(frame, &mut tape.buf, spans, lists) {
-            Some(len) => (len, Some(Lifted { frame, spans, lists })),
+        let Self { symbols, tape, items, levels, lifted, .. } = self;
+        let (len, lifted) = match lift_book_levels(frame, &mut tape.buf, lifted) {
+            Some(len) => (len, Some(lifted.of(frame, 2))),
             None => (quote_numbers(frame, &mut tape.buf), None),
         };
         let result = tape
@@ -325,46 +323,12 @@ const LEVEL_OPEN: [u8; 9] = *b"{\"price\":";
 const BIDS_OPEN: [u8; 8] = *b"\"bids\":[";
 /// What opens an ask level list, up to its `[`.
 const ASKS_OPEN: [u8; 8] = *b"\"asks\":[";
-/// Where one lifted level's texts lie in the frame: byte ranges `[start, end)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct LevelSpan {
-    price: [u32; 2],
-    qty: [u32; 2],
-}
-
-/// The level lists [`lift_book_levels`] took out of a frame: each list is `spans[a..b]` of
-/// `lists[k] = (a, b)`, the list replaced in the parsed copy by the string `"~k"`.
-#[derive(Clone, Copy)]
-struct Lifted<'a> {
-    frame: &'a [u8],
-    spans: &'a [LevelSpan],
-    lists: &'a [(u32, u32)],
-}
-
-impl<'a> Lifted<'a> {
-    /// The frame's bytes in `range` (empty if out of it, which the pre-pass rules out).
-    #[inline(always)]
-    fn text(&self, [start, end]: [u32; 2]) -> &'a [u8] {
-        self.frame.get(start as usize..end as usize).unwrap_or(&[])
-    }
-
-    /// The lifted list a marker string names.
-    #[inline(always)]
-    fn list_of(&self, mark: &str) -> Option<usize> {
-        lift::marker_index(mark, self.lists.len())
-    }
-
-    /// The marks of every lifted list, as the walk sets them reading each once.
-    #[inline(always)]
-    fn all_read(&self) -> u64 {
-        lift::all_bits(self.lists.len())
-    }
-}
 
 /// Copies a `book` frame to the start of `buf` with every level list Kraken printed its way —
 /// `"bids":[{"price":P,"qty":Q},…]` (or `"asks"`), numbers bare, no spaces — replaced by a short
 /// marker string (`"bids":"~0"`), noting where each level's two number texts are in `frame`
-/// (`spans`, by list in `lists`). simd-json then builds the tape of the envelope only: the
+/// in the shared lifting's `lifted` (two texts a level; the walk takes each list by its marker,
+/// [`lift::Lifted::take`], as the string-list venues' walks do). simd-json then builds the tape of the envelope only: the
 /// levels, nine structural characters and four strings each as Kraken prints them, were most of
 /// its work, and the number texts still had to be read again by the walk. The level bytes are
 /// checked exactly here (the fixed separators, a run of number bytes each side) and the texts
@@ -378,14 +342,8 @@ impl<'a> Lifted<'a> {
 /// list lifted from anywhere but a data item's `bids`/`asks` is never taken for one. Callgrind
 /// and wall time against the array rewrite it replaced: BENCHMARKS.md `feed_parse`, round 8.
 #[inline]
-fn lift_book_levels(
-    frame: &[u8],
-    buf: &mut Vec<u8>,
-    spans: &mut Vec<LevelSpan>,
-    lists: &mut Vec<(u32, u32)>,
-) -> Option<usize> {
-    spans.clear();
-    lists.clear();
+fn lift_book_levels(frame: &[u8], buf: &mut Vec<u8>, lifted: &mut lift::LiftedLists) -> Option<usize> {
+    lifted.clear();
     if !frame.starts_with(b"{\"channel\":\"book\"")
         || u32::try_from(frame.len()).is_err()
         || memchr::memchr2(lift::MARK, b'\\', frame).is_some()
@@ -408,15 +366,15 @@ fn lift_book_levels(
         if !is_price
             || frame[open..key_end] != LEVEL_OPEN
             || (list_key != BIDS_OPEN && list_key != ASKS_OPEN)
-            || lists.len() == lift::MAX_LISTS
+            || lifted.list_count() == lift::MAX_LISTS
         {
             return None;
         }
         let bracket = open - 1;
         copy_short(out, w, &frame[copied..bracket]);
         w += bracket - copied;
-        w = lift::write_marker(out, w, lists.len());
-        let first = spans.len();
+        w = lift::write_marker(out, w, lifted.list_count());
+        let first = lifted.text_count();
         let mut price_start = key_end;
         loop {
             let price_end = number_end(frame, price_start);
@@ -429,10 +387,7 @@ fn lift_book_levels(
                 return None;
             }
             // Below `u32::MAX`: the frame's length was checked.
-            spans.push(LevelSpan {
-                price: [price_start as u32, price_end as u32],
-                qty: [qty_start as u32, qty_end as u32],
-            });
+            lifted.push_level([[price_start as u32, price_end as u32], [qty_start as u32, qty_end as u32]]);
             if frame[qty_end..].starts_with(&QTY_TO_PRICE) {
                 price_start = qty_end + QTY_TO_PRICE.len();
             } else if frame[qty_end..].starts_with(b"}]") {
@@ -442,7 +397,7 @@ fn lift_book_levels(
                 return None;
             }
         }
-        lists.push((first as u32, spans.len() as u32));
+        lifted.close_list(first);
     }
     copy_short(out, w, &frame[copied..]);
     Some(w + (frame.len() - copied))
@@ -571,7 +526,7 @@ fn walk(
     out: &mut Vec<MarketEvent>,
     items: &mut Vec<BookItem>,
     levels: &mut Vec<StagedLevel>,
-    lifted: Option<Lifted<'_>>,
+    lifted: Option<lift::Lifted<'_>>,
 ) -> Result<Parsed, ParseError> {
     if !matches!(nodes.first(), Some(Node::Object { .. })) {
         return Err(ParseError::Shape);
@@ -602,8 +557,6 @@ fn walk(
     let data = data_at.ok_or(ParseError::MissingField("data"))?;
     let Some(Node::Array { len: n, .. }) = nodes.get(data) else { return Err(ParseError::WrongType("data")) };
     let mut obj = data + 1;
-    // The lifted lists read, one bit each.
-    let mut lifted_read = 0u64;
     for _ in 0..*n {
         if !matches!(nodes.get(obj), Some(Node::Object { .. })) {
             return Err(ParseError::WrongType("data"));
@@ -628,18 +581,20 @@ fn walk(
             let start = levels.len();
             for (key, side, at) in [("asks", Side::Sell, asks_at), ("bids", Side::Buy, bids_at)] {
                 let at = at.ok_or(ParseError::MissingField(key))?;
-                let len = match (nodes.get(at), lifted) {
+                let len = match (nodes.get(at), &lifted) {
                     (Some(Node::Array { len, .. }), _) => *len,
                     // A list [`lift_book_levels`] took out: its levels' texts are in the frame.
                     (Some(Node::String(mark)), Some(lifted)) => {
-                        let k = lifted.list_of(mark).ok_or(ParseError::WrongType(key))?;
-                        if lifted_read & (1 << k) != 0 {
-                            return Err(ParseError::Shape);
-                        }
-                        lifted_read |= 1 << k;
-                        let (first, end) = lifted.lists[k];
-                        for span in lifted.spans.get(first as usize..end as usize).unwrap_or(&[]) {
-                            levels.push((side, level_of(lifted.text(span.price), lifted.text(span.qty), entry)?));
+                        let Some(texts) = lifted.take(mark) else {
+                            // A marker read twice, or a string that is none of this frame's.
+                            return Err(if lifted.levels(mark) > 0 {
+                                ParseError::Shape
+                            } else {
+                                ParseError::WrongType(key)
+                            });
+                        };
+                        for level in texts.chunks_exact(2) {
+                            levels.push((side, level_of(lifted.text(level[0]), lifted.text(level[1]), entry)?));
                         }
                         continue;
                     }
@@ -696,7 +651,7 @@ fn walk(
         }
         obj += span(nodes, obj);
     }
-    if lifted.is_some_and(|lifted| lifted_read != lifted.all_read()) {
+    if lifted.is_some_and(|lifted| !lifted.all_taken()) {
         // A list lifted from somewhere other than a data item's `bids` / `asks`.
         return Err(ParseError::Shape);
     }
@@ -834,14 +789,16 @@ mod tests {
 
     /// [`lift_book_levels`]'s copy and the texts of each lifted list's levels.
     fn lift(frame: &[u8]) -> Option<(String, LiftedTexts)> {
-        let (mut buf, mut spans, mut lists) = (Vec::new(), Vec::new(), Vec::new());
-        let len = lift_book_levels(frame, &mut buf, &mut spans, &mut lists)?;
+        let (mut buf, mut lists) = (Vec::new(), lift::LiftedLists::with_capacity(0));
+        let len = lift_book_levels(frame, &mut buf, &mut lists)?;
         assert!(buf.len() >= len + simd_json::INPUT_PADDING);
-        let lifted = Lifted { frame, spans: &spans, lists: &lists };
+        let lifted = lists.of(frame, 2);
         let text = |range| String::from_utf8(lifted.text(range).to_vec()).unwrap();
-        let levels = lists
-            .iter()
-            .map(|&(a, b)| spans[a as usize..b as usize].iter().map(|l| (text(l.price), text(l.qty))).collect())
+        let levels = (0..lists.list_count())
+            .map(|k| {
+                let texts = lifted.take(&format!("~{k}")).expect("each list once");
+                texts.chunks_exact(2).map(|l| (text(l[0]), text(l[1]))).collect()
+            })
             .collect();
         Some((String::from_utf8(buf[..len].to_vec()).unwrap(), levels))
     }
