@@ -29,9 +29,9 @@ pub mod rules;
 /// The sync under its name before the venue kit (`rules`).
 pub use rules as sync;
 
-use crate::direct::SyncedSink;
 use crate::endpoint::Endpoint;
 use crate::error::FeedError;
+use crate::kit::direct::SyncedSink;
 use crate::snapshot::HttpsClient;
 use crate::snapshot_feed::{SessionPlan, SnapshotFeed, SnapshotSyncDecoder, SnapshotVenue, check_common, deactivates};
 use qt_core::{Instrument, MarketEvent, Nanos};
@@ -155,7 +155,7 @@ pub struct Decoder {
     counters: Arc<BinanceCounters>,
     /// Per symbol: subscribed (frames of an unsubscribed symbol still in flight are dropped).
     active: Vec<bool>,
-    /// Whether an in-sequence diff is emitted while it is parsed ([`crate::direct`]); `false`
+    /// Whether an in-sequence diff is emitted while it is parsed ([`crate::kit::direct`]); `false`
     /// stages every diff (see [`Decoder::set_direct`]).
     direct: bool,
     warns: crate::warn_gate::WarnGate,

@@ -4,7 +4,7 @@
 //! USD-M.)
 //!
 //! Frames are parsed on the core thread by [`FrameParser`]: the payload is copied into a reused,
-//! padded buffer (its `b`/`a` level lists lifted out, [`crate::lift`]) and simd-json builds its tape in place with reused `Buffers` and a reused tape
+//! padded buffer (its `b`/`a` level lists lifted out, [`crate::kit::lift`]) and simd-json builds its tape in place with reused `Buffers` and a reused tape
 //! vector; the tape is walked once and every decimal string goes straight to an integer on the
 //! instrument's grid (`qt_core::decimal`), never through `f64` or `String`. After warm-up (buffers
 //! grown to the largest message seen) a frame allocates nothing and makes no syscall. Bad input
@@ -13,11 +13,11 @@
 //! the wrong type is an error.
 //!
 
-use crate::direct::{DiffSink, LIFTED_LEVELS, PAIR_LISTS, Scales, StageEverything, string_pair_diff};
-use crate::json::{
+use crate::kit::direct::{DiffSink, LIFTED_LEVELS, PAIR_LISTS, Scales, StageEverything, string_pair_diff};
+use crate::kit::json::{
     TapeBuffers, fields, get_bool, get_str, get_u64, ms_to_ns, parse_frame_with, price, qty, str_at, u64_at,
 };
-use crate::lift::Lifted;
+use crate::kit::lift::Lifted;
 use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Price, Qty, Side};
 use simd_json::Node;
 
@@ -376,7 +376,7 @@ mod tests {
     use qt_core::Venue;
 
     pub(crate) fn instrument(id: u32, symbol: &str, tick: &str, lot: &str) -> Instrument {
-        crate::lift::testing::instrument(Venue::Binance, id, symbol, tick, lot)
+        crate::kit::lift::testing::instrument(Venue::Binance, id, symbol, tick, lot)
     }
 
     const DEPTH: &str = include_str!("../../../testdata/binance_spot/depth_update.json");
@@ -532,7 +532,7 @@ mod tests {
 #[cfg(test)]
 mod lift_tests {
     use super::*;
-    use crate::lift::testing::{assert_routes_agree, instruments};
+    use crate::kit::lift::testing::{assert_routes_agree, instruments};
     use qt_core::Venue;
 
     /// A grid fine enough for every text of the capture.

@@ -30,7 +30,7 @@ pub use rules as sync;
 pub use feed::{BinanceUsdm, BinanceUsdmFeed};
 
 use crate::decoder::{FeedStats, VenueDecoder};
-use crate::direct::SyncedSink;
+use crate::kit::direct::SyncedSink;
 use qt_core::{Instrument, MarketEvent, Nanos, Venue};
 use rules::{EventOutcome, FuturesDepthSync, SnapshotOutcome};
 use wire::{FrameParser, ParseError, ParseFailure, Parsed, StreamKind};
@@ -83,7 +83,7 @@ pub struct Decoder {
     generation: u64,
     /// Per symbol: subscribed (frames of an unsubscribed symbol still in flight are dropped).
     active: Vec<bool>,
-    /// Whether an in-sequence diff is emitted while it is parsed ([`crate::direct`]); `false`
+    /// Whether an in-sequence diff is emitted while it is parsed ([`crate::kit::direct`]); `false`
     /// stages every diff (see [`Decoder::set_direct`]).
     direct: bool,
     warns: crate::warn_gate::WarnGate,

@@ -36,8 +36,8 @@ pub mod rules;
 pub use rules as sync;
 
 use crate::decoder::{FeedStats, VenueDecoder};
-use crate::direct::DiffSink;
 use crate::error::FeedError;
+use crate::kit::direct::DiffSink;
 use crate::ws_feed::{Heartbeat, StreamDecoder, StreamVenue, WsFeed, WsFeedConfig};
 use qt_core::feed_source::FeedState;
 use qt_core::{FeedSource, Instrument, InstrumentId, MarketEvent, Nanos, Venue};
@@ -152,7 +152,7 @@ pub struct Decoder {
     syncs: Vec<BookSync>,
     scratch: Vec<MarketEvent>,
     counters: BybitCounters,
-    /// Whether an in-sequence diff is emitted while it is parsed ([`crate::direct`]); `false`
+    /// Whether an in-sequence diff is emitted while it is parsed ([`crate::kit::direct`]); `false`
     /// stages every diff (see [`Decoder::set_direct`]).
     direct: bool,
     warns: crate::warn_gate::WarnGate,

@@ -25,7 +25,7 @@ pub use feed::{FiriFeed, FiriFeedConfig};
 pub use poller::{FiriPoller, Poll};
 
 use crate::decoder::FeedStats;
-use crate::json::TapeBuffers;
+use crate::kit::json::TapeBuffers;
 use qt_core::{Instrument, MarketEvent, Nanos, Venue};
 use wire::DepthBody;
 

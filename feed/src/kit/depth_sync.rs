@@ -373,9 +373,9 @@ impl<R: SequenceRule> DepthSync<R> {
     }
 }
 
-/// How a decoder's [`crate::direct::SyncedSink`] asks a symbol's sync whether a diff goes
+/// How a decoder's [`crate::kit::direct::SyncedSink`] asks a symbol's sync whether a diff goes
 /// straight out.
-impl<R: SequenceRule> crate::direct::DirectSync<R::Ids> for DepthSync<R> {
+impl<R: SequenceRule> crate::kit::direct::DirectSync<R::Ids> for DepthSync<R> {
     #[inline]
     fn applies_directly(&self, ids: R::Ids) -> bool {
         DepthSync::applies_directly(self, ids)

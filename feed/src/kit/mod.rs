@@ -3,6 +3,9 @@
 //! checksum rule.
 //!
 //! - [`bytes`]: the word-at-a-time byte helpers of the per-frame text handling.
+//! - [`json`]: the simd-json tape helpers and reused tape buffers of every wire walk.
+//! - [`lift`]: level lists lifted out of a frame before simd-json sees it (every book venue).
+//! - [`direct`]: a diff applied while it is parsed, and the string-pair level walks.
 //! - [`checksum_book`]: the shadow book of the checksum venues (OKX, Kraken) and its CRC32.
 //! - [`checksum_sync`]: their book sync, parameterized by the venue's checksum rule.
 //! - [`checksum_decoder`]: their decoder shell, given the venue's wire walk.
@@ -16,4 +19,7 @@ pub mod checksum_decoder;
 pub mod checksum_sync;
 pub mod depth_sync;
 pub(crate) mod diff_buffer;
+pub mod direct;
+pub(crate) mod json;
+pub mod lift;
 pub mod rest_depth;

@@ -6,8 +6,8 @@
 //! Runs on the snapshot thread (or a cold path of the core thread) and allocates freely; bad
 //! input is a [`ParseError`], never a panic.
 
-use crate::json::{level_price, qty};
 use crate::kit::depth_sync::{BookImage, emit_book_image};
+use crate::kit::json::{level_price, qty};
 use crate::parse_error::ParseError;
 use qt_core::{Instrument, InstrumentId, MarketEvent, Nanos, Price, Qty};
 

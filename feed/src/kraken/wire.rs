@@ -14,13 +14,13 @@
 //! input is a `Copy` [`ParseError`], never a panic.
 
 use super::rules::{self, Precision};
-use crate::json::digits_u64;
-use crate::json::{TapeBuffers, fields, find_key, get_str, scaled, span, str_at};
 use crate::kit::bytes::{contains, copy_short, find_byte, number_end};
 use crate::kit::checksum_book::Level;
 use crate::kit::checksum_decoder::{Broken, ChecksumWire, WireError, WireFrame};
 use crate::kit::checksum_sync::BookMessage;
-use crate::lift;
+use crate::kit::json::digits_u64;
+use crate::kit::json::{TapeBuffers, fields, find_key, get_str, scaled, span, str_at};
+use crate::kit::lift;
 use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Price, Qty, Side};
 use simd_json::{Node, StaticNode};
 
@@ -761,7 +761,7 @@ mod tests {
     }
 
     fn btc_usd_parser() -> FrameParser {
-        let inst = crate::lift::testing::instrument(qt_core::Venue::Kraken, 0, "BTC/USD", "0.1", "0.00000001");
+        let inst = crate::kit::lift::testing::instrument(qt_core::Venue::Kraken, 0, "BTC/USD", "0.1", "0.00000001");
         FrameParser::new(&[inst], &[Precision { price: 1, qty: 8 }], 64)
     }
 

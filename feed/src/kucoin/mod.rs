@@ -33,7 +33,7 @@ pub use rules as sync;
 pub use feed::{Kucoin, KucoinFeed};
 
 use crate::decoder::FeedStats;
-use crate::direct::SyncedSink;
+use crate::kit::direct::SyncedSink;
 use qt_core::{Instrument, MarketEvent, Nanos, Venue};
 use rules::{IncrementOutcome, Level2Sync, SnapshotOutcome};
 use wire::{ControlKind, FrameParser, ParseError, ParseFailure, Parsed, Topic};
@@ -81,7 +81,7 @@ pub struct Decoder {
     counters: KucoinCounters,
     /// Per symbol: subscribed (frames of an unsubscribed symbol still in flight are dropped).
     active: Vec<bool>,
-    /// Whether an in-sequence diff is emitted while it is parsed ([`crate::direct`]); `false`
+    /// Whether an in-sequence diff is emitted while it is parsed ([`crate::kit::direct`]); `false`
     /// stages every diff (see [`Decoder::set_direct`]).
     direct: bool,
     warns: crate::warn_gate::WarnGate,

@@ -2,7 +2,7 @@
 //! the control frames (`{"event":..}` acks and errors, the `pong` text reply).
 //!
 //! Core thread. The frame is copied into a reused padded buffer (its `asks`/`bids` lists
-//! lifted out, [`crate::lift`]) and simd-json builds its tape
+//! lifted out, [`crate::kit::lift`]) and simd-json builds its tape
 //! with reused `Buffers` and a reused tape vector; the tape is walked once, decimal strings go
 //! straight to integers on the instrument's grid (`qt_core::decimal`), never through `f64`.
 //! Book levels are staged (integers plus the wire text, for the checksum) in a reused vector so
@@ -11,12 +11,14 @@
 //! a panic. Unknown keys are ignored (OKX adds fields); missing or mistyped required keys are
 //! errors.
 
-use crate::json::{TapeBuffers, digits_u64, fields, find_key, get_str, ms_to_ns, scaled, scaled_bytes, span, str_at};
 use crate::kit::bytes::contains;
 use crate::kit::checksum_book::Level;
 use crate::kit::checksum_decoder::{Broken, ChecksumWire, WireError, WireFrame};
 use crate::kit::checksum_sync::BookMessage;
-use crate::lift::{LiftSpec, Lifted};
+use crate::kit::json::{
+    TapeBuffers, digits_u64, fields, find_key, get_str, ms_to_ns, scaled, scaled_bytes, span, str_at,
+};
+use crate::kit::lift::{LiftSpec, Lifted};
 use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Price, Qty, Side};
 use simd_json::{Node, StaticNode};
 
@@ -169,7 +171,7 @@ impl FrameParser {
         let result =
             match tape.parse_lifting(frame, |nodes, lifted| walk(symbols, nodes, lifted, local_ns, out, levels)) {
                 None => Err(fail(ParseError::Json)),
-                // A list lifted from anywhere but a book side ([`crate::lift`]).
+                // A list lifted from anywhere but a book side ([`crate::kit::lift`]).
                 Some((Ok(_), false)) => Err(fail(ParseError::Shape)),
                 Some((result, _)) => result,
             };
@@ -358,7 +360,7 @@ fn walk(
 }
 
 /// The level lists of `books` and `bbo-tbt`, `asks` and `bids` (`[px, sz, "0", orders]`
-/// string quadruples), lifted out of the frame before simd-json ([`crate::lift`]).
+/// string quadruples), lifted out of the frame before simd-json ([`crate::kit::lift`]).
 const BOOK_LISTS: LiftSpec = LiftSpec { keys: &[b"\"asks\":", b"\"bids\":"], arity: 4 };
 
 /// Stages the `[px, sz, "0", orders]` levels of the array at `at` — or of the lifted list whose
@@ -410,7 +412,7 @@ fn book_level(entry: &SymbolEntry, px: &[u8], sz: &[u8], key: &'static str) -> R
 #[cfg(test)]
 mod lift_tests {
     use super::*;
-    use crate::lift::testing::{assert_routes_agree, instruments};
+    use crate::kit::lift::testing::{assert_routes_agree, instruments};
     use qt_core::Venue;
 
     /// A grid fine enough for every text of the capture.

@@ -3,7 +3,7 @@
 //! All of them walk a borrowed tape (`&[Node]`) and allocate nothing: they are on the per-frame
 //! hot path. Errors are the shared [`ParseError`].
 
-use crate::lift::{LiftSpec, Lifted, LiftedLists, lift_string_lists};
+use crate::kit::lift::{LiftSpec, Lifted, LiftedLists, lift_string_lists};
 use crate::parse_error::ParseError;
 use qt_core::decimal::parse_scaled_bytes;
 use qt_core::{MarketEvent, Nanos, Price, Qty};
@@ -115,7 +115,7 @@ pub(crate) fn scaled(text: &str, scale: u8, key: &'static str) -> Result<i64, Pa
     scaled_bytes(text.as_bytes(), scale, key)
 }
 
-/// [`scaled`] of a text's bytes (a level text lifted out of the frame, [`crate::lift`]).
+/// [`scaled`] of a text's bytes (a level text lifted out of the frame, [`crate::kit::lift`]).
 #[inline(always)]
 pub(crate) fn scaled_bytes(text: &[u8], scale: u8, key: &'static str) -> Result<i64, ParseError> {
     match parse_scaled_bytes(text, scale) {
@@ -231,7 +231,7 @@ impl TapeBuffers {
     }
 
     /// [`Self::new`], lifting the level lists `spec` names out of each frame before simd-json
-    /// parses it ([`crate::lift`]); room for frames of about `levels` levels.
+    /// parses it ([`crate::kit::lift`]); room for frames of about `levels` levels.
     pub(crate) fn lifting(capacity: usize, spec: LiftSpec, levels: usize) -> Self {
         Self { lift: Some(spec), lifted: LiftedLists::with_capacity(levels), ..Self::new(capacity) }
     }
