@@ -1,5 +1,5 @@
 //! Firi's rule: its depth body carries no sequence, no time and no checksum, so every polled body
-//! is the whole book — emitted as a full image ([`crate::kit::depth_sync::emit_book_image`], each
+//! is the whole book — emitted as a full image (`kit::depth_sync::emit_book_image`, each
 //! side worst first), `seq` = the body's number among the good ones, `exchange_ns` 0. Nothing is
 //! there to check between bodies; a refused body leaves the book to the live feed's invalidation.
 //!

@@ -3,7 +3,7 @@
 //! depth messages and REST snapshots into the record stream that keeps the engine's
 //! [`qt_core::Book`] exact.
 //!
-//! 1. Messages are buffered (bounded, preallocated, [`DiffBuffer`]) until a snapshot arrives.
+//! 1. Messages are buffered (bounded, preallocated: `DiffBuffer`) until a snapshot arrives.
 //!    Where the rule [`SequenceRule::REQUESTS`] snapshots, the first buffered message requests
 //!    one (tagged with a generation; an answer with another generation is ignored); otherwise a
 //!    snapshot is wanted while anything is buffered.

@@ -2,15 +2,15 @@
 //! (`crate::<venue>`) holds only what differs — the walk of its JSON and its sequence or
 //! checksum rule.
 //!
-//! - [`bytes`]: the word-at-a-time byte helpers of the per-frame text handling.
-//! - [`json`]: the simd-json tape helpers and reused tape buffers of every wire walk.
+//! - `bytes`: the word-at-a-time byte helpers of the per-frame text handling.
+//! - `json`: the simd-json tape helpers and reused tape buffers of every wire walk.
 //! - [`lift`]: level lists lifted out of a frame before simd-json sees it (every book venue).
 //! - [`direct`]: a diff applied while it is parsed, and the string-pair level walks.
 //! - [`checksum_book`]: the shadow book of the checksum venues (OKX, Kraken) and its CRC32.
 //! - [`checksum_sync`]: their book sync, parameterized by the venue's checksum rule.
 //! - [`checksum_decoder`]: their decoder shell, given the venue's wire walk.
 //! - [`depth_sync`]: the snapshot+diff book sync (Binance spot and USD-M, KuCoin), parameterized
-//!   by the venue's sequence rule, with its bounded [`diff_buffer`].
+//!   by the venue's sequence rule, with its bounded `diff_buffer`.
 //! - [`rest_depth`]: the REST depth snapshot body Binance spot and USD-M share.
 
 pub(crate) mod bytes;

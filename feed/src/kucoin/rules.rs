@@ -91,7 +91,7 @@ impl SequenceRule for Level2Rule {
     }
 }
 
-/// A KuCoin snapshot goes out each side worst first (see [`emit_book_image`]), with its `time`.
+/// A KuCoin snapshot goes out each side worst first (see `emit_book_image`), with its `time`.
 impl BookImage for Level2Snapshot {
     #[inline]
     fn id(&self) -> u64 {
