@@ -367,3 +367,53 @@ impl<R: ChecksumRule> ChecksumBooks<R> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use qt_core::Venue;
+
+    /// A rule whose checksum is never sent (messages carry none), deleting what its trim drops
+    /// or not.
+    struct Trims<const DELETES: bool>;
+
+    impl<const DELETES: bool> ChecksumRule for Trims<DELETES> {
+        const ZERO_IS_ABSENT: bool = false;
+        const DELETES_TRIMMED: bool = DELETES;
+
+        fn checksum(_: &mut PieceCrc, _: &SideBook, _: &SideBook) -> u32 {
+            0
+        }
+    }
+
+    fn instrument() -> Instrument {
+        crate::kit::lift::testing::instrument(Venue::Kraken, 0, "XBT/USD", "1", "1")
+    }
+
+    fn msg(snapshot: bool) -> BookMessage {
+        BookMessage { symbol: 0, snapshot, seq: None, prev_seq: None, checksum: None, exchange_ns: Nanos(7) }
+    }
+
+    /// Runs a depth-2 book through a snapshot (bids 10, 9) and an update inserting bid 11 (which
+    /// pushes 9 past the depth): the update's records as (price, qty, flags).
+    fn update_records<const DELETES: bool>() -> Vec<(i64, i64, u16)> {
+        let mut books = ChecksumBooks::<Trims<DELETES>>::new(&[instrument()], 2);
+        let bid = |p: i64| (Side::Buy, Level::without_text(p, 1));
+        books.apply(msg(true), &[bid(10), bid(9)], Nanos(1), &mut |_| {});
+        let mut out = Vec::new();
+        books.apply(msg(false), &[bid(11)], Nanos(2), &mut |ev| out.push(*ev));
+        let (bids, _) = books.book_levels(0).unwrap();
+        assert_eq!(bids.iter().map(|l| l.price).collect::<Vec<_>>(), [11, 10], "trimmed to the depth");
+        assert_eq!(books.counters().stats.records, 2 + out.len() as u64);
+        out.iter().map(|e| (e.price.units(), e.qty.units(), e.flags)).collect()
+    }
+
+    /// An update's records go out straight from its levels; where the venue sends no delete for
+    /// a level falling out of the depth (Kraken), the trim's delete follows and only the last
+    /// record of the message ends the batch.
+    #[test]
+    fn an_update_ends_its_batch_once_after_the_trims_deletes() {
+        assert_eq!(update_records::<true>(), [(11, 1, 0), (9, 0, MarketEvent::BATCH_END)]);
+        assert_eq!(update_records::<false>(), [(11, 1, MarketEvent::BATCH_END)]);
+    }
+}

@@ -437,3 +437,101 @@ pub(crate) fn emit_book_image(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Binance spot's continuity (`U == previous u + 1`) with snapshots wanted while anything
+    /// is buffered, keeping the buffer after a bridging gap or not.
+    struct Chain<const KEEP: bool>;
+
+    /// A snapshot of id `.0` with no levels.
+    struct Empty(u64);
+
+    impl BookImage for Empty {
+        fn id(&self) -> u64 {
+            self.0
+        }
+
+        fn emit(&self, instrument: InstrumentId, local_ns: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
+            emit_book_image(instrument, &[], &[], self.0, Nanos(0), local_ns, false, emit);
+        }
+    }
+
+    impl<const KEEP: bool> SequenceRule for Chain<KEEP> {
+        type Ids = (u64, u64);
+        type Image = Empty;
+        const REQUESTS: bool = false;
+        const KEEP_AFTER_GAP: bool = KEEP;
+
+        fn end((_, last): (u64, u64)) -> u64 {
+            last
+        }
+
+        fn covered((_, last): (u64, u64), snapshot: u64) -> bool {
+            last <= snapshot
+        }
+
+        fn after((first, _): (u64, u64), snapshot: u64) -> bool {
+            first > snapshot + 1
+        }
+
+        fn verdict((first, last): (u64, u64), book: u64, bridged: bool) -> Verdict {
+            if last <= book {
+                Verdict::Stale
+            } else if first == book + 1 || (!bridged && first <= book + 1) {
+                Verdict::Apply
+            } else {
+                Verdict::Gap
+            }
+        }
+    }
+
+    fn level() -> MarketEvent {
+        MarketEvent::new(InstrumentId(0), EventKind::BookDelta, Side::Buy, Price::from_units(1), Qty::from_units(1))
+    }
+
+    /// Buffers diffs 1, 2 and 5, answers with a snapshot at 0 (3 and 4 are missing: a gap inside
+    /// the buffer), then with a snapshot at 4; returns the two outcomes and the final state.
+    fn bridging_gap<const KEEP: bool>() -> (SnapshotOutcome, SnapshotOutcome, SyncState, u64) {
+        let mut sync = DepthSync::<Chain<KEEP>>::new(InstrumentId(0), 16, 8);
+        let mut sink = |_: &MarketEvent| {};
+        for ids in [(1, 1), (2, 2), (5, 5)] {
+            assert_eq!(sync.on_message(ids, &mut [level()], Nanos(0), &mut sink), DiffOutcome::Buffered);
+        }
+        assert!(sync.wants_snapshot(), "wanted while anything is buffered");
+        let first = sync.on_snapshot(&Empty(0), 0, Nanos(1), &mut sink);
+        assert_eq!(sync.state(), SyncState::Buffering);
+        assert_eq!(sync.wants_snapshot(), KEEP, "only a kept buffer still wants a snapshot");
+        let second = sync.on_snapshot(&Empty(4), 0, Nanos(2), &mut sink);
+        (first, second, sync.state(), sync.gaps())
+    }
+
+    /// A gap among the buffered diffs right after a snapshot: a rule that keeps the buffer
+    /// bridges the rest on the next snapshot (USD-M); one that drops it starts from the next
+    /// snapshot alone (Binance spot, KuCoin, which then fetch one newer than all they dropped).
+    #[test]
+    fn a_gap_inside_the_buffer_keeps_or_drops_the_rest_as_the_rule_says() {
+        let kept = bridging_gap::<true>();
+        assert_eq!(
+            kept,
+            (
+                SnapshotOutcome::Gap,
+                SnapshotOutcome::Synced { applied: 1 },
+                SyncState::Synced { last: 5, bridged: true },
+                1
+            )
+        );
+        let dropped = bridging_gap::<false>();
+        assert_eq!(
+            dropped,
+            (
+                SnapshotOutcome::Gap,
+                SnapshotOutcome::Synced { applied: 0 },
+                SyncState::Synced { last: 4, bridged: false },
+                1
+            )
+        );
+    }
+}
