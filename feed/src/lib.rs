@@ -13,24 +13,23 @@
 //! polls REST on its own thread. Shared pieces: [`ws`] (WebSocket over rustls on a mio socket),
 //! [`tls`], [`endpoint`], [`snapshot`] (the blocking HTTPS client), [`error`], [`parse_error`]
 //! (the one `ParseError` every venue decoder returns), [`warn_gate`] (the per-reason rate
-//! limit on their warnings) and `json` (simd-json tape helpers the
-//! decoders share).
+//! limit on their warnings).
+//!
+//! Decoding is a venue kit ([`kit`]: byte helpers, tape helpers and lifting, the checksum book,
+//! sync and decoder shell, the snapshot+diff sync parameterized by a sequence rule) and one
+//! folder per venue holding only what differs, with the same file names in each: `wire.rs`
+//! (the walk of its JSON), `rules.rs` (its sequence or checksum rule), `mod.rs` (its decoder).
 
 pub mod binance;
 pub mod binance_usdm;
 pub mod bybit;
-pub(crate) mod bytes;
 pub mod decoder;
-pub(crate) mod diff_buffer;
-pub mod direct;
 pub mod endpoint;
 pub mod error;
 pub mod firi;
-pub(crate) mod json;
 pub mod kit;
 pub mod kraken;
 pub mod kucoin;
-pub mod lift;
 pub mod okx;
 pub mod parse_error;
 pub mod ring;
@@ -45,6 +44,8 @@ pub use bybit::{BybitFeed, BybitFeedConfig, Decoder as BybitDecoder};
 pub use decoder::{ChecksumVerdict, FeedStats, VenueDecoder};
 pub use error::FeedError;
 pub use firi::Decoder as FiriDecoder;
+/// The kit's lifting and direct-diff pieces, where they were before the venue kit.
+pub use kit::{direct, lift};
 pub use kucoin::Decoder as KucoinDecoder;
 pub use ring::RingFeed;
 

@@ -7,8 +7,8 @@ use qt_core::{Book, EventKind, Instrument, InstrumentKind, MarketEvent, Nanos, S
 use qt_core::{Price, Qty, Venue};
 use qt_feed::VenueDecoder;
 use qt_feed::binance_usdm::Decoder;
-use qt_feed::binance_usdm::parse::{FrameParser, Parsed};
-use qt_feed::binance_usdm::sync::SyncState;
+use qt_feed::binance_usdm::rules::SyncState;
+use qt_feed::binance_usdm::wire::{FrameParser, Parsed};
 use qt_test_support::TestInstrument;
 
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/binance_usdm/");
@@ -249,7 +249,9 @@ fn an_event_refused_half_way_invalidates_the_book_on_both_paths() {
         let mut r = Replay::new();
         r.decoder.set_direct(direct);
         r.run(text.lines());
-        let SyncState::Synced { last } = r.decoder.sync(0).expect("sushi").state() else { panic!("sushi not synced") };
+        let SyncState::Synced { last, .. } = r.decoder.sync(0).expect("sushi").state() else {
+            panic!("sushi not synced")
+        };
         let frame = format!(
             r#"{{"stream":"sushiusdt@depth@100ms","data":{{"e":"depthUpdate","E":1,"T":1,"s":"SUSHIUSDT","U":{},"u":{},"pu":{last},"b":[["1.0000","3"],["1.0001","4"],["1.00x","1"]],"a":[]}}}}"#,
             last + 1,

@@ -6,7 +6,7 @@ use qt_core::{Book, EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Sid
 use qt_core::{Price, Qty, Venue};
 use qt_feed::VenueDecoder;
 use qt_feed::bybit::Decoder;
-use qt_feed::bybit::parse::{FrameParser, ParseError, Parsed};
+use qt_feed::bybit::wire::{FrameParser, ParseError, Parsed};
 use qt_test_support::TestInstrument;
 
 fn instrument(id: u32, symbol: &str, tick: &str, lot: &str) -> Instrument {

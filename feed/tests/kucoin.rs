@@ -9,8 +9,8 @@ use qt_core::{Price, Qty, Side, Venue};
 use qt_feed::VenueDecoder;
 use qt_feed::kucoin::Decoder;
 use qt_feed::kucoin::connect::{self, ConnectError};
-use qt_feed::kucoin::parse::{self, FrameParser, Parsed};
-use qt_feed::kucoin::sync::SyncState;
+use qt_feed::kucoin::rules::SyncState;
+use qt_feed::kucoin::wire::{self as parse, FrameParser, Parsed};
 
 use qt_test_support::{CountingAllocator, TestInstrument, allocations};
 
@@ -394,7 +394,7 @@ fn direct_and_staged_paths_emit_the_same_records() {
 /// The book's sequence of a synced symbol.
 fn book_sequence(dec: &Decoder, index: usize) -> u64 {
     match dec.sync(index).expect("symbol").state() {
-        SyncState::Synced { last } => last,
+        SyncState::Synced { last, .. } => last,
         SyncState::Buffering => panic!("symbol {index} not synced"),
     }
 }

@@ -4,7 +4,8 @@
 use proptest::prelude::*;
 use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Side, Venue};
 use qt_feed::decoder::{ChecksumVerdict, VenueDecoder};
-use qt_feed::okx::book::{Level, okx_checksum};
+use qt_feed::kit::checksum_book::Level;
+use qt_feed::okx::rules::okx_checksum;
 use qt_feed::okx::{BOOK_DEPTH, Decoder};
 use qt_test_support::{CountingAllocator, TestInstrument, allocations};
 use std::collections::BTreeMap;

@@ -3,7 +3,7 @@
 //!
 //! One combined-stream WebSocket (`/stream?streams=<sym>@depth@100ms/<sym>@bookTicker/<sym>@trade
 //! /...`) over TLS on a non-blocking mio socket ([`crate::ws::WsClient`]); frames are parsed by
-//! [`parse::FrameParser`] and depth diffs go through one [`sync::DepthSync`] per symbol, whose
+//! [`wire::FrameParser`] and depth diffs go through one [`rules::DepthSync`] per symbol, whose
 //! REST snapshots come from the snapshot thread of [`crate::kit::live::LiveFeed`], the
 //! live layer [`BinanceFeed`] is an instance of ([`connect`] says what differs).
 //!
@@ -21,19 +21,24 @@
 //! invalid until the resync's snapshot ends with `BATCH_END`.
 
 pub mod connect;
-pub mod parse;
-pub mod sync;
+pub mod rules;
+pub mod wire;
+
+/// The sync under its name before the venue kit (`rules`).
+pub use rules as sync;
+/// The wire walk under its name before the venue kit (`wire`).
+pub use wire as parse;
 
 pub use connect::{
     BinanceFeed, BinanceFeedConfig, BinanceSpot, CombinedStreams, DEFAULT_DEPTH_LIMIT, RECONNECT_BASE, RECONNECT_CAP,
 };
 
-use crate::direct::{DirectSync, SyncedSink};
-use parse::{FrameParser, ParseError, Parsed, StreamKind};
+use crate::kit::direct::SyncedSink;
 use qt_core::{Instrument, MarketEvent, Nanos};
+use rules::{DepthSync, DiffOutcome, SnapshotOutcome};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use sync::{DepthSync, DiffOutcome, SnapshotOutcome};
+use wire::{FrameParser, ParseError, Parsed, StreamKind};
 
 /// The decoder's counters. Written only by the core thread (plain load + store, no locked
 /// instruction), so a handle could read them from another thread.
@@ -141,7 +146,7 @@ pub struct Decoder {
     counters: Arc<BinanceCounters>,
     /// Per symbol: subscribed (frames of an unsubscribed symbol still in flight are dropped).
     active: Vec<bool>,
-    /// Whether an in-sequence diff is emitted while it is parsed ([`crate::direct`]); `false`
+    /// Whether an in-sequence diff is emitted while it is parsed ([`crate::kit::direct`]); `false`
     /// stages every diff (see [`Decoder::set_direct`]).
     direct: bool,
     warns: crate::warn_gate::WarnGate,
@@ -161,7 +166,7 @@ impl Decoder {
             parser: FrameParser::new(symbols),
             syncs: symbols
                 .iter()
-                .map(|s| DepthSync::new(s.id(), sync::DEFAULT_BUFFER_RECORDS, sync::DEFAULT_BUFFER_DIFFS))
+                .map(|s| DepthSync::new(s.id(), rules::DEFAULT_BUFFER_RECORDS, rules::DEFAULT_BUFFER_DIFFS))
                 .collect(),
             scratch: Vec::with_capacity(16 * 1024),
             counters: Arc::new(BinanceCounters::default()),
@@ -200,7 +205,7 @@ impl Decoder {
     pub fn on_snapshot(
         &mut self,
         index: usize,
-        snap: &parse::DepthSnapshot,
+        snap: &wire::DepthSnapshot,
         generation: u64,
         now: Nanos,
         emit: &mut dyn FnMut(&MarketEvent),
@@ -245,7 +250,7 @@ impl Decoder {
             }
             Ok(Parsed::Depth { symbol, first, last }) if self.active[symbol] => {
                 let Some(sync) = self.syncs.get_mut(symbol) else { return };
-                match sync.on_diff(first, last, &mut self.scratch, now, emit) {
+                match sync.on_message((first, last), &mut self.scratch, now, emit) {
                     DiffOutcome::Applied => bump(&self.counters.diffs_applied),
                     DiffOutcome::Buffered | DiffOutcome::Stale => {}
                     DiffOutcome::Gap => {
@@ -267,7 +272,7 @@ impl Decoder {
     }
 
     #[cold]
-    fn on_bad_frame(&mut self, failure: parse::ParseFailure, now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
+    fn on_bad_frame(&mut self, failure: wire::ParseFailure, now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
         bump(&self.counters.parse_errors[failure.error.reason_index()]);
         self.warns.warn("binance", &"frame", &failure.error, now);
         // A lost diff breaks the book: resync that symbol now rather than at its next diff.
@@ -291,14 +296,6 @@ impl Decoder {
     }
 }
 
-/// How the decoder's [`SyncedSink`] asks a symbol's sync whether a diff goes straight out.
-impl DirectSync<(u64, u64)> for DepthSync {
-    #[inline]
-    fn applies_directly(&self, (first, last): (u64, u64)) -> bool {
-        DepthSync::applies_directly(self, first, last)
-    }
-}
-
 impl crate::decoder::VenueDecoder for Decoder {
     fn venue(&self) -> qt_core::Venue {
         qt_core::Venue::Binance
@@ -318,7 +315,7 @@ impl crate::decoder::VenueDecoder for Decoder {
     fn on_snapshot_body(&mut self, index: usize, body: &[u8], now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) -> bool {
         let Some(instrument) = self.instruments.get(index) else { return false };
         let mut owned = body.to_vec();
-        let snap = match parse::parse_depth_snapshot(&mut owned, instrument) {
+        let snap = match wire::parse_depth_snapshot(&mut owned, instrument) {
             Ok(snap) => snap,
             Err(e) => {
                 bump(&self.counters.snapshot_failures);

@@ -1,12 +1,12 @@
 //! Binance USD-M futures market data below the socket: [`Decoder`], the [`VenueDecoder`] of
 //! `<sym>@depth@100ms` diffs (synced against `GET /fapi/v1/depth` snapshots under the futures
-//! rule, [`sync::FuturesDepthSync`]), `<sym>@bookTicker` and `<sym>@aggTrade`.
+//! rule, [`rules::FuturesDepthSync`]), `<sym>@bookTicker` and `<sym>@aggTrade`.
 //!
 //! Differs from spot (`crate::binance`) only where the venue differs: depth events carry `pu`
 //! (the previous event's `u`) and continuity is `pu == previous u` — on USD-M `U` is never
 //! `previous u + 1`, so the spot sync cannot be reused; the bridge is `U <= lastUpdateId <= u`.
-//! The spot tape helpers, error type and snapshot parser are shared. The live feed is
-//! [`connect::BinanceUsdmFeed`] (the shared [`crate::kit::live::LiveFeed`] layer); replay
+//! The kit's tape helpers, error type, snapshot parser and sync are shared with spot. The live
+//! feed is [`connect::BinanceUsdmFeed`] (the shared [`crate::kit::live::LiveFeed`] layer); replay
 //! (`qt feed-check`) drives the same decoder.
 //!
 //! Thread and contract: core thread; `on_frame` never blocks and allocates nothing after warm-up
@@ -18,16 +18,21 @@
 //! `BATCH_END`.
 
 pub mod connect;
-pub mod parse;
-pub mod sync;
+pub mod rules;
+pub mod wire;
+
+/// The sync under its name before the venue kit (`rules`).
+pub use rules as sync;
+/// The wire walk under its name before the venue kit (`wire`).
+pub use wire as parse;
 
 pub use connect::{BinanceUsdm, BinanceUsdmFeed};
 
 use crate::decoder::{FeedStats, VenueDecoder};
-use crate::direct::{DirectSync, SyncedSink};
-use parse::{FrameParser, ParseError, ParseFailure, Parsed, StreamKind};
+use crate::kit::direct::SyncedSink;
 use qt_core::{Instrument, MarketEvent, Nanos, Venue};
-use sync::{EventOutcome, FuturesDepthSync, SnapshotOutcome};
+use rules::{EventOutcome, FuturesDepthSync, SnapshotOutcome};
+use wire::{FrameParser, ParseError, ParseFailure, Parsed, StreamKind};
 
 /// Counters of a [`Decoder`] (plain values, core thread).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -77,7 +82,7 @@ pub struct Decoder {
     generation: u64,
     /// Per symbol: subscribed (frames of an unsubscribed symbol still in flight are dropped).
     active: Vec<bool>,
-    /// Whether an in-sequence diff is emitted while it is parsed ([`crate::direct`]); `false`
+    /// Whether an in-sequence diff is emitted while it is parsed ([`crate::kit::direct`]); `false`
     /// stages every diff (see [`Decoder::set_direct`]).
     direct: bool,
     warns: crate::warn_gate::WarnGate,
@@ -97,7 +102,7 @@ impl Decoder {
             parser: FrameParser::new(symbols),
             syncs: symbols
                 .iter()
-                .map(|s| FuturesDepthSync::new(s.id(), sync::DEFAULT_BUFFER_RECORDS, sync::DEFAULT_BUFFER_EVENTS))
+                .map(|s| FuturesDepthSync::new(s.id(), rules::DEFAULT_BUFFER_RECORDS, rules::DEFAULT_BUFFER_EVENTS))
                 .collect(),
             scratch: Vec::with_capacity(16 * 1024),
             counters: UsdmCounters::default(),
@@ -148,7 +153,7 @@ impl Decoder {
             }
             Ok(Parsed::Depth { symbol, first, last, prev }) if self.active[symbol] => {
                 let Some(sync) = self.syncs.get_mut(symbol) else { return };
-                match sync.on_event(first, last, prev, &mut self.scratch, now, &mut counted) {
+                match sync.on_message((first, last, prev), &mut self.scratch, now, &mut counted) {
                     EventOutcome::Applied | EventOutcome::Buffered => {}
                     EventOutcome::Stale => c.stale_events += 1,
                     EventOutcome::Gap => {
@@ -197,13 +202,14 @@ impl Decoder {
     pub fn on_snapshot(
         &mut self,
         index: usize,
-        snap: &parse::DepthSnapshot,
+        snap: &wire::DepthSnapshot,
         now: Nanos,
         emit: &mut dyn FnMut(&MarketEvent),
     ) -> SnapshotOutcome {
         let Some(sync) = self.syncs.get_mut(index) else { return SnapshotOutcome::Ignored };
         let mut emitted = 0u64;
-        let outcome = sync.on_snapshot(snap, now, &mut |ev| {
+        // The generation is not checked under USD-M's rule (the decoder tracks its requests).
+        let outcome = sync.on_snapshot(snap, 0, now, &mut |ev| {
             emitted += 1;
             emit(ev);
         });
@@ -235,14 +241,6 @@ impl Decoder {
     }
 }
 
-/// How the decoder's [`SyncedSink`] asks a symbol's sync whether a diff goes straight out.
-impl DirectSync<(u64, u64, u64)> for FuturesDepthSync {
-    #[inline]
-    fn applies_directly(&self, (_, _, prev): (u64, u64, u64)) -> bool {
-        FuturesDepthSync::applies_directly(self, prev)
-    }
-}
-
 impl VenueDecoder for Decoder {
     fn venue(&self) -> Venue {
         Venue::BinanceUsdm
@@ -256,7 +254,7 @@ impl VenueDecoder for Decoder {
     fn on_snapshot_body(&mut self, index: usize, body: &[u8], now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) -> bool {
         let Some(instrument) = self.instruments.get(index) else { return false };
         let mut owned = body.to_vec();
-        let snap = match parse::parse_depth_snapshot(&mut owned, instrument) {
+        let snap = match wire::parse_depth_snapshot(&mut owned, instrument) {
             Ok(snap) => snap,
             Err(e) => {
                 self.counters.snapshot_failures += 1;

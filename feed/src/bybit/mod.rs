@@ -8,7 +8,7 @@
 //! Connect page; facts in `venues/NOTES.md` §2): after the socket opens the feed sends
 //! `{"op":"subscribe","args":[..]}` (at most 10 topics per request, the spot limit); the book
 //! topic starts with a `snapshot` and continues with `delta`s whose `u` grows by exactly one
-//! ([`sync::BookSync`]; the notes mark the `+1` rule as recalled, not documented — it holds over
+//! ([`rules::BookSync`]; the notes mark the `+1` rule as recalled, not documented — it holds over
 //! the whole recorded spot capture and is what our simulator implements). A gap or an
 //! unreadable book push invalidates that symbol's book and the feed sends `unsubscribe` +
 //! `subscribe` for its book topic, which makes Bybit send a fresh snapshot. Bybit drops a
@@ -27,16 +27,21 @@
 //! and no `BATCH_END`.
 
 pub mod connect;
-pub mod parse;
-pub mod sync;
+pub mod rules;
+pub mod wire;
+
+/// The sync under its name before the venue kit (`rules`).
+pub use rules as sync;
+/// The wire walk under its name before the venue kit (`wire`).
+pub use wire as parse;
 
 pub use connect::{BybitFeed, BybitFeedConfig, BybitLive};
 
 use crate::decoder::{FeedStats, VenueDecoder};
-use crate::direct::DiffSink;
-use parse::{FrameParser, ParseError, ParseFailure, Parsed, TopicKind};
+use crate::kit::direct::DiffSink;
 use qt_core::{Instrument, MarketEvent, Nanos, Venue};
-use sync::{BookOutcome, BookSync};
+use rules::{BookOutcome, BookSync};
+use wire::{FrameParser, ParseError, ParseFailure, Parsed, TopicKind};
 
 /// Application-level ping interval (`venues/NOTES.md` §2 "Heartbeat": send `{"op":"ping"}` every
 /// 20 s; the Connect page cuts a connection with no ping-pong and no data after 10 minutes).
@@ -145,7 +150,7 @@ pub struct Decoder {
     syncs: Vec<BookSync>,
     scratch: Vec<MarketEvent>,
     counters: BybitCounters,
-    /// Whether an in-sequence diff is emitted while it is parsed ([`crate::direct`]); `false`
+    /// Whether an in-sequence diff is emitted while it is parsed ([`crate::kit::direct`]); `false`
     /// stages every diff (see [`Decoder::set_direct`]).
     direct: bool,
     warns: crate::warn_gate::WarnGate,

@@ -14,16 +14,20 @@
 //! [`connect::FiriFeed`] is the [`qt_core::FeedSource`] joining the two.
 
 pub mod connect;
-pub mod parse;
+pub mod wire;
+
+/// The wire walk under its name before the venue kit (`wire`).
+pub use wire as parse;
 pub mod poller;
+pub mod rules;
 
 pub use connect::{FiriFeed, FiriFeedConfig};
 pub use poller::{FiriPoller, Poll};
 
 use crate::decoder::FeedStats;
-use crate::json::TapeBuffers;
-use parse::DepthBody;
+use crate::kit::json::TapeBuffers;
 use qt_core::{Instrument, MarketEvent, Nanos, Venue};
+use wire::DepthBody;
 
 /// The decoder's counters (core thread only).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -32,8 +36,8 @@ pub struct FiriCounters {
     pub messages: u64,
     /// Records emitted.
     pub records: u64,
-    /// Bodies refused, by reason ([`parse::ParseError::reason_index`]).
-    pub parse_errors: [u64; parse::ParseError::REASONS],
+    /// Bodies refused, by reason ([`wire::ParseError::reason_index`]).
+    pub parse_errors: [u64; wire::ParseError::REASONS],
     /// Book images emitted.
     pub snapshots: u64,
     /// Images found crossed or locked (invalidated until the next body).
@@ -74,7 +78,7 @@ impl Decoder {
 
     /// The `GET` path this decoder's bodies come from.
     pub fn depth_path(&self) -> String {
-        parse::depth_path(self.instrument.symbol())
+        wire::depth_path(self.instrument.symbol())
     }
 
     /// The counters now.
@@ -85,7 +89,7 @@ impl Decoder {
     /// One depth body: emits the full book image, or counts the refusal and emits nothing.
     pub fn on_frame(&mut self, body: &[u8], now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
         self.counters.messages += 1;
-        match parse::parse_depth_into(&mut self.tape, body, &self.instrument, &mut self.book) {
+        match wire::parse_depth_into(&mut self.tape, body, &self.instrument, &mut self.book) {
             Ok(()) => {
                 let book = &self.book;
                 self.counters.snapshots += 1;
@@ -95,15 +99,7 @@ impl Decoder {
                     c.records += 1;
                     emit(ev);
                 };
-                crate::kucoin::sync::emit_book_snapshot(
-                    self.instrument.id(),
-                    &book.bids,
-                    &book.asks,
-                    seq,
-                    Nanos(0),
-                    now,
-                    &mut counted,
-                );
+                rules::emit_body(self.instrument.id(), book, seq, now, &mut counted);
             }
             Err(e) => {
                 self.counters.parse_errors[e.reason_index()] += 1;

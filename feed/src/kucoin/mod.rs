@@ -2,10 +2,11 @@
 //! KuCoin public WebSocket session (`/market/level2:{sym}` increments synced against REST
 //! snapshots, `/market/match:{sym}` trades, control frames).
 //!
-//! Pieces: [`parse`] (frames → records, REST snapshot body), [`sync`] (KuCoin's documented
-//! "Level2 calibration" procedure, one [`sync::Level2Sync`] per symbol), [`connect`] (the
-//! token-based connect flow: bullet answer, connect URL, subscribe and ping messages, and the live
-//! feed: the shared live layer with KuCoin's connect flow and heartbeat).
+//! Pieces: [`wire`] (frames → records, REST snapshot body), [`rules`] (KuCoin's documented
+//! "Level2 calibration" rule for the kit's snapshot+diff sync, one [`rules::Level2Sync`] per
+//! symbol), [`connect`] (the token-based connect flow: bullet answer, connect URL, subscribe and
+//! ping messages, and the live feed: the shared live layer with KuCoin's connect flow and
+//! heartbeat).
 //!
 //! Thread and contract: owned by the core thread. `on_frame` never blocks and makes no
 //! syscall; after warm-up (parser buffers grown to the largest frame) the parse → sync → emit
@@ -20,18 +21,23 @@
 //! is invalid until the resync's snapshot ends with `BATCH_END`.
 
 pub mod connect;
-pub mod parse;
-pub mod sync;
+pub mod rules;
+pub mod wire;
+
+/// The sync under its name before the venue kit (`rules`).
+pub use rules as sync;
+/// The wire walk under its name before the venue kit (`wire`).
+pub use wire as parse;
 
 /// The live feed's old path (now in [`connect`]).
 pub use connect as feed;
 pub use connect::{Kucoin, KucoinFeed};
 
 use crate::decoder::FeedStats;
-use crate::direct::{DirectSync, SyncedSink};
-use parse::{ControlKind, FrameParser, ParseError, ParseFailure, Parsed, Topic};
+use crate::kit::direct::SyncedSink;
 use qt_core::{Instrument, MarketEvent, Nanos, Venue};
-use sync::{IncrementOutcome, Level2Sync, SnapshotOutcome};
+use rules::{IncrementOutcome, Level2Sync, SnapshotOutcome};
+use wire::{ControlKind, FrameParser, ParseError, ParseFailure, Parsed, Topic};
 
 /// The decoder's counters (core thread only).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -76,7 +82,7 @@ pub struct Decoder {
     counters: KucoinCounters,
     /// Per symbol: subscribed (frames of an unsubscribed symbol still in flight are dropped).
     active: Vec<bool>,
-    /// Whether an in-sequence diff is emitted while it is parsed ([`crate::direct`]); `false`
+    /// Whether an in-sequence diff is emitted while it is parsed ([`crate::kit::direct`]); `false`
     /// stages every diff (see [`Decoder::set_direct`]).
     direct: bool,
     warns: crate::warn_gate::WarnGate,
@@ -96,7 +102,7 @@ impl Decoder {
             parser: FrameParser::new(symbols),
             syncs: symbols
                 .iter()
-                .map(|s| Level2Sync::new(s.id(), sync::DEFAULT_BUFFER_RECORDS, sync::DEFAULT_BUFFER_MESSAGES))
+                .map(|s| Level2Sync::new(s.id(), rules::DEFAULT_BUFFER_RECORDS, rules::DEFAULT_BUFFER_MESSAGES))
                 .collect(),
             scratch: Vec::with_capacity(16 * 1024),
             counters: KucoinCounters::default(),
@@ -140,7 +146,7 @@ impl Decoder {
     pub fn on_snapshot(
         &mut self,
         index: usize,
-        snap: &parse::Level2Snapshot,
+        snap: &wire::Level2Snapshot,
         generation: u64,
         now: Nanos,
         emit: &mut dyn FnMut(&MarketEvent),
@@ -184,7 +190,7 @@ impl Decoder {
             }
             Ok(Parsed::Level2 { symbol, start, end }) if self.active[symbol] => {
                 let Some(sync) = self.syncs.get_mut(symbol) else { return };
-                match sync.on_increment(start, end, &mut self.scratch, now, &mut counted) {
+                match sync.on_message((start, end), &mut self.scratch, now, &mut counted) {
                     IncrementOutcome::Applied | IncrementOutcome::Buffered => {}
                     IncrementOutcome::Stale => c.stale += 1,
                     IncrementOutcome::Gap => {
@@ -235,14 +241,6 @@ impl Decoder {
     }
 }
 
-/// How the decoder's [`SyncedSink`] asks a symbol's sync whether a diff goes straight out.
-impl DirectSync<(u64, u64)> for Level2Sync {
-    #[inline]
-    fn applies_directly(&self, (start, _): (u64, u64)) -> bool {
-        Level2Sync::applies_directly(self, start)
-    }
-}
-
 impl crate::decoder::VenueDecoder for Decoder {
     fn venue(&self) -> Venue {
         Venue::Kucoin
@@ -261,7 +259,7 @@ impl crate::decoder::VenueDecoder for Decoder {
             return false;
         }
         let mut owned = body.to_vec();
-        let snap = match parse::parse_level2_snapshot(&mut owned, instrument) {
+        let snap = match wire::parse_level2_snapshot(&mut owned, instrument) {
             Ok(snap) => snap,
             Err(e) => {
                 self.counters.snapshot_failures += 1;

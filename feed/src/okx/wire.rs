@@ -2,7 +2,7 @@
 //! the control frames (`{"event":..}` acks and errors, the `pong` text reply).
 //!
 //! Core thread. The frame is copied into a reused padded buffer (its `asks`/`bids` lists
-//! lifted out, [`crate::lift`]) and simd-json builds its tape
+//! lifted out, [`crate::kit::lift`]) and simd-json builds its tape
 //! with reused `Buffers` and a reused tape vector; the tape is walked once, decimal strings go
 //! straight to integers on the instrument's grid (`qt_core::decimal`), never through `f64`.
 //! Book levels are staged (integers plus the wire text, for the checksum) in a reused vector so
@@ -11,9 +11,14 @@
 //! a panic. Unknown keys are ignored (OKX adds fields); missing or mistyped required keys are
 //! errors.
 
-use super::book::Level;
-use crate::json::{TapeBuffers, fields, find_key, get_str, ms_to_ns, scaled, scaled_bytes, span, str_at};
-use crate::lift::{LiftSpec, Lifted};
+use crate::kit::bytes::contains;
+use crate::kit::checksum_book::Level;
+use crate::kit::checksum_decoder::{Broken, ChecksumWire, WireError, WireFrame};
+use crate::kit::checksum_sync::BookMessage;
+use crate::kit::json::{
+    TapeBuffers, digits_u64, fields, find_key, get_str, ms_to_ns, scaled, scaled_bytes, span, str_at,
+};
+use crate::kit::lift::{LiftSpec, Lifted};
 use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Price, Qty, Side};
 use simd_json::{Node, StaticNode};
 
@@ -78,6 +83,37 @@ struct SymbolEntry {
     qty_scale: u8,
 }
 
+/// OKX's frames as the checksum decoder shell reads them.
+impl ChecksumWire for FrameParser {
+    type Rule = super::rules::OkxRule;
+    const VENUE: qt_core::Venue = qt_core::Venue::Okx;
+    const LABEL: &'static str = "okx";
+    const SEQUENCED: bool = true;
+
+    #[inline]
+    fn parse(&mut self, frame: &[u8], local_ns: Nanos, out: &mut Vec<MarketEvent>) -> Result<WireFrame, WireError> {
+        match self.parse_frame(frame, local_ns, out) {
+            Ok(Parsed::Control) => Ok(WireFrame::Control),
+            Ok(Parsed::ControlError) => Ok(WireFrame::ControlError),
+            Ok(Parsed::Bbo { .. } | Parsed::Trades { .. }) => Ok(WireFrame::Records),
+            Ok(Parsed::Book { symbol, snapshot, seq, prev_seq, checksum, exchange_ns }) => {
+                // OKX's checksum is a signed 32-bit integer: the same bits.
+                let checksum = checksum.map(|c| c as u32);
+                Ok(WireFrame::Book(BookMessage { symbol, snapshot, seq, prev_seq, checksum, exchange_ns }))
+            }
+            Err(failure) => Err(WireError {
+                error: failure.error,
+                broken: failure.book_symbol.map_or(Broken::None, Broken::Symbol),
+            }),
+        }
+    }
+
+    #[inline]
+    fn levels(&self) -> &[(Side, Level)] {
+        &self.levels
+    }
+}
+
 /// Parses OKX frames; owns every buffer it reuses. Core thread.
 pub struct FrameParser {
     symbols: Vec<SymbolEntry>,
@@ -135,7 +171,7 @@ impl FrameParser {
         let result =
             match tape.parse_lifting(frame, |nodes, lifted| walk(symbols, nodes, lifted, local_ns, out, levels)) {
                 None => Err(fail(ParseError::Json)),
-                // A list lifted from anywhere but a book side ([`crate::lift`]).
+                // A list lifted from anywhere but a book side ([`crate::kit::lift`]).
                 Some((Ok(_), false)) => Err(fail(ParseError::Shape)),
                 Some((result, _)) => result,
             };
@@ -166,10 +202,6 @@ fn recover_book_symbol(symbols: &[SymbolEntry], frame: &[u8]) -> Option<usize> {
     })
 }
 
-pub(crate) fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
-}
-
 /// An optional integer key (JSON number).
 #[inline]
 pub(crate) fn get_opt_i64(nodes: &[Node<'_>], obj: usize, key: &'static str) -> Result<Option<i64>, ParseError> {
@@ -185,12 +217,6 @@ fn opt_i64_at(nodes: &[Node<'_>], at: Option<usize>, key: &'static str) -> Resul
         Some(Node::Static(StaticNode::U64(v))) => i64::try_from(*v).map(Some).map_err(|_| ParseError::WrongType(key)),
         _ => Err(ParseError::WrongType(key)),
     }
-}
-
-/// A decimal-digit string (`ts`, `tradeId`) as `u64`.
-#[inline]
-pub(crate) fn digits_u64(text: &str, key: &'static str) -> Result<u64, ParseError> {
-    qt_core::decimal::parse_digits_u64(text.as_bytes()).ok_or(ParseError::WrongType(key))
 }
 
 fn walk(
@@ -334,7 +360,7 @@ fn walk(
 }
 
 /// The level lists of `books` and `bbo-tbt`, `asks` and `bids` (`[px, sz, "0", orders]`
-/// string quadruples), lifted out of the frame before simd-json ([`crate::lift`]).
+/// string quadruples), lifted out of the frame before simd-json ([`crate::kit::lift`]).
 const BOOK_LISTS: LiftSpec = LiftSpec { keys: &[b"\"asks\":", b"\"bids\":"], arity: 4 };
 
 /// Stages the `[px, sz, "0", orders]` levels of the array at `at` — or of the lifted list whose
@@ -386,7 +412,7 @@ fn book_level(entry: &SymbolEntry, px: &[u8], sz: &[u8], key: &'static str) -> R
 #[cfg(test)]
 mod lift_tests {
     use super::*;
-    use crate::lift::testing::{assert_routes_agree, instruments};
+    use crate::kit::lift::testing::{assert_routes_agree, instruments};
     use qt_core::Venue;
 
     /// A grid fine enough for every text of the capture.

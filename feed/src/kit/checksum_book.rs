@@ -1,9 +1,12 @@
-//! The OKX decoder's shadow order book: one depth-limited, preallocated, sorted array per side
-//! in exact integers, each level also holding the price and size text exactly as OKX sent it,
-//! because OKX's checksum is a CRC32 over those strings (not over a re-formatting: `"8477"` and
-//! `"8477.0"` are the same price but different checksum input).
+//! The checksum venues' shadow order book (OKX, Kraken): one depth-limited, preallocated, sorted
+//! array per side in exact integers, each level also holding its piece of the venue's checksum
+//! input — for OKX the price and size text exactly as sent, because OKX's checksum is a CRC32
+//! over those strings (not over a re-formatting: `"8477"` and `"8477.0"` are the same price but
+//! different checksum input); for Kraken the digits its checksum formats.
 //!
-//! Also [`Crc32`], the IEEE/zlib CRC32 used by both the OKX and Kraken checksums.
+//! Also [`Crc32`] and [`PieceCrc`], the IEEE/zlib CRC32 both checksums use, gathered from the
+//! levels' pieces. Each venue's checksum rule (which levels, in which order) is its own
+//! (`crate::okx::rules`, `crate::kraken::rules`).
 //!
 //! A message is applied whole and then trimmed to the depth ([`SideBook::apply`] per level,
 //! [`SideBook::trim`] at its end), never trimmed per level: see [`SideBook`].
@@ -11,7 +14,7 @@
 //! Thread and contract: owned by the core thread through its decoder. Storage is allocated in
 //! [`SideBook::with_depth`]; applying and trimming never allocate, never block, never panic.
 
-use crate::bytes::copy_short;
+use crate::kit::bytes::copy_short;
 use qt_core::book::touch_search;
 
 /// Longest price or size text kept inline; longer text is refused by the parser.
@@ -22,6 +25,9 @@ const LEVEL_TEXT: usize = 2 * MAX_TEXT + 2;
 
 /// Capacity of a level's checksum piece ([`Level::from_piece`]).
 pub const PIECE_CAPACITY: usize = LEVEL_TEXT;
+
+/// Bytes gathered before they are fed to the CRC.
+pub(crate) const CRC_CHUNK: usize = 1024;
 
 /// One book level: exact integers on the instrument's grid plus the wire text, kept pre-joined
 /// as the level's piece of OKX's checksum input, `px:sz:`.
@@ -318,53 +324,6 @@ impl Crc32 {
     }
 }
 
-/// Levels per side in OKX's checksum.
-pub const CHECKSUM_DEPTH: usize = 25;
-
-/// OKX `books` checksum: CRC32 over `bid1px:bid1sz:ask1px:ask1sz:bid2px:...` of the top
-/// [`CHECKSUM_DEPTH`] levels per side (a side that runs out is skipped, the other continues),
-/// using the strings as sent, as a signed 32-bit integer.
-///
-/// No string is built: the pieces are copied into a small stack buffer with one fixed-size copy of
-/// each level's pre-joined `px:sz:` block (vector moves, then the write position advances by the
-/// text's length) and the buffer is fed to the CRC whenever it holds `CRC_CHUNK` (1 KiB) bytes or more, so the
-/// CRC runs on its carry-less-multiply path over long runs rather than its table path over
-/// 5-byte pieces. Callgrind on the OKX stream of `benches/feed_parse.rs` (20 000 messages, 50
-/// levels a checksum): the old version (a zeroed 2.5 kB stack string, four variable-length
-/// copies a level, one CRC call) took 55.7 M instructions in the function plus 50.3 M in
-/// `memset`, a share of 40 M in `memcpy` and 10.0 M in the CRC; this one 48.3 M, no `memset`,
-/// 14.2 M in the CRC (`memcpy` for the whole decoder down to 14.0 M).
-pub fn okx_checksum<'a>(bids: impl IntoIterator<Item = &'a Level>, asks: impl IntoIterator<Item = &'a Level>) -> i32 {
-    okx_checksum_with(&mut PieceCrc::new(), bids, asks)
-}
-
-/// [`okx_checksum`] gathered in the caller's reused `crc` (reset first): the decoder keeps one
-/// rather than setting up a fresh buffer for every message.
-#[inline]
-pub fn okx_checksum_with<'a>(
-    crc: &mut PieceCrc,
-    bids: impl IntoIterator<Item = &'a Level>,
-    asks: impl IntoIterator<Item = &'a Level>,
-) -> i32 {
-    crc.reset();
-    let mut bids = bids.into_iter().take(CHECKSUM_DEPTH);
-    let mut asks = asks.into_iter().take(CHECKSUM_DEPTH);
-    loop {
-        let (b, a) = (bids.next(), asks.next());
-        if b.is_none() && a.is_none() {
-            break;
-        }
-        if let Some(l) = b {
-            crc.push(l);
-        }
-        if let Some(l) = a {
-            crc.push(l);
-        }
-    }
-    // Every level ended with ':'; the string has none at its end.
-    crc.finish(1) as i32
-}
-
 /// The CRC32 of the levels' checksum pieces ([`Level::piece`]) joined in the order pushed,
 /// gathered in a small stack buffer that is fed to the CRC whenever it holds `CRC_CHUNK` bytes
 /// or more (one fixed-size copy of each level's whole piece block, then the write position
@@ -424,19 +383,12 @@ impl PieceCrc {
     }
 }
 
-/// Bytes gathered before they are fed to the CRC.
-const CRC_CHUNK: usize = 1024;
-
 /// The checksum's stack buffer: a flush threshold plus one level's whole `px:sz:` block.
 const CHECKSUM_BUFFER: usize = CRC_CHUNK + LEVEL_TEXT;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn lvl(px: &str, sz: &str) -> Level {
-        Level::new(0, 1, px.as_bytes(), sz.as_bytes()).unwrap()
-    }
 
     #[test]
     fn crc32_matches_the_standard_check_value() {
@@ -454,56 +406,6 @@ mod tests {
             c.update(&data[len / 3..len]);
             assert_eq!(c.finish(), crc32fast::hash(&data[..len]), "len {len}");
         }
-    }
-
-    #[test]
-    fn okx_official_checksum_examples() {
-        // OKX docs: "3366.1:7:3366.8:9:3366:6:3368:8" -> -1881014294 (two bids, two asks).
-        let bids = [lvl("3366.1", "7"), lvl("3366", "6")];
-        let asks = [lvl("3366.8", "9"), lvl("3368", "8")];
-        assert_eq!(okx_checksum(&bids, &asks), -1_881_014_294);
-        // "3366.1:7:3366.8:9:3368:8:3372:8" -> 831078360 (one bid, three asks).
-        let bids = [lvl("3366.1", "7")];
-        let asks = [lvl("3366.8", "9"), lvl("3368", "8"), lvl("3372", "8")];
-        assert_eq!(okx_checksum(&bids, &asks), 831_078_360);
-        // One tick off fails.
-        let asks = [lvl("3366.9", "9"), lvl("3368", "8"), lvl("3372", "8")];
-        assert_ne!(okx_checksum(&bids, &asks), 831_078_360);
-    }
-
-    #[test]
-    fn checksum_over_many_chunks_equals_the_joined_string() {
-        // 25 + 20 levels, most texts MAX_TEXT long: over 2 kB, more than two CRC chunks.
-        let text = |i: usize, long: bool| {
-            let t = format!("{}.{}", 60_000 + i * 7, "1234567890123456".get(..(i % 17)).unwrap_or(""));
-            if long { format!("{t}{}", "0".repeat(MAX_TEXT - t.len())) } else { t }
-        };
-        let bids: Vec<Level> = (0..30).map(|i| lvl(&text(i, i % 7 != 0), &text(i + 100, i % 5 != 0))).collect();
-        let asks: Vec<Level> = (0..20).map(|i| lvl(&text(i + 200, true), &text(i + 300, i % 3 != 0))).collect();
-        let mut parts = Vec::new();
-        for i in 0..CHECKSUM_DEPTH {
-            for side in [&bids, &asks] {
-                if let Some(l) = side.get(i) {
-                    parts.push(format!("{}:{}", String::from_utf8_lossy(l.px()), String::from_utf8_lossy(l.sz())));
-                }
-            }
-        }
-        let joined = parts.join(":");
-        assert!(joined.len() > 2 * CRC_CHUNK, "{}", joined.len());
-        let want = crc32fast::hash(joined.as_bytes()) as i32;
-        assert_eq!(okx_checksum(&bids, &asks), want);
-        // A reused buffer: what it held before does not count.
-        let mut crc = PieceCrc::new();
-        assert_ne!(okx_checksum_with(&mut crc, &asks, &bids), want);
-        assert_eq!(okx_checksum_with(&mut crc, &bids, &asks), want);
-        assert_eq!(
-            okx_checksum(&bids[..1], &asks[..0]),
-            crc32fast::hash(
-                format!("{}:{}", String::from_utf8_lossy(bids[0].px()), String::from_utf8_lossy(bids[0].sz()))
-                    .as_bytes()
-            ) as i32
-        );
-        assert_eq!(okx_checksum(&bids[..0], &asks[..0]), crc32fast::hash(b"") as i32);
     }
 
     fn prices(s: &SideBook) -> Vec<i64> {

@@ -1,7 +1,9 @@
-//! The Kraken WS v2 book checksum over the decoder's shadow book.
+//! Kraken's rule: the WS v2 book checksum over the decoder's shadow book, each level's checksum
+//! piece, and [`KrakenRule`], what the shared checksum sync ([`crate::kit::checksum_sync`]) needs
+//! to know of Kraken.
 //!
-//! The shadow book itself is [`crate::okx::book::SideBook`] (sorted, preallocated, depth = the
-//! subscribed depth). **Kraken's rule is applied per message**: every level of the message is
+//! The shadow book itself is [`crate::kit::checksum_book::SideBook`] (sorted, preallocated,
+//! depth = the subscribed depth). **Kraken's rule is applied per message**: every level of the message is
 //! applied (`SideBook::apply`, which never drops a level), *then* the side is truncated to the
 //! subscribed depth (`SideBook::trim`), *then* the checksum below is verified. Truncating after
 //! each level instead would lose the level an insert pushes out when a later delete in the same
@@ -20,9 +22,26 @@
 //!
 //! Thread and contract: core thread; no allocation, no blocking, no panics.
 
-use crate::bytes::copy_short;
-use crate::okx::book::{Level, PIECE_CAPACITY, PieceCrc};
+use crate::kit::bytes::copy_short;
+use crate::kit::checksum_book::{Level, PIECE_CAPACITY, PieceCrc, SideBook};
+use crate::kit::checksum_sync::ChecksumRule;
 use qt_core::decimal::{POW10_U64, eight_digits};
+
+/// Kraken's rule for the shared checksum sync: its checksum (compared as unsigned; 0 is a value,
+/// a missing `checksum` is "not provided"); Kraken sends no delete for a level falling out of the
+/// subscribed depth, so the sync emits one for each level its trim drops.
+#[derive(Debug, Clone, Copy)]
+pub struct KrakenRule;
+
+impl ChecksumRule for KrakenRule {
+    const ZERO_IS_ABSENT: bool = false;
+    const DELETES_TRIMMED: bool = true;
+
+    #[inline(always)]
+    fn checksum(crc: &mut PieceCrc, bids: &SideBook, asks: &SideBook) -> u32 {
+        kraken_checksum_with(crc, bids.iter(), asks.iter())
+    }
+}
 
 /// Levels per side in Kraken's checksum.
 pub const CHECKSUM_DEPTH: usize = 10;

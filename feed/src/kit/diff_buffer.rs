@@ -1,8 +1,6 @@
 //! [`DiffBuffer`]: the bounded buffer of depth messages a REST-snapshot sync holds while its
 //! snapshot is fetched — each message's sequence metadata `M` and its level records, in arrival
-//! order. Shared by the KuCoin (`kucoin::sync`) and Binance USD-M (`binance_usdm::sync`) sync
-//! machines, which differ only in their bridge and continuity rules. (Binance spot's
-//! `binance::sync` keeps its own buffer: its hot path is tuned separately.)
+//! order. The buffer of [`crate::kit::depth_sync::DepthSync`], whatever the venue's rule.
 //!
 //! Pure, core thread: allocates only in [`DiffBuffer::new`]; never grows past its bounds (a
 //! message that does not fit empties it instead, and the caller resyncs).
@@ -89,6 +87,12 @@ impl<M: Copy> DiffBuffer<M> {
         for h in &mut self.messages {
             h.start -= first;
         }
+    }
+
+    /// Capacity of the record storage (allocated in [`Self::new`], never grown).
+    #[cfg(test)]
+    pub(crate) fn record_capacity(&self) -> usize {
+        self.records.capacity()
     }
 
     /// Empties the buffer (capacity kept).

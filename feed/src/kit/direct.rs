@@ -10,8 +10,8 @@
 //! records before it have already gone out and the frame is still refused: the caller then
 //! invalidates the book, as it does for any refused diff.
 
-use crate::json::{level_price_bytes, qty_bytes};
-use crate::lift::{LiftSpec, Lifted, string_levels};
+use crate::kit::json::{level_price_bytes, qty_bytes};
+use crate::kit::lift::{LiftSpec, Lifted, string_levels};
 use crate::parse_error::ParseError;
 use qt_core::MarketEvent;
 use simd_json::Node;
@@ -86,7 +86,7 @@ pub(crate) struct Scales {
 }
 
 /// The level lists of the `[price, qty]` string-pair venues, `"b"` (bids) and `"a"` (asks),
-/// lifted out of their frames before simd-json ([`crate::lift`]).
+/// lifted out of their frames before simd-json ([`crate::kit::lift`]).
 pub(crate) const PAIR_LISTS: LiftSpec = LiftSpec { keys: &[b"\"b\":", b"\"a\":"], arity: 2 };
 
 /// Levels a string-pair parser's lifted lists have room for before they grow (a Bybit

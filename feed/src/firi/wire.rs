@@ -13,7 +13,7 @@
 //!
 //! Thread and contract: the core thread (one body per poll); never panics on input.
 
-use crate::json::{TapeBuffers, scaled, span};
+use crate::kit::json::{TapeBuffers, scaled, span};
 use qt_core::decimal::parse_scaled_bytes;
 use qt_core::{Instrument, Price, Qty};
 use simd_json::Node;

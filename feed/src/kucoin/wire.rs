@@ -3,26 +3,26 @@
 //! `error`) into [`MarketEvent`]s, and the REST level-2 snapshot into a [`Level2Snapshot`].
 //!
 //! Frames are parsed on the core thread by [`FrameParser`]: the frame is copied into a reused,
-//! padded buffer (its `changes` lists lifted out, [`crate::lift`]) and simd-json builds its tape in place with reused `Buffers` and a reused tape;
+//! padded buffer (its `changes` lists lifted out, [`crate::kit::lift`]) and simd-json builds its tape in place with reused `Buffers` and a reused tape;
 //! decimal strings go straight to integers on the instrument's grid (`qt_core::decimal`), never
 //! through `f64`. After warm-up a frame allocates nothing and makes no syscall. Bad input is a
 //! [`ParseError`] (small, `Copy`), never a panic. Unknown keys are ignored.
 //!
 //! Level-2 records leave the parser with `seq` = the change's own sequence (the third element
 //! of `[price, size, sequence]`) and `prev_seq = sequenceStart`: the sync layer
-//! ([`super::sync::Level2Sync`]) filters on the change sequence and rewrites `seq` to
+//! ([`super::rules::Level2Sync`]) filters on the change sequence and rewrites `seq` to
 //! `sequenceEnd` before emitting. Changes with price `"0"` are sequence-only entries (KuCoin's
 //! "Level2 calibration" rules: ignore the change, the message still advances the sequence) and
 //! produce no record.
 //!
 //! [`parse_level2_snapshot`] is a cold path (snapshot body) and allocates freely.
 
-use crate::direct::{DiffSink, StageEverything};
-use crate::json::{
+use crate::kit::direct::{DiffSink, StageEverything};
+use crate::kit::json::{
     TapeBuffers, fields, find_key, get_str, level_price, ms_to_ns, parse_frame_with, price, qty, qty_bytes,
     scaled_bytes, str_at,
 };
-use crate::lift::{LiftSpec, Lifted, string_levels};
+use crate::kit::lift::{LiftSpec, Lifted, string_levels};
 use qt_core::decimal::parse_digits_u64;
 use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Price, Qty, Side};
 use simd_json::{Node, StaticNode};
@@ -147,7 +147,7 @@ impl FrameParser {
 
     /// [`Self::parse_frame`], but an increment that `sink` accepts once its
     /// `(sequenceStart, sequenceEnd)` are read has its records emitted straight to the sink
-    /// ([`Parsed::Level2Emitted`]); see [`crate::direct`] for what a bad level half way means.
+    /// ([`Parsed::Level2Emitted`]); see [`crate::kit::direct`] for what a bad level half way means.
     pub fn parse_frame_into(
         &mut self,
         frame: &[u8],
@@ -311,7 +311,7 @@ fn walk_level2(
 }
 
 /// The level lists of `trade.l2update`, `changes.asks` and `changes.bids` (`[price, size,
-/// sequence]` string triples), lifted out of the frame before simd-json ([`crate::lift`]).
+/// sequence]` string triples), lifted out of the frame before simd-json ([`crate::kit::lift`]).
 const CHANGE_LISTS: LiftSpec = LiftSpec { keys: &[b"\"asks\":", b"\"bids\":"], arity: 3 };
 
 /// Changes the lifted lists have room for before they grow.
@@ -475,7 +475,7 @@ mod tests {
     use qt_core::Venue;
 
     fn btc() -> FrameParser {
-        FrameParser::new(&[crate::lift::testing::instrument(Venue::Kucoin, 0, "BTC-USDT", "0.1", "0.00000001")])
+        FrameParser::new(&[crate::kit::lift::testing::instrument(Venue::Kucoin, 0, "BTC-USDT", "0.1", "0.00000001")])
     }
 
     #[test]
@@ -501,7 +501,7 @@ mod tests {
 #[cfg(test)]
 mod lift_tests {
     use super::*;
-    use crate::lift::testing::{assert_routes_agree, instruments};
+    use crate::kit::lift::testing::{assert_routes_agree, instruments};
     use qt_core::Venue;
 
     /// The capture, whole and altered, reads the same through the lifted and the plain copy.

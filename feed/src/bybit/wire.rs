@@ -10,16 +10,16 @@
 //! `{"success","ret_msg","op",..}` with no `topic`.
 //!
 //! Core thread. [`FrameParser`] copies the frame into a reused padded buffer (its `b`/`a` level
-//! lists lifted out, [`crate::lift`]) and lets simd-json
+//! lists lifted out, [`crate::kit::lift`]) and lets simd-json
 //! build its tape with reused buffers (the Binance spot parser's technique, whose tape helpers
 //! it shares); every decimal string goes straight to an integer on the instrument's grid. After
 //! warm-up a frame allocates nothing and makes no syscall. Bad input is a small `Copy`
 //! [`ParseError`], never a panic. Unknown keys are ignored; a required key missing or of the wrong
 //! type is an error.
 
-use crate::direct::{DiffSink, LIFTED_LEVELS, PAIR_LISTS, Scales, StageEverything, string_pair_diff};
-use crate::json::{self, TapeBuffers, fields, find_key, get_str, get_u64, parse_frame_with, str_at, u64_at};
-use crate::lift::Lifted;
+use crate::kit::direct::{DiffSink, LIFTED_LEVELS, PAIR_LISTS, Scales, StageEverything, string_pair_diff};
+use crate::kit::json::{self, TapeBuffers, fields, find_key, get_str, get_u64, parse_frame_with, str_at, u64_at};
+use crate::kit::lift::Lifted;
 use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Price, Qty, Side};
 use simd_json::{Node, StaticNode};
 
@@ -175,7 +175,7 @@ impl FrameParser {
 
     /// [`Self::parse_frame`], but a book push that `sink` accepts once its `(snapshot, u)` are
     /// read has its records emitted straight to the sink ([`Parsed::BookEmitted`]); see
-    /// [`crate::direct`] for what a bad level half way means.
+    /// [`crate::kit::direct`] for what a bad level half way means.
     pub fn parse_frame_into(
         &mut self,
         frame: &[u8],
@@ -363,7 +363,7 @@ fn recover_topic(symbols: &[SymbolEntry], frame: &[u8]) -> Option<(usize, TopicK
 #[cfg(test)]
 mod lift_tests {
     use super::*;
-    use crate::lift::testing::{assert_routes_agree, instruments};
+    use crate::kit::lift::testing::{assert_routes_agree, instruments};
     use qt_core::Venue;
 
     /// A grid fine enough for every text of the capture.

@@ -22,7 +22,7 @@
 //!
 //! Core thread: the vectors are allocated once and reused; nothing here panics on any input.
 
-use crate::bytes::{copy_short, find_byte};
+use crate::kit::bytes::{copy_short, find_byte};
 use crate::parse_error::ParseError;
 use simd_json::Node;
 use std::cell::Cell;
@@ -106,6 +106,34 @@ impl LiftedLists {
     pub(crate) fn clear(&mut self) {
         self.texts.clear();
         self.lists.clear();
+    }
+
+    /// Lists noted so far.
+    #[inline(always)]
+    pub(crate) fn list_count(&self) -> usize {
+        self.lists.len()
+    }
+
+    /// For a venue's own pre-pass (Kraken's number objects): notes one level's texts, each a
+    /// `[start, end)` range of the frame (below `u32::MAX`: the caller checked the frame's
+    /// length), in the list being noted.
+    #[inline(always)]
+    pub(crate) fn push_level<const N: usize>(&mut self, texts: [[u32; 2]; N]) {
+        self.texts.extend_from_slice(&texts);
+    }
+
+    /// For a venue's own pre-pass: ends the list whose levels were pushed since `first` (the
+    /// text count when it began, [`Self::text_count`]); its marker is `"~k"`, k = the lists
+    /// noted before it.
+    #[inline(always)]
+    pub(crate) fn close_list(&mut self, first: usize) {
+        self.lists.push((first as u32, self.texts.len() as u32));
+    }
+
+    /// Texts noted so far (where the next list's levels will begin).
+    #[inline(always)]
+    pub(crate) fn text_count(&self) -> usize {
+        self.texts.len()
     }
 
     /// What the walk of `frame` reads (after [`lift_string_lists`] of it, or cleared).

@@ -1,9 +1,10 @@
 //! Binance spot market-data parsing: combined-stream frames (`{"stream":..,"data":..}`) of
-//! `<sym>@depth@100ms`, `<sym>@bookTicker` and `<sym>@trade` into [`MarketEvent`]s, and the REST
-//! depth snapshot into a [`DepthSnapshot`].
+//! `<sym>@depth@100ms`, `<sym>@bookTicker` and `<sym>@trade` into [`MarketEvent`]s. (The REST
+//! depth snapshot, [`DepthSnapshot`], is read by the kit's [`crate::kit::rest_depth`], shared with
+//! USD-M.)
 //!
 //! Frames are parsed on the core thread by [`FrameParser`]: the payload is copied into a reused,
-//! padded buffer (its `b`/`a` level lists lifted out, [`crate::lift`]) and simd-json builds its tape in place with reused `Buffers` and a reused tape
+//! padded buffer (its `b`/`a` level lists lifted out, [`crate::kit::lift`]) and simd-json builds its tape in place with reused `Buffers` and a reused tape
 //! vector; the tape is walked once and every decimal string goes straight to an integer on the
 //! instrument's grid (`qt_core::decimal`), never through `f64` or `String`. After warm-up (buffers
 //! grown to the largest message seen) a frame allocates nothing and makes no syscall. Bad input
@@ -11,14 +12,12 @@
 //! are ignored on purpose (Binance adds fields over time); a required key that is missing or of
 //! the wrong type is an error.
 //!
-//! [`parse_depth_snapshot`] runs on the snapshot thread and allocates freely.
 
-use crate::direct::{DiffSink, LIFTED_LEVELS, PAIR_LISTS, Scales, StageEverything, string_pair_diff};
-use crate::json::{
-    TapeBuffers, fields, get_bool, get_str, get_u64, level_price, ms_to_ns, parse_frame_with, price, qty, str_at,
-    u64_at,
+use crate::kit::direct::{DiffSink, LIFTED_LEVELS, PAIR_LISTS, Scales, StageEverything, string_pair_diff};
+use crate::kit::json::{
+    TapeBuffers, fields, get_bool, get_str, get_u64, ms_to_ns, parse_frame_with, price, qty, str_at, u64_at,
 };
-use crate::lift::Lifted;
+use crate::kit::lift::Lifted;
 use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Price, Qty, Side};
 use simd_json::Node;
 
@@ -47,6 +46,7 @@ impl StreamKind {
     }
 }
 
+pub use crate::kit::rest_depth::{DepthSnapshot, parse_depth_snapshot};
 pub use crate::parse_error::ParseError;
 
 /// A refused frame, with the stream it belonged to when that could still be told.
@@ -370,48 +370,13 @@ fn recover_stream(symbols: &[SymbolEntry], frame: &[u8]) -> Option<(usize, Strea
     None
 }
 
-/// A REST depth snapshot on the instrument's grid, built on the snapshot thread.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DepthSnapshot {
-    /// `lastUpdateId`.
-    pub last_update_id: u64,
-    /// Bids, best first.
-    pub bids: Vec<(Price, Qty)>,
-    /// Asks, best first.
-    pub asks: Vec<(Price, Qty)>,
-}
-
-#[derive(serde::Deserialize)]
-struct RestDepth<'a> {
-    #[serde(rename = "lastUpdateId")]
-    last_update_id: u64,
-    #[serde(borrow)]
-    bids: Vec<(&'a str, &'a str)>,
-    #[serde(borrow)]
-    asks: Vec<(&'a str, &'a str)>,
-}
-
-/// Parses a `GET /api/v3/depth` body (parsed in place: `body` is modified). Allocates.
-pub fn parse_depth_snapshot(body: &mut [u8], instrument: &Instrument) -> Result<DepthSnapshot, ParseError> {
-    let raw: RestDepth<'_> = simd_json::serde::from_slice(body).map_err(|_| ParseError::Json)?;
-    let (ps, qs) = (instrument.price_scale(), instrument.qty_scale());
-    let side = |levels: &[(&str, &str)], key: &'static str| -> Result<Vec<(Price, Qty)>, ParseError> {
-        levels.iter().map(|(p, q)| Ok((level_price(p, ps, key)?, qty(q, qs, key)?))).collect()
-    };
-    Ok(DepthSnapshot {
-        last_update_id: raw.last_update_id,
-        bids: side(&raw.bids, "bids")?,
-        asks: side(&raw.asks, "asks")?,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use qt_core::Venue;
 
     pub(crate) fn instrument(id: u32, symbol: &str, tick: &str, lot: &str) -> Instrument {
-        crate::lift::testing::instrument(Venue::Binance, id, symbol, tick, lot)
+        crate::kit::lift::testing::instrument(Venue::Binance, id, symbol, tick, lot)
     }
 
     const DEPTH: &str = include_str!("../../../testdata/binance_spot/depth_update.json");
@@ -567,7 +532,7 @@ mod tests {
 #[cfg(test)]
 mod lift_tests {
     use super::*;
-    use crate::lift::testing::{assert_routes_agree, instruments};
+    use crate::kit::lift::testing::{assert_routes_agree, instruments};
     use qt_core::Venue;
 
     /// A grid fine enough for every text of the capture.

@@ -9,16 +9,18 @@
 //! Either way the text goes straight to an integer on the instrument's grid — exact, never
 //! through `f64`. The tape is built with reused `Buffers`/tape vector; book levels are staged in
 //! reused vectors, each with its checksum piece (in one pass over the two texts,
-//! [`book::wire_level`]; other layouts through `qt_core::decimal` and [`book::level`]), so the
+//! [`rules::wire_level`]; other layouts through `qt_core::decimal` and [`rules::level`]), so the
 //! decoder applies a message only once all of it parsed. After warm-up nothing allocates; bad
 //! input is a `Copy` [`ParseError`], never a panic.
 
-use super::book::{self, Precision};
-use crate::bytes::{copy_short, find_byte};
-use crate::json::{TapeBuffers, fields, find_key, get_str, scaled, span, str_at};
-use crate::lift;
-use crate::okx::book::Level;
-use crate::okx::parse::{contains, digits_u64};
+use super::rules::{self, Precision};
+use crate::kit::bytes::{contains, copy_short, find_byte, number_end};
+use crate::kit::checksum_book::Level;
+use crate::kit::checksum_decoder::{Broken, ChecksumWire, WireError, WireFrame};
+use crate::kit::checksum_sync::BookMessage;
+use crate::kit::json::digits_u64;
+use crate::kit::json::{TapeBuffers, fields, find_key, get_str, scaled, span, str_at};
+use crate::kit::lift;
 use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Price, Qty, Side};
 use simd_json::{Node, StaticNode};
 
@@ -75,10 +77,63 @@ pub struct FrameParser {
     tape: TapeBuffers,
     items: Vec<BookItem>,
     levels: Vec<StagedLevel>,
-    /// Where the lifted levels' texts are ([`lift_book_levels`]).
-    spans: Vec<LevelSpan>,
-    /// The lifted lists, as ranges of `spans`.
-    lists: Vec<(u32, u32)>,
+    /// The lifted lists and where their levels' texts are ([`lift_book_levels`]): the shared
+    /// lifting's, two texts (price, quantity) a level.
+    lifted: lift::LiftedLists,
+    /// Whether the last `book` frame was a snapshot.
+    snapshot: bool,
+}
+
+/// Kraken's frames as the checksum decoder shell reads them: a `book` frame holds one message per
+/// symbol it names; an unreadable frame breaks every valid book it names.
+impl ChecksumWire for FrameParser {
+    type Rule = super::rules::KrakenRule;
+    const VENUE: qt_core::Venue = qt_core::Venue::Kraken;
+    const LABEL: &'static str = "kraken";
+    const SEQUENCED: bool = false;
+
+    #[inline]
+    fn parse(&mut self, frame: &[u8], local_ns: Nanos, out: &mut Vec<MarketEvent>) -> Result<WireFrame, WireError> {
+        match self.parse_frame(frame, local_ns, out) {
+            Ok(Parsed::Control) => Ok(WireFrame::Control),
+            Ok(Parsed::ControlError) => Ok(WireFrame::ControlError),
+            Ok(Parsed::Trades) => Ok(WireFrame::Records),
+            Ok(Parsed::Book { snapshot }) => {
+                self.snapshot = snapshot;
+                Ok(WireFrame::Books)
+            }
+            Err(error) => Err(WireError { error, broken: Broken::Named }),
+        }
+    }
+
+    #[inline]
+    fn levels(&self) -> &[StagedLevel] {
+        &self.levels
+    }
+
+    #[inline]
+    fn book_count(&self) -> usize {
+        self.items.len()
+    }
+
+    #[inline]
+    fn book(&self, k: usize) -> Option<(BookMessage, &[StagedLevel])> {
+        let item = self.items.get(k)?;
+        let msg = BookMessage {
+            symbol: item.symbol,
+            snapshot: self.snapshot,
+            seq: None,
+            prev_seq: None,
+            checksum: item.checksum,
+            exchange_ns: item.exchange_ns,
+        };
+        Some((msg, self.levels.get(item.start..item.end).unwrap_or(&[])))
+    }
+
+    #[cold]
+    fn names(&self, frame: &[u8], index: usize) -> bool {
+        self.book_frame_names(frame, index)
+    }
 }
 
 impl std::fmt::Debug for FrameParser {
@@ -112,8 +167,8 @@ impl FrameParser {
             symbols,
             tape: TapeBuffers::new(INITIAL_FRAME_CAPACITY),
             levels: Vec::with_capacity(2 * max_levels),
-            spans: Vec::with_capacity(2 * max_levels),
-            lists: Vec::with_capacity(lift::MAX_LISTS),
+            lifted: lift::LiftedLists::with_capacity(max_levels),
+            snapshot: false,
         }
     }
 
@@ -150,9 +205,9 @@ impl FrameParser {
         out.clear();
         self.items.clear();
         self.levels.clear();
-        let Self { symbols, tape, items, levels, spans, lists } = self;
-        let (len, lifted) = match lift_book_levels(frame, &mut tape.buf, spans, lists) {
-            Some(len) => (len, Some(Lifted { frame, spans, lists })),
+        let Self { symbols, tape, items, levels, lifted, .. } = self;
+        let (len, lifted) = match lift_book_levels(frame, &mut tape.buf, lifted) {
+            Some(len) => (len, Some(lifted.of(frame, 2))),
             None => (quote_numbers(frame, &mut tape.buf), None),
         };
         let result = tape
@@ -171,17 +226,6 @@ impl FrameParser {
 const PRICE_TO_QTY: [u8; 7] = *b",\"qty\":";
 /// The bytes between a level's quantity number and the next level's price number.
 const QTY_TO_PRICE: [u8; 11] = *b"},{\"price\":";
-
-/// Bytes that may belong to a JSON number.
-const NUMBER_BYTE: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut i = 0;
-    while i < 256 {
-        t[i] = matches!(i as u8, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E');
-        i += 1;
-    }
-    t
-};
 
 /// Which key the layout of a level list puts after the last number quoted.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -279,46 +323,12 @@ const LEVEL_OPEN: [u8; 9] = *b"{\"price\":";
 const BIDS_OPEN: [u8; 8] = *b"\"bids\":[";
 /// What opens an ask level list, up to its `[`.
 const ASKS_OPEN: [u8; 8] = *b"\"asks\":[";
-/// Where one lifted level's texts lie in the frame: byte ranges `[start, end)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct LevelSpan {
-    price: [u32; 2],
-    qty: [u32; 2],
-}
-
-/// The level lists [`lift_book_levels`] took out of a frame: each list is `spans[a..b]` of
-/// `lists[k] = (a, b)`, the list replaced in the parsed copy by the string `"~k"`.
-#[derive(Clone, Copy)]
-struct Lifted<'a> {
-    frame: &'a [u8],
-    spans: &'a [LevelSpan],
-    lists: &'a [(u32, u32)],
-}
-
-impl<'a> Lifted<'a> {
-    /// The frame's bytes in `range` (empty if out of it, which the pre-pass rules out).
-    #[inline(always)]
-    fn text(&self, [start, end]: [u32; 2]) -> &'a [u8] {
-        self.frame.get(start as usize..end as usize).unwrap_or(&[])
-    }
-
-    /// The lifted list a marker string names.
-    #[inline(always)]
-    fn list_of(&self, mark: &str) -> Option<usize> {
-        lift::marker_index(mark, self.lists.len())
-    }
-
-    /// The marks of every lifted list, as the walk sets them reading each once.
-    #[inline(always)]
-    fn all_read(&self) -> u64 {
-        lift::all_bits(self.lists.len())
-    }
-}
 
 /// Copies a `book` frame to the start of `buf` with every level list Kraken printed its way —
 /// `"bids":[{"price":P,"qty":Q},…]` (or `"asks"`), numbers bare, no spaces — replaced by a short
 /// marker string (`"bids":"~0"`), noting where each level's two number texts are in `frame`
-/// (`spans`, by list in `lists`). simd-json then builds the tape of the envelope only: the
+/// in the shared lifting's `lifted` (two texts a level; the walk takes each list by its marker,
+/// [`lift::Lifted::take`], as the string-list venues' walks do). simd-json then builds the tape of the envelope only: the
 /// levels, nine structural characters and four strings each as Kraken prints them, were most of
 /// its work, and the number texts still had to be read again by the walk. The level bytes are
 /// checked exactly here (the fixed separators, a run of number bytes each side) and the texts
@@ -332,14 +342,8 @@ impl<'a> Lifted<'a> {
 /// list lifted from anywhere but a data item's `bids`/`asks` is never taken for one. Callgrind
 /// and wall time against the array rewrite it replaced: BENCHMARKS.md `feed_parse`, round 8.
 #[inline]
-fn lift_book_levels(
-    frame: &[u8],
-    buf: &mut Vec<u8>,
-    spans: &mut Vec<LevelSpan>,
-    lists: &mut Vec<(u32, u32)>,
-) -> Option<usize> {
-    spans.clear();
-    lists.clear();
+fn lift_book_levels(frame: &[u8], buf: &mut Vec<u8>, lifted: &mut lift::LiftedLists) -> Option<usize> {
+    lifted.clear();
     if !frame.starts_with(b"{\"channel\":\"book\"")
         || u32::try_from(frame.len()).is_err()
         || memchr::memchr2(lift::MARK, b'\\', frame).is_some()
@@ -362,15 +366,15 @@ fn lift_book_levels(
         if !is_price
             || frame[open..key_end] != LEVEL_OPEN
             || (list_key != BIDS_OPEN && list_key != ASKS_OPEN)
-            || lists.len() == lift::MAX_LISTS
+            || lifted.list_count() == lift::MAX_LISTS
         {
             return None;
         }
         let bracket = open - 1;
         copy_short(out, w, &frame[copied..bracket]);
         w += bracket - copied;
-        w = lift::write_marker(out, w, lists.len());
-        let first = spans.len();
+        w = lift::write_marker(out, w, lifted.list_count());
+        let first = lifted.text_count();
         let mut price_start = key_end;
         loop {
             let price_end = number_end(frame, price_start);
@@ -383,10 +387,7 @@ fn lift_book_levels(
                 return None;
             }
             // Below `u32::MAX`: the frame's length was checked.
-            spans.push(LevelSpan {
-                price: [price_start as u32, price_end as u32],
-                qty: [qty_start as u32, qty_end as u32],
-            });
+            lifted.push_level([[price_start as u32, price_end as u32], [qty_start as u32, qty_end as u32]]);
             if frame[qty_end..].starts_with(&QTY_TO_PRICE) {
                 price_start = qty_end + QTY_TO_PRICE.len();
             } else if frame[qty_end..].starts_with(b"}]") {
@@ -396,7 +397,7 @@ fn lift_book_levels(
                 return None;
             }
         }
-        lists.push((first as u32, spans.len() as u32));
+        lifted.close_list(first);
     }
     copy_short(out, w, &frame[copied..]);
     Some(w + (frame.len() - copied))
@@ -430,46 +431,6 @@ fn next_number_key(frame: &[u8], from: usize) -> Option<(usize, bool)> {
         }
     }
     None
-}
-
-/// The end of the run of [`NUMBER_BYTE`]s starting at `start`: up to 16 bytes of digits and `.`
-/// at once ([`plain_number_len`]); a byte-by-byte scan for anything else (an exponent, a sign,
-/// a longer number, the end of the frame).
-#[inline(always)]
-fn number_end(frame: &[u8], start: usize) -> usize {
-    if let Some(words) = frame.get(start..).and_then(|rest| rest.first_chunk::<16>()) {
-        let (lo, hi) = words.split_at(8);
-        let lo = u64::from_le_bytes(lo.try_into().unwrap_or([0; 8]));
-        let hi = u64::from_le_bytes(hi.try_into().unwrap_or([0; 8]));
-        let mut n = plain_number_len(lo);
-        if n == 8 {
-            n += plain_number_len(hi);
-        }
-        if n < 16 && !NUMBER_BYTE[usize::from(words[n])] {
-            return start + n;
-        }
-    }
-    let mut end = start;
-    while end < frame.len() && NUMBER_BYTE[usize::from(frame[end])] {
-        end += 1;
-    }
-    end
-}
-
-/// How many of the eight bytes of `x` (little-endian, first byte lowest) from the first are
-/// ASCII digits or `.`, by bit arithmetic on all eight at once: per byte, with the top bit
-/// cleared first so no sum carries into the next byte, `y + 0x50` has its top bit set iff
-/// `y >= '0'`, `y + 0x46` iff `y > '9'`, and `(y ^ '.') + 0x7f` iff `y != '.'`.
-#[inline(always)]
-fn plain_number_len(x: u64) -> usize {
-    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let y = x & LOW7;
-    let at_least_0 = y.wrapping_add(0x5050_5050_5050_5050);
-    let above_9 = y.wrapping_add(0x4646_4646_4646_4646);
-    let not_dot = (y ^ 0x2e2e_2e2e_2e2e_2e2e).wrapping_add(LOW7);
-    let plain = ((at_least_0 & !above_9) | !not_dot) & !x & HIGH;
-    ((!plain & HIGH).trailing_zeros() / 8) as usize
 }
 
 /// `YYYY-MM-DDTHH:MM:SS[.fraction]Z` → Unix nanoseconds (a fraction's digits past the 9th are
@@ -533,7 +494,7 @@ fn timestamp(nodes: &[Node<'_>], at: Option<usize>) -> Result<Nanos, ParseError>
     }
 }
 
-/// A book level whose texts are not as Kraken prints them ([`book::wire_level`] refused them):
+/// A book level whose texts are not as Kraken prints them ([`rules::wire_level`] refused them):
 /// each text through the general decimal parser, the checksum piece from the units where the
 /// text does not give it.
 #[cold]
@@ -545,13 +506,13 @@ fn general_level(price_text: &[u8], qty_text: &[u8], entry: &SymbolEntry) -> Res
     if qty == 0 {
         return Ok(Level::without_text(price, 0));
     }
-    book::level(price, qty, price_text, qty_text, entry.scales, entry.precision).ok_or(ParseError::BadDecimal("price"))
+    rules::level(price, qty, price_text, qty_text, entry.scales, entry.precision).ok_or(ParseError::BadDecimal("price"))
 }
 
 /// A book level from its price and quantity texts, with its checksum piece.
 #[inline(always)]
 fn level_of(price_text: &[u8], qty_text: &[u8], entry: &SymbolEntry) -> Result<Level, ParseError> {
-    match book::wire_level(price_text, qty_text, entry.scales, entry.precision) {
+    match rules::wire_level(price_text, qty_text, entry.scales, entry.precision) {
         Some(level) => Ok(level),
         None => general_level(price_text, qty_text, entry),
     }
@@ -565,7 +526,7 @@ fn walk(
     out: &mut Vec<MarketEvent>,
     items: &mut Vec<BookItem>,
     levels: &mut Vec<StagedLevel>,
-    lifted: Option<Lifted<'_>>,
+    lifted: Option<lift::Lifted<'_>>,
 ) -> Result<Parsed, ParseError> {
     if !matches!(nodes.first(), Some(Node::Object { .. })) {
         return Err(ParseError::Shape);
@@ -596,8 +557,6 @@ fn walk(
     let data = data_at.ok_or(ParseError::MissingField("data"))?;
     let Some(Node::Array { len: n, .. }) = nodes.get(data) else { return Err(ParseError::WrongType("data")) };
     let mut obj = data + 1;
-    // The lifted lists read, one bit each.
-    let mut lifted_read = 0u64;
     for _ in 0..*n {
         if !matches!(nodes.get(obj), Some(Node::Object { .. })) {
             return Err(ParseError::WrongType("data"));
@@ -622,18 +581,20 @@ fn walk(
             let start = levels.len();
             for (key, side, at) in [("asks", Side::Sell, asks_at), ("bids", Side::Buy, bids_at)] {
                 let at = at.ok_or(ParseError::MissingField(key))?;
-                let len = match (nodes.get(at), lifted) {
+                let len = match (nodes.get(at), &lifted) {
                     (Some(Node::Array { len, .. }), _) => *len,
                     // A list [`lift_book_levels`] took out: its levels' texts are in the frame.
                     (Some(Node::String(mark)), Some(lifted)) => {
-                        let k = lifted.list_of(mark).ok_or(ParseError::WrongType(key))?;
-                        if lifted_read & (1 << k) != 0 {
-                            return Err(ParseError::Shape);
-                        }
-                        lifted_read |= 1 << k;
-                        let (first, end) = lifted.lists[k];
-                        for span in lifted.spans.get(first as usize..end as usize).unwrap_or(&[]) {
-                            levels.push((side, level_of(lifted.text(span.price), lifted.text(span.qty), entry)?));
+                        let Some(texts) = lifted.take(mark) else {
+                            // A marker read twice, or a string that is none of this frame's.
+                            return Err(if lifted.levels(mark) > 0 {
+                                ParseError::Shape
+                            } else {
+                                ParseError::WrongType(key)
+                            });
+                        };
+                        for level in texts.chunks_exact(2) {
+                            levels.push((side, level_of(lifted.text(level[0]), lifted.text(level[1]), entry)?));
                         }
                         continue;
                     }
@@ -690,7 +651,7 @@ fn walk(
         }
         obj += span(nodes, obj);
     }
-    if lifted.is_some_and(|lifted| lifted_read != lifted.all_read()) {
+    if lifted.is_some_and(|lifted| !lifted.all_taken()) {
         // A list lifted from somewhere other than a data item's `bids` / `asks`.
         return Err(ParseError::Shape);
     }
@@ -711,6 +672,7 @@ fn walk(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kit::bytes::NUMBER_BYTE;
 
     /// The definition: every bare number right after a `"price":` / `"qty":` key (spaces
     /// allowed before it) quoted, nothing else changed.
@@ -758,20 +720,6 @@ mod tests {
         );
     }
 
-    #[test]
-    fn plain_number_len_counts_leading_digits_and_dots() {
-        for bytes in [&b"65000.1,\"qty\""[..], b"0.123456", b"12345678", b"", b"1e5", b".-", b"9:", b"/0", b"\xb0123"] {
-            let mut word = [b','; 8];
-            word[..bytes.len().min(8)].copy_from_slice(&bytes[..bytes.len().min(8)]);
-            let want = word.iter().take_while(|&&b| b.is_ascii_digit() || b == b'.').count();
-            assert_eq!(plain_number_len(u64::from_le_bytes(word)), want, "{:?}", String::from_utf8_lossy(&word));
-        }
-        for b in 0..=255u8 {
-            let want = usize::from(b.is_ascii_digit() || b == b'.');
-            assert_eq!(plain_number_len(u64::from(b) | (u64::from(b',') << 8)), want, "byte {b}");
-        }
-    }
-
     proptest::proptest! {
         /// Frames stitched from level-list fragments (the fast path's layout, broken layouts,
         /// keys without numbers, truncations) quote exactly as the definition says, whatever
@@ -813,7 +761,7 @@ mod tests {
     }
 
     fn btc_usd_parser() -> FrameParser {
-        let inst = crate::lift::testing::instrument(qt_core::Venue::Kraken, 0, "BTC/USD", "0.1", "0.00000001");
+        let inst = crate::kit::lift::testing::instrument(qt_core::Venue::Kraken, 0, "BTC/USD", "0.1", "0.00000001");
         FrameParser::new(&[inst], &[Precision { price: 1, qty: 8 }], 64)
     }
 
@@ -841,14 +789,16 @@ mod tests {
 
     /// [`lift_book_levels`]'s copy and the texts of each lifted list's levels.
     fn lift(frame: &[u8]) -> Option<(String, LiftedTexts)> {
-        let (mut buf, mut spans, mut lists) = (Vec::new(), Vec::new(), Vec::new());
-        let len = lift_book_levels(frame, &mut buf, &mut spans, &mut lists)?;
+        let (mut buf, mut lists) = (Vec::new(), lift::LiftedLists::with_capacity(0));
+        let len = lift_book_levels(frame, &mut buf, &mut lists)?;
         assert!(buf.len() >= len + simd_json::INPUT_PADDING);
-        let lifted = Lifted { frame, spans: &spans, lists: &lists };
+        let lifted = lists.of(frame, 2);
         let text = |range| String::from_utf8(lifted.text(range).to_vec()).unwrap();
-        let levels = lists
-            .iter()
-            .map(|&(a, b)| spans[a as usize..b as usize].iter().map(|l| (text(l.price), text(l.qty))).collect())
+        let levels = (0..lists.list_count())
+            .map(|k| {
+                let texts = lifted.take(&format!("~{k}")).expect("each list once");
+                texts.chunks_exact(2).map(|l| (text(l[0]), text(l[1]))).collect()
+            })
             .collect();
         Some((String::from_utf8(buf[..len].to_vec()).unwrap(), levels))
     }

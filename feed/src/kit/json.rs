@@ -3,7 +3,7 @@
 //! All of them walk a borrowed tape (`&[Node]`) and allocate nothing: they are on the per-frame
 //! hot path. Errors are the shared [`ParseError`].
 
-use crate::lift::{LiftSpec, Lifted, LiftedLists, lift_string_lists};
+use crate::kit::lift::{LiftSpec, Lifted, LiftedLists, lift_string_lists};
 use crate::parse_error::ParseError;
 use qt_core::decimal::parse_scaled_bytes;
 use qt_core::{MarketEvent, Nanos, Price, Qty};
@@ -115,7 +115,7 @@ pub(crate) fn scaled(text: &str, scale: u8, key: &'static str) -> Result<i64, Pa
     scaled_bytes(text.as_bytes(), scale, key)
 }
 
-/// [`scaled`] of a text's bytes (a level text lifted out of the frame, [`crate::lift`]).
+/// [`scaled`] of a text's bytes (a level text lifted out of the frame, [`crate::kit::lift`]).
 #[inline(always)]
 pub(crate) fn scaled_bytes(text: &[u8], scale: u8, key: &'static str) -> Result<i64, ParseError> {
     match parse_scaled_bytes(text, scale) {
@@ -192,6 +192,12 @@ pub(crate) fn parse_frame_with<P, F>(
 }
 
 /// The reused buffers of one frame parser: the padded copy of the frame simd-json parses in place,
+/// A decimal-digit string (`ts`, `tradeId`) as `u64`.
+#[inline]
+pub(crate) fn digits_u64(text: &str, key: &'static str) -> Result<u64, ParseError> {
+    qt_core::decimal::parse_digits_u64(text.as_bytes()).ok_or(ParseError::WrongType(key))
+}
+
 /// simd-json's scratch buffers, and the tape. Allocated once; parsing reuses them.
 pub(crate) struct TapeBuffers {
     /// The frame copy; a parser that rewrites the frame while copying (Kraken) fills it itself
@@ -225,7 +231,7 @@ impl TapeBuffers {
     }
 
     /// [`Self::new`], lifting the level lists `spec` names out of each frame before simd-json
-    /// parses it ([`crate::lift`]); room for frames of about `levels` levels.
+    /// parses it ([`crate::kit::lift`]); room for frames of about `levels` levels.
     pub(crate) fn lifting(capacity: usize, spec: LiftSpec, levels: usize) -> Self {
         Self { lift: Some(spec), lifted: LiftedLists::with_capacity(levels), ..Self::new(capacity) }
     }

@@ -3,20 +3,21 @@
 //! `depthUpdate` (`e,E,T,s,U,u,pu,b,a`), `bookTicker` (`e,u,s,b,B,a,A,T,E`) and `aggTrade`
 //! (`e,E,a,s,p,q,f,l,T,m`) into [`Parsed`] plus [`MarketEvent`]s.
 //!
-//! Core thread. Same technique as the spot parser (`crate::binance::parse`), whose tape helpers
-//! and error type it shares: the frame is copied into a reused padded buffer (level lists lifted out,
-//! [`crate::lift`]), simd-json fills a
+//! Core thread. Same technique as the spot parser (`crate::binance::parse`), with the same kit
+//! pieces (tape helpers, lifting, error type): the frame is copied into a reused padded buffer (level lists lifted out,
+//! [`crate::kit::lift`]), simd-json fills a
 //! reused tape, decimals go straight to integers on the instrument's grid. After warm-up a frame
 //! allocates nothing. Bad input is a `Copy` [`ParseError`], never a panic. The REST snapshot
-//! (`GET /fapi/v1/depth`, `lastUpdateId,E,T,bids,asks`) is read by the spot
-//! [`crate::binance::parse::parse_depth_snapshot`] (unknown keys ignored).
+//! (`GET /fapi/v1/depth`, `lastUpdateId,E,T,bids,asks`) is read by the kit's
+//! [`crate::kit::rest_depth::parse_depth_snapshot`] (unknown keys ignored), as spot's is.
 
-pub use crate::binance::parse::{DepthSnapshot, ParseError, parse_depth_snapshot};
-use crate::direct::{DiffSink, LIFTED_LEVELS, PAIR_LISTS, Scales, StageEverything, string_pair_diff};
-use crate::json::{
+use crate::kit::direct::{DiffSink, LIFTED_LEVELS, PAIR_LISTS, Scales, StageEverything, string_pair_diff};
+use crate::kit::json::{
     TapeBuffers, fields, get_bool, get_str, get_u64, ms_to_ns, parse_frame_with, price, qty, str_at, u64_at,
 };
-use crate::lift::Lifted;
+use crate::kit::lift::Lifted;
+pub use crate::kit::rest_depth::{DepthSnapshot, parse_depth_snapshot};
+pub use crate::parse_error::ParseError;
 use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Price, Qty, Side};
 use simd_json::Node;
 
@@ -144,7 +145,7 @@ impl FrameParser {
 
     /// [`Self::parse_frame`], but a diff that `sink` accepts once its ids `(U, u, pu)` are read
     /// has its records emitted straight to the sink ([`Parsed::DepthEmitted`]); see
-    /// [`crate::direct`] for what a bad level half way means.
+    /// [`crate::kit::direct`] for what a bad level half way means.
     pub fn parse_frame_into(
         &mut self,
         frame: &[u8],
@@ -315,7 +316,7 @@ fn recover(symbols: &[SymbolEntry], frame: &[u8]) -> Option<(usize, StreamKind)>
 #[cfg(test)]
 mod lift_tests {
     use super::*;
-    use crate::lift::testing::{assert_routes_agree, instruments};
+    use crate::kit::lift::testing::{assert_routes_agree, instruments};
     use qt_core::Venue;
 
     /// A grid fine enough for every text of the capture.
