@@ -6,9 +6,12 @@
 //!   each other's figures).
 //! - [`instrument`]: a builder for the test instruments the decoders, books and feeds are
 //!   driven with.
+//! - [`wait`]: bounded waits for a condition, and for a one-shot fault to be used.
 
 pub mod alloc;
 pub mod instrument;
+pub mod wait;
 
 pub use alloc::{CountingAllocator, allocations, deallocations};
 pub use instrument::TestInstrument;
+pub use wait::{WAIT, wait_until, wait_until_taken};

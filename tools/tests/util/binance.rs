@@ -70,9 +70,22 @@ pub(crate) fn venue_with_faults(tag: &str) -> (RunningServer, Arc<Market>, PathB
 /// `qt run` on `path` in a scratch working directory (its journal goes there; keep the
 /// [`super::Scratch`] until the run is over).
 pub(crate) fn qt_run(path: &PathBuf) -> (Command, super::Scratch) {
+    qt_run_for(path, "6s")
+}
+
+/// [`qt_run`] lasting `duration` (at most: a SIGTERM ends it sooner, see [`stop`]).
+pub(crate) fn qt_run_for(path: &PathBuf, duration: &str) -> (Command, super::Scratch) {
     let (mut cmd, cwd) = super::qt_command();
-    cmd.args(["run", "--duration", "6s", "--config"]).arg(path);
+    cmd.args(["run", "--duration", duration, "--config"]).arg(path);
     (cmd, cwd)
+}
+
+/// Ends a running `qt run` as an operator would (SIGTERM: it stops cleanly, prints its summary
+/// and exits 0) and collects its output.
+pub(crate) fn stop(child: std::process::Child) -> std::process::Output {
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill runs");
+    assert!(status.success(), "SIGTERM to qt run {}", child.id());
+    child.wait_with_output().expect("qt run's output")
 }
 
 /// The summary's `reconcile <what>: N compared, M differences` figures.
@@ -88,7 +101,14 @@ pub(crate) fn reconcile_line(stdout: &str, what: &str) -> (u64, u64) {
 /// Starts `qt run` on `path` (output piped) and waits (up to 30 s) until the engine has traded
 /// on the account (its BTC balance moved).
 pub(crate) fn spawn_until_it_trades(path: &PathBuf, market: &Market) -> (std::process::Child, super::Scratch) {
-    let (mut cmd, cwd) = qt_run(path);
+    spawn_cmd_until_it_trades(qt_run(path), market)
+}
+
+/// [`spawn_until_it_trades`] for a `qt run` command of the test's own.
+pub(crate) fn spawn_cmd_until_it_trades(
+    (mut cmd, cwd): (Command, super::Scratch),
+    market: &Market,
+) -> (std::process::Child, super::Scratch) {
     let child = cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
     let start_btc = Notional::parse("10").unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
