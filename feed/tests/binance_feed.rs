@@ -108,7 +108,7 @@ impl Harness {
             return false;
         }
         let inst = self.server.market.instruments()[symbol].clone();
-        let image = SimBook::fetch(&mut self.rest, &inst, 5000);
+        let image = SimBook::fetch(&self.rest, &inst, 5000);
         if image.update_id != self.n.depth_seq[symbol] {
             return false;
         }

@@ -13,10 +13,8 @@ fn instrument(id: u32, symbol: &str, tick: &str, lot: &str) -> Instrument {
     TestInstrument::spot(Venue::Bybit, symbol).tick(tick).lot(lot).build(id)
 }
 
-const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/bybit/");
-
 fn read(name: &str) -> String {
-    std::fs::read_to_string(format!("{DATA}{name}")).expect("test vector")
+    qt_test_support::capture_text("bybit", name)
 }
 
 /// The recorded spot instruments (grids from the recording's own decimals).

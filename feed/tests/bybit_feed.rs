@@ -7,70 +7,23 @@
 //! the simulator's `updateId` equals the `seq` of the last book push the feed applied. Every wait
 //! is bounded.
 
-mod stream_util;
-
 use qt_core::feed_source::FeedState;
-use qt_core::{Book, EventKind, FeedSource, Instrument, InstrumentId, InstrumentKind, InstrumentSpec, MarketEvent};
-use qt_core::{Nanos, Rate, Side, Venue};
+use qt_core::{Book, EventKind, FeedSource, InstrumentKind, MarketEvent, Nanos, Side, Venue};
 use qt_feed::bybit::{BybitFeed, BybitFeedConfig, Category};
 use qt_feed::snapshot::HttpsClient;
-use qt_venue_sim::exchange::flow::FlowParams;
-use qt_venue_sim::exchange::matching::FeeSchedule;
-use qt_venue_sim::market::{AccountConfig, Market, MarketConfig, SymbolConfig};
+use qt_test_support::market::{BTC, ETH, two_symbol_market};
+use qt_test_support::sim_book::SimBook;
+use qt_venue_sim::market::Market;
 use qt_venue_sim::server::RunningServer;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use stream_util::book_levels;
-
-const BTC: usize = 0;
-const ETH: usize = 1;
-
-fn instrument(id: u32, symbol: &str, base: &str, lot: &str, kind: InstrumentKind) -> Instrument {
-    let spec = InstrumentSpec {
-        venue: Venue::Bybit,
-        symbol: symbol.into(),
-        base: base.into(),
-        quote: "USDT".into(),
-        kind,
-        tick_size: "0.01".into(),
-        lot_size: lot.into(),
-        min_qty: Some(lot.into()),
-        min_notional: Some("5".into()),
-        multiplier: None,
-        price_scale: None,
-        qty_scale: None,
-    };
-    Instrument::from_spec(InstrumentId(id), &spec).expect("valid test instrument")
-}
 
 fn market(rate: f64, kind: InstrumentKind) -> Arc<Market> {
-    let symbol = |inst: Instrument, mid: &str| {
-        let flow = FlowParams {
-            events_per_sec: rate,
-            start_mid: Some(inst.parse_price(mid).expect("price")),
-            size_median_lots: 200.0,
-            ..FlowParams::default()
-        };
-        SymbolConfig { instrument: inst, flow }
-    };
-    Market::new(MarketConfig {
-        symbols: vec![
-            symbol(instrument(0, "BTCUSDT", "BTC", "0.00001", kind), "65000"),
-            symbol(instrument(1, "ETHUSDT", "ETH", "0.0001", kind), "3200"),
-        ],
-        fees: FeeSchedule { maker: Rate::from_bps(1), taker: Rate::from_bps(5) },
-        accounts: vec![AccountConfig {
-            api_key: "test-key".into(),
-            secret: "test-secret".into(),
-            balances: vec![("USDT".into(), "1000000".into())],
-        }],
-        seed: 42,
-    })
-    .expect("valid test market")
+    two_symbol_market(Venue::Bybit, kind, rate, rate)
 }
 
 fn start_sim(market: Arc<Market>) -> RunningServer {
-    stream_util::start_sim(market, Arc::new(qt_venue_sim::bybit::BybitV5::default()))
+    qt_test_support::sim::start_sim(market, Arc::new(qt_venue_sim::bybit::BybitV5::default()))
 }
 
 struct Harness {
@@ -99,7 +52,7 @@ impl Harness {
         let mut feed = BybitFeed::new(cfg).expect("feed config");
         let poll = mio::Poll::new().expect("poll");
         assert!(feed.register(poll.registry(), 0).expect("register"));
-        let rest = stream_util::rest_client(&server, "bybit");
+        let rest = qt_test_support::sim_book::rest_client(&server, "bybit");
         Self {
             server,
             feed,
@@ -149,13 +102,12 @@ impl Harness {
     /// of our last applied push; returns whether a comparison happened.
     fn compare_with_sim_book(&mut self, symbol: usize) -> bool {
         let Some(seq) = self.feed.book_seq(symbol).filter(|_| self.synced(symbol)) else { return false };
-        let (update_id, bids, asks) = stream_util::sim_book(&mut self.rest, &self.server.market, symbol, 50);
-        if update_id != seq {
+        let inst = &self.server.market.instruments()[symbol];
+        let image = SimBook::fetch(&self.rest, inst, 50);
+        if image.update_id != seq {
             return false;
         }
-        let name = self.server.market.instruments()[symbol].symbol().to_string();
-        assert_eq!(book_levels(&self.books[symbol], Side::Buy), bids, "{name} bids at {update_id}");
-        assert_eq!(book_levels(&self.books[symbol], Side::Sell), asks, "{name} asks at {update_id}");
+        image.assert_equals(&self.books[symbol], inst.symbol());
         true
     }
 

@@ -2,19 +2,15 @@
 //! message shape with every number's text kept), the doc checksum fragment, v2 trade and control
 //! frames, corruption, malformed input, random bytes and a zero-allocation check.
 
-mod util;
-
 use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Side, Venue};
 use qt_feed::decoder::{ChecksumVerdict, VenueDecoder};
 use qt_feed::kraken::{Decoder, Precision};
+use qt_test_support::capture::kraken_v1_book_to_v2 as v1_book_to_v2;
 use qt_test_support::{CountingAllocator, TestInstrument, allocations};
 use std::collections::BTreeMap;
-use util::v1_book_to_v2;
 
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
-
-const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/kraken/");
 
 fn instrument(id: u32, symbol: &str, price_decimals: u8, qty_decimals: u8) -> Instrument {
     TestInstrument::spot(Venue::Kraken, symbol).decimals(price_decimals, qty_decimals).assets("B", "Q").build(id)
@@ -42,7 +38,7 @@ fn capture_decoder(depth: usize) -> Decoder {
 }
 
 fn read(name: &str) -> String {
-    std::fs::read_to_string(format!("{DIR}{name}")).expect("testdata file")
+    qt_test_support::capture_text("kraken", name)
 }
 
 fn feed(dec: &mut Decoder, frame: &str) -> Vec<MarketEvent> {

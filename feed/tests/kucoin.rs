@@ -17,10 +17,8 @@ use qt_test_support::{CountingAllocator, TestInstrument, allocations};
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
 
-const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/kucoin/");
-
 fn read(name: &str) -> Vec<u8> {
-    std::fs::read(format!("{DATA}{name}")).unwrap_or_else(|e| panic!("{name}: {e}"))
+    qt_test_support::capture_bytes("kucoin", name)
 }
 
 fn instrument(id: u32, symbol: &str, tick: &str, lot: &str) -> Instrument {

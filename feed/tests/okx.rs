@@ -12,8 +12,6 @@ use std::collections::BTreeMap;
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
 
-const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/okx/");
-
 fn instrument(id: u32, symbol: &str, tick: &str, lot: &str) -> Instrument {
     TestInstrument::spot(Venue::Okx, symbol).tick(tick).lot(lot).assets("B", "Q").build(id)
 }
@@ -28,7 +26,7 @@ fn capture_symbols() -> Vec<Instrument> {
 }
 
 fn read(name: &str) -> String {
-    std::fs::read_to_string(format!("{DIR}{name}")).expect("testdata file")
+    qt_test_support::capture_text("okx", name)
 }
 
 fn feed(dec: &mut Decoder, frame: &str) -> Vec<MarketEvent> {

@@ -220,7 +220,7 @@ impl Soak for BinanceSoak {
         let inst = self.server.market.instruments()[BTC].clone();
         run_until(self, "an exact comparison with /_sim/book", |s| {
             if s.track.pending.is_none() && synced(s, BTC) {
-                s.track.pending = Some((BTC, SimBook::fetch(&mut s.rest, &inst, 5000)));
+                s.track.pending = Some((BTC, SimBook::fetch(&s.rest, &inst, 5000)));
             }
             s.track.compared > compared
         });
@@ -308,7 +308,7 @@ impl Soak for BybitSoak {
     fn compare_with_sim(&mut self) {
         let inst = self.server.market.instruments()[BTC].clone();
         run_until(self, "BTCUSDT in sync", |s| synced(s, BTC));
-        let image = SimBook::fetch(&mut self.rest, &inst, 50);
+        let image = SimBook::fetch(&self.rest, &inst, 50);
         assert!(self.reference.advance_to(image.update_id), "reference past /_sim/book's {}", image.update_id);
         let (bids, asks) = self.reference.top(50);
         assert_eq!((&bids, &asks), (&image.bids, &image.asks), "reference vs /_sim/book at {}", image.update_id);
@@ -329,7 +329,7 @@ impl BybitSoak {
                 return false;
             }
             tried_at = seq;
-            let image = SimBook::fetch(&mut s.rest, &inst, 50);
+            let image = SimBook::fetch(&s.rest, &inst, 50);
             if Some(image.update_id) != seq {
                 return false;
             }
