@@ -69,6 +69,12 @@ impl TestInstrument {
         self
     }
 
+    /// The decimals quantities are held at, when finer than the lot (`InstrumentSpec::qty_scale`).
+    pub fn qty_scale(mut self, decimals: u8) -> Self {
+        self.spec.qty_scale = Some(decimals);
+        self
+    }
+
     /// The spec as built so far.
     pub fn spec(&self) -> &InstrumentSpec {
         &self.spec
