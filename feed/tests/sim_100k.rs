@@ -204,7 +204,7 @@ struct BinanceSoak {
 impl Soak for BinanceSoak {
     fn step(&mut self) {
         let track = &mut self.track;
-        self.lp.step(&mut |books, ev| track.on_record(books, ev));
+        self.lp.step_with(&mut |books, ev| track.on_record(books, ev));
     }
     fn view(&self) -> View<'_> {
         let (f, c) = (&self.lp.feed, self.lp.feed.counters());
@@ -275,7 +275,7 @@ impl Soak for BybitSoak {
     /// One loop iteration, then BTCUSDT against the reference at the `seq` our book reflects.
     fn step(&mut self) {
         let track = &mut self.track;
-        self.lp.step(&mut |books, ev| track.on_record(books, ev));
+        self.lp.step_with(&mut |books, ev| track.on_record(books, ev));
         self.reference.pump();
         let seq = self.lp.feed.book_seq(BTC);
         if synced(self, BTC)

@@ -12,6 +12,8 @@
 //! - `sim` (feature `sim`): the venue simulator in-process on loopback, with a fresh CA file.
 //! - `sim_book` (feature `feed`): the simulator's own book (`GET /_sim/book`), a reference book
 //!   rebuilt from the market's update stream, and an HTTPS client for the simulator.
+//! - `feed_loop` (feature `feed`): a core-loop stand-in driving a feed into one book per symbol,
+//!   with a tally of the records.
 //!
 //! The `sim` and `feed` features depend on `qt-venue-sim` and `qt-feed`: fine for those crates'
 //! integration tests (`tests/`), which link the same library; unit tests inside their `src/`
@@ -19,6 +21,8 @@
 
 pub mod alloc;
 pub mod capture;
+#[cfg(feature = "feed")]
+pub mod feed_loop;
 pub mod instrument;
 #[cfg(feature = "sim")]
 pub mod market;

@@ -7,7 +7,7 @@
 #![allow(dead_code, reason = "each test binary uses a different part")]
 
 use qt_core::feed_source::FeedState;
-use qt_core::{Book, EventKind, FeedSource, Instrument, MarketEvent, Nanos, Side, Venue};
+use qt_core::{FeedSource, Instrument, Side, Venue};
 use qt_feed::decoder::VenueDecoder;
 use qt_feed::snapshot::HttpsClient;
 use qt_feed::snapshot_feed::{SnapshotFeed, SnapshotVenue};
@@ -18,6 +18,7 @@ use qt_venue_sim::server::RunningServer;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub(crate) use qt_test_support::feed_loop::FeedLoop;
 pub(crate) use qt_test_support::sim::start_sim;
 pub(crate) use qt_test_support::sim_book::{Levels, Reference, SimBook, book_levels};
 
@@ -66,92 +67,40 @@ pub(crate) fn sim_book(rest: &HttpsClient, inst: &Instrument) -> (u64, Levels, L
     (update_id, bids, asks)
 }
 
-/// What the records did to the books, per symbol.
-#[derive(Debug, Default)]
-pub(crate) struct Tally {
-    /// `seq` of the last book batch (snapshot or delta) ending with `BATCH_END`.
-    pub(crate) depth_seq: Vec<u64>,
-    /// `CLEAR`-only records (invalidations).
-    pub(crate) invalidations: Vec<u64>,
-    pub(crate) snapshots: u64,
-    pub(crate) delta_batches: u64,
-    pub(crate) deltas: u64,
-    pub(crate) bbo: u64,
-    pub(crate) trades: u64,
+/// The feed plus what the core loop would own ([`FeedLoop`]: `feed`, `books`, `tally` through
+/// `Deref`), with the comparisons these tests make.
+pub(crate) struct Driver<F: FeedSource> {
+    lp: FeedLoop<F>,
 }
 
-/// The feed plus what the core loop would own.
-pub(crate) struct Driver<F: FeedSource> {
-    pub(crate) feed: F,
-    poll: mio::Poll,
-    events: mio::Events,
-    pub(crate) books: Vec<Book>,
-    pub(crate) tally: Tally,
-    start: Instant,
+impl<F: FeedSource> std::ops::Deref for Driver<F> {
+    type Target = FeedLoop<F>;
+    fn deref(&self) -> &FeedLoop<F> {
+        &self.lp
+    }
+}
+
+impl<F: FeedSource> std::ops::DerefMut for Driver<F> {
+    fn deref_mut(&mut self) -> &mut FeedLoop<F> {
+        &mut self.lp
+    }
 }
 
 impl<V: SnapshotVenue> Driver<SnapshotFeed<V>> {
     /// (Un)subscribes `symbol` now, applying what that emits; whether anything changed.
     pub(crate) fn set_subscribed(&mut self, symbol: usize, on: bool) -> bool {
-        let now = Nanos::from_duration(self.start.elapsed());
-        let Self { feed, books, tally, .. } = self;
-        feed.set_subscribed(symbol, on, now, &mut |ev: &MarketEvent| Driver::<SnapshotFeed<V>>::apply(books, tally, ev))
+        self.lp.with_sink(|feed, now, sink| feed.set_subscribed(symbol, on, now, sink))
     }
 }
 
 impl<F: FeedSource> Driver<F> {
-    pub(crate) fn new(mut feed: F, symbols: &[Instrument]) -> Self {
-        let poll = mio::Poll::new().expect("poll");
-        feed.register(poll.registry(), 0).expect("register");
-        Self {
-            feed,
-            poll,
-            events: mio::Events::with_capacity(64),
-            books: symbols.iter().map(|i| Book::new(i.id(), 100_000)).collect(),
-            tally: Tally {
-                depth_seq: vec![0; symbols.len()],
-                invalidations: vec![0; symbols.len()],
-                ..Tally::default()
-            },
-            start: Instant::now(),
-        }
+    pub(crate) fn new(feed: F, symbols: &[Instrument]) -> Self {
+        Self { lp: FeedLoop::new_unasserted(feed, symbols, 100_000) }
     }
 
-    /// One loop iteration (a 1 ms wait so an idle test does not spin).
+    /// One loop iteration.
     pub(crate) fn step(&mut self) {
-        self.poll.poll(&mut self.events, Some(Duration::from_millis(1))).expect("mio poll");
-        for ev in self.events.iter() {
-            self.feed.on_ready(ev.token().0);
-        }
-        let now = Nanos::from_duration(self.start.elapsed());
-        let Self { feed, books, tally, .. } = self;
-        feed.poll(now, &mut |ev: &MarketEvent| Self::apply(books, tally, ev));
-    }
-
-    /// Applies a record as the core loop would.
-    fn apply(books: &mut [Book], tally: &mut Tally, ev: &MarketEvent) {
-        let i = ev.instrument.index();
-        books[i].apply(ev).expect("valid record");
-        match ev.kind {
-            EventKind::BookDelta => {
-                tally.deltas += 1;
-                if ev.is_batch_end() {
-                    tally.delta_batches += 1;
-                    tally.depth_seq[i] = ev.seq;
-                }
-            }
-            EventKind::BookSnapshot => {
-                if ev.is_clear() && !ev.is_batch_end() && ev.qty.is_zero() {
-                    tally.invalidations[i] += 1;
-                }
-                if ev.is_batch_end() {
-                    tally.snapshots += 1;
-                    tally.depth_seq[i] = ev.seq;
-                }
-            }
-            EventKind::BestBidOffer => tally.bbo += 1,
-            EventKind::Trade => tally.trades += 1,
-        }
+        self.lp.step();
     }
 
     /// Steps until `done` (asserting it happens within `limit`; `info` describes the feed).
