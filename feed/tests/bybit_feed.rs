@@ -7,10 +7,13 @@
 //! the simulator's `updateId` equals the `seq` of the last book push the feed applied. Every wait
 //! is bounded.
 
+mod util;
+
 use qt_core::feed_source::FeedState;
-use qt_core::{Book, EventKind, FeedSource, InstrumentKind, MarketEvent, Nanos, Side, Venue};
-use qt_feed::bybit::{BybitFeed, BybitFeedConfig, Category};
+use qt_core::{FeedSource, InstrumentKind, Nanos, Side, Venue};
+use qt_feed::bybit::{BybitFeed, Category};
 use qt_feed::snapshot::HttpsClient;
+use qt_test_support::feed_loop::FeedLoop;
 use qt_test_support::market::{BTC, ETH, two_symbol_market};
 use qt_test_support::sim_book::SimBook;
 use qt_venue_sim::market::Market;
@@ -26,64 +29,36 @@ fn start_sim(market: Arc<Market>) -> RunningServer {
     qt_test_support::sim::start_sim(market, Arc::new(qt_venue_sim::bybit::BybitV5::default()))
 }
 
+/// The feed driven like the core loop drives it ([`FeedLoop`]: `feed`, `books`, `tally` through
+/// `Deref`), with the simulator and a REST client of it.
 struct Harness {
     server: RunningServer,
-    feed: BybitFeed,
-    poll: mio::Poll,
-    events: mio::Events,
-    books: Vec<Book>,
-    invalidations: Vec<u64>,
-    trades: u64,
-    start: Instant,
+    lp: FeedLoop<BybitFeed>,
     rest: HttpsClient,
+}
+
+impl std::ops::Deref for Harness {
+    type Target = FeedLoop<BybitFeed>;
+    fn deref(&self) -> &FeedLoop<BybitFeed> {
+        &self.lp
+    }
+}
+
+impl std::ops::DerefMut for Harness {
+    fn deref_mut(&mut self) -> &mut FeedLoop<BybitFeed> {
+        &mut self.lp
+    }
 }
 
 impl Harness {
     fn new(server: RunningServer, ping_interval: Option<Nanos>, category: Category) -> Self {
-        let addr = server.addr_of("bybit").expect("bybit listener");
-        let symbols = server.market.instruments().to_vec();
-        let mut cfg = BybitFeedConfig::new(format!("wss://{addr}"), symbols.clone());
-        cfg.ca_file = Some(server.ca_file.clone());
-        cfg.server_name = Some("localhost".into());
-        cfg.category = category;
-        if let Some(p) = ping_interval {
-            cfg.ping_interval = p;
-        }
-        let mut feed = BybitFeed::new(cfg).expect("feed config");
-        let poll = mio::Poll::new().expect("poll");
-        assert!(feed.register(poll.registry(), 0).expect("register"));
-        let rest = qt_test_support::sim_book::rest_client(&server, "bybit");
-        Self {
-            server,
-            feed,
-            poll,
-            events: mio::Events::with_capacity(64),
-            books: symbols.iter().map(|i| Book::new(i.id(), 10_000)).collect(),
-            invalidations: vec![0; symbols.len()],
-            trades: 0,
-            start: Instant::now(),
-            rest,
-        }
+        let lp = FeedLoop::new(util::bybit_feed(&server, category, ping_interval), server.market.instruments(), 10_000);
+        let rest = util::rest_client(&server, "bybit");
+        Self { server, lp, rest }
     }
 
     fn step(&mut self) {
-        self.poll.poll(&mut self.events, Some(Duration::from_millis(1))).expect("mio poll");
-        for ev in self.events.iter() {
-            self.feed.on_ready(ev.token().0);
-        }
-        let now = Nanos::from_duration(self.start.elapsed());
-        let Self { feed, books, invalidations, trades, .. } = self;
-        feed.poll(now, &mut |ev: &MarketEvent| {
-            let i = ev.instrument.index();
-            books[i].apply(ev).expect("valid record");
-            match ev.kind {
-                EventKind::BookSnapshot if ev.is_clear() && !ev.is_batch_end() && ev.qty.is_zero() => {
-                    invalidations[i] += 1;
-                }
-                EventKind::Trade => *trades += 1,
-                _ => {}
-            }
-        });
+        self.lp.step();
     }
 
     fn run_until(&mut self, limit: Duration, what: &str, mut done: impl FnMut(&mut Self) -> bool) {
@@ -152,7 +127,7 @@ fn dropped_connections_reconnect_resubscribe_and_equal_again() {
     h.run_until(Duration::from_secs(5), "the drop to be seen", |h| h.feed.counters().disconnects >= 1);
     assert!(!h.books[BTC].is_valid() && !h.books[ETH].is_valid(), "books invalid while reconnecting");
     assert_eq!(h.feed.state(), FeedState::Recovering);
-    assert!(h.invalidations[BTC] >= 1 && h.invalidations[ETH] >= 1);
+    assert!(h.tally.invalidations[BTC] >= 1 && h.tally.invalidations[ETH] >= 1);
     h.run_until(Duration::from_secs(10), "resync after reconnect", |h| h.synced(BTC) && h.synced(ETH));
     h.compare_both(Duration::from_secs(10));
     let c = h.feed.counters();
@@ -167,13 +142,13 @@ fn a_sequence_skip_is_detected_resubscribed_and_equal_again() {
     h.compare_both(Duration::from_secs(10));
     h.server.faults.skip_sequence(1);
     h.run_until(Duration::from_secs(5), "the gap", |h| h.feed.counters().gaps >= 1);
-    assert!(h.invalidations.iter().sum::<u64>() >= 1);
+    assert!(h.tally.invalidations.iter().sum::<u64>() >= 1);
     h.run_until(Duration::from_secs(8), "resync", |h| h.synced(BTC) && h.synced(ETH));
     h.compare_both(Duration::from_secs(10));
     let c = h.feed.counters();
     assert!(c.gaps >= 1 && c.resubscribes >= 1 && c.reconnects == 0, "{c:?}");
     assert_eq!(c.control_failures, 0, "unsubscribe + subscribe accepted: {c:?}");
-    assert!(h.trades > 0 || c.messages > 0);
+    assert!(h.tally.trades > 0 || c.messages > 0);
 }
 
 #[test]

@@ -5,7 +5,7 @@
 
 #![allow(dead_code, reason = "each test file uses a different part of the harness")]
 
-use qt_core::{Book, EventKind, FeedSource, Instrument, InstrumentSpec, MarketEvent, Nanos, Venue};
+use qt_core::{FeedSource, Instrument, InstrumentSpec, Venue};
 use qt_feed::snapshot::HttpsClient;
 use qt_feed::ws_feed::{StreamVenue, WsFeed, WsFeedConfig};
 use qt_test_support::TestInstrument;
@@ -15,6 +15,7 @@ use qt_venue_sim::server::RunningServer;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub(crate) use qt_test_support::feed_loop::FeedLoop;
 pub(crate) use qt_test_support::sim::start_sim;
 pub(crate) use qt_test_support::sim_book::{SimBook, rest_client};
 
@@ -41,68 +42,36 @@ pub(crate) fn feed_config(server: &RunningServer, name: &str) -> WsFeedConfig {
     }
 }
 
-/// A [`WsFeed`] driven like the core loop drives it, with one book per symbol.
+/// A [`WsFeed`] driven like the core loop drives it ([`FeedLoop`]: `feed`, `books`, `tally`
+/// through `Deref`), with the simulator it talks to and a REST client of it.
 pub(crate) struct Harness<V: StreamVenue> {
     pub(crate) server: RunningServer,
-    pub(crate) feed: WsFeed<V>,
-    pub(crate) poll: mio::Poll,
-    pub(crate) events: mio::Events,
-    pub(crate) books: Vec<Book>,
-    pub(crate) invalidations: Vec<u64>,
-    pub(crate) trades: u64,
-    pub(crate) bbo: u64,
-    pub(crate) records: u64,
-    pub(crate) start: Instant,
+    pub(crate) lp: FeedLoop<WsFeed<V>>,
     pub(crate) rest: HttpsClient,
 }
 
-impl<V: StreamVenue> Harness<V> {
-    pub(crate) fn new(server: RunningServer, mut feed: WsFeed<V>, name: &str) -> Self {
-        let poll = mio::Poll::new().expect("poll");
-        assert!(feed.register(poll.registry(), 0).expect("register"));
-        let books = server.market.instruments().iter().map(|i| Book::new(i.id(), 10_000)).collect();
-        let n = server.market.instruments().len();
-        let rest = rest_client(&server, name);
-        Self {
-            server,
-            feed,
-            poll,
-            events: mio::Events::with_capacity(64),
-            books,
-            invalidations: vec![0; n],
-            trades: 0,
-            bbo: 0,
-            records: 0,
-            start: Instant::now(),
-            rest,
-        }
+impl<V: StreamVenue> std::ops::Deref for Harness<V> {
+    type Target = FeedLoop<WsFeed<V>>;
+    fn deref(&self) -> &FeedLoop<WsFeed<V>> {
+        &self.lp
     }
+}
 
-    pub(crate) fn now(&self) -> Nanos {
-        Nanos::from_duration(self.start.elapsed())
+impl<V: StreamVenue> std::ops::DerefMut for Harness<V> {
+    fn deref_mut(&mut self) -> &mut FeedLoop<WsFeed<V>> {
+        &mut self.lp
+    }
+}
+
+impl<V: StreamVenue> Harness<V> {
+    pub(crate) fn new(server: RunningServer, feed: WsFeed<V>, name: &str) -> Self {
+        let lp = FeedLoop::new(feed, server.market.instruments(), 10_000);
+        let rest = rest_client(&server, name);
+        Self { server, lp, rest }
     }
 
     pub(crate) fn step(&mut self) {
-        self.poll.poll(&mut self.events, Some(Duration::from_millis(1))).expect("mio poll");
-        for ev in self.events.iter() {
-            self.feed.on_ready(ev.token().0);
-        }
-        let now = self.now();
-        let Self { feed, books, invalidations, trades, bbo, records, .. } = self;
-        feed.poll(now, &mut |ev: &MarketEvent| {
-            *records += 1;
-            let i = ev.instrument.index();
-            match ev.kind {
-                EventKind::BookSnapshot | EventKind::BookDelta => {
-                    books[i].apply(ev).expect("valid record");
-                    if ev.is_clear() && !ev.is_batch_end() && ev.qty.is_zero() {
-                        invalidations[i] += 1;
-                    }
-                }
-                EventKind::Trade => *trades += 1,
-                EventKind::BestBidOffer => *bbo += 1,
-            }
-        });
+        self.lp.step();
     }
 
     pub(crate) fn run_until(&mut self, limit: Duration, what: &str, mut done: impl FnMut(&mut Self) -> bool) {
