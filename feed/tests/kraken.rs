@@ -6,7 +6,7 @@ use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Side, Ven
 use qt_feed::decoder::{ChecksumVerdict, VenueDecoder};
 use qt_feed::kraken::{Decoder, Precision};
 use qt_test_support::capture::kraken_v1_book_to_v2 as v1_book_to_v2;
-use qt_test_support::{CountingAllocator, TestInstrument, allocations};
+use qt_test_support::{CountingAllocator, TestInstrument, allocations, xorshift};
 use std::collections::BTreeMap;
 
 #[global_allocator]
@@ -261,13 +261,7 @@ fn on_frame_allocates_nothing_after_warm_up() {
 fn random_and_mutated_bytes_never_panic() {
     let mut dec = capture_decoder(100);
     let lines: Vec<String> = read("book.jsonl").lines().take(300).map(v1_book_to_v2).collect();
-    let mut state = 0x2545_F491_4F6C_DD1Du64;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
+    let mut next = xorshift(0x2545_F491_4F6C_DD1D);
     let mut buf = Vec::new();
     for _ in 0..3000 {
         let src = lines[(next() % lines.len() as u64) as usize].as_bytes();

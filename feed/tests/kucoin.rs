@@ -12,7 +12,7 @@ use qt_feed::kucoin::connect::{self, ConnectError};
 use qt_feed::kucoin::parse::{self, FrameParser, Parsed};
 use qt_feed::kucoin::sync::SyncState;
 
-use qt_test_support::{CountingAllocator, TestInstrument, allocations};
+use qt_test_support::{CountingAllocator, TestInstrument, allocations, xorshift};
 
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
@@ -270,13 +270,7 @@ fn malformed_and_truncated_frames_are_counted_and_resync() {
 fn random_bytes_and_mutations_never_panic() {
     let mut r = Replay::new();
     let base = level2_lines().swap_remove(0);
-    let mut rng = 0x2545_f491_4f6c_dd1du64;
-    let mut next = move || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng
-    };
+    let mut next = xorshift(0x2545_f491_4f6c_dd1d);
     for round in 0..10_000 {
         let frame: Vec<u8> = if round % 2 == 0 {
             let len = (next() % 200) as usize;

@@ -6,7 +6,7 @@ use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Side, Ven
 use qt_feed::decoder::{ChecksumVerdict, VenueDecoder};
 use qt_feed::okx::book::{Level, okx_checksum};
 use qt_feed::okx::{BOOK_DEPTH, Decoder};
-use qt_test_support::{CountingAllocator, TestInstrument, allocations};
+use qt_test_support::{CountingAllocator, TestInstrument, allocations, xorshift};
 use std::collections::BTreeMap;
 
 #[global_allocator]
@@ -328,13 +328,7 @@ fn random_and_mutated_bytes_never_panic() {
     let mut dec = Decoder::new(&capture_symbols());
     let books = read("books.jsonl");
     let lines: Vec<&[u8]> = books.lines().map(str::as_bytes).collect();
-    let mut state = 0x9E37_79B9_7F4A_7C15u64;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
+    let mut next = xorshift(0x9E37_79B9_7F4A_7C15);
     let mut buf = Vec::new();
     for _ in 0..3000 {
         let src = lines[(next() % lines.len() as u64) as usize];

@@ -7,6 +7,7 @@
 //! - [`instrument`]: a builder for the test instruments the decoders, books and feeds are
 //!   driven with.
 //! - [`capture`]: the recorded venue captures in `testdata/`.
+//! - [`rng`]: a small deterministic generator for fuzz-style tests.
 //! - [`wait`]: bounded waits for a condition, and for a one-shot fault to be used.
 //! - `market` (feature `sim`): simulated markets with chosen flow rates and accounts.
 //! - `sim` (feature `sim`): the venue simulator in-process on loopback, with a fresh CA file.
@@ -26,6 +27,7 @@ pub mod feed_loop;
 pub mod instrument;
 #[cfg(feature = "sim")]
 pub mod market;
+pub mod rng;
 #[cfg(feature = "sim")]
 pub mod sim;
 #[cfg(feature = "feed")]
@@ -35,4 +37,5 @@ pub mod wait;
 pub use alloc::{CountingAllocator, allocations, deallocations};
 pub use capture::{capture_bytes, capture_text};
 pub use instrument::TestInstrument;
+pub use rng::xorshift;
 pub use wait::{WAIT, wait_until, wait_until_taken};
