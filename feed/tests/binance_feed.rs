@@ -11,7 +11,7 @@
 mod util;
 
 use qt_core::feed_source::FeedState;
-use qt_core::{EventKind, FeedSource, InstrumentKind, MarketEvent, Side, Venue};
+use qt_core::{FeedSource, InstrumentKind, Side, Venue};
 use qt_feed::binance::BinanceFeed;
 use qt_feed::snapshot::HttpsClient;
 use qt_venue_sim::market::Market;
@@ -29,49 +29,10 @@ fn start_sim(market: Arc<Market>) -> RunningServer {
     util::start_sim(market, Arc::new(qt_venue_sim::binance::BinanceSpot::default()))
 }
 
-/// Record counts the loop keeps besides the books.
-#[derive(Debug, Default)]
-struct Counts {
-    /// `seq` of the last depth record with `BATCH_END` per symbol (books also take trade ids).
-    depth_seq: [u64; 2],
-    /// CLEAR-only records seen per symbol (invalidations).
-    invalidations: [u64; 2],
-    deltas: u64,
-    diff_messages: u64,
-    bbo: u64,
-    trades: u64,
-}
-
-impl Counts {
-    fn on_record(&mut self, ev: &MarketEvent) {
-        let i = ev.instrument.index();
-        match ev.kind {
-            EventKind::BookDelta => {
-                self.deltas += 1;
-                if ev.is_batch_end() {
-                    self.diff_messages += 1;
-                    self.depth_seq[i] = ev.seq;
-                }
-            }
-            EventKind::BookSnapshot => {
-                if ev.is_clear() && !ev.is_batch_end() && ev.qty.is_zero() {
-                    self.invalidations[i] += 1;
-                }
-                if ev.is_batch_end() {
-                    self.depth_seq[i] = ev.seq;
-                }
-            }
-            EventKind::BestBidOffer => self.bbo += 1,
-            EventKind::Trade => self.trades += 1,
-        }
-    }
-}
-
 /// The feed plus what the core loop would own, and the record counts.
 struct Harness {
     server: RunningServer,
     lp: FeedLoop<BinanceFeed>,
-    n: Counts,
     rest: HttpsClient,
 }
 
@@ -80,13 +41,12 @@ impl Harness {
         let symbols = server.market.instruments().to_vec();
         let lp = FeedLoop::new(util::binance_feed(&server), &symbols, 100_000);
         let rest = util::rest_client(&server, "binance");
-        Self { server, lp, n: Counts::default(), rest }
+        Self { server, lp, rest }
     }
 
     /// One loop iteration.
     fn step(&mut self) -> usize {
-        let n = &mut self.n;
-        self.lp.step(&mut |_, ev| n.on_record(ev))
+        self.lp.step()
     }
 
     fn run_until(&mut self, limit: Duration, what: &str, mut done: impl FnMut(&mut Self) -> bool) {
@@ -108,8 +68,8 @@ impl Harness {
             return false;
         }
         let inst = self.server.market.instruments()[symbol].clone();
-        let image = SimBook::fetch(&mut self.rest, &inst, 5000);
-        if image.update_id != self.n.depth_seq[symbol] {
+        let image = SimBook::fetch(&self.rest, &inst, 5000);
+        if image.update_id != self.lp.tally.depth_seq[symbol] {
             return false;
         }
         image.assert_equals(&self.lp.books[symbol], inst.symbol());
@@ -118,12 +78,12 @@ impl Harness {
 
     /// Compares symbol's book with the reference at our last diff's `u`; returns whether it could.
     fn compare_with_reference(&mut self, symbol: usize, reference: &mut Reference) -> bool {
-        if !self.synced(symbol) || !reference.advance_to(self.n.depth_seq[symbol]) {
+        if !self.synced(symbol) || !reference.advance_to(self.lp.tally.depth_seq[symbol]) {
             reference.pump();
             return false;
         }
         let (bids, asks) = reference.levels();
-        let at = self.n.depth_seq[symbol];
+        let at = self.lp.tally.depth_seq[symbol];
         assert_eq!(book_levels(&self.lp.books[symbol], Side::Buy), bids, "bids at {at}");
         assert_eq!(book_levels(&self.lp.books[symbol], Side::Sell), asks, "asks at {at}");
         true
@@ -141,8 +101,8 @@ impl Harness {
                 self.lp.feed.counters()
             );
             self.step();
-            if self.n.depth_seq[ETH] != last_seq && self.synced(ETH) {
-                last_seq = self.n.depth_seq[ETH];
+            if self.lp.tally.depth_seq[ETH] != last_seq && self.synced(ETH) {
+                last_seq = self.lp.tally.depth_seq[ETH];
                 if self.compare_with_sim_book(ETH) {
                     compared += 1;
                 }
@@ -158,27 +118,27 @@ fn syncs_and_tracks_the_simulators_book_under_fast_flow() {
     let mut h = Harness::new(start_sim(market));
     h.run_until(WAIT, "both symbols in sync", |h| h.synced(BTC) && h.synced(ETH));
     assert_eq!(h.lp.feed.state(), FeedState::Live);
-    let first_seq = h.n.depth_seq[BTC];
+    let first_seq = h.lp.tally.depth_seq[BTC];
     // Fast symbol: compare at every diff boundary until enough ids and comparisons went by.
     let mut compared = 0;
     let mut last_seq = 0;
     let deadline = Instant::now() + WAIT;
-    while compared < 10 || h.n.depth_seq[BTC] - first_seq < 20_000 {
+    while compared < 10 || h.lp.tally.depth_seq[BTC] - first_seq < 20_000 {
         assert!(Instant::now() < deadline, "fast flow: {compared} comparisons; {:?}", h.lp.feed.counters());
         h.step();
-        if h.n.depth_seq[BTC] != last_seq && h.compare_with_reference(BTC, &mut reference) {
-            last_seq = h.n.depth_seq[BTC];
+        if h.lp.tally.depth_seq[BTC] != last_seq && h.compare_with_reference(BTC, &mut reference) {
+            last_seq = h.lp.tally.depth_seq[BTC];
             compared += 1;
         }
     }
-    let spanned = h.n.depth_seq[BTC] - first_seq;
+    let spanned = h.lp.tally.depth_seq[BTC] - first_seq;
     eprintln!(
         "fast flow: {} BTCUSDT update ids in {} diff messages, {} level records, {} BBO, {} trades; {compared} exact comparisons",
-        spanned, h.n.diff_messages, h.n.deltas, h.n.bbo, h.n.trades
+        spanned, h.lp.tally.delta_batches, h.lp.tally.deltas, h.lp.tally.bbo, h.lp.tally.trades
     );
     assert!(compared >= 10, "compared only {compared} times");
     assert!(spanned >= 20_000, "only {spanned} update ids applied");
-    assert!(h.n.bbo > 0 && h.n.trades > 0, "bookTicker and trade streams flow");
+    assert!(h.lp.tally.bbo > 0 && h.lp.tally.trades > 0, "bookTicker and trade streams flow");
     // Slow symbol against the simulator's REST view of its own book.
     h.compare_slow_symbol(2, WAIT);
     let c = h.lp.feed.counters();
@@ -197,7 +157,7 @@ fn dropped_connections_reconnect_and_resync() {
     h.run_until(WAIT, "the drop to be seen", |h| h.lp.feed.counters().disconnects >= 1);
     assert!(!h.lp.books[BTC].is_valid() && !h.lp.books[ETH].is_valid(), "books invalid while resyncing");
     assert_eq!(h.lp.feed.state(), FeedState::Recovering);
-    assert!(h.n.invalidations[BTC] >= 1);
+    assert!(h.lp.tally.invalidations[BTC] >= 1);
     h.run_until(WAIT, "resync after reconnect", |h| h.synced(BTC) && h.synced(ETH));
     h.run_until(WAIT, "equal again", |h| h.compare_with_reference(BTC, &mut reference));
     h.compare_slow_symbol(1, WAIT);
@@ -215,8 +175,8 @@ fn a_sequence_skip_is_detected_and_resynced() {
     h.run_until(WAIT, "a first comparison", |h| h.compare_with_reference(BTC, &mut reference));
     // Past the bridging diffs: a skip inside the diff that overlaps the snapshot is not a gap
     // (the lost operation is already in the snapshot), so inject it into the steady stream.
-    let diffs = h.n.diff_messages;
-    h.run_until(WAIT, "steady diffs", |h| h.n.diff_messages >= diffs + 4);
+    let diffs = h.lp.tally.delta_batches;
+    h.run_until(WAIT, "steady diffs", |h| h.lp.tally.delta_batches >= diffs + 4);
     h.server.faults.skip_sequence(1);
     h.run_until(WAIT, "the gap", |h| h.lp.feed.counters().gaps >= 1);
     assert!(!h.lp.books[BTC].is_valid() || !h.lp.books[ETH].is_valid(), "a book is invalid while resyncing");
@@ -224,7 +184,7 @@ fn a_sequence_skip_is_detected_and_resynced() {
     h.run_until(WAIT, "equal again", |h| h.compare_with_reference(BTC, &mut reference));
     let c = h.lp.feed.counters();
     assert!(c.gaps >= 1 && c.resyncs >= 1 && c.reconnects == 0, "{c:?}");
-    assert!(h.n.invalidations.iter().sum::<u64>() >= 1);
+    assert!(h.lp.tally.invalidations.iter().sum::<u64>() >= 1);
 }
 
 #[test]

@@ -11,12 +11,11 @@ use qt_feed::binance_usdm::rules::SyncState;
 use qt_feed::binance_usdm::wire::{FrameParser, Parsed};
 use qt_test_support::TestInstrument;
 
-const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/binance_usdm/");
 const SYMBOLS: [(&str, &str); 4] =
     [("SUSHIUSDT", "0.0001"), ("AKROUSDT", "0.00001"), ("KEEPUSDT", "0.0001"), ("CTKUSDT", "0.00001")];
 
 fn read(name: &str) -> String {
-    std::fs::read_to_string(format!("{DATA}{name}")).expect("test vector")
+    qt_test_support::capture_text("binance_usdm", name)
 }
 
 fn instrument(id: u32, symbol: &str, tick: &str) -> Instrument {

@@ -7,16 +7,14 @@ use qt_core::{Price, Qty, Venue};
 use qt_feed::VenueDecoder;
 use qt_feed::bybit::Decoder;
 use qt_feed::bybit::wire::{FrameParser, ParseError, Parsed};
-use qt_test_support::TestInstrument;
+use qt_test_support::{TestInstrument, xorshift};
 
 fn instrument(id: u32, symbol: &str, tick: &str, lot: &str) -> Instrument {
     TestInstrument::spot(Venue::Bybit, symbol).tick(tick).lot(lot).build(id)
 }
 
-const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/bybit/");
-
 fn read(name: &str) -> String {
-    std::fs::read_to_string(format!("{DATA}{name}")).expect("test vector")
+    qt_test_support::capture_text("bybit", name)
 }
 
 /// The recorded spot instruments (grids from the recording's own decimals).
@@ -254,13 +252,7 @@ fn random_bytes_never_panic() {
     let symbols = spot_symbols();
     let mut d = Decoder::new(&symbols, 200);
     let seed_frames: Vec<String> = read("orderbook_spot.jsonl").lines().take(3).map(str::to_owned).collect();
-    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng
-    };
+    let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
     let mut frame = Vec::with_capacity(4096);
     for round in 0..3000 {
         frame.clear();

@@ -7,130 +7,58 @@
 //! the simulator's `updateId` equals the `seq` of the last book push the feed applied. Every wait
 //! is bounded.
 
-mod stream_util;
+mod util;
 
 use qt_core::feed_source::FeedState;
-use qt_core::{Book, EventKind, FeedSource, Instrument, InstrumentId, InstrumentKind, InstrumentSpec, MarketEvent};
-use qt_core::{Nanos, Rate, Side, Venue};
-use qt_feed::bybit::{BybitFeed, BybitFeedConfig, Category};
+use qt_core::{FeedSource, InstrumentKind, Nanos, Side, Venue};
+use qt_feed::bybit::{BybitFeed, Category};
 use qt_feed::snapshot::HttpsClient;
-use qt_venue_sim::exchange::flow::FlowParams;
-use qt_venue_sim::exchange::matching::FeeSchedule;
-use qt_venue_sim::market::{AccountConfig, Market, MarketConfig, SymbolConfig};
+use qt_test_support::feed_loop::FeedLoop;
+use qt_test_support::market::{BTC, ETH, two_symbol_market};
+use qt_test_support::sim_book::SimBook;
+use qt_venue_sim::market::Market;
 use qt_venue_sim::server::RunningServer;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use stream_util::book_levels;
-
-const BTC: usize = 0;
-const ETH: usize = 1;
-
-fn instrument(id: u32, symbol: &str, base: &str, lot: &str, kind: InstrumentKind) -> Instrument {
-    let spec = InstrumentSpec {
-        venue: Venue::Bybit,
-        symbol: symbol.into(),
-        base: base.into(),
-        quote: "USDT".into(),
-        kind,
-        tick_size: "0.01".into(),
-        lot_size: lot.into(),
-        min_qty: Some(lot.into()),
-        min_notional: Some("5".into()),
-        multiplier: None,
-        price_scale: None,
-        qty_scale: None,
-    };
-    Instrument::from_spec(InstrumentId(id), &spec).expect("valid test instrument")
-}
 
 fn market(rate: f64, kind: InstrumentKind) -> Arc<Market> {
-    let symbol = |inst: Instrument, mid: &str| {
-        let flow = FlowParams {
-            events_per_sec: rate,
-            start_mid: Some(inst.parse_price(mid).expect("price")),
-            size_median_lots: 200.0,
-            ..FlowParams::default()
-        };
-        SymbolConfig { instrument: inst, flow }
-    };
-    Market::new(MarketConfig {
-        symbols: vec![
-            symbol(instrument(0, "BTCUSDT", "BTC", "0.00001", kind), "65000"),
-            symbol(instrument(1, "ETHUSDT", "ETH", "0.0001", kind), "3200"),
-        ],
-        fees: FeeSchedule { maker: Rate::from_bps(1), taker: Rate::from_bps(5) },
-        accounts: vec![AccountConfig {
-            api_key: "test-key".into(),
-            secret: "test-secret".into(),
-            balances: vec![("USDT".into(), "1000000".into())],
-        }],
-        seed: 42,
-    })
-    .expect("valid test market")
+    two_symbol_market(Venue::Bybit, kind, rate, rate)
 }
 
 fn start_sim(market: Arc<Market>) -> RunningServer {
-    stream_util::start_sim(market, Arc::new(qt_venue_sim::bybit::BybitV5::default()))
+    qt_test_support::sim::start_sim(market, Arc::new(qt_venue_sim::bybit::BybitV5::default()))
 }
 
+/// The feed driven like the core loop drives it ([`FeedLoop`]: `feed`, `books`, `tally` through
+/// `Deref`), with the simulator and a REST client of it.
 struct Harness {
     server: RunningServer,
-    feed: BybitFeed,
-    poll: mio::Poll,
-    events: mio::Events,
-    books: Vec<Book>,
-    invalidations: Vec<u64>,
-    trades: u64,
-    start: Instant,
+    lp: FeedLoop<BybitFeed>,
     rest: HttpsClient,
+}
+
+impl std::ops::Deref for Harness {
+    type Target = FeedLoop<BybitFeed>;
+    fn deref(&self) -> &FeedLoop<BybitFeed> {
+        &self.lp
+    }
+}
+
+impl std::ops::DerefMut for Harness {
+    fn deref_mut(&mut self) -> &mut FeedLoop<BybitFeed> {
+        &mut self.lp
+    }
 }
 
 impl Harness {
     fn new(server: RunningServer, ping_interval: Option<Nanos>, category: Category) -> Self {
-        let addr = server.addr_of("bybit").expect("bybit listener");
-        let symbols = server.market.instruments().to_vec();
-        let mut cfg = BybitFeedConfig::new(format!("wss://{addr}"), symbols.clone());
-        cfg.ca_file = Some(server.ca_file.clone());
-        cfg.server_name = Some("localhost".into());
-        cfg.category = category;
-        if let Some(p) = ping_interval {
-            cfg.ping_interval = p;
-        }
-        let mut feed = BybitFeed::new(cfg).expect("feed config");
-        let poll = mio::Poll::new().expect("poll");
-        assert!(feed.register(poll.registry(), 0).expect("register"));
-        let rest = stream_util::rest_client(&server, "bybit");
-        Self {
-            server,
-            feed,
-            poll,
-            events: mio::Events::with_capacity(64),
-            books: symbols.iter().map(|i| Book::new(i.id(), 10_000)).collect(),
-            invalidations: vec![0; symbols.len()],
-            trades: 0,
-            start: Instant::now(),
-            rest,
-        }
+        let lp = FeedLoop::new(util::bybit_feed(&server, category, ping_interval), server.market.instruments(), 10_000);
+        let rest = util::rest_client(&server, "bybit");
+        Self { server, lp, rest }
     }
 
     fn step(&mut self) {
-        self.poll.poll(&mut self.events, Some(Duration::from_millis(1))).expect("mio poll");
-        for ev in self.events.iter() {
-            self.feed.on_ready(ev.token().0);
-        }
-        let now = Nanos::from_duration(self.start.elapsed());
-        let Self { feed, books, invalidations, trades, .. } = self;
-        feed.poll(now, &mut |ev: &MarketEvent| {
-            let i = ev.instrument.index();
-            books[i].apply(ev).expect("valid record");
-            match ev.kind {
-                EventKind::BookSnapshot if ev.is_clear() && !ev.is_batch_end() && ev.qty.is_zero() => {
-                    invalidations[i] += 1;
-                }
-                EventKind::Trade => *trades += 1,
-                _ => {}
-            }
-        });
+        self.lp.step();
     }
 
     fn run_until(&mut self, limit: Duration, what: &str, mut done: impl FnMut(&mut Self) -> bool) {
@@ -149,13 +77,12 @@ impl Harness {
     /// of our last applied push; returns whether a comparison happened.
     fn compare_with_sim_book(&mut self, symbol: usize) -> bool {
         let Some(seq) = self.feed.book_seq(symbol).filter(|_| self.synced(symbol)) else { return false };
-        let (update_id, bids, asks) = stream_util::sim_book(&mut self.rest, &self.server.market, symbol, 50);
-        if update_id != seq {
+        let inst = &self.server.market.instruments()[symbol];
+        let image = SimBook::fetch(&self.rest, inst, 50);
+        if image.update_id != seq {
             return false;
         }
-        let name = self.server.market.instruments()[symbol].symbol().to_string();
-        assert_eq!(book_levels(&self.books[symbol], Side::Buy), bids, "{name} bids at {update_id}");
-        assert_eq!(book_levels(&self.books[symbol], Side::Sell), asks, "{name} asks at {update_id}");
+        image.assert_equals(&self.books[symbol], inst.symbol());
         true
     }
 
@@ -200,7 +127,7 @@ fn dropped_connections_reconnect_resubscribe_and_equal_again() {
     h.run_until(Duration::from_secs(5), "the drop to be seen", |h| h.feed.counters().disconnects >= 1);
     assert!(!h.books[BTC].is_valid() && !h.books[ETH].is_valid(), "books invalid while reconnecting");
     assert_eq!(h.feed.state(), FeedState::Recovering);
-    assert!(h.invalidations[BTC] >= 1 && h.invalidations[ETH] >= 1);
+    assert!(h.tally.invalidations[BTC] >= 1 && h.tally.invalidations[ETH] >= 1);
     h.run_until(Duration::from_secs(10), "resync after reconnect", |h| h.synced(BTC) && h.synced(ETH));
     h.compare_both(Duration::from_secs(10));
     let c = h.feed.counters();
@@ -215,13 +142,13 @@ fn a_sequence_skip_is_detected_resubscribed_and_equal_again() {
     h.compare_both(Duration::from_secs(10));
     h.server.faults.skip_sequence(1);
     h.run_until(Duration::from_secs(5), "the gap", |h| h.feed.counters().gaps >= 1);
-    assert!(h.invalidations.iter().sum::<u64>() >= 1);
+    assert!(h.tally.invalidations.iter().sum::<u64>() >= 1);
     h.run_until(Duration::from_secs(8), "resync", |h| h.synced(BTC) && h.synced(ETH));
     h.compare_both(Duration::from_secs(10));
     let c = h.feed.counters();
     assert!(c.gaps >= 1 && c.resubscribes >= 1 && c.reconnects == 0, "{c:?}");
     assert_eq!(c.control_failures, 0, "unsubscribe + subscribe accepted: {c:?}");
-    assert!(h.trades > 0 || c.messages > 0);
+    assert!(h.tally.trades > 0 || c.messages > 0);
 }
 
 #[test]

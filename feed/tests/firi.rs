@@ -26,7 +26,7 @@ fn btcnok() -> Instrument {
 }
 
 fn body() -> Vec<u8> {
-    std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/firi/depth_BTCNOK.json")).unwrap()
+    qt_test_support::capture_bytes("firi", "depth_BTCNOK.json")
 }
 
 fn decode(dec: &mut Decoder, body: &[u8], now: i64) -> Vec<MarketEvent> {

@@ -2,19 +2,15 @@
 //! message shape with every number's text kept), the doc checksum fragment, v2 trade and control
 //! frames, corruption, malformed input, random bytes and a zero-allocation check.
 
-mod util;
-
 use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Side, Venue};
 use qt_feed::decoder::{ChecksumVerdict, VenueDecoder};
 use qt_feed::kraken::{Decoder, Precision};
-use qt_test_support::{CountingAllocator, TestInstrument, allocations};
+use qt_test_support::capture::kraken_v1_book_to_v2 as v1_book_to_v2;
+use qt_test_support::{CountingAllocator, TestInstrument, allocations, xorshift};
 use std::collections::BTreeMap;
-use util::v1_book_to_v2;
 
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
-
-const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/kraken/");
 
 fn instrument(id: u32, symbol: &str, price_decimals: u8, qty_decimals: u8) -> Instrument {
     TestInstrument::spot(Venue::Kraken, symbol).decimals(price_decimals, qty_decimals).assets("B", "Q").build(id)
@@ -42,7 +38,7 @@ fn capture_decoder(depth: usize) -> Decoder {
 }
 
 fn read(name: &str) -> String {
-    std::fs::read_to_string(format!("{DIR}{name}")).expect("testdata file")
+    qt_test_support::capture_text("kraken", name)
 }
 
 fn feed(dec: &mut Decoder, frame: &str) -> Vec<MarketEvent> {
@@ -265,13 +261,7 @@ fn on_frame_allocates_nothing_after_warm_up() {
 fn random_and_mutated_bytes_never_panic() {
     let mut dec = capture_decoder(100);
     let lines: Vec<String> = read("book.jsonl").lines().take(300).map(v1_book_to_v2).collect();
-    let mut state = 0x2545_F491_4F6C_DD1Du64;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
+    let mut next = xorshift(0x2545_F491_4F6C_DD1D);
     let mut buf = Vec::new();
     for _ in 0..3000 {
         let src = lines[(next() % lines.len() as u64) as usize].as_bytes();

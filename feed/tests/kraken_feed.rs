@@ -67,7 +67,7 @@ fn subscribes_syncs_verifies_every_checksum_and_equals_the_simulators_top_10() {
     initial_sync(&mut h);
     compare_all(&mut h, Duration::from_secs(20));
     h.run_until(Duration::from_secs(20), "many checksummed updates", |h| {
-        h.feed.decoder().counters().stats.checksum_ok >= 60 && h.trades > 0
+        h.feed.decoder().counters().stats.checksum_ok >= 60 && h.tally.trades > 0
     });
     compare_all(&mut h, Duration::from_secs(20));
     let c = h.feed.decoder().counters();
@@ -98,7 +98,7 @@ fn a_corrupted_level_fails_the_checksum_invalidates_and_resubscribes() {
     initial_sync(&mut h);
     h.server.faults.corrupt_levels(1);
     h.run_until(Duration::from_secs(10), "the mismatch", |h| h.feed.decoder().counters().stats.checksum_failed >= 1);
-    assert!(h.invalidations.iter().sum::<u64>() >= 1, "the engine was told");
+    assert!(h.tally.invalidations.iter().sum::<u64>() >= 1, "the engine was told");
     h.run_until(Duration::from_secs(15), "resync", |h| h.feed.counters().resubscribes >= 1 && h.all_synced());
     compare_all(&mut h, Duration::from_secs(20));
     let c = h.feed.decoder().counters();

@@ -12,15 +12,13 @@ use qt_feed::kucoin::connect::{self, ConnectError};
 use qt_feed::kucoin::rules::SyncState;
 use qt_feed::kucoin::wire::{self as parse, FrameParser, Parsed};
 
-use qt_test_support::{CountingAllocator, TestInstrument, allocations};
+use qt_test_support::{CountingAllocator, TestInstrument, allocations, xorshift};
 
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
 
-const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/kucoin/");
-
 fn read(name: &str) -> Vec<u8> {
-    std::fs::read(format!("{DATA}{name}")).unwrap_or_else(|e| panic!("{name}: {e}"))
+    qt_test_support::capture_bytes("kucoin", name)
 }
 
 fn instrument(id: u32, symbol: &str, tick: &str, lot: &str) -> Instrument {
@@ -272,13 +270,7 @@ fn malformed_and_truncated_frames_are_counted_and_resync() {
 fn random_bytes_and_mutations_never_panic() {
     let mut r = Replay::new();
     let base = level2_lines().swap_remove(0);
-    let mut rng = 0x2545_f491_4f6c_dd1du64;
-    let mut next = move || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng
-    };
+    let mut next = xorshift(0x2545_f491_4f6c_dd1d);
     for round in 0..10_000 {
         let frame: Vec<u8> = if round % 2 == 0 {
             let len = (next() % 200) as usize;

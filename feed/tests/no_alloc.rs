@@ -18,7 +18,7 @@ mod stream_util;
 use qt_core::{Instrument, InstrumentId, InstrumentSpec, MarketEvent, Nanos, Venue};
 use qt_feed::binance::Decoder;
 use qt_feed::binance::parse::parse_depth_snapshot;
-use qt_test_support::{CountingAllocator, TestInstrument, allocations};
+use qt_test_support::{CountingAllocator, TestInstrument, allocations, xorshift};
 
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
@@ -34,13 +34,7 @@ const CAPTURED_SNAPSHOT: &str = include_str!("../../testdata/binance_spot/snapsh
 /// Deterministic BTCUSDT frames shaped exactly like the simulator's (8-decimal strings):
 /// ~10-level diffs with consecutive ids, bookTickers and trades.
 fn synthesized_frames(n: usize, first_id: u64) -> Vec<String> {
-    let mut rng = 0x2545_f491_4f6c_dd1du64;
-    let mut next = move || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng
-    };
+    let mut next = xorshift(0x2545_f491_4f6c_dd1d);
     let mut id = first_id;
     let mut out = Vec::with_capacity(n);
     for i in 0..n {
@@ -79,7 +73,7 @@ fn synthesized_frames(n: usize, first_id: u64) -> Vec<String> {
                 1_700_000_000_000u64 + i as u64,
                 1 + next() % 99_999,
                 1_700_000_000_000u64 + i as u64,
-                next() % 2 == 0
+                next().is_multiple_of(2)
             ),
         };
         out.push(frame);

@@ -7,13 +7,11 @@ use qt_feed::decoder::{ChecksumVerdict, VenueDecoder};
 use qt_feed::kit::checksum_book::Level;
 use qt_feed::okx::rules::okx_checksum;
 use qt_feed::okx::{BOOK_DEPTH, Decoder};
-use qt_test_support::{CountingAllocator, TestInstrument, allocations};
+use qt_test_support::{CountingAllocator, TestInstrument, allocations, xorshift};
 use std::collections::BTreeMap;
 
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
-
-const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/okx/");
 
 fn instrument(id: u32, symbol: &str, tick: &str, lot: &str) -> Instrument {
     TestInstrument::spot(Venue::Okx, symbol).tick(tick).lot(lot).assets("B", "Q").build(id)
@@ -29,7 +27,7 @@ fn capture_symbols() -> Vec<Instrument> {
 }
 
 fn read(name: &str) -> String {
-    std::fs::read_to_string(format!("{DIR}{name}")).expect("testdata file")
+    qt_test_support::capture_text("okx", name)
 }
 
 fn feed(dec: &mut Decoder, frame: &str) -> Vec<MarketEvent> {
@@ -331,13 +329,7 @@ fn random_and_mutated_bytes_never_panic() {
     let mut dec = Decoder::new(&capture_symbols());
     let books = read("books.jsonl");
     let lines: Vec<&[u8]> = books.lines().map(str::as_bytes).collect();
-    let mut state = 0x9E37_79B9_7F4A_7C15u64;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
+    let mut next = xorshift(0x9E37_79B9_7F4A_7C15);
     let mut buf = Vec::new();
     for _ in 0..3000 {
         let src = lines[(next() % lines.len() as u64) as usize];

@@ -77,7 +77,7 @@ fn subscribes_syncs_verifies_every_checksum_and_equals_the_simulators_book() {
     h.run_until(Duration::from_secs(20), "many checksummed updates", |h| {
         h.feed.decoder().counters().stats.checksum_ok >= 60
     });
-    h.run_until(Duration::from_secs(10), "trades and BBO", |h| h.trades > 0 && h.bbo > 0);
+    h.run_until(Duration::from_secs(10), "trades and BBO", |h| h.tally.trades > 0 && h.tally.bbo > 0);
     let c = h.feed.decoder().counters();
     assert_eq!((c.stats.gaps, c.stats.parse_errors, c.stats.checksum_failed, c.control_errors), (0, 0, 0, 0), "{c:?}");
     assert_eq!(c.checksum_absent, 0, "the simulator checksums every books message: {c:?}");
@@ -99,7 +99,7 @@ fn a_dropped_connection_reconnects_resubscribes_and_equals_again() {
     compare_all(&mut h, 1, Duration::from_secs(20));
     let c = h.feed.counters();
     assert!(c.reconnects >= 1 && c.connects >= 2, "{c:?}");
-    assert!(h.invalidations.iter().all(|n| *n >= 1));
+    assert!(h.tally.invalidations.iter().all(|n| *n >= 1));
     assert_eq!(h.feed.decoder().counters().stats.checksum_failed, 0);
 }
 
@@ -109,7 +109,7 @@ fn an_injected_sequence_gap_is_detected_counted_and_resynced() {
     initial_sync(&mut h);
     h.server.faults.skip_sequence(1);
     h.run_until(Duration::from_secs(10), "the gap", |h| h.feed.decoder().counters().stats.gaps >= 1);
-    assert!(h.invalidations.iter().sum::<u64>() >= 1, "the engine was told");
+    assert!(h.tally.invalidations.iter().sum::<u64>() >= 1, "the engine was told");
     h.run_until(Duration::from_secs(10), "the resubscription", |h| h.feed.counters().resubscribes >= 1);
     h.run_until(Duration::from_secs(15), "resync", |h| h.all_synced());
     compare_all(&mut h, 1, Duration::from_secs(20));
@@ -124,7 +124,7 @@ fn a_corrupted_level_fails_the_checksum_invalidates_and_resubscribes() {
     initial_sync(&mut h);
     h.server.faults.corrupt_levels(1);
     h.run_until(Duration::from_secs(10), "the mismatch", |h| h.feed.decoder().counters().stats.checksum_failed >= 1);
-    assert!(h.invalidations.iter().sum::<u64>() >= 1, "the engine was told");
+    assert!(h.tally.invalidations.iter().sum::<u64>() >= 1, "the engine was told");
     h.run_until(Duration::from_secs(15), "resync", |h| h.feed.counters().resubscribes >= 1 && h.all_synced());
     compare_all(&mut h, 1, Duration::from_secs(20));
     let c = h.feed.decoder().counters();

@@ -8,15 +8,12 @@
 #[path = "../fuzz/src/lib.rs"]
 #[allow(unreachable_pub, dead_code, reason = "the fuzz crate's API, used here in part")]
 mod drivers;
-mod util;
+use qt_test_support::capture::{capture_text, kraken_v1_book_to_v2, testdata_dir};
 
 use drivers::{Parser, run_frames, run_snapshot};
-use std::path::Path;
 
 /// Mutated inputs per seed file and entry point.
 const MUTATIONS: usize = 48;
-
-const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/");
 
 /// xorshift64*: deterministic and dependency-free.
 struct Rng(u64);
@@ -43,7 +40,7 @@ fn one_line(text: &str) -> Vec<u8> {
 /// Seeds of a venue folder: captures cut into runs of 8 lines, JSON files on one line.
 fn seeds(venue: &str, snapshots_only: bool) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
-    let mut paths: Vec<_> = std::fs::read_dir(Path::new(DATA).join(venue))
+    let mut paths: Vec<_> = std::fs::read_dir(testdata_dir().join(venue))
         .expect("testdata folder")
         .map(|e| e.expect("entry").path())
         .collect();
@@ -58,7 +55,7 @@ fn seeds(venue: &str, snapshots_only: bool) -> Vec<Vec<u8>> {
         if name.ends_with(".jsonl") {
             // The Kraken capture is WS v1; the decoder reads v2 (see testdata/kraken/README.md).
             let lines: Vec<String> = match venue {
-                "kraken" => text.lines().map(util::v1_book_to_v2).collect(),
+                "kraken" => text.lines().map(kraken_v1_book_to_v2).collect(),
                 _ => text.lines().map(str::to_string).collect(),
             };
             out.extend(lines.chunks(8).take(12).map(|c| c.join("\n").into_bytes()));
@@ -181,21 +178,21 @@ fn a_snapshot_level_priced_zero_is_refused() {
 /// the diffs after it apply without a gap; the recorded Bybit stream applies too.
 #[test]
 fn the_drivers_reach_the_synced_paths() {
-    let capture = std::fs::read_to_string(format!("{DATA}binance_spot/depth.jsonl")).expect("capture");
-    let snapshot = one_line(&std::fs::read_to_string(format!("{DATA}binance_spot/snapshot_NKNUSDT.json")).unwrap());
+    let capture = capture_text("binance_spot", "depth.jsonl");
+    let snapshot = one_line(&capture_text("binance_spot", "snapshot_NKNUSDT.json"));
     let lines: Vec<&str> = capture.lines().filter(|l| l.contains("NKNUSDT")).take(20).collect();
     let input = [lines[0].as_bytes(), b"\n@", &snapshot, b"\n", lines[1..].join("\n").as_bytes()].concat();
     let stats = run_frames(Parser::BinanceSpot, &input);
     // Binance emits diffs only once synced, so any record from the frames proves the sync.
     assert!(stats.records > 0 && stats.gaps == 0 && stats.parse_errors == 0, "{stats:?}");
-    let bybit = std::fs::read_to_string(format!("{DATA}bybit/orderbook_spot.jsonl")).expect("capture");
+    let bybit = capture_text("bybit", "orderbook_spot.jsonl");
     let stats = run_frames(Parser::Bybit, bybit.lines().take(40).collect::<Vec<_>>().join("\n").as_bytes());
     assert!(stats.records > 100 && stats.parse_errors == 0 && stats.gaps == 0, "{stats:?}");
-    let kraken = std::fs::read_to_string(format!("{DATA}kraken/book.jsonl")).expect("capture");
-    let v2: Vec<String> = kraken.lines().take(400).map(util::v1_book_to_v2).collect();
+    let kraken = capture_text("kraken", "book.jsonl");
+    let v2: Vec<String> = kraken.lines().take(400).map(kraken_v1_book_to_v2).collect();
     let stats = run_frames(Parser::Kraken, v2.join("\n").as_bytes());
     assert!(stats.records > 0 && stats.checksum_ok > 0, "{stats:?}");
-    let okx = std::fs::read_to_string(format!("{DATA}okx/books.jsonl")).expect("capture");
+    let okx = capture_text("okx", "books.jsonl");
     let stats = run_frames(Parser::Okx, okx.lines().take(60).collect::<Vec<_>>().join("\n").as_bytes());
     assert!(stats.records > 0 && stats.checksum_ok > 0, "{stats:?}");
 }

@@ -204,7 +204,7 @@ struct BinanceSoak {
 impl Soak for BinanceSoak {
     fn step(&mut self) {
         let track = &mut self.track;
-        self.lp.step(&mut |books, ev| track.on_record(books, ev));
+        self.lp.step_with(&mut |books, ev| track.on_record(books, ev));
     }
     fn view(&self) -> View<'_> {
         let (f, c) = (&self.lp.feed, self.lp.feed.counters());
@@ -220,7 +220,7 @@ impl Soak for BinanceSoak {
         let inst = self.server.market.instruments()[BTC].clone();
         run_until(self, "an exact comparison with /_sim/book", |s| {
             if s.track.pending.is_none() && synced(s, BTC) {
-                s.track.pending = Some((BTC, SimBook::fetch(&mut s.rest, &inst, 5000)));
+                s.track.pending = Some((BTC, SimBook::fetch(&s.rest, &inst, 5000)));
             }
             s.track.compared > compared
         });
@@ -275,7 +275,7 @@ impl Soak for BybitSoak {
     /// One loop iteration, then BTCUSDT against the reference at the `seq` our book reflects.
     fn step(&mut self) {
         let track = &mut self.track;
-        self.lp.step(&mut |books, ev| track.on_record(books, ev));
+        self.lp.step_with(&mut |books, ev| track.on_record(books, ev));
         self.reference.pump();
         let seq = self.lp.feed.book_seq(BTC);
         if synced(self, BTC)
@@ -308,7 +308,7 @@ impl Soak for BybitSoak {
     fn compare_with_sim(&mut self) {
         let inst = self.server.market.instruments()[BTC].clone();
         run_until(self, "BTCUSDT in sync", |s| synced(s, BTC));
-        let image = SimBook::fetch(&mut self.rest, &inst, 50);
+        let image = SimBook::fetch(&self.rest, &inst, 50);
         assert!(self.reference.advance_to(image.update_id), "reference past /_sim/book's {}", image.update_id);
         let (bids, asks) = self.reference.top(50);
         assert_eq!((&bids, &asks), (&image.bids, &image.asks), "reference vs /_sim/book at {}", image.update_id);
@@ -329,7 +329,7 @@ impl BybitSoak {
                 return false;
             }
             tried_at = seq;
-            let image = SimBook::fetch(&mut s.rest, &inst, 50);
+            let image = SimBook::fetch(&s.rest, &inst, 50);
             if Some(image.update_id) != seq {
                 return false;
             }

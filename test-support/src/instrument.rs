@@ -69,6 +69,18 @@ impl TestInstrument {
         self
     }
 
+    /// The venue's minimum order notional alone (no minimum quantity).
+    pub fn min_notional(mut self, min_notional: &str) -> Self {
+        self.spec.min_notional = Some(min_notional.into());
+        self
+    }
+
+    /// The decimals quantities are held at, when finer than the lot (`InstrumentSpec::qty_scale`).
+    pub fn qty_scale(mut self, decimals: u8) -> Self {
+        self.spec.qty_scale = Some(decimals);
+        self
+    }
+
     /// The spec as built so far.
     pub fn spec(&self) -> &InstrumentSpec {
         &self.spec

@@ -3,12 +3,9 @@
 //! and finds it clean: no gap, no parse error, every book valid at the end. A capture with a
 //! line that is not UTF-8 is replayed to the end with that line counted.
 
-use qt_core::{Instrument, InstrumentId, InstrumentSpec, Price, Rate, Venue};
-use qt_venue_sim::exchange::flow::FlowParams;
-use qt_venue_sim::exchange::matching::FeeSchedule;
-use qt_venue_sim::market::{Market, MarketConfig, SymbolConfig};
+mod util;
+
 use qt_venue_sim::protocol::Protocol;
-use qt_venue_sim::server::{ServerConfig, VenueSimServer};
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
@@ -16,27 +13,8 @@ use std::sync::Arc;
 /// Captures `symbol` of `venue` from a simulator speaking `protocol` for 3 s, then feed-checks
 /// the capture; returns feed-check's output.
 fn capture_and_check(venue: &str, symbol: &str, protocol: Arc<dyn Protocol>) -> String {
-    let dir = std::env::temp_dir().join(format!("qt-capture-{venue}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let ca = dir.join("ca.pem");
-    let spec = InstrumentSpec::spot(Venue::Binance, symbol, "BTC", "USDT", "0.01", "0.00001");
-    let instrument = Instrument::from_spec(InstrumentId(0), &spec).unwrap();
-    let flow =
-        FlowParams { start_mid: Some(Price::from_units(6_500_000)), events_per_sec: 2000.0, ..FlowParams::default() };
-    let market = Market::new(MarketConfig {
-        symbols: vec![SymbolConfig { instrument, flow }],
-        fees: FeeSchedule { maker: Rate::ZERO, taker: Rate::ZERO },
-        accounts: vec![],
-        seed: 5,
-    })
-    .unwrap();
-    let mut server = VenueSimServer::start(ServerConfig {
-        market,
-        faults: qt_venue_sim::faults::Faults::new(),
-        protocols: vec![(protocol, "127.0.0.1:0".parse().unwrap())],
-        ca_file: ca.clone(),
-    })
-    .unwrap();
+    let (dir, mut server) = util::sim::capture_sim(venue, symbol, protocol, 2000.0, 5);
+    let ca = server.ca_file.clone();
     let addr = server.addrs[0].1;
     let out_dir = dir.join("cap");
     let status = Command::new(env!("CARGO_BIN_EXE_qt"))

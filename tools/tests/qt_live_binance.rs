@@ -5,6 +5,9 @@
 
 mod util;
 use util::binance::{figure_of, qt_run, reconcile_line, spawn_until_it_trades, venue, venue_with_faults};
+use util::binance::{qt_run_for, spawn_cmd_until_it_trades, stop};
+
+use qt_test_support::{WAIT, wait_until_taken};
 
 use qt_core::{AccountId, Notional, OrderType, Side, TimeInForce};
 use qt_venue_sim::market::ClientOrderRequest;
@@ -13,6 +16,9 @@ use std::time::{Duration, Instant};
 
 const POSITIONS: &str = "positions vs venue base-asset balances";
 const BALANCES: &str = "balances vs venue";
+/// How long a run goes on after the simulator sent its last fault: the engine reads, counts and
+/// resyncs within milliseconds; this is the margin for a loaded machine.
+const AFTER_THE_FAULTS: Duration = Duration::from_secs(3);
 
 #[test]
 fn trades_against_the_simulated_binance_and_reconciles() {
@@ -79,12 +85,16 @@ fn a_trade_behind_the_engines_back_is_reported_as_a_difference() {
 fn the_summary_shows_feed_health_a_sequence_skip_is_a_gap_and_a_resync_of_its_book() {
     let (mut server, market, path, faults) = venue_with_faults("skip");
     // Once the engine trades its book is synced: then one diff skips a sequence number and one
-    // frame arrives malformed.
-    let (child, cwd) = spawn_until_it_trades(&path, &market);
+    // frame arrives malformed. The run lasts until the simulator has sent both (plus time for
+    // the engine to take them in and resync) and is then stopped, however slow its start was.
+    let (child, cwd) = spawn_cmd_until_it_trades(qt_run_for(&path, "120s"), &market);
     faults.skip_sequence(1);
+    wait_until_taken(WAIT, "the sequence skip sent", || faults.take_skip_sequence(), || faults.skip_sequence(1));
     std::thread::sleep(Duration::from_millis(500));
     faults.malformed_frames(1);
-    let out: Output = child.wait_with_output().unwrap();
+    wait_until_taken(WAIT, "the malformed frame sent", || faults.take_malformed_frame(), || faults.malformed_frames(1));
+    std::thread::sleep(AFTER_THE_FAULTS);
+    let out: Output = stop(child);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{}", String::from_utf8_lossy(&out.stderr));
     // Per venue connection: the decoder's counters, parse errors by reason.

@@ -1,12 +1,10 @@
 //! `qt venue-sim` as a user starts it: binds loopback ports, writes the CA file, serves, stops;
 //! and `qt capture` (binance, okx, kraken) against the simulator, checked by `qt feed-check`.
 
-use qt_core::{Instrument, InstrumentId, InstrumentSpec, Price, Rate, Venue};
-use qt_venue_sim::exchange::flow::FlowParams;
-use qt_venue_sim::exchange::matching::FeeSchedule;
-use qt_venue_sim::market::{Market, MarketConfig, SymbolConfig};
+mod util;
+
 use qt_venue_sim::protocol::Protocol;
-use qt_venue_sim::server::{RunningServer, ServerConfig, VenueSimServer};
+use qt_venue_sim::server::RunningServer;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -17,27 +15,8 @@ use std::time::Duration;
 /// A simulator serving `protocol` for one symbol (BTCUSDT, tick 0.01, lot 0.00001) with flow at
 /// `rate` events/s: its temp folder, CA file and the running server.
 fn capture_sim(tag: &str, protocol: Arc<dyn Protocol>, rate: f64) -> (PathBuf, PathBuf, RunningServer) {
-    let dir = std::env::temp_dir().join(format!("qt-capture-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let ca = dir.join("ca.pem");
-    let spec = InstrumentSpec::spot(Venue::Binance, "BTCUSDT", "BTC", "USDT", "0.01", "0.00001");
-    let instrument = Instrument::from_spec(InstrumentId(0), &spec).unwrap();
-    let flow =
-        FlowParams { start_mid: Some(Price::from_units(6_500_000)), events_per_sec: rate, ..FlowParams::default() };
-    let market = Market::new(MarketConfig {
-        symbols: vec![SymbolConfig { instrument, flow }],
-        fees: FeeSchedule { maker: Rate::ZERO, taker: Rate::ZERO },
-        accounts: vec![],
-        seed: 3,
-    })
-    .unwrap();
-    let server = VenueSimServer::start(ServerConfig {
-        market,
-        faults: qt_venue_sim::faults::Faults::new(),
-        protocols: vec![(protocol, "127.0.0.1:0".parse().unwrap())],
-        ca_file: ca.clone(),
-    })
-    .unwrap();
+    let (dir, server) = util::sim::capture_sim(tag, "BTCUSDT", protocol, rate, 3);
+    let ca = server.ca_file.clone();
     (dir, ca, server)
 }
 

@@ -8,11 +8,11 @@
 
 mod util;
 
-use qt_core::{InstrumentId, InstrumentKind, InstrumentSpec, Rate, Venue};
+use qt_core::{InstrumentKind, Venue};
+use qt_test_support::market::{MarketBuilder, flow, usdt_instrument};
 use qt_venue_sim::binance::BinanceSpot;
 use qt_venue_sim::exchange::flow::FlowParams;
-use qt_venue_sim::exchange::matching::FeeSchedule;
-use qt_venue_sim::market::{AccountConfig, Market, MarketConfig, SymbolConfig};
+use qt_venue_sim::market::Market;
 use qt_venue_sim::protocol::Protocol;
 use qt_venue_sim::server::RunningServer;
 use qt_venue_sim::signing::hmac_sha256_hex;
@@ -36,40 +36,15 @@ fn binance() -> Vec<Arc<dyn Protocol>> {
 /// BTCUSDT like the shared test market but with slow background flow (`events_per_sec`) and
 /// no background taker orders, and two accounts (`API_KEY`, `TAKER_KEY`).
 fn quiet_market(events_per_sec: f64) -> Arc<Market> {
-    let spec = InstrumentSpec {
-        venue: Venue::Binance,
-        symbol: "BTCUSDT".into(),
-        base: "BTC".into(),
-        quote: "USDT".into(),
-        kind: InstrumentKind::Spot,
-        tick_size: "0.01".into(),
-        lot_size: "0.00001".into(),
-        min_qty: Some("0.00001".into()),
-        min_notional: Some("5".into()),
-        multiplier: None,
-        price_scale: None,
-        qty_scale: None,
-    };
-    let instrument = qt_core::Instrument::from_spec(InstrumentId(0), &spec).expect("valid instrument");
-    let flow = FlowParams {
-        events_per_sec,
-        start_mid: Some(instrument.parse_price("65000").expect("price")),
-        size_median_lots: 200.0,
-        market_weight: 0.0,
-        ..FlowParams::default()
-    };
-    let account = |key: &str, secret: &str| AccountConfig {
-        api_key: key.into(),
-        secret: secret.into(),
-        balances: vec![("USDT".into(), "1000000".into()), ("BTC".into(), "10".into())],
-    };
-    Market::new(MarketConfig {
-        symbols: vec![SymbolConfig { instrument, flow }],
-        fees: FeeSchedule { maker: Rate::from_bps(1), taker: Rate::from_bps(5) },
-        accounts: vec![account(API_KEY, API_SECRET), account(TAKER_KEY, TAKER_SECRET)],
-        seed: 5,
-    })
-    .expect("valid market")
+    let instrument = usdt_instrument(Venue::Binance, 0, "BTCUSDT", "BTC", "0.00001", InstrumentKind::Spot);
+    let flow = FlowParams { market_weight: 0.0, ..flow(&instrument, "65000", events_per_sec) };
+    let balances = [("USDT", "1000000"), ("BTC", "10")];
+    MarketBuilder::new()
+        .symbol_with_flow(instrument, flow)
+        .account(API_KEY, API_SECRET, &balances)
+        .account(TAKER_KEY, TAKER_SECRET, &balances)
+        .seed(5)
+        .build()
 }
 
 fn now_ms() -> u128 {

@@ -4,11 +4,12 @@
 
 mod util;
 
-use qt_core::{Instrument, InstrumentId, InstrumentKind, InstrumentSpec, Qty, Rate, Venue};
+use qt_core::{Instrument, Qty, Venue};
+use qt_test_support::TestInstrument;
+use qt_test_support::market::{MarketBuilder, flow};
 use qt_venue_sim::bybit::{BybitV5, string_to_sign};
 use qt_venue_sim::exchange::flow::FlowParams;
-use qt_venue_sim::exchange::matching::FeeSchedule;
-use qt_venue_sim::market::{AccountConfig, Market, MarketConfig, SymbolConfig};
+use qt_venue_sim::market::Market;
 use qt_venue_sim::server::RunningServer;
 use qt_venue_sim::signing::hmac_sha256_hex;
 use serde_json::Value;
@@ -25,47 +26,19 @@ const SECRET_B: &str = "secret-b";
 /// decimals so off-grid values reach the matching engine), background flow at
 /// `events_per_sec`, and two accounts.
 fn market(events_per_sec: f64) -> Arc<Market> {
-    let symbol = |i: u32, symbol: &str, base: &str, tick: &str, lot: &str, min_qty: &str, qty_scale, mid: &str| {
-        let spec = InstrumentSpec {
-            venue: Venue::Bybit,
-            symbol: symbol.into(),
-            base: base.into(),
-            quote: "USDT".into(),
-            kind: InstrumentKind::Spot,
-            tick_size: tick.into(),
-            lot_size: lot.into(),
-            min_qty: Some(min_qty.into()),
-            min_notional: Some("5".into()),
-            multiplier: None,
-            price_scale: None,
-            qty_scale,
-        };
-        let instrument = Instrument::from_spec(InstrumentId(i), &spec).expect("valid instrument");
-        let start_mid = instrument.parse_price(mid).expect("valid mid");
-        let flow = FlowParams {
-            events_per_sec,
-            start_mid: Some(start_mid),
-            size_median_lots: 200.0,
-            seed_levels: 80,
-            ..FlowParams::default()
-        };
-        SymbolConfig { instrument, flow }
-    };
-    let account = |key: &str, secret: &str| AccountConfig {
-        api_key: key.into(),
-        secret: secret.into(),
-        balances: vec![("USDT".into(), "1000000".into()), ("BTC".into(), "10".into()), ("ETH".into(), "100".into())],
-    };
-    Market::new(MarketConfig {
-        symbols: vec![
-            symbol(0, "BTCUSDT", "BTC", "0.01", "0.00001", "0.00001", None, "65000"),
-            symbol(1, "ETHUSDT", "ETH", "0.05", "0.0005", "0.001", Some(4), "3200"),
-        ],
-        fees: FeeSchedule { maker: Rate::from_bps(1), taker: Rate::from_bps(5) },
-        accounts: vec![account(API_KEY, API_SECRET), account(KEY_B, SECRET_B)],
-        seed: 5,
-    })
-    .expect("valid market")
+    let btc = TestInstrument::spot(Venue::Bybit, "BTCUSDT").assets("BTC", "USDT").lot("0.00001");
+    let eth = TestInstrument::spot(Venue::Bybit, "ETHUSDT").assets("ETH", "USDT").tick("0.05").lot("0.0005");
+    let (btc, eth) = (btc.minimums("0.00001", "5").build(0), eth.minimums("0.001", "5").qty_scale(4).build(1));
+    let seeded = |inst: &Instrument, mid: &str| FlowParams { seed_levels: 80, ..flow(inst, mid, events_per_sec) };
+    let (btc_flow, eth_flow) = (seeded(&btc, "65000"), seeded(&eth, "3200"));
+    let balances = [("USDT", "1000000"), ("BTC", "10"), ("ETH", "100")];
+    MarketBuilder::new()
+        .symbol_with_flow(btc, btc_flow)
+        .symbol_with_flow(eth, eth_flow)
+        .account(API_KEY, API_SECRET, &balances)
+        .account(KEY_B, SECRET_B, &balances)
+        .seed(5)
+        .build()
 }
 
 fn start(events_per_sec: f64) -> RunningServer {

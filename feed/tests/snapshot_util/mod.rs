@@ -6,36 +6,28 @@
 //! diff boundary long enough for an HTTP round trip). Every wait is bounded.
 #![allow(dead_code, reason = "each test binary uses a different part")]
 
-#[path = "../common/sim_book.rs"]
-mod sim_book_http;
-
-use crossbeam_channel::Receiver;
 use qt_core::feed_source::FeedState;
-use qt_core::{Book, EventKind, FeedSource, Instrument, InstrumentId, InstrumentSpec, MarketEvent};
-use qt_core::{Nanos, Price, Qty, Rate, Side, Venue};
+use qt_core::{FeedSource, Instrument, Side, Venue};
 use qt_feed::decoder::VenueDecoder;
-use qt_feed::endpoint::Endpoint;
 use qt_feed::snapshot::HttpsClient;
 use qt_feed::snapshot_feed::{SnapshotFeed, SnapshotVenue};
-use qt_venue_sim::exchange::flow::FlowParams;
-use qt_venue_sim::exchange::matching::FeeSchedule;
-use qt_venue_sim::market::{AccountConfig, BookUpdate, Market, MarketConfig, SymbolConfig};
-use qt_venue_sim::protocol::Protocol;
-use qt_venue_sim::server::{RunningServer, ServerConfig, VenueSimServer};
-use std::collections::{BTreeMap, VecDeque};
-use std::path::PathBuf;
+use qt_test_support::TestInstrument;
+use qt_test_support::market::MarketBuilder;
+use qt_venue_sim::market::Market;
+use qt_venue_sim::server::RunningServer;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+pub(crate) use qt_test_support::feed_loop::FeedLoop;
+pub(crate) use qt_test_support::sim::start_sim;
+pub(crate) use qt_test_support::sim_book::{Levels, Reference, SimBook, book_levels};
 
 /// Symbol index of the fast symbol.
 pub(crate) const FAST: usize = 0;
 /// Symbol index of the slow symbol.
 pub(crate) const SLOW: usize = 1;
 
-/// Levels as exact integers, best first.
-pub(crate) type Levels = Vec<(i64, i64)>;
-
+/// A spot instrument `symbol` (`base`/`quote`) on the grid `tick`/`lot`, no minimums.
 pub(crate) fn instrument(
     id: u32,
     venue: Venue,
@@ -45,49 +37,16 @@ pub(crate) fn instrument(
     tick: &str,
     lot: &str,
 ) -> Instrument {
-    let spec = InstrumentSpec::spot(venue, symbol, base, quote, tick, lot);
-    Instrument::from_spec(InstrumentId(id), &spec).expect("valid test instrument")
+    TestInstrument::spot(venue, symbol).assets(base, quote).tick(tick).lot(lot).build(id)
 }
 
-/// A market of `(instrument, mid, background events/s)`.
+/// A market of `(instrument, mid, background events/s)` with one empty account.
 pub(crate) fn market(symbols: Vec<(Instrument, &str, f64)>) -> Arc<Market> {
-    let symbols = symbols
+    symbols
         .into_iter()
-        .map(|(inst, mid, rate)| {
-            let flow = FlowParams {
-                events_per_sec: rate,
-                start_mid: Some(inst.parse_price(mid).expect("mid")),
-                size_median_lots: 200.0,
-                ..FlowParams::default()
-            };
-            SymbolConfig { instrument: inst, flow }
-        })
-        .collect();
-    Market::new(MarketConfig {
-        symbols,
-        fees: FeeSchedule { maker: Rate::from_bps(1), taker: Rate::from_bps(5) },
-        accounts: vec![AccountConfig { api_key: "k".into(), secret: "s".into(), balances: vec![] }],
-        seed: 42,
-    })
-    .expect("valid test market")
-}
-
-fn fresh_ca_path() -> PathBuf {
-    static N: AtomicU64 = AtomicU64::new(0);
-    let dir = std::env::temp_dir().join("qt-feed-live-tests");
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir.join(format!("ca-{}-{}.pem", std::process::id(), N.fetch_add(1, Ordering::Relaxed)))
-}
-
-/// The simulator with `protocol` on a loopback port.
-pub(crate) fn start_sim(market: Arc<Market>, protocol: Arc<dyn Protocol>) -> RunningServer {
-    VenueSimServer::start(ServerConfig {
-        market,
-        faults: qt_venue_sim::faults::Faults::new(),
-        protocols: vec![(protocol, "127.0.0.1:0".parse().expect("addr"))],
-        ca_file: fresh_ca_path(),
-    })
-    .expect("simulator starts")
+        .fold(MarketBuilder::new(), |m, (inst, mid, rate)| m.symbol(inst, mid, rate))
+        .account("k", "s", &[])
+        .build()
 }
 
 /// `https://<addr>` and `wss://<addr>` of the server's only listener.
@@ -96,147 +55,52 @@ pub(crate) fn urls(server: &RunningServer) -> (String, String) {
     (format!("https://{addr}"), format!("wss://{addr}"))
 }
 
-/// A blocking client for the simulator's REST side (control endpoints, `/_sim/book`).
+/// A blocking client for the simulator's REST side (control endpoints, `/_sim/book`) of the
+/// server's only listener.
 pub(crate) fn rest_client(server: &RunningServer) -> HttpsClient {
-    let addr = server.addrs[0].1;
-    let endpoint = Endpoint::parse(&format!("https://{addr}"), "rest_url").expect("url");
-    let tls = qt_feed::tls::client_config(Some(&server.ca_file)).expect("tls");
-    HttpsClient::new(endpoint.clone(), vec![addr], endpoint.server_name(Some("localhost")).expect("name"), tls)
+    qt_test_support::sim_book::rest_client(server, server.addrs[0].0)
 }
 
-pub(crate) fn book_levels(book: &Book, side: Side) -> Levels {
-    book.levels(side).map(|l| (l.price.units(), l.qty.units())).collect()
-}
-
-/// `(updateId, bids, asks)` of the simulator's own book of `symbol`, on `inst`'s grid.
+/// `(updateId, bids, asks)` of the simulator's own (whole) book of `inst`.
 pub(crate) fn sim_book(rest: &HttpsClient, inst: &Instrument) -> (u64, Levels, Levels) {
-    sim_book_http::fetch(rest, inst, 100_000)
+    let SimBook { update_id, bids, asks } = SimBook::fetch(rest, inst, 100_000);
+    (update_id, bids, asks)
 }
 
-/// The market's book rebuilt from its own update stream.
-pub(crate) struct Reference {
-    rx: Receiver<Arc<BookUpdate>>,
-    backlog: VecDeque<Arc<BookUpdate>>,
-    at: u64,
-    sides: [BTreeMap<i64, i64>; 2],
-}
-
-impl Reference {
-    pub(crate) fn new(market: &Market, symbol: usize) -> Self {
-        let (snap, rx) = market.subscribe_book(symbol, usize::MAX).expect("symbol");
-        let collect = |v: &[(Price, Qty)]| v.iter().map(|(p, q)| (p.units(), q.units())).collect();
-        Self { rx, backlog: VecDeque::new(), at: snap.update_id, sides: [collect(&snap.bids), collect(&snap.asks)] }
-    }
-
-    /// `(bids, asks)` when the stream reaches exactly `id`; `None` if it has not got there
-    /// yet or is already past it.
-    pub(crate) fn at(&mut self, id: u64) -> Option<(Levels, Levels)> {
-        self.backlog.extend(self.rx.try_iter());
-        while self.at < id {
-            let u = self.backlog.pop_front()?;
-            for (side, price, qty) in &u.levels {
-                let book = &mut self.sides[usize::from(*side == Side::Sell)];
-                if qty.is_zero() {
-                    book.remove(&price.units());
-                } else {
-                    book.insert(price.units(), qty.units());
-                }
-            }
-            self.at = u.update_id;
-        }
-        (self.at == id).then(|| {
-            let [bids, asks] = &self.sides;
-            (bids.iter().rev().map(|(p, q)| (*p, *q)).collect(), asks.iter().map(|(p, q)| (*p, *q)).collect())
-        })
-    }
-}
-
-/// What the records did to the books, per symbol.
-#[derive(Debug, Default)]
-pub(crate) struct Tally {
-    /// `seq` of the last book batch (snapshot or delta) ending with `BATCH_END`.
-    pub(crate) depth_seq: Vec<u64>,
-    /// `CLEAR`-only records (invalidations).
-    pub(crate) invalidations: Vec<u64>,
-    pub(crate) snapshots: u64,
-    pub(crate) delta_batches: u64,
-    pub(crate) deltas: u64,
-    pub(crate) bbo: u64,
-    pub(crate) trades: u64,
-}
-
-/// The feed plus what the core loop would own.
+/// The feed plus what the core loop would own ([`FeedLoop`]: `feed`, `books`, `tally` through
+/// `Deref`), with the comparisons these tests make.
 pub(crate) struct Driver<F: FeedSource> {
-    pub(crate) feed: F,
-    poll: mio::Poll,
-    events: mio::Events,
-    pub(crate) books: Vec<Book>,
-    pub(crate) tally: Tally,
-    start: Instant,
+    lp: FeedLoop<F>,
+}
+
+impl<F: FeedSource> std::ops::Deref for Driver<F> {
+    type Target = FeedLoop<F>;
+    fn deref(&self) -> &FeedLoop<F> {
+        &self.lp
+    }
+}
+
+impl<F: FeedSource> std::ops::DerefMut for Driver<F> {
+    fn deref_mut(&mut self) -> &mut FeedLoop<F> {
+        &mut self.lp
+    }
 }
 
 impl<V: SnapshotVenue> Driver<SnapshotFeed<V>> {
     /// (Un)subscribes `symbol` now, applying what that emits; whether anything changed.
     pub(crate) fn set_subscribed(&mut self, symbol: usize, on: bool) -> bool {
-        let now = Nanos::from_duration(self.start.elapsed());
-        let Self { feed, books, tally, .. } = self;
-        feed.set_subscribed(symbol, on, now, &mut |ev: &MarketEvent| Driver::<SnapshotFeed<V>>::apply(books, tally, ev))
+        self.lp.with_sink(|feed, now, sink| feed.set_subscribed(symbol, on, now, sink))
     }
 }
 
 impl<F: FeedSource> Driver<F> {
-    pub(crate) fn new(mut feed: F, symbols: &[Instrument]) -> Self {
-        let poll = mio::Poll::new().expect("poll");
-        feed.register(poll.registry(), 0).expect("register");
-        Self {
-            feed,
-            poll,
-            events: mio::Events::with_capacity(64),
-            books: symbols.iter().map(|i| Book::new(i.id(), 100_000)).collect(),
-            tally: Tally {
-                depth_seq: vec![0; symbols.len()],
-                invalidations: vec![0; symbols.len()],
-                ..Tally::default()
-            },
-            start: Instant::now(),
-        }
+    pub(crate) fn new(feed: F, symbols: &[Instrument]) -> Self {
+        Self { lp: FeedLoop::new_unasserted(feed, symbols, 100_000) }
     }
 
-    /// One loop iteration (a 1 ms wait so an idle test does not spin).
+    /// One loop iteration.
     pub(crate) fn step(&mut self) {
-        self.poll.poll(&mut self.events, Some(Duration::from_millis(1))).expect("mio poll");
-        for ev in self.events.iter() {
-            self.feed.on_ready(ev.token().0);
-        }
-        let now = Nanos::from_duration(self.start.elapsed());
-        let Self { feed, books, tally, .. } = self;
-        feed.poll(now, &mut |ev: &MarketEvent| Self::apply(books, tally, ev));
-    }
-
-    /// Applies a record as the core loop would.
-    fn apply(books: &mut [Book], tally: &mut Tally, ev: &MarketEvent) {
-        let i = ev.instrument.index();
-        books[i].apply(ev).expect("valid record");
-        match ev.kind {
-            EventKind::BookDelta => {
-                tally.deltas += 1;
-                if ev.is_batch_end() {
-                    tally.delta_batches += 1;
-                    tally.depth_seq[i] = ev.seq;
-                }
-            }
-            EventKind::BookSnapshot => {
-                if ev.is_clear() && !ev.is_batch_end() && ev.qty.is_zero() {
-                    tally.invalidations[i] += 1;
-                }
-                if ev.is_batch_end() {
-                    tally.snapshots += 1;
-                    tally.depth_seq[i] = ev.seq;
-                }
-            }
-            EventKind::BestBidOffer => tally.bbo += 1,
-            EventKind::Trade => tally.trades += 1,
-        }
+        self.lp.step();
     }
 
     /// Steps until `done` (asserting it happens within `limit`; `info` describes the feed).

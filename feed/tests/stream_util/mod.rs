@@ -5,82 +5,30 @@
 
 #![allow(dead_code, reason = "each test file uses a different part of the harness")]
 
-#[path = "../common/sim_book.rs"]
-mod sim_book_http;
-
-use qt_core::{Book, EventKind, FeedSource, Instrument, InstrumentId, InstrumentKind, InstrumentSpec, MarketEvent};
-use qt_core::{Nanos, Rate, Side, Venue};
-use qt_feed::endpoint::Endpoint;
+use qt_core::{FeedSource, Instrument, InstrumentSpec, Venue};
 use qt_feed::snapshot::HttpsClient;
 use qt_feed::ws_feed::{StreamVenue, WsFeed, WsFeedConfig};
-use qt_venue_sim::exchange::flow::FlowParams;
-use qt_venue_sim::exchange::matching::FeeSchedule;
-use qt_venue_sim::market::{Market, MarketConfig, SymbolConfig};
-use qt_venue_sim::protocol::Protocol;
-use qt_venue_sim::server::{RunningServer, ServerConfig, VenueSimServer};
-use std::path::PathBuf;
+use qt_test_support::TestInstrument;
+use qt_test_support::market::MarketBuilder;
+use qt_venue_sim::market::Market;
+use qt_venue_sim::server::RunningServer;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-/// A spot instrument `base{sep}quote` with tick 0.01.
+pub(crate) use qt_test_support::feed_loop::FeedLoop;
+pub(crate) use qt_test_support::sim::start_sim;
+pub(crate) use qt_test_support::sim_book::{SimBook, rest_client};
+
+/// A spot instrument `symbol` (`base`/`quote`) with tick 0.01, lot and minimum quantity `lot`,
+/// minimum notional 5.
 pub(crate) fn instrument(venue: Venue, id: u32, symbol: &str, base: &str, quote: &str, lot: &str) -> Instrument {
-    let spec = InstrumentSpec {
-        venue,
-        symbol: symbol.into(),
-        base: base.into(),
-        quote: quote.into(),
-        kind: InstrumentKind::Spot,
-        tick_size: "0.01".into(),
-        lot_size: lot.into(),
-        min_qty: Some(lot.into()),
-        min_notional: Some("5".into()),
-        multiplier: None,
-        price_scale: None,
-        qty_scale: None,
-    };
-    Instrument::from_spec(InstrumentId(id), &spec).expect("valid test instrument")
+    TestInstrument::spot(venue, symbol).assets(base, quote).lot(lot).minimums(lot, "5").build(id)
 }
 
-/// A market of `symbols` (instrument, start mid) with background flow at `rate` events/s.
+/// A market of `symbols` (instrument, start mid) with background flow at `rate` events/s, no
+/// account.
 pub(crate) fn market(symbols: Vec<(Instrument, &str)>, rate: f64) -> Arc<Market> {
-    let symbols = symbols
-        .into_iter()
-        .map(|(inst, mid)| {
-            let flow = FlowParams {
-                events_per_sec: rate,
-                start_mid: Some(inst.parse_price(mid).expect("price")),
-                size_median_lots: 200.0,
-                ..FlowParams::default()
-            };
-            SymbolConfig { instrument: inst, flow }
-        })
-        .collect();
-    Market::new(MarketConfig {
-        symbols,
-        fees: FeeSchedule { maker: Rate::from_bps(1), taker: Rate::from_bps(5) },
-        accounts: Vec::new(),
-        seed: 42,
-    })
-    .expect("valid test market")
-}
-
-fn fresh_ca_path(tag: &str) -> PathBuf {
-    static N: AtomicU64 = AtomicU64::new(0);
-    let dir = std::env::temp_dir().join("qt-feed-tests");
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir.join(format!("{tag}-ca-{}-{}.pem", std::process::id(), N.fetch_add(1, Ordering::Relaxed)))
-}
-
-/// The simulator serving `protocol` on loopback.
-pub(crate) fn start_sim(market: Arc<Market>, protocol: Arc<dyn Protocol>) -> RunningServer {
-    VenueSimServer::start(ServerConfig {
-        market,
-        faults: qt_venue_sim::faults::Faults::new(),
-        ca_file: fresh_ca_path(protocol.name()),
-        protocols: vec![(protocol, "127.0.0.1:0".parse().unwrap())],
-    })
-    .expect("simulator starts")
+    symbols.into_iter().fold(MarketBuilder::new(), |m, (inst, mid)| m.symbol(inst, mid, rate)).build()
 }
 
 /// The common feed config pointing at `server`'s `name` listener.
@@ -94,90 +42,36 @@ pub(crate) fn feed_config(server: &RunningServer, name: &str) -> WsFeedConfig {
     }
 }
 
-/// An HTTPS client of `server`'s `name` listener (REST and `/_sim/`).
-pub(crate) fn rest_client(server: &RunningServer, name: &str) -> HttpsClient {
-    let addr = server.addr_of(name).expect("listener");
-    let endpoint = Endpoint::parse(&format!("https://{addr}"), "rest_url").unwrap();
-    let tls = qt_feed::tls::client_config(Some(&server.ca_file)).unwrap();
-    HttpsClient::new(endpoint.clone(), vec![addr], endpoint.server_name(Some("localhost")).unwrap(), tls)
-}
-
-/// Price/qty units per level, best first.
-pub(crate) type Levels = Vec<(i64, i64)>;
-
-/// A book's levels.
-pub(crate) fn book_levels(book: &Book, side: Side) -> Levels {
-    book.levels(side).map(|l| (l.price.units(), l.qty.units())).collect()
-}
-
-/// The simulator's own top `depth` of `symbol`: `(updateId, bids, asks)`.
-pub(crate) fn sim_book(rest: &mut HttpsClient, market: &Market, symbol: usize, depth: usize) -> (u64, Levels, Levels) {
-    let inst = &market.instruments()[symbol];
-    sim_book_http::fetch(rest, inst, depth)
-}
-
-/// A [`WsFeed`] driven like the core loop drives it, with one book per symbol.
+/// A [`WsFeed`] driven like the core loop drives it ([`FeedLoop`]: `feed`, `books`, `tally`
+/// through `Deref`), with the simulator it talks to and a REST client of it.
 pub(crate) struct Harness<V: StreamVenue> {
     pub(crate) server: RunningServer,
-    pub(crate) feed: WsFeed<V>,
-    pub(crate) poll: mio::Poll,
-    pub(crate) events: mio::Events,
-    pub(crate) books: Vec<Book>,
-    pub(crate) invalidations: Vec<u64>,
-    pub(crate) trades: u64,
-    pub(crate) bbo: u64,
-    pub(crate) records: u64,
-    pub(crate) start: Instant,
+    pub(crate) lp: FeedLoop<WsFeed<V>>,
     pub(crate) rest: HttpsClient,
 }
 
-impl<V: StreamVenue> Harness<V> {
-    pub(crate) fn new(server: RunningServer, mut feed: WsFeed<V>, name: &str) -> Self {
-        let poll = mio::Poll::new().expect("poll");
-        assert!(feed.register(poll.registry(), 0).expect("register"));
-        let books = server.market.instruments().iter().map(|i| Book::new(i.id(), 10_000)).collect();
-        let n = server.market.instruments().len();
-        let rest = rest_client(&server, name);
-        Self {
-            server,
-            feed,
-            poll,
-            events: mio::Events::with_capacity(64),
-            books,
-            invalidations: vec![0; n],
-            trades: 0,
-            bbo: 0,
-            records: 0,
-            start: Instant::now(),
-            rest,
-        }
+impl<V: StreamVenue> std::ops::Deref for Harness<V> {
+    type Target = FeedLoop<WsFeed<V>>;
+    fn deref(&self) -> &FeedLoop<WsFeed<V>> {
+        &self.lp
     }
+}
 
-    pub(crate) fn now(&self) -> Nanos {
-        Nanos::from_duration(self.start.elapsed())
+impl<V: StreamVenue> std::ops::DerefMut for Harness<V> {
+    fn deref_mut(&mut self) -> &mut FeedLoop<WsFeed<V>> {
+        &mut self.lp
+    }
+}
+
+impl<V: StreamVenue> Harness<V> {
+    pub(crate) fn new(server: RunningServer, feed: WsFeed<V>, name: &str) -> Self {
+        let lp = FeedLoop::new(feed, server.market.instruments(), 10_000);
+        let rest = rest_client(&server, name);
+        Self { server, lp, rest }
     }
 
     pub(crate) fn step(&mut self) {
-        self.poll.poll(&mut self.events, Some(Duration::from_millis(1))).expect("mio poll");
-        for ev in self.events.iter() {
-            self.feed.on_ready(ev.token().0);
-        }
-        let now = self.now();
-        let Self { feed, books, invalidations, trades, bbo, records, .. } = self;
-        feed.poll(now, &mut |ev: &MarketEvent| {
-            *records += 1;
-            let i = ev.instrument.index();
-            match ev.kind {
-                EventKind::BookSnapshot | EventKind::BookDelta => {
-                    books[i].apply(ev).expect("valid record");
-                    if ev.is_clear() && !ev.is_batch_end() && ev.qty.is_zero() {
-                        invalidations[i] += 1;
-                    }
-                }
-                EventKind::Trade => *trades += 1,
-                EventKind::BestBidOffer => *bbo += 1,
-            }
-        });
+        self.lp.step();
     }
 
     pub(crate) fn run_until(&mut self, limit: Duration, what: &str, mut done: impl FnMut(&mut Self) -> bool) {
@@ -205,29 +99,28 @@ impl<V: StreamVenue> Harness<V> {
     /// Asserts symbol's book equals the simulator's top `depth` if the simulator's `updateId`
     /// is `at`; returns whether it compared.
     pub(crate) fn compare_at(&mut self, symbol: usize, depth: usize, at: u64) -> bool {
-        let (update_id, bids, asks) = sim_book(&mut self.rest, &self.server.market, symbol, depth);
-        if update_id != at || !self.synced(symbol) {
+        let image = SimBook::fetch(&self.rest, &self.server.market.instruments()[symbol], depth);
+        if image.update_id != at || !self.synced(symbol) {
             return false;
         }
-        assert_eq!(book_levels(&self.books[symbol], Side::Buy), bids, "symbol {symbol} bids at {update_id}");
-        assert_eq!(book_levels(&self.books[symbol], Side::Sell), asks, "symbol {symbol} asks at {update_id}");
+        image.assert_equals(&self.books[symbol], &format!("symbol {symbol}"));
         true
     }
 
     /// For venues without sequence numbers: the simulator's `updateId` did not move while the
     /// feed caught up (`settle` of polling), and then our book equals its top `depth`.
     pub(crate) fn compare_settled(&mut self, symbol: usize, depth: usize, settle: Duration) -> bool {
-        let (before, ..) = sim_book(&mut self.rest, &self.server.market, symbol, depth);
+        let inst = self.server.market.instruments()[symbol].clone();
+        let before = SimBook::fetch(&self.rest, &inst, depth).update_id;
         let until = Instant::now() + settle;
         while Instant::now() < until {
             self.step();
         }
-        let (update_id, bids, asks) = sim_book(&mut self.rest, &self.server.market, symbol, depth);
-        if update_id != before || !self.synced(symbol) {
+        let image = SimBook::fetch(&self.rest, &inst, depth);
+        if image.update_id != before || !self.synced(symbol) {
             return false;
         }
-        assert_eq!(book_levels(&self.books[symbol], Side::Buy), bids, "symbol {symbol} bids at {update_id}");
-        assert_eq!(book_levels(&self.books[symbol], Side::Sell), asks, "symbol {symbol} asks at {update_id}");
+        image.assert_equals(&self.books[symbol], &format!("symbol {symbol}"));
         true
     }
 }
@@ -252,7 +145,7 @@ pub(crate) fn engine_tracks_the_simulator(
     depth: usize,
 ) {
     use qt_core::{Engine, EngineConfig, IdleStrategy, InstrumentRegistry};
-    let mut rest = rest_client(server, server.addrs.first().map_or("", |(name, _)| *name));
+    let rest = rest_client(server, server.addrs.first().map_or("", |(name, _)| *name));
     let mut registry = InstrumentRegistry::new();
     for (inst, lot) in server.market.instruments().iter().zip(lots) {
         let spec = InstrumentSpec::spot(inst.venue(), inst.symbol(), inst.base(), inst.quote(), "0.01", lot);
@@ -271,16 +164,16 @@ pub(crate) fn engine_tracks_the_simulator(
             if compared[s] || !engine.book(ids[s]).is_some_and(|b| b.is_valid()) {
                 continue;
             }
-            let (before, ..) = sim_book(&mut rest, &server.market, s, depth);
+            let inst = &server.market.instruments()[s];
+            let before = SimBook::fetch(&rest, inst, depth).update_id;
             let until = Instant::now() + Duration::from_millis(300);
             while Instant::now() < until {
                 engine.do_work();
             }
-            let (after, bids, asks) = sim_book(&mut rest, &server.market, s, depth);
+            let image = SimBook::fetch(&rest, inst, depth);
             let Some(book) = engine.book(ids[s]).filter(|b| b.is_valid()) else { continue };
-            if before == after {
-                assert_eq!(book_levels(book, Side::Buy), bids, "engine bids of symbol {s} at {after}");
-                assert_eq!(book_levels(book, Side::Sell), asks, "engine asks of symbol {s} at {after}");
+            if before == image.update_id {
+                image.assert_equals(book, &format!("engine symbol {s}"));
                 compared[s] = true;
             }
         }

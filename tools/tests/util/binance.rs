@@ -1,20 +1,22 @@
 //! The simulated Binance spot venue (in this process, over real TLS sockets) and a `qt run`
 //! configuration pointing at it, with the summary readers the live tests share.
 
-use qt_core::{AccountId, Instrument, InstrumentId, InstrumentSpec, Notional, Price, Rate, Venue};
+use qt_core::{AccountId, Notional, Price, Venue};
+use qt_test_support::TestInstrument;
+use qt_test_support::market::MarketBuilder;
+use qt_test_support::sim::{sim_config, start_sim_config};
 use qt_venue_sim::binance::BinanceSpot;
 use qt_venue_sim::exchange::flow::FlowParams;
-use qt_venue_sim::exchange::matching::FeeSchedule;
 use qt_venue_sim::faults::Faults;
-use qt_venue_sim::market::{AccountConfig, Market, MarketConfig, SymbolConfig};
-use qt_venue_sim::server::{RunningServer, ServerConfig, VenueSimServer};
+use qt_venue_sim::market::Market;
+use qt_venue_sim::server::RunningServer;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Starts the simulated Binance (one account: 1 000 000 USDT, 10 BTC) and writes a `qt run`
-/// config pointing at it.
+/// config pointing at it (`live.toml`, with the CA file `ca.pem` next to it).
 pub(crate) fn venue(tag: &str) -> (RunningServer, Arc<Market>, PathBuf) {
     let (server, market, path, _) = venue_with_faults(tag);
     (server, market, path)
@@ -24,9 +26,8 @@ pub(crate) fn venue(tag: &str) -> (RunningServer, Arc<Market>, PathBuf) {
 pub(crate) fn venue_with_faults(tag: &str) -> (RunningServer, Arc<Market>, PathBuf, Arc<Faults>) {
     let dir = std::env::temp_dir().join(format!("qt-live-binance-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let ca = dir.join("ca.pem");
-    let spec = InstrumentSpec::spot(Venue::Binance, "BTCUSDT", "BTC", "USDT", "0.01", "0.00001").with_min_notional("5");
-    let instrument = Instrument::from_spec(InstrumentId(0), &spec).unwrap();
+    let instrument =
+        TestInstrument::spot(Venue::Binance, "BTCUSDT").assets("BTC", "USDT").lot("0.00001").min_notional("5").build(0);
     let flow = FlowParams {
         start_mid: Some(Price::from_units(6_500_000)),
         events_per_sec: 2000.0,
@@ -34,25 +35,17 @@ pub(crate) fn venue_with_faults(tag: &str) -> (RunningServer, Arc<Market>, PathB
         size_median_lots: 2000.0,
         ..FlowParams::default()
     };
-    let market = Market::new(MarketConfig {
-        symbols: vec![SymbolConfig { instrument, flow }],
-        fees: FeeSchedule { maker: Rate::from_bps(2), taker: Rate::from_bps(5) },
-        accounts: vec![AccountConfig {
-            api_key: "live-test-key".into(),
-            secret: "live-test-secret".into(),
-            balances: vec![("USDT".into(), "1000000".into()), ("BTC".into(), "10".into())],
-        }],
-        seed: 11,
-    })
-    .unwrap();
-    let faults = Faults::new();
-    let server = VenueSimServer::start(ServerConfig {
-        market: market.clone(),
-        faults: faults.clone(),
-        protocols: vec![(Arc::new(BinanceSpot::default()), "127.0.0.1:0".parse().unwrap())],
-        ca_file: ca.clone(),
-    })
-    .unwrap();
+    let market = MarketBuilder::new()
+        .symbol_with_flow(instrument, flow)
+        .fees_bps(2, 5)
+        .account("live-test-key", "live-test-secret", &[("USDT", "1000000"), ("BTC", "10")])
+        .seed(11)
+        .build();
+    // The CA goes next to the config: tests that build a gateway config of their own find it there.
+    let mut sim = sim_config(market.clone(), vec![Arc::new(BinanceSpot::default())]);
+    sim.ca_file = dir.join("ca.pem");
+    let server = start_sim_config(sim);
+    let (faults, ca) = (server.faults.clone(), server.ca_file.clone());
     let addr = server.addr_of("binance").unwrap();
 
     let config = include_str!("../../../examples/binance-venue-sim.toml")
@@ -70,9 +63,22 @@ pub(crate) fn venue_with_faults(tag: &str) -> (RunningServer, Arc<Market>, PathB
 /// `qt run` on `path` in a scratch working directory (its journal goes there; keep the
 /// [`super::Scratch`] until the run is over).
 pub(crate) fn qt_run(path: &PathBuf) -> (Command, super::Scratch) {
+    qt_run_for(path, "6s")
+}
+
+/// [`qt_run`] lasting `duration` (at most: a SIGTERM ends it sooner, see [`stop`]).
+pub(crate) fn qt_run_for(path: &PathBuf, duration: &str) -> (Command, super::Scratch) {
     let (mut cmd, cwd) = super::qt_command();
-    cmd.args(["run", "--duration", "6s", "--config"]).arg(path);
+    cmd.args(["run", "--duration", duration, "--config"]).arg(path);
     (cmd, cwd)
+}
+
+/// Ends a running `qt run` as an operator would (SIGTERM: it stops cleanly, prints its summary
+/// and exits 0) and collects its output.
+pub(crate) fn stop(child: std::process::Child) -> std::process::Output {
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill runs");
+    assert!(status.success(), "SIGTERM to qt run {}", child.id());
+    child.wait_with_output().expect("qt run's output")
 }
 
 /// The summary's `reconcile <what>: N compared, M differences` figures.
@@ -88,7 +94,14 @@ pub(crate) fn reconcile_line(stdout: &str, what: &str) -> (u64, u64) {
 /// Starts `qt run` on `path` (output piped) and waits (up to 30 s) until the engine has traded
 /// on the account (its BTC balance moved).
 pub(crate) fn spawn_until_it_trades(path: &PathBuf, market: &Market) -> (std::process::Child, super::Scratch) {
-    let (mut cmd, cwd) = qt_run(path);
+    spawn_cmd_until_it_trades(qt_run(path), market)
+}
+
+/// [`spawn_until_it_trades`] for a `qt run` command of the test's own.
+pub(crate) fn spawn_cmd_until_it_trades(
+    (mut cmd, cwd): (Command, super::Scratch),
+    market: &Market,
+) -> (std::process::Child, super::Scratch) {
     let child = cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
     let start_btc = Notional::parse("10").unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);

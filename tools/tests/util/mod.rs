@@ -5,6 +5,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 pub(crate) mod binance;
+pub(crate) mod sim;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -18,28 +18,22 @@
     reason = "each integration-test binary uses a different part of this shared module"
 )]
 
-use qt_core::{InstrumentId, InstrumentKind, InstrumentSpec, Rate, Venue};
-use qt_venue_sim::exchange::flow::FlowParams;
-use qt_venue_sim::exchange::matching::FeeSchedule;
-use qt_venue_sim::faults::Faults;
-use qt_venue_sim::market::{AccountConfig, Market, MarketConfig, SymbolConfig};
+use qt_core::{InstrumentKind, Venue};
+use qt_test_support::market::two_symbols;
+use qt_venue_sim::market::Market;
 use qt_venue_sim::protocol::Protocol;
-use qt_venue_sim::server::{ConnectionLimits, RunningServer, ServerConfig, VenueSimServer};
+use qt_venue_sim::server::{ConnectionLimits, RunningServer};
 use rustls::{ClientConnection, StreamOwned};
 use rustls_pki_types::ServerName;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tungstenite::protocol::frame::coding::{Control, Data, OpCode};
 use tungstenite::protocol::frame::{Frame, FrameSocket};
 
-/// The API key of the one test account.
-pub const API_KEY: &str = "test-key";
-/// Its secret.
-pub const API_SECRET: &str = "test-secret";
+pub use qt_test_support::market::{API_KEY, API_SECRET};
 
 /// Default time a request or handshake may take before the helper gives up.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(30);
@@ -60,100 +54,25 @@ pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str
 /// 3200), background flow at about 2000 events/s each, one account `test-key`/`test-secret`
 /// holding 1,000,000 USDT, 10 BTC and 100 ETH.
 pub fn test_market() -> Arc<Market> {
-    let symbol = |symbol: &str, base: &str, lot: &str, min_qty: &str, mid: &str| {
-        let spec = InstrumentSpec {
-            venue: Venue::Sim,
-            symbol: symbol.into(),
-            base: base.into(),
-            quote: "USDT".into(),
-            kind: InstrumentKind::Spot,
-            tick_size: "0.01".into(),
-            lot_size: lot.into(),
-            min_qty: Some(min_qty.into()),
-            min_notional: Some("5".into()),
-            multiplier: None,
-            price_scale: None,
-            qty_scale: None,
-        };
-        let id = if base == "BTC" { 0 } else { 1 };
-        let instrument = qt_core::Instrument::from_spec(InstrumentId(id), &spec).expect("valid test instrument");
-        let start_mid = instrument.parse_price(mid).expect("valid start price");
-        let flow = FlowParams {
-            events_per_sec: 2000.0,
-            start_mid: Some(start_mid),
-            size_median_lots: 200.0,
-            ..FlowParams::default()
-        };
-        SymbolConfig { instrument, flow }
-    };
-    Market::new(MarketConfig {
-        symbols: vec![
-            symbol("BTCUSDT", "BTC", "0.00001", "0.00001", "65000"),
-            symbol("ETHUSDT", "ETH", "0.0001", "0.0001", "3200"),
-        ],
-        fees: FeeSchedule { maker: Rate::from_bps(1), taker: Rate::from_bps(5) },
-        accounts: vec![AccountConfig {
-            api_key: API_KEY.into(),
-            secret: API_SECRET.into(),
-            balances: vec![
-                ("USDT".into(), "1000000".into()),
-                ("BTC".into(), "10".into()),
-                ("ETH".into(), "100".into()),
-            ],
-        }],
-        seed: 42,
-    })
-    .expect("valid test market")
-}
-
-/// A fresh path for a simulator's CA file, in one directory of the system temp dir shared by
-/// all test runs; files there older than a day are removed the first time a process asks.
-pub fn fresh_ca_path() -> PathBuf {
-    static N: AtomicU64 = AtomicU64::new(0);
-    static PRUNED: std::sync::Once = std::sync::Once::new();
-    let dir = std::env::temp_dir().join("qt-venue-sim-tests");
-    std::fs::create_dir_all(&dir).expect("create the test CA directory");
-    PRUNED.call_once(|| {
-        let day = Duration::from_secs(86_400);
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let old = entry
-                .metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| t.elapsed().ok())
-                .is_some_and(|age| age > day);
-            if old {
-                let _ = std::fs::remove_file(entry.path());
-            }
-        }
-    });
-    dir.join(format!("ca-{}-{}.pem", std::process::id(), N.fetch_add(1, Ordering::Relaxed)))
+    two_symbols(Venue::Sim, InstrumentKind::Spot, 2000.0, 2000.0)
+        .account(API_KEY, API_SECRET, &[("USDT", "1000000"), ("BTC", "10"), ("ETH", "100")])
+        .build()
 }
 
 /// Starts a simulator with [`test_market`], one listener per protocol on 127.0.0.1 (ephemeral
-/// ports), and the CA written to a fresh path ([`fresh_ca_path`]).
+/// ports), and the CA written to a fresh path.
 pub fn start_sim(protocols: Vec<Arc<dyn Protocol>>) -> RunningServer {
     start_sim_with(test_market(), protocols)
 }
 
 /// [`start_sim`] with a market of the test's own.
 pub fn start_sim_with(market: Arc<Market>, protocols: Vec<Arc<dyn Protocol>>) -> RunningServer {
-    VenueSimServer::start(sim_config(market, protocols)).expect("simulator starts")
+    qt_test_support::sim::start_sim_serving(market, protocols)
 }
 
 /// [`start_sim`] with connection limits of the test's own.
 pub fn start_sim_limited(protocols: Vec<Arc<dyn Protocol>>, limits: ConnectionLimits) -> RunningServer {
-    VenueSimServer::start_with_limits(sim_config(test_market(), protocols), limits).expect("simulator starts")
-}
-
-fn sim_config(market: Arc<Market>, protocols: Vec<Arc<dyn Protocol>>) -> ServerConfig {
-    let loopback: SocketAddr = "127.0.0.1:0".parse().expect("loopback address");
-    ServerConfig {
-        market,
-        faults: Faults::new(),
-        protocols: protocols.into_iter().map(|p| (p, loopback)).collect(),
-        ca_file: fresh_ca_path(),
-    }
+    qt_test_support::sim::start_sim_limited(test_market(), protocols, limits)
 }
 
 /// This process's soft limit on open files, from `/proc/self/limits` (`None` where that file
