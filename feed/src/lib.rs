@@ -1,7 +1,7 @@
 //! Quantum Trader market-data feeds: sources the core thread polls.
 //!
-//! [`ring::RingFeed`] takes normalized records from another thread (the simulated venue, a
-//! replay) through a preallocated SPSC ring. Socket feeds for the real venues plug in beside it
+//! [`ring::RingFeed`] takes normalized records from another thread (the in-process simulated
+//! venue) through a preallocated SPSC ring. Socket feeds for the real venues plug in beside it
 //! through the same [`qt_core::FeedSource`] trait, all on one live layer,
 //! [`kit::live::LiveFeed`] (connect, subscribe, heartbeat, silence drop, reconnect with backoff
 //! and jitter, resubscribe/resync, and an optional snapshot thread for REST snapshots and
@@ -18,7 +18,11 @@
 //! Decoding is a venue kit ([`kit`]: byte helpers, tape helpers and lifting, the checksum book,
 //! sync and decoder shell, the snapshot+diff sync parameterized by a sequence rule) and one
 //! folder per venue holding only what differs, with the same file names in each: `wire.rs`
-//! (the walk of its JSON), `rules.rs` (its sequence or checksum rule), `mod.rs` (its decoder).
+//! (the walk of its JSON), `rules.rs` (its sequence or checksum rule), `mod.rs` (its decoder),
+//! `connect.rs` (its connect step).
+
+#![deny(missing_docs)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod binance;
 pub mod binance_usdm;

@@ -1,6 +1,6 @@
 //! [`RingFeed`]: market records from another thread through an SPSC ring.
 //!
-//! The producer (simulated venue, replay) pushes [`MarketEvent`]s; the core thread pops them in
+//! The producer (the in-process simulated venue; the benches) pushes [`MarketEvent`]s; the core thread pops them in
 //! [`FeedSource::poll`], stamps the local receive time, advances the simulation clock to the
 //! record's venue time (when it has one), dispatches it, and then publishes how many records it
 //! has fully dispatched in a [`Progress`] count. A producer that waits for the watermark

@@ -1,8 +1,8 @@
 //! `qt venue-sim`: configuration of the venue simulator and its start.
 //!
 //! The TOML (`examples/venue-sim.toml` is the embedded default; `examples/venue-sim-all.toml`
-//! serves every venue) names the listen address of each protocol (`<venue>_listen`, the
-//! venues of the registry, [`crate::venues`]), the CA file to write, symbols with their
+//! serves every venue) names the listen address of each protocol (`<venue>_listen`, one per
+//! venue of the registry, [`crate::venues`], listed by hand below), the CA file to write, symbols with their
 //! background flow, and the API accounts. Validation reports every problem with its field
 //! path, like `qt run`'s configuration.
 

@@ -3,7 +3,9 @@
 //! grouped (`qt run`), how `qt capture` records it, the simulator protocol that speaks it
 //! (`qt venue-sim`) and its order gateway where one exists. Configuration, `qt run`,
 //! `qt capture`, `qt feed-check` and `qt venue-sim` read this table instead of each matching on
-//! [`Venue`]; a new venue is one more entry here (and its folders in `feed`, `venue-sim`).
+//! [`Venue`]; a new venue is one more entry here, its folders in `feed` and `venue-sim`, its
+//! `Venue` variant, and its listener in `qt venue-sim`'s lists (docs/ARCHITECTURE.md, "Adding a
+//! venue").
 //!
 //! Start-up code only: builders allocate, resolve hosts and read CA files.
 

@@ -1,5 +1,5 @@
 //! The seam between the simulator's server (TLS, HTTP, WebSocket, faults) and a venue's wire
-//! protocol (Binance, Bybit): [`Protocol`], and the request/response/session types it uses.
+//! protocol (each of the seven venue folders implements it): [`Protocol`], and the request/response/session types it uses.
 //!
 //! The server owns sockets and threads; a protocol owns paths, JSON shapes, signing rules,
 //! error codes and stream semantics. One connection thread calls one protocol.

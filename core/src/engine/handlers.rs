@@ -71,11 +71,27 @@ impl<R: PreTradeCheck> Core<R> {
         }
     }
 
-    /// The stop's wind-down began: strategies' actions are dropped from here on.
-    pub(super) fn halt(&mut self) {
+    /// The stop's wind-down begins, if any account has working orders: the halt (journaled as
+    /// an input; strategies' actions are dropped from here on), then a cancel-all to each such
+    /// account. Returns the accounts and the orders working; `(0, 0)` changes nothing. The live
+    /// loop's stop and a replay of the journaled halt both come here, so a replay produces the
+    /// same cancel-alls.
+    #[cold]
+    pub(super) fn wind_down(&mut self) -> (usize, usize) {
+        let mut accounts: Vec<AccountId> = self.orders.iter().map(|o| o.request.account).collect();
+        accounts.sort_unstable();
+        accounts.dedup();
+        if accounts.is_empty() {
+            return (0, 0);
+        }
         self.domain_now = self.clock.now();
         self.journal(JournalEvent::Halt);
         self.halted = true;
+        let working = self.orders.live();
+        for account in &accounts {
+            self.cancel_all(*account, None);
+        }
+        (accounts.len(), working)
     }
 
     /// Book → strategies → risk → orders for one record.

@@ -124,3 +124,22 @@ impl FeedSource for CountingFeed {
         FeedState::Live
     }
 }
+
+#[test]
+fn a_replayed_halt_sends_the_wind_downs_cancel_alls_again() {
+    let (mut engine, clock, mut rings, mut orders, _reports) = journaled(1024);
+    engine.replay_input(&clock, &snapshot(Side::Buy, 990, MarketEvent::CLEAR), None);
+    engine.replay_input(&clock, &snapshot(Side::Sell, 1000, MarketEvent::BATCH_END), None);
+    let placed = orders.pop().expect("the eager strategy placed an order, working now");
+    assert!(matches!(placed, OrderCommand::New { .. }), "{placed:?}");
+    drain(&mut rings);
+    let halt = JournalRecord { domain_ns: Nanos(3_000), mono_ns: Nanos(9), event: JournalEvent::Halt };
+    assert!(engine.replay_input(&clock, &halt, None));
+    let got = drain(&mut rings);
+    assert!(matches!(got.first().map(|r| r.event), Some(JournalEvent::Halt)), "{got:?}");
+    assert!(
+        got.iter().any(|r| matches!(r.event, JournalEvent::Command(OrderCommand::CancelAll { .. }))),
+        "the halt's cancel-all is produced again: {got:?}"
+    );
+    assert!(matches!(orders.pop(), Ok(OrderCommand::CancelAll { instrument: None, .. })));
+}

@@ -651,16 +651,9 @@ impl<R: PreTradeCheck> Engine<R> {
     /// working orders, then reports until the table is empty or `grace` is over.
     #[cold]
     fn cancel_working_orders(&mut self, grace: std::time::Duration) {
-        let mut accounts: Vec<AccountId> = self.core.orders.iter().map(|o| o.request.account).collect();
-        accounts.sort_unstable();
-        accounts.dedup();
-        if accounts.is_empty() {
+        let (accounts, working) = self.core.wind_down();
+        if accounts == 0 {
             return;
-        }
-        self.core.halt();
-        let working = self.core.orders.live();
-        for account in &accounts {
-            self.core.cancel_all(*account, None);
         }
         let deadline = std::time::Instant::now() + grace;
         while self.core.orders.live() > 0 && std::time::Instant::now() < deadline {
@@ -669,7 +662,7 @@ impl<R: PreTradeCheck> Engine<R> {
             }
         }
         match self.core.orders.live() {
-            0 => log::info!("stop: {working} working order(s) on {} account(s) closed", accounts.len()),
+            0 => log::info!("stop: {working} working order(s) on {accounts} account(s) closed"),
             left => log::warn!(
                 "stop: {left} of {working} working order(s) still open {:.1} s after the cancel-all; \
                  check the venue",

@@ -51,7 +51,10 @@ impl<R: PreTradeCheck> Engine<R> {
                 self.core.journal(JournalEvent::Timer { venue_healthy: mask });
                 self.core.housekeeping_now();
             }
-            JournalEvent::Halt => self.core.halt(),
+            JournalEvent::Halt => {
+                // The wind-down's cancel-alls are its outputs, produced again here.
+                self.core.wind_down();
+            }
             JournalEvent::Attachment => match attachment {
                 Some(JournalAttachment::Control(cmd)) => self.apply_control(*cmd),
                 _ => return false,

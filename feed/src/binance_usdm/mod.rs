@@ -45,9 +45,9 @@ pub struct UsdmCounters {
     pub parse_errors: [u64; ParseError::REASONS],
     /// Sequence gaps (`pu != previous u`, or no bridging event after a snapshot).
     pub gaps: u64,
-    /// Resyncs started (gaps, unreadable depth frames, disconnects: one per symbol).
     /// Books found crossed or locked after a complete message (each resynced).
     pub crossed: u64,
+    /// Resyncs started (gaps, unreadable depth frames, disconnects: one per symbol).
     pub resyncs: u64,
     /// Snapshots applied.
     pub snapshots_applied: u64,

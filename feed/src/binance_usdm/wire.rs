@@ -3,7 +3,7 @@
 //! `depthUpdate` (`e,E,T,s,U,u,pu,b,a`), `bookTicker` (`e,u,s,b,B,a,A,T,E`) and `aggTrade`
 //! (`e,E,a,s,p,q,f,l,T,m`) into [`Parsed`] plus [`MarketEvent`]s.
 //!
-//! Core thread. Same technique as the spot parser (`crate::binance::parse`), with the same kit
+//! Core thread. Same technique as the spot parser (`crate::binance::wire`), with the same kit
 //! pieces (tape helpers, lifting, error type): the frame is copied into a reused padded buffer (level lists lifted out,
 //! [`crate::kit::lift`]), simd-json fills a
 //! reused tape, decimals go straight to integers on the instrument's grid. After warm-up a frame

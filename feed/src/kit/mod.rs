@@ -6,7 +6,7 @@
 //!   backoff and jitter, resubscribe/resync, the optional snapshot source).
 //! - `bytes`: the word-at-a-time byte helpers of the per-frame text handling.
 //! - `json`: the simd-json tape helpers and reused tape buffers of every wire walk.
-//! - [`lift`]: level lists lifted out of a frame before simd-json sees it (every book venue).
+//! - [`lift`]: level lists lifted out of a frame before simd-json sees it (every streaming book venue; Firi's REST bodies are not lifted).
 //! - [`direct`]: a diff applied while it is parsed, and the string-pair level walks.
 //! - [`checksum_book`]: the shadow book of the checksum venues (OKX, Kraken) and its CRC32.
 //! - [`checksum_sync`]: their book sync, parameterized by the venue's checksum rule.

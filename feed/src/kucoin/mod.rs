@@ -58,9 +58,9 @@ pub struct KucoinCounters {
     pub stale: u64,
     /// Sequence gaps.
     pub gaps: u64,
-    /// Resyncs started (gaps, unreadable level-2 frames, disconnects: one per symbol).
     /// Books found crossed or locked after a complete message (each resynced).
     pub crossed: u64,
+    /// Resyncs started (gaps, unreadable level-2 frames, disconnects: one per symbol).
     pub resyncs: u64,
     /// Snapshots emitted.
     pub snapshots_applied: u64,
