@@ -233,9 +233,7 @@ impl Decoder {
     ///
     /// Generic over the sink (a `&mut dyn FnMut` still works) so that the record-counting
     /// wrapper in [`crate::decoder::VenueDecoder::on_frame`] is inlined into the per-record loop
-    /// instead of being a second indirect call per level. Callgrind, `decode_into_book` over the
-    /// first 20 000 messages of `benches/feed_parse.rs`'s Binance stream: 11 288 → 11 240
-    /// instructions per message (BENCHMARKS.md `feed_parse`, round 3).
+    /// instead of being a second indirect call per level (BENCHMARKS.md `feed_parse`, round 3).
     #[inline]
     pub fn on_frame(&mut self, frame: &[u8], now: Nanos, emit: &mut (impl FnMut(&MarketEvent) + ?Sized)) {
         bump(&self.counters.messages);

@@ -34,8 +34,8 @@ pub(crate) fn copy_short(dst: &mut [u8], at: usize, src: &[u8]) {
 /// `x = word ^ [byte; 8]` is zero exactly where the word holds `byte`, and the lowest byte whose
 /// top bit `(x - 0x01…) & !x & 0x80…` sets is the first zero byte (a borrow only runs upwards,
 /// so it can only mark bytes above a real zero). Made for the short gaps of a venue frame (the
-/// ~15 bytes between an envelope's colons, a level's 5–15-byte strings): a `memchr` call cost
-/// ~50 instructions a colon in the Kraken quoting pass, this ~20.
+/// ~15 bytes between an envelope's colons, a level's 5–15-byte strings): a `memchr` call costs
+/// more than twice as much per short gap (BENCHMARKS.md `feed_parse`, "Measured design choices").
 #[inline(always)]
 pub(crate) fn find_byte(hay: &[u8], from: usize, byte: u8) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;

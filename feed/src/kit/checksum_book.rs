@@ -139,8 +139,8 @@ impl Level {
 /// then deletes more than `2 × depth` levels above it).
 ///
 /// Replaced a `VecDeque` (best at the front, shifting the shorter half): its `insert`/`remove`
-/// went through `wrap_copy` and a `memcpy` call, ~200 instructions a shift. Callgrind on
-/// `benches/feed_parse.rs`'s OKX stream: see BENCHMARKS.md `feed_parse`, round 4.
+/// went through `wrap_copy` and a `memcpy` call on every shift (BENCHMARKS.md `feed_parse`, "Measured design choices";
+/// round 4).
 #[derive(Debug, Clone)]
 pub struct SideBook {
     slots: Vec<Level>,
@@ -357,8 +357,7 @@ impl PieceCrc {
 
     /// Appends `l`'s piece (first feeding the CRC if the buffer reached `CRC_CHUNK`). Always
     /// inlined, and the length clamped to the block size so the compiler sees every copy inside
-    /// the buffer. Callgrind on the OKX stream of `benches/feed_parse.rs` (20 000 messages):
-    /// 444.2 M → 437.7 M instructions in the decoder against an out-of-line checksum.
+    /// the buffer; an out-of-line version cost more (BENCHMARKS.md `feed_parse`, "Measured design choices").
     #[inline(always)]
     pub fn push(&mut self, l: &Level) {
         if self.n >= CRC_CHUNK {
@@ -375,7 +374,7 @@ impl PieceCrc {
     /// last piece is always still in the buffer: it is flushed only before the next one.
     ///
     /// Takes `&mut self` rather than `self`: moving the ~330-byte value into the call was a
-    /// `memcpy` (~64 instructions a checksum).
+    /// `memcpy` per checksum (BENCHMARKS.md `feed_parse`, "Measured design choices").
     #[inline(always)]
     pub fn finish(&mut self, trim: usize) -> u32 {
         self.crc.update(&self.text[..self.n.saturating_sub(trim)]);

@@ -95,8 +95,8 @@ pub(crate) const LIFTED_LEVELS: usize = 512;
 
 /// Walks an array of `[price, qty]` string pairs at `at` — or the lifted list whose marker is
 /// there ([`string_levels`]) — pushing one `template` record per level with its price and
-/// quantity. Always inlined: out of line (it has two callers per diff) it cost ~100 instructions
-/// a message more in calls and spills (callgrind, `benches/feed_parse.rs`).
+/// quantity. Always inlined: out of line (it has two callers per diff) it cost calls and spills
+/// (BENCHMARKS.md `feed_parse`, "Measured design choices").
 #[inline(always)]
 pub(crate) fn string_pairs(
     nodes: &[Node<'_>],

@@ -228,8 +228,7 @@ fn scan_levels(frame: &[u8], mut at: usize, arity: usize, texts: &mut Vec<[u32; 
 /// whose levels are string arrays of one length (Binance spot and USD-M, Bybit: 2; KuCoin: 3).
 ///
 /// An iterator rather than a callback: the caller's per-level code is then written once, inline,
-/// where a callback called from both branches was compiled out of line (+5 % instructions a
-/// Binance message, callgrind).
+/// where a callback called from both branches was compiled out of line (BENCHMARKS.md `feed_parse`, "Measured design choices").
 #[inline(always)]
 pub(crate) fn string_levels<'a, 'l, const N: usize>(
     nodes: &'l [Node<'a>],
@@ -269,7 +268,7 @@ impl<'a, const N: usize> Iterator for StringLevels<'a, '_, N> {
                 let level = levels.next()?;
                 let Some(ranges) = level.first_chunk::<N>() else { return Some(None) };
                 // Filled in a loop: `[T; N]::map` went through an out-of-line `try_map`
-                // (~420 instructions a KuCoin message, callgrind).
+                // (BENCHMARKS.md `feed_parse`, "Measured design choices").
                 let mut texts: [&'a [u8]; N] = [&[]; N];
                 for (text, &range) in texts.iter_mut().zip(ranges) {
                     *text = lifted.text(range);

@@ -229,7 +229,7 @@ fn put_number(
 }
 
 /// Whether every byte of `text` is an ASCII digit: one accumulated test a byte, no early exit
-/// (the texts are a few bytes; an iterator chain over both halves cost ~75 instructions a level).
+/// (the texts are a few bytes; an iterator chain over both halves cost more: BENCHMARKS.md `feed_parse`, "Measured design choices").
 #[inline(always)]
 fn all_digits(text: &[u8]) -> bool {
     text.iter().fold(true, |ok, &b| ok & b.is_ascii_digit())

@@ -36,11 +36,8 @@ pub const CHECKSUM_DEPTH: usize = 25;
 /// each level's pre-joined `px:sz:` block (vector moves, then the write position advances by the
 /// text's length) and the buffer is fed to the CRC whenever it holds `CRC_CHUNK` (1 KiB) bytes or more, so the
 /// CRC runs on its carry-less-multiply path over long runs rather than its table path over
-/// 5-byte pieces. Callgrind on the OKX stream of `benches/feed_parse.rs` (20 000 messages, 50
-/// levels a checksum): the old version (a zeroed 2.5 kB stack string, four variable-length
-/// copies a level, one CRC call) took 55.7 M instructions in the function plus 50.3 M in
-/// `memset`, a share of 40 M in `memcpy` and 10.0 M in the CRC; this one 48.3 M, no `memset`,
-/// 14.2 M in the CRC (`memcpy` for the whole decoder down to 14.0 M).
+/// 5-byte pieces, and nothing is zeroed per checksum (the old version built a zeroed 2.5 kB
+/// stack string with four variable-length copies a level: BENCHMARKS.md `feed_parse`, "Measured design choices").
 pub fn okx_checksum<'a>(bids: impl IntoIterator<Item = &'a Level>, asks: impl IntoIterator<Item = &'a Level>) -> i32 {
     okx_checksum_with(&mut PieceCrc::new(), bids, asks)
 }
