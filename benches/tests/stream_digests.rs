@@ -1,0 +1,24 @@
+//! The bench streams are the reference for the figures in BENCHMARKS.md: each generator's stream
+//! (at the benches' size and seed) must stay byte-identical, whatever writes its frames. Each
+//! test pins a CRC32 over the stream's frames (length-prefixed) taken from the hand-written
+//! generators before they moved onto the simulator's encoders.
+
+use qt_benches::SEED;
+use qt_benches::feed_streams::{STREAM_MESSAGES, VenueStream};
+
+/// CRC32 over the snapshot and every frame, each prefixed by its length, and `first_measured`.
+fn digest(stream: &VenueStream) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    for frame in std::iter::once(&stream.snapshot).chain(&stream.frames) {
+        h.update(&(frame.len() as u64).to_le_bytes());
+        h.update(frame);
+    }
+    h.update(&(stream.first_measured as u64).to_le_bytes());
+    h.finalize()
+}
+
+#[test]
+fn the_bybit_orderbook_stream_is_byte_identical() {
+    use qt_benches::feed_streams_bybit::bybit_orderbook_stream;
+    assert_eq!(digest(&bybit_orderbook_stream(STREAM_MESSAGES, SEED)), 0xc474_8e61);
+}
