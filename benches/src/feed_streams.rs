@@ -17,11 +17,16 @@
 //! as a signed 32-bit integer) — independently of the decoder's code, so a decoder that got the
 //! checksum wrong would fail every message.
 //!
+//! Binance's diffs are written by the simulator's own encoder (`qt_venue_sim::binance::
+//! depth_update_text` in its combined-stream envelope), so the format is written once;
+//! `tests/stream_digests.rs` pins the streams' bytes.
+//!
 //! Everything here is set-up or baseline code: it allocates freely.
 
 use qt_core::decimal::{DecimalStyle, format_scaled, parse_scaled};
 use qt_core::{Book, Instrument, InstrumentId, InstrumentRegistry, InstrumentSpec, MarketEvent, Nanos, Side, Venue};
 use qt_feed::VenueDecoder;
+use qt_venue_sim::binance::{depth_update_text, wrap_payload};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
@@ -147,6 +152,12 @@ pub fn binance_depth_stream(messages: usize, seed: u64) -> VenueStream {
         format_scaled(i128::from(cents) * 1_000_000, 8, DecimalStyle::Fixed)
     };
     let qty_text = |lots: u64| format_scaled(i128::from(lots) * 1000, 8, DecimalStyle::Fixed);
+    let instrument = crate::btcusdt();
+    // The diffs' levels as (cents, lots): units of the instrument, written by venue-sim's encoder.
+    let units = |changes: &[Change]| -> Vec<(i64, i64)> {
+        let cents = |c: &Change| if c.bid { MID_CENTS - c.k as i64 } else { MID_CENTS + c.k as i64 };
+        changes.iter().map(|c| (cents(c), c.lots as i64)).collect()
+    };
 
     let mut snapshot = format!("{{\"lastUpdateId\":{BINANCE_FIRST_ID},\"bids\":[");
     for (side, bid) in [(0, true), (1, false)] {
@@ -167,20 +178,11 @@ pub fn binance_depth_stream(messages: usize, seed: u64) -> VenueStream {
         let (bids, asks) = model.message(n);
         let first = last_id + 1;
         last_id = first + model.rng.random_range(0..=20);
-        let mut frame = format!(
-            "{{\"stream\":\"btcusdt@depth@100ms\",\"data\":{{\"e\":\"depthUpdate\",\"E\":{},\"s\":\"BTCUSDT\",\"U\":{first},\"u\":{last_id},\"b\":[",
-            1_700_000_000_000u64 + i as u64 * 100
-        );
-        for (changes, tail) in [(&bids, "],\"a\":["), (&asks, "]}}")] {
-            for (j, c) in changes.iter().enumerate() {
-                let sep = if j == 0 { "" } else { "," };
-                let _ = write!(frame, "{sep}[\"{}\",\"{}\"]", price_text(c.bid, c.k), qty_text(c.lots));
-            }
-            frame.push_str(tail);
-        }
-        frames.push(frame.into_bytes());
+        let event_ms = 1_700_000_000_000 + i as i64 * 100;
+        let payload = depth_update_text(&instrument, event_ms, (first, last_id), &units(&bids), &units(&asks));
+        frames.push(wrap_payload(true, "btcusdt@depth@100ms", &payload).into_bytes());
     }
-    VenueStream { instrument: crate::btcusdt(), snapshot: snapshot.into_bytes(), frames, first_measured: 1 }
+    VenueStream { instrument, snapshot: snapshot.into_bytes(), frames, first_measured: 1 }
 }
 
 /// OKX `books` for BTC-USDT ([`okx_btc_usdt`]) around 65 000: the 400-level snapshot, then

@@ -22,3 +22,9 @@ fn the_bybit_orderbook_stream_is_byte_identical() {
     use qt_benches::feed_streams_bybit::bybit_orderbook_stream;
     assert_eq!(digest(&bybit_orderbook_stream(STREAM_MESSAGES, SEED)), 0xc474_8e61);
 }
+
+#[test]
+fn the_binance_diff_depth_stream_is_byte_identical() {
+    use qt_benches::feed_streams::binance_depth_stream;
+    assert_eq!(digest(&binance_depth_stream(STREAM_MESSAGES, SEED)), 0x22ca_c991);
+}
