@@ -28,3 +28,9 @@ fn the_binance_diff_depth_stream_is_byte_identical() {
     use qt_benches::feed_streams::binance_depth_stream;
     assert_eq!(digest(&binance_depth_stream(STREAM_MESSAGES, SEED)), 0x22ca_c991);
 }
+
+#[test]
+fn the_okx_books_stream_is_byte_identical() {
+    use qt_benches::feed_streams::okx_books_stream;
+    assert_eq!(digest(&okx_books_stream(STREAM_MESSAGES, SEED)), 0x1753_a86e);
+}
