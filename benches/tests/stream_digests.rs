@@ -34,3 +34,9 @@ fn the_okx_books_stream_is_byte_identical() {
     use qt_benches::feed_streams::okx_books_stream;
     assert_eq!(digest(&okx_books_stream(STREAM_MESSAGES, SEED)), 0x1753_a86e);
 }
+
+#[test]
+fn the_firi_depth_bodies_are_byte_identical() {
+    use qt_benches::feed_streams_firi::firi_standard_stream;
+    assert_eq!(digest(&firi_standard_stream()), 0x7d10_548c);
+}
