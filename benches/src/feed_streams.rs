@@ -17,11 +17,18 @@
 //! as a signed 32-bit integer) — independently of the decoder's code, so a decoder that got the
 //! checksum wrong would fail every message.
 //!
+//! Binance's diffs and OKX's `books` pushes are written by the simulator's own encoders
+//! (`qt_venue_sim::binance::depth_update_text` in its combined-stream envelope,
+//! `qt_venue_sim::okx::books_message`), so each format is written once;
+//! `tests/stream_digests.rs` pins the streams' bytes.
+//!
 //! Everything here is set-up or baseline code: it allocates freely.
 
 use qt_core::decimal::{DecimalStyle, format_scaled, parse_scaled};
 use qt_core::{Book, Instrument, InstrumentId, InstrumentRegistry, InstrumentSpec, MarketEvent, Nanos, Side, Venue};
 use qt_feed::VenueDecoder;
+use qt_venue_sim::binance::{depth_update_text, wrap_payload};
+use qt_venue_sim::okx::{BooksHead, books_message};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
@@ -147,6 +154,12 @@ pub fn binance_depth_stream(messages: usize, seed: u64) -> VenueStream {
         format_scaled(i128::from(cents) * 1_000_000, 8, DecimalStyle::Fixed)
     };
     let qty_text = |lots: u64| format_scaled(i128::from(lots) * 1000, 8, DecimalStyle::Fixed);
+    let instrument = crate::btcusdt();
+    // The diffs' levels as (cents, lots): units of the instrument, written by venue-sim's encoder.
+    let units = |changes: &[Change]| -> Vec<(i64, i64)> {
+        let cents = |c: &Change| if c.bid { MID_CENTS - c.k as i64 } else { MID_CENTS + c.k as i64 };
+        changes.iter().map(|c| (cents(c), c.lots as i64)).collect()
+    };
 
     let mut snapshot = format!("{{\"lastUpdateId\":{BINANCE_FIRST_ID},\"bids\":[");
     for (side, bid) in [(0, true), (1, false)] {
@@ -167,20 +180,11 @@ pub fn binance_depth_stream(messages: usize, seed: u64) -> VenueStream {
         let (bids, asks) = model.message(n);
         let first = last_id + 1;
         last_id = first + model.rng.random_range(0..=20);
-        let mut frame = format!(
-            "{{\"stream\":\"btcusdt@depth@100ms\",\"data\":{{\"e\":\"depthUpdate\",\"E\":{},\"s\":\"BTCUSDT\",\"U\":{first},\"u\":{last_id},\"b\":[",
-            1_700_000_000_000u64 + i as u64 * 100
-        );
-        for (changes, tail) in [(&bids, "],\"a\":["), (&asks, "]}}")] {
-            for (j, c) in changes.iter().enumerate() {
-                let sep = if j == 0 { "" } else { "," };
-                let _ = write!(frame, "{sep}[\"{}\",\"{}\"]", price_text(c.bid, c.k), qty_text(c.lots));
-            }
-            frame.push_str(tail);
-        }
-        frames.push(frame.into_bytes());
+        let event_ms = 1_700_000_000_000 + i as i64 * 100;
+        let payload = depth_update_text(&instrument, event_ms, (first, last_id), &units(&bids), &units(&asks));
+        frames.push(wrap_payload(true, "btcusdt@depth@100ms", &payload).into_bytes());
     }
-    VenueStream { instrument: crate::btcusdt(), snapshot: snapshot.into_bytes(), frames, first_measured: 1 }
+    VenueStream { instrument, snapshot: snapshot.into_bytes(), frames, first_measured: 1 }
 }
 
 /// OKX `books` for BTC-USDT ([`okx_btc_usdt`]) around 65 000: the 400-level snapshot, then
@@ -212,28 +216,20 @@ pub fn okx_books_stream(messages: usize, seed: u64) -> VenueStream {
         }
         crc32fast::hash(parts.join(":").as_bytes()) as i32
     };
-    let level = |out: &mut String, sep: &str, bid: bool, k: usize, lots: u64, orders: u64| {
-        let _ = write!(out, "{sep}[\"{}\",\"{}\",\"0\",\"{orders}\"]", price_text(bid, k), size_text(lots));
-    };
+    let instrument = okx_btc_usdt();
     let mut seq: i64 = 18_000_000_000;
-    let mut ts: u64 = 1_700_000_000_000;
+    let mut ts: i64 = 1_700_000_000_000;
     let mut frame_of = |model: &mut ModelBook, action: &str, prev: i64, seq: i64, bids: &[Change], asks: &[Change]| {
-        let mut f = format!(
-            "{{\"arg\":{{\"channel\":\"books\",\"instId\":\"BTC-USDT\"}},\"action\":\"{action}\",\"data\":[{{\"asks\":["
-        );
-        for (j, c) in asks.iter().enumerate() {
-            let orders = if c.lots == 0 { 0 } else { model.rng.random_range(1..=9) };
-            level(&mut f, if j == 0 { "" } else { "," }, false, c.k, c.lots, orders);
-        }
-        f.push_str("],\"bids\":[");
-        for (j, c) in bids.iter().enumerate() {
-            let orders = if c.lots == 0 { 0 } else { model.rng.random_range(1..=9) };
-            level(&mut f, if j == 0 { "" } else { "," }, true, c.k, c.lots, orders);
-        }
+        // Order counts are drawn asks first, then bids (the frame's order); a delete has none.
+        let mut levels = |changes: &[Change]| -> Vec<(i64, i64, u64)> {
+            let tenths = |c: &Change| if c.bid { MID_TENTHS - c.k as i64 } else { MID_TENTHS + c.k as i64 };
+            let orders = |lots: u64, rng: &mut ChaCha8Rng| if lots == 0 { 0 } else { rng.random_range(1..=9) };
+            changes.iter().map(|c| (tenths(c), c.lots as i64, orders(c.lots, &mut model.rng))).collect()
+        };
+        let (asks, bids) = (levels(asks), levels(bids));
         ts += 100;
-        let _ =
-            write!(f, "],\"ts\":\"{ts}\",\"checksum\":{},\"prevSeqId\":{prev},\"seqId\":{seq}}}]}}", checksum(model));
-        f.into_bytes()
+        let head = BooksHead { action, ts, checksum: checksum(model), prev_seq: prev, seq: seq as u64 };
+        books_message(&instrument, &head, &bids, &asks).into_bytes()
     };
     let full = |model: &ModelBook, bid: bool| -> Vec<Change> {
         let side = usize::from(!bid);
@@ -249,7 +245,7 @@ pub fn okx_books_stream(messages: usize, seed: u64) -> VenueStream {
         seq += model.rng.random_range(1..=3);
         frames.push(frame_of(&mut model, "update", prev, seq, &bids, &asks));
     }
-    VenueStream { instrument: okx_btc_usdt(), snapshot, frames, first_measured: 0 }
+    VenueStream { instrument, snapshot, frames, first_measured: 0 }
 }
 
 /// The straightforward stack the issue measures against: `serde_json::Value` per frame, the

@@ -8,15 +8,17 @@
 //! deletes with size `"0"`. A 200-level `snapshot`, then deltas whose `u` grows by exactly one
 //! (Bybit's rule, `feed/src/bybit/sync.rs`) and whose `seq` grows by 1–30. Bybit has no checksum.
 //!
+//! The frames are written by the simulator's own encoder ([`spot_book_message`]), so the format
+//! is written once for both; `tests/stream_digests.rs` pins the stream's bytes.
+//!
 //! The book model is the shared [`ModelBook`] (top-heavy changes around a fixed mid), 6–14 levels
 //! a message. Set-up and baseline code: allocates freely.
 
 use crate::feed_streams::{Change, ModelBook, SerdeBaseline, VenueStream};
-use qt_core::decimal::{DecimalStyle, format_scaled};
 use qt_core::{Book, Instrument, InstrumentId, InstrumentRegistry, InstrumentSpec, MarketEvent, Nanos, Side, Venue};
+use qt_venue_sim::bybit::{BookView, spot_book_message};
 use rand::Rng;
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 /// Book depth of the stream's topic (`orderbook.200`).
 pub const BYBIT_DEPTH: u16 = 200;
@@ -39,27 +41,24 @@ pub fn bybit_btcusdt() -> Instrument {
 /// deltas of 6–14 levels.
 pub fn bybit_orderbook_stream(messages: usize, seed: u64) -> VenueStream {
     const MID_TENTHS: i64 = 650_000;
+    let instrument = bybit_btcusdt();
     let mut model = ModelBook::new(seed, usize::from(BYBIT_DEPTH), 2_000_000);
-    let price_text = |bid: bool, k: usize| {
-        let tenths = if bid { MID_TENTHS - k as i64 } else { MID_TENTHS + k as i64 };
-        format_scaled(i128::from(tenths), 1, DecimalStyle::Trimmed).as_str().to_string()
+    let level = |c: &Change| {
+        let tenths = if c.bid { MID_TENTHS - c.k as i64 } else { MID_TENTHS + c.k as i64 };
+        (tenths, c.lots as i64)
     };
-    let size_text = |lots: u64| format_scaled(i128::from(lots), 6, DecimalStyle::Trimmed).as_str().to_string();
-    let mut ts: u64 = 1_786_310_816_516;
-    let mut frame_of = |kind: &str, update: u64, seq: u64, bids: &[Change], asks: &[Change]| {
-        let mut f = format!(
-            "{{\"topic\":\"orderbook.{BYBIT_DEPTH}.BTCUSDT\",\"ts\":{ts},\"type\":\"{kind}\",\"data\":{{\"s\":\"BTCUSDT\",\"b\":["
-        );
-        for (changes, tail) in [(bids, "],\"a\":["), (asks, "],")] {
-            for (j, c) in changes.iter().enumerate() {
-                let sep = if j == 0 { "" } else { "," };
-                let _ = write!(f, "{sep}[\"{}\",\"{}\"]", price_text(c.bid, c.k), size_text(c.lots));
-            }
-            f.push_str(tail);
-        }
-        let _ = write!(f, "\"u\":{update},\"seq\":{seq}}},\"cts\":{}}}", ts - 31);
+    let mut ts: i64 = 1_786_310_816_516;
+    let mut frame_of = |kind: &str, u: u64, seq: u64, bids: &[Change], asks: &[Change]| {
+        let view = BookView {
+            u,
+            seq,
+            cts: ts - 31,
+            bids: bids.iter().map(level).collect(),
+            asks: asks.iter().map(level).collect(),
+        };
+        let frame = spot_book_message(usize::from(BYBIT_DEPTH), kind, &instrument, &view, ts);
         ts += 20;
-        f.into_bytes()
+        frame.into_bytes()
     };
     let full = |model: &ModelBook, bid: bool| -> Vec<Change> {
         let side = usize::from(!bid);
@@ -75,7 +74,7 @@ pub fn bybit_orderbook_stream(messages: usize, seed: u64) -> VenueStream {
         seq += model.rng.random_range(1..=30);
         frames.push(frame_of("delta", update, seq, &bids, &asks));
     }
-    VenueStream { instrument: bybit_btcusdt(), snapshot, frames, first_measured: 0 }
+    VenueStream { instrument, snapshot, frames, first_measured: 0 }
 }
 
 /// The baseline synced on the Bybit snapshot frame.

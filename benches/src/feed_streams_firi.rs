@@ -9,8 +9,9 @@
 //! and the venue simulator serves — with [`FIRI_LEVELS`] levels a side (what a poller asking
 //! `?bids=50&asks=50` gets; the simulator's default is 100). Between two polls the venue's book
 //! (the top-heavy `ModelBook` of [`crate::feed_streams`], 400 ticks a side around
-//! 1 000 000.00 NOK) takes 6–14 level changes. The generator keeps the wire strings of every
-//! level and prints the top 50 occupied ones.
+//! 1 000 000.00 NOK) takes 6–14 level changes. Each body is the top 50 occupied levels, written
+//! by the simulator's own encoder (`qt_venue_sim::firi::depth_body`), so the format is written
+//! once; `tests/stream_digests.rs` pins the stream's bytes.
 //!
 //! [`FIRI_BODIES`], not 100 000: a body is ~3.2 kB (100 levels), so 100 000 bodies would hold
 //! ~320 MB for the whole run on a machine shared by three engineers; 10 000 bodies are 1 000 000
@@ -19,10 +20,11 @@
 //! Everything here is set-up or baseline code: it allocates freely.
 
 use crate::feed_streams::{ModelBook, VenueStream};
-use qt_core::decimal::{DecimalStyle, format_scaled, parse_scaled};
+use qt_core::decimal::parse_scaled;
 use qt_core::{Book, Instrument, InstrumentId, InstrumentRegistry, InstrumentSpec, MarketEvent, Nanos, Side, Venue};
 use qt_feed::VenueDecoder;
 use qt_feed::firi::Decoder;
+use qt_venue_sim::firi::depth_body;
 use rand::Rng;
 use std::collections::BTreeMap;
 
@@ -49,52 +51,27 @@ pub fn firi_btc_nok() -> Instrument {
     registry.get(InstrumentId(0)).expect("instrument 0 was just added").clone()
 }
 
-/// A size as the body prints it (8 decimals).
-fn qty_text(lots: u64) -> String {
-    format_scaled(i128::from(lots), 8, DecimalStyle::Fixed).as_str().to_string()
-}
-
 /// `bodies` Firi depth bodies for BTCNOK ([`firi_btc_nok`]), [`FIRI_LEVELS`] a side, the book
 /// changing between them (see the module doc). Every body is a measured frame; `snapshot` is
 /// the first body too (what the decoder saw before the measured polls).
 pub fn firi_depth_stream(bodies: usize, seed: u64) -> VenueStream {
     let mut model = ModelBook::new(seed, MODEL_LEVELS, MAX_LOTS);
-    let price = |s: usize, k: usize| {
-        let ore = if s == 0 { MID_ORE - k as i64 } else { MID_ORE + k as i64 };
-        format_scaled(i128::from(ore), 2, DecimalStyle::Fixed).as_str().to_string()
+    let instrument = firi_btc_nok();
+    // The top FIRI_LEVELS occupied levels of side `s` as (øre, lots), written by venue-sim's encoder.
+    let side = |model: &ModelBook, s: usize| -> Vec<(i64, i64)> {
+        let ore = |k: usize| if s == 0 { MID_ORE - k as i64 } else { MID_ORE + k as i64 };
+        let occupied = (1..=model.depth()).filter(|&k| model.sides[s][k] != 0).take(FIRI_LEVELS);
+        occupied.map(|k| (ore(k), model.sides[s][k] as i64)).collect()
     };
-    let prices: [Vec<String>; 2] = [0, 1].map(|s| (0..=model.depth()).map(|k| price(s, k)).collect());
-    let mut qtys: [Vec<String>; 2] = [0, 1].map(|s| model.sides[s].iter().map(|&lots| qty_text(lots)).collect());
-    let body_of = |model: &ModelBook, qtys: &[Vec<String>; 2]| {
-        let mut b = String::with_capacity(64 * FIRI_LEVELS);
-        b.push_str("{\"bids\":[");
-        for (s, tail) in [(0, "],\"asks\":["), (1, "]}")] {
-            let occupied = (1..=model.depth()).filter(|&k| model.sides[s][k] != 0).take(FIRI_LEVELS);
-            for (j, k) in occupied.enumerate() {
-                if j > 0 {
-                    b.push(',');
-                }
-                b.push_str("[\"");
-                b.push_str(&prices[s][k]);
-                b.push_str("\",\"");
-                b.push_str(&qtys[s][k]);
-                b.push_str("\"]");
-            }
-            b.push_str(tail);
-        }
-        b.into_bytes()
-    };
-    let snapshot = body_of(&model, &qtys);
+    let body_of = |model: &ModelBook| depth_body(&instrument, &side(model, 0), &side(model, 1)).into_bytes();
+    let snapshot = body_of(&model);
     let mut frames = Vec::with_capacity(bodies);
     for _ in 0..bodies {
         let n = model.rng.random_range(6..=14);
-        let (bids, asks) = model.message(n);
-        for c in bids.iter().chain(&asks) {
-            qtys[usize::from(!c.bid)][c.k] = qty_text(c.lots);
-        }
-        frames.push(body_of(&model, &qtys));
+        let _ = model.message(n);
+        frames.push(body_of(&model));
     }
-    VenueStream { instrument: firi_btc_nok(), snapshot, frames, first_measured: 0 }
+    VenueStream { instrument, snapshot, frames, first_measured: 0 }
 }
 
 /// The standard Firi stream: [`FIRI_BODIES`] bodies with [`crate::SEED`].

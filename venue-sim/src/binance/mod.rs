@@ -72,7 +72,9 @@ mod tests;
 mod user_data;
 mod wire;
 
+pub use crate::kit::combined_streams::wrap_payload;
 pub use errors::BinanceError;
+pub use wire::depth_update_text;
 
 /// The self-trade prevention the shared matching engine applies (resting orders of the same
 /// account are removed), named as Binance names it.

@@ -432,7 +432,7 @@ impl<'a> Session<'a> {
                     let per_diff = if every.is_zero() { 1 } else { pending.len().max(1) };
                     for ops in pending.chunks(per_diff) {
                         if let Some(payload) = diff_json(&market, *symbol, ops) {
-                            out.push(wrap_payload(self.combined, &sub.name, &payload.to_string()));
+                            out.push(wrap_payload(self.combined, &sub.name, &payload));
                         }
                     }
                     pending.clear();

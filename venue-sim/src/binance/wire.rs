@@ -1,5 +1,5 @@
 //! Binance spot's JSON shapes: enum texts, `exchangeInfo` symbols, order, cancel and query
-//! answers, account positions and `depthUpdate` diffs.
+//! answers, account positions and `depthUpdate` diffs (as text, in Binance's key order).
 
 use super::rest::RespType;
 use super::{MAX_LOTS, MAX_TICKS, STP_MODE};
@@ -11,6 +11,7 @@ use qt_core::money::NOTIONAL_SCALE;
 use qt_core::{Instrument, Nanos, Notional, OrderType, Price, Qty, Side};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 pub(super) fn amount_text(n: Notional) -> String {
@@ -207,34 +208,44 @@ pub(super) fn account_position_json(ts: Nanos, balances: &[BalanceView], now_ms:
 }
 
 /// The `depthUpdate` covering `ops` (consecutive book operations): final quantity per touched
-/// price, bids best first, asks best first.
-pub(super) fn diff_json(market: &Market, symbol: usize, ops: &[Arc<BookUpdate>]) -> Option<Value> {
+/// price, bids best first, asks best first, as [`depth_update_text`] writes it.
+pub(super) fn diff_json(market: &Market, symbol: usize, ops: &[Arc<BookUpdate>]) -> Option<String> {
     let inst = market.instruments().get(symbol)?;
     let first = ops.first()?.update_id;
     let last = ops.last()?.update_id;
-    let mut bids: BTreeMap<i64, Qty> = BTreeMap::new();
-    let mut asks: BTreeMap<i64, Qty> = BTreeMap::new();
+    let mut bids: BTreeMap<i64, i64> = BTreeMap::new();
+    let mut asks: BTreeMap<i64, i64> = BTreeMap::new();
     for op in ops {
         for (side, price, qty) in &op.levels {
             let book = if *side == Side::Buy { &mut bids } else { &mut asks };
-            book.insert(price.units(), *qty);
+            book.insert(price.units(), qty.units());
         }
     }
-    let side_json = |levels: Vec<(&i64, &Qty)>| -> Value {
-        Value::Array(
-            levels
-                .into_iter()
-                .map(|(p, q)| json!([price_text(inst, Price::from_units(*p)), qty_text(inst, *q)]))
-                .collect(),
-        )
-    };
-    Some(json!({
-        "e": "depthUpdate",
-        "E": market.now_ms(),
-        "s": inst.symbol(),
-        "U": first,
-        "u": last,
-        "b": side_json(bids.iter().rev().collect()),
-        "a": side_json(asks.iter().collect()),
-    }))
+    let bids: Vec<(i64, i64)> = bids.into_iter().rev().collect();
+    let asks: Vec<(i64, i64)> = asks.into_iter().collect();
+    Some(depth_update_text(inst, market.now_ms(), (first, last), &bids, &asks))
+}
+
+/// A spot `depthUpdate` payload for `inst` at event time `event_ms` covering update ids
+/// `first..=last`, levels as `(price units, qty units)` in the order given, keys in Binance's
+/// order (`e`, `E`, `s`, `U`, `u`, `b`, `a`): the one encoder of the format, which the sessions
+/// and the bench streams both use.
+pub fn depth_update_text(
+    inst: &Instrument,
+    event_ms: i64,
+    (first, last): (u64, u64),
+    bids: &[(i64, i64)],
+    asks: &[(i64, i64)],
+) -> String {
+    let symbol = Value::from(inst.symbol());
+    let mut out = format!("{{\"e\":\"depthUpdate\",\"E\":{event_ms},\"s\":{symbol},\"U\":{first},\"u\":{last},\"b\":[");
+    for (levels, tail) in [(bids, "],\"a\":["), (asks, "]}")] {
+        for (j, &(p, q)) in levels.iter().enumerate() {
+            let sep = if j == 0 { "" } else { "," };
+            let (p, q) = (price_text(inst, Price::from_units(p)), qty_text(inst, Qty::from_units(q)));
+            let _ = write!(out, "{sep}[\"{p}\",\"{q}\"]");
+        }
+        out.push_str(tail);
+    }
+    out
 }

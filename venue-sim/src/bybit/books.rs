@@ -52,7 +52,7 @@ pub(super) fn push_interval(depth: usize) -> Option<Duration> {
 
 /// Levels of a topic at one `u`: a whole view, or the changes of one push.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct View {
+pub struct View {
     /// The topic's `u`.
     pub u: u64,
     /// The market update id the view reflects (Bybit's `seq`).
@@ -377,4 +377,12 @@ pub(super) fn book_message(
         o.s("type", kind).int("ts", ts)
     };
     o.raw("data", &data).int("cts", v.cts).done()
+}
+
+/// A spot `orderbook.{depth}.{symbol}` push of `v` (`kind` `snapshot` or `delta`) sent at `ts`
+/// (ms), exactly as the public spot stream writes it: [`book_message`] for outside users (the
+/// bench streams), so the format has one encoder.
+pub fn spot_book_message(depth: usize, kind: &str, inst: &Instrument, v: &View, ts: i64) -> String {
+    let topic = format!("orderbook.{depth}.{}", inst.symbol());
+    book_message(Category::Spot, (&topic, depth), kind, inst, v, ts)
 }

@@ -74,6 +74,7 @@ mod session;
 mod tests;
 mod wire;
 
+pub use books::{View as BookView, spot_book_message};
 pub use params::string_to_sign;
 
 /// Public spot stream path (`docs/v5/websocket/wss-authentication.mdx`, "Connect").

@@ -26,6 +26,10 @@ use serde_json::{Value, json};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
+mod wire;
+
+pub use wire::depth_body;
+
 /// Levels a side when the query names none.
 const DEFAULT_LEVELS: usize = 100;
 /// Trades kept per market.
@@ -46,10 +50,6 @@ pub struct FiriPublic {
 
 fn not_found(what: &str) -> HttpResponse {
     HttpResponse::json(404, &json!({ "name": "NotFound", "message": what }))
-}
-
-fn levels(inst: &Instrument, side: &[(Price, Qty)]) -> Value {
-    side.iter().map(|(p, q)| json!([inst.price_text(*p).as_ref(), inst.qty_text(*q).as_ref()])).collect()
 }
 
 fn count(query: &str, key: &str, default: usize) -> Result<usize, HttpResponse> {
@@ -152,7 +152,10 @@ impl Protocol for FiriPublic {
                 let Some(snap) = market.snapshot(index, bids.max(asks)) else { return not_found("market has no book") };
                 let b: Vec<_> = snap.bids.iter().take(bids).copied().collect();
                 let a: Vec<_> = snap.asks.iter().take(asks).copied().collect();
-                let mut resp = HttpResponse::json(200, &json!({ "bids": levels(inst, &b), "asks": levels(inst, &a) }));
+                let units =
+                    |side: &[(Price, Qty)]| side.iter().map(|(p, q)| (p.units(), q.units())).collect::<Vec<_>>();
+                let body = depth_body(inst, &units(&b), &units(&a)).into_bytes();
+                let mut resp = HttpResponse { body, ..HttpResponse::json(200, &Value::Null) };
                 // Firi has no stream, so the frame faults apply to this body.
                 if ctx.faults.take_malformed_frame() {
                     resp.body = b"{\"bids\":[[\"1\",]".to_vec();

@@ -22,6 +22,6 @@ pub(crate) fn stream_names(path: &str, query: &str) -> (bool, String) {
 }
 
 /// `payload` as a session on a combined (`true`) or raw path sends it.
-pub(crate) fn wrap_payload(combined: bool, stream: &str, payload: &str) -> String {
+pub fn wrap_payload(combined: bool, stream: &str, payload: &str) -> String {
     if combined { format!("{{\"stream\":{},\"data\":{payload}}}", Value::from(stream)) } else { payload.to_string() }
 }

@@ -47,7 +47,7 @@ mod rest;
 mod session;
 mod wire;
 
-pub use wire::{checksum, inst_id};
+pub use wire::{BooksHead, books_message, checksum, inst_id};
 
 /// The public stream's path.
 pub const PUBLIC_WS_PATH: &str = "/ws/v5/public";

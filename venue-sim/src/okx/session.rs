@@ -1,7 +1,7 @@
 //! One `/ws/v5/public` session: subscriptions to `books`, `bbo-tbt` and `trades` per instrument,
 //! their timed pushes, run by the shared loop ([`crate::kit::session`]).
 
-use super::wire::{checksum, inst_id, levels_json, px, sz};
+use super::wire::{BooksHead, books_message, checksum, inst_id, levels_json, px, sz};
 use super::{BBO_INTERVAL, BOOKS_DEPTH, BOOKS_HEARTBEAT, BOOKS_INTERVAL};
 use crate::kit::session::QueuedSession;
 use crate::market::{BookUpdate, TradeView};
@@ -106,15 +106,10 @@ impl SymbolFeed {
         ts: i64,
     ) -> String {
         let seq = self.books.as_ref().map_or(0, |b| b.seq);
-        json!({
-            "arg": self.arg(Channel::Books),
-            "action": action,
-            "data": [{
-                "asks": levels_json(&self.inst, asks), "bids": levels_json(&self.inst, bids),
-                "ts": ts.to_string(), "checksum": sum, "prevSeqId": prev, "seqId": seq,
-            }],
-        })
-        .to_string()
+        // The simulator does not model orders per level: one each.
+        let with_orders = |levels: &[(i64, i64)]| levels.iter().map(|&(p, q)| (p, q, 1)).collect::<Vec<_>>();
+        let head = BooksHead { action, ts, checksum: sum, prev_seq: prev, seq };
+        books_message(&self.inst, &head, &with_orders(bids), &with_orders(asks))
     }
 
     pub(super) fn snapshot_message(&mut self, now: Instant, ts: i64) -> String {

@@ -188,7 +188,7 @@ fn diff_json_keeps_the_last_quantity_per_price_and_orders_sides() {
         op(8, vec![(Side::Buy, p(100), q(0)), (Side::Buy, p(200), q(2))]),
         op(9, vec![(Side::Sell, p(250), q(4)), (Side::Sell, p(300), q(3))]),
     ];
-    let v = diff_json(&ctx.market, 0, &ops).unwrap();
+    let v: Value = serde_json::from_str(&diff_json(&ctx.market, 0, &ops).unwrap()).unwrap();
     assert_eq!((v["U"].as_u64(), v["u"].as_u64()), (Some(7), Some(9)));
     assert_eq!(v["b"], json!([["2.00000000", "0.00002000"], ["1.00000000", "0.00000000"]]));
     assert_eq!(v["a"], json!([["2.50000000", "0.00004000"], ["3.00000000", "0.00003000"]]));
