@@ -26,8 +26,9 @@ pub(super) fn symbol_info(inst: &Instrument) -> Value {
     let tick = inst.price_text(inst.tick());
     let lot = inst.qty_text(inst.lot());
     let min = inst.qty_text(inst.min_qty());
+    let name = symbol(inst);
     json!({
-        "symbol": symbol(inst), "name": symbol(inst), "baseCurrency": inst.base(), "quoteCurrency": inst.quote(),
+        "symbol": name, "name": name, "baseCurrency": inst.base(), "quoteCurrency": inst.quote(),
         "feeCurrency": inst.quote(), "market": inst.quote(), "baseMinSize": min.as_ref(),
         "quoteMinSize": "0.1", "baseMaxSize": "10000000000", "quoteMaxSize": "99999999",
         "baseIncrement": lot.as_ref(), "quoteIncrement": tick.as_ref(), "priceIncrement": tick.as_ref(),

@@ -95,6 +95,10 @@ impl Session {
     }
 
     pub(super) fn matches_of(inst: &Instrument, u: &BookUpdate, out: &mut Vec<String>) {
+        if u.trades.is_empty() {
+            return;
+        }
+        let name = symbol(inst);
         for t in &u.trades {
             let data = json!({
                 "makerOrderId": format!("{:024x}", t.trade_id.wrapping_mul(2)),
@@ -102,14 +106,14 @@ impl Session {
                 "sequence": u.update_id.to_string(),
                 "side": if t.aggressor == Side::Buy { "buy" } else { "sell" },
                 "size": inst.qty_text(t.qty).as_ref(),
-                "symbol": symbol(inst),
+                "symbol": name,
                 "takerOrderId": format!("{:024x}", t.trade_id.wrapping_mul(2) + 1),
                 "time": t.ts.0.max(0).to_string(),
                 "tradeId": t.trade_id.to_string(),
                 "type": "match",
             });
             out.push(
-                json!({ "topic": format!("/market/match:{}", symbol(inst)), "type": "message", "subject": "trade.l3match", "data": data })
+                json!({ "topic": format!("/market/match:{name}"), "type": "message", "subject": "trade.l3match", "data": data })
                     .to_string(),
             );
         }
@@ -126,15 +130,16 @@ impl Session {
                 .collect()
         };
         let (bids, asks) = merged_levels(&window.ops);
+        let name = symbol(inst);
         json!({
-            "topic": format!("/market/level2:{}", symbol(inst)),
+            "topic": format!("/market/level2:{name}"),
             "type": "message",
             "subject": "trade.l2update",
             "data": {
                 "changes": { "asks": side(&asks), "bids": side(&bids) },
                 "sequenceEnd": last,
                 "sequenceStart": first,
-                "symbol": symbol(inst),
+                "symbol": name,
                 "time": ctx.market.now_ms(),
             },
         })
