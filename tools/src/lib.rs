@@ -4,6 +4,7 @@
 pub mod capture;
 pub mod config;
 pub mod control;
+pub mod exporter;
 pub mod feed_check;
 pub mod feed_check_journal;
 pub mod journal;
