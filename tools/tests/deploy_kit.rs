@@ -4,9 +4,15 @@
 //! up. Tests needing a tool that is not installed (`promtool`, `shellcheck`, `systemd-analyze`,
 //! `taskset`, `python3`) print `SKIP: …` and pass; `.ci/run` installs `promtool`.
 
+use qt_tools::exporter::{Exporter, ExporterHandle, Health, StatsSource};
 use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
 
 /// Every metric name of issue #17 item 4 (histograms as their three series), plus
 /// `engine_heartbeat_age_seconds` and `reconciliation_difference`, plus Prometheus' own `up`.
@@ -51,6 +57,13 @@ fn read(rel: &str) -> String {
     std::fs::read_to_string(repo().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
 }
 
+/// Says why a test skips, on the real stderr (not the test harness' captured one), so the
+/// line shows in a plain `cargo test`.
+fn skip(why: &str) {
+    // One write, so parallel tests' lines do not interleave.
+    let _ = std::io::stderr().write_all(format!("SKIP: {why}\n").as_bytes());
+}
+
 /// `tool` on PATH, or `None` after printing why the caller skips.
 fn tool(name: &str, test: &str) -> Option<PathBuf> {
     let found = std::env::var_os("PATH")
@@ -59,7 +72,7 @@ fn tool(name: &str, test: &str) -> Option<PathBuf> {
         .map(|dir| dir.join(name))
         .find(|p| p.is_file());
     if found.is_none() {
-        eprintln!("SKIP: {test}: `{name}` is not on PATH (install it to run this check)");
+        skip(&format!("{test}: `{name}` is not on PATH (install it to run this check)"));
     }
     found
 }
@@ -443,7 +456,7 @@ fn the_launch_script_moves_every_thread_but_qt_core_off_the_core_cpu() {
         })
         .unwrap_or_default();
     if cpus.len() < 2 {
-        eprintln!("SKIP: qt-launch's watcher: fewer than 2 CPUs allowed");
+        skip("qt-launch's watcher: fewer than 2 CPUs allowed");
         return;
     }
     let (hk, core) = (cpus[0], cpus[1]);
@@ -523,4 +536,144 @@ fn the_systemd_unit_verifies() {
     let faults: Vec<&str> =
         said.lines().filter(|l| !l.contains("/usr/local/bin/qt-launch") && !l.trim().is_empty()).collect();
     assert!(faults.is_empty(), "systemd-analyze verify: {faults:#?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// A real Prometheus against the stats thread, with the deploy kit's configuration and rules.
+
+/// A stats source serving a fixed text: a counter and a reconciliation difference.
+#[derive(Debug)]
+struct FixedText;
+
+const FIXED_METRICS: &str = "\
+# HELP risk_gate_decisions_total Strategy orders the risk gate decided on.
+# TYPE risk_gate_decisions_total counter
+risk_gate_decisions_total{account=\"0\",decision=\"allow\",reason=\"none\"} 7
+# HELP reconciliation_difference Venue balance minus ours at the last reconciliation.
+# TYPE reconciliation_difference gauge
+reconciliation_difference{account=\"0\",asset=\"USDT\"} -1.5
+";
+
+impl StatsSource for FixedText {
+    fn render_metrics(&mut self, out: &mut String) {
+        out.push_str(FIXED_METRICS);
+    }
+    fn live(&mut self) -> Health {
+        Health::from_checks(Vec::new())
+    }
+    fn ready(&mut self) -> Health {
+        Health::from_checks(Vec::new())
+    }
+}
+
+fn start_fixed() -> (ExporterHandle, SocketAddr) {
+    let handle = Exporter::start("127.0.0.1:0".parse().unwrap(), FixedText, Arc::new(AtomicBool::new(false)))
+        .expect("the stats thread starts");
+    let addr = handle.local_addr().expect("bound");
+    (handle, addr)
+}
+
+/// `GET target` on `addr` (HTTP/1.0, read to the end): the body.
+fn http_get(addr: SocketAddr, target: &str) -> std::io::Result<String> {
+    let mut s = TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    s.write_all(format!("GET {target} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())?;
+    let mut raw = String::new();
+    s.read_to_string(&mut raw)?;
+    Ok(raw.split_once("\r\n\r\n").map(|(_, body)| body.to_string()).unwrap_or_default())
+}
+
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || b == b'_' { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}
+
+/// Kills the Prometheus server this test started when the test ends, however it ends.
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn promtool_check_metrics_accepts_what_the_stats_thread_serves() {
+    let Some(promtool) = tool("promtool", "promtool check metrics") else { return };
+    let (handle, addr) = start_fixed();
+    let body = http_get(addr, "/metrics").unwrap();
+    assert_eq!(body, FIXED_METRICS, "served unchanged");
+    let mut child = Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(body.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_success("promtool check metrics", &out);
+    handle.stop();
+}
+
+/// deploy/prometheus/prometheus.yml pointed at a running stats thread (1 s intervals): a real
+/// Prometheus scrapes it, answers a query for `risk_gate_decisions_total` through its HTTP API,
+/// and fires `QtReconciliationDifference` from deploy/prometheus/alerts.yml.
+#[test]
+fn a_real_prometheus_scrapes_the_stats_thread_with_the_deploy_config() {
+    let Some(prometheus) = tool("prometheus", "a real Prometheus scraping the stats thread") else { return };
+    let (handle, target) = start_fixed();
+    let dir = tempfile::tempdir().unwrap();
+    let config = read("deploy/prometheus/prometheus.yml");
+    for needed in ["\"127.0.0.1:9187\"", "scrape_interval: 5s", "evaluation_interval: 5s", "scrape_timeout: 4s"] {
+        assert!(config.contains(needed), "prometheus.yml no longer has {needed}; update this test");
+    }
+    let config = config
+        .replace("\"127.0.0.1:9187\"", &format!("\"{target}\""))
+        .replace("scrape_interval: 5s", "scrape_interval: 1s")
+        .replace("evaluation_interval: 5s", "evaluation_interval: 1s")
+        .replace("scrape_timeout: 4s", "scrape_timeout: 1s");
+    std::fs::write(dir.path().join("prometheus.yml"), config).unwrap();
+    std::fs::write(dir.path().join("alerts.yml"), read("deploy/prometheus/alerts.yml")).unwrap();
+    let web = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let mut server = Server(
+        Command::new(prometheus)
+            .arg(format!("--config.file={}", dir.path().join("prometheus.yml").display()))
+            .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
+            .arg(format!("--web.listen-address={web}"))
+            .arg("--log.level=warn")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("prometheus.log")).unwrap())
+            .spawn()
+            .expect("prometheus starts"),
+    );
+    let query = |q: &str| -> Option<serde_json::Value> {
+        let body = http_get(web, &format!("/api/v1/query?query={}", percent_encode(q))).ok()?;
+        let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+        let result = v["data"]["result"].as_array()?;
+        result.first().cloned()
+    };
+    let mut wait_for = |q: &str| {
+        let until = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(sample) = query(q) {
+                return sample;
+            }
+            let exited = server.0.try_wait().ok().flatten();
+            let log = std::fs::read_to_string(dir.path().join("prometheus.log")).unwrap_or_default();
+            assert!(exited.is_none(), "Prometheus exited ({exited:?}); its log:\n{log}");
+            assert!(Instant::now() < until, "Prometheus never answered {q} with a result; its log:\n{log}");
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    };
+    let sample = wait_for("risk_gate_decisions_total");
+    assert_eq!(sample["metric"]["decision"], "allow", "{sample}");
+    assert_eq!(sample["metric"]["job"], "quantum-trader", "{sample}");
+    assert_eq!(sample["value"][1], "7", "{sample}");
+    let alert = wait_for("ALERTS{alertname=\"QtReconciliationDifference\",alertstate=\"firing\"}");
+    assert_eq!(alert["metric"]["asset"], "USDT", "{alert}");
+    assert!(handle.counters().snapshot().scrapes >= 1);
+    handle.stop();
 }
