@@ -9,6 +9,7 @@ pub mod feed_check_journal;
 pub mod journal;
 pub mod journal_inspect;
 pub mod journal_tail;
+pub mod logging;
 pub mod replay;
 pub mod restore;
 pub mod run;

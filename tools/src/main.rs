@@ -17,6 +17,10 @@ use std::sync::atomic::Ordering;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log line format: text, or JSON lines (also `[log] format` in a run's configuration;
+    /// json wins when either asks). `RUST_LOG` filters as usual.
+    #[arg(long, value_enum, global = true, value_name = "FORMAT")]
+    log_format: Option<qt_tools::logging::LogFormat>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -274,10 +278,9 @@ enum EssAction {
 }
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
-        .format_timestamp_micros()
-        .init();
+    qt_tools::logging::init();
     let cli = Cli::parse();
+    qt_tools::logging::set_format(qt_tools::logging::choose(cli.log_format, Default::default()));
     match cli.command {
         Command::Run { config, duration, seed, pace, check, journal, no_journal } => {
             exit(run(config, duration, seed, pace, check, JournalChoice { dir: journal, off: no_journal }))
@@ -624,6 +627,10 @@ fn run(
 ) -> anyhow::Result<()> {
     let (text, name) = read_config(&path, config::EMBEDDED_DEFAULT, "(embedded default: examples/sim.toml)")?;
     let mut plan = config::load(&text, &name)?;
+    if plan.log_format == qt_tools::logging::LogFormat::Json {
+        qt_tools::logging::set_format(plan.log_format);
+    }
+    qt_tools::logging::set_service(&plan.accounts.iter().map(|a| a.name.as_str()).collect::<Vec<_>>().join(","));
     if let Some(d) = duration {
         plan.sim.duration = Nanos::from_duration(d);
     }

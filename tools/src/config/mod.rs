@@ -172,6 +172,8 @@ pub struct Plan {
     pub journal: Option<JournalPlan>,
     /// The configuration text the plan was made from (journaled at start, with its hash).
     pub source_text: String,
+    /// `[log] format`.
+    pub log_format: crate::logging::LogFormat,
 }
 
 impl Plan {
@@ -588,6 +590,7 @@ pub fn validate(raw: RawConfig) -> Result<Plan, Vec<Problem>> {
         global_risk,
         journal,
         source_text: String::new(),
+        log_format: raw.log.format,
     })
 }
 
