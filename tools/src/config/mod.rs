@@ -27,6 +27,7 @@ pub mod journal;
 mod raw;
 mod source;
 mod venues;
+pub(crate) use files::check_secret_file;
 pub use journal::JournalPlan;
 pub use raw::*;
 pub use source::{MAX_CONFIG_BYTES, parse_document, read_file};
