@@ -9,7 +9,7 @@
 //! | `journal-dir` | the journal directory (or the folder it will be made in) is writable and has `--min-free` bytes free | [`journal`] |
 //! | `ess`, `global-risk` | the journal's last risk state: the emergency stop not triggered or latched, the global level not CRITICAL | [`journal`] |
 //! | `venue <v>`, `clock-skew <v>` | each venue answers its public time endpoint over TLS; our clock within `--max-skew` of it | [`venues`] |
-//! | `instruments <v>` | the venue's tick and lot sizes equal ours (where its instruments endpoint is known) | [`venues`] |
+//! | `instruments <v>` | the venue's tick and lot sizes equal ours (Binance spot and USD-M, OKX spot, KuCoin) | [`venues`] |
 //! | `metrics-port` | the metrics address can be bound | here |
 //!
 //! Main thread only; blocks on the network (each request bounded by the feed's HTTPS timeout)
