@@ -151,20 +151,22 @@ pub fn write_line(
     let ts = humantime::format_rfc3339_micros(ts);
     match format {
         LogFormat::Json => {
-            let mut line = serde_json::Map::new();
-            line.insert("ts".into(), ts.to_string().into());
-            line.insert("level".into(), record.level().as_str().into());
-            line.insert("target".into(), record.target().into());
-            line.insert("service".into(), service.into());
-            line.insert("msg".into(), record.args().to_string().into());
+            // Written key by key so the line reads in a fixed order (ts first, fields in the
+            // record's order); every string goes through serde_json's escaping.
+            let text = |s: &str| serde_json::Value::from(s).to_string();
+            write!(out, "{{\"ts\":{},\"level\":{}", text(&ts.to_string()), text(record.level().as_str()))?;
+            write!(out, ",\"target\":{},\"service\":{}", text(record.target()), text(service))?;
+            write!(out, ",\"msg\":{}", text(&record.args().to_string()))?;
             if let Some(id) = parts.correlation_id {
-                line.insert("correlation_id".into(), id.into());
+                write!(out, ",\"correlation_id\":{id}")?;
+            }
+            for (i, (k, v)) in parts.fields.iter().enumerate() {
+                write!(out, "{}{}:{v}", if i == 0 { ",\"fields\":{" } else { "," }, text(k))?;
             }
             if !parts.fields.is_empty() {
-                line.insert("fields".into(), serde_json::Value::Object(parts.fields.into_iter().collect()));
+                write!(out, "}}")?;
             }
-            serde_json::to_writer(&mut *out, &line)?;
-            writeln!(out)
+            writeln!(out, "}}")
         }
         LogFormat::Text => {
             let level = record.level();
@@ -260,6 +262,10 @@ mod tests {
         );
         let text = line(LogFormat::Json, &r);
         assert!(text.ends_with('\n') && text.matches('\n').count() == 1, "{text:?}");
+        assert!(
+            text.starts_with("{\"ts\":\"") && text.contains(r#""fields":{"reason":"a \"quoted\" reason","n":-3}}"#),
+            "{text}"
+        );
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["level"], "WARN");
         assert_eq!(v["target"], "qt_risk::hooks");
