@@ -304,55 +304,7 @@ pub const RISK_TEXT_LEN: usize = 200;
 
 /// Short text held inline (no allocation), truncated at [`RISK_TEXT_LEN`] bytes on a char
 /// boundary.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct InlineText {
-    bytes: [u8; RISK_TEXT_LEN],
-    len: u8,
-}
-
-impl InlineText {
-    /// Empty text.
-    pub const EMPTY: Self = Self { bytes: [0; RISK_TEXT_LEN], len: 0 };
-
-    /// `text`, truncated to fit.
-    pub fn new(text: &str) -> Self {
-        let mut t = Self::EMPTY;
-        let _ = std::fmt::Write::write_str(&mut t, text);
-        t
-    }
-
-    /// The text.
-    pub fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or("")
-    }
-}
-
-impl std::fmt::Write for InlineText {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        let room = RISK_TEXT_LEN - usize::from(self.len);
-        let mut n = s.len().min(room);
-        while !s.is_char_boundary(n) {
-            n -= 1;
-        }
-        let at = usize::from(self.len);
-        self.bytes[at..at + n].copy_from_slice(&s.as_bytes()[..n]);
-        // at + n ≤ RISK_TEXT_LEN = 200 < 256.
-        self.len = (at + n) as u8;
-        Ok(())
-    }
-}
-
-impl std::fmt::Debug for InlineText {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:?}", self.as_str())
-    }
-}
-
-impl std::fmt::Display for InlineText {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub type InlineText = crate::inline_str::InlineStr<RISK_TEXT_LEN>;
 
 /// A command for the risk component from the local control channel (`qt ess ...`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

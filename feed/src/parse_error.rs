@@ -68,6 +68,24 @@ impl ParseError {
     }
 }
 
+impl ParseError {
+    /// The reason's name ([`ParseError::reason_name`] of its index).
+    pub const fn name(self) -> &'static str {
+        Self::reason_name(self.reason_index())
+    }
+
+    /// The JSON key the reason names, if it names one.
+    pub const fn key(self) -> Option<&'static str> {
+        match self {
+            ParseError::MissingField(k)
+            | ParseError::WrongType(k)
+            | ParseError::BadDecimal(k)
+            | ParseError::ZeroQty(k) => Some(k),
+            _ => None,
+        }
+    }
+}
+
 impl std::fmt::Display for ParseError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

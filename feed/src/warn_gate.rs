@@ -7,11 +7,13 @@
 //! [`WarnGate::suppressed`] goes into the decoder's stats (`warnings_suppressed`) for the
 //! summaries. Every refused frame is still counted by reason in the decoder's counters.
 //!
-//! Core thread (inside the decoders' cold bad-frame paths); fixed size, no allocation except the
-//! log line itself.
+//! Core thread (inside the decoders' cold bad-frame paths); fixed size, no allocation. The
+//! warning is a [`qt_core::core_log!`] record (reason name and key as static fields), handed to
+//! the logging thread; on a thread without a log ring (`qt feed-check`) it is logged at once.
 
 use crate::parse_error::ParseError;
 use qt_core::Nanos;
+use qt_core::log_ring::FieldValue;
 
 /// Warnings of one reason logged per window.
 pub const BURST: u32 = 5;
@@ -58,16 +60,16 @@ impl WarnGate {
         }
     }
 
-    /// Logs `"{venue}: {what} refused: {reason}"` if the budget allows (with how many were left
-    /// out before it), else counts it.
+    /// Logs "refused" with the venue, what was refused, the reason (and the key it names) if
+    /// the budget allows, with how many were left out before it (`not_logged`); else counts it.
     #[cold]
     pub fn warn(&mut self, venue: &str, what: &dyn std::fmt::Display, reason: &ParseError, now: Nanos) {
-        match self.admit(reason, now) {
-            Some(0) => log::warn!("{venue}: {what} refused: {reason}"),
-            Some(left_out) => {
-                log::warn!("{venue}: {what} refused: {reason} ({left_out} more like it not logged)")
-            }
-            None => {}
+        if let Some(left_out) = self.admit(reason, now) {
+            qt_core::core_log!(
+                Warn, "refused", 0;
+                venue = FieldValue::text(venue), what = FieldValue::display(what), reason = reason.name(),
+                key = reason.key().unwrap_or(""), not_logged = left_out
+            );
         }
     }
 

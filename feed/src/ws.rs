@@ -16,6 +16,7 @@
 
 use crate::endpoint::Endpoint;
 use qt_core::Nanos;
+use qt_core::log_ring::FieldValue;
 use rustls::{ClientConfig, ClientConnection};
 use rustls_pki_types::ServerName;
 use std::io::{self, Read, Write};
@@ -156,6 +157,19 @@ pub enum CloseReason {
     Io,
     /// tungstenite refused the stream (protocol violation, oversized message).
     Protocol,
+}
+
+impl CloseReason {
+    /// Its name, for logs.
+    pub const fn name(self) -> &'static str {
+        match self {
+            CloseReason::Connect => "connect",
+            CloseReason::Handshake => "handshake",
+            CloseReason::Eof => "eof",
+            CloseReason::Io => "io",
+            CloseReason::Protocol => "protocol",
+        }
+    }
 }
 
 /// What one [`WsClient::poll`] did.
@@ -339,13 +353,20 @@ impl WsClient {
                         {
                             Ok(()) => ConnState::Connecting { tcp, since: now },
                             Err(e) => {
-                                log::warn!("{}: registering the socket: {e}", self.url);
+                                qt_core::core_log!(
+                                    Warn, "ws: registering the socket failed", 0;
+                                    url = FieldValue::text(&self.url), error = FieldValue::display(&e)
+                                );
                                 self.fail(now, CloseReason::Connect, progress)
                             }
                         }
                     }
                     Err(e) => {
-                        log::warn!("{}: connect to {addr}: {e}", self.url);
+                        qt_core::core_log!(
+                            Warn, "ws: connect failed", 0;
+                            url = FieldValue::text(&self.url), addr = FieldValue::display(&addr),
+                            error = FieldValue::display(&e)
+                        );
                         self.fail(now, CloseReason::Connect, progress)
                     }
                 }
@@ -358,24 +379,33 @@ impl WsClient {
                             ConnState::Handshaking { mid: Box::new(mid), since: now }
                         }
                         Err(HandshakeError::Failure(e)) => {
-                            log::warn!("{}: WebSocket handshake: {e}", self.url);
+                            qt_core::core_log!(
+                                Warn, "ws: WebSocket handshake failed", 0;
+                                url = FieldValue::text(&self.url), error = FieldValue::display(&e)
+                            );
                             self.fail(now, CloseReason::Handshake, progress)
                         }
                     },
                     Err(e) => {
-                        log::warn!("{}: TLS setup: {e}", self.url);
+                        qt_core::core_log!(
+                            Warn, "ws: TLS setup failed", 0;
+                            url = FieldValue::text(&self.url), error = FieldValue::display(&e)
+                        );
                         self.fail(now, CloseReason::Handshake, progress)
                     }
                 },
                 Ok(false) if now.saturating_sub(since) < HANDSHAKE_TIMEOUT => ConnState::Connecting { tcp, since },
                 Ok(false) => {
                     let _ = registry.deregister(&mut tcp);
-                    log::warn!("{}: connect timed out", self.url);
+                    qt_core::core_log!(Warn, "ws: connect timed out", 0; url = FieldValue::text(&self.url));
                     self.fail(now, CloseReason::Connect, progress)
                 }
                 Err(e) => {
                     let _ = registry.deregister(&mut tcp);
-                    log::warn!("{}: connect: {e}", self.url);
+                    qt_core::core_log!(
+                        Warn, "ws: connect failed", 0;
+                        url = FieldValue::text(&self.url), error = FieldValue::display(&e)
+                    );
                     self.fail(now, CloseReason::Connect, progress)
                 }
             },
@@ -392,12 +422,15 @@ impl WsClient {
                                 ConnState::Handshaking { mid: Box::new(mid), since }
                             } else {
                                 let _ = registry.deregister(mid.get_mut().get_mut().tcp_mut());
-                                log::warn!("{}: handshake timed out", self.url);
+                                qt_core::core_log!(Warn, "ws: handshake timed out", 0; url = FieldValue::text(&self.url));
                                 self.fail(now, CloseReason::Handshake, progress)
                             }
                         }
                         Err(HandshakeError::Failure(e)) => {
-                            log::warn!("{}: handshake: {e}", self.url);
+                            qt_core::core_log!(
+                                Warn, "ws: handshake failed", 0;
+                                url = FieldValue::text(&self.url), error = FieldValue::display(&e)
+                            );
                             self.fail(now, CloseReason::Handshake, progress)
                         }
                     }
@@ -409,7 +442,7 @@ impl WsClient {
 
     #[cold]
     fn opened(&mut self, ws: WebSocket<TlsStream>, now: Nanos, progress: &mut WsProgress) -> ConnState {
-        log::info!("{}: connected", self.url);
+        qt_core::core_log!(Info, "ws: connected", 0; url = FieldValue::text(&self.url));
         progress.opened = true;
         // Data may already sit in rustls' buffers: read on the next poll regardless of edges.
         self.ready = true;

@@ -25,6 +25,7 @@ use crate::account::mark;
 use crate::ess::{EssState, ResetToken, TriggerSource, capped_price, flatten_request};
 use crate::gate::RiskGate;
 use crate::global_level::RiskInputs;
+use qt_core::log_ring::FieldValue;
 use qt_core::{
     AccountId, InstrumentId, MarketView, Nanos, Notional, RiskAction, RiskActions, RiskCommand, RiskReply, Rounding,
     Side,
@@ -70,10 +71,10 @@ impl RiskGate {
             }
         }
         if let Some(i) = outage {
-            log::error!(
-                "ess: every venue of account {:?}'s chain has been unhealthy for {} ms",
-                self.accounts[i].spec().name,
-                self.settings.outage_after.0 / Nanos::MILLI.0
+            qt_core::core_log!(
+                Error, "ess: every venue of an account's chain has been unhealthy", 0;
+                account = FieldValue::text(&self.accounts[i].spec().name),
+                unhealthy_ms = self.settings.outage_after.0 / Nanos::MILLI.0
             );
             self.trip(TriggerSource::ExchangeOutage, view, out);
         }
@@ -85,15 +86,11 @@ impl RiskGate {
                 self.counters.level.set(change.to as u64);
                 self.counters.level_changes.incr();
                 let s = self.global.signals();
-                log::warn!(
-                    "risk.updated level {} -> {} (signal {}) drawdown {} leverage {} concentration {} equity {}",
-                    change.from.name(),
-                    change.to.name(),
-                    change.reason.name(),
-                    s.drawdown,
-                    s.leverage,
-                    s.concentration,
-                    total.display_rounded(2)
+                qt_core::core_log!(
+                    Warn, "risk.updated", 0;
+                    from = change.from.name(), to = change.to.name(), signal = change.reason.name(),
+                    drawdown = s.drawdown.to_text(), leverage = s.leverage.to_text(),
+                    concentration = s.concentration.to_text(), equity = total.display_rounded(2)
                 );
             }
             // Automatic triggers fire on the edge (entering CRITICAL, crossing the drawdown
@@ -119,7 +116,10 @@ impl RiskGate {
         self.counters.triggers(source).incr();
         let Some(actions) = self.ess.trigger(source, view.now) else { return false };
         self.counters.ess_state.set(1);
-        log::error!("ess: TRIGGERED by {} — halting new orders, cancelling all, flattening", actions.source.name());
+        qt_core::core_log!(
+            Error, "ess: TRIGGERED — halting new orders, cancelling all, flattening", 0;
+            source = actions.source.name()
+        );
         for i in 0..self.accounts.len() {
             out.push(RiskAction::CancelAll(AccountId(i as u16)));
         }
@@ -159,7 +159,7 @@ impl RiskGate {
     pub fn command(&mut self, command: &RiskCommand, view: &MarketView<'_>, out: &mut RiskActions) -> RiskReply {
         match command {
             RiskCommand::EssTrigger { reason } => {
-                log::error!("ess: manual trigger requested: {reason}");
+                qt_core::core_log!(Error, "ess: manual trigger requested", 0; reason = reason);
                 if self.trip(TriggerSource::Manual, view, out) {
                     RiskReply::new(
                         true,
@@ -180,12 +180,10 @@ impl RiskGate {
                     Ok(record) => {
                         self.counters.ess_resets.incr();
                         self.counters.ess_state.set(0);
-                        log::warn!(
-                            "ess: RESET by operator {} at {} ms (token {} ms); the stop had been tripped by {}; trading re-enabled",
-                            record.operator,
-                            received_unix_ms,
-                            record.token_ms,
-                            record.source.name()
+                        qt_core::core_log!(
+                            Warn, "ess: RESET by operator; trading re-enabled", 0;
+                            operator = FieldValue::text(record.operator.as_str()), at_ms = *received_unix_ms,
+                            token_ms = record.token_ms, tripped_by = record.source.name()
                         );
                         RiskReply::new(
                             true,
@@ -198,7 +196,10 @@ impl RiskGate {
                     }
                     Err(e) => {
                         self.counters.ess_resets_refused.incr();
-                        log::warn!("ess: reset by {:?} refused: {e}", operator.as_str());
+                        qt_core::core_log!(
+                            Warn, "ess: reset refused", 0;
+                            operator = operator, why = FieldValue::display(&e)
+                        );
                         RiskReply::new(false, format_args!("reset refused: {e}"))
                     }
                 }

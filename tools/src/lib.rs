@@ -10,6 +10,8 @@ pub mod feed_check_journal;
 pub mod journal;
 pub mod journal_inspect;
 pub mod journal_tail;
+pub mod logging;
+pub mod preflight;
 pub mod replay;
 pub mod restore;
 pub mod run;

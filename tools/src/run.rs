@@ -84,6 +84,7 @@ struct SideThreads {
     journal: Option<(PathBuf, JournalHandle)>,
     journal_stop: Arc<AtomicBool>,
     control: Option<ControlServer>,
+    log: crate::logging::LogThread,
 }
 
 type JournalHandle = std::thread::JoinHandle<(JournalStats, Option<qt_recorder::JournalWriter>)>;
@@ -96,6 +97,9 @@ impl SideThreads {
         journal: Option<OpenJournal>,
         raw_frames: Option<RawFrameRings>,
     ) -> anyhow::Result<Self> {
+        let (log_sink, log_drain) = qt_core::log_ring::ring(qt_core::log_ring::DEFAULT_CAPACITY);
+        engine.set_log_sink(log_sink);
+        let log = crate::logging::LogThread::spawn(log_drain)?;
         let journal_stop = Arc::new(AtomicBool::new(false));
         let journal = match (journal, &plan.journal) {
             (Some(open), Some(j)) => {
@@ -118,7 +122,7 @@ impl SideThreads {
             }
             None => None,
         };
-        Ok(Self { journal, journal_stop, control })
+        Ok(Self { journal, journal_stop, control, log })
     }
 
     /// Stops and joins them (after the core has ended).
@@ -126,6 +130,7 @@ impl SideThreads {
     /// run's last record, its reconciliation ([`journal_run_end`]).
     fn finish(self) -> anyhow::Result<(Option<JournalOutcome>, Option<qt_recorder::JournalWriter>)> {
         drop(self.control);
+        self.log.finish();
         self.journal_stop.store(true, std::sync::atomic::Ordering::Release);
         let Some((dir, handle)) = self.journal else { return Ok((None, None)) };
         let (stats, writer) = handle.join().map_err(|_| anyhow!("the journal thread panicked"))?;

@@ -6,13 +6,36 @@
 //! exposure per order, decision records onto the journal ring) → order ring → venue → report ring
 //! → positions; the risk timer recomputing equity, loss windows and the global level), drives the
 //! core loop on the test thread, warms up, then counts the core thread's allocations over at
-//! least 100,000 market records and asserts it allocated and freed nothing.
+//! least 100,000 market records and asserts it allocated and freed nothing — with logging at
+//! debug, the core handing a record per order sent to the `qt-log` thread.
 use qt_test_support::{CountingAllocator, allocations, deallocations};
 use qt_tools::config;
 use std::sync::atomic::Ordering;
 
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
+
+/// A logger that counts the lines it is handed on the core (test) thread and elsewhere: the
+/// core must hand its records to the `qt-log` thread, never call the logger itself.
+struct ThreadCountingLogger;
+
+static CORE_THREAD: std::sync::OnceLock<std::thread::ThreadId> = std::sync::OnceLock::new();
+static LOGGED_ON_CORE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+static LOGGED_ELSEWHERE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+impl log::Log for ThreadCountingLogger {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+
+    fn log(&self, _: &log::Record<'_>) {
+        let counter =
+            if CORE_THREAD.get() == Some(&std::thread::current().id()) { &LOGGED_ON_CORE } else { &LOGGED_ELSEWHERE };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn flush(&self) {}
+}
 
 #[test]
 fn core_loop_does_not_allocate_in_steady_state() {
@@ -30,6 +53,15 @@ fn core_loop_does_not_allocate_in_steady_state() {
     let journal_stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let journal =
         qt_tools::journal::spawn(rings, Some(writer), Default::default(), journal_stop.clone(), None).unwrap();
+    // Logging at debug: the core hands a record per order sent (and any warning) to the
+    // qt-log thread through its ring; making and pushing them must not allocate either.
+    CORE_THREAD.set(std::thread::current().id()).unwrap();
+    log::set_logger(&ThreadCountingLogger).unwrap();
+    log::set_max_level(log::LevelFilter::Debug);
+    let (log_sink, log_drain) = qt_core::log_ring::ring(qt_core::log_ring::DEFAULT_CAPACITY);
+    let log_counters = log_sink.counters().clone();
+    qt_core::log_ring::install(log_sink);
+    let log_thread = qt_tools::logging::LogThread::spawn(log_drain).unwrap();
     let counters = engine.counters();
     let venue = std::thread::spawn(move || sim.run());
 
@@ -45,6 +77,7 @@ fn core_loop_does_not_allocate_in_steady_state() {
         counters.risk_allow.get() + counters.risk_block.total() + counters.risk_scale_down.total(),
     );
 
+    let logged0 = log_counters.pushed.load(Ordering::Relaxed) + log_counters.dropped.load(Ordering::Relaxed);
     let (allocs0, deallocs0) = (allocations(), deallocations());
     while counters.market_events.get() < events0 + MEASURED {
         if engine.do_work() == 0 {
@@ -52,6 +85,9 @@ fn core_loop_does_not_allocate_in_steady_state() {
         }
     }
     let (allocs, deallocs) = (allocations() - allocs0, deallocations() - deallocs0);
+    let logged = log_counters.pushed.load(Ordering::Relaxed) + log_counters.dropped.load(Ordering::Relaxed) - logged0;
+    qt_core::log_ring::uninstall();
+    let log_tally = log_thread.finish();
     let events = counters.market_events.get() - events0;
     let orders = counters.orders_sent.get() - orders0;
     let fills = counters.fills.get() - fills0;
@@ -78,6 +114,10 @@ fn core_loop_does_not_allocate_in_steady_state() {
     assert_eq!(counters.journal_dropped.get(), 0, "backpressure drops nothing");
     assert!(journal.records >= journaled, "the journal thread wrote them: {}", journal.records);
     assert_eq!(journal.failure, None);
+    assert!(logged >= orders, "a debug record per order sent: {logged} records, {orders} orders");
+    assert!(log_tally.written > 0, "the qt-log thread drained the core's records");
+    assert_eq!(LOGGED_ON_CORE.load(Ordering::Relaxed), 0, "the core thread called the logger itself");
+    assert!(LOGGED_ELSEWHERE.load(Ordering::Relaxed) >= log_tally.written, "the qt-log thread logged them");
     assert_eq!(
         (allocs, deallocs),
         (0, 0),

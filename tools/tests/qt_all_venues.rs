@@ -11,12 +11,9 @@
 mod util;
 
 use qt_core::{Book, EventKind, Instrument, InstrumentId, InstrumentSpec, Side, Venue};
-use qt_feed::endpoint::Endpoint;
 use qt_feed::snapshot::HttpsClient;
 use qt_recorder::{JournalReader, RecordType};
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -40,66 +37,23 @@ const DEPTH: usize = 10;
 
 type Levels = Vec<(i64, i64)>;
 
-/// `qt venue-sim` serving every venue; killed when dropped.
-struct Sim {
-    child: Child,
-    addrs: HashMap<String, SocketAddr>,
-    ca: PathBuf,
-}
+/// `qt venue-sim` serving every venue.
+type Sim = util::venue_sim::VenueSimProcess;
 
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// Starts `qt venue-sim` on `examples/venue-sim-all.toml` with free ports, a slow flow and its
+/// CA file in `dir`.
+fn start_sim(dir: &Path) -> Sim {
+    let mut text = include_str!("../../examples/venue-sim-all.toml")
+        .replace("ca_file = \"venue-sim-ca.pem\"", "ca_file = \"ca.pem\"")
+        .replace("events_per_sec = 200.0", "events_per_sec = 40.0")
+        .replace("events_per_sec = 100.0", "events_per_sec = 20.0");
+    for (_, port, _) in VENUES {
+        text = text.replace(&format!("127.0.0.1:{port}"), "127.0.0.1:0");
     }
-}
-
-impl Sim {
-    /// Starts `qt venue-sim` on `examples/venue-sim-all.toml` with free ports, a slow flow and
-    /// its CA file in `dir`; waits for its listing.
-    fn start(dir: &Path) -> Self {
-        let mut text = include_str!("../../examples/venue-sim-all.toml")
-            .replace("ca_file = \"venue-sim-ca.pem\"", "ca_file = \"ca.pem\"")
-            .replace("events_per_sec = 200.0", "events_per_sec = 40.0")
-            .replace("events_per_sec = 100.0", "events_per_sec = 20.0");
-        for (_, port, _) in VENUES {
-            text = text.replace(&format!("127.0.0.1:{port}"), "127.0.0.1:0");
-        }
-        std::fs::write(dir.join("venue-sim.toml"), text).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_qt"))
-            .args(["venue-sim", "--config", "venue-sim.toml", "--duration", "600s"])
-            .current_dir(dir)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut addrs = HashMap::new();
-        let ca = loop {
-            let line = lines.next().expect("the simulator exited before listing its listeners").unwrap();
-            let mut words = line.split_whitespace();
-            match (words.next(), words.next()) {
-                (Some("ca_file"), Some(path)) => break PathBuf::from(path),
-                (Some(name), Some(url)) if url.starts_with("https://") => {
-                    addrs.insert(name.to_string(), url["https://".len()..].parse().unwrap());
-                }
-                _ => {}
-            }
-        };
-        // Keep reading its output so it never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        assert!(ca.is_absolute(), "the CA file's path is printed absolute: {}", ca.display());
-        assert_eq!(ca, dir.join("ca.pem"));
-        Self { child, addrs, ca }
-    }
-
-    /// An HTTPS client for `venue`'s listener.
-    fn client(&self, venue: &str) -> HttpsClient {
-        let addr = self.addrs[venue];
-        let endpoint = Endpoint::parse(&format!("https://{addr}"), "rest_url").unwrap();
-        let tls = qt_feed::tls::client_config(Some(&self.ca)).unwrap();
-        HttpsClient::new(endpoint.clone(), vec![addr], endpoint.server_name(Some("localhost")).unwrap(), tls)
-    }
+    let sim = Sim::start(dir, &text);
+    assert!(sim.ca.is_absolute(), "the CA file's path is printed absolute: {}", sim.ca.display());
+    assert_eq!(sim.ca, dir.join("ca.pem"));
+    sim
 }
 
 /// The simulator's symbols on the engine's grid (tick 0.01; lots as configured).
@@ -193,7 +147,7 @@ fn journaled_books(dir: &Path, instruments: usize) -> Journaled {
 #[test]
 fn every_venue_live_in_one_run_matches_the_simulator_and_faults_stay_on_their_venue() {
     let dir = util::temp_dir("all-venues");
-    let sim = Sim::start(&dir);
+    let sim = start_sim(&dir);
     let markets = market_instruments();
     // The simulator's own book is served on every protocol's listener.
     let clients: Vec<HttpsClient> = VENUES.iter().map(|(v, _, _)| sim.client(v)).collect();

@@ -175,3 +175,36 @@ fn kraken_ws_status_acks_errors_ping_and_checksummed_book() {
     });
     recv_where(&mut ws, "a heartbeat", |v| v["channel"] == "heartbeat");
 }
+
+#[test]
+fn okx_and_kraken_serve_their_public_time_with_the_clock_skew_fault() {
+    let server = util::start_sim(vec![Arc::new(OkxV5::new()), Arc::new(KrakenV2::new())]);
+    let now_ms = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let mut okx = TestClient::of(&server, "okx");
+    let mut kraken = TestClient::of(&server, "kraken");
+    let okx_ts = |c: &mut TestClient| {
+        let (status, _, body) = c.get("/api/v5/public/time", &[]);
+        assert_eq!(status, 200, "{body}");
+        let v = json_of(&body);
+        assert_eq!(v["code"], "0", "{body}");
+        v["data"][0]["ts"].as_str().expect("ts is text").parse::<i64>().unwrap()
+    };
+    let kraken_s = |c: &mut TestClient| {
+        let (status, _, body) = c.get("/0/public/Time", &[]);
+        assert_eq!(status, 200, "{body}");
+        let v = json_of(&body);
+        assert_eq!(v["error"], serde_json::json!([]), "{body}");
+        let rfc = v["result"]["rfc1123"].as_str().unwrap();
+        assert!(rfc.ends_with(" +0000") && rfc.len() == "Thu, 06 Jul 23 18:50:48 +0000".len(), "{rfc}");
+        v["result"]["unixtime"].as_i64().unwrap()
+    };
+    assert!((okx_ts(&mut okx) - now_ms()).abs() < 5_000);
+    assert!((kraken_s(&mut kraken) * 1000 - now_ms()).abs() < 5_000);
+    // The clock-skew fault moves both (the market's clock).
+    let (status, _, body) = okx.post("/_sim/faults", &[], r#"{"clock_skew_ms":-60000}"#);
+    assert_eq!(status, 200, "{body}");
+    assert!((okx_ts(&mut okx) - now_ms() + 60_000).abs() < 5_000);
+    assert!((kraken_s(&mut kraken) * 1000 - now_ms() + 60_000).abs() < 5_000);
+    let (status, _, _) = kraken.get("/0/public/Assets", &[]);
+    assert_eq!(status, 404);
+}

@@ -222,6 +222,12 @@ impl<R: PreTradeCheck> Core<R> {
                 self.tick_to_order.record(sent.0 - trigger_ns.0);
                 self.journal_decision(&intent, decision, decided_at);
                 self.journal(JournalEvent::Command(command));
+                crate::core_log!(
+                    Debug, "order sent", order_id.0;
+                    account = request.account.0, instrument = request.instrument.0,
+                    side = if request.side == crate::order::Side::Buy { "buy" } else { "sell" },
+                    price_units = request.price.units(), qty_units = request.qty.units(), venue = venue
+                );
             }
             Err(PushError::Full(_)) => {
                 self.orders.forget(order_id);

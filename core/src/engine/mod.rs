@@ -305,6 +305,8 @@ pub struct Engine<R> {
     next_housekeeping: Nanos,
     /// On stop, cancel every working order and wait this long for the venues to confirm.
     cancel_on_stop: Option<std::time::Duration>,
+    /// The log ring's producer, installed on the core thread while [`Engine::run`] runs.
+    log_sink: Option<crate::log_ring::LogSink>,
 }
 
 impl<R> std::fmt::Debug for Engine<R> {
@@ -376,6 +378,7 @@ impl<R: PreTradeCheck> Engine<R> {
             loop_time: LatencyHistogram::new(),
             next_housekeeping: Nanos::ZERO,
             cancel_on_stop: None,
+            log_sink: None,
         }
     }
 
@@ -398,6 +401,13 @@ impl<R: PreTradeCheck> Engine<R> {
     pub fn set_journal(&mut self, journal: JournalLink) {
         self.core.risk_state = self.core.risk.state();
         self.core.journal = Some(journal);
+    }
+
+    /// Hands the core's log lines ([`crate::core_log!`]) to a logging thread through `sink`:
+    /// [`Engine::run`] installs it on the core thread ([`crate::log_ring::install`]) and takes
+    /// it back when the loop ends.
+    pub fn set_log_sink(&mut self, sink: crate::log_ring::LogSink) {
+        self.log_sink = Some(sink);
     }
 
     /// Where replies to [`ControlCommand::Risk`] go (`try_send`; a full channel drops, counted).
@@ -613,13 +623,15 @@ impl<R: PreTradeCheck> Engine<R> {
     /// and no work is left; pins first. Returns the run's report.
     pub fn run(mut self) -> (EngineReport, Self) {
         sys::init_clock();
+        let own_sink = self.log_sink.is_some();
+        let previous_sink = self.log_sink.take().and_then(crate::log_ring::install);
         let pinning = sys::pin_current_thread(self.core.cfg.cpu);
         match pinning {
-            Pinning::Pinned(cpu) => log::info!("core thread pinned to cpu {cpu}"),
-            Pinning::NotRequested => log::info!("core thread not pinned (no cpu configured)"),
-            Pinning::Failed(cpu) => log::warn!(
-                "could not pin the core thread to cpu {cpu} ({} cpus available); running unpinned",
-                sys::available_cpus()
+            Pinning::Pinned(cpu) => crate::core_log!(Info, "core thread pinned", 0; cpu = cpu),
+            Pinning::NotRequested => crate::core_log!(Info, "core thread not pinned (no cpu configured)", 0),
+            Pinning::Failed(cpu) => crate::core_log!(
+                Warn, "could not pin the core thread; running unpinned", 0;
+                cpu = cpu, cpus_available = sys::available_cpus()
             ),
         }
         let mut idler = Idler::new(self.core.cfg.idle);
@@ -644,6 +656,12 @@ impl<R: PreTradeCheck> Engine<R> {
             self.cancel_working_orders(grace);
         }
         let elapsed = sys::mono_now().saturating_sub(start);
+        if own_sink {
+            self.log_sink = crate::log_ring::uninstall();
+            if let Some(previous) = previous_sink {
+                crate::log_ring::install(previous);
+            }
+        }
         (self.report(pinning, elapsed), self)
     }
 
@@ -662,11 +680,10 @@ impl<R: PreTradeCheck> Engine<R> {
             }
         }
         match self.core.orders.live() {
-            0 => log::info!("stop: {working} working order(s) on {accounts} account(s) closed"),
-            left => log::warn!(
-                "stop: {left} of {working} working order(s) still open {:.1} s after the cancel-all; \
-                 check the venue",
-                grace.as_secs_f64()
+            0 => crate::core_log!(Info, "stop: working orders closed", 0; working = working, accounts = accounts),
+            left => crate::core_log!(
+                Warn, "stop: working orders still open after the cancel-all; check the venue", 0;
+                open = left, working = working, grace_ms = grace.as_millis() as u64
             ),
         }
     }

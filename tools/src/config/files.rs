@@ -13,6 +13,13 @@ const GROUP_OTHER_BITS: u32 = 0o077;
 /// Reads a secret from `path`, refusing a file that group or others may read or write (the
 /// message names the file, its mode and the fix). Never puts the file's content in a message.
 pub(super) fn read_secret_file(path: &Path) -> Result<Vec<u8>, String> {
+    check_secret_file(path)?;
+    std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+/// Checks that `path` is a regular file only its owner may access (`qt preflight` and
+/// [`read_secret_file`]); the message names the file, its mode and the fix.
+pub(crate) fn check_secret_file(path: &Path) -> Result<(), String> {
     let meta = std::fs::metadata(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     if !meta.is_file() {
         return Err(format!("{} is not a regular file", path.display()));
@@ -26,7 +33,7 @@ pub(super) fn read_secret_file(path: &Path) -> Result<Vec<u8>, String> {
             path.display()
         ));
     }
-    std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+    Ok(())
 }
 
 /// Whether `a` and `b` name the same file: the same inode where both exist, else the same

@@ -27,6 +27,7 @@ pub mod journal;
 mod raw;
 mod source;
 mod venues;
+pub(crate) use files::check_secret_file;
 pub use journal::JournalPlan;
 pub use raw::*;
 pub use source::{MAX_CONFIG_BYTES, parse_document, read_file};
@@ -172,6 +173,8 @@ pub struct Plan {
     pub journal: Option<JournalPlan>,
     /// The configuration text the plan was made from (journaled at start, with its hash).
     pub source_text: String,
+    /// `[log] format`.
+    pub log_format: crate::logging::LogFormat,
 }
 
 impl Plan {
@@ -588,6 +591,7 @@ pub fn validate(raw: RawConfig) -> Result<Plan, Vec<Problem>> {
         global_risk,
         journal,
         source_text: String::new(),
+        log_format: raw.log.format,
     })
 }
 

@@ -43,6 +43,17 @@ pub struct RawConfig {
     /// `[journal]`: where and how the run is journaled.
     #[serde(default)]
     pub journal: super::journal::RawJournal,
+    /// `[log]`: how log lines are written.
+    #[serde(default)]
+    pub log: RawLog,
+}
+
+/// `[log]`: `format = "text" | "json"` (`--log-format json` wins over text).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawLog {
+    /// Line format (default text).
+    pub format: crate::logging::LogFormat,
 }
 
 /// `[risk]`: settings of the pre-trade gate shared by every account.

@@ -1,11 +1,13 @@
 //! What the `qt` binary's integration tests share: running `qt`, a scratch folder, the
 //! embedded default configuration with an emergency-stop secret file and control socket, and
-//! the simulated Binance venue with a live configuration for it ([`binance`]).
+//! the simulated Binance venue with a live configuration for it ([`binance`]), and `qt venue-sim`
+//! as a child process ([`venue_sim`]).
 #![allow(dead_code)] // each test binary uses its own subset
 
 use std::os::unix::fs::PermissionsExt;
 pub(crate) mod binance;
 pub(crate) mod sim;
+pub(crate) mod venue_sim;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,6 +1,7 @@
 //! [`KrakenV2`]: the simulator speaking Kraken's spot WebSocket v2 public market data at `/v2`
 //! — `book` (snapshot + updates with the v2 CRC32 checksum), `trade`, `heartbeat`, `status` and
-//! the `ping` method — with the shared [`crate::market::Market`] behind it.
+//! the `ping` method — with the shared [`crate::market::Market`] behind it; over REST only
+//! `GET /0/public/Time` (for `qt preflight`'s clock-skew check).
 //!
 //! Facts follow docs.kraken.com (WebSocket v2 `book`, `trade`, `heartbeat`, `ping` pages and
 //! the "book checksum v2" guide) as quoted in `venues/NOTES.md` §5; choices where the docs are
@@ -60,6 +61,21 @@ const OUTBOX_LIMIT: usize = 100_000;
 /// What a malformed-frame fault sends (cut inside a `book` update).
 const MALFORMED: &[u8] = b"{\"channel\":\"book\",\"type\":\"update\",\"data\":[{\"symbol\":";
 
+/// `GET /0/public/Time`'s `result` at `now_ms` (the market's clock, so a clock-skew fault
+/// shows): `unixtime` in seconds and `rfc1123` as the docs' example writes it,
+/// `"Thu, 06 Jul 23 18:50:48 +0000"` (two-digit year, numeric zone).
+fn server_time(now_ms: i64) -> serde_json::Value {
+    let secs = now_ms.div_euclid(1000);
+    let date = crate::http::http_date(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs.max(0) as u64));
+    // IMF-fixdate "Thu, 06 Jul 2023 18:50:48 GMT" → "Thu, 06 Jul 23 18:50:48 +0000".
+    let parts: Vec<&str> = date.split(' ').collect();
+    let rfc1123 = match parts.as_slice() {
+        [day, d, m, y, t, _] => format!("{day} {d} {m} {} {t} +0000", y.get(2..).unwrap_or(y)),
+        _ => date.clone(),
+    };
+    json!({ "unixtime": secs, "rfc1123": rfc1123 })
+}
+
 /// Kraken spot WebSocket v2 public market data.
 #[derive(Debug, Default)]
 pub struct KrakenV2 {
@@ -82,10 +98,13 @@ impl Protocol for KrakenV2 {
         path == WS_PATH
     }
 
-    fn handle_http(&self, _ctx: &Ctx, req: &HttpRequest) -> HttpResponse {
+    fn handle_http(&self, ctx: &Ctx, req: &HttpRequest) -> HttpResponse {
+        if (req.method.as_str(), req.path.as_str()) == ("GET", "/0/public/Time") {
+            return HttpResponse::json(200, &json!({"error": [], "result": server_time(ctx.market.now_ms())}));
+        }
         HttpResponse::json(
             404,
-            &json!({"error": [format!("EGeneral:Unknown method {} {} (only the v2 WebSocket is simulated)", req.method, req.path)]}),
+            &json!({"error": [format!("EGeneral:Unknown method {} {} (only the v2 WebSocket and /0/public/Time are simulated)", req.method, req.path)]}),
         )
     }
 

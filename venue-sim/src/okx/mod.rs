@@ -35,7 +35,7 @@
 //!
 //! [`Market`]: crate::market::Market
 
-use self::rest::{error_body, instruments, rest_books};
+use self::rest::{error_body, instruments, ok_body, rest_books};
 use self::session::Session;
 use crate::kit::session::{LoopRules, run_session};
 use crate::protocol::{Ctx, HttpRequest, HttpResponse, Protocol, WsSession};
@@ -110,6 +110,9 @@ impl Protocol for OkxV5 {
         match (req.method.as_str(), req.path.as_str()) {
             ("GET", "/api/v5/public/instruments") => instruments(&ctx.market, &req.query),
             ("GET", "/api/v5/market/books") => rest_books(&ctx.market, &req.query),
+            // `GET /api/v5/public/time`: `{"code":"0","msg":"","data":[{"ts":"<ms>"}]}` (the
+            // market's clock, so a clock-skew fault shows here).
+            ("GET", "/api/v5/public/time") => ok_body(serde_json::json!([{ "ts": ctx.market.now_ms().to_string() }])),
             _ => error_body(404, "404", &format!("{} {} is not an OKX endpoint here", req.method, req.path)),
         }
     }

@@ -54,6 +54,7 @@ use crate::tls;
 use crate::ws::{Backoff, CloseReason};
 use qt_core::feed_source::FeedState;
 use qt_core::journal_raw::{RawFrameKind, RawFrameTap};
+use qt_core::log_ring::FieldValue;
 use qt_core::{FeedSource, FeedStats, Instrument, InstrumentId, MarketEvent, Nanos};
 use reconnect::Link;
 use resync::Resync;
@@ -231,7 +232,10 @@ impl<V: LiveVenue> LiveFeed<V> {
         match Session::start(ready, self.tls.clone(), self.backoff.clone(), registry, self.token) {
             Ok(session) => self.link = Link::Connected(Box::new(session)),
             Err(e) => {
-                log::warn!("{}: registering: {e}", self.name);
+                qt_core::core_log!(
+                    Warn, "feed: registering the session failed", 0;
+                    feed = FieldValue::text(&self.name), error = FieldValue::display(&e)
+                );
                 self.counters.connect_failures += 1;
                 self.link = Link::Waiting { retry_at: now.saturating_add(self.backoff.next_delay()) };
             }
@@ -243,7 +247,10 @@ impl<V: LiveVenue> LiveFeed<V> {
     fn on_closed(&mut self, reason: CloseReason, was_open: bool, now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
         if was_open {
             self.counters.disconnects += 1;
-            log::warn!("{}: connection lost ({reason:?}); reconnecting", self.name);
+            qt_core::core_log!(
+                Warn, "feed: connection lost; reconnecting", 0;
+                feed = FieldValue::text(&self.name), reason = reason.name()
+            );
             self.decoder.on_disconnect(now, emit);
         } else {
             self.counters.connect_failures += 1;
@@ -289,7 +296,10 @@ impl<V: LiveVenue> LiveFeed<V> {
     fn service(&mut self, now: Nanos) -> Result<(), CloseReason> {
         let Link::Connected(session) = &mut self.link else { return Ok(()) };
         if session.live.is_silent(now) {
-            log::warn!("{}: nothing received for the silence timeout; reconnecting", self.name);
+            qt_core::core_log!(
+                Warn, "feed: nothing received for the silence timeout; reconnecting", 0;
+                feed = FieldValue::text(&self.name)
+            );
             self.counters.silence_drops += 1;
             session.ws.disconnect(now);
             return Err(CloseReason::Io);
@@ -298,7 +308,10 @@ impl<V: LiveVenue> LiveFeed<V> {
             if let Some(overdue) = self.resync.take(symbol, &mut self.decoder, now) {
                 self.counters.resubscribes += 1;
                 self.counters.snapshot_timeouts += u64::from(overdue);
-                log::info!("{}: resubscribing the book of symbol {symbol}", self.name);
+                qt_core::core_log!(
+                    Info, "feed: resubscribing a book", 0;
+                    feed = FieldValue::text(&self.name), symbol_index = symbol
+                );
                 for text in self.resync.requests(symbol) {
                     session.ws.send_text(text, now)?;
                 }
@@ -318,7 +331,10 @@ impl<V: LiveVenue> LiveFeed<V> {
             Reply::Session(Ok(ready)) => self.start_session(ready, now),
             Reply::Session(Err(why)) => {
                 self.counters.session_failures += 1;
-                log::warn!("{}: no session: {why}", self.name);
+                qt_core::core_log!(
+                    Warn, "feed: no session", 0;
+                    feed = FieldValue::text(&self.name), why = FieldValue::text(&why)
+                );
                 self.link = Link::Waiting { retry_at: now.saturating_add(self.backoff.next_delay()) };
             }
             Reply::Snapshot { symbol, generation, result: Ok(mut body) } => {
@@ -327,7 +343,10 @@ impl<V: LiveVenue> LiveFeed<V> {
             }
             Reply::Snapshot { symbol, generation, result: Err(why) } => {
                 self.counters.snapshot_failures += 1;
-                log::warn!("{}: snapshot failed: {why}", self.name);
+                qt_core::core_log!(
+                    Warn, "feed: snapshot failed", 0;
+                    feed = FieldValue::text(&self.name), symbol_index = symbol, why = FieldValue::text(&why)
+                );
                 self.decoder.retry_snapshot_request(symbol, generation);
             }
         }
