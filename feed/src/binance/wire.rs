@@ -13,6 +13,7 @@
 //! the wrong type is an error.
 //!
 
+use crate::kit::depth_decoder::{DepthCounters, DepthFailure, DepthFrame, DepthWire};
 use crate::kit::direct::{DiffSink, LIFTED_LEVELS, PAIR_LISTS, Scales, StageEverything, string_pair_diff};
 use crate::kit::json::{
     TapeBuffers, fields, get_bool, get_str, get_u64, ms_to_ns, parse_frame_with, price, qty, str_at, u64_at,
@@ -368,6 +369,40 @@ fn recover_stream(symbols: &[SymbolEntry], frame: &[u8]) -> Option<(usize, Strea
         }
     }
     None
+}
+
+/// The walk as the kit's snapshot+diff decoder shell drives it ([`crate::binance::Decoder`]).
+impl DepthWire for FrameParser {
+    type Rule = crate::binance::rules::SpotRule;
+    type Counters = DepthCounters;
+    const VENUE: qt_core::Venue = qt_core::Venue::Binance;
+    const BUFFER_MESSAGES: usize = crate::binance::rules::DEFAULT_BUFFER_DIFFS;
+
+    fn for_symbols(symbols: &[Instrument]) -> Self {
+        Self::new(symbols)
+    }
+
+    #[inline]
+    fn walk(
+        &mut self,
+        frame: &[u8],
+        local_ns: Nanos,
+        out: &mut Vec<MarketEvent>,
+        sink: &mut impl DiffSink<(u64, u64)>,
+    ) -> Result<DepthFrame<(u64, u64)>, DepthFailure> {
+        match self.parse_frame_into(frame, local_ns, out, sink) {
+            Ok(Parsed::Depth { symbol, first, last }) => Ok(DepthFrame::Diff { symbol, ids: (first, last) }),
+            Ok(Parsed::DepthEmitted { symbol, last, .. }) => Ok(DepthFrame::DiffEmitted { symbol, end: last }),
+            Ok(Parsed::BookTicker { symbol }) => Ok(DepthFrame::Quote { symbol }),
+            Ok(Parsed::Trade { symbol }) => Ok(DepthFrame::Trade { symbol }),
+            Ok(Parsed::Control) => Ok(DepthFrame::Control),
+            Err(ParseFailure { error, stream }) => Err(DepthFailure::of(error, stream, StreamKind::Depth)),
+        }
+    }
+
+    fn parse_snapshot(body: &mut [u8], instrument: &Instrument) -> Result<DepthSnapshot, ParseError> {
+        parse_depth_snapshot(body, instrument)
+    }
 }
 
 #[cfg(test)]

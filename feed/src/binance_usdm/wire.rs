@@ -11,6 +11,7 @@
 //! (`GET /fapi/v1/depth`, `lastUpdateId,E,T,bids,asks`) is read by the kit's
 //! [`crate::kit::rest_depth::parse_depth_snapshot`] (unknown keys ignored), as spot's is.
 
+use crate::kit::depth_decoder::{DepthFailure, DepthFrame, DepthWire};
 use crate::kit::direct::{DiffSink, LIFTED_LEVELS, PAIR_LISTS, Scales, StageEverything, string_pair_diff};
 use crate::kit::json::{
     TapeBuffers, fields, get_bool, get_str, get_u64, ms_to_ns, parse_frame_with, price, qty, str_at, u64_at,
@@ -311,6 +312,42 @@ fn recover(symbols: &[SymbolEntry], frame: &[u8]) -> Option<(usize, StreamKind)>
     let rest = frame.strip_prefix(b"{\"stream\":\"")?;
     let end = rest.iter().position(|&b| b == b'"')?;
     lookup_stream(symbols, &rest[..end])
+}
+
+/// The walk as the kit's snapshot+diff decoder shell drives it ([`crate::binance_usdm::Decoder`]).
+impl DepthWire for FrameParser {
+    type Rule = crate::binance_usdm::rules::UsdmRule;
+    type Counters = crate::binance_usdm::UsdmCounters;
+    const VENUE: qt_core::Venue = qt_core::Venue::BinanceUsdm;
+    const BUFFER_MESSAGES: usize = crate::binance_usdm::rules::DEFAULT_BUFFER_EVENTS;
+
+    fn for_symbols(symbols: &[Instrument]) -> Self {
+        Self::new(symbols)
+    }
+
+    #[inline]
+    fn walk(
+        &mut self,
+        frame: &[u8],
+        local_ns: Nanos,
+        out: &mut Vec<MarketEvent>,
+        sink: &mut impl DiffSink<(u64, u64, u64)>,
+    ) -> Result<DepthFrame<(u64, u64, u64)>, DepthFailure> {
+        match self.parse_frame_into(frame, local_ns, out, sink) {
+            Ok(Parsed::Depth { symbol, first, last, prev }) => {
+                Ok(DepthFrame::Diff { symbol, ids: (first, last, prev) })
+            }
+            Ok(Parsed::DepthEmitted { symbol, last }) => Ok(DepthFrame::DiffEmitted { symbol, end: last }),
+            Ok(Parsed::BookTicker { symbol }) => Ok(DepthFrame::Quote { symbol }),
+            Ok(Parsed::AggTrade { symbol }) => Ok(DepthFrame::Trade { symbol }),
+            Ok(Parsed::Control) => Ok(DepthFrame::Control),
+            Err(ParseFailure { error, stream }) => Err(DepthFailure::of(error, stream, StreamKind::Depth)),
+        }
+    }
+
+    fn parse_snapshot(body: &mut [u8], instrument: &Instrument) -> Result<DepthSnapshot, ParseError> {
+        parse_depth_snapshot(body, instrument)
+    }
 }
 
 #[cfg(test)]

@@ -345,16 +345,7 @@ impl VenueDecoder for Decoder {
 
     fn stats(&self) -> FeedStats {
         let c = &self.counters;
-        FeedStats {
-            messages: c.messages,
-            records: c.records,
-            parse_errors: c.parse_errors_total(),
-            parse_error_reasons: c.parse_errors,
-            gaps: c.gaps,
-            crossed: c.crossed,
-            resyncs: c.resyncs,
-            warnings_suppressed: self.warns.suppressed(),
-            ..Default::default()
-        }
+        let counts = [c.messages, c.records, c.gaps, c.crossed, c.resyncs];
+        crate::decoder::sync_stats(counts, c.parse_errors, self.warns.suppressed())
     }
 }

@@ -13,12 +13,14 @@
 //! - [`checksum_decoder`]: their decoder shell, given the venue's wire walk.
 //! - [`depth_sync`]: the snapshot+diff book sync (Binance spot and USD-M, KuCoin), parameterized
 //!   by the venue's sequence rule, with its bounded `diff_buffer`.
+//! - [`depth_decoder`]: their decoder shell (and its live half), given the venue's wire walk.
 //! - [`rest_depth`]: the REST depth snapshot body Binance spot and USD-M share.
 
 pub(crate) mod bytes;
 pub mod checksum_book;
 pub mod checksum_decoder;
 pub mod checksum_sync;
+pub mod depth_decoder;
 pub mod depth_sync;
 pub(crate) mod diff_buffer;
 pub mod direct;

@@ -17,6 +17,7 @@
 //!
 //! [`parse_level2_snapshot`] is a cold path (snapshot body) and allocates freely.
 
+use crate::kit::depth_decoder::{DepthCounters, DepthFailure, DepthFrame, DepthWire};
 use crate::kit::direct::{DiffSink, StageEverything};
 use crate::kit::json::{
     TapeBuffers, fields, find_key, get_str, level_price, ms_to_ns, parse_frame_with, price, qty, qty_bytes,
@@ -467,6 +468,40 @@ pub fn parse_level2_snapshot(body: &mut [u8], instrument: &Instrument) -> Result
         bids: side(&data.bids, "bids")?,
         asks: side(&data.asks, "asks")?,
     })
+}
+
+/// The walk as the kit's snapshot+diff decoder shell drives it ([`crate::kucoin::Decoder`]).
+impl DepthWire for FrameParser {
+    type Rule = crate::kucoin::rules::Level2Rule;
+    type Counters = DepthCounters;
+    const VENUE: qt_core::Venue = qt_core::Venue::Kucoin;
+    const BUFFER_MESSAGES: usize = crate::kucoin::rules::DEFAULT_BUFFER_MESSAGES;
+
+    fn for_symbols(symbols: &[Instrument]) -> Self {
+        Self::new(symbols)
+    }
+
+    #[inline]
+    fn walk(
+        &mut self,
+        frame: &[u8],
+        local_ns: Nanos,
+        out: &mut Vec<MarketEvent>,
+        sink: &mut impl DiffSink<(u64, u64)>,
+    ) -> Result<DepthFrame<(u64, u64)>, DepthFailure> {
+        match self.parse_frame_into(frame, local_ns, out, sink) {
+            Ok(Parsed::Level2 { symbol, start, end }) => Ok(DepthFrame::Diff { symbol, ids: (start, end) }),
+            Ok(Parsed::Level2Emitted { symbol, end }) => Ok(DepthFrame::DiffEmitted { symbol, end }),
+            Ok(Parsed::Trade { symbol }) => Ok(DepthFrame::Trade { symbol }),
+            Ok(Parsed::Control(ControlKind::Error)) => Ok(DepthFrame::ControlError),
+            Ok(Parsed::Control(_)) => Ok(DepthFrame::Control),
+            Err(ParseFailure { error, topic }) => Err(DepthFailure::of(error, topic, Topic::Level2)),
+        }
+    }
+
+    fn parse_snapshot(body: &mut [u8], instrument: &Instrument) -> Result<Level2Snapshot, ParseError> {
+        parse_level2_snapshot(body, instrument)
+    }
 }
 
 #[cfg(test)]
