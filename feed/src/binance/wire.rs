@@ -16,7 +16,8 @@
 use crate::kit::depth_decoder::{DepthCounters, DepthFailure, DepthFrame, DepthWire};
 use crate::kit::direct::{DiffSink, LIFTED_LEVELS, PAIR_LISTS, Scales, StageEverything, string_pair_diff};
 use crate::kit::json::{
-    TapeBuffers, fields, get_bool, get_str, get_u64, ms_to_ns, parse_frame_with, price, qty, str_at, u64_at,
+    TapeBuffers, fields, get_bool, get_str, get_u64, ms_to_ns, parse_frame_with, parse_named, price, qty, str_at,
+    u64_at,
 };
 use crate::kit::lift::Lifted;
 use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Price, Qty, Side};
@@ -51,13 +52,7 @@ pub use crate::kit::rest_depth::{DepthSnapshot, parse_depth_snapshot};
 pub use crate::parse_error::ParseError;
 
 /// A refused frame, with the stream it belonged to when that could still be told.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ParseFailure {
-    /// Why.
-    pub error: ParseError,
-    /// `(symbol index, stream)` if known (also recovered from the start of a truncated frame).
-    pub stream: Option<(usize, StreamKind)>,
-}
+pub type ParseFailure = crate::parse_error::StreamFailure<StreamKind>;
 
 /// What a parsed frame holds; its records are in the parser's output vector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -179,16 +174,12 @@ impl FrameParser {
         sink: &mut impl DiffSink<(u64, u64)>,
     ) -> Result<Parsed, ParseFailure> {
         let Self { symbols, tape } = self;
-        parse_frame_with(
+        parse_named(
             tape,
             frame,
             out,
-            |error| ParseFailure { error, stream: None },
             |nodes, lifted, out| walk_frame(symbols, nodes, lifted, local_ns, out, sink),
-            |failure| match failure {
-                ParseFailure { error, stream: None } => ParseFailure { error, stream: recover_stream(symbols, frame) },
-                named => named,
-            },
+            || recover_stream(symbols, frame),
         )
     }
 
@@ -396,7 +387,7 @@ impl DepthWire for FrameParser {
             Ok(Parsed::BookTicker { symbol }) => Ok(DepthFrame::Quote { symbol }),
             Ok(Parsed::Trade { symbol }) => Ok(DepthFrame::Trade { symbol }),
             Ok(Parsed::Control) => Ok(DepthFrame::Control),
-            Err(ParseFailure { error, stream }) => Err(DepthFailure::of(error, stream, StreamKind::Depth)),
+            Err(failure) => Err(DepthFailure::of(failure, StreamKind::Depth)),
         }
     }
 

@@ -266,7 +266,7 @@ impl Decoder {
         self.counters.parse_errors[failure.error.reason_index()] += 1;
         self.warns.warn("bybit", &"frame", &failure.error, now);
         // A lost book push breaks the book: resync that symbol now rather than at its next `u`.
-        if let Some((symbol, TopicKind::Book)) = failure.topic
+        if let Some((symbol, TopicKind::Book)) = failure.stream
             && let Some(sync) = self.syncs.get_mut(symbol)
         {
             sync.resync(now, emit);

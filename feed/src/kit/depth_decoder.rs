@@ -26,7 +26,7 @@ use crate::decoder::{FeedStats, VenueDecoder};
 use crate::kit::depth_sync::{DepthSync, DiffOutcome, SequenceRule, SnapshotOutcome};
 use crate::kit::direct::{DiffSink, SyncedSink};
 use crate::kit::live::{LiveDecoder, deactivates};
-use crate::parse_error::ParseError;
+use crate::parse_error::{ParseError, StreamFailure};
 use qt_core::{BookError, Instrument, MarketEvent, Nanos, Venue};
 
 /// A diff's update ids under the wire's rule.
@@ -79,11 +79,12 @@ pub struct DepthFailure {
 }
 
 impl DepthFailure {
-    /// A refused frame of the stream `at` (symbol index and kind, when known): it breaks that
-    /// symbol's book if the kind is `diffs`, the venue's diff stream.
+    /// The walk's refusal `failure`: it breaks the book of the symbol it names if its stream
+    /// is `diffs`, the venue's diff stream.
     #[cold]
-    pub fn of<K: PartialEq>(error: ParseError, at: Option<(usize, K)>, diffs: K) -> Self {
-        Self { error, book: at.and_then(|(symbol, kind)| (kind == diffs).then_some(symbol)) }
+    pub fn of<K: PartialEq>(failure: StreamFailure<K>, diffs: K) -> Self {
+        let book = failure.stream.and_then(|(symbol, kind)| (kind == diffs).then_some(symbol));
+        Self { error: failure.error, book }
     }
 }
 

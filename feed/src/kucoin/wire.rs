@@ -20,8 +20,8 @@
 use crate::kit::depth_decoder::{DepthCounters, DepthFailure, DepthFrame, DepthWire};
 use crate::kit::direct::{DiffSink, StageEverything};
 use crate::kit::json::{
-    TapeBuffers, fields, find_key, get_str, level_price, ms_to_ns, parse_frame_with, price, qty, qty_bytes,
-    scaled_bytes, str_at,
+    TapeBuffers, fields, find_key, get_str, level_price, ms_to_ns, parse_named, price, qty, qty_bytes, scaled_bytes,
+    str_at,
 };
 use crate::kit::lift::{LiftSpec, Lifted, string_levels};
 use qt_core::decimal::parse_digits_u64;
@@ -44,14 +44,8 @@ pub enum Topic {
     Match,
 }
 
-/// A refused frame, with the symbol's level-2 stream when that could still be told.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ParseFailure {
-    /// Why.
-    pub error: ParseError,
-    /// `(symbol index, topic)` if known (also recovered from the bytes of a truncated frame).
-    pub topic: Option<(usize, Topic)>,
-}
+/// A refused frame, with the topic it belonged to when that could still be told.
+pub type ParseFailure = crate::parse_error::StreamFailure<Topic>;
 
 /// A control frame's `type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,16 +151,12 @@ impl FrameParser {
         sink: &mut impl DiffSink<(u64, u64)>,
     ) -> Result<Parsed, ParseFailure> {
         let Self { symbols, tape } = self;
-        parse_frame_with(
+        parse_named(
             tape,
             frame,
             out,
-            |error| ParseFailure { error, topic: None },
             |nodes, lifted, out| walk_frame(symbols, nodes, lifted, local_ns, out, sink),
-            |failure| match failure {
-                ParseFailure { error, topic: None } => ParseFailure { error, topic: recover_topic(symbols, frame) },
-                named => named,
-            },
+            || recover_topic(symbols, frame),
         )
     }
 }
@@ -206,7 +196,7 @@ fn walk_frame(
     out: &mut Vec<MarketEvent>,
     sink: &mut impl DiffSink<(u64, u64)>,
 ) -> Result<Parsed, ParseFailure> {
-    let fail = |error| ParseFailure { error, topic: None };
+    let fail = |error| ParseFailure { error, stream: None };
     if !matches!(nodes.first(), Some(Node::Object { .. })) {
         return Err(fail(ParseError::Shape));
     }
@@ -223,7 +213,7 @@ fn walk_frame(
     let topic = str_at(nodes, topic_at, "topic").map_err(fail)?;
     let found = lookup_topic(symbols, topic).ok_or(fail(ParseError::UnknownStream))?;
     let (symbol, kind) = found;
-    let with_topic = |error| ParseFailure { error, topic: Some(found) };
+    let with_topic = |error| ParseFailure { error, stream: Some(found) };
     let data = data.ok_or(with_topic(ParseError::MissingField("data")))?;
     if !matches!(nodes.get(data), Some(Node::Object { .. })) {
         return Err(with_topic(ParseError::WrongType("data")));
@@ -495,7 +485,7 @@ impl DepthWire for FrameParser {
             Ok(Parsed::Trade { symbol }) => Ok(DepthFrame::Trade { symbol }),
             Ok(Parsed::Control(ControlKind::Error)) => Ok(DepthFrame::ControlError),
             Ok(Parsed::Control(_)) => Ok(DepthFrame::Control),
-            Err(ParseFailure { error, topic }) => Err(DepthFailure::of(error, topic, Topic::Level2)),
+            Err(failure) => Err(DepthFailure::of(failure, Topic::Level2)),
         }
     }
 
@@ -529,7 +519,7 @@ mod tests {
             Ok(Parsed::Control(ControlKind::Welcome))
         );
         let unknown = parser.parse_frame(br#"{"type":"notice"}"#, Nanos(0), &mut out);
-        assert_eq!(unknown, Err(ParseFailure { error: ParseError::Shape, topic: None }));
+        assert_eq!(unknown, Err(ParseFailure { error: ParseError::Shape, stream: None }));
     }
 }
 
