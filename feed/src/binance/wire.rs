@@ -14,7 +14,9 @@
 //!
 
 use crate::kit::depth_decoder::{DepthCounters, DepthFailure, DepthFrame, DepthWire};
-use crate::kit::direct::{DiffSink, LIFTED_LEVELS, PAIR_LISTS, Scales, StageEverything, string_pair_diff};
+use crate::kit::direct::{
+    DiffSink, LIFTED_LEVELS, PAIR_LISTS, Scales, StageEverything, string_pair_diff, string_quote,
+};
 use crate::kit::json::{
     TapeBuffers, fields, get_bool, get_str, get_u64, ms_to_ns, parse_frame_with, parse_named, price, qty, str_at,
     u64_at,
@@ -271,21 +273,11 @@ fn walk_data(
     match kind {
         StreamKind::Depth => walk_depth(entry, symbol, nodes, lifted, obj, local_ns, out, sink),
         StreamKind::BookTicker => {
-            let update = get_u64(nodes, obj, "u")?;
-            let bid = price(get_str(nodes, obj, "b")?, entry.price_scale, "b")?;
-            let bid_qty = qty(get_str(nodes, obj, "B")?, entry.qty_scale, "B")?;
-            let ask = price(get_str(nodes, obj, "a")?, entry.price_scale, "a")?;
-            let ask_qty = qty(get_str(nodes, obj, "A")?, entry.qty_scale, "A")?;
-            for (side, p, q) in [(Side::Buy, bid, bid_qty), (Side::Sell, ask, ask_qty)] {
-                let mut ev = MarketEvent::new(entry.id, EventKind::BestBidOffer, side, p, q);
-                // bookTicker carries no event time: exchange_ns stays 0.
-                ev.local_ns = local_ns;
-                ev.seq = update;
-                out.push(ev);
-            }
-            if let Some(last) = out.last_mut() {
-                last.flags = MarketEvent::BATCH_END;
-            }
+            let mut quote = MarketEvent::new(entry.id, EventKind::BestBidOffer, Side::Buy, Price::ZERO, Qty::ZERO);
+            // bookTicker carries no event time: exchange_ns stays 0.
+            quote.local_ns = local_ns;
+            quote.seq = get_u64(nodes, obj, "u")?;
+            string_quote(nodes, obj, Scales { price: entry.price_scale, qty: entry.qty_scale }, quote, out)?;
             Ok(Parsed::BookTicker { symbol })
         }
         StreamKind::Trade => {

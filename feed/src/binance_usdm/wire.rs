@@ -12,7 +12,9 @@
 //! [`crate::kit::rest_depth::parse_depth_snapshot`] (unknown keys ignored), as spot's is.
 
 use crate::kit::depth_decoder::{DepthFailure, DepthFrame, DepthWire};
-use crate::kit::direct::{DiffSink, LIFTED_LEVELS, PAIR_LISTS, Scales, StageEverything, string_pair_diff};
+use crate::kit::direct::{
+    DiffSink, LIFTED_LEVELS, PAIR_LISTS, Scales, StageEverything, string_pair_diff, string_quote,
+};
 use crate::kit::json::{
     TapeBuffers, fields, get_bool, get_str, get_u64, ms_to_ns, parse_named, price, qty, str_at, u64_at,
 };
@@ -219,26 +221,11 @@ fn walk_data(
     match kind {
         StreamKind::Depth => walk_depth(entry, symbol, nodes, lifted, obj, local_ns, out, sink),
         StreamKind::BookTicker => {
-            let update = get_u64(nodes, obj, "u")?;
-            let exchange_ns = ms_to_ns(get_u64(nodes, obj, "E")?);
-            let quote = |pk, qk| -> Result<(Price, Qty), ParseError> {
-                Ok((
-                    price(get_str(nodes, obj, pk)?, entry.price_scale, pk)?,
-                    qty(get_str(nodes, obj, qk)?, entry.qty_scale, qk)?,
-                ))
-            };
-            let (bid, bid_qty) = quote("b", "B")?;
-            let (ask, ask_qty) = quote("a", "A")?;
-            for (side, p, q) in [(Side::Buy, bid, bid_qty), (Side::Sell, ask, ask_qty)] {
-                let mut ev = MarketEvent::new(entry.id, EventKind::BestBidOffer, side, p, q);
-                ev.exchange_ns = exchange_ns;
-                ev.local_ns = local_ns;
-                ev.seq = update;
-                out.push(ev);
-            }
-            if let Some(last) = out.last_mut() {
-                last.flags = MarketEvent::BATCH_END;
-            }
+            let mut quote = MarketEvent::new(entry.id, EventKind::BestBidOffer, Side::Buy, Price::ZERO, Qty::ZERO);
+            quote.seq = get_u64(nodes, obj, "u")?;
+            quote.exchange_ns = ms_to_ns(get_u64(nodes, obj, "E")?);
+            quote.local_ns = local_ns;
+            string_quote(nodes, obj, Scales { price: entry.price_scale, qty: entry.qty_scale }, quote, out)?;
             Ok(Parsed::BookTicker { symbol })
         }
         StreamKind::AggTrade => {
