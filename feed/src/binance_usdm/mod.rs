@@ -1,4 +1,4 @@
-//! Binance USD-M futures market data below the socket: [`Decoder`], the [`VenueDecoder`] of
+//! Binance USD-M futures market data below the socket: [`Decoder`], the [`crate::decoder::VenueDecoder`] of
 //! `<sym>@depth@100ms` diffs (synced against `GET /fapi/v1/depth` snapshots under the futures
 //! rule, [`rules::FuturesDepthSync`]), `<sym>@bookTicker` and `<sym>@aggTrade`.
 //!
