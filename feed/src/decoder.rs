@@ -112,6 +112,27 @@ pub(crate) fn reset_refused<S>(
     }
 }
 
+/// The [`FeedStats`] of a sequence-sync decoder (no checksums) from its counts
+/// `[messages, records, gaps, crossed, resyncs]`, its refused frames by reason and its
+/// suppressed warnings.
+pub(crate) fn sync_stats(
+    [messages, records, gaps, crossed, resyncs]: [u64; 5],
+    parse_error_reasons: [u64; FeedStats::PARSE_REASONS],
+    warnings_suppressed: u64,
+) -> FeedStats {
+    FeedStats {
+        messages,
+        records,
+        parse_errors: parse_error_reasons.iter().sum(),
+        parse_error_reasons,
+        gaps,
+        crossed,
+        resyncs,
+        warnings_suppressed,
+        ..Default::default()
+    }
+}
+
 /// For a live layer's [`qt_core::FeedSource::book_gaps`]: `decoder`'s count for the symbol of
 /// `instrument` among `ids`.
 pub(crate) fn gaps_of(decoder: &dyn VenueDecoder, ids: &[InstrumentId], instrument: InstrumentId) -> Option<u64> {

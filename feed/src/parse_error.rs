@@ -131,3 +131,14 @@ mod tests {
         assert_eq!(names.len(), ParseError::REASONS);
     }
 }
+
+/// A refused frame of a stream parser, with the stream it belonged to when that could still be
+/// told: `(symbol index, the venue's stream kind)`, read by the walk or recovered from the start
+/// of a truncated frame. Each venue's `wire::ParseFailure` is this with its own kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamFailure<K> {
+    /// Why.
+    pub error: ParseError,
+    /// `(symbol index, stream kind)` if known.
+    pub stream: Option<(usize, K)>,
+}

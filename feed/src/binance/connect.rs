@@ -12,12 +12,10 @@
 //! Thread and contract: as [`LiveFeed`] (core thread, `poll` never blocks); everything here is
 //! start-up or cold path.
 
-use super::{Decoder, add, bump, parse};
-use crate::binance::sync::DepthSync;
+use super::{Decoder, parse};
 use crate::error::FeedError;
-use crate::kit::live::{LiveDecoder, LiveFeed, LiveFeedConfig, LiveVenue, check_common, deactivates};
+use crate::kit::live::{LiveDecoder, LiveFeed, LiveFeedConfig, LiveVenue, check_common};
 use parse::StreamKind;
-use qt_core::{MarketEvent, Nanos};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use crate::kit::live::{RECONNECT_BASE, RECONNECT_CAP};
@@ -113,68 +111,6 @@ impl<D: LiveDecoder + 'static> LiveVenue for CombinedStreams<D> {
 
 /// Binance spot at the connection level.
 pub type BinanceSpot = CombinedStreams<Decoder>;
-
-impl LiveDecoder for Decoder {
-    fn symbol_count(&self) -> usize {
-        self.syncs.len()
-    }
-
-    fn is_synced(&self, index: usize) -> bool {
-        self.syncs.get(index).is_some_and(DepthSync::is_synced)
-    }
-
-    fn take_snapshot_request(&mut self, index: usize) -> Option<u64> {
-        if !self.active.get(index).copied().unwrap_or(false) {
-            return None;
-        }
-        Decoder::take_snapshot_request(self, index)
-    }
-
-    #[cold]
-    fn set_active(&mut self, index: usize, active: bool, now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
-        if deactivates(&mut self.active, index, active)
-            && let Some(sync) = self.syncs.get_mut(index)
-        {
-            sync.reset(now, emit);
-            add(&self.counters.records, 1);
-        }
-    }
-
-    fn retry_snapshot_request(&mut self, index: usize, generation: u64) {
-        if let Some(sync) = self.syncs.get_mut(index)
-            && sync.generation() == generation
-        {
-            sync.retry_snapshot_request();
-        }
-    }
-
-    #[cold]
-    fn on_snapshot_reply(
-        &mut self,
-        index: usize,
-        generation: u64,
-        body: &mut [u8],
-        now: Nanos,
-        emit: &mut dyn FnMut(&MarketEvent),
-    ) {
-        let Some(instrument) = self.instruments.get(index) else { return };
-        match parse::parse_depth_snapshot(body, instrument) {
-            Ok(snap) => {
-                let mut records = 0u64;
-                self.on_snapshot(index, &snap, generation, now, &mut |ev: &MarketEvent| {
-                    records += 1;
-                    emit(ev);
-                });
-                add(&self.counters.records, records);
-            }
-            Err(e) => {
-                bump(&self.counters.snapshot_failures);
-                self.warns.snapshot_refused("binance", instrument.symbol(), &e, now);
-                LiveDecoder::retry_snapshot_request(self, index, generation);
-            }
-        }
-    }
-}
 
 /// The Binance spot market-data feed: [`LiveFeed`] over [`BinanceSpot`].
 pub type BinanceFeed = LiveFeed<BinanceSpot>;

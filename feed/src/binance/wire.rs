@@ -13,9 +13,13 @@
 //! the wrong type is an error.
 //!
 
-use crate::kit::direct::{DiffSink, LIFTED_LEVELS, PAIR_LISTS, Scales, StageEverything, string_pair_diff};
+use crate::kit::depth_decoder::{DepthCounters, DepthFailure, DepthFrame, DepthWire};
+use crate::kit::direct::{
+    DiffSink, LIFTED_LEVELS, PAIR_LISTS, Scales, StageEverything, string_pair_diff, string_quote,
+};
 use crate::kit::json::{
-    TapeBuffers, fields, get_bool, get_str, get_u64, ms_to_ns, parse_frame_with, price, qty, str_at, u64_at,
+    TapeBuffers, fields, get_bool, get_str, get_u64, ms_to_ns, parse_frame_with, parse_named, price, qty, str_at,
+    u64_at,
 };
 use crate::kit::lift::Lifted;
 use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Price, Qty, Side};
@@ -50,13 +54,7 @@ pub use crate::kit::rest_depth::{DepthSnapshot, parse_depth_snapshot};
 pub use crate::parse_error::ParseError;
 
 /// A refused frame, with the stream it belonged to when that could still be told.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ParseFailure {
-    /// Why.
-    pub error: ParseError,
-    /// `(symbol index, stream)` if known (also recovered from the start of a truncated frame).
-    pub stream: Option<(usize, StreamKind)>,
-}
+pub type ParseFailure = crate::parse_error::StreamFailure<StreamKind>;
 
 /// What a parsed frame holds; its records are in the parser's output vector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,16 +176,12 @@ impl FrameParser {
         sink: &mut impl DiffSink<(u64, u64)>,
     ) -> Result<Parsed, ParseFailure> {
         let Self { symbols, tape } = self;
-        parse_frame_with(
+        parse_named(
             tape,
             frame,
             out,
-            |error| ParseFailure { error, stream: None },
             |nodes, lifted, out| walk_frame(symbols, nodes, lifted, local_ns, out, sink),
-            |failure| match failure {
-                ParseFailure { error, stream: None } => ParseFailure { error, stream: recover_stream(symbols, frame) },
-                named => named,
-            },
+            || recover_stream(symbols, frame),
         )
     }
 
@@ -279,21 +273,11 @@ fn walk_data(
     match kind {
         StreamKind::Depth => walk_depth(entry, symbol, nodes, lifted, obj, local_ns, out, sink),
         StreamKind::BookTicker => {
-            let update = get_u64(nodes, obj, "u")?;
-            let bid = price(get_str(nodes, obj, "b")?, entry.price_scale, "b")?;
-            let bid_qty = qty(get_str(nodes, obj, "B")?, entry.qty_scale, "B")?;
-            let ask = price(get_str(nodes, obj, "a")?, entry.price_scale, "a")?;
-            let ask_qty = qty(get_str(nodes, obj, "A")?, entry.qty_scale, "A")?;
-            for (side, p, q) in [(Side::Buy, bid, bid_qty), (Side::Sell, ask, ask_qty)] {
-                let mut ev = MarketEvent::new(entry.id, EventKind::BestBidOffer, side, p, q);
-                // bookTicker carries no event time: exchange_ns stays 0.
-                ev.local_ns = local_ns;
-                ev.seq = update;
-                out.push(ev);
-            }
-            if let Some(last) = out.last_mut() {
-                last.flags = MarketEvent::BATCH_END;
-            }
+            let mut quote = MarketEvent::new(entry.id, EventKind::BestBidOffer, Side::Buy, Price::ZERO, Qty::ZERO);
+            // bookTicker carries no event time: exchange_ns stays 0.
+            quote.local_ns = local_ns;
+            quote.seq = get_u64(nodes, obj, "u")?;
+            string_quote(nodes, obj, Scales { price: entry.price_scale, qty: entry.qty_scale }, quote, out)?;
             Ok(Parsed::BookTicker { symbol })
         }
         StreamKind::Trade => {
@@ -368,6 +352,40 @@ fn recover_stream(symbols: &[SymbolEntry], frame: &[u8]) -> Option<(usize, Strea
         }
     }
     None
+}
+
+/// The walk as the kit's snapshot+diff decoder shell drives it ([`crate::binance::Decoder`]).
+impl DepthWire for FrameParser {
+    type Rule = crate::binance::rules::SpotRule;
+    type Counters = DepthCounters;
+    const VENUE: qt_core::Venue = qt_core::Venue::Binance;
+    const BUFFER_MESSAGES: usize = crate::binance::rules::DEFAULT_BUFFER_DIFFS;
+
+    fn for_symbols(symbols: &[Instrument]) -> Self {
+        Self::new(symbols)
+    }
+
+    #[inline]
+    fn walk(
+        &mut self,
+        frame: &[u8],
+        local_ns: Nanos,
+        out: &mut Vec<MarketEvent>,
+        sink: &mut impl DiffSink<(u64, u64)>,
+    ) -> Result<DepthFrame<(u64, u64)>, DepthFailure> {
+        match self.parse_frame_into(frame, local_ns, out, sink) {
+            Ok(Parsed::Depth { symbol, first, last }) => Ok(DepthFrame::Diff { symbol, ids: (first, last) }),
+            Ok(Parsed::DepthEmitted { symbol, last, .. }) => Ok(DepthFrame::DiffEmitted { symbol, end: last }),
+            Ok(Parsed::BookTicker { symbol }) => Ok(DepthFrame::Quote { symbol }),
+            Ok(Parsed::Trade { symbol }) => Ok(DepthFrame::Trade { symbol }),
+            Ok(Parsed::Control) => Ok(DepthFrame::Control),
+            Err(failure) => Err(DepthFailure::of(failure, StreamKind::Depth)),
+        }
+    }
+
+    fn parse_snapshot(body: &mut [u8], instrument: &Instrument) -> Result<DepthSnapshot, ParseError> {
+        parse_depth_snapshot(body, instrument)
+    }
 }
 
 #[cfg(test)]

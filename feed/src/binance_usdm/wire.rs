@@ -11,9 +11,12 @@
 //! (`GET /fapi/v1/depth`, `lastUpdateId,E,T,bids,asks`) is read by the kit's
 //! [`crate::kit::rest_depth::parse_depth_snapshot`] (unknown keys ignored), as spot's is.
 
-use crate::kit::direct::{DiffSink, LIFTED_LEVELS, PAIR_LISTS, Scales, StageEverything, string_pair_diff};
+use crate::kit::depth_decoder::{DepthFailure, DepthFrame, DepthWire};
+use crate::kit::direct::{
+    DiffSink, LIFTED_LEVELS, PAIR_LISTS, Scales, StageEverything, string_pair_diff, string_quote,
+};
 use crate::kit::json::{
-    TapeBuffers, fields, get_bool, get_str, get_u64, ms_to_ns, parse_frame_with, price, qty, str_at, u64_at,
+    TapeBuffers, fields, get_bool, get_str, get_u64, ms_to_ns, parse_named, price, qty, str_at, u64_at,
 };
 use crate::kit::lift::Lifted;
 pub use crate::kit::rest_depth::{DepthSnapshot, parse_depth_snapshot};
@@ -33,13 +36,7 @@ pub enum StreamKind {
 }
 
 /// A refused frame, with the stream it belonged to when that could still be told.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ParseFailure {
-    /// Why.
-    pub error: ParseError,
-    /// `(symbol index, stream)` if known (also recovered from the start of a truncated frame).
-    pub stream: Option<(usize, StreamKind)>,
-}
+pub type ParseFailure = crate::parse_error::StreamFailure<StreamKind>;
 
 /// What a parsed frame holds; its records are in the parser's output vector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,16 +151,12 @@ impl FrameParser {
         sink: &mut impl DiffSink<(u64, u64, u64)>,
     ) -> Result<Parsed, ParseFailure> {
         let Self { symbols, tape } = self;
-        parse_frame_with(
+        parse_named(
             tape,
             frame,
             out,
-            |error| ParseFailure { error, stream: None },
             |nodes, lifted, out| walk_frame(symbols, nodes, lifted, local_ns, out, sink),
-            |failure| match failure {
-                ParseFailure { error, stream: None } => ParseFailure { error, stream: recover(symbols, frame) },
-                named => named,
-            },
+            || recover(symbols, frame),
         )
     }
 }
@@ -228,26 +221,11 @@ fn walk_data(
     match kind {
         StreamKind::Depth => walk_depth(entry, symbol, nodes, lifted, obj, local_ns, out, sink),
         StreamKind::BookTicker => {
-            let update = get_u64(nodes, obj, "u")?;
-            let exchange_ns = ms_to_ns(get_u64(nodes, obj, "E")?);
-            let quote = |pk, qk| -> Result<(Price, Qty), ParseError> {
-                Ok((
-                    price(get_str(nodes, obj, pk)?, entry.price_scale, pk)?,
-                    qty(get_str(nodes, obj, qk)?, entry.qty_scale, qk)?,
-                ))
-            };
-            let (bid, bid_qty) = quote("b", "B")?;
-            let (ask, ask_qty) = quote("a", "A")?;
-            for (side, p, q) in [(Side::Buy, bid, bid_qty), (Side::Sell, ask, ask_qty)] {
-                let mut ev = MarketEvent::new(entry.id, EventKind::BestBidOffer, side, p, q);
-                ev.exchange_ns = exchange_ns;
-                ev.local_ns = local_ns;
-                ev.seq = update;
-                out.push(ev);
-            }
-            if let Some(last) = out.last_mut() {
-                last.flags = MarketEvent::BATCH_END;
-            }
+            let mut quote = MarketEvent::new(entry.id, EventKind::BestBidOffer, Side::Buy, Price::ZERO, Qty::ZERO);
+            quote.seq = get_u64(nodes, obj, "u")?;
+            quote.exchange_ns = ms_to_ns(get_u64(nodes, obj, "E")?);
+            quote.local_ns = local_ns;
+            string_quote(nodes, obj, Scales { price: entry.price_scale, qty: entry.qty_scale }, quote, out)?;
             Ok(Parsed::BookTicker { symbol })
         }
         StreamKind::AggTrade => {
@@ -311,6 +289,42 @@ fn recover(symbols: &[SymbolEntry], frame: &[u8]) -> Option<(usize, StreamKind)>
     let rest = frame.strip_prefix(b"{\"stream\":\"")?;
     let end = rest.iter().position(|&b| b == b'"')?;
     lookup_stream(symbols, &rest[..end])
+}
+
+/// The walk as the kit's snapshot+diff decoder shell drives it ([`crate::binance_usdm::Decoder`]).
+impl DepthWire for FrameParser {
+    type Rule = crate::binance_usdm::rules::UsdmRule;
+    type Counters = crate::binance_usdm::UsdmCounters;
+    const VENUE: qt_core::Venue = qt_core::Venue::BinanceUsdm;
+    const BUFFER_MESSAGES: usize = crate::binance_usdm::rules::DEFAULT_BUFFER_EVENTS;
+
+    fn for_symbols(symbols: &[Instrument]) -> Self {
+        Self::new(symbols)
+    }
+
+    #[inline]
+    fn walk(
+        &mut self,
+        frame: &[u8],
+        local_ns: Nanos,
+        out: &mut Vec<MarketEvent>,
+        sink: &mut impl DiffSink<(u64, u64, u64)>,
+    ) -> Result<DepthFrame<(u64, u64, u64)>, DepthFailure> {
+        match self.parse_frame_into(frame, local_ns, out, sink) {
+            Ok(Parsed::Depth { symbol, first, last, prev }) => {
+                Ok(DepthFrame::Diff { symbol, ids: (first, last, prev) })
+            }
+            Ok(Parsed::DepthEmitted { symbol, last }) => Ok(DepthFrame::DiffEmitted { symbol, end: last }),
+            Ok(Parsed::BookTicker { symbol }) => Ok(DepthFrame::Quote { symbol }),
+            Ok(Parsed::AggTrade { symbol }) => Ok(DepthFrame::Trade { symbol }),
+            Ok(Parsed::Control) => Ok(DepthFrame::Control),
+            Err(failure) => Err(DepthFailure::of(failure, StreamKind::Depth)),
+        }
+    }
+
+    fn parse_snapshot(body: &mut [u8], instrument: &Instrument) -> Result<DepthSnapshot, ParseError> {
+        parse_depth_snapshot(body, instrument)
+    }
 }
 
 #[cfg(test)]

@@ -266,7 +266,7 @@ impl Decoder {
         self.counters.parse_errors[failure.error.reason_index()] += 1;
         self.warns.warn("bybit", &"frame", &failure.error, now);
         // A lost book push breaks the book: resync that symbol now rather than at its next `u`.
-        if let Some((symbol, TopicKind::Book)) = failure.topic
+        if let Some((symbol, TopicKind::Book)) = failure.stream
             && let Some(sync) = self.syncs.get_mut(symbol)
         {
             sync.resync(now, emit);
@@ -345,16 +345,7 @@ impl VenueDecoder for Decoder {
 
     fn stats(&self) -> FeedStats {
         let c = &self.counters;
-        FeedStats {
-            messages: c.messages,
-            records: c.records,
-            parse_errors: c.parse_errors_total(),
-            parse_error_reasons: c.parse_errors,
-            gaps: c.gaps,
-            crossed: c.crossed,
-            resyncs: c.resyncs,
-            warnings_suppressed: self.warns.suppressed(),
-            ..Default::default()
-        }
+        let counts = [c.messages, c.records, c.gaps, c.crossed, c.resyncs];
+        crate::decoder::sync_stats(counts, c.parse_errors, self.warns.suppressed())
     }
 }

@@ -18,7 +18,7 @@
 //! type is an error.
 
 use crate::kit::direct::{DiffSink, LIFTED_LEVELS, PAIR_LISTS, Scales, StageEverything, string_pair_diff};
-use crate::kit::json::{self, TapeBuffers, fields, find_key, get_str, get_u64, parse_frame_with, str_at, u64_at};
+use crate::kit::json::{self, TapeBuffers, fields, find_key, get_str, get_u64, parse_named, str_at, u64_at};
 use crate::kit::lift::Lifted;
 use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos, Price, Qty, Side};
 use simd_json::{Node, StaticNode};
@@ -51,13 +51,7 @@ pub fn topic_name(symbol: &str, kind: TopicKind, depth: u16) -> String {
 pub use crate::parse_error::ParseError;
 
 /// A refused frame, with the topic it belonged to when that could still be told.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ParseFailure {
-    /// Why.
-    pub error: ParseError,
-    /// `(symbol index, topic)` if known (also recovered from the start of a truncated frame).
-    pub topic: Option<(usize, TopicKind)>,
-}
+pub type ParseFailure = crate::parse_error::StreamFailure<TopicKind>;
 
 /// What a parsed frame holds; its records are in the parser's output vector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -184,16 +178,12 @@ impl FrameParser {
         sink: &mut impl DiffSink<(bool, u64)>,
     ) -> Result<Parsed, ParseFailure> {
         let Self { symbols, tape } = self;
-        parse_frame_with(
+        parse_named(
             tape,
             frame,
             out,
-            |error| ParseFailure { error, topic: None },
             |nodes, lifted, out| walk_frame(symbols, nodes, lifted, local_ns, out, sink),
-            |failure| match failure {
-                ParseFailure { error, topic: None } => ParseFailure { error, topic: recover_topic(symbols, frame) },
-                named => named,
-            },
+            || recover_topic(symbols, frame),
         )
     }
 }
@@ -218,7 +208,7 @@ fn walk_frame(
     out: &mut Vec<MarketEvent>,
     sink: &mut impl DiffSink<(bool, u64)>,
 ) -> Result<Parsed, ParseFailure> {
-    let fail = |error| ParseFailure { error, topic: None };
+    let fail = |error| ParseFailure { error, stream: None };
     if !matches!(nodes.first(), Some(Node::Object { .. })) {
         return Err(fail(ParseError::Shape));
     }
@@ -233,7 +223,7 @@ fn walk_frame(
     let entry = &symbols[symbol];
     let push = Push { ts, kind: kind_at, data };
     walk_push(entry, symbol, kind, nodes, lifted, push, local_ns, out, sink)
-        .map_err(|error| ParseFailure { error, topic: found })
+        .map_err(|error| ParseFailure { error, stream: found })
 }
 
 /// Where a push's `ts`, `type` and `data` values are on the tape ([`fields`] slots).

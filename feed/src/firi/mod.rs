@@ -151,15 +151,8 @@ impl crate::decoder::VenueDecoder for Decoder {
 
     fn stats(&self) -> FeedStats {
         let c = &self.counters;
-        FeedStats {
-            messages: c.messages,
-            records: c.records,
-            parse_errors: c.parse_errors.iter().sum(),
-            parse_error_reasons: c.parse_errors,
-            crossed: c.crossed,
-            resyncs: c.crossed,
-            warnings_suppressed: self.warns.suppressed(),
-            ..FeedStats::default()
-        }
+        // No gaps (every body is a full image); each crossed book is its resync.
+        let counts = [c.messages, c.records, 0, c.crossed, c.crossed];
+        crate::decoder::sync_stats(counts, c.parse_errors, self.warns.suppressed())
     }
 }

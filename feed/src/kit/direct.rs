@@ -1,6 +1,7 @@
 //! Applying a book diff while it is parsed: [`DiffSink`], the parser's question "does this diff
 //! go straight to the book?", and the level walks shared by the venues whose levels are
-//! `[price, qty]` string pairs (Binance spot and USD-M, Bybit).
+//! `[price, qty]` string pairs (Binance spot and USD-M, Bybit), and the string best bid/offer of
+//! Binance spot's and USD-M's `bookTicker`.
 //!
 //! A parser reads a diff's update ids first and asks its sink. If the sink's sync would apply
 //! the diff now (synced, in sequence), each level record goes to the sink as it is parsed;
@@ -10,10 +11,10 @@
 //! records before it have already gone out and the frame is still refused: the caller then
 //! invalidates the book, as it does for any refused diff.
 
-use crate::kit::json::{level_price_bytes, qty_bytes};
+use crate::kit::json::{get_str, level_price_bytes, price, qty, qty_bytes};
 use crate::kit::lift::{LiftSpec, Lifted, string_levels};
 use crate::parse_error::ParseError;
-use qt_core::MarketEvent;
+use qt_core::{EventKind, MarketEvent, Side};
 use simd_json::Node;
 
 /// Where a diff's level records go when the caller can apply it on the spot. `Ids` are the
@@ -160,4 +161,28 @@ pub(crate) fn string_pair_diff<Ids>(
     template.side = qt_core::Side::Sell;
     string_pairs(nodes, lifted, asks, asks_key, scales, template, &mut push)?;
     Ok(false)
+}
+
+/// A best bid and offer given as the decimal strings `b`, `B` (bid and its quantity) and `a`, `A`
+/// of object `obj` (Binance spot's and USD-M's `bookTicker`), pushed to `out` as two
+/// `BestBidOffer` records of `template` (its instrument, times and `seq`): the bid, then the
+/// offer flagged `BATCH_END`.
+pub(crate) fn string_quote(
+    nodes: &[Node<'_>],
+    obj: usize,
+    scales: Scales,
+    template: MarketEvent,
+    out: &mut Vec<MarketEvent>,
+) -> Result<(), ParseError> {
+    let level = |price_key, qty_key| -> Result<_, ParseError> {
+        let p = price(get_str(nodes, obj, price_key)?, scales.price, price_key)?;
+        Ok((p, qty(get_str(nodes, obj, qty_key)?, scales.qty, qty_key)?))
+    };
+    let (bid, ask) = (level("b", "B")?, level("a", "A")?);
+    for (side, (price, qty), flags) in [(Side::Buy, bid, 0), (Side::Sell, ask, MarketEvent::BATCH_END)] {
+        let mut ev = template;
+        (ev.kind, ev.side, ev.price, ev.qty, ev.flags) = (EventKind::BestBidOffer, side, price, qty, flags);
+        out.push(ev);
+    }
+    Ok(())
 }

@@ -4,7 +4,7 @@
 //! hot path. Errors are the shared [`ParseError`].
 
 use crate::kit::lift::{LiftSpec, Lifted, LiftedLists, lift_string_lists};
-use crate::parse_error::ParseError;
+use crate::parse_error::{ParseError, StreamFailure};
 use qt_core::decimal::parse_scaled_bytes;
 use qt_core::{MarketEvent, Nanos, Price, Qty};
 use simd_json::{Node, StaticNode};
@@ -188,6 +188,24 @@ pub(crate) fn parse_frame_with<P, F>(
     result.map_err(|failure| {
         out.clear();
         refused(failure)
+    })
+}
+
+/// [`parse_frame_with`] for the walks that name a refused frame's stream
+/// ([`StreamFailure`]): a refusal the walk could not name is named from the raw bytes by
+/// `recover` (cold).
+#[inline(always)]
+pub(crate) fn parse_named<P, K>(
+    tape: &mut TapeBuffers,
+    frame: &[u8],
+    out: &mut Vec<MarketEvent>,
+    walk: impl FnOnce(&[Node<'_>], &Lifted<'_>, &mut Vec<MarketEvent>) -> Result<P, StreamFailure<K>>,
+    recover: impl FnOnce() -> Option<(usize, K)>,
+) -> Result<P, StreamFailure<K>> {
+    let unnamed = |error| StreamFailure { error, stream: None };
+    parse_frame_with(tape, frame, out, unnamed, walk, |failure| match failure.stream {
+        None => StreamFailure { stream: recover(), ..failure },
+        Some(_) => failure,
     })
 }
 

@@ -7,18 +7,20 @@
 //! - `bytes`: the word-at-a-time byte helpers of the per-frame text handling.
 //! - `json`: the simd-json tape helpers and reused tape buffers of every wire walk.
 //! - [`lift`]: level lists lifted out of a frame before simd-json sees it (every streaming book venue; Firi's REST bodies are not lifted).
-//! - [`direct`]: a diff applied while it is parsed, and the string-pair level walks.
+//! - [`direct`]: a diff applied while it is parsed, and the string-pair level and quote walks.
 //! - [`checksum_book`]: the shadow book of the checksum venues (OKX, Kraken) and its CRC32.
 //! - [`checksum_sync`]: their book sync, parameterized by the venue's checksum rule.
 //! - [`checksum_decoder`]: their decoder shell, given the venue's wire walk.
 //! - [`depth_sync`]: the snapshot+diff book sync (Binance spot and USD-M, KuCoin), parameterized
 //!   by the venue's sequence rule, with its bounded `diff_buffer`.
+//! - [`depth_decoder`]: their decoder shell (and its live half), given the venue's wire walk.
 //! - [`rest_depth`]: the REST depth snapshot body Binance spot and USD-M share.
 
 pub(crate) mod bytes;
 pub mod checksum_book;
 pub mod checksum_decoder;
 pub mod checksum_sync;
+pub mod depth_decoder;
 pub mod depth_sync;
 pub(crate) mod diff_buffer;
 pub mod direct;

@@ -21,12 +21,11 @@
 //! `poll` never blocks; construction validates the config and may block on DNS; the bullet
 //! request and its DNS run on the snapshot thread.
 
-use super::{Decoder, parse};
+use super::Decoder;
 use crate::error::FeedError;
-use crate::kit::live::{Heartbeat, LiveDecoder, LiveFeed, LiveFeedConfig, LiveVenue, SessionPlan};
-use crate::kit::live::{check_common, deactivates};
+use crate::kit::live::{Heartbeat, LiveFeed, LiveFeedConfig, LiveVenue, SessionPlan, check_common};
 use crate::snapshot::HttpsClient;
-use qt_core::{MarketEvent, Nanos};
+use qt_core::Nanos;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// `POST` path of the public token request.
@@ -300,63 +299,6 @@ impl Kucoin {
                 topic_message(kind, id, &topic, true)
             })
             .collect()
-    }
-}
-
-impl LiveDecoder for Decoder {
-    fn symbol_count(&self) -> usize {
-        self.syncs.len()
-    }
-
-    fn is_synced(&self, index: usize) -> bool {
-        Decoder::is_synced(self, index)
-    }
-
-    fn take_snapshot_request(&mut self, index: usize) -> Option<u64> {
-        if !self.active.get(index).copied().unwrap_or(false) {
-            return None;
-        }
-        Decoder::take_snapshot_request(self, index)
-    }
-
-    #[cold]
-    fn set_active(&mut self, index: usize, active: bool, now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
-        if deactivates(&mut self.active, index, active)
-            && let Some(sync) = self.syncs.get_mut(index)
-        {
-            sync.reset(now, emit);
-            self.counters.records += 1;
-        }
-    }
-
-    fn retry_snapshot_request(&mut self, index: usize, generation: u64) {
-        if let Some(sync) = self.syncs.get_mut(index)
-            && sync.generation() == generation
-        {
-            sync.retry_snapshot_request();
-        }
-    }
-
-    #[cold]
-    fn on_snapshot_reply(
-        &mut self,
-        index: usize,
-        generation: u64,
-        body: &mut [u8],
-        now: Nanos,
-        emit: &mut dyn FnMut(&MarketEvent),
-    ) {
-        let Some(instrument) = self.instruments.get(index) else { return };
-        match parse::parse_level2_snapshot(body, instrument) {
-            Ok(snap) => {
-                self.on_snapshot(index, &snap, generation, now, emit);
-            }
-            Err(e) => {
-                self.counters.snapshot_failures += 1;
-                self.warns.snapshot_refused("kucoin", instrument.symbol(), &e, now);
-                LiveDecoder::retry_snapshot_request(self, index, generation);
-            }
-        }
     }
 }
 

@@ -17,10 +17,11 @@
 //!
 //! [`parse_level2_snapshot`] is a cold path (snapshot body) and allocates freely.
 
+use crate::kit::depth_decoder::{DepthCounters, DepthFailure, DepthFrame, DepthWire};
 use crate::kit::direct::{DiffSink, StageEverything};
 use crate::kit::json::{
-    TapeBuffers, fields, find_key, get_str, level_price, ms_to_ns, parse_frame_with, price, qty, qty_bytes,
-    scaled_bytes, str_at,
+    TapeBuffers, fields, find_key, get_str, level_price, ms_to_ns, parse_named, price, qty, qty_bytes, scaled_bytes,
+    str_at,
 };
 use crate::kit::lift::{LiftSpec, Lifted, string_levels};
 use qt_core::decimal::parse_digits_u64;
@@ -43,14 +44,8 @@ pub enum Topic {
     Match,
 }
 
-/// A refused frame, with the symbol's level-2 stream when that could still be told.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ParseFailure {
-    /// Why.
-    pub error: ParseError,
-    /// `(symbol index, topic)` if known (also recovered from the bytes of a truncated frame).
-    pub topic: Option<(usize, Topic)>,
-}
+/// A refused frame, with the topic it belonged to when that could still be told.
+pub type ParseFailure = crate::parse_error::StreamFailure<Topic>;
 
 /// A control frame's `type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,16 +151,12 @@ impl FrameParser {
         sink: &mut impl DiffSink<(u64, u64)>,
     ) -> Result<Parsed, ParseFailure> {
         let Self { symbols, tape } = self;
-        parse_frame_with(
+        parse_named(
             tape,
             frame,
             out,
-            |error| ParseFailure { error, topic: None },
             |nodes, lifted, out| walk_frame(symbols, nodes, lifted, local_ns, out, sink),
-            |failure| match failure {
-                ParseFailure { error, topic: None } => ParseFailure { error, topic: recover_topic(symbols, frame) },
-                named => named,
-            },
+            || recover_topic(symbols, frame),
         )
     }
 }
@@ -205,7 +196,7 @@ fn walk_frame(
     out: &mut Vec<MarketEvent>,
     sink: &mut impl DiffSink<(u64, u64)>,
 ) -> Result<Parsed, ParseFailure> {
-    let fail = |error| ParseFailure { error, topic: None };
+    let fail = |error| ParseFailure { error, stream: None };
     if !matches!(nodes.first(), Some(Node::Object { .. })) {
         return Err(fail(ParseError::Shape));
     }
@@ -222,7 +213,7 @@ fn walk_frame(
     let topic = str_at(nodes, topic_at, "topic").map_err(fail)?;
     let found = lookup_topic(symbols, topic).ok_or(fail(ParseError::UnknownStream))?;
     let (symbol, kind) = found;
-    let with_topic = |error| ParseFailure { error, topic: Some(found) };
+    let with_topic = |error| ParseFailure { error, stream: Some(found) };
     let data = data.ok_or(with_topic(ParseError::MissingField("data")))?;
     if !matches!(nodes.get(data), Some(Node::Object { .. })) {
         return Err(with_topic(ParseError::WrongType("data")));
@@ -469,6 +460,40 @@ pub fn parse_level2_snapshot(body: &mut [u8], instrument: &Instrument) -> Result
     })
 }
 
+/// The walk as the kit's snapshot+diff decoder shell drives it ([`crate::kucoin::Decoder`]).
+impl DepthWire for FrameParser {
+    type Rule = crate::kucoin::rules::Level2Rule;
+    type Counters = DepthCounters;
+    const VENUE: qt_core::Venue = qt_core::Venue::Kucoin;
+    const BUFFER_MESSAGES: usize = crate::kucoin::rules::DEFAULT_BUFFER_MESSAGES;
+
+    fn for_symbols(symbols: &[Instrument]) -> Self {
+        Self::new(symbols)
+    }
+
+    #[inline]
+    fn walk(
+        &mut self,
+        frame: &[u8],
+        local_ns: Nanos,
+        out: &mut Vec<MarketEvent>,
+        sink: &mut impl DiffSink<(u64, u64)>,
+    ) -> Result<DepthFrame<(u64, u64)>, DepthFailure> {
+        match self.parse_frame_into(frame, local_ns, out, sink) {
+            Ok(Parsed::Level2 { symbol, start, end }) => Ok(DepthFrame::Diff { symbol, ids: (start, end) }),
+            Ok(Parsed::Level2Emitted { symbol, end }) => Ok(DepthFrame::DiffEmitted { symbol, end }),
+            Ok(Parsed::Trade { symbol }) => Ok(DepthFrame::Trade { symbol }),
+            Ok(Parsed::Control(ControlKind::Error)) => Ok(DepthFrame::ControlError),
+            Ok(Parsed::Control(_)) => Ok(DepthFrame::Control),
+            Err(failure) => Err(DepthFailure::of(failure, Topic::Level2)),
+        }
+    }
+
+    fn parse_snapshot(body: &mut [u8], instrument: &Instrument) -> Result<Level2Snapshot, ParseError> {
+        parse_level2_snapshot(body, instrument)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -494,7 +519,7 @@ mod tests {
             Ok(Parsed::Control(ControlKind::Welcome))
         );
         let unknown = parser.parse_frame(br#"{"type":"notice"}"#, Nanos(0), &mut out);
-        assert_eq!(unknown, Err(ParseFailure { error: ParseError::Shape, topic: None }));
+        assert_eq!(unknown, Err(ParseFailure { error: ParseError::Shape, stream: None }));
     }
 }
 
