@@ -288,7 +288,9 @@ impl Decoder {
 
 #[cold]
 fn refused(frame: &[u8]) {
-    log::warn!("bybit: request refused: {}", String::from_utf8_lossy(frame));
+    // On the core thread: a fixed-size record for the qt-log thread (the frame's first bytes).
+    let frame = std::str::from_utf8(frame).unwrap_or("<not UTF-8>");
+    qt_core::core_log!(Warn, "bybit: request refused", 0; frame = qt_core::log_ring::FieldValue::text(frame));
 }
 
 /// The decoder's [`DiffSink`]: a delta whose sync would apply it now is emitted while it is
