@@ -2,14 +2,14 @@
 //! live `SUBSCRIBE`/`UNSUBSCRIBE` and pings.
 
 use super::rest::symbol_of;
-use super::wire::{AggTrade, agg_trade_text, book_ticker_text, depth_update_text};
+use super::wire::{agg_trade_text, book_ticker_text, depth_update_text};
 use super::{PING_EVERY, WS_POLL};
 use crate::kit::combined_streams::wrap_payload;
 use crate::kit::decimal_text::ms;
 use crate::market::BookUpdate;
 use crate::protocol::{Ctx, WsIncoming, WsSession};
 use crate::stream::{DiffWindow, MergedLevel, SessionGuard, Verdict, merged_levels, send_data};
-use qt_core::{Price, Qty, Side};
+use qt_core::{Price, Qty};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
@@ -146,15 +146,7 @@ impl Session {
         if let Some(name) = self.stream_of(u.symbol, Kind::AggTrade).map(str::to_string) {
             for t in &u.trades {
                 self.agg_id += 1;
-                let trade = AggTrade {
-                    agg_id: self.agg_id,
-                    price: t.price.units(),
-                    qty: t.qty.units(),
-                    trade_id: t.trade_id,
-                    trade_ms: ms(t.ts),
-                    buyer_maker: t.aggressor == Side::Sell,
-                };
-                out.push(wrap_payload(self.combined, &name, &agg_trade_text(inst, now, &trade)));
+                out.push(wrap_payload(self.combined, &name, &agg_trade_text(inst, now, self.agg_id, t)));
             }
         }
     }

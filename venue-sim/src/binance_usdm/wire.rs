@@ -13,7 +13,9 @@
 //! Pure functions; allocate the strings they return. The bench generator
 //! (`benches/src/feed_streams_usdm.rs`) writes its stream with them.
 
-use qt_core::{Instrument, Price, Qty};
+use crate::kit::decimal_text::ms;
+use crate::market::TradeView;
+use qt_core::{Instrument, Price, Qty, Side};
 use serde_json::Value;
 use std::fmt::Write as _;
 
@@ -95,35 +97,24 @@ pub(super) fn book_ticker_text(
     )
 }
 
-/// One trade as an `aggTrade` payload (`a` its aggregate id, `f` = `l` its trade id, `m` whether
-/// the buyer was the maker).
-pub(super) struct AggTrade {
-    pub(super) agg_id: u64,
-    pub(super) price: i64,
-    pub(super) qty: i64,
-    pub(super) trade_id: u64,
-    pub(super) trade_ms: i64,
-    pub(super) buyer_maker: bool,
-}
-
-/// The `aggTrade` payload of `t` at event time `event_ms`.
-pub(super) fn agg_trade_text(inst: &Instrument, event_ms: i64, t: &AggTrade) -> String {
+/// The `aggTrade` payload of trade `t` as aggregate `agg_id` (`f` = `l` its trade id, `m`
+/// whether the buyer was the maker, i.e. a sell aggressor) at event time `event_ms`.
+pub(super) fn agg_trade_text(inst: &Instrument, event_ms: i64, agg_id: u64, t: &TradeView) -> String {
     format!(
-        "{{\"e\":\"aggTrade\",\"E\":{event_ms},\"a\":{},\"s\":{},\"p\":\"{}\",\"q\":\"{}\",\"f\":{},\"l\":{},\"T\":{},\"m\":{}}}",
-        t.agg_id,
+        "{{\"e\":\"aggTrade\",\"E\":{event_ms},\"a\":{agg_id},\"s\":{},\"p\":\"{}\",\"q\":\"{}\",\"f\":{id},\"l\":{id},\"T\":{},\"m\":{}}}",
         Value::from(inst.symbol()),
-        price_text(inst, t.price),
-        qty_text(inst, t.qty),
-        t.trade_id,
-        t.trade_id,
-        t.trade_ms,
-        t.buyer_maker,
+        price_text(inst, t.price.units()),
+        qty_text(inst, t.qty.units()),
+        ms(t.ts),
+        t.aggressor == Side::Sell,
+        id = t.trade_id,
     )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kit::combined_streams::wrap_payload;
     use qt_core::Venue;
     use qt_test_support::TestInstrument;
 
@@ -134,12 +125,19 @@ mod tests {
         Instrument::from_spec(qt_core::InstrumentId(0), &spec).unwrap()
     }
 
-    /// The first recorded SUSHIUSDT frame (`testdata/binance_usdm/depth.jsonl`: tick 0.001, price
-    /// precision 4, step 1), byte for byte.
+    /// The first line of a capture in `testdata/binance_usdm/`, and `payload` as a combined
+    /// stream sends it on `stream`.
+    fn recorded_and_ours(capture: &str, stream: &str, payload: &str) -> (String, String) {
+        let path = format!("{}/../testdata/binance_usdm/{capture}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(path).unwrap();
+        (text.lines().next().unwrap().to_owned(), wrap_payload(true, stream, payload))
+    }
+
+    /// The first recorded SUSHIUSDT frame (`depth.jsonl`: tick 0.001, price precision 4, step 1),
+    /// byte for byte.
     #[test]
     fn a_recorded_depth_update_byte_for_byte() {
         let inst = contract("SUSHIUSDT", "0.001", 4, "1");
-        let recorded = include_str!("../../../testdata/binance_usdm/depth.jsonl").lines().next().unwrap();
         let payload = depth_update_text(
             &inst,
             (1_626_992_741_037, 1_626_992_741_024),
@@ -147,39 +145,28 @@ mod tests {
             &[(75_040, 813), (76_090, 0), (76_110, 2)],
             &[(76_150, 1563), (76_220, 3284)],
         );
-        assert_eq!(crate::kit::combined_streams::wrap_payload(true, "sushiusdt@depth@100ms", &payload), recorded);
+        let (recorded, ours) = recorded_and_ours("depth.jsonl", "sushiusdt@depth@100ms", &payload);
+        assert_eq!(ours, recorded);
     }
 
     /// The first recorded bookTicker and aggTrade frames, byte for byte.
     #[test]
     fn recorded_book_ticker_and_agg_trade_byte_for_byte() {
         let sushi = contract("SUSHIUSDT", "0.001", 4, "1");
-        let ticker = include_str!("../../../testdata/binance_usdm/bookTicker.jsonl").lines().next().unwrap();
-        let ours = book_ticker_text(
-            &sushi,
-            600_859_600_576,
-            (1_626_992_741_017, 1_626_992_741_012),
-            (76_110, 2),
-            (76_120, 297),
-        );
-        assert_eq!(crate::kit::combined_streams::wrap_payload(true, "sushiusdt@bookTicker", &ours), ticker);
+        let times = (1_626_992_741_017, 1_626_992_741_012);
+        let ticker = book_ticker_text(&sushi, 600_859_600_576, times, (76_110, 2), (76_120, 297));
+        let (recorded, ours) = recorded_and_ours("bookTicker.jsonl", "sushiusdt@bookTicker", &ticker);
+        assert_eq!(ours, recorded);
         let ctk = contract("CTKUSDT", "0.001", 5, "1");
-        let trade = include_str!("../../../testdata/binance_usdm/aggTrade.jsonl").lines().next().unwrap();
-        let t = AggTrade {
-            agg_id: 16_599_292,
-            price: 101_100,
-            qty: 10,
+        let t = TradeView {
             trade_id: 23_961_322,
-            trade_ms: 1_626_992_741_421,
-            buyer_maker: false,
+            price: Price::from_units(101_100),
+            qty: Qty::from_units(10),
+            aggressor: Side::Buy,
+            ts: qt_core::Nanos(1_626_992_741_421_000_000),
         };
-        assert_eq!(
-            crate::kit::combined_streams::wrap_payload(
-                true,
-                "ctkusdt@aggTrade",
-                &agg_trade_text(&ctk, 1_626_992_741_575, &t)
-            ),
-            trade
-        );
+        let trade = agg_trade_text(&ctk, 1_626_992_741_575, 16_599_292, &t);
+        let (recorded, ours) = recorded_and_ours("aggTrade.jsonl", "ctkusdt@aggTrade", &trade);
+        assert_eq!(ours, recorded);
     }
 }
