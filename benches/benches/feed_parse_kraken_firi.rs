@@ -5,7 +5,7 @@
 //! Kraken (`qt_benches::feed_streams_kraken`, seeded): BTC/USD at subscribed depth 25, a
 //! snapshot then 100 000 `update`s with bare JSON-number prices and quantities, 6–14 model
 //! changes a message, and a real CRC32 `checksum` the decoder verifies on every message (the
-//! generator computes it from its own wire strings). The baseline parses each frame into an owned
+//! simulator's encoder computes it from the text it sends). The baseline parses each frame into an owned
 //! `serde_json::Value`, checks channel, type and symbol, converts each number's text exactly (the
 //! same `parse_scaled`), applies it to depth-truncated `BTreeMap` books and verifies the checksum
 //! (`String` + `crc32fast`). Before timing, both paths are run once and must end with the same
