@@ -1,5 +1,6 @@
 //! The feed benches per venue, for whatever walks the venue registry (`qt_tools::venues::VENUES`;
-//! `examples/feed_ratio.rs` does): each venue's standard stream, the check that our decoder and
+//! `examples/feed_ratio.rs` does) and for the criterion benches (`benches/feed_parse*.rs`, through
+//! `benches/feed_common`): each venue's standard stream, the check that our decoder and
 //! the serde_json baseline end with the same books on it, and one timed pass of each side over its
 //! measured frames. [`stream_bench`] finds a venue's; `tests/stream_digests.rs` holds that every
 //! registry venue has exactly one, in registry order.
@@ -35,6 +36,8 @@ use std::time::{Duration, Instant};
 pub struct StreamBench {
     /// The venue (its registry entry's).
     pub venue: Venue,
+    /// Its criterion group in `benches/feed_parse*.rs` (the name BENCHMARKS.md's figures carry).
+    pub group: &'static str,
     /// Its standard stream ([`STREAM_MESSAGES`] messages, [`crate::SEED`]).
     pub stream: fn() -> VenueStream,
     /// Panics unless both sides decode the whole stream cleanly and end with the same books.
@@ -73,6 +76,7 @@ fn serde<B>(
 pub static STREAM_BENCHES: [StreamBench; 7] = [
     StreamBench {
         venue: Venue::Binance,
+        group: "binance_depth_parse_apply",
         stream: || binance_depth_stream(STREAM_MESSAGES, crate::SEED),
         check: |s| assert_same_outcome(s, false),
         ours: |s| ours(s, binance_synced),
@@ -80,6 +84,7 @@ pub static STREAM_BENCHES: [StreamBench; 7] = [
     },
     StreamBench {
         venue: Venue::BinanceUsdm,
+        group: "binance_usdm_depth_parse_apply",
         stream: || usdm_depth_stream(STREAM_MESSAGES, crate::SEED),
         check: assert_same_usdm_outcome,
         ours: |s| ours(s, usdm_synced),
@@ -87,6 +92,7 @@ pub static STREAM_BENCHES: [StreamBench; 7] = [
     },
     StreamBench {
         venue: Venue::Bybit,
+        group: "bybit_orderbook_parse_apply",
         stream: || bybit_orderbook_stream(STREAM_MESSAGES, crate::SEED),
         check: assert_same_bybit_outcome,
         ours: |s| ours(s, bybit_synced),
@@ -94,6 +100,7 @@ pub static STREAM_BENCHES: [StreamBench; 7] = [
     },
     StreamBench {
         venue: Venue::Okx,
+        group: "okx_books_parse_apply",
         stream: || okx_books_stream(STREAM_MESSAGES, crate::SEED),
         check: |s| assert_same_outcome(s, true),
         ours: |s| ours(s, okx_synced),
@@ -101,6 +108,7 @@ pub static STREAM_BENCHES: [StreamBench; 7] = [
     },
     StreamBench {
         venue: Venue::Kucoin,
+        group: "kucoin_level2_parse_apply",
         stream: || kucoin_level2_stream(STREAM_MESSAGES, crate::SEED),
         check: assert_same_kucoin_outcome,
         ours: |s| ours(s, kucoin_synced),
@@ -108,6 +116,7 @@ pub static STREAM_BENCHES: [StreamBench; 7] = [
     },
     StreamBench {
         venue: Venue::Kraken,
+        group: "kraken_book_parse_apply",
         stream: kraken_standard_stream,
         check: assert_same_kraken_outcome,
         ours: |s| ours(s, kraken_synced),
@@ -115,6 +124,7 @@ pub static STREAM_BENCHES: [StreamBench; 7] = [
     },
     StreamBench {
         venue: Venue::Firi,
+        group: "firi_depth_parse_apply",
         stream: firi_standard_stream,
         check: assert_same_firi_outcome,
         ours: |s| ours(s, firi_synced),
