@@ -24,9 +24,9 @@
 //!
 //! Everything here is set-up or baseline code: it allocates freely.
 
-use crate::feed_streams::{ModelBook, STREAM_MESSAGES, VenueStream};
+use crate::feed_streams::{ModelBook, STREAM_MESSAGES, VenueStream, synced_on_frame};
 use qt_core::decimal::parse_scaled;
-use qt_core::{Book, Instrument, InstrumentId, InstrumentRegistry, InstrumentSpec, MarketEvent, Nanos, Side, Venue};
+use qt_core::{Book, Instrument, InstrumentId, InstrumentRegistry, InstrumentSpec, Side, Venue};
 use qt_feed::VenueDecoder;
 use qt_feed::kraken::{Decoder, Precision};
 use qt_venue_sim::kraken::{book_message, book_update, checksum};
@@ -201,15 +201,10 @@ impl KrakenSerdeBaseline {
 /// A Kraken decoder (depth [`KRAKEN_DEPTH`]) that has applied the stream's snapshot (checksum
 /// verified), and an engine book holding what it emitted.
 pub fn kraken_synced(stream: &VenueStream) -> (Decoder, Book) {
-    let inst = &stream.instrument;
-    let mut decoder = Decoder::with_depth(std::slice::from_ref(inst), &[kraken_btc_usd_precision()], KRAKEN_DEPTH);
-    let mut book = Book::new(inst.id(), crate::BOOK_DEPTH);
-    let mut apply = |ev: &MarketEvent| {
-        let _ = book.apply(ev);
-    };
-    VenueDecoder::on_frame(&mut decoder, &stream.snapshot, Nanos(0), &mut apply);
+    let inst = std::slice::from_ref(&stream.instrument);
+    let (decoder, book) =
+        synced_on_frame(Decoder::with_depth(inst, &[kraken_btc_usd_precision()], KRAKEN_DEPTH), stream);
     assert_eq!(decoder.stats().checksum_ok, 1, "the snapshot's checksum verifies");
-    assert!(book.is_valid());
     (decoder, book)
 }
 

@@ -19,11 +19,10 @@
 //! written once; `tests/stream_digests.rs` pins the stream's bytes (taken from the hand-written
 //! generator this replaced). Set-up and baseline code: allocates freely.
 
-use crate::feed_streams::{Change, ModelBook, SerdeBaseline, VenueStream};
+use crate::feed_streams::{Change, ModelBook, SerdeBaseline, VenueStream, synced_on_body};
 use crate::feed_streams_bybit::assert_same_top_levels;
 use qt_core::decimal::parse_scaled;
-use qt_core::{Book, Instrument, InstrumentId, InstrumentRegistry, InstrumentSpec, MarketEvent, Nanos, Venue};
-use qt_feed::VenueDecoder;
+use qt_core::{Book, Instrument, InstrumentId, InstrumentRegistry, InstrumentSpec, Venue};
 use qt_venue_sim::kucoin::{self, level2_body, level2_message};
 use rand::Rng;
 
@@ -155,19 +154,9 @@ pub fn on_kucoin_frame(b: &mut SerdeBaseline, frame: &[u8], instrument: &Instrum
 /// A KuCoin decoder synced on `stream`'s snapshot (its first increment buffered before it), and
 /// an engine book ([`crate::BOOK_DEPTH`] levels per side) holding what it emitted.
 pub fn kucoin_synced(stream: &VenueStream) -> (qt_feed::kucoin::Decoder, Book) {
-    let inst = &stream.instrument;
-    let mut decoder = qt_feed::kucoin::Decoder::new(std::slice::from_ref(inst));
-    let mut book = Book::new(inst.id(), crate::BOOK_DEPTH);
-    let mut apply = |ev: &MarketEvent| {
-        let _ = book.apply(ev);
-    };
-    VenueDecoder::on_frame(&mut decoder, &stream.frames[0], Nanos(0), &mut apply);
-    assert!(
-        VenueDecoder::on_snapshot_body(&mut decoder, 0, &stream.snapshot, Nanos(0), &mut apply),
-        "snapshot accepted"
-    );
+    let (decoder, book) =
+        synced_on_body(qt_feed::kucoin::Decoder::new(std::slice::from_ref(&stream.instrument)), stream);
     assert_eq!(decoder.counters().snapshots_applied, 1, "the buffered increment connects to the snapshot");
-    assert!(book.is_valid(), "the snapshot and the first increment leave the book valid");
     (decoder, book)
 }
 
