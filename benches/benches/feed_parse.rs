@@ -11,82 +11,17 @@
 //! the checksum (a `String` of the top 25 levels, `crc32fast::hash`) — what a straightforward
 //! serde stack does. Before timing, both paths are run once and must agree on the final book.
 //! Figures are per message (criterion throughput = measured frames).
+//!
+//! The groups are built by `feed_common` (the body all three `feed_parse*` benches share) from each
+//! venue's `qt_benches::stream_benches` entry, the one `examples/feed_ratio.rs` measures.
 
-use criterion::{BatchSize, Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
-use qt_benches::SEED;
-use qt_benches::feed_streams::{
-    STREAM_MESSAGES, SerdeBaseline, VenueStream, assert_same_outcome, binance_depth_stream, binance_synced,
-    decode_into_book, okx_books_stream, okx_synced, serde_binance, serde_okx,
-};
-use std::hint::black_box;
-use std::time::Duration;
+mod feed_common;
 
-fn group<'a>(
-    c: &'a mut Criterion,
-    name: &str,
-    stream: &VenueStream,
-) -> criterion::BenchmarkGroup<'a, criterion::measurement::WallTime> {
-    eprintln!("{name}: {} measured frames, mean {:.1} bytes", stream.measured().len(), stream.mean_frame_bytes());
-    let mut g = c.benchmark_group(name);
-    g.throughput(Throughput::Elements(stream.measured().len() as u64));
-    g.sampling_mode(SamplingMode::Flat);
-    g.sample_size(10);
-    g.warm_up_time(Duration::from_secs(1));
-    g.measurement_time(Duration::from_secs(4));
-    g
-}
+use criterion::{Criterion, criterion_group, criterion_main};
+use qt_core::Venue;
 
 fn bench(c: &mut Criterion) {
-    let binance = binance_depth_stream(STREAM_MESSAGES, SEED);
-    assert_same_outcome(&binance, false);
-    let mut g = group(c, "binance_depth_parse_apply", &binance);
-    g.bench_function("qt_decoder_into_book", |b| {
-        b.iter_batched(
-            || binance_synced(&binance),
-            |(mut decoder, mut book)| {
-                decode_into_book(&mut decoder, &mut book, binance.measured());
-                black_box(book.best_bid())
-            },
-            BatchSize::LargeInput,
-        )
-    });
-    g.bench_function("serde_json_value_into_btreemap", |b| {
-        b.iter_batched(
-            || SerdeBaseline::synced(&binance, false),
-            |mut baseline| {
-                serde_binance(&mut baseline, &binance.instrument, binance.measured());
-                black_box(baseline.last)
-            },
-            BatchSize::LargeInput,
-        )
-    });
-    g.finish();
-    drop(binance);
-
-    let okx = okx_books_stream(STREAM_MESSAGES, SEED);
-    assert_same_outcome(&okx, true);
-    let mut g = group(c, "okx_books_parse_apply", &okx);
-    g.bench_function("qt_decoder_into_book", |b| {
-        b.iter_batched(
-            || okx_synced(&okx),
-            |(mut decoder, mut book)| {
-                decode_into_book(&mut decoder, &mut book, okx.measured());
-                black_box(book.best_bid())
-            },
-            BatchSize::LargeInput,
-        )
-    });
-    g.bench_function("serde_json_value_into_btreemap", |b| {
-        b.iter_batched(
-            || SerdeBaseline::synced(&okx, true),
-            |mut baseline| {
-                serde_okx(&mut baseline, &okx.instrument, okx.measured());
-                black_box(baseline.last)
-            },
-            BatchSize::LargeInput,
-        )
-    });
-    g.finish();
+    feed_common::feed_parse(c, &[Venue::Binance, Venue::Okx]);
 }
 
 criterion_group!(benches, bench);

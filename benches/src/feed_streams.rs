@@ -366,36 +366,43 @@ impl SerdeBaseline {
     }
 }
 
-/// A Binance decoder synced on `stream`'s snapshot (its first frame buffered before it), and an
-/// engine book ([`crate::BOOK_DEPTH`] levels per side) holding what it emitted.
-pub fn binance_synced(stream: &VenueStream) -> (qt_feed::binance::Decoder, Book) {
-    let inst = &stream.instrument;
-    let mut decoder = qt_feed::binance::Decoder::new(std::slice::from_ref(inst));
-    let mut book = Book::new(inst.id(), crate::BOOK_DEPTH);
+/// `decoder` after `stream`'s snapshot frame (venues whose book image arrives as a frame: OKX,
+/// Bybit, Kraken, Firi), and an engine book ([`crate::BOOK_DEPTH`] levels per side) holding what
+/// it emitted (valid).
+pub(crate) fn synced_on_frame<D: VenueDecoder>(mut decoder: D, stream: &VenueStream) -> (D, Book) {
+    let mut book = Book::new(stream.instrument.id(), crate::BOOK_DEPTH);
+    decoder.on_frame(&stream.snapshot, Nanos(0), &mut |ev: &MarketEvent| {
+        let _ = book.apply(ev);
+    });
+    assert!(book.is_valid(), "the snapshot leaves the book valid");
+    (decoder, book)
+}
+
+/// `decoder` after `stream`'s first frame (buffered) and then its REST snapshot body, which the
+/// frame bridges (Binance spot and USD-M, KuCoin), and an engine book ([`crate::BOOK_DEPTH`]
+/// levels per side) holding what it emitted (valid).
+pub(crate) fn synced_on_body<D: VenueDecoder>(mut decoder: D, stream: &VenueStream) -> (D, Book) {
+    let mut book = Book::new(stream.instrument.id(), crate::BOOK_DEPTH);
     let mut apply = |ev: &MarketEvent| {
         let _ = book.apply(ev);
     };
-    VenueDecoder::on_frame(&mut decoder, &stream.frames[0], Nanos(0), &mut apply);
-    assert!(
-        VenueDecoder::on_snapshot_body(&mut decoder, 0, &stream.snapshot, Nanos(0), &mut apply),
-        "snapshot bridges"
-    );
-    assert!(book.is_valid(), "the snapshot and its bridging diff leave the book valid");
+    decoder.on_frame(&stream.frames[0], Nanos(0), &mut apply);
+    assert!(decoder.on_snapshot_body(0, &stream.snapshot, Nanos(0), &mut apply), "snapshot accepted");
+    assert!(book.is_valid(), "the snapshot and the frame bridging it leave the book valid");
     (decoder, book)
+}
+
+/// A Binance decoder synced on `stream`'s snapshot (its first frame buffered before it), and an
+/// engine book holding what it emitted.
+pub fn binance_synced(stream: &VenueStream) -> (qt_feed::binance::Decoder, Book) {
+    synced_on_body(qt_feed::binance::Decoder::new(std::slice::from_ref(&stream.instrument)), stream)
 }
 
 /// An OKX decoder that has applied `stream`'s snapshot frame (checksum verified), and an engine
 /// book holding what it emitted.
 pub fn okx_synced(stream: &VenueStream) -> (qt_feed::okx::Decoder, Book) {
-    let inst = &stream.instrument;
-    let mut decoder = qt_feed::okx::Decoder::new(std::slice::from_ref(inst));
-    let mut book = Book::new(inst.id(), crate::BOOK_DEPTH);
-    let mut apply = |ev: &MarketEvent| {
-        let _ = book.apply(ev);
-    };
-    VenueDecoder::on_frame(&mut decoder, &stream.snapshot, Nanos(0), &mut apply);
+    let (decoder, book) = synced_on_frame(qt_feed::okx::Decoder::new(std::slice::from_ref(&stream.instrument)), stream);
     assert_eq!(decoder.stats().checksum_ok, 1, "the snapshot's checksum verifies");
-    assert!(book.is_valid());
     (decoder, book)
 }
 

@@ -14,8 +14,8 @@
 //! The book model is the shared [`ModelBook`] (top-heavy changes around a fixed mid), 6–14 levels
 //! a message. Set-up and baseline code: allocates freely.
 
-use crate::feed_streams::{Change, ModelBook, SerdeBaseline, VenueStream};
-use qt_core::{Book, Instrument, InstrumentId, InstrumentRegistry, InstrumentSpec, MarketEvent, Nanos, Side, Venue};
+use crate::feed_streams::{Change, ModelBook, SerdeBaseline, VenueStream, synced_on_frame};
+use qt_core::{Book, Instrument, InstrumentId, InstrumentRegistry, InstrumentSpec, Side, Venue};
 use qt_venue_sim::bybit::{BookView, spot_book_message};
 use rand::Rng;
 use std::collections::BTreeMap;
@@ -127,14 +127,9 @@ pub fn on_bybit_frame(b: &mut SerdeBaseline, frame: &[u8], instrument: &Instrume
 /// A Bybit decoder (`orderbook.200`) that has applied `stream`'s snapshot, and an engine book
 /// ([`crate::BOOK_DEPTH`] levels per side) holding what it emitted.
 pub fn bybit_synced(stream: &VenueStream) -> (qt_feed::bybit::Decoder, Book) {
-    let inst = &stream.instrument;
-    let mut decoder = qt_feed::bybit::Decoder::new(std::slice::from_ref(inst), BYBIT_DEPTH);
-    let mut book = Book::new(inst.id(), crate::BOOK_DEPTH);
-    decoder.on_frame(&stream.snapshot, Nanos(0), &mut |ev: &MarketEvent| {
-        let _ = book.apply(ev);
-    });
+    let decoder = qt_feed::bybit::Decoder::new(std::slice::from_ref(&stream.instrument), BYBIT_DEPTH);
+    let (decoder, book) = synced_on_frame(decoder, stream);
     assert_eq!(decoder.counters().snapshots, 1, "the snapshot applied");
-    assert!(book.is_valid(), "the snapshot leaves the book valid");
     (decoder, book)
 }
 

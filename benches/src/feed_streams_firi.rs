@@ -19,10 +19,9 @@
 //!
 //! Everything here is set-up or baseline code: it allocates freely.
 
-use crate::feed_streams::{ModelBook, VenueStream};
+use crate::feed_streams::{ModelBook, VenueStream, synced_on_frame};
 use qt_core::decimal::parse_scaled;
-use qt_core::{Book, Instrument, InstrumentId, InstrumentRegistry, InstrumentSpec, MarketEvent, Nanos, Side, Venue};
-use qt_feed::VenueDecoder;
+use qt_core::{Book, Instrument, InstrumentId, InstrumentRegistry, InstrumentSpec, Side, Venue};
 use qt_feed::firi::Decoder;
 use qt_venue_sim::firi::depth_body;
 use rand::Rng;
@@ -138,15 +137,8 @@ impl FiriSerdeBaseline {
 /// A Firi decoder that has applied the stream's first body, and an engine book holding what
 /// it emitted.
 pub fn firi_synced(stream: &VenueStream) -> (Decoder, Book) {
-    let inst = &stream.instrument;
-    let mut decoder = Decoder::new(inst.clone());
-    let mut book = Book::new(inst.id(), crate::BOOK_DEPTH);
-    let mut apply = |ev: &MarketEvent| {
-        let _ = book.apply(ev);
-    };
-    VenueDecoder::on_frame(&mut decoder, &stream.snapshot, Nanos(0), &mut apply);
+    let (decoder, book) = synced_on_frame(Decoder::new(stream.instrument.clone()), stream);
     assert_eq!(decoder.counters().snapshots, 1, "the first body is a book");
-    assert!(book.is_valid());
     (decoder, book)
 }
 

@@ -10,27 +10,27 @@
 //! `0.00100000` shows), no sequence numbers.
 //!
 //! The venue's full book is [`crate::feed_streams`]'s top-heavy `ModelBook` (400 ticks a side,
-//! 6–14 changes a message at `1 + ⌊Exp(mean 8)⌋` ticks from the mid). Each update carries what
-//! Kraken's subscribed view shows of those changes: a level of the top 25 deleted from the book
-//! (qty 0), a level whose size changed or which entered the top 25 (an insert, or the level that
-//! moves up when one above it is deleted); a level pushed out of the top 25 is **not** deleted
-//! (the client applies the whole message, then truncates, as the docs say) and a change below
-//! the view is not sent. Each side lists its deletes first, then the rest, best first (so even a
-//! client that wrongly truncated after each level would end on the venue's top 25 here: the
-//! stream does not exercise issue #14's insert-then-delete order, `feed/tests/kraken.rs` does).
-//!
-//! The generator keeps its own book of the wire strings (per level the price and qty text as
-//! sent) and computes the checksum from them the way Kraken defines it — top 10 asks low → high,
-//! then top 10 bids high → low, each price and qty with the `.` removed and leading zeros
-//! stripped, concatenated, CRC32 — independently of the decoder's integer formatting.
+//! 6–14 changes a message at `1 + ⌊Exp(mean 8)⌋` ticks from the mid). The frames are written by
+//! the venue simulator's own Kraken encoder over a mirror of that book
+//! (`qt_venue_sim::kraken::{book_update, book_message, checksum}`), so the format is written once:
+//! each update carries what Kraken's subscribed view shows of the changes — per side the levels
+//! of the top 25 deleted from the book (qty 0) first, then the levels whose size changed or which
+//! entered the top 25, best first; a level pushed out of the top 25 is **not** deleted (the
+//! client truncates) and a change below the view is not sent — with the checksum of the view
+//! built from the text as sent (top 10 asks low → high, then top 10 bids high → low, each price
+//! and qty with the `.` removed and leading zeros stripped, CRC32). `tests/stream_digests.rs`
+//! pins the stream's bytes (taken from the hand-written generator this replaced); the checksum
+//! is checked independently by the serde baseline and by our decoder on every frame.
 //!
 //! Everything here is set-up or baseline code: it allocates freely.
 
-use crate::feed_streams::{ModelBook, STREAM_MESSAGES, VenueStream};
-use qt_core::decimal::{DecimalStyle, format_scaled, parse_scaled};
-use qt_core::{Book, Instrument, InstrumentId, InstrumentRegistry, InstrumentSpec, MarketEvent, Nanos, Side, Venue};
+use crate::feed_streams::{ModelBook, STREAM_MESSAGES, VenueStream, synced_on_frame};
+use qt_core::decimal::parse_scaled;
+use qt_core::{Book, Instrument, InstrumentId, InstrumentRegistry, InstrumentSpec, Side, Venue};
 use qt_feed::VenueDecoder;
 use qt_feed::kraken::{Decoder, Precision};
+use qt_venue_sim::kraken::{book_message, book_update, checksum};
+use qt_venue_sim::public_stream::{MirrorBook, PublishedView};
 use rand::Rng;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -50,8 +50,8 @@ const MID_TENTHS: i64 = 650_000;
 /// Largest level size, lots of 0.00000001 (2 BTC).
 const MAX_LOTS: u64 = 200_000_000;
 
-/// Hour (UTC) of 2026-12-02 at which the stream's timestamps start.
-const STREAM_DAY_START_HOUR: u64 = 10;
+/// 2026-12-02T10:00:00Z, where the stream's timestamps start (Unix nanoseconds).
+const STREAM_START_NS: i64 = 1_796_205_600 * 1_000_000_000;
 
 /// BTC/USD as Kraken lists it: tick 0.1, lot 0.00000001.
 pub fn kraken_btc_usd() -> Instrument {
@@ -66,119 +66,38 @@ pub fn kraken_btc_usd_precision() -> Precision {
     Precision { price: 1, qty: 8 }
 }
 
-/// The generator's book of wire strings: per side, per distance from the mid, the price and
-/// qty text as the venue prints them (qty empty when the level is empty).
-struct WireBook {
-    /// `[bids, asks]`, indexed by `k` like the model (0 unused).
-    sides: [Vec<(String, String)>; 2],
-}
-
-impl WireBook {
-    fn of(model: &ModelBook) -> Self {
-        let side = |s: usize| {
-            (0..=model.depth())
-                .map(|k| {
-                    let tenths = if s == 0 { MID_TENTHS - k as i64 } else { MID_TENTHS + k as i64 };
-                    let price = format_scaled(i128::from(tenths), 1, DecimalStyle::Fixed).as_str().to_string();
-                    (price, qty_text(model.sides[s][k]))
-                })
-                .collect()
-        };
-        Self { sides: [side(0), side(1)] }
-    }
-
-    /// Level `k` of side `s` (0 bids, 1 asks) as a JSON level object.
-    fn level_json(&self, out: &mut String, s: usize, k: usize) {
-        let (price, qty) = &self.sides[s][k];
-        let qty = if qty.is_empty() { "0.00000000" } else { qty };
-        let _ = write!(out, "{{\"price\":{price},\"qty\":{qty}}}");
-    }
-
-    /// Kraken's checksum of the top of the book, from the wire strings.
-    fn checksum(&self) -> u32 {
-        let mut text = String::new();
-        for s in [1, 0] {
-            let occupied = self.sides[s].iter().skip(1).filter(|(_, qty)| !qty.is_empty());
-            for (price, qty) in occupied.take(CHECKSUM_LEVELS) {
-                for number in [price, qty] {
-                    let digits: String = number.chars().filter(|&c| c != '.').collect();
-                    text.push_str(digits.trim_start_matches('0'));
-                }
-            }
-        }
-        crc32fast::hash(text.as_bytes())
-    }
-}
-
-/// A size as Kraken prints it (8 decimals); empty for 0 (no level).
-fn qty_text(lots: u64) -> String {
-    if lots == 0 { String::new() } else { format_scaled(i128::from(lots), 8, DecimalStyle::Fixed).as_str().to_string() }
-}
-
-/// The subscribed view of side `s`: `(k, lots)` of its best [`KRAKEN_DEPTH`] levels, best first.
-fn view(model: &ModelBook, s: usize) -> Vec<(usize, u64)> {
-    (1..=model.depth()).filter(|&k| model.sides[s][k] != 0).map(|k| (k, model.sides[s][k])).take(KRAKEN_DEPTH).collect()
-}
-
-/// The levels an update sends for side `s`, given the view before the model changed: deletes
-/// first, then size changes and levels entering the view, each best first.
-fn view_changes(model: &ModelBook, s: usize, before: &[(usize, u64)]) -> Vec<usize> {
-    let after = view(model, s);
-    let deleted = before.iter().filter(|&&(k, _)| model.sides[s][k] == 0).map(|&(k, _)| k);
-    let changed = after.iter().filter(|&&level| before.binary_search(&level).is_err()).map(|&(k, _)| k);
-    deleted.chain(changed).collect()
-}
-
-/// `YYYY-MM-DDTHH:MM:SS.ffffffZ` of `micros` after 2026-12-02T10:00:00Z.
-fn timestamp(micros: u64) -> String {
-    let secs = micros / 1_000_000 + STREAM_DAY_START_HOUR * 3600;
-    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
-    format!("2026-12-02T{h:02}:{m:02}:{s:02}.{:06}Z", micros % 1_000_000)
-}
-
 /// Kraken v2 `book` for BTC/USD ([`kraken_btc_usd`]) at depth [`KRAKEN_DEPTH`]: the snapshot,
 /// then `messages` updates (see the module doc), each with the checksum of the book after it.
 pub fn kraken_book_stream(messages: usize, seed: u64) -> VenueStream {
+    let inst = kraken_btc_usd();
     let mut model = ModelBook::new(seed, MODEL_LEVELS, MAX_LOTS);
-    let mut wire = WireBook::of(&model);
-    let frame_of = |wire: &WireBook, kind: &str, sides: [&[usize]; 2], at: Option<u64>| {
-        let mut f = format!("{{\"channel\":\"book\",\"type\":\"{kind}\",\"data\":[{{\"symbol\":\"BTC/USD\",\"bids\":[");
-        for (s, tail) in [(0, "],\"asks\":["), (1, "]")] {
-            for (j, &k) in sides[s].iter().enumerate() {
-                if j > 0 {
-                    f.push(',');
-                }
-                wire.level_json(&mut f, s, k);
-            }
-            f.push_str(tail);
-        }
-        let _ = write!(f, ",\"checksum\":{}", wire.checksum());
-        if let Some(micros) = at {
-            let _ = write!(f, ",\"timestamp\":\"{}\"", timestamp(micros));
-        }
-        f.push_str("}]}");
-        f.into_bytes()
-    };
-    let keys = |levels: Vec<(usize, u64)>| levels.into_iter().map(|(k, _)| k).collect::<Vec<_>>();
-    let snapshot = frame_of(&wire, "snapshot", [&keys(view(&model, 0)), &keys(view(&model, 1))], None);
+    let price = |bid: bool, k: usize| if bid { MID_TENTHS - k as i64 } else { MID_TENTHS + k as i64 };
+    let mut book = MirrorBook::default();
+    for (s, bid) in [(0, true), (1, false)] {
+        let side = if bid { &mut book.bids } else { &mut book.asks };
+        side.extend((1..=model.depth()).map(|k| (price(bid, k), model.sides[s][k] as i64)));
+    }
+    let (mut view, bids, asks) = PublishedView::snapshot(&book, KRAKEN_DEPTH);
+    let snapshot = book_message(&inst, "snapshot", &bids, &asks, checksum(&inst, &view), 0).into_bytes();
     let mut frames = Vec::with_capacity(messages);
-    let mut micros = 0u64;
+    let mut micros = 0i64;
     while frames.len() < messages {
-        let before = [view(&model, 0), view(&model, 1)];
         let n = model.rng.random_range(6..=14);
         let (bids, asks) = model.message(n);
         for c in bids.iter().chain(&asks) {
-            wire.sides[usize::from(!c.bid)][c.k].1 = qty_text(c.lots);
+            let side = if c.bid { &mut book.bids } else { &mut book.asks };
+            if c.lots == 0 {
+                side.remove(&price(c.bid, c.k))
+            } else {
+                side.insert(price(c.bid, c.k), c.lots as i64)
+            };
         }
         micros += model.rng.random_range(1_000..=200_000);
-        let sent = [view_changes(&model, 0, &before[0]), view_changes(&model, 1, &before[1])];
         // Every change below the view: Kraken sends nothing.
-        if sent[0].is_empty() && sent[1].is_empty() {
-            continue;
-        }
-        frames.push(frame_of(&wire, "update", [&sent[0], &sent[1]], Some(micros)));
+        let Some((bids, asks, sum)) = book_update(&inst, &mut view, &book) else { continue };
+        frames.push(book_message(&inst, "update", &bids, &asks, sum, STREAM_START_NS + micros * 1000).into_bytes());
     }
-    VenueStream { instrument: kraken_btc_usd(), snapshot, frames, first_measured: 0 }
+    VenueStream { instrument: inst, snapshot, frames, first_measured: 0 }
 }
 
 /// The standard Kraken stream: [`STREAM_MESSAGES`] updates with [`crate::SEED`].
@@ -282,15 +201,10 @@ impl KrakenSerdeBaseline {
 /// A Kraken decoder (depth [`KRAKEN_DEPTH`]) that has applied the stream's snapshot (checksum
 /// verified), and an engine book holding what it emitted.
 pub fn kraken_synced(stream: &VenueStream) -> (Decoder, Book) {
-    let inst = &stream.instrument;
-    let mut decoder = Decoder::with_depth(std::slice::from_ref(inst), &[kraken_btc_usd_precision()], KRAKEN_DEPTH);
-    let mut book = Book::new(inst.id(), crate::BOOK_DEPTH);
-    let mut apply = |ev: &MarketEvent| {
-        let _ = book.apply(ev);
-    };
-    VenueDecoder::on_frame(&mut decoder, &stream.snapshot, Nanos(0), &mut apply);
+    let inst = std::slice::from_ref(&stream.instrument);
+    let (decoder, book) =
+        synced_on_frame(Decoder::with_depth(inst, &[kraken_btc_usd_precision()], KRAKEN_DEPTH), stream);
     assert_eq!(decoder.stats().checksum_ok, 1, "the snapshot's checksum verifies");
-    assert!(book.is_valid());
     (decoder, book)
 }
 

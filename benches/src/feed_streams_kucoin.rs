@@ -13,16 +13,18 @@
 //! previous `sequenceEnd + 1` (KuCoin's "Level2 calibration", `feed/src/kucoin/sync.rs`). The
 //! first increment is buffered before the snapshot and starts right after its `sequence`.
 //!
-//! The book model is the shared [`ModelBook`], 6–14 levels a message. Set-up and baseline code:
-//! allocates freely.
+//! The book model is the shared [`ModelBook`], 6–14 levels a message. The REST body and the
+//! increments are written by the venue simulator's own encoders (`qt_venue_sim::kucoin::
+//! {level2_body, level2_message}`), which its REST answers and sessions use, so the format is
+//! written once; `tests/stream_digests.rs` pins the stream's bytes (taken from the hand-written
+//! generator this replaced). Set-up and baseline code: allocates freely.
 
-use crate::feed_streams::{ModelBook, SerdeBaseline, VenueStream};
+use crate::feed_streams::{Change, ModelBook, SerdeBaseline, VenueStream, synced_on_body};
 use crate::feed_streams_bybit::assert_same_top_levels;
-use qt_core::decimal::{DecimalStyle, format_scaled, parse_scaled};
-use qt_core::{Book, Instrument, InstrumentId, InstrumentRegistry, InstrumentSpec, MarketEvent, Nanos, Venue};
-use qt_feed::VenueDecoder;
+use qt_core::decimal::parse_scaled;
+use qt_core::{Book, Instrument, InstrumentId, InstrumentRegistry, InstrumentSpec, Venue};
+use qt_venue_sim::kucoin::{self, level2_body, level2_message};
 use rand::Rng;
-use std::fmt::Write as _;
 
 /// Levels per side of the REST snapshot.
 const KUCOIN_SNAPSHOT_LEVELS: usize = 1000;
@@ -42,27 +44,14 @@ pub fn kucoin_btc_usdt() -> Instrument {
 /// (buffered before it), then `messages` measured increments of 6–14 changes.
 pub fn kucoin_level2_stream(messages: usize, seed: u64) -> VenueStream {
     const MID_TENTHS: i64 = 650_000;
+    let inst = kucoin_btc_usdt();
     let mut model = ModelBook::new(seed, KUCOIN_SNAPSHOT_LEVELS, 200_000_000);
-    let price_text = |bid: bool, k: usize| {
-        let tenths = if bid { MID_TENTHS - k as i64 } else { MID_TENTHS + k as i64 };
-        format_scaled(i128::from(tenths), 1, DecimalStyle::Trimmed).as_str().to_string()
+    let price = |bid: bool, k: usize| if bid { MID_TENTHS - k as i64 } else { MID_TENTHS + k as i64 };
+    let mut ms: i64 = 1_729_816_425_625;
+    let side = |model: &ModelBook, bid: bool| -> Vec<(i64, i64)> {
+        (1..=KUCOIN_SNAPSHOT_LEVELS).map(|k| (price(bid, k), model.sides[usize::from(!bid)][k] as i64)).collect()
     };
-    let size_text = |lots: u64| format_scaled(i128::from(lots), 8, DecimalStyle::Trimmed).as_str().to_string();
-    let mut ms: u64 = 1_729_816_425_625;
-
-    let mut snapshot = format!(
-        "{{\"code\":\"200000\",\"data\":{{\"time\":{ms},\"sequence\":\"{KUCOIN_SNAPSHOT_SEQUENCE}\",\"bids\":["
-    );
-    for (side, bid) in [(0, true), (1, false)] {
-        if !bid {
-            snapshot.push_str("],\"asks\":[");
-        }
-        for k in 1..=KUCOIN_SNAPSHOT_LEVELS {
-            let sep = if k == 1 { "" } else { "," };
-            let _ = write!(snapshot, "{sep}[\"{}\",\"{}\"]", price_text(bid, k), size_text(model.sides[side][k]));
-        }
-    }
-    snapshot.push_str("]}}");
+    let snapshot = level2_body(&inst, ms, KUCOIN_SNAPSHOT_SEQUENCE, &side(&model, true), &side(&model, false));
 
     let mut frames = Vec::with_capacity(messages + 1);
     let mut next = KUCOIN_SNAPSHOT_SEQUENCE + 1;
@@ -71,26 +60,20 @@ pub fn kucoin_level2_stream(messages: usize, seed: u64) -> VenueStream {
         let (bids, asks) = model.message(n);
         let start = next;
         ms += 100;
-        let mut frame = String::from(
-            "{\"topic\":\"/market/level2:BTC-USDT\",\"type\":\"message\",\"subject\":\"trade.l2update\",\"data\":{\"changes\":{\"asks\":[",
-        );
         // Asks come first in the frame, so they take the first sequences.
-        for (changes, tail) in [(&asks, "],\"bids\":["), (&bids, "]},")] {
-            for (j, c) in changes.iter().enumerate() {
-                let sep = if j == 0 { "" } else { "," };
-                let _ = write!(frame, "{sep}[\"{}\",\"{}\",\"{next}\"]", price_text(c.bid, c.k), size_text(c.lots));
-                next += 1;
-            }
-            frame.push_str(tail);
-        }
-        let _ = write!(
-            frame,
-            "\"sequenceEnd\":{},\"sequenceStart\":{start},\"symbol\":\"BTC-USDT\",\"time\":{ms}}}}}",
-            next - 1
-        );
-        frames.push(frame.into_bytes());
+        let mut changes = |side: &[Change]| -> Vec<kucoin::Change> {
+            side.iter().map(|c| (price(c.bid, c.k), c.lots as i64, post_inc(&mut next))).collect()
+        };
+        let (asks, bids) = (changes(&asks), changes(&bids));
+        frames.push(level2_message(&inst, (start, next - 1), ms, &asks, &bids).into_bytes());
     }
-    VenueStream { instrument: kucoin_btc_usdt(), snapshot: snapshot.into_bytes(), frames, first_measured: 1 }
+    VenueStream { instrument: inst, snapshot: snapshot.into_bytes(), frames, first_measured: 1 }
+}
+
+/// `*n`, then increments it.
+fn post_inc(n: &mut u64) -> u64 {
+    *n += 1;
+    *n - 1
 }
 
 /// The baseline synced on the REST body and the first increment.
@@ -171,19 +154,9 @@ pub fn on_kucoin_frame(b: &mut SerdeBaseline, frame: &[u8], instrument: &Instrum
 /// A KuCoin decoder synced on `stream`'s snapshot (its first increment buffered before it), and
 /// an engine book ([`crate::BOOK_DEPTH`] levels per side) holding what it emitted.
 pub fn kucoin_synced(stream: &VenueStream) -> (qt_feed::kucoin::Decoder, Book) {
-    let inst = &stream.instrument;
-    let mut decoder = qt_feed::kucoin::Decoder::new(std::slice::from_ref(inst));
-    let mut book = Book::new(inst.id(), crate::BOOK_DEPTH);
-    let mut apply = |ev: &MarketEvent| {
-        let _ = book.apply(ev);
-    };
-    VenueDecoder::on_frame(&mut decoder, &stream.frames[0], Nanos(0), &mut apply);
-    assert!(
-        VenueDecoder::on_snapshot_body(&mut decoder, 0, &stream.snapshot, Nanos(0), &mut apply),
-        "snapshot accepted"
-    );
+    let (decoder, book) =
+        synced_on_body(qt_feed::kucoin::Decoder::new(std::slice::from_ref(&stream.instrument)), stream);
     assert_eq!(decoder.counters().snapshots_applied, 1, "the buffered increment connects to the snapshot");
-    assert!(book.is_valid(), "the snapshot and the first increment leave the book valid");
     (decoder, book)
 }
 

@@ -11,16 +11,20 @@
 //! event's `u`, and `U` is NOT `previous u + 1` (it jumps 1–50 ahead, as on the venue). The
 //! first frame is buffered before the snapshot and bridges it (`U <= lastUpdateId <= u`).
 //!
-//! The book model is the shared [`ModelBook`], 6–14 levels a message. Set-up and baseline code:
-//! allocates freely.
+//! The book model is the shared [`ModelBook`], 6–14 levels a message. The REST body and the
+//! payloads are written by the venue simulator's own encoders (`qt_venue_sim::binance_usdm::
+//! {depth_body, depth_update_text}`, in the shared combined-stream `wrap_payload`), which its REST
+//! answers and sessions use, so the format is written once; `tests/stream_digests.rs` pins the
+//! stream's bytes (taken from the hand-written generator this replaced). Set-up and baseline
+//! code: allocates freely.
 
-use crate::feed_streams::{ModelBook, SerdeBaseline, VenueStream};
+use crate::feed_streams::{Change, ModelBook, SerdeBaseline, VenueStream, synced_on_body};
 use crate::feed_streams_bybit::assert_same_top_levels;
-use qt_core::decimal::{DecimalStyle, format_scaled, parse_scaled};
-use qt_core::{Book, Instrument, InstrumentId, InstrumentRegistry, InstrumentSpec, MarketEvent, Nanos, Venue};
-use qt_feed::VenueDecoder;
+use qt_core::decimal::parse_scaled;
+use qt_core::{Book, Instrument, InstrumentId, InstrumentRegistry, InstrumentSpec, Venue};
+use qt_venue_sim::binance::wrap_payload;
+use qt_venue_sim::binance_usdm::{depth_body, depth_update_text};
 use rand::Rng;
-use std::fmt::Write as _;
 
 /// Levels per side of the REST snapshot (`limit=1000`).
 const USDM_SNAPSHOT_LEVELS: usize = 1000;
@@ -28,10 +32,12 @@ const USDM_SNAPSHOT_LEVELS: usize = 1000;
 /// `lastUpdateId` of the snapshot.
 const USDM_SNAPSHOT_ID: u64 = 600_859_605_926;
 
-/// BTCUSDT perpetual as USD-M lists it: tick 0.10, lot 0.001.
+/// BTCUSDT perpetual as USD-M lists it: tick 0.10, lot 0.001, prices printed with its
+/// `pricePrecision` of 2 decimals (the price scale).
 pub fn usdm_btcusdt() -> Instrument {
     let mut spec = InstrumentSpec::spot(Venue::BinanceUsdm, "BTCUSDT", "BTC", "USDT", "0.10", "0.001");
     spec.kind = qt_core::InstrumentKind::LinearPerpetual;
+    spec.price_scale = Some(2);
     let mut registry = InstrumentRegistry::new();
     registry.add(&spec).expect("the USD-M BTCUSDT fixture is a valid instrument");
     registry.get(InstrumentId(0)).expect("instrument 0 was just added").clone()
@@ -41,53 +47,35 @@ pub fn usdm_btcusdt() -> Instrument {
 /// `messages` measured diffs of 6–14 levels chained by `pu`.
 pub fn usdm_depth_stream(messages: usize, seed: u64) -> VenueStream {
     const MID_TICKS: i64 = 650_000;
+    let inst = usdm_btcusdt();
     let mut model = ModelBook::new(seed, USDM_SNAPSHOT_LEVELS, 20_000);
-    // Prices at 2 decimals (ticks of 0.10 ×10), sizes at 3 (lots).
-    let price_text = |bid: bool, k: usize| {
-        let ticks = if bid { MID_TICKS - k as i64 } else { MID_TICKS + k as i64 };
-        format_scaled(i128::from(ticks) * 10, 2, DecimalStyle::Fixed)
+    // Price units are cents (2 decimals; a tick of 0.10 is 10 of them), sizes are lots (3 decimals).
+    let cents = |bid: bool, k: usize| 10 * if bid { MID_TICKS - k as i64 } else { MID_TICKS + k as i64 };
+    let mut ms: i64 = 1_626_992_741_264;
+    let side = |model: &ModelBook, bid: bool| -> Vec<(i64, i64)> {
+        (1..=USDM_SNAPSHOT_LEVELS).map(|k| (cents(bid, k), model.sides[usize::from(!bid)][k] as i64)).collect()
     };
-    let qty_text = |lots: u64| format_scaled(i128::from(lots), 3, DecimalStyle::Fixed);
-    let mut ms: u64 = 1_626_992_741_264;
-
-    let mut snapshot = format!("{{\"lastUpdateId\":{USDM_SNAPSHOT_ID},\"E\":{},\"T\":{ms},\"bids\":[", ms + 3);
-    for (side, bid) in [(0, true), (1, false)] {
-        if !bid {
-            snapshot.push_str("],\"asks\":[");
-        }
-        for k in 1..=USDM_SNAPSHOT_LEVELS {
-            let sep = if k == 1 { "" } else { "," };
-            let _ = write!(snapshot, "{sep}[\"{}\",\"{}\"]", price_text(bid, k), qty_text(model.sides[side][k]));
-        }
-    }
-    snapshot.push_str("]}");
+    let snapshot = depth_body(&inst, USDM_SNAPSHOT_ID, (ms + 3, ms), &side(&model, true), &side(&model, false));
 
     let mut frames = Vec::with_capacity(messages + 1);
     // The bridging diff straddles the snapshot's id; its `pu` is before it.
     let mut first = USDM_SNAPSHOT_ID - 40;
     let mut last = USDM_SNAPSHOT_ID + 60;
     let mut prev = first - 15;
+    let units = |changes: &[Change]| -> Vec<(i64, i64)> {
+        changes.iter().map(|c| (cents(c.bid, c.k), c.lots as i64)).collect()
+    };
     for _ in 0..=messages {
         let n = model.rng.random_range(6..=14);
         let (bids, asks) = model.message(n);
         ms += 100;
-        let mut frame = format!(
-            "{{\"stream\":\"btcusdt@depth@100ms\",\"data\":{{\"e\":\"depthUpdate\",\"E\":{ms},\"T\":{},\"s\":\"BTCUSDT\",\"U\":{first},\"u\":{last},\"pu\":{prev},\"b\":[",
-            ms - 13
-        );
-        for (changes, tail) in [(&bids, "],\"a\":["), (&asks, "]}}")] {
-            for (j, c) in changes.iter().enumerate() {
-                let sep = if j == 0 { "" } else { "," };
-                let _ = write!(frame, "{sep}[\"{}\",\"{}\"]", price_text(c.bid, c.k), qty_text(c.lots));
-            }
-            frame.push_str(tail);
-        }
-        frames.push(frame.into_bytes());
+        let payload = depth_update_text(&inst, (ms, ms - 13), (first, last, prev), &units(&bids), &units(&asks));
+        frames.push(wrap_payload(true, "btcusdt@depth@100ms", &payload).into_bytes());
         prev = last;
         first = last + model.rng.random_range(1..=50);
         last = first + model.rng.random_range(0..=200);
     }
-    VenueStream { instrument: usdm_btcusdt(), snapshot: snapshot.into_bytes(), frames, first_measured: 1 }
+    VenueStream { instrument: inst, snapshot: snapshot.into_bytes(), frames, first_measured: 1 }
 }
 
 /// The baseline synced on the REST body and the bridging diff (`U <= lastUpdateId <= u`).
@@ -138,19 +126,9 @@ pub fn on_usdm_frame(b: &mut SerdeBaseline, frame: &[u8], instrument: &Instrumen
 /// A USD-M decoder synced on `stream`'s snapshot (its first diff buffered before it), and an
 /// engine book ([`crate::BOOK_DEPTH`] levels per side) holding what it emitted.
 pub fn usdm_synced(stream: &VenueStream) -> (qt_feed::binance_usdm::Decoder, Book) {
-    let inst = &stream.instrument;
-    let mut decoder = qt_feed::binance_usdm::Decoder::new(std::slice::from_ref(inst));
-    let mut book = Book::new(inst.id(), crate::BOOK_DEPTH);
-    let mut apply = |ev: &MarketEvent| {
-        let _ = book.apply(ev);
-    };
-    VenueDecoder::on_frame(&mut decoder, &stream.frames[0], Nanos(0), &mut apply);
-    assert!(
-        VenueDecoder::on_snapshot_body(&mut decoder, 0, &stream.snapshot, Nanos(0), &mut apply),
-        "snapshot accepted"
-    );
+    let (decoder, book) =
+        synced_on_body(qt_feed::binance_usdm::Decoder::new(std::slice::from_ref(&stream.instrument)), stream);
     assert_eq!(decoder.counters().snapshots_applied, 1, "the buffered diff bridges the snapshot");
-    assert!(book.is_valid(), "the snapshot and its bridging diff leave the book valid");
     (decoder, book)
 }
 

@@ -40,3 +40,21 @@ fn the_firi_depth_bodies_are_byte_identical() {
     use qt_benches::feed_streams_firi::firi_standard_stream;
     assert_eq!(digest(&firi_standard_stream()), 0x7d10_548c);
 }
+
+#[test]
+fn the_kraken_book_stream_is_byte_identical() {
+    use qt_benches::feed_streams_kraken::kraken_standard_stream;
+    assert_eq!(digest(&kraken_standard_stream()), 0xe8c9_6b57);
+}
+
+#[test]
+fn the_kucoin_level2_stream_is_byte_identical() {
+    use qt_benches::feed_streams_kucoin::kucoin_level2_stream;
+    assert_eq!(digest(&kucoin_level2_stream(STREAM_MESSAGES, SEED)), 0x3a20_5f60);
+}
+
+#[test]
+fn the_usdm_depth_stream_is_byte_identical() {
+    use qt_benches::feed_streams_usdm::usdm_depth_stream;
+    assert_eq!(digest(&usdm_depth_stream(STREAM_MESSAGES, SEED)), 0x60d4_983c);
+}

@@ -425,9 +425,10 @@ fn insert_then_delete_and_delete_then_insert_both_verify() {
     }
 }
 
-/// Issue #14: updates from the venue simulator's own Kraken encoder (`book_update`: each side
-/// best first, no delete for a level that only fell below the depth, the checksum of the
-/// simulator's new top) all verify, and the shadow book equals the simulator's top `depth`.
+/// Issue #14: updates from the venue simulator's own Kraken encoder (`book_update`: per side the
+/// deletes, then the rest, each best first; no delete for a level that only fell below the depth;
+/// the checksum of the simulator's new top) all verify, and the shadow book equals the
+/// simulator's top `depth`.
 /// Truncating per level failed here whenever one step put a level in near the top and took one
 /// out further down (a capture recorded from the simulator failed at message 48).
 #[test]
@@ -451,7 +452,7 @@ fn the_simulators_kraken_updates_all_verify() {
         }
         let (mut view, bids, asks) = PublishedView::snapshot(&market, depth);
         let mut dec = Decoder::with_depth(std::slice::from_ref(&inst), &[], depth);
-        feed(&mut dec, &book_message(&inst, "snapshot", &bids, &asks, checksum(&view), 0));
+        feed(&mut dec, &book_message(&inst, "snapshot", &bids, &asks, checksum(&inst, &view), 0));
         let mut updates = 0;
         for step in 0..400 {
             // A few changes a step within twice the depth: inserts, size changes and deletes.
@@ -464,7 +465,7 @@ fn the_simulators_kraken_updates_all_verify() {
                     side.insert(price, qty);
                 }
             }
-            let Some((bids, asks, sum)) = book_update(&mut view, &market) else { continue };
+            let Some((bids, asks, sum)) = book_update(&inst, &mut view, &market) else { continue };
             updates += 1;
             feed(&mut dec, &book_message(&inst, "update", &bids, &asks, sum, 0));
             let what = format!("seed {seed} depth {depth} step {step}: {bids:?} {asks:?}");

@@ -2,10 +2,15 @@
 //! its name in configuration, its decoder (`qt feed-check`), how its live feeds are built and
 //! grouped (`qt run`), how `qt capture` records it, the simulator protocol that speaks it
 //! (`qt venue-sim`) and its order gateway where one exists. Configuration, `qt run`,
-//! `qt capture`, `qt feed-check` and `qt venue-sim` read this table instead of each matching on
-//! [`Venue`]; a new venue is one more entry here, its folders in `feed` and `venue-sim`, its
-//! `Venue` variant, and its listener in `qt venue-sim`'s lists (docs/ARCHITECTURE.md, "Adding a
-//! venue").
+//! `qt capture`, `qt feed-check`, `qt venue-sim` and the feed benches read this table instead of
+//! each matching on [`Venue`]; a new venue is one more entry here, its folders in `feed` and
+//! `venue-sim`, its `Venue` variant, and its listener in `qt venue-sim`'s lists
+//! (docs/ARCHITECTURE.md, "Adding a venue").
+//!
+//! The benches (`qt-benches`, which only dev-depends on this crate: nothing here depends on it)
+//! walk [`VENUES`] in `examples/feed_ratio.rs` and find each venue's stream generator by its
+//! [`Venue`] in `qt_benches::stream_benches`; a test there holds one per entry, so the registry
+//! stays the one list and the generators stay out of the shipped binary.
 //!
 //! Start-up code only: builders allocate, resolve hosts and read CA files.
 

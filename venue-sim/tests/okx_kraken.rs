@@ -122,7 +122,8 @@ fn okx_closes_a_connection_without_traffic() {
 }
 
 /// Kraken's v2 checksum of a book item, formatting every number at the pair's precision (here
-/// the instrument's scales) — the wire text is trimmed (`0.02`), the checksum is not (`0.0200`).
+/// the instrument's scales), from the values: it holds whether or not the text is printed at that
+/// precision (the text itself is checked by `kraken::tests` in the crate).
 fn kraken_checksum(inst: &qt_core::Instrument, item: &Value) -> u32 {
     let at = |n: &Value, scale: u8| {
         let units = qt_core::decimal::parse_scaled(&n.to_string(), scale).unwrap();

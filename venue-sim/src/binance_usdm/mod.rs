@@ -1,7 +1,8 @@
 //! Binance USD-M futures public market data for the venue simulator: [`BinanceUsdm`].
 //!
-//! What it serves (field names and shapes follow the USD-M docs, NOTES.md §1b; decimals as the
-//! spot protocol writes them, `crate::kit::decimal_text`):
+//! What it serves (field names and shapes follow the USD-M docs, NOTES.md §1b; decimals at the
+//! contract's precision and payloads in the documented key order, as the captures in
+//! `testdata/binance_usdm/` show them: [`depth_update_text`], [`depth_body`]):
 //! - REST: `GET /fapi/v1/ping`, `/fapi/v1/time`, `/fapi/v1/exchangeInfo` (every listed symbol as
 //!   a `PERPETUAL` with `PRICE_FILTER.tickSize` and `LOT_SIZE.stepSize` from its grid) and
 //!   `/fapi/v1/depth?symbol=&limit=` → `{"lastUpdateId","E","T","bids","asks"}` (limit one of
@@ -29,6 +30,9 @@ use std::time::Duration;
 
 mod rest;
 mod session;
+mod wire;
+
+pub use wire::{depth_body, depth_update_text};
 
 /// `limit` values `/fapi/v1/depth` accepts.
 const DEPTH_LIMITS: [usize; 7] = [5, 10, 20, 50, 100, 500, 1000];

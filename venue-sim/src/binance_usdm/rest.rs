@@ -1,10 +1,11 @@
 //! Binance USD-M's REST answers: errors, `exchangeInfo` symbols and the `depth` snapshot.
 
+use super::wire::{depth_body, price_text, qty_text};
 use super::{BinanceUsdm, DEPTH_LIMITS};
-use crate::kit::decimal_text::{levels_json, ms, price_text, qty_text};
+use crate::kit::decimal_text::ms;
 use crate::kit::form::parse_form;
 use crate::protocol::{Ctx, HttpResponse};
-use qt_core::Instrument;
+use qt_core::{Instrument, Price, Qty};
 use serde_json::{Value, json};
 
 pub(super) fn error(code: i32, msg: &str) -> HttpResponse {
@@ -27,8 +28,8 @@ pub(super) fn symbol_info(inst: &Instrument) -> Value {
         "pricePrecision": inst.price_scale(),
         "quantityPrecision": inst.qty_scale(),
         "filters": [
-            { "filterType": "PRICE_FILTER", "tickSize": price_text(inst, inst.tick()) },
-            { "filterType": "LOT_SIZE", "stepSize": qty_text(inst, inst.lot()), "minQty": qty_text(inst, inst.min_qty()) },
+            { "filterType": "PRICE_FILTER", "tickSize": price_text(inst, inst.tick().units()) },
+            { "filterType": "LOT_SIZE", "stepSize": qty_text(inst, inst.lot().units()), "minQty": qty_text(inst, inst.min_qty().units()) },
         ],
     })
 }
@@ -51,16 +52,9 @@ impl BinanceUsdm {
         let (Some(snap), Some(inst)) = (ctx.market.snapshot(index, limit), ctx.market.instruments().get(index)) else {
             return error(-1121, "Invalid symbol.");
         };
-        let now = ctx.market.now_ms();
-        HttpResponse::json(
-            200,
-            &json!({
-                "lastUpdateId": snap.update_id,
-                "E": now,
-                "T": ms(snap.ts),
-                "bids": levels_json(inst, &snap.bids),
-                "asks": levels_json(inst, &snap.asks),
-            }),
-        )
+        let units = |side: &[(Price, Qty)]| side.iter().map(|(p, q)| (p.units(), q.units())).collect::<Vec<_>>();
+        let times = (ctx.market.now_ms(), ms(snap.ts));
+        let body = depth_body(inst, snap.update_id, times, &units(&snap.bids), &units(&snap.asks));
+        HttpResponse { body: body.into_bytes(), ..HttpResponse::json(200, &Value::Null) }
     }
 }

@@ -2,13 +2,14 @@
 //! live `SUBSCRIBE`/`UNSUBSCRIBE` and pings.
 
 use super::rest::symbol_of;
+use super::wire::{agg_trade_text, book_ticker_text, depth_update_text};
 use super::{PING_EVERY, WS_POLL};
 use crate::kit::combined_streams::wrap_payload;
-use crate::kit::decimal_text::{ms, price_text, qty_text};
+use crate::kit::decimal_text::ms;
 use crate::market::BookUpdate;
 use crate::protocol::{Ctx, WsIncoming, WsSession};
-use crate::stream::{DiffWindow, SessionGuard, Verdict, merged_levels, send_data};
-use qt_core::Side;
+use crate::stream::{DiffWindow, MergedLevel, SessionGuard, Verdict, merged_levels, send_data};
+use qt_core::{Price, Qty};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
@@ -138,22 +139,14 @@ impl Session {
             && let (Some(bid), Some(ask)) = (u.best_bid, u.best_ask)
             && !u.levels.is_empty()
         {
-            let payload = json!({
-                "e": "bookTicker", "u": u.update_id, "E": now, "T": ms(u.ts), "s": inst.symbol(),
-                "b": price_text(inst, bid.0), "B": qty_text(inst, bid.1),
-                "a": price_text(inst, ask.0), "A": qty_text(inst, ask.1),
-            });
-            out.push(wrap_payload(self.combined, name, &payload.to_string()));
+            let units = |(p, q): (Price, Qty)| (p.units(), q.units());
+            let payload = book_ticker_text(inst, u.update_id, (now, ms(u.ts)), units(bid), units(ask));
+            out.push(wrap_payload(self.combined, name, &payload));
         }
         if let Some(name) = self.stream_of(u.symbol, Kind::AggTrade).map(str::to_string) {
             for t in &u.trades {
                 self.agg_id += 1;
-                let payload = json!({
-                    "e": "aggTrade", "E": now, "s": inst.symbol(), "a": self.agg_id,
-                    "p": price_text(inst, t.price), "q": qty_text(inst, t.qty),
-                    "f": t.trade_id, "l": t.trade_id, "T": ms(t.ts), "m": t.aggressor == Side::Sell,
-                });
-                out.push(wrap_payload(self.combined, &name, &payload.to_string()));
+                out.push(wrap_payload(self.combined, &name, &agg_trade_text(inst, now, self.agg_id, t)));
             }
         }
     }
@@ -200,15 +193,13 @@ impl Session {
                 let Some(name) = &feed.depth_stream else { continue };
                 let Some(inst) = ctx.market.instruments().get(feed.window.symbol) else { continue };
                 let (bids, asks) = merged_levels(&window.ops);
-                let side = |levels: &[crate::stream::MergedLevel]| -> Value {
-                    levels.iter().map(|l| json!([price_text(inst, l.price), qty_text(inst, l.qty)])).collect()
+                let units = |levels: &[MergedLevel]| -> Vec<(i64, i64)> {
+                    levels.iter().map(|l| (l.price.units(), l.qty.units())).collect()
                 };
                 let t = window.ops.last().map_or(0, |o| ms(o.ts));
-                let payload = json!({
-                    "e": "depthUpdate", "E": ctx.market.now_ms(), "T": t, "s": inst.symbol(),
-                    "U": first, "u": last, "pu": pu, "b": side(&bids), "a": side(&asks),
-                });
-                out.push(wrap_payload(self.combined, name, &payload.to_string()));
+                let times = (ctx.market.now_ms(), t);
+                let payload = depth_update_text(inst, times, (first, last, pu), &units(&bids), &units(&asks));
+                out.push(wrap_payload(self.combined, name, &payload));
             }
             for text in out.drain(..) {
                 if send_data(ws, &ctx.faults, &text).is_err() {

@@ -15,13 +15,15 @@
 //!   `unsubscribe` is acknowledged the same way.
 //! - **`book`** (depth 10/25/100/500/1000, default 10): a `snapshot` of the top `depth` levels,
 //!   then an `update` whenever the top `depth` changes (checked every session turn). Prices and
-//!   quantities are bare JSON numbers at the pair's precision (the instrument's scales). Levels
-//!   that leave the top because others entered are *not* deleted ("you won't receive qty 0 for
-//!   price levels that fall out of scope": the client applies the whole message, then truncates
-//!   to the depth, then verifies); levels removed from the book are sent with `qty` 0; each side
-//!   is sent best first ([`book_update`]). Every message carries `checksum`: CRC32 of the top 10 asks (low → high)
-//!   then the top 10 bids (high → low), each level's price then quantity with the `.` removed and
-//!   leading zeros stripped, as an unsigned 32-bit integer. Updates carry `timestamp` (RFC 3339).
+//!   quantities are bare JSON numbers printed at the pair's full precision (the instrument's
+//!   scales: `64999.9`, `0.00400000`), as Kraken prints them. Levels that leave the top because
+//!   others entered are *not* deleted ("you won't receive qty 0 for price levels that fall out of
+//!   scope"); levels removed from the book are sent with `qty` 0, before the rest of their side
+//!   ([`book_update`]), so a client truncating to the depth after each level and one truncating
+//!   after each message both stay correct. Every message carries `checksum`: CRC32 of the top 10
+//!   asks (low → high) then the top 10 bids (high → low), each level's price then quantity as
+//!   sent with the `.` removed and leading zeros stripped, as an unsigned 32-bit integer. Updates
+//!   carry `timestamp` (RFC 3339).
 //! - **`trade`**: one `update` per market trade batch; a requested trade snapshot is sent empty
 //!   (the market keeps no trade history).
 //! - **Heartbeat**: `{"channel":"heartbeat"}` every second while anything is subscribed;
@@ -42,6 +44,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 mod session;
+#[cfg(test)]
+mod tests;
 mod wire;
 
 pub use wire::{book_message, book_update, checksum, ws_symbol};

@@ -156,7 +156,7 @@ impl Session<'_> {
     pub(super) fn subscribe_book(&mut self, idx: usize, depth: usize, snapshot: bool) {
         let Some(feed) = self.feed(idx) else { return };
         let (view, bids, asks) = PublishedView::snapshot(&feed.book, depth);
-        let sum = checksum(&view);
+        let sum = checksum(&feed.inst, &view);
         let message = snapshot.then(|| book_message(&feed.inst, "snapshot", &bids, &asks, sum, now_ns()));
         feed.channel = Some(BookChannel { view, dirty: false });
         if let Some(m) = message {
@@ -192,7 +192,7 @@ impl Session<'_> {
                 continue;
             }
             c.dirty = false;
-            let Some((mut bids, mut asks, sum)) = book_update(&mut c.view, &feed.book) else { continue };
+            let Some((mut bids, mut asks, sum)) = book_update(&feed.inst, &mut c.view, &feed.book) else { continue };
             if faults.take_corrupt_level() {
                 let lot = feed.inst.lot().units();
                 if let Some(level) = bids.first_mut().or(asks.first_mut()) {

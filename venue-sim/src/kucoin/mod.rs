@@ -1,8 +1,9 @@
 //! KuCoin spot public market data for the venue simulator: [`KucoinSpot`].
 //!
 //! What it serves (shapes follow KuCoin's official OpenAPI/AsyncAPI specs as recorded in
-//! NOTES.md §4 and `testdata/kucoin/`; decimals are the instrument's exact text; symbols are
-//! named `BASE-QUOTE` ([`symbol`]), whatever the market lists them as):
+//! NOTES.md §4 and `testdata/kucoin/`; decimals in KuCoin's shortest form and level-2 text in the
+//! documented key order, [`level2_message`] / [`level2_body`]; symbols are named `BASE-QUOTE`
+//! ([`symbol`]), whatever the market lists them as):
 //! - `POST /api/v1/bullet-public` → `{"code":"200000","data":{"token",
 //!   "instanceServers":[{"endpoint":"wss://<Host>/","encrypt":true,"protocol":"websocket",
 //!   "pingInterval","pingTimeout"}]}}` — the endpoint is this listener (from the `Host` header).
@@ -39,6 +40,9 @@ use std::time::Duration;
 
 mod rest;
 mod session;
+mod wire;
+
+pub use wire::{Change, level2_body, level2_message};
 
 /// How often a session looks at its socket and feeds.
 const WS_POLL: Duration = Duration::from_millis(5);

@@ -1,6 +1,7 @@
 //! KuCoin's REST answers: the `{"code","data"}` envelope, symbols and the level-2 order book
 //! snapshots.
 
+use super::wire::level2_body;
 use super::{symbol, symbol_index};
 use crate::protocol::{Ctx, HttpResponse};
 use qt_core::{Instrument, Price, Qty};
@@ -16,10 +17,6 @@ pub(super) fn error(status: u16, code: &str, msg: &str) -> HttpResponse {
 
 pub(super) fn query_value<'a>(query: &'a str, key: &str) -> Option<&'a str> {
     query.split('&').filter_map(|p| p.split_once('=')).find(|(k, _)| *k == key).map(|(_, v)| v)
-}
-
-pub(super) fn levels(inst: &Instrument, side: &[(Price, Qty)]) -> Value {
-    side.iter().map(|(p, q)| json!([inst.price_text(*p).as_ref(), inst.qty_text(*q).as_ref()])).collect()
 }
 
 pub(super) fn symbol_info(inst: &Instrument) -> Value {
@@ -46,10 +43,7 @@ pub(super) fn snapshot(ctx: &Ctx, query: &str, depth: usize) -> HttpResponse {
     let (Some(snap), Some(inst)) = (market.snapshot(index, depth), market.instruments().get(index)) else {
         return error(400, "400100", "Unsupported trading pair.");
     };
-    ok(json!({
-        "time": market.now_ms(),
-        "sequence": snap.update_id.to_string(),
-        "bids": levels(inst, &snap.bids),
-        "asks": levels(inst, &snap.asks),
-    }))
+    let units = |side: &[(Price, Qty)]| side.iter().map(|(p, q)| (p.units(), q.units())).collect::<Vec<_>>();
+    let body = level2_body(inst, market.now_ms(), snap.update_id, &units(&snap.bids), &units(&snap.asks));
+    HttpResponse { body: body.into_bytes(), ..HttpResponse::json(200, &Value::Null) }
 }

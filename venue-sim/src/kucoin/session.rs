@@ -1,6 +1,7 @@
 //! One KuCoin WebSocket session: `/market/level2` increments in windows, tickers and matches,
 //! welcome, pings and acks.
 
+use super::wire::{Change, decimal, level2_message};
 use super::{LEVEL2_EVERY, MAX_TOPIC_SYMBOLS, WS_POLL, symbol, symbol_index};
 use crate::market::BookUpdate;
 use crate::protocol::{Ctx, WsIncoming, WsSession};
@@ -102,10 +103,10 @@ impl Session {
         for t in &u.trades {
             let data = json!({
                 "makerOrderId": format!("{:024x}", t.trade_id.wrapping_mul(2)),
-                "price": inst.price_text(t.price).as_ref(),
+                "price": decimal(t.price.units(), inst.price_scale()),
                 "sequence": u.update_id.to_string(),
                 "side": if t.aggressor == Side::Buy { "buy" } else { "sell" },
-                "size": inst.qty_text(t.qty).as_ref(),
+                "size": decimal(t.qty.units(), inst.qty_scale()),
                 "symbol": name,
                 "takerOrderId": format!("{:024x}", t.trade_id.wrapping_mul(2) + 1),
                 "time": t.ts.0.max(0).to_string(),
@@ -120,30 +121,11 @@ impl Session {
     }
 
     pub(super) fn level2_of(ctx: &Ctx, inst: &Instrument, window: &crate::stream::Window) -> String {
-        let (first, last) = window.ids();
-        let side = |levels: &[MergedLevel]| -> Value {
-            levels
-                .iter()
-                .map(|l| {
-                    json!([inst.price_text(l.price).as_ref(), inst.qty_text(l.qty).as_ref(), l.last_id.to_string()])
-                })
-                .collect()
+        let changes = |levels: &[MergedLevel]| -> Vec<Change> {
+            levels.iter().map(|l| (l.price.units(), l.qty.units(), l.last_id)).collect()
         };
         let (bids, asks) = merged_levels(&window.ops);
-        let name = symbol(inst);
-        json!({
-            "topic": format!("/market/level2:{name}"),
-            "type": "message",
-            "subject": "trade.l2update",
-            "data": {
-                "changes": { "asks": side(&asks), "bids": side(&bids) },
-                "sequenceEnd": last,
-                "sequenceStart": first,
-                "symbol": name,
-                "time": ctx.market.now_ms(),
-            },
-        })
-        .to_string()
+        level2_message(inst, window.ids(), ctx.market.now_ms(), &changes(&asks), &changes(&bids))
     }
 
     pub(super) fn run(&mut self, ctx: &Ctx, ws: &mut dyn WsSession) {
