@@ -6,7 +6,9 @@
 //! exposure per order, decision records onto the journal ring) → order ring → venue → report ring
 //! → positions; the risk timer recomputing equity, loss windows and the global level), drives the
 //! core loop on the test thread, warms up, then counts the core thread's allocations over at
-//! least 100,000 market records and asserts it allocated and freed nothing.
+//! least 100,000 market records and asserts it allocated and freed nothing. The engine's stats
+//! live in a real stats file, so the core's stats updates and its stats tick (heartbeat, copies
+//! of books, positions, queues and the risk component's numbers) are inside the measured window.
 use qt_test_support::{CountingAllocator, allocations, deallocations};
 use qt_tools::config;
 use std::sync::atomic::Ordering;
@@ -20,7 +22,9 @@ fn core_loop_does_not_allocate_in_steady_state() {
     plan.sim.pace = config::Pace::Max;
     plan.sim.duration = qt_core::Nanos(60 * 1_000_000_000);
     plan.engine.idle = qt_core::IdleStrategy::SpinYield { spins: 100 };
-    let (mut engine, sim) = qt_tools::run::build(&plan, None).unwrap();
+    let stats_dir = tempfile::tempdir().unwrap();
+    let region = qt_core::stats::StatsRegion::create(&stats_dir.path().join("run.stats"), Default::default()).unwrap();
+    let (mut engine, sim) = qt_tools::run::build_with_stats(&plan, None, Some(region.clone())).unwrap();
     // The journal is on, writing a real mapped segment: the core's pushes into its ring are
     // part of what must not allocate.
     let journal_dir = tempfile::tempdir().unwrap();
@@ -28,8 +32,15 @@ fn core_loop_does_not_allocate_in_steady_state() {
     let (link, rings) = qt_core::journal::JournalLink::new(1 << 16, qt_core::journal::JournalFullPolicy::Backpressure);
     engine.set_journal(link);
     let journal_stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let journal =
-        qt_tools::journal::spawn(rings, Some(writer), Default::default(), journal_stop.clone(), None).unwrap();
+    let journal = qt_tools::journal::spawn_with_stats(
+        rings,
+        Some(writer),
+        Default::default(),
+        journal_stop.clone(),
+        None,
+        Some(region.clone()),
+    )
+    .unwrap();
     let counters = engine.counters();
     let venue = std::thread::spawn(move || sim.run());
 
@@ -45,6 +56,8 @@ fn core_loop_does_not_allocate_in_steady_state() {
         counters.risk_allow.get() + counters.risk_block.total() + counters.risk_scale_down.total(),
     );
 
+    let heartbeat = || qt_core::stats::Snapshot::parse(&region.snapshot_bytes()).unwrap().header.heartbeat_ns;
+    let beat0 = heartbeat();
     let (allocs0, deallocs0) = (allocations(), deallocations());
     while counters.market_events.get() < events0 + MEASURED {
         if engine.do_work() == 0 {
@@ -52,6 +65,7 @@ fn core_loop_does_not_allocate_in_steady_state() {
         }
     }
     let (allocs, deallocs) = (allocations() - allocs0, deallocations() - deallocs0);
+    let beats = heartbeat() > beat0;
     let events = counters.market_events.get() - events0;
     let orders = counters.orders_sent.get() - orders0;
     let fills = counters.fills.get() - fills0;
@@ -78,6 +92,7 @@ fn core_loop_does_not_allocate_in_steady_state() {
     assert_eq!(counters.journal_dropped.get(), 0, "backpressure drops nothing");
     assert!(journal.records >= journaled, "the journal thread wrote them: {}", journal.records);
     assert_eq!(journal.failure, None);
+    assert!(beats, "the stats tick ran inside the measured window (the heartbeat moved)");
     assert_eq!(
         (allocs, deallocs),
         (0, 0),

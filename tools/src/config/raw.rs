@@ -43,6 +43,9 @@ pub struct RawConfig {
     /// `[journal]`: where and how the run is journaled.
     #[serde(default)]
     pub journal: super::journal::RawJournal,
+    /// `[stats]`: the stats file and the metrics exporter.
+    #[serde(default)]
+    pub stats: super::stats::RawStats,
 }
 
 /// `[risk]`: settings of the pre-trade gate shared by every account.
