@@ -93,6 +93,7 @@ fn qt_stat_follows_a_run_and_calls_it_stale_once_killed() {
     for n in ITEM_4 {
         assert!(names.contains(n), "{n} missing from /metrics:\n{text}");
     }
+    promtool_accepts(&text);
     let (ready, checks) = qt_tools::stat::health::ready(&snap, qt_core::stats::unix_now_ns());
     assert!(ready, "a running simulated engine is ready: {checks:?}");
 
@@ -107,6 +108,26 @@ fn qt_stat_follows_a_run_and_calls_it_stale_once_killed() {
     let (live, _) = qt_tools::stat::health::live(&Snapshot::read_file(&file).unwrap(), u64::MAX / 2);
     assert!(!live, "the heartbeat is old");
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// `promtool check metrics` (Debian's `prometheus` package) accepts `text`; skipped with a
+/// message where promtool is missing.
+fn promtool_accepts(text: &str) {
+    use std::io::Write;
+    let child = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let Ok(mut child) = child else {
+        eprintln!("SKIP promtool check metrics: promtool not installed");
+        return;
+    };
+    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && said.trim().is_empty(), "promtool check metrics: {said}");
 }
 
 #[test]
