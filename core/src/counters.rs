@@ -106,6 +106,8 @@ pub struct EngineCounters {
     pub journal_market_holds: Counter,
     /// Strategy orders refused because the journal could not write.
     pub journal_refused_orders: Counter,
+    /// Gauge: records waiting in the journal ring (stats tick).
+    pub journal_ring_depth: Counter,
     /// Risk-originated orders (emergency-stop flatten) sent.
     pub risk_orders_sent: Counter,
     /// Risk-originated orders refused by the engine's sanity check (not reduce-only, off grid,
@@ -199,6 +201,7 @@ unsafe impl StatBlock for EngineCounters {
             "journal_refused_orders_total",
             "Orders refused: the journal could not write.",
         );
+        d.gauge(&self.journal_ring_depth, "queue_depth", &[("queue", "journal")], "Items waiting in a queue.");
         c(d, &self.risk_orders_sent, "risk_orders_sent_total", "Emergency-stop flatten orders sent.");
         c(d, &self.risk_orders_refused, "risk_orders_refused_total", "Risk-originated orders refused.");
         c(d, &self.risk_action_overflow, "risk_action_overflow_total", "Risk actions dropped: buffer full.");

@@ -110,6 +110,62 @@ fn qt_stat_follows_a_run_and_calls_it_stale_once_killed() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// `qt <args>` with the default stats directory `dir`: (exit code, stdout, stderr).
+fn qt_in(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let (mut cmd, _cwd) = util::qt_command();
+    let out = cmd.env("QT_STATS_DIR", dir).args(args).output().unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
+}
+
+#[test]
+fn a_held_default_file_falls_back_to_a_pid_file_and_a_named_one_is_refused() {
+    let dir = util::temp_dir("qt-stat-default");
+    let (mut cmd, _cwd) = util::qt_command();
+    let mut first = cmd
+        .env("QT_STATS_DIR", &dir)
+        .args(["run", "--pace", "realtime", "--duration", "20s", "--no-journal"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let held = loop {
+        let live = std::fs::read_dir(&dir).unwrap().filter_map(Result::ok).map(|e| e.path()).find(|p| {
+            Snapshot::read_file(p).is_ok_and(|s| s.header.heartbeat_ns > 0 && s.header.pid == u64::from(first.id()))
+        });
+        if let Some(p) = live {
+            break p;
+        }
+        assert!(Instant::now() < deadline, "the first run's default stats file never went live");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let name = held.file_name().unwrap().to_str().unwrap().to_string();
+    assert!(name.starts_with("qt-") && name.ends_with(".stats"), "{name}");
+
+    let (code, _, err) = qt_in(&dir, &["run", "--duration", "1s", "--pace", "max", "--no-journal"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("is in use by a running engine; this run writes"), "{err}");
+    let (code, _, err) =
+        qt_in(&dir, &["run", "--duration", "1s", "--no-journal", "--stats-file", held.to_str().unwrap()]);
+    assert_ne!(code, 0, "a named file a live engine holds is refused");
+    assert!(err.contains(held.to_str().unwrap()) && err.contains("in use"), "{err}");
+
+    // Without --file, qt stat finds the one live file (the second run's is stale: it ended).
+    let (code, out, err) = qt_in(&dir, &["stat", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["file"], held.to_str().unwrap(), "{v}");
+    assert_eq!(v["stale"], false, "{v}");
+
+    first.kill().unwrap();
+    let _ = first.wait();
+    let (code, _, err) = qt_in(&dir, &["stat"]);
+    assert_ne!(code, 0, "no live file left: the candidates are listed");
+    assert!(err.contains("stale") && err.contains(&name), "{err}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 /// `promtool check metrics` (Debian's `prometheus` package) accepts `text`; skipped with a
 /// message where promtool is missing.
 fn promtool_accepts(text: &str) {

@@ -170,6 +170,9 @@ impl<R: PreTradeCheck> Core<R> {
                 block.report_queue_depth.set(link.reports.slots() as u64);
             }
         }
+        if let Some(j) = &self.journal {
+            self.counters.journal_ring_depth.set(j.depth() as u64);
+        }
         for (book, block) in self.books.iter().zip(&s.books) {
             let h = book.health(now);
             block.valid.set(u64::from(book.is_valid()));

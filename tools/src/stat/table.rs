@@ -28,10 +28,10 @@ fn key(s: &Sample) -> String {
 }
 
 fn section(name: &str, labels: &str) -> usize {
-    if name.starts_with("gateway_") || labels.contains("queue=") {
-        4
-    } else if name.starts_with("journal_") {
+    if name.starts_with("journal_") || labels.contains("queue=\"journal\"") {
         3
+    } else if name.starts_with("gateway_") || labels.contains("queue=") {
+        4
     } else if labels.contains("account=") {
         1
     } else if labels.contains("venue=") {
