@@ -297,3 +297,22 @@ unsafe impl StatBlock for JournalBlock {
         d.gauge(&self.write_failed, "journal_write_failed", &[], "1 once the journal failed to write.");
     }
 }
+
+/// The stats thread's own numbers (owner: the stats thread).
+#[derive(Debug, Default)]
+#[repr(C)]
+pub struct ExporterBlock {
+    /// `GET /metrics` answered (and textfile writes).
+    pub scrapes: Counter,
+    /// Health probes answered.
+    pub probes: Counter,
+}
+
+// SAFETY: `#[repr(C)]`, only `Counter`s.
+#[allow(unsafe_code, reason = "the SAFETY line above states the layout a StatBlock promises")]
+unsafe impl StatBlock for ExporterBlock {
+    fn describe(&self, d: &mut Describer<'_>) {
+        d.counter(&self.scrapes, "stats_scrapes_total", &[], "Metrics renderings served (scrapes, textfile writes).");
+        d.counter(&self.probes, "stats_health_probes_total", &[], "Health probes answered.");
+    }
+}

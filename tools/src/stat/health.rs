@@ -84,3 +84,41 @@ pub fn ready(snap: &Snapshot, now_ns: u64) -> (bool, Vec<Check>) {
     ));
     (checks.iter().all(|c| c.ok), checks)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use qt_core::stats::blocks::{BookStats, RiskStats, VenueStats};
+    use qt_core::stats::{Capacity, Owner, StatsRegion, unix_now_ns};
+
+    #[test]
+    fn readiness_follows_books_gateways_and_the_latch() {
+        let region = StatsRegion::anonymous(Capacity { slots: 256 }).unwrap();
+        let book = region.block::<BookStats>(Owner::Core, &[("instrument", "BTCUSDT")]).unwrap();
+        let venue = region.block::<VenueStats>(Owner::Core, &[("venue", "sim")]).unwrap();
+        let risk = region.block::<RiskStats>(Owner::Core, &[]).unwrap();
+        let now = unix_now_ns();
+        region.heartbeat().beat(now);
+        let ready_now = || {
+            let snap = Snapshot::parse(&region.snapshot_bytes()).unwrap();
+            let (ok, checks) = ready(&snap, now);
+            (ok, checks.into_iter().filter(|c| !c.ok).map(|c| c.name).collect::<Vec<_>>())
+        };
+        book.valid.set(1);
+        venue.connected.set(1);
+        assert_eq!(ready_now(), (true, vec![]));
+        book.valid.set(0);
+        assert_eq!(ready_now(), (false, vec!["books_valid"]), "an invalid book");
+        book.valid.set(1);
+        risk.ess_latched.set(1);
+        venue.connected.set(0);
+        assert_eq!(ready_now(), (false, vec!["gateways_connected", "ess_not_latched"]));
+        risk.ess_latched.set(0);
+        venue.connected.set(1);
+        assert_eq!(ready_now(), (true, vec![]), "back once resolved");
+        let snap = Snapshot::parse(&region.snapshot_bytes()).unwrap();
+        assert!(live(&snap, now).0);
+        let (ok, checks) = live(&snap, now + 60_000_000_000);
+        assert!(!ok && checks[0].detail.contains("none for"), "{checks:?}");
+    }
+}

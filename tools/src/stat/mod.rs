@@ -5,7 +5,7 @@
 //! Roles: [`files`] (default path, opening one for a run, finding one to read), [`series`]
 //! (grouping samples into families and histograms), [`table`] (the table and the JSON),
 //! [`prometheus`] (the text exposition format for the stats thread), [`health`] (liveness and
-//! readiness). A stopped engine's file shows its last values and "stale since …"; a corrupt,
+//! readiness), [`RegionSource`] (what the stats thread serves). A stopped engine's file shows its last values and "stale since …"; a corrupt,
 //! truncated, foreign or other-version file is an error saying which (exit non-zero).
 
 pub mod files;
@@ -15,7 +15,8 @@ pub mod series;
 pub mod table;
 
 use anyhow::Context;
-use qt_core::stats::{Liveness, Snapshot, unix_now_ns};
+use qt_core::stats::blocks::ExporterBlock;
+use qt_core::stats::{Liveness, Owner, Snapshot, StatsHandle, StatsRegion, unix_now_ns};
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -31,6 +32,60 @@ pub struct StatArgs {
     pub json: bool,
     /// `--filter WORD`: only metrics whose name or labels contain it.
     pub filter: Option<String>,
+}
+
+/// What the stats thread serves, over the run's own stats region (the file, or the anonymous
+/// mapping of a `--no-stats` run): each call copies the region ([`StatsRegion::snapshot_bytes`])
+/// and renders or checks that copy. Counts its scrapes and probes in its own block
+/// (`stats_scrapes_total`, `stats_health_probes_total`). Runs on the stats thread; allocates.
+#[derive(Debug)]
+pub struct RegionSource {
+    region: StatsRegion,
+    block: StatsHandle<ExporterBlock>,
+}
+
+impl RegionSource {
+    /// A source over `region`, placing the stats thread's block in it.
+    pub fn new(region: StatsRegion) -> Self {
+        let block = region.block_or_private(Owner::Stats, &[]);
+        Self { region, block }
+    }
+
+    /// The region now (`None`: it could not be parsed, which the region's own writer cannot
+    /// cause; logged).
+    pub fn snapshot(&self) -> Option<Snapshot> {
+        match Snapshot::parse(&self.region.snapshot_bytes()) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                log::error!("stats: the engine's own stats region does not parse: {e}");
+                None
+            }
+        }
+    }
+
+    /// `GET /metrics` (and the textfile): the Prometheus text of the region.
+    pub fn render_metrics(&mut self, out: &mut String) {
+        self.block.scrapes.incr();
+        if let Some(s) = self.snapshot() {
+            prometheus::render(&s, out);
+        }
+    }
+
+    /// `GET /health/live`.
+    pub fn live(&mut self) -> (bool, Vec<health::Check>) {
+        self.block.probes.incr();
+        self.snapshot().map_or_else(unreadable, |s| health::live(&s, unix_now_ns()))
+    }
+
+    /// `GET /health/ready`.
+    pub fn ready(&mut self) -> (bool, Vec<health::Check>) {
+        self.block.probes.incr();
+        self.snapshot().map_or_else(unreadable, |s| health::ready(&s, unix_now_ns()))
+    }
+}
+
+fn unreadable() -> (bool, Vec<health::Check>) {
+    (false, vec![health::Check { name: "stats", ok: false, detail: "the stats region does not parse".into() }])
 }
 
 /// RFC 3339 (UTC, seconds) of a unix ns time.
@@ -82,5 +137,33 @@ pub fn run(args: &StatArgs, out: &mut dyn Write) -> anyhow::Result<()> {
             Some(every) => std::thread::sleep(every),
             None => return Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use qt_core::counters::EngineCounters;
+    use qt_core::stats::Capacity;
+
+    #[test]
+    fn the_region_source_serves_the_region_and_counts_itself() {
+        let region = StatsRegion::anonymous(Capacity { slots: 512 }).unwrap();
+        let c = region.block::<EngineCounters>(Owner::Core, &[]).unwrap();
+        c.fills.add(5);
+        region.heartbeat().beat(unix_now_ns());
+        let mut source = RegionSource::new(region);
+        let mut text = String::new();
+        source.render_metrics(&mut text);
+        assert!(text.contains("\nfills_total 5\n"), "{text}");
+        assert!(text.contains("\nstats_scrapes_total 1\n"), "{text}");
+        assert!(source.live().0);
+        assert!(source.ready().0, "no books, gateways or journal to wait for");
+        let mut again = String::new();
+        source.render_metrics(&mut again);
+        assert!(
+            again.contains("\nstats_health_probes_total 2\n") && again.contains("\nstats_scrapes_total 2\n"),
+            "{again}"
+        );
     }
 }
