@@ -18,6 +18,9 @@ use crate::stats::blocks::{
 use crate::stats::{Heartbeat, Owner, StatsHandle, StatsRegion, unix_now_ns};
 use crate::time::Nanos;
 
+/// Longest `feed` label value (the metadata record holds 160 bytes of labels).
+const FEED_LABEL_MAX: usize = 96;
+
 /// How often the stats tick runs (and the heartbeat beats).
 pub(super) const STATS_INTERVAL: Nanos = Nanos(100_000_000);
 
@@ -204,9 +207,16 @@ impl<R: PreTradeCheck> Engine<R> {
         self.core.publish_stats(now);
     }
 
-    /// A feed's block.
+    /// A feed's block, labelled with its venue (the name up to `:`) and its name (cut to fit a
+    /// metadata record: a feed's name lists its symbols).
     pub(super) fn feed_block(&self, feed: &dyn FeedSource) -> StatsHandle<FeedBlock> {
-        self.core.stats.region.block_or_private(Owner::Core, &[("venue", feed.name())])
+        let name = feed.name();
+        let venue = name.split(':').next().unwrap_or(name);
+        let mut end = name.len().min(FEED_LABEL_MAX);
+        while !name.is_char_boundary(end) {
+            end -= 1;
+        }
+        self.core.stats.region.block_or_private(Owner::Core, &[("venue", venue), ("feed", &name[..end])])
     }
 
     /// The engine's stats region (the file, or an anonymous mapping): other threads place their
