@@ -295,6 +295,12 @@ impl JournalLink {
         self.policy
     }
 
+    /// Records waiting in the ring for the journal thread.
+    #[inline]
+    pub fn depth(&self) -> usize {
+        self.records.buffer().capacity().saturating_sub(self.records.slots())
+    }
+
     /// Whether the core should poll no feed now (backpressure and too little room).
     #[inline]
     pub fn should_hold_market(&self) -> bool {

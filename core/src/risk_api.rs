@@ -417,6 +417,29 @@ pub trait PreTradeCheck: Send {
     fn state(&self) -> RiskState {
         RiskState::default()
     }
+
+    /// Names of the emergency-stop trigger sources, indexing
+    /// [`crate::stats::blocks::RiskStats::ess_triggers`] (`ess_triggers_total{source}`); read
+    /// once, when the engine places its stats blocks.
+    fn trigger_sources(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Copies the component's numbers into the stats file on the core's stats tick: trigger
+    /// counts, the latch and the global level into `out`, each account's equity through
+    /// `equity` (valued over `view`). Plain stores; must not allocate. The default derives the
+    /// latch and level from [`PreTradeCheck::state`].
+    fn publish_stats(
+        &self,
+        view: &MarketView<'_>,
+        out: &crate::stats::blocks::RiskStats,
+        equity: &mut dyn FnMut(AccountId, Notional),
+    ) {
+        let _ = (view, equity);
+        let s = self.state();
+        out.ess_latched.set(u64::from(s.ess == RiskState::LATCHED));
+        out.global_risk_level.set(u64::from(s.level));
+    }
 }
 
 #[cfg(test)]

@@ -37,7 +37,7 @@
 
 use crate::account::{AccountRisk, AccountSpec, Exposure, mark};
 use crate::counters::RiskCounters;
-use crate::ess::EmergencyStop;
+use crate::ess::{EmergencyStop, TriggerSource};
 use crate::global_level::GlobalRisk;
 use crate::loss_window::LossStatus;
 use crate::unit_notional::UnitNotionals;
@@ -501,6 +501,37 @@ impl PreTradeCheck for RiskGate {
         out: &mut qt_core::RiskActions,
     ) -> qt_core::RiskReply {
         self.command(command, view, out)
+    }
+
+    fn trigger_sources(&self) -> &'static [&'static str] {
+        const NAMES: [&str; TriggerSource::COUNT] = {
+            let mut n = [""; TriggerSource::COUNT];
+            let mut i = 0;
+            while i < TriggerSource::COUNT {
+                n[i] = TriggerSource::ALL[i].name();
+                i += 1;
+            }
+            n
+        };
+        &NAMES
+    }
+
+    fn publish_stats(
+        &self,
+        view: &MarketView<'_>,
+        out: &qt_core::stats::blocks::RiskStats,
+        equity: &mut dyn FnMut(qt_core::AccountId, Notional),
+    ) {
+        for (slot, source) in out.ess_triggers.iter().zip(TriggerSource::ALL) {
+            slot.set(self.counters.triggers(source).get());
+        }
+        out.ess_latched.set(u64::from(matches!(self.ess().state(), crate::ess::EssState::Latched { .. })));
+        out.global_risk_level.set(self.global().level() as u64);
+        for i in 0..self.accounts.len() {
+            if let Ok(e) = self.exposure(i, view) {
+                equity(qt_core::AccountId(i as u16), e.equity);
+            }
+        }
     }
 
     fn state(&self) -> qt_core::risk_api::RiskState {

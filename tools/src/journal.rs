@@ -20,6 +20,8 @@ use anyhow::Context;
 use qt_core::journal::{JournalEvent, JournalRings};
 use qt_core::journal_raw::RawFrameRings;
 use qt_core::risk_api::RiskState;
+use qt_core::stats::blocks::JournalBlock;
+use qt_core::stats::{Owner, StatsHandle, StatsRegion};
 use qt_core::{BlockReason, DecisionRecord};
 use qt_core::{Clock, WallClock};
 use qt_recorder::payload::MAX_LEN;
@@ -108,6 +110,8 @@ struct Drain {
     stats: JournalStats,
     /// Raw venue frames' rings, their bytes and the payload being built (journal thread only).
     raw: Option<(RawFrameRings, Vec<u8>, Vec<u8>)>,
+    /// This thread's block in the stats file.
+    block: Option<StatsHandle<JournalBlock>>,
 }
 
 impl Drain {
@@ -127,13 +131,17 @@ impl Drain {
             let result =
                 self.encoder.encode(&record, attachment.as_ref(), &mut self.buf).map_err(|e| e.to_string()).and_then(
                     |entry| {
-                        let kind = entry.kind;
-                        writer.append(entry).map(|_| kind).map_err(|e| e.to_string())
+                        let (kind, span) = (entry.kind, qt_recorder::format::frame_span(entry.payload.len()));
+                        writer.append(entry).map(|_| (kind, span)).map_err(|e| e.to_string())
                     },
                 );
             match result {
-                Ok(kind) => {
+                Ok((kind, span)) => {
                     self.stats.count(kind, &record.event);
+                    if let Some(b) = &self.block {
+                        b.records.incr();
+                        b.bytes.add(span as u64);
+                    }
                     appended = true;
                 }
                 Err(e) => {
@@ -147,7 +155,12 @@ impl Drain {
         appended |= raw_appended;
         if appended && let Some(writer) = &mut self.writer {
             match writer.commit() {
-                Ok(()) => self.stats.commits += 1,
+                Ok(()) => {
+                    self.stats.commits += 1;
+                    if let Some(b) = &self.block {
+                        b.commits.incr();
+                    }
+                }
                 Err(e) => self.fail(e.to_string()),
             }
         }
@@ -206,6 +219,9 @@ impl Drain {
                  emergency stop keep working)"
             );
             self.stats.failure = Some(why);
+            if let Some(b) = &self.block {
+                b.write_failed.set(1);
+            }
         }
         self.rings.health.fail();
         if let Some(w) = &self.writer {
@@ -248,7 +264,24 @@ pub fn spawn(
     initial: RiskState,
     stop: Arc<AtomicBool>,
     raw: Option<RawFrameRings>,
-) -> std::io::Result<std::thread::JoinHandle<(JournalStats, Option<JournalWriter>)>> {
+) -> std::io::Result<JournalThread> {
+    spawn_with_stats(rings, writer, initial, stop, raw, None)
+}
+
+/// The journal thread's handle: its numbers and the writer come back when it ends.
+pub type JournalThread = std::thread::JoinHandle<(JournalStats, Option<JournalWriter>)>;
+
+/// [`spawn`], with the thread's records, bytes, commits and write failure counted in `stats`
+/// (its own block, `journal_written_*`).
+pub fn spawn_with_stats(
+    rings: JournalRings,
+    writer: Option<JournalWriter>,
+    initial: RiskState,
+    stop: Arc<AtomicBool>,
+    raw: Option<RawFrameRings>,
+    stats: Option<StatsRegion>,
+) -> std::io::Result<JournalThread> {
+    let block = stats.map(|r| r.block_or_private::<JournalBlock>(Owner::Journal, &[]));
     std::thread::Builder::new().name("qt-journal".into()).spawn(move || {
         let next_sequence = writer.as_ref().map_or(0, JournalWriter::next_sequence);
         let mut drain = Drain {
@@ -258,6 +291,7 @@ pub fn spawn(
             buf: Box::new([0u8; MAX_LEN]),
             stats: JournalStats { next_sequence, raw_frames: raw.as_ref().map(|_| (0, 0)), ..JournalStats::default() },
             raw: raw.map(|r| (r, Vec::new(), Vec::new())),
+            block,
         };
         let mut idle = 0u32;
         loop {

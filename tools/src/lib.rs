@@ -16,6 +16,7 @@ pub mod replay;
 pub mod restore;
 pub mod run;
 pub mod signals;
+pub mod stat;
 pub mod summary;
 pub mod venue_sim;
 pub mod venues;

@@ -50,6 +50,34 @@ enum Command {
         /// Do not journal this run (nothing is recorded; for throwaway runs).
         #[arg(long)]
         no_journal: bool,
+        /// Stats file (overrides [stats] file; default qt-$USER.stats in /dev/shm). Watch it
+        /// with `qt stat`.
+        #[arg(long, value_name = "FILE", conflicts_with = "no_stats")]
+        stats_file: Option<PathBuf>,
+        /// Do not write a stats file this run.
+        #[arg(long)]
+        no_stats: bool,
+        /// Serve GET /metrics and /health/* on this address (overrides [stats] listen).
+        #[arg(long, value_name = "ADDR")]
+        metrics: Option<std::net::SocketAddr>,
+    },
+    /// Show a running (or stopped) engine's numbers from its stats file: values, rates per
+    /// second, latency percentiles, per account and per venue. A stopped engine's file shows its
+    /// last values and "stale since …".
+    Stat {
+        /// The stats file; default: qt-$USER.stats in /dev/shm if its engine is live, else the
+        /// only live qt-*.stats there.
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// Refresh every interval (e.g. 1s) until interrupted.
+        #[arg(long, value_parser = humantime::parse_duration, value_name = "INTERVAL")]
+        watch: Option<std::time::Duration>,
+        /// One JSON object per refresh instead of the table.
+        #[arg(long)]
+        json: bool,
+        /// Only metrics whose name or labels contain WORD.
+        #[arg(long, value_name = "WORD")]
+        filter: Option<String>,
     },
     /// Replay a capture (one raw venue message per line) through the venue's decoder and book;
     /// print the top of book per message, checksum verdicts, and counts of gaps and errors.
@@ -302,8 +330,20 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     qt_tools::logging::set_format(qt_tools::logging::choose(cli.log_format, Default::default()));
     match cli.command {
-        Command::Run { config, duration, seed, pace, check, journal, no_journal } => {
-            exit(run(config, duration, seed, pace, check, JournalChoice { dir: journal, off: no_journal }))
+        Command::Run { config, duration, seed, pace, check, journal, no_journal, stats_file, no_stats, metrics } => {
+            exit(run(
+                config,
+                duration,
+                seed,
+                pace,
+                check,
+                JournalChoice { dir: journal, off: no_journal },
+                StatsChoice { file: stats_file, off: no_stats, metrics },
+            ))
+        }
+        Command::Stat { file, watch, json, filter } => {
+            let args = qt_tools::stat::StatArgs { file, watch, json, filter };
+            exit(qt_tools::stat::run(&args, &mut std::io::stdout().lock()))
         }
         Command::Ess { action, config, socket } => exit(ess(action, config, socket)),
         Command::Journal { action } => exit(journal(action)),
@@ -638,6 +678,17 @@ fn venue_sim(
     Ok(())
 }
 
+/// `qt run`'s stats flags.
+#[derive(Debug)]
+struct StatsChoice {
+    /// `--stats-file F`.
+    file: Option<PathBuf>,
+    /// `--no-stats`.
+    off: bool,
+    /// `--metrics ADDR`.
+    metrics: Option<std::net::SocketAddr>,
+}
+
 /// `qt run`'s journal flags.
 #[derive(Debug)]
 struct JournalChoice {
@@ -654,6 +705,7 @@ fn run(
     pace: Option<Pace>,
     check: bool,
     journal: JournalChoice,
+    stats: StatsChoice,
 ) -> anyhow::Result<()> {
     let (text, name) = read_config(&path, config::EMBEDDED_DEFAULT, "(embedded default: examples/sim.toml)")?;
     let mut plan = config::load(&text, &name)?;
@@ -677,6 +729,15 @@ fn run(
             Some(j) => j.dir = dir,
             None => anyhow::bail!("--journal {}: [journal] enabled = false in the configuration", dir.display()),
         }
+    }
+    if stats.off {
+        plan.stats.enabled = false;
+    } else if let Some(f) = stats.file {
+        plan.stats.enabled = true;
+        plan.stats.file = Some(f);
+    }
+    if let Some(addr) = stats.metrics {
+        plan.stats.listen = Some(addr);
     }
     let target = if plan.is_live() {
         let at = |v: &config::VenuePlan| if v.rest_url.is_empty() { v.ws_url.clone() } else { v.rest_url.clone() };

@@ -20,6 +20,7 @@ use qt_core::PreTradeCheck;
 use qt_core::journal::JournalLink;
 use qt_core::journal_raw::{DEFAULT_RING_BYTES, RawFrameRings};
 use qt_core::queue::{Consumer, Producer, Progress, spsc};
+use qt_core::stats::{Capacity, StatsRegion};
 use qt_core::{
     Clock, DecimalStyle, Engine, EngineConfig, EngineReport, ExecutionReport, InstrumentId, OrderCommand,
     ReplayableClock, SimClock, TimerClock, Venue, WallClock, sys,
@@ -106,8 +107,15 @@ impl SideThreads {
                 let (link, rings) = JournalLink::new(j.ring_capacity, j.on_full);
                 engine.set_journal(link);
                 let initial = engine.risk().state();
-                let handle =
-                    crate::journal::spawn(rings, Some(open.writer), initial, journal_stop.clone(), raw_frames)?;
+                let stats = Some(engine.stats_region());
+                let handle = crate::journal::spawn_with_stats(
+                    rings,
+                    Some(open.writer),
+                    initial,
+                    journal_stop.clone(),
+                    raw_frames,
+                    stats,
+                )?;
                 Some((open.dir, handle))
             }
             _ => None,
@@ -271,6 +279,32 @@ fn random_secret() -> anyhow::Result<Vec<u8>> {
 /// Builds the core engine and the simulated venue for `plan`, connected by their queues, without
 /// starting any thread. `stop`, if given, becomes the engine's stop flag.
 pub fn build(plan: &Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<(Engine<RiskGate>, SimVenue)> {
+    build_with_stats(plan, stop, None)
+}
+
+/// The engine of `plan` with its stats in `stats` (the run's stats file; `None`: a private
+/// anonymous mapping), its accounts labelled by their names.
+fn new_engine(
+    plan: &Plan,
+    cfg: EngineConfig,
+    gate: RiskGate,
+    clock: Arc<dyn Clock>,
+    stats: Option<StatsRegion>,
+) -> anyhow::Result<Engine<RiskGate>> {
+    let stats = match stats {
+        Some(r) => r,
+        None => StatsRegion::anonymous(Capacity::default()).context("stats mapping")?,
+    };
+    let names: Vec<String> = plan.accounts.iter().map(|a| a.name.clone()).collect();
+    Ok(Engine::with_stats(cfg, plan.instruments.clone(), gate, clock, stats, &names))
+}
+
+/// [`build`] with the engine's stats in `stats` (the run's stats file), or a private mapping.
+pub fn build_with_stats(
+    plan: &Plan,
+    stop: Option<Arc<AtomicBool>>,
+    stats: Option<StatsRegion>,
+) -> anyhow::Result<(Engine<RiskGate>, SimVenue)> {
     sys::init_clock();
     let cap = plan.queue_capacity;
     let (market_tx, market_rx) = spsc(cap);
@@ -282,7 +316,7 @@ pub fn build(plan: &Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<(Engi
     // A simulated run's timer follows simulated time, so it falls among the inputs the same way
     // in every run of a seed (the journal records it; replay re-drives those records).
     let cfg = EngineConfig { timer_clock: TimerClock::Domain, ..plan.engine.clone() };
-    let mut engine = Engine::new(cfg, plan.instruments.clone(), gate, Arc::new(clock.clone()));
+    let mut engine = new_engine(plan, cfg, gate, Arc::new(clock.clone()), stats)?;
     let market_handled = Progress::new();
     engine.add_feed(Box::new(RingFeed::new("sim", market_rx, market_handled.clone(), Some(clock))));
     let all: Vec<InstrumentId> = plan.instruments.iter().map(|i| i.id()).collect();
@@ -320,7 +354,8 @@ pub fn build(plan: &Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<(Engi
 pub fn run(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<RunOutcome> {
     let wall_start = Instant::now();
     let journal = crate::journal::open_for_run(&plan)?;
-    let (mut engine, sim) = build(&plan, stop)?;
+    let stats = crate::stat::files::open_for_run(&plan.stats)?;
+    let (mut engine, sim) = build_with_stats(&plan, stop, stats)?;
     let side = SideThreads::attach(&mut engine, &plan, journal, None)?;
     let venue_thread = std::thread::Builder::new().name("qt-sim-venue".into()).spawn(move || sim.run())?;
     let core_thread = std::thread::Builder::new().name("qt-core".into()).spawn(move || engine.run())?;
@@ -454,10 +489,20 @@ pub fn client_run_id(journal_id: Option<u64>) -> u32 {
 /// feeds as its registry entry builds them ([`crate::venues`]) and, where it has one, its
 /// gateway (not started), orders named with `run_id`.
 pub fn build_live(plan: &Plan, stop: Option<Arc<AtomicBool>>, run_id: u32) -> anyhow::Result<LiveRun> {
+    build_live_with_stats(plan, stop, run_id, None)
+}
+
+/// [`build_live`] with the engine's stats in `stats` (the run's stats file).
+pub fn build_live_with_stats(
+    plan: &Plan,
+    stop: Option<Arc<AtomicBool>>,
+    run_id: u32,
+    stats: Option<StatsRegion>,
+) -> anyhow::Result<LiveRun> {
     sys::init_clock();
     let gate = build_gate(plan)?;
     let clock = ReplayableClock::new();
-    let mut engine = Engine::new(plan.engine.clone(), plan.instruments.clone(), gate, Arc::new(clock.clone()));
+    let mut engine = new_engine(plan, plan.engine.clone(), gate, Arc::new(clock.clone()), stats)?;
     if let Some(flag) = stop {
         engine.set_stop_flag(flag);
     }
@@ -548,8 +593,9 @@ pub fn run_live(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<Run
     // stops the run before any connection is made.
     let mut journal = crate::journal::open_for_run(&plan)?;
     let run_id = client_run_id(journal.as_ref().map(|j| j.journal_id));
+    let stats = crate::stat::files::open_for_run(&plan.stats)?;
     let LiveRun { mut engine, clock, mut pending, gateway_stop, account_queries, raw_frames, mut market_only } =
-        build_live(&plan, stop, run_id)?;
+        build_live_with_stats(&plan, stop, run_id, stats)?;
     let gateway_venues: Vec<Venue> = pending.iter().map(|g| g.venue).collect();
     // Restore before anything can trade: the gateways are not started, the core does not run.
     let mut restore = match journal.as_ref().filter(|j| j.config_sequence > 0) {

@@ -7,7 +7,9 @@
 //! → positions; the risk timer recomputing equity, loss windows and the global level), drives the
 //! core loop on the test thread, warms up, then counts the core thread's allocations over at
 //! least 100,000 market records and asserts it allocated and freed nothing — with logging at
-//! debug, the core handing a record per order sent to the `qt-log` thread.
+//! debug, the core handing a record per order sent to the `qt-log` thread. The engine's stats
+//! live in a real stats file, so the core's stats updates and its stats tick (heartbeat, copies
+//! of books, positions, queues and the risk component's numbers) are inside the measured window.
 use qt_test_support::{CountingAllocator, allocations, deallocations};
 use qt_tools::config;
 use std::sync::atomic::Ordering;
@@ -43,7 +45,9 @@ fn core_loop_does_not_allocate_in_steady_state() {
     plan.sim.pace = config::Pace::Max;
     plan.sim.duration = qt_core::Nanos(60 * 1_000_000_000);
     plan.engine.idle = qt_core::IdleStrategy::SpinYield { spins: 100 };
-    let (mut engine, sim) = qt_tools::run::build(&plan, None).unwrap();
+    let stats_dir = tempfile::tempdir().unwrap();
+    let region = qt_core::stats::StatsRegion::create(&stats_dir.path().join("run.stats"), Default::default()).unwrap();
+    let (mut engine, sim) = qt_tools::run::build_with_stats(&plan, None, Some(region.clone())).unwrap();
     // The journal is on, writing a real mapped segment: the core's pushes into its ring are
     // part of what must not allocate.
     let journal_dir = tempfile::tempdir().unwrap();
@@ -51,8 +55,15 @@ fn core_loop_does_not_allocate_in_steady_state() {
     let (link, rings) = qt_core::journal::JournalLink::new(1 << 16, qt_core::journal::JournalFullPolicy::Backpressure);
     engine.set_journal(link);
     let journal_stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let journal =
-        qt_tools::journal::spawn(rings, Some(writer), Default::default(), journal_stop.clone(), None).unwrap();
+    let journal = qt_tools::journal::spawn_with_stats(
+        rings,
+        Some(writer),
+        Default::default(),
+        journal_stop.clone(),
+        None,
+        Some(region.clone()),
+    )
+    .unwrap();
     // Logging at debug: the core hands a record per order sent (and any warning) to the
     // qt-log thread through its ring; making and pushing them must not allocate either.
     CORE_THREAD.set(std::thread::current().id()).unwrap();
@@ -78,6 +89,8 @@ fn core_loop_does_not_allocate_in_steady_state() {
     );
 
     let logged0 = log_counters.pushed.load(Ordering::Relaxed) + log_counters.dropped.load(Ordering::Relaxed);
+    let heartbeat = || qt_core::stats::Snapshot::parse(&region.snapshot_bytes()).unwrap().header.heartbeat_ns;
+    let beat0 = heartbeat();
     let (allocs0, deallocs0) = (allocations(), deallocations());
     while counters.market_events.get() < events0 + MEASURED {
         if engine.do_work() == 0 {
@@ -88,6 +101,7 @@ fn core_loop_does_not_allocate_in_steady_state() {
     let logged = log_counters.pushed.load(Ordering::Relaxed) + log_counters.dropped.load(Ordering::Relaxed) - logged0;
     qt_core::log_ring::uninstall();
     let log_tally = log_thread.finish();
+    let beats = heartbeat() > beat0;
     let events = counters.market_events.get() - events0;
     let orders = counters.orders_sent.get() - orders0;
     let fills = counters.fills.get() - fills0;
@@ -118,6 +132,7 @@ fn core_loop_does_not_allocate_in_steady_state() {
     assert!(log_tally.written > 0, "the qt-log thread drained the core's records");
     assert_eq!(LOGGED_ON_CORE.load(Ordering::Relaxed), 0, "the core thread called the logger itself");
     assert!(LOGGED_ELSEWHERE.load(Ordering::Relaxed) >= log_tally.written, "the qt-log thread logged them");
+    assert!(beats, "the stats tick ran inside the measured window (the heartbeat moved)");
     assert_eq!(
         (allocs, deallocs),
         (0, 0),

@@ -178,6 +178,9 @@ impl<R: PreTradeCheck> Core<R> {
     /// send on the tick-to-order path), or before the refusal when it does not leave.
     fn place(&mut self, mut request: OrderRequest, trigger_ns: Nanos) {
         self.counters.order_requests.incr();
+        if let Some(s) = self.stats.strategies.get(request.strategy.index()) {
+            s.signals.incr();
+        }
         let intent = request;
         if self.journal.as_ref().is_some_and(JournalLink::failed) {
             // No audit, no trading: the journal cannot write.
@@ -189,14 +192,20 @@ impl<R: PreTradeCheck> Core<R> {
         let view = view!(self);
         let decision = self.risk.check(&request, &view);
         let decided_at = view.now;
+        let account = self.stats.account(request.account);
         match decision {
-            RiskDecision::Allow => self.counters.risk_allow.incr(),
+            RiskDecision::Allow => {
+                self.counters.risk_allow.incr();
+                account.inspect(|a| a.allow.incr());
+            }
             RiskDecision::ScaleDown(qty, reason) => {
                 self.counters.risk_scale_down.get(reason).incr();
+                account.inspect(|a| a.scale_down.get(reason).incr());
                 request.qty = qty;
             }
             RiskDecision::Block(reason) => {
                 self.counters.risk_block.get(reason).incr();
+                account.inspect(|a| a.block.get(reason).incr());
                 self.journal_decision(&intent, decision, decided_at);
                 self.local_reject(OrderId(0), &request, RejectReason::RiskBlocked);
                 return;
@@ -220,6 +229,10 @@ impl<R: PreTradeCheck> Core<R> {
             Ok(()) => {
                 self.counters.orders_sent.incr();
                 self.tick_to_order.record(sent.0 - trigger_ns.0);
+                self.stats.latency.tick_to_order.record(sent.0 - trigger_ns.0);
+                if let Some(v) = self.stats.venues.get(venue) {
+                    v.orders.incr();
+                }
                 self.journal_decision(&intent, decision, decided_at);
                 self.journal(JournalEvent::Command(command));
                 crate::core_log!(
@@ -232,6 +245,9 @@ impl<R: PreTradeCheck> Core<R> {
             Err(PushError::Full(_)) => {
                 self.orders.forget(order_id);
                 self.counters.order_queue_full.incr();
+                if let Some(v) = self.stats.venues.get(venue) {
+                    v.order_queue_full.incr();
+                }
                 self.journal_decision(&intent, decision, decided_at);
                 self.local_reject(order_id, &request, RejectReason::QueueFull);
             }
@@ -344,13 +360,28 @@ impl<R: PreTradeCheck> Core<R> {
             self.counters.unmatched_reports.incr();
             return;
         }
+        let venue = self.venue_of_instrument.get(order.request.instrument.index()).copied().flatten();
+        let venue_stats = venue.and_then(|v| self.stats.venues.get(v));
         match report.kind {
-            ReportKind::Accepted => self.counters.accepted.incr(),
-            ReportKind::Rejected(_) => self.counters.venue_rejects.incr(),
+            ReportKind::Accepted => {
+                self.counters.accepted.incr();
+                venue_stats.inspect(|v| v.acks.incr());
+                self.stats.latency.order_ack.record(self.local_now.0 - order.sent_local_ns.0);
+            }
+            ReportKind::Rejected(_) => {
+                self.counters.venue_rejects.incr();
+                venue_stats.inspect(|v| v.rejects.incr());
+            }
             ReportKind::Canceled => self.counters.cancels.incr(),
             ReportKind::CancelRejected(_) => {}
             ReportKind::Fill => {
                 self.counters.fills.incr();
+                if let Some(t) = venue
+                    .and_then(|v| self.stats.account_venue.get(v))
+                    .and_then(|accounts| accounts.get(order.request.account.index()))
+                {
+                    t.trades.incr();
+                }
                 let instrument = order.request.instrument;
                 let applied =
                     match (self.instruments.get(instrument), self.positions.get_mut(order.request.account, instrument))
@@ -474,6 +505,9 @@ impl<R: PreTradeCheck> Core<R> {
             Err(PushError::Full(_)) => {
                 self.orders.forget(order_id);
                 self.counters.order_queue_full.incr();
+                if let Some(v) = self.stats.venues.get(venue) {
+                    v.order_queue_full.incr();
+                }
                 self.counters.risk_orders_refused.incr();
             }
         }

@@ -19,7 +19,7 @@
 //! into a histogram and slow ones counted as stalls.
 
 use crate::book::{Book, BookError, BookHealth};
-use crate::counters::{self, SharedCounters};
+use crate::counters::SharedCounters;
 use crate::event::MarketEvent;
 use crate::feed_source::{FeedSource, FeedState, FeedStats};
 use crate::idle::{IdleStrategy, Idler};
@@ -36,6 +36,8 @@ use crate::risk_api::{
     BlockReason, DecisionRecord, PreTradeCheck, RiskAction, RiskActions, RiskCommand, RiskDecision, RiskReply,
     RiskState, is_sane_reduce_only,
 };
+use crate::stats::StatsRegion;
+use crate::stats::blocks::FeedBlock;
 use crate::strategy::{Actions, MarketView, Strategy, StrategyAction};
 use crate::sys::{self, Pinning};
 use crate::time::{Clock, Nanos};
@@ -267,6 +269,8 @@ struct Core<R> {
     actions: Actions,
     clock: Arc<dyn Clock>,
     counters: SharedCounters,
+    /// The blocks in the stats file beyond `counters` (per account, venue, book, strategy).
+    stats: stats::EngineStats,
     tick_to_order: LatencyHistogram,
     fills_digest: u64,
     local_now: Nanos,
@@ -303,6 +307,10 @@ pub struct Engine<R> {
     stop: Arc<AtomicBool>,
     loop_time: LatencyHistogram,
     next_housekeeping: Nanos,
+    /// Each feed's block in the stats file, in the order added.
+    feed_stats: Vec<crate::stats::StatsHandle<FeedBlock>>,
+    /// When the stats tick is next due (monotonic).
+    next_stats: Nanos,
     /// On stop, cancel every working order and wait this long for the venues to confirm.
     cancel_on_stop: Option<std::time::Duration>,
     /// The log ring's producer, installed on the core thread while [`Engine::run`] runs.
@@ -333,11 +341,31 @@ fn fnv(mut h: u64, v: u64) -> u64 {
 }
 
 impl<R: PreTradeCheck> Engine<R> {
-    /// An engine over `instruments` with the risk gate `risk` and domain clock `clock`.
-    /// Allocates every table here.
+    /// An engine over `instruments` with the risk gate `risk` and domain clock `clock`, its
+    /// stats in a private anonymous mapping (accounts labelled by index). Allocates every table
+    /// here.
     pub fn new(cfg: EngineConfig, instruments: InstrumentRegistry, risk: R, clock: Arc<dyn Clock>) -> Self {
-        let books = instruments.iter().map(|i| Book::new(i.id(), cfg.book_depth)).collect();
+        #[allow(clippy::expect_used)] // a few anonymous pages failing to map is out of memory
+        let region = StatsRegion::anonymous(crate::stats::Capacity::default()).expect("anonymous stats mapping");
+        Self::with_stats(cfg, instruments, risk, clock, region, &[])
+    }
+
+    /// [`Engine::new`] with the engine's counters placed in `stats` (the stats file, or an
+    /// anonymous mapping), its accounts labelled `account_names` (by index where absent).
+    pub fn with_stats(
+        cfg: EngineConfig,
+        instruments: InstrumentRegistry,
+        risk: R,
+        clock: Arc<dyn Clock>,
+        stats: StatsRegion,
+        account_names: &[String],
+    ) -> Self {
+        let books: Vec<Book> = instruments.iter().map(|i| Book::new(i.id(), cfg.book_depth)).collect();
         let n = instruments.len();
+        let accounts = cfg.accounts.max(1);
+        let names = (0..accounts).map(|a| account_names.get(a).cloned().unwrap_or_else(|| a.to_string())).collect();
+        let counters = stats.block_or_private(crate::stats::Owner::Core, &[]);
+        let engine_stats = stats::EngineStats::new(stats, names, &books, &instruments, &risk);
         let core = Core {
             positions: PositionBook::new(cfg.accounts.max(1), n),
             orders: OrderTable::new(cfg.max_open_orders),
@@ -345,7 +373,8 @@ impl<R: PreTradeCheck> Engine<R> {
             venue_of_instrument: vec![None; n],
             local_reports: VecDeque::with_capacity(1024),
             tick_to_order: LatencyHistogram::new(),
-            counters: counters::shared(),
+            counters,
+            stats: engine_stats,
             actions: Actions::default(),
             strategies: Vec::new(),
             venues: Vec::new(),
@@ -377,6 +406,8 @@ impl<R: PreTradeCheck> Engine<R> {
             stop: Arc::new(AtomicBool::new(false)),
             loop_time: LatencyHistogram::new(),
             next_housekeeping: Nanos::ZERO,
+            feed_stats: Vec::new(),
+            next_stats: Nanos::ZERO,
             cancel_on_stop: None,
             log_sink: None,
         }
@@ -384,6 +415,7 @@ impl<R: PreTradeCheck> Engine<R> {
 
     /// Adds a market-data source (polled in the order added).
     pub fn add_feed(&mut self, feed: Box<dyn FeedSource>) {
+        self.feed_stats.push(self.feed_block(&*feed));
         self.feeds.push(feed);
         self.feed_venue.push(None);
     }
@@ -391,6 +423,7 @@ impl<R: PreTradeCheck> Engine<R> {
     /// Adds a market-data source serving `venue`: while it is `Recovering` the venue counts as
     /// unhealthy for the risk component (outage watch).
     pub fn add_venue_feed(&mut self, feed: Box<dyn FeedSource>, venue: VenueId) {
+        self.feed_stats.push(self.feed_block(&*feed));
         self.feeds.push(feed);
         self.feed_venue.push(Some(venue.index()));
     }
@@ -440,6 +473,14 @@ impl<R: PreTradeCheck> Engine<R> {
         });
         self.core.venue_reported.push(true);
         self.core.venue_healthy.push(true);
+        // The venue's name for the stats file: its instruments' venue when they share one.
+        let mut names = instruments.iter().filter_map(|i| self.core.instruments.get(*i)).map(|i| i.venue().name());
+        let first = names.next();
+        let name = match first {
+            Some(n) if names.all(|m| m == n) => n.to_string(),
+            _ => format!("venue{idx}"),
+        };
+        self.core.stats.add_venue(&name);
         (venue, reports_applied)
     }
 
@@ -447,6 +488,7 @@ impl<R: PreTradeCheck> Engine<R> {
     /// strategies added before it (its index here).
     pub fn add_strategy(&mut self, strategy: Box<dyn Strategy>) {
         let idx = self.core.strategies.len();
+        self.core.stats.add_strategy(strategy.name());
         for i in strategy.instruments() {
             if let Some(subs) = self.core.subscribers.get_mut(i.index()) {
                 subs.push(idx);
@@ -575,11 +617,17 @@ impl<R: PreTradeCheck> Engine<R> {
             self.core.timer();
         }
 
+        if t0 >= self.next_stats {
+            self.next_stats = t0.saturating_add(stats::STATS_INTERVAL);
+            self.stats_tick(t0);
+        }
+
         if work > 0 {
             let counters = &self.core.counters;
             counters.busy_iterations.incr();
             let dt = sys::mono_now().0 - t0.0;
             self.loop_time.record(dt);
+            self.core.stats.latency.loop_iteration.record(dt);
             if dt > self.core.cfg.stall_threshold.0 {
                 counters.stalls.incr();
             }
@@ -784,6 +832,7 @@ macro_rules! view {
 mod handlers;
 mod replay;
 mod restore;
+mod stats;
 
 pub use restore::{RUN_ORDER_ID_BITS, run_order_id_base};
 

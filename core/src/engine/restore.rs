@@ -46,10 +46,12 @@ impl<R: PreTradeCheck> Engine<R> {
     }
 
     /// Starts this run's counts afresh after a restore (the replayed runs' market records,
-    /// orders and fills are theirs, not this run's summary's). A fresh counters block: anyone
-    /// who took [`Engine::counters`] before holds the old one.
+    /// orders and fills are theirs, not this run's summary's). The blocks are zeroed in place,
+    /// so anyone who took [`Engine::counters`] before sees the fresh counts too.
     pub fn reset_counters(&mut self) {
-        self.core.counters = counters::shared();
+        // Zeroed in place: the blocks stay where readers of the stats file see them.
+        self.core.counters.zero();
+        self.core.stats.reset();
         self.core.tick_to_order = LatencyHistogram::new();
         self.core.fills_digest = FNV_OFFSET;
     }

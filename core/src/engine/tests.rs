@@ -376,3 +376,48 @@ fn a_level_the_book_cannot_hold_invalidates_it_and_is_handed_back_to_its_feed() 
     engine.do_work();
     assert!(engine.book(InstrumentId(0)).unwrap().is_valid(), "the resync's snapshot makes it valid again");
 }
+
+/// A silent feed with a long name, as a live feed's (venue, then every symbol) can be.
+struct LongNamed(String);
+
+impl FeedSource for LongNamed {
+    fn name(&self) -> &str {
+        &self.0
+    }
+    fn poll(&mut self, _local_now: Nanos, _sink: &mut dyn FnMut(&MarketEvent)) -> usize {
+        0
+    }
+    fn state(&self) -> FeedState {
+        FeedState::Live
+    }
+    fn stats(&self) -> Option<FeedStats> {
+        Some(FeedStats { messages: 42, ..FeedStats::default() })
+    }
+}
+
+#[test]
+fn the_engine_places_its_blocks_in_its_stats_region_and_fills_them_on_the_stats_tick() {
+    use crate::stats::{Snapshot, StatsRegion};
+    sys::init_clock();
+    let region = StatsRegion::anonymous(Default::default()).unwrap();
+    let cfg = EngineConfig::default();
+    let clock = Arc::new(SimClock::new(Nanos(0)));
+    let mut engine =
+        Engine::with_stats(cfg, registry(), PriceCap(Price::MAX), clock, region.clone(), &["alpha".to_string()]);
+    let long = format!("binance:{}", "SYMBOLUSDT,".repeat(30));
+    engine.add_feed(Box::new(LongNamed(long.clone())));
+    engine.add_strategy(eager());
+    engine.do_work(); // the first iteration runs the stats tick
+    let snap = Snapshot::parse(&region.snapshot_bytes()).unwrap();
+    assert!(snap.header.heartbeat_ns > 0, "the tick beat the heartbeat");
+    let feed = snap.named("feed_messages_total").next().expect("the long-named feed's block is in the file");
+    assert_eq!(feed.raw, 42, "copied from the feed's counters on the tick");
+    assert!(feed.desc.labels.starts_with("venue=\"binance\",feed=\"binance:SYMBOLUSDT,"), "{}", feed.desc.labels);
+    assert!(feed.desc.labels.len() < long.len(), "the feed label is cut to fit");
+    let book = snap.named("book_valid").next().unwrap();
+    assert_eq!(book.desc.labels, "venue=\"sim\",instrument=\"BTCUSDT\"");
+    assert_eq!(snap.named("positions_open").next().unwrap().desc.labels, "account=\"alpha\"");
+    let signals = snap.named("signals_generated_total").next().unwrap();
+    assert_eq!(signals.desc.labels, "strategy=\"eager\",strategy_id=\"0\"");
+    assert!(snap.named("market_events_total").next().is_some(), "the engine counters live in the same region");
+}

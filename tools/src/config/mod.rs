@@ -26,11 +26,13 @@ mod files;
 pub mod journal;
 mod raw;
 mod source;
+pub mod stats;
 mod venues;
 pub(crate) use files::check_secret_file;
 pub use journal::JournalPlan;
 pub use raw::*;
 pub use source::{MAX_CONFIG_BYTES, parse_document, read_file};
+pub use stats::{OnListenError, StatsPlan};
 
 /// One configuration problem.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,6 +173,8 @@ pub struct Plan {
     pub global_risk: GlobalRiskConfig,
     /// The journal (`None`: `[journal] enabled = false` or `--no-journal`).
     pub journal: Option<JournalPlan>,
+    /// The stats file and the exporter (`[stats]`).
+    pub stats: StatsPlan,
     /// The configuration text the plan was made from (journaled at start, with its hash).
     pub source_text: String,
     /// `[log] format`.
@@ -551,6 +555,7 @@ pub fn validate(raw: RawConfig) -> Result<Plan, Vec<Problem>> {
 
     let (risk, ess, global_risk) = risk_sections(&mut p, &raw, &instruments);
     let journal = journal::validate(&mut p, &raw.journal);
+    let stats = stats::validate(&mut p, &raw.stats);
 
     // [[venues]]
     let venues = venues::validate(&mut p, &raw, &instruments, &strategies);
@@ -590,6 +595,7 @@ pub fn validate(raw: RawConfig) -> Result<Plan, Vec<Problem>> {
         ess,
         global_risk,
         journal,
+        stats,
         source_text: String::new(),
         log_format: raw.log.format,
     })

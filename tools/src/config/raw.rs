@@ -46,6 +46,9 @@ pub struct RawConfig {
     /// `[log]`: how log lines are written.
     #[serde(default)]
     pub log: RawLog,
+    /// `[stats]`: the stats file and the metrics exporter.
+    #[serde(default)]
+    pub stats: super::stats::RawStats,
 }
 
 /// `[log]`: `format = "text" | "json"` (`--log-format json` wins over text).

@@ -41,7 +41,7 @@ impl Drop for Scratch {
 }
 
 /// The `qt` binary with `RUST_LOG=warn`, run in a fresh scratch working directory (so runs in
-/// parallel tests never share a default journal); keep the [`Scratch`] until the child is done.
+/// parallel tests never share a default journal or stats file); keep the [`Scratch`] until the child is done.
 pub(crate) fn qt_command() -> (Command, Scratch) {
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -49,7 +49,8 @@ pub(crate) fn qt_command() -> (Command, Scratch) {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_qt"));
-    cmd.current_dir(&dir).env("RUST_LOG", "warn");
+    // A run's default stats file goes in the scratch folder too, not /dev/shm.
+    cmd.current_dir(&dir).env("RUST_LOG", "warn").env("QT_STATS_DIR", &dir);
     (cmd, Scratch(dir))
 }
 
