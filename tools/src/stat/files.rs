@@ -54,7 +54,7 @@ pub fn open_for_run(plan: &StatsPlan) -> anyhow::Result<Option<StatsRegion>> {
                 Ok(r) => r,
                 Err(StatsError::Locked { .. }) => {
                     let alt = default_dir().join(format!("qt-{}-{}.stats", user(), std::process::id()));
-                    eprintln!(
+                    log::warn!(
                         "stats: {} is in use by a running engine; this run writes {}",
                         path.display(),
                         alt.display()
@@ -66,7 +66,8 @@ pub fn open_for_run(plan: &StatsPlan) -> anyhow::Result<Option<StatsRegion>> {
         }
     };
     if let Some(p) = region.path() {
-        eprintln!("stats file: {} (watch it with: qt stat --file {})", p.display(), p.display());
+        // Through the logger, so a JSON-lines run stays JSON lines.
+        log::info!("stats file: {} (watch it with: qt stat --file {})", p.display(), p.display());
     }
     Ok(Some(region))
 }
