@@ -108,6 +108,9 @@ pub struct EngineCounters {
     pub journal_refused_orders: Counter,
     /// Gauge: records waiting in the journal ring (stats tick).
     pub journal_ring_depth: Counter,
+    /// Gauge: the engine's domain time in ns (simulated time in a simulated run, the wall
+    /// clock's monotonic time in a live one) at the last stats tick.
+    pub domain_time_ns: Counter,
     /// Risk-originated orders (emergency-stop flatten) sent.
     pub risk_orders_sent: Counter,
     /// Risk-originated orders refused by the engine's sanity check (not reduce-only, off grid,
@@ -202,6 +205,13 @@ unsafe impl StatBlock for EngineCounters {
             "Orders refused: the journal could not write.",
         );
         d.gauge(&self.journal_ring_depth, "queue_depth", &[("queue", "journal")], "Items waiting in a queue.");
+        d.gauge_as(
+            &self.domain_time_ns,
+            crate::stats::GaugeFormat { unit: crate::stats::Unit::Seconds, signed: false, scale: 9 },
+            "engine_domain_time_seconds",
+            &[],
+            "The engine's domain time at the last stats tick (simulated time in a simulated run).",
+        );
         c(d, &self.risk_orders_sent, "risk_orders_sent_total", "Emergency-stop flatten orders sent.");
         c(d, &self.risk_orders_refused, "risk_orders_refused_total", "Risk-originated orders refused.");
         c(d, &self.risk_action_overflow, "risk_action_overflow_total", "Risk actions dropped: buffer full.");

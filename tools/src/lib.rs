@@ -12,6 +12,7 @@ pub mod journal_inspect;
 pub mod journal_tail;
 pub mod logging;
 pub mod preflight;
+pub mod progress;
 pub mod replay;
 pub mod restore;
 pub mod run;

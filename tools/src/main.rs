@@ -60,6 +60,13 @@ enum Command {
         /// Serve GET /metrics and /health/* on this address (overrides [stats] listen).
         #[arg(long, value_name = "ADDR")]
         metrics: Option<std::net::SocketAddr>,
+        /// Print a status line this often on stderr even when it is not a terminal (on a
+        /// terminal one comes every 5 s anyway), e.g. 1s.
+        #[arg(long, value_name = "EVERY", value_parser = humantime::parse_duration, conflicts_with = "quiet")]
+        progress: Option<std::time::Duration>,
+        /// No status line, even on a terminal.
+        #[arg(long)]
+        quiet: bool,
     },
     /// Show a running (or stopped) engine's numbers from its stats file: values, rates per
     /// second, latency percentiles, per account and per venue. A stopped engine's file shows its
@@ -330,17 +337,28 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     qt_tools::logging::set_format(qt_tools::logging::choose(cli.log_format, Default::default()));
     match cli.command {
-        Command::Run { config, duration, seed, pace, check, journal, no_journal, stats_file, no_stats, metrics } => {
-            exit(run(
-                config,
-                duration,
-                seed,
-                pace,
-                check,
-                JournalChoice { dir: journal, off: no_journal },
-                StatsChoice { file: stats_file, off: no_stats, metrics },
-            ))
-        }
+        Command::Run {
+            config,
+            duration,
+            seed,
+            pace,
+            check,
+            journal,
+            no_journal,
+            stats_file,
+            no_stats,
+            metrics,
+            progress,
+            quiet,
+        } => exit(run(
+            config,
+            duration,
+            seed,
+            pace,
+            check,
+            JournalChoice { dir: journal, off: no_journal },
+            StatsChoice { file: stats_file, off: no_stats, metrics, progress, quiet },
+        )),
         Command::Stat { file, watch, json, filter } => {
             let args = qt_tools::stat::StatArgs { file, watch, json, filter };
             exit(qt_tools::stat::run(&args, &mut std::io::stdout().lock()))
@@ -687,6 +705,10 @@ struct StatsChoice {
     off: bool,
     /// `--metrics ADDR`.
     metrics: Option<std::net::SocketAddr>,
+    /// `--progress EVERY`.
+    progress: Option<std::time::Duration>,
+    /// `--quiet`.
+    quiet: bool,
 }
 
 /// `qt run`'s journal flags.
@@ -736,6 +758,13 @@ fn run(
         plan.stats.enabled = true;
         plan.stats.file = Some(f);
     }
+    // The status line: forced by --progress, else every 5 s on a terminal, never with --quiet.
+    use std::io::IsTerminal;
+    plan.stats.progress = match (stats.quiet, stats.progress) {
+        (true, _) => None,
+        (false, Some(every)) => Some(every.max(std::time::Duration::from_millis(100))),
+        (false, None) => std::io::stderr().is_terminal().then_some(std::time::Duration::from_secs(5)),
+    };
     if let Some(addr) = stats.metrics {
         plan.stats.listen = Some(addr);
     }

@@ -86,6 +86,10 @@ struct SideThreads {
     journal_stop: Arc<AtomicBool>,
     control: Option<ControlServer>,
     log: crate::logging::LogThread,
+    /// The stats thread (`/metrics`, `/health/*`, the textfile), if configured.
+    exporter: Option<crate::exporter::ExporterHandle>,
+    /// The status line, if asked for.
+    progress: Option<crate::progress::ProgressThread>,
 }
 
 type JournalHandle = std::thread::JoinHandle<(JournalStats, Option<qt_recorder::JournalWriter>)>;
@@ -130,7 +134,16 @@ impl SideThreads {
             }
             None => None,
         };
-        Ok(Self { journal, journal_stop, control, log })
+        let exporter = start_exporter(engine, &plan.stats)?;
+        let progress = match plan.stats.progress {
+            Some(every) => {
+                let sim = (!plan.is_live())
+                    .then_some(crate::progress::SimSpan { start: plan.sim.start, duration: plan.sim.duration });
+                Some(crate::progress::ProgressThread::spawn(engine.stats_region(), every, sim)?)
+            }
+            None => None,
+        };
+        Ok(Self { journal, journal_stop, control, log, exporter, progress })
     }
 
     /// Stops and joins them (after the core has ended).
@@ -138,11 +151,74 @@ impl SideThreads {
     /// run's last record, its reconciliation ([`journal_run_end`]).
     fn finish(self) -> anyhow::Result<(Option<JournalOutcome>, Option<qt_recorder::JournalWriter>)> {
         drop(self.control);
+        if let Some(p) = self.progress {
+            p.finish();
+        }
+        if let Some(e) = self.exporter {
+            e.stop();
+        }
         self.log.finish();
         self.journal_stop.store(true, std::sync::atomic::Ordering::Release);
         let Some((dir, handle)) = self.journal else { return Ok((None, None)) };
         let (stats, writer) = handle.join().map_err(|_| anyhow!("the journal thread panicked"))?;
         Ok((Some(JournalOutcome { dir, stats }), writer))
+    }
+}
+
+/// Each account's reconciliation block in the stats file (owner: the main thread, which
+/// reconciles), placed at start so `reconciliation_difference` is exported from the first scrape.
+type ReconciliationBlocks = Vec<qt_core::stats::StatsHandle<qt_core::stats::blocks::ReconciliationBlock>>;
+
+fn reconciliation_blocks(region: &StatsRegion, plan: &Plan) -> ReconciliationBlocks {
+    plan.accounts
+        .iter()
+        .map(|a| region.block_or_private(qt_core::stats::Owner::Main, &[("account", &a.name)]))
+        .collect()
+}
+
+/// Stores what a reconciliation found: per account, the number of positions and balances that
+/// differed (`reconciliation_difference`, 0 when they agree) and one more run.
+fn publish_reconciliation(blocks: &ReconciliationBlocks, differing: impl Iterator<Item = qt_core::AccountId>) {
+    let mut counts = vec![0u64; blocks.len()];
+    for a in differing {
+        if let Some(c) = counts.get_mut(a.index()) {
+            *c += 1;
+        }
+    }
+    for (block, n) in blocks.iter().zip(counts) {
+        block.differences.set(n);
+        block.runs.incr();
+    }
+}
+
+/// Starts the stats thread over the engine's stats region when `[stats] listen` or `textfile`
+/// asks for it. An address that cannot be bound ends the start-up naming it, or, with
+/// `on_listen_error = "warn"`, is logged and the run goes on without the endpoints.
+fn start_exporter(
+    engine: &Engine<RiskGate>,
+    stats: &crate::config::StatsPlan,
+) -> anyhow::Result<Option<crate::exporter::ExporterHandle>> {
+    use crate::exporter::{Exporter, ExporterOptions, TextfileOptions};
+    if stats.listen.is_none() && stats.textfile.is_none() {
+        return Ok(None);
+    }
+    let textfile =
+        stats.textfile.as_ref().map(|path| TextfileOptions { path: path.clone(), interval: stats.textfile_interval });
+    let options = |listen| ExporterOptions { listen, textfile: textfile.clone(), ..ExporterOptions::default() };
+    // One source (one block of the stats thread's own counters in the file), shared by a retry.
+    let source = crate::stat::RegionSource::new(engine.stats_region());
+    let stop = Arc::new(AtomicBool::new(false));
+    match Exporter::start_with(options(stats.listen), source.clone(), stop.clone()) {
+        Ok(h) => Ok(Some(h)),
+        Err(e @ crate::exporter::ExporterError::Bind { .. })
+            if stats.on_listen_error == crate::config::OnListenError::Warn =>
+        {
+            log::warn!(
+                "stats: {e}; metrics and health endpoints are off for this run ([stats] on_listen_error = \"warn\")"
+            );
+            Ok(Exporter::start_with(options(None), source, stop).ok())
+        }
+        Err(e) => Err(anyhow!("stats: {e} ([stats] listen)")),
     }
 }
 
@@ -356,6 +432,7 @@ pub fn run(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<RunOutco
     let journal = crate::journal::open_for_run(&plan)?;
     let stats = crate::stat::files::open_for_run(&plan.stats)?;
     let (mut engine, sim) = build_with_stats(&plan, stop, stats)?;
+    let reconciliation_blocks = reconciliation_blocks(&engine.stats_region(), &plan);
     let side = SideThreads::attach(&mut engine, &plan, journal, None)?;
     let venue_thread = std::thread::Builder::new().name("qt-sim-venue".into()).spawn(move || sim.run())?;
     let core_thread = std::thread::Builder::new().name("qt-core".into()).spawn(move || engine.run())?;
@@ -377,6 +454,7 @@ pub fn run(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<RunOutco
             d.venue.units()
         );
     }
+    publish_reconciliation(&reconciliation_blocks, reconciliation.differences.iter().map(|d| d.account));
     let sim_end = venue_stats.sim_time;
     let outcome = RunOutcome {
         engine: engine_report,
@@ -651,6 +729,7 @@ pub fn run_live(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<Run
             Err(e.to_string())
         }
     };
+    let reconciliation_blocks = reconciliation_blocks(&engine.stats_region(), &plan);
     let side = SideThreads::attach(&mut engine, &plan, journal, raw_frames)?;
     // Settled orders' reports go through the journal like a gateway's, so the next restore
     // replays them too.
@@ -682,8 +761,12 @@ pub fn run_live(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<Run
         Err(_) => Err("no start balances".into()),
     };
     let live = reconcile_live(&plan, &engine_report, &start_positions, baseline, end);
-    if let Err(e) = &live {
-        log::warn!("reconcile: not available: {e}");
+    match &live {
+        Err(e) => log::warn!("reconcile: not available: {e}"),
+        Ok(r) => publish_reconciliation(
+            &reconciliation_blocks,
+            r.positions.differences.iter().chain(&r.balances.differences).map(|d| d.account),
+        ),
     }
     let outcome = RunOutcome {
         engine: engine_report,

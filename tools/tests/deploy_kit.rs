@@ -1,53 +1,20 @@
 //! `deploy/`: the Prometheus configuration and alert rules pass `promtool` (checks and the rule
 //! unit tests), the Grafana dashboard is well formed, every metric the dashboard and the rules
-//! query is one `qt run` exports ([`METRICS`]), and the launch script and the systemd unit hold
+//! query is one `qt run` exports (`util::prometheus::METRICS`), and the launch script and the systemd unit hold
 //! up. Tests needing a tool that is not installed (`promtool`, `shellcheck`, `systemd-analyze`,
 //! `taskset`, `python3`) print `SKIP: …` and pass; `.ci/run` installs `promtool`.
 
 use qt_tools::exporter::{Exporter, ExporterHandle, Health, StatsSource};
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::Write;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::time::{Duration, Instant};
 
-/// Every metric name of issue #17 item 4 (histograms as their three series), plus
-/// `engine_heartbeat_age_seconds` and `reconciliation_difference`, plus Prometheus' own `up`.
-/// TODO(lead): check against a live `/metrics` once the stats thread is glued into `qt run`.
-const METRICS: &[&str] = &[
-    "risk_gate_decisions_total",
-    "ess_triggers_total",
-    "ess_latched",
-    "exchange_failover_events_total",
-    "stress_scenario_runs_total",
-    "trades_executed_total",
-    "positions_open",
-    "signals_generated_total",
-    "global_risk_level",
-    "account_equity",
-    "account_pnl",
-    "feed_messages_total",
-    "feed_gaps_total",
-    "feed_checksum_failures_total",
-    "feed_parse_errors_total",
-    "book_resyncs_total",
-    "book_valid",
-    "tick_to_order_seconds_bucket",
-    "tick_to_order_seconds_sum",
-    "tick_to_order_seconds_count",
-    "order_ack_seconds_bucket",
-    "order_ack_seconds_sum",
-    "order_ack_seconds_count",
-    "loop_iteration_seconds_bucket",
-    "loop_iteration_seconds_sum",
-    "loop_iteration_seconds_count",
-    "engine_heartbeat_age_seconds",
-    "reconciliation_difference",
-    "up",
-];
+mod util;
+use util::prometheus::{skip, tool};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace root").to_path_buf()
@@ -55,26 +22,6 @@ fn repo() -> PathBuf {
 
 fn read(rel: &str) -> String {
     std::fs::read_to_string(repo().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
-}
-
-/// Says why a test skips, on the real stderr (not the test harness' captured one), so the
-/// line shows in a plain `cargo test`.
-fn skip(why: &str) {
-    // One write, so parallel tests' lines do not interleave.
-    let _ = std::io::stderr().write_all(format!("SKIP: {why}\n").as_bytes());
-}
-
-/// `tool` on PATH, or `None` after printing why the caller skips.
-fn tool(name: &str, test: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file());
-    if found.is_none() {
-        skip(&format!("{test}: `{name}` is not on PATH (install it to run this check)"));
-    }
-    found
 }
 
 fn run(cmd: &mut Command) -> Output {
@@ -219,7 +166,10 @@ fn assert_known(whose: &str, expr: &str) {
     let names = metric_names(expr);
     assert!(!names.is_empty(), "{whose}: no metric in {expr:?}");
     for name in names {
-        assert!(METRICS.contains(&name.as_str()), "{whose} queries {name}, which qt run does not export: {expr}");
+        assert!(
+            util::prometheus::METRICS.contains(&name.as_str()),
+            "{whose} queries {name}, which qt run does not export: {expr}"
+        );
     }
 }
 
@@ -573,37 +523,11 @@ fn start_fixed() -> (ExporterHandle, SocketAddr) {
     (handle, addr)
 }
 
-/// `GET target` on `addr` (HTTP/1.0, read to the end): the body.
-fn http_get(addr: SocketAddr, target: &str) -> std::io::Result<String> {
-    let mut s = TcpStream::connect(addr)?;
-    s.set_read_timeout(Some(Duration::from_secs(5)))?;
-    s.write_all(format!("GET {target} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())?;
-    let mut raw = String::new();
-    s.read_to_string(&mut raw)?;
-    Ok(raw.split_once("\r\n\r\n").map(|(_, body)| body.to_string()).unwrap_or_default())
-}
-
-fn percent_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b == b'_' { (b as char).to_string() } else { format!("%{b:02X}") })
-        .collect()
-}
-
-/// Kills the Prometheus server this test started when the test ends, however it ends.
-struct Server(std::process::Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn promtool_check_metrics_accepts_what_the_stats_thread_serves() {
     let Some(promtool) = tool("promtool", "promtool check metrics") else { return };
     let (handle, addr) = start_fixed();
-    let body = http_get(addr, "/metrics").unwrap();
+    let body = util::prometheus::http_get(addr, "/metrics").unwrap();
     assert_eq!(body, FIXED_METRICS, "served unchanged");
     let mut child = Command::new(promtool)
         .args(["check", "metrics"])
@@ -637,37 +561,8 @@ fn a_real_prometheus_scrapes_the_stats_thread_with_the_deploy_config() {
         .replace("scrape_timeout: 4s", "scrape_timeout: 1s");
     std::fs::write(dir.path().join("prometheus.yml"), config).unwrap();
     std::fs::write(dir.path().join("alerts.yml"), read("deploy/prometheus/alerts.yml")).unwrap();
-    let web = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let mut server = Server(
-        Command::new(prometheus)
-            .arg(format!("--config.file={}", dir.path().join("prometheus.yml").display()))
-            .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
-            .arg(format!("--web.listen-address={web}"))
-            .arg("--log.level=warn")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.path().join("prometheus.log")).unwrap())
-            .spawn()
-            .expect("prometheus starts"),
-    );
-    let query = |q: &str| -> Option<serde_json::Value> {
-        let body = http_get(web, &format!("/api/v1/query?query={}", percent_encode(q))).ok()?;
-        let v: serde_json::Value = serde_json::from_str(&body).ok()?;
-        let result = v["data"]["result"].as_array()?;
-        result.first().cloned()
-    };
-    let mut wait_for = |q: &str| {
-        let until = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(sample) = query(q) {
-                return sample;
-            }
-            let exited = server.0.try_wait().ok().flatten();
-            let log = std::fs::read_to_string(dir.path().join("prometheus.log")).unwrap_or_default();
-            assert!(exited.is_none(), "Prometheus exited ({exited:?}); its log:\n{log}");
-            assert!(Instant::now() < until, "Prometheus never answered {q} with a result; its log:\n{log}");
-            std::thread::sleep(Duration::from_millis(250));
-        }
-    };
+    let mut server = util::prometheus::Prometheus::start(&prometheus, dir.path());
+    let mut wait_for = |q: &str| server.wait_for(q);
     let sample = wait_for("risk_gate_decisions_total");
     assert_eq!(sample["metric"]["decision"], "allow", "{sample}");
     assert_eq!(sample["metric"]["job"], "quantum-trader", "{sample}");

@@ -176,6 +176,7 @@ impl<R: PreTradeCheck> Core<R> {
         if let Some(j) = &self.journal {
             self.counters.journal_ring_depth.set(j.depth() as u64);
         }
+        self.counters.domain_time_ns.set(self.domain_now.0.max(0) as u64);
         for (book, block) in self.books.iter().zip(&s.books) {
             let h = book.health(now);
             block.valid.set(u64::from(book.is_valid()));

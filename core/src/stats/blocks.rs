@@ -298,6 +298,31 @@ unsafe impl StatBlock for JournalBlock {
     }
 }
 
+/// What the last reconciliation of one account with its venue found (owner: the main thread,
+/// which reconciles).
+#[derive(Debug, Default)]
+#[repr(C)]
+pub struct ReconciliationBlock {
+    /// Gauge: positions and balances that differed at the last reconciliation (0: they agree).
+    pub differences: Counter,
+    /// Reconciliations run.
+    pub runs: Counter,
+}
+
+// SAFETY: `#[repr(C)]`, only `Counter`s.
+#[allow(unsafe_code, reason = "the SAFETY line above states the layout a StatBlock promises")]
+unsafe impl StatBlock for ReconciliationBlock {
+    fn describe(&self, d: &mut Describer<'_>) {
+        d.gauge(
+            &self.differences,
+            "reconciliation_difference",
+            &[],
+            "Positions and balances that differed from the venue at the last reconciliation (0: agree).",
+        );
+        d.counter(&self.runs, "reconciliation_runs_total", &[], "Reconciliations with the venue run.");
+    }
+}
+
 /// The stats thread's own numbers (owner: the stats thread).
 #[derive(Debug, Default)]
 #[repr(C)]

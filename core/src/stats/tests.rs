@@ -29,6 +29,7 @@ fn every_slot_of_every_block_is_described_once() {
     described_once::<RiskStats>();
     described_once::<super::blocks::JournalBlock>();
     described_once::<super::blocks::ExporterBlock>();
+    described_once::<super::blocks::ReconciliationBlock>();
     described_once::<Histogram>();
 }
 

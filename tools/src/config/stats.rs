@@ -72,6 +72,9 @@ pub struct StatsPlan {
     pub textfile: Option<PathBuf>,
     /// Textfile rewrite interval.
     pub textfile_interval: Duration,
+    /// Print a status line this often on stderr (`None`: not; `qt run` turns it on when stderr is
+    /// a terminal, `--quiet` off, `--progress EVERY` forces it).
+    pub progress: Option<Duration>,
 }
 
 impl Default for StatsPlan {
@@ -83,6 +86,7 @@ impl Default for StatsPlan {
             on_listen_error: OnListenError::Fail,
             textfile: None,
             textfile_interval: Duration::from_secs(15),
+            progress: None,
         }
     }
 }
@@ -137,6 +141,7 @@ pub(super) fn validate(p: &mut Problems, s: &RawStats) -> StatsPlan {
         on_listen_error,
         textfile: s.textfile.clone(),
         textfile_interval,
+        progress: None,
     }
 }
 

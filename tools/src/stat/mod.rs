@@ -38,7 +38,7 @@ pub struct StatArgs {
 /// mapping of a `--no-stats` run): each call copies the region ([`StatsRegion::snapshot_bytes`])
 /// and renders or checks that copy. Counts its scrapes and probes in its own block
 /// (`stats_scrapes_total`, `stats_health_probes_total`). Runs on the stats thread; allocates.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct RegionSource {
     region: StatsRegion,
     block: StatsHandle<ExporterBlock>,
@@ -138,6 +138,29 @@ pub fn run(args: &StatArgs, out: &mut dyn Write) -> anyhow::Result<()> {
             None => return Ok(()),
         }
     }
+}
+
+/// The stats thread's view of the run: [`RegionSource`] behind the exporter's interface.
+impl crate::exporter::StatsSource for RegionSource {
+    fn render_metrics(&mut self, out: &mut String) {
+        RegionSource::render_metrics(self, out);
+    }
+
+    fn live(&mut self) -> crate::exporter::Health {
+        exporter_health(RegionSource::live(self))
+    }
+
+    fn ready(&mut self) -> crate::exporter::Health {
+        exporter_health(RegionSource::ready(self))
+    }
+}
+
+fn exporter_health((ok, checks): (bool, Vec<health::Check>)) -> crate::exporter::Health {
+    let checks = checks
+        .into_iter()
+        .map(|c| crate::exporter::Check { name: c.name.to_string(), ok: c.ok, detail: c.detail })
+        .collect();
+    crate::exporter::Health { ok, checks }
 }
 
 #[cfg(test)]

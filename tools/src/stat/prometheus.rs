@@ -8,11 +8,27 @@ use super::series::{Family, Series, decimal, families};
 use qt_core::stats::Snapshot;
 use std::fmt::Write;
 
-/// Appends `snap` in the text format to `out`.
+/// Appends `snap` in the text format to `out`, with the engine's header facts as of now.
 pub fn render(snap: &Snapshot, out: &mut String) {
+    render_at(snap, qt_core::stats::unix_now_ns(), out);
+}
+
+/// [`render`] as of `now_ns` (unix ns): every family of the file, then the header's facts —
+/// `engine_heartbeat_age_seconds` (how long since the core's last stats tick; what liveness and
+/// the heartbeat alert watch) and `engine_start_time_seconds`.
+pub fn render_at(snap: &Snapshot, now_ns: u64, out: &mut String) {
     for f in families(snap) {
         render_family(&f, out);
     }
+    let h = &snap.header;
+    let age_ns =
+        if h.heartbeat_ns == 0 { now_ns.saturating_sub(h.start_ns) } else { now_ns.saturating_sub(h.heartbeat_ns) };
+    let _ = writeln!(out, "# HELP engine_heartbeat_age_seconds Seconds since the core thread's last stats tick.");
+    let _ = writeln!(out, "# TYPE engine_heartbeat_age_seconds gauge");
+    let _ = writeln!(out, "engine_heartbeat_age_seconds {}", decimal(age_ns, 9));
+    let _ = writeln!(out, "# HELP engine_start_time_seconds When the engine started (unix seconds).");
+    let _ = writeln!(out, "# TYPE engine_start_time_seconds gauge");
+    let _ = writeln!(out, "engine_start_time_seconds {}", decimal(h.start_ns, 9));
 }
 
 fn escape_help(help: &str) -> String {
