@@ -214,3 +214,43 @@ fn a_latched_emergency_stop_in_the_journal_fails() {
     assert_fails(&checks, "ess", "LATCHED (manual, since 2023-11-14T22:13:20.000Z)");
     assert_eq!(check(&checks, "global-risk")["status"], "PASS");
 }
+
+#[test]
+fn a_taken_metrics_address_and_a_stats_file_held_by_a_running_engine_fail() {
+    let rig = Rig::new("stats");
+    let stats = rig.dir.0.join("held.stats");
+    let (mut cmd, _cwd) = util::qt_command();
+    let mut engine = cmd
+        .args([
+            "run",
+            "--duration",
+            "60s",
+            "--pace",
+            "realtime",
+            "--no-journal",
+            "--stats-file",
+            stats.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !stats.exists() {
+        assert!(std::time::Instant::now() < deadline, "the engine never wrote its stats file");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let listen = taken.local_addr().unwrap().to_string();
+    let addr = rig.binance().to_string();
+    rig.write_config(&addr, &format!("\n[stats]\nfile = {:?}\nlisten = {listen:?}\n", stats.display().to_string()));
+    let (code, checks, _) = rig.preflight(&["--json"]);
+    let _ = engine.kill();
+    let _ = engine.wait();
+    assert_ne!(code, 0, "{checks:#?}");
+    assert_fails(&checks, "stats-file", "held by a running engine");
+    assert_fails(&checks, "metrics-port", &listen);
+    // Once the engine is gone the same file can be taken over.
+    let (_, checks, _) = rig.preflight(&["--json"]);
+    assert_eq!(check(&checks, "stats-file")["status"], "PASS", "{checks:#?}");
+}

@@ -10,7 +10,8 @@
 //! | `ess`, `global-risk` | the journal's last risk state: the emergency stop not triggered or latched, the global level not CRITICAL | [`journal`] |
 //! | `venue <v>`, `clock-skew <v>` | each venue answers its public time endpoint over TLS; our clock within `--max-skew` of it | [`venues`] |
 //! | `instruments <v>` | the venue's tick and lot sizes equal ours (Binance spot and USD-M, OKX spot, KuCoin) | [`venues`] |
-//! | `metrics-port` | the metrics address can be bound | here |
+//! | `stats-file` | the stats file can be written: a named one not held by a running engine, its folder writable | here |
+//! | `metrics-port` | the metrics address (`--metrics`, else `[stats] listen`) can be bound | here |
 //!
 //! Main thread only; blocks on the network (each request bounded by the feed's HTTPS timeout)
 //! and allocates. Never prints a secret: only file names, modes and variable names.
@@ -90,7 +91,7 @@ pub struct PreflightArgs {
     pub max_skew: Duration,
     /// Least free space in the journal directory, bytes.
     pub min_free: u64,
-    /// The metrics address to check (until the configuration names one).
+    /// The metrics address to check instead of the configuration's `[stats] listen`.
     pub metrics: Option<String>,
 }
 
@@ -124,7 +125,7 @@ pub fn run(args: &PreflightArgs) -> Vec<Check> {
     };
     checks.push(keys::check(&text, args.config.as_deref()));
     let Some(plan) = plan else {
-        for name in ["journal-dir", "ess", "global-risk", "venues", "metrics-port"] {
+        for name in ["journal-dir", "ess", "global-risk", "venues", "stats-file", "metrics-port"] {
             checks.push(Check::skip(name, "the configuration is invalid"));
         }
         return checks;
@@ -132,8 +133,53 @@ pub fn run(args: &PreflightArgs) -> Vec<Check> {
     checks.push(journal::check_dir(&plan, args.min_free));
     checks.extend(journal::check_risk_state(&plan));
     checks.extend(venues::check_all(&plan, args.max_skew));
-    checks.push(metrics_port(args.metrics.as_deref()));
+    checks.push(stats_file(&plan.stats));
+    let listen = args.metrics.clone().or_else(|| plan.stats.listen.map(|a| a.to_string()));
+    checks.push(metrics_port(listen.as_deref()));
     checks
+}
+
+/// Whether the run can write its stats file: a file named in the configuration must not be held
+/// by a running engine (the default one may be: the run then writes a per-pid file beside it),
+/// and its directory must take a new file.
+pub fn stats_file(stats: &config::StatsPlan) -> Check {
+    const NAME: &str = "stats-file";
+    if !stats.enabled {
+        return Check::skip(NAME, "[stats] enabled = false");
+    }
+    let named = stats.file.is_some();
+    let path = stats.file.clone().unwrap_or_else(crate::stat::files::default_path);
+    if let Ok(file) = std::fs::OpenOptions::new().read(true).write(true).open(&path) {
+        match fs4::FileExt::try_lock(&file) {
+            Ok(()) => {
+                let _ = fs4::FileExt::unlock(&file);
+                return Check::pass(NAME, format!("{} can be taken over (no running engine holds it)", path.display()));
+            }
+            Err(fs4::TryLockError::WouldBlock) if named => {
+                return Check::fail(NAME, format!("{} is held by a running engine ([stats] file)", path.display()));
+            }
+            Err(fs4::TryLockError::WouldBlock) => {
+                return Check::pass(
+                    NAME,
+                    format!(
+                        "{} is held by a running engine; this run would write a per-pid file beside it",
+                        path.display()
+                    ),
+                );
+            }
+            Err(fs4::TryLockError::Error(e)) => {
+                return Check::fail(NAME, format!("{}: cannot lock: {e}", path.display()));
+            }
+        }
+    }
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let probe = dir.join(format!(".qt-preflight-stats-{}", std::process::id()));
+    let created = std::fs::OpenOptions::new().write(true).create_new(true).open(&probe);
+    let _ = std::fs::remove_file(&probe);
+    match created {
+        Ok(_) => Check::pass(NAME, format!("{} can be created", path.display())),
+        Err(e) => Check::fail(NAME, format!("{}: cannot create a file in {}: {e}", path.display(), dir.display())),
+    }
 }
 
 /// Every problem of `e` on one line, each with its field.
@@ -156,13 +202,12 @@ fn config_summary(name: &str, plan: &Plan) -> String {
     )
 }
 
-/// Whether the metrics address can be bound now (nothing else listening there).
-// TODO(lead): read `[stats] listen` from the configuration once that section is merged; until
-// then the address comes from `--metrics ADDR`.
+/// Whether the metrics address (`--metrics ADDR`, else `[stats] listen`) can be bound now
+/// (nothing else listening there).
 pub fn metrics_port(addr: Option<&str>) -> Check {
     const NAME: &str = "metrics-port";
     let Some(addr) = addr else {
-        return Check::skip(NAME, "no metrics address given (--metrics ADDR)");
+        return Check::skip(NAME, "no metrics address configured ([stats] listen or --metrics ADDR)");
     };
     match std::net::TcpListener::bind(addr) {
         Ok(l) => {
