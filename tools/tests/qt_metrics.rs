@@ -100,6 +100,10 @@ fn metrics_parse_hold_every_queried_name_and_move_as_events_flow() {
     let ready: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(ready["status"], "ok", "{body}");
     assert_eq!(get(run.addr, "/nope").0, 404);
+    // The stats thread counts itself in the same file.
+    let third = http_get(run.addr, "/metrics").unwrap();
+    assert!(total(&third, "stats_bad_requests_total") >= 1.0, "the 404 is counted");
+    assert!(total(&third, "stats_scrapes_total") >= 3.0 && total(&third, "stats_health_probes_total") >= 2.0);
 }
 
 #[test]

@@ -331,6 +331,14 @@ pub struct ExporterBlock {
     pub scrapes: Counter,
     /// Health probes answered.
     pub probes: Counter,
+    /// Requests answered 400, 404, 405 or 431.
+    pub bad_requests: Counter,
+    /// Connections closed without an answer delivered.
+    pub connection_errors: Counter,
+    /// node_exporter textfiles written.
+    pub textfile_writes: Counter,
+    /// node_exporter textfile writes that failed.
+    pub textfile_errors: Counter,
 }
 
 // SAFETY: `#[repr(C)]`, only `Counter`s.
@@ -339,5 +347,19 @@ unsafe impl StatBlock for ExporterBlock {
     fn describe(&self, d: &mut Describer<'_>) {
         d.counter(&self.scrapes, "stats_scrapes_total", &[], "Metrics renderings served (scrapes, textfile writes).");
         d.counter(&self.probes, "stats_health_probes_total", &[], "Health probes answered.");
+        d.counter(&self.bad_requests, "stats_bad_requests_total", &[], "Requests answered 400, 404, 405 or 431.");
+        d.counter(
+            &self.connection_errors,
+            "stats_connection_errors_total",
+            &[],
+            "Connections closed without an answer delivered.",
+        );
+        d.counter(&self.textfile_writes, "stats_textfile_writes_total", &[], "node_exporter textfiles written.");
+        d.counter(
+            &self.textfile_errors,
+            "stats_textfile_errors_total",
+            &[],
+            "node_exporter textfile writes that failed.",
+        );
     }
 }

@@ -47,6 +47,11 @@ pub trait StatsSource: Send + 'static {
     fn live(&mut self) -> Health;
     /// Every readiness check.
     fn ready(&mut self) -> Health;
+    /// The stats thread's own counts, after each turn of its loop (for a source that keeps
+    /// them, e.g. in the stats file). Default: ignored.
+    fn publish_counts(&mut self, counts: &ExporterCounts) {
+        let _ = counts;
+    }
 }
 
 /// The outcome of a health probe: `ok` and the checks behind it.

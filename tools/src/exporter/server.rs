@@ -266,6 +266,7 @@ impl Server {
                 self.accept();
             }
             self.expire(Instant::now());
+            self.source.publish_counts(&self.counters.snapshot());
         }
         log::debug!("stats: qt-stats stopped");
     }

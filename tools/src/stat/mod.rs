@@ -153,6 +153,13 @@ impl crate::exporter::StatsSource for RegionSource {
     fn ready(&mut self) -> crate::exporter::Health {
         exporter_health(RegionSource::ready(self))
     }
+
+    fn publish_counts(&mut self, c: &crate::exporter::ExporterCounts) {
+        self.block.bad_requests.set(c.bad_requests);
+        self.block.connection_errors.set(c.connection_errors);
+        self.block.textfile_writes.set(c.textfile_writes);
+        self.block.textfile_errors.set(c.textfile_errors);
+    }
 }
 
 fn exporter_health((ok, checks): (bool, Vec<health::Check>)) -> crate::exporter::Health {
