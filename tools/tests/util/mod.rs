@@ -8,6 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 pub(crate) mod binance;
 pub(crate) mod exposition;
 pub(crate) mod prometheus;
+pub(crate) mod pyclients;
 pub(crate) mod sim;
 pub(crate) mod venue_sim;
 
