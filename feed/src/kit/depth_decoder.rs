@@ -498,12 +498,13 @@ impl<W: DepthWire + 'static> LiveDecoder for DepthDecoder<W> {
         DepthDecoder::is_synced(self, index)
     }
 
+    /// A symbol switched off is not resubscribed.
     fn take_resubscribe(&mut self, index: usize) -> bool {
-        DepthDecoder::take_resubscribe(self, index)
+        self.active.get(index) == Some(&true) && DepthDecoder::take_resubscribe(self, index)
     }
 
     fn wants_resubscribe(&self, index: usize) -> bool {
-        self.syncs.get(index).is_some_and(W::Sync::wants_resubscribe)
+        self.active.get(index) == Some(&true) && self.syncs.get(index).is_some_and(W::Sync::wants_resubscribe)
     }
 
     fn take_snapshot_request(&mut self, index: usize) -> Option<u64> {
@@ -528,7 +529,8 @@ impl<W: DepthWire + 'static> LiveDecoder for DepthDecoder<W> {
         if deactivates(&mut self.active, index, active)
             && let Some(sync) = self.syncs.get_mut(index)
         {
-            sync.reset(now, emit);
+            // Invalid, and no resync of either kind wanted (as after a disconnect).
+            sync.on_disconnect(now, emit);
             self.counters.records += 1;
             self.in_flight[index] = None;
         }
