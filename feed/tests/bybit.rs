@@ -328,3 +328,59 @@ fn a_delta_refused_half_way_invalidates_the_book_on_both_paths() {
     }
     assert_eq!(emitted, [3, 1]);
 }
+
+/// Bybit's decoder is the kit's shell, whose live half follows the sync's kind: a broken book
+/// wants a resubscription, never a REST snapshot, and a REST body is refused.
+#[test]
+fn a_broken_book_wants_a_resubscription_and_never_a_rest_snapshot() {
+    use qt_feed::kit::live::LiveDecoder;
+    let symbols = spot_symbols();
+    let mut d = Decoder::new(&symbols, 200);
+    let text = read("orderbook_spot.jsonl");
+    let mut btc = 0;
+    for (n, line) in text.lines().enumerate() {
+        if line.contains("\"orderbook.200.BTCUSDT\"") && line.contains("\"delta\"") {
+            btc += 1;
+            if btc == 20 {
+                continue;
+            }
+        }
+        d.on_frame(line.as_bytes(), Nanos(n as i64), &mut |_| {});
+    }
+    assert!(!LiveDecoder::is_synced(&d, 0) && LiveDecoder::is_synced(&d, 1));
+    assert!(LiveDecoder::wants_resubscribe(&d, 0) && !LiveDecoder::wants_resubscribe(&d, 1));
+    assert_eq!(LiveDecoder::take_snapshot_request(&mut d, 0), None);
+    assert!(!VenueDecoder::wants_snapshot(&d, 0));
+    assert!(!d.on_snapshot_body(0, b"{\"bids\":[],\"asks\":[]}", Nanos(0), &mut |_| panic!("no record")));
+    assert!(LiveDecoder::take_resubscribe(&mut d, 0) && !LiveDecoder::wants_resubscribe(&d, 0));
+}
+
+/// A symbol switched off through the shell's live half: its book is invalidated once, its pushes
+/// still in flight are dropped and it is not resubscribed; the other symbol goes on. (Bybit's
+/// own decoder before the shared shell had no such half: `set_active` did nothing, the pushes
+/// went on being applied.)
+#[test]
+fn a_symbol_switched_off_drops_its_pushes_and_wants_no_resubscription() {
+    use qt_feed::kit::live::LiveDecoder;
+    let symbols = spot_symbols();
+    let mut d = Decoder::new(&symbols, 200);
+    let mut books: Vec<Book> = symbols.iter().map(|i| Book::new(i.id(), 10_000)).collect();
+    let text = read("orderbook_spot.jsonl");
+    let lines: Vec<&str> = text.lines().collect();
+    let (head, tail) = lines.split_at(lines.len() / 2);
+    replay(&mut d, &mut books, head.iter().copied());
+    assert!(d.is_synced(0) && d.is_synced(1));
+    let mut cleared = Vec::new();
+    LiveDecoder::set_active(&mut d, 0, false, Nanos(0), &mut |ev| cleared.push(*ev));
+    assert_eq!(cleared.len(), 1);
+    assert_eq!((cleared[0].instrument, cleared[0].flags), (InstrumentId(0), MarketEvent::CLEAR));
+    let messages = d.counters().messages;
+    let all = replay(&mut d, &mut books, tail.iter().copied());
+    assert!(tail.iter().any(|l| l.contains("\"orderbook.200.BTCUSDT\"")), "the tail has BTCUSDT pushes");
+    assert!(all.iter().all(|ev| ev.instrument != InstrumentId(0)), "a switched-off symbol's push went out");
+    assert!(all.iter().any(|ev| ev.instrument == InstrumentId(1)));
+    assert_eq!(d.counters().messages, messages + tail.len() as u64);
+    assert!(!d.is_synced(0) && d.is_synced(1) && books[1].is_valid());
+    assert!(!LiveDecoder::wants_resubscribe(&d, 0) && !LiveDecoder::take_resubscribe(&mut d, 0));
+    assert_eq!(d.counters().parse_errors_total(), 0);
+}

@@ -355,15 +355,17 @@ fn recover_stream(symbols: &[SymbolEntry], frame: &[u8]) -> Option<(usize, Strea
 }
 
 /// The walk as the kit's snapshot+diff decoder shell drives it ([`crate::binance::Decoder`]).
-impl DepthWire for FrameParser {
-    type Rule = crate::binance::rules::SpotRule;
-    type Counters = DepthCounters;
-    const VENUE: qt_core::Venue = qt_core::Venue::Binance;
-    const BUFFER_MESSAGES: usize = crate::binance::rules::DEFAULT_BUFFER_DIFFS;
-
+impl crate::kit::depth_decoder::ForSymbols for FrameParser {
     fn for_symbols(symbols: &[Instrument]) -> Self {
         Self::new(symbols)
     }
+}
+
+impl DepthWire for FrameParser {
+    type Sync = crate::kit::depth_sync::DepthSync<crate::binance::rules::SpotRule>;
+    type Counters = DepthCounters;
+    const VENUE: qt_core::Venue = qt_core::Venue::Binance;
+    const BUFFER_MESSAGES: usize = crate::binance::rules::DEFAULT_BUFFER_DIFFS;
 
     #[inline]
     fn walk(

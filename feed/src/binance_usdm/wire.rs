@@ -292,15 +292,17 @@ fn recover(symbols: &[SymbolEntry], frame: &[u8]) -> Option<(usize, StreamKind)>
 }
 
 /// The walk as the kit's snapshot+diff decoder shell drives it ([`crate::binance_usdm::Decoder`]).
-impl DepthWire for FrameParser {
-    type Rule = crate::binance_usdm::rules::UsdmRule;
-    type Counters = crate::binance_usdm::UsdmCounters;
-    const VENUE: qt_core::Venue = qt_core::Venue::BinanceUsdm;
-    const BUFFER_MESSAGES: usize = crate::binance_usdm::rules::DEFAULT_BUFFER_EVENTS;
-
+impl crate::kit::depth_decoder::ForSymbols for FrameParser {
     fn for_symbols(symbols: &[Instrument]) -> Self {
         Self::new(symbols)
     }
+}
+
+impl DepthWire for FrameParser {
+    type Sync = crate::kit::depth_sync::DepthSync<crate::binance_usdm::rules::UsdmRule>;
+    type Counters = crate::binance_usdm::UsdmCounters;
+    const VENUE: qt_core::Venue = qt_core::Venue::BinanceUsdm;
+    const BUFFER_MESSAGES: usize = crate::binance_usdm::rules::DEFAULT_BUFFER_EVENTS;
 
     #[inline]
     fn walk(

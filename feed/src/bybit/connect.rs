@@ -18,7 +18,7 @@ use super::{
     SILENCE_FLOOR, SNAPSHOT_TIMEOUT, parse,
 };
 use crate::error::FeedError;
-use crate::kit::live::{Heartbeat, LiveDecoder, LiveFeed, LiveFeedConfig, LiveVenue, check_common};
+use crate::kit::live::{Heartbeat, LiveFeed, LiveFeedConfig, LiveVenue, check_common};
 use parse::TopicKind;
 use qt_core::{Instrument, Nanos};
 use std::path::PathBuf;
@@ -132,24 +132,6 @@ impl LiveVenue for BybitLive {
     }
 }
 
-impl LiveDecoder for Decoder {
-    fn symbol_count(&self) -> usize {
-        self.syncs.len()
-    }
-
-    fn is_synced(&self, index: usize) -> bool {
-        self.syncs.get(index).is_some_and(BookSync::is_synced)
-    }
-
-    fn take_resubscribe(&mut self, index: usize) -> bool {
-        Decoder::take_resubscribe(self, index)
-    }
-
-    fn wants_resubscribe(&self, index: usize) -> bool {
-        self.syncs.get(index).is_some_and(BookSync::resubscribe_pending)
-    }
-}
-
 /// The Bybit v5 public market-data feed: a [`LiveFeed`] over [`BybitLive`] and [`Decoder`].
 pub type BybitFeed = LiveFeed<BybitLive>;
 
@@ -203,13 +185,13 @@ impl LiveFeed<BybitLive> {
             reconnects: link.reconnects,
             disconnects: link.disconnects,
             connect_failures: link.connect_failures,
-            ..self.decoder().counters
+            ..self.decoder().counters()
         }
     }
 
     /// Bybit's `seq` of the last book push applied for symbol `index` (the state the records
     /// emitted so far describe), if in sync.
     pub fn book_seq(&self, index: usize) -> Option<u64> {
-        self.decoder().syncs.get(index).and_then(BookSync::book_seq)
+        self.decoder().sync(index).and_then(BookSync::book_seq)
     }
 }

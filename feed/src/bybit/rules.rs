@@ -13,9 +13,12 @@
 //!   engine's book empties and stays invalid), and [`BookSync::take_resubscribe`] asks the feed
 //!   to unsubscribe and subscribe the topic again, which makes Bybit send a fresh snapshot.
 //!
-//! Pure logic, core thread: no I/O, no allocation (records are rewritten in place).
+//! Pure logic, core thread: no I/O, no allocation (records are rewritten in place). The decoder
+//! shell drives it as a [`SymbolSync`] ([`crate::kit::depth_decoder`]).
 
-use qt_core::{EventKind, InstrumentId, MarketEvent, Nanos};
+use crate::kit::depth_decoder::DepthCounters;
+use crate::kit::symbol_sync::{Resync, SymbolSync};
+use qt_core::{EventKind, Instrument, InstrumentId, MarketEvent, Nanos};
 
 /// What happened to one book push.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -202,6 +205,92 @@ impl BookSync {
 
     fn clear_record(&self, local_ns: Nanos) -> MarketEvent {
         MarketEvent::invalidation(self.instrument, local_ns)
+    }
+}
+
+/// A book push's ids and fields as the decoder shell hands them to the sync
+/// ([`SymbolSync::on_diff`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BookPush {
+    /// `type` is `snapshot`.
+    pub snapshot: bool,
+    /// `data.u`: the topic's update id.
+    pub update: u64,
+    /// `data.seq`: the venue's cross sequence.
+    pub seq: u64,
+}
+
+/// Bybit's sync in the decoder shell: the snapshot arrives in the stream, a broken book is
+/// subscribed again ([`Resync::Resubscribe`]); the walk asks with `(snapshot, u)`, a push emitted
+/// while walked leaves the book at `(u, seq)`.
+impl SymbolSync for BookSync {
+    type Ids = (bool, u64);
+    type Diff = BookPush;
+    type Done = (u64, u64);
+    type Image = std::convert::Infallible;
+    const RESYNC: Resync = Resync::Resubscribe;
+    const REQUESTS: bool = false;
+
+    fn for_symbol(instrument: &Instrument, _buffer_messages: usize) -> Self {
+        BookSync::new(instrument.id())
+    }
+
+    #[inline]
+    fn is_synced(&self) -> bool {
+        BookSync::is_synced(self)
+    }
+
+    fn gaps(&self) -> u64 {
+        BookSync::gaps(self)
+    }
+
+    #[inline]
+    fn applies_directly(&self, (snapshot, update): (bool, u64)) -> bool {
+        BookSync::applies_directly(self, snapshot, update)
+    }
+
+    #[inline]
+    fn applied_directly(&mut self, (update, seq): (u64, u64)) {
+        BookSync::applied_directly(self, update, seq);
+    }
+
+    fn on_diff(
+        &mut self,
+        push: BookPush,
+        records: &mut [MarketEvent],
+        now: Nanos,
+        emit: &mut (impl FnMut(&MarketEvent) + ?Sized),
+        c: &mut DepthCounters,
+    ) {
+        match self.on_push(push.snapshot, push.update, push.seq, records, now, &mut |ev| emit(ev)) {
+            BookOutcome::Snapshot { reset } => {
+                c.snapshots_applied += 1;
+                c.resets += u64::from(reset);
+            }
+            BookOutcome::Applied => c.diffs_applied += 1,
+            BookOutcome::Stale => c.stale += 1,
+            BookOutcome::Waiting => c.waiting += 1,
+            BookOutcome::Gap => {
+                c.gaps += 1;
+                c.resyncs += 1;
+            }
+        }
+    }
+
+    fn reset(&mut self, now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
+        self.resync(now, emit);
+    }
+
+    fn on_disconnect(&mut self, now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
+        BookSync::on_disconnect(self, now, emit);
+    }
+
+    fn take_resubscribe(&mut self) -> bool {
+        BookSync::take_resubscribe(self)
+    }
+
+    fn wants_resubscribe(&self) -> bool {
+        self.resubscribe_pending()
     }
 }
 

@@ -17,6 +17,8 @@
 //! [`ParseError`], never a panic. Unknown keys are ignored; a required key missing or of the wrong
 //! type is an error.
 
+use crate::bybit::rules::BookPush;
+use crate::kit::depth_decoder::{DepthFailure, DepthFrame, DepthWire};
 use crate::kit::direct::{DiffSink, LIFTED_LEVELS, PAIR_LISTS, Scales, StageEverything, string_pair_diff};
 use crate::kit::json::{self, TapeBuffers, fields, find_key, get_str, get_u64, parse_named, str_at, u64_at};
 use crate::kit::lift::Lifted;
@@ -338,6 +340,53 @@ fn walk_push(
             }
             Ok(Parsed::Ticker { symbol })
         }
+    }
+}
+
+/// Bybit's walk in the decoder shell ([`crate::kit::depth_decoder`]): book pushes go to the
+/// symbol's [`crate::bybit::rules::BookSync`]; Bybit has no REST snapshot.
+impl DepthWire for FrameParser {
+    type Sync = crate::bybit::rules::BookSync;
+    type Counters = crate::bybit::BybitCounters;
+    const VENUE: qt_core::Venue = qt_core::Venue::Bybit;
+    /// Unused: Bybit's sync buffers nothing.
+    const BUFFER_MESSAGES: usize = 0;
+
+    #[inline]
+    fn walk(
+        &mut self,
+        frame: &[u8],
+        local_ns: Nanos,
+        out: &mut Vec<MarketEvent>,
+        sink: &mut impl DiffSink<(bool, u64)>,
+    ) -> Result<DepthFrame<BookPush, (u64, u64)>, DepthFailure> {
+        match self.parse_frame_into(frame, local_ns, out, sink) {
+            Ok(Parsed::BookEmitted { symbol, update, seq }) => {
+                Ok(DepthFrame::DiffEmitted { symbol, end: (update, seq) })
+            }
+            Ok(Parsed::Book { symbol, snapshot, update, seq }) => {
+                Ok(DepthFrame::Diff { symbol, ids: BookPush { snapshot, update, seq } })
+            }
+            Ok(Parsed::Trades { symbol }) => Ok(DepthFrame::Trade { symbol }),
+            Ok(Parsed::Ticker { symbol }) => Ok(DepthFrame::Ticker { symbol }),
+            Ok(Parsed::Control { success: false, .. }) => Ok(DepthFrame::ControlError),
+            Ok(Parsed::Control { pong: true, .. }) => Ok(DepthFrame::Pong),
+            Ok(Parsed::Control { .. }) => Ok(DepthFrame::Control),
+            Err(failure) => Err(DepthFailure::of(failure, TopicKind::Book)),
+        }
+    }
+
+    /// Bybit's books sync in the stream: no REST body is ever asked for.
+    #[cold]
+    fn parse_snapshot(_body: &mut [u8], _instrument: &Instrument) -> Result<std::convert::Infallible, ParseError> {
+        Err(ParseError::UnknownStream)
+    }
+
+    #[cold]
+    fn refused(frame: &[u8]) {
+        // On the core thread: a fixed-size record for the qt-log thread (the frame's first bytes).
+        let frame = std::str::from_utf8(frame).unwrap_or("<not UTF-8>");
+        qt_core::core_log!(Warn, "bybit: request refused", 0; frame = qt_core::log_ring::FieldValue::text(frame));
     }
 }
 

@@ -1,7 +1,7 @@
 //! [`ChecksumDecoder`]: the decoder shell of the venues whose book snapshot arrives in the stream
 //! and whose loss detector is a checksum (OKX, Kraken) — the [`VenueDecoder`] every such venue
 //! is, given its wire walk ([`ChecksumWire`]) and, through it, its rule
-//! ([`ChecksumRule`]).
+//! ([`ChecksumRule`]), and the [`LiveDecoder`] half (resubscriptions).
 //!
 //! Per frame: the frame is counted, the wire walk parses it; control frames are counted, trade
 //! and best-bid/offer records go out as parsed, and each book message goes to the shared sync
@@ -16,6 +16,7 @@
 use crate::decoder::{ChecksumVerdict, FeedStats, VenueDecoder};
 use crate::kit::checksum_book::{Level, SideBook};
 use crate::kit::checksum_sync::{BookMessage, ChecksumBooks, ChecksumCounters, ChecksumRule};
+use crate::kit::live::LiveDecoder;
 use crate::parse_error::ParseError;
 use qt_core::{BookError, MarketEvent, Nanos, Side, Venue};
 
@@ -216,5 +217,25 @@ impl<W: ChecksumWire + Send> VenueDecoder for ChecksumDecoder<W> {
 
     fn book_gaps(&self, index: usize) -> Option<u64> {
         if W::SEQUENCED { self.books.book_gaps(index) } else { None }
+    }
+}
+
+/// The live layer's half: a checksum venue's broken book is subscribed again (its snapshot comes
+/// in the stream).
+impl<W: ChecksumWire + Send + 'static> LiveDecoder for ChecksumDecoder<W> {
+    fn symbol_count(&self) -> usize {
+        self.books.len()
+    }
+
+    fn is_synced(&self, index: usize) -> bool {
+        self.books.is_live(index)
+    }
+
+    fn take_resubscribe(&mut self, index: usize) -> bool {
+        self.books.take_resubscribe(index)
+    }
+
+    fn wants_resubscribe(&self, index: usize) -> bool {
+        self.books.wants_resubscribe(index)
     }
 }

@@ -1,7 +1,9 @@
-//! [`DepthDecoder`]: the decoder shell of the venues whose books sync a diff stream against REST
-//! snapshots (Binance spot, Binance USD-M, KuCoin) — the [`VenueDecoder`] and [`LiveDecoder`]
-//! every such venue is, given its wire walk ([`DepthWire`]) and, through it, its sequence rule
-//! ([`SequenceRule`], one [`DepthSync`] per symbol).
+//! [`DepthDecoder`]: the decoder shell of the venues whose books sync a diff stream by sequence
+//! ids — against REST snapshots (Binance spot, Binance USD-M, KuCoin: one [`crate::kit::depth_sync::DepthSync`] per
+//! symbol under the venue's [`crate::kit::depth_sync::SequenceRule`]) or against the snapshot
+//! the venue sends in the stream (Bybit: [`crate::bybit::rules::BookSync`]) — the
+//! [`VenueDecoder`] and [`LiveDecoder`] every such venue is, given its wire walk ([`DepthWire`])
+//! and, through it, its per-symbol sync ([`SymbolSync`]).
 //!
 //! Per frame: the frame is counted and walked; a diff the symbol's sync would apply now goes
 //! from the walk straight to the consumer ([`crate::kit::direct`]), any other diff goes to the
@@ -10,9 +12,12 @@
 //! (rate-limited) and resyncs the book it belonged to (as the wire walk tells). Frames of a
 //! symbol switched off ([`LiveDecoder::set_active`]) are dropped.
 //!
-//! Snapshots: a rule that [`SequenceRule::REQUESTS`] snapshots tags each request with its sync's
-//! generation; for one that does not (USD-M), the shell tracks the request in flight per symbol
-//! and its own generation. Snapshot bodies are parsed by the wire ([`DepthWire::parse_snapshot`]).
+//! Resync (the live half follows the sync's [`Resync`] kind): a sync that resyncs from REST
+//! snapshots and [`SymbolSync::REQUESTS`] them tags each request with its generation; for one
+//! that does not (USD-M), the shell tracks the request in flight per symbol and its own
+//! generation. Snapshot bodies are parsed by the wire ([`DepthWire::parse_snapshot`]). A sync
+//! that resyncs by resubscribing (Bybit) says which books want it
+//! ([`SymbolSync::take_resubscribe`]).
 //!
 //! Counters: one [`DepthCounters`] set for every venue (each field says what it counts), shown
 //! through the venue's own counters type ([`DepthWire::Counters`]).
@@ -23,20 +28,26 @@
 //! monomorphized copy, no `dyn` between walk and sync.
 
 use crate::decoder::{FeedStats, VenueDecoder};
-use crate::kit::depth_sync::{DepthSync, DiffOutcome, SequenceRule, SnapshotOutcome};
+use crate::kit::depth_sync::SnapshotOutcome;
 use crate::kit::direct::{DiffSink, SyncedSink};
 use crate::kit::live::{LiveDecoder, deactivates};
+pub use crate::kit::symbol_sync::{Resync, SymbolSync};
 use crate::parse_error::{ParseError, StreamFailure};
 use qt_core::{BookError, Instrument, MarketEvent, Nanos, Venue};
 
-/// A diff's update ids under the wire's rule.
-pub type Ids<W> = <<W as DepthWire>::Rule as SequenceRule>::Ids;
+/// A diff's update ids as the wire's sync is asked whether it goes straight out.
+pub type Ids<W> = <<W as DepthWire>::Sync as SymbolSync>::Ids;
+/// A staged diff's ids as the wire's sync takes it.
+pub type Diff<W> = <<W as DepthWire>::Sync as SymbolSync>::Diff;
+/// Where a diff emitted while walked leaves the wire's sync.
+pub type Done<W> = <<W as DepthWire>::Sync as SymbolSync>::Done;
 /// The wire's REST snapshot.
-pub type Image<W> = <<W as DepthWire>::Rule as SequenceRule>::Image;
+pub type Image<W> = <<W as DepthWire>::Sync as SymbolSync>::Image;
 
-/// What one walked frame holds, as the shell handles it.
+/// What one walked frame holds, as the shell handles it (`Done`: what a diff emitted while
+/// walked leaves the book at; the id for the snapshot+diff sync).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DepthFrame<Ids> {
+pub enum DepthFrame<Ids, Done = u64> {
     /// A diff whose records are in the record vector (flags 0), for the sync.
     Diff {
         /// Symbol index.
@@ -49,8 +60,9 @@ pub enum DepthFrame<Ids> {
     DiffEmitted {
         /// Symbol index.
         symbol: usize,
-        /// The id the book stands at now ([`SequenceRule::end`]).
-        end: u64,
+        /// Where the book stands now ([`SymbolSync::applied_directly`]; for the snapshot+diff
+        /// sync the id, [`crate::kit::depth_sync::SequenceRule::end`]).
+        end: Done,
     },
     /// Best-bid/offer records, in the record vector.
     Quote {
@@ -62,9 +74,16 @@ pub enum DepthFrame<Ids> {
         /// Symbol index.
         symbol: usize,
     },
-    /// A greeting, acknowledgement, pong or reply: counted.
+    /// A ticker push (not normalized): counted.
+    Ticker {
+        /// Symbol index.
+        symbol: usize,
+    },
+    /// A greeting, acknowledgement or reply: counted.
     Control,
-    /// The venue's error reply: counted.
+    /// The reply to our heartbeat: counted as control and as a pong.
+    Pong,
+    /// The venue's error reply: counted ([`DepthWire::refused`] sees it).
     ControlError,
 }
 
@@ -88,20 +107,19 @@ impl DepthFailure {
     }
 }
 
-/// A snapshot+diff venue's wire walk: its frames parsed into diffs and records, and its REST
-/// snapshot body.
+/// A sequenced venue's wire walk: its frames parsed into diffs and records, and its REST
+/// snapshot body where its sync takes one.
 pub trait DepthWire: Send {
-    /// The venue's sequence rule (its ids are buffered inside the decoder, which is `Send`).
-    type Rule: SequenceRule<Ids: Send>;
+    /// The venue's per-symbol sync (for the snapshot+diff venues, [`crate::kit::depth_sync::DepthSync`] under their
+    /// sequence rule).
+    type Sync: SymbolSync;
     /// How the venue's decoder shows its counters.
     type Counters: From<DepthCounters>;
     /// The venue (its name in warnings).
     const VENUE: Venue;
-    /// Capacity of a symbol's diff buffer, in messages.
+    /// Capacity of a symbol's diff buffer, in messages (where the sync buffers).
     const BUFFER_MESSAGES: usize;
 
-    /// A walk for `symbols` (index in the slice = symbol index); allocates its buffers here.
-    fn for_symbols(symbols: &[Instrument]) -> Self;
     /// Walks one frame; records go to `out` (cleared first), stamped `local_ns`, except those of
     /// a diff that `sink` accepts once its ids are read ([`DepthFrame::DiffEmitted`]).
     fn walk(
@@ -110,9 +128,19 @@ pub trait DepthWire: Send {
         local_ns: Nanos,
         out: &mut Vec<MarketEvent>,
         sink: &mut impl DiffSink<Ids<Self>>,
-    ) -> Result<DepthFrame<Ids<Self>>, DepthFailure>;
+    ) -> Result<DepthFrame<Diff<Self>, Done<Self>>, DepthFailure>;
     /// Parses a REST snapshot body of `instrument` (in place). Cold.
     fn parse_snapshot(body: &mut [u8], instrument: &Instrument) -> Result<Image<Self>, ParseError>;
+    /// The venue refused one of our requests (`frame`, a [`DepthFrame::ControlError`]). Cold.
+    #[inline]
+    fn refused(_frame: &[u8]) {}
+}
+
+/// A wire walk built from the symbols alone (what [`DepthDecoder::new`] needs; a venue whose
+/// walk needs more builds it and calls [`DepthDecoder::with_wire`]).
+pub trait ForSymbols {
+    /// A walk for `symbols` (index in the slice = symbol index); allocates its buffers here.
+    fn for_symbols(symbols: &[Instrument]) -> Self;
 }
 
 /// The counters of a [`DepthDecoder`] (plain values, core thread); the connection-level ones
@@ -136,6 +164,14 @@ pub struct DepthCounters {
     pub diffs_applied: u64,
     /// Diffs already covered by the book, ignored.
     pub stale: u64,
+    /// Diffs ignored while the book waits for the snapshot the venue sends in the stream.
+    pub waiting: u64,
+    /// Snapshots in the stream that replaced a valid book (service-side resets).
+    pub resets: u64,
+    /// The venue's pongs (replies to our heartbeat).
+    pub pongs: u64,
+    /// Ticker pushes (counted, not normalized).
+    pub tickers: u64,
     /// Sequence gaps (a diff that does not follow the book, or none that bridges a snapshot).
     pub gaps: u64,
     /// Books found crossed or locked after a complete message (each resynced).
@@ -168,21 +204,21 @@ impl DepthCounters {
     }
 }
 
-/// A snapshot+diff venue's decoder: its wire walk `W`, one [`DepthSync`] per symbol under
-/// `W::Rule`, counters (see the module doc).
+/// A sequenced venue's decoder: its wire walk `W`, one `W::Sync` per symbol, counters (see the
+/// module doc).
 pub struct DepthDecoder<W: DepthWire> {
     instruments: Vec<Instrument>,
     parser: W,
-    syncs: Vec<DepthSync<W::Rule>>,
+    syncs: Vec<W::Sync>,
     /// The wire walk's staged records.
     scratch: Vec<MarketEvent>,
     counters: DepthCounters,
     /// Per symbol: subscribed (frames of an unsubscribed symbol still in flight are dropped).
     active: Vec<bool>,
-    /// Per symbol, the generation of the snapshot request in flight, for rules that do not
-    /// [`SequenceRule::REQUESTS`] (their sync accepts any snapshot while buffering).
+    /// Per symbol, the generation of the snapshot request in flight, for syncs that do not
+    /// [`SymbolSync::REQUESTS`] (theirs accepts any snapshot while buffering).
     in_flight: Vec<Option<u64>>,
-    /// The last generation handed out for such a rule.
+    /// The last generation handed out for such a sync.
     generation: u64,
     /// Whether an in-sequence diff is emitted while it is walked ([`crate::kit::direct`]);
     /// `false` stages every diff (see [`DepthDecoder::set_direct`]).
@@ -196,15 +232,21 @@ impl<W: DepthWire> std::fmt::Debug for DepthDecoder<W> {
     }
 }
 
-impl<W: DepthWire> DepthDecoder<W> {
+impl<W: DepthWire + ForSymbols> DepthDecoder<W> {
     /// A decoder for `symbols` (index in the slice = symbol index).
     pub fn new(symbols: &[Instrument]) -> Self {
-        let buffer =
-            |s: &Instrument| DepthSync::new(s.id(), crate::kit::depth_sync::DEFAULT_BUFFER_RECORDS, W::BUFFER_MESSAGES);
+        Self::with_wire(W::for_symbols(symbols), symbols)
+    }
+}
+
+impl<W: DepthWire> DepthDecoder<W> {
+    /// A decoder over the wire walk `parser` of `symbols` (index in the slice = symbol index).
+    /// Allocates everything it will use here.
+    pub fn with_wire(parser: W, symbols: &[Instrument]) -> Self {
         Self {
             instruments: symbols.to_vec(),
-            parser: W::for_symbols(symbols),
-            syncs: symbols.iter().map(buffer).collect(),
+            parser,
+            syncs: symbols.iter().map(|s| W::Sync::for_symbol(s, W::BUFFER_MESSAGES)).collect(),
             scratch: Vec::with_capacity(16 * 1024),
             counters: DepthCounters::default(),
             active: vec![true; symbols.len()],
@@ -230,23 +272,29 @@ impl<W: DepthWire> DepthDecoder<W> {
     }
 
     /// Symbol `index`'s sync state machine.
-    pub fn sync(&self, index: usize) -> Option<&DepthSync<W::Rule>> {
+    pub fn sync(&self, index: usize) -> Option<&W::Sync> {
         self.syncs.get(index)
     }
 
     /// Whether symbol `index`'s book is in sync.
     pub fn is_synced(&self, index: usize) -> bool {
-        self.syncs.get(index).is_some_and(DepthSync::is_synced)
+        self.syncs.get(index).is_some_and(W::Sync::is_synced)
     }
 
-    /// If symbol `index`'s sync wants a snapshot, the generation to request it with (rules that
-    /// [`SequenceRule::REQUESTS`]; the live layer asks through [`LiveDecoder`]).
+    /// If symbol `index`'s sync wants a snapshot, the generation to request it with (syncs that
+    /// [`SymbolSync::REQUESTS`]; the live layer asks through [`LiveDecoder`]).
     pub fn take_snapshot_request(&mut self, index: usize) -> Option<u64> {
         self.syncs.get_mut(index)?.take_snapshot_request()
     }
 
+    /// Whether symbol `index`'s book must be subscribed again (a sync that resyncs by
+    /// resubscribing), clearing the request: the caller resubscribes now.
+    pub fn take_resubscribe(&mut self, index: usize) -> bool {
+        self.syncs.get_mut(index).is_some_and(W::Sync::take_resubscribe)
+    }
+
     /// Applies a parsed snapshot for symbol `index` answering request `generation` (not checked
-    /// under a rule that does not [`SequenceRule::REQUESTS`]).
+    /// under a sync that does not [`SymbolSync::REQUESTS`]).
     #[cold]
     pub fn on_snapshot(
         &mut self,
@@ -306,16 +354,7 @@ impl<W: DepthWire> DepthDecoder<W> {
             }
             Ok(DepthFrame::Diff { symbol, ids }) if self.active.get(symbol) == Some(&true) => {
                 if let Some(sync) = self.syncs.get_mut(symbol) {
-                    match sync.on_message(ids, &mut self.scratch, now, &mut counted) {
-                        DiffOutcome::Applied => c.diffs_applied += 1,
-                        DiffOutcome::Buffered => {}
-                        DiffOutcome::Stale => c.stale += 1,
-                        DiffOutcome::Gap => {
-                            c.gaps += 1;
-                            c.resyncs += 1;
-                        }
-                        DiffOutcome::Overflow => c.buffer_overflows += 1,
-                    }
+                    sync.on_diff(ids, &mut self.scratch, now, &mut counted, c);
                 }
             }
             Ok(DepthFrame::Quote { symbol }) if self.active.get(symbol) == Some(&true) => {
@@ -329,8 +368,16 @@ impl<W: DepthWire> DepthDecoder<W> {
                 }
                 c.trades += 1;
             }
+            Ok(DepthFrame::Ticker { .. }) => c.tickers += 1,
             Ok(DepthFrame::Control) => c.control += 1,
-            Ok(DepthFrame::ControlError) => c.venue_errors += 1,
+            Ok(DepthFrame::Pong) => {
+                c.control += 1;
+                c.pongs += 1;
+            }
+            Ok(DepthFrame::ControlError) => {
+                c.venue_errors += 1;
+                W::refused(frame);
+            }
             // Frames of a symbol just unsubscribed.
             Ok(DepthFrame::Diff { .. } | DepthFrame::Quote { .. } | DepthFrame::Trade { .. }) => {}
             Err(failure) => self.on_bad_frame(failure, now, &mut counted),
@@ -360,7 +407,7 @@ impl<W: DepthWire> DepthDecoder<W> {
         // Answers to requests made on the old session are not waited for.
         self.in_flight.fill(None);
         for sync in &mut self.syncs {
-            sync.reset(now, emit);
+            sync.on_disconnect(now, emit);
             self.counters.resyncs += 1;
             self.counters.records += 1;
         }
@@ -385,12 +432,15 @@ impl<W: DepthWire> VenueDecoder for DepthDecoder<W> {
         DepthDecoder::on_frame(self, frame, now, emit);
     }
 
-    /// A REST snapshot body for symbol `index`; under a rule that [`SequenceRule::REQUESTS`]
-    /// snapshots, accepted only while that symbol wants one.
+    /// A REST snapshot body for symbol `index` (a sync that resyncs from snapshots); under one
+    /// that [`SymbolSync::REQUESTS`] snapshots, accepted only while that symbol wants one.
     #[cold]
     fn on_snapshot_body(&mut self, index: usize, body: &[u8], now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) -> bool {
         let Some(instrument) = self.instruments.get(index) else { return false };
-        if W::Rule::REQUESTS && !VenueDecoder::wants_snapshot(self, index) {
+        if W::Sync::RESYNC != Resync::Snapshot {
+            return false;
+        }
+        if W::Sync::REQUESTS && !VenueDecoder::wants_snapshot(self, index) {
             return false;
         }
         let mut owned = body.to_vec();
@@ -401,7 +451,7 @@ impl<W: DepthWire> VenueDecoder for DepthDecoder<W> {
                 return false;
             }
         };
-        let generation = if W::Rule::REQUESTS {
+        let generation = if W::Sync::REQUESTS {
             let Some(generation) = self.take_snapshot_request(index) else { return false };
             generation
         } else {
@@ -411,7 +461,7 @@ impl<W: DepthWire> VenueDecoder for DepthDecoder<W> {
     }
 
     fn wants_snapshot(&self, index: usize) -> bool {
-        self.syncs.get(index).is_some_and(DepthSync::wants_snapshot)
+        self.syncs.get(index).is_some_and(W::Sync::wants_snapshot)
     }
 
     fn on_disconnect(&mut self, now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
@@ -426,7 +476,7 @@ impl<W: DepthWire> VenueDecoder for DepthDecoder<W> {
     }
 
     fn book_gaps(&self, index: usize) -> Option<u64> {
-        self.syncs.get(index).map(DepthSync::gaps)
+        self.syncs.get(index).map(W::Sync::gaps)
     }
 
     fn stats(&self) -> FeedStats {
@@ -436,8 +486,9 @@ impl<W: DepthWire> VenueDecoder for DepthDecoder<W> {
     }
 }
 
-/// The live layer's half: snapshot requests (tagged by the sync's generation, or tracked here
-/// for a rule that does not [`SequenceRule::REQUESTS`]), their answers, and subscriptions.
+/// The live layer's half, following the sync's [`Resync`] kind: snapshot requests (tagged by the
+/// sync's generation, or tracked here for a sync that does not [`SymbolSync::REQUESTS`]) and
+/// their answers, or resubscriptions; and subscriptions.
 impl<W: DepthWire + 'static> LiveDecoder for DepthDecoder<W> {
     fn symbol_count(&self) -> usize {
         self.syncs.len()
@@ -447,11 +498,20 @@ impl<W: DepthWire + 'static> LiveDecoder for DepthDecoder<W> {
         DepthDecoder::is_synced(self, index)
     }
 
+    /// A symbol switched off is not resubscribed.
+    fn take_resubscribe(&mut self, index: usize) -> bool {
+        self.active.get(index) == Some(&true) && DepthDecoder::take_resubscribe(self, index)
+    }
+
+    fn wants_resubscribe(&self, index: usize) -> bool {
+        self.active.get(index) == Some(&true) && self.syncs.get(index).is_some_and(W::Sync::wants_resubscribe)
+    }
+
     fn take_snapshot_request(&mut self, index: usize) -> Option<u64> {
-        if !self.active.get(index).copied().unwrap_or(false) {
+        if W::Sync::RESYNC != Resync::Snapshot || !self.active.get(index).copied().unwrap_or(false) {
             return None;
         }
-        if W::Rule::REQUESTS {
+        if W::Sync::REQUESTS {
             return DepthDecoder::take_snapshot_request(self, index);
         }
         let wants = self.syncs.get(index)?.wants_snapshot();
@@ -469,14 +529,15 @@ impl<W: DepthWire + 'static> LiveDecoder for DepthDecoder<W> {
         if deactivates(&mut self.active, index, active)
             && let Some(sync) = self.syncs.get_mut(index)
         {
-            sync.reset(now, emit);
+            // Invalid, and no resync of either kind wanted (as after a disconnect).
+            sync.on_disconnect(now, emit);
             self.counters.records += 1;
             self.in_flight[index] = None;
         }
     }
 
     fn retry_snapshot_request(&mut self, index: usize, generation: u64) {
-        if W::Rule::REQUESTS {
+        if W::Sync::REQUESTS {
             if let Some(sync) = self.syncs.get_mut(index)
                 && sync.generation() == generation
             {
@@ -498,7 +559,7 @@ impl<W: DepthWire + 'static> LiveDecoder for DepthDecoder<W> {
         now: Nanos,
         emit: &mut dyn FnMut(&MarketEvent),
     ) {
-        if !W::Rule::REQUESTS {
+        if !W::Sync::REQUESTS {
             // Only the answer to the request in flight counts; it is no longer in flight.
             if self.in_flight.get(index).copied().flatten() != Some(generation) {
                 return;
@@ -512,7 +573,7 @@ impl<W: DepthWire + 'static> LiveDecoder for DepthDecoder<W> {
             }
             Err(e) => {
                 self.snapshot_refused(index, &e, now);
-                // (A rule without requests wants one again by itself: nothing is in flight.)
+                // (A sync without requests wants one again by itself: nothing is in flight.)
                 LiveDecoder::retry_snapshot_request(self, index, generation);
             }
         }

@@ -373,15 +373,6 @@ impl<R: SequenceRule> DepthSync<R> {
     }
 }
 
-/// How a decoder's [`crate::kit::direct::SyncedSink`] asks a symbol's sync whether a diff goes
-/// straight out.
-impl<R: SequenceRule> crate::kit::direct::DirectSync<R::Ids> for DepthSync<R> {
-    #[inline]
-    fn applies_directly(&self, ids: R::Ids) -> bool {
-        DepthSync::applies_directly(self, ids)
-    }
-}
-
 /// Emits a full book image of `instrument`: `BookSnapshot` per level (bids then asks), the first
 /// `CLEAR`, the last `BATCH_END` (one `CLEAR | BATCH_END` record for an empty book), `seq` and
 /// `exchange_ns` on every record. `bids` and `asks` come best first, as the venues send them.

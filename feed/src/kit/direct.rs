@@ -13,6 +13,7 @@
 
 use crate::kit::json::{get_str, level_price_bytes, price, qty, qty_bytes};
 use crate::kit::lift::{LiftSpec, Lifted, string_levels};
+use crate::kit::symbol_sync::SymbolSync;
 use crate::parse_error::ParseError;
 use qt_core::{EventKind, MarketEvent, Side};
 use simd_json::Node;
@@ -41,17 +42,9 @@ impl<Ids> DiffSink<Ids> for StageEverything {
     fn emit(&mut self, _: &MarketEvent) {}
 }
 
-/// A venue's per-symbol book sync, as a [`SyncedSink`] asks it: whether the diff with `ids`
-/// would be applied now, whole.
-pub(crate) trait DirectSync<Ids> {
-    /// `true` if the sync is in sequence for this diff (the decoder then records it as applied
-    /// once the parser reports it emitted).
-    fn applies_directly(&self, ids: Ids) -> bool;
-}
-
-/// The [`DiffSink`] of the decoders with subscribed/unsubscribed symbols (Binance spot and
-/// USD-M, KuCoin): a diff of an active symbol whose sync would apply it now goes to `emit`
-/// while it is parsed, unless the decoder stages everything (`direct` off).
+/// The decoder shell's [`DiffSink`] ([`crate::kit::depth_decoder`]): a diff of an active symbol
+/// whose sync would apply it now ([`SymbolSync::applies_directly`]) goes to `emit` while it is
+/// parsed, unless the decoder stages everything (`direct` off).
 pub(crate) struct SyncedSink<'a, S, E: FnMut(&MarketEvent) + ?Sized> {
     /// The decoder's `set_direct` switch.
     pub(crate) direct: bool,
@@ -63,9 +56,9 @@ pub(crate) struct SyncedSink<'a, S, E: FnMut(&MarketEvent) + ?Sized> {
     pub(crate) emit: &'a mut E,
 }
 
-impl<Ids, S: DirectSync<Ids>, E: FnMut(&MarketEvent) + ?Sized> DiffSink<Ids> for SyncedSink<'_, S, E> {
+impl<S: SymbolSync, E: FnMut(&MarketEvent) + ?Sized> DiffSink<S::Ids> for SyncedSink<'_, S, E> {
     #[inline]
-    fn direct(&mut self, symbol: usize, ids: Ids) -> bool {
+    fn direct(&mut self, symbol: usize, ids: S::Ids) -> bool {
         self.direct
             && self.active.get(symbol).copied().unwrap_or(false)
             && self.syncs.get(symbol).is_some_and(|s| s.applies_directly(ids))

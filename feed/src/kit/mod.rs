@@ -13,7 +13,10 @@
 //! - [`checksum_decoder`]: their decoder shell, given the venue's wire walk.
 //! - [`depth_sync`]: the snapshot+diff book sync (Binance spot and USD-M, KuCoin), parameterized
 //!   by the venue's sequence rule, with its bounded `diff_buffer`.
-//! - [`depth_decoder`]: their decoder shell (and its live half), given the venue's wire walk.
+//! - [`symbol_sync`]: one symbol's sync as the sequenced decoder shell drives it (the
+//!   snapshot+diff sync; Bybit's in-stream sync), and how it resyncs.
+//! - [`depth_decoder`]: the decoder shell (and its live half) of the sequenced venues (Binance
+//!   spot and USD-M, KuCoin, Bybit), given the venue's wire walk and, through it, its sync.
 //! - [`rest_depth`]: the REST depth snapshot body Binance spot and USD-M share.
 
 pub(crate) mod bytes;
@@ -28,3 +31,4 @@ pub(crate) mod json;
 pub mod lift;
 pub mod live;
 pub mod rest_depth;
+pub mod symbol_sync;

@@ -194,5 +194,3 @@ impl LiveVenue for KrakenLive {
         Some(DEFAULT_SNAPSHOT_TIMEOUT)
     }
 }
-
-crate::kit::live::live_decoder_by_books!(Decoder);

@@ -461,15 +461,17 @@ pub fn parse_level2_snapshot(body: &mut [u8], instrument: &Instrument) -> Result
 }
 
 /// The walk as the kit's snapshot+diff decoder shell drives it ([`crate::kucoin::Decoder`]).
-impl DepthWire for FrameParser {
-    type Rule = crate::kucoin::rules::Level2Rule;
-    type Counters = DepthCounters;
-    const VENUE: qt_core::Venue = qt_core::Venue::Kucoin;
-    const BUFFER_MESSAGES: usize = crate::kucoin::rules::DEFAULT_BUFFER_MESSAGES;
-
+impl crate::kit::depth_decoder::ForSymbols for FrameParser {
     fn for_symbols(symbols: &[Instrument]) -> Self {
         Self::new(symbols)
     }
+}
+
+impl DepthWire for FrameParser {
+    type Sync = crate::kit::depth_sync::DepthSync<crate::kucoin::rules::Level2Rule>;
+    type Counters = DepthCounters;
+    const VENUE: qt_core::Venue = qt_core::Venue::Kucoin;
+    const BUFFER_MESSAGES: usize = crate::kucoin::rules::DEFAULT_BUFFER_MESSAGES;
 
     #[inline]
     fn walk(

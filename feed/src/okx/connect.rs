@@ -140,8 +140,6 @@ impl LiveVenue for OkxLive {
     }
 }
 
-crate::kit::live::live_decoder_by_books!(Decoder);
-
 impl Decoder {
     /// OKX's `seqId` of the last `books` message applied to symbol `index`, while its book is
     /// valid (the state the records emitted so far describe).

@@ -43,8 +43,8 @@ pub use config::{LiveFeedConfig, WsFeedConfig, check_common};
 pub use counters::LiveCounters;
 pub use heartbeat::Heartbeat;
 pub use tap::{Tap, Tapped};
+pub(crate) use venue::deactivates;
 pub use venue::{DEFAULT_SNAPSHOT_TIMEOUT, LiveDecoder, LiveVenue, RECONNECT_BASE, RECONNECT_CAP, SessionPlan};
-pub(crate) use venue::{deactivates, live_decoder_by_books};
 
 use crate::decoder::VenueDecoder;
 use crate::endpoint::Endpoint;

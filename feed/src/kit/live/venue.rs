@@ -170,32 +170,6 @@ pub trait LiveDecoder: VenueDecoder {
     fn set_active(&mut self, _index: usize, _active: bool, _now: Nanos, _emit: &mut dyn FnMut(&MarketEvent)) {}
 }
 
-/// Implements [`LiveDecoder`] for a decoder with a `books: Vec<_>` field (one per symbol) and
-/// inherent `is_live`, `take_resubscribe` and `wants_resubscribe` methods (the OKX and Kraken
-/// decoders); invoked inside the decoder's own module tree, where `books` is visible.
-macro_rules! live_decoder_by_books {
-    ($decoder:ty) => {
-        impl $crate::kit::live::LiveDecoder for $decoder {
-            fn symbol_count(&self) -> usize {
-                self.books.len()
-            }
-
-            fn is_synced(&self, index: usize) -> bool {
-                <$decoder>::is_live(self, index)
-            }
-
-            fn take_resubscribe(&mut self, index: usize) -> bool {
-                <$decoder>::take_resubscribe(self, index)
-            }
-
-            fn wants_resubscribe(&self, index: usize) -> bool {
-                <$decoder>::wants_resubscribe(self, index)
-            }
-        }
-    };
-}
-pub(crate) use live_decoder_by_books;
-
 /// For [`LiveDecoder::set_active`]: sets `active[index]` to `on` and says whether that turned
 /// the symbol off (the decoder then invalidates its book).
 pub(crate) fn deactivates(active: &mut [bool], index: usize, on: bool) -> bool {
