@@ -303,8 +303,15 @@ fn bullet_public_answer_and_connect_messages() {
     assert_eq!((server.ping_interval_ms, server.ping_timeout_ms), (18_000, 10_000));
     assert_eq!((server.ping_interval(), server.ping_timeout()), (Nanos(18_000_000_000), Nanos(10_000_000_000)));
     let url = connect::connect_url(&server.endpoint, &bullet.token, "qt-1").unwrap();
-    assert_eq!(url, format!("wss://ws-api-spot.kucoin.com/?token={token}&connectId=qt-1"));
-    assert_eq!(connect::connect_url("wss://x/", "a&b", "1"), Err(ConnectError::BadQueryValue));
+    // Percent-encoded as the official SDK and ccxt send it (Python's urlencode): `=` is `%3D`.
+    let sent = token.replace('=', "%3D");
+    assert_eq!(url, format!("wss://ws-api-spot.kucoin.com/?token={sent}&connectId=qt-1"));
+    assert!(url.ends_with("Vs9Y%3D.ymP9jIr6v-vucrZr8761yA%3D%3D&connectId=qt-1"), "{url}");
+    assert_eq!(
+        connect::connect_url("wss://x/", "a&b#c%d+e/f", "1").unwrap(),
+        "wss://x/?token=a%26b%23c%25d%2Be%2Ff&connectId=1"
+    );
+    assert_eq!(connect::connect_url("wss://x/", "a b", "1"), Err(ConnectError::BadQueryValue));
     assert_eq!(connect::connect_url("wss://x/", "a", ""), Err(ConnectError::BadQueryValue));
     // NOTES.md's documented subscribe example, byte for byte.
     let topic = connect::level2_topic(&["BTC-USDT"]).unwrap();

@@ -1,6 +1,6 @@
 //! KuCoin's connect step: the token-based connect flow as pure functions (parse the
 //! `POST /api/v1/bullet-public` answer, [`parse_bullet_public`]; the connect URL
-//! `<endpoint>?token=<token>&connectId=<id>`, [`connect_url`]; the client messages,
+//! `<endpoint>?token=<token>&connectId=<id>`, values percent-encoded, [`connect_url`]; the client messages,
 //! [`subscribe_message`], [`ping_message`]), and [`Kucoin`], the [`LiveVenue`] that makes the
 //! shared live layer a KuCoin spot feed ([`KucoinFeed`]):
 //!
@@ -42,7 +42,7 @@ pub enum ConnectError {
     VenueCode,
     /// No instance server speaks `websocket`.
     NoServer,
-    /// The token or connect id holds a character that would break the query string.
+    /// The token or connect id is empty or holds whitespace or a control byte.
     BadQueryValue,
     /// A topic would name more than [`MAX_SYMBOLS_PER_TOPIC`] symbols, or none.
     TopicSize,
@@ -54,7 +54,7 @@ impl std::fmt::Display for ConnectError {
             ConnectError::Json => "bullet answer is not {\"code\":..,\"data\":{\"token\":..,\"instanceServers\":[..]}}",
             ConnectError::VenueCode => "bullet answer's \"code\" is not \"200000\"",
             ConnectError::NoServer => "bullet answer lists no instance server with protocol \"websocket\"",
-            ConnectError::BadQueryValue => "token or connectId holds '&', '#', '%', whitespace or a control byte",
+            ConnectError::BadQueryValue => "token or connectId is empty or holds whitespace or a control byte",
             ConnectError::TopicSize => "a topic names 1..=100 symbols",
         })
     }
@@ -156,16 +156,33 @@ pub fn parse_bullet_public(body: &[u8]) -> Result<Bullet, ConnectError> {
     Ok(Bullet { token: data.token, servers })
 }
 
-fn query_safe(v: &str) -> bool {
-    !v.is_empty() && v.bytes().all(|b| b.is_ascii_graphic() && !matches!(b, b'&' | b'#' | b'%'))
+/// A query value as KuCoin's clients write it: RFC 3986 unreserved bytes (`A-Z a-z 0-9 - . _ ~`)
+/// as they are, every other byte `%XX` (upper-case hex), so a token's `=` padding goes out as
+/// `%3D` — what the official SDK and ccxt send (Python's `urlencode`). `None` for an empty value
+/// or one holding whitespace or a control byte (no issued token or id does).
+fn query_value(v: &str) -> Option<String> {
+    if v.is_empty() || v.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control()) {
+        return None;
+    }
+    let mut out = String::with_capacity(v.len() + 8);
+    for b in v.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push('%');
+            out.push(char::from(b"0123456789ABCDEF"[usize::from(b >> 4)]));
+            out.push(char::from(b"0123456789ABCDEF"[usize::from(b & 15)]));
+        }
+    }
+    Some(out)
 }
 
-/// `<endpoint>?token=<token>&connectId=<connect_id>` (the token as issued: KuCoin's tokens are
-/// base64url-like with `=` padding, passed unencoded as the documented examples do).
+/// `<endpoint>?token=<token>&connectId=<connect_id>`, both values percent-encoded as KuCoin's
+/// clients send them ([`query_value`]: the token's `==` padding as `%3D%3D`).
 pub fn connect_url(endpoint: &str, token: &str, connect_id: &str) -> Result<String, ConnectError> {
-    if !query_safe(token) || !query_safe(connect_id) {
+    let (Some(token), Some(connect_id)) = (query_value(token), query_value(connect_id)) else {
         return Err(ConnectError::BadQueryValue);
-    }
+    };
     let sep = if endpoint.contains('?') { '&' } else { '?' };
     Ok(format!("{endpoint}{sep}token={token}&connectId={connect_id}"))
 }

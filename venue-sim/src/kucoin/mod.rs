@@ -13,7 +13,11 @@
 //!   `GET /api/v3/market/orderbook/level2?symbol=` (`{"time","sequence","bids","asks"}`; the
 //!   real venue wants the full one signed — the simulator does not check). Errors are
 //!   `{"code":"400100","msg":..}`.
-//! - WebSocket on `/?token=<issued token>&connectId=<id>`: `welcome` first; `ping` → `pong`;
+//! - `GET /api/v1/symbols` (as v2), `GET /api/v2/symbols/{symbol}`, `GET /api/v3/currencies`
+//!   ([`rest`]); `GET /api/v1/market/orderbook/level1`, `stats`, `allTickers` and `histories`
+//!   ([`tickers`]), shaped as the official SDK's spec examples.
+//! - WebSocket on `/?token=<issued token>&connectId=<id>` (query values percent-decoded: clients
+//!   send the token's `==` as `%3D%3D`): `welcome` first; `ping` → `pong`;
 //!   `subscribe`/`unsubscribe` of `/market/level2:A,B` and `/market/match:A,B` (→ `ack` when
 //!   `response` is true, `error` for an unknown topic or symbol); `trade.l2update` increments
 //!   covering operations `sequenceStart..=sequenceEnd` with each change's own sequence (the last
@@ -28,8 +32,9 @@
 //!
 //! Threads and contract: as every protocol. Issued tokens sit behind a short-lived mutex.
 
-use self::rest::{error, ok, query_value, snapshot, symbol_info};
+use self::rest::{currencies, error, ok, one_symbol, query_value, snapshot, symbol_info};
 use self::session::Session;
+use self::tickers::Tapes;
 use crate::protocol::{Ctx, HttpRequest, HttpResponse, Protocol, WsSession};
 use qt_core::Instrument;
 use serde_json::json;
@@ -40,6 +45,7 @@ use std::time::Duration;
 
 mod rest;
 mod session;
+mod tickers;
 mod wire;
 
 pub use wire::{Change, level2_body, level2_message};
@@ -58,6 +64,7 @@ pub struct KucoinSpot {
     ping_timeout: Duration,
     tokens: Mutex<HashSet<String>>,
     next_token: AtomicU64,
+    tapes: Tapes,
 }
 
 impl Default for KucoinSpot {
@@ -71,7 +78,13 @@ impl KucoinSpot {
     /// A protocol handing out `ping_interval` / `ping_timeout` in its bullet answers (and
     /// closing sessions silent for their sum).
     pub fn new(ping_interval: Duration, ping_timeout: Duration) -> Self {
-        Self { ping_interval, ping_timeout, tokens: Mutex::new(HashSet::new()), next_token: AtomicU64::new(1) }
+        Self {
+            ping_interval,
+            ping_timeout,
+            tokens: Mutex::new(HashSet::new()),
+            next_token: AtomicU64::new(1),
+            tapes: Tapes::default(),
+        }
     }
 
     fn token_known(&self, token: &str) -> bool {
@@ -110,7 +123,15 @@ impl Protocol for KucoinSpot {
         match (req.method.as_str(), req.path.as_str()) {
             ("POST", "/api/v1/bullet-public") => self.bullet(req),
             ("GET", "/api/v1/timestamp") => ok(json!(ctx.market.now_ms())),
-            ("GET", "/api/v2/symbols") => ok(ctx.market.instruments().iter().map(symbol_info).collect()),
+            ("GET", "/api/v2/symbols" | "/api/v1/symbols") => {
+                ok(ctx.market.instruments().iter().map(symbol_info).collect())
+            }
+            ("GET", p) if p.starts_with("/api/v2/symbols/") => one_symbol(ctx, &p["/api/v2/symbols/".len()..]),
+            ("GET", "/api/v3/currencies") => currencies(ctx),
+            ("GET", "/api/v1/market/orderbook/level1") => tickers::level1(ctx, &self.tapes, &req.query),
+            ("GET", "/api/v1/market/stats") => tickers::stats(ctx, &self.tapes, &req.query),
+            ("GET", "/api/v1/market/allTickers") => tickers::all_tickers(ctx, &self.tapes),
+            ("GET", "/api/v1/market/histories") => tickers::histories(ctx, &self.tapes, &req.query),
             ("GET", "/api/v1/market/orderbook/level2_20") => snapshot(ctx, &req.query, 20),
             ("GET", "/api/v1/market/orderbook/level2_100") => snapshot(ctx, &req.query, 100),
             ("GET", "/api/v3/market/orderbook/level2") => snapshot(ctx, &req.query, usize::MAX),
@@ -119,8 +140,8 @@ impl Protocol for KucoinSpot {
     }
 
     fn run_ws(&self, ctx: &Ctx, _path: &str, query: &str, ws: &mut dyn WsSession) {
-        let connect_id = query_value(query, "connectId").unwrap_or("").to_string();
-        if !query_value(query, "token").is_some_and(|t| self.token_known(t)) {
+        let connect_id = query_value(query, "connectId").unwrap_or_default();
+        if !query_value(query, "token").is_some_and(|t| self.token_known(&t)) {
             let _ = ws.send_text(
                 &json!({ "id": connect_id, "type": "error", "code": 401, "data": "token is invalid" }).to_string(),
             );
