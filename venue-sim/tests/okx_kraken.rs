@@ -206,6 +206,6 @@ fn okx_and_kraken_serve_their_public_time_with_the_clock_skew_fault() {
     assert_eq!(status, 200, "{body}");
     assert!((okx_ts(&mut okx) - now_ms() + 60_000).abs() < 5_000);
     assert!((kraken_s(&mut kraken) * 1000 - now_ms() + 60_000).abs() < 5_000);
-    let (status, _, _) = kraken.get("/0/public/Assets", &[]);
+    let (status, _, _) = kraken.get("/0/public/NoSuchMethod", &[]);
     assert_eq!(status, 404);
 }

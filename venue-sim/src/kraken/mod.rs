@@ -1,7 +1,8 @@
 //! [`KrakenV2`]: the simulator speaking Kraken's spot WebSocket v2 public market data at `/v2`
 //! — `book` (snapshot + updates with the v2 CRC32 checksum), `trade`, `heartbeat`, `status` and
-//! the `ping` method — with the shared [`crate::market::Market`] behind it; over REST only
-//! `GET /0/public/Time` (for `qt preflight`'s clock-skew check).
+//! the `ping` method — with the shared [`crate::market::Market`] behind it; over REST the public
+//! market data a client reads first (`GET /0/public/Time`, `SystemStatus`, `Assets`,
+//! `AssetPairs`, `Depth`, `Trades`, `Ticker`; [`rest`]).
 //!
 //! Facts follow docs.kraken.com (WebSocket v2 `book`, `trade`, `heartbeat`, `ping` pages and
 //! the "book checksum v2" guide) as quoted in `venues/NOTES.md` §5; choices where the docs are
@@ -43,6 +44,7 @@ use serde_json::json;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+mod rest;
 mod session;
 #[cfg(test)]
 mod tests;
@@ -103,12 +105,18 @@ impl Protocol for KrakenV2 {
     }
 
     fn handle_http(&self, ctx: &Ctx, req: &HttpRequest) -> HttpResponse {
-        if (req.method.as_str(), req.path.as_str()) == ("GET", "/0/public/Time") {
-            return HttpResponse::json(200, &json!({"error": [], "result": server_time(ctx.market.now_ms())}));
+        let now_ms = ctx.market.now_ms();
+        if let Some(method) = req.path.strip_prefix("/0/public/").filter(|_| req.method == "GET") {
+            if method == "Time" {
+                return HttpResponse::json(200, &json!({"error": [], "result": server_time(now_ms)}));
+            }
+            if let Some(answer) = rest::public(&ctx.market, method, &req.query, now_ms) {
+                return answer;
+            }
         }
         HttpResponse::json(
             404,
-            &json!({"error": [format!("EGeneral:Unknown method {} {} (only the v2 WebSocket and /0/public/Time are simulated)", req.method, req.path)]}),
+            &json!({"error": [format!("EGeneral:Unknown method {} {} (the v2 WebSocket and /0/public/ market data are simulated)", req.method, req.path)]}),
         )
     }
 
