@@ -25,7 +25,7 @@ fn setup(fast_rate: f64) -> (RunningServer, Driver<BinanceUsdmFeed>, Reference) 
     let s = symbols();
     let market = util::market(vec![(s[0].clone(), "65000", fast_rate), (s[1].clone(), "3200", 20.0)]);
     let reference = Reference::new(&market, FAST);
-    let server = util::start_sim(market, Arc::new(BinanceUsdm));
+    let server = util::start_sim(market, Arc::new(BinanceUsdm::default()));
     let (rest, ws) = util::urls(&server);
     let mut cfg = SnapshotFeedConfig::new(ws, rest, s.clone());
     cfg.ca_file = Some(server.ca_file.clone());

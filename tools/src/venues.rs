@@ -173,7 +173,7 @@ pub static VENUES: [VenueEntry; 7] = [
         live_feed: |t, i| Ok(Box::new(qt_feed::binance_usdm::BinanceUsdmFeed::new(snapshot_config(t, i, 1000))?)),
         capture: true,
         symbol_key: SymbolKey::Field("\"s\":\""),
-        sim_protocol: || Arc::new(qt_venue_sim::binance_usdm::BinanceUsdm),
+        sim_protocol: || Arc::new(qt_venue_sim::binance_usdm::BinanceUsdm::default()),
         gateway: None,
     },
     VenueEntry {

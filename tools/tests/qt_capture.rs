@@ -63,7 +63,8 @@ fn assert_clean(venue: &str, text: &str) {
 
 #[test]
 fn binance_usdm_capture_checks_clean() {
-    let text = capture_and_check("binance_usdm", "BTCUSDT", Arc::new(qt_venue_sim::binance_usdm::BinanceUsdm));
+    let text =
+        capture_and_check("binance_usdm", "BTCUSDT", Arc::new(qt_venue_sim::binance_usdm::BinanceUsdm::default()));
     assert_clean("binance_usdm", &text);
 }
 

@@ -1,7 +1,9 @@
 //! One Binance USD-M WebSocket session: `depth` windows chained by `pu`, `bookTicker`, `aggTrade`,
-//! live `SUBSCRIBE`/`UNSUBSCRIBE` and pings.
+//! live `SUBSCRIBE`/`UNSUBSCRIBE` and pings, on one route ([`Route`]): a stream the route does not
+//! carry is accepted and never delivered.
 
 use super::rest::symbol_of;
+use super::route::Route;
 use super::wire::{agg_trade_text, book_ticker_text, depth_update_text};
 use super::{PING_EVERY, WS_POLL};
 use crate::kit::combined_streams::wrap_payload;
@@ -37,6 +39,9 @@ pub(super) struct Feed {
 
 pub(super) struct Session {
     pub(super) combined: bool,
+    pub(super) route: Route,
+    /// Streams accepted on a route that does not carry them: never delivered.
+    pub(super) silent: Vec<String>,
     pub(super) streams: Vec<Stream>,
     pub(super) feeds: Vec<Feed>,
     pub(super) next_ping: Instant,
@@ -44,23 +49,28 @@ pub(super) struct Session {
 }
 
 impl Session {
-    pub(super) fn open(ctx: &Ctx, combined: bool, names: &str) -> Option<Self> {
+    /// A session on `route` with the streams `names` asks for (`/`-separated). On a raw path a
+    /// segment without `@` is a connection id (`/ws/0`, as ccxt numbers its connections), not a
+    /// stream; no streams at all is a session waiting for `SUBSCRIBE`. `None`: an unknown stream.
+    pub(super) fn open(ctx: &Ctx, route: Route, combined: bool, names: &str) -> Option<Self> {
         let mut session = Self {
             combined,
+            route,
+            silent: Vec::new(),
             streams: Vec::new(),
             feeds: Vec::new(),
             next_ping: Instant::now() + PING_EVERY,
             agg_id: 0,
         };
-        for name in names.split('/').filter(|n| !n.is_empty()) {
+        for name in names.split('/').filter(|n| !n.is_empty() && (combined || n.contains('@'))) {
             session.add(ctx, name)?;
         }
-        (!session.streams.is_empty()).then_some(session)
+        Some(session)
     }
 
     /// Adds stream `name` (`None`: not a stream of a listed symbol).
     pub(super) fn add(&mut self, ctx: &Ctx, name: &str) -> Option<()> {
-        if self.streams.iter().any(|s| s.name == name) {
+        if self.streams.iter().any(|s| s.name == name) || self.silent.iter().any(|s| s == name) {
             return Some(());
         }
         let (sym, kind) = name.split_once('@')?;
@@ -76,6 +86,10 @@ impl Session {
             "aggTrade" => (Kind::AggTrade, Duration::from_millis(100)),
             _ => return None,
         };
+        if !self.route.carries(kind) {
+            self.silent.push(name.to_string());
+            return Some(());
+        }
         let feed = match self.feeds.iter().position(|f| f.window.symbol == symbol) {
             Some(i) => &mut self.feeds[i],
             None => {
@@ -96,6 +110,7 @@ impl Session {
 
     pub(super) fn remove(&mut self, name: &str) {
         self.streams.retain(|s| s.name != name);
+        self.silent.retain(|s| s != name);
         for feed in &mut self.feeds {
             if feed.depth_stream.as_deref() == Some(name) {
                 feed.depth_stream = None;
