@@ -153,7 +153,7 @@ fn okx_trades_lists_the_market_trades_newest_first() {
 
 #[test]
 fn okx_treats_empty_parameters_as_absent() {
-    // python-okx sends every optional parameter, empty when unset.
+    // A client may send every optional parameter, empty when unset (a guess: README).
     let server = util::start_sim(vec![Arc::new(OkxV5::new())]);
     let mut c = TestClient::of(&server, "okx");
     assert_eq!(data(&mut c, "/api/v5/public/instruments?instType=SPOT&uly=&instId=&instFamily=").len(), 2);

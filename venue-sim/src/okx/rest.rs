@@ -22,8 +22,9 @@ pub(super) fn error_body(status: u16, code: &str, msg: &str) -> HttpResponse {
     HttpResponse::json(status, &json!({"code": code, "msg": msg, "data": []}))
 }
 
-/// The value of query parameter `key`; an empty value counts as absent, as OKX treats it
-/// (python-okx sends every optional parameter, empty when unset: `?instId=BTC-USDT&sz=`).
+/// The value of query parameter `key`; an empty value (`?instId=BTC-USDT&sz=`) counts as absent.
+/// OKX's docs do not say what an empty value means; clients that send every optional parameter
+/// expect this (a guess, listed in README).
 pub(super) fn query_value<'q>(query: &'q str, key: &str) -> Option<&'q str> {
     query
         .split('&')
