@@ -1,9 +1,16 @@
 //! Firi public market data for the venue simulator: [`FiriPublic`].
 //!
 //! Firi publishes no market-data WebSocket; its public REST endpoints (base
-//! `https://api.firi.com`, sources in `testdata/firi/README.md`) are served here:
+//! `https://api.firi.com`; the endpoint list of developers.firi.com "Firi Trading API 1.0.0" as
+//! mirrored by the firipy client's README, sources in `testdata/firi/README.md`) are served here:
+//! - `GET /time` → `{"time":<epoch seconds>}` (the market's clock; the body's shape is from
+//!   clients of the endpoint, not the docs — see README's guesses);
 //! - `GET /v2/markets` → `[{"id":"BTCNOK","last":..,"high":..,"low":..,"change":..,"volume":..}]`
-//!   (only `id` is exact; the statistics are the simulator's book mid and zeros);
+//!   and `GET /v2/markets/{market}` → the same object without `id` (only `id` is exact; the
+//!   statistics are the simulator's last trade or book mid and zeros);
+//! - `GET /v2/markets/{market}/ticker` → `{"bid":..,"ask":..,"spread":..}` and
+//!   `GET /v2/markets/tickers` → `[{"market":"BTCNOK","bid":..,"ask":..,"spread":..}]` (best bid
+//!   and ask, decimal strings on the instrument's grid; `""` for an empty side);
 //! - `GET /v2/markets/{market}/depth[?bids=N&asks=N]` → `{"bids":[["price","amount"],..],
 //!   "asks":[..]}`, best first, decimal strings on the instrument's grid (default 100 levels a
 //!   side);
@@ -18,13 +25,11 @@
 //! Threads and contract: `handle_http` runs on the server's connection threads; the per-market
 //! trade logs sit behind a short-lived mutex. Allocates freely; never panics on input.
 
-use crate::market::{BookUpdate, TradeView};
+use crate::kit::trade_log::TradeLogs;
+use crate::market::Market;
 use crate::protocol::{Ctx, HttpRequest, HttpResponse, Protocol, WsSession};
-use crossbeam_channel::Receiver;
 use qt_core::{Instrument, Price, Qty, Side};
 use serde_json::{Value, json};
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
 
 mod wire;
 
@@ -32,20 +37,11 @@ pub use wire::depth_body;
 
 /// Levels a side when the query names none.
 const DEFAULT_LEVELS: usize = 100;
-/// Trades kept per market.
-const HISTORY: usize = 1000;
-
-/// One market's trade log, fed from its book feed.
-#[derive(Debug)]
-struct TradeLog {
-    rx: Receiver<Arc<BookUpdate>>,
-    trades: VecDeque<TradeView>,
-}
 
 /// The Firi public-data protocol.
 #[derive(Debug, Default)]
 pub struct FiriPublic {
-    logs: Mutex<HashMap<usize, TradeLog>>,
+    trades: TradeLogs,
 }
 
 fn not_found(what: &str) -> HttpResponse {
@@ -64,29 +60,18 @@ fn count(query: &str, key: &str, default: usize) -> Result<usize, HttpResponse> 
     }
 }
 
+/// Market `index`'s best bid and ask price units, each `None` on an empty side.
+fn best(market: &Market, index: usize) -> (Option<i64>, Option<i64>) {
+    let snap = market.snapshot(index, 1);
+    let side = |levels: Option<&[(Price, Qty)]>| levels.and_then(|l| l.first()).map(|(p, _)| p.units());
+    (side(snap.as_ref().map(|s| s.bids.as_slice())), side(snap.as_ref().map(|s| s.asks.as_slice())))
+}
+
 impl FiriPublic {
-    fn history(&self, ctx: &Ctx, index: usize, inst: &Instrument, n: usize) -> HttpResponse {
-        let mut logs = self.logs.lock().unwrap_or_else(|p| p.into_inner());
-        let log = match logs.entry(index) {
-            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(e) => {
-                let Some((_, rx)) = ctx.market.subscribe_book(index, 0) else { return not_found("market has no book") };
-                e.insert(TradeLog { rx, trades: VecDeque::new() })
-            }
-        };
-        for u in log.rx.try_iter() {
-            for t in &u.trades {
-                if log.trades.len() == HISTORY {
-                    log.trades.pop_front();
-                }
-                log.trades.push_back(*t);
-            }
-        }
-        let body: Vec<Value> = log
-            .trades
+    fn history(&self, market: &Market, index: usize, inst: &Instrument, n: usize) -> HttpResponse {
+        let Some(trades) = self.trades.recent(market, index, n) else { return not_found("market has no book") };
+        let body: Vec<Value> = trades
             .iter()
-            .rev()
-            .take(n)
             .map(|t| {
                 json!({
                     "id": t.trade_id.to_string(),
@@ -101,6 +86,37 @@ impl FiriPublic {
             .collect();
         HttpResponse::json(200, &Value::Array(body))
     }
+
+    /// The `/v2/markets` statistics of one market: `last` is the last trade seen, else the book
+    /// mid (`""` with neither); `high`/`low` equal it, `change` and `volume` are `"0"`.
+    fn stats(&self, market: &Market, index: usize, inst: &Instrument) -> serde_json::Map<String, Value> {
+        let traded = self.trades.recent(market, index, 1).and_then(|t| t.first().map(|t| t.price.units()));
+        let mid = match best(market, index) {
+            (Some(b), Some(a)) => Some((b + a) / 2),
+            _ => None,
+        };
+        let last =
+            traded.or(mid).map_or_else(String::new, |m| inst.price_text(Price::from_units(m)).as_ref().to_owned());
+        let mut o = serde_json::Map::new();
+        for (k, v) in [("last", last.as_str()), ("high", &last), ("low", &last), ("change", "0"), ("volume", "0")] {
+            o.insert(k.to_owned(), Value::from(v));
+        }
+        o
+    }
+}
+
+/// The `/ticker` object of one market: best `bid`, `ask` and `spread` (ask − bid), decimal
+/// strings on the grid, `""` where a side is empty.
+fn ticker(market: &Market, index: usize, inst: &Instrument) -> serde_json::Map<String, Value> {
+    let (bid, ask) = best(market, index);
+    let text =
+        |u: Option<i64>| u.map_or_else(String::new, |u| inst.price_text(Price::from_units(u)).as_ref().to_owned());
+    let spread = bid.zip(ask).map(|(b, a)| a - b);
+    let mut o = serde_json::Map::new();
+    o.insert("bid".to_owned(), Value::from(text(bid)));
+    o.insert("ask".to_owned(), Value::from(text(ask)));
+    o.insert("spread".to_owned(), Value::from(text(spread)));
+    o
 }
 
 impl Protocol for FiriPublic {
@@ -117,26 +133,30 @@ impl Protocol for FiriPublic {
             return not_found(&format!("{} {} is not a public endpoint", req.method, req.path));
         }
         let market = &ctx.market;
-        if req.path == "/v2/markets" {
-            let list: Vec<Value> = market
-                .instruments()
-                .iter()
-                .enumerate()
-                .map(|(i, inst)| {
-                    let snap = market.snapshot(i, 1);
-                    let mid = snap.as_ref().and_then(|s| Some((s.bids.first()?.0.units() + s.asks.first()?.0.units()) / 2));
-                    let last = mid.map_or_else(String::new, |m| inst.price_text(Price::from_units(m)).as_ref().to_string());
-                    json!({ "id": inst.symbol(), "last": last, "high": last, "low": last, "change": "0", "volume": "0" })
-                })
-                .collect();
-            return HttpResponse::json(200, &Value::Array(list));
+        match req.path.as_str() {
+            "/time" => return HttpResponse::json(200, &json!({ "time": market.now_ms().div_euclid(1000) })),
+            "/v2/markets" | "/v2/markets/tickers" => {
+                let tickers = req.path.ends_with("tickers");
+                let list: Vec<Value> = (0..market.instruments().len())
+                    .filter_map(|i| {
+                        let inst = market.instruments().get(i)?;
+                        let (key, mut o) = if tickers {
+                            ("market", ticker(market, i, inst))
+                        } else {
+                            ("id", self.stats(market, i, inst))
+                        };
+                        o.insert(key.to_owned(), Value::from(inst.symbol()));
+                        Some(Value::Object(o))
+                    })
+                    .collect();
+                return HttpResponse::json(200, &Value::Array(list));
+            }
+            _ => {}
         }
         let Some(rest) = req.path.strip_prefix("/v2/markets/") else {
             return not_found(&format!("{} is not a public endpoint", req.path));
         };
-        let Some((name, what)) = rest.split_once('/') else {
-            return not_found(&format!("{} has no resource", req.path));
-        };
+        let (name, what) = rest.split_once('/').unwrap_or((rest, ""));
         let (Some(index), Some(inst)) =
             (market.symbol_index(name), market.symbol_index(name).and_then(|i| market.instruments().get(i)))
         else {
@@ -164,8 +184,10 @@ impl Protocol for FiriPublic {
                 }
                 resp
             }
+            "" => HttpResponse::json(200, &Value::Object(self.stats(market, index, inst))),
+            "ticker" => HttpResponse::json(200, &Value::Object(ticker(market, index, inst))),
             "history" => match count(&req.query, "count", 100) {
-                Ok(n) => self.history(ctx, index, inst, n),
+                Ok(n) => self.history(market, index, inst, n),
                 Err(e) => e,
             },
             other => not_found(&format!("market resource {other} does not exist")),

@@ -1,6 +1,7 @@
 //! [`OkxV5`]: the simulator speaking OKX's v5 public market data — the WebSocket
-//! `/ws/v5/public` (`books`, `trades`, `bbo-tbt`) and REST `GET /api/v5/public/instruments`
-//! and `GET /api/v5/market/books` — with the shared [`Market`] behind it.
+//! `/ws/v5/public` (`books`, `trades`, `bbo-tbt`) and REST `GET /api/v5/public/time`,
+//! `/public/instruments`, `/market/books`, `/market/ticker`, `/market/tickers` and
+//! `/market/trades` (fields in `rest.rs`) — with the shared [`Market`] behind it.
 //!
 //! Facts follow OKX's v5 docs as quoted in `venues/NOTES.md` §3 and the samples in
 //! `testdata/okx/` (choices where the docs are silent are written next to the code):
@@ -35,9 +36,10 @@
 //!
 //! [`Market`]: crate::market::Market
 
-use self::rest::{error_body, instruments, ok_body, rest_books};
+use self::rest::{error_body, instruments, ok_body, rest_books, rest_trades, ticker, tickers};
 use self::session::Session;
 use crate::kit::session::{LoopRules, run_session};
+use crate::kit::trade_log::TradeLogs;
 use crate::protocol::{Ctx, HttpRequest, HttpResponse, Protocol, WsSession};
 use crate::public_stream::Outbox;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -76,6 +78,7 @@ const MALFORMED: &[u8] = b"{\"arg\":{\"channel\":\"books\",\"instId\":";
 pub struct OkxV5 {
     idle_timeout: Duration,
     next_conn: AtomicU64,
+    trades: TradeLogs,
 }
 
 impl Default for OkxV5 {
@@ -87,7 +90,7 @@ impl Default for OkxV5 {
 impl OkxV5 {
     /// The venue with the documented idle limit.
     pub fn new() -> Self {
-        Self { idle_timeout: DEFAULT_IDLE_TIMEOUT, next_conn: AtomicU64::new(1) }
+        Self { idle_timeout: DEFAULT_IDLE_TIMEOUT, next_conn: AtomicU64::new(1), trades: TradeLogs::default() }
     }
 
     /// The same venue closing connections idle for `d`.
@@ -110,6 +113,9 @@ impl Protocol for OkxV5 {
         match (req.method.as_str(), req.path.as_str()) {
             ("GET", "/api/v5/public/instruments") => instruments(&ctx.market, &req.query),
             ("GET", "/api/v5/market/books") => rest_books(&ctx.market, &req.query),
+            ("GET", "/api/v5/market/ticker") => ticker(&ctx.market, &self.trades, &req.query),
+            ("GET", "/api/v5/market/tickers") => tickers(&ctx.market, &self.trades, &req.query),
+            ("GET", "/api/v5/market/trades") => rest_trades(&ctx.market, &self.trades, &req.query),
             // `GET /api/v5/public/time`: `{"code":"0","msg":"","data":[{"ts":"<ms>"}]}` (the
             // market's clock, so a clock-skew fault shows here).
             ("GET", "/api/v5/public/time") => ok_body(serde_json::json!([{ "ts": ctx.market.now_ms().to_string() }])),
