@@ -143,3 +143,37 @@ fn poller_reports_failures_through_the_channel_and_stops_on_drop() {
     // Dropping closes the stop channel and joins the thread (a hang here is the failure).
     drop(poller);
 }
+
+/// The decoder is the kit's shell over Firi's whole-book sync: a body goes out whole whether it
+/// is emitted while walked or staged first, a refused body neither emits nor takes a number, and
+/// the book is in sync from a good body until an invalidation.
+#[test]
+fn the_shell_emits_each_good_body_whole_on_either_path() {
+    let empty: &[u8] = br#"{"bids":[],"asks":[]}"#;
+    let bodies: [&[u8]; 4] = [&body(), br#"{"bids":[["1.001","1"]],"asks":[]}"#, &body(), empty];
+    let run = |direct: bool| {
+        let mut dec = Decoder::new(btcnok());
+        dec.set_direct(direct);
+        assert!(!dec.is_synced(0));
+        let out: Vec<Vec<MarketEvent>> = bodies.iter().map(|b| decode(&mut dec, b, 3)).collect();
+        assert!(dec.is_synced(0));
+        (out, dec)
+    };
+    let (direct, mut dec) = run(true);
+    let (staged, _) = run(false);
+    assert_eq!(direct, staged);
+    let sizes_and_seqs: Vec<_> = direct.iter().map(|o| (o.len(), o.first().map(|e| e.seq))).collect();
+    assert_eq!(sizes_and_seqs, vec![(5, Some(1)), (0, None), (5, Some(2)), (1, Some(3))]);
+    let c = dec.counters();
+    assert_eq!((c.messages, c.records, c.snapshots, c.parse_errors.iter().sum::<u64>()), (4, 11, 3, 1));
+    // A crossed image invalidates the book (one record) until the next body.
+    let mut inv = Vec::new();
+    dec.on_book_refused(0, qt_core::BookError::Crossed, Nanos(9), &mut |ev| inv.push(*ev));
+    assert_eq!(inv.len(), 1);
+    assert!(inv[0].is_clear() && !inv[0].is_batch_end() && inv[0].instrument == InstrumentId(4));
+    assert!(!dec.is_synced(0));
+    let stats = dec.stats();
+    assert_eq!((stats.records, stats.crossed, stats.resyncs, stats.gaps), (12, 1, 1, 0));
+    assert_eq!(decode(&mut dec, empty, 10)[0].seq, 4);
+    assert!(dec.is_synced(0));
+}

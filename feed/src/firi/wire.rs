@@ -11,11 +11,17 @@
 //! decoder runs, walks a reused simd-json tape into reused vectors and accepts and refuses exactly
 //! the same bodies (tested against `parse_depth`).
 //!
+//! [`FiriWire`] is the wire walk the decoder shell ([`crate::kit::depth_decoder::DepthDecoder`])
+//! runs: each body parsed into reused buffers, numbered among the good ones and handed out as
+//! one whole-book message of the market's [`super::rules::ImageSync`].
+//!
 //! Thread and contract: the core thread (one body per poll); never panics on input.
 
+use crate::kit::depth_decoder::{DepthFailure, DepthFrame, DepthWire};
+use crate::kit::direct::DiffSink;
 use crate::kit::json::{TapeBuffers, scaled, span};
 use qt_core::decimal::parse_scaled_bytes;
-use qt_core::{Instrument, Price, Qty};
+use qt_core::{Instrument, MarketEvent, Nanos, Price, Qty, Venue};
 use simd_json::Node;
 
 /// `GET` path of a market's order book.
@@ -98,6 +104,76 @@ pub(crate) fn parse_depth_into(
         out.asks.clear();
     }
     result
+}
+
+/// Bodies the parse buffers are first sized for (bytes; they grow to the largest body seen).
+const INITIAL_BODY_CAPACITY: usize = 16 * 1024;
+
+/// Firi's wire walk of one market (see the module doc). Core thread.
+#[derive(Debug)]
+pub struct FiriWire {
+    instrument: Instrument,
+    /// The reused parse buffers.
+    tape: TapeBuffers,
+    /// The last body's levels (reused).
+    book: DepthBody,
+    /// Good bodies walked: the last one's `seq`.
+    bodies: u64,
+}
+
+impl FiriWire {
+    /// The walk of one market's bodies (`instrument.symbol()` is Firi's market name).
+    pub fn new(instrument: Instrument) -> Self {
+        Self {
+            instrument,
+            tape: TapeBuffers::new(INITIAL_BODY_CAPACITY),
+            book: DepthBody { bids: Vec::new(), asks: Vec::new() },
+            bodies: 0,
+        }
+    }
+
+    /// The market.
+    pub fn instrument(&self) -> &Instrument {
+        &self.instrument
+    }
+}
+
+impl DepthWire for FiriWire {
+    type Sync = super::rules::ImageSync;
+    type Counters = super::FiriCounters;
+    const VENUE: Venue = Venue::Firi;
+    /// Nothing is buffered: every body is the whole book.
+    const BUFFER_MESSAGES: usize = 0;
+
+    /// A good body is numbered and goes out whole (straight to `sink`, or staged in `out`); a
+    /// refused one names no book, so it emits nothing (the live feed invalidates).
+    #[inline]
+    fn walk(
+        &mut self,
+        frame: &[u8],
+        local_ns: Nanos,
+        out: &mut Vec<MarketEvent>,
+        sink: &mut impl DiffSink<()>,
+    ) -> Result<DepthFrame<(), ()>, DepthFailure> {
+        out.clear();
+        parse_depth_into(&mut self.tape, frame, &self.instrument, &mut self.book)
+            .map_err(|error| DepthFailure { error, book: None })?;
+        self.bodies += 1;
+        let id = self.instrument.id();
+        if sink.direct(0, ()) {
+            super::rules::emit_body(id, &self.book, self.bodies, local_ns, &mut |ev| sink.emit(ev));
+            Ok(DepthFrame::DiffEmitted { symbol: 0, end: () })
+        } else {
+            super::rules::emit_body(id, &self.book, self.bodies, local_ns, &mut |ev| out.push(*ev));
+            Ok(DepthFrame::Diff { symbol: 0, ids: () })
+        }
+    }
+
+    /// Firi sends no snapshot but its bodies ([`super::rules::ImageSync`] asks for none).
+    #[cold]
+    fn parse_snapshot(_body: &mut [u8], _instrument: &Instrument) -> Result<std::convert::Infallible, ParseError> {
+        Err(ParseError::Json)
+    }
 }
 
 /// The tape of one depth body into `out`; see [`parse_depth_into`].

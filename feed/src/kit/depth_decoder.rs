@@ -1,7 +1,8 @@
 //! [`DepthDecoder`]: the decoder shell of the venues whose books sync a diff stream by sequence
 //! ids — against REST snapshots (Binance spot, Binance USD-M, KuCoin: one [`crate::kit::depth_sync::DepthSync`] per
 //! symbol under the venue's [`crate::kit::depth_sync::SequenceRule`]) or against the snapshot
-//! the venue sends in the stream (Bybit: [`crate::bybit::rules::BookSync`]) — the
+//! the venue sends in the stream (Bybit: [`crate::bybit::rules::BookSync`]), or whose every
+//! message is the whole book (Firi's polled bodies: [`crate::firi::rules::ImageSync`]) — the
 //! [`VenueDecoder`] and [`LiveDecoder`] every such venue is, given its wire walk ([`DepthWire`])
 //! and, through it, its per-symbol sync ([`SymbolSync`]).
 //!
@@ -264,6 +265,11 @@ impl<W: DepthWire> DepthDecoder<W> {
     /// For tests and for comparing the two paths' cost.
     pub fn set_direct(&mut self, on: bool) {
         self.direct = on;
+    }
+
+    /// The wire walk.
+    pub fn wire(&self) -> &W {
+        &self.parser
     }
 
     /// The counters now.

@@ -1,11 +1,13 @@
 //! [`SymbolSync`]: one symbol's book sync as the decoder shell
 //! ([`crate::kit::depth_decoder::DepthDecoder`]) drives it, whatever the venue's sync is — the
 //! snapshot+diff sync ([`DepthSync`], any [`SequenceRule`]: Binance spot and USD-M, KuCoin) or
-//! Bybit's in-stream sync ([`crate::bybit::rules::BookSync`]).
+//! Bybit's in-stream sync ([`crate::bybit::rules::BookSync`]) or Firi's whole-book bodies
+//! ([`crate::firi::rules::ImageSync`]).
 //!
 //! A sync says how a broken book comes back ([`Resync`]): from a REST snapshot the live layer
 //! fetches (the snapshot half: requests, generations, answers) or from the snapshot the venue
-//! sends in the stream once the book is subscribed again (the resubscribe half). The shell's
+//! sends in the stream once the book is subscribed again (the resubscribe half), or needs nothing
+//! asked for (every message is the whole book). The shell's
 //! [`crate::kit::live::LiveDecoder`] half follows that kind; the methods of the other kind keep
 //! their defaults (nothing wanted, nothing to take). Each sync counts the outcome of a diff
 //! into the shell's [`DepthCounters`] itself.
@@ -25,6 +27,9 @@ pub enum Resync {
     /// A fresh subscription: the venue sends the snapshot in the stream
     /// ([`SymbolSync::take_resubscribe`]).
     Resubscribe,
+    /// Nothing to ask for: every message is the whole book, and the next one replaces a broken
+    /// book (Firi's polled bodies, [`crate::firi::rules::ImageSync`]).
+    NextMessage,
 }
 
 /// One symbol's book sync, as the decoder shell drives it (see the module doc).
