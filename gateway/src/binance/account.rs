@@ -9,7 +9,8 @@
 //! account's key or secret is [`GatewayError::AuthRejected`], naming the account.
 
 use crate::binance::errors::{GatewayError, is_auth_refusal};
-use crate::binance::gateway::{now_ms, validate};
+use crate::binance::gateway::validate;
+use crate::binance::server_time::synced_clock;
 use crate::binance::signer::{Signer, signed_query};
 use crate::binance::user_stream::api_error;
 use crate::binance::{BinanceGatewayConfig, VENUE_NAME};
@@ -86,8 +87,9 @@ pub fn query_balances(cfg: &BinanceGatewayConfig) -> Result<Vec<AccountBalances>
     let mut http = HttpsClient::new(rest, name, tls, cfg.request_timeout);
     let recv_window = cfg.recv_window_ms.to_string();
     let mut out = Vec::with_capacity(cfg.accounts.len());
+    let time = synced_clock(cfg, &mut http);
     for (account, api_key, secret) in &cfg.accounts {
-        let query = signed_query(&Signer::new(secret), &[], &recv_window, now_ms());
+        let query = signed_query(&Signer::new(secret), &[], &recv_window, time.venue_ms());
         let resp = http
             .request("GET", ACCOUNT_PATH, &query, &[("X-MBX-APIKEY", api_key)])
             .map_err(|e| GatewayError::Connect { url: url.clone(), reason: e.to_string() })?;

@@ -15,6 +15,12 @@ pub fn is_auth_refusal(status: u16, code: i64) -> bool {
     status == 401 || matches!(code, CODE_INVALID_SIGNATURE | CODE_BAD_API_KEY_FORMAT | CODE_REJECTED_API_KEY)
 }
 
+/// `-1021` the timestamp is outside `recvWindow`, or 1000 ms or more ahead of the server's
+/// time. Binance checks the timestamp before it processes a request (`rest-api.md`, "Timing
+/// security": the request is processed only if `timestamp < serverTime + 1000` and
+/// `serverTime - timestamp <= recvWindow`, else rejected), so an order refused with -1021 was
+/// not placed.
+pub(crate) const CODE_INVALID_TIMESTAMP: i64 = -1021;
 /// `-1022` the signature does not verify.
 pub(crate) const CODE_INVALID_SIGNATURE: i64 = -1022;
 /// `-2014` the API key's format is invalid.

@@ -18,14 +18,18 @@
 mod reconcile;
 mod stream_events;
 
-use crate::binance::errors::{CODE_CANCEL_REJECTED, GatewayError, reject_reason};
+use crate::binance::errors::{CODE_CANCEL_REJECTED, CODE_INVALID_TIMESTAMP, GatewayError, reject_reason};
+use crate::binance::limits;
+use crate::binance::server_time::server_time;
 use crate::binance::signer::{Signer, signed_query};
 use crate::binance::user_stream::{UserStream, api_error};
 use crate::binance::{BinanceGatewayConfig, GatewayStats, VENUE_NAME};
 use crate::kit::http::{Endpoint, HttpsClient, Response, TransportError, server_name, tls_config};
 use crate::kit::order_state::{OrderState, QueryReason, ReportsClosed};
 use crate::kit::private_stream::{self, StreamMsg, StreamThreads, WsTarget};
+use crate::kit::rate_limit::{Cost, Decision, RateLimiter};
 use crate::kit::thread::{self, Inputs, VenueGateway};
+use crate::kit::time_sync::TimeSync;
 use qt_core::queue::{Consumer, Producer};
 use qt_core::{
     AccountId, ClientOrderId, Clock as _, ExecutionReport, Instrument, InstrumentId, Nanos, Notional, OrderCommand,
@@ -39,19 +43,11 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 pub use crate::kit::thread::IDLE_SLEEP;
-/// Binance's REQUEST_WEIGHT per minute.
-pub const WEIGHT_LIMIT: u32 = 6000;
-/// Above this used weight requests are paced ([`WEIGHT_PACE`] apart) and queries deferred.
-pub const WEIGHT_SLOWDOWN: u32 = WEIGHT_LIMIT * 9 / 10;
-/// Pause before each request while the used weight is above [`WEIGHT_SLOWDOWN`].
-pub const WEIGHT_PACE: Duration = Duration::from_millis(20);
 /// Delay of the query of a stream's live orders after it reconnects: the server subscribes the
 /// session to account events only after the upgrade answer, so an immediate query could miss
 /// a fill that happens in between.
 pub const RECONNECT_QUERY_DELAY: Duration = Duration::from_millis(250);
 pub use crate::kit::order_state::{NOT_FOUND_LIMIT, NOT_FOUND_RETRY, QUERY_BACKOFF_MAX};
-/// Default `Retry-After` when a 429/418 carries none.
-const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
 
 const ORDER_PATH: &str = "/api/v3/order";
 const OPEN_ORDERS_PATH: &str = "/api/v3/openOrders";
@@ -99,6 +95,8 @@ pub fn spawn(
     drop(tx);
 
     let mut gateway = Gateway::new(&cfg, new_rest(), reports);
+    // The venue's clock before the first order: every signed timestamp uses it.
+    gateway.sync_time(Instant::now());
     let mut inputs = Inputs { orders, stream: rx };
     let spawned = std::thread::Builder::new().name("qt-gw-binance".into()).spawn(move || {
         thread::run(&mut gateway, &mut inputs, &stop, VENUE_NAME);
@@ -212,8 +210,8 @@ struct Gateway {
     account_index: HashMap<AccountId, usize>,
     http: HttpsClient,
     state: OrderState,
-    used_weight: u32,
-    backoff_until: Option<Instant>,
+    limits: RateLimiter,
+    time: TimeSync,
 }
 
 impl VenueGateway for Gateway {
@@ -233,7 +231,12 @@ impl VenueGateway for Gateway {
     }
 
     fn on_timers(&mut self, now: Instant) -> Result<usize, ReportsClosed> {
-        self.run_due_reconciles(now)
+        let mut n = 0;
+        if self.time.due(now) {
+            self.sync_time(now);
+            n += 1;
+        }
+        Ok(n + self.run_due_reconciles(now)?)
     }
 
     /// Logs orders whose fate is still unknown at exit.
@@ -270,32 +273,64 @@ impl Gateway {
             account_index,
             http,
             state: OrderState::new(cfg.venue, reports),
-            used_weight: 0,
-            backoff_until: None,
+            limits: RateLimiter::new(limits::RULES, cfg.accounts.len()),
+            time: TimeSync::new(cfg.clock.clone(), cfg.time_sync_every),
         }
     }
 
     // ---- requests ------------------------------------------------------------------------
 
-    /// Sends a signed request for account `acct` and notes the rate-limit headers.
-    fn signed(
-        &mut self,
-        acct: usize,
-        method: &'static str,
-        path: &str,
-        params: &[(&str, &str)],
-    ) -> Result<Response, TransportError> {
-        if self.used_weight >= WEIGHT_SLOWDOWN {
-            std::thread::sleep(WEIGHT_PACE);
+    /// Estimates the venue's clock (`GET /api/v3/time`, best of several samples); on failure
+    /// the last estimate stays and the next try is due later.
+    #[cold]
+    fn sync_time(&mut self, now: Instant) {
+        let venue_ms = self.time.venue_ms();
+        if self.limits.check(now, 0, venue_ms, limits::TIME) == Decision::Refuse {
+            return;
+        }
+        let (http, rate) = (&mut self.http, &mut self.limits);
+        let result = self.time.sync(now, || {
+            rate.spend(0, venue_ms, limits::TIME);
+            server_time(http)
+        });
+        match result {
+            Ok(e) => {
+                let stats = &mut self.state.stats;
+                stats.time_syncs += 1;
+                stats.clock_offset_ms = e.offset_ms;
+                if e.offset_ms.unsigned_abs() > stats.max_clock_offset_ms.unsigned_abs() {
+                    stats.max_clock_offset_ms = e.offset_ms;
+                }
+                log::debug!("binance gateway: venue clock offset {} ms (round trip {} ms)", e.offset_ms, e.rtt_ms);
+            }
+            Err(e) => log::warn!("binance gateway: venue clock not re-estimated: {e}"),
+        }
+    }
+
+    /// Whether a request of `cost` for account `acct` may be sent now (false: past a limit, or
+    /// backing off after a 429/418).
+    fn admit(&mut self, acct: usize, cost: Cost) -> bool {
+        self.limits.check(Instant::now(), acct, self.time.venue_ms(), cost) != Decision::Refuse
+    }
+
+    /// Sends a signed request of `cost` for account `acct` (paced near a limit), timestamped
+    /// with the venue's clock, and notes the rate-limit headers; a timestamp reject (-1021)
+    /// makes the clock due for a re-estimate.
+    fn signed(&mut self, acct: usize, req: Req<'_>) -> Result<Response, TransportError> {
+        let Req { method, path, params, cost } = req;
+        if let Decision::Pace(wait) = self.limits.check(Instant::now(), acct, self.time.venue_ms(), cost) {
+            std::thread::sleep(wait);
         }
         let Some(account) = self.accounts.get(acct) else {
             return Err(TransportError { sent: false, timed_out: false, reason: "no such account".into() });
         };
-        let query = signed_query(&account.signer, params, &self.recv_window, now_ms());
+        let venue_ms = self.time.venue_ms();
+        let query = signed_query(&account.signer, params, &self.recv_window, venue_ms);
         let key = account.api_key.clone();
+        self.limits.spend(acct, venue_ms, cost);
         let result = self.http.request(method, path, &query, &[("X-MBX-APIKEY", &key)]);
         match &result {
-            Ok(resp) => self.note_limits(resp),
+            Ok(resp) => self.note_answer(acct, venue_ms, resp),
             Err(e) => {
                 self.state.stats.transport_errors += 1;
                 log::warn!("binance gateway: {method} {}{path}: {e}", self.http.endpoint().url);
@@ -304,33 +339,48 @@ impl Gateway {
         result
     }
 
-    fn note_limits(&mut self, resp: &Response) {
-        if let Some(w) = resp.header("x-mbx-used-weight-1m").and_then(|v| v.parse::<u32>().ok()) {
-            self.used_weight = w;
-            self.state.stats.max_used_weight = self.state.stats.max_used_weight.max(w);
+    /// [`Self::signed`], sent once more after a re-estimate of the venue's clock if the venue
+    /// refused its timestamp (-1021). Safe for a new order: Binance checks the timestamp before
+    /// it processes the request, so the refused one was not placed (see
+    /// [`CODE_INVALID_TIMESTAMP`]); the second try carries the same client order id.
+    fn signed_resyncing(&mut self, acct: usize, req: Req<'_>) -> Result<Response, TransportError> {
+        let first = self.signed(acct, req);
+        match &first {
+            Ok(resp) if is_timestamp_reject(resp) => {
+                self.sync_time(Instant::now());
+                let second = self.signed(acct, req);
+                if let Ok(resp) = &second
+                    && is_timestamp_reject(resp)
+                {
+                    log::error!(
+                        "binance gateway: {} {}: the venue refused the timestamp again after a re-sync \
+                         (offset {} ms, recvWindow {} ms): {}",
+                        req.method,
+                        req.path,
+                        self.time.offset_ms(),
+                        self.recv_window,
+                        resp.body_excerpt()
+                    );
+                }
+                second
+            }
+            _ => first,
         }
-        if matches!(resp.status, 418 | 429) {
+    }
+
+    fn note_answer(&mut self, acct: usize, venue_ms: i64, resp: &Response) {
+        let header = |name: &str| resp.header(name).map(str::to_string);
+        if let Some(wait) = self.limits.on_response(Instant::now(), acct, venue_ms, resp.status, header) {
             self.state.stats.rate_limited += 1;
-            let wait = resp
-                .header("retry-after")
-                .and_then(|v| v.parse::<u64>().ok())
-                .map_or(DEFAULT_RETRY_AFTER, Duration::from_secs);
             log::warn!("binance gateway: HTTP {} from the venue; not sending for {wait:?}", resp.status);
-            self.backoff_until = Some(Instant::now() + wait);
         } else if resp.status >= 500 {
             self.state.stats.transport_errors += 1;
             log::warn!("binance gateway: HTTP {} from the venue: {}", resp.status, resp.body_excerpt());
         }
-    }
-
-    fn backing_off(&mut self) -> bool {
-        match self.backoff_until {
-            Some(t) if Instant::now() < t => true,
-            Some(_) => {
-                self.backoff_until = None;
-                false
-            }
-            None => false,
+        self.state.stats.max_used_weight = self.limits.max_used(limits::WEIGHT_RULE);
+        if is_timestamp_reject(resp) {
+            self.state.stats.timestamp_rejects += 1;
+            self.time.expire();
         }
     }
 
@@ -342,7 +392,7 @@ impl Gateway {
         let local_reject = match (account, inst) {
             (_, None) => Some(RejectReason::UnknownInstrument),
             (None, _) => Some(RejectReason::Other),
-            _ if self.backing_off() => Some(RejectReason::RateLimited),
+            (Some(acct), _) if !self.admit(acct, limits::NEW_ORDER) => Some(RejectReason::RateLimited),
             _ => None,
         };
         let (Some(acct), Some(idx), None) = (account, inst, local_reject) else {
@@ -390,7 +440,8 @@ impl Gateway {
         params.push(("newOrderRespType", "ACK"));
         self.state.insert(order_id, request);
         self.state.stats.orders_sent += 1;
-        let result = self.signed(acct, "POST", ORDER_PATH, &params);
+        let result = self
+            .signed_resyncing(acct, Req { method: "POST", path: ORDER_PATH, params: &params, cost: limits::NEW_ORDER });
         match result {
             Ok(resp) if resp.status == 200 => match serde_json::from_slice::<AckAnswer>(&resp.body) {
                 Ok(ack) => self.state.ensure_accepted(order_id, ack.order_id, ms_to_nanos(ack.transact_time)),
@@ -442,14 +493,16 @@ impl Gateway {
         let (Some(&acct), Some(&idx)) = (self.account_index.get(&account), self.by_id.get(&instrument)) else {
             return reject(self, RejectReason::UnknownOrder);
         };
-        if self.backing_off() {
+        if !self.admit(acct, limits::CANCEL) {
             return reject(self, RejectReason::RateLimited);
         }
         let symbol = self.instruments[idx].symbol().to_string();
         let client_id = ClientOrderId::new(self.run_id, order_id);
         self.state.stats.cancel_requests += 1;
         let params = [("symbol", symbol.as_str()), ("origClientOrderId", client_id.as_str())];
-        match self.signed(acct, "DELETE", ORDER_PATH, &params) {
+        match self
+            .signed_resyncing(acct, Req { method: "DELETE", path: ORDER_PATH, params: &params, cost: limits::CANCEL })
+        {
             // The stream's CANCELED event reports it.
             Ok(resp) if resp.status == 200 => Ok(()),
             Ok(resp) if resp.status >= 500 => {
@@ -490,12 +543,20 @@ impl Gateway {
             None => self.instruments.iter().map(|i| i.symbol().to_string()).collect(),
         };
         for symbol in symbols {
-            if self.backing_off() {
+            if !self.admit(acct, limits::CANCEL) {
                 log::warn!("binance gateway: cancel-all of {symbol} skipped: rate limited");
                 continue;
             }
             self.state.stats.cancel_requests += 1;
-            match self.signed(acct, "DELETE", OPEN_ORDERS_PATH, &[("symbol", symbol.as_str())]) {
+            match self.signed_resyncing(
+                acct,
+                Req {
+                    method: "DELETE",
+                    path: OPEN_ORDERS_PATH,
+                    params: &[("symbol", symbol.as_str())],
+                    cost: limits::CANCEL,
+                },
+            ) {
                 Ok(resp) if resp.status == 200 => {}
                 Ok(resp) => {
                     let (code, msg) = api_error(&resp.body);
@@ -510,6 +571,21 @@ impl Gateway {
             }
         }
     }
+}
+
+/// One signed request: what [`Gateway::signed`] sends.
+#[derive(Debug, Clone, Copy)]
+struct Req<'a> {
+    method: &'static str,
+    path: &'a str,
+    params: &'a [(&'a str, &'a str)],
+    /// Its weight and orders, for the rate limiter.
+    cost: Cost,
+}
+
+/// Whether an answer is Binance refusing the request's timestamp (-1021).
+fn is_timestamp_reject(resp: &Response) -> bool {
+    resp.status == 400 && api_error(&resp.body).0 == CODE_INVALID_TIMESTAMP
 }
 
 fn inst_notional(inst: &Instrument, price: Price, qty: Qty) -> Notional {

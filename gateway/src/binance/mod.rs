@@ -46,6 +46,8 @@
 pub mod account;
 pub mod errors;
 pub mod gateway;
+pub(crate) mod limits;
+pub(crate) mod server_time;
 pub mod settle;
 pub(crate) mod signer;
 pub(crate) mod trades;
@@ -58,13 +60,14 @@ pub use gateway::spawn;
 /// The venue's name in messages.
 pub(crate) const VENUE_NAME: &str = "Binance";
 
-use qt_core::{AccountId, Instrument, VenueId};
+use qt_core::{AccountId, Clock, Instrument, VenueId, WallClock};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Everything the Binance gateway needs. [`Default`] is production Binance (`api.binance.com`,
-/// `stream.binance.com:9443`, webpki roots, `recvWindow` 5000, 5 s request timeout) with no
-/// instruments or accounts.
+/// `stream.binance.com:9443`, webpki roots, `recvWindow` 5000, 5 s request timeout, the wall
+/// clock re-synced with the venue's every minute) with no instruments or accounts.
 #[derive(Clone)]
 pub struct BinanceGatewayConfig {
     /// REST base URL, e.g. `https://api.binance.com` or `https://127.0.0.1:PORT`.
@@ -88,6 +91,12 @@ pub struct BinanceGatewayConfig {
     /// Bound on connecting and on each read/write of a request; a new order without an answer
     /// in this time is reconciled.
     pub request_timeout: Duration,
+    /// Our clock: signed timestamps are this plus the venue's offset from it (the wall clock;
+    /// a test gives a clock that is off).
+    pub clock: Arc<dyn Clock>,
+    /// Interval between estimates of the venue's clock (`GET /api/v3/time`); zero: only at
+    /// start and after a timestamp reject (-1021).
+    pub time_sync_every: Duration,
 }
 
 impl Default for BinanceGatewayConfig {
@@ -103,6 +112,8 @@ impl Default for BinanceGatewayConfig {
             accounts: Vec::new(),
             run_id: 0,
             request_timeout: Duration::from_secs(5),
+            clock: Arc::new(WallClock),
+            time_sync_every: crate::kit::time_sync::DEFAULT_EVERY,
         }
     }
 }
@@ -122,6 +133,8 @@ impl std::fmt::Debug for BinanceGatewayConfig {
             .field("accounts", &accounts)
             .field("run_id", &self.run_id)
             .field("request_timeout", &self.request_timeout)
+            .field("clock", &self.clock)
+            .field("time_sync_every", &self.time_sync_every)
             .finish()
     }
 }

@@ -9,11 +9,13 @@
 
 use crate::binance::errors::{CODE_NO_SUCH_ORDER, GatewayError, is_auth_refusal};
 use crate::binance::gateway::{now_ms, validate};
+use crate::binance::server_time::synced_clock;
 use crate::binance::signer::{Signer, signed_query};
 use crate::binance::trades::{MY_TRADES_PATH, parse_trades, to_fill};
 use crate::binance::user_stream::api_error;
 use crate::binance::{BinanceGatewayConfig, VENUE_NAME};
 use crate::kit::http::{HttpsClient, Response, server_name, tls_config};
+use crate::kit::time_sync::TimeSync;
 use qt_core::{AccountId, Instrument, Nanos, Qty};
 use serde::Deserialize;
 
@@ -90,6 +92,9 @@ pub struct Settler {
     url: String,
     recv_window: String,
     accounts: Vec<(AccountId, String, Signer)>,
+    /// The venue's clock, estimated before the first signed request.
+    time: Option<TimeSync>,
+    cfg: BinanceGatewayConfig,
 }
 
 impl std::fmt::Debug for Settler {
@@ -108,7 +113,7 @@ impl Settler {
         let url = rest.url.clone();
         let http = HttpsClient::new(rest, name, tls, cfg.request_timeout);
         let accounts = cfg.accounts.iter().map(|(a, k, s)| (*a, k.clone(), Signer::new(s))).collect();
-        Ok(Self { http, url, recv_window: cfg.recv_window_ms.to_string(), accounts })
+        Ok(Self { http, url, recv_window: cfg.recv_window_ms.to_string(), accounts, time: None, cfg: cfg.clone() })
     }
 
     fn signed(
@@ -125,8 +130,13 @@ impl Settler {
                 problems: vec![format!("account {} has no key here", account.0)],
             });
         };
-        let query = signed_query(signer, params, &self.recv_window, now_ms());
-        let key = key.clone();
+        let (key, signer) = (key.clone(), signer.clone());
+        let time = match self.time.take() {
+            Some(t) => t,
+            None => synced_clock(&self.cfg, &mut self.http),
+        };
+        let query = signed_query(&signer, params, &self.recv_window, time.venue_ms());
+        self.time = Some(time);
         self.http
             .request(method, path, &query, &[("X-MBX-APIKEY", &key)])
             .map_err(|e| GatewayError::Connect { url, reason: e.to_string() })

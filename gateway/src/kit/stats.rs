@@ -77,4 +77,14 @@ pub struct GatewayStats {
     pub unknown_order_events: u64,
     /// Largest `X-MBX-USED-WEIGHT-1M` seen.
     pub max_used_weight: u32,
+    /// Estimates of the venue's clock made ([`crate::kit::time_sync`]).
+    pub time_syncs: u64,
+    /// The venue's clock minus ours at the last estimate, ms (the skew signed timestamps were
+    /// corrected by).
+    pub clock_offset_ms: i64,
+    /// The estimate farthest from zero, ms.
+    pub max_clock_offset_ms: i64,
+    /// Requests the venue refused for their timestamp (Binance -1021); each makes the clock due
+    /// for a re-estimate, and an order or cancel is sent once more after it.
+    pub timestamp_rejects: u64,
 }

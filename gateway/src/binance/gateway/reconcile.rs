@@ -8,8 +8,9 @@
 //! Cold paths of the gateway thread: each query blocks it for at most the request timeout;
 //! allocates per query.
 
-use super::{Gateway, ORDER_PATH, QueryAnswer, WEIGHT_SLOWDOWN, inst_notional, ms_to_nanos};
+use super::{Gateway, ORDER_PATH, QueryAnswer, Req, inst_notional, ms_to_nanos};
 use crate::binance::errors::CODE_NO_SUCH_ORDER;
+use crate::binance::limits;
 use crate::binance::trades::{MY_TRADES_PATH, TradeFill, parse_trades, recovered_fills};
 use crate::binance::user_stream::api_error;
 use crate::kit::order_state::{NOT_FOUND_LIMIT, QueryReason, Reconcile, ReportsClosed};
@@ -26,8 +27,10 @@ impl Gateway {
         if due.is_empty() {
             return Ok(0);
         }
-        if self.backing_off() || self.used_weight >= WEIGHT_SLOWDOWN {
-            let until = self.backoff_until.unwrap_or(now + Duration::from_secs(1));
+        // Near a limit (any account's) or backing off: queries are cold work and wait.
+        let venue_ms = self.time.venue_ms();
+        if (0..self.accounts.len().max(1)).any(|a| self.limits.near_limit(now, a, venue_ms)) {
+            let until = self.limits.backoff_until().unwrap_or(now + Duration::from_secs(1));
             self.state.defer_all(until);
             return Ok(0);
         }
@@ -53,8 +56,15 @@ impl Gateway {
         let symbol = self.instruments[idx].symbol().to_string();
         let client_id = ClientOrderId::new(self.run_id, order_id);
         self.state.stats.reconciliations += 1;
-        let result =
-            self.signed(acct, "GET", ORDER_PATH, &[("symbol", &symbol), ("origClientOrderId", client_id.as_str())]);
+        let result = self.signed(
+            acct,
+            Req {
+                method: "GET",
+                path: ORDER_PATH,
+                params: &[("symbol", &symbol), ("origClientOrderId", client_id.as_str())],
+                cost: limits::QUERY_ORDER,
+            },
+        );
         let retry = |g: &mut Self, not_found: bool| g.state.retry(order_id, not_found);
         let resp = match result {
             Ok(resp) => resp,
@@ -182,20 +192,28 @@ impl Gateway {
     /// (weight 5); the error says why they are not known.
     #[cold]
     fn missing_trades(&mut self, order_id: OrderId, idx: usize, missing: Qty) -> Result<Vec<TradeFill>, String> {
-        if self.backing_off() {
-            return Err("rate limited".into());
-        }
         let o = self.state.get(&order_id).ok_or("the order is no longer live")?;
         if o.venue_order_id == 0 {
             return Err("the venue's order id is not known".into());
         }
         let acct = *self.account_index.get(&o.request.account).ok_or("unknown account")?;
         let venue_order_id = o.venue_order_id;
+        if !self.admit(acct, limits::MY_TRADES) {
+            return Err("rate limited".into());
+        }
         let symbol = self.instruments[idx].symbol().to_string();
         let id_text = venue_order_id.to_string();
         self.state.stats.trade_queries += 1;
         let resp = self
-            .signed(acct, "GET", MY_TRADES_PATH, &[("symbol", &symbol), ("orderId", &id_text)])
+            .signed(
+                acct,
+                Req {
+                    method: "GET",
+                    path: MY_TRADES_PATH,
+                    params: &[("symbol", &symbol), ("orderId", &id_text)],
+                    cost: limits::MY_TRADES,
+                },
+            )
             .map_err(|e| format!("{MY_TRADES_PATH}: {e}"))?;
         if resp.status != 200 {
             let (code, msg) = api_error(&resp.body);
