@@ -654,7 +654,11 @@ fn a_gateway_whose_clock_is_off_syncs_with_the_venue_and_trades() {
     // 3 s ahead (the venue refuses a timestamp 1000 ms ahead) and 6 s behind (beyond the
     // 5000 ms recvWindow): unsynced, every signed request would get -1021.
     for skew_ms in [3_000, -6_000] {
-        let mut h = Harness::start_with(|c| c.clock = Arc::new(SkewedClock(skew_ms)));
+        let block = qt_core::stats::private_block::<qt_core::stats::blocks::GatewayClockStats>();
+        let mut h = Harness::start_with(|c| {
+            c.clock = Arc::new(SkewedClock(skew_ms));
+            c.clock_stats = Some(block.clone());
+        });
         let (_, ask) = h.best();
         let qty = h.inst.parse_qty(h.venue_inst().qty_text(ask.1).as_str()).unwrap();
         let id = h.send_new(Side::Buy, OrderType::Limit, TimeInForce::Ioc, h.gw_price(ask.0), qty);
@@ -670,6 +674,9 @@ fn a_gateway_whose_clock_is_off_syncs_with_the_venue_and_trades() {
         // The venue's clock minus ours is minus our skew (within loopback round trips).
         assert!((stats.clock_offset_ms + skew_ms).abs() < 500, "skew {skew_ms} ms: {stats:?}");
         assert_eq!(stats.max_clock_offset_ms, stats.clock_offset_ms, "{stats:?}");
+        // The stats file's gauge says the same (signed, two's complement).
+        assert_eq!(block.offset_ms.get() as i64, stats.clock_offset_ms);
+        assert_eq!((block.syncs.get(), block.timestamp_rejects.get()), (stats.time_syncs, 0));
     }
 }
 

@@ -31,6 +31,8 @@ use crate::kit::rate_limit::{Cost, Decision, RateLimiter};
 use crate::kit::thread::{self, Inputs, VenueGateway};
 use crate::kit::time_sync::TimeSync;
 use qt_core::queue::{Consumer, Producer};
+use qt_core::stats::StatsHandle;
+use qt_core::stats::blocks::GatewayClockStats;
 use qt_core::{
     AccountId, ClientOrderId, Clock as _, ExecutionReport, Instrument, InstrumentId, Nanos, Notional, OrderCommand,
     OrderId, OrderRequest, OrderType, Price, Qty, RejectReason, ReportKind, Rounding, Side, TimeInForce, WallClock,
@@ -212,6 +214,7 @@ struct Gateway {
     state: OrderState,
     limits: RateLimiter,
     time: TimeSync,
+    clock_stats: Option<StatsHandle<GatewayClockStats>>,
 }
 
 impl VenueGateway for Gateway {
@@ -231,12 +234,8 @@ impl VenueGateway for Gateway {
     }
 
     fn on_timers(&mut self, now: Instant) -> Result<usize, ReportsClosed> {
-        let mut n = 0;
-        if self.time.due(now) {
-            self.sync_time(now);
-            n += 1;
-        }
-        Ok(n + self.run_due_reconciles(now)?)
+        let synced = self.time.due(now) && self.sync_time(now);
+        Ok(usize::from(synced) + self.run_due_reconciles(now)?)
     }
 
     /// Logs orders whose fate is still unknown at exit.
@@ -275,18 +274,20 @@ impl Gateway {
             state: OrderState::new(cfg.venue, reports),
             limits: RateLimiter::new(limits::RULES, cfg.accounts.len()),
             time: TimeSync::new(cfg.clock.clone(), cfg.time_sync_every),
+            clock_stats: cfg.clock_stats.clone(),
         }
     }
 
     // ---- requests ------------------------------------------------------------------------
 
     /// Estimates the venue's clock (`GET /api/v3/time`, best of several samples); on failure
-    /// the last estimate stays and the next try is due later.
+    /// the last estimate stays and the next try is due later. False when the rate limiter
+    /// refused the requests (backing off): the estimate stays due.
     #[cold]
-    fn sync_time(&mut self, now: Instant) {
+    fn sync_time(&mut self, now: Instant) -> bool {
         let venue_ms = self.time.venue_ms();
         if self.limits.check(now, 0, venue_ms, limits::TIME) == Decision::Refuse {
-            return;
+            return false;
         }
         let (http, rate) = (&mut self.http, &mut self.limits);
         let result = self.time.sync(now, || {
@@ -301,10 +302,16 @@ impl Gateway {
                 if e.offset_ms.unsigned_abs() > stats.max_clock_offset_ms.unsigned_abs() {
                     stats.max_clock_offset_ms = e.offset_ms;
                 }
+                if let Some(block) = &self.clock_stats {
+                    // Two's complement: the gauge is read as signed.
+                    block.offset_ms.set(e.offset_ms as u64);
+                    block.syncs.incr();
+                }
                 log::debug!("binance gateway: venue clock offset {} ms (round trip {} ms)", e.offset_ms, e.rtt_ms);
             }
             Err(e) => log::warn!("binance gateway: venue clock not re-estimated: {e}"),
         }
+        true
     }
 
     /// Whether a request of `cost` for account `acct` may be sent now (false: past a limit, or
@@ -380,6 +387,9 @@ impl Gateway {
         self.state.stats.max_used_weight = self.limits.max_used(limits::WEIGHT_RULE);
         if is_timestamp_reject(resp) {
             self.state.stats.timestamp_rejects += 1;
+            if let Some(block) = &self.clock_stats {
+                block.timestamp_rejects.incr();
+            }
             self.time.expire();
         }
     }

@@ -1,18 +1,23 @@
 //! The Binance spot order gateway: one thread (`qt-gw-binance`) between the core's order ring
 //! and report ring, speaking Binance's REST API for orders and its user data stream for fills.
+//! It runs on the gateway kit ([`crate::kit`]), which owns everything venue-neutral — the loop,
+//! the order state and reconciliation schedule, the private-stream threads, the HTTPS client,
+//! the rate limiter and the server-time sync; this folder holds only what is Binance's.
 //!
 //! ```text
 //!  core ──OrderCommand ring──► qt-gw-binance ──HTTPS keep-alive──► POST/DELETE/GET /api/v3/order
 //!       ◄─ExecutionReport ring─┘      ▲                              DELETE /api/v3/openOrders
-//!                                     │ crossbeam channel (frames, connects, drops)
+//!                                     │ bounded crossbeam channel    GET /api/v3/time
+//!                                     │ (frames, connects, drops)
 //!                      qt-gw-binance-us<N> (one per account) ◄─WSS─ <ws_url>/ws/<listenKey>
 //!                        owns the listen key: POST at start and on reconnect, PUT every 30 min,
 //!                        DELETE on exit
 //! ```
 //!
 //! - [`spawn`] validates the configuration (every problem at once), creates each account's
-//!   listen key and opens its user data stream *before* it returns, so an order sent after
-//!   `spawn` returns cannot fill unseen; then it starts the threads.
+//!   listen key and opens its user data stream, and estimates the venue's clock, all *before* it
+//!   returns, so an order sent after `spawn` returns cannot fill unseen nor carry a timestamp
+//!   off the venue's clock; then it starts the threads.
 //! - New orders: `POST /api/v3/order` (signed, `newOrderRespType=ACK`, client order id
 //!   [`qt_core::ClientOrderId`]) → `Accepted` or `Rejected(reason)` from Binance's error code.
 //!   An order whose fate is unknown (HTTP 5xx, a timeout, a lost answer) is *reconciled*: queried
@@ -25,21 +30,25 @@
 //!   commission from `GET /api/v3/myTrades` (`trades`); if the trade list cannot be had or
 //!   does not add up, as one fill with its fee unknown (zero, logged, counted in
 //!   [`GatewayStats::fills_without_fee`] for the run summary).
-//! - Rate limits: `X-MBX-USED-WEIGHT-1M` is tracked (requests are paced near the limit), and a
-//!   429/418 stops sending for its `Retry-After` (orders meanwhile are rejected locally with
-//!   `RateLimited`, never queued).
+//! - Rate limits (`limits`: the kit's limiter with Binance's table): `X-MBX-USED-WEIGHT-1M`
+//!   per IP and `X-MBX-ORDER-COUNT-10S`/`-1D` per account; requests are paced near a limit, an
+//!   order past one is rejected locally with `RateLimited` (never queued), and a 429/418 stops
+//!   sending for its `Retry-After`.
+//! - Time (`server_time`: `GET /api/v3/time`, the kit's time sync): every signed timestamp is
+//!   the venue's clock estimate; re-estimated every [`BinanceGatewayConfig::time_sync_every`]
+//!   and at once after a -1021, after which that order (or cancel) is sent once more.
 //!
 //! - Account snapshots: [`account::query_balances`] (`GET /api/v3/account`, signed) is a cold
 //!   helper for reconciliation, called off the core thread on its own connection. A key or
 //!   secret the venue refuses (-1022, -2014, -2015, HTTP 401) is [`GatewayError::AuthRejected`],
 //!   here and when [`spawn`] creates the listen keys.
 //!
-//! Files: [`gateway`] (the thread; its stream events in `gateway/stream_events.rs`, its order
-//! queries and catch-up in `gateway/reconcile.rs`),
+//! Files: [`gateway`] (start-up, requests, commands; its stream events in
+//! `gateway/stream_events.rs`, its order queries and catch-up in `gateway/reconcile.rs`),
 //! `trades` (`myTrades`: a missing fill's real commission), [`account`] (balances),
-//! [`settle`] (a restart settling the orders an earlier run left open),
-//! `user_stream` (WebSocket threads), `https` (the HTTPS client and TLS), `signer` (HMAC),
-//! [`errors`] ([`GatewayError`], code mapping).
+//! [`settle`] (a restart settling the orders an earlier run left open), `user_stream` (the
+//! listen-key session the kit's stream thread drives), `limits`, `server_time`, `signer`
+//! (HMAC), [`errors`] (code mapping; [`GatewayError`] is the kit's).
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
@@ -60,6 +69,8 @@ pub use gateway::spawn;
 /// The venue's name in messages.
 pub(crate) const VENUE_NAME: &str = "Binance";
 
+use qt_core::stats::StatsHandle;
+use qt_core::stats::blocks::GatewayClockStats;
 use qt_core::{AccountId, Clock, Instrument, VenueId, WallClock};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -97,6 +108,9 @@ pub struct BinanceGatewayConfig {
     /// Interval between estimates of the venue's clock (`GET /api/v3/time`); zero: only at
     /// start and after a timestamp reject (-1021).
     pub time_sync_every: Duration,
+    /// Where the gateway thread publishes its clock estimate in the stats file (a private
+    /// block when `None`).
+    pub clock_stats: Option<StatsHandle<GatewayClockStats>>,
 }
 
 impl Default for BinanceGatewayConfig {
@@ -114,6 +128,7 @@ impl Default for BinanceGatewayConfig {
             request_timeout: Duration::from_secs(5),
             clock: Arc::new(WallClock),
             time_sync_every: crate::kit::time_sync::DEFAULT_EVERY,
+            clock_stats: None,
         }
     }
 }
@@ -135,6 +150,7 @@ impl std::fmt::Debug for BinanceGatewayConfig {
             .field("request_timeout", &self.request_timeout)
             .field("clock", &self.clock)
             .field("time_sync_every", &self.time_sync_every)
+            .field("clock_stats", &self.clock_stats.is_some())
             .finish()
     }
 }

@@ -300,3 +300,44 @@ pub(crate) fn run<S: StreamSession>(
     }
     close_unstarted(session, ws);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(n: usize) -> StreamMsg {
+        StreamMsg { account: 0, event: StreamEvent::Frame(n.to_string()) }
+    }
+
+    #[test]
+    fn a_full_channel_waits_for_room_and_never_drops_a_frame() {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let stop = AtomicBool::new(false);
+        assert!(send(&tx, &stop, frame(0)));
+        std::thread::scope(|s| {
+            // The gateway takes its frames late (after a few poll periods of the sender).
+            let taker = s.spawn(|| {
+                std::thread::sleep(READ_POLL * 3);
+                (0..3).map(|_| rx.recv().unwrap()).collect::<Vec<_>>()
+            });
+            assert!(send(&tx, &stop, frame(1)), "waited, then delivered");
+            assert!(send(&tx, &stop, frame(2)));
+            let got: Vec<String> = taker
+                .join()
+                .unwrap()
+                .into_iter()
+                .map(|m| match m.event {
+                    StreamEvent::Frame(t) => t,
+                    other => panic!("{other:?}"),
+                })
+                .collect();
+            assert_eq!(got, ["0", "1", "2"]);
+        });
+        // Full and stopping: gives up instead of waiting forever.
+        assert!(send(&tx, &stop, frame(3)));
+        stop.store(true, Ordering::Relaxed);
+        assert!(!send(&tx, &stop, frame(4)));
+        drop(rx);
+        assert!(!send(&tx, &AtomicBool::new(false), frame(5)), "the gateway is gone");
+    }
+}
