@@ -22,7 +22,8 @@ use std::time::{Duration, Instant};
 pub const IDLE_SLEEP: Duration = Duration::from_micros(100);
 /// The loop's idle strategy: 64 idle passes spinning, 64 yielding, then sleeps doubling up to
 /// [`IDLE_SLEEP`].
-pub(crate) const IDLE: IdleStrategy = IdleStrategy::Backoff { spins: 64, yields: 64, max_sleep_us: 100 };
+pub(crate) const IDLE: IdleStrategy =
+    IdleStrategy::Backoff { spins: 64, yields: 64, max_sleep_us: IDLE_SLEEP.as_micros() as u64 };
 
 /// What a venue's gateway does with each input; [`run`] calls it on the gateway thread.
 pub(crate) trait VenueGateway {
