@@ -2,7 +2,12 @@
 //! [`qt_core::OrderCommand`]s from the core's bounded queue and returns
 //! [`qt_core::ExecutionReport`]s on another. The simulated exchange that sits behind the same
 //! queues in a simulated run lives in `qt-venue-sim` (`qt_venue_sim::exchange`).
+//!
+//! [`kit`] holds what every venue's gateway does the same way (the loop, order state and
+//! reconciliation, private-stream threads, HTTPS client, rate limiter, server-time sync); a
+//! venue's module ([`binance`]) holds only its differences.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod binance;
+pub mod kit;

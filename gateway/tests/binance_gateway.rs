@@ -12,7 +12,7 @@ use qt_core::queue::{Consumer, Producer, spsc};
 use qt_core::{
     AccountId, ExecutionReport, Instrument, InstrumentId, InstrumentKind, InstrumentSpec, Liquidity, Nanos, Notional,
     OrderCommand, OrderId, OrderRequest, OrderType, Price, Qty, Rate, RejectReason, ReportKind, Rounding, Side,
-    StrategyId, TimeInForce, Venue, VenueId,
+    StrategyId, TimeInForce, Venue, VenueId, WallClock,
 };
 use qt_gateway::binance::account::query_balances;
 use qt_gateway::binance::{BinanceGatewayConfig, GatewayStats, spawn};
@@ -121,6 +121,7 @@ impl Harness {
             accounts: vec![(GW, "gw-key".into(), "gw-secret".into())],
             run_id: RUN_ID,
             request_timeout: Duration::from_secs(10),
+            ..BinanceGatewayConfig::default()
         };
         tweak(&mut cfg);
         let (orders, orders_rx) = spsc(64);
@@ -636,4 +637,94 @@ fn rate_limit_answer_stops_sending_for_its_retry_after() {
     let stats = h.stop();
     assert_eq!((stats.orders_sent, stats.rate_limited), (2, 1), "the second was never sent: {stats:?}");
     assert_eq!(stats.rejected.get(RejectReason::RateLimited), 2);
+}
+
+/// Our clock, `skew_ms` off the wall clock (the simulator's clock is the wall clock).
+#[derive(Debug)]
+struct SkewedClock(i64);
+
+impl qt_core::Clock for SkewedClock {
+    fn now(&self) -> Nanos {
+        Nanos(qt_core::Clock::now(&WallClock).0 + self.0 * 1_000_000)
+    }
+}
+
+#[test]
+fn a_gateway_whose_clock_is_off_syncs_with_the_venue_and_trades() {
+    // 3 s ahead (the venue refuses a timestamp 1000 ms ahead) and 6 s behind (beyond the
+    // 5000 ms recvWindow): unsynced, every signed request would get -1021.
+    for skew_ms in [3_000, -6_000] {
+        let block = qt_core::stats::private_block::<qt_core::stats::blocks::GatewayClockStats>();
+        let mut h = Harness::start_with(|c| {
+            c.clock = Arc::new(SkewedClock(skew_ms));
+            c.clock_stats = Some(block.clone());
+        });
+        let (_, ask) = h.best();
+        let qty = h.inst.parse_qty(h.venue_inst().qty_text(ask.1).as_str()).unwrap();
+        let id = h.send_new(Side::Buy, OrderType::Limit, TimeInForce::Ioc, h.gw_price(ask.0), qty);
+        let reports = h.reports_until(id, |r| {
+            matches!(r.kind, ReportKind::Canceled | ReportKind::Rejected(_))
+                || (r.kind == ReportKind::Fill && r.leaves_qty.is_zero())
+        });
+        assert_eq!(reports[0].kind, ReportKind::Accepted, "skew {skew_ms} ms: {reports:?}");
+        assert!(reports.iter().any(|r| r.kind == ReportKind::Fill), "skew {skew_ms} ms: {reports:?}");
+        let stats = h.stop();
+        assert_eq!(stats.timestamp_rejects, 0, "synced before the first order: {stats:?}");
+        assert!(stats.time_syncs >= 1, "{stats:?}");
+        // The venue's clock minus ours is minus our skew (within loopback round trips).
+        assert!((stats.clock_offset_ms + skew_ms).abs() < 500, "skew {skew_ms} ms: {stats:?}");
+        assert_eq!(stats.max_clock_offset_ms, stats.clock_offset_ms, "{stats:?}");
+        // The stats file's gauge says the same (signed, two's complement).
+        assert_eq!(block.offset_ms.get() as i64, stats.clock_offset_ms);
+        assert_eq!((block.syncs.get(), block.timestamp_rejects.get()), (stats.time_syncs, 0));
+    }
+}
+
+#[test]
+fn a_venue_clock_jump_is_absorbed_by_a_resync_and_one_retry() {
+    let mut h = Harness::start();
+    // After the gateway synced, the venue's clock steps 3 s back: our next timestamp is 3 s
+    // ahead of it and refused (-1021) — before the order is placed.
+    h.market().set_clock_skew_ms(-3_000);
+    let (bid, _) = h.best();
+    let far = h.gw_price(Price::from_units(bid.0.units() * 9 / 10));
+    let qty = h.inst.parse_qty("0.001").unwrap();
+    let id = h.send_new(Side::Buy, OrderType::Limit, TimeInForce::Gtc, far, qty);
+    let r = h.reports_until(id, |_| true);
+    assert_eq!(r[0].kind, ReportKind::Accepted, "re-synced and sent once more: {r:?}");
+    h.send_cancel(id);
+    let r = h.reports_until(id, |r| r.kind == ReportKind::Canceled);
+    assert_eq!(r.len(), 1, "{r:?}");
+    // One order at the venue, under our client id.
+    assert!(h.market().order(GW, 0, &OrderRef::Client(client_id(id))).is_some());
+    let stats = h.stop();
+    assert_eq!(stats.timestamp_rejects, 1, "{stats:?}");
+    assert_eq!((stats.orders_sent, stats.accepted, stats.cancels), (1, 1, 1), "{stats:?}");
+    assert!(stats.time_syncs >= 2, "at start and after the reject: {stats:?}");
+    assert!((stats.clock_offset_ms + 3_000).abs() < 500, "{stats:?}");
+}
+
+#[test]
+fn orders_past_the_venue_order_limit_are_refused_locally_never_sent() {
+    // Binance (and the simulator): 50 orders per account per 10 s window. 110 orders in a
+    // burst span at most two windows, so at least 10 are past the limit; each of those must be
+    // refused here (`RateLimited`) without being sent, so every order sent is accepted.
+    let mut h = Harness::start();
+    let (bid, _) = h.best();
+    let far = h.gw_price(Price::from_units(bid.0.units() * 9 / 10));
+    let qty = h.inst.parse_qty("0.001").unwrap();
+    let mut kinds = Vec::new();
+    for _ in 0..2 {
+        let ids: Vec<OrderId> =
+            (0..55).map(|_| h.send_new(Side::Buy, OrderType::Limit, TimeInForce::Gtc, far, qty)).collect();
+        for id in ids {
+            kinds.push(h.reports_until(id, |_| true)[0].kind);
+        }
+    }
+    let refused = kinds.iter().filter(|k| **k == ReportKind::Rejected(RejectReason::RateLimited)).count();
+    assert!(refused >= 10, "{kinds:?}");
+    assert!(kinds.iter().all(|k| matches!(k, ReportKind::Accepted | ReportKind::Rejected(RejectReason::RateLimited))));
+    let stats = h.stop();
+    assert_eq!(stats.orders_sent, stats.accepted, "a refused order was sent: {stats:?}");
+    assert_eq!(stats.accepted + refused as u64, 110, "{stats:?}");
 }

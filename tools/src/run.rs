@@ -638,6 +638,12 @@ pub fn build_live_with_stats(
                     instruments,
                     accounts: v.keys.clone(),
                     run_id,
+                    // The gateway thread publishes its estimate of the venue's clock.
+                    clock_stats: Some(
+                        engine
+                            .stats_region()
+                            .block_or_private(qt_core::stats::Owner::Gateway, &[("venue", v.venue.name())]),
+                    ),
                     ..BinanceGatewayConfig::default()
                 };
                 account_queries.push(cfg.clone());

@@ -264,6 +264,11 @@ pub fn render(outcome: &RunOutcome) -> String {
                     "  gateway   {venue}: sent {} accepted {} fills {} cancels {} transport errors {} reconnects {} max weight {}",
                     g.orders_sent, g.accepted, g.fills, g.cancels, g.transport_errors, g.reconnects, g.max_used_weight
                 );
+                let _ = writeln!(
+                    s,
+                    "  clock     {venue}: venue clock offset {} ms (largest {} ms, {} estimates), timestamp rejects {}",
+                    g.clock_offset_ms, g.max_clock_offset_ms, g.time_syncs, g.timestamp_rejects
+                );
                 let _ = writeln!(s, "{}", fee_line(*venue, g));
             }
             feed_health(&mut s, outcome);

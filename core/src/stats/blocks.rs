@@ -113,6 +113,33 @@ unsafe impl StatBlock for VenueStats {
     }
 }
 
+/// One live gateway's view of its venue's clock (owner: the gateway thread, `Owner::Gateway`):
+/// the server-time sync's estimate, which every signed timestamp is corrected by.
+#[derive(Debug, Default)]
+#[repr(C)]
+pub struct GatewayClockStats {
+    /// Gauge (i64 milliseconds, read in seconds): the venue's clock minus ours at the last
+    /// estimate.
+    pub offset_ms: Counter,
+    /// Estimates of the venue's clock made.
+    pub syncs: Counter,
+    /// Requests the venue refused for their timestamp (Binance -1021).
+    pub timestamp_rejects: Counter,
+}
+
+// SAFETY: `#[repr(C)]`, only `Counter`s.
+#[allow(unsafe_code, reason = "the SAFETY line above states the layout a StatBlock promises")]
+unsafe impl StatBlock for GatewayClockStats {
+    fn describe(&self, d: &mut Describer<'_>) {
+        let seconds = GaugeFormat { unit: Unit::Seconds, signed: true, scale: 3 };
+        const OFFSET: &str = "The venue's clock minus ours, as the gateway's time sync last estimated it.";
+        d.gauge_as(&self.offset_ms, seconds, "gateway_clock_offset_seconds", &[], OFFSET);
+        d.counter(&self.syncs, "gateway_time_syncs_total", &[], "Estimates of the venue's clock made.");
+        const REJECTS: &str = "Requests the venue refused for their timestamp.";
+        d.counter(&self.timestamp_rejects, "gateway_timestamp_rejects_total", &[], REJECTS);
+    }
+}
+
 /// One feed's decoder counters, copied from [`FeedStats`] on the stats tick.
 #[derive(Debug, Default)]
 #[repr(C)]

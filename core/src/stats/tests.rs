@@ -22,6 +22,7 @@ fn every_slot_of_every_block_is_described_once() {
     described_once::<AccountStats>();
     described_once::<AccountVenueStats>();
     described_once::<VenueStats>();
+    described_once::<super::blocks::GatewayClockStats>();
     described_once::<FeedBlock>();
     described_once::<BookStats>();
     described_once::<StrategyStats>();

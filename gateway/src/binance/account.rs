@@ -8,12 +8,13 @@
 //! [`GatewayError`] naming the URL (the signed query string is never logged); a refusal of the
 //! account's key or secret is [`GatewayError::AuthRejected`], naming the account.
 
-use crate::binance::BinanceGatewayConfig;
-use crate::binance::errors::GatewayError;
-use crate::binance::gateway::{now_ms, validate};
-use crate::binance::https::{HttpsClient, server_name, tls_config};
+use crate::binance::errors::{GatewayError, is_auth_refusal};
+use crate::binance::gateway::validate;
+use crate::binance::server_time::synced_clock;
 use crate::binance::signer::{Signer, signed_query};
 use crate::binance::user_stream::api_error;
+use crate::binance::{BinanceGatewayConfig, VENUE_NAME};
+use crate::kit::http::{HttpsClient, server_name, tls_config};
 use qt_core::{AccountId, Notional};
 use serde::Deserialize;
 
@@ -81,22 +82,22 @@ pub fn query_balances(cfg: &BinanceGatewayConfig) -> Result<Vec<AccountBalances>
     let (rest, _) = validate(cfg)?;
     let tls = tls_config(cfg.ca_file.as_deref())?;
     let name = server_name(&rest, cfg.server_name.as_deref())
-        .map_err(|m| GatewayError::Config { problems: vec![format!("server_name: {m}")] })?;
+        .map_err(|m| GatewayError::Config { venue: VENUE_NAME, problems: vec![format!("server_name: {m}")] })?;
     let url = format!("{}{ACCOUNT_PATH}", rest.url);
     let mut http = HttpsClient::new(rest, name, tls, cfg.request_timeout);
     let recv_window = cfg.recv_window_ms.to_string();
     let mut out = Vec::with_capacity(cfg.accounts.len());
+    let time = synced_clock(cfg, &mut http);
     for (account, api_key, secret) in &cfg.accounts {
-        let query = signed_query(&Signer::new(secret), &[], &recv_window, now_ms());
+        let query = signed_query(&Signer::new(secret), &[], &recv_window, time.venue_ms());
         let resp = http
             .request("GET", ACCOUNT_PATH, &query, &[("X-MBX-APIKEY", api_key)])
             .map_err(|e| GatewayError::Connect { url: url.clone(), reason: e.to_string() })?;
         if resp.status != 200 {
             let (code, msg) = api_error(&resp.body);
             // A refused key or secret is told apart from a transient failure.
-            return Err(
-                GatewayError::Venue { method: "GET", url, status: resp.status, code, msg }.for_account(*account)
-            );
+            return Err(GatewayError::Venue { method: "GET", url, status: resp.status, code, msg }
+                .for_account(*account, is_auth_refusal));
         }
         let (update_time_ms, balances) = parse_account(&resp.body).map_err(|reason| GatewayError::BadAnswer {
             method: "GET",

@@ -1,114 +1,12 @@
-//! Errors of the Binance gateway: [`GatewayError`] at the crate boundary (start-up failures,
-//! each naming what failed: the URL, the HTTP status, Binance's `code` and `msg`), and the
-//! mapping of Binance's documented error codes onto [`RejectReason`].
+//! Binance's error codes: which answers refuse an account's credentials ([`is_auth_refusal`]),
+//! and the mapping of Binance's documented error codes onto [`RejectReason`]. The crate-boundary
+//! error, [`GatewayError`], is the kit's ([`crate::kit::error`]), re-exported here.
 //!
 //! Owned by whichever thread calls [`crate::binance::spawn`] (start-up) and by the gateway
 //! thread (mapping). Pure functions; the mapping does not allocate.
 
-use qt_core::{AccountId, RejectReason};
-use std::path::PathBuf;
-
-/// Why the Binance gateway could not start (or a start-up request failed).
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum GatewayError {
-    /// The configuration is unusable; every problem found, each with its field path.
-    #[error("invalid Binance gateway configuration: {}", .problems.join("; "))]
-    Config {
-        /// One line per problem: `field: what is wrong, what was expected`.
-        problems: Vec<String>,
-    },
-    /// The CA file could not be read or holds no certificate.
-    #[error("CA file {path}: {reason}")]
-    CaFile {
-        /// The file.
-        path: PathBuf,
-        /// What was wrong (expected one or more PEM `CERTIFICATE` blocks).
-        reason: String,
-    },
-    /// rustls refused the client configuration.
-    #[error("TLS configuration: {0}")]
-    Tls(#[source] rustls::Error),
-    /// A connection (TCP, TLS or WebSocket upgrade) to `url` failed.
-    #[error("connecting to {url}: {reason}")]
-    Connect {
-        /// Where.
-        url: String,
-        /// Why.
-        reason: String,
-    },
-    /// The venue answered a start-up request with an error.
-    #[error("{method} {url}: HTTP {status}, code {code}, msg {msg:?}")]
-    Venue {
-        /// HTTP method.
-        method: &'static str,
-        /// Request URL (without the query string, which may hold a signature).
-        url: String,
-        /// HTTP status.
-        status: u16,
-        /// Binance's error code (0 when the body carried none).
-        code: i64,
-        /// Binance's message (or the body's start).
-        msg: String,
-    },
-    /// The venue refused an account's credentials: `-1022` (the signature does not verify: a
-    /// wrong secret), `-2015` (API key, IP or permissions refused), `-2014` (API key format) or
-    /// HTTP 401. Retrying cannot help; a live run must not start trading with them.
-    #[error(
-        "account {account}: the venue refused its API credentials ({method} {url}: HTTP {status}, code {code}, msg {msg:?}); check the account's API key, secret and IP whitelist"
-    )]
-    AuthRejected {
-        /// The account whose key or secret was refused.
-        account: AccountId,
-        /// HTTP method.
-        method: &'static str,
-        /// Request URL (without the query string, which holds the signature).
-        url: String,
-        /// HTTP status.
-        status: u16,
-        /// Binance's error code.
-        code: i64,
-        /// Binance's message.
-        msg: String,
-    },
-    /// The venue's answer to a start-up request could not be understood.
-    #[error("{method} {url}: unexpected answer: {body}")]
-    BadAnswer {
-        /// HTTP method.
-        method: &'static str,
-        /// Request URL.
-        url: String,
-        /// The body's start.
-        body: String,
-    },
-    /// A thread could not be started.
-    #[error("starting thread {name}: {source}")]
-    Spawn {
-        /// Thread name.
-        name: String,
-        /// The cause.
-        #[source]
-        source: std::io::Error,
-    },
-}
-
-impl GatewayError {
-    /// Whether this is the venue refusing an account's credentials ([`GatewayError::AuthRejected`]).
-    pub fn is_auth_rejected(&self) -> bool {
-        matches!(self, GatewayError::AuthRejected { .. })
-    }
-
-    /// A [`GatewayError::Venue`] answer to `account`'s request that refuses its credentials
-    /// ([`is_auth_refusal`]) becomes [`GatewayError::AuthRejected`]; anything else is unchanged.
-    pub(crate) fn for_account(self, account: AccountId) -> GatewayError {
-        match self {
-            GatewayError::Venue { method, url, status, code, msg } if is_auth_refusal(status, code) => {
-                GatewayError::AuthRejected { account, method, url, status, code, msg }
-            }
-            other => other,
-        }
-    }
-}
+pub use crate::kit::error::GatewayError;
+use qt_core::RejectReason;
 
 /// Whether an answer refuses the credentials themselves (`errors.md`: -1022 "Signature for
 /// this request is not valid.", -2014 "API-key format invalid.", -2015 "Invalid API-key, IP, or
@@ -117,6 +15,12 @@ pub fn is_auth_refusal(status: u16, code: i64) -> bool {
     status == 401 || matches!(code, CODE_INVALID_SIGNATURE | CODE_BAD_API_KEY_FORMAT | CODE_REJECTED_API_KEY)
 }
 
+/// `-1021` the timestamp is outside `recvWindow`, or 1000 ms or more ahead of the server's
+/// time. Binance checks the timestamp before it processes a request (`rest-api.md`, "Timing
+/// security": the request is processed only if `timestamp < serverTime + 1000` and
+/// `serverTime - timestamp <= recvWindow`, else rejected), so an order refused with -1021 was
+/// not placed.
+pub(crate) const CODE_INVALID_TIMESTAMP: i64 = -1021;
 /// `-1022` the signature does not verify.
 pub(crate) const CODE_INVALID_SIGNATURE: i64 = -1022;
 /// `-2014` the API key's format is invalid.
@@ -182,6 +86,7 @@ fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use qt_core::AccountId;
 
     #[test]
     fn documented_errors_map_to_reasons() {
@@ -214,8 +119,8 @@ mod tests {
             assert!(!is_auth_refusal(status, code), "{status} {code}");
         }
         let venue = |code| GatewayError::Venue { method: "GET", url: "u".into(), status: 400, code, msg: "m".into() };
-        let e = venue(-1022).for_account(AccountId(3));
+        let e = venue(-1022).for_account(AccountId(3), is_auth_refusal);
         assert!(e.is_auth_rejected() && e.to_string().starts_with("account 3: the venue refused"), "{e}");
-        assert!(!venue(-1021).for_account(AccountId(3)).is_auth_rejected());
+        assert!(!venue(-1021).for_account(AccountId(3), is_auth_refusal).is_auth_rejected());
     }
 }

@@ -1,67 +1,55 @@
-//! The Binance gateway thread `qt-gw-binance`: [`spawn`] and the loop that turns
-//! [`OrderCommand`]s into signed REST requests and user-data-stream `executionReport`s into
-//! [`ExecutionReport`]s.
+//! The Binance gateway thread `qt-gw-binance`: [`spawn`], and Binance's side of the kit's
+//! gateway loop ([`crate::kit::thread`]) — [`OrderCommand`]s become signed REST requests and the
+//! user data stream's `executionReport`s become [`ExecutionReport`]s.
 //!
-//! Contract: the thread is not the pinned core. It pops commands without blocking, drains the
-//! stream threads' channel, runs due reconciliations, and idles by spinning, yielding, then
-//! sleeping [`IDLE_SLEEP`]. Each REST request blocks the thread for at most the configured
-//! timeout (stream frames queue meanwhile, so an order's REST answer is always handled before
-//! its stream events). Reports are pushed with [`push_blocking`]: the gateway waits on a full
-//! report ring, never drops. Allocates per request and per frame (JSON, text). Never panics on
+//! The loop, the per-order record with its fill de-duplication, the reports and the
+//! reconciliation schedule are the kit's ([`crate::kit::order_state`]); the private-stream
+//! threads are the kit's too ([`crate::kit::private_stream`], driven by
+//! [`UserStream`](crate::binance::user_stream::UserStream)). What is here is Binance's: its
+//! order parameters, answers and error codes. Each REST request blocks the thread for at most
+//! the configured timeout. Allocates per request and per frame (JSON, text). Never panics on
 //! venue input: every malformed answer or frame is logged at warn with its text, counted, and —
 //! when it could hide a fill — followed by a query of the orders it may concern.
 //!
-//! Order state kept per live order: the request, the venue id, whether `Accepted` was
-//! reported, the cumulative quantity and quote reported so far, and the trade ids seen. A fill is
-//! reported only for quantity beyond what was already reported (the stream's cumulative `z`, or
-//! a query's `executedQty`), so replays, duplicates and gap recovery never double count.
-//!
-//! Split by role: this file holds start-up, the loop, reports, requests and commands;
-//! `gateway/stream_events.rs` the user data stream's events; `gateway/reconcile.rs` the order
-//! queries and the catch-up of fills the stream did not show.
+//! Split by role: this file holds start-up, requests and commands; `gateway/stream_events.rs`
+//! the user data stream's events; `gateway/reconcile.rs` the order queries and the catch-up of
+//! fills the stream did not show.
 
 mod reconcile;
 mod stream_events;
 
-use crate::binance::errors::{CODE_CANCEL_REJECTED, GatewayError, reject_reason};
-use crate::binance::https::{Endpoint, HttpsClient, Response, TransportError, server_name, tls_config};
+use crate::binance::errors::{CODE_CANCEL_REJECTED, CODE_INVALID_TIMESTAMP, GatewayError, reject_reason};
+use crate::binance::limits;
+use crate::binance::server_time::server_time;
 use crate::binance::signer::{Signer, signed_query};
-use crate::binance::user_stream::{self, StreamMsg, UserStream, WsTarget, api_error, listen_key_request};
-use crate::binance::{BinanceGatewayConfig, GatewayStats};
-use crossbeam_channel::{Receiver, TryRecvError};
-use qt_core::queue::{Consumer, Producer, push_blocking};
+use crate::binance::user_stream::{UserStream, api_error};
+use crate::binance::{BinanceGatewayConfig, GatewayStats, VENUE_NAME};
+use crate::kit::http::{Endpoint, HttpsClient, Response, TransportError, server_name, tls_config};
+use crate::kit::order_state::{OrderState, QueryReason, ReportsClosed};
+use crate::kit::private_stream::{self, StreamMsg, StreamThreads, WsTarget};
+use crate::kit::rate_limit::{Cost, Decision, RateLimiter};
+use crate::kit::thread::{self, Inputs, VenueGateway};
+use crate::kit::time_sync::TimeSync;
+use qt_core::queue::{Consumer, Producer};
+use qt_core::stats::StatsHandle;
+use qt_core::stats::blocks::GatewayClockStats;
 use qt_core::{
-    AccountId, ClientOrderId, Clock as _, ExecutionReport, Instrument, InstrumentId, Liquidity, Nanos, Notional,
-    OrderCommand, OrderId, OrderRequest, OrderType, Price, Qty, RejectReason, ReportKind, Rounding, Side, TimeInForce,
-    VenueId, WallClock,
+    AccountId, ClientOrderId, Clock as _, ExecutionReport, Instrument, InstrumentId, Nanos, Notional, OrderCommand,
+    OrderId, OrderRequest, OrderType, Price, Qty, RejectReason, ReportKind, Rounding, Side, TimeInForce, WallClock,
 };
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// Sleep of an idle loop after spinning and yielding.
-pub const IDLE_SLEEP: Duration = Duration::from_micros(100);
-/// Binance's REQUEST_WEIGHT per minute.
-pub const WEIGHT_LIMIT: u32 = 6000;
-/// Above this used weight requests are paced ([`WEIGHT_PACE`] apart) and queries deferred.
-pub const WEIGHT_SLOWDOWN: u32 = WEIGHT_LIMIT * 9 / 10;
-/// Pause before each request while the used weight is above [`WEIGHT_SLOWDOWN`].
-pub const WEIGHT_PACE: Duration = Duration::from_millis(20);
+pub use crate::kit::thread::IDLE_SLEEP;
 /// Delay of the query of a stream's live orders after it reconnects: the server subscribes the
 /// session to account events only after the upgrade answer, so an immediate query could miss
 /// a fill that happens in between.
 pub const RECONNECT_QUERY_DELAY: Duration = Duration::from_millis(250);
-/// Gap between the queries that may declare an order unknown to the venue.
-pub const NOT_FOUND_RETRY: Duration = Duration::from_millis(300);
-/// "Order does not exist" answers needed before an order of unknown fate is declared rejected.
-pub const NOT_FOUND_LIMIT: u32 = 2;
-/// Longest delay between retries of a failing query.
-pub const QUERY_BACKOFF_MAX: Duration = Duration::from_secs(5);
-/// Default `Retry-After` when a 429/418 carries none.
-const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
+pub use crate::kit::order_state::{NOT_FOUND_LIMIT, NOT_FOUND_RETRY, QUERY_BACKOFF_MAX};
 
 const ORDER_PATH: &str = "/api/v3/order";
 const OPEN_ORDERS_PATH: &str = "/api/v3/openOrders";
@@ -80,89 +68,45 @@ pub fn spawn(
     let (rest, ws) = validate(&cfg)?;
     let tls = tls_config(cfg.ca_file.as_deref())?;
     let rest_name = server_name(&rest, cfg.server_name.as_deref())
-        .map_err(|m| GatewayError::Config { problems: vec![format!("server_name: {m}")] })?;
+        .map_err(|m| GatewayError::Config { venue: VENUE_NAME, problems: vec![format!("server_name: {m}")] })?;
     let ws_name = server_name(&ws, cfg.server_name.as_deref())
-        .map_err(|m| GatewayError::Config { problems: vec![format!("server_name: {m}")] })?;
+        .map_err(|m| GatewayError::Config { venue: VENUE_NAME, problems: vec![format!("server_name: {m}")] })?;
     let target = WsTarget { endpoint: ws, name: ws_name, tls: tls.clone(), timeout: cfg.request_timeout };
     let new_rest = || HttpsClient::new(rest.clone(), rest_name.clone(), tls.clone(), cfg.request_timeout);
 
     // Listen keys and streams first: nothing is traded before every stream is open.
-    let mut streams: Vec<UserStream> = Vec::with_capacity(cfg.accounts.len());
+    let (tx, rx) = private_stream::channel();
+    let mut streams = StreamThreads::new();
     for (i, (account, api_key, _)) in cfg.accounts.iter().enumerate() {
-        let mut http = new_rest();
-        let url = format!("{}{}", rest.url, user_stream::USER_DATA_STREAM);
-        let opened = listen_key_request(&mut http, "POST", api_key, None)
-            .map_err(|e| e.into_gateway_error("POST", url.clone()).for_account(*account))
-            .and_then(|key| key.ok_or_else(|| GatewayError::BadAnswer { method: "POST", url, body: String::new() }))
-            .and_then(|key| match user_stream::connect(&target, &key) {
-                Ok(ws) => Ok((key, ws)),
-                Err(reason) => Err(GatewayError::Connect { url: target.describe(&key), reason }),
-            });
-        match opened {
-            Ok((listen_key, ws)) => {
-                log::info!("binance gateway: account {account} user data stream open");
-                streams.push(UserStream {
-                    account: i,
-                    api_key: api_key.clone(),
-                    rest: http,
-                    target: target.clone(),
-                    listen_key,
-                    ws: Some(ws),
-                });
-            }
+        let mut session = UserStream::new(*account, api_key.clone(), new_rest(), target.clone());
+        let ws = match session.start() {
+            Ok(ws) => ws,
             Err(e) => {
-                close_streams(streams);
+                private_stream::close_unstarted(session, None);
+                streams.stop(VENUE_NAME);
                 return Err(e);
             }
-        }
-    }
-
-    let stream_stop = Arc::new(AtomicBool::new(false));
-    let (tx, rx) = crossbeam_channel::unbounded::<StreamMsg>();
-    let mut stream_threads = Vec::with_capacity(streams.len());
-    for s in streams {
-        let name = format!("qt-gw-binance-us{}", s.account);
-        let (stop2, tx2) = (stream_stop.clone(), tx.clone());
-        match std::thread::Builder::new().name(name.clone()).spawn(move || s.run(stop2, tx2)) {
-            Ok(h) => stream_threads.push(h),
-            Err(source) => {
-                stop_threads(&stream_stop, stream_threads);
-                return Err(GatewayError::Spawn { name, source });
-            }
+        };
+        log::info!("binance gateway: account {account} user data stream open");
+        let name = format!("qt-gw-binance-us{i}");
+        if let Err(source) = streams.spawn(name.clone(), session, i, ws, tx.clone()) {
+            streams.stop(VENUE_NAME);
+            return Err(GatewayError::Spawn { name, source });
         }
     }
     drop(tx);
 
-    let gateway = Gateway::new(&cfg, new_rest(), orders, reports, rx);
-    let stop_for_streams = stream_stop.clone();
+    let mut gateway = Gateway::new(&cfg, new_rest(), reports);
+    // The venue's clock before the first order: every signed timestamp uses it.
+    gateway.sync_time(Instant::now());
+    let mut inputs = Inputs { orders, stream: rx };
     let spawned = std::thread::Builder::new().name("qt-gw-binance".into()).spawn(move || {
-        let mut gateway = gateway;
-        gateway.run(&stop);
-        gateway.finish();
-        stop_threads(&stop_for_streams, stream_threads);
-        log::info!("binance gateway: stopped; {:?}", gateway.stats);
-        gateway.stats
+        thread::run(&mut gateway, &mut inputs, &stop, VENUE_NAME);
+        streams.stop(VENUE_NAME);
+        log::info!("binance gateway: stopped; {:?}", gateway.state.stats);
+        gateway.state.stats
     });
     spawned.map_err(|source| GatewayError::Spawn { name: "qt-gw-binance".into(), source })
-}
-
-fn stop_threads(stop: &AtomicBool, threads: Vec<JoinHandle<()>>) {
-    stop.store(true, Ordering::SeqCst);
-    for t in threads {
-        if t.join().is_err() {
-            log::error!("binance gateway: a user stream thread panicked");
-        }
-    }
-}
-
-/// Closes streams opened by a failed start and deletes their listen keys.
-#[cold]
-fn close_streams(streams: Vec<UserStream>) {
-    let stop = Arc::new(AtomicBool::new(true));
-    let (tx, _rx) = crossbeam_channel::unbounded();
-    for s in streams {
-        s.run(stop.clone(), tx.clone());
-    }
 }
 
 /// Checks every field; returns the parsed REST and WebSocket endpoints.
@@ -215,7 +159,7 @@ pub(crate) fn validate(cfg: &BinanceGatewayConfig) -> Result<(Endpoint, Endpoint
     }
     match (rest, ws) {
         (Some(rest), Some(ws)) if problems.is_empty() => Ok((rest, ws)),
-        _ => Err(GatewayError::Config { problems }),
+        _ => Err(GatewayError::Config { venue: VENUE_NAME, problems }),
     }
 }
 
@@ -224,38 +168,6 @@ struct Account {
     id: AccountId,
     api_key: String,
     signer: Signer,
-}
-
-/// Why an order is queried.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum QueryReason {
-    /// A new order got no usable answer: placed or not?
-    UnknownFate,
-    /// Events may have been missed (stream dropped, malformed frame).
-    Gap,
-    /// A cancel got no usable answer: cancelled or not?
-    CancelUnknown,
-}
-
-/// A pending order query.
-#[derive(Debug, Clone, Copy)]
-struct Reconcile {
-    order_id: OrderId,
-    due: Instant,
-    attempts: u32,
-    not_found: u32,
-    reason: QueryReason,
-}
-
-/// A live order.
-#[derive(Debug)]
-struct LiveOrder {
-    request: OrderRequest,
-    venue_order_id: u64,
-    accepted: bool,
-    cum_qty: Qty,
-    cum_quote: Notional,
-    trade_ids: Vec<i64>,
 }
 
 /// `POST /api/v3/order` ACK answer.
@@ -289,13 +201,8 @@ pub(crate) fn now_ms() -> i64 {
     WallClock.now().0 / 1_000_000
 }
 
-/// Why handling must stop.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct ReportsClosed;
-
 /// The gateway thread's state.
 struct Gateway {
-    venue: VenueId,
     run_id: u32,
     recv_window: String,
     instruments: Vec<Instrument>,
@@ -304,24 +211,48 @@ struct Gateway {
     accounts: Vec<Account>,
     account_index: HashMap<AccountId, usize>,
     http: HttpsClient,
-    orders_in: Consumer<OrderCommand>,
-    reports: Producer<ExecutionReport>,
-    stream_rx: Receiver<StreamMsg>,
-    orders: HashMap<OrderId, LiveOrder>,
-    reconciles: Vec<Reconcile>,
-    used_weight: u32,
-    backoff_until: Option<Instant>,
-    stats: GatewayStats,
+    state: OrderState,
+    limits: RateLimiter,
+    time: TimeSync,
+    clock_stats: Option<StatsHandle<GatewayClockStats>>,
+}
+
+impl VenueGateway for Gateway {
+    fn on_command(&mut self, cmd: OrderCommand) -> Result<(), ReportsClosed> {
+        match cmd {
+            OrderCommand::New { order_id, request, .. } => self.on_new(order_id, request),
+            OrderCommand::Cancel { order_id, account, instrument } => self.on_cancel(order_id, account, instrument),
+            OrderCommand::CancelAll { account, instrument } => {
+                self.on_cancel_all(account, instrument);
+                Ok(())
+            }
+        }
+    }
+
+    fn on_stream(&mut self, msg: StreamMsg) -> Result<(), ReportsClosed> {
+        Gateway::on_stream(self, msg)
+    }
+
+    fn on_timers(&mut self, now: Instant) -> Result<usize, ReportsClosed> {
+        let synced = self.time.due(now) && self.sync_time(now);
+        Ok(usize::from(synced) + self.run_due_reconciles(now)?)
+    }
+
+    /// Logs orders whose fate is still unknown at exit.
+    fn finish(&mut self) {
+        for r in self.state.pending() {
+            log::error!(
+                "binance gateway: order {} left unreconciled at exit ({:?} after {} queries)",
+                r.order_id,
+                r.reason,
+                r.attempts
+            );
+        }
+    }
 }
 
 impl Gateway {
-    fn new(
-        cfg: &BinanceGatewayConfig,
-        http: HttpsClient,
-        orders_in: Consumer<OrderCommand>,
-        reports: Producer<ExecutionReport>,
-        stream_rx: Receiver<StreamMsg>,
-    ) -> Self {
+    fn new(cfg: &BinanceGatewayConfig, http: HttpsClient, reports: Producer<ExecutionReport>) -> Self {
         let instruments = cfg.instruments.clone();
         let by_id = instruments.iter().enumerate().map(|(i, inst)| (inst.id(), i)).collect();
         let by_symbol = instruments.iter().enumerate().map(|(i, inst)| (inst.symbol().to_string(), i)).collect();
@@ -332,7 +263,6 @@ impl Gateway {
             .collect();
         let account_index = accounts.iter().enumerate().map(|(i, a)| (a.id, i)).collect();
         Self {
-            venue: cfg.venue,
             run_id: cfg.run_id,
             recv_window: cfg.recv_window_ms.to_string(),
             instruments,
@@ -341,265 +271,127 @@ impl Gateway {
             accounts,
             account_index,
             http,
-            orders_in,
-            reports,
-            stream_rx,
-            orders: HashMap::new(),
-            reconciles: Vec::new(),
-            used_weight: 0,
-            backoff_until: None,
-            stats: GatewayStats::default(),
+            state: OrderState::new(cfg.venue, reports),
+            limits: RateLimiter::new(limits::RULES, cfg.accounts.len()),
+            time: TimeSync::new(cfg.clock.clone(), cfg.time_sync_every),
+            clock_stats: cfg.clock_stats.clone(),
         }
-    }
-
-    /// The loop; returns when stopped, the order ring is abandoned, or the reports' consumer
-    /// is gone.
-    fn run(&mut self, stop: &AtomicBool) {
-        let mut idle = 0u32;
-        while !stop.load(Ordering::Relaxed) {
-            match self.do_work() {
-                Ok(0) => {
-                    if self.orders_in.is_abandoned() && self.orders_in.is_empty() {
-                        log::info!("binance gateway: order ring abandoned; stopping");
-                        return;
-                    }
-                    idle = idle.saturating_add(1);
-                    if idle < 64 {
-                        std::hint::spin_loop();
-                    } else if idle < 128 {
-                        std::thread::yield_now();
-                    } else {
-                        std::thread::sleep(IDLE_SLEEP);
-                    }
-                }
-                Ok(_) => idle = 0,
-                Err(ReportsClosed) => {
-                    log::warn!("binance gateway: the report ring's consumer is gone; stopping");
-                    return;
-                }
-            }
-        }
-    }
-
-    /// One pass: commands, stream events, due queries. Returns how many things it handled.
-    fn do_work(&mut self) -> Result<usize, ReportsClosed> {
-        let mut n = 0;
-        while let Ok(cmd) = self.orders_in.pop() {
-            n += 1;
-            match cmd {
-                OrderCommand::New { order_id, request, .. } => self.on_new(order_id, request)?,
-                OrderCommand::Cancel { order_id, account, instrument } => {
-                    self.on_cancel(order_id, account, instrument)?
-                }
-                OrderCommand::CancelAll { account, instrument } => self.on_cancel_all(account, instrument),
-            }
-        }
-        loop {
-            match self.stream_rx.try_recv() {
-                Ok(msg) => {
-                    n += 1;
-                    self.on_stream(msg)?;
-                }
-                Err(TryRecvError::Empty) => break,
-                Err(TryRecvError::Disconnected) => break,
-            }
-        }
-        n += self.run_due_reconciles()?;
-        Ok(n)
-    }
-
-    /// Logs orders whose fate is still unknown at exit.
-    fn finish(&mut self) {
-        for r in &self.reconciles {
-            log::error!(
-                "binance gateway: order {} left unreconciled at exit ({:?} after {} queries)",
-                r.order_id,
-                r.reason,
-                r.attempts
-            );
-        }
-    }
-
-    // ---- reports -------------------------------------------------------------------------
-
-    fn emit(&mut self, r: ExecutionReport) -> Result<(), ReportsClosed> {
-        match r.kind {
-            ReportKind::Accepted => self.stats.accepted += 1,
-            ReportKind::Rejected(reason) => self.stats.rejected.add(reason),
-            ReportKind::Fill => self.stats.fills += 1,
-            ReportKind::Canceled => self.stats.cancels += 1,
-            ReportKind::CancelRejected(_) => self.stats.cancel_rejects += 1,
-        }
-        push_blocking(&mut self.reports, r).map_err(|_| ReportsClosed)
-    }
-
-    fn blank(
-        &self,
-        order_id: OrderId,
-        account: AccountId,
-        instrument: InstrumentId,
-        side: Side,
-        kind: ReportKind,
-    ) -> ExecutionReport {
-        ExecutionReport {
-            order_id,
-            venue_order_id: 0,
-            venue: self.venue,
-            account,
-            instrument,
-            kind,
-            side,
-            last_price: Price::ZERO,
-            last_qty: Qty::ZERO,
-            leaves_qty: Qty::ZERO,
-            cum_qty: Qty::ZERO,
-            fee: Notional::ZERO,
-            liquidity: Liquidity::Taker,
-            exchange_ns: WallClock.now(),
-        }
-    }
-
-    /// A report about a live order, with its ids and quantities filled in.
-    fn order_report(&self, order_id: OrderId, kind: ReportKind) -> Option<ExecutionReport> {
-        let o = self.orders.get(&order_id)?;
-        let mut r = self.blank(order_id, o.request.account, o.request.instrument, o.request.side, kind);
-        r.venue_order_id = o.venue_order_id;
-        r.cum_qty = o.cum_qty;
-        r.leaves_qty = o.request.qty.checked_sub(o.cum_qty).unwrap_or(Qty::ZERO).max(Qty::ZERO);
-        Some(r)
-    }
-
-    /// Reports `Accepted` once, the first time the venue shows the order exists.
-    fn ensure_accepted(&mut self, order_id: OrderId, venue_order_id: u64, ts: Nanos) -> Result<(), ReportsClosed> {
-        let Some(o) = self.orders.get_mut(&order_id) else { return Ok(()) };
-        if venue_order_id != 0 {
-            o.venue_order_id = venue_order_id;
-        }
-        if o.accepted {
-            return Ok(());
-        }
-        o.accepted = true;
-        self.reconciles.retain(|r| !(r.order_id == order_id && r.reason == QueryReason::UnknownFate));
-        if let Some(mut r) = self.order_report(order_id, ReportKind::Accepted) {
-            r.exchange_ns = ts;
-            self.emit(r)?;
-        }
-        Ok(())
-    }
-
-    /// Ends an order with `kind` (Canceled or Rejected) and forgets it.
-    fn finish_order(&mut self, order_id: OrderId, kind: ReportKind, ts: Nanos) -> Result<(), ReportsClosed> {
-        let Some(mut r) = self.order_report(order_id, kind) else { return Ok(()) };
-        r.leaves_qty = Qty::ZERO;
-        r.exchange_ns = ts;
-        self.forget(order_id);
-        self.emit(r)
-    }
-
-    fn forget(&mut self, order_id: OrderId) {
-        self.orders.remove(&order_id);
-        self.reconciles.retain(|r| r.order_id != order_id);
-    }
-
-    /// Reports a fill of `qty` at `price`, advancing the order's cumulative quantity; forgets
-    /// the order when nothing is left.
-    #[allow(clippy::too_many_arguments, reason = "the fields of one fill")]
-    fn fill(
-        &mut self,
-        order_id: OrderId,
-        price: Price,
-        qty: Qty,
-        fee: Notional,
-        liquidity: Liquidity,
-        ts: Nanos,
-        quote: Notional,
-    ) -> Result<(), ReportsClosed> {
-        let Some(o) = self.orders.get_mut(&order_id) else { return Ok(()) };
-        let cum = o.cum_qty.checked_add(qty).unwrap_or(o.cum_qty);
-        o.cum_qty = cum;
-        o.cum_quote = o.cum_quote.checked_add(quote).unwrap_or(o.cum_quote);
-        let Some(mut r) = self.order_report(order_id, ReportKind::Fill) else { return Ok(()) };
-        r.last_price = price;
-        r.last_qty = qty;
-        r.fee = fee;
-        r.liquidity = liquidity;
-        r.exchange_ns = ts;
-        if !r.leaves_qty.is_positive() {
-            self.forget(order_id);
-        }
-        self.emit(r)
     }
 
     // ---- requests ------------------------------------------------------------------------
 
-    /// Sends a signed request for account `acct` and notes the rate-limit headers.
-    fn signed(
-        &mut self,
-        acct: usize,
-        method: &'static str,
-        path: &str,
-        params: &[(&str, &str)],
-    ) -> Result<Response, TransportError> {
-        if self.used_weight >= WEIGHT_SLOWDOWN {
-            std::thread::sleep(WEIGHT_PACE);
+    /// Estimates the venue's clock (`GET /api/v3/time`, best of several samples); on failure
+    /// the last estimate stays and the next try is due later. False when the rate limiter
+    /// refused the requests (backing off): the estimate stays due.
+    #[cold]
+    fn sync_time(&mut self, now: Instant) -> bool {
+        let venue_ms = self.time.venue_ms();
+        if self.limits.check(now, 0, venue_ms, limits::TIME) == Decision::Refuse {
+            return false;
+        }
+        let (http, rate) = (&mut self.http, &mut self.limits);
+        let result = self.time.sync(now, || {
+            rate.spend(0, venue_ms, limits::TIME);
+            server_time(http)
+        });
+        match result {
+            Ok(e) => {
+                let stats = &mut self.state.stats;
+                stats.time_syncs += 1;
+                stats.clock_offset_ms = e.offset_ms;
+                if e.offset_ms.unsigned_abs() > stats.max_clock_offset_ms.unsigned_abs() {
+                    stats.max_clock_offset_ms = e.offset_ms;
+                }
+                if let Some(block) = &self.clock_stats {
+                    // Two's complement: the gauge is read as signed.
+                    block.offset_ms.set(e.offset_ms as u64);
+                    block.syncs.incr();
+                }
+                log::debug!("binance gateway: venue clock offset {} ms (round trip {} ms)", e.offset_ms, e.rtt_ms);
+            }
+            Err(e) => log::warn!("binance gateway: venue clock not re-estimated: {e}"),
+        }
+        true
+    }
+
+    /// Whether a request of `cost` for account `acct` may be sent now (false: past a limit, or
+    /// backing off after a 429/418).
+    fn admit(&mut self, acct: usize, cost: Cost) -> bool {
+        self.limits.check(Instant::now(), acct, self.time.venue_ms(), cost) != Decision::Refuse
+    }
+
+    /// Sends a signed request of `cost` for account `acct` (paced near a limit), timestamped
+    /// with the venue's clock, and notes the rate-limit headers; a timestamp reject (-1021)
+    /// makes the clock due for a re-estimate.
+    fn signed(&mut self, acct: usize, req: Req<'_>) -> Result<Response, TransportError> {
+        let Req { method, path, params, cost } = req;
+        if let Decision::Pace(wait) = self.limits.check(Instant::now(), acct, self.time.venue_ms(), cost) {
+            std::thread::sleep(wait);
         }
         let Some(account) = self.accounts.get(acct) else {
             return Err(TransportError { sent: false, timed_out: false, reason: "no such account".into() });
         };
-        let query = signed_query(&account.signer, params, &self.recv_window, now_ms());
+        let venue_ms = self.time.venue_ms();
+        let query = signed_query(&account.signer, params, &self.recv_window, venue_ms);
         let key = account.api_key.clone();
+        self.limits.spend(acct, venue_ms, cost);
         let result = self.http.request(method, path, &query, &[("X-MBX-APIKEY", &key)]);
         match &result {
-            Ok(resp) => self.note_limits(resp),
+            Ok(resp) => self.note_answer(acct, venue_ms, resp),
             Err(e) => {
-                self.stats.transport_errors += 1;
+                self.state.stats.transport_errors += 1;
                 log::warn!("binance gateway: {method} {}{path}: {e}", self.http.endpoint().url);
             }
         }
         result
     }
 
-    fn note_limits(&mut self, resp: &Response) {
-        if let Some(w) = resp.header("x-mbx-used-weight-1m").and_then(|v| v.parse::<u32>().ok()) {
-            self.used_weight = w;
-            self.stats.max_used_weight = self.stats.max_used_weight.max(w);
+    /// [`Self::signed`], sent once more after a re-estimate of the venue's clock if the venue
+    /// refused its timestamp (-1021). Safe for a new order: Binance checks the timestamp before
+    /// it processes the request, so the refused one was not placed (see
+    /// [`CODE_INVALID_TIMESTAMP`]); the second try carries the same client order id.
+    fn signed_resyncing(&mut self, acct: usize, req: Req<'_>) -> Result<Response, TransportError> {
+        let first = self.signed(acct, req);
+        match &first {
+            Ok(resp) if is_timestamp_reject(resp) => {
+                self.sync_time(Instant::now());
+                let second = self.signed(acct, req);
+                if let Ok(resp) = &second
+                    && is_timestamp_reject(resp)
+                {
+                    log::error!(
+                        "binance gateway: {} {}: the venue refused the timestamp again after a re-sync \
+                         (offset {} ms, recvWindow {} ms): {}",
+                        req.method,
+                        req.path,
+                        self.time.offset_ms(),
+                        self.recv_window,
+                        resp.body_excerpt()
+                    );
+                }
+                second
+            }
+            _ => first,
         }
-        if matches!(resp.status, 418 | 429) {
-            self.stats.rate_limited += 1;
-            let wait = resp
-                .header("retry-after")
-                .and_then(|v| v.parse::<u64>().ok())
-                .map_or(DEFAULT_RETRY_AFTER, Duration::from_secs);
+    }
+
+    fn note_answer(&mut self, acct: usize, venue_ms: i64, resp: &Response) {
+        let header = |name: &str| resp.header(name).map(str::to_string);
+        if let Some(wait) = self.limits.on_response(Instant::now(), acct, venue_ms, resp.status, header) {
+            self.state.stats.rate_limited += 1;
             log::warn!("binance gateway: HTTP {} from the venue; not sending for {wait:?}", resp.status);
-            self.backoff_until = Some(Instant::now() + wait);
         } else if resp.status >= 500 {
-            self.stats.transport_errors += 1;
+            self.state.stats.transport_errors += 1;
             log::warn!("binance gateway: HTTP {} from the venue: {}", resp.status, resp.body_excerpt());
         }
-    }
-
-    fn backing_off(&mut self) -> bool {
-        match self.backoff_until {
-            Some(t) if Instant::now() < t => true,
-            Some(_) => {
-                self.backoff_until = None;
-                false
+        self.state.stats.max_used_weight = self.limits.max_used(limits::WEIGHT_RULE);
+        if is_timestamp_reject(resp) {
+            self.state.stats.timestamp_rejects += 1;
+            if let Some(block) = &self.clock_stats {
+                block.timestamp_rejects.incr();
             }
-            None => false,
+            self.time.expire();
         }
-    }
-
-    fn schedule(&mut self, order_id: OrderId, reason: QueryReason, delay: Duration) {
-        let due = Instant::now() + delay;
-        if let Some(r) = self.reconciles.iter_mut().find(|r| r.order_id == order_id) {
-            // UnknownFate and CancelUnknown carry more than a gap query; keep the stronger one.
-            if r.reason == QueryReason::Gap {
-                r.reason = reason;
-            }
-            r.due = r.due.min(due);
-            return;
-        }
-        self.reconciles.push(Reconcile { order_id, due, attempts: 0, not_found: 0, reason });
     }
 
     // ---- commands ------------------------------------------------------------------------
@@ -610,15 +402,20 @@ impl Gateway {
         let local_reject = match (account, inst) {
             (_, None) => Some(RejectReason::UnknownInstrument),
             (None, _) => Some(RejectReason::Other),
-            _ if self.backing_off() => Some(RejectReason::RateLimited),
+            (Some(acct), _) if !self.admit(acct, limits::NEW_ORDER) => Some(RejectReason::RateLimited),
             _ => None,
         };
         let (Some(acct), Some(idx), None) = (account, inst, local_reject) else {
             let reason = local_reject.unwrap_or(RejectReason::Other);
             log::warn!("binance gateway: order {order_id} refused before sending: {reason:?}");
-            let r =
-                self.blank(order_id, request.account, request.instrument, request.side, ReportKind::Rejected(reason));
-            return self.emit(r);
+            let r = self.state.blank(
+                order_id,
+                request.account,
+                request.instrument,
+                request.side,
+                ReportKind::Rejected(reason),
+            );
+            return self.state.emit(r);
         };
         let inst = &self.instruments[idx];
         let symbol = inst.symbol().to_string();
@@ -651,46 +448,37 @@ impl Gateway {
         }
         params.push(("newClientOrderId", client_id.as_str()));
         params.push(("newOrderRespType", "ACK"));
-        self.orders.insert(
-            order_id,
-            LiveOrder {
-                request,
-                venue_order_id: 0,
-                accepted: false,
-                cum_qty: Qty::ZERO,
-                cum_quote: Notional::ZERO,
-                trade_ids: Vec::new(),
-            },
-        );
-        self.stats.orders_sent += 1;
-        let result = self.signed(acct, "POST", ORDER_PATH, &params);
+        self.state.insert(order_id, request);
+        self.state.stats.orders_sent += 1;
+        let result = self
+            .signed_resyncing(acct, Req { method: "POST", path: ORDER_PATH, params: &params, cost: limits::NEW_ORDER });
         match result {
             Ok(resp) if resp.status == 200 => match serde_json::from_slice::<AckAnswer>(&resp.body) {
-                Ok(ack) => self.ensure_accepted(order_id, ack.order_id, ms_to_nanos(ack.transact_time)),
+                Ok(ack) => self.state.ensure_accepted(order_id, ack.order_id, ms_to_nanos(ack.transact_time)),
                 Err(e) => {
-                    self.stats.malformed += 1;
+                    self.state.stats.malformed += 1;
                     log::warn!("binance gateway: order {order_id}: unreadable answer ({e}): {}", resp.body_excerpt());
-                    self.schedule(order_id, QueryReason::UnknownFate, Duration::ZERO);
+                    self.state.schedule(order_id, QueryReason::UnknownFate, Duration::ZERO);
                     Ok(())
                 }
             },
             Ok(resp) if resp.status >= 500 => {
                 // "The execution status is UNKNOWN and could have been a success" (Binance).
-                self.schedule(order_id, QueryReason::UnknownFate, Duration::ZERO);
+                self.state.schedule(order_id, QueryReason::UnknownFate, Duration::ZERO);
                 Ok(())
             }
             Ok(resp) => {
                 let (code, msg) = api_error(&resp.body);
                 let reason = reject_reason(resp.status, code, &msg);
                 log::info!("binance gateway: order {order_id} rejected: HTTP {}, code {code}, {msg:?}", resp.status);
-                self.finish_order(order_id, ReportKind::Rejected(reason), WallClock.now())
+                self.state.finish_order(order_id, ReportKind::Rejected(reason), WallClock.now())
             }
             Err(e) if !e.sent => {
                 // Never reached the venue (no connection): certainly not placed.
-                self.finish_order(order_id, ReportKind::Rejected(RejectReason::Other), WallClock.now())
+                self.state.finish_order(order_id, ReportKind::Rejected(RejectReason::Other), WallClock.now())
             }
             Err(_) => {
-                self.schedule(order_id, QueryReason::UnknownFate, Duration::ZERO);
+                self.state.schedule(order_id, QueryReason::UnknownFate, Duration::ZERO);
                 Ok(())
             }
         }
@@ -702,32 +490,34 @@ impl Gateway {
         account: AccountId,
         instrument: InstrumentId,
     ) -> Result<(), ReportsClosed> {
-        let side = self.orders.get(&order_id).map_or(Side::Buy, |o| o.request.side);
+        let side = self.state.get(&order_id).map_or(Side::Buy, |o| o.request.side);
         let reject = |g: &mut Self, reason: RejectReason| {
-            let mut r = g.blank(order_id, account, instrument, side, ReportKind::CancelRejected(reason));
-            if let Some(o) = g.orders.get(&order_id) {
+            let mut r = g.state.blank(order_id, account, instrument, side, ReportKind::CancelRejected(reason));
+            if let Some(o) = g.state.get(&order_id) {
                 r.venue_order_id = o.venue_order_id;
                 r.cum_qty = o.cum_qty;
                 r.leaves_qty = o.request.qty.checked_sub(o.cum_qty).unwrap_or(Qty::ZERO);
             }
-            g.emit(r)
+            g.state.emit(r)
         };
         let (Some(&acct), Some(&idx)) = (self.account_index.get(&account), self.by_id.get(&instrument)) else {
             return reject(self, RejectReason::UnknownOrder);
         };
-        if self.backing_off() {
+        if !self.admit(acct, limits::CANCEL) {
             return reject(self, RejectReason::RateLimited);
         }
         let symbol = self.instruments[idx].symbol().to_string();
         let client_id = ClientOrderId::new(self.run_id, order_id);
-        self.stats.cancel_requests += 1;
+        self.state.stats.cancel_requests += 1;
         let params = [("symbol", symbol.as_str()), ("origClientOrderId", client_id.as_str())];
-        match self.signed(acct, "DELETE", ORDER_PATH, &params) {
+        match self
+            .signed_resyncing(acct, Req { method: "DELETE", path: ORDER_PATH, params: &params, cost: limits::CANCEL })
+        {
             // The stream's CANCELED event reports it.
             Ok(resp) if resp.status == 200 => Ok(()),
             Ok(resp) if resp.status >= 500 => {
-                if self.orders.contains_key(&order_id) {
-                    self.schedule(order_id, QueryReason::CancelUnknown, Duration::ZERO);
+                if self.state.contains(&order_id) {
+                    self.state.schedule(order_id, QueryReason::CancelUnknown, Duration::ZERO);
                     Ok(())
                 } else {
                     reject(self, RejectReason::Other)
@@ -745,8 +535,8 @@ impl Gateway {
                 };
                 reject(self, reason)
             }
-            Err(e) if e.sent && self.orders.contains_key(&order_id) => {
-                self.schedule(order_id, QueryReason::CancelUnknown, Duration::ZERO);
+            Err(e) if e.sent && self.state.contains(&order_id) => {
+                self.state.schedule(order_id, QueryReason::CancelUnknown, Duration::ZERO);
                 Ok(())
             }
             Err(_) => reject(self, RejectReason::Other),
@@ -763,12 +553,20 @@ impl Gateway {
             None => self.instruments.iter().map(|i| i.symbol().to_string()).collect(),
         };
         for symbol in symbols {
-            if self.backing_off() {
+            if !self.admit(acct, limits::CANCEL) {
                 log::warn!("binance gateway: cancel-all of {symbol} skipped: rate limited");
                 continue;
             }
-            self.stats.cancel_requests += 1;
-            match self.signed(acct, "DELETE", OPEN_ORDERS_PATH, &[("symbol", symbol.as_str())]) {
+            self.state.stats.cancel_requests += 1;
+            match self.signed_resyncing(
+                acct,
+                Req {
+                    method: "DELETE",
+                    path: OPEN_ORDERS_PATH,
+                    params: &[("symbol", symbol.as_str())],
+                    cost: limits::CANCEL,
+                },
+            ) {
                 Ok(resp) if resp.status == 200 => {}
                 Ok(resp) => {
                     let (code, msg) = api_error(&resp.body);
@@ -785,6 +583,21 @@ impl Gateway {
     }
 }
 
+/// One signed request: what [`Gateway::signed`] sends.
+#[derive(Debug, Clone, Copy)]
+struct Req<'a> {
+    method: &'static str,
+    path: &'a str,
+    params: &'a [(&'a str, &'a str)],
+    /// Its weight and orders, for the rate limiter.
+    cost: Cost,
+}
+
+/// Whether an answer is Binance refusing the request's timestamp (-1021).
+fn is_timestamp_reject(resp: &Response) -> bool {
+    resp.status == 400 && api_error(&resp.body).0 == CODE_INVALID_TIMESTAMP
+}
+
 fn inst_notional(inst: &Instrument, price: Price, qty: Qty) -> Notional {
     inst.notional(price, qty, Rounding::Nearest).unwrap_or(Notional::ZERO)
 }
@@ -792,7 +605,8 @@ fn inst_notional(inst: &Instrument, price: Price, qty: Qty) -> Notional {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::binance::https::tls_config;
+    use crate::kit::http::tls_config;
+    use qt_core::Liquidity;
     use qt_core::queue::spsc;
     use qt_core::{InstrumentKind, InstrumentSpec, StrategyId, Venue};
 
@@ -823,10 +637,9 @@ mod tests {
         let endpoint = Endpoint::parse("https://127.0.0.1:1", &["https"]).unwrap();
         let name = server_name(&endpoint, None).unwrap();
         let http = HttpsClient::new(endpoint, name, tls_config(None).unwrap(), Duration::from_millis(10));
-        let (orders_tx, orders_rx) = spsc(8);
+        let (orders_tx, _orders_rx) = spsc(8);
         let (reports_tx, reports_rx) = spsc(64);
-        let (_tx, rx) = crossbeam_channel::unbounded();
-        (Gateway::new(&cfg, http, orders_rx, reports_tx, rx), orders_tx, reports_rx)
+        (Gateway::new(&cfg, http, reports_tx), orders_tx, reports_rx)
     }
 
     fn live(g: &mut Gateway, id: u64, qty: i64) {
@@ -842,17 +655,7 @@ mod tests {
             reduce_only: false,
             stop_price: None,
         };
-        g.orders.insert(
-            OrderId(id),
-            LiveOrder {
-                request,
-                venue_order_id: 0,
-                accepted: false,
-                cum_qty: Qty::ZERO,
-                cum_quote: Notional::ZERO,
-                trade_ids: Vec::new(),
-            },
-        );
+        g.state.insert(OrderId(id), request);
     }
 
     #[allow(clippy::too_many_arguments, reason = "the fields of a test frame")]
@@ -886,19 +689,19 @@ mod tests {
         assert_eq!((r[1].last_price, r[1].liquidity), (Price::from_units(6_500_000), Liquidity::Maker));
         assert_eq!(r[1].fee, Notional::parse("0.0026").unwrap());
         assert_eq!(r[1].exchange_ns, Nanos(1_700_000_000_000_000_000));
-        assert_eq!(g.stats.duplicate_fills, 1);
+        assert_eq!(g.state.stats.duplicate_fills, 1);
         // A fee in another asset is recorded as zero and counted.
         let bnb = frame(1, "TRADE", 12, "0.00010000", "0.00050000", "65000.00000000", "0.00001", "BNB", "");
         g.on_frame(0, &bnb).unwrap();
         let r = drain(&mut rx);
         assert_eq!((r[0].fee, r[0].cum_qty), (Notional::ZERO, Qty::from_units(50)));
-        assert_eq!(g.stats.fees_not_in_quote, 1);
+        assert_eq!(g.state.stats.fees_not_in_quote, 1);
         // A cancel names the order in C.
         let cancel = frame(1, "CANCELED", -1, "0.00000000", "0.00050000", "0.00000000", "0", "", "web_cancel_1");
         g.on_frame(0, &cancel).unwrap();
         let r = drain(&mut rx);
         assert_eq!((r[0].kind, r[0].cum_qty, r[0].leaves_qty), (ReportKind::Canceled, Qty::from_units(50), Qty::ZERO));
-        assert!(g.orders.is_empty());
+        assert!(g.state.is_empty());
         // Events of finished, foreign and other runs' orders are ignored.
         g.on_frame(0, &fill).unwrap();
         let foreign = fill.replace(&ClientOrderId::new(RUN, OrderId(1)).to_string(), "web_abc");
@@ -908,7 +711,7 @@ mod tests {
         g.on_frame(0, &other_run).unwrap();
         g.on_frame(0, r#"{"e":"outboundAccountPosition","E":1,"u":1,"B":[]}"#).unwrap();
         assert!(drain(&mut rx).is_empty());
-        assert_eq!(g.stats.unknown_order_events, 1);
+        assert_eq!(g.state.stats.unknown_order_events, 1);
     }
 
     #[test]
@@ -930,10 +733,10 @@ mod tests {
         let reports = drain(&mut rx);
         // Only the Accepted of the frames whose order could be identified before the bad field.
         assert!(reports.iter().all(|r| r.kind == ReportKind::Accepted), "{reports:?}");
-        assert_eq!(g.stats.malformed, 8);
-        assert_eq!(g.stats.fills, 0);
-        assert_eq!(g.reconciles.len(), 1, "the live order is queried");
-        assert_eq!(g.reconciles[0].reason, QueryReason::Gap);
+        assert_eq!(g.state.stats.malformed, 8);
+        assert_eq!(g.state.stats.fills, 0);
+        assert_eq!(g.state.pending().len(), 1, "the live order is queried");
+        assert_eq!(g.state.pending()[0].reason, QueryReason::Gap);
     }
 
     #[test]
@@ -954,6 +757,6 @@ mod tests {
             (r[2].last_qty, r[2].cum_qty, r[2].fee),
             (Qty::from_units(30), Qty::from_units(70), Notional::parse("0.001").unwrap())
         );
-        assert_eq!(g.stats.fills_without_fee, 1);
+        assert_eq!(g.state.stats.fills_without_fee, 1);
     }
 }

@@ -1,18 +1,23 @@
 //! The Binance spot order gateway: one thread (`qt-gw-binance`) between the core's order ring
 //! and report ring, speaking Binance's REST API for orders and its user data stream for fills.
+//! It runs on the gateway kit ([`crate::kit`]), which owns everything venue-neutral — the loop,
+//! the order state and reconciliation schedule, the private-stream threads, the HTTPS client,
+//! the rate limiter and the server-time sync; this folder holds only what is Binance's.
 //!
 //! ```text
 //!  core ──OrderCommand ring──► qt-gw-binance ──HTTPS keep-alive──► POST/DELETE/GET /api/v3/order
 //!       ◄─ExecutionReport ring─┘      ▲                              DELETE /api/v3/openOrders
-//!                                     │ crossbeam channel (frames, connects, drops)
+//!                                     │ bounded crossbeam channel    GET /api/v3/time
+//!                                     │ (frames, connects, drops)
 //!                      qt-gw-binance-us<N> (one per account) ◄─WSS─ <ws_url>/ws/<listenKey>
 //!                        owns the listen key: POST at start and on reconnect, PUT every 30 min,
 //!                        DELETE on exit
 //! ```
 //!
 //! - [`spawn`] validates the configuration (every problem at once), creates each account's
-//!   listen key and opens its user data stream *before* it returns, so an order sent after
-//!   `spawn` returns cannot fill unseen; then it starts the threads.
+//!   listen key and opens its user data stream, and estimates the venue's clock, all *before* it
+//!   returns, so an order sent after `spawn` returns cannot fill unseen nor carry a timestamp
+//!   off the venue's clock; then it starts the threads.
 //! - New orders: `POST /api/v3/order` (signed, `newOrderRespType=ACK`, client order id
 //!   [`qt_core::ClientOrderId`]) → `Accepted` or `Rejected(reason)` from Binance's error code.
 //!   An order whose fate is unknown (HTTP 5xx, a timeout, a lost answer) is *reconciled*: queried
@@ -25,43 +30,55 @@
 //!   commission from `GET /api/v3/myTrades` (`trades`); if the trade list cannot be had or
 //!   does not add up, as one fill with its fee unknown (zero, logged, counted in
 //!   [`GatewayStats::fills_without_fee`] for the run summary).
-//! - Rate limits: `X-MBX-USED-WEIGHT-1M` is tracked (requests are paced near the limit), and a
-//!   429/418 stops sending for its `Retry-After` (orders meanwhile are rejected locally with
-//!   `RateLimited`, never queued).
+//! - Rate limits (`limits`: the kit's limiter with Binance's table): `X-MBX-USED-WEIGHT-1M`
+//!   per IP and `X-MBX-ORDER-COUNT-10S`/`-1D` per account; requests are paced near a limit, an
+//!   order past one is rejected locally with `RateLimited` (never queued), and a 429/418 stops
+//!   sending for its `Retry-After`.
+//! - Time (`server_time`: `GET /api/v3/time`, the kit's time sync): every signed timestamp is
+//!   the venue's clock estimate; re-estimated every [`BinanceGatewayConfig::time_sync_every`]
+//!   and at once after a -1021, after which that order (or cancel) is sent once more.
 //!
 //! - Account snapshots: [`account::query_balances`] (`GET /api/v3/account`, signed) is a cold
 //!   helper for reconciliation, called off the core thread on its own connection. A key or
 //!   secret the venue refuses (-1022, -2014, -2015, HTTP 401) is [`GatewayError::AuthRejected`],
 //!   here and when [`spawn`] creates the listen keys.
 //!
-//! Files: [`gateway`] (the thread; its stream events in `gateway/stream_events.rs`, its order
-//! queries and catch-up in `gateway/reconcile.rs`),
+//! Files: [`gateway`] (start-up, requests, commands; its stream events in
+//! `gateway/stream_events.rs`, its order queries and catch-up in `gateway/reconcile.rs`),
 //! `trades` (`myTrades`: a missing fill's real commission), [`account`] (balances),
-//! [`settle`] (a restart settling the orders an earlier run left open),
-//! `user_stream` (WebSocket threads), `https` (the HTTPS client and TLS), `signer` (HMAC),
-//! [`errors`] ([`GatewayError`], code mapping).
+//! [`settle`] (a restart settling the orders an earlier run left open), `user_stream` (the
+//! listen-key session the kit's stream thread drives), `limits`, `server_time`, `signer`
+//! (HMAC), [`errors`] (code mapping; [`GatewayError`] is the kit's).
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod account;
 pub mod errors;
 pub mod gateway;
-pub(crate) mod https;
+pub(crate) mod limits;
+pub(crate) mod server_time;
 pub mod settle;
 pub(crate) mod signer;
 pub(crate) mod trades;
 pub(crate) mod user_stream;
 
+pub use crate::kit::stats::{GatewayStats, RejectCounts};
 pub use errors::GatewayError;
 pub use gateway::spawn;
 
-use qt_core::{AccountId, Instrument, RejectReason, VenueId};
+/// The venue's name in messages.
+pub(crate) const VENUE_NAME: &str = "Binance";
+
+use qt_core::stats::StatsHandle;
+use qt_core::stats::blocks::GatewayClockStats;
+use qt_core::{AccountId, Clock, Instrument, VenueId, WallClock};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Everything the Binance gateway needs. [`Default`] is production Binance (`api.binance.com`,
-/// `stream.binance.com:9443`, webpki roots, `recvWindow` 5000, 5 s request timeout) with no
-/// instruments or accounts.
+/// `stream.binance.com:9443`, webpki roots, `recvWindow` 5000, 5 s request timeout, the wall
+/// clock re-synced with the venue's every minute) with no instruments or accounts.
 #[derive(Clone)]
 pub struct BinanceGatewayConfig {
     /// REST base URL, e.g. `https://api.binance.com` or `https://127.0.0.1:PORT`.
@@ -85,6 +102,15 @@ pub struct BinanceGatewayConfig {
     /// Bound on connecting and on each read/write of a request; a new order without an answer
     /// in this time is reconciled.
     pub request_timeout: Duration,
+    /// Our clock: signed timestamps are this plus the venue's offset from it (the wall clock;
+    /// a test gives a clock that is off).
+    pub clock: Arc<dyn Clock>,
+    /// Interval between estimates of the venue's clock (`GET /api/v3/time`); zero: only at
+    /// start and after a timestamp reject (-1021).
+    pub time_sync_every: Duration,
+    /// Where the gateway thread publishes its clock estimate in the stats file (a private
+    /// block when `None`).
+    pub clock_stats: Option<StatsHandle<GatewayClockStats>>,
 }
 
 impl Default for BinanceGatewayConfig {
@@ -100,6 +126,9 @@ impl Default for BinanceGatewayConfig {
             accounts: Vec::new(),
             run_id: 0,
             request_timeout: Duration::from_secs(5),
+            clock: Arc::new(WallClock),
+            time_sync_every: crate::kit::time_sync::DEFAULT_EVERY,
+            clock_stats: None,
         }
     }
 }
@@ -119,79 +148,9 @@ impl std::fmt::Debug for BinanceGatewayConfig {
             .field("accounts", &accounts)
             .field("run_id", &self.run_id)
             .field("request_timeout", &self.request_timeout)
+            .field("clock", &self.clock)
+            .field("time_sync_every", &self.time_sync_every)
+            .field("clock_stats", &self.clock_stats.is_some())
             .finish()
     }
-}
-
-/// Rejections counted per [`RejectReason`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RejectCounts([u64; 16]);
-
-impl RejectCounts {
-    fn slot(reason: RejectReason) -> usize {
-        reason as usize
-    }
-
-    /// How many orders were rejected for `reason`.
-    pub fn get(&self, reason: RejectReason) -> u64 {
-        self.0.get(Self::slot(reason)).copied().unwrap_or(0)
-    }
-
-    pub(crate) fn add(&mut self, reason: RejectReason) {
-        if let Some(n) = self.0.get_mut(Self::slot(reason)) {
-            *n += 1;
-        }
-    }
-
-    /// Total over every reason.
-    pub fn total(&self) -> u64 {
-        self.0.iter().sum()
-    }
-}
-
-/// What the gateway did, returned when its thread ends.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct GatewayStats {
-    /// New orders sent to the venue (`POST /api/v3/order` attempted).
-    pub orders_sent: u64,
-    /// `Accepted` reports.
-    pub accepted: u64,
-    /// `Rejected` reports, by reason (local refusals included).
-    pub rejected: RejectCounts,
-    /// `Fill` reports.
-    pub fills: u64,
-    /// `Canceled` reports (cancels, IOC/FOK/market expiries).
-    pub cancels: u64,
-    /// Cancel requests sent (`DELETE /api/v3/order`, and one per symbol of a cancel-all).
-    pub cancel_requests: u64,
-    /// `CancelRejected` reports.
-    pub cancel_rejects: u64,
-    /// Requests without a usable answer: transport failures, timeouts and HTTP 5xx.
-    pub transport_errors: u64,
-    /// Answers of HTTP 429 or 418 (rate limit, IP ban).
-    pub rate_limited: u64,
-    /// User data stream reconnects (after a drop).
-    pub reconnects: u64,
-    /// Order queries made to settle an unknown fate or a gap.
-    pub reconciliations: u64,
-    /// Stream frames or REST answers that could not be understood (logged at warn).
-    pub malformed: u64,
-    /// Stream fills seen again (same trade id or already counted in `z`) and not re-reported.
-    pub duplicate_fills: u64,
-    /// Fills whose commission was in an asset other than the instrument's quote (fee
-    /// reported as zero).
-    pub fees_not_in_quote: u64,
-    /// Fills found by a query whose trades `GET /api/v3/myTrades` could not account for (the
-    /// request failed, or its list did not add up): reported at the average price with their
-    /// fee UNKNOWN (zero), each logged at warn. PnL lacks these fees.
-    pub fills_without_fee: u64,
-    /// Fills found by a query and booked trade by trade from `GET /api/v3/myTrades`, with
-    /// their real commission.
-    pub fills_fee_from_trades: u64,
-    /// `GET /api/v3/myTrades` requests made.
-    pub trade_queries: u64,
-    /// Stream events of orders of this run the gateway no longer tracks.
-    pub unknown_order_events: u64,
-    /// Largest `X-MBX-USED-WEIGHT-1M` seen.
-    pub max_used_weight: u32,
 }

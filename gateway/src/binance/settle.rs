@@ -7,13 +7,15 @@
 //! (like [`crate::binance::account`]): its own connection, blocking for up to the request
 //! timeout per request, allocating freely. The signed query string is never logged.
 
-use crate::binance::BinanceGatewayConfig;
-use crate::binance::errors::{CODE_NO_SUCH_ORDER, GatewayError};
+use crate::binance::errors::{CODE_NO_SUCH_ORDER, GatewayError, is_auth_refusal};
 use crate::binance::gateway::{now_ms, validate};
-use crate::binance::https::{HttpsClient, Response, server_name, tls_config};
+use crate::binance::server_time::synced_clock;
 use crate::binance::signer::{Signer, signed_query};
 use crate::binance::trades::{MY_TRADES_PATH, parse_trades, to_fill};
 use crate::binance::user_stream::api_error;
+use crate::binance::{BinanceGatewayConfig, VENUE_NAME};
+use crate::kit::http::{HttpsClient, Response, server_name, tls_config};
+use crate::kit::time_sync::TimeSync;
 use qt_core::{AccountId, Instrument, Nanos, Qty};
 use serde::Deserialize;
 
@@ -90,6 +92,9 @@ pub struct Settler {
     url: String,
     recv_window: String,
     accounts: Vec<(AccountId, String, Signer)>,
+    /// The venue's clock, estimated before the first signed request.
+    time: Option<TimeSync>,
+    cfg: BinanceGatewayConfig,
 }
 
 impl std::fmt::Debug for Settler {
@@ -104,11 +109,11 @@ impl Settler {
         let (rest, _) = validate(cfg)?;
         let tls = tls_config(cfg.ca_file.as_deref())?;
         let name = server_name(&rest, cfg.server_name.as_deref())
-            .map_err(|m| GatewayError::Config { problems: vec![format!("server_name: {m}")] })?;
+            .map_err(|m| GatewayError::Config { venue: VENUE_NAME, problems: vec![format!("server_name: {m}")] })?;
         let url = rest.url.clone();
         let http = HttpsClient::new(rest, name, tls, cfg.request_timeout);
         let accounts = cfg.accounts.iter().map(|(a, k, s)| (*a, k.clone(), Signer::new(s))).collect();
-        Ok(Self { http, url, recv_window: cfg.recv_window_ms.to_string(), accounts })
+        Ok(Self { http, url, recv_window: cfg.recv_window_ms.to_string(), accounts, time: None, cfg: cfg.clone() })
     }
 
     fn signed(
@@ -120,10 +125,18 @@ impl Settler {
     ) -> Result<Response, GatewayError> {
         let url = format!("{}{path}", self.url);
         let Some((_, key, signer)) = self.accounts.iter().find(|(a, _, _)| *a == account) else {
-            return Err(GatewayError::Config { problems: vec![format!("account {} has no key here", account.0)] });
+            return Err(GatewayError::Config {
+                venue: VENUE_NAME,
+                problems: vec![format!("account {} has no key here", account.0)],
+            });
         };
-        let query = signed_query(signer, params, &self.recv_window, now_ms());
-        let key = key.clone();
+        let (key, signer) = (key.clone(), signer.clone());
+        let time = match self.time.take() {
+            Some(t) => t,
+            None => synced_clock(&self.cfg, &mut self.http),
+        };
+        let query = signed_query(&signer, params, &self.recv_window, time.venue_ms());
+        self.time = Some(time);
         self.http
             .request(method, path, &query, &[("X-MBX-APIKEY", &key)])
             .map_err(|e| GatewayError::Connect { url, reason: e.to_string() })
@@ -142,7 +155,8 @@ impl Settler {
                 return Ok(None);
             }
             let url = format!("{}{ORDER_PATH}", self.url);
-            return Err(GatewayError::Venue { method: "GET", url, status: resp.status, code, msg }.for_account(account));
+            return Err(GatewayError::Venue { method: "GET", url, status: resp.status, code, msg }
+                .for_account(account, is_auth_refusal));
         }
         serde_json::from_slice(&resp.body).map(Some).map_err(|e| GatewayError::BadAnswer {
             method: "GET",
@@ -196,7 +210,8 @@ impl Settler {
         let url = format!("{}{OPEN_ORDERS_PATH}", self.url);
         if resp.status != 200 {
             let (code, msg) = api_error(&resp.body);
-            return Err(GatewayError::Venue { method: "GET", url, status: resp.status, code, msg }.for_account(account));
+            return Err(GatewayError::Venue { method: "GET", url, status: resp.status, code, msg }
+                .for_account(account, is_auth_refusal));
         }
         let list: Vec<OpenOrder> = serde_json::from_slice(&resp.body).map_err(|e| GatewayError::BadAnswer {
             method: "GET",

@@ -12,6 +12,7 @@
 //!
 //! Pure functions on the gateway thread (its cold reconciliation path); allocate per answer.
 
+use crate::kit::order_state::TradeId;
 use qt_core::{Instrument, Nanos, Notional, Price, Qty};
 use serde::Deserialize;
 
@@ -86,10 +87,10 @@ pub(crate) fn recovered_fills(
     inst: &Instrument,
     mut trades: Vec<AccountTrade>,
     venue_order_id: u64,
-    seen: &[i64],
+    seen: &[TradeId],
     missing: Qty,
 ) -> Result<Vec<TradeFill>, String> {
-    trades.retain(|t| t.order_id == venue_order_id && !seen.contains(&t.id));
+    trades.retain(|t| t.order_id == venue_order_id && !seen.contains(&TradeId::Num(t.id)));
     trades.sort_by_key(|t| t.id);
     let mut out = Vec::new();
     let mut total = Qty::ZERO;
@@ -145,7 +146,7 @@ mod tests {
             trade(9, 98, "0.00010000", "0.1", "USDT"),
         ]);
         // Trade 10 was reported by the stream; 50 lots are missing: trades 11 and 12.
-        let fills = recovered_fills(&i, trades, 99, &[10], Qty::from_units(50)).unwrap();
+        let fills = recovered_fills(&i, trades, 99, &[TradeId::Num(10)], Qty::from_units(50)).unwrap();
         assert_eq!(fills.len(), 2, "{fills:?}");
         assert_eq!((fills[0].trade_id, fills[0].qty), (11, Qty::from_units(20)));
         assert_eq!(fills[0].fee, Notional::parse("0.0065").unwrap());

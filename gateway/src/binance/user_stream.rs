@@ -1,71 +1,23 @@
-//! The user data stream of one account: its listen key (`POST`/`PUT`/`DELETE
-//! /api/v3/userDataStream`, API key only) and the WebSocket `<ws_url>/ws/<listenKey>` that
-//! carries `executionReport`s.
+//! Binance's side of the user data stream of one account: its listen key (`POST`/`PUT`/`DELETE
+//! /api/v3/userDataStream`, API key only), the WebSocket `<ws_url>/ws/<listenKey>` that carries
+//! `executionReport`s, and [`UserStream`], the [`StreamSession`] the kit's private-stream thread
+//! (`crate::kit::private_stream`, thread `qt-gw-binance-us<N>`) drives: it opens the connection
+//! (asking for the key again first, which returns the live key or a new one if it expired),
+//! keeps the listen key alive every [`KEEPALIVE_EVERY`], treats a `listenKeyExpired` event as
+//! the end of the connection, and on stop deletes the listen key.
 //!
-//! Threads: [`connect`] runs on the caller of [`crate::binance::spawn`] (so the stream is open
-//! before the gateway takes orders); [`UserStream::run`] then owns the connection on its own
-//! thread `qt-gw-binance-us<N>`, reading with a short socket timeout ([`READ_POLL`]) so it sees
-//! the stop flag promptly, and forwards every text frame, connect and drop to the gateway thread
-//! over an unbounded crossbeam channel (it never blocks on the gateway and never drops a frame).
-//! It answers the server's pings (tungstenite queues the pong; the loop flushes it), keeps the
-//! listen key alive every [`KEEPALIVE_EVERY`], reconnects with exponential backoff
-//! ([`BACKOFF_MIN`]..[`BACKOFF_MAX`]) after a drop or a `listenKeyExpired` event — asking for
-//! the key again first, which returns the live key or a new one if it expired — and on stop
-//! closes the socket and deletes the listen key. Allocates per frame (the text it forwards).
+//! [`UserStream::start`] runs on the caller of [`crate::binance::spawn`] (so the stream is open
+//! before the gateway takes orders). Allocates per request.
 
-use crate::binance::errors::{CODE_INVALID_LISTEN_KEY, GatewayError};
-use crate::binance::https::{Endpoint, HttpsClient, TlsStream, connect_tls, is_timeout};
-use crossbeam_channel::Sender;
-use rustls::ClientConfig;
-use rustls_pki_types::ServerName;
+use crate::binance::errors::{CODE_INVALID_LISTEN_KEY, GatewayError, is_auth_refusal};
+use crate::kit::http::HttpsClient;
+use crate::kit::private_stream::{self, FrameAction, StreamSession, Ws, WsTarget};
+use qt_core::AccountId;
 use serde::Deserialize;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-use tungstenite::handshake::HandshakeError;
-use tungstenite::protocol::WebSocketConfig;
-use tungstenite::{Message, WebSocket};
 
-/// Socket read timeout of an open stream: the longest the thread goes without looking at the
-/// stop flag and its timers.
-pub(crate) const READ_POLL: Duration = Duration::from_millis(50);
 /// Listen key keepalive interval (Binance: keys live 60 minutes; "ping it every 30 minutes").
 pub(crate) const KEEPALIVE_EVERY: Duration = Duration::from_secs(30 * 60);
-/// First reconnect delay.
-pub(crate) const BACKOFF_MIN: Duration = Duration::from_millis(50);
-/// Longest reconnect delay.
-pub(crate) const BACKOFF_MAX: Duration = Duration::from_secs(5);
-/// Largest message accepted from the server.
-const MAX_MESSAGE: usize = 4 * 1024 * 1024;
-
-/// The open WebSocket.
-pub(crate) type Ws = WebSocket<TlsStream>;
-
-/// What a stream thread tells the gateway thread.
-#[derive(Debug)]
-pub(crate) enum StreamEvent {
-    /// The stream is (re)connected; `reconnect` is false only for the first connection.
-    Connected {
-        /// Whether this follows a drop (events may have been missed).
-        reconnect: bool,
-    },
-    /// One text frame, as received.
-    Frame(String),
-    /// The connection dropped; events until the next `Connected` are missed.
-    Disconnected {
-        /// Why.
-        reason: String,
-    },
-}
-
-/// One event and the index (in the gateway's account table) of the account it is about.
-#[derive(Debug)]
-pub(crate) struct StreamMsg {
-    /// Account index.
-    pub(crate) account: usize,
-    /// What happened.
-    pub(crate) event: StreamEvent,
-}
 
 /// How a listen key request failed.
 #[derive(Debug)]
@@ -160,57 +112,16 @@ pub(crate) fn listen_key_request(
     }
 }
 
-/// Where the stream lives and how to reach it.
-#[derive(Clone)]
-pub(crate) struct WsTarget {
-    /// The WebSocket endpoint.
-    pub(crate) endpoint: Endpoint,
-    /// TLS name to verify.
-    pub(crate) name: ServerName<'static>,
-    /// TLS configuration.
-    pub(crate) tls: Arc<ClientConfig>,
-    /// Connect/handshake timeout.
-    pub(crate) timeout: Duration,
+/// The stream URL of `listen_key` on `target`, for messages (the key is secret-ish: only its
+/// start).
+pub(crate) fn describe(target: &WsTarget, listen_key: &str) -> String {
+    let shown: String = listen_key.chars().take(8).collect();
+    format!("{}/ws/{shown}…", target.endpoint.url)
 }
 
-impl std::fmt::Debug for WsTarget {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WsTarget").field("url", &self.endpoint.url).finish_non_exhaustive()
-    }
-}
-
-impl WsTarget {
-    /// The stream URL of `listen_key`, for messages (the key is secret-ish: only its start).
-    pub(crate) fn describe(&self, listen_key: &str) -> String {
-        let shown: String = listen_key.chars().take(8).collect();
-        format!("{}/ws/{shown}…", self.endpoint.url)
-    }
-}
-
-/// Opens `<ws_url>/ws/<listen_key>`: TCP, TLS, WebSocket upgrade; then sets the short read
-/// timeout the stream thread polls with.
+/// Opens `<ws_url>/ws/<listen_key>`.
 pub(crate) fn connect(target: &WsTarget, listen_key: &str) -> Result<Ws, String> {
-    let e = &target.endpoint;
-    let stream = connect_tls(e, &target.name, &target.tls, target.timeout).map_err(|err| err.to_string())?;
-    let host = if e.host.contains(':') { format!("[{}]", e.host) } else { e.host.clone() };
-    let url = format!("wss://{host}:{}{}/ws/{listen_key}", e.port, e.prefix);
-    let config = WebSocketConfig::default().max_message_size(Some(MAX_MESSAGE)).max_frame_size(Some(MAX_MESSAGE));
-    let deadline = Instant::now() + target.timeout;
-    let mut attempt = tungstenite::client::client_with_config(url.as_str(), stream, Some(config));
-    let mut ws = loop {
-        match attempt {
-            Ok((ws, _)) => break ws,
-            Err(HandshakeError::Interrupted(mid)) => {
-                if Instant::now() > deadline {
-                    return Err("WebSocket upgrade timed out".into());
-                }
-                attempt = mid.handshake();
-            }
-            Err(HandshakeError::Failure(err)) => return Err(format!("WebSocket upgrade: {err}")),
-        }
-    };
-    ws.get_mut().sock.set_read_timeout(Some(READ_POLL)).map_err(|err| err.to_string())?;
-    Ok(ws)
+    private_stream::connect(target, &format!("/ws/{listen_key}"))
 }
 
 #[derive(Debug, Deserialize)]
@@ -225,20 +136,20 @@ fn is_listen_key_expired(text: &str) -> bool {
         && serde_json::from_str::<EventProbe>(text).is_ok_and(|p| p.e.as_deref() == Some("listenKeyExpired"))
 }
 
-/// One account's stream, run on its own thread.
+/// One account's stream session.
 pub(crate) struct UserStream {
-    /// Index of the account in the gateway's table.
-    pub(crate) account: usize,
+    /// Our account id (for errors).
+    account: AccountId,
     /// API key (for the listen key endpoints).
-    pub(crate) api_key: String,
+    api_key: String,
     /// REST client for the listen key endpoints.
-    pub(crate) rest: HttpsClient,
+    rest: HttpsClient,
     /// Where the stream is.
-    pub(crate) target: WsTarget,
-    /// The current listen key.
-    pub(crate) listen_key: String,
-    /// The open connection, if any.
-    pub(crate) ws: Option<Ws>,
+    target: WsTarget,
+    /// The current listen key (empty until the first is created).
+    listen_key: String,
+    /// When the listen key is next kept alive.
+    next_keepalive: Instant,
 }
 
 impl std::fmt::Debug for UserStream {
@@ -246,127 +157,79 @@ impl std::fmt::Debug for UserStream {
         f.debug_struct("UserStream")
             .field("account", &self.account)
             .field("target", &self.target)
-            .field("connected", &self.ws.is_some())
             .finish_non_exhaustive()
     }
 }
 
 impl UserStream {
-    fn send(&self, tx: &Sender<StreamMsg>, event: StreamEvent) -> bool {
-        tx.send(StreamMsg { account: self.account, event }).is_ok()
+    /// A session for `account`, not yet open.
+    pub(crate) fn new(account: AccountId, api_key: String, rest: HttpsClient, target: WsTarget) -> Self {
+        let next_keepalive = Instant::now() + KEEPALIVE_EVERY;
+        Self { account, api_key, rest, target, listen_key: String::new(), next_keepalive }
     }
 
-    #[cold]
-    fn drop_connection(&mut self, tx: &Sender<StreamMsg>, reason: String) -> bool {
-        log::warn!("binance user stream {}: {reason}; reconnecting", self.target.describe(&self.listen_key));
-        self.ws = None;
-        self.send(tx, StreamEvent::Disconnected { reason })
+    /// The first connection, at start-up: creates the listen key and connects; the error names
+    /// what failed (a refused key is [`GatewayError::AuthRejected`]).
+    pub(crate) fn start(&mut self) -> Result<Ws, GatewayError> {
+        let url = format!("{}{USER_DATA_STREAM}", self.rest.endpoint().url);
+        let key = listen_key_request(&mut self.rest, "POST", &self.api_key, None)
+            .map_err(|e| e.into_gateway_error("POST", url.clone()).for_account(self.account, is_auth_refusal))?
+            .ok_or_else(|| GatewayError::BadAnswer { method: "POST", url, body: String::new() })?;
+        self.listen_key = key;
+        connect(&self.target, &self.listen_key)
+            .map_err(|reason| GatewayError::Connect { url: describe(&self.target, &self.listen_key), reason })
     }
+}
 
-    /// Asks for the listen key (the live one, or a new one if it expired) and reconnects.
+impl StreamSession for UserStream {
+    /// Asks for the listen key (the live one, or a new one if it expired) and connects.
     #[cold]
-    fn reconnect(&mut self) -> Result<(), String> {
+    fn open(&mut self) -> Result<Ws, String> {
         match listen_key_request(&mut self.rest, "POST", &self.api_key, None) {
             Ok(Some(key)) => self.listen_key = key,
             Ok(None) => return Err("no listen key in the answer".into()),
             Err(e) => return Err(format!("creating the listen key: {e}")),
         }
-        self.ws = Some(connect(&self.target, &self.listen_key)?);
-        Ok(())
+        connect(&self.target, &self.listen_key)
     }
 
-    /// The thread body: read, forward, keep alive, reconnect, until `stop`; then close and
-    /// delete the listen key.
-    pub(crate) fn run(mut self, stop: Arc<AtomicBool>, tx: Sender<StreamMsg>) {
-        let mut next_keepalive = Instant::now() + KEEPALIVE_EVERY;
-        let mut backoff = BACKOFF_MIN;
-        let mut next_attempt = Instant::now();
-        if self.ws.is_some() && !self.send(&tx, StreamEvent::Connected { reconnect: false }) {
-            return self.finish();
+    fn classify(&mut self, text: &str) -> FrameAction {
+        if is_listen_key_expired(text) {
+            FrameAction::Reconnect("listenKeyExpired".into())
+        } else {
+            FrameAction::Forward
         }
-        while !stop.load(Ordering::Relaxed) {
-            let now = Instant::now();
-            if now >= next_keepalive {
-                next_keepalive = now + KEEPALIVE_EVERY;
-                match listen_key_request(&mut self.rest, "PUT", &self.api_key, Some(&self.listen_key)) {
-                    Ok(_) => {}
-                    Err(KeyError::Venue { code: CODE_INVALID_LISTEN_KEY, .. }) => {
-                        if self.ws.is_some()
-                            && !self.drop_connection(&tx, "listen key expired (keepalive refused)".into())
-                        {
-                            break;
-                        }
-                    }
-                    Err(e) => log::warn!("binance user stream: listen key keepalive failed: {e}"),
-                }
-            }
-            let Some(ws) = self.ws.as_mut() else {
-                if now < next_attempt {
-                    std::thread::sleep((next_attempt - now).min(READ_POLL));
-                    continue;
-                }
-                match self.reconnect() {
-                    Ok(()) => {
-                        backoff = BACKOFF_MIN;
-                        log::info!("binance user stream {}: reconnected", self.target.describe(&self.listen_key));
-                        if !self.send(&tx, StreamEvent::Connected { reconnect: true }) {
-                            break;
-                        }
-                    }
-                    Err(e) => {
-                        log::warn!("binance user stream {}: reconnect failed: {e}", self.target.endpoint.url);
-                        next_attempt = Instant::now() + backoff;
-                        backoff = (backoff * 2).min(BACKOFF_MAX);
-                    }
-                }
-                continue;
-            };
-            let outcome = match ws.read() {
-                Ok(Message::Text(text)) => {
-                    let text = text.as_str();
-                    if is_listen_key_expired(text) {
-                        Err("listenKeyExpired".to_string())
-                    } else if self.send(&tx, StreamEvent::Frame(text.to_string())) {
-                        Ok(())
-                    } else {
-                        break;
-                    }
-                }
-                Ok(Message::Binary(_) | Message::Pong(_) | Message::Frame(_)) => Ok(()),
-                // The pong is queued by tungstenite; send it now.
-                Ok(Message::Ping(_)) => match ws.flush() {
-                    Err(tungstenite::Error::Io(e)) if is_timeout(&e) => Ok(()),
-                    Err(e) => Err(format!("answering a ping: {e}")),
-                    Ok(()) => Ok(()),
-                },
-                Ok(Message::Close(frame)) => Err(format!("closed by the server ({frame:?})")),
-                Err(tungstenite::Error::Io(e)) if is_timeout(&e) => match ws.flush() {
-                    Err(tungstenite::Error::Io(e)) if is_timeout(&e) => Ok(()),
-                    Err(e) => Err(format!("flushing: {e}")),
-                    Ok(()) => Ok(()),
-                },
-                Err(e) => Err(e.to_string()),
-            };
-            if let Err(reason) = outcome {
-                if !self.drop_connection(&tx, reason) {
-                    break;
-                }
-                next_attempt = Instant::now() + backoff;
-                backoff = (backoff * 2).min(BACKOFF_MAX);
-            }
-        }
-        self.finish();
     }
 
-    /// Closes the socket (best effort) and deletes the listen key.
-    fn finish(mut self) {
-        if let Some(mut ws) = self.ws.take() {
-            let _ = ws.close(None);
-            let _ = ws.flush();
+    fn maintain(&mut self, now: Instant, _connected: bool) -> Result<(), String> {
+        if now < self.next_keepalive {
+            return Ok(());
+        }
+        self.next_keepalive = now + KEEPALIVE_EVERY;
+        match listen_key_request(&mut self.rest, "PUT", &self.api_key, Some(&self.listen_key)) {
+            Ok(_) => Ok(()),
+            Err(KeyError::Venue { code: CODE_INVALID_LISTEN_KEY, .. }) => {
+                Err("listen key expired (keepalive refused)".into())
+            }
+            Err(e) => {
+                log::warn!("binance user stream: listen key keepalive failed: {e}");
+                Ok(())
+            }
+        }
+    }
+
+    /// Deletes the listen key.
+    fn close(&mut self) {
+        if self.listen_key.is_empty() {
+            return;
         }
         if let Err(e) = listen_key_request(&mut self.rest, "DELETE", &self.api_key, Some(&self.listen_key)) {
             log::debug!("binance user stream: deleting the listen key: {e}");
         }
+    }
+
+    fn describe(&self) -> String {
+        describe(&self.target, &self.listen_key)
     }
 }
 

@@ -8,13 +8,12 @@
 //! Cold paths of the gateway thread: each query blocks it for at most the request timeout;
 //! allocates per query.
 
-use super::{
-    Gateway, NOT_FOUND_LIMIT, NOT_FOUND_RETRY, ORDER_PATH, QUERY_BACKOFF_MAX, QueryAnswer, QueryReason, Reconcile,
-    ReportsClosed, WEIGHT_SLOWDOWN, inst_notional, ms_to_nanos,
-};
+use super::{Gateway, ORDER_PATH, QueryAnswer, Req, inst_notional, ms_to_nanos};
 use crate::binance::errors::CODE_NO_SUCH_ORDER;
+use crate::binance::limits;
 use crate::binance::trades::{MY_TRADES_PATH, TradeFill, parse_trades, recovered_fills};
 use crate::binance::user_stream::api_error;
+use crate::kit::order_state::{NOT_FOUND_LIMIT, QueryReason, Reconcile, ReportsClosed};
 use qt_core::money::{NOTIONAL_SCALE, div_round_i128};
 use qt_core::{
     ClientOrderId, Clock as _, Liquidity, Nanos, Notional, OrderId, Price, Qty, RejectReason, ReportKind, Rounding,
@@ -23,20 +22,16 @@ use qt_core::{
 use std::time::{Duration, Instant};
 
 impl Gateway {
-    pub(super) fn run_due_reconciles(&mut self) -> Result<usize, ReportsClosed> {
-        if self.reconciles.is_empty() {
-            return Ok(0);
-        }
-        let now = Instant::now();
-        let due: Vec<Reconcile> = self.reconciles.iter().filter(|r| r.due <= now).copied().collect();
+    pub(super) fn run_due_reconciles(&mut self, now: Instant) -> Result<usize, ReportsClosed> {
+        let due = self.state.due(now);
         if due.is_empty() {
             return Ok(0);
         }
-        if self.backing_off() || self.used_weight >= WEIGHT_SLOWDOWN {
-            let until = self.backoff_until.unwrap_or(now + Duration::from_secs(1));
-            for r in &mut self.reconciles {
-                r.due = r.due.max(until);
-            }
+        // Near a limit (any account's) or backing off: queries are cold work and wait.
+        let venue_ms = self.time.venue_ms();
+        if (0..self.accounts.len().max(1)).any(|a| self.limits.near_limit(now, a, venue_ms)) {
+            let until = self.limits.backoff_until().unwrap_or(now + Duration::from_secs(1));
+            self.state.defer_all(until);
             return Ok(0);
         }
         for r in &due {
@@ -47,37 +42,30 @@ impl Gateway {
 
     #[cold]
     fn reconcile(&mut self, job: Reconcile) -> Result<(), ReportsClosed> {
-        let Some(o) = self.orders.get(&job.order_id) else {
-            self.reconciles.retain(|r| r.order_id != job.order_id);
+        let Some(o) = self.state.get(&job.order_id) else {
+            self.state.settled(job.order_id);
             return Ok(());
         };
         let (Some(&acct), Some(&idx)) =
             (self.account_index.get(&o.request.account), self.by_id.get(&o.request.instrument))
         else {
-            self.reconciles.retain(|r| r.order_id != job.order_id);
+            self.state.settled(job.order_id);
             return Ok(());
         };
         let order_id = job.order_id;
         let symbol = self.instruments[idx].symbol().to_string();
         let client_id = ClientOrderId::new(self.run_id, order_id);
-        self.stats.reconciliations += 1;
-        let result =
-            self.signed(acct, "GET", ORDER_PATH, &[("symbol", &symbol), ("origClientOrderId", client_id.as_str())]);
-        let retry = |g: &mut Self, not_found: bool| {
-            if let Some(r) = g.reconciles.iter_mut().find(|r| r.order_id == order_id) {
-                r.attempts += 1;
-                if not_found {
-                    r.not_found += 1;
-                    r.due = Instant::now() + NOT_FOUND_RETRY;
-                } else {
-                    let exp = r.attempts.min(7);
-                    r.due = Instant::now() + (Duration::from_millis(50) * (1u32 << exp)).min(QUERY_BACKOFF_MAX);
-                }
-                r.not_found
-            } else {
-                0
-            }
-        };
+        self.state.stats.reconciliations += 1;
+        let result = self.signed(
+            acct,
+            Req {
+                method: "GET",
+                path: ORDER_PATH,
+                params: &[("symbol", &symbol), ("origClientOrderId", client_id.as_str())],
+                cost: limits::QUERY_ORDER,
+            },
+        );
+        let retry = |g: &mut Self, not_found: bool| g.state.retry(order_id, not_found);
         let resp = match result {
             Ok(resp) => resp,
             Err(_) => {
@@ -88,15 +76,19 @@ impl Gateway {
         if resp.status != 200 {
             let (code, msg) = api_error(&resp.body);
             if code == CODE_NO_SUCH_ORDER {
-                let accepted = self.orders.get(&order_id).is_some_and(|o| o.accepted);
+                let accepted = self.state.get(&order_id).is_some_and(|o| o.accepted);
                 if accepted {
                     log::warn!("binance gateway: order {order_id} is live here but unknown to the venue ({msg:?})");
-                    self.reconciles.retain(|r| r.order_id != order_id);
+                    self.state.settled(order_id);
                     return Ok(());
                 }
                 if retry(self, true) >= NOT_FOUND_LIMIT {
                     log::warn!("binance gateway: order {order_id} never reached the venue; reporting it rejected");
-                    return self.finish_order(order_id, ReportKind::Rejected(RejectReason::Other), WallClock.now());
+                    return self.state.finish_order(
+                        order_id,
+                        ReportKind::Rejected(RejectReason::Other),
+                        WallClock.now(),
+                    );
                 }
             } else {
                 log::warn!("binance gateway: query of order {order_id}: HTTP {}, code {code}, {msg:?}", resp.status);
@@ -107,7 +99,7 @@ impl Gateway {
         let answer = match serde_json::from_slice::<QueryAnswer>(&resp.body) {
             Ok(a) => a,
             Err(e) => {
-                self.stats.malformed += 1;
+                self.state.stats.malformed += 1;
                 log::warn!("binance gateway: query of order {order_id}: unreadable ({e}): {}", resp.body_excerpt());
                 retry(self, false);
                 return Ok(());
@@ -117,7 +109,7 @@ impl Gateway {
         let executed = match inst.parse_qty(&answer.executed_qty) {
             Ok(q) => q,
             Err(e) => {
-                self.stats.malformed += 1;
+                self.state.stats.malformed += 1;
                 log::warn!("binance gateway: query of order {order_id}: executedQty: {e}");
                 retry(self, false);
                 return Ok(());
@@ -125,23 +117,23 @@ impl Gateway {
         };
         let quote = Notional::parse(&answer.cum_quote).ok();
         let ts = ms_to_nanos(answer.update_time);
-        self.reconciles.retain(|r| r.order_id != order_id);
-        self.ensure_accepted(order_id, answer.order_id, ts)?;
+        self.state.settled(order_id);
+        self.state.ensure_accepted(order_id, answer.order_id, ts)?;
         self.catch_up(order_id, executed, quote, ts)?;
-        if !self.orders.contains_key(&order_id) {
+        if !self.state.contains(&order_id) {
             return Ok(());
         }
         match answer.status.as_str() {
             "CANCELED" | "EXPIRED" | "EXPIRED_IN_MATCH" | "PENDING_CANCEL" => {
-                self.finish_order(order_id, ReportKind::Canceled, ts)
+                self.state.finish_order(order_id, ReportKind::Canceled, ts)
             }
-            "REJECTED" => self.finish_order(order_id, ReportKind::Rejected(RejectReason::Other), ts),
+            "REJECTED" => self.state.finish_order(order_id, ReportKind::Rejected(RejectReason::Other), ts),
             _ if job.reason == QueryReason::CancelUnknown => {
                 // Still working: the cancel did not happen.
-                let Some(r) = self.order_report(order_id, ReportKind::CancelRejected(RejectReason::Other)) else {
+                let Some(r) = self.state.order_report(order_id, ReportKind::CancelRejected(RejectReason::Other)) else {
                     return Ok(());
                 };
-                self.emit(r)
+                self.state.emit(r)
             }
             _ => Ok(()),
         }
@@ -159,7 +151,7 @@ impl Gateway {
         venue_quote: Option<Notional>,
         ts: Nanos,
     ) -> Result<(), ReportsClosed> {
-        let Some(o) = self.orders.get(&order_id) else { return Ok(()) };
+        let Some(o) = self.state.get(&order_id) else { return Ok(()) };
         let Some(&idx) = self.by_id.get(&o.request.instrument) else { return Ok(()) };
         let missing = venue_cum.checked_sub(o.cum_qty).unwrap_or(Qty::ZERO);
         if !missing.is_positive() {
@@ -169,7 +161,7 @@ impl Gateway {
             Ok(fills) => return self.report_trades(order_id, idx, &fills),
             Err(why) => why,
         };
-        let Some(o) = self.orders.get(&order_id) else { return Ok(()) };
+        let Some(o) = self.state.get(&order_id) else { return Ok(()) };
         let inst = &self.instruments[idx];
         let missing_quote = venue_quote.and_then(|q| q.checked_sub(o.cum_quote).ok());
         // price = quote / qty, on the instrument's price grid.
@@ -191,39 +183,47 @@ impl Gateway {
             inst.qty_text(missing),
             inst.price_text(price)
         );
-        self.stats.fills_without_fee += 1;
+        self.state.stats.fills_without_fee += 1;
         let quote = missing_quote.unwrap_or(Notional::ZERO);
-        self.fill(order_id, price, missing, Notional::ZERO, Liquidity::Taker, ts, quote)
+        self.state.fill(order_id, price, missing, Notional::ZERO, Liquidity::Taker, ts, quote)
     }
 
     /// The order's unreported trades that make up `missing`, from `GET /api/v3/myTrades`
     /// (weight 5); the error says why they are not known.
     #[cold]
     fn missing_trades(&mut self, order_id: OrderId, idx: usize, missing: Qty) -> Result<Vec<TradeFill>, String> {
-        if self.backing_off() {
-            return Err("rate limited".into());
-        }
-        let o = self.orders.get(&order_id).ok_or("the order is no longer live")?;
+        let o = self.state.get(&order_id).ok_or("the order is no longer live")?;
         if o.venue_order_id == 0 {
             return Err("the venue's order id is not known".into());
         }
         let acct = *self.account_index.get(&o.request.account).ok_or("unknown account")?;
         let venue_order_id = o.venue_order_id;
+        if !self.admit(acct, limits::MY_TRADES) {
+            return Err("rate limited".into());
+        }
         let symbol = self.instruments[idx].symbol().to_string();
         let id_text = venue_order_id.to_string();
-        self.stats.trade_queries += 1;
+        self.state.stats.trade_queries += 1;
         let resp = self
-            .signed(acct, "GET", MY_TRADES_PATH, &[("symbol", &symbol), ("orderId", &id_text)])
+            .signed(
+                acct,
+                Req {
+                    method: "GET",
+                    path: MY_TRADES_PATH,
+                    params: &[("symbol", &symbol), ("orderId", &id_text)],
+                    cost: limits::MY_TRADES,
+                },
+            )
             .map_err(|e| format!("{MY_TRADES_PATH}: {e}"))?;
         if resp.status != 200 {
             let (code, msg) = api_error(&resp.body);
             return Err(format!("{MY_TRADES_PATH}: HTTP {}, code {code}, {msg:?}", resp.status));
         }
         let trades = parse_trades(&resp.body).map_err(|e| {
-            self.stats.malformed += 1;
+            self.state.stats.malformed += 1;
             format!("{e}: {}", resp.body_excerpt())
         })?;
-        let seen = &self.orders.get(&order_id).ok_or("the order is no longer live")?.trade_ids;
+        let seen = &self.state.get(&order_id).ok_or("the order is no longer live")?.trade_ids;
         recovered_fills(&self.instruments[idx], trades, venue_order_id, seen, missing)
     }
 
@@ -232,11 +232,11 @@ impl Gateway {
     #[cold]
     fn report_trades(&mut self, order_id: OrderId, idx: usize, fills: &[TradeFill]) -> Result<(), ReportsClosed> {
         for f in fills {
-            let Some(o) = self.orders.get_mut(&order_id) else { return Ok(()) };
-            o.trade_ids.push(f.trade_id);
-            self.stats.fills_fee_from_trades += 1;
+            let Some(o) = self.state.get_mut(&order_id) else { return Ok(()) };
+            o.trade_ids.push(f.trade_id.into());
+            self.state.stats.fills_fee_from_trades += 1;
             if f.fee_in_other_asset {
-                self.stats.fees_not_in_quote += 1;
+                self.state.stats.fees_not_in_quote += 1;
             }
             log::info!(
                 "binance gateway: order {order_id}: trade {} ({} at {}, commission {}) found by query",
@@ -247,7 +247,7 @@ impl Gateway {
             );
             let liquidity = if f.maker { Liquidity::Maker } else { Liquidity::Taker };
             let quote = inst_notional(&self.instruments[idx], f.price, f.qty);
-            self.fill(order_id, f.price, f.qty, f.fee, liquidity, f.ts, quote)?;
+            self.state.fill(order_id, f.price, f.qty, f.fee, liquidity, f.ts, quote)?;
         }
         Ok(())
     }

@@ -5,9 +5,10 @@
 //!
 //! Runs on the gateway thread; allocates per frame (JSON); never panics on a frame.
 
-use super::{Gateway, QueryReason, RECONNECT_QUERY_DELAY, ReportsClosed, inst_notional, ms_to_nanos};
-use crate::binance::user_stream::{StreamEvent, StreamMsg};
-use qt_core::{ClientOrderId, Liquidity, Nanos, Notional, OrderId, Qty, RejectReason, ReportKind, Rounding};
+use super::{Gateway, RECONNECT_QUERY_DELAY, inst_notional, ms_to_nanos};
+use crate::kit::order_state::{ReportsClosed, TradeCheck, TradeId};
+use crate::kit::private_stream::{StreamEvent, StreamMsg};
+use qt_core::{ClientOrderId, Liquidity, Nanos, Notional, OrderId, RejectReason, ReportKind, Rounding};
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -56,7 +57,7 @@ impl Gateway {
         match msg.event {
             StreamEvent::Connected { reconnect: false } => Ok(()),
             StreamEvent::Connected { reconnect: true } => {
-                self.stats.reconnects += 1;
+                self.state.stats.reconnects += 1;
                 self.query_account_orders(msg.account, RECONNECT_QUERY_DELAY);
                 Ok(())
             }
@@ -71,15 +72,12 @@ impl Gateway {
     /// Queries every live order of account `acct` after `delay` (a gap in its stream).
     fn query_account_orders(&mut self, acct: usize, delay: Duration) {
         let Some(id) = self.accounts.get(acct).map(|a| a.id) else { return };
-        let ids: Vec<OrderId> = self.orders.iter().filter(|(_, o)| o.request.account == id).map(|(k, _)| *k).collect();
-        for order_id in ids {
-            self.schedule(order_id, QueryReason::Gap, delay);
-        }
+        self.state.schedule_account(id, delay);
     }
 
     #[cold]
     fn malformed(&mut self, acct: usize, what: &str, text: &str) {
-        self.stats.malformed += 1;
+        self.state.stats.malformed += 1;
         let end = text.char_indices().nth(500).map_or(text.len(), |(i, _)| i);
         log::warn!("binance gateway: malformed user stream frame ({what}); querying live orders: {}", &text[..end]);
         self.query_account_orders(acct, Duration::ZERO);
@@ -117,8 +115,8 @@ impl Gateway {
             log::debug!("binance gateway: event of run {run:08x}'s order {order_id} ignored");
             return Ok(());
         }
-        let Some(order) = self.orders.get(&order_id) else {
-            self.stats.unknown_order_events += 1;
+        let Some(order) = self.state.get(&order_id) else {
+            self.state.stats.unknown_order_events += 1;
             log::debug!("binance gateway: {} event for order {order_id}, which is no longer live", ev.exec_type);
             return Ok(());
         };
@@ -130,10 +128,10 @@ impl Gateway {
         }
         let ts = ms_to_nanos(ev.time);
         match ev.exec_type.as_str() {
-            "NEW" => self.ensure_accepted(order_id, ev.order_id, ts),
+            "NEW" => self.state.ensure_accepted(order_id, ev.order_id, ts),
             "TRADE" => self.on_trade(acct, order_id, idx, &ev, ts, text),
             "CANCELED" | "EXPIRED" | "EXPIRED_IN_MATCH" | "TRADE_PREVENTION" => {
-                self.ensure_accepted(order_id, ev.order_id, ts)?;
+                self.state.ensure_accepted(order_id, ev.order_id, ts)?;
                 match self.instruments[idx].parse_qty(&ev.cum_qty) {
                     Ok(z) => {
                         let quote = ev.cum_quote.as_deref().and_then(|q| Notional::parse(q).ok());
@@ -144,12 +142,12 @@ impl Gateway {
                 if ev.exec_type == "TRADE_PREVENTION" && !matches!(ev.status.as_str(), "CANCELED" | "EXPIRED") {
                     return Ok(());
                 }
-                if self.orders.contains_key(&order_id) {
-                    self.finish_order(order_id, ReportKind::Canceled, ts)?;
+                if self.state.contains(&order_id) {
+                    self.state.finish_order(order_id, ReportKind::Canceled, ts)?;
                 }
                 Ok(())
             }
-            "REJECTED" => self.finish_order(order_id, ReportKind::Rejected(RejectReason::Other), ts),
+            "REJECTED" => self.state.finish_order(order_id, ReportKind::Rejected(RejectReason::Other), ts),
             other => {
                 log::debug!("binance gateway: execution type {other:?} of order {order_id} ignored");
                 Ok(())
@@ -166,7 +164,7 @@ impl Gateway {
         ts: Nanos,
         text: &str,
     ) -> Result<(), ReportsClosed> {
-        self.ensure_accepted(order_id, ev.order_id, ts)?;
+        self.state.ensure_accepted(order_id, ev.order_id, ts)?;
         let inst = &self.instruments[idx];
         let parsed = (|| {
             let l = inst.parse_qty(&ev.last_qty).map_err(|e| format!("l: {e}"))?;
@@ -193,34 +191,30 @@ impl Gateway {
         let quote = inst.notional(px, l, Rounding::Nearest).unwrap_or(Notional::ZERO);
         let fee_in_other_asset =
             fee.is_none() && ev.fee.as_deref().is_some_and(|n| Notional::parse(n).is_ok_and(|v| !v.is_zero()));
-        let Some(o) = self.orders.get_mut(&order_id) else { return Ok(()) };
-        if let Some(t) = ev.trade_id {
-            if o.trade_ids.contains(&t) {
-                self.stats.duplicate_fills += 1;
+        let Some(o) = self.state.get_mut(&order_id) else { return Ok(()) };
+        match o.check_trade(ev.trade_id.map(TradeId::from), l, z) {
+            TradeCheck::Duplicate => {
+                self.state.stats.duplicate_fills += 1;
                 return Ok(());
             }
-            o.trade_ids.push(t);
+            TradeCheck::New { missed_before: None } => {}
+            TradeCheck::New { missed_before: Some(before) } => {
+                // Fills before this one were missed: report them from the cumulative quote.
+                let before_quote = ev
+                    .cum_quote
+                    .as_deref()
+                    .and_then(|q| Notional::parse(q).ok())
+                    .and_then(|q| q.checked_sub(quote).ok());
+                self.catch_up(order_id, before, before_quote, ts)?;
+            }
         }
-        let before = z.checked_sub(l).unwrap_or(Qty::ZERO);
-        let cum = o.cum_qty;
-        if z <= cum {
-            // Already reported (a query found it first).
-            self.stats.duplicate_fills += 1;
-            return Ok(());
-        }
-        if before > cum {
-            // Fills before this one were missed: report them from the cumulative quote.
-            let before_quote =
-                ev.cum_quote.as_deref().and_then(|q| Notional::parse(q).ok()).and_then(|q| q.checked_sub(quote).ok());
-            self.catch_up(order_id, before, before_quote, ts)?;
-        }
-        let Some(o) = self.orders.get(&order_id) else { return Ok(()) };
+        let Some(o) = self.state.get(&order_id) else { return Ok(()) };
         let last = z.checked_sub(o.cum_qty).unwrap_or(l).min(l);
         if fee_in_other_asset {
-            self.stats.fees_not_in_quote += 1;
+            self.state.stats.fees_not_in_quote += 1;
         }
         let liquidity = if ev.maker { Liquidity::Maker } else { Liquidity::Taker };
         let quote = if last == l { quote } else { inst_notional(&self.instruments[idx], px, last) };
-        self.fill(order_id, px, last, fee.unwrap_or(Notional::ZERO), liquidity, ts, quote)
+        self.state.fill(order_id, px, last, fee.unwrap_or(Notional::ZERO), liquidity, ts, quote)
     }
 }

@@ -1,14 +1,22 @@
-//! A small blocking HTTPS/1.1 client over rustls with one keep-alive connection, plus the TLS
-//! plumbing the user data stream's WebSocket shares (URL parsing, trust roots, connecting).
+//! The kit's HTTP client: one blocking HTTPS/1.1 client over rustls keeping one connection
+//! alive, venue-neutral (a base URL, a CA file or the webpki roots, a timeout; headers and a
+//! body in; status, headers and body out), plus the TLS plumbing the private streams' WebSockets
+//! share (URL parsing, trust roots, connecting).
 //!
-//! Owned by one thread at a time (the gateway thread has one client for order traffic; each
-//! user-stream thread has its own for listen keys). Blocks: every request waits for its answer,
-//! bounded by the configured timeout (connect, each read and each write). Allocates per request
-//! (the request text and the response body). Answers with `Content-Length` or chunked bodies are
-//! understood; a connection idle longer than [`IDLE_REUSE_LIMIT`] is replaced before use rather
-//! than risked, because a non-idempotent request (a new order) is never retried automatically.
+//! Owned by one thread at a time (a gateway thread has one client for order traffic; each
+//! private-stream thread has its own). Blocks: every request waits for its answer, bounded by
+//! the configured timeout (connect, each read and each write). Allocates per request (the
+//! request text and the response body). Answers with `Content-Length` or chunked bodies are
+//! understood.
+//!
+//! A kept-alive connection the server has dropped is replaced before the request is written,
+//! never after: before reusing a connection the client looks (a non-blocking read) for the
+//! server's close (EOF, `close_notify`, a reset) and reconnects if it sees one; and a connection
+//! idle longer than [`IDLE_REUSE_LIMIT`] is replaced without looking, since the server may be
+//! closing it right now. A request is never retried once written, because a non-idempotent one
+//! (a new order) then has an unknown fate that only the venue can settle.
 
-use crate::binance::errors::GatewayError;
+use crate::kit::error::GatewayError;
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName};
@@ -250,6 +258,20 @@ impl HttpsClient {
         query: &str,
         headers: &[(&str, &str)],
     ) -> Result<Response, TransportError> {
+        self.request_with_body(method, path, query, headers, b"")
+    }
+
+    /// Sends `method` `path` (`?query` appended when not empty) with `headers` and `body`
+    /// (its `Content-Length` is added; a content type, if any, is the caller's header), and
+    /// reads the answer. On any transport failure the connection is dropped.
+    pub(crate) fn request_with_body(
+        &mut self,
+        method: &str,
+        path: &str,
+        query: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<Response, TransportError> {
         let mut text = String::with_capacity(256 + query.len());
         text.push_str(method);
         text.push(' ');
@@ -266,8 +288,10 @@ impl HttpsClient {
             text.push_str(&self.endpoint.port.to_string());
         }
         text.push_str("\r\nUser-Agent: quantum-trader\r\nAccept: application/json\r\nConnection: keep-alive\r\n");
-        if matches!(method, "POST" | "PUT" | "DELETE") {
-            text.push_str("Content-Length: 0\r\n");
+        if !body.is_empty() || matches!(method, "POST" | "PUT" | "DELETE") {
+            text.push_str("Content-Length: ");
+            text.push_str(&body.len().to_string());
+            text.push_str("\r\n");
         }
         for (k, v) in headers {
             text.push_str(k);
@@ -276,7 +300,9 @@ impl HttpsClient {
             text.push_str("\r\n");
         }
         text.push_str("\r\n");
-        let result = self.exchange(text.as_bytes(), method == "HEAD");
+        let mut bytes = text.into_bytes();
+        bytes.extend_from_slice(body);
+        let result = self.exchange(&bytes, method == "HEAD");
         match result {
             Ok((resp, keep)) => {
                 if keep {
@@ -300,9 +326,33 @@ impl HttpsClient {
         TransportError { sent, timed_out: is_timeout(e), reason: format!("{what}: {e}") }
     }
 
+    /// Whether the kept-alive connection is still usable: nothing to read on it (the server has
+    /// neither closed it nor sent anything unasked). Looks without blocking.
+    fn still_open(stream: &mut TlsStream) -> bool {
+        if stream.sock.set_nonblocking(true).is_err() {
+            return false;
+        }
+        let mut probe = [0u8; 1];
+        let open = match stream.read(&mut probe) {
+            // A clean close (EOF or close_notify), or bytes nobody asked for: not reusable.
+            Ok(_) => false,
+            Err(e) => e.kind() == io::ErrorKind::WouldBlock,
+        };
+        open && stream.sock.set_nonblocking(false).is_ok()
+    }
+
     fn exchange(&mut self, request: &[u8], head_only: bool) -> Result<(Response, bool), TransportError> {
-        let fresh = self.conn.as_ref().is_none_or(|(_, used)| used.elapsed() > IDLE_REUSE_LIMIT);
-        if fresh {
+        let reusable = match self.conn.as_mut() {
+            Some((stream, used)) => {
+                self.buf.is_empty() && used.elapsed() <= IDLE_REUSE_LIMIT && Self::still_open(stream)
+            }
+            None => false,
+        };
+        if !reusable {
+            if self.conn.is_some() {
+                log::debug!("https client {}: the kept-alive connection is gone; reconnecting", self.endpoint.url);
+            }
+            self.conn = None;
             self.buf.clear();
             let s = connect_tls(&self.endpoint, &self.name, &self.tls, self.timeout)
                 .map_err(|e| Self::fail(false, &e, &format!("connecting to {}", self.endpoint.url)))?;
@@ -499,5 +549,57 @@ mod tests {
         assert!(tls_config(None).is_ok());
         let missing = tls_config(Some(Path::new("/nonexistent/ca.pem")));
         assert!(matches!(missing, Err(GatewayError::CaFile { .. })));
+    }
+
+    /// A TLS server on loopback that answers one request per connection with `ok` and then
+    /// closes it (close_notify and FIN) although the answer said keep-alive — as a venue's load
+    /// balancer does to an idle connection. Tells `closed` after each close.
+    fn closing_server(conns: usize) -> (std::net::SocketAddr, std::path::PathBuf, std::sync::mpsc::Receiver<()>) {
+        use rustls::{ServerConnection, StreamOwned};
+        let certs = qt_venue_sim::tls::SimCertificates::generate().unwrap();
+        let ca = std::env::temp_dir().join(format!("qt-gateway-kit-http-{}.pem", std::process::id()));
+        certs.write_ca_pem(&ca).unwrap();
+        let cfg = certs.server_config().unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (closed, closed_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for _ in 0..conns {
+                let (sock, _) = listener.accept().unwrap();
+                let mut tls = StreamOwned::new(ServerConnection::new(cfg.clone()).unwrap(), sock);
+                let (mut head, mut chunk) = (Vec::new(), [0u8; 1024]);
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tls.read(&mut chunk) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => head.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                tls.write_all(b"HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok").unwrap();
+                tls.flush().unwrap();
+                tls.conn.send_close_notify();
+                let _ = tls.conn.complete_io(&mut tls.sock);
+                let _ = tls.sock.shutdown(std::net::Shutdown::Both);
+                drop(tls);
+                let _ = closed.send(());
+            }
+        });
+        (addr, ca, closed_rx)
+    }
+
+    #[test]
+    fn a_kept_alive_connection_the_server_dropped_is_replaced_before_the_next_request() {
+        let (addr, ca, closed) = closing_server(2);
+        let endpoint = Endpoint::parse(&format!("https://{addr}"), &["https"]).unwrap();
+        let name = server_name(&endpoint, Some("localhost")).unwrap();
+        let mut client = HttpsClient::new(endpoint, name, tls_config(Some(&ca)).unwrap(), Duration::from_secs(5));
+        let first = client.request("GET", "/a", "", &[]).unwrap();
+        assert_eq!((first.status, first.body.as_slice()), (200, b"ok".as_slice()));
+        closed.recv_timeout(Duration::from_secs(5)).unwrap();
+        // The answer said keep-alive, but the server has gone: the client must see that before
+        // writing, not write into the dead connection and lose the request.
+        let second = client.request_with_body("POST", "/b", "", &[("Content-Type", "application/json")], b"{}");
+        let second = second.unwrap();
+        assert_eq!((second.status, second.body.as_slice()), (200, b"ok".as_slice()));
+        assert_eq!(client.connections_opened, 2);
     }
 }

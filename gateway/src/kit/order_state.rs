@@ -1,0 +1,432 @@
+//! The kit's order state: one record per live order, the reports made from it, fill
+//! de-duplication (by trade id and by cumulative quantity), and the reconciliation schedule of
+//! orders whose fate (or whose recent events) is unknown.
+//!
+//! Contract, for every venue:
+//! - `Accepted` is reported once, the first time the venue shows the order exists (its answer,
+//!   a stream event or a query).
+//! - A fill is reported only for quantity beyond what was already reported: a trade id seen
+//!   before, or a cumulative quantity not beyond the reported one, is a duplicate and dropped
+//!   ([`LiveOrder::check_trade`]); quantity missed before a trade is caught up first.
+//! - An order of unknown fate is queried on a schedule ([`OrderState::schedule`],
+//!   [`OrderState::retry`]): a failed query backs off exponentially to [`QUERY_BACKOFF_MAX`];
+//!   "does not exist" is believed only [`NOT_FOUND_LIMIT`] times [`NOT_FOUND_RETRY`] apart, and
+//!   never for an order the venue has already shown. It is never re-sent blindly.
+//! - Reports are pushed with [`push_blocking`]: the gateway waits on a full report ring, never
+//!   drops a report.
+//!
+//! Owned by one gateway thread; allocates when an order is added and per trade id kept.
+
+use crate::kit::stats::GatewayStats;
+use qt_core::queue::{Producer, push_blocking};
+use qt_core::{
+    AccountId, Clock as _, ExecutionReport, InstrumentId, Liquidity, Nanos, Notional, OrderId, OrderRequest, Price,
+    Qty, ReportKind, Side, VenueId, WallClock,
+};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+/// Gap between the queries that may declare an order unknown to the venue.
+pub const NOT_FOUND_RETRY: Duration = Duration::from_millis(300);
+/// "Order does not exist" answers needed before an order of unknown fate is declared rejected.
+pub const NOT_FOUND_LIMIT: u32 = 2;
+/// Longest delay between retries of a failing query.
+pub const QUERY_BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+/// The report ring's consumer is gone: handling must stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ReportsClosed;
+
+/// A venue's trade id: a number (Binance `t`) or a text (a UUID, as some venues send).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum TradeId {
+    /// A numeric id.
+    Num(i64),
+    /// A textual id.
+    #[allow(dead_code, reason = "for venues whose trade ids are text (Bybit's execId); Binance's are numbers")]
+    Text(Box<str>),
+}
+
+impl From<i64> for TradeId {
+    fn from(id: i64) -> Self {
+        TradeId::Num(id)
+    }
+}
+
+/// Why an order is queried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum QueryReason {
+    /// A new order got no usable answer: placed or not?
+    UnknownFate,
+    /// Events may have been missed (stream dropped, malformed frame).
+    Gap,
+    /// A cancel got no usable answer: cancelled or not?
+    CancelUnknown,
+}
+
+/// A pending order query.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Reconcile {
+    /// The order.
+    pub(crate) order_id: OrderId,
+    /// When it is due.
+    pub(crate) due: Instant,
+    /// Queries made so far.
+    pub(crate) attempts: u32,
+    /// "Does not exist" answers so far.
+    pub(crate) not_found: u32,
+    /// Why.
+    pub(crate) reason: QueryReason,
+}
+
+/// A live order.
+#[derive(Debug)]
+pub(crate) struct LiveOrder {
+    /// What the core asked for.
+    pub(crate) request: OrderRequest,
+    /// The venue's order id (0 until known).
+    pub(crate) venue_order_id: u64,
+    /// Whether `Accepted` was reported.
+    pub(crate) accepted: bool,
+    /// Quantity reported filled.
+    pub(crate) cum_qty: Qty,
+    /// Quote reported filled (Σ price × qty of the fills reported).
+    pub(crate) cum_quote: Notional,
+    /// Trade ids seen (reported, or found by a query).
+    pub(crate) trade_ids: Vec<TradeId>,
+}
+
+/// What a trade event adds to an order ([`LiveOrder::check_trade`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TradeCheck {
+    /// Seen before (its trade id, or its cumulative quantity is already reported).
+    Duplicate,
+    /// New. `missed_before`: the order's cumulative quantity before this trade when fills
+    /// before it were not reported (to catch up first), else `None`.
+    New {
+        /// Cumulative quantity to catch up to before reporting this trade.
+        missed_before: Option<Qty>,
+    },
+}
+
+impl LiveOrder {
+    /// A new order, nothing known of it at the venue.
+    pub(crate) fn new(request: OrderRequest) -> Self {
+        Self {
+            request,
+            venue_order_id: 0,
+            accepted: false,
+            cum_qty: Qty::ZERO,
+            cum_quote: Notional::ZERO,
+            trade_ids: Vec::new(),
+        }
+    }
+
+    /// Checks a trade of `last` quantity taking the order to cumulative `cum`, and remembers its
+    /// id: a repeated id or a `cum` not beyond what was reported is a duplicate.
+    pub(crate) fn check_trade(&mut self, trade_id: Option<TradeId>, last: Qty, cum: Qty) -> TradeCheck {
+        if let Some(t) = trade_id {
+            if self.trade_ids.contains(&t) {
+                return TradeCheck::Duplicate;
+            }
+            self.trade_ids.push(t);
+        }
+        if cum <= self.cum_qty {
+            // Already reported (a query found it first).
+            return TradeCheck::Duplicate;
+        }
+        let before = cum.checked_sub(last).unwrap_or(Qty::ZERO);
+        TradeCheck::New { missed_before: (before > self.cum_qty).then_some(before) }
+    }
+
+    /// What is left of the order.
+    pub(crate) fn leaves(&self) -> Qty {
+        self.request.qty.checked_sub(self.cum_qty).unwrap_or(Qty::ZERO).max(Qty::ZERO)
+    }
+}
+
+/// The live orders of one gateway, their pending queries, the report ring and the counts.
+#[derive(Debug)]
+pub(crate) struct OrderState {
+    venue: VenueId,
+    orders: HashMap<OrderId, LiveOrder>,
+    reconciles: Vec<Reconcile>,
+    reports: Producer<ExecutionReport>,
+    /// What the gateway counted.
+    pub(crate) stats: GatewayStats,
+}
+
+impl OrderState {
+    /// No orders; reports of `venue` go to `reports`.
+    pub(crate) fn new(venue: VenueId, reports: Producer<ExecutionReport>) -> Self {
+        Self { venue, orders: HashMap::new(), reconciles: Vec::new(), reports, stats: GatewayStats::default() }
+    }
+
+    // ---- the table --------------------------------------------------------------------------
+
+    /// Starts tracking `order_id`.
+    pub(crate) fn insert(&mut self, order_id: OrderId, request: OrderRequest) {
+        self.orders.insert(order_id, LiveOrder::new(request));
+    }
+
+    /// The live order `order_id`.
+    pub(crate) fn get(&self, order_id: &OrderId) -> Option<&LiveOrder> {
+        self.orders.get(order_id)
+    }
+
+    /// The live order `order_id`, mutably.
+    pub(crate) fn get_mut(&mut self, order_id: &OrderId) -> Option<&mut LiveOrder> {
+        self.orders.get_mut(order_id)
+    }
+
+    /// Whether `order_id` is live.
+    pub(crate) fn contains(&self, order_id: &OrderId) -> bool {
+        self.orders.contains_key(order_id)
+    }
+
+    /// Whether no order is live.
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.orders.is_empty()
+    }
+
+    /// The live orders of `account`.
+    pub(crate) fn of_account(&self, account: AccountId) -> Vec<OrderId> {
+        self.orders.iter().filter(|(_, o)| o.request.account == account).map(|(k, _)| *k).collect()
+    }
+
+    // ---- reports ----------------------------------------------------------------------------
+
+    /// Counts and pushes a report (waiting while the ring is full).
+    pub(crate) fn emit(&mut self, r: ExecutionReport) -> Result<(), ReportsClosed> {
+        match r.kind {
+            ReportKind::Accepted => self.stats.accepted += 1,
+            ReportKind::Rejected(reason) => self.stats.rejected.add(reason),
+            ReportKind::Fill => self.stats.fills += 1,
+            ReportKind::Canceled => self.stats.cancels += 1,
+            ReportKind::CancelRejected(_) => self.stats.cancel_rejects += 1,
+        }
+        push_blocking(&mut self.reports, r).map_err(|_| ReportsClosed)
+    }
+
+    /// A report with no quantities, stamped now.
+    pub(crate) fn blank(
+        &self,
+        order_id: OrderId,
+        account: AccountId,
+        instrument: InstrumentId,
+        side: Side,
+        kind: ReportKind,
+    ) -> ExecutionReport {
+        ExecutionReport {
+            order_id,
+            venue_order_id: 0,
+            venue: self.venue,
+            account,
+            instrument,
+            kind,
+            side,
+            last_price: Price::ZERO,
+            last_qty: Qty::ZERO,
+            leaves_qty: Qty::ZERO,
+            cum_qty: Qty::ZERO,
+            fee: Notional::ZERO,
+            liquidity: Liquidity::Taker,
+            exchange_ns: WallClock.now(),
+        }
+    }
+
+    /// A report about a live order, with its ids and quantities filled in.
+    pub(crate) fn order_report(&self, order_id: OrderId, kind: ReportKind) -> Option<ExecutionReport> {
+        let o = self.orders.get(&order_id)?;
+        let mut r = self.blank(order_id, o.request.account, o.request.instrument, o.request.side, kind);
+        r.venue_order_id = o.venue_order_id;
+        r.cum_qty = o.cum_qty;
+        r.leaves_qty = o.leaves();
+        Some(r)
+    }
+
+    /// Reports `Accepted` once, the first time the venue shows the order exists.
+    pub(crate) fn ensure_accepted(
+        &mut self,
+        order_id: OrderId,
+        venue_order_id: u64,
+        ts: Nanos,
+    ) -> Result<(), ReportsClosed> {
+        let Some(o) = self.orders.get_mut(&order_id) else { return Ok(()) };
+        if venue_order_id != 0 {
+            o.venue_order_id = venue_order_id;
+        }
+        if o.accepted {
+            return Ok(());
+        }
+        o.accepted = true;
+        self.reconciles.retain(|r| !(r.order_id == order_id && r.reason == QueryReason::UnknownFate));
+        if let Some(mut r) = self.order_report(order_id, ReportKind::Accepted) {
+            r.exchange_ns = ts;
+            self.emit(r)?;
+        }
+        Ok(())
+    }
+
+    /// Ends an order with `kind` (Canceled or Rejected) and forgets it.
+    pub(crate) fn finish_order(&mut self, order_id: OrderId, kind: ReportKind, ts: Nanos) -> Result<(), ReportsClosed> {
+        let Some(mut r) = self.order_report(order_id, kind) else { return Ok(()) };
+        r.leaves_qty = Qty::ZERO;
+        r.exchange_ns = ts;
+        self.forget(order_id);
+        self.emit(r)
+    }
+
+    /// Stops tracking `order_id` and drops its queries.
+    pub(crate) fn forget(&mut self, order_id: OrderId) {
+        self.orders.remove(&order_id);
+        self.reconciles.retain(|r| r.order_id != order_id);
+    }
+
+    /// Reports a fill of `qty` at `price` (worth `quote`), advancing the order's cumulative
+    /// quantity; forgets the order when nothing is left.
+    #[allow(clippy::too_many_arguments, reason = "the fields of one fill")]
+    pub(crate) fn fill(
+        &mut self,
+        order_id: OrderId,
+        price: Price,
+        qty: Qty,
+        fee: Notional,
+        liquidity: Liquidity,
+        ts: Nanos,
+        quote: Notional,
+    ) -> Result<(), ReportsClosed> {
+        let Some(o) = self.orders.get_mut(&order_id) else { return Ok(()) };
+        o.cum_qty = o.cum_qty.checked_add(qty).unwrap_or(o.cum_qty);
+        o.cum_quote = o.cum_quote.checked_add(quote).unwrap_or(o.cum_quote);
+        let Some(mut r) = self.order_report(order_id, ReportKind::Fill) else { return Ok(()) };
+        r.last_price = price;
+        r.last_qty = qty;
+        r.fee = fee;
+        r.liquidity = liquidity;
+        r.exchange_ns = ts;
+        if !r.leaves_qty.is_positive() {
+            self.forget(order_id);
+        }
+        self.emit(r)
+    }
+
+    // ---- the reconciliation schedule ----------------------------------------------------------
+
+    /// Queries `order_id` after `delay`; an order already scheduled keeps the earlier time and
+    /// the stronger reason (an unknown fate or cancel carries more than a gap).
+    pub(crate) fn schedule(&mut self, order_id: OrderId, reason: QueryReason, delay: Duration) {
+        let due = Instant::now() + delay;
+        if let Some(r) = self.reconciles.iter_mut().find(|r| r.order_id == order_id) {
+            if r.reason == QueryReason::Gap {
+                r.reason = reason;
+            }
+            r.due = r.due.min(due);
+            return;
+        }
+        self.reconciles.push(Reconcile { order_id, due, attempts: 0, not_found: 0, reason });
+    }
+
+    /// Queries `order_id`'s account's live orders after `delay` (a gap in its stream).
+    pub(crate) fn schedule_account(&mut self, account: AccountId, delay: Duration) {
+        for order_id in self.of_account(account) {
+            self.schedule(order_id, QueryReason::Gap, delay);
+        }
+    }
+
+    /// The queries due at `now`.
+    pub(crate) fn due(&self, now: Instant) -> Vec<Reconcile> {
+        if self.reconciles.is_empty() {
+            return Vec::new();
+        }
+        self.reconciles.iter().filter(|r| r.due <= now).copied().collect()
+    }
+
+    /// Postpones every query to `until` at the earliest (rate limited).
+    pub(crate) fn defer_all(&mut self, until: Instant) {
+        for r in &mut self.reconciles {
+            r.due = r.due.max(until);
+        }
+    }
+
+    /// A query of `order_id` was answered: drops its schedule.
+    pub(crate) fn settled(&mut self, order_id: OrderId) {
+        self.reconciles.retain(|r| r.order_id != order_id);
+    }
+
+    /// A query of `order_id` failed (`not_found`: the venue says it does not exist): schedules
+    /// the next one and returns the "does not exist" answers so far.
+    pub(crate) fn retry(&mut self, order_id: OrderId, not_found: bool) -> u32 {
+        let Some(r) = self.reconciles.iter_mut().find(|r| r.order_id == order_id) else { return 0 };
+        r.attempts += 1;
+        if not_found {
+            r.not_found += 1;
+            r.due = Instant::now() + NOT_FOUND_RETRY;
+        } else {
+            let exp = r.attempts.min(7);
+            r.due = Instant::now() + (Duration::from_millis(50) * (1u32 << exp)).min(QUERY_BACKOFF_MAX);
+        }
+        r.not_found
+    }
+
+    /// The pending queries.
+    pub(crate) fn pending(&self) -> &[Reconcile] {
+        &self.reconciles
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use qt_core::queue::spsc;
+    use qt_core::{OrderType, StrategyId, TimeInForce};
+
+    fn request(qty: i64) -> OrderRequest {
+        OrderRequest {
+            account: AccountId(0),
+            strategy: StrategyId(0),
+            instrument: InstrumentId(0),
+            side: Side::Buy,
+            order_type: OrderType::Limit,
+            tif: TimeInForce::Gtc,
+            price: Price::from_units(100),
+            qty: Qty::from_units(qty),
+            reduce_only: false,
+            stop_price: None,
+        }
+    }
+
+    #[test]
+    fn trades_are_new_once_by_id_and_by_cumulative_quantity() {
+        let mut o = LiveOrder::new(request(100));
+        let q = Qty::from_units;
+        assert_eq!(o.check_trade(Some(1.into()), q(40), q(40)), TradeCheck::New { missed_before: None });
+        o.cum_qty = q(40);
+        assert_eq!(o.check_trade(Some(1.into()), q(40), q(40)), TradeCheck::Duplicate, "same id");
+        assert_eq!(o.check_trade(None, q(40), q(40)), TradeCheck::Duplicate, "no id, z not beyond 40");
+        // z = 90 after a 20 trade: 30 (40 → 70) were missed.
+        let text = TradeId::Text("a1b2".into());
+        assert_eq!(o.check_trade(Some(text.clone()), q(20), q(90)), TradeCheck::New { missed_before: Some(q(70)) });
+        assert_eq!(o.check_trade(Some(text), q(20), q(90)), TradeCheck::Duplicate);
+        assert_eq!(o.leaves(), q(60));
+    }
+
+    #[test]
+    fn unknown_fate_queries_back_off_and_count_not_found() {
+        let (tx, _rx) = spsc(8);
+        let mut s = OrderState::new(VenueId(0), tx);
+        s.insert(OrderId(1), request(10));
+        s.schedule(OrderId(1), QueryReason::Gap, Duration::from_secs(60));
+        s.schedule(OrderId(1), QueryReason::UnknownFate, Duration::ZERO);
+        assert_eq!(s.pending().len(), 1);
+        assert_eq!(s.pending()[0].reason, QueryReason::UnknownFate, "the stronger reason is kept");
+        assert_eq!(s.due(Instant::now()).len(), 1, "the earlier time is kept");
+        assert_eq!(s.retry(OrderId(1), true), 1);
+        assert!(s.due(Instant::now()).is_empty(), "not due before NOT_FOUND_RETRY");
+        assert_eq!(s.retry(OrderId(1), false), 1, "a failed query does not count as not found");
+        assert_eq!(s.retry(OrderId(1), true), NOT_FOUND_LIMIT);
+        s.settled(OrderId(1));
+        assert!(s.pending().is_empty());
+    }
+}
