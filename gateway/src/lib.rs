@@ -6,3 +6,4 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod binance;
+pub mod sign;
