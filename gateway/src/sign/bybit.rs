@@ -11,6 +11,7 @@
 //! (`testdata/bybit/sign_example.txt`), so its signature cannot be reproduced; the tests check
 //! the string to sign against it and the MAC against independently computed values.
 
+use super::json_string;
 use super::mac::{HmacSha256, Parts};
 use super::{
     Credentials, RequestSigner, RestRequest, SignError, SignedRest, SignedWs, WireText, WsRequest, digits, header,
@@ -108,18 +109,11 @@ impl RequestSigner for BybitSigner {
         let parts = *Parts::new().push_str(WS_AUTH_PREFIX).push_str(expires);
         let mut signature = String::with_capacity(64);
         self.mac.hex_into(&parts, &mut signature);
-        let args = serde_json::json!([key_or_placeholder(&self.creds), expires.parse::<u64>().unwrap_or(0), signature]);
-        let mut payload = serde_json::Map::new();
-        if !req.id.is_empty() {
-            payload.insert("req_id".into(), req.id.into());
-        }
-        payload.insert("op".into(), "auth".into());
-        payload.insert("args".into(), args);
-        Ok(SignedWs {
-            string_to_sign: parts.to_text(),
-            signature,
-            payload: WireText::plain(serde_json::Value::Object(payload).to_string()),
-        })
+        // Written in the documented field order (`req_id`, `op`, `args`); `expires` is a number.
+        let req_id = if req.id.is_empty() { String::new() } else { format!("\"req_id\":{},", json_string(req.id)) };
+        let key = json_string(key_or_placeholder(&self.creds));
+        let payload = format!("{{{req_id}\"op\":\"auth\",\"args\":[{key},{expires},\"{signature}\"]}}");
+        Ok(SignedWs { string_to_sign: parts.to_text(), signature, payload: WireText::plain(payload) })
     }
 }
 

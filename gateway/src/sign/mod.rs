@@ -251,6 +251,11 @@ pub(crate) fn ws_fixed(venue: Venue, req: &WsRequest<'_>, path: &'static str) ->
     Ok(())
 }
 
+/// `text` as a JSON string literal (quoted and escaped).
+pub(crate) fn json_string(text: &str) -> String {
+    serde_json::Value::from(text).to_string()
+}
+
 /// The key, or [`KEY_NOT_GIVEN`].
 pub(crate) fn key_or_placeholder(creds: &Credentials) -> &str {
     creds.key.as_deref().unwrap_or(KEY_NOT_GIVEN)

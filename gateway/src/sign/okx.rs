@@ -19,7 +19,7 @@ use super::{
     Credentials, PASSPHRASE_SHOWN, RequestSigner, RestRequest, Secret, SignError, SignedRest, SignedWs, WireText,
     WsRequest, digits, header, http_method, key_or_placeholder, request_path,
 };
-use super::{prehash_parts, ws_fixed};
+use super::{json_string, prehash_parts, ws_fixed};
 use qt_core::Venue;
 
 /// The path the WebSocket login signs.
@@ -94,14 +94,13 @@ impl RequestSigner for OkxSigner {
         let parts = *Parts::new().push_str(timestamp).push_str("GET").push_str(WS_LOGIN_PATH);
         let mut signature = String::with_capacity(44);
         self.signature_into(&parts, &mut signature);
+        // Written in the documented field order (`op`, `args`: apiKey, passphrase, timestamp, sign).
+        let key = json_string(key_or_placeholder(&self.creds));
         let login = |passphrase: &str| {
-            serde_json::json!({"op": "login", "args": [{
-                "apiKey": key_or_placeholder(&self.creds),
-                "passphrase": passphrase,
-                "timestamp": timestamp,
-                "sign": signature,
-            }]})
-            .to_string()
+            let passphrase = json_string(passphrase);
+            format!(
+                "{{\"op\":\"login\",\"args\":[{{\"apiKey\":{key},\"passphrase\":{passphrase},\"timestamp\":\"{timestamp}\",\"sign\":\"{signature}\"}}]}}"
+            )
         };
         let payload = WireText::with_secret(login(self.passphrase.expose()), login(PASSPHRASE_SHOWN));
         Ok(SignedWs { string_to_sign: parts.to_text(), signature, payload })
