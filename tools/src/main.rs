@@ -264,21 +264,22 @@ enum Command {
     },
 }
 
-/// `qt sign`'s arguments (secrets are accepted on the command line by this command only).
+/// `qt sign`'s arguments (secrets are accepted on the command line by this command only; they
+/// are parsed straight into `Secret`, so `Debug` of the command line never shows them).
 #[derive(Debug, clap::Args)]
 struct SignCli {
     /// binance, binance_usdm, bybit, okx, kucoin, kraken or firi.
     #[arg(long)]
     venue: qt_core::Venue,
     /// The API secret; `-` reads it from standard input (keeps it out of the shell history).
-    #[arg(long)]
-    secret: String,
+    #[arg(long, value_parser = qt_tools::sign::parse_secret)]
+    secret: qt_tools::sign::Secret,
     /// The API key (required where it is signed: bybit REST, binance --ws).
     #[arg(long)]
     key: Option<String>,
     /// The key's passphrase (okx, kucoin).
-    #[arg(long)]
-    passphrase: Option<String>,
+    #[arg(long, value_parser = qt_tools::sign::parse_secret)]
+    passphrase: Option<qt_tools::sign::Secret>,
     /// Epoch ms (binance, bybit, kucoin; bybit --ws: expires), ISO-8601 or epoch ms (okx REST),
     /// epoch s (okx --ws, firi); kraken: the nonce.
     #[arg(long)]
@@ -506,7 +507,7 @@ fn sign(cli: SignCli) -> anyhow::Result<()> {
         venue: cli.venue,
         secret: qt_tools::sign::secret_from(cli.secret, stdin)?,
         key: cli.key,
-        passphrase: cli.passphrase.map(qt_gateway::sign::Secret::new),
+        passphrase: cli.passphrase,
         timestamp: cli.timestamp,
         method: cli.method,
         path: cli.path,
@@ -859,4 +860,19 @@ fn run(
         if plan.is_live() { qt_tools::run::run_live(plan, Some(stop))? } else { qt_tools::run::run(plan, Some(stop))? };
     print!("{}", qt_tools::summary::render(&outcome));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `qt sign` takes secrets on its command line; the parsed command line never shows them.
+    #[test]
+    fn the_sign_command_line_hides_its_secrets_in_debug() {
+        #[rustfmt::skip]
+        let cli = Cli::try_parse_from(["qt", "sign", "--venue", "okx", "--secret", "s3cr3t-x", "--passphrase", "pp-y",
+            "--timestamp", "1", "--ws"]).unwrap();
+        let shown = format!("{cli:?}");
+        assert!(shown.contains("Sign") && !shown.contains("s3cr3t-x") && !shown.contains("pp-y"), "{shown}");
+    }
 }

@@ -9,8 +9,9 @@
 
 use anyhow::{Context, anyhow, bail};
 use qt_core::Venue;
+pub use qt_gateway::sign::Secret;
 use qt_gateway::sign::{
-    self, Credentials, RequestSigner, RestRequest, Secret, SignError, SignedRest, SignedWs, StringToSign, WsRequest,
+    self, Credentials, RequestSigner, RestRequest, SignError, SignedRest, SignedWs, StringToSign, WsRequest,
     binance::BinanceSigner, bybit::BybitSigner,
 };
 use std::fmt::Write as _;
@@ -43,10 +44,15 @@ pub struct SignArgs {
     pub recv_window: Option<u64>,
 }
 
-/// Reads a secret given as `-` from `input` (one line, without its line end).
-pub fn secret_from(arg: String, input: &mut impl BufRead) -> anyhow::Result<Secret> {
-    if arg != "-" {
-        return Ok(Secret::new(arg));
+/// A command-line secret, held redacted from the moment it is parsed.
+pub fn parse_secret(arg: &str) -> Result<Secret, std::convert::Infallible> {
+    Ok(Secret::new(arg))
+}
+
+/// The secret itself, or, for `-`, one line read from `input` (without its line end).
+pub fn secret_from(arg: Secret, input: &mut impl BufRead) -> anyhow::Result<Secret> {
+    if arg.expose() != "-" {
+        return Ok(arg);
     }
     let mut line = String::new();
     input.read_line(&mut line).context("--secret -: reading the secret from standard input")?;
@@ -211,8 +217,8 @@ mod tests {
 
     #[test]
     fn a_secret_of_dash_is_read_from_standard_input() {
-        let s = secret_from("-".into(), &mut "s3cret\nrest".as_bytes()).unwrap();
+        let s = secret_from(Secret::new("-"), &mut "s3cret\nrest".as_bytes()).unwrap();
         assert_eq!(s.expose(), "s3cret");
-        assert_eq!(secret_from("x".into(), &mut "".as_bytes()).unwrap().expose(), "x");
+        assert_eq!(secret_from(Secret::new("x"), &mut "".as_bytes()).unwrap().expose(), "x");
     }
 }
