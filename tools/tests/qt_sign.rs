@@ -87,6 +87,38 @@ fn binance_rest_and_ws_api() {
     assert!(!out.contains(&secret));
 }
 
+/// Every payload/signature pair of the Binance spot vector files (REST and WS-API, the seven
+/// WS-API method vectors and the user data subscription), each through the binary.
+#[test]
+fn every_binance_spot_vector() {
+    let (key, secret) = (value(BINANCE, "apiKey"), value(BINANCE, "secretKey"));
+    let mut seen = 0;
+    for file in [BINANCE, BINANCE_WS] {
+        let mut section = String::new();
+        let mut payload = String::new();
+        for line in file.lines() {
+            if let Some(rest) = line.strip_prefix('[') {
+                section = rest.split([']', ' ']).next().unwrap_or_default().to_string();
+            } else if let Some(p) = line.strip_prefix("payload=") {
+                payload = p.to_string();
+            } else if let Some(sig) = line.strip_prefix("signature=") {
+                let sig = sig.split_whitespace().next().unwrap();
+                let ts = payload.split('&').find_map(|p| p.strip_prefix("timestamp=")).unwrap();
+                let mut args = vec!["--venue", "binance", "--secret", &secret, "--key", &key, "--timestamp", ts];
+                if section.starts_with("rest") {
+                    args.extend(["--method", "POST", "--path", "/api/v3/order", "--query", &payload]);
+                } else {
+                    let method = if section.starts_with("wsapi") { "order.place" } else { section.as_str() };
+                    args.extend(["--ws", "--method", method, "--query", &payload]);
+                }
+                check(&args, &[format!("string to sign: {payload}"), format!("signature:      {sig}")], &[&secret]);
+                seen += 1;
+            }
+        }
+    }
+    assert_eq!(seen, 12);
+}
+
 #[test]
 fn binance_usdm() {
     let (key, secret) = (value(USDM, "apiKey"), value(USDM, "secretKey"));
@@ -158,6 +190,12 @@ fn okx_rest_and_ws_login() {
         ],
         &[&secret, passphrase],
     );
+    let body = r#"{"instId":"BTC-USDT","lever":"5","mgnMode":"isolated"}"#;
+    #[rustfmt::skip]
+    let args = ["--venue", "okx", "--secret", &secret, "--passphrase", passphrase,
+        "--timestamp", "2020-12-08T09:08:57.715Z", "--method", "POST", "--path", "/api/v5/account/set-leverage", "--body", body];
+    let post = OKX.lines().filter_map(|l| l.strip_prefix("prehash=")).nth(1).unwrap();
+    check(&args, &[format!("string to sign: {post}"), format!("signature:      {}", sign[1])], &[&secret, passphrase]);
     #[rustfmt::skip]
     let args = ["--venue", "okx", "--secret", &secret, "--key", "okx-key", "--passphrase", passphrase,
         "--timestamp", "1538054050", "--ws"];
