@@ -25,7 +25,8 @@ use qt_core::Venue;
 /// The path the WebSocket login signs.
 pub const WS_LOGIN_PATH: &str = "/users/self/verify";
 
-const REST_TIMESTAMP_FORM: &str = "ISO-8601 UTC with milliseconds (2020-12-08T09:08:57.715Z) or epoch milliseconds";
+const REST_TIMESTAMP_FORM: &str =
+    "ISO-8601 UTC with milliseconds (2020-12-08T09:08:57.715Z) or epoch milliseconds (13 digits)";
 
 /// OKX's [`RequestSigner`].
 #[derive(Debug)]
@@ -58,10 +59,9 @@ impl RequestSigner for OkxSigner {
         let method = http_method(req.method)?;
         let path = request_path(req.path)?;
         let iso;
-        let timestamp = if !req.timestamp.is_empty() && req.timestamp.bytes().all(|b| b.is_ascii_digit()) {
-            let ms = digits(Venue::Okx, req.timestamp, REST_TIMESTAMP_FORM)?
-                .parse::<u64>()
-                .map_err(|_| bad_timestamp(req.timestamp))?;
+        // Epoch ms have 13 digits (2001..2286); 10 digits would be seconds, read as 1970.
+        let timestamp = if req.timestamp.len() == 13 && req.timestamp.bytes().all(|b| b.is_ascii_digit()) {
+            let ms = req.timestamp.parse::<u64>().map_err(|_| bad_timestamp(req.timestamp))?;
             iso = iso8601_ms(ms);
             iso.as_str()
         } else if is_iso8601_ms(req.timestamp) {
@@ -260,13 +260,11 @@ mod tests {
     #[test]
     fn bad_input_is_a_typed_error() {
         let s = signer();
-        let req = RestRequest {
-            timestamp: "yesterday",
-            method: "GET",
-            path: "/api/v5/account/balance",
-            ..Default::default()
-        };
-        assert!(matches!(s.sign_rest(&req), Err(SignError::BadTimestamp { venue: Venue::Okx, .. })));
+        for bad in ["yesterday", "1607418537", "16074185377150", ""] {
+            let req =
+                RestRequest { timestamp: bad, method: "GET", path: "/api/v5/account/balance", ..Default::default() };
+            assert!(matches!(s.sign_rest(&req), Err(SignError::BadTimestamp { venue: Venue::Okx, .. })), "{bad}");
+        }
         let ws = WsRequest { timestamp: "1538054050", path: "/realtime", ..Default::default() };
         assert!(matches!(s.sign_ws(&ws), Err(SignError::WsFixed { .. })));
         let ws = WsRequest { timestamp: "2020-12-08T09:08:57.715Z", ..Default::default() };
