@@ -1,10 +1,10 @@
 //! Firi signing. What is known, and from where:
 //!
-//! - [DOC] developers.firi.com ("Firi Trading API 1.0.0", stored excerpt): the HMAC scheme sends
+//! - \[DOC\] developers.firi.com ("Firi Trading API 1.0.0", stored excerpt): the HMAC scheme sends
 //!   `miraiex-user-signature`, "generated for every request based on the current time in
 //!   epoch"; "Timestamp and validity has to be strings"; errors `Expired Signature`,
 //!   `Invalid Signature`. Its Kotlin snippet was not captured.
-//! - [RECALL, four independent third-party clients agree] `miraiex-user-signature =
+//! - \[RECALL, four independent third-party clients agree\] `miraiex-user-signature =
 //!   hex(HMAC-SHA256(secret, compact JSON {"timestamp":"<epoch s>","validity":"<ms>",…body
 //!   members}))`, header `miraiex-user-clientid: <client id>` (the key here), and `timestamp` and
 //!   `validity` repeated as query parameters. One such client's test vector reproduces

@@ -6,7 +6,7 @@
 //! ```text
 //!  Credentials { key, Secret, passphrase } ──signer_for(venue)──► Box<dyn RequestSigner>
 //!  RestRequest { timestamp, method, path, query, body } ──sign_rest──► SignedRest
-//!  WsRequest   { timestamp, method, params, id }        ──sign_ws────► SignedWs
+//!  WsRequest   { timestamp, method, path, params, id }  ──sign_ws────► SignedWs
 //! ```
 //!
 //! One file per venue holds its scheme: [`binance`] (spot and USD-M), [`bybit`] (v5), [`okx`]
@@ -22,7 +22,8 @@
 //! purpose: a signer and its checker must not be the same code.
 //!
 //! Cold or gateway thread; `sign_rest`/`sign_ws` allocate (they build the printable
-//! results); the per-venue `*_into` methods do not once their output buffer has capacity.
+//! results); the per-venue `*_into` methods do not once their output buffer has capacity
+//! (`gateway/tests/sign_no_alloc.rs` counts).
 
 pub mod binance;
 pub mod bybit;
