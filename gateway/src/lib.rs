@@ -11,3 +11,5 @@
 
 pub mod binance;
 pub mod kit;
+
+pub mod sign;

@@ -16,6 +16,7 @@ pub mod progress;
 pub mod replay;
 pub mod restore;
 pub mod run;
+pub mod sign;
 pub mod signals;
 pub mod stat;
 pub mod summary;

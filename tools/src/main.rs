@@ -219,6 +219,10 @@ enum Command {
         #[command(subcommand)]
         action: JournalAction,
     },
+    /// Print what our gateway signs and sends for one request: the exact string to sign, the
+    /// signature and the headers (with --ws: the WebSocket login payload), through the gateways'
+    /// own signers. For a venue answering "invalid signature". The secret is never printed.
+    Sign(SignCli),
     /// Run the venue simulator: a local TLS exchange speaking Binance spot and Bybit v5 (orders and
     /// market data) and the public market data of Binance USD-M, OKX v5, KuCoin, Kraken WS v2 and
     /// Firi (each when given a listen address, or all with --all), until Ctrl-C or SIGTERM.
@@ -258,6 +262,46 @@ enum Command {
         #[arg(long, value_parser = humantime::parse_duration)]
         duration: Option<std::time::Duration>,
     },
+}
+
+/// `qt sign`'s arguments (secrets are accepted on the command line by this command only; they
+/// are parsed straight into `Secret`, so `Debug` of the command line never shows them).
+#[derive(Debug, clap::Args)]
+struct SignCli {
+    /// binance, binance_usdm, bybit, okx, kucoin, kraken or firi.
+    #[arg(long)]
+    venue: qt_core::Venue,
+    /// The API secret; `-` reads it from standard input (keeps it out of the shell history).
+    #[arg(long, value_parser = qt_tools::sign::parse_secret)]
+    secret: qt_tools::sign::Secret,
+    /// The API key (required where it is signed: bybit REST, binance --ws).
+    #[arg(long)]
+    key: Option<String>,
+    /// The key's passphrase (okx, kucoin).
+    #[arg(long, value_parser = qt_tools::sign::parse_secret)]
+    passphrase: Option<qt_tools::sign::Secret>,
+    /// Epoch ms (binance, bybit, kucoin; bybit --ws: expires), ISO-8601 or epoch ms (okx REST),
+    /// epoch s (okx --ws, firi); kraken: the nonce.
+    #[arg(long)]
+    timestamp: String,
+    /// HTTP method; binance --ws: the WebSocket API method (default userDataStream.subscribe.signature).
+    #[arg(long)]
+    method: Option<String>,
+    /// Request path, e.g. /api/v3/order (REST).
+    #[arg(long)]
+    path: Option<String>,
+    /// Request body exactly as sent.
+    #[arg(long, conflicts_with = "query")]
+    body: Option<String>,
+    /// Query string without '?'; binance --ws: the WS-API parameters (name=value&...).
+    #[arg(long)]
+    query: Option<String>,
+    /// Sign the WebSocket login (binance: a WS-API request) instead of a REST request.
+    #[arg(long)]
+    ws: bool,
+    /// Receive window, ms (binance, binance_usdm, bybit; default 5000).
+    #[arg(long)]
+    recv_window: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -404,6 +448,7 @@ fn main() -> ExitCode {
             ];
             exit(venue_sim(config, ca_file, &listens, all, duration))
         }
+        Command::Sign(cli) => exit(sign(cli)),
         Command::FeedCheck { venue, symbols, price_decimals, qty_decimals, snapshot, quiet, journal, feed, file } => {
             exit(match (journal, venue, file) {
                 (Some(dir), ..) => feed_check_journal(&dir, feed, price_decimals, qty_decimals, quiet),
@@ -454,6 +499,25 @@ fn exit(result: anyhow::Result<()>) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn sign(cli: SignCli) -> anyhow::Result<()> {
+    let stdin = &mut std::io::stdin().lock();
+    let args = qt_tools::sign::SignArgs {
+        venue: cli.venue,
+        secret: qt_tools::sign::secret_from(cli.secret, stdin)?,
+        key: cli.key,
+        passphrase: cli.passphrase,
+        timestamp: cli.timestamp,
+        method: cli.method,
+        path: cli.path,
+        body: cli.body,
+        query: cli.query,
+        ws: cli.ws,
+        recv_window: cli.recv_window,
+    };
+    print!("{}", qt_tools::sign::run(&args)?);
+    Ok(())
 }
 
 fn read_config(path: &Option<PathBuf>, embedded: &str, embedded_name: &str) -> anyhow::Result<(String, String)> {
@@ -796,4 +860,19 @@ fn run(
         if plan.is_live() { qt_tools::run::run_live(plan, Some(stop))? } else { qt_tools::run::run(plan, Some(stop))? };
     print!("{}", qt_tools::summary::render(&outcome));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `qt sign` takes secrets on its command line; the parsed command line never shows them.
+    #[test]
+    fn the_sign_command_line_hides_its_secrets_in_debug() {
+        #[rustfmt::skip]
+        let cli = Cli::try_parse_from(["qt", "sign", "--venue", "okx", "--secret", "s3cr3t-x", "--passphrase", "pp-y",
+            "--timestamp", "1", "--ws"]).unwrap();
+        let shown = format!("{cli:?}");
+        assert!(shown.contains("Sign") && !shown.contains("s3cr3t-x") && !shown.contains("pp-y"), "{shown}");
+    }
 }
