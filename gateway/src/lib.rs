@@ -11,5 +11,4 @@
 
 pub mod binance;
 pub mod kit;
-
 pub mod sign;

@@ -20,6 +20,9 @@ pub enum GatewayError {
         /// One line per problem: `field: what is wrong, what was expected`.
         problems: Vec<String>,
     },
+    /// A request could not be signed (a bad secret, a missing passphrase, …; never quoted).
+    #[error(transparent)]
+    Sign(#[from] crate::sign::SignError),
     /// The CA file could not be read or holds no certificate.
     #[error("CA file {path}: {reason}")]
     CaFile {
