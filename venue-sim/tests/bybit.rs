@@ -92,14 +92,7 @@ fn ret_code(v: &Value) -> i64 {
 
 /// The next JSON message on `ws` for which `f` holds.
 fn recv_where(ws: &mut WsClient, f: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let v = ws.recv_json(left).expect("the awaited message before the deadline");
-        if f(&v) {
-            return v;
-        }
-    }
+    ws.recv_json_where(WAIT, f).expect("the awaited message before the deadline")
 }
 
 type Side = BTreeMap<i64, i64>;

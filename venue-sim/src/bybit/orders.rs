@@ -108,6 +108,7 @@ pub(super) fn reject_error(cat: Category, inst: &Instrument, qty: Qty, e: &Order
         OrderReject::Reason(RejectReason::RateLimited) => ApiError::new(10006, "Too many visits!"),
         OrderReject::DuplicateClientOrderId => duplicate_link_id(cat),
         OrderReject::UnknownSymbol | OrderReject::Reason(RejectReason::UnknownInstrument) => symbol_invalid(cat),
+        OrderReject::ReduceOnly => ApiError::new(110017, "Reduce-only rule not satisfied"),
         OrderReject::UnknownOrder | OrderReject::Reason(_) => match cat {
             Category::Spot => ApiError::new(170149, "Create order failed"),
             Category::Linear => param_error("order rejected"),
