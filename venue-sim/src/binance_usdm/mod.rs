@@ -47,11 +47,10 @@ use self::session::Session;
 use self::tape::TradeTape;
 use crate::kit::combined_streams::stream_names;
 use crate::kit::listen_keys::ListenKeys;
+use crate::kit::order_marks::OrderMarks;
 use crate::protocol::{Ctx, HttpRequest, HttpResponse, Protocol, WsSession};
 use qt_core::AccountId;
 use serde_json::{Value, json};
-use std::collections::{HashSet, VecDeque};
-use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 mod account;
@@ -80,9 +79,6 @@ const LISTEN_KEY_VALIDITY: Duration = Duration::from_secs(60 * 60);
 /// Reduce-only order ids remembered (for `reduceOnly` / `R` in later answers and events).
 const REDUCE_ONLY_KEPT: usize = 100_000;
 
-/// `(account, symbol index, venue order id)`.
-type OrderKey = (AccountId, usize, u64);
-
 /// The Binance USD-M futures protocol.
 #[derive(Debug)]
 pub struct BinanceUsdm {
@@ -90,8 +86,8 @@ pub struct BinanceUsdm {
     tape: TradeTape,
     listen_keys: ListenKeys,
     funding: FundingClock,
-    /// `(account, symbol, venue order id)` of reduce-only orders, oldest first.
-    reduce_only: Mutex<(HashSet<OrderKey>, VecDeque<OrderKey>)>,
+    /// Reduce-only orders.
+    reduce_only: OrderMarks,
 }
 
 impl Default for BinanceUsdm {
@@ -108,25 +104,16 @@ impl BinanceUsdm {
             tape: TradeTape::default(),
             listen_keys: ListenKeys::new(LISTEN_KEY_VALIDITY),
             funding: FundingClock::new(every),
-            reduce_only: Mutex::new((HashSet::new(), VecDeque::new())),
+            reduce_only: OrderMarks::new(REDUCE_ONLY_KEPT),
         }
     }
 
     fn remember_reduce_only(&self, account: AccountId, symbol: usize, order_id: u64) {
-        let mut g = self.reduce_only.lock().unwrap_or_else(PoisonError::into_inner);
-        let (set, order) = &mut *g;
-        if set.insert((account, symbol, order_id)) {
-            order.push_back((account, symbol, order_id));
-        }
-        while order.len() > REDUCE_ONLY_KEPT {
-            if let Some(old) = order.pop_front() {
-                set.remove(&old);
-            }
-        }
+        self.reduce_only.mark((account, symbol, order_id));
     }
 
     fn is_reduce_only(&self, account: AccountId, symbol: usize, order_id: u64) -> bool {
-        self.reduce_only.lock().unwrap_or_else(PoisonError::into_inner).0.contains(&(account, symbol, order_id))
+        self.reduce_only.contains((account, symbol, order_id))
     }
 
     /// Books funding if a funding time has passed.
