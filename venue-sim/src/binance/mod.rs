@@ -22,6 +22,9 @@
 //!   a listen key as a stream (`executionReport`, `outboundAccountPosition`,
 //!   `listenKeyExpired`). Live `SUBSCRIBE`, `UNSUBSCRIBE`, `LIST_SUBSCRIPTIONS`, `SET_PROPERTY`
 //!   and `GET_PROPERTY`. The server pings every [`BinanceLimits::ws_ping_interval`].
+//! - The WebSocket API on [`WS_API_PATH`] (`/ws-api/v3`), user data only ([`ws_api`]):
+//!   `session.logon`, `userDataStream.subscribe(.signature)`, `unsubscribe`,
+//!   `session.subscriptions`; events in `{"subscriptionId":N,"event":{..}}`.
 //!
 //! Diff depth contract: each `depthUpdate` covers the book operations with update ids `U..=u`
 //! (one id per operation that changed levels, from [`Market::subscribe_book`]); the levels are the
@@ -72,10 +75,12 @@ mod session;
 mod tests;
 mod user_data;
 mod wire;
+mod ws_api;
 
 pub use crate::kit::combined_streams::wrap_payload;
 pub use errors::BinanceError;
 pub use wire::depth_update_text;
+pub use ws_api::WS_API_PATH;
 
 /// The self-trade prevention the shared matching engine applies (resting orders of the same
 /// account are removed), named as Binance names it.
@@ -206,7 +211,7 @@ impl Protocol for BinanceSpot {
     }
 
     fn is_ws_path(&self, path: &str) -> bool {
-        path == "/ws" || path.starts_with("/ws/") || path == "/stream" || path == "/stream/"
+        path == "/ws" || path.starts_with("/ws/") || path == "/stream" || path == "/stream/" || path == WS_API_PATH
     }
 
     fn handle_http(&self, ctx: &Ctx, req: &HttpRequest) -> HttpResponse {
@@ -236,6 +241,9 @@ impl Protocol for BinanceSpot {
     }
 
     fn run_ws(&self, ctx: &Ctx, path: &str, query: &str, ws: &mut dyn WsSession) {
+        if path == WS_API_PATH {
+            return ws_api::WsApiSession::new(self, ctx, query).run(ws);
+        }
         let (combined, names) = stream_names(path, query);
         let mut session = Session::new(self, ctx, combined);
         for name in names.split('/').filter(|n| !n.is_empty()) {

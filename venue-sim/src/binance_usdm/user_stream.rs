@@ -16,7 +16,7 @@ use super::{BinanceUsdm, PING_EVERY, WS_POLL};
 use crate::kit::combined_streams::wrap_payload;
 use crate::market::{AccountEvent, PositionReason};
 use crate::protocol::{Ctx, WsIncoming, WsSession};
-use crate::stream::{SessionGuard, Verdict, send_data};
+use crate::stream::{SessionGuard, send_data};
 use crossbeam_channel::TryRecvError;
 use qt_core::{AccountId, Notional};
 use serde_json::{Value, json};
@@ -69,10 +69,8 @@ impl BinanceUsdm {
         let mut next_ping = Instant::now() + PING_EVERY;
         let contract = |i: usize| ctx.market.instruments().get(i).is_some_and(is_usdm);
         loop {
-            match guard.check(ctx) {
-                Verdict::Serve => {}
-                Verdict::CloseGracefully => return ws.close(true),
-                Verdict::Drop => return ws.close(false),
+            if !guard.keep_serving(ctx, ws) {
+                return;
             }
             match ws.recv(WS_POLL) {
                 Ok(Some(WsIncoming::Closed)) | Err(_) => return,

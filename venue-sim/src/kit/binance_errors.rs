@@ -139,6 +139,15 @@ pub enum BinanceError {
     /// -2015: unknown API key.
     #[error("Invalid API-key, IP, or permissions for action.")]
     RejectedApiKey,
+    /// -1002: a request that needs an authorized session (WebSocket API without `session.logon`).
+    #[error("You are not authorized to execute this request.")]
+    Unauthorized,
+    /// -2035: a second user data subscription of one account on one WebSocket API connection.
+    #[error("User Data Stream subscription already active.")]
+    SubscriptionActive,
+    /// -2036: no such user data subscription.
+    #[error("User Data Stream subscription not active.")]
+    SubscriptionInactive,
     /// USD-M -2022 (REDUCE_ONLY_REJECT): a reduce-only order that would not only reduce the
     /// position.
     #[error("ReduceOnly Order is rejected.")]
@@ -209,6 +218,9 @@ impl BinanceError {
             NoSuchOrder => -2013,
             BadApiKeyFormat => -2014,
             RejectedApiKey => -2015,
+            Unauthorized => -1002,
+            SubscriptionActive => -2035,
+            SubscriptionInactive => -2036,
             ReduceOnlyRejected => -2022,
             PriceNotOnTick => -4014,
             QtyNotOnStep => -4023,
@@ -226,7 +238,7 @@ impl BinanceError {
             BinanceError::Unknown => 500,
             BinanceError::TooMuchWeight { .. } | BinanceError::TooManyOrders { .. } => 429,
             BinanceError::UnsupportedOperation { status } => *status,
-            BinanceError::BadApiKeyFormat | BinanceError::RejectedApiKey => 401,
+            BinanceError::BadApiKeyFormat | BinanceError::RejectedApiKey | BinanceError::Unauthorized => 401,
             _ => 400,
         }
     }
