@@ -87,6 +87,15 @@ fn next_where(ws: &mut WsClient, f: impl Fn(&Value) -> bool) -> Value {
     ws.recv_json_where(WAIT, f).expect("the awaited event before the deadline")
 }
 
+/// A listen key's stream on `route` (`/ws`, `/private/ws`), given time to subscribe before the
+/// test trades.
+fn user_stream(server: &RunningServer, c: &mut TestClient, route: &str) -> WsClient {
+    let key = listen_key(c);
+    let ws = TestClient::of(server, NAME).ws_connect(&format!("{route}/{key}"));
+    std::thread::sleep(Duration::from_millis(100));
+    ws
+}
+
 fn listen_key(c: &mut TestClient) -> String {
     let (status, _, body) = c.post("/fapi/v1/listenKey", &[("X-MBX-APIKEY", API_KEY)], "");
     assert_eq!(status, 200, "{body}");
@@ -100,9 +109,7 @@ fn listen_key(c: &mut TestClient) -> String {
 #[test]
 fn a_position_opens_and_closes_with_exact_pnl_and_fees() {
     let (server, mut c) = start(BinanceUsdm::default());
-    let key = listen_key(&mut c);
-    let mut ws = TestClient::of(&server, NAME).ws_connect(&format!("/ws/{key}"));
-    std::thread::sleep(Duration::from_millis(100));
+    let mut ws = user_stream(&server, &mut c, "/ws");
 
     let buy = ok(
         &mut c,
@@ -251,9 +258,7 @@ fn refusals_carry_the_venues_codes() {
 #[test]
 fn funding_is_booked_and_streamed() {
     let (server, mut c) = start(BinanceUsdm::with_funding_interval(Duration::from_secs(1)));
-    let key = listen_key(&mut c);
-    let mut ws = TestClient::of(&server, NAME).ws_connect(&format!("/private/ws/{key}"));
-    std::thread::sleep(Duration::from_millis(100));
+    let mut ws = user_stream(&server, &mut c, "/private/ws");
     let buy = ok(
         &mut c,
         "POST",
@@ -324,4 +329,29 @@ fn account_answers_carry_the_documented_fields() {
         keys(&json(&format!("{{\"listenKey\":\"{}\"}}", listen_key(&mut c)))),
         keys(&sample("rest_listen_key_response.json"))
     );
+}
+
+/// `POST /_sim/funding` books funding at once (the test trigger beside the funding clock): a
+/// short receives at a positive rate, and the stream says so with `FUNDING_FEE`.
+#[test]
+fn sim_funding_trigger_pays_a_short() {
+    let (server, mut c) = start(BinanceUsdm::default());
+    let mut ws = user_stream(&server, &mut c, "/ws");
+    let sell = ok(
+        &mut c,
+        "POST",
+        "/fapi/v1/order",
+        "symbol=BTCUSDT&side=SELL&type=MARKET&quantity=0.01&newOrderRespType=RESULT",
+    );
+    let held = format!("-{}", sell["executedQty"].as_str().unwrap());
+    let opened = next_where(&mut ws, |v| v["e"] == "ACCOUNT_UPDATE" && v["a"]["P"][0]["pa"] == held.as_str());
+    let before = n(opened["a"]["B"][0]["wb"].as_str().unwrap());
+    let (status, _, body) = c.post("/_sim/funding", &[], r#"{"symbol":"BTCUSDT","rate":"0.001"}"#);
+    assert_eq!((status, json(&body)["positions"].as_u64()), (200, Some(1)), "{body}");
+    let funding = next_where(&mut ws, |v| v["e"] == "ACCOUNT_UPDATE" && v["a"]["m"] == "FUNDING_FEE");
+    let received = n(funding["a"]["B"][0]["wb"].as_str().unwrap()).checked_sub(before).unwrap();
+    // 0.1 % of about 650 USDT.
+    assert!(received > n("0.5") && received < n("0.8"), "a short receives at a positive rate: {received}");
+    let (status, _, body) = c.post("/_sim/funding", &[], r#"{"symbol":"NOPE"}"#);
+    assert_eq!(status, 404, "{body}");
 }
