@@ -15,7 +15,7 @@ use qt_core::{
     StrategyId, TimeInForce, Venue, VenueId, WallClock,
 };
 use qt_gateway::binance::account::query_balances;
-use qt_gateway::binance::{BinanceGatewayConfig, GatewayStats, spawn};
+use qt_gateway::binance::{BinanceGatewayConfig, GatewayStats, UserData, spawn};
 use qt_venue_sim::binance::BinanceSpot;
 use qt_venue_sim::exchange::flow::FlowParams;
 use qt_venue_sim::exchange::matching::FeeSchedule;
@@ -519,29 +519,37 @@ fn account_query_returns_exact_balances_and_follows_a_trade() {
     assert!(err.contains("/api/v3/account") && err.contains("-2015"), "{err}");
 }
 
+/// A refused key stops the start, naming the request that was refused: the WebSocket API
+/// subscription by default, the listen key when only that is configured (a refused key never
+/// falls back to the listen-key stream).
 #[test]
 fn wrong_api_key_fails_at_start_naming_the_venue_error() {
-    let server = VenueSimServer::start(ServerConfig {
-        market: market(),
-        faults: Faults::new(),
-        protocols: vec![(Arc::new(BinanceSpot::default()), "127.0.0.1:0".parse().unwrap())],
-        ca_file: fresh_ca_path(),
-    })
-    .unwrap();
-    let addr = server.addr_of("binance").unwrap();
-    let cfg = BinanceGatewayConfig {
-        rest_url: format!("https://{addr}"),
-        ws_url: format!("wss://{addr}"),
-        ca_file: Some(server.ca_file.clone()),
-        server_name: Some("localhost".into()),
-        instruments: vec![Instrument::from_spec(InstrumentId(0), &spec(None, None)).unwrap()],
-        accounts: vec![(GW, "no-such-key".into(), "x".into())],
-        ..BinanceGatewayConfig::default()
-    };
-    let (_tx, rx) = spsc(1);
-    let (tx2, _rx2) = spsc(1);
-    let err = spawn(cfg, rx, tx2, Arc::new(AtomicBool::new(false))).unwrap_err().to_string();
-    assert!(err.contains("/api/v3/userDataStream") && err.contains("-2015"), "{err}");
+    for (user_data, request) in
+        [(UserData::WsApi, "userDataStream.subscribe.signature"), (UserData::ListenKey, "/api/v3/userDataStream")]
+    {
+        let server = VenueSimServer::start(ServerConfig {
+            market: market(),
+            faults: Faults::new(),
+            protocols: vec![(Arc::new(BinanceSpot::default()), "127.0.0.1:0".parse().unwrap())],
+            ca_file: fresh_ca_path(),
+        })
+        .unwrap();
+        let addr = server.addr_of("binance").unwrap();
+        let cfg = BinanceGatewayConfig {
+            rest_url: format!("https://{addr}"),
+            ws_url: format!("wss://{addr}"),
+            ca_file: Some(server.ca_file.clone()),
+            server_name: Some("localhost".into()),
+            instruments: vec![Instrument::from_spec(InstrumentId(0), &spec(None, None)).unwrap()],
+            accounts: vec![(GW, "no-such-key".into(), "x".into())],
+            user_data,
+            ..BinanceGatewayConfig::default()
+        };
+        let (_tx, rx) = spsc(1);
+        let (tx2, _rx2) = spsc(1);
+        let err = spawn(cfg, rx, tx2, Arc::new(AtomicBool::new(false))).unwrap_err().to_string();
+        assert!(err.contains(request) && err.contains("-2015") && err.contains("credentials"), "{err}");
+    }
 }
 
 /// A resting sell of 0.002 filled while its fill's `executionReport` is lost (sent as invalid
@@ -727,4 +735,45 @@ fn orders_past_the_venue_order_limit_are_refused_locally_never_sent() {
     let stats = h.stop();
     assert_eq!(stats.orders_sent, stats.accepted, "a refused order was sent: {stats:?}");
     assert_eq!(stats.accepted + refused as u64, 110, "{stats:?}");
+}
+
+/// Fills reach the gateway on each user data path, from the stream itself (no order query):
+/// the WebSocket API subscription (the listen-key stream's URL made unreachable, so nothing else
+/// could carry them), the listen-key stream when configured, and the listen-key stream as the
+/// fallback when the WebSocket API cannot be reached at start.
+#[test]
+fn user_data_arrives_through_the_websocket_api_the_listen_key_stream_or_the_fallback() {
+    // A port nothing listens on.
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let a = l.local_addr().unwrap();
+        drop(l);
+        format!("wss://{a}")
+    };
+    type Tweak = Box<dyn Fn(&mut BinanceGatewayConfig)>;
+    let paths: [(&str, Tweak); 3] = [
+        ("websocket api", {
+            let dead = dead.clone();
+            Box::new(move |c: &mut BinanceGatewayConfig| {
+                c.ws_api_url = Some(c.ws_url.clone());
+                c.ws_url = dead.clone();
+            })
+        }),
+        ("listen key", Box::new(|c: &mut BinanceGatewayConfig| c.user_data = UserData::ListenKey)),
+        ("fallback", {
+            let dead = dead.clone();
+            Box::new(move |c: &mut BinanceGatewayConfig| c.ws_api_url = Some(dead.clone()))
+        }),
+    ];
+    for (path, tweak) in paths {
+        let mut h = Harness::start_with(|c| tweak(c));
+        let qty = h.inst.parse_qty("0.002").unwrap();
+        let (id, price) = rest_sell(&mut h, qty);
+        h.take_through(price, &client_id(id));
+        let reports = h.reports_until(id, |r| r.kind == ReportKind::Fill && r.leaves_qty.is_zero());
+        let fills: Vec<&ExecutionReport> = reports.iter().collect();
+        assert_eq!(check_fills(&h.inst, qty, &fills, MAKER_FEE_BPS), qty, "{path}");
+        let stats = h.stop();
+        assert_eq!((stats.reconciliations, stats.trade_queries, stats.malformed), (0, 0, 0), "{path}: {stats:?}");
+    }
 }

@@ -634,6 +634,12 @@ pub fn build_live_with_stats(
                     ca_file: v.ca_file.clone(),
                     server_name: v.server_name.clone(),
                     recv_window_ms: v.recv_window_ms,
+                    user_data: if v.listen_key_only {
+                        qt_gateway::binance::UserData::ListenKey
+                    } else {
+                        qt_gateway::binance::UserData::WsApi
+                    },
+                    ws_api_url: v.ws_api_url.clone(),
                     venue: venue_id,
                     instruments,
                     accounts: v.keys.clone(),

@@ -79,7 +79,7 @@ pub fn parse_account(body: &[u8]) -> Result<(i64, Vec<Balance>), String> {
 
 /// Queries every account of `cfg` (signed with its key), in `cfg.accounts` order.
 pub fn query_balances(cfg: &BinanceGatewayConfig) -> Result<Vec<AccountBalances>, GatewayError> {
-    let (rest, _) = validate(cfg)?;
+    let (rest, _, _) = validate(cfg)?;
     let tls = tls_config(cfg.ca_file.as_deref())?;
     let name = server_name(&rest, cfg.server_name.as_deref())
         .map_err(|m| GatewayError::Config { venue: VENUE_NAME, problems: vec![format!("server_name: {m}")] })?;

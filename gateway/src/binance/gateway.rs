@@ -23,7 +23,8 @@ use crate::binance::limits;
 use crate::binance::server_time::server_time;
 use crate::binance::signer::{Signer, signed_query};
 use crate::binance::user_stream::{UserStream, api_error};
-use crate::binance::{BinanceGatewayConfig, GatewayStats, VENUE_NAME};
+use crate::binance::ws_api_stream::WsApiStream;
+use crate::binance::{BinanceGatewayConfig, GatewayStats, UserData, VENUE_NAME};
 use crate::kit::http::{Endpoint, HttpsClient, Response, TransportError, server_name, tls_config};
 use crate::kit::order_state::{OrderState, QueryReason, ReportsClosed};
 use crate::kit::private_stream::{self, StreamMsg, StreamThreads, WsTarget};
@@ -65,31 +66,70 @@ pub fn spawn(
     reports: Producer<ExecutionReport>,
     stop: Arc<AtomicBool>,
 ) -> Result<JoinHandle<GatewayStats>, GatewayError> {
-    let (rest, ws) = validate(&cfg)?;
+    let (rest, ws, ws_api) = validate(&cfg)?;
     let tls = tls_config(cfg.ca_file.as_deref())?;
     let rest_name = server_name(&rest, cfg.server_name.as_deref())
         .map_err(|m| GatewayError::Config { venue: VENUE_NAME, problems: vec![format!("server_name: {m}")] })?;
     let ws_name = server_name(&ws, cfg.server_name.as_deref())
         .map_err(|m| GatewayError::Config { venue: VENUE_NAME, problems: vec![format!("server_name: {m}")] })?;
+    let ws_api_name = server_name(&ws_api, cfg.server_name.as_deref())
+        .map_err(|m| GatewayError::Config { venue: VENUE_NAME, problems: vec![format!("server_name: {m}")] })?;
     let target = WsTarget { endpoint: ws, name: ws_name, tls: tls.clone(), timeout: cfg.request_timeout };
+    let ws_api = WsTarget { endpoint: ws_api, name: ws_api_name, tls: tls.clone(), timeout: cfg.request_timeout };
     let new_rest = || HttpsClient::new(rest.clone(), rest_name.clone(), tls.clone(), cfg.request_timeout);
 
-    // Listen keys and streams first: nothing is traded before every stream is open.
+    // User data first: nothing is traded before every account's stream is open.
     let (tx, rx) = private_stream::channel();
     let mut streams = StreamThreads::new();
-    for (i, (account, api_key, _)) in cfg.accounts.iter().enumerate() {
-        let mut session = UserStream::new(*account, api_key.clone(), new_rest(), target.clone());
-        let ws = match session.start() {
-            Ok(ws) => ws,
-            Err(e) => {
-                private_stream::close_unstarted(session, None);
-                streams.stop(VENUE_NAME);
-                return Err(e);
+    for (i, (account, api_key, secret)) in cfg.accounts.iter().enumerate() {
+        let name = format!("qt-gw-binance-us{i}");
+        let spawned = match cfg.user_data {
+            UserData::WsApi => {
+                let mut session = WsApiStream::new(
+                    *account,
+                    api_key.clone(),
+                    secret,
+                    cfg.recv_window_ms,
+                    cfg.clock.clone(),
+                    ws_api.clone(),
+                );
+                match session.start() {
+                    Ok(ws) => {
+                        log::info!("binance gateway: account {account} user data subscribed on the WebSocket API");
+                        Some(streams.spawn(name.clone(), session, i, ws, tx.clone()))
+                    }
+                    Err(e) if e.is_auth_rejected() => {
+                        streams.stop(VENUE_NAME);
+                        return Err(e);
+                    }
+                    Err(e) => {
+                        log::warn!(
+                            "binance gateway: account {account}: WebSocket API user data unavailable ({e}); \
+                             using the listen-key stream"
+                        );
+                        None
+                    }
+                }
+            }
+            UserData::ListenKey => None,
+        };
+        let spawned = match spawned {
+            Some(s) => s,
+            None => {
+                let mut session = UserStream::new(*account, api_key.clone(), new_rest(), target.clone());
+                let ws = match session.start() {
+                    Ok(ws) => ws,
+                    Err(e) => {
+                        private_stream::close_unstarted(session, None);
+                        streams.stop(VENUE_NAME);
+                        return Err(e);
+                    }
+                };
+                log::info!("binance gateway: account {account} listen-key user data stream open");
+                streams.spawn(name.clone(), session, i, ws, tx.clone())
             }
         };
-        log::info!("binance gateway: account {account} user data stream open");
-        let name = format!("qt-gw-binance-us{i}");
-        if let Err(source) = streams.spawn(name.clone(), session, i, ws, tx.clone()) {
+        if let Err(source) = spawned {
             streams.stop(VENUE_NAME);
             return Err(GatewayError::Spawn { name, source });
         }
@@ -109,11 +149,14 @@ pub fn spawn(
     spawned.map_err(|source| GatewayError::Spawn { name: "qt-gw-binance".into(), source })
 }
 
-/// Checks every field; returns the parsed REST and WebSocket endpoints.
-pub(crate) fn validate(cfg: &BinanceGatewayConfig) -> Result<(Endpoint, Endpoint), GatewayError> {
+/// Checks every field; returns the parsed REST, stream and WebSocket API endpoints.
+pub(crate) fn validate(cfg: &BinanceGatewayConfig) -> Result<(Endpoint, Endpoint, Endpoint), GatewayError> {
     let mut problems = Vec::new();
     let rest = Endpoint::parse(&cfg.rest_url, &["https"]).map_err(|m| problems.push(format!("rest_url: {m}"))).ok();
     let ws = Endpoint::parse(&cfg.ws_url, &["wss"]).map_err(|m| problems.push(format!("ws_url: {m}"))).ok();
+    let ws_api = Endpoint::parse(cfg.effective_ws_api_url(), &["wss"])
+        .map_err(|m| problems.push(format!("ws_api_url: {m}")))
+        .ok();
     if !(1..=60_000).contains(&cfg.recv_window_ms) {
         problems.push(format!("recv_window_ms: {} is outside Binance's 1..=60000", cfg.recv_window_ms));
     }
@@ -157,8 +200,8 @@ pub(crate) fn validate(cfg: &BinanceGatewayConfig) -> Result<(Endpoint, Endpoint
     {
         problems.push(format!("server_name: {name:?} is not a DNS name or IP address"));
     }
-    match (rest, ws) {
-        (Some(rest), Some(ws)) if problems.is_empty() => Ok((rest, ws)),
+    match (rest, ws, ws_api) {
+        (Some(rest), Some(ws), Some(ws_api)) if problems.is_empty() => Ok((rest, ws, ws_api)),
         _ => Err(GatewayError::Config { venue: VENUE_NAME, problems }),
     }
 }

@@ -9,13 +9,21 @@
 //!       ◄─ExecutionReport ring─┘      ▲                              DELETE /api/v3/openOrders
 //!                                     │ bounded crossbeam channel    GET /api/v3/time
 //!                                     │ (frames, connects, drops)
-//!                      qt-gw-binance-us<N> (one per account) ◄─WSS─ <ws_url>/ws/<listenKey>
+//!                      qt-gw-binance-us<N> (one per account) ◄─WSS─ <ws_api_url>/ws-api/v3
+//!                        `time`, then userDataStream.subscribe.signature; events arrive as
+//!                        {"subscriptionId":N,"event":{..}}                 (UserData::WsApi)
+//!                      or, the fallback ◄─WSS─ <ws_url>/ws/<listenKey>     (UserData::ListenKey)
 //!                        owns the listen key: POST at start and on reconnect, PUT every 30 min,
 //!                        DELETE on exit
 //! ```
 //!
-//! - [`spawn`] validates the configuration (every problem at once), creates each account's
-//!   listen key and opens its user data stream, and estimates the venue's clock, all *before* it
+//! - User data: by default through the WebSocket API subscription Binance now documents
+//!   (`ws_api_stream`); the listen-key stream (`user_stream`, deprecated by Binance) is used
+//!   when configured ([`UserData::ListenKey`]) or as the fallback when the WebSocket API cannot
+//!   be reached or refuses the subscription at start for a reason other than the key (logged
+//!   at warn). A refused key stops the start either way.
+//! - [`spawn`] validates the configuration (every problem at once), subscribes each account's
+//!   user data, and estimates the venue's clock, all *before* it
 //!   returns, so an order sent after `spawn` returns cannot fill unseen nor carry a timestamp
 //!   off the venue's clock; then it starts the threads.
 //! - New orders: `POST /api/v3/order` (signed, `newOrderRespType=ACK`, client order id
@@ -46,8 +54,8 @@
 //! Files: [`gateway`] (start-up, requests, commands; its stream events in
 //! `gateway/stream_events.rs`, its order queries and catch-up in `gateway/reconcile.rs`),
 //! `trades` (`myTrades`: a missing fill's real commission), [`account`] (balances),
-//! [`settle`] (a restart settling the orders an earlier run left open), `user_stream` (the
-//! listen-key session the kit's stream thread drives), `limits`, `server_time`, `signer`
+//! [`settle`] (a restart settling the orders an earlier run left open), `ws_api_stream` and
+//! `user_stream` (the WebSocket API and listen-key sessions the kit's stream thread drives), `limits`, `server_time`, `signer`
 //! (HMAC), [`errors`] (code mapping; [`GatewayError`] is the kit's).
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
@@ -61,6 +69,7 @@ pub mod settle;
 pub(crate) mod signer;
 pub(crate) mod trades;
 pub(crate) mod user_stream;
+pub(crate) mod ws_api_stream;
 
 pub use crate::kit::stats::{GatewayStats, RejectCounts};
 pub use errors::GatewayError;
@@ -111,13 +120,47 @@ pub struct BinanceGatewayConfig {
     /// Where the gateway thread publishes its clock estimate in the stats file (a private
     /// block when `None`).
     pub clock_stats: Option<StatsHandle<GatewayClockStats>>,
+    /// How each account's user data arrives.
+    pub user_data: UserData,
+    /// WebSocket API base URL (`wss://ws-api.binance.com:443`; the path `/ws-api/v3` is
+    /// added). `None`: production's when `ws_url` is production's stream, else `ws_url`'s
+    /// listener (the simulator serves both on one port).
+    pub ws_api_url: Option<String>,
+}
+
+/// Production's WebSocket API base URL.
+pub const WS_API_URL: &str = "wss://ws-api.binance.com:443";
+/// Production's stream base URL.
+pub const WS_URL: &str = "wss://stream.binance.com:9443";
+
+/// How the gateway receives an account's user data (fills, cancels).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UserData {
+    /// The WebSocket API subscription (`userDataStream.subscribe.signature`), as Binance now
+    /// documents it; if the WebSocket API cannot be reached or refuses the subscription for a
+    /// reason other than the key at start, the listen-key stream instead (logged at warn).
+    #[default]
+    WsApi,
+    /// Only the deprecated listen-key stream (`/api/v3/userDataStream`).
+    ListenKey,
+}
+
+impl BinanceGatewayConfig {
+    /// The WebSocket API base URL in effect (see [`Self::ws_api_url`]).
+    pub fn effective_ws_api_url(&self) -> &str {
+        match &self.ws_api_url {
+            Some(u) => u,
+            None if self.ws_url.trim_end_matches('/') == WS_URL => WS_API_URL,
+            None => &self.ws_url,
+        }
+    }
 }
 
 impl Default for BinanceGatewayConfig {
     fn default() -> Self {
         Self {
             rest_url: "https://api.binance.com".into(),
-            ws_url: "wss://stream.binance.com:9443".into(),
+            ws_url: WS_URL.into(),
             ca_file: None,
             server_name: None,
             recv_window_ms: 5000,
@@ -129,6 +172,8 @@ impl Default for BinanceGatewayConfig {
             clock: Arc::new(WallClock),
             time_sync_every: crate::kit::time_sync::DEFAULT_EVERY,
             clock_stats: None,
+            user_data: UserData::WsApi,
+            ws_api_url: None,
         }
     }
 }
@@ -151,6 +196,8 @@ impl std::fmt::Debug for BinanceGatewayConfig {
             .field("clock", &self.clock)
             .field("time_sync_every", &self.time_sync_every)
             .field("clock_stats", &self.clock_stats.is_some())
+            .field("user_data", &self.user_data)
+            .field("ws_api_url", &self.effective_ws_api_url())
             .finish()
     }
 }

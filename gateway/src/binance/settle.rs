@@ -106,7 +106,7 @@ impl std::fmt::Debug for Settler {
 impl Settler {
     /// A settler for `cfg`'s venue and accounts (connects on first use).
     pub fn new(cfg: &BinanceGatewayConfig) -> Result<Self, GatewayError> {
-        let (rest, _) = validate(cfg)?;
+        let (rest, _, _) = validate(cfg)?;
         let tls = tls_config(cfg.ca_file.as_deref())?;
         let name = server_name(&rest, cfg.server_name.as_deref())
             .map_err(|m| GatewayError::Config { venue: VENUE_NAME, problems: vec![format!("server_name: {m}")] })?;

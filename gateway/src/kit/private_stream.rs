@@ -124,10 +124,6 @@ pub(crate) enum FrameAction {
     /// The venue ended the session (e.g. Binance's `listenKeyExpired`): drop and reconnect.
     Reconnect(String),
     /// Session housekeeping (an auth answer, a pong): nothing for the gateway.
-    #[allow(
-        dead_code,
-        reason = "for venues whose private stream carries housekeeping frames; Binance's listen-key stream has none"
-    )]
     Ignore,
 }
 

@@ -177,6 +177,23 @@ pub struct RawVenue {
     /// `recvWindow` for signed requests, milliseconds.
     #[serde(default = "default_recv_window")]
     pub recv_window_ms: u64,
+    /// Binance spot: how user data arrives — `"ws_api"` (default: the WebSocket API
+    /// subscription, falling back to the listen-key stream if the WebSocket API cannot be
+    /// reached at start) or `"listen_key"` (only the deprecated listen-key stream).
+    pub user_data: Option<RawUserData>,
+    /// Binance spot: the WebSocket API base URL (default: production's
+    /// `wss://ws-api.binance.com:443` with production's `ws_url`, else `ws_url`).
+    pub ws_api_url: Option<String>,
+}
+
+/// `user_data` of a `[[venues]]` entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RawUserData {
+    /// The WebSocket API subscription (listen key as the fallback).
+    WsApi,
+    /// Only the listen-key stream.
+    ListenKey,
 }
 
 fn default_recv_window() -> u64 {

@@ -252,3 +252,31 @@ fn asking_to_trade_where_there_is_no_gateway_is_refused_naming_the_field() {
         assert_eq!(problem.unwrap().message.contains("no order gateway"), gateway, "{name}: {err}");
     }
 }
+
+#[test]
+fn binance_user_data_choice_is_read_and_refused_elsewhere_naming_the_field() {
+    let text = all_venues();
+    let binance = "[[venues]]\nvenue = \"binance\"\n";
+    let okx = "[[venues]]\nvenue = \"okx\"\n";
+    assert!(text.contains(binance) && text.contains(okx));
+    let binance_plan = |plan: &super::Plan| plan.venues.iter().find(|v| v.venue == Venue::Binance).cloned().unwrap();
+    // Default: the WebSocket API, at the URL the gateway derives.
+    let plan = load(&text, "t").unwrap();
+    assert!(!binance_plan(&plan).listen_key_only && binance_plan(&plan).ws_api_url.is_none());
+    let chosen = text.replacen(
+        binance,
+        &format!("{binance}user_data = \"listen_key\"\nws_api_url = \"wss://127.0.0.1:9443\"\n"),
+        1,
+    );
+    let plan = load(&chosen, "t").unwrap();
+    assert!(binance_plan(&plan).listen_key_only);
+    assert_eq!(binance_plan(&plan).ws_api_url.as_deref(), Some("wss://127.0.0.1:9443"));
+    for (name, from, to, field) in [
+        ("user_data on okx", okx, format!("{okx}user_data = \"ws_api\"\n"), "venues[3].user_data"),
+        ("a bad choice", binance, format!("{binance}user_data = \"rest\"\n"), "venues[0].user_data"),
+        ("not wss", binance, format!("{binance}ws_api_url = \"https://x\"\n"), "venues[0].ws_api_url"),
+    ] {
+        let err = load(&text.replacen(from, &to, 1), "t").unwrap_err();
+        assert!(err.problems.iter().any(|p| p.path == field), "{name}: want {field} in {err}");
+    }
+}

@@ -121,6 +121,19 @@ pub(super) fn validate(
         if rv.recv_window_ms == 0 || rv.recv_window_ms > 60_000 {
             p.add(format!("{path}.recv_window_ms"), format!("{} must be in 1..=60000", rv.recv_window_ms));
         }
+        if rv.venue != Venue::Binance {
+            if rv.user_data.is_some() {
+                p.add(format!("{path}.user_data"), "only binance (spot) has a choice of user data stream");
+            }
+            if rv.ws_api_url.is_some() {
+                p.add(format!("{path}.ws_api_url"), "only binance (spot) uses the WebSocket API");
+            }
+        }
+        if let Some(u) = &rv.ws_api_url
+            && !u.starts_with("wss://")
+        {
+            p.add(format!("{path}.ws_api_url"), format!("{u:?} must start with wss://"));
+        }
         let listed: Vec<InstrumentId> = instruments.iter().filter(|x| x.venue() == rv.venue).map(|x| x.id()).collect();
         let keys = if trades { account_keys(p, raw, rv.venue, &listed, strategies) } else { Vec::new() };
         if !trades {
@@ -137,6 +150,8 @@ pub(super) fn validate(
             ca_file: rv.ca_file.clone(),
             server_name: rv.server_name.clone(),
             recv_window_ms: rv.recv_window_ms,
+            listen_key_only: rv.user_data == Some(super::raw::RawUserData::ListenKey),
+            ws_api_url: rv.ws_api_url.clone(),
             keys,
             instruments: listed,
         });

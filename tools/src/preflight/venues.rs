@@ -373,6 +373,8 @@ mod tests {
             ca_file: None,
             server_name: None,
             recv_window_ms: 5000,
+            listen_key_only: false,
+            ws_api_url: None,
             keys: Vec::new(),
             instruments: Vec::new(),
         };

@@ -84,7 +84,22 @@ impl Gateway {
     }
 
     pub(super) fn on_frame(&mut self, acct: usize, text: &str) -> Result<(), ReportsClosed> {
-        let probe = match serde_json::from_str::<EventProbe>(text) {
+        let frame = match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(v) => v,
+            Err(e) => {
+                self.malformed(acct, &e.to_string(), text);
+                return Ok(());
+            }
+        };
+        // The WebSocket API wraps each event (`{"subscriptionId":N,"event":{..}}`); the
+        // listen-key stream sends it bare.
+        let event = match frame {
+            serde_json::Value::Object(mut m) if m.contains_key("subscriptionId") => {
+                m.remove("event").unwrap_or(serde_json::Value::Null)
+            }
+            bare => bare,
+        };
+        let probe = match EventProbe::deserialize(&event) {
             Ok(p) => p,
             Err(e) => {
                 self.malformed(acct, &e.to_string(), text);
@@ -95,7 +110,7 @@ impl Gateway {
             // outboundAccountPosition, balanceUpdate, listStatus, ...: not ours to report.
             return Ok(());
         }
-        let ev = match serde_json::from_str::<ExecReport>(text) {
+        let ev = match ExecReport::deserialize(&event) {
             Ok(ev) => ev,
             Err(e) => {
                 self.malformed(acct, &e.to_string(), text);
