@@ -152,6 +152,9 @@ pub enum RejectReason {
     TooManyOpenOrders,
     /// The journal cannot write (disk full, failed flush): no audit, no new order; never sent.
     JournalUnavailable,
+    /// The account's private stream at the venue is down, or its live orders are being
+    /// reconciled after a reconnect: its fills could not be seen; never sent.
+    PrivateStreamDown,
     /// Any other venue error.
     Other,
 }

@@ -777,3 +777,63 @@ fn user_data_arrives_through_the_websocket_api_the_listen_key_stream_or_the_fall
         assert_eq!((stats.reconciliations, stats.trade_queries, stats.malformed), (0, 0, 0), "{path}: {stats:?}");
     }
 }
+
+/// After the user data stream drops, no new order goes out (refused `PrivateStreamDown`, never
+/// sent) until the stream is back and the account's live orders have been queried; then
+/// orders go out again.
+#[test]
+fn new_orders_are_held_while_the_user_stream_is_down_and_go_out_once_reconciled() {
+    let mut h = Harness::start_with(|c| c.user_data = UserData::ListenKey);
+    let qty = h.inst.parse_qty("0.002").unwrap();
+    // A live order, to be reconciled after the reconnect.
+    let (resting, _) = rest_sell(&mut h, qty);
+    // The stream cannot come back while the listen key cannot be had.
+    h.faults().fail_http_path("/api/v3/userDataStream", 1_000_000, 503);
+    h.faults().drop_ws_connections();
+    let bid = h.best().0.0;
+    let buy_price = h.gw_price(Price::from_units(bid.units() - 5));
+    // Orders sent before the gateway saw the drop may go out: they rest, cancelled at the end.
+    let mut working = vec![resting];
+    let send_until = |h: &mut Harness, working: &mut Vec<OrderId>, want: ReportKind| {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            assert!(Instant::now() < deadline, "no {want:?} within {WAIT:?}");
+            let id = h.send_new(Side::Buy, OrderType::Limit, TimeInForce::Gtc, buy_price, qty);
+            let first = h.reports_until(id, |_| true)[0].kind;
+            match first {
+                ReportKind::Accepted => working.push(id),
+                ReportKind::Rejected(RejectReason::PrivateStreamDown) => {}
+                other => panic!("order {id}: {other:?}"),
+            }
+            if first == want {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    send_until(&mut h, &mut working, ReportKind::Rejected(RejectReason::PrivateStreamDown));
+    // Still held a while later: the stream is still down.
+    std::thread::sleep(Duration::from_millis(300));
+    let id = h.send_new(Side::Buy, OrderType::Limit, TimeInForce::Gtc, buy_price, qty);
+    assert_eq!(h.reports_until(id, |_| true)[0].kind, ReportKind::Rejected(RejectReason::PrivateStreamDown));
+    h.faults().clear();
+    send_until(&mut h, &mut working, ReportKind::Accepted);
+    for id in &working {
+        h.send_cancel(*id);
+    }
+    let mut canceled = Vec::new();
+    let deadline = Instant::now() + WAIT;
+    while canceled.len() < working.len() && Instant::now() < deadline {
+        if let Some(r) = h.next_report(Duration::from_millis(50))
+            && r.kind == ReportKind::Canceled
+        {
+            canceled.push(r.order_id);
+        }
+    }
+    canceled.sort();
+    working.sort();
+    assert_eq!(canceled, working, "every working order cancelled once the stream is back");
+    let stats = h.stop();
+    assert!(stats.reconnects >= 1 && stats.reconciliations >= 1, "{stats:?}");
+    assert!(stats.rejected.get(RejectReason::PrivateStreamDown) >= 2, "{stats:?}");
+}

@@ -445,6 +445,7 @@ impl Gateway {
         let local_reject = match (account, inst) {
             (_, None) => Some(RejectReason::UnknownInstrument),
             (None, _) => Some(RejectReason::Other),
+            (Some(_), _) if !self.state.may_send(request.account) => Some(RejectReason::PrivateStreamDown),
             (Some(acct), _) if !self.admit(acct, limits::NEW_ORDER) => Some(RejectReason::RateLimited),
             _ => None,
         };

@@ -79,6 +79,15 @@ pub(crate) struct Reconcile {
     pub(crate) reason: QueryReason,
 }
 
+/// Why an account's new orders are held ([`OrderState::may_send`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hold {
+    /// Its private stream is down.
+    StreamDown,
+    /// Its stream is back; its live orders are being queried.
+    Reconciling,
+}
+
 /// A live order.
 #[derive(Debug)]
 pub(crate) struct LiveOrder {
@@ -151,6 +160,9 @@ pub(crate) struct OrderState {
     venue: VenueId,
     orders: HashMap<OrderId, LiveOrder>,
     reconciles: Vec<Reconcile>,
+    /// Accounts whose private stream is down or whose live orders are being reconciled after
+    /// a reconnect: no new order of theirs goes out ([`Self::may_send`]).
+    holds: Vec<(AccountId, Hold)>,
     reports: Producer<ExecutionReport>,
     /// What the gateway counted.
     pub(crate) stats: GatewayStats,
@@ -159,7 +171,14 @@ pub(crate) struct OrderState {
 impl OrderState {
     /// No orders; reports of `venue` go to `reports`.
     pub(crate) fn new(venue: VenueId, reports: Producer<ExecutionReport>) -> Self {
-        Self { venue, orders: HashMap::new(), reconciles: Vec::new(), reports, stats: GatewayStats::default() }
+        Self {
+            venue,
+            orders: HashMap::new(),
+            reconciles: Vec::new(),
+            holds: Vec::new(),
+            reports,
+            stats: GatewayStats::default(),
+        }
     }
 
     // ---- the table --------------------------------------------------------------------------
@@ -188,6 +207,45 @@ impl OrderState {
     #[cfg(test)]
     pub(crate) fn is_empty(&self) -> bool {
         self.orders.is_empty()
+    }
+
+    // ---- holds after a disconnect ---------------------------------------------------------
+
+    /// `account`'s private stream dropped: its events are being missed, so no new order of its
+    /// goes out until it is back and its live orders are reconciled.
+    pub(crate) fn hold(&mut self, account: AccountId) {
+        match self.holds.iter_mut().find(|(a, _)| *a == account) {
+            Some((_, h)) => *h = Hold::StreamDown,
+            None => self.holds.push((account, Hold::StreamDown)),
+        }
+    }
+
+    /// `account`'s private stream is back: its live orders are queried after `delay` (what the
+    /// venue did meanwhile), and its new orders go out again once every such query is answered.
+    pub(crate) fn reconnected(&mut self, account: AccountId, delay: Duration) {
+        self.schedule_account(account, delay);
+        match self.holds.iter_mut().find(|(a, _)| *a == account) {
+            Some((_, h)) => *h = Hold::Reconciling,
+            None => self.holds.push((account, Hold::Reconciling)),
+        }
+    }
+
+    /// Whether a new order of `account` may go out now: not while its stream is down, nor while
+    /// a query of its live orders is pending after the reconnect (a hold whose queries are all
+    /// answered is lifted).
+    pub(crate) fn may_send(&mut self, account: AccountId) -> bool {
+        let Some(i) = self.holds.iter().position(|(a, _)| *a == account) else { return true };
+        if self.holds[i].1 == Hold::StreamDown {
+            return false;
+        }
+        // Any query of its orders: the reconnect's, or a stronger one (an unknown fate) it joined.
+        let pending =
+            self.reconciles.iter().any(|r| self.orders.get(&r.order_id).is_some_and(|o| o.request.account == account));
+        if pending {
+            return false;
+        }
+        self.holds.swap_remove(i);
+        true
     }
 
     /// The live orders of `account`.
@@ -428,5 +486,29 @@ mod tests {
         assert_eq!(s.retry(OrderId(1), true), NOT_FOUND_LIMIT);
         s.settled(OrderId(1));
         assert!(s.pending().is_empty());
+    }
+
+    #[test]
+    fn an_accounts_new_orders_are_held_from_a_drop_until_its_orders_are_reconciled() {
+        let (tx, _rx) = spsc(8);
+        let mut st = OrderState::new(VenueId(0), tx);
+        let (a, b) = (AccountId(0), AccountId(1));
+        st.insert(OrderId(1), request(5));
+        assert!(st.may_send(a) && st.may_send(b));
+        st.hold(a);
+        assert!(!st.may_send(a), "stream down");
+        assert!(st.may_send(b), "another account is not held");
+        st.reconnected(a, Duration::ZERO);
+        assert!(!st.may_send(a), "its live order is being queried");
+        assert_eq!(st.due(Instant::now()).len(), 1);
+        st.settled(OrderId(1));
+        assert!(st.may_send(a), "every query answered: the hold is lifted");
+        assert!(st.may_send(a));
+        // Dropped again with no live order: held while down, free once back.
+        st.forget(OrderId(1));
+        st.hold(a);
+        assert!(!st.may_send(a));
+        st.reconnected(a, Duration::ZERO);
+        assert!(st.may_send(a));
     }
 }

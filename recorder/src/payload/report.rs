@@ -89,7 +89,7 @@ const KIND_CANCELED: u8 = 3;
 const KIND_CANCEL_REJECTED: u8 = 4;
 
 /// Every [`RejectReason`], index = its code.
-pub const REASONS: [RejectReason; 14] = [
+pub const REASONS: [RejectReason; 15] = [
     RejectReason::PriceFilter,
     RejectReason::LotSize,
     RejectReason::MinNotional,
@@ -104,6 +104,7 @@ pub const REASONS: [RejectReason; 14] = [
     RejectReason::TooManyOpenOrders,
     RejectReason::Other,
     RejectReason::JournalUnavailable,
+    RejectReason::PrivateStreamDown,
 ];
 
 const LIQUIDITIES: [Liquidity; 2] = [Liquidity::Maker, Liquidity::Taker];
@@ -124,6 +125,7 @@ fn reason_code(r: RejectReason) -> u8 {
         RejectReason::TooManyOpenOrders => 11,
         RejectReason::Other => 12,
         RejectReason::JournalUnavailable => 13,
+        RejectReason::PrivateStreamDown => 14,
     }
 }
 

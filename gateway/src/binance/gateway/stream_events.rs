@@ -58,11 +58,20 @@ impl Gateway {
             StreamEvent::Connected { reconnect: false } => Ok(()),
             StreamEvent::Connected { reconnect: true } => {
                 self.state.stats.reconnects += 1;
-                self.query_account_orders(msg.account, RECONNECT_QUERY_DELAY);
+                if let Some(id) = self.accounts.get(msg.account).map(|a| a.id) {
+                    self.state.reconnected(id, RECONNECT_QUERY_DELAY);
+                }
                 Ok(())
             }
             StreamEvent::Disconnected { reason } => {
-                log::warn!("binance gateway: user stream of account #{} dropped: {reason}", msg.account);
+                log::warn!(
+                    "binance gateway: user stream of account #{} dropped: {reason}; its new orders are held until \
+                     it is back and its live orders are reconciled",
+                    msg.account
+                );
+                if let Some(id) = self.accounts.get(msg.account).map(|a| a.id) {
+                    self.state.hold(id);
+                }
                 Ok(())
             }
             StreamEvent::Frame(text) => self.on_frame(msg.account, &text),
