@@ -355,3 +355,55 @@ fn sim_funding_trigger_pays_a_short() {
     let (status, _, body) = c.post("/_sim/funding", &[], r#"{"symbol":"NOPE"}"#);
     assert_eq!(status, 404, "{body}");
 }
+
+/// Every answer reports `X-MBX-USED-WEIGHT-1M`, an accepted order `X-MBX-ORDER-COUNT-10S` and
+/// `-1M`; past the ORDERS limit a new order gets 429 / -1015, past the weight limit any request
+/// gets 429 / -1003 with USD-M's text and `Retry-After`. (Limits lowered with the test knob; a
+/// window that rolls over mid-sequence is retried once.)
+#[test]
+fn request_weight_and_order_limits() {
+    let (_server, mut c) = start(BinanceUsdm::default().with_request_limits(40, 100, 2));
+    let order = |c: &mut TestClient| {
+        let q = sign("symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC&quantity=0.001&price=10000");
+        c.post("/fapi/v1/order", &[("X-MBX-APIKEY", API_KEY)], &q)
+    };
+    let mut refused = None;
+    for _ in 0..2 {
+        let (first, second, third) = (order(&mut c), order(&mut c), order(&mut c));
+        if util::header(&first.1, "X-MBX-ORDER-COUNT-1M") == Some("1") && third.0 == 429 {
+            assert_eq!(util::header(&second.1, "X-MBX-ORDER-COUNT-1M"), Some("2"), "{}", second.2);
+            assert!(util::header(&second.1, "X-MBX-ORDER-COUNT-10S").is_some());
+            refused = Some(third);
+            break;
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    let (_, _, body) = refused.expect("the third order in a minute is refused");
+    assert_eq!(json(&body)["code"], -1015, "{body}");
+
+    let (_, headers, _) = c.get("/fapi/v1/time", &[]);
+    let used: u32 = util::header(&headers, "X-MBX-USED-WEIGHT-1M").and_then(|w| w.parse().ok()).expect("weight header");
+    assert!(used >= 1, "{used}");
+    // positionSide/dual weighs 30: at most two more fit in 40.
+    let mut over = None;
+    for _ in 0..3 {
+        let (status, headers, body) =
+            c.get(&format!("/fapi/v1/positionSide/dual?{}", sign("")), &[("X-MBX-APIKEY", API_KEY)]);
+        if status == 429 {
+            over = Some((headers, body));
+            break;
+        }
+    }
+    let (headers, body) = over.expect("the weight limit is reached");
+    let v = json(&body);
+    assert_eq!(v["code"], -1003, "{body}");
+    assert!(
+        v["msg"].as_str().is_some_and(|m| m.starts_with("Too many requests; current limit is 40 requests per minute.")),
+        "{body}"
+    );
+    assert!(
+        util::header(&headers, "Retry-After")
+            .and_then(|s| s.parse::<u64>().ok())
+            .is_some_and(|s| (1..=60).contains(&s))
+    );
+}

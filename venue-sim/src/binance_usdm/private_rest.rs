@@ -58,21 +58,24 @@ impl BinanceUsdm {
     pub(super) fn private(&self, ctx: &Ctx, req: &HttpRequest, endpoint: PrivateEndpoint) -> HttpResponse {
         let result = Params::parse(req).and_then(|p| self.dispatch(ctx, req, endpoint, &p));
         match result {
-            Ok(body) => HttpResponse::json(200, &body),
+            Ok((body, headers)) => {
+                headers.into_iter().fold(HttpResponse::json(200, &body), |r, (k, v)| r.with_header(&k, v))
+            }
             Err(e) => e.to_response(),
         }
     }
 
+    /// The answer's body and extra headers (the order counts of a new order).
     fn dispatch(
         &self,
         ctx: &Ctx,
         req: &HttpRequest,
         endpoint: PrivateEndpoint,
         p: &Params,
-    ) -> Result<Value, BinanceError> {
+    ) -> Result<(Value, Vec<(String, String)>), BinanceError> {
         use PrivateEndpoint::*;
-        match endpoint {
-            NewOrder => self.new_order(ctx, req, p),
+        let body = match endpoint {
+            NewOrder => return self.new_order(ctx, req, p),
             CancelOrder => self.cancel_order(ctx, req, p),
             QueryOrder => self.query_order(ctx, req, p),
             CancelAll => self.cancel_all(ctx, req, p),
@@ -87,7 +90,8 @@ impl BinanceUsdm {
             ListenKeyStart => self.listen_key_start(ctx, req, p),
             ListenKeyKeepalive => self.listen_key_keepalive(ctx, req, p),
             ListenKeyClose => self.listen_key_close(ctx, req, p),
-        }
+        }?;
+        Ok((body, Vec::new()))
     }
 }
 
