@@ -407,3 +407,16 @@ fn request_weight_and_order_limits() {
             .is_some_and(|s| (1..=60).contains(&s))
     );
 }
+
+/// A `malformed_account_frames` fault replaces the next user stream event with invalid JSON;
+/// the events after it are whole.
+#[test]
+fn a_malformed_account_frame_reaches_the_usdm_user_stream() {
+    let (server, mut c) = start(BinanceUsdm::default());
+    let mut ws = user_stream(&server, &mut c, "/ws");
+    server.faults.malformed_account_frames(1);
+    ok(&mut c, "POST", "/fapi/v1/order", "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.001");
+    let first = ws.recv_text(WAIT).expect("a frame");
+    assert!(serde_json::from_str::<Value>(&first).is_err(), "the first event is malformed: {first}");
+    assert!(next_where(&mut ws, |v| v["e"] == "ORDER_TRADE_UPDATE")["o"]["s"] == "BTCUSDT");
+}
