@@ -274,6 +274,22 @@ fn funding_is_booked_and_streamed() {
     let paid = wallet_before.checked_sub(wallet_after).unwrap();
     // 0.01 % of about 650 USDT.
     assert!(paid > n("0.05") && paid < n("0.08"), "a long pays at a positive rate: {paid}");
+    // The income history has the funding (what the wallet lost, exactly) and the commission.
+    let income = ok(&mut c, "GET", "/fapi/v1/income", "symbol=BTCUSDT&incomeType=FUNDING_FEE");
+    let first = &income[0];
+    assert_eq!(
+        (first["incomeType"].as_str(), first["asset"].as_str()),
+        (Some("FUNDING_FEE"), Some("USDT")),
+        "{income}"
+    );
+    assert_eq!(n(first["income"].as_str().unwrap()).checked_neg().unwrap(), paid, "{income}");
+    let fees = ok(&mut c, "GET", "/fapi/v1/income", "incomeType=COMMISSION");
+    assert!(
+        fees.as_array().is_some_and(|f| !f.is_empty()
+            && f.iter()
+                .all(|e| e["income"].as_str().unwrap().starts_with('-') && !e["tradeId"].as_str().unwrap().is_empty())),
+        "{fees}"
+    );
     let premium: Value = {
         let (status, _, body) = c.get("/fapi/v1/premiumIndex?symbol=BTCUSDT", &[]);
         assert_eq!(status, 200);

@@ -8,7 +8,8 @@
 //! `X-MBX-USED-WEIGHT-1M`, and over the limit the answer is HTTP 429, -1003, with `Retry-After`.
 //! Weights: `depth` 2/5/10/20 by `limit`, `trades` 5, `aggTrades` 20, `ticker/24hr` 1 (40
 //! without `symbol`), `ticker/bookTicker` 2 (5 without), `openOrders` 1 (40 without), `balance`,
-//! `account`, `positionRisk` and `userTrades` 5, `positionSide/dual` 30, everything else 1.
+//! `account`, `positionRisk` and `userTrades` 5, `positionSide/dual` and `income` 30, everything
+//! else 1.
 //!
 //! Pure functions plus the meters' short locks.
 
@@ -70,7 +71,7 @@ pub(super) fn weight(req: &HttpRequest) -> u32 {
         ("GET", "/fapi/v1/openOrders") if !has("symbol") => 40,
         ("GET", "/fapi/v2/balance" | "/fapi/v3/balance" | "/fapi/v2/account" | "/fapi/v3/account")
         | ("GET", "/fapi/v2/positionRisk" | "/fapi/v3/positionRisk" | "/fapi/v1/userTrades") => 5,
-        ("GET", "/fapi/v1/positionSide/dual") => 30,
+        ("GET", "/fapi/v1/positionSide/dual" | "/fapi/v1/income") => 30,
         _ => 1,
     }
 }

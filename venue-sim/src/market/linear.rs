@@ -1,7 +1,8 @@
 //! The derivative side of [`Market`]: each account's one-way [`Position`] per derivative symbol
 //! ([`LinearBook`]), moved by fills under the market's lock (realized PnL and fees booked to the
 //! quote asset's balance, one [`AccountEvent::Position`] per fill), the reduce-only check, the
-//! mark price (the mid), and funding ([`Market::book_funding`]).
+//! mark price (the mid), funding ([`Market::book_funding`]) and the income history of those
+//! bookings ([`Market::income`]).
 //!
 //! Runs under the market's lock on simulator threads; allocates per event.
 
@@ -13,6 +14,36 @@ use std::sync::Arc;
 
 /// Realized PnL remembered per trade (for trade lists and order events), per account.
 const REALIZED_KEPT: usize = 100_000;
+/// Income entries kept per account, oldest dropped first.
+const INCOME_KEPT: usize = 10_000;
+
+/// What an income entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IncomeKind {
+    /// PnL a fill realized (non-zero only).
+    RealizedPnl,
+    /// A fill's commission (negative: paid).
+    Commission,
+    /// Funding (negative: paid).
+    FundingFee,
+}
+
+/// One change of a derivative account's balance, as an income history lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IncomeView {
+    /// Its id, increasing per account.
+    pub id: u64,
+    /// Symbol index.
+    pub symbol: usize,
+    /// What it is.
+    pub kind: IncomeKind,
+    /// The amount booked (negative: paid), in the symbol's quote asset.
+    pub amount: Notional,
+    /// The trade it came from (fills only).
+    pub trade_id: Option<u64>,
+    /// When.
+    pub ts: Nanos,
+}
 
 /// What moved a position.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,9 +72,23 @@ pub(super) struct LinearBook {
     positions: BTreeMap<usize, Position>,
     realized: HashMap<(usize, u64), Notional>,
     realized_order: VecDeque<(usize, u64)>,
+    income: VecDeque<IncomeView>,
+    next_income_id: u64,
 }
 
 impl LinearBook {
+    /// Records an income entry (zero amounts are not income).
+    fn income(&mut self, symbol: usize, kind: IncomeKind, amount: Notional, trade_id: Option<u64>, ts: Nanos) {
+        if amount.is_zero() {
+            return;
+        }
+        self.next_income_id += 1;
+        self.income.push_back(IncomeView { id: self.next_income_id, symbol, kind, amount, trade_id, ts });
+        if self.income.len() > INCOME_KEPT {
+            self.income.pop_front();
+        }
+    }
+
     /// Whether an order on `side` of `qty` only reduces the position on `symbol`.
     pub(super) fn reduces(&self, symbol: usize, side: Side, qty: Qty) -> bool {
         let Some(p) = self.positions.get(&symbol) else { return false };
@@ -84,6 +129,8 @@ pub(super) fn on_fill(
             lin.realized.remove(&old);
         }
     }
+    lin.income(symbol, IncomeKind::RealizedPnl, realized, Some(f.trade_id), f.ts);
+    lin.income(symbol, IncomeKind::Commission, f.fee.checked_neg().unwrap_or(f.fee), Some(f.trade_id), f.ts);
     book(a, inst.quote(), realized.checked_sub(f.fee).unwrap_or(realized));
     AccountEvent::Position {
         ts: f.ts,
@@ -113,6 +160,13 @@ impl Market {
     pub fn trade_realized(&self, account: AccountId, symbol: usize, trade_id: u64) -> Option<Notional> {
         let st = self.lock();
         st.accounts.get(account.index()).and_then(|a| a.linear.realized.get(&(symbol, trade_id)).copied())
+    }
+
+    /// The account's recent income on derivative symbols (realized PnL, commission, funding),
+    /// oldest first.
+    pub fn income(&self, account: AccountId) -> Vec<IncomeView> {
+        let st = self.lock();
+        st.accounts.get(account.index()).map(|a| a.linear.income.iter().copied().collect()).unwrap_or_default()
     }
 
     /// The mark price of `symbol`: the mid of the best bid and ask as `(units, scale)`, at one
@@ -145,6 +199,7 @@ impl Market {
             pos.funding = pos.funding.checked_add(amount).unwrap_or(pos.funding);
             pos.updated = ts;
             let position = *pos;
+            a.linear.income(symbol, IncomeKind::FundingFee, amount, None, ts);
             book(a, inst.quote(), amount);
             let ev = Arc::new(AccountEvent::Position {
                 ts,
