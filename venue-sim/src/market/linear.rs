@@ -70,7 +70,8 @@ pub enum PositionReason {
 #[derive(Debug, Default)]
 pub(super) struct LinearBook {
     positions: BTreeMap<usize, Position>,
-    realized: HashMap<(usize, u64), Notional>,
+    /// Per `(symbol, trade id)`: the PnL the fill realized and the size it closed.
+    realized: HashMap<(usize, u64), (Notional, Qty)>,
     realized_order: VecDeque<(usize, u64)>,
     income: VecDeque<IncomeView>,
     next_income_id: u64,
@@ -118,11 +119,12 @@ pub(super) fn on_fill(
     f: &FillView,
 ) -> AccountEvent {
     let pos = a.linear.positions.entry(symbol).or_insert_with(|| Position::flat(symbol));
+    let closed = if pos.side() == Some(side.opposite()) { f.qty.min(pos.size()) } else { Qty::ZERO };
     let realized = pos.apply_fill(inst, side, f.price, f.qty, f.ts);
     pos.fees = pos.fees.checked_add(f.fee).unwrap_or(pos.fees);
     let position = *pos;
     let lin = &mut a.linear;
-    lin.realized.insert((symbol, f.trade_id), realized);
+    lin.realized.insert((symbol, f.trade_id), (realized, closed));
     lin.realized_order.push_back((symbol, f.trade_id));
     while lin.realized_order.len() > REALIZED_KEPT {
         if let Some(old) = lin.realized_order.pop_front() {
@@ -158,6 +160,12 @@ impl Market {
 
     /// The PnL a recent fill of the account realized (`None` for spot fills or forgotten ones).
     pub fn trade_realized(&self, account: AccountId, symbol: usize, trade_id: u64) -> Option<Notional> {
+        self.trade_closing(account, symbol, trade_id).map(|(pnl, _)| pnl)
+    }
+
+    /// The PnL a recent fill of the account realized and the position size it closed (`None`
+    /// for spot fills or forgotten ones).
+    pub fn trade_closing(&self, account: AccountId, symbol: usize, trade_id: u64) -> Option<(Notional, Qty)> {
         let st = self.lock();
         st.accounts.get(account.index()).and_then(|a| a.linear.realized.get(&(symbol, trade_id)).copied())
     }
