@@ -3,8 +3,8 @@
 //! `{"clear":true}`):
 //!
 //! - `POST /_sim/faults` with a JSON object of any of `drop_ws` (bool), `stall_ws_ms`,
-//!   `skip_sequence`, `malformed_frames`, `malformed_account_frames` (Binance user data stream
-//!   only), `truncated_frames`, `corrupt_levels`, `fail_http` (`{"count":n,"status":s}`, and
+//!   `skip_sequence`, `malformed_frames`, `malformed_account_frames` (Binance user data
+//!   streams only: spot and USD-M listen keys, the spot WebSocket API), `truncated_frames`, `corrupt_levels`, `fail_http` (`{"count":n,"status":s}`, and
 //!   `"path":"/api/v3/myTrades"` to fail one Binance path only), `ack_latency_ms`, `outage_ms`, `clock_skew_ms` (signed),
 //!   `clear` (bool, applied first), and `only_here` (bool): the faults reach only the protocol
 //!   of the listener the request came to (its scope, [`crate::faults::Faults::scoped`]), not

@@ -113,8 +113,9 @@ impl Faults {
     }
 
     /// The next `n` user data stream messages (account events: `executionReport`,
-    /// `outboundAccountPosition`) are replaced by syntactically invalid JSON; market data is
-    /// untouched. Binance spot only.
+    /// `outboundAccountPosition`, USD-M's `ORDER_TRADE_UPDATE`/`ACCOUNT_UPDATE`) are replaced by
+    /// syntactically invalid JSON; market data is untouched. The Binance user data streams
+    /// only (spot and USD-M listen keys, the spot WebSocket API).
     pub fn malformed_account_frames(&self, n: u32) {
         self.malformed_account_frames.fetch_add(n, Ordering::SeqCst);
     }

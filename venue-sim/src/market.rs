@@ -32,7 +32,7 @@ pub mod positions;
 #[cfg(test)]
 mod tests;
 
-pub use linear::PositionReason;
+pub use linear::{IncomeKind, IncomeView, PositionReason};
 pub use positions::Position;
 
 /// One tradable symbol of the simulator.

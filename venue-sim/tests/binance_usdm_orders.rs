@@ -274,6 +274,22 @@ fn funding_is_booked_and_streamed() {
     let paid = wallet_before.checked_sub(wallet_after).unwrap();
     // 0.01 % of about 650 USDT.
     assert!(paid > n("0.05") && paid < n("0.08"), "a long pays at a positive rate: {paid}");
+    // The income history has the funding (what the wallet lost, exactly) and the commission.
+    let income = ok(&mut c, "GET", "/fapi/v1/income", "symbol=BTCUSDT&incomeType=FUNDING_FEE");
+    let first = &income[0];
+    assert_eq!(
+        (first["incomeType"].as_str(), first["asset"].as_str()),
+        (Some("FUNDING_FEE"), Some("USDT")),
+        "{income}"
+    );
+    assert_eq!(n(first["income"].as_str().unwrap()).checked_neg().unwrap(), paid, "{income}");
+    let fees = ok(&mut c, "GET", "/fapi/v1/income", "incomeType=COMMISSION");
+    assert!(
+        fees.as_array().is_some_and(|f| !f.is_empty()
+            && f.iter()
+                .all(|e| e["income"].as_str().unwrap().starts_with('-') && !e["tradeId"].as_str().unwrap().is_empty())),
+        "{fees}"
+    );
     let premium: Value = {
         let (status, _, body) = c.get("/fapi/v1/premiumIndex?symbol=BTCUSDT", &[]);
         assert_eq!(status, 200);
@@ -354,4 +370,69 @@ fn sim_funding_trigger_pays_a_short() {
     assert!(received > n("0.5") && received < n("0.8"), "a short receives at a positive rate: {received}");
     let (status, _, body) = c.post("/_sim/funding", &[], r#"{"symbol":"NOPE"}"#);
     assert_eq!(status, 404, "{body}");
+}
+
+/// Every answer reports `X-MBX-USED-WEIGHT-1M`, an accepted order `X-MBX-ORDER-COUNT-10S` and
+/// `-1M`; past the ORDERS limit a new order gets 429 / -1015, past the weight limit any request
+/// gets 429 / -1003 with USD-M's text and `Retry-After`. (Limits lowered with the test knob; a
+/// window that rolls over mid-sequence is retried once.)
+#[test]
+fn request_weight_and_order_limits() {
+    let (_server, mut c) = start(BinanceUsdm::default().with_request_limits(40, 100, 2));
+    let order = |c: &mut TestClient| {
+        let q = sign("symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC&quantity=0.001&price=10000");
+        c.post("/fapi/v1/order", &[("X-MBX-APIKEY", API_KEY)], &q)
+    };
+    let mut refused = None;
+    for _ in 0..2 {
+        let (first, second, third) = (order(&mut c), order(&mut c), order(&mut c));
+        if util::header(&first.1, "X-MBX-ORDER-COUNT-1M") == Some("1") && third.0 == 429 {
+            assert_eq!(util::header(&second.1, "X-MBX-ORDER-COUNT-1M"), Some("2"), "{}", second.2);
+            assert!(util::header(&second.1, "X-MBX-ORDER-COUNT-10S").is_some());
+            refused = Some(third);
+            break;
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    let (_, _, body) = refused.expect("the third order in a minute is refused");
+    assert_eq!(json(&body)["code"], -1015, "{body}");
+
+    let (_, headers, _) = c.get("/fapi/v1/time", &[]);
+    let used: u32 = util::header(&headers, "X-MBX-USED-WEIGHT-1M").and_then(|w| w.parse().ok()).expect("weight header");
+    assert!(used >= 1, "{used}");
+    // positionSide/dual weighs 30: at most two more fit in 40.
+    let mut over = None;
+    for _ in 0..3 {
+        let (status, headers, body) =
+            c.get(&format!("/fapi/v1/positionSide/dual?{}", sign("")), &[("X-MBX-APIKEY", API_KEY)]);
+        if status == 429 {
+            over = Some((headers, body));
+            break;
+        }
+    }
+    let (headers, body) = over.expect("the weight limit is reached");
+    let v = json(&body);
+    assert_eq!(v["code"], -1003, "{body}");
+    assert!(
+        v["msg"].as_str().is_some_and(|m| m.starts_with("Too many requests; current limit is 40 requests per minute.")),
+        "{body}"
+    );
+    assert!(
+        util::header(&headers, "Retry-After")
+            .and_then(|s| s.parse::<u64>().ok())
+            .is_some_and(|s| (1..=60).contains(&s))
+    );
+}
+
+/// A `malformed_account_frames` fault replaces the next user stream event with invalid JSON;
+/// the events after it are whole.
+#[test]
+fn a_malformed_account_frame_reaches_the_usdm_user_stream() {
+    let (server, mut c) = start(BinanceUsdm::default());
+    let mut ws = user_stream(&server, &mut c, "/ws");
+    server.faults.malformed_account_frames(1);
+    ok(&mut c, "POST", "/fapi/v1/order", "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.001");
+    let first = ws.recv_text(WAIT).expect("a frame");
+    assert!(serde_json::from_str::<Value>(&first).is_err(), "the first event is malformed: {first}");
+    assert!(next_where(&mut ws, |v| v["e"] == "ORDER_TRADE_UPDATE")["o"]["s"] == "BTCUSDT");
 }

@@ -469,6 +469,11 @@ fn linear_order(http: &mut TestClient, server: &RunningServer, side: &str, qty: 
     signed_post(http, server, API_KEY, API_SECRET, "/v5/order/create", &body)
 }
 
+/// A SOLUSDT quantity in lots of 0.1.
+fn inst_units(text: &str) -> i64 {
+    qt_core::decimal::parse_scaled(text, 1).unwrap_or_else(|e| panic!("{text}: {e}"))
+}
+
 fn notional(text: &str) -> qt_core::Notional {
     qt_core::Notional::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"))
 }
@@ -524,9 +529,19 @@ fn linear_orders_open_and_close_a_position() {
 
     let close = linear_order(&mut http, &server, "Sell", "5", r#","reduceOnly":true,"orderLinkId":"close-1""#);
     assert_eq!(ret_code(&close), 0, "{close}");
-    let done = recv_where(&mut ws, |m| {
-        m["topic"] == "order" && m["data"][0]["orderLinkId"] == "close-1" && m["data"][0]["orderStatus"] == "Filled"
-    });
+    // The close's executions (each before the order state it produced) close the whole position.
+    let mut closed = 0;
+    let done = loop {
+        let m = recv_where(&mut ws, |m| m["data"][0]["orderLinkId"] == "close-1");
+        let d = &m["data"][0];
+        if m["topic"] == "execution" {
+            assert!(d["execPnl"].is_string(), "{m}");
+            closed += inst_units(d["closedSize"].as_str().unwrap());
+        } else if m["topic"] == "order" && d["orderStatus"] == "Filled" {
+            break m;
+        }
+    };
+    assert_eq!(closed, 20, "closedSize sums to the 2.0 closed (lots of 0.1)");
     assert_eq!(
         (done["data"][0]["qty"].as_str(), done["data"][0]["reduceOnly"].as_bool()),
         (Some("2.0"), Some(true)),

@@ -55,12 +55,12 @@
 use self::params::Params;
 use self::rest::route;
 use self::session::Session;
+use crate::kit::binance_limits::{OrderCounter, OrderWindow, WeightMeter};
 use crate::kit::combined_streams::stream_names;
 use crate::kit::listen_keys::ListenKeys;
 use crate::protocol::{Ctx, HttpRequest, HttpResponse, Protocol, WsSession};
 use qt_core::AccountId;
 use std::collections::{HashMap, VecDeque};
-use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
@@ -143,23 +143,15 @@ impl Default for BinanceLimits {
 pub struct BinanceSpot {
     limits: BinanceLimits,
     /// REQUEST_WEIGHT used per IP: (minute number, weight).
-    weights: Mutex<HashMap<IpAddr, (i64, u32)>>,
+    weights: WeightMeter,
     /// ORDERS per account: (10 s window, count, day, count).
-    orders: Mutex<HashMap<AccountId, OrderCounts>>,
+    orders: OrderCounter,
     listen_keys: ListenKeys,
     cancel_ids: Mutex<CancelIds>,
     /// Source of generated ids (listen keys, cancel client ids, synthetic order ids).
     sequence: AtomicU64,
     /// `executionReport` `I` (execution id).
     execution_ids: AtomicU64,
-}
-
-#[derive(Debug, Default, Clone, Copy)]
-struct OrderCounts {
-    window_10s: i64,
-    count_10s: u32,
-    day: i64,
-    count_day: u32,
 }
 
 /// The client order id of each user cancel, by (account, symbol, order id), so the
@@ -186,12 +178,15 @@ impl BinanceSpot {
     pub fn new(limits: BinanceLimits) -> Self {
         Self {
             listen_keys: ListenKeys::new(limits.listen_key_validity),
-            limits,
-            weights: Mutex::new(HashMap::new()),
-            orders: Mutex::new(HashMap::new()),
+            weights: WeightMeter::new(limits.request_weight_per_minute),
+            orders: OrderCounter::new(vec![
+                OrderWindow { ms: 10_000, limit: limits.orders_per_10s, header: "10S", interval: "10 SECOND" },
+                OrderWindow { ms: 86_400_000, limit: limits.orders_per_day, header: "1D", interval: "1 DAY" },
+            ]),
             cancel_ids: Mutex::new(CancelIds::default()),
             sequence: AtomicU64::new(1),
             execution_ids: AtomicU64::new(1),
+            limits,
         }
     }
 

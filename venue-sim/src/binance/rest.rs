@@ -5,7 +5,7 @@
 use super::errors::BinanceError;
 use super::params::{Params, integer_param};
 use super::wire::symbol_info;
-use super::{BinanceSpot, DEPTH_DEFAULT_LIMIT, DEPTH_MAX_LIMIT, SYMBOL_RANGE, lock};
+use super::{BinanceSpot, DEPTH_DEFAULT_LIMIT, DEPTH_MAX_LIMIT, SYMBOL_RANGE};
 use crate::kit::decimal_text::levels_json;
 use crate::market::Market;
 use crate::protocol::{Ctx, HttpRequest};
@@ -80,48 +80,15 @@ impl BinanceSpot {
     /// Adds `weight` to `ip`'s current minute; returns the weight used and, if over the limit,
     /// the error to answer with.
     pub(super) fn charge_weight(&self, ip: IpAddr, weight: u32, now_ms: i64) -> (u32, Option<BinanceError>) {
-        let minute = now_ms.div_euclid(60_000);
-        let used = {
-            let mut w = lock(&self.weights);
-            let entry = w.entry(ip).or_insert((minute, 0));
-            if entry.0 != minute {
-                *entry = (minute, 0);
-            }
-            entry.1 = entry.1.saturating_add(weight);
-            entry.1
-        };
-        let limit = self.limits.request_weight_per_minute;
-        let retry_after_s = u64::try_from((minute + 1) * 60_000 - now_ms).unwrap_or(0).div_ceil(1000).max(1);
-        (used, (used > limit).then_some(BinanceError::TooMuchWeight { limit, retry_after_s }))
+        let (used, over) = self.weights.charge(ip, weight, now_ms);
+        let limit = self.weights.limit();
+        (used, over.map(|retry_after_s| BinanceError::TooMuchWeight { limit, retry_after_s }))
     }
 
     /// Counts one new order of `account`; the error if it exceeds an ORDERS limit, else the
     /// `X-MBX-ORDER-COUNT-*` headers.
     pub(super) fn count_order(&self, account: AccountId, now_ms: i64) -> Result<Vec<(String, String)>, BinanceError> {
-        let window = now_ms.div_euclid(10_000);
-        let day = now_ms.div_euclid(86_400_000);
-        let mut all = lock(&self.orders);
-        let c = all.entry(account).or_default();
-        if c.window_10s != window {
-            c.window_10s = window;
-            c.count_10s = 0;
-        }
-        if c.day != day {
-            c.day = day;
-            c.count_day = 0;
-        }
-        if c.count_10s >= self.limits.orders_per_10s {
-            return Err(BinanceError::TooManyOrders { limit: self.limits.orders_per_10s, interval: "10 SECOND" });
-        }
-        if c.count_day >= self.limits.orders_per_day {
-            return Err(BinanceError::TooManyOrders { limit: self.limits.orders_per_day, interval: "1 DAY" });
-        }
-        c.count_10s += 1;
-        c.count_day += 1;
-        Ok(vec![
-            ("X-MBX-ORDER-COUNT-10S".into(), c.count_10s.to_string()),
-            ("X-MBX-ORDER-COUNT-1D".into(), c.count_day.to_string()),
-        ])
+        self.orders.count(account, now_ms)
     }
 
     /// The `symbol` parameter: legal, and a spot instrument of the market.

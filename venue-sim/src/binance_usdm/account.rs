@@ -1,5 +1,6 @@
 //! Binance USD-M's account endpoints: `GET /fapi/v2|v3/balance`, `/fapi/v2|v3/account`,
-//! `/fapi/v2|v3/positionRisk`, `/fapi/v1/userTrades`, `/fapi/v1/positionSide/dual` (one-way
+//! `/fapi/v2|v3/positionRisk`, `/fapi/v1/userTrades`, `/fapi/v1/income` (REALIZED_PNL,
+//! COMMISSION and FUNDING_FEE entries), `/fapi/v1/positionSide/dual` (one-way
 //! mode: `{"dualSidePosition":false}`) and the listen key (`POST`/`PUT`/`DELETE
 //! /fapi/v1/listenKey`, API key only; `PUT` and `DELETE` act on the account's live key, -1125
 //! when there is none).
@@ -16,10 +17,11 @@ use super::BinanceUsdm;
 use super::private_wire::{entry_text, is_usdm, quote_text, signed_qty_text, usdm_symbol, wallet};
 use super::wire::{price_text, qty_text};
 use crate::kit::binance_errors::BinanceError;
-use crate::kit::binance_params::{Params, api_key, authenticate, with_signed};
+use crate::kit::binance_params::{Params, api_key, authenticate, integer_param, with_signed};
 use crate::kit::binance_text::{amount_text, side_text};
 use crate::kit::binance_trades::{TRADE_LIST_PARAMS, TradeListRules, select_trades};
 use crate::kit::decimal_text::ms;
+use crate::market::IncomeKind;
 use crate::market::positions::{Position, scaled_text};
 use crate::protocol::{Ctx, HttpRequest};
 use qt_core::{AccountId, Notional, Rounding, Side};
@@ -32,6 +34,8 @@ const TRADE_RULES: TradeListRules = TradeListRules {
     order_id_with_time: true,
     bad_span: BinanceError::InvalidParamData("endTime"),
 };
+/// `income` without a time range: the last 7 days.
+const INCOME_DEFAULT_SPAN_MS: i64 = 7 * 24 * 60 * 60 * 1000;
 /// The account alias the docs' sample shows (the simulator has one per account, this one).
 const ACCOUNT_ALIAS: &str = "SgsR";
 
@@ -272,6 +276,60 @@ impl BinanceUsdm {
                 })
                 .collect(),
         ))
+    }
+
+    /// `GET /fapi/v1/income`: `symbol`, `incomeType`, `startTime`/`endTime` (without either,
+    /// the last 7 days), `limit` (default 100, at most 1000), `page`; oldest first.
+    pub(super) fn income(&self, ctx: &Ctx, req: &HttpRequest, p: &Params) -> Result<Value, BinanceError> {
+        let account = authenticate(ctx, req, p)?;
+        p.only(&with_signed(&["symbol", "incomeType", "startTime", "endTime", "page", "limit"]))?;
+        let market = &ctx.market;
+        let symbol = p.get("symbol").map(|s| usdm_symbol(market, s).map(|(i, _)| i)).transpose()?;
+        let kind = match p.get("incomeType") {
+            None => None,
+            Some("REALIZED_PNL") => Some(IncomeKind::RealizedPnl),
+            Some("COMMISSION") => Some(IncomeKind::Commission),
+            Some("FUNDING_FEE") => Some(IncomeKind::FundingFee),
+            // Other documented types (TRANSFER, …) never happen here.
+            Some(_) => return Ok(Value::Array(Vec::new())),
+        };
+        let number = |name: &'static str| p.get(name).map(|t| integer_param(name, t)).transpose();
+        let (start, end) = (number("startTime")?, number("endTime")?);
+        let limit = usize::try_from(number("limit")?.unwrap_or(100)).unwrap_or(0);
+        let page = usize::try_from(number("page")?.unwrap_or(1)).unwrap_or(0);
+        if !(1..=1000).contains(&limit) || page == 0 {
+            return Err(BinanceError::InvalidParamData(if page == 0 { "page" } else { "limit" }));
+        }
+        let now = market.now_ms();
+        let start = start.unwrap_or(if end.is_none() { now - INCOME_DEFAULT_SPAN_MS } else { i64::MIN });
+        let end = end.unwrap_or(i64::MAX);
+        let rows: Vec<Value> = market
+            .income(account)
+            .iter()
+            .filter(|e| symbol.is_none_or(|s| s == e.symbol) && kind.is_none_or(|k| k == e.kind))
+            .filter(|e| (start..=end).contains(&ms(e.ts)))
+            .skip((page - 1) * limit)
+            .take(limit)
+            .filter_map(|e| {
+                let inst = market.instruments().get(e.symbol)?;
+                let (income_type, info) = match e.kind {
+                    IncomeKind::RealizedPnl => ("REALIZED_PNL", ""),
+                    IncomeKind::Commission => ("COMMISSION", ""),
+                    IncomeKind::FundingFee => ("FUNDING_FEE", "FUNDING_FEE"),
+                };
+                Some(json!({
+                    "symbol": inst.symbol(),
+                    "incomeType": income_type,
+                    "income": amount_text(e.amount),
+                    "asset": inst.quote(),
+                    "info": info,
+                    "time": ms(e.ts),
+                    "tranId": e.id,
+                    "tradeId": e.trade_id.map_or_else(String::new, |t| t.to_string()),
+                }))
+            })
+            .collect();
+        Ok(Value::Array(rows))
     }
 
     pub(super) fn position_mode(&self, ctx: &Ctx, req: &HttpRequest, p: &Params) -> Result<Value, BinanceError> {

@@ -26,6 +26,9 @@
 //!   and v3, `userTrades`, `positionSide/dual`, the listen key), routed by [`private_rest`]. Only
 //!   `LinearPerpetual` instruments are USD-M contracts here; one-way mode; positions and funding
 //!   are the market's ([`crate::market::positions`], [`funding`]).
+//! - Limits ([`limits`]): REQUEST_WEIGHT per IP per minute (`X-MBX-USED-WEIGHT-1M` on every
+//!   answer; 429 / -1003 with `Retry-After` over it) and ORDERS per account (`X-MBX-ORDER-COUNT-10S`,
+//!   `-1M`; -1015 over), [`BinanceUsdm::with_request_limits`] the test knob.
 //! - User data stream ([`user_stream`]): a listen key as the stream (`/ws/<key>`,
 //!   `/private/ws/<key>`, `/stream?streams=<key>`): `ORDER_TRADE_UPDATE`, `ACCOUNT_UPDATE`
 //!   (`ORDER`, `FUNDING_FEE`), `listenKeyExpired`.
@@ -39,12 +42,14 @@
 //! panics on client input).
 
 use self::funding::FundingClock;
+use self::limits::Limits;
 use self::market_rest::MarketEndpoint;
 use self::private_rest::PrivateEndpoint;
 use self::rest::symbol_info;
 use self::route::split_route;
 use self::session::Session;
 use self::tape::TradeTape;
+use crate::kit::binance_errors::BinanceError;
 use crate::kit::combined_streams::stream_names;
 use crate::kit::listen_keys::ListenKeys;
 use crate::kit::order_marks::OrderMarks;
@@ -55,6 +60,7 @@ use std::time::Duration;
 
 mod account;
 mod funding;
+mod limits;
 mod market_rest;
 mod orders;
 mod private_rest;
@@ -88,6 +94,8 @@ pub struct BinanceUsdm {
     funding: FundingClock,
     /// Reduce-only orders.
     reduce_only: OrderMarks,
+    /// REQUEST_WEIGHT and ORDERS.
+    limits: Limits,
 }
 
 impl Default for BinanceUsdm {
@@ -105,7 +113,15 @@ impl BinanceUsdm {
             listen_keys: ListenKeys::new(LISTEN_KEY_VALIDITY),
             funding: FundingClock::new(every),
             reduce_only: OrderMarks::new(REDUCE_ONLY_KEPT),
+            limits: Limits::new(limits::WEIGHT_PER_MINUTE, limits::ORDERS_PER_10S, limits::ORDERS_PER_MINUTE),
         }
+    }
+
+    /// Test knob: REQUEST_WEIGHT per minute and ORDERS per 10 s and per minute instead of
+    /// USD-M's 2400, 300 and 1200.
+    pub fn with_request_limits(mut self, weight_per_minute: u32, orders_per_10s: u32, orders_per_minute: u32) -> Self {
+        self.limits = Limits::new(weight_per_minute, orders_per_10s, orders_per_minute);
+        self
     }
 
     fn remember_reduce_only(&self, account: AccountId, symbol: usize, order_id: u64) {
@@ -116,26 +132,8 @@ impl BinanceUsdm {
         self.reduce_only.contains((account, symbol, order_id))
     }
 
-    /// Books funding if a funding time has passed.
-    fn tick_funding(&self, ctx: &Ctx) {
-        self.funding.tick(&ctx.market, |i| ctx.market.instruments().get(i).is_some_and(private_wire::is_usdm));
-    }
-}
-
-impl Protocol for BinanceUsdm {
-    fn name(&self) -> &'static str {
-        "binance_usdm"
-    }
-
-    fn is_ws_path(&self, path: &str) -> bool {
-        split_route(path).is_some()
-    }
-
-    fn handle_http(&self, ctx: &Ctx, req: &HttpRequest) -> HttpResponse {
-        if let Some(status) = ctx.faults.take_http_path_failure(&req.path) {
-            return crate::http::error_response(status, &format!("simulated HTTP {status} (injected fault)"));
-        }
-        self.tick_funding(ctx);
+    /// The answer to a request within the weight limit.
+    fn answer(&self, ctx: &Ctx, req: &HttpRequest) -> HttpResponse {
         let now = ctx.market.now_ms();
         if let Some(endpoint) = PrivateEndpoint::of(&req.method, &req.path) {
             return self.private(ctx, req, endpoint);
@@ -159,6 +157,35 @@ impl Protocol for BinanceUsdm {
             ),
             _ => HttpResponse::json(404, &json!({ "code": -5000, "msg": "Not found" })),
         }
+    }
+
+    /// Books funding if a funding time has passed.
+    fn tick_funding(&self, ctx: &Ctx) {
+        self.funding.tick(&ctx.market, |i| ctx.market.instruments().get(i).is_some_and(private_wire::is_usdm));
+    }
+}
+
+impl Protocol for BinanceUsdm {
+    fn name(&self) -> &'static str {
+        "binance_usdm"
+    }
+
+    fn is_ws_path(&self, path: &str) -> bool {
+        split_route(path).is_some()
+    }
+
+    fn handle_http(&self, ctx: &Ctx, req: &HttpRequest) -> HttpResponse {
+        if let Some(status) = ctx.faults.take_http_path_failure(&req.path) {
+            return crate::http::error_response(status, &format!("simulated HTTP {status} (injected fault)"));
+        }
+        self.tick_funding(ctx);
+        let weight = &self.limits.weight;
+        let (used, over) = weight.charge(req.peer.ip(), limits::weight(req), ctx.market.now_ms());
+        let resp = match over {
+            Some(retry_after_s) => BinanceError::TooManyRequests { limit: weight.limit(), retry_after_s }.to_response(),
+            None => self.answer(ctx, req),
+        };
+        resp.with_header("X-MBX-USED-WEIGHT-1M", used.to_string())
     }
 
     fn run_ws(&self, ctx: &Ctx, path: &str, query: &str, ws: &mut dyn WsSession) {

@@ -83,7 +83,13 @@ fn flag(p: &Params, name: &'static str) -> Result<bool, BinanceError> {
 }
 
 impl BinanceUsdm {
-    pub(super) fn new_order(&self, ctx: &Ctx, req: &HttpRequest, p: &Params) -> Result<Value, BinanceError> {
+    /// The order and the `X-MBX-ORDER-COUNT-*` headers.
+    pub(super) fn new_order(
+        &self,
+        ctx: &Ctx,
+        req: &HttpRequest,
+        p: &Params,
+    ) -> Result<(Value, Vec<(String, String)>), BinanceError> {
         let account = authenticate(ctx, req, p)?;
         p.only(&with_signed(&NEW_ORDER_PARAMS))?;
         let market = &ctx.market;
@@ -142,6 +148,7 @@ impl BinanceUsdm {
             Some(qty) => qty,
             None => return Err(BinanceError::QtyNotOnStep),
         };
+        let headers = self.limits.orders.count(account, market.now_ms())?;
         let request = ClientOrderRequest { client_order_id, side, order_type, tif, price, qty };
         let outcome = market.submit_with(account, symbol, request, reduce_only);
         std::thread::sleep(ctx.faults.ack_latency());
@@ -150,7 +157,7 @@ impl BinanceUsdm {
             self.remember_reduce_only(account, symbol, order.venue_order_id);
         }
         if result {
-            return Ok(order_json(inst, &order, reduce_only, false));
+            return Ok((order_json(inst, &order, reduce_only, false), headers));
         }
         // ACK: the order as it was accepted, before it matched.
         let mut accepted = order.clone();
@@ -158,7 +165,7 @@ impl BinanceUsdm {
         accepted.cum_quote = qt_core::Notional::ZERO;
         accepted.status = crate::market::OrderStatus::New;
         accepted.updated = accepted.created;
-        Ok(order_json(inst, &accepted, reduce_only, false))
+        Ok((order_json(inst, &accepted, reduce_only, false), headers))
     }
 
     pub(super) fn cancel_order(&self, ctx: &Ctx, req: &HttpRequest, p: &Params) -> Result<Value, BinanceError> {

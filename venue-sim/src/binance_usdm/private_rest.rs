@@ -22,6 +22,7 @@ pub(super) enum PrivateEndpoint {
     PositionRiskV2,
     PositionRiskV3,
     UserTrades,
+    Income,
     PositionMode,
     ListenKeyStart,
     ListenKeyKeepalive,
@@ -44,6 +45,7 @@ impl PrivateEndpoint {
             ("GET", "/fapi/v2/positionRisk") => PositionRiskV2,
             ("GET", "/fapi/v3/positionRisk") => PositionRiskV3,
             ("GET", "/fapi/v1/userTrades") => UserTrades,
+            ("GET", "/fapi/v1/income") => Income,
             ("GET", "/fapi/v1/positionSide/dual") => PositionMode,
             ("POST", "/fapi/v1/listenKey") => ListenKeyStart,
             ("PUT", "/fapi/v1/listenKey") => ListenKeyKeepalive,
@@ -58,21 +60,24 @@ impl BinanceUsdm {
     pub(super) fn private(&self, ctx: &Ctx, req: &HttpRequest, endpoint: PrivateEndpoint) -> HttpResponse {
         let result = Params::parse(req).and_then(|p| self.dispatch(ctx, req, endpoint, &p));
         match result {
-            Ok(body) => HttpResponse::json(200, &body),
+            Ok((body, headers)) => {
+                headers.into_iter().fold(HttpResponse::json(200, &body), |r, (k, v)| r.with_header(&k, v))
+            }
             Err(e) => e.to_response(),
         }
     }
 
+    /// The answer's body and extra headers (the order counts of a new order).
     fn dispatch(
         &self,
         ctx: &Ctx,
         req: &HttpRequest,
         endpoint: PrivateEndpoint,
         p: &Params,
-    ) -> Result<Value, BinanceError> {
+    ) -> Result<(Value, Vec<(String, String)>), BinanceError> {
         use PrivateEndpoint::*;
-        match endpoint {
-            NewOrder => self.new_order(ctx, req, p),
+        let body = match endpoint {
+            NewOrder => return self.new_order(ctx, req, p),
             CancelOrder => self.cancel_order(ctx, req, p),
             QueryOrder => self.query_order(ctx, req, p),
             CancelAll => self.cancel_all(ctx, req, p),
@@ -83,11 +88,13 @@ impl BinanceUsdm {
             PositionRiskV2 => self.position_risk(ctx, req, p, true),
             PositionRiskV3 => self.position_risk(ctx, req, p, false),
             UserTrades => self.user_trades(ctx, req, p),
+            Income => self.income(ctx, req, p),
             PositionMode => self.position_mode(ctx, req, p),
             ListenKeyStart => self.listen_key_start(ctx, req, p),
             ListenKeyKeepalive => self.listen_key_keepalive(ctx, req, p),
             ListenKeyClose => self.listen_key_close(ctx, req, p),
-        }
+        }?;
+        Ok((body, Vec::new()))
     }
 }
 

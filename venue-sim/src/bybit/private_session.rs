@@ -246,7 +246,8 @@ impl QueuedSession for PrivateSession<'_> {
             let upto = match exec {
                 ExecKind::Trade(fill) => {
                     if self.executions[slot] {
-                        self.push("execution", vec![execution_json(inst, cat, order, fill)]);
+                        let closing = self.ctx.market.trade_closing(account, order.symbol, fill.trade_id);
+                        self.push("execution", vec![execution_json(inst, cat, order, fill, closing)]);
                     }
                     Some(fill.trade_id)
                 }

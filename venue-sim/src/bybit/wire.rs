@@ -477,8 +477,15 @@ pub(super) fn rest_order_json(inst: &Instrument, cat: Category, rec: &OrderRecor
 }
 
 /// One `data` entry of the private `execution` topic: the keys of the docs' stream example
-/// (`websocket/private/execution.mdx`) in its order.
-pub(super) fn execution_json(inst: &Instrument, cat: Category, order: &OrderView, fill: &FillView) -> String {
+/// (`websocket/private/execution.mdx`) in its order, and for a linear fill its closed size and
+/// PnL (`closedSize`, `execPnl`, from `closing`; the docs' linear example carries both).
+pub(super) fn execution_json(
+    inst: &Instrument,
+    cat: Category,
+    order: &OrderView,
+    fill: &FillView,
+    closing: Option<(Notional, Qty)>,
+) -> String {
     let value = inst.notional(fill.price, fill.qty, Rounding::Nearest).unwrap_or(Notional::ZERO);
     let fee_rate = if value.is_zero() {
         "0".to_string()
@@ -492,7 +499,7 @@ pub(super) fn execution_json(inst: &Instrument, cat: Category, order: &OrderView
     let leaves =
         if is_open(order.status) { order.qty.checked_sub(order.cum_qty).unwrap_or(Qty::ZERO) } else { Qty::ZERO };
     let exec_price = price_text(inst, cat, fill.price);
-    Obj::new()
+    let o = Obj::new()
         .s("category", cat.name())
         .s("symbol", inst.symbol())
         .s("execFee", &value_text(fill.fee))
@@ -521,6 +528,11 @@ pub(super) fn execution_json(inst: &Instrument, cat: Category, order: &OrderView
         .s("stopOrderType", "UNKNOWN")
         .s("side", side_text(order.side))
         .s("execTime", &ms(fill.ts).to_string())
-        .s("isLeverage", "0")
-        .done()
+        .s("isLeverage", "0");
+    match (cat, closing) {
+        (Category::Linear, Some((pnl, closed))) => {
+            o.s("closedSize", &qty_text(inst, cat, closed)).s("execPnl", &value_text(pnl)).done()
+        }
+        _ => o.done(),
+    }
 }

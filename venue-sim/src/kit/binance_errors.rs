@@ -23,6 +23,16 @@ pub enum BinanceError {
         /// Seconds until the minute resets.
         retry_after_s: u64,
     },
+    /// USD-M -1003: the IP used more request weight than its limit this minute (USD-M's text).
+    #[error(
+        "Too many requests; current limit is {limit} requests per minute. Please use the websocket for live updates to avoid polling the API."
+    )]
+    TooManyRequests {
+        /// The limit.
+        limit: u32,
+        /// Seconds until the minute resets.
+        retry_after_s: u64,
+    },
     /// -1015: the account placed too many orders in an interval.
     #[error("Too many new orders; current limit is {limit} orders per {interval}.")]
     TooManyOrders {
@@ -190,7 +200,7 @@ impl BinanceError {
         use BinanceError::*;
         match self {
             Unknown => -1000,
-            TooMuchWeight { .. } => -1003,
+            TooMuchWeight { .. } | TooManyRequests { .. } => -1003,
             TooManyOrders { .. } => -1015,
             UnsupportedOperation { .. } => -1020,
             TimestampOutsideRecvWindow | TimestampAhead => -1021,
@@ -236,7 +246,9 @@ impl BinanceError {
     pub fn http_status(&self) -> u16 {
         match self {
             BinanceError::Unknown => 500,
-            BinanceError::TooMuchWeight { .. } | BinanceError::TooManyOrders { .. } => 429,
+            BinanceError::TooMuchWeight { .. }
+            | BinanceError::TooManyRequests { .. }
+            | BinanceError::TooManyOrders { .. } => 429,
             BinanceError::UnsupportedOperation { status } => *status,
             BinanceError::BadApiKeyFormat | BinanceError::RejectedApiKey | BinanceError::Unauthorized => 401,
             _ => 400,
@@ -248,7 +260,7 @@ impl BinanceError {
     pub fn to_response(&self) -> HttpResponse {
         let resp = HttpResponse::json(self.http_status(), &json!({ "code": self.code(), "msg": self.to_string() }));
         match self {
-            BinanceError::TooMuchWeight { retry_after_s, .. } => {
+            BinanceError::TooMuchWeight { retry_after_s, .. } | BinanceError::TooManyRequests { retry_after_s, .. } => {
                 resp.with_header("Retry-After", retry_after_s.to_string())
             }
             _ => resp,

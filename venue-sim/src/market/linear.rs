@@ -1,7 +1,8 @@
 //! The derivative side of [`Market`]: each account's one-way [`Position`] per derivative symbol
 //! ([`LinearBook`]), moved by fills under the market's lock (realized PnL and fees booked to the
 //! quote asset's balance, one [`AccountEvent::Position`] per fill), the reduce-only check, the
-//! mark price (the mid), and funding ([`Market::book_funding`]).
+//! mark price (the mid), funding ([`Market::book_funding`]) and the income history of those
+//! bookings ([`Market::income`]).
 //!
 //! Runs under the market's lock on simulator threads; allocates per event.
 
@@ -13,6 +14,36 @@ use std::sync::Arc;
 
 /// Realized PnL remembered per trade (for trade lists and order events), per account.
 const REALIZED_KEPT: usize = 100_000;
+/// Income entries kept per account, oldest dropped first.
+const INCOME_KEPT: usize = 10_000;
+
+/// What an income entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IncomeKind {
+    /// PnL a fill realized (non-zero only).
+    RealizedPnl,
+    /// A fill's commission (negative: paid).
+    Commission,
+    /// Funding (negative: paid).
+    FundingFee,
+}
+
+/// One change of a derivative account's balance, as an income history lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IncomeView {
+    /// Its id, increasing per account.
+    pub id: u64,
+    /// Symbol index.
+    pub symbol: usize,
+    /// What it is.
+    pub kind: IncomeKind,
+    /// The amount booked (negative: paid), in the symbol's quote asset.
+    pub amount: Notional,
+    /// The trade it came from (fills only).
+    pub trade_id: Option<u64>,
+    /// When.
+    pub ts: Nanos,
+}
 
 /// What moved a position.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,11 +70,26 @@ pub enum PositionReason {
 #[derive(Debug, Default)]
 pub(super) struct LinearBook {
     positions: BTreeMap<usize, Position>,
-    realized: HashMap<(usize, u64), Notional>,
+    /// Per `(symbol, trade id)`: the PnL the fill realized and the size it closed.
+    realized: HashMap<(usize, u64), (Notional, Qty)>,
     realized_order: VecDeque<(usize, u64)>,
+    income: VecDeque<IncomeView>,
+    next_income_id: u64,
 }
 
 impl LinearBook {
+    /// Records an income entry (zero amounts are not income).
+    fn income(&mut self, symbol: usize, kind: IncomeKind, amount: Notional, trade_id: Option<u64>, ts: Nanos) {
+        if amount.is_zero() {
+            return;
+        }
+        self.next_income_id += 1;
+        self.income.push_back(IncomeView { id: self.next_income_id, symbol, kind, amount, trade_id, ts });
+        if self.income.len() > INCOME_KEPT {
+            self.income.pop_front();
+        }
+    }
+
     /// Whether an order on `side` of `qty` only reduces the position on `symbol`.
     pub(super) fn reduces(&self, symbol: usize, side: Side, qty: Qty) -> bool {
         let Some(p) = self.positions.get(&symbol) else { return false };
@@ -73,17 +119,20 @@ pub(super) fn on_fill(
     f: &FillView,
 ) -> AccountEvent {
     let pos = a.linear.positions.entry(symbol).or_insert_with(|| Position::flat(symbol));
+    let closed = if pos.side() == Some(side.opposite()) { f.qty.min(pos.size()) } else { Qty::ZERO };
     let realized = pos.apply_fill(inst, side, f.price, f.qty, f.ts);
     pos.fees = pos.fees.checked_add(f.fee).unwrap_or(pos.fees);
     let position = *pos;
     let lin = &mut a.linear;
-    lin.realized.insert((symbol, f.trade_id), realized);
+    lin.realized.insert((symbol, f.trade_id), (realized, closed));
     lin.realized_order.push_back((symbol, f.trade_id));
     while lin.realized_order.len() > REALIZED_KEPT {
         if let Some(old) = lin.realized_order.pop_front() {
             lin.realized.remove(&old);
         }
     }
+    lin.income(symbol, IncomeKind::RealizedPnl, realized, Some(f.trade_id), f.ts);
+    lin.income(symbol, IncomeKind::Commission, f.fee.checked_neg().unwrap_or(f.fee), Some(f.trade_id), f.ts);
     book(a, inst.quote(), realized.checked_sub(f.fee).unwrap_or(realized));
     AccountEvent::Position {
         ts: f.ts,
@@ -111,8 +160,21 @@ impl Market {
 
     /// The PnL a recent fill of the account realized (`None` for spot fills or forgotten ones).
     pub fn trade_realized(&self, account: AccountId, symbol: usize, trade_id: u64) -> Option<Notional> {
+        self.trade_closing(account, symbol, trade_id).map(|(pnl, _)| pnl)
+    }
+
+    /// The PnL a recent fill of the account realized and the position size it closed (`None`
+    /// for spot fills or forgotten ones).
+    pub fn trade_closing(&self, account: AccountId, symbol: usize, trade_id: u64) -> Option<(Notional, Qty)> {
         let st = self.lock();
         st.accounts.get(account.index()).and_then(|a| a.linear.realized.get(&(symbol, trade_id)).copied())
+    }
+
+    /// The account's recent income on derivative symbols (realized PnL, commission, funding),
+    /// oldest first.
+    pub fn income(&self, account: AccountId) -> Vec<IncomeView> {
+        let st = self.lock();
+        st.accounts.get(account.index()).map(|a| a.linear.income.iter().copied().collect()).unwrap_or_default()
     }
 
     /// The mark price of `symbol`: the mid of the best bid and ask as `(units, scale)`, at one
@@ -145,6 +207,7 @@ impl Market {
             pos.funding = pos.funding.checked_add(amount).unwrap_or(pos.funding);
             pos.updated = ts;
             let position = *pos;
+            a.linear.income(symbol, IncomeKind::FundingFee, amount, None, ts);
             book(a, inst.quote(), amount);
             let ev = Arc::new(AccountEvent::Position {
                 ts,

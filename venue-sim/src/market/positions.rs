@@ -67,7 +67,7 @@ impl Position {
             self.entry_cost = self.entry_cost.checked_add(notional(delta.abs())).unwrap_or(self.entry_cost);
             return Notional::ZERO;
         }
-        let open = self.qty.abs();
+        let open = self.qty.saturating_abs();
         let closing = open.min(delta.abs());
         // The closed part's share of the entry cost (exact when it closes everything).
         let cost_closed = if closing == open {
@@ -99,7 +99,7 @@ impl Position {
         // cost / size: cost at 10^-18, size at 10^-qty_scale; the price at 10^-scale.
         let num = self.entry_cost.units().checked_mul(10i128.pow(u32::from(inst.qty_scale())))?;
         let num = num.checked_mul(10i128.pow(u32::from(scale)))?;
-        let den = i128::from(self.qty.abs()).checked_mul(10i128.pow(u32::from(NOTIONAL_SCALE)))?;
+        let den = i128::from(self.qty.unsigned_abs()).checked_mul(10i128.pow(u32::from(NOTIONAL_SCALE)))?;
         Some((num / den, scale))
     }
 
@@ -188,5 +188,35 @@ mod tests {
         p.apply_fill(&inst, Side::Buy, inst.parse_price("100").unwrap(), inst.parse_qty("1").unwrap(), Nanos(1));
         assert_eq!(p.funding_fee(&inst, Rate::from_bps(1), (1000, 1)), n("-0.01"));
         assert_eq!(scaled_text(p.entry_price(&inst, 3).unwrap()), "100.000");
+    }
+
+    proptest::proptest! {
+        /// Whatever the fills, once the position is flat again its realized PnL is what the
+        /// sells brought in less what the buys cost (to within one 10^-18 unit per partial
+        /// close, the rounding of the closed share of the entry cost), and it is flat with no
+        /// cost left.
+        #[test]
+        fn realized_pnl_is_cash_flow_once_flat(fills in proptest::collection::vec((proptest::bool::ANY, 900i64..1100, 1i64..50), 1..40)) {
+            let inst = contract();
+            let mut p = Position::flat(0);
+            let mut cash = 0i128;
+            let mut closes = 0i128;
+            for (buy, ticks, lots) in fills {
+                let (side, price, qty) = (if buy { Side::Buy } else { Side::Sell }, Price::from_units(ticks), Qty::from_units(lots));
+                let value = inst.notional(price, qty, Rounding::Nearest).unwrap().units();
+                cash += if buy { -value } else { value };
+                closes += i128::from(p.side() == Some(side.opposite()));
+                p.apply_fill(&inst, side, price, qty, Nanos(1));
+            }
+            if let Some(side) = p.side() {
+                let price = Price::from_units(1000);
+                let value = inst.notional(price, p.size(), Rounding::Nearest).unwrap().units();
+                cash += if side == Side::Buy { value } else { -value };
+                p.apply_fill(&inst, side.opposite(), price, p.size(), Nanos(2));
+                closes += 1;
+            }
+            proptest::prop_assert_eq!((p.qty, p.entry_cost), (0, Notional::ZERO));
+            proptest::prop_assert!((p.realized.units() - cash).abs() <= closes, "{:?} vs {}", p.realized, cash);
+        }
     }
 }
