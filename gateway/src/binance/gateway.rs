@@ -18,12 +18,13 @@
 mod reconcile;
 mod stream_events;
 
-use crate::binance::errors::{CODE_CANCEL_REJECTED, CODE_INVALID_TIMESTAMP, GatewayError, reject_reason};
+use crate::binance::dialect::{Dialect, EventSink, IgnoreEvents, SPOT};
+use crate::binance::errors::{CODE_CANCEL_REJECTED, CODE_INVALID_TIMESTAMP, GatewayError};
 use crate::binance::limits;
 use crate::binance::server_time::server_time;
 use crate::binance::signer::{Signer, signed_query};
 use crate::binance::user_stream::{UserStream, api_error};
-use crate::binance::{BinanceGatewayConfig, GatewayStats, VENUE_NAME};
+use crate::binance::{BinanceGatewayConfig, GatewayStats};
 use crate::kit::http::{Endpoint, HttpsClient, Response, TransportError, server_name, tls_config};
 use crate::kit::order_state::{OrderState, QueryReason, ReportsClosed};
 use crate::kit::private_stream::{self, StreamMsg, StreamThreads, WsTarget};
@@ -35,7 +36,7 @@ use qt_core::stats::StatsHandle;
 use qt_core::stats::blocks::GatewayClockStats;
 use qt_core::{
     AccountId, ClientOrderId, Clock as _, ExecutionReport, Instrument, InstrumentId, Nanos, Notional, OrderCommand,
-    OrderId, OrderRequest, OrderType, Price, Qty, RejectReason, ReportKind, Rounding, Side, TimeInForce, WallClock,
+    OrderId, OrderRequest, OrderType, Price, Qty, RejectReason, ReportKind, Rounding, Side, WallClock,
 };
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -51,9 +52,6 @@ pub use crate::kit::thread::IDLE_SLEEP;
 pub const RECONNECT_QUERY_DELAY: Duration = Duration::from_millis(250);
 pub use crate::kit::order_state::{NOT_FOUND_LIMIT, NOT_FOUND_RETRY, QUERY_BACKOFF_MAX};
 
-const ORDER_PATH: &str = "/api/v3/order";
-const OPEN_ORDERS_PATH: &str = "/api/v3/openOrders";
-
 /// Starts the Binance gateway thread. Before it returns: validates `cfg` (all problems at
 /// once), creates each account's listen key and opens its user data stream, and starts one
 /// stream thread per account. The returned thread runs until `stop` is set, the order ring is
@@ -65,12 +63,25 @@ pub fn spawn(
     reports: Producer<ExecutionReport>,
     stop: Arc<AtomicBool>,
 ) -> Result<JoinHandle<GatewayStats>, GatewayError> {
-    let (rest, ws) = validate(&cfg)?;
+    spawn_with(cfg, &SPOT, Box::new(IgnoreEvents), orders, reports, stop)
+}
+
+/// [`spawn`] for the Binance API `d` speaks, its stream's other events going to `events`.
+pub(crate) fn spawn_with(
+    cfg: BinanceGatewayConfig,
+    d: &'static Dialect,
+    events: Box<dyn EventSink>,
+    orders: Consumer<OrderCommand>,
+    reports: Producer<ExecutionReport>,
+    stop: Arc<AtomicBool>,
+) -> Result<JoinHandle<GatewayStats>, GatewayError> {
+    let venue = d.venue_name;
+    let (rest, ws) = validate_for(&cfg, venue)?;
     let tls = tls_config(cfg.ca_file.as_deref())?;
     let rest_name = server_name(&rest, cfg.server_name.as_deref())
-        .map_err(|m| GatewayError::Config { venue: VENUE_NAME, problems: vec![format!("server_name: {m}")] })?;
+        .map_err(|m| GatewayError::Config { venue, problems: vec![format!("server_name: {m}")] })?;
     let ws_name = server_name(&ws, cfg.server_name.as_deref())
-        .map_err(|m| GatewayError::Config { venue: VENUE_NAME, problems: vec![format!("server_name: {m}")] })?;
+        .map_err(|m| GatewayError::Config { venue, problems: vec![format!("server_name: {m}")] })?;
     let target = WsTarget { endpoint: ws, name: ws_name, tls: tls.clone(), timeout: cfg.request_timeout };
     let new_rest = || HttpsClient::new(rest.clone(), rest_name.clone(), tls.clone(), cfg.request_timeout);
 
@@ -78,39 +89,47 @@ pub fn spawn(
     let (tx, rx) = private_stream::channel();
     let mut streams = StreamThreads::new();
     for (i, (account, api_key, _)) in cfg.accounts.iter().enumerate() {
-        let mut session = UserStream::new(*account, api_key.clone(), new_rest(), target.clone());
+        let mut session = UserStream::new(*account, api_key.clone(), new_rest(), target.clone(), d.listen_key_path);
         let ws = match session.start() {
             Ok(ws) => ws,
             Err(e) => {
                 private_stream::close_unstarted(session, None);
-                streams.stop(VENUE_NAME);
+                streams.stop(venue);
                 return Err(e);
             }
         };
-        log::info!("binance gateway: account {account} user data stream open");
-        let name = format!("qt-gw-binance-us{i}");
+        log::info!("{} gateway: account {account} user data stream open", d.log_name);
+        let name = format!("{}-us{i}", d.thread);
         if let Err(source) = streams.spawn(name.clone(), session, i, ws, tx.clone()) {
-            streams.stop(VENUE_NAME);
+            streams.stop(venue);
             return Err(GatewayError::Spawn { name, source });
         }
     }
     drop(tx);
 
-    let mut gateway = Gateway::new(&cfg, new_rest(), reports);
+    let mut gateway = Gateway::new(&cfg, d, events, new_rest(), reports);
     // The venue's clock before the first order: every signed timestamp uses it.
     gateway.sync_time(Instant::now());
     let mut inputs = Inputs { orders, stream: rx };
-    let spawned = std::thread::Builder::new().name("qt-gw-binance".into()).spawn(move || {
-        thread::run(&mut gateway, &mut inputs, &stop, VENUE_NAME);
-        streams.stop(VENUE_NAME);
-        log::info!("binance gateway: stopped; {:?}", gateway.state.stats);
+    let spawned = std::thread::Builder::new().name(d.thread.into()).spawn(move || {
+        thread::run(&mut gateway, &mut inputs, &stop, venue);
+        streams.stop(venue);
+        log::info!("{} gateway: stopped; {:?}", d.log_name, gateway.state.stats);
         gateway.state.stats
     });
-    spawned.map_err(|source| GatewayError::Spawn { name: "qt-gw-binance".into(), source })
+    spawned.map_err(|source| GatewayError::Spawn { name: d.thread.into(), source })
 }
 
 /// Checks every field; returns the parsed REST and WebSocket endpoints.
 pub(crate) fn validate(cfg: &BinanceGatewayConfig) -> Result<(Endpoint, Endpoint), GatewayError> {
+    validate_for(cfg, SPOT.venue_name)
+}
+
+/// [`validate`], naming `venue` in the error.
+pub(crate) fn validate_for(
+    cfg: &BinanceGatewayConfig,
+    venue: &'static str,
+) -> Result<(Endpoint, Endpoint), GatewayError> {
     let mut problems = Vec::new();
     let rest = Endpoint::parse(&cfg.rest_url, &["https"]).map_err(|m| problems.push(format!("rest_url: {m}"))).ok();
     let ws = Endpoint::parse(&cfg.ws_url, &["wss"]).map_err(|m| problems.push(format!("ws_url: {m}"))).ok();
@@ -159,7 +178,7 @@ pub(crate) fn validate(cfg: &BinanceGatewayConfig) -> Result<(Endpoint, Endpoint
     }
     match (rest, ws) {
         (Some(rest), Some(ws)) if problems.is_empty() => Ok((rest, ws)),
-        _ => Err(GatewayError::Config { venue: VENUE_NAME, problems }),
+        _ => Err(GatewayError::Config { venue, problems }),
     }
 }
 
@@ -187,7 +206,8 @@ struct QueryAnswer {
     status: String,
     #[serde(rename = "executedQty")]
     executed_qty: String,
-    #[serde(rename = "cummulativeQuoteQty")]
+    /// Spot's `cummulativeQuoteQty`, USD-M's `cumQuote`.
+    #[serde(rename = "cummulativeQuoteQty", alias = "cumQuote")]
     cum_quote: String,
     #[serde(rename = "updateTime", default)]
     update_time: Option<i64>,
@@ -203,6 +223,10 @@ pub(crate) fn now_ms() -> i64 {
 
 /// The gateway thread's state.
 struct Gateway {
+    /// The Binance API spoken.
+    d: &'static Dialect,
+    /// The stream's events other than order events.
+    events: Box<dyn EventSink>,
     run_id: u32,
     recv_window: String,
     instruments: Vec<Instrument>,
@@ -252,7 +276,13 @@ impl VenueGateway for Gateway {
 }
 
 impl Gateway {
-    fn new(cfg: &BinanceGatewayConfig, http: HttpsClient, reports: Producer<ExecutionReport>) -> Self {
+    fn new(
+        cfg: &BinanceGatewayConfig,
+        d: &'static Dialect,
+        events: Box<dyn EventSink>,
+        http: HttpsClient,
+        reports: Producer<ExecutionReport>,
+    ) -> Self {
         let instruments = cfg.instruments.clone();
         let by_id = instruments.iter().enumerate().map(|(i, inst)| (inst.id(), i)).collect();
         let by_symbol = instruments.iter().enumerate().map(|(i, inst)| (inst.symbol().to_string(), i)).collect();
@@ -263,6 +293,8 @@ impl Gateway {
             .collect();
         let account_index = accounts.iter().enumerate().map(|(i, a)| (a.id, i)).collect();
         Self {
+            d,
+            events,
             run_id: cfg.run_id,
             recv_window: cfg.recv_window_ms.to_string(),
             instruments,
@@ -272,7 +304,7 @@ impl Gateway {
             account_index,
             http,
             state: OrderState::new(cfg.venue, reports),
-            limits: RateLimiter::new(limits::RULES, cfg.accounts.len()),
+            limits: RateLimiter::new(d.rules, cfg.accounts.len()),
             time: TimeSync::new(cfg.clock.clone(), cfg.time_sync_every),
             clock_stats: cfg.clock_stats.clone(),
         }
@@ -286,13 +318,14 @@ impl Gateway {
     #[cold]
     fn sync_time(&mut self, now: Instant) -> bool {
         let venue_ms = self.time.venue_ms();
-        if self.limits.check(now, 0, venue_ms, limits::TIME) == Decision::Refuse {
+        let (cost, path) = (self.d.costs.time, self.d.time_path);
+        if self.limits.check(now, 0, venue_ms, cost) == Decision::Refuse {
             return false;
         }
         let (http, rate) = (&mut self.http, &mut self.limits);
         let result = self.time.sync(now, || {
-            rate.spend(0, venue_ms, limits::TIME);
-            server_time(http)
+            rate.spend(0, venue_ms, cost);
+            server_time(http, path)
         });
         match result {
             Ok(e) => {
@@ -402,7 +435,7 @@ impl Gateway {
         let local_reject = match (account, inst) {
             (_, None) => Some(RejectReason::UnknownInstrument),
             (None, _) => Some(RejectReason::Other),
-            (Some(acct), _) if !self.admit(acct, limits::NEW_ORDER) => Some(RejectReason::RateLimited),
+            (Some(acct), _) if !self.admit(acct, self.d.costs.new_order) => Some(RejectReason::RateLimited),
             _ => None,
         };
         let (Some(acct), Some(idx), None) = (account, inst, local_reject) else {
@@ -427,21 +460,7 @@ impl Gateway {
             Side::Sell => "SELL",
         };
         let mut params: Vec<(&str, &str)> = vec![("symbol", &symbol), ("side", side)];
-        match (request.order_type, request.tif) {
-            (OrderType::Market, _) => params.push(("type", "MARKET")),
-            (OrderType::Limit, TimeInForce::PostOnly) => params.push(("type", "LIMIT_MAKER")),
-            (OrderType::Limit, tif) => {
-                params.push(("type", "LIMIT"));
-                params.push((
-                    "timeInForce",
-                    match tif {
-                        TimeInForce::Ioc => "IOC",
-                        TimeInForce::Fok => "FOK",
-                        _ => "GTC",
-                    },
-                ));
-            }
-        }
+        (self.d.order_type_params)(&request, &mut params);
         params.push(("quantity", qty.as_str()));
         if request.order_type == OrderType::Limit {
             params.push(("price", price.as_str()));
@@ -450,8 +469,10 @@ impl Gateway {
         params.push(("newOrderRespType", "ACK"));
         self.state.insert(order_id, request);
         self.state.stats.orders_sent += 1;
-        let result = self
-            .signed_resyncing(acct, Req { method: "POST", path: ORDER_PATH, params: &params, cost: limits::NEW_ORDER });
+        let result = self.signed_resyncing(
+            acct,
+            Req { method: "POST", path: self.d.order_path, params: &params, cost: self.d.costs.new_order },
+        );
         match result {
             Ok(resp) if resp.status == 200 => match serde_json::from_slice::<AckAnswer>(&resp.body) {
                 Ok(ack) => self.state.ensure_accepted(order_id, ack.order_id, ms_to_nanos(ack.transact_time)),
@@ -469,7 +490,7 @@ impl Gateway {
             }
             Ok(resp) => {
                 let (code, msg) = api_error(&resp.body);
-                let reason = reject_reason(resp.status, code, &msg);
+                let reason = (self.d.reject_reason)(resp.status, code, &msg);
                 log::info!("binance gateway: order {order_id} rejected: HTTP {}, code {code}, {msg:?}", resp.status);
                 self.state.finish_order(order_id, ReportKind::Rejected(reason), WallClock.now())
             }
@@ -503,16 +524,17 @@ impl Gateway {
         let (Some(&acct), Some(&idx)) = (self.account_index.get(&account), self.by_id.get(&instrument)) else {
             return reject(self, RejectReason::UnknownOrder);
         };
-        if !self.admit(acct, limits::CANCEL) {
+        if !self.admit(acct, self.d.costs.cancel) {
             return reject(self, RejectReason::RateLimited);
         }
         let symbol = self.instruments[idx].symbol().to_string();
         let client_id = ClientOrderId::new(self.run_id, order_id);
         self.state.stats.cancel_requests += 1;
         let params = [("symbol", symbol.as_str()), ("origClientOrderId", client_id.as_str())];
-        match self
-            .signed_resyncing(acct, Req { method: "DELETE", path: ORDER_PATH, params: &params, cost: limits::CANCEL })
-        {
+        match self.signed_resyncing(
+            acct,
+            Req { method: "DELETE", path: self.d.order_path, params: &params, cost: self.d.costs.cancel },
+        ) {
             // The stream's CANCELED event reports it.
             Ok(resp) if resp.status == 200 => Ok(()),
             Ok(resp) if resp.status >= 500 => {
@@ -531,7 +553,7 @@ impl Gateway {
                 } else if code == CODE_CANCEL_REJECTED {
                     RejectReason::UnknownOrder
                 } else {
-                    reject_reason(resp.status, code, &msg)
+                    (self.d.reject_reason)(resp.status, code, &msg)
                 };
                 reject(self, reason)
             }
@@ -553,7 +575,7 @@ impl Gateway {
             None => self.instruments.iter().map(|i| i.symbol().to_string()).collect(),
         };
         for symbol in symbols {
-            if !self.admit(acct, limits::CANCEL) {
+            if !self.admit(acct, self.d.costs.cancel) {
                 log::warn!("binance gateway: cancel-all of {symbol} skipped: rate limited");
                 continue;
             }
@@ -562,9 +584,9 @@ impl Gateway {
                 acct,
                 Req {
                     method: "DELETE",
-                    path: OPEN_ORDERS_PATH,
+                    path: self.d.cancel_all_path,
                     params: &[("symbol", symbol.as_str())],
-                    cost: limits::CANCEL,
+                    cost: self.d.costs.cancel,
                 },
             ) {
                 Ok(resp) if resp.status == 200 => {}
@@ -608,7 +630,7 @@ mod tests {
     use crate::kit::http::tls_config;
     use qt_core::Liquidity;
     use qt_core::queue::spsc;
-    use qt_core::{InstrumentKind, InstrumentSpec, StrategyId, Venue};
+    use qt_core::{InstrumentKind, InstrumentSpec, StrategyId, TimeInForce, Venue};
 
     const RUN: u32 = 7;
 
@@ -639,7 +661,7 @@ mod tests {
         let http = HttpsClient::new(endpoint, name, tls_config(None).unwrap(), Duration::from_millis(10));
         let (orders_tx, _orders_rx) = spsc(8);
         let (reports_tx, reports_rx) = spsc(64);
-        (Gateway::new(&cfg, http, reports_tx), orders_tx, reports_rx)
+        (Gateway::new(&cfg, &SPOT, Box::new(IgnoreEvents), http, reports_tx), orders_tx, reports_rx)
     }
 
     fn live(g: &mut Gateway, id: u64, qty: i64) {

@@ -53,6 +53,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod account;
+pub(crate) mod dialect;
 pub mod errors;
 pub mod gateway;
 pub(crate) mod limits;
@@ -65,9 +66,6 @@ pub(crate) mod user_stream;
 pub use crate::kit::stats::{GatewayStats, RejectCounts};
 pub use errors::GatewayError;
 pub use gateway::spawn;
-
-/// The venue's name in messages.
-pub(crate) const VENUE_NAME: &str = "Binance";
 
 use qt_core::stats::StatsHandle;
 use qt_core::stats::blocks::GatewayClockStats;

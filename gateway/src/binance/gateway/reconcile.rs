@@ -8,10 +8,9 @@
 //! Cold paths of the gateway thread: each query blocks it for at most the request timeout;
 //! allocates per query.
 
-use super::{Gateway, ORDER_PATH, QueryAnswer, Req, inst_notional, ms_to_nanos};
+use super::{Gateway, QueryAnswer, Req, inst_notional, ms_to_nanos};
 use crate::binance::errors::CODE_NO_SUCH_ORDER;
-use crate::binance::limits;
-use crate::binance::trades::{MY_TRADES_PATH, TradeFill, parse_trades, recovered_fills};
+use crate::binance::trades::{TradeFill, parse_trades, recovered_fills};
 use crate::binance::user_stream::api_error;
 use crate::kit::order_state::{NOT_FOUND_LIMIT, QueryReason, Reconcile, ReportsClosed};
 use qt_core::money::{NOTIONAL_SCALE, div_round_i128};
@@ -60,9 +59,9 @@ impl Gateway {
             acct,
             Req {
                 method: "GET",
-                path: ORDER_PATH,
+                path: self.d.order_path,
                 params: &[("symbol", &symbol), ("origClientOrderId", client_id.as_str())],
-                cost: limits::QUERY_ORDER,
+                cost: self.d.costs.query_order,
             },
         );
         let retry = |g: &mut Self, not_found: bool| g.state.retry(order_id, not_found);
@@ -198,26 +197,19 @@ impl Gateway {
         }
         let acct = *self.account_index.get(&o.request.account).ok_or("unknown account")?;
         let venue_order_id = o.venue_order_id;
-        if !self.admit(acct, limits::MY_TRADES) {
+        let (path, cost) = (self.d.trades_path, self.d.costs.trades);
+        if !self.admit(acct, cost) {
             return Err("rate limited".into());
         }
         let symbol = self.instruments[idx].symbol().to_string();
         let id_text = venue_order_id.to_string();
         self.state.stats.trade_queries += 1;
         let resp = self
-            .signed(
-                acct,
-                Req {
-                    method: "GET",
-                    path: MY_TRADES_PATH,
-                    params: &[("symbol", &symbol), ("orderId", &id_text)],
-                    cost: limits::MY_TRADES,
-                },
-            )
-            .map_err(|e| format!("{MY_TRADES_PATH}: {e}"))?;
+            .signed(acct, Req { method: "GET", path, params: &[("symbol", &symbol), ("orderId", &id_text)], cost })
+            .map_err(|e| format!("{path}: {e}"))?;
         if resp.status != 200 {
             let (code, msg) = api_error(&resp.body);
-            return Err(format!("{MY_TRADES_PATH}: HTTP {}, code {code}, {msg:?}", resp.status));
+            return Err(format!("{path}: HTTP {}, code {code}, {msg:?}", resp.status));
         }
         let trades = parse_trades(&resp.body).map_err(|e| {
             self.state.stats.malformed += 1;

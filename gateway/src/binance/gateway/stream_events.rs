@@ -1,7 +1,9 @@
 //! The user data stream's side of the gateway thread: connects, drops and frames from the
-//! stream threads' channel become reports — `executionReport` NEW / TRADE / CANCELED / EXPIRED /
+//! stream threads' channel become reports — spot's `executionReport` (USD-M's
+//! `ORDER_TRADE_UPDATE`, the same fields in its `o` object) NEW / TRADE / CANCELED / EXPIRED /
 //! REJECTED of this run's orders — de-duplicated by trade id and cumulative quantity; a frame
-//! that cannot be read, or a reconnect, schedules a query of the account's live orders.
+//! that cannot be read, or a reconnect, schedules a query of the account's live orders. Other
+//! events go to the dialect's event sink (USD-M's `ACCOUNT_UPDATE`).
 //!
 //! Runs on the gateway thread; allocates per frame (JSON); never panics on a frame.
 
@@ -17,7 +19,14 @@ struct EventProbe {
     e: String,
 }
 
-/// An `executionReport` (the fields used; names as Binance sends them).
+/// USD-M's `ORDER_TRADE_UPDATE`: the order's fields in `o`.
+#[derive(Debug, Deserialize)]
+struct Nested {
+    o: ExecReport,
+}
+
+/// An `executionReport` (the fields used; names as Binance sends them; USD-M's `o` object has
+/// the same names, without `C` and `Z`).
 #[derive(Debug, Deserialize)]
 struct ExecReport {
     #[serde(rename = "s")]
@@ -91,11 +100,22 @@ impl Gateway {
                 return Ok(());
             }
         };
-        if probe.e != "executionReport" {
-            // outboundAccountPosition, balanceUpdate, listStatus, ...: not ours to report.
+        if probe.e != self.d.order_event {
+            // outboundAccountPosition, balanceUpdate, listStatus, ACCOUNT_UPDATE, ...: the sink's.
+            let Some(id) = self.accounts.get(acct).map(|a| a.id) else { return Ok(()) };
+            if let Err(what) = self.events.on_event(id, &probe.e, text, &mut self.state.stats) {
+                self.state.stats.malformed += 1;
+                let end = text.char_indices().nth(500).map_or(text.len(), |(i, _)| i);
+                log::warn!("{} gateway: malformed {} event ({what}): {}", self.d.log_name, probe.e, &text[..end]);
+            }
             return Ok(());
         }
-        let ev = match serde_json::from_str::<ExecReport>(text) {
+        let parsed = if self.d.order_fields_in_o {
+            serde_json::from_str::<Nested>(text).map(|n| n.o)
+        } else {
+            serde_json::from_str::<ExecReport>(text)
+        };
+        let ev = match parsed {
             Ok(ev) => ev,
             Err(e) => {
                 self.malformed(acct, &e.to_string(), text);
