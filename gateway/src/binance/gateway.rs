@@ -266,7 +266,8 @@ impl VenueGateway for Gateway {
     fn finish(&mut self) {
         for r in self.state.pending() {
             log::error!(
-                "binance gateway: order {} left unreconciled at exit ({:?} after {} queries)",
+                "{} gateway: order {} left unreconciled at exit ({:?} after {} queries)",
+                self.d.log_name,
                 r.order_id,
                 r.reason,
                 r.attempts
@@ -340,9 +341,14 @@ impl Gateway {
                     block.offset_ms.set(e.offset_ms as u64);
                     block.syncs.incr();
                 }
-                log::debug!("binance gateway: venue clock offset {} ms (round trip {} ms)", e.offset_ms, e.rtt_ms);
+                log::debug!(
+                    "{} gateway: venue clock offset {} ms (round trip {} ms)",
+                    self.d.log_name,
+                    e.offset_ms,
+                    e.rtt_ms
+                );
             }
-            Err(e) => log::warn!("binance gateway: venue clock not re-estimated: {e}"),
+            Err(e) => log::warn!("{} gateway: venue clock not re-estimated: {e}", self.d.log_name),
         }
         true
     }
@@ -373,7 +379,7 @@ impl Gateway {
             Ok(resp) => self.note_answer(acct, venue_ms, resp),
             Err(e) => {
                 self.state.stats.transport_errors += 1;
-                log::warn!("binance gateway: {method} {}{path}: {e}", self.http.endpoint().url);
+                log::warn!("{} gateway: {method} {}{path}: {e}", self.d.log_name, self.http.endpoint().url);
             }
         }
         result
@@ -393,8 +399,9 @@ impl Gateway {
                     && is_timestamp_reject(resp)
                 {
                     log::error!(
-                        "binance gateway: {} {}: the venue refused the timestamp again after a re-sync \
+                        "{} gateway: {} {}: the venue refused the timestamp again after a re-sync \
                          (offset {} ms, recvWindow {} ms): {}",
+                        self.d.log_name,
                         req.method,
                         req.path,
                         self.time.offset_ms(),
@@ -412,10 +419,10 @@ impl Gateway {
         let header = |name: &str| resp.header(name).map(str::to_string);
         if let Some(wait) = self.limits.on_response(Instant::now(), acct, venue_ms, resp.status, header) {
             self.state.stats.rate_limited += 1;
-            log::warn!("binance gateway: HTTP {} from the venue; not sending for {wait:?}", resp.status);
+            log::warn!("{} gateway: HTTP {} from the venue; not sending for {wait:?}", self.d.log_name, resp.status);
         } else if resp.status >= 500 {
             self.state.stats.transport_errors += 1;
-            log::warn!("binance gateway: HTTP {} from the venue: {}", resp.status, resp.body_excerpt());
+            log::warn!("{} gateway: HTTP {} from the venue: {}", self.d.log_name, resp.status, resp.body_excerpt());
         }
         self.state.stats.max_used_weight = self.limits.max_used(limits::WEIGHT_RULE);
         if is_timestamp_reject(resp) {
@@ -440,7 +447,7 @@ impl Gateway {
         };
         let (Some(acct), Some(idx), None) = (account, inst, local_reject) else {
             let reason = local_reject.unwrap_or(RejectReason::Other);
-            log::warn!("binance gateway: order {order_id} refused before sending: {reason:?}");
+            log::warn!("{} gateway: order {order_id} refused before sending: {reason:?}", self.d.log_name);
             let r = self.state.blank(
                 order_id,
                 request.account,
@@ -478,7 +485,11 @@ impl Gateway {
                 Ok(ack) => self.state.ensure_accepted(order_id, ack.order_id, ms_to_nanos(ack.transact_time)),
                 Err(e) => {
                     self.state.stats.malformed += 1;
-                    log::warn!("binance gateway: order {order_id}: unreadable answer ({e}): {}", resp.body_excerpt());
+                    log::warn!(
+                        "{} gateway: order {order_id}: unreadable answer ({e}): {}",
+                        self.d.log_name,
+                        resp.body_excerpt()
+                    );
                     self.state.schedule(order_id, QueryReason::UnknownFate, Duration::ZERO);
                     Ok(())
                 }
@@ -491,7 +502,11 @@ impl Gateway {
             Ok(resp) => {
                 let (code, msg) = api_error(&resp.body);
                 let reason = (self.d.reject_reason)(resp.status, code, &msg);
-                log::info!("binance gateway: order {order_id} rejected: HTTP {}, code {code}, {msg:?}", resp.status);
+                log::info!(
+                    "{} gateway: order {order_id} rejected: HTTP {}, code {code}, {msg:?}",
+                    self.d.log_name,
+                    resp.status
+                );
                 self.state.finish_order(order_id, ReportKind::Rejected(reason), WallClock.now())
             }
             Err(e) if !e.sent => {
@@ -547,7 +562,11 @@ impl Gateway {
             }
             Ok(resp) => {
                 let (code, msg) = api_error(&resp.body);
-                log::info!("binance gateway: cancel of {order_id} refused: HTTP {}, code {code}, {msg:?}", resp.status);
+                log::info!(
+                    "{} gateway: cancel of {order_id} refused: HTTP {}, code {code}, {msg:?}",
+                    self.d.log_name,
+                    resp.status
+                );
                 let reason = if matches!(resp.status, 418 | 429) {
                     RejectReason::RateLimited
                 } else if code == CODE_CANCEL_REJECTED {
@@ -567,7 +586,7 @@ impl Gateway {
 
     fn on_cancel_all(&mut self, account: AccountId, instrument: Option<InstrumentId>) {
         let Some(&acct) = self.account_index.get(&account) else {
-            log::warn!("binance gateway: cancel-all for unknown account {account}");
+            log::warn!("{} gateway: cancel-all for unknown account {account}", self.d.log_name);
             return;
         };
         let symbols: Vec<String> = match instrument {
@@ -576,7 +595,7 @@ impl Gateway {
         };
         for symbol in symbols {
             if !self.admit(acct, self.d.costs.cancel) {
-                log::warn!("binance gateway: cancel-all of {symbol} skipped: rate limited");
+                log::warn!("{} gateway: cancel-all of {symbol} skipped: rate limited", self.d.log_name);
                 continue;
             }
             self.state.stats.cancel_requests += 1;
@@ -594,7 +613,8 @@ impl Gateway {
                     let (code, msg) = api_error(&resp.body);
                     if code != CODE_CANCEL_REJECTED {
                         log::warn!(
-                            "binance gateway: cancel-all of {symbol}: HTTP {}, code {code}, {msg:?}",
+                            "{} gateway: cancel-all of {symbol}: HTTP {}, code {code}, {msg:?}",
+                            self.d.log_name,
                             resp.status
                         );
                     }
@@ -635,6 +655,13 @@ mod tests {
     const RUN: u32 = 7;
 
     fn gateway() -> (Gateway, Producer<OrderCommand>, Consumer<ExecutionReport>) {
+        gateway_for(&SPOT, Box::new(IgnoreEvents))
+    }
+
+    fn gateway_for(
+        d: &'static Dialect,
+        events: Box<dyn EventSink>,
+    ) -> (Gateway, Producer<OrderCommand>, Consumer<ExecutionReport>) {
         let spec = InstrumentSpec {
             venue: Venue::Binance,
             symbol: "BTCUSDT".into(),
@@ -661,7 +688,7 @@ mod tests {
         let http = HttpsClient::new(endpoint, name, tls_config(None).unwrap(), Duration::from_millis(10));
         let (orders_tx, _orders_rx) = spsc(8);
         let (reports_tx, reports_rx) = spsc(64);
-        (Gateway::new(&cfg, &SPOT, Box::new(IgnoreEvents), http, reports_tx), orders_tx, reports_rx)
+        (Gateway::new(&cfg, d, events, http, reports_tx), orders_tx, reports_rx)
     }
 
     fn live(g: &mut Gateway, id: u64, qty: i64) {
@@ -780,5 +807,55 @@ mod tests {
             (Qty::from_units(30), Qty::from_units(70), Notional::parse("0.001").unwrap())
         );
         assert_eq!(g.state.stats.fills_without_fee, 1);
+    }
+
+    /// The USD-M docs' `ORDER_TRADE_UPDATE` sample (`testdata/binance_usdm/orders/`), as ours.
+    fn usdm_sample(x: &str, l: &str, z: &str, px: &str, n: &str, t: i64) -> String {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/binance_usdm/orders/uds_order_trade_update.json");
+        let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let o = &mut v["o"];
+        o["c"] = ClientOrderId::new(RUN, OrderId(1)).to_string().into();
+        (o["x"], o["l"], o["z"], o["L"], o["n"], o["t"]) =
+            (x.into(), l.into(), z.into(), px.into(), n.into(), t.into());
+        v.to_string()
+    }
+
+    #[test]
+    fn usdm_order_trade_updates_become_reports_and_account_updates_go_to_the_sink() {
+        struct Count(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+        impl EventSink for Count {
+            fn on_event(&mut self, _: AccountId, e: &str, _: &str, _: &mut GatewayStats) -> Result<(), String> {
+                if e == "ACCOUNT_UPDATE" {
+                    self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+                Ok(())
+            }
+        }
+        let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (mut g, _orders, mut rx) = gateway_for(&crate::binance_usdm::dialect::USDM, Box::new(Count(seen.clone())));
+        live(&mut g, 1, 100);
+        g.on_frame(0, &usdm_sample("NEW", "0", "0", "0", "0", 0)).unwrap();
+        let fill = usdm_sample("TRADE", "0.00040", "0.00040", "65000.00", "0.0026", 21);
+        g.on_frame(0, &fill).unwrap();
+        g.on_frame(0, &fill).unwrap();
+        let r = drain(&mut rx);
+        assert_eq!(r.len(), 2, "{r:?}");
+        assert_eq!((r[0].kind, r[0].venue_order_id), (ReportKind::Accepted, 8_886_774));
+        assert_eq!(
+            (r[1].kind, r[1].last_qty, r[1].cum_qty),
+            (ReportKind::Fill, Qty::from_units(40), Qty::from_units(40))
+        );
+        assert_eq!((r[1].fee, r[1].liquidity), (Notional::parse("0.0026").unwrap(), Liquidity::Taker));
+        assert_eq!(g.state.stats.duplicate_fills, 1);
+        let cancel = usdm_sample("CANCELED", "0", "0.00040", "0", "0", 0);
+        g.on_frame(0, &cancel).unwrap();
+        assert_eq!(drain(&mut rx)[0].kind, ReportKind::Canceled);
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/binance_usdm/orders/uds_account_update.json");
+        g.on_frame(0, &std::fs::read_to_string(path).unwrap()).unwrap();
+        assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 1);
+        // Spot's event name is not an order event on USD-M: the sink's, never a report.
+        g.on_frame(0, r#"{"e":"executionReport"}"#).unwrap();
+        assert!(drain(&mut rx).is_empty());
+        assert_eq!((seen.load(std::sync::atomic::Ordering::SeqCst), g.state.stats.malformed), (1, 0));
     }
 }

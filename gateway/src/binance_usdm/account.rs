@@ -132,24 +132,27 @@ pub fn query_balances(cfg: &UsdmGatewayConfig) -> Result<Vec<AccountBalances>, G
 pub(crate) fn check_one_way(cfg: &UsdmGatewayConfig) -> Result<(), GatewayError> {
     let mut problems = Vec::new();
     for (account, url, body) in signed_get_each(&cfg.binance, &USDM, POSITION_MODE_PATH, &[])? {
-        match serde_json::from_slice::<PositionMode>(&body) {
-            Ok(PositionMode { dual: false }) => {}
-            Ok(PositionMode { dual: true }) => problems.push(hedge_mode_problem(account)),
-            Err(e) => {
-                let body = format!("{e}: {}", String::from_utf8_lossy(&body[..body.len().min(200)]));
-                return Err(GatewayError::BadAnswer { method: "GET", url, body });
-            }
+        match position_mode_problem(account, &body) {
+            Ok(None) => {}
+            Ok(Some(problem)) => problems.push(problem),
+            Err(body) => return Err(GatewayError::BadAnswer { method: "GET", url, body }),
         }
     }
     if problems.is_empty() { Ok(()) } else { Err(GatewayError::Config { venue: USDM.venue_name, problems }) }
 }
 
-fn hedge_mode_problem(account: AccountId) -> String {
-    format!(
-        "account {account}: the USD-M account is in hedge mode (dualSidePosition=true); this gateway trades \
-         one-way mode only — switch it with POST {POSITION_MODE_PATH} dualSidePosition=false (no open \
-         positions or orders) and start again"
-    )
+/// What a `positionSide/dual` answer of `account` says: `None` one-way mode, a problem in hedge
+/// mode; an error (the body's start) when it cannot be read.
+fn position_mode_problem(account: AccountId, body: &[u8]) -> Result<Option<String>, String> {
+    match serde_json::from_slice::<PositionMode>(body) {
+        Ok(PositionMode { dual: false }) => Ok(None),
+        Ok(PositionMode { dual: true }) => Ok(Some(format!(
+            "account {account}: the USD-M account is in hedge mode (dualSidePosition=true); this gateway \
+             trades one-way mode only — switch it with POST {POSITION_MODE_PATH} dualSidePosition=false \
+             (no open positions or orders) and start again"
+        ))),
+        Err(e) => Err(format!("{e}: {}", String::from_utf8_lossy(&body[..body.len().min(200)]))),
+    }
 }
 
 #[cfg(test)]
@@ -168,9 +171,13 @@ mod tests {
         assert_eq!(a.positions[0].amount, Notional::parse("-0.01").unwrap());
         let bad = br#"{"assets":[],"positions":[{"symbol":"BTCUSDT","positionAmt":"1..0"}]}"#;
         assert!(parse_account(AccountId(1), bad).unwrap_err().contains("positions[0].positionAmt"));
-        assert!(
-            hedge_mode_problem(AccountId(4)).contains("account 4")
-                && hedge_mode_problem(AccountId(4)).contains("hedge mode")
-        );
+    }
+
+    #[test]
+    fn hedge_mode_is_a_problem_naming_the_account_and_one_way_is_not() {
+        let hedge = position_mode_problem(AccountId(4), br#"{"dualSidePosition":true}"#).unwrap().unwrap();
+        assert!(hedge.starts_with("account 4: ") && hedge.contains("hedge mode"), "{hedge}");
+        assert_eq!(position_mode_problem(AccountId(4), br#"{"dualSidePosition":false}"#), Ok(None));
+        assert!(position_mode_problem(AccountId(4), b"<html>").unwrap_err().contains("<html>"));
     }
 }

@@ -77,12 +77,18 @@ impl Gateway {
             if code == CODE_NO_SUCH_ORDER {
                 let accepted = self.state.get(&order_id).is_some_and(|o| o.accepted);
                 if accepted {
-                    log::warn!("binance gateway: order {order_id} is live here but unknown to the venue ({msg:?})");
+                    log::warn!(
+                        "{} gateway: order {order_id} is live here but unknown to the venue ({msg:?})",
+                        self.d.log_name
+                    );
                     self.state.settled(order_id);
                     return Ok(());
                 }
                 if retry(self, true) >= NOT_FOUND_LIMIT {
-                    log::warn!("binance gateway: order {order_id} never reached the venue; reporting it rejected");
+                    log::warn!(
+                        "{} gateway: order {order_id} never reached the venue; reporting it rejected",
+                        self.d.log_name
+                    );
                     return self.state.finish_order(
                         order_id,
                         ReportKind::Rejected(RejectReason::Other),
@@ -90,7 +96,11 @@ impl Gateway {
                     );
                 }
             } else {
-                log::warn!("binance gateway: query of order {order_id}: HTTP {}, code {code}, {msg:?}", resp.status);
+                log::warn!(
+                    "{} gateway: query of order {order_id}: HTTP {}, code {code}, {msg:?}",
+                    self.d.log_name,
+                    resp.status
+                );
                 retry(self, false);
             }
             return Ok(());
@@ -99,7 +109,11 @@ impl Gateway {
             Ok(a) => a,
             Err(e) => {
                 self.state.stats.malformed += 1;
-                log::warn!("binance gateway: query of order {order_id}: unreadable ({e}): {}", resp.body_excerpt());
+                log::warn!(
+                    "{} gateway: query of order {order_id}: unreadable ({e}): {}",
+                    self.d.log_name,
+                    resp.body_excerpt()
+                );
                 retry(self, false);
                 return Ok(());
             }
@@ -109,7 +123,7 @@ impl Gateway {
             Ok(q) => q,
             Err(e) => {
                 self.state.stats.malformed += 1;
-                log::warn!("binance gateway: query of order {order_id}: executedQty: {e}");
+                log::warn!("{} gateway: query of order {order_id}: executedQty: {e}", self.d.log_name);
                 retry(self, false);
                 return Ok(());
             }
@@ -176,9 +190,10 @@ impl Gateway {
             .filter(|p| p.is_positive())
             .unwrap_or(o.request.price);
         log::warn!(
-            "binance gateway: order {order_id}: {} filled at the venue without a stream event; its trades are \
+            "{} gateway: order {order_id}: {} filled at the venue without a stream event; its trades are \
              not known ({why}); reporting it at {} with its FEE UNKNOWN (booked as zero, counted as a fill \
              without fee)",
+            self.d.log_name,
             inst.qty_text(missing),
             inst.price_text(price)
         );
@@ -231,7 +246,8 @@ impl Gateway {
                 self.state.stats.fees_not_in_quote += 1;
             }
             log::info!(
-                "binance gateway: order {order_id}: trade {} ({} at {}, commission {}) found by query",
+                "{} gateway: order {order_id}: trade {} ({} at {}, commission {}) found by query",
+                self.d.log_name,
                 f.trade_id,
                 self.instruments[idx].qty_text(f.qty),
                 self.instruments[idx].price_text(f.price),

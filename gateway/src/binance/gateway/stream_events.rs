@@ -71,7 +71,7 @@ impl Gateway {
                 Ok(())
             }
             StreamEvent::Disconnected { reason } => {
-                log::warn!("binance gateway: user stream of account #{} dropped: {reason}", msg.account);
+                log::warn!("{} gateway: user stream of account #{} dropped: {reason}", self.d.log_name, msg.account);
                 Ok(())
             }
             StreamEvent::Frame(text) => self.on_frame(msg.account, &text),
@@ -88,7 +88,11 @@ impl Gateway {
     fn malformed(&mut self, acct: usize, what: &str, text: &str) {
         self.state.stats.malformed += 1;
         let end = text.char_indices().nth(500).map_or(text.len(), |(i, _)| i);
-        log::warn!("binance gateway: malformed user stream frame ({what}); querying live orders: {}", &text[..end]);
+        log::warn!(
+            "{} gateway: malformed user stream frame ({what}); querying live orders: {}",
+            self.d.log_name,
+            &text[..end]
+        );
         self.query_account_orders(acct, Duration::ZERO);
     }
 
@@ -128,16 +132,20 @@ impl Gateway {
             _ => ev.client_id.as_str(),
         };
         let Some((run, order_id)) = ClientOrderId::parse(client_id) else {
-            log::debug!("binance gateway: event of foreign order {client_id:?} ignored");
+            log::debug!("{} gateway: event of foreign order {client_id:?} ignored", self.d.log_name);
             return Ok(());
         };
         if run != self.run_id {
-            log::debug!("binance gateway: event of run {run:08x}'s order {order_id} ignored");
+            log::debug!("{} gateway: event of run {run:08x}'s order {order_id} ignored", self.d.log_name);
             return Ok(());
         }
         let Some(order) = self.state.get(&order_id) else {
             self.state.stats.unknown_order_events += 1;
-            log::debug!("binance gateway: {} event for order {order_id}, which is no longer live", ev.exec_type);
+            log::debug!(
+                "{} gateway: {} event for order {order_id}, which is no longer live",
+                self.d.log_name,
+                ev.exec_type
+            );
             return Ok(());
         };
         let Some(&idx) = self.by_id.get(&order.request.instrument) else { return Ok(()) };
@@ -169,7 +177,7 @@ impl Gateway {
             }
             "REJECTED" => self.state.finish_order(order_id, ReportKind::Rejected(RejectReason::Other), ts),
             other => {
-                log::debug!("binance gateway: execution type {other:?} of order {order_id} ignored");
+                log::debug!("{} gateway: execution type {other:?} of order {order_id} ignored", self.d.log_name);
                 Ok(())
             }
         }
