@@ -227,6 +227,31 @@ fn dropped_user_stream_reconnects_and_no_fill_is_lost_or_doubled() {
 }
 
 #[test]
+fn fills_the_stream_missed_are_reported_before_a_new_order_goes_out() {
+    let mut h = Harness::start();
+    let qty = h.inst.parse_qty("0.002").unwrap();
+    let (id, price) = h.rest_sell(qty);
+    // Filled while the stream is down: only the query after the reconnect (due 250 ms after it)
+    // can report it.
+    h.faults().drop_ws_connections();
+    util::take_through(h.market(), GW, TAKER, price, &client_id(id));
+    // Reconnected (50 ms backoff), its queries not yet due: a new order now waits for them.
+    std::thread::sleep(Duration::from_millis(200));
+    let (bid, _) = h.best();
+    let far = Price::from_units(bid.0.units() * 9 / 10);
+    let new_id = h.ends.send(Side::Buy, OrderType::Limit, TimeInForce::Gtc, far, qty, false);
+    let mut seen = Vec::new();
+    while seen.last().is_none_or(|r: &ExecutionReport| r.order_id != new_id) {
+        seen.push(h.ends.next_report(WAIT).expect("a report"));
+    }
+    let fills: Vec<&ExecutionReport> = seen.iter().filter(|r| r.order_id == id).collect();
+    assert_eq!(check_fills(&h.inst, qty, &fills, MAKER_FEE_BPS), qty, "missed fills first: {seen:?}");
+    assert_eq!(seen.last().unwrap().kind, ReportKind::Accepted, "{seen:?}");
+    let stats = h.ends.stop();
+    assert!(stats.reconnects >= 1 && stats.reconciliations >= 1, "{stats:?}");
+}
+
+#[test]
 fn a_malformed_frame_is_counted_and_its_fill_recovered_with_its_commission() {
     let mut h = Harness::start();
     let qty = h.inst.parse_qty("0.002").unwrap();

@@ -58,6 +58,10 @@ pub(crate) struct Dialect {
     pub(crate) order_event: &'static str,
     /// Whether the order event's fields sit in its `o` object (USD-M) rather than at the top.
     pub(crate) order_fields_in_o: bool,
+    /// Whether a new order of an account whose stream had a gap waits for the gap's order
+    /// queries (at most the reconnect delay) and runs them first, so the fills the stream
+    /// missed are reported before the new order goes out.
+    pub(crate) settle_gaps_before_new_orders: bool,
 }
 
 /// Takes the user stream's events other than order events (spot ignores them).
@@ -118,4 +122,5 @@ pub(crate) static SPOT: Dialect = Dialect {
     order_type_params: spot_order_type,
     order_event: "executionReport",
     order_fields_in_o: false,
+    settle_gaps_before_new_orders: false,
 };

@@ -437,6 +437,9 @@ impl Gateway {
     // ---- commands ------------------------------------------------------------------------
 
     fn on_new(&mut self, order_id: OrderId, request: OrderRequest) -> Result<(), ReportsClosed> {
+        if self.d.settle_gaps_before_new_orders {
+            self.settle_gaps(request.account)?;
+        }
         let account = self.account_index.get(&request.account).copied();
         let inst = self.by_id.get(&request.instrument).copied();
         let local_reject = match (account, inst) {

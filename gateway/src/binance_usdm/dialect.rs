@@ -131,6 +131,8 @@ pub(crate) static USDM: Dialect = Dialect {
     order_type_params: order_type,
     order_event: "ORDER_TRADE_UPDATE",
     order_fields_in_o: true,
+    // A position's missed fills change what a reduce-only order may do: settle them first.
+    settle_gaps_before_new_orders: true,
 };
 
 #[cfg(test)]

@@ -11,7 +11,8 @@
 //! - The stream's `ORDER_TRADE_UPDATE` is spot's `executionReport` with its fields in `o`: the
 //!   shared code reports it (fills with their real commission, de-duplicated by trade id and
 //!   cumulative quantity; a gap or malformed frame reconciled by order queries and
-//!   `userTrades`). [`events`]: `ACCOUNT_UPDATE` — positions, and `FUNDING_FEE` booked as the
+//!   `userTrades`; after a dropped stream those queries run before the account's next order is
+//!   sent, so a missed fill reaches the core first). [`events`]: `ACCOUNT_UPDATE` — positions, and `FUNDING_FEE` booked as the
 //!   core's [`ControlCommand::Funding`] (the position's realized PnL) on
 //!   [`UsdmGatewayConfig::funding`].
 //! - [`account`]: the position-mode check (hedge mode refuses the start) and the cold account

@@ -8,15 +8,15 @@
 //! Cold paths of the gateway thread: each query blocks it for at most the request timeout;
 //! allocates per query.
 
-use super::{Gateway, QueryAnswer, Req, inst_notional, ms_to_nanos};
+use super::{Gateway, QueryAnswer, RECONNECT_QUERY_DELAY, Req, inst_notional, ms_to_nanos};
 use crate::binance::errors::CODE_NO_SUCH_ORDER;
 use crate::binance::trades::{TradeFill, parse_trades, recovered_fills};
 use crate::binance::user_stream::api_error;
 use crate::kit::order_state::{NOT_FOUND_LIMIT, QueryReason, Reconcile, ReportsClosed};
 use qt_core::money::{NOTIONAL_SCALE, div_round_i128};
 use qt_core::{
-    ClientOrderId, Clock as _, Liquidity, Nanos, Notional, OrderId, Price, Qty, RejectReason, ReportKind, Rounding,
-    WallClock,
+    AccountId, ClientOrderId, Clock as _, Liquidity, Nanos, Notional, OrderId, Price, Qty, RejectReason, ReportKind,
+    Rounding, WallClock,
 };
 use std::time::{Duration, Instant};
 
@@ -37,6 +37,35 @@ impl Gateway {
             self.reconcile(*r)?;
         }
         Ok(due.len())
+    }
+
+    /// Runs the pending gap queries of `account`'s orders now, waiting first until they are due
+    /// (at most [`RECONNECT_QUERY_DELAY`]: the reconnected stream's subscription), so what its
+    /// stream missed is reported before a new order of the account is sent.
+    #[cold]
+    pub(super) fn settle_gaps(&mut self, account: AccountId) -> Result<(), ReportsClosed> {
+        let jobs: Vec<Reconcile> = self
+            .state
+            .pending()
+            .iter()
+            .filter(|r| {
+                r.reason == QueryReason::Gap
+                    && self.state.get(&r.order_id).is_some_and(|o| o.request.account == account)
+            })
+            .copied()
+            .collect();
+        let Some(latest) = jobs.iter().map(|r| r.due).max() else { return Ok(()) };
+        let wait = latest.saturating_duration_since(Instant::now()).min(RECONNECT_QUERY_DELAY);
+        log::info!(
+            "{} gateway: settling {} order(s) of account {account} after a stream gap before a new order (waiting {wait:?})",
+            self.d.log_name,
+            jobs.len()
+        );
+        std::thread::sleep(wait);
+        for job in jobs {
+            self.reconcile(job)?;
+        }
+        Ok(())
     }
 
     #[cold]
