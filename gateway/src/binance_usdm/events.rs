@@ -1,7 +1,11 @@
 //! USD-M's user stream events other than orders: `ACCOUNT_UPDATE`. Its positions (`P`, reason
-//! `ORDER` and others) keep a table of which contracts each account holds; a `FUNDING_FEE`
-//! update's balance change (`B[].bc`, "balance change except PnL and commission") is the
-//! funding paid or received, booked as [`ControlCommand::Funding`] on the contract it is for —
+//! `ORDER` and others) keep a table of which contracts each account holds, its balances (`B`)
+//! each asset's last wallet balance `wb`; a `FUNDING_FEE` update's balance change (`B[].bc`,
+//! "balance change except PnL and commission", developers.binance.com USD-M "Event: Balance and
+//! Position Update") is the funding paid or received — or, where `bc` is zero or absent (the docs
+//! do not say in so many words that funding is in `bc`), the change of `wb` since the last
+//! known wallet balance (the start query's, or the last event's) — booked as
+//! [`ControlCommand::Funding`] on the contract it is for —
 //! the position the update names (isolated margin), else the account's one open position in a
 //! contract settled in that asset (cross margin: "ACCOUNT_UPDATE will be pushed with only the
 //! balance B … without any position P message", USD-M docs, NOTES-orders.md §1b). Funding that
@@ -41,6 +45,9 @@ struct Update {
 struct BalanceChange {
     /// Asset.
     a: String,
+    /// Wallet balance.
+    #[serde(default)]
+    wb: Option<String>,
     /// Balance change except PnL and commission.
     #[serde(default)]
     bc: Option<String>,
@@ -70,21 +77,26 @@ pub(crate) struct AccountEvents {
     symbols: HashMap<String, (InstrumentId, String)>,
     /// Open positions (account, instrument).
     open: HashSet<(AccountId, InstrumentId)>,
+    /// The last wallet balance of each (account, asset).
+    wallets: HashMap<(AccountId, String), Notional>,
     /// Where funding goes (the engine's control channel); `None`: counted and logged only.
     funding: Option<Sender<ControlCommand>>,
 }
 
 impl AccountEvents {
-    /// A sink for `instruments`, starting from the `open` positions the account query found.
+    /// A sink for `instruments`, starting from the `open` positions (account, symbol) and the
+    /// `wallets` (account, asset, wallet balance) the account query found.
     pub(crate) fn new(
         instruments: &[Instrument],
         open: impl IntoIterator<Item = (AccountId, String)>,
+        wallets: impl IntoIterator<Item = (AccountId, String, Notional)>,
         funding: Option<Sender<ControlCommand>>,
     ) -> Self {
         let symbols: HashMap<String, (InstrumentId, String)> =
             instruments.iter().map(|i| (i.symbol().to_string(), (i.id(), i.quote().to_string()))).collect();
         let open = open.into_iter().filter_map(|(a, s)| symbols.get(&s).map(|(id, _)| (a, *id))).collect();
-        Self { symbols, open, funding }
+        let wallets = wallets.into_iter().map(|(a, asset, wb)| ((a, asset), wb)).collect();
+        Self { symbols, open, wallets, funding }
     }
 
     /// Applies one `ACCOUNT_UPDATE` of `account`; returns the funding it carried.
@@ -101,13 +113,28 @@ impl AccountEvents {
                 self.open.insert((account, *id));
             }
         }
+        let mut changes = Vec::with_capacity(u.a.balances.len());
+        for b in &u.a.balances {
+            let bc = match b.bc.as_deref() {
+                Some(t) => Notional::parse(t).map_err(|e| format!("B.bc {t:?}: {e}"))?,
+                None => Notional::ZERO,
+            };
+            let key = (account, b.a.clone());
+            let wb_change = match b.wb.as_deref() {
+                Some(t) => {
+                    let wb = Notional::parse(t).map_err(|e| format!("B.wb {t:?}: {e}"))?;
+                    let before = self.wallets.insert(key, wb);
+                    before.and_then(|w| wb.checked_sub(w).ok())
+                }
+                None => None,
+            };
+            changes.push((b, if bc.is_zero() { wb_change.unwrap_or(Notional::ZERO) } else { bc }));
+        }
         if u.a.m != "FUNDING_FEE" {
             return Ok(Vec::new());
         }
         let mut out = Vec::new();
-        for b in &u.a.balances {
-            let Some(bc) = b.bc.as_deref() else { continue };
-            let amount = Notional::parse(bc).map_err(|e| format!("B.bc {bc:?}: {e}"))?;
+        for (b, amount) in changes {
             if amount.is_zero() {
                 continue;
             }
@@ -193,7 +220,8 @@ mod tests {
     fn funding_goes_to_the_one_open_position_in_its_asset() {
         let (tx, rx) = crossbeam_channel::bounded(4);
         let a = AccountId(2);
-        let mut s = AccountEvents::new(&[inst(0, "BTCUSDT"), inst(1, "ETHUSDT")], [(a, "BTCUSDT".into())], Some(tx));
+        let mut s =
+            AccountEvents::new(&[inst(0, "BTCUSDT"), inst(1, "ETHUSDT")], [(a, "BTCUSDT".into())], [], Some(tx));
         let minus_half = Notional::parse("-0.5").unwrap();
         assert_eq!(s.apply(a, FUNDING).unwrap(), [Funding::Booked(a, InstrumentId(0), minus_half)]);
         assert!(matches!(rx.try_recv(), Ok(ControlCommand::Funding { instrument: InstrumentId(0), .. })));
@@ -209,5 +237,25 @@ mod tests {
         assert!(s.apply(a, &order_update("BTCUSDT", "1")).unwrap().is_empty());
         assert!(s.apply(a, r#"{"e":"ACCOUNT_UPDATE","a":{"m":"FUNDING_FEE","B":[{"a":"USDT","bc":"x"}]}}"#).is_err());
         assert!(s.apply(a, "{").is_err());
+    }
+
+    #[test]
+    fn without_bc_the_wallet_balance_change_is_the_funding() {
+        let (tx, _rx) = crossbeam_channel::bounded(4);
+        let a = AccountId(0);
+        let wallets = [(a, "USDT".to_string(), Notional::parse("10").unwrap())];
+        let mut s = AccountEvents::new(&[inst(0, "BTCUSDT")], [(a, "BTCUSDT".into())], wallets, Some(tx));
+        let no_bc = FUNDING.replace(r#""bc":"-0.5""#, r#""bc":"0""#);
+        let paid = Notional::parse("-0.5").unwrap();
+        assert_eq!(s.apply(a, &no_bc).unwrap(), [Funding::Booked(a, InstrumentId(0), paid)], "9.5 - 10");
+        // The fill's update moved the wallet to 10 (its wb is remembered); funding takes it to 9.5.
+        s.apply(a, &order_update("BTCUSDT", "1")).unwrap();
+        assert_eq!(
+            s.apply(a, &no_bc.replace(r#","bc":"0""#, "")).unwrap(),
+            [Funding::Booked(a, InstrumentId(0), paid)]
+        );
+        // Unknown before, no bc: nothing to book.
+        let other = AccountId(9);
+        assert!(s.apply(other, &no_bc).unwrap().is_empty());
     }
 }

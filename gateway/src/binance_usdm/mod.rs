@@ -12,9 +12,9 @@
 //!   shared code reports it (fills with their real commission, de-duplicated by trade id and
 //!   cumulative quantity; a gap or malformed frame reconciled by order queries and
 //!   `userTrades`; after a dropped stream those queries run before the account's next order is
-//!   sent, so a missed fill reaches the core first). [`events`]: `ACCOUNT_UPDATE` — positions, and `FUNDING_FEE` booked as the
-//!   core's [`ControlCommand::Funding`] (the position's realized PnL) on
-//!   [`UsdmGatewayConfig::funding`].
+//!   sent, so a missed fill reaches the core first).
+//! - [`events`]: `ACCOUNT_UPDATE` — positions, and `FUNDING_FEE` booked as the core's
+//!   [`ControlCommand::Funding`] (the position's realized PnL) on [`UsdmGatewayConfig::funding`].
 //! - [`account`]: the position-mode check (hedge mode refuses the start) and the cold account
 //!   query (balances and positions).
 //!
@@ -75,13 +75,11 @@ pub fn spawn(
     stop: Arc<AtomicBool>,
 ) -> Result<JoinHandle<GatewayStats>, GatewayError> {
     account::check_one_way(&cfg)?;
-    let open: Vec<_> = query_account(&cfg)?
-        .into_iter()
-        .flat_map(|a| {
-            let id = a.account;
-            a.positions.into_iter().filter(|p| !p.amount.is_zero()).map(move |p| (id, p.symbol))
-        })
-        .collect();
-    let sink = events::AccountEvents::new(&cfg.binance.instruments, open, cfg.funding.clone());
+    let accounts = query_account(&cfg)?;
+    let open = accounts
+        .iter()
+        .flat_map(|a| a.positions.iter().filter(|p| !p.amount.is_zero()).map(|p| (a.account, p.symbol.clone())));
+    let wallets = accounts.iter().flat_map(|a| a.balances.iter().map(|b| (a.account, b.asset.clone(), b.total())));
+    let sink = events::AccountEvents::new(&cfg.binance.instruments, open, wallets, cfg.funding.clone());
     spawn_with(cfg.binance, &dialect::USDM, Box::new(sink), orders, reports, stop)
 }
