@@ -48,7 +48,9 @@
 //! `trades` (`myTrades`: a missing fill's real commission), [`account`] (balances),
 //! [`settle`] (a restart settling the orders an earlier run left open), `user_stream` (the
 //! listen-key session the kit's stream thread drives), `limits`, `server_time`, `signer`
-//! (HMAC), [`errors`] (code mapping; [`GatewayError`] is the kit's).
+//! (HMAC), [`errors`] (code mapping; [`GatewayError`] is the kit's), `dialect` (what differs
+//! between the Binance APIs this code speaks: spot's `dialect::SPOT` here, USD-M futures'
+//! in [`crate::binance_usdm`], which runs this same gateway).
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 

@@ -1,4 +1,4 @@
-//! Binance USD-M futures' side of the shared Binance gateway ([`crate::binance::dialect`]): its
+//! Binance USD-M futures' side of the shared Binance gateway (`crate::binance::dialect`): its
 //! paths (`/fapi`), its limit table and weights, its order types (`GTX` post-only,
 //! `reduceOnly`) and its error codes mapped onto [`RejectReason`].
 //!

@@ -13,7 +13,7 @@
 //!   cumulative quantity; a gap or malformed frame reconciled by order queries and
 //!   `userTrades`; after a dropped stream those queries run before the account's next order is
 //!   sent, so a missed fill reaches the core first).
-//! - [`events`]: `ACCOUNT_UPDATE` — positions, and `FUNDING_FEE` booked as the core's
+//! - `events`: `ACCOUNT_UPDATE` — positions, and `FUNDING_FEE` booked as the core's
 //!   [`ControlCommand::Funding`] (the position's realized PnL) on [`UsdmGatewayConfig::funding`].
 //! - [`account`]: the position-mode check (hedge mode refuses the start) and the cold account
 //!   query (balances and positions).
