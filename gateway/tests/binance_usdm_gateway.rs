@@ -252,6 +252,22 @@ fn fills_the_stream_missed_are_reported_before_a_new_order_goes_out() {
 }
 
 #[test]
+fn a_refused_key_fails_the_start_naming_the_account() {
+    let inst = Instrument::from_spec(InstrumentId(0), &spec()).unwrap();
+    let market = util::market(inst.clone(), 20.0, &[("USDT", "1000")], 3);
+    let server = util::start_sim(market, Arc::new(BinanceUsdm::default()), "qt-gateway-binance-usdm-tests");
+    let base = UsdmGatewayConfig::default().binance;
+    let mut binance = util::gateway_config(&server, "binance_usdm", base, &inst, VenueId(4), RUN_ID);
+    binance.accounts = vec![(GW, "gw-key".into(), "not-the-secret".into())];
+    let cfg = UsdmGatewayConfig { binance, funding: None };
+    let (_orders, orders_rx) = qt_core::queue::spsc(4);
+    let (reports_tx, _reports) = qt_core::queue::spsc(4);
+    let err = spawn(cfg, orders_rx, reports_tx, Arc::new(std::sync::atomic::AtomicBool::new(false))).unwrap_err();
+    assert!(err.is_auth_rejected(), "{err}");
+    assert!(err.to_string().contains("/fapi/v1/positionSide/dual"), "the first signed request: {err}");
+}
+
+#[test]
 fn a_malformed_frame_is_counted_and_its_fill_recovered_with_its_commission() {
     let mut h = Harness::start();
     let qty = h.inst.parse_qty("0.002").unwrap();

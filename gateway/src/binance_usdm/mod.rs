@@ -83,3 +83,21 @@ pub fn spawn(
     let sink = events::AccountEvents::new(&cfg.binance.instruments, open, wallets, cfg.funding.clone());
     spawn_with(cfg.binance, &dialect::USDM, Box::new(sink), orders, reports, stop)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use qt_core::queue::spsc;
+
+    #[test]
+    fn an_unusable_configuration_names_usdm_and_every_problem_before_any_request() {
+        let (_orders, orders_rx) = spsc(4);
+        let (reports_tx, _reports) = spsc(4);
+        let cfg = UsdmGatewayConfig::default();
+        assert_eq!(cfg.binance.rest_url, "https://fapi.binance.com");
+        let err = spawn(cfg, orders_rx, reports_tx, Arc::new(AtomicBool::new(false))).unwrap_err();
+        let text = err.to_string();
+        assert!(text.starts_with("invalid Binance USD-M gateway configuration"), "{text}");
+        assert!(text.contains("instruments: at least one") && text.contains("accounts: at least one"), "{text}");
+    }
+}
