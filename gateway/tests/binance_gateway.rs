@@ -8,32 +8,26 @@
 
 #![allow(clippy::unwrap_used, reason = "tests")]
 
-use qt_core::queue::{Consumer, Producer, spsc};
+mod util;
+
+use util::{Ends, GW, MAKER_FEE_BPS, TAKER, TAKER_FEE_BPS, WAIT, check_fills};
+
+use qt_core::queue::spsc;
 use qt_core::{
-    AccountId, ExecutionReport, Instrument, InstrumentId, InstrumentKind, InstrumentSpec, Liquidity, Nanos, Notional,
-    OrderCommand, OrderId, OrderRequest, OrderType, Price, Qty, Rate, RejectReason, ReportKind, Rounding, Side,
-    StrategyId, TimeInForce, Venue, VenueId, WallClock,
+    ExecutionReport, Instrument, InstrumentId, InstrumentKind, InstrumentSpec, Liquidity, Notional, OrderId, OrderType,
+    Price, Qty, RejectReason, ReportKind, Side, TimeInForce, Venue, VenueId,
 };
 use qt_gateway::binance::account::query_balances;
 use qt_gateway::binance::{BinanceGatewayConfig, GatewayStats, UserData, spawn};
 use qt_venue_sim::binance::BinanceSpot;
-use qt_venue_sim::exchange::flow::FlowParams;
-use qt_venue_sim::exchange::matching::FeeSchedule;
 use qt_venue_sim::faults::Faults;
-use qt_venue_sim::market::{AccountConfig, ClientOrderRequest, Market, MarketConfig, OrderRef, SymbolConfig};
+use qt_venue_sim::market::{Market, OrderRef};
 use qt_venue_sim::server::{RunningServer, ServerConfig, VenueSimServer};
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::thread::JoinHandle;
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-const GW: AccountId = AccountId(0);
-const TAKER: AccountId = AccountId(1);
 const RUN_ID: u32 = 0x5eed_0001;
-const WAIT: Duration = Duration::from_secs(30);
-const TAKER_FEE_BPS: i64 = 5;
-const MAKER_FEE_BPS: i64 = 1;
 
 fn spec(price_scale: Option<u8>, qty_scale: Option<u8>) -> InstrumentSpec {
     InstrumentSpec {
@@ -56,31 +50,7 @@ fn spec(price_scale: Option<u8>, qty_scale: Option<u8>) -> InstrumentSpec {
 /// light background flow; account 0 is the gateway's, account 1 a taker trading directly.
 fn market() -> Arc<Market> {
     let instrument = Instrument::from_spec(InstrumentId(0), &spec(None, None)).unwrap();
-    let flow = FlowParams {
-        events_per_sec: 300.0,
-        start_mid: Some(instrument.parse_price("65000").unwrap()),
-        size_median_lots: 200.0,
-        ..FlowParams::default()
-    };
-    let account = |key: &str, secret: &str| AccountConfig {
-        api_key: key.into(),
-        secret: secret.into(),
-        balances: vec![("USDT".into(), "100000000".into()), ("BTC".into(), "1000".into())],
-    };
-    Market::new(MarketConfig {
-        symbols: vec![SymbolConfig { instrument, flow }],
-        fees: FeeSchedule { maker: Rate::from_bps(MAKER_FEE_BPS), taker: Rate::from_bps(TAKER_FEE_BPS) },
-        accounts: vec![account("gw-key", "gw-secret"), account("taker-key", "taker-secret")],
-        seed: 7,
-    })
-    .unwrap()
-}
-
-fn fresh_ca_path() -> PathBuf {
-    static N: AtomicU64 = AtomicU64::new(0);
-    let dir = std::env::temp_dir().join("qt-gateway-binance-tests");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(format!("ca-{}-{}.pem", std::process::id(), N.fetch_add(1, Ordering::Relaxed)))
+    util::market(instrument, 200.0, &[("USDT", "100000000"), ("BTC", "1000")], 7)
 }
 
 /// A simulator, a gateway in front of it, and the core's ends of the rings.
@@ -88,11 +58,7 @@ struct Harness {
     server: RunningServer,
     /// The gateway's view of BTCUSDT: Binance's 8 decimals, so off-tick prices can be sent.
     inst: Instrument,
-    orders: Producer<OrderCommand>,
-    reports: Consumer<ExecutionReport>,
-    stop: Arc<AtomicBool>,
-    gateway: Option<JoinHandle<GatewayStats>>,
-    next_id: u64,
+    ends: Ends,
 }
 
 impl Harness {
@@ -101,34 +67,13 @@ impl Harness {
     }
 
     fn start_with(tweak: impl FnOnce(&mut BinanceGatewayConfig)) -> Self {
-        let server = VenueSimServer::start(ServerConfig {
-            market: market(),
-            faults: Faults::new(),
-            protocols: vec![(Arc::new(BinanceSpot::default()), "127.0.0.1:0".parse().unwrap())],
-            ca_file: fresh_ca_path(),
-        })
-        .unwrap();
-        let addr = server.addr_of("binance").unwrap();
+        let server = util::start_sim(market(), Arc::new(BinanceSpot::default()), "qt-gateway-binance-tests");
         let inst = Instrument::from_spec(InstrumentId(0), &spec(Some(8), Some(8))).unwrap();
-        let mut cfg = BinanceGatewayConfig {
-            rest_url: format!("https://{addr}"),
-            ws_url: format!("wss://{addr}"),
-            ca_file: Some(server.ca_file.clone()),
-            server_name: Some("localhost".into()),
-            recv_window_ms: 5000,
-            venue: VenueId(3),
-            instruments: vec![inst.clone()],
-            accounts: vec![(GW, "gw-key".into(), "gw-secret".into())],
-            run_id: RUN_ID,
-            request_timeout: Duration::from_secs(10),
-            ..BinanceGatewayConfig::default()
-        };
+        let mut cfg =
+            util::gateway_config(&server, "binance", BinanceGatewayConfig::default(), &inst, VenueId(3), RUN_ID);
         tweak(&mut cfg);
-        let (orders, orders_rx) = spsc(64);
-        let (reports_tx, reports) = spsc(1024);
-        let stop = Arc::new(AtomicBool::new(false));
-        let gateway = spawn(cfg, orders_rx, reports_tx, stop.clone()).unwrap();
-        Self { server, inst, orders, reports, stop, gateway: Some(gateway), next_id: 1 }
+        let ends = Ends::spawn(|orders, reports, stop| spawn(cfg, orders, reports, stop).unwrap());
+        Self { server, inst, ends }
     }
 
     fn market(&self) -> &Market {
@@ -155,117 +100,35 @@ impl Harness {
     }
 
     fn send_new(&mut self, side: Side, order_type: OrderType, tif: TimeInForce, price: Price, qty: Qty) -> OrderId {
-        let order_id = OrderId(self.next_id);
-        self.next_id += 1;
-        let request = OrderRequest {
-            account: GW,
-            strategy: StrategyId(0),
-            instrument: InstrumentId(0),
-            side,
-            order_type,
-            tif,
-            price,
-            qty,
-            reduce_only: false,
-            stop_price: None,
-        };
-        self.orders.push(OrderCommand::New { order_id, request, sent_local_ns: Nanos(0) }).unwrap();
-        order_id
+        self.ends.send(side, order_type, tif, price, qty, false)
     }
 
     fn send_cancel(&mut self, order_id: OrderId) {
-        self.orders.push(OrderCommand::Cancel { order_id, account: GW, instrument: InstrumentId(0) }).unwrap();
+        self.ends.cancel(order_id);
     }
 
     fn next_report(&mut self, timeout: Duration) -> Option<ExecutionReport> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Ok(r) = self.reports.pop() {
-                return Some(r);
-            }
-            if Instant::now() > deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        self.ends.next_report(timeout)
     }
 
     /// Reports of `order_id` until one satisfies `done` (included); fails after [`WAIT`].
     fn reports_until(&mut self, order_id: OrderId, done: impl Fn(&ExecutionReport) -> bool) -> Vec<ExecutionReport> {
-        let mut out = Vec::new();
-        let deadline = Instant::now() + WAIT;
-        while Instant::now() < deadline {
-            let Some(r) = self.next_report(Duration::from_millis(50)) else { continue };
-            assert_eq!(r.order_id, order_id, "a report of another order: {r:?} (so far {out:?})");
-            let finished = done(&r);
-            out.push(r);
-            if finished {
-                return out;
-            }
-        }
-        panic!("order {order_id}: no final report within {WAIT:?}; got {out:?}");
+        self.ends.reports_until(order_id, done)
     }
 
     /// Buys, as the taker account, everything offered up to `price` until our sell order with
     /// client id `client_id` is filled.
     fn take_through(&self, price: Price, client_id: &str) {
-        let deadline = Instant::now() + WAIT;
-        while Instant::now() < deadline {
-            let snap = self.market().snapshot(0, 1000).unwrap();
-            let qty: i64 = snap.asks.iter().filter(|(p, _)| *p <= price).map(|(_, q)| q.units()).sum();
-            if qty > 0 {
-                let req = ClientOrderRequest {
-                    client_order_id: None,
-                    side: Side::Buy,
-                    order_type: OrderType::Limit,
-                    tif: TimeInForce::Ioc,
-                    price: Some(price),
-                    qty: Qty::from_units(qty),
-                };
-                self.market().submit(TAKER, 0, req).unwrap();
-            }
-            let ours = self.market().order(GW, 0, &OrderRef::Client(client_id.to_string())).unwrap();
-            if ours.cum_qty == ours.qty {
-                return;
-            }
-        }
-        panic!("could not fill {client_id}");
+        util::take_through(self.market(), GW, TAKER, price, client_id);
     }
 
     fn stop(mut self) -> GatewayStats {
-        self.stop.store(true, Ordering::SeqCst);
-        self.gateway.take().unwrap().join().unwrap()
-    }
-}
-
-impl Drop for Harness {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(g) = self.gateway.take() {
-            let _ = g.join();
-        }
+        self.ends.stop()
     }
 }
 
 fn client_id(order_id: OrderId) -> String {
     qt_core::ClientOrderId::new(RUN_ID, order_id).to_string()
-}
-
-fn fee_of(inst: &Instrument, price: Price, qty: Qty, bps: i64) -> Notional {
-    inst.notional(price, qty, Rounding::Nearest).unwrap().checked_mul_rate(Rate::from_bps(bps), Rounding::Up).unwrap()
-}
-
-/// Checks a fill sequence: cumulative quantities add up, leaves follow, and returns the total.
-fn check_fills(inst: &Instrument, order_qty: Qty, fills: &[&ExecutionReport], fee_bps: i64) -> Qty {
-    let mut cum = Qty::ZERO;
-    for f in fills {
-        assert!(f.last_qty.is_positive(), "{f:?}");
-        cum = cum.checked_add(f.last_qty).unwrap();
-        assert_eq!(f.cum_qty, cum, "{f:?}");
-        assert_eq!(f.leaves_qty, order_qty.checked_sub(cum).unwrap(), "{f:?}");
-        assert_eq!(f.fee, fee_of(inst, f.last_price, f.last_qty, fee_bps), "exact fee: {f:?}");
-    }
-    cum
 }
 
 #[test]
@@ -531,7 +394,7 @@ fn wrong_api_key_fails_at_start_naming_the_venue_error() {
             market: market(),
             faults: Faults::new(),
             protocols: vec![(Arc::new(BinanceSpot::default()), "127.0.0.1:0".parse().unwrap())],
-            ca_file: fresh_ca_path(),
+            ca_file: util::fresh_ca_path("qt-gateway-binance-tests"),
         })
         .unwrap();
         let addr = server.addr_of("binance").unwrap();
@@ -647,16 +510,6 @@ fn rate_limit_answer_stops_sending_for_its_retry_after() {
     assert_eq!(stats.rejected.get(RejectReason::RateLimited), 2);
 }
 
-/// Our clock, `skew_ms` off the wall clock (the simulator's clock is the wall clock).
-#[derive(Debug)]
-struct SkewedClock(i64);
-
-impl qt_core::Clock for SkewedClock {
-    fn now(&self) -> Nanos {
-        Nanos(qt_core::Clock::now(&WallClock).0 + self.0 * 1_000_000)
-    }
-}
-
 #[test]
 fn a_gateway_whose_clock_is_off_syncs_with_the_venue_and_trades() {
     // 3 s ahead (the venue refuses a timestamp 1000 ms ahead) and 6 s behind (beyond the
@@ -664,7 +517,7 @@ fn a_gateway_whose_clock_is_off_syncs_with_the_venue_and_trades() {
     for skew_ms in [3_000, -6_000] {
         let block = qt_core::stats::private_block::<qt_core::stats::blocks::GatewayClockStats>();
         let mut h = Harness::start_with(|c| {
-            c.clock = Arc::new(SkewedClock(skew_ms));
+            c.clock = Arc::new(util::SkewedClock(skew_ms));
             c.clock_stats = Some(block.clone());
         });
         let (_, ask) = h.best();

@@ -112,7 +112,12 @@ fn every_undefined_tag_and_enum_byte_of_an_order_command_is_refused_by_name() {
 fn every_undefined_enum_byte_of_an_execution_report_is_refused_by_name() {
     let valid = encoded(&sample_report());
     sweep::<ExecutionReport>(&valid, report::at::KIND, "kind", &[0, 1, 2, 3, 4]);
-    sweep::<ExecutionReport>(&valid, report::at::REASON, "reason", &(0..14).collect::<Vec<u8>>());
+    sweep::<ExecutionReport>(
+        &valid,
+        report::at::REASON,
+        "reason",
+        &(0..report::REASONS.len() as u8).collect::<Vec<u8>>(),
+    );
     sweep::<ExecutionReport>(&valid, report::at::SIDE, "side", &[0, 1]);
     sweep::<ExecutionReport>(&valid, report::at::LIQUIDITY, "liquidity", &[0, 1]);
 }

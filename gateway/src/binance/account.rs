@@ -8,12 +8,13 @@
 //! [`GatewayError`] naming the URL (the signed query string is never logged); a refusal of the
 //! account's key or secret is [`GatewayError::AuthRejected`], naming the account.
 
+use crate::binance::BinanceGatewayConfig;
+use crate::binance::dialect::{Dialect, SPOT};
 use crate::binance::errors::{GatewayError, is_auth_refusal};
-use crate::binance::gateway::validate;
+use crate::binance::gateway::validate_for;
 use crate::binance::server_time::synced_clock;
 use crate::binance::signer::{Signer, signed_query};
 use crate::binance::user_stream::api_error;
-use crate::binance::{BinanceGatewayConfig, VENUE_NAME};
 use crate::kit::http::{HttpsClient, server_name, tls_config};
 use qt_core::{AccountId, Notional};
 use serde::Deserialize;
@@ -79,19 +80,40 @@ pub fn parse_account(body: &[u8]) -> Result<(i64, Vec<Balance>), String> {
 
 /// Queries every account of `cfg` (signed with its key), in `cfg.accounts` order.
 pub fn query_balances(cfg: &BinanceGatewayConfig) -> Result<Vec<AccountBalances>, GatewayError> {
-    let (rest, _, _) = validate(cfg)?;
+    signed_get_each(cfg, &SPOT, ACCOUNT_PATH, &[])?
+        .into_iter()
+        .map(|(account, url, body)| {
+            let (update_time_ms, balances) =
+                parse_account(&body).map_err(|reason| GatewayError::BadAnswer { method: "GET", url, body: reason })?;
+            Ok(AccountBalances { account, update_time_ms, balances })
+        })
+        .collect()
+}
+
+/// `GET <path>?<params>` signed for every account of `cfg`, in `cfg.accounts` order, on one cold
+/// connection to the REST API of the Binance API `d` (its clock estimated once first): each
+/// account's id, the URL (for errors) and the 200 answer's body. Any other answer is an error
+/// naming the URL; a refused key or secret is [`GatewayError::AuthRejected`].
+pub(crate) fn signed_get_each(
+    cfg: &BinanceGatewayConfig,
+    d: &Dialect,
+    path: &str,
+    params: &[(&str, &str)],
+) -> Result<Vec<(AccountId, String, Vec<u8>)>, GatewayError> {
+    let venue = d.venue_name;
+    let (rest, _, _) = validate_for(cfg, venue)?;
     let tls = tls_config(cfg.ca_file.as_deref())?;
     let name = server_name(&rest, cfg.server_name.as_deref())
-        .map_err(|m| GatewayError::Config { venue: VENUE_NAME, problems: vec![format!("server_name: {m}")] })?;
-    let url = format!("{}{ACCOUNT_PATH}", rest.url);
+        .map_err(|m| GatewayError::Config { venue, problems: vec![format!("server_name: {m}")] })?;
+    let url = format!("{}{path}", rest.url);
     let mut http = HttpsClient::new(rest, name, tls, cfg.request_timeout);
     let recv_window = cfg.recv_window_ms.to_string();
     let mut out = Vec::with_capacity(cfg.accounts.len());
-    let time = synced_clock(cfg, &mut http);
+    let time = synced_clock(cfg, &mut http, d.time_path);
     for (account, api_key, secret) in &cfg.accounts {
-        let query = signed_query(&Signer::new(secret), &[], &recv_window, time.venue_ms());
+        let query = signed_query(&Signer::new(secret), params, &recv_window, time.venue_ms());
         let resp = http
-            .request("GET", ACCOUNT_PATH, &query, &[("X-MBX-APIKEY", api_key)])
+            .request("GET", path, &query, &[("X-MBX-APIKEY", api_key)])
             .map_err(|e| GatewayError::Connect { url: url.clone(), reason: e.to_string() })?;
         if resp.status != 200 {
             let (code, msg) = api_error(&resp.body);
@@ -99,12 +121,7 @@ pub fn query_balances(cfg: &BinanceGatewayConfig) -> Result<Vec<AccountBalances>
             return Err(GatewayError::Venue { method: "GET", url, status: resp.status, code, msg }
                 .for_account(*account, is_auth_refusal));
         }
-        let (update_time_ms, balances) = parse_account(&resp.body).map_err(|reason| GatewayError::BadAnswer {
-            method: "GET",
-            url: url.clone(),
-            body: reason,
-        })?;
-        out.push(AccountBalances { account: *account, update_time_ms, balances });
+        out.push((*account, url.clone(), resp.body));
     }
     Ok(out)
 }

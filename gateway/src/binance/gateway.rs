@@ -18,13 +18,14 @@
 mod reconcile;
 mod stream_events;
 
-use crate::binance::errors::{CODE_CANCEL_REJECTED, CODE_INVALID_TIMESTAMP, GatewayError, reject_reason};
+use crate::binance::dialect::{Dialect, EventSink, IgnoreEvents, SPOT};
+use crate::binance::errors::{CODE_CANCEL_REJECTED, CODE_INVALID_TIMESTAMP, GatewayError};
 use crate::binance::limits;
 use crate::binance::server_time::server_time;
 use crate::binance::signer::{Signer, signed_query};
 use crate::binance::user_stream::{UserStream, api_error};
 use crate::binance::ws_api_stream::WsApiStream;
-use crate::binance::{BinanceGatewayConfig, GatewayStats, UserData, VENUE_NAME};
+use crate::binance::{BinanceGatewayConfig, GatewayStats, UserData};
 use crate::kit::http::{Endpoint, HttpsClient, Response, TransportError, server_name, tls_config};
 use crate::kit::order_state::{OrderState, QueryReason, ReportsClosed};
 use crate::kit::private_stream::{self, StreamMsg, StreamThreads, WsTarget};
@@ -36,7 +37,7 @@ use qt_core::stats::StatsHandle;
 use qt_core::stats::blocks::GatewayClockStats;
 use qt_core::{
     AccountId, ClientOrderId, Clock as _, ExecutionReport, Instrument, InstrumentId, Nanos, Notional, OrderCommand,
-    OrderId, OrderRequest, OrderType, Price, Qty, RejectReason, ReportKind, Rounding, Side, TimeInForce, WallClock,
+    OrderId, OrderRequest, OrderType, Price, Qty, RejectReason, ReportKind, Rounding, Side, WallClock,
 };
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -52,9 +53,6 @@ pub use crate::kit::thread::IDLE_SLEEP;
 pub const RECONNECT_QUERY_DELAY: Duration = Duration::from_millis(250);
 pub use crate::kit::order_state::{NOT_FOUND_LIMIT, NOT_FOUND_RETRY, QUERY_BACKOFF_MAX};
 
-const ORDER_PATH: &str = "/api/v3/order";
-const OPEN_ORDERS_PATH: &str = "/api/v3/openOrders";
-
 /// Starts the Binance gateway thread. Before it returns: validates `cfg` (all problems at
 /// once), creates each account's listen key and opens its user data stream, and starts one
 /// stream thread per account. The returned thread runs until `stop` is set, the order ring is
@@ -66,91 +64,111 @@ pub fn spawn(
     reports: Producer<ExecutionReport>,
     stop: Arc<AtomicBool>,
 ) -> Result<JoinHandle<GatewayStats>, GatewayError> {
-    let (rest, ws, ws_api) = validate(&cfg)?;
+    spawn_with(cfg, &SPOT, Box::new(IgnoreEvents), orders, reports, stop)
+}
+
+/// [`spawn`] for the Binance API `d` speaks, its stream's other events going to `events`.
+pub(crate) fn spawn_with(
+    cfg: BinanceGatewayConfig,
+    d: &'static Dialect,
+    events: Box<dyn EventSink>,
+    orders: Consumer<OrderCommand>,
+    reports: Producer<ExecutionReport>,
+    stop: Arc<AtomicBool>,
+) -> Result<JoinHandle<GatewayStats>, GatewayError> {
+    let venue = d.venue_name;
+    let (rest, ws, ws_api) = validate_for(&cfg, venue)?;
     let tls = tls_config(cfg.ca_file.as_deref())?;
     let rest_name = server_name(&rest, cfg.server_name.as_deref())
-        .map_err(|m| GatewayError::Config { venue: VENUE_NAME, problems: vec![format!("server_name: {m}")] })?;
+        .map_err(|m| GatewayError::Config { venue, problems: vec![format!("server_name: {m}")] })?;
     let ws_name = server_name(&ws, cfg.server_name.as_deref())
-        .map_err(|m| GatewayError::Config { venue: VENUE_NAME, problems: vec![format!("server_name: {m}")] })?;
+        .map_err(|m| GatewayError::Config { venue, problems: vec![format!("server_name: {m}")] })?;
     let ws_api_name = server_name(&ws_api, cfg.server_name.as_deref())
-        .map_err(|m| GatewayError::Config { venue: VENUE_NAME, problems: vec![format!("server_name: {m}")] })?;
+        .map_err(|m| GatewayError::Config { venue, problems: vec![format!("server_name: {m}")] })?;
     let target = WsTarget { endpoint: ws, name: ws_name, tls: tls.clone(), timeout: cfg.request_timeout };
     let ws_api = WsTarget { endpoint: ws_api, name: ws_api_name, tls: tls.clone(), timeout: cfg.request_timeout };
     let new_rest = || HttpsClient::new(rest.clone(), rest_name.clone(), tls.clone(), cfg.request_timeout);
 
-    // User data first: nothing is traded before every account's stream is open.
+    // Listen keys and streams first: nothing is traded before every stream is open.
     let (tx, rx) = private_stream::channel();
     let mut streams = StreamThreads::new();
     for (i, (account, api_key, secret)) in cfg.accounts.iter().enumerate() {
-        let name = format!("qt-gw-binance-us{i}");
+        let name = format!("{}-us{i}", d.thread);
         let spawned = match cfg.user_data {
-            UserData::WsApi => {
-                let mut session = WsApiStream::new(
-                    *account,
-                    api_key.clone(),
-                    secret,
-                    cfg.recv_window_ms,
-                    cfg.clock.clone(),
-                    ws_api.clone(),
-                );
+            UserData::WsApi if d.ws_api_user_data => {
+                let (key, clock) = (api_key.clone(), cfg.clock.clone());
+                let mut session = WsApiStream::new(*account, key, secret, cfg.recv_window_ms, clock, ws_api.clone());
                 match session.start() {
                     Ok(ws) => {
-                        log::info!("binance gateway: account {account} user data subscribed on the WebSocket API");
+                        log::info!(
+                            "{} gateway: account {account} user data subscribed on the WebSocket API",
+                            d.log_name
+                        );
                         Some(streams.spawn(name.clone(), session, i, ws, tx.clone()))
                     }
                     Err(e) if e.is_auth_rejected() => {
-                        streams.stop(VENUE_NAME);
+                        streams.stop(venue);
                         return Err(e);
                     }
                     Err(e) => {
                         log::warn!(
-                            "binance gateway: account {account}: WebSocket API user data unavailable ({e}); \
-                             using the listen-key stream"
+                            "{} gateway: account {account}: WebSocket API user data unavailable ({e}); using the \
+                             listen-key stream",
+                            d.log_name
                         );
                         None
                     }
                 }
             }
-            UserData::ListenKey => None,
+            _ => None,
         };
         let spawned = match spawned {
             Some(s) => s,
             None => {
-                let mut session = UserStream::new(*account, api_key.clone(), new_rest(), target.clone());
+                let mut session =
+                    UserStream::new(*account, api_key.clone(), new_rest(), target.clone(), d.listen_key_path);
                 let ws = match session.start() {
                     Ok(ws) => ws,
                     Err(e) => {
                         private_stream::close_unstarted(session, None);
-                        streams.stop(VENUE_NAME);
+                        streams.stop(venue);
                         return Err(e);
                     }
                 };
-                log::info!("binance gateway: account {account} listen-key user data stream open");
+                log::info!("{} gateway: account {account} listen-key user data stream open", d.log_name);
                 streams.spawn(name.clone(), session, i, ws, tx.clone())
             }
         };
         if let Err(source) = spawned {
-            streams.stop(VENUE_NAME);
+            streams.stop(venue);
             return Err(GatewayError::Spawn { name, source });
         }
     }
     drop(tx);
 
-    let mut gateway = Gateway::new(&cfg, new_rest(), reports);
+    let mut gateway = Gateway::new(&cfg, d, events, new_rest(), reports);
     // The venue's clock before the first order: every signed timestamp uses it.
     gateway.sync_time(Instant::now());
     let mut inputs = Inputs { orders, stream: rx };
-    let spawned = std::thread::Builder::new().name("qt-gw-binance".into()).spawn(move || {
-        thread::run(&mut gateway, &mut inputs, &stop, VENUE_NAME);
-        streams.stop(VENUE_NAME);
-        log::info!("binance gateway: stopped; {:?}", gateway.state.stats);
+    let spawned = std::thread::Builder::new().name(d.thread.into()).spawn(move || {
+        thread::run(&mut gateway, &mut inputs, &stop, venue);
+        streams.stop(venue);
+        log::info!("{} gateway: stopped; {:?}", d.log_name, gateway.state.stats);
         gateway.state.stats
     });
-    spawned.map_err(|source| GatewayError::Spawn { name: "qt-gw-binance".into(), source })
+    spawned.map_err(|source| GatewayError::Spawn { name: d.thread.into(), source })
 }
 
 /// Checks every field; returns the parsed REST, stream and WebSocket API endpoints.
 pub(crate) fn validate(cfg: &BinanceGatewayConfig) -> Result<(Endpoint, Endpoint, Endpoint), GatewayError> {
+    validate_for(cfg, SPOT.venue_name)
+}
+
+/// [`validate`], naming `venue` in the error.
+pub(crate) fn validate_for(
+    cfg: &BinanceGatewayConfig,
+    venue: &'static str,
+) -> Result<(Endpoint, Endpoint, Endpoint), GatewayError> {
     let mut problems = Vec::new();
     let rest = Endpoint::parse(&cfg.rest_url, &["https"]).map_err(|m| problems.push(format!("rest_url: {m}"))).ok();
     let ws = Endpoint::parse(&cfg.ws_url, &["wss"]).map_err(|m| problems.push(format!("ws_url: {m}"))).ok();
@@ -202,7 +220,7 @@ pub(crate) fn validate(cfg: &BinanceGatewayConfig) -> Result<(Endpoint, Endpoint
     }
     match (rest, ws, ws_api) {
         (Some(rest), Some(ws), Some(ws_api)) if problems.is_empty() => Ok((rest, ws, ws_api)),
-        _ => Err(GatewayError::Config { venue: VENUE_NAME, problems }),
+        _ => Err(GatewayError::Config { venue, problems }),
     }
 }
 
@@ -230,7 +248,8 @@ struct QueryAnswer {
     status: String,
     #[serde(rename = "executedQty")]
     executed_qty: String,
-    #[serde(rename = "cummulativeQuoteQty")]
+    /// Spot's `cummulativeQuoteQty`, USD-M's `cumQuote`.
+    #[serde(rename = "cummulativeQuoteQty", alias = "cumQuote")]
     cum_quote: String,
     #[serde(rename = "updateTime", default)]
     update_time: Option<i64>,
@@ -246,6 +265,10 @@ pub(crate) fn now_ms() -> i64 {
 
 /// The gateway thread's state.
 struct Gateway {
+    /// The Binance API spoken.
+    d: &'static Dialect,
+    /// The stream's events other than order events.
+    events: Box<dyn EventSink>,
     run_id: u32,
     recv_window: String,
     instruments: Vec<Instrument>,
@@ -285,7 +308,8 @@ impl VenueGateway for Gateway {
     fn finish(&mut self) {
         for r in self.state.pending() {
             log::error!(
-                "binance gateway: order {} left unreconciled at exit ({:?} after {} queries)",
+                "{} gateway: order {} left unreconciled at exit ({:?} after {} queries)",
+                self.d.log_name,
                 r.order_id,
                 r.reason,
                 r.attempts
@@ -295,7 +319,13 @@ impl VenueGateway for Gateway {
 }
 
 impl Gateway {
-    fn new(cfg: &BinanceGatewayConfig, http: HttpsClient, reports: Producer<ExecutionReport>) -> Self {
+    fn new(
+        cfg: &BinanceGatewayConfig,
+        d: &'static Dialect,
+        events: Box<dyn EventSink>,
+        http: HttpsClient,
+        reports: Producer<ExecutionReport>,
+    ) -> Self {
         let instruments = cfg.instruments.clone();
         let by_id = instruments.iter().enumerate().map(|(i, inst)| (inst.id(), i)).collect();
         let by_symbol = instruments.iter().enumerate().map(|(i, inst)| (inst.symbol().to_string(), i)).collect();
@@ -306,6 +336,8 @@ impl Gateway {
             .collect();
         let account_index = accounts.iter().enumerate().map(|(i, a)| (a.id, i)).collect();
         Self {
+            d,
+            events,
             run_id: cfg.run_id,
             recv_window: cfg.recv_window_ms.to_string(),
             instruments,
@@ -315,7 +347,7 @@ impl Gateway {
             account_index,
             http,
             state: OrderState::new(cfg.venue, reports),
-            limits: RateLimiter::new(limits::RULES, cfg.accounts.len()),
+            limits: RateLimiter::new(d.rules, cfg.accounts.len()),
             time: TimeSync::new(cfg.clock.clone(), cfg.time_sync_every),
             clock_stats: cfg.clock_stats.clone(),
         }
@@ -329,13 +361,14 @@ impl Gateway {
     #[cold]
     fn sync_time(&mut self, now: Instant) -> bool {
         let venue_ms = self.time.venue_ms();
-        if self.limits.check(now, 0, venue_ms, limits::TIME) == Decision::Refuse {
+        let (cost, path) = (self.d.costs.time, self.d.time_path);
+        if self.limits.check(now, 0, venue_ms, cost) == Decision::Refuse {
             return false;
         }
         let (http, rate) = (&mut self.http, &mut self.limits);
         let result = self.time.sync(now, || {
-            rate.spend(0, venue_ms, limits::TIME);
-            server_time(http)
+            rate.spend(0, venue_ms, cost);
+            server_time(http, path)
         });
         match result {
             Ok(e) => {
@@ -350,9 +383,14 @@ impl Gateway {
                     block.offset_ms.set(e.offset_ms as u64);
                     block.syncs.incr();
                 }
-                log::debug!("binance gateway: venue clock offset {} ms (round trip {} ms)", e.offset_ms, e.rtt_ms);
+                log::debug!(
+                    "{} gateway: venue clock offset {} ms (round trip {} ms)",
+                    self.d.log_name,
+                    e.offset_ms,
+                    e.rtt_ms
+                );
             }
-            Err(e) => log::warn!("binance gateway: venue clock not re-estimated: {e}"),
+            Err(e) => log::warn!("{} gateway: venue clock not re-estimated: {e}", self.d.log_name),
         }
         true
     }
@@ -383,7 +421,7 @@ impl Gateway {
             Ok(resp) => self.note_answer(acct, venue_ms, resp),
             Err(e) => {
                 self.state.stats.transport_errors += 1;
-                log::warn!("binance gateway: {method} {}{path}: {e}", self.http.endpoint().url);
+                log::warn!("{} gateway: {method} {}{path}: {e}", self.d.log_name, self.http.endpoint().url);
             }
         }
         result
@@ -403,8 +441,9 @@ impl Gateway {
                     && is_timestamp_reject(resp)
                 {
                     log::error!(
-                        "binance gateway: {} {}: the venue refused the timestamp again after a re-sync \
+                        "{} gateway: {} {}: the venue refused the timestamp again after a re-sync \
                          (offset {} ms, recvWindow {} ms): {}",
+                        self.d.log_name,
                         req.method,
                         req.path,
                         self.time.offset_ms(),
@@ -422,10 +461,10 @@ impl Gateway {
         let header = |name: &str| resp.header(name).map(str::to_string);
         if let Some(wait) = self.limits.on_response(Instant::now(), acct, venue_ms, resp.status, header) {
             self.state.stats.rate_limited += 1;
-            log::warn!("binance gateway: HTTP {} from the venue; not sending for {wait:?}", resp.status);
+            log::warn!("{} gateway: HTTP {} from the venue; not sending for {wait:?}", self.d.log_name, resp.status);
         } else if resp.status >= 500 {
             self.state.stats.transport_errors += 1;
-            log::warn!("binance gateway: HTTP {} from the venue: {}", resp.status, resp.body_excerpt());
+            log::warn!("{} gateway: HTTP {} from the venue: {}", self.d.log_name, resp.status, resp.body_excerpt());
         }
         self.state.stats.max_used_weight = self.limits.max_used(limits::WEIGHT_RULE);
         if is_timestamp_reject(resp) {
@@ -440,18 +479,21 @@ impl Gateway {
     // ---- commands ------------------------------------------------------------------------
 
     fn on_new(&mut self, order_id: OrderId, request: OrderRequest) -> Result<(), ReportsClosed> {
+        if self.d.settle_gaps_before_new_orders {
+            self.settle_gaps(request.account)?;
+        }
         let account = self.account_index.get(&request.account).copied();
         let inst = self.by_id.get(&request.instrument).copied();
         let local_reject = match (account, inst) {
             (_, None) => Some(RejectReason::UnknownInstrument),
             (None, _) => Some(RejectReason::Other),
             (Some(_), _) if !self.state.may_send(request.account) => Some(RejectReason::PrivateStreamDown),
-            (Some(acct), _) if !self.admit(acct, limits::NEW_ORDER) => Some(RejectReason::RateLimited),
+            (Some(acct), _) if !self.admit(acct, self.d.costs.new_order) => Some(RejectReason::RateLimited),
             _ => None,
         };
         let (Some(acct), Some(idx), None) = (account, inst, local_reject) else {
             let reason = local_reject.unwrap_or(RejectReason::Other);
-            log::warn!("binance gateway: order {order_id} refused before sending: {reason:?}");
+            log::warn!("{} gateway: order {order_id} refused before sending: {reason:?}", self.d.log_name);
             let r = self.state.blank(
                 order_id,
                 request.account,
@@ -471,21 +513,7 @@ impl Gateway {
             Side::Sell => "SELL",
         };
         let mut params: Vec<(&str, &str)> = vec![("symbol", &symbol), ("side", side)];
-        match (request.order_type, request.tif) {
-            (OrderType::Market, _) => params.push(("type", "MARKET")),
-            (OrderType::Limit, TimeInForce::PostOnly) => params.push(("type", "LIMIT_MAKER")),
-            (OrderType::Limit, tif) => {
-                params.push(("type", "LIMIT"));
-                params.push((
-                    "timeInForce",
-                    match tif {
-                        TimeInForce::Ioc => "IOC",
-                        TimeInForce::Fok => "FOK",
-                        _ => "GTC",
-                    },
-                ));
-            }
-        }
+        (self.d.order_type_params)(&request, &mut params);
         params.push(("quantity", qty.as_str()));
         if request.order_type == OrderType::Limit {
             params.push(("price", price.as_str()));
@@ -494,14 +522,20 @@ impl Gateway {
         params.push(("newOrderRespType", "ACK"));
         self.state.insert(order_id, request);
         self.state.stats.orders_sent += 1;
-        let result = self
-            .signed_resyncing(acct, Req { method: "POST", path: ORDER_PATH, params: &params, cost: limits::NEW_ORDER });
+        let result = self.signed_resyncing(
+            acct,
+            Req { method: "POST", path: self.d.order_path, params: &params, cost: self.d.costs.new_order },
+        );
         match result {
             Ok(resp) if resp.status == 200 => match serde_json::from_slice::<AckAnswer>(&resp.body) {
                 Ok(ack) => self.state.ensure_accepted(order_id, ack.order_id, ms_to_nanos(ack.transact_time)),
                 Err(e) => {
                     self.state.stats.malformed += 1;
-                    log::warn!("binance gateway: order {order_id}: unreadable answer ({e}): {}", resp.body_excerpt());
+                    log::warn!(
+                        "{} gateway: order {order_id}: unreadable answer ({e}): {}",
+                        self.d.log_name,
+                        resp.body_excerpt()
+                    );
                     self.state.schedule(order_id, QueryReason::UnknownFate, Duration::ZERO);
                     Ok(())
                 }
@@ -513,8 +547,12 @@ impl Gateway {
             }
             Ok(resp) => {
                 let (code, msg) = api_error(&resp.body);
-                let reason = reject_reason(resp.status, code, &msg);
-                log::info!("binance gateway: order {order_id} rejected: HTTP {}, code {code}, {msg:?}", resp.status);
+                let reason = (self.d.reject_reason)(resp.status, code, &msg);
+                log::info!(
+                    "{} gateway: order {order_id} rejected: HTTP {}, code {code}, {msg:?}",
+                    self.d.log_name,
+                    resp.status
+                );
                 self.state.finish_order(order_id, ReportKind::Rejected(reason), WallClock.now())
             }
             Err(e) if !e.sent => {
@@ -547,16 +585,17 @@ impl Gateway {
         let (Some(&acct), Some(&idx)) = (self.account_index.get(&account), self.by_id.get(&instrument)) else {
             return reject(self, RejectReason::UnknownOrder);
         };
-        if !self.admit(acct, limits::CANCEL) {
+        if !self.admit(acct, self.d.costs.cancel) {
             return reject(self, RejectReason::RateLimited);
         }
         let symbol = self.instruments[idx].symbol().to_string();
         let client_id = ClientOrderId::new(self.run_id, order_id);
         self.state.stats.cancel_requests += 1;
         let params = [("symbol", symbol.as_str()), ("origClientOrderId", client_id.as_str())];
-        match self
-            .signed_resyncing(acct, Req { method: "DELETE", path: ORDER_PATH, params: &params, cost: limits::CANCEL })
-        {
+        match self.signed_resyncing(
+            acct,
+            Req { method: "DELETE", path: self.d.order_path, params: &params, cost: self.d.costs.cancel },
+        ) {
             // The stream's CANCELED event reports it.
             Ok(resp) if resp.status == 200 => Ok(()),
             Ok(resp) if resp.status >= 500 => {
@@ -569,13 +608,17 @@ impl Gateway {
             }
             Ok(resp) => {
                 let (code, msg) = api_error(&resp.body);
-                log::info!("binance gateway: cancel of {order_id} refused: HTTP {}, code {code}, {msg:?}", resp.status);
+                log::info!(
+                    "{} gateway: cancel of {order_id} refused: HTTP {}, code {code}, {msg:?}",
+                    self.d.log_name,
+                    resp.status
+                );
                 let reason = if matches!(resp.status, 418 | 429) {
                     RejectReason::RateLimited
                 } else if code == CODE_CANCEL_REJECTED {
                     RejectReason::UnknownOrder
                 } else {
-                    reject_reason(resp.status, code, &msg)
+                    (self.d.reject_reason)(resp.status, code, &msg)
                 };
                 reject(self, reason)
             }
@@ -589,7 +632,7 @@ impl Gateway {
 
     fn on_cancel_all(&mut self, account: AccountId, instrument: Option<InstrumentId>) {
         let Some(&acct) = self.account_index.get(&account) else {
-            log::warn!("binance gateway: cancel-all for unknown account {account}");
+            log::warn!("{} gateway: cancel-all for unknown account {account}", self.d.log_name);
             return;
         };
         let symbols: Vec<String> = match instrument {
@@ -597,8 +640,8 @@ impl Gateway {
             None => self.instruments.iter().map(|i| i.symbol().to_string()).collect(),
         };
         for symbol in symbols {
-            if !self.admit(acct, limits::CANCEL) {
-                log::warn!("binance gateway: cancel-all of {symbol} skipped: rate limited");
+            if !self.admit(acct, self.d.costs.cancel) {
+                log::warn!("{} gateway: cancel-all of {symbol} skipped: rate limited", self.d.log_name);
                 continue;
             }
             self.state.stats.cancel_requests += 1;
@@ -606,9 +649,9 @@ impl Gateway {
                 acct,
                 Req {
                     method: "DELETE",
-                    path: OPEN_ORDERS_PATH,
+                    path: self.d.cancel_all_path,
                     params: &[("symbol", symbol.as_str())],
-                    cost: limits::CANCEL,
+                    cost: self.d.costs.cancel,
                 },
             ) {
                 Ok(resp) if resp.status == 200 => {}
@@ -616,7 +659,8 @@ impl Gateway {
                     let (code, msg) = api_error(&resp.body);
                     if code != CODE_CANCEL_REJECTED {
                         log::warn!(
-                            "binance gateway: cancel-all of {symbol}: HTTP {}, code {code}, {msg:?}",
+                            "{} gateway: cancel-all of {symbol}: HTTP {}, code {code}, {msg:?}",
+                            self.d.log_name,
                             resp.status
                         );
                     }
@@ -652,11 +696,18 @@ mod tests {
     use crate::kit::http::tls_config;
     use qt_core::Liquidity;
     use qt_core::queue::spsc;
-    use qt_core::{InstrumentKind, InstrumentSpec, StrategyId, Venue};
+    use qt_core::{InstrumentKind, InstrumentSpec, StrategyId, TimeInForce, Venue};
 
     const RUN: u32 = 7;
 
     fn gateway() -> (Gateway, Producer<OrderCommand>, Consumer<ExecutionReport>) {
+        gateway_for(&SPOT, Box::new(IgnoreEvents))
+    }
+
+    fn gateway_for(
+        d: &'static Dialect,
+        events: Box<dyn EventSink>,
+    ) -> (Gateway, Producer<OrderCommand>, Consumer<ExecutionReport>) {
         let spec = InstrumentSpec {
             venue: Venue::Binance,
             symbol: "BTCUSDT".into(),
@@ -683,7 +734,7 @@ mod tests {
         let http = HttpsClient::new(endpoint, name, tls_config(None).unwrap(), Duration::from_millis(10));
         let (orders_tx, _orders_rx) = spsc(8);
         let (reports_tx, reports_rx) = spsc(64);
-        (Gateway::new(&cfg, http, reports_tx), orders_tx, reports_rx)
+        (Gateway::new(&cfg, d, events, http, reports_tx), orders_tx, reports_rx)
     }
 
     fn live(g: &mut Gateway, id: u64, qty: i64) {
@@ -802,5 +853,55 @@ mod tests {
             (Qty::from_units(30), Qty::from_units(70), Notional::parse("0.001").unwrap())
         );
         assert_eq!(g.state.stats.fills_without_fee, 1);
+    }
+
+    /// The USD-M docs' `ORDER_TRADE_UPDATE` sample (`testdata/binance_usdm/orders/`), as ours.
+    fn usdm_sample(x: &str, l: &str, z: &str, px: &str, n: &str, t: i64) -> String {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/binance_usdm/orders/uds_order_trade_update.json");
+        let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let o = &mut v["o"];
+        o["c"] = ClientOrderId::new(RUN, OrderId(1)).to_string().into();
+        (o["x"], o["l"], o["z"], o["L"], o["n"], o["t"]) =
+            (x.into(), l.into(), z.into(), px.into(), n.into(), t.into());
+        v.to_string()
+    }
+
+    #[test]
+    fn usdm_order_trade_updates_become_reports_and_account_updates_go_to_the_sink() {
+        struct Count(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+        impl EventSink for Count {
+            fn on_event(&mut self, _: AccountId, e: &str, _: &str, _: &mut GatewayStats) -> Result<(), String> {
+                if e == "ACCOUNT_UPDATE" {
+                    self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+                Ok(())
+            }
+        }
+        let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (mut g, _orders, mut rx) = gateway_for(&crate::binance_usdm::dialect::USDM, Box::new(Count(seen.clone())));
+        live(&mut g, 1, 100);
+        g.on_frame(0, &usdm_sample("NEW", "0", "0", "0", "0", 0)).unwrap();
+        let fill = usdm_sample("TRADE", "0.00040", "0.00040", "65000.00", "0.0026", 21);
+        g.on_frame(0, &fill).unwrap();
+        g.on_frame(0, &fill).unwrap();
+        let r = drain(&mut rx);
+        assert_eq!(r.len(), 2, "{r:?}");
+        assert_eq!((r[0].kind, r[0].venue_order_id), (ReportKind::Accepted, 8_886_774));
+        assert_eq!(
+            (r[1].kind, r[1].last_qty, r[1].cum_qty),
+            (ReportKind::Fill, Qty::from_units(40), Qty::from_units(40))
+        );
+        assert_eq!((r[1].fee, r[1].liquidity), (Notional::parse("0.0026").unwrap(), Liquidity::Taker));
+        assert_eq!(g.state.stats.duplicate_fills, 1);
+        let cancel = usdm_sample("CANCELED", "0", "0.00040", "0", "0", 0);
+        g.on_frame(0, &cancel).unwrap();
+        assert_eq!(drain(&mut rx)[0].kind, ReportKind::Canceled);
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/binance_usdm/orders/uds_account_update.json");
+        g.on_frame(0, &std::fs::read_to_string(path).unwrap()).unwrap();
+        assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 1);
+        // Spot's event name is not an order event on USD-M: the sink's, never a report.
+        g.on_frame(0, r#"{"e":"executionReport"}"#).unwrap();
+        assert!(drain(&mut rx).is_empty());
+        assert_eq!((seen.load(std::sync::atomic::Ordering::SeqCst), g.state.stats.malformed), (1, 0));
     }
 }

@@ -18,12 +18,14 @@
 //! ```
 //!
 //! - User data: by default through the WebSocket API subscription Binance now documents
-//!   (`ws_api_stream`); the listen-key stream (`user_stream`, deprecated by Binance) is used
-//!   when configured ([`UserData::ListenKey`]) or as the fallback when the WebSocket API cannot
-//!   be reached or refuses the subscription at start for a reason other than the key (logged
-//!   at warn). A refused key stops the start either way.
-//! - [`spawn`] validates the configuration (every problem at once), subscribes each account's
-//!   user data, and estimates the venue's clock, all *before* it
+//!   (`ws_api_stream`); the listen-key stream (`user_stream`, deprecated by Binance for spot) is
+//!   used when configured ([`UserData::ListenKey`]) or as the fallback when the WebSocket API
+//!   cannot be reached or refuses the subscription at start for a reason other than the key
+//!   (logged at warn). A refused key stops the start either way. While an account's stream is
+//!   down, and until its live orders are queried after the reconnect, its new orders are refused
+//!   before sending (`RejectReason::PrivateStreamDown`; `kit::order_state`).
+//! - [`spawn`] validates the configuration (every problem at once), creates each account's
+//!   listen key and opens its user data stream, and estimates the venue's clock, all *before* it
 //!   returns, so an order sent after `spawn` returns cannot fill unseen nor carry a timestamp
 //!   off the venue's clock; then it starts the threads.
 //! - New orders: `POST /api/v3/order` (signed, `newOrderRespType=ACK`, client order id
@@ -54,13 +56,16 @@
 //! Files: [`gateway`] (start-up, requests, commands; its stream events in
 //! `gateway/stream_events.rs`, its order queries and catch-up in `gateway/reconcile.rs`),
 //! `trades` (`myTrades`: a missing fill's real commission), [`account`] (balances),
-//! [`settle`] (a restart settling the orders an earlier run left open), `ws_api_stream` and
-//! `user_stream` (the WebSocket API and listen-key sessions the kit's stream thread drives), `limits`, `server_time`, `signer`
-//! (HMAC), [`errors`] (code mapping; [`GatewayError`] is the kit's).
+//! [`settle`] (a restart settling the orders an earlier run left open), `user_stream` (the
+//! listen-key session the kit's stream thread drives), `ws_api_stream` (the WebSocket API session), `limits`, `server_time`, `signer`
+//! (HMAC), [`errors`] (code mapping; [`GatewayError`] is the kit's), `dialect` (what differs
+//! between the Binance APIs this code speaks: spot's `dialect::SPOT` here, USD-M futures'
+//! in [`crate::binance_usdm`], which runs this same gateway).
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod account;
+pub(crate) mod dialect;
 pub mod errors;
 pub mod gateway;
 pub(crate) mod limits;
@@ -74,9 +79,6 @@ pub(crate) mod ws_api_stream;
 pub use crate::kit::stats::{GatewayStats, RejectCounts};
 pub use errors::GatewayError;
 pub use gateway::spawn;
-
-/// The venue's name in messages.
-pub(crate) const VENUE_NAME: &str = "Binance";
 
 use qt_core::stats::StatsHandle;
 use qt_core::stats::blocks::GatewayClockStats;
@@ -120,7 +122,7 @@ pub struct BinanceGatewayConfig {
     /// Where the gateway thread publishes its clock estimate in the stats file (a private
     /// block when `None`).
     pub clock_stats: Option<StatsHandle<GatewayClockStats>>,
-    /// How each account's user data arrives.
+    /// How each account's user data arrives (spot; USD-M always uses the listen-key stream).
     pub user_data: UserData,
     /// WebSocket API base URL (`wss://ws-api.binance.com:443`; the path `/ws-api/v3` is
     /// added). `None`: production's when `ws_url` is production's stream, else `ws_url`'s

@@ -21,20 +21,21 @@ struct TimeAnswer {
 }
 
 /// One request for the venue's time, Unix ms; the error says why there is none.
-pub(crate) fn server_time(http: &mut HttpsClient) -> Result<i64, String> {
-    let resp = http.request("GET", TIME_PATH, "", &[]).map_err(|e| e.to_string())?;
+pub(crate) fn server_time(http: &mut HttpsClient, path: &str) -> Result<i64, String> {
+    let resp = http.request("GET", path, "", &[]).map_err(|e| e.to_string())?;
     if resp.status != 200 {
-        return Err(format!("{TIME_PATH}: HTTP {}: {}", resp.status, resp.body_excerpt()));
+        return Err(format!("{path}: HTTP {}: {}", resp.status, resp.body_excerpt()));
     }
     serde_json::from_slice::<TimeAnswer>(&resp.body)
         .map(|a| a.server_time)
-        .map_err(|e| format!("{TIME_PATH}: unreadable ({e}): {}", resp.body_excerpt()))
+        .map_err(|e| format!("{path}: unreadable ({e}): {}", resp.body_excerpt()))
 }
 
-/// `cfg`'s clock synced once against the venue through `http` (on failure: logged, offset 0).
-pub(crate) fn synced_clock(cfg: &BinanceGatewayConfig, http: &mut HttpsClient) -> TimeSync {
+/// `cfg`'s clock synced once against the venue's `time_path` through `http` (on failure:
+/// logged, offset 0).
+pub(crate) fn synced_clock(cfg: &BinanceGatewayConfig, http: &mut HttpsClient, time_path: &str) -> TimeSync {
     let mut time = TimeSync::new(cfg.clock.clone(), cfg.time_sync_every);
-    match time.sync(Instant::now(), || server_time(http)) {
+    match time.sync(Instant::now(), || server_time(http, time_path)) {
         Ok(e) => log::info!("binance: venue clock offset {} ms (round trip {} ms)", e.offset_ms, e.rtt_ms),
         Err(e) => log::warn!("binance: venue clock not synced, signing with the local clock: {e}"),
     }

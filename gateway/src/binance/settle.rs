@@ -7,13 +7,14 @@
 //! (like [`crate::binance::account`]): its own connection, blocking for up to the request
 //! timeout per request, allocating freely. The signed query string is never logged.
 
+use crate::binance::BinanceGatewayConfig;
+use crate::binance::dialect::SPOT;
 use crate::binance::errors::{CODE_NO_SUCH_ORDER, GatewayError, is_auth_refusal};
 use crate::binance::gateway::{now_ms, validate};
-use crate::binance::server_time::synced_clock;
+use crate::binance::server_time::{TIME_PATH, synced_clock};
 use crate::binance::signer::{Signer, signed_query};
 use crate::binance::trades::{MY_TRADES_PATH, parse_trades, to_fill};
 use crate::binance::user_stream::api_error;
-use crate::binance::{BinanceGatewayConfig, VENUE_NAME};
 use crate::kit::http::{HttpsClient, Response, server_name, tls_config};
 use crate::kit::time_sync::TimeSync;
 use qt_core::{AccountId, Instrument, Nanos, Qty};
@@ -108,8 +109,10 @@ impl Settler {
     pub fn new(cfg: &BinanceGatewayConfig) -> Result<Self, GatewayError> {
         let (rest, _, _) = validate(cfg)?;
         let tls = tls_config(cfg.ca_file.as_deref())?;
-        let name = server_name(&rest, cfg.server_name.as_deref())
-            .map_err(|m| GatewayError::Config { venue: VENUE_NAME, problems: vec![format!("server_name: {m}")] })?;
+        let name = server_name(&rest, cfg.server_name.as_deref()).map_err(|m| GatewayError::Config {
+            venue: SPOT.venue_name,
+            problems: vec![format!("server_name: {m}")],
+        })?;
         let url = rest.url.clone();
         let http = HttpsClient::new(rest, name, tls, cfg.request_timeout);
         let accounts = cfg.accounts.iter().map(|(a, k, s)| (*a, k.clone(), Signer::new(s))).collect();
@@ -126,14 +129,14 @@ impl Settler {
         let url = format!("{}{path}", self.url);
         let Some((_, key, signer)) = self.accounts.iter().find(|(a, _, _)| *a == account) else {
             return Err(GatewayError::Config {
-                venue: VENUE_NAME,
+                venue: SPOT.venue_name,
                 problems: vec![format!("account {} has no key here", account.0)],
             });
         };
         let (key, signer) = (key.clone(), signer.clone());
         let time = match self.time.take() {
             Some(t) => t,
-            None => synced_clock(&self.cfg, &mut self.http),
+            None => synced_clock(&self.cfg, &mut self.http, TIME_PATH),
         };
         let query = signed_query(&signer, params, &self.recv_window, time.venue_ms());
         self.time = Some(time);

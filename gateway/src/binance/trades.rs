@@ -32,7 +32,8 @@ pub(crate) struct AccountTrade {
     #[serde(rename = "commissionAsset")]
     pub(crate) commission_asset: String,
     pub(crate) time: i64,
-    #[serde(rename = "isMaker")]
+    /// Spot's `isMaker`, USD-M's `maker` (`GET /fapi/v1/userTrades`).
+    #[serde(rename = "isMaker", alias = "maker")]
     pub(crate) is_maker: bool,
 }
 

@@ -86,16 +86,18 @@ struct ListenKeyAnswer {
 /// The user-data-stream path.
 pub(crate) const USER_DATA_STREAM: &str = "/api/v3/userDataStream";
 
-/// `method /api/v3/userDataStream` with the API key; for PUT/DELETE the listen key as a parameter.
+/// `method <path>` (`/api/v3/userDataStream`, `/fapi/v1/listenKey`) with the API key; for
+/// PUT/DELETE the listen key as a parameter.
 pub(crate) fn listen_key_request(
     http: &mut HttpsClient,
+    path: &str,
     method: &str,
     api_key: &str,
     key: Option<&str>,
 ) -> Result<Option<String>, KeyError> {
     let query = key.map(|k| format!("listenKey={k}")).unwrap_or_default();
     let resp = http
-        .request(method, USER_DATA_STREAM, &query, &[("X-MBX-APIKEY", api_key)])
+        .request(method, path, &query, &[("X-MBX-APIKEY", api_key)])
         .map_err(|e| KeyError::Transport(e.to_string()))?;
     if resp.status != 200 {
         let (code, msg) = api_error(&resp.body);
@@ -146,6 +148,8 @@ pub(crate) struct UserStream {
     rest: HttpsClient,
     /// Where the stream is.
     target: WsTarget,
+    /// The listen key endpoint.
+    path: &'static str,
     /// The current listen key (empty until the first is created).
     listen_key: String,
     /// When the listen key is next kept alive.
@@ -162,17 +166,23 @@ impl std::fmt::Debug for UserStream {
 }
 
 impl UserStream {
-    /// A session for `account`, not yet open.
-    pub(crate) fn new(account: AccountId, api_key: String, rest: HttpsClient, target: WsTarget) -> Self {
+    /// A session for `account` whose listen key lives at `path`, not yet open.
+    pub(crate) fn new(
+        account: AccountId,
+        api_key: String,
+        rest: HttpsClient,
+        target: WsTarget,
+        path: &'static str,
+    ) -> Self {
         let next_keepalive = Instant::now() + KEEPALIVE_EVERY;
-        Self { account, api_key, rest, target, listen_key: String::new(), next_keepalive }
+        Self { account, api_key, rest, target, path, listen_key: String::new(), next_keepalive }
     }
 
     /// The first connection, at start-up: creates the listen key and connects; the error names
     /// what failed (a refused key is [`GatewayError::AuthRejected`]).
     pub(crate) fn start(&mut self) -> Result<Ws, GatewayError> {
-        let url = format!("{}{USER_DATA_STREAM}", self.rest.endpoint().url);
-        let key = listen_key_request(&mut self.rest, "POST", &self.api_key, None)
+        let url = format!("{}{}", self.rest.endpoint().url, self.path);
+        let key = listen_key_request(&mut self.rest, self.path, "POST", &self.api_key, None)
             .map_err(|e| e.into_gateway_error("POST", url.clone()).for_account(self.account, is_auth_refusal))?
             .ok_or_else(|| GatewayError::BadAnswer { method: "POST", url, body: String::new() })?;
         self.listen_key = key;
@@ -185,7 +195,7 @@ impl StreamSession for UserStream {
     /// Asks for the listen key (the live one, or a new one if it expired) and connects.
     #[cold]
     fn open(&mut self) -> Result<Ws, String> {
-        match listen_key_request(&mut self.rest, "POST", &self.api_key, None) {
+        match listen_key_request(&mut self.rest, self.path, "POST", &self.api_key, None) {
             Ok(Some(key)) => self.listen_key = key,
             Ok(None) => return Err("no listen key in the answer".into()),
             Err(e) => return Err(format!("creating the listen key: {e}")),
@@ -206,7 +216,7 @@ impl StreamSession for UserStream {
             return Ok(());
         }
         self.next_keepalive = now + KEEPALIVE_EVERY;
-        match listen_key_request(&mut self.rest, "PUT", &self.api_key, Some(&self.listen_key)) {
+        match listen_key_request(&mut self.rest, self.path, "PUT", &self.api_key, Some(&self.listen_key)) {
             Ok(_) => Ok(()),
             Err(KeyError::Venue { code: CODE_INVALID_LISTEN_KEY, .. }) => {
                 Err("listen key expired (keepalive refused)".into())
@@ -223,7 +233,7 @@ impl StreamSession for UserStream {
         if self.listen_key.is_empty() {
             return;
         }
-        if let Err(e) = listen_key_request(&mut self.rest, "DELETE", &self.api_key, Some(&self.listen_key)) {
+        if let Err(e) = listen_key_request(&mut self.rest, self.path, "DELETE", &self.api_key, Some(&self.listen_key)) {
             log::debug!("binance user stream: deleting the listen key: {e}");
         }
     }

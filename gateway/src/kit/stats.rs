@@ -87,4 +87,10 @@ pub struct GatewayStats {
     /// Requests the venue refused for their timestamp (Binance -1021); each makes the clock due
     /// for a re-estimate, and an order or cancel is sent once more after it.
     pub timestamp_rejects: u64,
+    /// Funding payments the stream showed and the gateway sent to the core (USD-M's
+    /// `ACCOUNT_UPDATE` `FUNDING_FEE`).
+    pub funding_payments: u64,
+    /// Funding payments the stream showed that were not booked (no single contract to book them
+    /// on, or no room in the control channel); each logged at error. PnL lacks these.
+    pub funding_unbooked: u64,
 }

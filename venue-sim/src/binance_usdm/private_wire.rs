@@ -202,6 +202,11 @@ pub(super) fn account_update(
     now_ms: i64,
 ) -> Value {
     let wb = amount_text(wallet(balance));
+    // `bc`, "balance change except PnL and commission": the funding booked (zero otherwise).
+    let bc = match reason {
+        PositionReason::Funding { amount, .. } => amount_text(*amount),
+        PositionReason::Fill { .. } => amount_text(Notional::ZERO),
+    };
     let (m, positions) = match reason {
         PositionReason::Fill { .. } => {
             let up = mark.map_or(Notional::ZERO, |m| p.unrealized(inst, m));
@@ -226,7 +231,7 @@ pub(super) fn account_update(
         "T": ms(p.updated),
         "a": {
             "m": m,
-            "B": [{ "a": balance.asset, "wb": wb, "cw": wb, "bc": "0" }],
+            "B": [{ "a": balance.asset, "wb": wb, "cw": wb, "bc": bc }],
             "P": positions,
         }
     })
@@ -338,5 +343,8 @@ mod tests {
         let funding = PositionReason::Funding { rate: Rate::from_bps(1), amount: Notional::ZERO };
         let ours = account_update(&inst, &funding, &p, &balance, None, 2);
         assert_eq!((ours["a"]["m"].as_str(), ours["a"]["P"].as_array().map(Vec::len)), (Some("FUNDING_FEE"), Some(0)));
+        let paid = PositionReason::Funding { rate: Rate::from_bps(1), amount: Notional::parse("-0.25").unwrap() };
+        let ours = account_update(&inst, &paid, &p, &balance, None, 2);
+        assert_eq!(ours["a"]["B"][0]["bc"], "-0.25000000", "the funding booked is the balance change");
     }
 }

@@ -8,16 +8,15 @@
 //! Cold paths of the gateway thread: each query blocks it for at most the request timeout;
 //! allocates per query.
 
-use super::{Gateway, ORDER_PATH, QueryAnswer, Req, inst_notional, ms_to_nanos};
+use super::{Gateway, QueryAnswer, RECONNECT_QUERY_DELAY, Req, inst_notional, ms_to_nanos};
 use crate::binance::errors::CODE_NO_SUCH_ORDER;
-use crate::binance::limits;
-use crate::binance::trades::{MY_TRADES_PATH, TradeFill, parse_trades, recovered_fills};
+use crate::binance::trades::{TradeFill, parse_trades, recovered_fills};
 use crate::binance::user_stream::api_error;
 use crate::kit::order_state::{NOT_FOUND_LIMIT, QueryReason, Reconcile, ReportsClosed};
 use qt_core::money::{NOTIONAL_SCALE, div_round_i128};
 use qt_core::{
-    ClientOrderId, Clock as _, Liquidity, Nanos, Notional, OrderId, Price, Qty, RejectReason, ReportKind, Rounding,
-    WallClock,
+    AccountId, ClientOrderId, Clock as _, Liquidity, Nanos, Notional, OrderId, Price, Qty, RejectReason, ReportKind,
+    Rounding, WallClock,
 };
 use std::time::{Duration, Instant};
 
@@ -40,6 +39,35 @@ impl Gateway {
         Ok(due.len())
     }
 
+    /// Runs the pending gap queries of `account`'s orders now, waiting first until they are due
+    /// (at most [`RECONNECT_QUERY_DELAY`]: the reconnected stream's subscription), so what its
+    /// stream missed is reported before a new order of the account is sent.
+    #[cold]
+    pub(super) fn settle_gaps(&mut self, account: AccountId) -> Result<(), ReportsClosed> {
+        let jobs: Vec<Reconcile> = self
+            .state
+            .pending()
+            .iter()
+            .filter(|r| {
+                r.reason == QueryReason::Gap
+                    && self.state.get(&r.order_id).is_some_and(|o| o.request.account == account)
+            })
+            .copied()
+            .collect();
+        let Some(latest) = jobs.iter().map(|r| r.due).max() else { return Ok(()) };
+        let wait = latest.saturating_duration_since(Instant::now()).min(RECONNECT_QUERY_DELAY);
+        log::info!(
+            "{} gateway: settling {} order(s) of account {account} after a stream gap before a new order (waiting {wait:?})",
+            self.d.log_name,
+            jobs.len()
+        );
+        std::thread::sleep(wait);
+        for job in jobs {
+            self.reconcile(job)?;
+        }
+        Ok(())
+    }
+
     #[cold]
     fn reconcile(&mut self, job: Reconcile) -> Result<(), ReportsClosed> {
         let Some(o) = self.state.get(&job.order_id) else {
@@ -60,9 +88,9 @@ impl Gateway {
             acct,
             Req {
                 method: "GET",
-                path: ORDER_PATH,
+                path: self.d.order_path,
                 params: &[("symbol", &symbol), ("origClientOrderId", client_id.as_str())],
-                cost: limits::QUERY_ORDER,
+                cost: self.d.costs.query_order,
             },
         );
         let retry = |g: &mut Self, not_found: bool| g.state.retry(order_id, not_found);
@@ -78,12 +106,18 @@ impl Gateway {
             if code == CODE_NO_SUCH_ORDER {
                 let accepted = self.state.get(&order_id).is_some_and(|o| o.accepted);
                 if accepted {
-                    log::warn!("binance gateway: order {order_id} is live here but unknown to the venue ({msg:?})");
+                    log::warn!(
+                        "{} gateway: order {order_id} is live here but unknown to the venue ({msg:?})",
+                        self.d.log_name
+                    );
                     self.state.settled(order_id);
                     return Ok(());
                 }
                 if retry(self, true) >= NOT_FOUND_LIMIT {
-                    log::warn!("binance gateway: order {order_id} never reached the venue; reporting it rejected");
+                    log::warn!(
+                        "{} gateway: order {order_id} never reached the venue; reporting it rejected",
+                        self.d.log_name
+                    );
                     return self.state.finish_order(
                         order_id,
                         ReportKind::Rejected(RejectReason::Other),
@@ -91,7 +125,11 @@ impl Gateway {
                     );
                 }
             } else {
-                log::warn!("binance gateway: query of order {order_id}: HTTP {}, code {code}, {msg:?}", resp.status);
+                log::warn!(
+                    "{} gateway: query of order {order_id}: HTTP {}, code {code}, {msg:?}",
+                    self.d.log_name,
+                    resp.status
+                );
                 retry(self, false);
             }
             return Ok(());
@@ -100,7 +138,11 @@ impl Gateway {
             Ok(a) => a,
             Err(e) => {
                 self.state.stats.malformed += 1;
-                log::warn!("binance gateway: query of order {order_id}: unreadable ({e}): {}", resp.body_excerpt());
+                log::warn!(
+                    "{} gateway: query of order {order_id}: unreadable ({e}): {}",
+                    self.d.log_name,
+                    resp.body_excerpt()
+                );
                 retry(self, false);
                 return Ok(());
             }
@@ -110,7 +152,7 @@ impl Gateway {
             Ok(q) => q,
             Err(e) => {
                 self.state.stats.malformed += 1;
-                log::warn!("binance gateway: query of order {order_id}: executedQty: {e}");
+                log::warn!("{} gateway: query of order {order_id}: executedQty: {e}", self.d.log_name);
                 retry(self, false);
                 return Ok(());
             }
@@ -177,9 +219,10 @@ impl Gateway {
             .filter(|p| p.is_positive())
             .unwrap_or(o.request.price);
         log::warn!(
-            "binance gateway: order {order_id}: {} filled at the venue without a stream event; its trades are \
+            "{} gateway: order {order_id}: {} filled at the venue without a stream event; its trades are \
              not known ({why}); reporting it at {} with its FEE UNKNOWN (booked as zero, counted as a fill \
              without fee)",
+            self.d.log_name,
             inst.qty_text(missing),
             inst.price_text(price)
         );
@@ -198,26 +241,19 @@ impl Gateway {
         }
         let acct = *self.account_index.get(&o.request.account).ok_or("unknown account")?;
         let venue_order_id = o.venue_order_id;
-        if !self.admit(acct, limits::MY_TRADES) {
+        let (path, cost) = (self.d.trades_path, self.d.costs.trades);
+        if !self.admit(acct, cost) {
             return Err("rate limited".into());
         }
         let symbol = self.instruments[idx].symbol().to_string();
         let id_text = venue_order_id.to_string();
         self.state.stats.trade_queries += 1;
         let resp = self
-            .signed(
-                acct,
-                Req {
-                    method: "GET",
-                    path: MY_TRADES_PATH,
-                    params: &[("symbol", &symbol), ("orderId", &id_text)],
-                    cost: limits::MY_TRADES,
-                },
-            )
-            .map_err(|e| format!("{MY_TRADES_PATH}: {e}"))?;
+            .signed(acct, Req { method: "GET", path, params: &[("symbol", &symbol), ("orderId", &id_text)], cost })
+            .map_err(|e| format!("{path}: {e}"))?;
         if resp.status != 200 {
             let (code, msg) = api_error(&resp.body);
-            return Err(format!("{MY_TRADES_PATH}: HTTP {}, code {code}, {msg:?}", resp.status));
+            return Err(format!("{path}: HTTP {}, code {code}, {msg:?}", resp.status));
         }
         let trades = parse_trades(&resp.body).map_err(|e| {
             self.state.stats.malformed += 1;
@@ -239,7 +275,8 @@ impl Gateway {
                 self.state.stats.fees_not_in_quote += 1;
             }
             log::info!(
-                "binance gateway: order {order_id}: trade {} ({} at {}, commission {}) found by query",
+                "{} gateway: order {order_id}: trade {} ({} at {}, commission {}) found by query",
+                self.d.log_name,
                 f.trade_id,
                 self.instruments[idx].qty_text(f.qty),
                 self.instruments[idx].price_text(f.price),

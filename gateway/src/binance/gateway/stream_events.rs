@@ -1,7 +1,9 @@
 //! The user data stream's side of the gateway thread: connects, drops and frames from the
-//! stream threads' channel become reports — `executionReport` NEW / TRADE / CANCELED / EXPIRED /
+//! stream threads' channel become reports — spot's `executionReport` (USD-M's
+//! `ORDER_TRADE_UPDATE`, the same fields in its `o` object) NEW / TRADE / CANCELED / EXPIRED /
 //! REJECTED of this run's orders — de-duplicated by trade id and cumulative quantity; a frame
-//! that cannot be read, or a reconnect, schedules a query of the account's live orders.
+//! that cannot be read, or a reconnect, schedules a query of the account's live orders. Other
+//! events go to the dialect's event sink (USD-M's `ACCOUNT_UPDATE`).
 //!
 //! Runs on the gateway thread; allocates per frame (JSON); never panics on a frame.
 
@@ -17,7 +19,14 @@ struct EventProbe {
     e: String,
 }
 
-/// An `executionReport` (the fields used; names as Binance sends them).
+/// USD-M's `ORDER_TRADE_UPDATE`: the order's fields in `o`.
+#[derive(Debug, Deserialize)]
+struct Nested {
+    o: ExecReport,
+}
+
+/// An `executionReport` (the fields used; names as Binance sends them; USD-M's `o` object has
+/// the same names, without `C` and `Z`).
 #[derive(Debug, Deserialize)]
 struct ExecReport {
     #[serde(rename = "s")]
@@ -65,8 +74,9 @@ impl Gateway {
             }
             StreamEvent::Disconnected { reason } => {
                 log::warn!(
-                    "binance gateway: user stream of account #{} dropped: {reason}; its new orders are held until \
-                     it is back and its live orders are reconciled",
+                    "{} gateway: user stream of account #{} dropped: {reason}; its new orders are held until it is \
+                     back and its live orders are reconciled",
+                    self.d.log_name,
                     msg.account
                 );
                 if let Some(id) = self.accounts.get(msg.account).map(|a| a.id) {
@@ -88,7 +98,11 @@ impl Gateway {
     fn malformed(&mut self, acct: usize, what: &str, text: &str) {
         self.state.stats.malformed += 1;
         let end = text.char_indices().nth(500).map_or(text.len(), |(i, _)| i);
-        log::warn!("binance gateway: malformed user stream frame ({what}); querying live orders: {}", &text[..end]);
+        log::warn!(
+            "{} gateway: malformed user stream frame ({what}); querying live orders: {}",
+            self.d.log_name,
+            &text[..end]
+        );
         self.query_account_orders(acct, Duration::ZERO);
     }
 
@@ -115,11 +129,22 @@ impl Gateway {
                 return Ok(());
             }
         };
-        if probe.e != "executionReport" {
-            // outboundAccountPosition, balanceUpdate, listStatus, ...: not ours to report.
+        if probe.e != self.d.order_event {
+            // outboundAccountPosition, balanceUpdate, listStatus, ACCOUNT_UPDATE, ...: the sink's.
+            let Some(id) = self.accounts.get(acct).map(|a| a.id) else { return Ok(()) };
+            if let Err(what) = self.events.on_event(id, &probe.e, text, &mut self.state.stats) {
+                self.state.stats.malformed += 1;
+                let end = text.char_indices().nth(500).map_or(text.len(), |(i, _)| i);
+                log::warn!("{} gateway: malformed {} event ({what}): {}", self.d.log_name, probe.e, &text[..end]);
+            }
             return Ok(());
         }
-        let ev = match ExecReport::deserialize(&event) {
+        let parsed = if self.d.order_fields_in_o {
+            Nested::deserialize(&event).map(|n| n.o)
+        } else {
+            ExecReport::deserialize(&event)
+        };
+        let ev = match parsed {
             Ok(ev) => ev,
             Err(e) => {
                 self.malformed(acct, &e.to_string(), text);
@@ -132,16 +157,20 @@ impl Gateway {
             _ => ev.client_id.as_str(),
         };
         let Some((run, order_id)) = ClientOrderId::parse(client_id) else {
-            log::debug!("binance gateway: event of foreign order {client_id:?} ignored");
+            log::debug!("{} gateway: event of foreign order {client_id:?} ignored", self.d.log_name);
             return Ok(());
         };
         if run != self.run_id {
-            log::debug!("binance gateway: event of run {run:08x}'s order {order_id} ignored");
+            log::debug!("{} gateway: event of run {run:08x}'s order {order_id} ignored", self.d.log_name);
             return Ok(());
         }
         let Some(order) = self.state.get(&order_id) else {
             self.state.stats.unknown_order_events += 1;
-            log::debug!("binance gateway: {} event for order {order_id}, which is no longer live", ev.exec_type);
+            log::debug!(
+                "{} gateway: {} event for order {order_id}, which is no longer live",
+                self.d.log_name,
+                ev.exec_type
+            );
             return Ok(());
         };
         let Some(&idx) = self.by_id.get(&order.request.instrument) else { return Ok(()) };
@@ -173,7 +202,7 @@ impl Gateway {
             }
             "REJECTED" => self.state.finish_order(order_id, ReportKind::Rejected(RejectReason::Other), ts),
             other => {
-                log::debug!("binance gateway: execution type {other:?} of order {order_id} ignored");
+                log::debug!("{} gateway: execution type {other:?} of order {order_id} ignored", self.d.log_name);
                 Ok(())
             }
         }
