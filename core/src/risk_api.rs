@@ -61,13 +61,16 @@ pub enum BlockReason {
     BelowMinimum,
     /// Price or quantity off the instrument's grid.
     OffGrid,
+    /// Every venue of the account's chain that lists the instrument is unhealthy (routing).
+    NoHealthyVenue,
 }
 
 impl BlockReason {
     /// Number of reasons.
-    pub const COUNT: usize = 17;
+    pub const COUNT: usize = 18;
 
-    /// Every reason, in evaluation order.
+    /// Every reason, in evaluation order (`NoHealthyVenue`, decided by routing before the gate,
+    /// comes last: the index is the journal code, so new reasons are appended).
     pub const ALL: [BlockReason; Self::COUNT] = [
         BlockReason::EmergencyStop,
         BlockReason::GlobalRiskCritical,
@@ -86,6 +89,7 @@ impl BlockReason {
         BlockReason::OrderRate,
         BlockReason::BelowMinimum,
         BlockReason::OffGrid,
+        BlockReason::NoHealthyVenue,
     ];
 
     /// The snake_case name used in metrics labels and logs.
@@ -108,6 +112,7 @@ impl BlockReason {
             BlockReason::OrderRate => "order_rate",
             BlockReason::BelowMinimum => "below_minimum",
             BlockReason::OffGrid => "off_grid",
+            BlockReason::NoHealthyVenue => "no_healthy_venue",
         }
     }
 }

@@ -1,0 +1,230 @@
+//! Failover end to end in the engine: two venue links (a test gateway on each pair of rings)
+//! listing one canonical instrument; the primary stops answering, orders move to the second
+//! venue (counted, journaled), come back after the hold, and are refused with every venue down.
+use super::tests::PriceCap;
+use super::*;
+use crate::event::EventKind;
+use crate::instrument::{InstrumentSpec, Venue};
+use crate::journal::{JournalFullPolicy, JournalRings};
+use crate::money::Qty;
+use crate::order::Side;
+use crate::queue::spsc;
+use crate::routing::{HealthSettings, RouterSettings, RoutingPlan, Siblings};
+use crate::time::SimClock;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+const PRIMARY: VenueId = VenueId(0);
+const SECOND: VenueId = VenueId(1);
+const AT_PRIMARY: InstrumentId = InstrumentId(0);
+const AT_SECOND: InstrumentId = InstrumentId(1);
+
+/// Market records the test hands the engine, one batch per call.
+struct QueueFeed(Arc<Mutex<std::collections::VecDeque<MarketEvent>>>);
+
+impl FeedSource for QueueFeed {
+    fn name(&self) -> &str {
+        "queue"
+    }
+    fn poll(&mut self, local_now: Nanos, sink: &mut dyn FnMut(&MarketEvent)) -> usize {
+        let mut n = 0;
+        while let Some(mut ev) = self.0.lock().unwrap().pop_front() {
+            ev.local_ns = local_now;
+            sink(&ev);
+            n += 1;
+        }
+        n
+    }
+    fn state(&self) -> FeedState {
+        FeedState::Live
+    }
+}
+
+struct Rig {
+    engine: Engine<PriceCap>,
+    market: Arc<Mutex<std::collections::VecDeque<MarketEvent>>>,
+    orders: [Consumer<OrderCommand>; 2],
+    reports: [Producer<ExecutionReport>; 2],
+    control: crossbeam_channel::Sender<ControlCommand>,
+    journal: JournalRings,
+}
+
+fn rig(return_after: Duration) -> Rig {
+    let mut r = InstrumentRegistry::new();
+    r.add(&InstrumentSpec::spot(Venue::Binance, "BTCUSDT", "BTC", "USDT", "0.1", "0.001")).unwrap();
+    r.add(&InstrumentSpec::spot(Venue::Bybit, "BTCUSDT", "BTC", "USDT", "0.1", "0.001")).unwrap();
+    let mut siblings = Siblings::alone(&r);
+    siblings.add_group(&r, "BTC/USDT", &[AT_PRIMARY, AT_SECOND]).unwrap();
+    let cfg = EngineConfig {
+        housekeeping_interval: Nanos::MILLI,
+        timer_clock: TimerClock::Monotonic,
+        ..EngineConfig::default()
+    };
+    let mut engine = Engine::new(cfg, r, PriceCap(Price::from_units(i64::MAX)), Arc::new(SimClock::new(Nanos(0))));
+    let market = Arc::new(Mutex::new(std::collections::VecDeque::new()));
+    engine.add_feed(Box::new(QueueFeed(market.clone())));
+    let (a_tx, a_orders) = spsc(64);
+    let (a_reports, a_rx) = spsc(64);
+    let (b_tx, b_orders) = spsc(64);
+    let (b_reports, b_rx) = spsc(64);
+    engine.add_venue(a_tx, a_rx, &[AT_PRIMARY]);
+    engine.add_venue(b_tx, b_rx, &[AT_SECOND]);
+    engine.set_routing(RoutingPlan {
+        chains: vec![vec![PRIMARY, SECOND]],
+        siblings,
+        router: RouterSettings { return_after: Nanos::from_duration(return_after) },
+        health: HealthSettings {
+            ack_timeout: Nanos(200 * Nanos::MILLI.0),
+            max_md_age: None,
+            ..HealthSettings::connectivity_only()
+        },
+    });
+    // Buys one lot at the primary's ask on every batch end (its instrument is AT_PRIMARY).
+    engine.add_strategy(super::tests::eager());
+    let (control, rx) = crossbeam_channel::bounded(8);
+    engine.set_control(rx);
+    let (link, journal) = JournalLink::new(4096, JournalFullPolicy::DropAndCount);
+    engine.set_journal(link);
+    Rig { engine, market, orders: [a_orders, b_orders], reports: [a_reports, b_reports], control, journal }
+}
+
+impl Rig {
+    /// A two-sided book on the primary's instrument: the buyer sends one order.
+    fn tick(&mut self, ask: i64) {
+        let mut q = self.market.lock().unwrap();
+        let bid = MarketEvent::new(
+            AT_PRIMARY,
+            EventKind::BookSnapshot,
+            Side::Buy,
+            Price::from_units(ask - 10),
+            Qty::from_units(5),
+        );
+        let mut bid = bid;
+        bid.flags = MarketEvent::CLEAR;
+        let mut ask = MarketEvent::new(
+            AT_PRIMARY,
+            EventKind::BookSnapshot,
+            Side::Sell,
+            Price::from_units(ask),
+            Qty::from_units(5),
+        );
+        ask.flags = MarketEvent::BATCH_END;
+        q.push_back(bid);
+        q.push_back(ask);
+        drop(q);
+        for _ in 0..4 {
+            self.engine.do_work();
+        }
+    }
+
+    /// The orders venue `v` was handed since last asked.
+    fn sent(&mut self, v: usize) -> Vec<(OrderId, OrderRequest)> {
+        std::iter::from_fn(|| self.orders[v].pop().ok())
+            .filter_map(|c| match c {
+                OrderCommand::New { order_id, request, .. } => Some((order_id, request)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn accept(&mut self, v: usize, order: &(OrderId, OrderRequest)) {
+        let report = ExecutionReport::status(order.0, &order.1, VenueId(v as u16), ReportKind::Accepted, Nanos(0));
+        assert!(self.reports[v].push(report).is_ok());
+        self.engine.do_work();
+    }
+
+    /// Runs the loop until `done` or 10 s (a functional deadline, generous on a loaded machine).
+    fn until(&mut self, what: &str, done: impl Fn(&Engine<PriceCap>) -> bool) -> Instant {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !done(&self.engine) {
+            assert!(Instant::now() < deadline, "{what} never happened");
+            self.engine.do_work();
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        Instant::now()
+    }
+
+    fn failovers(&mut self) -> Vec<crate::routing::Failover> {
+        let mut out = Vec::new();
+        while let Ok(r) = self.journal.records.pop() {
+            if let JournalEvent::Failover(f) = r.event {
+                out.push(f);
+            }
+        }
+        out
+    }
+
+    fn failover_count(&self, selected: VenueId) -> u64 {
+        self.engine.core.stats.failover_count(AccountId(0), selected)
+    }
+}
+
+#[test]
+fn a_primary_that_stops_answering_loses_new_orders_to_the_second_venue_until_healthy_for_the_hold() {
+    let hold = Duration::from_millis(1500);
+    let mut rig = rig(hold);
+    sys::init_clock();
+
+    // Both healthy: the order goes to the primary, as its own instrument.
+    rig.tick(1000);
+    let first = rig.sent(0);
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].1.instrument, AT_PRIMARY);
+    rig.accept(0, &first[0]);
+
+    // The primary stops answering: the next order waits there unanswered past the timeout.
+    rig.tick(1001);
+    let stuck = rig.sent(0);
+    assert_eq!(stuck.len(), 1);
+    rig.until("the failover", |e| e.router().selected(AccountId(0)) == Some(SECOND));
+    assert_eq!(rig.failover_count(SECOND), 1);
+    let journaled = rig.failovers();
+    assert_eq!(journaled.len(), 1, "{journaled:?}");
+    assert_eq!((journaled[0].primary, journaled[0].from, journaled[0].to), (PRIMARY, Some(PRIMARY), Some(SECOND)));
+
+    // New orders go to the second venue, as its sibling; the stuck one is never re-sent.
+    rig.tick(1002);
+    let moved = rig.sent(1);
+    assert_eq!(moved.len(), 1, "{moved:?}");
+    assert_eq!(moved[0].1.instrument, AT_SECOND);
+    assert_ne!(moved[0].0, stuck[0].0);
+    assert!(rig.sent(0).is_empty());
+    rig.accept(1, &moved[0]);
+    assert!(rig.engine.core.orders.get(stuck[0].0).is_some(), "the stuck order stays the primary's");
+
+    // The primary answers again: healthy, but orders stay on the second venue for the hold.
+    rig.accept(0, &stuck[0]);
+    let recovered = Instant::now();
+    rig.until("the primary healthy", |e| e.venue_health().next().is_some_and(|v| v.healthy));
+    let back = rig.until("the return", |e| e.router().selected(AccountId(0)) == Some(PRIMARY));
+    assert!(back.duration_since(recovered) >= hold, "returned after {:?}", back.duration_since(recovered));
+    assert_eq!(rig.failover_count(PRIMARY), 1);
+    let journaled = rig.failovers();
+    assert_eq!(journaled.len(), 1, "{journaled:?}");
+    assert_eq!((journaled[0].from, journaled[0].to), (Some(SECOND), Some(PRIMARY)));
+    rig.tick(1003);
+    assert_eq!(rig.sent(0).len(), 1);
+    assert!(rig.sent(1).is_empty());
+}
+
+#[test]
+fn with_every_venue_reported_down_orders_are_refused_with_no_healthy_venue() {
+    let mut rig = rig(Duration::from_millis(100));
+    sys::init_clock();
+    for venue in [PRIMARY, SECOND] {
+        rig.control.send(ControlCommand::VenueHealth { venue, healthy: false }).unwrap();
+    }
+    rig.until("every venue down", |e| e.router().selected(AccountId(0)).is_none());
+    let journaled = rig.failovers();
+    assert_eq!(journaled.last().map(|f| f.to), Some(None), "{journaled:?}");
+    rig.tick(1000);
+    rig.engine.do_work();
+    assert!(rig.sent(0).is_empty() && rig.sent(1).is_empty());
+    let c = rig.engine.counters();
+    assert_eq!(c.risk_block.get(BlockReason::NoHealthyVenue).get(), 1);
+    // Either one back: anything healthy beats nothing, at once.
+    rig.control.send(ControlCommand::VenueHealth { venue: SECOND, healthy: true }).unwrap();
+    rig.until("the second venue selected", |e| e.router().selected(AccountId(0)) == Some(SECOND));
+    rig.tick(1001);
+    assert_eq!(rig.sent(1).len(), 1);
+}
