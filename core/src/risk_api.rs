@@ -63,14 +63,18 @@ pub enum BlockReason {
     OffGrid,
     /// Every venue of the account's chain that lists the instrument is unhealthy (routing).
     NoHealthyVenue,
+    /// A reduce-only spot order beyond the position (scaled down to it) or with nothing to
+    /// reduce (blocked).
+    ReduceOnly,
 }
 
 impl BlockReason {
     /// Number of reasons.
-    pub const COUNT: usize = 18;
+    pub const COUNT: usize = 19;
 
-    /// Every reason, in evaluation order (`NoHealthyVenue`, decided by routing before the gate,
-    /// comes last: the index is the journal code, so new reasons are appended).
+    /// Every reason, in evaluation order, then the engine's own (`NoHealthyVenue`, decided by
+    /// routing before the gate; `ReduceOnly`, after it): the index is the journal code, so new
+    /// reasons are appended.
     pub const ALL: [BlockReason; Self::COUNT] = [
         BlockReason::EmergencyStop,
         BlockReason::GlobalRiskCritical,
@@ -90,6 +94,7 @@ impl BlockReason {
         BlockReason::BelowMinimum,
         BlockReason::OffGrid,
         BlockReason::NoHealthyVenue,
+        BlockReason::ReduceOnly,
     ];
 
     /// The snake_case name used in metrics labels and logs.
@@ -113,6 +118,7 @@ impl BlockReason {
             BlockReason::BelowMinimum => "below_minimum",
             BlockReason::OffGrid => "off_grid",
             BlockReason::NoHealthyVenue => "no_healthy_venue",
+            BlockReason::ReduceOnly => "reduce_only",
         }
     }
 }

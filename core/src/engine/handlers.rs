@@ -176,7 +176,7 @@ impl<R: PreTradeCheck> Core<R> {
     /// A strategy's order through the gate to its venue. Journals the intent, the decision and
     /// the command in that order — after the order has left (nothing is journaled before the
     /// send on the tick-to-order path), or before the refusal when it does not leave.
-    fn place(&mut self, mut request: OrderRequest, trigger_ns: Nanos) {
+    pub(super) fn place(&mut self, mut request: OrderRequest, trigger_ns: Nanos) {
         self.counters.order_requests.incr();
         if let Some(s) = self.stats.strategies.get(request.strategy.index()) {
             s.signals.incr();
@@ -209,6 +209,8 @@ impl<R: PreTradeCheck> Core<R> {
         let view = view!(self);
         let decision = self.risk.check(&request, &view);
         let decided_at = view.now;
+        // Spot has no venue-side reduce-only: the core holds the order to the position.
+        let decision = self.reduce_only_on_spot(&request, decision);
         let account = self.stats.account(request.account);
         match decision {
             RiskDecision::Allow => {

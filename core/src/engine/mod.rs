@@ -826,6 +826,7 @@ macro_rules! view {
 }
 
 mod handlers;
+mod reduce_only;
 mod replay;
 mod restore;
 mod routing;
