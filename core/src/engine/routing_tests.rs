@@ -49,7 +49,18 @@ struct Rig {
     journal: JournalRings,
 }
 
+/// Health by unanswered orders only (200 ms), one account.
 fn rig(return_after: Duration) -> Rig {
+    let health = HealthSettings {
+        ack_timeout: Nanos(200 * Nanos::MILLI.0),
+        max_md_age: None,
+        ..HealthSettings::connectivity_only()
+    };
+    rig_with(1, health, return_after)
+}
+
+/// `accounts` accounts, each with the chain primary → second.
+fn rig_with(accounts: usize, health: HealthSettings, return_after: Duration) -> Rig {
     let mut r = InstrumentRegistry::new();
     r.add(&InstrumentSpec::spot(Venue::Binance, "BTCUSDT", "BTC", "USDT", "0.1", "0.001")).unwrap();
     r.add(&InstrumentSpec::spot(Venue::Bybit, "BTCUSDT", "BTC", "USDT", "0.1", "0.001")).unwrap();
@@ -58,6 +69,7 @@ fn rig(return_after: Duration) -> Rig {
     let cfg = EngineConfig {
         housekeeping_interval: Nanos::MILLI,
         timer_clock: TimerClock::Monotonic,
+        accounts,
         ..EngineConfig::default()
     };
     let mut engine = Engine::new(cfg, r, PriceCap(Price::from_units(i64::MAX)), Arc::new(SimClock::new(Nanos(0))));
@@ -70,14 +82,10 @@ fn rig(return_after: Duration) -> Rig {
     engine.add_venue(a_tx, a_rx, &[AT_PRIMARY]);
     engine.add_venue(b_tx, b_rx, &[AT_SECOND]);
     engine.set_routing(RoutingPlan {
-        chains: vec![vec![PRIMARY, SECOND]],
+        chains: vec![vec![PRIMARY, SECOND]; accounts],
         siblings,
         router: RouterSettings { return_after: Nanos::from_duration(return_after) },
-        health: HealthSettings {
-            ack_timeout: Nanos(200 * Nanos::MILLI.0),
-            max_md_age: None,
-            ..HealthSettings::connectivity_only()
-        },
+        health,
     });
     // Buys one lot at the primary's ask on every batch end (its instrument is AT_PRIMARY).
     engine.add_strategy(super::tests::eager());
@@ -227,4 +235,63 @@ fn with_every_venue_reported_down_orders_are_refused_with_no_healthy_venue() {
     rig.until("the second venue selected", |e| e.router().selected(AccountId(0)) == Some(SECOND));
     rig.tick(1001);
     assert_eq!(rig.sent(1).len(), 1);
+}
+
+#[test]
+fn one_accounts_rejects_move_only_that_account_while_the_venue_stays_healthy() {
+    let health = HealthSettings { min_answers: 2, max_reject_permille: 500, ..HealthSettings::connectivity_only() };
+    let mut rig = rig_with(2, health, Duration::from_secs(60));
+    sys::init_clock();
+    rig.tick(1000); // a book, and one order of account 0 (accepted below)
+    let request = |account: u16| OrderRequest {
+        account: AccountId(account),
+        strategy: crate::ids::StrategyId(0),
+        instrument: AT_PRIMARY,
+        side: Side::Buy,
+        order_type: crate::order::OrderType::Limit,
+        tif: crate::order::TimeInForce::Gtc,
+        price: Price::from_units(1000),
+        qty: Qty::from_units(1),
+        reduce_only: false,
+        stop_price: None,
+    };
+    for _ in 0..3 {
+        rig.engine.core.place(request(1), Nanos(0));
+    }
+    rig.engine.core.place(request(0), Nanos(0));
+    let sent = rig.sent(0);
+    assert_eq!(sent.len(), 5);
+    for order in &sent {
+        if order.1.account == AccountId(0) && order.0 != sent[0].0 {
+            let report = ExecutionReport::status(
+                order.0,
+                &order.1,
+                PRIMARY,
+                ReportKind::Rejected(RejectReason::InsufficientBalance),
+                Nanos(0),
+            );
+            assert!(rig.reports[0].push(report).is_ok());
+        } else {
+            let report = ExecutionReport::status(order.0, &order.1, PRIMARY, ReportKind::Accepted, Nanos(0));
+            assert!(rig.reports[0].push(report).is_ok());
+        }
+    }
+    // Venue: 1 reject of 5 answers (200 per mille) passes; account 0: 1 of 2 (500) passes too.
+    rig.until("the answers applied", |e| e.venue_health().next().is_some_and(|v| v.waiting == 0));
+    assert_eq!(rig.engine.router().selected(AccountId(0)), Some(PRIMARY));
+    // One more reject for account 0: 2 of 3 (667) fails the account; the venue (2 of 6) passes.
+    rig.engine.core.place(request(0), Nanos(0));
+    let more = rig.sent(0);
+    let report = ExecutionReport::status(
+        more[0].0,
+        &more[0].1,
+        PRIMARY,
+        ReportKind::Rejected(RejectReason::InsufficientBalance),
+        Nanos(0),
+    );
+    assert!(rig.reports[0].push(report).is_ok());
+    rig.until("account 0 moved", |e| e.router().selected(AccountId(0)) == Some(SECOND));
+    assert_eq!(rig.engine.router().selected(AccountId(1)), Some(PRIMARY));
+    assert!(rig.engine.venue_health().next().is_some_and(|v| v.healthy && v.reject_permille == 333));
+    assert_eq!(rig.failover_count(SECOND), 1);
 }
