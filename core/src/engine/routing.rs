@@ -189,12 +189,10 @@ impl<R: PreTradeCheck> Engine<R> {
             if let Some(slot) = core.venue_healthy.get_mut(v) {
                 *slot = verdict.healthy;
             }
-            core.stats.publish_health(v, &verdict);
         }
-        for (a, per_venue) in core.routing.accounts.iter_mut().enumerate() {
+        for per_venue in core.routing.accounts.iter_mut() {
             for (v, (window, ok)) in per_venue.iter_mut().enumerate() {
                 *ok = core.venue_healthy.get(v).copied().unwrap_or(false) && window.passes(now, &s);
-                core.stats.publish_account_health(a, v, *ok);
             }
         }
         for a in 0..core.routing.router.accounts() {

@@ -244,6 +244,14 @@ impl<R: PreTradeCheck> Core<R> {
             block.pnl_unrealized.set(money_units(unrealized));
             block.pnl_fees.set(money_units(fees));
         }
+        for (v, h) in self.routing.venues.iter().enumerate() {
+            s.publish_health(v, &h.verdict);
+        }
+        for (a, per_venue) in self.routing.accounts.iter().enumerate() {
+            for (v, (_, ok)) in per_venue.iter().enumerate() {
+                s.publish_account_health(a, v, *ok);
+            }
+        }
         for (v, block) in s.venues.iter().enumerate() {
             block.connected.set(u64::from(self.venue_healthy.get(v).copied().unwrap_or(false)));
             if let Some(link) = self.venues.get(v) {
