@@ -586,7 +586,9 @@ pub fn validate(raw: RawConfig) -> Result<Plan, Vec<Problem>> {
     let stats = stats::validate(&mut p, &raw.stats);
 
     // [[venues]]
-    let venues = venues::validate(&mut p, &raw, &instruments, &strategies);
+    let chains: Vec<Vec<VenueId>> = accounts.iter().map(|a| a.spec.venues.clone()).collect();
+    let routes = venues::Routes { siblings: &siblings, chains: &chains };
+    let venues = venues::validate(&mut p, &raw, &instruments, &strategies, &routes);
     if !venues.is_empty() && instruments.iter().any(|x| x.venue() == Venue::Sim) {
         p.add("instruments", "a run trades either on the built-in simulated venue or on live venues, not both");
     }
@@ -625,12 +627,7 @@ pub fn validate(raw: RawConfig) -> Result<Plan, Vec<Problem>> {
         stats,
         source_text: String::new(),
         log_format: raw.log.format,
-        routing: qt_core::routing::RoutingPlan {
-            chains: accounts.iter().map(|a| a.spec.venues.clone()).collect(),
-            siblings,
-            router: router_settings,
-            health: health_settings,
-        },
+        routing: qt_core::routing::RoutingPlan { chains, siblings, router: router_settings, health: health_settings },
         accounts,
     })
 }

@@ -324,3 +324,23 @@ fn failover_thresholds_default_safely_and_bad_ones_are_named() {
             .unwrap();
     assert_eq!((plan.routing.health.max_md_age, plan.routing.health.max_reject_permille), (None, 250));
 }
+
+#[test]
+fn an_account_needs_keys_where_its_chain_may_route_a_sibling() {
+    let text = binance_and_bybit()
+        .replace("min_notional = \"5\"\n", "min_notional = \"5\"\nsymbols = { bybit = \"BTC-USDT\" }\n");
+    let plan = load(&text, "t").unwrap();
+    let raw: RawConfig = source::parse_document(&text, "t").unwrap();
+    let here = venues::Here { venue: Venue::Bybit, id: VenueId(1), listed: &plan.venues[1].instruments };
+    let keys_needed = |chain: Vec<VenueId>| {
+        let chains = [chain];
+        let routes = venues::Routes { siblings: &plan.routing.siblings, chains: &chains };
+        let mut p = Problems(Vec::new());
+        venues::account_keys(&mut p, &raw, &here, &plan.strategies, &routes);
+        p.0.iter().map(|x| x.path.clone()).collect::<Vec<_>>()
+    };
+    // Bybit in the chain: the strategy's orders may go to its sibling there.
+    assert_eq!(keys_needed(vec![VenueId(0), VenueId(1)]), vec!["accounts[0].keys.bybit".to_string()]);
+    // Not in the chain: never routed there, no key needed.
+    assert!(keys_needed(vec![VenueId(0)]).is_empty());
+}
