@@ -33,6 +33,16 @@ impl Routing {
         }
     }
 
+    /// A run begins ([`Engine::begin_run`]): each account on its primary, every venue's health
+    /// history cleared, as in a freshly started engine.
+    pub(super) fn restart(&mut self) {
+        self.router.restart();
+        self.venues.fill_with(VenueHealth::default);
+        for a in &mut self.accounts {
+            a.fill((RejectWindow::default(), true));
+        }
+    }
+
     /// A venue link was added.
     pub(super) fn add_venue(&mut self) {
         self.venues.push(VenueHealth::default());

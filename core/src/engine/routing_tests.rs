@@ -336,4 +336,7 @@ fn a_replay_routes_every_order_where_the_live_run_did() {
     assert_eq!(news(&again), news(&records));
     assert_eq!(replay.engine.router().selected(AccountId(0)), Some(SECOND));
     assert_eq!(replay.sent(1).len(), 1, "the replayed third order went to the second venue's ring");
+    // The next run of a journal starts on the primary, as the live engine of that run did.
+    replay.engine.begin_run(1);
+    assert_eq!(replay.engine.router().selected(AccountId(0)), Some(PRIMARY));
 }

@@ -129,6 +129,14 @@ impl Router {
         Some(Failover { account, primary: a.chain[0], from, to: target.map(|t| a.chain[t]) })
     }
 
+    /// Every account back on its primary with no health history (a run begins).
+    pub fn restart(&mut self) {
+        for a in &mut self.accounts {
+            a.selected = if a.chain.is_empty() { None } else { Some(0) };
+            a.healthy_since.fill(None);
+        }
+    }
+
     /// Applies a recorded change (replay): the selection becomes `f.to`.
     pub fn apply(&mut self, f: &Failover) {
         if let Some(a) = self.accounts.get_mut(f.account.index()) {
@@ -242,5 +250,8 @@ mod tests {
         assert_eq!(r.selected(ACC), Some(C));
         r.apply(&Failover { account: ACC, primary: A, from: Some(C), to: None });
         assert_eq!(r.selected(ACC), None);
+        // A new run starts on the primary, as a fresh engine does.
+        r.restart();
+        assert_eq!(r.selected(ACC), Some(A));
     }
 }
