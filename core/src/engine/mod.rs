@@ -821,6 +821,7 @@ macro_rules! view {
             orders: &$core.orders,
             now: $now,
             local_now: $core.local_now,
+            siblings: &$core.routing.siblings,
         }
     };
 }

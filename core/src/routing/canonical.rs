@@ -82,6 +82,9 @@ pub struct Siblings {
 
 const NONE: u32 = u32::MAX;
 
+/// No canonical groups: every instrument alone (views built outside an engine).
+pub static NO_SIBLINGS: Siblings = Siblings { group_of: Vec::new(), groups: Vec::new(), names: Vec::new() };
+
 impl Siblings {
     /// Every instrument of `instruments` alone (no canonical groups).
     pub fn alone(instruments: &InstrumentRegistry) -> Self {

@@ -19,7 +19,7 @@ pub mod canonical;
 pub mod health;
 pub mod router;
 
-pub use canonical::{GridMismatch, SiblingError, Siblings, check_grid};
+pub use canonical::{GridMismatch, NO_SIBLINGS, SiblingError, Siblings, check_grid};
 pub use health::{HealthSettings, RejectWindow, VenueHealth, Verdict};
 pub use router::{Failover, Route, Router, RouterSettings};
 
