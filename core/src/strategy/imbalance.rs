@@ -190,6 +190,17 @@ mod tests {
         assert_eq!(ImbalanceTaker::imbalance(Qty::MAX, Qty::MAX), Some(I32F32::ZERO));
     }
 
+    /// One unit per order, threshold 0.5 over one level, no cooldown.
+    fn params(max_position: i64) -> ImbalanceParams {
+        ImbalanceParams {
+            qty: Qty::from_units(1),
+            max_position: Qty::from_units(max_position),
+            threshold: I32F32::from_num(0.5),
+            levels: 1,
+            cooldown: Nanos(0),
+        }
+    }
+
     /// A book of `bid_qty` at 100 and `ask_qty` at 101 (units), valid.
     fn book(id: InstrumentId, bid_qty: i64, ask_qty: i64) -> crate::book::Book {
         use crate::event::EventKind;
@@ -224,13 +235,7 @@ mod tests {
             local_now: Nanos(1),
             siblings: &crate::routing::NO_SIBLINGS,
         };
-        let params = ImbalanceParams {
-            qty: Qty::from_units(1),
-            max_position: Qty::from_units(10),
-            threshold: I32F32::from_num(0.5),
-            levels: 1,
-            cooldown: Nanos(0),
-        };
+        let params = params(10);
         let batch_end = |id| {
             let mut ev =
                 MarketEvent::new(id, crate::event::EventKind::BookDelta, Side::Buy, Price::from_units(100), Qty::ZERO);
@@ -282,13 +287,7 @@ mod tests {
             local_now: Nanos(1),
             siblings,
         };
-        let params = ImbalanceParams {
-            qty: Qty::from_units(1),
-            max_position: Qty::from_units(2),
-            threshold: I32F32::from_num(0.5),
-            levels: 1,
-            cooldown: Nanos(0),
-        };
+        let params = params(2);
         let mut ev =
             MarketEvent::new(traded, crate::event::EventKind::BookDelta, Side::Buy, Price::from_units(100), Qty::ZERO);
         ev.flags = MarketEvent::BATCH_END;
