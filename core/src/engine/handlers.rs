@@ -246,7 +246,7 @@ impl<R: PreTradeCheck> Core<R> {
         let command = OrderCommand::New { order_id, request, sent_local_ns: sent };
         match self.venues[venue].orders.push(command) {
             Ok(()) => {
-                self.health_on_sent(venue);
+                self.health_on_sent(venue, order_id);
                 self.counters.orders_sent.incr();
                 self.tick_to_order.record(sent.0 - trigger_ns.0);
                 self.stats.latency.tick_to_order.record(sent.0 - trigger_ns.0);
@@ -286,7 +286,7 @@ impl<R: PreTradeCheck> Core<R> {
         self.journal(JournalEvent::Decision(JournaledDecision::of(&record)));
     }
 
-    fn cancel(&mut self, order_id: OrderId) {
+    pub(super) fn cancel(&mut self, order_id: OrderId) {
         let Some(order) = self.orders.get(order_id).copied() else { return };
         let Some(venue) = self.venue_of_instrument.get(order.request.instrument.index()).copied().flatten() else {
             return;
@@ -529,7 +529,7 @@ impl<R: PreTradeCheck> Core<R> {
         let command = OrderCommand::New { order_id, request, sent_local_ns: sys::mono_now() };
         match self.venues[venue].orders.push(command) {
             Ok(()) => {
-                self.health_on_sent(venue);
+                self.health_on_sent(venue, order_id);
                 self.journal(JournalEvent::Command(command));
                 self.counters.risk_orders_sent.incr();
             }

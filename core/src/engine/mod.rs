@@ -391,7 +391,7 @@ impl<R: PreTradeCheck> Engine<R> {
             risk_actions: RiskActions::with_capacity(256),
             venue_reported: Vec::new(),
             venue_healthy: Vec::new(),
-            routing: routing::Routing::new(accounts, &instruments),
+            routing: routing::Routing::new(accounts, &instruments, cfg.max_open_orders),
             replies: None,
             halted: false,
             refused: Vec::with_capacity(n),

@@ -20,17 +20,28 @@ pub(super) struct Routing {
     pub(super) venues: Vec<VenueHealth>,
     /// `[account][venue]`: the account's own reject window there, and its last verdict.
     pub(super) accounts: Vec<Vec<(RejectWindow, bool)>>,
+    /// By order table slot (id mod capacity, as the table places it): the id of the order
+    /// sent there still waiting for the venue's first answer (0: none). The order's status
+    /// cannot tell: a cancel sent before the venue's acknowledgement changes it.
+    awaiting: Vec<u64>,
 }
 
 impl Routing {
-    pub(super) fn new(accounts: usize, instruments: &InstrumentRegistry) -> Self {
+    pub(super) fn new(accounts: usize, instruments: &InstrumentRegistry, max_open_orders: usize) -> Self {
         Self {
             router: Router::default(),
             siblings: Siblings::alone(instruments),
             settings: HealthSettings::connectivity_only(),
             venues: Vec::new(),
             accounts: vec![Vec::new(); accounts],
+            awaiting: vec![0; max_open_orders.max(1)],
         }
+    }
+
+    /// The `awaiting` slot of `order`.
+    #[inline]
+    fn slot(&self, order: OrderId) -> usize {
+        (order.0 % self.awaiting.len() as u64) as usize
     }
 
     /// A run begins ([`Engine::begin_run`]): each account on its primary, every venue's health
@@ -41,6 +52,7 @@ impl Routing {
         for a in &mut self.accounts {
             a.fill((RejectWindow::default(), true));
         }
+        self.awaiting.fill(0);
     }
 
     /// A venue link was added.
@@ -95,16 +107,18 @@ impl<R: PreTradeCheck> Core<R> {
         self.routing.siblings.of(instrument).iter().copied().find(at)
     }
 
-    /// An order left for venue link `v`.
+    /// `order` left for venue link `v`.
     #[inline]
-    pub(super) fn health_on_sent(&mut self, v: usize) {
+    pub(super) fn health_on_sent(&mut self, v: usize, order: OrderId) {
+        let slot = self.routing.slot(order);
+        self.routing.awaiting[slot] = order.0;
         if let Some(h) = self.routing.venues.get_mut(v) {
             h.on_sent(self.local_now);
         }
     }
 
-    /// A report for `order` (before the table applied it): the venue's first answer counts
-    /// towards its health and the account's at that venue.
+    /// A report for `order`: the venue's first answer to it (of any kind) counts towards the
+    /// venue's health and the account's at that venue.
     #[inline]
     pub(super) fn health_on_report(
         &mut self,
@@ -112,11 +126,10 @@ impl<R: PreTradeCheck> Core<R> {
         kind: ReportKind,
         venue: Option<usize>,
     ) {
-        let first_answer = order.status == crate::orders::OrderStatus::PendingNew && order.cum_qty.is_zero();
+        let slot = self.routing.slot(order.id);
+        let first_answer = self.routing.awaiting[slot] == order.id.0;
         let (Some(v), true) = (venue, first_answer) else { return };
-        if matches!(kind, ReportKind::CancelRejected(_)) {
-            return;
-        }
+        self.routing.awaiting[slot] = 0;
         let rejected = matches!(kind, ReportKind::Rejected(_));
         let now = self.local_now;
         let s = self.routing.settings;

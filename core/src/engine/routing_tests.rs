@@ -340,3 +340,23 @@ fn a_replay_routes_every_order_where_the_live_run_did() {
     replay.engine.begin_run(1);
     assert_eq!(replay.engine.router().selected(AccountId(0)), Some(PRIMARY));
 }
+
+#[test]
+fn an_order_cancelled_before_its_acknowledgement_is_answered_by_its_first_report() {
+    let mut rig = rig(Duration::from_secs(60));
+    sys::init_clock();
+    rig.tick(1000);
+    let sent = rig.sent(0);
+    // The cancel leaves before the venue has acknowledged the order (its status changes).
+    rig.engine.core.cancel(sent[0].0);
+    rig.accept(0, &sent[0]);
+    let canceled = ExecutionReport::status(sent[0].0, &sent[0].1, PRIMARY, ReportKind::Canceled, Nanos(0));
+    assert!(rig.reports[0].push(canceled).is_ok());
+    rig.until("the reports applied", |e| e.core.orders.live() == 0);
+    // Well past the 200 ms answer timeout: nothing is waiting, the primary stays healthy.
+    let t0 = Instant::now();
+    rig.until("400 ms", |_| t0.elapsed() >= Duration::from_millis(400));
+    let verdict = rig.engine.venue_health().next().unwrap();
+    assert_eq!((verdict.waiting, verdict.healthy), (0, true), "{verdict:?}");
+    assert_eq!(rig.engine.router().selected(AccountId(0)), Some(PRIMARY));
+}
