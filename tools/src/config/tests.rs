@@ -311,17 +311,20 @@ fn failover_thresholds_default_safely_and_bad_ones_are_named() {
     assert_eq!(plan.routing.health, qt_core::routing::HealthSettings::default());
     assert_eq!(plan.routing.router.return_after, Nanos(30 * Nanos::SECOND.0));
     assert_eq!(plan.routing.chains.len(), plan.accounts.len());
-    let text = format!(
-        "{EMBEDDED_DEFAULT}\n[failover]\nreturn_after = \"0s\"\nmax_reject_rate = \"1.5\"\nmin_answers = 0\nmax_md_age = \"never\"\nack_timeout = \"1s\"\n"
-    );
+    let text = EMBEDDED_DEFAULT
+        .replace("return_after = \"30s\"", "return_after = \"0s\"")
+        .replace("max_reject_rate = \"0.5\"", "max_reject_rate = \"1.5\"")
+        .replace("min_answers = 10", "min_answers = 0")
+        .replace("max_md_age = \"30s\"", "max_md_age = \"never\"");
     let err = load(&text, "t").unwrap_err();
     let paths: Vec<&str> = err.problems.iter().map(|p| p.path.as_str()).collect();
     for want in ["failover.return_after", "failover.max_reject_rate", "failover.min_answers", "failover.max_md_age"] {
         assert!(paths.contains(&want), "{want}: {err}");
     }
-    let plan =
-        load(&format!("{EMBEDDED_DEFAULT}\n[failover]\nmax_md_age = \"off\"\nmax_reject_rate = \"0.25\"\n"), "t")
-            .unwrap();
+    let text = EMBEDDED_DEFAULT
+        .replace("max_md_age = \"30s\"", "max_md_age = \"off\"")
+        .replace("max_reject_rate = \"0.5\"", "max_reject_rate = \"0.25\"");
+    let plan = load(&text, "t").unwrap();
     assert_eq!((plan.routing.health.max_md_age, plan.routing.health.max_reject_permille), (None, 250));
 }
 
