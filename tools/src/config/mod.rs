@@ -478,7 +478,7 @@ pub fn validate(raw: RawConfig) -> Result<Plan, Vec<Problem>> {
         if account.is_none() {
             p.add(format!("{path}.account"), format!("{:?} is not a configured account", rs.account));
         }
-        let Some(inst) = venues::strategy_instrument(&mut p, &path, rs, &instruments) else { continue };
+        let Some(inst) = venues::strategy_instrument(&mut p, &path, rs, &instruments, &siblings) else { continue };
         let signal = venues::signal_instrument(&mut p, &path, rs, inst, &instruments);
         if let Some(a) = account
             && strategies.iter().any(|s: &StrategyPlan| s.account == AccountId(a as u16) && s.instrument == inst.id())

@@ -280,6 +280,9 @@ fn an_instrument_names_its_symbol_per_venue_and_the_listings_are_siblings() {
     assert_eq!(plan.routing.chains, vec![vec![VenueId(0)]]);
     assert_eq!(plan.sim.flows.len(), plan.instruments.len());
     assert_eq!(plan.venues[1].instruments, vec![bybit.id()]);
+    // The same symbol at both venues is one canonical instrument: the strategy needs no venue.
+    let same = load(&text.replace("bybit = \"BTC-USDT\"", "bybit = \"BTCUSDT\""), "t").unwrap();
+    assert_eq!(same.strategies[0].instrument, InstrumentId(0));
 
     // A venue without a [[venues]] entry, or the entry's own venue, is refused by field.
     let err = load(&text.replace("bybit = \"BTC-USDT\"", "okx = \"BTC-USDT\", binance = \"X\""), "t").unwrap_err();

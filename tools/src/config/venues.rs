@@ -27,18 +27,25 @@ pub(super) fn no_gateway(venue: Venue) -> String {
     )
 }
 
-/// The instrument `strategies[i]` trades: its symbol (on its `venue`, if given), listed once,
-/// on a venue that takes orders.
+/// The instrument `strategies[i]` trades: its symbol (on its `venue`, if given), listed once —
+/// or listed at several venues as one canonical instrument, where the first listing stands for
+/// it (the router picks the venue per order) — on a venue that takes orders.
 pub(super) fn strategy_instrument<'a>(
     p: &mut Problems,
     path: &str,
     rs: &RawStrategy,
     instruments: &'a InstrumentRegistry,
+    siblings: &Siblings,
 ) -> Option<&'a Instrument> {
     let found: Vec<&Instrument> =
         instruments.iter().filter(|x| x.symbol() == rs.instrument && rs.venue.is_none_or(|v| x.venue() == v)).collect();
+    let one_canonical = |several: &[&Instrument]| {
+        let group = siblings.of(several[0].id());
+        several.iter().all(|x| group.contains(&x.id()))
+    };
     let inst = match found.as_slice() {
         [one] => *one,
+        several if several.len() > 1 && one_canonical(several) => several[0],
         [] => {
             let on = rs.venue.map_or(String::new(), |v| format!(" on {v}"));
             p.add(format!("{path}.instrument"), format!("{:?} is not a configured instrument{on}", rs.instrument));
