@@ -63,6 +63,7 @@ fn risk_gate(c: &mut Criterion) {
             orders: &orders,
             now: books[0].last_exchange_ns(),
             local_now: Nanos(0),
+            siblings: &qt_core::routing::NO_SIBLINGS,
         };
         let mut gate = gate();
         // The bench measures the path its name says, or fails at set-up.

@@ -341,6 +341,10 @@ impl Instrument {
     pub fn min_notional(&self) -> Notional {
         self.min_notional
     }
+    /// The contract multiplier as trimmed decimal text (`"1"` for spot).
+    pub fn multiplier_text(&self) -> String {
+        Qty::from_units(self.multiplier_units).to_text(self.multiplier_scale, DecimalStyle::Trimmed).to_string()
+    }
 
     /// Parses a venue price string onto this instrument's scale (it may still be off-tick).
     #[inline]

@@ -89,6 +89,9 @@ pub enum JournalEvent {
     },
     /// Output: the risk component's emergency stop or global level changed.
     RiskState(RiskState),
+    /// Input: an account's selected venue changed (`exchange.failover`; decided by the live
+    /// health judgement, which is not replayed — replay moves the router by this record).
+    Failover(crate::routing::Failover),
     /// Input: the engine began its stop wind-down (strategies' actions are dropped from here).
     Halt,
     /// The next record of the attachment ring belongs here.

@@ -29,6 +29,7 @@ pub mod orders;
 pub mod position;
 pub mod queue;
 pub mod risk_api;
+pub mod routing;
 pub mod stats;
 pub mod strategy;
 pub mod sys;

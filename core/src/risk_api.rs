@@ -61,13 +61,20 @@ pub enum BlockReason {
     BelowMinimum,
     /// Price or quantity off the instrument's grid.
     OffGrid,
+    /// Every venue of the account's chain that lists the instrument is unhealthy (routing).
+    NoHealthyVenue,
+    /// A reduce-only spot order beyond the position (scaled down to it) or with nothing to
+    /// reduce (blocked).
+    ReduceOnly,
 }
 
 impl BlockReason {
     /// Number of reasons.
-    pub const COUNT: usize = 17;
+    pub const COUNT: usize = 19;
 
-    /// Every reason, in evaluation order.
+    /// Every reason, in evaluation order, then the engine's own (`NoHealthyVenue`, decided by
+    /// routing before the gate; `ReduceOnly`, after it): the index is the journal code, so new
+    /// reasons are appended.
     pub const ALL: [BlockReason; Self::COUNT] = [
         BlockReason::EmergencyStop,
         BlockReason::GlobalRiskCritical,
@@ -86,6 +93,8 @@ impl BlockReason {
         BlockReason::OrderRate,
         BlockReason::BelowMinimum,
         BlockReason::OffGrid,
+        BlockReason::NoHealthyVenue,
+        BlockReason::ReduceOnly,
     ];
 
     /// The snake_case name used in metrics labels and logs.
@@ -108,6 +117,8 @@ impl BlockReason {
             BlockReason::OrderRate => "order_rate",
             BlockReason::BelowMinimum => "below_minimum",
             BlockReason::OffGrid => "off_grid",
+            BlockReason::NoHealthyVenue => "no_healthy_venue",
+            BlockReason::ReduceOnly => "reduce_only",
         }
     }
 }

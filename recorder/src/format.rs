@@ -194,11 +194,13 @@ pub enum RecordType {
     Timer = 16,
     /// The engine began its stop wind-down: strategies' actions are dropped from here on.
     Halt = 17,
+    /// An account's selected venue changed (`exchange.failover`): an input replay re-drives.
+    Failover = 18,
 }
 
 impl RecordType {
     /// Every record type, in id order.
-    pub const ALL: [RecordType; 17] = [
+    pub const ALL: [RecordType; 18] = [
         Self::Config,
         Self::MarketEvent,
         Self::BookInvalidation,
@@ -216,6 +218,7 @@ impl RecordType {
         Self::RawFrame,
         Self::Timer,
         Self::Halt,
+        Self::Failover,
     ];
 
     /// The on-disk id.
@@ -244,6 +247,7 @@ impl RecordType {
             Self::RawFrame => "raw_frame",
             Self::Timer => "timer",
             Self::Halt => "halt",
+            Self::Failover => "failover",
         }
     }
 

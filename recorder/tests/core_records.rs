@@ -33,6 +33,7 @@ fn expected_type(e: &CoreEntry, last_risk: &mut RiskState) -> RecordType {
         (JournalEvent::LocalRefusal(_), _) => RecordType::LocalRefusal,
         (JournalEvent::Timer { .. }, _) => RecordType::Timer,
         (JournalEvent::Halt, _) => RecordType::Halt,
+        (JournalEvent::Failover(_), _) => RecordType::Failover,
         (JournalEvent::RiskState(s), _) => {
             let stop_changed =
                 s.ess != last_risk.ess || s.ess_source != last_risk.ess_source || s.ess_since != last_risk.ess_since;
@@ -184,6 +185,12 @@ fn every_event_is_written_as_its_documented_record_type() {
         plain(JournalEvent::RiskState(later)),
         plain(JournalEvent::RiskState(later)),
         plain(JournalEvent::Halt),
+        plain(JournalEvent::Failover(qt_core::routing::Failover {
+            account: AccountId(1),
+            primary: qt_core::VenueId(0),
+            from: Some(qt_core::VenueId(0)),
+            to: None,
+        })),
         marked(JournalAttachment::Control(ControlCommand::Shutdown)),
         marked(JournalAttachment::Control(ControlCommand::Funding {
             account: AccountId(1),
@@ -210,6 +217,7 @@ fn every_event_is_written_as_its_documented_record_type() {
         T::Ess,
         T::GlobalRiskLevel,
         T::Halt,
+        T::Failover,
         T::ControlCommand,
         T::Funding,
         T::ControlAnswer,
@@ -376,6 +384,7 @@ fn payload_len(kind: RecordType) -> Option<usize> {
         RecordType::Ess | RecordType::GlobalRiskLevel => state::RISK_STATE_LEN,
         RecordType::Timer => state::TIMER_LEN,
         RecordType::Halt => 0,
+        RecordType::Failover => state::FAILOVER_LEN,
         _ => return None,
     })
 }
@@ -412,6 +421,15 @@ fn every_truncation_extension_and_unknown_version_of_a_core_payload_is_refused()
         at(JournalEvent::BookRefused { instrument: InstrumentId(1), reason: BookError::NegativeQty }, None),
         at(JournalEvent::RiskState(RiskState { ess: 2, ..RiskState::default() }), None),
         at(JournalEvent::Halt, None),
+        at(
+            JournalEvent::Failover(qt_core::routing::Failover {
+                account: AccountId(2),
+                primary: qt_core::VenueId(1),
+                from: None,
+                to: Some(qt_core::VenueId(3)),
+            }),
+            None,
+        ),
         at(JournalEvent::Attachment, Some(JournalAttachment::Control(ControlCommand::CancelAll(AccountId(4))))),
         at(
             JournalEvent::Attachment,

@@ -126,7 +126,7 @@ fn every_undefined_enum_byte_of_an_execution_report_is_refused_by_name() {
 fn every_undefined_enum_byte_of_a_decision_is_refused_by_name() {
     let scaled = encoded(&sample_decision());
     sweep::<DecisionRecord>(&scaled, risk::at::SIDE, "side", &[0, 1]);
-    sweep::<DecisionRecord>(&scaled, risk::at::REASON, "reason", &(0..17).collect::<Vec<u8>>());
+    sweep::<DecisionRecord>(&scaled, risk::at::REASON, "reason", &(0..19).collect::<Vec<u8>>());
     sweep::<DecisionRecord>(&scaled, risk::at::REDUCE_ONLY, "reduce_only", &[0, 1]);
     // An allow carries exactly the "no reason" byte; a block or scale-down never does.
     let mut allow = scaled.clone();
@@ -269,6 +269,8 @@ fn block_reason_codes_are_pinned_by_name() {
             "order_rate",
             "below_minimum",
             "off_grid",
+            "no_healthy_venue",
+            "reduce_only",
         ]
     );
     for (code, reason) in qt_core::risk_api::BlockReason::ALL.iter().enumerate() {

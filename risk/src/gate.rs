@@ -230,7 +230,9 @@ impl RiskGate {
         }
         let u = &self.units;
         let exposure = account.exposure_with(u, request.account, view, max_age).map_err(Block)?;
-        let position = view.position(request.account, request.instrument).qty();
+        // The canonical instrument's position (every venue listing it): routing may put the
+        // account's orders in it at any of them, and the cap is per instrument, not per venue.
+        let position = view.canonical_qty(request.account, request.instrument);
         self.last.equity = exposure.equity;
         self.last.gross = exposure.gross;
         self.last.position = position;

@@ -392,6 +392,25 @@ fn position_cap_scales_and_counts_the_held_position() {
 }
 
 #[test]
+fn the_position_cap_counts_the_canonical_instrument_at_every_venue() {
+    let mut w = World::with_btc_sibling();
+    let mut s = spec("a", relaxed(), "100000");
+    s.max_position_notional = Some(money("500"));
+    let mut g = gate_with(vec![s], GlobalRisk::new(GlobalRiskConfig::default()).unwrap());
+    // 0.03 held at the primary, 0.01 at the sibling (after a failover): 0.04 of BTC/USDT.
+    w.fill(0, BTC, Side::Buy, "10000", "0.03");
+    w.fill(0, BTC_AT_BYBIT, Side::Buy, "10000", "0.01");
+    assert_eq!(
+        g.check(&w.req(BTC_AT_BYBIT, Side::Buy, "10000", "0.02"), &w.view()),
+        ScaleDown(w.qty(BTC, "0.01"), R::MaxPosition)
+    );
+    assert_eq!(
+        g.check(&w.req(BTC, Side::Buy, "10000", "0.02"), &w.view()),
+        ScaleDown(w.qty(BTC, "0.01"), R::MaxPosition)
+    );
+}
+
+#[test]
 fn order_rate_exactly_at_the_limit_then_one_over() {
     let mut w = World::new();
     let mut g = gate(with(|l| l.max_order_rate = OrderRate { orders: 3, per: Nanos::SECOND }), "100000");

@@ -397,6 +397,7 @@ pub fn build_with_stats(
     engine.add_feed(Box::new(RingFeed::new("sim", market_rx, market_handled.clone(), Some(clock))));
     let all: Vec<InstrumentId> = plan.instruments.iter().map(|i| i.id()).collect();
     let (venue, reports_handled) = engine.add_venue(orders_tx, reports_rx, &all);
+    engine.set_routing(plan.routing.clone());
     for s in plan.build_strategies() {
         engine.add_strategy(s);
     }
@@ -658,6 +659,8 @@ pub fn build_live_with_stats(
             None => market_only.push((orders_rx, reports_tx)),
         }
     }
+    // Every venue link is added: route by the accounts' chains (docs/FAILOVER.md).
+    engine.set_routing(plan.routing.clone());
     engine.register_feeds().context("registering feed sockets")?;
     Ok(LiveRun { engine, clock, pending, gateway_stop, account_queries, raw_frames, market_only })
 }

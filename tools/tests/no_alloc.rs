@@ -149,3 +149,182 @@ fn the_counter_sees_allocations_when_tracking() {
     assert!(allocations() > before);
     assert!(deallocations() > freed_before);
 }
+
+/// One two-sided book update on instrument 0 per poll, from fixed records (no allocation).
+struct TickFeed {
+    n: i64,
+}
+
+impl qt_core::FeedSource for TickFeed {
+    fn name(&self) -> &str {
+        "ticks"
+    }
+    fn poll(&mut self, local_now: qt_core::Nanos, sink: &mut dyn FnMut(&qt_core::MarketEvent)) -> usize {
+        use qt_core::{EventKind, MarketEvent, Price, Qty, Side};
+        self.n += 1;
+        let ask = 1000 + self.n % 7;
+        let mut bid = MarketEvent::new(
+            qt_core::InstrumentId(0),
+            EventKind::BookSnapshot,
+            Side::Buy,
+            Price::from_units(ask - 5),
+            Qty::from_units(5),
+        );
+        bid.flags = MarketEvent::CLEAR;
+        bid.local_ns = local_now;
+        let mut offer = MarketEvent::new(
+            qt_core::InstrumentId(0),
+            EventKind::BookSnapshot,
+            Side::Sell,
+            Price::from_units(ask),
+            Qty::from_units(5),
+        );
+        offer.flags = MarketEvent::BATCH_END;
+        offer.local_ns = local_now;
+        sink(&bid);
+        sink(&offer);
+        2
+    }
+    fn state(&self) -> qt_core::feed_source::FeedState {
+        qt_core::feed_source::FeedState::Live
+    }
+}
+
+/// Buys one lot at the ask on every batch end.
+struct Taker([qt_core::InstrumentId; 1]);
+
+impl qt_core::Strategy for Taker {
+    fn name(&self) -> &str {
+        "taker"
+    }
+    fn account(&self) -> qt_core::AccountId {
+        qt_core::AccountId(0)
+    }
+    fn instruments(&self) -> &[qt_core::InstrumentId] {
+        &self.0
+    }
+    fn on_market(
+        &mut self,
+        view: &qt_core::MarketView<'_>,
+        ev: &qt_core::MarketEvent,
+        out: &mut qt_core::strategy::Actions,
+    ) {
+        let Some(ask) = view.book(ev.instrument).and_then(|b| b.best_ask()) else { return };
+        if ev.is_batch_end() {
+            out.push(qt_core::strategy::StrategyAction::Place(qt_core::OrderRequest {
+                account: qt_core::AccountId(0),
+                strategy: qt_core::StrategyId(0),
+                instrument: ev.instrument,
+                side: qt_core::Side::Buy,
+                order_type: qt_core::OrderType::Limit,
+                tif: qt_core::TimeInForce::Ioc,
+                price: ask.price,
+                qty: qt_core::Qty::from_units(1),
+                reduce_only: false,
+                stop_price: None,
+            }));
+        }
+    }
+    fn on_report(
+        &mut self,
+        _: &qt_core::MarketView<'_>,
+        _: &qt_core::ExecutionReport,
+        _: &mut qt_core::strategy::Actions,
+    ) {
+    }
+}
+
+struct AllowAll;
+
+impl qt_core::PreTradeCheck for AllowAll {
+    fn check(&mut self, _: &qt_core::OrderRequest, _: &qt_core::MarketView<'_>) -> qt_core::RiskDecision {
+        qt_core::RiskDecision::Allow
+    }
+}
+
+#[test]
+fn routing_health_and_failovers_do_not_allocate_in_steady_state() {
+    use qt_core::routing::{HealthSettings, RouterSettings, RoutingPlan, Siblings};
+    use qt_core::{AccountId, ExecutionReport, InstrumentId, InstrumentSpec, Nanos, OrderCommand, ReportKind, VenueId};
+    let mut registry = qt_core::InstrumentRegistry::new();
+    registry.add(&InstrumentSpec::spot(qt_core::Venue::Binance, "BTCUSDT", "BTC", "USDT", "1", "1")).unwrap();
+    registry.add(&InstrumentSpec::spot(qt_core::Venue::Bybit, "BTCUSDT", "BTC", "USDT", "1", "1")).unwrap();
+    let mut siblings = Siblings::alone(&registry);
+    siblings.add_group(&registry, "BTC/USDT", &[InstrumentId(0), InstrumentId(1)]).unwrap();
+    let cfg = qt_core::EngineConfig {
+        housekeeping_interval: Nanos::MILLI,
+        timer_clock: qt_core::TimerClock::Monotonic,
+        max_open_orders: 1024,
+        ..qt_core::EngineConfig::default()
+    };
+    let mut engine = qt_core::Engine::new(cfg, registry, AllowAll, std::sync::Arc::new(qt_core::WallClock));
+    engine.add_feed(Box::new(TickFeed { n: 0 }));
+    let (a_tx, a_orders) = qt_core::queue::spsc(4096);
+    let (a_reports, a_rx) = qt_core::queue::spsc(4096);
+    let (b_tx, b_orders) = qt_core::queue::spsc(4096);
+    let (b_reports, b_rx) = qt_core::queue::spsc(4096);
+    let mut orders = [a_orders, b_orders];
+    let mut reports = [a_reports, b_reports];
+    engine.add_venue(a_tx, a_rx, &[InstrumentId(0)]);
+    engine.add_venue(b_tx, b_rx, &[InstrumentId(1)]);
+    engine.set_routing(RoutingPlan {
+        chains: vec![vec![VenueId(0), VenueId(1)]],
+        siblings,
+        router: RouterSettings { return_after: Nanos(20 * Nanos::MILLI.0) },
+        health: HealthSettings {
+            ack_timeout: Nanos(10 * Nanos::MILLI.0),
+            max_md_age: Some(Nanos(Nanos::SECOND.0)),
+            ..HealthSettings::default()
+        },
+    });
+    engine.add_strategy(Box::new(Taker([InstrumentId(0)])));
+    let (link, mut rings) =
+        qt_core::journal::JournalLink::new(1 << 12, qt_core::journal::JournalFullPolicy::DropAndCount);
+    engine.set_journal(link);
+    // The core's log lines go to a ring on this thread (never drained: full drops, counted).
+    let (log_sink, _log_drain) = qt_core::log_ring::ring(qt_core::log_ring::DEFAULT_CAPACITY);
+    qt_core::log_ring::install(log_sink);
+    qt_core::sys::init_clock();
+
+    // The test is each venue's gateway: it fills every order at once, except that the primary
+    // goes silent for 40 ms of every 80 (its orders are filled when it wakes up).
+    let mut on_second = false;
+    let mut failovers = 0u64;
+    let mut run = |engine: &mut qt_core::Engine<AllowAll>, millis: u64, count: bool| {
+        let start = std::time::Instant::now();
+        while start.elapsed() < std::time::Duration::from_millis(millis) {
+            let silent = (start.elapsed().as_millis() / 40) % 2 == 1;
+            engine.do_work();
+            while rings.records.pop().is_ok() {}
+            for v in 0..2 {
+                if v == 0 && silent {
+                    continue;
+                }
+                while let Ok(cmd) = orders[v].pop() {
+                    if let OrderCommand::New { order_id, request, .. } = cmd {
+                        let mut fill =
+                            ExecutionReport::status(order_id, &request, VenueId(v as u16), ReportKind::Fill, Nanos(0));
+                        fill.last_price = request.price;
+                        fill.last_qty = request.qty;
+                        fill.cum_qty = request.qty;
+                        let _ = reports[v].push(fill);
+                    }
+                }
+            }
+            let second = engine.router().selected(AccountId(0)) == Some(VenueId(1));
+            failovers += u64::from(count && second && !on_second);
+            on_second = second;
+            std::thread::sleep(std::time::Duration::from_micros(200));
+        }
+    };
+    run(&mut engine, 300, false);
+    let sent0 = engine.counters().orders_sent.get();
+    let (allocs0, deallocs0) = (allocations(), deallocations());
+    run(&mut engine, 1200, true);
+    let (allocs, deallocs) = (allocations() - allocs0, deallocations() - deallocs0);
+    qt_core::log_ring::uninstall();
+    let sent = engine.counters().orders_sent.get() - sent0;
+    assert!(sent > 100, "orders flowed through the router: {sent}");
+    assert!(failovers >= 2, "the primary's silences moved the account to the second venue: {failovers}");
+    assert_eq!((allocs, deallocs), (0, 0), "routing allocated {allocs} / freed {deallocs} times");
+}

@@ -93,6 +93,17 @@ fn metrics_parse_hold_every_queried_name_and_move_as_events_flow() {
         );
     }
     assert!(total(&second, "engine_heartbeat_age_seconds") < 1.0, "heartbeat fresh");
+    // One failover series per account × venue of its chain, labelled (docs/FAILOVER.md).
+    for account in ["alpha", "beta"] {
+        let series =
+            format!("exchange_failover_events_total{{account=\"{account}\",primary=\"sim\",selected=\"sim\"}} 0");
+        assert!(second.lines().any(|l| l == series), "{series} missing:\n{second}");
+        let healthy = format!("account_venue_healthy{{account=\"{account}\",venue=\"sim\"}} 1");
+        assert!(second.lines().any(|l| l == healthy), "{healthy} missing");
+    }
+    for series in ["venue_health_score{venue=\"sim\"} 100", "venue_healthy{venue=\"sim\"} 1"] {
+        assert!(second.lines().any(|l| l == series), "{series} missing");
+    }
     let (code, body) = get(run.addr, "/health/live");
     assert_eq!(code, 200, "{body}");
     let (code, body) = get(run.addr, "/health/ready");

@@ -176,7 +176,7 @@ impl<R: PreTradeCheck> Core<R> {
     /// A strategy's order through the gate to its venue. Journals the intent, the decision and
     /// the command in that order — after the order has left (nothing is journaled before the
     /// send on the tick-to-order path), or before the refusal when it does not leave.
-    fn place(&mut self, mut request: OrderRequest, trigger_ns: Nanos) {
+    pub(super) fn place(&mut self, mut request: OrderRequest, trigger_ns: Nanos) {
         self.counters.order_requests.incr();
         if let Some(s) = self.stats.strategies.get(request.strategy.index()) {
             s.signals.incr();
@@ -189,9 +189,28 @@ impl<R: PreTradeCheck> Core<R> {
             self.local_reject(OrderId(0), &request, RejectReason::JournalUnavailable);
             return;
         }
+        // Routed first: the gate judges the order where it will go (that venue's book and
+        // position). Routing happens here, once; the order never moves to another venue.
+        let venue = match self.placement(&request) {
+            routing::Placement::To(venue, instrument) => {
+                request.instrument = instrument;
+                Some(venue)
+            }
+            routing::Placement::Blocked(reason) => {
+                let decision = RiskDecision::Block(reason);
+                self.counters.risk_block.get(reason).incr();
+                self.stats.account(request.account).inspect(|a| a.block.get(reason).incr());
+                self.journal_decision(&intent, decision, self.domain_now);
+                self.local_reject(OrderId(0), &request, RejectReason::RiskBlocked);
+                return;
+            }
+            routing::Placement::Unknown => None,
+        };
         let view = view!(self);
         let decision = self.risk.check(&request, &view);
         let decided_at = view.now;
+        // Spot has no venue-side reduce-only: the core holds the order to the position.
+        let decision = self.reduce_only_on_spot(&request, decision);
         let account = self.stats.account(request.account);
         match decision {
             RiskDecision::Allow => {
@@ -211,7 +230,7 @@ impl<R: PreTradeCheck> Core<R> {
                 return;
             }
         }
-        let Some(venue) = self.venue_of_instrument.get(request.instrument.index()).copied().flatten() else {
+        let Some(venue) = venue else {
             self.counters.unknown_instrument_events.incr();
             self.journal_decision(&intent, decision, decided_at);
             self.local_reject(OrderId(0), &request, RejectReason::UnknownInstrument);
@@ -227,6 +246,7 @@ impl<R: PreTradeCheck> Core<R> {
         let command = OrderCommand::New { order_id, request, sent_local_ns: sent };
         match self.venues[venue].orders.push(command) {
             Ok(()) => {
+                self.health_on_sent(venue, order_id);
                 self.counters.orders_sent.incr();
                 self.tick_to_order.record(sent.0 - trigger_ns.0);
                 self.stats.latency.tick_to_order.record(sent.0 - trigger_ns.0);
@@ -266,7 +286,7 @@ impl<R: PreTradeCheck> Core<R> {
         self.journal(JournalEvent::Decision(JournaledDecision::of(&record)));
     }
 
-    fn cancel(&mut self, order_id: OrderId) {
+    pub(super) fn cancel(&mut self, order_id: OrderId) {
         let Some(order) = self.orders.get(order_id).copied() else { return };
         let Some(venue) = self.venue_of_instrument.get(order.request.instrument.index()).copied().flatten() else {
             return;
@@ -282,12 +302,21 @@ impl<R: PreTradeCheck> Core<R> {
         }
     }
 
+    /// A cancel-all to every venue serving instruments (of `instrument`, as each venue lists it:
+    /// an order routed to a sibling is cancelled there).
     pub(super) fn cancel_all(&mut self, account: AccountId, instrument: Option<InstrumentId>) {
         for v in 0..self.venues.len() {
             let serves = self.venue_of_instrument.contains(&Some(v));
             if !serves {
                 continue;
             }
+            let instrument = match instrument {
+                Some(i) => match self.instrument_at(i, v) {
+                    Some(at) => Some(at),
+                    None => continue,
+                },
+                None => None,
+            };
             let command = OrderCommand::CancelAll { account, instrument };
             if self.venues[v].orders.push(command).is_ok() {
                 self.journal(JournalEvent::Command(command));
@@ -352,6 +381,8 @@ impl<R: PreTradeCheck> Core<R> {
             self.counters.unmatched_reports.incr();
             return;
         };
+        let venue = self.venue_of_instrument.get(order.request.instrument.index()).copied().flatten();
+        self.health_on_report(&order, report.kind, venue);
         if self
             .orders
             .apply(report.order_id, report.kind, report.venue_order_id, report.last_qty, report.leaves_qty)
@@ -360,7 +391,6 @@ impl<R: PreTradeCheck> Core<R> {
             self.counters.unmatched_reports.incr();
             return;
         }
-        let venue = self.venue_of_instrument.get(order.request.instrument.index()).copied().flatten();
         let venue_stats = venue.and_then(|v| self.stats.venues.get(v));
         match report.kind {
             ReportKind::Accepted => {
@@ -499,6 +529,7 @@ impl<R: PreTradeCheck> Core<R> {
         let command = OrderCommand::New { order_id, request, sent_local_ns: sys::mono_now() };
         match self.venues[venue].orders.push(command) {
             Ok(()) => {
+                self.health_on_sent(venue, order_id);
                 self.journal(JournalEvent::Command(command));
                 self.counters.risk_orders_sent.incr();
             }

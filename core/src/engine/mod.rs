@@ -287,8 +287,11 @@ struct Core<R> {
     risk_actions: RiskActions,
     /// Health each venue last reported (`ControlCommand::VenueHealth`), by venue index.
     venue_reported: Vec<bool>,
-    /// Reported health and the venue's feeds' state, recomputed on the timer.
+    /// Each venue's health verdict (live: [`routing::Routing`]'s score; replay: the timer's
+    /// bitmask), recomputed on the timer.
     venue_healthy: Vec<bool>,
+    /// Canonical instruments, the router and the health score ([`crate::routing`]).
+    routing: routing::Routing,
     replies: Option<crossbeam_channel::Sender<(u64, RiskReply)>>,
     /// Set when the loop has stopped: strategies' actions are dropped from then on.
     halted: bool,
@@ -388,6 +391,7 @@ impl<R: PreTradeCheck> Engine<R> {
             risk_actions: RiskActions::with_capacity(256),
             venue_reported: Vec::new(),
             venue_healthy: Vec::new(),
+            routing: routing::Routing::new(accounts, &instruments, cfg.max_open_orders),
             replies: None,
             halted: false,
             refused: Vec::with_capacity(n),
@@ -473,6 +477,7 @@ impl<R: PreTradeCheck> Engine<R> {
         });
         self.core.venue_reported.push(true);
         self.core.venue_healthy.push(true);
+        self.core.routing.add_venue();
         // The venue's name for the stats file: its instruments' venue when they share one.
         let mut names = instruments.iter().filter_map(|i| self.core.instruments.get(*i)).map(|i| i.venue().name());
         let first = names.next();
@@ -602,18 +607,9 @@ impl<R: PreTradeCheck> Engine<R> {
 
         if self.core.cfg.timer_clock == TimerClock::Monotonic && t0 >= self.next_housekeeping {
             self.next_housekeeping = t0.saturating_add(self.core.cfg.housekeeping_interval);
-            // A venue is healthy when it says so and none of its feeds is recovering.
-            for (v, healthy) in self.core.venue_healthy.iter_mut().enumerate() {
-                *healthy = self.core.venue_reported[v];
-            }
-            for (feed, venue) in self.feeds.iter().zip(&self.feed_venue) {
-                if let Some(v) = venue
-                    && feed.state() == FeedState::Recovering
-                    && let Some(h) = self.core.venue_healthy.get_mut(*v)
-                {
-                    *h = false;
-                }
-            }
+            // Each venue's health score (gateway, feeds, answers, latency, rejects, book age),
+            // then each account's router; the timer journals the venues' verdicts.
+            self.judge_health(t0);
             self.core.timer();
         }
 
@@ -825,18 +821,23 @@ macro_rules! view {
             orders: &$core.orders,
             now: $now,
             local_now: $core.local_now,
+            siblings: &$core.routing.siblings,
         }
     };
 }
 
 mod handlers;
+mod reduce_only;
 mod replay;
 mod restore;
+mod routing;
 mod stats;
 
 pub use restore::{RUN_ORDER_ID_BITS, run_order_id_base};
 
 #[cfg(test)]
 mod journal_tests;
+#[cfg(test)]
+mod routing_tests;
 #[cfg(test)]
 mod tests;

@@ -3,8 +3,8 @@
 //! again, and a restart rebuilds its state from what it recorded.
 //!
 //! Inputs are the records the core consumed: market records, execution reports, local
-//! refusals' delivery, the timer (with the venues' health as recorded), control commands and the
-//! stop's wind-down. Everything else in a journal is an output — intents, risk decisions, order
+//! refusals' delivery, the timer (with the venues' health as recorded), failovers (the router's
+//! selection as the live health judgement moved it), control commands and the stop's wind-down. Everything else in a journal is an output — intents, risk decisions, order
 //! commands, book refusals, control answers, risk state changes — which the engine produces
 //! again into its own journal link for the caller to compare. The engine's order rings to its
 //! venues fill as in a live run; the caller drains them (nothing is sent anywhere).
@@ -51,6 +51,11 @@ impl<R: PreTradeCheck> Engine<R> {
                 self.core.journal(JournalEvent::Timer { venue_healthy: mask });
                 self.core.housekeeping_now();
             }
+            JournalEvent::Failover(f) => {
+                // The live health judgement's decision: the router moves as it did then.
+                self.core.domain_now = record.domain_ns;
+                self.core.failover(*f);
+            }
             JournalEvent::Halt => {
                 // The wind-down's cancel-alls are its outputs, produced again here.
                 self.core.wind_down();
@@ -76,6 +81,7 @@ impl<R: PreTradeCheck> Engine<R> {
             | JournalEvent::Report(_)
             | JournalEvent::LocalRefusal(_)
             | JournalEvent::Timer { .. }
+            | JournalEvent::Failover(_)
             | JournalEvent::Halt => true,
             JournalEvent::Attachment => matches!(attachment, Some(JournalAttachment::Control(_))),
             _ => false,

@@ -31,7 +31,8 @@ impl<R: PreTradeCheck> Engine<R> {
     /// Run `run` of the journal begins (a Config record in replay, or this run after restore),
     /// as a freshly started engine would: order ids continue from
     /// [`run_order_id_base`]`(run)`, a previous run's stop wind-down ([`JournalEvent::Halt`])
-    /// no longer silences the strategies, every venue counts as reported healthy again, and the
+    /// no longer silences the strategies, every venue counts as reported healthy again, every
+    /// account's router is back on its primary with its health history cleared, and the
     /// books start empty and unsynced (an old run's last book must not be traded on; the feeds
     /// resync them). Positions, orders, the risk component and the strategies carry over.
     /// Allocates (new books).
@@ -39,6 +40,7 @@ impl<R: PreTradeCheck> Engine<R> {
         self.core.orders.skip_ids_to(run_order_id_base(run));
         self.core.halted = false;
         self.core.venue_reported.fill(true);
+        self.core.routing.restart();
         let depth = self.core.cfg.book_depth;
         for book in &mut self.core.books {
             *book = Book::new(book.instrument(), depth);

@@ -12,8 +12,8 @@ use crate::ids::AccountId;
 use crate::money::{NOTIONAL_SCALE, Notional};
 use crate::risk_api::PreTradeCheck;
 use crate::stats::blocks::{
-    AccountStats, AccountVenueStats, BookStats, FeedBlock, LatencyStats, MONEY_SCALE, RiskStats, StrategyStats,
-    VenueStats,
+    AccountStats, AccountVenueStats, BookStats, FailoverStats, FeedBlock, LatencyStats, MONEY_SCALE, RiskStats,
+    StrategyStats, VenueHealthStats, VenueStats,
 };
 use crate::stats::{Heartbeat, Owner, StatsHandle, StatsRegion, unix_now_ns};
 use crate::time::Nanos;
@@ -36,6 +36,12 @@ pub(super) struct EngineStats {
     /// `[venue][account]`.
     pub(super) account_venue: Vec<Vec<StatsHandle<AccountVenueStats>>>,
     pub(super) venues: Vec<StatsHandle<VenueStats>>,
+    /// Each venue link's name (its stats label).
+    venue_names: Vec<String>,
+    /// Each venue link's health score.
+    venue_health: Vec<StatsHandle<VenueHealthStats>>,
+    /// `[account]`: (selected venue, its failover counter), one per venue of the chain.
+    failovers: Vec<Vec<(crate::ids::VenueId, StatsHandle<FailoverStats>)>>,
     pub(super) books: Vec<StatsHandle<BookStats>>,
     pub(super) strategies: Vec<StatsHandle<StrategyStats>>,
     pub(super) latency: StatsHandle<LatencyStats>,
@@ -77,6 +83,9 @@ impl EngineStats {
             accounts,
             account_venue: Vec::new(),
             venues: Vec::new(),
+            venue_names: Vec::new(),
+            venue_health: Vec::new(),
+            failovers: Vec::new(),
             books,
             strategies: Vec::new(),
             account_names,
@@ -87,12 +96,76 @@ impl EngineStats {
     /// A venue link's blocks.
     pub(super) fn add_venue(&mut self, name: &str) {
         self.venues.push(self.region.block_or_private(Owner::Core, &[("venue", name)]));
+        self.venue_health.push(self.region.block_or_private(Owner::Core, &[("venue", name)]));
+        self.venue_names.push(name.to_string());
         let per_account = self
             .account_names
             .iter()
             .map(|a| self.region.block_or_private(Owner::Core, &[("account", a), ("venue", name)]))
             .collect();
         self.account_venue.push(per_account);
+    }
+
+    /// The failover counters: one per account × venue of its chain (`chains[account]`),
+    /// labelled with the chain's primary and that venue.
+    pub(super) fn add_failover_blocks(&mut self, chains: &[Vec<crate::ids::VenueId>]) {
+        let name = |v: &crate::ids::VenueId| self.venue_names.get(v.index()).cloned().unwrap_or_else(|| v.to_string());
+        let mut all = Vec::with_capacity(chains.len());
+        for (a, chain) in chains.iter().enumerate() {
+            let account = self.account_names.get(a).cloned().unwrap_or_else(|| a.to_string());
+            let Some(primary) = chain.first().map(name) else {
+                all.push(Vec::new());
+                continue;
+            };
+            let blocks = chain
+                .iter()
+                .map(|v| {
+                    let labels = [("account", account.as_str()), ("primary", primary.as_str()), ("selected", &name(v))];
+                    (*v, self.region.block_or_private(Owner::Core, &labels))
+                })
+                .collect();
+            all.push(blocks);
+        }
+        self.failovers = all;
+    }
+
+    /// Counts a failover of `account` to `selected`.
+    #[inline]
+    pub(super) fn count_failover(&self, account: AccountId, selected: crate::ids::VenueId) {
+        if let Some((_, block)) =
+            self.failovers.get(account.index()).and_then(|c| c.iter().find(|(v, _)| *v == selected))
+        {
+            block.events.incr();
+        }
+    }
+
+    /// Failovers of `account` to `selected` counted so far (tests).
+    #[cfg(test)]
+    pub(super) fn failover_count(&self, account: AccountId, selected: crate::ids::VenueId) -> u64 {
+        self.failovers
+            .get(account.index())
+            .and_then(|c| c.iter().find(|(v, _)| *v == selected))
+            .map_or(0, |(_, b)| b.events.get())
+    }
+
+    /// A venue's health verdict.
+    #[inline]
+    pub(super) fn publish_health(&self, venue: usize, v: &crate::routing::Verdict) {
+        let Some(b) = self.venue_health.get(venue) else { return };
+        b.score.set(u64::from(v.score));
+        b.healthy.set(u64::from(v.healthy));
+        b.waiting.set(u64::from(v.waiting));
+        b.ack_p99_ns.set(v.ack_p99.0.max(0) as u64);
+        b.reject_permille.set(u64::from(v.reject_permille));
+        b.md_age_ns.set(v.md_age.0.max(0) as u64);
+    }
+
+    /// Whether `account` may route to `venue`.
+    #[inline]
+    pub(super) fn publish_account_health(&self, account: usize, venue: usize, healthy: bool) {
+        if let Some(b) = self.account_venue.get(venue).and_then(|a| a.get(account)) {
+            b.healthy.set(u64::from(healthy));
+        }
     }
 
     /// A strategy's block (labels: its name and its id, the index it was added at).
@@ -118,6 +191,12 @@ impl EngineStats {
         }
         for v in &self.venues {
             v.zero();
+        }
+        for v in &self.venue_health {
+            v.zero();
+        }
+        for f in self.failovers.iter().flatten() {
+            f.1.zero();
         }
         for s in &self.strategies {
             s.zero();
@@ -164,6 +243,14 @@ impl<R: PreTradeCheck> Core<R> {
             block.pnl_realized.set(money_units(realized));
             block.pnl_unrealized.set(money_units(unrealized));
             block.pnl_fees.set(money_units(fees));
+        }
+        for (v, h) in self.routing.venues.iter().enumerate() {
+            s.publish_health(v, &h.verdict);
+        }
+        for (a, per_venue) in self.routing.accounts.iter().enumerate() {
+            for (v, (_, ok)) in per_venue.iter().enumerate() {
+                s.publish_account_health(a, v, *ok);
+            }
         }
         for (v, block) in s.venues.iter().enumerate() {
             block.connected.set(u64::from(self.venue_healthy.get(v).copied().unwrap_or(false)));

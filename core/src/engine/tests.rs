@@ -421,3 +421,67 @@ fn the_engine_places_its_blocks_in_its_stats_region_and_fills_them_on_the_stats_
     assert_eq!(signals.desc.labels, "strategy=\"eager\",strategy_id=\"0\"");
     assert!(snap.named("market_events_total").next().is_some(), "the engine counters live in the same region");
 }
+
+/// A reduce-only spot request of `qty_units` lots' units on the registry's instrument.
+fn reduce_only(side: Side, qty_units: i64) -> OrderRequest {
+    OrderRequest {
+        account: AccountId(0),
+        strategy: StrategyId(0),
+        instrument: InstrumentId(0),
+        side,
+        order_type: OrderType::Limit,
+        tif: TimeInForce::Gtc,
+        price: Price::from_units(1000),
+        qty: Qty::from_units(qty_units),
+        reduce_only: true,
+        stop_price: None,
+    }
+}
+
+#[test]
+fn a_reduce_only_spot_sell_is_clamped_to_the_position_and_refused_with_nothing_to_reduce() {
+    let mut engine = Engine::new(
+        EngineConfig::default(),
+        registry(),
+        PriceCap(Price::from_units(i64::MAX)),
+        Arc::new(SimClock::new(Nanos(0))),
+    );
+    let (orders_tx, mut orders_rx) = spsc(16);
+    let (_reports_tx, reports_rx) = spsc(4);
+    engine.add_venue(orders_tx, reports_rx, &[InstrumentId(0)]);
+    let c = engine.counters();
+    let sent_qty = |rx: &mut Consumer<OrderCommand>| match rx.pop() {
+        Ok(OrderCommand::New { request, .. }) => Some(request.qty.units()),
+        _ => None,
+    };
+
+    // No position: nothing to reduce, refused before the ring.
+    engine.core.place(reduce_only(Side::Sell, 1), Nanos(0));
+    assert_eq!(sent_qty(&mut orders_rx), None);
+    assert_eq!(c.risk_block.get(BlockReason::ReduceOnly).get(), 1);
+
+    // Long 3 lots (0.003): a reduce-only sell of 5 is clamped to 3; a buy is refused.
+    let inst = engine.core.instruments.get(InstrumentId(0)).unwrap().clone();
+    let pos = engine.core.positions.get_mut(AccountId(0), InstrumentId(0)).unwrap();
+    pos.apply_fill(&inst, Side::Buy, Price::from_units(1000), Qty::from_units(3), Notional::ZERO).unwrap();
+    engine.core.place(reduce_only(Side::Sell, 5), Nanos(0));
+    assert_eq!(sent_qty(&mut orders_rx), Some(3));
+    assert_eq!(c.risk_scale_down.get(BlockReason::ReduceOnly).get(), 1);
+    engine.core.place(reduce_only(Side::Buy, 1), Nanos(0));
+    assert_eq!(sent_qty(&mut orders_rx), None);
+    assert_eq!(c.risk_block.get(BlockReason::ReduceOnly).get(), 2);
+
+    // The clamped sell of 3 is working: a second reduce-only sell has nothing left.
+    engine.core.place(reduce_only(Side::Sell, 1), Nanos(0));
+    assert_eq!(sent_qty(&mut orders_rx), None);
+    assert_eq!(c.risk_block.get(BlockReason::ReduceOnly).get(), 3);
+
+    // Within the room, as asked; a plain (not reduce-only) sell is not the core's business here.
+    let pos = engine.core.positions.get_mut(AccountId(0), InstrumentId(0)).unwrap();
+    pos.apply_fill(&inst, Side::Buy, Price::from_units(1000), Qty::from_units(2), Notional::ZERO).unwrap();
+    engine.core.place(reduce_only(Side::Sell, 2), Nanos(0));
+    assert_eq!(sent_qty(&mut orders_rx), Some(2));
+    engine.core.place(OrderRequest { reduce_only: false, ..reduce_only(Side::Sell, 50) }, Nanos(0));
+    assert_eq!(sent_qty(&mut orders_rx), Some(50));
+    assert_eq!(c.risk_scale_down.get(BlockReason::ReduceOnly).get(), 1);
+}

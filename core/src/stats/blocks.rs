@@ -63,19 +63,74 @@ unsafe impl StatBlock for AccountStats {
     }
 }
 
-/// One account's fills at one venue (`trades_executed_total{account,venue}`).
+/// One account's fills at one venue (`trades_executed_total{account,venue}`) and whether the
+/// account may route there.
 #[derive(Debug, Default)]
 #[repr(C)]
 pub struct AccountVenueStats {
     /// Fills.
     pub trades: Counter,
+    /// Gauge: 1 while the venue is healthy for this account (the venue's score and the
+    /// account's own rejects there).
+    pub healthy: Counter,
 }
 
-// SAFETY: `#[repr(C)]`, one `Counter`.
+// SAFETY: `#[repr(C)]`, only `Counter`s.
 #[allow(unsafe_code, reason = "the SAFETY line above states the layout a StatBlock promises")]
 unsafe impl StatBlock for AccountVenueStats {
     fn describe(&self, d: &mut Describer<'_>) {
         d.counter(&self.trades, "trades_executed_total", &[], "Fills received.");
+        d.gauge(&self.healthy, "account_venue_healthy", &[], "1 while the venue is healthy for the account.");
+    }
+}
+
+/// One venue's health score and its components (`crate::routing::health`), set on the live
+/// timer.
+#[derive(Debug, Default)]
+#[repr(C)]
+pub struct VenueHealthStats {
+    /// Gauge: 0–100.
+    pub score: Counter,
+    /// Gauge: 1 while every component passes.
+    pub healthy: Counter,
+    /// Gauge: orders waiting for the venue's first answer.
+    pub waiting: Counter,
+    /// Gauge (ns): p99 of order → first answer over the last answers.
+    pub ack_p99_ns: Counter,
+    /// Gauge: rejects per mille of answers in the window.
+    pub reject_permille: Counter,
+    /// Gauge (ns): age of the venue's freshest book.
+    pub md_age_ns: Counter,
+}
+
+// SAFETY: `#[repr(C)]`, only `Counter`s.
+#[allow(unsafe_code, reason = "the SAFETY line above states the layout a StatBlock promises")]
+unsafe impl StatBlock for VenueHealthStats {
+    fn describe(&self, d: &mut Describer<'_>) {
+        let secs = GaugeFormat { unit: Unit::Seconds, signed: false, scale: 9 };
+        d.gauge(&self.score, "venue_health_score", &[], "Venue health score (0-100; 100 healthy).");
+        d.gauge(&self.healthy, "venue_healthy", &[], "1 while every health component passes.");
+        d.gauge(&self.waiting, "venue_orders_awaiting_answer", &[], "Orders waiting for the venue's first answer.");
+        d.gauge_as(&self.ack_p99_ns, secs, "venue_ack_p99_seconds", &[], "p99 of order to first answer.");
+        d.gauge(&self.reject_permille, "venue_reject_permille", &[], "Rejects per mille of answers (window).");
+        d.gauge_as(&self.md_age_ns, secs, "venue_market_data_age_seconds", &[], "Age of the freshest book.");
+    }
+}
+
+/// Failovers of one account to one venue of its chain
+/// (`exchange_failover_events_total{account,primary,selected}`).
+#[derive(Debug, Default)]
+#[repr(C)]
+pub struct FailoverStats {
+    /// Times the account's selected venue became this one.
+    pub events: Counter,
+}
+
+// SAFETY: `#[repr(C)]`, one `Counter`.
+#[allow(unsafe_code, reason = "the SAFETY line above states the layout a StatBlock promises")]
+unsafe impl StatBlock for FailoverStats {
+    fn describe(&self, d: &mut Describer<'_>) {
+        d.counter(&self.events, "exchange_failover_events_total", &[], "Changes of an account's selected venue.");
     }
 }
 
@@ -265,8 +320,6 @@ pub struct RiskStats {
     pub ess_latched: Counter,
     /// Gauge: the global risk level (0 lowest).
     pub global_risk_level: Counter,
-    /// Exchange failovers (none exist yet: 0).
-    pub failovers: Counter,
     /// Stress scenario runs (none exist yet: 0).
     pub stress_runs: Counter,
 }
@@ -287,7 +340,6 @@ impl RiskStats {
             &[],
             "Global risk level (0 INFO, 1 WARNING, 2 CRITICAL).",
         );
-        d.counter(&self.failovers, "exchange_failover_events_total", &[], "Exchange failovers (not implemented: 0).");
         d.counter(&self.stress_runs, "stress_scenario_runs_total", &[], "Stress scenario runs (not implemented: 0).");
     }
 }

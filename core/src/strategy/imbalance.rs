@@ -144,7 +144,8 @@ impl Strategy for ImbalanceTaker {
         ) else {
             return;
         };
-        let position = view.position(self.account, self.traded()).qty();
+        // Across venues: after a failover the strategy's fills land at a sibling listing.
+        let position = view.canonical_qty(self.account, self.traded());
         let side = if imb > self.params.threshold {
             Side::Buy
         } else if imb < -self.params.threshold {
@@ -189,6 +190,17 @@ mod tests {
         assert_eq!(ImbalanceTaker::imbalance(Qty::MAX, Qty::MAX), Some(I32F32::ZERO));
     }
 
+    /// One unit per order, threshold 0.5 over one level, no cooldown.
+    fn params(max_position: i64) -> ImbalanceParams {
+        ImbalanceParams {
+            qty: Qty::from_units(1),
+            max_position: Qty::from_units(max_position),
+            threshold: I32F32::from_num(0.5),
+            levels: 1,
+            cooldown: Nanos(0),
+        }
+    }
+
     /// A book of `bid_qty` at 100 and `ask_qty` at 101 (units), valid.
     fn book(id: InstrumentId, bid_qty: i64, ask_qty: i64) -> crate::book::Book {
         use crate::event::EventKind;
@@ -221,14 +233,9 @@ mod tests {
             orders: &orders,
             now: Nanos(1),
             local_now: Nanos(1),
+            siblings: &crate::routing::NO_SIBLINGS,
         };
-        let params = ImbalanceParams {
-            qty: Qty::from_units(1),
-            max_position: Qty::from_units(10),
-            threshold: I32F32::from_num(0.5),
-            levels: 1,
-            cooldown: Nanos(0),
-        };
+        let params = params(10);
         let batch_end = |id| {
             let mut ev =
                 MarketEvent::new(id, crate::event::EventKind::BookDelta, Side::Buy, Price::from_units(100), Qty::ZERO);
@@ -251,5 +258,48 @@ mod tests {
             }
             other => panic!("expected a buy of the traded instrument at its ask, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn its_position_limit_counts_every_venue_of_the_canonical_instrument() {
+        use crate::instrument::{InstrumentRegistry, InstrumentSpec, Venue};
+        let mut registry = InstrumentRegistry::new();
+        let traded = registry.add(&InstrumentSpec::spot(Venue::Binance, "BTCUSDT", "BTC", "USDT", "1", "1")).unwrap();
+        let sibling = registry.add(&InstrumentSpec::spot(Venue::Bybit, "BTCUSDT", "BTC", "USDT", "1", "1")).unwrap();
+        let mut siblings = crate::routing::Siblings::alone(&registry);
+        siblings.add_group(&registry, "BTC/USDT", &[traded, sibling]).unwrap();
+        let books = [book(traded, 9, 1), book(sibling, 5, 5)];
+        // Its orders were routed to the sibling after a failover: 2 held there, none at home.
+        let mut positions = crate::position::PositionBook::new(1, 2);
+        let inst = registry.get(sibling).unwrap();
+        positions
+            .get_mut(AccountId(0), sibling)
+            .unwrap()
+            .apply_fill(inst, Side::Buy, Price::from_units(101), Qty::from_units(2), crate::money::Notional::ZERO)
+            .unwrap();
+        let orders = crate::orders::OrderTable::new(4);
+        let view = |siblings| MarketView {
+            instruments: &registry,
+            books: &books,
+            positions: &positions,
+            orders: &orders,
+            now: Nanos(1),
+            local_now: Nanos(1),
+            siblings,
+        };
+        let params = params(2);
+        let mut ev =
+            MarketEvent::new(traded, crate::event::EventKind::BookDelta, Side::Buy, Price::from_units(100), Qty::ZERO);
+        ev.flags = MarketEvent::BATCH_END;
+        let mut out = Actions::default();
+        ImbalanceTaker::new(StrategyId(0), AccountId(0), traded, params).on_market(&view(&siblings), &ev, &mut out);
+        assert!(out.is_empty(), "at its limit across venues");
+        // Without the canonical grouping the same view would let it buy past the limit.
+        ImbalanceTaker::new(StrategyId(0), AccountId(0), traded, params).on_market(
+            &view(&crate::routing::NO_SIBLINGS),
+            &ev,
+            &mut out,
+        );
+        assert!(!out.is_empty());
     }
 }

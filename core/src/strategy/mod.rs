@@ -30,6 +30,9 @@ pub struct MarketView<'a> {
     pub now: Nanos,
     /// Monotonic time at the start of this loop iteration.
     pub local_now: Nanos,
+    /// Which instruments are one canonical instrument listed at several venues
+    /// ([`crate::routing::NO_SIBLINGS`] where none are).
+    pub siblings: &'a crate::routing::Siblings,
 }
 
 impl<'a> MarketView<'a> {
@@ -49,6 +52,19 @@ impl<'a> MarketView<'a> {
     #[inline]
     pub fn position(&self, account: AccountId, instrument: InstrumentId) -> Position {
         self.positions.get(account, instrument).copied().unwrap_or_default()
+    }
+
+    /// The quantity `account` holds of `instrument`'s canonical instrument: the sum of its
+    /// positions at every venue listing it (orders are routed to any of them), or the
+    /// instrument's own position where it is listed once.
+    #[inline]
+    pub fn canonical_qty(&self, account: AccountId, instrument: InstrumentId) -> crate::money::Qty {
+        let siblings = self.siblings.of(instrument);
+        if siblings.is_empty() {
+            return self.position(account, instrument).qty();
+        }
+        let units = siblings.iter().map(|s| self.position(account, *s).qty().units()).fold(0i64, i64::saturating_add);
+        crate::money::Qty::from_units(units)
     }
 }
 

@@ -15,6 +15,7 @@
 //! | `RiskState` | Ess (11) when the stop's part changed, else GlobalRiskLevel (12) | [`super::state`] |
 //! | `Timer` | Timer (16) | [`super::state`] |
 //! | `Halt` | Halt (17) | empty |
+//! | `Failover` | Failover (18) | [`super::state`] |
 //!
 //! Encoding is allocation-free into a caller's [`super::MAX_LEN`] buffer (the journal thread
 //! reuses one).
@@ -116,6 +117,7 @@ impl CoreEncoder {
                 (kind, state::VERSION, state::encode_risk_state(s, front(buf)))
             }
             JournalEvent::Halt => (RecordType::Halt, state::VERSION, 0),
+            JournalEvent::Failover(f) => (RecordType::Failover, state::VERSION, state::encode_failover(f, front(buf))),
             JournalEvent::Attachment => match attachment {
                 Some(JournalAttachment::Control(cmd)) => {
                     let kind = if control::is_funding(cmd) { RecordType::Funding } else { RecordType::ControlCommand };
@@ -186,6 +188,7 @@ pub fn decode(record: &Record<'_>) -> Result<Option<CoreEntry>, PayloadError> {
             state::decode_halt(bytes, v)?;
             JournalEvent::Halt
         }
+        RecordType::Failover => JournalEvent::Failover(state::decode_failover(bytes, v)?),
         _ => return Ok(None),
     };
     let record = JournalRecord { domain_ns: Nanos(e.domain_ts_ns), mono_ns: Nanos(e.mono_ts_ns), event };

@@ -140,6 +140,7 @@ pub const MAX_LEN: usize = {
         state::BOOK_LEN,
         state::RISK_STATE_LEN,
         state::TIMER_LEN,
+        state::FAILOVER_LEN,
     ];
     let mut max = 0;
     let mut i = 0;

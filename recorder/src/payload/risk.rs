@@ -17,7 +17,7 @@
 //!  92      4     instrument   u32
 //!  96      1     side         u8: 0 buy, 1 sell
 //!  97      1     decision     u8: 0 allow, 1 scale down, 2 block
-//!  98      1     reason       u8: 255 with allow, else a BlockReason code 0..=16
+//!  98      1     reason       u8: 255 with allow, else a BlockReason code 0..=18
 //!                                 (the core's evaluation order, BlockReason::ALL)
 //!  99      1     level        u8 global risk level (0 INFO, 1 WARNING, 2 CRITICAL; kept as found)
 //! 100      1     reduce_only  u8: 0/1
@@ -98,7 +98,7 @@ const _: () = assert!(DecisionRecord::ALLOW == 0 && DecisionRecord::SCALE_DOWN =
 
 /// The code of a block reason: its index in [`BlockReason::ALL`].
 fn reason_code(r: BlockReason) -> u8 {
-    // BlockReason::ALL has COUNT = 17 entries, so the index fits a u8.
+    // BlockReason::ALL has COUNT = 19 entries, so the index fits a u8.
     BlockReason::ALL.iter().position(|x| *x == r).map_or(NO_REASON, |i| i as u8)
 }
 

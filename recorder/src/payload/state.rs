@@ -10,13 +10,20 @@
 //!
 //!  Timer (id 16), 8 bytes                  Halt (id 17), 0 bytes
 //!   0  8  venue health bitmask u64 (bit v = venue v healthy)
+//!
+//!  Failover (id 18), 8 bytes
+//!   0  2  account u16
+//!   2  2  primary venue u16
+//!   4  2  from venue u16 (65535: none was healthy)
+//!   6  2  to venue u16 (65535: none is healthy)
 //! ```
 //!
 //! A risk state change is journaled as an `Ess` record when the emergency stop's part changed
 //! and as a `GlobalRiskLevel` record otherwise; both decode to the whole [`RiskState`].
 
 use qt_core::risk_api::RiskState;
-use qt_core::{BookError, InstrumentId, Nanos};
+use qt_core::routing::Failover;
+use qt_core::{AccountId, BookError, InstrumentId, Nanos, VenueId};
 
 use super::{Get, PayloadError, Put, check_v1};
 
@@ -28,6 +35,10 @@ pub const BOOK_LEN: usize = 8;
 pub const RISK_STATE_LEN: usize = 16;
 /// Length of a timer payload.
 pub const TIMER_LEN: usize = 8;
+/// Length of a failover payload.
+pub const FAILOVER_LEN: usize = 8;
+/// The venue field of a failover with no venue.
+const NO_VENUE: u16 = u16::MAX;
 
 const BOOK_ERRORS: [BookError; 4] =
     [BookError::NonPositivePrice, BookError::NegativeQty, BookError::WrongInstrument, BookError::Crossed];
@@ -89,6 +100,28 @@ pub fn encode_timer(venue_healthy: u64, out: &mut [u8; TIMER_LEN]) -> usize {
 pub fn decode_timer(bytes: &[u8], version: u16) -> Result<u64, PayloadError> {
     let b = check_v1::<TIMER_LEN>(bytes, version, "Timer")?;
     Ok(u64::from_le_bytes(*b))
+}
+
+/// Encode a failover.
+pub fn encode_failover(f: &Failover, out: &mut [u8; FAILOVER_LEN]) -> usize {
+    let mut p = Put(out);
+    p.u16(0, f.account.0);
+    p.u16(2, f.primary.0);
+    p.u16(4, f.from.map_or(NO_VENUE, |v| v.0));
+    p.u16(6, f.to.map_or(NO_VENUE, |v| v.0));
+    FAILOVER_LEN
+}
+
+/// Decode a failover.
+pub fn decode_failover(bytes: &[u8], version: u16) -> Result<Failover, PayloadError> {
+    let b = check_v1::<FAILOVER_LEN>(bytes, version, "Failover")?;
+    let g = Get { b, record: "Failover" };
+    let venue = |at: usize| Some(g.u16(at)).filter(|v| *v != NO_VENUE).map(VenueId);
+    let primary = g.u16(2);
+    if primary == NO_VENUE {
+        return Err(g.bad("primary", u64::from(primary)));
+    }
+    Ok(Failover { account: AccountId(g.u16(0)), primary: VenueId(primary), from: venue(4), to: venue(6) })
 }
 
 /// Checks a halt record (no payload).

@@ -262,6 +262,17 @@ pub fn strategy_action() -> impl Strategy<Value = StrategyAction> {
     ]
 }
 
+/// A failover (a venue of 65535 is "none" on disk, so venues stay below it).
+pub fn failover() -> impl Strategy<Value = qt_core::routing::Failover> {
+    let venue = || proptest::option::of((0..u16::MAX).prop_map(qt_core::VenueId));
+    (any::<u16>(), 0..u16::MAX, venue(), venue()).prop_map(|(a, p, from, to)| qt_core::routing::Failover {
+        account: qt_core::AccountId(a),
+        primary: qt_core::VenueId(p),
+        from,
+        to,
+    })
+}
+
 /// One core journal record of any kind, with its attachment when it is a marker (a control
 /// command or a control answer), at arbitrary times.
 pub fn core_entry() -> impl Strategy<Value = CoreEntry> {
@@ -277,6 +288,7 @@ pub fn core_entry() -> impl Strategy<Value = CoreEntry> {
         any::<u64>().prop_map(|venue_healthy| JournalEvent::Timer { venue_healthy }),
         risk_state().prop_map(JournalEvent::RiskState),
         Just(JournalEvent::Halt),
+        failover().prop_map(JournalEvent::Failover),
     ]
     .prop_map(|event| (event, None));
     let attached = prop_oneof![

@@ -16,6 +16,8 @@ use qt_risk::{AccountSpec, GateSettings, RiskGate};
 pub const SECRET: &[u8] = b"0123456789abcdef-test-secret";
 pub const BTC: InstrumentId = InstrumentId(0);
 pub const ETH: InstrumentId = InstrumentId(1);
+/// BTCUSDT's sibling at another venue ([`World::with_btc_sibling`]).
+pub const BTC_AT_BYBIT: InstrumentId = InstrumentId(2);
 
 pub struct World {
     pub instruments: InstrumentRegistry,
@@ -23,6 +25,7 @@ pub struct World {
     pub positions: PositionBook,
     pub orders: OrderTable,
     pub now: Nanos,
+    pub siblings: qt_core::routing::Siblings,
 }
 
 impl World {
@@ -42,6 +45,7 @@ impl World {
             positions: PositionBook::new(accounts, 2),
             orders: OrderTable::new(64),
             now: Nanos(1_767_225_600_000_000_000),
+            siblings: qt_core::routing::Siblings::default(),
             instruments,
         };
         w.books = vec![Book::new(BTC, 16), Book::new(ETH, 16)];
@@ -52,6 +56,20 @@ impl World {
 
     pub fn new() -> Self {
         Self::with(2, "0.001", "5")
+    }
+
+    /// [`World::new`] with BTCUSDT also listed at Bybit ([`BTC_AT_BYBIT`], same grid and
+    /// quotes): one canonical instrument at two venues.
+    pub fn with_btc_sibling() -> Self {
+        let mut w = Self::new();
+        let spec = InstrumentSpec::spot(Venue::Bybit, "BTCUSDT", "BTC", "USDT", "0.1", "0.001").with_min_notional("5");
+        assert_eq!(w.instruments.add(&spec).unwrap(), BTC_AT_BYBIT);
+        w.books.push(Book::new(BTC_AT_BYBIT, 16));
+        w.set_quote(BTC_AT_BYBIT, "9999.9", "10000.1");
+        w.positions = PositionBook::new(2, 3);
+        w.siblings = qt_core::routing::Siblings::alone(&w.instruments);
+        w.siblings.add_group(&w.instruments, "BTC/USDT", &[BTC, BTC_AT_BYBIT]).unwrap();
+        w
     }
 
     pub fn set_quote(&mut self, i: InstrumentId, bid: &str, ask: &str) {
@@ -90,6 +108,7 @@ impl World {
             orders: &self.orders,
             now: self.now,
             local_now: Nanos(0),
+            siblings: &self.siblings,
         }
     }
 

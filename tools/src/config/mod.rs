@@ -25,12 +25,14 @@ pub const EMBEDDED_DEFAULT: &str = include_str!("../../../examples/sim.toml");
 mod files;
 pub mod journal;
 mod raw;
+mod routing;
 mod source;
 pub mod stats;
 mod venues;
 pub(crate) use files::check_secret_file;
 pub use journal::JournalPlan;
 pub use raw::*;
+pub use routing::RawFailover;
 pub use source::{MAX_CONFIG_BYTES, parse_document, read_file};
 pub use stats::{OnListenError, StatsPlan};
 
@@ -183,6 +185,9 @@ pub struct Plan {
     pub source_text: String,
     /// `[log] format`.
     pub log_format: crate::logging::LogFormat,
+    /// Canonical instruments, each account's venue chain and the failover thresholds
+    /// ([`qt_core::Engine::set_routing`]).
+    pub routing: qt_core::routing::RoutingPlan,
 }
 
 impl Plan {
@@ -310,6 +315,7 @@ pub fn validate(raw: RawConfig) -> Result<Plan, Vec<Problem>> {
     // [[instruments]]
     let mut instruments = InstrumentRegistry::new();
     let mut flows = Vec::new();
+    let mut listings: Vec<routing::Listing> = Vec::new();
     if raw.instruments.is_empty() {
         p.add("instruments", "at least one instrument is required");
     }
@@ -318,6 +324,16 @@ pub fn validate(raw: RawConfig) -> Result<Plan, Vec<Problem>> {
         if ri.venue != Venue::Sim && !raw.venues.iter().any(|v| v.venue == ri.venue) {
             p.add(format!("{path}.venue"), format!("{} has no [[venues]] entry saying where it is", ri.venue));
         }
+        let extra = routing::extra_listings(&mut p, &path, ri.venue, &ri.symbols, &raw);
+        let canonical = match (&ri.canonical, extra.is_empty()) {
+            (Some(name), _) if name.trim().is_empty() => {
+                p.add(format!("{path}.canonical"), "must not be empty");
+                None
+            }
+            (Some(name), _) => Some(name.clone()),
+            (None, false) => Some(routing::default_canonical(&ri.base, &ri.quote, ri.kind)),
+            (None, true) => None,
+        };
         let spec = InstrumentSpec {
             venue: ri.venue,
             symbol: ri.symbol.clone(),
@@ -343,6 +359,14 @@ pub fn validate(raw: RawConfig) -> Result<Plan, Vec<Problem>> {
                 continue;
             }
         };
+        listings.push(routing::Listing { entry: i, id, canonical: canonical.clone() });
+        for (venue, symbol) in &extra {
+            let sibling = InstrumentSpec { venue: *venue, symbol: (*symbol).to_string(), ..spec.clone() };
+            match instruments.add(&sibling) {
+                Ok(sid) => listings.push(routing::Listing { entry: i, id: sid, canonical: canonical.clone() }),
+                Err(err) => p.add(format!("{path}.symbols.{venue}"), err.to_string()),
+            }
+        }
         let Some(inst) = instruments.get(id) else { continue };
         let mut flow = ri.flow.clone();
         if flow.start_mid.is_some() {
@@ -368,8 +392,12 @@ pub fn validate(raw: RawConfig) -> Result<Plan, Vec<Problem>> {
                 msg.split_once(": ").map_or(msg.clone(), |x| x.1.to_string()),
             );
         }
-        flows.push(flow);
+        for _ in 0..=extra.len() {
+            flows.push(flow.clone());
+        }
     }
+    let siblings = routing::siblings(&mut p, &instruments, &listings);
+    let (router_settings, health_settings) = routing::settings(&mut p, &raw);
 
     // [[accounts]]
     // The run's venues, in venue-id order: the simulated venue alone, or each [[venues]] entry.
@@ -454,7 +482,7 @@ pub fn validate(raw: RawConfig) -> Result<Plan, Vec<Problem>> {
         if account.is_none() {
             p.add(format!("{path}.account"), format!("{:?} is not a configured account", rs.account));
         }
-        let Some(inst) = venues::strategy_instrument(&mut p, &path, rs, &instruments) else { continue };
+        let Some(inst) = venues::strategy_instrument(&mut p, &path, rs, &instruments, &siblings) else { continue };
         let signal = venues::signal_instrument(&mut p, &path, rs, inst, &instruments);
         if let Some(a) = account
             && strategies.iter().any(|s: &StrategyPlan| s.account == AccountId(a as u16) && s.instrument == inst.id())
@@ -562,7 +590,9 @@ pub fn validate(raw: RawConfig) -> Result<Plan, Vec<Problem>> {
     let stats = stats::validate(&mut p, &raw.stats);
 
     // [[venues]]
-    let venues = venues::validate(&mut p, &raw, &instruments, &strategies);
+    let chains: Vec<Vec<VenueId>> = accounts.iter().map(|a| a.spec.venues.clone()).collect();
+    let routes = venues::Routes { siblings: &siblings, chains: &chains };
+    let venues = venues::validate(&mut p, &raw, &instruments, &strategies, &routes);
     if !venues.is_empty() && instruments.iter().any(|x| x.venue() == Venue::Sim) {
         p.add("instruments", "a run trades either on the built-in simulated venue or on live venues, not both");
     }
@@ -592,7 +622,6 @@ pub fn validate(raw: RawConfig) -> Result<Plan, Vec<Problem>> {
             start: Nanos(s.start_unix_ms.saturating_mul(1_000_000)),
             flows,
         },
-        accounts,
         strategies,
         venues,
         risk,
@@ -602,6 +631,8 @@ pub fn validate(raw: RawConfig) -> Result<Plan, Vec<Problem>> {
         stats,
         source_text: String::new(),
         log_format: raw.log.format,
+        routing: qt_core::routing::RoutingPlan { chains, siblings, router: router_settings, health: health_settings },
+        accounts,
     })
 }
 

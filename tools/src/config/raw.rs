@@ -49,6 +49,9 @@ pub struct RawConfig {
     /// `[stats]`: the stats file and the metrics exporter.
     #[serde(default)]
     pub stats: super::stats::RawStats,
+    /// `[failover]`: venue health thresholds and the router's hysteresis.
+    #[serde(default)]
+    pub failover: super::routing::RawFailover,
 }
 
 /// `[log]`: `format = "text" | "json"` (`--log-format json` wins over text).
@@ -324,6 +327,13 @@ pub struct RawInstrument {
     /// Simulated background flow (`[instruments.flow]`).
     #[serde(default)]
     pub flow: FlowParams,
+    /// The canonical instrument this entry is a listing of (e.g. "BTC/USDT"); entries with
+    /// the same name are siblings the router may send an order to.
+    pub canonical: Option<String>,
+    /// The same instrument listed at other venues, on this entry's grid: venue → symbol
+    /// (`symbols = { bybit = "BTCUSDT" }`).
+    #[serde(default)]
+    pub symbols: std::collections::BTreeMap<Venue, String>,
 }
 
 fn default_venue() -> Venue {

@@ -280,3 +280,101 @@ fn binance_user_data_choice_is_read_and_refused_elsewhere_naming_the_field() {
         assert!(err.problems.iter().any(|p| p.path == field), "{name}: want {field} in {err}");
     }
 }
+
+/// The Binance example with a bybit venue added (market data there in this build).
+fn binance_and_bybit() -> String {
+    include_str!("../../../examples/binance-venue-sim.toml").replace("ca_file = \"venue-sim-ca.pem\"\n", "").replace(
+        "# Must match the venue's filters",
+        "[[venues]]\nvenue = \"bybit\"\nrest_url = \"https://127.0.0.1:9443\"\nws_url = \"wss://127.0.0.1:9443\"\n\n# Must match the venue's filters",
+    )
+}
+
+#[test]
+fn an_instrument_names_its_symbol_per_venue_and_the_listings_are_siblings() {
+    let text = binance_and_bybit()
+        .replace("min_notional = \"5\"\n", "min_notional = \"5\"\nsymbols = { bybit = \"BTC-USDT\" }\n");
+    let plan = load(&text, "t").unwrap();
+    let bybit = plan.instruments.iter().find(|i| i.venue() == Venue::Bybit).unwrap();
+    assert_eq!(
+        (bybit.symbol(), bybit.tick(), bybit.lot()),
+        (
+            "BTC-USDT",
+            plan.instruments.get(InstrumentId(0)).unwrap().tick(),
+            plan.instruments.get(InstrumentId(0)).unwrap().lot()
+        )
+    );
+    assert_eq!(plan.routing.siblings.of(InstrumentId(0)), &[InstrumentId(0), bybit.id()]);
+    assert_eq!(plan.routing.siblings.name(bybit.id()), Some("BTC/USDT"));
+    assert_eq!(plan.routing.chains, vec![vec![VenueId(0)]]);
+    assert_eq!(plan.sim.flows.len(), plan.instruments.len());
+    assert_eq!(plan.venues[1].instruments, vec![bybit.id()]);
+    // The same symbol at both venues is one canonical instrument: the strategy needs no venue.
+    let same = load(&text.replace("bybit = \"BTC-USDT\"", "bybit = \"BTCUSDT\""), "t").unwrap();
+    assert_eq!(same.strategies[0].instrument, InstrumentId(0));
+
+    // A venue without a [[venues]] entry, or the entry's own venue, is refused by field.
+    let err = load(&text.replace("bybit = \"BTC-USDT\"", "okx = \"BTC-USDT\", binance = \"X\""), "t").unwrap_err();
+    let paths: Vec<&str> = err.problems.iter().map(|p| p.path.as_str()).collect();
+    assert!(
+        paths.contains(&"instruments[0].symbols.okx") && paths.contains(&"instruments[0].symbols.binance"),
+        "{err}"
+    );
+}
+
+#[test]
+fn siblings_on_different_grids_are_refused_naming_both_values_and_both_venues() {
+    let bybit = "\n[[instruments]]\nvenue = \"bybit\"\nsymbol = \"BTC_USDT\"\nbase = \"BTC\"\nquote = \"USDT\"\nkind = \"spot\"\ntick_size = \"0.1\"\nlot_size = \"0.00001\"\ncanonical = \"BTC/USDT\"\n";
+    let text = binance_and_bybit()
+        .replace("min_notional = \"5\"\n", &format!("min_notional = \"5\"\ncanonical = \"BTC/USDT\"\n{bybit}"));
+    let err = load(&text, "t").unwrap_err();
+    let problem = err.problems.iter().find(|p| p.path == "instruments[1]").unwrap_or_else(|| panic!("{err}"));
+    for part in ["BTC/USDT", "tick_size", "0.01 at binance", "0.1 at bybit"] {
+        assert!(problem.message.contains(part), "{err}");
+    }
+    // The same grid: siblings.
+    let plan = load(&text.replace("tick_size = \"0.1\"", "tick_size = \"0.01\""), "t").unwrap();
+    assert_eq!(plan.routing.siblings.of(InstrumentId(1)), &[InstrumentId(0), InstrumentId(1)]);
+}
+
+#[test]
+fn failover_thresholds_default_safely_and_bad_ones_are_named() {
+    let plan = load(EMBEDDED_DEFAULT, "embedded").unwrap();
+    assert_eq!(plan.routing.health, qt_core::routing::HealthSettings::default());
+    assert_eq!(plan.routing.router.return_after, Nanos(30 * Nanos::SECOND.0));
+    assert_eq!(plan.routing.chains.len(), plan.accounts.len());
+    let text = EMBEDDED_DEFAULT
+        .replace("return_after = \"30s\"", "return_after = \"0s\"")
+        .replace("max_reject_rate = \"0.5\"", "max_reject_rate = \"1.5\"")
+        .replace("min_answers = 10", "min_answers = 0")
+        .replace("max_md_age = \"30s\"", "max_md_age = \"never\"");
+    let err = load(&text, "t").unwrap_err();
+    let paths: Vec<&str> = err.problems.iter().map(|p| p.path.as_str()).collect();
+    for want in ["failover.return_after", "failover.max_reject_rate", "failover.min_answers", "failover.max_md_age"] {
+        assert!(paths.contains(&want), "{want}: {err}");
+    }
+    let text = EMBEDDED_DEFAULT
+        .replace("max_md_age = \"30s\"", "max_md_age = \"off\"")
+        .replace("max_reject_rate = \"0.5\"", "max_reject_rate = \"0.25\"");
+    let plan = load(&text, "t").unwrap();
+    assert_eq!((plan.routing.health.max_md_age, plan.routing.health.max_reject_permille), (None, 250));
+}
+
+#[test]
+fn an_account_needs_keys_where_its_chain_may_route_a_sibling() {
+    let text = binance_and_bybit()
+        .replace("min_notional = \"5\"\n", "min_notional = \"5\"\nsymbols = { bybit = \"BTC-USDT\" }\n");
+    let plan = load(&text, "t").unwrap();
+    let raw: RawConfig = source::parse_document(&text, "t").unwrap();
+    let here = venues::Here { venue: Venue::Bybit, id: VenueId(1), listed: &plan.venues[1].instruments };
+    let keys_needed = |chain: Vec<VenueId>| {
+        let chains = [chain];
+        let routes = venues::Routes { siblings: &plan.routing.siblings, chains: &chains };
+        let mut p = Problems(Vec::new());
+        venues::account_keys(&mut p, &raw, &here, &plan.strategies, &routes);
+        p.0.iter().map(|x| x.path.clone()).collect::<Vec<_>>()
+    };
+    // Bybit in the chain: the strategy's orders may go to its sibling there.
+    assert_eq!(keys_needed(vec![VenueId(0), VenueId(1)]), vec!["accounts[0].keys.bybit".to_string()]);
+    // Not in the chain: never routed there, no key needed.
+    assert!(keys_needed(vec![VenueId(0)]).is_empty());
+}

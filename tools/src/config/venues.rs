@@ -4,7 +4,14 @@
 //! account's venue chain or API keys) is refused here, naming the field.
 
 use super::{Problems, RawConfig, RawStrategy, StrategyPlan, VenuePlan};
-use qt_core::{AccountId, Instrument, InstrumentId, InstrumentRegistry, Venue};
+use qt_core::routing::Siblings;
+use qt_core::{AccountId, Instrument, InstrumentId, InstrumentRegistry, Venue, VenueId};
+
+/// Where orders may be routed: the canonical instruments and each account's chain.
+pub(super) struct Routes<'a> {
+    pub(super) siblings: &'a Siblings,
+    pub(super) chains: &'a [Vec<VenueId>],
+}
 
 /// Whether orders can be placed on `venue` in this build (the built-in simulated venue, or a
 /// venue whose registry entry has a gateway).
@@ -20,18 +27,25 @@ pub(super) fn no_gateway(venue: Venue) -> String {
     )
 }
 
-/// The instrument `strategies[i]` trades: its symbol (on its `venue`, if given), listed once,
-/// on a venue that takes orders.
+/// The instrument `strategies[i]` trades: its symbol (on its `venue`, if given), listed once —
+/// or listed at several venues as one canonical instrument, where the first listing stands for
+/// it (the router picks the venue per order) — on a venue that takes orders.
 pub(super) fn strategy_instrument<'a>(
     p: &mut Problems,
     path: &str,
     rs: &RawStrategy,
     instruments: &'a InstrumentRegistry,
+    siblings: &Siblings,
 ) -> Option<&'a Instrument> {
     let found: Vec<&Instrument> =
         instruments.iter().filter(|x| x.symbol() == rs.instrument && rs.venue.is_none_or(|v| x.venue() == v)).collect();
+    let one_canonical = |several: &[&Instrument]| {
+        let group = siblings.of(several[0].id());
+        several.iter().all(|x| group.contains(&x.id()))
+    };
     let inst = match found.as_slice() {
         [one] => *one,
+        several if several.len() > 1 && one_canonical(several) => several[0],
         [] => {
             let on = rs.venue.map_or(String::new(), |v| format!(" on {v}"));
             p.add(format!("{path}.instrument"), format!("{:?} is not a configured instrument{on}", rs.instrument));
@@ -92,6 +106,7 @@ pub(super) fn validate(
     raw: &RawConfig,
     instruments: &InstrumentRegistry,
     strategies: &[StrategyPlan],
+    routes: &Routes<'_>,
 ) -> Vec<VenuePlan> {
     let mut venues = Vec::new();
     for (i, rv) in raw.venues.iter().enumerate() {
@@ -135,7 +150,8 @@ pub(super) fn validate(
             p.add(format!("{path}.ws_api_url"), format!("{u:?} must start with wss://"));
         }
         let listed: Vec<InstrumentId> = instruments.iter().filter(|x| x.venue() == rv.venue).map(|x| x.id()).collect();
-        let keys = if trades { account_keys(p, raw, rv.venue, &listed, strategies) } else { Vec::new() };
+        let here = Here { venue: rv.venue, id: VenueId(i as u16), listed: &listed };
+        let keys = if trades { account_keys(p, raw, &here, strategies, routes) } else { Vec::new() };
         if !trades {
             for (a, ra) in raw.accounts.iter().enumerate() {
                 if ra.keys.contains_key(rv.venue.name()) {
@@ -159,18 +175,32 @@ pub(super) fn validate(
     venues
 }
 
-/// The credentials of every account at `venue` (a venue that takes orders): required of each
-/// account with a strategy trading one of `listed`.
-fn account_keys(
+/// One `[[venues]]` entry: which venue, its venue id, the instruments listed there.
+pub(super) struct Here<'a> {
+    pub(super) venue: Venue,
+    pub(super) id: VenueId,
+    pub(super) listed: &'a [InstrumentId],
+}
+
+/// The credentials of every account at `here` (a venue that takes orders): required of each
+/// account with a strategy trading one of its instruments, or a sibling of one when the venue
+/// is in the account's chain (the router may send its orders there).
+pub(super) fn account_keys(
     p: &mut Problems,
     raw: &RawConfig,
-    venue: Venue,
-    listed: &[InstrumentId],
+    here: &Here<'_>,
     strategies: &[StrategyPlan],
+    routes: &Routes<'_>,
 ) -> Vec<(AccountId, String, String)> {
+    let (venue, listed) = (here.venue, here.listed);
     let mut keys = Vec::new();
     for (a, ra) in raw.accounts.iter().enumerate() {
-        let trades_here = strategies.iter().any(|s| s.account.index() == a && listed.contains(&s.instrument));
+        let in_chain = routes.chains.get(a).is_some_and(|c| c.contains(&here.id));
+        let trades_here = strategies.iter().any(|s| {
+            s.account.index() == a
+                && (listed.contains(&s.instrument)
+                    || (in_chain && routes.siblings.of(s.instrument).iter().any(|x| listed.contains(x))))
+        });
         let Some(k) = ra.keys.get(venue.name()) else {
             if trades_here {
                 p.add(format!("accounts[{a}].keys.{venue}"), "this account trades there but has no API key");

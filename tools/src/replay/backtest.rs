@@ -65,6 +65,7 @@ impl Backtest {
         let (_reports_tx, reports_rx) = spsc::<ExecutionReport>(1);
         let all: Vec<_> = plan.instruments.iter().map(|i| i.id()).collect();
         engine.add_venue(orders_tx, reports_rx, &all);
+        engine.set_routing(plan.routing.clone());
         let mut exchanges = Vec::new();
         for (i, inst) in plan.instruments.iter().enumerate() {
             let flow = plan.sim.flows.get(i).cloned().unwrap_or_default();

@@ -37,6 +37,8 @@ impl ReplayEngine {
             orders.push(orders_rx);
             reports.push(reports_tx);
         }
+        // Routed as the recorded run was (its failover records move the router).
+        engine.set_routing(plan.routing.clone());
         // Drop-and-count, never wait: this thread is also the ring's consumer. A drop is
         // reported as a failure of the replay.
         let (link, rings) = JournalLink::new(RING, JournalFullPolicy::DropAndCount);
