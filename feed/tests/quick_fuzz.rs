@@ -46,6 +46,10 @@ fn seeds(venue: &str, snapshots_only: bool) -> Vec<Vec<u8>> {
         .collect();
     paths.sort();
     for path in paths {
+        // Subfolders (`orders/`: order-entry samples) are not market data.
+        if path.is_dir() {
+            continue;
+        }
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
         let is_snapshot = name.starts_with("snapshot_") && name.ends_with(".json");
         if snapshots_only != is_snapshot || name.ends_with(".md") {
