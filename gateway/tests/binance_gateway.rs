@@ -440,7 +440,7 @@ fn fill_found_by_query(lost_answer: bool, trades_fail: bool) -> (Instrument, Qty
     // Let the order's own stream messages (NEW, balances) go out first; then the next stream
     // message — our first fill's executionReport — arrives as invalid JSON.
     std::thread::sleep(Duration::from_millis(200));
-    h.faults().malformed_frames(1);
+    h.faults().malformed_account_frames(1);
     h.take_through(price, &client_id(id));
     let reports = h.reports_until(id, |r| r.kind == ReportKind::Fill && r.leaves_qty.is_zero());
     h.faults().set_ack_latency(Duration::ZERO);

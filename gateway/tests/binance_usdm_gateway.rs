@@ -274,7 +274,7 @@ fn a_malformed_frame_is_counted_and_its_fill_recovered_with_its_commission() {
     let (id, price) = h.rest_sell(qty);
     std::thread::sleep(Duration::from_millis(200));
     // The next stream message — our fill's ORDER_TRADE_UPDATE — arrives as invalid JSON.
-    h.faults().malformed_frames(1);
+    h.faults().malformed_account_frames(1);
     util::take_through(h.market(), GW, TAKER, price, &client_id(id));
     let reports = h.ends.reports_until(id, |r| r.kind == ReportKind::Fill && r.leaves_qty.is_zero());
     let fills: Vec<&ExecutionReport> = reports.iter().collect();

@@ -461,16 +461,20 @@ impl<'a> Session<'a> {
         self.outbox.extend(out.into_iter().map(Outgoing::Data));
     }
 
-    /// Sends everything queued, applying pending frame faults to stream messages.
+    /// Sends everything queued, applying pending frame faults to stream messages (market data:
+    /// malformed and truncated frames; account events: malformed account frames).
     pub(super) fn send_outbox(&mut self, ws: &mut dyn WsSession) -> std::io::Result<()> {
         let faults = &self.ctx.faults;
         while let Some(msg) = self.outbox.pop_front() {
             match msg {
                 Outgoing::Control(text) => ws.send_text(&text)?,
+                // Account events take only the account-frame fault: the market frame faults
+                // are for market data (a test that breaks the book must not break a fill).
                 Outgoing::Account(_) if faults.take_malformed_account_frame() => {
                     ws.send_raw_text(b"{\"e\":\"executionReport\",\"E\":,]")?;
                 }
-                Outgoing::Data(text) | Outgoing::Account(text) => {
+                Outgoing::Account(text) => ws.send_text(&text)?,
+                Outgoing::Data(text) => {
                     if faults.take_malformed_frame() {
                         ws.send_raw_text(b"{\"e\":\"depthUpdate\",\"E\":,]")?;
                     } else if faults.take_truncated_frame() {

@@ -29,8 +29,8 @@
 //! connection, 2 per subscribe, 1 per other request) against the REST limit (a guess: Binance
 //! counts per IP across REST and the WebSocket API).
 //!
-//! Faults: dropped WebSockets and outages end the session; a stall holds events back; malformed
-//! and truncated frames and malformed account frames replace or cut the next event.
+//! Faults: dropped WebSockets and outages end the session; a stall holds events back; a
+//! malformed account frame replaces the next event (the market frame faults are for market data).
 //!
 //! Runs on its connection thread for the session's life; allocates per message.
 
@@ -40,7 +40,7 @@ use crate::kit::binance_errors::BinanceError;
 use crate::kit::binance_params::{Params, check_signed};
 use crate::market::AccountEvent;
 use crate::protocol::{Ctx, WsIncoming, WsSession};
-use crate::stream::{SessionGuard, send_data};
+use crate::stream::SessionGuard;
 use crossbeam_channel::{Receiver, TryRecvError};
 use qt_core::AccountId;
 use serde_json::{Map, Value, json};
@@ -290,7 +290,7 @@ impl<'a> WsApiSession<'a> {
                 let sent = if self.ctx.faults.take_malformed_account_frame() {
                     ws.send_raw_text(MALFORMED)
                 } else {
-                    send_data(ws, &self.ctx.faults, &text)
+                    ws.send_text(&text)
                 };
                 if sent.is_err() {
                     return;

@@ -6,8 +6,8 @@
 //! docs' sample prints it) and a close when the key lapses or is deleted.
 //!
 //! Faults: a dropped or outaged venue drops the session; a stall holds events back (they queue
-//! in the market's subscription); malformed and truncated frames, and malformed account frames,
-//! replace or cut the next message. The session checks the funding clock as it polls.
+//! in the market's subscription); a malformed account frame replaces the next message (the
+//! market frame faults are for market data). The session checks the funding clock as it polls.
 //!
 //! Runs on its connection thread for the session's life; allocates per message.
 
@@ -16,7 +16,7 @@ use super::{BinanceUsdm, PING_EVERY, WS_POLL};
 use crate::kit::combined_streams::wrap_payload;
 use crate::market::{AccountEvent, PositionReason};
 use crate::protocol::{Ctx, WsIncoming, WsSession};
-use crate::stream::{SessionGuard, send_data};
+use crate::stream::SessionGuard;
 use crossbeam_channel::TryRecvError;
 use qt_core::{AccountId, Notional};
 use serde_json::{Value, json};
@@ -100,7 +100,7 @@ impl BinanceUsdm {
                 let sent = if ctx.faults.take_malformed_account_frame() {
                     ws.send_raw_text(MALFORMED)
                 } else {
-                    send_data(ws, &ctx.faults, &wrap_payload(combined, listen_key, &payload.to_string()))
+                    ws.send_text(&wrap_payload(combined, listen_key, &payload.to_string()))
                 };
                 if sent.is_err() {
                     return;
