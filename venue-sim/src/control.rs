@@ -11,6 +11,10 @@
 //!   every protocol (the default; `clear` there clears every listener's too). Durations and the skew are at most [`MAX_FAULT_MS`] (one
 //!   day) either way; a larger value is refused with a 400 naming the field and the limit,
 //!   never wrapped or silently ignored. All fields are checked before any is applied.
+//! - `POST /_sim/funding` with `{"symbol"?: "BTCUSDT", "rate"?: "0.0001"}`: books funding now on
+//!   that derivative symbol (or every one) at `rate` (default 0.01 %) for every position, as a
+//!   funding time would ([`crate::market::Market::book_funding`]) → `{"ok":true,"positions":n}`;
+//!   the test trigger beside Binance USD-M's funding clock.
 //! - `GET /_sim/book?symbol=BTCUSDT&depth=N` → `{"symbol","updateId","bids":[["price","qty"],..],
 //!   "asks":[..]}` with the instrument's exact decimal text, best levels first (depth defaults
 //!   to [`DEFAULT_BOOK_DEPTH`]).
@@ -42,9 +46,13 @@ pub fn control(req: &HttpRequest, ctx: &Ctx) -> HttpResponse {
             Err(problems) => error_response(400, &problems.join("; ")),
         },
         ("GET", "/_sim/book") => book(&req.query, ctx),
+        ("POST", "/_sim/funding") => funding(&req.body, ctx),
         (_, "/_sim/faults") => error_response(405, "use POST /_sim/faults with a JSON object"),
         (_, "/_sim/book") => error_response(405, "use GET /_sim/book?symbol=SYMBOL&depth=N"),
-        _ => error_response(404, &format!("no simulator endpoint {}; there are /_sim/faults and /_sim/book", req.path)),
+        _ => error_response(
+            404,
+            &format!("no simulator endpoint {}; there are /_sim/faults, /_sim/book and /_sim/funding", req.path),
+        ),
     }
 }
 
@@ -174,6 +182,37 @@ fn fail_http_of(v: &Value) -> Result<(u32, u16, Option<String>), String> {
 }
 
 /// `GET /_sim/book`.
+/// `POST /_sim/funding`: funding now, on one derivative symbol or all.
+fn funding(body: &[u8], ctx: &Ctx) -> HttpResponse {
+    let fields: serde_json::Map<String, Value> = if body.iter().all(u8::is_ascii_whitespace) {
+        serde_json::Map::new()
+    } else {
+        match serde_json::from_slice(body) {
+            Ok(Value::Object(m)) => m,
+            _ => return error_response(400, "body must be a JSON object: {\"symbol\"?:..,\"rate\"?:\"0.0001\"}"),
+        }
+    };
+    let market = &ctx.market;
+    let rate = match fields.get("rate") {
+        None => qt_core::Rate::from_bps(1),
+        Some(Value::String(t)) => match qt_core::Rate::parse(t) {
+            Ok(r) => r,
+            Err(e) => return error_response(400, &format!("rate: {e}")),
+        },
+        Some(other) => return error_response(400, &format!("rate: expected a decimal string, got {other}")),
+    };
+    let symbols: Vec<usize> = match fields.get("symbol") {
+        None => (0..market.instruments().len()).collect(),
+        Some(Value::String(name)) => match market.symbol_index(name) {
+            Some(i) => vec![i],
+            None => return error_response(404, &format!("symbol {name:?} is not listed")),
+        },
+        Some(other) => return error_response(400, &format!("symbol: expected a string, got {other}")),
+    };
+    let positions: usize = symbols.into_iter().map(|i| market.book_funding(i, rate)).sum();
+    HttpResponse::json(200, &json!({ "ok": true, "positions": positions }))
+}
+
 fn book(query: &str, ctx: &Ctx) -> HttpResponse {
     let mut symbol = None;
     let mut depth = DEFAULT_BOOK_DEPTH;

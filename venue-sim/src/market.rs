@@ -8,7 +8,10 @@
 //! market-data subscribers, order events and balances to the account's subscribers — before the
 //! lock is released, so a snapshot and a subscription taken together are always consistent.
 //! Balances are spot-style: an order locks what it may spend (quote at the limit price for a
-//! buy, base for a sell) and a fill moves it. Runs on simulator threads; allocates freely.
+//! buy, base for a sell) and a fill moves it. Derivative symbols lock nothing; their fills move
+//! the account's one-way [`Position`] and book realized PnL and fees to the quote (margin) asset
+//! ([`positions`], `linear.rs`: positions, marks, funding, reduce-only). Runs on simulator
+//! threads; allocates freely.
 
 use crate::exchange::flow::FlowParams;
 use crate::exchange::matching::{DoneReason, FeeSchedule, Fill, MatchSink, NewOrder, OrderDone, Owner};
@@ -23,6 +26,14 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
+
+mod linear;
+pub mod positions;
+#[cfg(test)]
+mod tests;
+
+pub use linear::PositionReason;
+pub use positions::Position;
 
 /// One tradable symbol of the simulator.
 #[derive(Debug, Clone)]
@@ -163,6 +174,17 @@ pub enum AccountEvent {
         /// The assets that changed, after the change.
         balances: Vec<BalanceView>,
     },
+    /// A derivative position changed (a fill or funding); the margin asset's balance after it.
+    Position {
+        /// Time.
+        ts: Nanos,
+        /// What moved it.
+        reason: PositionReason,
+        /// The position after it.
+        position: Position,
+        /// The margin (quote) asset's balance after it.
+        balance: BalanceView,
+    },
 }
 
 /// A public trade.
@@ -253,6 +275,8 @@ pub enum OrderReject {
     UnknownSymbol,
     /// Not enough free balance.
     InsufficientBalance,
+    /// A reduce-only order that would open or increase the position.
+    ReduceOnly,
 }
 
 /// The result of an accepted order: its state after immediate matching, and its fills.
@@ -298,6 +322,8 @@ struct AccountState {
     /// Recently closed orders, oldest first (bounded history for queries).
     closed: VecDeque<u64>,
     subscribers: Vec<Sender<Arc<AccountEvent>>>,
+    /// Derivative positions by symbol index, and what each recent fill realized.
+    linear: linear::LinearBook,
 }
 
 #[derive(Debug)]
@@ -399,6 +425,7 @@ impl Market {
                 by_venue_id: HashMap::new(),
                 closed: VecDeque::new(),
                 subscribers: Vec::new(),
+                linear: linear::LinearBook::default(),
             });
         }
         Ok(Arc::new(Self {
@@ -589,6 +616,19 @@ impl Market {
         symbol: usize,
         req: ClientOrderRequest,
     ) -> Result<OrderOutcome, OrderReject> {
+        self.submit_with(account, symbol, req, false)
+    }
+
+    /// [`Market::submit`], optionally reduce-only: on a derivative symbol such an order is refused
+    /// ([`OrderReject::ReduceOnly`]) unless it is against the position and no larger than it,
+    /// checked under the same lock as the matching.
+    pub fn submit_with(
+        &self,
+        account: AccountId,
+        symbol: usize,
+        req: ClientOrderRequest,
+        reduce_only: bool,
+    ) -> Result<OrderOutcome, OrderReject> {
         let mut st = self.lock();
         let now = WallClock.now();
         let inst = self.symbols.get(symbol).ok_or(OrderReject::UnknownSymbol)?.clone();
@@ -626,6 +666,9 @@ impl Market {
         };
         let lock_asset = if req.side == Side::Buy { inst.quote() } else { inst.base() };
         let spot = inst.kind() == InstrumentKind::Spot;
+        if reduce_only && !spot && !a.linear.reduces(symbol, req.side, req.qty) {
+            return Err(OrderReject::ReduceOnly);
+        }
         if spot {
             let free = a.balances.get(lock_asset).map_or(Notional::ZERO, |b| b.0);
             if free < lock_amount {
@@ -806,6 +849,10 @@ impl Market {
                     account.index(),
                     AccountEvent::Order { exec: ExecKind::Trade(fill), order: o.view.clone() },
                 ));
+                if inst.kind() != InstrumentKind::Spot {
+                    let event = linear::on_fill(a, inst, symbol, side, &fill);
+                    account_events.push((account.index(), event));
+                }
                 client_fills.push((account, order_id.0, fill));
             }
         }
@@ -882,163 +929,5 @@ impl Market {
             st.accounts[acc].subscribers.retain(|tx| tx.try_send(ev.clone()).is_ok());
         }
         client_fills
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use qt_core::{InstrumentId, InstrumentSpec, Rate, Venue};
-
-    pub(crate) fn test_market() -> Arc<Market> {
-        let spec = InstrumentSpec {
-            venue: Venue::Binance,
-            symbol: "BTCUSDT".into(),
-            base: "BTC".into(),
-            quote: "USDT".into(),
-            kind: InstrumentKind::Spot,
-            tick_size: "0.01".into(),
-            lot_size: "0.00001".into(),
-            min_qty: Some("0.00001".into()),
-            min_notional: Some("5".into()),
-            multiplier: None,
-            price_scale: None,
-            qty_scale: None,
-        };
-        let inst = Instrument::from_spec(InstrumentId(0), &spec).unwrap();
-        let flow = FlowParams {
-            start_mid: Some(Price::from_units(6_500_000)),
-            size_median_lots: 200.0,
-            ..FlowParams::default()
-        };
-        Market::new(MarketConfig {
-            symbols: vec![SymbolConfig { instrument: inst, flow }],
-            fees: FeeSchedule { maker: Rate::from_bps(1), taker: Rate::from_bps(5) },
-            accounts: vec![AccountConfig {
-                api_key: "key".into(),
-                secret: "secret".into(),
-                balances: vec![("USDT".into(), "100000".into()), ("BTC".into(), "2".into())],
-            }],
-            seed: 7,
-        })
-        .unwrap()
-    }
-
-    #[test]
-    fn snapshot_then_updates_rebuild_the_book() {
-        let m = test_market();
-        let (snap, rx) = m.subscribe_book(0, 10_000).unwrap();
-        let mut bids: BTreeMap<i64, i64> = snap.bids.iter().map(|(p, q)| (p.units(), q.units())).collect();
-        let mut asks: BTreeMap<i64, i64> = snap.asks.iter().map(|(p, q)| (p.units(), q.units())).collect();
-        let stop = Arc::new(AtomicBool::new(false));
-        let t = m.start_flow(stop.clone()).unwrap();
-        let mut expect = snap.update_id;
-        let mut n = 0;
-        while n < 300 {
-            let u = rx.recv_timeout(Duration::from_secs(5)).expect("updates flow");
-            if u.levels.is_empty() {
-                continue;
-            }
-            expect += 1;
-            assert_eq!(u.update_id, expect, "no gap");
-            for (side, p, q) in &u.levels {
-                let book = if *side == Side::Buy { &mut bids } else { &mut asks };
-                if q.is_zero() {
-                    book.remove(&p.units())
-                } else {
-                    book.insert(p.units(), q.units())
-                };
-            }
-            n += 1;
-        }
-        stop.store(true, Ordering::Relaxed);
-        t.join().unwrap();
-        let now = m.snapshot(0, 10_000).unwrap();
-        if now.update_id == expect {
-            let b: Vec<(i64, i64)> = now.bids.iter().map(|(p, q)| (p.units(), q.units())).collect();
-            assert_eq!(b, bids.iter().rev().map(|(p, q)| (*p, *q)).collect::<Vec<_>>());
-        }
-    }
-
-    #[test]
-    fn orders_lock_balances_and_fills_move_them() {
-        let m = test_market();
-        let acc = AccountId(0);
-        let ask = m.snapshot(0, 1).unwrap().asks[0];
-        let bid = m.snapshot(0, 1).unwrap().bids[0];
-        // A resting buy below the bid locks quote.
-        let resting = m
-            .submit(
-                acc,
-                0,
-                ClientOrderRequest {
-                    client_order_id: Some("r1".into()),
-                    side: Side::Buy,
-                    order_type: OrderType::Limit,
-                    tif: TimeInForce::Gtc,
-                    price: Some(Price::from_units(bid.0.units() - 100)),
-                    qty: Qty::from_units(1000),
-                },
-            )
-            .unwrap();
-        assert_eq!(resting.order.status, OrderStatus::New);
-        let usdt = |m: &Market| m.balances(acc).into_iter().find(|b| b.asset == "USDT").unwrap();
-        assert!(usdt(&m).locked > Notional::ZERO);
-        assert_eq!(
-            m.submit(
-                acc,
-                0,
-                ClientOrderRequest {
-                    client_order_id: Some("r1".into()),
-                    side: Side::Buy,
-                    order_type: OrderType::Limit,
-                    tif: TimeInForce::Gtc,
-                    price: Some(bid.0),
-                    qty: Qty::from_units(1000),
-                }
-            ),
-            Err(OrderReject::DuplicateClientOrderId)
-        );
-        let cancelled = m.cancel(acc, 0, &OrderRef::Client("r1".into())).unwrap();
-        assert_eq!(cancelled.status, OrderStatus::Canceled);
-        assert_eq!(usdt(&m).locked, Notional::ZERO);
-        assert_eq!(usdt(&m).free, Notional::parse("100000").unwrap());
-        // A marketable IOC buy fills at the ask.
-        let taken = m
-            .submit(
-                acc,
-                0,
-                ClientOrderRequest {
-                    client_order_id: None,
-                    side: Side::Buy,
-                    order_type: OrderType::Limit,
-                    tif: TimeInForce::Ioc,
-                    price: Some(ask.0),
-                    qty: Qty::from_units(100.min(ask.1.units())),
-                },
-            )
-            .unwrap();
-        assert_eq!(taken.order.status, OrderStatus::Filled);
-        assert_eq!(taken.fills.len(), 1);
-        let btc = m.balances(acc).into_iter().find(|b| b.asset == "BTC").unwrap();
-        let bought = Notional::from_scaled(i128::from(100.min(ask.1.units())), 5).unwrap();
-        assert_eq!(btc.free, Notional::parse("2").unwrap().checked_add(bought).unwrap());
-        assert_eq!(usdt(&m).locked, Notional::ZERO);
-        // Too big for the balance.
-        assert_eq!(
-            m.submit(
-                acc,
-                0,
-                ClientOrderRequest {
-                    client_order_id: None,
-                    side: Side::Sell,
-                    order_type: OrderType::Limit,
-                    tif: TimeInForce::Gtc,
-                    price: Some(ask.0),
-                    qty: Qty::from_units(1_000_000),
-                }
-            ),
-            Err(OrderReject::InsufficientBalance)
-        );
     }
 }

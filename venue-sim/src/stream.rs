@@ -151,6 +151,22 @@ impl SessionGuard {
         Self { generation: ctx.faults.ws_generation() }
     }
 
+    /// Closes `ws` as [`SessionGuard::check`] says (gracefully at shutdown, dropped on a fault);
+    /// whether the session may go on.
+    pub(crate) fn keep_serving(&self, ctx: &Ctx, ws: &mut dyn WsSession) -> bool {
+        match self.check(ctx) {
+            Verdict::Serve => true,
+            Verdict::CloseGracefully => {
+                ws.close(true);
+                false
+            }
+            Verdict::Drop => {
+                ws.close(false);
+                false
+            }
+        }
+    }
+
     pub(crate) fn check(&self, ctx: &Ctx) -> Verdict {
         if ctx.stop.load(Ordering::Relaxed) {
             Verdict::CloseGracefully

@@ -92,14 +92,7 @@ fn ret_code(v: &Value) -> i64 {
 
 /// The next JSON message on `ws` for which `f` holds.
 fn recv_where(ws: &mut WsClient, f: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let v = ws.recv_json(left).expect("the awaited message before the deadline");
-        if f(&v) {
-            return v;
-        }
-    }
+    ws.recv_json_where(WAIT, f).expect("the awaited message before the deadline")
 }
 
 type Side = BTreeMap<i64, i64>;
@@ -453,4 +446,111 @@ fn spot_rest_book_u_is_the_200_level_streams_u() {
     assert_eq!(snap["data"]["seq"].as_u64(), Some(*seq));
     assert_eq!(&image_levels(&late_book.0, true), bids);
     assert_eq!(&image_levels(&late_book.1, false), asks);
+}
+
+/// SOLUSDT as a linear perpetual (tick 0.01, lot 0.1), slow flow, the two accounts.
+fn start_linear() -> RunningServer {
+    let sol = TestInstrument::spot(Venue::Bybit, "SOLUSDT").assets("SOL", "USDT").lot("0.1");
+    let sol = sol.kind(qt_core::InstrumentKind::LinearPerpetual).minimums("0.1", "5").build(0);
+    let flow = FlowParams { seed_levels: 80, ..flow(&sol, "150", 20.0) };
+    let market = MarketBuilder::new()
+        .symbol_with_flow(sol, flow)
+        .account(API_KEY, API_SECRET, &[("USDT", "100000")])
+        .account(KEY_B, SECRET_B, &[("USDT", "100000")])
+        .seed(9)
+        .build();
+    util::start_sim_with(market, vec![Arc::new(BybitV5::new())])
+}
+
+fn linear_order(http: &mut TestClient, server: &RunningServer, side: &str, qty: &str, extra: &str) -> Value {
+    let body = format!(
+        r#"{{"category":"linear","symbol":"SOLUSDT","side":"{side}","orderType":"Market","qty":"{qty}","positionIdx":0{extra}}}"#
+    );
+    signed_post(http, server, API_KEY, API_SECRET, "/v5/order/create", &body)
+}
+
+fn notional(text: &str) -> qt_core::Notional {
+    qt_core::Notional::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"))
+}
+
+/// A linear market buy opens a one-way long: the private `position` topic and
+/// `GET /v5/position/list` show it (side Buy, positionIdx 0, size, entry), the wallet pays the fee;
+/// a reduce-only sell larger than the position is trimmed to it and closes it; a reduce-only
+/// order with no position is refused with 110017; at the end the USDT wallet is the start plus
+/// the position's cumulative realized PnL (closed PnL less fees), on REST and the `wallet` topic.
+#[test]
+fn linear_orders_open_and_close_a_position() {
+    let server = start_linear();
+    let client = TestClient::of(&server, "bybit");
+    let mut http = TestClient::of(&server, "bybit");
+    let mut ws = client.ws_connect("/v5/private");
+    private_auth(&mut ws, &server);
+    ws.send_text(r#"{"op":"subscribe","args":["order","execution","position","wallet"]}"#).unwrap();
+    assert_eq!(ws.recv_json(WAIT).expect("ack")["success"], true);
+
+    let refused = linear_order(&mut http, &server, "Sell", "1", r#","reduceOnly":true"#);
+    assert_eq!(
+        (ret_code(&refused), refused["retMsg"].as_str()),
+        (110017, Some("current position is zero, cannot fix reduce-only order qty")),
+        "{refused}"
+    );
+    assert_eq!(ret_code(&linear_order(&mut http, &server, "Buy", "2", "")), 0);
+    let pos = recv_where(&mut ws, |m| m["topic"] == "position" && m["data"][0]["size"] == "2.0");
+    let d = &pos["data"][0];
+    assert_eq!(
+        (d["symbol"].as_str(), d["side"].as_str(), d["positionIdx"].as_i64()),
+        (Some("SOLUSDT"), Some("Buy"), Some(0))
+    );
+    assert_eq!(d["category"], "linear");
+    let listed = signed_get(&mut http, &server, "/v5/position/list", "category=linear&symbol=SOLUSDT");
+    let p = &listed["result"]["list"][0];
+    assert_eq!(
+        (p["side"].as_str(), p["size"].as_str(), p["positionIdx"].as_i64()),
+        (Some("Buy"), Some("2.0"), Some(0)),
+        "{listed}"
+    );
+    assert_eq!(p["avgPrice"], d["entryPrice"]);
+    let doc = |name: &str| -> Value {
+        json(
+            &std::fs::read_to_string(format!("{}/../testdata/bybit/orders/{name}", env!("CARGO_MANIFEST_DIR")))
+                .unwrap(),
+        )
+    };
+    let keys = |v: &Value| v.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>()).unwrap_or_default();
+    assert_eq!(keys(p), keys(&doc("rest_position_list_response.json")["result"]["list"][0]), "REST keys as documented");
+    assert_eq!(keys(d), keys(&doc("ws_private_position.json")["data"][0]), "stream keys as documented");
+    let same_side = linear_order(&mut http, &server, "Buy", "1", r#","reduceOnly":true"#);
+    assert_eq!(ret_code(&same_side), 110017, "{same_side}");
+
+    let close = linear_order(&mut http, &server, "Sell", "5", r#","reduceOnly":true,"orderLinkId":"close-1""#);
+    assert_eq!(ret_code(&close), 0, "{close}");
+    let done = recv_where(&mut ws, |m| {
+        m["topic"] == "order" && m["data"][0]["orderLinkId"] == "close-1" && m["data"][0]["orderStatus"] == "Filled"
+    });
+    assert_eq!(
+        (done["data"][0]["qty"].as_str(), done["data"][0]["reduceOnly"].as_bool()),
+        (Some("2.0"), Some(true)),
+        "trimmed to the position: {done}"
+    );
+    let flat = recv_where(&mut ws, |m| m["topic"] == "position" && m["data"][0]["size"] == "0");
+    assert_eq!(flat["data"][0]["side"], "");
+    let wallet = recv_where(&mut ws, |m| m["topic"] == "wallet");
+    assert!(wallet["data"][0]["coin"].as_array().is_some_and(|c| c.iter().any(|c| c["coin"] == "USDT")), "{wallet}");
+
+    let listed = signed_get(&mut http, &server, "/v5/position/list", "category=linear&settleCoin=USDT");
+    assert_eq!(listed["result"]["list"], Value::Array(Vec::new()), "settleCoin lists open positions only: {listed}");
+    let p = signed_get(&mut http, &server, "/v5/position/list", "category=linear&symbol=SOLUSDT");
+    let realised = notional(p["result"]["list"][0]["cumRealisedPnl"].as_str().unwrap());
+    let balance = signed_get(&mut http, &server, "/v5/account/wallet-balance", "accountType=UNIFIED&coin=USDT");
+    let usdt = &balance["result"]["list"][0]["coin"][0];
+    let start = notional("100000");
+    assert_eq!(
+        notional(usdt["walletBalance"].as_str().unwrap()),
+        start.checked_add(realised).unwrap(),
+        "{balance} {p}"
+    );
+    assert_eq!(usdt["cumRealisedPnl"], p["result"]["list"][0]["cumRealisedPnl"]);
+    assert!(!realised.is_zero(), "fees at least: {realised:?}");
+    let spot = signed_get(&mut http, &server, "/v5/position/list", "category=spot&symbol=SOLUSDT");
+    assert_eq!(ret_code(&spot), 10001, "{spot}");
 }

@@ -22,6 +22,9 @@
 //!   a listen key as a stream (`executionReport`, `outboundAccountPosition`,
 //!   `listenKeyExpired`). Live `SUBSCRIBE`, `UNSUBSCRIBE`, `LIST_SUBSCRIPTIONS`, `SET_PROPERTY`
 //!   and `GET_PROPERTY`. The server pings every [`BinanceLimits::ws_ping_interval`].
+//! - The WebSocket API on [`WS_API_PATH`] (`/ws-api/v3`), user data only ([`ws_api`]):
+//!   `session.logon`, `userDataStream.subscribe(.signature)`, `unsubscribe`,
+//!   `session.subscriptions`; events in `{"subscriptionId":N,"event":{..}}`.
 //!
 //! Diff depth contract: each `depthUpdate` covers the book operations with update ids `U..=u`
 //! (one id per operation that changed levels, from [`Market::subscribe_book`]); the levels are the
@@ -53,6 +56,7 @@ use self::params::Params;
 use self::rest::route;
 use self::session::Session;
 use crate::kit::combined_streams::stream_names;
+use crate::kit::listen_keys::ListenKeys;
 use crate::protocol::{Ctx, HttpRequest, HttpResponse, Protocol, WsSession};
 use qt_core::AccountId;
 use std::collections::{HashMap, VecDeque};
@@ -71,22 +75,18 @@ mod session;
 mod tests;
 mod user_data;
 mod wire;
+mod ws_api;
 
 pub use crate::kit::combined_streams::wrap_payload;
 pub use errors::BinanceError;
 pub use wire::depth_update_text;
+pub use ws_api::WS_API_PATH;
 
 /// The self-trade prevention the shared matching engine applies (resting orders of the same
 /// account are removed), named as Binance names it.
 const STP_MODE: &str = "EXPIRE_MAKER";
-/// Legal range Binance reports for decimal parameters.
-const DECIMAL_RANGE: &str = r"^([0-9]{1,20})(\.[0-9]{1,20})?$";
-/// Legal range Binance reports for integer parameters.
-const INTEGER_RANGE: &str = "^[0-9]{1,20}$";
 /// Legal range Binance reports for `symbol`.
 const SYMBOL_RANGE: &str = "^[A-Z0-9-_.]{1,20}$";
-/// Legal range Binance reports for client order ids.
-const CLIENT_ID_RANGE: &str = r"^[\.A-Z\:/a-z0-9_-]{1,36}$";
 /// `GET /api/v3/depth` default and maximum `limit`.
 const DEPTH_DEFAULT_LIMIT: usize = 100;
 const DEPTH_MAX_LIMIT: usize = 5000;
@@ -146,7 +146,7 @@ pub struct BinanceSpot {
     weights: Mutex<HashMap<IpAddr, (i64, u32)>>,
     /// ORDERS per account: (10 s window, count, day, count).
     orders: Mutex<HashMap<AccountId, OrderCounts>>,
-    listen_keys: Mutex<HashMap<String, ListenKey>>,
+    listen_keys: ListenKeys,
     cancel_ids: Mutex<CancelIds>,
     /// Source of generated ids (listen keys, cancel client ids, synthetic order ids).
     sequence: AtomicU64,
@@ -160,12 +160,6 @@ struct OrderCounts {
     count_10s: u32,
     day: i64,
     count_day: u32,
-}
-
-#[derive(Debug, Clone)]
-struct ListenKey {
-    account: AccountId,
-    expires_ms: i64,
 }
 
 /// The client order id of each user cancel, by (account, symbol, order id), so the
@@ -191,10 +185,10 @@ impl BinanceSpot {
     /// A venue with `limits` (use [`BinanceLimits::default`] for Binance's own).
     pub fn new(limits: BinanceLimits) -> Self {
         Self {
+            listen_keys: ListenKeys::new(limits.listen_key_validity),
             limits,
             weights: Mutex::new(HashMap::new()),
             orders: Mutex::new(HashMap::new()),
-            listen_keys: Mutex::new(HashMap::new()),
             cancel_ids: Mutex::new(CancelIds::default()),
             sequence: AtomicU64::new(1),
             execution_ids: AtomicU64::new(1),
@@ -217,7 +211,7 @@ impl Protocol for BinanceSpot {
     }
 
     fn is_ws_path(&self, path: &str) -> bool {
-        path == "/ws" || path.starts_with("/ws/") || path == "/stream" || path == "/stream/"
+        path == "/ws" || path.starts_with("/ws/") || path == "/stream" || path == "/stream/" || path == WS_API_PATH
     }
 
     fn handle_http(&self, ctx: &Ctx, req: &HttpRequest) -> HttpResponse {
@@ -247,6 +241,9 @@ impl Protocol for BinanceSpot {
     }
 
     fn run_ws(&self, ctx: &Ctx, path: &str, query: &str, ws: &mut dyn WsSession) {
+        if path == WS_API_PATH {
+            return ws_api::WsApiSession::new(self, ctx, query).run(ws);
+        }
         let (combined, names) = stream_names(path, query);
         let mut session = Session::new(self, ctx, combined);
         for name in names.split('/').filter(|n| !n.is_empty()) {

@@ -15,54 +15,29 @@
 
 use super::BinanceSpot;
 use super::errors::BinanceError;
-use super::params::{Params, integer_param, with_signed};
+use super::params::{Params, authenticate, with_signed};
 use super::wire::amount_text;
+use crate::kit::binance_trades::{TRADE_LIST_PARAMS, TradeListRules, select_trades};
 use crate::kit::decimal_text::{ms, price_text, qty_text};
 use crate::protocol::{Ctx, HttpRequest};
 use qt_core::{Rounding, Side};
 use serde_json::{Value, json};
 
-/// `limit`'s default and maximum.
-const DEFAULT_LIMIT: i64 = 500;
-const MAX_LIMIT: i64 = 1000;
-/// Longest `startTime`..`endTime` span, milliseconds.
-const MAX_SPAN_MS: i64 = 24 * 60 * 60 * 1000;
+/// Spot's trade list rules: at most 24 hours between `startTime` and `endTime` (-1127), no
+/// `orderId` with a time range.
+const RULES: TradeListRules = TradeListRules {
+    max_span_ms: 24 * 60 * 60 * 1000,
+    order_id_with_time: false,
+    bad_span: BinanceError::TimeSpanTooLong,
+};
 
 impl BinanceSpot {
     pub(super) fn my_trades(&self, ctx: &Ctx, req: &HttpRequest, p: &Params) -> Result<Value, BinanceError> {
-        let account = self.authenticate(ctx, req, p)?;
-        p.only(&with_signed(&["symbol", "orderId", "startTime", "endTime", "fromId", "limit"]))?;
+        let account = authenticate(ctx, req, p)?;
+        p.only(&with_signed(&TRADE_LIST_PARAMS))?;
         let market = &ctx.market;
         let (symbol, inst) = self.symbol(market, p.required("symbol")?)?;
-        let number = |name: &'static str| p.get(name).map(|t| integer_param(name, t)).transpose();
-        let (order_id, start, end, from_id) =
-            (number("orderId")?, number("startTime")?, number("endTime")?, number("fromId")?);
-        let limit = number("limit")?.unwrap_or(DEFAULT_LIMIT);
-        if !(1..=MAX_LIMIT).contains(&limit) {
-            return Err(BinanceError::InvalidParamData("limit"));
-        }
-        let timed = start.is_some() || end.is_some();
-        if timed && (from_id.is_some() || order_id.is_some()) {
-            return Err(BinanceError::BadParamCombination);
-        }
-        if let (Some(s), Some(e)) = (start, end)
-            && (e < s || e - s > MAX_SPAN_MS)
-        {
-            return Err(BinanceError::TimeSpanTooLong);
-        }
-        let mut trades: Vec<_> = market
-            .account_trades(account, symbol)
-            .into_iter()
-            .filter(|t| order_id.is_none_or(|id| u64::try_from(id).is_ok_and(|id| id == t.venue_order_id)))
-            .filter(|t| from_id.is_none_or(|id| u64::try_from(id).is_ok_and(|id| t.fill.trade_id >= id)))
-            .filter(|t| start.is_none_or(|s| ms(t.fill.ts) >= s) && end.is_none_or(|e| ms(t.fill.ts) <= e))
-            .collect();
-        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-        if from_id.is_some() || start.is_some() {
-            trades.truncate(limit);
-        } else if trades.len() > limit {
-            trades.drain(..trades.len() - limit);
-        }
+        let trades = select_trades(market, account, symbol, p, &RULES)?;
         let quote_asset = inst.quote();
         Ok(Value::Array(
             trades

@@ -2,19 +2,21 @@
 //! /api/v3/openOrders` and `GET /api/v3/account`, over the shared [`Market`](crate::market::Market).
 
 use super::errors::{BinanceError, submit_error};
-use super::params::{Params, decimal_param, integer_param, valid_client_id, with_signed};
+use super::params::{Params, authenticate, decimal_param, integer_param, valid_client_id, with_signed};
 use super::rest::{Reply, RespType};
 use super::wire::{amount_text, cancel_json, order_response, query_json};
-use super::{BinanceSpot, CANCEL_IDS_KEPT, CLIENT_ID_RANGE, MAX_LOTS, MAX_TICKS, STP_MODE, UNKNOWN_ORDER, lock};
+use super::{BinanceSpot, CANCEL_IDS_KEPT, MAX_LOTS, MAX_TICKS, STP_MODE, UNKNOWN_ORDER, lock};
+use crate::kit::binance_params::CLIENT_ID_RANGE;
+use crate::kit::binance_params::{new_client_order_id, order_ref, side_param};
 use crate::market::{ClientOrderRequest, Market, OrderOutcome, OrderRef, OrderReject, OrderStatus, OrderView};
 use crate::protocol::{Ctx, HttpRequest};
-use qt_core::{AccountId, InstrumentKind, Notional, OrderType, Price, Qty, RejectReason, Side};
+use qt_core::{AccountId, InstrumentKind, Notional, OrderType, Price, Qty, RejectReason};
 use qt_core::{Clock as _, TimeInForce, WallClock};
 use serde_json::{Value, json};
 
 impl BinanceSpot {
     pub(super) fn new_order(&self, ctx: &Ctx, req: &HttpRequest, p: &Params) -> Result<Reply, BinanceError> {
-        let account = self.authenticate(ctx, req, p)?;
+        let account = authenticate(ctx, req, p)?;
         p.only(&with_signed(&[
             "symbol",
             "side",
@@ -37,11 +39,7 @@ impl BinanceSpot {
         ]))?;
         let market = &ctx.market;
         let (symbol, inst) = self.symbol(market, p.required("symbol")?)?;
-        let side = match p.required("side")? {
-            "BUY" => Side::Buy,
-            "SELL" => Side::Sell,
-            _ => return Err(BinanceError::InvalidSide),
-        };
+        let side = side_param(p)?;
         let kind = p.required("type")?;
         let (order_type, maker_only) = match kind {
             "LIMIT" => (OrderType::Limit, false),
@@ -124,14 +122,7 @@ impl BinanceSpot {
         if p.get("selfTradePreventionMode").is_some_and(|m| m != STP_MODE) {
             return Err(BinanceError::InvalidParamData("selfTradePreventionMode"));
         }
-        let client_order_id = match p.raw("newClientOrderId") {
-            None => None,
-            Some("") => return Err(BinanceError::EmptyNewClientOrderId),
-            Some(id) if !valid_client_id(id) => {
-                return Err(BinanceError::IllegalParam { param: "newClientOrderId", range: CLIENT_ID_RANGE });
-            }
-            Some(id) => Some(id.to_string()),
-        };
+        let client_order_id = new_client_order_id(p)?;
         if let Some(id) = p.get("strategyId") {
             integer_param("strategyId", id)?;
         }
@@ -190,19 +181,6 @@ impl BinanceSpot {
         Ok(Reply { body, headers })
     }
 
-    /// Reads `orderId` / `origClientOrderId` (at least one).
-    pub(super) fn order_ref(p: &Params) -> Result<OrderRef, BinanceError> {
-        if let Some(id) = p.get("orderId") {
-            let id = integer_param("orderId", id)?;
-            return Ok(OrderRef::Venue(u64::try_from(id).unwrap_or(0)));
-        }
-        match p.raw("origClientOrderId") {
-            Some("") => Err(BinanceError::EmptyOrigClientOrderId),
-            Some(id) => Ok(OrderRef::Client(id.to_string())),
-            None => Err(BinanceError::EitherParam("origClientOrderId", "orderId")),
-        }
-    }
-
     /// Remembers the client id of a user cancel for the order's `executionReport`.
     pub(super) fn remember_cancel_id(&self, account: AccountId, symbol: usize, order_id: u64, cancel_id: &str) {
         let mut c = lock(&self.cancel_ids);
@@ -241,11 +219,11 @@ impl BinanceSpot {
     }
 
     pub(super) fn cancel_order(&self, ctx: &Ctx, req: &HttpRequest, p: &Params) -> Result<Value, BinanceError> {
-        let account = self.authenticate(ctx, req, p)?;
+        let account = authenticate(ctx, req, p)?;
         p.only(&with_signed(&["symbol", "orderId", "origClientOrderId", "newClientOrderId", "cancelRestrictions"]))?;
         let market = &ctx.market;
         let (symbol, inst) = self.symbol(market, p.required("symbol")?)?;
-        let r = Self::order_ref(p)?;
+        let r = order_ref(p)?;
         let cancel_id = match p.raw("newClientOrderId") {
             None | Some("") => self.generated_cancel_id(),
             Some(id) if !valid_client_id(id) => {
@@ -276,7 +254,7 @@ impl BinanceSpot {
     }
 
     pub(super) fn cancel_open_orders(&self, ctx: &Ctx, req: &HttpRequest, p: &Params) -> Result<Value, BinanceError> {
-        let account = self.authenticate(ctx, req, p)?;
+        let account = authenticate(ctx, req, p)?;
         p.only(&with_signed(&["symbol"]))?;
         let market = &ctx.market;
         let (symbol, inst) = self.symbol(market, p.required("symbol")?)?;
@@ -296,16 +274,16 @@ impl BinanceSpot {
     }
 
     pub(super) fn query_order(&self, ctx: &Ctx, req: &HttpRequest, p: &Params) -> Result<Value, BinanceError> {
-        let account = self.authenticate(ctx, req, p)?;
+        let account = authenticate(ctx, req, p)?;
         p.only(&with_signed(&["symbol", "orderId", "origClientOrderId"]))?;
         let (symbol, inst) = self.symbol(&ctx.market, p.required("symbol")?)?;
-        let r = Self::order_ref(p)?;
+        let r = order_ref(p)?;
         let order = ctx.market.order(account, symbol, &r).ok_or(BinanceError::NoSuchOrder)?;
         Ok(query_json(inst, &order))
     }
 
     pub(super) fn open_orders(&self, ctx: &Ctx, req: &HttpRequest, p: &Params) -> Result<Value, BinanceError> {
-        let account = self.authenticate(ctx, req, p)?;
+        let account = authenticate(ctx, req, p)?;
         p.only(&with_signed(&["symbol"]))?;
         let market = &ctx.market;
         let symbol = match p.get("symbol") {
@@ -319,7 +297,7 @@ impl BinanceSpot {
     }
 
     pub(super) fn account(&self, ctx: &Ctx, req: &HttpRequest, p: &Params) -> Result<Value, BinanceError> {
-        let account = self.authenticate(ctx, req, p)?;
+        let account = authenticate(ctx, req, p)?;
         p.only(&with_signed(&["omitZeroBalances"]))?;
         let omit_zero = match p.get("omitZeroBalances") {
             None | Some("false") => false,

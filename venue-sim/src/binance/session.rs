@@ -403,6 +403,8 @@ impl<'a> Session<'a> {
                         }
                     }
                     AccountEvent::Balances { ts, balances } => account_position_json(*ts, balances, now_ms),
+                    // Derivative positions are not on a spot stream.
+                    AccountEvent::Position { .. } => continue,
                 };
                 account_out.push(wrap_payload(self.combined, &sub.name, &payload.to_string()));
             }

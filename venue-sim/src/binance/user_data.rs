@@ -2,75 +2,44 @@
 //! /api/v3/userDataStream`) and the `executionReport` a listen-key stream carries.
 
 use super::errors::BinanceError;
-use super::params::Params;
+use super::params::{Params, api_key};
 use super::wire::{amount_text, rests, side_text, status_text, tif_text, type_text};
-use super::{BinanceSpot, ListenKey, STP_MODE, lock};
+use super::{BinanceSpot, STP_MODE};
 use crate::kit::decimal_text::{ms, price_text, qty_text};
 use crate::market::{ExecKind, Market, OrderStatus, OrderView};
 use crate::protocol::{Ctx, HttpRequest};
-use crate::signing;
 use qt_core::{AccountId, Nanos, Notional, Price, Qty};
-use qt_core::{Clock as _, WallClock};
 use serde_json::{Value, json};
 use std::sync::atomic::Ordering;
 
 impl BinanceSpot {
     pub(super) fn listen_key_start(&self, ctx: &Ctx, req: &HttpRequest, p: &Params) -> Result<Value, BinanceError> {
-        let (account, secret) = self.api_key(ctx, req)?;
+        let (account, secret) = api_key(ctx, req)?;
         p.only(&[])?;
-        let now = ctx.market.now_ms();
-        let expires_ms =
-            now.saturating_add(i64::try_from(self.limits.listen_key_validity.as_millis()).unwrap_or(i64::MAX));
-        let mut keys = lock(&self.listen_keys);
-        // "If the account has an active listenKey, that listenKey will be returned and its
-        // validity will be extended for 60 minutes."
-        if let Some((key, lk)) = keys.iter_mut().find(|(_, lk)| lk.account == account && lk.expires_ms > now) {
-            lk.expires_ms = expires_ms;
-            return Ok(json!({ "listenKey": key }));
-        }
-        keys.retain(|_, lk| lk.expires_ms > now);
-        let seed = format!("{}:{}:{}", account.0, WallClock.now().0, self.next_sequence());
-        let key: String = signing::hmac_sha256_hex(&secret, seed.as_bytes()).chars().take(60).collect();
-        keys.insert(key.clone(), ListenKey { account, expires_ms });
-        Ok(json!({ "listenKey": key }))
-    }
-
-    /// The listen key named by the request, checked to belong to the caller.
-    pub(super) fn listen_key_param<'p>(
-        &self,
-        ctx: &Ctx,
-        req: &HttpRequest,
-        p: &'p Params,
-    ) -> Result<(&'p str, i64), BinanceError> {
-        let (account, _) = self.api_key(ctx, req)?;
-        p.only(&["listenKey"])?;
-        let key = p.required("listenKey")?;
-        let now = ctx.market.now_ms();
-        let keys = lock(&self.listen_keys);
-        match keys.get(key) {
-            Some(lk) if lk.account == account && lk.expires_ms > now => Ok((key, now)),
-            _ => Err(BinanceError::InvalidListenKey),
-        }
+        Ok(json!({ "listenKey": self.listen_keys.start(account, &secret, ctx.market.now_ms()) }))
     }
 
     pub(super) fn listen_key_keepalive(&self, ctx: &Ctx, req: &HttpRequest, p: &Params) -> Result<Value, BinanceError> {
-        let (key, now) = self.listen_key_param(ctx, req, p)?;
-        let validity = i64::try_from(self.limits.listen_key_validity.as_millis()).unwrap_or(i64::MAX);
-        if let Some(lk) = lock(&self.listen_keys).get_mut(key) {
-            lk.expires_ms = now.saturating_add(validity);
+        let (account, _) = api_key(ctx, req)?;
+        p.only(&["listenKey"])?;
+        if !self.listen_keys.keepalive(p.required("listenKey")?, account, ctx.market.now_ms()) {
+            return Err(BinanceError::InvalidListenKey);
         }
         Ok(json!({}))
     }
 
     pub(super) fn listen_key_close(&self, ctx: &Ctx, req: &HttpRequest, p: &Params) -> Result<Value, BinanceError> {
-        let (key, _) = self.listen_key_param(ctx, req, p)?;
-        lock(&self.listen_keys).remove(key);
+        let (account, _) = api_key(ctx, req)?;
+        p.only(&["listenKey"])?;
+        if !self.listen_keys.close(p.required("listenKey")?, account, ctx.market.now_ms()) {
+            return Err(BinanceError::InvalidListenKey);
+        }
         Ok(json!({}))
     }
 
     /// The account of a live listen key.
     pub(super) fn listen_key_account(&self, key: &str, now_ms: i64) -> Option<AccountId> {
-        lock(&self.listen_keys).get(key).filter(|lk| lk.expires_ms > now_ms).map(|lk| lk.account)
+        self.listen_keys.account_of(key, now_ms)
     }
 
     /// An `executionReport` for one order event.

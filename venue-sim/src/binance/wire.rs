@@ -3,32 +3,15 @@
 
 use super::rest::RespType;
 use super::{MAX_LOTS, MAX_TICKS, STP_MODE};
-use crate::kit::decimal_text::{WIRE_DECIMALS, ms, price_text, qty_text, wire_decimal};
-use crate::market::{BalanceView, BookUpdate, FillView, Market, OrderOutcome, OrderStatus, OrderView};
+pub(super) use crate::kit::binance_text::{amount_text, side_text, status_text};
+use crate::kit::decimal_text::{WIRE_DECIMALS, ms, price_text, qty_text};
+use crate::market::{BalanceView, BookUpdate, FillView, Market, OrderOutcome, OrderView};
 use qt_core::TimeInForce;
-use qt_core::decimal::{self, DecimalStyle};
-use qt_core::money::NOTIONAL_SCALE;
 use qt_core::{Instrument, Nanos, Notional, OrderType, Price, Qty, Side};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
-
-pub(super) fn amount_text(n: Notional) -> String {
-    let shift = 10i128.pow(u32::from(NOTIONAL_SCALE - WIRE_DECIMALS));
-    if n.units() % shift == 0 {
-        wire_decimal(n.units() / shift, WIRE_DECIMALS)
-    } else {
-        decimal::format_scaled(n.units(), NOTIONAL_SCALE, DecimalStyle::Trimmed).to_string()
-    }
-}
-
-pub(super) fn side_text(side: Side) -> &'static str {
-    match side {
-        Side::Buy => "BUY",
-        Side::Sell => "SELL",
-    }
-}
 
 pub(super) fn type_text(o: &OrderView) -> &'static str {
     match (o.order_type, o.tif) {
@@ -44,17 +27,6 @@ pub(super) fn tif_text(o: &OrderView) -> &'static str {
         (OrderType::Limit, TimeInForce::Ioc) => "IOC",
         (OrderType::Limit, TimeInForce::Fok) => "FOK",
         _ => "GTC",
-    }
-}
-
-pub(super) fn status_text(s: OrderStatus) -> &'static str {
-    match s {
-        OrderStatus::New => "NEW",
-        OrderStatus::PartiallyFilled => "PARTIALLY_FILLED",
-        OrderStatus::Filled => "FILLED",
-        OrderStatus::Canceled => "CANCELED",
-        OrderStatus::Expired => "EXPIRED",
-        OrderStatus::Rejected => "REJECTED",
     }
 }
 

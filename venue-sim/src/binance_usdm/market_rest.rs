@@ -9,8 +9,10 @@
 //!
 //! Guesses (README lists them): the statistics of `ticker/24hr` cover the trades on the
 //! [`TradeTape`] (not a full 24 h); mark and index price are the mid of the best bid and ask;
-//! the funding and interest rates are the default 0.01 % and funding is every 8 h from 00:00 UTC.
+//! the funding and interest rates are the default 0.01 % and funding is every 8 h from 00:00 UTC
+//! unless the venue's funding interval is set otherwise ([`super::funding`]).
 
+use super::funding::FundingClock;
 use super::rest::{error, symbol_of};
 use super::tape::{TAPE_LEN, TradeTape};
 use super::wire::{price_text, qty_text};
@@ -22,8 +24,6 @@ use qt_core::decimal::{DecimalStyle, format_scaled};
 use qt_core::{Instrument, Price, Qty, Side};
 use serde_json::{Value, json};
 
-/// Funding interval (ms): every 8 h from 00:00 UTC.
-const FUNDING_EVERY_MS: i64 = 8 * 3600 * 1000;
 /// `lastFundingRate` and `interestRate` (the default 0.01 %).
 const DEFAULT_RATE: &str = "0.00010000";
 
@@ -52,7 +52,12 @@ impl MarketEndpoint {
 }
 
 /// The answer of `endpoint` to `query`.
-pub(super) fn answer(ctx: &Ctx, tape: &TradeTape, endpoint: MarketEndpoint, query: &str) -> HttpResponse {
+pub(super) fn answer(
+    ctx: &Ctx,
+    (tape, funding): (&TradeTape, &FundingClock),
+    endpoint: MarketEndpoint,
+    query: &str,
+) -> HttpResponse {
     let Ok(params) = parse_form(query.as_bytes()) else {
         return error(-1100, "Illegal characters found in a parameter.");
     };
@@ -72,7 +77,7 @@ pub(super) fn answer(ctx: &Ctx, tape: &TradeTape, endpoint: MarketEndpoint, quer
         match endpoint {
             MarketEndpoint::Ticker24h => ticker_24h(ctx, inst, i, &tape.recent(&ctx.market, i)),
             MarketEndpoint::BookTicker => book_ticker(ctx, inst, i),
-            _ => premium_index(ctx, inst, i),
+            _ => premium_index(ctx, inst, i, funding),
         }
     };
     let body = match (endpoint, symbol) {
@@ -189,11 +194,11 @@ fn book_ticker(ctx: &Ctx, inst: &Instrument, i: usize) -> Value {
 
 /// `premiumIndex`: `symbol, markPrice, indexPrice, estimatedSettlePrice, lastFundingRate,
 /// interestRate, nextFundingTime, time`.
-fn premium_index(ctx: &Ctx, inst: &Instrument, i: usize) -> Value {
+fn premium_index(ctx: &Ctx, inst: &Instrument, i: usize, funding: &FundingClock) -> Value {
     let now = ctx.market.now_ms();
-    // The mid at one more decimal, so a half tick is exact.
-    let mid = best(ctx, i).map_or(0, |(b, a)| (i128::from(b) + i128::from(a)) * 5);
-    let price = wire_decimal(mid, inst.price_scale() + 1);
+    // The mark every position is valued at: the mid at one more decimal, so a half tick is exact.
+    let (mid, scale) = ctx.market.mark_price(i).unwrap_or((0, inst.price_scale() + 1));
+    let price = wire_decimal(mid, scale);
     json!({
         "symbol": inst.symbol(),
         "markPrice": price,
@@ -201,28 +206,14 @@ fn premium_index(ctx: &Ctx, inst: &Instrument, i: usize) -> Value {
         "estimatedSettlePrice": price,
         "lastFundingRate": DEFAULT_RATE,
         "interestRate": DEFAULT_RATE,
-        "nextFundingTime": next_funding_ms(now),
+        "nextFundingTime": funding.next_after(now),
         "time": now,
     })
-}
-
-/// The next funding time after `now_ms` (every 8 h from 00:00 UTC).
-fn next_funding_ms(now_ms: i64) -> i64 {
-    (now_ms.div_euclid(FUNDING_EVERY_MS) + 1) * FUNDING_EVERY_MS
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Funding is at 00:00, 08:00 and 16:00 UTC: the next one after a time in between.
-    #[test]
-    fn next_funding_is_the_next_8h_boundary() {
-        let day = 1_597_363_200_000; // 2020-08-14 00:00 UTC
-        assert_eq!(next_funding_ms(1_597_370_495_002), day + FUNDING_EVERY_MS);
-        assert_eq!(next_funding_ms(day), day + FUNDING_EVERY_MS);
-        assert_eq!(next_funding_ms(day + 2 * FUNDING_EVERY_MS + 1), day + 3 * FUNDING_EVERY_MS);
-    }
 
     /// Every endpoint of this module is routed, and only those.
     #[test]

@@ -29,11 +29,13 @@ pub(super) struct OrderRecord {
     pub(super) reject_reason: &'static str,
     /// `orderStatus` of an acknowledged-then-refused order.
     pub(super) status_override: Option<&'static str>,
+    /// `reduceOnly` (set from the venue's marks when the record is written out).
+    pub(super) reduce_only: bool,
 }
 
 impl OrderRecord {
     pub(super) fn plain(view: OrderView) -> Self {
-        Self { view, reject_reason: "EC_NoError", status_override: None }
+        Self { view, reject_reason: "EC_NoError", status_override: None, reduce_only: false }
     }
 }
 

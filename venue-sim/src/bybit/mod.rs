@@ -25,6 +25,11 @@
 //!   the wss 200-level orderbook"), so a client can align REST and stream the documented way.
 //!   [`BybitV5::with_book_push_interval`] is a test-speed knob replacing the documented
 //!   intervals (zero: a push after every market operation that changes the view).
+//! - **Linear positions** (`positions.rs`): `category=linear` orders move the account's one-way
+//!   position (`positionIdx` 0) in the shared market, which books closed PnL, fees and funding to
+//!   the USDT wallet; `GET /v5/position/list`; `reduceOnly` honoured (an order larger than the
+//!   position trimmed to it, none or a same-side position refused with 110017); the private
+//!   `position` and `wallet` topics.
 //! - **Private stream** events come from [`Market::subscribe_account`]; post-only and
 //!   fill-or-kill orders that the engine refuses are acknowledged (`retCode` 0, as Bybit does:
 //!   "the ack … indicates that the request is successfully accepted") and then reported as a
@@ -42,6 +47,7 @@
 //! Files: [`wire`] (categories, ids, decimal and JSON text, order and execution documents),
 //! [`errors`] (codes and texts), [`params`] (parameters and the signing check), [`rest`]
 //! (envelope, routing, rate limits, market data), [`orders`] (order entry, queries, wallet),
+//! [`positions`] (position list and topic entries),
 //! [`ledger`] (the venue's own order bookkeeping), [`books`] (venue-wide book topics),
 //! [`session`] and [`private_session`] (the public and private WebSocket sessions).
 //!
@@ -50,14 +56,16 @@
 
 use self::books::{BookBoard, push_interval};
 use self::errors::ApiError;
-use self::ledger::VenueState;
+use self::ledger::{OrderRecord, VenueState};
 use self::params::query_params;
 use self::private_session::PrivateSession;
 use self::rest::{Reply, Route, instruments_info, server_time};
 use self::session::PublicSession;
 use self::wire::{Category, parse_active_time};
+use crate::kit::order_marks::OrderMarks;
 use crate::kit::session::{LoopRules, run_session};
 use crate::protocol::{Ctx, HttpRequest, HttpResponse, Protocol, WsSession};
+use qt_core::AccountId;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
@@ -67,6 +75,7 @@ mod errors;
 mod ledger;
 mod orders;
 mod params;
+mod positions;
 mod private_session;
 mod rest;
 mod session;
@@ -111,6 +120,8 @@ const OUTBOX_LIMIT: usize = 100_000;
 const MALFORMED: &[u8] = b"{\"topic\":\"malformed\",\"data\":[{\"s\":";
 /// "Spot can input up to 10 args for each subscription request".
 const SPOT_MAX_ARGS: usize = 10;
+/// Reduce-only orders remembered.
+const REDUCE_ONLY_KEPT: usize = 100_000;
 /// Salts of the UUID-shaped ids linear orders and executions carry (spot ids are decimal).
 const ORDER_UUID_SALT: u64 = 0x5f3c_7a1e_4b2d_4c9a;
 const EXEC_UUID_SALT: u64 = 0x20f4_3950_d8dd_5b31;
@@ -125,6 +136,8 @@ pub struct BybitV5 {
     books: BookBoard,
     state: Mutex<VenueState>,
     next_id: AtomicU64,
+    /// Reduce-only orders (the market does not keep the flag).
+    reduce_only: OrderMarks,
 }
 
 impl Default for BybitV5 {
@@ -143,6 +156,7 @@ impl BybitV5 {
             books: BookBoard::default(),
             state: Mutex::new(VenueState::default()),
             next_id: AtomicU64::new(1),
+            reduce_only: OrderMarks::new(REDUCE_ONLY_KEPT),
         }
     }
 
@@ -171,6 +185,12 @@ impl BybitV5 {
     fn lock(&self) -> MutexGuard<'_, VenueState> {
         // Bookkeeping only; a poisoned lock still holds consistent maps.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// `rec` with its `reduceOnly` flag from the venue's marks.
+    fn marked(&self, account: AccountId, mut rec: OrderRecord) -> OrderRecord {
+        rec.reduce_only = self.reduce_only.contains((account, rec.view.symbol, rec.view.venue_order_id));
+        rec
     }
 
     fn next_serial(&self) -> u64 {
@@ -215,6 +235,7 @@ impl Protocol for BybitV5 {
             ("POST", "/v5/order/cancel-all") => self.signed(ctx, req, Route::CancelAll, now),
             ("GET", "/v5/order/realtime") => self.signed(ctx, req, Route::Realtime, now),
             ("GET", "/v5/account/wallet-balance") => self.signed(ctx, req, Route::WalletBalance, now),
+            ("GET", "/v5/position/list") => self.signed(ctx, req, Route::PositionList, now),
             _ => Err(ApiError::new(10017, "Route not found.").with_status(404)),
         };
         let time = ctx.market.now_ms();

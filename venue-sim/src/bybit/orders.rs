@@ -13,7 +13,7 @@ use super::wire::{
     value_text,
 };
 use super::{BybitV5, MAX_ORDER_LINK_ID, SYNTHETIC_ID_BASE};
-use crate::market::{BalanceView, ClientOrderRequest, Market, OrderRef, OrderReject, OrderStatus, OrderView};
+use crate::market::{BalanceView, ClientOrderRequest, Market, OrderRef, OrderReject, OrderStatus, OrderView, Position};
 use crate::protocol::Ctx;
 use crossbeam_channel::Receiver;
 use qt_core::{
@@ -93,6 +93,17 @@ pub(super) fn qty_for_quote(
     Ok(Qty::from_units(units))
 }
 
+/// The quantity of a linear reduce-only order against `position`: Bybit trims an order larger
+/// than the position to it ("cannot fix reduce-only order qty" is its text when there is nothing
+/// to trim to); an order on the position's own side is refused (110017).
+pub(super) fn reduce_only_qty(position: &Position, side: Side, qty: Qty) -> Result<Qty, ApiError> {
+    match position.side() {
+        None => Err(ApiError::new(110017, "current position is zero, cannot fix reduce-only order qty")),
+        Some(s) if s == side => Err(ApiError::new(110017, "Reduce-only rule not satisfied")),
+        Some(_) => Ok(qty.min(position.size())),
+    }
+}
+
 /// The documented code of a refusal by the market (see the module doc for the choices).
 pub(super) fn reject_error(cat: Category, inst: &Instrument, qty: Qty, e: &OrderReject) -> ApiError {
     match e {
@@ -108,6 +119,7 @@ pub(super) fn reject_error(cat: Category, inst: &Instrument, qty: Qty, e: &Order
         OrderReject::Reason(RejectReason::RateLimited) => ApiError::new(10006, "Too many visits!"),
         OrderReject::DuplicateClientOrderId => duplicate_link_id(cat),
         OrderReject::UnknownSymbol | OrderReject::Reason(RejectReason::UnknownInstrument) => symbol_invalid(cat),
+        OrderReject::ReduceOnly => ApiError::new(110017, "Reduce-only rule not satisfied"),
         OrderReject::UnknownOrder | OrderReject::Reason(_) => match cat {
             Category::Spot => ApiError::new(170149, "Create order failed"),
             Category::Linear => param_error("order rejected"),
@@ -180,8 +192,8 @@ impl BybitV5 {
                 if p.int("positionIdx")?.unwrap_or(0) != 0 {
                     return Err(param_error("position idx not match position mode"));
                 }
-                if p.flag("reduceOnly")? || p.flag("closeOnTrigger")? {
-                    return Err(param_error("reduceOnly/closeOnTrigger: positions are not simulated"));
+                if p.flag("closeOnTrigger")? {
+                    return Err(param_error("closeOnTrigger: conditional orders are not simulated"));
                 }
             }
         }
@@ -206,6 +218,9 @@ impl BybitV5 {
         } else {
             parse_qty(&inst, cat, &qty_text)?
         };
+        let reduce_only = cat == Category::Linear && p.flag("reduceOnly")?;
+        let qty =
+            if reduce_only { reduce_only_qty(&ctx.market.position(caller.account, idx), side, qty)? } else { qty };
         let client_order_id = link.unwrap_or_else(|| format!("{AUTO_LINK_PREFIX}{}", self.next_serial()));
         let request =
             ClientOrderRequest { client_order_id: Some(client_order_id.clone()), side, order_type, tif, price, qty };
@@ -217,8 +232,13 @@ impl BybitV5 {
                     .done(),
             )
         };
-        match ctx.market.submit(caller.account, idx, request.clone()) {
-            Ok(outcome) => Ok(ack(outcome.order.venue_order_id)),
+        match ctx.market.submit_with(caller.account, idx, request.clone(), reduce_only) {
+            Ok(outcome) => {
+                if reduce_only {
+                    self.reduce_only.mark((caller.account, idx, outcome.order.venue_order_id));
+                }
+                Ok(ack(outcome.order.venue_order_id))
+            }
             // Acknowledged, then closed by the matching engine: a spot post-only order that
             // would take shows `Rejected` (observed live on spot), a linear one `Cancelled`
             // (observed live on linear, and the create-order page: "it will be cancelled").
@@ -264,7 +284,7 @@ impl BybitV5 {
             created: now,
             updated: now,
         };
-        let rec = OrderRecord { view, reject_reason: reason, status_override: Some(status) };
+        let rec = OrderRecord { view, reject_reason: reason, status_override: Some(status), reduce_only: false };
         let mut st = self.lock();
         let ledger = st.ledgers.entry(account).or_default();
         ledger.close(ctx.market.instruments(), rec.clone());
@@ -348,7 +368,11 @@ impl BybitV5 {
             };
             if let Some(r) = r {
                 records.extend(
-                    scope.iter().filter_map(|idx| ctx.market.order(account, *idx, &r)).map(OrderRecord::plain).take(1),
+                    scope
+                        .iter()
+                        .filter_map(|idx| ctx.market.order(account, *idx, &r))
+                        .map(|v| self.marked(account, OrderRecord::plain(v)))
+                        .take(1),
                 );
             }
             if records.is_empty() {
@@ -368,13 +392,14 @@ impl BybitV5 {
                     .open_orders(account, None)
                     .into_iter()
                     .filter(|o| scope.contains(&o.symbol))
-                    .map(OrderRecord::plain),
+                    .map(|v| self.marked(account, OrderRecord::plain(v))),
             );
         } else {
             records.extend(self.with_ledger(ctx, account, |l| {
                 l.closed.iter().filter(|r| scope.contains(&r.view.symbol)).cloned().collect::<Vec<_>>()
             }));
         }
+        let mut records: Vec<OrderRecord> = records.into_iter().map(|r| self.marked(account, r)).collect();
         records.sort_by_key(|r| std::cmp::Reverse((r.view.created, r.view.venue_order_id)));
         let total = records.len();
         let page: Vec<OrderRecord> = records.into_iter().skip(offset).take(limit as usize).collect();
@@ -456,26 +481,44 @@ pub(super) fn wallet_balance(ctx: &Ctx, caller: Caller, p: &Params) -> Result<Re
         None => return Err(missing("accountType")),
     }
     let wanted: Option<Vec<String>> = p.get("coin")?.map(|c| c.split(',').map(|s| s.trim().to_owned()).collect());
-    let balances: Vec<BalanceView> = ctx
-        .market
-        .balances(caller.account)
+    let account = wallet_json(ctx, caller.account, wanted.as_deref());
+    Ok(Reply::ok(Obj::new().raw("list", &json_array([account])).done()))
+}
+
+/// The unified account's wallet as `wallet-balance` and the private `wallet` topic show it: the
+/// coins `wanted` (all non-zero ones without a list), each linear position's unrealized PnL (at
+/// the mid) and cumulative realized PnL (after fees and funding) on its settle coin.
+pub(super) fn wallet_json(ctx: &Ctx, account: AccountId, wanted: Option<&[String]>) -> String {
+    let market = &ctx.market;
+    let positions = market.positions(account);
+    let balances: Vec<BalanceView> = market
+        .balances(account)
         .into_iter()
-        .filter(|b| match &wanted {
+        .filter(|b| match wanted {
             Some(w) => w.contains(&b.asset),
             None => !(b.free.is_zero() && b.locked.is_zero()),
         })
         .collect();
-    let mut total = Notional::ZERO;
+    let (mut total, mut total_upl) = (Notional::ZERO, Notional::ZERO);
     let mut coins = Vec::new();
     for b in &balances {
         let wallet = b.free.checked_add(b.locked).unwrap_or(b.free);
-        let usd = usd_value(&ctx.market, &b.asset, wallet);
+        let (mut upl, mut realized) = (Notional::ZERO, Notional::ZERO);
+        for pos in positions.iter().filter(|p| market.instruments().get(p.symbol).is_some_and(|i| i.quote() == b.asset))
+        {
+            let inst = &market.instruments()[pos.symbol];
+            let u = market.mark_price(pos.symbol).map_or(Notional::ZERO, |m| pos.unrealized(inst, m));
+            upl = upl.checked_add(u).unwrap_or(upl);
+            realized = realized.checked_add(cum_realised(pos)).unwrap_or(realized);
+        }
+        let usd = usd_value(market, &b.asset, wallet);
         total = total.checked_add(usd).unwrap_or(total);
+        total_upl = total_upl.checked_add(usd_value(market, &b.asset, upl)).unwrap_or(total_upl);
         let w = value_text(wallet);
         coins.push(
             Obj::new()
                 .s("coin", &b.asset)
-                .s("equity", &w)
+                .s("equity", &value_text(wallet.checked_add(upl).unwrap_or(wallet)))
                 .s("usdValue", usd.display_rounded(8).as_str())
                 .s("walletBalance", &w)
                 .s("locked", &value_text(b.locked))
@@ -486,26 +529,31 @@ pub(super) fn wallet_balance(ctx: &Ctx, caller: Caller, p: &Params) -> Result<Re
                 .s("totalOrderIM", "0")
                 .s("totalPositionIM", "0")
                 .s("totalPositionMM", "0")
-                .s("unrealisedPnl", "0")
-                .s("cumRealisedPnl", "0")
+                .s("unrealisedPnl", &value_text(upl))
+                .s("cumRealisedPnl", &value_text(realized))
                 .done(),
         );
     }
-    let total = total.display_rounded(8);
-    let account = Obj::new()
+    let equity = total.checked_add(total_upl).unwrap_or(total);
+    let (total, equity) = (total.display_rounded(8), equity.display_rounded(8));
+    Obj::new()
         .s("accountType", "UNIFIED")
         .s("accountIMRate", "0")
         .s("accountMMRate", "0")
-        .s("totalEquity", total.as_str())
+        .s("totalEquity", equity.as_str())
         .s("totalWalletBalance", total.as_str())
-        .s("totalMarginBalance", total.as_str())
+        .s("totalMarginBalance", equity.as_str())
         .s("totalAvailableBalance", total.as_str())
-        .s("totalPerpUPL", "0")
+        .s("totalPerpUPL", total_upl.display_rounded(8).as_str())
         .s("totalInitialMargin", "0")
         .s("totalMaintenanceMargin", "0")
         .raw("coin", &json_array(coins))
-        .done();
-    Ok(Reply::ok(Obj::new().raw("list", &json_array([account])).done()))
+        .done()
+}
+
+/// Bybit's cumulative realized PnL of a position: closed PnL less commission, plus funding.
+pub(super) fn cum_realised(p: &Position) -> Notional {
+    p.realized.checked_sub(p.fees).and_then(|r| r.checked_add(p.funding)).unwrap_or(p.realized)
 }
 
 pub(super) fn usd_value(market: &Market, asset: &str, amount: Notional) -> Notional {

@@ -1,9 +1,12 @@
 //! Bybit's private WebSocket session (`/v5/private`): authentication, `order` and `execution`
-//! topics from the account's events and the venue's refused orders.
+//! topics from the account's events and the venue's refused orders, `position` (linear) after
+//! each fill or funding that moved a position, and `wallet` after each change of balances.
 
 use super::BybitV5;
 use super::MALFORMED;
 use super::ledger::OrderRecord;
+use super::orders::wallet_json;
+use super::positions::ws_position_json;
 use super::wire::{Category, Obj, execution_json, json_array, json_str, req_id_of, ws_order_json};
 use crate::kit::session::QueuedSession;
 use crate::market::{AccountEvent, ExecKind};
@@ -31,6 +34,9 @@ pub(super) struct PrivateSession<'a> {
     /// Subscribed categories of `order` and `execution` (`[spot, linear]`).
     pub(super) orders: [bool; 2],
     pub(super) executions: [bool; 2],
+    /// `position` (linear) and `wallet` subscribed.
+    pub(super) positions: bool,
+    pub(super) wallet: bool,
     pub(super) out: Outbox,
 }
 
@@ -52,6 +58,8 @@ impl<'a> PrivateSession<'a> {
             refused: None,
             orders: [false; 2],
             executions: [false; 2],
+            positions: false,
+            wallet: false,
             out: Outbox::new(MALFORMED),
         }
     }
@@ -94,15 +102,28 @@ impl<'a> PrivateSession<'a> {
     }
 
     /// `order`, `order.spot`, `order.linear`, `execution`, `execution.spot`,
-    /// `execution.linear` (`websocket/private/order.mdx`, `execution.mdx`).
+    /// `execution.linear` (`websocket/private/order.mdx`, `execution.mdx`), `position`,
+    /// `position.linear` (`position.mdx`) and `wallet` (`wallet.mdx`, no category).
     pub(super) fn topics(&mut self, v: &Value, on: bool) -> Result<(), String> {
         if self.account.is_none() {
             return Err("Request not authorized".into());
         }
         let args = v.get("args").and_then(Value::as_array).filter(|a| !a.is_empty()).ok_or("error:args invalid")?;
         let mut changes = Vec::new();
+        let (mut positions, mut wallet) = (None, None);
         for a in args {
             let topic = a.as_str().ok_or("error:args invalid")?;
+            match topic {
+                "position" | "position.linear" => {
+                    positions = Some(on);
+                    continue;
+                }
+                "wallet" => {
+                    wallet = Some(on);
+                    continue;
+                }
+                _ => {}
+            }
             let (name, cats): (&str, &[Category]) = match topic.split_once('.') {
                 None => (topic, &[Category::Spot, Category::Linear]),
                 Some((name, "spot")) => (name, &[Category::Spot]),
@@ -114,6 +135,8 @@ impl<'a> PrivateSession<'a> {
             }
             changes.push((name == "order", cats));
         }
+        self.positions = positions.unwrap_or(self.positions);
+        self.wallet = wallet.unwrap_or(self.wallet);
         for (orders, cats) in changes {
             for c in cats {
                 let slot = cat_slot(*c);
@@ -199,8 +222,23 @@ impl QueuedSession for PrivateSession<'_> {
         let refused: Vec<Arc<OrderRecord>> =
             self.refused.as_ref().map(|rx| rx.try_iter().collect()).unwrap_or_default();
         let instruments = self.ctx.market.instruments();
+        let mut wallet_changed = false;
         for ev in events {
-            let AccountEvent::Order { exec, order } = ev.as_ref() else { continue };
+            let (exec, order) = match ev.as_ref() {
+                AccountEvent::Order { exec, order } => (exec, order),
+                AccountEvent::Balances { .. } => {
+                    wallet_changed = true;
+                    continue;
+                }
+                AccountEvent::Position { position, .. } => {
+                    wallet_changed = true;
+                    let Some(inst) = instruments.get(position.symbol) else { continue };
+                    if self.positions && Category::of(inst.kind()) == Some(Category::Linear) {
+                        self.push("position", vec![ws_position_json(&self.ctx.market, inst, position)]);
+                    }
+                    continue;
+                }
+            };
             let Some(inst) = instruments.get(order.symbol) else { continue };
             let Some(cat) = Category::of(inst.kind()) else { continue };
             let slot = cat_slot(cat);
@@ -217,9 +255,12 @@ impl QueuedSession for PrivateSession<'_> {
             if self.orders[slot] {
                 let fee =
                     self.venue.with_ledger(self.ctx, account, |l| l.fee(order.symbol, order.venue_order_id, upto));
-                let rec = OrderRecord::plain(order.clone());
+                let rec = self.venue.marked(account, OrderRecord::plain(order.clone()));
                 self.push("order", vec![ws_order_json(inst, cat, &rec, fee)]);
             }
+        }
+        if wallet_changed && self.wallet {
+            self.push("wallet", vec![wallet_json(self.ctx, account, None)]);
         }
         for rec in refused {
             let Some(inst) = instruments.get(rec.view.symbol) else { continue };

@@ -227,6 +227,7 @@ pub(super) enum Route {
     CancelAll,
     Realtime,
     WalletBalance,
+    PositionList,
 }
 
 impl Route {
@@ -235,7 +236,7 @@ impl Route {
         match (self, cat) {
             (Route::Create | Route::Cancel | Route::CancelAll, Some(Category::Spot)) => 20,
             (Route::Create | Route::Cancel | Route::CancelAll, _) => 10,
-            (Route::Realtime | Route::WalletBalance, _) => 50,
+            (Route::Realtime | Route::WalletBalance | Route::PositionList, _) => 50,
         }
     }
 
@@ -266,6 +267,7 @@ impl BybitV5 {
             Route::CancelAll => self.cancel_all(ctx, caller, &params),
             Route::Realtime => self.realtime(ctx, caller, &params),
             Route::WalletBalance => wallet_balance(ctx, caller, &params),
+            Route::PositionList => self.position_list(ctx, caller, &params),
         };
         if route.is_order_entry() {
             let delay = ctx.faults.ack_latency();

@@ -587,6 +587,22 @@ impl WsClient {
         }
     }
 
+    /// The next JSON message within `timeout` for which `f` holds (others are skipped); `None` on
+    /// timeout or end of session.
+    pub fn recv_json_where(
+        &mut self,
+        timeout: Duration,
+        f: impl Fn(&serde_json::Value) -> bool,
+    ) -> Option<serde_json::Value> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let v = self.recv_json(deadline.saturating_duration_since(Instant::now()))?;
+            if f(&v) {
+                return Some(v);
+            }
+        }
+    }
+
     /// Reads and discards frames until the session ends or `timeout` passes; whether it ended.
     pub fn wait_closed(&mut self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
