@@ -10,5 +10,6 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod binance;
+pub mod bybit;
 pub mod kit;
 pub mod sign;

@@ -43,7 +43,6 @@ pub(crate) enum TradeId {
     /// A numeric id.
     Num(i64),
     /// A textual id.
-    #[allow(dead_code, reason = "for venues whose trade ids are text (Bybit's execId); Binance's are numbers")]
     Text(Box<str>),
 }
 
@@ -51,6 +50,18 @@ impl From<i64> for TradeId {
     fn from(id: i64) -> Self {
         TradeId::Num(id)
     }
+}
+
+/// The average price of `qty` worth `quote` on `inst`'s price grid (`quote / qty`, rounded to
+/// the nearest unit), if positive and representable: what a catch-up fill reports when only an
+/// order's cumulative figures are known.
+pub(crate) fn average_price(inst: &qt_core::Instrument, quote: Notional, qty: Qty) -> Option<Price> {
+    use qt_core::money::{NOTIONAL_SCALE, div_round_i128};
+    let scale_gap =
+        u32::from(NOTIONAL_SCALE).saturating_sub(u32::from(inst.price_scale()) + u32::from(inst.qty_scale()));
+    let den = i128::from(qty.units()).checked_mul(10i128.checked_pow(scale_gap)?)?;
+    let p = div_round_i128(quote.units(), den, qt_core::Rounding::Nearest).ok()?;
+    i64::try_from(p).ok().map(Price::from_units).filter(|p| p.is_positive())
 }
 
 /// Why an order is queried.
@@ -92,6 +103,8 @@ pub(crate) struct LiveOrder {
     pub(crate) cum_qty: Qty,
     /// Quote reported filled (Σ price × qty of the fills reported).
     pub(crate) cum_quote: Notional,
+    /// Fees reported (Σ of the fills' fees).
+    pub(crate) cum_fee: Notional,
     /// Trade ids seen (reported, or found by a query).
     pub(crate) trade_ids: Vec<TradeId>,
 }
@@ -118,6 +131,7 @@ impl LiveOrder {
             accepted: false,
             cum_qty: Qty::ZERO,
             cum_quote: Notional::ZERO,
+            cum_fee: Notional::ZERO,
             trade_ids: Vec::new(),
         }
     }
@@ -300,6 +314,7 @@ impl OrderState {
         let Some(o) = self.orders.get_mut(&order_id) else { return Ok(()) };
         o.cum_qty = o.cum_qty.checked_add(qty).unwrap_or(o.cum_qty);
         o.cum_quote = o.cum_quote.checked_add(quote).unwrap_or(o.cum_quote);
+        o.cum_fee = o.cum_fee.checked_add(fee).unwrap_or(o.cum_fee);
         let Some(mut r) = self.order_report(order_id, ReportKind::Fill) else { return Ok(()) };
         r.last_price = price;
         r.last_qty = qty;

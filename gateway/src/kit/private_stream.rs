@@ -124,10 +124,6 @@ pub(crate) enum FrameAction {
     /// The venue ended the session (e.g. Binance's `listenKeyExpired`): drop and reconnect.
     Reconnect(String),
     /// Session housekeeping (an auth answer, a pong): nothing for the gateway.
-    #[allow(
-        dead_code,
-        reason = "for venues whose private stream carries housekeeping frames; Binance's listen-key stream has none"
-    )]
     Ignore,
 }
 
@@ -141,6 +137,12 @@ pub(crate) trait StreamSession: Send + 'static {
     /// Upkeep on every pass (a keepalive when due); an error drops the connection (when
     /// `connected`) so it is opened again.
     fn maintain(&mut self, now: Instant, connected: bool) -> Result<(), String>;
+    /// A text frame to send now on the open connection (an application-level heartbeat such as
+    /// Bybit's `{"op":"ping"}`), or `None`. Called on every pass while connected; a failed send
+    /// drops the connection. Default: nothing to send.
+    fn heartbeat(&mut self, _now: Instant) -> Option<String> {
+        None
+    }
     /// Cleans up once the socket is closed at the end (e.g. deletes the listen key).
     fn close(&mut self);
     /// Where the stream is, for logs (never a secret).
@@ -261,6 +263,23 @@ pub(crate) fn run<S: StreamSession>(
             }
             continue;
         };
+        if let Some(text) = session.heartbeat(now) {
+            match conn.send(Message::text(text)) {
+                Ok(()) => {}
+                Err(tungstenite::Error::Io(e)) if is_timeout(&e) => {}
+                Err(e) => {
+                    let reason = format!("sending a heartbeat: {e}");
+                    log::warn!("private stream {}: {reason}; reconnecting", session.describe());
+                    ws = None;
+                    if !tell(StreamEvent::Disconnected { reason }) {
+                        break;
+                    }
+                    next_attempt = Instant::now() + backoff;
+                    backoff = (backoff * 2).min(BACKOFF_MAX);
+                    continue;
+                }
+            }
+        }
         let outcome = match conn.read() {
             Ok(Message::Text(text)) => match session.classify(text.as_str()) {
                 FrameAction::Forward => {
