@@ -6,6 +6,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 pub(crate) mod binance;
+pub(crate) mod bybit;
 pub(crate) mod exposition;
 pub(crate) mod prometheus;
 pub(crate) mod pyclients;
