@@ -670,6 +670,7 @@ pub fn build_live_with_stats(
                             .stats_region()
                             .block_or_private(qt_core::stats::Owner::Gateway, &[("venue", v.venue.name())]),
                     ),
+                    ..GatewaySetup::default()
                 };
                 account_queries.push((gateway, setup.clone()));
                 pending.push(PendingGateway { venue: v.venue, gateway, setup, orders: orders_rx, reports: reports_tx });

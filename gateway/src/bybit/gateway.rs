@@ -147,20 +147,11 @@ fn stream_error(account: AccountId, ws_url: &str, reason: String) -> GatewayErro
     }
 }
 
-/// Checks every field; returns the parsed REST and WebSocket endpoints.
+/// Checks every field (the kit's checks, then Bybit's: categories and symbols); returns the
+/// parsed REST and WebSocket endpoints.
 pub(crate) fn validate(cfg: &BybitGatewayConfig) -> Result<(Endpoint, Endpoint), GatewayError> {
     let mut problems = Vec::new();
-    let rest = Endpoint::parse(&cfg.rest_url, &["https"]).map_err(|m| problems.push(format!("rest_url: {m}"))).ok();
-    let ws = Endpoint::parse(&cfg.ws_url, &["wss"]).map_err(|m| problems.push(format!("ws_url: {m}"))).ok();
-    if !(1..=60_000).contains(&cfg.recv_window_ms) {
-        problems.push(format!("recv_window_ms: {} is outside 1..=60000", cfg.recv_window_ms));
-    }
-    if cfg.request_timeout.is_zero() {
-        problems.push("request_timeout: must be greater than zero".into());
-    }
-    if cfg.instruments.is_empty() {
-        problems.push("instruments: at least one instrument is needed".into());
-    }
+    let endpoints = cfg.problems(&mut problems);
     for (i, inst) in cfg.instruments.iter().enumerate() {
         let sym = inst.symbol();
         let cat = Category::of(inst.kind());
@@ -173,31 +164,9 @@ pub(crate) fn validate(cfg: &BybitGatewayConfig) -> Result<(Endpoint, Endpoint),
         if cfg.instruments[..i].iter().any(|o| o.symbol() == sym && Category::of(o.kind()) == cat) {
             problems.push(format!("instruments[{i}].symbol: {sym:?} appears twice in one category"));
         }
-        if cfg.instruments[..i].iter().any(|o| o.id() == inst.id()) {
-            problems.push(format!("instruments[{i}]: id {} appears twice", inst.id()));
-        }
     }
-    if cfg.accounts.is_empty() {
-        problems.push("accounts: at least one account is needed".into());
-    }
-    for (i, (account, key, secret)) in cfg.accounts.iter().enumerate() {
-        if key.is_empty() || !key.bytes().all(|b| b.is_ascii_graphic()) {
-            problems.push(format!("accounts[{i}].api_key: must be non-empty printable ASCII"));
-        }
-        if secret.is_empty() {
-            problems.push(format!("accounts[{i}].secret: must not be empty"));
-        }
-        if cfg.accounts[..i].iter().any(|(a, _, _)| a == account) {
-            problems.push(format!("accounts[{i}]: account {account} appears twice"));
-        }
-    }
-    if let Some(name) = &cfg.server_name
-        && rustls_pki_types::ServerName::try_from(name.as_str()).is_err()
-    {
-        problems.push(format!("server_name: {name:?} is not a DNS name or IP address"));
-    }
-    match (rest, ws) {
-        (Some(rest), Some(ws)) if problems.is_empty() => Ok((rest, ws)),
+    match endpoints {
+        Some(endpoints) if problems.is_empty() => Ok(endpoints),
         _ => Err(GatewayError::Config { venue: VENUE_NAME, problems }),
     }
 }
@@ -317,17 +286,7 @@ impl Gateway {
         match self.time.sync(now, || server_time(http)) {
             Ok(e) => {
                 self.offset.store(e.offset_ms, Ordering::Relaxed);
-                let stats = &mut self.state.stats;
-                stats.time_syncs += 1;
-                stats.clock_offset_ms = e.offset_ms;
-                if e.offset_ms.unsigned_abs() > stats.max_clock_offset_ms.unsigned_abs() {
-                    stats.max_clock_offset_ms = e.offset_ms;
-                }
-                if let Some(block) = &self.clock_stats {
-                    // Two's complement: the gauge is read as signed.
-                    block.offset_ms.set(e.offset_ms as u64);
-                    block.syncs.incr();
-                }
+                self.state.stats.note_clock(e.offset_ms, self.clock_stats.as_ref());
                 log::debug!("bybit gateway: venue clock offset {} ms (round trip {} ms)", e.offset_ms, e.rtt_ms);
             }
             Err(e) => log::warn!("bybit gateway: venue clock not re-estimated: {e}"),
@@ -406,10 +365,7 @@ impl Gateway {
         }
         self.state.stats.max_used_weight = self.limits.max_used(limits::ORDER_RULE);
         if code == crate::bybit::errors::CODE_TIMESTAMP {
-            self.state.stats.timestamp_rejects += 1;
-            if let Some(block) = &self.clock_stats {
-                block.timestamp_rejects.incr();
-            }
+            self.state.stats.note_timestamp_reject(self.clock_stats.as_ref());
             self.time.expire();
         }
     }

@@ -65,86 +65,12 @@ pub use gateway::spawn;
 /// The venue's name in messages.
 pub(crate) const VENUE_NAME: &str = "Bybit";
 
-use qt_core::stats::StatsHandle;
-use qt_core::stats::blocks::GatewayClockStats;
-use qt_core::{AccountId, Clock, Instrument, VenueId, WallClock};
-use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
+/// Production Bybit's REST base URL.
+pub const PRODUCTION_REST_URL: &str = "https://api.bybit.com";
+/// Production Bybit's WebSocket base URL (the private stream is `<ws_url>/v5/private`).
+pub const PRODUCTION_WS_URL: &str = "wss://stream.bybit.com";
 
-/// Everything the Bybit gateway needs. [`Default`] is production Bybit (`api.bybit.com`,
-/// `stream.bybit.com`, webpki roots, `recvWindow` 5000, 5 s request timeout, the wall clock
-/// re-synced with the venue's every minute) with no instruments or accounts.
-#[derive(Clone)]
-pub struct BybitGatewayConfig {
-    /// REST base URL, e.g. `https://api.bybit.com` or `https://127.0.0.1:PORT`.
-    pub rest_url: String,
-    /// WebSocket base URL (the private stream is `<ws_url>/v5/private`), e.g.
-    /// `wss://stream.bybit.com`.
-    pub ws_url: String,
-    /// Trust only this CA (PEM); `None` trusts the Mozilla roots of `webpki-roots`.
-    pub ca_file: Option<PathBuf>,
-    /// TLS server name to verify instead of the URL's host (e.g. `localhost` for the simulator).
-    pub server_name: Option<String>,
-    /// `X-BAPI-RECV-WINDOW` of signed requests, milliseconds (1..=60000).
-    pub recv_window_ms: u64,
-    /// Our venue id in the core's table (goes into every report).
-    pub venue: VenueId,
-    /// The instruments this gateway trades (spot and linear perpetuals).
-    pub instruments: Vec<Instrument>,
-    /// `(account, api key, secret)` per account.
-    pub accounts: Vec<(AccountId, String, String)>,
-    /// Run id for [`qt_core::ClientOrderId`]; events of other runs' orders are ignored.
-    pub run_id: u32,
-    /// Bound on connecting and on each read/write of a request; a new order without an answer
-    /// in this time is reconciled.
-    pub request_timeout: Duration,
-    /// Our clock: signed timestamps are this plus the venue's offset from it.
-    pub clock: Arc<dyn Clock>,
-    /// Interval between estimates of the venue's clock; zero: only at start and after a
-    /// timestamp reject (10002).
-    pub time_sync_every: Duration,
-    /// Where the gateway thread publishes its clock estimate in the stats file.
-    pub clock_stats: Option<StatsHandle<GatewayClockStats>>,
-}
-
-impl Default for BybitGatewayConfig {
-    fn default() -> Self {
-        Self {
-            rest_url: "https://api.bybit.com".into(),
-            ws_url: "wss://stream.bybit.com".into(),
-            ca_file: None,
-            server_name: None,
-            recv_window_ms: 5000,
-            venue: VenueId(0),
-            instruments: Vec::new(),
-            accounts: Vec::new(),
-            run_id: 0,
-            request_timeout: Duration::from_secs(5),
-            clock: Arc::new(WallClock),
-            time_sync_every: crate::kit::time_sync::DEFAULT_EVERY,
-            clock_stats: None,
-        }
-    }
-}
-
-impl std::fmt::Debug for BybitGatewayConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Keys and secrets stay out of logs.
-        let accounts: Vec<AccountId> = self.accounts.iter().map(|(a, _, _)| *a).collect();
-        f.debug_struct("BybitGatewayConfig")
-            .field("rest_url", &self.rest_url)
-            .field("ws_url", &self.ws_url)
-            .field("ca_file", &self.ca_file)
-            .field("server_name", &self.server_name)
-            .field("recv_window_ms", &self.recv_window_ms)
-            .field("venue", &self.venue)
-            .field("instruments", &self.instruments)
-            .field("accounts", &accounts)
-            .field("run_id", &self.run_id)
-            .field("request_timeout", &self.request_timeout)
-            .field("time_sync_every", &self.time_sync_every)
-            .field("clock_stats", &self.clock_stats.is_some())
-            .finish_non_exhaustive()
-    }
-}
+/// Everything the Bybit gateway needs: the kit's [`GatewayConfig`](crate::kit::config::GatewayConfig)
+/// (instruments spot and linear perpetuals; [`PRODUCTION_REST_URL`] / [`PRODUCTION_WS_URL`] for
+/// the real venue).
+pub type BybitGatewayConfig = crate::kit::config::GatewayConfig;

@@ -358,6 +358,26 @@ impl OrderState {
         self.reconciles.iter().filter(|r| r.due <= now).copied().collect()
     }
 
+    /// The queries due at `now` that may run: none (all postponed) while any of `accounts`
+    /// accounts is near a limit of `limits` or backing off — queries are cold work and wait.
+    pub(crate) fn due_within_limits(
+        &mut self,
+        now: Instant,
+        limits: &mut crate::kit::rate_limit::RateLimiter,
+        accounts: usize,
+        venue_ms: i64,
+    ) -> Vec<Reconcile> {
+        let due = self.due(now);
+        if due.is_empty() {
+            return due;
+        }
+        if (0..accounts.max(1)).any(|a| limits.near_limit(now, a, venue_ms)) {
+            self.defer_all(limits.backoff_until().unwrap_or(now + Duration::from_secs(1)));
+            return Vec::new();
+        }
+        due
+    }
+
     /// Postpones every query to `until` at the earliest (rate limited).
     pub(crate) fn defer_all(&mut self, until: Instant) {
         for r in &mut self.reconciles {

@@ -12,20 +12,12 @@ use crate::bybit::limits;
 use crate::bybit::rest::envelope;
 use crate::kit::order_state::{NOT_FOUND_LIMIT, QueryReason, Reconcile, ReportsClosed};
 use qt_core::{ClientOrderId, Clock as _, RejectReason, ReportKind, WallClock};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 impl Gateway {
     pub(super) fn run_due_reconciles(&mut self, now: Instant) -> Result<usize, ReportsClosed> {
-        let due = self.state.due(now);
-        if due.is_empty() {
-            return Ok(0);
-        }
         let venue_ms = self.time.venue_ms();
-        if (0..self.accounts.len().max(1)).any(|a| self.limits.near_limit(now, a, venue_ms)) {
-            let until = self.limits.backoff_until().unwrap_or(now + Duration::from_secs(1));
-            self.state.defer_all(until);
-            return Ok(0);
-        }
+        let due = self.state.due_within_limits(now, &mut self.limits, self.accounts.len(), venue_ms);
         for r in &due {
             self.reconcile(*r)?;
         }
