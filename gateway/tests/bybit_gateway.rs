@@ -470,6 +470,34 @@ fn malformed_private_frame_is_counted_and_the_fill_recovered() {
     assert_eq!(stats.fills_without_fee, 0, "{stats:?}");
 }
 
+#[test]
+fn orders_of_unknown_fate_are_queried_before_they_are_declared_either_way() {
+    let mut h = Harness::start_with(|cfg| cfg.request_timeout = Duration::from_millis(400));
+    let (bid, _) = h.best(LINEAR);
+    let far = Price::from_units(bid.0.units() * 9 / 10);
+    let qty = h.inst(LINEAR).parse_qty("0.2").unwrap();
+    // HTTP 503 before the venue saw it: the query finds nothing, twice → rejected.
+    h.faults().fail_http(1, 503);
+    let id = h.limit(LINEAR, Side::Buy, TimeInForce::Gtc, far, qty);
+    assert_eq!(h.reports_until(id, |_| true)[0].kind, ReportKind::Rejected(RejectReason::Other));
+    assert!(h.market().open_orders(GW, Some(1)).is_empty());
+    // Placed, but answered after the gateway gave up: shown working, accepted once.
+    h.faults().set_ack_latency(Duration::from_millis(1200));
+    let id = h.limit(LINEAR, Side::Buy, TimeInForce::Gtc, far, qty);
+    let r = h.reports_until(id, |_| true);
+    assert_eq!(r[0].kind, ReportKind::Accepted, "{r:?}");
+    h.faults().set_ack_latency(Duration::ZERO);
+    assert!(h.next_report(Duration::from_millis(1500)).is_none(), "not accepted twice");
+    h.send_cancel(id, LINEAR);
+    assert_eq!(h.reports_until(id, |_| true)[0].kind, ReportKind::Canceled);
+    let stats = h.stop();
+    assert_eq!((stats.accepted, stats.cancels), (1, 1), "{stats:?}");
+    // Two "not found" answers settled the first; the second was shown by the stream's `order`
+    // push (queued while the answer was awaited) before its query was due.
+    assert!(stats.reconciliations >= 2 && stats.transport_errors >= 2, "{stats:?}");
+    assert_eq!(stats.rejected.get(RejectReason::Other), 1, "{stats:?}");
+}
+
 /// Our clock, `skew_ms` off the wall clock (the simulator's clock is the wall clock).
 #[derive(Debug)]
 struct SkewedClock(i64);
