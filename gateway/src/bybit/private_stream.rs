@@ -128,3 +128,52 @@ impl StreamSession for PrivateStream {
         format!("bybit account {} ({}{PRIVATE_PATH})", self.account, self.target.endpoint.url)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kit::http::{Endpoint, server_name, tls_config};
+    use qt_core::WallClock;
+
+    fn session() -> PrivateStream {
+        let endpoint = Endpoint::parse("wss://127.0.0.1:1", &["wss"]).unwrap();
+        let name = server_name(&endpoint, None).unwrap();
+        let target = WsTarget { endpoint, name, tls: tls_config(None).unwrap(), timeout: Duration::from_millis(10) };
+        let key = BybitKey::new("k", "s", 5000);
+        PrivateStream::new(AccountId(0), key, target, Arc::new(WallClock), Arc::new(AtomicI64::new(0)))
+    }
+
+    #[test]
+    fn pushes_go_to_the_gateway_control_answers_do_not_and_a_refusal_reconnects() {
+        let mut s = session();
+        let doc = include_str!("../../../testdata/bybit/orders/ws_private_execution.json");
+        assert_eq!(s.classify(doc), FrameAction::Forward);
+        assert_eq!(s.classify(r#"{"topic":"malformed","data":[{"s":"#), FrameAction::Forward);
+        assert_eq!(s.classify("not json"), FrameAction::Forward, "counted as malformed by the gateway");
+        let pong = r#"{"req_id":"1","op":"pong","args":["1700000000000"],"conn_id":"c"}"#;
+        assert_eq!(s.classify(pong), FrameAction::Ignore);
+        assert_eq!(s.classify(r#"{"success":true,"ret_msg":"","op":"subscribe","conn_id":"c"}"#), FrameAction::Ignore);
+        let refused = r#"{"success":false,"ret_msg":"Request not authorized","op":"auth","conn_id":"c"}"#;
+        assert!(matches!(s.classify(refused), FrameAction::Reconnect(r) if r.contains("Request not authorized")));
+    }
+
+    #[test]
+    fn a_ping_goes_out_every_twenty_seconds() {
+        let mut s = session();
+        let now = Instant::now();
+        assert_eq!(s.heartbeat(now), None);
+        let due = now + PING_EVERY + Duration::from_millis(1);
+        assert_eq!(s.heartbeat(due).as_deref(), Some(r#"{"op":"ping"}"#));
+        assert_eq!(s.heartbeat(due + Duration::from_secs(1)), None);
+        assert!(s.heartbeat(due + PING_EVERY).is_some());
+    }
+
+    #[test]
+    fn the_auth_payload_signs_the_expiry() {
+        let s = session();
+        let auth: serde_json::Value = serde_json::from_str(&s.key.ws_auth(1_700_000_010_000).unwrap()).unwrap();
+        assert_eq!(auth["op"], "auth");
+        assert_eq!((auth["args"][0].as_str(), auth["args"][1].as_i64()), (Some("k"), Some(1_700_000_010_000)));
+        assert_eq!(auth["args"][2].as_str().map(str::len), Some(64));
+    }
+}
