@@ -263,49 +263,42 @@ pub(crate) fn run<S: StreamSession>(
             }
             continue;
         };
-        if let Some(text) = session.heartbeat(now) {
-            match conn.send(Message::text(text)) {
-                Ok(()) => {}
-                Err(tungstenite::Error::Io(e)) if is_timeout(&e) => {}
-                Err(e) => {
-                    let reason = format!("sending a heartbeat: {e}");
-                    log::warn!("private stream {}: {reason}; reconnecting", session.describe());
-                    ws = None;
-                    if !tell(StreamEvent::Disconnected { reason }) {
-                        break;
+        // A heartbeat due goes out first; a failed send drops the connection like a failed read.
+        let beat = match session.heartbeat(now).map(|text| conn.send(Message::text(text))) {
+            Some(Err(tungstenite::Error::Io(e))) if is_timeout(&e) => Ok(()),
+            Some(Err(e)) => Err(format!("sending a heartbeat: {e}")),
+            Some(Ok(())) | None => Ok(()),
+        };
+        let outcome = if let Err(reason) = beat {
+            Err(reason)
+        } else {
+            match conn.read() {
+                Ok(Message::Text(text)) => match session.classify(text.as_str()) {
+                    FrameAction::Forward => {
+                        if tell(StreamEvent::Frame(text.as_str().to_string())) {
+                            Ok(())
+                        } else {
+                            break;
+                        }
                     }
-                    next_attempt = Instant::now() + backoff;
-                    backoff = (backoff * 2).min(BACKOFF_MAX);
-                    continue;
-                }
+                    FrameAction::Reconnect(reason) => Err(reason),
+                    FrameAction::Ignore => Ok(()),
+                },
+                Ok(Message::Binary(_) | Message::Pong(_) | Message::Frame(_)) => Ok(()),
+                // The pong is queued by tungstenite; send it now.
+                Ok(Message::Ping(_)) => match conn.flush() {
+                    Err(tungstenite::Error::Io(e)) if is_timeout(&e) => Ok(()),
+                    Err(e) => Err(format!("answering a ping: {e}")),
+                    Ok(()) => Ok(()),
+                },
+                Ok(Message::Close(frame)) => Err(format!("closed by the server ({frame:?})")),
+                Err(tungstenite::Error::Io(e)) if is_timeout(&e) => match conn.flush() {
+                    Err(tungstenite::Error::Io(e)) if is_timeout(&e) => Ok(()),
+                    Err(e) => Err(format!("flushing: {e}")),
+                    Ok(()) => Ok(()),
+                },
+                Err(e) => Err(e.to_string()),
             }
-        }
-        let outcome = match conn.read() {
-            Ok(Message::Text(text)) => match session.classify(text.as_str()) {
-                FrameAction::Forward => {
-                    if tell(StreamEvent::Frame(text.as_str().to_string())) {
-                        Ok(())
-                    } else {
-                        break;
-                    }
-                }
-                FrameAction::Reconnect(reason) => Err(reason),
-                FrameAction::Ignore => Ok(()),
-            },
-            Ok(Message::Binary(_) | Message::Pong(_) | Message::Frame(_)) => Ok(()),
-            // The pong is queued by tungstenite; send it now.
-            Ok(Message::Ping(_)) => match conn.flush() {
-                Err(tungstenite::Error::Io(e)) if is_timeout(&e) => Ok(()),
-                Err(e) => Err(format!("answering a ping: {e}")),
-                Ok(()) => Ok(()),
-            },
-            Ok(Message::Close(frame)) => Err(format!("closed by the server ({frame:?})")),
-            Err(tungstenite::Error::Io(e)) if is_timeout(&e) => match conn.flush() {
-                Err(tungstenite::Error::Io(e)) if is_timeout(&e) => Ok(()),
-                Err(e) => Err(format!("flushing: {e}")),
-                Ok(()) => Ok(()),
-            },
-            Err(e) => Err(e.to_string()),
         };
         if let Err(reason) = outcome {
             log::warn!("private stream {}: {reason}; reconnecting", session.describe());
