@@ -221,14 +221,7 @@ impl VenueGateway for Gateway {
     }
 
     fn finish(&mut self) {
-        for r in self.state.pending() {
-            log::error!(
-                "bybit gateway: order {} left unreconciled at exit ({:?} after {} queries)",
-                r.order_id,
-                r.reason,
-                r.attempts
-            );
-        }
+        self.state.log_unreconciled("bybit");
     }
 }
 
@@ -384,14 +377,7 @@ impl Gateway {
         let (Some(acct), Some(idx), None) = (account, inst, local_reject) else {
             let reason = local_reject.unwrap_or(RejectReason::Other);
             log::warn!("bybit gateway: order {order_id} refused before sending: {reason:?}");
-            let r = self.state.blank(
-                order_id,
-                request.account,
-                request.instrument,
-                request.side,
-                ReportKind::Rejected(reason),
-            );
-            return self.state.emit(r);
+            return self.state.reject_unsent(order_id, &request, reason);
         };
         let body = self.create_body(order_id, idx, &request);
         let deferred_accept = matches!(request.tif, TimeInForce::PostOnly | TimeInForce::Fok);
@@ -489,16 +475,7 @@ impl Gateway {
         account: AccountId,
         instrument: InstrumentId,
     ) -> Result<(), ReportsClosed> {
-        let side = self.state.get(&order_id).map_or(Side::Buy, |o| o.request.side);
-        let reject = |g: &mut Self, reason: RejectReason| {
-            let mut r = g.state.blank(order_id, account, instrument, side, ReportKind::CancelRejected(reason));
-            if let Some(o) = g.state.get(&order_id) {
-                r.venue_order_id = o.venue_order_id;
-                r.cum_qty = o.cum_qty;
-                r.leaves_qty = o.leaves();
-            }
-            g.state.emit(r)
-        };
+        let reject = |g: &mut Self, reason| g.state.reject_cancel(order_id, account, instrument, reason);
         let (Some(&acct), Some(&idx)) = (self.account_index.get(&account), self.by_id.get(&instrument)) else {
             return reject(self, RejectReason::UnknownOrder);
         };

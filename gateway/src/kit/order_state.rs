@@ -250,6 +250,50 @@ impl OrderState {
         }
     }
 
+    /// Reports `CancelRejected(reason)` for a cancel of `order_id` (with its ids and
+    /// quantities when it is live here).
+    pub(crate) fn reject_cancel(
+        &mut self,
+        order_id: OrderId,
+        account: AccountId,
+        instrument: InstrumentId,
+        reason: qt_core::RejectReason,
+    ) -> Result<(), ReportsClosed> {
+        let side = self.get(&order_id).map_or(Side::Buy, |o| o.request.side);
+        let mut r = self.blank(order_id, account, instrument, side, ReportKind::CancelRejected(reason));
+        if let Some(o) = self.get(&order_id) {
+            r.venue_order_id = o.venue_order_id;
+            r.cum_qty = o.cum_qty;
+            r.leaves_qty = o.leaves();
+        }
+        self.emit(r)
+    }
+
+    /// Reports `Rejected(reason)` for a new order never sent (refused here: unknown instrument
+    /// or account, rate limited).
+    pub(crate) fn reject_unsent(
+        &mut self,
+        order_id: OrderId,
+        request: &OrderRequest,
+        reason: qt_core::RejectReason,
+    ) -> Result<(), ReportsClosed> {
+        let kind = ReportKind::Rejected(reason);
+        let r = self.blank(order_id, request.account, request.instrument, request.side, kind);
+        self.emit(r)
+    }
+
+    /// Logs, at error, every order whose fate is still unknown (`venue`'s gateway is ending).
+    pub(crate) fn log_unreconciled(&self, venue: &str) {
+        for r in &self.reconciles {
+            log::error!(
+                "{venue} gateway: order {} left unreconciled at exit ({:?} after {} queries)",
+                r.order_id,
+                r.reason,
+                r.attempts
+            );
+        }
+    }
+
     /// A report about a live order, with its ids and quantities filled in.
     pub(crate) fn order_report(&self, order_id: OrderId, kind: ReportKind) -> Option<ExecutionReport> {
         let o = self.orders.get(&order_id)?;
