@@ -281,6 +281,28 @@ fn venue_snapshot(queries: &[(Gateway, GatewaySetup)]) -> Result<Vec<AssetAmount
     Ok(out)
 }
 
+/// The largest settle-coin difference, in units of 10⁻¹⁸, taken for the rounding of a linear
+/// contract's realized PnL (ours against the venue's) rather than a difference.
+const LINEAR_DUST_UNITS: u128 = 1000;
+
+/// Drops from `balances` the settle-coin differences of `settle_coins` (account, coin) within
+/// [`LINEAR_DUST_UNITS`], logging each.
+fn drop_linear_dust(balances: &mut BalanceReconciliation, settle_coins: &[(qt_core::AccountId, &str)]) {
+    balances.differences.retain(|d| {
+        let dust = d.delta.units().unsigned_abs() <= LINEAR_DUST_UNITS
+            && settle_coins.iter().any(|(a, coin)| *a == d.account && *coin == d.asset);
+        if dust {
+            log::info!(
+                "reconcile balance: account {} {} differs by {} units of 1e-18 (linear PnL rounding)",
+                d.account.0,
+                d.asset,
+                d.delta.units()
+            );
+        }
+        !dust
+    });
+}
+
 /// The settle-coin change of each linear position in `positions` (realized PnL less fees;
 /// negated when `less`): what a linear contract moves at the venue. Funding is not booked by
 /// the engine, so a run across a funding time shows it as a difference.
@@ -331,7 +353,16 @@ fn reconcile_live(
     all_ours.extend(linear_cash(&ours, false)?);
     all_ours.extend(linear_cash(&before, true)?);
     let positions = reconcile::balances(&base_ours, &base_venue).map_err(|e| e.to_string())?;
-    let balances = reconcile::balances(&all_ours, &venue).map_err(|e| e.to_string())?;
+    let mut balances = reconcile::balances(&all_ours, &venue).map_err(|e| e.to_string())?;
+    // A linear contract's realized PnL is the venue's average-entry arithmetic against ours,
+    // each rounded at 18 decimals: on its settle coin, a difference within
+    // LINEAR_DUST_UNITS units of 10⁻¹⁸ is that rounding, not money (fees and prices are ≥ 10⁻⁸).
+    let settle_coins: Vec<(qt_core::AccountId, &str)> = ours
+        .iter()
+        .filter(|(_, i, _)| i.kind() == qt_core::InstrumentKind::LinearPerpetual)
+        .map(|(a, i, _)| (*a, i.quote()))
+        .collect();
+    drop_linear_dust(&mut balances, &settle_coins);
     for (what, rec) in [("position", &positions), ("balance", &balances)] {
         for d in &rec.differences {
             log::warn!(
@@ -857,5 +888,32 @@ fn journal_run_end(writer: Option<qt_recorder::JournalWriter>, outcome: &RunOutc
     let text = crate::summary::reconciliation_lines(outcome);
     if let Err(e) = journal_text(&mut writer, &j.dir, at, text.trim_end()) {
         log::error!("{e:#}");
+    }
+}
+
+#[cfg(test)]
+mod linear_dust_tests {
+    use super::*;
+    use qt_core::{AccountId, Notional};
+    use qt_risk::reconcile::BalanceDiff;
+
+    #[test]
+    fn only_a_linear_settle_coins_rounding_is_dropped() {
+        let diff = |asset: &str, delta: &str| {
+            let delta = Notional::parse(delta).unwrap();
+            BalanceDiff { account: AccountId(0), asset: asset.into(), ours: Notional::ZERO, venue: delta, delta }
+        };
+        let mut rec = BalanceReconciliation {
+            compared: 3,
+            differences: vec![
+                diff("USDT", "0.000000000000000001"),
+                diff("BTC", "0.000000000000000001"),
+                diff("USDC", "0.00000001"),
+            ],
+        };
+        drop_linear_dust(&mut rec, &[(AccountId(0), "USDT"), (AccountId(0), "USDC")]);
+        let left: Vec<&str> = rec.differences.iter().map(|d| d.asset.as_str()).collect();
+        assert_eq!(left, ["BTC", "USDC"], "a spot asset is exact; 1e-8 is money");
+        assert_eq!(rec.compared, 3);
     }
 }
