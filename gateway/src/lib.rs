@@ -11,5 +11,6 @@
 
 pub mod binance;
 pub mod binance_usdm;
+pub mod bybit;
 pub mod kit;
 pub mod sign;

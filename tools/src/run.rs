@@ -14,6 +14,7 @@
 
 use crate::config::{Pace, Plan};
 use crate::control::ControlServer;
+use crate::gateways::{Gateway, GatewaySetup};
 use crate::journal::{JournalStats, OpenJournal};
 use anyhow::{Context, anyhow};
 use qt_core::PreTradeCheck;
@@ -26,7 +27,8 @@ use qt_core::{
     ReplayableClock, SimClock, TimerClock, Venue, WallClock, sys,
 };
 use qt_feed::RingFeed;
-use qt_gateway::binance::{BinanceGatewayConfig, GatewayError, GatewayStats};
+use qt_gateway::kit::error::GatewayError;
+use qt_gateway::kit::stats::GatewayStats;
 use qt_risk::RiskGate;
 use qt_risk::ess::EmergencyStop;
 use qt_risk::global_level::GlobalRisk;
@@ -269,12 +271,52 @@ pub struct LiveReconciliation {
 
 /// Every account's balances (free + locked) on every live venue, queried on the calling thread;
 /// an error comes with the index in `queries` of the venue that failed.
-fn venue_snapshot(queries: &[BinanceGatewayConfig]) -> Result<Vec<AssetAmount>, (usize, GatewayError)> {
+fn venue_snapshot(queries: &[(Gateway, GatewaySetup)]) -> Result<Vec<AssetAmount>, (usize, GatewayError)> {
     let mut out = Vec::new();
-    for (v, cfg) in queries.iter().enumerate() {
-        for acct in qt_gateway::binance::account::query_balances(cfg).map_err(|e| (v, e))? {
+    for (v, (gateway, setup)) in queries.iter().enumerate() {
+        for acct in (gateway.balances)(setup).map_err(|e| (v, e))? {
             out.extend(acct.balances.iter().map(|b| (acct.account, b.asset.clone(), b.total())));
         }
+    }
+    Ok(out)
+}
+
+/// The largest settle-coin difference, in units of 10⁻¹⁸, taken for the rounding of a linear
+/// contract's realized PnL (ours against the venue's) rather than a difference.
+const LINEAR_DUST_UNITS: u128 = 1000;
+
+/// Drops from `balances` the settle-coin differences of `settle_coins` (account, coin) within
+/// [`LINEAR_DUST_UNITS`], logging each.
+fn drop_linear_dust(balances: &mut BalanceReconciliation, settle_coins: &[(qt_core::AccountId, &str)]) {
+    balances.differences.retain(|d| {
+        let dust = d.delta.units().unsigned_abs() <= LINEAR_DUST_UNITS
+            && settle_coins.iter().any(|(a, coin)| *a == d.account && *coin == d.asset);
+        if dust {
+            log::info!(
+                "reconcile balance: account {} {} differs by {} units of 1e-18 (linear PnL rounding)",
+                d.account.0,
+                d.asset,
+                d.delta.units()
+            );
+        }
+        !dust
+    });
+}
+
+/// The settle-coin change of each linear position in `positions` (realized PnL less fees;
+/// negated when `less`): what a linear contract moves at the venue. Funding is not booked by
+/// the engine, so a run across a funding time shows it as a difference.
+fn linear_cash(
+    positions: &[(qt_core::AccountId, &qt_core::Instrument, qt_core::position::Position)],
+    less: bool,
+) -> Result<Vec<AssetAmount>, String> {
+    let mut out = Vec::new();
+    for (account, inst, pos) in
+        positions.iter().filter(|(_, i, _)| i.kind() == qt_core::InstrumentKind::LinearPerpetual)
+    {
+        let cash = pos.realized().checked_sub(pos.fees()).map_err(|e| e.to_string())?;
+        let cash = if less { cash.checked_neg().map_err(|e| e.to_string())? } else { cash };
+        out.push((*account, inst.quote().to_string(), cash));
     }
     Ok(out)
 }
@@ -306,9 +348,21 @@ fn reconcile_live(
     let base_ours = less_start(reconcile::spot_changes(&ours, true).map_err(|e| e.to_string())?, true)?;
     let base_venue: Vec<_> =
         venue.iter().filter(|(a, asset, _)| base_ours.iter().any(|(b, x, _)| b == a && x == asset)).cloned().collect();
-    let all_ours = less_start(reconcile::spot_changes(&ours, false).map_err(|e| e.to_string())?, false)?;
+    let mut all_ours = less_start(reconcile::spot_changes(&ours, false).map_err(|e| e.to_string())?, false)?;
+    // Linear contracts move only the settle coin: realized PnL less fees.
+    all_ours.extend(linear_cash(&ours, false)?);
+    all_ours.extend(linear_cash(&before, true)?);
     let positions = reconcile::balances(&base_ours, &base_venue).map_err(|e| e.to_string())?;
-    let balances = reconcile::balances(&all_ours, &venue).map_err(|e| e.to_string())?;
+    let mut balances = reconcile::balances(&all_ours, &venue).map_err(|e| e.to_string())?;
+    // A linear contract's realized PnL is the venue's average-entry arithmetic against ours,
+    // each rounded at 18 decimals: on its settle coin, a difference within
+    // LINEAR_DUST_UNITS units of 10⁻¹⁸ is that rounding, not money (fees and prices are ≥ 10⁻⁸).
+    let settle_coins: Vec<(qt_core::AccountId, &str)> = ours
+        .iter()
+        .filter(|(_, i, _)| i.kind() == qt_core::InstrumentKind::LinearPerpetual)
+        .map(|(a, i, _)| (*a, i.quote()))
+        .collect();
+    drop_linear_dust(&mut balances, &settle_coins);
     for (what, rec) in [("position", &positions), ("balance", &balances)] {
         for d in &rec.differences {
             log::warn!(
@@ -484,8 +538,8 @@ pub struct LiveRun {
     pub pending: Vec<PendingGateway>,
     /// Stops the gateways (the engine has its own stop flag).
     pub gateway_stop: Arc<AtomicBool>,
-    /// Each gateway's configuration, for account snapshots ([`qt_gateway::binance::account`]).
-    pub account_queries: Vec<BinanceGatewayConfig>,
+    /// Each gateway and its setup, for account snapshots ([`Gateway::balances`]).
+    pub account_queries: Vec<(Gateway, GatewaySetup)>,
     /// The feeds' raw-frame rings for the journal thread (`[journal] raw_frames`).
     pub raw_frames: Option<RawFrameRings>,
     /// The gateway ends of the links of venues that serve market data only (no gateway): held
@@ -497,8 +551,10 @@ pub struct LiveRun {
 pub struct PendingGateway {
     /// The venue.
     pub venue: Venue,
-    /// Its configuration.
-    pub cfg: BinanceGatewayConfig,
+    /// Its gateway.
+    pub gateway: Gateway,
+    /// What it is built from.
+    pub setup: GatewaySetup,
     /// Orders from the core.
     pub orders: Consumer<OrderCommand>,
     /// Reports to the core.
@@ -513,7 +569,7 @@ impl std::fmt::Debug for LiveRun {
 
 impl std::fmt::Debug for PendingGateway {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PendingGateway").field("venue", &self.venue).field("cfg", &self.cfg).finish()
+        f.debug_struct("PendingGateway").field("venue", &self.venue).field("setup", &self.setup).finish()
     }
 }
 
@@ -530,7 +586,7 @@ impl LiveRun {
     ) -> anyhow::Result<GatewayThreads> {
         let mut started: GatewayThreads = Vec::new();
         for g in pending {
-            match qt_gateway::binance::spawn(g.cfg, g.orders, g.reports, stop.clone()) {
+            match (g.gateway.spawn)(&g.setup, g.orders, g.reports, stop.clone()) {
                 Ok(handle) => started.push((g.venue, handle)),
                 Err(e) => {
                     stop_gateways(started, stop);
@@ -628,19 +684,16 @@ pub fn build_live_with_stats(
             engine.add_venue_feed(feed, venue_id);
         }
         match entry.gateway {
-            Some(crate::venues::Gateway::Binance) => {
-                let cfg = BinanceGatewayConfig {
+            // A venue with a gateway but no account's keys serves market data only.
+            Some(gateway) if !v.keys.is_empty() => {
+                let setup = GatewaySetup {
                     rest_url: v.rest_url.clone(),
                     ws_url: v.ws_url.clone(),
                     ca_file: v.ca_file.clone(),
                     server_name: v.server_name.clone(),
                     recv_window_ms: v.recv_window_ms,
-                    user_data: if v.listen_key_only {
-                        qt_gateway::binance::UserData::ListenKey
-                    } else {
-                        qt_gateway::binance::UserData::WsApi
-                    },
-                    ws_api_url: v.ws_api_url.clone(),
+                    legacy_private_stream: v.listen_key_only,
+                    private_stream_url: v.ws_api_url.clone(),
                     venue: venue_id,
                     instruments,
                     accounts: v.keys.clone(),
@@ -651,12 +704,12 @@ pub fn build_live_with_stats(
                             .stats_region()
                             .block_or_private(qt_core::stats::Owner::Gateway, &[("venue", v.venue.name())]),
                     ),
-                    ..BinanceGatewayConfig::default()
+                    ..GatewaySetup::default()
                 };
-                account_queries.push(cfg.clone());
-                pending.push(PendingGateway { venue: v.venue, cfg, orders: orders_rx, reports: reports_tx });
+                account_queries.push((gateway, setup.clone()));
+                pending.push(PendingGateway { venue: v.venue, gateway, setup, orders: orders_rx, reports: reports_tx });
             }
-            None => market_only.push((orders_rx, reports_tx)),
+            _ => market_only.push((orders_rx, reports_tx)),
         }
     }
     // Every venue link is added: route by the accounts' chains (docs/FAILOVER.md).
@@ -711,10 +764,13 @@ pub fn run_live(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<Run
     let settle = match restore.as_mut() {
         Some(report) => {
             report.next_order_id = engine.next_order_id();
+            // Restarts settle open orders on the venues whose gateway says how.
+            let restore_queries: Vec<_> =
+                account_queries.iter().filter_map(|(g, setup)| g.restore.map(|config| config(setup))).collect();
             let reports = crate::restore::settle_open_orders(
                 &engine.open_orders(),
                 &plan.instruments,
-                &account_queries,
+                &restore_queries,
                 run_id,
                 report,
             );
@@ -837,5 +893,32 @@ fn journal_run_end(writer: Option<qt_recorder::JournalWriter>, outcome: &RunOutc
     let text = crate::summary::reconciliation_lines(outcome);
     if let Err(e) = journal_text(&mut writer, &j.dir, at, text.trim_end()) {
         log::error!("{e:#}");
+    }
+}
+
+#[cfg(test)]
+mod linear_dust_tests {
+    use super::*;
+    use qt_core::{AccountId, Notional};
+    use qt_risk::reconcile::BalanceDiff;
+
+    #[test]
+    fn only_a_linear_settle_coins_rounding_is_dropped() {
+        let diff = |asset: &str, delta: &str| {
+            let delta = Notional::parse(delta).unwrap();
+            BalanceDiff { account: AccountId(0), asset: asset.into(), ours: Notional::ZERO, venue: delta, delta }
+        };
+        let mut rec = BalanceReconciliation {
+            compared: 3,
+            differences: vec![
+                diff("USDT", "0.000000000000000001"),
+                diff("BTC", "0.000000000000000001"),
+                diff("USDC", "0.00000001"),
+            ],
+        };
+        drop_linear_dust(&mut rec, &[(AccountId(0), "USDT"), (AccountId(0), "USDC")]);
+        let left: Vec<&str> = rec.differences.iter().map(|d| d.asset.as_str()).collect();
+        assert_eq!(left, ["BTC", "USDC"], "a spot asset is exact; 1e-8 is money");
+        assert_eq!(rec.compared, 3);
     }
 }

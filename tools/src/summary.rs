@@ -160,7 +160,7 @@ pub fn reconciliation_lines(outcome: &RunOutcome) -> String {
             Some(Ok(live)) => {
                 for (what, rec) in [
                     ("positions vs venue base-asset balances", &live.positions),
-                    ("balances vs venue (GET /api/v3/account)", &live.balances),
+                    ("balances vs venue (account snapshots)", &live.balances),
                 ] {
                     let _ = writeln!(
                         s,

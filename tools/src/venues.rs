@@ -68,12 +68,9 @@ pub enum SymbolKey {
     None,
 }
 
-/// The order gateway a venue trades through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Gateway {
-    /// `qt_gateway::binance` (REST orders, user data stream).
-    Binance,
-}
+/// The order gateway a venue trades through: how `qt run` starts it and queries its accounts
+/// ([`crate::gateways`]).
+pub use crate::gateways::Gateway;
 
 /// A venue's decoder, as `qt feed-check` drives it.
 pub type Decoder = Box<dyn VenueDecoder>;
@@ -163,7 +160,7 @@ pub static VENUES: [VenueEntry; 7] = [
         capture: true,
         symbol_key: SymbolKey::Field("\"s\":\""),
         sim_protocol: || Arc::new(qt_venue_sim::binance::BinanceSpot::default()),
-        gateway: Some(Gateway::Binance),
+        gateway: Some(crate::gateways::BINANCE),
     },
     VenueEntry {
         venue: Venue::BinanceUsdm,
@@ -194,7 +191,7 @@ pub static VENUES: [VenueEntry; 7] = [
         capture: true,
         symbol_key: SymbolKey::TopicTail('.'),
         sim_protocol: || Arc::new(qt_venue_sim::bybit::BybitV5::default()),
-        gateway: None,
+        gateway: Some(crate::gateways::BYBIT),
     },
     VenueEntry {
         venue: Venue::Okx,
@@ -306,7 +303,7 @@ mod tests {
             let n = VENUES.iter().filter(|e| e.venue == v).count();
             assert_eq!(n, usize::from(v != Venue::Sim), "{v}");
         }
-        assert_eq!(names(|e| e.gateway.is_some()), "binance");
+        assert_eq!(names(|e| e.gateway.is_some()), "binance, bybit");
     }
 
     #[test]

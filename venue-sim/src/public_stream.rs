@@ -191,11 +191,23 @@ fn diff_side(published: &mut BTreeMap<i64, i64>, top: &[(i64, i64)], descending:
     out
 }
 
-/// Messages waiting to go out, in order. Stream data is subject to the malformed/truncated
-/// frame faults; control replies are not.
+/// What a queued message is, for the frame faults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// A control reply: no fault.
+    Control,
+    /// Market data: the malformed and truncated frame faults.
+    Data,
+    /// A private account event: the malformed account frame fault only (a test breaking the
+    /// market data must not break a fill, and the other way round).
+    Account,
+}
+
+/// Messages waiting to go out, in order. Market data is subject to the malformed/truncated
+/// frame faults, account events to the malformed account frame fault; control replies to none.
 #[derive(Debug)]
 pub struct Outbox {
-    queue: VecDeque<(String, bool)>,
+    queue: VecDeque<(String, Kind)>,
     malformed: &'static [u8],
 }
 
@@ -207,12 +219,17 @@ impl Outbox {
 
     /// Queues a control reply.
     pub fn control(&mut self, text: String) {
-        self.queue.push_back((text, false));
+        self.queue.push_back((text, Kind::Control));
     }
 
-    /// Queues a stream message.
+    /// Queues a market data message.
     pub fn data(&mut self, text: String) {
-        self.queue.push_back((text, true));
+        self.queue.push_back((text, Kind::Data));
+    }
+
+    /// Queues a private account event.
+    pub fn account(&mut self, text: String) {
+        self.queue.push_back((text, Kind::Account));
     }
 
     /// Messages queued.
@@ -228,14 +245,15 @@ impl Outbox {
     /// Sends everything queued, applying the frame faults; whether anything was sent.
     pub fn flush(&mut self, ws: &mut dyn WsSession, faults: &Faults) -> std::io::Result<bool> {
         let sent = !self.queue.is_empty();
-        while let Some((text, data)) = self.queue.pop_front() {
-            if data && faults.take_malformed_frame() {
-                ws.send_raw_text(self.malformed)?;
-            } else if data && faults.take_truncated_frame() {
-                let bytes = text.as_bytes();
-                ws.send_raw_text(&bytes[..bytes.len() / 2])?;
-            } else {
-                ws.send_text(&text)?;
+        while let Some((text, kind)) = self.queue.pop_front() {
+            match kind {
+                Kind::Data if faults.take_malformed_frame() => ws.send_raw_text(self.malformed)?,
+                Kind::Data if faults.take_truncated_frame() => {
+                    let bytes = text.as_bytes();
+                    ws.send_raw_text(&bytes[..bytes.len() / 2])?;
+                }
+                Kind::Account if faults.take_malformed_account_frame() => ws.send_raw_text(self.malformed)?,
+                _ => ws.send_text(&text)?,
             }
         }
         Ok(sent)

@@ -4,6 +4,8 @@
 //!
 //! - [`http`]: one HTTP/1.1 keep-alive client over rustls (and the TLS plumbing the private
 //!   streams share).
+//! - [`config`]: [`GatewayConfig`](config::GatewayConfig), what any venue's gateway is built
+//!   from, and the checks every venue makes of it.
 //! - [`error`]: [`GatewayError`](error::GatewayError), the crate-boundary error.
 //! - [`stats`]: [`GatewayStats`](stats::GatewayStats), what a gateway thread counted.
 //! - `thread`: the gateway loop, driving a venue's `VenueGateway` (its commands, its stream
@@ -18,6 +20,7 @@
 //! - [`time_sync`]: the venue's clock (an offset estimate from the best of several samples),
 //!   applied to every signed timestamp, re-estimated periodically and after a timestamp reject.
 
+pub mod config;
 pub mod error;
 pub(crate) mod http;
 pub(crate) mod order_state;

@@ -43,7 +43,6 @@ pub(crate) enum TradeId {
     /// A numeric id.
     Num(i64),
     /// A textual id.
-    #[allow(dead_code, reason = "for venues whose trade ids are text (Bybit's execId); Binance's are numbers")]
     Text(Box<str>),
 }
 
@@ -51,6 +50,18 @@ impl From<i64> for TradeId {
     fn from(id: i64) -> Self {
         TradeId::Num(id)
     }
+}
+
+/// The average price of `qty` worth `quote` on `inst`'s price grid (`quote / qty`, rounded to
+/// the nearest unit), if positive and representable: what a catch-up fill reports when only an
+/// order's cumulative figures are known.
+pub(crate) fn average_price(inst: &qt_core::Instrument, quote: Notional, qty: Qty) -> Option<Price> {
+    use qt_core::money::{NOTIONAL_SCALE, div_round_i128};
+    let scale_gap =
+        u32::from(NOTIONAL_SCALE).saturating_sub(u32::from(inst.price_scale()) + u32::from(inst.qty_scale()));
+    let den = i128::from(qty.units()).checked_mul(10i128.checked_pow(scale_gap)?)?;
+    let p = div_round_i128(quote.units(), den, qt_core::Rounding::Nearest).ok()?;
+    i64::try_from(p).ok().map(Price::from_units).filter(|p| p.is_positive())
 }
 
 /// Why an order is queried.
@@ -101,6 +112,8 @@ pub(crate) struct LiveOrder {
     pub(crate) cum_qty: Qty,
     /// Quote reported filled (Σ price × qty of the fills reported).
     pub(crate) cum_quote: Notional,
+    /// Fees reported (Σ of the fills' fees).
+    pub(crate) cum_fee: Notional,
     /// Trade ids seen (reported, or found by a query).
     pub(crate) trade_ids: Vec<TradeId>,
 }
@@ -127,6 +140,7 @@ impl LiveOrder {
             accepted: false,
             cum_qty: Qty::ZERO,
             cum_quote: Notional::ZERO,
+            cum_fee: Notional::ZERO,
             trade_ids: Vec::new(),
         }
     }
@@ -294,6 +308,50 @@ impl OrderState {
         }
     }
 
+    /// Reports `CancelRejected(reason)` for a cancel of `order_id` (with its ids and
+    /// quantities when it is live here).
+    pub(crate) fn reject_cancel(
+        &mut self,
+        order_id: OrderId,
+        account: AccountId,
+        instrument: InstrumentId,
+        reason: qt_core::RejectReason,
+    ) -> Result<(), ReportsClosed> {
+        let side = self.get(&order_id).map_or(Side::Buy, |o| o.request.side);
+        let mut r = self.blank(order_id, account, instrument, side, ReportKind::CancelRejected(reason));
+        if let Some(o) = self.get(&order_id) {
+            r.venue_order_id = o.venue_order_id;
+            r.cum_qty = o.cum_qty;
+            r.leaves_qty = o.leaves();
+        }
+        self.emit(r)
+    }
+
+    /// Reports `Rejected(reason)` for a new order never sent (refused here: unknown instrument
+    /// or account, rate limited).
+    pub(crate) fn reject_unsent(
+        &mut self,
+        order_id: OrderId,
+        request: &OrderRequest,
+        reason: qt_core::RejectReason,
+    ) -> Result<(), ReportsClosed> {
+        let kind = ReportKind::Rejected(reason);
+        let r = self.blank(order_id, request.account, request.instrument, request.side, kind);
+        self.emit(r)
+    }
+
+    /// Logs, at error, every order whose fate is still unknown (`venue`'s gateway is ending).
+    pub(crate) fn log_unreconciled(&self, venue: &str) {
+        for r in &self.reconciles {
+            log::error!(
+                "{venue} gateway: order {} left unreconciled at exit ({:?} after {} queries)",
+                r.order_id,
+                r.reason,
+                r.attempts
+            );
+        }
+    }
+
     /// A report about a live order, with its ids and quantities filled in.
     pub(crate) fn order_report(&self, order_id: OrderId, kind: ReportKind) -> Option<ExecutionReport> {
         let o = self.orders.get(&order_id)?;
@@ -358,6 +416,7 @@ impl OrderState {
         let Some(o) = self.orders.get_mut(&order_id) else { return Ok(()) };
         o.cum_qty = o.cum_qty.checked_add(qty).unwrap_or(o.cum_qty);
         o.cum_quote = o.cum_quote.checked_add(quote).unwrap_or(o.cum_quote);
+        o.cum_fee = o.cum_fee.checked_add(fee).unwrap_or(o.cum_fee);
         let Some(mut r) = self.order_report(order_id, ReportKind::Fill) else { return Ok(()) };
         r.last_price = price;
         r.last_qty = qty;
@@ -399,6 +458,26 @@ impl OrderState {
             return Vec::new();
         }
         self.reconciles.iter().filter(|r| r.due <= now).copied().collect()
+    }
+
+    /// The queries due at `now` that may run: none (all postponed) while any of `accounts`
+    /// accounts is near a limit of `limits` or backing off — queries are cold work and wait.
+    pub(crate) fn due_within_limits(
+        &mut self,
+        now: Instant,
+        limits: &mut crate::kit::rate_limit::RateLimiter,
+        accounts: usize,
+        venue_ms: i64,
+    ) -> Vec<Reconcile> {
+        let due = self.due(now);
+        if due.is_empty() {
+            return due;
+        }
+        if (0..accounts.max(1)).any(|a| limits.near_limit(now, a, venue_ms)) {
+            self.defer_all(limits.backoff_until().unwrap_or(now + Duration::from_secs(1)));
+            return Vec::new();
+        }
+        due
     }
 
     /// Postpones every query to `until` at the earliest (rate limited).

@@ -137,6 +137,12 @@ pub(crate) trait StreamSession: Send + 'static {
     /// Upkeep on every pass (a keepalive when due); an error drops the connection (when
     /// `connected`) so it is opened again.
     fn maintain(&mut self, now: Instant, connected: bool) -> Result<(), String>;
+    /// A text frame to send now on the open connection (an application-level heartbeat such as
+    /// Bybit's `{"op":"ping"}`), or `None`. Called on every pass while connected; a failed send
+    /// drops the connection. Default: nothing to send.
+    fn heartbeat(&mut self, _now: Instant) -> Option<String> {
+        None
+    }
     /// Cleans up once the socket is closed at the end (e.g. deletes the listen key).
     fn close(&mut self);
     /// Where the stream is, for logs (never a secret).
@@ -257,32 +263,42 @@ pub(crate) fn run<S: StreamSession>(
             }
             continue;
         };
-        let outcome = match conn.read() {
-            Ok(Message::Text(text)) => match session.classify(text.as_str()) {
-                FrameAction::Forward => {
-                    if tell(StreamEvent::Frame(text.as_str().to_string())) {
-                        Ok(())
-                    } else {
-                        break;
+        // A heartbeat due goes out first; a failed send drops the connection like a failed read.
+        let beat = match session.heartbeat(now).map(|text| conn.send(Message::text(text))) {
+            Some(Err(tungstenite::Error::Io(e))) if is_timeout(&e) => Ok(()),
+            Some(Err(e)) => Err(format!("sending a heartbeat: {e}")),
+            Some(Ok(())) | None => Ok(()),
+        };
+        let outcome = if let Err(reason) = beat {
+            Err(reason)
+        } else {
+            match conn.read() {
+                Ok(Message::Text(text)) => match session.classify(text.as_str()) {
+                    FrameAction::Forward => {
+                        if tell(StreamEvent::Frame(text.as_str().to_string())) {
+                            Ok(())
+                        } else {
+                            break;
+                        }
                     }
-                }
-                FrameAction::Reconnect(reason) => Err(reason),
-                FrameAction::Ignore => Ok(()),
-            },
-            Ok(Message::Binary(_) | Message::Pong(_) | Message::Frame(_)) => Ok(()),
-            // The pong is queued by tungstenite; send it now.
-            Ok(Message::Ping(_)) => match conn.flush() {
-                Err(tungstenite::Error::Io(e)) if is_timeout(&e) => Ok(()),
-                Err(e) => Err(format!("answering a ping: {e}")),
-                Ok(()) => Ok(()),
-            },
-            Ok(Message::Close(frame)) => Err(format!("closed by the server ({frame:?})")),
-            Err(tungstenite::Error::Io(e)) if is_timeout(&e) => match conn.flush() {
-                Err(tungstenite::Error::Io(e)) if is_timeout(&e) => Ok(()),
-                Err(e) => Err(format!("flushing: {e}")),
-                Ok(()) => Ok(()),
-            },
-            Err(e) => Err(e.to_string()),
+                    FrameAction::Reconnect(reason) => Err(reason),
+                    FrameAction::Ignore => Ok(()),
+                },
+                Ok(Message::Binary(_) | Message::Pong(_) | Message::Frame(_)) => Ok(()),
+                // The pong is queued by tungstenite; send it now.
+                Ok(Message::Ping(_)) => match conn.flush() {
+                    Err(tungstenite::Error::Io(e)) if is_timeout(&e) => Ok(()),
+                    Err(e) => Err(format!("answering a ping: {e}")),
+                    Ok(()) => Ok(()),
+                },
+                Ok(Message::Close(frame)) => Err(format!("closed by the server ({frame:?})")),
+                Err(tungstenite::Error::Io(e)) if is_timeout(&e) => match conn.flush() {
+                    Err(tungstenite::Error::Io(e)) if is_timeout(&e) => Ok(()),
+                    Err(e) => Err(format!("flushing: {e}")),
+                    Ok(()) => Ok(()),
+                },
+                Err(e) => Err(e.to_string()),
+            }
         };
         if let Err(reason) = outcome {
             log::warn!("private stream {}: {reason}; reconnecting", session.describe());

@@ -94,3 +94,35 @@ pub struct GatewayStats {
     /// on, or no room in the control channel); each logged at error. PnL lacks these.
     pub funding_unbooked: u64,
 }
+
+impl GatewayStats {
+    /// Books an estimate of the venue's clock (`offset_ms`, venue minus ours) here and in the
+    /// stats file's `block`.
+    pub(crate) fn note_clock(
+        &mut self,
+        offset_ms: i64,
+        block: Option<&qt_core::stats::StatsHandle<qt_core::stats::blocks::GatewayClockStats>>,
+    ) {
+        self.time_syncs += 1;
+        self.clock_offset_ms = offset_ms;
+        if offset_ms.unsigned_abs() > self.max_clock_offset_ms.unsigned_abs() {
+            self.max_clock_offset_ms = offset_ms;
+        }
+        if let Some(block) = block {
+            // Two's complement: the gauge is read as signed.
+            block.offset_ms.set(offset_ms as u64);
+            block.syncs.incr();
+        }
+    }
+
+    /// Books a request the venue refused for its timestamp, here and in the stats file's `block`.
+    pub(crate) fn note_timestamp_reject(
+        &mut self,
+        block: Option<&qt_core::stats::StatsHandle<qt_core::stats::blocks::GatewayClockStats>>,
+    ) {
+        self.timestamp_rejects += 1;
+        if let Some(block) = block {
+            block.timestamp_rejects.incr();
+        }
+    }
+}

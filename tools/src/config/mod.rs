@@ -403,7 +403,7 @@ pub fn validate(raw: RawConfig) -> Result<Plan, Vec<Problem>> {
     // The run's venues, in venue-id order: the simulated venue alone, or each [[venues]] entry.
     let run_venues: Vec<Venue> =
         if raw.venues.is_empty() { vec![Venue::Sim] } else { raw.venues.iter().map(|v| v.venue).collect() };
-    // An account's default chain: every venue of the run it can trade on.
+    // An account's default chain: every venue of the run it can trade on (with its keys).
     let trading_venues: Vec<Venue> = run_venues.iter().copied().filter(|v| venues::can_trade(*v)).collect();
     let mut accounts: Vec<AccountPlan> = Vec::new();
     if raw.accounts.is_empty() {
@@ -441,7 +441,11 @@ pub fn validate(raw: RawConfig) -> Result<Plan, Vec<Problem>> {
                 format!("{} must be at most 100000", limits.max_order_rate.orders),
             );
         }
-        let chain = ra.venues.clone().unwrap_or_else(|| trading_venues.clone());
+        // Default: the trading venues where this account can sign (the simulated venue needs
+        // no keys).
+        let chain = ra.venues.clone().unwrap_or_else(|| {
+            trading_venues.iter().copied().filter(|v| *v == Venue::Sim || ra.keys.contains_key(v.name())).collect()
+        });
         if ra.venues.as_ref().is_some_and(Vec::is_empty) {
             p.add(format!("{path}.venues"), "must list at least one venue");
         }

@@ -1,11 +1,13 @@
 //! What the `qt` binary's integration tests share: running `qt`, a scratch folder, the
 //! embedded default configuration with an emergency-stop secret file and control socket, and
-//! the simulated Binance venue with a live configuration for it ([`binance`]), and `qt venue-sim`
+//! the simulated Binance and Bybit venues with a live configuration for each ([`binance`],
+//! [`bybit`]), and `qt venue-sim`
 //! as a child process ([`venue_sim`]).
 #![allow(dead_code)] // each test binary uses its own subset
 
 use std::os::unix::fs::PermissionsExt;
 pub(crate) mod binance;
+pub(crate) mod bybit;
 pub(crate) mod exposition;
 pub(crate) mod prometheus;
 pub(crate) mod pyclients;

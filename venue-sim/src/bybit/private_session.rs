@@ -157,7 +157,7 @@ impl<'a> PrivateSession<'a> {
             .int("creationTime", self.ctx.market.now_ms())
             .raw("data", &json_array(entries))
             .done();
-        self.out.data(m);
+        self.out.account(m);
     }
 }
 
