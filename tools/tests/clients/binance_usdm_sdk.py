@@ -17,6 +17,7 @@ import json
 import os
 import ssl
 import sys
+import threading
 import time
 
 from binance_common.configuration import ConfigurationRestAPI, ConfigurationWebSocketStreams
@@ -40,7 +41,10 @@ class Book:
         self.rest = rest
         self.buffer = []
         self.last_u = None
+        self.snap_id = None
         self.bids, self.asks = {}, {}
+        # The snapshot runs on an executor thread, the events on the loop's: one at a time.
+        self.lock = threading.RLock()
 
     def snapshot(self):
         try:
@@ -49,23 +53,38 @@ class Book:
             stats["http_errors"] += 1
             print(f"snapshot: {type(e).__name__}: {e}", file=sys.stderr)
             return
-        self.bids = {float(p): float(q) for p, q in snap.bids}
-        self.asks = {float(p): float(q) for p, q in snap.asks}
-        last_id = snap.last_update_id
-        self.last_u = None
-        pending, self.buffer = self.buffer, []
-        for ev in pending:
-            if ev["u"] < last_id:
-                continue
-            if self.last_u is None and not (ev["U"] <= last_id <= ev["u"]):
-                print(f"first event U={ev['U']} u={ev['u']} misses lastUpdateId {last_id}", file=sys.stderr)
-                stats["sequence_breaks"] += 1
-                continue
-            self.apply(ev)
+        with self.lock:
+            self.bids = {float(p): float(q) for p, q in snap.bids}
+            self.asks = {float(p): float(q) for p, q in snap.asks}
+            self.snap_id = snap.last_update_id
+            self.last_u = None
+            pending, self.buffer = self.buffer, []
+            for ev in pending:
+                self.bridge(ev)
+
+    def bridge(self, ev):
+        """Before the first applied event after a snapshot: drop what the snapshot covers, apply
+        the event that spans it (U <= lastUpdateId <= u), and count one that starts after it."""
+        if ev["u"] < self.snap_id:
+            return
+        if not (ev["U"] <= self.snap_id <= ev["u"]):
+            print(f"first event U={ev['U']} u={ev['u']} misses lastUpdateId {self.snap_id}", file=sys.stderr)
+            stats["sequence_breaks"] += 1
+            return
+        self.apply(ev)
 
     def on_depth(self, ev):
+        with self.lock:
+            self.on_depth_locked(ev)
+
+    def on_depth_locked(self, ev):
         if self.last_u is None:
-            self.buffer.append(ev)
+            # No snapshot yet: buffer. A snapshot taken: the events that reach past it, as
+            # they arrive (the answer can come before the events it covers).
+            if self.snap_id is None:
+                self.buffer.append(ev)
+            else:
+                self.bridge(ev)
             return
         if ev["pu"] != self.last_u:
             print(f"pu {ev['pu']} != previous u {self.last_u}", file=sys.stderr)
@@ -73,6 +92,7 @@ class Book:
             stats["resubscribes"] += 1
             self.buffer = [ev]
             self.last_u = None
+            self.snap_id = None
             self.snapshot()
             return
         self.apply(ev)
