@@ -14,6 +14,8 @@ pub mod journal_tail;
 pub mod logging;
 pub mod preflight;
 pub mod progress;
+pub mod reconcile_live;
+pub mod reconcile_periodic;
 pub mod replay;
 pub mod restore;
 pub mod run;

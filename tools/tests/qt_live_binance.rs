@@ -4,7 +4,7 @@
 //! finds no difference, while a trade made on the account behind the engine's back is reported.
 
 mod util;
-use util::binance::{figure_of, qt_run, reconcile_line, spawn_until_it_trades, venue, venue_with_faults};
+use util::binance::{figure_of, qt_run, reconcile_line, venue, venue_with_faults};
 use util::binance::{qt_run_for, spawn_cmd_until_it_trades, stop};
 
 use qt_test_support::{WAIT, wait_until_taken};
@@ -51,13 +51,28 @@ fn trades_against_the_simulated_binance_and_reconciles() {
     assert_eq!(reconcile_line(&stdout, POSITIONS), (1, 0), "{stdout}");
     let (compared, differences) = reconcile_line(&stdout, BALANCES);
     assert!(compared >= 2 && differences == 0, "{stdout}");
+    // The checks during the run (every second) agreed too.
+    let (checks, persistent) = periodic_line(&stdout);
+    assert!(checks >= 2, "{stdout}");
+    assert_eq!(persistent, 0, "{stdout}");
     server.shutdown();
+}
+
+/// The summary's `reconcile during the run: …` figures: checks run, and the most differences
+/// one check found that the check before had found too.
+fn periodic_line(stdout: &str) -> (u64, u64) {
+    let l = stdout.lines().find(|l| l.trim_start().starts_with("reconcile during the run:")).expect("periodic line");
+    let before = |label: &str| -> u64 {
+        let i = l.find(label).unwrap_or_else(|| panic!("{label} in {l}"));
+        l[..i].split_whitespace().last().unwrap().parse().unwrap()
+    };
+    (before(" checks"), before(" differences found twice"))
 }
 
 #[test]
 fn a_trade_behind_the_engines_back_is_reported_as_a_difference() {
     let (mut server, market, path) = venue("moved");
-    let (child, _cwd) = spawn_until_it_trades(&path, &market);
+    let (child, _cwd) = spawn_cmd_until_it_trades(qt_run_for(&path, "9s"), &market);
     // Its start snapshot is taken: sell 0.001 BTC on the same account outside the engine (the
     // gateway ignores other clients' order events).
     let req = ClientOrderRequest {
@@ -78,6 +93,11 @@ fn a_trade_behind_the_engines_back_is_reported_as_a_difference() {
     assert_eq!(differences, 2, "BTC and USDT both moved: {stdout}");
     let btc_line = stdout.lines().find(|l| l.contains(" BTC: ours ")).unwrap();
     assert!(btc_line.trim_end().ends_with("delta -0.001"), "{btc_line}");
+    // The checks during the run found it too, in consecutive checks: the position against
+    // the BTC balance, and the BTC and USDT balances.
+    let (checks, persistent) = periodic_line(&stdout);
+    assert!(checks >= 2, "{stdout}");
+    assert_eq!(persistent, 3, "{stdout}");
     server.shutdown();
 }
 

@@ -293,6 +293,8 @@ struct Core<R> {
     /// Canonical instruments, the router and the health score ([`crate::routing`]).
     routing: routing::Routing,
     replies: Option<crossbeam_channel::Sender<(u64, RiskReply)>>,
+    /// Where each changed position is copied (live runs' periodic reconciliation).
+    position_tap: Option<crate::position::PositionTap>,
     /// Set when the loop has stopped: strategies' actions are dropped from then on.
     halted: bool,
     /// Books that refused a record during the current feed poll, and why, to be handed back to
@@ -393,6 +395,7 @@ impl<R: PreTradeCheck> Engine<R> {
             venue_healthy: Vec::new(),
             routing: routing::Routing::new(accounts, &instruments, cfg.max_open_orders),
             replies: None,
+            position_tap: None,
             halted: false,
             refused: Vec::with_capacity(n),
             books,
@@ -445,6 +448,12 @@ impl<R: PreTradeCheck> Engine<R> {
     /// it back when the loop ends.
     pub fn set_log_sink(&mut self, sink: crate::log_ring::LogSink) {
         self.log_sink = Some(sink);
+    }
+
+    /// Copies every position the core changes (a fill, a funding payment) to `tap`, without
+    /// waiting ([`crate::position::PositionTap`]).
+    pub fn set_position_tap(&mut self, tap: crate::position::PositionTap) {
+        self.core.position_tap = Some(tap);
     }
 
     /// Where replies to [`ControlCommand::Risk`] go (`try_send`; a full channel drops, counted).
@@ -659,6 +668,7 @@ impl<R: PreTradeCheck> Engine<R> {
                     Some(Ok(())) => core.counters.funding_payments.incr(),
                     _ => core.counters.accounting_errors.incr(),
                 }
+                core.publish_position(account, instrument);
             }
         }
     }

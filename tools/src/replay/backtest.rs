@@ -201,6 +201,7 @@ pub fn run(args: &ReplayArgs, mut plan: Plan) -> anyhow::Result<RunOutcome> {
         journal: None,
         reconciliation: Some(reconciliation),
         live_reconciliation: None,
+        periodic_reconciliation: None,
         restore: None,
         wall: started.elapsed(),
     })

@@ -54,7 +54,8 @@ pub(crate) fn venue_with_faults(tag: &str) -> (RunningServer, Arc<Market>, PathB
         .replace("ca_file = \"venue-sim-ca.pem\"", &format!("ca_file = {:?}", ca.display().to_string()))
         .replace("qt-sim-key-1", "live-test-key")
         .replace("qt-sim-secret-1", "live-test-secret")
-        .replace("cooldown = \"200ms\"", "cooldown = \"50ms\"");
+        .replace("cooldown = \"200ms\"", "cooldown = \"50ms\"")
+        .replace("reconcile_every = \"60s\"", "reconcile_every = \"1s\"");
     let path = dir.join("live.toml");
     std::fs::write(&path, config).unwrap();
     (server, market, path, faults)
