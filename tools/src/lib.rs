@@ -23,5 +23,6 @@ pub mod sign;
 pub mod signals;
 pub mod stat;
 pub mod summary;
+pub mod venue_capital;
 pub mod venue_sim;
 pub mod venues;

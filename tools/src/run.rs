@@ -240,6 +240,8 @@ pub struct RunOutcome {
     pub live_reconciliation: Option<Result<LiveReconciliation, String>>,
     /// Live runs with `engine.reconcile_every`: what the checks during the run found.
     pub periodic_reconciliation: Option<crate::reconcile_periodic::PeriodicReport>,
+    /// Live runs: each account's capital as its venues' balances made it at start.
+    pub capital: Vec<crate::venue_capital::CapitalLine>,
     /// Live runs continuing a journal: what was restored from it and how its open orders were
     /// settled.
     pub restore: Option<crate::restore::RestoreReport>,
@@ -390,6 +392,7 @@ pub fn run(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<RunOutco
         reconciliation: Some(reconciliation),
         live_reconciliation: None,
         periodic_reconciliation: None,
+        capital: Vec::new(),
         restore: None,
         wall: wall_start.elapsed(),
     };
@@ -682,8 +685,28 @@ pub fn run_live(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<Run
             Err(e.to_string())
         }
     };
+    // Each account's capital: its configured starting equity, capped by what its venues hold
+    // (crate::venue_capital). An account whose venues hold none of its currency stops the run.
+    let capital = match &baseline {
+        Ok(b) => match crate::venue_capital::from_balances(&plan, b) {
+            Ok(lines) => lines,
+            Err(why) => {
+                stop_gateways(gateways, &gateway_stop);
+                return Err(anyhow!("capital: {why}"));
+            }
+        },
+        Err(_) => Vec::new(),
+    };
     let blocks = reconciliation_blocks(&engine.stats_region(), &plan);
     let side = SideThreads::attach(&mut engine, &plan, journal, raw_frames, Some(control))?;
+    // Journaled (the journal is attached): a replay measures from the same capital.
+    for cmd in crate::venue_capital::commands(&capital) {
+        engine.control_now(cmd);
+    }
+    for l in &capital {
+        let name = plan.accounts.get(l.account.index()).map_or("?", |a| a.name.as_str());
+        log::info!("{}", l.render(name));
+    }
     // Settled orders' reports go through the journal like a gateway's, so the next restore
     // replays them too.
     for r in &settle {
@@ -759,6 +782,7 @@ pub fn run_live(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<Run
         reconciliation: None,
         live_reconciliation: Some(live),
         periodic_reconciliation: periodic_report,
+        capital,
         restore,
         wall: wall_start.elapsed(),
     };

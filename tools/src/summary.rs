@@ -158,6 +158,10 @@ pub fn reconciliation_lines(outcome: &RunOutcome) -> String {
         }
         None => match &outcome.live_reconciliation {
             Some(Ok(live)) => {
+                for l in &outcome.capital {
+                    let name = plan.accounts.get(l.account.index()).map_or("?", |a| a.name.as_str());
+                    let _ = writeln!(s, "  {}", l.render(name));
+                }
                 if let Some(p) = &outcome.periodic_reconciliation {
                     let _ = writeln!(
                         s,

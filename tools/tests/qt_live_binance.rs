@@ -4,7 +4,7 @@
 //! finds no difference, while a trade made on the account behind the engine's back is reported.
 
 mod util;
-use util::binance::{figure_of, qt_run, reconcile_line, venue, venue_with_faults};
+use util::binance::{figure_of, qt_run, reconcile_line, venue, venue_holding, venue_with_faults};
 use util::binance::{qt_run_for, spawn_cmd_until_it_trades, stop};
 
 use qt_test_support::{WAIT, wait_until_taken};
@@ -58,6 +58,37 @@ fn trades_against_the_simulated_binance_and_reconciles() {
     server.shutdown();
 }
 
+#[test]
+fn an_account_starts_from_what_its_venue_holds_capped_by_its_starting_equity() {
+    // 4 000 USDT at the venue, starting_equity 10 000: the account's capital is 4 000.
+    let (mut server, _market, path, _) = venue_holding("capital", &[("USDT", "4000"), ("BTC", "10")]);
+    let (mut cmd, cwd) = qt_run_for(&path, "3s");
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        stdout.contains("capital alpha: 4000 USDT, what its venues hold (starting_equity 10000 is a cap)"),
+        "{stdout}"
+    );
+    server.shutdown();
+    // The capital is a journaled input: the run replays identically, and the record is there.
+    let journal = cwd.0.join("journal");
+    util::assert_replays(&journal);
+    let (mut dump, _dump_cwd) = util::qt_command();
+    let dump = dump.args(["journal", "dump", "--type", "control_command"]).arg(&journal).output().unwrap();
+    let text = String::from_utf8_lossy(&dump.stdout);
+    assert!(text.contains("Capital"), "{text}");
+
+    // None at the venue: refused at start, naming the account and the currency.
+    let (mut server, _market, path, _) = venue_holding("no-capital", &[("BTC", "10")]);
+    let (mut cmd, _cwd) = qt_run_for(&path, "3s");
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("accounts[0] (alpha): its venues hold no USDT"), "{stderr}");
+    server.shutdown();
+}
+
 /// The summary's `reconcile during the run: …` figures: checks run, and the most differences
 /// one check found that the check before had found too.
 fn periodic_line(stdout: &str) -> (u64, u64) {
@@ -72,7 +103,7 @@ fn periodic_line(stdout: &str) -> (u64, u64) {
 #[test]
 fn a_trade_behind_the_engines_back_is_reported_as_a_difference() {
     let (mut server, market, path) = venue("moved");
-    let (child, _cwd) = spawn_cmd_until_it_trades(qt_run_for(&path, "9s"), &market);
+    let (child, _cwd) = spawn_cmd_until_it_trades(qt_run_for(&path, "120s"), &market);
     // Its start snapshot is taken: sell 0.001 BTC on the same account outside the engine (the
     // gateway ignores other clients' order events).
     let req = ClientOrderRequest {
@@ -84,7 +115,9 @@ fn a_trade_behind_the_engines_back_is_reported_as_a_difference() {
         qty: qt_core::Qty::from_units(100),
     };
     market.submit(AccountId(0), 0, req).unwrap();
-    let out: Output = child.wait_with_output().unwrap();
+    // Checks run every second: three more see the difference in consecutive checks.
+    std::thread::sleep(Duration::from_millis(3500));
+    let out: Output = stop(child);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(figure_of(&stdout, "orders", "fills") > 0, "{stdout}");

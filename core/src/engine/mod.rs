@@ -133,6 +133,15 @@ pub enum ControlCommand {
         /// Whether it is usable.
         healthy: bool,
     },
+    /// The account's capital as its venues hold it at the start of a live run, when below its
+    /// configured starting equity (the configuration is a cap: README, "Accounts start from
+    /// their venues"); the risk component sizes and measures losses from it.
+    Capital {
+        /// Account.
+        account: AccountId,
+        /// Capital, settlement currency.
+        equity: Notional,
+    },
     /// A funding payment on a perpetual, booked to the position's realized PnL.
     Funding {
         /// Account.
@@ -456,6 +465,12 @@ impl<R: PreTradeCheck> Engine<R> {
         self.core.position_tap = Some(tap);
     }
 
+    /// Carries out `cmd` now, on the calling thread, before the loop runs (journaled like a
+    /// command from the control channel, so a replay applies it at the same point).
+    pub fn control_now(&mut self, cmd: ControlCommand) {
+        self.apply_control(cmd);
+    }
+
     /// Where replies to [`ControlCommand::Risk`] go (`try_send`; a full channel drops, counted).
     pub fn set_control_replies(&mut self, replies: crossbeam_channel::Sender<(u64, RiskReply)>) {
         self.core.replies = Some(replies);
@@ -669,6 +684,11 @@ impl<R: PreTradeCheck> Engine<R> {
                     _ => core.counters.accounting_errors.incr(),
                 }
                 core.publish_position(account, instrument);
+            }
+            ControlCommand::Capital { account, equity } => {
+                if !core.risk.set_capital(account, equity) {
+                    core.counters.accounting_errors.incr();
+                }
             }
         }
     }

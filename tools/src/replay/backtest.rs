@@ -202,6 +202,7 @@ pub fn run(args: &ReplayArgs, mut plan: Plan) -> anyhow::Result<RunOutcome> {
         reconciliation: Some(reconciliation),
         live_reconciliation: None,
         periodic_reconciliation: None,
+        capital: Vec::new(),
         restore: None,
         wall: started.elapsed(),
     })
