@@ -8,6 +8,7 @@ pub mod exporter;
 pub mod feed_check;
 pub mod feed_check_journal;
 pub mod gateways;
+pub mod grids;
 pub mod journal;
 pub mod journal_inspect;
 pub mod journal_tail;

@@ -7,7 +7,8 @@
 //! copies each position it changes onto a bounded ring without waiting, and this thread keeps
 //! the latest copy of each. A fill in flight (the venue has it, the core not yet, or the other
 //! way round) makes a momentary difference, so a difference *counts* only when the next check
-//! finds the same one again (same account, asset and delta): that one is logged at warn and
+//! finds the same one again (same account, asset and delta; the two sides themselves move as
+//! the engine trades): that one is logged at warn and
 //! exported as `reconciliation_difference{account}`. If the ring ever overflowed, our picture
 //! is incomplete: periodic checks stop (said once, at warn); the end-of-run reconciliation,
 //! which reads the engine's own positions, still runs.
@@ -141,8 +142,9 @@ fn run(mut inputs: PeriodicInputs, stop: &AtomicBool) -> (PeriodicReport, Reconc
             Ok(rec) => {
                 let found: Vec<BalanceDiff> =
                     rec.positions.differences.iter().chain(&rec.balances.differences).cloned().collect();
-                let persistent: Vec<&BalanceDiff> = found.iter().filter(|d| previous.contains(d)).collect();
-                log_differences("reconcile (periodic)", &rec, |d| previous.contains(d));
+                let seen_before = |d: &BalanceDiff| previous.iter().any(|p| same_difference(p, d));
+                let persistent: Vec<&BalanceDiff> = found.iter().filter(|d| seen_before(d)).collect();
+                log_differences("reconcile (periodic)", &rec, seen_before);
                 publish_reconciliation(&inputs.blocks, persistent.iter().map(|d| d.account));
                 report.max_persistent = report.max_persistent.max(persistent.len());
                 report.runs += 1;
@@ -161,6 +163,12 @@ fn run(mut inputs: PeriodicInputs, stop: &AtomicBool) -> (PeriodicReport, Reconc
         }
     }
     (report, inputs.blocks)
+}
+
+/// Whether two checks found the same difference: same account, asset and delta (both sides
+/// move while the engine trades; a real difference keeps its size).
+fn same_difference(a: &BalanceDiff, b: &BalanceDiff) -> bool {
+    a.account == b.account && a.asset == b.asset && a.delta == b.delta
 }
 
 /// Moves every update on the tap into `latest`.

@@ -624,6 +624,8 @@ pub fn run_live(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<Run
     // stops the run before any connection is made.
     let mut journal = crate::journal::open_for_run(&plan)?;
     let run_id = client_run_id(journal.as_ref().map(|j| j.journal_id));
+    // Each venue's instruments endpoint must agree with our grids before anything connects.
+    crate::grids::verify_at_start(&plan).map_err(|why| anyhow!("{why}"))?;
     let stats = crate::stat::files::open_for_run(&plan.stats)?;
     let LiveRun { mut engine, clock, mut pending, gateway_stop, account_queries, raw_frames, mut market_only, control } =
         build_live_with_stats(&plan, stop, run_id, stats)?;
