@@ -89,6 +89,22 @@ fn an_account_starts_from_what_its_venue_holds_capped_by_its_starting_equity() {
     server.shutdown();
 }
 
+#[test]
+fn a_grid_that_disagrees_with_the_venues_instruments_endpoint_stops_the_start() {
+    let (mut server, market, path) = venue("grid");
+    let config = std::fs::read_to_string(&path).unwrap().replace("tick_size = \"0.01\"", "tick_size = \"0.1\"");
+    std::fs::write(&path, config).unwrap();
+    let (mut cmd, _cwd) = qt_run(&path);
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("binance BTCUSDT: venue tick 0.01"), "{stderr}");
+    assert!(stderr.contains("ours tick 0.1 lot 0.00001"), "{stderr}");
+    let btc = market.balances(AccountId(0)).into_iter().find(|b| b.asset == "BTC").unwrap();
+    assert_eq!(btc.free.checked_add(btc.locked).unwrap(), Notional::parse("10").unwrap(), "nothing traded");
+    server.shutdown();
+}
+
 /// The summary's `reconcile during the run: …` figures: checks run, and the most differences
 /// one check found that the check before had found too.
 fn periodic_line(stdout: &str) -> (u64, u64) {
