@@ -440,4 +440,43 @@ mod tests {
         assert!(book.wants_resubscribe() && book.take_resubscribe() && !book.wants_resubscribe());
         assert!(book.invalidate(Nanos(3), &mut |_| {}), "taken: a new request");
     }
+
+    /// Through the shell (OKX's decoder): a book already waiting for its resubscription is told
+    /// again of each refused frame of it and of a disconnect, but counts one resync, as the
+    /// checksum venues' own shell did; and each frame has its own checksum verdict.
+    #[test]
+    fn the_shell_counts_one_resync_a_resubscription_and_a_verdict_a_frame() {
+        use crate::decoder::{ChecksumVerdict, VenueDecoder};
+        use crate::okx::Decoder;
+        let mut dec = Decoder::new(&[crate::kit::lift::testing::instrument(Venue::Okx, 0, "X-Y", "1", "1")]);
+        let lvl = |px: &[u8]| Level::new(0, 1, px, b"1").unwrap();
+        let crc = crate::okx::rules::okx_checksum(&[lvl(b"99")], &[lvl(b"101")]);
+        let books = |action: &str, prev: i64, seq: i64, checksum: i64| {
+            format!(
+                r#"{{"arg":{{"channel":"books","instId":"X-Y"}},"action":"{action}","data":[{{"asks":[["101","1","0","1"]],"bids":[["99","1","0","1"]],"ts":"1","checksum":{checksum},"prevSeqId":{prev},"seqId":{seq}}}]}}"#
+            )
+        };
+        let feed = |dec: &mut Decoder, frame: &str| {
+            let mut records = 0;
+            dec.on_frame(frame.as_bytes(), Nanos(1), &mut |_| records += 1);
+            records
+        };
+        assert_eq!(feed(&mut dec, &books("snapshot", -1, 10, crc.into())), 2);
+        assert!(dec.is_live(0) && dec.last_checksum() == ChecksumVerdict::Match);
+        let truncated = books("update", 10, 11, 0)[..60].to_string();
+        assert_eq!(feed(&mut dec, &truncated), 1, "the book is invalidated");
+        assert_eq!(dec.last_checksum(), ChecksumVerdict::None);
+        assert_eq!(feed(&mut dec, &truncated), 1, "and told again");
+        VenueDecoder::on_disconnect(&mut dec, Nanos(2), &mut |_| {});
+        assert_eq!((dec.stats().resyncs, dec.stats().records), (1, 5), "one resubscription, still pending");
+        assert!(dec.take_resubscribe(0) && !dec.wants_resubscribe(0));
+        VenueDecoder::on_disconnect(&mut dec, Nanos(3), &mut |_| {});
+        assert_eq!(dec.stats().resyncs, 2, "taken: a new one");
+        feed(&mut dec, &books("snapshot", -1, 20, crc.into()));
+        assert_eq!(feed(&mut dec, &books("update", 20, 21, 12_345)), 1, "a mismatch invalidates");
+        assert_eq!(dec.last_checksum(), ChecksumVerdict::Mismatch);
+        assert_eq!((dec.stats().checksum_ok, dec.stats().checksum_failed, dec.stats().resyncs), (2, 1, 3));
+        assert_eq!(feed(&mut dec, "pong"), 0);
+        assert_eq!(dec.last_checksum(), ChecksumVerdict::None);
+    }
 }
