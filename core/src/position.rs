@@ -64,6 +64,13 @@ impl Position {
         Ok(())
     }
 
+    /// Sets the open quantity and its entry notional to what the venue holds (a live start:
+    /// [`crate::engine::ControlCommand::Position`]); realized PnL, fees and fills stay.
+    pub fn set_open(&mut self, qty: Qty, entry_notional: Notional) {
+        self.qty = qty;
+        self.entry_notional = entry_notional;
+    }
+
     /// Absolute notional traded.
     #[inline]
     pub fn traded_notional(&self) -> Notional {

@@ -31,6 +31,22 @@ pub type SpawnFn = fn(
 /// Every account's balances now (free and locked), on the calling thread.
 pub type BalancesFn = fn(&GatewaySetup) -> Result<Vec<AccountBalances>, GatewayError>;
 
+/// One open derivatives position at a venue, as its account query reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VenuePosition {
+    /// Account.
+    pub account: qt_core::AccountId,
+    /// The venue's symbol.
+    pub symbol: String,
+    /// Signed size (positive long), in the instrument's base units or contracts.
+    pub size: qt_core::Notional,
+    /// Average entry price.
+    pub entry_price: qt_core::Notional,
+}
+
+/// Every account's open derivatives positions now, on the calling thread.
+pub type PositionsFn = fn(&GatewaySetup) -> Result<Vec<VenuePosition>, GatewayError>;
+
 /// A venue's order gateway as `qt run` drives it.
 #[derive(Clone, Copy)]
 pub struct Gateway {
@@ -40,6 +56,9 @@ pub struct Gateway {
     pub spawn: SpawnFn,
     /// Queries its accounts' balances (start and end of a live run, for reconciliation).
     pub balances: BalancesFn,
+    /// Queries its accounts' open derivatives positions (start of a live run); `None`: a spot
+    /// venue, whose holdings are balances.
+    pub positions: Option<PositionsFn>,
     /// The Binance-spot configuration a restart settles this venue's open orders with
     /// ([`crate::restore`] speaks Binance spot's order queries only); `None`: not settled.
     pub restore: Option<fn(&GatewaySetup) -> BinanceGatewayConfig>,
@@ -62,6 +81,7 @@ pub const BINANCE: Gateway = Gateway {
     name: "binance",
     spawn: |s, orders, reports, stop| qt_gateway::binance::spawn(binance_config(s), orders, reports, stop),
     balances: |s| qt_gateway::binance::account::query_balances(&binance_config(s)),
+    positions: None,
     restore: Some(binance_config),
 };
 
@@ -71,6 +91,20 @@ pub const BINANCE_USDM: Gateway = Gateway {
     name: "binance_usdm",
     spawn: |s, orders, reports, stop| qt_gateway::binance_usdm::spawn(usdm_config(s), orders, reports, stop),
     balances: |s| qt_gateway::binance_usdm::account::query_balances(&usdm_config(s)),
+    positions: Some(|s| {
+        let accounts = qt_gateway::binance_usdm::account::query_account(&usdm_config(s))?;
+        Ok(accounts
+            .into_iter()
+            .flat_map(|a| {
+                a.positions.into_iter().filter(|p| !p.amount.is_zero()).map(move |p| VenuePosition {
+                    account: a.account,
+                    symbol: p.symbol,
+                    size: p.amount,
+                    entry_price: p.entry_price,
+                })
+            })
+            .collect())
+    }),
     restore: None,
 };
 
@@ -82,6 +116,21 @@ pub const BYBIT: Gateway = Gateway {
         let snaps = qt_gateway::bybit::account::query_account(s)?;
         Ok(snaps.into_iter().map(|a| a.balances).collect())
     },
+    positions: Some(|s| {
+        let snaps = qt_gateway::bybit::account::query_account(s)?;
+        Ok(snaps
+            .into_iter()
+            .flat_map(|a| {
+                let account = a.balances.account;
+                a.positions.into_iter().filter(|p| !p.size.is_zero()).map(move |p| VenuePosition {
+                    account,
+                    symbol: p.symbol,
+                    size: p.size,
+                    entry_price: p.avg_price,
+                })
+            })
+            .collect())
+    }),
     restore: None,
 };
 

@@ -242,6 +242,8 @@ pub struct RunOutcome {
     pub periodic_reconciliation: Option<crate::reconcile_periodic::PeriodicReport>,
     /// Live runs: each account's capital as its venues' balances made it at start.
     pub capital: Vec<crate::venue_capital::CapitalLine>,
+    /// Live runs: open derivatives positions taken from the venues at start (one line each).
+    pub start_positions_taken: Vec<String>,
     /// Live runs continuing a journal: what was restored from it and how its open orders were
     /// settled.
     pub restore: Option<crate::restore::RestoreReport>,
@@ -393,6 +395,7 @@ pub fn run(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<RunOutco
         live_reconciliation: None,
         periodic_reconciliation: None,
         capital: Vec::new(),
+        start_positions_taken: Vec::new(),
         restore: None,
         wall: wall_start.elapsed(),
     };
@@ -699,11 +702,35 @@ pub fn run_live(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<Run
         },
         Err(_) => Vec::new(),
     };
+    // Open derivatives positions: the venue's, where they differ from the engine's.
+    let mut held = Vec::new();
+    for ((gateway, setup), venue) in account_queries.iter().zip(&gateway_venues) {
+        let Some(query) = gateway.positions else { continue };
+        match query(setup) {
+            Ok(p) => held.push((*venue, p)),
+            Err(e) => {
+                stop_gateways(gateways, &gateway_stop);
+                return Err(anyhow::Error::new(e).context(format!("{venue}: reading open positions at start")));
+            }
+        }
+    }
+    let (position_commands, position_lines) =
+        match crate::venue_capital::position_commands(&plan, &engine.positions(), &held) {
+            Ok(found) => found,
+            Err(why) => {
+                stop_gateways(gateways, &gateway_stop);
+                return Err(anyhow!("positions at start: {why}"));
+            }
+        };
     let blocks = reconciliation_blocks(&engine.stats_region(), &plan);
     let side = SideThreads::attach(&mut engine, &plan, journal, raw_frames, Some(control))?;
-    // Journaled (the journal is attached): a replay measures from the same capital.
-    for cmd in crate::venue_capital::commands(&capital) {
+    // Journaled (the journal is attached): a replay measures from the same capital and
+    // positions.
+    for cmd in crate::venue_capital::commands(&capital).into_iter().chain(position_commands) {
         engine.control_now(cmd);
+    }
+    for l in &position_lines {
+        log::warn!("{l}");
     }
     for l in &capital {
         let name = plan.accounts.get(l.account.index()).map_or("?", |a| a.name.as_str());
@@ -785,6 +812,7 @@ pub fn run_live(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<Run
         live_reconciliation: Some(live),
         periodic_reconciliation: periodic_report,
         capital,
+        start_positions_taken: position_lines,
         restore,
         wall: wall_start.elapsed(),
     };

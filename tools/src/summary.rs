@@ -162,6 +162,9 @@ pub fn reconciliation_lines(outcome: &RunOutcome) -> String {
                     let name = plan.accounts.get(l.account.index()).map_or("?", |a| a.name.as_str());
                     let _ = writeln!(s, "  {}", l.render(name));
                 }
+                for l in &outcome.start_positions_taken {
+                    let _ = writeln!(s, "  {l}");
+                }
                 if let Some(p) = &outcome.periodic_reconciliation {
                     let _ = writeln!(
                         s,

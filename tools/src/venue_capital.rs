@@ -7,11 +7,19 @@
 //! are not counted: there is no price for them before the books are up. An account whose
 //! instruments settle in more than one currency keeps its configured capital (said at info).
 //!
+//! Open derivatives positions start from the venue too ([`position_commands`]): where a
+//! venue's account query shows a position in a configured linear contract that differs from
+//! the engine's (none on a fresh journal; the restored one after a restart), the engine takes
+//! the venue's quantity and entry ([`ControlCommand::Position`], journaled). A spot account's
+//! holdings are balances, not positions: the engine's spot position is what it traded.
+//!
 //! Main thread, before the core runs: allocates.
 
 use crate::config::Plan;
+use crate::gateways::VenuePosition;
 use qt_core::engine::ControlCommand;
-use qt_core::{AccountId, DecimalStyle, Notional};
+use qt_core::position::Position;
+use qt_core::{AccountId, DecimalStyle, InstrumentId, InstrumentKind, Notional, Qty, Rounding, Venue};
 use qt_risk::reconcile::AssetAmount;
 
 /// What the venues' balances made of one account's capital.
@@ -98,6 +106,91 @@ pub fn commands(lines: &[CapitalLine]) -> Vec<ControlCommand> {
         .filter(|l| l.capital < l.configured)
         .map(|l| ControlCommand::Capital { account: l.account, equity: l.capital })
         .collect()
+}
+
+/// The commands that make the engine's linear positions the venues' (`venues`: each venue with
+/// a positions query and what it answered), and one line for each change. `ours`: the engine's
+/// positions now. A venue position off the instrument's lot grid is an error naming it.
+pub fn position_commands(
+    plan: &Plan,
+    ours: &[(AccountId, InstrumentId, Position)],
+    venues: &[(Venue, Vec<VenuePosition>)],
+) -> Result<(Vec<ControlCommand>, Vec<String>), String> {
+    let (mut commands, mut lines) = (Vec::new(), Vec::new());
+    for (venue, held) in venues {
+        let Some(v) = plan.venues.iter().find(|v| v.venue == *venue) else { continue };
+        for p in held.iter().filter(|p| !v.instruments.iter().any(|i| symbol_of(plan, *i) == Some(p.symbol.as_str()))) {
+            lines.push(format!(
+                "position {} {} at {venue}: {} not traded by this configuration (left alone)",
+                account_name(plan, p.account),
+                p.symbol,
+                p.size.to_text(DecimalStyle::Trimmed)
+            ));
+        }
+        for (account, _, _) in &v.keys {
+            for id in &v.instruments {
+                let Some(inst) = plan.instruments.get(*id).filter(|i| i.kind() == InstrumentKind::LinearPerpetual)
+                else {
+                    continue;
+                };
+                let at_venue = held.iter().find(|p| p.account == *account && p.symbol == inst.symbol());
+                let (qty, entry) = match at_venue {
+                    Some(p) => {
+                        let qty = Qty::parse(p.size.to_text(DecimalStyle::Trimmed).as_str(), inst.qty_scale())
+                            .map_err(|_| {
+                                format!(
+                                    "{venue} {}: position {} is not on the lot grid",
+                                    inst.symbol(),
+                                    p.size.to_text(DecimalStyle::Trimmed)
+                                )
+                            })?;
+                        let raw = i128::from(qty.units())
+                            .checked_mul(p.entry_price.units())
+                            .ok_or_else(|| format!("{venue} {}: position too large", inst.symbol()))?;
+                        let scale = 10i128.pow(u32::from(inst.qty_scale()));
+                        let entry = qt_core::money::div_round_i128(raw, scale, Rounding::Nearest)
+                            .map_err(|e| format!("{venue} {}: {e}", inst.symbol()))?;
+                        (qty, Notional::from_units(entry))
+                    }
+                    None => (Qty::ZERO, Notional::ZERO),
+                };
+                let engine =
+                    ours.iter().find(|(a, i, _)| a == account && i == id).map(|(_, _, p)| *p).unwrap_or_default();
+                if engine.qty() == qty && engine.entry_notional() == entry {
+                    continue;
+                }
+                commands.push(ControlCommand::Position {
+                    account: *account,
+                    instrument: *id,
+                    qty,
+                    entry_notional: entry,
+                });
+                lines.push(format!(
+                    "position {} {} at {venue}: {} with entry notional {} taken from the venue (the engine had {})",
+                    account_name(plan, *account),
+                    inst.symbol(),
+                    qt_core::decimal::format_scaled(i128::from(qty.units()), inst.qty_scale(), DecimalStyle::Trimmed)
+                        .as_str(),
+                    entry.to_text(DecimalStyle::Trimmed),
+                    qt_core::decimal::format_scaled(
+                        i128::from(engine.qty().units()),
+                        inst.qty_scale(),
+                        DecimalStyle::Trimmed
+                    )
+                    .as_str()
+                ));
+            }
+        }
+    }
+    Ok((commands, lines))
+}
+
+fn symbol_of(plan: &Plan, id: InstrumentId) -> Option<&str> {
+    plan.instruments.get(id).map(|i| i.symbol())
+}
+
+fn account_name(plan: &Plan, account: AccountId) -> &str {
+    plan.accounts.get(account.index()).map_or("?", |a| a.name.as_str())
 }
 
 #[cfg(test)]

@@ -8,7 +8,8 @@ mod util;
 use util::binance::{figure_of, qt_run, reconcile_line};
 use util::bybit::venue;
 
-use qt_core::{AccountId, Notional};
+use qt_core::{AccountId, Notional, OrderType, Side, TimeInForce};
+use qt_venue_sim::market::ClientOrderRequest;
 
 const POSITIONS: &str = "positions vs venue base-asset balances";
 const BALANCES: &str = "balances vs venue";
@@ -51,4 +52,42 @@ fn trades_spot_and_linear_on_the_simulated_bybit_and_reconciles() {
     let (compared, differences) = reconcile_line(&stdout, BALANCES);
     assert!(compared >= 2 && differences == 0, "{stdout}");
     server.shutdown();
+}
+
+#[test]
+fn a_linear_position_held_at_the_venue_before_the_start_is_the_engines_from_the_start() {
+    let (mut server, market, path) = venue("held");
+    // 0.05 ETHUSDTPERP bought outside the engine before it starts.
+    let req = ClientOrderRequest {
+        client_order_id: Some("before-the-engine-1".into()),
+        side: Side::Buy,
+        order_type: OrderType::Market,
+        tif: TimeInForce::Ioc,
+        price: None,
+        qty: qt_core::Qty::from_units(50),
+    };
+    market.submit(AccountId(0), 1, req).unwrap();
+    assert_eq!(market.position(AccountId(0), 1).qty, 50);
+    let (mut cmd, cwd) = qt_run(&path);
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{}", String::from_utf8_lossy(&out.stderr));
+    let taken = stdout.lines().find(|l| l.contains("ETHUSDTPERP at bybit:")).unwrap_or_else(|| panic!("{stdout}"));
+    assert!(taken.contains(": 0.05 with entry notional") && taken.ends_with("(the engine had 0)"), "{taken}");
+    // The engine's position at the end is the venue's, the held 0.05 included, and nothing differs.
+    let linear = market.position(AccountId(0), 1);
+    let inst = &market.instruments()[1];
+    let venue_linear = Notional::from_scaled(i128::from(linear.qty), inst.qty_scale()).unwrap();
+    let ours = stdout
+        .lines()
+        .find(|l| l.contains("ETHUSDTPERP") && l.contains(" pos "))
+        .and_then(|l| l.split_once(" pos ").map(|x| x.1.split_whitespace().next().unwrap().to_string()))
+        .map(|t| Notional::parse(&t).unwrap())
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert_eq!(ours, venue_linear, "{stdout}");
+    let (_, differences) = reconcile_line(&stdout, BALANCES);
+    assert_eq!(differences, 0, "{stdout}");
+    server.shutdown();
+    // Taken from the venue as a journaled input: the run replays identically.
+    util::assert_replays(&cwd.0.join("journal"));
 }

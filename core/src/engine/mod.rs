@@ -142,6 +142,18 @@ pub enum ControlCommand {
         /// Capital, settlement currency.
         equity: Notional,
     },
+    /// The open position the venue holds at the start of a live run, where it differs from
+    /// the engine's: the engine takes the venue's quantity and entry.
+    Position {
+        /// Account.
+        account: AccountId,
+        /// Instrument.
+        instrument: InstrumentId,
+        /// Signed quantity.
+        qty: crate::Qty,
+        /// Signed entry notional of that quantity.
+        entry_notional: Notional,
+    },
     /// A funding payment on a perpetual, booked to the position's realized PnL.
     Funding {
         /// Account.
@@ -682,6 +694,13 @@ impl<R: PreTradeCheck> Engine<R> {
                 match core.positions.get_mut(account, instrument).map(|p| p.apply_funding(amount)) {
                     Some(Ok(())) => core.counters.funding_payments.incr(),
                     _ => core.counters.accounting_errors.incr(),
+                }
+                core.publish_position(account, instrument);
+            }
+            ControlCommand::Position { account, instrument, qty, entry_notional } => {
+                match core.positions.get_mut(account, instrument) {
+                    Some(p) => p.set_open(qty, entry_notional),
+                    None => core.counters.accounting_errors.incr(),
                 }
                 core.publish_position(account, instrument);
             }

@@ -8,18 +8,18 @@
 //!  ControlCommand / Funding, 288 bytes
 //!  offset  size  field
 //!   0      1     tag: 1 shutdown, 2 cancel_all, 3 ess_trigger, 4 ess_reset, 5 ess_status,
-//!                     6 venue_health, 7 funding, 8 capital
+//!                     6 venue_health, 7 funding, 8 capital, 9 position
 //!   1      1     healthy (venue_health) 0/1
-//!   2      2     account (cancel_all, funding, capital)
+//!   2      2     account (cancel_all, funding, capital, position)
 //!   4      2     venue (venue_health)
 //!   6      1     text length (ess_trigger reason, ess_reset operator), ≤ 200
 //!   7      1     reserved
 //!   8      8     command id (risk commands: the reply's correlation id)
-//!  16      8     token signing time, Unix ms (ess_reset)
+//!  16      8     token signing time, Unix ms (ess_reset); quantity units (position)
 //!  24      8     received time, Unix ms (ess_reset)
-//!  32      4     instrument (funding)
+//!  32      4     instrument (funding, position)
 //!  36      4     reserved
-//!  40     16     amount, i128 at 18 decimals (funding; capital: the equity)
+//!  40     16     amount, i128 at 18 decimals (funding; capital: the equity; position: entry notional)
 //!  56     32     token MAC (ess_reset): HMAC-SHA256 of the token, not the key; replay
 //!                verifies it again. Never printed by `qt journal dump`.
 //!  88    200     text, UTF-8, zero-padded
@@ -36,7 +36,7 @@
 
 use qt_core::engine::ControlCommand;
 use qt_core::risk_api::RISK_TEXT_LEN;
-use qt_core::{AccountId, InlineText, InstrumentId, Notional, RiskCommand, RiskReply, VenueId};
+use qt_core::{AccountId, InlineText, InstrumentId, Notional, Qty, RiskCommand, RiskReply, VenueId};
 
 use super::{Get, PayloadError, Put, check_v1};
 
@@ -68,6 +68,8 @@ pub mod tag {
     pub const FUNDING: u8 = 7;
     /// `Capital`.
     pub const CAPITAL: u8 = 8;
+    /// `Position`.
+    pub const POSITION: u8 = 9;
 }
 
 mod at {
@@ -150,6 +152,13 @@ pub fn encode_command(cmd: &ControlCommand, out: &mut [u8; COMMAND_LEN]) -> usiz
             p.u32(at::INSTRUMENT, instrument.0);
             p.i128(at::AMOUNT, amount.units());
         }
+        ControlCommand::Position { account, instrument, qty, entry_notional } => {
+            p.u8(at::TAG, tag::POSITION);
+            p.u16(at::ACCOUNT, account.0);
+            p.u32(at::INSTRUMENT, instrument.0);
+            p.i64(at::TOKEN_MS, qty.units());
+            p.i128(at::AMOUNT, entry_notional.units());
+        }
         ControlCommand::Capital { account, equity } => {
             p.u8(at::TAG, tag::CAPITAL);
             p.u16(at::ACCOUNT, account.0);
@@ -188,6 +197,12 @@ pub fn decode_command(bytes: &[u8], version: u16) -> Result<ControlCommand, Payl
             account: AccountId(g.u16(at::ACCOUNT)),
             instrument: InstrumentId(g.u32(at::INSTRUMENT)),
             amount: Notional::from_units(g.i128(at::AMOUNT)),
+        },
+        tag::POSITION => ControlCommand::Position {
+            account: AccountId(g.u16(at::ACCOUNT)),
+            instrument: InstrumentId(g.u32(at::INSTRUMENT)),
+            qty: Qty::from_units(g.i64(at::TOKEN_MS)),
+            entry_notional: Notional::from_units(g.i128(at::AMOUNT)),
         },
         tag::CAPITAL => ControlCommand::Capital {
             account: AccountId(g.u16(at::ACCOUNT)),

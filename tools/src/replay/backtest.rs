@@ -203,6 +203,7 @@ pub fn run(args: &ReplayArgs, mut plan: Plan) -> anyhow::Result<RunOutcome> {
         live_reconciliation: None,
         periodic_reconciliation: None,
         capital: Vec::new(),
+        start_positions_taken: Vec::new(),
         restore: None,
         wall: started.elapsed(),
     })
