@@ -332,9 +332,15 @@ pub fn render(outcome: &RunOutcome) -> String {
                 .avg_entry(inst)
                 .map(|px| px.to_text(inst.price_scale(), DecimalStyle::Fixed).to_string())
                 .unwrap_or_else(|| "-".into());
+            // A perpetual's funding (included in realized) is shown on its own too.
+            let funding = if inst.kind() == qt_core::InstrumentKind::Spot {
+                String::new()
+            } else {
+                format!("  funding {}", money(pos.funding()))
+            };
             let _ = writeln!(
                 s,
-                "    {:<8} {:<9} pos {:>12}  avg {:>12}  realized {:>12}  unrealized {:>12}  fees {:>10}  net {:>12}  fills {}",
+                "    {:<8} {:<9} pos {:>12}  avg {:>12}  realized {:>12}  unrealized {:>12}  fees {:>10}  net {:>12}  fills {}{funding}",
                 account.name,
                 inst.symbol(),
                 pos.qty().to_text(inst.qty_scale(), DecimalStyle::Fixed).to_string(),

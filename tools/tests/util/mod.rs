@@ -12,6 +12,7 @@ pub(crate) mod exposition;
 pub(crate) mod prometheus;
 pub(crate) mod pyclients;
 pub(crate) mod sim;
+pub(crate) mod usdm;
 pub(crate) mod venue_sim;
 
 use std::path::{Path, PathBuf};
