@@ -9,6 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 pub(crate) mod binance;
 pub(crate) mod bybit;
 pub(crate) mod exposition;
+pub(crate) mod multi;
 pub(crate) mod prometheus;
 pub(crate) mod pyclients;
 pub(crate) mod sim;
