@@ -7,9 +7,10 @@
 //! Start-up and reconciliation code on the main thread: allocates, blocks on the venues.
 
 use qt_core::queue::{Consumer, Producer};
-use qt_core::{ExecutionReport, OrderCommand};
+use qt_core::{AccountId, ExecutionReport, Instrument, OrderCommand};
 use qt_gateway::binance::BinanceGatewayConfig;
 use qt_gateway::binance::account::AccountBalances;
+use qt_gateway::binance::settle::{SettledOrder, Settler};
 use qt_gateway::kit::error::GatewayError;
 use qt_gateway::kit::stats::GatewayStats;
 use std::sync::Arc;
@@ -31,6 +32,41 @@ pub type SpawnFn = fn(
 /// Every account's balances now (free and locked), on the calling thread.
 pub type BalancesFn = fn(&GatewaySetup) -> Result<Vec<AccountBalances>, GatewayError>;
 
+/// A restart's settling of one venue's orders the previous run left open ([`crate::restore`]),
+/// on the calling thread before the gateways start: what the venue says of each, after
+/// cancelling those still working. Venue-neutral: each venue's order query, cancel and trade
+/// list behind it, in [`SettledOrder`]'s terms.
+pub trait SettleOrders {
+    /// Order `client_id` of `account` on `inst`: `Ok(None)` if the venue does not know it (it
+    /// never arrived); otherwise its state after cancelling it if it was still working.
+    fn settle(
+        &mut self,
+        account: AccountId,
+        inst: &Instrument,
+        client_id: &str,
+    ) -> Result<Option<SettledOrder>, GatewayError>;
+    /// The client order ids of `account`'s orders working on `inst`.
+    fn open_client_ids(&mut self, account: AccountId, inst: &Instrument) -> Result<Vec<String>, GatewayError>;
+}
+
+impl SettleOrders for Settler {
+    fn settle(
+        &mut self,
+        account: AccountId,
+        inst: &Instrument,
+        client_id: &str,
+    ) -> Result<Option<SettledOrder>, GatewayError> {
+        Settler::settle(self, account, inst, client_id)
+    }
+
+    fn open_client_ids(&mut self, account: AccountId, inst: &Instrument) -> Result<Vec<String>, GatewayError> {
+        Settler::open_client_ids(self, account, inst)
+    }
+}
+
+/// A venue's restart settler for a gateway set-up (connects on first use).
+pub type SettlerFn = fn(&GatewaySetup) -> Result<Box<dyn SettleOrders>, GatewayError>;
+
 /// A venue's order gateway as `qt run` drives it.
 #[derive(Clone, Copy)]
 pub struct Gateway {
@@ -40,9 +76,9 @@ pub struct Gateway {
     pub spawn: SpawnFn,
     /// Queries its accounts' balances (start and end of a live run, for reconciliation).
     pub balances: BalancesFn,
-    /// The Binance-spot configuration a restart settles this venue's open orders with
-    /// ([`crate::restore`] speaks Binance spot's order queries only); `None`: not settled.
-    pub restore: Option<fn(&GatewaySetup) -> BinanceGatewayConfig>,
+    /// How a restart settles this venue's open orders ([`crate::restore`]); `None`: not
+    /// settled (the restart says so, order by order).
+    pub restore: Option<SettlerFn>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -62,7 +98,7 @@ pub const BINANCE: Gateway = Gateway {
     name: "binance",
     spawn: |s, orders, reports, stop| qt_gateway::binance::spawn(binance_config(s), orders, reports, stop),
     balances: |s| qt_gateway::binance::account::query_balances(&binance_config(s)),
-    restore: Some(binance_config),
+    restore: Some(|s| Ok(Box::new(Settler::new(&binance_config(s))?))),
 };
 
 /// `qt_gateway::binance_usdm`: Binance spot's gateway in USD-M's dialect (REST orders with
@@ -71,7 +107,7 @@ pub const BINANCE_USDM: Gateway = Gateway {
     name: "binance_usdm",
     spawn: |s, orders, reports, stop| qt_gateway::binance_usdm::spawn(usdm_config(s), orders, reports, stop),
     balances: |s| qt_gateway::binance_usdm::account::query_balances(&usdm_config(s)),
-    restore: None,
+    restore: Some(|s| Ok(Box::new(qt_gateway::binance_usdm::settler(&usdm_config(s))?))),
 };
 
 /// `qt_gateway::bybit`: v5 REST orders (spot and linear), private stream.

@@ -647,8 +647,10 @@ pub fn run_live(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<Run
         Some(report) => {
             report.next_order_id = engine.next_order_id();
             // Restarts settle open orders on the venues whose gateway says how.
-            let restore_queries: Vec<_> =
-                account_queries.iter().filter_map(|(g, setup)| g.restore.map(|config| config(setup))).collect();
+            let restore_queries: Vec<_> = account_queries
+                .iter()
+                .filter_map(|(g, setup)| g.restore.map(|settler| (settler, setup.clone())))
+                .collect();
             let reports = crate::restore::settle_open_orders(
                 &engine.open_orders(),
                 &plan.instruments,

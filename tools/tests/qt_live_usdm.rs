@@ -52,7 +52,7 @@ fn trades_the_simulated_usdm_books_funding_and_reconciles() {
     assert_eq!(position_figure(&stdout, "ETHUSDTPERP", "pos"), venue_qty, "{stdout}");
     assert_ne!(venue.funding, Notional::ZERO, "{stdout}");
     // (the summary shows money to 4 decimals; the reconciliation below is exact)
-    let venue_funding = Notional::parse(&venue.funding.display_rounded(4).to_string()).unwrap();
+    let venue_funding = Notional::parse(venue.funding.display_rounded(4).as_ref()).unwrap();
     assert_eq!(position_figure(&stdout, "ETHUSDTPERP", "funding"), venue_funding, "{stdout}");
     // USDT carries the linear PnL, fees and funding: ours equal the venue's wallet change.
     let (compared, differences) = reconcile_line(&stdout, BALANCES);
