@@ -49,20 +49,27 @@ pub trait SettleOrders {
     fn open_client_ids(&mut self, account: AccountId, inst: &Instrument) -> Result<Vec<String>, GatewayError>;
 }
 
-impl SettleOrders for Settler {
-    fn settle(
-        &mut self,
-        account: AccountId,
-        inst: &Instrument,
-        client_id: &str,
-    ) -> Result<Option<SettledOrder>, GatewayError> {
-        Settler::settle(self, account, inst, client_id)
-    }
+/// A venue's settler type speaks [`SettleOrders`] through its own methods of the same names.
+macro_rules! settle_orders_by {
+    ($t:ty) => {
+        impl SettleOrders for $t {
+            fn settle(
+                &mut self,
+                account: AccountId,
+                inst: &Instrument,
+                client_id: &str,
+            ) -> Result<Option<SettledOrder>, GatewayError> {
+                <$t>::settle(self, account, inst, client_id)
+            }
 
-    fn open_client_ids(&mut self, account: AccountId, inst: &Instrument) -> Result<Vec<String>, GatewayError> {
-        Settler::open_client_ids(self, account, inst)
-    }
+            fn open_client_ids(&mut self, account: AccountId, inst: &Instrument) -> Result<Vec<String>, GatewayError> {
+                <$t>::open_client_ids(self, account, inst)
+            }
+        }
+    };
 }
+settle_orders_by!(Settler);
+settle_orders_by!(qt_gateway::bybit::settle::Settler);
 
 /// A venue's restart settler for a gateway set-up (connects on first use).
 pub type SettlerFn = fn(&GatewaySetup) -> Result<Box<dyn SettleOrders>, GatewayError>;
@@ -118,7 +125,7 @@ pub const BYBIT: Gateway = Gateway {
         let snaps = qt_gateway::bybit::account::query_account(s)?;
         Ok(snaps.into_iter().map(|a| a.balances).collect())
     },
-    restore: None,
+    restore: Some(|s| Ok(Box::new(qt_gateway::bybit::settle::Settler::new(s)?))),
 };
 
 /// USD-M's configuration: spot's, and the control channel for funding.
