@@ -7,9 +7,10 @@
 //! Start-up and reconciliation code on the main thread: allocates, blocks on the venues.
 
 use qt_core::queue::{Consumer, Producer};
-use qt_core::{ExecutionReport, OrderCommand};
+use qt_core::{AccountId, ExecutionReport, Instrument, OrderCommand};
 use qt_gateway::binance::BinanceGatewayConfig;
 use qt_gateway::binance::account::AccountBalances;
+use qt_gateway::binance::settle::{SettledOrder, Settler};
 use qt_gateway::kit::error::GatewayError;
 use qt_gateway::kit::stats::GatewayStats;
 use std::sync::Arc;
@@ -47,6 +48,48 @@ pub struct VenuePosition {
 /// Every account's open derivatives positions now, on the calling thread.
 pub type PositionsFn = fn(&GatewaySetup) -> Result<Vec<VenuePosition>, GatewayError>;
 
+/// A restart's settling of one venue's orders the previous run left open ([`crate::restore`]),
+/// on the calling thread before the gateways start: what the venue says of each, after
+/// cancelling those still working. Venue-neutral: each venue's order query, cancel and trade
+/// list behind it, in [`SettledOrder`]'s terms.
+pub trait SettleOrders {
+    /// Order `client_id` of `account` on `inst`: `Ok(None)` if the venue does not know it (it
+    /// never arrived); otherwise its state after cancelling it if it was still working.
+    fn settle(
+        &mut self,
+        account: AccountId,
+        inst: &Instrument,
+        client_id: &str,
+    ) -> Result<Option<SettledOrder>, GatewayError>;
+    /// The client order ids of `account`'s orders working on `inst`.
+    fn open_client_ids(&mut self, account: AccountId, inst: &Instrument) -> Result<Vec<String>, GatewayError>;
+}
+
+/// A venue's settler type speaks [`SettleOrders`] through its own methods of the same names.
+macro_rules! settle_orders_by {
+    ($t:ty) => {
+        impl SettleOrders for $t {
+            fn settle(
+                &mut self,
+                account: AccountId,
+                inst: &Instrument,
+                client_id: &str,
+            ) -> Result<Option<SettledOrder>, GatewayError> {
+                <$t>::settle(self, account, inst, client_id)
+            }
+
+            fn open_client_ids(&mut self, account: AccountId, inst: &Instrument) -> Result<Vec<String>, GatewayError> {
+                <$t>::open_client_ids(self, account, inst)
+            }
+        }
+    };
+}
+settle_orders_by!(Settler);
+settle_orders_by!(qt_gateway::bybit::settle::Settler);
+
+/// A venue's restart settler for a gateway set-up (connects on first use).
+pub type SettlerFn = fn(&GatewaySetup) -> Result<Box<dyn SettleOrders>, GatewayError>;
+
 /// A venue's order gateway as `qt run` drives it.
 #[derive(Clone, Copy)]
 pub struct Gateway {
@@ -59,9 +102,9 @@ pub struct Gateway {
     /// Queries its accounts' open derivatives positions (start of a live run); `None`: a spot
     /// venue, whose holdings are balances.
     pub positions: Option<PositionsFn>,
-    /// The Binance-spot configuration a restart settles this venue's open orders with
-    /// ([`crate::restore`] speaks Binance spot's order queries only); `None`: not settled.
-    pub restore: Option<fn(&GatewaySetup) -> BinanceGatewayConfig>,
+    /// How a restart settles this venue's open orders ([`crate::restore`]); `None`: not
+    /// settled (the restart says so, order by order).
+    pub restore: Option<SettlerFn>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -82,7 +125,7 @@ pub const BINANCE: Gateway = Gateway {
     spawn: |s, orders, reports, stop| qt_gateway::binance::spawn(binance_config(s), orders, reports, stop),
     balances: |s| qt_gateway::binance::account::query_balances(&binance_config(s)),
     positions: None,
-    restore: Some(binance_config),
+    restore: Some(|s| Ok(Box::new(Settler::new(&binance_config(s))?))),
 };
 
 /// `qt_gateway::binance_usdm`: Binance spot's gateway in USD-M's dialect (REST orders with
@@ -105,7 +148,7 @@ pub const BINANCE_USDM: Gateway = Gateway {
             })
             .collect())
     }),
-    restore: None,
+    restore: Some(|s| Ok(Box::new(qt_gateway::binance_usdm::settler(&usdm_config(s))?))),
 };
 
 /// `qt_gateway::bybit`: v5 REST orders (spot and linear), private stream.
@@ -131,7 +174,7 @@ pub const BYBIT: Gateway = Gateway {
             })
             .collect())
     }),
-    restore: None,
+    restore: Some(|s| Ok(Box::new(qt_gateway::bybit::settle::Settler::new(s)?))),
 };
 
 /// USD-M's configuration: spot's, and the control channel for funding.

@@ -86,8 +86,9 @@ fn drop_linear_dust(balances: &mut BalanceReconciliation, settle_coins: &[(qt_co
 }
 
 /// The settle-coin change of each linear position in `positions` (realized PnL less fees;
-/// negated when `less`): what a linear contract moves at the venue. Funding is not booked by
-/// the engine, so a run across a funding time shows it as a difference.
+/// negated when `less`): what a linear contract moves at the venue. Realized PnL includes the
+/// funding the core booked (`ControlCommand::Funding`), as the venue's wallet does
+/// (`tools/tests/qt_live_usdm.rs`).
 fn linear_cash(
     positions: &[(qt_core::AccountId, &qt_core::Instrument, qt_core::position::Position)],
     less: bool,

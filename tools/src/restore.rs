@@ -21,6 +21,7 @@
 //!
 //! Cold, on the `qt run` main thread before any other thread of the run starts; allocates.
 
+use crate::gateways::{GatewaySetup, SettleOrders, SettlerFn};
 use anyhow::Context;
 use qt_core::engine::ControlCommand;
 use qt_core::journal::{JournalAttachment, JournalEvent};
@@ -32,8 +33,7 @@ use qt_core::{
     AccountId, ClientOrderId, Engine, ExecutionReport, InstrumentId, InstrumentRegistry, Liquidity, OrderCommand,
     PreTradeCheck, Qty, RejectReason, ReplayableClock, ReportKind,
 };
-use qt_gateway::binance::BinanceGatewayConfig;
-use qt_gateway::binance::settle::{SettledOrder, Settler, unreported};
+use qt_gateway::binance::settle::{SettledOrder, unreported};
 use qt_recorder::JournalReader;
 use qt_recorder::payload::{core_record, text};
 use qt_risk::RiskGate;
@@ -252,7 +252,7 @@ fn loss_windows(gate: &RiskGate) -> Vec<String> {
 }
 
 /// Settles every order `open` in the restored engine ([`Engine::open_orders`]) with its venue
-/// (`queries`: each live venue's gateway configuration; `run_id`: the journal's
+/// (`queries`: each live venue's settler and gateway set-up; `run_id`: the journal's
 /// client-order-id run id). Returns the reports to apply once the journal is attached
 /// ([`Engine::apply_restored_report`]).
 ///
@@ -262,17 +262,17 @@ fn loss_windows(gate: &RiskGate) -> Vec<String> {
 pub fn settle_open_orders(
     open: &[LiveOrder],
     instruments: &InstrumentRegistry,
-    queries: &[BinanceGatewayConfig],
+    queries: &[(SettlerFn, GatewaySetup)],
     run_id: u32,
     report: &mut RestoreReport,
 ) -> Vec<ExecutionReport> {
     let mut reports = Vec::new();
-    let mut settlers: Vec<Option<Settler>> = queries.iter().map(|_| None).collect();
+    let mut settlers: Vec<Option<Box<dyn SettleOrders>>> = queries.iter().map(|_| None).collect();
     report.open = open.len() as u64;
     for &order in open {
         let r = &order.request;
         let client_id = ClientOrderId::new(run_id, order.id);
-        let venue = queries.iter().position(|q| {
+        let venue = queries.iter().position(|(_, q)| {
             q.instruments.iter().any(|i| i.id() == r.instrument) && q.accounts.iter().any(|(a, _, _)| *a == r.account)
         });
         let (Some(v), Some(inst)) = (venue, instruments.get(r.instrument)) else {
@@ -283,7 +283,7 @@ pub fn settle_open_orders(
         };
         let settler = match &mut settlers[v] {
             Some(s) => s,
-            slot => match Settler::new(&queries[v]) {
+            slot => match (queries[v].0)(&queries[v].1) {
                 Ok(s) => slot.insert(s),
                 Err(e) => {
                     report.differences += 1;
@@ -293,7 +293,7 @@ pub fn settle_open_orders(
                 }
             },
         };
-        let venue_id = queries[v].venue;
+        let venue_id = queries[v].1.venue;
         match settler.settle(r.account, inst, client_id.as_str()) {
             Ok(None) => {
                 report.differences += 1;
@@ -321,15 +321,15 @@ pub fn settle_open_orders(
 /// a SIGKILL). Their fills cannot be booked here (no order to book them to): a difference.
 fn sweep_orphans(
     open: &[LiveOrder],
-    queries: &[BinanceGatewayConfig],
-    settlers: &mut [Option<Settler>],
+    queries: &[(SettlerFn, GatewaySetup)],
+    settlers: &mut [Option<Box<dyn SettleOrders>>],
     run_id: u32,
     report: &mut RestoreReport,
 ) {
-    for (v, q) in queries.iter().enumerate() {
+    for (v, (new_settler, q)) in queries.iter().enumerate() {
         let settler = match &mut settlers[v] {
             Some(s) => s,
-            slot => match Settler::new(q) {
+            slot => match new_settler(q) {
                 Ok(s) => slot.insert(s),
                 Err(e) => {
                     report.orders.push(format!("{}: cannot look for unknown orders: {e}", q.rest_url));

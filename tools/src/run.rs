@@ -655,8 +655,10 @@ pub fn run_live(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<Run
         Some(report) => {
             report.next_order_id = engine.next_order_id();
             // Restarts settle open orders on the venues whose gateway says how.
-            let restore_queries: Vec<_> =
-                account_queries.iter().filter_map(|(g, setup)| g.restore.map(|config| config(setup))).collect();
+            let restore_queries: Vec<_> = account_queries
+                .iter()
+                .filter_map(|(g, setup)| g.restore.map(|settler| (settler, setup.clone())))
+                .collect();
             let reports = crate::restore::settle_open_orders(
                 &engine.open_orders(),
                 &plan.instruments,
@@ -714,23 +716,11 @@ pub fn run_live(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<Run
             }
         }
     }
-    let (position_commands, position_lines) =
-        match crate::venue_capital::position_commands(&plan, &engine.positions(), &held) {
-            Ok(found) => found,
-            Err(why) => {
-                stop_gateways(gateways, &gateway_stop);
-                return Err(anyhow!("positions at start: {why}"));
-            }
-        };
     let blocks = reconciliation_blocks(&engine.stats_region(), &plan);
     let side = SideThreads::attach(&mut engine, &plan, journal, raw_frames, Some(control))?;
-    // Journaled (the journal is attached): a replay measures from the same capital and
-    // positions.
-    for cmd in crate::venue_capital::commands(&capital).into_iter().chain(position_commands) {
+    // Journaled (the journal is attached): a replay measures from the same capital.
+    for cmd in crate::venue_capital::commands(&capital) {
         engine.control_now(cmd);
-    }
-    for l in &position_lines {
-        log::warn!("{l}");
     }
     for l in &capital {
         let name = plan.accounts.get(l.account.index()).map_or("?", |a| a.name.as_str());
@@ -741,6 +731,25 @@ pub fn run_live(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<Run
     for r in &settle {
         engine.apply_restored_report(r);
     }
+    // Open derivatives positions: the venue's where they differ from the engine's (restored,
+    // and settled just above), journaled so a replay holds the same.
+    let position_lines = match crate::venue_capital::position_commands(&plan, &engine.positions(), &held) {
+        Ok((commands, lines)) => {
+            for cmd in commands {
+                engine.control_now(cmd);
+            }
+            for l in &lines {
+                log::warn!("{l}");
+            }
+            lines
+        }
+        Err(why) => {
+            let journal = side.finish();
+            stop_gateways(gateways, &gateway_stop);
+            drop(journal);
+            return Err(anyhow!("positions at start: {why}"));
+        }
+    };
     let start_positions = engine.positions();
     // Checks during the run, on their own thread, from the core's copies of the positions it
     // changes; the thread holds the reconciliation blocks until it is joined.

@@ -34,6 +34,15 @@ fn latency_line(l: &LatencySummary) -> String {
     )
 }
 
+/// An instrument's symbol, with `@venue` when the run lists the symbol on more than one venue.
+fn instrument_name(plan: &crate::config::Plan, inst: &qt_core::Instrument) -> String {
+    if plan.instruments.iter().any(|i| i.symbol() == inst.symbol() && i.venue() != inst.venue()) {
+        format!("{}@{}", inst.symbol(), inst.venue())
+    } else {
+        inst.symbol().to_string()
+    }
+}
+
 fn money(n: Notional) -> String {
     n.display_rounded(4).to_string()
 }
@@ -339,11 +348,17 @@ pub fn render(outcome: &RunOutcome) -> String {
                 .avg_entry(inst)
                 .map(|px| px.to_text(inst.price_scale(), DecimalStyle::Fixed).to_string())
                 .unwrap_or_else(|| "-".into());
+            // A perpetual's funding (included in realized) is shown on its own too.
+            let funding = if inst.kind() == qt_core::InstrumentKind::Spot {
+                String::new()
+            } else {
+                format!("  funding {}", money(pos.funding()))
+            };
             let _ = writeln!(
                 s,
-                "    {:<8} {:<9} pos {:>12}  avg {:>12}  realized {:>12}  unrealized {:>12}  fees {:>10}  net {:>12}  fills {}",
+                "    {:<8} {:<9} pos {:>12}  avg {:>12}  realized {:>12}  unrealized {:>12}  fees {:>10}  net {:>12}  fills {}{funding}",
                 account.name,
-                inst.symbol(),
+                instrument_name(plan, inst),
                 pos.qty().to_text(inst.qty_scale(), DecimalStyle::Fixed).to_string(),
                 avg,
                 money(pos.realized()),

@@ -215,20 +215,20 @@ fn orders_a_killed_run_left_open_are_settled_with_the_venue() {
         InstrumentId, InstrumentRegistry, OrderId, OrderRequest, OrderType, Price, Qty, RejectReason, ReportKind, Side,
         StrategyId, TimeInForce,
     };
-    use qt_gateway::binance::BinanceGatewayConfig;
+    use qt_tools::gateways::{BINANCE, GatewaySetup};
     use qt_venue_sim::market::{ClientOrderRequest, OrderRef, OrderStatus as VenueStatus};
 
     let (mut server, market, path) = venue("settle");
     let addr = server.addr_of("binance").unwrap();
     let inst = market.instruments()[0].clone();
-    let cfg = BinanceGatewayConfig {
+    let cfg = GatewaySetup {
         rest_url: format!("https://{addr}"),
         ws_url: format!("wss://{addr}"),
         ca_file: Some(path.parent().unwrap().join("ca.pem")),
         server_name: Some("localhost".into()),
         instruments: vec![inst.clone()],
         accounts: vec![(AccountId(0), "live-test-key".into(), "live-test-secret".into())],
-        ..BinanceGatewayConfig::default()
+        ..GatewaySetup::default()
     };
     const RUN: u32 = 0x5eed;
     let id = |n| ClientOrderId::new(RUN, OrderId(n)).as_str().to_string();
@@ -288,7 +288,8 @@ fn orders_a_killed_run_left_open_are_settled_with_the_venue() {
         .add(&qt_core::InstrumentSpec::spot(qt_core::Venue::Binance, "BTCUSDT", "BTC", "USDT", "0.01", "0.00001"))
         .unwrap();
     let mut report = qt_tools::restore::RestoreReport::default();
-    let reports = qt_tools::restore::settle_open_orders(&open, &registry, &[cfg], RUN, &mut report);
+    let reports =
+        qt_tools::restore::settle_open_orders(&open, &registry, &[(BINANCE.restore.unwrap(), cfg)], RUN, &mut report);
 
     let of = |n| reports.iter().filter(move |r| r.order_id == OrderId(n)).map(|r| r.kind).collect::<Vec<_>>();
     assert_eq!(of(1), [ReportKind::Canceled], "{reports:?}");

@@ -40,6 +40,8 @@ pub(crate) struct Dialect {
     pub(crate) order_path: &'static str,
     /// Cancel every open order of a symbol (`DELETE`).
     pub(crate) cancel_all_path: &'static str,
+    /// The open orders of a symbol (`GET`; a restart's settling looks for orders it lost).
+    pub(crate) open_orders_path: &'static str,
     /// The trade list of one order (`orderId=`).
     pub(crate) trades_path: &'static str,
     /// Server time (`{"serverTime": ms}`).
@@ -110,6 +112,7 @@ pub(crate) static SPOT: Dialect = Dialect {
     thread: "qt-gw-binance",
     order_path: "/api/v3/order",
     cancel_all_path: "/api/v3/openOrders",
+    open_orders_path: "/api/v3/openOrders",
     trades_path: crate::binance::trades::MY_TRADES_PATH,
     time_path: crate::binance::server_time::TIME_PATH,
     listen_key_path: crate::binance::user_stream::USER_DATA_STREAM,

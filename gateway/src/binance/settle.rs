@@ -1,27 +1,26 @@
 //! Settling, at a restart, an order the previous run left open: `GET /api/v3/order` by its
 //! client order id; if it is still working, `DELETE /api/v3/order` (a restarted engine does not
 //! adopt old orders: it cancels them and starts clean) and query it again; then, if it filled at
-//! all, its trades with their real commission from `GET /api/v3/myTrades`.
+//! all, its trades with their real commission from `GET /api/v3/myTrades`. USD-M's settling is
+//! the same in its dialect (`/fapi/v1/order`, `/fapi/v1/userTrades`, `/fapi/v1/openOrders`;
+//! [`crate::binance_usdm::settler`]).
 //!
 //! Thread: a cold helper for the `qt run` main thread before the core and the gateways start
 //! (like [`crate::binance::account`]): its own connection, blocking for up to the request
 //! timeout per request, allocating freely. The signed query string is never logged.
 
 use crate::binance::BinanceGatewayConfig;
-use crate::binance::dialect::SPOT;
+use crate::binance::dialect::{Dialect, SPOT};
 use crate::binance::errors::{CODE_NO_SUCH_ORDER, GatewayError, is_auth_refusal};
 use crate::binance::gateway::{now_ms, validate};
-use crate::binance::server_time::{TIME_PATH, synced_clock};
+use crate::binance::server_time::synced_clock;
 use crate::binance::signer::{Signer, signed_query};
-use crate::binance::trades::{MY_TRADES_PATH, parse_trades, to_fill};
+use crate::binance::trades::{parse_trades, to_fill};
 use crate::binance::user_stream::api_error;
 use crate::kit::http::{HttpsClient, Response, server_name, tls_config};
 use crate::kit::time_sync::TimeSync;
 use qt_core::{AccountId, Instrument, Nanos, Qty};
 use serde::Deserialize;
-
-const ORDER_PATH: &str = "/api/v3/order";
-const OPEN_ORDERS_PATH: &str = "/api/v3/openOrders";
 
 /// What the venue says of an order, after any cancel this settling sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,6 +95,8 @@ pub struct Settler {
     /// The venue's clock, estimated before the first signed request.
     time: Option<TimeSync>,
     cfg: BinanceGatewayConfig,
+    /// Which Binance API: its paths.
+    dialect: &'static Dialect,
 }
 
 impl std::fmt::Debug for Settler {
@@ -105,18 +106,24 @@ impl std::fmt::Debug for Settler {
 }
 
 impl Settler {
-    /// A settler for `cfg`'s venue and accounts (connects on first use).
+    /// A settler for `cfg`'s venue and accounts (connects on first use), on Binance spot.
     pub fn new(cfg: &BinanceGatewayConfig) -> Result<Self, GatewayError> {
+        Self::with_dialect(cfg, &SPOT)
+    }
+
+    /// [`Settler::new`] in `dialect`.
+    pub(crate) fn with_dialect(cfg: &BinanceGatewayConfig, dialect: &'static Dialect) -> Result<Self, GatewayError> {
         let (rest, _, _) = validate(cfg)?;
         let tls = tls_config(cfg.ca_file.as_deref())?;
         let name = server_name(&rest, cfg.server_name.as_deref()).map_err(|m| GatewayError::Config {
-            venue: SPOT.venue_name,
+            venue: dialect.venue_name,
             problems: vec![format!("server_name: {m}")],
         })?;
         let url = rest.url.clone();
         let http = HttpsClient::new(rest, name, tls, cfg.request_timeout);
         let accounts = cfg.accounts.iter().map(|(a, k, s)| (*a, k.clone(), Signer::new(s))).collect();
-        Ok(Self { http, url, recv_window: cfg.recv_window_ms.to_string(), accounts, time: None, cfg: cfg.clone() })
+        let recv_window = cfg.recv_window_ms.to_string();
+        Ok(Self { http, url, recv_window, accounts, time: None, cfg: cfg.clone(), dialect })
     }
 
     fn signed(
@@ -129,14 +136,14 @@ impl Settler {
         let url = format!("{}{path}", self.url);
         let Some((_, key, signer)) = self.accounts.iter().find(|(a, _, _)| *a == account) else {
             return Err(GatewayError::Config {
-                venue: SPOT.venue_name,
+                venue: self.dialect.venue_name,
                 problems: vec![format!("account {} has no key here", account.0)],
             });
         };
         let (key, signer) = (key.clone(), signer.clone());
         let time = match self.time.take() {
             Some(t) => t,
-            None => synced_clock(&self.cfg, &mut self.http, TIME_PATH),
+            None => synced_clock(&self.cfg, &mut self.http, self.dialect.time_path),
         };
         let query = signed_query(&signer, params, &self.recv_window, time.venue_ms());
         self.time = Some(time);
@@ -151,19 +158,20 @@ impl Settler {
         symbol: &str,
         client_id: &str,
     ) -> Result<Option<OrderAnswer>, GatewayError> {
-        let resp = self.signed(account, "GET", ORDER_PATH, &[("symbol", symbol), ("origClientOrderId", client_id)])?;
+        let path = self.dialect.order_path;
+        let resp = self.signed(account, "GET", path, &[("symbol", symbol), ("origClientOrderId", client_id)])?;
         if resp.status != 200 {
             let (code, msg) = api_error(&resp.body);
             if code == CODE_NO_SUCH_ORDER {
                 return Ok(None);
             }
-            let url = format!("{}{ORDER_PATH}", self.url);
+            let url = format!("{}{path}", self.url);
             return Err(GatewayError::Venue { method: "GET", url, status: resp.status, code, msg }
                 .for_account(account, is_auth_refusal));
         }
         serde_json::from_slice(&resp.body).map(Some).map_err(|e| GatewayError::BadAnswer {
             method: "GET",
-            url: format!("{}{ORDER_PATH}", self.url),
+            url: format!("{}{path}", self.url),
             body: format!("{e}: {}", resp.body_excerpt()),
         })
     }
@@ -180,8 +188,9 @@ impl Settler {
         let Some(mut answer) = self.query(account, &symbol, client_id)? else { return Ok(None) };
         let mut canceled_here = false;
         if matches!(answer.status.as_str(), "NEW" | "PARTIALLY_FILLED" | "PENDING_NEW") {
+            let path = self.dialect.order_path;
             let resp =
-                self.signed(account, "DELETE", ORDER_PATH, &[("symbol", &symbol), ("origClientOrderId", client_id)])?;
+                self.signed(account, "DELETE", path, &[("symbol", &symbol), ("origClientOrderId", client_id)])?;
             canceled_here = resp.status == 200;
             if !canceled_here {
                 let (code, msg) = api_error(&resp.body);
@@ -192,7 +201,7 @@ impl Settler {
         }
         let bad = |what: &str, e: String| GatewayError::BadAnswer {
             method: "GET",
-            url: format!("{}{ORDER_PATH}", self.url),
+            url: format!("{}{}", self.url, self.dialect.order_path),
             body: format!("{what}: {e}"),
         };
         let executed = inst.parse_qty(&answer.executed_qty).map_err(|e| bad("executedQty", e.to_string()))?;
@@ -209,8 +218,9 @@ impl Settler {
 
     /// The client order ids of `account`'s orders working on `inst` (`GET /api/v3/openOrders`).
     pub fn open_client_ids(&mut self, account: AccountId, inst: &Instrument) -> Result<Vec<String>, GatewayError> {
-        let resp = self.signed(account, "GET", OPEN_ORDERS_PATH, &[("symbol", inst.symbol())])?;
-        let url = format!("{}{OPEN_ORDERS_PATH}", self.url);
+        let path = self.dialect.open_orders_path;
+        let resp = self.signed(account, "GET", path, &[("symbol", inst.symbol())])?;
+        let url = format!("{}{path}", self.url);
         if resp.status != 200 {
             let (code, msg) = api_error(&resp.body);
             return Err(GatewayError::Venue { method: "GET", url, status: resp.status, code, msg }
@@ -227,12 +237,13 @@ impl Settler {
     /// Every trade of venue order `order_id`, oldest first.
     fn trades(&mut self, account: AccountId, inst: &Instrument, order_id: u64) -> Result<Vec<VenueTrade>, String> {
         let id = order_id.to_string();
+        let path = self.dialect.trades_path;
         let resp = self
-            .signed(account, "GET", MY_TRADES_PATH, &[("symbol", inst.symbol()), ("orderId", &id)])
+            .signed(account, "GET", path, &[("symbol", inst.symbol()), ("orderId", &id)])
             .map_err(|e| e.to_string())?;
         if resp.status != 200 {
             let (code, msg) = api_error(&resp.body);
-            return Err(format!("{MY_TRADES_PATH}: HTTP {}, code {code}, {msg:?}", resp.status));
+            return Err(format!("{path}: HTTP {}, code {code}, {msg:?}", resp.status));
         }
         let mut list = parse_trades(&resp.body)?;
         list.retain(|t| t.order_id == order_id);

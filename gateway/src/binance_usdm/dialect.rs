@@ -116,6 +116,7 @@ pub(crate) static USDM: Dialect = Dialect {
     thread: "qt-gw-busdm",
     order_path: "/fapi/v1/order",
     cancel_all_path: "/fapi/v1/allOpenOrders",
+    open_orders_path: "/fapi/v1/openOrders",
     trades_path: "/fapi/v1/userTrades",
     time_path: TIME_PATH,
     listen_key_path: "/fapi/v1/listenKey",

@@ -64,6 +64,12 @@ impl Default for UsdmGatewayConfig {
     }
 }
 
+/// The restart settler of `cfg`'s accounts: spot's [`crate::binance::settle::Settler`] on
+/// USD-M's paths (`/fapi/v1/order`, `/fapi/v1/userTrades`, `/fapi/v1/openOrders`).
+pub fn settler(cfg: &UsdmGatewayConfig) -> Result<crate::binance::settle::Settler, GatewayError> {
+    crate::binance::settle::Settler::with_dialect(&cfg.binance, &dialect::USDM)
+}
+
 /// Starts the USD-M gateway thread. Before it returns: validates the configuration, refuses an
 /// account in hedge mode ([`GatewayError::Config`] naming it), reads each account's open
 /// positions (for funding), creates the listen keys and opens the streams, and estimates the

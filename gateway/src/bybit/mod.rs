@@ -57,6 +57,7 @@ pub(crate) mod limits;
 pub(crate) mod private_stream;
 pub(crate) mod rest;
 pub(crate) mod server_time;
+pub mod settle;
 
 pub use crate::kit::stats::{GatewayStats, RejectCounts};
 pub use errors::GatewayError;

@@ -9,9 +9,11 @@ use std::os::unix::fs::PermissionsExt;
 pub(crate) mod binance;
 pub(crate) mod bybit;
 pub(crate) mod exposition;
+pub(crate) mod multi;
 pub(crate) mod prometheus;
 pub(crate) mod pyclients;
 pub(crate) mod sim;
+pub(crate) mod usdm;
 pub(crate) mod venue_sim;
 
 use std::path::{Path, PathBuf};
