@@ -135,7 +135,7 @@ impl AccountRisk {
             if !p.is_open() {
                 continue;
             }
-            let mid = mark(view, inst.id(), max_mark_age)?;
+            let mid = position_mark(view, inst.id(), max_mark_age)?;
             let value = units.notional(inst, mid, p.qty(), Rounding::Nearest).map_err(|_| BlockReason::Leverage)?;
             // Spot and linear: unrealized = value at mid − entry notional, reusing the value
             // (one notional computation fewer per position per check).
@@ -197,6 +197,22 @@ impl AccountRisk {
         let all_down = chain.iter().all(|v| !healthy.get(v.index()).copied().unwrap_or(true));
         // OutageWatch takes a health slice; one element says "all down" or "one up".
         self.outage.on_health(&[!all_down], now)
+    }
+}
+
+/// The mark of a position held in `instrument`: its own book's mid ([`mark`]), or, while that
+/// book is invalid or stale (its venue down), the mid of a sibling listing's book — the same
+/// canonical instrument at another venue, on the same grid (docs/FAILOVER.md): a position left
+/// at a venue that went dark is still valued, so the account's other venues can trade.
+#[inline]
+pub(crate) fn position_mark(
+    view: &MarketView<'_>,
+    instrument: qt_core::InstrumentId,
+    max_age: Nanos,
+) -> Result<qt_core::Price, BlockReason> {
+    match mark(view, instrument, max_age) {
+        Ok(mid) => Ok(mid),
+        Err(e) => view.siblings.of(instrument).iter().find_map(|s| mark(view, *s, max_age).ok()).ok_or(e),
     }
 }
 

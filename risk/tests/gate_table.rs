@@ -427,6 +427,19 @@ fn the_position_cap_counts_the_canonical_instrument_at_every_venue() {
 }
 
 #[test]
+fn a_position_at_a_venue_whose_book_is_down_is_marked_at_a_sibling_so_the_others_trade() {
+    let mut w = World::with_btc_sibling();
+    let mut g = gate(relaxed(), "100000");
+    // Held at the primary, whose feed then went down (its book invalid).
+    w.fill(0, BTC, Side::Buy, "10000", "0.03");
+    w.books[BTC.index()].clear();
+    assert_eq!(g.check(&w.req(BTC_AT_BYBIT, Side::Buy, "10000", "0.01"), &w.view()), Allow);
+    // With no valid listing anywhere the equity is unknowable, as before.
+    w.books[BTC_AT_BYBIT.index()].clear();
+    assert_eq!(g.check(&w.req(BTC_AT_BYBIT, Side::Buy, "10000", "0.01"), &w.view()), Block(R::BookInvalid));
+}
+
+#[test]
 fn order_rate_exactly_at_the_limit_then_one_over() {
     let mut w = World::new();
     let mut g = gate(with(|l| l.max_order_rate = OrderRate { orders: 3, per: Nanos::SECOND }), "100000");

@@ -204,5 +204,6 @@ fn binance_config(s: &GatewaySetup) -> BinanceGatewayConfig {
             qt_gateway::binance::UserData::WsApi
         },
         ws_api_url: s.private_stream_url.clone(),
+        control: s.control.clone(),
     }
 }

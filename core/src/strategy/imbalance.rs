@@ -133,7 +133,9 @@ impl Strategy for ImbalanceTaker {
         {
             return;
         }
-        let (Some(signal), Some(book)) = (view.book(self.signal()), view.book(self.traded())) else { return };
+        // Priced from a sibling listing's book while the traded venue's is invalid (an outage
+        // there): the router sends the order to a healthy sibling.
+        let (Some(signal), Some(book)) = (view.book(self.signal()), view.canonical_book(self.traded())) else { return };
         if !signal.is_valid() || !book.is_valid() {
             return;
         }
@@ -216,6 +218,25 @@ mod tests {
         b
     }
 
+    /// A view at time 1 over these parts.
+    fn view_at<'a>(
+        registry: &'a crate::instrument::InstrumentRegistry,
+        books: &'a [crate::book::Book],
+        positions: &'a crate::position::PositionBook,
+        orders: &'a crate::orders::OrderTable,
+        siblings: &'a crate::routing::Siblings,
+    ) -> MarketView<'a> {
+        MarketView { instruments: registry, books, positions, orders, now: Nanos(1), local_now: Nanos(1), siblings }
+    }
+
+    /// The end of a batch of book updates of `id`.
+    fn batch_end(id: InstrumentId) -> MarketEvent {
+        let mut ev =
+            MarketEvent::new(id, crate::event::EventKind::BookDelta, Side::Buy, Price::from_units(100), Qty::ZERO);
+        ev.flags = MarketEvent::BATCH_END;
+        ev
+    }
+
     #[test]
     fn with_a_signal_it_reads_that_book_and_trades_its_own() {
         use crate::instrument::{InstrumentRegistry, InstrumentSpec, Venue};
@@ -278,19 +299,9 @@ mod tests {
             .apply_fill(inst, Side::Buy, Price::from_units(101), Qty::from_units(2), crate::money::Notional::ZERO)
             .unwrap();
         let orders = crate::orders::OrderTable::new(4);
-        let view = |siblings| MarketView {
-            instruments: &registry,
-            books: &books,
-            positions: &positions,
-            orders: &orders,
-            now: Nanos(1),
-            local_now: Nanos(1),
-            siblings,
-        };
+        let view = |siblings| view_at(&registry, &books, &positions, &orders, siblings);
         let params = params(2);
-        let mut ev =
-            MarketEvent::new(traded, crate::event::EventKind::BookDelta, Side::Buy, Price::from_units(100), Qty::ZERO);
-        ev.flags = MarketEvent::BATCH_END;
+        let ev = batch_end(traded);
         let mut out = Actions::default();
         ImbalanceTaker::new(StrategyId(0), AccountId(0), traded, params).on_market(&view(&siblings), &ev, &mut out);
         assert!(out.is_empty(), "at its limit across venues");
@@ -301,5 +312,34 @@ mod tests {
             &mut out,
         );
         assert!(!out.is_empty());
+    }
+
+    #[test]
+    fn with_its_own_book_invalid_it_prices_from_a_valid_sibling_listing() {
+        use crate::instrument::{InstrumentRegistry, InstrumentSpec, Venue};
+        let mut registry = InstrumentRegistry::new();
+        let traded = registry.add(&InstrumentSpec::spot(Venue::Binance, "BTCUSDT", "BTC", "USDT", "1", "1")).unwrap();
+        let sibling = registry.add(&InstrumentSpec::spot(Venue::Bybit, "BTCUSDT", "BTC", "USDT", "1", "1")).unwrap();
+        let signal = registry.add(&InstrumentSpec::spot(Venue::Okx, "BTC-USDT", "BTC", "USDT", "1", "1")).unwrap();
+        let mut siblings = crate::routing::Siblings::alone(&registry);
+        siblings.add_group(&registry, "BTC/USDT", &[traded, sibling]).unwrap();
+        // The traded venue's book is down (never valid); its sibling's and the signal's are up.
+        let books = [crate::book::Book::new(traded, 16), book(sibling, 5, 5), book(signal, 9, 1)];
+        let positions = crate::position::PositionBook::new(1, 3);
+        let orders = crate::orders::OrderTable::new(4);
+        let view = |siblings| view_at(&registry, &books, &positions, &orders, siblings);
+        let ev = batch_end(signal);
+        let mut out = Actions::default();
+        let mut alone = ImbalanceTaker::new(StrategyId(0), AccountId(0), traded, params(10)).with_signal(signal);
+        alone.on_market(&view(&crate::routing::NO_SIBLINGS), &ev, &mut out);
+        assert!(out.is_empty(), "no listing elsewhere: nothing to price from");
+        let mut listed = ImbalanceTaker::new(StrategyId(0), AccountId(0), traded, params(10)).with_signal(signal);
+        listed.on_market(&view(&siblings), &ev, &mut out);
+        match out.take(0) {
+            Some(StrategyAction::Place(o)) => {
+                assert_eq!((o.instrument, o.side, o.price), (traded, Side::Buy, Price::from_units(101)), "{o:?}");
+            }
+            other => panic!("expected a buy priced from the sibling's ask, got {other:?}"),
+        }
     }
 }

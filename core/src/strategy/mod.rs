@@ -54,6 +54,19 @@ impl<'a> MarketView<'a> {
         self.positions.get(account, instrument).copied().unwrap_or_default()
     }
 
+    /// The book to price an order of `instrument` from: its own when valid, else the first
+    /// valid book of a sibling listing (the same canonical instrument at another venue, on the
+    /// same grid) — where the router sends the order while the instrument's venue is down
+    /// (docs/FAILOVER.md) — else its own (invalid) book.
+    #[inline]
+    pub fn canonical_book(&self, instrument: InstrumentId) -> Option<&'a Book> {
+        let own = self.book(instrument);
+        if own.is_some_and(Book::is_valid) {
+            return own;
+        }
+        self.siblings.of(instrument).iter().filter_map(|s| self.book(*s)).find(|b| b.is_valid()).or(own)
+    }
+
     /// The quantity `account` holds of `instrument`'s canonical instrument: the sum of its
     /// positions at every venue listing it (orders are routed to any of them), or the
     /// instrument's own position where it is listed once.

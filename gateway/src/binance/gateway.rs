@@ -26,6 +26,7 @@ use crate::binance::signer::{Signer, signed_query};
 use crate::binance::user_stream::{UserStream, api_error};
 use crate::binance::ws_api_stream::WsApiStream;
 use crate::binance::{BinanceGatewayConfig, GatewayStats, UserData};
+use crate::kit::health::{HealthReporter, RequestOutcomes};
 use crate::kit::http::{Endpoint, HttpsClient, Response, TransportError, server_name, tls_config};
 use crate::kit::order_state::{OrderState, QueryReason, ReportsClosed};
 use crate::kit::private_stream::{self, StreamMsg, StreamThreads, WsTarget};
@@ -149,7 +150,8 @@ pub(crate) fn spawn_with(
     let mut gateway = Gateway::new(&cfg, d, events, new_rest(), reports);
     // The venue's clock before the first order: every signed timestamp uses it.
     gateway.sync_time(Instant::now());
-    let mut inputs = Inputs { orders, stream: rx };
+    let health = HealthReporter::new(cfg.venue, d.log_name, cfg.control.clone());
+    let mut inputs = Inputs { orders, stream: rx, health };
     let spawned = std::thread::Builder::new().name(d.thread.into()).spawn(move || {
         thread::run(&mut gateway, &mut inputs, &stop, venue);
         streams.stop(venue);
@@ -302,6 +304,26 @@ impl VenueGateway for Gateway {
     fn on_timers(&mut self, now: Instant) -> Result<usize, ReportsClosed> {
         let synced = self.time.due(now) && self.sync_time(now);
         Ok(usize::from(synced) + self.run_due_reconciles(now)?)
+    }
+
+    fn requests(&self) -> &RequestOutcomes {
+        &self.http.outcomes
+    }
+
+    /// One `GET` of the venue's time (unsigned, the smallest weight), when the limiter allows.
+    fn probe(&mut self) {
+        let (now, venue_ms, cost) = (Instant::now(), self.time.venue_ms(), self.d.costs.time);
+        if self.limits.check(now, 0, venue_ms, cost) == Decision::Refuse {
+            return;
+        }
+        self.limits.spend(0, venue_ms, cost);
+        if let Err(e) = server_time(&mut self.http, self.d.time_path) {
+            log::debug!("{} gateway: health probe: {e}", self.d.log_name);
+        }
+    }
+
+    fn stats(&mut self) -> &mut GatewayStats {
+        &mut self.state.stats
     }
 
     /// Logs orders whose fate is still unknown at exit.

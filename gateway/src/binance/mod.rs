@@ -80,6 +80,8 @@ pub use crate::kit::stats::{GatewayStats, RejectCounts};
 pub use errors::GatewayError;
 pub use gateway::spawn;
 
+use crossbeam_channel::Sender;
+use qt_core::engine::ControlCommand;
 use qt_core::stats::StatsHandle;
 use qt_core::stats::blocks::GatewayClockStats;
 use qt_core::{AccountId, Clock, Instrument, VenueId, WallClock};
@@ -128,6 +130,9 @@ pub struct BinanceGatewayConfig {
     /// added). `None`: production's when `ws_url` is production's stream, else `ws_url`'s
     /// listener (the simulator serves both on one port).
     pub ws_api_url: Option<String>,
+    /// The engine's control channel: the gateway reports the venue's health on it when it
+    /// changes (`ControlCommand::VenueHealth`; `kit::health`). `None`: judged and logged only.
+    pub control: Option<Sender<ControlCommand>>,
 }
 
 /// Production's WebSocket API base URL.
@@ -176,6 +181,7 @@ impl Default for BinanceGatewayConfig {
             clock_stats: None,
             user_data: UserData::WsApi,
             ws_api_url: None,
+            control: None,
         }
     }
 }
@@ -200,6 +206,7 @@ impl std::fmt::Debug for BinanceGatewayConfig {
             .field("clock_stats", &self.clock_stats.is_some())
             .field("user_data", &self.user_data)
             .field("ws_api_url", &self.effective_ws_api_url())
+            .field("control", &self.control.is_some())
             .finish()
     }
 }

@@ -20,6 +20,7 @@ use crate::bybit::private_stream::PrivateStream;
 use crate::bybit::rest::{BybitKey, api_error, envelope, is_timestamp_reject, send_signed, venue_order_id};
 use crate::bybit::server_time::server_time;
 use crate::bybit::{BybitGatewayConfig, GatewayStats, VENUE_NAME};
+use crate::kit::health::{HealthReporter, RequestOutcomes};
 use crate::kit::http::{Endpoint, HttpsClient, Response, TransportError, server_name, tls_config};
 use crate::kit::order_state::{OrderState, QueryReason, ReportsClosed};
 use crate::kit::private_stream::{self, StreamMsg, StreamThreads, WsTarget};
@@ -125,7 +126,8 @@ pub fn spawn(
     }
     drop(tx);
 
-    let mut inputs = Inputs { orders, stream: rx };
+    let health = HealthReporter::new(cfg.venue, VENUE_NAME, cfg.control.clone());
+    let mut inputs = Inputs { orders, stream: rx, health };
     let spawned = std::thread::Builder::new().name("qt-gw-bybit".into()).spawn(move || {
         thread::run(&mut gateway, &mut inputs, &stop, VENUE_NAME);
         streams.stop(VENUE_NAME);
@@ -222,6 +224,24 @@ impl VenueGateway for Gateway {
 
     fn finish(&mut self) {
         self.state.log_unreconciled("bybit");
+    }
+
+    fn requests(&self) -> &RequestOutcomes {
+        &self.http.outcomes
+    }
+
+    /// One `GET /v5/market/time` (unsigned), unless the limiter is backing off.
+    fn probe(&mut self) {
+        if self.limits.backing_off(Instant::now()) {
+            return;
+        }
+        if let Err(e) = server_time(&mut self.http) {
+            log::debug!("bybit gateway: health probe: {e}");
+        }
+    }
+
+    fn stats(&mut self) -> &mut GatewayStats {
+        &mut self.state.stats
     }
 }
 

@@ -17,6 +17,7 @@
 //! (a new order) then has an unknown fate that only the venue can settle.
 
 use crate::kit::error::GatewayError;
+use crate::kit::health::RequestOutcomes;
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName};
@@ -222,6 +223,8 @@ pub(crate) struct HttpsClient {
     buf: Vec<u8>,
     /// Connections opened (the first included).
     pub(crate) connections_opened: u64,
+    /// What every request came to (read by the gateway loop's health reporter).
+    pub(crate) outcomes: RequestOutcomes,
 }
 
 impl std::fmt::Debug for HttpsClient {
@@ -241,7 +244,16 @@ impl HttpsClient {
         tls: Arc<ClientConfig>,
         timeout: Duration,
     ) -> Self {
-        Self { endpoint, name, tls, timeout, conn: None, buf: Vec::new(), connections_opened: 0 }
+        Self {
+            endpoint,
+            name,
+            tls,
+            timeout,
+            conn: None,
+            buf: Vec::new(),
+            connections_opened: 0,
+            outcomes: RequestOutcomes::default(),
+        }
     }
 
     /// The endpoint.
@@ -303,6 +315,7 @@ impl HttpsClient {
         let mut bytes = text.into_bytes();
         bytes.extend_from_slice(body);
         let result = self.exchange(&bytes, method == "HEAD");
+        self.outcomes.record(result.as_ref().map(|(resp, _)| resp.status));
         match result {
             Ok((resp, keep)) => {
                 if keep {

@@ -17,11 +17,14 @@
 //!   open, keep alive and close it.
 //! - [`rate_limit`]: one limiter fed by a venue's headers or documented weights (a venue is a
 //!   table of rules): paces near a limit, refuses past it, honours `Retry-After`.
+//! - `health`: the gateway's verdict on its venue (request failures, private streams that
+//!   stay down), sent to the core as `ControlCommand::VenueHealth` when it changes.
 //! - [`time_sync`]: the venue's clock (an offset estimate from the best of several samples),
 //!   applied to every signed timestamp, re-estimated periodically and after a timestamp reject.
 
 pub mod config;
 pub mod error;
+pub(crate) mod health;
 pub(crate) mod http;
 pub(crate) mod order_state;
 pub(crate) mod private_stream;

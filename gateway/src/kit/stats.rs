@@ -93,6 +93,12 @@ pub struct GatewayStats {
     /// Funding payments the stream showed that were not booked (no single contract to book them
     /// on, or no room in the control channel); each logged at error. PnL lacks these.
     pub funding_unbooked: u64,
+    /// Changes of the venue's health sent to the core (`ControlCommand::VenueHealth`;
+    /// `kit::health`).
+    pub health_reports: u64,
+    /// Health changes that met a full control channel (each logged, and sent once there was
+    /// room).
+    pub health_reports_blocked: u64,
 }
 
 impl GatewayStats {

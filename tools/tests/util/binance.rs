@@ -36,15 +36,8 @@ pub(crate) fn venue_holding(
     std::fs::create_dir_all(&dir).unwrap();
     let instrument =
         TestInstrument::spot(Venue::Binance, "BTCUSDT").assets("BTC", "USDT").lot("0.00001").min_notional("5").build(0);
-    let flow = FlowParams {
-        start_mid: Some(Price::from_units(6_500_000)),
-        events_per_sec: 2000.0,
-        fair_vol_ticks: 60.0,
-        size_median_lots: 2000.0,
-        ..FlowParams::default()
-    };
     let market = MarketBuilder::new()
-        .symbol_with_flow(instrument, flow)
+        .symbol_with_flow(instrument, brisk_flow())
         .fees_bps(2, 5)
         .account("live-test-key", "live-test-secret", balances)
         .seed(11)
@@ -67,6 +60,18 @@ pub(crate) fn venue_holding(
     let path = dir.join("live.toml");
     std::fs::write(&path, config).unwrap();
     (server, market, path, faults)
+}
+
+/// BTCUSDT's flow in the live tests: mid 65000, 2000 events/s, wide moves, large sizes (a
+/// strategy finds imbalances to trade often).
+pub(crate) fn brisk_flow() -> FlowParams {
+    FlowParams {
+        start_mid: Some(Price::from_units(6_500_000)),
+        events_per_sec: 2000.0,
+        fair_vol_ticks: 60.0,
+        size_median_lots: 2000.0,
+        ..FlowParams::default()
+    }
 }
 
 /// `qt run` on `path` in a scratch working directory (its journal goes there; keep the
