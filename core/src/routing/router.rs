@@ -10,7 +10,9 @@
 //!
 //! An order is routed once, when it is created ([`Router::route`]): to the selected venue if
 //! it lists the order's canonical instrument, else to the next venue after it in the chain
-//! that lists it and is healthy. The order then lives at that venue; nothing re-sends it
+//! that lists it and is healthy, else to an earlier one that lists it and is healthy (the
+//! hysteresis holds back the selection, not an order the selected venue cannot take: e.g. at
+//! start, when the primary's books sync a moment after the secondary's). The order then lives at that venue; nothing re-sends it
 //! elsewhere, and its cancels follow it there.
 //!
 //! Thread: built at start-up (allocates the chains), then owned by the core thread; every
@@ -162,6 +164,15 @@ impl Router {
                     return Route::To(*v, i);
                 }
             }
+            // An earlier venue that lists it and is usable: the hysteresis holds back the
+            // selection, not orders the selected venue cannot take at all.
+            for v in a.chain.iter().take(s) {
+                if usable(*v)
+                    && let Some(i) = listed(*v)
+                {
+                    return Route::To(*v, i);
+                }
+            }
         }
         if a.chain.iter().any(|v| listed(*v).is_some()) { Route::NoHealthyVenue } else { Route::Unrouted }
     }
@@ -237,7 +248,12 @@ mod tests {
         assert_eq!(r.selected(ACC), Some(B));
         // B is selected but does not list it: C, the next that does and is usable.
         assert_eq!(r.route(ACC, listed, |_| true), Route::To(C, InstrumentId(2)));
-        assert_eq!(r.route(ACC, listed, |v| v != C), Route::NoHealthyVenue);
+        assert_eq!(r.route(ACC, listed, |v| v == B), Route::NoHealthyVenue);
+        // A is healthy again but not yet for `return_after` (B stays selected): an instrument
+        // B does not list goes to A rather than being refused.
+        r.on_health(ACC, up(&[A, B, C]), s(2));
+        assert_eq!(r.selected(ACC), Some(B));
+        assert_eq!(r.route(ACC, listed, |v| v != C), Route::To(A, InstrumentId(0)));
         // Listed nowhere in the chain: the caller keeps the instrument's own venue.
         assert_eq!(r.route(ACC, |_| None, |_| true), Route::Unrouted);
         assert_eq!(Router::default().route(ACC, listed, |_| true), Route::Unrouted);
