@@ -9,11 +9,13 @@
 
 #![allow(clippy::unwrap_used, reason = "tests")]
 
+mod util;
+
 use qt_core::queue::{Consumer, Producer, spsc};
 use qt_core::{
-    AccountId, ExecutionReport, Instrument, InstrumentId, InstrumentKind, InstrumentSpec, Liquidity, Nanos, Notional,
-    OrderCommand, OrderId, OrderRequest, OrderType, Price, Qty, Rate, RejectReason, ReportKind, Rounding, Side,
-    StrategyId, TimeInForce, Venue, VenueId, WallClock,
+    ExecutionReport, Instrument, InstrumentId, InstrumentKind, InstrumentSpec, Liquidity, Nanos, Notional,
+    OrderCommand, OrderId, OrderRequest, OrderType, Price, Qty, Rate, RejectReason, ReportKind, Side, StrategyId,
+    TimeInForce, Venue, VenueId,
 };
 use qt_gateway::kit::config::GatewayConfig;
 use qt_gateway::okx::account::query_account;
@@ -24,18 +26,13 @@ use qt_venue_sim::faults::Faults;
 use qt_venue_sim::market::{AccountConfig, ClientOrderRequest, Market, MarketConfig, OrderRef, SymbolConfig};
 use qt_venue_sim::okx::OkxV5;
 use qt_venue_sim::server::{RunningServer, ServerConfig, VenueSimServer};
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+use util::{GW, MAKER_FEE_BPS, SkewedClock, TAKER, TAKER_FEE_BPS, WAIT, check_fills};
 
-const GW: AccountId = AccountId(0);
-const TAKER: AccountId = AccountId(1);
 const RUN_ID: u32 = 0x5eed_0005;
-const WAIT: Duration = Duration::from_secs(30);
-const TAKER_FEE_BPS: i64 = 5;
-const MAKER_FEE_BPS: i64 = 1;
 const SPOT: InstrumentId = InstrumentId(0);
 const SWAP: InstrumentId = InstrumentId(1);
 const PASSPHRASE: &str = "gw-pass";
@@ -93,13 +90,6 @@ fn market() -> Arc<Market> {
     .unwrap()
 }
 
-fn fresh_ca_path() -> PathBuf {
-    static N: AtomicU64 = AtomicU64::new(0);
-    let dir = std::env::temp_dir().join("qt-gateway-okx-tests");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(format!("ca-{}-{}.pem", std::process::id(), N.fetch_add(1, Ordering::Relaxed)))
-}
-
 struct Harness {
     server: RunningServer,
     cfg: OkxGatewayConfig,
@@ -123,7 +113,7 @@ impl Harness {
                 Arc::new(OkxV5::new().with_passphrase("gw-key", PASSPHRASE)),
                 "127.0.0.1:0".parse().unwrap(),
             )],
-            ca_file: fresh_ca_path(),
+            ca_file: util::fresh_ca_path("qt-gateway-okx-tests"),
         })
         .unwrap();
         let addr = server.addr_of("okx").unwrap();
@@ -203,61 +193,17 @@ impl Harness {
     }
 
     fn next_report(&mut self, timeout: Duration) -> Option<ExecutionReport> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Ok(r) = self.reports.pop() {
-                return Some(r);
-            }
-            if Instant::now() > deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        util::next_report(&mut self.reports, timeout)
     }
 
     fn reports_until(&mut self, order_id: OrderId, done: impl Fn(&ExecutionReport) -> bool) -> Vec<ExecutionReport> {
-        let mut out = Vec::new();
-        let deadline = Instant::now() + WAIT;
-        while Instant::now() < deadline {
-            let Some(r) = self.next_report(Duration::from_millis(50)) else { continue };
-            assert_eq!(r.order_id, order_id, "a report of another order: {r:?} (so far {out:?})");
-            let finished = done(&r);
-            out.push(r);
-            if finished {
-                return out;
-            }
-        }
-        panic!("order {order_id}: no final report within {WAIT:?}; got {out:?}");
+        util::reports_until(&mut self.reports, order_id, done)
     }
 
-    /// Buys (or sells), as the taker, everything on the other side up to `price` until our order
-    /// `client_id` on `instrument` is filled.
-    fn take_through(&self, instrument: InstrumentId, side: Side, price: Price, client_id: &str) {
-        let idx = instrument.0 as usize;
-        let deadline = Instant::now() + WAIT;
-        while Instant::now() < deadline {
-            let snap = self.market().snapshot(idx, 1000).unwrap();
-            let qty: i64 = match side {
-                Side::Buy => snap.asks.iter().filter(|(p, _)| *p <= price).map(|(_, q)| q.units()).sum(),
-                Side::Sell => snap.bids.iter().filter(|(p, _)| *p >= price).map(|(_, q)| q.units()).sum(),
-            };
-            if qty > 0 {
-                let req = ClientOrderRequest {
-                    client_order_id: None,
-                    side,
-                    order_type: OrderType::Limit,
-                    tif: TimeInForce::Ioc,
-                    price: Some(price),
-                    qty: Qty::from_units(qty),
-                };
-                let _ = self.market().submit(TAKER, idx, req);
-            }
-            let ours = self.market().order(GW, idx, &OrderRef::Client(client_id.to_string())).unwrap();
-            if ours.cum_qty == ours.qty {
-                return;
-            }
-        }
-        panic!("could not fill {client_id}");
+    /// Buys, as the taker, everything offered up to `price` until our sell `client_id` on
+    /// `instrument` is filled.
+    fn take_through(&self, instrument: InstrumentId, price: Price, client_id: &str) {
+        util::take_through_on(self.market(), instrument.0 as usize, GW, TAKER, price, client_id);
     }
 
     fn stop(mut self) -> GatewayStats {
@@ -277,23 +223,6 @@ impl Drop for Harness {
 
 fn client_id(order_id: OrderId) -> String {
     qt_core::ClientOrderId::new(RUN_ID, order_id).to_string()
-}
-
-fn fee_of(inst: &Instrument, price: Price, qty: Qty, bps: i64) -> Notional {
-    inst.notional(price, qty, Rounding::Nearest).unwrap().checked_mul_rate(Rate::from_bps(bps), Rounding::Up).unwrap()
-}
-
-/// Checks a fill sequence (cumulative and leaves quantities, exact fees); returns the total.
-fn check_fills(inst: &Instrument, order_qty: Qty, fills: &[&ExecutionReport], fee_bps: i64) -> Qty {
-    let mut cum = Qty::ZERO;
-    for f in fills {
-        assert!(f.last_qty.is_positive(), "{f:?}");
-        cum = cum.checked_add(f.last_qty).unwrap();
-        assert_eq!(f.cum_qty, cum, "{f:?}");
-        assert_eq!(f.leaves_qty, order_qty.checked_sub(cum).unwrap(), "{f:?}");
-        assert_eq!(f.fee, fee_of(inst, f.last_price, f.last_qty, fee_bps), "exact fee: {f:?}");
-    }
-    cum
 }
 
 fn is_final(r: &ExecutionReport) -> bool {
@@ -467,7 +396,7 @@ fn resting_orders_filled_in_parts_report_maker_fills_with_exact_fees() {
         assert!(part_filled <= part && part_filled < qty);
         let first = h.reports_until(id, |r| r.kind == ReportKind::Fill && r.cum_qty == part_filled);
         assert!(first.iter().all(|f| f.kind == ReportKind::Fill && f.leaves_qty.is_positive()), "{first:?}");
-        h.take_through(inst, Side::Buy, price, &client_id(id));
+        h.take_through(inst, price, &client_id(id));
         let rest = h.reports_until(id, |r| r.kind == ReportKind::Fill && r.leaves_qty.is_zero());
         let fills: Vec<&ExecutionReport> = first.iter().chain(rest.iter()).collect();
         assert!(fills.iter().all(|f| f.kind == ReportKind::Fill && f.liquidity == Liquidity::Maker), "{fills:?}");
@@ -487,7 +416,7 @@ fn dropped_stream_with_a_fill_in_between_is_recovered_once_with_each_trades_fee(
     // Drop the stream and fill at once: the fill lands while the stream is down (or just
     // back); the query on reconnect (`/trade/fills`), or the stream, reports it — exactly once.
     h.faults().drop_ws_connections();
-    h.take_through(SWAP, Side::Buy, price, &client_id(id));
+    h.take_through(SWAP, price, &client_id(id));
     let reports = h.reports_until(id, |r| r.kind == ReportKind::Fill && r.leaves_qty.is_zero());
     let fills: Vec<&ExecutionReport> = reports.iter().collect();
     assert_eq!(check_fills(&h.inst(SWAP), qty, &fills, MAKER_FEE_BPS), qty, "each trade with its own fee");
@@ -495,7 +424,7 @@ fn dropped_stream_with_a_fill_in_between_is_recovered_once_with_each_trades_fee(
     assert!(h.next_report(Duration::from_millis(300)).is_none(), "nothing reported twice");
     // A later fill arrives on the reconnected stream.
     let (id, price) = rest_sell(&mut h, SWAP, qty);
-    h.take_through(SWAP, Side::Buy, price, &client_id(id));
+    h.take_through(SWAP, price, &client_id(id));
     let reports = h.reports_until(id, |r| r.kind == ReportKind::Fill && r.leaves_qty.is_zero());
     let fills: Vec<&ExecutionReport> = reports.iter().collect();
     assert_eq!(check_fills(&h.inst(SWAP), qty, &fills, MAKER_FEE_BPS), qty);
@@ -512,7 +441,7 @@ fn malformed_private_frame_is_counted_and_the_fill_recovered() {
     // The order's own push is out; the next push — our first fill — arrives cut.
     std::thread::sleep(Duration::from_millis(200));
     h.faults().malformed_account_frames(1);
-    h.take_through(SPOT, Side::Buy, price, &client_id(id));
+    h.take_through(SPOT, price, &client_id(id));
     let reports = h.reports_until(id, |r| r.kind == ReportKind::Fill && r.leaves_qty.is_zero());
     let fills: Vec<&ExecutionReport> = reports.iter().collect();
     assert_eq!(check_fills(&h.inst(SPOT), qty, &fills, MAKER_FEE_BPS), qty, "every lot once: {reports:?}");
@@ -548,16 +477,6 @@ fn orders_of_unknown_fate_are_queried_before_they_are_declared_either_way() {
     assert_eq!((stats.accepted, stats.cancels), (1, 1), "{stats:?}");
     assert!(stats.reconciliations >= 2 && stats.transport_errors >= 2, "{stats:?}");
     assert_eq!(stats.rejected.get(RejectReason::Other), 1, "{stats:?}");
-}
-
-/// Our clock, `skew_ms` off the wall clock (the simulator's clock is the wall clock).
-#[derive(Debug)]
-struct SkewedClock(i64);
-
-impl qt_core::Clock for SkewedClock {
-    fn now(&self) -> Nanos {
-        Nanos(qt_core::Clock::now(&WallClock).0 + self.0 * 1_000_000)
-    }
 }
 
 #[test]

@@ -17,6 +17,8 @@
 //!   open, keep alive and close it.
 //! - [`rate_limit`]: one limiter fed by a venue's headers or documented weights (a venue is a
 //!   table of rules): paces near a limit, refuses past it, honours `Retry-After`.
+//! - `rest_link`: the REST side a signed-REST gateway shares — client, limiter, clock, the
+//!   sending of one signed request and its resend after a timestamp refusal.
 //! - [`time_sync`]: the venue's clock (an offset estimate from the best of several samples),
 //!   applied to every signed timestamp, re-estimated periodically and after a timestamp reject.
 
@@ -26,6 +28,7 @@ pub(crate) mod http;
 pub(crate) mod order_state;
 pub(crate) mod private_stream;
 pub mod rate_limit;
+pub(crate) mod rest_link;
 pub mod stats;
 pub(crate) mod thread;
 pub mod time_sync;

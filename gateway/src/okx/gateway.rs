@@ -17,9 +17,9 @@ mod stream_events;
 use crate::kit::http::{Endpoint, HttpsClient, Response, TransportError, server_name, tls_config};
 use crate::kit::order_state::{OrderState, QueryReason, ReportsClosed};
 use crate::kit::private_stream::{self, StreamMsg, StreamThreads, WsTarget};
-use crate::kit::rate_limit::{Cost, Decision, RateLimiter};
+use crate::kit::rate_limit::Cost;
+use crate::kit::rest_link::{Req, RestLink, SignedRest, signed_resyncing};
 use crate::kit::thread::{self, Inputs, VenueGateway};
-use crate::kit::time_sync::TimeSync;
 use crate::okx::errors::{CODE_LOGIN_FAILED, GatewayError, is_auth_refusal, is_unknown_order, reject_reason};
 use crate::okx::limits;
 use crate::okx::private_stream::PrivateStream;
@@ -27,8 +27,6 @@ use crate::okx::rest::{OkxKey, api_error, envelope, is_timestamp_reject, item_er
 use crate::okx::server_time::server_time;
 use crate::okx::{GatewayStats, OkxGatewayConfig, VENUE_NAME};
 use qt_core::queue::{Consumer, Producer};
-use qt_core::stats::StatsHandle;
-use qt_core::stats::blocks::GatewayClockStats;
 use qt_core::{
     AccountId, ClientOrderId, Clock as _, ExecutionReport, Instrument, InstrumentId, InstrumentKind, OrderCommand,
     OrderId, OrderRequest, OrderType, RejectReason, ReportKind, Side, TimeInForce, WallClock,
@@ -36,7 +34,7 @@ use qt_core::{
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -81,7 +79,8 @@ pub fn spawn(
     for (i, (account, api_key, secret)) in kit.accounts.iter().enumerate() {
         let key = OkxKey::new(api_key, secret, cfg.passphrase(*account))
             .map_err(|m| GatewayError::Config { venue: VENUE_NAME, problems: vec![m] })?;
-        let mut session = PrivateStream::new(*account, key, target.clone(), kit.clock.clone(), gateway.offset.clone());
+        let mut session =
+            PrivateStream::new(*account, key, target.clone(), kit.clock.clone(), gateway.link.offset.clone());
         let ws = match crate::kit::private_stream::StreamSession::open(&mut session) {
             Ok(ws) => ws,
             Err(reason) => {
@@ -172,13 +171,9 @@ pub(crate) struct Gateway {
     by_inst_id: HashMap<String, usize>,
     accounts: Vec<Account>,
     account_index: HashMap<AccountId, usize>,
-    http: HttpsClient,
     pub(crate) state: OrderState,
-    limits: RateLimiter,
-    time: TimeSync,
-    /// The venue's clock minus ours, shared with the stream threads (their login timestamp).
-    offset: Arc<AtomicI64>,
-    clock_stats: Option<StatsHandle<GatewayClockStats>>,
+    /// The REST client, limits and the venue's clock.
+    pub(crate) link: RestLink,
 }
 
 impl VenueGateway for Gateway {
@@ -198,7 +193,7 @@ impl VenueGateway for Gateway {
     }
 
     fn on_timers(&mut self, now: Instant) -> Result<usize, ReportsClosed> {
-        let synced = self.time.due(now) && self.sync_time(now);
+        let synced = self.link.time.due(now) && self.sync_time(now);
         Ok(usize::from(synced) + self.run_due_reconciles(now)?)
     }
 
@@ -207,14 +202,34 @@ impl VenueGateway for Gateway {
     }
 }
 
-/// One signed request: what [`Gateway::signed`] sends (a GET's `query`, a POST's `body`).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Req<'a> {
-    method: &'static str,
-    path: &'static str,
-    query: &'a str,
-    body: &'a str,
-    cost: Cost,
+impl SignedRest for Gateway {
+    /// Sends a signed request for account `acct` (paced near a limit) and notes the answer's
+    /// rate-limit and timestamp refusals.
+    fn signed(&mut self, acct: usize, req: Req<'_>) -> Result<Response, TransportError> {
+        let Some(account) = self.accounts.get(acct) else {
+            return Err(TransportError { sent: false, timed_out: false, reason: "no such account".into() });
+        };
+        let key = &account.key;
+        let (result, venue_ms) = self.link.send(acct, req, &mut self.state.stats, |http, venue_ms| {
+            send_signed(http, key, req.method, req.path, req.query, req.body, venue_ms)
+        });
+        if let Ok(resp) = &result {
+            self.note_answer(acct, venue_ms, resp);
+        }
+        result
+    }
+
+    fn is_timestamp_reject(resp: &Response) -> bool {
+        is_timestamp_reject(resp)
+    }
+
+    fn resync(&mut self) {
+        self.sync_time(Instant::now());
+    }
+
+    fn describe_clock(&self) -> (&'static str, i64) {
+        ("okx", self.link.time.offset_ms())
+    }
 }
 
 impl Gateway {
@@ -241,106 +256,44 @@ impl Gateway {
             by_inst_id,
             accounts,
             account_index,
-            http,
             state: OrderState::new(kit.venue, reports),
-            limits: RateLimiter::new(limits::RULES, kit.accounts.len()),
-            time: TimeSync::new(kit.clock.clone(), kit.time_sync_every),
-            offset: Arc::new(AtomicI64::new(0)),
-            clock_stats: kit.clock_stats.clone(),
+            link: RestLink::new(kit, http, limits::RULES, "okx", server_time),
         })
     }
 
     // ---- requests ------------------------------------------------------------------------
 
-    /// Estimates the venue's clock (best of several samples); on failure the last estimate
-    /// stays. False when the rate limiter is backing off: the estimate stays due.
-    #[cold]
+    /// Re-estimates the venue's clock ([`RestLink::sync_time`]).
     fn sync_time(&mut self, now: Instant) -> bool {
-        if self.limits.backing_off(now) {
-            return false;
-        }
-        let http = &mut self.http;
-        match self.time.sync(now, || server_time(http)) {
-            Ok(e) => {
-                self.offset.store(e.offset_ms, Ordering::Relaxed);
-                self.state.stats.note_clock(e.offset_ms, self.clock_stats.as_ref());
-                log::debug!("okx gateway: venue clock offset {} ms (round trip {} ms)", e.offset_ms, e.rtt_ms);
-            }
-            Err(e) => log::warn!("okx gateway: venue clock not re-estimated: {e}"),
-        }
-        true
+        self.link.sync_time(now, &mut self.state.stats)
     }
 
     /// Whether a request of `cost` for account `acct` may be sent now.
     fn admit(&mut self, acct: usize, cost: Cost) -> bool {
-        self.limits.check(Instant::now(), acct, self.time.venue_ms(), cost) != Decision::Refuse
+        self.link.admit(acct, cost)
     }
 
-    /// Sends a signed request for account `acct` (paced near a limit) and notes the answer's
-    /// rate-limit refusals and timestamp refusals.
-    pub(crate) fn signed(&mut self, acct: usize, req: Req<'_>) -> Result<Response, TransportError> {
-        if let Decision::Pace(wait) = self.limits.check(Instant::now(), acct, self.time.venue_ms(), req.cost) {
-            std::thread::sleep(wait);
-        }
-        let Some(account) = self.accounts.get(acct) else {
-            return Err(TransportError { sent: false, timed_out: false, reason: "no such account".into() });
-        };
-        let venue_ms = self.time.venue_ms();
-        self.limits.spend(acct, venue_ms, req.cost);
-        let result = send_signed(&mut self.http, &account.key, req.method, req.path, req.query, req.body, venue_ms);
-        match &result {
-            Ok(resp) => self.note_answer(acct, venue_ms, resp),
-            Err(e) => {
-                self.state.stats.transport_errors += 1;
-                log::warn!("okx gateway: {} {}{}: {e}", req.method, self.http.endpoint().url, req.path);
-            }
-        }
-        result
-    }
-
-    /// [`Self::signed`], sent once more after a re-estimate of the venue's clock if the venue
-    /// refused its timestamp (50102, checked before the request is processed; the second try
-    /// carries the same `clOrdId`).
     fn signed_resyncing(&mut self, acct: usize, req: Req<'_>) -> Result<Response, TransportError> {
-        let first = self.signed(acct, req);
-        match &first {
-            Ok(resp) if is_timestamp_reject(resp) => {
-                self.sync_time(Instant::now());
-                let second = self.signed(acct, req);
-                if let Ok(resp) = &second
-                    && is_timestamp_reject(resp)
-                {
-                    log::error!(
-                        "okx gateway: {} {}: the venue refused the timestamp again after a re-sync (offset {} ms): {}",
-                        req.method,
-                        req.path,
-                        self.time.offset_ms(),
-                        resp.body_excerpt()
-                    );
-                }
-                second
-            }
-            _ => first,
-        }
+        signed_resyncing(self, acct, req)
     }
 
+    /// OKX's answers carry no usage headers; 50011 may come with HTTP 200 and no Retry-After:
+    /// back off as for a 429.
     fn note_answer(&mut self, acct: usize, venue_ms: i64, resp: &Response) {
         let code = envelope(resp).map_or(0, |e| e.code_num());
-        // 50011 may come with HTTP 200 and no Retry-After: back off as for a 429.
         let status = if code == crate::okx::errors::CODE_RATE_LIMIT { 429 } else { resp.status };
         let header = |name: &str| resp.header(name).map(str::to_string);
-        if let Some(wait) = self.limits.on_response(Instant::now(), acct, venue_ms, status, header) {
-            self.state.stats.rate_limited += 1;
-            log::warn!("okx gateway: rate limited (HTTP {}, code {code}); not sending for {wait:?}", resp.status);
-        } else if resp.status >= 500 {
-            self.state.stats.transport_errors += 1;
-            log::warn!("okx gateway: HTTP {} from the venue: {}", resp.status, resp.body_excerpt());
-        }
-        self.state.stats.max_used_weight = self.limits.max_used(limits::ORDER_RULE);
-        if code == crate::okx::errors::CODE_TIMESTAMP {
-            self.state.stats.note_timestamp_reject(self.clock_stats.as_ref());
-            self.time.expire();
-        }
+        let timestamp_reject = code == crate::okx::errors::CODE_TIMESTAMP;
+        self.link.note(
+            acct,
+            venue_ms,
+            resp,
+            status,
+            header,
+            (code, timestamp_reject),
+            limits::ORDER_RULE,
+            &mut self.state.stats,
+        );
     }
 
     // ---- commands ------------------------------------------------------------------------

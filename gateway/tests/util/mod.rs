@@ -1,5 +1,5 @@
-//! What the gateway integration tests against the venue simulator share (Binance spot's and
-//! USD-M's): the simulator's market and server, a gateway configuration pointing at it, the
+//! What the gateway integration tests against the venue simulator share (Binance spot's,
+//! USD-M's and OKX's): the simulator's market and server, a gateway configuration pointing at it, the
 //! core's ends of the gateway's rings ([`Ends`], bounded waits), a taker filling our resting
 //! order on the venue's market, fee and fill-sequence checks, and a clock that is off.
 
@@ -227,9 +227,21 @@ pub(crate) fn reports_until(
 /// Buys, as `taker` trading the market directly, everything offered up to `price` until
 /// `ours`' sell order with client id `client_id` is filled.
 pub(crate) fn take_through(market: &Market, ours: AccountId, taker: AccountId, price: Price, client_id: &str) {
+    take_through_on(market, 0, ours, taker, price, client_id);
+}
+
+/// [`take_through`] on the market's symbol `symbol`.
+pub(crate) fn take_through_on(
+    market: &Market,
+    symbol: usize,
+    ours: AccountId,
+    taker: AccountId,
+    price: Price,
+    client_id: &str,
+) {
     let deadline = Instant::now() + WAIT;
     while Instant::now() < deadline {
-        let snap = market.snapshot(0, 1000).unwrap();
+        let snap = market.snapshot(symbol, 1000).unwrap();
         let qty: i64 = snap.asks.iter().filter(|(p, _)| *p <= price).map(|(_, q)| q.units()).sum();
         if qty > 0 {
             let req = ClientOrderRequest {
@@ -240,9 +252,9 @@ pub(crate) fn take_through(market: &Market, ours: AccountId, taker: AccountId, p
                 price: Some(price),
                 qty: Qty::from_units(qty),
             };
-            market.submit(taker, 0, req).unwrap();
+            market.submit(taker, symbol, req).unwrap();
         }
-        let order = market.order(ours, 0, &OrderRef::Client(client_id.to_string())).unwrap();
+        let order = market.order(ours, symbol, &OrderRef::Client(client_id.to_string())).unwrap();
         if order.cum_qty == order.qty {
             return;
         }

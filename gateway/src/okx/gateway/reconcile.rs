@@ -8,8 +8,9 @@
 //! Cold paths: each query blocks the thread for at most the request timeout; allocates.
 
 use super::stream_events::{FillEntry, OrderEntry, Trade};
-use super::{FILLS_PATH, Gateway, ORDER_PATH, Req};
+use super::{FILLS_PATH, Gateway, ORDER_PATH};
 use crate::kit::order_state::{NOT_FOUND_LIMIT, QueryReason, Reconcile, ReportsClosed};
+use crate::kit::rest_link::{Req, SignedRest};
 use crate::okx::errors::CODE_NO_ORDER;
 use crate::okx::limits;
 use crate::okx::rest::envelope;
@@ -18,8 +19,8 @@ use std::time::Instant;
 
 impl Gateway {
     pub(super) fn run_due_reconciles(&mut self, now: Instant) -> Result<usize, ReportsClosed> {
-        let venue_ms = self.time.venue_ms();
-        let due = self.state.due_within_limits(now, &mut self.limits, self.accounts.len(), venue_ms);
+        let venue_ms = self.link.time.venue_ms();
+        let due = self.state.due_within_limits(now, &mut self.link.limits, self.accounts.len(), venue_ms);
         for r in &due {
             self.reconcile(*r)?;
         }
