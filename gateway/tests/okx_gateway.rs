@@ -11,11 +11,9 @@
 
 mod util;
 
-use qt_core::queue::{Consumer, Producer, spsc};
 use qt_core::{
-    ExecutionReport, Instrument, InstrumentId, InstrumentKind, InstrumentSpec, Liquidity, Nanos, Notional,
-    OrderCommand, OrderId, OrderRequest, OrderType, Price, Qty, Rate, RejectReason, ReportKind, Side, StrategyId,
-    TimeInForce, Venue, VenueId,
+    ExecutionReport, Instrument, InstrumentId, InstrumentKind, InstrumentSpec, Liquidity, Notional, OrderCommand,
+    OrderId, OrderType, Price, Qty, Rate, RejectReason, ReportKind, Side, TimeInForce, Venue, VenueId,
 };
 use qt_gateway::kit::config::GatewayConfig;
 use qt_gateway::okx::account::query_account;
@@ -25,12 +23,10 @@ use qt_venue_sim::exchange::matching::FeeSchedule;
 use qt_venue_sim::faults::Faults;
 use qt_venue_sim::market::{AccountConfig, ClientOrderRequest, Market, MarketConfig, OrderRef, SymbolConfig};
 use qt_venue_sim::okx::OkxV5;
-use qt_venue_sim::server::{RunningServer, ServerConfig, VenueSimServer};
+use qt_venue_sim::server::RunningServer;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-use util::{GW, MAKER_FEE_BPS, SkewedClock, TAKER, TAKER_FEE_BPS, WAIT, check_fills};
+use util::{Ends, GW, MAKER_FEE_BPS, SkewedClock, TAKER, TAKER_FEE_BPS, WAIT, check_fills};
 
 const RUN_ID: u32 = 0x5eed_0005;
 const SPOT: InstrumentId = InstrumentId(0);
@@ -93,11 +89,7 @@ fn market() -> Arc<Market> {
 struct Harness {
     server: RunningServer,
     cfg: OkxGatewayConfig,
-    orders: Producer<OrderCommand>,
-    reports: Consumer<ExecutionReport>,
-    stop: Arc<AtomicBool>,
-    gateway: Option<JoinHandle<GatewayStats>>,
-    next_id: u64,
+    ends: Ends,
 }
 
 impl Harness {
@@ -106,16 +98,8 @@ impl Harness {
     }
 
     fn start_with(tweak: impl FnOnce(&mut GatewayConfig)) -> Self {
-        let server = VenueSimServer::start(ServerConfig {
-            market: market(),
-            faults: Faults::new(),
-            protocols: vec![(
-                Arc::new(OkxV5::new().with_passphrase("gw-key", PASSPHRASE)),
-                "127.0.0.1:0".parse().unwrap(),
-            )],
-            ca_file: util::fresh_ca_path("qt-gateway-okx-tests"),
-        })
-        .unwrap();
+        let okx = OkxV5::new().with_passphrase("gw-key", PASSPHRASE);
+        let server = util::start_sim(market(), Arc::new(okx), "qt-gateway-okx-tests");
         let addr = server.addr_of("okx").unwrap();
         let mut kit = GatewayConfig {
             rest_url: format!("https://{addr}"),
@@ -131,11 +115,8 @@ impl Harness {
         };
         tweak(&mut kit);
         let cfg = OkxGatewayConfig { kit, passphrases: vec![(GW, PASSPHRASE.into())] };
-        let (orders, orders_rx) = spsc(64);
-        let (reports_tx, reports) = spsc(1024);
-        let stop = Arc::new(AtomicBool::new(false));
-        let gateway = spawn(cfg.clone(), orders_rx, reports_tx, stop.clone()).unwrap();
-        Self { server, cfg, orders, reports, stop, gateway: Some(gateway), next_id: 1 }
+        let ends = Ends::spawn(|orders, reports, stop| spawn(cfg.clone(), orders, reports, stop).unwrap());
+        Self { server, cfg, ends }
     }
 
     fn market(&self) -> &Market {
@@ -166,22 +147,7 @@ impl Harness {
         qty: Qty,
         reduce_only: bool,
     ) -> OrderId {
-        let order_id = OrderId(self.next_id);
-        self.next_id += 1;
-        let request = OrderRequest {
-            account: GW,
-            strategy: StrategyId(0),
-            instrument,
-            side,
-            order_type,
-            tif,
-            price,
-            qty,
-            reduce_only,
-            stop_price: None,
-        };
-        self.orders.push(OrderCommand::New { order_id, request, sent_local_ns: Nanos(0) }).unwrap();
-        order_id
+        self.ends.send_on(instrument, side, order_type, tif, price, qty, reduce_only)
     }
 
     fn limit(&mut self, instrument: InstrumentId, side: Side, tif: TimeInForce, price: Price, qty: Qty) -> OrderId {
@@ -189,15 +155,15 @@ impl Harness {
     }
 
     fn send_cancel(&mut self, order_id: OrderId, instrument: InstrumentId) {
-        self.orders.push(OrderCommand::Cancel { order_id, account: GW, instrument }).unwrap();
+        self.ends.cancel_on(order_id, instrument);
     }
 
     fn next_report(&mut self, timeout: Duration) -> Option<ExecutionReport> {
-        util::next_report(&mut self.reports, timeout)
+        self.ends.next_report(timeout)
     }
 
     fn reports_until(&mut self, order_id: OrderId, done: impl Fn(&ExecutionReport) -> bool) -> Vec<ExecutionReport> {
-        util::reports_until(&mut self.reports, order_id, done)
+        self.ends.reports_until(order_id, done)
     }
 
     /// Buys, as the taker, everything offered up to `price` until our sell `client_id` on
@@ -207,17 +173,7 @@ impl Harness {
     }
 
     fn stop(mut self) -> GatewayStats {
-        self.stop.store(true, Ordering::SeqCst);
-        self.gateway.take().unwrap().join().unwrap()
-    }
-}
-
-impl Drop for Harness {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(g) = self.gateway.take() {
-            let _ = g.join();
-        }
+        self.ends.stop()
     }
 }
 
@@ -303,7 +259,7 @@ fn cancel_all_lists_pending_orders_and_cancels_them_in_batches() {
         qty: q,
     };
     h.market().submit(TAKER, 0, other).unwrap();
-    h.orders.push(OrderCommand::CancelAll { account: GW, instrument: Some(SPOT) }).unwrap();
+    h.ends.orders.push(OrderCommand::CancelAll { account: GW, instrument: Some(SPOT) }).unwrap();
     let mut canceled = Vec::new();
     let deadline = Instant::now() + WAIT;
     while canceled.len() < ids.len() && Instant::now() < deadline {

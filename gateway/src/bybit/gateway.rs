@@ -17,7 +17,7 @@ mod stream_events;
 use crate::bybit::errors::{GatewayError, is_auth_refusal, is_unknown_order, reject_reason};
 use crate::bybit::limits;
 use crate::bybit::private_stream::PrivateStream;
-use crate::bybit::rest::{BybitKey, api_error, envelope, is_timestamp_reject, send_signed, venue_order_id};
+use crate::bybit::rest::{BybitKey, api_error, envelope, is_timestamp_reject, venue_order_id};
 use crate::bybit::server_time::server_time;
 use crate::bybit::{BybitGatewayConfig, GatewayStats, VENUE_NAME};
 use crate::kit::http::{Endpoint, HttpsClient, Response, TransportError, server_name, tls_config};
@@ -26,6 +26,7 @@ use crate::kit::private_stream::{self, StreamMsg, StreamThreads, WsTarget};
 use crate::kit::rate_limit::Cost;
 use crate::kit::rest_link::{Req, RestLink, SignedRest, signed_resyncing};
 use crate::kit::thread::{self, Inputs, VenueGateway};
+use crate::sign::RequestSigner;
 use qt_core::queue::{Consumer, Producer};
 use qt_core::{
     AccountId, ClientOrderId, Clock as _, ExecutionReport, Instrument, InstrumentId, InstrumentKind, Nanos,
@@ -222,32 +223,23 @@ impl VenueGateway for Gateway {
 }
 
 impl SignedRest for Gateway {
-    /// Sends a signed request for account `acct` (paced near a limit) and notes the answer's
-    /// rate-limit headers and timestamp refusals.
-    fn signed(&mut self, acct: usize, req: Req<'_>) -> Result<Response, TransportError> {
-        let Some(account) = self.accounts.get(acct) else {
-            return Err(TransportError { sent: false, timed_out: false, reason: "no such account".into() });
-        };
-        let key = &account.key;
-        let (result, venue_ms) = self.link.send(acct, req, &mut self.state.stats, |http, venue_ms| {
-            send_signed(http, key, req.method, req.path, req.query, req.body, venue_ms)
-        });
-        if let Ok(resp) = &result {
-            self.note_answer(acct, venue_ms, resp, req.path == CREATE_PATH);
-        }
-        result
+    const VENUE: &'static str = "bybit";
+
+    fn parts(&mut self, acct: usize) -> Option<(&mut RestLink, &mut GatewayStats, &dyn RequestSigner)> {
+        let signer = self.accounts.get(acct)?.key.signer();
+        Some((&mut self.link, &mut self.state.stats, signer))
+    }
+
+    fn link_stats(&mut self) -> (&mut RestLink, &mut GatewayStats) {
+        (&mut self.link, &mut self.state.stats)
+    }
+
+    fn note_answer(&mut self, acct: usize, venue_ms: i64, resp: &Response, req: Req<'_>) {
+        Gateway::note_answer(self, acct, venue_ms, resp, req);
     }
 
     fn is_timestamp_reject(resp: &Response) -> bool {
         is_timestamp_reject(resp)
-    }
-
-    fn resync(&mut self) {
-        self.sync_time(Instant::now());
-    }
-
-    fn describe_clock(&self) -> (&'static str, i64) {
-        ("bybit", self.link.time.offset_ms())
     }
 }
 
@@ -280,11 +272,6 @@ impl Gateway {
 
     // ---- requests ------------------------------------------------------------------------
 
-    /// Re-estimates the venue's clock ([`RestLink::sync_time`]).
-    fn sync_time(&mut self, now: Instant) -> bool {
-        self.link.sync_time(now, &mut self.state.stats)
-    }
-
     /// Whether a request of `cost` for account `acct` may be sent now.
     fn admit(&mut self, acct: usize, cost: Cost) -> bool {
         self.link.admit(acct, cost)
@@ -294,7 +281,8 @@ impl Gateway {
         signed_resyncing(self, acct, req)
     }
 
-    fn note_answer(&mut self, acct: usize, venue_ms: i64, resp: &Response, order_entry: bool) {
+    fn note_answer(&mut self, acct: usize, venue_ms: i64, resp: &Response, req: Req<'_>) {
+        let order_entry = req.path == CREATE_PATH;
         let used = limits::used_from_headers(resp.header("x-bapi-limit"), resp.header("x-bapi-limit-status"));
         let (code, _) = api_error(resp);
         // 10006 arrives with HTTP 200 and no Retry-After: back off as for a 429.

@@ -466,6 +466,42 @@ impl OrderState {
         self.emit(r)
     }
 
+    /// The kit's bookkeeping of a private stream's connect or drop (`event`; a frame is not
+    /// one) for `account` (its index `index` in the gateway's table, for the log): a reconnect
+    /// is counted and the account's live orders are due for a query at once — `true`: run the
+    /// due queries now, before the next command (the stream is subscribed again before it says
+    /// it is connected, so a query now cannot miss an event); a drop holds the account's new
+    /// orders until then.
+    pub(crate) fn on_stream_status(
+        &mut self,
+        account: Option<AccountId>,
+        index: usize,
+        event: &crate::kit::private_stream::StreamEvent,
+        venue: &str,
+    ) -> bool {
+        use crate::kit::private_stream::StreamEvent;
+        match event {
+            StreamEvent::Connected { reconnect: true } => {
+                self.stats.reconnects += 1;
+                if let Some(id) = account {
+                    self.reconnected(id, Duration::ZERO);
+                }
+                true
+            }
+            StreamEvent::Disconnected { reason } => {
+                log::warn!(
+                    "{venue} gateway: private stream of account #{index} dropped: {reason}; its new orders are held \
+                     until it is back and its live orders are reconciled"
+                );
+                if let Some(id) = account {
+                    self.hold(id);
+                }
+                false
+            }
+            StreamEvent::Connected { reconnect: false } | StreamEvent::Frame(_) => false,
+        }
+    }
+
     /// Moves live order `order_id` on `inst` to what the venue says of it — in a push, or in a
     /// query's answer when `queried` — and reports what changed: accepted once it is shown to
     /// exist; a partial fill beyond what was reported queried shortly (a push: its trades may

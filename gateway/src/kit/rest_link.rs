@@ -13,6 +13,7 @@ use crate::kit::http::{HttpsClient, Response, TransportError};
 use crate::kit::rate_limit::{Cost, Decision, LimitRule, RateLimiter};
 use crate::kit::stats::GatewayStats;
 use crate::kit::time_sync::TimeSync;
+use crate::sign::{RequestSigner, RestRequest};
 use qt_core::stats::StatsHandle;
 use qt_core::stats::blocks::GatewayClockStats;
 use std::sync::Arc;
@@ -148,16 +149,64 @@ impl RestLink {
     }
 }
 
-/// A gateway that sends signed requests over a [`RestLink`].
+/// Sends `method` `path` signed by `signer` at venue time `venue_ms` (the timestamp each venue's
+/// signer turns into its own form): a GET with `query`, a POST with the JSON `body`. A signing
+/// failure (never expected: the credentials were validated) is a transport error that was not
+/// sent.
+pub(crate) fn send_signed(
+    http: &mut HttpsClient,
+    signer: &dyn RequestSigner,
+    method: &str,
+    path: &str,
+    query: &str,
+    body: &str,
+    venue_ms: i64,
+) -> Result<Response, TransportError> {
+    let ts = venue_ms.max(0).to_string();
+    let req = RestRequest { timestamp: &ts, method, path, query, body };
+    let signed = signer.sign_rest(&req).map_err(|e| TransportError {
+        sent: false,
+        timed_out: false,
+        reason: format!("signing: {e}"),
+    })?;
+    let headers: Vec<(&str, &str)> = signed.headers.iter().map(|(k, v)| (*k, v.expose())).collect();
+    http.request_with_body(method, path, query, &headers, body.as_bytes())
+}
+
+/// A gateway that sends signed requests over a [`RestLink`]: it gives its parts and reads its
+/// venue's answers; sending, pacing and the resend after a timestamp refusal are the kit's.
 pub(crate) trait SignedRest {
-    /// Sends one signed request for account `acct`.
-    fn signed(&mut self, acct: usize, req: Req<'_>) -> Result<Response, TransportError>;
+    /// The venue's name in logs.
+    const VENUE: &'static str;
+    /// The link, the stats, and account `acct`'s signer (`None`: no such account).
+    fn parts(&mut self, acct: usize) -> Option<(&mut RestLink, &mut GatewayStats, &dyn RequestSigner)>;
+    /// The link and the stats.
+    fn link_stats(&mut self) -> (&mut RestLink, &mut GatewayStats);
+    /// Learns from the answer to `req` (signed at `venue_ms`): its limits, a refused timestamp
+    /// ([`RestLink::note`]).
+    fn note_answer(&mut self, acct: usize, venue_ms: i64, resp: &Response, req: Req<'_>);
     /// Whether the venue refused the request's timestamp (checked before anything is done).
     fn is_timestamp_reject(resp: &Response) -> bool;
-    /// Re-estimates the venue's clock now.
-    fn resync(&mut self);
-    /// The venue's name and the current clock offset, for the log.
-    fn describe_clock(&self) -> (&'static str, i64);
+
+    /// Sends a signed request for account `acct` (paced near a limit) and notes the answer.
+    fn signed(&mut self, acct: usize, req: Req<'_>) -> Result<Response, TransportError> {
+        let Some((link, stats, signer)) = self.parts(acct) else {
+            return Err(TransportError { sent: false, timed_out: false, reason: "no such account".into() });
+        };
+        let (result, venue_ms) = link.send(acct, req, stats, |http, venue_ms| {
+            send_signed(http, signer, req.method, req.path, req.query, req.body, venue_ms)
+        });
+        if let Ok(resp) = &result {
+            self.note_answer(acct, venue_ms, resp, req);
+        }
+        result
+    }
+
+    /// Re-estimates the venue's clock ([`RestLink::sync_time`]).
+    fn sync_time(&mut self, now: Instant) -> bool {
+        let (link, stats) = self.link_stats();
+        link.sync_time(now, stats)
+    }
 }
 
 /// [`SignedRest::signed`], sent once more after a re-estimate of the venue's clock if the venue
@@ -170,15 +219,16 @@ pub(crate) fn signed_resyncing<G: SignedRest>(
     let first = g.signed(acct, req);
     match &first {
         Ok(resp) if G::is_timestamp_reject(resp) => {
-            g.resync();
+            g.sync_time(Instant::now());
             let second = g.signed(acct, req);
             if let Ok(resp) = &second
                 && G::is_timestamp_reject(resp)
             {
-                let (venue, offset) = g.describe_clock();
+                let offset = g.link_stats().0.time.offset_ms();
                 log::error!(
-                    "{venue} gateway: {} {}: the venue refused the timestamp again after a re-sync (offset {offset} \
+                    "{} gateway: {} {}: the venue refused the timestamp again after a re-sync (offset {offset} \
                      ms): {}",
+                    G::VENUE,
                     req.method,
                     req.path,
                     resp.body_excerpt()

@@ -23,9 +23,10 @@ use crate::kit::thread::{self, Inputs, VenueGateway};
 use crate::okx::errors::{CODE_LOGIN_FAILED, GatewayError, is_auth_refusal, is_unknown_order, reject_reason};
 use crate::okx::limits;
 use crate::okx::private_stream::PrivateStream;
-use crate::okx::rest::{OkxKey, api_error, envelope, is_timestamp_reject, item_error, send_signed, venue_order_id};
+use crate::okx::rest::{OkxKey, api_error, envelope, is_timestamp_reject, item_error, venue_order_id};
 use crate::okx::server_time::server_time;
 use crate::okx::{GatewayStats, OkxGatewayConfig, VENUE_NAME};
+use crate::sign::RequestSigner;
 use qt_core::queue::{Consumer, Producer};
 use qt_core::{
     AccountId, ClientOrderId, Clock as _, ExecutionReport, Instrument, InstrumentId, InstrumentKind, OrderCommand,
@@ -203,32 +204,23 @@ impl VenueGateway for Gateway {
 }
 
 impl SignedRest for Gateway {
-    /// Sends a signed request for account `acct` (paced near a limit) and notes the answer's
-    /// rate-limit and timestamp refusals.
-    fn signed(&mut self, acct: usize, req: Req<'_>) -> Result<Response, TransportError> {
-        let Some(account) = self.accounts.get(acct) else {
-            return Err(TransportError { sent: false, timed_out: false, reason: "no such account".into() });
-        };
-        let key = &account.key;
-        let (result, venue_ms) = self.link.send(acct, req, &mut self.state.stats, |http, venue_ms| {
-            send_signed(http, key, req.method, req.path, req.query, req.body, venue_ms)
-        });
-        if let Ok(resp) = &result {
-            self.note_answer(acct, venue_ms, resp);
-        }
-        result
+    const VENUE: &'static str = "okx";
+
+    fn parts(&mut self, acct: usize) -> Option<(&mut RestLink, &mut GatewayStats, &dyn RequestSigner)> {
+        let signer = self.accounts.get(acct)?.key.signer();
+        Some((&mut self.link, &mut self.state.stats, signer))
+    }
+
+    fn link_stats(&mut self) -> (&mut RestLink, &mut GatewayStats) {
+        (&mut self.link, &mut self.state.stats)
+    }
+
+    fn note_answer(&mut self, acct: usize, venue_ms: i64, resp: &Response, req: Req<'_>) {
+        Gateway::note_answer(self, acct, venue_ms, resp, req);
     }
 
     fn is_timestamp_reject(resp: &Response) -> bool {
         is_timestamp_reject(resp)
-    }
-
-    fn resync(&mut self) {
-        self.sync_time(Instant::now());
-    }
-
-    fn describe_clock(&self) -> (&'static str, i64) {
-        ("okx", self.link.time.offset_ms())
     }
 }
 
@@ -263,11 +255,6 @@ impl Gateway {
 
     // ---- requests ------------------------------------------------------------------------
 
-    /// Re-estimates the venue's clock ([`RestLink::sync_time`]).
-    fn sync_time(&mut self, now: Instant) -> bool {
-        self.link.sync_time(now, &mut self.state.stats)
-    }
-
     /// Whether a request of `cost` for account `acct` may be sent now.
     fn admit(&mut self, acct: usize, cost: Cost) -> bool {
         self.link.admit(acct, cost)
@@ -279,7 +266,7 @@ impl Gateway {
 
     /// OKX's answers carry no usage headers; 50011 may come with HTTP 200 and no Retry-After:
     /// back off as for a 429.
-    fn note_answer(&mut self, acct: usize, venue_ms: i64, resp: &Response) {
+    fn note_answer(&mut self, acct: usize, venue_ms: i64, resp: &Response, _req: Req<'_>) {
         let code = envelope(resp).map_or(0, |e| e.code_num());
         let status = if code == crate::okx::errors::CODE_RATE_LIMIT { 429 } else { resp.status };
         let header = |name: &str| resp.header(name).map(str::to_string);

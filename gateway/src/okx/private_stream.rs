@@ -10,7 +10,6 @@
 //! `open` runs on the caller of [`crate::okx::spawn`] first, then on the account's stream thread
 //! (`qt-gw-okx-ps<N>`) to reconnect. Allocates per frame.
 
-use crate::kit::http::is_timeout;
 use crate::kit::private_stream::{self, FrameAction, StreamSession, Ws, WsTarget};
 use crate::okx::rest::OkxKey;
 use qt_core::{AccountId, Clock};
@@ -18,7 +17,6 @@ use serde::Deserialize;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
-use tungstenite::Message;
 
 /// The private stream's path.
 pub(crate) const PRIVATE_PATH: &str = "/ws/v5/private";
@@ -64,29 +62,14 @@ impl PrivateStream {
     }
 }
 
-/// Sends `text` and reads until the `event` answer `want` (or an `error`), within `timeout`.
+/// Sends `text` and reads until the `event` answer `want` or an `error`
+/// ([`private_stream::exchange`]).
 fn exchange(ws: &mut Ws, text: String, want: &str, timeout: Duration) -> Result<(), String> {
-    ws.send(Message::text(text)).map_err(|e| format!("sending {want}: {e}"))?;
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        match ws.read() {
-            Ok(Message::Text(t)) => {
-                if let Ok(a) = serde_json::from_str::<EventAnswer>(t.as_str()) {
-                    if a.event == want {
-                        return Ok(());
-                    }
-                    if a.event == "error" {
-                        return Err(format!("{want} refused: {} {}", a.code, a.msg));
-                    }
-                }
-            }
-            Ok(Message::Close(f)) => return Err(format!("closed during {want}: {f:?}")),
-            Ok(_) => {}
-            Err(tungstenite::Error::Io(e)) if is_timeout(&e) => {}
-            Err(e) => return Err(format!("during {want}: {e}")),
-        }
-    }
-    Err(format!("no answer to {want} within {timeout:?}"))
+    private_stream::exchange(ws, text, want, timeout, |t| match serde_json::from_str::<EventAnswer>(t) {
+        Ok(a) if a.event == want => Some(Ok(())),
+        Ok(a) if a.event == "error" => Some(Err(format!("{want} refused: {} {}", a.code, a.msg))),
+        _ => None,
+    })
 }
 
 impl StreamSession for PrivateStream {

@@ -7,7 +7,7 @@
 
 use crate::kit::http::{HttpsClient, Response, TransportError};
 use crate::sign::okx::OkxSigner;
-use crate::sign::{Credentials, RequestSigner, RestRequest, Secret};
+use crate::sign::{Credentials, RequestSigner, Secret};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -18,6 +18,11 @@ pub(crate) struct OkxKey {
 }
 
 impl OkxKey {
+    /// The signer, as the kit sends with it.
+    pub(crate) fn signer(&self) -> &dyn RequestSigner {
+        &self.signer
+    }
+
     /// A signer of `key` / `secret` / `passphrase`; an empty passphrase is refused (the
     /// configuration is validated before).
     pub(crate) fn new(key: &str, secret: &str, passphrase: &str) -> Result<Self, String> {
@@ -37,9 +42,8 @@ impl OkxKey {
     }
 }
 
-/// Sends `method` `path` signed at venue time `venue_ms`: a GET with `query`, a POST with the
-/// JSON `body`. A signing failure (never expected: the credentials were validated) is a
-/// transport error that was not sent.
+/// Sends `method` `path` signed with `key` at venue time `venue_ms`
+/// ([`crate::kit::rest_link::send_signed`]).
 pub(crate) fn send_signed(
     http: &mut HttpsClient,
     key: &OkxKey,
@@ -49,15 +53,7 @@ pub(crate) fn send_signed(
     body: &str,
     venue_ms: i64,
 ) -> Result<Response, TransportError> {
-    let ts = venue_ms.max(0).to_string();
-    let req = RestRequest { timestamp: &ts, method, path, query, body };
-    let signed = key.signer.sign_rest(&req).map_err(|e| TransportError {
-        sent: false,
-        timed_out: false,
-        reason: format!("signing: {e}"),
-    })?;
-    let headers: Vec<(&str, &str)> = signed.headers.iter().map(|(k, v)| (*k, v.expose())).collect();
-    http.request_with_body(method, path, query, &headers, body.as_bytes())
+    crate::kit::rest_link::send_signed(http, key.signer(), method, path, query, body, venue_ms)
 }
 
 /// OKX's answer envelope (the fields used).

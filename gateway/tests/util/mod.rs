@@ -115,9 +115,23 @@ impl Ends {
     }
 
     /// Sends a new order of [`GW`] on instrument 0; returns its id.
-    #[allow(clippy::too_many_arguments, reason = "the fields of an order")]
     pub(crate) fn send(
         &mut self,
+        side: Side,
+        order_type: OrderType,
+        tif: TimeInForce,
+        price: Price,
+        qty: Qty,
+        reduce_only: bool,
+    ) -> OrderId {
+        self.send_on(InstrumentId(0), side, order_type, tif, price, qty, reduce_only)
+    }
+
+    /// Sends a new order of [`GW`] on `instrument`; returns its id.
+    #[allow(clippy::too_many_arguments, reason = "the fields of an order")]
+    pub(crate) fn send_on(
+        &mut self,
+        instrument: InstrumentId,
         side: Side,
         order_type: OrderType,
         tif: TimeInForce,
@@ -130,7 +144,7 @@ impl Ends {
         let request = OrderRequest {
             account: GW,
             strategy: StrategyId(0),
-            instrument: InstrumentId(0),
+            instrument,
             side,
             order_type,
             tif,
@@ -145,7 +159,12 @@ impl Ends {
 
     /// Sends a cancel of `order_id`.
     pub(crate) fn cancel(&mut self, order_id: OrderId) {
-        self.orders.push(OrderCommand::Cancel { order_id, account: GW, instrument: InstrumentId(0) }).unwrap();
+        self.cancel_on(order_id, InstrumentId(0));
+    }
+
+    /// Sends a cancel of `order_id` on `instrument`.
+    pub(crate) fn cancel_on(&mut self, order_id: OrderId, instrument: InstrumentId) {
+        self.orders.push(OrderCommand::Cancel { order_id, account: GW, instrument }).unwrap();
     }
 
     /// The next report within `timeout`.

@@ -73,29 +73,14 @@ fn time_of(text: Option<&str>) -> Nanos {
 
 impl Gateway {
     pub(super) fn on_stream(&mut self, msg: StreamMsg) -> Result<(), ReportsClosed> {
-        match msg.event {
-            StreamEvent::Connected { reconnect: false } => Ok(()),
-            StreamEvent::Connected { reconnect: true } => {
-                // Subscribed before `open` returned: a query now cannot miss an event.
-                self.state.stats.reconnects += 1;
-                if let Some(id) = self.accounts.get(msg.account).map(|a| a.id) {
-                    self.state.reconnected(id, Duration::ZERO);
-                }
-                self.run_due_reconciles(Instant::now()).map(|_| ())
-            }
-            StreamEvent::Disconnected { reason } => {
-                log::warn!(
-                    "bybit gateway: private stream of account #{} dropped: {reason}; its new orders are held until it \
-                     is back and its live orders are reconciled",
-                    msg.account
-                );
-                if let Some(id) = self.accounts.get(msg.account).map(|a| a.id) {
-                    self.state.hold(id);
-                }
-                Ok(())
-            }
-            StreamEvent::Frame(text) => self.on_frame(msg.account, &text),
+        if let StreamEvent::Frame(text) = &msg.event {
+            return self.on_frame(msg.account, text);
         }
+        let id = self.accounts.get(msg.account).map(|a| a.id);
+        if self.state.on_stream_status(id, msg.account, &msg.event, "bybit") {
+            self.run_due_reconciles(Instant::now())?;
+        }
+        Ok(())
     }
 
     #[cold]
