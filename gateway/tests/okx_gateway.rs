@@ -114,7 +114,7 @@ impl Harness {
             ..GatewayConfig::default()
         };
         tweak(&mut kit);
-        let cfg = OkxGatewayConfig { kit, passphrases: vec![(GW, PASSPHRASE.into())] };
+        let cfg = OkxGatewayConfig { passphrases: vec![(GW, PASSPHRASE.into())], ..kit };
         let ends = Ends::spawn(|orders, reports, stop| spawn(cfg.clone(), orders, reports, stop).unwrap());
         Self { server, cfg, ends }
     }
@@ -476,7 +476,7 @@ fn account_query_returns_balances_and_the_swap_position() {
     assert_eq!(snap[0].positions[0].size, Notional::parse(inst.qty_text(filled).as_str()).unwrap());
     // A wrong secret, or a wrong passphrase, is refused as the account's credentials.
     let mut bad = h.cfg.clone();
-    bad.kit.accounts[0].2 = "wrong".into();
+    bad.accounts[0].2 = "wrong".into();
     assert!(query_account(&bad).unwrap_err().is_auth_rejected());
     let mut bad = h.cfg.clone();
     bad.passphrases[0].1 = "wrong".into();

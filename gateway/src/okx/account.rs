@@ -69,20 +69,19 @@ pub fn parse_positions(data: &[Value]) -> Result<Vec<Position>, String> {
     Ok(out)
 }
 
-/// Queries every account of `cfg` (signed with its key), in `cfg.kit.accounts` order.
+/// Queries every account of `cfg` (signed with its key), in `cfg.accounts` order.
 pub fn query_account(cfg: &OkxGatewayConfig) -> Result<Vec<AccountSnapshot>, GatewayError> {
     let (rest, _) = validate(cfg)?;
-    let kit = &cfg.kit;
-    let tls = tls_config(kit.ca_file.as_deref())?;
-    let name = server_name(&rest, kit.server_name.as_deref())
+    let tls = tls_config(cfg.ca_file.as_deref())?;
+    let name = server_name(&rest, cfg.server_name.as_deref())
         .map_err(|m| GatewayError::Config { venue: VENUE_NAME, problems: vec![format!("server_name: {m}")] })?;
     let base = rest.url.clone();
-    let mut http = HttpsClient::new(rest, name, tls, kit.request_timeout);
-    let time = synced_clock(kit, &mut http);
-    let swaps = kit.instruments.iter().any(|i| i.kind() == InstrumentKind::LinearPerpetual);
-    let mut out = Vec::with_capacity(kit.accounts.len());
-    for (account, api_key, secret) in &kit.accounts {
-        let key = OkxKey::new(api_key, secret, cfg.passphrase(*account))
+    let mut http = HttpsClient::new(rest, name, tls, cfg.request_timeout);
+    let time = synced_clock(cfg, &mut http);
+    let swaps = cfg.instruments.iter().any(|i| i.kind() == InstrumentKind::LinearPerpetual);
+    let mut out = Vec::with_capacity(cfg.accounts.len());
+    for (account, api_key, secret) in &cfg.accounts {
+        let key = OkxKey::new(api_key, secret, crate::okx::passphrase(cfg, *account))
             .map_err(|m| GatewayError::Config { venue: VENUE_NAME, problems: vec![m] })?;
         let mut get = |path: &'static str, query: &str| -> Result<Vec<Value>, GatewayError> {
             let url = format!("{base}{path}");

@@ -61,15 +61,14 @@ pub fn spawn(
     stop: Arc<AtomicBool>,
 ) -> Result<JoinHandle<GatewayStats>, GatewayError> {
     let (rest, ws) = validate(&cfg)?;
-    let kit = &cfg.kit;
-    let tls = tls_config(kit.ca_file.as_deref())?;
+    let tls = tls_config(cfg.ca_file.as_deref())?;
     let config_error =
         |m: String| GatewayError::Config { venue: VENUE_NAME, problems: vec![format!("server_name: {m}")] };
-    let rest_name = server_name(&rest, kit.server_name.as_deref()).map_err(config_error)?;
-    let ws_name = server_name(&ws, kit.server_name.as_deref()).map_err(config_error)?;
+    let rest_name = server_name(&rest, cfg.server_name.as_deref()).map_err(config_error)?;
+    let ws_name = server_name(&ws, cfg.server_name.as_deref()).map_err(config_error)?;
     let ws_url = ws.url.clone();
-    let target = WsTarget { endpoint: ws, name: ws_name, tls: tls.clone(), timeout: kit.request_timeout };
-    let http = HttpsClient::new(rest, rest_name, tls, kit.request_timeout);
+    let target = WsTarget { endpoint: ws, name: ws_name, tls: tls.clone(), timeout: cfg.request_timeout };
+    let http = HttpsClient::new(rest, rest_name, tls, cfg.request_timeout);
 
     // The venue's clock first: the login's timestamp and every signature use it.
     let mut gateway = Gateway::new(&cfg, http, reports)?;
@@ -77,11 +76,11 @@ pub fn spawn(
 
     let (tx, rx) = private_stream::channel();
     let mut streams = StreamThreads::new();
-    for (i, (account, api_key, secret)) in kit.accounts.iter().enumerate() {
-        let key = OkxKey::new(api_key, secret, cfg.passphrase(*account))
+    for (i, (account, api_key, secret)) in cfg.accounts.iter().enumerate() {
+        let key = OkxKey::new(api_key, secret, crate::okx::passphrase(&cfg, *account))
             .map_err(|m| GatewayError::Config { venue: VENUE_NAME, problems: vec![m] })?;
         let mut session =
-            PrivateStream::new(*account, key, target.clone(), kit.clock.clone(), gateway.link.offset.clone());
+            PrivateStream::new(*account, key, target.clone(), cfg.clock.clone(), gateway.link.offset.clone());
         let ws = match crate::kit::private_stream::StreamSession::open(&mut session) {
             Ok(ws) => ws,
             Err(reason) => {
@@ -130,8 +129,8 @@ fn is_inst_id(s: &str) -> bool {
 /// returns the parsed REST and WebSocket endpoints.
 pub(crate) fn validate(cfg: &OkxGatewayConfig) -> Result<(Endpoint, Endpoint), GatewayError> {
     let mut problems = Vec::new();
-    let endpoints = cfg.kit.problems(&mut problems);
-    for (i, inst) in cfg.kit.instruments.iter().enumerate() {
+    let endpoints = cfg.problems(&mut problems);
+    for (i, inst) in cfg.instruments.iter().enumerate() {
         let sym = inst.symbol();
         if !matches!(inst.kind(), InstrumentKind::Spot | InstrumentKind::LinearPerpetual) {
             problems.push(format!("instruments[{i}]: {sym:?} is {:?}; OKX trades spot and SWAP here", inst.kind()));
@@ -139,12 +138,12 @@ pub(crate) fn validate(cfg: &OkxGatewayConfig) -> Result<(Endpoint, Endpoint), G
         if !is_inst_id(sym) {
             problems.push(format!("instruments[{i}].symbol: {sym:?} is not an OKX instId (BTC-USDT, BTC-USDT-SWAP)"));
         }
-        if cfg.kit.instruments[..i].iter().any(|o| o.symbol() == sym) {
+        if cfg.instruments[..i].iter().any(|o| o.symbol() == sym) {
             problems.push(format!("instruments[{i}].symbol: {sym:?} appears twice"));
         }
     }
-    for (account, _, _) in &cfg.kit.accounts {
-        if cfg.passphrase(*account).is_empty() {
+    for (account, _, _) in &cfg.accounts {
+        if crate::okx::passphrase(cfg, *account).is_empty() {
             problems.push(format!("passphrases: account {account} has none (OKX keys need their passphrase)"));
         }
     }
@@ -230,26 +229,25 @@ impl Gateway {
         http: HttpsClient,
         reports: Producer<ExecutionReport>,
     ) -> Result<Self, GatewayError> {
-        let kit = &cfg.kit;
-        let instruments = kit.instruments.clone();
+        let instruments = cfg.instruments.clone();
         let by_id = instruments.iter().enumerate().map(|(i, inst)| (inst.id(), i)).collect();
         let by_inst_id = instruments.iter().enumerate().map(|(i, inst)| (inst.symbol().to_string(), i)).collect();
         let mut accounts = Vec::new();
-        for (id, key, secret) in &kit.accounts {
-            let key = OkxKey::new(key, secret, cfg.passphrase(*id))
+        for (id, key, secret) in &cfg.accounts {
+            let key = OkxKey::new(key, secret, crate::okx::passphrase(cfg, *id))
                 .map_err(|m| GatewayError::Config { venue: VENUE_NAME, problems: vec![m] })?;
             accounts.push(Account { id: *id, key });
         }
         let account_index = accounts.iter().enumerate().map(|(i, a)| (a.id, i)).collect();
         Ok(Self {
-            run_id: kit.run_id,
+            run_id: cfg.run_id,
             instruments,
             by_id,
             by_inst_id,
             accounts,
             account_index,
-            state: OrderState::new(kit.venue, reports),
-            link: RestLink::new(kit, http, limits::RULES, "okx", server_time),
+            state: OrderState::new(cfg.venue, reports),
+            link: RestLink::new(cfg, http, limits::RULES, "okx", server_time),
         })
     }
 
@@ -530,7 +528,7 @@ mod tests {
             run_id: RUN,
             ..GatewayConfig::default()
         };
-        let cfg = OkxGatewayConfig { kit, passphrases: vec![(AccountId(0), "p".into())] };
+        let cfg = OkxGatewayConfig { passphrases: vec![(AccountId(0), "p".into())], ..kit };
         // Never contacted: these tests feed frames only (queries are scheduled, not run).
         let endpoint = Endpoint::parse("https://127.0.0.1:1", &["https"]).unwrap();
         let name = server_name(&endpoint, None).unwrap();

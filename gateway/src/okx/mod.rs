@@ -72,26 +72,11 @@ pub const PRODUCTION_REST_URL: &str = "https://www.okx.com";
 pub const PRODUCTION_WS_URL: &str = "wss://ws.okx.com:8443";
 
 /// Everything the OKX gateway needs: the kit's [`GatewayConfig`](crate::kit::config::GatewayConfig)
-/// and each account's API passphrase (OKX keys are a key, a secret and a passphrase).
-#[derive(Clone, Default)]
-pub struct OkxGatewayConfig {
-    /// Where, what, whose keys ([`PRODUCTION_REST_URL`] / [`PRODUCTION_WS_URL`] for the venue).
-    pub kit: crate::kit::config::GatewayConfig,
-    /// `(account, passphrase)`, one per account of `kit.accounts`.
-    pub passphrases: Vec<(AccountId, String)>,
-}
+/// with each account's API passphrase in `passphrases` (OKX keys are a key, a secret and a
+/// passphrase); [`PRODUCTION_REST_URL`] / [`PRODUCTION_WS_URL`] for the real venue.
+pub type OkxGatewayConfig = crate::kit::config::GatewayConfig;
 
-impl std::fmt::Debug for OkxGatewayConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Passphrases stay out of logs, as the kit keeps keys and secrets out.
-        let with: Vec<AccountId> = self.passphrases.iter().map(|(a, _)| *a).collect();
-        f.debug_struct("OkxGatewayConfig").field("kit", &self.kit).field("passphrases_for", &with).finish()
-    }
-}
-
-impl OkxGatewayConfig {
-    /// The passphrase of `account` (empty when none is configured: validation says so).
-    pub(crate) fn passphrase(&self, account: AccountId) -> &str {
-        self.passphrases.iter().find(|(a, _)| *a == account).map_or("", |(_, p)| p.as_str())
-    }
+/// The passphrase of `account` in `cfg` (empty when none is configured: validation says so).
+pub(crate) fn passphrase(cfg: &OkxGatewayConfig, account: AccountId) -> &str {
+    cfg.passphrases.iter().find(|(a, _)| *a == account).map_or("", |(_, p)| p.as_str())
 }
