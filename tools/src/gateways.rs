@@ -76,6 +76,18 @@ pub const BYBIT: Gateway = Gateway {
     restore: None,
 };
 
+/// `qt_gateway::okx`: v5 REST orders (spot and SWAP), private stream; the passphrases ride in
+/// the setup.
+pub const OKX: Gateway = Gateway {
+    name: "okx",
+    spawn: |s, orders, reports, stop| qt_gateway::okx::spawn(s.clone(), orders, reports, stop),
+    balances: |s| {
+        let snaps = qt_gateway::okx::account::query_account(s)?;
+        Ok(snaps.into_iter().map(|a| a.balances).collect())
+    },
+    restore: None,
+};
+
 /// Binance spot's own configuration (the same fields as the kit's).
 fn binance_config(s: &GatewaySetup) -> BinanceGatewayConfig {
     BinanceGatewayConfig {
