@@ -152,6 +152,48 @@ impl Position {
     }
 }
 
+/// One position as it stands after a fill or a funding payment, copied off the core thread
+/// ([`PositionTap`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PositionUpdate {
+    /// Account.
+    pub account: AccountId,
+    /// Instrument.
+    pub instrument: InstrumentId,
+    /// The position after the change.
+    pub position: Position,
+}
+
+/// Where the core copies each changed position (a live run's periodic reconciliation reads
+/// them): a bounded ring the core pushes to without waiting. A full ring drops the copy and
+/// raises `lost` for good, so the reader knows its picture is incomplete rather than wrong.
+#[derive(Debug)]
+pub struct PositionTap {
+    /// The ring (core → reader).
+    pub ring: crate::queue::Producer<PositionUpdate>,
+    /// Set (never cleared) when a copy could not be pushed.
+    pub lost: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl PositionTap {
+    /// A tap and its reader's end, `capacity` updates deep.
+    pub fn new(
+        capacity: usize,
+    ) -> (Self, crate::queue::Consumer<PositionUpdate>, std::sync::Arc<std::sync::atomic::AtomicBool>) {
+        let (ring, rx) = crate::queue::spsc(capacity);
+        let lost = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        (Self { ring, lost: lost.clone() }, rx, lost)
+    }
+
+    /// Pushes `update` without waiting; a full ring raises `lost`.
+    #[inline]
+    pub fn publish(&mut self, update: PositionUpdate) {
+        if self.ring.push(update).is_err() {
+            self.lost.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+}
+
 /// All positions of a run: one slot per (account, instrument), allocated at start-up.
 #[derive(Debug, Clone)]
 pub struct PositionBook {

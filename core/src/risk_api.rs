@@ -423,6 +423,13 @@ pub trait PreTradeCheck: Send {
         RiskReply::new(false, format_args!("this engine has no risk component that takes commands"))
     }
 
+    /// Sets `account`'s capital (a live run's venue balances at start, [`crate::engine::ControlCommand::Capital`]):
+    /// what its equity and loss limits are measured from. Returns whether it was applied; the
+    /// default takes none.
+    fn set_capital(&mut self, _account: AccountId, _equity: Notional) -> bool {
+        false
+    }
+
     /// The emergency stop and global level now (cheap: called after every report, timer and
     /// command to journal changes).
     fn state(&self) -> RiskState {

@@ -94,21 +94,20 @@ pub(crate) fn crossings(reason: BookError) -> u64 {
 }
 
 /// A sync-machine decoder's [`VenueDecoder::on_book_refused`]: if symbol `index` exists, counts
-/// it in `[crossed, resyncs, records]` (crossed only for a crossing; the reset emits one
-/// invalidation record) and `reset`s its sync as after a gap.
+/// it in `[crossed, resyncs, records]` (crossed only for a crossing; a resync if `reset` says it
+/// started one; the reset emits one invalidation record) and `reset`s its sync as after a gap.
 #[cold]
 pub(crate) fn reset_refused<S>(
     syncs: &mut [S],
     index: usize,
     reason: BookError,
     [crossed, resyncs, records]: [&mut u64; 3],
-    reset: impl FnOnce(&mut S),
+    reset: impl FnOnce(&mut S) -> bool,
 ) {
     if let Some(sync) = syncs.get_mut(index) {
         *crossed += crossings(reason);
-        *resyncs += 1;
         *records += 1;
-        reset(sync);
+        *resyncs += u64::from(reset(sync));
     }
 }
 

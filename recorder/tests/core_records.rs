@@ -312,7 +312,7 @@ const ANSWER_TEXT_AT: usize = 16;
 fn every_undefined_tag_flag_and_text_length_of_a_control_payload_is_refused_by_name() {
     let decode = |b: &[u8]| control::decode_command(b, control::VERSION);
     let shutdown = command_bytes(&ControlCommand::Shutdown);
-    util::sweep(&shutdown, 0, "tag", &[1, 2, 3, 4, 5, 6, 7], decode, command_bytes);
+    util::sweep(&shutdown, 0, "tag", &[1, 2, 3, 4, 5, 6, 7, 8], decode, command_bytes);
     let venue = command_bytes(&ControlCommand::VenueHealth { venue: VenueId(3), healthy: true });
     util::sweep(&venue, 1, "healthy", &[0, 1], decode, command_bytes);
     let lens: Vec<u8> = (0..=200).collect();

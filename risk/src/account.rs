@@ -81,6 +81,14 @@ impl AccountRisk {
         &self.spec
     }
 
+    /// Sets the capital equity and losses are measured from (a live run's venue balances when
+    /// below the configured starting equity); the loss windows reopen from it at the next
+    /// observation.
+    pub fn set_capital(&mut self, equity: Notional) {
+        self.spec.starting_equity = equity;
+        self.loss = None;
+    }
+
     /// The resolved limits.
     #[inline]
     pub fn limits(&self) -> &ProfileLimits {

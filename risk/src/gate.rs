@@ -496,6 +496,16 @@ impl PreTradeCheck for RiskGate {
         self.tick(view, venue_healthy, out);
     }
 
+    fn set_capital(&mut self, account: qt_core::AccountId, equity: Notional) -> bool {
+        match self.accounts.get_mut(account.index()) {
+            Some(a) if equity > Notional::ZERO => {
+                a.set_capital(equity);
+                true
+            }
+            _ => false,
+        }
+    }
+
     fn on_command(
         &mut self,
         command: &qt_core::RiskCommand,

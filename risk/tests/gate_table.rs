@@ -238,6 +238,22 @@ fn each_check_at_its_boundary() {
             want: |w| ScaleDown(w.qty(BTC, "0.2"), R::Leverage),
         },
         Case {
+            name: "leverage is measured from the capital the venues hold when below the configured equity",
+            limits: with(|l| l.max_leverage = rate("2")),
+            equity: "2000",
+            setup: |_, g| assert!(g.set_capital(AccountId(0), money("1000"))),
+            order: (btc, Side::Buy, "10000", "0.201"),
+            want: |w| ScaleDown(w.qty(BTC, "0.2"), R::Leverage),
+        },
+        Case {
+            name: "a capital of zero is not taken",
+            limits: with(|l| l.max_leverage = rate("2")),
+            equity: "2000",
+            setup: |_, g| assert!(!g.set_capital(AccountId(0), money("0"))),
+            order: (btc, Side::Buy, "10000", "0.4"),
+            want: |_| Allow,
+        },
+        Case {
             name: "leverage counts other instruments",
             limits: with(|l| l.max_leverage = rate("2")),
             equity: "1000",

@@ -65,6 +65,15 @@ pub const BINANCE: Gateway = Gateway {
     restore: Some(binance_config),
 };
 
+/// `qt_gateway::binance_usdm`: Binance spot's gateway in USD-M's dialect (REST orders with
+/// `reduceOnly`, listen-key user stream); funding payments go to the core on the control channel.
+pub const BINANCE_USDM: Gateway = Gateway {
+    name: "binance_usdm",
+    spawn: |s, orders, reports, stop| qt_gateway::binance_usdm::spawn(usdm_config(s), orders, reports, stop),
+    balances: |s| qt_gateway::binance_usdm::account::query_balances(&usdm_config(s)),
+    restore: None,
+};
+
 /// `qt_gateway::bybit`: v5 REST orders (spot and linear), private stream.
 pub const BYBIT: Gateway = Gateway {
     name: "bybit",
@@ -87,6 +96,11 @@ pub const OKX: Gateway = Gateway {
     },
     restore: None,
 };
+
+/// USD-M's configuration: spot's, and the control channel for funding.
+fn usdm_config(s: &GatewaySetup) -> qt_gateway::binance_usdm::UsdmGatewayConfig {
+    qt_gateway::binance_usdm::UsdmGatewayConfig { binance: binance_config(s), funding: s.control.clone() }
+}
 
 /// Binance spot's own configuration (the same fields as the kit's).
 fn binance_config(s: &GatewaySetup) -> BinanceGatewayConfig {

@@ -124,6 +124,7 @@ pub fn record_account(r: &Record<'_>) -> Option<u16> {
         (JournalEvent::Decision(d), _) => Some(d.account),
         (_, Some(JournalAttachment::Control(ControlCommand::CancelAll(account)))) => Some(account.0),
         (_, Some(JournalAttachment::Control(ControlCommand::Funding { account, .. }))) => Some(account.0),
+        (_, Some(JournalAttachment::Control(ControlCommand::Capital { account, .. }))) => Some(account.0),
         _ => None,
     }
 }

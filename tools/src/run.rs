@@ -16,15 +16,18 @@ use crate::config::{Pace, Plan};
 use crate::control::ControlServer;
 use crate::gateways::{Gateway, GatewaySetup};
 use crate::journal::{JournalStats, OpenJournal};
+pub use crate::reconcile_live::LiveReconciliation;
+use crate::reconcile_live::{publish_reconciliation, reconcile_live, reconciliation_blocks, venue_snapshot};
 use anyhow::{Context, anyhow};
 use qt_core::PreTradeCheck;
+use qt_core::engine::ControlCommand;
 use qt_core::journal::JournalLink;
 use qt_core::journal_raw::{DEFAULT_RING_BYTES, RawFrameRings};
 use qt_core::queue::{Consumer, Producer, Progress, spsc};
 use qt_core::stats::{Capacity, StatsRegion};
 use qt_core::{
-    Clock, DecimalStyle, Engine, EngineConfig, EngineReport, ExecutionReport, InstrumentId, OrderCommand,
-    ReplayableClock, SimClock, TimerClock, Venue, WallClock, sys,
+    Clock, Engine, EngineConfig, EngineReport, ExecutionReport, InstrumentId, OrderCommand, ReplayableClock, SimClock,
+    TimerClock, Venue, WallClock, sys,
 };
 use qt_feed::RingFeed;
 use qt_gateway::kit::error::GatewayError;
@@ -32,7 +35,6 @@ use qt_gateway::kit::stats::GatewayStats;
 use qt_risk::RiskGate;
 use qt_risk::ess::EmergencyStop;
 use qt_risk::global_level::GlobalRisk;
-use qt_risk::reconcile::{self, AssetAmount, BalanceReconciliation};
 use qt_venue_sim::exchange::venue::{SimVenue, SimVenueConfig, SimVenueLinks, SimVenueStats};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -97,12 +99,15 @@ struct SideThreads {
 type JournalHandle = std::thread::JoinHandle<(JournalStats, Option<qt_recorder::JournalWriter>)>;
 
 impl SideThreads {
-    /// Connects the journal (if open) and, if configured, the control socket to `engine`.
+    /// Connects the journal (if open) and, if configured, the control socket to `engine`. A
+    /// live run's engine already has its control channel (the gateways send on it): `control`
+    /// is its sender, and the socket's commands go the same way.
     fn attach(
         engine: &mut Engine<RiskGate>,
         plan: &Plan,
         journal: Option<OpenJournal>,
         raw_frames: Option<RawFrameRings>,
+        control: Option<crossbeam_channel::Sender<ControlCommand>>,
     ) -> anyhow::Result<Self> {
         let (log_sink, log_drain) = qt_core::log_ring::ring(qt_core::log_ring::DEFAULT_CAPACITY);
         engine.set_log_sink(log_sink);
@@ -128,9 +133,15 @@ impl SideThreads {
         };
         let control = match &plan.ess.control_socket {
             Some(path) => {
-                let (cmd_tx, cmd_rx) = crossbeam_channel::bounded(16);
+                let cmd_tx = match control {
+                    Some(tx) => tx,
+                    None => {
+                        let (cmd_tx, cmd_rx) = crossbeam_channel::bounded(16);
+                        engine.set_control(cmd_rx);
+                        cmd_tx
+                    }
+                };
                 let (reply_tx, reply_rx) = crossbeam_channel::bounded(16);
-                engine.set_control(cmd_rx);
                 engine.set_control_replies(reply_tx);
                 Some(crate::control::serve(path, cmd_tx, reply_rx)?)
             }
@@ -164,32 +175,6 @@ impl SideThreads {
         let Some((dir, handle)) = self.journal else { return Ok((None, None)) };
         let (stats, writer) = handle.join().map_err(|_| anyhow!("the journal thread panicked"))?;
         Ok((Some(JournalOutcome { dir, stats }), writer))
-    }
-}
-
-/// Each account's reconciliation block in the stats file (owner: the main thread, which
-/// reconciles), placed at start so `reconciliation_difference` is exported from the first scrape.
-type ReconciliationBlocks = Vec<qt_core::stats::StatsHandle<qt_core::stats::blocks::ReconciliationBlock>>;
-
-fn reconciliation_blocks(region: &StatsRegion, plan: &Plan) -> ReconciliationBlocks {
-    plan.accounts
-        .iter()
-        .map(|a| region.block_or_private(qt_core::stats::Owner::Main, &[("account", &a.name)]))
-        .collect()
-}
-
-/// Stores what a reconciliation found: per account, the number of positions and balances that
-/// differed (`reconciliation_difference`, 0 when they agree) and one more run.
-fn publish_reconciliation(blocks: &ReconciliationBlocks, differing: impl Iterator<Item = qt_core::AccountId>) {
-    let mut counts = vec![0u64; blocks.len()];
-    for a in differing {
-        if let Some(c) = counts.get_mut(a.index()) {
-            *c += 1;
-        }
-    }
-    for (block, n) in blocks.iter().zip(counts) {
-        block.differences.set(n);
-        block.runs.incr();
     }
 }
 
@@ -253,129 +238,15 @@ pub struct RunOutcome {
     /// Live runs: our position and balance changes against the venues' account snapshots
     /// taken at start and at stop; `Err(why)` if a snapshot could not be taken.
     pub live_reconciliation: Option<Result<LiveReconciliation, String>>,
+    /// Live runs with `engine.reconcile_every`: what the checks during the run found.
+    pub periodic_reconciliation: Option<crate::reconcile_periodic::PeriodicReport>,
+    /// Live runs: each account's capital as its venues' balances made it at start.
+    pub capital: Vec<crate::venue_capital::CapitalLine>,
     /// Live runs continuing a journal: what was restored from it and how its open orders were
     /// settled.
     pub restore: Option<crate::restore::RestoreReport>,
     /// Wall time from start to both threads joined.
     pub wall: Duration,
-}
-
-/// Our changes against the venues' balance changes over a live run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LiveReconciliation {
-    /// Each spot position against its base asset's balance change.
-    pub positions: BalanceReconciliation,
-    /// Every asset: base by position, quote by −buys + sells − fees, against the venue.
-    pub balances: BalanceReconciliation,
-}
-
-/// Every account's balances (free + locked) on every live venue, queried on the calling thread;
-/// an error comes with the index in `queries` of the venue that failed.
-fn venue_snapshot(queries: &[(Gateway, GatewaySetup)]) -> Result<Vec<AssetAmount>, (usize, GatewayError)> {
-    let mut out = Vec::new();
-    for (v, (gateway, setup)) in queries.iter().enumerate() {
-        for acct in (gateway.balances)(setup).map_err(|e| (v, e))? {
-            out.extend(acct.balances.iter().map(|b| (acct.account, b.asset.clone(), b.total())));
-        }
-    }
-    Ok(out)
-}
-
-/// The largest settle-coin difference, in units of 10⁻¹⁸, taken for the rounding of a linear
-/// contract's realized PnL (ours against the venue's) rather than a difference.
-const LINEAR_DUST_UNITS: u128 = 1000;
-
-/// Drops from `balances` the settle-coin differences of `settle_coins` (account, coin) within
-/// [`LINEAR_DUST_UNITS`], logging each.
-fn drop_linear_dust(balances: &mut BalanceReconciliation, settle_coins: &[(qt_core::AccountId, &str)]) {
-    balances.differences.retain(|d| {
-        let dust = d.delta.units().unsigned_abs() <= LINEAR_DUST_UNITS
-            && settle_coins.iter().any(|(a, coin)| *a == d.account && *coin == d.asset);
-        if dust {
-            log::info!(
-                "reconcile balance: account {} {} differs by {} units of 1e-18 (linear PnL rounding)",
-                d.account.0,
-                d.asset,
-                d.delta.units()
-            );
-        }
-        !dust
-    });
-}
-
-/// The settle-coin change of each linear position in `positions` (realized PnL less fees;
-/// negated when `less`): what a linear contract moves at the venue. Funding is not booked by
-/// the engine, so a run across a funding time shows it as a difference.
-fn linear_cash(
-    positions: &[(qt_core::AccountId, &qt_core::Instrument, qt_core::position::Position)],
-    less: bool,
-) -> Result<Vec<AssetAmount>, String> {
-    let mut out = Vec::new();
-    for (account, inst, pos) in
-        positions.iter().filter(|(_, i, _)| i.kind() == qt_core::InstrumentKind::LinearPerpetual)
-    {
-        let cash = pos.realized().checked_sub(pos.fees()).map_err(|e| e.to_string())?;
-        let cash = if less { cash.checked_neg().map_err(|e| e.to_string())? } else { cash };
-        out.push((*account, inst.quote().to_string(), cash));
-    }
-    Ok(out)
-}
-
-/// Compares the engine's spot positions with the venue's balance change from `start` to `end`,
-/// logging each difference at warn.
-fn reconcile_live(
-    plan: &Plan,
-    engine: &EngineReport,
-    start_positions: &[(qt_core::AccountId, InstrumentId, qt_core::position::Position)],
-    start: Result<Vec<AssetAmount>, String>,
-    end: Result<Vec<AssetAmount>, String>,
-) -> Result<LiveReconciliation, String> {
-    let venue = reconcile::balance_changes(&start?, &end?).map_err(|e| e.to_string())?;
-    let ours: Vec<_> = engine
-        .positions
-        .iter()
-        .filter_map(|p| plan.instruments.get(p.instrument).map(|i| (p.account, i, p.position)))
-        .collect();
-    // Ours over this run: the positions at the end less those restored at its start.
-    let before: Vec<_> =
-        start_positions.iter().filter_map(|(a, i, p)| plan.instruments.get(*i).map(|inst| (*a, inst, *p))).collect();
-    let less_start = |mut end: Vec<AssetAmount>, base_only: bool| -> Result<Vec<AssetAmount>, String> {
-        for (a, asset, n) in reconcile::spot_changes(&before, base_only).map_err(|e| e.to_string())? {
-            end.push((a, asset, n.checked_neg().map_err(|e| e.to_string())?));
-        }
-        Ok(end)
-    };
-    let base_ours = less_start(reconcile::spot_changes(&ours, true).map_err(|e| e.to_string())?, true)?;
-    let base_venue: Vec<_> =
-        venue.iter().filter(|(a, asset, _)| base_ours.iter().any(|(b, x, _)| b == a && x == asset)).cloned().collect();
-    let mut all_ours = less_start(reconcile::spot_changes(&ours, false).map_err(|e| e.to_string())?, false)?;
-    // Linear contracts move only the settle coin: realized PnL less fees.
-    all_ours.extend(linear_cash(&ours, false)?);
-    all_ours.extend(linear_cash(&before, true)?);
-    let positions = reconcile::balances(&base_ours, &base_venue).map_err(|e| e.to_string())?;
-    let mut balances = reconcile::balances(&all_ours, &venue).map_err(|e| e.to_string())?;
-    // A linear contract's realized PnL is the venue's average-entry arithmetic against ours,
-    // each rounded at 18 decimals: on its settle coin, a difference within
-    // LINEAR_DUST_UNITS units of 10⁻¹⁸ is that rounding, not money (fees and prices are ≥ 10⁻⁸).
-    let settle_coins: Vec<(qt_core::AccountId, &str)> = ours
-        .iter()
-        .filter(|(_, i, _)| i.kind() == qt_core::InstrumentKind::LinearPerpetual)
-        .map(|(a, i, _)| (*a, i.quote()))
-        .collect();
-    drop_linear_dust(&mut balances, &settle_coins);
-    for (what, rec) in [("position", &positions), ("balance", &balances)] {
-        for d in &rec.differences {
-            log::warn!(
-                "reconcile {what}: account {} asset {} ours {} venue {} delta {}",
-                d.account.0,
-                d.asset,
-                d.ours.to_text(DecimalStyle::Trimmed),
-                d.venue.to_text(DecimalStyle::Trimmed),
-                d.delta.to_text(DecimalStyle::Trimmed)
-            );
-        }
-    }
-    Ok(LiveReconciliation { positions, balances })
 }
 
 /// The risk gate of `plan`: its accounts, settings, emergency stop and global risk level.
@@ -487,8 +358,8 @@ pub fn run(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<RunOutco
     let journal = crate::journal::open_for_run(&plan)?;
     let stats = crate::stat::files::open_for_run(&plan.stats)?;
     let (mut engine, sim) = build_with_stats(&plan, stop, stats)?;
-    let reconciliation_blocks = reconciliation_blocks(&engine.stats_region(), &plan);
-    let side = SideThreads::attach(&mut engine, &plan, journal, None)?;
+    let blocks = reconciliation_blocks(&engine.stats_region(), &plan);
+    let side = SideThreads::attach(&mut engine, &plan, journal, None, None)?;
     let venue_thread = std::thread::Builder::new().name("qt-sim-venue".into()).spawn(move || sim.run())?;
     let core_thread = std::thread::Builder::new().name("qt-core".into()).spawn(move || engine.run())?;
     let (engine_report, engine) = core_thread.join().map_err(|_| anyhow!("the core thread panicked"))?;
@@ -509,7 +380,7 @@ pub fn run(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<RunOutco
             d.venue.units()
         );
     }
-    publish_reconciliation(&reconciliation_blocks, reconciliation.differences.iter().map(|d| d.account));
+    publish_reconciliation(&blocks, reconciliation.differences.iter().map(|d| d.account));
     let sim_end = venue_stats.sim_time;
     let outcome = RunOutcome {
         engine: engine_report,
@@ -520,6 +391,8 @@ pub fn run(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<RunOutco
         risk,
         reconciliation: Some(reconciliation),
         live_reconciliation: None,
+        periodic_reconciliation: None,
+        capital: Vec::new(),
         restore: None,
         wall: wall_start.elapsed(),
     };
@@ -545,6 +418,9 @@ pub struct LiveRun {
     /// The gateway ends of the links of venues that serve market data only (no gateway): held
     /// so the engine's rings stay connected; nothing is sent there (configuration refuses it).
     pub market_only: Vec<(Consumer<OrderCommand>, Producer<ExecutionReport>)>,
+    /// The engine's control channel (each gateway holds a clone in its setup: funding, venue
+    /// health); the control socket, if configured, sends on it too.
+    pub control: crossbeam_channel::Sender<ControlCommand>,
 }
 
 /// A gateway built but not started, holding its ends of the engine's rings.
@@ -620,6 +496,10 @@ pub fn client_run_id(journal_id: Option<u64>) -> u32 {
     }
 }
 
+/// Capacity of a live run's control channel (gateways' funding and health messages, control
+/// socket commands).
+const LIVE_CONTROL_CAPACITY: usize = 256;
+
 /// Builds a live run: the engine on a [`ReplayableClock`] (fixed until released), each venue's
 /// feeds as its registry entry builds them ([`crate::venues`]) and, where it has one, its
 /// gateway (not started), orders named with `run_id`.
@@ -647,6 +527,10 @@ pub fn build_live_with_stats(
     for s in plan.build_strategies() {
         engine.add_strategy(s);
     }
+    // What gateways tell the core besides reports (funding, venue health) comes on the control
+    // channel; rare, so a small bound; senders never block on it.
+    let (control, control_rx) = crossbeam_channel::bounded(LIVE_CONTROL_CAPACITY);
+    engine.set_control(control_rx);
     let gateway_stop = Arc::new(AtomicBool::new(false));
     let mut pending = Vec::new();
     let mut account_queries = Vec::new();
@@ -705,6 +589,7 @@ pub fn build_live_with_stats(
                             .stats_region()
                             .block_or_private(qt_core::stats::Owner::Gateway, &[("venue", v.venue.name())]),
                     ),
+                    control: Some(control.clone()),
                     ..GatewaySetup::default()
                 };
                 account_queries.push((gateway, setup.clone()));
@@ -716,7 +601,7 @@ pub fn build_live_with_stats(
     // Every venue link is added: route by the accounts' chains (docs/FAILOVER.md).
     engine.set_routing(plan.routing.clone());
     engine.register_feeds().context("registering feed sockets")?;
-    Ok(LiveRun { engine, clock, pending, gateway_stop, account_queries, raw_frames, market_only })
+    Ok(LiveRun { engine, clock, pending, gateway_stop, account_queries, raw_frames, market_only, control })
 }
 
 /// A live venue's start-up failure; a refused key or secret names the account (never the
@@ -740,8 +625,10 @@ pub fn run_live(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<Run
     // stops the run before any connection is made.
     let mut journal = crate::journal::open_for_run(&plan)?;
     let run_id = client_run_id(journal.as_ref().map(|j| j.journal_id));
+    // Each venue's instruments endpoint must agree with our grids before anything connects.
+    crate::grids::verify_at_start(&plan).map_err(|why| anyhow!("{why}"))?;
     let stats = crate::stat::files::open_for_run(&plan.stats)?;
-    let LiveRun { mut engine, clock, mut pending, gateway_stop, account_queries, raw_frames, mut market_only } =
+    let LiveRun { mut engine, clock, mut pending, gateway_stop, account_queries, raw_frames, mut market_only, control } =
         build_live_with_stats(&plan, stop, run_id, stats)?;
     let gateway_venues: Vec<Venue> = pending.iter().map(|g| g.venue).collect();
     // Restore before anything can trade: the gateways are not started, the core does not run.
@@ -801,14 +688,54 @@ pub fn run_live(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<Run
             Err(e.to_string())
         }
     };
-    let reconciliation_blocks = reconciliation_blocks(&engine.stats_region(), &plan);
-    let side = SideThreads::attach(&mut engine, &plan, journal, raw_frames)?;
+    // Each account's capital: its configured starting equity, capped by what its venues hold
+    // (crate::venue_capital). An account whose venues hold none of its currency stops the run.
+    let capital = match &baseline {
+        Ok(b) => match crate::venue_capital::from_balances(&plan, b) {
+            Ok(lines) => lines,
+            Err(why) => {
+                stop_gateways(gateways, &gateway_stop);
+                return Err(anyhow!("capital: {why}"));
+            }
+        },
+        Err(_) => Vec::new(),
+    };
+    let blocks = reconciliation_blocks(&engine.stats_region(), &plan);
+    let side = SideThreads::attach(&mut engine, &plan, journal, raw_frames, Some(control))?;
+    // Journaled (the journal is attached): a replay measures from the same capital.
+    for cmd in crate::venue_capital::commands(&capital) {
+        engine.control_now(cmd);
+    }
+    for l in &capital {
+        let name = plan.accounts.get(l.account.index()).map_or("?", |a| a.name.as_str());
+        log::info!("{}", l.render(name));
+    }
     // Settled orders' reports go through the journal like a gateway's, so the next restore
     // replays them too.
     for r in &settle {
         engine.apply_restored_report(r);
     }
     let start_positions = engine.positions();
+    // Checks during the run, on their own thread, from the core's copies of the positions it
+    // changes; the thread holds the reconciliation blocks until it is joined.
+    let (periodic, mut blocks) = match (plan.reconcile_every, &baseline) {
+        (Some(every), Ok(b)) => {
+            let (tap, updates, lost) = qt_core::position::PositionTap::new(crate::reconcile_periodic::TAP_CAPACITY);
+            engine.set_position_tap(tap);
+            let inputs = crate::reconcile_periodic::PeriodicInputs {
+                instruments: plan.instruments.clone(),
+                queries: account_queries.clone(),
+                baseline: b.clone(),
+                start_positions: start_positions.clone(),
+                updates,
+                lost,
+                every,
+                blocks,
+            };
+            (Some(crate::reconcile_periodic::PeriodicReconciler::spawn(inputs)?), None)
+        }
+        _ => (None, Some(blocks)),
+    };
     let engine_stop = engine.stop_flag();
     let core_thread = std::thread::Builder::new().name("qt-core".into()).spawn(move || engine.run())?;
     let deadline = wall_start + Duration::from_nanos(plan.sim.duration.0.max(0) as u64);
@@ -820,6 +747,10 @@ pub fn run_live(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<Run
     }
     engine_stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let (engine_report, engine) = core_thread.join().map_err(|_| anyhow!("the core thread panicked"))?;
+    let periodic_report = periodic.and_then(|p| p.finish()).map(|(report, b)| {
+        blocks = Some(b);
+        report
+    });
     gateway_stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let risk = RiskEnd::of(engine.risk());
     drop(engine);
@@ -835,10 +766,14 @@ pub fn run_live(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<Run
     let live = reconcile_live(&plan, &engine_report, &start_positions, baseline, end);
     match &live {
         Err(e) => log::warn!("reconcile: not available: {e}"),
-        Ok(r) => publish_reconciliation(
-            &reconciliation_blocks,
-            r.positions.differences.iter().chain(&r.balances.differences).map(|d| d.account),
-        ),
+        Ok(r) => {
+            if let Some(blocks) = &blocks {
+                publish_reconciliation(
+                    blocks,
+                    r.positions.differences.iter().chain(&r.balances.differences).map(|d| d.account),
+                );
+            }
+        }
     }
     let outcome = RunOutcome {
         engine: engine_report,
@@ -849,6 +784,8 @@ pub fn run_live(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<Run
         risk,
         reconciliation: None,
         live_reconciliation: Some(live),
+        periodic_reconciliation: periodic_report,
+        capital,
         restore,
         wall: wall_start.elapsed(),
     };
@@ -894,32 +831,5 @@ fn journal_run_end(writer: Option<qt_recorder::JournalWriter>, outcome: &RunOutc
     let text = crate::summary::reconciliation_lines(outcome);
     if let Err(e) = journal_text(&mut writer, &j.dir, at, text.trim_end()) {
         log::error!("{e:#}");
-    }
-}
-
-#[cfg(test)]
-mod linear_dust_tests {
-    use super::*;
-    use qt_core::{AccountId, Notional};
-    use qt_risk::reconcile::BalanceDiff;
-
-    #[test]
-    fn only_a_linear_settle_coins_rounding_is_dropped() {
-        let diff = |asset: &str, delta: &str| {
-            let delta = Notional::parse(delta).unwrap();
-            BalanceDiff { account: AccountId(0), asset: asset.into(), ours: Notional::ZERO, venue: delta, delta }
-        };
-        let mut rec = BalanceReconciliation {
-            compared: 3,
-            differences: vec![
-                diff("USDT", "0.000000000000000001"),
-                diff("BTC", "0.000000000000000001"),
-                diff("USDC", "0.00000001"),
-            ],
-        };
-        drop_linear_dust(&mut rec, &[(AccountId(0), "USDT"), (AccountId(0), "USDC")]);
-        let left: Vec<&str> = rec.differences.iter().map(|d| d.asset.as_str()).collect();
-        assert_eq!(left, ["BTC", "USDC"], "a spot asset is exact; 1e-8 is money");
-        assert_eq!(rec.compared, 3);
     }
 }

@@ -158,6 +158,22 @@ pub fn reconciliation_lines(outcome: &RunOutcome) -> String {
         }
         None => match &outcome.live_reconciliation {
             Some(Ok(live)) => {
+                for l in &outcome.capital {
+                    let name = plan.accounts.get(l.account.index()).map_or("?", |a| a.name.as_str());
+                    let _ = writeln!(s, "  {}", l.render(name));
+                }
+                if let Some(p) = &outcome.periodic_reconciliation {
+                    let _ = writeln!(
+                        s,
+                        "  reconcile during the run: every {:?}, {} checks, {} failed, at most {} differences \
+                         found twice in a row{}",
+                        p.every,
+                        p.runs,
+                        p.failed,
+                        p.max_persistent,
+                        if p.lost { " (stopped: position copies overflowed)" } else { "" }
+                    );
+                }
                 for (what, rec) in [
                     ("positions vs venue base-asset balances", &live.positions),
                     ("balances vs venue (account snapshots)", &live.balances),

@@ -171,7 +171,7 @@ pub static VENUES: [VenueEntry; 7] = [
         capture: true,
         symbol_key: SymbolKey::Field("\"s\":\""),
         sim_protocol: || Arc::new(qt_venue_sim::binance_usdm::BinanceUsdm::default()),
-        gateway: None,
+        gateway: Some(crate::gateways::BINANCE_USDM),
     },
     VenueEntry {
         venue: Venue::Bybit,
@@ -303,7 +303,7 @@ mod tests {
             let n = VENUES.iter().filter(|e| e.venue == v).count();
             assert_eq!(n, usize::from(v != Venue::Sim), "{v}");
         }
-        assert_eq!(names(|e| e.gateway.is_some()), "binance, bybit, okx");
+        assert_eq!(names(|e| e.gateway.is_some()), "binance, binance_usdm, bybit, okx");
     }
 
     #[test]

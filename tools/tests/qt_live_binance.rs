@@ -4,7 +4,7 @@
 //! finds no difference, while a trade made on the account behind the engine's back is reported.
 
 mod util;
-use util::binance::{figure_of, qt_run, reconcile_line, spawn_until_it_trades, venue, venue_with_faults};
+use util::binance::{figure_of, qt_run, reconcile_line, venue, venue_holding, venue_with_faults};
 use util::binance::{qt_run_for, spawn_cmd_until_it_trades, stop};
 
 use qt_test_support::{WAIT, wait_until_taken};
@@ -51,13 +51,75 @@ fn trades_against_the_simulated_binance_and_reconciles() {
     assert_eq!(reconcile_line(&stdout, POSITIONS), (1, 0), "{stdout}");
     let (compared, differences) = reconcile_line(&stdout, BALANCES);
     assert!(compared >= 2 && differences == 0, "{stdout}");
+    // The checks during the run (every second) agreed too.
+    let (checks, persistent) = periodic_line(&stdout);
+    assert!(checks >= 2, "{stdout}");
+    assert_eq!(persistent, 0, "{stdout}");
     server.shutdown();
+}
+
+#[test]
+fn an_account_starts_from_what_its_venue_holds_capped_by_its_starting_equity() {
+    // 4 000 USDT at the venue, starting_equity 10 000: the account's capital is 4 000.
+    let (mut server, _market, path, _) = venue_holding("capital", &[("USDT", "4000"), ("BTC", "10")]);
+    let (mut cmd, cwd) = qt_run_for(&path, "3s");
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        stdout.contains("capital alpha: 4000 USDT, what its venues hold (starting_equity 10000 is a cap)"),
+        "{stdout}"
+    );
+    server.shutdown();
+    // The capital is a journaled input: the run replays identically, and the record is there.
+    let journal = cwd.0.join("journal");
+    util::assert_replays(&journal);
+    let (mut dump, _dump_cwd) = util::qt_command();
+    let dump = dump.args(["journal", "dump", "--type", "control_command"]).arg(&journal).output().unwrap();
+    let text = String::from_utf8_lossy(&dump.stdout);
+    assert!(text.contains("Capital"), "{text}");
+
+    // None at the venue: refused at start, naming the account and the currency.
+    let (mut server, _market, path, _) = venue_holding("no-capital", &[("BTC", "10")]);
+    let (mut cmd, _cwd) = qt_run_for(&path, "3s");
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("accounts[0] (alpha): its venues hold no USDT"), "{stderr}");
+    server.shutdown();
+}
+
+#[test]
+fn a_grid_that_disagrees_with_the_venues_instruments_endpoint_stops_the_start() {
+    let (mut server, market, path) = venue("grid");
+    let config = std::fs::read_to_string(&path).unwrap().replace("tick_size = \"0.01\"", "tick_size = \"0.1\"");
+    std::fs::write(&path, config).unwrap();
+    let (mut cmd, _cwd) = qt_run(&path);
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("binance BTCUSDT: venue tick 0.01"), "{stderr}");
+    assert!(stderr.contains("ours tick 0.1 lot 0.00001"), "{stderr}");
+    let btc = market.balances(AccountId(0)).into_iter().find(|b| b.asset == "BTC").unwrap();
+    assert_eq!(btc.free.checked_add(btc.locked).unwrap(), Notional::parse("10").unwrap(), "nothing traded");
+    server.shutdown();
+}
+
+/// The summary's `reconcile during the run: …` figures: checks run, and the most differences
+/// one check found that the check before had found too.
+fn periodic_line(stdout: &str) -> (u64, u64) {
+    let l = stdout.lines().find(|l| l.trim_start().starts_with("reconcile during the run:")).expect("periodic line");
+    let before = |label: &str| -> u64 {
+        let i = l.find(label).unwrap_or_else(|| panic!("{label} in {l}"));
+        l[..i].split_whitespace().last().unwrap().parse().unwrap()
+    };
+    (before(" checks"), before(" differences found twice"))
 }
 
 #[test]
 fn a_trade_behind_the_engines_back_is_reported_as_a_difference() {
     let (mut server, market, path) = venue("moved");
-    let (child, _cwd) = spawn_until_it_trades(&path, &market);
+    let (child, _cwd) = spawn_cmd_until_it_trades(qt_run_for(&path, "120s"), &market);
     // Its start snapshot is taken: sell 0.001 BTC on the same account outside the engine (the
     // gateway ignores other clients' order events).
     let req = ClientOrderRequest {
@@ -69,7 +131,9 @@ fn a_trade_behind_the_engines_back_is_reported_as_a_difference() {
         qty: qt_core::Qty::from_units(100),
     };
     market.submit(AccountId(0), 0, req).unwrap();
-    let out: Output = child.wait_with_output().unwrap();
+    // Checks run every second: three more see the difference in consecutive checks.
+    std::thread::sleep(Duration::from_millis(3500));
+    let out: Output = stop(child);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(figure_of(&stdout, "orders", "fills") > 0, "{stdout}");
@@ -78,6 +142,11 @@ fn a_trade_behind_the_engines_back_is_reported_as_a_difference() {
     assert_eq!(differences, 2, "BTC and USDT both moved: {stdout}");
     let btc_line = stdout.lines().find(|l| l.contains(" BTC: ours ")).unwrap();
     assert!(btc_line.trim_end().ends_with("delta -0.001"), "{btc_line}");
+    // The checks during the run found it too, in consecutive checks: the position against
+    // the BTC balance, and the BTC and USDT balances.
+    let (checks, persistent) = periodic_line(&stdout);
+    assert!(checks >= 2, "{stdout}");
+    assert_eq!(persistent, 3, "{stdout}");
     server.shutdown();
 }
 

@@ -9,6 +9,15 @@
 use super::*;
 
 impl<R: PreTradeCheck> Core<R> {
+    /// Copies the position of `account` in `instrument` to the position tap, if one is set
+    /// (one ring push, no wait).
+    #[inline]
+    pub(super) fn publish_position(&mut self, account: AccountId, instrument: InstrumentId) {
+        if let (Some(tap), Some(position)) = (self.position_tap.as_mut(), self.positions.get(account, instrument)) {
+            tap.publish(crate::position::PositionUpdate { account, instrument, position: *position });
+        }
+    }
+
     /// Hands `event` to the journal, stamped with the current input's times (no journal: a
     /// branch). Never allocates; under backpressure may wait for room (counted).
     #[inline]
@@ -424,6 +433,7 @@ impl<R: PreTradeCheck> Core<R> {
                 if !applied {
                     self.counters.accounting_errors.incr();
                 }
+                self.publish_position(order.request.account, instrument);
                 let mut h = fnv(self.fills_digest, report.order_id.0);
                 h = fnv(h, order.request.side as u64);
                 h = fnv(h, report.last_price.units() as u64);

@@ -133,6 +133,15 @@ pub enum ControlCommand {
         /// Whether it is usable.
         healthy: bool,
     },
+    /// The account's capital as its venues hold it at the start of a live run, when below its
+    /// configured starting equity (the configuration is a cap: README, "Accounts start from
+    /// their venues"); the risk component sizes and measures losses from it.
+    Capital {
+        /// Account.
+        account: AccountId,
+        /// Capital, settlement currency.
+        equity: Notional,
+    },
     /// A funding payment on a perpetual, booked to the position's realized PnL.
     Funding {
         /// Account.
@@ -293,6 +302,8 @@ struct Core<R> {
     /// Canonical instruments, the router and the health score ([`crate::routing`]).
     routing: routing::Routing,
     replies: Option<crossbeam_channel::Sender<(u64, RiskReply)>>,
+    /// Where each changed position is copied (live runs' periodic reconciliation).
+    position_tap: Option<crate::position::PositionTap>,
     /// Set when the loop has stopped: strategies' actions are dropped from then on.
     halted: bool,
     /// Books that refused a record during the current feed poll, and why, to be handed back to
@@ -393,6 +404,7 @@ impl<R: PreTradeCheck> Engine<R> {
             venue_healthy: Vec::new(),
             routing: routing::Routing::new(accounts, &instruments, cfg.max_open_orders),
             replies: None,
+            position_tap: None,
             halted: false,
             refused: Vec::with_capacity(n),
             books,
@@ -445,6 +457,18 @@ impl<R: PreTradeCheck> Engine<R> {
     /// it back when the loop ends.
     pub fn set_log_sink(&mut self, sink: crate::log_ring::LogSink) {
         self.log_sink = Some(sink);
+    }
+
+    /// Copies every position the core changes (a fill, a funding payment) to `tap`, without
+    /// waiting ([`crate::position::PositionTap`]).
+    pub fn set_position_tap(&mut self, tap: crate::position::PositionTap) {
+        self.core.position_tap = Some(tap);
+    }
+
+    /// Carries out `cmd` now, on the calling thread, before the loop runs (journaled like a
+    /// command from the control channel, so a replay applies it at the same point).
+    pub fn control_now(&mut self, cmd: ControlCommand) {
+        self.apply_control(cmd);
     }
 
     /// Where replies to [`ControlCommand::Risk`] go (`try_send`; a full channel drops, counted).
@@ -658,6 +682,12 @@ impl<R: PreTradeCheck> Engine<R> {
                 match core.positions.get_mut(account, instrument).map(|p| p.apply_funding(amount)) {
                     Some(Ok(())) => core.counters.funding_payments.incr(),
                     _ => core.counters.accounting_errors.incr(),
+                }
+                core.publish_position(account, instrument);
+            }
+            ControlCommand::Capital { account, equity } => {
+                if !core.risk.set_capital(account, equity) {
+                    core.counters.accounting_errors.incr();
                 }
             }
         }

@@ -365,7 +365,7 @@ impl DepthWire for FrameParser {
     type Sync = crate::kit::depth_sync::DepthSync<crate::binance::rules::SpotRule>;
     type Counters = DepthCounters;
     const VENUE: qt_core::Venue = qt_core::Venue::Binance;
-    const BUFFER_MESSAGES: usize = crate::binance::rules::DEFAULT_BUFFER_DIFFS;
+    const SYNC_CAPACITY: usize = crate::binance::rules::DEFAULT_BUFFER_DIFFS;
 
     #[inline]
     fn walk(

@@ -302,7 +302,7 @@ impl DepthWire for FrameParser {
     type Sync = crate::kit::depth_sync::DepthSync<crate::binance_usdm::rules::UsdmRule>;
     type Counters = crate::binance_usdm::UsdmCounters;
     const VENUE: qt_core::Venue = qt_core::Venue::BinanceUsdm;
-    const BUFFER_MESSAGES: usize = crate::binance_usdm::rules::DEFAULT_BUFFER_EVENTS;
+    const SYNC_CAPACITY: usize = crate::binance_usdm::rules::DEFAULT_BUFFER_EVENTS;
 
     #[inline]
     fn walk(

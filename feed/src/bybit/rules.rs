@@ -225,7 +225,7 @@ pub struct BookPush {
 /// while walked leaves the book at `(u, seq)`.
 impl SymbolSync for BookSync {
     type Ids = (bool, u64);
-    type Diff = BookPush;
+    type Diff<'a> = BookPush;
     type Done = (u64, u64);
     type Image = std::convert::Infallible;
     const RESYNC: Resync = Resync::Resubscribe;
@@ -240,8 +240,8 @@ impl SymbolSync for BookSync {
         BookSync::is_synced(self)
     }
 
-    fn gaps(&self) -> u64 {
-        BookSync::gaps(self)
+    fn gaps(&self) -> Option<u64> {
+        Some(BookSync::gaps(self))
     }
 
     #[inline]
@@ -277,12 +277,14 @@ impl SymbolSync for BookSync {
         }
     }
 
-    fn reset(&mut self, now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
+    fn reset(&mut self, now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) -> bool {
         self.resync(now, emit);
+        true
     }
 
-    fn on_disconnect(&mut self, now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
+    fn on_disconnect(&mut self, now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) -> bool {
         BookSync::on_disconnect(self, now, emit);
+        true
     }
 
     fn take_resubscribe(&mut self) -> bool {

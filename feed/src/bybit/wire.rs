@@ -350,7 +350,7 @@ impl DepthWire for FrameParser {
     type Counters = crate::bybit::BybitCounters;
     const VENUE: qt_core::Venue = qt_core::Venue::Bybit;
     /// Unused: Bybit's sync buffers nothing.
-    const BUFFER_MESSAGES: usize = 0;
+    const SYNC_CAPACITY: usize = 0;
 
     #[inline]
     fn walk(
@@ -374,12 +374,6 @@ impl DepthWire for FrameParser {
             Ok(Parsed::Control { .. }) => Ok(DepthFrame::Control),
             Err(failure) => Err(DepthFailure::of(failure, TopicKind::Book)),
         }
-    }
-
-    /// Bybit's books sync in the stream: no REST body is ever asked for.
-    #[cold]
-    fn parse_snapshot(_body: &mut [u8], _instrument: &Instrument) -> Result<std::convert::Infallible, ParseError> {
-        Err(ParseError::UnknownStream)
     }
 
     #[cold]

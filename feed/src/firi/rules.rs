@@ -38,7 +38,7 @@ pub struct ImageSync {
 
 impl SymbolSync for ImageSync {
     type Ids = ();
-    type Diff = ();
+    type Diff<'a> = ();
     type Done = ();
     type Image = std::convert::Infallible;
     const RESYNC: Resync = Resync::NextMessage;
@@ -53,8 +53,8 @@ impl SymbolSync for ImageSync {
         self.valid
     }
 
-    fn gaps(&self) -> u64 {
-        0
+    fn gaps(&self) -> Option<u64> {
+        Some(0)
     }
 
     #[inline]
@@ -86,8 +86,9 @@ impl SymbolSync for ImageSync {
 
     /// One `CLEAR` record without `BATCH_END`: invalid until the next body.
     #[cold]
-    fn reset(&mut self, now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
+    fn reset(&mut self, now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) -> bool {
         self.valid = false;
         emit(&MarketEvent::invalidation(self.instrument, now));
+        true
     }
 }

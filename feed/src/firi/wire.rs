@@ -143,7 +143,7 @@ impl DepthWire for FiriWire {
     type Counters = super::FiriCounters;
     const VENUE: Venue = Venue::Firi;
     /// Nothing is buffered: every body is the whole book.
-    const BUFFER_MESSAGES: usize = 0;
+    const SYNC_CAPACITY: usize = 0;
 
     /// A good body is numbered and goes out whole (straight to `sink`, or staged in `out`); a
     /// refused one names no book, so it emits nothing (the live feed invalidates).
@@ -167,12 +167,6 @@ impl DepthWire for FiriWire {
             super::rules::emit_body(id, &self.book, self.bodies, local_ns, &mut |ev| out.push(*ev));
             Ok(DepthFrame::Diff { symbol: 0, ids: () })
         }
-    }
-
-    /// Firi sends no snapshot but its bodies ([`super::rules::ImageSync`] asks for none).
-    #[cold]
-    fn parse_snapshot(_body: &mut [u8], _instrument: &Instrument) -> Result<std::convert::Infallible, ParseError> {
-        Err(ParseError::Json)
     }
 }
 

@@ -285,6 +285,13 @@ impl SideBook {
         self.lo += excess;
         &self.slots[from..self.lo]
     }
+
+    /// The last `n` levels [`Self::trim`] dropped (`n` at most the length of what it returned),
+    /// worst first, read again from their slots: valid until the side next changes.
+    #[inline]
+    pub fn trimmed(&self, n: usize) -> &[Level] {
+        &self.slots[self.lo.saturating_sub(n)..self.lo]
+    }
 }
 
 /// IEEE 802.3 / zlib CRC32 (the checksum OKX and Kraken specify), computed by `crc32fast`
@@ -422,6 +429,9 @@ mod tests {
         let dropped: Vec<i64> = s.trim().iter().map(|l| l.price).collect();
         assert_eq!(dropped, [1, 5], "worst first");
         assert_eq!(prices(&s), [9, 8, 7]);
+        let again: Vec<i64> = s.trimmed(dropped.len()).iter().map(|l| l.price).collect();
+        assert_eq!(again, dropped, "readable again until the side changes");
+        assert_eq!(s.trimmed(1).iter().map(|l| l.price).collect::<Vec<_>>(), [5]);
         assert!(s.trim().is_empty());
         s.apply(&Level::without_text(8, 0));
         assert_eq!(s.len(), 2);

@@ -1,17 +1,22 @@
-//! [`DepthDecoder`]: the decoder shell of the venues whose books sync a diff stream by sequence
-//! ids — against REST snapshots (Binance spot, Binance USD-M, KuCoin: one [`crate::kit::depth_sync::DepthSync`] per
+//! [`DepthDecoder`]: the one decoder shell of every streaming book venue — the [`VenueDecoder`]
+//! and [`LiveDecoder`] each venue is, given its wire walk ([`DepthWire`]) and, through it, its
+//! per-symbol sync ([`SymbolSync`]): books that sync a diff stream by sequence ids against REST
+//! snapshots (Binance spot, Binance USD-M, KuCoin: one [`crate::kit::depth_sync::DepthSync`] per
 //! symbol under the venue's [`crate::kit::depth_sync::SequenceRule`]) or against the snapshot
-//! the venue sends in the stream (Bybit: [`crate::bybit::rules::BookSync`]), or whose every
-//! message is the whole book (Firi's polled bodies: [`crate::firi::rules::ImageSync`]) — the
-//! [`VenueDecoder`] and [`LiveDecoder`] every such venue is, given its wire walk ([`DepthWire`])
-//! and, through it, its per-symbol sync ([`SymbolSync`]).
+//! the venue sends in the stream (Bybit: [`crate::bybit::rules::BookSync`]); books checked by
+//! the venue's checksum, their snapshot in the stream (OKX, Kraken:
+//! [`crate::kit::checksum_sync::ChecksumSync`] under the venue's
+//! [`crate::kit::checksum_sync::ChecksumRule`]); books whose every message is the whole book
+//! (Firi's polled bodies: [`crate::firi::rules::ImageSync`]).
 //!
 //! Per frame: the frame is counted and walked; a diff the symbol's sync would apply now goes
 //! from the walk straight to the consumer ([`crate::kit::direct`]), any other diff goes to the
-//! sync (applied, buffered, ignored as stale or a gap); trade and best-bid/offer records go out
-//! as parsed; control frames are counted. A refused frame is counted by reason, warned about
-//! (rate-limited) and resyncs the book it belonged to (as the wire walk tells). Frames of a
-//! symbol switched off ([`LiveDecoder::set_active`]) are dropped.
+//! sync (applied, buffered, ignored as stale or a gap, or its checksum verified); a frame may
+//! hold several diffs, one per book it names (Kraken: [`DepthFrame::Diffs`]); trade and
+//! best-bid/offer records go out as parsed; control frames are counted. A refused frame is
+//! counted by reason, warned about (rate-limited) and resyncs the book it belonged to, or every
+//! valid book it names (as the wire walk tells, [`DepthWire::names`]). Frames of a symbol
+//! switched off ([`LiveDecoder::set_active`]) are dropped.
 //!
 //! Resync (the live half follows the sync's [`Resync`] kind): a sync that resyncs from REST
 //! snapshots and [`SymbolSync::REQUESTS`] them tags each request with its generation; for one
@@ -28,7 +33,7 @@
 //! resyncs and disconnects are `#[cold]`. Generic over the wire: each venue's decoder is its own
 //! monomorphized copy, no `dyn` between walk and sync.
 
-use crate::decoder::{FeedStats, VenueDecoder};
+use crate::decoder::{ChecksumVerdict, FeedStats, VenueDecoder};
 use crate::kit::depth_sync::SnapshotOutcome;
 use crate::kit::direct::{DiffSink, SyncedSink};
 use crate::kit::live::{LiveDecoder, deactivates};
@@ -38,8 +43,9 @@ use qt_core::{BookError, Instrument, MarketEvent, Nanos, Venue};
 
 /// A diff's update ids as the wire's sync is asked whether it goes straight out.
 pub type Ids<W> = <<W as DepthWire>::Sync as SymbolSync>::Ids;
-/// A staged diff's ids as the wire's sync takes it.
-pub type Diff<W> = <<W as DepthWire>::Sync as SymbolSync>::Diff;
+/// A staged diff's ids as the wire's sync takes it (borrowing the walk's staged levels for `'a`
+/// where the sync takes those).
+pub type Diff<'a, W> = <<W as DepthWire>::Sync as SymbolSync>::Diff<'a>;
 /// Where a diff emitted while walked leaves the wire's sync.
 pub type Done<W> = <<W as DepthWire>::Sync as SymbolSync>::Done;
 /// The wire's REST snapshot.
@@ -49,12 +55,19 @@ pub type Image<W> = <<W as DepthWire>::Sync as SymbolSync>::Image;
 /// walked leaves the book at; the id for the snapshot+diff sync).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DepthFrame<Ids, Done = u64> {
-    /// A diff whose records are in the record vector (flags 0), for the sync.
+    /// A diff whose records are in the record vector (flags 0), or whose levels the ids borrow,
+    /// for the sync.
     Diff {
         /// Symbol index.
         symbol: usize,
         /// Its update ids.
         ids: Ids,
+    },
+    /// `count` diffs, one per book the frame names, each for its symbol's sync
+    /// ([`DepthWire::diff`]).
+    Diffs {
+        /// How many.
+        count: usize,
     },
     /// A diff the sink accepted ([`DiffSink::direct`]): its records went out while it was
     /// walked, the last flagged `BATCH_END`.
@@ -108,8 +121,8 @@ impl DepthFailure {
     }
 }
 
-/// A sequenced venue's wire walk: its frames parsed into diffs and records, and its REST
-/// snapshot body where its sync takes one.
+/// A venue's wire walk: its frames parsed into diffs and records, and its REST snapshot body
+/// where its sync takes one.
 pub trait DepthWire: Send {
     /// The venue's per-symbol sync (for the snapshot+diff venues, [`crate::kit::depth_sync::DepthSync`] under their
     /// sequence rule).
@@ -118,8 +131,9 @@ pub trait DepthWire: Send {
     type Counters: From<DepthCounters>;
     /// The venue (its name in warnings).
     const VENUE: Venue;
-    /// Capacity of a symbol's diff buffer, in messages (where the sync buffers).
-    const BUFFER_MESSAGES: usize;
+    /// Capacity of a symbol's sync ([`SymbolSync::for_symbol`]): diffs its buffer holds where it
+    /// buffers, levels a side its shadow book keeps where it keeps one.
+    const SYNC_CAPACITY: usize;
 
     /// Walks one frame; records go to `out` (cleared first), stamped `local_ns`, except those of
     /// a diff that `sink` accepts once its ids are read ([`DepthFrame::DiffEmitted`]).
@@ -129,12 +143,34 @@ pub trait DepthWire: Send {
         local_ns: Nanos,
         out: &mut Vec<MarketEvent>,
         sink: &mut impl DiffSink<Ids<Self>>,
-    ) -> Result<DepthFrame<Diff<Self>, Done<Self>>, DepthFailure>;
-    /// Parses a REST snapshot body of `instrument` (in place). Cold.
-    fn parse_snapshot(body: &mut [u8], instrument: &Instrument) -> Result<Image<Self>, ParseError>;
+    ) -> Result<DepthFrame<Diff<'_, Self>, Done<Self>>, DepthFailure>;
+    /// Diff `k` of the last walked [`DepthFrame::Diffs`] frame and its symbol index.
+    #[inline]
+    fn diff(&self, _k: usize) -> Option<(usize, Diff<'_, Self>)> {
+        None
+    }
+    /// The capacity of this walk's syncs: [`Self::SYNC_CAPACITY`], unless chosen at run time
+    /// (Kraken's subscribed depth).
+    #[inline]
+    fn sync_capacity(&self) -> usize {
+        Self::SYNC_CAPACITY
+    }
+    /// Parses a REST snapshot body of `instrument` (in place); refused where the sync takes
+    /// none ([`Resync::Snapshot`] only asks). Cold.
+    #[cold]
+    fn parse_snapshot(_body: &mut [u8], _instrument: &Instrument) -> Result<Image<Self>, ParseError> {
+        Err(ParseError::UnknownStream)
+    }
     /// The venue refused one of our requests (`frame`, a [`DepthFrame::ControlError`]). Cold.
     #[inline]
     fn refused(_frame: &[u8]) {}
+    /// Whether the refused `frame`, whose failure names no one book ([`DepthFailure::book`]),
+    /// names symbol `index`'s (a frame of several books: Kraken's); each valid book it names
+    /// is resynced. Cold.
+    #[inline]
+    fn names(&self, _frame: &[u8], _index: usize) -> bool {
+        false
+    }
 }
 
 /// A wire walk built from the symbols alone (what [`DepthDecoder::new`] needs; a venue whose
@@ -167,6 +203,17 @@ pub struct DepthCounters {
     pub stale: u64,
     /// Diffs ignored while the book waits for the snapshot the venue sends in the stream.
     pub waiting: u64,
+    /// Book messages whose checksum matched our book's (checksum venues).
+    pub checksum_ok: u64,
+    /// Book messages whose checksum did not (each book invalidated and resynced).
+    pub checksum_failed: u64,
+    /// Book messages without a checksum to verify (absent, or 0 where the venue means absent).
+    pub checksum_absent: u64,
+    /// The frame (its number in `messages`) that last had a book message matching its checksum:
+    /// with `mismatch_frame`, the last frame's verdict ([`DepthCounters::checksum_verdict`]).
+    pub match_frame: u64,
+    /// The frame (its number in `messages`) that last had a checksum mismatch.
+    pub mismatch_frame: u64,
     /// Snapshots in the stream that replaced a valid book (service-side resets).
     pub resets: u64,
     /// The venue's pongs (replies to our heartbeat).
@@ -203,10 +250,24 @@ impl DepthCounters {
     pub fn parse_errors_total(&self) -> u64 {
         self.parse_errors.iter().sum()
     }
+
+    /// The verdict on the checksums of the last frame's book messages (a mismatch of any of them
+    /// wins).
+    pub fn checksum_verdict(&self) -> ChecksumVerdict {
+        if self.messages == 0 {
+            ChecksumVerdict::None
+        } else if self.mismatch_frame == self.messages {
+            ChecksumVerdict::Mismatch
+        } else if self.match_frame == self.messages {
+            ChecksumVerdict::Match
+        } else {
+            ChecksumVerdict::None
+        }
+    }
 }
 
-/// A sequenced venue's decoder: its wire walk `W`, one `W::Sync` per symbol, counters (see the
-/// module doc).
+/// A venue's decoder: its wire walk `W`, one `W::Sync` per symbol, counters (see the module
+/// doc).
 pub struct DepthDecoder<W: DepthWire> {
     instruments: Vec<Instrument>,
     parser: W,
@@ -244,10 +305,11 @@ impl<W: DepthWire> DepthDecoder<W> {
     /// A decoder over the wire walk `parser` of `symbols` (index in the slice = symbol index).
     /// Allocates everything it will use here.
     pub fn with_wire(parser: W, symbols: &[Instrument]) -> Self {
+        let capacity = parser.sync_capacity();
         Self {
             instruments: symbols.to_vec(),
             parser,
-            syncs: symbols.iter().map(|s| W::Sync::for_symbol(s, W::BUFFER_MESSAGES)).collect(),
+            syncs: symbols.iter().map(|s| W::Sync::for_symbol(s, capacity)).collect(),
             scratch: Vec::with_capacity(16 * 1024),
             counters: DepthCounters::default(),
             active: vec![true; symbols.len()],
@@ -297,6 +359,11 @@ impl<W: DepthWire> DepthDecoder<W> {
     /// resubscribing), clearing the request: the caller resubscribes now.
     pub fn take_resubscribe(&mut self, index: usize) -> bool {
         self.syncs.get_mut(index).is_some_and(W::Sync::take_resubscribe)
+    }
+
+    /// [`Self::take_resubscribe`] without clearing.
+    pub fn wants_resubscribe(&self, index: usize) -> bool {
+        self.syncs.get(index).is_some_and(W::Sync::wants_resubscribe)
     }
 
     /// Applies a parsed snapshot for symbol `index` answering request `generation` (not checked
@@ -363,6 +430,16 @@ impl<W: DepthWire> DepthDecoder<W> {
                     sync.on_diff(ids, &mut self.scratch, now, &mut counted, c);
                 }
             }
+            Ok(DepthFrame::Diffs { count }) => {
+                for k in 0..count {
+                    if let Some((symbol, diff)) = self.parser.diff(k)
+                        && self.active.get(symbol) == Some(&true)
+                        && let Some(sync) = self.syncs.get_mut(symbol)
+                    {
+                        sync.on_diff(diff, &mut self.scratch, now, &mut counted, c);
+                    }
+                }
+            }
             Ok(DepthFrame::Quote { symbol }) if self.active.get(symbol) == Some(&true) => {
                 for ev in &self.scratch {
                     counted(ev);
@@ -386,24 +463,36 @@ impl<W: DepthWire> DepthDecoder<W> {
             }
             // Frames of a symbol just unsubscribed.
             Ok(DepthFrame::Diff { .. } | DepthFrame::Quote { .. } | DepthFrame::Trade { .. }) => {}
-            Err(failure) => self.on_bad_frame(failure, now, &mut counted),
+            Err(failure) => self.on_bad_frame(frame, failure, now, &mut counted),
         }
         self.counters.records += records;
     }
 
     #[cold]
-    fn on_bad_frame(&mut self, failure: DepthFailure, now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
+    fn on_bad_frame(&mut self, frame: &[u8], failure: DepthFailure, now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
         let c = &mut self.counters;
         c.parse_errors[failure.error.reason_index()] += 1;
         self.warns.warn(W::VENUE.name(), &"frame", &failure.error, now);
         // A lost diff breaks the book: resync that symbol now rather than at its next diff.
-        // (An unreadable frame whose stream cannot be told is caught by the next diff's ids.)
-        if let Some(symbol) = failure.book
-            && self.active.get(symbol) == Some(&true)
-            && let Some(sync) = self.syncs.get_mut(symbol)
-        {
-            sync.reset(now, emit);
-            c.resyncs += 1;
+        // (An unreadable frame whose stream cannot be told is caught by the next diff's ids or
+        // checksum, unless the walk finds the books it names.)
+        if let Some(symbol) = failure.book {
+            if self.active.get(symbol) == Some(&true)
+                && let Some(sync) = self.syncs.get_mut(symbol)
+                && sync.reset(now, emit)
+            {
+                c.resyncs += 1;
+            }
+            return;
+        }
+        for (index, sync) in self.syncs.iter_mut().enumerate() {
+            if self.active.get(index) == Some(&true)
+                && sync.is_synced()
+                && self.parser.names(frame, index)
+                && sync.reset(now, emit)
+            {
+                c.resyncs += 1;
+            }
         }
     }
 
@@ -413,8 +502,7 @@ impl<W: DepthWire> DepthDecoder<W> {
         // Answers to requests made on the old session are not waited for.
         self.in_flight.fill(None);
         for sync in &mut self.syncs {
-            sync.on_disconnect(now, emit);
-            self.counters.resyncs += 1;
+            self.counters.resyncs += u64::from(sync.on_disconnect(now, emit));
             self.counters.records += 1;
         }
     }
@@ -474,6 +562,10 @@ impl<W: DepthWire> VenueDecoder for DepthDecoder<W> {
         DepthDecoder::on_disconnect(self, now, emit);
     }
 
+    fn last_checksum(&self) -> ChecksumVerdict {
+        self.counters.checksum_verdict()
+    }
+
     #[cold]
     fn on_book_refused(&mut self, index: usize, reason: BookError, now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
         let c = &mut self.counters;
@@ -482,13 +574,17 @@ impl<W: DepthWire> VenueDecoder for DepthDecoder<W> {
     }
 
     fn book_gaps(&self, index: usize) -> Option<u64> {
-        self.syncs.get(index).map(W::Sync::gaps)
+        self.syncs.get(index).and_then(W::Sync::gaps)
     }
 
     fn stats(&self) -> FeedStats {
         let c = &self.counters;
         let counts = [c.messages, c.records, c.gaps, c.crossed, c.resyncs];
-        crate::decoder::sync_stats(counts, c.parse_errors, self.warns.suppressed())
+        FeedStats {
+            checksum_ok: c.checksum_ok,
+            checksum_failed: c.checksum_failed,
+            ..crate::decoder::sync_stats(counts, c.parse_errors, self.warns.suppressed())
+        }
     }
 }
 
@@ -536,7 +632,7 @@ impl<W: DepthWire + 'static> LiveDecoder for DepthDecoder<W> {
             && let Some(sync) = self.syncs.get_mut(index)
         {
             // Invalid, and no resync of either kind wanted (as after a disconnect).
-            sync.on_disconnect(now, emit);
+            let _resync_started = sync.on_disconnect(now, emit);
             self.counters.records += 1;
             self.in_flight[index] = None;
         }

@@ -2,7 +2,8 @@
 //! ([`crate::kit::depth_decoder::DepthDecoder`]) drives it, whatever the venue's sync is — the
 //! snapshot+diff sync ([`DepthSync`], any [`SequenceRule`]: Binance spot and USD-M, KuCoin) or
 //! Bybit's in-stream sync ([`crate::bybit::rules::BookSync`]) or Firi's whole-book bodies
-//! ([`crate::firi::rules::ImageSync`]).
+//! ([`crate::firi::rules::ImageSync`]) or the checksum venues' shadow book
+//! ([`crate::kit::checksum_sync::ChecksumSync`]: OKX, Kraken).
 //!
 //! A sync says how a broken book comes back ([`Resync`]): from a REST snapshot the live layer
 //! fetches (the snapshot half: requests, generations, answers) or from the snapshot the venue
@@ -36,8 +37,9 @@ pub enum Resync {
 pub trait SymbolSync: Send + Sized {
     /// What the wire walk asks [`Self::applies_directly`] with (read before the levels).
     type Ids: Copy;
-    /// A staged diff's ids and fields, for [`Self::on_diff`].
-    type Diff: Copy;
+    /// A staged diff's ids and fields, for [`Self::on_diff`] (borrowing the wire walk's staged
+    /// levels where the diff's levels are not records: a checksum sync's).
+    type Diff<'a>: Copy;
     /// What a diff emitted while it was walked leaves the book at ([`Self::applied_directly`]).
     type Done: Copy;
     /// A REST snapshot ([`Resync::Snapshot`]; never built for the other kind).
@@ -48,13 +50,13 @@ pub trait SymbolSync: Send + Sized {
     /// is taken; `false`: the shell tracks the request in flight itself.
     const REQUESTS: bool;
 
-    /// A sync for `instrument`, buffering up to `buffer_messages` diffs where it buffers
-    /// (allocated here, never grown).
-    fn for_symbol(instrument: &Instrument, buffer_messages: usize) -> Self;
+    /// A sync for `instrument` of `capacity` (allocated here, never grown): the diffs it buffers
+    /// where it buffers, the levels a side its shadow book keeps where it keeps one.
+    fn for_symbol(instrument: &Instrument, capacity: usize) -> Self;
     /// Whether the book is in sync.
     fn is_synced(&self) -> bool;
-    /// Sequence gaps seen.
-    fn gaps(&self) -> u64;
+    /// Sequence gaps seen, where the sync counts them (`None`: the venue has no sequence).
+    fn gaps(&self) -> Option<u64>;
     /// Whether the diff with `ids` would be applied whole now, so that its records may go out
     /// while it is walked; [`Self::applied_directly`] follows.
     fn applies_directly(&self, ids: Self::Ids) -> bool;
@@ -64,18 +66,20 @@ pub trait SymbolSync: Send + Sized {
     /// counted in `c`; records that go out go to `emit`.
     fn on_diff(
         &mut self,
-        diff: Self::Diff,
+        diff: Self::Diff<'_>,
         records: &mut [MarketEvent],
         now: Nanos,
         emit: &mut (impl FnMut(&MarketEvent) + ?Sized),
         c: &mut DepthCounters,
     );
     /// The book broke (an unreadable diff, a refused record): one invalidation record, and the
-    /// resync of its kind is wanted.
-    fn reset(&mut self, now: Nanos, emit: &mut dyn FnMut(&MarketEvent));
-    /// The connection dropped: one invalidation record; the reconnect resyncs.
-    fn on_disconnect(&mut self, now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
-        self.reset(now, emit);
+    /// resync of its kind is wanted. Returns whether that started a resync (`false`: the sync
+    /// already waited for one, which still stands).
+    fn reset(&mut self, now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) -> bool;
+    /// The connection dropped: one invalidation record; the reconnect resyncs. Returns whether
+    /// a resync started, as [`Self::reset`].
+    fn on_disconnect(&mut self, now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) -> bool {
+        self.reset(now, emit)
     }
 
     /// Whether a REST snapshot is wanted now ([`Resync::Snapshot`]).
@@ -116,7 +120,7 @@ pub trait SymbolSync: Send + Sized {
 /// The snapshot+diff sync: REST snapshots, diffs buffered while it waits.
 impl<R: SequenceRule<Ids: Send>> SymbolSync for DepthSync<R> {
     type Ids = R::Ids;
-    type Diff = R::Ids;
+    type Diff<'a> = R::Ids;
     type Done = u64;
     type Image = R::Image;
     const RESYNC: Resync = Resync::Snapshot;
@@ -131,8 +135,8 @@ impl<R: SequenceRule<Ids: Send>> SymbolSync for DepthSync<R> {
         DepthSync::is_synced(self)
     }
 
-    fn gaps(&self) -> u64 {
-        DepthSync::gaps(self)
+    fn gaps(&self) -> Option<u64> {
+        Some(DepthSync::gaps(self))
     }
 
     #[inline]
@@ -166,8 +170,9 @@ impl<R: SequenceRule<Ids: Send>> SymbolSync for DepthSync<R> {
         }
     }
 
-    fn reset(&mut self, now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) {
+    fn reset(&mut self, now: Nanos, emit: &mut dyn FnMut(&MarketEvent)) -> bool {
         DepthSync::reset(self, now, emit);
+        true
     }
 
     fn wants_snapshot(&self) -> bool {

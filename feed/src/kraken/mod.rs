@@ -8,7 +8,7 @@
 //! no delete for levels falling out of scope), then the checksum is verified — truncated once
 //! per message, never after each level: an update that inserts a level and then deletes another
 //! keeps the level the insert pushed past the depth ([`crate::kit::checksum_book::SideBook`]; the sync is the shared
-//! [`crate::kit::checksum_sync`]). A message without
+//! [`crate::kit::checksum_sync`], one per symbol). A message without
 //! `checksum` is counted as "not provided" and applied unverified.
 //!
 //! Precision: the checksum formats prices and quantities at the pair's *Kraken* precision
@@ -48,7 +48,7 @@ pub mod book {
     pub use super::rules::*;
 }
 
-use crate::kit::checksum_decoder::ChecksumDecoder;
+use crate::kit::depth_decoder::DepthDecoder;
 use qt_core::Instrument;
 pub use rules::Precision;
 use wire::FrameParser;
@@ -59,11 +59,11 @@ pub const DEPTHS: [usize; 5] = [10, 25, 100, 500, 1000];
 /// Counters beyond [`crate::FeedStats`] (the checksum venues' shared set).
 pub type KrakenCounters = crate::kit::checksum_sync::ChecksumCounters;
 
-/// The Kraken WS v2 decoder (see the module doc): the kit's checksum decoder shell over Kraken's
-/// wire walk.
-pub type Decoder = ChecksumDecoder<FrameParser>;
+/// The Kraken WS v2 decoder (see the module doc): the kit's decoder shell over Kraken's wire
+/// walk, one checksum sync per symbol.
+pub type Decoder = DepthDecoder<FrameParser>;
 
-impl ChecksumDecoder<FrameParser> {
+impl DepthDecoder<FrameParser> {
     /// A decoder for `symbols` at the default depth 10. `precisions[i]` is Kraken's
     /// price/qty precision of `symbols[i]`; a missing entry defaults to the instrument's
     /// `price_scale()`/`qty_scale()`.
@@ -74,12 +74,11 @@ impl ChecksumDecoder<FrameParser> {
     /// As [`Self::new`], for a `book` subscription of `depth` levels (one of [`DEPTHS`]; other
     /// values are used as given). Allocates everything it will use here.
     pub fn with_depth(symbols: &[Instrument], precisions: &[Precision], depth: usize) -> Self {
-        let depth = depth.max(1);
-        Self::with_parser(FrameParser::new(symbols, precisions, depth), symbols, depth, 4 * depth + 2)
+        Self::with_wire(FrameParser::new(symbols, precisions, depth), symbols)
     }
 
     /// The subscribed depth.
     pub fn depth(&self) -> usize {
-        self.books.depth()
+        self.wire().depth()
     }
 }

@@ -36,6 +36,8 @@ pub struct KrakenRule;
 impl ChecksumRule for KrakenRule {
     const ZERO_IS_ABSENT: bool = false;
     const DELETES_TRIMMED: bool = true;
+    /// No sequence numbers: the checksum is the only loss detector.
+    const SEQUENCED: bool = false;
 
     #[inline(always)]
     fn checksum(crc: &mut PieceCrc, bids: &SideBook, asks: &SideBook) -> u32 {

@@ -16,8 +16,9 @@
 use super::rules::{self, Precision};
 use crate::kit::bytes::{contains, copy_short, find_byte, number_end};
 use crate::kit::checksum_book::Level;
-use crate::kit::checksum_decoder::{Broken, ChecksumWire, WireError, WireFrame};
-use crate::kit::checksum_sync::BookMessage;
+use crate::kit::checksum_sync::{BookDiff, BookMessage, ChecksumCounters, ChecksumSync};
+use crate::kit::depth_decoder::{DepthFailure, DepthFrame, DepthWire};
+use crate::kit::direct::DiffSink;
 use crate::kit::json::digits_u64;
 use crate::kit::json::{TapeBuffers, fields, find_key, get_str, scaled, span, str_at};
 use crate::kit::lift;
@@ -58,7 +59,11 @@ pub enum Parsed {
         snapshot: bool,
     },
     /// `trade` updates: records in the record vector.
-    Trades,
+    Trades {
+        /// The first trade's symbol index (a frame may list several: Kraken's subscriptions do
+        /// not change live, so every symbol stays subscribed and the first stands for all).
+        symbol: usize,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -82,52 +87,55 @@ pub struct FrameParser {
     lifted: lift::LiftedLists,
     /// Whether the last `book` frame was a snapshot.
     snapshot: bool,
+    /// The subscribed depth: the levels a side each symbol's shadow book keeps.
+    depth: usize,
 }
 
-/// Kraken's frames as the checksum decoder shell reads them: a `book` frame holds one message per
-/// symbol it names; an unreadable frame breaks every valid book it names.
-impl ChecksumWire for FrameParser {
-    type Rule = super::rules::KrakenRule;
+/// Kraken's walk in the decoder shell ([`crate::kit::depth_decoder`]): a `book` frame holds one
+/// message per symbol it names ([`DepthFrame::Diffs`]), each for that symbol's checksum sync
+/// ([`super::rules::KrakenRule`]); an unreadable frame breaks every valid book it names.
+impl DepthWire for FrameParser {
+    type Sync = ChecksumSync<super::rules::KrakenRule>;
+    type Counters = ChecksumCounters;
     const VENUE: qt_core::Venue = qt_core::Venue::Kraken;
-    const LABEL: &'static str = "kraken";
-    const SEQUENCED: bool = false;
+    /// The default depth; the subscribed one is [`DepthWire::sync_capacity`].
+    const SYNC_CAPACITY: usize = super::DEPTHS[0];
 
     #[inline]
-    fn parse(&mut self, frame: &[u8], local_ns: Nanos, out: &mut Vec<MarketEvent>) -> Result<WireFrame, WireError> {
+    fn walk(
+        &mut self,
+        frame: &[u8],
+        local_ns: Nanos,
+        out: &mut Vec<MarketEvent>,
+        _sink: &mut impl DiffSink<()>,
+    ) -> Result<DepthFrame<BookDiff<'_>, ()>, DepthFailure> {
         match self.parse_frame(frame, local_ns, out) {
-            Ok(Parsed::Control) => Ok(WireFrame::Control),
-            Ok(Parsed::ControlError) => Ok(WireFrame::ControlError),
-            Ok(Parsed::Trades) => Ok(WireFrame::Records),
+            Ok(Parsed::Control) => Ok(DepthFrame::Control),
+            Ok(Parsed::ControlError) => Ok(DepthFrame::ControlError),
+            Ok(Parsed::Trades { symbol }) => Ok(DepthFrame::Trade { symbol }),
             Ok(Parsed::Book { snapshot }) => {
                 self.snapshot = snapshot;
-                Ok(WireFrame::Books)
+                Ok(DepthFrame::Diffs { count: self.items.len() })
             }
-            Err(error) => Err(WireError { error, broken: Broken::Named }),
+            Err(error) => Err(DepthFailure { error, book: None }),
         }
     }
 
     #[inline]
-    fn levels(&self) -> &[StagedLevel] {
-        &self.levels
-    }
-
-    #[inline]
-    fn book_count(&self) -> usize {
-        self.items.len()
-    }
-
-    #[inline]
-    fn book(&self, k: usize) -> Option<(BookMessage, &[StagedLevel])> {
+    fn diff(&self, k: usize) -> Option<(usize, BookDiff<'_>)> {
         let item = self.items.get(k)?;
         let msg = BookMessage {
-            symbol: item.symbol,
             snapshot: self.snapshot,
             seq: None,
             prev_seq: None,
             checksum: item.checksum,
             exchange_ns: item.exchange_ns,
         };
-        Some((msg, self.levels.get(item.start..item.end).unwrap_or(&[])))
+        Some((item.symbol, (msg, self.levels.get(item.start..item.end).unwrap_or(&[]))))
+    }
+
+    fn sync_capacity(&self) -> usize {
+        self.depth
     }
 
     #[cold]
@@ -146,9 +154,11 @@ const INITIAL_FRAME_CAPACITY: usize = 64 * 1024;
 
 impl FrameParser {
     /// A parser for `symbols` (`symbol` = [`Instrument::symbol`], e.g. `BTC/USD`) whose Kraken
-    /// precisions are `precisions` (a missing entry: the instrument's scales), staging at most
-    /// `max_levels` levels a side without allocating.
-    pub fn new(symbols: &[Instrument], precisions: &[Precision], max_levels: usize) -> Self {
+    /// precisions are `precisions` (a missing entry: the instrument's scales), for a `book`
+    /// subscription of `depth` levels: staging at most that many levels a side without
+    /// allocating.
+    pub fn new(symbols: &[Instrument], precisions: &[Precision], depth: usize) -> Self {
+        let depth = depth.max(1);
         let symbols = symbols
             .iter()
             .enumerate()
@@ -166,10 +176,16 @@ impl FrameParser {
             items: Vec::with_capacity(symbols.len().max(1)),
             symbols,
             tape: TapeBuffers::new(INITIAL_FRAME_CAPACITY),
-            levels: Vec::with_capacity(2 * max_levels),
-            lifted: lift::LiftedLists::with_capacity(max_levels),
+            levels: Vec::with_capacity(2 * depth),
+            lifted: lift::LiftedLists::with_capacity(depth),
             snapshot: false,
+            depth,
         }
+    }
+
+    /// The subscribed depth.
+    pub fn depth(&self) -> usize {
+        self.depth
     }
 
     /// The per-symbol parts of the last [`Parsed::Book`].
@@ -557,6 +573,7 @@ fn walk(
     let data = data_at.ok_or(ParseError::MissingField("data"))?;
     let Some(Node::Array { len: n, .. }) = nodes.get(data) else { return Err(ParseError::WrongType("data")) };
     let mut obj = data + 1;
+    let mut trade_symbol = None;
     for _ in 0..*n {
         if !matches!(nodes.get(obj), Some(Node::Object { .. })) {
             return Err(ParseError::WrongType("data"));
@@ -648,6 +665,7 @@ fn walk(
             ev.local_ns = local_ns;
             ev.seq = trade_id;
             out.push(ev);
+            trade_symbol.get_or_insert(symbol);
         }
         obj += span(nodes, obj);
     }
@@ -661,11 +679,13 @@ fn walk(
         }
         Ok(Parsed::Book { snapshot })
     } else {
-        match out.last_mut() {
-            Some(last) => last.flags = MarketEvent::BATCH_END,
-            None => return Err(ParseError::WrongType("data")),
+        match (out.last_mut(), trade_symbol) {
+            (Some(last), Some(symbol)) => {
+                last.flags = MarketEvent::BATCH_END;
+                Ok(Parsed::Trades { symbol })
+            }
+            _ => Err(ParseError::WrongType("data")),
         }
-        Ok(Parsed::Trades)
     }
 }
 

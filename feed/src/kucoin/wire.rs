@@ -471,7 +471,7 @@ impl DepthWire for FrameParser {
     type Sync = crate::kit::depth_sync::DepthSync<crate::kucoin::rules::Level2Rule>;
     type Counters = DepthCounters;
     const VENUE: qt_core::Venue = qt_core::Venue::Kucoin;
-    const BUFFER_MESSAGES: usize = crate::kucoin::rules::DEFAULT_BUFFER_MESSAGES;
+    const SYNC_CAPACITY: usize = crate::kucoin::rules::DEFAULT_BUFFER_MESSAGES;
 
     #[inline]
     fn walk(

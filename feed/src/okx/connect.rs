@@ -140,14 +140,6 @@ impl LiveVenue for OkxLive {
     }
 }
 
-impl Decoder {
-    /// OKX's `seqId` of the last `books` message applied to symbol `index`, while its book is
-    /// valid (the state the records emitted so far describe).
-    pub fn book_seq(&self, index: usize) -> Option<i64> {
-        self.books.get(index).filter(|b| b.live).and_then(|b| b.last_seq)
-    }
-}
-
 impl OkxLive {
     /// The feed for `cfg` (validated: every problem at once). Blocking start-up work.
     pub fn feed(cfg: OkxFeedConfig) -> Result<OkxFeed, FeedError> {

@@ -13,7 +13,7 @@
 //! fields; the checksum alone is checked.
 //!
 //! Shadow book: every level of a message is applied, then each side is trimmed to
-//! [`BOOK_DEPTH`] — once per message, never per level ([`crate::kit::checksum_book::SideBook`]; the sync is the shared [`crate::kit::checksum_sync`]). OKX's `books` names
+//! [`BOOK_DEPTH`] — once per message, never per level ([`crate::kit::checksum_book::SideBook`]; the sync is the shared [`crate::kit::checksum_sync`], one per symbol). OKX's `books` names
 //! no truncation (400 levels in the snapshot; the checksum reads the top 25), so the bound is
 //! ours; trimming after each level dropped a level for good whenever an update inserted one and
 //! deleted another while the side held 400.
@@ -49,8 +49,7 @@ pub mod book {
     pub use crate::kit::checksum_book::*;
 }
 
-use crate::kit::checksum_decoder::ChecksumDecoder;
-use qt_core::Instrument;
+use crate::kit::depth_decoder::DepthDecoder;
 use wire::FrameParser;
 
 /// Levels kept per side: the depth of OKX's `books` channel.
@@ -59,13 +58,7 @@ pub const BOOK_DEPTH: usize = 400;
 /// Counters beyond [`crate::FeedStats`] (the checksum venues' shared set).
 pub type OkxCounters = crate::kit::checksum_sync::ChecksumCounters;
 
-/// The OKX v5 decoder (see the module doc): the kit's checksum decoder shell over OKX's wire walk.
-pub type Decoder = ChecksumDecoder<FrameParser>;
-
-impl ChecksumDecoder<FrameParser> {
-    /// A decoder for `symbols` (`instId` = [`Instrument::symbol`], e.g. `BTC-USDT`; the index in
-    /// the slice is the symbol index). Allocates everything it will use here.
-    pub fn new(symbols: &[Instrument]) -> Self {
-        Self::with_parser(FrameParser::new(symbols), symbols, BOOK_DEPTH, 2 * BOOK_DEPTH + 2)
-    }
-}
+/// The OKX v5 decoder (see the module doc): the kit's decoder shell over OKX's wire walk, one
+/// checksum sync per symbol. `Decoder::new(symbols)`: `instId` = [`qt_core::Instrument::symbol`],
+/// e.g. `BTC-USDT`; the index in the slice is the symbol index.
+pub type Decoder = DepthDecoder<FrameParser>;

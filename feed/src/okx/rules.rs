@@ -18,6 +18,8 @@ pub struct OkxRule;
 impl ChecksumRule for OkxRule {
     const ZERO_IS_ABSENT: bool = true;
     const DELETES_TRIMMED: bool = false;
+    /// `seqId`/`prevSeqId` on every `books` message.
+    const SEQUENCED: bool = true;
 
     #[inline(always)]
     fn checksum(crc: &mut PieceCrc, bids: &SideBook, asks: &SideBook) -> u32 {

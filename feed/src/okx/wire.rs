@@ -13,8 +13,9 @@
 
 use crate::kit::bytes::contains;
 use crate::kit::checksum_book::Level;
-use crate::kit::checksum_decoder::{Broken, ChecksumWire, WireError, WireFrame};
-use crate::kit::checksum_sync::BookMessage;
+use crate::kit::checksum_sync::{BookDiff, BookMessage, ChecksumCounters, ChecksumSync};
+use crate::kit::depth_decoder::{DepthFailure, DepthFrame, DepthWire, ForSymbols};
+use crate::kit::direct::DiffSink;
 use crate::kit::json::{
     TapeBuffers, digits_u64, fields, find_key, get_str, ms_to_ns, scaled, scaled_bytes, span, str_at,
 };
@@ -83,34 +84,43 @@ struct SymbolEntry {
     qty_scale: u8,
 }
 
-/// OKX's frames as the checksum decoder shell reads them.
-impl ChecksumWire for FrameParser {
-    type Rule = super::rules::OkxRule;
+/// OKX's walk in the decoder shell ([`crate::kit::depth_decoder`]): each `books` message goes
+/// with its staged levels to the symbol's checksum sync ([`super::rules::OkxRule`]); OKX has no
+/// REST snapshot in the sync.
+impl DepthWire for FrameParser {
+    type Sync = ChecksumSync<super::rules::OkxRule>;
+    type Counters = ChecksumCounters;
     const VENUE: qt_core::Venue = qt_core::Venue::Okx;
-    const LABEL: &'static str = "okx";
-    const SEQUENCED: bool = true;
+    /// The shadow book's depth a side ([`super::BOOK_DEPTH`]).
+    const SYNC_CAPACITY: usize = super::BOOK_DEPTH;
 
     #[inline]
-    fn parse(&mut self, frame: &[u8], local_ns: Nanos, out: &mut Vec<MarketEvent>) -> Result<WireFrame, WireError> {
+    fn walk(
+        &mut self,
+        frame: &[u8],
+        local_ns: Nanos,
+        out: &mut Vec<MarketEvent>,
+        _sink: &mut impl DiffSink<()>,
+    ) -> Result<DepthFrame<BookDiff<'_>, ()>, DepthFailure> {
         match self.parse_frame(frame, local_ns, out) {
-            Ok(Parsed::Control) => Ok(WireFrame::Control),
-            Ok(Parsed::ControlError) => Ok(WireFrame::ControlError),
-            Ok(Parsed::Bbo { .. } | Parsed::Trades { .. }) => Ok(WireFrame::Records),
+            Ok(Parsed::Control) => Ok(DepthFrame::Control),
+            Ok(Parsed::ControlError) => Ok(DepthFrame::ControlError),
+            Ok(Parsed::Bbo { symbol }) => Ok(DepthFrame::Quote { symbol }),
+            Ok(Parsed::Trades { symbol }) => Ok(DepthFrame::Trade { symbol }),
             Ok(Parsed::Book { symbol, snapshot, seq, prev_seq, checksum, exchange_ns }) => {
                 // OKX's checksum is a signed 32-bit integer: the same bits.
                 let checksum = checksum.map(|c| c as u32);
-                Ok(WireFrame::Book(BookMessage { symbol, snapshot, seq, prev_seq, checksum, exchange_ns }))
+                let msg = BookMessage { snapshot, seq, prev_seq, checksum, exchange_ns };
+                Ok(DepthFrame::Diff { symbol, ids: (msg, &self.levels) })
             }
-            Err(failure) => Err(WireError {
-                error: failure.error,
-                broken: failure.book_symbol.map_or(Broken::None, Broken::Symbol),
-            }),
+            Err(failure) => Err(DepthFailure { error: failure.error, book: failure.book_symbol }),
         }
     }
+}
 
-    #[inline]
-    fn levels(&self) -> &[(Side, Level)] {
-        &self.levels
+impl ForSymbols for FrameParser {
+    fn for_symbols(symbols: &[Instrument]) -> Self {
+        Self::new(symbols)
     }
 }
 

@@ -5,6 +5,8 @@
 //! Start-up only; allocates.
 
 use crate::kit::http::Endpoint;
+use crossbeam_channel::Sender;
+use qt_core::engine::ControlCommand;
 use qt_core::stats::StatsHandle;
 use qt_core::stats::blocks::GatewayClockStats;
 use qt_core::{AccountId, Clock, Instrument, VenueId, WallClock};
@@ -53,6 +55,10 @@ pub struct GatewayConfig {
     pub private_stream_url: Option<String>,
     /// Use only the venue's older private stream (Binance spot's listen-key stream).
     pub legacy_private_stream: bool,
+    /// The engine's control channel, for what a gateway tells the core besides reports (a
+    /// funding payment, the venue's health). Sends never block: a full channel is logged and
+    /// counted. `None`: nothing is sent (tests, tools).
+    pub control: Option<Sender<ControlCommand>>,
 }
 
 impl Default for GatewayConfig {
@@ -74,6 +80,7 @@ impl Default for GatewayConfig {
             clock_stats: None,
             private_stream_url: None,
             legacy_private_stream: false,
+            control: None,
         }
     }
 }
@@ -95,6 +102,7 @@ impl std::fmt::Debug for GatewayConfig {
             .field("request_timeout", &self.request_timeout)
             .field("time_sync_every", &self.time_sync_every)
             .field("clock_stats", &self.clock_stats.is_some())
+            .field("control", &self.control.is_some())
             .finish_non_exhaustive()
     }
 }

@@ -8,9 +8,9 @@
 //!  ControlCommand / Funding, 288 bytes
 //!  offset  size  field
 //!   0      1     tag: 1 shutdown, 2 cancel_all, 3 ess_trigger, 4 ess_reset, 5 ess_status,
-//!                     6 venue_health, 7 funding
+//!                     6 venue_health, 7 funding, 8 capital
 //!   1      1     healthy (venue_health) 0/1
-//!   2      2     account (cancel_all, funding)
+//!   2      2     account (cancel_all, funding, capital)
 //!   4      2     venue (venue_health)
 //!   6      1     text length (ess_trigger reason, ess_reset operator), ≤ 200
 //!   7      1     reserved
@@ -19,7 +19,7 @@
 //!  24      8     received time, Unix ms (ess_reset)
 //!  32      4     instrument (funding)
 //!  36      4     reserved
-//!  40     16     amount, i128 at 18 decimals (funding)
+//!  40     16     amount, i128 at 18 decimals (funding; capital: the equity)
 //!  56     32     token MAC (ess_reset): HMAC-SHA256 of the token, not the key; replay
 //!                verifies it again. Never printed by `qt journal dump`.
 //!  88    200     text, UTF-8, zero-padded
@@ -66,6 +66,8 @@ pub mod tag {
     pub const VENUE_HEALTH: u8 = 6;
     /// `Funding`.
     pub const FUNDING: u8 = 7;
+    /// `Capital`.
+    pub const CAPITAL: u8 = 8;
 }
 
 mod at {
@@ -148,6 +150,11 @@ pub fn encode_command(cmd: &ControlCommand, out: &mut [u8; COMMAND_LEN]) -> usiz
             p.u32(at::INSTRUMENT, instrument.0);
             p.i128(at::AMOUNT, amount.units());
         }
+        ControlCommand::Capital { account, equity } => {
+            p.u8(at::TAG, tag::CAPITAL);
+            p.u16(at::ACCOUNT, account.0);
+            p.i128(at::AMOUNT, equity.units());
+        }
     }
     COMMAND_LEN
 }
@@ -181,6 +188,10 @@ pub fn decode_command(bytes: &[u8], version: u16) -> Result<ControlCommand, Payl
             account: AccountId(g.u16(at::ACCOUNT)),
             instrument: InstrumentId(g.u32(at::INSTRUMENT)),
             amount: Notional::from_units(g.i128(at::AMOUNT)),
+        },
+        tag::CAPITAL => ControlCommand::Capital {
+            account: AccountId(g.u16(at::ACCOUNT)),
+            equity: Notional::from_units(g.i128(at::AMOUNT)),
         },
         t => return Err(g.bad("tag", u64::from(t))),
     })

@@ -227,6 +227,8 @@ pub fn control_command() -> impl Strategy<Value = ControlCommand> {
         (any::<u64>(), risk_command()).prop_map(|(id, command)| ControlCommand::Risk { id, command }),
         (any::<u16>(), any::<bool>())
             .prop_map(|(v, healthy)| ControlCommand::VenueHealth { venue: VenueId(v), healthy }),
+        (any::<u16>(), any::<i128>())
+            .prop_map(|(a, e)| ControlCommand::Capital { account: AccountId(a), equity: Notional::from_units(e) }),
         (any::<u16>(), any::<u32>(), any::<i128>()).prop_map(|(a, i, amount)| ControlCommand::Funding {
             account: AccountId(a),
             instrument: InstrumentId(i),

@@ -165,6 +165,9 @@ pub struct Plan {
     pub queue_capacity: usize,
     /// Live runs: cancel working orders on a stop and wait this long for the venues (`None`: leave them).
     pub cancel_on_stop: Option<std::time::Duration>,
+    /// Live runs: the interval of periodic reconciliation with the venues (`None`: only at
+    /// start and end).
+    pub reconcile_every: Option<std::time::Duration>,
     /// Simulated venue.
     pub sim: SimPlan,
     /// Accounts, indexed by [`AccountId`].
@@ -287,6 +290,13 @@ pub fn validate(raw: RawConfig) -> Result<Plan, Vec<Problem>> {
     });
     if stop_grace > Nanos(300 * Nanos::SECOND.0) {
         p.add("engine.stop_grace", format!("{:?} is longer than the 300 s a stop may wait", e.stop_grace));
+    }
+    let reconcile_every = parse_duration(&e.reconcile_every).unwrap_or_else(|m| {
+        p.add("engine.reconcile_every", m);
+        Nanos::ZERO
+    });
+    if reconcile_every < Nanos::ZERO || (reconcile_every > Nanos::ZERO && reconcile_every < Nanos::SECOND) {
+        p.add("engine.reconcile_every", format!("{:?} must be 0s (off) or at least 1s", e.reconcile_every));
     }
     if let Some(cpu) = e.cpu
         && cpu >= 4096
@@ -620,6 +630,8 @@ pub fn validate(raw: RawConfig) -> Result<Plan, Vec<Problem>> {
         engine,
         queue_capacity: e.queue_capacity,
         cancel_on_stop: e.cancel_on_stop.then(|| std::time::Duration::from_nanos(stop_grace.0.max(0) as u64)),
+        reconcile_every: (reconcile_every >= Nanos::SECOND)
+            .then(|| std::time::Duration::from_nanos(reconcile_every.0 as u64)),
         sim: SimPlan {
             seed: s.seed,
             duration,

@@ -243,6 +243,9 @@ pub struct RawEngine {
     pub cancel_on_stop: bool,
     /// How long a stopping live run waits for those cancels (e.g. "5s").
     pub stop_grace: String,
+    /// Live runs: how often balances are reconciled with the venues during the run (e.g.
+    /// "60s"; "0s": only at start and end).
+    pub reconcile_every: String,
 }
 
 impl Default for RawEngine {
@@ -256,6 +259,7 @@ impl Default for RawEngine {
             stall_threshold: "100us".into(),
             cancel_on_stop: true,
             stop_grace: "5s".into(),
+            reconcile_every: "60s".into(),
         }
     }
 }

@@ -132,6 +132,18 @@ fn self_contradicting_accounts_are_refused_naming_the_field() {
             "starting_equity = \"0\"",
             "accounts[0].starting_equity",
         ),
+        (
+            "reconcile interval under a second",
+            "reconcile_every = \"60s\"",
+            "reconcile_every = \"500ms\"",
+            "engine.reconcile_every",
+        ),
+        (
+            "reconcile interval not a duration",
+            "reconcile_every = \"60s\"",
+            "reconcile_every = \"often\"",
+            "engine.reconcile_every",
+        ),
         ("misspelt override", "max_order_notional = \"2500\"", "max_order_notionl = \"2500\"", "accounts[0].overrides"),
         ("global band", "band = \"0.5\"", "band = \"5\"", "global_risk.leverage.band"),
         (

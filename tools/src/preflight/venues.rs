@@ -22,7 +22,7 @@
 
 use super::Check;
 use crate::config::{Plan, VenuePlan};
-use qt_core::{InstrumentKind, Price, Qty, Venue};
+use qt_core::Venue;
 use qt_feed::endpoint::Endpoint;
 use qt_feed::snapshot::HttpsClient;
 use serde_json::Value;
@@ -97,7 +97,7 @@ pub fn rest_base(v: &VenuePlan) -> String {
     public_rest_base(v.venue).to_string()
 }
 
-fn client(v: &VenuePlan) -> Result<HttpsClient, String> {
+pub(crate) fn client(v: &VenuePlan) -> Result<HttpsClient, String> {
     let base = rest_base(v);
     let endpoint = Endpoint::parse(&base, "rest_url").map_err(|e| e.to_string())?;
     let addrs = endpoint.resolve().map_err(|e| e.to_string())?;
@@ -107,7 +107,7 @@ fn client(v: &VenuePlan) -> Result<HttpsClient, String> {
 }
 
 /// `GET target`, expecting 200 and a JSON body.
-fn get_json(client: &HttpsClient, target: &str) -> Result<Value, String> {
+pub(crate) fn get_json(client: &HttpsClient, target: &str) -> Result<Value, String> {
     let (status, body) = client.get(target).map_err(|e| e.to_string())?;
     if status != 200 {
         let text = String::from_utf8_lossy(&body);
@@ -204,106 +204,19 @@ pub fn judge_skew(
     }
 }
 
-/// Where a venue lists its instruments' grids, and how to read one symbol's `(tick, lot)`.
-#[derive(Debug, Clone, Copy)]
-pub struct GridEndpoint {
-    /// The request for `symbol`.
-    pub path: fn(&str) -> String,
-    /// `(tick, lot)` of `symbol` in the answer, as the venue writes them.
-    pub read: fn(&Value, &str) -> Option<(String, String)>,
-}
-
-/// The instruments endpoint of `venue` for instruments of `kind` (`None`: not checked).
-pub fn grid_endpoint(venue: Venue, kind: InstrumentKind) -> Option<GridEndpoint> {
-    Some(match (venue, kind) {
-        // exchangeInfo: filters PRICE_FILTER.tickSize and LOT_SIZE.stepSize.
-        (Venue::Binance, InstrumentKind::Spot) => {
-            GridEndpoint { path: |s| format!("/api/v3/exchangeInfo?symbol={s}"), read: binance_grid }
-        }
-        (Venue::BinanceUsdm, _) => GridEndpoint { path: |_| "/fapi/v1/exchangeInfo".into(), read: binance_grid },
-        // instruments: tickSz and lotSz.
-        (Venue::Okx, InstrumentKind::Spot) => GridEndpoint {
-            path: |s| format!("/api/v5/public/instruments?instType=SPOT&instId={s}"),
-            read: |v, s| {
-                let i = v["data"].as_array()?.iter().find(|i| i["instId"] == s)?;
-                Some((i["tickSz"].as_str()?.to_string(), i["lotSz"].as_str()?.to_string()))
-            },
-        },
-        // symbols: priceIncrement and baseIncrement.
-        (Venue::Kucoin, InstrumentKind::Spot) => GridEndpoint {
-            path: |_| "/api/v2/symbols".into(),
-            read: |v, s| {
-                let i = v["data"].as_array()?.iter().find(|i| i["symbol"] == s)?;
-                Some((i["priceIncrement"].as_str()?.to_string(), i["baseIncrement"].as_str()?.to_string()))
-            },
-        },
-        _ => return None,
-    })
-}
-
-/// `instruments <v>`: the venue's tick and lot of each of our instruments there, where its
-/// instruments endpoint is known ([`grid_endpoint`]).
+/// `instruments <v>`: the venue's tick and lot of each of our instruments there
+/// ([`crate::grids`]).
 fn check_grids(plan: &Plan, v: &VenuePlan, client: &HttpsClient, name: String) -> Check {
-    let mut problems = Vec::new();
-    let mut matched = Vec::new();
-    let mut unchecked = Vec::new();
-    for id in &v.instruments {
-        let Some(inst) = plan.instruments.get(*id) else { continue };
-        let sym = inst.symbol();
-        let Some(endpoint) = grid_endpoint(v.venue, inst.kind()) else {
-            unchecked.push(sym.to_string());
-            continue;
-        };
-        let target = (endpoint.path)(sym);
-        let info = match get_json(client, &target) {
-            Ok(info) => info,
-            Err(why) => {
-                problems.push(format!("{sym}: {why}"));
-                continue;
-            }
-        };
-        let Some((tick, lot)) = (endpoint.read)(&info, sym) else {
-            problems.push(format!("{sym}: not listed with a tick and lot in GET {target}"));
-            continue;
-        };
-        let same_tick = Price::parse(&tick, inst.price_scale()).is_ok_and(|t| t == inst.tick());
-        let same_lot = Qty::parse(&lot, inst.qty_scale()).is_ok_and(|l| l == inst.lot());
-        if same_tick && same_lot {
-            matched.push(sym.to_string());
-        } else {
-            let ours = |units: i64, scale: u8| {
-                qt_core::decimal::format_scaled(i128::from(units), scale, qt_core::DecimalStyle::Trimmed)
-            };
-            problems.push(format!(
-                "{sym}: venue tick {tick} lot {lot}, ours tick {} lot {}",
-                ours(inst.tick().units(), inst.price_scale()).as_str(),
-                ours(inst.lot().units(), inst.qty_scale()).as_str()
-            ));
-        }
-    }
-    match (problems.is_empty(), matched.is_empty()) {
+    let found = crate::grids::compare(plan, v, |target| get_json(client, target));
+    let (matched, unchecked) = (found.matched.join(", "), found.unchecked.join(", "));
+    let mut problems: Vec<String> = found.mismatches;
+    problems.extend(found.unanswered);
+    match (problems.is_empty(), found.matched.is_empty()) {
         (false, _) => Check::fail(name, problems.join("; ")),
-        (true, true) => {
-            Check::skip(name, format!("no instruments endpoint checked on {} ({})", v.venue, unchecked.join(", ")))
-        }
-        (true, false) if unchecked.is_empty() => {
-            Check::pass(name, format!("tick and lot match for {}", matched.join(", ")))
-        }
-        (true, false) => Check::pass(
-            name,
-            format!("tick and lot match for {}; not checked: {}", matched.join(", "), unchecked.join(", ")),
-        ),
+        (true, true) => Check::skip(name, format!("no instruments endpoint checked on {} ({unchecked})", v.venue)),
+        (true, false) if found.unchecked.is_empty() => Check::pass(name, format!("tick and lot match for {matched}")),
+        (true, false) => Check::pass(name, format!("tick and lot match for {matched}; not checked: {unchecked}")),
     }
-}
-
-/// `(tickSize, stepSize)` of `symbol` in a Binance (spot or USD-M) `exchangeInfo` answer, as
-/// the venue writes them.
-pub fn binance_grid(info: &Value, symbol: &str) -> Option<(String, String)> {
-    let s = info["symbols"].as_array()?.iter().find(|s| s["symbol"] == symbol)?;
-    let filter = |kind: &str, key: &str| {
-        s["filters"].as_array()?.iter().find(|f| f["filterType"] == kind)?[key].as_str().map(str::to_string)
-    };
-    Some((filter("PRICE_FILTER", "tickSize")?, filter("LOT_SIZE", "stepSize")?))
 }
 
 #[cfg(test)]
@@ -354,17 +267,6 @@ mod tests {
     }
 
     #[test]
-    fn binance_grids_are_read_from_the_filters() {
-        let info = json!({"symbols": [{"symbol": "BTCUSDT", "filters": [
-            {"filterType": "PRICE_FILTER", "tickSize": "0.01000000"},
-            {"filterType": "LOT_SIZE", "stepSize": "0.00001000"}
-        ]}]});
-        let (tick, lot) = binance_grid(&info, "BTCUSDT").unwrap();
-        assert_eq!((tick.as_str(), lot.as_str()), ("0.01000000", "0.00001000"));
-        assert!(binance_grid(&info, "ETHUSDT").is_none());
-    }
-
-    #[test]
     fn the_time_is_asked_at_rest_url_else_the_simulator_else_the_public_base() {
         let plan = |venue, rest: &str, ws: &str| VenuePlan {
             venue,
@@ -382,18 +284,5 @@ mod tests {
         assert_eq!(rest_base(&plan(Venue::Binance, "https://127.0.0.1:9443", "")), "https://127.0.0.1:9443");
         assert_eq!(rest_base(&plan(Venue::Okx, "", "wss://127.0.0.1:9448")), "https://127.0.0.1:9448");
         assert_eq!(rest_base(&plan(Venue::Kraken, "", "wss://ws.kraken.com")), "https://api.kraken.com");
-    }
-
-    #[test]
-    fn okx_and_kucoin_grids_are_read() {
-        let okx = json!({"code": "0", "data": [{"instId": "BTC-USDT", "tickSz": "0.1", "lotSz": "0.00000001"}]});
-        let e = grid_endpoint(Venue::Okx, InstrumentKind::Spot).unwrap();
-        assert_eq!((e.path)("BTC-USDT"), "/api/v5/public/instruments?instType=SPOT&instId=BTC-USDT");
-        assert_eq!((e.read)(&okx, "BTC-USDT"), Some(("0.1".into(), "0.00000001".into())));
-        let kucoin = json!({"code": "200000", "data": [{"symbol": "BTC-USDT", "priceIncrement": "0.1", "baseIncrement": "0.00000001"}]});
-        let e = grid_endpoint(Venue::Kucoin, InstrumentKind::Spot).unwrap();
-        assert_eq!((e.read)(&kucoin, "BTC-USDT"), Some(("0.1".into(), "0.00000001".into())));
-        assert_eq!((e.read)(&kucoin, "ETH-USDT"), None);
-        assert!(grid_endpoint(Venue::Kraken, InstrumentKind::Spot).is_none());
     }
 }

@@ -201,6 +201,8 @@ pub fn run(args: &ReplayArgs, mut plan: Plan) -> anyhow::Result<RunOutcome> {
         journal: None,
         reconciliation: Some(reconciliation),
         live_reconciliation: None,
+        periodic_reconciliation: None,
+        capital: Vec::new(),
         restore: None,
         wall: started.elapsed(),
     })

@@ -24,6 +24,14 @@ pub(crate) fn venue(tag: &str) -> (RunningServer, Arc<Market>, PathBuf) {
 
 /// [`venue`], with the simulator's fault switches.
 pub(crate) fn venue_with_faults(tag: &str) -> (RunningServer, Arc<Market>, PathBuf, Arc<Faults>) {
+    venue_holding(tag, &[("USDT", "1000000"), ("BTC", "10")])
+}
+
+/// [`venue_with_faults`] whose account starts with `balances`.
+pub(crate) fn venue_holding(
+    tag: &str,
+    balances: &[(&str, &str)],
+) -> (RunningServer, Arc<Market>, PathBuf, Arc<Faults>) {
     let dir = std::env::temp_dir().join(format!("qt-live-binance-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let instrument =
@@ -38,7 +46,7 @@ pub(crate) fn venue_with_faults(tag: &str) -> (RunningServer, Arc<Market>, PathB
     let market = MarketBuilder::new()
         .symbol_with_flow(instrument, flow)
         .fees_bps(2, 5)
-        .account("live-test-key", "live-test-secret", &[("USDT", "1000000"), ("BTC", "10")])
+        .account("live-test-key", "live-test-secret", balances)
         .seed(11)
         .build();
     // The CA goes next to the config: tests that build a gateway config of their own find it there.
@@ -54,7 +62,8 @@ pub(crate) fn venue_with_faults(tag: &str) -> (RunningServer, Arc<Market>, PathB
         .replace("ca_file = \"venue-sim-ca.pem\"", &format!("ca_file = {:?}", ca.display().to_string()))
         .replace("qt-sim-key-1", "live-test-key")
         .replace("qt-sim-secret-1", "live-test-secret")
-        .replace("cooldown = \"200ms\"", "cooldown = \"50ms\"");
+        .replace("cooldown = \"200ms\"", "cooldown = \"50ms\"")
+        .replace("reconcile_every = \"60s\"", "reconcile_every = \"1s\"");
     let path = dir.join("live.toml");
     std::fs::write(&path, config).unwrap();
     (server, market, path, faults)

@@ -1,0 +1,140 @@
+//! A live run's accounts start from their venues: each account's configured `starting_equity`
+//! is a **cap** on the capital its risk limits are measured from. At start, after the venues'
+//! balances are read, an account whose venues hold less of its settlement currency than the
+//! cap is given that smaller capital ([`ControlCommand::Capital`], journaled, so a replay
+//! measures from the same number); one whose venues hold none of it is refused at start,
+//! naming the account and the currency. Holdings in other assets (a spot account's base coin)
+//! are not counted: there is no price for them before the books are up. An account whose
+//! instruments settle in more than one currency keeps its configured capital (said at info).
+//!
+//! Main thread, before the core runs: allocates.
+
+use crate::config::Plan;
+use qt_core::engine::ControlCommand;
+use qt_core::{AccountId, DecimalStyle, Notional};
+use qt_risk::reconcile::AssetAmount;
+
+/// What the venues' balances made of one account's capital.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CapitalLine {
+    /// Account.
+    pub account: AccountId,
+    /// Its settlement currency (`None`: several, or no live venue: unchanged).
+    pub currency: Option<String>,
+    /// Configured `starting_equity`.
+    pub configured: Notional,
+    /// What its venues hold of the currency (free + locked), summed over venues.
+    pub venues: Notional,
+    /// The capital the run measures from.
+    pub capital: Notional,
+}
+
+impl CapitalLine {
+    /// One summary line.
+    pub fn render(&self, name: &str) -> String {
+        let t = |n: Notional| n.to_text(DecimalStyle::Trimmed);
+        match &self.currency {
+            None => format!("capital {name}: {} as configured (settles in several currencies)", t(self.configured)),
+            Some(c) if self.capital < self.configured => format!(
+                "capital {name}: {} {c}, what its venues hold (starting_equity {} is a cap)",
+                t(self.capital),
+                t(self.configured)
+            ),
+            Some(c) => {
+                format!("capital {name}: {} {c} as configured (its venues hold {})", t(self.capital), t(self.venues))
+            }
+        }
+    }
+}
+
+/// Each account's capital from `balances` (every account's balances on every live venue at
+/// start). `Err` names each account whose venues hold none of its settlement currency.
+pub fn from_balances(plan: &Plan, balances: &[AssetAmount]) -> Result<Vec<CapitalLine>, String> {
+    let mut out = Vec::new();
+    let mut refused = Vec::new();
+    for (i, account) in plan.accounts.iter().enumerate() {
+        let id = AccountId(i as u16);
+        let mut currencies: Vec<&str> = plan
+            .venues
+            .iter()
+            .filter(|v| v.keys.iter().any(|(a, _, _)| *a == id))
+            .flat_map(|v| v.instruments.iter().filter_map(|x| plan.instruments.get(*x)).map(|x| x.quote()))
+            .collect();
+        currencies.sort_unstable();
+        currencies.dedup();
+        let configured = account.spec.starting_equity;
+        let [currency] = currencies[..] else {
+            out.push(CapitalLine {
+                account: id,
+                currency: None,
+                configured,
+                venues: Notional::ZERO,
+                capital: configured,
+            });
+            continue;
+        };
+        let venues = balances
+            .iter()
+            .filter(|(a, asset, _)| *a == id && asset == currency)
+            .fold(Notional::ZERO, |sum, (_, _, n)| sum.checked_add(*n).unwrap_or(sum));
+        if venues <= Notional::ZERO {
+            refused.push(format!(
+                "accounts[{i}] ({}): its venues hold no {currency} (starting_equity {} is a cap on what they hold)",
+                account.name,
+                configured.to_text(DecimalStyle::Trimmed)
+            ));
+            continue;
+        }
+        let capital = if venues < configured { venues } else { configured };
+        out.push(CapitalLine { account: id, currency: Some(currency.to_string()), configured, venues, capital });
+    }
+    if refused.is_empty() { Ok(out) } else { Err(refused.join("; ")) }
+}
+
+/// The commands that give each capped account its capital.
+pub fn commands(lines: &[CapitalLine]) -> Vec<ControlCommand> {
+    lines
+        .iter()
+        .filter(|l| l.capital < l.configured)
+        .map(|l| ControlCommand::Capital { account: l.account, equity: l.capital })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan() -> Plan {
+        // The example's CA file is the simulator's; the plan is never connected here.
+        let text =
+            include_str!("../../examples/binance-venue-sim.toml").replace("ca_file = \"venue-sim-ca.pem\"\n", "");
+        crate::config::load(&text, "binance-venue-sim.toml").unwrap()
+    }
+
+    fn usdt(n: &str) -> Vec<AssetAmount> {
+        vec![
+            (AccountId(0), "BTC".into(), Notional::parse("3").unwrap()),
+            (AccountId(0), "USDT".into(), Notional::parse(n).unwrap()),
+        ]
+    }
+
+    #[test]
+    fn the_configured_equity_caps_what_the_venues_hold() {
+        let plan = plan();
+        let lines = from_balances(&plan, &usdt("4000.5")).unwrap();
+        assert_eq!(lines[0].capital, Notional::parse("4000.5").unwrap(), "less at the venue: the venue's");
+        assert_eq!(commands(&lines), [ControlCommand::Capital { account: AccountId(0), equity: lines[0].capital }]);
+        assert!(lines[0].render("alpha").contains("starting_equity 10000 is a cap"), "{}", lines[0].render("alpha"));
+        let lines = from_balances(&plan, &usdt("250000")).unwrap();
+        assert_eq!(lines[0].capital, Notional::parse("10000").unwrap(), "more at the venue: the cap");
+        assert!(commands(&lines).is_empty());
+    }
+
+    #[test]
+    fn an_account_whose_venues_hold_none_of_its_currency_is_refused_by_name() {
+        let e = from_balances(&plan(), &usdt("0")).unwrap_err();
+        assert!(e.contains("accounts[0] (alpha)") && e.contains("no USDT"), "{e}");
+        let e = from_balances(&plan(), &[]).unwrap_err();
+        assert!(e.contains("no USDT"), "{e}");
+    }
+}
