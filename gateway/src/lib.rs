@@ -13,4 +13,5 @@ pub mod binance;
 pub mod binance_usdm;
 pub mod bybit;
 pub mod kit;
+pub mod okx;
 pub mod sign;

@@ -159,23 +159,38 @@ pub const BYBIT: Gateway = Gateway {
         let snaps = qt_gateway::bybit::account::query_account(s)?;
         Ok(snaps.into_iter().map(|a| a.balances).collect())
     },
-    positions: Some(|s| {
-        let snaps = qt_gateway::bybit::account::query_account(s)?;
-        Ok(snaps
-            .into_iter()
-            .flat_map(|a| {
-                let account = a.balances.account;
-                a.positions.into_iter().filter(|p| !p.size.is_zero()).map(move |p| VenuePosition {
-                    account,
-                    symbol: p.symbol,
-                    size: p.size,
-                    entry_price: p.avg_price,
-                })
-            })
-            .collect())
-    }),
+    positions: Some(|s| Ok(snapshot_positions(qt_gateway::bybit::account::query_account(s)?))),
     restore: Some(|s| Ok(Box::new(qt_gateway::bybit::settle::Settler::new(s)?))),
 };
+
+/// `qt_gateway::okx`: v5 REST orders (spot and SWAP), private stream; the passphrases ride in
+/// the setup.
+pub const OKX: Gateway = Gateway {
+    name: "okx",
+    spawn: |s, orders, reports, stop| qt_gateway::okx::spawn(s.clone(), orders, reports, stop),
+    balances: |s| {
+        let snaps = qt_gateway::okx::account::query_account(s)?;
+        Ok(snaps.into_iter().map(|a| a.balances).collect())
+    },
+    positions: Some(|s| Ok(snapshot_positions(qt_gateway::okx::account::query_account(s)?))),
+    restore: None,
+};
+
+/// The open positions of Bybit- and OKX-shaped account snapshots.
+fn snapshot_positions(snaps: Vec<qt_gateway::bybit::account::AccountSnapshot>) -> Vec<VenuePosition> {
+    snaps
+        .into_iter()
+        .flat_map(|a| {
+            let account = a.balances.account;
+            a.positions.into_iter().filter(|p| !p.size.is_zero()).map(move |p| VenuePosition {
+                account,
+                symbol: p.symbol,
+                size: p.size,
+                entry_price: p.avg_price,
+            })
+        })
+        .collect()
+}
 
 /// USD-M's configuration: spot's, and the control channel for funding.
 fn usdm_config(s: &GatewaySetup) -> qt_gateway::binance_usdm::UsdmGatewayConfig {

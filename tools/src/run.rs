@@ -584,6 +584,7 @@ pub fn build_live_with_stats(
                     venue: venue_id,
                     instruments,
                     accounts: v.keys.clone(),
+                    passphrases: v.passphrases.clone(),
                     run_id,
                     // The gateway thread publishes its estimate of the venue's clock.
                     clock_stats: Some(

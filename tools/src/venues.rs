@@ -205,7 +205,7 @@ pub static VENUES: [VenueEntry; 7] = [
         capture: true,
         symbol_key: SymbolKey::Field("\"instId\":\""),
         sim_protocol: || Arc::new(qt_venue_sim::okx::OkxV5::default()),
-        gateway: None,
+        gateway: Some(crate::gateways::OKX),
     },
     VenueEntry {
         venue: Venue::Kucoin,
@@ -303,7 +303,7 @@ mod tests {
             let n = VENUES.iter().filter(|e| e.venue == v).count();
             assert_eq!(n, usize::from(v != Venue::Sim), "{v}");
         }
-        assert_eq!(names(|e| e.gateway.is_some()), "binance, binance_usdm, bybit");
+        assert_eq!(names(|e| e.gateway.is_some()), "binance, binance_usdm, bybit, okx");
     }
 
     #[test]

@@ -17,19 +17,18 @@ mod stream_events;
 use crate::bybit::errors::{GatewayError, is_auth_refusal, is_unknown_order, reject_reason};
 use crate::bybit::limits;
 use crate::bybit::private_stream::PrivateStream;
-use crate::bybit::rest::{BybitKey, api_error, envelope, is_timestamp_reject, send_signed, venue_order_id};
+use crate::bybit::rest::{BybitKey, api_error, envelope, is_timestamp_reject, venue_order_id};
 use crate::bybit::server_time::server_time;
 use crate::bybit::{BybitGatewayConfig, GatewayStats, VENUE_NAME};
 use crate::kit::health::{HealthReporter, RequestOutcomes};
 use crate::kit::http::{Endpoint, HttpsClient, Response, TransportError, server_name, tls_config};
 use crate::kit::order_state::{OrderState, QueryReason, ReportsClosed};
 use crate::kit::private_stream::{self, StreamMsg, StreamThreads, WsTarget};
-use crate::kit::rate_limit::{Cost, Decision, RateLimiter};
+use crate::kit::rate_limit::Cost;
+use crate::kit::rest_link::{Req, RestLink, SignedRest, signed_resyncing};
 use crate::kit::thread::{self, Inputs, VenueGateway};
-use crate::kit::time_sync::TimeSync;
+use crate::sign::RequestSigner;
 use qt_core::queue::{Consumer, Producer};
-use qt_core::stats::StatsHandle;
-use qt_core::stats::blocks::GatewayClockStats;
 use qt_core::{
     AccountId, ClientOrderId, Clock as _, ExecutionReport, Instrument, InstrumentId, InstrumentKind, Nanos,
     OrderCommand, OrderId, OrderRequest, OrderType, RejectReason, ReportKind, Side, TimeInForce, WallClock,
@@ -37,7 +36,7 @@ use qt_core::{
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -109,7 +108,8 @@ pub fn spawn(
     let mut streams = StreamThreads::new();
     for (i, (account, api_key, secret)) in cfg.accounts.iter().enumerate() {
         let key = BybitKey::new(api_key, secret, cfg.recv_window_ms);
-        let mut session = PrivateStream::new(*account, key, target.clone(), cfg.clock.clone(), gateway.offset.clone());
+        let mut session =
+            PrivateStream::new(*account, key, target.clone(), cfg.clock.clone(), gateway.link.offset.clone());
         let ws = match crate::kit::private_stream::StreamSession::open(&mut session) {
             Ok(ws) => ws,
             Err(reason) => {
@@ -192,13 +192,10 @@ pub(crate) struct Gateway {
     by_symbol: HashMap<(Category, String), usize>,
     accounts: Vec<Account>,
     account_index: HashMap<AccountId, usize>,
-    http: HttpsClient,
     pub(crate) state: OrderState,
-    limits: RateLimiter,
-    time: TimeSync,
-    /// The venue's clock minus ours, shared with the stream threads (their auth `expires`).
-    offset: Arc<AtomicI64>,
-    clock_stats: Option<StatsHandle<GatewayClockStats>>,
+    /// The REST client, limits and the venue's clock (its offset shared with the stream
+    /// threads: their auth `expires`).
+    pub(crate) link: RestLink,
 }
 
 impl VenueGateway for Gateway {
@@ -218,7 +215,7 @@ impl VenueGateway for Gateway {
     }
 
     fn on_timers(&mut self, now: Instant) -> Result<usize, ReportsClosed> {
-        let synced = self.time.due(now) && self.sync_time(now);
+        let synced = self.link.time.due(now) && self.sync_time(now);
         Ok(usize::from(synced) + self.run_due_reconciles(now)?)
     }
 
@@ -227,17 +224,12 @@ impl VenueGateway for Gateway {
     }
 
     fn requests(&self) -> &RequestOutcomes {
-        &self.http.outcomes
+        self.link.outcomes()
     }
 
     /// One `GET /v5/market/time` (unsigned), unless the limiter is backing off.
     fn probe(&mut self) {
-        if self.limits.backing_off(Instant::now()) {
-            return;
-        }
-        if let Err(e) = server_time(&mut self.http) {
-            log::debug!("bybit gateway: health probe: {e}");
-        }
+        self.link.probe();
     }
 
     fn stats(&mut self) -> &mut GatewayStats {
@@ -245,14 +237,25 @@ impl VenueGateway for Gateway {
     }
 }
 
-/// One signed request: what [`Gateway::signed`] sends (a GET's `query`, a POST's `body`).
-#[derive(Debug, Clone, Copy)]
-struct Req<'a> {
-    method: &'static str,
-    path: &'static str,
-    query: &'a str,
-    body: &'a str,
-    cost: Cost,
+impl SignedRest for Gateway {
+    const VENUE: &'static str = "bybit";
+
+    fn parts(&mut self, acct: usize) -> Option<(&mut RestLink, &mut GatewayStats, &dyn RequestSigner)> {
+        let signer = self.accounts.get(acct)?.key.signer();
+        Some((&mut self.link, &mut self.state.stats, signer))
+    }
+
+    fn link_stats(&mut self) -> (&mut RestLink, &mut GatewayStats) {
+        (&mut self.link, &mut self.state.stats)
+    }
+
+    fn note_answer(&mut self, acct: usize, venue_ms: i64, resp: &Response, req: Req<'_>) {
+        Gateway::note_answer(self, acct, venue_ms, resp, req);
+    }
+
+    fn is_timestamp_reject(resp: &Response) -> bool {
+        is_timestamp_reject(resp)
+    }
 }
 
 impl Gateway {
@@ -277,90 +280,24 @@ impl Gateway {
             by_symbol,
             accounts,
             account_index,
-            http,
             state: OrderState::new(cfg.venue, reports),
-            limits: RateLimiter::new(limits::RULES, cfg.accounts.len()),
-            time: TimeSync::new(cfg.clock.clone(), cfg.time_sync_every),
-            offset: Arc::new(AtomicI64::new(0)),
-            clock_stats: cfg.clock_stats.clone(),
+            link: RestLink::new(cfg, http, limits::RULES, "bybit", server_time),
         }
     }
 
     // ---- requests ------------------------------------------------------------------------
 
-    /// Estimates the venue's clock (best of several samples); on failure the last estimate
-    /// stays. False when the rate limiter is backing off: the estimate stays due.
-    #[cold]
-    fn sync_time(&mut self, now: Instant) -> bool {
-        if self.limits.backing_off(now) {
-            return false;
-        }
-        let http = &mut self.http;
-        match self.time.sync(now, || server_time(http)) {
-            Ok(e) => {
-                self.offset.store(e.offset_ms, Ordering::Relaxed);
-                self.state.stats.note_clock(e.offset_ms, self.clock_stats.as_ref());
-                log::debug!("bybit gateway: venue clock offset {} ms (round trip {} ms)", e.offset_ms, e.rtt_ms);
-            }
-            Err(e) => log::warn!("bybit gateway: venue clock not re-estimated: {e}"),
-        }
-        true
-    }
-
     /// Whether a request of `cost` for account `acct` may be sent now.
     fn admit(&mut self, acct: usize, cost: Cost) -> bool {
-        self.limits.check(Instant::now(), acct, self.time.venue_ms(), cost) != Decision::Refuse
+        self.link.admit(acct, cost)
     }
 
-    /// Sends a signed request for account `acct` (paced near a limit) and notes the answer's
-    /// rate-limit headers and timestamp refusals.
-    fn signed(&mut self, acct: usize, req: Req<'_>) -> Result<Response, TransportError> {
-        if let Decision::Pace(wait) = self.limits.check(Instant::now(), acct, self.time.venue_ms(), req.cost) {
-            std::thread::sleep(wait);
-        }
-        let Some(account) = self.accounts.get(acct) else {
-            return Err(TransportError { sent: false, timed_out: false, reason: "no such account".into() });
-        };
-        let venue_ms = self.time.venue_ms();
-        self.limits.spend(acct, venue_ms, req.cost);
-        let result = send_signed(&mut self.http, &account.key, req.method, req.path, req.query, req.body, venue_ms);
-        match &result {
-            Ok(resp) => self.note_answer(acct, venue_ms, resp, req.path == CREATE_PATH),
-            Err(e) => {
-                self.state.stats.transport_errors += 1;
-                log::warn!("bybit gateway: {} {}{}: {e}", req.method, self.http.endpoint().url, req.path);
-            }
-        }
-        result
-    }
-
-    /// [`Self::signed`], sent once more after a re-estimate of the venue's clock if the venue
-    /// refused its timestamp (10002, checked before the request is processed; the second try
-    /// carries the same `orderLinkId`).
     fn signed_resyncing(&mut self, acct: usize, req: Req<'_>) -> Result<Response, TransportError> {
-        let first = self.signed(acct, req);
-        match &first {
-            Ok(resp) if is_timestamp_reject(resp) => {
-                self.sync_time(Instant::now());
-                let second = self.signed(acct, req);
-                if let Ok(resp) = &second
-                    && is_timestamp_reject(resp)
-                {
-                    log::error!(
-                        "bybit gateway: {} {}: the venue refused the timestamp again after a re-sync (offset {} ms): {}",
-                        req.method,
-                        req.path,
-                        self.time.offset_ms(),
-                        resp.body_excerpt()
-                    );
-                }
-                second
-            }
-            _ => first,
-        }
+        signed_resyncing(self, acct, req)
     }
 
-    fn note_answer(&mut self, acct: usize, venue_ms: i64, resp: &Response, order_entry: bool) {
+    fn note_answer(&mut self, acct: usize, venue_ms: i64, resp: &Response, req: Req<'_>) {
+        let order_entry = req.path == CREATE_PATH;
         let used = limits::used_from_headers(resp.header("x-bapi-limit"), resp.header("x-bapi-limit-status"));
         let (code, _) = api_error(resp);
         // 10006 arrives with HTTP 200 and no Retry-After: back off as for a 429.
@@ -369,18 +306,9 @@ impl Gateway {
             limits::USED_HEADER if order_entry => used.map(|u| u.to_string()),
             _ => resp.header(name).map(str::to_string),
         };
-        if let Some(wait) = self.limits.on_response(Instant::now(), acct, venue_ms, status, header) {
-            self.state.stats.rate_limited += 1;
-            log::warn!("bybit gateway: rate limited (HTTP {}, code {code}); not sending for {wait:?}", resp.status);
-        } else if resp.status >= 500 {
-            self.state.stats.transport_errors += 1;
-            log::warn!("bybit gateway: HTTP {} from the venue: {}", resp.status, resp.body_excerpt());
-        }
-        self.state.stats.max_used_weight = self.limits.max_used(limits::ORDER_RULE);
-        if code == crate::bybit::errors::CODE_TIMESTAMP {
-            self.state.stats.note_timestamp_reject(self.clock_stats.as_ref());
-            self.time.expire();
-        }
+        let timestamp_reject = code == crate::bybit::errors::CODE_TIMESTAMP;
+        let stats = &mut self.state.stats;
+        self.link.note(acct, venue_ms, resp, status, header, (code, timestamp_reject), limits::ORDER_RULE, stats);
     }
 
     // ---- commands ------------------------------------------------------------------------

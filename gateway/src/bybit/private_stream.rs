@@ -10,14 +10,12 @@
 //! thread (`qt-gw-bybit-ps<N>`) to reconnect. Allocates per frame.
 
 use crate::bybit::rest::BybitKey;
-use crate::kit::http::is_timeout;
 use crate::kit::private_stream::{self, FrameAction, StreamSession, Ws, WsTarget};
 use qt_core::{AccountId, Clock};
 use serde::Deserialize;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
-use tungstenite::Message;
 
 /// The private stream's path.
 pub(crate) const PRIVATE_PATH: &str = "/v5/private";
@@ -65,27 +63,12 @@ impl PrivateStream {
     }
 }
 
-/// Sends `text` and reads until the control answer of `op`, within `timeout`; data frames in
-/// between are impossible (nothing is subscribed yet) and skipped.
+/// Sends `text` and reads until the control answer of `op` ([`private_stream::exchange`]).
 fn exchange(ws: &mut Ws, text: String, op: &str, timeout: Duration) -> Result<(), String> {
-    ws.send(Message::text(text)).map_err(|e| format!("sending {op}: {e}"))?;
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        match ws.read() {
-            Ok(Message::Text(t)) => {
-                if let Ok(a) = serde_json::from_str::<OpAnswer>(t.as_str())
-                    && a.op == op
-                {
-                    return if a.success == Some(true) { Ok(()) } else { Err(format!("{op} refused: {}", a.ret_msg)) };
-                }
-            }
-            Ok(Message::Close(f)) => return Err(format!("closed during {op}: {f:?}")),
-            Ok(_) => {}
-            Err(tungstenite::Error::Io(e)) if is_timeout(&e) => {}
-            Err(e) => return Err(format!("during {op}: {e}")),
-        }
-    }
-    Err(format!("no answer to {op} within {timeout:?}"))
+    private_stream::exchange(ws, text, op, timeout, |t| {
+        let a = serde_json::from_str::<OpAnswer>(t).ok().filter(|a| a.op == op)?;
+        Some(if a.success == Some(true) { Ok(()) } else { Err(format!("{op} refused: {}", a.ret_msg)) })
+    })
 }
 
 impl StreamSession for PrivateStream {

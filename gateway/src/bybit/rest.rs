@@ -6,7 +6,7 @@
 
 use crate::kit::http::{HttpsClient, Response, TransportError};
 use crate::sign::bybit::BybitSigner;
-use crate::sign::{Credentials, RequestSigner, RestRequest, Secret};
+use crate::sign::{Credentials, RequestSigner, Secret};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -17,6 +17,11 @@ pub(crate) struct BybitKey {
 }
 
 impl BybitKey {
+    /// The signer, as the kit sends with it.
+    pub(crate) fn signer(&self) -> &dyn RequestSigner {
+        &self.signer
+    }
+
     /// A signer of `key` / `secret` sending `recv_window_ms`.
     pub(crate) fn new(key: &str, secret: &str, recv_window_ms: u64) -> Self {
         let creds = Credentials { key: Some(key.to_string()), secret: Secret::new(secret), passphrase: None };
@@ -31,9 +36,8 @@ impl BybitKey {
     }
 }
 
-/// Sends `method` `path` signed at venue time `venue_ms`: a GET with `query`, a POST with the
-/// JSON `body`. A signing failure (never expected: the key and secret were validated) is a
-/// transport error that was not sent.
+/// Sends `method` `path` signed with `key` at venue time `venue_ms`
+/// ([`crate::kit::rest_link::send_signed`]).
 pub(crate) fn send_signed(
     http: &mut HttpsClient,
     key: &BybitKey,
@@ -43,15 +47,7 @@ pub(crate) fn send_signed(
     body: &str,
     venue_ms: i64,
 ) -> Result<Response, TransportError> {
-    let ts = venue_ms.to_string();
-    let req = RestRequest { timestamp: &ts, method, path, query, body };
-    let signed = key.signer.sign_rest(&req).map_err(|e| TransportError {
-        sent: false,
-        timed_out: false,
-        reason: format!("signing: {e}"),
-    })?;
-    let headers: Vec<(&str, &str)> = signed.headers.iter().map(|(k, v)| (*k, v.expose())).collect();
-    http.request_with_body(method, path, query, &headers, body.as_bytes())
+    crate::kit::rest_link::send_signed(http, key.signer(), method, path, query, body, venue_ms)
 }
 
 /// Bybit's answer envelope (the fields used).

@@ -35,6 +35,9 @@ pub struct GatewayConfig {
     pub instruments: Vec<Instrument>,
     /// `(account, api key, secret)` per account.
     pub accounts: Vec<(AccountId, String, String)>,
+    /// `(account, passphrase)` for venues whose keys have one (OKX); empty elsewhere. Never
+    /// shown in `Debug`.
+    pub passphrases: Vec<(AccountId, String)>,
     /// Run id for [`qt_core::ClientOrderId`]; events of other runs' orders are ignored.
     pub run_id: u32,
     /// Bound on connecting and on each read/write of a request; a new order without an answer
@@ -69,6 +72,7 @@ impl Default for GatewayConfig {
             venue: VenueId(0),
             instruments: Vec::new(),
             accounts: Vec::new(),
+            passphrases: Vec::new(),
             run_id: 0,
             request_timeout: Duration::from_secs(5),
             clock: Arc::new(WallClock),

@@ -19,6 +19,8 @@
 //!   table of rules): paces near a limit, refuses past it, honours `Retry-After`.
 //! - `health`: the gateway's verdict on its venue (request failures, private streams that
 //!   stay down), sent to the core as `ControlCommand::VenueHealth` when it changes.
+//! - `rest_link`: the REST side a signed-REST gateway shares — client, limiter, clock, the
+//!   sending of one signed request and its resend after a timestamp refusal.
 //! - [`time_sync`]: the venue's clock (an offset estimate from the best of several samples),
 //!   applied to every signed timestamp, re-estimated periodically and after a timestamp reject.
 
@@ -29,6 +31,7 @@ pub(crate) mod http;
 pub(crate) mod order_state;
 pub(crate) mod private_stream;
 pub mod rate_limit;
+pub(crate) mod rest_link;
 pub mod stats;
 pub(crate) mod thread;
 pub mod time_sync;

@@ -99,6 +99,43 @@ enum Hold {
     Reconciling,
 }
 
+/// Delay of the query after a push shows more filled than its trades did: the trade events may
+/// still be on their way.
+pub(crate) const ORDER_GAP_QUERY_DELAY: Duration = Duration::from_millis(300);
+
+/// An order's state as a venue reports it, in the kit's words
+/// ([`OrderState::apply_venue_state`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum VenueState {
+    /// Working, nothing filled.
+    Working,
+    /// Working, partly filled.
+    PartiallyFilled,
+    /// Completely filled.
+    Filled,
+    /// Closed (cancelled, expired, refused); `refused`: the venue's refusal of an order it had
+    /// acknowledged, when it names one.
+    Closed {
+        /// Why the venue refused it, if it says.
+        refused: Option<qt_core::RejectReason>,
+    },
+}
+
+/// An order's cumulative figures as a venue reports them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct VenueFigures {
+    /// The venue's order id (0: not given).
+    pub(crate) venue_order_id: u64,
+    /// Filled so far.
+    pub(crate) cum: Qty,
+    /// What the fills were worth, if given.
+    pub(crate) value: Option<Notional>,
+    /// Fees of the fills in the quote currency, if given.
+    pub(crate) fee: Option<Notional>,
+    /// The venue's time of the state.
+    pub(crate) ts: Nanos,
+}
+
 /// A live order.
 #[derive(Debug)]
 pub(crate) struct LiveOrder {
@@ -427,6 +464,134 @@ impl OrderState {
             self.forget(order_id);
         }
         self.emit(r)
+    }
+
+    /// The kit's bookkeeping of a private stream's connect or drop (`event`; a frame is not
+    /// one) for `account` (its index `index` in the gateway's table, for the log): a reconnect
+    /// is counted and the account's live orders are due for a query at once — `true`: run the
+    /// due queries now, before the next command (the stream is subscribed again before it says
+    /// it is connected, so a query now cannot miss an event); a drop holds the account's new
+    /// orders until then.
+    pub(crate) fn on_stream_status(
+        &mut self,
+        account: Option<AccountId>,
+        index: usize,
+        event: &crate::kit::private_stream::StreamEvent,
+        venue: &str,
+    ) -> bool {
+        use crate::kit::private_stream::StreamEvent;
+        match event {
+            StreamEvent::Connected { reconnect: true } => {
+                self.stats.reconnects += 1;
+                if let Some(id) = account {
+                    self.reconnected(id, Duration::ZERO);
+                }
+                true
+            }
+            StreamEvent::Disconnected { reason } => {
+                log::warn!(
+                    "{venue} gateway: private stream of account #{index} dropped: {reason}; its new orders are held \
+                     until it is back and its live orders are reconciled"
+                );
+                if let Some(id) = account {
+                    self.hold(id);
+                }
+                false
+            }
+            StreamEvent::Connected { reconnect: false } | StreamEvent::Frame(_) => false,
+        }
+    }
+
+    /// Moves live order `order_id` on `inst` to what the venue says of it — in a push, or in a
+    /// query's answer when `queried` — and reports what changed: accepted once it is shown to
+    /// exist; a partial fill beyond what was reported queried shortly (a push: its trades may
+    /// still be on their way) or booked (a query); a filled or closed order's missing part
+    /// booked from its figures ([`OrderState::catch_up`]); a closed order the venue refused
+    /// after its ack and never showed working `Rejected`, any other closed order `Canceled`.
+    #[allow(clippy::too_many_arguments, reason = "an order's state and figures")]
+    pub(crate) fn apply_venue_state(
+        &mut self,
+        order_id: OrderId,
+        inst: &qt_core::Instrument,
+        state: VenueState,
+        f: VenueFigures,
+        queried: bool,
+        venue: &str,
+    ) -> Result<(), ReportsClosed> {
+        match state {
+            VenueState::Working => self.ensure_accepted(order_id, f.venue_order_id, f.ts),
+            VenueState::PartiallyFilled => {
+                self.ensure_accepted(order_id, f.venue_order_id, f.ts)?;
+                if queried {
+                    self.catch_up(order_id, inst, f.cum, f.value, f.fee, f.ts, venue)
+                } else {
+                    if self.get(&order_id).is_some_and(|o| f.cum > o.cum_qty) {
+                        self.schedule(order_id, QueryReason::Gap, ORDER_GAP_QUERY_DELAY);
+                    }
+                    Ok(())
+                }
+            }
+            VenueState::Filled => {
+                self.ensure_accepted(order_id, f.venue_order_id, f.ts)?;
+                self.catch_up(order_id, inst, f.cum, f.value, f.fee, f.ts, venue)
+            }
+            VenueState::Closed { refused } => {
+                let accepted = self.get(&order_id).is_some_and(|o| o.accepted);
+                let kind = match refused {
+                    // Refused after its ack, never shown working: the order was not placed.
+                    Some(reason) if !accepted && f.cum.is_zero() => ReportKind::Rejected(reason),
+                    _ => ReportKind::Canceled,
+                };
+                if kind == ReportKind::Canceled {
+                    self.ensure_accepted(order_id, f.venue_order_id, f.ts)?;
+                    self.catch_up(order_id, inst, f.cum, f.value, f.fee, f.ts, venue)?;
+                }
+                if self.contains(&order_id) {
+                    self.finish_order(order_id, kind, f.ts)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Reports what the venue filled of `order_id` on `inst` beyond what was reported
+    /// (`venue_cum`, worth `venue_value`, costing `venue_fee` in all — an order's cumulative
+    /// figures when its trades were missed) as one fill at the average price of the missing
+    /// part, with the missing part of the fee; a fee the venue did not give is booked as zero,
+    /// logged and counted as a fill without fee. `venue` names the gateway in the log.
+    #[cold]
+    #[allow(clippy::too_many_arguments, reason = "an order's cumulative figures")]
+    pub(crate) fn catch_up(
+        &mut self,
+        order_id: OrderId,
+        inst: &qt_core::Instrument,
+        venue_cum: Qty,
+        venue_value: Option<Notional>,
+        venue_fee: Option<Notional>,
+        ts: Nanos,
+        venue: &str,
+    ) -> Result<(), ReportsClosed> {
+        let Some(o) = self.get(&order_id) else { return Ok(()) };
+        let missing = venue_cum.checked_sub(o.cum_qty).unwrap_or(Qty::ZERO);
+        if !missing.is_positive() {
+            return Ok(());
+        }
+        let missing_quote = venue_value.and_then(|v| v.checked_sub(o.cum_quote).ok());
+        let price = missing_quote.and_then(|q| average_price(inst, q, missing)).unwrap_or(o.request.price);
+        let fee = venue_fee.and_then(|f| f.checked_sub(o.cum_fee).ok()).filter(|f| *f >= Notional::ZERO);
+        log::warn!(
+            "{venue} gateway: order {order_id}: {} filled without a trade event; booked at {} with fee {}",
+            inst.qty_text(missing),
+            inst.price_text(price),
+            fee.map_or_else(|| "UNKNOWN (zero)".to_string(), |f| f.to_text(qt_core::DecimalStyle::Trimmed).to_string())
+        );
+        if fee.is_some() {
+            self.stats.fills_fee_from_trades += 1;
+        } else {
+            self.stats.fills_without_fee += 1;
+        }
+        let quote = missing_quote.unwrap_or(Notional::ZERO);
+        self.fill(order_id, price, missing, fee.unwrap_or(Notional::ZERO), Liquidity::Taker, ts, quote)
     }
 
     // ---- the reconciliation schedule ----------------------------------------------------------

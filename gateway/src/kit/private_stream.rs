@@ -116,6 +116,35 @@ pub(crate) fn connect(target: &WsTarget, path: &str) -> Result<Ws, String> {
     Ok(ws)
 }
 
+/// Sends `text` (a login, a subscription) on a stream being opened and reads until the frame
+/// `answer` recognises as its answer — `Some(Ok(()))` accepted, `Some(Err(why))` refused —
+/// within `timeout`; other frames are skipped (nothing is subscribed yet). `what` names the
+/// request in errors.
+pub(crate) fn exchange(
+    ws: &mut Ws,
+    text: String,
+    what: &str,
+    timeout: Duration,
+    answer: impl Fn(&str) -> Option<Result<(), String>>,
+) -> Result<(), String> {
+    ws.send(Message::text(text)).map_err(|e| format!("sending {what}: {e}"))?;
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        match ws.read() {
+            Ok(Message::Text(t)) => {
+                if let Some(result) = answer(t.as_str()) {
+                    return result;
+                }
+            }
+            Ok(Message::Close(f)) => return Err(format!("closed during {what}: {f:?}")),
+            Ok(_) => {}
+            Err(tungstenite::Error::Io(e)) if is_timeout(&e) => {}
+            Err(e) => return Err(format!("during {what}: {e}")),
+        }
+    }
+    Err(format!("no answer to {what} within {timeout:?}"))
+}
+
 /// What a text frame means to the stream ([`StreamSession::classify`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum FrameAction {

@@ -1,5 +1,5 @@
-//! What the gateway integration tests against the venue simulator share (Binance spot's and
-//! USD-M's): the simulator's market and server, a gateway configuration pointing at it, the
+//! What the gateway integration tests against the venue simulator share (Binance spot's,
+//! USD-M's and OKX's): the simulator's market and server, a gateway configuration pointing at it, the
 //! core's ends of the gateway's rings ([`Ends`], bounded waits), a taker filling our resting
 //! order on the venue's market, fee and fill-sequence checks, and a clock that is off.
 
@@ -115,9 +115,23 @@ impl Ends {
     }
 
     /// Sends a new order of [`GW`] on instrument 0; returns its id.
-    #[allow(clippy::too_many_arguments, reason = "the fields of an order")]
     pub(crate) fn send(
         &mut self,
+        side: Side,
+        order_type: OrderType,
+        tif: TimeInForce,
+        price: Price,
+        qty: Qty,
+        reduce_only: bool,
+    ) -> OrderId {
+        self.send_on(InstrumentId(0), side, order_type, tif, price, qty, reduce_only)
+    }
+
+    /// Sends a new order of [`GW`] on `instrument`; returns its id.
+    #[allow(clippy::too_many_arguments, reason = "the fields of an order")]
+    pub(crate) fn send_on(
+        &mut self,
+        instrument: InstrumentId,
         side: Side,
         order_type: OrderType,
         tif: TimeInForce,
@@ -130,7 +144,7 @@ impl Ends {
         let request = OrderRequest {
             account: GW,
             strategy: StrategyId(0),
-            instrument: InstrumentId(0),
+            instrument,
             side,
             order_type,
             tif,
@@ -145,7 +159,12 @@ impl Ends {
 
     /// Sends a cancel of `order_id`.
     pub(crate) fn cancel(&mut self, order_id: OrderId) {
-        self.orders.push(OrderCommand::Cancel { order_id, account: GW, instrument: InstrumentId(0) }).unwrap();
+        self.cancel_on(order_id, InstrumentId(0));
+    }
+
+    /// Sends a cancel of `order_id` on `instrument`.
+    pub(crate) fn cancel_on(&mut self, order_id: OrderId, instrument: InstrumentId) {
+        self.orders.push(OrderCommand::Cancel { order_id, account: GW, instrument }).unwrap();
     }
 
     /// The next report within `timeout`.
@@ -227,9 +246,21 @@ pub(crate) fn reports_until(
 /// Buys, as `taker` trading the market directly, everything offered up to `price` until
 /// `ours`' sell order with client id `client_id` is filled.
 pub(crate) fn take_through(market: &Market, ours: AccountId, taker: AccountId, price: Price, client_id: &str) {
+    take_through_on(market, 0, ours, taker, price, client_id);
+}
+
+/// [`take_through`] on the market's symbol `symbol`.
+pub(crate) fn take_through_on(
+    market: &Market,
+    symbol: usize,
+    ours: AccountId,
+    taker: AccountId,
+    price: Price,
+    client_id: &str,
+) {
     let deadline = Instant::now() + WAIT;
     while Instant::now() < deadline {
-        let snap = market.snapshot(0, 1000).unwrap();
+        let snap = market.snapshot(symbol, 1000).unwrap();
         let qty: i64 = snap.asks.iter().filter(|(p, _)| *p <= price).map(|(_, q)| q.units()).sum();
         if qty > 0 {
             let req = ClientOrderRequest {
@@ -240,9 +271,9 @@ pub(crate) fn take_through(market: &Market, ours: AccountId, taker: AccountId, p
                 price: Some(price),
                 qty: Qty::from_units(qty),
             };
-            market.submit(taker, 0, req).unwrap();
+            market.submit(taker, symbol, req).unwrap();
         }
-        let order = market.order(ours, 0, &OrderRef::Client(client_id.to_string())).unwrap();
+        let order = market.order(ours, symbol, &OrderRef::Client(client_id.to_string())).unwrap();
         if order.cum_qty == order.qty {
             return;
         }

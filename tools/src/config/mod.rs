@@ -148,6 +148,8 @@ pub struct VenuePlan {
     pub ws_api_url: Option<String>,
     /// Credentials of each account trading there (empty where the venue has no gateway).
     pub keys: Vec<(AccountId, String, String)>,
+    /// The passphrase of each account's key there, where the venue's keys have one (OKX).
+    pub passphrases: Vec<(AccountId, String)>,
     /// Instruments listed there (its feeds keep their books; orders only where it has a gateway).
     pub instruments: Vec<InstrumentId>,
 }

@@ -215,6 +215,10 @@ pub struct RawKeys {
     pub api_key_env: Option<String>,
     /// Environment variable holding the secret.
     pub secret_env: Option<String>,
+    /// The key's passphrase (OKX keys have one).
+    pub passphrase: Option<String>,
+    /// Environment variable holding the passphrase.
+    pub passphrase_env: Option<String>,
 }
 
 /// `[engine]`: the core thread.

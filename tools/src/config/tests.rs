@@ -184,6 +184,36 @@ fn live_venue_needs_a_venue_entry_https_and_keys() {
 }
 
 #[test]
+fn okx_keys_need_their_passphrase_and_others_have_none() {
+    let text = include_str!("../../../examples/okx-venue-sim.toml").replace("ca_file = \"venue-sim-ca.pem\"\n", "");
+    let plan = load(&text, "t").unwrap();
+    assert_eq!(plan.venues[0].passphrases, vec![(AccountId(0), "qt-sim-passphrase".to_string())]);
+    let cases = [
+        ("none", "passphrase = \"qt-sim-passphrase\"", "#", "keys need their passphrase"),
+        (
+            "an unset variable",
+            "passphrase = \"qt-sim-passphrase\"",
+            "passphrase_env = \"QT_TEST_SURELY_UNSET_VAR\"",
+            "QT_TEST_SURELY_UNSET_VAR",
+        ),
+        ("both", "passphrase = \"qt-sim-passphrase\"", "passphrase = \"p\"\npassphrase_env = \"X\"", "at most one"),
+    ];
+    for (name, from, to, says) in cases {
+        assert!(text.contains(from), "{name}");
+        let err = load(&text.replacen(from, to, 1), "t").unwrap_err();
+        let p = err.problems.iter().find(|p| p.path.starts_with("accounts[0].keys.okx.passphrase"));
+        assert!(p.is_some_and(|p| p.message.contains(says)), "{name}: {err}");
+        assert!(!err.to_string().contains("qt-sim-secret-1"), "{name}: {err}");
+    }
+    // Binance keys have none.
+    let binance = include_str!("../../../examples/binance-venue-sim.toml")
+        .replace("ca_file = \"venue-sim-ca.pem\"\n", "")
+        .replace("secret = \"qt-sim-secret-1\"", "secret = \"qt-sim-secret-1\"\npassphrase = \"p\"");
+    let err = load(&binance, "t").unwrap_err();
+    assert!(err.problems.iter().any(|p| p.path == "accounts[0].keys.binance.passphrase"), "{err}");
+}
+
+#[test]
 fn a_stop_cancels_working_orders_unless_configured_not_to() {
     let plan = load(EMBEDDED_DEFAULT, "t").unwrap();
     assert_eq!(plan.cancel_on_stop, Some(std::time::Duration::from_secs(5)));
@@ -226,9 +256,9 @@ fn asking_to_trade_where_there_is_no_gateway_is_refused_naming_the_field() {
     // (case, from, to, the field named, whether the message is the missing gateway)
     let cases = [
         (
-            "a strategy on okx",
+            "a strategy on kucoin",
             "instrument = \"BTCUSDT\"\nvenue = \"binance\"",
-            "instrument = \"BTC-USDT\"\nvenue = \"okx\"",
+            "instrument = \"BTC-USDT\"\nvenue = \"kucoin\"",
             "strategies[0].venue",
             true,
         ),
@@ -239,7 +269,7 @@ fn asking_to_trade_where_there_is_no_gateway_is_refused_naming_the_field() {
             "strategies[0].instrument",
             true,
         ),
-        ("keys at okx", "[accounts.keys.binance]", "[accounts.keys.okx]", "accounts[0].keys.okx", true),
+        ("keys at kucoin", "[accounts.keys.binance]", "[accounts.keys.kucoin]", "accounts[0].keys.kucoin", true),
         (
             "a chain naming kraken",
             "starting_equity = \"10000\"",

@@ -152,6 +152,7 @@ pub(super) fn validate(
         let listed: Vec<InstrumentId> = instruments.iter().filter(|x| x.venue() == rv.venue).map(|x| x.id()).collect();
         let here = Here { venue: rv.venue, id: VenueId(i as u16), listed: &listed };
         let keys = if trades { account_keys(p, raw, &here, strategies, routes) } else { Vec::new() };
+        let passphrases = if trades { account_passphrases(p, raw, rv.venue, &keys) } else { Vec::new() };
         if !trades {
             for (a, ra) in raw.accounts.iter().enumerate() {
                 if ra.keys.contains_key(rv.venue.name()) {
@@ -169,6 +170,7 @@ pub(super) fn validate(
             listen_key_only: rv.user_data == Some(super::raw::RawUserData::ListenKey),
             ws_api_url: rv.ws_api_url.clone(),
             keys,
+            passphrases,
             instruments: listed,
         });
     }
@@ -229,4 +231,43 @@ pub(super) fn account_keys(
         }
     }
     keys
+}
+
+/// The passphrases of the keys in `keys` at `venue`: `passphrase` or `passphrase_env`, at most
+/// one; required where the venue's keys have one (OKX), refused where they do not.
+pub(super) fn account_passphrases(
+    p: &mut Problems,
+    raw: &RawConfig,
+    venue: Venue,
+    keys: &[(AccountId, String, String)],
+) -> Vec<(AccountId, String)> {
+    let needed = venue == Venue::Okx;
+    let mut out = Vec::new();
+    for (account, _, _) in keys {
+        let a = account.index();
+        let Some(k) = raw.accounts.get(a).and_then(|ra| ra.keys.get(venue.name())) else { continue };
+        let path = format!("accounts[{a}].keys.{venue}");
+        let given = match (&k.passphrase, &k.passphrase_env) {
+            (Some(v), None) if !v.is_empty() => Some(v.clone()),
+            (None, Some(var)) => match std::env::var(var) {
+                Ok(v) if !v.is_empty() => Some(v),
+                _ => {
+                    p.add(format!("{path}.passphrase_env"), format!("environment variable {var} is not set"));
+                    continue;
+                }
+            },
+            (None, None) => None,
+            _ => {
+                p.add(format!("{path}.passphrase"), "give at most one of passphrase and passphrase_env");
+                continue;
+            }
+        };
+        match (given, needed) {
+            (Some(v), true) => out.push((*account, v)),
+            (None, true) => p.add(format!("{path}.passphrase"), format!("{venue} keys need their passphrase")),
+            (Some(_), false) => p.add(format!("{path}.passphrase"), format!("{venue} keys have no passphrase")),
+            (None, false) => {}
+        }
+    }
+    out
 }

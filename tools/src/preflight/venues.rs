@@ -278,6 +278,7 @@ mod tests {
             listen_key_only: false,
             ws_api_url: None,
             keys: Vec::new(),
+            passphrases: Vec::new(),
             instruments: Vec::new(),
         };
         assert_eq!(rest_base(&plan(Venue::Binance, "https://127.0.0.1:9443", "")), "https://127.0.0.1:9443");

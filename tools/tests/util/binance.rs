@@ -32,34 +32,67 @@ pub(crate) fn venue_holding(
     tag: &str,
     balances: &[(&str, &str)],
 ) -> (RunningServer, Arc<Market>, PathBuf, Arc<Faults>) {
-    let dir = std::env::temp_dir().join(format!("qt-live-binance-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let market = spot_market(Venue::Binance, balances, 11);
+    let example = include_str!("../../../examples/binance-venue-sim.toml");
+    let (server, path) = serve_example(tag, &market, Arc::new(BinanceSpot::default()), "binance", example, &[]);
+    let faults = server.faults.clone();
+    (server, market, path, faults)
+}
+
+/// The one-symbol market the single-venue live tests trade: BTCUSDT spot (lot 0.00001, min
+/// notional 5) around 65000 at 2000 events/s, fees 2/5 bps, one account `live-test-key` /
+/// `live-test-secret` holding `balances`.
+pub(crate) fn spot_market(venue: Venue, balances: &[(&str, &str)], seed: u64) -> Arc<Market> {
     let instrument =
-        TestInstrument::spot(Venue::Binance, "BTCUSDT").assets("BTC", "USDT").lot("0.00001").min_notional("5").build(0);
-    let market = MarketBuilder::new()
+        TestInstrument::spot(venue, "BTCUSDT").assets("BTC", "USDT").lot("0.00001").min_notional("5").build(0);
+    MarketBuilder::new()
         .symbol_with_flow(instrument, brisk_flow())
         .fees_bps(2, 5)
         .account("live-test-key", "live-test-secret", balances)
-        .seed(11)
-        .build();
+        .seed(seed)
+        .build()
+}
+
+/// Serves `market` with `protocol` (named `name`) and writes the example config `example` as
+/// `live.toml` pointing at it (the CA file `ca.pem` next to it, in a folder of `name` and
+/// `tag`): the example's `127.0.0.1:<port>` of `name` becomes the simulator's address, its
+/// test keys the market's, its strategies' cooldown 50 ms and its reconciliation every second;
+/// then each `(from, to)` of `more`.
+pub(crate) fn serve_example(
+    tag: &str,
+    market: &Arc<Market>,
+    protocol: Arc<dyn qt_venue_sim::protocol::Protocol>,
+    name: &str,
+    example: &str,
+    more: &[(&str, &str)],
+) -> (RunningServer, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("qt-live-{name}-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
     // The CA goes next to the config: tests that build a gateway config of their own find it there.
-    let mut sim = sim_config(market.clone(), vec![Arc::new(BinanceSpot::default())]);
+    let mut sim = sim_config(market.clone(), vec![protocol]);
     sim.ca_file = dir.join("ca.pem");
     let server = start_sim_config(sim);
-    let (faults, ca) = (server.faults.clone(), server.ca_file.clone());
-    let addr = server.addr_of("binance").unwrap();
-
-    let config = include_str!("../../../examples/binance-venue-sim.toml")
-        .replace("https://127.0.0.1:9443", &format!("https://{addr}"))
-        .replace("wss://127.0.0.1:9443", &format!("wss://{addr}"))
+    let ca = server.ca_file.clone();
+    let addr = server.addr_of(name).unwrap();
+    let listen = example
+        .split("https://127.0.0.1:")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .map(|port| format!("127.0.0.1:{port}"))
+        .unwrap();
+    let mut config = example
+        .replace(&listen, &addr.to_string())
         .replace("ca_file = \"venue-sim-ca.pem\"", &format!("ca_file = {:?}", ca.display().to_string()))
         .replace("qt-sim-key-1", "live-test-key")
         .replace("qt-sim-secret-1", "live-test-secret")
         .replace("cooldown = \"200ms\"", "cooldown = \"50ms\"")
         .replace("reconcile_every = \"60s\"", "reconcile_every = \"1s\"");
+    for (from, to) in more {
+        config = config.replace(from, to);
+    }
     let path = dir.join("live.toml");
     std::fs::write(&path, config).unwrap();
-    (server, market, path, faults)
+    (server, path)
 }
 
 /// BTCUSDT's flow in the live tests: mid 65000, 2000 events/s, wide moves, large sizes (a

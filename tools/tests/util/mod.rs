@@ -1,7 +1,7 @@
 //! What the `qt` binary's integration tests share: running `qt`, a scratch folder, the
 //! embedded default configuration with an emergency-stop secret file and control socket, and
-//! the simulated Binance and Bybit venues with a live configuration for each ([`binance`],
-//! [`bybit`]), and `qt venue-sim`
+//! the simulated Binance, Bybit and OKX venues with a live configuration for each ([`binance`],
+//! [`bybit`], [`okx`]), and `qt venue-sim`
 //! as a child process ([`venue_sim`]).
 #![allow(dead_code)] // each test binary uses its own subset
 
@@ -10,6 +10,7 @@ pub(crate) mod binance;
 pub(crate) mod bybit;
 pub(crate) mod exposition;
 pub(crate) mod multi;
+pub(crate) mod okx;
 pub(crate) mod prometheus;
 pub(crate) mod pyclients;
 pub(crate) mod sim;

@@ -13,7 +13,7 @@ use crate::market::{AccountEvent, ExecKind};
 use crate::protocol::Ctx;
 use crate::public_stream::Outbox;
 use crate::signing;
-use crossbeam_channel::{Receiver, TryRecvError};
+use crossbeam_channel::Receiver;
 use qt_core::{AccountId, Notional};
 use serde_json::Value;
 use std::sync::Arc;
@@ -209,16 +209,7 @@ impl QueuedSession for PrivateSession<'_> {
     /// Takes in account events and refused orders; `false` if the market dropped us.
     fn pump(&mut self) -> bool {
         let Some(account) = self.account else { return true };
-        let mut events = Vec::new();
-        if let Some(rx) = &self.events {
-            loop {
-                match rx.try_recv() {
-                    Ok(ev) => events.push(ev),
-                    Err(TryRecvError::Empty) => break,
-                    Err(TryRecvError::Disconnected) => return false,
-                }
-            }
-        }
+        let Some(events) = crate::kit::session::drain(self.events.as_ref()) else { return false };
         let refused: Vec<Arc<OrderRecord>> =
             self.refused.as_ref().map(|rx| rx.try_iter().collect()).unwrap_or_default();
         let instruments = self.ctx.market.instruments();

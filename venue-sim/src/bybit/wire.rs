@@ -345,19 +345,7 @@ pub(super) fn order_numbers(inst: &Instrument, cat: Category, rec: &OrderRecord,
     }
 }
 
-/// `cumExecValue / cumExecQty`, four decimals finer than the tick grid, trimmed.
-pub(super) fn average_price(inst: &Instrument, value: Notional, qty: Qty) -> String {
-    let extra: u8 = 4.min(18 - inst.price_scale());
-    let Ok(per_unit) = inst.notional(Price::from_units(1), qty, Rounding::Nearest) else { return String::new() };
-    if per_unit.units() == 0 {
-        return String::new();
-    }
-    let scaled = value.units().checked_mul(10i128.pow(u32::from(extra)));
-    match scaled.and_then(|s| qt_core::money::div_round_i128(s, per_unit.units(), Rounding::Nearest).ok()) {
-        Some(units) => format_scaled(units, inst.price_scale() + extra, DecimalStyle::Trimmed).as_str().to_owned(),
-        None => String::new(),
-    }
-}
+pub(super) use crate::kit::decimal_text::average_price;
 
 /// One `data` entry of the private `order` topic: the keys of the docs' stream example
 /// (`websocket/private/order.mdx`, `testdata/bybit/order_update.json`) in its order, plus the

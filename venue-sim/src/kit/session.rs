@@ -106,6 +106,20 @@ pub(crate) fn run_session(session: &mut impl QueuedSession, ctx: &Ctx, ws: &mut 
     }
 }
 
+/// Everything waiting on a session's subscription (none when there is no subscription);
+/// `None` when the market dropped it (it fell a whole backlog behind).
+pub(crate) fn drain<T>(rx: Option<&crossbeam_channel::Receiver<T>>) -> Option<Vec<T>> {
+    let mut out = Vec::new();
+    let Some(rx) = rx else { return Some(out) };
+    loop {
+        match rx.try_recv() {
+            Ok(v) => out.push(v),
+            Err(crossbeam_channel::TryRecvError::Empty) => return Some(out),
+            Err(crossbeam_channel::TryRecvError::Disconnected) => return None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,17 +7,18 @@
 //! Cold paths: each query blocks the thread for at most the request timeout; allocates.
 
 use super::stream_events::OrderEntry;
-use super::{Gateway, REALTIME_PATH, Req};
+use super::{Gateway, REALTIME_PATH};
 use crate::bybit::limits;
 use crate::bybit::rest::envelope;
 use crate::kit::order_state::{NOT_FOUND_LIMIT, QueryReason, Reconcile, ReportsClosed};
+use crate::kit::rest_link::{Req, SignedRest};
 use qt_core::{ClientOrderId, Clock as _, RejectReason, ReportKind, WallClock};
 use std::time::Instant;
 
 impl Gateway {
     pub(super) fn run_due_reconciles(&mut self, now: Instant) -> Result<usize, ReportsClosed> {
-        let venue_ms = self.time.venue_ms();
-        let due = self.state.due_within_limits(now, &mut self.limits, self.accounts.len(), venue_ms);
+        let venue_ms = self.link.time.venue_ms();
+        let due = self.state.due_within_limits(now, &mut self.link.limits, self.accounts.len(), venue_ms);
         for r in &due {
             self.reconcile(*r)?;
         }

@@ -10,16 +10,12 @@
 use super::{Category, Gateway, ms_to_nanos};
 use crate::bybit::errors::closed_reason;
 use crate::bybit::rest::venue_order_id;
-use crate::kit::order_state::{QueryReason, ReportsClosed, TradeCheck, TradeId, average_price};
+use crate::kit::order_state::{QueryReason, ReportsClosed, TradeCheck, TradeId, VenueFigures, VenueState};
 use crate::kit::private_stream::{StreamEvent, StreamMsg};
-use qt_core::{ClientOrderId, Liquidity, Nanos, Notional, OrderId, Qty, RejectReason, ReportKind, Rounding};
+use qt_core::{ClientOrderId, Liquidity, Nanos, Notional, OrderId, RejectReason, Rounding};
 use serde::Deserialize;
 use serde_json::Value;
 use std::time::{Duration, Instant};
-
-/// Delay of the query after an `order` push shows more filled than the executions did: the
-/// executions may still be on their way.
-const ORDER_GAP_QUERY_DELAY: Duration = Duration::from_millis(300);
 
 #[derive(Debug, Deserialize)]
 struct Push {
@@ -77,29 +73,14 @@ fn time_of(text: Option<&str>) -> Nanos {
 
 impl Gateway {
     pub(super) fn on_stream(&mut self, msg: StreamMsg) -> Result<(), ReportsClosed> {
-        match msg.event {
-            StreamEvent::Connected { reconnect: false } => Ok(()),
-            StreamEvent::Connected { reconnect: true } => {
-                // Subscribed before `open` returned: a query now cannot miss an event.
-                self.state.stats.reconnects += 1;
-                if let Some(id) = self.accounts.get(msg.account).map(|a| a.id) {
-                    self.state.reconnected(id, Duration::ZERO);
-                }
-                self.run_due_reconciles(Instant::now()).map(|_| ())
-            }
-            StreamEvent::Disconnected { reason } => {
-                log::warn!(
-                    "bybit gateway: private stream of account #{} dropped: {reason}; its new orders are held until it \
-                     is back and its live orders are reconciled",
-                    msg.account
-                );
-                if let Some(id) = self.accounts.get(msg.account).map(|a| a.id) {
-                    self.state.hold(id);
-                }
-                Ok(())
-            }
-            StreamEvent::Frame(text) => self.on_frame(msg.account, &text),
+        if let StreamEvent::Frame(text) = &msg.event {
+            return self.on_frame(msg.account, text);
         }
+        let id = self.accounts.get(msg.account).map(|a| a.id);
+        if self.state.on_stream_status(id, msg.account, &msg.event, "bybit") {
+            self.run_due_reconciles(Instant::now())?;
+        }
+        Ok(())
     }
 
     #[cold]
@@ -258,82 +239,18 @@ impl Gateway {
         let value = entry.cum_exec_value.as_deref().and_then(|v| Notional::parse(v).ok());
         let fee = entry.cum_exec_fee.as_deref().and_then(|v| Notional::parse(v).ok());
         let refused = closed_reason(entry.reject_reason.as_deref().unwrap_or(""));
-        match entry.order_status.as_str() {
-            "New" | "Untriggered" | "Triggered" => self.state.ensure_accepted(order_id, venue_id, ts),
-            "PartiallyFilled" => {
-                self.state.ensure_accepted(order_id, venue_id, ts)?;
-                if queried {
-                    self.catch_up(order_id, cum, value, fee, ts)
-                } else {
-                    if self.state.get(&order_id).is_some_and(|o| cum > o.cum_qty) {
-                        self.state.schedule(order_id, QueryReason::Gap, ORDER_GAP_QUERY_DELAY);
-                    }
-                    Ok(())
-                }
-            }
-            "Filled" => {
-                self.state.ensure_accepted(order_id, venue_id, ts)?;
-                self.catch_up(order_id, cum, value, fee, ts)
-            }
-            "Cancelled" | "PartiallyFilledCanceled" | "Deactivated" | "Rejected" => {
-                let accepted = self.state.get(&order_id).is_some_and(|o| o.accepted);
-                let kind = match (entry.order_status.as_str(), refused) {
-                    // Refused after its ack, never shown working: the order was not placed.
-                    (_, Some(reason)) if !accepted && cum.is_zero() => ReportKind::Rejected(reason),
-                    ("Rejected", _) if !accepted && cum.is_zero() => ReportKind::Rejected(RejectReason::Other),
-                    _ => ReportKind::Canceled,
-                };
-                if kind == ReportKind::Canceled {
-                    self.state.ensure_accepted(order_id, venue_id, ts)?;
-                    self.catch_up(order_id, cum, value, fee, ts)?;
-                }
-                if self.state.contains(&order_id) {
-                    self.state.finish_order(order_id, kind, ts)?;
-                }
-                Ok(())
-            }
+        let state = match entry.order_status.as_str() {
+            "New" | "Untriggered" | "Triggered" => VenueState::Working,
+            "PartiallyFilled" => VenueState::PartiallyFilled,
+            "Filled" => VenueState::Filled,
+            "Rejected" => VenueState::Closed { refused: refused.or(Some(RejectReason::Other)) },
+            "Cancelled" | "PartiallyFilledCanceled" | "Deactivated" => VenueState::Closed { refused },
             other => {
                 log::debug!("bybit gateway: order status {other:?} of order {order_id} ignored");
-                Ok(())
+                return Ok(());
             }
-        }
-    }
-
-    /// Reports what the venue filled beyond what was reported (`venue_cum`, worth
-    /// `venue_value`, costing `venue_fee` in all) as one fill at the average price of the
-    /// missing part, with the missing part of the fee; a fee the venue did not give is booked
-    /// as zero, logged and counted as a fill without fee.
-    #[cold]
-    pub(super) fn catch_up(
-        &mut self,
-        order_id: OrderId,
-        venue_cum: Qty,
-        venue_value: Option<Notional>,
-        venue_fee: Option<Notional>,
-        ts: Nanos,
-    ) -> Result<(), ReportsClosed> {
-        let Some(o) = self.state.get(&order_id) else { return Ok(()) };
-        let Some(&idx) = self.by_id.get(&o.request.instrument) else { return Ok(()) };
-        let missing = venue_cum.checked_sub(o.cum_qty).unwrap_or(Qty::ZERO);
-        if !missing.is_positive() {
-            return Ok(());
-        }
-        let inst = &self.instruments[idx];
-        let missing_quote = venue_value.and_then(|v| v.checked_sub(o.cum_quote).ok());
-        let price = missing_quote.and_then(|q| average_price(inst, q, missing)).unwrap_or(o.request.price);
-        let fee = venue_fee.and_then(|f| f.checked_sub(o.cum_fee).ok()).filter(|f| *f >= Notional::ZERO);
-        log::warn!(
-            "bybit gateway: order {order_id}: {} filled without an execution event; booked at {} with fee {}",
-            inst.qty_text(missing),
-            inst.price_text(price),
-            fee.map_or_else(|| "UNKNOWN (zero)".to_string(), |f| f.to_text(qt_core::DecimalStyle::Trimmed).to_string())
-        );
-        if fee.is_some() {
-            self.state.stats.fills_fee_from_trades += 1;
-        } else {
-            self.state.stats.fills_without_fee += 1;
-        }
-        let quote = missing_quote.unwrap_or(Notional::ZERO);
-        self.state.fill(order_id, price, missing, fee.unwrap_or(Notional::ZERO), Liquidity::Taker, ts, quote)
+        };
+        let figures = VenueFigures { venue_order_id: venue_id, cum, value, fee, ts };
+        self.state.apply_venue_state(order_id, &self.instruments[idx], state, figures, queried, "bybit")
     }
 }
