@@ -173,7 +173,10 @@ fn start_run(path: &PathBuf) -> (Child, SocketAddr, Arc<Mutex<Vec<String>>>, uti
             sink.lock().unwrap().push(line);
         }
     });
-    let at = rx.recv_timeout(Duration::from_secs(60)).expect("the run logs where it serves /metrics");
+    let at = rx.recv_timeout(Duration::from_secs(60)).unwrap_or_else(|e| {
+        std::thread::sleep(Duration::from_millis(200));
+        panic!("the run logs where it serves /metrics ({e}); its stderr:\n{}", lines.lock().unwrap().join("\n"))
+    });
     (child, at.parse().unwrap(), lines, cwd)
 }
 

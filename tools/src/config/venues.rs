@@ -122,10 +122,13 @@ pub(super) fn validate(
             p.add(format!("{path}.venue"), format!("{} is listed twice", rv.venue));
         }
         let trades = entry.gateway.is_some();
-        if (entry.endpoints.rest || trades) && !rv.rest_url.starts_with("https://") {
+        // A venue the configuration trades on (an account has keys there) needs both endpoints;
+        // one read for market data only needs what its feed uses.
+        let trading = trades && raw.accounts.iter().any(|a| a.keys.contains_key(rv.venue.name()));
+        if (entry.endpoints.rest || trading) && !rv.rest_url.starts_with("https://") {
             p.add(format!("{path}.rest_url"), format!("{:?} must start with https://", rv.rest_url));
         }
-        if (entry.endpoints.ws || trades) && !rv.ws_url.starts_with("wss://") {
+        if (entry.endpoints.ws || trading) && !rv.ws_url.starts_with("wss://") {
             p.add(format!("{path}.ws_url"), format!("{:?} must start with wss://", rv.ws_url));
         }
         if let Some(ca) = &rv.ca_file
