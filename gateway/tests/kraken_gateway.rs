@@ -297,3 +297,38 @@ fn kraken_gateway_requests_are_accepted_by_the_simulator() {
     let token = sim.call(rest::WS_TOKEN_PATH, rest::nonce_body).unwrap();
     assert!(token["token"].as_str().is_some_and(|t| !t.is_empty()), "{token}");
 }
+
+/// The gateway's refresh schedule keeps the simulator's switch from firing while healthy; once
+/// the engine is unhealthy (or gone) the refreshes stop and the venue cancels every order.
+#[test]
+fn kraken_dead_mans_switch_refreshed_while_healthy_fires_when_not() {
+    use qt_gateway::kraken::dead_man::DeadMan;
+    use std::time::{Duration, Instant};
+    let mut sim = Sim::new();
+    let i = inst();
+    let req = order(Side::Buy, TimeInForce::Gtc, "30000", "0.01");
+    let cl = ClientOrderId::new(9, OrderId(1));
+    sim.call(rest::ADD_ORDER_PATH, |n| rest::add_order_body(n, &i, &req, &cl).unwrap()).unwrap();
+    let open =
+        |sim: &mut Sim| sim.call(rest::OPEN_ORDERS_PATH, rest::nonce_body).unwrap()["open"].as_object().unwrap().len();
+    let mut dm = DeadMan::new(Duration::from_secs(1));
+    let run = |sim: &mut Sim, dm: &mut DeadMan, healthy: bool, for_: Duration| {
+        let until = Instant::now() + for_;
+        while Instant::now() < until {
+            let now = Instant::now();
+            if dm.due(now, healthy) {
+                let t = dm.timeout_s();
+                match sim.call(rest::CANCEL_AFTER_PATH, |n| rest::cancel_after_body(n, t)) {
+                    Ok(_) => dm.refreshed(now),
+                    Err(_) => dm.failed(),
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    run(&mut sim, &mut dm, true, Duration::from_millis(2500));
+    assert_eq!(open(&mut sim), 1, "refreshed while healthy: the order rests");
+    run(&mut sim, &mut dm, false, Duration::from_millis(2500));
+    assert_eq!(open(&mut sim), 0, "unhealthy: the switch fired");
+    sim.ctx.stop.store(true, Ordering::Relaxed);
+}

@@ -3,13 +3,15 @@
 //! their answers ([`rest`]: AddOrder, CancelOrder, CancelAll, CancelAllOrdersAfter — the
 //! dead-man's switch —, OpenOrders, QueryOrders, Balance, GetWebSocketsToken); Kraken's error
 //! texts mapped onto reject reasons ([`errors`]); and the WebSocket v2 `executions` channel
-//! with its fill de-duplication by `exec_id` ([`executions`]).
+//! with its fill de-duplication by `exec_id` ([`executions`]); when to refresh the dead-man's
+//! switch ([`dead_man`]).
 //!
 //! Signing is [`crate::sign::kraken`]. The gateway thread on the kit (as OKX's) that drives
 //! these is not written yet (README: issue #20's Kraken part is partial).
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod dead_man;
 pub mod errors;
 pub mod executions;
 pub mod nonce;
