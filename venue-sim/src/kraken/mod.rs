@@ -2,7 +2,11 @@
 //! — `book` (snapshot + updates with the v2 CRC32 checksum), `trade`, `heartbeat`, `status` and
 //! the `ping` method — with the shared [`crate::market::Market`] behind it; over REST the public
 //! market data a client reads first (`GET /0/public/Time`, `SystemStatus`, `Assets`,
-//! `AssetPairs`, `Depth`, `Trades`, `Ticker`; [`rest`]).
+//! `AssetPairs`, `Depth`, `Trades`, `Ticker`; [`rest`]) — and order entry: signed
+//! `POST /0/private/AddOrder`, `CancelOrder`, `CancelAll`, `CancelAllOrdersAfter` (the dead-man's
+//! switch), `OpenOrders`, `QueryOrders`, `TradesHistory`, `Balance`, `GetWebSocketsToken`
+//! (`auth.rs` the `API-Key`/`API-Sign` check with the per-key nonce, `private.rs`, `desk.rs`),
+//! and the private WebSocket v2 `executions` channel at [`PRIVATE_WS_PATH`] (`executions.rs`).
 //!
 //! Facts follow docs.kraken.com (WebSocket v2 `book`, `trade`, `heartbeat`, `ping` pages and
 //! the "book checksum v2" guide) as quoted in `venues/NOTES.md` §5; choices where the docs are
@@ -36,6 +40,8 @@
 //! Threads: each session runs on its own connection thread inside [`Protocol::run_ws`].
 //! Allocates freely; blocks only in the WebSocket `recv` tick; never panics on client input.
 
+use self::desk::Desk;
+use self::executions::ExecSession;
 use self::session::Session;
 use crate::kit::session::{LoopRules, run_session};
 use crate::protocol::{Ctx, HttpRequest, HttpResponse, Protocol, WsSession};
@@ -44,16 +50,27 @@ use serde_json::json;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+mod auth;
+mod desk;
+mod executions;
+mod private;
 mod rest;
 mod session;
 #[cfg(test)]
 mod tests;
 mod wire;
 
+pub use auth::api_sign;
+pub use private::{parse_txid, txid};
 pub use wire::{book_message, book_update, checksum, ws_symbol};
 
 /// The v2 public stream's path.
 pub const WS_PATH: &str = "/v2";
+/// The private v2 stream's path. Kraken serves it on its own host (`ws-auth.kraken.com/v2`);
+/// the simulator has one listener per venue, so the private stream has its own path there.
+pub const PRIVATE_WS_PATH: &str = "/ws-auth/v2";
+/// What a malformed-account-frame fault sends on the private stream (cut inside an update).
+const MALFORMED_PRIVATE: &[u8] = b"{\"channel\":\"executions\",\"type\":\"update\",\"data\":[{\"order_id\":";
 /// Depths the `book` channel accepts.
 pub const DEPTHS: [u64; 5] = [10, 25, 100, 500, 1000];
 /// Levels per side in the checksum.
@@ -86,6 +103,7 @@ fn server_time(now_ms: i64) -> serde_json::Value {
 #[derive(Debug, Default)]
 pub struct KrakenV2 {
     next_conn: AtomicU64,
+    desk: std::sync::Arc<Desk>,
 }
 
 impl KrakenV2 {
@@ -101,11 +119,14 @@ impl Protocol for KrakenV2 {
     }
 
     fn is_ws_path(&self, path: &str) -> bool {
-        path == WS_PATH
+        path == WS_PATH || path == PRIVATE_WS_PATH
     }
 
     fn handle_http(&self, ctx: &Ctx, req: &HttpRequest) -> HttpResponse {
         let now_ms = ctx.market.now_ms();
+        if let Some(method) = req.path.strip_prefix("/0/private/").filter(|_| req.method == "POST") {
+            return self.private(ctx, method, req);
+        }
         if let Some(method) = req.path.strip_prefix("/0/public/").filter(|_| req.method == "GET") {
             if method == "Time" {
                 return HttpResponse::json(200, &json!({"error": [], "result": server_time(now_ms)}));
@@ -120,14 +141,7 @@ impl Protocol for KrakenV2 {
         )
     }
 
-    fn run_ws(&self, ctx: &Ctx, _path: &str, _query: &str, ws: &mut dyn WsSession) {
-        let conn_id = self.next_conn.fetch_add(1, Ordering::Relaxed).wrapping_mul(0x2545_f491_4f6c_dd1d) >> 1;
-        let next_heartbeat = Instant::now() + HEARTBEAT_INTERVAL;
-        let mut session = Session { ctx, symbols: Vec::new(), out: Outbox::new(MALFORMED), next_heartbeat };
-        let status = json!({"channel": "status", "type": "update", "data": [{
-            "version": "2.0.0", "system": "online", "api_version": "v2", "connection_id": conn_id,
-        }]});
-        session.out.control(status.to_string());
+    fn run_ws(&self, ctx: &Ctx, path: &str, _query: &str, ws: &mut dyn WsSession) {
         let rules = LoopRules {
             tick: SESSION_TICK,
             outbox_limit: OUTBOX_LIMIT,
@@ -135,6 +149,16 @@ impl Protocol for KrakenV2 {
             idle_counts_sends: false,
             binary_as_empty_text: false,
         };
+        if path == PRIVATE_WS_PATH {
+            return run_session(&mut ExecSession::new(self, ctx, MALFORMED_PRIVATE), ctx, ws, &rules);
+        }
+        let conn_id = self.next_conn.fetch_add(1, Ordering::Relaxed).wrapping_mul(0x2545_f491_4f6c_dd1d) >> 1;
+        let next_heartbeat = Instant::now() + HEARTBEAT_INTERVAL;
+        let mut session = Session { ctx, symbols: Vec::new(), out: Outbox::new(MALFORMED), next_heartbeat };
+        let status = json!({"channel": "status", "type": "update", "data": [{
+            "version": "2.0.0", "system": "online", "api_version": "v2", "connection_id": conn_id,
+        }]});
+        session.out.control(status.to_string());
         run_session(&mut session, ctx, ws, &rules);
     }
 }

@@ -1,0 +1,128 @@
+//! Kraken's nonce ([`NonceSource`]): strictly increasing per API key, across restarts.
+//!
+//! Kraken refuses a request whose nonce is not above the last one it saw for the key
+//! (`EAPI:Invalid nonce`, `NOTES-orders.md` §5). A nonce is the wall clock in microseconds,
+//! bumped to one above the last nonce issued when the clock has not moved past it (several
+//! requests in one microsecond, a clock stepped back).
+//!
+//! Why a restart cannot go backwards: the journal file holds a *ceiling* `C`, and every nonce
+//! ever issued is below the ceiling that was on disk (written and synced) before it was issued —
+//! when a nonce would reach `C`, a new ceiling `nonce + RESERVE` is written and synced first. A
+//! restarted process reads `C` and issues nothing at or below it, so its first nonce is above
+//! every nonce of the previous run even if the wall clock went back meanwhile. The journal is
+//! written about once per [`RESERVE`] of clock time (every 10 s of steady use), not per request.
+//! An unreadable journal is an error at start (never silently zero).
+//!
+//! Runs on the gateway thread; `next` allocates only when it writes the journal.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+/// How far ahead of the last nonce a written ceiling reaches, in nonce units (µs): 10 s.
+pub const RESERVE: u64 = 10_000_000;
+
+/// Why the nonce journal failed.
+#[derive(Debug, thiserror::Error)]
+pub enum NonceError {
+    /// The journal could not be read or written.
+    #[error("kraken nonce journal {path}: {source}")]
+    Io {
+        /// The journal's path.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The journal holds something that is not a nonce.
+    #[error("kraken nonce journal {path}: not a nonce: {text:?}")]
+    Corrupt {
+        /// The journal's path.
+        path: PathBuf,
+        /// What it holds (a short excerpt).
+        text: String,
+    },
+}
+
+/// Issues strictly increasing nonces, journalled so they keep increasing across restarts.
+#[derive(Debug)]
+pub struct NonceSource {
+    path: Option<PathBuf>,
+    last: u64,
+    ceiling: u64,
+    clock_us: fn() -> u64,
+}
+
+/// The wall clock in µs since the Unix epoch.
+pub fn wall_clock_us() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
+}
+
+impl NonceSource {
+    /// A source journalled at `path` (created if absent), reading the wall clock.
+    pub fn open(path: &Path) -> Result<Self, NonceError> {
+        Self::open_with_clock(path, wall_clock_us)
+    }
+
+    /// [`Self::open`] with another clock (tests step it back).
+    pub fn open_with_clock(path: &Path, clock_us: fn() -> u64) -> Result<Self, NonceError> {
+        let io = |source| NonceError::Io { path: path.to_owned(), source };
+        let ceiling = match std::fs::read_to_string(path) {
+            Ok(text) => text
+                .trim()
+                .parse::<u64>()
+                .map_err(|_| NonceError::Corrupt { path: path.to_owned(), text: text.chars().take(40).collect() })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+            Err(e) => return Err(io(e)),
+        };
+        Ok(Self { path: Some(path.to_owned()), last: ceiling, ceiling, clock_us })
+    }
+
+    /// A source without a journal (nonces increase only within this process: tests, tools).
+    pub fn unjournalled() -> Self {
+        Self { path: None, last: 0, ceiling: u64::MAX, clock_us: wall_clock_us }
+    }
+
+    /// The last nonce issued (the ceiling read at start before any).
+    pub fn last(&self) -> u64 {
+        self.last
+    }
+
+    /// The next nonce: the clock in µs, or one above the last when the clock has not passed it;
+    /// the journal's ceiling is raised (written and synced) before a nonce reaches it.
+    pub fn issue(&mut self) -> Result<u64, NonceError> {
+        let nonce = (self.clock_us)().max(self.last.saturating_add(1));
+        if nonce >= self.ceiling {
+            let ceiling = nonce.saturating_add(RESERVE);
+            if let Some(path) = &self.path {
+                write_synced(path, ceiling).map_err(|source| NonceError::Io { path: path.clone(), source })?;
+            }
+            self.ceiling = ceiling;
+        }
+        self.last = nonce;
+        Ok(nonce)
+    }
+}
+
+/// Writes `ceiling` to a temporary file, syncs it, and renames it over `path`.
+fn write_synced(path: &Path, ceiling: u64) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        writeln!(f, "{ceiling}")?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nonces_increase_even_when_the_clock_stands_still() {
+        let mut n = NonceSource::unjournalled();
+        n.clock_us = || 5;
+        let (a, b, c) = (n.issue().unwrap(), n.issue().unwrap(), n.issue().unwrap());
+        assert!(a < b && b < c, "{a} {b} {c}");
+    }
+}
