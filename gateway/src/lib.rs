@@ -13,5 +13,6 @@ pub mod binance;
 pub mod binance_usdm;
 pub mod bybit;
 pub mod kit;
+pub mod kucoin;
 pub mod okx;
 pub mod sign;
