@@ -2,7 +2,7 @@
 //! signed REST plumbing and envelope (`rest`), KuCoin's codes mapped onto our reject reasons
 //! ([`errors`]), the server time (`server_time`) and the
 //! private `/spotMarket/tradeOrdersV2` `orderChange` push read into typed events
-//! ([`order_change`]), the private stream session on the kit (`private_stream`: bullet token,
+//! ([`order_change`]), the order body, ack and `hf/fills` documents ([`orders`]), the private stream session on the kit (`private_stream`: bullet token,
 //! subscribe, ping), and account snapshots ([`account::query_account`]). The gateway thread on the kit (as `crate::okx`'s) is not written yet.
 //!
 //! The design it is written for (facts: `NOTES-orders.md` §4, samples in
@@ -32,6 +32,7 @@
 pub mod account;
 pub mod errors;
 pub mod order_change;
+pub mod orders;
 pub(crate) mod private_stream;
 pub(crate) mod rest;
 pub(crate) mod server_time;
