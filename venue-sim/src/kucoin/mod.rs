@@ -1,4 +1,4 @@
-//! KuCoin spot public market data for the venue simulator: [`KucoinSpot`].
+//! KuCoin spot for the venue simulator — public market data and HF spot order entry: [`KucoinSpot`].
 //!
 //! What it serves (shapes follow KuCoin's official OpenAPI/AsyncAPI specs as recorded in
 //! NOTES.md §4 and `testdata/kucoin/`; decimals in KuCoin's shortest form and level-2 text in the
@@ -26,9 +26,9 @@
 //!   `error` and the close.
 //!
 //! Order entry (issue #20): signed HF spot orders, cancels, open orders, fills and accounts
-//! ([`orders`], the `KC-API-*` check in [`auth`], the documents in [`order_doc`]) and a private
+//! (`orders.rs`, the `KC-API-*` check in `auth.rs`, the documents in `order_doc.rs`) and a private
 //! bullet token (`POST /api/v1/bullet-private`, signed) whose sessions may subscribe to
-//! `/spotMarket/tradeOrdersV2` ([`private`]). Rate limits are not simulated for KuCoin.
+//! `/spotMarket/tradeOrdersV2` (`private.rs`). Rate limits are not simulated for KuCoin.
 //!
 //! Diff contract: consecutive increments of a symbol satisfy `sequenceStart == previous
 //! sequenceEnd + 1`; an injected sequence skip loses the window's first operation (id and
