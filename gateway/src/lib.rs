@@ -14,5 +14,6 @@ pub mod binance_usdm;
 pub mod bybit;
 pub mod kit;
 pub mod kraken;
+pub mod kucoin;
 pub mod okx;
 pub mod sign;

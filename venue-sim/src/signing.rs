@@ -1,6 +1,7 @@
-//! Request signing shared by the venues: HMAC-SHA256 rendered as lower-case hex, compared in
-//! constant time.
+//! Request signing shared by the venues: HMAC-SHA256 rendered as lower-case hex (Binance,
+//! Bybit) or base64 (OKX, KuCoin), compared in constant time.
 
+use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -18,6 +19,21 @@ pub fn hmac_sha256_hex(secret: &str, payload: &[u8]) -> String {
 /// Whether `signature` (hex, any case) is the HMAC of `payload`, compared in constant time.
 pub fn verify_hex(secret: &str, payload: &[u8], signature: &str) -> bool {
     let Ok(given) = hex::decode(signature) else { return false };
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else { return false };
+    mac.update(payload);
+    mac.verify_slice(&given).is_ok()
+}
+
+/// `base64(HMAC-SHA256(secret, payload))`, as OKX and KuCoin sign (for test clients too).
+pub fn sign_base64(secret: &str, payload: &[u8]) -> String {
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else { return String::new() };
+    mac.update(payload);
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+/// Whether `signature` (base64) is the HMAC of `payload`, compared in constant time.
+pub fn verify_base64(secret: &str, payload: &[u8], signature: &str) -> bool {
+    let Ok(given) = base64::engine::general_purpose::STANDARD.decode(signature) else { return false };
     let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else { return false };
     mac.update(payload);
     mac.verify_slice(&given).is_ok()

@@ -1,6 +1,7 @@
 //! One KuCoin WebSocket session: `/market/level2` increments in windows, tickers and matches,
-//! welcome, pings and acks.
+//! the private order topic ([`super::private`]), welcome, pings and acks.
 
+use super::private::{OrdersTopic, TRADE_ORDERS_TOPIC};
 use super::wire::{Change, decimal, level2_message};
 use super::{LEVEL2_EVERY, MAX_TOPIC_SYMBOLS, WS_POLL, symbol, symbol_index};
 use crate::market::BookUpdate;
@@ -21,6 +22,8 @@ pub(super) struct Feed {
 pub(super) struct Session {
     pub(super) feeds: Vec<Feed>,
     pub(super) silent_limit: Duration,
+    /// The private order topic (a session opened with a private token).
+    pub(super) orders: Option<OrdersTopic>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +62,11 @@ impl Session {
     }
 
     pub(super) fn change(&mut self, ctx: &Ctx, topic: &str, on: bool) -> Result<(), String> {
+        if topic == TRADE_ORDERS_TOPIC {
+            let orders = self.orders.as_mut().ok_or_else(|| format!("topic {topic} needs a private token"))?;
+            orders.set(ctx, on);
+            return Ok(());
+        }
         let (kind, list) = if let Some(l) = topic.strip_prefix("/market/level2:") {
             (Topic::Level2, l)
         } else if let Some(l) = topic.strip_prefix("/market/match:") {
@@ -179,6 +187,11 @@ impl Session {
                 {
                     out.push(Self::level2_of(ctx, inst, &window));
                 }
+            }
+            if let Some(orders) = &mut self.orders
+                && !orders.pump(ctx, &mut out)
+            {
+                return ws.close(false);
             }
             for text in out.drain(..) {
                 if send_data(ws, &ctx.faults, &text).is_err() {

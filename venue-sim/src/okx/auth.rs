@@ -20,11 +20,8 @@
 //! Runs on connection threads; allocates per request; never panics on client input.
 
 use crate::protocol::{Ctx, HttpRequest, HttpResponse};
-use base64::Engine as _;
-use hmac::{Hmac, Mac};
 use qt_core::AccountId;
 use serde_json::{Value, json};
-use sha2::Sha256;
 
 /// How far a timestamp may be from the venue's clock, ms.
 pub(super) const TIMESTAMP_WINDOW_MS: i64 = 30_000;
@@ -112,20 +109,8 @@ pub fn timestamp_text(epoch_ms: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{ms:03}Z")
 }
 
-/// `base64(HMAC-SHA256(secret, payload))`, as OKX signs (for test clients too).
-pub fn sign_base64(secret: &str, payload: &[u8]) -> String {
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else { return String::new() };
-    mac.update(payload);
-    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
-}
-
-/// Whether `signature` (base64) is the HMAC of `payload`, compared in constant time.
-pub(super) fn verify_base64(secret: &str, payload: &[u8], signature: &str) -> bool {
-    let Ok(given) = base64::engine::general_purpose::STANDARD.decode(signature) else { return false };
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else { return false };
-    mac.update(payload);
-    mac.verify_slice(&given).is_ok()
-}
+pub use crate::signing::sign_base64;
+pub(super) use crate::signing::verify_base64;
 
 /// The string OKX signs for a REST request.
 pub fn string_to_sign(timestamp: &str, method: &str, request_path: &str, body: &str) -> String {

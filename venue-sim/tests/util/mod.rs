@@ -49,6 +49,11 @@ pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str
     headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
 }
 
+/// `body` as JSON; panics with the body when it is not.
+pub fn json(body: &str) -> serde_json::Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
+}
+
 /// The market every integration test starts from: BTCUSDT (tick 0.01, lot 0.00001, min qty
 /// 0.00001, min notional 5, mid 65000) and ETHUSDT (tick 0.01, lot 0.0001, min notional 5, mid
 /// 3200), background flow at about 2000 events/s each, one account `test-key`/`test-secret`
