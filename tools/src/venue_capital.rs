@@ -1,8 +1,8 @@
 //! A live run's accounts start from their venues: each account's configured `starting_equity`
 //! is a **cap** on the capital its risk limits are measured from. At start, after the venues'
-//! balances are read, an account whose venues hold less of its settlement currency than the
-//! cap is given that smaller capital ([`ControlCommand::Capital`], journaled, so a replay
-//! measures from the same number); one whose venues hold none of it is refused at start,
+//! balances are read, each account is given the smaller of the cap and what its venues hold of
+//! its settlement currency ([`ControlCommand::Capital`], journaled, so a replay measures from the
+//! same number, and a restart after a capped run is set back); one whose venues hold none of it is refused at start,
 //! naming the account and the currency. Holdings in other assets (a spot account's base coin)
 //! are not counted: there is no price for them before the books are up. An account whose
 //! instruments settle in more than one currency keeps its configured capital (said at info).
@@ -99,11 +99,13 @@ pub fn from_balances(plan: &Plan, balances: &[AssetAmount]) -> Result<Vec<Capita
     if refused.is_empty() { Ok(out) } else { Err(refused.join("; ")) }
 }
 
-/// The commands that give each capped account its capital.
+/// The commands that give each account its capital: every account whose currency is known,
+/// capped or not — a restart replays the earlier runs' commands first, so an account capped
+/// then and not now must be set back explicitly.
 pub fn commands(lines: &[CapitalLine]) -> Vec<ControlCommand> {
     lines
         .iter()
-        .filter(|l| l.capital < l.configured)
+        .filter(|l| l.currency.is_some())
         .map(|l| ControlCommand::Capital { account: l.account, equity: l.capital })
         .collect()
 }
@@ -220,7 +222,8 @@ mod tests {
         assert!(lines[0].render("alpha").contains("starting_equity 10000 is a cap"), "{}", lines[0].render("alpha"));
         let lines = from_balances(&plan, &usdt("250000")).unwrap();
         assert_eq!(lines[0].capital, Notional::parse("10000").unwrap(), "more at the venue: the cap");
-        assert!(commands(&lines).is_empty());
+        // Sent all the same: a restart after a capped run must set the capital back.
+        assert_eq!(commands(&lines), [ControlCommand::Capital { account: AccountId(0), equity: lines[0].capital }]);
     }
 
     #[test]
