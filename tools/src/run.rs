@@ -745,9 +745,10 @@ pub fn run_live(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<Run
             lines
         }
         Err(why) => {
-            let journal = side.finish();
+            if let Err(e) = side.finish() {
+                log::error!("{e:#}");
+            }
             stop_gateways(gateways, &gateway_stop);
-            drop(journal);
             return Err(anyhow!("positions at start: {why}"));
         }
     };

@@ -4,8 +4,9 @@
 //! its settlement currency ([`ControlCommand::Capital`], journaled, so a replay measures from the
 //! same number, and a restart after a capped run is set back); one whose venues hold none of it is refused at start,
 //! naming the account and the currency. Holdings in other assets (a spot account's base coin)
-//! are not counted: there is no price for them before the books are up. An account whose
-//! instruments settle in more than one currency keeps its configured capital (said at info).
+//! are not counted: there is no price for them before the books are up. An account without
+//! keys at any live venue of the run keeps its configured capital (configuration already
+//! refuses an account settling in two currencies).
 //!
 //! Open derivatives positions start from the venue too ([`position_commands`]): where a
 //! venue's account query shows a position in a configured linear contract that differs from
@@ -27,7 +28,7 @@ use qt_risk::reconcile::AssetAmount;
 pub struct CapitalLine {
     /// Account.
     pub account: AccountId,
-    /// Its settlement currency (`None`: several, or no live venue: unchanged).
+    /// Its settlement currency (`None`: it has no keys at a live venue: unchanged).
     pub currency: Option<String>,
     /// Configured `starting_equity`.
     pub configured: Notional,
@@ -42,7 +43,7 @@ impl CapitalLine {
     pub fn render(&self, name: &str) -> String {
         let t = |n: Notional| n.to_text(DecimalStyle::Trimmed);
         match &self.currency {
-            None => format!("capital {name}: {} as configured (settles in several currencies)", t(self.configured)),
+            None => format!("capital {name}: {} as configured (no keys at a live venue)", t(self.configured)),
             Some(c) if self.capital < self.configured => format!(
                 "capital {name}: {} {c}, what its venues hold (starting_equity {} is a cap)",
                 t(self.capital),
