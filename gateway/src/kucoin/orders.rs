@@ -13,22 +13,23 @@
 //!
 //! Pure functions; the readers allocate the parsed strings.
 
-use qt_core::{ClientOrderId, Instrument, Notional, OrderId, OrderRequest, OrderType, Side, TimeInForce};
+use qt_core::{Instrument, Notional, OrderRequest, OrderType, Side, TimeInForce};
 use serde_json::Value;
 
-/// Appends the JSON body of `POST /api/v1/hf/orders` for order `order_id` of run `run_id`
-/// (`req`) on `inst` to `out`: `clientOid` is the run's [`ClientOrderId`] (26 characters,
-/// within KuCoin's 40), the symbol as listed (`BASE-QUOTE`), size and price on the
+/// Appends the JSON body of `POST /api/v1/hf/orders` for `req` on `inst` under our client
+/// order id `client_oid` to `out`: `clientOid` is a [`qt_core::ClientOrderId`] (26
+/// alphanumerics, within KuCoin's 40), the symbol as listed (`BASE-QUOTE`), size and price on the
 /// instrument's grid through `qt_core`'s decimal text. A market order is sized in base
 /// (`size`) and carries no price or time in force; a limit order carries `timeInForce`
 /// (GTC / IOC / FOK) and `postOnly` (true for our post-only, with GTC: KuCoin refuses it with
 /// IOC or FOK).
 ///
-/// No allocation once `out` has the capacity (about 200 bytes). The symbol is written as is:
-/// a KuCoin symbol has no character JSON escapes (the gateway's validation checks it).
-pub fn write_order_body(out: &mut String, inst: &Instrument, order_id: OrderId, run_id: u32, req: &OrderRequest) {
+/// Pure and allocation-free once `out` has the capacity (about 200 bytes; the live path and
+/// the order-encoding benchmark both call it). The symbol is written as is: a KuCoin symbol
+/// has no character JSON escapes (the gateway's validation checks it), nor has `client_oid`.
+pub fn write_order_body(out: &mut String, inst: &Instrument, client_oid: &str, req: &OrderRequest) {
     out.push_str(r#"{"clientOid":""#);
-    out.push_str(ClientOrderId::new(run_id, order_id).as_str());
+    out.push_str(client_oid);
     out.push_str(r#"","side":""#);
     out.push_str(if req.side == Side::Buy { "buy" } else { "sell" });
     out.push_str(r#"","symbol":""#);
@@ -55,13 +56,6 @@ pub fn write_order_body(out: &mut String, inst: &Instrument, order_id: OrderId, 
             out.push_str(if post_only { r#"","postOnly":true}"# } else { r#"","postOnly":false}"# });
         }
     }
-}
-
-/// [`write_order_body`] into a new string.
-pub fn order_body(inst: &Instrument, order_id: OrderId, run_id: u32, req: &OrderRequest) -> String {
-    let mut out = String::with_capacity(256);
-    write_order_body(&mut out, inst, order_id, run_id, req);
-    out
 }
 
 /// `(orderId, clientOid)` of an ack's `data`.
@@ -124,8 +118,14 @@ pub fn parse_fills(data: &Value) -> Result<Vec<FillRow>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use qt_core::Venue;
+    use qt_core::{ClientOrderId, OrderId, Venue};
     use qt_test_support::TestInstrument;
+
+    fn order_body(inst: &Instrument, order_id: OrderId, run_id: u32, req: &OrderRequest) -> String {
+        let mut out = String::new();
+        write_order_body(&mut out, inst, ClientOrderId::new(run_id, order_id).as_str(), req);
+        out
+    }
 
     fn btc_usdt() -> Instrument {
         TestInstrument::spot(Venue::Kucoin, "BTC-USDT").assets("BTC", "USDT").tick("0.1").lot("0.00001").build(0)
@@ -193,7 +193,7 @@ mod tests {
         let mut out = String::with_capacity(256);
         out.push('>');
         let (cap, ptr) = (out.capacity(), out.as_ptr());
-        write_order_body(&mut out, &inst, OrderId(1), 2, &req);
+        write_order_body(&mut out, &inst, ClientOrderId::new(2, OrderId(1)).as_str(), &req);
         assert_eq!((out.capacity(), out.as_ptr()), (cap, ptr), "no reallocation");
         assert_eq!(&out[1..], order_body(&inst, OrderId(1), 2, &req));
     }

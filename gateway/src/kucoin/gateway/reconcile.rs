@@ -63,8 +63,9 @@ pub(super) fn parse_order_doc(inst: &qt_core::Instrument, d: &Value) -> Result<O
 
 impl Gateway {
     pub(super) fn run_due_reconciles(&mut self, now: Instant) -> Result<usize, ReportsClosed> {
-        let venue_ms = self.link.time.venue_ms();
-        let due = self.state.due_within_limits(now, &mut self.link.limits, self.accounts.len(), venue_ms);
+        let venue_ms = self.core.link.time.venue_ms();
+        let due =
+            self.core.state.due_within_limits(now, &mut self.core.link.limits, self.core.accounts.len(), venue_ms);
         for r in &due {
             self.reconcile(*r)?;
             self.tidy(r.order_id);
@@ -75,22 +76,21 @@ impl Gateway {
     #[cold]
     fn reconcile(&mut self, job: Reconcile) -> Result<(), ReportsClosed> {
         let order_id = job.order_id;
-        let Some(o) = self.state.get(&order_id) else {
-            self.state.settled(order_id);
+        let Some(o) = self.core.state.get(&order_id) else {
+            self.core.state.settled(order_id);
             return Ok(());
         };
-        let (Some(&acct), Some(&idx)) =
-            (self.account_index.get(&o.request.account), self.by_id.get(&o.request.instrument))
+        let (Some(acct), Some(&idx)) = (self.core.account(o.request.account), self.by_id.get(&o.request.instrument))
         else {
-            self.state.settled(order_id);
+            self.core.state.settled(order_id);
             return Ok(());
         };
         let path = self.client_oid_path(order_id);
         let query = format!("symbol={}", self.instruments[idx].symbol());
-        self.state.stats.reconciliations += 1;
+        self.core.state.stats.reconciliations += 1;
         let req = Req { method: "GET", path: &path, query: &query, body: "", cost: limits::QUERY };
         let Ok(resp) = self.signed(acct, req) else {
-            self.state.retry(order_id, false);
+            self.core.state.retry(order_id, false);
             return Ok(());
         };
         let (code, msg) = api_error(&resp);
@@ -103,22 +103,22 @@ impl Gateway {
         let doc = match doc {
             Some(Ok(d)) => d,
             Some(Err(e)) => {
-                self.state.stats.malformed += 1;
+                self.core.state.stats.malformed += 1;
                 log::warn!("kucoin gateway: query of order {order_id}: unreadable ({e}): {}", resp.body_excerpt());
-                self.state.retry(order_id, false);
+                self.core.state.retry(order_id, false);
                 return Ok(());
             }
             None => {
                 log::warn!("kucoin gateway: query of order {order_id}: HTTP {}: {}", resp.status, resp.body_excerpt());
-                self.state.retry(order_id, false);
+                self.core.state.retry(order_id, false);
                 return Ok(());
             }
         };
-        self.state.settled(order_id);
+        self.core.state.settled(order_id);
         self.kucoin_ids.insert(order_id, doc.id.clone());
         let venue_id = venue_order_id(&doc.id);
-        if self.state.get(&order_id).is_some_and(|o| doc.cum > o.cum_qty) {
-            self.state.ensure_accepted(order_id, venue_id, WallClock.now())?;
+        if self.core.state.get(&order_id).is_some_and(|o| doc.cum > o.cum_qty) {
+            self.core.state.ensure_accepted(order_id, venue_id, WallClock.now())?;
             if self.book_listed(acct, order_id, idx, None)? != super::stream_events::Listed::Booked {
                 log::warn!("kucoin gateway: order {order_id}: its fills could not be listed; booking its totals");
             }
@@ -131,11 +131,11 @@ impl Gateway {
         };
         let figures =
             VenueFigures { venue_order_id: venue_id, cum: doc.cum, value: doc.value, fee: doc.fee, ts: doc.ts };
-        self.state.apply_venue_state(order_id, &self.instruments[idx], state, figures, true, "kucoin")?;
-        if job.reason == QueryReason::CancelUnknown && self.state.contains(&order_id) {
+        self.core.state.apply_venue_state(order_id, &self.instruments[idx], state, figures, true, "kucoin")?;
+        if job.reason == QueryReason::CancelUnknown && self.core.state.contains(&order_id) {
             // Still working: the cancel did not happen.
-            if let Some(r) = self.state.order_report(order_id, ReportKind::CancelRejected(RejectReason::Other)) {
-                return self.state.emit(r);
+            if let Some(r) = self.core.state.order_report(order_id, ReportKind::CancelRejected(RejectReason::Other)) {
+                return self.core.state.emit(r);
             }
         }
         Ok(())
@@ -146,15 +146,15 @@ impl Gateway {
     /// [`NOT_FOUND_LIMIT`] such answers (it never reached the venue).
     #[cold]
     fn not_found(&mut self, order_id: OrderId) -> Result<(), ReportsClosed> {
-        let accepted = self.state.get(&order_id).is_some_and(|o| o.accepted);
+        let accepted = self.core.state.get(&order_id).is_some_and(|o| o.accepted);
         if accepted {
             log::warn!("kucoin gateway: order {order_id} is live here but unknown to the venue");
-            self.state.settled(order_id);
+            self.core.state.settled(order_id);
             return Ok(());
         }
-        if self.state.retry(order_id, true) >= NOT_FOUND_LIMIT {
+        if self.core.state.retry(order_id, true) >= NOT_FOUND_LIMIT {
             log::warn!("kucoin gateway: order {order_id} never reached the venue; reporting it rejected");
-            return self.state.finish_order(order_id, ReportKind::Rejected(RejectReason::Other), WallClock.now());
+            return self.core.state.finish_order(order_id, ReportKind::Rejected(RejectReason::Other), WallClock.now());
         }
         Ok(())
     }

@@ -20,14 +20,13 @@ use super::{FILLS_PATH, Gateway};
 use crate::kit::order_state::{
     ORDER_GAP_QUERY_DELAY, QueryReason, ReportsClosed, TradeCheck, TradeId, VenueFigures, VenueState,
 };
-use crate::kit::private_stream::{StreamEvent, StreamMsg};
 use crate::kit::rest_link::{Req, SignedRest};
 use crate::kucoin::limits;
 use crate::kucoin::order_change::{self, ChangeKind, OrderChange};
 use crate::kucoin::orders::{FillRow, parse_fills};
 use crate::kucoin::rest::{envelope, venue_order_id};
 use qt_core::{ClientOrderId, Liquidity, Nanos, Notional, OrderId, Qty, RejectReason, Rounding, TimeInForce};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The trade-id key of a KuCoin trade id (decimal in HF; any text otherwise).
 fn trade_key(id: &str) -> TradeId {
@@ -39,30 +38,9 @@ fn ms_nanos(ms: i64) -> Nanos {
 }
 
 impl Gateway {
-    pub(super) fn on_stream(&mut self, msg: StreamMsg) -> Result<(), ReportsClosed> {
-        if let StreamEvent::Frame(text) = &msg.event {
-            return self.on_frame(msg.account, text);
-        }
-        let id = self.accounts.get(msg.account).map(|a| a.id);
-        if self.state.on_stream_status(id, msg.account, &msg.event, "kucoin") {
-            self.run_due_reconciles(Instant::now())?;
-        }
-        Ok(())
-    }
-
-    #[cold]
-    pub(super) fn malformed(&mut self, acct: usize, what: &str, text: &str) {
-        self.state.stats.malformed += 1;
-        let end = text.char_indices().nth(500).map_or(text.len(), |(i, _)| i);
-        log::warn!("kucoin gateway: malformed private stream frame ({what}); querying live orders: {}", &text[..end]);
-        if let Some(id) = self.accounts.get(acct).map(|a| a.id) {
-            self.state.schedule_account(id, Duration::ZERO);
-        }
-    }
-
     pub(crate) fn on_frame(&mut self, acct: usize, text: &str) -> Result<(), ReportsClosed> {
         let Some(change) = order_change::parse(text) else {
-            self.malformed(acct, "not an orderChange of /spotMarket/tradeOrdersV2", text);
+            self.core.malformed("kucoin", acct, "not an orderChange of /spotMarket/tradeOrdersV2", text);
             return Ok(());
         };
         let Some((order_id, idx)) = self.live_order(acct, &change, text) else { return Ok(()) };
@@ -78,18 +56,18 @@ impl Gateway {
     /// instrument index; `None` (counted or logged) otherwise.
     fn live_order(&mut self, acct: usize, c: &OrderChange, text: &str) -> Option<(OrderId, usize)> {
         let (run, order_id) = ClientOrderId::parse(&c.client_oid)?;
-        if run != self.run_id {
+        if run != self.core.run_id {
             log::debug!("kucoin gateway: event of run {run:08x}'s order {order_id} ignored");
             return None;
         }
-        let Some(order) = self.state.get(&order_id) else {
-            self.state.stats.unknown_order_events += 1;
+        let Some(order) = self.core.state.get(&order_id) else {
+            self.core.state.stats.unknown_order_events += 1;
             return None;
         };
         let idx = *self.by_id.get(&order.request.instrument)?;
-        let account_ok = self.accounts.get(acct).is_some_and(|a| a.id == order.request.account);
+        let account_ok = self.core.account_id(acct) == Some(order.request.account);
         if !account_ok || self.by_symbol.get(&c.symbol) != Some(&idx) {
-            self.malformed(acct, "symbol or account does not match the order", text);
+            self.core.malformed("kucoin", acct, "symbol or account does not match the order", text);
             return None;
         }
         Some((order_id, idx))
@@ -107,7 +85,7 @@ impl Gateway {
         let cum = match inst.parse_qty(&c.filled_size) {
             Ok(q) => q,
             Err(e) => {
-                self.malformed(acct, &format!("filledSize: {e}"), text);
+                self.core.malformed("kucoin", acct, &format!("filledSize: {e}"), text);
                 return Ok(());
             }
         };
@@ -119,31 +97,32 @@ impl Gateway {
             // A size change (a partial cancel, self-trade prevention): the terminal push says
             // how it ended.
             ChangeKind::Update => Ok(()),
-            ChangeKind::Open => self.state.ensure_accepted(order_id, venue_id, ts),
+            ChangeKind::Open => self.core.state.ensure_accepted(order_id, venue_id, ts),
             ChangeKind::Match => {
                 let Some(fill) = &c.fill else { return Ok(()) };
-                self.state.ensure_accepted(order_id, venue_id, ts)?;
+                self.core.state.ensure_accepted(order_id, venue_id, ts)?;
                 let key = trade_key(&fill.trade_id);
-                let seen = self.state.get(&order_id).is_some_and(|o| o.trade_ids.contains(&key) || cum <= o.cum_qty);
+                let seen =
+                    self.core.state.get(&order_id).is_some_and(|o| o.trade_ids.contains(&key) || cum <= o.cum_qty);
                 if seen {
-                    self.state.stats.duplicate_fills += 1;
+                    self.core.state.stats.duplicate_fills += 1;
                     return Ok(());
                 }
                 match self.book_listed(acct, order_id, idx, Some((&fill.trade_id, cum)))? {
                     Listed::Booked => Ok(()),
                     Listed::NotYet | Listed::Unavailable => {
-                        self.state.schedule(order_id, QueryReason::Gap, ORDER_GAP_QUERY_DELAY);
+                        self.core.state.schedule(order_id, QueryReason::Gap, ORDER_GAP_QUERY_DELAY);
                         Ok(())
                     }
                 }
             }
             ChangeKind::Filled | ChangeKind::Canceled => {
-                let behind = |g: &Self| g.state.get(&order_id).is_some_and(|o| cum > o.cum_qty);
+                let behind = |g: &Self| g.core.state.get(&order_id).is_some_and(|o| cum > o.cum_qty);
                 if behind(self) {
                     self.book_listed(acct, order_id, idx, None)?;
                     if behind(self) {
                         // Trades the list does not give: the query's cumulative fee books them.
-                        self.state.schedule(order_id, QueryReason::Gap, Duration::ZERO);
+                        self.core.state.schedule(order_id, QueryReason::Gap, Duration::ZERO);
                         return Ok(());
                     }
                 }
@@ -153,7 +132,7 @@ impl Gateway {
                     VenueState::Closed { refused: self.refused_unseen(order_id) }
                 };
                 let figures = VenueFigures { venue_order_id: venue_id, cum, value: None, fee: None, ts };
-                self.state.apply_venue_state(order_id, &self.instruments[idx], state, figures, false, "kucoin")
+                self.core.state.apply_venue_state(order_id, &self.instruments[idx], state, figures, false, "kucoin")
             }
         }
     }
@@ -162,7 +141,7 @@ impl Gateway {
     /// order that would have taken, an FOK that could not fill (KuCoin's async ack accepts
     /// both before the matcher sees them). `None` for any other order.
     pub(super) fn refused_unseen(&self, order_id: OrderId) -> Option<RejectReason> {
-        match self.state.get(&order_id).map(|o| o.request.tif) {
+        match self.core.state.get(&order_id).map(|o| o.request.tif) {
             Some(TimeInForce::PostOnly) => Some(RejectReason::WouldTakeLiquidity),
             Some(TimeInForce::Fok) => Some(RejectReason::FokUnfillable),
             _ => None,
@@ -191,7 +170,7 @@ impl Gateway {
         let mut rows = match parse_fills(&env.data) {
             Ok(rows) => rows,
             Err(what) => {
-                self.state.stats.malformed += 1;
+                self.core.state.stats.malformed += 1;
                 log::warn!("kucoin gateway: fills of order {order_id}: {what}");
                 return Ok(Listed::Unavailable);
             }
@@ -211,7 +190,7 @@ impl Gateway {
             match self.book_trade(order_id, idx, row, cum) {
                 Ok(r) => r?,
                 Err(what) => {
-                    self.state.stats.malformed += 1;
+                    self.core.state.stats.malformed += 1;
                     log::warn!("kucoin gateway: fills of order {order_id}: {what}");
                     return Ok(Listed::Unavailable);
                 }
@@ -238,7 +217,7 @@ impl Gateway {
         }
         let fee_in_quote = row.fee_currency == inst.quote();
         let quote = inst.notional(px, l, Rounding::Nearest).unwrap_or(Notional::ZERO);
-        let Some(o) = self.state.get_mut(&order_id) else { return Ok(Ok(())) };
+        let Some(o) = self.core.state.get_mut(&order_id) else { return Ok(Ok(())) };
         let key = trade_key(&row.trade_id);
         if cum.is_none() && o.trade_ids.contains(&key) {
             // Listed again: booked from an earlier list or push.
@@ -250,11 +229,11 @@ impl Gateway {
             TradeCheck::New { .. } => {}
         }
         if !fee_in_quote && !row.fee.is_zero() {
-            self.state.stats.fees_not_in_quote += 1;
+            self.core.state.stats.fees_not_in_quote += 1;
         }
         let liquidity = if row.maker { Liquidity::Maker } else { Liquidity::Taker };
         let fee = if fee_in_quote { row.fee } else { Notional::ZERO };
-        Ok(self.state.fill(order_id, px, l, fee, liquidity, ms_nanos(row.time_ms), quote))
+        Ok(self.core.state.fill(order_id, px, l, fee, liquidity, ms_nanos(row.time_ms), quote))
     }
 }
 

@@ -5,7 +5,9 @@
 use super::stream_events::Listed;
 use super::*;
 use crate::kit::config::GatewayConfig;
+use crate::kit::http::{server_name, tls_config};
 use crate::kucoin::orders::FillRow;
+use qt_core::ClientOrderId;
 use qt_core::queue::spsc;
 use qt_core::{InstrumentKind, InstrumentSpec, Liquidity, Notional, OrderType, Qty, Side, StrategyId, Venue};
 
@@ -55,7 +57,7 @@ fn live(g: &mut Gateway, id: u64, tif: TimeInForce, qty: &str) {
         reduce_only: false,
         stop_price: None,
     };
-    g.state.insert(OrderId(id), request);
+    g.core.state.insert(OrderId(id), request);
 }
 
 fn link(id: u64) -> String {
@@ -92,7 +94,7 @@ fn the_documented_open_push_accepts_and_a_repeat_does_nothing() {
     g.on_frame(0, &push(1, "canceled", "0")).unwrap();
     let r = drain(&mut rx);
     assert_eq!(r.iter().map(|r| r.kind).collect::<Vec<_>>(), [ReportKind::Canceled]);
-    assert!(g.state.is_empty() && g.kucoin_ids.is_empty(), "forgotten");
+    assert!(g.core.state.is_empty() && g.kucoin_ids.is_empty(), "forgotten");
 }
 
 #[test]
@@ -153,7 +155,7 @@ fn a_listed_trade_is_booked_once_with_its_fee() {
     g.book_trade(OrderId(1), 0, &row("12", "0.00001", "0.00000001", "BTC"), None).unwrap().unwrap();
     let r = drain(&mut rx);
     assert_eq!((r.len(), r[0].fee), (1, Notional::ZERO));
-    assert_eq!(g.state.stats.fees_not_in_quote, 1);
+    assert_eq!(g.core.state.stats.fees_not_in_quote, 1);
     // Unreadable: named, nothing booked.
     assert!(g.book_trade(OrderId(1), 0, &row("13", "0.000001", "0", "USDT"), None).unwrap_err().contains("size"));
     assert!(drain(&mut rx).is_empty());
@@ -170,7 +172,7 @@ fn a_match_whose_fills_cannot_be_listed_is_queried_never_booked_without_its_fee(
     g.on_frame(0, &m).unwrap();
     let r = drain(&mut rx);
     assert_eq!(r.iter().map(|r| r.kind).collect::<Vec<_>>(), [ReportKind::Accepted], "no fill without its fee");
-    assert_eq!(g.state.pending().len(), 1, "queried shortly");
+    assert_eq!(g.core.state.pending().len(), 1, "queried shortly");
     assert_eq!(g.book_listed(0, OrderId(1), 0, None).unwrap(), Listed::Unavailable);
 }
 
@@ -189,6 +191,6 @@ fn malformed_frames_are_counted_and_queue_a_query_never_a_report() {
         g.on_frame(0, &bad).unwrap();
     }
     assert!(drain(&mut rx).is_empty());
-    assert_eq!(g.state.stats.malformed, 5);
-    assert_eq!(g.state.pending().len(), 1, "the live order is queried");
+    assert_eq!(g.core.state.stats.malformed, 5);
+    assert_eq!(g.core.state.pending().len(), 1, "the live order is queried");
 }
