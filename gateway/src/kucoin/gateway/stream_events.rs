@@ -162,6 +162,7 @@ impl Gateway {
         let Some(kucoin_id) = self.kucoin_ids.get(&order_id).cloned() else { return Ok(Listed::Unavailable) };
         let query = format!("symbol={}&orderId={kucoin_id}&limit=100", self.instruments[idx].symbol());
         let req = Req { method: "GET", path: FILLS_PATH, query: &query, body: "", cost: limits::QUERY };
+        self.core.state.stats.trade_queries += 1;
         let Ok(resp) = self.signed(acct, req) else { return Ok(Listed::Unavailable) };
         let Some(env) = envelope(&resp).filter(|e| resp.status == 200 && e.is_ok()) else {
             log::warn!("kucoin gateway: fills of order {order_id}: HTTP {}: {}", resp.status, resp.body_excerpt());
