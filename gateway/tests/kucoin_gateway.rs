@@ -402,6 +402,30 @@ fn orders_of_unknown_fate_are_queried_never_sent_twice() {
     assert_eq!(stats.rejected.get(RejectReason::Other), 1, "{stats:?}");
 }
 
+/// A 429 (with `Retry-After: 1`): the order is refused `RateLimited`, nothing is sent until the
+/// back-off has passed (a second order is refused locally), then orders go again — none twice.
+#[test]
+fn a_rate_limit_refusal_backs_off_and_nothing_is_duplicated() {
+    let mut h = Harness::start();
+    let (bid, _) = h.best();
+    let far = Price::from_units(bid.0.units() * 9 / 10);
+    let qty = h.qty("0.001");
+    h.faults().fail_http(1, 429);
+    let id = h.limit(Side::Buy, TimeInForce::Gtc, far, qty);
+    assert_eq!(h.reports_until(id, |_| true)[0].kind, ReportKind::Rejected(RejectReason::RateLimited));
+    let id = h.limit(Side::Buy, TimeInForce::Gtc, far, qty);
+    assert_eq!(h.reports_until(id, |_| true)[0].kind, ReportKind::Rejected(RejectReason::RateLimited));
+    assert!(h.market().open_orders(GW, None).is_empty());
+    std::thread::sleep(Duration::from_millis(1100));
+    let id = h.rest_far_buy(qty);
+    assert_eq!(h.market().open_orders(GW, None).len(), 1, "placed once");
+    h.ends.cancel_on(id, SPOT);
+    assert_eq!(h.reports_until(id, |_| true)[0].kind, ReportKind::Canceled);
+    let stats = h.stop();
+    assert_eq!((stats.orders_sent, stats.accepted, stats.rate_limited), (2, 1, 1), "{stats:?}");
+    assert_eq!(stats.rejected.get(RejectReason::RateLimited), 2, "{stats:?}");
+}
+
 #[test]
 fn clock_skew_is_absorbed_at_start_and_after_a_venue_clock_jump() {
     // 40 s ahead and 45 s behind: far beyond KuCoin's 5 s window, so unsynced every signed

@@ -151,6 +151,16 @@ fn a_listed_trade_is_booked_once_with_its_fee() {
     );
     assert_eq!(r[0].fee, Notional::parse("0.0005").unwrap());
     assert_eq!(r[0].exchange_ns.0, 1_729_577_515_473_000_000);
+    // The trade's own push, after its listing booked it: a duplicate, counted, not listed again.
+    let m = push(1, "match", "0.00001").replace(
+        r#""type":"match""#,
+        r#""type":"match","matchPrice":"50000","matchSize":"0.00001","tradeId":"11","liquidity":"maker""#,
+    );
+    g.on_frame(0, &m).unwrap();
+    g.on_frame(0, &m).unwrap();
+    assert_eq!((g.core.state.stats.duplicate_fills, g.core.state.stats.trade_queries), (2, 0));
+    let kinds: Vec<ReportKind> = drain(&mut rx).iter().map(|r| r.kind).collect();
+    assert_eq!(kinds, [ReportKind::Accepted], "shown to exist, no second fill");
     // A fee in another currency is not booked as quote (counted).
     g.book_trade(OrderId(1), 0, &row("12", "0.00001", "0.00000001", "BTC"), None).unwrap().unwrap();
     let r = drain(&mut rx);
@@ -193,4 +203,27 @@ fn malformed_frames_are_counted_and_queue_a_query_never_a_report() {
     assert!(drain(&mut rx).is_empty());
     assert_eq!(g.core.state.stats.malformed, 5);
     assert_eq!(g.core.state.pending().len(), 1, "the live order is queried");
+}
+
+/// KuCoin's 429000 backs off even when it comes with HTTP 200; its 400002 is a refused
+/// timestamp (the clock estimate expires), nothing else is.
+#[test]
+fn a_429000_backs_off_and_a_400002_is_a_timestamp_refusal() {
+    let (mut g, _rx) = gateway();
+    let answer = |status, code: &str| Response {
+        status,
+        headers: Vec::new(),
+        body: format!(r#"{{"code":"{code}","msg":"m"}}"#).into_bytes(),
+    };
+    let req = Req { method: "POST", path: ORDERS_PATH, query: "", body: "", cost: limits::NEW_ORDER };
+    assert!(!g.core.link.limits.backing_off(Instant::now()));
+    ShellGateway::note_answer(&mut g, 0, 0, &answer(200, "200000"), req);
+    assert!(!g.core.link.limits.backing_off(Instant::now()));
+    ShellGateway::note_answer(&mut g, 0, 0, &answer(200, "429000"), req);
+    assert!(g.core.link.limits.backing_off(Instant::now()));
+    assert_eq!(g.core.state.stats.rate_limited, 1);
+    assert!(<Gateway as ShellGateway>::is_timestamp_reject(&answer(401, "400002")));
+    assert!(!<Gateway as ShellGateway>::is_timestamp_reject(&answer(401, "400005")));
+    ShellGateway::note_answer(&mut g, 0, 0, &answer(401, "400002"), req);
+    assert_eq!(g.core.state.stats.timestamp_rejects, 1);
 }
