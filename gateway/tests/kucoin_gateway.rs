@@ -26,8 +26,8 @@ use qt_venue_sim::kucoin::KucoinSpot;
 use qt_venue_sim::market::{AccountConfig, ClientOrderRequest, Market, MarketConfig, OrderRef, SymbolConfig};
 use qt_venue_sim::server::RunningServer;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-use util::{Ends, GW, MAKER_FEE_BPS, SkewedClock, TAKER, TAKER_FEE_BPS, WAIT, check_fills};
+use std::time::Duration;
+use util::{Ends, GW, MAKER_FEE_BPS, SkewedClock, TAKER, TAKER_FEE_BPS, check_fills};
 
 const RUN_ID: u32 = 0x5eed_0007;
 const SPOT: InstrumentId = InstrumentId(0);
@@ -242,15 +242,7 @@ fn cancel_all_cancels_the_symbols_orders_of_the_account_only() {
     };
     h.market().submit(TAKER, 0, other).unwrap();
     h.ends.orders.push(OrderCommand::CancelAll { account: GW, instrument: Some(SPOT) }).unwrap();
-    let mut canceled = Vec::new();
-    let deadline = Instant::now() + WAIT;
-    while canceled.len() < ids.len() && Instant::now() < deadline {
-        if let Some(r) = h.next_report(Duration::from_millis(50)) {
-            assert_eq!(r.kind, ReportKind::Canceled, "{r:?}");
-            canceled.push(r.order_id);
-        }
-    }
-    canceled.sort_by_key(|o| o.0);
+    let canceled = util::canceled_reports(&mut h.ends.reports, ids.len());
     ids.sort_by_key(|o| o.0);
     assert_eq!(canceled, ids);
     assert!(h.market().open_orders(GW, None).is_empty());
@@ -296,27 +288,8 @@ fn a_resting_order_filled_in_parts_reports_maker_fills_with_exact_fees() {
     let qty = h.qty("0.002");
     let part = h.qty("0.0007");
     let (id, price) = h.rest_sell(qty);
-    // A first part: the taker buys what is below our price and `part` more, until some of ours
-    // is taken (orders at our price ahead of ours fill first); never all of it.
-    let deadline = Instant::now() + WAIT;
-    let part_filled = loop {
-        assert!(Instant::now() < deadline, "never partly filled");
-        let snap = h.market().snapshot(0, 1000).unwrap();
-        let below: i64 = snap.asks.iter().filter(|(p, _)| *p < price).map(|(_, q)| q.units()).sum();
-        let req = ClientOrderRequest {
-            client_order_id: None,
-            side: Side::Buy,
-            order_type: OrderType::Limit,
-            tif: TimeInForce::Ioc,
-            price: Some(price),
-            qty: Qty::from_units(below + part.units()),
-        };
-        let _ = h.market().submit(TAKER, 0, req);
-        let ours = h.market().order(GW, 0, &OrderRef::Client(client_id(id))).unwrap();
-        if ours.cum_qty.is_positive() {
-            break ours.cum_qty;
-        }
-    };
+    // A first part: some of ours taken, never all of it.
+    let part_filled = util::take_part(h.market(), 0, price, part, &client_id(id));
     assert!(part_filled <= part && part_filled < qty);
     let first = h.reports_until(id, |r| r.kind == ReportKind::Fill && r.cum_qty == part_filled);
     assert!(first.iter().all(|f| f.kind == ReportKind::Fill && f.leaves_qty.is_positive()), "{first:?}");
