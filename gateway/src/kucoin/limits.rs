@@ -9,6 +9,11 @@
 //! pool refills, not fixed windows), which the kit's limiter (used counts in fixed windows)
 //! cannot read as such: the pool is counted locally in 30 s windows — a burst straddling two
 //! windows may reach the venue's 429, which backs off (`Retry-After`-less: the kit's default).
+//! KuCoin's older HF docs (`testdata/kucoin/orders/SOURCES.md`) limit `hf/fills` to 9 requests
+//! per 3 s per account; the gateway asks it once per fill push (the push has no fee), so an
+//! order filled in many small trades can meet that limit on the real venue: its 429 backs off,
+//! and the order is queried afterwards (its trades listed then, or the rest booked with the
+//! order's cumulative fee).
 //! Pure data.
 
 use crate::kit::rate_limit::{Cost, Counts, LimitRule, Scope};

@@ -7,7 +7,7 @@
 //! Facts: `testdata/kucoin/orders/rest_hf_add_order_request.json` and
 //! `rest_hf_add_order_response.json` ([DOC]); the `hf/fills` item fields (`tradeId`, `orderId`,
 //! `price`, `size`, `fee`, `feeCurrency`, `liquidity`, `createdAt` ms, in `data.items`) are
-//! [RECALL] of the docs' "Get Trade History" — no sample is stored (`NOTES-orders.md` §4); the
+//! [DOC, legacy] `rest_hf_fills_response.json` (KuCoin's HF docs repository, `SOURCES.md`); the
 //! simulator writes the same fields (`venue-sim/src/kucoin/order_doc.rs`). `tradeId` is read
 //! as a number or a string.
 //!
@@ -196,6 +196,26 @@ mod tests {
         write_order_body(&mut out, &inst, ClientOrderId::new(2, OrderId(1)).as_str(), &req);
         assert_eq!((out.capacity(), out.as_ptr()), (cap, ptr), "no reallocation");
         assert_eq!(&out[1..], order_body(&inst, OrderId(1), 2, &req));
+    }
+
+    /// KuCoin's documented `hf/fills` answer (`testdata/kucoin/orders/SOURCES.md`): its trade,
+    /// with the fee, read exactly (`tradeId` a number there).
+    #[test]
+    fn the_documented_fills_read_with_their_fee() {
+        let doc: Value =
+            serde_json::from_str(include_str!("../../../testdata/kucoin/orders/rest_hf_fills_response.json")).unwrap();
+        let f = parse_fills(&doc["data"]).unwrap();
+        let want = FillRow {
+            trade_id: "616179312641".into(),
+            order_id: "6306cf6e27ecbe0001e1e03a".into(),
+            price: "1".into(),
+            size: "1".into(),
+            fee: Notional::parse("0.00021").unwrap(),
+            fee_currency: "USDT".into(),
+            maker: false,
+            time_ms: 1_661_390_702_919,
+        };
+        assert_eq!(f, [want]);
     }
 
     #[test]
