@@ -1,6 +1,6 @@
 //! KuCoin's HF order documents as the gateway writes and reads them: the body of
-//! `POST /api/v1/hf/orders` ([`write_order_body`], no allocation: the live path's and the
-//! benchmark's), its ack ([`parse_ack`]), and the fills of
+//! `POST /api/v1/hf/orders` ([`write_order_body`], no allocation: the live path's; the older
+//! [`order_body`] returns a new string), its ack ([`parse_ack`]), and the fills of
 //! `GET /api/v1/hf/fills` with their real fees ([`parse_fills`]) — how the gateway books each
 //! fill's fee (the private push has none) and recovers fills it missed.
 //!
@@ -24,8 +24,8 @@ use serde_json::Value;
 /// (GTC / IOC / FOK) and `postOnly` (true for our post-only, with GTC: KuCoin refuses it with
 /// IOC or FOK).
 ///
-/// Pure and allocation-free once `out` has the capacity (about 200 bytes; the live path and
-/// the order-encoding benchmark both call it). The symbol is written as is: a KuCoin symbol
+/// Pure and allocation-free once `out` has the capacity (about 200 bytes): the live path
+/// calls it, and it is the order-encoding benchmark's KuCoin writer. The symbol is written as is: a KuCoin symbol
 /// has no character JSON escapes (the gateway's validation checks it), nor has `client_oid`.
 pub fn write_order_body(out: &mut String, inst: &Instrument, client_oid: &str, req: &OrderRequest) {
     out.push_str(r#"{"clientOid":""#);
@@ -56,6 +56,44 @@ pub fn write_order_body(out: &mut String, inst: &Instrument, client_oid: &str, r
             out.push_str(if post_only { r#"","postOnly":true}"# } else { r#"","postOnly":false}"# });
         }
     }
+}
+
+/// One new order by its fields (the form [`order_body`] takes; the gateway and the
+/// order-encoding benchmark write from an [`OrderRequest`] with [`write_order_body`]).
+#[derive(Debug, Clone, Copy)]
+pub struct NewOrder<'a> {
+    /// Our client order id (`clientOid`).
+    pub client_oid: &'a str,
+    /// Side.
+    pub side: Side,
+    /// Limit or market.
+    pub order_type: OrderType,
+    /// Time in force (post-only is `postOnly: true` with GTC).
+    pub tif: TimeInForce,
+    /// Limit price (ignored for a market order).
+    pub price: qt_core::Price,
+    /// Quantity in base units.
+    pub qty: qt_core::Qty,
+}
+
+/// [`write_order_body`] of `order` into a new string (allocates; kept for callers written
+/// before the writer).
+pub fn order_body(inst: &Instrument, order: &NewOrder<'_>) -> String {
+    let req = OrderRequest {
+        account: qt_core::AccountId(0),
+        strategy: qt_core::StrategyId(0),
+        instrument: inst.id(),
+        side: order.side,
+        order_type: order.order_type,
+        tif: order.tif,
+        price: order.price,
+        qty: order.qty,
+        reduce_only: false,
+        stop_price: None,
+    };
+    let mut out = String::with_capacity(256);
+    write_order_body(&mut out, inst, order.client_oid, &req);
+    out
 }
 
 /// `(orderId, clientOid)` of an ack's `data`.
@@ -121,7 +159,7 @@ mod tests {
     use qt_core::{ClientOrderId, OrderId, Venue};
     use qt_test_support::TestInstrument;
 
-    fn order_body(inst: &Instrument, order_id: OrderId, run_id: u32, req: &OrderRequest) -> String {
+    fn body_of(inst: &Instrument, order_id: OrderId, run_id: u32, req: &OrderRequest) -> String {
         let mut out = String::new();
         write_order_body(&mut out, inst, ClientOrderId::new(run_id, order_id).as_str(), req);
         out
@@ -152,7 +190,7 @@ mod tests {
     fn the_body_has_the_documented_fields_and_the_documented_ack_reads() {
         let inst = btc_usdt();
         let gtc = request(&inst, OrderType::Limit, TimeInForce::Gtc);
-        let ours: Value = serde_json::from_str(&order_body(&inst, OrderId(7), 9, &gtc)).unwrap();
+        let ours: Value = serde_json::from_str(&body_of(&inst, OrderId(7), 9, &gtc)).unwrap();
         let doc: Value =
             serde_json::from_str(include_str!("../../../testdata/kucoin/orders/rest_hf_add_order_request.json"))
                 .unwrap();
@@ -167,12 +205,11 @@ mod tests {
             [(TimeInForce::PostOnly, "GTC", true), (TimeInForce::Ioc, "IOC", false), (TimeInForce::Fok, "FOK", false)]
         {
             let body: Value =
-                serde_json::from_str(&order_body(&inst, OrderId(8), 9, &request(&inst, OrderType::Limit, tif)))
-                    .unwrap();
+                serde_json::from_str(&body_of(&inst, OrderId(8), 9, &request(&inst, OrderType::Limit, tif))).unwrap();
             assert_eq!((body["timeInForce"].as_str(), body["postOnly"].as_bool()), (Some(text), Some(post_only)));
         }
         let market = request(&inst, OrderType::Market, TimeInForce::Ioc);
-        let market: Value = serde_json::from_str(&order_body(&inst, OrderId(9), 9, &market)).unwrap();
+        let market: Value = serde_json::from_str(&body_of(&inst, OrderId(9), 9, &market)).unwrap();
         assert_eq!((market["type"].as_str(), market["size"].as_str()), (Some("market"), Some("0.00001")));
         assert!(market.get("price").is_none() && market.get("timeInForce").is_none(), "{market}");
         let ack: Value =
@@ -195,7 +232,7 @@ mod tests {
         let (cap, ptr) = (out.capacity(), out.as_ptr());
         write_order_body(&mut out, &inst, ClientOrderId::new(2, OrderId(1)).as_str(), &req);
         assert_eq!((out.capacity(), out.as_ptr()), (cap, ptr), "no reallocation");
-        assert_eq!(&out[1..], order_body(&inst, OrderId(1), 2, &req));
+        assert_eq!(&out[1..], body_of(&inst, OrderId(1), 2, &req));
     }
 
     /// KuCoin's documented `hf/fills` answer (`testdata/kucoin/orders/SOURCES.md`): its trade,
