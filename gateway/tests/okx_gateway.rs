@@ -25,8 +25,8 @@ use qt_venue_sim::market::{AccountConfig, ClientOrderRequest, Market, MarketConf
 use qt_venue_sim::okx::OkxV5;
 use qt_venue_sim::server::RunningServer;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-use util::{Ends, GW, MAKER_FEE_BPS, SkewedClock, TAKER, TAKER_FEE_BPS, WAIT, check_fills};
+use std::time::Duration;
+use util::{Ends, GW, MAKER_FEE_BPS, SkewedClock, TAKER, TAKER_FEE_BPS, check_fills};
 
 const RUN_ID: u32 = 0x5eed_0005;
 const SPOT: InstrumentId = InstrumentId(0);
@@ -260,15 +260,7 @@ fn cancel_all_lists_pending_orders_and_cancels_them_in_batches() {
     };
     h.market().submit(TAKER, 0, other).unwrap();
     h.ends.orders.push(OrderCommand::CancelAll { account: GW, instrument: Some(SPOT) }).unwrap();
-    let mut canceled = Vec::new();
-    let deadline = Instant::now() + WAIT;
-    while canceled.len() < ids.len() && Instant::now() < deadline {
-        if let Some(r) = h.next_report(Duration::from_millis(50)) {
-            assert_eq!(r.kind, ReportKind::Canceled, "{r:?}");
-            canceled.push(r.order_id);
-        }
-    }
-    canceled.sort_by_key(|o| o.0);
+    let canceled = util::canceled_reports(&mut h.ends.reports, ids.len());
     assert_eq!(canceled, ids);
     assert!(h.market().open_orders(GW, None).is_empty());
     assert_eq!(h.market().open_orders(TAKER, None).len(), 1);
@@ -327,28 +319,8 @@ fn resting_orders_filled_in_parts_report_maker_fills_with_exact_fees() {
         let qty = h.inst(inst).parse_qty(q).unwrap();
         let part = h.inst(inst).parse_qty(part).unwrap();
         let (id, price) = rest_sell(&mut h, inst, qty);
-        // A first part: the taker buys what is below our price and `part` more, until some of
-        // ours is taken (orders at our price ahead of ours fill first); never all of it.
-        let idx = inst.0 as usize;
-        let deadline = Instant::now() + WAIT;
-        let part_filled = loop {
-            assert!(Instant::now() < deadline, "never partly filled");
-            let snap = h.market().snapshot(idx, 1000).unwrap();
-            let below: i64 = snap.asks.iter().filter(|(p, _)| *p < price).map(|(_, q)| q.units()).sum();
-            let req = ClientOrderRequest {
-                client_order_id: None,
-                side: Side::Buy,
-                order_type: OrderType::Limit,
-                tif: TimeInForce::Ioc,
-                price: Some(price),
-                qty: Qty::from_units(below + part.units()),
-            };
-            let _ = h.market().submit(TAKER, idx, req);
-            let ours = h.market().order(GW, idx, &OrderRef::Client(client_id(id))).unwrap();
-            if ours.cum_qty.is_positive() {
-                break ours.cum_qty;
-            }
-        };
+        // A first part: some of ours taken, never all of it.
+        let part_filled = util::take_part(h.market(), inst.0 as usize, price, part, &client_id(id));
         assert!(part_filled <= part && part_filled < qty);
         let first = h.reports_until(id, |r| r.kind == ReportKind::Fill && r.cum_qty == part_filled);
         assert!(first.iter().all(|f| f.kind == ReportKind::Fill && f.leaves_qty.is_positive()), "{first:?}");

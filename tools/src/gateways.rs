@@ -176,6 +176,20 @@ pub const OKX: Gateway = Gateway {
     restore: None,
 };
 
+/// `qt_gateway::kucoin`: HF spot REST orders (by `clientOid`), the private
+/// `/spotMarket/tradeOrdersV2` stream, fees from `hf/fills`; the passphrases ride in the setup.
+/// Spot only: no positions; no restart settling yet.
+pub const KUCOIN: Gateway = Gateway {
+    name: "kucoin",
+    spawn: |s, orders, reports, stop| qt_gateway::kucoin::spawn(s.clone(), orders, reports, stop),
+    balances: |s| {
+        let snaps = qt_gateway::kucoin::account::query_account(s)?;
+        Ok(snaps.into_iter().map(|a| a.balances).collect())
+    },
+    positions: None,
+    restore: None,
+};
+
 /// The open positions of Bybit- and OKX-shaped account snapshots.
 fn snapshot_positions(snaps: Vec<qt_gateway::bybit::account::AccountSnapshot>) -> Vec<VenuePosition> {
     snaps

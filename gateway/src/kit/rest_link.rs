@@ -24,7 +24,7 @@ use std::time::Instant;
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Req<'a> {
     pub(crate) method: &'static str,
-    pub(crate) path: &'static str,
+    pub(crate) path: &'a str,
     pub(crate) query: &'a str,
     pub(crate) body: &'a str,
     pub(crate) cost: Cost,

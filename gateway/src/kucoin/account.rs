@@ -40,8 +40,13 @@ pub(crate) fn validate(cfg: &GatewayConfig) -> Result<(Endpoint, Endpoint), Gate
         if inst.kind() != InstrumentKind::Spot {
             problems.push(format!("instruments[{i}]: {sym:?} is {:?}; KuCoin trades spot here", inst.kind()));
         }
-        if sym.split('-').count() != 2 || sym.split('-').any(str::is_empty) {
+        // The order body writes the symbol unescaped: letters, digits and one dash only.
+        let plain = sym.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        if !plain || sym.split('-').count() != 2 || sym.split('-').any(str::is_empty) {
             problems.push(format!("instruments[{i}].symbol: {sym:?} is not a KuCoin symbol (BTC-USDT)"));
+        }
+        if cfg.instruments[..i].iter().any(|o| o.symbol() == sym) {
+            problems.push(format!("instruments[{i}].symbol: {sym:?} appears twice"));
         }
     }
     for (account, _, _) in &cfg.accounts {
@@ -117,6 +122,26 @@ pub fn query_account(cfg: &GatewayConfig) -> Result<Vec<AccountSnapshot>, Gatewa
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A symbol the order body could not write unescaped, a repeated one, a key without its
+    /// passphrase: each named.
+    #[test]
+    fn validation_names_every_problem() {
+        use qt_test_support::TestInstrument;
+        let inst = |i, s: &str| TestInstrument::spot(qt_core::Venue::Kucoin, s).assets("A", "B").build(i);
+        let cfg = GatewayConfig {
+            rest_url: "https://127.0.0.1:1".into(),
+            ws_url: "wss://127.0.0.1:1".into(),
+            instruments: vec![inst(0, "BTC-USDT"), inst(1, "BTC-USDT"), inst(2, "BT\"C-USDT")],
+            accounts: vec![(AccountId(0), "k".into(), "s".into())],
+            ..GatewayConfig::default()
+        };
+        let Err(GatewayError::Config { problems, .. }) = validate(&cfg) else { panic!("accepted") };
+        let all = problems.join("\n");
+        assert!(all.contains("instruments[1].symbol: \"BTC-USDT\" appears twice"), "{all}");
+        assert!(all.contains("instruments[2].symbol"), "{all}");
+        assert!(all.contains("account 0 has none"), "{all}");
+    }
 
     #[test]
     fn the_documented_accounts_parse_exactly() {

@@ -1,63 +1,61 @@
 //! KuCoin's HF order documents as the gateway writes and reads them: the body of
-//! `POST /api/v1/hf/orders` ([`order_body`]), its ack ([`parse_ack`]), and the fills of
+//! `POST /api/v1/hf/orders` ([`write_order_body`], no allocation: the live path's and the
+//! benchmark's), its ack ([`parse_ack`]), and the fills of
 //! `GET /api/v1/hf/fills` with their real fees ([`parse_fills`]) — how the gateway books each
 //! fill's fee (the private push has none) and recovers fills it missed.
 //!
 //! Facts: `testdata/kucoin/orders/rest_hf_add_order_request.json` and
 //! `rest_hf_add_order_response.json` ([DOC]); the `hf/fills` item fields (`tradeId`, `orderId`,
 //! `price`, `size`, `fee`, `feeCurrency`, `liquidity`, `createdAt` ms, in `data.items`) are
-//! [RECALL] of the docs' "Get Trade History" — no sample is stored (`NOTES-orders.md` §4); the
+//! [DOC, legacy] `rest_hf_fills_response.json` (KuCoin's HF docs repository, `SOURCES.md`); the
 //! simulator writes the same fields (`venue-sim/src/kucoin/order_doc.rs`). `tradeId` is read
 //! as a number or a string.
 //!
-//! Pure functions; allocate the body and the parsed strings.
+//! Pure functions; the readers allocate the parsed strings.
 
-use qt_core::{Instrument, Notional, OrderType, Price, Qty, Side, TimeInForce};
-use serde_json::{Value, json};
+use qt_core::{Instrument, Notional, OrderRequest, OrderType, Side, TimeInForce};
+use serde_json::Value;
 
-/// One new order as the gateway sends it.
-#[derive(Debug, Clone, Copy)]
-pub struct NewOrder<'a> {
-    /// Our client order id (`clientOid`).
-    pub client_oid: &'a str,
-    /// Side.
-    pub side: Side,
-    /// Limit or market.
-    pub order_type: OrderType,
-    /// Time in force (post-only is `postOnly: true` with GTC).
-    pub tif: TimeInForce,
-    /// Limit price (ignored for a market order).
-    pub price: Price,
-    /// Quantity in base units.
-    pub qty: Qty,
-}
-
-/// The JSON body of `POST /api/v1/hf/orders` for `order` on `inst` (symbol as listed,
-/// `BASE-QUOTE`). A market order is sized in base (`size`) and carries no price or time in
-/// force.
-pub fn order_body(inst: &Instrument, order: &NewOrder<'_>) -> String {
-    let side = if order.side == Side::Buy { "buy" } else { "sell" };
-    let size = inst.qty_text(order.qty);
-    match order.order_type {
-        OrderType::Market => json!({
-            "clientOid": order.client_oid, "side": side, "symbol": inst.symbol(), "type": "market",
-            "size": size.as_ref(),
-        }),
+/// Appends the JSON body of `POST /api/v1/hf/orders` for `req` on `inst` under our client
+/// order id `client_oid` to `out`: `clientOid` is a [`qt_core::ClientOrderId`] (26
+/// alphanumerics, within KuCoin's 40), the symbol as listed (`BASE-QUOTE`), size and price on the
+/// instrument's grid through `qt_core`'s decimal text. A market order is sized in base
+/// (`size`) and carries no price or time in force; a limit order carries `timeInForce`
+/// (GTC / IOC / FOK) and `postOnly` (true for our post-only, with GTC: KuCoin refuses it with
+/// IOC or FOK).
+///
+/// Pure and allocation-free once `out` has the capacity (about 200 bytes; the live path and
+/// the order-encoding benchmark both call it). The symbol is written as is: a KuCoin symbol
+/// has no character JSON escapes (the gateway's validation checks it), nor has `client_oid`.
+pub fn write_order_body(out: &mut String, inst: &Instrument, client_oid: &str, req: &OrderRequest) {
+    out.push_str(r#"{"clientOid":""#);
+    out.push_str(client_oid);
+    out.push_str(r#"","side":""#);
+    out.push_str(if req.side == Side::Buy { "buy" } else { "sell" });
+    out.push_str(r#"","symbol":""#);
+    out.push_str(inst.symbol());
+    match req.order_type {
+        OrderType::Market => {
+            out.push_str(r#"","type":"market","size":""#);
+            out.push_str(inst.qty_text(req.qty).as_ref());
+            out.push_str(r#""}"#);
+        }
         OrderType::Limit => {
-            let (tif, post_only) = match order.tif {
+            let (tif, post_only) = match req.tif {
                 TimeInForce::Gtc => ("GTC", false),
                 TimeInForce::PostOnly => ("GTC", true),
                 TimeInForce::Ioc => ("IOC", false),
                 TimeInForce::Fok => ("FOK", false),
             };
-            json!({
-                "clientOid": order.client_oid, "side": side, "symbol": inst.symbol(), "type": "limit",
-                "price": inst.price_text(order.price).as_ref(), "size": size.as_ref(),
-                "timeInForce": tif, "postOnly": post_only,
-            })
+            out.push_str(r#"","type":"limit","price":""#);
+            out.push_str(inst.price_text(req.price).as_ref());
+            out.push_str(r#"","size":""#);
+            out.push_str(inst.qty_text(req.qty).as_ref());
+            out.push_str(r#"","timeInForce":""#);
+            out.push_str(tif);
+            out.push_str(if post_only { r#"","postOnly":true}"# } else { r#"","postOnly":false}"# });
         }
     }
-    .to_string()
 }
 
 /// `(orderId, clientOid)` of an ack's `data`.
@@ -120,41 +118,62 @@ pub fn parse_fills(data: &Value) -> Result<Vec<FillRow>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use qt_core::Venue;
+    use qt_core::{ClientOrderId, OrderId, Venue};
     use qt_test_support::TestInstrument;
+
+    fn order_body(inst: &Instrument, order_id: OrderId, run_id: u32, req: &OrderRequest) -> String {
+        let mut out = String::new();
+        write_order_body(&mut out, inst, ClientOrderId::new(run_id, order_id).as_str(), req);
+        out
+    }
 
     fn btc_usdt() -> Instrument {
         TestInstrument::spot(Venue::Kucoin, "BTC-USDT").assets("BTC", "USDT").tick("0.1").lot("0.00001").build(0)
     }
 
-    /// The documented request's fields and values (less its `remark`), plus the documented
-    /// optional `timeInForce` / `postOnly`; the documented ack reads.
+    fn request(inst: &Instrument, order_type: OrderType, tif: TimeInForce) -> OrderRequest {
+        OrderRequest {
+            account: qt_core::AccountId(0),
+            strategy: qt_core::StrategyId(0),
+            instrument: inst.id(),
+            side: Side::Buy,
+            order_type,
+            tif,
+            price: inst.parse_price("50000").unwrap(),
+            qty: inst.parse_qty("0.00001").unwrap(),
+            reduce_only: false,
+            stop_price: None,
+        }
+    }
+
+    /// The documented request's fields and values (less its `remark`; our `clientOid`), plus
+    /// the documented optional `timeInForce` / `postOnly`; the documented ack reads.
     #[test]
     fn the_body_has_the_documented_fields_and_the_documented_ack_reads() {
         let inst = btc_usdt();
-        let order = NewOrder {
-            client_oid: "5c52e11203aa677f33e493fb",
-            side: Side::Buy,
-            order_type: OrderType::Limit,
-            tif: TimeInForce::Gtc,
-            price: inst.parse_price("50000").unwrap(),
-            qty: inst.parse_qty("0.00001").unwrap(),
-        };
-        let ours: Value = serde_json::from_str(&order_body(&inst, &order)).unwrap();
+        let gtc = request(&inst, OrderType::Limit, TimeInForce::Gtc);
+        let ours: Value = serde_json::from_str(&order_body(&inst, OrderId(7), 9, &gtc)).unwrap();
         let doc: Value =
             serde_json::from_str(include_str!("../../../testdata/kucoin/orders/rest_hf_add_order_request.json"))
                 .unwrap();
-        for k in ["type", "symbol", "side", "clientOid"] {
+        for k in ["type", "symbol", "side"] {
             assert_eq!(ours[k], doc[k], "{k}");
         }
+        assert_eq!(ours["clientOid"].as_str(), Some(ClientOrderId::new(9, OrderId(7)).as_str()));
         let num = |v: &Value| v.as_str().unwrap().parse::<f64>().unwrap();
         assert_eq!((num(&ours["price"]), num(&ours["size"])), (num(&doc["price"]), num(&doc["size"])));
         assert_eq!((ours["timeInForce"].as_str(), ours["postOnly"].as_bool()), (Some("GTC"), Some(false)));
-        let post = NewOrder { tif: TimeInForce::PostOnly, ..order };
-        let post: Value = serde_json::from_str(&order_body(&inst, &post)).unwrap();
-        assert_eq!((post["timeInForce"].as_str(), post["postOnly"].as_bool()), (Some("GTC"), Some(true)));
-        let market = NewOrder { order_type: OrderType::Market, ..order };
-        let market: Value = serde_json::from_str(&order_body(&inst, &market)).unwrap();
+        for (tif, text, post_only) in
+            [(TimeInForce::PostOnly, "GTC", true), (TimeInForce::Ioc, "IOC", false), (TimeInForce::Fok, "FOK", false)]
+        {
+            let body: Value =
+                serde_json::from_str(&order_body(&inst, OrderId(8), 9, &request(&inst, OrderType::Limit, tif)))
+                    .unwrap();
+            assert_eq!((body["timeInForce"].as_str(), body["postOnly"].as_bool()), (Some(text), Some(post_only)));
+        }
+        let market = request(&inst, OrderType::Market, TimeInForce::Ioc);
+        let market: Value = serde_json::from_str(&order_body(&inst, OrderId(9), 9, &market)).unwrap();
+        assert_eq!((market["type"].as_str(), market["size"].as_str()), (Some("market"), Some("0.00001")));
         assert!(market.get("price").is_none() && market.get("timeInForce").is_none(), "{market}");
         let ack: Value =
             serde_json::from_str(include_str!("../../../testdata/kucoin/orders/rest_hf_add_order_response.json"))
@@ -164,6 +183,39 @@ mod tests {
             Some(("670fd33bf9406e0007ab3945".into(), "5c52e11203aa677f33e493fb".into()))
         );
         assert_eq!(parse_ack(&serde_json::json!({})), None);
+    }
+
+    /// The body is appended to the caller's buffer without growing it once it has the room.
+    #[test]
+    fn the_body_is_written_into_the_callers_buffer() {
+        let inst = btc_usdt();
+        let req = request(&inst, OrderType::Limit, TimeInForce::PostOnly);
+        let mut out = String::with_capacity(256);
+        out.push('>');
+        let (cap, ptr) = (out.capacity(), out.as_ptr());
+        write_order_body(&mut out, &inst, ClientOrderId::new(2, OrderId(1)).as_str(), &req);
+        assert_eq!((out.capacity(), out.as_ptr()), (cap, ptr), "no reallocation");
+        assert_eq!(&out[1..], order_body(&inst, OrderId(1), 2, &req));
+    }
+
+    /// KuCoin's documented `hf/fills` answer (`testdata/kucoin/orders/SOURCES.md`): its trade,
+    /// with the fee, read exactly (`tradeId` a number there).
+    #[test]
+    fn the_documented_fills_read_with_their_fee() {
+        let doc: Value =
+            serde_json::from_str(include_str!("../../../testdata/kucoin/orders/rest_hf_fills_response.json")).unwrap();
+        let f = parse_fills(&doc["data"]).unwrap();
+        let want = FillRow {
+            trade_id: "616179312641".into(),
+            order_id: "6306cf6e27ecbe0001e1e03a".into(),
+            price: "1".into(),
+            size: "1".into(),
+            fee: Notional::parse("0.00021").unwrap(),
+            fee_currency: "USDT".into(),
+            maker: false,
+            time_ms: 1_661_390_702_919,
+        };
+        assert_eq!(f, [want]);
     }
 
     #[test]

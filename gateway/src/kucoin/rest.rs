@@ -37,6 +37,12 @@ impl KucoinKey {
     }
 }
 
+impl crate::kit::shell::AccountKey for KucoinKey {
+    fn signer(&self) -> &dyn RequestSigner {
+        &self.signer
+    }
+}
+
 /// KuCoin's answer envelope (the fields used).
 #[derive(Debug, Deserialize)]
 pub(crate) struct Envelope {

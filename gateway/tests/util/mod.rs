@@ -263,15 +263,7 @@ pub(crate) fn take_through_on(
         let snap = market.snapshot(symbol, 1000).unwrap();
         let qty: i64 = snap.asks.iter().filter(|(p, _)| *p <= price).map(|(_, q)| q.units()).sum();
         if qty > 0 {
-            let req = ClientOrderRequest {
-                client_order_id: None,
-                side: Side::Buy,
-                order_type: OrderType::Limit,
-                tif: TimeInForce::Ioc,
-                price: Some(price),
-                qty: Qty::from_units(qty),
-            };
-            market.submit(taker, symbol, req).unwrap();
+            market.submit(taker, symbol, ioc_buy(price, Qty::from_units(qty))).unwrap();
         }
         let order = market.order(ours, symbol, &OrderRef::Client(client_id.to_string())).unwrap();
         if order.cum_qty == order.qty {
@@ -308,5 +300,50 @@ pub(crate) struct SkewedClock(pub(crate) i64);
 impl qt_core::Clock for SkewedClock {
     fn now(&self) -> Nanos {
         Nanos(qt_core::Clock::now(&WallClock).0 + self.0 * 1_000_000)
+    }
+}
+
+/// Buys, as [`TAKER`] trading the market's symbol `symbol` directly, what is offered below
+/// `price` and `part` more, until some of [`GW`]'s resting sell `client_id` at `price` is taken
+/// (orders at the price ahead of ours fill first); returns what of ours is filled then (at most
+/// `part`).
+pub(crate) fn take_part(market: &Market, symbol: usize, price: Price, part: Qty, client_id: &str) -> Qty {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        assert!(Instant::now() < deadline, "never partly filled");
+        let snap = market.snapshot(symbol, 1000).unwrap();
+        let below: i64 = snap.asks.iter().filter(|(p, _)| *p < price).map(|(_, q)| q.units()).sum();
+        let _ = market.submit(TAKER, symbol, ioc_buy(price, Qty::from_units(below + part.units())));
+        let ours = market.order(GW, symbol, &OrderRef::Client(client_id.to_string())).unwrap();
+        if ours.cum_qty.is_positive() {
+            return ours.cum_qty;
+        }
+    }
+}
+
+/// The orders reported `Canceled` (nothing else may be reported) until `n` are, within [`WAIT`];
+/// sorted by id.
+pub(crate) fn canceled_reports(reports: &mut Consumer<ExecutionReport>, n: usize) -> Vec<OrderId> {
+    let mut canceled = Vec::new();
+    let deadline = Instant::now() + WAIT;
+    while canceled.len() < n && Instant::now() < deadline {
+        if let Some(r) = next_report(reports, Duration::from_millis(50)) {
+            assert_eq!(r.kind, ReportKind::Canceled, "{r:?}");
+            canceled.push(r.order_id);
+        }
+    }
+    canceled.sort_by_key(|o| o.0);
+    canceled
+}
+
+/// An IOC buy of `qty` at `price` (a taker's order on the venue's market).
+fn ioc_buy(price: Price, qty: Qty) -> ClientOrderRequest {
+    ClientOrderRequest {
+        client_order_id: None,
+        side: Side::Buy,
+        order_type: OrderType::Limit,
+        tif: TimeInForce::Ioc,
+        price: Some(price),
+        qty,
     }
 }

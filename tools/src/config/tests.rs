@@ -263,9 +263,9 @@ fn asking_to_trade_where_there_is_no_gateway_is_refused_naming_the_field() {
     // (case, from, to, the field named, whether the message is the missing gateway)
     let cases = [
         (
-            "a strategy on kucoin",
+            "a strategy on firi",
             "instrument = \"BTCUSDT\"\nvenue = \"binance\"",
-            "instrument = \"BTC-USDT\"\nvenue = \"kucoin\"",
+            "instrument = \"BTCUSDT\"\nvenue = \"firi\"",
             "strategies[0].venue",
             true,
         ),
@@ -276,7 +276,7 @@ fn asking_to_trade_where_there_is_no_gateway_is_refused_naming_the_field() {
             "strategies[0].instrument",
             true,
         ),
-        ("keys at kucoin", "[accounts.keys.binance]", "[accounts.keys.kucoin]", "accounts[0].keys.kucoin", true),
+        ("keys at firi", "[accounts.keys.binance]", "[accounts.keys.firi]", "accounts[0].keys.firi", true),
         (
             "a chain naming kraken",
             "starting_equity = \"10000\"",

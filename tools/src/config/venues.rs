@@ -237,14 +237,14 @@ pub(super) fn account_keys(
 }
 
 /// The passphrases of the keys in `keys` at `venue`: `passphrase` or `passphrase_env`, at most
-/// one; required where the venue's keys have one (OKX), refused where they do not.
+/// one; required where the venue's keys have one (OKX, KuCoin), refused where they do not.
 pub(super) fn account_passphrases(
     p: &mut Problems,
     raw: &RawConfig,
     venue: Venue,
     keys: &[(AccountId, String, String)],
 ) -> Vec<(AccountId, String)> {
-    let needed = venue == Venue::Okx;
+    let needed = matches!(venue, Venue::Okx | Venue::Kucoin);
     let mut out = Vec::new();
     for (account, _, _) in keys {
         let a = account.index();

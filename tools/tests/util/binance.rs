@@ -164,3 +164,33 @@ pub(crate) fn figure_of(stdout: &str, line: &str, label: &str) -> u64 {
     let rest = l.split_once(&format!(" {label} ")).unwrap().1;
     rest.split_whitespace().next().unwrap().replace(',', "").parse().unwrap()
 }
+
+/// The checks of a single-venue spot run (`qt run` on `path`, the venue named `venue` serving
+/// `market`'s BTCUSDT as `symbol`, the account starting with 10 BTC): it succeeded, sent
+/// orders that filled and none was refused, the venue's BTC balance moved as the engine's
+/// position did, and the reconciliation of positions and balances found no difference.
+pub(crate) fn run_trades_and_reconciles(path: &PathBuf, market: &Market, venue: &str, symbol: &str) -> String {
+    let (mut cmd, _cwd) = qt_run(path);
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stdout.contains(&format!("live venues: {venue}")), "{stdout}");
+    assert!(figure_of(&stdout, "orders", "sent") > 0, "{stdout}");
+    assert!(figure_of(&stdout, "orders", "fills") > 0, "{stdout}");
+    assert_eq!(figure_of(&stdout, "orders", "rejects"), 0, "{stdout}");
+    assert!(figure_of(&stdout, "gateway", "fills") > 0, "{stdout}");
+    let pos = stdout
+        .lines()
+        .find(|l| l.contains(symbol) && l.contains(" pos "))
+        .and_then(|l| l.split_once(" pos ").map(|x| x.1.split_whitespace().next().unwrap().to_string()))
+        .map(|t| Notional::parse(&t).unwrap())
+        .unwrap_or_else(|| panic!("no position line for {symbol}: {stdout}"));
+    let btc = market.balances(AccountId(0)).into_iter().find(|b| b.asset == "BTC").unwrap();
+    let btc_change = btc.free.checked_add(btc.locked).unwrap().checked_sub(Notional::parse("10").unwrap()).unwrap();
+    assert_eq!(pos, btc_change, "{stdout}");
+    assert_eq!(reconcile_line(&stdout, "positions vs venue base-asset balances"), (1, 0), "{stdout}");
+    let (compared, differences) = reconcile_line(&stdout, "balances vs venue");
+    assert!(compared >= 2 && differences == 0, "{stdout}");
+    stdout.into_owned()
+}

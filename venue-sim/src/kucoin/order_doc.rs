@@ -225,6 +225,46 @@ mod sample_tests {
         }
     }
 
+    /// A fill of `hf/fills` carries every field of KuCoin's documented one (HF docs; the
+    /// newer docs add `taxRate` and `tax`), numbers as the sample writes them.
+    #[test]
+    fn a_fill_has_the_documented_fields() {
+        let doc = sample(include_str!("../../../testdata/kucoin/orders/rest_hf_fills_response.json"));
+        let item = &doc["data"]["items"][0];
+        let inst = TestInstrument::spot(Venue::Kucoin, "BTC-USDT").assets("BTC", "USDT").tick("0.1").lot("0.00001");
+        let inst = inst.build(0);
+        let f = FillView {
+            trade_id: 616_179_312_641,
+            price: inst.parse_price("1").unwrap(),
+            qty: inst.parse_qty("1").unwrap(),
+            fee: Notional::parse("0.00021").unwrap(),
+            is_maker: false,
+            ts: Nanos(1_661_390_702_919_000_000),
+        };
+        let v = OrderView {
+            symbol: 0,
+            venue_order_id: 7,
+            client_order_id: "c".into(),
+            side: Side::Buy,
+            order_type: OrderType::Limit,
+            tif: TimeInForce::Gtc,
+            price: f.price,
+            qty: f.qty,
+            cum_qty: f.qty,
+            cum_quote: Notional::ZERO,
+            status: OrderStatus::Filled,
+            created: Nanos(0),
+            updated: f.ts,
+        };
+        let ours = fill_json(&inst, &v, &f);
+        for k in keys(item) {
+            assert!(ours.get(&k).is_some(), "{k} missing from {ours}");
+        }
+        for k in ["tradeId", "side", "liquidity", "price", "size", "funds", "fee", "feeCurrency", "type", "createdAt"] {
+            assert_eq!(ours[k], item[k], "{k}");
+        }
+    }
+
     /// A match carries the legacy samples' fill fields (plus V2's `feeType`).
     #[test]
     fn a_match_has_the_fill_fields() {

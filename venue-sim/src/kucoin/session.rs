@@ -11,6 +11,9 @@ use qt_core::{Instrument, Side};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
+/// What a push cut by the `malformed_account_frames` fault reads.
+const MALFORMED_PUSH: &[u8] = b"{\"type\":\"message\",\"topic\":\"/spotMarket/tradeOrdersV2\",\"data\":,]";
+
 /// One symbol's subscriptions in a session.
 #[derive(Debug)]
 pub(super) struct Feed {
@@ -188,13 +191,25 @@ impl Session {
                     out.push(Self::level2_of(ctx, inst, &window));
                 }
             }
+            for text in out.drain(..) {
+                if send_data(ws, &ctx.faults, &text).is_err() {
+                    return;
+                }
+            }
             if let Some(orders) = &mut self.orders
                 && !orders.pump(ctx, &mut out)
             {
                 return ws.close(false);
             }
+            // The account's pushes take the account-frame fault (`malformed_account_frames`),
+            // as every venue's private stream does.
             for text in out.drain(..) {
-                if send_data(ws, &ctx.faults, &text).is_err() {
+                let sent = if ctx.faults.take_malformed_account_frame() {
+                    ws.send_raw_text(MALFORMED_PUSH)
+                } else {
+                    ws.send_text(&text)
+                };
+                if sent.is_err() {
                     return;
                 }
             }
