@@ -169,7 +169,7 @@ pub(crate) fn figure_of(stdout: &str, line: &str, label: &str) -> u64 {
 /// `market`'s BTCUSDT as `symbol`, the account starting with 10 BTC): it succeeded, sent
 /// orders that filled and none was refused, the venue's BTC balance moved as the engine's
 /// position did, and the reconciliation of positions and balances found no difference.
-pub(crate) fn run_trades_and_reconciles(path: &PathBuf, market: &Market, venue: &str, symbol: &str) {
+pub(crate) fn run_trades_and_reconciles(path: &PathBuf, market: &Market, venue: &str, symbol: &str) -> String {
     let (mut cmd, _cwd) = qt_run(path);
     let out = cmd.output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -192,4 +192,5 @@ pub(crate) fn run_trades_and_reconciles(path: &PathBuf, market: &Market, venue: 
     assert_eq!(reconcile_line(&stdout, "positions vs venue base-asset balances"), (1, 0), "{stdout}");
     let (compared, differences) = reconcile_line(&stdout, "balances vs venue");
     assert!(compared >= 2 && differences == 0, "{stdout}");
+    stdout.into_owned()
 }
