@@ -223,15 +223,7 @@ impl OrderEncoder {
                 write_request(&mut self.bytes, &self.endpoint, "POST", self.path, "", &headers, body.as_bytes());
             }
             (Mac::Kucoin(signer), _) => {
-                let order = qt_gateway::kucoin::orders::NewOrder {
-                    client_oid: cid.as_str(),
-                    side: request.side,
-                    order_type: request.order_type,
-                    tif: request.tif,
-                    price: request.price,
-                    qty: request.qty,
-                };
-                body.push_str(&qt_gateway::kucoin::orders::order_body(&self.inst, &order));
+                qt_gateway::kucoin::orders::write_order_body(body, &self.inst, cid.as_str(), request);
                 signer.signature_into(&sign::prehash_parts(ts, "POST", self.path, "", body), sig);
                 let headers = [
                     ("KC-API-KEY", KEY),

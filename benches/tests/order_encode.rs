@@ -8,9 +8,8 @@ use qt_core::{OrderId, OrderType, Side, TimeInForce};
 #[global_allocator]
 static GLOBAL: qt_test_support::CountingAllocator = qt_test_support::CountingAllocator;
 
-/// Venues whose body writer still returns a new `String` (KuCoin's `order_body` builds a
-/// `serde_json::Value`): allocations expected, and said so in BENCHMARKS.md.
-const ALLOCATING: [&str; 1] = ["kucoin"];
+/// Venues whose format needs an allocation per order (none today).
+const ALLOCATING: [&str; 0] = [];
 
 #[test]
 fn the_fast_path_writes_the_cold_paths_bytes_for_every_venue_and_order_form() {

@@ -1,6 +1,6 @@
 //! KuCoin's HF order documents as the gateway writes and reads them: the body of
 //! `POST /api/v1/hf/orders` ([`write_order_body`], no allocation: the live path's; the older
-//! [`order_body`] returns a new string), its ack ([`parse_ack`]), and the fills of
+//! the live path and the order-encoding benchmark share), its ack ([`parse_ack`]), and the fills of
 //! `GET /api/v1/hf/fills` with their real fees ([`parse_fills`]) — how the gateway books each
 //! fill's fee (the private push has none) and recovers fills it missed.
 //!
@@ -56,44 +56,6 @@ pub fn write_order_body(out: &mut String, inst: &Instrument, client_oid: &str, r
             out.push_str(if post_only { r#"","postOnly":true}"# } else { r#"","postOnly":false}"# });
         }
     }
-}
-
-/// One new order by its fields (the form [`order_body`] takes; the gateway and the
-/// order-encoding benchmark write from an [`OrderRequest`] with [`write_order_body`]).
-#[derive(Debug, Clone, Copy)]
-pub struct NewOrder<'a> {
-    /// Our client order id (`clientOid`).
-    pub client_oid: &'a str,
-    /// Side.
-    pub side: Side,
-    /// Limit or market.
-    pub order_type: OrderType,
-    /// Time in force (post-only is `postOnly: true` with GTC).
-    pub tif: TimeInForce,
-    /// Limit price (ignored for a market order).
-    pub price: qt_core::Price,
-    /// Quantity in base units.
-    pub qty: qt_core::Qty,
-}
-
-/// [`write_order_body`] of `order` into a new string (allocates; kept for callers written
-/// before the writer).
-pub fn order_body(inst: &Instrument, order: &NewOrder<'_>) -> String {
-    let req = OrderRequest {
-        account: qt_core::AccountId(0),
-        strategy: qt_core::StrategyId(0),
-        instrument: inst.id(),
-        side: order.side,
-        order_type: order.order_type,
-        tif: order.tif,
-        price: order.price,
-        qty: order.qty,
-        reduce_only: false,
-        stop_price: None,
-    };
-    let mut out = String::with_capacity(256);
-    write_order_body(&mut out, inst, order.client_oid, &req);
-    out
 }
 
 /// `(orderId, clientOid)` of an ack's `data`.
