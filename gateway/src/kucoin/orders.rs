@@ -1,6 +1,6 @@
 //! KuCoin's HF order documents as the gateway writes and reads them: the body of
-//! `POST /api/v1/hf/orders` ([`write_order_body`], no allocation: the live path's; the older
-//! the live path and the order-encoding benchmark share), its ack ([`parse_ack`]), and the fills of
+//! `POST /api/v1/hf/orders` ([`write_order_body`], no allocation, which the live path and the
+//! order-encoding benchmark share), its ack ([`parse_ack`]), and the fills of
 //! `GET /api/v1/hf/fills` with their real fees ([`parse_fills`]) — how the gateway books each
 //! fill's fee (the private push has none) and recovers fills it missed.
 //!
