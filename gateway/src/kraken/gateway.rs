@@ -1,6 +1,7 @@
 //! The Kraken gateway thread `qt-gw-kraken`: [`spawn`], and Kraken's side of the kit's gateway
-//! loop ([`crate::kit::thread`]) — [`OrderCommand`]s become signed `/0/private/*` requests, and
-//! the private stream's `executions` become [`ExecutionReport`]s.
+//! shell ([`crate::kit::shell`]: the accounts, order state, REST link, loop and start-up are the
+//! kit's) — [`OrderCommand`]s become signed `/0/private/*` requests, and the private stream's
+//! `executions` become [`ExecutionReport`]s.
 //!
 //! - Every request goes through the kit's [`RestLink`] (pacing, health, the answer's lessons)
 //!   with Kraken's [`NonceHook`]: each account's nonce comes from its key's [`NonceLane`],
@@ -32,13 +33,12 @@ mod events;
 mod reconcile;
 
 use crate::kit::config::GatewayConfig;
-use crate::kit::http::{Endpoint, HttpsClient, Response, TransportError, server_name, tls_config};
-use crate::kit::order_state::{OrderState, QueryReason, ReportsClosed};
-use crate::kit::private_stream::{self, StreamMsg, StreamThreads, WsTarget};
+use crate::kit::http::{Endpoint, HttpsClient, Response, TransportError};
+use crate::kit::order_state::{QueryReason, ReportsClosed};
 use crate::kit::rate_limit::Cost;
-use crate::kit::rest_link::{NonceHook, Req, RestLink, SignedRest, signed_resyncing};
+use crate::kit::rest_link::{NonceHook, Req, signed_resyncing};
+use crate::kit::shell::{self, AccountKey, GatewayCore, LinkSpec, SessionArgs, ShellGateway, Startup};
 use crate::kit::stats::GatewayStats;
-use crate::kit::thread::{self, Inputs, VenueGateway};
 use crate::kraken::dead_man::DeadMan;
 use crate::kraken::errors::{is_auth_refusal, is_nonce_refusal, is_rate_limit, is_unknown_order, reject_reason};
 use crate::kraken::limits;
@@ -69,11 +69,11 @@ pub(crate) const VENUE_NAME: &str = "Kraken";
 /// The dead-man's switch's timeout (Kraken's advice: 60 s, refreshed every 15–30 s).
 pub const DEAD_MAN_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Starts the Kraken gateway thread. Before it returns: validates `cfg` (all problems at
-/// once), opens each key's nonce journal, estimates the venue's clock, opens each account's
-/// private stream (token, subscribed to `executions`) and starts one stream thread per
-/// account. The thread runs until `stop` is set, the order ring is abandoned (and drained) or
-/// the report ring's consumer is gone.
+/// Starts the Kraken gateway thread ([`crate::kit::shell::start`]). Before it returns:
+/// validates `cfg` (all problems at once), opens each key's nonce journal, estimates the
+/// venue's clock, opens each account's private stream (a token, subscribed to `executions`)
+/// and starts one stream thread per account. The thread runs until `stop` is set, the order
+/// ring is abandoned (and drained) or the report ring's consumer is gone.
 pub fn spawn(
     cfg: GatewayConfig,
     orders: Consumer<OrderCommand>,
@@ -81,66 +81,27 @@ pub fn spawn(
     stop: Arc<AtomicBool>,
 ) -> Result<JoinHandle<GatewayStats>, GatewayError> {
     let (rest_ep, ws, ws_path) = validate(&cfg)?;
-    let tls = tls_config(cfg.ca_file.as_deref())?;
-    let config_error =
-        |m: String| GatewayError::Config { venue: VENUE_NAME, problems: vec![format!("server_name: {m}")] };
-    let rest_name = server_name(&rest_ep, cfg.server_name.as_deref()).map_err(config_error)?;
-    let ws_name = server_name(&ws, cfg.server_name.as_deref()).map_err(config_error)?;
-    let ws_url = format!("{}{ws_path}", ws.url);
-    let target = WsTarget { endpoint: ws, name: ws_name, tls: tls.clone(), timeout: cfg.request_timeout };
-    let http = HttpsClient::new(rest_ep.clone(), rest_name, tls, cfg.request_timeout);
-
-    let mut gateway = Gateway::new(&cfg, http, reports, stop.clone())?;
-    gateway.sync_time(Instant::now());
-
-    let (tx, rx) = private_stream::channel();
-    let mut streams = StreamThreads::new();
-    for (i, a) in gateway.accounts.iter().enumerate() {
-        let session =
-            PrivateStream::new(a.id, a.signer.clone(), a.lane.clone(), rest_ep.clone(), target.clone(), ws_path)
-                .map_err(|m| GatewayError::Config { venue: VENUE_NAME, problems: vec![m] });
-        let mut session = match session {
-            Ok(s) => s,
-            Err(e) => {
-                streams.stop(VENUE_NAME);
-                return Err(e);
-            }
-        };
-        let ws = match crate::kit::private_stream::StreamSession::open(&mut session) {
-            Ok(ws) => ws,
-            Err(reason) => {
-                streams.stop(VENUE_NAME);
-                return Err(stream_error(a.id, &rest_ep.url, &ws_url, reason));
-            }
-        };
-        log::info!("kraken gateway: account {} private stream open", a.id);
-        let name = format!("qt-gw-kraken-ps{i}");
-        if let Err(source) = streams.spawn(name.clone(), session, i, ws, tx.clone()) {
-            streams.stop(VENUE_NAME);
-            return Err(GatewayError::Spawn { name, source });
-        }
-    }
-    drop(tx);
-
-    let health = crate::kit::health::HealthReporter::new(cfg.venue, VENUE_NAME, cfg.control.clone());
-    let mut inputs = Inputs { orders, stream: rx, health };
-    let spawned = std::thread::Builder::new().name("qt-gw-kraken".into()).spawn(move || {
-        thread::run(&mut gateway, &mut inputs, &stop, VENUE_NAME);
-        streams.stop(VENUE_NAME);
-        log::info!("kraken gateway: stopped; {:?}", gateway.state.stats);
-        gateway.state.stats
-    });
-    spawned.map_err(|source| GatewayError::Spawn { name: "qt-gw-kraken".into(), source })
+    let up = Startup { cfg: &cfg, venue_name: VENUE_NAME, endpoints: (rest_ep.clone(), ws) };
+    let session = |g: &Gateway, a: SessionArgs<'_>| {
+        let Some((_, key)) = g.core.accounts.get(a.index) else { return Ok(None) };
+        let (signer, lane) = (key.signer.clone(), key.lane.clone());
+        PrivateStream::new(a.account, signer, lane, rest_ep.clone(), a.target.clone(), ws_path)
+            .map(Some)
+            .map_err(|m| GatewayError::Config { venue: VENUE_NAME, problems: vec![m] })
+    };
+    let stream_error = |account, ws_url: &str, reason| stream_error(account, &rest_ep.url, ws_url, ws_path, reason);
+    let make = |http| Gateway::new(&cfg, http, reports, stop.clone());
+    shell::start(up, make, session, stream_error, orders, stop.clone())
 }
 
 /// A private stream that would not open: a refused token request is the account's credentials.
-fn stream_error(account: AccountId, rest_url: &str, ws_url: &str, reason: String) -> GatewayError {
+fn stream_error(account: AccountId, rest_url: &str, ws_url: &str, path: &str, reason: String) -> GatewayError {
     let refused = reason.split("refused: ").nth(1).unwrap_or("");
     if is_auth_refusal(refused) {
         let url = format!("{rest_url}{}", rest::WS_TOKEN_PATH);
         GatewayError::AuthRejected { account, method: "POST", url, status: 200, code: 0, msg: refused.to_owned() }
     } else {
-        GatewayError::Connect { url: ws_url.to_owned(), reason }
+        GatewayError::Connect { url: format!("{ws_url}{path}"), reason }
     }
 }
 
@@ -191,12 +152,16 @@ fn signer(secret: &str, key: &str) -> Result<KrakenSigner, crate::sign::SignErro
     KrakenSigner::new(Credentials { key: Some(key.to_owned()), secret: Secret::new(secret), passphrase: None })
 }
 
-/// One account of the gateway.
-pub(crate) struct Account {
-    pub(crate) id: AccountId,
-    pub(crate) signer: Arc<KrakenSigner>,
-    pub(crate) lane: NonceLane,
-    dead_man: DeadMan,
+/// One account's credentials: its signer and its key's nonce lane.
+pub(crate) struct KrakenKey {
+    signer: Arc<KrakenSigner>,
+    lane: NonceLane,
+}
+
+impl AccountKey for KrakenKey {
+    fn signer(&self) -> &dyn RequestSigner {
+        self.signer.as_ref()
+    }
 }
 
 /// The accounts' nonce lanes as the link's [`NonceHook`].
@@ -220,231 +185,84 @@ impl NonceHook for Lanes {
 
 /// The gateway thread's state.
 pub(crate) struct Gateway {
-    run_id: u32,
     instruments: Vec<Instrument>,
     by_id: HashMap<InstrumentId, usize>,
-    pub(crate) accounts: Vec<Account>,
-    account_index: HashMap<AccountId, usize>,
-    pub(crate) state: OrderState,
-    /// The REST client, limits, the venue's clock and the nonce hook.
-    pub(crate) link: RestLink,
+    /// Accounts, orders, the REST link with its nonce hook (the kit's shell).
+    pub(crate) core: GatewayCore<KrakenKey>,
+    /// Each account's dead-man's switch schedule.
+    dead_men: Vec<DeadMan>,
     /// The request body being written (reused).
     body: String,
     /// Set on a clean stop: the dead-man's switch is disarmed at the end.
     stop: Arc<AtomicBool>,
 }
 
-impl VenueGateway for Gateway {
-    fn on_command(&mut self, cmd: OrderCommand) -> Result<(), ReportsClosed> {
-        match cmd {
-            OrderCommand::New { order_id, request, .. } => self.on_new(order_id, request),
-            OrderCommand::Cancel { order_id, account, instrument } => self.on_cancel(order_id, account, instrument),
-            OrderCommand::CancelAll { account, instrument } => {
-                self.on_cancel_all(account, instrument);
-                Ok(())
-            }
-        }
-    }
-
-    fn on_stream(&mut self, msg: StreamMsg) -> Result<(), ReportsClosed> {
-        Gateway::on_stream(self, msg)
-    }
-
-    fn on_timers(&mut self, now: Instant) -> Result<usize, ReportsClosed> {
-        let synced = self.link.time.due(now) && self.sync_time(now);
-        let refreshed = self.refresh_dead_man(now);
-        Ok(usize::from(synced) + refreshed + self.run_due_reconciles(now)?)
-    }
-
-    fn finish(&mut self) {
-        self.state.log_unreconciled("kraken");
-        if self.stop.load(Ordering::Relaxed) {
-            // A clean stop: what rests, rests on purpose.
-            for acct in 0..self.accounts.len() {
-                self.arm_dead_man(acct, 0);
-            }
-        }
-    }
-
-    fn requests(&self) -> &crate::kit::health::RequestOutcomes {
-        self.link.outcomes()
-    }
-
-    /// One `GET /0/public/Time` (unsigned), unless the limiter is backing off.
-    fn probe(&mut self) {
-        self.link.probe();
-    }
-
-    fn stats(&mut self) -> &mut GatewayStats {
-        &mut self.state.stats
-    }
-}
-
-impl SignedRest for Gateway {
+impl ShellGateway for Gateway {
+    type Key = KrakenKey;
     const VENUE: &'static str = "kraken";
 
-    fn parts(&mut self, acct: usize) -> Option<(&mut RestLink, &mut GatewayStats, &dyn RequestSigner)> {
-        let a = self.accounts.get(acct)?;
-        Some((&mut self.link, &mut self.state.stats, a.signer.as_ref() as &dyn RequestSigner))
+    fn core(&mut self) -> &mut GatewayCore<KrakenKey> {
+        &mut self.core
     }
 
-    fn link_stats(&mut self) -> (&mut RestLink, &mut GatewayStats) {
-        (&mut self.link, &mut self.state.stats)
-    }
-
-    /// A rate-limit error text backs the limiter off as a 429 would.
-    fn note_answer(&mut self, acct: usize, venue_ms: i64, resp: &Response, _req: Req<'_>) {
-        let error = envelope(&resp.body).err();
-        let limited = error.as_deref().is_some_and(is_rate_limit);
-        let status = if limited { 429 } else { resp.status };
-        let (link, stats) = (&mut self.link, &mut self.state.stats);
-        link.note(acct, venue_ms, resp, status, |_| None, (0, false), limits::ORDER_RULE, stats);
-    }
-
-    /// A refused nonce: nothing was done, and the next try carries the next nonce.
-    fn is_timestamp_reject(resp: &Response) -> bool {
-        envelope(&resp.body).err().is_some_and(|e| is_nonce_refusal(&e))
-    }
-}
-
-impl Gateway {
-    pub(crate) fn new(
-        cfg: &GatewayConfig,
-        http: HttpsClient,
-        reports: Producer<ExecutionReport>,
-        stop: Arc<AtomicBool>,
-    ) -> Result<Self, GatewayError> {
-        let mut accounts = Vec::with_capacity(cfg.accounts.len());
-        for (id, key, secret) in &cfg.accounts {
-            let lane = NonceLane::open(cfg.state_dir.as_deref(), key)
-                .map_err(|e| GatewayError::Config { venue: VENUE_NAME, problems: vec![e.to_string()] })?;
-            accounts.push(Account {
-                id: *id,
-                signer: Arc::new(signer(secret, key)?),
-                lane,
-                dead_man: DeadMan::new(DEAD_MAN_TIMEOUT),
-            });
-        }
-        let mut link = RestLink::new(cfg, http, limits::RULES, "kraken", rest::server_time);
-        link.set_nonces(Box::new(Lanes(accounts.iter().map(|a| a.lane.clone()).collect())));
-        Ok(Self {
-            run_id: cfg.run_id,
-            instruments: cfg.instruments.clone(),
-            by_id: cfg.instruments.iter().enumerate().map(|(i, inst)| (inst.id(), i)).collect(),
-            account_index: accounts.iter().enumerate().map(|(i, a)| (a.id, i)).collect(),
-            accounts,
-            state: OrderState::new(cfg.venue, reports),
-            link,
-            body: String::with_capacity(256),
-            stop,
-        })
-    }
-
-    fn admit(&mut self, acct: usize, cost: Cost) -> bool {
-        self.link.admit(acct, cost)
-    }
-
-    fn signed_resyncing(&mut self, acct: usize, req: Req<'_>) -> Result<Response, TransportError> {
-        signed_resyncing(self, acct, req)
-    }
-
-    /// A POST of `body` to `path` for account `acct` (the nonce is put first by the link).
-    fn post(&mut self, acct: usize, path: &'static str, body: &str, cost: Cost) -> Result<Response, TransportError> {
-        self.signed_resyncing(acct, Req { method: "POST", path, query: "", body, cost })
-    }
-
-    /// Arms account `acct`'s dead-man's switch for `timeout_s` seconds (0 disarms); whether the
-    /// venue took it.
-    fn arm_dead_man(&mut self, acct: usize, timeout_s: u64) -> bool {
-        let body = format!("timeout={timeout_s}");
-        match self.post(acct, CANCEL_AFTER_PATH, &body, limits::QUERY) {
-            Ok(resp) => match envelope(&resp.body) {
-                Ok(_) => true,
-                Err(e) => {
-                    log::warn!("kraken gateway: dead-man's switch ({timeout_s} s) refused: {e}");
-                    false
-                }
-            },
-            Err(_) => false,
-        }
-    }
-
-    /// Refreshes every account's dead-man's switch that is due (the loop runs: the engine is
-    /// alive); returns how many were sent.
-    fn refresh_dead_man(&mut self, now: Instant) -> usize {
-        let mut sent = 0;
-        for acct in 0..self.accounts.len() {
-            if !self.accounts[acct].dead_man.due(now, true) || self.link.limits.backing_off(now) {
-                continue;
-            }
-            sent += 1;
-            let timeout = self.accounts[acct].dead_man.timeout_s();
-            let ok = self.arm_dead_man(acct, timeout);
-            let d = &mut self.accounts[acct].dead_man;
-            if ok { d.refreshed(now) } else { d.failed() }
-        }
-        sent
+    fn core_ref(&self) -> &GatewayCore<KrakenKey> {
+        &self.core
     }
 
     fn on_new(&mut self, order_id: OrderId, request: OrderRequest) -> Result<(), ReportsClosed> {
-        let account = self.account_index.get(&request.account).copied();
+        let account = self.core.account(request.account);
         let inst = self.by_id.get(&request.instrument).copied();
         let local_reject = match (account, inst) {
             (_, None) => Some(RejectReason::UnknownInstrument),
             (None, _) => Some(RejectReason::Other),
-            (Some(_), _) if !self.state.may_send(request.account) => Some(RejectReason::PrivateStreamDown),
+            (Some(_), _) if !self.core.state.may_send(request.account) => Some(RejectReason::PrivateStreamDown),
             (Some(acct), _) if !self.admit(acct, limits::NEW_ORDER) => Some(RejectReason::RateLimited),
             _ => None,
         };
         let (Some(acct), Some(idx), None) = (account, inst, local_reject) else {
             let reason = local_reject.unwrap_or(RejectReason::Other);
             log::warn!("kraken gateway: order {order_id} refused before sending: {reason:?}");
-            return self.state.reject_unsent(order_id, &request, reason);
+            return self.core.state.reject_unsent(order_id, &request, reason);
         };
         let mut body = std::mem::take(&mut self.body);
         body.clear();
-        if let Err(e) = write_order_body(&mut body, &self.instruments[idx], order_id, self.run_id, &request) {
+        if let Err(e) = write_order_body(&mut body, &self.instruments[idx], order_id, self.core.run_id, &request) {
             self.body = body;
             log::warn!("kraken gateway: order {order_id} refused before sending: {e}");
-            return self.state.reject_unsent(order_id, &request, RejectReason::Other);
+            return self.core.state.reject_unsent(order_id, &request, RejectReason::Other);
         }
-        self.state.insert(order_id, request);
-        self.state.stats.orders_sent += 1;
+        self.core.state.insert(order_id, request);
+        self.core.state.stats.orders_sent += 1;
         let sent = self.post(acct, ADD_ORDER_PATH, &body, limits::NEW_ORDER);
         self.body = body;
         match sent {
             Ok(resp) if resp.status == 200 => match envelope(&resp.body) {
                 Ok(result) => match rest::add_order_txid(&result) {
-                    Some(txid) => self.state.ensure_accepted(order_id, rest::venue_order_id(txid), WallClock.now()),
+                    Some(txid) => {
+                        self.core.state.ensure_accepted(order_id, rest::venue_order_id(txid), WallClock.now())
+                    }
                     None => self.unknown_fate(order_id, &resp),
                 },
                 Err(text) if is_unknown_fate(&text) => self.unknown_fate(order_id, &resp),
                 Err(text) => {
                     let reason = reject_reason(&text);
                     log::info!("kraken gateway: order {order_id} rejected: {text:?}");
-                    self.state.finish_order(order_id, ReportKind::Rejected(reason), WallClock.now())
+                    self.core.state.finish_order(order_id, ReportKind::Rejected(reason), WallClock.now())
                 }
             },
             Ok(resp) if resp.status >= 500 || resp.status == 429 => self.unknown_fate(order_id, &resp),
             Ok(resp) => {
                 log::info!("kraken gateway: order {order_id} rejected: HTTP {}: {}", resp.status, resp.body_excerpt());
-                self.state.finish_order(order_id, ReportKind::Rejected(RejectReason::Other), WallClock.now())
+                self.core.state.finish_order(order_id, ReportKind::Rejected(RejectReason::Other), WallClock.now())
             }
             Err(e) if !e.sent => {
-                self.state.finish_order(order_id, ReportKind::Rejected(RejectReason::Other), WallClock.now())
+                self.core.state.finish_order(order_id, ReportKind::Rejected(RejectReason::Other), WallClock.now())
             }
             Err(_) => {
-                self.state.schedule(order_id, QueryReason::UnknownFate, Duration::ZERO);
+                self.core.state.schedule(order_id, QueryReason::UnknownFate, Duration::ZERO);
                 Ok(())
             }
         }
-    }
-
-    /// An answer that does not say what became of order `order_id`: it is queried.
-    fn unknown_fate(&mut self, order_id: OrderId, resp: &Response) -> Result<(), ReportsClosed> {
-        log::warn!("kraken gateway: order {order_id}: answer without a verdict (HTTP {}): querying", resp.status);
-        self.state.schedule(order_id, QueryReason::UnknownFate, Duration::ZERO);
-        Ok(())
     }
 
     fn on_cancel(
@@ -453,21 +271,21 @@ impl Gateway {
         account: AccountId,
         instrument: InstrumentId,
     ) -> Result<(), ReportsClosed> {
-        let reject = |g: &mut Self, reason| g.state.reject_cancel(order_id, account, instrument, reason);
-        let Some(&acct) = self.account_index.get(&account) else {
+        let reject = |g: &mut Self, reason| g.core.state.reject_cancel(order_id, account, instrument, reason);
+        let Some(acct) = self.core.account(account) else {
             return reject(self, RejectReason::UnknownOrder);
         };
         if !self.admit(acct, limits::CANCEL) {
             return reject(self, RejectReason::RateLimited);
         }
-        let body = format!("txid={}", ClOrdId::new(self.run_id, order_id).as_str());
-        self.state.stats.cancel_requests += 1;
+        let body = format!("txid={}", ClOrdId::new(self.core.run_id, order_id).as_str());
+        self.core.state.stats.cancel_requests += 1;
         let unknown = |g: &mut Self| {
-            if g.state.contains(&order_id) {
-                g.state.schedule(order_id, QueryReason::CancelUnknown, Duration::ZERO);
+            if g.core.state.contains(&order_id) {
+                g.core.state.schedule(order_id, QueryReason::CancelUnknown, Duration::ZERO);
                 Ok(())
             } else {
-                g.state.reject_cancel(order_id, account, instrument, RejectReason::Other)
+                g.core.state.reject_cancel(order_id, account, instrument, RejectReason::Other)
             }
         };
         match self.post(acct, CANCEL_ORDER_PATH, &body, limits::CANCEL) {
@@ -490,7 +308,7 @@ impl Gateway {
     /// Cancel-all: CancelAll for the account's every order; for one instrument, its open
     /// orders (OpenOrders) cancelled one by one. The stream's `canceled` reports them.
     fn on_cancel_all(&mut self, account: AccountId, instrument: Option<InstrumentId>) {
-        let Some(&acct) = self.account_index.get(&account) else {
+        let Some(acct) = self.core.account(account) else {
             log::warn!("kraken gateway: cancel-all for unknown account {account}");
             return;
         };
@@ -498,7 +316,7 @@ impl Gateway {
             log::warn!("kraken gateway: cancel-all of account {account} skipped: rate limited");
             return;
         }
-        self.state.stats.cancel_requests += 1;
+        self.core.state.stats.cancel_requests += 1;
         let Some(idx) = instrument.and_then(|id| self.by_id.get(&id).copied()) else {
             if let Ok(resp) = self.post(acct, CANCEL_ALL_PATH, "", limits::QUERY)
                 && let Err(e) = envelope(&resp.body)
@@ -538,6 +356,123 @@ impl Gateway {
                 log::warn!("kraken gateway: cancel-all of {symbol}: {txid} refused: {e}");
             }
         }
+    }
+
+    fn on_frame(&mut self, acct: usize, text: &str) -> Result<(), ReportsClosed> {
+        Gateway::on_frame(self, acct, text)
+    }
+
+    fn run_due_reconciles(&mut self, now: Instant) -> Result<usize, ReportsClosed> {
+        Gateway::run_due_reconciles(self, now)
+    }
+
+    /// A rate-limit error text backs the limiter off as a 429 would.
+    fn note_answer(&mut self, acct: usize, venue_ms: i64, resp: &Response, _req: Req<'_>) {
+        let limited = envelope(&resp.body).err().as_deref().is_some_and(is_rate_limit);
+        let status = if limited { 429 } else { resp.status };
+        let core = &mut self.core;
+        core.link.note(acct, venue_ms, resp, status, |_| None, (0, false), limits::ORDER_RULE, &mut core.state.stats);
+    }
+
+    /// A refused nonce: nothing was done, and the next try carries the next nonce.
+    fn is_timestamp_reject(resp: &Response) -> bool {
+        envelope(&resp.body).err().is_some_and(|e| is_nonce_refusal(&e))
+    }
+
+    /// The dead-man's switch, refreshed while the loop runs.
+    fn on_venue_timers(&mut self, now: Instant) -> usize {
+        self.refresh_dead_man(now)
+    }
+
+    /// A clean stop disarms the switch: what rests, rests on purpose.
+    fn on_finish(&mut self) {
+        if self.stop.load(Ordering::Relaxed) {
+            for acct in 0..self.dead_men.len() {
+                self.arm_dead_man(acct, 0);
+            }
+        }
+    }
+}
+
+impl Gateway {
+    pub(crate) fn new(
+        cfg: &GatewayConfig,
+        http: HttpsClient,
+        reports: Producer<ExecutionReport>,
+        stop: Arc<AtomicBool>,
+    ) -> Result<Self, GatewayError> {
+        let mut accounts = Vec::with_capacity(cfg.accounts.len());
+        for (id, key, secret) in &cfg.accounts {
+            let lane = NonceLane::open(cfg.state_dir.as_deref(), key)
+                .map_err(|e| GatewayError::Config { venue: VENUE_NAME, problems: vec![e.to_string()] })?;
+            accounts.push((*id, KrakenKey { signer: Arc::new(signer(secret, key)?), lane }));
+        }
+        let lanes = Lanes(accounts.iter().map(|(_, k)| k.lane.clone()).collect());
+        let dead_men = vec![DeadMan::new(DEAD_MAN_TIMEOUT); accounts.len()];
+        let spec = LinkSpec { venue: "kraken", rules: limits::RULES, server_time: rest::server_time };
+        let mut core = GatewayCore::new(cfg, accounts, http, reports, spec);
+        core.link.set_nonces(Box::new(lanes));
+        Ok(Self {
+            instruments: cfg.instruments.clone(),
+            by_id: cfg.instruments.iter().enumerate().map(|(i, inst)| (inst.id(), i)).collect(),
+            core,
+            dead_men,
+            body: String::with_capacity(256),
+            stop,
+        })
+    }
+
+    fn admit(&mut self, acct: usize, cost: Cost) -> bool {
+        self.core.link.admit(acct, cost)
+    }
+
+    fn signed_resyncing(&mut self, acct: usize, req: Req<'_>) -> Result<Response, TransportError> {
+        signed_resyncing(self, acct, req)
+    }
+
+    /// A POST of `body` to `path` for account `acct` (the nonce is put first by the link).
+    fn post(&mut self, acct: usize, path: &'static str, body: &str, cost: Cost) -> Result<Response, TransportError> {
+        self.signed_resyncing(acct, Req { method: "POST", path, query: "", body, cost })
+    }
+
+    /// Arms account `acct`'s dead-man's switch for `timeout_s` seconds (0 disarms); whether the
+    /// venue took it.
+    fn arm_dead_man(&mut self, acct: usize, timeout_s: u64) -> bool {
+        let body = format!("timeout={timeout_s}");
+        match self.post(acct, CANCEL_AFTER_PATH, &body, limits::QUERY) {
+            Ok(resp) => match envelope(&resp.body) {
+                Ok(_) => true,
+                Err(e) => {
+                    log::warn!("kraken gateway: dead-man's switch ({timeout_s} s) refused: {e}");
+                    false
+                }
+            },
+            Err(_) => false,
+        }
+    }
+
+    /// Refreshes every account's dead-man's switch that is due (the loop runs: the engine is
+    /// alive); returns how many were sent.
+    fn refresh_dead_man(&mut self, now: Instant) -> usize {
+        let mut sent = 0;
+        for acct in 0..self.dead_men.len() {
+            if !self.dead_men[acct].due(now, true) || self.core.link.limits.backing_off(now) {
+                continue;
+            }
+            sent += 1;
+            let timeout = self.dead_men[acct].timeout_s();
+            let ok = self.arm_dead_man(acct, timeout);
+            let d = &mut self.dead_men[acct];
+            if ok { d.refreshed(now) } else { d.failed() }
+        }
+        sent
+    }
+
+    /// An answer that does not say what became of order `order_id`: it is queried.
+    fn unknown_fate(&mut self, order_id: OrderId, resp: &Response) -> Result<(), ReportsClosed> {
+        log::warn!("kraken gateway: order {order_id}: answer without a verdict (HTTP {}): querying", resp.status);
+        self.core.state.schedule(order_id, QueryReason::UnknownFate, Duration::ZERO);
+        Ok(())
     }
 }
 

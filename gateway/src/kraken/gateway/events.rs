@@ -4,19 +4,18 @@
 //! `filled`, `canceled` and `expired` end it. An order that ends (or shows more filled) beyond
 //! the trades seen — a dropped stream, a malformed frame — is queried, so its missed trades are
 //! booked from TradesHistory with their own fees. A frame that cannot be read is counted and
-//! schedules a query of the account's live orders; a reconnect reconciles them before the
-//! account's next order.
+//! schedules a query of the account's live orders (the kit's `GatewayCore::malformed`); a
+//! reconnect reconciles them before the account's next order (the shell's stream handling).
 //!
 //! Runs on the gateway thread; allocates per frame (JSON); never panics on a frame.
 
 use super::Gateway;
 use crate::kit::order_state::VenueState;
 use crate::kit::order_state::{ORDER_GAP_QUERY_DELAY, QueryReason, ReportsClosed, TradeCheck, TradeId, VenueFigures};
-use crate::kit::private_stream::{StreamEvent, StreamMsg};
 use crate::kraken::executions::{ExecType, Execution, Frame, parse_frame};
 use crate::kraken::rest::{ClOrdId, venue_order_id};
 use qt_core::{Clock as _, Liquidity, Notional, OrderId, Qty, Rounding, WallClock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// One trade as the stream or TradesHistory reports it (decimal text as sent).
 pub(super) struct Trade<'a> {
@@ -30,25 +29,8 @@ pub(super) struct Trade<'a> {
 }
 
 impl Gateway {
-    pub(super) fn on_stream(&mut self, msg: StreamMsg) -> Result<(), ReportsClosed> {
-        if let StreamEvent::Frame(text) = &msg.event {
-            return self.on_frame(msg.account, text);
-        }
-        let id = self.accounts.get(msg.account).map(|a| a.id);
-        if self.state.on_stream_status(id, msg.account, &msg.event, "kraken") {
-            self.run_due_reconciles(Instant::now())?;
-        }
-        Ok(())
-    }
-
-    #[cold]
-    pub(super) fn malformed(&mut self, acct: usize, what: &str, text: &str) {
-        self.state.stats.malformed += 1;
-        let end = text.char_indices().nth(500).map_or(text.len(), |(i, _)| i);
-        log::warn!("kraken gateway: malformed private stream frame ({what}); querying live orders: {}", &text[..end]);
-        if let Some(id) = self.accounts.get(acct).map(|a| a.id) {
-            self.state.schedule_account(id, Duration::ZERO);
-        }
+    fn malformed(&mut self, acct: usize, what: &str, text: &str) {
+        self.core.malformed("kraken", acct, what, text);
     }
 
     pub(crate) fn on_frame(&mut self, acct: usize, text: &str) -> Result<(), ReportsClosed> {
@@ -70,22 +52,23 @@ impl Gateway {
     /// `count`: an order's end arrives after its last fill ended it here, and is not counted).
     pub(super) fn live_order(&mut self, acct: usize, cl: Option<&str>, count: bool) -> Option<OrderId> {
         let (run, order_id) = ClOrdId::parse(cl?)?;
-        if run != self.run_id {
+        if run != self.core.run_id {
             log::debug!("kraken gateway: event of run {run:08x}'s order {order_id} ignored");
             return None;
         }
-        let Some(order) = self.state.get(&order_id) else {
-            self.state.stats.unknown_order_events += u64::from(count);
+        let Some(order) = self.core.state.get(&order_id) else {
+            self.core.state.stats.unknown_order_events += u64::from(count);
             return None;
         };
-        let account_ok = self.accounts.get(acct).is_some_and(|a| a.id == order.request.account);
+        let account_ok = self.core.account_id(acct) == Some(order.request.account);
         account_ok.then_some(order_id)
     }
 
     fn on_execution(&mut self, acct: usize, e: &Execution, text: &str) -> Result<(), ReportsClosed> {
         let count = matches!(e.exec_type, ExecType::New | ExecType::Trade);
         let Some(order_id) = self.live_order(acct, e.cl_ord_id.as_deref(), count) else { return Ok(()) };
-        let Some(idx) = self.state.get(&order_id).and_then(|o| self.by_id.get(&o.request.instrument).copied()) else {
+        let Some(idx) = self.core.state.get(&order_id).and_then(|o| self.by_id.get(&o.request.instrument).copied())
+        else {
             return Ok(());
         };
         let venue_id = venue_order_id(&e.order_id);
@@ -101,13 +84,13 @@ impl Gateway {
         match e.exec_type {
             ExecType::PendingNew | ExecType::Other => Ok(()),
             ExecType::New => {
-                self.state.ensure_accepted(order_id, venue_id, now)?;
+                self.core.state.ensure_accepted(order_id, venue_id, now)?;
                 self.behind(order_id, cum, ORDER_GAP_QUERY_DELAY);
                 Ok(())
             }
             ExecType::Trade => {
                 let Some(f) = &e.fill else { return Ok(()) };
-                self.state.ensure_accepted(order_id, venue_id, now)?;
+                self.core.state.ensure_accepted(order_id, venue_id, now)?;
                 let t = Trade { id: &f.exec_id, qty: &f.qty, px: &f.price, fees: &f.fees, maker: f.maker };
                 match self.book_trade(order_id, idx, &t, cum) {
                     Ok(r) => r,
@@ -118,7 +101,7 @@ impl Gateway {
                 }
             }
             ExecType::Filled | ExecType::Canceled | ExecType::Expired => {
-                self.state.ensure_accepted(order_id, venue_id, now)?;
+                self.core.state.ensure_accepted(order_id, venue_id, now)?;
                 if self.behind(order_id, cum, Duration::ZERO) {
                     // Trades were missed: the query books them with their fees, then ends it.
                     return Ok(());
@@ -128,9 +111,9 @@ impl Gateway {
                 } else {
                     VenueState::Closed { refused: None }
                 };
-                let cum = cum.or_else(|| self.state.get(&order_id).map(|o| o.cum_qty)).unwrap_or(Qty::ZERO);
+                let cum = cum.or_else(|| self.core.state.get(&order_id).map(|o| o.cum_qty)).unwrap_or(Qty::ZERO);
                 let figures = VenueFigures { venue_order_id: venue_id, cum, value: None, fee: None, ts: now };
-                self.state.apply_venue_state(order_id, &self.instruments[idx], state, figures, false, "kraken")
+                self.core.state.apply_venue_state(order_id, &self.instruments[idx], state, figures, false, "kraken")
             }
         }
     }
@@ -138,9 +121,9 @@ impl Gateway {
     /// Whether the venue's cumulative `cum` is beyond what was reported of `order_id`; if so the
     /// order is queried after `delay`.
     fn behind(&mut self, order_id: OrderId, cum: Option<Qty>, delay: Duration) -> bool {
-        let behind = cum.is_some_and(|c| self.state.get(&order_id).is_some_and(|o| c > o.cum_qty));
+        let behind = cum.is_some_and(|c| self.core.state.get(&order_id).is_some_and(|o| c > o.cum_qty));
         if behind {
-            self.state.schedule(order_id, QueryReason::Gap, delay);
+            self.core.state.schedule(order_id, QueryReason::Gap, delay);
         }
         behind
     }
@@ -172,23 +155,23 @@ impl Gateway {
             }
         }
         let quote = inst.notional(px, l, Rounding::Nearest).unwrap_or(Notional::ZERO);
-        let Some(o) = self.state.get_mut(&order_id) else { return Ok(Ok(())) };
+        let Some(o) = self.core.state.get_mut(&order_id) else { return Ok(Ok(())) };
         let cum = cum.unwrap_or_else(|| o.cum_qty.checked_add(l).unwrap_or(l));
         match o.check_trade(Some(TradeId::Text(t.id.into())), l, cum) {
             TradeCheck::Duplicate => {
-                self.state.stats.duplicate_fills += 1;
+                self.core.state.stats.duplicate_fills += 1;
                 return Ok(Ok(()));
             }
             TradeCheck::New { missed_before: None } => {}
             TradeCheck::New { missed_before: Some(_) } => {
                 // Trades before this one were missed: a query books them.
-                self.state.schedule(order_id, QueryReason::Gap, Duration::ZERO);
+                self.core.state.schedule(order_id, QueryReason::Gap, Duration::ZERO);
             }
         }
         if foreign {
-            self.state.stats.fees_not_in_quote += 1;
+            self.core.state.stats.fees_not_in_quote += 1;
         }
         let liquidity = if t.maker { Liquidity::Maker } else { Liquidity::Taker };
-        Ok(self.state.fill(order_id, px, l, fee, liquidity, WallClock.now(), quote))
+        Ok(self.core.state.fill(order_id, px, l, fee, liquidity, WallClock.now(), quote))
     }
 }

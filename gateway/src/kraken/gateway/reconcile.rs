@@ -35,8 +35,9 @@ fn text<'a>(doc: &'a Value, field: &str) -> &'a str {
 
 impl Gateway {
     pub(super) fn run_due_reconciles(&mut self, now: Instant) -> Result<usize, ReportsClosed> {
-        let venue_ms = self.link.time.venue_ms();
-        let due = self.state.due_within_limits(now, &mut self.link.limits, self.accounts.len(), venue_ms);
+        let venue_ms = self.core.link.time.venue_ms();
+        let due =
+            self.core.state.due_within_limits(now, &mut self.core.link.limits, self.core.accounts.len(), venue_ms);
         for r in &due {
             self.reconcile(*r)?;
         }
@@ -54,7 +55,7 @@ impl Gateway {
             }
         };
         let Some(map) = result.get(key).and_then(Value::as_object) else {
-            self.state.stats.malformed += 1;
+            self.core.state.stats.malformed += 1;
             return Lookup::Failed;
         };
         map.iter()
@@ -83,7 +84,7 @@ impl Gateway {
             match self.book_trade(order_id, idx, &trade, None) {
                 Ok(r) => r?,
                 Err(what) => {
-                    self.state.stats.malformed += 1;
+                    self.core.state.stats.malformed += 1;
                     log::warn!("kraken gateway: trades of order {order_id}: {what}");
                     return Ok(false);
                 }
@@ -95,18 +96,17 @@ impl Gateway {
     #[cold]
     fn reconcile(&mut self, job: Reconcile) -> Result<(), ReportsClosed> {
         let order_id = job.order_id;
-        let Some(o) = self.state.get(&order_id) else {
-            self.state.settled(order_id);
+        let Some(o) = self.core.state.get(&order_id) else {
+            self.core.state.settled(order_id);
             return Ok(());
         };
-        let (Some(&acct), Some(&idx)) =
-            (self.account_index.get(&o.request.account), self.by_id.get(&o.request.instrument))
+        let (Some(acct), Some(&idx)) = (self.core.account(o.request.account), self.by_id.get(&o.request.instrument))
         else {
-            self.state.settled(order_id);
+            self.core.state.settled(order_id);
             return Ok(());
         };
-        let cl = ClOrdId::new(self.run_id, order_id);
-        self.state.stats.reconciliations += 1;
+        let cl = ClOrdId::new(self.core.run_id, order_id);
+        self.core.state.stats.reconciliations += 1;
         let found = match self.lookup_in(acct, OPEN_ORDERS_PATH, "open", cl.as_str()) {
             Lookup::Absent => self.lookup_in(acct, CLOSED_ORDERS_PATH, "closed", cl.as_str()),
             other => other,
@@ -114,35 +114,35 @@ impl Gateway {
         let (txid, doc) = match found {
             Lookup::Order(txid, doc) => (txid, doc),
             Lookup::Failed => {
-                self.state.retry(order_id, false);
+                self.core.state.retry(order_id, false);
                 return Ok(());
             }
             Lookup::Absent => {
-                if self.state.get(&order_id).is_some_and(|o| o.accepted) {
+                if self.core.state.get(&order_id).is_some_and(|o| o.accepted) {
                     log::warn!("kraken gateway: order {order_id} is live here but unknown to the venue");
-                    self.state.settled(order_id);
+                    self.core.state.settled(order_id);
                     return Ok(());
                 }
-                if self.state.retry(order_id, true) >= NOT_FOUND_LIMIT {
+                if self.core.state.retry(order_id, true) >= NOT_FOUND_LIMIT {
                     log::warn!("kraken gateway: order {order_id} never reached the venue; reporting it rejected");
                     let kind = ReportKind::Rejected(RejectReason::Other);
-                    return self.state.finish_order(order_id, kind, WallClock.now());
+                    return self.core.state.finish_order(order_id, kind, WallClock.now());
                 }
                 return Ok(());
             }
         };
         let inst = &self.instruments[idx];
         let Ok(cum) = inst.parse_qty(text(&doc, "vol_exec")) else {
-            self.state.stats.malformed += 1;
+            self.core.state.stats.malformed += 1;
             log::warn!("kraken gateway: query of order {order_id}: unreadable vol_exec: {doc}");
-            self.state.retry(order_id, false);
+            self.core.state.retry(order_id, false);
             return Ok(());
         };
-        self.state.settled(order_id);
+        self.core.state.settled(order_id);
         let venue_id = venue_order_id(&txid);
         let now = WallClock.now();
-        if self.state.get(&order_id).is_some_and(|o| cum > o.cum_qty) {
-            self.state.ensure_accepted(order_id, venue_id, now)?;
+        if self.core.state.get(&order_id).is_some_and(|o| cum > o.cum_qty) {
+            self.core.state.ensure_accepted(order_id, venue_id, now)?;
             if !self.recover_fills(acct, order_id, idx, &txid)? {
                 log::warn!("kraken gateway: order {order_id}: its trades could not be listed; booking its totals");
             }
@@ -160,11 +160,11 @@ impl Gateway {
         let value = Notional::parse(text(&doc, "cost")).ok();
         let fee = Notional::parse(text(&doc, "fee")).ok();
         let figures = VenueFigures { venue_order_id: venue_id, cum, value, fee, ts: now };
-        self.state.apply_venue_state(order_id, &self.instruments[idx], state, figures, true, "kraken")?;
-        if job.reason == QueryReason::CancelUnknown && self.state.contains(&order_id) {
+        self.core.state.apply_venue_state(order_id, &self.instruments[idx], state, figures, true, "kraken")?;
+        if job.reason == QueryReason::CancelUnknown && self.core.state.contains(&order_id) {
             // Still working: the cancel did not happen.
-            if let Some(r) = self.state.order_report(order_id, ReportKind::CancelRejected(RejectReason::Other)) {
-                return self.state.emit(r);
+            if let Some(r) = self.core.state.order_report(order_id, ReportKind::CancelRejected(RejectReason::Other)) {
+                return self.core.state.emit(r);
             }
         }
         Ok(())
