@@ -203,4 +203,33 @@ mod tests {
         assert!(path.exists() && !path.to_string_lossy().contains("key-a"), "{path:?}");
         let _ = std::fs::remove_dir_all(&dir);
     }
+
+    /// Threads sharing a key take turns from issue to answer: the order in which their
+    /// "requests" reach the venue (here, a shared log written inside `with_next`) is the order
+    /// of the nonces — none overtakes another, as Kraken requires.
+    #[test]
+    fn a_lane_is_held_from_issue_to_answer() {
+        let lane = NonceLane::open(None, "key-threads").unwrap();
+        let arrived = Arc::new(Mutex::new(Vec::new()));
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let (lane, arrived) = (lane.clone(), arrived.clone());
+                std::thread::spawn(move || {
+                    for _ in 0..200 {
+                        lane.with_next(|n| {
+                            std::thread::yield_now();
+                            arrived.lock().unwrap().push(n);
+                        })
+                        .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let arrived = arrived.lock().unwrap();
+        assert_eq!(arrived.len(), 800);
+        assert!(arrived.windows(2).all(|w| w[0] < w[1]), "a nonce overtook another");
+    }
 }
