@@ -298,6 +298,33 @@ fn kraken_gateway_requests_are_accepted_by_the_simulator() {
     assert!(token["token"].as_str().is_some_and(|t| !t.is_empty()), "{token}");
 }
 
+/// The order body the live path writes has the documented AddOrder fields with the documented
+/// values (`rest_add_order_request_form_fields.json`: a limit buy of 1.25 XBTUSD at 27500),
+/// and the documented ack's txid reads.
+#[test]
+fn kraken_order_body_matches_the_documented_request_and_the_ack_reads() {
+    let doc: Value = serde_json::from_str(&sample("rest_add_order_request_form_fields.json")).unwrap();
+    let xbt = TestInstrument::spot(Venue::Kraken, "XBTUSD").assets("XBT", "USD").tick("0.1").lot("0.00000001").build(0);
+    let mut req = order(Side::Buy, TimeInForce::Gtc, "1", "1");
+    (req.price, req.qty) = (xbt.parse_price("27500").unwrap(), xbt.parse_qty("1.25").unwrap());
+    let mut body = String::with_capacity(256);
+    rest::write_order_body(&mut body, &xbt, OrderId(3), 7, &req).unwrap();
+    let fields: std::collections::HashMap<&str, &str> = body.split('&').filter_map(|kv| kv.split_once('=')).collect();
+    for key in ["ordertype", "type", "pair"] {
+        assert_eq!(Some(fields[key]), doc[key].as_str(), "{key}: {body}");
+    }
+    let num = |t: &str| qt_core::Notional::parse(t).unwrap();
+    assert_eq!(num(fields["volume"]), num(doc["volume"].as_str().unwrap()), "{body}");
+    assert_eq!(num(fields["price"]), num(doc["price"].as_str().unwrap()), "{body}");
+    // Our cl_ord_id is a short UUID (32 hex digits) that names the run and the order.
+    let cl = fields["cl_ord_id"];
+    assert!(cl.len() == 32 && cl.bytes().all(|b| b.is_ascii_hexdigit()), "{cl}");
+    assert_eq!(ClOrdId::parse(cl), Some((7, OrderId(3))));
+    assert_eq!(ClOrdId::parse(doc["cl_ord_id"].as_str().unwrap()), None, "a UUID not of ours");
+    let ack = rest::envelope(sample("rest_add_order_response.json").as_bytes()).unwrap();
+    assert_eq!(rest::add_order_txid(&ack), Some("OUF4EM-FRGI2-MQMWZD"));
+}
+
 /// The gateway's refresh schedule keeps the simulator's switch from firing while healthy; once
 /// the engine is unhealthy (or gone) the refreshes stop and the venue cancels every order.
 #[test]
@@ -484,6 +511,12 @@ fn kraken_gateway_place_ack_partial_fill_with_exact_fees() {
     let filled = check_fills(&gw_inst(), ioc_qty, &fills, TAKER_FEE_BPS);
     let venue = h.market().order(GW, 0, &OrderRef::Client(cl(id))).unwrap();
     assert_eq!(venue.cum_qty, filled, "exactly what the venue filled");
+    // A market order (no price, no time in force on the wire): filled as a taker.
+    let (_, ask) = h.best();
+    let id = h.ends.send_on(SPOT, Side::Buy, OrderType::Market, TimeInForce::Ioc, ask.0, q("0.001"), false);
+    let r = h.reports_until(id, is_final);
+    let fills: Vec<&ExecutionReport> = r.iter().filter(|r| r.kind == ReportKind::Fill).collect();
+    assert_eq!(check_fills(&gw_inst(), q("0.001"), &fills, TAKER_FEE_BPS), q("0.001"), "{r:?}");
     assert!(h.ends.next_report(Duration::from_millis(300)).is_none(), "nothing twice");
     let stats = h.stop();
     assert_eq!((stats.duplicate_fills, stats.fills_without_fee, stats.malformed), (0, 0, 0), "{stats:?}");
