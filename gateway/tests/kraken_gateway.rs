@@ -570,7 +570,8 @@ fn kraken_gateway_cancel_cancel_all_and_rejects() {
 
 /// A disconnect with an order in flight: the answer comes after the gateway gave up, so its
 /// fate is unknown; the query by `cl_ord_id` finds it working — accepted once, never sent twice.
-/// An AddOrder refused with HTTP 503 before the venue saw it is found nowhere, twice: rejected.
+/// An AddOrder refused with HTTP 503 before the venue saw it is found nowhere, twice: rejected;
+/// one refused with HTTP 429 is rejected rate limited at once, and nothing is placed.
 #[test]
 fn kraken_gateway_order_in_flight_during_a_disconnect_is_not_duplicated() {
     let mut h = Harness::start_with("inflight", |c| c.request_timeout = Duration::from_millis(400));
@@ -579,6 +580,12 @@ fn kraken_gateway_order_in_flight_during_a_disconnect_is_not_duplicated() {
     h.faults().fail_http_path(rest::ADD_ORDER_PATH, 1, 503);
     let id = h.limit(Side::Buy, TimeInForce::Gtc, far, q("0.001"));
     assert_eq!(h.reports_until(id, |_| true)[0].kind, ReportKind::Rejected(RejectReason::Other));
+    // A 429: nothing placed, reported rate limited at once; the gateway backs off, then sends.
+    h.faults().fail_http_path(rest::ADD_ORDER_PATH, 1, 429);
+    let id = h.limit(Side::Buy, TimeInForce::Gtc, far, q("0.001"));
+    assert_eq!(h.reports_until(id, |_| true)[0].kind, ReportKind::Rejected(RejectReason::RateLimited));
+    std::thread::sleep(Duration::from_millis(1100));
+    assert!(h.market().open_orders(GW, None).is_empty(), "nothing placed");
     h.faults().set_ack_latency(Duration::from_millis(1200));
     let id = h.limit(Side::Buy, TimeInForce::Gtc, far, q("0.001"));
     let r = h.reports_until(id, |_| true);
@@ -589,7 +596,7 @@ fn kraken_gateway_order_in_flight_during_a_disconnect_is_not_duplicated() {
     h.ends.cancel_on(id, SPOT);
     assert_eq!(h.reports_until(id, |_| true)[0].kind, ReportKind::Canceled);
     let stats = h.stop();
-    assert_eq!((stats.accepted, stats.cancels), (1, 1), "{stats:?}");
+    assert_eq!((stats.accepted, stats.cancels, stats.rate_limited), (1, 1, 1), "{stats:?}");
     assert!(stats.reconciliations >= 2, "{stats:?}");
 }
 

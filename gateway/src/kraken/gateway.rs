@@ -250,7 +250,13 @@ impl ShellGateway for Gateway {
                     self.core.state.finish_order(order_id, ReportKind::Rejected(reason), WallClock.now())
                 }
             },
-            Ok(resp) if resp.status >= 500 || resp.status == 429 => self.unknown_fate(order_id, &resp),
+            // A rate limit (Kraken's answers say so in the error text; a proxy says 429) placed
+            // nothing; the limiter backs off (`note_answer`).
+            Ok(resp) if resp.status == 429 => {
+                let kind = ReportKind::Rejected(RejectReason::RateLimited);
+                self.core.state.finish_order(order_id, kind, WallClock.now())
+            }
+            Ok(resp) if resp.status >= 500 => self.unknown_fate(order_id, &resp),
             Ok(resp) => {
                 log::info!("kraken gateway: order {order_id} rejected: HTTP {}: {}", resp.status, resp.body_excerpt());
                 self.core.state.finish_order(order_id, ReportKind::Rejected(RejectReason::Other), WallClock.now())
