@@ -190,6 +190,18 @@ pub const KUCOIN: Gateway = Gateway {
     restore: None,
 };
 
+/// `qt_gateway::kraken`: private REST orders signed with each key's journalled nonce (in the
+/// setup's `state_dir`, the run's journal directory), WS v2 `executions`, the dead-man's switch;
+/// spot only (no positions); restarts are not settled order by order (the switch and the
+/// stream's snapshot cover what the last run left).
+pub const KRAKEN: Gateway = Gateway {
+    name: "kraken",
+    spawn: |s, orders, reports, stop| qt_gateway::kraken::spawn(s.clone(), orders, reports, stop),
+    balances: |s| qt_gateway::kraken::account::query_balances(s),
+    positions: None,
+    restore: None,
+};
+
 /// The open positions of Bybit- and OKX-shaped account snapshots.
 fn snapshot_positions(snaps: Vec<qt_gateway::bybit::account::AccountSnapshot>) -> Vec<VenuePosition> {
     snaps

@@ -593,6 +593,9 @@ pub fn build_live_with_stats(
                             .block_or_private(qt_core::stats::Owner::Gateway, &[("venue", v.venue.name())]),
                     ),
                     control: Some(control.clone()),
+                    // What a gateway keeps across restarts (Kraken's nonce ceiling) lives with
+                    // the journal the restart continues.
+                    state_dir: plan.journal.as_ref().map(|j| j.dir.clone()),
                     ..GatewaySetup::default()
                 };
                 account_queries.push((gateway, setup.clone()));

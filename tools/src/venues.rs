@@ -235,7 +235,7 @@ pub static VENUES: [VenueEntry; 7] = [
         capture: true,
         symbol_key: SymbolKey::Field("\"symbol\":\""),
         sim_protocol: || Arc::new(qt_venue_sim::kraken::KrakenV2::new()),
-        gateway: None,
+        gateway: Some(crate::gateways::KRAKEN),
     },
     VenueEntry {
         venue: Venue::Firi,
@@ -303,7 +303,7 @@ mod tests {
             let n = VENUES.iter().filter(|e| e.venue == v).count();
             assert_eq!(n, usize::from(v != Venue::Sim), "{v}");
         }
-        assert_eq!(names(|e| e.gateway.is_some()), "binance, binance_usdm, bybit, okx, kucoin");
+        assert_eq!(names(|e| e.gateway.is_some()), "binance, binance_usdm, bybit, okx, kucoin, kraken");
     }
 
     #[test]

@@ -59,6 +59,10 @@ pub struct GatewayConfig {
     /// funding payment, the venue's health). Sends never block: a full channel is logged and
     /// counted. `None`: nothing is sent (tests, tools).
     pub control: Option<Sender<ControlCommand>>,
+    /// A directory for what a venue's gateway must keep across restarts (Kraken's nonce
+    /// ceiling, [`crate::kraken::nonce`]): `qt run` gives its journal directory. `None`: kept
+    /// nowhere (a venue that needs it says so at start).
+    pub state_dir: Option<PathBuf>,
 }
 
 impl Default for GatewayConfig {
@@ -81,6 +85,7 @@ impl Default for GatewayConfig {
             private_stream_url: None,
             legacy_private_stream: false,
             control: None,
+            state_dir: None,
         }
     }
 }
@@ -103,6 +108,7 @@ impl std::fmt::Debug for GatewayConfig {
             .field("time_sync_every", &self.time_sync_every)
             .field("clock_stats", &self.clock_stats.is_some())
             .field("control", &self.control.is_some())
+            .field("state_dir", &self.state_dir)
             .finish_non_exhaustive()
     }
 }

@@ -5,6 +5,12 @@
 //! clock when the venue refused its timestamp. A venue's gateway keeps what is its own: how it
 //! signs, what its answers say about limits and timestamps.
 //!
+//! A venue that signs a strictly increasing nonce carried in the body instead of a timestamp
+//! (Kraken) gives its link a [`NonceHook`] ([`RestLink::set_nonces`]): each request is then
+//! signed with the account's next nonce, issued after the limiter's pacing, and its form body
+//! goes out as `nonce=<n>&<body>` ([`nonce_first`]); pacing, health and the answer's lessons
+//! are the same as for every venue.
+//!
 //! Runs on the gateway thread; each request blocks it for at most the request timeout.
 //! Allocates per request.
 
@@ -41,6 +47,33 @@ pub(crate) struct RestLink {
     /// The venue's name in logs (`bybit`, `okx`).
     venue: &'static str,
     server_time: fn(&mut HttpsClient) -> Result<i64, String>,
+    /// Where each account's next nonce comes from, for a venue that signs nonces; `None`:
+    /// requests are signed with the venue time.
+    nonces: Option<Box<dyn NonceHook>>,
+}
+
+/// A nonce-signing venue's source of nonces ([`RestLink::set_nonces`]).
+pub(crate) trait NonceHook: Send {
+    /// Runs `send` with account `acct`'s next nonce, keeping the key's nonces in order (no
+    /// other nonce of the key may reach the venue first) until it returns. An error: no nonce
+    /// could be issued (its journal failed); nothing was sent.
+    fn with_nonce(
+        &self,
+        acct: usize,
+        send: &mut dyn FnMut(u64) -> Result<Response, TransportError>,
+    ) -> Result<Response, TransportError>;
+}
+
+/// A nonce venue's form body: `nonce=<n>`, then `&body` unless it is empty.
+pub(crate) fn nonce_first(nonce: i64, body: &str) -> String {
+    let mut out = String::with_capacity(body.len() + 28);
+    out.push_str("nonce=");
+    out.push_str(&nonce.to_string());
+    if !body.is_empty() {
+        out.push('&');
+        out.push_str(body);
+    }
+    out
 }
 
 impl RestLink {
@@ -76,7 +109,18 @@ impl RestLink {
             clock_stats: cfg.clock_stats.clone(),
             venue,
             server_time,
+            nonces: None,
         }
+    }
+
+    /// Signs every request with a nonce from `hook` instead of the venue time.
+    pub(crate) fn set_nonces(&mut self, hook: Box<dyn NonceHook>) {
+        self.nonces = Some(hook);
+    }
+
+    /// Whether requests are signed with nonces ([`Self::set_nonces`]).
+    pub(crate) fn signs_nonces(&self) -> bool {
+        self.nonces.is_some()
     }
 
     /// Estimates the venue's clock (best of several samples); on failure the last estimate
@@ -108,9 +152,10 @@ impl RestLink {
         self.limits.check(Instant::now(), acct, self.time.venue_ms(), cost) != Decision::Refuse
     }
 
-    /// Sends `req` for account `acct` through `send` (given the client and the venue time to
-    /// sign with), paced near a limit; counts and logs a transport error. Returns the answer
-    /// and the venue time it was signed at.
+    /// Sends `req` for account `acct` through `send` (given the client and what to sign with:
+    /// the venue time, or with a [`NonceHook`] the account's next nonce, issued after the
+    /// pacing), paced near a limit; counts and logs a transport error. Returns the answer
+    /// and the venue time it was sent at.
     pub(crate) fn send(
         &mut self,
         acct: usize,
@@ -123,7 +168,17 @@ impl RestLink {
         }
         let venue_ms = self.time.venue_ms();
         self.limits.spend(acct, venue_ms, req.cost);
-        let result = send(&mut self.http, venue_ms);
+        let result = match &self.nonces {
+            None => send(&mut self.http, venue_ms),
+            Some(hook) => {
+                let (http, mut send) = (&mut self.http, Some(send));
+                let mut with = |nonce: u64| match send.take() {
+                    Some(f) => f(http, i64::try_from(nonce).unwrap_or(i64::MAX)),
+                    None => Err(TransportError { sent: false, timed_out: false, reason: "sent already".into() }),
+                };
+                hook.with_nonce(acct, &mut with)
+            }
+        };
         if let Err(e) = &result {
             stats.transport_errors += 1;
             log::warn!("{} gateway: {} {}{}: {e}", self.venue, req.method, self.http.endpoint().url, req.path);
@@ -209,8 +264,13 @@ pub(crate) trait SignedRest {
         let Some((link, stats, signer)) = self.parts(acct) else {
             return Err(TransportError { sent: false, timed_out: false, reason: "no such account".into() });
         };
-        let (result, venue_ms) = link.send(acct, req, stats, |http, venue_ms| {
-            send_signed(http, signer, req.method, req.path, req.query, req.body, venue_ms)
+        let nonces = link.signs_nonces();
+        let (result, venue_ms) = link.send(acct, req, stats, |http, stamp| {
+            if nonces {
+                let body = nonce_first(stamp, req.body);
+                return send_signed(http, signer, req.method, req.path, req.query, &body, stamp);
+            }
+            send_signed(http, signer, req.method, req.path, req.query, req.body, stamp)
         });
         if let Ok(resp) = &result {
             self.note_answer(acct, venue_ms, resp, req);

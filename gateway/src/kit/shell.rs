@@ -153,6 +153,14 @@ pub(crate) trait ShellGateway: Send + 'static {
     fn note_answer(&mut self, acct: usize, venue_ms: i64, resp: &Response, req: Req<'_>);
     /// Whether the venue refused the request's timestamp.
     fn is_timestamp_reject(resp: &Response) -> bool;
+    /// The venue's own timed work at `now`, after the kit's (Kraken refreshes its dead-man's
+    /// switch); returns how many things it did. Default: none.
+    fn on_venue_timers(&mut self, _now: Instant) -> usize {
+        0
+    }
+    /// The venue's own end, after the kit's (Kraken disarms its dead-man's switch on a clean
+    /// stop). Default: nothing.
+    fn on_finish(&mut self) {}
 }
 
 impl<G: ShellGateway> VenueGateway for G {
@@ -181,11 +189,13 @@ impl<G: ShellGateway> VenueGateway for G {
 
     fn on_timers(&mut self, now: Instant) -> Result<usize, ReportsClosed> {
         let synced = self.core().link.time.due(now) && SignedRest::sync_time(self, now);
-        Ok(usize::from(synced) + self.run_due_reconciles(now)?)
+        let reconciled = self.run_due_reconciles(now)?;
+        Ok(usize::from(synced) + reconciled + self.on_venue_timers(now))
     }
 
     fn finish(&mut self) {
         self.core_ref().state.log_unreconciled(G::VENUE);
+        self.on_finish();
     }
 
     fn requests(&self) -> &RequestOutcomes {

@@ -6,16 +6,24 @@
 //! with its fill de-duplication by `exec_id` ([`executions`]); when to refresh the dead-man's
 //! switch ([`dead_man`]).
 //!
-//! Signing is [`crate::sign::kraken`]. The gateway thread on the kit (as OKX's) that drives
-//! these is not written yet (README: issue #20's Kraken part is partial).
+//! The gateway thread on the kit that drives them is [`gateway`] ([`spawn`]), with the private
+//! stream's session ([`private_stream`]), the request limits (`limits`) and the accounts'
+//! balances for `qt run` ([`account`]). Signing is [`crate::sign::kraken`].
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod account;
 pub mod dead_man;
 pub mod errors;
 pub mod executions;
+pub mod gateway;
+pub(crate) mod limits;
 pub mod nonce;
+pub mod private_stream;
 pub mod rest;
+
+pub use crate::kit::stats::GatewayStats;
+pub use gateway::{DEAD_MAN_TIMEOUT, GatewayError, spawn};
 
 /// Production Kraken's REST base URL.
 pub const PRODUCTION_REST_URL: &str = "https://api.kraken.com";

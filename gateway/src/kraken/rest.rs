@@ -4,15 +4,17 @@
 //! `{"error":[..],"result":..}` envelope of every answer ([`envelope`]).
 //!
 //! Facts (`NOTES-orders.md` §5, `testdata/kraken/orders/`): AddOrder `ordertype` limit/market,
-//! `type` buy/sell, `volume`, `price`, `pair`, `cl_ord_id`; post-only is `oflags=post`, IOC is
+//! `type` buy/sell, `volume`, `price`, `pair`, `cl_ord_id` (ours in Kraken's short-UUID form,
+//! [`ClOrdId`]); post-only is `oflags=post`, IOC is
 //! `timeinforce=IOC` (REST has no FOK: refused here, [`BodyError::Unsupported`]); CancelOrder
 //! takes a txid or a `cl_ord_id` in `txid`; CancelAllOrdersAfter `timeout` in seconds (0
 //! disarms). The signature (`crate::sign::kraken`) covers the path and the body with its nonce.
 //!
-//! Allocates the body text; never panics on venue input.
+//! [`write_order_body`] appends without allocating; the others allocate the body text. Never
+//! panics on venue input.
 
 use crate::sign::kraken::KrakenSigner;
-use qt_core::{ClientOrderId, Instrument, OrderRequest, OrderType, Side, TimeInForce};
+use qt_core::{Instrument, OrderId, OrderRequest, OrderType, Side, TimeInForce};
 use serde_json::Value;
 
 /// Paths of the private endpoints.
@@ -29,8 +31,12 @@ pub const OPEN_ORDERS_PATH: &str = "/0/private/OpenOrders";
 pub const QUERY_ORDERS_PATH: &str = "/0/private/QueryOrders";
 /// TradesHistory.
 pub const TRADES_HISTORY_PATH: &str = "/0/private/TradesHistory";
+/// ClosedOrders.
+pub const CLOSED_ORDERS_PATH: &str = "/0/private/ClosedOrders";
 /// Balance.
 pub const BALANCE_PATH: &str = "/0/private/Balance";
+/// Time (public).
+pub const TIME_PATH: &str = "/0/public/Time";
 /// GetWebSocketsToken.
 pub const WS_TOKEN_PATH: &str = "/0/private/GetWebSocketsToken";
 
@@ -47,39 +53,99 @@ pub fn nonce_body(nonce: u64) -> String {
     format!("nonce={nonce}")
 }
 
-/// AddOrder's body for `req` on `inst` (the pair is the instrument's symbol) with client id `cl`.
-pub fn add_order_body(
-    nonce: u64,
+/// Our client order id as Kraken takes it: Kraken's `cl_ord_id` is a UUID (36 characters), a
+/// "short UUID" (32 hex digits) or free text of at most 18 characters (docs.kraken.com "Spot
+/// Client Order Identifiers"; the docs' blog "Client Order Identifiers"), so the kit's 26-letter
+/// [`qt_core::ClientOrderId`] does not fit. This is the short-UUID form: `7174` ("qt" in hex), `0000`,
+/// the run id in 8 hex digits and the order id in 16. Fixed size, no allocation.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ClOrdId([u8; 32]);
+
+impl ClOrdId {
+    /// The id of `order_id` in run `run_id`.
+    pub fn new(run_id: u32, order_id: OrderId) -> Self {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut b = *b"71740000000000000000000000000000";
+        for i in 0..8 {
+            b[8 + i] = HEX[((run_id >> (28 - 4 * i)) & 0xf) as usize];
+        }
+        for i in 0..16 {
+            b[16 + i] = HEX[((order_id.0 >> (60 - 4 * i)) & 0xf) as usize];
+        }
+        Self(b)
+    }
+
+    /// `(run id, order id)` of an id written by [`ClOrdId::new`]; `None` if it is not ours.
+    pub fn parse(text: &str) -> Option<(u32, OrderId)> {
+        if text.len() != 32 || !text.starts_with("71740000") || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        let run = u32::from_str_radix(text.get(8..16)?, 16).ok()?;
+        let order = u64::from_str_radix(text.get(16..)?, 16).ok()?;
+        Some((run, OrderId(order)))
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        // Only ASCII hex digits are ever written.
+        std::str::from_utf8(&self.0).unwrap_or("")
+    }
+}
+
+impl std::fmt::Debug for ClOrdId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Appends AddOrder's form body for `req` on `inst` (the pair is the instrument's symbol,
+/// `/` escaped) named [`ClOrdId::new`]`(run_id, order_id)` to `out`, *without* the nonce: the
+/// signed body is `nonce=<n>&` followed by this (the nonce is issued as the request goes out,
+/// [`crate::kraken::nonce::NonceLane::with_next`]). Field order: `ordertype`, `type`, `volume`,
+/// `pair`, `price` (limit only), `oflags=post` (post-only) or `timeinforce=IOC`, `cl_ord_id`.
+/// A market order goes without price or time in force (Kraken's market orders are immediate).
+/// No allocation once `out` has the capacity (numbers through `qt_core`'s decimal text). The
+/// live path and the benchmark both use it; on error `out` is left as it was.
+pub fn write_order_body(
+    out: &mut String,
     inst: &Instrument,
+    order_id: OrderId,
+    run_id: u32,
     req: &OrderRequest,
-    cl: &ClientOrderId,
-) -> Result<String, BodyError> {
-    let side = if req.side == Side::Buy { "buy" } else { "sell" };
-    let mut body = format!("nonce={nonce}&ordertype=");
-    match req.order_type {
-        OrderType::Market => body.push_str("market"),
-        OrderType::Limit => body.push_str("limit"),
-    }
-    body.push_str("&type=");
-    body.push_str(side);
-    body.push_str("&volume=");
-    body.push_str(inst.qty_text(req.qty).as_ref());
-    body.push_str("&pair=");
-    body.push_str(&form_escape(inst.symbol()));
-    if req.order_type == OrderType::Limit {
-        body.push_str("&price=");
-        body.push_str(inst.price_text(req.price).as_ref());
-    }
-    match (req.order_type, req.tif) {
-        (OrderType::Market, _) | (OrderType::Limit, TimeInForce::Gtc) => {}
-        (OrderType::Limit, TimeInForce::PostOnly) => body.push_str("&oflags=post"),
-        (OrderType::Limit, TimeInForce::Ioc) => body.push_str("&timeinforce=IOC"),
+) -> Result<(), BodyError> {
+    let flag = match (req.order_type, req.tif) {
+        (OrderType::Market, _) | (OrderType::Limit, TimeInForce::Gtc) => "",
+        (OrderType::Limit, TimeInForce::PostOnly) => "&oflags=post",
+        (OrderType::Limit, TimeInForce::Ioc) => "&timeinforce=IOC",
         (OrderType::Limit, TimeInForce::Fok) => return Err(BodyError::Unsupported("fill-or-kill")),
         #[allow(unreachable_patterns, reason = "future time-in-force values")]
         _ => return Err(BodyError::Unsupported("this time in force")),
+    };
+    out.push_str(if req.order_type == OrderType::Market { "ordertype=market" } else { "ordertype=limit" });
+    out.push_str(if req.side == Side::Buy { "&type=buy&volume=" } else { "&type=sell&volume=" });
+    out.push_str(inst.qty_text(req.qty).as_ref());
+    out.push_str("&pair=");
+    form_escape_into(out, inst.symbol());
+    if req.order_type == OrderType::Limit {
+        out.push_str("&price=");
+        out.push_str(inst.price_text(req.price).as_ref());
     }
-    body.push_str("&cl_ord_id=");
-    body.push_str(cl.as_str());
+    out.push_str(flag);
+    out.push_str("&cl_ord_id=");
+    out.push_str(ClOrdId::new(run_id, order_id).as_str());
+    Ok(())
+}
+
+/// AddOrder's whole body with `nonce` first ([`write_order_body`] after `nonce=<n>&`).
+pub fn add_order_body(
+    nonce: u64,
+    inst: &Instrument,
+    order_id: OrderId,
+    run_id: u32,
+    req: &OrderRequest,
+) -> Result<String, BodyError> {
+    let mut body = format!("nonce={nonce}&");
+    write_order_body(&mut body, inst, order_id, run_id, req)?;
     Ok(body)
 }
 
@@ -96,14 +162,22 @@ pub fn cancel_after_body(nonce: u64, timeout_s: u64) -> String {
 /// `%`-escapes what a form value may not hold bare (`/` in `BTC/USD`, `&`, `=`, `+`, space).
 fn form_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
+    form_escape_into(&mut out, s);
+    out
+}
+
+/// [`form_escape`] appending to `out` (no allocation with capacity).
+fn form_escape_into(out: &mut String, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
             out.push(char::from(b));
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0xf)]));
         }
     }
-    out
 }
 
 /// The `API-Key` and `API-Sign` headers for `path` with `body` (whose nonce is `nonce`).
@@ -124,6 +198,25 @@ pub fn envelope(body: &[u8]) -> Result<Value, String> {
         Some(Value::Array(errs)) => Err(errs.first().and_then(Value::as_str).unwrap_or("unknown error").to_owned()),
         _ => Err("not a Kraken answer (no error list)".into()),
     }
+}
+
+/// One request for the venue's time (`GET /0/public/Time` → `result.unixtime`, seconds), in
+/// Unix ms; the error says why there is none. Kraken signs no timestamp (the nonce is ours), so
+/// the estimate only names the venue's clock in logs and paces the limiter's windows.
+pub(crate) fn server_time(http: &mut crate::kit::http::HttpsClient) -> Result<i64, String> {
+    let resp = http.request("GET", TIME_PATH, "", &[]).map_err(|e| e.to_string())?;
+    let result = envelope(&resp.body).map_err(|e| format!("{TIME_PATH}: HTTP {}: {e}", resp.status))?;
+    result
+        .get("unixtime")
+        .and_then(Value::as_i64)
+        .map(|s| s.saturating_mul(1000))
+        .ok_or_else(|| format!("{TIME_PATH}: unreadable answer: {}", resp.body_excerpt()))
+}
+
+/// A txid (`OUF4EM-FRGI2-MQMWZD`) as the report's numeric venue order id: its 64-bit FNV-1a
+/// hash (never 0), since Kraken's ids are text.
+pub fn venue_order_id(txid: &str) -> u64 {
+    txid.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)).max(1)
 }
 
 /// AddOrder's txid from its result (`{"txid":["O…"]}`).

@@ -273,6 +273,38 @@ pub(crate) fn take_through_on(
     panic!("could not fill {client_id}");
 }
 
+/// Buys, as `taker`, what is offered below `price` on `symbol` and `part` more, until some of
+/// `ours`' sell `client_id` resting at `price` is taken (orders ahead of it fill first); returns
+/// what of it is filled (at most `part`, never all of it unless `part` is).
+pub(crate) fn take_part_on(
+    market: &Market,
+    symbol: usize,
+    (ours, taker): (AccountId, AccountId),
+    price: Price,
+    part: Qty,
+    client_id: &str,
+) -> Qty {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        assert!(Instant::now() < deadline, "{client_id} never partly filled");
+        let snap = market.snapshot(symbol, 1000).unwrap();
+        let below: i64 = snap.asks.iter().filter(|(p, _)| *p < price).map(|(_, q)| q.units()).sum();
+        let req = ClientOrderRequest {
+            client_order_id: None,
+            side: Side::Buy,
+            order_type: OrderType::Limit,
+            tif: TimeInForce::Ioc,
+            price: Some(price),
+            qty: Qty::from_units(below + part.units()),
+        };
+        let _ = market.submit(taker, symbol, req);
+        let order = market.order(ours, symbol, &OrderRef::Client(client_id.to_string())).unwrap();
+        if order.cum_qty.is_positive() {
+            return order.cum_qty;
+        }
+    }
+}
+
 /// The venue's commission on `qty` at `price`: `bps` of the notional, rounded up.
 pub(crate) fn fee_of(inst: &Instrument, price: Price, qty: Qty, bps: i64) -> Notional {
     inst.notional(price, qty, Rounding::Nearest).unwrap().checked_mul_rate(Rate::from_bps(bps), Rounding::Up).unwrap()

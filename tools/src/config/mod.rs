@@ -145,7 +145,7 @@ pub struct VenuePlan {
     pub recv_window_ms: u64,
     /// Binance spot: user data only through the listen-key stream (`user_data = "listen_key"`).
     pub listen_key_only: bool,
-    /// Binance spot: the WebSocket API base URL, if given.
+    /// Binance spot: the WebSocket API base URL; Kraken: the private stream's URL; if given.
     pub ws_api_url: Option<String>,
     /// Credentials of each account trading there (empty where the venue has no gateway).
     pub keys: Vec<(AccountId, String, String)>,

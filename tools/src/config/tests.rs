@@ -269,18 +269,19 @@ fn asking_to_trade_where_there_is_no_gateway_is_refused_naming_the_field() {
             "strategies[0].venue",
             true,
         ),
+        // Kraken has a gateway: trading there needs the account's keys.
         (
             "a strategy's instrument on kraken",
             "instrument = \"BTCUSDT\"\nvenue = \"binance\"",
             "instrument = \"BTC/USDT\"\n#",
-            "strategies[0].instrument",
-            true,
+            "accounts[0].keys.kraken",
+            false,
         ),
         ("keys at firi", "[accounts.keys.binance]", "[accounts.keys.firi]", "accounts[0].keys.firi", true),
         (
-            "a chain naming kraken",
+            "a chain naming firi",
             "starting_equity = \"10000\"",
-            "starting_equity = \"10000\"\nvenues = [\"binance\", \"kraken\"]",
+            "starting_equity = \"10000\"\nvenues = [\"binance\", \"firi\"]",
             "accounts[0].venues[1]",
             true,
         ),

@@ -139,13 +139,15 @@ pub(super) fn validate(
         if rv.recv_window_ms == 0 || rv.recv_window_ms > 60_000 {
             p.add(format!("{path}.recv_window_ms"), format!("{} must be in 1..=60000", rv.recv_window_ms));
         }
-        if rv.venue != Venue::Binance {
-            if rv.user_data.is_some() {
-                p.add(format!("{path}.user_data"), "only binance (spot) has a choice of user data stream");
-            }
-            if rv.ws_api_url.is_some() {
-                p.add(format!("{path}.ws_api_url"), "only binance (spot) uses the WebSocket API");
-            }
+        if rv.venue != Venue::Binance && rv.user_data.is_some() {
+            p.add(format!("{path}.user_data"), "only binance (spot) has a choice of user data stream");
+        }
+        // Binance spot's WebSocket API; Kraken's private stream on its own host.
+        if rv.ws_api_url.is_some() && !matches!(rv.venue, Venue::Binance | Venue::Kraken) {
+            p.add(
+                format!("{path}.ws_api_url"),
+                "only binance (spot, its WebSocket API) and kraken (its private stream) use it",
+            );
         }
         if let Some(u) = &rv.ws_api_url
             && !u.starts_with("wss://")

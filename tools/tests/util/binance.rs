@@ -159,6 +159,16 @@ pub(crate) fn spawn_cmd_until_it_trades(
     (child, cwd)
 }
 
+/// The engine's position in `symbol` as the summary's ` pos ` column gives it.
+pub(crate) fn position_of(stdout: &str, symbol: &str) -> Notional {
+    stdout
+        .lines()
+        .find(|l| l.contains(symbol) && l.contains(" pos "))
+        .and_then(|l| l.split_once(" pos ").map(|x| x.1.split_whitespace().next().unwrap().to_string()))
+        .map(|t| Notional::parse(&t).unwrap())
+        .unwrap_or_else(|| panic!("no position line for {symbol}: {stdout}"))
+}
+
 pub(crate) fn figure_of(stdout: &str, line: &str, label: &str) -> u64 {
     let l = stdout.lines().find(|l| l.trim_start().starts_with(line)).unwrap();
     let rest = l.split_once(&format!(" {label} ")).unwrap().1;

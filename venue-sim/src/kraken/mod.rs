@@ -4,7 +4,7 @@
 //! market data a client reads first (`GET /0/public/Time`, `SystemStatus`, `Assets`,
 //! `AssetPairs`, `Depth`, `Trades`, `Ticker`; [`rest`]) — and order entry: signed
 //! `POST /0/private/AddOrder`, `CancelOrder`, `CancelAll`, `CancelAllOrdersAfter` (the dead-man's
-//! switch), `OpenOrders`, `QueryOrders`, `TradesHistory`, `Balance`, `GetWebSocketsToken`
+//! switch), `OpenOrders`, `ClosedOrders`, `QueryOrders`, `TradesHistory`, `Balance`, `GetWebSocketsToken`
 //! (`auth.rs` the `API-Key`/`API-Sign` check with the per-key nonce, `private.rs`, `desk.rs`),
 //! and the private WebSocket v2 `executions` channel at [`PRIVATE_WS_PATH`] (`executions.rs`).
 //!

@@ -14,7 +14,8 @@
 //!   CancelAllOrdersAfter `timeout` seconds (0 disarms) → `{"currentTime","triggerTime"}`
 //!   [RECALL]; the switch cancels every order of the account when it fires (`desk.rs`).
 //! - OpenOrders → `{"open":{txid:{status,opentm,descr,vol,vol_exec,cost,fee,price,oflags,
-//!   userref,cl_ord_id,…}}}`; QueryOrders `txid` (comma list) → `{txid:{…}}` open or closed;
+//!   userref,cl_ord_id,…}}}` (`cl_ord_id` filters); ClosedOrders with `cl_ord_id` → `{"closed":
+//!   {txid:{…,closetm,reason}},"count"}`; QueryOrders `txid` (comma list) → `{txid:{…}}` open or closed;
 //!   TradesHistory → `{"trades":{tradetxid:{ordertxid,pair,time,type,ordertype,price,cost,fee,
 //!   vol,maker,trade_id}},"count"}` (newest first, the last 50).
 //! - Balance → `{asset: "amount"}` with the market's asset names (no `XXBT`/`ZUSD`, as the
@@ -292,6 +293,22 @@ impl KrakenV2 {
         json!({"open": map})
     }
 
+    /// `ClosedOrders` of one `cl_ord_id` (the filter Kraken documents; the gateway looks an
+    /// order of unknown fate up by it): `{"closed":{txid:{…}},"count":n}`. Without the filter
+    /// the simulator lists nothing (it keeps no history list to page; README).
+    pub(super) fn closed_orders(&self, ctx: &Ctx, s: &Signed) -> Value {
+        let market = &ctx.market;
+        let mut closed = Map::new();
+        if let Some(cl) = s.params.get("cl_ord_id")
+            && let Some(v) = self.find(market, s.account, cl).filter(|v| status_text(v.status) != "open")
+            && let Some(doc) = self.order_doc(market, s.account, &v)
+        {
+            closed.insert(txid('O', v.venue_order_id), doc);
+        }
+        let count = closed.len();
+        json!({"closed": closed, "count": count})
+    }
+
     /// `QueryOrders`: `txid` a comma list of txids (or `cl_ord_id`s); unknown ones are
     /// `EOrder:Unknown order` [RECALL: Kraken answers `EOrder:Invalid order` for some; README].
     pub(super) fn query_orders(&self, ctx: &Ctx, s: &Signed) -> Result<Value, KrakenError> {
@@ -365,6 +382,10 @@ impl KrakenV2 {
         method: &str,
         req: &crate::protocol::HttpRequest,
     ) -> crate::protocol::HttpResponse {
+        // A path's injected failure: answered before the venue sees the request.
+        if let Some(status) = ctx.faults.take_http_path_failure(&req.path) {
+            return crate::protocol::HttpResponse::json(status, &json!({"error": ["EService:Unavailable"]}));
+        }
         let s = match self.authenticate(ctx, req) {
             Ok(s) => s,
             Err(e) => return e.into_response(),
@@ -375,6 +396,7 @@ impl KrakenV2 {
             "CancelAll" => Ok(self.cancel_all(ctx, &s)),
             "CancelAllOrdersAfter" => self.cancel_after(ctx, &s),
             "OpenOrders" => Ok(self.open_orders(ctx, &s)),
+            "ClosedOrders" => Ok(self.closed_orders(ctx, &s)),
             "QueryOrders" => self.query_orders(ctx, &s),
             "TradesHistory" => Ok(self.trades_history(ctx, &s)),
             "Balance" => Ok(self.balance(ctx, &s)),
