@@ -181,6 +181,33 @@ fn firi_orders_ack_partially_fill_and_fill_with_exact_fees() {
     assert_eq!((stats.fills_without_fee, stats.malformed, stats.transport_errors), (0, 0, 0), "{stats:?}");
 }
 
+/// An IOC (Firi has none): placed, and what did not fill at once cancelled — accepted, its
+/// taker fills with the venue's fees, the rest cancelled; one that cannot fill is just
+/// cancelled. Nothing is left working at the venue.
+#[test]
+fn firi_ioc_is_emulated_by_cancelling_the_rest() {
+    let mut h = Harness::start();
+    let (bid, ask) = h.best();
+    let q = Qty::from_units(ask.1.units() + qty("0.0100").units());
+    let id = h.limit(Side::Buy, TimeInForce::Ioc, ask.0, q);
+    let r = h.reports_until(id, |r| matches!(r.kind, ReportKind::Canceled | ReportKind::Rejected(_)));
+    assert_eq!(r[0].kind, ReportKind::Accepted, "{r:?}");
+    let fills: Vec<&ExecutionReport> = r.iter().filter(|r| r.kind == ReportKind::Fill).collect();
+    assert!(!fills.is_empty(), "{r:?}");
+    let filled = check_fills(&instrument(), q, &fills, TAKER_FEE_BPS);
+    assert!(filled.is_positive() && filled < q, "{r:?}");
+    let last = r.last().unwrap();
+    assert_eq!((last.kind, last.cum_qty, last.leaves_qty), (ReportKind::Canceled, filled, Qty::ZERO), "{r:?}");
+    let id = h.limit(Side::Buy, TimeInForce::Ioc, Price::from_units(bid.0.units() * 9 / 10), qty("0.0010"));
+    let kinds: Vec<ReportKind> =
+        h.reports_until(id, |r| r.kind == ReportKind::Canceled).iter().map(|r| r.kind).collect();
+    assert_eq!(kinds, [ReportKind::Accepted, ReportKind::Canceled]);
+    assert!(h.market().open_orders(GW, None).is_empty());
+    assert!(h.ends.next_report(Duration::from_millis(300)).is_none());
+    let stats = h.stop();
+    assert_eq!((stats.orders_sent, stats.cancels, stats.cancel_rejects), (2, 2, 0), "{stats:?}");
+}
+
 /// Cancel, a second cancel refused, cancel-all of the market (another account's order stays),
 /// and the refusals: Firi's own, a 429, and what Firi cannot take (never sent).
 #[test]

@@ -7,8 +7,10 @@
 //!   [`crate::firi::errors`]; a 429 `Rejected(RateLimited)` (and the kit backs off). An unknown
 //!   fate (5xx, a timeout or a dropped connection after sending, an unreadable answer) is never
 //!   re-sent: the order is found by the poll (`poll.rs`, "claims").
-//! - Only limit GTC orders are sent: Firi documents no market, IOC, FOK or post-only order and
-//!   no reduce-only flag, so those are refused here (`Rejected(Other)`, logged) before sending.
+//! - Only limit orders are sent: Firi documents no market, IOC, FOK or post-only order and no
+//!   reduce-only flag. An IOC is emulated — placed as a limit order, its remainder cancelled at
+//!   once (`Gateway::cancel_ioc`; in the moment between, the rest could be taken as a maker);
+//!   the others are refused here (`Rejected(Other)`, logged) before sending.
 //! - Cancel: `DELETE /v2/orders/{id}/{market}/detailed`; its answer (the order after the
 //!   cancel) ends the order once its fills are booked. 404: `CancelRejected(UnknownOrder)` and
 //!   the order is polled (it probably filled). No answer: the order is polled and, if still
@@ -111,6 +113,8 @@ pub(crate) struct Gateway {
     pub(crate) next_poll: Vec<Instant>,
     /// Venue ids of orders finished here (never claimed again), oldest first.
     pub(crate) done: VecDeque<u64>,
+    /// IOC orders whose remainder is still to be cancelled.
+    pub(crate) ioc: Vec<OrderId>,
 }
 
 impl ShellGateway for Gateway {
@@ -157,12 +161,13 @@ impl ShellGateway for Gateway {
     fn on_new(&mut self, order_id: OrderId, request: OrderRequest) -> Result<(), ReportsClosed> {
         let account = self.core.account(request.account);
         let inst = self.by_id.get(&request.instrument).copied();
-        let limit_gtc = request.order_type == OrderType::Limit && request.tif == TimeInForce::Gtc;
+        let supported =
+            request.order_type == OrderType::Limit && matches!(request.tif, TimeInForce::Gtc | TimeInForce::Ioc);
         let local_reject = match (account, inst) {
             (_, None) => Some(RejectReason::UnknownInstrument),
             (None, _) => Some(RejectReason::Other),
-            // Firi documents limit orders only, without flags.
-            _ if !limit_gtc || request.reduce_only => Some(RejectReason::Other),
+            // Firi documents limit orders only, without flags (an IOC is emulated).
+            _ if !supported || request.reduce_only => Some(RejectReason::Other),
             (Some(acct), _) if !self.core.link.admit(acct, NEW_ORDER) => Some(RejectReason::RateLimited),
             _ => None,
         };
@@ -177,13 +182,24 @@ impl ShellGateway for Gateway {
         };
         let mut body = String::with_capacity(128);
         write_order_body(&mut body, &self.instruments[idx], &request);
+        let ioc = request.tif == TimeInForce::Ioc;
         self.core.state.insert(order_id, request);
+        if ioc {
+            // Its remainder is cancelled as soon as its venue id is known (here, or by a claim).
+            self.ioc.push(order_id);
+        }
         self.core.state.stats.orders_sent += 1;
         let req = Req { method: "POST", path: ORDERS_PATH, query: "", body: &body, cost: NEW_ORDER };
         match signed_resyncing(self, acct, req) {
             Ok(resp) if resp.status == 200 => {
                 match serde_json::from_slice(&resp.body).ok().as_ref().and_then(placed_id) {
-                    Some(id) => self.core.state.ensure_accepted(order_id, id, WallClock.now()),
+                    Some(id) => {
+                        self.core.state.ensure_accepted(order_id, id, WallClock.now())?;
+                        if ioc {
+                            self.cancel_ioc(acct, order_id)?;
+                        }
+                        Ok(())
+                    }
                     None => {
                         self.core.state.stats.malformed += 1;
                         log::warn!("firi gateway: order {order_id}: unreadable answer: {}", resp.body_excerpt());
@@ -230,38 +246,14 @@ impl ShellGateway for Gateway {
             log::warn!("firi gateway: cancel of {order_id} refused: its venue id is not known yet");
             return reject(self, RejectReason::Other);
         }
-        if !self.core.link.admit(acct, REQUEST) {
-            return reject(self, RejectReason::RateLimited);
-        }
-        let path = cancel_path(venue_id, self.instruments[idx].symbol());
-        self.core.state.stats.cancel_requests += 1;
-        let req = Req { method: "DELETE", path: &path, query: "", body: "", cost: REQUEST };
-        match signed_resyncing(self, acct, req) {
-            Ok(resp) if resp.status == 200 => self.after_cancel(acct, order_id, &resp),
-            Ok(resp) if resp.status >= 500 => {
+        match self.send_cancel(acct, order_id, idx, venue_id)? {
+            Cancel::Done => Ok(()),
+            Cancel::Unknown => {
                 self.core.state.schedule(order_id, QueryReason::CancelUnknown, Duration::ZERO);
                 Ok(())
             }
-            Ok(resp) => {
-                let r = refusal(&resp);
-                log::info!(
-                    "firi gateway: cancel of {order_id} refused: HTTP {}, {} {:?}",
-                    resp.status,
-                    r.name,
-                    r.message
-                );
-                if is_unknown_order(resp.status, &r) {
-                    // Probably filled meanwhile: the poll books it.
-                    self.core.state.schedule(order_id, QueryReason::Gap, Duration::ZERO);
-                    return reject(self, RejectReason::UnknownOrder);
-                }
-                reject(self, reject_reason(resp.status, &r))
-            }
-            Err(e) if e.sent => {
-                self.core.state.schedule(order_id, QueryReason::CancelUnknown, Duration::ZERO);
-                Ok(())
-            }
-            Err(_) => reject(self, RejectReason::Other),
+            Cancel::GoneAlready => reject(self, RejectReason::UnknownOrder),
+            Cancel::Refused(reason) => reject(self, reason),
         }
     }
 
@@ -298,6 +290,18 @@ impl ShellGateway for Gateway {
     }
 }
 
+/// What became of a cancel request.
+enum Cancel {
+    /// Answered: the order is ended (or polled at once when fills are still to be booked).
+    Done,
+    /// No usable answer (5xx, a timeout after sending).
+    Unknown,
+    /// Firi does not have it working (probably filled meanwhile: it is polled at once).
+    GoneAlready,
+    /// Refused (a local rate limit, a refusal, not sent).
+    Refused(RejectReason),
+}
+
 /// `DELETE /v2/orders/{id}/{market}/detailed`.
 fn cancel_path(venue_id: u64, market: &str) -> String {
     format!("{ORDERS_PATH}/{venue_id}/{market}/detailed")
@@ -320,7 +324,72 @@ impl Gateway {
             fills_page: cfg.fills_page,
             next_poll: vec![now; kit.accounts.len()],
             done: VecDeque::new(),
+            ioc: Vec::new(),
         }
+    }
+
+    /// Sends `DELETE /v2/orders/{id}/{market}/detailed` for live order `order_id` (venue id
+    /// `venue_id` on instrument `idx`); a `200` ends the order ([`Gateway::after_cancel`]).
+    fn send_cancel(
+        &mut self,
+        acct: usize,
+        order_id: OrderId,
+        idx: usize,
+        venue_id: u64,
+    ) -> Result<Cancel, ReportsClosed> {
+        if !self.core.link.admit(acct, REQUEST) {
+            return Ok(Cancel::Refused(RejectReason::RateLimited));
+        }
+        let path = cancel_path(venue_id, self.instruments[idx].symbol());
+        self.core.state.stats.cancel_requests += 1;
+        let req = Req { method: "DELETE", path: &path, query: "", body: "", cost: REQUEST };
+        Ok(match signed_resyncing(self, acct, req) {
+            Ok(resp) if resp.status == 200 => {
+                self.after_cancel(acct, order_id, &resp)?;
+                Cancel::Done
+            }
+            Ok(resp) if resp.status >= 500 => Cancel::Unknown,
+            Ok(resp) => {
+                let r = refusal(&resp);
+                log::info!(
+                    "firi gateway: cancel of {order_id} refused: HTTP {}, {} {:?}",
+                    resp.status,
+                    r.name,
+                    r.message
+                );
+                if is_unknown_order(resp.status, &r) {
+                    // Probably filled meanwhile: the poll books it.
+                    self.core.state.schedule(order_id, QueryReason::Gap, Duration::ZERO);
+                    Cancel::GoneAlready
+                } else {
+                    Cancel::Refused(reject_reason(resp.status, &r))
+                }
+            }
+            Err(e) if e.sent => Cancel::Unknown,
+            Err(_) => Cancel::Refused(RejectReason::Other),
+        })
+    }
+
+    /// An IOC's emulation (Firi has no IOC): what did not fill when it was placed is cancelled
+    /// at once. Until a cancel is answered the order stays marked, and each poll that finds it
+    /// working cancels it again; the reports are an IOC's (accepted, fills, cancelled rest).
+    pub(crate) fn cancel_ioc(&mut self, acct: usize, order_id: OrderId) -> Result<(), ReportsClosed> {
+        let Some(o) = self.core.state.get(&order_id) else {
+            self.ioc.retain(|id| *id != order_id);
+            return Ok(());
+        };
+        let (venue_id, inst) = (o.venue_order_id, self.by_id.get(&o.request.instrument).copied());
+        let Some(idx) = inst.filter(|_| venue_id != 0) else { return Ok(()) };
+        match self.send_cancel(acct, order_id, idx, venue_id)? {
+            Cancel::Done | Cancel::GoneAlready => self.ioc.retain(|id| *id != order_id),
+            Cancel::Unknown | Cancel::Refused(_) => {
+                log::warn!(
+                    "firi gateway: the rest of IOC order {order_id} is not cancelled yet; the next poll tries again"
+                );
+                self.core.state.schedule(order_id, QueryReason::Gap, self.poll_every);
+            }
+        }
+        Ok(())
     }
 
     /// A new order without a usable answer: the poll looks for it (never re-sent).

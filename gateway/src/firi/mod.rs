@@ -1,4 +1,4 @@
-//! The Firi order gateway (spot, limit orders): one thread (`qt-gw-firi`) between the core's
+//! The Firi order gateway (spot, limit orders; IOC emulated by cancelling the rest): one thread (`qt-gw-firi`) between the core's
 //! order ring and report ring, speaking Firi's signed REST API. Firi documents no private
 //! stream (and no WebSocket at all), so orders and fills are polled at a configured rate. It
 //! runs on the gateway kit's shell ([`crate::kit::shell`], with no stream sessions); this

@@ -155,7 +155,10 @@ impl Gateway {
             if venue_id == 0 {
                 continue;
             }
-            if active.iter().any(|a| a.id == venue_id) {
+            if active.iter().any(|a| a.id == venue_id) && self.ioc.contains(&order_id) {
+                // An IOC still working (found by a claim, or its cancel went unanswered).
+                self.cancel_ioc(acct, order_id)?;
+            } else if active.iter().any(|a| a.id == venue_id) {
                 let cancel_unknown = self
                     .core
                     .state
@@ -174,6 +177,8 @@ impl Gateway {
                 self.close(acct, order_id, venue_id)?;
             }
         }
+        let state = &self.core.state;
+        self.ioc.retain(|id| state.contains(id));
         Ok(())
     }
 
