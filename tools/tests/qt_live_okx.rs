@@ -4,13 +4,8 @@
 //! product's reconciliation (balances at start and stop) finds no difference.
 
 mod util;
-use util::binance::{figure_of, qt_run, reconcile_line};
+use util::binance::{check_spot_run, qt_run};
 use util::okx::venue;
-
-use qt_core::{AccountId, Notional};
-
-const POSITIONS: &str = "positions vs venue base-asset balances";
-const BALANCES: &str = "balances vs venue";
 
 #[test]
 fn trades_on_the_simulated_okx_and_reconciles() {
@@ -20,23 +15,6 @@ fn trades_on_the_simulated_okx_and_reconciles() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
-    assert!(stdout.contains("live venues: okx"), "{stdout}");
-    assert!(figure_of(&stdout, "orders", "sent") > 0, "{stdout}");
-    assert!(figure_of(&stdout, "orders", "fills") > 0, "{stdout}");
-    assert_eq!(figure_of(&stdout, "orders", "rejects"), 0, "{stdout}");
-    assert!(figure_of(&stdout, "gateway", "fills") > 0, "{stdout}");
-    // The venue's BTC balance moved as the engine's position did.
-    let pos = stdout
-        .lines()
-        .find(|l| l.contains("BTC-USDT") && l.contains(" pos "))
-        .and_then(|l| l.split_once(" pos ").map(|x| x.1.split_whitespace().next().unwrap().to_string()))
-        .map(|t| Notional::parse(&t).unwrap())
-        .unwrap_or_else(|| panic!("no position line for BTC-USDT: {stdout}"));
-    let btc = market.balances(AccountId(0)).into_iter().find(|b| b.asset == "BTC").unwrap();
-    let btc_change = btc.free.checked_add(btc.locked).unwrap().checked_sub(Notional::parse("10").unwrap()).unwrap();
-    assert_eq!(pos, btc_change, "{stdout}");
-    assert_eq!(reconcile_line(&stdout, POSITIONS), (1, 0), "{stdout}");
-    let (compared, differences) = reconcile_line(&stdout, BALANCES);
-    assert!(compared >= 2 && differences == 0, "{stdout}");
+    check_spot_run(&stdout, "okx", "BTC-USDT", &market);
     server.shutdown();
 }

@@ -159,6 +159,30 @@ pub(crate) fn spawn_cmd_until_it_trades(
     (child, cwd)
 }
 
+/// Checks a single-venue spot run's summary (`stdout`): it ran on `venue` only, sent orders,
+/// got fills and no rejects, the position line of `symbol` equals the change of the market's
+/// account 0 BTC balance (10 at start), and the reconciliation found no difference.
+pub(crate) fn check_spot_run(stdout: &str, venue: &str, symbol: &str, market: &Market) {
+    assert!(stdout.contains(&format!("live venues: {venue}")), "{stdout}");
+    assert!(figure_of(stdout, "orders", "sent") > 0, "{stdout}");
+    assert!(figure_of(stdout, "orders", "fills") > 0, "{stdout}");
+    assert_eq!(figure_of(stdout, "orders", "rejects"), 0, "{stdout}");
+    assert!(figure_of(stdout, "gateway", "fills") > 0, "{stdout}");
+    // The venue's BTC balance moved as the engine's position did.
+    let pos = stdout
+        .lines()
+        .find(|l| l.contains(symbol) && l.contains(" pos "))
+        .and_then(|l| l.split_once(" pos ").map(|x| x.1.split_whitespace().next().unwrap().to_string()))
+        .map(|t| Notional::parse(&t).unwrap())
+        .unwrap_or_else(|| panic!("no position line for {symbol}: {stdout}"));
+    let btc = market.balances(AccountId(0)).into_iter().find(|b| b.asset == "BTC").unwrap();
+    let btc_change = btc.free.checked_add(btc.locked).unwrap().checked_sub(Notional::parse("10").unwrap()).unwrap();
+    assert_eq!(pos, btc_change, "{stdout}");
+    assert_eq!(reconcile_line(stdout, "positions vs venue base-asset balances"), (1, 0), "{stdout}");
+    let (compared, differences) = reconcile_line(stdout, "balances vs venue");
+    assert!(compared >= 2 && differences == 0, "{stdout}");
+}
+
 pub(crate) fn figure_of(stdout: &str, line: &str, label: &str) -> u64 {
     let l = stdout.lines().find(|l| l.trim_start().starts_with(line)).unwrap();
     let rest = l.split_once(&format!(" {label} ")).unwrap().1;
