@@ -17,6 +17,7 @@ pub mod feed_streams_firi;
 pub mod feed_streams_kraken;
 pub mod feed_streams_kucoin;
 pub mod feed_streams_usdm;
+pub mod order_encode;
 pub mod stream_benches;
 
 use fixed::types::I32F32;
