@@ -12,6 +12,7 @@
 pub mod binance;
 pub mod binance_usdm;
 pub mod bybit;
+pub mod firi;
 pub mod kit;
 pub mod kraken;
 pub mod kucoin;

@@ -216,7 +216,9 @@ pub(crate) fn position_mark(
     }
 }
 
-/// The mid of `instrument`'s book if it is valid, two-sided and fresh.
+/// The mid of `instrument`'s book if it is valid, two-sided and fresh (its venue time within
+/// `max_age` of the domain time; for a book without venue time, its arrival within `max_age`
+/// of the loop's monotonic time).
 #[inline]
 pub(crate) fn mark(
     view: &MarketView<'_>,
@@ -227,7 +229,14 @@ pub(crate) fn mark(
     if !book.is_valid() {
         return Err(BlockReason::BookInvalid);
     }
-    if view.now.saturating_sub(book.last_exchange_ns()) > max_age {
+    // A venue whose books carry no time (Firi's polled depth: `exchange_ns` 0) is judged by
+    // when its last body arrived, on the loop's monotonic clock.
+    let age = if book.last_exchange_ns() == Nanos::ZERO {
+        view.local_now.saturating_sub(book.last_local_ns())
+    } else {
+        view.now.saturating_sub(book.last_exchange_ns())
+    };
+    if age > max_age {
         return Err(BlockReason::BookStale);
     }
     book.mid().ok_or(BlockReason::BookInvalid)

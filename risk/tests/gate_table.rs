@@ -153,6 +153,26 @@ fn each_check_at_its_boundary() {
             want: |_| Block(R::BookStale),
         },
         Case {
+            name: "a book without venue time (Firi's polled depth) is judged by its arrival",
+            limits: relaxed(),
+            equity: "100000",
+            setup: |w, _| {
+                // Its last record carries no venue time; it arrived at the loop's time now.
+                let px = w.px(BTC, "9999.9");
+                let ev = qt_core::MarketEvent::new(
+                    BTC,
+                    qt_core::EventKind::Trade,
+                    Side::Buy,
+                    px,
+                    qt_core::Qty::from_units(1),
+                );
+                w.books[0].apply(&qt_core::MarketEvent { exchange_ns: Nanos::ZERO, ..ev }).unwrap();
+                w.now = Nanos(w.now.0 + 10 * GateSettings::default().max_mark_age.0);
+            },
+            order: (btc, Side::Buy, "10000", "0.01"),
+            want: |_| Allow,
+        },
+        Case {
             name: "stale mark of another open position blocks too",
             limits: relaxed(),
             equity: "100000",

@@ -190,6 +190,16 @@ pub const KUCOIN: Gateway = Gateway {
     restore: None,
 };
 
+/// `qt_gateway::firi`: signed REST orders (limit only); no private stream, so orders and fills
+/// are polled at the gateway's default rate. Spot only: balances, no positions.
+pub const FIRI: Gateway = Gateway {
+    name: "firi",
+    spawn: |s, orders, reports, stop| qt_gateway::firi::spawn(firi_config(s), orders, reports, stop),
+    balances: |s| qt_gateway::firi::account::query_balances(&firi_config(s)),
+    positions: None,
+    restore: None,
+};
+
 /// `qt_gateway::kraken`: private REST orders signed with each key's journalled nonce (in the
 /// setup's `state_dir`, the run's journal directory), WS v2 `executions`, the dead-man's switch;
 /// spot only (no positions); restarts are not settled order by order (the switch and the
@@ -201,6 +211,11 @@ pub const KRAKEN: Gateway = Gateway {
     positions: None,
     restore: None,
 };
+
+/// Firi's configuration: the kit's, polled at the gateway's defaults.
+fn firi_config(s: &GatewaySetup) -> qt_gateway::firi::FiriGatewayConfig {
+    qt_gateway::firi::FiriGatewayConfig::new(s.clone())
+}
 
 /// The open positions of Bybit- and OKX-shaped account snapshots.
 fn snapshot_positions(snaps: Vec<qt_gateway::bybit::account::AccountSnapshot>) -> Vec<VenuePosition> {

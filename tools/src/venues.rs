@@ -255,7 +255,7 @@ pub static VENUES: [VenueEntry; 7] = [
         capture: true,
         symbol_key: SymbolKey::None,
         sim_protocol: || Arc::new(qt_venue_sim::firi::FiriPublic::default()),
-        gateway: None,
+        gateway: Some(crate::gateways::FIRI),
     },
 ];
 
@@ -303,7 +303,7 @@ mod tests {
             let n = VENUES.iter().filter(|e| e.venue == v).count();
             assert_eq!(n, usize::from(v != Venue::Sim), "{v}");
         }
-        assert_eq!(names(|e| e.gateway.is_some()), "binance, binance_usdm, bybit, okx, kucoin, kraken");
+        assert_eq!(names(|e| e.gateway.is_some()), "binance, binance_usdm, bybit, okx, kucoin, kraken, firi");
     }
 
     #[test]

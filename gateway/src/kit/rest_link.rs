@@ -30,6 +30,7 @@ use std::time::Instant;
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Req<'a> {
     pub(crate) method: &'static str,
+    /// The path (Firi's carry order ids and markets).
     pub(crate) path: &'a str,
     pub(crate) query: &'a str,
     pub(crate) body: &'a str,
@@ -241,7 +242,9 @@ pub(crate) fn send_signed(
         reason: format!("signing: {e}"),
     })?;
     let headers: Vec<(&str, &str)> = signed.headers.iter().map(|(k, v)| (*k, v.expose())).collect();
-    http.request_with_body(method, path, query, &headers, body.as_bytes())
+    // The signer's query: the one given, or with what the venue wants beside the signature
+    // (Firi's `timestamp` and `validity`).
+    http.request_with_body(method, path, &signed.query, &headers, body.as_bytes())
 }
 
 /// A gateway that sends signed requests over a [`RestLink`]: it gives its parts and reads its

@@ -330,10 +330,6 @@ where
 }
 
 /// The session type of a gateway without private streams (its `session` returns `None`).
-#[expect(
-    dead_code,
-    reason = "the first gateway without a private stream (Firi's poller, issue #20) is not on main yet"
-)]
 pub(crate) enum NoStream {}
 
 impl StreamSession for NoStream {

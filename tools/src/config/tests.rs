@@ -257,19 +257,19 @@ fn every_venue_serves_market_data_and_orders_go_to_binance_only() {
 }
 
 #[test]
-fn asking_to_trade_where_there_is_no_gateway_is_refused_naming_the_field() {
+fn asking_to_trade_without_keys_or_a_listing_is_refused_naming_the_field() {
     let text = all_venues();
     let on_binance = "venue = \"binance\"                 #";
-    // (case, from, to, the field named, whether the message is the missing gateway)
+    // (case, from, to, the field named, whether the message is the missing gateway). Every
+    // venue has an order gateway now: trading anywhere needs the account's keys there.
     let cases = [
         (
             "a strategy on firi",
             "instrument = \"BTCUSDT\"\nvenue = \"binance\"",
             "instrument = \"BTCUSDT\"\nvenue = \"firi\"",
-            "strategies[0].venue",
-            true,
+            "accounts[0].keys.firi",
+            false,
         ),
-        // Kraken has a gateway: trading there needs the account's keys.
         (
             "a strategy's instrument on kraken",
             "instrument = \"BTCUSDT\"\nvenue = \"binance\"",
@@ -277,14 +277,7 @@ fn asking_to_trade_where_there_is_no_gateway_is_refused_naming_the_field() {
             "accounts[0].keys.kraken",
             false,
         ),
-        ("keys at firi", "[accounts.keys.binance]", "[accounts.keys.firi]", "accounts[0].keys.firi", true),
-        (
-            "a chain naming firi",
-            "starting_equity = \"10000\"",
-            "starting_equity = \"10000\"\nvenues = [\"binance\", \"firi\"]",
-            "accounts[0].venues[1]",
-            true,
-        ),
+        ("keys at firi only", "[accounts.keys.binance]", "[accounts.keys.firi]", "accounts[0].keys.binance", false),
         (
             "no pair on the signal venue",
             "signal_venue = \"okx\"",

@@ -128,7 +128,9 @@ pub(super) fn validate(
         if (entry.endpoints.rest || trading) && !rv.rest_url.starts_with("https://") {
             p.add(format!("{path}.rest_url"), format!("{:?} must start with https://", rv.rest_url));
         }
-        if (entry.endpoints.ws || trading) && !rv.ws_url.starts_with("wss://") {
+        // Firi has no WebSocket at all: its gateway polls over REST.
+        let private_ws = trading && rv.venue != Venue::Firi;
+        if (entry.endpoints.ws || private_ws) && !rv.ws_url.starts_with("wss://") {
             p.add(format!("{path}.ws_url"), format!("{:?} must start with wss://", rv.ws_url));
         }
         if let Some(ca) = &rv.ca_file

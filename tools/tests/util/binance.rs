@@ -190,12 +190,7 @@ pub(crate) fn run_trades_and_reconciles(path: &PathBuf, market: &Market, venue: 
     assert!(figure_of(&stdout, "orders", "fills") > 0, "{stdout}");
     assert_eq!(figure_of(&stdout, "orders", "rejects"), 0, "{stdout}");
     assert!(figure_of(&stdout, "gateway", "fills") > 0, "{stdout}");
-    let pos = stdout
-        .lines()
-        .find(|l| l.contains(symbol) && l.contains(" pos "))
-        .and_then(|l| l.split_once(" pos ").map(|x| x.1.split_whitespace().next().unwrap().to_string()))
-        .map(|t| Notional::parse(&t).unwrap())
-        .unwrap_or_else(|| panic!("no position line for {symbol}: {stdout}"));
+    let pos = position_of(&stdout, symbol);
     let btc = market.balances(AccountId(0)).into_iter().find(|b| b.asset == "BTC").unwrap();
     let btc_change = btc.free.checked_add(btc.locked).unwrap().checked_sub(Notional::parse("10").unwrap()).unwrap();
     assert_eq!(pos, btc_change, "{stdout}");

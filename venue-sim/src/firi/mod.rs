@@ -1,4 +1,10 @@
-//! Firi public market data for the venue simulator: [`FiriPublic`].
+//! Firi for the venue simulator: [`FiriPublic`] — public market data and, signed, order entry.
+//!
+//! Order entry (`private.rs`: place, cancel one, cancel all or per market, active orders, one
+//! order, order history, the account's fills, balances) is signed with Firi's HMAC scheme
+//! (`auth.rs`), writes the documents of `docs.rs` and refuses with `errors.rs`; Firi's exact
+//! private bodies are partly unknown, so those two files name each member's source and are the
+//! one place to correct a shape. Firi has no private stream: clients poll.
 //!
 //! Firi publishes no market-data WebSocket; its public REST endpoints (base
 //! `https://api.firi.com`; the endpoint list of developers.firi.com "Firi Trading API 1.0.0" as
@@ -31,8 +37,13 @@ use crate::protocol::{Ctx, HttpRequest, HttpResponse, Protocol, WsSession};
 use qt_core::{Instrument, Price, Qty, Side};
 use serde_json::{Value, json};
 
+mod auth;
+mod docs;
+mod errors;
+mod private;
 mod wire;
 
+pub use auth::signed_payload;
 pub use wire::depth_body;
 
 /// Levels a side when the query names none.
@@ -42,6 +53,7 @@ const DEFAULT_LEVELS: usize = 100;
 #[derive(Debug, Default)]
 pub struct FiriPublic {
     trades: TradeLogs,
+    placed: private::Placed,
 }
 
 fn not_found(what: &str) -> HttpResponse {
@@ -129,6 +141,9 @@ impl Protocol for FiriPublic {
     }
 
     fn handle_http(&self, ctx: &Ctx, req: &HttpRequest) -> HttpResponse {
+        if let Some(call) = private::call(&req.method, &req.path) {
+            return self.private(ctx, req, call);
+        }
         if req.method != "GET" {
             return not_found(&format!("{} {} is not a public endpoint", req.method, req.path));
         }
