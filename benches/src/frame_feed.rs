@@ -10,7 +10,9 @@
 //!
 //! - [`Pace::Max`]: every poll delivers the next frame, stamped with the poll's `local_now`
 //!   (the iteration's clock read, as a live feed stamps).
-//! - [`Pace::Interval`]: frame `i` becomes available at `start + i × interval`; a poll before
+//! - [`Pace::Interval`]: once the driver starts pacing ([`FrameProbe::start_pacing`], after its
+//!   warm-up, which runs back to back), frame `i` becomes available at `start + i × interval`
+//!   (`start`: the first paced poll); a poll before
 //!   that delivers nothing, and a late poll delivers it stamped with the time it became
 //!   available, not the poll's. A loop that falls behind thus sees its backlog in the latency
 //!   (coordinated-omission correction by intended start time, as wrk2 does).
@@ -29,7 +31,7 @@ use qt_core::feed_source::{FeedSource, FeedState};
 use qt_core::{BookError, InstrumentId, MarketEvent, Nanos, SimClock};
 use qt_feed::{FeedStats, VenueDecoder};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
 /// The venue time given to records of the `n`-th frame that carry none: `n` times this.
 pub const UNTIMED_FRAME_STEP: Nanos = Nanos(100 * Nanos::MILLI.0);
@@ -64,6 +66,9 @@ pub struct FrameProbe {
     frames: AtomicU64,
     /// Syncs done (the first, then one per lap).
     syncs: AtomicU64,
+    /// Whether [`Pace::Interval`] holds yet: until the driver calls
+    /// [`FrameProbe::start_pacing`] (after its warm-up) frames come back to back.
+    pacing: AtomicBool,
 }
 
 impl FrameProbe {
@@ -81,6 +86,11 @@ impl FrameProbe {
             self.last_stamp.store(Self::NONE, Ordering::Relaxed);
         }
         stamp
+    }
+
+    /// From the next poll on, frames come at the feed's [`Pace`] (the schedule starts then).
+    pub fn start_pacing(&self) {
+        self.pacing.store(true, Ordering::Relaxed);
     }
 
     /// Timed frames delivered so far.
@@ -207,7 +217,9 @@ impl FeedSource for FrameFeed {
         if !self.synced {
             return self.resync(local_now, sink);
         }
+        let pacing = self.probe.pacing.load(Ordering::Relaxed);
         let stamp = match self.pace {
+            Pace::Interval(_) if !pacing => local_now,
             Pace::Max => local_now,
             Pace::Interval(interval) => {
                 let due = *self.next_due.get_or_insert(local_now);

@@ -64,7 +64,8 @@ pub struct BenchArgs {
     /// A run configuration whose `[engine] cpu` is the default core.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Frames run before measuring starts (warm-up: caches, branch predictors, buffers).
+    /// Frames run back to back before measuring starts (warm-up: caches, branch predictors,
+    /// buffers); a fixed --rate's schedule starts after them.
     #[arg(long, value_name = "FRAMES", default_value_t = 20_000)]
     pub warmup: u64,
     /// Also write the latency distribution here in HdrHistogram's percentile format

@@ -116,6 +116,7 @@ fn run_pinned(plan: &DrivePlan) -> Result<Measured, BenchError> {
         idler.idle(work);
     }
 
+    probe.start_pacing();
     let deadline = plan.duration.map(|d| sys::mono_now().saturating_add(Nanos::from_duration(d)));
     let order_target = plan.orders.unwrap_or(u64::MAX);
     let mut tally = Tally::default();
