@@ -54,7 +54,7 @@ pub struct BenchArgs {
     /// when neither is given.
     #[arg(long, value_parser = humantime::parse_duration)]
     pub duration: Option<Duration>,
-    /// Measure until this many orders have been timed.
+    /// Measure until this many orders have been timed (at most 10 minutes without --duration).
     #[arg(long, value_name = "N")]
     pub orders: Option<u64>,
     /// Pin the core thread to this CPU (default: the configuration's `[engine] cpu` with

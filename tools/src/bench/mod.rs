@@ -34,6 +34,10 @@ use std::time::Duration;
 /// How long a run measures when neither `--duration` nor `--orders` is given.
 pub const DEFAULT_DURATION: Duration = Duration::from_secs(10);
 
+/// The longest a run given only `--orders` measures (a risk configuration that blocks every
+/// order must not make it run forever).
+pub const ORDERS_TIME_CAP: Duration = Duration::from_secs(600);
+
 /// Significant digits of the latency histogram (`qt_core::latency::LatencyHistogram`'s).
 const SIGFIG: u8 = 3;
 
@@ -91,7 +95,8 @@ pub fn run(args: &BenchArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     };
     let duration = match (args.duration, args.orders) {
         (None, None) => Some(DEFAULT_DURATION),
-        (d, _) => d,
+        (None, Some(_)) => Some(ORDERS_TIME_CAP),
+        (Some(d), _) => Some(d),
     };
     let plan = drive::DrivePlan {
         venue: args.venue,
