@@ -19,6 +19,7 @@ pub mod feed_streams_kucoin;
 pub mod feed_streams_usdm;
 pub mod frame_feed;
 pub mod frame_venues;
+pub mod order_encode;
 pub mod stream_benches;
 pub mod venue_stand_in;
 

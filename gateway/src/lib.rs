@@ -17,3 +17,10 @@ pub mod kraken;
 pub mod kucoin;
 pub mod okx;
 pub mod sign;
+
+/// What the order-encoding benchmark (and anyone building a request by hand) needs of the
+/// kit's HTTP client: the endpoint a URL names and the request writer every gateway sends
+/// through.
+pub mod wire {
+    pub use crate::kit::http::{Endpoint, write_request};
+}

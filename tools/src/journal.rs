@@ -356,7 +356,7 @@ pub fn open_for_run(plan: &Plan) -> anyhow::Result<Option<OpenJournal>> {
     }
     // A simulated run's records carry simulated time; its Config record too.
     let now = if plan.is_live() { WallClock.now() } else { plan.sim.start };
-    let config_sequence = append_text(&mut writer, &dir, RecordType::Config, now, &redacted_config(&plan.source_text))?;
+    let config_sequence = append_text(&mut writer, &dir, RecordType::Config, now, &plan.source_text)?;
     log::info!(
         "journal: {} {} (next sequence {})",
         if report.continued { "continuing" } else { "writing" },
@@ -390,10 +390,10 @@ pub fn append_text(
 }
 
 /// Keys whose values are credentials: never journaled.
-const SECRET_KEYS: [&str; 2] = ["api_key", "secret"];
+const SECRET_KEYS: [&str; 3] = ["api_key", "secret", "passphrase"];
 
 /// The configuration as journaled: verbatim (comments and all) unless it holds a credential
-/// inline (`api_key`, `secret`), which is replaced by `"<redacted>"` (the document is then
+/// inline (`api_key`, `secret`, `passphrase`), which is replaced by `"<redacted>"` (the document is then
 /// re-serialized). Replay needs no credential: it talks to no venue.
 pub fn redacted_config(text: &str) -> String {
     fn redact(v: &mut toml::Value) -> bool {
@@ -443,11 +443,14 @@ mod tests {
         let plain = crate::config::EMBEDDED_DEFAULT;
         assert_eq!(redacted_config(plain), plain, "nothing to redact: verbatim, comments kept");
         let with_keys = format!(
-            "{plain}\n[accounts.keys.binance]\napi_key = \"AKIA-very-secret-key\"\nsecret = \"s3cr3t-value\"\n"
+            "{plain}\n[accounts.keys.binance]\napi_key = \"AKIA-very-secret-key\"\nsecret = \"s3cr3t-value\"\n\
+             [accounts.keys.okx]\napi_key = \"k\"\nsecret = \"s\"\npassphrase = \"okx-pass-phrase\"\n"
         );
         let text = with_keys;
         let journaled = redacted_config(&text);
-        assert!(!journaled.contains("AKIA-very-secret-key") && !journaled.contains("s3cr3t-value"), "{journaled}");
+        for secret in ["AKIA-very-secret-key", "s3cr3t-value", "okx-pass-phrase"] {
+            assert!(!journaled.contains(secret), "{secret} journaled: {journaled}");
+        }
         assert!(journaled.contains("<redacted>"));
         let original: toml::Table = text.parse().unwrap();
         let back: toml::Table = journaled.parse().unwrap();

@@ -639,7 +639,7 @@ pub fn run_live(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<Run
         Some(j) => {
             let mut rings: Vec<_> =
                 pending.iter_mut().map(|g| &mut g.orders).chain(market_only.iter_mut().map(|(o, _)| o)).collect();
-            let hash = qt_recorder::payload::text::sha256(&crate::journal::redacted_config(&plan.source_text));
+            let hash = qt_recorder::payload::text::sha256(&plan.source_text);
             let mut report = restore_engine(&mut engine, &clock, &j.dir, j.config_sequence, hash, &mut rings)?;
             crate::restore::check_risk_state(&mut engine, &mut report);
             Some(report)

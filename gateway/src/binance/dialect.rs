@@ -54,8 +54,9 @@ pub(crate) struct Dialect {
     pub(crate) costs: Costs,
     /// The reason a new order was refused, from the HTTP status and `{"code","msg"}`.
     pub(crate) reject_reason: fn(u16, i64, &str) -> RejectReason,
-    /// The `type` / `timeInForce` (and, on futures, `reduceOnly`) parameters of a new order.
-    pub(crate) order_type_params: fn(&OrderRequest, &mut Vec<(&str, &str)>),
+    /// Appends the `&type=` / `&timeInForce=` (and, on futures, `&reduceOnly=`) parameters of a
+    /// new order to its encoded query.
+    pub(crate) order_type_params: fn(&OrderRequest, &mut String),
     /// The `e` of an order event on the user stream.
     pub(crate) order_event: &'static str,
     /// Whether the order event's fields sit in its `o` object (USD-M) rather than at the top.
@@ -87,22 +88,14 @@ impl EventSink for IgnoreEvents {
 }
 
 /// Spot: `LIMIT_MAKER` for post-only, `LIMIT` with GTC/IOC/FOK, `MARKET`; no reduce-only.
-fn spot_order_type(request: &OrderRequest, params: &mut Vec<(&str, &str)>) {
-    match (request.order_type, request.tif) {
-        (OrderType::Market, _) => params.push(("type", "MARKET")),
-        (OrderType::Limit, TimeInForce::PostOnly) => params.push(("type", "LIMIT_MAKER")),
-        (OrderType::Limit, tif) => {
-            params.push(("type", "LIMIT"));
-            params.push((
-                "timeInForce",
-                match tif {
-                    TimeInForce::Ioc => "IOC",
-                    TimeInForce::Fok => "FOK",
-                    _ => "GTC",
-                },
-            ));
-        }
-    }
+fn spot_order_type(request: &OrderRequest, query: &mut String) {
+    query.push_str(match (request.order_type, request.tif) {
+        (OrderType::Market, _) => "&type=MARKET",
+        (OrderType::Limit, TimeInForce::PostOnly) => "&type=LIMIT_MAKER",
+        (OrderType::Limit, TimeInForce::Ioc) => "&type=LIMIT&timeInForce=IOC",
+        (OrderType::Limit, TimeInForce::Fok) => "&type=LIMIT&timeInForce=FOK",
+        (OrderType::Limit, TimeInForce::Gtc) => "&type=LIMIT&timeInForce=GTC",
+    });
 }
 
 /// Binance spot.

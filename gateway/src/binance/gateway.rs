@@ -22,7 +22,7 @@ use crate::binance::dialect::{Dialect, EventSink, IgnoreEvents, SPOT};
 use crate::binance::errors::{CODE_CANCEL_REJECTED, CODE_INVALID_TIMESTAMP, GatewayError};
 use crate::binance::limits;
 use crate::binance::server_time::server_time;
-use crate::binance::signer::{Signer, signed_query};
+use crate::binance::signer::{Signer, append_signed_tail, push_encoded};
 use crate::binance::user_stream::{UserStream, api_error};
 use crate::binance::ws_api_stream::WsApiStream;
 use crate::binance::{BinanceGatewayConfig, GatewayStats, UserData};
@@ -427,7 +427,7 @@ impl Gateway {
     /// with the venue's clock, and notes the rate-limit headers; a timestamp reject (-1021)
     /// makes the clock due for a re-estimate.
     fn signed(&mut self, acct: usize, req: Req<'_>) -> Result<Response, TransportError> {
-        let Req { method, path, params, cost } = req;
+        let Req { method, path, encoded, params, cost } = req;
         if let Decision::Pace(wait) = self.limits.check(Instant::now(), acct, self.time.venue_ms(), cost) {
             std::thread::sleep(wait);
         }
@@ -435,7 +435,18 @@ impl Gateway {
             return Err(TransportError { sent: false, timed_out: false, reason: "no such account".into() });
         };
         let venue_ms = self.time.venue_ms();
-        let query = signed_query(&account.signer, params, &self.recv_window, venue_ms);
+        let mut query = String::with_capacity(encoded.len() + 256);
+        query.push_str(encoded);
+        for (k, v) in params {
+            if !query.is_empty() {
+                query.push('&');
+            }
+            query.push_str(k);
+            query.push('=');
+            push_encoded(&mut query, v);
+        }
+        let mut signature = String::with_capacity(64);
+        append_signed_tail(&account.signer, &mut query, &mut signature, &self.recv_window, venue_ms);
         let key = account.api_key.clone();
         self.limits.spend(acct, venue_ms, cost);
         let result = self.http.request(method, path, &query, &[("X-MBX-APIKEY", &key)]);
@@ -525,28 +536,20 @@ impl Gateway {
             );
             return self.state.emit(r);
         };
-        let inst = &self.instruments[idx];
-        let symbol = inst.symbol().to_string();
-        let qty = inst.qty_text(request.qty);
-        let price = inst.price_text(request.price);
         let client_id = ClientOrderId::new(self.run_id, order_id);
-        let side = match request.side {
-            Side::Buy => "BUY",
-            Side::Sell => "SELL",
-        };
-        let mut params: Vec<(&str, &str)> = vec![("symbol", &symbol), ("side", side)];
-        (self.d.order_type_params)(&request, &mut params);
-        params.push(("quantity", qty.as_str()));
-        if request.order_type == OrderType::Limit {
-            params.push(("price", price.as_str()));
-        }
-        params.push(("newClientOrderId", client_id.as_str()));
-        params.push(("newOrderRespType", "ACK"));
+        let mut encoded = String::with_capacity(256);
+        write_order_params(self.d, &mut encoded, &self.instruments[idx], client_id.as_str(), &request);
         self.state.insert(order_id, request);
         self.state.stats.orders_sent += 1;
         let result = self.signed_resyncing(
             acct,
-            Req { method: "POST", path: self.d.order_path, params: &params, cost: self.d.costs.new_order },
+            Req {
+                method: "POST",
+                path: self.d.order_path,
+                encoded: &encoded,
+                params: &[],
+                cost: self.d.costs.new_order,
+            },
         );
         match result {
             Ok(resp) if resp.status == 200 => match serde_json::from_slice::<AckAnswer>(&resp.body) {
@@ -616,7 +619,7 @@ impl Gateway {
         let params = [("symbol", symbol.as_str()), ("origClientOrderId", client_id.as_str())];
         match self.signed_resyncing(
             acct,
-            Req { method: "DELETE", path: self.d.order_path, params: &params, cost: self.d.costs.cancel },
+            Req { method: "DELETE", path: self.d.order_path, encoded: "", params: &params, cost: self.d.costs.cancel },
         ) {
             // The stream's CANCELED event reports it.
             Ok(resp) if resp.status == 200 => Ok(()),
@@ -672,6 +675,7 @@ impl Gateway {
                 Req {
                     method: "DELETE",
                     path: self.d.cancel_all_path,
+                    encoded: "",
                     params: &[("symbol", symbol.as_str())],
                     cost: self.d.costs.cancel,
                 },
@@ -693,11 +697,45 @@ impl Gateway {
     }
 }
 
+/// Appends the encoded parameters of a new order (`symbol`, `side`, the dialect's `type` /
+/// `timeInForce` / `reduceOnly`, `quantity`, `price`, `newClientOrderId`, `newOrderRespType`)
+/// to `out`: what [`append_signed_tail`] then signs. Pure and allocation-free once `out` has
+/// capacity; symbols, decimal texts and client order ids are unreserved characters, so nothing
+/// needs percent-encoding.
+pub(crate) fn write_order_params(
+    d: &Dialect,
+    out: &mut String,
+    inst: &Instrument,
+    client_id: &str,
+    request: &OrderRequest,
+) {
+    out.push_str("symbol=");
+    out.push_str(inst.symbol());
+    out.push_str(if request.side == Side::Buy { "&side=BUY" } else { "&side=SELL" });
+    (d.order_type_params)(request, out);
+    out.push_str("&quantity=");
+    out.push_str(inst.qty_text(request.qty).as_str());
+    if request.order_type == OrderType::Limit {
+        out.push_str("&price=");
+        out.push_str(inst.price_text(request.price).as_str());
+    }
+    out.push_str("&newClientOrderId=");
+    out.push_str(client_id);
+    out.push_str("&newOrderRespType=ACK");
+}
+
+/// [`write_order_params`] for Binance spot (`POST /api/v3/order`).
+pub fn write_order_query(out: &mut String, inst: &Instrument, client_id: &str, request: &OrderRequest) {
+    write_order_params(&crate::binance::dialect::SPOT, out, inst, client_id, request);
+}
+
 /// One signed request: what [`Gateway::signed`] sends.
 #[derive(Debug, Clone, Copy)]
 struct Req<'a> {
     method: &'static str,
     path: &'a str,
+    /// Parameters already encoded (`k=v&…`, a new order's), sent before `params`.
+    encoded: &'a str,
     params: &'a [(&'a str, &'a str)],
     /// Its weight and orders, for the rate limiter.
     cost: Cost,

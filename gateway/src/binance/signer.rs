@@ -9,7 +9,7 @@
 //! allocates the 64-character hex string.
 
 #[allow(unused_imports)] // `push_encoded` and `query_string` are kept for the gateway's callers.
-pub(crate) use crate::sign::binance::{Signer, push_encoded, query_string, signed_query};
+pub(crate) use crate::sign::binance::{Signer, append_signed_tail, push_encoded, query_string, signed_query};
 
 #[cfg(test)]
 mod tests {

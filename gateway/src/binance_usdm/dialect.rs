@@ -85,25 +85,23 @@ pub fn reject_reason(status: u16, code: i64, msg: &str) -> RejectReason {
 
 /// `LIMIT` with GTC / IOC / FOK / GTX (post-only), or `MARKET`; `reduceOnly=true` for a
 /// reduce-only order (one-way mode: `positionSide` is left to its default, BOTH).
-fn order_type(request: &OrderRequest, params: &mut Vec<(&str, &str)>) {
-    match request.order_type {
-        OrderType::Market => params.push(("type", "MARKET")),
-        OrderType::Limit => {
-            params.push(("type", "LIMIT"));
-            params.push((
-                "timeInForce",
-                match request.tif {
-                    TimeInForce::Ioc => "IOC",
-                    TimeInForce::Fok => "FOK",
-                    TimeInForce::PostOnly => "GTX",
-                    TimeInForce::Gtc => "GTC",
-                },
-            ));
-        }
-    }
+fn order_type(request: &OrderRequest, query: &mut String) {
+    query.push_str(match (request.order_type, request.tif) {
+        (OrderType::Market, _) => "&type=MARKET",
+        (OrderType::Limit, TimeInForce::Ioc) => "&type=LIMIT&timeInForce=IOC",
+        (OrderType::Limit, TimeInForce::Fok) => "&type=LIMIT&timeInForce=FOK",
+        (OrderType::Limit, TimeInForce::PostOnly) => "&type=LIMIT&timeInForce=GTX",
+        (OrderType::Limit, TimeInForce::Gtc) => "&type=LIMIT&timeInForce=GTC",
+    });
     if request.reduce_only {
-        params.push(("reduceOnly", "true"));
+        query.push_str("&reduceOnly=true");
     }
+}
+
+/// The encoded parameters of a new USD-M order (`POST /fapi/v1/order`), appended to `out`
+/// ([`crate::binance::gateway::write_order_params`] in this dialect).
+pub fn write_order_query(out: &mut String, inst: &qt_core::Instrument, client_id: &str, request: &OrderRequest) {
+    crate::binance::gateway::write_order_params(&USDM, out, inst, client_id, request);
 }
 
 /// Server time.
@@ -171,13 +169,13 @@ mod tests {
             reduce_only: true,
             stop_price: None,
         };
-        let mut p = Vec::new();
+        let mut p = String::new();
         order_type(&request, &mut p);
-        assert_eq!(p, [("type", "LIMIT"), ("timeInForce", "GTX"), ("reduceOnly", "true")]);
+        assert_eq!(p, "&type=LIMIT&timeInForce=GTX&reduceOnly=true");
         request.order_type = OrderType::Market;
         request.reduce_only = false;
-        let mut p = Vec::new();
+        let mut p = String::new();
         order_type(&request, &mut p);
-        assert_eq!(p, [("type", "MARKET")]);
+        assert_eq!(p, "&type=MARKET");
     }
 }

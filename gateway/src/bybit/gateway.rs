@@ -20,20 +20,17 @@ use crate::bybit::private_stream::PrivateStream;
 use crate::bybit::rest::{BybitKey, api_error, envelope, is_timestamp_reject, venue_order_id};
 use crate::bybit::server_time::server_time;
 use crate::bybit::{BybitGatewayConfig, GatewayStats, VENUE_NAME};
-use crate::kit::health::{HealthReporter, RequestOutcomes};
-use crate::kit::http::{Endpoint, HttpsClient, Response, TransportError, server_name, tls_config};
-use crate::kit::order_state::{OrderState, QueryReason, ReportsClosed};
-use crate::kit::private_stream::{self, StreamMsg, StreamThreads, WsTarget};
+use crate::kit::http::{Endpoint, HttpsClient, Response, TransportError};
+use crate::kit::order_state::{QueryReason, ReportsClosed};
 use crate::kit::rate_limit::Cost;
-use crate::kit::rest_link::{Req, RestLink, SignedRest, signed_resyncing};
-use crate::kit::thread::{self, Inputs, VenueGateway};
-use crate::sign::RequestSigner;
+use crate::kit::rest_link::{Req, signed_resyncing};
+use crate::kit::shell::{self, GatewayCore, LinkSpec, SessionArgs, ShellGateway, Startup, ms_to_nanos};
 use qt_core::queue::{Consumer, Producer};
 use qt_core::{
-    AccountId, ClientOrderId, Clock as _, ExecutionReport, Instrument, InstrumentId, InstrumentKind, Nanos,
-    OrderCommand, OrderId, OrderRequest, OrderType, RejectReason, ReportKind, Side, TimeInForce, WallClock,
+    AccountId, Clock as _, ExecutionReport, Instrument, InstrumentId, InstrumentKind, OrderCommand, OrderId,
+    OrderRequest, OrderType, RejectReason, ReportKind, Side, TimeInForce, WallClock,
 };
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -80,61 +77,25 @@ impl Category {
     }
 }
 
-/// Starts the Bybit gateway thread. Before it returns: validates `cfg` (all problems at once),
-/// estimates the venue's clock, opens each account's private stream (authenticated and
-/// subscribed) and starts one stream thread per account. The returned thread runs until `stop`
-/// is set, the order ring is abandoned (and drained) or the report ring's consumer is gone.
+/// Starts the Bybit gateway thread ([`crate::kit::shell::start`]). Before it returns:
+/// validates `cfg` (all problems at once), estimates the venue's clock, opens each account's
+/// private stream (authenticated and subscribed) and starts one stream thread per account. The
+/// returned thread runs until `stop` is set, the order ring is abandoned (and drained) or the
+/// report ring's consumer is gone.
 pub fn spawn(
     cfg: BybitGatewayConfig,
     orders: Consumer<OrderCommand>,
     reports: Producer<ExecutionReport>,
     stop: Arc<AtomicBool>,
 ) -> Result<JoinHandle<GatewayStats>, GatewayError> {
-    let (rest, ws) = validate(&cfg)?;
-    let tls = tls_config(cfg.ca_file.as_deref())?;
-    let config_error =
-        |m: String| GatewayError::Config { venue: VENUE_NAME, problems: vec![format!("server_name: {m}")] };
-    let rest_name = server_name(&rest, cfg.server_name.as_deref()).map_err(config_error)?;
-    let ws_name = server_name(&ws, cfg.server_name.as_deref()).map_err(config_error)?;
-    let ws_url = ws.url.clone();
-    let target = WsTarget { endpoint: ws, name: ws_name, tls: tls.clone(), timeout: cfg.request_timeout };
-    let http = HttpsClient::new(rest, rest_name, tls, cfg.request_timeout);
-
-    // The venue's clock first: the stream's auth `expires` and every signature use it.
-    let mut gateway = Gateway::new(&cfg, http, reports);
-    gateway.sync_time(Instant::now());
-
-    let (tx, rx) = private_stream::channel();
-    let mut streams = StreamThreads::new();
-    for (i, (account, api_key, secret)) in cfg.accounts.iter().enumerate() {
+    let endpoints = validate(&cfg)?;
+    let up = Startup { cfg: &cfg, venue_name: VENUE_NAME, endpoints };
+    let session = |g: &Gateway, a: SessionArgs<'_>| {
+        let (_, api_key, secret) = &cfg.accounts[a.index];
         let key = BybitKey::new(api_key, secret, cfg.recv_window_ms);
-        let mut session =
-            PrivateStream::new(*account, key, target.clone(), cfg.clock.clone(), gateway.link.offset.clone());
-        let ws = match crate::kit::private_stream::StreamSession::open(&mut session) {
-            Ok(ws) => ws,
-            Err(reason) => {
-                streams.stop(VENUE_NAME);
-                return Err(stream_error(*account, &ws_url, reason));
-            }
-        };
-        log::info!("bybit gateway: account {account} private stream open");
-        let name = format!("qt-gw-bybit-ps{i}");
-        if let Err(source) = streams.spawn(name.clone(), session, i, ws, tx.clone()) {
-            streams.stop(VENUE_NAME);
-            return Err(GatewayError::Spawn { name, source });
-        }
-    }
-    drop(tx);
-
-    let health = HealthReporter::new(cfg.venue, VENUE_NAME, cfg.control.clone());
-    let mut inputs = Inputs { orders, stream: rx, health };
-    let spawned = std::thread::Builder::new().name("qt-gw-bybit".into()).spawn(move || {
-        thread::run(&mut gateway, &mut inputs, &stop, VENUE_NAME);
-        streams.stop(VENUE_NAME);
-        log::info!("bybit gateway: stopped; {:?}", gateway.state.stats);
-        gateway.state.stats
-    });
-    spawned.map_err(|source| GatewayError::Spawn { name: "qt-gw-bybit".into(), source })
+        Ok(Some(PrivateStream::new(a.account, key, a.target.clone(), cfg.clock.clone(), g.core.link.offset.clone())))
+    };
+    shell::start(up, |http| Ok(Gateway::new(&cfg, http, reports)), session, stream_error, orders, stop)
 }
 
 /// A private stream that would not open: a refused login is the account's credentials.
@@ -173,127 +134,39 @@ pub(crate) fn validate(cfg: &BybitGatewayConfig) -> Result<(Endpoint, Endpoint),
     }
 }
 
-/// One account of the gateway.
-struct Account {
-    id: AccountId,
-    key: BybitKey,
-}
-
-pub(crate) fn ms_to_nanos(ms: Option<i64>) -> Nanos {
-    ms.map_or_else(|| WallClock.now(), |m| Nanos(m.saturating_mul(1_000_000)))
-}
-
 /// The gateway thread's state.
 pub(crate) struct Gateway {
-    run_id: u32,
     instruments: Vec<Instrument>,
     categories: Vec<Category>,
     by_id: HashMap<InstrumentId, usize>,
     by_symbol: HashMap<(Category, String), usize>,
-    accounts: Vec<Account>,
-    account_index: HashMap<AccountId, usize>,
-    pub(crate) state: OrderState,
-    /// The REST client, limits and the venue's clock (its offset shared with the stream
-    /// threads: their auth `expires`).
-    pub(crate) link: RestLink,
+    /// Accounts, orders, the REST link (the kit's shell; the link's clock offset is shared
+    /// with the stream threads: their auth `expires`).
+    pub(crate) core: GatewayCore<BybitKey>,
 }
 
-impl VenueGateway for Gateway {
-    fn on_command(&mut self, cmd: OrderCommand) -> Result<(), ReportsClosed> {
-        match cmd {
-            OrderCommand::New { order_id, request, .. } => self.on_new(order_id, request),
-            OrderCommand::Cancel { order_id, account, instrument } => self.on_cancel(order_id, account, instrument),
-            OrderCommand::CancelAll { account, instrument } => {
-                self.on_cancel_all(account, instrument);
-                Ok(())
-            }
-        }
-    }
-
-    fn on_stream(&mut self, msg: StreamMsg) -> Result<(), ReportsClosed> {
-        Gateway::on_stream(self, msg)
-    }
-
-    fn on_timers(&mut self, now: Instant) -> Result<usize, ReportsClosed> {
-        let synced = self.link.time.due(now) && self.sync_time(now);
-        Ok(usize::from(synced) + self.run_due_reconciles(now)?)
-    }
-
-    fn finish(&mut self) {
-        self.state.log_unreconciled("bybit");
-    }
-
-    fn requests(&self) -> &RequestOutcomes {
-        self.link.outcomes()
-    }
-
-    /// One `GET /v5/market/time` (unsigned), unless the limiter is backing off.
-    fn probe(&mut self) {
-        self.link.probe();
-    }
-
-    fn stats(&mut self) -> &mut GatewayStats {
-        &mut self.state.stats
-    }
-}
-
-impl SignedRest for Gateway {
+impl ShellGateway for Gateway {
+    type Key = BybitKey;
     const VENUE: &'static str = "bybit";
 
-    fn parts(&mut self, acct: usize) -> Option<(&mut RestLink, &mut GatewayStats, &dyn RequestSigner)> {
-        let signer = self.accounts.get(acct)?.key.signer();
-        Some((&mut self.link, &mut self.state.stats, signer))
+    fn core(&mut self) -> &mut GatewayCore<BybitKey> {
+        &mut self.core
     }
 
-    fn link_stats(&mut self) -> (&mut RestLink, &mut GatewayStats) {
-        (&mut self.link, &mut self.state.stats)
+    fn core_ref(&self) -> &GatewayCore<BybitKey> {
+        &self.core
     }
 
-    fn note_answer(&mut self, acct: usize, venue_ms: i64, resp: &Response, req: Req<'_>) {
-        Gateway::note_answer(self, acct, venue_ms, resp, req);
+    fn on_frame(&mut self, acct: usize, text: &str) -> Result<(), ReportsClosed> {
+        Gateway::on_frame(self, acct, text)
+    }
+
+    fn run_due_reconciles(&mut self, now: Instant) -> Result<usize, ReportsClosed> {
+        Gateway::run_due_reconciles(self, now)
     }
 
     fn is_timestamp_reject(resp: &Response) -> bool {
         is_timestamp_reject(resp)
-    }
-}
-
-impl Gateway {
-    fn new(cfg: &BybitGatewayConfig, http: HttpsClient, reports: Producer<ExecutionReport>) -> Self {
-        let instruments = cfg.instruments.clone();
-        let categories: Vec<Category> =
-            instruments.iter().map(|i| Category::of(i.kind()).unwrap_or(Category::Linear)).collect();
-        let by_id = instruments.iter().enumerate().map(|(i, inst)| (inst.id(), i)).collect();
-        let by_symbol =
-            instruments.iter().enumerate().map(|(i, inst)| ((categories[i], inst.symbol().to_string()), i)).collect();
-        let accounts: Vec<Account> = cfg
-            .accounts
-            .iter()
-            .map(|(id, key, secret)| Account { id: *id, key: BybitKey::new(key, secret, cfg.recv_window_ms) })
-            .collect();
-        let account_index = accounts.iter().enumerate().map(|(i, a)| (a.id, i)).collect();
-        Self {
-            run_id: cfg.run_id,
-            instruments,
-            categories,
-            by_id,
-            by_symbol,
-            accounts,
-            account_index,
-            state: OrderState::new(cfg.venue, reports),
-            link: RestLink::new(cfg, http, limits::RULES, "bybit", server_time),
-        }
-    }
-
-    // ---- requests ------------------------------------------------------------------------
-
-    /// Whether a request of `cost` for account `acct` may be sent now.
-    fn admit(&mut self, acct: usize, cost: Cost) -> bool {
-        self.link.admit(acct, cost)
-    }
-
-    fn signed_resyncing(&mut self, acct: usize, req: Req<'_>) -> Result<Response, TransportError> {
-        signed_resyncing(self, acct, req)
     }
 
     fn note_answer(&mut self, acct: usize, venue_ms: i64, resp: &Response, req: Req<'_>) {
@@ -307,31 +180,32 @@ impl Gateway {
             _ => resp.header(name).map(str::to_string),
         };
         let timestamp_reject = code == crate::bybit::errors::CODE_TIMESTAMP;
-        let stats = &mut self.state.stats;
-        self.link.note(acct, venue_ms, resp, status, header, (code, timestamp_reject), limits::ORDER_RULE, stats);
+        let stats = &mut self.core.state.stats;
+        self.core.link.note(acct, venue_ms, resp, status, header, (code, timestamp_reject), limits::ORDER_RULE, stats);
     }
 
     // ---- commands ------------------------------------------------------------------------
 
     fn on_new(&mut self, order_id: OrderId, request: OrderRequest) -> Result<(), ReportsClosed> {
-        let account = self.account_index.get(&request.account).copied();
+        let account = self.core.account(request.account);
         let inst = self.by_id.get(&request.instrument).copied();
         let local_reject = match (account, inst) {
             (_, None) => Some(RejectReason::UnknownInstrument),
             (None, _) => Some(RejectReason::Other),
-            (Some(_), _) if !self.state.may_send(request.account) => Some(RejectReason::PrivateStreamDown),
+            (Some(_), _) if !self.core.state.may_send(request.account) => Some(RejectReason::PrivateStreamDown),
             (Some(acct), _) if !self.admit(acct, limits::NEW_ORDER) => Some(RejectReason::RateLimited),
             _ => None,
         };
         let (Some(acct), Some(idx), None) = (account, inst, local_reject) else {
             let reason = local_reject.unwrap_or(RejectReason::Other);
             log::warn!("bybit gateway: order {order_id} refused before sending: {reason:?}");
-            return self.state.reject_unsent(order_id, &request, reason);
+            return self.core.state.reject_unsent(order_id, &request, reason);
         };
-        let body = self.create_body(order_id, idx, &request);
+        let mut body = String::with_capacity(256);
+        write_create_body(&mut body, &self.instruments[idx], self.core.client_order_id(order_id).as_str(), &request);
         let deferred_accept = matches!(request.tif, TimeInForce::PostOnly | TimeInForce::Fok);
-        self.state.insert(order_id, request);
-        self.state.stats.orders_sent += 1;
+        self.core.state.insert(order_id, request);
+        self.core.state.stats.orders_sent += 1;
         let req = Req { method: "POST", path: CREATE_PATH, query: "", body: &body, cost: limits::NEW_ORDER };
         match self.signed_resyncing(acct, req) {
             Ok(resp) if resp.status == 200 => match envelope(&resp) {
@@ -340,82 +214,45 @@ impl Gateway {
                     if deferred_accept {
                         // The venue may still refuse it (post-only crossing, FOK unfillable):
                         // `Accepted` waits for the stream to show it working.
-                        if let Some(o) = self.state.get_mut(&order_id) {
+                        if let Some(o) = self.core.state.get_mut(&order_id) {
                             o.venue_order_id = id;
                         }
-                        self.state.schedule(order_id, QueryReason::Gap, ACK_QUERY_DELAY);
+                        self.core.state.schedule(order_id, QueryReason::Gap, ACK_QUERY_DELAY);
                         Ok(())
                     } else {
-                        self.state.ensure_accepted(order_id, id, ms_to_nanos(env.time))
+                        self.core.state.ensure_accepted(order_id, id, ms_to_nanos(env.time))
                     }
                 }
                 Some(env) => {
                     let reason = reject_reason(resp.status, env.code, &env.msg);
                     log::info!("bybit gateway: order {order_id} rejected: retCode {}, {:?}", env.code, env.msg);
-                    self.state.finish_order(order_id, ReportKind::Rejected(reason), ms_to_nanos(env.time))
+                    self.core.state.finish_order(order_id, ReportKind::Rejected(reason), ms_to_nanos(env.time))
                 }
                 None => {
-                    self.state.stats.malformed += 1;
+                    self.core.state.stats.malformed += 1;
                     log::warn!("bybit gateway: order {order_id}: unreadable answer: {}", resp.body_excerpt());
-                    self.state.schedule(order_id, QueryReason::UnknownFate, Duration::ZERO);
+                    self.core.state.schedule(order_id, QueryReason::UnknownFate, Duration::ZERO);
                     Ok(())
                 }
             },
             Ok(resp) if resp.status >= 500 => {
-                self.state.schedule(order_id, QueryReason::UnknownFate, Duration::ZERO);
+                self.core.state.schedule(order_id, QueryReason::UnknownFate, Duration::ZERO);
                 Ok(())
             }
             Ok(resp) => {
                 let (code, msg) = api_error(&resp);
                 let reason = reject_reason(resp.status, code, &msg);
                 log::info!("bybit gateway: order {order_id} rejected: HTTP {}, code {code}, {msg:?}", resp.status);
-                self.state.finish_order(order_id, ReportKind::Rejected(reason), WallClock.now())
+                self.core.state.finish_order(order_id, ReportKind::Rejected(reason), WallClock.now())
             }
             Err(e) if !e.sent => {
-                self.state.finish_order(order_id, ReportKind::Rejected(RejectReason::Other), WallClock.now())
+                self.core.state.finish_order(order_id, ReportKind::Rejected(RejectReason::Other), WallClock.now())
             }
             Err(_) => {
-                self.state.schedule(order_id, QueryReason::UnknownFate, Duration::ZERO);
+                self.core.state.schedule(order_id, QueryReason::UnknownFate, Duration::ZERO);
                 Ok(())
             }
         }
-    }
-
-    /// The `order/create` JSON body (`order/create-order.mdx`): a spot market order is sized in
-    /// base coin (`marketUnit`), a linear one is one-way (`positionIdx` 0) and carries
-    /// `reduceOnly` when asked.
-    fn create_body(&self, order_id: OrderId, idx: usize, request: &OrderRequest) -> String {
-        let inst = &self.instruments[idx];
-        let cat = self.categories[idx];
-        let mut m = Map::new();
-        let mut put = |k: &str, v: Value| {
-            m.insert(k.to_string(), v);
-        };
-        put("category", cat.name().into());
-        put("symbol", inst.symbol().into());
-        put("side", if request.side == Side::Buy { "Buy" } else { "Sell" }.into());
-        put("orderType", if request.order_type == OrderType::Market { "Market" } else { "Limit" }.into());
-        put("qty", inst.qty_text(request.qty).as_str().into());
-        if request.order_type == OrderType::Limit {
-            put("price", inst.price_text(request.price).as_str().into());
-            let tif = match request.tif {
-                TimeInForce::Ioc => "IOC",
-                TimeInForce::Fok => "FOK",
-                TimeInForce::PostOnly => "PostOnly",
-                _ => "GTC",
-            };
-            put("timeInForce", tif.into());
-        } else if cat == Category::Spot {
-            put("marketUnit", "baseCoin".into());
-        }
-        put("orderLinkId", ClientOrderId::new(self.run_id, order_id).as_str().into());
-        if cat == Category::Linear {
-            put("positionIdx", 0.into());
-            if request.reduce_only {
-                put("reduceOnly", true.into());
-            }
-        }
-        Value::Object(m).to_string()
     }
 
     fn on_cancel(
@@ -424,8 +261,8 @@ impl Gateway {
         account: AccountId,
         instrument: InstrumentId,
     ) -> Result<(), ReportsClosed> {
-        let reject = |g: &mut Self, reason| g.state.reject_cancel(order_id, account, instrument, reason);
-        let (Some(&acct), Some(&idx)) = (self.account_index.get(&account), self.by_id.get(&instrument)) else {
+        let reject = |g: &mut Self, reason| g.core.state.reject_cancel(order_id, account, instrument, reason);
+        let (Some(acct), Some(&idx)) = (self.core.account(account), self.by_id.get(&instrument)) else {
             return reject(self, RejectReason::UnknownOrder);
         };
         if !self.admit(acct, limits::CANCEL) {
@@ -434,16 +271,16 @@ impl Gateway {
         let body = serde_json::json!({
             "category": self.categories[idx].name(),
             "symbol": self.instruments[idx].symbol(),
-            "orderLinkId": ClientOrderId::new(self.run_id, order_id).as_str(),
+            "orderLinkId": self.core.client_order_id(order_id).as_str(),
         })
         .to_string();
-        self.state.stats.cancel_requests += 1;
+        self.core.state.stats.cancel_requests += 1;
         let req = Req { method: "POST", path: CANCEL_PATH, query: "", body: &body, cost: limits::CANCEL };
         match self.signed_resyncing(acct, req) {
             Ok(resp) if resp.status == 200 && envelope(&resp).is_some_and(|e| e.code == 0) => Ok(()),
             Ok(resp) if resp.status >= 500 || (resp.status == 200 && envelope(&resp).is_none()) => {
-                if self.state.contains(&order_id) {
-                    self.state.schedule(order_id, QueryReason::CancelUnknown, Duration::ZERO);
+                if self.core.state.contains(&order_id) {
+                    self.core.state.schedule(order_id, QueryReason::CancelUnknown, Duration::ZERO);
                     Ok(())
                 } else {
                     reject(self, RejectReason::Other)
@@ -459,8 +296,8 @@ impl Gateway {
                 };
                 reject(self, reason)
             }
-            Err(e) if e.sent && self.state.contains(&order_id) => {
-                self.state.schedule(order_id, QueryReason::CancelUnknown, Duration::ZERO);
+            Err(e) if e.sent && self.core.state.contains(&order_id) => {
+                self.core.state.schedule(order_id, QueryReason::CancelUnknown, Duration::ZERO);
                 Ok(())
             }
             Err(_) => reject(self, RejectReason::Other),
@@ -468,7 +305,7 @@ impl Gateway {
     }
 
     fn on_cancel_all(&mut self, account: AccountId, instrument: Option<InstrumentId>) {
-        let Some(&acct) = self.account_index.get(&account) else {
+        let Some(acct) = self.core.account(account) else {
             log::warn!("bybit gateway: cancel-all for unknown account {account}");
             return;
         };
@@ -482,7 +319,7 @@ impl Gateway {
                 log::warn!("bybit gateway: cancel-all of {symbol} skipped: rate limited");
                 continue;
             }
-            self.state.stats.cancel_requests += 1;
+            self.core.state.stats.cancel_requests += 1;
             let body = serde_json::json!({ "category": self.categories[idx].name(), "symbol": symbol }).to_string();
             let req = Req { method: "POST", path: CANCEL_ALL_PATH, query: "", body: &body, cost: limits::CANCEL };
             if let Ok(resp) = self.signed_resyncing(acct, req) {
@@ -495,9 +332,92 @@ impl Gateway {
     }
 }
 
+impl Gateway {
+    fn new(cfg: &BybitGatewayConfig, http: HttpsClient, reports: Producer<ExecutionReport>) -> Self {
+        let instruments = cfg.instruments.clone();
+        let categories: Vec<Category> =
+            instruments.iter().map(|i| Category::of(i.kind()).unwrap_or(Category::Linear)).collect();
+        let by_id = instruments.iter().enumerate().map(|(i, inst)| (inst.id(), i)).collect();
+        let by_symbol =
+            instruments.iter().enumerate().map(|(i, inst)| ((categories[i], inst.symbol().to_string()), i)).collect();
+        let accounts = cfg
+            .accounts
+            .iter()
+            .map(|(id, key, secret)| (*id, BybitKey::new(key, secret, cfg.recv_window_ms)))
+            .collect();
+        let core = GatewayCore::new(
+            cfg,
+            accounts,
+            http,
+            reports,
+            LinkSpec { venue: "bybit", rules: limits::RULES, server_time },
+        );
+        Self { instruments, categories, by_id, by_symbol, core }
+    }
+
+    // ---- requests ------------------------------------------------------------------------
+
+    /// Whether a request of `cost` for account `acct` may be sent now.
+    fn admit(&mut self, acct: usize, cost: Cost) -> bool {
+        self.core.link.admit(acct, cost)
+    }
+
+    fn signed_resyncing(&mut self, acct: usize, req: Req<'_>) -> Result<Response, TransportError> {
+        signed_resyncing(self, acct, req)
+    }
+}
+
+/// Appends the `order/create` JSON body (`order/create-order.mdx`) of `request` on `inst` under
+/// our client order id `order_link_id` to `out`: a spot market order is sized in base coin
+/// (`marketUnit`), a linear one is one-way (`positionIdx` 0) and carries `reduceOnly` when
+/// asked.
+///
+/// Pure and allocation-free once `out` has capacity (the live path and the order-encoding
+/// benchmark both call it). The symbol is one [`validate`] accepted (upper-case letters and
+/// digits) and `order_link_id` is alphanumeric, so nothing needs JSON escaping.
+pub fn write_create_body(out: &mut String, inst: &Instrument, order_link_id: &str, request: &OrderRequest) {
+    let cat = Category::of(inst.kind()).unwrap_or(Category::Linear);
+    let field = |out: &mut String, key: &str, value: &str| {
+        out.push_str(",\"");
+        out.push_str(key);
+        out.push_str("\":\"");
+        out.push_str(value);
+        out.push('"');
+    };
+    out.push_str("{\"category\":\"");
+    out.push_str(cat.name());
+    out.push('"');
+    field(out, "symbol", inst.symbol());
+    field(out, "side", if request.side == Side::Buy { "Buy" } else { "Sell" });
+    field(out, "orderType", if request.order_type == OrderType::Market { "Market" } else { "Limit" });
+    field(out, "qty", inst.qty_text(request.qty).as_str());
+    if request.order_type == OrderType::Limit {
+        field(out, "price", inst.price_text(request.price).as_str());
+        let tif = match request.tif {
+            TimeInForce::Ioc => "IOC",
+            TimeInForce::Fok => "FOK",
+            TimeInForce::PostOnly => "PostOnly",
+            _ => "GTC",
+        };
+        field(out, "timeInForce", tif);
+    } else if cat == Category::Spot {
+        field(out, "marketUnit", "baseCoin");
+    }
+    field(out, "orderLinkId", order_link_id);
+    if cat == Category::Linear {
+        out.push_str(",\"positionIdx\":0");
+        if request.reduce_only {
+            out.push_str(",\"reduceOnly\":true");
+        }
+    }
+    out.push('}');
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kit::http::{server_name, tls_config};
+    use qt_core::ClientOrderId;
     use qt_core::queue::spsc;
     use qt_core::{InstrumentSpec, Liquidity, Notional, Price, Qty, StrategyId, Venue};
 
@@ -546,7 +466,7 @@ mod tests {
             reduce_only: false,
             stop_price: None,
         };
-        g.state.insert(OrderId(id), request);
+        g.core.state.insert(OrderId(id), request);
     }
 
     fn link(id: u64) -> String {
@@ -586,18 +506,18 @@ mod tests {
             (ReportKind::Fill, Liquidity::Maker, Notional::parse("0.006").unwrap())
         );
         assert_eq!((r[1].last_qty, r[1].cum_qty), (Qty::from_units(4), Qty::from_units(4)));
-        assert_eq!(g.state.stats.duplicate_fills, 1);
+        assert_eq!(g.core.state.stats.duplicate_fills, 1);
         // The same trade under another id but a cumulative already reported: still a duplicate.
         g.on_frame(0, &execution(1, "e-1b", "0.4", "0.6", "0.006")).unwrap();
         assert!(drain(&mut rx).is_empty());
-        assert_eq!(g.state.stats.duplicate_fills, 2);
+        assert_eq!(g.core.state.stats.duplicate_fills, 2);
         // A fee in another coin is booked as zero and counted.
         let bnb =
             execution(1, "e-2", "0.1", "0.5", "0.001").replace(r#""feeCurrency":"USDT""#, r#""feeCurrency":"BNB""#);
         g.on_frame(0, &bnb).unwrap();
         let r = drain(&mut rx);
         assert_eq!((r[0].fee, r[0].cum_qty), (Notional::ZERO, Qty::from_units(5)));
-        assert_eq!(g.state.stats.fees_not_in_quote, 1);
+        assert_eq!(g.core.state.stats.fees_not_in_quote, 1);
         // Other runs' and foreign orders are ignored; funding executions are not fills.
         g.on_frame(0, &first.replace(&link(1), &ClientOrderId::new(RUN + 1, OrderId(1)).to_string())).unwrap();
         g.on_frame(0, &first.replace(&link(1), "web-order")).unwrap();
@@ -625,8 +545,8 @@ mod tests {
         );
         assert_eq!(last.last_price, Price::from_units(150_000));
         assert_eq!(last.fee, Notional::parse("0.009").unwrap(), "the missing part of the order's fee");
-        assert!(g.state.is_empty());
-        assert_eq!(g.state.stats.fills_fee_from_trades, 1);
+        assert!(g.core.state.is_empty());
+        assert_eq!(g.core.state.stats.fills_fee_from_trades, 1);
     }
 
     #[test]
@@ -645,9 +565,9 @@ mod tests {
         }
         let reports = drain(&mut rx);
         assert!(reports.iter().all(|r| r.kind == ReportKind::Accepted), "{reports:?}");
-        assert_eq!(g.state.stats.malformed, 6);
-        assert_eq!(g.state.stats.fills, 0);
-        assert_eq!(g.state.pending().len(), 1, "the live order is queried");
+        assert_eq!(g.core.state.stats.malformed, 6);
+        assert_eq!(g.core.state.stats.fills, 0);
+        assert_eq!(g.core.state.pending().len(), 1, "the live order is queried");
     }
 
     #[test]
@@ -671,9 +591,11 @@ mod tests {
     fn the_create_body_is_bybits_with_one_way_reduce_only() {
         let (mut g, _rx) = gateway();
         live(&mut g, 3, "0.5");
-        let mut request = g.state.get(&OrderId(3)).unwrap().request;
+        let mut request = g.core.state.get(&OrderId(3)).unwrap().request;
         request.reduce_only = true;
-        let body: Value = serde_json::from_str(&g.create_body(OrderId(3), 0, &request)).unwrap();
+        let mut text = String::new();
+        write_create_body(&mut text, &g.instruments[0], link(3).as_str(), &request);
+        let body: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(body["category"], "linear");
         assert_eq!(body["symbol"], "SOLUSDT");
         assert_eq!((body["side"].as_str(), body["orderType"].as_str()), (Some("Sell"), Some("Limit")));

@@ -100,6 +100,12 @@ pub(crate) fn venue_order_id(text: &str) -> u64 {
     h.max(1)
 }
 
+impl crate::kit::shell::AccountKey for BybitKey {
+    fn signer(&self) -> &dyn RequestSigner {
+        BybitKey::signer(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

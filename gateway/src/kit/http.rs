@@ -40,7 +40,7 @@ const MAX_HEADERS: usize = 64;
 
 /// Where a TLS service lives: `https://host[:port][/prefix]` or `wss://...`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Endpoint {
+pub struct Endpoint {
     /// Host name or address (IPv6 without brackets).
     pub(crate) host: String,
     /// TCP port.
@@ -53,7 +53,7 @@ pub(crate) struct Endpoint {
 
 impl Endpoint {
     /// Parses `url`, which must use one of `schemes` (port 443 by default).
-    pub(crate) fn parse(url: &str, schemes: &[&str]) -> Result<Self, String> {
+    pub fn parse(url: &str, schemes: &[&str]) -> Result<Self, String> {
         let (scheme, rest) = url.split_once("://").ok_or_else(|| format!("{url:?} has no scheme"))?;
         if !schemes.iter().any(|s| s.eq_ignore_ascii_case(scheme)) {
             return Err(format!("{url:?}: scheme {scheme:?} is not one of {schemes:?}"));
@@ -221,10 +221,54 @@ pub(crate) struct HttpsClient {
     conn: Option<(TlsStream, Instant)>,
     /// Bytes read from the connection and not yet consumed.
     buf: Vec<u8>,
+    /// The request being written (reused).
+    out: Vec<u8>,
     /// Connections opened (the first included).
     pub(crate) connections_opened: u64,
     /// What every request came to (read by the gateway loop's health reporter).
     pub(crate) outcomes: RequestOutcomes,
+}
+
+/// Appends one HTTP/1.1 request to `out`: `method` `path` (under the endpoint's prefix,
+/// `?query` appended when not empty), `Host`, our fixed headers, `Content-Length` for a body
+/// or a POST/PUT/DELETE, `headers` as given, then `body`. Every request the gateways send is
+/// written here. Allocation-free once `out` has capacity.
+pub fn write_request(
+    out: &mut Vec<u8>,
+    endpoint: &Endpoint,
+    method: &str,
+    path: &str,
+    query: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) {
+    use std::io::Write as _;
+    out.extend_from_slice(method.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(endpoint.prefix.as_bytes());
+    out.extend_from_slice(path.as_bytes());
+    if !query.is_empty() {
+        out.push(b'?');
+        out.extend_from_slice(query.as_bytes());
+    }
+    out.extend_from_slice(b" HTTP/1.1\r\nHost: ");
+    out.extend_from_slice(endpoint.host.as_bytes());
+    // Writing into a Vec cannot fail.
+    if endpoint.port != 443 {
+        let _ = write!(out, ":{}", endpoint.port);
+    }
+    out.extend_from_slice(b"\r\nUser-Agent: quantum-trader\r\nAccept: application/json\r\nConnection: keep-alive\r\n");
+    if !body.is_empty() || matches!(method, "POST" | "PUT" | "DELETE") {
+        let _ = write!(out, "Content-Length: {}\r\n", body.len());
+    }
+    for (k, v) in headers {
+        out.extend_from_slice(k.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(v.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body);
 }
 
 impl std::fmt::Debug for HttpsClient {
@@ -251,6 +295,7 @@ impl HttpsClient {
             timeout,
             conn: None,
             buf: Vec::new(),
+            out: Vec::new(),
             connections_opened: 0,
             outcomes: RequestOutcomes::default(),
         }
@@ -284,37 +329,11 @@ impl HttpsClient {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> Result<Response, TransportError> {
-        let mut text = String::with_capacity(256 + query.len());
-        text.push_str(method);
-        text.push(' ');
-        text.push_str(&self.endpoint.prefix);
-        text.push_str(path);
-        if !query.is_empty() {
-            text.push('?');
-            text.push_str(query);
-        }
-        text.push_str(" HTTP/1.1\r\nHost: ");
-        text.push_str(&self.endpoint.host);
-        if self.endpoint.port != 443 {
-            text.push(':');
-            text.push_str(&self.endpoint.port.to_string());
-        }
-        text.push_str("\r\nUser-Agent: quantum-trader\r\nAccept: application/json\r\nConnection: keep-alive\r\n");
-        if !body.is_empty() || matches!(method, "POST" | "PUT" | "DELETE") {
-            text.push_str("Content-Length: ");
-            text.push_str(&body.len().to_string());
-            text.push_str("\r\n");
-        }
-        for (k, v) in headers {
-            text.push_str(k);
-            text.push_str(": ");
-            text.push_str(v);
-            text.push_str("\r\n");
-        }
-        text.push_str("\r\n");
-        let mut bytes = text.into_bytes();
-        bytes.extend_from_slice(body);
+        let mut bytes = std::mem::take(&mut self.out);
+        bytes.clear();
+        write_request(&mut bytes, &self.endpoint, method, path, query, headers, body);
         let result = self.exchange(&bytes, method == "HEAD");
+        self.out = bytes;
         self.outcomes.record(result.as_ref().map(|(resp, _)| resp.status));
         match result {
             Ok((resp, keep)) => {

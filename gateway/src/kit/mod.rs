@@ -21,6 +21,9 @@
 //!   stay down), sent to the core as `ControlCommand::VenueHealth` when it changes.
 //! - `rest_link`: the REST side a signed-REST gateway shares — client, limiter, clock, the
 //!   sending of one signed request and its resend after a timestamp refusal.
+//! - `shell`: the gateway shell a signed-REST venue with private streams builds on — the
+//!   embedded `GatewayCore` (accounts, order state, REST link), the `ShellGateway` trait that
+//!   gives the loop's and the sending's traits, and the one start-up `start`.
 //! - [`time_sync`]: the venue's clock (an offset estimate from the best of several samples),
 //!   applied to every signed timestamp, re-estimated periodically and after a timestamp reject.
 
@@ -32,6 +35,7 @@ pub(crate) mod order_state;
 pub(crate) mod private_stream;
 pub mod rate_limit;
 pub(crate) mod rest_link;
+pub(crate) mod shell;
 pub mod stats;
 pub(crate) mod thread;
 pub mod time_sync;

@@ -14,25 +14,23 @@
 mod reconcile;
 mod stream_events;
 
-use crate::kit::http::{Endpoint, HttpsClient, Response, TransportError, server_name, tls_config};
-use crate::kit::order_state::{OrderState, QueryReason, ReportsClosed};
-use crate::kit::private_stream::{self, StreamMsg, StreamThreads, WsTarget};
+use crate::kit::http::{Endpoint, HttpsClient, Response, TransportError};
+use crate::kit::order_state::{QueryReason, ReportsClosed};
 use crate::kit::rate_limit::Cost;
-use crate::kit::rest_link::{Req, RestLink, SignedRest, signed_resyncing};
-use crate::kit::thread::{self, Inputs, VenueGateway};
+use crate::kit::rest_link::{Req, signed_resyncing};
+use crate::kit::shell::{self, GatewayCore, LinkSpec, SessionArgs, ShellGateway, Startup, ms_to_nanos};
 use crate::okx::errors::{CODE_LOGIN_FAILED, GatewayError, is_auth_refusal, is_unknown_order, reject_reason};
 use crate::okx::limits;
 use crate::okx::private_stream::PrivateStream;
 use crate::okx::rest::{OkxKey, api_error, envelope, is_timestamp_reject, item_error, venue_order_id};
 use crate::okx::server_time::server_time;
 use crate::okx::{GatewayStats, OkxGatewayConfig, VENUE_NAME};
-use crate::sign::RequestSigner;
 use qt_core::queue::{Consumer, Producer};
 use qt_core::{
-    AccountId, ClientOrderId, Clock as _, ExecutionReport, Instrument, InstrumentId, InstrumentKind, OrderCommand,
-    OrderId, OrderRequest, OrderType, RejectReason, ReportKind, Side, TimeInForce, WallClock,
+    AccountId, Clock as _, ExecutionReport, Instrument, InstrumentId, InstrumentKind, OrderCommand, OrderId,
+    OrderRequest, OrderType, RejectReason, ReportKind, Side, TimeInForce, WallClock,
 };
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -50,62 +48,31 @@ const BATCH_MAX: usize = 20;
 /// order is queried if the stream has not said what became of it.
 const ACK_QUERY_DELAY: Duration = Duration::from_secs(2);
 
-/// Starts the OKX gateway thread. Before it returns: validates `cfg` (all problems at once),
-/// estimates the venue's clock, opens each account's private stream (logged in and subscribed)
-/// and starts one stream thread per account. The returned thread runs until `stop` is set,
-/// the order ring is abandoned (and drained) or the report ring's consumer is gone.
+/// Starts the OKX gateway thread ([`crate::kit::shell::start`]). Before it returns: validates
+/// `cfg` (all problems at once), estimates the venue's clock, opens each account's private
+/// stream (logged in and subscribed) and starts one stream thread per account. The returned
+/// thread runs until `stop` is set, the order ring is abandoned (and drained) or the report
+/// ring's consumer is gone.
 pub fn spawn(
     cfg: OkxGatewayConfig,
     orders: Consumer<OrderCommand>,
     reports: Producer<ExecutionReport>,
     stop: Arc<AtomicBool>,
 ) -> Result<JoinHandle<GatewayStats>, GatewayError> {
-    let (rest, ws) = validate(&cfg)?;
-    let tls = tls_config(cfg.ca_file.as_deref())?;
-    let config_error =
-        |m: String| GatewayError::Config { venue: VENUE_NAME, problems: vec![format!("server_name: {m}")] };
-    let rest_name = server_name(&rest, cfg.server_name.as_deref()).map_err(config_error)?;
-    let ws_name = server_name(&ws, cfg.server_name.as_deref()).map_err(config_error)?;
-    let ws_url = ws.url.clone();
-    let target = WsTarget { endpoint: ws, name: ws_name, tls: tls.clone(), timeout: cfg.request_timeout };
-    let http = HttpsClient::new(rest, rest_name, tls, cfg.request_timeout);
+    let endpoints = validate(&cfg)?;
+    let up = Startup { cfg: &cfg, venue_name: VENUE_NAME, endpoints };
+    let session = |g: &Gateway, a: SessionArgs<'_>| {
+        let key = okx_key(&cfg, a.account, a.index)?;
+        Ok(Some(PrivateStream::new(a.account, key, a.target.clone(), cfg.clock.clone(), g.core.link.offset.clone())))
+    };
+    shell::start(up, |http| Gateway::new(&cfg, http, reports), session, stream_error, orders, stop)
+}
 
-    // The venue's clock first: the login's timestamp and every signature use it.
-    let mut gateway = Gateway::new(&cfg, http, reports)?;
-    gateway.sync_time(Instant::now());
-
-    let (tx, rx) = private_stream::channel();
-    let mut streams = StreamThreads::new();
-    for (i, (account, api_key, secret)) in cfg.accounts.iter().enumerate() {
-        let key = OkxKey::new(api_key, secret, crate::okx::passphrase(&cfg, *account))
-            .map_err(|m| GatewayError::Config { venue: VENUE_NAME, problems: vec![m] })?;
-        let mut session =
-            PrivateStream::new(*account, key, target.clone(), cfg.clock.clone(), gateway.link.offset.clone());
-        let ws = match crate::kit::private_stream::StreamSession::open(&mut session) {
-            Ok(ws) => ws,
-            Err(reason) => {
-                streams.stop(VENUE_NAME);
-                return Err(stream_error(*account, &ws_url, reason));
-            }
-        };
-        log::info!("okx gateway: account {account} private stream open");
-        let name = format!("qt-gw-okx-ps{i}");
-        if let Err(source) = streams.spawn(name.clone(), session, i, ws, tx.clone()) {
-            streams.stop(VENUE_NAME);
-            return Err(GatewayError::Spawn { name, source });
-        }
-    }
-    drop(tx);
-
-    let health = crate::kit::health::HealthReporter::new(cfg.venue, VENUE_NAME, cfg.control.clone());
-    let mut inputs = Inputs { orders, stream: rx, health };
-    let spawned = std::thread::Builder::new().name("qt-gw-okx".into()).spawn(move || {
-        thread::run(&mut gateway, &mut inputs, &stop, VENUE_NAME);
-        streams.stop(VENUE_NAME);
-        log::info!("okx gateway: stopped; {:?}", gateway.state.stats);
-        gateway.state.stats
-    });
-    spawned.map_err(|source| GatewayError::Spawn { name: "qt-gw-okx".into(), source })
+/// Account `index`'s OKX key (its key, secret and passphrase).
+fn okx_key(cfg: &OkxGatewayConfig, account: AccountId, index: usize) -> Result<OkxKey, GatewayError> {
+    let (_, api_key, secret) = &cfg.accounts[index];
+    OkxKey::new(api_key, secret, crate::okx::passphrase(cfg, account))
+        .map_err(|m| GatewayError::Config { venue: VENUE_NAME, problems: vec![m] })
 }
 
 /// A private stream that would not open: a refused login is the account's credentials.
@@ -154,126 +121,37 @@ pub(crate) fn validate(cfg: &OkxGatewayConfig) -> Result<(Endpoint, Endpoint), G
     }
 }
 
-/// One account of the gateway.
-struct Account {
-    id: AccountId,
-    key: OkxKey,
-}
-
-pub(crate) fn ms_to_nanos(ms: Option<i64>) -> qt_core::Nanos {
-    ms.map_or_else(|| WallClock.now(), |m| qt_core::Nanos(m.saturating_mul(1_000_000)))
-}
-
 /// The gateway thread's state.
 pub(crate) struct Gateway {
-    run_id: u32,
     instruments: Vec<Instrument>,
     by_id: HashMap<InstrumentId, usize>,
     by_inst_id: HashMap<String, usize>,
-    accounts: Vec<Account>,
-    account_index: HashMap<AccountId, usize>,
-    pub(crate) state: OrderState,
-    /// The REST client, limits and the venue's clock.
-    pub(crate) link: RestLink,
+    /// Accounts, orders, the REST link (the kit's shell).
+    pub(crate) core: GatewayCore<OkxKey>,
 }
 
-impl VenueGateway for Gateway {
-    fn on_command(&mut self, cmd: OrderCommand) -> Result<(), ReportsClosed> {
-        match cmd {
-            OrderCommand::New { order_id, request, .. } => self.on_new(order_id, request),
-            OrderCommand::Cancel { order_id, account, instrument } => self.on_cancel(order_id, account, instrument),
-            OrderCommand::CancelAll { account, instrument } => {
-                self.on_cancel_all(account, instrument);
-                Ok(())
-            }
-        }
-    }
-
-    fn on_stream(&mut self, msg: StreamMsg) -> Result<(), ReportsClosed> {
-        Gateway::on_stream(self, msg)
-    }
-
-    fn on_timers(&mut self, now: Instant) -> Result<usize, ReportsClosed> {
-        let synced = self.link.time.due(now) && self.sync_time(now);
-        Ok(usize::from(synced) + self.run_due_reconciles(now)?)
-    }
-
-    fn finish(&mut self) {
-        self.state.log_unreconciled("okx");
-    }
-
-    fn requests(&self) -> &crate::kit::health::RequestOutcomes {
-        self.link.outcomes()
-    }
-
-    /// One `GET /api/v5/public/time` (unsigned), unless the limiter is backing off.
-    fn probe(&mut self) {
-        self.link.probe();
-    }
-
-    fn stats(&mut self) -> &mut GatewayStats {
-        &mut self.state.stats
-    }
-}
-
-impl SignedRest for Gateway {
+impl ShellGateway for Gateway {
+    type Key = OkxKey;
     const VENUE: &'static str = "okx";
 
-    fn parts(&mut self, acct: usize) -> Option<(&mut RestLink, &mut GatewayStats, &dyn RequestSigner)> {
-        let signer = self.accounts.get(acct)?.key.signer();
-        Some((&mut self.link, &mut self.state.stats, signer))
+    fn core(&mut self) -> &mut GatewayCore<OkxKey> {
+        &mut self.core
     }
 
-    fn link_stats(&mut self) -> (&mut RestLink, &mut GatewayStats) {
-        (&mut self.link, &mut self.state.stats)
+    fn core_ref(&self) -> &GatewayCore<OkxKey> {
+        &self.core
     }
 
-    fn note_answer(&mut self, acct: usize, venue_ms: i64, resp: &Response, req: Req<'_>) {
-        Gateway::note_answer(self, acct, venue_ms, resp, req);
+    fn on_frame(&mut self, acct: usize, text: &str) -> Result<(), ReportsClosed> {
+        Gateway::on_frame(self, acct, text)
+    }
+
+    fn run_due_reconciles(&mut self, now: Instant) -> Result<usize, ReportsClosed> {
+        Gateway::run_due_reconciles(self, now)
     }
 
     fn is_timestamp_reject(resp: &Response) -> bool {
         is_timestamp_reject(resp)
-    }
-}
-
-impl Gateway {
-    fn new(
-        cfg: &OkxGatewayConfig,
-        http: HttpsClient,
-        reports: Producer<ExecutionReport>,
-    ) -> Result<Self, GatewayError> {
-        let instruments = cfg.instruments.clone();
-        let by_id = instruments.iter().enumerate().map(|(i, inst)| (inst.id(), i)).collect();
-        let by_inst_id = instruments.iter().enumerate().map(|(i, inst)| (inst.symbol().to_string(), i)).collect();
-        let mut accounts = Vec::new();
-        for (id, key, secret) in &cfg.accounts {
-            let key = OkxKey::new(key, secret, crate::okx::passphrase(cfg, *id))
-                .map_err(|m| GatewayError::Config { venue: VENUE_NAME, problems: vec![m] })?;
-            accounts.push(Account { id: *id, key });
-        }
-        let account_index = accounts.iter().enumerate().map(|(i, a)| (a.id, i)).collect();
-        Ok(Self {
-            run_id: cfg.run_id,
-            instruments,
-            by_id,
-            by_inst_id,
-            accounts,
-            account_index,
-            state: OrderState::new(cfg.venue, reports),
-            link: RestLink::new(cfg, http, limits::RULES, "okx", server_time),
-        })
-    }
-
-    // ---- requests ------------------------------------------------------------------------
-
-    /// Whether a request of `cost` for account `acct` may be sent now.
-    fn admit(&mut self, acct: usize, cost: Cost) -> bool {
-        self.link.admit(acct, cost)
-    }
-
-    fn signed_resyncing(&mut self, acct: usize, req: Req<'_>) -> Result<Response, TransportError> {
-        signed_resyncing(self, acct, req)
     }
 
     /// OKX's answers carry no usage headers; 50011 may come with HTTP 200 and no Retry-After:
@@ -283,7 +161,7 @@ impl Gateway {
         let status = if code == crate::okx::errors::CODE_RATE_LIMIT { 429 } else { resp.status };
         let header = |name: &str| resp.header(name).map(str::to_string);
         let timestamp_reject = code == crate::okx::errors::CODE_TIMESTAMP;
-        self.link.note(
+        self.core.link.note(
             acct,
             venue_ms,
             resp,
@@ -291,31 +169,32 @@ impl Gateway {
             header,
             (code, timestamp_reject),
             limits::ORDER_RULE,
-            &mut self.state.stats,
+            &mut self.core.state.stats,
         );
     }
 
     // ---- commands ------------------------------------------------------------------------
 
     fn on_new(&mut self, order_id: OrderId, request: OrderRequest) -> Result<(), ReportsClosed> {
-        let account = self.account_index.get(&request.account).copied();
+        let account = self.core.account(request.account);
         let inst = self.by_id.get(&request.instrument).copied();
         let local_reject = match (account, inst) {
             (_, None) => Some(RejectReason::UnknownInstrument),
             (None, _) => Some(RejectReason::Other),
-            (Some(_), _) if !self.state.may_send(request.account) => Some(RejectReason::PrivateStreamDown),
+            (Some(_), _) if !self.core.state.may_send(request.account) => Some(RejectReason::PrivateStreamDown),
             (Some(acct), _) if !self.admit(acct, limits::NEW_ORDER) => Some(RejectReason::RateLimited),
             _ => None,
         };
         let (Some(acct), Some(idx), None) = (account, inst, local_reject) else {
             let reason = local_reject.unwrap_or(RejectReason::Other);
             log::warn!("okx gateway: order {order_id} refused before sending: {reason:?}");
-            return self.state.reject_unsent(order_id, &request, reason);
+            return self.core.state.reject_unsent(order_id, &request, reason);
         };
-        let body = self.order_body(order_id, idx, &request);
+        let mut body = String::with_capacity(256);
+        write_order_body(&mut body, &self.instruments[idx], self.core.client_order_id(order_id).as_str(), &request);
         let deferred_accept = matches!(request.tif, TimeInForce::PostOnly | TimeInForce::Fok);
-        self.state.insert(order_id, request);
-        self.state.stats.orders_sent += 1;
+        self.core.state.insert(order_id, request);
+        self.core.state.stats.orders_sent += 1;
         let req = Req { method: "POST", path: ORDER_PATH, query: "", body: &body, cost: limits::NEW_ORDER };
         match self.signed_resyncing(acct, req) {
             Ok(resp) if resp.status == 200 => match envelope(&resp) {
@@ -326,79 +205,46 @@ impl Gateway {
                     if deferred_accept {
                         // OKX may still cancel it (post-only crossing, FOK unfillable):
                         // `Accepted` waits for the stream to show it working.
-                        if let Some(o) = self.state.get_mut(&order_id) {
+                        if let Some(o) = self.core.state.get_mut(&order_id) {
                             o.venue_order_id = id;
                         }
-                        self.state.schedule(order_id, QueryReason::Gap, ACK_QUERY_DELAY);
+                        self.core.state.schedule(order_id, QueryReason::Gap, ACK_QUERY_DELAY);
                         Ok(())
                     } else {
-                        self.state.ensure_accepted(order_id, id, ms_to_nanos(ts))
+                        self.core.state.ensure_accepted(order_id, id, ms_to_nanos(ts))
                     }
                 }
                 Some(env) => {
                     let (code, msg) = item_error(env.data.first()).unwrap_or((env.code_num(), env.msg.clone()));
                     let reason = reject_reason(resp.status, code);
                     log::info!("okx gateway: order {order_id} rejected: code {code}, {msg:?}");
-                    self.state.finish_order(order_id, ReportKind::Rejected(reason), WallClock.now())
+                    self.core.state.finish_order(order_id, ReportKind::Rejected(reason), WallClock.now())
                 }
                 None => {
-                    self.state.stats.malformed += 1;
+                    self.core.state.stats.malformed += 1;
                     log::warn!("okx gateway: order {order_id}: unreadable answer: {}", resp.body_excerpt());
-                    self.state.schedule(order_id, QueryReason::UnknownFate, Duration::ZERO);
+                    self.core.state.schedule(order_id, QueryReason::UnknownFate, Duration::ZERO);
                     Ok(())
                 }
             },
             Ok(resp) if resp.status >= 500 => {
-                self.state.schedule(order_id, QueryReason::UnknownFate, Duration::ZERO);
+                self.core.state.schedule(order_id, QueryReason::UnknownFate, Duration::ZERO);
                 Ok(())
             }
             Ok(resp) => {
                 let (code, msg) = api_error(&resp);
                 let reason = reject_reason(resp.status, code);
                 log::info!("okx gateway: order {order_id} rejected: HTTP {}, code {code}, {msg:?}", resp.status);
-                self.state.finish_order(order_id, ReportKind::Rejected(reason), WallClock.now())
+                self.core.state.finish_order(order_id, ReportKind::Rejected(reason), WallClock.now())
             }
             Err(e) if !e.sent => {
-                self.state.finish_order(order_id, ReportKind::Rejected(RejectReason::Other), WallClock.now())
+                self.core.state.finish_order(order_id, ReportKind::Rejected(RejectReason::Other), WallClock.now())
             }
             Err(_) => {
-                self.state.schedule(order_id, QueryReason::UnknownFate, Duration::ZERO);
+                self.core.state.schedule(order_id, QueryReason::UnknownFate, Duration::ZERO);
                 Ok(())
             }
         }
-    }
-
-    /// The `trade/order` JSON body: spot `tdMode=cash` (a market order sized in base,
-    /// `tgtCcy=base_ccy`), SWAP `tdMode=cross` in net mode with `reduceOnly` when asked.
-    fn order_body(&self, order_id: OrderId, idx: usize, request: &OrderRequest) -> String {
-        let inst = &self.instruments[idx];
-        let spot = inst.kind() == InstrumentKind::Spot;
-        let mut m = Map::new();
-        let mut put = |k: &str, v: Value| {
-            m.insert(k.to_string(), v);
-        };
-        put("instId", inst.symbol().into());
-        put("tdMode", if spot { "cash" } else { "cross" }.into());
-        put("clOrdId", ClientOrderId::new(self.run_id, order_id).as_str().into());
-        put("side", if request.side == Side::Buy { "buy" } else { "sell" }.into());
-        let ord_type = match (request.order_type, request.tif) {
-            (OrderType::Market, _) => "market",
-            (_, TimeInForce::Ioc) => "ioc",
-            (_, TimeInForce::Fok) => "fok",
-            (_, TimeInForce::PostOnly) => "post_only",
-            _ => "limit",
-        };
-        put("ordType", ord_type.into());
-        put("sz", inst.qty_text(request.qty).as_str().into());
-        if request.order_type == OrderType::Limit {
-            put("px", inst.price_text(request.price).as_str().into());
-        } else if spot {
-            put("tgtCcy", "base_ccy".into());
-        }
-        if !spot && request.reduce_only {
-            put("reduceOnly", true.into());
-        }
-        Value::Object(m).to_string()
     }
 
     fn on_cancel(
@@ -407,8 +253,8 @@ impl Gateway {
         account: AccountId,
         instrument: InstrumentId,
     ) -> Result<(), ReportsClosed> {
-        let reject = |g: &mut Self, reason| g.state.reject_cancel(order_id, account, instrument, reason);
-        let (Some(&acct), Some(&idx)) = (self.account_index.get(&account), self.by_id.get(&instrument)) else {
+        let reject = |g: &mut Self, reason| g.core.state.reject_cancel(order_id, account, instrument, reason);
+        let (Some(acct), Some(&idx)) = (self.core.account(account), self.by_id.get(&instrument)) else {
             return reject(self, RejectReason::UnknownOrder);
         };
         if !self.admit(acct, limits::CANCEL) {
@@ -416,16 +262,16 @@ impl Gateway {
         }
         let body = serde_json::json!({
             "instId": self.instruments[idx].symbol(),
-            "clOrdId": ClientOrderId::new(self.run_id, order_id).as_str(),
+            "clOrdId": self.core.client_order_id(order_id).as_str(),
         })
         .to_string();
-        self.state.stats.cancel_requests += 1;
+        self.core.state.stats.cancel_requests += 1;
         let req = Req { method: "POST", path: CANCEL_PATH, query: "", body: &body, cost: limits::CANCEL };
         match self.signed_resyncing(acct, req) {
             Ok(resp) if resp.status == 200 && envelope(&resp).is_some_and(|e| e.code == "0") => Ok(()),
             Ok(resp) if resp.status >= 500 || (resp.status == 200 && envelope(&resp).is_none()) => {
-                if self.state.contains(&order_id) {
-                    self.state.schedule(order_id, QueryReason::CancelUnknown, Duration::ZERO);
+                if self.core.state.contains(&order_id) {
+                    self.core.state.schedule(order_id, QueryReason::CancelUnknown, Duration::ZERO);
                     Ok(())
                 } else {
                     reject(self, RejectReason::Other)
@@ -438,8 +284,8 @@ impl Gateway {
                     if is_unknown_order(code) { RejectReason::UnknownOrder } else { reject_reason(resp.status, code) };
                 reject(self, reason)
             }
-            Err(e) if e.sent && self.state.contains(&order_id) => {
-                self.state.schedule(order_id, QueryReason::CancelUnknown, Duration::ZERO);
+            Err(e) if e.sent && self.core.state.contains(&order_id) => {
+                self.core.state.schedule(order_id, QueryReason::CancelUnknown, Duration::ZERO);
                 Ok(())
             }
             Err(_) => reject(self, RejectReason::Other),
@@ -450,7 +296,7 @@ impl Gateway {
     /// instrument, from `orders-pending`, cancelled with `cancel-batch-orders` 20 at a time.
     /// Their `canceled` pushes report them.
     fn on_cancel_all(&mut self, account: AccountId, instrument: Option<InstrumentId>) {
-        let Some(&acct) = self.account_index.get(&account) else {
+        let Some(acct) = self.core.account(account) else {
             log::warn!("okx gateway: cancel-all for unknown account {account}");
             return;
         };
@@ -493,7 +339,7 @@ impl Gateway {
                 let list: Vec<Value> =
                     chunk.iter().map(|id| serde_json::json!({"instId": inst_id, "ordId": id})).collect();
                 let body = Value::Array(list).to_string();
-                self.state.stats.cancel_requests += 1;
+                self.core.state.stats.cancel_requests += 1;
                 let req = Req { method: "POST", path: CANCEL_BATCH_PATH, query: "", body: &body, cost };
                 if let Ok(resp) = self.signed_resyncing(acct, req) {
                     let code = envelope(&resp).map(|e| e.code);
@@ -507,10 +353,89 @@ impl Gateway {
     }
 }
 
+impl Gateway {
+    fn new(
+        cfg: &OkxGatewayConfig,
+        http: HttpsClient,
+        reports: Producer<ExecutionReport>,
+    ) -> Result<Self, GatewayError> {
+        let instruments = cfg.instruments.clone();
+        let by_id = instruments.iter().enumerate().map(|(i, inst)| (inst.id(), i)).collect();
+        let by_inst_id = instruments.iter().enumerate().map(|(i, inst)| (inst.symbol().to_string(), i)).collect();
+        let mut accounts = Vec::new();
+        for (i, (id, _, _)) in cfg.accounts.iter().enumerate() {
+            accounts.push((*id, okx_key(cfg, *id, i)?));
+        }
+        let core = GatewayCore::new(
+            cfg,
+            accounts,
+            http,
+            reports,
+            LinkSpec { venue: "okx", rules: limits::RULES, server_time },
+        );
+        Ok(Self { instruments, by_id, by_inst_id, core })
+    }
+
+    // ---- requests ------------------------------------------------------------------------
+
+    /// Whether a request of `cost` for account `acct` may be sent now.
+    fn admit(&mut self, acct: usize, cost: Cost) -> bool {
+        self.core.link.admit(acct, cost)
+    }
+
+    fn signed_resyncing(&mut self, acct: usize, req: Req<'_>) -> Result<Response, TransportError> {
+        signed_resyncing(self, acct, req)
+    }
+}
+
+/// Appends the `trade/order` JSON body of `request` on `inst` under our client order id
+/// `cl_ord_id` to `out`: spot `tdMode=cash` (a market order sized in base,
+/// `tgtCcy=base_ccy`), SWAP `tdMode=cross` in net mode with `reduceOnly` when asked.
+///
+/// Pure and allocation-free once `out` has capacity (the live path and the order-encoding
+/// benchmark both call it). The instrument id is one [`validate`] accepted (upper-case letters,
+/// digits and `-`) and `cl_ord_id` is alphanumeric, so nothing needs JSON escaping.
+pub fn write_order_body(out: &mut String, inst: &Instrument, cl_ord_id: &str, request: &OrderRequest) {
+    let spot = inst.kind() == InstrumentKind::Spot;
+    let field = |out: &mut String, key: &str, value: &str| {
+        out.push_str(",\"");
+        out.push_str(key);
+        out.push_str("\":\"");
+        out.push_str(value);
+        out.push('"');
+    };
+    out.push_str("{\"instId\":\"");
+    out.push_str(inst.symbol());
+    out.push('"');
+    field(out, "tdMode", if spot { "cash" } else { "cross" });
+    field(out, "clOrdId", cl_ord_id);
+    field(out, "side", if request.side == Side::Buy { "buy" } else { "sell" });
+    let ord_type = match (request.order_type, request.tif) {
+        (OrderType::Market, _) => "market",
+        (_, TimeInForce::Ioc) => "ioc",
+        (_, TimeInForce::Fok) => "fok",
+        (_, TimeInForce::PostOnly) => "post_only",
+        _ => "limit",
+    };
+    field(out, "ordType", ord_type);
+    field(out, "sz", inst.qty_text(request.qty).as_str());
+    if request.order_type == OrderType::Limit {
+        field(out, "px", inst.price_text(request.price).as_str());
+    } else if spot {
+        field(out, "tgtCcy", "base_ccy");
+    }
+    if !spot && request.reduce_only {
+        out.push_str(",\"reduceOnly\":true");
+    }
+    out.push('}');
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::kit::config::GatewayConfig;
+    use crate::kit::http::{server_name, tls_config};
+    use qt_core::ClientOrderId;
     use qt_core::queue::spsc;
     use qt_core::{InstrumentSpec, Liquidity, Notional, Price, Qty, StrategyId, Venue};
 
@@ -565,11 +490,17 @@ mod tests {
             reduce_only: false,
             stop_price: None,
         };
-        g.state.insert(OrderId(id), request);
+        g.core.state.insert(OrderId(id), request);
     }
 
     fn link(id: u64) -> String {
         ClientOrderId::new(RUN, OrderId(id)).to_string()
+    }
+
+    fn body_of(g: &Gateway, id: u64, inst: usize, request: &OrderRequest) -> String {
+        let mut body = String::new();
+        write_order_body(&mut body, &g.instruments[inst], link(id).as_str(), request);
+        body
     }
 
     fn drain(rx: &mut Consumer<ExecutionReport>) -> Vec<ExecutionReport> {
@@ -597,7 +528,7 @@ mod tests {
         assert_eq!(f.last_price, Price::from_units(3_152_710));
         assert_eq!(f.fee, Notional::parse("0.02522168").unwrap(), "fillFee -0.02522168: a charged fee");
         assert_eq!(f.exchange_ns.0, 1_654_084_353_263 * 1_000_000, "fillTime");
-        assert!(g.state.is_empty(), "filled");
+        assert!(g.core.state.is_empty(), "filled");
         // The same push again (a replay after a reconnect): nothing more.
         live(&mut g, 2, 0, Side::Sell, "0.001", "31527.1");
         g.on_frame(0, &documented_push(2)).unwrap();
@@ -625,7 +556,7 @@ mod tests {
             (r[1].kind, r[1].fee, r[1].liquidity),
             (ReportKind::Fill, Notional::parse("0.03").unwrap(), Liquidity::Taker)
         );
-        assert_eq!(g.state.stats.duplicate_fills, 2);
+        assert_eq!(g.core.state.stats.duplicate_fills, 2);
         g.on_frame(0, &push("t2", "0.006", "0.01", "filled")).unwrap();
         let r = drain(&mut rx);
         assert_eq!((r.len(), r[0].cum_qty, r[0].leaves_qty), (1, Qty::from_units(1000), Qty::ZERO));
@@ -648,9 +579,9 @@ mod tests {
         }
         let reports = drain(&mut rx);
         assert!(reports.iter().all(|r| r.kind == ReportKind::Accepted), "{reports:?}");
-        assert_eq!(g.state.stats.malformed, 6);
-        assert_eq!(g.state.stats.fills, 0);
-        assert_eq!(g.state.pending().len(), 1, "the live order is queried");
+        assert_eq!(g.core.state.stats.malformed, 6);
+        assert_eq!(g.core.state.stats.fills, 0);
+        assert_eq!(g.core.state.pending().len(), 1, "the live order is queried");
     }
 
     #[test]
@@ -681,8 +612,8 @@ mod tests {
     fn the_order_body_has_the_documented_fields_and_the_documented_ack_reads() {
         let (mut g, _rx) = gateway();
         live(&mut g, 3, 0, Side::Buy, "2", "2.15");
-        let request = g.state.get(&OrderId(3)).unwrap().request;
-        let body: Value = serde_json::from_str(&g.order_body(OrderId(3), 0, &request)).unwrap();
+        let request = g.core.state.get(&OrderId(3)).unwrap().request;
+        let body: Value = serde_json::from_str(&body_of(&g, 3, 0, &request)).unwrap();
         let doc: Value =
             serde_json::from_str(include_str!("../../../testdata/okx/orders/rest_place_order_request.json")).unwrap();
         for key in ["instId", "tdMode", "side", "ordType"] {
@@ -696,11 +627,11 @@ mod tests {
         let mut swap = request;
         swap.instrument = InstrumentId(1);
         swap.reduce_only = true;
-        let body: Value = serde_json::from_str(&g.order_body(OrderId(4), 1, &swap)).unwrap();
+        let body: Value = serde_json::from_str(&body_of(&g, 4, 1, &swap)).unwrap();
         assert_eq!((body["tdMode"].as_str(), body["reduceOnly"].as_bool()), (Some("cross"), Some(true)));
         let mut market = request;
         market.order_type = OrderType::Market;
-        let body: Value = serde_json::from_str(&g.order_body(OrderId(5), 0, &market)).unwrap();
+        let body: Value = serde_json::from_str(&body_of(&g, 5, 0, &market)).unwrap();
         assert_eq!((body["ordType"].as_str(), body["tgtCcy"].as_str()), (Some("market"), Some("base_ccy")));
         assert!(body.get("px").is_none());
         // The documented acks: the order id, and a refusal's sCode.

@@ -109,3 +109,9 @@ pub(crate) fn is_timestamp_reject(resp: &Response) -> bool {
 pub(crate) fn venue_order_id(text: &str) -> u64 {
     text.parse::<u64>().unwrap_or(0)
 }
+
+impl crate::kit::shell::AccountKey for OkxKey {
+    fn signer(&self) -> &dyn RequestSigner {
+        OkxKey::signer(self)
+    }
+}

@@ -93,16 +93,34 @@ pub fn query_string(params: &[(&str, &str)]) -> String {
 /// The query string of a SIGNED request: `params`, then `recvWindow` and `timestamp`, then
 /// `signature` over all of it.
 pub fn signed_query(signer: &Signer, params: &[(&str, &str)], recv_window: &str, timestamp_ms: i64) -> String {
-    let timestamp = timestamp_ms.to_string();
-    let mut all: Vec<(&str, &str)> = Vec::with_capacity(params.len() + 2);
-    all.extend_from_slice(params);
-    all.push(("recvWindow", recv_window));
-    all.push(("timestamp", &timestamp));
-    let mut query = query_string(&all);
-    let signature = signer.sign(query.as_bytes());
-    query.push_str("&signature=");
-    query.push_str(&signature);
+    let mut query = query_string(params);
+    let mut signature = String::with_capacity(64);
+    append_signed_tail(signer, &mut query, &mut signature, recv_window, timestamp_ms);
     query
+}
+
+/// Appends `recvWindow`, `timestamp` and then the `signature` over the whole query to the
+/// encoded parameters in `query` — the tail of every SIGNED request. `scratch` holds the
+/// signature on the way (cleared first). Allocation-free once both have capacity.
+pub fn append_signed_tail(
+    signer: &Signer,
+    query: &mut String,
+    scratch: &mut String,
+    recv_window: &str,
+    timestamp_ms: i64,
+) {
+    use std::fmt::Write as _;
+    if !query.is_empty() {
+        query.push('&');
+    }
+    query.push_str("recvWindow=");
+    push_encoded(query, recv_window);
+    // Writing an integer into a String cannot fail.
+    let _ = write!(query, "&timestamp={timestamp_ms}");
+    scratch.clear();
+    signer.sign_into(Parts::new().push(query.as_bytes()), scratch);
+    query.push_str("&signature=");
+    query.push_str(scratch);
 }
 
 /// `name=value&…` split into pairs (an empty string has none); a piece without `=` is refused.

@@ -127,8 +127,9 @@ pub struct SimPlan {
     pub flows: Vec<FlowParams>,
 }
 
-/// A live venue as the run uses it.
-#[derive(Debug, Clone)]
+/// A live venue as the run uses it. `Debug` names the accounts with keys, never the keys,
+/// secrets or passphrases.
+#[derive(Clone)]
 pub struct VenuePlan {
     /// Which venue.
     pub venue: Venue,
@@ -152,6 +153,26 @@ pub struct VenuePlan {
     pub passphrases: Vec<(AccountId, String)>,
     /// Instruments listed there (its feeds keep their books; orders only where it has a gateway).
     pub instruments: Vec<InstrumentId>,
+}
+
+impl std::fmt::Debug for VenuePlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let keyed: Vec<AccountId> = self.keys.iter().map(|(a, _, _)| *a).collect();
+        let with_passphrase: Vec<AccountId> = self.passphrases.iter().map(|(a, _)| *a).collect();
+        f.debug_struct("VenuePlan")
+            .field("venue", &self.venue)
+            .field("rest_url", &self.rest_url)
+            .field("ws_url", &self.ws_url)
+            .field("ca_file", &self.ca_file)
+            .field("server_name", &self.server_name)
+            .field("recv_window_ms", &self.recv_window_ms)
+            .field("listen_key_only", &self.listen_key_only)
+            .field("ws_api_url", &self.ws_api_url)
+            .field("accounts_with_keys", &keyed)
+            .field("accounts_with_passphrases", &with_passphrase)
+            .field("instruments", &self.instruments)
+            .finish()
+    }
 }
 
 /// A validated, runnable configuration.
@@ -186,7 +207,9 @@ pub struct Plan {
     pub journal: Option<JournalPlan>,
     /// The stats file and the exporter (`[stats]`).
     pub stats: StatsPlan,
-    /// The configuration text the plan was made from (journaled at start, with its hash).
+    /// The configuration text the plan was made from, credentials redacted
+    /// ([`crate::journal::redacted_config`]): journaled at start, with its hash, and safe to
+    /// show.
     pub source_text: String,
     /// `[log] format`.
     pub log_format: crate::logging::LogFormat,
@@ -261,7 +284,7 @@ fn parse_duration(text: &str) -> Result<Nanos, String> {
 pub fn load(text: &str, source_name: &str) -> Result<Plan, ConfigError> {
     let raw: RawConfig = source::parse_document(text, source_name)?;
     let mut plan = validate(raw).map_err(|problems| ConfigError { source_name: source_name.into(), problems })?;
-    plan.source_text = text.to_string();
+    plan.source_text = crate::journal::redacted_config(text);
     Ok(plan)
 }
 

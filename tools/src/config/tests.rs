@@ -167,6 +167,11 @@ fn live_venue_needs_a_venue_entry_https_and_keys() {
     let plan = load(&text, "t").unwrap();
     assert!(plan.is_live());
     assert_eq!(plan.venues[0].keys, vec![(AccountId(0), "qt-sim-key-1".to_string(), "qt-sim-secret-1".to_string())]);
+    let shown = format!("{plan:?}");
+    assert!(
+        !shown.contains("qt-sim-secret-1") && !shown.contains("qt-sim-key-1"),
+        "a key in the plan's Debug: {shown}"
+    );
     assert_eq!(plan.venues[0].instruments, vec![InstrumentId(0)]);
 
     // Bybit serves market data now (no longer refused): the instrument on binance still needs
@@ -188,6 +193,8 @@ fn okx_keys_need_their_passphrase_and_others_have_none() {
     let text = include_str!("../../../examples/okx-venue-sim.toml").replace("ca_file = \"venue-sim-ca.pem\"\n", "");
     let plan = load(&text, "t").unwrap();
     assert_eq!(plan.venues[0].passphrases, vec![(AccountId(0), "qt-sim-passphrase".to_string())]);
+    let shown = format!("{plan:?}");
+    assert!(!shown.contains("qt-sim-passphrase"), "a passphrase in the plan's Debug: {shown}");
     let cases = [
         ("none", "passphrase = \"qt-sim-passphrase\"", "#", "keys need their passphrase"),
         (

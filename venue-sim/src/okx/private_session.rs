@@ -23,11 +23,12 @@ use super::OkxV5;
 use super::auth::{Caller, verify_base64};
 use super::desk::Refused;
 use super::order_doc::OrderDoc;
+use super::wire::instrument_index;
 use super::wire::{inst_id, inst_type};
 use crate::kit::session::QueuedSession;
 use crate::market::{AccountEvent, ExecKind};
 use crate::protocol::Ctx;
-use crate::public_stream::{Outbox, symbol_by_pair};
+use crate::public_stream::Outbox;
 use crossbeam_channel::Receiver;
 use qt_core::AccountId;
 use serde_json::{Value, json};
@@ -116,7 +117,7 @@ impl<'a> PrivateSession<'a> {
         }
         let inst = arg.get("instId").and_then(Value::as_str).map(str::to_owned);
         if let Some(i) = &inst
-            && symbol_by_pair(&self.ctx.market, i, '-').is_none()
+            && instrument_index(&self.ctx.market, i).is_none()
         {
             return self.error(id, "60018", &format!("Wrong URL or channel:{channel},instId:{i} doesn't exist."));
         }

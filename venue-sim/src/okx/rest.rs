@@ -7,11 +7,12 @@
 //! field (README lists these guesses).
 
 use super::BOOKS_DEPTH;
+use super::wire::instrument_index;
 use super::wire::{inst_id, inst_type, levels_json, px, sz};
 use crate::kit::trade_log::TradeLogs;
 use crate::market::Market;
 use crate::protocol::HttpResponse;
-use crate::public_stream::{Levels, symbol_by_pair};
+use crate::public_stream::Levels;
 use serde_json::{Value, json};
 
 pub(super) fn ok_body(data: Value) -> HttpResponse {
@@ -128,7 +129,7 @@ fn named_instrument<'m>(market: &'m Market, query: &str) -> Result<(usize, &'m q
     let Some(id) = query_value(query, "instId") else {
         return Err(error_body(400, "50014", "Parameter instId can not be empty"));
     };
-    symbol_by_pair(market, id, '-')
+    instrument_index(market, id)
         .and_then(|i| Some((i, market.instruments().get(i)?)))
         .ok_or_else(|| error_body(400, "51001", "Instrument ID does not exist"))
 }
@@ -187,7 +188,7 @@ pub(super) fn rest_trades(market: &Market, trades: &TradeLogs, query: &str) -> H
 
 /// `GET /api/v5/market/books?instId=..&sz=..` (default 1, at most 400).
 pub(super) fn rest_books(market: &Market, query: &str) -> HttpResponse {
-    let Some(idx) = query_value(query, "instId").and_then(|id| symbol_by_pair(market, id, '-')) else {
+    let Some(idx) = query_value(query, "instId").and_then(|id| instrument_index(market, id)) else {
         return error_body(400, "51001", "Instrument ID does not exist");
     };
     let depth = match query_value(query, "sz").map(str::parse::<usize>) {

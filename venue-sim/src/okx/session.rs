@@ -1,14 +1,14 @@
 //! One `/ws/v5/public` session: subscriptions to `books`, `bbo-tbt` and `trades` per instrument,
 //! their timed pushes, run by the shared loop ([`crate::kit::session`]).
 
+use super::wire::instrument_index;
 use super::wire::{BooksHead, books_message, checksum, inst_id, levels_json, px, sz};
 use super::{BBO_INTERVAL, BOOKS_DEPTH, BOOKS_HEARTBEAT, BOOKS_INTERVAL};
 use crate::kit::session::QueuedSession;
 use crate::market::{BookUpdate, TradeView};
 use crate::protocol::Ctx;
 use crate::public_stream::{
-    BestLevels, Levels, MirrorBook, Outbox, PublishedView, SymbolSubscription, pump_symbols, symbol_by_pair,
-    symbol_feed,
+    BestLevels, Levels, MirrorBook, Outbox, PublishedView, SymbolSubscription, pump_symbols, symbol_feed,
 };
 use crossbeam_channel::Receiver;
 use qt_core::{Instrument, Side};
@@ -160,7 +160,7 @@ impl Session<'_> {
         let channel_name = arg.get("channel").and_then(Value::as_str).unwrap_or("");
         let id = arg.get("instId").and_then(Value::as_str).unwrap_or("");
         let channel = Channel::parse(channel_name);
-        let idx = symbol_by_pair(&self.ctx.market, id, '-');
+        let idx = instrument_index(&self.ctx.market, id);
         let (Some(channel), Some(idx)) = (channel, idx) else {
             self.error(
                 "60018",

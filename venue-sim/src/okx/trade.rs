@@ -26,10 +26,10 @@ use super::OkxV5;
 use super::auth::{ApiError, Caller, Params};
 use super::desk::{Refused, Route};
 use super::order_doc::{OrderDoc, fill_json, ord_type};
-use super::wire::{inst_id, inst_type};
+use super::wire::inst_type;
+use super::wire::instrument_index;
 use crate::market::{ClientOrderRequest, Market, OrderRef, OrderReject, OrderStatus, OrderView};
 use crate::protocol::Ctx;
-use crate::public_stream::symbol_by_pair;
 use qt_core::{
     DecimalErrorKind, Instrument, InstrumentKind, Nanos, Notional, OrderType, Price, Qty, RejectReason, Side,
     TimeInForce,
@@ -68,8 +68,7 @@ fn item(cl: &str, ord_id: &str, now: i64, code: &str, msg: &str) -> Value {
 
 /// The instrument `instId` names.
 pub(super) fn instrument(market: &Market, id: &str) -> Result<(usize, Instrument), ApiError> {
-    let idx =
-        symbol_by_pair(market, id, '-').filter(|i| market.instruments().get(*i).is_some_and(|x| inst_id(x) == id));
+    let idx = instrument_index(market, id);
     let found = idx.and_then(|i| Some((i, market.instruments().get(i)?.clone())));
     found.ok_or_else(|| ApiError::new(200, "51001", "Instrument ID or Spread ID doesn't exist."))
 }

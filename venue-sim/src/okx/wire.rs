@@ -11,7 +11,17 @@ use std::fmt::Write as _;
 /// An instrument's OKX `instId`: the market symbol when it is already OKX-shaped, else
 /// `BASE-QUOTE`.
 pub fn inst_id(inst: &Instrument) -> String {
-    if inst.symbol().contains('-') { inst.symbol().to_owned() } else { format!("{}-{}", inst.base(), inst.quote()) }
+    match inst.kind() {
+        _ if inst.symbol().contains('-') => inst.symbol().to_owned(),
+        InstrumentKind::Spot => format!("{}-{}", inst.base(), inst.quote()),
+        _ => format!("{}-{}-SWAP", inst.base(), inst.quote()),
+    }
+}
+
+/// The market's instrument whose [`inst_id`] is `id` (a spot pair `BTC-USDT`, a swap
+/// `ETH-USDT-SWAP`).
+pub(super) fn instrument_index(market: &crate::market::Market, id: &str) -> Option<usize> {
+    market.instruments().iter().position(|i| inst_id(i) == id)
 }
 
 pub(super) fn inst_type(inst: &Instrument) -> &'static str {

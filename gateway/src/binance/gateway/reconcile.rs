@@ -89,6 +89,7 @@ impl Gateway {
             Req {
                 method: "GET",
                 path: self.d.order_path,
+                encoded: "",
                 params: &[("symbol", &symbol), ("origClientOrderId", client_id.as_str())],
                 cost: self.d.costs.query_order,
             },
@@ -249,7 +250,10 @@ impl Gateway {
         let id_text = venue_order_id.to_string();
         self.state.stats.trade_queries += 1;
         let resp = self
-            .signed(acct, Req { method: "GET", path, params: &[("symbol", &symbol), ("orderId", &id_text)], cost })
+            .signed(
+                acct,
+                Req { method: "GET", path, encoded: "", params: &[("symbol", &symbol), ("orderId", &id_text)], cost },
+            )
             .map_err(|e| format!("{path}: {e}"))?;
         if resp.status != 200 {
             let (code, msg) = api_error(&resp.body);

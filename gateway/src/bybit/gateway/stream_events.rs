@@ -7,15 +7,15 @@
 //!
 //! Runs on the gateway thread; allocates per frame (JSON); never panics on a frame.
 
-use super::{Category, Gateway, ms_to_nanos};
+use super::{Category, Gateway};
 use crate::bybit::errors::closed_reason;
 use crate::bybit::rest::venue_order_id;
 use crate::kit::order_state::{QueryReason, ReportsClosed, TradeCheck, TradeId, VenueFigures, VenueState};
-use crate::kit::private_stream::{StreamEvent, StreamMsg};
+use crate::kit::shell::ms_to_nanos;
 use qt_core::{ClientOrderId, Liquidity, Nanos, Notional, OrderId, RejectReason, Rounding};
 use serde::Deserialize;
 use serde_json::Value;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[derive(Debug, Deserialize)]
 struct Push {
@@ -72,32 +72,11 @@ fn time_of(text: Option<&str>) -> Nanos {
 }
 
 impl Gateway {
-    pub(super) fn on_stream(&mut self, msg: StreamMsg) -> Result<(), ReportsClosed> {
-        if let StreamEvent::Frame(text) = &msg.event {
-            return self.on_frame(msg.account, text);
-        }
-        let id = self.accounts.get(msg.account).map(|a| a.id);
-        if self.state.on_stream_status(id, msg.account, &msg.event, "bybit") {
-            self.run_due_reconciles(Instant::now())?;
-        }
-        Ok(())
-    }
-
-    #[cold]
-    fn malformed(&mut self, acct: usize, what: &str, text: &str) {
-        self.state.stats.malformed += 1;
-        let end = text.char_indices().nth(500).map_or(text.len(), |(i, _)| i);
-        log::warn!("bybit gateway: malformed private stream frame ({what}); querying live orders: {}", &text[..end]);
-        if let Some(id) = self.accounts.get(acct).map(|a| a.id) {
-            self.state.schedule_account(id, Duration::ZERO);
-        }
-    }
-
     pub(super) fn on_frame(&mut self, acct: usize, text: &str) -> Result<(), ReportsClosed> {
         let push = match serde_json::from_str::<Push>(text) {
             Ok(p) => p,
             Err(e) => {
-                self.malformed(acct, &e.to_string(), text);
+                self.core.malformed("bybit", acct, &e.to_string(), text);
                 return Ok(());
             }
         };
@@ -106,11 +85,11 @@ impl Gateway {
             match topic {
                 "execution" => match serde_json::from_value::<ExecEntry>(entry) {
                     Ok(e) => self.on_execution(acct, &e, text)?,
-                    Err(e) => self.malformed(acct, &format!("execution: {e}"), text),
+                    Err(e) => self.core.malformed("bybit", acct, &format!("execution: {e}"), text),
                 },
                 "order" => match serde_json::from_value::<OrderEntry>(entry) {
                     Ok(o) => self.on_order(acct, &o, text)?,
-                    Err(e) => self.malformed(acct, &format!("order: {e}"), text),
+                    Err(e) => self.core.malformed("bybit", acct, &format!("order: {e}"), text),
                 },
                 // position, wallet, …: not ours to report.
                 _ => {}
@@ -130,19 +109,19 @@ impl Gateway {
         text: &str,
     ) -> Option<(OrderId, usize)> {
         let (run, order_id) = ClientOrderId::parse(link)?;
-        if run != self.run_id {
+        if run != self.core.run_id {
             log::debug!("bybit gateway: event of run {run:08x}'s order {order_id} ignored");
             return None;
         }
-        let Some(order) = self.state.get(&order_id) else {
-            self.state.stats.unknown_order_events += 1;
+        let Some(order) = self.core.state.get(&order_id) else {
+            self.core.state.stats.unknown_order_events += 1;
             return None;
         };
         let idx = *self.by_id.get(&order.request.instrument)?;
-        let account_ok = self.accounts.get(acct).is_some_and(|a| a.id == order.request.account);
+        let account_ok = self.core.account_id(acct) == Some(order.request.account);
         let cat_ok = cat.is_none_or(|c| Category::parse(c) == Some(self.categories[idx]));
         if !account_ok || !cat_ok || self.by_symbol.get(&(self.categories[idx], symbol.to_string())) != Some(&idx) {
-            self.malformed(acct, "category, symbol or account does not match the order", text);
+            self.core.malformed("bybit", acct, "category, symbol or account does not match the order", text);
             return None;
         }
         Some((order_id, idx))
@@ -158,7 +137,7 @@ impl Gateway {
             return Ok(());
         };
         let ts = time_of(ev.exec_time.as_deref());
-        self.state.ensure_accepted(order_id, venue_order_id(&ev.order_id), ts)?;
+        self.core.state.ensure_accepted(order_id, venue_order_id(&ev.order_id), ts)?;
         let inst = &self.instruments[idx];
         let parsed = (|| {
             let l = inst.parse_qty(&ev.exec_qty).map_err(|e| format!("execQty: {e}"))?;
@@ -173,13 +152,13 @@ impl Gateway {
         let (l, px, leaves, fee) = match parsed {
             Ok(v) => v,
             Err(what) => {
-                self.malformed(acct, &what, text);
+                self.core.malformed("bybit", acct, &what, text);
                 return Ok(());
             }
         };
         let fee_in_quote = ev.fee_currency.as_deref().is_none_or(|c| c.is_empty() || c == inst.quote());
         let quote = inst.notional(px, l, Rounding::Nearest).unwrap_or(Notional::ZERO);
-        let Some(o) = self.state.get_mut(&order_id) else { return Ok(()) };
+        let Some(o) = self.core.state.get_mut(&order_id) else { return Ok(()) };
         // Cumulative after this trade: the order's size less what is left; with nothing left
         // (filled, or closed meanwhile) only the trade's own quantity is known.
         let cum = if leaves.is_positive() {
@@ -189,21 +168,21 @@ impl Gateway {
         };
         match o.check_trade(Some(TradeId::Text(ev.exec_id.as_str().into())), l, cum) {
             TradeCheck::Duplicate => {
-                self.state.stats.duplicate_fills += 1;
+                self.core.state.stats.duplicate_fills += 1;
                 return Ok(());
             }
             TradeCheck::New { missed_before: None } => {}
             TradeCheck::New { missed_before: Some(_) } => {
                 // Trades before this one were missed: the order's figures will book them.
-                self.state.schedule(order_id, QueryReason::Gap, Duration::ZERO);
+                self.core.state.schedule(order_id, QueryReason::Gap, Duration::ZERO);
             }
         }
         if !fee_in_quote && !fee.is_zero() {
-            self.state.stats.fees_not_in_quote += 1;
+            self.core.state.stats.fees_not_in_quote += 1;
         }
         let liquidity = if ev.is_maker { Liquidity::Maker } else { Liquidity::Taker };
         let fee = if fee_in_quote { fee } else { Notional::ZERO };
-        self.state.fill(order_id, px, l, fee, liquidity, ts, quote)
+        self.core.state.fill(order_id, px, l, fee, liquidity, ts, quote)
     }
 
     fn on_order(&mut self, acct: usize, entry: &OrderEntry, text: &str) -> Result<(), ReportsClosed> {
@@ -232,7 +211,7 @@ impl Gateway {
         let cum = match inst.parse_qty(&entry.cum_exec_qty) {
             Ok(q) => q,
             Err(e) => {
-                self.malformed(acct, &format!("cumExecQty: {e}"), text);
+                self.core.malformed("bybit", acct, &format!("cumExecQty: {e}"), text);
                 return Ok(());
             }
         };
@@ -251,6 +230,6 @@ impl Gateway {
             }
         };
         let figures = VenueFigures { venue_order_id: venue_id, cum, value, fee, ts };
-        self.state.apply_venue_state(order_id, &self.instruments[idx], state, figures, queried, "bybit")
+        self.core.state.apply_venue_state(order_id, &self.instruments[idx], state, figures, queried, "bybit")
     }
 }

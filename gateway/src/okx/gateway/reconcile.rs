@@ -14,13 +14,14 @@ use crate::kit::rest_link::{Req, SignedRest};
 use crate::okx::errors::CODE_NO_ORDER;
 use crate::okx::limits;
 use crate::okx::rest::envelope;
-use qt_core::{ClientOrderId, Clock as _, OrderId, RejectReason, ReportKind, WallClock};
+use qt_core::{Clock as _, OrderId, RejectReason, ReportKind, WallClock};
 use std::time::Instant;
 
 impl Gateway {
     pub(super) fn run_due_reconciles(&mut self, now: Instant) -> Result<usize, ReportsClosed> {
-        let venue_ms = self.link.time.venue_ms();
-        let due = self.state.due_within_limits(now, &mut self.link.limits, self.accounts.len(), venue_ms);
+        let venue_ms = self.core.link.time.venue_ms();
+        let due =
+            self.core.state.due_within_limits(now, &mut self.core.link.limits, self.core.accounts.len(), venue_ms);
         for r in &due {
             self.reconcile(*r)?;
         }
@@ -49,7 +50,7 @@ impl Gateway {
             match serde_json::from_value::<FillEntry>(f) {
                 Ok(f) => fills.push(f),
                 Err(e) => {
-                    self.state.stats.malformed += 1;
+                    self.core.state.stats.malformed += 1;
                     log::warn!("okx gateway: fills of order {order_id}: unreadable entry ({e})");
                     return Ok(false);
                 }
@@ -70,7 +71,7 @@ impl Gateway {
             match self.book_trade(order_id, idx, &t, None) {
                 Ok(r) => r?,
                 Err(what) => {
-                    self.state.stats.malformed += 1;
+                    self.core.state.stats.malformed += 1;
                     log::warn!("okx gateway: fills of order {order_id}: {what}");
                     return Ok(false);
                 }
@@ -82,43 +83,46 @@ impl Gateway {
     #[cold]
     fn reconcile(&mut self, job: Reconcile) -> Result<(), ReportsClosed> {
         let order_id = job.order_id;
-        let Some(o) = self.state.get(&order_id) else {
-            self.state.settled(order_id);
+        let Some(o) = self.core.state.get(&order_id) else {
+            self.core.state.settled(order_id);
             return Ok(());
         };
-        let (Some(&acct), Some(&idx)) =
-            (self.account_index.get(&o.request.account), self.by_id.get(&o.request.instrument))
+        let (Some(acct), Some(&idx)) = (self.core.account(o.request.account), self.by_id.get(&o.request.instrument))
         else {
-            self.state.settled(order_id);
+            self.core.state.settled(order_id);
             return Ok(());
         };
         let query = format!(
             "instId={}&clOrdId={}",
             self.instruments[idx].symbol(),
-            ClientOrderId::new(self.run_id, order_id).as_str()
+            self.core.client_order_id(order_id).as_str()
         );
-        self.state.stats.reconciliations += 1;
+        self.core.state.stats.reconciliations += 1;
         let req = Req { method: "GET", path: ORDER_PATH, query: &query, body: "", cost: limits::QUERY };
         let Ok(resp) = self.signed(acct, req) else {
-            self.state.retry(order_id, false);
+            self.core.state.retry(order_id, false);
             return Ok(());
         };
         let Some(env) = envelope(&resp) else {
             log::warn!("okx gateway: query of order {order_id}: HTTP {}: {}", resp.status, resp.body_excerpt());
-            self.state.retry(order_id, false);
+            self.core.state.retry(order_id, false);
             return Ok(());
         };
         if env.code_num() == CODE_NO_ORDER {
             // Not known to the venue (open or among its recent closed orders).
-            let accepted = self.state.get(&order_id).is_some_and(|o| o.accepted);
+            let accepted = self.core.state.get(&order_id).is_some_and(|o| o.accepted);
             if accepted {
                 log::warn!("okx gateway: order {order_id} is live here but unknown to the venue");
-                self.state.settled(order_id);
+                self.core.state.settled(order_id);
                 return Ok(());
             }
-            if self.state.retry(order_id, true) >= NOT_FOUND_LIMIT {
+            if self.core.state.retry(order_id, true) >= NOT_FOUND_LIMIT {
                 log::warn!("okx gateway: order {order_id} never reached the venue; reporting it rejected");
-                return self.state.finish_order(order_id, ReportKind::Rejected(RejectReason::Other), WallClock.now());
+                return self.core.state.finish_order(
+                    order_id,
+                    ReportKind::Rejected(RejectReason::Other),
+                    WallClock.now(),
+                );
             }
             return Ok(());
         }
@@ -128,31 +132,35 @@ impl Gateway {
             Some(Ok(e)) => e,
             other => {
                 if let Some(Err(e)) = other {
-                    self.state.stats.malformed += 1;
+                    self.core.state.stats.malformed += 1;
                     log::warn!("okx gateway: query of order {order_id}: unreadable ({e}): {}", resp.body_excerpt());
                 } else {
                     log::warn!("okx gateway: query of order {order_id}: HTTP {}: {}", resp.status, resp.body_excerpt());
                 }
-                self.state.retry(order_id, false);
+                self.core.state.retry(order_id, false);
                 return Ok(());
             }
         };
-        self.state.settled(order_id);
+        self.core.state.settled(order_id);
         let behind = self.instruments[idx]
             .parse_qty(&entry.acc_fill_sz)
-            .is_ok_and(|cum| self.state.get(&order_id).is_some_and(|o| cum > o.cum_qty));
+            .is_ok_and(|cum| self.core.state.get(&order_id).is_some_and(|o| cum > o.cum_qty));
         if behind {
-            self.state.ensure_accepted(order_id, crate::okx::rest::venue_order_id(&entry.ord_id), WallClock.now())?;
+            self.core.state.ensure_accepted(
+                order_id,
+                crate::okx::rest::venue_order_id(&entry.ord_id),
+                WallClock.now(),
+            )?;
             if !self.recover_fills(acct, order_id, idx, &entry.ord_id)? {
                 log::warn!("okx gateway: order {order_id}: its fills could not be listed; booking its totals");
             }
         }
         let text = String::from_utf8_lossy(&resp.body).into_owned();
         self.apply_order(acct, order_id, idx, &entry, true, &text)?;
-        if job.reason == QueryReason::CancelUnknown && self.state.contains(&order_id) {
+        if job.reason == QueryReason::CancelUnknown && self.core.state.contains(&order_id) {
             // Still working: the cancel did not happen.
-            if let Some(r) = self.state.order_report(order_id, ReportKind::CancelRejected(RejectReason::Other)) {
-                return self.state.emit(r);
+            if let Some(r) = self.core.state.order_report(order_id, ReportKind::CancelRejected(RejectReason::Other)) {
+                return self.core.state.emit(r);
             }
         }
         Ok(())

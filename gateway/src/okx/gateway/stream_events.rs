@@ -8,15 +8,15 @@
 //!
 //! Runs on the gateway thread; allocates per frame (JSON); never panics on a frame.
 
-use super::{Gateway, ms_to_nanos};
+use super::Gateway;
 use crate::kit::order_state::{QueryReason, ReportsClosed, TradeCheck, TradeId, VenueFigures, VenueState};
-use crate::kit::private_stream::{StreamEvent, StreamMsg};
+use crate::kit::shell::ms_to_nanos;
 use crate::okx::errors::cancel_source_reason;
 use crate::okx::rest::venue_order_id;
 use qt_core::{ClientOrderId, Liquidity, Nanos, Notional, OrderId, Qty, Rounding};
 use serde::Deserialize;
 use serde_json::Value;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[derive(Debug, Deserialize)]
 struct Push {
@@ -108,32 +108,11 @@ pub(super) struct Trade<'a> {
 }
 
 impl Gateway {
-    pub(super) fn on_stream(&mut self, msg: StreamMsg) -> Result<(), ReportsClosed> {
-        if let StreamEvent::Frame(text) = &msg.event {
-            return self.on_frame(msg.account, text);
-        }
-        let id = self.accounts.get(msg.account).map(|a| a.id);
-        if self.state.on_stream_status(id, msg.account, &msg.event, "okx") {
-            self.run_due_reconciles(Instant::now())?;
-        }
-        Ok(())
-    }
-
-    #[cold]
-    pub(super) fn malformed(&mut self, acct: usize, what: &str, text: &str) {
-        self.state.stats.malformed += 1;
-        let end = text.char_indices().nth(500).map_or(text.len(), |(i, _)| i);
-        log::warn!("okx gateway: malformed private stream frame ({what}); querying live orders: {}", &text[..end]);
-        if let Some(id) = self.accounts.get(acct).map(|a| a.id) {
-            self.state.schedule_account(id, Duration::ZERO);
-        }
-    }
-
     pub(crate) fn on_frame(&mut self, acct: usize, text: &str) -> Result<(), ReportsClosed> {
         let push = match serde_json::from_str::<Push>(text) {
             Ok(p) => p,
             Err(e) => {
-                self.malformed(acct, &e.to_string(), text);
+                self.core.malformed("okx", acct, &e.to_string(), text);
                 return Ok(());
             }
         };
@@ -143,7 +122,7 @@ impl Gateway {
         for entry in push.data {
             match serde_json::from_value::<OrderEntry>(entry) {
                 Ok(o) => self.on_order(acct, &o, text)?,
-                Err(e) => self.malformed(acct, &format!("orders: {e}"), text),
+                Err(e) => self.core.malformed("okx", acct, &format!("orders: {e}"), text),
             }
         }
         Ok(())
@@ -153,18 +132,18 @@ impl Gateway {
     /// instrument index; `None` (counted or logged) otherwise.
     pub(super) fn live_order(&mut self, acct: usize, cl: &str, inst_id: &str, text: &str) -> Option<(OrderId, usize)> {
         let (run, order_id) = ClientOrderId::parse(cl)?;
-        if run != self.run_id {
+        if run != self.core.run_id {
             log::debug!("okx gateway: event of run {run:08x}'s order {order_id} ignored");
             return None;
         }
-        let Some(order) = self.state.get(&order_id) else {
-            self.state.stats.unknown_order_events += 1;
+        let Some(order) = self.core.state.get(&order_id) else {
+            self.core.state.stats.unknown_order_events += 1;
             return None;
         };
         let idx = *self.by_id.get(&order.request.instrument)?;
-        let account_ok = self.accounts.get(acct).is_some_and(|a| a.id == order.request.account);
+        let account_ok = self.core.account_id(acct) == Some(order.request.account);
         if !account_ok || self.by_inst_id.get(inst_id) != Some(&idx) {
-            self.malformed(acct, "instrument or account does not match the order", text);
+            self.core.malformed("okx", acct, "instrument or account does not match the order", text);
             return None;
         }
         Some((order_id, idx))
@@ -187,13 +166,13 @@ impl Gateway {
             let cum = match self.instruments[idx].parse_qty(&entry.acc_fill_sz) {
                 Ok(q) => q,
                 Err(e) => {
-                    self.malformed(acct, &format!("accFillSz: {e}"), text);
+                    self.core.malformed("okx", acct, &format!("accFillSz: {e}"), text);
                     return Ok(());
                 }
             };
-            self.state.ensure_accepted(order_id, venue_order_id(&entry.ord_id), time_of(&entry.u_time))?;
+            self.core.state.ensure_accepted(order_id, venue_order_id(&entry.ord_id), time_of(&entry.u_time))?;
             if let Err(what) = self.book_trade(order_id, idx, &trade, Some(cum)) {
-                self.malformed(acct, &what, text);
+                self.core.malformed("okx", acct, &what, text);
                 return Ok(());
             }
         }
@@ -220,25 +199,25 @@ impl Gateway {
         let fee_in_quote = t.fee_ccy.is_empty() || t.fee_ccy == inst.quote();
         let quote = inst.notional(px, l, Rounding::Nearest).unwrap_or(Notional::ZERO);
         let id = t.id.parse::<i64>().map_or_else(|_| TradeId::Text(t.id.into()), TradeId::Num);
-        let Some(o) = self.state.get_mut(&order_id) else { return Ok(Ok(())) };
+        let Some(o) = self.core.state.get_mut(&order_id) else { return Ok(Ok(())) };
         let cum = cum.unwrap_or_else(|| o.cum_qty.checked_add(l).unwrap_or(l));
         match o.check_trade(Some(id), l, cum) {
             TradeCheck::Duplicate => {
-                self.state.stats.duplicate_fills += 1;
+                self.core.state.stats.duplicate_fills += 1;
                 return Ok(Ok(()));
             }
             TradeCheck::New { missed_before: None } => {}
             TradeCheck::New { missed_before: Some(_) } => {
                 // Trades before this one were missed: a query of its fills books them.
-                self.state.schedule(order_id, QueryReason::Gap, Duration::ZERO);
+                self.core.state.schedule(order_id, QueryReason::Gap, Duration::ZERO);
             }
         }
         if !fee_in_quote && !fee.is_zero() {
-            self.state.stats.fees_not_in_quote += 1;
+            self.core.state.stats.fees_not_in_quote += 1;
         }
         let liquidity = if t.maker { Liquidity::Maker } else { Liquidity::Taker };
         let fee = if fee_in_quote { fee } else { Notional::ZERO };
-        Ok(self.state.fill(order_id, px, l, fee, liquidity, time_of(t.ts), quote))
+        Ok(self.core.state.fill(order_id, px, l, fee, liquidity, time_of(t.ts), quote))
     }
 
     /// Moves live order `order_id` to what `entry` (a push, or a query's answer when
@@ -258,7 +237,7 @@ impl Gateway {
         let cum = match inst.parse_qty(&entry.acc_fill_sz) {
             Ok(q) => q,
             Err(e) => {
-                self.malformed(acct, &format!("accFillSz: {e}"), text);
+                self.core.malformed("okx", acct, &format!("accFillSz: {e}"), text);
                 return Ok(());
             }
         };
@@ -280,6 +259,6 @@ impl Gateway {
             }
         };
         let figures = VenueFigures { venue_order_id: venue_id, cum, value, fee, ts };
-        self.state.apply_venue_state(order_id, &self.instruments[idx], state, figures, queried, "okx")
+        self.core.state.apply_venue_state(order_id, &self.instruments[idx], state, figures, queried, "okx")
     }
 }
