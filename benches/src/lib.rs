@@ -17,18 +17,20 @@ pub mod feed_streams_firi;
 pub mod feed_streams_kraken;
 pub mod feed_streams_kucoin;
 pub mod feed_streams_usdm;
+pub mod frame_feed;
+pub mod frame_venues;
 pub mod order_encode;
 pub mod stream_benches;
+pub mod venue_stand_in;
+
+pub use venue_stand_in::{VenueReplies, VenueStandIn, wire_engine};
 
 use fixed::types::I32F32;
-use qt_core::engine::EngineConfig;
 use qt_core::feed_source::{FeedSource, FeedState};
-use qt_core::queue::{Consumer, Producer, spsc};
-use qt_core::strategy::imbalance::{ImbalanceParams, ImbalanceTaker};
+use qt_core::strategy::imbalance::ImbalanceParams;
 use qt_core::{
-    AccountId, Book, Clock, Engine, EventKind, ExecutionReport, Instrument, InstrumentId, InstrumentKind,
-    InstrumentRegistry, InstrumentSpec, Liquidity, MarketEvent, Nanos, OrderCommand, Price, Qty, Rate, ReportKind,
-    Side, SimClock, StrategyId, Venue, VenueId,
+    Book, Engine, EventKind, Instrument, InstrumentId, InstrumentKind, InstrumentRegistry, InstrumentSpec, MarketEvent,
+    Nanos, Price, Qty, Rate, Side, SimClock, Venue,
 };
 use qt_risk::RiskGate;
 use qt_venue_sim::exchange::flow::FlowParams;
@@ -419,50 +421,29 @@ pub fn gate() -> RiskGate {
     qt_risk::gate::sim_alpha_gate()
 }
 
-/// How the rig's stand-in venue answers an order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum VenueReplies {
-    /// Odd order ids fill completely at the limit price, even ones expire unfilled: positions
-    /// move (and the strategy's position cap comes into play).
-    FillOddExpireEven,
-    /// Every order expires unfilled: the position stays flat, so every signal becomes an order.
-    ExpireAll,
-}
-
 /// The whole core path on one thread: an [`Engine`] with a [`ReplayFeed`], the imbalance taker,
-/// the [`RiskGate`] and a venue link whose rings the rig itself serves — after every loop
-/// iteration it takes each order off the order ring and answers at once (see [`VenueReplies`]),
-/// so orders are really enqueued, reports really flow back, and the strategy (one order in
-/// flight at a time) is free to send its next order on the next iteration.
+/// the [`RiskGate`] and a venue link whose rings the rig itself serves ([`VenueStandIn`]: after
+/// every loop iteration it takes each order off the order ring and answers at once, see
+/// [`VenueReplies`]), so orders are really enqueued, reports really flow back, and the strategy
+/// (one order in flight at a time) is free to send its next order on the next iteration.
 #[derive(Debug)]
 pub struct EngineRig {
     /// The engine under test.
     pub engine: Engine<RiskGate>,
     budget: Arc<FeedBudget>,
-    orders: Consumer<OrderCommand>,
-    reports: Producer<ExecutionReport>,
-    venue: VenueId,
-    clock: SimClock,
-    replies: VenueReplies,
-    /// Orders taken off the order ring.
-    pub orders_seen: u64,
+    /// The venue's side of the engine's venue link (it counts the orders taken off the ring).
+    pub venue: VenueStandIn,
 }
 
 impl EngineRig {
     /// A rig replaying `tape` (snapshot then updates, looped) with `params` for the strategy.
     pub fn new(tape: &Tape, params: ImbalanceParams, mode: PollMode, replies: VenueReplies) -> Self {
-        let registry = btcusdt_registry();
-        let instrument = InstrumentId(0);
         let clock = SimClock::new(tape.snapshot[0].exchange_ns);
-        let mut engine = Engine::new(EngineConfig::default(), registry, gate(), Arc::new(clock.clone()));
         let budget = Arc::new(FeedBudget::default());
         let records: Vec<MarketEvent> = tape.snapshot.iter().chain(&tape.updates).copied().collect();
-        engine.add_feed(Box::new(ReplayFeed::new(records, mode, clock.clone(), budget.clone())));
-        let (orders_tx, orders) = spsc(1024);
-        let (reports, reports_rx) = spsc(1024);
-        let (venue, _applied) = engine.add_venue(orders_tx, reports_rx, &[instrument]);
-        engine.add_strategy(Box::new(ImbalanceTaker::new(StrategyId(0), AccountId(0), instrument, params)));
-        Self { engine, budget, orders, reports, venue, clock, replies, orders_seen: 0 }
+        let feed = Box::new(ReplayFeed::new(records, mode, clock.clone(), budget.clone()));
+        let (engine, venue) = wire_engine(btcusdt_registry(), feed, clock, params, replies);
+        Self { engine, budget, venue }
     }
 
     /// Runs loop iterations until exactly `records` more market records have gone through the
@@ -473,7 +454,7 @@ impl EngineRig {
         self.budget.allow(target);
         while self.budget.delivered() < target {
             self.engine.do_work();
-            self.serve_venue();
+            self.venue.serve(|_| {});
         }
     }
 
@@ -482,25 +463,5 @@ impl EngineRig {
         let start = std::time::Instant::now();
         self.run_records(records);
         start.elapsed()
-    }
-
-    /// Answers every order on the ring.
-    #[inline]
-    fn serve_venue(&mut self) {
-        while let Ok(command) = self.orders.pop() {
-            let OrderCommand::New { order_id, request, .. } = command else { continue };
-            self.orders_seen += 1;
-            let mut report =
-                ExecutionReport::status(order_id, &request, self.venue, ReportKind::Canceled, self.clock.now());
-            if self.replies == VenueReplies::FillOddExpireEven && order_id.0 % 2 == 1 {
-                report.kind = ReportKind::Fill;
-                report.last_price = request.price;
-                report.last_qty = request.qty;
-                report.cum_qty = request.qty;
-                report.liquidity = Liquidity::Taker;
-            }
-            // The ring holds 1024 and the strategy keeps one order in flight: never full.
-            let _ = self.reports.push(report);
-        }
     }
 }

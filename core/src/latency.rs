@@ -61,6 +61,12 @@ impl LatencyHistogram {
         self.clamped
     }
 
+    /// The underlying histogram (nanoseconds), for exports that need every bucket (`qt bench`'s
+    /// percentile distribution).
+    pub fn hdr(&self) -> &Histogram<u64> {
+        &self.hist
+    }
+
     /// Adds another histogram's samples.
     pub fn merge(&mut self, other: &LatencyHistogram) {
         let _ = self.hist.add(&other.hist);

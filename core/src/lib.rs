@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod alloc_count;
 pub mod book;
 pub mod counters;
 pub mod decimal;

@@ -1,6 +1,7 @@
 //! Quantum Trader tools: configuration, wiring of the threads, and the run summary behind the
 //! `qt` binary. Kept as a library so integration tests drive exactly what the binary does.
 
+pub mod bench;
 pub mod capture;
 pub mod config;
 pub mod control;

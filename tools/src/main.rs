@@ -12,6 +12,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 
+/// Counts allocations per thread (a thin forward to the system allocator): `qt bench` reports
+/// the core thread's.
+#[global_allocator]
+static GLOBAL: qt_core::alloc_count::CountingAllocator = qt_core::alloc_count::CountingAllocator;
+
 #[derive(Debug, Parser)]
 #[command(name = "qt", version, about = "Quantum Trader: a low-latency multi-account crypto trading engine")]
 struct Cli {
@@ -25,6 +30,10 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Latency benchmark of the real engine path: a venue's frames → its decoder → book →
+    /// strategy → risk gate → order on the gateway ring, on a pinned busy-spinning core;
+    /// tick→order percentiles, throughput, allocations and stalls (see BENCHMARKS.md).
+    Bench(qt_tools::bench::BenchArgs),
     /// Run the engine (default: the built-in simulated venue) and print a summary at the end.
     /// SIGINT (Ctrl-C), SIGTERM or SIGHUP stop it cleanly (summary, exit 0); a second one exits at once.
     Run {
@@ -449,6 +458,7 @@ fn main() -> ExitCode {
             exit(venue_sim(config, ca_file, &listens, all, duration))
         }
         Command::Sign(cli) => exit(sign(cli)),
+        Command::Bench(args) => exit(qt_tools::bench::run(&args, &mut std::io::stdout().lock())),
         Command::FeedCheck { venue, symbols, price_decimals, qty_decimals, snapshot, quiet, journal, feed, file } => {
             exit(match (journal, venue, file) {
                 (Some(dir), ..) => feed_check_journal(&dir, feed, price_decimals, qty_decimals, quiet),
