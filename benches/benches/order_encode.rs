@@ -5,7 +5,9 @@
 //! allocation test (`benches/tests/order_encode.rs`) holds them at 0 where the format allows
 //! and the bytes equal to the cold path's.
 //!
-//! Reference figures (NautilusTrader): 152 ns order → wire bytes, 266–394 ns HMAC signing.
+//! Kraken signs with HMAC-SHA512 over the path and SHA-256(nonce + body), the others with
+//! HMAC-SHA256: BENCHMARKS.md reports Kraken apart. Reference figures (NautilusTrader): 152 ns
+//! order → wire bytes, 266–394 ns HMAC signing.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use qt_benches::order_encode::{OrderEncoder, VENUES, limit_order};

@@ -20,10 +20,12 @@ use qt_gateway::wire::{Endpoint, write_request};
 use std::fmt::Write as _;
 
 /// The venues benchmarked, by name.
-pub const VENUES: [&str; 5] = ["binance", "binance-usdm", "bybit", "okx", "kucoin"];
+pub const VENUES: [&str; 7] = ["binance", "binance-usdm", "bybit", "okx", "kucoin", "kraken", "firi"];
 
 const KEY: &str = "bench-api-key-0123456789";
 const SECRET: &str = "bench-secret-0123456789abcdef0123456789abcdef";
+/// [`SECRET`] in base64, as Kraken issues its secrets.
+const SECRET_BASE64: &str = "YmVuY2gtc2VjcmV0LTAxMjM0NTY3ODlhYmNkZWYwMTIzNDU2Nzg5YWJjZGVm";
 const PASSPHRASE: &str = "bench-passphrase";
 const RECV_WINDOW: &str = "5000";
 
@@ -35,6 +37,8 @@ enum Form {
     Bybit,
     Okx,
     Kucoin,
+    Kraken,
+    Firi,
 }
 
 /// The signer a venue's encoder holds (the concrete type: its `*_into` method).
@@ -43,6 +47,8 @@ enum Mac {
     Bybit(sign::bybit::BybitSigner),
     Okx(sign::okx::OkxSigner),
     Kucoin(sign::kucoin::KucoinSigner),
+    Kraken(sign::kraken::KrakenSigner),
+    Firi(sign::firi::FiriSigner),
 }
 
 /// One venue's new-order encoder with its reused buffers.
@@ -113,6 +119,7 @@ impl OrderEncoder {
             secret: Secret::new(SECRET),
             passphrase: Some(Secret::new(PASSPHRASE)),
         };
+        let kraken_creds = Credentials { secret: Secret::new(SECRET_BASE64), ..creds.clone() };
         let (form, venue, path, inst, mac) = match name {
             "binance" => (
                 Form::BinanceSpot,
@@ -149,8 +156,23 @@ impl OrderEncoder {
                 instrument(Venue::Kucoin, "BTC-USDT", InstrumentKind::Spot),
                 Mac::Kucoin(sign::kucoin::KucoinSigner::new(creds.clone()).ok()?),
             ),
+            "kraken" => (
+                Form::Kraken,
+                Venue::Kraken,
+                "/0/private/AddOrder",
+                instrument(Venue::Kraken, "BTC/USDT", InstrumentKind::Spot),
+                Mac::Kraken(sign::kraken::KrakenSigner::new(kraken_creds.clone()).ok()?),
+            ),
+            "firi" => (
+                Form::Firi,
+                Venue::Firi,
+                "/v2/orders",
+                instrument(Venue::Firi, "BTCUSDT", InstrumentKind::Spot),
+                Mac::Firi(sign::firi::FiriSigner::new(creds.clone())),
+            ),
             _ => return None,
         };
+        let creds = if form == Form::Kraken { kraken_creds } else { creds };
         let signer = sign::signer_for(venue, creds).ok()?;
         Some(Self {
             form,
@@ -235,6 +257,40 @@ impl OrderEncoder {
                 ];
                 write_request(&mut self.bytes, &self.endpoint, "POST", self.path, "", &headers, body.as_bytes());
             }
+            (Mac::Kraken(signer), _) => {
+                // The nonce in µs of venue time; the body opens with it (the kit's `nonce_first`).
+                ts.clear();
+                let _ = write!(ts, "{}", venue_ms.saturating_mul(1000));
+                body.push_str("nonce=");
+                body.push_str(ts);
+                body.push('&');
+                let _ = qt_gateway::kraken::rest::write_order_body(body, &self.inst, order_id, self.run_id, request);
+                signer.signature_into(self.path, ts, body, sig);
+                let headers = [
+                    ("API-Key", KEY),
+                    ("API-Sign", sig.as_str()),
+                    ("Content-Type", "application/x-www-form-urlencoded"),
+                ];
+                write_request(&mut self.bytes, &self.endpoint, "POST", self.path, "", &headers, body.as_bytes());
+            }
+            (Mac::Firi(signer), _) => {
+                // Epoch seconds; `timestamp` and `validity` also go in the query.
+                ts.clear();
+                let _ = write!(ts, "{}", venue_ms / 1000);
+                qt_gateway::firi::wire::write_order_body(body, &self.inst, request);
+                let members = sign::firi::body_members(body).unwrap_or_default();
+                signer.signature_into(&signer.parts(ts, members), sig);
+                query.push_str("timestamp=");
+                query.push_str(ts);
+                query.push_str("&validity=");
+                query.push_str(sign::firi::DEFAULT_VALIDITY);
+                let headers = [
+                    ("miraiex-user-clientid", KEY),
+                    ("miraiex-user-signature", sig.as_str()),
+                    ("Content-Type", "application/json"),
+                ];
+                write_request(&mut self.bytes, &self.endpoint, "POST", self.path, query, &headers, body.as_bytes());
+            }
             (Mac::Binance(_), _) => {}
         }
         &self.bytes
@@ -253,7 +309,11 @@ impl OrderEncoder {
             }
             _ => (String::new(), self.body.clone()),
         };
-        let ts = venue_ms.to_string();
+        let ts = match self.form {
+            Form::Kraken => venue_ms.saturating_mul(1000).to_string(),
+            Form::Firi => (venue_ms / 1000).to_string(),
+            _ => venue_ms.to_string(),
+        };
         let req = RestRequest { timestamp: &ts, method: "POST", path: self.path, query: &query, body: &body };
         let signed = self.signer.sign_rest(&req).expect("the bench request signs");
         let headers: Vec<(&str, &str)> = signed.headers.iter().map(|(k, v)| (*k, v.expose())).collect();
