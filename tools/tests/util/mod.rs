@@ -9,6 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 pub(crate) mod binance;
 pub(crate) mod bybit;
 pub(crate) mod exposition;
+pub(crate) mod failover;
 pub(crate) mod multi;
 pub(crate) mod okx;
 pub(crate) mod prometheus;
