@@ -43,6 +43,10 @@ fn run_config(sim: &Sim, dir: &Path) -> PathBuf {
         .replace("cooldown = \"200ms\"", "cooldown = \"150ms\"")
         .replace("threshold = \"0.6\"", "threshold = \"0.2\"")
         .replace("reconcile_every = \"60s\"", "reconcile_every = \"1s\"")
+        // Start-up routes an order to the next venue of its chain while the first one's book is
+        // not valid yet; orders return a second after it is (the example waits 10 s), so every
+        // venue trades within the short run.
+        .replace("return_after = \"10s\"", "return_after = \"1s\"")
         .replace(
             "idle = { kind = \"spin_yield\", spins = 10000 }",
             "idle = { kind = \"backoff\", spins = 100, yields = 10, max_sleep_us = 200 }",
