@@ -40,6 +40,18 @@ fn assert_passes(scenario: &str, checks: &[&str]) {
     }
 }
 
+/// Asserts a FAIL with exit 1 whose reason names `check` (the failed check's name and detail).
+fn assert_fails_naming(scenario: &str, broken: &str, check: &str) -> String {
+    let (out, stdout) = stress(scenario, &testdata(broken), &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "stdout:\n{stdout}\nstderr (tail):\n{}", tail(&stderr));
+    let line =
+        stdout.lines().find(|l| l.starts_with(&format!("FAIL {scenario} ("))).unwrap_or_else(|| panic!("{stdout}"));
+    assert!(line.contains(&format!("{check}: ")), "the reason names {check:?}: {line}");
+    assert!(stdout.contains(&format!("[FAILED] {check}: ")), "{stdout}");
+    stdout
+}
+
 fn tail(text: &str) -> String {
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(40)..].join("\n")
@@ -73,4 +85,25 @@ fn exchange_outage_fails_when_the_outage_trigger_waits_an_hour_and_says_so_in_js
     let failed: Vec<&str> =
         checks.iter().filter(|c| c["passed"] == false).map(|c| c["name"].as_str().unwrap()).collect();
     assert_eq!(failed, ["outage trigger trips the ESS"], "only the switched-off check fails: {v}");
+}
+
+#[test]
+fn stale_feed_short_passes() {
+    assert_passes(
+        "stale_feed",
+        &[
+            "sequence gap: book invalid, then resynced",
+            "bad checksum: book invalid, then resynced",
+            "resyncs counted",
+            "no order on an invalid book",
+            "book freshness: a stalled book is refused",
+            "book freshness: no order on a book silent longer than max_mark_age",
+        ],
+    );
+}
+
+#[test]
+fn stale_feed_fails_when_a_book_may_be_an_hour_old() {
+    let stdout = assert_fails_naming("stale_feed", "broken-mark-age.toml", "book freshness: a stalled book is refused");
+    assert!(stdout.contains("0 refused as book_stale"), "{stdout}");
 }

@@ -174,7 +174,7 @@ pub fn nanos(d: Duration) -> i64 {
     i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
 }
 
-/// `d` for a detail line, e.g. `3.2 s`.
+/// `ns` for a detail line: `3.2 s`, or under a second `12 ms`.
 pub fn secs(ns: i64) -> String {
-    format!("{:.1} s", ns as f64 / 1e9)
+    if ns.abs() < 1_000_000_000 { format!("{} ms", ns / 1_000_000) } else { format!("{:.1} s", ns as f64 / 1e9) }
 }
