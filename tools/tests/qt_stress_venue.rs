@@ -107,3 +107,22 @@ fn stale_feed_fails_when_a_book_may_be_an_hour_old() {
     let stdout = assert_fails_naming("stale_feed", "broken-mark-age.toml", "book freshness: a stalled book is refused");
     assert!(stdout.contains("0 refused as book_stale"), "{stdout}");
 }
+
+#[test]
+fn ack_latency_spike_short_passes() {
+    assert_passes(
+        "ack_latency_spike",
+        &[
+            "venue health falls with slow acks",
+            "new orders re-routed or throttled",
+            "nothing duplicated: every order accepted once, at the venue it was sent to",
+        ],
+    );
+}
+
+#[test]
+fn ack_latency_spike_fails_when_the_ack_thresholds_are_out_of_reach() {
+    let stdout =
+        assert_fails_naming("ack_latency_spike", "broken-ack-health.toml", "venue health falls with slow acks");
+    assert!(stdout.contains("stayed healthy through the"), "{stdout}");
+}

@@ -8,10 +8,11 @@
 //! a configuration whose outage trigger waits longer than that lets a dead chain stand and
 //! fails — and no strategy order may go to a venue the engine already judged dead.
 
-use super::live_journal::{RunJournal, no_duplicates, venue_index};
-use super::live_run::{LiveRun, VenueOrders, nanos, run_config, secs, start_sim, unix_now, wait_while_running};
+use super::chain::{ChainEnd, ChainRun};
+use super::live_journal::{no_duplicates, venue_index};
+use super::live_run::{nanos, secs, unix_now};
 use super::{StressCtx, Verdict};
-use qt_core::{AccountId, BlockReason, Venue};
+use qt_core::{BlockReason, Venue};
 use std::time::Duration;
 
 /// Its name.
@@ -27,38 +28,19 @@ pub const CHAIN_CAP_FULL: Duration = Duration::from_secs(60);
 /// The same for the short form (the test suite's).
 pub const CHAIN_CAP_SHORT: Duration = Duration::from_secs(8);
 
-const SIM: &str = include_str!("../../../testdata/stress/venue-sim-chain.toml");
-const RUN: &str = include_str!("../../../testdata/stress/exchange_outage.toml");
-
 /// Runs it.
 pub fn run(ctx: &StressCtx) -> anyhow::Result<Verdict> {
-    let mut server = start_sim(ctx, SIM, "venue-sim-chain.toml")?;
-    let orders = VenueOrders::record(&server, &[("binance", AccountId(0)), ("bybit", AccountId(1))])?;
-    let mut plan = ctx.plan(&run_config(RUN, &server), "exchange_outage.toml")?;
-    // Ended by the scenario; the duration only bounds a run the scenario lost track of.
-    plan.sim.duration = qt_core::Nanos(nanos(Duration::from_secs(600)));
-    let outage_after = Duration::from_nanos(plan.risk.outage_after.0.max(0) as u64);
-    let return_after = Duration::from_nanos(plan.routing.router.return_after.0.max(0) as u64);
+    let chain = ChainRun::start(ctx)?;
+    let outage_after = Duration::from_nanos(ctx.risk.gate.outage_after.0.max(0) as u64);
     let primary_outage = if ctx.short { Duration::from_secs(5) } else { Duration::from_secs(10) };
     let (cap, grace) =
         if ctx.short { (CHAIN_CAP_SHORT, Duration::from_secs(4)) } else { (CHAIN_CAP_FULL, Duration::from_secs(10)) };
     let chain_outage = (outage_after + grace).min(cap);
-    let run = LiveRun::start(plan.clone())?;
 
-    // Orders on the primary first (start-up may pass through Bybit while Binance's book is not
-    // yet valid; the router returns `return_after` later).
-    let start = unix_now();
-    let on_primary =
-        wait_while_running(&run, return_after + Duration::from_secs(30), || orders.accepted_at("binance", start) > 0);
+    let mut v = Verdict::default();
     let mut windows = Vec::new();
-    let mut phases = None;
-    if on_primary && !run.is_finished() {
-        orders.between_orders("binance", Duration::from_millis(100), Duration::from_secs(10));
-        let binance = server.faults_of("binance").cloned();
-        let bybit = server.faults_of("bybit").cloned();
-        let (Some(binance), Some(bybit)) = (binance, bybit) else {
-            anyhow::bail!("the simulator serves no binance or bybit listener")
-        };
+    let phases = if chain.on_primary() {
+        let (binance, bybit) = (chain.faults("binance")?, chain.faults("bybit")?);
         let down = unix_now();
         binance.outage_for(primary_outage);
         windows.push((Venue::Binance, down, down + nanos(primary_outage)));
@@ -73,30 +55,14 @@ pub fn run(ctx: &StressCtx) -> anyhow::Result<Verdict> {
         bybit.clear();
         // The venues answer again: what was sent into the outage settles before the stop.
         std::thread::sleep(Duration::from_secs(2));
-        phases = Some((down, chain_down));
-    }
-    let outcome = run.finish()?;
-    server.shutdown();
-    let journal = RunJournal::of(&outcome)?;
-    let plan = &outcome.plan;
-    let sent = journal.new_orders(plan);
-    let seen = orders.events();
-
-    let mut v = Verdict::default();
-    v.fact("orders sent", sent.len());
-    v.fact("orders accepted at binance", seen.iter().filter(|e| e.accepted && e.venue == "binance").count());
-    v.fact("orders accepted at bybit", seen.iter().filter(|e| e.accepted && e.venue == "bybit").count());
-    let Some((down, chain_down)) = phases else {
-        v.check(
-            "orders reach the primary",
-            false,
-            format!(
-                "no order was accepted at binance within {} of the start",
-                secs(nanos(return_after) + 30_000_000_000)
-            ),
-        );
-        return Ok(v);
+        Some((down, chain_down))
+    } else {
+        chain.never_on_primary(&mut v);
+        None
     };
+    let ChainEnd { outcome, journal, sent, seen } = chain.finish(&mut v)?;
+    let plan = &outcome.plan;
+    let Some((down, chain_down)) = phases else { return Ok(v) };
     let primary_end = down + nanos(primary_outage);
 
     // Failover: new orders at Bybit during Binance's outage, the change journaled.

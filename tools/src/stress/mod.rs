@@ -21,6 +21,7 @@
 //! scenario.
 
 pub mod ack_latency_spike;
+pub mod chain;
 pub mod command;
 pub mod correlation_shock;
 pub mod exchange_outage;
