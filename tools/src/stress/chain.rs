@@ -106,3 +106,37 @@ impl ChainRun {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stress::RiskUnderTest;
+
+    /// `[failover]` is risk behaviour: the configuration under test's thresholds, not the
+    /// scenario's, judge the chain (before, a scenario kept its own and a broken threshold
+    /// could not fail it).
+    #[test]
+    fn the_configuration_under_test_sets_the_chains_failover_thresholds() {
+        let broken = include_str!("../../../testdata/stress/broken-ack-health.toml");
+        let tested = crate::config::load(broken, "broken-ack-health.toml").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let risk = RiskUnderTest::of(&tested, "broken");
+        let ctx = StressCtx { seed: 1, short: true, work_dir: dir.path().to_path_buf(), risk };
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, "not read here").unwrap();
+        let text = RUN
+            .replace("@binance@", "127.0.0.1:1")
+            .replace("@bybit@", "127.0.0.1:2")
+            .replace("@okx@", "127.0.0.1:3")
+            .replace("@ca_file@", &ca.display().to_string());
+        let own = crate::config::load(&text, "venue-chain-run.toml").unwrap();
+        let plan = ctx.plan(&text, "venue-chain-run.toml").unwrap();
+        let hour = qt_core::Nanos(3600 * qt_core::Nanos::SECOND.0);
+        assert_eq!((plan.routing.health.max_ack_p99, plan.routing.health.ack_timeout), (hour, hour));
+        assert_eq!(plan.routing.router.return_after, tested.routing.router.return_after);
+        assert_ne!(plan.routing.health.max_ack_p99, own.routing.health.max_ack_p99);
+        // The chain itself stays the scenario's.
+        assert_eq!(plan.routing.chains, own.routing.chains);
+        assert_eq!(plan.journal.unwrap().dir, dir.path().join("journal"));
+    }
+}

@@ -178,3 +178,57 @@ pub fn no_duplicates(v: &mut Verdict, name: &str, sent: &[SentOrder], seen: &[Ve
     };
     v.check(name, problems.is_empty() && !accepted.is_empty(), detail);
 }
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::*;
+    use qt_core::{AccountId, OrderId, OrderType, Price, Qty, Side, StrategyId, TimeInForce};
+
+    /// A strategy's order request on `instrument`.
+    pub(in crate::stress) fn request(instrument: InstrumentId) -> OrderRequest {
+        OrderRequest {
+            account: AccountId(0),
+            strategy: StrategyId(0),
+            instrument,
+            side: Side::Buy,
+            order_type: OrderType::Limit,
+            tif: TimeInForce::Ioc,
+            price: Price::from_units(6_500_000),
+            qty: Qty::from_units(100),
+            reduce_only: false,
+            stop_price: None,
+        }
+    }
+
+    fn sent(order_id: u64, venue: Venue) -> SentOrder {
+        SentOrder { at: 0, order_id, request: request(InstrumentId(0)), venue, risk: false }
+    }
+
+    fn accepted(order_id: u64, venue: &'static str) -> VenueEvent {
+        let id = ClientOrderId::new(7, OrderId(order_id)).as_str().to_string();
+        VenueEvent { at: 0, venue, accepted: true, client_order_id: id, done: false }
+    }
+
+    fn judged(seen: &[VenueEvent]) -> (bool, String) {
+        let mut v = Verdict::default();
+        no_duplicates(&mut v, "no duplicate", &[sent(1, Venue::Binance), sent(2, Venue::Bybit)], seen);
+        (v.passed(), v.checks[0].detail.clone())
+    }
+
+    #[test]
+    fn the_duplicate_check_fails_on_an_order_accepted_twice_or_where_it_was_not_sent() {
+        let (ok, detail) = judged(&[accepted(1, "binance"), accepted(2, "bybit")]);
+        assert!(ok, "{detail}");
+        // The same client id accepted again, at the other venue: a re-sent order.
+        let (ok, detail) = judged(&[accepted(1, "binance"), accepted(1, "bybit")]);
+        assert!(!ok && detail.contains("accepted at binance and again at bybit"), "{detail}");
+        // Accepted at a venue the engine did not send it to.
+        let (ok, detail) = judged(&[accepted(2, "binance")]);
+        assert!(!ok && detail.contains("sent to bybit but accepted at binance"), "{detail}");
+        // An order the journal never sent.
+        let (ok, detail) = judged(&[accepted(9, "binance")]);
+        assert!(!ok && detail.contains("was never sent"), "{detail}");
+        // Nothing accepted: nothing was shown.
+        assert!(!judged(&[]).0);
+    }
+}

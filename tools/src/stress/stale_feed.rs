@@ -97,6 +97,7 @@ pub fn run(ctx: &StressCtx) -> anyhow::Result<Verdict> {
     let (gaps, bad_checksums, resyncs) = feed.map_or((0, 0, 0), |s| (s.gaps, s.checksum_failed, s.resyncs));
     v.fact("orders sent", journal.new_orders(plan).len());
     v.fact("okx feed: gaps, checksum failures, resyncs", format!("{gaps}, {bad_checksums}, {resyncs}"));
+    v.fact("stall", secs(nanos(stall)));
 
     let resynced_after =
         |at: i64| book.invalid.iter().find(|(from, _)| *from >= at && *from < at + 1_500_000_000).copied();
@@ -234,5 +235,54 @@ impl BookTimeline {
             }
         }
         t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stress::live_journal::Entry;
+    use crate::stress::live_journal::tests::request;
+    use qt_core::{MarketEvent, OrderId, Price, Qty, Side};
+
+    const X: InstrumentId = InstrumentId(0);
+    const S: i64 = 1_000_000_000;
+
+    fn market(flags: u16) -> JournalEvent {
+        let mut m = MarketEvent::new(X, EventKind::BookSnapshot, Side::Buy, Price::from_units(100), Qty::from_units(1));
+        m.flags = flags;
+        JournalEvent::Market(m)
+    }
+
+    fn order() -> JournalEvent {
+        JournalEvent::Command(OrderCommand::New {
+            order_id: OrderId(1),
+            request: request(X),
+            sent_local_ns: qt_core::Nanos(0),
+        })
+    }
+
+    #[test]
+    fn the_timeline_sees_invalid_stretches_orders_on_them_and_how_long_the_book_was_silent() {
+        let snapshot = market(MarketEvent::CLEAR | MarketEvent::BATCH_END);
+        let invalidation = JournalEvent::Market(MarketEvent::invalidation(X, qt_core::Nanos(0)));
+        let entries = [
+            (0, invalidation), // before the first sync: not a stretch
+            (S, snapshot),     // valid
+            (2 * S, order()),  // on a valid book, silent 1 s
+            (3 * S, invalidation),
+            (3 * S + 1, order()), // on an invalid book
+            (4 * S, snapshot),    // resynced
+            (9 * S, order()),     // silent 5 s
+            (10 * S, invalidation),
+        ];
+        let journal =
+            RunJournal { entries: entries.iter().map(|(at, event)| Entry { at: *at, event: *event }).collect() };
+        let t = BookTimeline::of(&journal, X);
+        assert_eq!(t.invalid, [(3 * S, Some(4 * S)), (10 * S, None)]);
+        assert_eq!(t.orders_while_invalid, 1);
+        assert_eq!(t.orders, [(2 * S, S), (3 * S + 1, 1), (9 * S, 5 * S)]);
+        // Another instrument's records change nothing.
+        assert!(BookTimeline::of(&journal, InstrumentId(1)).orders.is_empty());
     }
 }
