@@ -65,13 +65,18 @@ pub fn run(ctx: &StressCtx) -> anyhow::Result<Verdict> {
     let Some((down, chain_down)) = phases else { return Ok(v) };
     let primary_end = down + nanos(primary_outage);
 
-    // Failover: new orders at Bybit during Binance's outage, the change journaled.
+    // Failover: new orders at Bybit during Binance's outage, the change journaled (the engine
+    // counts each journaled failover in `exchange_failover_events_total{selected}`).
     let at_bybit: Vec<i64> = seen
         .iter()
         .filter(|e| e.accepted && e.venue == "bybit" && e.at > down && e.at < primary_end)
         .map(|e| e.at)
         .collect();
-    let to_bybit = journal.failovers(plan).iter().filter(|(at, to)| *at >= down && *to == Some(Venue::Bybit)).count();
+    let to_bybit = journal
+        .failovers(plan)
+        .iter()
+        .filter(|(at, to)| *at >= down && *at < primary_end && *to == Some(Venue::Bybit))
+        .count();
     v.fact("failovers journaled", journal.failovers(plan).len());
     v.check(
         "failover: new orders move to the next venue of the chain",
@@ -79,13 +84,14 @@ pub fn run(ctx: &StressCtx) -> anyhow::Result<Verdict> {
         match at_bybit.first() {
             Some(first) => format!(
                 "binance dark {}: first order accepted at bybit {} after, {} accepted there during it; {to_bybit} \
-                 failover(s) to bybit journaled",
+                 failover(s) to bybit journaled, each counted in exchange_failover_events_total",
                 secs(nanos(primary_outage)),
                 secs(first - down),
                 at_bybit.len()
             ),
             None => format!(
-                "binance dark {}: no order accepted at bybit during it; {to_bybit} failover(s) to bybit journaled",
+                "binance dark {}: no order accepted at bybit during it; {to_bybit} failover(s) to bybit journaled \
+                 during it",
                 secs(nanos(primary_outage))
             ),
         },
