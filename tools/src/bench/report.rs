@@ -70,7 +70,7 @@ impl Percentiles {
 /// One run's figures.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BenchReport {
-    /// `in-process` (decoder → core → order ring on one thread).
+    /// `in-process` (decoder → core → order ring on one thread) or `wire` (`--wire`).
     pub mode: String,
     /// The venue whose decoder read the frames.
     pub venue: String,
@@ -90,7 +90,7 @@ pub struct BenchReport {
     pub to: String,
     /// Length of the measured window, seconds.
     pub elapsed_s: f64,
-    /// Frames decoded in it.
+    /// Frames decoded in it (`--wire`: the trigger frames sent).
     pub frames: u64,
     /// Market records through the engine in it.
     pub events: u64,
