@@ -24,6 +24,7 @@ pub mod run;
 pub mod sign;
 pub mod signals;
 pub mod stat;
+pub mod stress;
 pub mod summary;
 pub mod venue_capital;
 pub mod venue_sim;

@@ -34,6 +34,11 @@ enum Command {
     /// strategy → risk gate → order on the gateway ring, on a pinned busy-spinning core;
     /// tick→order percentiles, throughput, allocations and stalls (see BENCHMARKS.md).
     Bench(qt_tools::bench::BenchArgs),
+    /// Stress scenarios: inject a flash crash, an exchange outage, a stale or gapped feed, an
+    /// order-ack latency spike, a liquidity drought, a correlation shock or a strategy swap into
+    /// the real engine and judge its risk behaviour (PASS/FAIL with the reason) under the risk
+    /// configuration of --config. Exit status 1 when a scenario fails.
+    Stress(qt_tools::stress::StressArgs),
     /// Run the engine (default: the built-in simulated venue) and print a summary at the end.
     /// SIGINT (Ctrl-C), SIGTERM or SIGHUP stop it cleanly (summary, exit 0); a second one exits at once.
     Run {
@@ -459,6 +464,15 @@ fn main() -> ExitCode {
         }
         Command::Sign(cli) => exit(sign(cli)),
         Command::Bench(args) => exit(qt_tools::bench::run(&args, &mut std::io::stdout().lock())),
+        Command::Stress(args) => match qt_tools::stress::command::run(&args, &mut std::io::stdout().lock()) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::FAILURE,
+            Err(e) => match exit(Err(e)) {
+                // A scenario's FAIL is 1; an error before any scenario ran is never taken for it.
+                code if code == ExitCode::FAILURE => ExitCode::from(2),
+                code => code,
+            },
+        },
         Command::FeedCheck { venue, symbols, price_decimals, qty_decimals, snapshot, quiet, journal, feed, file } => {
             exit(match (journal, venue, file) {
                 (Some(dir), ..) => feed_check_journal(&dir, feed, price_decimals, qty_decimals, quiet),

@@ -147,7 +147,7 @@ impl SideThreads {
             }
             None => None,
         };
-        let exporter = start_exporter(engine, &plan.stats)?;
+        let exporter = start_stats_exporter(&engine.stats_region(), &plan.stats)?;
         let progress = match plan.stats.progress {
             Some(every) => {
                 let sim = (!plan.is_live())
@@ -178,11 +178,11 @@ impl SideThreads {
     }
 }
 
-/// Starts the stats thread over the engine's stats region when `[stats] listen` or `textfile`
-/// asks for it. An address that cannot be bound ends the start-up naming it, or, with
-/// `on_listen_error = "warn"`, is logged and the run goes on without the endpoints.
-fn start_exporter(
-    engine: &Engine<RiskGate>,
+/// Starts the stats thread over a stats region (a run's, or `qt stress`'s) when `[stats] listen`
+/// or `textfile` asks for it. An address that cannot be bound ends the start-up naming it, or,
+/// with `on_listen_error = "warn"`, is logged and the run goes on without the endpoints.
+pub fn start_stats_exporter(
+    region: &qt_core::stats::StatsRegion,
     stats: &crate::config::StatsPlan,
 ) -> anyhow::Result<Option<crate::exporter::ExporterHandle>> {
     use crate::exporter::{Exporter, ExporterOptions, TextfileOptions};
@@ -193,7 +193,7 @@ fn start_exporter(
         stats.textfile.as_ref().map(|path| TextfileOptions { path: path.clone(), interval: stats.textfile_interval });
     let options = |listen| ExporterOptions { listen, textfile: textfile.clone(), ..ExporterOptions::default() };
     // One source (one block of the stats thread's own counters in the file), shared by a retry.
-    let source = crate::stat::RegionSource::new(engine.stats_region());
+    let source = crate::stat::RegionSource::new(region.clone());
     let stop = Arc::new(AtomicBool::new(false));
     match Exporter::start_with(options(stats.listen), source.clone(), stop.clone()) {
         Ok(h) => Ok(Some(h)),
@@ -361,6 +361,7 @@ pub fn run(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<RunOutco
     let stats = crate::stat::files::open_for_run(&plan.stats)?;
     let (mut engine, sim) = build_with_stats(&plan, stop, stats)?;
     let blocks = reconciliation_blocks(&engine.stats_region(), &plan);
+    crate::stress::place_in_run(&engine.stats_region());
     let side = SideThreads::attach(&mut engine, &plan, journal, None, None)?;
     let venue_thread = std::thread::Builder::new().name("qt-sim-venue".into()).spawn(move || sim.run())?;
     let core_thread = std::thread::Builder::new().name("qt-core".into()).spawn(move || engine.run())?;
@@ -721,6 +722,7 @@ pub fn run_live(plan: Plan, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<Run
         }
     }
     let blocks = reconciliation_blocks(&engine.stats_region(), &plan);
+    crate::stress::place_in_run(&engine.stats_region());
     let side = SideThreads::attach(&mut engine, &plan, journal, raw_frames, Some(control))?;
     // Journaled (the journal is attached): a replay measures from the same capital.
     for cmd in crate::venue_capital::commands(&capital) {

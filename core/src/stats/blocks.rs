@@ -309,8 +309,7 @@ unsafe impl StatBlock for LatencyStats {
 /// Emergency-stop trigger sources a [`RiskStats`] block has room for.
 pub const MAX_TRIGGER_SOURCES: usize = 8;
 
-/// The risk component's numbers, copied on the stats tick ([`crate::PreTradeCheck::publish_stats`]),
-/// and the placeholders of what does not exist yet.
+/// The risk component's numbers, copied on the stats tick ([`crate::PreTradeCheck::publish_stats`]).
 #[derive(Debug, Default)]
 #[repr(C)]
 pub struct RiskStats {
@@ -320,8 +319,6 @@ pub struct RiskStats {
     pub ess_latched: Counter,
     /// Gauge: the global risk level (0 lowest).
     pub global_risk_level: Counter,
-    /// Stress scenario runs (none exist yet: 0).
-    pub stress_runs: Counter,
 }
 
 impl RiskStats {
@@ -340,13 +337,55 @@ impl RiskStats {
             &[],
             "Global risk level (0 INFO, 1 WARNING, 2 CRITICAL).",
         );
-        d.counter(&self.stress_runs, "stress_scenario_runs_total", &[], "Stress scenario runs (not implemented: 0).");
     }
 }
 
 // SAFETY: `#[repr(C)]`, only `Counter`s and an array of them.
 #[allow(unsafe_code, reason = "the SAFETY line above states the layout a StatBlock promises")]
 unsafe impl StatBlock for RiskStats {
+    fn describe(&self, d: &mut Describer<'_>) {
+        self.describe_with(d, &[]);
+    }
+}
+
+/// Stress scenarios a [`StressStats`] block has room for.
+pub const MAX_STRESS_SCENARIOS: usize = 7;
+
+/// `qt stress`'s runs per scenario and result (owner: its main thread, `Owner::Main`): slot
+/// `2 * i` counts scenario `i`'s passes, `2 * i + 1` its failures (a scenario that could not run
+/// counts as a failure).
+#[derive(Debug, Default)]
+#[repr(C)]
+pub struct StressStats {
+    /// Runs per scenario × {pass, fail}.
+    pub runs: [Counter; 2 * MAX_STRESS_SCENARIOS],
+}
+
+impl StressStats {
+    /// The counter of scenario `index`'s runs with this result (`None` past the block's room).
+    pub fn run(&self, index: usize, passed: bool) -> Option<&Counter> {
+        self.runs.get(2 * index + usize::from(!passed))
+    }
+
+    /// Describes the block with `scenarios` naming the slots (every slot must be named: give
+    /// exactly [`MAX_STRESS_SCENARIOS`]).
+    pub fn describe_with(&self, d: &mut Describer<'_>, scenarios: &[&str]) {
+        for (i, name) in scenarios.iter().take(MAX_STRESS_SCENARIOS).enumerate() {
+            for (slot, result) in [(2 * i, "pass"), (2 * i + 1, "fail")] {
+                d.counter(
+                    &self.runs[slot],
+                    "stress_scenario_runs_total",
+                    &[("scenario", name), ("result", result)],
+                    "Stress scenario runs by scenario and result (qt stress).",
+                );
+            }
+        }
+    }
+}
+
+// SAFETY: `#[repr(C)]`, only an array of `Counter`s.
+#[allow(unsafe_code, reason = "the SAFETY line above states the layout a StatBlock promises")]
+unsafe impl StatBlock for StressStats {
     fn describe(&self, d: &mut Describer<'_>) {
         self.describe_with(d, &[]);
     }

@@ -20,7 +20,8 @@ pub fn default_dir() -> PathBuf {
     if shm.is_dir() { shm.to_path_buf() } else { std::env::temp_dir() }
 }
 
-fn user() -> String {
+/// `$USER` as a file name part (`user` when unset or nothing of it is safe).
+pub fn user() -> String {
     let u = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_default();
     let clean: String = u.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')).collect();
     if clean.is_empty() { "user".into() } else { clean }

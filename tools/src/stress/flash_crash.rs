@@ -1,0 +1,14 @@
+//! The `flash_crash` stress scenario (not built yet: it refuses to run, and counts as a failure).
+
+use super::{StressCtx, Verdict};
+
+/// Its name.
+pub const NAME: &str = "flash_crash";
+
+/// What it injects and expects.
+pub const ABOUT: &str = "not built yet";
+
+/// Runs it.
+pub fn run(_ctx: &StressCtx) -> anyhow::Result<Verdict> {
+    anyhow::bail!("not built yet")
+}
