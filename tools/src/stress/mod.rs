@@ -28,6 +28,7 @@ pub mod flash_crash;
 pub mod liquidity_drought;
 pub mod stale_feed;
 pub mod strategy_swap;
+pub mod swap_trail;
 
 pub use command::StressArgs;
 
@@ -106,6 +107,8 @@ pub struct RiskUnderTest {
     /// The configuration's first account: its capital profile and limits apply to every account
     /// of a scenario (each keeps its own name, venues, strategies and starting equity).
     pub account: Option<AccountPlan>,
+    /// `[engine] swap_policy`: the hand-over of a strategy swap (strategy_swap).
+    pub swap_policy: qt_core::strategy::swap::SwapPolicy,
 }
 
 impl RiskUnderTest {
@@ -116,6 +119,7 @@ impl RiskUnderTest {
             gate: plan.risk,
             global_risk: plan.global_risk.clone(),
             account: plan.accounts.first().cloned(),
+            swap_policy: plan.swap_policy,
         }
     }
 
@@ -123,6 +127,7 @@ impl RiskUnderTest {
     /// risk thresholds (keeping the scenario's buckets) and every account's profile and limits.
     pub fn apply(&self, plan: &mut Plan) {
         plan.risk = self.gate;
+        plan.swap_policy = self.swap_policy;
         let buckets = std::mem::take(&mut plan.global_risk.buckets);
         plan.global_risk = GlobalRiskConfig { buckets, ..self.global_risk.clone() };
         if let Some(under_test) = &self.account {
