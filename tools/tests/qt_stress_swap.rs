@@ -1,10 +1,14 @@
 //! `qt stress strategy_swap`: a strategy swapped mid-trade passes with the hand-over (and with
 //! cancel-replace), fails naming the double-order check when the configuration under test
 //! switches the hand-over off (testdata/stress/broken-swap.toml: `swap_policy = "drop"`), prints
-//! JSON, and its journal — the swap included — replays identically with `qt replay`.
+//! JSON, and its journal — the swap included — replays identically with `qt replay`. And
+//! `qt strategy swap` reaches a running `qt run` through its control socket.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+mod util;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
@@ -76,4 +80,55 @@ fn the_runs_journal_with_the_swap_replays_identically() {
     let r = text(&replay);
     assert_eq!(replay.status.code(), Some(0), "{r}");
     let _ = std::fs::remove_dir_all(scratch);
+}
+
+#[test]
+fn qt_strategy_swap_reaches_the_running_engine_and_the_summary_shows_it() {
+    let dir = util::temp_dir("strategy-swap");
+    let secret = dir.join("secret");
+    util::write_secret(&secret, "the-secret-of-the-strategy-swap-test");
+    let socket = dir.join("qt.sock");
+    let config = dir.join("qt.toml");
+    std::fs::write(&config, util::with_ess(&secret, &socket)).unwrap();
+    let (mut cmd, _cwd) = util::qt_command();
+    let child = cmd
+        .args(["run", "--config", config.to_str().unwrap(), "--duration", "120s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !socket.exists() {
+        assert!(Instant::now() < deadline, "the engine never opened its control socket");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let c = config.to_str().unwrap();
+    let swap = |version: &str| {
+        util::qt(&[
+            "strategy",
+            "swap",
+            "alpha/eth-imbalance",
+            "--version",
+            version,
+            "--param",
+            "qty=0.250",
+            "--config",
+            c,
+        ])
+    };
+    let (code, out, err) = swap("2");
+    assert!(code == 0 && out.contains("version 1 -> 2 (hand_over)"), "{out}{err}");
+    let (code, out, err) = swap("2");
+    assert!(code == 1 && err.contains("must name a later version"), "a repeated swap is refused: {out}{err}");
+    let (code, out, err) = util::qt(&["strategy", "swap", "nobody", "--version", "3", "--config", c]);
+    assert!(code != 0 && err.contains("no strategy \"nobody\""), "{out}{err}");
+
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    let out = child.wait_with_output().unwrap();
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{summary}{}", String::from_utf8_lossy(&out.stderr));
+    let line = summary.lines().find(|l| l.trim_start().starts_with("swap ")).unwrap_or_else(|| panic!("{summary}"));
+    assert!(line.contains("eth-imbalance (strategy 2) v1 -> v2") && line.contains("(hand_over)"), "{line}");
+    assert!(line.ends_with("unchanged"), "{line}");
 }
