@@ -494,4 +494,42 @@ mod tests {
             other => panic!("expected a buy priced from the sibling's ask, got {other:?}"),
         }
     }
+
+    #[test]
+    fn resting_it_joins_its_side_of_the_touch_and_cancels_after_rest_for_once() {
+        use crate::instrument::{InstrumentRegistry, InstrumentSpec, Venue};
+        let mut registry = InstrumentRegistry::new();
+        let id = registry.add(&InstrumentSpec::spot(Venue::Binance, "BTCUSDT", "BTC", "USDT", "1", "1")).unwrap();
+        let books = [book(id, 9, 1)];
+        let positions = crate::position::PositionBook::new(1, 1);
+        let orders = crate::orders::OrderTable::new(4);
+        let at = |now| MarketView {
+            instruments: &registry,
+            books: &books,
+            positions: &positions,
+            orders: &orders,
+            now: Nanos(now),
+            local_now: Nanos(now),
+            siblings: &crate::routing::NO_SIBLINGS,
+        };
+        let mut taker = ImbalanceTaker::new(StrategyId(0), AccountId(0), id, params(10)).with_resting(Nanos(100));
+        let mut out = Actions::default();
+        taker.on_market(&at(1), &batch_end(id), &mut out);
+        let Some(StrategyAction::Place(o)) = out.take(0) else { panic!("a resting buy") };
+        assert_eq!((o.tif, o.price), (TimeInForce::Gtc, Price::from_units(100)), "joins the bid");
+        out.clear();
+        let accepted = ExecutionReport::status(OrderId(7), &o, crate::ids::VenueId(0), ReportKind::Accepted, Nanos(1));
+        taker.on_report(&at(1), &accepted, &mut out);
+        taker.on_market(&at(50), &batch_end(id), &mut out);
+        assert!(out.is_empty(), "still resting, and one order at a time");
+        taker.on_market(&at(101), &batch_end(id), &mut out);
+        assert_eq!(out.take(0), Some(StrategyAction::Cancel(OrderId(7))));
+        out.clear();
+        taker.on_market(&at(200), &batch_end(id), &mut out);
+        assert!(out.is_empty(), "the cancel is sent once; the order is in flight until its report");
+        let canceled = ExecutionReport::status(OrderId(7), &o, crate::ids::VenueId(0), ReportKind::Canceled, Nanos(2));
+        taker.on_report(&at(201), &canceled, &mut out);
+        taker.on_market(&at(202), &batch_end(id), &mut out);
+        assert!(matches!(out.take(0), Some(StrategyAction::Place(_))), "free to place again");
+    }
 }
