@@ -312,7 +312,20 @@ const ANSWER_TEXT_AT: usize = 16;
 fn every_undefined_tag_flag_and_text_length_of_a_control_payload_is_refused_by_name() {
     let decode = |b: &[u8]| control::decode_command(b, control::VERSION);
     let shutdown = command_bytes(&ControlCommand::Shutdown);
-    util::sweep(&shutdown, 0, "tag", &[1, 2, 3, 4, 5, 6, 7, 8, 9], decode, command_bytes);
+    util::sweep(&shutdown, 0, "tag", &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10], decode, command_bytes);
+    // A strategy swap: its policy byte (the venue-health flag's place) and which parameters are set.
+    let swap = command_bytes(&ControlCommand::StrategySwap {
+        id: 4,
+        swap: qt_core::strategy::swap::StrategySwap {
+            strategy: qt_core::StrategyId(1),
+            version: 2,
+            policy: qt_core::strategy::swap::SwapPolicy::HandOver,
+            params: Default::default(),
+        },
+    });
+    util::sweep(&swap, 1, "swap policy", &[0, 1, 2], decode, command_bytes);
+    let every_set: Vec<u8> = (0..64).collect();
+    util::sweep(&swap, TEXT_AT, "swap parameters set", &every_set, decode, command_bytes);
     let venue = command_bytes(&ControlCommand::VenueHealth { venue: VenueId(3), healthy: true });
     util::sweep(&venue, 1, "healthy", &[0, 1], decode, command_bytes);
     let lens: Vec<u8> = (0..=200).collect();

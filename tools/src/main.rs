@@ -188,6 +188,19 @@ enum Command {
         #[arg(long, value_name = "PATH", global = true)]
         socket: Option<PathBuf>,
     },
+    /// Change a running strategy through the engine's control socket (ess.control_socket).
+    /// Exit status as `qt ess`: 0 carried out; 1 refused or not delivered; 3 fate unknown.
+    Strategy {
+        #[command(subcommand)]
+        action: StrategyAction,
+        /// The engine's configuration (the socket path, the strategies and their instruments);
+        /// default: embedded.
+        #[arg(long, value_name = "FILE", global = true)]
+        config: Option<PathBuf>,
+        /// Control socket (overrides ess.control_socket).
+        #[arg(long, value_name = "PATH", global = true)]
+        socket: Option<PathBuf>,
+    },
     /// Re-drive a journal through the same engine code and check every intent, risk decision
     /// and order against the recorded ones (exit 1 at the first difference, shown side by side).
     /// With --config, a backtest: the recorded market data through other settings.
@@ -390,6 +403,28 @@ enum EssAction {
     Status,
 }
 
+#[derive(Debug, Subcommand)]
+enum StrategyAction {
+    /// Replace a running strategy's parameters and version while it trades: its positions stay
+    /// with the account and its working orders are handed to the new version (or cancelled
+    /// first: --policy cancel_replace). Journaled; shown in the run summary.
+    Swap {
+        /// The strategy: its configured name, or ACCOUNT/NAME.
+        name: String,
+        /// The version it becomes (greater than the running one).
+        #[arg(long)]
+        version: u32,
+        /// A new parameter as the configuration writes it (qty, max_position, threshold, levels,
+        /// cooldown, rest_for), e.g. --param qty=0.04 --param cooldown=50ms; repeatable.
+        #[arg(long = "param", value_name = "KEY=VALUE")]
+        params: Vec<String>,
+        /// What happens to its working orders: hand_over or cancel_replace (default: the
+        /// configuration's engine.swap_policy).
+        #[arg(long)]
+        policy: Option<String>,
+    },
+}
+
 fn main() -> ExitCode {
     qt_tools::logging::init();
     let cli = Cli::parse();
@@ -422,6 +457,7 @@ fn main() -> ExitCode {
             exit(qt_tools::stat::run(&args, &mut std::io::stdout().lock()))
         }
         Command::Ess { action, config, socket } => exit(ess(action, config, socket)),
+        Command::Strategy { action, config, socket } => exit(strategy(action, config, socket)),
         Command::Journal { action } => exit(journal(action)),
         Command::Preflight { config, json, max_skew, min_free, metrics } => {
             let args = qt_tools::preflight::PreflightArgs { config, max_skew, min_free, metrics };
@@ -644,12 +680,19 @@ fn capture(
     Ok(())
 }
 
-fn ess(action: EssAction, path: Option<PathBuf>, socket: Option<PathBuf>) -> anyhow::Result<()> {
+/// The engine's configuration (`--config` or the embedded default) and its control socket
+/// (`--socket` or `ess.control_socket`).
+fn control_target(path: Option<PathBuf>, socket: Option<PathBuf>) -> anyhow::Result<(config::Plan, PathBuf)> {
     let (text, name) = read_config(&path, config::EMBEDDED_DEFAULT, "(embedded default: examples/sim.toml)")?;
     let plan = config::load(&text, &name)?;
     let socket = socket
         .or(plan.ess.control_socket.clone())
         .context("no control socket: set ess.control_socket in the config or pass --socket")?;
+    Ok((plan, socket))
+}
+
+fn ess(action: EssAction, path: Option<PathBuf>, socket: Option<PathBuf>) -> anyhow::Result<()> {
+    let (plan, socket) = control_target(path, socket)?;
     let line = match action {
         EssAction::Trigger { reason } => format!("trigger {}", reason.replace(['\n', '\r'], " ")),
         EssAction::Reset { operator } => {
@@ -660,8 +703,26 @@ fn ess(action: EssAction, path: Option<PathBuf>, socket: Option<PathBuf>) -> any
         }
         EssAction::Status => "status".to_string(),
     };
+    control_request(&socket, &line)
+}
+
+fn strategy(action: StrategyAction, path: Option<PathBuf>, socket: Option<PathBuf>) -> anyhow::Result<()> {
+    let (plan, socket) = control_target(path, socket)?;
+    let StrategyAction::Swap { name, version, params, policy } = action;
+    let policy = match policy {
+        Some(p) => qt_core::strategy::swap::SwapPolicy::from_name(&p)
+            .with_context(|| format!("--policy {p:?}: expected hand_over or cancel_replace"))?,
+        None => plan.swap_policy,
+    };
+    let line = qt_tools::control::swap::swap_line(&plan, &name, version, policy, &params)?;
+    control_request(&socket, &line)
+}
+
+/// Sends one control request and says what became of it: printed when carried out, an error
+/// when refused, and when its fate is unknown the engine's status too.
+fn control_request(socket: &std::path::Path, line: &str) -> anyhow::Result<()> {
     let verb = line.split(' ').next().unwrap_or_default().to_string();
-    match qt_tools::control::request(&socket, &line)? {
+    match qt_tools::control::request(socket, line)? {
         Outcome::Done(text) => {
             println!("{text}");
             Ok(())
@@ -671,7 +732,7 @@ fn ess(action: EssAction, path: Option<PathBuf>, socket: Option<PathBuf>) -> any
         Outcome::Unknown(why) => {
             let unknown = FateUnknown { verb, why };
             eprintln!("{unknown}");
-            match qt_tools::control::request(&socket, "status") {
+            match qt_tools::control::request(socket, "status") {
                 Ok(Outcome::Done(status)) => eprintln!("status now: {status}"),
                 Ok(Outcome::Refused(why) | Outcome::Unknown(why)) => eprintln!("status not available: {why}"),
                 Err(e) => eprintln!("status not available: {e:#}"),

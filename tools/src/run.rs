@@ -328,6 +328,9 @@ pub fn build_with_stats(
     for s in plan.build_strategies() {
         engine.add_strategy(s);
     }
+    for (at, cmd) in &plan.scheduled_controls {
+        engine.schedule_control(*at, *cmd);
+    }
     engine.register_feeds().context("registering feed sockets")?;
     if let Some(flag) = stop {
         engine.set_stop_flag(flag);

@@ -220,6 +220,35 @@ pub fn reconciliation_lines(outcome: &RunOutcome) -> String {
     s
 }
 
+/// One line per strategy swap carried out: when, which strategy, versions, policy, the working
+/// orders it found and handed over (or cancelled) and the position it left unchanged.
+fn swap_lines(s: &mut String, outcome: &RunOutcome) {
+    for w in &outcome.engine.swaps {
+        let plan = &outcome.plan;
+        let name = plan.strategies.get(w.strategy.index()).map_or("?", |p| p.name.as_str());
+        let lot = plan
+            .strategies
+            .get(w.strategy.index())
+            .and_then(|p| plan.instruments.get(p.instrument))
+            .map(|i| i.qty_text(w.position.1).to_string());
+        let _ = writeln!(
+            s,
+            "  swap      {name} (strategy {}) v{} -> v{} at {} ms ({}): {} working order(s), {} handed over, {} \
+             cancelled; position {} {}",
+            w.strategy.0,
+            w.versions.0,
+            w.versions.1,
+            w.at.0 / 1_000_000,
+            w.policy.name(),
+            w.working,
+            w.adopted,
+            w.cancels_sent,
+            lot.unwrap_or_else(|| format!("{} units", w.position.1.units())),
+            if w.position.0 == w.position.1 { "unchanged" } else { "CHANGED" }
+        );
+    }
+}
+
 /// Renders the summary of a finished run.
 pub fn render(outcome: &RunOutcome) -> String {
     let e = &outcome.engine;
@@ -308,6 +337,7 @@ pub fn render(outcome: &RunOutcome) -> String {
         }
     }
     let _ = writeln!(s, "  risk      {}", e.risk.render());
+    swap_lines(&mut s, outcome);
     journal_lines(&mut s, outcome);
     let r = &outcome.risk;
     let triggers: Vec<String> = r.triggers.iter().map(|(name, n)| format!("{name} {n}")).collect();

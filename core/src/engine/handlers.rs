@@ -114,6 +114,10 @@ impl<R: PreTradeCheck> Core<R> {
             self.next_domain_timer = self.domain_now.saturating_add(self.cfg.housekeeping_interval);
             self.timer();
         }
+        if self.domain_now >= self.next_scheduled {
+            // A control scheduled at a domain time: an input of its own, before this record.
+            self.run_scheduled();
+        }
         self.stage(JournalEvent::Market(*ev));
         self.market_record(ev);
         self.flush_staged();

@@ -38,6 +38,7 @@ use crate::risk_api::{
 };
 use crate::stats::StatsRegion;
 use crate::stats::blocks::FeedBlock;
+use crate::strategy::swap::StrategySwap;
 use crate::strategy::{Actions, MarketView, Strategy, StrategyAction};
 use crate::sys::{self, Pinning};
 use crate::time::{Clock, Nanos};
@@ -154,6 +155,15 @@ pub enum ControlCommand {
         /// Signed entry notional of that quantity.
         entry_notional: Notional,
     },
+    /// Replace a running strategy's parameters and version, with the hand-over its policy names
+    /// ([`crate::strategy::swap`]); the answer goes back tagged with `id` like a risk command's
+    /// (`id` 0: no one waits for it, e.g. a control scheduled at a domain time).
+    StrategySwap {
+        /// Correlates the reply.
+        id: u64,
+        /// The swap.
+        swap: StrategySwap,
+    },
     /// A funding payment on a perpetual, booked to the position's realized PnL.
     Funding {
         /// Account.
@@ -258,6 +268,8 @@ pub struct EngineReport {
     pub feeds: Vec<(String, Option<FeedStats>)>,
     /// Each instrument's book health.
     pub books: Vec<BookReport>,
+    /// Strategy swaps carried out, in order.
+    pub swaps: Vec<swap::SwapEvent>,
 }
 
 /// One book's health at the end of a run.
@@ -321,6 +333,14 @@ struct Core<R> {
     /// Books that refused a record during the current feed poll, and why, to be handed back to
     /// that feed for a resync (capacity: one per instrument, allocated once).
     refused: Vec<(InstrumentId, BookError)>,
+    /// Control commands due at a domain time ([`Engine::schedule_control`]), soonest last.
+    scheduled: Vec<(Nanos, ControlCommand)>,
+    /// When the soonest scheduled control is due (`NEVER`: none).
+    next_scheduled: Nanos,
+    /// A scheduled shutdown came due: the loop stops after this iteration.
+    stop_requested: bool,
+    /// Strategy swaps carried out (capacity [`swap::MAX_SWAP_EVENTS`], allocated once).
+    swaps: Vec<swap::SwapEvent>,
 }
 
 /// The core thread's event loop.
@@ -419,6 +439,10 @@ impl<R: PreTradeCheck> Engine<R> {
             position_tap: None,
             halted: false,
             refused: Vec::with_capacity(n),
+            scheduled: Vec::new(),
+            next_scheduled: NEVER,
+            stop_requested: false,
+            swaps: Vec::with_capacity(swap::MAX_SWAP_EVENTS),
             books,
             instruments,
             risk,
@@ -640,6 +664,9 @@ impl<R: PreTradeCheck> Engine<R> {
 
         work += self.core.drain_reports();
         work += self.drain_control();
+        if self.core.stop_requested {
+            self.stop.store(true, Ordering::Relaxed);
+        }
 
         if self.core.cfg.timer_clock == TimerClock::Monotonic && t0 >= self.next_housekeeping {
             self.next_housekeeping = t0.saturating_add(self.core.cfg.housekeeping_interval);
@@ -678,38 +705,22 @@ impl<R: PreTradeCheck> Engine<R> {
 
     /// Carries out one control command, journaling it first (who and what).
     fn apply_control(&mut self, cmd: ControlCommand) {
-        let core = &mut self.core;
-        core.domain_now = core.clock.now();
-        core.journal_attachment(JournalAttachment::Control(cmd));
-        match cmd {
-            ControlCommand::Shutdown => self.stop.store(true, Ordering::Relaxed),
-            ControlCommand::CancelAll(account) => core.cancel_all(account, None),
-            ControlCommand::Risk { id, command } => core.risk_command(id, &command),
-            ControlCommand::VenueHealth { venue, healthy } => {
-                if let Some(h) = core.venue_reported.get_mut(venue.index()) {
-                    *h = healthy;
-                }
-            }
-            ControlCommand::Funding { account, instrument, amount } => {
-                match core.positions.get_mut(account, instrument).map(|p| p.apply_funding(amount)) {
-                    Some(Ok(())) => core.counters.funding_payments.incr(),
-                    _ => core.counters.accounting_errors.incr(),
-                }
-                core.publish_position(account, instrument);
-            }
-            ControlCommand::Position { account, instrument, qty, entry_notional } => {
-                match core.positions.get_mut(account, instrument) {
-                    Some(p) => p.set_open(qty, entry_notional),
-                    None => core.counters.accounting_errors.incr(),
-                }
-                core.publish_position(account, instrument);
-            }
-            ControlCommand::Capital { account, equity } => {
-                if !core.risk.set_capital(account, equity) {
-                    core.counters.accounting_errors.incr();
-                }
-            }
+        self.core.domain_now = self.core.clock.now();
+        if self.core.control(cmd) {
+            self.stop.store(true, Ordering::Relaxed);
         }
+    }
+
+    /// Carries out `cmd` when domain time reaches `at`: checked as each market record arrives,
+    /// before it is applied (like the domain timer), so where it falls among the inputs depends
+    /// on the inputs only and a seed reproduces it. Journaled as any control command where it is
+    /// carried out, so a replay applies it at the same point. Call before the loop runs.
+    pub fn schedule_control(&mut self, at: Nanos, cmd: ControlCommand) {
+        let core = &mut self.core;
+        // Soonest last; of equal times the one scheduled first is carried out first.
+        let pos = core.scheduled.iter().position(|(t, _)| *t <= at).unwrap_or(core.scheduled.len());
+        core.scheduled.insert(pos, (at, cmd));
+        core.next_scheduled = core.scheduled.last().map_or(NEVER, |(t, _)| *t);
     }
 
     /// Runs the loop on the calling thread until the stop flag is set or every feed has finished
@@ -826,6 +837,7 @@ impl<R: PreTradeCheck> Engine<R> {
             positions,
             feeds: self.feed_stats(),
             books: self.book_reports(),
+            swaps: c.swaps.clone(),
         }
     }
 
@@ -881,12 +893,16 @@ mod replay;
 mod restore;
 mod routing;
 mod stats;
+pub mod swap;
 
 pub use restore::{RUN_ORDER_ID_BITS, run_order_id_base};
+use swap::NEVER;
 
 #[cfg(test)]
 mod journal_tests;
 #[cfg(test)]
 mod routing_tests;
+#[cfg(test)]
+mod swap_tests;
 #[cfg(test)]
 mod tests;

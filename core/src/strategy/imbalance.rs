@@ -4,17 +4,29 @@
 //! best `levels` levels, `(bid_qty − ask_qty) / (bid_qty + ask_qty)`, exactly in binary
 //! fixed-point (`I32F32`; the ratio is a signal, not money). Above `+threshold` it buys `qty` at
 //! the best ask, below `−threshold` it sells at the best bid, as IOC limit orders, keeping its
-//! position within `±max_position`, one order in flight at a time and at most one order per
-//! `cooldown`. With a signal instrument ([`ImbalanceTaker::with_signal`], `signal_venue` in
-//! configuration) it reads the imbalance from that book — another venue's book of the same
-//! pair — and trades its own instrument at its own book's touch, both books valid.
+//! position within `±max_position`, one order in flight at a time ([`ImbalanceTaker::MAX_WORKING`])
+//! and at most one order per `cooldown`. With a signal instrument ([`ImbalanceTaker::with_signal`],
+//! `signal_venue` in configuration) it reads the imbalance from that book — another venue's book
+//! of the same pair — and trades its own instrument at its own book's touch, both books valid.
+//! Resting ([`ImbalanceTaker::with_resting`], `rest_for` in configuration): it joins its own side
+//! of the touch instead (buys at the bid, sells at the ask) with a GTC limit order and cancels it
+//! once it has rested `rest_for` unfilled.
+//!
+//! Swap ([`super::swap`]): new parameters and version in place. Under the hand-over policy the
+//! new version counts as in flight every order of its strategy id in the engine's order table
+//! (so it never sends a second order while one is working) and manages the resting one (its
+//! expiry counts from the swap unless the old version's is still known); under cancel-replace
+//! the same orders are all pending cancel, so it places again only after every terminal report;
+//! under drop it forgets them (test only).
 //! Allocation-free; runs on the core thread.
 
+use super::swap::{ParamPatch, StrategySwap, SwapApplied, SwapPolicy, SwapRefused};
 use super::{Actions, MarketView, Strategy, StrategyAction};
 use crate::event::MarketEvent;
-use crate::ids::{AccountId, InstrumentId, StrategyId};
+use crate::ids::{AccountId, InstrumentId, OrderId, StrategyId};
 use crate::money::{Price, Qty};
 use crate::order::{ExecutionReport, OrderRequest, OrderType, ReportKind, Side, TimeInForce};
+use crate::orders::OrderStatus;
 use crate::time::Nanos;
 use fixed::types::I32F32;
 
@@ -44,13 +56,30 @@ pub struct ImbalanceTaker {
     /// How many of `instruments` it subscribes (1: no separate signal).
     subscribed: usize,
     params: ImbalanceParams,
-    in_flight: bool,
+    /// How long a resting order rests before it is cancelled (`Nanos::ZERO`: IOC taker orders).
+    rest_for: Nanos,
+    /// Orders it has working (placed, no terminal report yet); at most [`Self::MAX_WORKING`].
+    working: u32,
+    /// The resting order it manages, once accepted.
+    resting: Option<Resting>,
     last_order_at: Option<Nanos>,
+    version: u32,
+}
+
+/// A resting order the strategy cancels when it expires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Resting {
+    id: OrderId,
+    since: Nanos,
+    cancel_sent: bool,
 }
 
 impl ImbalanceTaker {
     /// The name accounts whitelist it by.
     pub const NAME: &'static str = "imbalance";
+
+    /// Orders it has working at once, at most: one in flight at a time.
+    pub const MAX_WORKING: u32 = 1;
 
     /// A strategy instance.
     pub fn new(id: StrategyId, account: AccountId, instrument: InstrumentId, params: ImbalanceParams) -> Self {
@@ -61,9 +90,68 @@ impl ImbalanceTaker {
             instruments: [instrument, instrument],
             subscribed: 1,
             params,
-            in_flight: false,
+            rest_for: Nanos::ZERO,
+            working: 0,
+            resting: None,
             last_order_at: None,
+            version: 1,
         }
+    }
+
+    /// Rests its orders at its own side of the touch (GTC) and cancels each after `rest_for`
+    /// unfilled; `Nanos::ZERO` keeps IOC taker orders.
+    pub fn with_resting(mut self, rest_for: Nanos) -> Self {
+        self.rest_for = rest_for;
+        self
+    }
+
+    /// The running parameters.
+    pub fn params(&self) -> &ImbalanceParams {
+        &self.params
+    }
+
+    /// How long its orders rest (`Nanos::ZERO`: IOC).
+    pub fn rest_for(&self) -> Nanos {
+        self.rest_for
+    }
+
+    /// Orders it counts as working.
+    pub fn working(&self) -> u32 {
+        self.working
+    }
+
+    /// The parameters after `patch`, checked against the traded instrument's grid (a view
+    /// without the instrument checks only what needs no grid).
+    fn patched(&self, patch: &ParamPatch, view: &MarketView<'_>) -> Result<(ImbalanceParams, Nanos), SwapRefused> {
+        let mut p = self.params;
+        p.qty = patch.qty.unwrap_or(p.qty);
+        p.max_position = patch.max_position.unwrap_or(p.max_position);
+        p.threshold = patch.threshold.unwrap_or(p.threshold);
+        if let Some(levels) = patch.levels {
+            p.levels = levels as usize;
+        }
+        p.cooldown = patch.cooldown.unwrap_or(p.cooldown);
+        let rest_for = patch.rest_for.unwrap_or(self.rest_for);
+        let on_lot = |q: Qty| q.is_positive() && view.instrument(self.traded()).is_none_or(|i| i.is_on_lot(q));
+        if !on_lot(p.qty)
+            || !on_lot(p.max_position)
+            || view.instrument(self.traded()).is_some_and(|i| p.qty < i.min_qty())
+        {
+            return Err(SwapRefused::BadQty);
+        }
+        if p.max_position < p.qty {
+            return Err(SwapRefused::PositionBelowQty);
+        }
+        if p.threshold <= I32F32::ZERO || p.threshold >= I32F32::ONE {
+            return Err(SwapRefused::BadThreshold);
+        }
+        if p.levels == 0 || p.levels > 1000 {
+            return Err(SwapRefused::BadLevels);
+        }
+        if p.cooldown < Nanos::ZERO || rest_for < Nanos::ZERO {
+            return Err(SwapRefused::BadDuration);
+        }
+        Ok((p, rest_for))
     }
 
     /// Reads the imbalance from `signal`'s book (e.g. another venue's book of the same pair)
@@ -96,13 +184,14 @@ impl ImbalanceTaker {
     }
 
     fn order(&self, side: Side, price: Price, qty: Qty) -> OrderRequest {
+        let tif = if self.rest_for > Nanos::ZERO { TimeInForce::Gtc } else { TimeInForce::Ioc };
         OrderRequest {
             account: self.account,
             strategy: self.id,
             instrument: self.traded(),
             side,
             order_type: OrderType::Limit,
-            tif: TimeInForce::Ioc,
+            tif,
             price,
             qty,
             reduce_only: false,
@@ -125,7 +214,18 @@ impl Strategy for ImbalanceTaker {
     }
 
     fn on_market(&mut self, view: &MarketView<'_>, ev: &MarketEvent, out: &mut Actions) {
-        if !ev.is_batch_end() || ev.instrument != self.signal() || self.in_flight {
+        if !ev.is_batch_end() {
+            return;
+        }
+        // A resting order that has waited long enough is cancelled (once; its report ends it).
+        if let Some(r) = self.resting.as_mut()
+            && !r.cancel_sent
+            && view.now.saturating_sub(r.since) >= self.rest_for
+            && out.push(StrategyAction::Cancel(r.id))
+        {
+            r.cancel_sent = true;
+        }
+        if ev.instrument != self.signal() || self.working >= Self::MAX_WORKING {
             return;
         }
         if let Some(last) = self.last_order_at
@@ -159,22 +259,74 @@ impl Strategy for ImbalanceTaker {
         if after.unsigned_abs() > self.params.max_position.units().unsigned_abs() {
             return;
         }
-        let price = if side == Side::Buy { ask.price } else { bid.price };
+        // Taking: across the spread; resting: joining its own side of the touch.
+        let resting = self.rest_for > Nanos::ZERO;
+        let price = match (side, resting) {
+            (Side::Buy, false) | (Side::Sell, true) => ask.price,
+            (Side::Sell, false) | (Side::Buy, true) => bid.price,
+        };
         if out.push(StrategyAction::Place(self.order(side, price, self.params.qty))) {
-            self.in_flight = true;
+            self.working += 1;
             self.last_order_at = Some(view.now);
         }
     }
 
-    fn on_report(&mut self, _view: &MarketView<'_>, report: &ExecutionReport, _out: &mut Actions) {
+    fn on_report(&mut self, view: &MarketView<'_>, report: &ExecutionReport, _out: &mut Actions) {
         let done = match report.kind {
             ReportKind::Fill => report.leaves_qty.is_zero(),
             ReportKind::Canceled | ReportKind::Rejected(_) => true,
-            ReportKind::Accepted | ReportKind::CancelRejected(_) => false,
+            ReportKind::Accepted => {
+                if self.rest_for > Nanos::ZERO && self.resting.is_none() {
+                    self.resting = Some(Resting { id: report.order_id, since: view.now, cancel_sent: false });
+                }
+                false
+            }
+            ReportKind::CancelRejected(_) => false,
         };
         if done {
-            self.in_flight = false;
+            self.working = self.working.saturating_sub(1);
+            if self.resting.is_some_and(|r| r.id == report.order_id) {
+                self.resting = None;
+            }
         }
+    }
+
+    fn version(&self) -> u32 {
+        self.version
+    }
+
+    fn check_swap(&self, swap: &StrategySwap, view: &MarketView<'_>) -> Result<(), SwapRefused> {
+        self.patched(&swap.params, view).map(|_| ())
+    }
+
+    fn swap(&mut self, swap: &StrategySwap, view: &MarketView<'_>) -> Result<SwapApplied, SwapRefused> {
+        let (params, rest_for) = self.patched(&swap.params, view)?;
+        self.params = params;
+        self.rest_for = rest_for;
+        self.version = swap.version;
+        // What is in flight comes from the engine's order table, not from the old version.
+        let mine = || view.orders.iter().filter(|o| o.request.strategy == self.id);
+        let working = mine().count() as u32;
+        if swap.policy == SwapPolicy::Drop {
+            // No hand-over: a fresh instance that knows nothing of the working orders.
+            self.working = 0;
+            self.resting = None;
+            self.last_order_at = None;
+            return Ok(SwapApplied { working, adopted: 0 });
+        }
+        self.working = working;
+        // The resting order it manages: the old version's if still working, else the first of
+        // its orders in the table (its expiry counted from now); a cancel already sent counts.
+        let known = self.resting.and_then(|r| view.orders.get(r.id).map(|o| (r, o)));
+        self.resting = match known {
+            Some((r, o)) => Some(Resting { cancel_sent: r.cancel_sent || o.status == OrderStatus::PendingCancel, ..r }),
+            None => mine().next().map(|o| Resting {
+                id: o.id,
+                since: view.now,
+                cancel_sent: o.status == OrderStatus::PendingCancel,
+            }),
+        };
+        Ok(SwapApplied { working, adopted: working })
     }
 }
 
@@ -341,5 +493,43 @@ mod tests {
             }
             other => panic!("expected a buy priced from the sibling's ask, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn resting_it_joins_its_side_of_the_touch_and_cancels_after_rest_for_once() {
+        use crate::instrument::{InstrumentRegistry, InstrumentSpec, Venue};
+        let mut registry = InstrumentRegistry::new();
+        let id = registry.add(&InstrumentSpec::spot(Venue::Binance, "BTCUSDT", "BTC", "USDT", "1", "1")).unwrap();
+        let books = [book(id, 9, 1)];
+        let positions = crate::position::PositionBook::new(1, 1);
+        let orders = crate::orders::OrderTable::new(4);
+        let at = |now| MarketView {
+            instruments: &registry,
+            books: &books,
+            positions: &positions,
+            orders: &orders,
+            now: Nanos(now),
+            local_now: Nanos(now),
+            siblings: &crate::routing::NO_SIBLINGS,
+        };
+        let mut taker = ImbalanceTaker::new(StrategyId(0), AccountId(0), id, params(10)).with_resting(Nanos(100));
+        let mut out = Actions::default();
+        taker.on_market(&at(1), &batch_end(id), &mut out);
+        let Some(StrategyAction::Place(o)) = out.take(0) else { panic!("a resting buy") };
+        assert_eq!((o.tif, o.price), (TimeInForce::Gtc, Price::from_units(100)), "joins the bid");
+        out.clear();
+        let accepted = ExecutionReport::status(OrderId(7), &o, crate::ids::VenueId(0), ReportKind::Accepted, Nanos(1));
+        taker.on_report(&at(1), &accepted, &mut out);
+        taker.on_market(&at(50), &batch_end(id), &mut out);
+        assert!(out.is_empty(), "still resting, and one order at a time");
+        taker.on_market(&at(101), &batch_end(id), &mut out);
+        assert_eq!(out.take(0), Some(StrategyAction::Cancel(OrderId(7))));
+        out.clear();
+        taker.on_market(&at(200), &batch_end(id), &mut out);
+        assert!(out.is_empty(), "the cancel is sent once; the order is in flight until its report");
+        let canceled = ExecutionReport::status(OrderId(7), &o, crate::ids::VenueId(0), ReportKind::Canceled, Nanos(2));
+        taker.on_report(&at(201), &canceled, &mut out);
+        taker.on_market(&at(202), &batch_end(id), &mut out);
+        assert!(matches!(out.take(0), Some(StrategyAction::Place(_))), "free to place again");
     }
 }

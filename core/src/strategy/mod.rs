@@ -3,8 +3,13 @@
 //!
 //! Strategies run inline on the core thread after the book is updated and before the risk gate,
 //! so they must not allocate, lock or block. The same view is used live and in replay.
+//!
+//! A running strategy can be swapped — new parameters and version while it holds positions and
+//! has orders working — by a journaled control command ([`swap`]: the policy, by default a
+//! hand-over of its working orders to the new version, or cancel-then-replace).
 
 pub mod imbalance;
+pub mod swap;
 
 use crate::book::Book;
 use crate::event::MarketEvent;
@@ -169,4 +174,29 @@ pub trait Strategy: Send {
     /// full queue) arrive here as `Rejected` too, so a strategy never waits on an order that was
     /// not sent.
     fn on_report(&mut self, view: &MarketView<'_>, report: &ExecutionReport, out: &mut Actions);
+
+    /// The running version (1 until the first swap).
+    fn version(&self) -> u32 {
+        1
+    }
+
+    /// Takes new parameters and becomes `swap.version`, keeping its slot, id, account and
+    /// instruments, with the hand-over of `swap.policy` ([`swap`]): what it has in flight comes
+    /// from the engine's order table in `view` (which holds the orders as the policy left them:
+    /// still working, or cancels sent). Called on the core thread between two inputs; must not
+    /// allocate. A refusal changes nothing.
+    fn swap(
+        &mut self,
+        swap: &swap::StrategySwap,
+        view: &MarketView<'_>,
+    ) -> Result<swap::SwapApplied, swap::SwapRefused> {
+        self.check_swap(swap, view).map(|()| swap::SwapApplied::default())
+    }
+
+    /// Whether [`Strategy::swap`] would take `swap` (its parameters valid), changing nothing:
+    /// the engine asks before the policy sends any cancel.
+    fn check_swap(&self, swap: &swap::StrategySwap, view: &MarketView<'_>) -> Result<(), swap::SwapRefused> {
+        let _ = (swap, view);
+        Err(swap::SwapRefused::Unsupported)
+    }
 }

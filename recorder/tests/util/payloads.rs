@@ -240,7 +240,35 @@ pub fn control_command() -> impl Strategy<Value = ControlCommand> {
             instrument: InstrumentId(i),
             amount: Notional::from_units(amount),
         }),
+        (any::<u64>(), strategy_swap()).prop_map(|(id, swap)| ControlCommand::StrategySwap { id, swap }),
     ]
+}
+
+/// A strategy swap: any strategy, version and policy, each parameter set or not.
+fn strategy_swap() -> impl Strategy<Value = qt_core::strategy::swap::StrategySwap> {
+    use qt_core::strategy::swap::{I32F32, ParamPatch, StrategySwap, SwapPolicy};
+    let params = (
+        proptest::option::of(any::<i64>()),
+        proptest::option::of(any::<i64>()),
+        proptest::option::of(any::<i64>()),
+        proptest::option::of(any::<u32>()),
+        proptest::option::of(any::<i64>()),
+        proptest::option::of(any::<i64>()),
+    )
+        .prop_map(|(q, m, t, levels, c, r)| ParamPatch {
+            qty: q.map(Qty::from_units),
+            max_position: m.map(Qty::from_units),
+            threshold: t.map(I32F32::from_bits),
+            levels,
+            cooldown: c.map(qt_core::Nanos),
+            rest_for: r.map(qt_core::Nanos),
+        });
+    (any::<u16>(), any::<u32>(), 0..SwapPolicy::ALL.len(), params).prop_map(|(s, version, p, params)| StrategySwap {
+        strategy: qt_core::StrategyId(s),
+        version,
+        policy: SwapPolicy::ALL[p],
+        params,
+    })
 }
 
 pub fn risk_reply() -> impl Strategy<Value = RiskReply> {

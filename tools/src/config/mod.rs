@@ -108,6 +108,8 @@ pub struct StrategyPlan {
     pub signal: Option<InstrumentId>,
     /// Parameters.
     pub params: ImbalanceParams,
+    /// How long its orders rest before it cancels them (`Nanos::ZERO`: IOC, `rest_for`).
+    pub rest_for: Nanos,
 }
 
 /// The simulated venue as the run uses it.
@@ -216,6 +218,12 @@ pub struct Plan {
     /// Canonical instruments, each account's venue chain and the failover thresholds
     /// ([`qt_core::Engine::set_routing`]).
     pub routing: qt_core::routing::RoutingPlan,
+    /// `[engine] swap_policy`: the hand-over `qt strategy swap` asks for unless told.
+    pub swap_policy: qt_core::strategy::swap::SwapPolicy,
+    /// Control commands carried out when simulated time reaches theirs (simulated runs; set by
+    /// code, e.g. a stress scenario's strategy swap — not read from the file, so a replay of
+    /// the run applies only the journaled ones).
+    pub scheduled_controls: Vec<(Nanos, qt_core::engine::ControlCommand)>,
 }
 
 impl Plan {
@@ -232,7 +240,8 @@ impl Plan {
             .iter()
             .enumerate()
             .map(|(k, s)| {
-                let taker = ImbalanceTaker::new(StrategyId(k as u16), s.account, s.instrument, s.params);
+                let taker = ImbalanceTaker::new(StrategyId(k as u16), s.account, s.instrument, s.params)
+                    .with_resting(s.rest_for);
                 Box::new(match s.signal {
                     Some(signal) => taker.with_signal(signal),
                     None => taker,
@@ -321,6 +330,13 @@ pub fn validate(raw: RawConfig) -> Result<Plan, Vec<Problem>> {
     if reconcile_every < Nanos::ZERO || (reconcile_every > Nanos::ZERO && reconcile_every < Nanos::SECOND) {
         p.add("engine.reconcile_every", format!("{:?} must be 0s (off) or at least 1s", e.reconcile_every));
     }
+    let swap_policy = qt_core::strategy::swap::SwapPolicy::from_name(&e.swap_policy).unwrap_or_else(|| {
+        p.add(
+            "engine.swap_policy",
+            format!("{:?} is not a swap policy (hand_over, cancel_replace, or drop: test only)", e.swap_policy),
+        );
+        Default::default()
+    });
     if let Some(cpu) = e.cpu
         && cpu >= 4096
     {
@@ -564,6 +580,14 @@ pub fn validate(raw: RawConfig) -> Result<Plan, Vec<Problem>> {
             p.add(format!("{path}.cooldown"), m);
             Nanos::ZERO
         });
+        let rest_for = match rs.rest_for.as_deref().map(parse_duration) {
+            None => Nanos::ZERO,
+            Some(Ok(d)) => d,
+            Some(Err(m)) => {
+                p.add(format!("{path}.rest_for"), m);
+                Nanos::ZERO
+            }
+        };
         let name = rs.name.clone().unwrap_or_else(|| format!("{}-{}", rs.kind, rs.instrument));
         if let Some(a) = account
             && strategies.iter().any(|s: &StrategyPlan| s.account == AccountId(a as u16) && s.name == name)
@@ -577,6 +601,7 @@ pub fn validate(raw: RawConfig) -> Result<Plan, Vec<Problem>> {
                 instrument: inst.id(),
                 signal,
                 params: ImbalanceParams { qty: order_qty, max_position, threshold, levels: rs.levels, cooldown },
+                rest_for,
             });
         }
     }
@@ -674,6 +699,8 @@ pub fn validate(raw: RawConfig) -> Result<Plan, Vec<Problem>> {
         log_format: raw.log.format,
         routing: qt_core::routing::RoutingPlan { chains, siblings, router: router_settings, health: health_settings },
         accounts,
+        swap_policy,
+        scheduled_controls: Vec::new(),
     })
 }
 

@@ -246,6 +246,9 @@ pub struct RawEngine {
     /// Live runs: how often balances are reconciled with the venues during the run (e.g.
     /// "60s"; "0s": only at start and end).
     pub reconcile_every: String,
+    /// What `qt strategy swap` does with the strategy's working orders unless told:
+    /// "hand_over" (default), "cancel_replace", or "drop" (no hand-over: test only).
+    pub swap_policy: String,
 }
 
 impl Default for RawEngine {
@@ -260,6 +263,7 @@ impl Default for RawEngine {
             cancel_on_stop: true,
             stop_grace: "5s".into(),
             reconcile_every: "60s".into(),
+            swap_policy: "hand_over".into(),
         }
     }
 }
@@ -406,6 +410,9 @@ pub struct RawStrategy {
     /// Minimum time between orders, e.g. "20ms".
     #[serde(default = "default_cooldown")]
     pub cooldown: String,
+    /// Rest each order at the strategy's own side of the touch (GTC) and cancel it after this
+    /// long unfilled, e.g. "2s"; absent or "0s": IOC orders across the spread.
+    pub rest_for: Option<String>,
 }
 
 fn default_levels() -> usize {

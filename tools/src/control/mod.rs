@@ -1,5 +1,5 @@
-//! The local control channel: `qt ess trigger|reset|status` reach the running engine through a
-//! Unix domain socket.
+//! The local control channel: `qt ess trigger|reset|status` and `qt strategy swap` reach the
+//! running engine through a Unix domain socket.
 //!
 //! ```text
 //!  qt ess ... ──unix socket──► qt-control (accepts) ──► qt-control-client (one per connection,
@@ -11,7 +11,8 @@
 //! ```
 //!
 //! Protocol, one line each way. Requests: `status`, `trigger <reason>`,
-//! `reset <operator> <timestamp_ms> <mac hex>`, each ending in a newline (a line cut short by a
+//! `reset <operator> <timestamp_ms> <mac hex>`, `swap <strategy id> <version> <policy> [k=v ...]`
+//! ([`swap`]), each ending in a newline (a line cut short by a
 //! closed connection is refused, never carried out). Replies:
 //! - `ok <text>` — carried out;
 //! - `refused <text>` — not carried out (bad request, engine busy or stopped, refused by risk);
@@ -32,6 +33,7 @@
 
 pub mod client;
 pub mod server;
+pub mod swap;
 
 pub use client::{FateUnknown, Outcome, request};
 pub use server::{ControlServer, serve};
@@ -72,7 +74,17 @@ pub fn parse_request(line: &str, received_unix_ms: i64) -> Result<RiskCommand, S
                 received_unix_ms,
             })
         }
-        _ => Err(format!("unknown request {verb:?} (expected status, trigger or reset)")),
+        _ => Err(format!("unknown request {verb:?} (expected status, trigger, reset or swap)")),
+    }
+}
+
+/// Parses one request line into the command for the core; `id` correlates its answer.
+pub fn parse_command(line: &str, received_unix_ms: i64, id: u64) -> Result<qt_core::engine::ControlCommand, String> {
+    let line = line.trim();
+    match line.split_once(' ') {
+        Some(("swap", rest)) => swap::parse(rest, id),
+        _ if line == "swap" => swap::parse("", id),
+        _ => parse_request(line, received_unix_ms).map(|command| qt_core::engine::ControlCommand::Risk { id, command }),
     }
 }
 

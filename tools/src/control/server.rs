@@ -18,7 +18,7 @@
 //! else (a regular file, a directory, a link) is refused with what is there — never deleted.
 //! On stop the socket is removed only if it is still the one this server bound.
 
-use super::{parse_request, unix_ms};
+use super::{parse_command, unix_ms};
 use anyhow::{Context, bail};
 use qt_core::RiskReply;
 use qt_core::engine::ControlCommand;
@@ -269,13 +269,13 @@ fn answer(stream: &UnixStream, id: u64, link: &Link) -> String {
         Ok(line) => line,
         Err(why) => return format!("refused {why}"),
     };
-    let command = match parse_request(&line, unix_ms()) {
+    let command = match parse_command(&line, unix_ms(), id) {
         Ok(c) => c,
         Err(why) => return format!("refused {why}"),
     };
     let (waiter, reply) = crossbeam_channel::bounded(1);
     lock(&link.pending).insert(id, waiter);
-    if link.commands.try_send(ControlCommand::Risk { id, command }).is_err() {
+    if link.commands.try_send(command).is_err() {
         lock(&link.pending).remove(&id);
         return "refused the engine is not taking commands (stopped or busy)".into();
     }

@@ -31,6 +31,7 @@ pub mod live_journal;
 pub mod live_run;
 pub mod stale_feed;
 pub mod strategy_swap;
+pub mod swap_trail;
 
 pub use command::StressArgs;
 
@@ -113,6 +114,8 @@ pub struct RiskUnderTest {
     /// `[failover]`: the router's hysteresis and the venue-health thresholds (risk behaviour
     /// too: when a venue stops being used, and when the whole chain counts as down).
     pub failover: (RouterSettings, HealthSettings),
+    /// `[engine] swap_policy`: the hand-over of a strategy swap (strategy_swap).
+    pub swap_policy: qt_core::strategy::swap::SwapPolicy,
 }
 
 impl RiskUnderTest {
@@ -124,6 +127,7 @@ impl RiskUnderTest {
             global_risk: plan.global_risk.clone(),
             account: plan.accounts.first().cloned(),
             failover: (plan.routing.router, plan.routing.health),
+            swap_policy: plan.swap_policy,
         }
     }
 
@@ -132,6 +136,7 @@ impl RiskUnderTest {
     pub fn apply(&self, plan: &mut Plan) {
         plan.risk = self.gate;
         (plan.routing.router, plan.routing.health) = self.failover;
+        plan.swap_policy = self.swap_policy;
         let buckets = std::mem::take(&mut plan.global_risk.buckets);
         plan.global_risk = GlobalRiskConfig { buckets, ..self.global_risk.clone() };
         if let Some(under_test) = &self.account {
