@@ -29,6 +29,7 @@ pub mod flash_crash;
 pub mod liquidity_drought;
 pub mod live_journal;
 pub mod live_run;
+pub mod overlay;
 pub mod stale_feed;
 pub mod strategy_swap;
 pub mod swap_trail;
@@ -104,6 +105,9 @@ pub fn find(name: &str) -> Result<(usize, &'static Scenario), StressError> {
 pub struct RiskUnderTest {
     /// Where it came from (`--config` path or the embedded default).
     pub source: String,
+    /// Its configuration text (credentials redacted): written into each scenario's own text
+    /// ([`overlay::overlay`]), so a scenario's journal records the configuration that ran.
+    pub text: String,
     /// `[risk]` and the `[ess]` flatten and drawdown settings.
     pub gate: GateSettings,
     /// `[global_risk]` (its correlation buckets are the scenario's own: they name its symbols).
@@ -123,6 +127,7 @@ impl RiskUnderTest {
     pub fn of(plan: &Plan, source: impl Into<String>) -> Self {
         Self {
             source: source.into(),
+            text: plan.source_text.clone(),
             gate: plan.risk,
             global_risk: plan.global_risk.clone(),
             account: plan.accounts.first().cloned(),
@@ -133,6 +138,9 @@ impl RiskUnderTest {
 
     /// Puts this risk configuration into a scenario's `plan`: the gate settings, the global
     /// risk thresholds (keeping the scenario's buckets) and every account's profile and limits.
+    /// [`StressCtx::plan`] loads a scenario's plan from its text with this configuration
+    /// already written in ([`overlay::overlay`]), so this changes nothing there; a test holds
+    /// the two to agree.
     pub fn apply(&self, plan: &mut Plan) {
         plan.risk = self.gate;
         (plan.routing.router, plan.routing.health) = self.failover;
@@ -167,7 +175,8 @@ impl StressCtx {
     /// risk configuration under test applied, the stats file off (the stress run's own file
     /// counts the verdicts) and the journal in the scratch directory.
     pub fn plan(&self, text: &str, name: &str) -> anyhow::Result<Plan> {
-        let mut plan = crate::config::load(text, name)?;
+        let text = overlay::overlay(text, &self.risk.text)?;
+        let mut plan = crate::config::load(&text, name)?;
         self.risk.apply(&mut plan);
         plan.stats.enabled = false;
         plan.stats.listen = None;
@@ -389,6 +398,35 @@ mod tests {
             crate::config::load(crate::config::EMBEDDED_DEFAULT, "d").unwrap().risk.price_band
         );
         assert!(!plan.stats.enabled, "a scenario's run never writes the engine's stats file");
+    }
+
+    #[test]
+    fn a_scenarios_text_carries_the_risk_configuration_under_test_so_its_journal_replays() {
+        let changed = crate::config::EMBEDDED_DEFAULT
+            .replace("price_band = \"0.05\"", "price_band = \"0.2\"")
+            .replace("max_drawdown = \"0.15\"", "max_drawdown = \"0.3\"")
+            .replace("return_after = \"30s\"", "return_after = \"7s\"")
+            .replace("min_dwell = \"5s\"", "min_dwell = \"9s\"")
+            .replace("[engine]\n", "[engine]\nswap_policy = \"cancel_replace\"\n")
+            .replacen("profile = \"micro\"", "profile = \"small\"", 1);
+        let tested = crate::config::load(&changed, "tested").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let risk = RiskUnderTest::of(&tested, "tested");
+        let ctx = StressCtx { seed: 1, short: true, work_dir: dir.path().to_path_buf(), risk: risk.clone() };
+        // The scenario's own text says otherwise everywhere; the text alone (no `apply`) must
+        // give the tested settings, since that text is what the journal keeps.
+        let scenario = crate::config::EMBEDDED_DEFAULT.replace("price_band = \"0.05\"", "price_band = \"0.01\"");
+        let text = overlay::overlay(&scenario, &risk.text).unwrap();
+        let from_text = crate::config::load(&text, "scenario").unwrap();
+        assert_eq!(from_text.risk, tested.risk);
+        assert_eq!(from_text.global_risk.min_dwell, tested.global_risk.min_dwell);
+        assert_eq!(from_text.routing.router, tested.routing.router);
+        assert_eq!(from_text.swap_policy, tested.swap_policy);
+        assert_eq!(from_text.accounts[0].spec.profile, tested.accounts[0].spec.profile);
+        assert_eq!(from_text.accounts[1].spec.limits, tested.accounts[0].spec.limits);
+        let plan = ctx.plan(&scenario, "scenario").unwrap();
+        assert_eq!(plan.risk, from_text.risk);
+        assert!(plan.source_text.contains("0.2"), "the journaled text holds the tested price band");
     }
 
     #[test]
