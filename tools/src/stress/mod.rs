@@ -26,6 +26,7 @@ pub mod correlation_shock;
 pub mod exchange_outage;
 pub mod flash_crash;
 pub mod liquidity_drought;
+pub mod sim_run;
 pub mod stale_feed;
 pub mod strategy_swap;
 

@@ -53,6 +53,11 @@ impl SimExchange {
         &self.flow
     }
 
+    /// Makes the background flow follow `shocks` ([`crate::exchange::shock`]).
+    pub fn set_shocks(&mut self, shocks: crate::exchange::shock::ShockSchedule) {
+        self.flow.set_shocks(shocks);
+    }
+
     /// The instrument.
     pub fn instrument(&self) -> &Instrument {
         self.engine.instrument()
