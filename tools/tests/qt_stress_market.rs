@@ -54,3 +54,34 @@ fn flash_crash_passes_under_the_default_risk_configuration() {
 fn flash_crash_fails_when_the_drawdown_limit_is_switched_off() {
     assert_fails("flash_crash", "broken-drawdown.toml", "drawdown trigger fires the emergency stop");
 }
+
+#[test]
+fn liquidity_drought_passes_under_the_default_risk_configuration() {
+    assert_passes(
+        "liquidity_drought",
+        &[
+            "price band holds for every accepted order",
+            "price band stops the drought's takers",
+            "order size and position cap hold for every accepted order",
+            "single-trade risk holds for every accepted order",
+        ],
+    );
+}
+
+#[test]
+fn liquidity_drought_fails_when_the_price_band_is_switched_off() {
+    assert_fails("liquidity_drought", "broken-price-band.toml", "price band stops the drought's takers");
+}
+
+#[test]
+fn liquidity_drought_json_is_one_object_with_its_checks() {
+    let (code, out, err) = stress("liquidity_drought", &["--json"]);
+    assert_eq!(code, 0, "{out}\nstderr: {err}");
+    let line = out.lines().find(|l| l.starts_with('{')).unwrap_or_else(|| panic!("{out}"));
+    let v: serde_json::Value = serde_json::from_str(line).unwrap();
+    assert_eq!(v["scenario"], "liquidity_drought");
+    assert_eq!(v["passed"], true);
+    let checks = v["verdict"]["checks"].as_array().unwrap();
+    assert_eq!(checks.len(), 4, "{line}");
+    assert!(checks.iter().all(|c| c["passed"] == true && c["detail"].as_str().is_some_and(|d| !d.is_empty())));
+}
