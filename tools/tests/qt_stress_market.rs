@@ -85,3 +85,17 @@ fn liquidity_drought_json_is_one_object_with_its_checks() {
     assert_eq!(checks.len(), 4, "{line}");
     assert!(checks.iter().all(|c| c["passed"] == true && c["detail"].as_str().is_some_and(|d| !d.is_empty())));
 }
+
+#[test]
+fn correlation_shock_passes_under_the_default_risk_configuration() {
+    assert_passes("correlation_shock", &["volatility or concentration raises the global level", "exposure is cut"]);
+}
+
+#[test]
+fn correlation_shock_fails_when_volatility_and_concentration_are_out_of_reach() {
+    assert_fails(
+        "correlation_shock",
+        "broken-global-level.toml",
+        "volatility or concentration raises the global level",
+    );
+}

@@ -14,7 +14,7 @@
 //! - every flatten order the stop sent is priced within `flatten_slippage` of the touch in the
 //!   engine's book at that moment.
 
-use super::sim_run::{self, signals_text, since};
+use super::sim_run::{self, since};
 use super::{StressCtx, Verdict, sim_seconds};
 use qt_core::{Nanos, Rate, Side};
 use qt_risk::ess::TriggerSource;
@@ -28,16 +28,23 @@ pub const NAME: &str = "flash_crash";
 pub const ABOUT: &str = "every instrument -10 % in 1 s, book thinned, account long: global level escalates, gate \
                          blocks, drawdown trigger fires the stop, flatten orders within the slippage cap";
 
-const CONFIG: &str = include_str!("../../../testdata/stress/flash_crash.toml");
+/// The run: one account long in three instruments (correlation_shock runs it too).
+pub const CONFIG: &str = include_str!("../../../testdata/stress/flash_crash.toml");
 
 /// How long the crash's thin book lasts.
 const HOLD: Nanos = Nanos(3 * Nanos::SECOND.0);
 
-/// The scenario's shocks: a bid-heavy book all along (the takers buy, and do not sell into the
+/// A book leaning to the bid until `end` (bid sizes ×10): the run's imbalance takers (top of
+/// book) buy up to their caps and keep what they hold.
+pub fn lean(end: Nanos) -> Shock {
+    Shock { hold: end, bid_size: 10.0, ..Shock::default() }
+}
+
+/// The scenario's shocks: the bid-heavy book all along (the takers buy, and do not sell into the
 /// crash), and the crash at `crash_at`.
 pub fn shocks(crash_at: Nanos, end: Nanos) -> Vec<Shock> {
     vec![
-        Shock { hold: end, bid_size: 10.0, ..Shock::default() },
+        lean(end),
         Shock {
             at: crash_at,
             ramp: Nanos::SECOND,
@@ -63,23 +70,12 @@ pub fn run(ctx: &StressCtx) -> anyhow::Result<Verdict> {
     plan.sim.shocks = shocks(opening, plan.sim.duration);
     let start = plan.sim.start;
     let crash_at = start.saturating_add(opening);
-    let outcome = sim_run::run(plan)?;
-    let seen = sim_run::observe(&outcome)?;
+    let (outcome, seen, mut v) = sim_run::run_observed(plan, crash_at)?;
     let plan = &outcome.plan;
-    let mut v = Verdict::default();
-    if let Some(t) = seen.before(crash_at) {
-        v.fact("going in", format!("gross {:.0} USDT long, {}", t.gross, signals_text(&t.signals)));
-    }
 
     // The global level escalates.
     let top = seen.top_level();
-    let changes: Vec<String> = seen
-        .levels
-        .iter()
-        .map(|l| {
-            format!("{} → {} at {} ({})", l.from.name(), l.to.name(), since(start, l.at), signals_text(&l.signals))
-        })
-        .collect();
+    let changes: Vec<String> = seen.levels.iter().map(|l| sim_run::level_text(start, l)).collect();
     v.check(
         "global risk level escalates",
         top >= GlobalRiskLevel::Warning,
@@ -181,9 +177,8 @@ pub fn run(ctx: &StressCtx) -> anyhow::Result<Verdict> {
         },
     );
 
-    v.fact("emergency stop", &outcome.risk.ess_state);
     v.fact("triggers", outcome.risk.triggers.iter().map(|(s, n)| format!("{s} {n}")).collect::<Vec<_>>().join(", "));
     v.fact("risk decisions", outcome.engine.risk.render());
-    v.fact("orders sent / fills", format!("{} / {}", outcome.engine.orders_sent, outcome.engine.fills));
+    sim_run::end_facts(&mut v, &outcome);
     Ok(v)
 }

@@ -103,11 +103,9 @@ pub fn run(ctx: &StressCtx) -> anyhow::Result<Verdict> {
     plan.sim.shocks = vec![drought(calm, hold)];
     let start = plan.sim.start;
     let (from, to) = (start.saturating_add(calm), start.saturating_add(calm).saturating_add(hold));
-    let outcome = sim_run::run(plan)?;
-    let seen = sim_run::observe(&outcome)?;
+    let (outcome, seen, mut v) = sim_run::run_observed(plan, from)?;
     let plan = &outcome.plan;
     let band = plan.risk.price_band;
-    let mut v = Verdict::default();
 
     let accepted: Vec<&(Nanos, JournaledDecision)> = seen
         .strategy_decisions(Nanos(i64::MIN), Nanos(i64::MAX))
@@ -219,7 +217,6 @@ pub fn run(ctx: &StressCtx) -> anyhow::Result<Verdict> {
     );
 
     v.fact("risk decisions", tally);
-    v.fact("orders sent / fills", format!("{} / {}", outcome.engine.orders_sent, outcome.engine.fills));
-    v.fact("emergency stop", &outcome.risk.ess_state);
+    sim_run::end_facts(&mut v, &outcome);
     Ok(v)
 }

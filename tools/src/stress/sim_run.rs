@@ -32,6 +32,25 @@ pub fn run(mut plan: Plan) -> anyhow::Result<RunOutcome> {
     crate::run::run(plan, None)
 }
 
+/// Runs `plan` ([`run`]), walks its journal ([`observe`]) and starts the verdict with the state
+/// going into the scenario's event at `event` (gross notional and signals).
+pub fn run_observed(plan: Plan, event: Nanos) -> anyhow::Result<(RunOutcome, Observed, super::Verdict)> {
+    let outcome = run(plan)?;
+    let seen = observe(&outcome)?;
+    let mut v = super::Verdict::default();
+    if let Some(t) = seen.before(event) {
+        v.fact("going in", format!("gross {:.0} USDT, {}", t.gross, signals_text(&t.signals)));
+    }
+    Ok((outcome, seen, v))
+}
+
+/// The facts every market scenario ends with: the stop, its triggers, orders and fills.
+pub fn end_facts(v: &mut super::Verdict, outcome: &RunOutcome) {
+    v.fact("emergency stop", &outcome.risk.ess_state);
+    v.fact("triggers", outcome.risk.triggers.iter().map(|(s, n)| format!("{s} {n}")).collect::<Vec<_>>().join(", "));
+    v.fact("orders sent / fills", format!("{} / {}", outcome.engine.orders_sent, outcome.engine.fills));
+}
+
 /// A level change as the engine made it, with the signal values it saw.
 #[derive(Debug, Clone, Copy)]
 pub struct LevelSeen {
@@ -185,6 +204,11 @@ pub fn volatility(s: &SignalValues) -> f64 {
 /// `at` as seconds after `start`, e.g. "+6.352 s".
 pub fn since(start: Nanos, at: Nanos) -> String {
     format!("+{:.3} s", at.saturating_sub(start).as_secs_f64())
+}
+
+/// A level change in one line: `info → warning at +5.273 s (drawdown 0.0514, …)`.
+pub fn level_text(start: Nanos, l: &LevelSeen) -> String {
+    format!("{} → {} at {} ({})", l.from.name(), l.to.name(), since(start, l.at), signals_text(&l.signals))
 }
 
 /// The signal values in one line.

@@ -377,21 +377,35 @@ impl SyntheticFlow {
         self.liquidity = self.shocks.liquidity(now);
     }
 
-    /// A background order at the best bid or ask that the (shocked) fair value has left behind:
-    /// quoting on the wrong side of it (a bid above `fair − half-spread`, an ask below `fair +
-    /// half-spread`), or far on the right side (beyond the half-spread plus four mean depths).
+    /// A background order the (shocked) fair value has left behind: at the best bid or ask when
+    /// it quotes on the wrong side of fair (a bid above fair minus the half-spread, an ask below
+    /// fair plus it), or at the worst bid or ask when it is far on the right side (beyond the
+    /// half-spread plus four mean depths) — pulled from the far end, so the touch does not walk
+    /// away from fair while the old book is taken down.
     fn stale_quote(&self, engine: &MatchingEngine) -> Option<u64> {
         let spread = self.liquidity.spread;
         let half = (self.params.half_spread_ticks * spread).round().max(1.0) as i64;
         let far = half + (4.0 * self.params.depth_mean_ticks * spread).round().max(1.0) as i64;
         let ticks = |price: Price| price.units() / self.tick - self.fair_ticks;
-        let stale = |side: Side, price: Price| match side {
-            Side::Buy => ticks(price) > -half || ticks(price) < -far,
-            Side::Sell => ticks(price) < half || ticks(price) > far,
-        };
-        [(Side::Buy, engine.best_bid()), (Side::Sell, engine.best_ask())].into_iter().find_map(|(side, best)| {
-            let (price, _) = best.filter(|(p, _)| stale(side, *p))?;
+        let background = |side: Side, price: Price| {
             engine.queue(side, price).find(|o| o.owner == Owner::Background).map(|o| o.venue_id)
+        };
+        let wrong_side =
+            [(Side::Buy, engine.best_bid()), (Side::Sell, engine.best_ask())].into_iter().find_map(|(side, best)| {
+                let (price, _) = best.filter(|(p, _)| match side {
+                    Side::Buy => ticks(*p) > -half,
+                    Side::Sell => ticks(*p) < half,
+                })?;
+                background(side, price)
+            });
+        wrong_side.or_else(|| {
+            [Side::Buy, Side::Sell].into_iter().find_map(|side| {
+                let (price, _) = engine.levels(side).last().filter(|(p, _)| match side {
+                    Side::Buy => ticks(*p) < -far,
+                    Side::Sell => ticks(*p) > far,
+                })?;
+                background(side, price)
+            })
         })
     }
 
