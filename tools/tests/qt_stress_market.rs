@@ -99,3 +99,16 @@ fn correlation_shock_fails_when_volatility_and_concentration_are_out_of_reach() 
         "volatility or concentration raises the global level",
     );
 }
+
+#[test]
+fn the_same_seed_gives_the_same_verdict() {
+    let verdict = || {
+        let (code, out, err) = stress("flash_crash", &["--json", "--seed", "3"]);
+        assert_eq!(code, 0, "{out}\nstderr: {err}");
+        let line = out.lines().find(|l| l.starts_with('{')).unwrap_or_else(|| panic!("{out}")).to_string();
+        let mut v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        v["seconds"] = serde_json::Value::Null; // wall time
+        v
+    };
+    assert_eq!(verdict(), verdict());
+}
