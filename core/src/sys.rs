@@ -1,25 +1,32 @@
 //! Everything that asks the operating system for something the hot path depends on: CPU pinning
 //! and the monotonic clock. Nothing else in the workspace calls these facilities directly.
 //!
-//! `mono_now` reads `CLOCK_MONOTONIC` through `std::time::Instant` (a vDSO call on Linux, no
-//! syscall, no allocation) relative to a process-wide anchor fixed on first use.
+//! `mono_now` reads `CLOCK_MONOTONIC` (the clock `std::time::Instant` reads; a vDSO call on
+//! Linux, no syscall, no allocation) relative to a process-wide anchor fixed on first use.
 
 use crate::time::Nanos;
 use std::sync::OnceLock;
-use std::time::Instant;
-
-static ANCHOR: OnceLock<Instant> = OnceLock::new();
 
 /// Fixes the monotonic anchor; call once at start-up so the first hot-path read does not.
 pub fn init_clock() {
-    let _ = ANCHOR.get_or_init(Instant::now);
+    let _ = ANCHOR_NS.get_or_init(raw_mono_ns);
 }
 
-/// Monotonic nanoseconds since the process anchor.
+/// Monotonic nanoseconds since the process anchor: `CLOCK_MONOTONIC` (the clock `Instant` reads)
+/// through the vDSO, taken straight to nanoseconds and less the anchor's. The core reads it a few
+/// times per busy iteration; going through `Instant::elapsed` and `Duration` cost about a hundred
+/// instructions a read more (BENCHMARKS.md, "tick→order, step by step").
 #[inline]
 pub fn mono_now() -> Nanos {
-    let anchor = ANCHOR.get_or_init(Instant::now);
-    Nanos::from_duration(anchor.elapsed())
+    Nanos(raw_mono_ns() - *ANCHOR_NS.get_or_init(raw_mono_ns))
+}
+
+static ANCHOR_NS: OnceLock<i64> = OnceLock::new();
+
+#[inline(always)]
+fn raw_mono_ns() -> i64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    t.tv_sec.saturating_mul(1_000_000_000).saturating_add(t.tv_nsec)
 }
 
 /// Outcome of asking to pin the current thread.

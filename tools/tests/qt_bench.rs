@@ -3,7 +3,9 @@
 //! `--json` fields, `--compare` ratios, and bad flags named in the error. Nothing here asserts
 //! how fast anything was.
 
-use std::path::Path;
+mod util;
+use util::bench_output::{parse_hgrm, percentile_row};
+
 use std::process::{Command, Output};
 
 fn qt_bench(args: &[&str]) -> Output {
@@ -16,35 +18,6 @@ fn stdout(out: &Output) -> String {
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// The numbers on the line after the percentile header.
-fn percentile_row(text: &str) -> Vec<u64> {
-    let mut lines = text.lines();
-    lines.by_ref().find(|l| l.split_whitespace().eq(["p50", "p90", "p99", "p99.9", "p99.99", "max"])).expect(text);
-    lines.next().unwrap().split_whitespace().map(|n| n.parse().unwrap()).collect()
-}
-
-/// The `.hgrm` rows: (value, percentile, total count), and the footer's total count.
-fn parse_hgrm(path: &Path) -> (Vec<(f64, f64, u64)>, u64) {
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
-    assert_eq!(header, ["Value", "Percentile", "TotalCount", "1/(1-Percentile)"], "{text}");
-    assert_eq!(lines.next(), Some(""), "a blank line after the header");
-    let mut rows = Vec::new();
-    let mut total = None;
-    for line in lines {
-        if let Some(rest) = line.strip_prefix("#[Max") {
-            let count = rest.split("Total count    =").nth(1).unwrap().trim().trim_end_matches(']').trim();
-            total = Some(count.parse().unwrap());
-        } else if !line.starts_with('#') {
-            let cols: Vec<&str> = line.split_whitespace().collect();
-            assert!(cols.len() == 4 || cols.len() == 3, "{line}");
-            rows.push((cols[0].parse().unwrap(), cols[1].parse().unwrap(), cols[2].parse().unwrap()));
-        }
-    }
-    (rows, total.expect("a #[Max … Total count …] footer"))
 }
 
 #[test]
@@ -147,7 +120,11 @@ fn bad_flags_and_files_are_named_in_the_error() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("absent.json"), "{}", stderr(&out));
 
-    let out = qt_bench(&["--wire"]);
+    // --wire drives Binance spot only (tools/tests/qt_bench_wire.rs runs it).
+    let out = qt_bench(&["--wire", "--venue", "okx"]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("--wire"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--wire --venue okx"), "{}", stderr(&out));
+    let out = qt_bench(&["--wire", "--rate", "200/s"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("at most 40/s"), "{}", stderr(&out));
 }

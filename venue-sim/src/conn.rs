@@ -183,6 +183,7 @@ pub(crate) fn serve_connection(sock: TcpStream, peer: SocketAddr, accepted: Inst
                 break;
             }
         };
+        lc.protocol.on_request_head(&head.method, &head.path);
         if ctx.stop.load(Ordering::Relaxed) {
             return;
         }

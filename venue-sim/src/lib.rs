@@ -14,10 +14,12 @@
 //!   decoding, stream paths and the one session loop of OKX, Kraken and Bybit;
 //!   [`public_stream`] (book mirrors, published views, the outbox) and `stream` (diff windows of
 //!   the snapshot+diff streams: Binance USD-M, KuCoin).
+//! - [`bench_probe`] — `qt bench --wire`'s trigger frames and their answers' timing.
 //! - [`server`] (with `conn`, one connection, and `ws_session`, the WebSocket side), [`tls`],
 //!   [`http`], [`control`], [`faults`] — sockets and connection limits, certificates,
 //!   HTTP/WebSocket, the `/_sim/` endpoints, faults.
 
+pub mod bench_probe;
 pub mod binance;
 pub mod binance_usdm;
 pub mod bybit;

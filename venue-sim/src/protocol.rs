@@ -112,6 +112,11 @@ pub trait Protocol: Send + Sync + std::fmt::Debug + 'static {
     /// Answers one REST request (never panics on a bad request: the venue's error shape).
     fn handle_http(&self, ctx: &Ctx, req: &HttpRequest) -> HttpResponse;
 
+    /// Called on the connection's thread as soon as a request's head is parsed (before its
+    /// body is read): the bench probe's timestamp of an order's arrival
+    /// ([`crate::bench_probe`]). Nothing by default.
+    fn on_request_head(&self, _method: &str, _path: &str) {}
+
     /// Runs one WebSocket session until the client leaves, a fault drops it, or `ctx.stop`.
     /// `path` and `query` are from the upgrade request.
     fn run_ws(&self, ctx: &Ctx, path: &str, query: &str, ws: &mut dyn WsSession);

@@ -20,6 +20,7 @@
 //! `BookSnapshot` record with `CLEAR` and no `BATCH_END`: the engine's book empties and stays
 //! invalid until the resync's snapshot ends with `BATCH_END`.
 
+mod canonical;
 pub mod connect;
 pub mod rules;
 pub mod wire;

@@ -94,19 +94,30 @@ pub enum Parsed {
 
 /// One subscribed symbol as the parser sees it.
 #[derive(Debug, Clone)]
-struct SymbolEntry {
-    id: InstrumentId,
-    symbol: String,
-    price_scale: u8,
-    qty_scale: u8,
+pub(crate) struct SymbolEntry {
+    pub(crate) id: InstrumentId,
+    pub(crate) symbol: String,
+    pub(crate) price_scale: u8,
+    pub(crate) qty_scale: u8,
     /// Full stream names, indexed like [`StreamKind::ALL`].
     streams: [String; 3],
+}
+
+impl SymbolEntry {
+    /// The name of its `depth@100ms` stream.
+    pub(crate) fn depth_stream(&self) -> &str {
+        &self.streams[0]
+    }
 }
 
 /// Parses combined-stream frames; owns every buffer it reuses. Core thread.
 pub struct FrameParser {
     symbols: Vec<SymbolEntry>,
     tape: TapeBuffers,
+    /// The canonical depth frame's levels ([`super::canonical`]).
+    levels: super::canonical::Levels,
+    /// Whether canonical depth frames take the fast path (tests compare it with the general one).
+    canonical: bool,
 }
 
 impl std::fmt::Debug for FrameParser {
@@ -137,7 +148,25 @@ impl FrameParser {
                 streams: StreamKind::ALL.map(|k| stream_name(i.symbol(), k)),
             })
             .collect();
-        Self { symbols, tape: TapeBuffers::lifting(INITIAL_FRAME_CAPACITY, PAIR_LISTS, LIFTED_LEVELS) }
+        Self {
+            symbols,
+            tape: TapeBuffers::lifting(INITIAL_FRAME_CAPACITY, PAIR_LISTS, LIFTED_LEVELS),
+            levels: super::canonical::Levels::with_capacity(LIFTED_LEVELS),
+            canonical: true,
+        }
+    }
+
+    /// Turns the canonical depth frame's fast path ([`super::canonical`]) off or on (on by
+    /// default): with it off every frame takes the general path. For tests and benchmarks that
+    /// compare the two.
+    pub fn set_canonical_path(&mut self, on: bool) {
+        self.canonical = on;
+    }
+
+    /// The symbol table (tests of the canonical path call it directly).
+    #[cfg(test)]
+    pub(crate) fn symbols_for_tests(&self) -> Vec<SymbolEntry> {
+        self.symbols.clone()
     }
 
     /// `(symbol index, kind)` of a stream name.
@@ -175,7 +204,10 @@ impl FrameParser {
         out: &mut Vec<MarketEvent>,
         sink: &mut impl DiffSink<(u64, u64)>,
     ) -> Result<Parsed, ParseFailure> {
-        let Self { symbols, tape } = self;
+        let Self { symbols, tape, levels, canonical } = self;
+        if *canonical && let Some(parsed) = super::canonical::depth_frame(symbols, levels, frame, local_ns, out, sink) {
+            return Ok(parsed);
+        }
         parse_named(
             tape,
             frame,
@@ -195,7 +227,7 @@ impl FrameParser {
         local_ns: Nanos,
         out: &mut Vec<MarketEvent>,
     ) -> Result<Parsed, ParseFailure> {
-        let Self { symbols, tape } = self;
+        let Self { symbols, tape, .. } = self;
         let Some(entry) = symbols.get(symbol) else {
             out.clear();
             return Err(ParseFailure { error: ParseError::UnknownStream, stream: None });
@@ -565,9 +597,13 @@ mod lift_tests {
             Venue::Binance,
             &[("NKNUSDT", FINE, FINE), ("BLZETH", FINE, FINE), ("LRCBTC", FINE, FINE), ("RUNEEUR", FINE, FINE)],
         );
+        // Both off the canonical fast path: this compares the general path's two copies.
+        let mut lifted = FrameParser::new(&symbols);
+        lifted.set_canonical_path(false);
         let mut plain = FrameParser::new(&symbols);
+        plain.set_canonical_path(false);
         plain.tape.without_lifting();
-        assert_routes_agree("binance_spot/depth.jsonl", 177, [FrameParser::new(&symbols), plain], |parser, frame| {
+        assert_routes_agree("binance_spot/depth.jsonl", 177, [lifted, plain], |parser, frame| {
             let mut out = Vec::new();
             parser.parse_frame(frame, Nanos(1), &mut out).ok().map(|parsed| (parsed, out))
         });

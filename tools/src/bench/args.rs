@@ -47,9 +47,11 @@ pub struct BenchArgs {
     #[arg(long, default_value = "binance", value_parser = parse_venue)]
     pub venue: Venue,
     /// Frames a second on a fixed schedule (`N/s`; latency then counts from when each frame was
-    /// due, so a loop that falls behind shows it), or `max`: back to back, for throughput.
-    #[arg(long, default_value = "max", value_parser = parse_rate)]
-    pub rate: Rate,
+    /// due, so a loop that falls behind shows it), or `max`: back to back, for throughput
+    /// (the default). With --wire: trigger frames a second (default 20/s; `max`, and the most,
+    /// 40/s: Binance's order limit per account bounds it).
+    #[arg(long, value_parser = parse_rate)]
+    pub rate: Option<Rate>,
     /// Measure for this long (e.g. 10s); with --orders, whichever comes first. Default 10s
     /// when neither is given.
     #[arg(long, value_parser = humantime::parse_duration)]
@@ -78,8 +80,10 @@ pub struct BenchArgs {
     /// Print two saved `--json` runs side by side with the ratio B/A, and nothing else.
     #[arg(long, num_args = 2, value_names = ["A.json", "B.json"])]
     pub compare: Option<Vec<PathBuf>>,
-    /// Wire-to-wire through loopback TLS against `qt venue-sim` (not available yet: the
-    /// command says so and exits).
+    /// Wire-to-wire through loopback TLS (Binance spot only): the venue simulator in-process
+    /// sends one trigger frame at a time, the live engine (real feed, risk gate, gateway)
+    /// answers with an order; timed from the frame's write to the order's request head, both
+    /// on the simulator's clock. --orders counts answered triggers; --warmup is not used.
     #[arg(long)]
     pub wire: bool,
 }

@@ -2,7 +2,7 @@
 //! every figure (below 1 is faster for latencies, slower for throughputs).
 
 use super::BenchError;
-use super::report::BenchReport;
+use super::report::{BenchReport, WIRE_HEADING};
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -22,20 +22,38 @@ pub fn side_by_side(a: &BenchReport, b: &BenchReport, names: [&str; 2]) -> Strin
     let mut s = String::new();
     let _ = writeln!(s, "A: {} ({} {}, rate {}, {} orders)", names[0], a.venue, a.mode, a.rate, a.orders);
     let _ = writeln!(s, "B: {} ({} {}, rate {}, {} orders)", names[1], b.venue, b.mode, b.rate, b.orders);
+    if a.latency_name() != b.latency_name() {
+        let _ = writeln!(
+            s,
+            "NOTE: A measured {} and B {}: different paths, the latency ratios compare unlike things",
+            a.latency_name(),
+            b.latency_name()
+        );
+    }
+    if let (Some(wa), Some(wb)) = (&a.wire, &b.wire) {
+        let _ = writeln!(
+            s,
+            "{WIRE_HEADING}: A {} of {} triggers answered, B {} of {}",
+            wa.answered, wa.triggers, wb.answered, wb.triggers
+        );
+    }
+    // `wire` for wire-to-wire runs (the heading says what it is), `tick→order` otherwise.
+    let name = if a.wire.is_some() && b.wire.is_some() { "wire" } else { "tick→order" };
     let _ = writeln!(s, "{:<22} {:>14} {:>14} {:>8}", "", "A", "B", "B/A");
-    let (pa, pb) = (&a.tick_to_order_ns, &b.tick_to_order_ns);
-    let rows: [(&str, f64, f64); 11] = [
-        ("tick→order p50 ns", pa.p50 as f64, pb.p50 as f64),
-        ("tick→order p90 ns", pa.p90 as f64, pb.p90 as f64),
-        ("tick→order p99 ns", pa.p99 as f64, pb.p99 as f64),
-        ("tick→order p99.9 ns", pa.p99_9 as f64, pb.p99_9 as f64),
-        ("tick→order p99.99 ns", pa.p99_99 as f64, pb.p99_99 as f64),
-        ("tick→order max ns", pa.max as f64, pb.max as f64),
-        ("events/s", a.events_per_s, b.events_per_s),
-        ("frames/s", a.frames_per_s, b.frames_per_s),
-        ("orders/s", a.orders_per_s, b.orders_per_s),
-        ("allocations", a.allocations.unwrap_or(0) as f64, b.allocations.unwrap_or(0) as f64),
-        ("stalls", a.stalls as f64, b.stalls as f64),
+    let (pa, pb) = (a.latency(), b.latency());
+    let latency = |q: &str| format!("{name} {q} ns");
+    let rows: [(String, f64, f64); 11] = [
+        (latency("p50"), pa.p50 as f64, pb.p50 as f64),
+        (latency("p90"), pa.p90 as f64, pb.p90 as f64),
+        (latency("p99"), pa.p99 as f64, pb.p99 as f64),
+        (latency("p99.9"), pa.p99_9 as f64, pb.p99_9 as f64),
+        (latency("p99.99"), pa.p99_99 as f64, pb.p99_99 as f64),
+        (latency("max"), pa.max as f64, pb.max as f64),
+        ("events/s".into(), a.events_per_s, b.events_per_s),
+        ("frames/s".into(), a.frames_per_s, b.frames_per_s),
+        ("orders/s".into(), a.orders_per_s, b.orders_per_s),
+        ("allocations".into(), a.allocations.unwrap_or(0) as f64, b.allocations.unwrap_or(0) as f64),
+        ("stalls".into(), a.stalls as f64, b.stalls as f64),
     ];
     for (name, x, y) in rows {
         let _ = writeln!(s, "{name:<22} {x:>14.0} {y:>14.0} {:>8}", ratio(x, y));
@@ -66,7 +84,8 @@ mod tests {
             frames_per_s: 10.0,
             events_per_s,
             orders_per_s: 5.0,
-            tick_to_order_ns: Percentiles { p50, ..Percentiles::default() },
+            tick_to_order_ns: Some(Percentiles { p50, ..Percentiles::default() }),
+            wire: None,
             allocations: Some(0),
             stalls: 0,
             resyncs: 0,
@@ -75,6 +94,36 @@ mod tests {
             untimed_orders: 0,
             risk: String::new(),
         }
+    }
+
+    #[test]
+    fn two_wire_runs_compare_their_wire_to_wire_and_a_mixed_pair_says_so() {
+        let wire = |p50: u64| {
+            let mut r = run(0, 1.0);
+            r.mode = "wire".into();
+            r.tick_to_order_ns = None;
+            r.wire = Some(crate::bench::report::WireFigures {
+                wire_to_wire_ns: Percentiles { p50, ..Percentiles::default() },
+                triggers: 10,
+                answered: 9,
+                no_order: 1,
+                no_frame: 0,
+                stray_orders: 0,
+                answer_timeout_ms: 1000,
+                warmup_triggers: 4,
+                accounts: 1,
+                risk_settings: String::new(),
+            });
+            r
+        };
+        let text = side_by_side(&wire(100_000), &wire(150_000), ["a.json", "b.json"]);
+        let row = |text: &str, name: &str| text.lines().find(|l| l.starts_with(name)).map(str::to_string);
+        assert!(row(&text, "wire p50 ns").unwrap().ends_with(" 1.50"), "{text}");
+        assert!(row(&text, "tick→order").is_none(), "{text}");
+        assert!(text.contains("A 9 of 10 triggers answered"), "{text}");
+        assert!(!text.contains("NOTE"), "{text}");
+        let mixed = side_by_side(&run(400, 2e6), &wire(100_000), ["a.json", "b.json"]);
+        assert!(mixed.contains("NOTE: A measured tick→order and B wire-to-wire"), "{mixed}");
     }
 
     #[test]

@@ -73,7 +73,7 @@ pub struct Measured {
 }
 
 /// Whether the counting allocator is this process's global allocator.
-fn counting_allocator_installed() -> bool {
+pub(crate) fn counting_allocator_installed() -> bool {
     let before = alloc_count::allocations();
     let probe = std::hint::black_box(vec![0u8; 64]);
     drop(probe);

@@ -13,8 +13,10 @@
 //! [`compare`] (two saved runs side by side). The engine wiring, the frame feed and the
 //! streams are the benches' own (`qt_benches::frame_venues`), shared with criterion.
 //!
-//! `--wire` (frame sent by `qt venue-sim` → order received by it, over loopback TLS) is not
-//! built yet: asking for it is refused with that reason.
+//! `--wire` ([`wire`], set up by [`wire_setup`]) measures instead wire-to-wire through loopback
+//! TLS: the venue simulator (in-process, Binance spot) writes a trigger frame → the live engine
+//! answers → the simulator parses the order's request head; reported under its own heading,
+//! never as tick→order.
 
 pub mod args;
 pub mod compare;
@@ -22,6 +24,8 @@ pub mod cores;
 pub mod drive;
 pub mod hgrm;
 pub mod report;
+pub mod wire;
+pub mod wire_setup;
 
 pub use args::{BenchArgs, Rate};
 
@@ -61,12 +65,15 @@ pub enum BenchError {
     /// A saved run is not `qt bench --json` output.
     #[error("--compare {0}: not a saved `qt bench --json` run: {1}")]
     NotARun(String, serde_json::Error),
-    /// `--wire` is not built yet.
+    /// `--wire` with a venue it does not drive.
     #[error(
-        "--wire: wire-to-wire through qt venue-sim is not available yet (the simulator does not yet timestamp \
-         the frames it sends and the orders it receives); run without --wire for the in-process figure"
+        "--wire --venue {0}: wire-to-wire is built for binance (spot) only: the simulator's bench probe times \
+         Binance's depthUpdate frames and POST /api/v3/order; run --wire without --venue, or {0} without --wire"
     )]
-    WireUnavailable,
+    WireVenue(Venue),
+    /// `--wire` with a rate past what the accounts allow.
+    #[error("{0}")]
+    WireRate(String),
 }
 
 /// Runs `qt bench` with `args`, printing to `out`.
@@ -78,9 +85,6 @@ pub fn run(args: &BenchArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         out.write_all(text.as_bytes())?;
         return Ok(());
     }
-    if args.wire {
-        return Err(BenchError::WireUnavailable.into());
-    }
     let configured = match &args.config {
         Some(path) => {
             let text = crate::config::read_file(path)?;
@@ -89,14 +93,18 @@ pub fn run(args: &BenchArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         None => None,
     };
     let choice = cores::choose_here(args.core, configured);
-    let pace = match args.rate {
-        Rate::Max => Pace::Max,
-        Rate::PerSecond(n) => Pace::Interval(Nanos((1_000_000_000 / n.max(1)).max(1) as i64)),
-    };
     let duration = match (args.duration, args.orders) {
         (None, None) => Some(DEFAULT_DURATION),
         (None, Some(_)) => Some(ORDERS_TIME_CAP),
         (Some(d), _) => Some(d),
+    };
+    if args.wire {
+        return run_wire(args, choice, duration, out);
+    }
+    let rate = args.rate.unwrap_or(Rate::Max);
+    let pace = match rate {
+        Rate::Max => Pace::Max,
+        Rate::PerSecond(n) => Pace::Interval(Nanos((1_000_000_000 / n.max(1)).max(1) as i64)),
     };
     let plan = drive::DrivePlan {
         venue: args.venue,
@@ -112,17 +120,57 @@ pub fn run(args: &BenchArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     }
     let label = report::RunLabel {
         venue: args.venue.name().to_string(),
-        rate: args.rate.to_string(),
+        rate: rate.to_string(),
         cpu: choice.cpu,
         cpu_source: choice.source,
     };
     let report = report::BenchReport::new(&label, &measured);
+    write_out(args, &report, measured.tick_to_order.hdr(), out)
+}
+
+/// `qt bench --wire`.
+fn run_wire(
+    args: &BenchArgs,
+    choice: cores::CoreChoice,
+    duration: Option<Duration>,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    if args.venue != Venue::Binance {
+        return Err(BenchError::WireVenue(args.venue).into());
+    }
+    let asked = args.rate.map(|r| match r {
+        Rate::Max => u64::MAX,
+        Rate::PerSecond(n) => n,
+    });
+    let shape = wire_setup::WireShape::for_rate(asked).map_err(BenchError::WireRate)?;
+    let plan = wire::WirePlan { shape, orders: args.orders, duration, cpu: choice.cpu };
+    let measured = wire::measure(&plan)?;
+    if let Pinning::Failed(cpu) = measured.pinning {
+        log::warn!("could not pin the core thread to CPU {cpu}; measured unpinned");
+    }
+    let label = report::RunLabel {
+        venue: args.venue.name().to_string(),
+        rate: Rate::PerSecond(shape.rate).to_string(),
+        cpu: choice.cpu,
+        cpu_source: choice.source,
+    };
+    let report = report::BenchReport::wire(&label, &measured, &shape);
+    write_out(args, &report, measured.wire_to_wire.hdr(), out)
+}
+
+/// Writes `--hgrm` (the distribution of `hist`) and prints `report` as JSON or as the table.
+fn write_out(
+    args: &BenchArgs,
+    report: &report::BenchReport,
+    hist: &hdrhistogram::Histogram<u64>,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
     if let Some(path) = &args.hgrm {
-        let text = hgrm::percentile_distribution(measured.tick_to_order.hdr(), SIGFIG);
+        let text = hgrm::percentile_distribution(hist, SIGFIG);
         std::fs::write(path, text).map_err(|e| anyhow::anyhow!("--hgrm {}: {e}", path.display()))?;
     }
     if args.json {
-        writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+        writeln!(out, "{}", serde_json::to_string_pretty(report)?)?;
     } else {
         out.write_all(report.to_text().as_bytes())?;
     }

@@ -21,11 +21,14 @@
 //! scenario.
 
 pub mod ack_latency_spike;
+pub mod chain;
 pub mod command;
 pub mod correlation_shock;
 pub mod exchange_outage;
 pub mod flash_crash;
 pub mod liquidity_drought;
+pub mod live_journal;
+pub mod live_run;
 pub mod sim_run;
 pub mod stale_feed;
 pub mod strategy_swap;
@@ -33,6 +36,7 @@ pub mod strategy_swap;
 pub use command::StressArgs;
 
 use crate::config::{AccountPlan, Plan};
+use qt_core::routing::{HealthSettings, RouterSettings};
 use qt_core::stats::blocks::{MAX_STRESS_SCENARIOS, StressStats};
 use qt_core::stats::{Owner, StatsHandle, StatsRegion};
 use qt_risk::gate::GateSettings;
@@ -107,6 +111,9 @@ pub struct RiskUnderTest {
     /// The configuration's first account: its capital profile and limits apply to every account
     /// of a scenario (each keeps its own name, venues, strategies and starting equity).
     pub account: Option<AccountPlan>,
+    /// `[failover]`: the router's hysteresis and the venue-health thresholds (risk behaviour
+    /// too: when a venue stops being used, and when the whole chain counts as down).
+    pub failover: (RouterSettings, HealthSettings),
 }
 
 impl RiskUnderTest {
@@ -117,6 +124,7 @@ impl RiskUnderTest {
             gate: plan.risk,
             global_risk: plan.global_risk.clone(),
             account: plan.accounts.first().cloned(),
+            failover: (plan.routing.router, plan.routing.health),
         }
     }
 
@@ -124,6 +132,7 @@ impl RiskUnderTest {
     /// risk thresholds (keeping the scenario's buckets) and every account's profile and limits.
     pub fn apply(&self, plan: &mut Plan) {
         plan.risk = self.gate;
+        (plan.routing.router, plan.routing.health) = self.failover;
         let buckets = std::mem::take(&mut plan.global_risk.buckets);
         plan.global_risk = GlobalRiskConfig { buckets, ..self.global_risk.clone() };
         if let Some(under_test) = &self.account {

@@ -52,17 +52,8 @@ pub(crate) fn between_orders(events: &Events) {
     assert!(quiet, "no pause between orders in 10 s");
 }
 
-/// Waits up to `limit` for `cond`; whether it held.
-pub(crate) fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if cond() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    cond()
-}
+/// Waits up to `limit` for `cond`; whether it held (the stress scenarios' own wait).
+pub(crate) use qt_tools::stress::live_run::wait_for;
 
 /// Sum of the samples of `name` whose labels contain every one of `labels`.
 pub(crate) fn metric(addr: SocketAddr, name: &str, labels: &[&str]) -> f64 {

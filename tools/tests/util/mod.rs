@@ -6,6 +6,7 @@
 #![allow(dead_code)] // each test binary uses its own subset
 
 use std::os::unix::fs::PermissionsExt;
+pub(crate) mod bench_output;
 pub(crate) mod binance;
 pub(crate) mod bybit;
 pub(crate) mod exposition;

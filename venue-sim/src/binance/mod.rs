@@ -55,6 +55,7 @@
 use self::params::Params;
 use self::rest::route;
 use self::session::Session;
+use crate::bench_probe::BenchProbe;
 use crate::kit::binance_limits::{OrderCounter, OrderWindow, WeightMeter};
 use crate::kit::combined_streams::stream_names;
 use crate::kit::listen_keys::ListenKeys;
@@ -62,7 +63,7 @@ use crate::protocol::{Ctx, HttpRequest, HttpResponse, Protocol, WsSession};
 use qt_core::AccountId;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 mod errors;
@@ -152,6 +153,8 @@ pub struct BinanceSpot {
     sequence: AtomicU64,
     /// `executionReport` `I` (execution id).
     execution_ids: AtomicU64,
+    /// `qt bench --wire`'s probe, when the simulator runs for it ([`BinanceSpot::with_probe`]).
+    probe: Option<Arc<BenchProbe>>,
 }
 
 /// The client order id of each user cancel, by (account, symbol, order id), so the
@@ -187,7 +190,14 @@ impl BinanceSpot {
             sequence: AtomicU64::new(1),
             execution_ids: AtomicU64::new(1),
             limits,
+            probe: None,
         }
+    }
+
+    /// A venue with `limits` whose market-data sessions and order entry report to `probe`
+    /// (`qt bench --wire`: [`crate::bench_probe`]).
+    pub fn with_probe(limits: BinanceLimits, probe: Arc<BenchProbe>) -> Self {
+        Self { probe: Some(probe), ..Self::new(limits) }
     }
 
     /// The limits in force.
@@ -233,6 +243,15 @@ impl Protocol for BinanceSpot {
             Err(e) => e.to_response(),
         };
         resp.with_header("X-MBX-USED-WEIGHT-1M", used.to_string())
+    }
+
+    fn on_request_head(&self, method: &str, path: &str) {
+        if let Some(probe) = &self.probe
+            && method == "POST"
+            && path == "/api/v3/order"
+        {
+            probe.order_head_parsed(std::time::Instant::now());
+        }
     }
 
     fn run_ws(&self, ctx: &Ctx, path: &str, query: &str, ws: &mut dyn WsSession) {

@@ -80,6 +80,8 @@ pub(super) enum Outgoing {
     Account(String),
     /// A reply to a control request.
     Control(String),
+    /// The bench probe's trigger frame (a diff; timed as it is written, never faulted).
+    Trigger(String),
 }
 
 /// Why a stream name was refused.
@@ -434,7 +436,14 @@ impl<'a> Session<'a> {
                     let per_diff = if every.is_zero() { 1 } else { pending.len().max(1) };
                     for ops in pending.chunks(per_diff) {
                         if let Some(payload) = diff_json(&market, *symbol, ops) {
-                            out.push(wrap_payload(self.combined, &sub.name, &payload));
+                            let text = wrap_payload(self.combined, &sub.name, &payload);
+                            let last = ops.last().map_or(0, |u| u.update_id);
+                            let probe = self.venue.probe.as_ref();
+                            out.push(if probe.is_some_and(|p| p.is_trigger_frame(*symbol, last)) {
+                                Outgoing::Trigger(text)
+                            } else {
+                                Outgoing::Data(text)
+                            });
                         }
                     }
                     pending.clear();
@@ -453,12 +462,12 @@ impl<'a> Session<'a> {
                         "bids": levels_json(inst, &snap.bids),
                         "asks": levels_json(inst, &snap.asks),
                     });
-                    out.push(wrap_payload(self.combined, &sub.name, &payload.to_string()));
+                    out.push(Outgoing::Data(wrap_payload(self.combined, &sub.name, &payload.to_string())));
                 }
                 _ => {}
             }
         }
-        self.outbox.extend(out.into_iter().map(Outgoing::Data));
+        self.outbox.extend(out);
     }
 
     /// Sends everything queued, applying pending frame faults to stream messages (market data:
@@ -468,6 +477,12 @@ impl<'a> Session<'a> {
         while let Some(msg) = self.outbox.pop_front() {
             match msg {
                 Outgoing::Control(text) => ws.send_text(&text)?,
+                Outgoing::Trigger(text) => {
+                    if let Some(probe) = &self.venue.probe {
+                        probe.trigger_frame_writing(Instant::now());
+                    }
+                    ws.send_text(&text)?;
+                }
                 // Account events take only the account-frame fault: the market frame faults
                 // are for market data (a test that breaks the book must not break a fill).
                 Outgoing::Account(_) if faults.take_malformed_account_frame() => {
