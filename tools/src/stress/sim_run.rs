@@ -3,7 +3,7 @@
 //!
 //! [`run`] runs a scenario's plan as `qt run` does (lockstep, pace `max`, journal on), so the
 //! same seed gives the same run. [`observe`] then walks the run's journal through the replay's
-//! engine ([`crate::replay::engine`]): every input the core consumed is applied again to an
+//! engine (`crate::replay::engine`): every input the core consumed is applied again to an
 //! engine built from the same plan, so after each record the walk reads the engine's own state
 //! at that point of the run — the books a flatten order was priced off, the global level and the
 //! signal values behind it, the emergency stop's trigger counts, the positions — and every risk
