@@ -342,6 +342,7 @@ pub fn build_with_stats(
         realtime: plan.sim.pace == Pace::Realtime,
         fees: plan.sim.fees,
         markets: plan.instruments.iter().cloned().zip(plan.sim.flows.iter().cloned()).collect(),
+        shocks: plan.sim.shocks.clone(),
     };
     let links = SimVenueLinks {
         market: market_tx,

@@ -127,6 +127,9 @@ pub struct SimPlan {
     pub start: Nanos,
     /// Flow per instrument (same order as the registry).
     pub flows: Vec<FlowParams>,
+    /// Shocks the simulated venue's flow follows (`qt stress` scenarios set them; empty from a
+    /// configuration file).
+    pub shocks: Vec<qt_venue_sim::exchange::shock::Shock>,
 }
 
 /// A live venue as the run uses it. `Debug` names the accounts with keys, never the keys,
@@ -687,6 +690,7 @@ pub fn validate(raw: RawConfig) -> Result<Plan, Vec<Problem>> {
             fees,
             start: Nanos(s.start_unix_ms.saturating_mul(1_000_000)),
             flows,
+            shocks: Vec::new(),
         },
         strategies,
         venues,

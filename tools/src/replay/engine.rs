@@ -69,6 +69,11 @@ impl ReplayEngine {
         self.engine.begin_run(run);
     }
 
+    /// The engine, as the inputs applied so far left it (`qt stress` reads its risk state).
+    pub(crate) fn engine(&self) -> &Engine<RiskGate> {
+        &self.engine
+    }
+
     /// Records the engine had to drop (should be 0).
     pub(crate) fn dropped(&self) -> u64 {
         self.engine.counters().journal_dropped.get()

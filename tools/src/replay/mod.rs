@@ -25,7 +25,7 @@
 //! matching engine.
 
 pub mod backtest;
-mod engine;
+pub(crate) mod engine;
 
 use crate::config::{self, Plan};
 use anyhow::{Context, anyhow};

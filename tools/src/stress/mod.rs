@@ -30,6 +30,7 @@ pub mod liquidity_drought;
 pub mod live_journal;
 pub mod live_run;
 pub mod overlay;
+pub mod sim_run;
 pub mod stale_feed;
 pub mod strategy_swap;
 pub mod swap_trail;

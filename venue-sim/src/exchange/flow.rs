@@ -18,8 +18,13 @@
 //!
 //! A slowly mean-reverting "liquidity regime" scales the half-spread and the depth profile so
 //! spread and depth vary over time. Floating point appears only inside these random processes.
+//!
+//! A [`ShockSchedule`] ([`crate::exchange::shock`], empty unless a scenario sets one) moves the
+//! fair value and scales the liquidity at set times; with an empty schedule none of its code
+//! runs and the flow is exactly the one above.
 
 use crate::exchange::matching::{MatchingEngine, NewOrder, Owner};
+use crate::exchange::shock::{Liquidity, ShockSchedule};
 use qt_core::{Instrument, Nanos, Price, Qty, Rounding, Side, TimeInForce};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -172,6 +177,9 @@ pub struct SyntheticFlow {
     /// Live background orders (venue ids), and each one's slot for O(1) removal.
     live: Vec<u64>,
     live_slot: HashMap<u64, usize>,
+    /// Scheduled shocks (empty: none) and the liquidity factors at the current event.
+    shocks: ShockSchedule,
+    liquidity: Liquidity,
 }
 
 impl SyntheticFlow {
@@ -212,10 +220,17 @@ impl SyntheticFlow {
             regime: 0.0,
             live: Vec::with_capacity(params.target_orders as usize * 2),
             live_slot: HashMap::with_capacity(params.target_orders as usize * 2),
+            shocks: ShockSchedule::default(),
+            liquidity: Liquidity::default(),
             params,
         };
         flow.next_at = flow.after(start);
         Ok(flow)
+    }
+
+    /// Follows `shocks` from the next event on (see [`crate::exchange::shock`]).
+    pub fn set_shocks(&mut self, shocks: ShockSchedule) {
+        self.shocks = shocks;
     }
 
     /// The parameters.
@@ -293,8 +308,14 @@ impl SyntheticFlow {
             let side = if bid_levels <= ask_levels { Side::Buy } else { Side::Sell };
             return FlowAction::Submit(self.passive_order(side, bid, ask));
         }
+        if self.liquidity.active
+            && let Some(id) = self.stale_quote(engine)
+        {
+            return FlowAction::Cancel(id);
+        }
         let live = self.live.len() as f64;
-        let (limit_weight, market_weight) = (self.params.limit_weight, self.params.market_weight);
+        let (limit_weight, market_weight) =
+            (self.params.limit_weight * self.liquidity.replenish, self.params.market_weight);
         let cancel = self.params.cancel_weight * live / f64::from(self.params.target_orders);
         let total = limit_weight + cancel + market_weight;
         let pick = self.rng.random::<f64>() * total;
@@ -324,6 +345,7 @@ impl SyntheticFlow {
     /// Moves the fair value and the liquidity regime forward to `now`.
     fn evolve(&mut self, now: Nanos) {
         let dt = now.saturating_sub(self.last_at).as_secs_f64().max(0.0);
+        let before = self.last_at;
         self.last_at = now;
         let z: f64 = StandardNormal.sample(&mut self.rng);
         let walk = self.fair_carry + self.params.fair_vol_ticks * dt.sqrt() * z;
@@ -337,6 +359,54 @@ impl SyntheticFlow {
         let z: f64 = StandardNormal.sample(&mut self.rng);
         let decay = (self.params.regime_reversion * dt).min(1.0);
         self.regime = (self.regime * (1.0 - decay) + self.params.regime_vol * dt.sqrt() * z).clamp(-2.0, 2.0);
+        if !self.shocks.is_empty() {
+            self.shock(before, now);
+        }
+    }
+
+    /// Moves the fair value by the shocks' progress from `before` to `now` and takes the
+    /// liquidity factors in force at `now`.
+    fn shock(&mut self, before: Nanos, now: Nanos) {
+        let ratio = self.shocks.fair_factor(now) / self.shocks.fair_factor(before);
+        if ratio != 1.0 {
+            let moved = self.fair_ticks as f64 * ratio + self.fair_carry;
+            let ticks = moved.round();
+            self.fair_carry = moved - ticks;
+            self.fair_ticks = (ticks as i64).clamp(self.floor_ticks, self.cap_ticks);
+        }
+        self.liquidity = self.shocks.liquidity(now);
+    }
+
+    /// A background order the (shocked) fair value has left behind: at the best bid or ask when
+    /// it quotes on the wrong side of fair (a bid above fair minus the half-spread, an ask below
+    /// fair plus it), or at the worst bid or ask when it is far on the right side (beyond the
+    /// half-spread plus four mean depths) — pulled from the far end, so the touch does not walk
+    /// away from fair while the old book is taken down.
+    fn stale_quote(&self, engine: &MatchingEngine) -> Option<u64> {
+        let spread = self.liquidity.spread;
+        let half = (self.params.half_spread_ticks * spread).round().max(1.0) as i64;
+        let far = half + (4.0 * self.params.depth_mean_ticks * spread).round().max(1.0) as i64;
+        let ticks = |price: Price| price.units() / self.tick - self.fair_ticks;
+        let background = |side: Side, price: Price| {
+            engine.queue(side, price).find(|o| o.owner == Owner::Background).map(|o| o.venue_id)
+        };
+        let wrong_side =
+            [(Side::Buy, engine.best_bid()), (Side::Sell, engine.best_ask())].into_iter().find_map(|(side, best)| {
+                let (price, _) = best.filter(|(p, _)| match side {
+                    Side::Buy => ticks(*p) > -half,
+                    Side::Sell => ticks(*p) < half,
+                })?;
+                background(side, price)
+            });
+        wrong_side.or_else(|| {
+            [Side::Buy, Side::Sell].into_iter().find_map(|side| {
+                let (price, _) = engine.levels(side).last().filter(|(p, _)| match side {
+                    Side::Buy => ticks(*p) < -far,
+                    Side::Sell => ticks(*p) > far,
+                })?;
+                background(side, price)
+            })
+        })
     }
 
     /// A resting-style limit order on `side` around fair (it may still cross a stale book).
@@ -352,6 +422,7 @@ impl SyntheticFlow {
             return self.limit(side, ticks);
         }
         let scale = self.regime.exp();
+        let scale = scale * self.liquidity.spread;
         let half = self.stochastic_round(self.params.half_spread_ticks * scale);
         let depth = self.geometric(self.params.depth_mean_ticks * scale);
         let ticks = (self.fair_ticks - side.sign() * (half + depth)).max(1);
@@ -369,14 +440,14 @@ impl SyntheticFlow {
             Side::Buy => (ask, ask.units().saturating_add(slip)),
             Side::Sell => (bid, (bid.units() - slip).max(self.tick)),
         };
-        let qty = self.order_qty(touch);
+        let qty = self.order_qty(touch, self.size_factor(side));
         NewOrder::market(Owner::Background, side, qty, Some(Price::from_units(bound)))
     }
 
     /// A GTC background limit order at `ticks` ticks with a sampled size.
     fn limit(&mut self, side: Side, ticks: i64) -> NewOrder {
         let price = Price::from_units(ticks.max(1) * self.tick);
-        let qty = self.order_qty(price);
+        let qty = self.order_qty(price, self.size_factor(side));
         NewOrder::limit(Owner::Background, side, TimeInForce::Gtc, price, qty)
     }
 
@@ -402,10 +473,19 @@ impl SyntheticFlow {
         best.map(|(_, id)| id)
     }
 
-    /// A sampled size in lots, raised to the instrument's minimum quantity and to its minimum
-    /// notional at `price`.
-    fn order_qty(&mut self, price: Price) -> Qty {
-        let lots = self.size.sample(&mut self.rng).ceil().clamp(1.0, f64::from(self.params.size_max_lots)) as i64;
+    /// The shocks' factor on the size of `side`'s background orders (1 without a shock).
+    fn size_factor(&self, side: Side) -> f64 {
+        match side {
+            Side::Buy => self.liquidity.bid_size,
+            Side::Sell => self.liquidity.ask_size,
+        }
+    }
+
+    /// A sampled size in lots times `factor`, raised to the instrument's minimum quantity and
+    /// to its minimum notional at `price`.
+    fn order_qty(&mut self, price: Price, factor: f64) -> Qty {
+        let sampled: f64 = self.size.sample(&mut self.rng);
+        let lots = (sampled * factor).ceil().clamp(1.0, f64::from(self.params.size_max_lots)) as i64;
         let mut qty = Qty::from_units(lots * self.lot).max(self.instrument.min_qty());
         let min_notional = self.instrument.min_notional();
         let below = |q: Qty| self.instrument.notional(price, q, Rounding::Down).is_ok_and(|n| n < min_notional);

@@ -53,6 +53,11 @@ impl SimExchange {
         &self.flow
     }
 
+    /// Makes the background flow follow `shocks` ([`crate::exchange::shock`]).
+    pub fn set_shocks(&mut self, shocks: crate::exchange::shock::ShockSchedule) {
+        self.flow.set_shocks(shocks);
+    }
+
     /// The instrument.
     pub fn instrument(&self) -> &Instrument {
         self.engine.instrument()
@@ -410,6 +415,71 @@ mod tests {
                 self.l2[side as usize].insert(price.units(), qty.units());
             }
         }
+    }
+
+    /// Mid and spread (ticks) of `x`'s book.
+    fn touch(x: &SimExchange) -> Option<(i64, i64)> {
+        let e = x.engine();
+        let ((bid, _), (ask, _)) = (e.best_bid()?, e.best_ask()?);
+        Some(((bid.units() + ask.units()) / 2, (ask.units() - bid.units()) / x.instrument().tick().units()))
+    }
+
+    #[test]
+    fn a_shock_moves_the_book_with_the_fair_value_and_thins_it_an_empty_schedule_changes_nothing() {
+        use crate::exchange::shock::{Shock, ShockSchedule};
+        let start = Nanos(FlowParams::default().start_time_ns);
+        let second = Nanos::SECOND.0;
+        // An empty schedule: the same callbacks as no schedule at all.
+        let (mut plain, mut empty) = (exchange(9), exchange(9));
+        empty.set_shocks(ShockSchedule::for_market(&[], InstrumentId(3), start));
+        let (mut a, mut b) = (Log::default(), Log::default());
+        plain.seed_book(&mut a);
+        empty.seed_book(&mut b);
+        for _ in 0..5_000 {
+            plain.step(&mut a);
+            empty.step(&mut b);
+        }
+        assert_eq!(a.0, b.0);
+        // A crash: −10 % over 1 s from +1 s, spread ×10 and sizes ÷20 for 3 s.
+        let crash = Shock {
+            at: Nanos(second),
+            ramp: Nanos(second),
+            fair_move: -0.10,
+            hold: Nanos(3 * second),
+            spread: 10.0,
+            bid_size: 0.05,
+            ask_size: 0.05,
+            ..Shock::default()
+        };
+        let mut x = exchange(9);
+        x.set_shocks(ShockSchedule::for_market(&[crash], InstrumentId(3), start));
+        let mut tape = Tape::default();
+        x.seed_book(&mut tape);
+        let (mut calm, mut shocked) = (Vec::new(), Vec::new());
+        loop {
+            let at = x.step(&mut tape).saturating_sub(start).0;
+            if at > 4 * second {
+                break;
+            }
+            if let Some((_, spread)) = touch(&x) {
+                if at < second {
+                    calm.push(spread);
+                } else if at > 2 * second + second / 2 {
+                    shocked.push(spread);
+                }
+            }
+        }
+        let fair = x.flow().fair_price().units();
+        let start_mid = x.instrument().parse_price("60000").unwrap().units();
+        assert!((fair as f64 / start_mid as f64 - 0.90).abs() < 0.01, "fair {fair} after a 10 % fall from {start_mid}");
+        let (mid, _) = touch(&x).expect("a two-sided book");
+        assert!(((mid - fair) as f64 / fair as f64).abs() < 0.005, "the book follows: mid {mid}, fair {fair}");
+        let median = |v: &mut Vec<i64>| {
+            v.sort_unstable();
+            v[v.len() / 2]
+        };
+        let (calm, shocked) = (median(&mut calm), median(&mut shocked));
+        assert!(shocked >= 4 * calm.max(1), "spread {calm} ticks before, {shocked} in the shock");
     }
 
     #[test]

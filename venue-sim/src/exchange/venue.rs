@@ -18,6 +18,7 @@
 use crate::exchange::desk::{self, Collector};
 use crate::exchange::flow::FlowParams;
 use crate::exchange::matching::FeeSchedule;
+use crate::exchange::shock::{Shock, ShockSchedule};
 use crate::exchange::sim_exchange::SimExchange;
 use qt_core::queue::{Consumer, Producer, Progress, push_blocking};
 use qt_core::{
@@ -43,6 +44,8 @@ pub struct SimVenueConfig {
     pub fees: FeeSchedule,
     /// Instruments (ids must be `0..n` in order) and their flow.
     pub markets: Vec<(Instrument, FlowParams)>,
+    /// Shocks the flow follows ([`crate::exchange::shock`]); empty in every ordinary run.
+    pub shocks: Vec<Shock>,
 }
 
 /// The queues and counts connecting the venue to the core.
@@ -115,6 +118,9 @@ enum Wait {
 impl SimVenue {
     /// Builds the markets. Fails, naming the instrument and parameter, on bad flow parameters.
     pub fn new(cfg: SimVenueConfig, links: SimVenueLinks) -> Result<Self, String> {
+        for (k, shock) in cfg.shocks.iter().enumerate() {
+            shock.validate().map_err(|e| format!("shock {k}: {e}"))?;
+        }
         let mut exchanges = Vec::with_capacity(cfg.markets.len());
         for (i, (instrument, flow)) in cfg.markets.iter().enumerate() {
             if instrument.id().index() != i {
@@ -124,8 +130,11 @@ impl SimVenue {
             flow.start_time_ns = cfg.start.0;
             // Each market gets its own stream derived from the run seed (splitmix64 step).
             let seed = cfg.seed.wrapping_add((i as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
-            let ex = SimExchange::new(instrument.clone(), cfg.fees, flow, seed)
+            let mut ex = SimExchange::new(instrument.clone(), cfg.fees, flow, seed)
                 .map_err(|e| format!("instrument {}: flow.{e}", instrument.symbol()))?;
+            if !cfg.shocks.is_empty() {
+                ex.set_shocks(ShockSchedule::for_market(&cfg.shocks, instrument.id(), cfg.start));
+            }
             exchanges.push(ex);
         }
         let n = exchanges.len();
