@@ -2,7 +2,7 @@
 //! real binaries, the embedded default config with a control socket and a reset secret file.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 mod util;
@@ -23,7 +23,7 @@ fn trigger_then_refused_and_accepted_resets_reach_the_running_engine() {
     let good = config(&dir, "the-right-secret-for-this-test");
     let wrong = config(&dir, "a-wrong-secret-for-this-test-xyz");
     let socket = dir.join("qt.sock");
-    let (child, _cwd) = start_engine(&good, &socket);
+    let (child, _cwd) = util::start_engine_with_control(&good, &socket);
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777, 0o600);
     let g = good.to_str().unwrap();
@@ -53,30 +53,13 @@ fn trigger_then_refused_and_accepted_resets_reach_the_running_engine() {
     assert!(code != 0 && err.contains("control socket"), "{err}");
 }
 
-/// Starts `qt run` with `config` and waits for its control socket.
-fn start_engine(config: &Path, socket: &Path) -> (std::process::Child, util::Scratch) {
-    let (mut cmd, cwd) = util::qt_command();
-    let child = cmd
-        .args(["run", "--config", config.to_str().unwrap(), "--duration", "120s"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !socket.exists() {
-        assert!(Instant::now() < deadline, "the engine never opened its control socket");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    (child, cwd)
-}
-
 #[test]
 fn a_trigger_gets_through_within_a_second_while_a_slow_client_is_connected() {
     use std::io::Write;
     let dir = temp_dir("ess-slow");
     let cfg = config(&dir, "the-secret-of-the-slow-client-test");
     let socket = dir.join("qt.sock");
-    let (child, _cwd) = start_engine(&cfg, &socket);
+    let (child, _cwd) = util::start_engine_with_control(&cfg, &socket);
     // A client that sends a byte every 300 ms and never a newline.
     let mut slow = std::os::unix::net::UnixStream::connect(&socket).unwrap();
     let trickle = std::thread::spawn(move || {

@@ -5,8 +5,7 @@
 //! `qt strategy swap` reaches a running `qt run` through its control socket.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
 
 mod util;
 
@@ -90,18 +89,7 @@ fn qt_strategy_swap_reaches_the_running_engine_and_the_summary_shows_it() {
     let socket = dir.join("qt.sock");
     let config = dir.join("qt.toml");
     std::fs::write(&config, util::with_ess(&secret, &socket)).unwrap();
-    let (mut cmd, _cwd) = util::qt_command();
-    let child = cmd
-        .args(["run", "--config", config.to_str().unwrap(), "--duration", "120s"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !socket.exists() {
-        assert!(Instant::now() < deadline, "the engine never opened its control socket");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let (child, _cwd) = util::start_engine_with_control(&config, &socket);
     let c = config.to_str().unwrap();
     let swap = |version: &str| {
         util::qt(&[

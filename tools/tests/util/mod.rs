@@ -64,6 +64,24 @@ pub(crate) fn qt_command() -> (Command, Scratch) {
     (cmd, Scratch(dir))
 }
 
+/// Starts `qt run` with `config` (120 s, output piped) and waits for its control socket at
+/// `socket` (at most 60 s).
+pub(crate) fn start_engine_with_control(config: &Path, socket: &Path) -> (std::process::Child, Scratch) {
+    let (mut cmd, cwd) = qt_command();
+    let child = cmd
+        .args(["run", "--config", config.to_str().unwrap(), "--duration", "120s"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !socket.exists() {
+        assert!(std::time::Instant::now() < deadline, "the engine never opened its control socket");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    (child, cwd)
+}
+
 /// A fresh, empty folder for one test, named after it and this process.
 pub(crate) fn temp_dir(tag: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("qt-test-{tag}-{}", std::process::id()));
