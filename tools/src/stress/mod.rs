@@ -6,7 +6,7 @@
 //! ([`RiskUnderTest`]: `[risk]`, `[ess]` flatten/drawdown settings, `[global_risk]` and the first
 //! account's capital profile from `--config`, or from the embedded default). The scenario builds
 //! its own run — instruments, accounts, strategies, the market it injects — applies the risk
-//! configuration under test to it ([`RiskUnderTest::apply`]), runs it (the in-process simulated
+//! configuration under test to it (written into its text, [`overlay`]), runs it (the in-process simulated
 //! venue, or the venue simulator on loopback with its faults), and returns a [`Verdict`]: the
 //! checks it made, each passed or failed with what it saw. A risk configuration that lets the
 //! scenario's danger through makes the verdict FAIL, naming the check.
@@ -136,26 +136,6 @@ impl RiskUnderTest {
             swap_policy: plan.swap_policy,
         }
     }
-
-    /// Puts this risk configuration into a scenario's `plan`: the gate settings, the global
-    /// risk thresholds (keeping the scenario's buckets) and every account's profile and limits.
-    /// [`StressCtx::plan`] loads a scenario's plan from its text with this configuration
-    /// already written in ([`overlay::overlay`]), so this changes nothing there; a test holds
-    /// the two to agree.
-    pub fn apply(&self, plan: &mut Plan) {
-        plan.risk = self.gate;
-        (plan.routing.router, plan.routing.health) = self.failover;
-        plan.swap_policy = self.swap_policy;
-        let buckets = std::mem::take(&mut plan.global_risk.buckets);
-        plan.global_risk = GlobalRiskConfig { buckets, ..self.global_risk.clone() };
-        if let Some(under_test) = &self.account {
-            for account in &mut plan.accounts {
-                account.spec.profile = under_test.spec.profile;
-                account.spec.limits = under_test.spec.limits;
-                account.spec.max_position_notional = under_test.spec.max_position_notional;
-            }
-        }
-    }
 }
 
 /// What a scenario is given.
@@ -178,7 +158,6 @@ impl StressCtx {
     pub fn plan(&self, text: &str, name: &str) -> anyhow::Result<Plan> {
         let text = overlay::overlay(text, &self.risk.text)?;
         let mut plan = crate::config::load(&text, name)?;
-        self.risk.apply(&mut plan);
         plan.stats.enabled = false;
         plan.stats.listen = None;
         plan.stats.textfile = None;
@@ -414,7 +393,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let risk = RiskUnderTest::of(&tested, "tested");
         let ctx = StressCtx { seed: 1, short: true, work_dir: dir.path().to_path_buf(), risk: risk.clone() };
-        // The scenario's own text says otherwise everywhere; the text alone (no `apply`) must
+        // The scenario's own text says otherwise everywhere; the overlaid text alone must
         // give the tested settings, since that text is what the journal keeps.
         let scenario = crate::config::EMBEDDED_DEFAULT.replace("price_band = \"0.05\"", "price_band = \"0.01\"");
         let text = overlay::overlay(&scenario, &risk.text).unwrap();
