@@ -8,6 +8,13 @@
 //! at the stamp, and the engine's tick→order latency of an order is the order's
 //! `sent_local_ns` minus that stamp ([`MarketEvent::local_ns`] of the triggering record).
 //!
+//! "Available" means where a socket read leaves them: each frame is copied into the feed's
+//! receive buffer as soon as the one before it is done (its arrival), and decoded from there —
+//! as a live feed decodes bytes the kernel's copy and the TLS layer have just written, hot in
+//! the core's cache. Decoding straight out of the generated stream (100 000 frames, ~40 MB)
+//! instead read every frame from main memory, a cost no live frame has, and it was a large
+//! share of the measured latency (BENCHMARKS.md, "tick→order, step by step").
+//!
 //! - [`Pace::Max`]: every poll delivers the next frame, stamped with the poll's `local_now`
 //!   (the iteration's clock read, as a live feed stamps).
 //! - [`Pace::Interval`]: once the driver starts pacing ([`FrameProbe::start_pacing`], after its
@@ -127,6 +134,8 @@ pub struct FrameFeed {
     clock: SimClock,
     lap: LapTimes,
     probe: Arc<FrameProbe>,
+    /// The receive buffer: frame `pos`, copied in when the frame before it was done.
+    rx: Vec<u8>,
 }
 
 impl FrameFeed {
@@ -142,9 +151,31 @@ impl FrameFeed {
         let probe = Arc::new(FrameProbe { last_stamp: AtomicI64::new(FrameProbe::NONE), ..FrameProbe::default() });
         let pos = stream.first_measured;
         let lap = LapTimes { offset: 0, untimed: 0, first: i64::MAX, last: i64::MIN, span: None };
-        let feed =
-            Self { decoder, stream, sync, pace, pos, synced: false, next_due: None, clock, lap, probe: probe.clone() };
+        let rx = Vec::with_capacity(stream.frames.iter().map(Vec::len).max().unwrap_or(0));
+        let mut feed = Self {
+            decoder,
+            stream,
+            sync,
+            pace,
+            pos,
+            synced: false,
+            next_due: None,
+            clock,
+            lap,
+            probe: probe.clone(),
+            rx,
+        };
+        feed.receive();
         (feed, probe)
+    }
+
+    /// Frame `pos` arrives: copied into the receive buffer (within its capacity: no allocation).
+    #[inline]
+    fn receive(&mut self) {
+        self.rx.clear();
+        if let Some(frame) = self.stream.frames.get(self.pos) {
+            self.rx.extend_from_slice(frame);
+        }
     }
 
     /// Disconnect, then the venue's sync on the stream's snapshot; every record to `sink`.
@@ -165,6 +196,7 @@ impl FrameFeed {
             }
         }
         self.pos = self.stream.first_measured;
+        self.receive();
         self.synced = true;
         self.probe.syncs.fetch_add(1, Ordering::Relaxed);
         self.probe.last_stamp.store(FrameProbe::SYNC, Ordering::Relaxed);
@@ -230,10 +262,10 @@ impl FeedSource for FrameFeed {
                 due
             }
         };
-        let Self { decoder, stream, lap, clock, .. } = self;
+        let Self { decoder, rx, lap, clock, .. } = self;
         lap.untimed += UNTIMED_FRAME_STEP.0;
         let mut n = 0;
-        decoder.on_frame(&stream.frames[self.pos], stamp, &mut |ev: &MarketEvent| {
+        decoder.on_frame(rx, stamp, &mut |ev: &MarketEvent| {
             n += 1;
             sink(&shifted(ev, lap, clock));
         });
@@ -242,6 +274,9 @@ impl FeedSource for FrameFeed {
         self.pos += 1;
         if self.pos == self.stream.frames.len() {
             self.end_lap();
+        } else {
+            // The next frame arrives (after this one's orders left: outside its tick→order).
+            self.receive();
         }
         n.max(1)
     }

@@ -337,6 +337,97 @@ fn eight_fraction_digits(frac: &[u8], scale: u8) -> Option<(u64, usize)> {
     Some((eight_digits_value(shifted), keep))
 }
 
+/// A decimal of fixed layout at the start of `bytes`: one to seven digits, a `.`, exactly eight
+/// digits (how Binance spot writes every price and quantity: `"30000.12000000"`), read as units
+/// of `10^-scale`: `(units, length read)`. `None` for anything else — another layout, a sign,
+/// a non-digit, a scale above 8, a decimal beyond `scale` that is not `'0'` — and the caller
+/// parses the text the general way ([`parse_scaled_bytes`]), so a text this accepts has exactly
+/// the value that one gives. Bytes after the eighth decimal are the caller's (a closing quote).
+///
+/// Two word loads and no loop: the `.` is found in the first eight bytes by bit arithmetic, the
+/// integer digits are moved to the end of a word led by `'0'`s, and both words go through the
+/// SWAR digit test and conversion ([`all_digits_word`], [`eight_digits_value`]).
+#[inline(always)]
+pub fn parse_fixed8(bytes: &[u8], scale: u8) -> Option<(u64, usize)> {
+    const DOTS: u64 = 0x2e2e_2e2e_2e2e_2e2e;
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    if scale > 8 {
+        return None;
+    }
+    let head = u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?);
+    // The first `.`: the lowest zero byte of `head ^ DOTS` (the bit trick is exact for the
+    // lowest one).
+    let x = head ^ DOTS;
+    let dots = x.wrapping_sub(ONES) & !x & HIGH;
+    let dot = (dots.trailing_zeros() / 8) as usize;
+    if dot == 0 || dot >= 8 {
+        return None;
+    }
+    // The `dot` integer digits at the end of a word, led by '0's.
+    let int_word = (head << (8 * (8 - dot))) | (ZEROS >> (8 * dot));
+    let frac_word = u64::from_le_bytes(bytes.get(dot + 1..dot + 9)?.try_into().ok()?);
+    if !all_digits_word(int_word) || !all_digits_word(frac_word) {
+        return None;
+    }
+    let keep = usize::from(scale);
+    let frac = if keep == 8 {
+        eight_digits_value(frac_word)
+    } else {
+        // Decimals `keep..8` (the word's high bytes) must be '0's; the kept ones move to the
+        // end of a word led by '0's.
+        if frac_word >> (8 * keep) != ZEROS >> (8 * keep) {
+            return None;
+        }
+        if keep == 0 { 0 } else { eight_digits_value((frac_word << (8 * (8 - keep))) | (ZEROS >> (8 * keep))) }
+    };
+    Some((eight_digits_value(int_word) * POW10_U64[keep] + frac, dot + 9))
+}
+
+/// The digits leading `bytes` (`[0-9]+`, at most 15) as a `u64`, and how many there are: two
+/// word loads and no loop (the first non-digit is found by bit arithmetic, [`digit_run`]).
+/// `None` when no digit leads, when the first 16 bytes are all digits, or when fewer than 16
+/// bytes are readable — the caller then scans the general way ([`parse_digits_u64`]), which gives
+/// the same value for a run this reads. Venue update ids and millisecond times (10 to 13
+/// digits) inside a frame take this.
+#[inline(always)]
+pub fn leading_digits(bytes: &[u8]) -> Option<(u64, usize)> {
+    let lo = u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?);
+    let hi = u64::from_le_bytes(bytes.get(8..16)?.try_into().ok()?);
+    let n = digit_run(lo);
+    if n < 8 {
+        return (n > 0).then(|| (last_digits_value(lo, n), n));
+    }
+    let m = digit_run(hi);
+    if m == 8 {
+        return None;
+    }
+    let tail = if m == 0 { 0 } else { last_digits_value(hi, m) };
+    Some((eight_digits_value(lo) * POW10_U64[m] + tail, 8 + m))
+}
+
+/// How many of a word's bytes, from its first (lowest), are ASCII digits before the first that
+/// is not (8: all of them). Bytes after the first non-digit do not matter: the `+ 6` of the digit
+/// test carries only out of a non-digit byte, into a later one.
+#[inline(always)]
+fn digit_run(word: u64) -> usize {
+    const HIGH_NIBBLES: u64 = 0xF0F0_F0F0_F0F0_F0F0;
+    const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    // 0x33 in a digit's byte (high nibble 3, and still 3 after adding 6), else not.
+    let t = (word & HIGH_NIBBLES) | ((word.wrapping_add(0x0606_0606_0606_0606) & HIGH_NIBBLES) >> 4);
+    let x = t ^ 0x3333_3333_3333_3333;
+    // The high bit of every non-zero byte of `x` (exact: no carry leaves a byte).
+    let non_digits = (((x & LOW7) + LOW7) | x) & !LOW7;
+    (non_digits.trailing_zeros() / 8) as usize
+}
+
+/// The value of a word's first `n` bytes (`1..=7`, all digits): moved to the end of a word led
+/// by `'0'`s.
+#[inline(always)]
+fn last_digits_value(word: u64, n: usize) -> u64 {
+    eight_digits_value((word << (8 * (8 - n))) | (ZEROS >> (8 * n)))
+}
+
 /// Whether all eight bytes of `word` are ASCII digits.
 #[inline(always)]
 fn all_digits_word(word: u64) -> bool {
@@ -828,5 +919,82 @@ mod tests {
         fn short_texts_equal_general_parser(text in "[+-]?[0-9./:]{0,8}", scale in 0u8..=19) {
             fast_equals_general(&text, scale)?;
         }
+
+        /// The fixed layout (1–7 digits, `.`, 8 digits) and texts near it — other lengths, other
+        /// bytes, a quote after — read exactly as the general parser reads the same text.
+        #[test]
+        fn fixed8_equals_general_parser(
+            text in "[+-]?[0-9/:]{0,8}\\.?[0-9/:.]{0,9}\"?[0-9]{0,3}",
+            scale in 0u8..=10,
+        ) {
+            fixed8_equals_general(&text, scale)?;
+        }
+
+        #[test]
+        fn fixed8_reads_the_fixed_layout(int in "[0-9]{1,7}", frac in "[0-9]{0,8}", scale in 0u8..=8) {
+            let text = format!("{int}.{frac:0<8}\"");
+            fixed8_equals_general(&text, scale)?;
+            // Every such text with nothing significant beyond the scale is read this way.
+            let beyond_zero = text[int.len() + 1 + usize::from(scale)..int.len() + 9].bytes().all(|b| b == b'0');
+            prop_assert_eq!(parse_fixed8(text.as_bytes(), scale).is_some(), beyond_zero);
+        }
+    }
+
+    /// What [`parse_fixed8`] accepts the general parser reads to the same value, from the same
+    /// bytes.
+    fn fixed8_equals_general(text: &str, scale: u8) -> Result<(), TestCaseError> {
+        if let Some((units, len)) = parse_fixed8(text.as_bytes(), scale) {
+            let general = parse_scaled_bytes(&text.as_bytes()[..len], scale);
+            prop_assert_eq!(Ok(units as i64), general, "{:?} at scale {}", text, scale);
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4096))]
+
+        /// Digits, then anything: the run and its value are the byte scan's.
+        #[test]
+        fn leading_digits_equal_the_scan(text in "[0-9]{0,18}[^0-9]{0,1}[ -~]{0,18}") {
+            let bytes = text.as_bytes();
+            let run = bytes.iter().position(|b| !b.is_ascii_digit()).unwrap_or(bytes.len());
+            match leading_digits(bytes) {
+                Some((value, len)) => {
+                    prop_assert_eq!(len, run);
+                    prop_assert_eq!(Some(value), parse_digits_u64(&bytes[..run]));
+                }
+                None => prop_assert!(run == 0 || run >= 16 || bytes.len() < 16, "{:?}", text),
+            }
+        }
+    }
+
+    #[test]
+    fn leading_digits_examples() {
+        assert_eq!(leading_digits(b"1700000000123,\"s\":\"BTC"), Some((1_700_000_000_123, 13)));
+        assert_eq!(leading_digits(b"7,\"u\":12345678901234"), Some((7, 1)));
+        assert_eq!(leading_digits(b"12345678,\"u\":123456789"), Some((12_345_678, 8)));
+        assert_eq!(leading_digits(b"123456789012345,\"b\""), Some((123_456_789_012_345, 15)));
+        assert_eq!(leading_digits(b"1234567890123456,\"b\""), None);
+        assert_eq!(leading_digits(b",123456789012345678"), None);
+        assert_eq!(leading_digits(b"123"), None);
+        // A byte just past '9' or before '0', and bytes that carry when 6 is added.
+        assert_eq!(leading_digits(b"12:45678901234567"), Some((12, 2)));
+        assert_eq!(leading_digits(b"12/45678901234567"), Some((12, 2)));
+        assert_eq!(leading_digits(&[b'1', 0xFF, b'2', b'3', 0xFA, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]), Some((1, 1)));
+    }
+
+    #[test]
+    fn fixed8_examples() {
+        assert_eq!(parse_fixed8(b"30000.12000000\"", 2), Some((3_000_012, 14)));
+        assert_eq!(parse_fixed8(b"0.00123400\"", 6), Some((1_234, 10)));
+        assert_eq!(parse_fixed8(b"1234567.12345678", 8), Some((123_456_712_345_678, 16)));
+        assert_eq!(parse_fixed8(b"0.00000000", 0), Some((0, 10)));
+        // Beyond the scale, not zero; eight integer digits; seven decimals; a sign; scale 9.
+        assert_eq!(parse_fixed8(b"0.00123400", 5), None);
+        assert_eq!(parse_fixed8(b"12345678.00000000", 2), None);
+        assert_eq!(parse_fixed8(b"1.0000000\"", 2), None);
+        assert_eq!(parse_fixed8(b"-1.00000000", 2), None);
+        assert_eq!(parse_fixed8(b"1.00000000", 9), None);
+        assert_eq!(parse_fixed8(b".00000000", 2), None);
     }
 }
