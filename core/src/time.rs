@@ -78,10 +78,14 @@ impl SimClock {
         Self { now: Arc::new(AtomicI64::new(start.0)) }
     }
 
-    /// Moves time to `t` (never backwards: an earlier `t` is ignored).
+    /// Moves time to `t` (never backwards: an earlier `t` is ignored). A `t` not past the
+    /// current time costs one load: the read-modify-write (a locked instruction) only runs when
+    /// time moves — once per frame for a feed whose records share their frame's time.
     #[inline]
     pub fn advance_to(&self, t: Nanos) {
-        self.now.fetch_max(t.0, Ordering::Release);
+        if t.0 > self.now.load(Ordering::Relaxed) {
+            self.now.fetch_max(t.0, Ordering::Release);
+        }
     }
 
     /// Sets time to `t`, even backwards: replay follows a journal's domain times exactly, also
