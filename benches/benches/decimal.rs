@@ -1,5 +1,7 @@
 //! Decimal text ⇄ exact integers: `parse_scaled` on the strings venues actually send, its
-//! inverse `format_scaled`, and `Price::parse` beside `str::parse::<f64>()` on the same strings.
+//! inverse `format_scaled`, and `Price::parse` beside `str::parse::<f64>()` on the same strings;
+//! `parse_fixed8`, the canonical Binance walk's reader of the fixed 8-decimal layout, beside
+//! `parse_scaled_bytes` (its fallback and baseline) on Binance's two strings.
 //!
 //! Every price and quantity of every venue message goes through `parse_scaled`, and every order
 //! out through `format_scaled`, so they bound the feed's parse cost per level. The `f64` parse is
@@ -7,7 +9,7 @@
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use qt_core::Price;
-use qt_core::decimal::{DecimalStyle, format_scaled, parse_scaled};
+use qt_core::decimal::{DecimalStyle, format_scaled, parse_fixed8, parse_scaled, parse_scaled_bytes};
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -51,6 +53,27 @@ fn parse(c: &mut Criterion) {
     group.finish();
 }
 
+/// Binance's two strings, closing quote included, as the canonical walk sees them.
+const FIXED8_CASES: [(&str, &[u8], u8); 2] =
+    [("price_8dp_padded", b"26123.40000000\"", 2), ("qty_8dp_padded", b"0.00123000\"", 5)];
+
+fn fixed8(c: &mut Criterion) {
+    let mut group = c.benchmark_group("decimal_parse_fixed8");
+    for (name, text, scale) in FIXED8_CASES {
+        let (units, len) = parse_fixed8(text, scale).expect("bench case is in the fixed layout");
+        assert_eq!(parse_scaled_bytes(&text[..len], scale), Ok(units as i64), "both readers agree");
+        group.bench_with_input(BenchmarkId::new("parse_fixed8", name), &(text, scale), |b, &(text, scale)| {
+            b.iter(|| parse_fixed8(black_box(text), black_box(scale)))
+        });
+        group.bench_with_input(
+            BenchmarkId::new("parse_scaled_bytes_baseline", name),
+            &(&text[..len], scale),
+            |b, &(text, scale)| b.iter(|| parse_scaled_bytes(black_box(text), black_box(scale))),
+        );
+    }
+    group.finish();
+}
+
 fn format(c: &mut Criterion) {
     let mut group = c.benchmark_group("decimal_format_scaled");
     for (name, units, scale, style) in FORMATS {
@@ -80,6 +103,6 @@ fn price_vs_f64(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = config();
-    targets = parse, format, price_vs_f64
+    targets = parse, fixed8, format, price_vs_f64
 }
 criterion_main!(benches);

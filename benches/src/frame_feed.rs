@@ -11,7 +11,7 @@
 //! "Available" means where a socket read leaves them: each frame is copied into the feed's
 //! receive buffer as soon as the one before it is done (its arrival), and decoded from there —
 //! as a live feed decodes bytes the kernel's copy and the TLS layer have just written, hot in
-//! the core's cache. Decoding straight out of the generated stream (100 000 frames, ~40 MB)
+//! the core's cache. Decoding straight out of the generated stream (100 000 frames, ~35 MB)
 //! instead read every frame from main memory, a cost no live frame has, and it was a large
 //! share of the measured latency (BENCHMARKS.md, "tick→order, step by step").
 //!
