@@ -261,5 +261,6 @@ fn binance_config(s: &GatewaySetup) -> BinanceGatewayConfig {
         },
         ws_api_url: s.private_stream_url.clone(),
         control: s.control.clone(),
+        idle: s.idle,
     }
 }

@@ -601,6 +601,7 @@ pub fn build_live_with_stats(
                     // What a gateway keeps across restarts (Kraken's nonce ceiling) lives with
                     // the journal the restart continues.
                     state_dir: plan.journal.as_ref().map(|j| j.dir.clone()),
+                    idle: plan.gateway_idle,
                     ..GatewaySetup::default()
                 };
                 account_queries.push((gateway, setup.clone()));

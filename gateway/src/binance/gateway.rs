@@ -152,8 +152,9 @@ pub(crate) fn spawn_with(
     gateway.sync_time(Instant::now());
     let health = HealthReporter::new(cfg.venue, d.log_name, cfg.control.clone());
     let mut inputs = Inputs { orders, stream: rx, health };
+    let idle = cfg.idle;
     let spawned = std::thread::Builder::new().name(d.thread.into()).spawn(move || {
-        thread::run(&mut gateway, &mut inputs, &stop, venue);
+        thread::run(&mut gateway, &mut inputs, &stop, venue, idle);
         streams.stop(venue);
         log::info!("{} gateway: stopped; {:?}", d.log_name, gateway.state.stats);
         gateway.state.stats

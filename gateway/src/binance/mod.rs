@@ -133,6 +133,8 @@ pub struct BinanceGatewayConfig {
     /// The engine's control channel: the gateway reports the venue's health on it when it
     /// changes (`ControlCommand::VenueHealth`; `kit::health`). `None`: judged and logged only.
     pub control: Option<Sender<ControlCommand>>,
+    /// The gateway thread's idle strategy (as the kit's [`crate::kit::config::GatewayConfig::idle`]).
+    pub idle: qt_core::idle::IdleStrategy,
 }
 
 /// Production's WebSocket API base URL.
@@ -182,6 +184,7 @@ impl Default for BinanceGatewayConfig {
             user_data: UserData::WsApi,
             ws_api_url: None,
             control: None,
+            idle: crate::kit::thread::DEFAULT_IDLE,
         }
     }
 }
@@ -207,6 +210,7 @@ impl std::fmt::Debug for BinanceGatewayConfig {
             .field("user_data", &self.user_data)
             .field("ws_api_url", &self.effective_ws_api_url())
             .field("control", &self.control.is_some())
+            .field("idle", &self.idle)
             .finish()
     }
 }

@@ -7,6 +7,7 @@
 use crate::kit::http::Endpoint;
 use crossbeam_channel::Sender;
 use qt_core::engine::ControlCommand;
+use qt_core::idle::IdleStrategy;
 use qt_core::stats::StatsHandle;
 use qt_core::stats::blocks::GatewayClockStats;
 use qt_core::{AccountId, Clock, Instrument, VenueId, WallClock};
@@ -63,6 +64,9 @@ pub struct GatewayConfig {
     /// ceiling, [`crate::kraken::nonce`]): `qt run` gives its journal directory. `None`: kept
     /// nowhere (a venue that needs it says so at start).
     pub state_dir: Option<PathBuf>,
+    /// The gateway thread's idle strategy ([`crate::kit::thread::DEFAULT_IDLE`] unless the
+    /// run's `[engine] gateway_idle` says otherwise).
+    pub idle: IdleStrategy,
 }
 
 impl Default for GatewayConfig {
@@ -86,6 +90,7 @@ impl Default for GatewayConfig {
             legacy_private_stream: false,
             control: None,
             state_dir: None,
+            idle: crate::kit::thread::DEFAULT_IDLE,
         }
     }
 }
@@ -109,6 +114,7 @@ impl std::fmt::Debug for GatewayConfig {
             .field("clock_stats", &self.clock_stats.is_some())
             .field("control", &self.control.is_some())
             .field("state_dir", &self.state_dir)
+            .field("idle", &self.idle)
             .finish_non_exhaustive()
     }
 }

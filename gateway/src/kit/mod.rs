@@ -38,4 +38,5 @@ pub(crate) mod rest_link;
 pub(crate) mod shell;
 pub mod stats;
 pub(crate) mod thread;
+pub use thread::DEFAULT_IDLE;
 pub mod time_sync;

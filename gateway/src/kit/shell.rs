@@ -319,8 +319,9 @@ where
     let health = HealthReporter::new(cfg.venue, venue_name, cfg.control.clone());
     let mut inputs = Inputs { orders, stream: rx, health };
     let name = format!("qt-gw-{}", G::VENUE);
+    let idle = cfg.idle;
     let spawned = std::thread::Builder::new().name(name.clone()).spawn(move || {
-        thread::run(&mut gateway, &mut inputs, &stop, venue_name);
+        thread::run(&mut gateway, &mut inputs, &stop, venue_name, idle);
         streams.stop(venue_name);
         let stats = gateway.core_ref().state.stats;
         log::info!("{} gateway: stopped; {stats:?}", G::VENUE);

@@ -6,7 +6,8 @@
 //! drains the private-stream channel, then runs what is due (reconciliations, time sync, a
 //! probe of a venue judged down), then judges the venue's health from the stream connects and
 //! drops and the outcomes of the venue's requests ([`crate::kit::health`]); an
-//! idle loop spins, then yields, then sleeps [`IDLE_SLEEP`]. A venue's request blocks the thread
+//! idle loop follows the configured [`IdleStrategy`] (by default [`DEFAULT_IDLE`]: it spins,
+//! then yields, then sleeps up to [`IDLE_SLEEP`]). A venue's request blocks the thread
 //! for at most its timeout (stream frames queue meanwhile, so an order's REST answer is always
 //! handled before its stream events). The loop ends when `stop` is set, the order ring is
 //! abandoned and drained, or the report ring's consumer is gone.
@@ -24,9 +25,12 @@ use std::time::{Duration, Instant};
 
 /// Longest sleep of an idle loop, after spinning and yielding.
 pub const IDLE_SLEEP: Duration = Duration::from_micros(100);
-/// The loop's idle strategy: 64 idle passes spinning, 64 yielding, then sleeps doubling up to
-/// [`IDLE_SLEEP`].
-pub(crate) const IDLE: IdleStrategy =
+/// The loop's default idle strategy: 64 idle passes spinning, 64 yielding, then sleeps doubling
+/// up to [`IDLE_SLEEP`]. A sleep lasts longer than asked (the kernel's timer slack, 50 µs by
+/// default), and an order that arrives during one waits for its end (BENCHMARKS.md, `qt bench
+/// --wire` with and without `--gateway-busy-spin`). `[engine] gateway_idle = { kind =
+/// "busy_spin" }` takes that wait away, at the price of a core per gateway thread.
+pub const DEFAULT_IDLE: IdleStrategy =
     IdleStrategy::Backoff { spins: 64, yields: 64, max_sleep_us: IDLE_SLEEP.as_micros() as u64 };
 
 /// What a venue's gateway does with each input; [`run`] calls it on the gateway thread.
@@ -85,8 +89,8 @@ pub(crate) fn do_work(g: &mut impl VenueGateway, inputs: &mut Inputs) -> Result<
 }
 
 /// The loop (`venue` names it in logs); calls [`VenueGateway::finish`] when it ends.
-pub(crate) fn run(g: &mut impl VenueGateway, inputs: &mut Inputs, stop: &AtomicBool, venue: &str) {
-    let mut idler = Idler::new(IDLE);
+pub(crate) fn run(g: &mut impl VenueGateway, inputs: &mut Inputs, stop: &AtomicBool, venue: &str, idle: IdleStrategy) {
+    let mut idler = Idler::new(idle);
     while !stop.load(Ordering::Relaxed) {
         match do_work(g, inputs) {
             Ok(0) => {
@@ -187,7 +191,7 @@ mod tests {
         let mut g = Recorder::default();
         tx.push(cancel_all()).unwrap();
         drop(tx);
-        run(&mut g, &mut inputs, &AtomicBool::new(false), "test");
+        run(&mut g, &mut inputs, &AtomicBool::new(false), "test", DEFAULT_IDLE);
         assert!(g.finished && g.commands == 1, "drained, then stopped");
 
         let (mut tx, orders) = spsc(8);
@@ -195,7 +199,7 @@ mod tests {
         let mut inputs = quiet_inputs(orders, stream);
         let mut g = Recorder { close_reports_after: Some(1), ..Recorder::default() };
         tx.push(cancel_all()).unwrap();
-        run(&mut g, &mut inputs, &AtomicBool::new(false), "test");
+        run(&mut g, &mut inputs, &AtomicBool::new(false), "test", DEFAULT_IDLE);
         assert!(g.finished, "stopped on ReportsClosed although the ring is still open");
     }
 
@@ -220,7 +224,7 @@ mod tests {
         ));
         tx.push(cancel_all()).unwrap();
         drop(tx);
-        run(&mut g, &mut inputs, &AtomicBool::new(false), "test");
+        run(&mut g, &mut inputs, &AtomicBool::new(false), "test", DEFAULT_IDLE);
         assert_eq!((g.stats.health_reports, g.stats.health_reports_blocked), (1, 0));
     }
 }

@@ -86,6 +86,10 @@ pub struct BenchArgs {
     /// on the simulator's clock. --orders counts answered triggers; --warmup is not used.
     #[arg(long)]
     pub wire: bool,
+    /// With --wire: the gateway thread busy-spins (`[engine] gateway_idle = { kind =
+    /// "busy_spin" }`) instead of the default backoff, whose sleeps an order can wait out.
+    #[arg(long, requires = "wire")]
+    pub gateway_busy_spin: bool,
 }
 
 #[cfg(test)]

@@ -142,7 +142,10 @@ fn run_wire(
         Rate::Max => u64::MAX,
         Rate::PerSecond(n) => n,
     });
-    let shape = wire_setup::WireShape::for_rate(asked).map_err(BenchError::WireRate)?;
+    let shape = wire_setup::WireShape {
+        gateway_busy_spin: args.gateway_busy_spin,
+        ..wire_setup::WireShape::for_rate(asked).map_err(BenchError::WireRate)?
+    };
     let plan = wire::WirePlan { shape, orders: args.orders, duration, cpu: choice.cpu };
     let measured = wire::measure(&plan)?;
     if let Pinning::Failed(cpu) = measured.pinning {

@@ -68,6 +68,8 @@ pub struct WireShape {
     pub rate: u64,
     /// Trading accounts (and symbols).
     pub accounts: u64,
+    /// The gateway thread busy-spins (`--gateway-busy-spin`) instead of the default backoff.
+    pub gateway_busy_spin: bool,
 }
 
 impl WireShape {
@@ -86,7 +88,7 @@ impl WireShape {
             }
             Some(r) => r.max(1),
         };
-        Ok(Self { rate, accounts: rate.div_ceil(PER_ACCOUNT_RATE).max(1) })
+        Ok(Self { rate, accounts: rate.div_ceil(PER_ACCOUNT_RATE).max(1), gateway_busy_spin: false })
     }
 
     fn symbols(&self) -> impl Iterator<Item = (usize, &'static str)> {
@@ -98,8 +100,10 @@ impl WireShape {
         format!(
             "{} accounts (profile medium), each: imbalance taker on its own symbol, order {ORDER_QTY} = position cap \
              (buys and sells alternate), cooldown {COOLDOWN}, max_order_rate {RISK_ORDER_RATE}/s, max_order_notional 100000, \
-             starting_equity {STARTING_EQUITY}; risk.max_mark_age {MAX_MARK_AGE}; every other check at its default",
-            self.accounts
+             starting_equity {STARTING_EQUITY}; risk.max_mark_age {MAX_MARK_AGE}; every other check at its default; \
+             gateway idle {}",
+            self.accounts,
+            if self.gateway_busy_spin { "busy_spin" } else { "backoff (sleeps up to 100 µs)" }
         )
     }
 
@@ -164,6 +168,9 @@ impl WireShape {
         if let Some(cpu) = cpu {
             let _ = writeln!(s, "cpu = {cpu}");
         }
+        if self.gateway_busy_spin {
+            let _ = writeln!(s, "gateway_idle = {{ kind = \"busy_spin\" }}");
+        }
         let _ = writeln!(s, "\n[journal]\nenabled = false\n\n[risk]\nmax_mark_age = \"{MAX_MARK_AGE}\"\n");
         let _ = writeln!(
             s,
@@ -212,10 +219,13 @@ mod tests {
 
     #[test]
     fn rates_set_the_accounts_and_past_the_venue_limit_are_refused() {
-        assert_eq!(WireShape::for_rate(None), Ok(WireShape { rate: 20, accounts: 5 }));
-        assert_eq!(WireShape::for_rate(Some(1)), Ok(WireShape { rate: 1, accounts: 1 }));
-        assert_eq!(WireShape::for_rate(Some(9)), Ok(WireShape { rate: 9, accounts: 3 }));
-        assert_eq!(WireShape::for_rate(Some(u64::MAX)), Ok(WireShape { rate: 40, accounts: 10 }));
+        assert_eq!(WireShape::for_rate(None), Ok(WireShape { rate: 20, accounts: 5, gateway_busy_spin: false }));
+        assert_eq!(WireShape::for_rate(Some(1)), Ok(WireShape { rate: 1, accounts: 1, gateway_busy_spin: false }));
+        assert_eq!(WireShape::for_rate(Some(9)), Ok(WireShape { rate: 9, accounts: 3, gateway_busy_spin: false }));
+        assert_eq!(
+            WireShape::for_rate(Some(u64::MAX)),
+            Ok(WireShape { rate: 40, accounts: 10, gateway_busy_spin: false })
+        );
         let err = WireShape::for_rate(Some(200)).unwrap_err();
         assert!(err.contains("at most 40/s") && err.contains("50 orders per 10 s"), "{err}");
     }

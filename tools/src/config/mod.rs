@@ -189,6 +189,8 @@ pub struct Plan {
     pub engine: EngineConfig,
     /// Slots per queue.
     pub queue_capacity: usize,
+    /// Live runs: the gateway threads' idle strategy (`[engine] gateway_idle`).
+    pub gateway_idle: qt_core::idle::IdleStrategy,
     /// Live runs: cancel working orders on a stop and wait this long for the venues (`None`: leave them).
     pub cancel_on_stop: Option<std::time::Duration>,
     /// Live runs: the interval of periodic reconciliation with the venues (`None`: only at
@@ -680,6 +682,7 @@ pub fn validate(raw: RawConfig) -> Result<Plan, Vec<Problem>> {
         instruments,
         engine,
         queue_capacity: e.queue_capacity,
+        gateway_idle: e.gateway_idle.unwrap_or(qt_gateway::kit::DEFAULT_IDLE),
         cancel_on_stop: e.cancel_on_stop.then(|| std::time::Duration::from_nanos(stop_grace.0.max(0) as u64)),
         reconcile_every: (reconcile_every >= Nanos::SECOND)
             .then(|| std::time::Duration::from_nanos(reconcile_every.0 as u64)),

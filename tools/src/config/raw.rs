@@ -230,6 +230,11 @@ pub struct RawEngine {
     /// Idle strategy: `{ kind = "busy_spin" }`, `{ kind = "spin_yield", spins = N }`,
     /// `{ kind = "backoff", spins = N, yields = N, max_sleep_us = N }`.
     pub idle: IdleStrategy,
+    /// Live runs: the gateway threads' idle strategy, in the same forms. Default: backoff (64
+    /// spins, 64 yields, then sleeps up to 100 µs, which an order arriving mid-sleep waits
+    /// out); `{ kind = "busy_spin" }` takes that wait off every order, at the price of a core
+    /// per venue gateway — only where there are cores to spare.
+    pub gateway_idle: Option<IdleStrategy>,
     /// Levels kept per book side.
     pub book_depth: usize,
     /// Working orders the order table holds.
@@ -256,6 +261,7 @@ impl Default for RawEngine {
         Self {
             cpu: None,
             idle: IdleStrategy::BusySpin,
+            gateway_idle: None,
             book_depth: 256,
             max_open_orders: 4096,
             queue_capacity: 8192,

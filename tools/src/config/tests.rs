@@ -421,3 +421,15 @@ fn an_account_needs_keys_where_its_chain_may_route_a_sibling() {
     // Not in the chain: never routed there, no key needed.
     assert!(keys_needed(vec![VenueId(0)]).is_empty());
 }
+
+#[test]
+fn gateway_threads_back_off_unless_told_to_spin() {
+    let plan = load(EMBEDDED_DEFAULT, "embedded").unwrap();
+    assert_eq!(plan.gateway_idle, qt_gateway::kit::DEFAULT_IDLE);
+    let text =
+        EMBEDDED_DEFAULT.replace("book_depth = 256", "book_depth = 256\ngateway_idle = { kind = \"busy_spin\" }");
+    assert_eq!(load(&text, "t").unwrap().gateway_idle, qt_core::idle::IdleStrategy::BusySpin);
+    let text = EMBEDDED_DEFAULT.replace("book_depth = 256", "book_depth = 256\ngateway_idle = { kind = \"nap\" }");
+    let err = load(&text, "t").unwrap_err();
+    assert_eq!(err.problems[0].path, "engine.gateway_idle.kind", "{err}");
+}
