@@ -249,5 +249,12 @@ mod tests {
         assert_eq!(probe.interval, Duration::from_nanos(83_333_333));
         assert_eq!((probe.tick, probe.mid), (1, Price::from_units(6_500_000)));
         assert_eq!(probe.ladder_qty.units() * 40, probe.trigger_qty.units());
+        assert_eq!(plan.gateway_idle, qt_gateway::kit::DEFAULT_IDLE);
+        // --gateway-busy-spin reaches the run's configuration.
+        let spinning = WireShape { gateway_busy_spin: true, ..shape };
+        let text = spinning.engine_config("127.0.0.1:9443".parse().unwrap(), &ca, Some(1));
+        let plan = crate::config::load(&text, "bench").unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert_eq!(plan.gateway_idle, qt_core::idle::IdleStrategy::BusySpin);
+        assert!(spinning.risk_settings().ends_with("gateway idle busy_spin"), "{}", spinning.risk_settings());
     }
 }
