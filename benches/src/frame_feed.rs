@@ -151,8 +151,9 @@ impl FrameFeed {
         let probe = Arc::new(FrameProbe { last_stamp: AtomicI64::new(FrameProbe::NONE), ..FrameProbe::default() });
         let pos = stream.first_measured;
         let lap = LapTimes { offset: 0, untimed: 0, first: i64::MAX, last: i64::MIN, span: None };
+        // Filled by the first poll's sync (a fresh feed is not synced), as after every lap.
         let rx = Vec::with_capacity(stream.frames.iter().map(Vec::len).max().unwrap_or(0));
-        let mut feed = Self {
+        let feed = Self {
             decoder,
             stream,
             sync,
@@ -165,7 +166,6 @@ impl FrameFeed {
             probe: probe.clone(),
             rx,
         };
-        feed.receive();
         (feed, probe)
     }
 

@@ -229,9 +229,6 @@ fn parse_plain(bytes: &[u8], scale: u8) -> Option<i64> {
 /// for anything else (the byte loop then decides), so the result is always the loop's.
 #[inline(always)]
 fn short_plain(digits: &[u8], scale: u8) -> Option<u64> {
-    const DOTS: u64 = 0x2e2e_2e2e_2e2e_2e2e;
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
     let n = digits.len();
     if n == 0 || n > 8 {
         return None;
@@ -244,13 +241,11 @@ fn short_plain(digits: &[u8], scale: u8) -> Option<u64> {
     } else {
         digits.iter().rev().fold(0u64, |w, &b| (w << 8) | u64::from(b))
     };
-    // The first `.` (a zero byte of `word ^ DOTS`; the padding is 0, never a dot).
-    let x = word ^ DOTS;
-    let dots = x.wrapping_sub(ONES) & !x & HIGH;
-    let (squeezed, int_digits, count) = if dots == 0 {
+    // The first `.` (the padding is 0, never a dot).
+    let p = first_dot(word);
+    let (squeezed, int_digits, count) = if p == 8 {
         (word, n, n)
     } else {
-        let p = (dots.trailing_zeros() / 8) as usize;
         // Bytes below the dot stay, those above move down one.
         let low = (1u64 << (8 * p)) - 1;
         ((word & low) | ((word >> 8) & !low), p, n - 1)
@@ -260,7 +255,7 @@ fn short_plain(digits: &[u8], scale: u8) -> Option<u64> {
         return None;
     }
     // The `count` digits at the end of eight, led by '0's.
-    let mut aligned = if count == 8 { squeezed } else { (squeezed << (8 * (8 - count))) | (ZEROS >> (8 * count)) };
+    let mut aligned = if count == 8 { squeezed } else { led_by_zeros(squeezed, count) };
     if !all_digits_word(aligned) {
         return None;
     }
@@ -333,8 +328,7 @@ fn eight_fraction_digits(frac: &[u8], scale: u8) -> Option<(u64, usize)> {
         return Some((0, 0));
     }
     // Move the kept digits to the end of the eight and lead with '0's: their value, unscaled.
-    let shifted = (word << (8 * (8 - keep))) | (ZEROS >> (8 * keep));
-    Some((eight_digits_value(shifted), keep))
+    Some((eight_digits_value(led_by_zeros(word, keep)), keep))
 }
 
 /// A decimal of fixed layout at the start of `bytes`: one to seven digits, a `.`, exactly eight
@@ -344,43 +338,24 @@ fn eight_fraction_digits(frac: &[u8], scale: u8) -> Option<(u64, usize)> {
 /// parses the text the general way ([`parse_scaled_bytes`]), so a text this accepts has exactly
 /// the value that one gives. Bytes after the eighth decimal are the caller's (a closing quote).
 ///
-/// Two word loads and no loop: the `.` is found in the first eight bytes by bit arithmetic, the
-/// integer digits are moved to the end of a word led by `'0'`s, and both words go through the
-/// SWAR digit test and conversion ([`all_digits_word`], [`eight_digits_value`]).
+/// Two word loads and no loop: the `.` is found in the first eight bytes by bit arithmetic
+/// ([`first_dot`]), the integer digits are moved to the end of a word led by `'0'`s and go through
+/// the SWAR digit test and conversion ([`all_digits_word`], [`eight_digits_value`]), and the
+/// eight decimals through the zero-padded fraction's one-word read ([`eight_fraction_digits`]).
 #[inline(always)]
 pub fn parse_fixed8(bytes: &[u8], scale: u8) -> Option<(u64, usize)> {
-    const DOTS: u64 = 0x2e2e_2e2e_2e2e_2e2e;
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    if scale > 8 {
-        return None;
-    }
     let head = u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?);
-    // The first `.`: the lowest zero byte of `head ^ DOTS` (the bit trick is exact for the
-    // lowest one).
-    let x = head ^ DOTS;
-    let dots = x.wrapping_sub(ONES) & !x & HIGH;
-    let dot = (dots.trailing_zeros() / 8) as usize;
+    let dot = first_dot(head);
     if dot == 0 || dot >= 8 {
         return None;
     }
     // The `dot` integer digits at the end of a word, led by '0's.
-    let int_word = (head << (8 * (8 - dot))) | (ZEROS >> (8 * dot));
-    let frac_word = u64::from_le_bytes(bytes.get(dot + 1..dot + 9)?.try_into().ok()?);
-    if !all_digits_word(int_word) || !all_digits_word(frac_word) {
+    let int_word = led_by_zeros(head, dot);
+    if !all_digits_word(int_word) {
         return None;
     }
-    let keep = usize::from(scale);
-    let frac = if keep == 8 {
-        eight_digits_value(frac_word)
-    } else {
-        // Decimals `keep..8` (the word's high bytes) must be '0's; the kept ones move to the
-        // end of a word led by '0's.
-        if frac_word >> (8 * keep) != ZEROS >> (8 * keep) {
-            return None;
-        }
-        if keep == 0 { 0 } else { eight_digits_value((frac_word << (8 * (8 - keep))) | (ZEROS >> (8 * keep))) }
-    };
+    // The eight decimals: the zero-padded fraction's one-word read (a scale above 8: `None`).
+    let (frac, keep) = eight_fraction_digits(bytes.get(dot + 1..)?, scale)?;
     Some((eight_digits_value(int_word) * POW10_U64[keep] + frac, dot + 9))
 }
 
@@ -411,11 +386,8 @@ pub fn leading_digits(bytes: &[u8]) -> Option<(u64, usize)> {
 /// test carries only out of a non-digit byte, into a later one.
 #[inline(always)]
 fn digit_run(word: u64) -> usize {
-    const HIGH_NIBBLES: u64 = 0xF0F0_F0F0_F0F0_F0F0;
     const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
-    // 0x33 in a digit's byte (high nibble 3, and still 3 after adding 6), else not.
-    let t = (word & HIGH_NIBBLES) | ((word.wrapping_add(0x0606_0606_0606_0606) & HIGH_NIBBLES) >> 4);
-    let x = t ^ 0x3333_3333_3333_3333;
+    let x = non_digit_bytes(word);
     // The high bit of every non-zero byte of `x` (exact: no carry leaves a byte).
     let non_digits = (((x & LOW7) + LOW7) | x) & !LOW7;
     (non_digits.trailing_zeros() / 8) as usize
@@ -425,14 +397,40 @@ fn digit_run(word: u64) -> usize {
 /// by `'0'`s.
 #[inline(always)]
 fn last_digits_value(word: u64, n: usize) -> u64 {
-    eight_digits_value((word << (8 * (8 - n))) | (ZEROS >> (8 * n)))
+    eight_digits_value(led_by_zeros(word, n))
+}
+
+/// A word's first `n` bytes (`1..=7`) moved to its end and led by `8 - n` `'0'`s: as eight
+/// digits, the same number.
+#[inline(always)]
+fn led_by_zeros(word: u64, n: usize) -> u64 {
+    (word << (8 * (8 - n))) | (ZEROS >> (8 * n))
+}
+
+/// The index of a word's first `.` byte (8: none). The lowest zero byte of `word ^ '.'…` by the
+/// standard bit trick, which is exact for the lowest one.
+#[inline(always)]
+fn first_dot(word: u64) -> usize {
+    const DOTS: u64 = 0x2e2e_2e2e_2e2e_2e2e;
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let x = word ^ DOTS;
+    ((x.wrapping_sub(ONES) & !x & HIGH).trailing_zeros() / 8) as usize
+}
+
+/// Zero in every byte of `word` that is an ASCII digit, non-zero elsewhere: a digit's high
+/// nibble is 3 and stays 3 once 6 is added. The `+ 6` carries only out of a non-digit byte.
+#[inline(always)]
+fn non_digit_bytes(word: u64) -> u64 {
+    const HIGH_NIBBLES: u64 = 0xF0F0_F0F0_F0F0_F0F0;
+    let t = (word & HIGH_NIBBLES) | ((word.wrapping_add(0x0606_0606_0606_0606) & HIGH_NIBBLES) >> 4);
+    t ^ 0x3333_3333_3333_3333
 }
 
 /// Whether all eight bytes of `word` are ASCII digits.
 #[inline(always)]
 fn all_digits_word(word: u64) -> bool {
-    let high = 0xF0F0_F0F0_F0F0_F0F0u64;
-    (word & high) | ((word.wrapping_add(0x0606_0606_0606_0606) & high) >> 4) == 0x3333_3333_3333_3333
+    non_digit_bytes(word) == 0
 }
 
 /// The value of eight ASCII digits (the first most significant), or `None` if one is not a

@@ -69,18 +69,18 @@ impl<'a> Cursor<'a> {
     #[inline(always)]
     fn unsigned(&mut self) -> Option<u64> {
         let rest = self.bytes.get(self.at..)?;
-        if let Some((value, len)) = leading_digits(rest) {
-            if len > 1 && rest[0] == b'0' {
-                return None;
+        // Up to 15 digits without a scan ([`leading_digits`]); longer runs, or the frame's last
+        // bytes, the byte scan.
+        let (value, len) = match leading_digits(rest) {
+            Some(read) => read,
+            None => {
+                let len = rest.iter().position(|b| !b.is_ascii_digit()).unwrap_or(rest.len());
+                (qt_core::decimal::parse_digits_u64(&rest[..len])?, len)
             }
-            self.at += len;
-            return Some(value);
-        }
-        let len = rest.iter().position(|b| !b.is_ascii_digit()).unwrap_or(rest.len());
-        if len == 0 || (len > 1 && rest[0] == b'0') {
+        };
+        if len > 1 && rest[0] == b'0' {
             return None;
         }
-        let value = qt_core::decimal::parse_digits_u64(&rest[..len])?;
         self.at += len;
         Some(value)
     }
