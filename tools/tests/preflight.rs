@@ -235,11 +235,7 @@ fn a_taken_metrics_address_and_a_stats_file_held_by_a_running_engine_fail() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !stats.exists() {
-        assert!(std::time::Instant::now() < deadline, "the engine never wrote its stats file");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    util::wait_for_file(&stats, std::time::Duration::from_secs(30), "the engine never wrote its stats file");
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let listen = taken.local_addr().unwrap().to_string();
     let addr = rig.binance().to_string();

@@ -4,13 +4,9 @@
 //! how fast anything was.
 
 mod util;
-use util::bench_output::{parse_hgrm, percentile_row};
+use util::bench_output::{parse_hgrm, percentile_row, qt_bench};
 
-use std::process::{Command, Output};
-
-fn qt_bench(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_qt")).arg("bench").args(args).env("RUST_LOG", "warn").output().unwrap()
-}
+use std::process::Output;
 
 fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()

@@ -5,13 +5,7 @@
 //! `--compare` of two wire runs. Nothing here asserts how fast anything was.
 
 mod util;
-use util::bench_output::{parse_hgrm, percentile_row};
-
-use std::process::{Command, Output};
-
-fn qt_bench(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_qt")).arg("bench").args(args).env("RUST_LOG", "warn").output().unwrap()
-}
+use util::bench_output::{parse_hgrm, percentile_row, qt_bench};
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()

@@ -1,28 +1,17 @@
 //! `qt ess trigger|reset|status` against a running `qt run`, through the control socket: the
 //! real binaries, the embedded default config with a control socket and a reset secret file.
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 mod util;
 use util::{qt, temp_dir};
 
-/// A config in `dir` whose reset secret is `secret` and whose control socket is `dir/qt.sock`.
-fn config(dir: &Path, secret: &str) -> PathBuf {
-    let secret_file = dir.join(format!("secret-{}", secret.len()));
-    util::write_secret(&secret_file, secret);
-    let path = dir.join(format!("qt-{}.toml", secret.len()));
-    std::fs::write(&path, util::with_ess(&secret_file, &dir.join("qt.sock"))).unwrap();
-    path
-}
-
 #[test]
 fn trigger_then_refused_and_accepted_resets_reach_the_running_engine() {
     let dir = temp_dir("ess");
-    let good = config(&dir, "the-right-secret-for-this-test");
-    let wrong = config(&dir, "a-wrong-secret-for-this-test-xyz");
-    let socket = dir.join("qt.sock");
+    let (good, socket) = util::ess_config(&dir, "the-right-secret-for-this-test");
+    let (wrong, _) = util::ess_config(&dir, "a-wrong-secret-for-this-test-xyz");
     let (child, _cwd) = util::start_engine_with_control(&good, &socket);
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777, 0o600);
@@ -57,8 +46,7 @@ fn trigger_then_refused_and_accepted_resets_reach_the_running_engine() {
 fn a_trigger_gets_through_within_a_second_while_a_slow_client_is_connected() {
     use std::io::Write;
     let dir = temp_dir("ess-slow");
-    let cfg = config(&dir, "the-secret-of-the-slow-client-test");
-    let socket = dir.join("qt.sock");
+    let (cfg, socket) = util::ess_config(&dir, "the-secret-of-the-slow-client-test");
     let (child, _cwd) = util::start_engine_with_control(&cfg, &socket);
     // A client that sends a byte every 300 ms and never a newline.
     let mut slow = std::os::unix::net::UnixStream::connect(&socket).unwrap();
@@ -91,8 +79,7 @@ fn a_trigger_gets_through_within_a_second_while_a_slow_client_is_connected() {
 #[test]
 fn a_regular_file_at_the_socket_path_survives_and_start_up_is_refused() {
     let dir = temp_dir("ess-file");
-    let cfg = config(&dir, "the-secret-of-the-regular-file-test");
-    let socket = dir.join("qt.sock");
+    let (cfg, socket) = util::ess_config(&dir, "the-secret-of-the-regular-file-test");
     std::fs::write(&socket, "not a socket\n").unwrap();
     let (code, out, err) = qt(&["run", "--config", cfg.to_str().unwrap(), "--duration", "5s"]);
     assert_eq!(code, 2, "refused as a configuration problem: {out}{err}");

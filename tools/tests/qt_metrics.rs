@@ -120,11 +120,7 @@ fn metrics_parse_hold_every_queried_name_and_move_as_events_flow() {
 #[test]
 fn readiness_names_a_latched_emergency_stop_and_recovers_after_the_reset() {
     let dir = util::temp_dir("metrics-ess");
-    let secret = dir.join("secret");
-    util::write_secret(&secret, "a-reset-secret-for-the-metrics-test");
-    let socket = dir.join("qt.sock");
-    let config = dir.join("qt.toml");
-    std::fs::write(&config, util::with_ess(&secret, &socket)).unwrap();
+    let (config, _socket) = util::ess_config(&dir, "a-reset-secret-for-the-metrics-test");
     let c = config.to_str().unwrap();
     let run = start(&["--config", c, "--duration", "120s"]);
     let ready = |want: u16| {

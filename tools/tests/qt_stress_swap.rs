@@ -84,11 +84,7 @@ fn the_runs_journal_with_the_swap_replays_identically() {
 #[test]
 fn qt_strategy_swap_reaches_the_running_engine_and_the_summary_shows_it() {
     let dir = util::temp_dir("strategy-swap");
-    let secret = dir.join("secret");
-    util::write_secret(&secret, "the-secret-of-the-strategy-swap-test");
-    let socket = dir.join("qt.sock");
-    let config = dir.join("qt.toml");
-    std::fs::write(&config, util::with_ess(&secret, &socket)).unwrap();
+    let (config, socket) = util::ess_config(&dir, "the-secret-of-the-strategy-swap-test");
     let (child, _cwd) = util::start_engine_with_control(&config, &socket);
     let c = config.to_str().unwrap();
     let swap = |version: &str| {

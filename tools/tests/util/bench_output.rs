@@ -1,7 +1,13 @@
-//! What the `qt bench` tests read from its output: the percentile row of the table and the
-//! `.hgrm` file HdrHistogram's plotter reads.
+//! The `qt bench` tests' runner, and what they read from its output: the percentile row of the
+//! table and the `.hgrm` file HdrHistogram's plotter reads.
 
 use std::path::Path;
+use std::process::{Command, Output};
+
+/// `qt bench <args>` run to completion (warnings only on stderr).
+pub(crate) fn qt_bench(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_qt")).arg("bench").args(args).env("RUST_LOG", "warn").output().unwrap()
+}
 
 /// The numbers on the line after the percentile header.
 pub(crate) fn percentile_row(text: &str) -> Vec<u64> {

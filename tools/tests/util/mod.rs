@@ -74,12 +74,17 @@ pub(crate) fn start_engine_with_control(config: &Path, socket: &Path) -> (std::p
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !socket.exists() {
-        assert!(std::time::Instant::now() < deadline, "the engine never opened its control socket");
+    wait_for_file(socket, std::time::Duration::from_secs(60), "the engine never opened its control socket");
+    (child, cwd)
+}
+
+/// Waits until `path` exists, polling every 50 ms; fails the test with `never` after `limit`.
+pub(crate) fn wait_for_file(path: &Path, limit: std::time::Duration, never: &str) {
+    let deadline = std::time::Instant::now() + limit;
+    while !path.exists() {
+        assert!(std::time::Instant::now() < deadline, "{never}");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    (child, cwd)
 }
 
 /// A fresh, empty folder for one test, named after it and this process.
@@ -94,6 +99,18 @@ pub(crate) fn temp_dir(tag: &str) -> PathBuf {
 pub(crate) fn write_secret(path: &Path, secret: &str) {
     std::fs::write(path, format!("{secret}\n")).unwrap();
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+/// A configuration in `dir` whose reset secret is `secret` (in a file of its own, owner-only)
+/// and whose control socket is `dir/qt.sock`: the configuration's path and the socket's. Files
+/// are named after the secret's length, so one folder holds configurations of different secrets.
+pub(crate) fn ess_config(dir: &Path, secret: &str) -> (PathBuf, PathBuf) {
+    let secret_file = dir.join(format!("secret-{}", secret.len()));
+    write_secret(&secret_file, secret);
+    let socket = dir.join("qt.sock");
+    let path = dir.join(format!("qt-{}.toml", secret.len()));
+    std::fs::write(&path, with_ess(&secret_file, &socket)).unwrap();
+    (path, socket)
 }
 
 /// The embedded default configuration with `ess.reset_secret_file` and `ess.control_socket` set.
