@@ -13,13 +13,13 @@ use super::StressCtx;
 use crate::config::Plan;
 use crate::run::RunOutcome;
 use anyhow::Context;
-use qt_core::AccountId;
+use qt_core::{AccountId, Clock as _, WallClock};
 use qt_venue_sim::market::{AccountEvent, ExecKind, OrderStatus};
 use qt_venue_sim::server::RunningServer;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// Starts the simulator of `text` (a `qt venue-sim` configuration; `name` names it in errors)
 /// with the scenario's seed and its CA file in the scenario's scratch directory.
@@ -40,9 +40,9 @@ pub fn run_config(text: &str, server: &RunningServer) -> String {
     out
 }
 
-/// Unix time now, ns (a live run's domain time is the wall clock).
+/// Unix time now, ns: the engine's [`WallClock`] (a live run's domain time is the wall clock).
 pub fn unix_now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+    WallClock.now().0
 }
 
 /// Waits up to `limit` for `cond` (checked every 20 ms); whether it held.
